@@ -1,0 +1,107 @@
+import { createClock, LiveQueryRegistry, type EntitiesDef, type RoomsDef, type Schema, TripleStore } from "@trellis/core";
+import { nanoid } from "nanoid";
+import { createBatchCollection, executeBatch } from "./batch.js";
+import { LocalWriter } from "./local-writer.js";
+import { QueryService } from "./query-service.js";
+import type { Database } from "./types.js";
+
+/** Options of {@link createClient}. */
+export interface ClientOptions<S extends Schema> {
+  readonly schema: S;
+  /** The tenant this client's data belongs to. Default `"default"`. */
+  readonly appId?: string;
+  /** The user writes are attributed to (`createdBy`); trusted only by a development server. */
+  readonly userId?: string;
+  /** This replica's id (its HLC node id). Default: a fresh nanoid. */
+  readonly clientId?: string;
+  /** Wall clock in ms, for tests. Default `Date.now`. */
+  readonly now?: () => number;
+  /** Document id generator, for tests. Default `nanoid`. */
+  readonly generateId?: () => string;
+}
+
+/** A Trellis client: a local, reactive, typed copy of an app's data. */
+export interface TrellisClient<S extends Schema> {
+  readonly database: S extends Schema<infer E extends EntitiesDef, RoomsDef> ? Database<E> : never;
+  readonly appId: string;
+  readonly clientId: string;
+  readonly userId: string | undefined;
+  readonly schema: S;
+  /** Stops every subscription and releases resources; the client cannot be used afterwards. */
+  close(): Promise<void>;
+}
+
+const APP_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * Creates a client. Reads and writes are local and instant.
+ *
+ * @example
+ * const client = createClient({ schema });
+ * await client.database.users.create({ name: "Ada" });
+ * client.database.users.subscribe({ where: { name: { startsWith: "A" } } }, (users) => render(users));
+ */
+export function createClient<S extends Schema>(options: ClientOptions<S>): TrellisClient<S> {
+  const { schema } = options;
+  if (typeof schema !== "object" || schema === null || typeof schema.collections !== "object") {
+    throw new TypeError("createClient: pass { schema } made by createSchema().");
+  }
+  const appId = options.appId ?? "default";
+  if (!APP_ID_PATTERN.test(appId)) throw new TypeError(`createClient: appId ${JSON.stringify(appId)} must be 1-64 characters of [A-Za-z0-9_-].`);
+  if (options.userId !== undefined && (typeof options.userId !== "string" || options.userId.length === 0)) {
+    throw new TypeError("createClient: userId must be a non-empty string.");
+  }
+  const clientId = options.clientId ?? nanoid();
+  const clock = createClock({ node: clientId, ...(options.now ? { wallClock: options.now } : {}) });
+  const store = new TripleStore();
+  const registry = new LiveQueryRegistry(store);
+  const writer = new LocalWriter(schema, store, clock, options.userId, options.generateId ?? nanoid);
+  const queries = new QueryService(schema, store, registry);
+  let isClosed = false;
+
+  const guard = <A extends unknown[], R>(name: string, body: (...args: A) => R) =>
+    (...args: A): R => {
+      if (isClosed) throw new Error(`Trellis client: ${name} called after close(); create a new client.`);
+      return body(...args);
+    };
+
+  const database: Record<string, unknown> = {};
+  const batch: Record<string, unknown> = {
+    execute: guard("batch.execute", async (operations: unknown) => store.transact(() => executeBatch(schema, writer, operations))),
+  };
+  for (const collection of Object.keys(schema.collections)) {
+    database[collection] = {
+      create: guard(`${collection}.create`, async (fields: unknown) => writer.create(collection, fields)),
+      update: guard(`${collection}.update`, async (args: { id?: unknown; fields?: unknown } | undefined) =>
+        writer.change(collection, args?.id, args?.fields, "update"),
+      ),
+      replace: guard(`${collection}.replace`, async (args: { id?: unknown; fields?: unknown } | undefined) =>
+        writer.change(collection, args?.id, args?.fields, "replace"),
+      ),
+      delete: guard(`${collection}.delete`, async (id: unknown) => writer.delete(collection, id)),
+      updateMany: guard(`${collection}.updateMany`, async (args: unknown) => writer.changeMany(collection, args, "update")),
+      replaceMany: guard(`${collection}.replaceMany`, async (args: unknown) => writer.changeMany(collection, args, "replace")),
+      deleteMany: guard(`${collection}.deleteMany`, async (args: unknown) => writer.changeMany(collection, args, "delete")),
+      query: guard(`${collection}.query`, async (query: unknown) => queries.query(collection, query)),
+      queryOne: guard(`${collection}.queryOne`, async (query: unknown) => queries.queryOne(collection, query)),
+      subscribe: guard(`${collection}.subscribe`, (query: unknown, callback: never) => queries.subscribe(collection, query, callback)),
+      subscribeOne: guard(`${collection}.subscribeOne`, (query: unknown, callback: never) =>
+        queries.subscribeOne(collection, query, callback),
+      ),
+    };
+    batch[collection] = createBatchCollection(collection);
+  }
+  database.batch = batch;
+
+  return {
+    database: database as never,
+    appId,
+    clientId,
+    userId: options.userId,
+    schema,
+    async close() {
+      isClosed = true;
+      registry.dispose();
+    },
+  };
+}

@@ -1,0 +1,183 @@
+import {
+  type Clock,
+  type CollectionSpec,
+  CREATED_AT_FIELD,
+  CREATED_BY_FIELD,
+  type DatabaseResult,
+  fail,
+  hlcMillis,
+  type Hlc,
+  type Materializer,
+  type NormalizedQuery,
+  normalizeQuery,
+  ok,
+  runQuery,
+  type Schema,
+  type StoredFields,
+  type TripleStore,
+  validateWrite,
+  type WriteMode,
+  compileMaterializer,
+} from "@trellis/core";
+
+/** Fields given as an object or as a function of the current document. */
+export type FieldsInput = Record<string, unknown> | ((previous: Record<string, unknown>) => unknown);
+
+type Doc = Record<string, unknown>;
+
+/**
+ * Applies the client's writes to the local store: validation, HLC stamping, and the triples
+ * each write means. Every method returns a result; none throws for bad input.
+ */
+export class LocalWriter {
+  private readonly fullDocs = new Map<string, { query: NormalizedQuery; materialize: Materializer }>();
+
+  constructor(
+    private readonly schema: Schema,
+    private readonly store: TripleStore,
+    private readonly clock: Clock,
+    private readonly userId: string | undefined,
+    private readonly newId: () => string,
+  ) {}
+
+  create(collection: string, input: unknown): DatabaseResult<Doc> {
+    const spec = this.collection(collection);
+    if (spec.error) return spec;
+    const hlc = this.clock.now();
+    const fields = validateWrite(spec.data, input, "create", hlcMillis(hlc));
+    if (fields.error) return fields;
+    const id = this.newId();
+    this.store.transact(() => {
+      this.store.setField(collection, id, CREATED_AT_FIELD, hlcMillis(hlc), hlc);
+      if (this.userId !== undefined) this.store.setField(collection, id, CREATED_BY_FIELD, this.userId, hlc);
+      this.writeFields(spec.data, id, fields.data, hlc);
+    });
+    return ok(this.read(collection, id)!);
+  }
+
+  /** `update` and `replace` of one document. */
+  change(collection: string, id: unknown, input: unknown, mode: "update" | "replace"): DatabaseResult<void> {
+    const spec = this.collection(collection);
+    if (spec.error) return spec;
+    if (typeof id !== "string") return fail("VALIDATION", `${collection}.${mode}: id must be a string, got ${typeof id}.`);
+    return this.store.transact(() => {
+      const previous = this.read(collection, id);
+      if (previous === undefined) return notFound(collection, id);
+      return this.changeExisting(spec.data, id, previous, input, mode);
+    });
+  }
+
+  delete(collection: string, id: unknown): DatabaseResult<void> {
+    const spec = this.collection(collection);
+    if (spec.error) return spec;
+    if (typeof id !== "string") return fail("VALIDATION", `${collection}.delete: id must be a string, got ${typeof id}.`);
+    if (this.store.table(collection)?.rowOf(id) === undefined) return notFound(collection, id);
+    this.store.delete(collection, id, this.clock.now());
+    return ok(undefined);
+  }
+
+  /** `updateMany`, `replaceMany` and `deleteMany`: one transaction over every match. */
+  changeMany(
+    collection: string,
+    args: unknown,
+    mode: "update" | "replace" | "delete",
+  ): DatabaseResult<{ count: number }> {
+    const spec = this.collection(collection);
+    if (spec.error) return spec;
+    if (typeof args !== "object" || args === null) {
+      return fail("VALIDATION", `${collection}.${mode}Many takes { where, fields }.`);
+    }
+    const { where, fields } = args as { where?: unknown; fields?: unknown };
+    const query = normalizeQuery(spec.data, { where, fields: { id: true } });
+    if (query.error) return query;
+    if (mode !== "delete" && fields === undefined) return fail("VALIDATION", `${collection}.${mode}Many needs fields.`);
+    if (mode !== "delete" && typeof fields !== "function") {
+      // Check object fields once, before anything is written.
+      const checked = validateWrite(spec.data, fields, mode, 0);
+      if (checked.error) return checked;
+    }
+    return this.store.transact(() => {
+      const table = this.store.table(collection);
+      const ids = table === undefined ? [] : runQuery(this.store, query.data).map((row) => table.idOf(row));
+      for (const id of ids) {
+        if (mode === "delete") {
+          this.store.delete(collection, id, this.clock.now());
+          continue;
+        }
+        const result = this.changeExisting(spec.data, id, this.read(collection, id)!, fields, mode);
+        if (result.error) return result;
+      }
+      return ok({ count: ids.length });
+    });
+  }
+
+  /** The whole document (all fields and auto fields) or undefined. */
+  read(collection: string, id: string): Doc | undefined {
+    const table = this.store.table(collection);
+    const row = table?.rowOf(id);
+    if (table === undefined || row === undefined) return undefined;
+    return this.fullDoc(collection).materialize(table, row);
+  }
+
+  private changeExisting(
+    spec: CollectionSpec,
+    id: string,
+    previous: Doc,
+    input: unknown,
+    mode: WriteMode,
+  ): DatabaseResult<void> {
+    let given = input;
+    if (typeof input === "function") {
+      try {
+        given = (input as (previous: Doc) => unknown)(previous);
+      } catch (error) {
+        return fail("VALIDATION", `${spec.name}.${mode}: the fields function threw: ${String(error)}`, { id });
+      }
+    }
+    const hlc = this.clock.now();
+    const fields = validateWrite(spec, given, mode, hlcMillis(hlc));
+    if (fields.error) return fields;
+    this.writeFields(spec, id, fields.data, hlc);
+    return ok(undefined);
+  }
+
+  private writeFields(spec: CollectionSpec, id: string, fields: StoredFields, hlc: Hlc): void {
+    const collection = spec.name;
+    for (const [field, value] of fields) {
+      if (spec.fields[field]!.type !== "refMany") {
+        this.store.setField(collection, id, field, value, hlc);
+        continue;
+      }
+      // A set is written element by element, so concurrent additions elsewhere survive.
+      const table = this.store.table(collection);
+      const row = table?.anyRowOf(id);
+      const current = row === undefined ? undefined : (table!.get(row, field) as string[] | undefined);
+      const next = new Set((value ?? []) as string[]);
+      for (const member of current ?? []) if (!next.has(member)) this.store.setElement(collection, id, field, member, false, hlc);
+      for (const member of next) if (!current?.includes(member)) this.store.setElement(collection, id, field, member, true, hlc);
+    }
+  }
+
+  private collection(name: string): DatabaseResult<CollectionSpec> {
+    const spec = Object.hasOwn(this.schema.collections, name) ? this.schema.collections[name] : undefined;
+    return spec === undefined ? fail("VALIDATION", `Unknown collection "${name}".`, { collection: name }) : ok(spec);
+  }
+
+  private fullDoc(collection: string): { query: NormalizedQuery; materialize: Materializer } {
+    let compiled = this.fullDocs.get(collection);
+    if (compiled === undefined) {
+      const spec = this.schema.collections[collection]!;
+      const fields = Object.fromEntries(
+        ["id", ...Object.keys(spec.fields), "createdAt", "updatedAt", "createdBy"].map((field) => [field, true]),
+      );
+      const query = normalizeQuery(spec, { fields }).data!;
+      compiled = { query, materialize: compileMaterializer(query) };
+      this.fullDocs.set(collection, compiled);
+    }
+    return compiled;
+  }
+}
+
+function notFound(collection: string, id: string) {
+  return fail("NOT_FOUND", `No ${collection} document with id "${id}".`, { collection, id });
+}

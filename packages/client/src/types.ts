@@ -1,0 +1,107 @@
+import type {
+  CreateInput,
+  DatabaseResult,
+  Doc,
+  EntitiesDef,
+  EntityDef,
+  QueryDef,
+  QueryResultDoc,
+  ReplaceInput,
+  UpdateInput,
+  WhereClause,
+} from "@trellis/core";
+
+/** The state a subscription last delivered. */
+export interface SubscriptionState<T> {
+  readonly data: T | undefined;
+  readonly error: DatabaseResult<never>["error"] | undefined;
+  /** True only while the first result is unknown (never for a local-only client). */
+  readonly loading: boolean;
+}
+
+/** Called at once with the current result, then each time the result changes. */
+export type SubscribeCallback<T> = (
+  data: T | undefined,
+  error: SubscriptionState<T>["error"],
+  loading: boolean,
+) => void;
+
+/** A live subscription. */
+export interface Subscription<T> {
+  getCurrentState(): SubscriptionState<T>;
+  unsubscribe(): void;
+}
+
+/** New field values, or a function computing them from the current document. */
+export type FieldsOrUpdater<E extends EntityDef, TInput> = TInput | ((previous: Doc<E>) => TInput);
+
+/**
+ * The typed API of one collection: `client.database.users`.
+ *
+ * @example
+ * const { data: user } = await client.database.users.create({ name: "Ada" });
+ * await client.database.users.update({ id: user!.id, fields: (prev) => ({ age: (prev.age ?? 0) + 1 }) });
+ */
+export interface CollectionApi<E extends EntityDef> {
+  /** Creates a document; returns it whole, auto fields included. */
+  create(fields: CreateInput<E>): Promise<DatabaseResult<Doc<E>>>;
+  /** Changes some fields; a function receives the current document and runs atomically. */
+  update(args: { id: string; fields: FieldsOrUpdater<E, UpdateInput<E>> }): Promise<DatabaseResult<void>>;
+  /** Sets every field: required ones must be given, the rest are removed. */
+  replace(args: { id: string; fields: FieldsOrUpdater<E, ReplaceInput<E>> }): Promise<DatabaseResult<void>>;
+  /** Deletes a document for good. */
+  delete(id: string): Promise<DatabaseResult<void>>;
+  /** `update` on every match of `where`, in one transaction. */
+  updateMany(args: { where?: WhereClause<E>; fields: FieldsOrUpdater<E, UpdateInput<E>> }): Promise<DatabaseResult<{ count: number }>>;
+  /** `replace` on every match of `where`, in one transaction. */
+  replaceMany(args: { where?: WhereClause<E>; fields: FieldsOrUpdater<E, ReplaceInput<E>> }): Promise<DatabaseResult<{ count: number }>>;
+  /** Deletes every match of `where`, in one transaction. */
+  deleteMany(args: { where?: WhereClause<E> }): Promise<DatabaseResult<{ count: number }>>;
+  /** Runs a query once. */
+  query<const Q extends QueryDef<E> = {}>(query?: Q): Promise<DatabaseResult<QueryResultDoc<E, Q>[]>>;
+  /** The first match of a query, or undefined. */
+  queryOne<const Q extends QueryDef<E> = {}>(query?: Q): Promise<DatabaseResult<QueryResultDoc<E, Q> | undefined>>;
+  /** Follows a query: `callback` runs at once and again whenever the result changes. */
+  subscribe<const Q extends QueryDef<E>>(
+    query: Q,
+    callback: SubscribeCallback<readonly QueryResultDoc<E, Q>[]>,
+  ): Subscription<readonly QueryResultDoc<E, Q>[]>;
+  /** Follows the first match of a query. */
+  subscribeOne<const Q extends QueryDef<E>>(
+    query: Q,
+    callback: SubscribeCallback<QueryResultDoc<E, Q> | undefined>,
+  ): Subscription<QueryResultDoc<E, Q> | undefined>;
+}
+
+/** A serialisable description of one write, made by `database.batch.<collection>.<op>(…)`. */
+export type BatchOperation =
+  | { readonly kind: "create"; readonly collection: string; readonly fields: Record<string, unknown> }
+  | { readonly kind: "update" | "replace"; readonly collection: string; readonly id: string; readonly fields: Record<string, unknown> }
+  | { readonly kind: "delete"; readonly collection: string; readonly id: string }
+  | { readonly kind: "updateMany" | "replaceMany"; readonly collection: string; readonly where: Record<string, unknown>; readonly fields: Record<string, unknown> }
+  | { readonly kind: "deleteMany"; readonly collection: string; readonly where: Record<string, unknown> };
+
+/** Batch builders of one collection: the same writes as data. */
+export interface BatchCollection<E extends EntityDef> {
+  create(fields: CreateInput<E>): BatchOperation;
+  update(args: { id: string; fields: UpdateInput<E> }): BatchOperation;
+  replace(args: { id: string; fields: ReplaceInput<E> }): BatchOperation;
+  delete(id: string): BatchOperation;
+  updateMany(args: { where?: WhereClause<E>; fields: UpdateInput<E> }): BatchOperation;
+  replaceMany(args: { where?: WhereClause<E>; fields: ReplaceInput<E> }): BatchOperation;
+  deleteMany(args: { where?: WhereClause<E> }): BatchOperation;
+}
+
+/** `database.batch`: builders per collection and `execute`. */
+export type BatchApi<TEntities extends EntitiesDef> = { readonly [K in keyof TEntities]: BatchCollection<TEntities[K]> } & {
+  /**
+   * Runs operations in order, as one notification to subscribers, and returns each one's
+   * result. Not atomic: a failed operation does not undo the others.
+   */
+  execute(operations: readonly BatchOperation[]): Promise<DatabaseResult<DatabaseResult<unknown>[]>>;
+};
+
+/** `client.database`: one {@link CollectionApi} per entity, plus `batch`. */
+export type Database<TEntities extends EntitiesDef> = { readonly [K in keyof TEntities]: CollectionApi<TEntities[K]> } & {
+  readonly batch: BatchApi<TEntities>;
+};

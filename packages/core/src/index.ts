@@ -1,0 +1,56 @@
+export { DatabaseError, type DatabaseErrorCode, type DatabaseResult, fail, ok } from "./errors.js";
+export type { AnyFieldDef, FieldDef, FieldSpec, FieldType } from "./schema/field.js";
+export { t, type FieldOptions, type FieldValue, type JsonValue, type ObjectValue } from "./schema/t.js";
+export type {
+  AutoFieldName,
+  AutoFields,
+  CollectionSpec,
+  CreateInput,
+  Doc,
+  EntitiesDef,
+  EntitiesOf,
+  EntityDef,
+  ReadValue,
+  ReplaceInput,
+  RoomDef,
+  RoomSpec,
+  RoomsDef,
+  Schema,
+  UpdateInput,
+} from "./schema/types.js";
+export { createSchema } from "./schema/create-schema.js";
+export { readStored, toUserValue } from "./schema/read.js";
+export { type StoredFields, type WriteMode, validateWrite } from "./schema/validate.js";
+export {
+  type Clock,
+  type ClockOptions,
+  compareHlc,
+  createClock,
+  decodeHlc,
+  DEFAULT_MAX_DRIFT_MS,
+  encodeHlc,
+  type Hlc,
+  hlcMillis,
+  TICKS_PER_MS,
+} from "./hlc.js";
+export { CREATED_AT_FIELD, CREATED_BY_FIELD, DELETED_FIELD, type Triple } from "./triples.js";
+export { compareStoredValues, incomingWins } from "./merge.js";
+export { type Commit, type CommitListener, TripleStore } from "./store/triple-store.js";
+export type { RowChange, Table } from "./store/table.js";
+export type { RangeBounds } from "./store/indexes.js";
+export type { Source, SourceTable } from "./query/source.js";
+export { AUTO_FIELD_SPECS, type Condition, type Direction, type NormalizedQuery, type Operator } from "./query/query.js";
+export { normalizeQuery } from "./query/normalize.js";
+export { runQuery, sortedMatches } from "./query/run-query.js";
+export { compileMaterializer, type Materializer } from "./query/materialize.js";
+export { compareValues } from "./query/compare.js";
+export { LiveQuery, type ResultDoc } from "./query/live-query.js";
+export { LiveQueryRegistry } from "./query/live-registry.js";
+export type {
+  FieldsSelection,
+  OrderBy,
+  QueryDef,
+  QueryResultDoc,
+  WhereClause,
+  WhereOperators,
+} from "./query/query-types.js";

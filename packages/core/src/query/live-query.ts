@@ -1,0 +1,203 @@
+import { type ReadonlySignal, signal } from "@preact/signals-core";
+import type { RowChange } from "../store/table.js";
+import { type Materializer, compileMaterializer } from "./materialize.js";
+import { compileOrder, insertionPoint, type Keyed, type Ordering } from "./order.js";
+import { compileWhere, type RowTest } from "./predicate.js";
+import type { NormalizedQuery } from "./query.js";
+import { readDependsOnCreatedAt } from "./read-field.js";
+import { sortedMatches } from "./run-query.js";
+import type { SourceTable } from "./source.js";
+import { CREATED_AT_FIELD } from "../triples.js";
+
+/** A result document as users see it. */
+export type ResultDoc = Record<string, unknown>;
+
+/**
+ * A query kept up to date incrementally. It holds every matching row sorted (not just the
+ * visible `limit`, so a row leaving the window is replaced without a rescan) and exposes the
+ * visible documents as a signal. The registry hands it only the row changes it can see; a
+ * change costs a predicate check and a binary search, never a re-run of the query.
+ */
+export class LiveQuery {
+  readonly query: NormalizedQuery;
+  /** Fields whose change can alter this query's result; `dependsOnEveryField` overrides it. */
+  readonly dependencies: ReadonlySet<string>;
+  readonly dependsOnEveryField: boolean;
+  private readonly selected: FieldDependencies;
+  private readonly ordered: FieldDependencies;
+  private readonly test: RowTest;
+  private readonly ordering: Ordering;
+  private readonly materialize: Materializer;
+  private readonly entries: Keyed[] = [];
+  private readonly members = new Map<number, Keyed>();
+  private visibleRows: number[] = [];
+  private docs = new Map<number, ResultDoc>();
+  private readonly touched = new Set<number>();
+  private isDirty = false;
+  private readonly output;
+  private table: SourceTable | undefined;
+
+  constructor(query: NormalizedQuery, table: SourceTable | undefined) {
+    this.query = query;
+    this.test = compileWhere(query.where, query.specs);
+    this.ordering = compileOrder(query.orderBy, query.specs);
+    this.materialize = compileMaterializer(query);
+    this.selected = dependenciesOf(query.select, query);
+    this.ordered = dependenciesOf(
+      query.orderBy.map(([field]) => field),
+      query,
+    );
+    const all = dependenciesOf(
+      [...query.where.map((condition) => condition.field), ...query.orderBy.map(([field]) => field), ...query.select],
+      query,
+    );
+    this.dependencies = all.fields;
+    this.dependsOnEveryField = all.isEveryField;
+    this.table = table;
+    if (table !== undefined) {
+      for (const entry of sortedMatches(table, query, undefined)) {
+        this.entries.push(entry);
+        this.members.set(entry.row, entry);
+      }
+    }
+    this.output = signal<readonly ResultDoc[]>(this.render());
+  }
+
+  /** The visible result, as a signal: read `.value` inside a computed or effect to follow it. */
+  get result(): ReadonlySignal<readonly ResultDoc[]> {
+    return this.output;
+  }
+
+  /** Whether a committed row change could alter this query's result. */
+  canSee(table: SourceTable, row: number, change: RowChange): boolean {
+    if (change.wasLive !== table.isLive(row)) return true;
+    if (this.dependsOnEveryField) return true;
+    for (const field of change.before.keys()) if (this.dependencies.has(field)) return true;
+    return false;
+  }
+
+  /** Recomputes every match from scratch: cheaper than row-by-row folding for bulk commits. */
+  reset(table: SourceTable): void {
+    this.table = table;
+    this.entries.length = 0;
+    this.members.clear();
+    for (const entry of sortedMatches(table, this.query, undefined)) {
+      this.entries.push(entry);
+      this.members.set(entry.row, entry);
+    }
+    for (const row of this.visibleRows) this.touched.add(row);
+    this.isDirty = true;
+  }
+
+  /** Folds one row change in; the signal changes only on {@link flush}. */
+  apply(table: SourceTable, row: number, change: RowChange): void {
+    this.table = table;
+    const previous = this.members.get(row);
+    const matches = table.isLive(row) && this.test(table, row);
+    if (previous === undefined) {
+      if (!matches) return;
+      const entry = this.ordering.keyOf(table, row);
+      this.entries.splice(insertionPoint(this.entries, entry, this.ordering.compare), 0, entry);
+      this.members.set(row, entry);
+      this.isDirty = true;
+      return;
+    }
+    if (!matches) {
+      this.entries.splice(this.positionOf(previous), 1);
+      this.members.delete(row);
+      this.isDirty = true;
+      return;
+    }
+    if (this.touchesAny(change, this.ordered)) {
+      const entry = this.ordering.keyOf(table, row);
+      if (this.ordering.compare(previous, entry) !== 0) {
+        this.entries.splice(this.positionOf(previous), 1);
+        this.entries.splice(insertionPoint(this.entries, entry, this.ordering.compare), 0, entry);
+        this.members.set(row, entry);
+        this.isDirty = true;
+      }
+    }
+    if (this.touchesAny(change, this.selected)) {
+      this.touched.add(row);
+      this.isDirty = true;
+    }
+  }
+
+  /** Publishes the result if what users see changed; returns whether it did. */
+  flush(): boolean {
+    if (!this.isDirty) return false;
+    this.isDirty = false;
+    const before = this.output.peek();
+    const next = this.render();
+    this.touched.clear();
+    if (next === before) return false;
+    this.output.value = next;
+    return true;
+  }
+
+  private render(): readonly ResultDoc[] {
+    const table = this.table;
+    const count = Math.min(this.query.limit ?? Infinity, this.entries.length);
+    const rows = new Array<number>(count);
+    for (let i = 0; i < count; i++) rows[i] = this.entries[i]!.row;
+    const previousRows = this.visibleRows;
+    let isSame = previousRows.length === count && table !== undefined && this.output !== undefined;
+    const docs = new Map<number, ResultDoc>();
+    const list = new Array<ResultDoc>(count);
+    for (let i = 0; i < count; i++) {
+      const row = rows[i]!;
+      let doc = this.docs.get(row);
+      if (doc === undefined || this.touched.has(row)) {
+        const fresh = this.materialize(table!, row);
+        if (doc === undefined || !sameDoc(doc, fresh)) doc = fresh;
+      }
+      if (isSame && (previousRows[i] !== row || this.docs.get(row) !== doc)) isSame = false;
+      docs.set(row, doc);
+      list[i] = doc;
+    }
+    if (isSame) return this.output.peek();
+    this.visibleRows = rows;
+    this.docs = docs;
+    return list;
+  }
+
+  private positionOf(entry: Keyed): number {
+    // The order is total (ties broken by id), so the entry sits exactly before its insertion point.
+    return insertionPoint(this.entries, entry, this.ordering.compare) - 1;
+  }
+
+  private touchesAny(change: RowChange, dependencies: FieldDependencies): boolean {
+    if (dependencies.isEveryField) return true;
+    for (const field of change.before.keys()) if (dependencies.fields.has(field)) return true;
+    return false;
+  }
+}
+
+/** Stored fields whose change can alter the values of some query fields. */
+interface FieldDependencies {
+  readonly fields: ReadonlySet<string>;
+  /** `updatedAt` changes with every write of a document. */
+  readonly isEveryField: boolean;
+}
+
+function dependenciesOf(queryFields: readonly string[], query: NormalizedQuery): FieldDependencies {
+  const fields = new Set<string>();
+  for (const field of queryFields) {
+    if (field === "id") continue; // ids never change
+    fields.add(field);
+    if (readDependsOnCreatedAt(query.specs[field]!)) fields.add(CREATED_AT_FIELD);
+  }
+  return { fields, isEveryField: fields.has("updatedAt") };
+}
+
+function sameDoc(a: ResultDoc, b: ResultDoc): boolean {
+  for (const key in b) if (!sameUserValue(a[key], b[key])) return false;
+  return true;
+}
+
+function sameUserValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a instanceof Date && b instanceof Date) return a.getTime() === b.getTime();
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  return JSON.stringify(a) === JSON.stringify(b);
+}

@@ -1,0 +1,212 @@
+import { type DatabaseResult, fail, ok } from "../errors.js";
+import type { FieldSpec } from "../schema/field.js";
+import type { CollectionSpec } from "../schema/types.js";
+import { describe } from "../schema/validate.js";
+import { AUTO_FIELD_SPECS, type Condition, type Direction, type NormalizedQuery, type Operator } from "./query.js";
+
+const OPERATORS = new Set<Operator>([
+  "equals",
+  "notEquals",
+  "contains",
+  "startsWith",
+  "endsWith",
+  "greaterThan",
+  "greaterThanOrEqual",
+  "lessThan",
+  "lessThanOrEqual",
+  "in",
+  "notIn",
+  "isDefined",
+  "isUndefined",
+]);
+const STRING_OPERATORS = new Set<Operator>(["contains", "startsWith", "endsWith"]);
+const RANGE_OPERATORS = new Set<Operator>(["greaterThan", "greaterThanOrEqual", "lessThan", "lessThanOrEqual"]);
+const SET_OPERATORS = new Set<Operator>(["equals", "notEquals", "in", "notIn", "isDefined", "isUndefined"]);
+const QUERY_KEYS = new Set(["fields", "where", "orderBy", "limit"]);
+
+type Invalid = { readonly data: undefined; readonly error: NonNullable<DatabaseResult<never>["error"]> };
+
+function invalid(collection: string, message: string, details?: Record<string, unknown>): Invalid {
+  return fail("VALIDATION", `${collection} query: ${message}`, details);
+}
+
+/**
+ * Checks a user query against its collection and reduces it to a {@link NormalizedQuery}:
+ * bare values become `equals`, dates become epoch ms, `orderBy` becomes a list of tuples,
+ * and the read rules of every referenced field are attached.
+ *
+ * @example
+ * normalizeQuery(schema.collections.users, { where: { age: { greaterThan: 25 } }, limit: 10 })
+ */
+export function normalizeQuery(collection: CollectionSpec, input: unknown): DatabaseResult<NormalizedQuery> {
+  const name = collection.name;
+  const query = (input ?? {}) as Record<string, unknown>;
+  if (typeof query !== "object" || Array.isArray(query)) return invalid(name, `expected a query object, got ${describe(input)}.`);
+  for (const key of Object.keys(query)) {
+    if (!QUERY_KEYS.has(key)) return invalid(name, `unknown option "${key}" (expected fields, where, orderBy, limit).`);
+  }
+  const specs: Record<string, FieldSpec> = {};
+  const specOf = (field: string): FieldSpec | undefined => {
+    const spec = Object.hasOwn(collection.fields, field)
+      ? collection.fields[field]
+      : Object.hasOwn(AUTO_FIELD_SPECS, field)
+        ? AUTO_FIELD_SPECS[field]
+        : undefined;
+    if (spec !== undefined) specs[field] = spec;
+    return spec;
+  };
+
+  const select = normalizeFields(collection, query.fields, specOf);
+  if (select.error) return select;
+  const where = normalizeWhere(collection, query.where, specOf);
+  if (where.error) return where;
+  const orderBy = normalizeOrderBy(collection, query.orderBy, specOf);
+  if (orderBy.error) return orderBy;
+  const limit = query.limit;
+  if (limit !== undefined && !(typeof limit === "number" && Number.isInteger(limit) && limit >= 0)) {
+    return invalid(name, `limit must be a whole number >= 0, got ${describe(limit)}.`);
+  }
+  return ok({ collection: name, select: select.data, where: where.data, orderBy: orderBy.data, limit, specs });
+}
+
+function normalizeFields(
+  collection: CollectionSpec,
+  fields: unknown,
+  specOf: (field: string) => FieldSpec | undefined,
+): DatabaseResult<string[]> {
+  if (fields === undefined) {
+    const all = ["id", ...Object.keys(collection.fields)];
+    for (const field of all) specOf(field);
+    return ok(all);
+  }
+  if (typeof fields !== "object" || fields === null || Array.isArray(fields)) {
+    return invalid(collection.name, `fields must be an object like { name: true }, got ${describe(fields)}.`);
+  }
+  const select: string[] = [];
+  for (const [field, wanted] of Object.entries(fields)) {
+    if (specOf(field) === undefined) return invalid(collection.name, `fields.${field} is not a field of ${collection.name}.`, { field });
+    if (wanted === true) select.push(field);
+    else if (wanted !== false && wanted !== undefined) {
+      return invalid(collection.name, `fields.${field} must be true or false, got ${describe(wanted)}.`, { field });
+    }
+  }
+  return ok(select);
+}
+
+function normalizeWhere(
+  collection: CollectionSpec,
+  where: unknown,
+  specOf: (field: string) => FieldSpec | undefined,
+): DatabaseResult<Condition[]> {
+  if (where === undefined) return ok([]);
+  if (typeof where !== "object" || where === null || Array.isArray(where)) {
+    return invalid(collection.name, `where must be an object of field conditions, got ${describe(where)}.`);
+  }
+  const conditions: Condition[] = [];
+  for (const [field, filter] of Object.entries(where)) {
+    if (filter === undefined) continue; // lets callers build filters with optional parts
+    const spec = specOf(field);
+    if (spec === undefined) return invalid(collection.name, `where.${field} is not a field of ${collection.name}.`, { field });
+    const isOperatorObject =
+      typeof filter === "object" && filter !== null && !Array.isArray(filter) && !(filter instanceof Date) &&
+      Object.getPrototypeOf(filter) === Object.prototype;
+    const entries: Array<[string, unknown]> = isOperatorObject ? Object.entries(filter) : [["equals", filter]];
+    for (const [op, operand] of entries) {
+      if (operand === undefined) continue;
+      const condition = normalizeCondition(collection.name, field, spec, op, operand);
+      if (condition.error) return condition;
+      conditions.push(condition.data);
+    }
+  }
+  return ok(conditions);
+}
+
+function normalizeCondition(
+  collection: string,
+  field: string,
+  spec: FieldSpec,
+  op: string,
+  operand: unknown,
+): DatabaseResult<Condition> {
+  const where = `where.${field}`;
+  if (!OPERATORS.has(op as Operator)) {
+    return invalid(collection, `${where} has unknown operator "${op}" (expected one of ${[...OPERATORS].join(", ")}).`, { field });
+  }
+  const operator = op as Operator;
+  if (operator === "isDefined" || operator === "isUndefined") {
+    if (typeof operand !== "boolean") return invalid(collection, `${where}.${op} takes true or false.`, { field });
+    return ok({ field, op: operator, operand });
+  }
+  if (spec.type === "json") return invalid(collection, `${where}: JSON fields can only be filtered with isDefined / isUndefined.`, { field });
+  if (spec.type === "refMany" && !SET_OPERATORS.has(operator)) {
+    return invalid(collection, `${where}: a refMany field takes equals, notEquals, in, notIn (membership) or isDefined.`, { field });
+  }
+  if (STRING_OPERATORS.has(operator) && spec.type !== "string" && spec.type !== "ref") {
+    return invalid(collection, `${where}.${op} works on strings only.`, { field });
+  }
+  if (RANGE_OPERATORS.has(operator) && !["number", "string", "date", "ref"].includes(spec.type)) {
+    return invalid(collection, `${where}.${op} works on numbers, strings and dates only.`, { field });
+  }
+  if (operator === "in" || operator === "notIn") {
+    if (!Array.isArray(operand)) return invalid(collection, `${where}.${op} takes an array, got ${describe(operand)}.`, { field });
+    const members: unknown[] = [];
+    for (const each of operand) {
+      const converted = toComparable(spec, each);
+      if (converted === INVALID) return invalid(collection, `${where}.${op} contains ${describe(each)}, expected ${expected(spec)}.`, { field });
+      members.push(converted);
+    }
+    return ok({ field, op: operator, operand: members });
+  }
+  const converted = toComparable(spec, operand);
+  if (converted === INVALID) return invalid(collection, `${where}.${op} expects ${expected(spec)}, got ${describe(operand)}.`, { field });
+  return ok({ field, op: operator, operand: converted });
+}
+
+const INVALID = Symbol("invalid");
+
+function toComparable(spec: FieldSpec, value: unknown): unknown {
+  switch (spec.type) {
+    case "string":
+    case "ref":
+    case "refMany":
+      return typeof value === "string" ? value : INVALID;
+    case "number":
+      return typeof value === "number" && !Number.isNaN(value) ? value : INVALID;
+    case "boolean":
+      return typeof value === "boolean" ? value : INVALID;
+    case "date":
+      return value instanceof Date && Number.isFinite(value.getTime()) ? value.getTime() : INVALID;
+    default:
+      return INVALID;
+  }
+}
+
+function expected(spec: FieldSpec): string {
+  if (spec.type === "date") return "a valid Date";
+  if (spec.type === "ref" || spec.type === "refMany") return "an id string";
+  return `a ${spec.type}`;
+}
+
+function normalizeOrderBy(
+  collection: CollectionSpec,
+  orderBy: unknown,
+  specOf: (field: string) => FieldSpec | undefined,
+): DatabaseResult<Array<readonly [string, Direction]>> {
+  if (orderBy === undefined) return ok([]);
+  if (!Array.isArray(orderBy)) return invalid(collection.name, `orderBy must be ["field", "asc" | "desc"] or a list of those.`);
+  const tuples: unknown[] = typeof orderBy[0] === "string" ? [orderBy] : orderBy;
+  const result: Array<readonly [string, Direction]> = [];
+  for (const tuple of tuples) {
+    if (!Array.isArray(tuple) || typeof tuple[0] !== "string" || (tuple[1] !== "asc" && tuple[1] !== "desc") || tuple.length !== 2) {
+      return invalid(collection.name, `orderBy entries must be ["field", "asc" | "desc"], got ${JSON.stringify(tuple)}.`);
+    }
+    const field = tuple[0];
+    const spec = specOf(field);
+    if (spec === undefined) return invalid(collection.name, `orderBy: ${field} is not a field of ${collection.name}.`, { field });
+    if (spec.type === "json" || spec.type === "refMany") {
+      return invalid(collection.name, `orderBy: ${field} is a ${spec.type} field and cannot be sorted on.`, { field });
+    }
+    result.push([field, tuple[1]]);
+  }
+  return ok(result);
+}

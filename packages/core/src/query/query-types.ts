@@ -1,0 +1,72 @@
+import type { AutoFieldName, AutoFields, EntityDef, ReadValue } from "../schema/types.js";
+
+type Simplify<T> = { [K in keyof T]: T[K] } & {};
+
+/** Field names a query can reference: the entity's fields and the auto fields. */
+export type QueryFieldName<E extends EntityDef> = (keyof E & string) | AutoFieldName;
+
+/** The value of a field as read (auto fields included). */
+export type QueryFieldValue<E extends EntityDef, K> = K extends AutoFieldName
+  ? AutoFields[K]
+  : K extends keyof E
+    ? ReadValue<E[K]>
+    : never;
+
+/** The operand type of a filter on a value type (a refMany filters by one member id). */
+type Operand<V> = V extends readonly (infer Item)[] ? Item : Exclude<V, undefined>;
+
+/**
+ * The operators a field of value type `V` takes. String operators only on strings, ranges only
+ * on numbers, strings and dates.
+ */
+export type WhereOperators<V> = {
+  equals?: Operand<V>;
+  notEquals?: Operand<V>;
+  in?: readonly Operand<V>[];
+  notIn?: readonly Operand<V>[];
+  isDefined?: boolean;
+  isUndefined?: boolean;
+} & (Operand<V> extends string ? { contains?: string; startsWith?: string; endsWith?: string } : {}) &
+  (Operand<V> extends number | string | Date
+    ? V extends readonly unknown[]
+      ? {}
+      : {
+          greaterThan?: Operand<V>;
+          greaterThanOrEqual?: Operand<V>;
+          lessThan?: Operand<V>;
+          lessThanOrEqual?: Operand<V>;
+        }
+    : {});
+
+/** `where`: per field a bare value (equals) or an operator object; all must hold. */
+export type WhereClause<E extends EntityDef> = {
+  [K in QueryFieldName<E>]?: Operand<QueryFieldValue<E, K>> | WhereOperators<QueryFieldValue<E, K>> | undefined;
+};
+
+/** `fields`: the fields to return, each set to `true`. */
+export type FieldsSelection<E extends EntityDef> = { [K in QueryFieldName<E>]?: boolean };
+
+type SortableName<E extends EntityDef> = {
+  [K in QueryFieldName<E>]: Exclude<QueryFieldValue<E, K>, undefined> extends string | number | boolean | Date ? K : never;
+}[QueryFieldName<E>];
+
+/** One sort key, or several. */
+export type OrderBy<E extends EntityDef> =
+  | readonly [SortableName<E>, "asc" | "desc"]
+  | ReadonlyArray<readonly [SortableName<E>, "asc" | "desc"]>;
+
+/** A query over one collection. */
+export interface QueryDef<E extends EntityDef> {
+  readonly fields?: FieldsSelection<E>;
+  readonly where?: WhereClause<E>;
+  readonly orderBy?: OrderBy<E>;
+  readonly limit?: number;
+}
+
+/**
+ * The document type a query returns: the fields set to `true`, or (with no `fields`) every
+ * entity field plus `id`.
+ */
+export type QueryResultDoc<E extends EntityDef, Q> = Q extends { readonly fields: infer F }
+  ? Simplify<{ -readonly [K in keyof F as F[K] extends true ? K : never]: QueryFieldValue<E, K> }>
+  : Simplify<{ id: string } & { -readonly [K in keyof E]: ReadValue<E[K]> }>;

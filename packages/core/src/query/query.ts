@@ -1,0 +1,51 @@
+import type { FieldSpec } from "../schema/field.js";
+
+/** Filter operators of `where`. */
+export type Operator =
+  | "equals"
+  | "notEquals"
+  | "contains"
+  | "startsWith"
+  | "endsWith"
+  | "greaterThan"
+  | "greaterThanOrEqual"
+  | "lessThan"
+  | "lessThanOrEqual"
+  | "in"
+  | "notIn"
+  | "isDefined"
+  | "isUndefined";
+
+/** One condition of a normalized `where`: operand in comparable form (dates as epoch ms). */
+export interface Condition {
+  readonly field: string;
+  readonly op: Operator;
+  readonly operand: unknown;
+}
+
+/** Sort direction. */
+export type Direction = "asc" | "desc";
+
+/**
+ * A query checked against the schema and reduced to plain JSON: what the engine runs, what a
+ * live query is keyed by, and what crosses the wire to the server (which has no schema, so the
+ * read rules of each field referenced travel along in `specs`).
+ */
+export interface NormalizedQuery {
+  readonly collection: string;
+  /** Fields to return, in order (auto fields included when asked for). */
+  readonly select: readonly string[];
+  readonly where: readonly Condition[];
+  readonly orderBy: ReadonlyArray<readonly [field: string, direction: Direction]>;
+  readonly limit: number | undefined;
+  /** Read rules of every field the query references. */
+  readonly specs: Readonly<Record<string, FieldSpec>>;
+}
+
+/** Read rules of the auto fields. */
+export const AUTO_FIELD_SPECS: Readonly<Record<string, FieldSpec>> = {
+  id: { type: "string", optional: false },
+  createdAt: { type: "date", optional: true },
+  updatedAt: { type: "date", optional: false },
+  createdBy: { type: "string", optional: true },
+};

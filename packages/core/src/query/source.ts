@@ -1,0 +1,27 @@
+import type { RangeBounds } from "../store/indexes.js";
+
+/**
+ * One collection as the query engine sees it. The client's in-memory triple store is one
+ * implementation; the server's SQLite-backed store is another. Rows are opaque numbers.
+ */
+export interface SourceTable {
+  /** Live (not deleted) documents. */
+  liveRows(): number[];
+  readonly liveCount: number;
+  rowOf(id: string): number | undefined;
+  isLive(row: number): boolean;
+  idOf(row: number): string;
+  /** Stored value of a field (set fields: sorted members), or undefined. */
+  get(row: number, field: string): unknown;
+  /** HLC ticks of the row's latest write (its `updatedAt`). */
+  updatedTicksOf(row: number): number;
+  /** Optional equality index: rows whose stored value equals (or set contains) a value. */
+  equalityIndex?(field: string): { get(value: unknown): ReadonlySet<number> };
+  /** Optional range index: rows whose stored value lies in the bounds. */
+  rangeIndex?(field: string): { lookup(bounds: RangeBounds): number[] };
+}
+
+/** Where the query engine reads documents from. */
+export interface Source {
+  table(collection: string): SourceTable | undefined;
+}

@@ -1,0 +1,132 @@
+import { type DatabaseResult, fail, ok } from "../errors.js";
+import type { FieldSpec } from "./field.js";
+import type { CollectionSpec } from "./types.js";
+
+/** How a write treats fields it does not mention. */
+export type WriteMode = "create" | "update" | "replace";
+
+/**
+ * A validated write in stored form: `value` is `null` for "remove", epoch ms for dates, a
+ * deduplicated array for refMany.
+ */
+export type StoredFields = Array<readonly [field: string, value: unknown]>;
+
+const AUTO_FIELDS = new Set(["id", "createdAt", "updatedAt", "createdBy"]);
+const MAX_JSON_DEPTH = 64;
+
+/**
+ * Checks a user's write against a collection and converts it to stored form. Errors are
+ * VALIDATION results whose message and `details.field` name the offending field.
+ *
+ * @example
+ * validateWrite(schema.collections.users, { name: "Ada" }, "create", Date.now())
+ */
+export function validateWrite(
+  collection: CollectionSpec,
+  input: unknown,
+  mode: WriteMode,
+  nowMs: number,
+): DatabaseResult<StoredFields> {
+  if (typeof input !== "object" || input === null || Array.isArray(input) || input instanceof Date) {
+    return fail("VALIDATION", `${collection.name}: fields must be an object, got ${describe(input)}.`);
+  }
+  const stored: StoredFields = [];
+  const given = input as Record<string, unknown>;
+  for (const field of Object.keys(given)) {
+    const value = given[field];
+    if (AUTO_FIELDS.has(field)) {
+      return fieldError(collection, field, `is read-only and set by Trellis`);
+    }
+    const spec = Object.hasOwn(collection.fields, field) ? collection.fields[field] : undefined;
+    if (spec === undefined) return fieldError(collection, field, `is not in the schema`);
+    if (value === undefined) {
+      if (!spec.optional && mode !== "create") return fieldError(collection, field, `is required and cannot be removed`);
+      if (mode !== "create") stored.push([field, null]);
+      continue;
+    }
+    const converted = toStored(spec, value);
+    if (converted === INVALID) return fieldError(collection, field, `expects ${expectation(spec)}, got ${describe(value)}`);
+    stored.push([field, converted]);
+  }
+  if (mode === "update") return ok(stored);
+  for (const [field, spec] of Object.entries(collection.fields)) {
+    if (given[field] !== undefined) continue;
+    if (spec.type === "date" && spec.fallback === "now") {
+      stored.push([field, nowMs]);
+    } else if (!spec.optional) {
+      return fieldError(collection, field, `is required`);
+    } else if (mode === "replace") {
+      stored.push([field, null]);
+    }
+  }
+  return ok(stored);
+}
+
+const INVALID = Symbol("invalid");
+
+function toStored(spec: FieldSpec, value: unknown): unknown {
+  switch (spec.type) {
+    case "string":
+      return typeof value === "string" ? value : INVALID;
+    case "ref":
+      return typeof value === "string" && value.length > 0 ? value : INVALID;
+    case "number":
+      return typeof value === "number" && Number.isFinite(value) ? value : INVALID;
+    case "boolean":
+      return typeof value === "boolean" ? value : INVALID;
+    case "date":
+      if (value instanceof Date) return Number.isFinite(value.getTime()) ? value.getTime() : INVALID;
+      return INVALID;
+    case "refMany": {
+      if (!Array.isArray(value) || !value.every((id) => typeof id === "string" && id.length > 0)) return INVALID;
+      return [...new Set(value as string[])];
+    }
+    case "json":
+      return isJson(value, 0) ? structuredClone(value) : INVALID;
+    case "object":
+    case "array":
+      return INVALID;
+  }
+}
+
+function isJson(value: unknown, depth: number): boolean {
+  if (depth > MAX_JSON_DEPTH) return false;
+  if (value === null || typeof value === "string" || typeof value === "boolean") return true;
+  if (typeof value === "number") return Number.isFinite(value);
+  if (Array.isArray(value)) return value.every((item) => isJson(item, depth + 1));
+  if (typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.entries(value).every(([key, item]) => key !== "__proto__" && isJson(item, depth + 1));
+  }
+  return false;
+}
+
+function expectation(spec: FieldSpec): string {
+  switch (spec.type) {
+    case "ref":
+      return `a non-empty id string (a ref to ${spec.target})`;
+    case "refMany":
+      return `an array of id strings (refs to ${spec.target})`;
+    case "date":
+      return "a valid Date";
+    case "json":
+      return "a JSON value (plain objects, arrays, strings, finite numbers, booleans, null)";
+    case "number":
+      return "a finite number";
+    default:
+      return `a ${spec.type}`;
+  }
+}
+
+/** A short, safe description of a bad value for error messages. */
+export function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (value instanceof Date) return "a Date";
+  if (typeof value === "number" && !Number.isFinite(value)) return String(value);
+  if (typeof value === "string") return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  return typeof value === "object" ? "an object" : `${typeof value} ${String(value)}`;
+}
+
+function fieldError(collection: CollectionSpec, field: string, problem: string) {
+  return fail("VALIDATION", `${collection.name}.${field} ${problem}.`, { collection: collection.name, field });
+}

@@ -1,0 +1,143 @@
+import { type Hlc, decodeHlc, encodeHlc } from "../hlc.js";
+import { type DatabaseResult, fail, ok } from "../errors.js";
+import { DELETED_FIELD, type Triple } from "../triples.js";
+import { type RowChange, Table } from "./table.js";
+
+/** Every row one transaction changed, per table. Rows appear once however often they changed. */
+export interface Commit {
+  readonly tables: ReadonlyMap<Table, ReadonlyMap<number, RowChange>>;
+}
+
+/** Listener for committed transactions; runs synchronously at the end of each. */
+export type CommitListener = (commit: Commit) => void;
+
+/**
+ * The triple store: tables of documents whose every cell carries the HLC of its last write, with
+ * the merge rules applied on every write, local or remote. Writes happen inside transactions;
+ * listeners hear about each transaction once, with the before-values of what it changed, which
+ * is all live queries need to update incrementally.
+ *
+ * @example
+ * const store = new TripleStore();
+ * store.transact(() => store.setField("users", "u1", "name", "Ada", clock.now()));
+ */
+export class TripleStore {
+  private readonly tables = new Map<string, Table>();
+  private readonly nodeNames: string[] = [""];
+  private readonly nodeIds = new Map<string, number>();
+  private readonly listeners = new Set<CommitListener>();
+  private pending: Map<Table, Map<number, RowChange>> | undefined;
+  private depth = 0;
+  private readonly touch = (table: Table, row: number): RowChange => {
+    const pending = this.pending!;
+    let rows = pending.get(table);
+    if (rows === undefined) pending.set(table, (rows = new Map()));
+    let change = rows.get(row);
+    if (change === undefined) rows.set(row, (change = { wasLive: table.isLive(row), before: new Map() }));
+    return change;
+  };
+  private readonly nodeName = (node: number): string => this.nodeNames[node]!;
+
+  /** The table of a collection, or undefined if nothing was ever written to it. */
+  table(collection: string): Table | undefined {
+    return this.tables.get(collection);
+  }
+
+  /** Every table. */
+  allTables(): IterableIterator<Table> {
+    return this.tables.values();
+  }
+
+  /** Hears every committed transaction. Returns an unsubscribe. */
+  onCommit(listener: CommitListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Runs `body` as one transaction: listeners hear about all its changes once, at the end.
+   * Transactions nest; only the outermost one commits.
+   */
+  transact<T>(body: () => T): T {
+    if (this.depth === 0) this.pending = new Map();
+    this.depth++;
+    try {
+      return body();
+    } finally {
+      this.depth--;
+      if (this.depth === 0) {
+        const tables = this.pending!;
+        this.pending = undefined;
+        if (tables.size > 0) for (const listener of [...this.listeners]) listener({ tables });
+      }
+    }
+  }
+
+  /** Writes a plain field (`null` removes it). Returns whether the write won. */
+  setField(collection: string, id: string, field: string, value: unknown, hlc: Hlc): boolean {
+    const table = this.tableFor(collection);
+    return this.inTransaction(() => table.setField(table.rowFor(id), field, value, hlc.ticks, this.intern(hlc.node), this.touch));
+  }
+
+  /** Adds (`present: true`) or removes an element of a set field. Returns whether the write won. */
+  setElement(collection: string, id: string, field: string, element: string, present: boolean, hlc: Hlc): boolean {
+    const table = this.tableFor(collection);
+    return this.inTransaction(() =>
+      table.setElement(table.rowFor(id), field, element, present, hlc.ticks, this.intern(hlc.node), this.touch),
+    );
+  }
+
+  /** Deletes a document for good. Returns whether it was not deleted before. */
+  delete(collection: string, id: string, hlc: Hlc): boolean {
+    const table = this.tableFor(collection);
+    return this.inTransaction(() => table.delete(table.rowFor(id), hlc.ticks, this.intern(hlc.node), this.touch));
+  }
+
+  /** Applies one triple (local or remote) with the merge rules. */
+  applyTriple(triple: Triple): DatabaseResult<boolean> {
+    const hlc = decodeHlc(triple.hlc);
+    if (hlc.error) return hlc;
+    if (triple.field === DELETED_FIELD) return ok(this.delete(triple.collection, triple.id, hlc.data));
+    if (triple.element !== undefined) {
+      if (typeof triple.value !== "boolean") return fail("PROTOCOL", `Set element triples carry true or false, got ${typeof triple.value}.`);
+      return ok(this.setElement(triple.collection, triple.id, triple.field, triple.element, triple.value, hlc.data));
+    }
+    return ok(this.setField(triple.collection, triple.id, triple.field, triple.value, hlc.data));
+  }
+
+  /** Every stored triple (tombstones included), for sync snapshots and replica comparison. */
+  *triples(): IterableIterator<Triple> {
+    for (const table of this.tables.values()) {
+      for (let row = 0; row < table.ids.length; row++) {
+        const id = table.ids[row]!;
+        const collection = table.name;
+        const out: Triple[] = [];
+        table.forEachCell(row, (field, value, ticks, node, element) => {
+          const hlc = encodeHlc({ ticks, node });
+          out.push(element === undefined ? { collection, id, field, value, hlc } : { collection, id, field, value, hlc, element });
+        });
+        yield* out;
+      }
+    }
+  }
+
+  private inTransaction<T>(body: () => T): T {
+    return this.depth > 0 ? body() : this.transact(body);
+  }
+
+  private tableFor(collection: string): Table {
+    let table = this.tables.get(collection);
+    if (table === undefined) this.tables.set(collection, (table = new Table(collection, this.nodeName)));
+    return table;
+  }
+
+  private intern(node: string): number {
+    let id = this.nodeIds.get(node);
+    if (id === undefined) {
+      id = this.nodeNames.length;
+      this.nodeNames.push(node);
+      this.nodeIds.set(node, id);
+    }
+    return id;
+  }
+}
