@@ -36,7 +36,7 @@ export {
 export { CREATED_AT_FIELD, CREATED_BY_FIELD, DELETED_FIELD, type Triple } from "./triples.js";
 export { compareStoredValues, incomingWins } from "./merge.js";
 export { type Commit, type CommitListener, TripleStore } from "./store/triple-store.js";
-export type { RowChange, Table } from "./store/table.js";
+export { RowChange, type Table } from "./store/table.js";
 export type { RangeBounds } from "./store/indexes.js";
 export type { Source, SourceTable } from "./query/source.js";
 export { AUTO_FIELD_SPECS, type Condition, type Direction, type NormalizedQuery, type Operator } from "./query/query.js";

@@ -72,8 +72,7 @@ export class LiveQuery {
   canSee(table: SourceTable, row: number, change: RowChange): boolean {
     if (change.wasLive !== table.isLive(row)) return true;
     if (this.dependsOnEveryField) return true;
-    for (const field of change.before.keys()) if (this.dependencies.has(field)) return true;
-    return false;
+    return change.changedAny(this.dependencies);
   }
 
   /** Recomputes every match from scratch: cheaper than row-by-row folding for bulk commits. */
@@ -168,8 +167,7 @@ export class LiveQuery {
 
   private touchesAny(change: RowChange, dependencies: FieldDependencies): boolean {
     if (dependencies.isEveryField) return true;
-    for (const field of change.before.keys()) if (dependencies.fields.has(field)) return true;
-    return false;
+    return change.changedAny(dependencies.fields);
   }
 }
 

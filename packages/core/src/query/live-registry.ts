@@ -39,6 +39,7 @@ export class LiveQueryRegistry {
   private readonly routes = new Map<string, CollectionRoutes>();
   private readonly registrations = new Map<string, Registration>();
   private readonly byLive = new Map<LiveQuery, Registration>();
+  private readonly unwatch = new Map<string, () => void>();
   private readonly stopListening: () => void;
 
   constructor(private readonly store: TripleStore) {
@@ -78,6 +79,8 @@ export class LiveQueryRegistry {
   /** Stops following the store. */
   dispose(): void {
     this.stopListening();
+    for (const unwatch of this.unwatch.values()) unwatch();
+    this.unwatch.clear();
     this.routes.clear();
     this.registrations.clear();
     this.byLive.clear();
@@ -122,7 +125,7 @@ export class LiveQueryRegistry {
     };
     for (const [field, byKey] of routes.byField) {
       visitKey(byKey, field === "id" ? table.idOf(row) : table.get(row, field));
-      if (change.before.has(field)) visitKey(byKey, change.before.get(field));
+      if (change.changed(field)) visitKey(byKey, change.before(field));
     }
     routes.unrouted.forEach(visit);
   }
@@ -135,7 +138,10 @@ export class LiveQueryRegistry {
 
   private addRoute(collection: string, registration: Registration): void {
     let routes = this.routes.get(collection);
-    if (routes === undefined) this.routes.set(collection, (routes = { byField: new Map(), unrouted: new Set() }));
+    if (routes === undefined) {
+      this.routes.set(collection, (routes = { byField: new Map(), unrouted: new Set() }));
+      this.unwatch.set(collection, this.store.watch(collection));
+    }
     const { route, live } = registration;
     if (route === undefined) {
       routes.unrouted.add(live);
@@ -156,16 +162,20 @@ export class LiveQueryRegistry {
     const { route, live } = registration;
     if (route === undefined) {
       routes.unrouted.delete(live);
-      return;
+    } else {
+      const byKey = routes.byField.get(route.field);
+      for (const key of route.keys) {
+        const set = byKey?.get(key);
+        set?.delete(live);
+        if (set?.size === 0) byKey!.delete(key);
+      }
+      if (byKey?.size === 0) routes.byField.delete(route.field);
     }
-    const byKey = routes.byField.get(route.field);
-    if (byKey === undefined) return;
-    for (const key of route.keys) {
-      const set = byKey.get(key);
-      set?.delete(live);
-      if (set?.size === 0) byKey.delete(key);
+    if (routes.unrouted.size === 0 && routes.byField.size === 0) {
+      this.routes.delete(collection);
+      this.unwatch.get(collection)?.();
+      this.unwatch.delete(collection);
     }
-    if (byKey.size === 0) routes.byField.delete(route.field);
   }
 }
 

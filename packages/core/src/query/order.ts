@@ -4,17 +4,30 @@ import type { Direction } from "./query.js";
 import { fieldReader } from "./read-field.js";
 import type { SourceTable } from "./source.js";
 
-/** A row with its sort key, computed once so sorting never reads the store twice. */
+/**
+ * A row with its sort key, computed once so sorting never reads the store twice. The first key
+ * is a property of its own: most orders have one key, and comparing it needs no array access.
+ */
 export interface Keyed {
   readonly row: number;
   readonly id: string;
-  readonly key: readonly unknown[];
+  readonly first: unknown;
+  /** Keys after the first (empty for single-key orders). */
+  readonly rest: readonly unknown[];
 }
 
 /** Sort keys and their comparison for one `orderBy`. */
 export interface Ordering {
   keyOf(table: SourceTable, row: number): Keyed;
   compare(a: Keyed, b: Keyed): number;
+}
+
+const NO_KEYS: readonly unknown[] = [];
+
+/** Order of two values of one key: a fast path for defined values of one type. */
+function compareKey(x: unknown, y: unknown): number {
+  if (typeof x === typeof y && x !== undefined) return (x as number) < (y as number) ? -1 : 1;
+  return compareValues(x, y);
 }
 
 /**
@@ -28,16 +41,24 @@ export function compileOrder(
   const readers = orderBy.map(([field]) => fieldReader(field, specs[field]!));
   const signs = orderBy.map(([, direction]) => (direction === "desc" ? -1 : 1));
   const count = readers.length;
+  const readFirst = readers[0];
+  const firstSign = signs[0] ?? 1;
   return {
     keyOf(table, row) {
-      const key = new Array<unknown>(count);
-      for (let i = 0; i < count; i++) key[i] = readers[i]!(table, row);
-      return { row, id: table.idOf(row), key };
+      let rest = NO_KEYS;
+      if (count > 1) {
+        const keys = new Array<unknown>(count - 1);
+        for (let i = 1; i < count; i++) keys[i - 1] = readers[i]!(table, row);
+        rest = keys;
+      }
+      return { row, id: table.idOf(row), first: readFirst === undefined ? undefined : readFirst(table, row), rest };
     },
     compare(a, b) {
-      for (let i = 0; i < count; i++) {
-        const order = compareValues(a.key[i], b.key[i]);
-        if (order !== 0) return order * signs[i]!;
+      if (a.first !== b.first) return compareKey(a.first, b.first) * firstSign;
+      for (let i = 1; i < count; i++) {
+        const x = a.rest[i - 1];
+        const y = b.rest[i - 1];
+        if (x !== y) return compareKey(x, y) * signs[i]!;
       }
       return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
     },
@@ -45,22 +66,51 @@ export function compileOrder(
 }
 
 /**
- * Sorts keyed rows and keeps the first `limit`. With a small limit over many rows it keeps a
- * bounded sorted buffer (n log k) instead of sorting everything.
+ * Sorts keyed rows and keeps the first `limit`. With a small limit over many rows it first
+ * moves the best `limit` to the front with quickselect (linear on average, whatever the input
+ * order), then sorts only those.
  */
 export function sortKeyed(entries: Keyed[], compare: (a: Keyed, b: Keyed) => number, limit: number | undefined): Keyed[] {
-  if (limit === undefined || limit * 8 >= entries.length) {
-    entries.sort(compare);
-    return limit === undefined ? entries : entries.slice(0, limit);
+  if (limit !== undefined && limit * 8 < entries.length) {
+    selectSmallest(entries, limit, compare);
+    entries.length = limit;
   }
-  if (limit === 0) return [];
-  const best: Keyed[] = [];
-  for (const entry of entries) {
-    if (best.length === limit && compare(entry, best[limit - 1]!) >= 0) continue;
-    best.splice(insertionPoint(best, entry, compare), 0, entry);
-    if (best.length > limit) best.pop();
+  entries.sort(compare);
+  return limit === undefined || entries.length <= limit ? entries : entries.slice(0, limit);
+}
+
+/** Reorders `entries` so its first `k` are the k smallest (in any order). */
+function selectSmallest(entries: Keyed[], k: number, compare: (a: Keyed, b: Keyed) => number): void {
+  let low = 0;
+  let high = entries.length - 1;
+  while (low < high) {
+    const pivot = medianOfThree(entries, low, (low + high) >>> 1, high, compare);
+    let i = low;
+    let j = high;
+    while (i <= j) {
+      while (compare(entries[i]!, pivot) < 0) i++;
+      while (compare(entries[j]!, pivot) > 0) j--;
+      if (i <= j) {
+        const swap = entries[i]!;
+        entries[i] = entries[j]!;
+        entries[j] = swap;
+        i++;
+        j--;
+      }
+    }
+    // Now [low, j] <= pivot <= [i, high]; keep narrowing towards position k.
+    if (k - 1 <= j) high = j;
+    else if (k - 1 >= i) low = i;
+    else return;
   }
-  return best;
+}
+
+function medianOfThree(entries: Keyed[], a: number, b: number, c: number, compare: (a: Keyed, b: Keyed) => number): Keyed {
+  const x = entries[a]!;
+  const y = entries[b]!;
+  const z = entries[c]!;
+  if (compare(x, y) < 0) return compare(y, z) < 0 ? y : compare(x, z) < 0 ? z : x;
+  return compare(x, z) < 0 ? x : compare(y, z) < 0 ? z : y;
 }
 
 /** Index at which `entry` keeps `sorted` sorted (after equal entries). */

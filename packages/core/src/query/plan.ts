@@ -61,13 +61,15 @@ export function candidateRows(table: SourceTable, query: NormalizedQuery): Itera
       tighten(bounds, condition);
     }
   }
-  // A range slice costs a lookup, so only try one when no small equality hit was found.
-  if (bestSize > 64) {
-    for (const [field, bounds] of ranges) {
-      const rows = table.rangeIndex!(field).lookup(bounds);
-      consider(rows, rows.length);
+  let bestRange: [string, RangeBounds] | undefined;
+  for (const [field, bounds] of ranges) {
+    const size = table.rangeIndex!(field).count(bounds);
+    if (size < bestSize) {
+      bestRange = [field, bounds];
+      bestSize = size;
     }
   }
+  if (bestRange !== undefined) return table.rangeIndex!(bestRange[0]).lookup(bestRange[1]);
   return best ?? table.liveRows();
 }
 

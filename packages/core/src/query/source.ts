@@ -18,7 +18,7 @@ export interface SourceTable {
   /** Optional equality index: rows whose stored value equals (or set contains) a value. */
   equalityIndex?(field: string): { get(value: unknown): ReadonlySet<number> };
   /** Optional range index: rows whose stored value lies in the bounds. */
-  rangeIndex?(field: string): { lookup(bounds: RangeBounds): number[] };
+  rangeIndex?(field: string): { count(bounds: RangeBounds): number; lookup(bounds: RangeBounds): number[] };
 }
 
 /** Where the query engine reads documents from. */

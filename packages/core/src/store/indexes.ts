@@ -77,8 +77,19 @@ export class RangeIndex {
     this.isStale = true;
   }
 
+  /** How many rows {@link lookup} would return, without building the list. */
+  count(bounds: RangeBounds): number {
+    const [start, end] = this.span(bounds);
+    return Math.max(0, end - start);
+  }
+
   /** Rows whose value has the bounds' type and lies within them, in value order. */
   lookup(bounds: RangeBounds): number[] {
+    const [start, end] = this.span(bounds);
+    return this.sorted.slice(start, end);
+  }
+
+  private span(bounds: RangeBounds): [number, number] {
     if (this.isStale) this.rebuild();
     const type = typeof (bounds.lower ?? bounds.upper);
     const keys = this.keys;
@@ -87,7 +98,7 @@ export class RangeIndex {
     let end = type === "string" ? keys.length : this.firstString();
     if (bounds.lower !== undefined) start = this.search(bounds.lower, bounds.lowerInclusive !== true, start, end);
     if (bounds.upper !== undefined) end = this.search(bounds.upper, bounds.upperInclusive === true, start, end);
-    return this.sorted.slice(start, end);
+    return [start, end];
   }
 
   private rebuild(): void {

@@ -1,11 +1,49 @@
 import { incomingWins } from "../merge.js";
 import { EqualityIndex, RangeIndex } from "./indexes.js";
 
-/** What a transaction remembers of a row it touched: whether it was live and first values. */
-export interface RowChange {
-  readonly wasLive: boolean;
-  /** The stored value of each changed field before the transaction's first change to it. */
-  readonly before: Map<string, unknown>;
+/**
+ * What a transaction remembers of a row it touched: whether it was live, and the stored value
+ * of each changed field before the transaction's first change to it. Kept as one flat array
+ * (field, value, field, value, …): a bulk load touches every row once, and a Map per row
+ * doubled its cost in garbage collection.
+ */
+export class RowChange {
+  private readonly previous: unknown[] = [];
+
+  constructor(readonly wasLive: boolean) {}
+
+  /** Whether the transaction changed this field. */
+  changed(field: string): boolean {
+    const previous = this.previous;
+    for (let i = 0; i < previous.length; i += 2) if (previous[i] === field) return true;
+    return false;
+  }
+
+  /** The field's stored value before the transaction (undefined if unchanged or unset). */
+  before(field: string): unknown {
+    const previous = this.previous;
+    for (let i = 0; i < previous.length; i += 2) if (previous[i] === field) return previous[i + 1];
+    return undefined;
+  }
+
+  /** The changed fields. */
+  fields(): string[] {
+    const fields: string[] = [];
+    for (let i = 0; i < this.previous.length; i += 2) fields.push(this.previous[i] as string);
+    return fields;
+  }
+
+  /** Whether the transaction changed any of these fields. */
+  changedAny(fields: ReadonlySet<string>): boolean {
+    const previous = this.previous;
+    for (let i = 0; i < previous.length; i += 2) if (fields.has(previous[i] as string)) return true;
+    return false;
+  }
+
+  /** Records a field's value before its first change; later calls for it are ignored. */
+  remember(field: string, value: unknown): void {
+    if (!this.changed(field)) this.previous.push(field, value);
+  }
 }
 
 /** Gives the transaction's record of a row, creating it on first touch. */
@@ -71,6 +109,8 @@ export class Table {
   private readonly rangeIndexes = new Map<string, RangeIndex>();
   private capacity: number;
   liveCount = 0;
+  /** Whether commits report this table's changes (see `TripleStore.watch`). */
+  isWatched = false;
 
   constructor(
     readonly name: string,
@@ -211,7 +251,7 @@ export class Table {
     }
     const change = touch(this, row);
     const old = column.values[row];
-    if (!change.before.has(field)) change.before.set(field, old);
+    change.remember(field, old);
     this.reviveIfEmpty(row);
     this.unindex(row, field, old);
     column.values[row] = value === null ? undefined : value;
@@ -235,7 +275,7 @@ export class Table {
     }
     const change = touch(this, row);
     const old = set.members[row];
-    if (!change.before.has(field)) change.before.set(field, old);
+    change.remember(field, old);
     this.reviveIfEmpty(row);
     const wasPresent = cell?.present ?? false;
     if (cell === undefined) cells.set(element, { present, ticks, node });
@@ -265,14 +305,14 @@ export class Table {
     const change = touch(this, row);
     for (const [field, column] of this.columns) {
       const old = column.values[row];
-      if (!change.before.has(field)) change.before.set(field, old);
+      change.remember(field, old);
       if (this.state[row] === RowState.Live) this.unindex(row, field, old);
       column.values[row] = undefined;
       column.nodes[row] = UNWRITTEN;
     }
     for (const [field, set] of this.setColumns) {
       const old = set.members[row];
-      if (!change.before.has(field)) change.before.set(field, old);
+      change.remember(field, old);
       if (this.state[row] === RowState.Live) this.unindex(row, field, old);
       set.cells[row] = undefined;
       set.members[row] = undefined;

@@ -1,12 +1,17 @@
 import { type Hlc, decodeHlc, encodeHlc } from "../hlc.js";
 import { type DatabaseResult, fail, ok } from "../errors.js";
 import { DELETED_FIELD, type Triple } from "../triples.js";
-import { type RowChange, Table } from "./table.js";
+import { RowChange, Table } from "./table.js";
 
 /** Every row one transaction changed, per table. Rows appear once however often they changed. */
 export interface Commit {
   readonly tables: ReadonlyMap<Table, ReadonlyMap<number, RowChange>>;
 }
+
+/** A change record that records nothing, for collections nobody watches. */
+const UNWATCHED_CHANGE = new (class extends RowChange {
+  override remember(): void {}
+})(false);
 
 /** Listener for committed transactions; runs synchronously at the end of each. */
 export type CommitListener = (commit: Commit) => void;
@@ -28,12 +33,15 @@ export class TripleStore {
   private readonly listeners = new Set<CommitListener>();
   private pending: Map<Table, Map<number, RowChange>> | undefined;
   private depth = 0;
+  private readonly watchers = new Map<string, number>();
   private readonly touch = (table: Table, row: number): RowChange => {
+    // Nobody follows this collection: skip the bookkeeping (it dominated bulk loads).
+    if (!table.isWatched) return UNWATCHED_CHANGE;
     const pending = this.pending!;
     let rows = pending.get(table);
     if (rows === undefined) pending.set(table, (rows = new Map()));
     let change = rows.get(row);
-    if (change === undefined) rows.set(row, (change = { wasLive: table.isLive(row), before: new Map() }));
+    if (change === undefined) rows.set(row, (change = new RowChange(table.isLive(row))));
     return change;
   };
   private readonly nodeName = (node: number): string => this.nodeNames[node]!;
@@ -48,7 +56,30 @@ export class TripleStore {
     return this.tables.values();
   }
 
-  /** Hears every committed transaction. Returns an unsubscribe. */
+  /**
+   * Asks commits to report changes of a collection. Commits report only watched collections, so
+   * writes to collections nobody follows cost no change tracking. Returns an unwatch.
+   */
+  watch(collection: string): () => void {
+    this.watchers.set(collection, (this.watchers.get(collection) ?? 0) + 1);
+    const table = this.tables.get(collection);
+    if (table !== undefined) table.isWatched = true;
+    let isWatching = true;
+    return () => {
+      if (!isWatching) return;
+      isWatching = false;
+      const count = this.watchers.get(collection)! - 1;
+      if (count > 0) {
+        this.watchers.set(collection, count);
+        return;
+      }
+      this.watchers.delete(collection);
+      const watched = this.tables.get(collection);
+      if (watched !== undefined) watched.isWatched = false;
+    };
+  }
+
+  /** Hears every committed transaction (changes of watched collections). Returns an unsubscribe. */
   onCommit(listener: CommitListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -127,7 +158,11 @@ export class TripleStore {
 
   private tableFor(collection: string): Table {
     let table = this.tables.get(collection);
-    if (table === undefined) this.tables.set(collection, (table = new Table(collection, this.nodeName)));
+    if (table === undefined) {
+      table = new Table(collection, this.nodeName);
+      table.isWatched = this.watchers.has(collection);
+      this.tables.set(collection, table);
+    }
     return table;
   }
 
