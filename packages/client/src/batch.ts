@@ -2,9 +2,28 @@ import { type DatabaseResult, fail, ok, type Schema } from "@trellis/core";
 import type { LocalWriter } from "./local-writer.js";
 import type { BatchOperation } from "./types.js";
 
+/**
+ * A copy of write fields with removals (`undefined`) as `null`, so a description survives JSON.
+ * `executeOne` reads `null` back as removal (for a JSON field, `null` reads as undefined anyway).
+ */
+function encodeFields(fields: unknown): unknown {
+  if (!isPlainObject(fields)) return fields;
+  return Object.fromEntries(Object.entries(fields).map(([field, value]) => [field, value === undefined ? null : value]));
+}
+
+function decodeFields(fields: unknown): unknown {
+  if (!isPlainObject(fields)) return fields;
+  return Object.fromEntries(Object.entries(fields).map(([field, value]) => [field, value === null ? undefined : value]));
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && Object.getPrototypeOf(value) === Object.prototype;
+}
+
 /** Builds `database.batch.<collection>`: the write API returning operation descriptions. */
 export function createBatchCollection(collection: string): Record<string, (...args: never[]) => BatchOperation> {
-  const describe = (kind: string, args: Record<string, unknown>) => ({ kind, collection, ...args }) as BatchOperation;
+  const describe = (kind: string, args: Record<string, unknown>) =>
+    ({ kind, collection, ...args, ...("fields" in args ? { fields: encodeFields(args.fields) } : {}) }) as BatchOperation;
   return {
     create: (fields: Record<string, unknown>) => describe("create", { fields }),
     update: ({ id, fields }: { id: string; fields: Record<string, unknown> }) => describe("update", { id, fields }),
@@ -31,17 +50,18 @@ function executeOne(schema: Schema, writer: LocalWriter, operation: unknown): Da
   if (!Object.hasOwn(schema.collections, collection)) {
     return fail("VALIDATION", `Batch operation names unknown collection ${JSON.stringify(op.collection)}.`);
   }
+  const fields = decodeFields(op.fields);
   switch (op.kind) {
     case "create":
-      return writer.create(collection, op.fields);
+      return writer.create(collection, fields);
     case "update":
     case "replace":
-      return writer.change(collection, op.id, op.fields, op.kind);
+      return writer.change(collection, op.id, fields, op.kind);
     case "delete":
       return writer.delete(collection, op.id);
     case "updateMany":
     case "replaceMany":
-      return writer.changeMany(collection, { where: op.where, fields: op.fields }, op.kind === "updateMany" ? "update" : "replace");
+      return writer.changeMany(collection, { where: op.where, fields }, op.kind === "updateMany" ? "update" : "replace");
     case "deleteMany":
       return writer.changeMany(collection, { where: op.where }, "delete");
     default:

@@ -47,11 +47,10 @@ export class LocalWriter {
     const fields = validateWrite(spec.data, input, "create", hlcMillis(hlc));
     if (fields.error) return fields;
     const id = this.newId();
-    this.store.transact(() => {
-      this.store.setField(collection, id, CREATED_AT_FIELD, hlcMillis(hlc), hlc);
-      if (this.userId !== undefined) this.store.setField(collection, id, CREATED_BY_FIELD, this.userId, hlc);
-      this.writeFields(spec.data, id, fields.data, hlc);
-    });
+    const stored = fields.data;
+    stored.push([CREATED_AT_FIELD, hlcMillis(hlc)]);
+    if (this.userId !== undefined) stored.push([CREATED_BY_FIELD, this.userId]);
+    this.store.transact(() => this.writeFields(spec.data, id, stored, hlc));
     return ok(this.read(collection, id)!);
   }
 
@@ -143,11 +142,10 @@ export class LocalWriter {
 
   private writeFields(spec: CollectionSpec, id: string, fields: StoredFields, hlc: Hlc): void {
     const collection = spec.name;
+    const plain = fields.filter(([field]) => spec.fields[field]?.type !== "refMany");
+    this.store.setFields(collection, id, plain, hlc);
     for (const [field, value] of fields) {
-      if (spec.fields[field]!.type !== "refMany") {
-        this.store.setField(collection, id, field, value, hlc);
-        continue;
-      }
+      if (spec.fields[field]?.type !== "refMany") continue;
       // A set is written element by element, so concurrent additions elsewhere survive.
       const table = this.store.table(collection);
       const row = table?.anyRowOf(id);

@@ -35,7 +35,8 @@ export class QueryService {
   }
 
   queryOne(collection: string, input: unknown): DatabaseResult<ResultDoc | undefined> {
-    const result = this.query(collection, { ...(input as object), limit: 1 });
+    const one = typeof input === "object" && input !== null && !Array.isArray(input) ? { ...input, limit: 1 } : input;
+    const result = this.query(collection, one);
     return result.error ? result : ok(result.data[0]);
   }
 
@@ -44,7 +45,7 @@ export class QueryService {
   }
 
   subscribeOne(collection: string, input: unknown, callback: SubscribeCallback<ResultDoc | undefined>): Subscription<ResultDoc | undefined> {
-    const one = typeof input === "object" && input !== null ? { ...input, limit: 1 } : input;
+    const one = typeof input === "object" && input !== null && !Array.isArray(input) ? { ...input, limit: 1 } : input;
     // A computed over the live result: the callback runs only when the first document changes.
     return this.follow(collection, one, callback, (live) => computed(() => live.value[0]));
   }

@@ -1,4 +1,5 @@
 import type {
+  AutoFieldName,
   CreateInput,
   DatabaseResult,
   Doc,
@@ -7,6 +8,7 @@ import type {
   QueryDef,
   QueryResultDoc,
   ReplaceInput,
+  StrictQuery,
   UpdateInput,
   WhereClause,
 } from "@trellis/core";
@@ -32,8 +34,13 @@ export interface Subscription<T> {
   unsubscribe(): void;
 }
 
-/** New field values, or a function computing them from the current document. */
-export type FieldsOrUpdater<E extends EntityDef, TInput> = TInput | ((previous: Doc<E>) => TInput);
+/**
+ * New field values, or a function computing them from the current document. The function may not
+ * return the read-only auto fields (as `{ ...previous }` would): writes refuse them.
+ */
+export type FieldsOrUpdater<E extends EntityDef, TInput> =
+  | TInput
+  | ((previous: Doc<E>) => TInput & { readonly [K in AutoFieldName]?: never });
 
 /**
  * The typed API of one collection: `client.database.users`.
@@ -57,18 +64,20 @@ export interface CollectionApi<E extends EntityDef> {
   replaceMany(args: { where?: WhereClause<E>; fields: FieldsOrUpdater<E, ReplaceInput<E>> }): Promise<DatabaseResult<{ count: number }>>;
   /** Deletes every match of `where`, in one transaction. */
   deleteMany(args: { where?: WhereClause<E> }): Promise<DatabaseResult<{ count: number }>>;
+  // `Q & StrictQuery<E, Q>`: a query inferred as `Q` gets no excess-property checks of its own.
+  // Code forwarding a generic query (adapters' hooks) declares its parameter the same way.
   /** Runs a query once. */
-  query<const Q extends QueryDef<E> = {}>(query?: Q): Promise<DatabaseResult<QueryResultDoc<E, Q>[]>>;
+  query<const Q extends QueryDef<E> = {}>(query?: Q & StrictQuery<E, Q>): Promise<DatabaseResult<QueryResultDoc<E, Q>[]>>;
   /** The first match of a query, or undefined. */
-  queryOne<const Q extends QueryDef<E> = {}>(query?: Q): Promise<DatabaseResult<QueryResultDoc<E, Q> | undefined>>;
+  queryOne<const Q extends QueryDef<E> = {}>(query?: Q & StrictQuery<E, Q>): Promise<DatabaseResult<QueryResultDoc<E, Q> | undefined>>;
   /** Follows a query: `callback` runs at once and again whenever the result changes. */
   subscribe<const Q extends QueryDef<E>>(
-    query: Q,
+    query: Q & StrictQuery<E, Q>,
     callback: SubscribeCallback<readonly QueryResultDoc<E, Q>[]>,
   ): Subscription<readonly QueryResultDoc<E, Q>[]>;
   /** Follows the first match of a query. */
   subscribeOne<const Q extends QueryDef<E>>(
-    query: Q,
+    query: Q & StrictQuery<E, Q>,
     callback: SubscribeCallback<QueryResultDoc<E, Q> | undefined>,
   ): Subscription<QueryResultDoc<E, Q> | undefined>;
 }

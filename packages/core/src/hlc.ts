@@ -110,6 +110,9 @@ export function createClock(options: ClockOptions): Clock {
       return { ticks: lastTicks, node };
     },
     receive(remote) {
+      if (!Number.isSafeInteger(remote.ticks) || remote.ticks < 0 || !NODE_ID_PATTERN.test(remote.node)) {
+        return fail("PROTOCOL", `Refused a malformed clock reading ${JSON.stringify(remote)}.`);
+      }
       const wall = wallTicks();
       if (remote.ticks - wall > maxDriftMs * TICKS_PER_MS) {
         const aheadMs = Math.round((remote.ticks - wall) / TICKS_PER_MS);

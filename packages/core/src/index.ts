@@ -1,6 +1,6 @@
 export { DatabaseError, type DatabaseErrorCode, type DatabaseResult, fail, ok } from "./errors.js";
 export type { AnyFieldDef, FieldDef, FieldSpec, FieldType } from "./schema/field.js";
-export { t, type FieldOptions, type FieldValue, type JsonValue, type ObjectValue } from "./schema/t.js";
+export { t, type FieldOptions, type FieldValue, type JsonField, type JsonValue, type ObjectValue } from "./schema/t.js";
 export type {
   AutoFieldName,
   AutoFields,
@@ -47,10 +47,12 @@ export { compareValues } from "./query/compare.js";
 export { LiveQuery, type ResultDoc } from "./query/live-query.js";
 export { LiveQueryRegistry } from "./query/live-registry.js";
 export type {
+  FieldFilter,
   FieldsSelection,
   OrderBy,
   QueryDef,
   QueryResultDoc,
+  StrictQuery,
   WhereClause,
   WhereOperators,
 } from "./query/query-types.js";

@@ -157,6 +157,10 @@ export class LiveQuery {
     if (isSame) return this.output.peek();
     this.visibleRows = rows;
     this.docs = docs;
+    // Other rows can read as equal documents (e.g. when `id` is not selected): the result
+    // users see is unchanged then, so subscribers must not hear about it.
+    const previous = this.output?.peek();
+    if (previous !== undefined && sameList(previous, list)) return previous;
     return list;
   }
 
@@ -186,6 +190,12 @@ function dependenciesOf(queryFields: readonly string[], query: NormalizedQuery):
     if (readDependsOnCreatedAt(query.specs[field]!)) fields.add(CREATED_AT_FIELD);
   }
   return { fields, isEveryField: fields.has("updatedAt") };
+}
+
+function sameList(a: readonly ResultDoc[], b: readonly ResultDoc[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i] && !sameDoc(a[i]!, b[i]!)) return false;
+  return true;
 }
 
 function sameDoc(a: ResultDoc, b: ResultDoc): boolean {

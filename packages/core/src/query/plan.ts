@@ -39,7 +39,8 @@ export function candidateRows(table: SourceTable, query: NormalizedQuery): Itera
     if (condition.field === "id") {
       const ids = condition.op === "equals" ? [condition.operand] : condition.op === "in" ? (condition.operand as unknown[]) : undefined;
       if (ids !== undefined) {
-        const rows = ids.map((id) => table.rowOf(id as string)).filter((row): row is number => row !== undefined);
+        // An id listed twice in `in` is still one candidate: duplicates would repeat the document.
+        const rows = [...new Set(ids)].map((id) => table.rowOf(id as string)).filter((row): row is number => row !== undefined);
         consider(rows, rows.length);
       }
       continue;

@@ -1,3 +1,4 @@
+import type { JsonField } from "../schema/t.js";
 import type { AutoFieldName, AutoFields, EntityDef, ReadValue } from "../schema/types.js";
 
 type Simplify<T> = { [K in keyof T]: T[K] } & {};
@@ -38,16 +39,29 @@ export type WhereOperators<V> = {
         }
     : {});
 
+/** Whether field `K` of `E` is a `t.json` field: the engine filters those only by presence and never sorts them. */
+type IsJsonField<E extends EntityDef, K> = K extends keyof E ? (E[K] extends JsonField<any, boolean, boolean> ? true : false) : false;
+
+/** The filters field `K` takes: a bare value (equals) or operators; a JSON field only `isDefined` / `isUndefined`. */
+export type FieldFilter<E extends EntityDef, K> =
+  IsJsonField<E, K> extends true
+    ? { isDefined?: boolean; isUndefined?: boolean }
+    : Operand<QueryFieldValue<E, K>> | WhereOperators<QueryFieldValue<E, K>>;
+
 /** `where`: per field a bare value (equals) or an operator object; all must hold. */
 export type WhereClause<E extends EntityDef> = {
-  [K in QueryFieldName<E>]?: Operand<QueryFieldValue<E, K>> | WhereOperators<QueryFieldValue<E, K>> | undefined;
+  [K in QueryFieldName<E>]?: FieldFilter<E, K> | undefined;
 };
 
 /** `fields`: the fields to return, each set to `true`. */
 export type FieldsSelection<E extends EntityDef> = { [K in QueryFieldName<E>]?: boolean };
 
 type SortableName<E extends EntityDef> = {
-  [K in QueryFieldName<E>]: Exclude<QueryFieldValue<E, K>, undefined> extends string | number | boolean | Date ? K : never;
+  [K in QueryFieldName<E>]: IsJsonField<E, K> extends true
+    ? never
+    : Exclude<QueryFieldValue<E, K>, undefined> extends string | number | boolean | Date
+      ? K
+      : never;
 }[QueryFieldName<E>];
 
 /** One sort key, or several. */
@@ -62,6 +76,29 @@ export interface QueryDef<E extends EntityDef> {
   readonly orderBy?: OrderBy<E>;
   readonly limit?: number;
 }
+
+/** `T`'s keys that `Shape` does not have, each typed `never`. */
+type ExcessKeys<T, Shape> = { [K in Exclude<keyof T, keyof Shape>]: never };
+
+/** An operator object's excess keys; bare values (strings, Dates, …) are left alone. */
+type ExcessOperators<F, E extends EntityDef, K> = F extends string | number | boolean | Date | readonly unknown[] | null | undefined
+  ? unknown
+  : ExcessKeys<F, Exclude<FieldFilter<E, K>, string | number | boolean | Date>>;
+
+/**
+ * Excess-key checks for a query inferred as a type parameter (`query<const Q>(q: Q & StrictQuery<E, Q>)`),
+ * where TypeScript does not check excess properties itself: unknown options, unknown fields in
+ * `fields` or `where`, and operators a field does not take become errors at the offending key.
+ */
+export type StrictQuery<E extends EntityDef, Q> = ExcessKeys<Q, QueryDef<E>> &
+  (Q extends { readonly fields: infer F } ? { readonly fields: ExcessKeys<F, FieldsSelection<E>> } : unknown) &
+  (Q extends { readonly where: infer W }
+    ? {
+        readonly where: ExcessKeys<W, WhereClause<E>> & {
+          readonly [K in keyof W & QueryFieldName<E>]: ExcessOperators<W[K], E, K>;
+        };
+      }
+    : unknown);
 
 /**
  * The document type a query returns: the fields set to `true`, or (with no `fields`) every

@@ -21,6 +21,43 @@ export type ScalarField<TValue, O> = FieldDef<
   HasFallback<O>
 >;
 
+/**
+ * What `t.json` returns: its spec's `type` is `"json"` in the type too, so queries can refuse at
+ * compile time what the engine refuses at run time (comparing or sorting JSON values).
+ */
+export type JsonField<TValue, TOptional extends boolean, TDefined extends boolean> = FieldDef<TValue, TOptional, TDefined> & {
+  readonly spec: { readonly type: "json" };
+};
+
+/** `T` itself, in a form the compiler does not infer `T` from (unlike `NoInfer`, it does not show in hovers). */
+type Exactly<T> = [T] extends [infer V] ? V : never;
+
+/**
+ * `t.json`'s signatures. Overloads rather than a `const O` parameter, so that giving the value
+ * type explicitly (`t.json<Prefs>({ optional: true })`) keeps what the options say; `NoInfer`
+ * and `Exactly` keep the value type from being inferred as `any` from a contextual
+ * `FieldDef<any>` (as inside `createSchema`).
+ */
+interface JsonFieldBuilder {
+  <TValue extends JsonValue = JsonValue>(options: {
+    readonly optional: true;
+    readonly fallback: NoInfer<TValue>;
+  }): JsonField<Exactly<TValue>, true, true>;
+  <TValue extends JsonValue = JsonValue>(options: {
+    readonly optional: true;
+    readonly fallback?: undefined;
+  }): JsonField<Exactly<TValue>, true, false>;
+  <TValue extends JsonValue = JsonValue>(options: {
+    readonly optional?: false;
+    readonly fallback: NoInfer<TValue>;
+  }): JsonField<Exactly<TValue>, false, true>;
+  <TValue extends JsonValue = JsonValue>(options?: {
+    readonly optional?: false;
+    readonly fallback?: undefined;
+  }): JsonField<Exactly<TValue>, false, false>;
+  <TValue extends JsonValue = JsonValue>(options: FieldOptions<NoInfer<TValue>>): JsonField<Exactly<TValue>, boolean, boolean>;
+}
+
 /** The stored form of a fallback, so the query engine can apply it without the schema. */
 function storedFallback(type: FieldType, fallback: unknown): unknown {
   if (type === "date" && fallback instanceof Date) return fallback.getTime();
@@ -69,12 +106,11 @@ export const t = {
   > {
     return scalar("date", options) as never;
   },
-  /** Any JSON value, stored whole (last writer wins for the whole value). */
-  json<TValue extends JsonValue = JsonValue, const O extends FieldOptions<TValue> = {}>(
-    options?: O,
-  ): ScalarField<TValue, O> {
-    return scalar("json", options) as ScalarField<TValue, O>;
-  },
+  /**
+   * Any JSON value, stored whole (last writer wins for the whole value). Give the value type as
+   * `t.json<Prefs>({ optional: true })`.
+   */
+  json: ((options?: FieldOptions<JsonValue>) => scalar("json", options)) as JsonFieldBuilder,
   /** A reference to one document of `target`; always optional. */
   ref<const TTarget extends string>(target: TTarget): FieldDef<string, true, false> & { readonly target: TTarget } {
     return { spec: { type: "ref", optional: true, target }, target };

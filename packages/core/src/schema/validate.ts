@@ -40,7 +40,9 @@ export function validateWrite(
     const spec = Object.hasOwn(collection.fields, field) ? collection.fields[field] : undefined;
     if (spec === undefined) return fieldError(collection, field, `is not in the schema`);
     if (value === undefined) {
-      if (!spec.optional && mode !== "create") return fieldError(collection, field, `is required and cannot be removed`);
+      // A `fallback: "now"` date may be removed: it then reads as the creation time.
+      const isRemovable = spec.optional || (spec.type === "date" && spec.fallback === "now");
+      if (!isRemovable && mode !== "create") return fieldError(collection, field, `is required and cannot be removed`);
       if (mode !== "create") stored.push([field, null]);
       continue;
     }
@@ -119,7 +121,9 @@ function expectation(spec: FieldSpec): string {
 
 /** A short, safe description of a bad value for error messages. */
 export function describe(value: unknown): string {
-  if (value === null) return "null";
+  if (value === null || value === undefined) return String(value);
+  // Never print a function's source into a message.
+  if (typeof value === "function") return "a function";
   if (Array.isArray(value)) return "an array";
   if (value instanceof Date) return "a Date";
   if (typeof value === "number" && !Number.isFinite(value)) return String(value);

@@ -105,7 +105,9 @@ export class RangeIndex {
     const entries: Array<[number | string, number]> = [];
     for (const row of this.liveRows()) {
       const value = this.valueOf(row);
-      if (typeof value === "number" || typeof value === "string") entries.push([value, row]);
+      // NaN has no place in an order (every comparison with it is false), so one stored NaN would
+      // corrupt the sort and the binary searches; it never satisfies a range anyway.
+      if ((typeof value === "number" && !Number.isNaN(value)) || typeof value === "string") entries.push([value, row]);
     }
     entries.sort((a, b) => compareKeys(a[0], b[0]) || a[1] - b[1]);
     this.keys = entries.map((entry) => entry[0]);

@@ -155,12 +155,15 @@ export class Table {
     return rows;
   }
 
-  /** The stored value of a field (a set field: its sorted members), or undefined. */
+  /**
+   * The stored value of a field (a set field: its sorted members), or undefined. A row's plain
+   * value comes first, then its set members, so a stray plain write to a set field (or element
+   * writes to a plain one) changes what only the rows written to read, never the whole column.
+   */
   get(row: number, field: string): unknown {
-    const column = this.columns.get(field);
-    if (column !== undefined) return column.values[row];
-    const set = this.setColumns.get(field);
-    return set === undefined ? undefined : set.members[row];
+    const value = this.columns.get(field)?.values[row];
+    if (value !== undefined) return value;
+    return this.setColumns.get(field)?.members[row];
   }
 
   /** HLC ticks of the row's latest write. */
@@ -250,14 +253,15 @@ export class Table {
       return false;
     }
     const change = touch(this, row);
-    const old = column.values[row];
+    // Old and new values as `get` reads them, so the indexes and the change record agree with it.
+    const old = column.values[row] ?? this.setColumns.get(field)?.members[row];
     change.remember(field, old);
     this.reviveIfEmpty(row);
     this.unindex(row, field, old);
     column.values[row] = value === null ? undefined : value;
     column.ticks[row] = ticks;
     column.nodes[row] = node;
-    this.index(row, field, column.values[row]);
+    this.index(row, field, column.values[row] ?? this.setColumns.get(field)?.members[row]);
     if (ticks > this.updatedTicks[row]!) this.updatedTicks[row] = ticks;
     return true;
   }
@@ -274,7 +278,9 @@ export class Table {
       return false;
     }
     const change = touch(this, row);
-    const old = set.members[row];
+    // A plain value of the row, if any, is what `get` reads; the members count only without one.
+    const plain = this.columns.get(field)?.values[row];
+    const old = plain ?? set.members[row];
     change.remember(field, old);
     this.reviveIfEmpty(row);
     const wasPresent = cell?.present ?? false;
@@ -286,7 +292,7 @@ export class Table {
       for (const [name, each] of cells) if (each.present) members.push(name);
       members.sort();
       set.members[row] = members.length > 0 ? members : undefined;
-      this.index(row, field, set.members[row]);
+      this.index(row, field, plain ?? set.members[row]);
     }
     if (ticks > this.updatedTicks[row]!) this.updatedTicks[row] = ticks;
     return true;
@@ -304,7 +310,8 @@ export class Table {
     }
     const change = touch(this, row);
     for (const [field, column] of this.columns) {
-      const old = column.values[row];
+      // Remember what `get` read (the plain value, else the set members), as live queries route by it.
+      const old = column.values[row] ?? this.setColumns.get(field)?.members[row];
       change.remember(field, old);
       if (this.state[row] === RowState.Live) this.unindex(row, field, old);
       column.values[row] = undefined;

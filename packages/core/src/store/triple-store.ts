@@ -106,8 +106,21 @@ export class TripleStore {
 
   /** Writes a plain field (`null` removes it). Returns whether the write won. */
   setField(collection: string, id: string, field: string, value: unknown, hlc: Hlc): boolean {
+    if (this.depth === 0) return this.transact(() => this.setField(collection, id, field, value, hlc));
     const table = this.tableFor(collection);
-    return this.inTransaction(() => table.setField(table.rowFor(id), field, value, hlc.ticks, this.intern(hlc.node), this.touch));
+    return table.setField(table.rowFor(id), field, value, hlc.ticks, this.intern(hlc.node), this.touch);
+  }
+
+  /**
+   * Writes several plain fields of one document under one HLC (a create or an update): the same
+   * as calling {@link setField} for each, with one table, row and node lookup.
+   */
+  setFields(collection: string, id: string, fields: ReadonlyArray<readonly [field: string, value: unknown]>, hlc: Hlc): void {
+    if (this.depth === 0) return this.transact(() => this.setFields(collection, id, fields, hlc));
+    const table = this.tableFor(collection);
+    const row = table.rowFor(id);
+    const node = this.intern(hlc.node);
+    for (const [field, value] of fields) table.setField(row, field, value, hlc.ticks, node, this.touch);
   }
 
   /** Adds (`present: true`) or removes an element of a set field. Returns whether the write won. */
@@ -128,7 +141,10 @@ export class TripleStore {
   applyTriple(triple: Triple): DatabaseResult<boolean> {
     const hlc = decodeHlc(triple.hlc);
     if (hlc.error) return hlc;
-    if (triple.field === DELETED_FIELD) return ok(this.delete(triple.collection, triple.id, hlc.data));
+    if (triple.field === DELETED_FIELD) {
+      if (triple.value !== true) return fail("PROTOCOL", `A ${DELETED_FIELD} triple must carry true; deletes cannot be undone.`);
+      return ok(this.delete(triple.collection, triple.id, hlc.data));
+    }
     if (triple.element !== undefined) {
       if (typeof triple.value !== "boolean") return fail("PROTOCOL", `Set element triples carry true or false, got ${typeof triple.value}.`);
       return ok(this.setElement(triple.collection, triple.id, triple.field, triple.element, triple.value, hlc.data));

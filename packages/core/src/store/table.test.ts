@@ -1,0 +1,68 @@
+import { describe, expect, it } from "vitest";
+import { LiveQueryRegistry } from "../query/live-registry.js";
+import { normalizeQuery } from "../query/normalize.js";
+import { runQuery } from "../query/run-query.js";
+import { createSchema } from "../schema/create-schema.js";
+import { t } from "../schema/t.js";
+import { TripleStore } from "./triple-store.js";
+
+const schema = createSchema({ entities: { posts: { title: t.string({ fallback: "" }), tagIds: t.refMany("posts") } } });
+const posts = schema.collections.posts!;
+const at = (ticks: number) => ({ ticks, node: "n" });
+
+function idsOf(store: TripleStore, where: Record<string, unknown>): string[] {
+  const query = normalizeQuery(posts, { where, orderBy: ["id", "asc"] }).data!;
+  const table = store.table("posts")!;
+  return runQuery(store, query).map((row) => table.idOf(row));
+}
+
+/**
+ * A plain value written to a set field (an old client that stored the field as a string, a
+ * malformed triple) has the wrong type for that document only.
+ */
+describe("Table with a plain value in a set field", () => {
+  it("keeps the other documents' sets readable", () => {
+    // Regression: one plain write created a plain column that `get` preferred for every row,
+    // so every document's tags read as empty.
+    const store = new TripleStore();
+    store.setElement("posts", "p1", "tagIds", "x", true, at(1));
+    store.setElement("posts", "p2", "tagIds", "y", true, at(1));
+    expect(idsOf(store, { tagIds: "x" })).toEqual(["p1"]); // builds the equality index
+    store.setField("posts", "stray", "tagIds", "x", at(2));
+    const table = store.table("posts")!;
+    expect(table.get(table.rowOf("p1")!, "tagIds")).toEqual(["x"]);
+    expect(idsOf(store, { tagIds: "x" })).toEqual(["p1"]);
+    expect(idsOf(store, { tagIds: { in: ["x", "y"] } })).toEqual(["p1", "p2"]);
+    expect(idsOf(store, { tagIds: { isDefined: true } })).toEqual(["p1", "p2"]);
+    // New members after the stray write are indexed and read too.
+    store.setElement("posts", "p3", "tagIds", "x", true, at(3));
+    expect(idsOf(store, { tagIds: "x" })).toEqual(["p1", "p3"]);
+  });
+
+  it("reads a document's members again once its plain value is removed", () => {
+    const store = new TripleStore();
+    store.setElement("posts", "p1", "tagIds", "x", true, at(1));
+    expect(idsOf(store, { tagIds: "x" })).toEqual(["p1"]);
+    store.setField("posts", "p1", "tagIds", "x", at(2)); // wrong type: the set reads as empty
+    expect(idsOf(store, { tagIds: "x" })).toEqual([]);
+    store.setElement("posts", "p1", "tagIds", "z", true, at(3));
+    store.setElement("posts", "p1", "tagIds", "x", false, at(4));
+    store.setElement("posts", "p1", "tagIds", "x", true, at(5));
+    store.setField("posts", "p1", "tagIds", null, at(6));
+    expect(idsOf(store, { tagIds: "x" })).toEqual(["p1"]);
+    expect(idsOf(store, { tagIds: "z" })).toEqual(["p1"]);
+  });
+
+  it("lets live queries routed by the set see deletes of documents with members", () => {
+    // The change record must remember the members a deleted row had, not the empty plain cell.
+    const store = new TripleStore();
+    const registry = new LiveQueryRegistry(store);
+    store.setElement("posts", "p1", "tagIds", "x", true, at(1));
+    store.setField("posts", "stray", "tagIds", "x", at(1));
+    const live = registry.acquire(normalizeQuery(posts, { where: { tagIds: "x" }, fields: { id: true } }).data!);
+    expect(live.result.value).toEqual([{ id: "p1" }]);
+    store.delete("posts", "p1", at(2));
+    expect(live.result.value).toEqual([]);
+    registry.dispose();
+  });
+});
