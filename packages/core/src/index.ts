@@ -46,6 +46,7 @@ export { compileMaterializer, type Materializer } from "./query/materialize.js";
 export { compareValues } from "./query/compare.js";
 export { LiveQuery, type ResultDoc } from "./query/live-query.js";
 export { LiveQueryRegistry } from "./query/live-registry.js";
+export { type LiveView, type Route, routeOf, type Watch } from "./query/live-view.js";
 export type {
   FieldFilter,
   FieldsSelection,

@@ -5,6 +5,7 @@ import { compileOrder, insertionPoint, type Keyed, type Ordering } from "./order
 import { compileWhere, type RowTest } from "./predicate.js";
 import type { NormalizedQuery } from "./query.js";
 import { readDependsOnCreatedAt } from "./read-field.js";
+import { type LiveView, routeOf, type Watch } from "./live-view.js";
 import { sortedMatches } from "./run-query.js";
 import type { SourceTable } from "./source.js";
 import { CREATED_AT_FIELD } from "../triples.js";
@@ -18,8 +19,9 @@ export type ResultDoc = Record<string, unknown>;
  * visible documents as a signal. The registry hands it only the row changes it can see; a
  * change costs a predicate check and a binary search, never a re-run of the query.
  */
-export class LiveQuery {
+export class LiveQuery implements LiveView {
   readonly query: NormalizedQuery;
+  readonly watches: readonly Watch[];
   /** Fields whose change can alter this query's result; `dependsOnEveryField` overrides it. */
   readonly dependencies: ReadonlySet<string>;
   readonly dependsOnEveryField: boolean;
@@ -39,6 +41,7 @@ export class LiveQuery {
 
   constructor(query: NormalizedQuery, table: SourceTable | undefined) {
     this.query = query;
+    this.watches = [{ collection: query.collection, route: routeOf(query.where, query.specs) }];
     this.test = compileWhere(query.where, query.specs);
     this.ordering = compileOrder(query.orderBy, query.specs);
     this.materialize = compileMaterializer(query);

@@ -2,21 +2,20 @@ import { batch } from "@preact/signals-core";
 import type { Commit, TripleStore } from "../store/triple-store.js";
 import type { RowChange, Table } from "../store/table.js";
 import { LiveQuery } from "./live-query.js";
-import { indexCanAnswer } from "./plan.js";
+import type { LiveView, Watch } from "./live-view.js";
 import type { NormalizedQuery } from "./query.js";
 
-/** Live queries of one collection, indexed by the equality keys of their filters. */
+/** Views following one collection, indexed by the equality keys of their routes. */
 interface CollectionRoutes {
-  /** field → stored value → queries with `field equals value` (or `in` containing it). */
-  readonly byField: Map<string, Map<unknown, Set<LiveQuery>>>;
-  /** Queries with no usable equality filter: they see every change of the collection. */
-  readonly unrouted: Set<LiveQuery>;
+  /** field → stored value → views routed by `field` with that key. */
+  readonly byField: Map<string, Map<unknown, Set<LiveView>>>;
+  /** Views without a route: they see every change of the collection. */
+  readonly unrouted: Set<LiveView>;
 }
 
 interface Registration {
-  readonly live: LiveQuery;
+  readonly view: LiveView;
   readonly key: string;
-  readonly route: { readonly field: string; readonly keys: readonly unknown[] } | undefined;
   count: number;
 }
 
@@ -38,7 +37,7 @@ const BULK_COMMIT_ROWS = 512;
 export class LiveQueryRegistry {
   private readonly routes = new Map<string, CollectionRoutes>();
   private readonly registrations = new Map<string, Registration>();
-  private readonly byLive = new Map<LiveQuery, Registration>();
+  private readonly byView = new Map<LiveView, Registration>();
   private readonly unwatch = new Map<string, () => void>();
   private readonly stopListening: () => void;
 
@@ -48,27 +47,34 @@ export class LiveQueryRegistry {
 
   /** The live query for a normalized query, shared with identical ones; pair with {@link release}. */
   acquire(query: NormalizedQuery): LiveQuery {
-    const key = JSON.stringify(query);
+    return this.acquireView(`query:${JSON.stringify(query)}`, () => new LiveQuery(query, this.store.table(query.collection)));
+  }
+
+  /**
+   * The view registered under `key`, created on first use and shared afterwards; pair with
+   * {@link release}. Keys must identify what the view computes (e.g. its normalized query).
+   */
+  acquireView<V extends LiveView>(key: string, create: () => V): V {
     const existing = this.registrations.get(key);
     if (existing !== undefined) {
       existing.count++;
-      return existing.live;
+      return existing.view as V;
     }
-    const live = new LiveQuery(query, this.store.table(query.collection));
-    const registration: Registration = { live, key, route: routeOf(query), count: 1 };
+    const view = create();
+    const registration: Registration = { view, key, count: 1 };
     this.registrations.set(key, registration);
-    this.byLive.set(live, registration);
-    this.addRoute(query.collection, registration);
-    return live;
+    this.byView.set(view, registration);
+    for (const watch of view.watches) this.addRoute(watch, view);
+    return view;
   }
 
-  /** Drops one use of a live query; the last release stops maintaining it. */
-  release(live: LiveQuery): void {
-    const registration = this.byLive.get(live);
+  /** Drops one use of a view; the last release stops maintaining it. */
+  release(view: LiveView): void {
+    const registration = this.byView.get(view);
     if (registration === undefined || --registration.count > 0) return;
     this.registrations.delete(registration.key);
-    this.byLive.delete(live);
-    this.removeRoute(live.query.collection, registration);
+    this.byView.delete(view);
+    for (const watch of view.watches) this.removeRoute(watch, view);
   }
 
   /** Number of distinct live queries maintained. */
@@ -83,11 +89,11 @@ export class LiveQueryRegistry {
     this.unwatch.clear();
     this.routes.clear();
     this.registrations.clear();
-    this.byLive.clear();
+    this.byView.clear();
   }
 
   private route(commit: Commit): void {
-    const dirty = new Set<LiveQuery>();
+    const dirty = new Set<LiveView>();
     for (const [table, rows] of commit.tables) {
       const routes = this.routes.get(table.name);
       if (routes === undefined) continue;
@@ -107,16 +113,16 @@ export class LiveQueryRegistry {
     });
   }
 
-  private routeRow(routes: CollectionRoutes, table: Table, row: number, change: RowChange, dirty: Set<LiveQuery>): void {
-    const visited = new Set<LiveQuery>();
-    const visit = (live: LiveQuery) => {
+  private routeRow(routes: CollectionRoutes, table: Table, row: number, change: RowChange, dirty: Set<LiveView>): void {
+    const visited = new Set<LiveView>();
+    const visit = (live: LiveView) => {
       if (visited.has(live)) return;
       visited.add(live);
       if (!live.canSee(table, row, change)) return;
       live.apply(table, row, change);
       dirty.add(live);
     };
-    const visitKey = (byKey: Map<unknown, Set<LiveQuery>>, value: unknown) => {
+    const visitKey = (byKey: Map<unknown, Set<LiveView>>, value: unknown) => {
       if (Array.isArray(value)) {
         for (const member of value) byKey.get(member)?.forEach(visit);
       } else if (value !== undefined) {
@@ -130,21 +136,20 @@ export class LiveQueryRegistry {
     routes.unrouted.forEach(visit);
   }
 
-  private *queriesOf(routes: CollectionRoutes): IterableIterator<LiveQuery> {
-    const seen = new Set<LiveQuery>(routes.unrouted);
+  private *queriesOf(routes: CollectionRoutes): IterableIterator<LiveView> {
+    const seen = new Set<LiveView>(routes.unrouted);
     for (const byKey of routes.byField.values()) for (const set of byKey.values()) for (const live of set) seen.add(live);
     yield* seen;
   }
 
-  private addRoute(collection: string, registration: Registration): void {
+  private addRoute({ collection, route }: Watch, view: LiveView): void {
     let routes = this.routes.get(collection);
     if (routes === undefined) {
       this.routes.set(collection, (routes = { byField: new Map(), unrouted: new Set() }));
       this.unwatch.set(collection, this.store.watch(collection));
     }
-    const { route, live } = registration;
     if (route === undefined) {
-      routes.unrouted.add(live);
+      routes.unrouted.add(view);
       return;
     }
     let byKey = routes.byField.get(route.field);
@@ -152,21 +157,20 @@ export class LiveQueryRegistry {
     for (const key of route.keys) {
       let set = byKey.get(key);
       if (set === undefined) byKey.set(key, (set = new Set()));
-      set.add(live);
+      set.add(view);
     }
   }
 
-  private removeRoute(collection: string, registration: Registration): void {
+  private removeRoute({ collection, route }: Watch, view: LiveView): void {
     const routes = this.routes.get(collection);
     if (routes === undefined) return;
-    const { route, live } = registration;
     if (route === undefined) {
-      routes.unrouted.delete(live);
+      routes.unrouted.delete(view);
     } else {
       const byKey = routes.byField.get(route.field);
       for (const key of route.keys) {
         const set = byKey?.get(key);
-        set?.delete(live);
+        set?.delete(view);
         if (set?.size === 0) byKey!.delete(key);
       }
       if (byKey?.size === 0) routes.byField.delete(route.field);
@@ -177,21 +181,4 @@ export class LiveQueryRegistry {
       this.unwatch.delete(collection);
     }
   }
-}
-
-/**
- * The equality filter a query is routed by: a row can match only if its stored value of that
- * field is one of the keys (before or after a change). Only filters that a document without
- * a stored value could not satisfy qualify (see `indexCanAnswer`).
- */
-function routeOf(query: NormalizedQuery): Registration["route"] {
-  for (const condition of query.where) {
-    if (condition.op !== "equals" && condition.op !== "in") continue;
-    const spec = query.specs[condition.field]!;
-    if (condition.field !== "id" && !indexCanAnswer(condition, spec)) continue;
-    if (condition.field === "updatedAt") continue;
-    const keys = condition.op === "equals" ? [condition.operand] : (condition.operand as unknown[]);
-    return { field: condition.field, keys };
-  }
-  return undefined;
 }
