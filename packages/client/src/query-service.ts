@@ -30,7 +30,7 @@ export class QueryService {
     if (query.error) return query;
     const table = this.store.table(collection);
     if (table === undefined) return ok([]);
-    const materialize = compileMaterializer(query.data);
+    const materialize = compileMaterializer(query.data, this.store);
     return ok(runQuery(this.store, query.data).map((row) => materialize(table, row)));
   }
 
@@ -85,7 +85,7 @@ export class QueryService {
   private normalize(collection: string, input: unknown): DatabaseResult<NormalizedQuery> {
     const spec = Object.hasOwn(this.schema.collections, collection) ? this.schema.collections[collection] : undefined;
     if (spec === undefined) return fail("VALIDATION", `Unknown collection "${collection}".`, { collection });
-    return normalizeQuery(spec, input);
+    return normalizeQuery(spec, input, this.schema.collections);
   }
 }
 

@@ -49,7 +49,7 @@ export type FieldsOrUpdater<E extends EntityDef, TInput> =
  * const { data: user } = await client.database.users.create({ name: "Ada" });
  * await client.database.users.update({ id: user!.id, fields: (prev) => ({ age: (prev.age ?? 0) + 1 }) });
  */
-export interface CollectionApi<E extends EntityDef> {
+export interface CollectionApi<E extends EntityDef, A extends EntitiesDef = {}> {
   /** Creates a document; returns it whole, auto fields included. */
   create(fields: CreateInput<E>): Promise<DatabaseResult<Doc<E>>>;
   /** Changes some fields; a function receives the current document and runs atomically. */
@@ -67,19 +67,19 @@ export interface CollectionApi<E extends EntityDef> {
   // `Q & StrictQuery<E, Q>`: a query inferred as `Q` gets no excess-property checks of its own.
   // Code forwarding a generic query (adapters' hooks) declares its parameter the same way.
   /** Runs a query once. */
-  query<const Q extends QueryDef<E> = {}>(query?: Q & StrictQuery<E, Q>): Promise<DatabaseResult<QueryResultDoc<E, Q>[]>>;
+  query<const Q extends QueryDef<E, A> = {}>(query?: Q & StrictQuery<E, Q, A>): Promise<DatabaseResult<QueryResultDoc<E, Q, A>[]>>;
   /** The first match of a query, or undefined. */
-  queryOne<const Q extends QueryDef<E> = {}>(query?: Q & StrictQuery<E, Q>): Promise<DatabaseResult<QueryResultDoc<E, Q> | undefined>>;
+  queryOne<const Q extends QueryDef<E, A> = {}>(query?: Q & StrictQuery<E, Q, A>): Promise<DatabaseResult<QueryResultDoc<E, Q, A> | undefined>>;
   /** Follows a query: `callback` runs at once and again whenever the result changes. */
-  subscribe<const Q extends QueryDef<E>>(
-    query: Q & StrictQuery<E, Q>,
-    callback: SubscribeCallback<readonly QueryResultDoc<E, Q>[]>,
-  ): Subscription<readonly QueryResultDoc<E, Q>[]>;
+  subscribe<const Q extends QueryDef<E, A>>(
+    query: Q & StrictQuery<E, Q, A>,
+    callback: SubscribeCallback<readonly QueryResultDoc<E, Q, A>[]>,
+  ): Subscription<readonly QueryResultDoc<E, Q, A>[]>;
   /** Follows the first match of a query. */
-  subscribeOne<const Q extends QueryDef<E>>(
-    query: Q & StrictQuery<E, Q>,
-    callback: SubscribeCallback<QueryResultDoc<E, Q> | undefined>,
-  ): Subscription<QueryResultDoc<E, Q> | undefined>;
+  subscribeOne<const Q extends QueryDef<E, A>>(
+    query: Q & StrictQuery<E, Q, A>,
+    callback: SubscribeCallback<QueryResultDoc<E, Q, A> | undefined>,
+  ): Subscription<QueryResultDoc<E, Q, A> | undefined>;
 }
 
 /** A serialisable description of one write, made by `database.batch.<collection>.<op>(…)`. */
@@ -111,6 +111,6 @@ export type BatchApi<TEntities extends EntitiesDef> = { readonly [K in keyof TEn
 };
 
 /** `client.database`: one {@link CollectionApi} per entity, plus `batch`. */
-export type Database<TEntities extends EntitiesDef> = { readonly [K in keyof TEntities]: CollectionApi<TEntities[K]> } & {
+export type Database<TEntities extends EntitiesDef> = { readonly [K in keyof TEntities]: CollectionApi<TEntities[K], TEntities> } & {
   readonly batch: BatchApi<TEntities>;
 };

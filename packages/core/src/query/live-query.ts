@@ -7,7 +7,8 @@ import type { NormalizedQuery } from "./query.js";
 import { readDependsOnCreatedAt } from "./read-field.js";
 import { type LiveView, routeOf, type Watch } from "./live-view.js";
 import { sortedMatches } from "./run-query.js";
-import type { SourceTable } from "./source.js";
+import { RelationTracker } from "./live-relations.js";
+import type { Source, SourceTable } from "./source.js";
 import { CREATED_AT_FIELD } from "../triples.js";
 
 /** A result document as users see it. */
@@ -38,24 +39,32 @@ export class LiveQuery implements LiveView {
   private isDirty = false;
   private readonly output;
   private table: SourceTable | undefined;
+  private readonly relations: RelationTracker | undefined;
 
-  constructor(query: NormalizedQuery, table: SourceTable | undefined) {
+  constructor(query: NormalizedQuery, source: Source) {
     this.query = query;
-    this.watches = [{ collection: query.collection, route: routeOf(query.where, query.specs) }];
+    this.relations = query.relations === undefined ? undefined : new RelationTracker(query, source);
+    // Related collections are watched unrouted: their changes are mapped back to parent rows.
+    this.watches = [
+      { collection: query.collection, route: routeOf(query.where, query.specs) },
+      ...(this.relations?.collections ?? []).map((collection) => ({ collection })),
+    ];
     this.test = compileWhere(query.where, query.specs);
     this.ordering = compileOrder(query.orderBy, query.specs);
-    this.materialize = compileMaterializer(query);
-    this.selected = dependenciesOf(query.select, query);
+    this.materialize = compileMaterializer(query, source);
+    const links = this.relations?.rootLinkFields ?? [];
+    this.selected = dependenciesOf([...query.select, ...links], query);
     this.ordered = dependenciesOf(
       query.orderBy.map(([field]) => field),
       query,
     );
     const all = dependenciesOf(
-      [...query.where.map((condition) => condition.field), ...query.orderBy.map(([field]) => field), ...query.select],
+      [...query.where.map((condition) => condition.field), ...query.orderBy.map(([field]) => field), ...query.select, ...links],
       query,
     );
     this.dependencies = all.fields;
     this.dependsOnEveryField = all.isEveryField;
+    const table = source.table(query.collection);
     this.table = table;
     if (table !== undefined) {
       for (const entry of sortedMatches(table, query, undefined)) {
@@ -73,13 +82,20 @@ export class LiveQuery implements LiveView {
 
   /** Whether a committed row change could alter this query's result. */
   canSee(table: SourceTable, row: number, change: RowChange): boolean {
-    if (change.wasLive !== table.isLive(row)) return true;
-    if (this.dependsOnEveryField) return true;
-    return change.changedAny(this.dependencies);
+    if (table.name === this.query.collection) {
+      if (change.wasLive !== table.isLive(row) || this.dependsOnEveryField || change.changedAny(this.dependencies)) return true;
+    }
+    return this.relations?.canSee(table, row, change) ?? false;
   }
 
   /** Recomputes every match from scratch: cheaper than row-by-row folding for bulk commits. */
   reset(table: SourceTable): void {
+    if (table.name !== this.query.collection) {
+      // A related collection changed in bulk: re-materialize every visible document.
+      for (const row of this.visibleRows) this.touched.add(row);
+      this.isDirty = true;
+      return;
+    }
     this.table = table;
     this.entries.length = 0;
     this.members.clear();
@@ -93,6 +109,17 @@ export class LiveQuery implements LiveView {
 
   /** Folds one row change in; the signal changes only on {@link flush}. */
   apply(table: SourceTable, row: number, change: RowChange): void {
+    if (this.relations !== undefined && this.relations.canSee(table, row, change)) {
+      for (const root of this.relations.affectedRoots(table, row, change)) {
+        if (!this.members.has(root)) continue;
+        this.touched.add(root);
+        this.isDirty = true;
+      }
+    }
+    if (table.name === this.query.collection) this.applyToMatches(table, row, change);
+  }
+
+  private applyToMatches(table: SourceTable, row: number, change: RowChange): void {
     this.table = table;
     const previous = this.members.get(row);
     const matches = table.isLive(row) && this.test(table, row);

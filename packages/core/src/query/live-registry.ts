@@ -47,7 +47,7 @@ export class LiveQueryRegistry {
 
   /** The live query for a normalized query, shared with identical ones; pair with {@link release}. */
   acquire(query: NormalizedQuery): LiveQuery {
-    return this.acquireView(`query:${JSON.stringify(query)}`, () => new LiveQuery(query, this.store.table(query.collection)));
+    return this.acquireView(`query:${JSON.stringify(query)}`, () => new LiveQuery(query, this.store));
   }
 
   /**

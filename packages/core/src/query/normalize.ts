@@ -2,7 +2,8 @@ import { type DatabaseResult, fail, ok } from "../errors.js";
 import type { FieldSpec } from "../schema/field.js";
 import type { CollectionSpec } from "../schema/types.js";
 import { describe } from "../schema/validate.js";
-import { AUTO_FIELD_SPECS, type Condition, type Direction, type NormalizedQuery, type Operator } from "./query.js";
+import { isNestedQuery, normalizeRelation } from "./normalize-relation.js";
+import { AUTO_FIELD_SPECS, type Condition, type Direction, type NormalizedQuery, type NormalizedRelation, type Operator } from "./query.js";
 
 const OPERATORS = new Set<Operator>([
   "equals",
@@ -38,11 +39,17 @@ function invalid(collection: string, message: string, details?: Record<string, u
  * @example
  * normalizeQuery(schema.collections.users, { where: { age: { greaterThan: 25 } }, limit: 10 })
  */
-export function normalizeQuery(collection: CollectionSpec, input: unknown): DatabaseResult<NormalizedQuery> {
+export function normalizeQuery(
+  collection: CollectionSpec,
+  input: unknown,
+  collections?: Readonly<Record<string, CollectionSpec>>,
+  depth = 0,
+): DatabaseResult<NormalizedQuery> {
   const name = collection.name;
   const query = (input ?? {}) as Record<string, unknown>;
   if (typeof query !== "object" || Array.isArray(query)) return invalid(name, `expected a query object, got ${describe(input)}.`);
   for (const key of Object.keys(query)) {
+    if (key === "via" && depth > 0) continue; // a nested query may name its link field
     if (!QUERY_KEYS.has(key)) return invalid(name, `unknown option "${key}" (expected fields, where, orderBy, limit).`);
   }
   const specs: Record<string, FieldSpec> = {};
@@ -56,7 +63,12 @@ export function normalizeQuery(collection: CollectionSpec, input: unknown): Data
     return spec;
   };
 
-  const select = normalizeFields(collection, query.fields, specOf);
+  const relations: NormalizedRelation[] = [];
+  const select = normalizeFields(collection, query.fields, specOf, (field, nested) => {
+    const relation = normalizeRelation(collection, field, nested, collections, depth, normalizeQuery);
+    if (relation.data !== undefined) relations.push(relation.data);
+    return relation.error;
+  });
   if (select.error) return select;
   const where = normalizeWhere(collection, query.where, specOf);
   if (where.error) return where;
@@ -66,13 +78,15 @@ export function normalizeQuery(collection: CollectionSpec, input: unknown): Data
   if (limit !== undefined && !(typeof limit === "number" && Number.isInteger(limit) && limit >= 0)) {
     return invalid(name, `limit must be a whole number >= 0, got ${describe(limit)}.`);
   }
-  return ok({ collection: name, select: select.data, where: where.data, orderBy: orderBy.data, limit, specs });
+  const normalized = { collection: name, select: select.data, where: where.data, orderBy: orderBy.data, limit, specs };
+  return ok(relations.length > 0 ? { ...normalized, relations } : normalized);
 }
 
 function normalizeFields(
   collection: CollectionSpec,
   fields: unknown,
   specOf: (field: string) => FieldSpec | undefined,
+  addRelation: (field: string, nested: unknown) => DatabaseResult<never>["error"],
 ): DatabaseResult<string[]> {
   if (fields === undefined) {
     const all = ["id", ...Object.keys(collection.fields)];
@@ -84,6 +98,11 @@ function normalizeFields(
   }
   const select: string[] = [];
   for (const [field, wanted] of Object.entries(fields)) {
+    if (isNestedQuery(wanted)) {
+      const error = addRelation(field, wanted);
+      if (error) return { data: undefined, error };
+      continue;
+    }
     if (specOf(field) === undefined) return invalid(collection.name, `fields.${field} is not a field of ${collection.name}.`, { field });
     if (wanted === true) select.push(field);
     else if (wanted !== false && wanted !== undefined) {

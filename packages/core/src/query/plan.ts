@@ -24,7 +24,7 @@ export function indexCanAnswer(condition: Condition, spec: FieldSpec): boolean {
  * slice, or (failing those) every live row. Every candidate is still tested against the whole
  * `where`, so the plan affects speed only.
  */
-export function candidateRows(table: SourceTable, query: NormalizedQuery): Iterable<number> {
+export function candidateRows(table: SourceTable, query: Pick<NormalizedQuery, "where" | "specs">): Iterable<number> {
   let best: Iterable<number> | undefined;
   let bestSize = table.liveCount;
   const consider = (rows: Iterable<number>, size: number) => {

@@ -1,5 +1,5 @@
 import type { JsonField } from "../schema/t.js";
-import type { AutoFieldName, AutoFields, EntityDef, ReadValue } from "../schema/types.js";
+import type { AutoFieldName, AutoFields, EntitiesDef, EntityDef, ReadValue } from "../schema/types.js";
 
 type Simplify<T> = { [K in keyof T]: T[K] } & {};
 
@@ -53,8 +53,27 @@ export type WhereClause<E extends EntityDef> = {
   [K in QueryFieldName<E>]?: FieldFilter<E, K> | undefined;
 };
 
-/** `fields`: the fields to return, each set to `true`. */
-export type FieldsSelection<E extends EntityDef> = { [K in QueryFieldName<E>]?: boolean };
+/** The entity a `t.ref` / `t.refMany` field points at. */
+type RefTarget<F> = F extends { readonly target: infer T extends string } ? T : never;
+
+/** The nested query a ref/refMany field takes (never for other fields). */
+type RelationOf<F, A extends EntitiesDef> = [RefTarget<F>] extends [never]
+  ? never
+  : RefTarget<F> extends keyof A
+    ? RelationQuery<A[RefTarget<F>], A>
+    : never;
+
+/** A nested query selecting related documents; `via` names the link of a reverse relation. */
+export type RelationQuery<E extends EntityDef, A extends EntitiesDef> = QueryDef<E, A> & { readonly via?: string };
+
+/**
+ * `fields`: the fields to return, each set to `true`; a ref/refMany field or an entity name
+ * (a reverse relation) set to a nested query returns the related documents. `A` is every entity
+ * of the schema (relations are typed only when it is given).
+ */
+export type FieldsSelection<E extends EntityDef, A extends EntitiesDef = {}> = {
+  [K in QueryFieldName<E>]?: boolean | (K extends keyof E ? RelationOf<E[K], A> : never);
+} & { [K in Exclude<keyof A & string, QueryFieldName<E>>]?: RelationQuery<A[K], A> };
 
 type SortableName<E extends EntityDef> = {
   [K in QueryFieldName<E>]: IsJsonField<E, K> extends true
@@ -69,9 +88,9 @@ export type OrderBy<E extends EntityDef> =
   | readonly [SortableName<E>, "asc" | "desc"]
   | ReadonlyArray<readonly [SortableName<E>, "asc" | "desc"]>;
 
-/** A query over one collection. */
-export interface QueryDef<E extends EntityDef> {
-  readonly fields?: FieldsSelection<E>;
+/** A query over one collection; `A` (every entity of the schema) types relations in `fields`. */
+export interface QueryDef<E extends EntityDef, A extends EntitiesDef = {}> {
+  readonly fields?: FieldsSelection<E, A>;
   readonly where?: WhereClause<E>;
   readonly orderBy?: OrderBy<E>;
   readonly limit?: number;
@@ -90,8 +109,8 @@ type ExcessOperators<F, E extends EntityDef, K> = F extends string | number | bo
  * where TypeScript does not check excess properties itself: unknown options, unknown fields in
  * `fields` or `where`, and operators a field does not take become errors at the offending key.
  */
-export type StrictQuery<E extends EntityDef, Q> = ExcessKeys<Q, QueryDef<E>> &
-  (Q extends { readonly fields: infer F } ? { readonly fields: ExcessKeys<F, FieldsSelection<E>> } : unknown) &
+export type StrictQuery<E extends EntityDef, Q, A extends EntitiesDef = {}> = ExcessKeys<Q, QueryDef<E, A>> &
+  (Q extends { readonly fields: infer F } ? { readonly fields: ExcessKeys<F, FieldsSelection<E, A>> } : unknown) &
   (Q extends { readonly where: infer W }
     ? {
         readonly where: ExcessKeys<W, WhereClause<E>> & {
@@ -100,10 +119,25 @@ export type StrictQuery<E extends EntityDef, Q> = ExcessKeys<Q, QueryDef<E>> &
       }
     : unknown);
 
+/** What a relation selected with nested query `N` reads as. */
+type RelationResult<E extends EntityDef, A extends EntitiesDef, K, N> = K extends keyof E
+  ? RefTarget<E[K]> extends infer T extends keyof A
+    ? ReadValue<E[K]> extends readonly unknown[]
+      ? QueryResultDoc<A[T], N, A>[]
+      : QueryResultDoc<A[T], N, A> | undefined
+    : never
+  : K extends keyof A
+    ? QueryResultDoc<A[K], N, A>[]
+    : never;
+
 /**
- * The document type a query returns: the fields set to `true`, or (with no `fields`) every
- * entity field plus `id`.
+ * The document type a query returns: the fields set to `true` and the relations selected with a
+ * nested query, or (with no `fields`) every entity field plus `id`.
  */
-export type QueryResultDoc<E extends EntityDef, Q> = Q extends { readonly fields: infer F }
-  ? Simplify<{ -readonly [K in keyof F as F[K] extends true ? K : never]: QueryFieldValue<E, K> }>
+export type QueryResultDoc<E extends EntityDef, Q, A extends EntitiesDef = {}> = Q extends { readonly fields: infer F }
+  ? Simplify<{
+      -readonly [K in keyof F as F[K] extends true ? K : F[K] extends object ? K : never]: F[K] extends true
+        ? QueryFieldValue<E, K>
+        : RelationResult<E, A, K, F[K]>;
+    }>
   : Simplify<{ id: string } & { -readonly [K in keyof E]: ReadValue<E[K]> }>;

@@ -40,6 +40,26 @@ export interface NormalizedQuery {
   readonly limit: number | undefined;
   /** Read rules of every field the query references. */
   readonly specs: Readonly<Record<string, FieldSpec>>;
+  /** Related documents to return with each result (absent when none). */
+  readonly relations?: readonly NormalizedRelation[];
+}
+
+/**
+ * A relation selected in `fields`: how to find the related documents of a parent row, and the
+ * nested query they must satisfy.
+ * - `forward`: the parent's `link` field (a `t.ref` or `t.refMany`) holds the related ids.
+ * - `reverse`: the related documents' `link` field holds the parent's id.
+ */
+export interface NormalizedRelation {
+  /** The key of the relation in result documents. */
+  readonly name: string;
+  /** `one` reads as a document or undefined; `many` as an array. */
+  readonly cardinality: "one" | "many";
+  readonly direction: "forward" | "reverse";
+  readonly link: string;
+  /** Read rule of the link field (in the parent for forward links, in the child for reverse). */
+  readonly linkSpec: FieldSpec;
+  readonly query: NormalizedQuery;
 }
 
 /** Read rules of the auto fields. */

@@ -5,6 +5,8 @@ import type { RangeBounds } from "../store/indexes.js";
  * implementation; the server's SQLite-backed store is another. Rows are opaque numbers.
  */
 export interface SourceTable {
+  /** The collection's name. */
+  readonly name: string;
   /** Live (not deleted) documents. */
   liveRows(): number[];
   readonly liveCount: number;
