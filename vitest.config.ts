@@ -11,5 +11,6 @@ export default defineConfig({
     include: ["packages/*/src/**/*.test.ts"],
     typecheck: { enabled: true, include: ["packages/*/src/**/*.test-d.ts"], tsconfig: "./tsconfig.json" },
     testTimeout: 60_000,
+    reporters: ["default", "./scripts/summary-reporter.ts"],
   },
 });

@@ -1,0 +1,149 @@
+/**
+ * The data every peer is fed: documents, W2 query parameters, W3 live queries and writes. All of
+ * it comes from one seeded generator, so every peer (each in its own process) sees the same.
+ */
+
+/** A seeded uniform generator in [0, 1) (mulberry32). */
+export function createRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let x = state;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A whole number in [0, count). */
+export function pick(random: () => number, count: number): number {
+  return Math.floor(random() * count);
+}
+
+export const TAG_COUNT = 20;
+/** The tag strings, shared by every document (as values parsed once would be). */
+export const TAGS: readonly string[] = Array.from({ length: TAG_COUNT }, (_, i) => `tag${i}`);
+/** Document i was created at BASE_TIME + i ms: distinct, so `createdAt desc` is a strict order. */
+export const BASE_TIME = Date.UTC(2024, 0, 1);
+
+/** One document as the peers store it (`createdAt` in epoch ms). */
+export interface Todo {
+  readonly id: string;
+  readonly title: string;
+  readonly tag: string;
+  readonly priority: number;
+  readonly done: boolean;
+  readonly createdAt: number;
+}
+
+const ID_ALPHABET = "ModuleSymbhasOwnPr-0123456789ABCDEFGHNRVfgctiUvz_KqYTJkLxpZXIjQW";
+
+/**
+ * A 21-character id, shaped (and sized) like the nanoids Trellis generates. Built in one piece,
+ * so it is a flat string, as ids parsed from JSON or read from storage are (appending character
+ * by character would leave a chain of V8 cons strings several times the size).
+ */
+function idFrom(random: () => number): string {
+  const codes = new Array<number>(21);
+  for (let i = 0; i < 21; i++) codes[i] = ID_ALPHABET.charCodeAt(pick(random, 64));
+  return String.fromCharCode(...codes);
+}
+
+/**
+ * Deterministic documents: call `next()` for document 0, 1, 2, … Generating lazily lets a
+ * memory measurement count the documents' strings without keeping an input array alive.
+ */
+export function createTodoSource(seed: number): { next(): Todo } {
+  const random = createRandom(seed);
+  let index = 0;
+  return {
+    next(): Todo {
+      const i = index++;
+      return {
+        id: idFrom(random),
+        title: `todo ${i}`,
+        tag: TAGS[pick(random, TAG_COUNT)]!,
+        priority: pick(random, 10),
+        done: random() < 0.3,
+        createdAt: BASE_TIME + i,
+      };
+    },
+  };
+}
+
+/** The first `count` documents of a seed. */
+export function makeTodos(count: number, seed: number): Todo[] {
+  const source = createTodoSource(seed);
+  return Array.from({ length: count }, () => source.next());
+}
+
+/** W2: `where priority > threshold and tag == tag order by createdAt desc limit 50`. */
+export interface W2Query {
+  readonly tag: string;
+  readonly threshold: number;
+}
+
+export const W2_LIMIT = 50;
+
+/** Distinct W2 parameter pairs (20 tags x thresholds 0-8), shuffled; at most 180. */
+export function w2Queries(count: number, seed: number): W2Query[] {
+  const all: W2Query[] = [];
+  for (const tag of TAGS) for (let threshold = 0; threshold <= 8; threshold++) all.push({ tag, threshold });
+  const random = createRandom(seed ^ 0x5eed);
+  for (let i = all.length - 1; i > 0; i--) {
+    const j = pick(random, i + 1);
+    [all[i], all[j]] = [all[j]!, all[i]!];
+  }
+  if (count > all.length) throw new Error(`W2 has only ${all.length} distinct queries; asked for ${count}.`);
+  return all.slice(0, count);
+}
+
+/** W3: `where tag == tag and low <= priority <= high order by createdAt desc limit 10`. */
+export interface W3Query {
+  readonly tag: string;
+  readonly low: number;
+  readonly high: number;
+}
+
+export const W3_LIMIT = 10;
+
+/** Distinct W3 live queries: query k takes tag k mod 20 and the (k div 20)-th priority range. */
+export function w3Queries(count: number): W3Query[] {
+  const ranges: Array<[number, number]> = [];
+  for (let low = 0; low <= 9; low++) for (let high = low; high <= 9; high++) ranges.push([low, high]);
+  if (count > TAG_COUNT * ranges.length) throw new Error(`W3 has only ${TAG_COUNT * ranges.length} distinct queries.`);
+  return Array.from({ length: count }, (_, k) => {
+    const [low, high] = ranges[Math.floor(k / TAG_COUNT)]!;
+    return { tag: TAGS[k % TAG_COUNT]!, low, high };
+  });
+}
+
+/** One W3 write: a single field of one document. */
+export type W3Write =
+  | { readonly doc: number; readonly field: "tag"; readonly value: string }
+  | { readonly doc: number; readonly field: "priority"; readonly value: number }
+  | { readonly doc: number; readonly field: "title"; readonly value: string };
+
+/** Random single-field writes: a random document, a random field among tag/priority/title. */
+export function w3Writes(count: number, docCount: number, seed: number): W3Write[] {
+  const random = createRandom(seed ^ 0x3333);
+  return Array.from({ length: count }, (_, w): W3Write => {
+    const doc = pick(random, docCount);
+    const kind = pick(random, 3);
+    if (kind === 0) return { doc, field: "tag", value: TAGS[pick(random, TAG_COUNT)]! };
+    if (kind === 1) return { doc, field: "priority", value: pick(random, 10) };
+    return { doc, field: "title", value: `todo ${doc} v${w}` };
+  });
+}
+
+/** An order-sensitive 32-bit hash of strings (FNV-1a), to check peers return the same rows. */
+export function createChecksum(): { add(text: string): void; value(): string } {
+  let hash = 0x811c9dc5;
+  return {
+    add(text: string) {
+      for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+      hash = Math.imul(hash ^ 0x2c, 0x01000193);
+    },
+    value: () => (hash >>> 0).toString(16).padStart(8, "0"),
+  };
+}

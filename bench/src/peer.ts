@@ -1,0 +1,30 @@
+import type { BenchConfig } from "./config.js";
+
+/** Marks the line of a child process's stdout that carries its rows as JSON. */
+export const RESULT_PREFIX = "@@result ";
+
+/** The workloads of the suite. */
+export type WorkloadId = "W1" | "W2" | "W3" | "W4";
+
+/** The peers measured; each runs in its own child process per workload. */
+export type PeerId = "trellis" | "plain" | "sqlite" | "tinybase" | "triplit";
+
+/**
+ * One row of the report: a peer (or a variant of it, `label`) on one workload. Metric names are
+ * per workload (see report.ts); times in ms or µs as their names say, sizes in bytes.
+ */
+export interface ResultRow {
+  readonly workload: WorkloadId;
+  readonly peer: PeerId;
+  /** What is shown in the table, e.g. "trellis (batch)". */
+  readonly label: string;
+  /** Rows marked informational are printed but not used for targets. */
+  readonly isInfo?: boolean;
+  readonly metrics: Readonly<Record<string, number | string>>;
+}
+
+/** A workload implementation of one peer: runs it and returns its rows. */
+export type WorkloadRunner = (config: BenchConfig) => Promise<ResultRow[]>;
+
+/** The workloads a peer takes part in. */
+export type PeerBench = Partial<Record<WorkloadId, WorkloadRunner>>;

@@ -1,0 +1,187 @@
+/** Turns result rows into the printed tables, the JSON lines and the target ratios. */
+import type { BenchConfig } from "./config.js";
+import { MIN_TIMED_QUERIES } from "./harness.js";
+import type { ResultRow, WorkloadId } from "./peer.js";
+
+interface Column {
+  readonly title: string;
+  readonly metric: string;
+  readonly digits?: number;
+}
+
+const COLUMNS: Record<WorkloadId, { readonly title: string; readonly columns: readonly Column[] }> = {
+  W1: {
+    title: "W1 insert documents (median of reps, fresh store each)",
+    columns: [
+      { title: "docs", metric: "docs" },
+      { title: "total ms", metric: "totalMs", digits: 1 },
+      { title: "µs/doc", metric: "perDocUs", digits: 2 },
+      { title: "min ms", metric: "minMs", digits: 1 },
+      { title: "reps", metric: "reps" },
+    ],
+  },
+  W2: {
+    title: "W2 where priority > p and tag == t order by createdAt desc limit 50 (distinct queries)",
+    columns: [
+      { title: "docs", metric: "docs" },
+      { title: "median ms", metric: "medianMs", digits: 3 },
+      { title: "p90 ms", metric: "p90Ms", digits: 3 },
+      { title: "mean ms", metric: "meanMs", digits: 3 },
+      { title: "1st ms", metric: "firstMs", digits: 2 },
+      { title: "load ms", metric: "loadMs", digits: 0 },
+      { title: "queries", metric: "queries" },
+      { title: "rows*", metric: "checkedRows" },
+      { title: "checksum*", metric: "checksum" },
+    ],
+  },
+  W3: {
+    title: "W3 single-field writes under live queries (time per write incl. all notifications)",
+    columns: [
+      { title: "writes", metric: "writes" },
+      { title: "mean µs", metric: "meanUs", digits: 1 },
+      { title: "median µs", metric: "medianUs", digits: 1 },
+      { title: "p95 µs", metric: "p95Us", digits: 1 },
+      { title: "write→cb µs", metric: "callbackMedianUs", digits: 1 },
+      { title: "callbacks", metric: "callbacks" },
+      { title: "setup ms", metric: "setupMs", digits: 0 },
+      { title: "final*", metric: "finalChecksum" },
+    ],
+  },
+  W4: {
+    title: "W4 memory per document (after gc; ArrayBuffers are outside heapUsed)",
+    columns: [
+      { title: "docs", metric: "docs" },
+      { title: "heap B/doc", metric: "heapPerDoc", digits: 1 },
+      { title: "buffers B/doc", metric: "buffersPerDoc", digits: 1 },
+      { title: "total B/doc", metric: "totalPerDoc", digits: 1 },
+    ],
+  },
+};
+
+function formatValue(value: number | string | undefined, digits = 0): string {
+  if (value === undefined) return "-";
+  if (typeof value === "string") return value;
+  if (!Number.isFinite(value)) return "-";
+  return value.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+/** A fixed-width text table: first column left-aligned, the rest right-aligned. */
+function table(header: readonly string[], body: ReadonlyArray<readonly string[]>): string {
+  const widths = header.map((title, i) => Math.max(title.length, ...body.map((row) => row[i]!.length)));
+  const line = (cells: readonly string[]) =>
+    cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  ");
+  return [line(header), widths.map((width) => "-".repeat(width)).join("  "), ...body.map(line)].join("\n");
+}
+
+/** The printed table of one workload's rows. */
+export function workloadTable(workload: WorkloadId, rows: readonly ResultRow[]): string {
+  const { title, columns } = COLUMNS[workload];
+  const body = rows.map((row) => [
+    row.isInfo === true ? `${row.label} [info]` : row.label,
+    ...columns.map((column) => formatValue(row.metrics[column.metric], column.digits)),
+  ]);
+  return `${title}\n${table(["peer", ...columns.map((column) => column.title)], body)}`;
+}
+
+/** Whether peers agree on a result checksum: a line saying so, and whether they all agree. */
+export function agreement(workload: WorkloadId, rows: readonly ResultRow[]): { line: string; isAgreed: boolean } | undefined {
+  const metric = workload === "W2" ? "checksum" : "finalChecksum";
+  const what =
+    workload === "W2"
+      ? `same rows for the first ${MIN_TIMED_QUERIES} queries (rows*, checksum*)`
+      : "same visible result of every live query after all writes (final*; peers stopped by the time budget are not compared)";
+  const sums = rows
+    .map((row) => [row.label, row.metrics[metric]] as const)
+    .filter(([, sum]) => sum !== undefined && sum !== "-");
+  if (sums.length < 2) return undefined;
+  const [referenceLabel, reference] = sums[0]!;
+  const differing = sums.filter(([, sum]) => sum !== reference).map(([label]) => label);
+  return differing.length === 0
+    ? { line: `${workload} cross-check: all ${sums.length} results agree: ${what}.`, isAgreed: true }
+    : { line: `${workload} cross-check FAILED: ${differing.join(", ")} differ from ${referenceLabel} (${what}).`, isAgreed: false };
+}
+
+/** One target: Trellis's figure over a peer's, compared with the allowed ratio. */
+export interface TargetResult {
+  readonly name: string;
+  readonly trellis: number;
+  readonly peer: number;
+  readonly unit: string;
+  readonly ratio: number;
+  readonly limit: number;
+  readonly status: "PASS" | "MISS" | "N/A";
+}
+
+function metricOf(rows: readonly ResultRow[], workload: WorkloadId, label: string, metric: string): number {
+  const row = rows.find((each) => each.workload === workload && each.label === label);
+  const value = row?.metrics[metric];
+  return typeof value === "number" ? value : Number.NaN;
+}
+
+/** The issue's targets, each as a ratio of figures measured in this run. */
+export function targets(rows: readonly ResultRow[]): TargetResult[] {
+  const target = (name: string, unit: string, limit: number, trellis: number, peer: number): TargetResult => {
+    const ratio = trellis / peer;
+    const status = Number.isFinite(ratio) ? (ratio <= limit ? "PASS" : "MISS") : "N/A";
+    return { name, trellis, peer, unit, ratio, limit, status };
+  };
+  return [
+    target(
+      "W3 Trellis per write <= plain loop",
+      "µs",
+      1,
+      metricOf(rows, "W3", "Trellis (subscribe)", "meanUs"),
+      metricOf(rows, "W3", "plain JS (re-check loop)", "meanUs"),
+    ),
+    target(
+      "W2 Trellis median query <= SQLite",
+      "ms",
+      1,
+      metricOf(rows, "W2", "Trellis (query)", "medianMs"),
+      metricOf(rows, "W2", "SQLite (better-sqlite3, :memory:)", "medianMs"),
+    ),
+    target(
+      "W1 Trellis batch insert <= 1.5x SQLite",
+      "ms",
+      1.5,
+      metricOf(rows, "W1", "Trellis (batch.execute)", "totalMs"),
+      metricOf(rows, "W1", "SQLite (better-sqlite3, :memory:)", "totalMs"),
+    ),
+    target(
+      "W4 Trellis bytes/doc <= 1.5x TinyBase (heap + ArrayBuffers)",
+      "B",
+      1.5,
+      metricOf(rows, "W4", "Trellis (client, memory)", "totalPerDoc"),
+      metricOf(rows, "W4", "TinyBase (Store)", "totalPerDoc"),
+    ),
+    target(
+      "W4 Trellis bytes/doc <= 1.5x TinyBase (heapUsed only)",
+      "B",
+      1.5,
+      metricOf(rows, "W4", "Trellis (client, memory)", "heapPerDoc"),
+      metricOf(rows, "W4", "TinyBase (Store)", "heapPerDoc"),
+    ),
+  ];
+}
+
+/** The printed lines of the targets. */
+export function targetLines(results: readonly TargetResult[]): string {
+  const body = results.map((result) => [
+    result.name,
+    `${formatValue(result.trellis, 2)} ${result.unit}`,
+    `${formatValue(result.peer, 2)} ${result.unit}`,
+    `${formatValue(result.ratio, 2)}x`,
+    `<= ${result.limit}x`,
+    result.status,
+  ]);
+  return `Targets (ratios of figures from this run)\n${table(["target", "Trellis", "peer", "ratio", "limit", ""], body)}`;
+}
+
+/** The one JSON line of a workload: its config and every row's metrics. */
+export function workloadJson(workload: WorkloadId, rows: readonly ResultRow[], config: BenchConfig): string {
+  return JSON.stringify({
+    workload,
+    scale: config.scale,
+    results: rows.map((row) => ({ peer: row.peer, label: row.label, info: row.isInfo === true, ...row.metrics })),
+  });
+}
