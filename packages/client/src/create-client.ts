@@ -1,7 +1,8 @@
 import { createClock, LiveQueryRegistry, type EntitiesDef, type RoomsDef, type Schema, TripleStore } from "@trellis/core";
-import { nanoid } from "nanoid";
 import { createBatchCollection, executeBatch } from "./batch.js";
+import { generateId } from "./generate-id.js";
 import { LocalWriter } from "./local-writer.js";
+import { PaginatedQuery, preloadPaginated } from "./paginated.js";
 import { QueryService } from "./query-service.js";
 import type { Database } from "./types.js";
 
@@ -16,7 +17,7 @@ export interface ClientOptions<S extends Schema> {
   readonly clientId?: string;
   /** Wall clock in ms, for tests. Default `Date.now`. */
   readonly now?: () => number;
-  /** Document id generator, for tests. Default `nanoid`. */
+  /** Document id generator, for tests. Default: nanoid-style ids (`generateId`). */
   readonly generateId?: () => string;
 }
 
@@ -51,12 +52,12 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
   if (options.userId !== undefined && (typeof options.userId !== "string" || options.userId.length === 0)) {
     throw new TypeError("createClient: userId must be a non-empty string.");
   }
-  const clientId = options.clientId ?? nanoid();
+  const clientId = options.clientId ?? generateId();
   const clock = createClock({ node: clientId, ...(options.now ? { wallClock: options.now } : {}) });
   const store = new TripleStore();
   const registry = new LiveQueryRegistry(store);
-  const writer = new LocalWriter(schema, store, clock, options.userId, options.generateId ?? nanoid);
-  const queries = new QueryService(schema, store, registry);
+  const writer = new LocalWriter(schema, store, clock, options.userId, options.generateId ?? generateId);
+  const queries = new QueryService(schema, store, registry, appId);
   let isClosed = false;
 
   const guard = <A extends unknown[], R>(name: string, body: (...args: A) => R) =>
@@ -87,6 +88,12 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
       subscribe: guard(`${collection}.subscribe`, (query: unknown, callback: never) => queries.subscribe(collection, query, callback)),
       subscribeOne: guard(`${collection}.subscribeOne`, (query: unknown, callback: never) =>
         queries.subscribeOne(collection, query, callback),
+      ),
+      paginated: guard(`${collection}.paginated`, (input: unknown) => PaginatedQuery.create(queries, registry, collection, input)),
+      preload: guard(`${collection}.preload`, async (query: unknown) => queries.preload(collection, query, "many")),
+      preloadOne: guard(`${collection}.preloadOne`, async (query: unknown) => queries.preload(collection, query, "one")),
+      preloadPaginated: guard(`${collection}.preloadPaginated`, async (input: unknown) =>
+        preloadPaginated(queries, registry, collection, input),
       ),
     };
     batch[collection] = createBatchCollection(collection);

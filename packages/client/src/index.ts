@@ -10,4 +10,6 @@ export type {
   Subscription,
   SubscriptionState,
 } from "./types.js";
+export type { PaginatedController, PaginatedQueryDef, PaginatedState, StrictPaginatedQuery } from "./paginated-types.js";
+export { isPreloadData, PRELOAD_FORMAT, type PreloadData, type PreloadKind, type PreloadPage } from "./preload.js";
 export { DatabaseError, type DatabaseErrorCode, type DatabaseResult } from "@trellis/core";

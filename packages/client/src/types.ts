@@ -1,4 +1,6 @@
 import type {
+  AggregateQueryDef,
+  AggregateRow,
   AutoFieldName,
   CreateInput,
   DatabaseResult,
@@ -8,10 +10,13 @@ import type {
   QueryDef,
   QueryResultDoc,
   ReplaceInput,
+  StrictAggregateQuery,
   StrictQuery,
   UpdateInput,
   WhereClause,
 } from "@trellis/core";
+import type { PaginatedController, PaginatedQueryDef, StrictPaginatedQuery } from "./paginated-types.js";
+import type { PreloadData } from "./preload.js";
 
 /** The state a subscription last delivered. */
 export interface SubscriptionState<T> {
@@ -66,20 +71,50 @@ export interface CollectionApi<E extends EntityDef, A extends EntitiesDef = {}> 
   deleteMany(args: { where?: WhereClause<E> }): Promise<DatabaseResult<{ count: number }>>;
   // `Q & StrictQuery<E, Q>`: a query inferred as `Q` gets no excess-property checks of its own.
   // Code forwarding a generic query (adapters' hooks) declares its parameter the same way.
+  /** Runs an aggregate query once: one row, or one per group with `groupBy`. */
+  query<const Q extends AggregateQueryDef<E>>(query: Q & StrictAggregateQuery<E, Q>): Promise<DatabaseResult<AggregateRow<E, Q>[]>>;
   /** Runs a query once. */
   query<const Q extends QueryDef<E, A> = {}>(query?: Q & StrictQuery<E, Q, A>): Promise<DatabaseResult<QueryResultDoc<E, Q, A>[]>>;
+  /** The first row of an aggregate query, or undefined. */
+  queryOne<const Q extends AggregateQueryDef<E>>(query: Q & StrictAggregateQuery<E, Q>): Promise<DatabaseResult<AggregateRow<E, Q> | undefined>>;
   /** The first match of a query, or undefined. */
   queryOne<const Q extends QueryDef<E, A> = {}>(query?: Q & StrictQuery<E, Q, A>): Promise<DatabaseResult<QueryResultDoc<E, Q, A> | undefined>>;
+  /** Follows preloaded data (from `preload`): the first call carries it as is, with loading false; live data follows. */
+  subscribe<T>(preloaded: PreloadData<T, "many">, callback: SubscribeCallback<readonly T[]>): Subscription<readonly T[]>;
+  /** Follows an aggregate query; the rows are maintained incrementally. */
+  subscribe<const Q extends AggregateQueryDef<E>>(
+    query: Q & StrictAggregateQuery<E, Q>,
+    callback: SubscribeCallback<readonly AggregateRow<E, Q>[]>,
+  ): Subscription<readonly AggregateRow<E, Q>[]>;
   /** Follows a query: `callback` runs at once and again whenever the result changes. */
   subscribe<const Q extends QueryDef<E, A>>(
     query: Q & StrictQuery<E, Q, A>,
     callback: SubscribeCallback<readonly QueryResultDoc<E, Q, A>[]>,
   ): Subscription<readonly QueryResultDoc<E, Q, A>[]>;
+  /** Follows preloaded data (from `preloadOne`): the first call carries it as is, with loading false; live data follows. */
+  subscribeOne<T>(preloaded: PreloadData<T, "one">, callback: SubscribeCallback<T | undefined>): Subscription<T | undefined>;
+  /** Follows the first row of an aggregate query. */
+  subscribeOne<const Q extends AggregateQueryDef<E>>(
+    query: Q & StrictAggregateQuery<E, Q>,
+    callback: SubscribeCallback<AggregateRow<E, Q> | undefined>,
+  ): Subscription<AggregateRow<E, Q> | undefined>;
   /** Follows the first match of a query. */
   subscribeOne<const Q extends QueryDef<E, A>>(
     query: Q & StrictQuery<E, Q, A>,
     callback: SubscribeCallback<QueryResultDoc<E, Q, A> | undefined>,
   ): Subscription<QueryResultDoc<E, Q, A> | undefined>;
+  /** Continues a page preloaded by `preloadPaginated`: its first state is the preloaded page. */
+  paginated<T>(preloaded: PreloadData<T, "paginated">): PaginatedController<T>;
+  /** Pages through a query, `pageSize` documents at a time, live and keyset-based (see docs/pagination.md). */
+  paginated<const Q extends PaginatedQueryDef<E, A>>(query: Q & StrictPaginatedQuery<E, Q, A>): PaginatedController<QueryResultDoc<E, Q, A>>;
+  /** A query's result as plain, serialisable data for `subscribe(preloaded, …)` (see docs/preload.md). */
+  preload<const Q extends QueryDef<E, A> = {}>(query?: Q & StrictQuery<E, Q, A>): Promise<DatabaseResult<PreloadData<QueryResultDoc<E, Q, A>, "many">>>;
+  /** A query's first match as plain, serialisable data for `subscribeOne(preloaded, …)`. */
+  preloadOne<const Q extends QueryDef<E, A> = {}>(query?: Q & StrictQuery<E, Q, A>): Promise<DatabaseResult<PreloadData<QueryResultDoc<E, Q, A>, "one">>>;
+  /** The first page of `paginated(query)` as plain, serialisable data for `paginated(preloaded)`. */
+  preloadPaginated<const Q extends PaginatedQueryDef<E, A>>(
+    query: Q & StrictPaginatedQuery<E, Q, A>,
+  ): Promise<DatabaseResult<PreloadData<QueryResultDoc<E, Q, A>, "paginated">>>;
 }
 
 /** A serialisable description of one write, made by `database.batch.<collection>.<op>(…)`. */

@@ -41,12 +41,36 @@ export type { RangeBounds } from "./store/indexes.js";
 export type { Source, SourceTable } from "./query/source.js";
 export { AUTO_FIELD_SPECS, type Condition, type Direction, type NormalizedQuery, type Operator } from "./query/query.js";
 export { normalizeQuery } from "./query/normalize.js";
-export { runQuery, sortedMatches } from "./query/run-query.js";
+export { pageMatches, runQuery, sortedMatches } from "./query/run-query.js";
 export { compileMaterializer, type Materializer } from "./query/materialize.js";
 export { compareValues } from "./query/compare.js";
 export { LiveQuery, type ResultDoc } from "./query/live-query.js";
 export { LiveQueryRegistry } from "./query/live-registry.js";
 export { type LiveView, type Route, routeOf, type Watch } from "./query/live-view.js";
+export type { Cursor } from "./query/query.js";
+export type { ResultWindow } from "./query/cursor.js";
+export { decodeDocs, type EncodedDoc, encodeDocs, sameResult } from "./query/preload-codec.js";
+export {
+  type AggregateFunction,
+  type AggregateResultRow,
+  isAggregateQuery,
+  type NormalizedAggregate,
+  type NormalizedAggregateQuery,
+} from "./query/aggregate-query.js";
+export { normalizeAggregateQuery, runAggregate } from "./query/aggregate.js";
+export { acquireLiveAggregate, LiveAggregate } from "./query/live-aggregate.js";
+export type {
+  AggregateDef,
+  AggregateOrderBy,
+  AggregateQueryDef,
+  AggregateRow,
+  AggregateValue,
+  AggregationsDef,
+  ExtremeName,
+  GroupableName,
+  StrictAggregateQuery,
+  SummableName,
+} from "./query/aggregate-types.js";
 export type {
   FieldFilter,
   FieldsSelection,

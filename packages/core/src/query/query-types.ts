@@ -75,7 +75,8 @@ export type FieldsSelection<E extends EntityDef, A extends EntitiesDef = {}> = {
   [K in QueryFieldName<E>]?: boolean | (K extends keyof E ? RelationOf<E[K], A> : never);
 } & { [K in Exclude<keyof A & string, QueryFieldName<E>>]?: RelationQuery<A[K], A> };
 
-type SortableName<E extends EntityDef> = {
+/** Fields that can be sorted on (and grouped by): not JSON, not refMany. */
+export type SortableName<E extends EntityDef> = {
   [K in QueryFieldName<E>]: IsJsonField<E, K> extends true
     ? never
     : Exclude<QueryFieldValue<E, K>, undefined> extends string | number | boolean | Date

@@ -42,6 +42,20 @@ export interface NormalizedQuery {
   readonly specs: Readonly<Record<string, FieldSpec>>;
   /** Related documents to return with each result (absent when none). */
   readonly relations?: readonly NormalizedRelation[];
+  /** Keyset pagination: only matches strictly after this cursor, `limit` of them from there. */
+  readonly after?: Cursor;
+  /** Keyset pagination: only matches strictly before this cursor, the `limit` closest to it. */
+  readonly before?: Cursor;
+}
+
+/**
+ * A position in a query's total order, as plain JSON: the sort keys of a document (one per
+ * `orderBy` entry, in comparable form: dates as epoch ms, `null` for a missing value) and its id,
+ * which breaks ties. The document itself need not exist any more.
+ */
+export interface Cursor {
+  readonly keys: readonly unknown[];
+  readonly id: string;
 }
 
 /**

@@ -1,11 +1,13 @@
-import { compileOrder, type Keyed, sortKeyed } from "./order.js";
+import { compilePageWindow } from "./cursor.js";
+import { compileOrder, type Keyed, type Ordering, sortKeyed } from "./order.js";
 import { candidateRows } from "./plan.js";
 import { compileWhere } from "./predicate.js";
 import type { NormalizedQuery } from "./query.js";
 import type { Source, SourceTable } from "./source.js";
 
 /**
- * Runs a normalized query against a source: the rows of the result, in order, limited.
+ * Runs a normalized query against a source: the rows of the result, in order, limited, and
+ * within its cursors when it has any (see {@link pageMatches}).
  *
  * @example
  * const rows = runQuery(store, normalized); // then materialize(...)
@@ -13,16 +15,48 @@ import type { Source, SourceTable } from "./source.js";
 export function runQuery(source: Source, query: NormalizedQuery): number[] {
   const table = source.table(query.collection);
   if (table === undefined) return [];
-  return sortedMatches(table, query, query.limit).map((entry) => entry.row);
+  return pageMatches(table, query).map((entry) => entry.row);
 }
 
-/** All matching rows with their sort keys, sorted, cut to `limit` when given. */
+/**
+ * All matching rows with their sort keys, sorted, cut to `limit` when given. Cursors are not
+ * applied: this is the full match set a live query keeps and pages are windows of.
+ */
 export function sortedMatches(table: SourceTable, query: NormalizedQuery, limit: number | undefined): Keyed[] {
-  const test = compileWhere(query.where, query.specs);
   const ordering = compileOrder(query.orderBy, query.specs);
+  return sortKeyed(keyedMatches(table, query, ordering, undefined), ordering.compare, limit);
+}
+
+/**
+ * The page of a query: its matches strictly after `query.after` and strictly before
+ * `query.before`, sorted, then `limit` of them counted from the `after` side, or, with only a
+ * `before` cursor, the `limit` closest to it (still in ascending query order).
+ *
+ * @example
+ * pageMatches(table, { ...query, after: lastCursorOfPage, limit: 20 }) // the next page
+ */
+export function pageMatches(table: SourceTable, query: NormalizedQuery): Keyed[] {
+  if (query.after === undefined && query.before === undefined) return sortedMatches(table, query, query.limit);
+  const ordering = compileOrder(query.orderBy, query.specs);
+  const page = compilePageWindow(query, ordering.compare);
+  const entries = keyedMatches(table, query, ordering, page.contains);
+  if (!page.isFromEnd) return sortKeyed(entries, ordering.compare, query.limit);
+  // The `limit` largest entries before the cursor: select them in reverse order, then flip.
+  return sortKeyed(entries, (a, b) => ordering.compare(b, a), query.limit).reverse();
+}
+
+function keyedMatches(
+  table: SourceTable,
+  query: NormalizedQuery,
+  ordering: Ordering,
+  keep: ((entry: Keyed) => boolean) | undefined,
+): Keyed[] {
+  const test = compileWhere(query.where, query.specs);
   const entries: Keyed[] = [];
   for (const row of candidateRows(table, query)) {
-    if (test(table, row)) entries.push(ordering.keyOf(table, row));
+    if (!test(table, row)) continue;
+    const entry = ordering.keyOf(table, row);
+    if (keep === undefined || keep(entry)) entries.push(entry);
   }
-  return sortKeyed(entries, ordering.compare, limit);
+  return entries;
 }

@@ -91,7 +91,8 @@ function toStored(spec: FieldSpec, value: unknown): unknown {
   }
 }
 
-function isJson(value: unknown, depth: number): boolean {
+/** Whether a value is plain JSON (plain objects, arrays, strings, finite numbers, booleans, null), at most 64 deep. */
+export function isJson(value: unknown, depth = 0): boolean {
   if (depth > MAX_JSON_DEPTH) return false;
   if (value === null || typeof value === "string" || typeof value === "boolean") return true;
   if (typeof value === "number") return Number.isFinite(value);

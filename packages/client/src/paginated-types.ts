@@ -1,0 +1,48 @@
+import type { DatabaseResult, EntitiesDef, EntityDef, QueryDef, StrictQuery } from "@trellis/core";
+
+/** A query to paginate: any query without `limit`, plus the page size. */
+export type PaginatedQueryDef<E extends EntityDef, A extends EntitiesDef = {}> = Omit<QueryDef<E, A>, "limit"> & {
+  readonly pageSize: number;
+  /** Pages take `pageSize` instead. */
+  readonly limit?: never;
+};
+
+/** Excess-key checks of a paginated query (see `StrictQuery`). */
+export type StrictPaginatedQuery<E extends EntityDef, Q, A extends EntitiesDef = {}> = StrictQuery<E, Omit<Q, "pageSize">, A>;
+
+/** What a paginated query shows: one page of documents and where it sits. */
+export interface PaginatedState<T> {
+  /** The current page's documents, in query order (undefined while loading or on error). */
+  readonly data: readonly T[] | undefined;
+  /** 1-based: one more than the number of full pages before this one. */
+  readonly currentPage: number;
+  /** The current page plus the pages after it (at least 1). */
+  readonly estimatedTotalPages: number;
+  /** Every document the query matches now. */
+  readonly estimatedTotalCount: number;
+  readonly hasNext: boolean;
+  readonly hasPrevious: boolean;
+  /** True only while the first page is unknown (never for a local client). */
+  readonly loading: boolean;
+  readonly error: DatabaseResult<never>["error"] | undefined;
+}
+
+/**
+ * A live, keyset-paginated query: `client.database.users.paginated({ ...query, pageSize })`.
+ * It is live while it has subscribers; `getCurrentState`, `next` and `previous` also work
+ * without any.
+ *
+ * @example
+ * const pages = client.database.users.paginated({ orderBy: ["name", "asc"], pageSize: 20 });
+ * const stop = pages.subscribe((state) => render(state.data, state.currentPage, state.hasNext));
+ * await pages.next();
+ */
+export interface PaginatedController<T> {
+  /** Calls `listener` at once with the current state, then whenever it changes; returns an unsubscribe. */
+  subscribe(listener: (state: PaginatedState<T>) => void): () => void;
+  /** Shows the page after the current one (nothing happens on the last page). Resolves once it is shown. */
+  next(): Promise<void>;
+  /** Shows the page before the current one (nothing happens on the first page). Resolves once it is shown. */
+  previous(): Promise<void>;
+  getCurrentState(): PaginatedState<T>;
+}

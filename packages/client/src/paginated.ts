@@ -1,0 +1,318 @@
+import { effect, untracked } from "@preact/signals-core";
+import {
+  type Cursor,
+  type DatabaseResult,
+  fail,
+  type LiveQuery,
+  type LiveQueryRegistry,
+  type NormalizedQuery,
+  ok,
+  type ResultDoc,
+  type ResultWindow,
+  sameResult,
+} from "@trellis/core";
+import type { PaginatedController, PaginatedState } from "./paginated-types.js";
+import { createPreloadData, type PreloadData } from "./preload.js";
+import type { QueryService } from "./query-service.js";
+
+/** Where the current page starts: after a cursor, before one, or (neither) at the beginning. */
+interface Anchor {
+  readonly after?: Cursor;
+  readonly before?: Cursor;
+}
+
+interface ShownPage {
+  readonly view: LiveQuery;
+  stop: () => void;
+  /** Set while the page's first render finds it empty with matches elsewhere. */
+  reanchor: Anchor | undefined;
+}
+
+interface Neighbour {
+  readonly view: LiveQuery;
+  readonly cursor: Cursor;
+}
+
+type Listener = (state: PaginatedState<ResultDoc>) => void;
+
+/**
+ * The controller behind `paginated()`. Each page is the window of a shared live query after
+ * (or before) a cursor: the sort keys and id of the last (first) document of the page it was
+ * reached from, so inserts and deletes elsewhere never shift it. While subscribed, the pages
+ * before and after are live too, so `next()` and `previous()` switch at once from local data.
+ *
+ * When the current page empties (its documents deleted or changed away) while the query still
+ * matches documents, the controller moves on its own: a page after a cursor becomes the page
+ * ending at that cursor (the previous page, now the last), and a page before a cursor becomes
+ * the first page.
+ */
+export class PaginatedQuery implements PaginatedController<ResultDoc> {
+  private readonly listeners = new Set<Listener>();
+  private anchor: Anchor = {};
+  private state: PaginatedState<ResultDoc>;
+  private page: ShownPage | undefined;
+  private previousPage: Neighbour | undefined;
+  private nextPage: Neighbour | undefined;
+  private isPrefetching = false;
+  /** Preloaded data not yet delivered: the first subscriber gets it as is. */
+  private hasPreloadedState = false;
+
+  private constructor(
+    private readonly registry: LiveQueryRegistry,
+    private readonly base: NormalizedQuery | undefined,
+    private readonly pageSize: number,
+    initial: PaginatedState<ResultDoc>,
+  ) {
+    this.state = initial;
+  }
+
+  /** A controller for `paginated(input)`: a query with `pageSize`, or data from `preloadPaginated`. */
+  static create(queries: QueryService, registry: LiveQueryRegistry, collection: string, input: unknown): PaginatedQuery {
+    const preloaded = queries.parsePreloaded(collection, input, "paginated");
+    if (preloaded !== undefined) {
+      if (preloaded.error) return new PaginatedQuery(registry, undefined, 1, failedState(preloaded.error));
+      const { query, docs, page } = preloaded.data;
+      const window = { total: page!.totalCount, before: 0, after: Math.max(0, page!.totalCount - docs.length) };
+      const controller = new PaginatedQuery(registry, query, page!.pageSize, stateOf(docs, window, page!.pageSize));
+      controller.hasPreloadedState = true;
+      return controller;
+    }
+    const base = normalizePaginated(queries, collection, input);
+    if (base.error) return new PaginatedQuery(registry, undefined, 1, failedState(base.error));
+    return new PaginatedQuery(registry, base.data.query, base.data.pageSize, LOADING_STATE);
+  }
+
+  // The public methods are bound: adapters pass them around on their own (useSyncExternalStore).
+  readonly subscribe = (listener: Listener): (() => void) => {
+    if (typeof listener !== "function") throw new TypeError("paginated().subscribe: pass a callback (state) => ….");
+    const isFirst = this.listeners.size === 0;
+    if (isFirst && this.hasPreloadedState) {
+      // The preloaded page first, exactly as preloaded; the live page follows only if it differs.
+      this.hasPreloadedState = false;
+      this.listeners.add(listener);
+      deliver(listener, this.state);
+      this.open(true);
+    } else {
+      if (isFirst) this.open(true);
+      this.listeners.add(listener);
+      deliver(listener, this.state);
+    }
+    let isSubscribed = true;
+    return () => {
+      if (!isSubscribed) return;
+      isSubscribed = false;
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0) this.close();
+    };
+  };
+
+  readonly next = async (): Promise<void> => {
+    this.turn((window) => (window.after > 0 && window.last !== undefined ? { after: window.last } : undefined));
+  };
+
+  readonly previous = async (): Promise<void> => {
+    this.turn((window) => (window.before > 0 && window.first !== undefined ? { before: window.first } : undefined));
+  };
+
+  readonly getCurrentState = (): PaginatedState<ResultDoc> => {
+    // Unsubscribed: look at the current page once (the state object is kept while it reads the same).
+    if (this.page === undefined && this.base !== undefined && !this.hasPreloadedState) {
+      this.open(false);
+      this.close();
+    }
+    return this.state;
+  };
+
+  private turn(target: (window: ResultWindow) => Anchor | undefined): void {
+    if (this.base === undefined) return;
+    this.hasPreloadedState = false;
+    const isOpen = this.page !== undefined;
+    if (!isOpen) this.open(false);
+    const anchor = target(this.page!.view.window.peek());
+    if (anchor !== undefined) this.show(anchor);
+    if (!isOpen) this.close();
+  }
+
+  private open(isPrefetching: boolean): void {
+    if (this.base === undefined || this.page !== undefined) return;
+    this.isPrefetching = isPrefetching;
+    this.show(this.anchor);
+  }
+
+  private close(): void {
+    const page = this.page;
+    if (page === undefined) return;
+    this.page = undefined;
+    page.stop();
+    this.registry.release(page.view);
+    this.setNeighbours(undefined, undefined);
+  }
+
+  /** Shows the page at `anchor`: acquires its live query first, then lets the old one go. */
+  private show(anchor: Anchor): void {
+    const old = this.page;
+    this.anchor = anchor;
+    const view = this.registry.acquire(this.pageQuery(anchor));
+    const page: ShownPage = { view, stop: () => {}, reanchor: undefined };
+    this.page = page;
+    let isFirstRun = true;
+    page.stop = effect(() => {
+      const docs = view.result.value;
+      const window = view.window.value;
+      untracked(() => this.render(page, docs, window, isFirstRun));
+      isFirstRun = false;
+    });
+    if (old !== undefined) {
+      old.stop();
+      this.registry.release(old.view);
+    }
+    // Moving on from an empty page waits until this page's effect exists, so it can be stopped.
+    if (page.reanchor !== undefined && this.page === page) this.show(page.reanchor);
+  }
+
+  private render(page: ShownPage, docs: readonly ResultDoc[], window: ResultWindow, isFirstRun: boolean): void {
+    if (page !== this.page) return;
+    if (docs.length === 0 && window.total > 0) {
+      // The page emptied but the query still matches. After a cursor, nothing follows it any
+      // more: show the last page, the one ending with the cursor's position (inclusive: the id
+      // plus "\0" is the smallest id above it). Before a cursor, show the first page.
+      const after = this.anchor.after;
+      const anchor: Anchor = after !== undefined ? { before: { keys: after.keys, id: `${after.id}\u0000` } } : {};
+      if (isFirstRun) page.reanchor = anchor;
+      else this.show(anchor);
+      return;
+    }
+    if (this.isPrefetching) {
+      // Neighbours are anchored at the page's edges when it is shown. Later edge changes keep
+      // them (re-anchoring would rescan the match set on every write at the page's edge); they
+      // still hold nearly the right documents, and next()/previous() anchor exactly.
+      const previous = this.previousPage === undefined || isFirstRun ? window.first : this.previousPage.cursor;
+      const next = this.nextPage === undefined || isFirstRun ? window.last : this.nextPage.cursor;
+      this.setNeighbours(window.before > 0 ? previous : undefined, window.after > 0 ? next : undefined);
+    }
+    this.publish(stateOf(docs, window, this.pageSize));
+  }
+
+  /** Keeps the adjacent pages live at these cursors: acquires new ones before releasing old ones. */
+  private setNeighbours(before: Cursor | undefined, after: Cursor | undefined): void {
+    const previous = this.previousPage;
+    const next = this.nextPage;
+    if (!sameCursor(previous?.cursor, before)) {
+      this.previousPage = before === undefined ? undefined : { view: this.registry.acquire(this.pageQuery({ before })), cursor: before };
+      if (previous !== undefined) this.registry.release(previous.view);
+    }
+    if (!sameCursor(next?.cursor, after)) {
+      this.nextPage = after === undefined ? undefined : { view: this.registry.acquire(this.pageQuery({ after })), cursor: after };
+      if (next !== undefined) this.registry.release(next.view);
+    }
+  }
+
+  private pageQuery(anchor: Anchor): NormalizedQuery {
+    const base = this.base!;
+    if (anchor.after !== undefined) return { ...base, after: anchor.after };
+    if (anchor.before !== undefined) return { ...base, before: anchor.before };
+    return base;
+  }
+
+  private publish(state: PaginatedState<ResultDoc>): void {
+    if (sameState(this.state, state)) return;
+    this.state = state;
+    for (const listener of [...this.listeners]) deliver(listener, state);
+  }
+}
+
+/**
+ * Preloads the first page of `paginated(input)`: the page's documents, the query, the page
+ * size and the total match count.
+ *
+ * @example
+ * const { data: preloaded } = await client.database.users.preloadPaginated({ orderBy: ["name", "asc"], pageSize: 20 });
+ * client.database.users.paginated(preloaded!); // starts on that page, loading false
+ */
+export function preloadPaginated(
+  queries: QueryService,
+  registry: LiveQueryRegistry,
+  collection: string,
+  input: unknown,
+): DatabaseResult<PreloadData<ResultDoc, "paginated">> {
+  const paginated = normalizePaginated(queries, collection, input);
+  if (paginated.error) return paginated;
+  const { query, pageSize } = paginated.data;
+  const view = registry.acquire(query);
+  const docs = view.result.peek();
+  const { total } = view.window.peek();
+  registry.release(view);
+  return ok(createPreloadData("paginated", queries.appId, query, docs, { pageSize, totalCount: total }) as PreloadData<ResultDoc, "paginated">);
+}
+
+/** `{ ...query, pageSize }` to the normalized first-page query (`limit: pageSize`). */
+function normalizePaginated(
+  queries: QueryService,
+  collection: string,
+  input: unknown,
+): DatabaseResult<{ query: NormalizedQuery; pageSize: number }> {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+    return fail("VALIDATION", `${collection}.paginated: pass a query with a pageSize, like { orderBy: ["name", "asc"], pageSize: 20 }.`);
+  }
+  const { pageSize, ...query } = input as { pageSize?: unknown; limit?: unknown };
+  if (typeof pageSize !== "number" || !Number.isSafeInteger(pageSize) || pageSize < 1) {
+    return fail("VALIDATION", `${collection}.paginated: pageSize must be a whole number >= 1, got ${String(pageSize)}.`);
+  }
+  if (query.limit !== undefined) return fail("VALIDATION", `${collection}.paginated: use pageSize instead of limit.`);
+  const normalized = queries.normalize(collection, { ...query, limit: pageSize });
+  return normalized.error ? normalized : ok({ query: normalized.data, pageSize });
+}
+
+const LOADING_STATE: PaginatedState<ResultDoc> = {
+  data: undefined,
+  currentPage: 1,
+  estimatedTotalPages: 1,
+  estimatedTotalCount: 0,
+  hasNext: false,
+  hasPrevious: false,
+  loading: true,
+  error: undefined,
+};
+
+function failedState(error: NonNullable<PaginatedState<ResultDoc>["error"]>): PaginatedState<ResultDoc> {
+  return { ...LOADING_STATE, loading: false, error };
+}
+
+function stateOf(docs: readonly ResultDoc[], window: Pick<ResultWindow, "total" | "before" | "after">, pageSize: number): PaginatedState<ResultDoc> {
+  const currentPage = 1 + Math.ceil(window.before / pageSize);
+  return {
+    data: docs,
+    currentPage,
+    estimatedTotalPages: currentPage + Math.ceil(window.after / pageSize),
+    estimatedTotalCount: window.total,
+    hasNext: window.after > 0,
+    hasPrevious: window.before > 0,
+    loading: false,
+    error: undefined,
+  };
+}
+
+function sameState(a: PaginatedState<ResultDoc>, b: PaginatedState<ResultDoc>): boolean {
+  return (
+    a.currentPage === b.currentPage &&
+    a.estimatedTotalPages === b.estimatedTotalPages &&
+    a.estimatedTotalCount === b.estimatedTotalCount &&
+    a.hasNext === b.hasNext &&
+    a.hasPrevious === b.hasPrevious &&
+    a.loading === b.loading &&
+    a.error === b.error &&
+    (a.data === b.data || sameResult(a.data, b.data))
+  );
+}
+
+function sameCursor(a: Cursor | undefined, b: Cursor | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && JSON.stringify(a) === JSON.stringify(b));
+}
+
+function deliver(listener: Listener, state: PaginatedState<ResultDoc>): void {
+  try {
+    listener(state);
+  } catch (error) {
+    console.error("Trellis: a paginated subscriber threw", error);
+  }
+}

@@ -1,0 +1,54 @@
+import { createSchema, type DatabaseResult, type EncodedDoc, type NormalizedQuery, t } from "@trellis/core";
+import { describe, expectTypeOf, it } from "vitest";
+import { createClient, type PaginatedController, type PreloadData, type Subscription } from "./index.js";
+
+const schema = createSchema({
+  entities: {
+    users: { name: t.string({ fallback: "" }), lastLogin: t.date({ optional: true }) },
+    posts: { title: t.string({ fallback: "" }) },
+  },
+});
+const db = createClient({ schema }).database;
+type User = { name: string; lastLogin: Date | undefined };
+const selection = { fields: { name: true, lastLogin: true } } as const;
+
+describe("preload types", () => {
+  it("types PreloadData by its documents and kind", () => {
+    expectTypeOf(db.users.preload(selection)).toEqualTypeOf<Promise<DatabaseResult<PreloadData<User, "many">>>>();
+    expectTypeOf(db.users.preloadOne(selection)).toEqualTypeOf<Promise<DatabaseResult<PreloadData<User, "one">>>>();
+    expectTypeOf(db.users.preloadPaginated({ ...selection, pageSize: 10 })).toEqualTypeOf<Promise<DatabaseResult<PreloadData<User, "paginated">>>>();
+  });
+
+  it("is plain data: the encoded documents, the normalized query and a null sync cursor", () => {
+    type Preloaded = PreloadData<User, "many">;
+    expectTypeOf<Preloaded["kind"]>().toEqualTypeOf<"many">();
+    expectTypeOf<Preloaded["appId"]>().toBeString();
+    expectTypeOf<Preloaded["collection"]>().toBeString();
+    expectTypeOf<Preloaded["query"]>().toEqualTypeOf<NormalizedQuery>();
+    expectTypeOf<Preloaded["data"]>().toEqualTypeOf<readonly EncodedDoc[]>();
+    expectTypeOf<Preloaded["cursor"]>().toEqualTypeOf<null>();
+    // No function-valued members: nothing a serialiser would drop.
+    expectTypeOf<{ [K in keyof Preloaded]-?: Preloaded[K] extends (...args: never[]) => unknown ? K : never }[keyof Preloaded]>().toBeNever();
+  });
+
+  it("continues preloaded data with the document type it was made with", async () => {
+    const many = (await db.users.preload(selection)).data!;
+    const one = (await db.users.preloadOne(selection)).data!;
+    const page = (await db.users.preloadPaginated({ ...selection, pageSize: 10 })).data!;
+    expectTypeOf(db.users.subscribe(many, (data) => expectTypeOf(data).toEqualTypeOf<readonly User[] | undefined>())).toEqualTypeOf<
+      Subscription<readonly User[]>
+    >();
+    expectTypeOf(db.users.subscribeOne(one, (data) => expectTypeOf(data).toEqualTypeOf<User | undefined>())).toEqualTypeOf<
+      Subscription<User | undefined>
+    >();
+    expectTypeOf(db.users.paginated(page)).toEqualTypeOf<PaginatedController<User>>();
+  });
+
+  it("keeps the kinds apart", async () => {
+    expectTypeOf<PreloadData<User, "one">>().not.toExtend<PreloadData<User, "many">>();
+    expectTypeOf<PreloadData<User, "many">>().not.toExtend<PreloadData<User, "paginated">>();
+    const many = (await db.users.preload(selection)).data!;
+    // @ts-expect-error a preload result is not a page
+    db.users.paginated(many);
+  });
+});

@@ -1,0 +1,190 @@
+import {
+  type DatabaseResult,
+  decodeDocs,
+  type EncodedDoc,
+  encodeDocs,
+  fail,
+  type NormalizedQuery,
+  ok,
+  type ResultDoc,
+} from "@trellis/core";
+
+/** What was preloaded: a query's result, its first match, or the first page of a paginated query. */
+export type PreloadKind = "many" | "one" | "paginated";
+
+/** The format marker of {@link PreloadData}; a new format gets a new marker. */
+export const PRELOAD_FORMAT = "trellis/preload@1";
+
+/** Type-level only: carries the document type through serialisation. Never present at runtime. */
+declare const documentType: unique symbol;
+
+/** Page facts of a paginated preload. */
+export interface PreloadPage {
+  readonly pageSize: number;
+  /** Every match of the query when it was preloaded (for `estimatedTotalCount`). */
+  readonly totalCount: number;
+}
+
+/**
+ * Preloaded query results: plain JSON (no Dates, functions or class instances), so they survive
+ * `JSON.stringify`/`JSON.parse`, `structuredClone`, React Server Component props and SvelteKit's
+ * devalue. Pass them to `subscribe`, `subscribeOne` or `paginated` of the same app's client.
+ *
+ * @example
+ * const { data: preloaded } = await client.database.users.preload({ where: { isAdult: true } });
+ * client.database.users.subscribe(preloaded!, (users) => render(users)); // first call: the preloaded users
+ */
+export interface PreloadData<T, K extends PreloadKind = PreloadKind> {
+  readonly format: typeof PRELOAD_FORMAT;
+  readonly kind: K;
+  /** The app (tenant) the data belongs to; a client of another app refuses it. */
+  readonly appId: string;
+  readonly collection: string;
+  /** The normalized query (`limit: 1` for `one`, `limit: pageSize` for `paginated`). */
+  readonly query: NormalizedQuery;
+  /** The result documents, encoded by the preload codec (see docs/preload.md); at most one for `one`. */
+  readonly data: readonly EncodedDoc[];
+  /** Page size and total match count of a paginated preload; null otherwise. */
+  readonly page: PreloadPage | null;
+  /**
+   * Where sync continues from (the server's cursor for this query). Always `null` for now:
+   * data preloaded from a local client needs none; the sync layer (issue #4) fills it in.
+   */
+  readonly cursor: null;
+  readonly [documentType]?: T;
+}
+
+/** Preloaded data read back and checked: the query, the decoded documents and page facts. */
+export interface ParsedPreload {
+  readonly kind: PreloadKind;
+  readonly query: NormalizedQuery;
+  readonly docs: ResultDoc[];
+  readonly page: PreloadPage | null;
+}
+
+/**
+ * Whether a value claims to be preloaded data (it may still be malformed: parse it).
+ *
+ * @example
+ * isPreloadData(input) ? followPreloaded(input) : followQuery(input)
+ */
+export function isPreloadData(value: unknown): value is PreloadData<unknown> {
+  return typeof value === "object" && value !== null && (value as { format?: unknown }).format === PRELOAD_FORMAT;
+}
+
+/**
+ * Builds preloaded data from a normalized query and its result documents.
+ *
+ * @example
+ * createPreloadData("many", "my-app", query, docs, null) // { format, kind: "many", appId: "my-app", …, cursor: null }
+ */
+export function createPreloadData(
+  kind: PreloadKind,
+  appId: string,
+  query: NormalizedQuery,
+  docs: readonly ResultDoc[],
+  page: PreloadPage | null,
+): PreloadData<ResultDoc> {
+  return { format: PRELOAD_FORMAT, kind, appId, collection: query.collection, query, data: encodeDocs(query, docs), page, cursor: null };
+}
+
+/**
+ * Checks preloaded input for a client and decodes it. The query must be exactly what this
+ * client's `normalize` makes of the query it stands for, so a query from another schema, a
+ * tampered one, or data that does not fit it is a VALIDATION error.
+ *
+ * @example
+ * const parsed = parsePreloadData(input, { appId, collection: "users", kind: "many" }, (q) => normalizeQuery(spec, q, collections));
+ * if (parsed.error) return parsed; // VALIDATION
+ * parsed.data.docs; // Dates restored
+ */
+export function parsePreloadData(
+  input: unknown,
+  expected: { readonly appId: string; readonly collection: string; readonly kind: PreloadKind },
+  normalize: (query: unknown) => DatabaseResult<NormalizedQuery>,
+): DatabaseResult<ParsedPreload> {
+  const where = `${expected.collection}: preloaded data`;
+  if (!isPreloadData(input)) return fail("VALIDATION", `${where} must come from preload(); got something else.`);
+  const { kind, appId, collection, query, data, page, cursor } = input as Partial<PreloadData<unknown>>;
+  if (appId !== expected.appId) {
+    return fail("VALIDATION", `${where} belongs to app ${JSON.stringify(appId)}, but this client is for app ${JSON.stringify(expected.appId)}.`);
+  }
+  if (collection !== expected.collection) {
+    return fail("VALIDATION", `${where} is for collection ${JSON.stringify(collection)}; pass it to database.${String(collection)}.`);
+  }
+  if (kind !== expected.kind) {
+    const by = kind === "one" ? "preloadOne" : kind === "paginated" ? "preloadPaginated" : kind === "many" ? "preload" : undefined;
+    const use = kind === "one" ? "subscribeOne" : kind === "paginated" ? "paginated" : kind === "many" ? "subscribe" : undefined;
+    return fail("VALIDATION", by === undefined ? `${where} has an unknown kind.` : `${where} was made by ${by}(); pass it to ${use}().`);
+  }
+  if (cursor !== null) return fail("VALIDATION", `${where} has a sync cursor this client cannot use yet.`);
+  if (typeof query !== "object" || query === null || query.collection !== collection) {
+    return fail("VALIDATION", `${where} has no query for ${JSON.stringify(collection)}.`);
+  }
+  const canonical = renormalize(query, normalize);
+  if (canonical.error) return fail("VALIDATION", `${where} has a query this client's schema rejects: ${canonical.error.message}`);
+  if (JSON.stringify(canonical.data) !== JSON.stringify(query)) {
+    return fail("VALIDATION", `${where} has a query that does not match this client's schema; preload with the same schema.`);
+  }
+  let checkedPage: PreloadPage | null = null;
+  if (kind === "paginated") {
+    const { pageSize, totalCount } = (page ?? {}) as Partial<PreloadPage>;
+    if (!isCount(pageSize) || pageSize === 0 || !isCount(totalCount) || canonical.data.limit !== pageSize) {
+      return fail("VALIDATION", `${where} has malformed page facts.`);
+    }
+    checkedPage = { pageSize, totalCount };
+  } else if (page !== null) {
+    return fail("VALIDATION", `${where} has page facts but is not paginated.`);
+  }
+  const docs = decodeDocs(canonical.data, data);
+  if (docs.error) return fail("VALIDATION", `${where}: ${docs.error.message}`);
+  const limit = canonical.data.limit ?? Infinity;
+  if (docs.data.length > limit) return fail("VALIDATION", `${where} holds more documents than its query's limit.`);
+  return ok({ kind, query: canonical.data, docs: docs.data, page: checkedPage });
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}
+
+/** Normalizes again the user query a normalized query stands for; malformed input is a VALIDATION error. */
+function renormalize(query: NormalizedQuery, normalize: (query: unknown) => DatabaseResult<NormalizedQuery>): DatabaseResult<NormalizedQuery> {
+  try {
+    return normalize(denormalize(query));
+  } catch {
+    return fail("VALIDATION", "the query is malformed.");
+  }
+}
+
+/**
+ * A user query that normalizes to `query` when `query` came from the normalizer: fields in the
+ * order their read rules were first needed (unselected ones as `false`), conditions regrouped
+ * per field, epoch ms back to Dates for date fields.
+ */
+function denormalize(query: NormalizedQuery): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  for (const field of Object.keys(query.specs)) fields[safeKey(field)] = query.select.includes(field);
+  for (const relation of query.relations ?? []) {
+    fields[safeKey(relation.name)] = { ...denormalize(relation.query), ...(relation.direction === "reverse" ? { via: relation.link } : {}) };
+  }
+  const where: Record<string, Record<string, unknown>> = {};
+  for (const { field, op, operand } of query.where) {
+    safeKey(field);
+    safeKey(op);
+    const isDate = query.specs[field]?.type === "date" && op !== "isDefined" && op !== "isUndefined";
+    const toUser = (value: unknown) => (isDate && typeof value === "number" ? new Date(value) : value);
+    (where[field] ??= {})[op] = Array.isArray(operand) ? operand.map(toUser) : toUser(operand);
+  }
+  return {
+    fields,
+    where,
+    orderBy: query.orderBy.map(([field, direction]) => [field, direction]),
+    ...(query.limit === undefined ? {} : { limit: query.limit }),
+  };
+}
+
+/** Keys from untrusted input must not reach an object's prototype. */
+function safeKey(key: string): string {
+  if (typeof key !== "string" || key === "__proto__") throw new TypeError("malformed key");
+  return key;
+}

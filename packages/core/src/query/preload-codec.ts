@@ -1,0 +1,156 @@
+import { type DatabaseResult, fail, ok } from "../errors.js";
+import type { FieldSpec } from "../schema/field.js";
+import { describe, isJson } from "../schema/validate.js";
+import type { NormalizedQuery } from "./query.js";
+
+/** A result document in the preload codec's form: plain JSON. */
+export type EncodedDoc = { readonly [field: string]: unknown };
+
+/**
+ * The preload codec (format 1) turns a query's result documents into plain JSON and back, so
+ * preloaded data survives `JSON.stringify`/`JSON.parse`, `structuredClone`, React Server
+ * Component props and devalue alike. It is directed by the normalized query (which travels
+ * with the data), so no value needs a type tag:
+ * - each document holds the query's selected fields, then its relations, by name;
+ * - `t.date` values are epoch milliseconds; strings, numbers, booleans, ref ids, refMany id
+ *   arrays and `t.json` values are as read;
+ * - a field that reads as `undefined` is left out (JSON drops `undefined` anyway);
+ * - a relation holds an encoded document (single, left out when there is none) or an array
+ *   of them (many), encoded by the relation's nested query.
+ *
+ * @example
+ * const encoded = encodeDocs(query, docs);          // [{ id: "u1", lastLogin: 1700000000000 }]
+ * const decoded = decodeDocs(query, JSON.parse(JSON.stringify(encoded))); // Dates again
+ */
+export function encodeDocs(query: NormalizedQuery, docs: readonly Record<string, unknown>[]): EncodedDoc[] {
+  return docs.map((doc) => encodeDoc(query, doc));
+}
+
+function encodeDoc(query: NormalizedQuery, doc: Record<string, unknown>): EncodedDoc {
+  const encoded: Record<string, unknown> = {};
+  for (const field of query.select) {
+    const value = doc[field];
+    if (value === undefined) continue;
+    encoded[field] = value instanceof Date ? value.getTime() : value;
+  }
+  for (const relation of query.relations ?? []) {
+    const value = doc[relation.name];
+    if (value === undefined) continue;
+    encoded[relation.name] =
+      relation.cardinality === "many"
+        ? (value as Record<string, unknown>[]).map((child) => encodeDoc(relation.query, child))
+        : encodeDoc(relation.query, value as Record<string, unknown>);
+  }
+  return encoded;
+}
+
+/**
+ * Decodes what {@link encodeDocs} made for the same query: Dates restored, every selected key
+ * present (`undefined` where left out), in the order live results have. Input that does not
+ * fit the query (wrong types, unknown keys) is a VALIDATION error.
+ *
+ * @example
+ * const { data: docs, error } = decodeDocs(preloaded.query, preloaded.data);
+ */
+export function decodeDocs(query: NormalizedQuery, encoded: unknown): DatabaseResult<Record<string, unknown>[]> {
+  if (!Array.isArray(encoded)) return fail("VALIDATION", `Preloaded data must be an array of documents, got ${describe(encoded)}.`);
+  const docs: Record<string, unknown>[] = [];
+  for (let i = 0; i < encoded.length; i++) {
+    const doc = decodeDoc(query, encoded[i], `data[${i}]`);
+    if (doc.error) return doc;
+    docs.push(doc.data);
+  }
+  return ok(docs);
+}
+
+function decodeDoc(query: NormalizedQuery, encoded: unknown, path: string): DatabaseResult<Record<string, unknown>> {
+  if (typeof encoded !== "object" || encoded === null || Array.isArray(encoded)) {
+    return invalid(`${path} must be a document object, got ${describe(encoded)}.`);
+  }
+  const source = encoded as Record<string, unknown>;
+  const relations = query.relations ?? [];
+  for (const key of Object.keys(source)) {
+    if (!query.select.includes(key) && !relations.some((relation) => relation.name === key)) {
+      return invalid(`${path}.${key} is not selected by the preloaded query.`);
+    }
+  }
+  const doc: Record<string, unknown> = {};
+  for (const field of query.select) {
+    const value = decodeValue(query.specs[field], source[field]);
+    if (value === INVALID) return invalid(`${path}.${field} is ${describe(source[field])}, which does not fit the field.`);
+    doc[field] = value;
+  }
+  for (const relation of relations) {
+    const value = source[relation.name];
+    const where = `${path}.${relation.name}`;
+    if (relation.cardinality === "one") {
+      if (value === undefined) {
+        doc[relation.name] = undefined;
+        continue;
+      }
+      const child = decodeDoc(relation.query, value, where);
+      if (child.error) return child;
+      doc[relation.name] = child.data;
+      continue;
+    }
+    if (!Array.isArray(value)) return invalid(`${where} must be an array of documents, got ${describe(value)}.`);
+    const children: Record<string, unknown>[] = [];
+    for (let i = 0; i < value.length; i++) {
+      const child = decodeDoc(relation.query, value[i], `${where}[${i}]`);
+      if (child.error) return child;
+      children.push(child.data);
+    }
+    doc[relation.name] = children;
+  }
+  return ok(doc);
+}
+
+const INVALID = Symbol("invalid");
+
+function decodeValue(spec: FieldSpec | undefined, value: unknown): unknown {
+  if (value === undefined) return undefined;
+  switch (spec?.type) {
+    case "string":
+    case "ref":
+      return typeof value === "string" ? value : INVALID;
+    case "number":
+      return typeof value === "number" && Number.isFinite(value) ? value : INVALID;
+    case "boolean":
+      return typeof value === "boolean" ? value : INVALID;
+    case "date":
+      return typeof value === "number" && Number.isFinite(value) ? new Date(value) : INVALID;
+    case "refMany":
+      return Array.isArray(value) && value.every((id) => typeof id === "string") ? value.slice() : INVALID;
+    case "json":
+      // A copy: documents handed to subscribers must not alias the preloaded input.
+      return isJson(value) ? structuredClone(value) : INVALID;
+    default:
+      return INVALID;
+  }
+}
+
+function invalid(message: string) {
+  return fail("VALIDATION", `Preloaded data: ${message}`);
+}
+
+/**
+ * Whether two results read the same to users: Dates by instant, arrays and plain objects by
+ * content (a key holding `undefined` equals a missing key).
+ *
+ * @example
+ * sameResult([{ at: new Date(1) }], [{ at: new Date(1) }]) // true
+ */
+export function sameResult(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a instanceof Date || b instanceof Date) return a instanceof Date && b instanceof Date && a.getTime() === b.getTime();
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((item, i) => sameResult(item, b[i]));
+  }
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  for (const key of Object.keys(x)) if (!sameResult(x[key], y[key])) return false;
+  for (const key of Object.keys(y)) if (!(key in x) && y[key] !== undefined) return false;
+  return true;
+}
