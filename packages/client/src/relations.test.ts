@@ -95,6 +95,24 @@ describe("relations", () => {
     expect(last()[0]!.name).toBe("Ada L.");
   });
 
+  // Found by relation-fuzz.test.ts: subscribing to a forward relation threw (the live query
+  // looked up the read rule of the link field, which the normalized query lacked).
+  it("keeps a forward ref subscription live across target changes, re-pointing and deletes", async () => {
+    const { db, ada, bob, p3 } = await setup();
+    const calls: unknown[] = [];
+    db.posts.subscribe(
+      { fields: { title: true, authorId: { fields: { name: true } } }, where: { id: p3.id } },
+      (data) => calls.push(data),
+    );
+    expect(calls.at(-1)).toEqual([{ title: "three", authorId: { name: "Bob" } }]);
+    await db.users.update({ id: bob.id, fields: { name: "Bobby" } });
+    expect(calls.at(-1)).toEqual([{ title: "three", authorId: { name: "Bobby" } }]);
+    await db.posts.update({ id: p3.id, fields: { authorId: ada.id } });
+    expect(calls.at(-1)).toEqual([{ title: "three", authorId: { name: "Ada" } }]);
+    await db.users.delete(ada.id);
+    expect(calls.at(-1)).toEqual([{ title: "three", authorId: undefined }]);
+  });
+
   it("follows nested relations two levels deep", async () => {
     const { db, p3 } = await setup();
     const calls: unknown[] = [];

@@ -1,6 +1,7 @@
 import { createSchema, t } from "@trellis/core";
 import { expect, it } from "vitest";
 import { createClient } from "./index.js";
+import { copyResult, createRandom, sameResult, seedOf } from "./testing/fuzz-kit.js";
 
 /**
  * Model test of live queries: many random subscriptions follow many random writes made through
@@ -9,7 +10,7 @@ import { createClient } from "./index.js";
  * write. Reproduce a failure with `SEED=<seed> npx vitest run packages/client/src/subscription-fuzz.test.ts`.
  */
 
-const SEED = process.env.SEED === undefined ? 0x5eed_2024 : Number(process.env.SEED);
+const SEED = seedOf(process.env.SEED, 0x5eed_2024);
 const SUBSCRIPTIONS = 200;
 const WRITES = 5_000;
 
@@ -51,54 +52,6 @@ interface LooseCollection {
 interface LooseBatch {
   items: Record<string, (...args: never[]) => unknown>;
   execute(ops: unknown[]): Promise<{ data?: Array<{ error?: { code: string } }>; error?: { code: string; message: string } }>;
-}
-
-/** mulberry32: small, fast, and fully determined by the seed. */
-function createRandom(seed: number) {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let x = state;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  const pick = <T>(items: readonly T[]): T => items[int(items.length)]!;
-  const chance = (p: number) => next() < p;
-  const subset = <T>(items: readonly T[], p: number): T[] => items.filter(() => chance(p));
-  return { next, int, pick, chance, subset };
-}
-
-/** Deep equality of query results: Dates by instant, plain objects by own keys, arrays in order. */
-function sameResult(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (a instanceof Date || b instanceof Date) return a instanceof Date && b instanceof Date && a.getTime() === b.getTime();
-  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a)) {
-    const other = b as unknown[];
-    if (a.length !== other.length) return false;
-    for (let i = 0; i < a.length; i++) if (!sameResult(a[i], other[i])) return false;
-    return true;
-  }
-  const keysA = Object.keys(a);
-  const keysB = Object.keys(b);
-  if (keysA.length !== keysB.length) return false;
-  for (const key of keysA) {
-    if (!Object.hasOwn(b, key) || !sameResult((a as Doc)[key], (b as Doc)[key])) return false;
-  }
-  return true;
-}
-
-/** Copies a query result (documents of plain values, Dates, arrays and JSON). */
-function copyResult(value: unknown): unknown {
-  if (typeof value !== "object" || value === null) return value;
-  if (value instanceof Date) return new Date(value.getTime());
-  if (Array.isArray(value)) return value.map(copyResult);
-  const copy: Doc = {};
-  for (const key of Object.keys(value)) copy[key] = copyResult((value as Doc)[key]);
-  return copy;
 }
 
 const BASE_MS = Date.UTC(2024, 0, 1);

@@ -42,7 +42,8 @@ export function compileRelatedRows(relation: NormalizedRelation, source: Source)
     for (const candidate of linkedRows(relation, related, table, row)) {
       if (test(related, candidate)) entries.push(ordering.keyOf(related, candidate));
     }
-    const limit = relation.cardinality === "one" ? 1 : nested.limit;
+    // A single relation returns at most one document, none with `limit: 0`.
+    const limit = relation.cardinality === "one" ? Math.min(nested.limit ?? 1, 1) : nested.limit;
     return { table: related, rows: sortKeyed(entries, ordering.compare, limit).map((entry) => entry.row) };
   };
 }
@@ -60,11 +61,14 @@ function linkedRows(relation: NormalizedRelation, related: SourceTable, table: S
     return rows;
   }
   const parentId = table.idOf(row);
-  if (related.equalityIndex) return related.equalityIndex(relation.link).get(parentId);
-  return related.liveRows().filter((child) => {
+  const linksBack = (child: number) => {
     const linked = readStored(relation.linkSpec, related.get(child, relation.link), undefined);
     return linked === parentId || (Array.isArray(linked) && linked.includes(parentId));
-  });
+  };
+  // The index holds stored values, wrong-typed ones too (a ref stored as ["id"], a set field
+  // holding one plain id), which read as no link: candidates are re-checked as read.
+  if (related.equalityIndex) return [...related.equalityIndex(relation.link).get(parentId)].filter(linksBack);
+  return related.liveRows().filter(linksBack);
 }
 
 function compileRelation(relation: NormalizedRelation, source: Source | undefined): Materializer extends (...args: infer A) => unknown ? (...args: A) => unknown : never {

@@ -99,6 +99,9 @@ function normalizeFields(
   const select: string[] = [];
   for (const [field, wanted] of Object.entries(fields)) {
     if (isNestedQuery(wanted)) {
+      // A forward relation reads its link field: its read rule belongs with the others (live
+      // queries look it up). An entity name (a reverse relation) has no spec here.
+      specOf(field);
       const error = addRelation(field, wanted);
       if (error) return { data: undefined, error };
       continue;

@@ -5,9 +5,11 @@ import { createSchema } from "../schema/create-schema.js";
 import { t } from "../schema/t.js";
 import { TripleStore } from "../store/triple-store.js";
 import { lawSeed, reproduce } from "../testing/law-seed.js";
+import { conditionSql, createRng, type Rng } from "../testing/sql-oracle.js";
 import { CREATED_AT_FIELD, CREATED_BY_FIELD, DELETED_FIELD } from "../triples.js";
 import { compileMaterializer } from "./materialize.js";
 import { normalizeQuery } from "./normalize.js";
+import type { Operator } from "./query.js";
 import { runQuery } from "./run-query.js";
 
 /**
@@ -42,33 +44,6 @@ const schema = createSchema({
   },
 });
 const itemsSpec = schema.collections.items!;
-
-// ---- seeded randomness ----
-
-interface Rng {
-  next(): number;
-  int(min: number, max: number): number;
-  chance(p: number): boolean;
-  pick<T>(items: readonly T[]): T;
-}
-
-/** mulberry32: small, fast, and good enough to drive a test. */
-function createRng(seed: number): Rng {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let x = state;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    next,
-    int: (min, max) => min + Math.floor(next() * (max - min + 1)),
-    chance: (p) => next() < p,
-    pick: (items) => items[Math.floor(next() * items.length)]!,
-  };
-}
 
 // ---- value pools (duplicates on purpose) ----
 
@@ -416,21 +391,6 @@ function createOracle(): { db: Database.Database; reload(docs: readonly ModelDoc
   return { db, reload };
 }
 
-type Operator =
-  | "equals"
-  | "notEquals"
-  | "contains"
-  | "startsWith"
-  | "endsWith"
-  | "greaterThan"
-  | "greaterThanOrEqual"
-  | "lessThan"
-  | "lessThanOrEqual"
-  | "in"
-  | "notIn"
-  | "isDefined"
-  | "isUndefined";
-
 const RANGES: Operator[] = ["greaterThan", "greaterThanOrEqual", "lessThan", "lessThanOrEqual"];
 const MEMBERSHIP: Operator[] = ["equals", "notEquals", "in", "notIn", "isDefined", "isUndefined"];
 const OPERATORS_BY_KIND: Record<Kind, Operator[]> = {
@@ -441,60 +401,11 @@ const OPERATORS_BY_KIND: Record<Kind, Operator[]> = {
   refMany: MEMBERSHIP,
   json: ["isDefined", "isUndefined"],
 };
-const SQL_RANGE: Record<string, string> = { greaterThan: ">", greaterThanOrEqual: ">=", lessThan: "<", lessThanOrEqual: "<=" };
-
-/** Translates one condition to SQL: NULL (undefined) matches no comparison but does match notEquals/notIn. */
-function conditionSql(field: QueryField, op: Operator, operand: unknown, params: unknown[]): string {
-  const column = `"${field.name}"`;
-  const bind = (value: unknown) => {
-    params.push(value instanceof Date ? value.getTime() : typeof value === "boolean" ? (value ? 1 : 0) : value);
-    return "?";
-  };
-  const list = (values: readonly unknown[]) => `(${values.map(bind).join(", ")})`;
-  if (field.kind === "refMany") {
-    const has = (test: string) => `EXISTS (SELECT 1 FROM item_tags WHERE item_tags.item = items.id${test})`;
-    switch (op) {
-      case "equals":
-        return has(` AND tag = ${bind(operand)}`);
-      case "notEquals":
-        return `NOT ${has(` AND tag = ${bind(operand)}`)}`;
-      case "in":
-        return has(` AND tag IN ${list(operand as unknown[])}`);
-      case "notIn":
-        return `NOT ${has(` AND tag IN ${list(operand as unknown[])}`)}`;
-      case "isDefined":
-        return operand ? has("") : `NOT ${has("")}`;
-      case "isUndefined":
-        return operand ? `NOT ${has("")}` : has("");
-      default:
-        throw new Error(`no SQL for ${op} on a set`);
-    }
-  }
-  switch (op) {
-    case "equals":
-      return `${column} = ${bind(operand)}`;
-    case "notEquals":
-      return `(${column} IS NULL OR ${column} <> ${bind(operand)})`;
-    case "contains":
-      return `instr(${column}, ${bind(operand)}) > 0`;
-    case "startsWith":
-      return `substr(${column}, 1, length(${bind(operand)})) = ${bind(operand)}`;
-    case "endsWith":
-      return (
-        `(length(${column}) >= length(${bind(operand)}) AND ` +
-        `substr(${column}, length(${column}) - length(${bind(operand)}) + 1) = ${bind(operand)})`
-      );
-    case "in":
-      return `${column} IN ${list(operand as unknown[])}`;
-    case "notIn":
-      return `(${column} IS NULL OR ${column} NOT IN ${list(operand as unknown[])})`;
-    case "isDefined":
-      return `${column} IS ${operand ? "NOT " : ""}NULL`;
-    case "isUndefined":
-      return `${column} IS ${operand ? "" : "NOT "}NULL`;
-    default:
-      return `${column} ${SQL_RANGE[op]} ${bind(operand)}`;
-  }
+/** A field in SQL: a column of items, or for the set field a membership subquery on item_tags. */
+function conditionOf(field: QueryField, op: Operator, operand: unknown, params: unknown[]): string {
+  if (field.kind !== "refMany") return conditionSql({ column: `"${field.name}"` }, op, operand, params);
+  const exists = (test: string) => `EXISTS (SELECT 1 FROM item_tags WHERE item_tags.item = items.id${test})`;
+  return conditionSql({ column: "", set: { exists, member: "tag" } }, op, operand, params);
 }
 
 // ---- random queries ----
@@ -571,7 +482,7 @@ function createQueryGenerator(rng: Rng, pools: Pools, coverage: Map<string, numb
         // A bare value means equals.
         const operand = sampleOf(field, docs, allIds);
         where[field.name] = operand;
-        clauses.push(conditionSql(field, "equals", operand, params));
+        clauses.push(conditionOf(field, "equals", operand, params));
         cover(`${field.name} equals`);
         cover(`${field.kind} bare`);
         continue;
@@ -582,7 +493,7 @@ function createQueryGenerator(rng: Rng, pools: Pools, coverage: Map<string, numb
         if (Object.hasOwn(filter, op)) continue;
         const operand = operandOf(field, op, docs, allIds);
         filter[op] = operand;
-        clauses.push(conditionSql(field, op, operand, params));
+        clauses.push(conditionOf(field, op, operand, params));
         cover(`${field.name} ${op}`);
         cover(`${field.kind} ${op}`);
       }
