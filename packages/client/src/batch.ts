@@ -8,12 +8,21 @@ import type { BatchOperation } from "./types.js";
  */
 function encodeFields(fields: unknown): unknown {
   if (!isPlainObject(fields)) return fields;
-  return Object.fromEntries(Object.entries(fields).map(([field, value]) => [field, value === undefined ? null : value]));
+  const copy = { ...fields };
+  for (const field in copy) if (copy[field] === undefined) copy[field] = null;
+  return copy;
 }
 
 function decodeFields(fields: unknown): unknown {
   if (!isPlainObject(fields)) return fields;
-  return Object.fromEntries(Object.entries(fields).map(([field, value]) => [field, value === null ? undefined : value]));
+  // Bulk loads rarely remove anything: copy only when there is a removal to turn back.
+  for (const field in fields) {
+    if (fields[field] !== null) continue;
+    const copy: Record<string, unknown> = { ...fields };
+    for (const name in copy) if (copy[name] === null) copy[name] = undefined;
+    return copy;
+  }
+  return fields;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -1,9 +1,10 @@
-import { type ReadonlySignal, signal } from "@preact/signals-core";
+import { computed, type ReadonlySignal, signal } from "@preact/signals-core";
 import type { RowChange } from "../store/table.js";
 import { type Materializer, compileMaterializer } from "./materialize.js";
 import { compileOrder, insertionPoint, type Keyed, type Ordering } from "./order.js";
 import { compileWhere, type RowTest } from "./predicate.js";
 import type { NormalizedQuery } from "./query.js";
+import { compilePageWindow, EMPTY_WINDOW, type PageWindow, type ResultWindow, resultWindow } from "./cursor.js";
 import { readDependsOnCreatedAt } from "./read-field.js";
 import { type LiveView, routeOf, type Watch } from "./live-view.js";
 import { sortedMatches } from "./run-query.js";
@@ -38,6 +39,17 @@ export class LiveQuery implements LiveView {
   private readonly touched = new Set<number>();
   private isDirty = false;
   private readonly output;
+  /** The query's page (cursors and limit) over `entries`. */
+  private readonly page: PageWindow;
+  /** Bumped by every render, so {@link window} is computed only when someone reads it. */
+  private readonly renders = signal(0);
+  private lastWindow = EMPTY_WINDOW;
+  /** Where the visible page sits in the full match set (its size included), with the cursors that continue it. */
+  readonly window: ReadonlySignal<ResultWindow> = computed(() => {
+    this.renders.value;
+    this.lastWindow = resultWindow(this.lastWindow, this.entries, this.page.bounds(this.entries), this.query.orderBy.length);
+    return this.lastWindow;
+  });
   private table: SourceTable | undefined;
   private readonly relations: RelationTracker | undefined;
 
@@ -51,6 +63,7 @@ export class LiveQuery implements LiveView {
     ];
     this.test = compileWhere(query.where, query.specs);
     this.ordering = compileOrder(query.orderBy, query.specs);
+    this.page = compilePageWindow(query, this.ordering.compare);
     this.materialize = compileMaterializer(query, source);
     const links = this.relations?.rootLinkFields ?? [];
     this.selected = dependenciesOf([...query.select, ...links], query);
@@ -166,9 +179,13 @@ export class LiveQuery implements LiveView {
 
   private render(): readonly ResultDoc[] {
     const table = this.table;
-    const count = Math.min(this.query.limit ?? Infinity, this.entries.length);
+    // The visible page: `limit` entries from the start, or after/before the query's cursor.
+    const bounds = this.page.bounds(this.entries);
+    this.renders.value = this.renders.peek() + 1;
+    const count = bounds.end - bounds.start;
+    if (this.isUnchanged(bounds.start, count)) return this.output.peek();
     const rows = new Array<number>(count);
-    for (let i = 0; i < count; i++) rows[i] = this.entries[i]!.row;
+    for (let i = 0; i < count; i++) rows[i] = this.entries[bounds.start + i]!.row;
     const previousRows = this.visibleRows;
     let isSame = previousRows.length === count && table !== undefined && this.output !== undefined;
     const docs = new Map<number, ResultDoc>();
@@ -192,6 +209,20 @@ export class LiveQuery implements LiveView {
     const previous = this.output?.peek();
     if (previous !== undefined && sameList(previous, list)) return previous;
     return list;
+  }
+
+  /**
+   * Whether the visible rows are the ones shown last, in order, none of them touched: most
+   * changes a query hears are to matches outside its window, and they must not cost a render.
+   */
+  private isUnchanged(start: number, count: number): boolean {
+    const previous = this.visibleRows;
+    if (this.output === undefined || previous.length !== count) return false;
+    for (let i = 0; i < count; i++) {
+      const row = this.entries[start + i]!.row;
+      if (previous[i] !== row || this.touched.has(row)) return false;
+    }
+    return true;
   }
 
   private positionOf(entry: Keyed): number {
