@@ -7,7 +7,7 @@ import type { AggregateFunction, AggregateResultRow, NormalizedAggregate, Normal
 import { normalizeQuery } from "./normalize.js";
 import { candidateRows } from "./plan.js";
 import { compileWhere } from "./predicate.js";
-import { AUTO_FIELD_SPECS, type Direction } from "./query.js";
+import { type Direction, fieldSpecOf } from "./query.js";
 import type { Source } from "./source.js";
 
 const QUERY_KEYS = new Set(["aggregations", "where", "groupBy", "orderBy", "limit"]);
@@ -58,9 +58,7 @@ export function normalizeAggregateQuery(collection: CollectionSpec, input: unkno
   if (filter.error) return filter;
   const specs: Record<string, FieldSpec> = { ...filter.data.specs };
   const specOf = (field: string): FieldSpec | undefined => {
-    // Schema fields cannot take the auto fields' names, so one lookup over both is unambiguous.
-    const known = Object.hasOwn(collection.fields, field) || Object.hasOwn(AUTO_FIELD_SPECS, field);
-    const spec = known ? (collection.fields[field] ?? AUTO_FIELD_SPECS[field]) : undefined;
+    const spec = fieldSpecOf(collection, field);
     if (spec !== undefined) specs[field] = spec;
     return spec;
   };

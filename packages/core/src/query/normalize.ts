@@ -3,7 +3,7 @@ import type { FieldSpec } from "../schema/field.js";
 import type { CollectionSpec } from "../schema/types.js";
 import { describe } from "../schema/validate.js";
 import { isNestedQuery, normalizeRelation } from "./normalize-relation.js";
-import { AUTO_FIELD_SPECS, type Condition, type Direction, type NormalizedQuery, type NormalizedRelation, type Operator } from "./query.js";
+import { type Condition, type Direction, type NormalizedQuery, type NormalizedRelation, type Operator, fieldSpecOf } from "./query.js";
 
 const OPERATORS = new Set<Operator>([
   "equals",
@@ -54,11 +54,7 @@ export function normalizeQuery(
   }
   const specs: Record<string, FieldSpec> = {};
   const specOf = (field: string): FieldSpec | undefined => {
-    const spec = Object.hasOwn(collection.fields, field)
-      ? collection.fields[field]
-      : Object.hasOwn(AUTO_FIELD_SPECS, field)
-        ? AUTO_FIELD_SPECS[field]
-        : undefined;
+    const spec = fieldSpecOf(collection, field);
     if (spec !== undefined) specs[field] = spec;
     return spec;
   };

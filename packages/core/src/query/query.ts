@@ -83,3 +83,9 @@ export const AUTO_FIELD_SPECS: Readonly<Record<string, FieldSpec>> = {
   updatedAt: { type: "date", optional: false },
   createdBy: { type: "string", optional: true },
 };
+
+/** The read rule of a schema or auto field of a collection, or undefined for an unknown name. */
+export function fieldSpecOf(collection: { readonly fields: Readonly<Record<string, FieldSpec>> }, field: string): FieldSpec | undefined {
+  if (Object.hasOwn(collection.fields, field)) return collection.fields[field];
+  return Object.hasOwn(AUTO_FIELD_SPECS, field) ? AUTO_FIELD_SPECS[field] : undefined;
+}
