@@ -8,15 +8,19 @@ import type { NormalizedQuery } from "./query.js";
 /** Views following one collection, indexed by the equality keys of their routes. */
 interface CollectionRoutes {
   /** field → stored value → views routed by `field` with that key. */
-  readonly byField: Map<string, Map<unknown, Set<LiveView>>>;
+  readonly byField: Map<string, Map<unknown, Set<Registration>>>;
   /** Views without a route: they see every change of the collection. */
-  readonly unrouted: Set<LiveView>;
+  readonly unrouted: Set<Registration>;
 }
 
 interface Registration {
   readonly view: LiveView;
   readonly key: string;
   count: number;
+  /** Stamp of the last row change offered to the view (a view reachable twice hears it once). */
+  visitedAt: number;
+  /** Stamp of the last commit that changed the view. */
+  dirtyAt: number;
 }
 
 /** Above this many changed rows of one table in one commit, queries recompute instead of folding. */
@@ -40,6 +44,8 @@ export class LiveQueryRegistry {
   private readonly byView = new Map<LiveView, Registration>();
   private readonly unwatch = new Map<string, () => void>();
   private readonly stopListening: () => void;
+  /** Counter behind the visit and commit stamps of registrations. */
+  private stamp = 0;
 
   constructor(private readonly store: TripleStore) {
     this.stopListening = store.onCommit((commit) => this.route(commit));
@@ -61,10 +67,10 @@ export class LiveQueryRegistry {
       return existing.view as V;
     }
     const view = create();
-    const registration: Registration = { view, key, count: 1 };
+    const registration: Registration = { view, key, count: 1, visitedAt: 0, dirtyAt: 0 };
     this.registrations.set(key, registration);
     this.byView.set(view, registration);
-    for (const watch of view.watches) this.addRoute(watch, view);
+    for (const watch of view.watches) this.addRoute(watch, registration);
     return view;
   }
 
@@ -74,7 +80,7 @@ export class LiveQueryRegistry {
     if (registration === undefined || --registration.count > 0) return;
     this.registrations.delete(registration.key);
     this.byView.delete(view);
-    for (const watch of view.watches) this.removeRoute(watch, view);
+    for (const watch of view.watches) this.removeRoute(watch, registration);
   }
 
   /** Number of distinct live queries maintained. */
@@ -93,56 +99,73 @@ export class LiveQueryRegistry {
   }
 
   private route(commit: Commit): void {
-    const dirty = new Set<LiveView>();
+    const commitStamp = ++this.stamp;
+    const dirty: Registration[] = [];
+    const markDirty = (registration: Registration) => {
+      if (registration.dirtyAt === commitStamp) return;
+      registration.dirtyAt = commitStamp;
+      dirty.push(registration);
+    };
     for (const [table, rows] of commit.tables) {
       const routes = this.routes.get(table.name);
       if (routes === undefined) continue;
       if (rows.size > BULK_COMMIT_ROWS) {
-        for (const live of this.queriesOf(routes)) {
-          live.reset(table);
-          dirty.add(live);
+        for (const registration of this.registrationsOf(routes)) {
+          registration.view.reset(table);
+          markDirty(registration);
         }
         continue;
       }
-      for (const [row, change] of rows) this.routeRow(routes, table, row, change, dirty);
+      for (const [row, change] of rows) this.routeRow(routes, table, row, change, markDirty);
     }
-    if (dirty.size === 0) return;
+    if (dirty.length === 0) return;
     // One batch: every subscriber runs at most once for the whole commit.
     batch(() => {
-      for (const live of dirty) live.flush();
+      for (const registration of dirty) registration.view.flush();
     });
   }
 
-  private routeRow(routes: CollectionRoutes, table: Table, row: number, change: RowChange, dirty: Set<LiveView>): void {
-    const visited = new Set<LiveView>();
-    const visit = (live: LiveView) => {
-      if (visited.has(live)) return;
-      visited.add(live);
-      if (!live.canSee(table, row, change)) return;
-      live.apply(table, row, change);
-      dirty.add(live);
+  private routeRow(
+    routes: CollectionRoutes,
+    table: Table,
+    row: number,
+    change: RowChange,
+    markDirty: (registration: Registration) => void,
+  ): void {
+    // Stamps instead of a visited set: this runs for every changed row of every commit.
+    const rowStamp = ++this.stamp;
+    const visitAll = (registrations: Set<Registration> | undefined) => {
+      if (registrations === undefined) return;
+      for (const registration of registrations) {
+        if (registration.visitedAt === rowStamp) continue;
+        registration.visitedAt = rowStamp;
+        const { view } = registration;
+        if (!view.canSee(table, row, change)) continue;
+        view.apply(table, row, change);
+        markDirty(registration);
+      }
     };
-    const visitKey = (byKey: Map<unknown, Set<LiveView>>, value: unknown) => {
+    const visitKey = (byKey: Map<unknown, Set<Registration>>, value: unknown) => {
       if (Array.isArray(value)) {
-        for (const member of value) byKey.get(member)?.forEach(visit);
+        for (const member of value) visitAll(byKey.get(member));
       } else if (value !== undefined) {
-        byKey.get(value)?.forEach(visit);
+        visitAll(byKey.get(value));
       }
     };
     for (const [field, byKey] of routes.byField) {
       visitKey(byKey, field === "id" ? table.idOf(row) : table.get(row, field));
       if (change.changed(field)) visitKey(byKey, change.before(field));
     }
-    routes.unrouted.forEach(visit);
+    visitAll(routes.unrouted);
   }
 
-  private *queriesOf(routes: CollectionRoutes): IterableIterator<LiveView> {
-    const seen = new Set<LiveView>(routes.unrouted);
-    for (const byKey of routes.byField.values()) for (const set of byKey.values()) for (const live of set) seen.add(live);
-    yield* seen;
+  private registrationsOf(routes: CollectionRoutes): Set<Registration> {
+    const all = new Set<Registration>(routes.unrouted);
+    for (const byKey of routes.byField.values()) for (const set of byKey.values()) for (const registration of set) all.add(registration);
+    return all;
   }
 
-  private addRoute({ collection, route }: Watch, view: LiveView): void {
+  private addRoute({ collection, route }: Watch, view: Registration): void {
     let routes = this.routes.get(collection);
     if (routes === undefined) {
       this.routes.set(collection, (routes = { byField: new Map(), unrouted: new Set() }));
@@ -161,7 +184,7 @@ export class LiveQueryRegistry {
     }
   }
 
-  private removeRoute({ collection, route }: Watch, view: LiveView): void {
+  private removeRoute({ collection, route }: Watch, view: Registration): void {
     const routes = this.routes.get(collection);
     if (routes === undefined) return;
     if (route === undefined) {
