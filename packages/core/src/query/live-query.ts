@@ -139,13 +139,13 @@ export class LiveQuery implements LiveView {
     if (previous === undefined) {
       if (!matches) return;
       const entry = this.ordering.keyOf(table, row);
-      this.entries.splice(insertionPoint(this.entries, entry, this.ordering.compare), 0, entry);
+      insertAt(this.entries, insertionPoint(this.entries, entry, this.ordering.compare), entry);
       this.members.set(row, entry);
       this.isDirty = true;
       return;
     }
     if (!matches) {
-      this.entries.splice(this.positionOf(previous), 1);
+      removeAt(this.entries, this.positionOf(previous));
       this.members.delete(row);
       this.isDirty = true;
       return;
@@ -153,8 +153,8 @@ export class LiveQuery implements LiveView {
     if (this.touchesAny(change, this.ordered)) {
       const entry = this.ordering.keyOf(table, row);
       if (this.ordering.compare(previous, entry) !== 0) {
-        this.entries.splice(this.positionOf(previous), 1);
-        this.entries.splice(insertionPoint(this.entries, entry, this.ordering.compare), 0, entry);
+        removeAt(this.entries, this.positionOf(previous));
+        insertAt(this.entries, insertionPoint(this.entries, entry, this.ordering.compare), entry);
         this.members.set(row, entry);
         this.isDirty = true;
       }
@@ -257,6 +257,21 @@ function sameList(a: readonly ResultDoc[], b: readonly ResultDoc[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i] && !sameDoc(a[i]!, b[i]!)) return false;
   return true;
+}
+
+// Plain loops rather than `splice`: splice allocates an array of removed elements on every call,
+// and a live query moves entries on most writes it hears about.
+function insertAt(entries: Keyed[], index: number, entry: Keyed): void {
+  let i = entries.length;
+  entries.push(entry);
+  for (; i > index; i--) entries[i] = entries[i - 1]!;
+  entries[index] = entry;
+}
+
+function removeAt(entries: Keyed[], index: number): void {
+  const last = entries.length - 1;
+  for (let i = index; i < last; i++) entries[i] = entries[i + 1]!;
+  entries.pop();
 }
 
 function sameDoc(a: ResultDoc, b: ResultDoc): boolean {
