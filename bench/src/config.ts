@@ -25,6 +25,21 @@ export interface BenchConfig {
   readonly w3BudgetMs: number;
   /** W4: documents held in memory. */
   readonly w4Docs: number;
+  /** W5: users and posts; timed one-shot runs (median reported); live writes and their budget. */
+  readonly w5Users: number;
+  readonly w5Posts: number;
+  readonly w5Reps: number;
+  readonly w5Writes: number;
+  readonly w5BudgetMs: number;
+  /** W6: documents; timed one-shot runs (median reported); live writes and their budget. */
+  readonly w6Docs: number;
+  readonly w6Reps: number;
+  readonly w6Writes: number;
+  readonly w6BudgetMs: number;
+  /** W6: budget of the "re-run the aggregate query after each write" loops (at least 20 writes run). */
+  readonly w6RerunBudgetMs: number;
+  /** W5, W6: time after which a slow peer's one-shot runs stop (at least 3 run, or all if fewer). */
+  readonly oneShotBudgetMs: number;
 }
 
 function numberFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -37,7 +52,8 @@ function numberFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): num
 
 /**
  * Reads BENCH_SCALE, BENCH_SMOKE, SEED, BENCH_REPS, BENCH_W2_QUERIES, BENCH_W2_BUDGET_MS,
- * BENCH_W3_BUDGET_MS.
+ * BENCH_W3_BUDGET_MS, BENCH_ONESHOT_REPS, BENCH_ONESHOT_BUDGET_MS, BENCH_W5_BUDGET_MS,
+ * BENCH_W6_BUDGET_MS, BENCH_W6_RERUN_BUDGET_MS.
  *
  * @example
  * const config = configFromEnv(process.env, process.argv.includes("--smoke"));
@@ -61,5 +77,16 @@ export function configFromEnv(env: NodeJS.ProcessEnv, smokeFlag: boolean): Bench
     w3Writes: scaled(10_000, 100),
     w3BudgetMs: isSmoke ? 2_000 : numberFrom(env, "BENCH_W3_BUDGET_MS", 20_000),
     w4Docs: scaled(100_000, 100),
+    w5Users: scaled(1_000, 20),
+    w5Posts: scaled(100_000, 200),
+    w5Reps: isSmoke ? 2 : Math.floor(numberFrom(env, "BENCH_ONESHOT_REPS", 5)),
+    w5Writes: scaled(10_000, 100),
+    w5BudgetMs: isSmoke ? 1_000 : numberFrom(env, "BENCH_W5_BUDGET_MS", 10_000),
+    w6Docs: scaled(100_000, 100),
+    w6Reps: isSmoke ? 2 : Math.floor(numberFrom(env, "BENCH_ONESHOT_REPS", 5)),
+    w6Writes: scaled(10_000, 100),
+    w6BudgetMs: isSmoke ? 1_000 : numberFrom(env, "BENCH_W6_BUDGET_MS", 10_000),
+    w6RerunBudgetMs: isSmoke ? 500 : numberFrom(env, "BENCH_W6_RERUN_BUDGET_MS", 5_000),
+    oneShotBudgetMs: isSmoke ? 500 : numberFrom(env, "BENCH_ONESHOT_BUDGET_MS", 5_000),
   };
 }

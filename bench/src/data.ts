@@ -147,3 +147,158 @@ export function createChecksum(): { add(text: string): void; value(): string } {
     value: () => (hash >>> 0).toString(16).padStart(8, "0"),
   };
 }
+
+// ---- W5: relations (users with their latest published posts) ----
+
+/** A W5 user: `createdAt` of user i is BASE_TIME + i. */
+export interface User {
+  readonly id: string;
+  readonly name: string;
+  readonly createdAt: number;
+}
+
+/** A W5 post: `createdAt` of post j is BASE_TIME + (user count) + j, after every user. */
+export interface Post {
+  readonly id: string;
+  readonly title: string;
+  readonly published: boolean;
+  readonly authorId: string;
+  readonly createdAt: number;
+}
+
+/** W5's nested query: each user's latest published posts, at most this many. */
+export const W5_LIMIT = 10;
+
+/** W5's data set: users, then posts with a random author each and about half published. */
+export function makeW5Data(userCount: number, postCount: number, seed: number): { users: User[]; posts: Post[] } {
+  const random = createRandom(seed ^ 0x5555);
+  const users = Array.from({ length: userCount }, (_, i): User => ({ id: idFrom(random), name: `user ${i}`, createdAt: BASE_TIME + i }));
+  const posts = Array.from(
+    { length: postCount },
+    (_, j): Post => ({
+      id: idFrom(random),
+      title: `post ${j}`,
+      published: random() < 0.5,
+      authorId: users[pick(random, userCount)]!.id,
+      createdAt: BASE_TIME + userCount + j,
+    }),
+  );
+  return { users, posts };
+}
+
+/** One W5 write to post `post` (an index into the posts): a new title, a published flip, a new author. */
+export type W5Write =
+  | { readonly post: number; readonly field: "title"; readonly value: string }
+  | { readonly post: number; readonly field: "published"; readonly value: boolean }
+  | { readonly post: number; readonly field: "authorId"; readonly value: string };
+
+/**
+ * Random W5 writes, each kind with equal chance. A flip sets the opposite of the post's value at
+ * that point of the sequence, so every peer applies the very same values.
+ */
+export function w5Writes(count: number, users: readonly User[], posts: readonly Post[], seed: number): W5Write[] {
+  const random = createRandom(seed ^ 0x5e5e);
+  const published = posts.map((post) => post.published);
+  return Array.from({ length: count }, (_, w): W5Write => {
+    const post = pick(random, posts.length);
+    const kind = pick(random, 3);
+    if (kind === 0) return { post, field: "title", value: `post ${post} v${w}` };
+    if (kind === 1) return { post, field: "published", value: (published[post] = !published[post]) };
+    return { post, field: "authorId", value: users[pick(random, users.length)]!.id };
+  });
+}
+
+/** One row of W5's result: a user with the ids and titles of its latest published posts. */
+export interface UserWithPosts {
+  readonly id: string;
+  readonly name: string;
+  readonly posts: ReadonlyArray<{ readonly id: string; readonly title: string }>;
+}
+
+/** Whether two rows of W5's result show the same posts (ids and titles, in order). */
+export function samePosts(a: UserWithPosts, b: UserWithPosts): boolean {
+  if (a.posts.length !== b.posts.length) return false;
+  for (let i = 0; i < a.posts.length; i++) {
+    if (a.posts[i]!.id !== b.posts[i]!.id || a.posts[i]!.title !== b.posts[i]!.title) return false;
+  }
+  return true;
+}
+
+/** W5's cross-check: users in id order (whatever order a peer returns them in), posts in result order. */
+export function w5Checksum(rows: readonly UserWithPosts[]): string {
+  const checksum = createChecksum();
+  for (const user of [...rows].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
+    checksum.add(user.id);
+    checksum.add(user.name);
+    for (const post of user.posts) {
+      checksum.add(post.id);
+      checksum.add(post.title);
+    }
+    checksum.add("|");
+  }
+  return checksum.value();
+}
+
+// ---- W6: aggregates (group by tag: count, sum of score, average priority) ----
+
+/** A W6 document. */
+export interface Item {
+  readonly id: string;
+  readonly tag: string;
+  readonly priority: number;
+  /** A whole number in [0, 1000): sums stay exact in every peer. */
+  readonly score: number;
+  readonly createdAt: number;
+}
+
+export function makeItems(count: number, seed: number): Item[] {
+  const random = createRandom(seed ^ 0x6666);
+  return Array.from(
+    { length: count },
+    (_, i): Item => ({
+      id: idFrom(random),
+      tag: TAGS[pick(random, TAG_COUNT)]!,
+      priority: pick(random, 10),
+      score: pick(random, 1000),
+      createdAt: BASE_TIME + i,
+    }),
+  );
+}
+
+/** One W6 write: a single field of one document. */
+export type W6Write =
+  | { readonly doc: number; readonly field: "tag"; readonly value: string }
+  | { readonly doc: number; readonly field: "priority"; readonly value: number }
+  | { readonly doc: number; readonly field: "score"; readonly value: number };
+
+/** Random single-field writes: a random document, a random field among tag/priority/score. */
+export function w6Writes(count: number, docCount: number, seed: number): W6Write[] {
+  const random = createRandom(seed ^ 0x6e6e);
+  return Array.from({ length: count }, (): W6Write => {
+    const doc = pick(random, docCount);
+    const kind = pick(random, 3);
+    if (kind === 0) return { doc, field: "tag", value: TAGS[pick(random, TAG_COUNT)]! };
+    if (kind === 1) return { doc, field: "priority", value: pick(random, 10) };
+    return { doc, field: "score", value: pick(random, 1000) };
+  });
+}
+
+/** One row of W6's result: `group by tag` with `count(*)`, `sum(score)`, `avg(priority)`. */
+export interface TagAggregate {
+  readonly tag: string;
+  readonly count: number;
+  readonly sumScore: number;
+  readonly avgPriority: number | undefined;
+}
+
+/**
+ * W6's cross-check: rows in tag order. Averages are compared to 4 decimals: TinyBase keeps a
+ * live average by running updates (`avg + (add - remove) / n`), which drifts in the last bits.
+ */
+export function w6Checksum(rows: readonly TagAggregate[]): string {
+  const checksum = createChecksum();
+  for (const row of [...rows].sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0))) {
+    checksum.add(`${row.tag}:${row.count}:${row.sumScore}:${row.avgPriority === undefined ? "-" : row.avgPriority.toFixed(4)}`);
+  }
+  return checksum.value();
+}

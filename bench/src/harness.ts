@@ -103,18 +103,21 @@ export class NotifyTracker {
 }
 
 /** Applies one write and returns once every callback it causes has run. */
-export type WriteRunner = (write: W3Write) => unknown;
+export type WriteRunner<W = W3Write> = (write: W) => unknown;
 
 /**
- * W3: applies the writes in order until all are done or the time budget is spent, timing each
- * one (including all the notifications it causes). Write-to-callback latency is the time from
- * the start of a write to the last callback it caused, over writes that caused one.
+ * W3, W5, W6: applies the writes in order until all are done or the time budget is spent (but
+ * at least `minWrites`), timing each one (including all the notifications it causes).
+ * Write-to-callback latency is the time from the start of a write to the last callback it
+ * caused, over writes that caused one.
  */
-export async function measureWrites(
+export async function measureWrites<W = W3Write>(
   config: BenchConfig,
-  writes: readonly W3Write[],
-  write: WriteRunner,
+  writes: readonly W[],
+  write: WriteRunner<W>,
   tracker: NotifyTracker,
+  budgetMs: number = config.w3BudgetMs,
+  minWrites = 0,
 ): Promise<Record<string, number>> {
   await settleHeap();
   tracker.count = 0;
@@ -129,7 +132,7 @@ export async function measureWrites(
     const end = performance.now();
     times.push(end - start);
     if (tracker.lastAt >= start) latencies.push(tracker.lastAt - start);
-    if (end - begin > config.w3BudgetMs) break;
+    if (end - begin > budgetMs && times.length >= minWrites) break;
   }
   const toUs = (ms: number) => ms * 1000;
   return {
@@ -142,6 +145,41 @@ export async function measureWrites(
     callbacks: tracker.count,
     writesNotifying: latencies.length,
   };
+}
+
+// ---- W5, W6: one-shot queries repeated ----
+
+/** W5 and W6 time at least this many one-shot runs (or all of them if fewer are asked for), however slow the peer. */
+export const MIN_ONESHOT_RUNS = 3;
+
+/**
+ * W5 and W6 one-shot: runs the query once untimed (reported as `firstMs`: it includes lazily
+ * built indexes and JIT), then up to `reps` timed runs, stopping early once the budget is spent;
+ * the median is the figure. Every run must give the same result (checked through `checksumOf`,
+ * outside the timing), which is reported for the cross-check between peers.
+ */
+export async function measureOneShot<R>(
+  config: BenchConfig,
+  reps: number,
+  run: () => Promise<R> | R,
+  checksumOf: (result: R) => string,
+): Promise<Record<string, number | string>> {
+  const firstStart = performance.now();
+  const first = await run();
+  const firstMs = performance.now() - firstStart;
+  const checksum = checksumOf(first);
+  const times: number[] = [];
+  const begin = performance.now();
+  for (let rep = 0; rep < reps; rep++) {
+    if (rep >= MIN_ONESHOT_RUNS && performance.now() - begin > config.oneShotBudgetMs) break;
+    await settleHeap();
+    const start = performance.now();
+    const result = await run();
+    times.push(performance.now() - start);
+    const again = checksumOf(result);
+    if (again !== checksum) throw new Error(`one-shot run ${rep + 1} returned a different result (${again}) than the first (${checksum}).`);
+  }
+  return { oneShotMs: median(times), oneShotMinMs: Math.min(...times), firstMs, runs: times.length, checksum };
 }
 
 function isPromise(value: unknown): value is Promise<unknown> {

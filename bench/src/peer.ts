@@ -3,8 +3,12 @@ import type { BenchConfig } from "./config.js";
 /** Marks the line of a child process's stdout that carries its rows as JSON. */
 export const RESULT_PREFIX = "@@result ";
 
+/** Labels of the two W6 rows the aggregate target compares (live subscription vs re-running the query). */
+export const TRELLIS_W6_LIVE = "Trellis (query; live: subscribe)";
+export const TRELLIS_W6_RERUN = "Trellis (re-run query per write)";
+
 /** The workloads of the suite. */
-export type WorkloadId = "W1" | "W2" | "W3" | "W4";
+export type WorkloadId = "W1" | "W2" | "W3" | "W4" | "W5" | "W6";
 
 /** The peers measured; each runs in its own child process per workload. */
 export type PeerId = "trellis" | "plain" | "sqlite" | "tinybase" | "triplit";

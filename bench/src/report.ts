@@ -1,7 +1,7 @@
 /** Turns result rows into the printed tables, the JSON lines and the target ratios. */
 import type { BenchConfig } from "./config.js";
 import { MIN_TIMED_QUERIES } from "./harness.js";
-import type { ResultRow, WorkloadId } from "./peer.js";
+import { type ResultRow, TRELLIS_W6_LIVE, TRELLIS_W6_RERUN, type WorkloadId } from "./peer.js";
 
 interface Column {
   readonly title: string;
@@ -56,6 +56,46 @@ const COLUMNS: Record<WorkloadId, { readonly title: string; readonly columns: re
       { title: "total B/doc", metric: "totalPerDoc", digits: 1 },
     ],
   },
+  W5: {
+    title:
+      "W5 users with their 10 latest published posts " +
+      "(one-shot: median of runs; live: one subscription, time per post write incl. callback)",
+    columns: [
+      { title: "posts", metric: "posts" },
+      { title: "1-shot ms", metric: "oneShotMs", digits: 2 },
+      { title: "runs", metric: "runs" },
+      { title: "1st ms", metric: "firstMs", digits: 1 },
+      { title: "load ms", metric: "loadMs", digits: 0 },
+      { title: "result*", metric: "checksum" },
+      { title: "writes", metric: "writes" },
+      { title: "mean µs", metric: "meanUs", digits: 1 },
+      { title: "median µs", metric: "medianUs", digits: 1 },
+      { title: "p95 µs", metric: "p95Us", digits: 1 },
+      { title: "callbacks", metric: "callbacks" },
+      { title: "setup ms", metric: "setupMs", digits: 0 },
+      { title: "final*", metric: "finalChecksum" },
+    ],
+  },
+  W6: {
+    title:
+      "W6 group by tag: count, sum(score), avg(priority) " +
+      "(one-shot: median of runs; live: one subscription, time per write incl. callback)",
+    columns: [
+      { title: "docs", metric: "docs" },
+      { title: "1-shot ms", metric: "oneShotMs", digits: 2 },
+      { title: "runs", metric: "runs" },
+      { title: "1st ms", metric: "firstMs", digits: 1 },
+      { title: "load ms", metric: "loadMs", digits: 0 },
+      { title: "result*", metric: "checksum" },
+      { title: "writes", metric: "writes" },
+      { title: "mean µs", metric: "meanUs", digits: 1 },
+      { title: "median µs", metric: "medianUs", digits: 1 },
+      { title: "p95 µs", metric: "p95Us", digits: 1 },
+      { title: "callbacks", metric: "callbacks" },
+      { title: "setup ms", metric: "setupMs", digits: 0 },
+      { title: "final*", metric: "finalChecksum" },
+    ],
+  },
 };
 
 function formatValue(value: number | string | undefined, digits = 0): string {
@@ -83,25 +123,50 @@ export function workloadTable(workload: WorkloadId, rows: readonly ResultRow[]):
   return `${title}\n${table(["peer", ...columns.map((column) => column.title)], body)}`;
 }
 
-/** Whether peers agree on a result checksum: a line saying so, and whether they all agree. */
-export function agreement(workload: WorkloadId, rows: readonly ResultRow[]): { line: string; isAgreed: boolean } | undefined {
-  const metric = workload === "W2" ? "checksum" : "finalChecksum";
-  const what =
-    workload === "W2"
-      ? `same rows for the first ${MIN_TIMED_QUERIES} queries (rows*, checksum*)`
-      : "same visible result of every live query after all writes (final*; peers stopped by the time budget are not compared)";
-  const sums = rows
-    .map((row) => [row.label, row.metrics[metric]] as const)
-    .filter(([, sum]) => sum !== undefined && sum !== "-");
-  if (sums.length < 2) return undefined;
-  const [referenceLabel, reference] = sums[0]!;
-  const differing = sums.filter(([, sum]) => sum !== reference).map(([label]) => label);
-  return differing.length === 0
-    ? { line: `${workload} cross-check: all ${sums.length} results agree: ${what}.`, isAgreed: true }
-    : { line: `${workload} cross-check FAILED: ${differing.join(", ")} differ from ${referenceLabel} (${what}).`, isAgreed: false };
+/** The checksums compared across peers, per workload, and what agreeing means. */
+const CHECKS: Record<WorkloadId, ReadonlyArray<{ readonly metric: string; readonly what: string }>> = {
+  W1: [],
+  W2: [{ metric: "checksum", what: `same rows for the first ${MIN_TIMED_QUERIES} queries (rows*, checksum*)` }],
+  W3: [
+    {
+      metric: "finalChecksum",
+      what: "same visible result of every live query after all writes (final*; peers stopped by the time budget are not compared)",
+    },
+  ],
+  W4: [],
+  W5: [
+    { metric: "checksum", what: "one-shot: same users, post ids and titles (result*)" },
+    { metric: "finalChecksum", what: "live: same result after all writes (final*; peers stopped by the time budget are not compared)" },
+  ],
+  W6: [
+    { metric: "checksum", what: "one-shot: same rows per tag (result*)" },
+    { metric: "finalChecksum", what: "live: same rows after all writes (final*; peers stopped by the time budget are not compared)" },
+  ],
+};
+
+/** Whether peers agree on each result checksum of a workload: a line per check, and whether they agree. */
+export function agreement(workload: WorkloadId, rows: readonly ResultRow[]): Array<{ line: string; isAgreed: boolean }> {
+  const lines: Array<{ line: string; isAgreed: boolean }> = [];
+  for (const { metric, what } of CHECKS[workload]) {
+    const sums = rows
+      .map((row) => [row.label, row.metrics[metric]] as const)
+      .filter(([, sum]) => sum !== undefined && sum !== "-");
+    if (sums.length < 2) continue;
+    const [referenceLabel, reference] = sums[0]!;
+    const differing = sums.filter(([, sum]) => sum !== reference).map(([label]) => label);
+    lines.push(
+      differing.length === 0
+        ? { line: `${workload} cross-check: all ${sums.length} results agree: ${what}.`, isAgreed: true }
+        : { line: `${workload} cross-check FAILED: ${differing.join(", ")} differ from ${referenceLabel} (${what}).`, isAgreed: false },
+    );
+  }
+  return lines;
 }
 
-/** One target: Trellis's figure over a peer's, compared with the allowed ratio. */
+/**
+ * One target. `atMost`: Trellis's figure over the peer's must not exceed `limit`. `atLeast`: the
+ * peer's figure over Trellis's (how many times faster Trellis is) must reach `limit`.
+ */
 export interface TargetResult {
   readonly name: string;
   readonly trellis: number;
@@ -109,6 +174,7 @@ export interface TargetResult {
   readonly unit: string;
   readonly ratio: number;
   readonly limit: number;
+  readonly comparison: "atMost" | "atLeast";
   readonly status: "PASS" | "MISS" | "N/A";
 }
 
@@ -123,7 +189,12 @@ export function targets(rows: readonly ResultRow[]): TargetResult[] {
   const target = (name: string, unit: string, limit: number, trellis: number, peer: number): TargetResult => {
     const ratio = trellis / peer;
     const status = Number.isFinite(ratio) ? (ratio <= limit ? "PASS" : "MISS") : "N/A";
-    return { name, trellis, peer, unit, ratio, limit, status };
+    return { name, trellis, peer, unit, ratio, limit, comparison: "atMost", status };
+  };
+  const speedup = (name: string, unit: string, limit: number, trellis: number, peer: number): TargetResult => {
+    const ratio = peer / trellis;
+    const status = Number.isFinite(ratio) ? (ratio >= limit ? "PASS" : "MISS") : "N/A";
+    return { name, trellis, peer, unit, ratio, limit, comparison: "atLeast", status };
   };
   return [
     target(
@@ -161,6 +232,13 @@ export function targets(rows: readonly ResultRow[]): TargetResult[] {
       metricOf(rows, "W4", "Trellis (client, memory)", "heapPerDoc"),
       metricOf(rows, "W4", "TinyBase (Store)", "heapPerDoc"),
     ),
+    speedup(
+      "W6 Trellis live aggregate per write >= 10x faster than re-running the query",
+      "µs",
+      10,
+      metricOf(rows, "W6", TRELLIS_W6_LIVE, "meanUs"),
+      metricOf(rows, "W6", TRELLIS_W6_RERUN, "meanUs"),
+    ),
   ];
 }
 
@@ -171,7 +249,7 @@ export function targetLines(results: readonly TargetResult[]): string {
     `${formatValue(result.trellis, 2)} ${result.unit}`,
     `${formatValue(result.peer, 2)} ${result.unit}`,
     `${formatValue(result.ratio, 2)}x`,
-    `<= ${result.limit}x`,
+    `${result.comparison === "atMost" ? "<=" : ">="} ${result.limit}x`,
     result.status,
   ]);
   return `Targets (ratios of figures from this run)\n${table(["target", "Trellis", "peer", "ratio", "limit", ""], body)}`;
