@@ -36,6 +36,8 @@ export class LiveQuery implements LiveView {
   private readonly members = new Map<number, Keyed>();
   private visibleRows: number[] = [];
   private docs = new Map<number, ResultDoc>();
+  /** Index of each visible row in the result, built when a patch needs it. */
+  private positions: Map<number, number> | undefined;
   private readonly touched = new Set<number>();
   private isDirty = false;
   private readonly output;
@@ -183,7 +185,7 @@ export class LiveQuery implements LiveView {
     const bounds = this.page.bounds(this.entries);
     this.renders.value = this.renders.peek() + 1;
     const count = bounds.end - bounds.start;
-    if (this.isUnchanged(bounds.start, count)) return this.output.peek();
+    if (this.hasSameRows(bounds.start, count)) return this.patchTouched();
     const rows = new Array<number>(count);
     for (let i = 0; i < count; i++) rows[i] = this.entries[bounds.start + i]!.row;
     const previousRows = this.visibleRows;
@@ -203,6 +205,7 @@ export class LiveQuery implements LiveView {
     }
     if (isSame) return this.output.peek();
     this.visibleRows = rows;
+    this.positions = undefined;
     this.docs = docs;
     // Other rows can read as equal documents (e.g. when `id` is not selected): the result
     // users see is unchanged then, so subscribers must not hear about it.
@@ -212,17 +215,39 @@ export class LiveQuery implements LiveView {
   }
 
   /**
-   * Whether the visible rows are the ones shown last, in order, none of them touched: most
-   * changes a query hears are to matches outside its window, and they must not cost a render.
+   * Whether the visible rows are the ones shown last, in the same order: then only touched rows
+   * can have changed, and {@link patchTouched} updates just those. Most changes a query hears
+   * about are outside its window, or to one row of a large window.
    */
-  private isUnchanged(start: number, count: number): boolean {
+  private hasSameRows(start: number, count: number): boolean {
     const previous = this.visibleRows;
     if (this.output === undefined || previous.length !== count) return false;
-    for (let i = 0; i < count; i++) {
-      const row = this.entries[start + i]!.row;
-      if (previous[i] !== row || this.touched.has(row)) return false;
-    }
+    for (let i = 0; i < count; i++) if (previous[i] !== this.entries[start + i]!.row) return false;
     return true;
+  }
+
+  /** The previous result with the touched visible rows re-materialized (the same array if none changed). */
+  private patchTouched(): readonly ResultDoc[] {
+    const previous = this.output.peek();
+    let list: ResultDoc[] | undefined;
+    for (const row of this.touched) {
+      const doc = this.docs.get(row);
+      if (doc === undefined) continue; // not visible
+      const fresh = this.materialize(this.table!, row);
+      if (sameDoc(doc, fresh)) continue;
+      list ??= previous.slice();
+      list[this.visiblePosition(row)] = fresh;
+      this.docs.set(row, fresh);
+    }
+    return list ?? previous;
+  }
+
+  private visiblePosition(row: number): number {
+    if (this.positions === undefined) {
+      this.positions = new Map();
+      this.visibleRows.forEach((visible, index) => this.positions!.set(visible, index));
+    }
+    return this.positions.get(row)!;
   }
 
   private positionOf(entry: Keyed): number {
