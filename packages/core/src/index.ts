@@ -81,3 +81,21 @@ export type {
   WhereClause,
   WhereOperators,
 } from "./query/query-types.js";
+export {
+  type AckMessage,
+  type ChangesMessage,
+  type ClientMessage,
+  DEFAULT_MAX_FRAME_BYTES,
+  type ErrorMessage,
+  type HelloMessage,
+  type PingMessage,
+  type PongMessage,
+  PROTOCOL_VERSION,
+  type PushMessage,
+  type ServerMessage,
+  type SnapshotMessage,
+  type SubscribeMessage,
+  type UnsubscribeMessage,
+  type WelcomeMessage,
+} from "./protocol/messages.js";
+export { type ParseLimits, parseClientMessage, parseServerMessage } from "./protocol/parse.js";

@@ -3,23 +3,8 @@ import type { FieldSpec } from "../schema/field.js";
 import type { CollectionSpec } from "../schema/types.js";
 import { describe } from "../schema/validate.js";
 import { isNestedQuery, normalizeRelation } from "./normalize-relation.js";
-import { type Condition, type Direction, type NormalizedQuery, type NormalizedRelation, type Operator, fieldSpecOf } from "./query.js";
+import { type Condition, type Direction, type NormalizedQuery, type NormalizedRelation, type Operator, fieldSpecOf, OPERATORS } from "./query.js";
 
-const OPERATORS = new Set<Operator>([
-  "equals",
-  "notEquals",
-  "contains",
-  "startsWith",
-  "endsWith",
-  "greaterThan",
-  "greaterThanOrEqual",
-  "lessThan",
-  "lessThanOrEqual",
-  "in",
-  "notIn",
-  "isDefined",
-  "isUndefined",
-]);
 const STRING_OPERATORS = new Set<Operator>(["contains", "startsWith", "endsWith"]);
 const RANGE_OPERATORS = new Set<Operator>(["greaterThan", "greaterThanOrEqual", "lessThan", "lessThanOrEqual"]);
 const SET_OPERATORS = new Set<Operator>(["equals", "notEquals", "in", "notIn", "isDefined", "isUndefined"]);

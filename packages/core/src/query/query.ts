@@ -16,6 +16,23 @@ export type Operator =
   | "isDefined"
   | "isUndefined";
 
+/** Every filter operator, for validation at the API and protocol boundaries. */
+export const OPERATORS: ReadonlySet<Operator> = new Set<Operator>([
+  "equals",
+  "notEquals",
+  "contains",
+  "startsWith",
+  "endsWith",
+  "greaterThan",
+  "greaterThanOrEqual",
+  "lessThan",
+  "lessThanOrEqual",
+  "in",
+  "notIn",
+  "isDefined",
+  "isUndefined",
+]);
+
 /** One condition of a normalized `where`: operand in comparable form (dates as epoch ms). */
 export interface Condition {
   readonly field: string;

@@ -1,0 +1,110 @@
+import type { DatabaseErrorCode } from "../errors.js";
+import type { NormalizedQuery } from "../query/query.js";
+import type { Triple } from "../triples.js";
+
+/**
+ * Version of the sync protocol these message types describe. A client names it in `hello`; a
+ * peer speaking another version is refused with a PROTOCOL error (see docs/protocol.md).
+ */
+export const PROTOCOL_VERSION = 1;
+
+/** Default largest frame, in UTF-8 bytes, that {@link parseClientMessage} accepts: 1 MiB. */
+export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
+
+// ---- client → server ----
+
+/** First message on a connection: who the client is and which app it syncs. */
+export interface HelloMessage {
+  readonly type: "hello";
+  /** Always {@link PROTOCOL_VERSION}. */
+  readonly protocol: number;
+  /** App id (one database per app on the server): 1-64 characters of [A-Za-z0-9_-]. */
+  readonly appId: string;
+  /** The client's replica id (its HLC node id): 1-64 characters of [A-Za-z0-9_-]. */
+  readonly clientId: string;
+  /** A JWT; when the server has auth configured it decides the user id. */
+  readonly token?: string;
+  /** Development mode only: the user id the client claims (ignored when auth is configured). */
+  readonly userId?: string;
+}
+
+/** Starts (or resumes, with a cursor) a live query. Answered by `snapshot`, then `changes`. */
+export interface SubscribeMessage {
+  readonly type: "subscribe";
+  /** The client's name for this subscription: 1-64 characters of [A-Za-z0-9_-]. */
+  readonly queryId: string;
+  readonly query: NormalizedQuery;
+  /** The last server cursor the client saw for this query, or null to start from nothing. */
+  readonly cursor: string | null;
+}
+
+/** Stops a live query. */
+export interface UnsubscribeMessage {
+  readonly type: "unsubscribe";
+  readonly queryId: string;
+}
+
+/** Local writes, in outbox order. Answered by `ack` once durable. Re-sending is harmless. */
+export interface PushMessage {
+  readonly type: "push";
+  /** The client's name for this batch: 1-64 characters of [A-Za-z0-9_-]. */
+  readonly batchId: string;
+  readonly triples: readonly Triple[];
+}
+
+/** Keep-alive. Answered by `pong`. */
+export interface PingMessage {
+  readonly type: "ping";
+}
+
+/** Every message a client sends. */
+export type ClientMessage = HelloMessage | SubscribeMessage | UnsubscribeMessage | PushMessage | PingMessage;
+
+// ---- server → client ----
+
+/** Answer to `hello`: the connection is accepted. */
+export interface WelcomeMessage {
+  readonly type: "welcome";
+  /** The server's clock reading (encoded HLC); the client folds it into its own clock. */
+  readonly serverHlc: string;
+  /** The user the server will act for, or null for an anonymous development connection. */
+  readonly userId: string | null;
+}
+
+/** The triples a subscribed query needs now, and the cursor to resume from. */
+export interface SnapshotMessage {
+  readonly type: "snapshot";
+  readonly queryId: string;
+  readonly triples: readonly Triple[];
+  readonly cursor: string;
+}
+
+/** Later changes that can affect the connection's live queries. */
+export interface ChangesMessage {
+  readonly type: "changes";
+  readonly triples: readonly Triple[];
+  readonly cursor: string;
+}
+
+/** A pushed batch is durable on the server. */
+export interface AckMessage {
+  readonly type: "ack";
+  readonly batchId: string;
+  readonly cursor: string;
+}
+
+/** Something went wrong; `code` is one of the {@link DatabaseErrorCode}s. */
+export interface ErrorMessage {
+  readonly type: "error";
+  readonly code: DatabaseErrorCode;
+  readonly message: string;
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+/** Answer to `ping`. */
+export interface PongMessage {
+  readonly type: "pong";
+}
+
+/** Every message a server sends. */
+export type ServerMessage = WelcomeMessage | SnapshotMessage | ChangesMessage | AckMessage | ErrorMessage | PongMessage;

@@ -1,0 +1,398 @@
+import { type DatabaseErrorCode, type DatabaseResult, fail, ok } from "../errors.js";
+import { decodeHlc } from "../hlc.js";
+import { type Condition, type Cursor, type Direction, type NormalizedQuery, type NormalizedRelation, type Operator, OPERATORS } from "../query/query.js";
+import type { FieldSpec, FieldType } from "../schema/field.js";
+import { DELETED_FIELD, type Triple } from "../triples.js";
+import { type ClientMessage, DEFAULT_MAX_FRAME_BYTES, PROTOCOL_VERSION, type ServerMessage } from "./messages.js";
+
+/** Limits of {@link parseClientMessage} / {@link parseServerMessage}. */
+export interface ParseLimits {
+  /** Largest accepted frame in UTF-8 bytes. Default 1 MiB. */
+  readonly maxBytes?: number;
+}
+
+/** App, client, query and batch ids: the pattern of `createClock` / `createClient`. */
+const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+/** Collection and field names: the pattern of `createSchema`. */
+const NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+/** Keys that could reach an object's prototype; refused anywhere in a frame. */
+const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+const MAX_STRING_ID = 256; // document ids, set elements, user ids, cursors
+const MAX_TOKEN = 16 * 1024;
+/** Nesting limit of relations (the one `normalizeQuery` enforces) and of object/array specs. */
+const MAX_DEPTH = 8;
+
+const FIELD_TYPES = new Set<FieldType>(["string", "number", "boolean", "date", "json", "ref", "refMany", "object", "array"]);
+const ERROR_CODES = new Set<DatabaseErrorCode>([
+  "VALIDATION",
+  "NOT_FOUND",
+  "UNAUTHORIZED",
+  "STORAGE",
+  "NETWORK",
+  "CLOCK_DRIFT",
+  "PROTOCOL",
+  "INTERNAL",
+]);
+
+/** Where a check failed; caught at the boundary and turned into a PROTOCOL error. */
+class Invalid {
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+  ) {}
+}
+
+type Obj = Record<string, unknown>;
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "string") return value.length > 40 ? `a string "${value.slice(0, 40)}…"` : `the string ${JSON.stringify(value)}`;
+  if (typeof value === "object") return "an object";
+  return `${typeof value} ${String(value)}`;
+}
+
+function record(value: unknown, path: string): Obj {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Invalid(path, `expected an object, got ${describe(value)}`);
+  return value as Obj;
+}
+
+function object(value: unknown, path: string, allowed: readonly string[]): Obj {
+  record(value, path);
+  for (const key of Object.keys(value as Obj)) {
+    if (!allowed.includes(key)) throw new Invalid(path, `unknown key ${JSON.stringify(key)} (expected ${allowed.join(", ")})`);
+  }
+  return value as Obj;
+}
+
+function array(value: unknown, path: string): readonly unknown[] {
+  if (!Array.isArray(value)) throw new Invalid(path, `expected an array, got ${describe(value)}`);
+  return value;
+}
+
+function string(value: unknown, path: string, max: number): string {
+  if (typeof value !== "string" || value.length === 0 || value.length > max) {
+    throw new Invalid(path, `expected a string of 1-${max} characters, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function id(value: unknown, path: string): string {
+  if (typeof value !== "string" || !ID_PATTERN.test(value)) {
+    throw new Invalid(path, `expected 1-64 characters of [A-Za-z0-9_-], got ${describe(value)}`);
+  }
+  return value;
+}
+
+function name(value: unknown, path: string): string {
+  if (typeof value !== "string" || !NAME_PATTERN.test(value) || FORBIDDEN_KEYS.has(value)) {
+    throw new Invalid(path, `expected a collection or field name (letters, digits, _; not starting with a digit), got ${describe(value)}`);
+  }
+  return value;
+}
+
+function boolean(value: unknown, path: string): boolean {
+  if (typeof value !== "boolean") throw new Invalid(path, `expected true or false, got ${describe(value)}`);
+  return value;
+}
+
+function oneOf<T extends string>(value: unknown, path: string, allowed: ReadonlySet<T>): T {
+  if (typeof value !== "string" || !allowed.has(value as T)) {
+    throw new Invalid(path, `expected one of ${[...allowed].join(", ")}, got ${describe(value)}`);
+  }
+  return value as T;
+}
+
+function hlc(value: unknown, path: string): string {
+  const decoded = decodeHlc(value);
+  if (decoded.error) throw new Invalid(path, decoded.error.message);
+  return value as string;
+}
+
+function cursorString(value: unknown, path: string): string {
+  return string(value, path, MAX_STRING_ID);
+}
+
+// ---- triples ----
+
+function triple(value: unknown, path: string): Triple {
+  const raw = object(value, path, ["collection", "id", "field", "value", "hlc", "element"]);
+  const collection = name(raw.collection, `${path}.collection`);
+  const docId = string(raw.id, `${path}.id`, MAX_STRING_ID);
+  const field = raw.field === DELETED_FIELD ? DELETED_FIELD : name(raw.field, `${path}.field`);
+  const stamp = hlc(raw.hlc, `${path}.hlc`);
+  if (!Object.hasOwn(raw, "value")) throw new Invalid(`${path}.value`, "missing (null means removed)");
+  const tripleValue = raw.value;
+  if (field === DELETED_FIELD) {
+    if (raw.element !== undefined) throw new Invalid(`${path}.element`, `a ${DELETED_FIELD} triple has no element`);
+    if (tripleValue !== true) throw new Invalid(`${path}.value`, `a ${DELETED_FIELD} triple must carry true (deletes cannot be undone), got ${describe(tripleValue)}`);
+    return { collection, id: docId, field, value: true, hlc: stamp };
+  }
+  if (raw.element !== undefined) {
+    const element = string(raw.element, `${path}.element`, MAX_STRING_ID);
+    if (typeof tripleValue !== "boolean") throw new Invalid(`${path}.value`, `a set element triple carries true or false, got ${describe(tripleValue)}`);
+    return { collection, id: docId, field, value: tripleValue, hlc: stamp, element };
+  }
+  return { collection, id: docId, field, value: tripleValue, hlc: stamp };
+}
+
+function triples(value: unknown, path: string): Triple[] {
+  return array(value, path).map((each, index) => triple(each, `${path}[${index}]`));
+}
+
+// ---- normalized queries (shape only: the server has no schema) ----
+
+function fieldSpec(value: unknown, path: string, depth: number): FieldSpec {
+  if (depth > MAX_DEPTH) throw new Invalid(path, `field specs nest at most ${MAX_DEPTH} deep`);
+  const raw = object(value, path, ["type", "optional", "fallback", "target", "fields", "items"]);
+  const spec: { -readonly [K in keyof FieldSpec]: FieldSpec[K] } = {
+    type: oneOf(raw.type, `${path}.type`, FIELD_TYPES),
+    optional: boolean(raw.optional, `${path}.optional`),
+  };
+  if (raw.fallback !== undefined) spec.fallback = raw.fallback;
+  if (raw.target !== undefined) spec.target = name(raw.target, `${path}.target`);
+  if (raw.fields !== undefined) spec.fields = specs(raw.fields, `${path}.fields`, depth + 1);
+  if (raw.items !== undefined) spec.items = fieldSpec(raw.items, `${path}.items`, depth + 1);
+  return spec;
+}
+
+function specs(value: unknown, path: string, depth: number): Record<string, FieldSpec> {
+  const raw = record(value, path);
+  const out: Record<string, FieldSpec> = {};
+  for (const [key, each] of Object.entries(raw)) out[name(key, `${path} key`)] = fieldSpec(each, `${path}.${key}`, depth);
+  return out;
+}
+
+function condition(value: unknown, path: string): Condition {
+  const raw = object(value, path, ["field", "op", "operand"]);
+  if (!Object.hasOwn(raw, "operand")) throw new Invalid(`${path}.operand`, "missing");
+  return { field: name(raw.field, `${path}.field`), op: oneOf(raw.op, `${path}.op`, OPERATORS), operand: raw.operand };
+}
+
+const DIRECTIONS = new Set<Direction>(["asc", "desc"]);
+
+function orderEntry(value: unknown, path: string): readonly [string, Direction] {
+  const raw = array(value, path);
+  if (raw.length !== 2) throw new Invalid(path, `expected a [field, "asc" | "desc"] pair, got ${raw.length} entries`);
+  return [name(raw[0], `${path}[0]`), oneOf(raw[1], `${path}[1]`, DIRECTIONS)];
+}
+
+function cursor(value: unknown, path: string): Cursor {
+  const raw = object(value, path, ["keys", "id"]);
+  return { keys: [...array(raw.keys, `${path}.keys`)], id: string(raw.id, `${path}.id`, MAX_STRING_ID) };
+}
+
+const CARDINALITIES = new Set(["one", "many"] as const);
+const LINK_DIRECTIONS = new Set(["forward", "reverse"] as const);
+
+function relation(value: unknown, path: string, depth: number): NormalizedRelation {
+  const raw = object(value, path, ["name", "cardinality", "direction", "link", "linkSpec", "query"]);
+  return {
+    name: name(raw.name, `${path}.name`),
+    cardinality: oneOf(raw.cardinality, `${path}.cardinality`, CARDINALITIES),
+    direction: oneOf(raw.direction, `${path}.direction`, LINK_DIRECTIONS),
+    link: name(raw.link, `${path}.link`),
+    linkSpec: fieldSpec(raw.linkSpec, `${path}.linkSpec`, 0),
+    query: query(raw.query, `${path}.query`, depth + 1),
+  };
+}
+
+function query(value: unknown, path: string, depth: number): NormalizedQuery {
+  if (depth > MAX_DEPTH) throw new Invalid(path, `relations nest at most ${MAX_DEPTH} deep`);
+  const raw = object(value, path, ["collection", "select", "where", "orderBy", "limit", "specs", "relations", "after", "before"]);
+  const limit = raw.limit;
+  if (limit !== undefined && !(typeof limit === "number" && Number.isSafeInteger(limit) && limit >= 0)) {
+    throw new Invalid(`${path}.limit`, `expected a whole number >= 0 or no limit, got ${describe(limit)}`);
+  }
+  const out: {
+    -readonly [K in keyof NormalizedQuery]: NormalizedQuery[K];
+  } = {
+    collection: name(raw.collection, `${path}.collection`),
+    select: array(raw.select, `${path}.select`).map((each, index) => name(each, `${path}.select[${index}]`)),
+    where: array(raw.where, `${path}.where`).map((each, index) => condition(each, `${path}.where[${index}]`)),
+    orderBy: array(raw.orderBy, `${path}.orderBy`).map((each, index) => orderEntry(each, `${path}.orderBy[${index}]`)),
+    limit,
+    specs: specs(raw.specs, `${path}.specs`, 0),
+  };
+  if (raw.relations !== undefined) {
+    out.relations = array(raw.relations, `${path}.relations`).map((each, index) => relation(each, `${path}.relations[${index}]`, depth));
+  }
+  if (raw.after !== undefined) out.after = cursor(raw.after, `${path}.after`);
+  if (raw.before !== undefined) out.before = cursor(raw.before, `${path}.before`);
+  return out;
+}
+
+// ---- messages ----
+
+function clientMessage(raw: Obj): ClientMessage {
+  switch (raw.type) {
+    case "hello": {
+      object(raw, "hello", ["type", "protocol", "appId", "clientId", "token", "userId"]);
+      if (raw.protocol !== PROTOCOL_VERSION) {
+        throw new Invalid("protocol", `this peer speaks protocol version ${PROTOCOL_VERSION}, got ${describe(raw.protocol)}`);
+      }
+      const appId = id(raw.appId, "appId");
+      const clientId = id(raw.clientId, "clientId");
+      const token = raw.token === undefined ? undefined : string(raw.token, "token", MAX_TOKEN);
+      const userId = raw.userId === undefined ? undefined : string(raw.userId, "userId", MAX_STRING_ID);
+      return {
+        type: "hello",
+        protocol: PROTOCOL_VERSION,
+        appId,
+        clientId,
+        ...(token === undefined ? {} : { token }),
+        ...(userId === undefined ? {} : { userId }),
+      };
+    }
+    case "subscribe":
+      object(raw, "subscribe", ["type", "queryId", "query", "cursor"]);
+      return {
+        type: "subscribe",
+        queryId: id(raw.queryId, "queryId"),
+        query: query(raw.query, "query", 0),
+        cursor: raw.cursor === null ? null : cursorString(raw.cursor, "cursor"),
+      };
+    case "unsubscribe":
+      object(raw, "unsubscribe", ["type", "queryId"]);
+      return { type: "unsubscribe", queryId: id(raw.queryId, "queryId") };
+    case "push":
+      object(raw, "push", ["type", "batchId", "triples"]);
+      return { type: "push", batchId: id(raw.batchId, "batchId"), triples: triples(raw.triples, "triples") };
+    case "ping":
+      object(raw, "ping", ["type"]);
+      return { type: "ping" };
+    default:
+      throw unknownType(raw.type, "hello, subscribe, unsubscribe, push, ping");
+  }
+}
+
+function serverMessage(raw: Obj): ServerMessage {
+  switch (raw.type) {
+    case "welcome":
+      object(raw, "welcome", ["type", "serverHlc", "userId"]);
+      return {
+        type: "welcome",
+        serverHlc: hlc(raw.serverHlc, "serverHlc"),
+        userId: raw.userId === null ? null : string(raw.userId, "userId", MAX_STRING_ID),
+      };
+    case "snapshot":
+      object(raw, "snapshot", ["type", "queryId", "triples", "cursor"]);
+      return {
+        type: "snapshot",
+        queryId: id(raw.queryId, "queryId"),
+        triples: triples(raw.triples, "triples"),
+        cursor: cursorString(raw.cursor, "cursor"),
+      };
+    case "changes":
+      object(raw, "changes", ["type", "triples", "cursor"]);
+      return { type: "changes", triples: triples(raw.triples, "triples"), cursor: cursorString(raw.cursor, "cursor") };
+    case "ack":
+      object(raw, "ack", ["type", "batchId", "cursor"]);
+      return { type: "ack", batchId: id(raw.batchId, "batchId"), cursor: cursorString(raw.cursor, "cursor") };
+    case "error": {
+      object(raw, "error", ["type", "code", "message", "details"]);
+      if (typeof raw.message !== "string") throw new Invalid("message", `expected a string, got ${describe(raw.message)}`);
+      const code = oneOf(raw.code, "code", ERROR_CODES);
+      if (raw.details === undefined) return { type: "error", code, message: raw.message };
+      const details = record(raw.details, "details");
+      return { type: "error", code, message: raw.message, details };
+    }
+    case "pong":
+      object(raw, "pong", ["type"]);
+      return { type: "pong" };
+    default:
+      throw unknownType(raw.type, "welcome, snapshot, changes, ack, error, pong");
+  }
+}
+
+function unknownType(type: unknown, expected: string): Invalid {
+  return new Invalid("type", `unknown message type ${describe(type)} (expected ${expected})`);
+}
+
+/** UTF-8 length of `text`, counting no further than just past `limit`. */
+function utf8BytesUpTo(text: string, limit: number): number {
+  if (text.length > limit) return text.length; // every code unit is at least one byte
+  if (text.length * 3 <= limit) return text.length; // every code unit is at most three bytes
+  let bytes = 0;
+  for (let i = 0; i < text.length && bytes <= limit; i++) {
+    const unit = text.charCodeAt(i);
+    // A surrogate pair is 4 bytes: 2 for each half.
+    bytes += unit < 0x80 ? 1 : unit < 0x800 ? 2 : unit >= 0xd800 && unit <= 0xdfff ? 2 : 3;
+  }
+  return bytes;
+}
+
+/** Finds a forbidden key anywhere in a parsed value, iteratively (deep nesting cannot overflow the stack). */
+function forbiddenKey(root: unknown): string | undefined {
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const value = stack.pop();
+    if (typeof value !== "object" || value === null) continue;
+    if (Array.isArray(value)) {
+      for (const each of value) stack.push(each);
+      continue;
+    }
+    for (const key of Object.keys(value)) {
+      if (FORBIDDEN_KEYS.has(key)) return key;
+      stack.push((value as Obj)[key]);
+    }
+  }
+  return undefined;
+}
+
+function parseFrame<T>(side: "client" | "server", text: unknown, limits: ParseLimits | undefined, build: (raw: Obj) => T): DatabaseResult<T> {
+  const what = `${side} message`;
+  let parsed: unknown;
+  try {
+    if (typeof text !== "string") return fail("PROTOCOL", `Refused a ${what}: expected a text frame, got ${describe(text)}.`);
+    const maxBytes = limits?.maxBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    const bytes = utf8BytesUpTo(text, maxBytes);
+    if (bytes > maxBytes) {
+      return fail("PROTOCOL", `Refused a ${what}: the frame is larger than the limit of ${maxBytes} bytes.`, { maxBytes });
+    }
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      return fail("PROTOCOL", `Refused a ${what}: the frame is not valid JSON.`);
+    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+      return fail("PROTOCOL", `Refused a ${what}: expected a JSON object, got ${describe(parsed)}.`);
+    }
+    const forbidden = forbiddenKey(parsed);
+    if (forbidden !== undefined) {
+      return fail("PROTOCOL", `Refused a ${what}: the key ${JSON.stringify(forbidden)} is not allowed anywhere in a message.`, { key: forbidden });
+    }
+    return ok(build(parsed as Obj));
+  } catch (error) {
+    if (error instanceof Invalid) {
+      const type = (parsed as Obj).type;
+      const subject = typeof type === "string" && error.path !== "type" ? `a ${JSON.stringify(type)} ${what}` : `a ${what}`;
+      return fail("PROTOCOL", `Refused ${subject}: ${error.path}: ${error.reason}.`, { path: error.path });
+    }
+    // Anything else (say, a stack overflow on absurd nesting) is still the peer's bad input.
+    return fail("PROTOCOL", `Refused a ${what}: ${error instanceof Error ? error.message : String(error)}.`);
+  }
+}
+
+/**
+ * Parses and validates one frame a client sent (server side). Never throws: anything that does
+ * not follow the protocol is a PROTOCOL error naming what is wrong and where.
+ *
+ * @example
+ * const { data: message, error } = parseClientMessage(frame);
+ * if (error) return socket.send(JSON.stringify({ type: "error", ...error.toJSON() }));
+ */
+export function parseClientMessage(text: string, limits?: ParseLimits): DatabaseResult<ClientMessage> {
+  return parseFrame("client", text, limits, clientMessage);
+}
+
+/**
+ * Parses and validates one frame a server sent (client side). Never throws.
+ *
+ * @example
+ * const { data: message, error } = parseServerMessage(frame);
+ * if (message?.type === "changes") applyAll(message.triples);
+ */
+export function parseServerMessage(text: string, limits?: ParseLimits): DatabaseResult<ServerMessage> {
+  return parseFrame("server", text, limits, serverMessage);
+}
