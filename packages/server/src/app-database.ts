@@ -1,0 +1,147 @@
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { type DatabaseResult, DELETED_FIELD, fail, ok, type Triple } from "@trellis/core";
+
+const APP_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** What a batch of pushed triples did. */
+export interface ApplyResult {
+  /** Triples that won and were stored. */
+  readonly applied: number;
+  /** The database's change cursor after the batch. */
+  readonly cursor: string;
+}
+
+/** Changes after a cursor, oldest first, and the cursor that continues after them. */
+export interface ChangeBatch {
+  readonly triples: Triple[];
+  readonly cursor: string;
+}
+
+interface Row {
+  collection: string;
+  id: string;
+  field: string;
+  element: string;
+  value: string;
+  hlc: string;
+  seq: number;
+}
+
+/**
+ * One app's durable triple log: a SQLite file per app id, schema-agnostic. Every stored cell
+ * carries its HLC and a server change number (`seq`), so "what changed since cursor X in these
+ * collections" is an index range scan and cursors never depend on client clocks. Writes merge
+ * with the core rules (last writer wins per cell by HLC, delete wins), in one transaction per
+ * batch; WAL with `synchronous = FULL` makes a committed batch durable before it is acknowledged
+ * (see docs/design/008).
+ */
+export class AppDatabase {
+  private seq: number;
+  private readonly statements;
+
+  private constructor(private readonly db: Database.Database) {
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = FULL");
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS triples (
+        collection TEXT NOT NULL,
+        id TEXT NOT NULL,
+        field TEXT NOT NULL,
+        element TEXT NOT NULL DEFAULT '',
+        value TEXT NOT NULL,
+        hlc TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (collection, id, field, element)
+      ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS triples_by_seq ON triples (collection, seq);
+    `);
+    this.statements = {
+      cell: db.prepare<[string, string, string, string], { value: string; hlc: string }>(
+        "SELECT value, hlc FROM triples WHERE collection = ? AND id = ? AND field = ? AND element = ?",
+      ),
+      upsert: db.prepare(
+        `INSERT INTO triples (collection, id, field, element, value, hlc, seq) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (collection, id, field, element) DO UPDATE SET value = excluded.value, hlc = excluded.hlc, seq = excluded.seq`,
+      ),
+      clearEntity: db.prepare("DELETE FROM triples WHERE collection = ? AND id = ? AND field <> ?"),
+      maxSeq: db.prepare<[], { seq: number | null }>("SELECT MAX(seq) AS seq FROM triples"),
+      since: db.prepare<[number, number], Row>("SELECT * FROM triples WHERE seq > ? ORDER BY seq LIMIT ?"),
+    };
+    this.seq = this.statements.maxSeq.get()?.seq ?? 0;
+  }
+
+  /**
+   * Opens (creating if needed) the database of an app under `dataDir`. App ids are checked so no
+   * id can name a file outside `dataDir`.
+   */
+  static open(dataDir: string, appId: string): DatabaseResult<AppDatabase> {
+    if (!APP_ID_PATTERN.test(appId)) {
+      return fail("VALIDATION", `App id ${JSON.stringify(appId)} must be 1-64 characters of [A-Za-z0-9_-].`);
+    }
+    try {
+      if (!existsSync(dataDir)) mkdirSync(dataDir, { recursive: true });
+      return ok(new AppDatabase(new Database(join(dataDir, `${appId}.sqlite`))));
+    } catch (error) {
+      return fail("STORAGE", `Could not open the database of app "${appId}" in ${dataDir}: ${(error as Error).message}`);
+    }
+  }
+
+  /** Merges a batch of triples in one durable transaction. */
+  apply(triples: readonly Triple[]): ApplyResult {
+    const applied = this.db.transaction((batch: readonly Triple[]) => {
+      let count = 0;
+      for (const triple of batch) if (this.applyOne(triple)) count++;
+      return count;
+    })(triples);
+    return { applied, cursor: String(this.seq) };
+  }
+
+  /** Stored cells changed after `cursor` (null: from the start), oldest first, at most `limit`. */
+  changesSince(cursor: string | null, limit = 10_000): DatabaseResult<ChangeBatch> {
+    const after = cursor === null ? 0 : Number(cursor);
+    if (!Number.isSafeInteger(after) || after < 0) return fail("PROTOCOL", `Malformed cursor ${JSON.stringify(cursor)}.`);
+    const rows = this.statements.since.all(after, limit);
+    const triples = rows.map(toTriple);
+    const last = rows.at(-1)?.seq ?? after;
+    return ok({ triples, cursor: String(last) });
+  }
+
+  /** The cursor of the latest stored change. */
+  get cursor(): string {
+    return String(this.seq);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  private applyOne(triple: Triple): boolean {
+    const { collection, id, field } = triple;
+    const element = triple.element ?? "";
+    const tombstone = this.statements.cell.get(collection, id, DELETED_FIELD, "");
+    if (field === DELETED_FIELD) {
+      // Delete wins; of several deletes the earliest HLC is kept, as in the client store.
+      if (tombstone !== undefined && tombstone.hlc <= triple.hlc) return false;
+      this.statements.clearEntity.run(collection, id, DELETED_FIELD);
+      this.statements.upsert.run(collection, id, field, "", "true", triple.hlc, ++this.seq);
+      return true;
+    }
+    if (tombstone !== undefined) return false;
+    const value = JSON.stringify(triple.value ?? null);
+    const current = this.statements.cell.get(collection, id, field, element);
+    // Encoded HLCs sort as the clocks do, so comparing strings is comparing clocks; an equal HLC
+    // with a different value (never from a correct client) is settled by the larger JSON.
+    if (current !== undefined && (triple.hlc < current.hlc || (triple.hlc === current.hlc && value <= current.value))) {
+      return false;
+    }
+    this.statements.upsert.run(collection, id, field, element, value, triple.hlc, ++this.seq);
+    return true;
+  }
+}
+
+function toTriple(row: Row): Triple {
+  const base = { collection: row.collection, id: row.id, field: row.field, value: JSON.parse(row.value) as unknown, hlc: row.hlc };
+  return row.element === "" ? base : { ...base, element: row.element };
+}
