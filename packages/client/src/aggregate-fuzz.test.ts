@@ -1,7 +1,7 @@
 import { createSchema, t } from "@trellis/core";
 import { expect, it } from "vitest";
 import { createClient } from "./index.js";
-import { copyResult, createRandom, sameResult, seedOf } from "./testing/fuzz-kit.js";
+import { copyResult, createRandom, sameResult, seedOf, type LooseCallback as Callback, type LooseCollection, type LooseDoc, type LooseBatch as KitBatch } from "./testing/fuzz-kit.js";
 
 /**
  * Model test of live aggregates: random aggregate subscriptions follow random writes made
@@ -32,26 +32,9 @@ const schema = createSchema({
   },
 });
 
-type Doc = Record<string, unknown>;
-type Callback = (data: unknown, error: unknown, loading: boolean) => void;
-type Result<T> = Promise<{ data?: T; error?: { code: string; message: string } }>;
+type Doc = LooseDoc;
 
-/** The collection API without the schema's types: queries are built at run time. */
-interface LooseCollection {
-  create(fields: Doc): Result<Doc>;
-  update(args: { id: string; fields: unknown }): Result<void>;
-  delete(id: string): Result<void>;
-  updateMany(args: { where?: Doc; fields: unknown }): Result<{ count: number }>;
-  deleteMany(args: { where?: Doc }): Result<{ count: number }>;
-  query(query: Doc): Result<Doc[]>;
-  queryOne(query: Doc): Result<Doc>;
-  subscribe(query: Doc, callback: Callback): { getCurrentState(): { data: unknown }; unsubscribe(): void };
-  subscribeOne(query: Doc, callback: Callback): { getCurrentState(): { data: unknown }; unsubscribe(): void };
-}
-interface LooseBatch {
-  items: Record<string, (...args: never[]) => unknown>;
-  execute(ops: unknown[]): Result<Array<{ error?: { code: string } }>>;
-}
+type LooseBatch = KitBatch<"items">;
 
 const BASE_MS = Date.UTC(2024, 0, 1);
 const TAGS = ["a", "b", "c", "d"];

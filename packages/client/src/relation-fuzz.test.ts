@@ -1,7 +1,7 @@
 import { createSchema, t } from "@trellis/core";
 import { expect, it } from "vitest";
 import { createClient } from "./index.js";
-import { copyResult, createRandom, sameResult, seedOf } from "./testing/fuzz-kit.js";
+import { copyResult, createRandom, sameResult, seedOf, type LooseCallback as Callback, type LooseCollection, type LooseDoc, type LooseBatch as KitBatch } from "./testing/fuzz-kit.js";
 
 /**
  * Model test of live relations and aggregates: random subscriptions with relations (forward
@@ -43,27 +43,9 @@ const schema = createSchema({
 
 type Collection = "users" | "tags" | "posts" | "comments";
 const COLLECTIONS: readonly Collection[] = ["users", "tags", "posts", "comments"];
-type Doc = Record<string, unknown>;
-type Callback = (data: unknown, error: unknown, loading: boolean) => void;
-type Result<T> = Promise<{ data?: T; error?: { code: string; message: string } }>;
+type Doc = LooseDoc;
 
-/** The collection API without the schema's types: the fuzzer builds queries at run time. */
-interface LooseCollection {
-  create(fields: Doc): Result<Doc>;
-  update(args: { id: string; fields: unknown }): Result<void>;
-  replace(args: { id: string; fields: unknown }): Result<void>;
-  delete(id: string): Result<void>;
-  updateMany(args: { where?: Doc; fields: unknown }): Result<{ count: number }>;
-  deleteMany(args: { where?: Doc }): Result<{ count: number }>;
-  query(query: Doc): Result<Doc[]>;
-  queryOne(query: Doc): Result<Doc | undefined>;
-  subscribe(query: Doc, callback: Callback): { getCurrentState(): { data: unknown }; unsubscribe(): void };
-  subscribeOne(query: Doc, callback: Callback): { getCurrentState(): { data: unknown }; unsubscribe(): void };
-}
-interface LooseBatch {
-  readonly [collection: string]: unknown;
-  execute(ops: unknown[]): Result<Array<{ error?: { code: string } }>>;
-}
+type LooseBatch = KitBatch<Collection>;
 type BatchBuilders = Record<string, (args: unknown) => unknown>;
 
 const BASE_MS = Date.UTC(2024, 0, 1);

@@ -1,7 +1,7 @@
 import { createSchema, t } from "@trellis/core";
 import { expect, it } from "vitest";
 import { createClient } from "./index.js";
-import { copyResult, createRandom, sameResult, seedOf } from "./testing/fuzz-kit.js";
+import { copyResult, createRandom, sameResult, seedOf, type LooseCallback as Callback, type LooseCollection, type LooseDoc, type LooseBatch as KitBatch } from "./testing/fuzz-kit.js";
 
 /**
  * Model test of live queries: many random subscriptions follow many random writes made through
@@ -33,26 +33,9 @@ const schema = createSchema({
   },
 });
 
-type Doc = Record<string, unknown>;
-type Callback = (data: unknown, error: unknown, loading: boolean) => void;
+type Doc = LooseDoc;
 
-/** The collection API without the schema's types: the fuzzer builds queries at run time. */
-interface LooseCollection {
-  create(fields: Doc): Promise<{ data?: Doc; error?: { code: string; message: string } }>;
-  update(args: { id: string; fields: unknown }): Promise<{ error?: { code: string; message: string } }>;
-  replace(args: { id: string; fields: unknown }): Promise<{ error?: { code: string; message: string } }>;
-  delete(id: string): Promise<{ error?: { code: string; message: string } }>;
-  updateMany(args: { where?: Doc; fields: unknown }): Promise<{ data?: { count: number }; error?: { code: string; message: string } }>;
-  deleteMany(args: { where?: Doc }): Promise<{ data?: { count: number }; error?: { code: string; message: string } }>;
-  query(query: Doc): Promise<{ data?: Doc[]; error?: { code: string; message: string } }>;
-  queryOne(query: Doc): Promise<{ data?: Doc; error?: { code: string; message: string } }>;
-  subscribe(query: Doc, callback: Callback): { getCurrentState(): { data: unknown; error: unknown; loading: boolean }; unsubscribe(): void };
-  subscribeOne(query: Doc, callback: Callback): { getCurrentState(): { data: unknown; error: unknown; loading: boolean }; unsubscribe(): void };
-}
-interface LooseBatch {
-  items: Record<string, (...args: never[]) => unknown>;
-  execute(ops: unknown[]): Promise<{ data?: Array<{ error?: { code: string } }>; error?: { code: string; message: string } }>;
-}
+type LooseBatch = KitBatch<"items">;
 
 const BASE_MS = Date.UTC(2024, 0, 1);
 const TITLES = ["", "a", "ab", "abc", "b", "ba", "B", "é"];

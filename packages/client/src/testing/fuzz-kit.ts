@@ -67,3 +67,29 @@ export function copyResult(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(copyResult);
   return Object.fromEntries(Object.keys(value).map((key) => [key, copyResult((value as Record<string, unknown>)[key])]));
 }
+
+/** A document or query as the fuzzers build them: untyped, decided at run time. */
+export type LooseDoc = Record<string, unknown>;
+type LooseResult<T> = Promise<{ data?: T; error?: { code: string; message: string } }>;
+export type LooseCallback = (data: unknown, error: unknown, loading: boolean) => void;
+type LooseSubscription = { getCurrentState(): { data: unknown; error: unknown; loading: boolean }; unsubscribe(): void };
+
+/** The collection API without the schema's types: the fuzzers build queries at run time. */
+export interface LooseCollection {
+  create(fields: LooseDoc): LooseResult<LooseDoc>;
+  update(args: { id: string; fields: unknown }): LooseResult<void>;
+  replace(args: { id: string; fields: unknown }): LooseResult<void>;
+  delete(id: string): LooseResult<void>;
+  updateMany(args: { where?: LooseDoc; fields: unknown }): LooseResult<{ count: number }>;
+  deleteMany(args: { where?: LooseDoc }): LooseResult<{ count: number }>;
+  query(query: LooseDoc): LooseResult<LooseDoc[]>;
+  queryOne(query: LooseDoc): LooseResult<LooseDoc | undefined>;
+  subscribe(query: LooseDoc, callback: LooseCallback): LooseSubscription;
+  subscribeOne(query: LooseDoc, callback: LooseCallback): LooseSubscription;
+}
+
+/** `database.batch` without the schema's types, for collections `C`. */
+export type LooseBatch<C extends string> = { readonly [K in C]: Record<string, (...args: never[]) => unknown> } & {
+  execute(ops: unknown[]): LooseResult<Array<{ error?: { code: string } }>>;
+};
+
