@@ -4,7 +4,18 @@ import { generateId } from "./generate-id.js";
 import { LocalWriter } from "./local-writer.js";
 import { PaginatedQuery, preloadPaginated } from "./paginated.js";
 import { QueryService } from "./query-service.js";
+import { type ClientConnection, LOCAL_CONNECTION } from "./sync/client-connection.js";
+import type { KeepAliveOptions, ReconnectOptions } from "./sync/connection.js";
+import { checkServerUrl } from "./sync/server-url.js";
+import { SyncEngine, type SyncEngineOptions } from "./sync/sync-engine.js";
+import type { WebSocketConstructor } from "./sync/web-socket.js";
 import type { Database } from "./types.js";
+
+/**
+ * How a client proves who it is to the server: a JWT, or a function giving a fresh one (asked
+ * on every connection and HTTP request).
+ */
+export type ClientAuth = { readonly token: string } | { readonly getToken: () => string | Promise<string> };
 
 /** Options of {@link createClient}. */
 export interface ClientOptions<S extends Schema> {
@@ -19,6 +30,16 @@ export interface ClientOptions<S extends Schema> {
   readonly now?: () => number;
   /** Document id generator, for tests. Default: nanoid-style ids (`generateId`). */
   readonly generateId?: () => string;
+  /** The sync server, like `"http://127.0.0.1:8787"`; omit for a local-only client. See docs/sync.md. */
+  readonly serverUrl?: string;
+  /** Credentials for the server; a development server needs none (it trusts `userId`). */
+  readonly auth?: ClientAuth;
+  /** The WebSocket class to sync with. Default: the global `WebSocket`, else the `ws` package. */
+  readonly WebSocket?: WebSocketConstructor;
+  /** Reconnect backoff (full jitter): `baseMs` 250, `maxMs` 10 000 by default. */
+  readonly reconnect?: ReconnectOptions;
+  /** Keep-alive: a ping every `intervalMs` (15 000), dropped after `timeoutMs` (10 000) without answer. */
+  readonly keepAlive?: KeepAliveOptions;
 }
 
 /** A Trellis client: a local, reactive, typed copy of an app's data. */
@@ -28,17 +49,27 @@ export interface TrellisClient<S extends Schema> {
   readonly clientId: string;
   readonly userId: string | undefined;
   readonly schema: S;
-  /** Stops every subscription and releases resources; the client cannot be used afterwards. */
+  /** Sync state: `state`, `pending`, `lastError`, `subscribe`. Always `offline` for a local-only client. */
+  readonly connection: ClientConnection;
+  /** Connects to the server again after {@link disconnect}. Throws for a local-only client. */
+  connect(): void;
+  /** Goes offline on purpose: reads and writes go on locally, and nothing reconnects until {@link connect}. */
+  disconnect(): void;
+  /**
+   * Stops every subscription, closes the connection, clears its timers and releases resources;
+   * the client cannot be used afterwards.
+   */
   close(): Promise<void>;
 }
 
 const APP_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 /**
- * Creates a client. Reads and writes are local and instant.
+ * Creates a client. Reads and writes are local and instant; with a `serverUrl` the client
+ * connects at once and syncs in the background (see docs/sync.md).
  *
  * @example
- * const client = createClient({ schema });
+ * const client = createClient({ schema, serverUrl: "http://127.0.0.1:8787", userId: "alice" });
  * await client.database.users.create({ name: "Ada" });
  * client.database.users.subscribe({ where: { name: { startsWith: "A" } } }, (users) => render(users));
  */
@@ -56,8 +87,9 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
   const clock = createClock({ node: clientId, ...(options.now ? { wallClock: options.now } : {}) });
   const store = new TripleStore();
   const registry = new LiveQueryRegistry(store);
-  const writer = new LocalWriter(schema, store, clock, options.userId, options.generateId ?? generateId);
-  const queries = new QueryService(schema, store, registry, appId);
+  const sync = options.serverUrl === undefined ? undefined : createSync(options, { store, clock, appId, clientId });
+  const writer = new LocalWriter(schema, store, clock, options.userId, options.generateId ?? generateId, sync && ((triples) => sync.record(triples)));
+  const queries = new QueryService(schema, store, registry, appId, sync);
   let isClosed = false;
 
   const guard = <A extends unknown[], R>(name: string, body: (...args: A) => R) =>
@@ -68,7 +100,7 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
 
   const database: Record<string, unknown> = {};
   const batch: Record<string, unknown> = {
-    execute: guard("batch.execute", async (operations: unknown) => store.transact(() => executeBatch(schema, writer, operations))),
+    execute: guard("batch.execute", async (operations: unknown) => writer.transaction(() => executeBatch(schema, writer, operations))),
   };
   for (const collection of Object.keys(schema.collections)) {
     database[collection] = {
@@ -99,6 +131,7 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
     batch[collection] = createBatchCollection(collection);
   }
   database.batch = batch;
+  sync?.connect();
 
   return {
     database: database as never,
@@ -106,9 +139,36 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
     clientId,
     userId: options.userId,
     schema,
+    connection: sync?.connection ?? LOCAL_CONNECTION,
+    connect: guard("connect", () => {
+      if (sync === undefined) throw new Error("Trellis client: connect() needs a server; pass createClient({ serverUrl }).");
+      sync.connect();
+    }),
+    disconnect: guard("disconnect", () => sync?.disconnect()),
     async close() {
       isClosed = true;
+      await sync?.close();
       registry.dispose();
     },
   };
+}
+
+function createSync<S extends Schema>(
+  options: ClientOptions<S>,
+  parts: Pick<SyncEngineOptions, "store" | "clock" | "appId" | "clientId">,
+): SyncEngine {
+  const { auth } = options;
+  if (auth !== undefined && !(typeof (auth as { token?: unknown }).token === "string" || typeof (auth as { getToken?: unknown }).getToken === "function")) {
+    throw new TypeError("createClient: auth must be { token: string } or { getToken: () => string | Promise<string> }.");
+  }
+  return new SyncEngine({
+    ...parts,
+    serverUrl: checkServerUrl(options.serverUrl),
+    userId: options.userId,
+    token: auth === undefined ? () => undefined : "token" in auth ? () => auth.token : () => auth.getToken(),
+    newId: generateId,
+    webSocket: options.WebSocket,
+    reconnect: options.reconnect,
+    keepAlive: options.keepAlive,
+  });
 }

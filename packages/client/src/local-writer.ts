@@ -18,6 +18,9 @@ import {
   validateWrite,
   type WriteMode,
   compileMaterializer,
+  DELETED_FIELD,
+  encodeHlc,
+  type Triple,
 } from "@trellis/core";
 
 /** Fields given as an object or as a function of the current document. */
@@ -25,12 +28,19 @@ export type FieldsInput = Record<string, unknown> | ((previous: Record<string, u
 
 type Doc = Record<string, unknown>;
 
+/** Hears the triples of each write call (or batch) once it is applied, in the order written. */
+export type WriteListener = (triples: readonly Triple[]) => void;
+
 /**
  * Applies the client's writes to the local store: validation, HLC stamping, and the triples
- * each write means. Every method returns a result; none throws for bad input.
+ * each write means. Every method returns a result; none throws for bad input. With an
+ * `onWrite` listener (a client with a server) it also reports the triples each write call
+ * wrote, which become one outbox entry.
  */
 export class LocalWriter {
   private readonly fullDocs = new Map<string, { query: NormalizedQuery; materialize: Materializer }>();
+  /** The triples of the write call in progress, when someone listens. */
+  private recorded: Triple[] | undefined;
 
   constructor(
     private readonly schema: Schema,
@@ -38,7 +48,24 @@ export class LocalWriter {
     private readonly clock: Clock,
     private readonly userId: string | undefined,
     private readonly newId: () => string,
+    private readonly onWrite?: WriteListener,
   ) {}
+
+  /**
+   * Runs writes as one transaction and one reported write call (`batch.execute` wraps all its
+   * operations in one). Nested calls join the outer one.
+   */
+  transaction<T>(body: () => T): T {
+    if (this.onWrite === undefined || this.recorded !== undefined) return this.store.transact(body);
+    const recorded: Triple[] = [];
+    this.recorded = recorded;
+    try {
+      return this.store.transact(body);
+    } finally {
+      this.recorded = undefined;
+      if (recorded.length > 0) this.onWrite(recorded);
+    }
+  }
 
   create(collection: string, input: unknown): DatabaseResult<Doc> {
     const spec = this.collection(collection);
@@ -50,7 +77,7 @@ export class LocalWriter {
     const stored = fields.data;
     stored.push([CREATED_AT_FIELD, hlcMillis(hlc)]);
     if (this.userId !== undefined) stored.push([CREATED_BY_FIELD, this.userId]);
-    this.store.transact(() => this.writeFields(spec.data, id, stored, hlc));
+    this.transaction(() => this.writeFields(spec.data, id, stored, hlc));
     return ok(this.read(collection, id)!);
   }
 
@@ -59,7 +86,7 @@ export class LocalWriter {
     const spec = this.collection(collection);
     if (spec.error) return spec;
     if (typeof id !== "string") return fail("VALIDATION", `${collection}.${mode}: id must be a string, got ${typeof id}.`);
-    return this.store.transact(() => {
+    return this.transaction(() => {
       const previous = this.read(collection, id);
       if (previous === undefined) return notFound(collection, id);
       return this.changeExisting(spec.data, id, previous, input, mode);
@@ -71,7 +98,7 @@ export class LocalWriter {
     if (spec.error) return spec;
     if (typeof id !== "string") return fail("VALIDATION", `${collection}.delete: id must be a string, got ${typeof id}.`);
     if (this.store.table(collection)?.rowOf(id) === undefined) return notFound(collection, id);
-    this.store.delete(collection, id, this.clock.now());
+    this.transaction(() => this.deleteDocument(collection, id));
     return ok(undefined);
   }
 
@@ -95,12 +122,12 @@ export class LocalWriter {
       const checked = validateWrite(spec.data, fields, mode, 0);
       if (checked.error) return checked;
     }
-    return this.store.transact(() => {
+    return this.transaction(() => {
       const table = this.store.table(collection);
       const ids = table === undefined ? [] : runQuery(this.store, query.data).map((row) => table.idOf(row));
       for (const id of ids) {
         if (mode === "delete") {
-          this.store.delete(collection, id, this.clock.now());
+          this.deleteDocument(collection, id);
           continue;
         }
         const result = this.changeExisting(spec.data, id, this.read(collection, id)!, fields, mode);
@@ -144,6 +171,10 @@ export class LocalWriter {
     const collection = spec.name;
     const plain = fields.filter(([field]) => spec.fields[field]?.type !== "refMany");
     this.store.setFields(collection, id, plain, hlc);
+    if (this.recorded !== undefined) {
+      const stamp = encodeHlc(hlc);
+      for (const [field, value] of plain) this.recorded.push({ collection, id, field, value, hlc: stamp });
+    }
     for (const [field, value] of fields) {
       if (spec.fields[field]?.type !== "refMany") continue;
       // A set is written element by element, so concurrent additions elsewhere survive.
@@ -151,9 +182,20 @@ export class LocalWriter {
       const row = table?.anyRowOf(id);
       const current = row === undefined ? undefined : (table!.get(row, field) as string[] | undefined);
       const next = new Set((value ?? []) as string[]);
-      for (const member of current ?? []) if (!next.has(member)) this.store.setElement(collection, id, field, member, false, hlc);
-      for (const member of next) if (!current?.includes(member)) this.store.setElement(collection, id, field, member, true, hlc);
+      for (const member of current ?? []) if (!next.has(member)) this.setElement(collection, id, field, member, false, hlc);
+      for (const member of next) if (!current?.includes(member)) this.setElement(collection, id, field, member, true, hlc);
     }
+  }
+
+  private setElement(collection: string, id: string, field: string, element: string, present: boolean, hlc: Hlc): void {
+    this.store.setElement(collection, id, field, element, present, hlc);
+    this.recorded?.push({ collection, id, field, element, value: present, hlc: encodeHlc(hlc) });
+  }
+
+  private deleteDocument(collection: string, id: string): void {
+    const hlc = this.clock.now();
+    this.store.delete(collection, id, hlc);
+    this.recorded?.push({ collection, id, field: DELETED_FIELD, value: true, hlc: encodeHlc(hlc) });
   }
 
   private collection(name: string): DatabaseResult<CollectionSpec> {

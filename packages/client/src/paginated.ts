@@ -14,6 +14,8 @@ import {
 import type { PaginatedController, PaginatedState } from "./paginated-types.js";
 import { createPreloadData, type PreloadData } from "./preload.js";
 import type { QueryService } from "./query-service.js";
+import type { QuerySync } from "./sync/query-sync.js";
+import type { SyncedQuery } from "./sync/synced-queries.js";
 
 /** Where the current page starts: after a cursor, before one, or (neither) at the beginning. */
 interface Anchor {
@@ -23,13 +25,17 @@ interface Anchor {
 
 interface ShownPage {
   readonly view: LiveQuery;
+  readonly synced: SyncedQuery;
   stop: () => void;
-  /** Set while the page's first render finds it empty with matches elsewhere. */
+  /** True while `show` runs: a reanchor found then waits until `show` can stop this page. */
+  isShowing: boolean;
+  /** Set while the page's first render, during `show`, finds it empty with matches elsewhere. */
   reanchor: Anchor | undefined;
 }
 
 interface Neighbour {
   readonly view: LiveQuery;
+  readonly synced: SyncedQuery;
   readonly cursor: Cursor;
 }
 
@@ -45,6 +51,10 @@ type Listener = (state: PaginatedState<ResultDoc>) => void;
  * matches documents, the controller moves on its own: a page after a cursor becomes the page
  * ending at that cursor (the previous page, now the last), and a page before a cursor becomes
  * the first page.
+ *
+ * With a server every live page is synced (see `syncedQuery`); a page shows once the server has
+ * answered it (the first one is `loading` until then), and the previous page stays on show
+ * meanwhile.
  */
 export class PaginatedQuery implements PaginatedController<ResultDoc> {
   private readonly listeners = new Set<Listener>();
@@ -57,8 +67,12 @@ export class PaginatedQuery implements PaginatedController<ResultDoc> {
   /** Preloaded data not yet delivered: the first subscriber gets it as is. */
   private hasPreloadedState = false;
 
+  /** The sync cursor of preloaded data, for the first page. */
+  private preloadedCursor: string | null = null;
+
   private constructor(
     private readonly registry: LiveQueryRegistry,
+    private readonly sync: QuerySync,
     private readonly base: NormalizedQuery | undefined,
     private readonly pageSize: number,
     initial: PaginatedState<ResultDoc>,
@@ -68,18 +82,20 @@ export class PaginatedQuery implements PaginatedController<ResultDoc> {
 
   /** A controller for `paginated(input)`: a query with `pageSize`, or data from `preloadPaginated`. */
   static create(queries: QueryService, registry: LiveQueryRegistry, collection: string, input: unknown): PaginatedQuery {
+    const { sync } = queries;
     const preloaded = queries.parsePreloaded(collection, input, "paginated");
     if (preloaded !== undefined) {
-      if (preloaded.error) return new PaginatedQuery(registry, undefined, 1, failedState(preloaded.error));
-      const { query, docs, page } = preloaded.data;
+      if (preloaded.error) return new PaginatedQuery(registry, sync, undefined, 1, failedState(preloaded.error));
+      const { query, docs, page, cursor } = preloaded.data;
       const window = { total: page!.totalCount, before: 0, after: Math.max(0, page!.totalCount - docs.length) };
-      const controller = new PaginatedQuery(registry, query, page!.pageSize, stateOf(docs, window, page!.pageSize));
+      const controller = new PaginatedQuery(registry, sync, query, page!.pageSize, stateOf(docs, window, page!.pageSize));
       controller.hasPreloadedState = true;
+      controller.preloadedCursor = cursor;
       return controller;
     }
     const base = normalizePaginated(queries, collection, input);
-    if (base.error) return new PaginatedQuery(registry, undefined, 1, failedState(base.error));
-    return new PaginatedQuery(registry, base.data.query, base.data.pageSize, LOADING_STATE);
+    if (base.error) return new PaginatedQuery(registry, sync, undefined, 1, failedState(base.error));
+    return new PaginatedQuery(registry, sync, base.data.query, base.data.pageSize, LOADING_STATE);
   }
 
   // The public methods are bound: adapters pass them around on their own (useSyncExternalStore).
@@ -107,11 +123,11 @@ export class PaginatedQuery implements PaginatedController<ResultDoc> {
   };
 
   readonly next = async (): Promise<void> => {
-    this.turn((window) => (window.after > 0 && window.last !== undefined ? { after: window.last } : undefined));
+    await this.turn((window) => (window.after > 0 && window.last !== undefined ? { after: window.last } : undefined));
   };
 
   readonly previous = async (): Promise<void> => {
-    this.turn((window) => (window.before > 0 && window.first !== undefined ? { before: window.first } : undefined));
+    await this.turn((window) => (window.before > 0 && window.first !== undefined ? { before: window.first } : undefined));
   };
 
   readonly getCurrentState = (): PaginatedState<ResultDoc> => {
@@ -123,14 +139,17 @@ export class PaginatedQuery implements PaginatedController<ResultDoc> {
     return this.state;
   };
 
-  private turn(target: (window: ResultWindow) => Anchor | undefined): void {
+  private async turn(target: (window: ResultWindow) => Anchor | undefined): Promise<void> {
     if (this.base === undefined) return;
     this.hasPreloadedState = false;
     const isOpen = this.page !== undefined;
     if (!isOpen) this.open(false);
     const anchor = target(this.page!.view.window.peek());
     if (anchor !== undefined) this.show(anchor);
-    if (!isOpen) this.close();
+    const shown = this.page!;
+    // A page the server has not answered yet shows once it has.
+    if (shown.synced.isLoading.peek()) await shown.synced.answered();
+    if (!isOpen && this.page === shown && this.listeners.size === 0) this.close();
   }
 
   private open(isPrefetching: boolean): void {
@@ -145,6 +164,7 @@ export class PaginatedQuery implements PaginatedController<ResultDoc> {
     this.page = undefined;
     page.stop();
     this.registry.release(page.view);
+    page.synced.release();
     this.setNeighbours(undefined, undefined);
   }
 
@@ -152,25 +172,32 @@ export class PaginatedQuery implements PaginatedController<ResultDoc> {
   private show(anchor: Anchor): void {
     const old = this.page;
     this.anchor = anchor;
-    const view = this.registry.acquire(this.pageQuery(anchor));
-    const page: ShownPage = { view, stop: () => {}, reanchor: undefined };
+    const query = this.pageQuery(anchor);
+    const view = this.registry.acquire(query);
+    // Only the first page continues from preloaded data.
+    const cursor = anchor.after === undefined && anchor.before === undefined ? this.preloadedCursor : null;
+    const synced = this.sync.follow(this.syncedQuery(query), cursor);
+    const page: ShownPage = { view, synced, stop: () => {}, isShowing: true, reanchor: undefined };
     this.page = page;
-    let isFirstRun = true;
+    let isFirstRender = true;
     page.stop = effect(() => {
+      if (synced.isLoading.value) return;
       const docs = view.result.value;
       const window = view.window.value;
-      untracked(() => this.render(page, docs, window, isFirstRun));
-      isFirstRun = false;
+      untracked(() => this.render(page, docs, window, isFirstRender));
+      isFirstRender = false;
     });
+    page.isShowing = false;
     if (old !== undefined) {
       old.stop();
       this.registry.release(old.view);
+      old.synced.release();
     }
     // Moving on from an empty page waits until this page's effect exists, so it can be stopped.
     if (page.reanchor !== undefined && this.page === page) this.show(page.reanchor);
   }
 
-  private render(page: ShownPage, docs: readonly ResultDoc[], window: ResultWindow, isFirstRun: boolean): void {
+  private render(page: ShownPage, docs: readonly ResultDoc[], window: ResultWindow, isFirstRender: boolean): void {
     if (page !== this.page) return;
     if (docs.length === 0 && window.total > 0) {
       // The page emptied but the query still matches. After a cursor, nothing follows it any
@@ -178,7 +205,7 @@ export class PaginatedQuery implements PaginatedController<ResultDoc> {
       // plus "\0" is the smallest id above it). Before a cursor, show the first page.
       const after = this.anchor.after;
       const anchor: Anchor = after !== undefined ? { before: { keys: after.keys, id: `${after.id}\u0000` } } : {};
-      if (isFirstRun) page.reanchor = anchor;
+      if (page.isShowing) page.reanchor = anchor;
       else this.show(anchor);
       return;
     }
@@ -186,8 +213,8 @@ export class PaginatedQuery implements PaginatedController<ResultDoc> {
       // Neighbours are anchored at the page's edges when it is shown. Later edge changes keep
       // them (re-anchoring would rescan the match set on every write at the page's edge); they
       // still hold nearly the right documents, and next()/previous() anchor exactly.
-      const previous = this.previousPage === undefined || isFirstRun ? window.first : this.previousPage.cursor;
-      const next = this.nextPage === undefined || isFirstRun ? window.last : this.nextPage.cursor;
+      const previous = this.previousPage === undefined || isFirstRender ? window.first : this.previousPage.cursor;
+      const next = this.nextPage === undefined || isFirstRender ? window.last : this.nextPage.cursor;
       this.setNeighbours(window.before > 0 ? previous : undefined, window.after > 0 ? next : undefined);
     }
     this.publish(stateOf(docs, window, this.pageSize));
@@ -198,13 +225,31 @@ export class PaginatedQuery implements PaginatedController<ResultDoc> {
     const previous = this.previousPage;
     const next = this.nextPage;
     if (!sameCursor(previous?.cursor, before)) {
-      this.previousPage = before === undefined ? undefined : { view: this.registry.acquire(this.pageQuery({ before })), cursor: before };
-      if (previous !== undefined) this.registry.release(previous.view);
+      this.previousPage = before === undefined ? undefined : this.neighbour({ before }, before);
+      if (previous !== undefined) this.releaseNeighbour(previous);
     }
     if (!sameCursor(next?.cursor, after)) {
-      this.nextPage = after === undefined ? undefined : { view: this.registry.acquire(this.pageQuery({ after })), cursor: after };
-      if (next !== undefined) this.registry.release(next.view);
+      this.nextPage = after === undefined ? undefined : this.neighbour({ after }, after);
+      if (next !== undefined) this.releaseNeighbour(next);
     }
+  }
+
+  private neighbour(anchor: Anchor, cursor: Cursor): Neighbour {
+    const query = this.pageQuery(anchor);
+    return { view: this.registry.acquire(query), synced: this.sync.follow(this.syncedQuery(query)), cursor };
+  }
+
+  /**
+   * What to sync for a page: one document more than the page, so the client knows whether a
+   * page follows (or, before a cursor, precedes) it. It holds only what it syncs.
+   */
+  private syncedQuery(page: NormalizedQuery): NormalizedQuery {
+    return { ...page, limit: this.pageSize + 1 };
+  }
+
+  private releaseNeighbour(neighbour: Neighbour): void {
+    this.registry.release(neighbour.view);
+    neighbour.synced.release();
   }
 
   private pageQuery(anchor: Anchor): NormalizedQuery {
@@ -223,26 +268,31 @@ export class PaginatedQuery implements PaginatedController<ResultDoc> {
 
 /**
  * Preloads the first page of `paginated(input)`: the page's documents, the query, the page
- * size and the total match count.
+ * size and the total match count. With a server, the server answers the page plus one document
+ * (so `hasNext` is right); the total count then counts what the client holds, an estimate.
  *
  * @example
  * const { data: preloaded } = await client.database.users.preloadPaginated({ orderBy: ["name", "asc"], pageSize: 20 });
  * client.database.users.paginated(preloaded!); // starts on that page, loading false
  */
-export function preloadPaginated(
+export async function preloadPaginated(
   queries: QueryService,
   registry: LiveQueryRegistry,
   collection: string,
   input: unknown,
-): DatabaseResult<PreloadData<ResultDoc, "paginated">> {
+): Promise<DatabaseResult<PreloadData<ResultDoc, "paginated">>> {
   const paginated = normalizePaginated(queries, collection, input);
   if (paginated.error) return paginated;
   const { query, pageSize } = paginated.data;
+  // The query a paginated controller syncs for its first page, so it continues from this cursor.
+  const loaded = await queries.sync.load({ ...query, limit: pageSize + 1 });
+  if (loaded.error) return loaded;
   const view = registry.acquire(query);
   const docs = view.result.peek();
   const { total } = view.window.peek();
   registry.release(view);
-  return ok(createPreloadData("paginated", queries.appId, query, docs, { pageSize, totalCount: total }) as PreloadData<ResultDoc, "paginated">);
+  const page = { pageSize, totalCount: total };
+  return ok(createPreloadData("paginated", queries.appId, query, docs, page, loaded.data) as PreloadData<ResultDoc, "paginated">);
 }
 
 /** `{ ...query, pageSize }` to the normalized first-page query (`limit: pageSize`). */

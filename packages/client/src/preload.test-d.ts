@@ -1,4 +1,4 @@
-import { createSchema, type DatabaseResult, type EncodedDoc, type NormalizedQuery, t } from "@trellis/core";
+import { createSchema, type DatabaseResult, type EncodedDoc, type NormalizedQuery, t, type Triple } from "@trellis/core";
 import { describe, expectTypeOf, it } from "vitest";
 import { createClient, type PaginatedController, type PreloadData, type Subscription } from "./index.js";
 
@@ -19,14 +19,15 @@ describe("preload types", () => {
     expectTypeOf(db.users.preloadPaginated({ ...selection, pageSize: 10 })).toEqualTypeOf<Promise<DatabaseResult<PreloadData<User, "paginated">>>>();
   });
 
-  it("is plain data: the encoded documents, the normalized query and a null sync cursor", () => {
+  it("is plain data: the encoded documents, the normalized query, and the server's cursor and triples", () => {
     type Preloaded = PreloadData<User, "many">;
     expectTypeOf<Preloaded["kind"]>().toEqualTypeOf<"many">();
     expectTypeOf<Preloaded["appId"]>().toBeString();
     expectTypeOf<Preloaded["collection"]>().toBeString();
     expectTypeOf<Preloaded["query"]>().toEqualTypeOf<NormalizedQuery>();
     expectTypeOf<Preloaded["data"]>().toEqualTypeOf<readonly EncodedDoc[]>();
-    expectTypeOf<Preloaded["cursor"]>().toEqualTypeOf<null>();
+    expectTypeOf<Preloaded["cursor"]>().toEqualTypeOf<string | null>();
+    expectTypeOf<Preloaded["triples"]>().toEqualTypeOf<readonly Triple[]>();
     // No function-valued members: nothing a serialiser would drop.
     expectTypeOf<{ [K in keyof Preloaded]-?: Preloaded[K] extends (...args: never[]) => unknown ? K : never }[keyof Preloaded]>().toBeNever();
   });

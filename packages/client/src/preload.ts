@@ -7,7 +7,9 @@ import {
   type NormalizedQuery,
   ok,
   type ResultDoc,
+  type Triple,
 } from "@trellis/core";
+import { parseSyncPayload, type SyncPayload } from "./sync/http.js";
 
 /** What was preloaded: a query's result, its first match, or the first page of a paginated query. */
 export type PreloadKind = "many" | "one" | "paginated";
@@ -47,19 +49,26 @@ export interface PreloadData<T, K extends PreloadKind = PreloadKind> {
   /** Page size and total match count of a paginated preload; null otherwise. */
   readonly page: PreloadPage | null;
   /**
-   * Where sync continues from (the server's cursor for this query). Always `null` for now:
-   * data preloaded from a local client needs none; the sync layer (issue #4) fills it in.
+   * Where sync continues from: the server's cursor for this query, or `null` when a local-only
+   * client preloaded the data.
    */
-  readonly cursor: null;
+  readonly cursor: string | null;
+  /**
+   * The server's triples behind `data` (each document in full), which a client applies before it
+   * follows the query from `cursor`; empty when a local-only client preloaded the data.
+   */
+  readonly triples: readonly Triple[];
   readonly [documentType]?: T;
 }
 
-/** Preloaded data read back and checked: the query, the decoded documents and page facts. */
+/** Preloaded data read back and checked: the query, the decoded documents, page facts and where sync continues. */
 export interface ParsedPreload {
   readonly kind: PreloadKind;
   readonly query: NormalizedQuery;
   readonly docs: ResultDoc[];
   readonly page: PreloadPage | null;
+  readonly cursor: string | null;
+  readonly triples: readonly Triple[];
 }
 
 /**
@@ -73,10 +82,11 @@ export function isPreloadData(value: unknown): value is PreloadData<unknown> {
 }
 
 /**
- * Builds preloaded data from a normalized query and its result documents.
+ * Builds preloaded data from a normalized query, its result documents and (preloaded from a
+ * server) the server's answer.
  *
  * @example
- * createPreloadData("many", "my-app", query, docs, null) // { format, kind: "many", appId: "my-app", …, cursor: null }
+ * createPreloadData("many", "my-app", query, docs, null, null) // { format, kind: "many", appId: "my-app", …, cursor: null, triples: [] }
  */
 export function createPreloadData(
   kind: PreloadKind,
@@ -84,28 +94,40 @@ export function createPreloadData(
   query: NormalizedQuery,
   docs: readonly ResultDoc[],
   page: PreloadPage | null,
+  sync: SyncPayload | null,
 ): PreloadData<ResultDoc> {
-  return { format: PRELOAD_FORMAT, kind, appId, collection: query.collection, query, data: encodeDocs(query, docs), page, cursor: null };
+  return {
+    format: PRELOAD_FORMAT,
+    kind,
+    appId,
+    collection: query.collection,
+    query,
+    data: encodeDocs(query, docs),
+    page,
+    cursor: sync?.cursor ?? null,
+    triples: sync?.triples ?? [],
+  };
 }
 
 /**
  * Checks preloaded input for a client and decodes it. The query must be exactly what this
  * client's `normalize` makes of the query it stands for, so a query from another schema, a
- * tampered one, or data that does not fit it is a VALIDATION error.
+ * tampered one, or data that does not fit it is a VALIDATION error; so are server data
+ * (a cursor) for a local-only client and malformed triples.
  *
  * @example
- * const parsed = parsePreloadData(input, { appId, collection: "users", kind: "many" }, (q) => normalizeQuery(spec, q, collections));
+ * const parsed = parsePreloadData(input, { appId, collection: "users", kind: "many", hasServer: false }, (q) => normalizeQuery(spec, q, collections));
  * if (parsed.error) return parsed; // VALIDATION
  * parsed.data.docs; // Dates restored
  */
 export function parsePreloadData(
   input: unknown,
-  expected: { readonly appId: string; readonly collection: string; readonly kind: PreloadKind },
+  expected: { readonly appId: string; readonly collection: string; readonly kind: PreloadKind; readonly hasServer: boolean },
   normalize: (query: unknown) => DatabaseResult<NormalizedQuery>,
 ): DatabaseResult<ParsedPreload> {
   const where = `${expected.collection}: preloaded data`;
   if (!isPreloadData(input)) return fail("VALIDATION", `${where} must come from preload(); got something else.`);
-  const { kind, appId, collection, query, data, page, cursor } = input as Partial<PreloadData<unknown>>;
+  const { kind, appId, collection, query, data, page, cursor, triples } = input as Partial<PreloadData<unknown>>;
   if (appId !== expected.appId) {
     return fail("VALIDATION", `${where} belongs to app ${JSON.stringify(appId)}, but this client is for app ${JSON.stringify(expected.appId)}.`);
   }
@@ -117,7 +139,15 @@ export function parsePreloadData(
     const use = kind === "one" ? "subscribeOne" : kind === "paginated" ? "paginated" : kind === "many" ? "subscribe" : undefined;
     return fail("VALIDATION", by === undefined ? `${where} has an unknown kind.` : `${where} was made by ${by}(); pass it to ${use}().`);
   }
-  if (cursor !== null) return fail("VALIDATION", `${where} has a sync cursor this client cannot use yet.`);
+  let sync: SyncPayload | null = null;
+  if (cursor !== null) {
+    if (!expected.hasServer) return fail("VALIDATION", `${where} has a sync cursor, but this client has no serverUrl to sync with.`);
+    const payload = parseSyncPayload({ triples, cursor }, `${where}: its cursor and triples`);
+    if (payload.error) return fail("VALIDATION", payload.error.message);
+    sync = payload.data;
+  } else if (!Array.isArray(triples) || triples.length > 0) {
+    return fail("VALIDATION", `${where} has malformed triples: a preload without a sync cursor has none.`);
+  }
   if (typeof query !== "object" || query === null || query.collection !== collection) {
     return fail("VALIDATION", `${where} has no query for ${JSON.stringify(collection)}.`);
   }
@@ -140,7 +170,7 @@ export function parsePreloadData(
   if (docs.error) return fail("VALIDATION", `${where}: ${docs.error.message}`);
   const limit = canonical.data.limit ?? Infinity;
   if (docs.data.length > limit) return fail("VALIDATION", `${where} holds more documents than its query's limit.`);
-  return ok({ kind, query: canonical.data, docs: docs.data, page: checkedPage });
+  return ok({ kind, query: canonical.data, docs: docs.data, page: checkedPage, cursor: sync?.cursor ?? null, triples: sync?.triples ?? [] });
 }
 
 function isCount(value: unknown): value is number {

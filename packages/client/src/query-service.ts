@@ -20,12 +20,21 @@ import {
   type Schema,
   type TripleStore,
 } from "@trellis/core";
+import { LOCAL_SYNC, type QuerySync, syncedAggregateQuery } from "./sync/query-sync.js";
+import type { SyncedQuery } from "./sync/synced-queries.js";
 import type { SubscribeCallback, Subscription, SubscriptionState } from "./types.js";
 import { createPreloadData, isPreloadData, type ParsedPreload, parsePreloadData, type PreloadData, type PreloadKind } from "./preload.js";
 
+/** A live view and the sync of the query behind it: released together. */
+interface Followed {
+  readonly view: LiveQuery | LiveAggregate;
+  readonly synced: SyncedQuery;
+}
+
 /**
  * One-shot and live queries of a client. One-shot queries run the engine against the store;
- * subscriptions are effects over the shared live query's result signal.
+ * subscriptions are effects over the shared live query's result signal. With a server, every
+ * query followed is synced too, and a result is loading until the server first answered it.
  */
 export class QueryService {
   constructor(
@@ -34,9 +43,27 @@ export class QueryService {
     private readonly registry: LiveQueryRegistry,
     /** The app whose data this client holds; preloaded data names it. */
     readonly appId: string = "default",
+    readonly sync: QuerySync = LOCAL_SYNC,
   ) {}
 
-  query(collection: string, input: unknown): DatabaseResult<ResultDoc[]> {
+  /**
+   * Runs a query once, on local data. With a server, a query not synced already is first synced
+   * until the server answered it (or the client is offline): see SPEC §5.
+   */
+  async query(collection: string, input: unknown): Promise<DatabaseResult<ResultDoc[]>> {
+    const target = this.syncTarget(collection, input);
+    if (target.error) return target;
+    await this.sync.settle(target.data);
+    return this.run(collection, input);
+  }
+
+  async queryOne(collection: string, input: unknown): Promise<DatabaseResult<ResultDoc | undefined>> {
+    const result = await this.query(collection, firstOf(input));
+    return result.error ? result : ok(result.data[0]);
+  }
+
+  /** Runs a query on local data, now. */
+  private run(collection: string, input: unknown): DatabaseResult<ResultDoc[]> {
     if (isAggregateQuery(input)) {
       const query = this.normalizeAggregate(collection, input);
       return query.error ? query : ok(runAggregate(this.store, query.data));
@@ -49,25 +76,31 @@ export class QueryService {
     return ok(runQuery(this.store, query.data).map((row) => materialize(table, row)));
   }
 
-  queryOne(collection: string, input: unknown): DatabaseResult<ResultDoc | undefined> {
-    const one = typeof input === "object" && input !== null && !Array.isArray(input) ? { ...input, limit: 1 } : input;
-    const result = this.query(collection, one);
-    return result.error ? result : ok(result.data[0]);
-  }
-
-  /** Preloads a query's result (`many`) or first match (`one`) as plain, serialisable data. */
-  preload(collection: string, input: unknown, kind: "many" | "one"): DatabaseResult<PreloadData<ResultDoc>> {
-    const one = kind === "one" && typeof input === "object" && input !== null && !Array.isArray(input) ? { ...input, limit: 1 } : input;
+  /**
+   * Preloads a query's result (`many`) or first match (`one`) as plain, serialisable data. With
+   * a server, the server answers it (its documents are applied locally first) and the data
+   * carries the server's triples and cursor.
+   */
+  async preload(collection: string, input: unknown, kind: "many" | "one"): Promise<DatabaseResult<PreloadData<ResultDoc>>> {
+    const one = kind === "one" ? firstOf(input) : input;
     const query = this.normalize(collection, one);
     if (query.error) return query;
-    const result = this.query(collection, one);
-    return result.error ? result : ok(createPreloadData(kind, this.appId, query.data, result.data, null));
+    const loaded = await this.sync.load(query.data);
+    if (loaded.error) return loaded;
+    const result = this.run(collection, one);
+    return result.error ? result : ok(createPreloadData(kind, this.appId, query.data, result.data, null, loaded.data));
   }
 
-  /** Checks and decodes preloaded input of `kind` for `collection`; undefined when `input` is not preloaded data at all. */
+  /**
+   * Checks and decodes preloaded input of `kind` for `collection`, and applies the server's
+   * triples it carries; undefined when `input` is not preloaded data at all.
+   */
   parsePreloaded(collection: string, input: unknown, kind: PreloadKind): DatabaseResult<ParsedPreload> | undefined {
     if (!isPreloadData(input)) return undefined;
-    return parsePreloadData(input, { appId: this.appId, collection, kind }, (query) => this.normalize(collection, query));
+    const expected = { appId: this.appId, collection, kind, hasServer: this.sync.hasServer };
+    const parsed = parsePreloadData(input, expected, (query) => this.normalize(collection, query));
+    if (parsed.data !== undefined) this.sync.applyRemote(parsed.data.triples);
+    return parsed;
   }
 
   subscribe(collection: string, input: unknown, callback: SubscribeCallback<readonly ResultDoc[]>): Subscription<readonly ResultDoc[]> {
@@ -75,7 +108,7 @@ export class QueryService {
   }
 
   subscribeOne(collection: string, input: unknown, callback: SubscribeCallback<ResultDoc | undefined>): Subscription<ResultDoc | undefined> {
-    const one = typeof input === "object" && input !== null && !Array.isArray(input) && !isPreloadData(input) ? { ...input, limit: 1 } : input;
+    const one = isPreloadData(input) ? input : firstOf(input);
     // A computed over the live result: the callback runs only when the first document changes.
     return this.follow(collection, one, callback, (live) => computed(() => live.value[0]), "one");
   }
@@ -89,28 +122,41 @@ export class QueryService {
   ): Subscription<T> {
     if (typeof callback !== "function") throw new TypeError(`${collection}.subscribe: the second argument must be a callback.`);
     const preloaded = this.parsePreloaded(collection, input, kind);
-    const query = preloaded === undefined ? this.acquire(collection, input) : preloaded.error ? preloaded : ok(this.registry.acquire(preloaded.data.query));
-    if (query.error) {
-      const state: SubscriptionState<T> = { data: undefined, error: query.error, loading: false };
+    const followed: DatabaseResult<Followed> =
+      preloaded === undefined
+        ? this.acquire(collection, input)
+        : preloaded.error
+          ? preloaded
+          : ok({ view: this.registry.acquire(preloaded.data.query), synced: this.sync.follow(preloaded.data.query, preloaded.data.cursor) });
+    if (followed.error) {
+      const state: SubscriptionState<T> = { data: undefined, error: followed.error, loading: false };
       deliver(callback, state);
       return { getCurrentState: () => state, unsubscribe: () => {} };
     }
-    const live = query.data;
-    const data = derive(live.result);
+    const { view, synced } = followed.data;
+    const data = derive(view.result);
     let state: SubscriptionState<T> = { data: undefined, error: undefined, loading: true };
     // Preloaded input: the first call carries the preloaded data as is; the live result follows
     // only if it reads differently.
     const initial = preloaded?.data === undefined ? undefined : kind === "one" ? preloaded.data.docs[0] : preloaded.data.docs;
+    let hasDelivered = false;
     if (preloaded?.data !== undefined) {
       state = { data: initial as T, error: undefined, loading: false };
       deliver(callback, state);
+      hasDelivered = true;
     }
     let isActive = true;
-    let isFirstRun = true;
+    let isFirstResult = true;
     const stop = effect(() => {
+      if (synced.isLoading.value) {
+        // The callback runs at once, loading, until the server has answered.
+        if (!hasDelivered) untracked(() => deliver(callback, state));
+        hasDelivered = true;
+        return;
+      }
       const value = data.value;
-      const isPreloaded = isFirstRun && preloaded?.data !== undefined && sameResult(initial, value);
-      isFirstRun = false;
+      const isPreloaded = isFirstResult && preloaded?.data !== undefined && sameResult(initial, value);
+      isFirstResult = false;
       if (isPreloaded) return;
       state = { data: value, error: undefined, loading: false };
       untracked(() => deliver(callback, state));
@@ -121,19 +167,28 @@ export class QueryService {
         if (!isActive) return;
         isActive = false;
         stop();
-        this.registry.release(live);
+        this.registry.release(view);
+        synced.release();
       },
     };
   }
 
-  /** The shared live view of a query: a live aggregate for aggregate queries, else a live query. */
-  private acquire(collection: string, input: unknown): DatabaseResult<LiveQuery | LiveAggregate> {
+  /** The shared live view of a query (a live aggregate for aggregate queries), synced. */
+  private acquire(collection: string, input: unknown): DatabaseResult<Followed> {
     if (isAggregateQuery(input)) {
       const query = this.normalizeAggregate(collection, input);
-      return query.error ? query : ok(acquireLiveAggregate(this.registry, this.store, query.data));
+      if (query.error) return query;
+      return ok({ view: acquireLiveAggregate(this.registry, this.store, query.data), synced: this.sync.follow(syncedAggregateQuery(query.data)) });
     }
     const query = this.normalize(collection, input);
-    return query.error ? query : ok(this.registry.acquire(query.data));
+    return query.error ? query : ok({ view: this.registry.acquire(query.data), synced: this.sync.follow(query.data) });
+  }
+
+  /** What to sync for a query: itself, or the documents an aggregate aggregates. */
+  private syncTarget(collection: string, input: unknown): DatabaseResult<NormalizedQuery> {
+    if (!isAggregateQuery(input)) return this.normalize(collection, input);
+    const query = this.normalizeAggregate(collection, input);
+    return query.error ? query : ok(syncedAggregateQuery(query.data));
   }
 
   private normalizeAggregate(collection: string, input: unknown): DatabaseResult<NormalizedAggregateQuery> {
@@ -148,6 +203,11 @@ export class QueryService {
     if (spec === undefined) return fail("VALIDATION", `Unknown collection "${collection}".`, { collection });
     return normalizeQuery(spec, input, this.schema.collections);
   }
+}
+
+/** A query for its first match (`limit: 1`); anything else is left for the normalizer to refuse. */
+function firstOf(input: unknown): unknown {
+  return typeof input === "object" && input !== null && !Array.isArray(input) ? { ...input, limit: 1 } : input;
 }
 
 /** Runs a subscriber; its exceptions are reported, never thrown into the write that caused them. */

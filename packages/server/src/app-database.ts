@@ -7,8 +7,8 @@ const APP_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** What a batch of pushed triples did. */
 export interface ApplyResult {
-  /** Triples that won and were stored. */
-  readonly applied: number;
+  /** The triples that won and were stored, in order. */
+  readonly applied: readonly Triple[];
   /** The database's change cursor after the batch. */
   readonly cursor: string;
 }
@@ -68,6 +68,9 @@ export class AppDatabase {
       clearEntity: db.prepare("DELETE FROM triples WHERE collection = ? AND id = ? AND field <> ?"),
       maxSeq: db.prepare<[], { seq: number | null }>("SELECT MAX(seq) AS seq FROM triples"),
       since: db.prepare<[number, number], Row>("SELECT * FROM triples WHERE seq > ? ORDER BY seq LIMIT ?"),
+      collectionSince: db.prepare<[string, number], Row>("SELECT * FROM triples WHERE collection = ? AND seq > ? ORDER BY seq"),
+      document: db.prepare<[string, string], Row>("SELECT * FROM triples WHERE collection = ? AND id = ?"),
+      all: db.prepare<[], Row>("SELECT * FROM triples"),
     };
     this.seq = this.statements.maxSeq.get()?.seq ?? 0;
   }
@@ -90,11 +93,7 @@ export class AppDatabase {
 
   /** Merges a batch of triples in one durable transaction. */
   apply(triples: readonly Triple[]): ApplyResult {
-    const applied = this.db.transaction((batch: readonly Triple[]) => {
-      let count = 0;
-      for (const triple of batch) if (this.applyOne(triple)) count++;
-      return count;
-    })(triples);
+    const applied = this.db.transaction((batch: readonly Triple[]) => batch.filter((triple) => this.applyOne(triple)))(triples);
     return { applied, cursor: String(this.seq) };
   }
 
@@ -106,6 +105,32 @@ export class AppDatabase {
     const triples = rows.map(toTriple);
     const last = rows.at(-1)?.seq ?? after;
     return ok({ triples, cursor: String(last) });
+  }
+
+  /** Stored cells of `collection` changed after `cursor` (a valid cursor), oldest first. */
+  collectionChangesSince(collection: string, cursor: string): Triple[] {
+    return this.statements.collectionSince.all(collection, Number(cursor)).map(toTriple);
+  }
+
+  /**
+   * Every stored cell of one document, and whether any changed after `cursor` (null: it counts
+   * as changed). A deleted document is its tombstone alone.
+   */
+  document(collection: string, id: string, cursor: string | null = null): { triples: Triple[]; changed: boolean } {
+    const rows = this.statements.document.all(collection, id);
+    const after = cursor === null ? -1 : Number(cursor);
+    return { triples: rows.map(toTriple), changed: rows.some((row) => row.seq > after) };
+  }
+
+  /** Every stored cell, for loading the in-memory replica at start. */
+  *allTriples(): IterableIterator<Triple> {
+    for (const row of this.statements.all.iterate()) yield toTriple(row);
+  }
+
+  /** Whether `cursor` is one this database could have issued. */
+  static isCursor(cursor: string): boolean {
+    const value = Number(cursor);
+    return /^\d{1,15}$/.test(cursor) && Number.isSafeInteger(value);
   }
 
   /** The cursor of the latest stored change. */

@@ -1,0 +1,339 @@
+import { batch, type ReadonlySignal, signal } from "@preact/signals-core";
+import {
+  type AckMessage,
+  type ChangesMessage,
+  type ClientMessage,
+  DatabaseError,
+  type ErrorMessage,
+  type HelloMessage,
+  parseServerMessage,
+  type SnapshotMessage,
+  type WelcomeMessage,
+} from "@trellis/core";
+import { OPEN, type WebSocketConstructor, type WebSocketLike } from "./web-socket.js";
+
+/** Where the socket is: never opened, not connected, opening (hello sent), or welcomed. */
+export type TransportState = "initial" | "offline" | "connecting" | "connected";
+
+/** What the server sends once a connection is welcomed, keep-alive aside. */
+export type SyncMessage = SnapshotMessage | ChangesMessage | AckMessage | ErrorMessage;
+
+/** Timer functions, injectable so tests can drive time by hand. */
+export interface Timers {
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/** The host's timers. */
+export const SYSTEM_TIMERS: Timers = {
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+/** Reconnect delays: full jitter over `baseMs * 2^attempt`, capped at `maxMs`. */
+export interface ReconnectOptions {
+  /** Default 250. */
+  readonly baseMs?: number;
+  /** Default 10 000. */
+  readonly maxMs?: number;
+}
+
+/** Keep-alive: a `ping` every `intervalMs`; no `pong` (or, while opening, no `welcome`) within `timeoutMs` drops the socket. */
+export interface KeepAliveOptions {
+  /** Default 15 000. */
+  readonly intervalMs?: number;
+  /** Default 10 000. */
+  readonly timeoutMs?: number;
+}
+
+export interface ConnectionOptions {
+  /** The `ws(s)://…/v1/sync` address. */
+  readonly url: string;
+  readonly webSocket: () => WebSocketConstructor | Promise<WebSocketConstructor>;
+  /** The `hello` to open with; asked for on every connection (a token may have been renewed). */
+  readonly hello: () => HelloMessage | Promise<HelloMessage>;
+  /** Runs in the same signal batch as the state becoming `connected`. */
+  readonly onWelcome: (welcome: WelcomeMessage) => void;
+  readonly onMessage: (message: SyncMessage) => void;
+  /** A welcomed connection was lost. */
+  readonly onDisconnect: () => void;
+  /** Something the user should hear about: an error the server sent before `welcome`, a malformed frame. */
+  readonly onError: (error: DatabaseError) => void;
+  readonly timers?: Timers;
+  /** In [0, 1): the jitter of reconnect delays. */
+  readonly random?: () => number;
+  readonly reconnect?: ReconnectOptions;
+  readonly keepAlive?: KeepAliveOptions;
+}
+
+/**
+ * Server frames may be larger than the 1 MiB the server accepts from clients (a snapshot of a
+ * large result), but not unboundedly so.
+ */
+const MAX_SERVER_FRAME_BYTES = 64 * 1024 * 1024;
+
+const ignore = (): void => {};
+
+/**
+ * The sync socket and its state machine: `initial → connecting → connected`, and `offline`
+ * after any close, error, refused handshake, malformed frame or missed `pong`, followed (unless
+ * disconnected on purpose) by a reconnect after an exponential backoff with full jitter, which a
+ * `welcome` resets. It knows the handshake and keep-alive; everything else goes to `onMessage`.
+ *
+ * @example
+ * const connection = new Connection({ url, webSocket: () => WebSocket, hello: () => hello, onWelcome, onMessage, onDisconnect, onError });
+ * connection.connect();
+ */
+export class Connection {
+  private readonly stateSignal = signal<TransportState>("initial");
+  /** Where the socket is; see {@link TransportState}. */
+  readonly state: ReadonlySignal<TransportState> = this.stateSignal;
+  private socket: WebSocketLike | undefined;
+  /** Bumped whenever a socket is let go, so its late events are ignored. */
+  private generation = 0;
+  private isWanted = false;
+  private isClosed = false;
+  private attempt = 0;
+  private retryTimer: unknown;
+  private pingTimer: unknown;
+  /** Waits for a `pong`, or for the `welcome` while opening. */
+  private deadlineTimer: unknown;
+  private readonly releasing = new Set<Promise<void>>();
+  private readonly timers: Timers;
+  private readonly random: () => number;
+  private readonly baseMs: number;
+  private readonly maxMs: number;
+  private readonly intervalMs: number;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly options: ConnectionOptions) {
+    this.timers = options.timers ?? SYSTEM_TIMERS;
+    this.random = options.random ?? Math.random;
+    this.baseMs = options.reconnect?.baseMs ?? 250;
+    this.maxMs = options.reconnect?.maxMs ?? 10_000;
+    this.intervalMs = options.keepAlive?.intervalMs ?? 15_000;
+    this.timeoutMs = options.keepAlive?.timeoutMs ?? 10_000;
+  }
+
+  /** Connects (at once, even while waiting to retry) and keeps reconnecting until {@link disconnect}. */
+  connect(): void {
+    if (this.isClosed) return;
+    this.isWanted = true;
+    if (this.socket !== undefined || this.stateSignal.peek() === "connecting") return;
+    this.clear("retryTimer");
+    this.open();
+  }
+
+  /** Goes offline on purpose: closes the socket and stops reconnecting. */
+  disconnect(): void {
+    this.isWanted = false;
+    this.clear("retryTimer");
+    this.drop(true);
+  }
+
+  /** Closes for good; resolves once the socket is closed and no timer is left. */
+  async close(): Promise<void> {
+    this.isClosed = true;
+    this.disconnect();
+    await Promise.all([...this.releasing]);
+  }
+
+  /** Sends a message on a welcomed connection; false when there is none. */
+  send(message: ClientMessage): boolean {
+    return this.stateSignal.peek() === "connected" && this.sendRaw(message);
+  }
+
+  /** Drops the socket and reconnects after the backoff, e.g. when an HTTP request shows the network failing. */
+  restart(): void {
+    this.drop(false);
+  }
+
+  private open(): void {
+    const generation = ++this.generation;
+    this.stateSignal.value = "connecting";
+    this.deadline(generation);
+    const attach = (WebSocket: WebSocketConstructor) => {
+      if (generation !== this.generation) return;
+      let socket: WebSocketLike;
+      try {
+        socket = new WebSocket(this.options.url);
+      } catch (error) {
+        this.options.onError(new DatabaseError("NETWORK", `Could not open a WebSocket to ${this.options.url}: ${messageOf(error)}`));
+        this.drop(false);
+        return;
+      }
+      this.socket = socket;
+      socket.onopen = () => this.greet(generation);
+      socket.onmessage = (event: { readonly data: unknown }) => this.receive(generation, event.data);
+      socket.onclose = () => this.lost(generation);
+      socket.onerror = () => this.lost(generation);
+    };
+    const failed = (error: unknown) => {
+      if (generation !== this.generation) return;
+      this.options.onError(new DatabaseError("NETWORK", `No WebSocket implementation: ${messageOf(error)}. Pass createClient({ WebSocket }).`));
+      this.drop(false);
+    };
+    try {
+      const WebSocket = this.options.webSocket();
+      if (WebSocket instanceof Promise) WebSocket.then(attach, failed);
+      else attach(WebSocket);
+    } catch (error) {
+      failed(error);
+    }
+  }
+
+  private lost(generation: number): void {
+    if (generation === this.generation) this.drop(false);
+  }
+
+  private greet(generation: number): void {
+    const refuse = (error: unknown) => {
+      if (generation !== this.generation) return;
+      this.options.onError(error instanceof DatabaseError ? error : new DatabaseError("UNAUTHORIZED", `Could not get a token: ${messageOf(error)}`));
+      this.drop(false);
+    };
+    try {
+      const hello = this.options.hello();
+      if (hello instanceof Promise) hello.then((message) => generation === this.generation && this.sendRaw(message), refuse);
+      else this.sendRaw(hello);
+    } catch (error) {
+      refuse(error);
+    }
+  }
+
+  private receive(generation: number, data: unknown): void {
+    if (generation !== this.generation) return;
+    const parsed = parseServerMessage(data as string, { maxBytes: MAX_SERVER_FRAME_BYTES });
+    if (parsed.error) {
+      this.options.onError(parsed.error);
+      this.drop(false);
+      return;
+    }
+    const message = parsed.data;
+    if (this.stateSignal.peek() !== "connected") {
+      if (message.type === "welcome") return this.welcome(generation, message);
+      this.options.onError(
+        message.type === "error"
+          ? new DatabaseError(message.code, message.message, message.details === undefined ? undefined : { ...message.details })
+          : new DatabaseError("PROTOCOL", `The server sent "${message.type}" before "welcome".`),
+      );
+      this.drop(false);
+      return;
+    }
+    switch (message.type) {
+      case "pong":
+        this.clear("deadlineTimer");
+        this.schedulePing(generation);
+        return;
+      case "welcome":
+        this.options.onError(new DatabaseError("PROTOCOL", `The server sent a second "welcome".`));
+        this.drop(false);
+        return;
+      default:
+        this.options.onMessage(message);
+    }
+  }
+
+  private welcome(generation: number, message: WelcomeMessage): void {
+    this.clear("deadlineTimer");
+    this.attempt = 0;
+    batch(() => {
+      this.stateSignal.value = "connected";
+      this.options.onWelcome(message);
+    });
+    this.schedulePing(generation);
+  }
+
+  private schedulePing(generation: number): void {
+    this.clear("pingTimer");
+    this.pingTimer = this.timers.setTimeout(() => {
+      this.pingTimer = undefined;
+      if (generation !== this.generation) return;
+      this.sendRaw({ type: "ping" });
+      this.deadline(generation);
+    }, this.intervalMs);
+  }
+
+  /** No answer within the timeout means a dead or half-open socket. */
+  private deadline(generation: number): void {
+    this.clear("deadlineTimer");
+    this.deadlineTimer = this.timers.setTimeout(() => {
+      this.deadlineTimer = undefined;
+      this.lost(generation);
+    }, this.timeoutMs);
+  }
+
+  /** Lets the socket go (gracefully or not), goes offline, and schedules a retry if still wanted. */
+  private drop(isGraceful: boolean): void {
+    this.generation++;
+    this.clear("pingTimer");
+    this.clear("deadlineTimer");
+    const socket = this.socket;
+    this.socket = undefined;
+    if (socket !== undefined) this.release(socket, isGraceful);
+    const wasConnected = this.stateSignal.peek() === "connected";
+    batch(() => {
+      this.stateSignal.value = "offline";
+      if (wasConnected) this.options.onDisconnect();
+    });
+    if (this.isWanted && !this.isClosed && this.retryTimer === undefined) {
+      const delay = Math.floor(this.random() * Math.min(this.maxMs, this.baseMs * 2 ** this.attempt));
+      this.attempt++;
+      this.retryTimer = this.timers.setTimeout(() => {
+        this.retryTimer = undefined;
+        if (this.isWanted && !this.isClosed) this.open();
+      }, delay);
+    }
+  }
+
+  /**
+   * Closes a socket we no longer listen to. A graceful close waits (at most the keep-alive
+   * timeout) for the closing handshake, so `close()` can resolve with nothing left open.
+   */
+  private release(socket: WebSocketLike, isGraceful: boolean): void {
+    // Handlers stay set (as no-ops): `ws` throws on an "error" event nobody listens to.
+    socket.onopen = ignore;
+    socket.onmessage = ignore;
+    socket.onerror = ignore;
+    if (!isGraceful && socket.terminate !== undefined) {
+      socket.onclose = ignore;
+      socket.terminate();
+      return;
+    }
+    const released = new Promise<void>((resolve) => {
+      const timer = this.timers.setTimeout(() => {
+        socket.terminate?.();
+        resolve();
+      }, this.timeoutMs);
+      socket.onclose = () => {
+        this.timers.clearTimeout(timer);
+        resolve();
+      };
+      try {
+        socket.close(1000);
+      } catch {
+        this.timers.clearTimeout(timer);
+        resolve();
+      }
+    });
+    this.releasing.add(released);
+    void released.then(() => this.releasing.delete(released));
+  }
+
+  private sendRaw(message: ClientMessage): boolean {
+    const socket = this.socket;
+    if (socket === undefined || socket.readyState !== OPEN) return false;
+    socket.send(JSON.stringify(message));
+    return true;
+  }
+
+  private clear(timer: "retryTimer" | "pingTimer" | "deadlineTimer"): void {
+    if (this[timer] === undefined) return;
+    this.timers.clearTimeout(this[timer]);
+    this[timer] = undefined;
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

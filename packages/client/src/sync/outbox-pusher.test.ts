@@ -1,0 +1,154 @@
+import { type DatabaseError, type DatabaseResult, encodeHlc, fail, ok, type PushMessage, type Triple } from "@trellis/core";
+import { describe, expect, it } from "vitest";
+import { createMemoryOutbox, type OutboxEntry } from "./outbox.js";
+import { OutboxPusher } from "./outbox-pusher.js";
+
+const HLC = encodeHlc({ ticks: 1, node: "me" });
+const tripleOf = (id: string, value: unknown = id): Triple => ({ collection: "users", id, field: "name", value, hlc: HLC });
+const entry = (batchId: string, value?: unknown): OutboxEntry => ({ batchId, triples: [tripleOf(batchId, value)] });
+const KiB = 1024;
+
+function setup() {
+  const outbox = createMemoryOutbox();
+  const frames: PushMessage[] = [];
+  const log: string[] = [];
+  const refused: DatabaseError[] = [];
+  const http: Array<{ entry: OutboxEntry; answer: (result: DatabaseResult<void>) => void }> = [];
+  let isConnected = true;
+  let networkFailures = 0;
+  const pusher = new OutboxPusher({
+    outbox,
+    send: (message) => {
+      if (!isConnected) return false;
+      frames.push(message);
+      log.push(`frame ${message.batchId}`);
+      return true;
+    },
+    pushOverHttp: (entry) =>
+      new Promise((resolve) => {
+        log.push(`http ${entry.batchId}`);
+        http.push({ entry, answer: resolve });
+      }),
+    onRemoved: () => log.push(`size ${outbox.size}`),
+    onRefused: (error) => refused.push(error),
+    onNetworkFailure: () => networkFailures++,
+  });
+  const ids = () => outbox.entries().map((each) => each.batchId);
+  return {
+    outbox,
+    pusher,
+    frames,
+    log,
+    refused,
+    http,
+    ids,
+    setConnected: (value: boolean) => (isConnected = value),
+    networkFailures: () => networkFailures,
+  };
+}
+
+describe("OutboxPusher", () => {
+  it("sends the unsent entries in order in one frame named by the last, and its ack removes them all", () => {
+    const { outbox, pusher, frames, ids } = setup();
+    outbox.add(entry("a"));
+    outbox.add(entry("b"));
+    pusher.flush();
+    outbox.add(entry("c"));
+    pusher.flush();
+    expect(frames).toEqual([
+      { type: "push", batchId: "b", triples: [tripleOf("a"), tripleOf("b")] },
+      { type: "push", batchId: "c", triples: [tripleOf("c")] },
+    ]);
+    pusher.acknowledge("b");
+    expect(ids()).toEqual(["c"]);
+    pusher.acknowledge("c");
+    expect(ids()).toEqual([]);
+  });
+
+  it("keeps frames under the frame limit", () => {
+    const { outbox, pusher, frames } = setup();
+    for (const id of ["a", "b", "c", "d", "e"]) outbox.add(entry(id, "x".repeat(300 * KiB)));
+    pusher.flush();
+    expect(frames.map((frame) => frame.batchId)).toEqual(["c", "e"]);
+    for (const frame of frames) expect(new TextEncoder().encode(JSON.stringify(frame)).length).toBeLessThan(1024 * KiB);
+  });
+
+  it("counts UTF-8 bytes, not characters, against the limit", () => {
+    const { outbox, pusher, frames } = setup();
+    for (const id of ["a", "b"]) outbox.add(entry(id, "é".repeat(200 * KiB))); // 400 KiB each
+    outbox.add(entry("c", "😀".repeat(60 * KiB))); // 240 KiB
+    pusher.flush();
+    expect(frames.map((frame) => frame.batchId)).toEqual(["b", "c"]);
+  });
+
+  it("pushes an entry over 512 KiB over HTTP, keeping the order of what goes before and after it", async () => {
+    const { outbox, pusher, log, http, ids } = setup();
+    outbox.add(entry("a"));
+    outbox.add(entry("big", "x".repeat(600 * KiB)));
+    outbox.add(entry("c"));
+    pusher.flush();
+    expect(log).toEqual(["frame a", "http big", "frame c"]);
+    http[0]!.answer(ok(undefined));
+    await Promise.resolve();
+    expect(ids()).toEqual(["a", "c"]);
+  });
+
+  it("sends nothing twice on one connection, and everything unacknowledged again after a reset", () => {
+    const { outbox, pusher, frames } = setup();
+    outbox.add(entry("a"));
+    outbox.add(entry("b"));
+    pusher.flush();
+    pusher.flush();
+    expect(frames).toHaveLength(1);
+    pusher.reset();
+    pusher.flush();
+    expect(frames.map((frame) => frame.batchId)).toEqual(["b", "b"]);
+    pusher.acknowledge("b");
+    expect(outbox.size).toBe(0);
+  });
+
+  it("sends nothing without a connection", () => {
+    const { outbox, pusher, frames, setConnected } = setup();
+    setConnected(false);
+    outbox.add(entry("a"));
+    pusher.flush();
+    setConnected(true);
+    pusher.flush();
+    expect(frames.map((frame) => frame.batchId)).toEqual(["a"]);
+  });
+
+  it("drops a refused frame's entries and reports the error, so later entries still go", () => {
+    const { outbox, pusher, refused, ids } = setup();
+    outbox.add(entry("a"));
+    outbox.add(entry("b"));
+    pusher.flush();
+    outbox.add(entry("c"));
+    pusher.flush();
+    const error = fail("CLOCK_DRIFT", "too far ahead", { batchId: "b" }).error;
+    pusher.refuse("b", error);
+    expect(ids()).toEqual(["c"]);
+    expect(refused).toEqual([error]);
+  });
+
+  it("asks for a reconnect when an HTTP push gets no answer, and drops an entry the server refused", async () => {
+    const { outbox, pusher, http, refused, ids, networkFailures } = setup();
+    outbox.add(entry("big1", "x".repeat(600 * KiB)));
+    outbox.add(entry("big2", "y".repeat(600 * KiB)));
+    pusher.flush();
+    http[0]!.answer(fail("NETWORK", "connection refused"));
+    http[1]!.answer(fail("VALIDATION", "no"));
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(networkFailures()).toBe(1);
+    expect(ids()).toEqual(["big1"]);
+    expect(refused.map((error) => error.code)).toEqual(["VALIDATION"]);
+    // A failure on a connection that has ended since asks for nothing more.
+    pusher.reset();
+    pusher.flush();
+    pusher.reset();
+    http[2]!.answer(fail("NETWORK", "again"));
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(networkFailures()).toBe(1);
+  });
+});

@@ -1,0 +1,121 @@
+import { type DatabaseError, type DatabaseResult, DEFAULT_MAX_FRAME_BYTES, type PushMessage } from "@trellis/core";
+import type { Outbox, OutboxEntry } from "./outbox.js";
+
+/** Room left in a frame for the `push` envelope around the triples. */
+const FRAME_BUDGET_BYTES = DEFAULT_MAX_FRAME_BYTES - 4 * 1024;
+/** Entries above this go over HTTP: a frame of their own would come close to the server's frame limit. */
+const HTTP_ENTRY_BYTES = 512 * 1024;
+
+export interface OutboxPusherOptions {
+  readonly outbox: Outbox;
+  /** Sends on the welcomed connection; false when there is none. */
+  readonly send: (message: PushMessage) => boolean;
+  readonly pushOverHttp: (entry: OutboxEntry) => Promise<DatabaseResult<void>>;
+  /** Entries left the outbox. */
+  readonly onRemoved: () => void;
+  /** The server refused entries; they were dropped so the queue cannot wedge. */
+  readonly onRefused: (error: DatabaseError) => void;
+  /** An HTTP push got no answer: the network is failing, so reconnect and send everything again. */
+  readonly onNetworkFailure: () => void;
+}
+
+/**
+ * Pushes the outbox, in order, on the current connection. Entries go several to a frame
+ * (named by its last entry's batch id) up to the frame limit; an entry too large for that goes
+ * over HTTP. An `ack` (or a refusal) of a frame removes every entry it carried. After a
+ * reconnect everything unacknowledged goes again: the server's merge is idempotent.
+ *
+ * @example
+ * const pusher = new OutboxPusher({ outbox, send, pushOverHttp, onRemoved, onRefused, onNetworkFailure });
+ * pusher.flush();
+ */
+export class OutboxPusher {
+  /** Frame batch id → the entries it carried, on the current connection. */
+  private readonly frames = new Map<string, readonly string[]>();
+  /** Entries sent on the current connection, by batch id. */
+  private readonly sent = new Set<string>();
+  private generation = 0;
+
+  constructor(private readonly options: OutboxPusherOptions) {}
+
+  /** A connection ended or began: nothing is in flight any more. */
+  reset(): void {
+    this.generation++;
+    this.frames.clear();
+    this.sent.clear();
+  }
+
+  /** Sends every entry not sent on this connection yet, oldest first. */
+  flush(): void {
+    let frame: OutboxEntry[] = [];
+    let bytes = 0;
+    const sendFrame = (): boolean => {
+      if (frame.length === 0) return true;
+      const batchId = frame[frame.length - 1]!.batchId;
+      const triples = frame.length === 1 ? frame[0]!.triples : frame.flatMap((entry) => entry.triples);
+      if (!this.options.send({ type: "push", batchId, triples })) return false;
+      const ids = frame.map((entry) => entry.batchId);
+      this.frames.set(batchId, ids);
+      for (const id of ids) this.sent.add(id);
+      frame = [];
+      bytes = 0;
+      return true;
+    };
+    for (const entry of [...this.options.outbox.entries()]) {
+      if (this.sent.has(entry.batchId)) continue;
+      const size = utf8Length(JSON.stringify(entry.triples));
+      if (size > HTTP_ENTRY_BYTES) {
+        if (!sendFrame()) return;
+        this.pushOverHttp(entry);
+        continue;
+      }
+      if (bytes + size > FRAME_BUDGET_BYTES && !sendFrame()) return;
+      frame.push(entry);
+      bytes += size + 1;
+    }
+    sendFrame();
+  }
+
+  /** The server stored a frame. */
+  acknowledge(batchId: string): void {
+    this.remove(batchId);
+  }
+
+  /** The server refused a frame: drop it, so the entries after it still go. */
+  refuse(batchId: string, error: DatabaseError): void {
+    this.remove(batchId);
+    this.options.onRefused(error);
+  }
+
+  private remove(batchId: string): void {
+    const ids = this.frames.get(batchId) ?? [batchId];
+    this.frames.delete(batchId);
+    this.options.outbox.remove(ids);
+    this.options.onRemoved();
+  }
+
+  private pushOverHttp(entry: OutboxEntry): void {
+    const generation = this.generation;
+    this.sent.add(entry.batchId);
+    void this.options.pushOverHttp(entry).then(({ error }) => {
+      if (error?.code === "NETWORK") {
+        if (generation === this.generation) this.options.onNetworkFailure();
+        return;
+      }
+      this.options.outbox.remove([entry.batchId]);
+      this.options.onRemoved();
+      if (error !== undefined) this.options.onRefused(error);
+    });
+  }
+}
+
+/** UTF-8 length of a string: frame limits count bytes, not code units. */
+function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    // One byte each is counted already: up to 0x7ff takes two, a surrogate half two (a pair is four), the rest three.
+    if (unit >= 0x80) bytes += unit < 0x800 || (unit >= 0xd800 && unit <= 0xdfff) ? 1 : 2;
+  }
+  return bytes;
+}

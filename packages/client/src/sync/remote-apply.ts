@@ -1,0 +1,42 @@
+import { type Clock, CREATED_AT_FIELD, type DatabaseError, decodeHlc, DELETED_FIELD, type Triple, type TripleStore } from "@trellis/core";
+
+/**
+ * Applies triples from the server in one transaction (every subscriber runs at most once), with
+ * the merge rules of local writes and one guard (design 009): a triple of a document this client
+ * does not hold is ignored unless the same batch carries the document's `createdAt` (as every
+ * full document does), so a stray delta never makes a partial document that a local query could
+ * show. Tombstones always apply. Each applied triple's clock reading is folded into `clock`.
+ *
+ * Returns the first clock error (a reading too far ahead of this clock): such triples still
+ * apply, as the server accepted them and every replica must hold them, but do not move the clock.
+ *
+ * @example
+ * const clockError = applyRemoteTriples(store, clock, message.triples);
+ * if (clockError) report(clockError);
+ */
+export function applyRemoteTriples(store: TripleStore, clock: Clock, triples: readonly Triple[]): DatabaseError | undefined {
+  const arriving = new Set<string>();
+  for (const triple of triples) {
+    if (triple.field === CREATED_AT_FIELD && triple.element === undefined) arriving.add(documentKey(triple));
+  }
+  let clockError: DatabaseError | undefined;
+  store.transact(() => {
+    for (const triple of triples) {
+      const isHeld = store.table(triple.collection)?.anyRowOf(triple.id) !== undefined;
+      if (!isHeld && triple.field !== DELETED_FIELD && !arriving.has(documentKey(triple))) continue;
+      const hlc = decodeHlc(triple.hlc);
+      if (hlc.error) {
+        clockError ??= hlc.error;
+        continue;
+      }
+      const received = clock.receive(hlc.data);
+      if (received.error) clockError ??= received.error;
+      store.applyTriple(triple);
+    }
+  });
+  return clockError;
+}
+
+function documentKey(triple: Triple): string {
+  return `${triple.collection}\u0000${triple.id}`;
+}

@@ -1,0 +1,229 @@
+import { batch, computed, type ReadonlySignal, signal } from "@preact/signals-core";
+import {
+  type Clock,
+  DatabaseError,
+  type DatabaseResult,
+  decodeHlc,
+  type HelloMessage,
+  type NormalizedQuery,
+  PROTOCOL_VERSION,
+  type Triple,
+  type TripleStore,
+  type WelcomeMessage,
+} from "@trellis/core";
+import { type ClientConnection, type ConnectionState, createClientConnection } from "./client-connection.js";
+import { Connection, type KeepAliveOptions, type ReconnectOptions, type SyncMessage, type Timers } from "./connection.js";
+import { fetchQuery, type HttpContext, pushEntry, type SyncPayload } from "./http.js";
+import { createMemoryOutbox, type Outbox } from "./outbox.js";
+import { OutboxPusher } from "./outbox-pusher.js";
+import type { QuerySync } from "./query-sync.js";
+import { applyRemoteTriples } from "./remote-apply.js";
+import { syncUrl } from "./server-url.js";
+import { type SyncedQuery, SyncedQueries } from "./synced-queries.js";
+import { resolveWebSocket, type WebSocketConstructor } from "./web-socket.js";
+
+export interface SyncEngineOptions {
+  readonly store: TripleStore;
+  readonly clock: Clock;
+  readonly serverUrl: string;
+  readonly appId: string;
+  readonly clientId: string;
+  readonly userId: string | undefined;
+  /** The JWT to present, if any; asked for on every connection and HTTP request. */
+  readonly token: () => string | undefined | Promise<string | undefined>;
+  /** Batch ids of outbox entries. */
+  readonly newId: () => string;
+  readonly webSocket?: WebSocketConstructor | undefined;
+  readonly reconnect?: ReconnectOptions | undefined;
+  readonly keepAlive?: KeepAliveOptions | undefined;
+  readonly timers?: Timers;
+  readonly random?: () => number;
+  readonly fetch?: typeof fetch;
+  readonly outbox?: Outbox;
+}
+
+/**
+ * A client's sync with a server: the connection, the outbox of local writes, the queries
+ * followed and their cursors, and the application of what the server sends. Writes reach it
+ * through {@link record}; live queries through {@link follow}.
+ *
+ * @example
+ * const sync = new SyncEngine({ store, clock, serverUrl, appId, clientId, userId, token: () => undefined, newId });
+ * sync.connect();
+ */
+export class SyncEngine implements QuerySync {
+  readonly hasServer = true;
+  /** `client.connection`. */
+  readonly connection: ClientConnection;
+  private readonly transport: Connection;
+  private readonly outbox: Outbox;
+  private readonly pusher: OutboxPusher;
+  private readonly queries: SyncedQueries;
+  private readonly http: HttpContext;
+  private readonly isOffline: ReadonlySignal<boolean>;
+  private readonly pending = signal(0);
+  private readonly lastError = signal<DatabaseError | undefined>(undefined);
+  /** Messages already warned about: a server refusing every reconnect warns once. */
+  private readonly warned = new Set<string>();
+  private isPushScheduled = false;
+
+  constructor(private readonly options: SyncEngineOptions) {
+    this.outbox = options.outbox ?? createMemoryOutbox();
+    this.pending.value = this.outbox.size;
+    this.http = {
+      serverUrl: options.serverUrl,
+      appId: options.appId,
+      clientId: options.clientId,
+      userId: options.userId,
+      token: async () => options.token(),
+      ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+    };
+    this.transport = new Connection({
+      url: syncUrl(options.serverUrl),
+      webSocket: () => resolveWebSocket(options.webSocket),
+      hello: () => this.hello(),
+      onWelcome: (welcome) => this.welcome(welcome),
+      onMessage: (message) => this.receive(message),
+      onDisconnect: () => {
+        this.queries.disconnected();
+        this.pusher.reset();
+      },
+      onError: (error) => this.report(error),
+      ...(options.timers === undefined ? {} : { timers: options.timers }),
+      ...(options.random === undefined ? {} : { random: options.random }),
+      ...(options.reconnect === undefined ? {} : { reconnect: options.reconnect }),
+      ...(options.keepAlive === undefined ? {} : { keepAlive: options.keepAlive }),
+    });
+    const transportState = this.transport.state;
+    this.isOffline = computed(() => transportState.value === "offline");
+    this.queries = new SyncedQueries({ send: (message) => this.transport.send(message), isOffline: this.isOffline });
+    this.pusher = new OutboxPusher({
+      outbox: this.outbox,
+      send: (message) => this.transport.send(message),
+      pushOverHttp: (entry) => pushEntry(this.http, entry),
+      onRemoved: () => {
+        this.pending.value = this.outbox.size;
+      },
+      onRefused: (error) => this.report(error),
+      onNetworkFailure: () => this.transport.restart(),
+    });
+    const outstanding = this.queries.outstanding;
+    const pending = this.pending;
+    const state: ReadonlySignal<ConnectionState> = computed(() => {
+      const transport = transportState.value;
+      if (transport !== "connected") return transport;
+      return pending.value > 0 || outstanding.value > 0 ? "syncing" : "online";
+    });
+    this.connection = createClientConnection(state, pending, this.lastError);
+  }
+
+  connect(): void {
+    this.transport.connect();
+  }
+
+  disconnect(): void {
+    this.transport.disconnect();
+  }
+
+  /** Closes the socket and clears every timer. */
+  close(): Promise<void> {
+    return this.transport.close();
+  }
+
+  /** Queues the triples of one local write call for the server. */
+  record(triples: readonly Triple[]): void {
+    this.outbox.add({ batchId: this.options.newId(), triples });
+    this.pending.value = this.outbox.size;
+    // Writes of one tick share a frame.
+    if (this.isPushScheduled) return;
+    this.isPushScheduled = true;
+    queueMicrotask(() => {
+      this.isPushScheduled = false;
+      this.pusher.flush();
+    });
+  }
+
+  follow(query: NormalizedQuery, cursor?: string | null): SyncedQuery {
+    return this.queries.follow(query, cursor);
+  }
+
+  async settle(query: NormalizedQuery): Promise<void> {
+    if (this.isOffline.peek() || this.queries.covers(query)) return;
+    const synced = this.queries.follow(query);
+    try {
+      await synced.answered();
+    } finally {
+      synced.release();
+    }
+  }
+
+  async load(query: NormalizedQuery): Promise<DatabaseResult<SyncPayload | null>> {
+    const answer = await fetchQuery(this.http, query);
+    if (answer.data !== undefined) this.applyRemote(answer.data.triples);
+    return answer;
+  }
+
+  applyRemote(triples: readonly Triple[]): void {
+    const clockError = applyRemoteTriples(this.options.store, this.options.clock, triples);
+    if (clockError !== undefined) this.report(clockError);
+  }
+
+  private hello(): HelloMessage | Promise<HelloMessage> {
+    const { appId, clientId, userId } = this.options;
+    const build = (token: string | undefined): HelloMessage => ({
+      type: "hello",
+      protocol: PROTOCOL_VERSION,
+      appId,
+      clientId,
+      ...(token === undefined ? {} : { token }),
+      ...(userId === undefined ? {} : { userId }),
+    });
+    const token = this.options.token();
+    return token instanceof Promise ? token.then(build) : build(token);
+  }
+
+  private welcome(welcome: WelcomeMessage): void {
+    this.lastError.value = undefined;
+    const serverHlc = decodeHlc(welcome.serverHlc);
+    const received = serverHlc.error ?? this.options.clock.receive(serverHlc.data).error;
+    if (received !== undefined) this.report(received);
+    this.queries.connected();
+    this.pusher.reset();
+    this.pusher.flush();
+  }
+
+  private receive(message: SyncMessage): void {
+    switch (message.type) {
+      case "snapshot":
+        // One batch: subscribers see the data and the end of loading together, once.
+        batch(() => {
+          this.applyRemote(message.triples);
+          this.queries.snapshot(message.queryId, message.cursor);
+        });
+        return;
+      case "changes":
+        batch(() => {
+          this.applyRemote(message.triples);
+          this.queries.changes(message.cursor);
+        });
+        return;
+      case "ack":
+        this.pusher.acknowledge(message.batchId);
+        return;
+      case "error": {
+        const error = new DatabaseError(message.code, message.message, message.details === undefined ? undefined : { ...message.details });
+        const { batchId, queryId } = message.details ?? {};
+        if (typeof batchId === "string") return this.pusher.refuse(batchId, error);
+        if (typeof queryId === "string") this.queries.refuse(queryId);
+        this.report(error);
+      }
+    }
+  }
+
+  private report(error: DatabaseError): void {
+    this.lastError.value = error;
+    if (this.warned.has(error.message)) return;
+    this.warned.add(error.message);
+    console.warn(`Trellis sync: ${error.message}`);
+  }
+}

@@ -1,0 +1,241 @@
+import { computed, effect, type ReadonlySignal, type Signal, signal } from "@preact/signals-core";
+import type { NormalizedQuery, SubscribeMessage, UnsubscribeMessage } from "@trellis/core";
+
+/** One use of a synced query: pair every `follow` with one `release`. */
+export interface SyncedQuery {
+  /**
+   * True while the query's first result is unknown: until the server's snapshot for it arrives
+   * or the client goes offline. False from the start for a query synced before (it has a
+   * cursor). Once false it stays false.
+   */
+  readonly isLoading: ReadonlySignal<boolean>;
+  /** Resolves once local data answers the query: its snapshot arrived while followed, or the client is offline. */
+  answered(): Promise<void>;
+  /** Stops this use; the last one unsubscribes. Idempotent. */
+  release(): void;
+}
+
+interface Entry {
+  readonly key: string;
+  readonly queryId: string;
+  readonly query: NormalizedQuery;
+  /** Live uses. At 0 the entry leaves at the next flush (unless followed again before). */
+  count: number;
+  cursor: string | null;
+  /** `subscribe` went out on the current connection. */
+  isSent: boolean;
+  /** Its snapshot arrived on the current connection: `changes` move its cursor from now on. */
+  isSynced: boolean;
+  /** Its snapshot (or a refusal) arrived on the current connection. */
+  isAnswered: boolean;
+  /** Its snapshot (or a refusal) arrived at some point while followed. */
+  readonly hasAnswer: Signal<boolean>;
+}
+
+export interface SyncedQueriesOptions {
+  readonly send: (message: SubscribeMessage | UnsubscribeMessage) => boolean;
+  readonly isOffline: ReadonlySignal<boolean>;
+}
+
+const NOT_LOADING: ReadonlySignal<boolean> = signal(false);
+/** Cursors of released queries kept (the oldest go first): page turns alone make new queries. */
+const MAX_REMEMBERED_CURSORS = 1_000;
+
+/**
+ * The queries this client syncs. Uses of one normalized query share one server subscription
+ * (`subscribe` once, `unsubscribe` when the last use is released) and keep its cursor, which is
+ * remembered after the release so syncing the query again continues from it. Subscription
+ * changes go out on a microtask, so a query followed and released in one tick costs nothing.
+ *
+ * @example
+ * const synced = queries.follow(normalized);
+ * effect(() => synced.isLoading.value || render());
+ * synced.release();
+ */
+export class SyncedQueries {
+  private readonly entries = new Map<string, Entry>();
+  private readonly byId = new Map<string, Entry>();
+  /** Cursors of released queries, by key. */
+  private readonly cursors = new Map<string, string>();
+  private readonly dirty = new Set<Entry>();
+  private isFlushScheduled = false;
+  private isConnected = false;
+  private counter = 0;
+  private readonly outstandingSignal = signal(0);
+  /** Followed queries whose snapshot has not arrived on the current connection. */
+  readonly outstanding: ReadonlySignal<number> = this.outstandingSignal;
+
+  constructor(private readonly options: SyncedQueriesOptions) {}
+
+  /** Starts a use of `query`; `cursor` (from preloaded data) is used when the client has none of its own. */
+  follow(query: NormalizedQuery, cursor: string | null = null): SyncedQuery {
+    const key = JSON.stringify(query);
+    let entry = this.entries.get(key);
+    if (entry === undefined) {
+      entry = {
+        key,
+        queryId: `q${(++this.counter).toString(36)}`,
+        query,
+        count: 0,
+        // A cursor of our own is the older one: continuing from it misses nothing.
+        cursor: this.cursors.get(key) ?? cursor,
+        isSent: false,
+        isSynced: false,
+        isAnswered: false,
+        hasAnswer: signal(false),
+      };
+      this.cursors.delete(key);
+      this.entries.set(key, entry);
+      this.byId.set(entry.queryId, entry);
+    } else if (entry.cursor === null && !entry.isSent) {
+      entry.cursor = cursor;
+    }
+    if (entry.count++ === 0) {
+      if (!entry.isAnswered) this.outstandingSignal.value++;
+      this.markDirty(entry);
+    }
+    return this.handle(entry);
+  }
+
+  /**
+   * Whether local data already answers `query`: a followed query the server has answered is it,
+   * or has the same filter and relations and no limit or page bounds (the server sends whole
+   * documents, so fields and order do not matter).
+   */
+  covers(query: NormalizedQuery): boolean {
+    const exact = this.entries.get(JSON.stringify(query));
+    if (exact !== undefined && exact.count > 0 && exact.hasAnswer.peek()) return true;
+    const scope = scopeOf(query);
+    for (const entry of this.entries.values()) {
+      const { limit, after, before } = entry.query;
+      if (entry.count === 0 || !entry.hasAnswer.peek() || limit !== undefined || after !== undefined || before !== undefined) continue;
+      if (scopeOf(entry.query) === scope || (query.relations === undefined && scopeOf({ ...entry.query, relations: undefined }) === scope)) return true;
+    }
+    return false;
+  }
+
+  /** A connection was welcomed: every followed query is subscribed again, from its cursor. */
+  connected(): void {
+    this.isConnected = true;
+    this.forget();
+    for (const entry of this.entries.values()) this.dirty.add(entry);
+    this.flush();
+  }
+
+  /** The connection was lost. */
+  disconnected(): void {
+    this.isConnected = false;
+    this.forget();
+  }
+
+  /** A snapshot arrived: its query is synced from `cursor` on. */
+  snapshot(queryId: string, cursor: string): void {
+    const entry = this.byId.get(queryId);
+    if (entry === undefined) return;
+    entry.cursor = cursor;
+    entry.isSynced = true;
+    this.answer(entry);
+  }
+
+  /** Changes arrived: every synced query has seen everything up to `cursor`. */
+  changes(cursor: string): void {
+    for (const entry of this.entries.values()) if (entry.isSynced) entry.cursor = cursor;
+  }
+
+  /** The server refused a query: stop waiting for it (local data answers it). */
+  refuse(queryId: string): void {
+    const entry = this.byId.get(queryId);
+    if (entry !== undefined) this.answer(entry);
+  }
+
+  private handle(entry: Entry): SyncedQuery {
+    const { isOffline } = this.options;
+    let isReleased = false;
+    let hasSettled = entry.cursor !== null;
+    return {
+      isLoading: hasSettled
+        ? NOT_LOADING
+        : computed(() => {
+            // Latched: a subscription that has shown data never goes back to loading.
+            if (hasSettled) return false;
+            hasSettled = entry.hasAnswer.value || isOffline.value;
+            return !hasSettled;
+          }),
+      answered: () => when(() => entry.hasAnswer.value || isOffline.value),
+      release: () => {
+        if (isReleased) return;
+        isReleased = true;
+        if (--entry.count > 0) return;
+        if (!entry.isAnswered) this.outstandingSignal.value--;
+        this.markDirty(entry);
+      },
+    };
+  }
+
+  private answer(entry: Entry): void {
+    if (!entry.isAnswered) {
+      entry.isAnswered = true;
+      if (entry.count > 0) this.outstandingSignal.value--;
+    }
+    entry.hasAnswer.value = true;
+  }
+
+  /** Nothing was sent on the coming connection yet. */
+  private forget(): void {
+    let outstanding = 0;
+    for (const entry of this.entries.values()) {
+      entry.isSent = false;
+      entry.isSynced = false;
+      entry.isAnswered = false;
+      if (entry.count > 0) outstanding++;
+    }
+    this.outstandingSignal.value = outstanding;
+  }
+
+  private remember(key: string, cursor: string): void {
+    this.cursors.set(key, cursor);
+    if (this.cursors.size > MAX_REMEMBERED_CURSORS) this.cursors.delete(this.cursors.keys().next().value!);
+  }
+
+  private markDirty(entry: Entry): void {
+    this.dirty.add(entry);
+    if (this.isFlushScheduled) return;
+    this.isFlushScheduled = true;
+    queueMicrotask(() => this.flush());
+  }
+
+  /** Sends what changed: `subscribe` for new queries, `unsubscribe` for released ones. */
+  private flush(): void {
+    this.isFlushScheduled = false;
+    const dirty = [...this.dirty];
+    this.dirty.clear();
+    for (const entry of dirty) {
+      if (entry.count === 0) {
+        if (this.entries.get(entry.key) !== entry) continue;
+        this.entries.delete(entry.key);
+        this.byId.delete(entry.queryId);
+        if (entry.cursor !== null) this.remember(entry.key, entry.cursor);
+        if (entry.isSent && this.isConnected) this.options.send({ type: "unsubscribe", queryId: entry.queryId });
+      } else if (!entry.isSent && this.isConnected) {
+        entry.isSent = this.options.send({ type: "subscribe", queryId: entry.queryId, query: entry.query, cursor: entry.cursor });
+      }
+    }
+  }
+}
+
+/** What documents a query needs apart from its bounds: its collection, filter and relations. */
+function scopeOf(query: NormalizedQuery): string {
+  return JSON.stringify([query.collection, query.where, query.relations ?? null]);
+}
+
+/** Resolves once `condition` (read from signals) holds. */
+function when(condition: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = effect(() => {
+      if (!condition()) return;
+      resolve();
+      // `stop` is not assigned yet during the first run: dispose once this run is over.
+      queueMicrotask(() => stop());
+    });
+  });
+}

@@ -1,0 +1,352 @@
+import { effect } from "@preact/signals-core";
+import {
+  AUTO_FIELD_SPECS,
+  type Clock,
+  createClock,
+  type DatabaseResult,
+  decodeHlc,
+  fail,
+  type LiveQuery,
+  LiveQueryRegistry,
+  type NormalizedQuery,
+  ok,
+  type ResultDoc,
+  type ServerMessage,
+  type Triple,
+  TripleStore,
+} from "@trellis/core";
+import { AppDatabase } from "./app-database.js";
+
+/** Where a hub sends a connection's messages. */
+export interface Peer {
+  send(message: ServerMessage): void;
+}
+
+/** What the hub remembers of one connection: its live queries and the documents it holds. */
+interface PeerState {
+  readonly peer: Peer;
+  /** Documents sent to this peer in full (`collection\0id`); their later changes follow them. */
+  readonly known: Set<string>;
+  readonly queries: Map<string, QueryGroup>;
+}
+
+/** Every subscription of one (normalized) query, across connections: one live view for all. */
+interface QueryGroup {
+  readonly key: string;
+  readonly live: LiveQuery;
+  readonly subscribers: Map<PeerState, Set<string>>;
+  readonly stop: () => void;
+}
+
+interface PendingPush {
+  readonly origin: PeerState | undefined;
+  readonly triples: readonly Triple[];
+  readonly done: (result: DatabaseResult<{ cursor: string }>) => void;
+}
+
+/** A snapshot of a query: the triples a client needs and the cursor to resume from. */
+export interface QuerySnapshot {
+  readonly triples: Triple[];
+  readonly cursor: string;
+}
+
+const docKey = (collection: string, id: string): string => `${collection}\u0000${id}`;
+
+/**
+ * One app on the server: its durable database, an in-memory replica serving the shared query
+ * engine, and the connections syncing it. Pushes from every connection are merged in one SQLite
+ * transaction per event-loop turn (group commit), then routed: each changed triple goes to the
+ * connections holding its document, and documents entering a live result go, in full, to its
+ * subscribers (see docs/design/009).
+ */
+export class AppHub {
+  private readonly store = new TripleStore();
+  private readonly registry = new LiveQueryRegistry(this.store);
+  private readonly clock: Clock = createClock({ node: "server" });
+  private readonly groups = new Map<string, QueryGroup>();
+  private readonly peers = new Map<Peer, PeerState>();
+  private readonly holders = new Map<string, Set<PeerState>>();
+  private readonly dirtyGroups = new Set<QueryGroup>();
+  private queue: PendingPush[] = [];
+  private flushScheduled = false;
+  private closed = false;
+
+  private constructor(
+    readonly appId: string,
+    private readonly db: AppDatabase,
+  ) {
+    this.store.transact(() => {
+      for (const triple of db.allTriples()) this.store.applyTriple(triple);
+    });
+  }
+
+  static open(dataDir: string, appId: string): DatabaseResult<AppHub> {
+    const db = AppDatabase.open(dataDir, appId);
+    return db.error ? db : ok(new AppHub(appId, db.data));
+  }
+
+  /** The server's clock reading, for `welcome`. */
+  now(): string {
+    const { ticks, node } = this.clock.now();
+    return `${ticks.toString(36).padStart(11, "0")}-${node}`;
+  }
+
+  attach(peer: Peer): void {
+    if (!this.peers.has(peer)) this.peers.set(peer, { peer, known: new Set(), queries: new Map() });
+  }
+
+  /** Forgets a connection: its subscriptions end and its documents stop following it. */
+  detach(peer: Peer): void {
+    const state = this.peers.get(peer);
+    if (state === undefined) return;
+    for (const queryId of [...state.queries.keys()]) this.unsubscribe(peer, queryId);
+    for (const key of state.known) this.holders.get(key)?.delete(state);
+    this.peers.delete(peer);
+  }
+
+  get connectionCount(): number {
+    return this.peers.size;
+  }
+
+  /** Starts (or resumes from `cursor`) a live query of a connection and sends its snapshot. */
+  subscribe(peer: Peer, queryId: string, query: NormalizedQuery, cursor: string | null): void {
+    const state = this.peers.get(peer);
+    if (state === undefined) return;
+    if (cursor !== null && !AppDatabase.isCursor(cursor)) {
+      peer.send({ type: "error", code: "PROTOCOL", message: `Malformed cursor ${JSON.stringify(cursor)}.`, details: { queryId } });
+      return;
+    }
+    if (state.queries.has(queryId)) this.unsubscribe(peer, queryId);
+    let group: QueryGroup;
+    try {
+      group = this.groupOf(withIds(query));
+    } catch (error) {
+      peer.send({ type: "error", code: "VALIDATION", message: `Could not run query "${queryId}": ${(error as Error).message}`, details: { queryId } });
+      return;
+    }
+    let ids = group.subscribers.get(state);
+    if (ids === undefined) group.subscribers.set(state, (ids = new Set()));
+    ids.add(queryId);
+    state.queries.set(queryId, group);
+    const triples = this.snapshotTriples(group.live, cursor, state);
+    peer.send({ type: "snapshot", queryId, triples, cursor: this.db.cursor });
+  }
+
+  unsubscribe(peer: Peer, queryId: string): void {
+    const state = this.peers.get(peer);
+    const group = state?.queries.get(queryId);
+    if (state === undefined || group === undefined) return;
+    state.queries.delete(queryId);
+    const ids = group.subscribers.get(state)!;
+    ids.delete(queryId);
+    if (ids.size === 0) group.subscribers.delete(state);
+    if (group.subscribers.size === 0) {
+      group.stop();
+      this.registry.release(group.live);
+      this.groups.delete(group.key);
+      this.dirtyGroups.delete(group);
+    }
+  }
+
+  /** A one-shot snapshot (HTTP initial load and preload). */
+  query(query: NormalizedQuery, cursor: string | null): DatabaseResult<QuerySnapshot> {
+    if (cursor !== null && !AppDatabase.isCursor(cursor)) return fail("PROTOCOL", `Malformed cursor ${JSON.stringify(cursor)}.`);
+    try {
+      const live = this.registry.acquire(withIds(query));
+      try {
+        return ok({ triples: this.snapshotTriples(live, cursor, undefined), cursor: this.db.cursor });
+      } finally {
+        this.registry.release(live);
+      }
+    } catch (error) {
+      return fail("VALIDATION", `Could not run the query: ${(error as Error).message}`);
+    }
+  }
+
+  /**
+   * Merges pushed triples durably and routes them. Resolves once the batch is committed (the
+   * moment to acknowledge it), or with CLOCK_DRIFT / STORAGE errors, in which case nothing of
+   * the batch was stored.
+   */
+  push(peer: Peer | undefined, triples: readonly Triple[]): Promise<DatabaseResult<{ cursor: string }>> {
+    if (this.closed) return Promise.resolve(fail("STORAGE", `App "${this.appId}" is closing.`));
+    const origin = peer === undefined ? undefined : this.peers.get(peer);
+    return new Promise((done) => {
+      this.queue.push({ origin, triples, done });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Commits queued pushes, then closes the database. */
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    for (const peer of [...this.peers.keys()]) this.detach(peer);
+    this.registry.dispose();
+    this.db.close();
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const pushes = this.queue;
+    this.queue = [];
+    if (pushes.length === 0 || this.closed) return;
+    const accepted: PendingPush[] = [];
+    for (const push of pushes) {
+      const refused = this.checkClocks(push.triples);
+      if (refused) push.done(refused);
+      else accepted.push(push);
+    }
+    const origins = new Map<Triple, PeerState | undefined>();
+    const all: Triple[] = [];
+    for (const push of accepted) {
+      for (const triple of push.triples) {
+        origins.set(triple, push.origin);
+        all.push(triple);
+      }
+    }
+    let applied: readonly Triple[];
+    let cursor: string;
+    try {
+      ({ applied, cursor } = this.db.apply(all));
+    } catch (error) {
+      for (const push of accepted) push.done(fail("STORAGE", `Could not store the batch: ${(error as Error).message}`));
+      return;
+    }
+    for (const push of accepted) push.done(ok({ cursor }));
+    this.route(applied, origins, cursor);
+  }
+
+  /** Folds every HLC into the server clock; a reading far ahead refuses the whole batch. */
+  private checkClocks(triples: readonly Triple[]): DatabaseResult<never> | undefined {
+    for (const triple of triples) {
+      const hlc = decodeHlc(triple.hlc);
+      if (hlc.error) return hlc;
+      const received = this.clock.receive(hlc.data);
+      if (received.error) return received;
+    }
+    return undefined;
+  }
+
+  private route(applied: readonly Triple[], origins: Map<Triple, PeerState | undefined>, cursor: string): void {
+    if (applied.length === 0) return;
+    // The replica's commit runs the live views; their effects collect the groups whose result changed.
+    this.store.transact(() => {
+      for (const triple of applied) this.store.applyTriple(triple);
+    });
+    const outgoing = new Map<PeerState, Triple[]>();
+    const send = (state: PeerState, triples: readonly Triple[]) => {
+      let list = outgoing.get(state);
+      if (list === undefined) outgoing.set(state, (list = []));
+      for (const triple of triples) list.push(triple);
+    };
+    for (const triple of applied) {
+      const key = docKey(triple.collection, triple.id);
+      const origin = origins.get(triple);
+      for (const holder of this.holders.get(key) ?? []) if (holder !== origin) send(holder, [triple]);
+      // The pusher holds what it wrote; later changes of the document follow it.
+      if (origin !== undefined) this.learn(origin, key);
+    }
+    for (const group of this.dirtyGroups) {
+      for (const [collection, id] of neededDocs(group.live)) {
+        const key = docKey(collection, id);
+        let triples: Triple[] | undefined;
+        for (const state of group.subscribers.keys()) {
+          if (state.known.has(key)) continue;
+          triples ??= this.db.document(collection, id).triples;
+          send(state, triples);
+          this.learn(state, key);
+        }
+      }
+    }
+    this.dirtyGroups.clear();
+    for (const [state, triples] of outgoing) state.peer.send({ type: "changes", triples, cursor });
+  }
+
+  private snapshotTriples(live: LiveQuery, cursor: string | null, state: PeerState | undefined): Triple[] {
+    const out: Triple[] = [];
+    const needed = new Set<string>();
+    const query = live.query;
+    // A limited or relational result can gain documents that did not change themselves.
+    const sendWholeResult = cursor === null || query.limit !== undefined || query.relations !== undefined;
+    for (const [collection, id] of neededDocs(live)) {
+      const key = docKey(collection, id);
+      needed.add(key);
+      if (state?.known.has(key)) continue;
+      const document = this.db.document(collection, id, cursor);
+      if (sendWholeResult || document.changed) for (const triple of document.triples) out.push(triple);
+      if (state !== undefined) this.learn(state, key);
+    }
+    if (cursor !== null) {
+      // Documents that left the result while the client was away: it sees them leave.
+      for (const collection of collectionsOf(query)) {
+        for (const triple of this.db.collectionChangesSince(collection, cursor)) {
+          if (!needed.has(docKey(triple.collection, triple.id))) out.push(triple);
+        }
+      }
+    }
+    return out;
+  }
+
+  private groupOf(query: NormalizedQuery): QueryGroup {
+    const key = JSON.stringify(query);
+    const existing = this.groups.get(key);
+    if (existing !== undefined) return existing;
+    const live = this.registry.acquire(query);
+    let isFirst = true;
+    const group: QueryGroup = {
+      key,
+      live,
+      subscribers: new Map(),
+      stop: effect(() => {
+        live.result.value;
+        if (isFirst) isFirst = false;
+        else this.dirtyGroups.add(group);
+      }),
+    };
+    this.groups.set(key, group);
+    return group;
+  }
+
+  private learn(state: PeerState, key: string): void {
+    if (state.known.has(key)) return;
+    state.known.add(key);
+    let holders = this.holders.get(key);
+    if (holders === undefined) this.holders.set(key, (holders = new Set()));
+    holders.add(state);
+  }
+}
+
+/** The query with `id` selected at every level, so the server can tell which documents a result holds. */
+function withIds(query: NormalizedQuery): NormalizedQuery {
+  const select = query.select.includes("id") ? query.select : [...query.select, "id"];
+  const specs = Object.hasOwn(query.specs, "id") ? query.specs : { ...query.specs, id: AUTO_FIELD_SPECS.id! };
+  const relations = query.relations?.map((relation) => ({ ...relation, query: withIds(relation.query) }));
+  return relations === undefined ? { ...query, select, specs } : { ...query, select, specs, relations };
+}
+
+/** Every document a live result shows, related documents included, as [collection, id]. */
+function* neededDocs(live: LiveQuery): Generator<[string, string]> {
+  yield* docsOf(live.query, live.result.value);
+}
+
+function* docsOf(query: NormalizedQuery, docs: readonly ResultDoc[]): Generator<[string, string]> {
+  for (const doc of docs) {
+    yield [query.collection, doc.id as string];
+    for (const relation of query.relations ?? []) {
+      const related = doc[relation.name];
+      if (related === undefined || related === null) continue;
+      yield* docsOf(relation.query, (Array.isArray(related) ? related : [related]) as ResultDoc[]);
+    }
+  }
+}
+
+function collectionsOf(query: NormalizedQuery): Set<string> {
+  const collections = new Set([query.collection]);
+  for (const relation of query.relations ?? []) for (const collection of collectionsOf(relation.query)) collections.add(collection);
+  return collections;
+}
