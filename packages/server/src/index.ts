@@ -1,1 +1,4 @@
 export { AppDatabase, type ApplyResult, type ChangeBatch } from "./app-database.js";
+export type { AuthOptions } from "./auth.js";
+export type { Log, LogLevel } from "./log.js";
+export { createServer, type ServerOptions, type TrellisServer } from "./server.js";

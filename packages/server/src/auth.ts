@@ -1,0 +1,52 @@
+import { type DatabaseResult, fail, ok } from "@trellis/core";
+import { importJWK, importSPKI, type JWK, jwtVerify } from "jose";
+
+/**
+ * How the server learns who a connection is. Without it the server runs in development mode and
+ * trusts the user id a client claims.
+ */
+export type AuthOptions =
+  /** HS256 tokens signed with a shared secret. */
+  | { readonly jwtSecret: string }
+  /** RS256 or ES256 tokens checked with a public key (PEM "SPKI" text or a JWK). */
+  | { readonly publicKey: string | JWK; readonly algorithm: "RS256" | "ES256" };
+
+/** Who the request is for: a user id, or null for an anonymous development connection. */
+export type Authenticate = (credentials: { readonly token?: string; readonly userId?: string }) => Promise<DatabaseResult<string | null>>;
+
+/**
+ * Builds the check the server runs on every `hello` and HTTP request. With auth configured, the
+ * token's `sub` is the user and a claimed user id is ignored; a missing, expired or badly signed
+ * token is UNAUTHORIZED.
+ *
+ * @example
+ * const authenticate = await createAuthenticator({ jwtSecret: process.env.JWT_SECRET! });
+ * const { data: userId, error } = await authenticate({ token });
+ */
+export async function createAuthenticator(options: AuthOptions | undefined): Promise<Authenticate> {
+  if (options === undefined) return async ({ userId }) => ok(userId ?? null);
+  const [key, algorithm] = await verificationKey(options);
+  return async ({ token }) => {
+    if (token === undefined) return fail("UNAUTHORIZED", "This server requires a token: pass createClient({ auth: { token } }).");
+    try {
+      const { payload } = await jwtVerify(token, key, { algorithms: [algorithm] });
+      if (typeof payload.sub !== "string" || payload.sub === "") return fail("UNAUTHORIZED", `The token has no "sub" claim naming the user.`);
+      return ok(payload.sub);
+    } catch (error) {
+      return fail("UNAUTHORIZED", `The token was refused: ${(error as Error).message}`);
+    }
+  };
+}
+
+async function verificationKey(options: AuthOptions): Promise<[Uint8Array | CryptoKey, string]> {
+  if ("jwtSecret" in options) {
+    if (typeof options.jwtSecret !== "string" || options.jwtSecret.length < 16) {
+      throw new TypeError("createServer: auth.jwtSecret must be a string of at least 16 characters.");
+    }
+    return [new TextEncoder().encode(options.jwtSecret), "HS256"];
+  }
+  const { publicKey, algorithm } = options;
+  if (algorithm !== "RS256" && algorithm !== "ES256") throw new TypeError(`createServer: auth.algorithm must be "RS256" or "ES256".`);
+  const key = typeof publicKey === "string" ? await importSPKI(publicKey, algorithm) : await importJWK(publicKey, algorithm);
+  return [key as CryptoKey, algorithm];
+}

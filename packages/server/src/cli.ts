@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+import { parseArgs } from "node:util";
+import { createServer } from "./server.js";
+
+const USAGE = `Usage: trellis-server [--port 8787] [--host 127.0.0.1] [--data ./data] [--jwt-secret SECRET]
+
+  --port        TCP port to listen on (0 picks a free one)        default 8787
+  --host        interface to listen on                            default 127.0.0.1
+  --data        folder for the SQLite databases, one per app id   default ./data
+  --jwt-secret  HS256 secret for client tokens (or TRELLIS_JWT_SECRET);
+                without it the server runs in development mode and trusts claimed user ids`;
+
+async function main(): Promise<void> {
+  let values: { port?: string; host?: string; data?: string; "jwt-secret"?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      options: {
+        port: { type: "string" },
+        host: { type: "string" },
+        data: { type: "string" },
+        "jwt-secret": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (error) {
+    return fatal(`${(error as Error).message}\n\n${USAGE}`);
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const port = Number(values.port ?? 8787);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) return fatal(`--port must be a whole number from 0 to 65535, got ${values.port}.`);
+  const jwtSecret = values["jwt-secret"] ?? process.env.TRELLIS_JWT_SECRET;
+  let server;
+  try {
+    server = await createServer({
+      port,
+      host: values.host ?? "127.0.0.1",
+      dataDir: values.data ?? "./data",
+      ...(jwtSecret === undefined ? {} : { auth: { jwtSecret } }),
+    });
+  } catch (error) {
+    return fatal((error as Error).message);
+  }
+  console.log(`Trellis sync server listening on ${server.url}`);
+  const stop = (signal: string) => {
+    console.log(`Received ${signal}; closing connections and databases…`);
+    void server.close().then(() => process.exit(0));
+  };
+  process.once("SIGINT", () => stop("SIGINT"));
+  process.once("SIGTERM", () => stop("SIGTERM"));
+}
+
+function fatal(message: string): void {
+  console.error(`trellis-server: ${message}`);
+  process.exit(1);
+}
+
+void main();
