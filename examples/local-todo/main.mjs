@@ -1,6 +1,8 @@
-// A local-only Trellis client in the terminal: a live query that prints whenever its result changes.
+// `npm start`: a Trellis sync server on ./data (development mode) and two terminal clients that
+// sync a live todo list through it. The server keeps running for your own clients until Ctrl+C.
 import { createClient } from "@trellis/client";
 import { createSchema, t } from "@trellis/core";
+import { createServer } from "@trellis/server";
 
 const schema = createSchema({
   entities: {
@@ -12,22 +14,68 @@ const schema = createSchema({
   },
 });
 
-const client = createClient({ schema, userId: "demo" });
-const todos = client.database.todos;
+const once = process.argv.includes("--once");
+const dataDir = process.env.TRELLIS_DATA ?? "./data";
+const log = (level, message) => level !== "info" && console.log(`[server ${level}] ${message}`);
+const server = await startServer(Number(process.env.PORT ?? 8787));
 
-const subscription = todos.subscribe(
-  { fields: { text: true, priority: true }, where: { done: false }, orderBy: [["priority", "desc"], ["text", "asc"]] },
-  (open) => console.log(`open todos (${open.length}):`, open.map((todo) => `${todo.text} [p${todo.priority}]`).join(", ") || "none"),
+// Bob watches the open todos; Alice writes. Bob's list follows through the server.
+const alice = createClient({ schema, appId: "demo", serverUrl: server.url, userId: "alice" });
+const bob = createClient({ schema, appId: "demo", serverUrl: server.url, userId: "bob" });
+let bobLoaded;
+const bobHasLoaded = new Promise((resolve) => (bobLoaded = resolve));
+const bobSees = bob.database.todos.subscribe(
+  { fields: { text: true, priority: true }, where: { done: false }, orderBy: [["priority", "desc"], ["text", "asc"]], limit: 5 },
+  (open, error, loading) => {
+    if (error) return console.error("bob:", error.message);
+    if (loading) return;
+    bobLoaded();
+    console.log(`bob sees ${open.length} open:`, open.map((todo) => `${todo.text} [p${todo.priority}]`).join(", ") || "none");
+  },
 );
+await bobHasLoaded;
 
-const { data: milk } = await todos.create({ text: "buy milk", done: false, priority: 1 });
-await todos.create({ text: "write docs", done: false, priority: 5 });
-await todos.create({ text: "ship Trellis", done: false, priority: 9 });
-await todos.update({ id: milk.id, fields: (previous) => ({ priority: previous.priority + 10 }) });
-await todos.updateMany({ where: { text: { startsWith: "ship" } }, fields: { done: true } });
+// Each step waits until the server has it and Bob is up to date, so his list prints once per step.
+const todos = alice.database.todos;
+const step = async (write) => {
+  await write();
+  await settled(alice);
+  await settled(bob);
+};
+let milk;
+await step(async () => ({ data: milk } = await todos.create({ text: "buy milk", done: false, priority: 1 })));
+await step(() => todos.create({ text: "write docs", done: false, priority: 5 }));
+await step(() => todos.create({ text: "ship Trellis", done: false, priority: 9 }));
+await step(() => todos.update({ id: milk.id, fields: (previous) => ({ priority: previous.priority + 10 }) }));
+await step(() => todos.updateMany({ where: { text: { startsWith: "ship" } }, fields: { done: true } }));
+await step(() => todos.deleteMany({ where: { done: true } }));
+bobSees.unsubscribe();
+await Promise.all([alice.close(), bob.close()]);
 
-const { data: counts } = await todos.query({ where: { done: true } });
-console.log(`done: ${counts.length}`);
-subscription.unsubscribe();
-await client.close();
-console.log("\nThis demo runs a local-only client. The sync server and the browser example app arrive with later issues (see README).");
+console.log(`\nTrellis sync server: ${server.url} (development mode, data in ${dataDir})`);
+console.log(`Connect a client with createClient({ schema, appId: "demo", serverUrl: "${server.url}" }).`);
+if (once) await server.close();
+else {
+  console.log("Press Ctrl+C to stop.");
+  process.once("SIGINT", () => void server.close().then(() => process.exit(0)));
+  process.once("SIGTERM", () => void server.close().then(() => process.exit(0)));
+}
+
+async function startServer(port) {
+  try {
+    return await createServer({ port, dataDir, log });
+  } catch (error) {
+    if (!/already in use/.test(error.message)) throw error;
+    console.warn(`Port ${port} is taken; using a free one.`);
+    return createServer({ port: 0, dataDir, log });
+  }
+}
+
+/** Resolves once the client is online with nothing left to push. */
+function settled(client) {
+  return new Promise((resolve) => {
+    const check = ({ state, pending }) => state === "online" && pending === 0 && (stop(), resolve());
+    const stop = client.connection.subscribe(check);
+    check(client.connection.getCurrentState());
+  });
+}

@@ -5,6 +5,7 @@ import {
   createClock,
   type DatabaseResult,
   decodeHlc,
+  encodeHlc,
   fail,
   type LiveQuery,
   LiveQueryRegistry,
@@ -87,8 +88,7 @@ export class AppHub {
 
   /** The server's clock reading, for `welcome`. */
   now(): string {
-    const { ticks, node } = this.clock.now();
-    return `${ticks.toString(36).padStart(11, "0")}-${node}`;
+    return encodeHlc(this.clock.now());
   }
 
   attach(peer: Peer): void {
