@@ -42,7 +42,13 @@ export interface BenchConfig {
   readonly oneShotBudgetMs: number;
 }
 
-function numberFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+/**
+ * A positive number from the environment, or `fallback` when unset; anything else throws.
+ *
+ * @example
+ * const reps = numberFrom(process.env, "BENCH_REPS", 3);
+ */
+export function numberFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
   const value = Number(raw);

@@ -98,7 +98,8 @@ const COLUMNS: Record<WorkloadId, { readonly title: string; readonly columns: re
   },
 };
 
-function formatValue(value: number | string | undefined, digits = 0): string {
+/** A number with fixed decimals and thousands separators ("-" when missing); strings as they are. */
+export function formatValue(value: number | string | undefined, digits = 0): string {
   if (value === undefined) return "-";
   if (typeof value === "string") return value;
   if (!Number.isFinite(value)) return "-";
@@ -106,7 +107,7 @@ function formatValue(value: number | string | undefined, digits = 0): string {
 }
 
 /** A fixed-width text table: first column left-aligned, the rest right-aligned. */
-function table(header: readonly string[], body: ReadonlyArray<readonly string[]>): string {
+export function table(header: readonly string[], body: ReadonlyArray<readonly string[]>): string {
   const widths = header.map((title, i) => Math.max(title.length, ...body.map((row) => row[i]!.length)));
   const line = (cells: readonly string[]) =>
     cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  ");

@@ -9,10 +9,10 @@
  * BENCH_W5_BUDGET_MS, BENCH_W6_BUDGET_MS, BENCH_W6_RERUN_BUDGET_MS, BENCH_CHILD_TIMEOUT_MS, SEED.
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { cpus, loadavg } from "node:os";
+import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { type BenchConfig, configFromEnv } from "./config.js";
+import { finishRun, runMain } from "./finish-run.js";
 import { type PeerId, RESULT_PREFIX, type ResultRow, type WorkloadId } from "./peer.js";
 import { agreement, targetLines, targets, workloadJson, workloadTable } from "./report.js";
 
@@ -119,30 +119,14 @@ async function main(): Promise<number> {
   }
   console.log(JSON.stringify({ targets: results }));
 
-  const resultsDir = fileURLToPath(new URL("../results/", import.meta.url));
-  mkdirSync(resultsDir, { recursive: true });
-  writeFileSync(
-    `${resultsDir}latest.json`,
-    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpu, config, rows, targets: results, failures }, null, 2)}\n`,
-  );
   // The suite runs one single-threaded child at a time, so it adds about 1 to the load average.
-  const [load] = loadavg();
-  console.log(`\nfinished in ${((performance.now() - started) / 1000).toFixed(0)} s; results also in bench/results/latest.json`);
-  console.log(
-    `load average over the last minute: ${load!.toFixed(2)}` +
-      (load! > 1.6 ? " — other processes were busy too; timings are noisy, compare ratios within this run" : ""),
-  );
-  if (failures.length > 0) {
-    console.error(`\n${failures.length} problem(s):\n  ${failures.join("\n  ")}`);
-    return 1;
-  }
-  return 0;
+  return finishRun({
+    started,
+    resultsFile: "latest.json",
+    results: { date: new Date().toISOString(), node: process.version, cpu, config, rows, targets: results, failures },
+    busyLoad: 1.6,
+    failures,
+  });
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -65,6 +65,12 @@ export class AppDatabase {
         `INSERT INTO triples (collection, id, field, element, value, hlc, seq) VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (collection, id, field, element) DO UPDATE SET value = excluded.value, hlc = excluded.hlc, seq = excluded.seq`,
       ),
+      // The common case of a merge in one statement: a new cell, or a later HLC than the stored one.
+      upsertIfLater: db.prepare(
+        `INSERT INTO triples (collection, id, field, element, value, hlc, seq) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (collection, id, field, element) DO UPDATE SET value = excluded.value, hlc = excluded.hlc, seq = excluded.seq
+         WHERE excluded.hlc > triples.hlc`,
+      ),
       clearEntity: db.prepare("DELETE FROM triples WHERE collection = ? AND id = ? AND field <> ?"),
       maxSeq: db.prepare<[], { seq: number | null }>("SELECT MAX(seq) AS seq FROM triples"),
       since: db.prepare<[number, number], Row>("SELECT * FROM triples WHERE seq > ? ORDER BY seq LIMIT ?"),
@@ -93,7 +99,12 @@ export class AppDatabase {
 
   /** Merges a batch of triples in one durable transaction. */
   apply(triples: readonly Triple[]): ApplyResult {
-    const applied = this.db.transaction((batch: readonly Triple[]) => batch.filter((triple) => this.applyOne(triple)))(triples);
+    const applied = this.db.transaction((batch: readonly Triple[]) => {
+      // Each document's tombstone is read once per batch (a document's fields usually come
+      // together); a delete applied in the batch updates its entry.
+      const tombstones = new Map<string, string | null>();
+      return batch.filter((triple) => this.applyOne(triple, tombstones));
+    })(triples);
     return { applied, cursor: String(this.seq) };
   }
 
@@ -142,25 +153,36 @@ export class AppDatabase {
     this.db.close();
   }
 
-  private applyOne(triple: Triple): boolean {
+  /** `tombstones`: the HLC of each document's tombstone (null: none) read so far in this batch. */
+  private applyOne(triple: Triple, tombstones: Map<string, string | null>): boolean {
     const { collection, id, field } = triple;
     const element = triple.element ?? "";
-    const tombstone = this.statements.cell.get(collection, id, DELETED_FIELD, "");
+    const documentKey = `${collection}\u0000${id}`;
+    let tombstone = tombstones.get(documentKey);
+    if (tombstone === undefined) {
+      tombstone = this.statements.cell.get(collection, id, DELETED_FIELD, "")?.hlc ?? null;
+      tombstones.set(documentKey, tombstone);
+    }
     if (field === DELETED_FIELD) {
       // Delete wins; of several deletes the earliest HLC is kept, as in the client store.
-      if (tombstone !== undefined && tombstone.hlc <= triple.hlc) return false;
+      if (tombstone !== null && tombstone <= triple.hlc) return false;
       this.statements.clearEntity.run(collection, id, DELETED_FIELD);
       this.statements.upsert.run(collection, id, field, "", "true", triple.hlc, ++this.seq);
+      tombstones.set(documentKey, triple.hlc);
       return true;
     }
-    if (tombstone !== undefined) return false;
+    if (tombstone !== null) return false;
     const value = JSON.stringify(triple.value ?? null);
-    const current = this.statements.cell.get(collection, id, field, element);
-    // Encoded HLCs sort as the clocks do, so comparing strings is comparing clocks; an equal HLC
-    // with a different value (never from a correct client) is settled by the larger JSON.
-    if (current !== undefined && (triple.hlc < current.hlc || (triple.hlc === current.hlc && value <= current.value))) {
-      return false;
+    // Encoded HLCs are ASCII and sort as the clocks do, so SQLite's and JavaScript's string
+    // comparisons of them agree: comparing strings is comparing clocks.
+    if (this.statements.upsertIfLater.run(collection, id, field, element, value, triple.hlc, this.seq + 1).changes > 0) {
+      this.seq++;
+      return true;
     }
+    // The stored cell is as late or later. An equal HLC with a different value (never from a
+    // correct client) is settled by the larger JSON, in JavaScript's string order.
+    const current = this.statements.cell.get(collection, id, field, element)!;
+    if (triple.hlc !== current.hlc || value <= current.value) return false;
     this.statements.upsert.run(collection, id, field, element, value, triple.hlc, ++this.seq);
     return true;
   }

@@ -26,7 +26,10 @@ export interface Peer {
 /** What the hub remembers of one connection: its live queries and the documents it holds. */
 interface PeerState {
   readonly peer: Peer;
-  /** Documents sent to this peer in full (`collection\0id`); their later changes follow them. */
+  /**
+   * Documents sent to this peer in full (`collection\0id`); their later changes follow them until
+   * an unsubscribe leaves no query of the peer showing them.
+   */
   readonly known: Set<string>;
   readonly queries: Map<string, QueryGroup>;
 }
@@ -34,9 +37,16 @@ interface PeerState {
 /** Every subscription of one (normalized) query, across connections: one live view for all. */
 interface QueryGroup {
   readonly key: string;
-  readonly live: LiveQuery;
+  /** Replaced, with `stop`, when the views are rebuilt after a failed commit. */
+  live: LiveQuery;
   readonly subscribers: Map<PeerState, Set<string>>;
-  readonly stop: () => void;
+  stop: () => void;
+  /**
+   * The documents (`collection\0id`) the result showed when it was last routed. Every subscriber
+   * holds each of them (a subscriber learns the whole result with its snapshot, and documents
+   * entering it later are sent), so a change of the result only needs its entering documents checked.
+   */
+  shown: Set<string>;
 }
 
 interface PendingPush {
@@ -62,7 +72,7 @@ const docKey = (collection: string, id: string): string => `${collection}\u0000$
  */
 export class AppHub {
   private readonly store = new TripleStore();
-  private readonly registry = new LiveQueryRegistry(this.store);
+  private registry = new LiveQueryRegistry(this.store);
   private readonly clock: Clock = createClock({ node: "server" });
   private readonly groups = new Map<string, QueryGroup>();
   private readonly peers = new Map<Peer, PeerState>();
@@ -100,7 +110,7 @@ export class AppHub {
     const state = this.peers.get(peer);
     if (state === undefined) return;
     for (const queryId of [...state.queries.keys()]) this.unsubscribe(peer, queryId);
-    for (const key of state.known) this.holders.get(key)?.delete(state);
+    for (const key of state.known) this.unlearn(state, key);
     this.peers.delete(peer);
   }
 
@@ -139,7 +149,10 @@ export class AppHub {
     state.queries.delete(queryId);
     const ids = group.subscribers.get(state)!;
     ids.delete(queryId);
-    if (ids.size === 0) group.subscribers.delete(state);
+    if (ids.size === 0) {
+      group.subscribers.delete(state);
+      this.forgetShownBy(state, group);
+    }
     if (group.subscribers.size === 0) {
       group.stop();
       this.registry.release(group.live);
@@ -235,9 +248,13 @@ export class AppHub {
   private route(applied: readonly Triple[], origins: Map<Triple, PeerState | undefined>, cursor: string): void {
     if (applied.length === 0) return;
     // The replica's commit runs the live views; their effects collect the groups whose result changed.
-    this.store.transact(() => {
-      for (const triple of applied) this.store.applyTriple(triple);
-    });
+    try {
+      this.store.transact(() => {
+        for (const triple of applied) this.store.applyTriple(triple);
+      });
+    } catch {
+      this.rebuildViews();
+    }
     const outgoing = new Map<PeerState, Triple[]>();
     const send = (state: PeerState, triples: readonly Triple[]) => {
       let list = outgoing.get(state);
@@ -252,8 +269,12 @@ export class AppHub {
       if (origin !== undefined) this.learn(origin, key);
     }
     for (const group of this.dirtyGroups) {
+      const shown = new Set<string>();
       for (const [collection, id] of neededDocs(group.live)) {
         const key = docKey(collection, id);
+        shown.add(key);
+        // Checking only entering documents keeps a write O(result), not O(result x subscribers).
+        if (group.shown.has(key)) continue;
         let triples: Triple[] | undefined;
         for (const state of group.subscribers.keys()) {
           if (state.known.has(key)) continue;
@@ -262,6 +283,7 @@ export class AppHub {
           this.learn(state, key);
         }
       }
+      group.shown = shown;
     }
     this.dirtyGroups.clear();
     for (const [state, triples] of outgoing) state.peer.send({ type: "changes", triples, cursor });
@@ -297,19 +319,64 @@ export class AppHub {
     const existing = this.groups.get(key);
     if (existing !== undefined) return existing;
     const live = this.registry.acquire(query);
-    let isFirst = true;
-    const group: QueryGroup = {
-      key,
-      live,
-      subscribers: new Map(),
-      stop: effect(() => {
-        live.result.value;
-        if (isFirst) isFirst = false;
-        else this.dirtyGroups.add(group);
-      }),
-    };
+    const group: QueryGroup = { key, live, subscribers: new Map(), stop: () => {}, shown: new Set(shownBy(live)) };
+    group.stop = this.follow(group);
     this.groups.set(key, group);
     return group;
+  }
+
+  /** Marks the group dirty whenever its live result changes; returns the stop. */
+  private follow(group: QueryGroup): () => void {
+    const { live } = group;
+    let isFirst = true;
+    return effect(() => {
+      live.result.value;
+      if (isFirst) isFirst = false;
+      else this.dirtyGroups.add(group);
+    });
+  }
+
+  /**
+   * A live view threw in a commit: a query that passed the shape check but that the engine cannot
+   * evaluate on the new data (say `notIn` on a set with an operand that is not a list). The commit
+   * then did not reach every view, so each is built again from the replica; a query that fails
+   * again is dropped with an error to its subscribers. Rebuilt groups count as changed, so the
+   * documents now in their results are sent to whoever lacks them.
+   */
+  private rebuildViews(): void {
+    this.registry.dispose();
+    this.registry = new LiveQueryRegistry(this.store);
+    for (const group of [...this.groups.values()]) {
+      group.stop();
+      try {
+        group.live = this.registry.acquire(group.live.query);
+      } catch (error) {
+        this.groups.delete(group.key);
+        this.dirtyGroups.delete(group);
+        for (const [state, queryIds] of group.subscribers) {
+          for (const queryId of queryIds) {
+            state.queries.delete(queryId);
+            const message = `Stopped query "${queryId}": it cannot run on the app's data: ${(error as Error).message}`;
+            state.peer.send({ type: "error", code: "VALIDATION", message, details: { queryId } });
+          }
+        }
+        continue;
+      }
+      group.stop = this.follow(group);
+      this.dirtyGroups.add(group);
+    }
+  }
+
+  /** Documents that `group` shows and no other query of the connection shows stop following it. */
+  private forgetShownBy(state: PeerState, group: QueryGroup): void {
+    const stillShown = new Set<string>();
+    for (const other of new Set(state.queries.values())) {
+      for (const [collection, id] of neededDocs(other.live)) stillShown.add(docKey(collection, id));
+    }
+    for (const [collection, id] of neededDocs(group.live)) {
+      const key = docKey(collection, id);
+      if (!stillShown.has(key)) this.unlearn(state, key);
+    }
   }
 
   private learn(state: PeerState, key: string): void {
@@ -319,6 +386,13 @@ export class AppHub {
     if (holders === undefined) this.holders.set(key, (holders = new Set()));
     holders.add(state);
   }
+
+  private unlearn(state: PeerState, key: string): void {
+    state.known.delete(key);
+    const holders = this.holders.get(key);
+    holders?.delete(state);
+    if (holders?.size === 0) this.holders.delete(key);
+  }
 }
 
 /** The query with `id` selected at every level, so the server can tell which documents a result holds. */
@@ -327,6 +401,11 @@ function withIds(query: NormalizedQuery): NormalizedQuery {
   const specs = Object.hasOwn(query.specs, "id") ? query.specs : { ...query.specs, id: AUTO_FIELD_SPECS.id! };
   const relations = query.relations?.map((relation) => ({ ...relation, query: withIds(relation.query) }));
   return relations === undefined ? { ...query, select, specs } : { ...query, select, specs, relations };
+}
+
+/** The keys of every document a live result shows. */
+function* shownBy(live: LiveQuery): Generator<string> {
+  for (const [collection, id] of neededDocs(live)) yield docKey(collection, id);
 }
 
 /** Every document a live result shows, related documents included, as [collection, id]. */

@@ -43,13 +43,14 @@ async function main(): Promise<void> {
   } catch (error) {
     return fatal((error as Error).message);
   }
-  console.log(`Trellis sync server listening on ${server.url}`);
   const stop = (signal: string) => {
     console.log(`Received ${signal}; closing connections and databases…`);
     void server.close().then(() => process.exit(0));
   };
   process.once("SIGINT", () => stop("SIGINT"));
   process.once("SIGTERM", () => stop("SIGTERM"));
+  // Printed once the signal handlers are in place: whoever waits for this line may stop us at once.
+  console.log(`Trellis sync server listening on ${server.url}`);
 }
 
 function fatal(message: string): void {

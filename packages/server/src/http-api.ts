@@ -35,9 +35,10 @@ export async function handleHttp(context: HttpContext, request: IncomingMessage,
   response.setHeader("access-control-allow-origin", "*");
   response.setHeader("access-control-allow-headers", "authorization, content-type, x-trellis-user");
   response.setHeader("access-control-allow-methods", "GET, POST, OPTIONS");
-  const path = new URL(request.url ?? "/", "http://localhost").pathname;
-  const route = `${request.method} ${path}`;
+  const path = requestPath(request);
   if (request.method === "OPTIONS") return void response.writeHead(204).end();
+  if (path === undefined) return sendError(response, { code: "PROTOCOL", message: `Malformed request target ${JSON.stringify(request.url)}.` });
+  const route = `${request.method} ${path}`;
   switch (route) {
     case "GET /health":
       return context.isReady() ? send(response, 200, { status: "ok" }) : send(response, 503, { status: "closing" });
@@ -50,6 +51,15 @@ export async function handleHttp(context: HttpContext, request: IncomingMessage,
     }
     default:
       return sendError(response, { code: "NOT_FOUND", message: `No endpoint ${route}. See docs/protocol.md.` }, 404);
+  }
+}
+
+/** The path of a request, or undefined when its target is not a valid URL path (e.g. "//"). */
+export function requestPath(request: IncomingMessage): string | undefined {
+  try {
+    return new URL(request.url ?? "/", "http://localhost").pathname;
+  } catch {
+    return undefined;
   }
 }
 

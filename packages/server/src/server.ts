@@ -5,7 +5,7 @@ import { DEFAULT_MAX_FRAME_BYTES } from "@trellis/core";
 import { type WebSocket, WebSocketServer } from "ws";
 import { AppHubs } from "./app-hubs.js";
 import { type AuthOptions, createAuthenticator } from "./auth.js";
-import { handleHttp } from "./http-api.js";
+import { handleHttp, requestPath } from "./http-api.js";
 import { jsonLog, type Log } from "./log.js";
 import { Session } from "./session.js";
 
@@ -78,7 +78,7 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
     });
   });
   http.on("upgrade", (request, socket: Socket, head) => {
-    const path = new URL(request.url ?? "/", "http://localhost").pathname;
+    const path = requestPath(request);
     if (isClosing || path !== "/v1/sync") {
       socket.end(`HTTP/1.1 ${isClosing ? "503 Service Unavailable" : "404 Not Found"}\r\nconnection: close\r\n\r\n`);
       return;

@@ -21,6 +21,8 @@ export interface SessionContext {
 
 /** Malformed frames a connection may send before it is closed; one is a bug, many are an attack. */
 const MAX_PROTOCOL_ERRORS = 20;
+/** Frames a client may send before its token is checked; a client waits for `welcome` before pushing. */
+const MAX_WAITING_FRAMES = 1_000;
 /**
  * Unsent bytes a connection may have queued before it is dropped as too slow. It resumes from
  * its cursors when it comes back, which costs less than an unbounded backlog on the server.
@@ -73,8 +75,9 @@ export class Session implements Peer {
       return;
     }
     const text = textOf(data);
-    if (this.phase === "authenticating") this.waiting.push(text);
-    else this.handle(text);
+    if (this.phase !== "authenticating") return this.handle(text);
+    if (this.waiting.length >= MAX_WAITING_FRAMES) return this.reject("PROTOCOL", `More than ${MAX_WAITING_FRAMES} messages before "welcome".`);
+    this.waiting.push(text);
   }
 
   private handle(text: string): void {
@@ -93,7 +96,7 @@ export class Session implements Peer {
     const hub = this.hub!;
     switch (message.type) {
       case "hello":
-        return this.refuse({ code: "PROTOCOL", message: `"hello" was already received on this connection.` });
+        return this.refuse({ code: "PROTOCOL", message: `"hello" was already received on this connection.`, details: undefined });
       case "subscribe":
         return hub.subscribe(this, message.queryId, message.query, message.cursor);
       case "unsubscribe":
@@ -127,9 +130,11 @@ export class Session implements Peer {
   }
 
   /** A malformed frame: say what is wrong and keep serving, unless it keeps happening. */
-  private refuse(error: Pick<DatabaseError, "code" | "message">): void {
+  private refuse(error: Pick<DatabaseError, "code" | "message" | "details">): void {
     if (this.phase === "greeting") return this.reject(error.code, error.message);
-    this.send({ type: "error", code: error.code, message: error.message });
+    // The details (the path of the offending field, the frame limit) tell a client author where to look.
+    const details = error.details === undefined ? {} : { details: error.details };
+    this.send({ type: "error", code: error.code, message: error.message, ...details });
     if (++this.protocolErrors >= MAX_PROTOCOL_ERRORS) {
       this.context.log("warn", "Closed a connection that sent too many malformed frames", { appId: this.hub?.appId });
       this.socket.close(POLICY_VIOLATION, "too many malformed frames");

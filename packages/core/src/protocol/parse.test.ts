@@ -282,6 +282,14 @@ describe("normalized query shape", () => {
     bad({ ...simpleQuery, unknown: 1 }, 'unknown key "unknown"');
   });
 
+  it("checks operand kinds the engine relies on, and that every used field has a spec", () => {
+    for (const op of ["in", "notIn"]) bad({ ...simpleQuery, where: [{ field: "age", op, operand: 5 }] }, "query.where[0].operand", "takes a list");
+    bad({ ...simpleQuery, where: [{ field: "age", op: "isDefined", operand: "yes" }] }, "query.where[0].operand", "true or false");
+    bad({ ...simpleQuery, select: [...simpleQuery.select, "toString"] }, "query.specs", '"toString"');
+    bad({ ...simpleQuery, where: [{ field: "constructor2", op: "equals", operand: 1 }] }, '"constructor2"');
+    bad({ ...simpleQuery, orderBy: [["valueOf", "asc"]] }, '"valueOf"');
+  });
+
   it("checks specs shape", () => {
     bad({ ...simpleQuery, specs: [] }, "query.specs", "expected an object");
     bad({ ...simpleQuery, specs: { name: { type: "text", optional: true } } }, "query.specs.name.type", "expected one of string");
@@ -295,7 +303,7 @@ describe("normalized query shape", () => {
     for (let i = 0; i < 12; i++) spec = { type: "array", optional: true, items: spec };
     bad({ ...simpleQuery, specs: { deep: spec } }, "nest at most 8 deep");
     const nested = { type: "object", optional: false, fields: { x: { type: "array", optional: true, items: { type: "number", optional: false } } }, fallback: {} };
-    expect(client(subscribe({ ...simpleQuery, specs: { nested } })).error).toBeUndefined();
+    expect(client(subscribe({ ...simpleQuery, specs: { ...simpleQuery.specs, nested } })).error).toBeUndefined();
   });
 
   it("checks relations, recursively and with a depth limit", () => {

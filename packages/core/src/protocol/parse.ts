@@ -166,7 +166,13 @@ function specs(value: unknown, path: string, depth: number): Record<string, Fiel
 function condition(value: unknown, path: string): Condition {
   const raw = object(value, path, ["field", "op", "operand"]);
   if (!Object.hasOwn(raw, "operand")) throw new Invalid(`${path}.operand`, "missing");
-  return { field: name(raw.field, `${path}.field`), op: oneOf(raw.op, `${path}.op`, OPERATORS), operand: raw.operand };
+  const op = oneOf(raw.op, `${path}.op`, OPERATORS);
+  // The engine relies on these operand kinds; normalizeQuery guarantees them on the client.
+  if ((op === "in" || op === "notIn") && !Array.isArray(raw.operand)) throw new Invalid(`${path}.operand`, `"${op}" takes a list, got ${describe(raw.operand)}`);
+  if ((op === "isDefined" || op === "isUndefined") && typeof raw.operand !== "boolean") {
+    throw new Invalid(`${path}.operand`, `"${op}" takes true or false, got ${describe(raw.operand)}`);
+  }
+  return { field: name(raw.field, `${path}.field`), op, operand: raw.operand };
 }
 
 const DIRECTIONS = new Set<Direction>(["asc", "desc"]);
@@ -219,6 +225,10 @@ function query(value: unknown, path: string, depth: number): NormalizedQuery {
   }
   if (raw.after !== undefined) out.after = cursor(raw.after, `${path}.after`);
   if (raw.before !== undefined) out.before = cursor(raw.before, `${path}.before`);
+  // The engine reads a field through its spec; a field without one would read an inherited property.
+  const fields = [...out.select, ...out.where.map((each) => each.field), ...out.orderBy.map(([field]) => field)];
+  const unspecified = fields.find((field) => !Object.hasOwn(out.specs, field));
+  if (unspecified !== undefined) throw new Invalid(`${path}.specs`, `no spec for the field ${JSON.stringify(unspecified)} the query uses`);
   return out;
 }
 

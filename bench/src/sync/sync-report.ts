@@ -1,0 +1,202 @@
+/** Turns the sync benchmark's results into printed tables, same-run ratios and the issue's targets. */
+import { formatValue as f, table } from "../report.js";
+import type { FanOutResult } from "./fan-out.js";
+import type { RateResult } from "./ingest.js";
+import type { LoadResult } from "./initial-load.js";
+import type { LatencyMode, LatencyResult, ThroughputResult } from "./replication.js";
+import type { RoundTripResult } from "./round-trip.js";
+
+export interface SyncResults {
+  wsRoundTrip?: RoundTripResult;
+  trellisPing?: RoundTripResult;
+  sqliteCommit?: RoundTripResult;
+  latency: LatencyResult[];
+  throughput?: ThroughputResult;
+  ingest?: { readonly server: RateResult[]; readonly upserts: RateResult[]; readonly inserts: RateResult };
+  load?: { readonly fetched: LoadResult; readonly parsed: LoadResult; readonly preload?: LoadResult };
+  wsFanOut?: FanOutResult;
+  trellisFanOut?: FanOutResult;
+  /** Each client process's clock offset from the runner's, and half the round trip that bounds its error (µs). */
+  clockOffsets?: Array<{ readonly offsetUs: number; readonly errorUs: number }>;
+}
+
+export interface SyncTarget {
+  readonly name: string;
+  readonly value: number;
+  readonly unit: string;
+  readonly limit: string;
+  /** The same-run figure the value is read against. */
+  readonly reference: string;
+  readonly status: "PASS" | "MISS" | "N/A";
+}
+
+const PHASES = ["new cells", "updates"] as const;
+
+/** Sum of several rates: all triples over all time. */
+function combined(rates: readonly RateResult[]): RateResult {
+  const triples = rates.reduce((sum, each) => sum + each.triples, 0);
+  const ms = rates.reduce((sum, each) => sum + each.ms, 0);
+  return { triples, ms, perSecond: (triples / ms) * 1000 };
+}
+
+/** The printed tables. */
+export function syncTables(results: SyncResults): string {
+  const out: string[] = [];
+  const floorUs = results.wsRoundTrip?.p50Us ?? Number.NaN;
+
+  const trips = [
+    ["plain ws echo (another process) [floor]", results.wsRoundTrip],
+    ["Trellis ping → pong (server process)", results.trellisPing],
+    ["SQLite durable commit of one triple (WAL, FULL) [floor]", results.sqliteCommit],
+  ] as const;
+  out.push(
+    `S1 round trips between processes over loopback, and the durable commit every acknowledged write waits for (µs)\n${table(
+      ["", "times", "p50 µs", "p99 µs", "p50 x ws"],
+      trips.filter(([, each]) => each !== undefined).map(([label, each]) => [label, f(each!.roundTrips), f(each!.p50Us, 1), f(each!.p99Us, 1), `${f(each!.p50Us / floorUs, 2)}x`]),
+    )}`,
+  );
+
+  if (results.latency.length > 0) {
+    out.push(
+      `S2 write on one client → another client's subscription callback (clients in child processes, server in its own)\n${table(
+        ["clients", "observing", "procs", "writes", "first p50 ms", "p50 ms", "p99 ms", "mean ms", "last p50 ms", "last p99 ms", "p50 x ws RTT", "setup s"],
+        results.latency.map((each) => [
+          f(each.clients),
+          each.mode === "clients" ? `all ${f(each.observers)} others` : `${f(each.observers)} among sockets`,
+          f(each.processes),
+          f(each.writes),
+          f(each.firstP50Ms, 2),
+          f(each.p50Ms, 2),
+          f(each.p99Ms, 2),
+          f(each.meanMs, 2),
+          f(each.lastP50Ms, 2),
+          f(each.lastP99Ms, 2),
+          `${f((each.p50Ms * 1000) / floorUs, 0)}x`,
+          f(each.setupS, 1),
+        ]),
+      )}\n` +
+        `p50/p99/mean over every (write, observer) pair; first/last: the observer whose callback ran first/last for that write.\n` +
+        `"all … others": every other connected client is a Trellis client on this machine, sharing its 2 cores with the server.\n` +
+        `"… among sockets": Trellis observers at evenly spaced places in the server's send order (first and last included),\n` +
+        `the other connections bare subscribed sockets: the server's work is the same, the clients' own work is left out.` +
+        (results.clockOffsets === undefined
+          ? ""
+          : `\nclock offsets of the client processes (corrected): ${results.clockOffsets.map((each) => `${f(each.offsetUs, 1)} ± ${f(each.errorUs, 1)} µs`).join(", ")}`),
+    );
+  }
+
+  const tp = results.throughput;
+  if (tp !== undefined) {
+    out.push(
+      `S3 sustained replication, one writer client → one observer client (each update sets one field: one triple)\n${table(
+        ["updates", "field changes", "ms", "updates/s", "field changes/s", "writer acked ms"],
+        [[f(tp.updates), f(tp.fieldChanges), f(tp.ms, 0), f(tp.updatesPerSecond, 0), f(tp.fieldChangesPerSecond, 0), f(tp.ackMs, 0)]],
+      )}`,
+    );
+  }
+
+  const ingest = results.ingest;
+  if (ingest !== undefined) {
+    const floor = combined(ingest.upserts);
+    const rows = (label: string, rates: readonly RateResult[]) => [
+      ...rates.map((each, i) => [`${label}: ${PHASES[i]}`, f(each.triples), f(each.ms, 0), f(each.perSecond, 0), `${f((each.perSecond / ingest.upserts[i]!.perSecond) * 100, 0)}%`]),
+      [`${label}: all`, f(combined(rates).triples), f(combined(rates).ms, 0), f(combined(rates).perSecond, 0), `${f((combined(rates).perSecond / floor.perSecond) * 100, 0)}%`],
+    ];
+    out.push(
+      `S4 ingest: batched pushes merged durably (WAL, synchronous = FULL), timed to the last ack / commit\n${table(
+        ["", "triples", "ms", "triples/s", "of SQLite LWW"],
+        [
+          ...rows("Trellis server (ws push)", ingest.server),
+          ...rows("SQLite LWW upsert [floor]", ingest.upserts),
+          ["SQLite plain INSERT, new cells [floor]", f(ingest.inserts.triples), f(ingest.inserts.ms, 0), f(ingest.inserts.perSecond, 0), "-"],
+        ],
+      )}`,
+    );
+  }
+
+  const load = results.load;
+  if (load !== undefined) {
+    const rows = [
+      ["POST /v1/query, body read", load.fetched],
+      ["POST /v1/query, body read + JSON.parse", load.parsed],
+      ["Trellis client preload (fetch, check, apply, query)", load.preload],
+    ] as const;
+    out.push(
+      `S5 initial load of a ${f(load.fetched.docs)}-document query over HTTP (median of runs after one untimed)\n${table(
+        ["", "docs", "runs", "median ms", "MB"],
+        rows.filter(([, each]) => each !== undefined).map(([label, each]) => [label, f(each!.docs), f(each!.runs), f(each!.medianMs, 0), f(each!.mb, 1)]),
+      )}`,
+    );
+  }
+
+  const fans = [
+    ["plain ws broadcast (another process) [floor]", results.wsFanOut],
+    ["Trellis server (push → changes)", results.trellisFanOut],
+  ] as const;
+  if (fans.some(([, each]) => each !== undefined)) {
+    const floor = results.wsFanOut?.allP50Ms ?? Number.NaN;
+    out.push(
+      `S6 one change fanned out to subscribed sockets (send → frame on every socket)\n${table(
+        ["", "sockets", "writes", "all p50 ms", "all p99 ms", "first p50 ms", "all p50 x floor"],
+        fans
+          .filter(([, each]) => each !== undefined)
+          .map(([label, each]) => [label, f(each!.sockets), f(each!.writes), f(each!.allP50Ms, 2), f(each!.allP99Ms, 2), f(each!.firstP50Ms, 2), `${f(each!.allP50Ms / floor, 1)}x`]),
+      )}`,
+    );
+  }
+  return out.join("\n\n");
+}
+
+/** The issue's targets, read from this run's figures (N/A when the run did not measure at the target's size). */
+export function syncTargets(results: SyncResults, isSmoke: boolean): SyncTarget[] {
+  const check = (value: number, isMet: (value: number) => boolean) => (Number.isFinite(value) && !isSmoke ? (isMet(value) ? "PASS" : "MISS") : "N/A");
+  const at100 = (mode: LatencyMode) => results.latency.find((each) => each.clients === 100 && each.mode === mode);
+  const rtt = results.wsRoundTrip === undefined ? "-" : `ws RTT p50 ${f(results.wsRoundTrip.p50Us, 0)} µs`;
+  const merge = results.ingest === undefined ? undefined : combined(results.ingest.server);
+  const floor = results.ingest === undefined ? undefined : combined(results.ingest.upserts);
+  const share = merge !== undefined && floor !== undefined ? merge.perSecond / floor.perSecond : Number.NaN;
+  const fan = results.trellisFanOut?.sockets === 100 ? results.trellisFanOut.allP50Ms : Number.NaN;
+  const latency = (mode: LatencyMode, label: string, percentile: "p50Ms" | "p99Ms", limit: number): SyncTarget => {
+    const value = at100(mode)?.[percentile] ?? Number.NaN;
+    const name = `write → remote callback ${percentile.slice(0, 3)}, 100 clients (${label})`;
+    return { name, value, unit: "ms", limit: `<= ${limit}`, reference: rtt, status: check(value, (v) => v <= limit) };
+  };
+  const mergeRate = merge?.perSecond ?? Number.NaN;
+  return [
+    latency("clients", "all Trellis clients", "p50Ms", 2),
+    latency("clients", "all Trellis clients", "p99Ms", 10),
+    latency("sockets", "observers among bare sockets", "p50Ms", 2),
+    latency("sockets", "observers among bare sockets", "p99Ms", 10),
+    {
+      name: "server merge throughput",
+      value: mergeRate,
+      unit: "triples/s",
+      limit: ">= 100,000",
+      reference: floor === undefined ? "-" : `SQLite LWW ${f(floor.perSecond, 0)}/s`,
+      status: check(mergeRate, (v) => v >= 100_000),
+    },
+    {
+      name: "server merge vs raw batched SQLite",
+      value: share * 100,
+      unit: "%",
+      limit: ">= 30",
+      reference: floor === undefined ? "-" : `SQLite LWW ${f(floor.perSecond, 0)}/s`,
+      status: check(share, (v) => v >= 0.3),
+    },
+    {
+      name: "one change fanned out to 100 sockets (p50)",
+      value: fan,
+      unit: "ms",
+      limit: "<= 5",
+      reference: results.wsFanOut === undefined ? "-" : `ws broadcast ${f(results.wsFanOut.allP50Ms, 2)} ms`,
+      status: check(fan, (v) => v <= 5),
+    },
+  ];
+}
+
+export function syncTargetLines(targets: readonly SyncTarget[]): string {
+  return `Targets (issue #4; N/A where this run did not measure at the target's size, and for smoke runs)\n${table(
+    ["target", "measured", "limit", "same-run reference", ""],
+    targets.map((each) => [each.name, `${f(each.value, each.unit === "ms" ? 2 : 0)} ${each.unit}`, `${each.limit} ${each.unit}`, each.reference, each.status]),
+  )}`;
+}

@@ -1,0 +1,150 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { connect as connectTcp } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { AppDatabase } from "./app-database.js";
+import { AppHub } from "./app-hub.js";
+import type { Log } from "./log.js";
+import { createServer, type ServerOptions, type TrellisServer } from "./server.js";
+import { closeAllSockets, connect, documentTriples, openSocket, sortedTriples, writer } from "./testing/raw-socket.js";
+
+const dirs: string[] = [];
+const servers: TrellisServer[] = [];
+const quiet: Log = () => {};
+
+async function start(options: Partial<ServerOptions> = {}): Promise<TrellisServer & { dataDir: string }> {
+  const dataDir = mkdtempSync(join(tmpdir(), "trellis-server-"));
+  dirs.push(dataDir);
+  const server = await createServer({ port: 0, dataDir, log: quiet, ...options });
+  servers.push(server);
+  return Object.assign(server, { dataDir });
+}
+
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await closeAllSockets();
+  await Promise.all(servers.splice(0).map((server) => server.close()));
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Sends raw bytes over TCP and answers everything the server wrote until it closed. */
+function rawHttp(port: number, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connectTcp(port, "127.0.0.1", () => socket.end(request));
+    let reply = "";
+    socket.on("data", (chunk) => (reply += chunk.toString("utf8")));
+    socket.on("close", () => resolve(reply));
+    socket.on("error", reject);
+  });
+}
+
+describe("createServer", () => {
+  it("acknowledges a push queued when close() starts before it closes the socket", async () => {
+    const server = await start();
+    const socket = await connect(server.url, "drain");
+    const push = AppHub.prototype.push;
+    let closing: Promise<void> | undefined;
+    // Close the server the moment the push is queued, before any commit could run.
+    vi.spyOn(AppHub.prototype, "push").mockImplementation(function (this: AppHub, ...args) {
+      const pending = push.apply(this, args);
+      closing ??= server.close();
+      return pending;
+    });
+    const triples = documentTriples("todos", "t1", { title: "milk" }, writer("drain"));
+    socket.send({ type: "push", batchId: "last", triples });
+
+    const closed = await socket.closed;
+    expect(closed.code).toBe(1001);
+    expect(socket.pending()).toEqual([{ type: "ack", batchId: "last", cursor: "2" }]);
+    await closing;
+    const db = AppDatabase.open(server.dataDir, "drain").data!;
+    expect(sortedTriples(db.changesSince(null).data!.triples)).toEqual(sortedTriples(triples));
+    db.close();
+  });
+
+  it("reports apps, connections and requests at GET /v1/metrics", async () => {
+    const server = await start();
+    await connect(server.url, "one");
+    await connect(server.url, "one");
+    await connect(server.url, "two");
+    const response = await fetch(`${server.url}/v1/metrics`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toMatch(/^application\/json/);
+    expect(await response.json()).toEqual({ apps: 2, connections: 3, httpRequests: 1 });
+  });
+
+  it("answers a CORS preflight, and CORS headers on every answer", async () => {
+    const server = await start();
+    const preflight = await fetch(`${server.url}/v1/query`, {
+      method: "OPTIONS",
+      headers: { origin: "https://app.example", "access-control-request-method": "POST", "access-control-request-headers": "authorization, content-type" },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-origin")).toBe("*");
+    expect(preflight.headers.get("access-control-allow-methods")).toContain("POST");
+    expect(preflight.headers.get("access-control-allow-headers")).toContain("authorization");
+    expect(preflight.headers.get("access-control-allow-headers")).toContain("content-type");
+    const health = await fetch(`${server.url}/health`, { headers: { origin: "https://app.example" } });
+    expect(health.headers.get("access-control-allow-origin")).toBe("*");
+    expect(await health.json()).toEqual({ status: "ok" });
+  });
+
+  it("answers unknown routes and methods with a JSON 404", async () => {
+    const server = await start();
+    for (const [method, path] of [
+      ["GET", "/nope"],
+      ["GET", "/v1/query"],
+      ["POST", "/health"],
+      ["DELETE", "/v1/push"],
+      ["GET", "/v1/sync"],
+    ] as const) {
+      const response = await fetch(`${server.url}${path}`, { method });
+      expect(response.status, `${method} ${path}`).toBe(404);
+      expect(response.headers.get("content-type")).toMatch(/^application\/json/);
+      expect(await response.json()).toEqual({ error: { code: "NOT_FOUND", message: expect.stringContaining(`${method} ${path}`) } });
+    }
+  });
+
+  it("refuses a WebSocket upgrade on any path but /v1/sync", async () => {
+    const server = await start();
+    for (const path of ["/", "/v1/sync/more", "/v2/sync", "/sync"]) {
+      await expect(openSocket(server.url, path), path).rejects.toThrow("HTTP 404");
+    }
+    await connect(server.url, "still-serving");
+  });
+
+  it("answers a malformed request target without failing", async () => {
+    const server = await start();
+    const reply = await rawHttp(server.port, "GET // HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+    expect(reply).toMatch(/^HTTP\/1\.1 400/);
+    expect(reply).toContain('"code":"PROTOCOL"');
+    const upgrade = await rawHttp(
+      server.port,
+      "GET // HTTP/1.1\r\nhost: x\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n",
+    );
+    expect(upgrade).toMatch(/^HTTP\/1\.1 404/);
+    expect((await fetch(`${server.url}/health`)).status).toBe(200);
+    await connect(server.url, "still-serving");
+  });
+
+  it("rejects when the port is taken or the data folder cannot be written", async () => {
+    const server = await start();
+    await expect(createServer({ port: server.port, dataDir: server.dataDir, log: quiet })).rejects.toThrow(/already in use/);
+    const file = join(server.dataDir, "a-file");
+    writeFileSync(file, "");
+    await expect(createServer({ port: 0, dataDir: join(file, "data"), log: quiet })).rejects.toThrow(/not writable/);
+  });
+
+  it("refuses options that are not positive whole numbers", async () => {
+    await expect(start({ maxFrameBytes: 0 })).rejects.toThrow(/maxFrameBytes/);
+    await expect(start({ heartbeatMs: 1.5 })).rejects.toThrow(/heartbeatMs/);
+  });
+
+  it("stops accepting connections once closed", async () => {
+    const server = await start();
+    await server.close();
+    await expect(fetch(`${server.url}/health`)).rejects.toThrow();
+    await server.close();
+  });
+});
