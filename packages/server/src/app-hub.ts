@@ -217,8 +217,10 @@ export class AppHub {
     const origins = new Map<Triple, PeerState | undefined>();
     const all: Triple[] = [];
     for (const push of accepted) {
+      // A connection that ended since it pushed follows nothing any more.
+      const origin = push.origin !== undefined && this.peers.get(push.origin.peer) === push.origin ? push.origin : undefined;
       for (const triple of push.triples) {
-        origins.set(triple, push.origin);
+        origins.set(triple, origin);
         all.push(triple);
       }
     }
@@ -246,7 +248,8 @@ export class AppHub {
   }
 
   private route(applied: readonly Triple[], origins: Map<Triple, PeerState | undefined>, cursor: string): void {
-    if (applied.length === 0) return;
+    const unheld = this.unheldWrites(origins);
+    if (applied.length === 0 && unheld.size === 0) return;
     // The replica's commit runs the live views; their effects collect the groups whose result changed.
     try {
       this.store.transact(() => {
@@ -286,7 +289,32 @@ export class AppHub {
       group.shown = shown;
     }
     this.dirtyGroups.clear();
+    for (const [state, docs] of unheld) {
+      for (const [key, { collection, id }] of docs) {
+        send(state, this.db.document(collection, id).triples);
+        this.learn(state, key);
+      }
+    }
     for (const [state, triples] of outgoing) state.peer.send({ type: "changes", triples, cursor });
+  }
+
+  /**
+   * Documents that existed before this batch and that a pusher wrote without holding them on its
+   * connection (they left its results while it was away): it may have missed their changes since,
+   * and its write may have lost to them (or to a delete), so it gets each whole once the batch is
+   * stored. Read before the batch reaches the replica. New documents need nothing: the pusher wrote them.
+   */
+  private unheldWrites(origins: Map<Triple, PeerState | undefined>): Map<PeerState, Map<string, Triple>> {
+    const unheld = new Map<PeerState, Map<string, Triple>>();
+    for (const [triple, origin] of origins) {
+      if (origin === undefined) continue;
+      const key = docKey(triple.collection, triple.id);
+      if (origin.known.has(key) || this.store.table(triple.collection)?.anyRowOf(triple.id) === undefined) continue;
+      let docs = unheld.get(origin);
+      if (docs === undefined) unheld.set(origin, (docs = new Map()));
+      docs.set(key, triple);
+    }
+    return unheld;
   }
 
   private snapshotTriples(live: LiveQuery, cursor: string | null, state: PeerState | undefined): Triple[] {

@@ -18,6 +18,7 @@ function setup() {
   let networkFailures = 0;
   const pusher = new OutboxPusher({
     outbox,
+    isConnected: () => isConnected,
     send: (message) => {
       if (!isConnected) return false;
       frames.push(message);
@@ -81,16 +82,36 @@ describe("OutboxPusher", () => {
     expect(frames.map((frame) => frame.batchId)).toEqual(["b", "c"]);
   });
 
-  it("pushes an entry over 512 KiB over HTTP, keeping the order of what goes before and after it", async () => {
+  it("pushes an entry over 512 KiB over HTTP, after what goes before it is stored and before what comes after it", async () => {
     const { outbox, pusher, log, http, ids } = setup();
     outbox.add(entry("a"));
     outbox.add(entry("big", "x".repeat(600 * KiB)));
     outbox.add(entry("c"));
     pusher.flush();
-    expect(log).toEqual(["frame a", "http big", "frame c"]);
+    // HTTP may overtake the socket, so "big" waits for "a" to be acknowledged, and "c" for "big".
+    expect(log).toEqual(["frame a"]);
+    pusher.flush();
+    expect(log).toEqual(["frame a"]);
+    pusher.acknowledge("a");
+    expect(log).toEqual(["frame a", "size 2", "http big"]);
+    outbox.add(entry("d"));
+    pusher.flush();
+    expect(log).toHaveLength(3);
     http[0]!.answer(ok(undefined));
     await Promise.resolve();
-    expect(ids()).toEqual(["a", "c"]);
+    expect(log).toEqual(["frame a", "size 2", "http big", "size 2", "frame d"]);
+    expect(ids()).toEqual(["c", "d"]);
+  });
+
+  it("pushes nothing over HTTP without a connection", () => {
+    const { outbox, pusher, log, setConnected } = setup();
+    setConnected(false);
+    outbox.add(entry("big", "x".repeat(600 * KiB)));
+    pusher.flush();
+    expect(log).toEqual([]);
+    setConnected(true);
+    pusher.flush();
+    expect(log).toEqual(["http big"]);
   });
 
   it("sends nothing twice on one connection, and everything unacknowledged again after a reset", () => {
@@ -135,12 +156,14 @@ describe("OutboxPusher", () => {
     outbox.add(entry("big1", "x".repeat(600 * KiB)));
     outbox.add(entry("big2", "y".repeat(600 * KiB)));
     pusher.flush();
-    http[0]!.answer(fail("NETWORK", "connection refused"));
-    http[1]!.answer(fail("VALIDATION", "no"));
+    expect(http.map(({ entry }) => entry.batchId)).toEqual(["big1"]);
+    http[0]!.answer(fail("VALIDATION", "no"));
     await Promise.resolve();
+    expect(http.map(({ entry }) => entry.batchId)).toEqual(["big1", "big2"]);
+    http[1]!.answer(fail("NETWORK", "connection refused"));
     await Promise.resolve();
     expect(networkFailures()).toBe(1);
-    expect(ids()).toEqual(["big1"]);
+    expect(ids()).toEqual(["big2"]);
     expect(refused.map((error) => error.code)).toEqual(["VALIDATION"]);
     // A failure on a connection that has ended since asks for nothing more.
     pusher.reset();

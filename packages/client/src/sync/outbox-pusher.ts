@@ -8,6 +8,8 @@ const HTTP_ENTRY_BYTES = 512 * 1024;
 
 export interface OutboxPusherOptions {
   readonly outbox: Outbox;
+  /** Whether a connection is welcomed: without one nothing goes, not even over HTTP. */
+  readonly isConnected: () => boolean;
   /** Sends on the welcomed connection; false when there is none. */
   readonly send: (message: PushMessage) => boolean;
   readonly pushOverHttp: (entry: OutboxEntry) => Promise<DatabaseResult<void>>;
@@ -22,11 +24,13 @@ export interface OutboxPusherOptions {
 /**
  * Pushes the outbox, in order, on the current connection. Entries go several to a frame
  * (named by its last entry's batch id) up to the frame limit; an entry too large for that goes
- * over HTTP. An `ack` (or a refusal) of a frame removes every entry it carried. After a
- * reconnect everything unacknowledged goes again: the server's merge is idempotent.
+ * over HTTP, once every frame before it is acknowledged, and the entries after it wait for its
+ * answer: the server stores entries in the order they were written. An `ack` (or a refusal) of
+ * a frame removes every entry it carried. After a reconnect everything unacknowledged goes
+ * again: the server's merge is idempotent.
  *
  * @example
- * const pusher = new OutboxPusher({ outbox, send, pushOverHttp, onRemoved, onRefused, onNetworkFailure });
+ * const pusher = new OutboxPusher({ outbox, isConnected, send, pushOverHttp, onRemoved, onRefused, onNetworkFailure });
  * pusher.flush();
  */
 export class OutboxPusher {
@@ -35,6 +39,10 @@ export class OutboxPusher {
   /** Entries sent on the current connection, by batch id. */
   private readonly sent = new Set<string>();
   private generation = 0;
+  /** An entry is being pushed over HTTP on this connection: later entries wait for its answer. */
+  private isHttpPushing = false;
+  /** An entry for HTTP waits for the frames before it to be acknowledged. */
+  private isWaitingForAcks = false;
 
   constructor(private readonly options: OutboxPusherOptions) {}
 
@@ -43,10 +51,14 @@ export class OutboxPusher {
     this.generation++;
     this.frames.clear();
     this.sent.clear();
+    this.isHttpPushing = false;
+    this.isWaitingForAcks = false;
   }
 
   /** Sends every entry not sent on this connection yet, oldest first. */
   flush(): void {
+    if (this.isHttpPushing || !this.options.isConnected()) return;
+    this.isWaitingForAcks = false;
     let frame: OutboxEntry[] = [];
     let bytes = 0;
     const sendFrame = (): boolean => {
@@ -65,9 +77,11 @@ export class OutboxPusher {
       if (this.sent.has(entry.batchId)) continue;
       const size = utf8Length(JSON.stringify(entry.triples));
       if (size > HTTP_ENTRY_BYTES) {
+        // HTTP may overtake the socket: send it only once everything before it is stored.
         if (!sendFrame()) return;
-        this.pushOverHttp(entry);
-        continue;
+        if (this.frames.size > 0) this.isWaitingForAcks = true;
+        else this.pushOverHttp(entry);
+        return;
       }
       if (bytes + size > FRAME_BUDGET_BYTES && !sendFrame()) return;
       frame.push(entry);
@@ -92,19 +106,27 @@ export class OutboxPusher {
     this.frames.delete(batchId);
     this.options.outbox.remove(ids);
     this.options.onRemoved();
+    if (this.isWaitingForAcks && this.frames.size === 0) this.flush();
   }
 
   private pushOverHttp(entry: OutboxEntry): void {
     const generation = this.generation;
     this.sent.add(entry.batchId);
+    this.isHttpPushing = true;
     void this.options.pushOverHttp(entry).then(({ error }) => {
+      const isCurrent = generation === this.generation;
       if (error?.code === "NETWORK") {
-        if (generation === this.generation) this.options.onNetworkFailure();
+        if (isCurrent) this.options.onNetworkFailure();
         return;
       }
       this.options.outbox.remove([entry.batchId]);
       this.options.onRemoved();
       if (error !== undefined) this.options.onRefused(error);
+      // The entries after it go now (after a reconnect, the new connection has sent them already).
+      if (isCurrent) {
+        this.isHttpPushing = false;
+        this.flush();
+      }
     });
   }
 }

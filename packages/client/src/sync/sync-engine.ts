@@ -99,6 +99,10 @@ export class SyncEngine implements QuerySync {
     this.queries = new SyncedQueries({ send: (message) => this.transport.send(message), isOffline: this.isOffline });
     this.pusher = new OutboxPusher({
       outbox: this.outbox,
+      // Offline, the outbox waits for the next `welcome`, which flushes it: flushing on each write
+      // would go over every waiting entry (quadratic over a long offline spell), and push large
+      // entries over HTTP while disconnected on purpose.
+      isConnected: () => transportState.peek() === "connected",
       send: (message) => this.transport.send(message),
       pushOverHttp: (entry) => pushEntry(this.http, entry),
       onRemoved: () => {

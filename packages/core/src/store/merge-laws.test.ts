@@ -7,6 +7,7 @@ import { runQuery } from "../query/run-query.js";
 import { createSchema } from "../schema/create-schema.js";
 import { t } from "../schema/t.js";
 import { checkLaw } from "../testing/law-seed.js";
+import { canonicalKey, modelOf, modelState } from "../testing/lww-model.js";
 import { DELETED_FIELD, type Triple } from "../triples.js";
 import { TripleStore } from "./triple-store.js";
 
@@ -100,10 +101,6 @@ function merged(left: TripleStore, right: TripleStore): TripleStore {
   return store;
 }
 
-function canonicalKey(triple: Triple): string {
-  return JSON.stringify([triple.collection, triple.id, triple.field, triple.element ?? null, triple.hlc, triple.value]);
-}
-
 /** Every stored triple, in one canonical order. */
 function stateOf(store: TripleStore): Triple[] {
   return [...store.triples()]
@@ -133,68 +130,7 @@ function answersOf(store: TripleStore): unknown[] {
   return answers;
 }
 
-// ---- the reference model: last writer wins per cell, delete wins, written independently ----
-
-interface Register {
-  readonly ticks: number;
-  readonly node: string;
-  readonly value: unknown;
-  readonly triple: Triple;
-}
-
-function parseHlc(hlc: string): { ticks: number; node: string } {
-  return { ticks: parseInt(hlc.slice(0, 11), 36), node: hlc.slice(12) };
-}
-
-/** (ticks, node), then the value's JSON text as the last-resort tiebreak. */
-function later(a: Register, b: Register): boolean {
-  if (a.ticks !== b.ticks) return a.ticks > b.ticks;
-  if (a.node !== b.node) return a.node > b.node;
-  return (JSON.stringify(a.value) ?? "") > (JSON.stringify(b.value) ?? "");
-}
-
-interface ModelDoc {
-  readonly collection: string;
-  readonly id: string;
-  readonly cells: Map<string, Register>;
-  tombstone: Register | undefined;
-  maxTicks: number;
-}
-
-function modelOf(changes: readonly Triple[]): Map<string, ModelDoc> {
-  const docs = new Map<string, ModelDoc>();
-  for (const triple of changes) {
-    const key = `${triple.collection}/${triple.id}`;
-    let doc = docs.get(key);
-    if (doc === undefined) {
-      docs.set(key, (doc = { collection: triple.collection, id: triple.id, cells: new Map(), tombstone: undefined, maxTicks: 0 }));
-    }
-    const { ticks, node } = parseHlc(triple.hlc);
-    const register: Register = { ticks, node, value: triple.value, triple };
-    doc.maxTicks = Math.max(doc.maxTicks, ticks);
-    if (triple.field === DELETED_FIELD) {
-      // The earliest delete is the one every replica keeps.
-      if (doc.tombstone === undefined || !later(register, doc.tombstone)) doc.tombstone = register;
-      continue;
-    }
-    const cell = triple.element === undefined ? triple.field : `${triple.field}\u0000${triple.element}`;
-    const current = doc.cells.get(cell);
-    if (current === undefined || later(register, current)) doc.cells.set(cell, register);
-  }
-  return docs;
-}
-
-function modelState(changes: readonly Triple[]): Triple[] {
-  const triples: Triple[] = [];
-  for (const doc of modelOf(changes).values()) {
-    if (doc.tombstone !== undefined) {
-      triples.push({ collection: doc.collection, id: doc.id, field: DELETED_FIELD, value: true, hlc: doc.tombstone.triple.hlc });
-      continue;
-    }
-    for (const register of doc.cells.values()) triples.push(register.triple);
-  }
-  return triples.sort((a, b) => (canonicalKey(a) < canonicalKey(b) ? -1 : 1)).map((triple) => ({ ...triple }));
-}
+// ---- the reference model (testing/lww-model.ts): last writer wins per cell, delete wins ----
 
 /** The live documents of a collection as the model reads them (what query 0 returns). */
 function modelDocs(changes: readonly Triple[], collection: string): Record<string, unknown>[] {
