@@ -151,6 +151,29 @@ describe("OutboxPusher", () => {
     expect(refused).toEqual([error]);
   });
 
+  it("keeps entries the server failed to store (STORAGE, INTERNAL) and asks for a reconnect to send them again", async () => {
+    const { outbox, pusher, http, refused, ids, networkFailures } = setup();
+    outbox.add(entry("a"));
+    pusher.flush();
+    pusher.refuse("a", fail("STORAGE", "disk full", { batchId: "a" }).error);
+    expect(ids()).toEqual(["a"]);
+    expect(networkFailures()).toBe(1);
+    pusher.reset();
+    pusher.flush();
+    pusher.refuse("a", fail("INTERNAL", "bug", { batchId: "a" }).error);
+    expect(ids()).toEqual(["a"]);
+    outbox.add(entry("big", "x".repeat(600 * KiB)));
+    pusher.reset();
+    pusher.flush();
+    pusher.acknowledge("a");
+    expect(http.map(({ entry }) => entry.batchId)).toEqual(["big"]);
+    http[0]!.answer(fail("STORAGE", "disk full"));
+    await Promise.resolve();
+    expect(ids()).toEqual(["big"]);
+    expect(networkFailures()).toBe(3);
+    expect(refused.map((error) => error.code)).toEqual(["STORAGE", "INTERNAL", "STORAGE"]);
+  });
+
   it("asks for a reconnect when an HTTP push gets no answer, and drops an entry the server refused", async () => {
     const { outbox, pusher, http, refused, ids, networkFailures } = setup();
     outbox.add(entry("big1", "x".repeat(600 * KiB)));

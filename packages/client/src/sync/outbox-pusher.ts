@@ -15,7 +15,7 @@ export interface OutboxPusherOptions {
   readonly pushOverHttp: (entry: OutboxEntry) => Promise<DatabaseResult<void>>;
   /** Entries left the outbox. */
   readonly onRemoved: () => void;
-  /** The server refused entries; they were dropped so the queue cannot wedge. */
+  /** The server refused entries (they were dropped so the queue cannot wedge) or failed to store them (they stay). */
   readonly onRefused: (error: DatabaseError) => void;
   /** An HTTP push got no answer: the network is failing, so reconnect and send everything again. */
   readonly onNetworkFailure: () => void;
@@ -95,8 +95,17 @@ export class OutboxPusher {
     this.remove(batchId);
   }
 
-  /** The server refused a frame: drop it, so the entries after it still go. */
+  /**
+   * The server refused a frame: drop it, so the entries after it still go. A server that could
+   * not store it (STORAGE, INTERNAL) did not judge it: the entries stay and go again after a
+   * reconnect, so a full disk on the server costs time, not writes.
+   */
   refuse(batchId: string, error: DatabaseError): void {
+    if (isServerFailure(error)) {
+      this.options.onRefused(error);
+      this.options.onNetworkFailure();
+      return;
+    }
     this.remove(batchId);
     this.options.onRefused(error);
   }
@@ -115,7 +124,8 @@ export class OutboxPusher {
     this.isHttpPushing = true;
     void this.options.pushOverHttp(entry).then(({ error }) => {
       const isCurrent = generation === this.generation;
-      if (error?.code === "NETWORK") {
+      if (error?.code === "NETWORK" || (error !== undefined && isServerFailure(error))) {
+        if (error.code !== "NETWORK") this.options.onRefused(error);
         if (isCurrent) this.options.onNetworkFailure();
         return;
       }
@@ -129,6 +139,11 @@ export class OutboxPusher {
       }
     });
   }
+}
+
+/** The server failed to store a batch rather than refusing it: worth sending again later. */
+function isServerFailure(error: DatabaseError): boolean {
+  return error.code === "STORAGE" || error.code === "INTERNAL";
 }
 
 /** UTF-8 length of a string: frame limits count bytes, not code units. */
