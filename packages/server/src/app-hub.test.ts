@@ -9,7 +9,9 @@ import { documentTriples, futureHlc, query, sortedTriples, writer } from "./test
 /** A connection as the hub sees it: every message it is sent, collected. */
 class FakePeer implements Peer {
   messages: ServerMessage[] = [];
-  send(message: ServerMessage): void {
+  send(message: ServerMessage, text?: string): void {
+    // A shared serialization must be exactly this peer's message.
+    if (text !== undefined) expect(JSON.parse(text)).toEqual(message);
     this.messages.push(message);
   }
   /** Messages sent since the last take. */

@@ -20,7 +20,8 @@ import { AppDatabase } from "./app-database.js";
 
 /** Where a hub sends a connection's messages. */
 export interface Peer {
-  send(message: ServerMessage): void;
+  /** `text`, when given, is `message` already serialized (shared by every peer that gets it). */
+  send(message: ServerMessage, text?: string): void;
 }
 
 /** What the hub remembers of one connection: its live queries and the documents it holds. */
@@ -295,7 +296,17 @@ export class AppHub {
         this.learn(state, key);
       }
     }
-    for (const [state, triples] of outgoing) state.peer.send({ type: "changes", triples, cursor });
+    // Connections that get the same triples (a change fanned out) share one serialization.
+    const numbers = new Map<Triple, number>();
+    const numberOf = (triple: Triple) => numbers.get(triple) ?? numbers.set(triple, numbers.size).size - 1;
+    const texts = new Map<string, string>();
+    for (const [state, triples] of outgoing) {
+      const message: ServerMessage = { type: "changes", triples, cursor };
+      const signature = triples.map(numberOf).join(",");
+      let text = texts.get(signature);
+      if (text === undefined) texts.set(signature, (text = JSON.stringify(message)));
+      state.peer.send(message, text);
+    }
   }
 
   /**

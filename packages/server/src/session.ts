@@ -55,7 +55,7 @@ export class Session implements Peer {
     socket.on("error", () => this.end());
   }
 
-  send(message: ServerMessage): void {
+  send(message: ServerMessage, text?: string): void {
     if (this.phase === "closed" || this.socket.readyState !== this.socket.OPEN) return;
     if (this.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
       this.context.log("warn", "Dropped a connection that does not keep up with its changes", { appId: this.hub?.appId });
@@ -63,7 +63,7 @@ export class Session implements Peer {
       this.end();
       return;
     }
-    this.socket.send(JSON.stringify(message));
+    this.socket.send(text ?? JSON.stringify(message));
   }
 
   private receive(data: unknown, isBinary: boolean): void {
