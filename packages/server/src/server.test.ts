@@ -7,7 +7,7 @@ import { AppDatabase } from "./app-database.js";
 import { AppHub } from "./app-hub.js";
 import type { Log } from "./log.js";
 import { createServer, type ServerOptions, type TrellisServer } from "./server.js";
-import { closeAllSockets, connect, documentTriples, openSocket, sortedTriples, writer } from "./testing/raw-socket.js";
+import { closeAllSockets, connect, documentTriples, openSocket, post, sortedTriples, storedTriples, writer } from "./testing/raw-socket.js";
 
 const dirs: string[] = [];
 const servers: TrellisServer[] = [];
@@ -72,6 +72,22 @@ describe("createServer", () => {
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toMatch(/^application\/json/);
     expect(await response.json()).toEqual({ apps: 2, connections: 3, httpRequests: 1 });
+  });
+
+  it("closes an app nobody uses for appIdleMs and opens it again, data intact, on the next request", async () => {
+    const server = await start({ appIdleMs: 40 });
+    const apps = async () => ((await (await fetch(`${server.url}/v1/metrics`)).json()) as { apps: number }).apps;
+    const triples = documentTriples("todos", "t1", { title: "milk" }, writer("idle"));
+    const pushed = await post(server.url, "/v1/push", { appId: "idle", clientId: "c", batchId: "b", triples });
+    expect(pushed.status).toBe(200);
+    const socket = await connect(server.url, "connected");
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    // The app with a connection stays open; the one only used over HTTP was closed.
+    expect(await apps()).toBe(1);
+    expect(sortedTriples(await storedTriples(server.url, "idle"))).toEqual(sortedTriples(triples));
+    await socket.close();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(await apps()).toBe(0);
   });
 
   it("answers a CORS preflight, and CORS headers on every answer", async () => {

@@ -25,6 +25,8 @@ export interface ServerOptions {
   readonly maxBodyBytes?: number;
   /** How often sockets are pinged; one that misses a ping is dropped as half-open. Default 30 s. */
   readonly heartbeatMs?: number;
+  /** An app with no connection and no request for this long is closed (memory, file handle). Default 5 min. */
+  readonly appIdleMs?: number;
   /** Where structured log entries go. Default: JSON lines on stdout/stderr. */
   readonly log?: Log;
 }
@@ -54,7 +56,7 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
   const maxFrameBytes = positive(options.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, "maxFrameBytes");
   const maxBodyBytes = positive(options.maxBodyBytes, 64 * 1024 * 1024, "maxBodyBytes");
   const heartbeatMs = positive(options.heartbeatMs, 30_000, "heartbeatMs");
-  const hubs = new AppHubs(dataDir);
+  const hubs = new AppHubs(dataDir, positive(options.appIdleMs, 5 * 60_000, "appIdleMs"));
   let isClosing = false;
   let httpRequests = 0;
 
