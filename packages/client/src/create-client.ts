@@ -4,6 +4,8 @@ import { generateId } from "./generate-id.js";
 import { LocalWriter } from "./local-writer.js";
 import { PaginatedQuery, preloadPaginated } from "./paginated.js";
 import { QueryService } from "./query-service.js";
+import type { Rooms } from "./rooms/room-types.js";
+import { RoomsService } from "./rooms/rooms.js";
 import { type ClientConnection, LOCAL_CONNECTION } from "./sync/client-connection.js";
 import type { KeepAliveOptions, ReconnectOptions } from "./sync/connection.js";
 import { checkServerUrl } from "./sync/server-url.js";
@@ -45,6 +47,11 @@ export interface ClientOptions<S extends Schema> {
 /** A Trellis client: a local, reactive, typed copy of an app's data. */
 export interface TrellisClient<S extends Schema> {
   readonly database: S extends Schema<infer E extends EntitiesDef, RoomsDef> ? Database<E> : never;
+  /**
+   * The schema's room types: `client.rooms.<roomType>(roomId?)` joins a room (no id: the
+   * app-wide room) and gives a handle to emit, set statuses and listen. See docs/rooms.md.
+   */
+  readonly rooms: S extends Schema<EntitiesDef, infer R extends RoomsDef> ? Rooms<R> : never;
   readonly appId: string;
   readonly clientId: string;
   readonly userId: string | undefined;
@@ -131,10 +138,16 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
     batch[collection] = createBatchCollection(collection);
   }
   database.batch = batch;
+  const roomsService = new RoomsService(schema.roomSpecs ?? {}, sync, options.userId, clientId);
+  const rooms: Record<string, unknown> = {};
+  for (const roomType of Object.keys(schema.roomSpecs ?? {})) {
+    rooms[roomType] = guard(`rooms.${roomType}`, (roomId?: unknown) => roomsService.open(roomType, roomId));
+  }
   sync?.connect();
 
   return {
     database: database as never,
+    rooms: rooms as never,
     appId,
     clientId,
     userId: options.userId,
@@ -147,6 +160,7 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
     disconnect: guard("disconnect", () => sync?.disconnect()),
     async close() {
       isClosed = true;
+      roomsService.close();
       await sync?.close();
       registry.dispose();
     },

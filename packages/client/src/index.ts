@@ -1,5 +1,6 @@
 export { type ClientAuth, createClient, type ClientOptions, type TrellisClient } from "./create-client.js";
 export type { ClientConnection, ConnectionState, ConnectionStatus } from "./sync/client-connection.js";
+export type { RoomEvents, RoomHandle, Rooms, RoomStatus, UserStatus } from "./rooms/room-types.js";
 export type { KeepAliveOptions, ReconnectOptions } from "./sync/connection.js";
 export type { WebSocketConstructor, WebSocketLike } from "./sync/web-socket.js";
 export type {

@@ -20,7 +20,7 @@ export type {
 } from "./schema/types.js";
 export { createSchema } from "./schema/create-schema.js";
 export { readStored, toUserValue } from "./schema/read.js";
-export { type StoredFields, type WriteMode, validateWrite } from "./schema/validate.js";
+export { type StoredFields, validateRoomValue, type WriteMode, validateWrite } from "./schema/validate.js";
 export {
   type Clock,
   type ClockOptions,
@@ -86,16 +86,27 @@ export {
   type ChangesMessage,
   type ClientMessage,
   DEFAULT_MAX_FRAME_BYTES,
+  type EmitMessage,
   type ErrorMessage,
   type HelloMessage,
+  type JoinMessage,
+  type LeaveMessage,
   type PingMessage,
   type PongMessage,
   PROTOCOL_VERSION,
   type PushMessage,
+  type RoomAddress,
+  type RoomEventMessage,
+  type RoomStateMessage,
+  type RoomStatusMessage,
   type ServerMessage,
+  type SetRoomStatusMessage,
+  type SetUserStatusMessage,
   type SnapshotMessage,
+  type StatusValues,
   type SubscribeMessage,
   type UnsubscribeMessage,
+  type UserStatusMessage,
   type WelcomeMessage,
 } from "./protocol/messages.js";
 export { type ParseLimits, parseClientMessage, parseServerMessage } from "./protocol/parse.js";

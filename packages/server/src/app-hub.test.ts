@@ -4,27 +4,8 @@ import { join } from "node:path";
 import type { ServerMessage, Triple } from "@trellis/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AppHub, type Peer } from "./app-hub.js";
+import { FakePeer } from "./testing/fake-peer.js";
 import { documentTriples, futureHlc, query, sortedTriples, writer } from "./testing/raw-socket.js";
-
-/** A connection as the hub sees it: every message it is sent, collected. */
-class FakePeer implements Peer {
-  messages: ServerMessage[] = [];
-  send(message: ServerMessage, text?: string): void {
-    // A shared serialization must be exactly this peer's message.
-    if (text !== undefined) expect(JSON.parse(text)).toEqual(message);
-    this.messages.push(message);
-  }
-  /** Messages sent since the last take. */
-  take(): ServerMessage[] {
-    const taken = this.messages;
-    this.messages = [];
-    return taken;
-  }
-  /** Triples of the `changes` messages sent since the last take. */
-  changes(): Triple[] {
-    return this.take().flatMap((message) => (message.type === "changes" ? message.triples : []));
-  }
-}
 
 let dir: string;
 let hub: AppHub;

@@ -17,6 +17,7 @@ import {
   TripleStore,
 } from "@trellis/core";
 import { AppDatabase } from "./app-database.js";
+import { RoomHub } from "./rooms.js";
 
 /** Where a hub sends a connection's messages. */
 export interface Peer {
@@ -97,7 +98,10 @@ export class AppHub {
     return db.error ? db : ok(new AppHub(appId, db.data));
   }
 
-  /** The server's clock reading, for `welcome`. */
+  /** The app's rooms (in memory only); events are stamped with this hub's clock. */
+  readonly rooms = new RoomHub(() => this.now());
+
+  /** The server's clock reading, for `welcome` and room events. */
   now(): string {
     return encodeHlc(this.clock.now());
   }
@@ -108,6 +112,7 @@ export class AppHub {
 
   /** Forgets a connection: its subscriptions end and its documents stop following it. */
   detach(peer: Peer): void {
+    this.rooms.leaveAll(peer);
     const state = this.peers.get(peer);
     if (state === undefined) return;
     for (const queryId of [...state.queries.keys()]) this.unsubscribe(peer, queryId);

@@ -27,6 +27,11 @@ export interface ServerOptions {
   readonly heartbeatMs?: number;
   /** An app with no connection and no request for this long is closed (memory, file handle). Default 5 min. */
   readonly appIdleMs?: number;
+  /**
+   * Room messages (join, leave, emit, status updates) a connection may send: `messagesPerSecond`
+   * on average, `burst` at once. The excess is dropped with a VALIDATION error. Default 200 / 400.
+   */
+  readonly rooms?: { readonly messagesPerSecond?: number; readonly burst?: number };
   /** Where structured log entries go. Default: JSON lines on stdout/stderr. */
   readonly log?: Log;
 }
@@ -56,6 +61,10 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
   const maxFrameBytes = positive(options.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, "maxFrameBytes");
   const maxBodyBytes = positive(options.maxBodyBytes, 64 * 1024 * 1024, "maxBodyBytes");
   const heartbeatMs = positive(options.heartbeatMs, 30_000, "heartbeatMs");
+  const roomRate = {
+    messagesPerSecond: positive(options.rooms?.messagesPerSecond, 200, "rooms.messagesPerSecond"),
+    burst: positive(options.rooms?.burst, 400, "rooms.burst"),
+  };
   const hubs = new AppHubs(dataDir, positive(options.appIdleMs, 5 * 60_000, "appIdleMs"));
   let isClosing = false;
   let httpRequests = 0;
@@ -88,7 +97,7 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
     sockets.handleUpgrade(request, socket, head, (ws) => sockets.emit("connection", ws, request));
   });
 
-  const context = { hubs, authenticate, maxFrameBytes, log };
+  const context = { hubs, authenticate, maxFrameBytes, log, roomRate };
   const alive = new WeakSet<WebSocket>();
   sockets.on("connection", (ws: WebSocket) => {
     alive.add(ws);

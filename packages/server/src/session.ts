@@ -3,6 +3,7 @@ import {
   type DatabaseError,
   type HelloMessage,
   parseClientMessage,
+  type RoomAddress,
   type ServerMessage,
 } from "@trellis/core";
 import type { WebSocket } from "ws";
@@ -10,6 +11,8 @@ import type { AppHub, Peer } from "./app-hub.js";
 import type { AppHubs } from "./app-hubs.js";
 import type { Authenticate } from "./auth.js";
 import type { Log } from "./log.js";
+import type { RoomError, RoomMember } from "./rooms.js";
+import { TokenBucket } from "./token-bucket.js";
 
 /** What every session of a server shares. */
 export interface SessionContext {
@@ -17,6 +20,8 @@ export interface SessionContext {
   readonly authenticate: Authenticate;
   readonly maxFrameBytes: number;
   readonly log: Log;
+  /** The rate of room messages one connection may send. */
+  readonly roomRate: { readonly messagesPerSecond: number; readonly burst: number };
 }
 
 /** Malformed frames a connection may send before it is closed; one is a bug, many are an attack. */
@@ -45,11 +50,15 @@ export class Session implements Peer {
   /** Frames that arrive while the token is checked, handled in order after `welcome`. */
   private waiting: string[] = [];
   private protocolErrors = 0;
+  /** Who this connection is in rooms: set by `welcome`. */
+  private member: RoomMember | undefined;
+  private readonly roomMessages: TokenBucket;
 
   constructor(
     private readonly socket: WebSocket,
     private readonly context: SessionContext,
   ) {
+    this.roomMessages = new TokenBucket(context.roomRate.messagesPerSecond, context.roomRate.burst);
     socket.on("message", (data, isBinary) => this.receive(data, isBinary));
     socket.on("close", () => this.end());
     socket.on("error", () => this.end());
@@ -109,8 +118,40 @@ export class Session implements Peer {
           if (error) this.send({ type: "error", code: error.code, message: error.message, details: { ...error.details, batchId } });
           else this.send({ type: "ack", batchId, cursor: data.cursor });
         });
+        return;
       }
+      default:
+        return this.room(hub, message);
     }
+  }
+
+  private room(hub: AppHub, message: Extract<ClientMessage, RoomAddress>): void {
+    // A leave only ever frees state, so it is never dropped.
+    if (message.type !== "leave" && !this.roomMessages.take()) {
+      const { messagesPerSecond, burst } = this.context.roomRate;
+      return this.roomAnswer({
+        code: "VALIDATION",
+        message: `Too many room messages: at most ${messagesPerSecond} a second (${burst} at once); this "${message.type}" was dropped.`,
+        details: { roomType: message.roomType, roomId: message.roomId, messagesPerSecond, burst },
+      });
+    }
+    switch (message.type) {
+      case "join":
+        return this.roomAnswer(hub.rooms.join(this, this.member!, message, message.userStatus));
+      case "leave":
+        return this.roomAnswer(hub.rooms.leave(this, message));
+      case "emit":
+        return this.roomAnswer(hub.rooms.emit(this, message, message.event, message.data));
+      case "setUserStatus":
+        return this.roomAnswer(hub.rooms.setUserStatus(this, message, message.status));
+      case "setRoomStatus":
+        return this.roomAnswer(hub.rooms.setRoomStatus(this, message, message.status));
+    }
+  }
+
+  /** A refused room message: an error naming the room; the connection keeps serving. */
+  private roomAnswer(error: RoomError | undefined): void {
+    if (error !== undefined) this.send({ type: "error", code: error.code, message: error.message, ...(error.details === undefined ? {} : { details: error.details }) });
   }
 
   private async greet(hello: HelloMessage): Promise<void> {
@@ -121,6 +162,7 @@ export class Session implements Peer {
     const hub = this.context.hubs.get(hello.appId);
     if (hub.error) return this.reject(hub.error.code, hub.error.message);
     this.hub = hub.data;
+    this.member = { userId: user.data, userKey: user.data ?? `anon:${hello.clientId}` };
     hub.data.attach(this);
     this.phase = "ready";
     this.send({ type: "welcome", serverHlc: hub.data.now(), userId: user.data });

@@ -7,7 +7,11 @@ import {
   type ErrorMessage,
   type HelloMessage,
   parseServerMessage,
+  type RoomEventMessage,
+  type RoomStateMessage,
+  type RoomStatusMessage,
   type SnapshotMessage,
+  type UserStatusMessage,
   type WelcomeMessage,
 } from "@trellis/core";
 import { OPEN, type WebSocketConstructor, type WebSocketLike } from "./web-socket.js";
@@ -15,8 +19,11 @@ import { OPEN, type WebSocketConstructor, type WebSocketLike } from "./web-socke
 /** Where the socket is: never opened, not connected, opening (hello sent), or welcomed. */
 export type TransportState = "initial" | "offline" | "connecting" | "connected";
 
+/** What the server sends about rooms (see docs/rooms.md). */
+export type RoomServerMessage = RoomStateMessage | RoomEventMessage | UserStatusMessage | RoomStatusMessage;
+
 /** What the server sends once a connection is welcomed, keep-alive aside. */
-export type SyncMessage = SnapshotMessage | ChangesMessage | AckMessage | ErrorMessage;
+export type SyncMessage = SnapshotMessage | ChangesMessage | AckMessage | ErrorMessage | RoomServerMessage;
 
 /** Timer functions, injectable so tests can drive time by hand. */
 export interface Timers {

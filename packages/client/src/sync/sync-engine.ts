@@ -1,5 +1,6 @@
 import { batch, computed, type ReadonlySignal, signal } from "@preact/signals-core";
 import {
+  type ClientMessage,
   type Clock,
   DatabaseError,
   type DatabaseResult,
@@ -12,7 +13,15 @@ import {
   type WelcomeMessage,
 } from "@trellis/core";
 import { type ClientConnection, type ConnectionState, createClientConnection } from "./client-connection.js";
-import { Connection, type KeepAliveOptions, type ReconnectOptions, type SyncMessage, type Timers } from "./connection.js";
+import {
+  Connection,
+  type KeepAliveOptions,
+  type ReconnectOptions,
+  type RoomServerMessage,
+  type SyncMessage,
+  type Timers,
+  type TransportState,
+} from "./connection.js";
 import { fetchQuery, type HttpContext, pushEntry, type SyncPayload } from "./http.js";
 import { createMemoryOutbox, type Outbox } from "./outbox.js";
 import { OutboxPusher } from "./outbox-pusher.js";
@@ -21,6 +30,17 @@ import { applyRemoteTriples } from "./remote-apply.js";
 import { syncUrl } from "./server-url.js";
 import { type SyncedQuery, SyncedQueries } from "./synced-queries.js";
 import { resolveWebSocket, type WebSocketConstructor } from "./web-socket.js";
+
+/** What the rooms part of a client hears from the sync engine (see rooms/rooms.ts). */
+export interface RoomLink {
+  /** A connection was welcomed (runs in the same batch as the state becoming connected). */
+  welcome(userId: string | null): void;
+  /** The socket state changed (offline, connecting, connected). */
+  transportChanged(state: TransportState): void;
+  message(message: RoomServerMessage): void;
+  /** An error the server sent about one room (`details.roomType`, `details.roomId`). */
+  error(error: DatabaseError, roomType: string, roomId: string): void;
+}
 
 export interface SyncEngineOptions {
   readonly store: TripleStore;
@@ -66,6 +86,8 @@ export class SyncEngine implements QuerySync {
   /** Messages already warned about: a server refusing every reconnect warns once. */
   private readonly warned = new Set<string>();
   private isPushScheduled = false;
+  private rooms: RoomLink | undefined;
+  private welcomedUserId: string | null | undefined;
 
   constructor(private readonly options: SyncEngineOptions) {
     this.outbox = options.outbox ?? createMemoryOutbox();
@@ -123,6 +145,27 @@ export class SyncEngine implements QuerySync {
 
   connect(): void {
     this.transport.connect();
+  }
+
+  /** Where the socket is. */
+  get transportState(): TransportState {
+    return this.transport.state.peek();
+  }
+
+  /** The user id the server acts for, once welcomed (null: anonymous development connection). */
+  get userId(): string | null | undefined {
+    return this.welcomedUserId;
+  }
+
+  /** Connects the rooms part: it hears welcomes, state changes and room messages. */
+  attachRooms(rooms: RoomLink): void {
+    this.rooms = rooms;
+    this.transport.state.subscribe((state) => rooms.transportChanged(state));
+  }
+
+  /** Sends a room message on a welcomed connection; false when there is none. */
+  sendRoom(message: ClientMessage): boolean {
+    return this.transport.send(message);
   }
 
   disconnect(): void {
@@ -194,6 +237,8 @@ export class SyncEngine implements QuerySync {
     this.queries.connected();
     this.pusher.reset();
     this.pusher.flush();
+    this.welcomedUserId = welcome.userId;
+    this.rooms?.welcome(welcome.userId);
   }
 
   private receive(message: SyncMessage): void {
@@ -214,11 +259,19 @@ export class SyncEngine implements QuerySync {
       case "ack":
         this.pusher.acknowledge(message.batchId);
         return;
+      case "roomState":
+      case "roomEvent":
+      case "userStatus":
+      case "roomStatus":
+        this.rooms?.message(message);
+        return;
       case "error": {
         const error = new DatabaseError(message.code, message.message, message.details === undefined ? undefined : { ...message.details });
         const { batchId, queryId } = message.details ?? {};
         if (typeof batchId === "string") return this.pusher.refuse(batchId, error);
         if (typeof queryId === "string") this.queries.refuse(queryId);
+        const { roomType, roomId } = message.details ?? {};
+        if (typeof roomType === "string" && typeof roomId === "string") this.rooms?.error(error, roomType, roomId);
         this.report(error);
       }
     }

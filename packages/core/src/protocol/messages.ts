@@ -57,8 +57,62 @@ export interface PingMessage {
   readonly type: "ping";
 }
 
+// ---- rooms (see docs/design/010-rooms-plan.md) ----
+
+/** A JSON object of status keys and their values (a room or user status, or part of one). */
+export type StatusValues = Readonly<Record<string, unknown>>;
+
+/** Names a room: its type (a room of the schema) and its id ("" is the app-wide room). */
+export interface RoomAddress {
+  /** The room type: a name of the schema's `rooms` (letters, digits, _; not starting with a digit). */
+  readonly roomType: string;
+  /** "" for the app-wide room, else 1-256 characters. */
+  readonly roomId: string;
+}
+
+/** Joins a room with the client's status. Answered by `roomState`. Joining again is harmless. */
+export interface JoinMessage extends RoomAddress {
+  readonly type: "join";
+  readonly userStatus: StatusValues;
+}
+
+/** Leaves a room; the other members see the user's status go if this was its last connection there. */
+export interface LeaveMessage extends RoomAddress {
+  readonly type: "leave";
+}
+
+/** Broadcasts an event to the room's other members. Fire and forget: no answer unless refused. */
+export interface EmitMessage extends RoomAddress {
+  readonly type: "emit";
+  /** The event name: a key of the room type's `events`. */
+  readonly event: string;
+  readonly data: unknown;
+}
+
+/** Sets keys of the user's status in a room (the keys it carries; a null value removes a key). */
+export interface SetUserStatusMessage extends RoomAddress {
+  readonly type: "setUserStatus";
+  readonly status: StatusValues;
+}
+
+/** Sets keys of the room's shared status (last writer wins per key; a null value removes it). */
+export interface SetRoomStatusMessage extends RoomAddress {
+  readonly type: "setRoomStatus";
+  readonly status: StatusValues;
+}
+
 /** Every message a client sends. */
-export type ClientMessage = HelloMessage | SubscribeMessage | UnsubscribeMessage | PushMessage | PingMessage;
+export type ClientMessage =
+  | HelloMessage
+  | SubscribeMessage
+  | UnsubscribeMessage
+  | PushMessage
+  | PingMessage
+  | JoinMessage
+  | LeaveMessage
+  | EmitMessage
+  | SetUserStatusMessage
+  | SetRoomStatusMessage;
 
 // ---- server → client ----
 
@@ -106,5 +160,47 @@ export interface PongMessage {
   readonly type: "pong";
 }
 
+/** A room's whole state, sent once per `join` (and again after a reconnect's re-join). */
+export interface RoomStateMessage extends RoomAddress {
+  readonly type: "roomState";
+  readonly roomStatus: StatusValues;
+  /** Every member's status, by user id (a user with several connections is one user). */
+  readonly users: Readonly<Record<string, StatusValues>>;
+}
+
+/** An event another member emitted, stamped by the server. */
+export interface RoomEventMessage extends RoomAddress {
+  readonly type: "roomEvent";
+  readonly event: string;
+  readonly data: unknown;
+  /** The sender's user id (null: an anonymous development connection). */
+  readonly userId: string | null;
+  /** The server's HLC when it received the event: events sort by it. */
+  readonly hlc: string;
+}
+
+/** A member's status changed (`status`: its whole status now) or the member left (`status: null`). */
+export interface UserStatusMessage extends RoomAddress {
+  readonly type: "userStatus";
+  readonly userId: string;
+  readonly status: StatusValues | null;
+}
+
+/** Keys of the room status changed (a null value: the key was removed). */
+export interface RoomStatusMessage extends RoomAddress {
+  readonly type: "roomStatus";
+  readonly status: StatusValues;
+}
+
 /** Every message a server sends. */
-export type ServerMessage = WelcomeMessage | SnapshotMessage | ChangesMessage | AckMessage | ErrorMessage | PongMessage;
+export type ServerMessage =
+  | WelcomeMessage
+  | SnapshotMessage
+  | ChangesMessage
+  | AckMessage
+  | ErrorMessage
+  | PongMessage
+  | RoomStateMessage
+  | RoomEventMessage
+  | UserStatusMessage
+  | RoomStatusMessage;

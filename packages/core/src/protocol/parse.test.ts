@@ -348,3 +348,87 @@ describe("server message rejections", () => {
     expect(maxed.error?.message).toContain("larger than the limit of 5 bytes");
   });
 });
+
+describe("room messages", () => {
+  const room = { roomType: "documentEditor", roomId: "doc-123" };
+  const appWide = { roomType: "lobby", roomId: "" };
+
+  it("round-trips every room client message", () => {
+    const messages: ClientMessage[] = [
+      { type: "join", ...room, userStatus: { cursor: { x: 1, y: 2 }, name: "Ada" } },
+      { type: "join", ...appWide, userStatus: {} },
+      { type: "leave", ...room },
+      { type: "emit", ...room, event: "like", data: { targetId: "p1", n: [1, null, "x"] } },
+      { type: "emit", ...appWide, event: "ping_1", data: null },
+      { type: "setUserStatus", ...room, status: { cursor: null, typing: true } },
+      { type: "setRoomStatus", ...room, status: { documentTitle: "Draft" } },
+      { type: "join", roomType: "r", roomId: "x".repeat(256), userStatus: {} },
+    ];
+    for (const message of messages) {
+      const { data, error } = client(message);
+      expect(error).toBeUndefined();
+      expect(data).toEqual(message);
+    }
+  });
+
+  it("round-trips every room server message", () => {
+    const messages: ServerMessage[] = [
+      { type: "roomState", ...room, roomStatus: { documentTitle: "Draft" }, users: { "user@example.com": { cursor: { x: 1 } }, "anon:c-1": {} } },
+      { type: "roomState", ...appWide, roomStatus: {}, users: {} },
+      { type: "roomEvent", ...room, event: "like", data: { targetId: "p1" }, userId: "u1", hlc: HLC },
+      { type: "roomEvent", ...appWide, event: "like", data: 3, userId: null, hlc: HLC },
+      { type: "userStatus", ...room, userId: "u1", status: { cursor: { x: 2 } } },
+      { type: "userStatus", ...room, userId: "u1", status: null },
+      { type: "roomStatus", ...room, status: { documentTitle: null } },
+    ];
+    for (const message of messages) {
+      const { data, error } = parseServerMessage(JSON.stringify(message));
+      expect(error).toBeUndefined();
+      expect(data).toEqual(message);
+    }
+  });
+
+  it("checks room addresses", () => {
+    refused({ type: "leave", roomType: "9rooms", roomId: "" }, "roomType");
+    refused({ type: "leave", roomType: "a-b", roomId: "" }, "roomType");
+    refused({ type: "leave", roomId: "" }, "roomType");
+    refused({ type: "leave", roomType: "r" }, "roomId", "app-wide");
+    refused({ type: "leave", roomType: "r", roomId: 5 }, "roomId");
+    refused({ type: "leave", roomType: "r", roomId: "x".repeat(257) }, "roomId", "1-256");
+    refused({ type: "leave", roomType: "r", roomId: "", extra: 1 }, 'unknown key "extra"');
+    refusedServer({ type: "roomStatus", roomType: "constructor", roomId: "", status: {} }, "roomType");
+  });
+
+  it("checks join, emit and status payloads", () => {
+    refused({ type: "join", ...room }, "userStatus", "expected an object");
+    refused({ type: "join", ...room, userStatus: [] }, "userStatus", "expected an object");
+    refused({ type: "join", ...room, userStatus: { "bad key": 1 } }, "userStatus key");
+    refused({ type: "emit", ...room, event: "like" }, "data", "missing");
+    refused({ type: "emit", ...room, event: "2like", data: 1 }, "event");
+    refused({ type: "emit", ...room, data: 1 }, "event");
+    refused({ type: "emit", ...room, event: "like", data: { nested: { __proto__x: 1, constructor: 2 } } }, "constructor");
+    refused({ type: "setUserStatus", ...room, status: null }, "status", "expected an object");
+    refused({ type: "setRoomStatus", ...room, status: { "": 1 } }, "status key");
+    const many = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, i]));
+    refused({ type: "setRoomStatus", ...room, status: many }, "at most 64 keys");
+    const sixtyFour = Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`k${i}`, i]));
+    expect(client({ type: "setRoomStatus", ...room, status: sixtyFour }).error).toBeUndefined();
+  });
+
+  it("checks room server messages", () => {
+    refusedServer({ type: "roomEvent", ...room, event: "like", data: 1, userId: "u1", hlc: "later" }, "hlc");
+    refusedServer({ type: "roomEvent", ...room, event: "like", data: 1, hlc: HLC }, "userId");
+    refusedServer({ type: "roomEvent", ...room, event: "like", userId: null, hlc: HLC }, "data", "missing");
+    refusedServer({ type: "userStatus", ...room, userId: null, status: null }, "userId");
+    refusedServer({ type: "userStatus", ...room, userId: "u1" }, "status");
+    refusedServer({ type: "roomState", ...room, roomStatus: {}, users: { u1: 5 } }, "users.u1");
+    refusedServer({ type: "roomState", ...room, roomStatus: {}, users: { "": {} } }, "users key");
+    refusedServer({ type: "roomState", ...room, users: {} }, "roomStatus");
+    refusedServer({ type: "roomStatus", ...room, status: [] }, "status");
+  });
+
+  it("lists the room types among the expected message types", () => {
+    refused({ type: "shout" }, "join, leave, emit, setUserStatus, setRoomStatus");
+    refusedServer({ type: "shout" }, "roomState, roomEvent, userStatus, roomStatus");
+  });
+});

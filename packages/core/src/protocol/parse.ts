@@ -3,7 +3,7 @@ import { decodeHlc } from "../hlc.js";
 import { type Condition, type Cursor, type Direction, type NormalizedQuery, type NormalizedRelation, type Operator, OPERATORS } from "../query/query.js";
 import type { FieldSpec, FieldType } from "../schema/field.js";
 import { DELETED_FIELD, type Triple } from "../triples.js";
-import { type ClientMessage, DEFAULT_MAX_FRAME_BYTES, PROTOCOL_VERSION, type ServerMessage } from "./messages.js";
+import { type ClientMessage, DEFAULT_MAX_FRAME_BYTES, PROTOCOL_VERSION, type RoomAddress, type ServerMessage, type StatusValues } from "./messages.js";
 
 /** Limits of {@link parseClientMessage} / {@link parseServerMessage}. */
 export interface ParseLimits {
@@ -232,6 +232,44 @@ function query(value: unknown, path: string, depth: number): NormalizedQuery {
   return out;
 }
 
+// ---- rooms ----
+
+/** Keys of one status object (a room's or a user's status, or part of one). */
+const MAX_STATUS_KEYS = 64;
+/** Users listed in one `roomState`. */
+const MAX_ROOM_USERS = 100_000;
+
+function roomAddress(raw: Obj): RoomAddress {
+  const roomType = name(raw.roomType, "roomType");
+  if (raw.roomId !== "" && (typeof raw.roomId !== "string" || raw.roomId.length > MAX_STRING_ID)) {
+    throw new Invalid("roomId", `expected "" (the app-wide room) or a string of 1-${MAX_STRING_ID} characters, got ${describe(raw.roomId)}`);
+  }
+  return { roomType, roomId: raw.roomId as string };
+}
+
+/** A status object: at most 64 keys, each a name; values are any JSON (null removes a key in updates). */
+function status(value: unknown, path: string): StatusValues {
+  const raw = record(value, path);
+  const keys = Object.keys(raw);
+  if (keys.length > MAX_STATUS_KEYS) throw new Invalid(path, `a status has at most ${MAX_STATUS_KEYS} keys, got ${keys.length}`);
+  for (const key of keys) name(key, `${path} key`);
+  return raw;
+}
+
+function roomUsers(value: unknown, path: string): Record<string, StatusValues> {
+  const raw = record(value, path);
+  const entries = Object.entries(raw);
+  if (entries.length > MAX_ROOM_USERS) throw new Invalid(path, `at most ${MAX_ROOM_USERS} users, got ${entries.length}`);
+  const out: Record<string, StatusValues> = {};
+  for (const [userId, each] of entries) out[string(userId, `${path} key`, MAX_STRING_ID)] = status(each, `${path}.${userId}`);
+  return out;
+}
+
+function present(raw: Obj, key: string): unknown {
+  if (!Object.hasOwn(raw, key)) throw new Invalid(key, "missing");
+  return raw[key];
+}
+
 // ---- messages ----
 
 function clientMessage(raw: Obj): ClientMessage {
@@ -271,8 +309,23 @@ function clientMessage(raw: Obj): ClientMessage {
     case "ping":
       object(raw, "ping", ["type"]);
       return { type: "ping" };
+    case "join":
+      object(raw, "join", ["type", "roomType", "roomId", "userStatus"]);
+      return { type: "join", ...roomAddress(raw), userStatus: status(raw.userStatus, "userStatus") };
+    case "leave":
+      object(raw, "leave", ["type", "roomType", "roomId"]);
+      return { type: "leave", ...roomAddress(raw) };
+    case "emit":
+      object(raw, "emit", ["type", "roomType", "roomId", "event", "data"]);
+      return { type: "emit", ...roomAddress(raw), event: name(raw.event, "event"), data: present(raw, "data") };
+    case "setUserStatus":
+      object(raw, "setUserStatus", ["type", "roomType", "roomId", "status"]);
+      return { type: "setUserStatus", ...roomAddress(raw), status: status(raw.status, "status") };
+    case "setRoomStatus":
+      object(raw, "setRoomStatus", ["type", "roomType", "roomId", "status"]);
+      return { type: "setRoomStatus", ...roomAddress(raw), status: status(raw.status, "status") };
     default:
-      throw unknownType(raw.type, "hello, subscribe, unsubscribe, push, ping");
+      throw unknownType(raw.type, "hello, subscribe, unsubscribe, push, ping, join, leave, emit, setUserStatus, setRoomStatus");
   }
 }
 
@@ -310,8 +363,32 @@ function serverMessage(raw: Obj): ServerMessage {
     case "pong":
       object(raw, "pong", ["type"]);
       return { type: "pong" };
+    case "roomState":
+      object(raw, "roomState", ["type", "roomType", "roomId", "roomStatus", "users"]);
+      return { type: "roomState", ...roomAddress(raw), roomStatus: status(raw.roomStatus, "roomStatus"), users: roomUsers(raw.users, "users") };
+    case "roomEvent":
+      object(raw, "roomEvent", ["type", "roomType", "roomId", "event", "data", "userId", "hlc"]);
+      return {
+        type: "roomEvent",
+        ...roomAddress(raw),
+        event: name(raw.event, "event"),
+        data: present(raw, "data"),
+        userId: raw.userId === null ? null : string(raw.userId, "userId", MAX_STRING_ID),
+        hlc: hlc(raw.hlc, "hlc"),
+      };
+    case "userStatus":
+      object(raw, "userStatus", ["type", "roomType", "roomId", "userId", "status"]);
+      return {
+        type: "userStatus",
+        ...roomAddress(raw),
+        userId: string(raw.userId, "userId", MAX_STRING_ID),
+        status: raw.status === null ? null : status(raw.status, "status"),
+      };
+    case "roomStatus":
+      object(raw, "roomStatus", ["type", "roomType", "roomId", "status"]);
+      return { type: "roomStatus", ...roomAddress(raw), status: status(raw.status, "status") };
     default:
-      throw unknownType(raw.type, "welcome, snapshot, changes, ack, error, pong");
+      throw unknownType(raw.type, "welcome, snapshot, changes, ack, error, pong, roomState, roomEvent, userStatus, roomStatus");
   }
 }
 

@@ -147,6 +147,9 @@ type OptionalKeys<TFields> = {
 }[keyof TFields];
 
 /** The value of a `t.object`: fields that always read as defined are required. */
-export type ObjectValue<TFields> = {
-  [K in Exclude<keyof TFields, OptionalKeys<TFields>>]: FieldValue<TFields[K]>;
-} & { [K in OptionalKeys<TFields>]?: FieldValue<TFields[K]> };
+export type ObjectValue<TFields> = Flatten<
+  { [K in Exclude<keyof TFields, OptionalKeys<TFields>>]: FieldValue<TFields[K]> } & { [K in OptionalKeys<TFields>]?: FieldValue<TFields[K]> }
+>;
+
+/** One object type rather than an intersection (reads better in hovers, compares equal in type tests). */
+type Flatten<T> = { [K in keyof T]: T[K] } & {};

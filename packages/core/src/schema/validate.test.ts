@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createSchema } from "./create-schema.js";
 import { t } from "./t.js";
-import { describe as describeValue, type StoredFields, validateWrite } from "./validate.js";
+import { describe as describeValue, type StoredFields, validateRoomValue, validateWrite } from "./validate.js";
 
 const NOW = 1_700_000_000_000;
 
@@ -282,5 +282,29 @@ describe("describe", () => {
   it("describes undefined and functions without repeating or dumping them", () => {
     expect(describeValue(undefined)).toBe("undefined");
     expect(describeValue(function secretSource() { return "body"; })).toBe("a function");
+  });
+});
+
+describe("validateRoomValue", () => {
+  const cursor = t.object({ x: t.number({ fallback: 0 }), label: t.string({ optional: true }), at: t.date({ optional: true }) }).spec;
+  const tags = t.array(t.string({ fallback: "" })).spec;
+
+  it("accepts fitting values in wire form (dates as epoch ms, fallbacks filled)", () => {
+    expect(validateRoomValue(cursor, { x: 1, label: "a" }, "cursor")).toEqual({ data: { x: 1, label: "a" }, error: undefined });
+    expect(validateRoomValue(cursor, {}, "cursor").data).toEqual({ x: 0 });
+    expect(validateRoomValue(cursor, { x: 1, at: new Date(NOW) }, "cursor").data).toEqual({ x: 1, at: NOW });
+    expect(validateRoomValue(tags, ["a", "b"], "tags").data).toEqual(["a", "b"]);
+    expect(validateRoomValue(t.boolean({ fallback: false }).spec, true, "flag").data).toBe(true);
+  });
+
+  it("refuses values that do not fit, naming the path", () => {
+    const problem = (spec: typeof cursor, value: unknown) => validateRoomValue(spec, value, "v").error;
+    expect(problem(cursor, { x: "1" })?.details).toEqual({ field: "v.x" });
+    expect(problem(cursor, { x: 1, extra: true })?.message).toMatch(/v\.extra is not in the schema/);
+    expect(problem(cursor, [1])?.code).toBe("VALIDATION");
+    expect(problem(cursor, null)?.code).toBe("VALIDATION");
+    expect(problem(tags, ["a", 1])?.details).toEqual({ field: "v[1]" });
+    expect(problem(tags, "a")?.code).toBe("VALIDATION");
+    expect(problem(t.object({ inner: t.object({ n: t.number({ fallback: 0 }) }) }).spec, {})?.details).toEqual({ field: "v.inner" });
   });
 });

@@ -135,3 +135,64 @@ export function describe(value: unknown): string {
 function fieldError(collection: CollectionSpec, field: string, problem: string) {
   return fail("VALIDATION", `${collection.name}.${field} ${problem}.`, { collection: collection.name, field });
 }
+
+/**
+ * Checks a room value (event data, or one user or room status value) against its field spec
+ * and converts it to wire form: dates become epoch ms, `t.object` members with a fallback are
+ * filled in when left out. Errors are VALIDATION results naming `path` (like `cursor.x`).
+ *
+ * @example
+ * validateRoomValue(schema.roomSpecs.editor.userStatus.cursor, { x: 1, y: 2 }, "cursor")
+ */
+export function validateRoomValue(spec: FieldSpec, value: unknown, path: string): DatabaseResult<unknown> {
+  const converted = toRoomWire(spec, value, path);
+  if (converted instanceof RoomProblem) return fail("VALIDATION", `${converted.path} ${converted.problem}.`, { field: converted.path });
+  return ok(converted);
+}
+
+class RoomProblem {
+  constructor(
+    readonly path: string,
+    readonly problem: string,
+  ) {}
+}
+
+function toRoomWire(spec: FieldSpec, value: unknown, path: string): unknown {
+  if (spec.type === "object") {
+    if (typeof value !== "object" || value === null || Array.isArray(value) || Object.getPrototypeOf(value) !== Object.prototype) {
+      return new RoomProblem(path, `expects an object, got ${describe(value)}`);
+    }
+    const fields = spec.fields ?? {};
+    const given = value as Record<string, unknown>;
+    const wire: Record<string, unknown> = {};
+    for (const key of Object.keys(given)) {
+      if (!Object.hasOwn(fields, key)) return new RoomProblem(`${path}.${key}`, `is not in the schema`);
+    }
+    for (const [key, member] of Object.entries(fields)) {
+      const item = given[key];
+      if (item === undefined) {
+        if ("fallback" in member) wire[key] = member.fallback;
+        else if (!member.optional) return new RoomProblem(`${path}.${key}`, `is required`);
+        continue;
+      }
+      const converted = toRoomWire(member, item, `${path}.${key}`);
+      if (converted instanceof RoomProblem) return converted;
+      wire[key] = converted;
+    }
+    return wire;
+  }
+  if (spec.type === "array") {
+    if (!Array.isArray(value)) return new RoomProblem(path, `expects an array, got ${describe(value)}`);
+    const items = spec.items;
+    if (items === undefined) return new RoomProblem(path, `has no element type`);
+    const wire: unknown[] = [];
+    for (let index = 0; index < value.length; index++) {
+      const converted = toRoomWire(items, value[index], `${path}[${index}]`);
+      if (converted instanceof RoomProblem) return converted;
+      wire.push(converted);
+    }
+    return wire;
+  }
+  const converted = toStored(spec, value);
+  return converted === INVALID ? new RoomProblem(path, `expects ${expectation(spec)}, got ${describe(value)}`) : converted;
+}

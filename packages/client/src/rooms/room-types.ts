@@ -1,0 +1,42 @@
+import type { DatabaseResult, FieldValue, RoomDef, RoomsDef } from "@trellis/core";
+
+type Fields<R, K extends keyof RoomDef> = R extends { readonly [P in K]: infer F } ? (F extends object ? F : {}) : {};
+
+/** The events of a room type, by name: the data each carries. */
+export type RoomEvents<R> = { -readonly [K in keyof Fields<R, "events">]: FieldValue<Fields<R, "events">[K]> };
+/** A user's whole status in a room: the keys it has set. */
+export type UserStatus<R> = { -readonly [K in keyof Fields<R, "userStatus">]?: FieldValue<Fields<R, "userStatus">[K]> };
+/** A room's whole shared status: the keys set so far. */
+export type RoomStatus<R> = { -readonly [K in keyof Fields<R, "roomStatus">]?: FieldValue<Fields<R, "roomStatus">[K]> };
+
+/**
+ * A handle on one room (from `client.rooms.<roomType>(roomId?)`). Handles of one room share one
+ * membership; the room is left when the last handle calls {@link leave}.
+ */
+export interface RoomHandle<R> {
+  readonly roomType: string;
+  /** "" for the app-wide room. */
+  readonly roomId: string;
+  /** Broadcasts an event to the other members. NETWORK error while offline or on a local-only client. */
+  emit<K extends keyof RoomEvents<R> & string>(event: K, data: RoomEvents<R>[K]): Promise<DatabaseResult<void>>;
+  /** Sets a key of the room's shared status (`undefined` removes it). Applies locally at once. */
+  set<K extends keyof RoomStatus<R> & string>(key: K, value: RoomStatus<R>[K] | undefined): Promise<DatabaseResult<void>>;
+  /** Sets a key of this user's status (`undefined` removes it). Applies locally at once. */
+  setUserStatus<K extends keyof UserStatus<R> & string>(key: K, value: UserStatus<R>[K] | undefined): Promise<DatabaseResult<void>>;
+  /** Listens to an event other members emit; returns an unsubscribe. */
+  on<K extends keyof RoomEvents<R> & string>(event: K, listener: (data: RoomEvents<R>[K], fromUserId: string | null) => void): () => void;
+  /** Called with the whole room status whenever it changes; returns an unsubscribe. */
+  onRoomStatus(listener: (status: RoomStatus<R>) => void): () => void;
+  /** Called with every member's whole status, by user id, whenever one changes; returns an unsubscribe. */
+  onUserStatus(listener: (statuses: Record<string, UserStatus<R>>) => void): () => void;
+  getRoomStatus(): RoomStatus<R>;
+  /** Every member's status by user id (this user's included once known). */
+  getUserStatuses(): Record<string, UserStatus<R>>;
+  /** This client's own status in the room. */
+  getMyUserStatus(): UserStatus<R>;
+  /** Drops this handle's listeners and, with the last handle of the room, leaves it. Idempotent. */
+  leave(): void;
+}
+
+/** `client.rooms`: one function per room type of the schema; no id is the app-wide room `""`. */
+export type Rooms<TRooms extends RoomsDef> = { readonly [K in keyof TRooms]: (roomId?: string) => RoomHandle<TRooms[K]> };

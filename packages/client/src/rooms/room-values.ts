@@ -1,0 +1,45 @@
+import { type FieldSpec, validateRoomValue } from "@trellis/core";
+
+/** Marks a received value that does not fit the schema. */
+export const UNREADABLE = Symbol("unreadable");
+
+/**
+ * Reads a value another member sent (wire form) as the schema's type: epoch ms become Dates;
+ * object members and array items that do not fit are dropped; anything else that does not fit
+ * is {@link UNREADABLE} (like a stored value of the wrong type, SPEC §2).
+ */
+export function readRoomValue(spec: FieldSpec, value: unknown): unknown {
+  switch (spec.type) {
+    case "date":
+      return typeof value === "number" && Number.isFinite(value) ? new Date(value) : UNREADABLE;
+    case "object": {
+      if (typeof value !== "object" || value === null || Array.isArray(value)) return UNREADABLE;
+      const read: Record<string, unknown> = {};
+      for (const [key, member] of Object.entries(spec.fields ?? {})) {
+        const item = readRoomValue(member, (value as Record<string, unknown>)[key]);
+        if (item !== UNREADABLE) read[key] = item;
+        else if ("fallback" in member) read[key] = readRoomValue(member, member.fallback);
+      }
+      return read;
+    }
+    case "array": {
+      if (!Array.isArray(value) || spec.items === undefined) return UNREADABLE;
+      const items = spec.items;
+      return value.map((item) => readRoomValue(items, item)).filter((item) => item !== UNREADABLE);
+    }
+    default:
+      return validateRoomValue(spec, value, "value").error === undefined ? value : UNREADABLE;
+  }
+}
+
+/** Reads a status object (user or room) key by key: unknown keys and values that do not fit are left out. */
+export function readStatus(specs: Readonly<Record<string, FieldSpec>>, status: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const read: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(status)) {
+    const spec = Object.hasOwn(specs, key) ? specs[key] : undefined;
+    if (spec === undefined || value === null) continue;
+    const item = readRoomValue(spec, value);
+    if (item !== UNREADABLE) read[key] = item;
+  }
+  return read;
+}
