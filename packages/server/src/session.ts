@@ -12,6 +12,7 @@ import type { AppHubs } from "./app-hubs.js";
 import type { Authenticate } from "./auth.js";
 import type { Log } from "./log.js";
 import type { RoomError, RoomMember } from "./rooms.js";
+import { StatusCoalescer } from "./status-coalescer.js";
 import { TokenBucket } from "./token-bucket.js";
 
 /** What every session of a server shares. */
@@ -53,6 +54,10 @@ export class Session implements Peer {
   /** Who this connection is in rooms: set by `welcome`. */
   private member: RoomMember | undefined;
   private readonly roomMessages: TokenBucket;
+  private readonly statuses = new StatusCoalescer(
+    () => this.socket.bufferedAmount,
+    (message) => this.sendNow(message),
+  );
 
   constructor(
     private readonly socket: WebSocket,
@@ -65,6 +70,11 @@ export class Session implements Peer {
   }
 
   send(message: ServerMessage, text?: string): void {
+    if (this.phase === "closed" || this.statuses.offer(message)) return;
+    this.sendNow(message, text);
+  }
+
+  private sendNow(message: ServerMessage, text?: string): void {
     if (this.phase === "closed" || this.socket.readyState !== this.socket.OPEN) return;
     if (this.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
       this.context.log("warn", "Dropped a connection that does not keep up with its changes", { appId: this.hub?.appId });
@@ -195,6 +205,7 @@ export class Session implements Peer {
     if (this.phase === "closed") return;
     this.phase = "closed";
     this.waiting = [];
+    this.statuses.stop();
     this.hub?.detach(this);
   }
 }
