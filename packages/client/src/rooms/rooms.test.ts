@@ -150,6 +150,18 @@ describe("rooms: incoming state", () => {
     expect(room.getUserStatuses()).toEqual({ alice: {} });
   });
 
+  it("keeps its own status over a room state that answers the join from before it was set", async () => {
+    const { client, welcome, socket } = setup();
+    welcome();
+    const room = client.rooms.documentEditor("doc-1");
+    await room.setUserStatus("cursor", { x: 3, y: 4 });
+    await room.setUserStatus("selection", ["a"]);
+    await room.setUserStatus("selection", undefined);
+    // The join's answer, built before the server handled the setUserStatus calls (never echoed back).
+    socket().receive({ type: "roomState", ...ROOM, roomStatus: {}, users: { alice: { isTyping: true, selection: ["old"] }, bob: {} } });
+    expect(room.getUserStatuses()).toEqual({ alice: { isTyping: true, cursor: { x: 3, y: 4 } }, bob: {} });
+  });
+
   it("applies its own status changes at once", async () => {
     const { client, welcome } = setup();
     welcome();

@@ -38,6 +38,8 @@ class Membership {
   /** This client's own status, read form and wire form. */
   myStatus: Status = {};
   myWire: Record<string, unknown> = {};
+  /** Status keys this client has set or removed: its own copy of them is the latest it sent. */
+  readonly myKeys = new Set<string>();
   readonly eventListeners = new Map<string, Set<Listener<[unknown, string | null]>>>();
   readonly roomStatusListeners = new Set<Listener<[Status]>>();
   readonly userStatusListeners = new Set<Listener<[Readonly<Record<string, Status>>]>>();
@@ -206,6 +208,7 @@ export class RoomsService {
     if (checked.error) return checked;
     const [statusKey, wire, read] = checked.data;
     membership.myStatus = withKey(membership.myStatus, statusKey, read);
+    membership.myKeys.add(statusKey);
     if (wire === null) delete membership.myWire[statusKey];
     else membership.myWire[statusKey] = wire;
     const me = this.myUserId();
@@ -260,6 +263,14 @@ export class RoomsService {
         membership.roomStatus = readStatus(spec.roomStatus, message.roomStatus);
         const users: Record<string, Status> = {};
         for (const [userId, status] of Object.entries(message.users)) users[userId] = readStatus(spec.userStatus, status);
+        // The room state answers the join, so it may predate `setUserStatus` calls sent after it, and the
+        // server never echoes those to the sender: the keys this client set (or removed) are as it last sent them.
+        const me = this.myUserId();
+        if (me !== undefined) {
+          const own: Record<string, unknown> = { ...users[me] };
+          for (const key of membership.myKeys) delete own[key];
+          users[me] = { ...own, ...membership.myStatus };
+        }
         membership.users = users;
         this.notifyRoomStatus(membership);
         this.notifyUserStatus(membership);
