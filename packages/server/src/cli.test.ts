@@ -75,6 +75,20 @@ describe("trellis-server", () => {
     expect(badPort.output()).toContain("--port must be a whole number from 0 to 65535");
   });
 
+  it("limits room messages per connection with --room-rate and --room-burst", async () => {
+    const run = cli(["--port", "0", "--data", dataDir(), "--room-rate", "1", "--room-burst", "2"]);
+    const url = await run.listening;
+    const socket = await connect(url, "rate");
+    const room = { roomType: "lobby", roomId: "" };
+    socket.send({ type: "join", ...room, userStatus: {} });
+    await socket.next("roomState");
+    for (let i = 0; i < 3; i++) socket.send({ type: "emit", ...room, event: "wave", data: i });
+    expect(await socket.next("error")).toMatchObject({ code: "VALIDATION", details: { messagesPerSecond: 1, burst: 2 } });
+    const bad = cli(["--port", "0", "--data", dataDir(), "--room-rate", "0"]);
+    expect((await bad.exited).code).toBe(1);
+    expect(bad.output()).toContain("--room-rate must be a positive whole number");
+  });
+
   it("exits 1 with a clear message when the port is already in use", async () => {
     const taken = await new Promise<Server>((resolve) => {
       const tcp = createTcpServer();

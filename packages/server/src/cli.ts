@@ -3,15 +3,18 @@ import { parseArgs } from "node:util";
 import { createServer } from "./server.js";
 
 const USAGE = `Usage: trellis-server [--port 8787] [--host 127.0.0.1] [--data ./data] [--jwt-secret SECRET]
+                      [--room-rate 200] [--room-burst 400]
 
   --port        TCP port to listen on (0 picks a free one)        default 8787
   --host        interface to listen on                            default 127.0.0.1
   --data        folder for the SQLite databases, one per app id   default ./data
   --jwt-secret  HS256 secret for client tokens (or TRELLIS_JWT_SECRET);
-                without it the server runs in development mode and trusts claimed user ids`;
+                without it the server runs in development mode and trusts claimed user ids
+  --room-rate   room messages a connection may send per second    default 200
+  --room-burst  room messages a connection may send at once       default 400`;
 
 async function main(): Promise<void> {
-  let values: { port?: string; host?: string; data?: string; "jwt-secret"?: string; help?: boolean };
+  let values: { port?: string; host?: string; data?: string; "jwt-secret"?: string; "room-rate"?: string; "room-burst"?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
       options: {
@@ -19,6 +22,8 @@ async function main(): Promise<void> {
         host: { type: "string" },
         data: { type: "string" },
         "jwt-secret": { type: "string" },
+        "room-rate": { type: "string" },
+        "room-burst": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -31,6 +36,11 @@ async function main(): Promise<void> {
   }
   const port = Number(values.port ?? 8787);
   if (!Number.isInteger(port) || port < 0 || port > 65535) return fatal(`--port must be a whole number from 0 to 65535, got ${values.port}.`);
+  const messagesPerSecond = Number(values["room-rate"] ?? 200);
+  const burst = Number(values["room-burst"] ?? 400);
+  for (const [flag, value] of [["--room-rate", messagesPerSecond], ["--room-burst", burst]] as const) {
+    if (!Number.isSafeInteger(value) || value <= 0) return fatal(`${flag} must be a positive whole number, got ${values[flag.slice(2) as "room-rate"]}.`);
+  }
   const jwtSecret = values["jwt-secret"] ?? process.env.TRELLIS_JWT_SECRET;
   let server;
   try {
@@ -38,6 +48,7 @@ async function main(): Promise<void> {
       port,
       host: values.host ?? "127.0.0.1",
       dataDir: values.data ?? "./data",
+      rooms: { messagesPerSecond, burst },
       ...(jwtSecret === undefined ? {} : { auth: { jwtSecret } }),
     });
   } catch (error) {
