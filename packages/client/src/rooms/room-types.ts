@@ -1,4 +1,4 @@
-import type { DatabaseResult, FieldValue, RoomDef, RoomsDef } from "@trellis/core";
+import type { DatabaseError, DatabaseResult, FieldValue, RoomDef, RoomsDef } from "@trellis/core";
 
 type Fields<R, K extends keyof RoomDef> = R extends { readonly [P in K]: infer F } ? (F extends object ? F : {}) : {};
 
@@ -34,6 +34,14 @@ export interface RoomHandle<R> {
   getUserStatuses(): Record<string, UserStatus<R>>;
   /** This client's own status in the room. */
   getMyUserStatus(): UserStatus<R>;
+  /**
+   * Called when the server refuses a message about this room (a payload over its limits, too
+   * many messages a second); returns an unsubscribe. Errors of calls checked locally come back
+   * from the call itself instead.
+   */
+  onError(listener: (error: DatabaseError) => void): () => void;
+  /** The latest refusal the server sent about this room, if any. */
+  getError(): DatabaseError | undefined;
   /** Drops this handle's listeners and, with the last handle of the room, leaves it. Idempotent. */
   leave(): void;
 }

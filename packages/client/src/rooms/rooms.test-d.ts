@@ -1,4 +1,4 @@
-import { createSchema, type DatabaseResult, t } from "@trellis/core";
+import { createSchema, type DatabaseError, type DatabaseResult, t } from "@trellis/core";
 import { describe, expectTypeOf, it } from "vitest";
 import { createClient } from "../create-client.js";
 import type { RoomHandle } from "./room-types.js";
@@ -27,6 +27,12 @@ describe("room types", () => {
     expectTypeOf(client.rooms.documentEditor).parameters.toEqualTypeOf<[roomId?: string]>();
     // @ts-expect-error not a room of the schema
     void client.rooms.chat;
+  });
+
+  it("types refusals from the server", () => {
+    const room = client.rooms.lobby();
+    expectTypeOf(room.onError).parameter(0).parameter(0).toEqualTypeOf<DatabaseError>();
+    expectTypeOf(room.getError()).toEqualTypeOf<DatabaseError | undefined>();
   });
 
   it("types event names and data", () => {

@@ -49,6 +49,27 @@ function setup() {
   return { client, socket, welcome, roomFrames };
 }
 
+describe("rooms: server refusals", () => {
+  it("reaches the room's onError listeners and getError, not other rooms', until unsubscribed", () => {
+    const { client, welcome, socket } = setup();
+    welcome();
+    const room = client.rooms.documentEditor("doc-1");
+    const other = client.rooms.documentEditor("doc-2");
+    const seen: string[] = [];
+    const stop = room.onError((error) => seen.push(`${error.code}: ${error.message}`));
+    other.onError((error) => seen.push(`other: ${error.message}`));
+    const refusal: ServerMessage = { type: "error", code: "VALIDATION", message: "Too many room messages.", details: { ...ROOM, messagesPerSecond: 200 } };
+    socket().receive(refusal);
+    expect(seen).toEqual(["VALIDATION: Too many room messages."]);
+    expect(room.getError()).toMatchObject({ code: "VALIDATION", details: { messagesPerSecond: 200 } });
+    expect(other.getError()).toBeUndefined();
+    expect(client.connection.lastError?.message).toBe("Too many room messages.");
+    stop();
+    socket().receive(refusal);
+    expect(seen).toHaveLength(1);
+  });
+});
+
 describe("rooms: frames out", () => {
   it("joins on welcome, then sends calls made while connecting, in order", async () => {
     const { client, welcome, roomFrames } = setup();

@@ -43,6 +43,9 @@ class Membership {
   readonly eventListeners = new Map<string, Set<Listener<[unknown, string | null]>>>();
   readonly roomStatusListeners = new Set<Listener<[Status]>>();
   readonly userStatusListeners = new Set<Listener<[Readonly<Record<string, Status>>]>>();
+  readonly errorListeners = new Set<Listener<[DatabaseError]>>();
+  /** The latest refusal the server sent about this room. */
+  lastError: DatabaseError | undefined;
 
   constructor(
     readonly spec: RoomSpec,
@@ -78,7 +81,12 @@ export class RoomsService {
         if (state === "offline") this.failQueuedEmits("The connection was lost before the event could be sent.");
       },
       message: (message) => this.receive(message),
-      error: () => {},
+      error: (error, roomType, roomId) => {
+        const membership = this.memberships.get(`${roomType}\u0000${roomId}`);
+        if (membership === undefined) return;
+        membership.lastError = error;
+        for (const listener of [...membership.errorListeners]) call(listener, error);
+      },
     });
   }
 
@@ -150,6 +158,8 @@ export class RoomsService {
       getRoomStatus: () => membership.roomStatus,
       getUserStatuses: () => membership.users,
       getMyUserStatus: () => membership.myStatus,
+      onError: (listener: Listener<[DatabaseError]>) => listen(membership.errorListeners, listener),
+      getError: () => membership.lastError,
       leave: () => {
         if (hasLeft) return;
         hasLeft = true;
