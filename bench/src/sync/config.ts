@@ -30,6 +30,14 @@ export interface SyncConfig {
   /** Fan-out: subscribed sockets, and measured writes. */
   readonly fanOutSockets: number;
   readonly fanOutWrites: number;
+  /** Room events: room sizes (other members), events timed per size, Trellis observers among the members. */
+  readonly roomSizes: readonly number[];
+  readonly roomEvents: number;
+  readonly roomObservers: number;
+  /** Cursors: members, updates per second each, and how long they send. */
+  readonly cursorMembers: number;
+  readonly cursorHz: number;
+  readonly cursorMs: number;
   /** Plain `ws` round trips timed for the floor. */
   readonly roundTrips: number;
   /** Kills a phase that hangs. */
@@ -71,6 +79,12 @@ export function syncConfigFromEnv(env: NodeJS.ProcessEnv, smokeFlag: boolean): S
       loadReps: 1,
       fanOutSockets: 10,
       fanOutWrites: 20,
+      roomSizes: [4, 10],
+      roomEvents: 20,
+      roomObservers: 2,
+      cursorMembers: 5,
+      cursorHz: 60,
+      cursorMs: 1_000,
       roundTrips: 200,
       phaseTimeoutMs: 20_000,
     };
@@ -90,6 +104,12 @@ export function syncConfigFromEnv(env: NodeJS.ProcessEnv, smokeFlag: boolean): S
     loadReps: 3,
     fanOutSockets: 100,
     fanOutWrites: 200,
+    roomSizes: [10, 100],
+    roomEvents: 300,
+    roomObservers: 3,
+    cursorMembers: Math.ceil(numberFrom(env, "BENCH_SYNC_CURSOR_MEMBERS", 50)),
+    cursorHz: 60,
+    cursorMs: 10_000,
     roundTrips: 2_000,
     phaseTimeoutMs: 120_000,
   };

@@ -26,7 +26,7 @@ const WARMUP_WRITES = 10;
  * Times `writes` changes sent by `send(k)`, each waited for on all `receivers` (every receiver
  * calls the arrival callback handed to `attach` once per change), `gapMs` apart.
  */
-async function timeFanOut(
+export async function timeFanOut(
   receivers: number,
   attach: (onArrival: () => void) => void,
   send: (k: number) => void,

@@ -9,8 +9,11 @@ export interface ProtocolSocket {
   send(message: ClientMessage): void;
   /** Sends a frame serialized beforehand (so a timed loop does not include the sender's JSON work). */
   sendText(text: string): void;
-  /** Called with each frame's text before it is parsed (set to time arrivals). */
-  onFrame: ((text: string) => void) | undefined;
+  /**
+   * Called with each frame's text before it is parsed (set to time arrivals). Returning `true`
+   * marks the frame handled: it is neither parsed nor kept for `next`.
+   */
+  onFrame: ((text: string) => boolean | void) | undefined;
   /** The next message of `type` (earlier ones of other types are dropped); an `error` message rejects. */
   next<K extends ServerMessage["type"]>(type: K): Promise<Extract<ServerMessage, { type: K }>>;
   close(): Promise<void>;
@@ -50,7 +53,7 @@ export async function openProtocolSocket(serverUrl: string, appId: string, clien
   };
   ws.on("message", (data) => {
     const text = data.toString();
-    socket.onFrame?.(text);
+    if (socket.onFrame?.(text) === true) return;
     const message = JSON.parse(text) as ServerMessage;
     if (waiter === undefined) {
       // Unawaited frames are kept only while someone may ask for them; `changes` are timed via onFrame.

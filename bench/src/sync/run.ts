@@ -18,6 +18,7 @@ import { ingestPhases, serverIngest, sqliteCommitLatency, sqliteFloors } from ".
 import { clientPreload, rawHttpLoad } from "./initial-load.js";
 import { type Child, spawnChild } from "./ipc.js";
 import { measureLatency, measureThroughput, SeenTracker } from "./replication.js";
+import { roomCursors, roomEventFanOut } from "./rooms.js";
 import { trellisPingRoundTrip, wsEchoRoundTrip } from "./round-trip.js";
 import { type SyncResults, syncTables, syncTargetLines, syncTargets } from "./sync-report.js";
 
@@ -46,7 +47,8 @@ function describeConfig(config: SyncConfig): string {
     `${config.isSmoke ? "smoke sizes" : "full sizes"}: latency with ${config.clientCounts.join(", ")} clients over ${config.hostProcesses} processes ` +
     `(${config.clientCounts.map((count) => config.latencyWrites(count)).join("/")} writes); throughput ${config.throughputUpdates} updates over ` +
     `${config.throughputDocs} docs; ingest ${config.ingestDocs} docs x 4 cells + ${config.ingestDocs} updates in frames of ` +
-    `${config.ingestBatch}; fan-out to ${config.fanOutSockets} sockets x ${config.fanOutWrites} writes; ${config.roundTrips} round trips`
+    `${config.ingestBatch}; fan-out to ${config.fanOutSockets} sockets x ${config.fanOutWrites} writes; ${config.roundTrips} round trips; room events to ${config.roomSizes.join(", ")} members x ` +
+    `${config.roomEvents}; cursors of ${config.cursorMembers} members at ${config.cursorHz} Hz for ${config.cursorMs / 1000} s`
   );
 }
 
@@ -85,6 +87,12 @@ async function main(): Promise<number> {
     await phase(`plain ws broadcast to ${config.fanOutSockets} sockets [floor]`, async () => {
       results.wsFanOut = await wsBroadcastFanOut(echoPort, config.fanOutSockets, config.fanOutWrites, config.latencyGapMs);
     });
+    for (const members of config.roomSizes) {
+      await phase(`plain ws broadcast to ${members} sockets, room sizes [floor]`, async () => {
+        const floor = await wsBroadcastFanOut(echoPort, members, config.roomEvents, config.latencyGapMs);
+        results.roomFloors = [...(results.roomFloors ?? []), floor];
+      });
+    }
   } finally {
     await echo.close();
   }
@@ -105,6 +113,21 @@ async function main(): Promise<number> {
     });
     await phase(`Trellis fan-out to ${config.fanOutSockets} sockets`, async () => {
       results.trellisFanOut = await trellisFanOut(server.url, config.fanOutSockets, config.fanOutWrites, config.latencyGapMs);
+    });
+    for (const members of config.roomSizes) {
+      await phase(`room event to ${members} members`, async () => {
+        const events = await roomEventFanOut(server.url, members, config.roomEvents, config.latencyGapMs, config.roomObservers);
+        results.roomEvents = [...(results.roomEvents ?? []), events];
+      });
+    }
+    await phase(`cursors: ${config.cursorMembers} members at ${config.cursorHz} Hz for ${config.cursorMs / 1000} s`, async () => {
+      const roomHosts: Child[] = [];
+      try {
+        for (let h = 0; h < 2; h++) roomHosts.push(await spawnChild(new URL("./room-host.js", import.meta.url), profileArgs));
+        results.cursors = await roomCursors(roomHosts, server.url, { members: config.cursorMembers, hz: config.cursorHz, durationMs: config.cursorMs });
+      } finally {
+        await Promise.all(roomHosts.map((host) => host.close()));
+      }
     });
     for (let h = 0; h < config.hostProcesses; h++) hosts.push(await spawnChild(new URL("./client-host.js", import.meta.url), profileArgs));
     results.clockOffsets = hosts.map((host) => ({ offsetUs: host.offsetMs * 1000, errorUs: (host.calibrationRttMs * 1000) / 2 }));

@@ -17,7 +17,17 @@ type SyncEntities = {
   readonly fans: { readonly n: Field<number> };
 };
 
-export const syncSchema: Schema<SyncEntities, {}> = createSchema({
+/** The room type of the rooms phases (spelled out for the same reason). */
+type SyncRooms = {
+  readonly board: {
+    /** Fan-out: the event's sequence number. */
+    readonly events: { readonly ping: Field<{ k: number }> };
+    /** Cursors: a position and its sequence number (per member). */
+    readonly userStatus: { readonly cursor: Field<{ x: number; y: number; k: number }> };
+  };
+};
+
+export const syncSchema: Schema<SyncEntities, SyncRooms> = createSchema({
   entities: {
     /** Latency and throughput: a write sets `n` to its sequence number. */
     items: { n: t.number({ fallback: -1 }), title: t.string({ fallback: "" }) },
@@ -25,6 +35,12 @@ export const syncSchema: Schema<SyncEntities, {}> = createSchema({
     loads: { title: t.string({ fallback: "" }), tag: t.string({ fallback: "" }), priority: t.number({ fallback: 0 }) },
     /** Fan-out over raw sockets. */
     fans: { n: t.number({ fallback: -1 }) },
+  },
+  rooms: {
+    board: {
+      events: { ping: t.object({ k: t.number({ fallback: 0 }) }) },
+      userStatus: { cursor: t.object({ x: t.number({ fallback: 0 }), y: t.number({ fallback: 0 }), k: t.number({ fallback: 0 }) }) },
+    },
   },
 });
 
@@ -51,3 +67,6 @@ export function createHlcSource(node: string): () => string {
 export function triple(collection: string, id: string, field: string, value: unknown, hlc: string): Triple {
   return { collection, id, field, value, hlc };
 }
+
+/** The one room the rooms phases use (each phase in its own app). */
+export const BENCH_ROOM = { roomType: "board", roomId: "r" } as const;

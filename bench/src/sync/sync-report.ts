@@ -4,6 +4,7 @@ import type { FanOutResult } from "./fan-out.js";
 import type { RateResult } from "./ingest.js";
 import type { LoadResult } from "./initial-load.js";
 import type { LatencyMode, LatencyResult, ThroughputResult } from "./replication.js";
+import type { CursorsResult, RoomEventsResult } from "./rooms.js";
 import type { RoundTripResult } from "./round-trip.js";
 
 export interface SyncResults {
@@ -16,6 +17,10 @@ export interface SyncResults {
   load?: { readonly fetched: LoadResult; readonly parsed: LoadResult; readonly preload?: LoadResult };
   wsFanOut?: FanOutResult;
   trellisFanOut?: FanOutResult;
+  /** Rooms: the `ws` broadcast floor at each room size, the event fan-out, the cursors run. */
+  roomFloors?: FanOutResult[];
+  roomEvents?: RoomEventsResult[];
+  cursors?: CursorsResult;
   /** Each client process's clock offset from the runner's, and half the round trip that bounds its error (µs). */
   clockOffsets?: Array<{ readonly offsetUs: number; readonly errorUs: number }>;
 }
@@ -142,6 +147,68 @@ export function syncTables(results: SyncResults): string {
           .filter(([, each]) => each !== undefined)
           .map(([label, each]) => [label, f(each!.sockets), f(each!.writes), f(each!.allP50Ms, 2), f(each!.allP99Ms, 2), f(each!.firstP50Ms, 2), `${f(each!.allP50Ms / floor, 1)}x`]),
       )}`,
+    );
+  }
+
+  const roomEvents = results.roomEvents ?? [];
+  if (roomEvents.length > 0 || (results.roomFloors ?? []).length > 0) {
+    const floorFor = (members: number) => results.roomFloors?.find((each) => each.sockets === members);
+    const rows: string[][] = [];
+    const sizes = [...new Set([...(results.roomFloors ?? []).map((each) => each.sockets), ...roomEvents.map((each) => each.sockets)])];
+    for (const members of sizes) {
+      const floor = floorFor(members);
+      const events = roomEvents.find((each) => each.sockets === members);
+      if (floor !== undefined) {
+        rows.push(["plain ws broadcast (another process) [floor]", f(members), f(floor.writes), f(floor.firstP50Ms, 2), f(floor.allP50Ms, 2), f(floor.allP99Ms, 2), "1.0x"]);
+      }
+      if (events !== undefined) {
+        const ratio = events.allP50Ms / (floor?.allP50Ms ?? Number.NaN);
+        rows.push([
+          `Trellis room.emit → on / frame (${f(events.observers)} Trellis observers)`,
+          f(members),
+          f(events.writes),
+          f(events.firstP50Ms, 2),
+          f(events.allP50Ms, 2),
+          f(events.allP99Ms, 2),
+          `${f(ratio, 1)}x`,
+        ]);
+      }
+    }
+    out.push(
+      `S7 room event fanned out to the room's other members (emit → every member has it)\n${table(
+        ["", "members", "events", "first p50 ms", "all p50 ms", "all p99 ms", "all p50 x floor"],
+        rows,
+      )}\n` +
+        `Members live in the runner: bare sockets joined to the room, and Trellis clients (at evenly spaced places in the\n` +
+        `server's send order, the last included) timed to their room.on("ping") callback; the emitter is a Trellis client.`,
+    );
+  }
+
+  const cursors = results.cursors;
+  if (cursors !== undefined) {
+    out.push(
+      `S8 cursors: every member sets its user status ${f(cursors.hz)} times a second (bare sockets in the child processes)\n${table(
+        ["members", "s", "sent", "offered/s", "delivered/s", "delivered", "staleness p50 ms", "staleness p99 ms", "never seen", "server CPU % of a core", "user ms", "system ms"],
+        [
+          [
+            f(cursors.members),
+            f(cursors.seconds),
+            f(cursors.sent),
+            f(cursors.offeredPerSec, 0),
+            f(cursors.deliveredPerSec, 0),
+            `${f((cursors.deliveredPerSec / cursors.offeredPerSec) * 100, 0)}%`,
+            f(cursors.stalenessP50Ms, 2),
+            f(cursors.stalenessP99Ms, 2),
+            f(cursors.missed),
+            f(cursors.serverCpuPct, 0),
+            f(cursors.serverUserMs, 0),
+            f(cursors.serverSystemMs, 0),
+          ],
+        ],
+      )}\n` +
+        `offered/s: every update to every other member (members x (members - 1) x Hz); delivered/s: status frames with a cursor\n` +
+        `received, per second of sending (the server coalesces a lagging socket's statuses to the latest per user).\n` +
+        `staleness: from a setUserStatus to the receiver first having that cursor or a newer one, over every (update, other member).`,
     );
   }
   return out.join("\n\n");

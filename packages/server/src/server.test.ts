@@ -63,7 +63,7 @@ describe("createServer", () => {
     db.close();
   });
 
-  it("reports apps, connections and requests at GET /v1/metrics", async () => {
+  it("reports apps, connections, requests and CPU time at GET /v1/metrics", async () => {
     const server = await start();
     await connect(server.url, "one");
     await connect(server.url, "one");
@@ -71,7 +71,10 @@ describe("createServer", () => {
     const response = await fetch(`${server.url}/v1/metrics`);
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toMatch(/^application\/json/);
-    expect(await response.json()).toEqual({ apps: 2, connections: 3, httpRequests: 1 });
+    const body = (await response.json()) as Record<string, number>;
+    expect(body).toEqual({ apps: 2, connections: 3, httpRequests: 1, cpuUserMs: expect.any(Number), cpuSystemMs: expect.any(Number) });
+    expect(body.cpuUserMs).toBeGreaterThan(0);
+    expect(body.cpuSystemMs).toBeGreaterThanOrEqual(0);
   });
 
   it("closes an app nobody uses for appIdleMs and opens it again, data intact, on the next request", async () => {
