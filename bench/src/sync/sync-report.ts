@@ -207,7 +207,7 @@ export function syncTables(results: SyncResults): string {
         ],
       )}\n` +
         `offered/s: every update to every other member (members x (members - 1) x Hz); delivered/s: status frames with a cursor\n` +
-        `received, per second of sending (the server coalesces a lagging socket's statuses to the latest per user).\n` +
+        `received, per second of sending (the server sends each user's latest status at most every 50 ms per connection).\n` +
         `staleness: from a setUserStatus to the receiver first having that cursor or a newer one, over every (update, other member).`,
     );
   }

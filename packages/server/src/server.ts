@@ -30,8 +30,10 @@ export interface ServerOptions {
   /**
    * Room messages (join, leave, emit, status updates) a connection may send: `messagesPerSecond`
    * on average, `burst` at once. The excess is dropped with a VALIDATION error. Default 200 / 400.
+   * `statusIntervalMs`: each user's status reaches a connection at most once per interval (the
+   * latest of it); default 50 ms.
    */
-  readonly rooms?: { readonly messagesPerSecond?: number; readonly burst?: number };
+  readonly rooms?: { readonly messagesPerSecond?: number; readonly burst?: number; readonly statusIntervalMs?: number };
   /** Where structured log entries go. Default: JSON lines on stdout/stderr. */
   readonly log?: Log;
 }
@@ -65,6 +67,7 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
     messagesPerSecond: positive(options.rooms?.messagesPerSecond, 200, "rooms.messagesPerSecond"),
     burst: positive(options.rooms?.burst, 400, "rooms.burst"),
   };
+  const statusIntervalMs = positive(options.rooms?.statusIntervalMs, 50, "rooms.statusIntervalMs");
   const hubs = new AppHubs(dataDir, positive(options.appIdleMs, 5 * 60_000, "appIdleMs"));
   let isClosing = false;
   let httpRequests = 0;
@@ -101,7 +104,7 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
     sockets.handleUpgrade(request, socket, head, (ws) => sockets.emit("connection", ws, request));
   });
 
-  const context = { hubs, authenticate, maxFrameBytes, log, roomRate };
+  const context = { hubs, authenticate, maxFrameBytes, log, roomRate, statusIntervalMs };
   const alive = new WeakSet<WebSocket>();
   sockets.on("connection", (ws: WebSocket) => {
     alive.add(ws);

@@ -23,6 +23,8 @@ export interface SessionContext {
   readonly log: Log;
   /** The rate of room messages one connection may send. */
   readonly roomRate: { readonly messagesPerSecond: number; readonly burst: number };
+  /** Each user's status reaches a connection at most once per interval. */
+  readonly statusIntervalMs: number;
 }
 
 /** Malformed frames a connection may send before it is closed; one is a bug, many are an attack. */
@@ -54,16 +56,14 @@ export class Session implements Peer {
   /** Who this connection is in rooms: set by `welcome`. */
   private member: RoomMember | undefined;
   private readonly roomMessages: TokenBucket;
-  private readonly statuses = new StatusCoalescer(
-    () => this.socket.bufferedAmount,
-    (message) => this.sendNow(message),
-  );
+  private readonly statuses: StatusCoalescer;
 
   constructor(
     private readonly socket: WebSocket,
     private readonly context: SessionContext,
   ) {
     this.roomMessages = new TokenBucket(context.roomRate.messagesPerSecond, context.roomRate.burst);
+    this.statuses = new StatusCoalescer(() => socket.bufferedAmount, (message) => this.sendNow(message), context.statusIntervalMs);
     socket.on("message", (data, isBinary) => this.receive(data, isBinary));
     socket.on("close", () => this.end());
     socket.on("error", () => this.end());

@@ -6,22 +6,26 @@ const SLOW_BYTES = 64 * 1024;
 const POLL_MS = 10;
 
 /**
- * Keeps a slow connection from falling ever further behind on high-rate statuses (cursors at
- * 60 Hz): while its socket has a backlog, `userStatus` messages are held back and only the
- * latest per (room, user) is sent once the backlog drains. A status carries a user's whole
- * status, so the latest one loses nothing that matters. Events are never held.
+ * Keeps high-rate statuses (cursors at 60 Hz) from flooding a connection. A `userStatus` goes at
+ * once when none went in the last `intervalMs`; later ones within the interval are held and only
+ * the latest per (room, user) goes when it ends, so each user's status reaches a connection at
+ * most once per interval. While the socket has a backlog, held statuses wait for it to drain. A
+ * status carries a user's whole status, so the latest one loses nothing that matters. Events are
+ * never held.
  *
  * @example
- * const coalescer = new StatusCoalescer(() => socket.bufferedAmount, (message) => sendNow(message));
+ * const coalescer = new StatusCoalescer(() => socket.bufferedAmount, (message) => sendNow(message), 50);
  * if (!coalescer.offer(message)) sendNow(message);
  */
 export class StatusCoalescer {
   private readonly held = new Map<string, UserStatusMessage>();
   private timer: ReturnType<typeof setTimeout> | undefined;
+  private lastSentAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly backlogBytes: () => number,
     private readonly deliver: (message: ServerMessage) => void,
+    private readonly intervalMs: number,
   ) {}
 
   /** Takes `message` to send later (true), or leaves it to be sent now (false). */
@@ -32,12 +36,16 @@ export class StatusCoalescer {
       return false;
     }
     if (message.type !== "userStatus") return false;
+    const now = Date.now();
     // Once something is held, later statuses wait too, so none overtakes an older one.
-    if (this.held.size === 0 && this.backlogBytes() <= SLOW_BYTES) return false;
+    if (this.held.size === 0 && now - this.lastSentAt >= this.intervalMs && this.backlogBytes() <= SLOW_BYTES) {
+      this.lastSentAt = now;
+      return false;
+    }
     const key = JSON.stringify([message.roomType, message.roomId, message.userId]);
     this.held.delete(key);
     this.held.set(key, message);
-    this.schedule();
+    this.schedule(Math.max(POLL_MS, this.lastSentAt + this.intervalMs - now));
     return true;
   }
 
@@ -48,14 +56,15 @@ export class StatusCoalescer {
     this.held.clear();
   }
 
-  private schedule(): void {
+  private schedule(delayMs: number): void {
     if (this.timer !== undefined) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      if (this.backlogBytes() > SLOW_BYTES) return this.schedule();
+      if (this.backlogBytes() > SLOW_BYTES) return this.schedule(POLL_MS);
       const held = [...this.held.values()];
       this.held.clear();
+      this.lastSentAt = Date.now();
       for (const message of held) this.deliver(message);
-    }, POLL_MS);
+    }, delayMs);
   }
 }
