@@ -89,6 +89,7 @@ export {
   type EmitMessage,
   type ErrorMessage,
   type HelloMessage,
+  helloMessage,
   type JoinMessage,
   type LeaveMessage,
   type PingMessage,
@@ -109,4 +110,4 @@ export {
   type UserStatusMessage,
   type WelcomeMessage,
 } from "./protocol/messages.js";
-export { type ParseLimits, parseClientMessage, parseServerMessage } from "./protocol/parse.js";
+export { type ParseLimits, parseClientMessage, parseClientValue, parseServerMessage, parseServerValue } from "./protocol/parse.js";

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type DatabaseError, type DatabaseErrorCode, type DatabaseResult, fail, ok, parseClientMessage } from "@trellis/core";
+import { type DatabaseError, type DatabaseErrorCode, type DatabaseResult, fail, ok, parseClientValue } from "@trellis/core";
 import type { AppHubs } from "./app-hubs.js";
 import type { Authenticate } from "./auth.js";
 
@@ -76,7 +76,7 @@ function answerQuery(context: HttpContext, body: string): DatabaseResult<unknown
   if (fields.error) return fields;
   const { appId, query, cursor = null } = fields.data;
   // The body is a `subscribe` without its id: the frame parser checks it.
-  const parsed = parseClientMessage(JSON.stringify({ type: "subscribe", queryId: "http", query, cursor }), { maxBytes: Number.POSITIVE_INFINITY });
+  const parsed = parseClientValue({ type: "subscribe", queryId: "http", query, cursor });
   if (parsed.error) return parsed;
   if (parsed.data.type !== "subscribe") return fail("INTERNAL", "Parsed a query body as another message.");
   const hub = hubOf(context, appId);
@@ -88,7 +88,7 @@ async function answerPush(context: HttpContext, body: string): Promise<DatabaseR
   const fields = jsonObject(body, ["appId", "clientId", "batchId", "triples"]);
   if (fields.error) return fields;
   const { appId, clientId, batchId, triples } = fields.data;
-  const parsed = parseClientMessage(JSON.stringify({ type: "push", batchId, triples }), { maxBytes: Number.POSITIVE_INFINITY });
+  const parsed = parseClientValue({ type: "push", batchId, triples });
   if (parsed.error) return parsed;
   if (parsed.data.type !== "push") return fail("INTERNAL", "Parsed a push body as another message.");
   if (typeof clientId !== "string" || !/^[A-Za-z0-9_-]{1,64}$/.test(clientId)) return fail("PROTOCOL", "clientId must be 1-64 characters of [A-Za-z0-9_-].");

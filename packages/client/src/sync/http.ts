@@ -4,7 +4,7 @@ import {
   fail,
   type NormalizedQuery,
   ok,
-  parseServerMessage,
+  parseServerValue,
   type ServerMessage,
   type Triple,
 } from "@trellis/core";
@@ -98,8 +98,8 @@ async function post(context: HttpContext, path: string, body: unknown): Promise<
 
 function parseAs<K extends ServerMessage["type"]>(type: K, value: unknown, what: string): DatabaseResult<Extract<ServerMessage, { type: K }>> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return fail("PROTOCOL", `${what} is not a JSON object.`);
-  // HTTP bodies have no frame limit of their own: a preload may be large.
-  const parsed = parseServerMessage(JSON.stringify({ ...value, type }), { maxBytes: Number.POSITIVE_INFINITY });
+  // Already parsed, and HTTP bodies have no frame limit of their own: a preload may be large.
+  const parsed = parseServerValue({ ...value, type });
   if (parsed.error) return fail("PROTOCOL", `${what} is malformed: ${parsed.error.message}`);
   return ok(parsed.data as Extract<ServerMessage, { type: K }>);
 }

@@ -7,7 +7,7 @@ import {
   decodeHlc,
   type HelloMessage,
   type NormalizedQuery,
-  PROTOCOL_VERSION,
+  helloMessage,
   type Triple,
   type TripleStore,
   type WelcomeMessage,
@@ -217,14 +217,7 @@ export class SyncEngine implements QuerySync {
 
   private hello(): HelloMessage | Promise<HelloMessage> {
     const { appId, clientId, userId } = this.options;
-    const build = (token: string | undefined): HelloMessage => ({
-      type: "hello",
-      protocol: PROTOCOL_VERSION,
-      appId,
-      clientId,
-      ...(token === undefined ? {} : { token }),
-      ...(userId === undefined ? {} : { userId }),
-    });
+    const build = (token: string | undefined): HelloMessage => helloMessage({ appId, clientId, token, userId });
     const token = this.options.token();
     return token instanceof Promise ? token.then(build) : build(token);
   }

@@ -28,6 +28,23 @@ export interface HelloMessage {
   readonly userId?: string;
 }
 
+/**
+ * A `hello` with only the optional fields that are set (messages are plain JSON: no `undefined`).
+ *
+ * @example helloMessage({ appId: "todos", clientId, token }) // { type: "hello", protocol: 1, appId: "todos", clientId, token }
+ */
+export function helloMessage(fields: { appId: string; clientId: string; token?: string | undefined; userId?: string | undefined }): HelloMessage {
+  const { appId, clientId, token, userId } = fields;
+  return {
+    type: "hello",
+    protocol: PROTOCOL_VERSION,
+    appId,
+    clientId,
+    ...(token === undefined ? {} : { token }),
+    ...(userId === undefined ? {} : { userId }),
+  };
+}
+
 /** Starts (or resumes, with a cursor) a live query. Answered by `snapshot`, then `changes`. */
 export interface SubscribeMessage {
   readonly type: "subscribe";

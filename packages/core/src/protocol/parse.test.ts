@@ -7,7 +7,7 @@ import { t } from "../schema/t.js";
 import { TripleStore } from "../store/triple-store.js";
 import { DELETED_FIELD, type Triple } from "../triples.js";
 import { type ClientMessage, PROTOCOL_VERSION, type ServerMessage } from "./messages.js";
-import { parseClientMessage, parseServerMessage } from "./parse.js";
+import { parseClientMessage, parseClientValue, parseServerMessage, parseServerValue } from "./parse.js";
 
 const schema = createSchema({
   entities: {
@@ -144,6 +144,18 @@ describe("round trips", () => {
       expect(error).toBeUndefined();
       expect(data).toEqual(message);
     }
+  });
+});
+
+describe("already-parsed values (HTTP bodies)", () => {
+  it("runs the frame checks without a size limit or a second JSON pass", () => {
+    const triples = [{ collection: "users", id: "u1", field: "name", value: "x".repeat(2 * 1024 * 1024), hlc: encodeHlc({ ticks: 1, node: "a" }) }];
+    expect(parseClientValue({ type: "push", batchId: "b1", triples }).data).toEqual({ type: "push", batchId: "b1", triples });
+    const poisoned = JSON.parse('{"type":"push","batchId":"b1","triples":[{"collection":"users","id":"u1","field":"name","hlc":"00000000001-a","value":{"__proto__":{"x":1}}}]}');
+    expect(parseClientValue(poisoned).error).toMatchObject({ code: "PROTOCOL", details: { key: "__proto__" } });
+    expect(parseClientValue([]).error?.message).toContain("expected a JSON object");
+    expect(parseServerValue({ type: "ack", batchId: "b1", cursor: "7" }).data).toEqual({ type: "ack", batchId: "b1", cursor: "7" });
+    expect(parseServerValue({ type: "ack", batchId: "b 1", cursor: "7" }).error?.details).toEqual({ path: "batchId" });
   });
 });
 

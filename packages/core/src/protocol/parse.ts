@@ -3,7 +3,7 @@ import { decodeHlc } from "../hlc.js";
 import { type Condition, type Cursor, type Direction, type NormalizedQuery, type NormalizedRelation, type Operator, OPERATORS } from "../query/query.js";
 import type { FieldSpec, FieldType } from "../schema/field.js";
 import { DELETED_FIELD, type Triple } from "../triples.js";
-import { type ClientMessage, DEFAULT_MAX_FRAME_BYTES, PROTOCOL_VERSION, type RoomAddress, type ServerMessage, type StatusValues } from "./messages.js";
+import { type ClientMessage, DEFAULT_MAX_FRAME_BYTES, helloMessage, PROTOCOL_VERSION, type RoomAddress, type ServerMessage, type StatusValues } from "./messages.js";
 
 /** Limits of {@link parseClientMessage} / {@link parseServerMessage}. */
 export interface ParseLimits {
@@ -283,14 +283,7 @@ function clientMessage(raw: Obj): ClientMessage {
       const clientId = id(raw.clientId, "clientId");
       const token = raw.token === undefined ? undefined : string(raw.token, "token", MAX_TOKEN);
       const userId = raw.userId === undefined ? undefined : string(raw.userId, "userId", MAX_STRING_ID);
-      return {
-        type: "hello",
-        protocol: PROTOCOL_VERSION,
-        appId,
-        clientId,
-        ...(token === undefined ? {} : { token }),
-        ...(userId === undefined ? {} : { userId }),
-      };
+      return helloMessage({ appId, clientId, token, userId });
     }
     case "subscribe":
       object(raw, "subscribe", ["type", "queryId", "query", "cursor"]);
@@ -429,19 +422,24 @@ function forbiddenKey(root: unknown): string | undefined {
 
 function parseFrame<T>(side: "client" | "server", text: unknown, limits: ParseLimits | undefined, build: (raw: Obj) => T): DatabaseResult<T> {
   const what = `${side} message`;
+  if (typeof text !== "string") return fail("PROTOCOL", `Refused a ${what}: expected a text frame, got ${describe(text)}.`);
+  const maxBytes = limits?.maxBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  if (utf8BytesUpTo(text, maxBytes) > maxBytes) {
+    return fail("PROTOCOL", `Refused a ${what}: the frame is larger than the limit of ${maxBytes} bytes.`, { maxBytes });
+  }
   let parsed: unknown;
   try {
-    if (typeof text !== "string") return fail("PROTOCOL", `Refused a ${what}: expected a text frame, got ${describe(text)}.`);
-    const maxBytes = limits?.maxBytes ?? DEFAULT_MAX_FRAME_BYTES;
-    const bytes = utf8BytesUpTo(text, maxBytes);
-    if (bytes > maxBytes) {
-      return fail("PROTOCOL", `Refused a ${what}: the frame is larger than the limit of ${maxBytes} bytes.`, { maxBytes });
-    }
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      return fail("PROTOCOL", `Refused a ${what}: the frame is not valid JSON.`);
-    }
+    parsed = JSON.parse(text);
+  } catch {
+    return fail("PROTOCOL", `Refused a ${what}: the frame is not valid JSON.`);
+  }
+  return parseValue(side, parsed, build);
+}
+
+/** The checks of a frame after JSON parsing: shape, forbidden keys, then the message's own fields. */
+function parseValue<T>(side: "client" | "server", parsed: unknown, build: (raw: Obj) => T): DatabaseResult<T> {
+  const what = `${side} message`;
+  try {
     if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
       return fail("PROTOCOL", `Refused a ${what}: expected a JSON object, got ${describe(parsed)}.`);
     }
@@ -482,4 +480,25 @@ export function parseClientMessage(text: string, limits?: ParseLimits): Database
  */
 export function parseServerMessage(text: string, limits?: ParseLimits): DatabaseResult<ServerMessage> {
   return parseFrame("server", text, limits, serverMessage);
+}
+
+/**
+ * {@link parseClientMessage} for a value already parsed from JSON (an HTTP body), with no size
+ * limit: the same checks without serializing and parsing it again.
+ *
+ * @example
+ * const { data: push, error } = parseClientValue({ type: "push", batchId, triples });
+ */
+export function parseClientValue(value: unknown): DatabaseResult<ClientMessage> {
+  return parseValue("client", value, clientMessage);
+}
+
+/**
+ * {@link parseServerMessage} for a value already parsed from JSON (an HTTP answer, preloaded data).
+ *
+ * @example
+ * const { data: changes, error } = parseServerValue({ ...answer, type: "changes" });
+ */
+export function parseServerValue(value: unknown): DatabaseResult<ServerMessage> {
+  return parseValue("server", value, serverMessage);
 }
