@@ -83,6 +83,11 @@ export interface Clock {
   receive(remote: Hlc): DatabaseResult<Hlc>;
   /** The latest reading produced or received. */
   last(): Hlc;
+  /**
+   * Continues after a reading this replica's storage kept, so readings never go back across
+   * restarts. Unlike {@link receive} there is no drift check: the reading is our own.
+   */
+  restore(reading: Hlc): void;
 }
 
 /**
@@ -128,6 +133,9 @@ export function createClock(options: ClockOptions): Clock {
     },
     last() {
       return { ticks: lastTicks, node };
+    },
+    restore(reading) {
+      if (Number.isSafeInteger(reading.ticks)) lastTicks = Math.max(lastTicks, reading.ticks);
     },
   };
 }

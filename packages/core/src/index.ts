@@ -18,9 +18,9 @@ export type {
   Schema,
   UpdateInput,
 } from "./schema/types.js";
-export { createSchema } from "./schema/create-schema.js";
+export { createSchema, RESERVED_NAME_PREFIX } from "./schema/create-schema.js";
 export { readStored, toUserValue } from "./schema/read.js";
-export { type StoredFields, validateRoomValue, type WriteMode, validateWrite } from "./schema/validate.js";
+export { isJson, type StoredFields, validateRoomValue, type WriteMode, validateWrite } from "./schema/validate.js";
 export {
   type Clock,
   type ClockOptions,
@@ -34,7 +34,7 @@ export {
   TICKS_PER_MS,
 } from "./hlc.js";
 export { CREATED_AT_FIELD, CREATED_BY_FIELD, DELETED_FIELD, type Triple } from "./triples.js";
-export { compareStoredValues, incomingWins } from "./merge.js";
+export { compareStoredValues, incomingWins, mergeDocumentTriples } from "./merge.js";
 export { type Commit, type CommitListener, TripleStore } from "./store/triple-store.js";
 export { RowChange, type Table } from "./store/table.js";
 export type { RangeBounds } from "./store/indexes.js";

@@ -210,6 +210,20 @@ describe("createSchema", () => {
     expect(error.message).toContain("reserved");
   });
 
+  it.each(["__map_prefs", "__internal"])("rejects the entity and room name %s: the __ prefix is reserved for key-value maps", (name) => {
+    const entity = schemaErrorOf(() => createSchema({ entities: { [name]: { title: t.string({ fallback: "" }) } } }));
+    expect(entity.message).toContain(`"${name}"`);
+    expect(entity.message).toContain("reserved");
+    const room = schemaErrorOf(() => createSchema({ entities: {}, rooms: { [name]: {} } }));
+    expect(room.message).toContain(`"${name}"`);
+    expect(room.message).toContain("reserved");
+  });
+
+  it("accepts field names and names with an inner or single leading underscore", () => {
+    const schema = createSchema({ entities: { _drafts: { __meta: t.json({ optional: true }) }, my__notes: {} } });
+    expect(Object.keys(schema.collections)).toEqual(["_drafts", "my__notes"]);
+  });
+
   it("rejects __proto__-like names for entities and fields", () => {
     const entities = JSON.parse('{"__proto__": {}}') as Record<string, Record<string, AnyFieldDef>>;
     expect(Object.keys(entities)).toEqual(["__proto__"]);

@@ -3,6 +3,11 @@ import type { AnyFieldDef, FieldSpec } from "./field.js";
 import type { CollectionSpec, EntitiesDef, RoomSpec, RoomsDef, Schema } from "./types.js";
 
 const NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/**
+ * Entity and room names starting with this are Trellis's own collections (the key-value maps of
+ * `client.map(name)` live in `__map_<name>`), so a schema may not use them.
+ */
+export const RESERVED_NAME_PREFIX = "__";
 const RESERVED_FIELD_NAMES = new Set(["id", "createdAt", "updatedAt", "createdBy", "__proto__", "constructor", "prototype"]);
 // `database.batch` and `database.batch.execute` are the batch API, so no collection may use those names.
 const RESERVED_ENTITY_NAMES = new Set(["batch", "execute", "__proto__", "constructor", "prototype"]);
@@ -16,6 +21,14 @@ function schemaError(message: string): DatabaseError {
 function checkName(kind: string, name: string, reserved: ReadonlySet<string>): void {
   if (!NAME_PATTERN.test(name)) throw schemaError(`${kind} name "${name}" must match ${NAME_PATTERN} (letters, digits, _).`);
   if (reserved.has(name)) throw schemaError(`${kind} name "${name}" is reserved; pick another name.`);
+}
+
+/** Entities and rooms only: fields may start with `__`, collections may not (see {@link RESERVED_NAME_PREFIX}). */
+function checkCollectionName(kind: string, name: string): void {
+  checkName(kind, name, RESERVED_ENTITY_NAMES);
+  if (name.startsWith(RESERVED_NAME_PREFIX)) {
+    throw schemaError(`${kind} name "${name}" starts with "${RESERVED_NAME_PREFIX}", which is reserved for Trellis's own collections (key-value maps); rename it.`);
+  }
 }
 
 function isFieldDef(value: unknown): value is AnyFieldDef {
@@ -102,12 +115,12 @@ export function createSchema<const TEntities extends EntitiesDef, const TRooms e
   }
   const collections: Record<string, CollectionSpec> = {};
   for (const [name, fields] of Object.entries(definition.entities)) {
-    checkName("entity", name, RESERVED_ENTITY_NAMES);
+    checkCollectionName("entity", name);
     collections[name] = { name, fields: compileFields(name, fields, ENTITY_FIELD_TYPES, definition.entities) };
   }
   const roomSpecs: Record<string, RoomSpec> = {};
   for (const [name, room] of Object.entries(definition.rooms ?? {})) {
-    checkName("room", name, RESERVED_ENTITY_NAMES);
+    checkCollectionName("room", name);
     if (typeof room !== "object" || room === null) throw schemaError(`room "${name}" must be an object with events, userStatus, roomStatus.`);
     roomSpecs[name] = compileRoom(name, room, definition.entities);
   }

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { encodeHlc, TICKS_PER_MS } from "../hlc.js";
+import { mergeDocumentTriples } from "../merge.js";
 import { compileMaterializer } from "../query/materialize.js";
 import { normalizeQuery } from "../query/normalize.js";
 import { runQuery } from "../query/run-query.js";
@@ -223,7 +224,28 @@ describe("merge laws", () => {
       { numRuns: 300 },
     );
   });
+
+  it("merges stored document states as the store does (mergeDocumentTriples)", () => {
+    checkLaw(
+      fc.property(changeSetArb, changeSetArb, (left, right) => {
+        const a = replicaOf(left);
+        const b = replicaOf(right);
+        const expected = merged(a, b);
+        for (const collection of COLLECTIONS) {
+          for (const id of IDS) {
+            const folded = mergeDocumentTriples(a.documentTriples(collection, id), b.documentTriples(collection, id));
+            expect(sortedTriples(folded)).toEqual(sortedTriples(expected.documentTriples(collection, id)));
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
 });
+
+function sortedTriples(triples: readonly Triple[]): Triple[] {
+  return triples.map((triple) => ({ ...triple })).sort((x, y) => (canonicalKey(x) < canonicalKey(y) ? -1 : canonicalKey(x) > canonicalKey(y) ? 1 : 0));
+}
 
 // ---- targeted cases ----
 

@@ -155,17 +155,18 @@ export class TripleStore {
   /** Every stored triple (tombstones included), for sync snapshots and replica comparison. */
   *triples(): IterableIterator<Triple> {
     for (const table of this.tables.values()) {
-      for (let row = 0; row < table.ids.length; row++) {
-        const id = table.ids[row]!;
-        const collection = table.name;
-        const out: Triple[] = [];
-        table.forEachCell(row, (field, value, ticks, node, element) => {
-          const hlc = encodeHlc({ ticks, node });
-          out.push(element === undefined ? { collection, id, field, value, hlc } : { collection, id, field, value, hlc, element });
-        });
-        yield* out;
-      }
+      for (let row = 0; row < table.ids.length; row++) yield* rowTriples(table, row);
     }
+  }
+
+  /**
+   * The stored triples of one document (a deleted one: only its tombstone), or an empty list if
+   * it was never written: what persistence writes for a changed document.
+   */
+  documentTriples(collection: string, id: string): Triple[] {
+    const table = this.tables.get(collection);
+    const row = table?.anyRowOf(id);
+    return row === undefined ? [] : rowTriples(table!, row);
   }
 
   private inTransaction<T>(body: () => T): T {
@@ -191,4 +192,15 @@ export class TripleStore {
     }
     return id;
   }
+}
+
+function rowTriples(table: Table, row: number): Triple[] {
+  const id = table.ids[row]!;
+  const collection = table.name;
+  const out: Triple[] = [];
+  table.forEachCell(row, (field, value, ticks, node, element) => {
+    const hlc = encodeHlc({ ticks, node });
+    out.push(element === undefined ? { collection, id, field, value, hlc } : { collection, id, field, value, hlc, element });
+  });
+  return out;
 }
