@@ -1,13 +1,19 @@
-import { createClock, LiveQueryRegistry, type EntitiesDef, type RoomsDef, type Schema, TripleStore } from "@trellis/core";
+import { createClock, type DatabaseResult, LiveQueryRegistry, type EntitiesDef, ok, type RoomsDef, type Schema, TripleStore } from "@trellis/core";
 import { createBatchCollection, executeBatch } from "./batch.js";
 import { generateId } from "./generate-id.js";
 import { LocalWriter } from "./local-writer.js";
+import { MapsService } from "./maps/key-value-map.js";
+import type { KeyValueMap } from "./maps/map-types.js";
 import { PaginatedQuery, preloadPaginated } from "./paginated.js";
+import { ClientPersistence } from "./persistence/client-persistence.js";
+import { gateQuerySync } from "./persistence/ready-gate.js";
+import { resolveStorage, type StorageOption } from "./persistence/resolve-storage.js";
 import { QueryService } from "./query-service.js";
 import type { Rooms } from "./rooms/room-types.js";
 import { RoomsService } from "./rooms/rooms.js";
 import { type ClientConnection, LOCAL_CONNECTION } from "./sync/client-connection.js";
 import type { KeepAliveOptions, ReconnectOptions } from "./sync/connection.js";
+import { LOCAL_SYNC } from "./sync/query-sync.js";
 import { checkServerUrl } from "./sync/server-url.js";
 import { SyncEngine, type SyncEngineOptions } from "./sync/sync-engine.js";
 import type { WebSocketConstructor } from "./sync/web-socket.js";
@@ -42,6 +48,23 @@ export interface ClientOptions<S extends Schema> {
   readonly reconnect?: ReconnectOptions;
   /** Keep-alive: a ping every `intervalMs` (15 000), dropped after `timeoutMs` (10 000) without answer. */
   readonly keepAlive?: KeepAliveOptions;
+  /**
+   * Where data is kept between runs: `"indexeddb"` (the default in browsers) or `"memory"` (the
+   * default elsewhere: data goes with the process), or a `ClientStorage` such as
+   * `createMemoryStorage()`. See docs/offline.md.
+   */
+  readonly storage?: StorageOption;
+}
+
+/** `client.storage`: where the client keeps its data. */
+export interface ClientStorageInfo {
+  /** `"memory"` (nothing kept), `"indexeddb"`, or the kind of a storage passed in. */
+  readonly kind: string;
+  /**
+   * Settles once stored data is loaded (at once without persistence); a STORAGE error when the
+   * storage could not be opened, in which case the client runs in memory only.
+   */
+  readonly ready: Promise<DatabaseResult<void>>;
 }
 
 /** A Trellis client: a local, reactive, typed copy of an app's data. */
@@ -52,6 +75,19 @@ export interface TrellisClient<S extends Schema> {
    * app-wide room) and gives a handle to emit, set statuses and listen. See docs/rooms.md.
    */
   readonly rooms: S extends Schema<EntitiesDef, infer R extends RoomsDef> ? Rooms<R> : never;
+  /**
+   * The replicated key-value map `name` (1-64 characters of [A-Za-z0-9_]) for schemaless data:
+   * `get`, `set`, `remove`, `entries`, `subscribe`. One handle per name; `V` types the values
+   * (unchecked: any JSON value may arrive from other clients). See docs/maps.md.
+   *
+   * @example
+   * const prefs = client.map<{ theme: string }>("prefs");
+   * await prefs.set("alice", { theme: "dark" });
+   * prefs.get("alice")?.theme; // "dark"
+   */
+  map<V = unknown>(name: string): KeyValueMap<V>;
+  /** Where the client keeps its data, and when stored data is loaded. */
+  readonly storage: ClientStorageInfo;
   readonly appId: string;
   readonly clientId: string;
   readonly userId: string | undefined;
@@ -94,9 +130,24 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
   const clock = createClock({ node: clientId, ...(options.now ? { wallClock: options.now } : {}) });
   const store = new TripleStore();
   const registry = new LiveQueryRegistry(store);
-  const sync = options.serverUrl === undefined ? undefined : createSync(options, { store, clock, appId, clientId });
-  const writer = new LocalWriter(schema, store, clock, options.userId, options.generateId ?? generateId, sync && ((triples) => sync.record(triples)));
-  const queries = new QueryService(schema, store, registry, appId, sync);
+  const storage = resolveStorage(options.storage, appId);
+  const persistence = storage && new ClientPersistence(storage, store, clock);
+  const sync = options.serverUrl === undefined ? undefined : createSync(options, { store, clock, appId, clientId, ...persistence?.syncOptions() });
+  const writer = new LocalWriter(
+    schema,
+    store,
+    clock,
+    options.userId,
+    options.generateId ?? generateId,
+    sync || persistence
+      ? (triples) => {
+          persistence?.persister.documentsChanged(triples);
+          sync?.record(triples);
+        }
+      : undefined,
+  );
+  const queries = new QueryService(schema, store, registry, appId, persistence ? gateQuerySync(sync ?? LOCAL_SYNC, persistence.isReady, persistence.ready) : sync);
+  const maps = new MapsService({ store, registry, writer, sync: queries.sync, ...(persistence ? { commit: (write) => persistence.write(write) } : {}) });
   let isClosed = false;
 
   const guard = <A extends unknown[], R>(name: string, body: (...args: A) => R) =>
@@ -104,24 +155,27 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
       if (isClosed) throw new Error(`Trellis client: ${name} called after close(); create a new client.`);
       return body(...args);
     };
+  /** A write: applied once stored data is loaded, resolved once it is stored. */
+  const write = <A extends unknown[], T>(name: string, body: (...args: A) => DatabaseResult<T>) =>
+    guard(name, async (...args: A): Promise<DatabaseResult<T>> => (persistence ? persistence.write(() => body(...args)) : body(...args)));
 
   const database: Record<string, unknown> = {};
   const batch: Record<string, unknown> = {
-    execute: guard("batch.execute", async (operations: unknown) => writer.transaction(() => executeBatch(schema, writer, operations))),
+    execute: write("batch.execute", (operations: unknown) => writer.transaction(() => executeBatch(schema, writer, operations))),
   };
   for (const collection of Object.keys(schema.collections)) {
     database[collection] = {
-      create: guard(`${collection}.create`, async (fields: unknown) => writer.create(collection, fields)),
-      update: guard(`${collection}.update`, async (args: { id?: unknown; fields?: unknown } | undefined) =>
+      create: write(`${collection}.create`, (fields: unknown) => writer.create(collection, fields)),
+      update: write(`${collection}.update`, (args: { id?: unknown; fields?: unknown } | undefined) =>
         writer.change(collection, args?.id, args?.fields, "update"),
       ),
-      replace: guard(`${collection}.replace`, async (args: { id?: unknown; fields?: unknown } | undefined) =>
+      replace: write(`${collection}.replace`, (args: { id?: unknown; fields?: unknown } | undefined) =>
         writer.change(collection, args?.id, args?.fields, "replace"),
       ),
-      delete: guard(`${collection}.delete`, async (id: unknown) => writer.delete(collection, id)),
-      updateMany: guard(`${collection}.updateMany`, async (args: unknown) => writer.changeMany(collection, args, "update")),
-      replaceMany: guard(`${collection}.replaceMany`, async (args: unknown) => writer.changeMany(collection, args, "replace")),
-      deleteMany: guard(`${collection}.deleteMany`, async (args: unknown) => writer.changeMany(collection, args, "delete")),
+      delete: write(`${collection}.delete`, (id: unknown) => writer.delete(collection, id)),
+      updateMany: write(`${collection}.updateMany`, (args: unknown) => writer.changeMany(collection, args, "update")),
+      replaceMany: write(`${collection}.replaceMany`, (args: unknown) => writer.changeMany(collection, args, "replace")),
+      deleteMany: write(`${collection}.deleteMany`, (args: unknown) => writer.changeMany(collection, args, "delete")),
       query: guard(`${collection}.query`, async (query: unknown) => queries.query(collection, query)),
       queryOne: guard(`${collection}.queryOne`, async (query: unknown) => queries.queryOne(collection, query)),
       subscribe: guard(`${collection}.subscribe`, (query: unknown, callback: never) => queries.subscribe(collection, query, callback)),
@@ -144,14 +198,17 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
     rooms[roomType] = guard(`rooms.${roomType}`, (roomId?: unknown) => roomsService.open(roomType, roomId));
   }
   sync?.connect();
+  void persistence?.open((restored) => sync?.restored(restored.cursors));
 
   return {
     database: database as never,
     rooms: rooms as never,
+    map: guard("map", (name: string) => maps.open(name) as KeyValueMap<never>),
     appId,
     clientId,
     userId: options.userId,
     schema,
+    storage: { kind: storage?.kind ?? "memory", ready: persistence?.ready ?? Promise.resolve(ok(undefined)) },
     connection: sync?.connection ?? LOCAL_CONNECTION,
     connect: guard("connect", () => {
       if (sync === undefined) throw new Error("Trellis client: connect() needs a server; pass createClient({ serverUrl }).");
@@ -161,7 +218,9 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
     async close() {
       isClosed = true;
       roomsService.close();
+      maps.close();
       await sync?.close();
+      await persistence?.close();
       registry.dispose();
     },
   };
@@ -169,7 +228,7 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
 
 function createSync<S extends Schema>(
   options: ClientOptions<S>,
-  parts: Pick<SyncEngineOptions, "store" | "clock" | "appId" | "clientId">,
+  parts: Pick<SyncEngineOptions, "store" | "clock" | "appId" | "clientId" | "outbox" | "onRemoteApplied" | "onCursor" | "ready">,
 ): SyncEngine {
   const { auth } = options;
   if (auth !== undefined && !(typeof (auth as { token?: unknown }).token === "string" || typeof (auth as { getToken?: unknown }).getToken === "function")) {

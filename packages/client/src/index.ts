@@ -1,6 +1,11 @@
-export { type ClientAuth, createClient, type ClientOptions, type TrellisClient } from "./create-client.js";
+export { type ClientAuth, createClient, type ClientOptions, type ClientStorageInfo, type TrellisClient } from "./create-client.js";
+export { createMemoryStorage } from "./persistence/memory-storage.js";
+export { createIndexedDbStorage, type IndexedDbStorageOptions } from "./persistence/indexeddb-storage.js";
+export type { ClientStorage, StorageCommit, StoredDocument, StoredState } from "./persistence/storage.js";
+export type { StorageOption } from "./persistence/resolve-storage.js";
 export type { ClientConnection, ConnectionState, ConnectionStatus } from "./sync/client-connection.js";
 export type { RoomEvents, RoomHandle, Rooms, RoomStatus, UserStatus } from "./rooms/room-types.js";
+export type { KeyValueMap, MapEntry } from "./maps/map-types.js";
 export type { KeepAliveOptions, ReconnectOptions } from "./sync/connection.js";
 export type { WebSocketConstructor, WebSocketLike } from "./sync/web-socket.js";
 export type {

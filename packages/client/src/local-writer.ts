@@ -67,6 +67,22 @@ export class LocalWriter {
     }
   }
 
+  /**
+   * Writes already checked plain fields of one document of a collection the schema does not
+   * declare (a key-value map's reserved collection): stamped with a fresh HLC, applied and
+   * reported like any write. A document this replica does not hold yet gets its `createdAt`
+   * too: other replicas accept a document they lack only with it (design 009).
+   *
+   * @example
+   * writer.writeReserved({ name: "__map_prefs", fields: { value: { type: "json", optional: true } } }, "theme", [["value", "dark"]]);
+   */
+  writeReserved(spec: CollectionSpec, id: string, fields: StoredFields): void {
+    const hlc = this.clock.now();
+    const isNew = this.store.table(spec.name)?.anyRowOf(id) === undefined;
+    const stored = isNew ? [...fields, [CREATED_AT_FIELD, hlcMillis(hlc)] as const] : fields;
+    this.transaction(() => this.writeFields(spec, id, stored, hlc));
+  }
+
   create(collection: string, input: unknown): DatabaseResult<Doc> {
     const spec = this.collection(collection);
     if (spec.error) return spec;

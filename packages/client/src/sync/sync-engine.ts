@@ -60,6 +60,12 @@ export interface SyncEngineOptions {
   readonly random?: () => number;
   readonly fetch?: typeof fetch;
   readonly outbox?: Outbox;
+  /** Hears the triples of every remote batch applied (persistence stores their documents). */
+  readonly onRemoteApplied?: ((triples: readonly Triple[]) => void) | undefined;
+  /** Hears every cursor move of a synced query (persistence stores them). */
+  readonly onCursor?: ((queryKey: string, cursor: string) => void) | undefined;
+  /** Settles once stored data is loaded: connecting waits for it, so the restored outbox and cursors are used. */
+  readonly ready?: Promise<unknown> | undefined;
 }
 
 /**
@@ -88,6 +94,8 @@ export class SyncEngine implements QuerySync {
   private isPushScheduled = false;
   private rooms: RoomLink | undefined;
   private welcomedUserId: string | null | undefined;
+  private wantsConnection = false;
+  private isRestoring = false;
 
   constructor(private readonly options: SyncEngineOptions) {
     this.outbox = options.outbox ?? createMemoryOutbox();
@@ -118,7 +126,7 @@ export class SyncEngine implements QuerySync {
     });
     const transportState = this.transport.state;
     this.isOffline = computed(() => transportState.value === "offline");
-    this.queries = new SyncedQueries({ send: (message) => this.transport.send(message), isOffline: this.isOffline });
+    this.queries = new SyncedQueries({ send: (message) => this.transport.send(message), isOffline: this.isOffline, onCursor: options.onCursor });
     this.pusher = new OutboxPusher({
       outbox: this.outbox,
       // Offline, the outbox waits for the next `welcome`, which flushes it: flushing on each write
@@ -141,10 +149,25 @@ export class SyncEngine implements QuerySync {
       return pending.value > 0 || outstanding.value > 0 ? "syncing" : "online";
     });
     this.connection = createClientConnection(state, pending, this.lastError);
+    if (options.ready !== undefined) {
+      this.isRestoring = true;
+      void options.ready.then(() => {
+        this.isRestoring = false;
+        if (this.wantsConnection) this.transport.connect();
+      });
+    }
   }
 
   connect(): void {
+    this.wantsConnection = true;
+    if (this.isRestoring) return;
     this.transport.connect();
+  }
+
+  /** Takes up where an earlier run stopped: its outbox (already in `outbox`) and its cursors. */
+  restored(cursors: ReadonlyMap<string, string>): void {
+    this.queries.restoreCursors(cursors);
+    this.pending.value = this.outbox.size;
   }
 
   /** Where the socket is. */
@@ -169,6 +192,7 @@ export class SyncEngine implements QuerySync {
   }
 
   disconnect(): void {
+    this.wantsConnection = false;
     this.transport.disconnect();
   }
 
@@ -213,6 +237,7 @@ export class SyncEngine implements QuerySync {
   applyRemote(triples: readonly Triple[]): void {
     const clockError = applyRemoteTriples(this.options.store, this.options.clock, triples);
     if (clockError !== undefined) this.report(clockError);
+    if (triples.length > 0) this.options.onRemoteApplied?.(triples);
   }
 
   private hello(): HelloMessage | Promise<HelloMessage> {

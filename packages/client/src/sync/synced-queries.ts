@@ -35,6 +35,8 @@ interface Entry {
 export interface SyncedQueriesOptions {
   readonly send: (message: SubscribeMessage | UnsubscribeMessage) => boolean;
   readonly isOffline: ReadonlySignal<boolean>;
+  /** Hears every cursor move of a synced query (persistence stores them). */
+  readonly onCursor?: ((queryKey: string, cursor: string) => void) | undefined;
 }
 
 const NOT_LOADING: ReadonlySignal<boolean> = signal(false);
@@ -114,6 +116,11 @@ export class SyncedQueries {
     return false;
   }
 
+  /** Cursors stored by an earlier run: queries synced then continue from them, not loading. */
+  restoreCursors(cursors: ReadonlyMap<string, string>): void {
+    for (const [key, cursor] of cursors) if (!this.entries.has(key)) this.remember(key, cursor);
+  }
+
   /** A connection was welcomed: every followed query is subscribed again, from its cursor. */
   connected(): void {
     this.isConnected = true;
@@ -134,12 +141,18 @@ export class SyncedQueries {
     if (entry === undefined) return;
     entry.cursor = cursor;
     entry.isSynced = true;
+    this.options.onCursor?.(entry.key, cursor);
     this.answer(entry);
   }
 
   /** Changes arrived: every synced query has seen everything up to `cursor`. */
   changes(cursor: string): void {
-    for (const entry of this.entries.values()) if (entry.isSynced) entry.cursor = cursor;
+    const { onCursor } = this.options;
+    for (const entry of this.entries.values()) {
+      if (!entry.isSynced) continue;
+      entry.cursor = cursor;
+      onCursor?.(entry.key, cursor);
+    }
   }
 
   /** The server refused a query: stop waiting for it (local data answers it). */

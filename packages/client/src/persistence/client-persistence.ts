@@ -1,0 +1,97 @@
+import { signal } from "@preact/signals-core";
+import { type Clock, type DatabaseResult, decodeHlc, ok, type Triple, type TripleStore } from "@trellis/core";
+import type { OutboxEntry } from "../sync/outbox.js";
+import { createPersistentOutbox, type PersistentOutbox } from "./persistent-outbox.js";
+import { Persister } from "./persister.js";
+import type { ClientStorage } from "./storage.js";
+
+/** What the rest of the client gets back from storage once it opened. */
+export interface RestoredState {
+  readonly outbox: readonly OutboxEntry[];
+  readonly cursors: ReadonlyMap<string, string>;
+}
+
+/**
+ * A client's persistence: opens its storage, loads what it holds into the store and the clock,
+ * then writes every later change through (see {@link Persister}). Until it is ready, writes and
+ * queries wait (see `gateQuerySync`).
+ *
+ * @example
+ * const persistence = new ClientPersistence(storage, store, clock);
+ * persistence.open((restored) => sync.restore(restored));
+ */
+export class ClientPersistence {
+  readonly persister: Persister;
+  readonly outbox: PersistentOutbox;
+  /** Becomes true once stored data is in memory (or opening failed and the client runs without it). */
+  readonly isReady = signal(false);
+  readonly ready: Promise<DatabaseResult<void>>;
+  private openFailure: DatabaseResult<void> | undefined;
+  private resolveReady!: (result: DatabaseResult<void>) => void;
+
+  constructor(
+    readonly storage: ClientStorage,
+    private readonly store: TripleStore,
+    private readonly clock: Clock,
+  ) {
+    this.persister = new Persister(storage, store, clock);
+    this.outbox = createPersistentOutbox(this.persister);
+    this.ready = new Promise((resolve) => (this.resolveReady = resolve));
+  }
+
+  /** Opens the storage and restores it; `restore` hands the outbox and cursors to sync. */
+  async open(restore: (state: RestoredState) => void): Promise<void> {
+    const opened = await this.storage.open();
+    if (opened.error) {
+      // The client goes on in memory; every write reports that it was not stored.
+      this.openFailure = opened;
+      console.warn(`Trellis storage: ${opened.error.message} Data stays in memory only.`);
+    } else {
+      const { documents, outbox, clock, cursors } = opened.data;
+      this.store.transact(() => {
+        for (const document of documents) for (const triple of document.triples) this.store.applyTriple(triple);
+      });
+      const stored = clock === undefined ? undefined : decodeHlc(clock).data;
+      if (stored !== undefined) this.clock.restore(stored);
+      this.outbox.restore(outbox);
+      restore({ outbox, cursors });
+      this.persister.start();
+    }
+    this.isReady.value = true;
+    this.resolveReady(this.openFailure ?? ok(undefined));
+  }
+
+  /** What sync needs to store its outbox, cursors and remote data, and to wait for stored data. */
+  syncOptions() {
+    const { persister } = this;
+    return {
+      outbox: this.outbox,
+      onRemoteApplied: (triples: readonly Triple[]) => persister.documentsChanged(triples),
+      onCursor: (queryKey: string, cursor: string) => persister.cursorMoved(queryKey, cursor),
+      ready: this.ready,
+    };
+  }
+
+  /**
+   * Runs a write once stored data is loaded (so its HLC follows the stored clock) and resolves
+   * once it is stored: its result, or a STORAGE error if storage refused it (the write stays
+   * in memory and in the outbox, and is stored with the next commit that succeeds).
+   */
+  async write<T>(body: () => DatabaseResult<T>): Promise<DatabaseResult<T>> {
+    if (!this.isReady.peek()) await this.ready;
+    const result = body();
+    if (result.error) return result;
+    const stored = await this.durable();
+    return stored.error ? stored : result;
+  }
+
+  /** Settles once every change so far is stored: what a write's promise waits for. */
+  durable(): Promise<DatabaseResult<void>> {
+    return this.openFailure === undefined ? this.persister.durable() : Promise.resolve(this.openFailure);
+  }
+
+  async close(): Promise<void> {
+    await this.ready;
+    await this.persister.close();
+  }
+}

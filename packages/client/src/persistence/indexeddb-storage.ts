@@ -1,0 +1,157 @@
+import { type DatabaseResult, fail, mergeDocumentTriples, ok, type Triple } from "@trellis/core";
+import { type DBSchema, type IDBPDatabase, openDB } from "idb";
+import type { OutboxEntry } from "../sync/outbox.js";
+import type { ClientStorage, StorageCommit, StoredDocument, StoredState } from "./storage.js";
+
+/** The layout version of the database; bump it with an `upgrade` step when the layout changes. */
+const LAYOUT_VERSION = 1;
+const PENDING = 0;
+const SYNCED = 1;
+const CURSOR_PREFIX = "cursor:";
+
+interface OutboxRow {
+  readonly batchId: string;
+  readonly seq: number;
+  readonly synced: typeof PENDING | typeof SYNCED;
+  readonly triples: readonly Triple[];
+}
+
+interface TrellisDb extends DBSchema {
+  documents: { key: [string, string]; value: StoredDocument };
+  outbox: { key: string; value: OutboxRow; indexes: { bySynced: [number, number] } };
+  meta: { key: string; value: string };
+}
+
+/** Options of {@link createIndexedDbStorage}. */
+export interface IndexedDbStorageOptions {
+  /** The database name; one per app (the client uses `trellis-<appId>`). */
+  readonly name: string;
+}
+
+/**
+ * Storage in the browser's IndexedDB (through `idb`): a `documents` store of each document's
+ * triples with their HLCs, an `outbox` store (the operation log: one row per pending write,
+ * indexed by synced state) and a `meta` store (clock, sync cursors). Commits are one
+ * `readwrite` transaction with `durability: "strict"`, so a resolved commit survives a crash.
+ * Tabs of one app share the database: documents are merged into what is stored (another tab
+ * may have written them), never overwritten. See docs/design/013-browser-persistence.md.
+ *
+ * @example
+ * const storage = createIndexedDbStorage({ name: "trellis-my-app" });
+ */
+export function createIndexedDbStorage(options: IndexedDbStorageOptions): ClientStorage {
+  let database: IDBPDatabase<TrellisDb> | undefined;
+  let closedBy: string | undefined;
+  let nextSeq = 0;
+
+  const connect = async (): Promise<IDBPDatabase<TrellisDb>> => {
+    if (database !== undefined) return database;
+    if (closedBy !== undefined) throw new StorageClosed(closedBy);
+    database = await openDB<TrellisDb>(options.name, LAYOUT_VERSION, {
+      upgrade(db) {
+        db.createObjectStore("documents", { keyPath: ["collection", "id"] });
+        db.createObjectStore("outbox", { keyPath: "batchId" }).createIndex("bySynced", ["synced", "seq"]);
+        db.createObjectStore("meta");
+      },
+      // Another tab opens a newer layout: step aside rather than block its upgrade.
+      blocking() {
+        closedBy = "Another tab upgraded this app's local database; reload the page to keep storing data.";
+        database?.close();
+        database = undefined;
+      },
+      terminated() {
+        closedBy = "The browser closed this app's local database (storage cleared or disk error); reload the page.";
+        database = undefined;
+      },
+    });
+    return database;
+  };
+
+  return {
+    kind: "indexeddb",
+    async open(): Promise<DatabaseResult<StoredState>> {
+      try {
+        const db = await connect();
+        const tx = db.transaction(["documents", "outbox", "meta"], "readwrite");
+        const outbox = tx.objectStore("outbox");
+        const [documents, rows, metaKeys, metaValues] = await Promise.all([
+          tx.objectStore("documents").getAll(),
+          outbox.getAll(),
+          tx.objectStore("meta").getAllKeys(),
+          tx.objectStore("meta").getAll(),
+        ]);
+        const pending: OutboxRow[] = [];
+        for (const row of rows) {
+          nextSeq = Math.max(nextSeq, row.seq + 1);
+          if (row.synced === SYNCED) void outbox.delete(row.batchId);
+          else pending.push(row);
+        }
+        await tx.done;
+        pending.sort((a, b) => a.seq - b.seq);
+        const cursors = new Map<string, string>();
+        let clock: string | undefined;
+        metaKeys.forEach((key, index) => {
+          if (key === "clock") clock = metaValues[index];
+          else if (key.startsWith(CURSOR_PREFIX)) cursors.set(key.slice(CURSOR_PREFIX.length), metaValues[index]!);
+        });
+        return ok({ documents, outbox: pending.map(({ batchId, triples }): OutboxEntry => ({ batchId, triples })), clock, cursors });
+      } catch (error) {
+        return storageFailure(error, "open");
+      }
+    },
+    async commit(commit: StorageCommit): Promise<DatabaseResult<void>> {
+      try {
+        const db = await connect();
+        const tx = db.transaction(["documents", "outbox", "meta"], "readwrite", { durability: "strict" });
+        const documents = tx.objectStore("documents");
+        const outbox = tx.objectStore("outbox");
+        const meta = tx.objectStore("meta");
+        // Requests are issued without awaiting anything but their own results, so the
+        // transaction stays active; `tx.done` settles once every one of them has.
+        for (const document of commit.documents) {
+          void documents.get([document.collection, document.id]).then((stored) =>
+            documents.put({
+              collection: document.collection,
+              id: document.id,
+              triples: stored === undefined ? document.triples : mergeDocumentTriples(stored.triples, document.triples),
+            }),
+          );
+        }
+        for (const entry of commit.added) void outbox.put({ batchId: entry.batchId, seq: nextSeq++, synced: PENDING, triples: entry.triples });
+        for (const batchId of commit.acknowledged) {
+          void outbox.get(batchId).then((row) => row && outbox.put({ ...row, synced: SYNCED }));
+        }
+        for (const [key, cursor] of commit.cursors) void meta.put(cursor, CURSOR_PREFIX + key);
+        void meta.get("clock").then((stored) => {
+          if (stored === undefined || commit.clock > stored) void meta.put(commit.clock, "clock");
+        });
+        await tx.done;
+        return ok(undefined);
+      } catch (error) {
+        return storageFailure(error, "commit");
+      }
+    },
+    async close() {
+      closedBy ??= "This client was closed.";
+      database?.close();
+      database = undefined;
+    },
+  };
+}
+
+class StorageClosed extends Error {}
+
+/** An IndexedDB failure as a STORAGE result whose message says what to do. */
+function storageFailure(error: unknown, during: "open" | "commit"): DatabaseResult<never> {
+  const name = error instanceof Error || (typeof DOMException !== "undefined" && error instanceof DOMException) ? (error as Error).name : "Error";
+  const text = error instanceof Error ? error.message : String(error);
+  if (name === "QuotaExceededError") {
+    return fail(
+      "STORAGE",
+      "The browser refused to store more data for this app (storage quota exceeded). Free space with client.storage.prune() or ask the user to allow more storage.",
+      { reason: "quota", during },
+    );
+  }
+  if (error instanceof StorageClosed) return fail("STORAGE", text, { reason: "closed", during });
+  return fail("STORAGE", `IndexedDB failed during ${during}: ${name}: ${text}`, { reason: "indexeddb", during, name });
+}

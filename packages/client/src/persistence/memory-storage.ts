@@ -1,0 +1,59 @@
+import { type DatabaseResult, mergeDocumentTriples, ok, type Triple } from "@trellis/core";
+import type { OutboxEntry } from "../sync/outbox.js";
+import type { ClientStorage, StorageCommit, StoredState } from "./storage.js";
+
+interface OutboxRecord {
+  readonly entry: OutboxEntry;
+  synced: boolean;
+}
+
+/**
+ * Storage held in this process's memory: what a client in Node uses by default (data goes with
+ * the process). One instance handed to successive clients acts like a browser's database across
+ * page loads, which is how tests exercise restore without a browser.
+ *
+ * @example
+ * const storage = createMemoryStorage();
+ * const first = createClient({ schema, storage });
+ * await first.close();
+ * const second = createClient({ schema, storage }); // sees what the first one wrote
+ */
+export function createMemoryStorage(): ClientStorage {
+  const documents = new Map<string, { collection: string; id: string; triples: Triple[] }>();
+  const outbox = new Map<string, OutboxRecord>();
+  const cursors = new Map<string, string>();
+  let clock: string | undefined;
+
+  return {
+    kind: "memory",
+    async open(): Promise<DatabaseResult<StoredState>> {
+      for (const [batchId, record] of outbox) if (record.synced) outbox.delete(batchId);
+      // Copies, as a real database would hand out: later commits must not change them.
+      return ok(
+        structuredClone({
+          documents: [...documents.values()],
+          outbox: [...outbox.values()].map((record) => record.entry),
+          clock,
+          cursors: new Map(cursors),
+        }),
+      );
+    },
+    async commit(commit: StorageCommit): Promise<DatabaseResult<void>> {
+      const copy = structuredClone(commit);
+      for (const document of copy.documents) {
+        const key = `${document.collection}\u0000${document.id}`;
+        const stored = documents.get(key);
+        documents.set(key, { ...document, triples: stored === undefined ? [...document.triples] : mergeDocumentTriples(stored.triples, document.triples) });
+      }
+      for (const entry of copy.added) outbox.set(entry.batchId, { entry, synced: false });
+      for (const batchId of copy.acknowledged) {
+        const record = outbox.get(batchId);
+        if (record !== undefined) record.synced = true;
+      }
+      for (const [key, cursor] of copy.cursors) cursors.set(key, cursor);
+      if (clock === undefined || copy.clock > clock) clock = copy.clock;
+      return ok(undefined);
+    },
+    async close() {},
+  };
+}

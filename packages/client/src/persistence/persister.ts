@@ -1,0 +1,155 @@
+import { type Clock, type DatabaseResult, encodeHlc, ok, type Triple, type TripleStore } from "@trellis/core";
+import type { OutboxEntry } from "../sync/outbox.js";
+import type { ClientStorage, StoredDocument } from "./storage.js";
+
+/** Everything marked since the last commit started. */
+interface Pending {
+  readonly documents: Map<string, readonly [collection: string, id: string]>;
+  added: OutboxEntry[];
+  readonly acknowledged: Set<string>;
+  readonly cursors: Map<string, string>;
+  /** Settles with the commit that writes this generation. */
+  readonly done: Promise<DatabaseResult<void>>;
+  readonly settle: (result: DatabaseResult<void>) => void;
+}
+
+/**
+ * Writes what changes in memory through to storage, in group commits: everything marked while
+ * a commit runs goes into the next one, so a burst of writes costs a few transactions. A
+ * document's state is read from the store when its commit starts, so it is always current; a
+ * commit holding a cursor also holds every document changed before it moved, so stored cursors
+ * never run ahead of stored data. A failed commit keeps its marks for the next one: nothing is
+ * dropped (a write's promise still reports the failure).
+ *
+ * @example
+ * persister.documentsChanged(triples);
+ * const stored = await persister.durable(); // ok once those documents are in storage
+ */
+export class Persister {
+  private pending = newPending();
+  private inFlight: Promise<DatabaseResult<void>> | undefined;
+  private isStarted = false;
+  private isScheduled = false;
+  /** A commit failed: the next one waits for a new mark instead of retrying in a loop. */
+  private isHeld = false;
+
+  constructor(
+    private readonly storage: ClientStorage,
+    private readonly store: TripleStore,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Commits may run from now on (after the stored state was loaded into memory). */
+  start(): void {
+    this.isStarted = true;
+    this.schedule();
+  }
+
+  /** The documents these triples belong to changed (a local write or remote data). */
+  documentsChanged(triples: readonly Triple[]): void {
+    const documents = this.pending.documents;
+    for (const { collection, id } of triples) {
+      const key = `${collection}\u0000${id}`;
+      if (!documents.has(key)) documents.set(key, [collection, id]);
+    }
+    this.schedule();
+  }
+
+  outboxAdded(entry: OutboxEntry): void {
+    this.pending.added.push(entry);
+    this.schedule();
+  }
+
+  outboxRemoved(batchIds: readonly string[]): void {
+    const pending = this.pending;
+    for (const batchId of batchIds) {
+      // Acknowledged before it was ever stored: it need not be stored at all.
+      const index = pending.added.findIndex((entry) => entry.batchId === batchId);
+      if (index >= 0) pending.added.splice(index, 1);
+      else pending.acknowledged.add(batchId);
+    }
+    this.schedule();
+  }
+
+  cursorMoved(queryKey: string, cursor: string): void {
+    this.pending.cursors.set(queryKey, cursor);
+    this.schedule();
+  }
+
+  /** Settles once everything marked so far is stored (or its commit failed). */
+  durable(): Promise<DatabaseResult<void>> {
+    if (!isEmpty(this.pending)) return this.pending.done;
+    return this.inFlight ?? Promise.resolve(ok(undefined));
+  }
+
+  /** Waits for the commits in progress and pending, then closes the storage. */
+  async close(): Promise<void> {
+    if (this.isStarted) {
+      this.schedule();
+      await this.durable();
+    }
+    this.isStarted = false;
+    await this.storage.close();
+  }
+
+  private schedule(isRetry = false): void {
+    if (!isRetry) this.isHeld = false;
+    if (!this.isStarted || this.isHeld || this.isScheduled || this.inFlight !== undefined) return;
+    this.isScheduled = true;
+    // Writes of one tick share a commit.
+    queueMicrotask(() => {
+      this.isScheduled = false;
+      this.commitPending();
+    });
+  }
+
+  private commitPending(): void {
+    if (this.inFlight !== undefined || isEmpty(this.pending)) return;
+    const generation = this.pending;
+    this.pending = newPending();
+    const documents: StoredDocument[] = [];
+    for (const [collection, id] of generation.documents.values()) {
+      const triples = this.store.documentTriples(collection, id);
+      if (triples.length > 0) documents.push({ collection, id, triples });
+    }
+    const commit = this.storage
+      .commit({
+        documents,
+        added: generation.added,
+        acknowledged: [...generation.acknowledged],
+        cursors: generation.cursors,
+        clock: encodeHlc(this.clock.last()),
+      })
+      .then((result) => {
+        this.inFlight = undefined;
+        if (result.error) {
+          this.keepForRetry(generation);
+          this.isHeld = true;
+        }
+        generation.settle(result);
+        this.schedule(true);
+        return result;
+      });
+    this.inFlight = commit;
+  }
+
+  /** Puts a failed generation's marks back in front of what came since. */
+  private keepForRetry(failed: Pending): void {
+    const next = this.pending;
+    for (const [key, value] of failed.documents) if (!next.documents.has(key)) next.documents.set(key, value);
+    const acknowledged = new Set(next.acknowledged);
+    next.added = [...failed.added.filter((entry) => !acknowledged.has(entry.batchId)), ...next.added];
+    for (const batchId of failed.acknowledged) next.acknowledged.add(batchId);
+    for (const [key, cursor] of failed.cursors) if (!next.cursors.has(key)) next.cursors.set(key, cursor);
+  }
+}
+
+function newPending(): Pending {
+  let settle!: (result: DatabaseResult<void>) => void;
+  const done = new Promise<DatabaseResult<void>>((resolve) => (settle = resolve));
+  return { documents: new Map(), added: [], acknowledged: new Set(), cursors: new Map(), done, settle };
+}
+
+function isEmpty(pending: Pending): boolean {
+  return pending.documents.size === 0 && pending.added.length === 0 && pending.acknowledged.size === 0 && pending.cursors.size === 0;
+}

@@ -1,0 +1,132 @@
+import "fake-indexeddb/auto";
+import { encodeHlc, type Triple } from "@trellis/core";
+import { describe, expect, it } from "vitest";
+import { createIndexedDbStorage } from "./indexeddb-storage.js";
+import { createMemoryStorage } from "./memory-storage.js";
+import type { ClientStorage, StorageCommit, StoredState } from "./storage.js";
+
+// One suite, every backend: what a client stores is what the next run finds, whatever keeps it.
+
+interface Backend {
+  readonly name: string;
+  /** A new, empty storage. */
+  create(): ClientStorage;
+  /** The same data seen by a later run (a page reload). */
+  reopen(storage: ClientStorage): Promise<ClientStorage>;
+}
+
+let databases = 0;
+const backends: Backend[] = [
+  { name: "memory", create: createMemoryStorage, reopen: async (storage) => storage },
+  {
+    name: "indexeddb",
+    create: () => Object.assign(createIndexedDbStorage({ name: `suite-${++databases}` }), { dbName: `suite-${databases}` }),
+    reopen: async (storage) => {
+      await storage.close();
+      return createIndexedDbStorage({ name: (storage as ClientStorage & { dbName: string }).dbName });
+    },
+  },
+];
+
+const hlc = (ticks: number, node = "n1") => encodeHlc({ ticks, node });
+const triple = (id: string, field: string, value: unknown, ticks: number, node = "n1"): Triple => ({ collection: "todos", id, field, value, hlc: hlc(ticks, node) });
+const commit = (parts: Partial<StorageCommit>): StorageCommit => ({ documents: [], added: [], acknowledged: [], cursors: new Map(), clock: hlc(1), ...parts });
+
+async function opened(storage: ClientStorage): Promise<StoredState> {
+  const state = await storage.open();
+  expect(state.error).toBeUndefined();
+  return state.data!;
+}
+
+function cells(state: StoredState, id: string): Record<string, unknown> {
+  const document = state.documents.find((stored) => stored.id === id);
+  return Object.fromEntries((document?.triples ?? []).map((stored) => [stored.element === undefined ? stored.field : `${stored.field}:${stored.element}`, stored.value]));
+}
+
+describe.each(backends)("$name storage", (backend) => {
+  it("starts empty", async () => {
+    const state = await opened(backend.create());
+    expect(state).toEqual({ documents: [], outbox: [], clock: undefined, cursors: new Map() });
+  });
+
+  it("gives a later run the documents, outbox, cursors and clock it committed", async () => {
+    const storage = backend.create();
+    await opened(storage);
+    const write = [triple("t1", "title", "milk", 10), triple("t1", "done", false, 10)];
+    expect(
+      await storage.commit(
+        commit({
+          documents: [{ collection: "todos", id: "t1", triples: write }],
+          added: [{ batchId: "b1", triples: write }],
+          cursors: new Map([["q-all", "c5"]]),
+          clock: hlc(10),
+        }),
+      ),
+    ).toEqual({ data: undefined, error: undefined });
+    const state = await opened(await backend.reopen(storage));
+    expect(state.documents).toEqual([{ collection: "todos", id: "t1", triples: write }]);
+    expect(state.outbox).toEqual([{ batchId: "b1", triples: write }]);
+    expect(state.cursors).toEqual(new Map([["q-all", "c5"]]));
+    expect(state.clock).toBe(hlc(10));
+  });
+
+  it("keeps pending writes in write order across commits and drops acknowledged ones", async () => {
+    const storage = backend.create();
+    await opened(storage);
+    const ids = Array.from({ length: 30 }, (_, index) => `b${index}`);
+    // Ids that sort differently from their write order.
+    const shuffled = ids.map((id, index) => `${(index * 7) % 30}-${id}`);
+    for (let index = 0; index < shuffled.length; index += 3) {
+      await storage.commit(commit({ added: shuffled.slice(index, index + 3).map((batchId) => ({ batchId, triples: [] })) }));
+    }
+    await storage.commit(commit({ acknowledged: [shuffled[0]!, shuffled[4]!, "never-stored"] }));
+    const state = await opened(await backend.reopen(storage));
+    expect(state.outbox.map((entry) => entry.batchId)).toEqual(shuffled.filter((_, index) => index !== 0 && index !== 4));
+    // Compaction on open: a later run does not find them either.
+    expect((await opened(await backend.reopen(storage))).outbox).toHaveLength(28);
+  });
+
+  it("merges a document into what is stored by the merge rules, never overwriting newer cells", async () => {
+    const storage = backend.create();
+    await opened(storage);
+    // Another tab stored a newer title and a done flag this run never saw.
+    await storage.commit(commit({ documents: [{ collection: "todos", id: "t1", triples: [triple("t1", "title", "new", 20, "tab2"), triple("t1", "done", true, 20, "tab2")] }] }));
+    await storage.commit(commit({ documents: [{ collection: "todos", id: "t1", triples: [triple("t1", "title", "old", 10), triple("t1", "note", "x", 30)] }] }));
+    expect(cells(await opened(await backend.reopen(storage)), "t1")).toEqual({ title: "new", done: true, note: "x" });
+  });
+
+  it("keeps a deleted document deleted whatever is merged into it later", async () => {
+    const storage = backend.create();
+    await opened(storage);
+    const tombstone: Triple = { collection: "todos", id: "t1", field: "$deleted", value: true, hlc: hlc(15) };
+    await storage.commit(commit({ documents: [{ collection: "todos", id: "t1", triples: [tombstone] }] }));
+    await storage.commit(commit({ documents: [{ collection: "todos", id: "t1", triples: [triple("t1", "title", "late", 99)] }] }));
+    expect((await opened(await backend.reopen(storage))).documents).toEqual([{ collection: "todos", id: "t1", triples: [tombstone] }]);
+  });
+
+  it("keeps set elements as separate cells", async () => {
+    const storage = backend.create();
+    await opened(storage);
+    const tag = (element: string, present: boolean, ticks: number): Triple => ({ ...triple("t1", "tags", present, ticks), element });
+    await storage.commit(commit({ documents: [{ collection: "todos", id: "t1", triples: [tag("a", true, 5), tag("b", true, 5)] }] }));
+    await storage.commit(commit({ documents: [{ collection: "todos", id: "t1", triples: [tag("a", false, 6), tag("c", true, 6)] }] }));
+    expect(cells(await opened(await backend.reopen(storage)), "t1")).toEqual({ "tags:a": false, "tags:b": true, "tags:c": true });
+  });
+
+  it("never moves the stored clock back", async () => {
+    const storage = backend.create();
+    await opened(storage);
+    await storage.commit(commit({ clock: hlc(500, "tab1") }));
+    await storage.commit(commit({ clock: hlc(400, "tab2") }));
+    expect((await opened(await backend.reopen(storage))).clock).toBe(hlc(500, "tab1"));
+  });
+
+  it("hands out copies: changing what open returned does not change what is stored", async () => {
+    const storage = backend.create();
+    await opened(storage);
+    await storage.commit(commit({ documents: [{ collection: "todos", id: "t1", triples: [triple("t1", "title", "milk", 10)] }] }));
+    const first = await opened(await backend.reopen(storage));
+    (first.documents[0]!.triples as Triple[]).length = 0;
+    expect(cells(await opened(await backend.reopen(storage)), "t1")).toEqual({ title: "milk" });
+  });
+});
