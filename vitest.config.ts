@@ -8,7 +8,8 @@ export default defineConfig({
   resolve: { conditions: [sourceCondition, ...defaultClientConditions] },
   ssr: { resolve: { conditions: [sourceCondition, ...defaultServerConditions] } },
   test: {
-    include: ["packages/*/src/**/*.test.ts"],
+    // e2e/: browser tests in Chromium (see docs/design/012-browser-tests.md).
+    include: ["packages/*/src/**/*.test.ts", "packages/*/e2e/**/*.test.ts"],
     typecheck: { enabled: true, include: ["packages/*/src/**/*.test-d.ts"], tsconfig: "./tsconfig.json" },
     testTimeout: 60_000,
     reporters: ["default", "./scripts/summary-reporter.ts"],

@@ -1,0 +1,160 @@
+// The page the browser tests load: bundles @trellis/client (from source) with a small schema and
+// exposes `window.app`, which tests drive through `page.evaluate` / `page.waitForFunction`.
+// Everything a test reads back must be plain, serialisable data.
+import { type ClientOptions, createClient, type TrellisClient } from "@trellis/client";
+import { createSchema, type FieldDef, type Schema, t } from "@trellis/core";
+
+/** A field with a fallback; optional when `O` is true. */
+type Field<T, O extends boolean = false> = FieldDef<T, O, true>;
+
+/**
+ * The schema's types, spelled out: the repository's typecheck emits declarations, and those
+ * cannot name the field types `t` infers (as in bench/src/sync/schema.ts).
+ */
+type TestEntities = {
+  readonly todos: { readonly title: Field<string>; readonly done: Field<boolean, true> };
+};
+type TestRooms = {
+  readonly board: {
+    readonly events: { readonly ping: Field<number> };
+    readonly userStatus: { readonly cursor: Field<{ x: number; y: number }> };
+    readonly roomStatus: { readonly topic: Field<string, true> };
+  };
+};
+export type TestSchema = Schema<TestEntities, TestRooms>;
+
+/** The schema every browser test shares; add collections or room types here as tests need them. */
+export const schema: TestSchema = createSchema({
+  entities: {
+    todos: {
+      title: t.string({ fallback: "" }),
+      done: t.boolean({ optional: true, fallback: false }),
+    },
+  },
+  rooms: {
+    board: {
+      events: { ping: t.number({ fallback: 0 }) },
+      userStatus: { cursor: t.object({ x: t.number({ fallback: 0 }), y: t.number({ fallback: 0 }) }) },
+      roomStatus: { topic: t.string({ optional: true, fallback: "" }) },
+    },
+  },
+});
+
+/** What `window.app.start` accepts: plain data, since it crosses from Node into the page. */
+export interface StartOptions {
+  readonly serverUrl?: string;
+  readonly appId: string;
+  readonly userId?: string;
+  /** `createClient`'s `storage`; omitted, the client's default (IndexedDB in a browser). */
+  readonly storage?: "memory" | "indexeddb";
+  /** Further plain `createClient` options (e.g. `{ reconnect: { baseMs: 50, maxMs: 200 } }`). */
+  readonly options?: Record<string, unknown>;
+}
+
+/** A todo as the watched views hold it. */
+export interface TodoRow {
+  readonly id: string;
+  readonly title: string;
+  readonly done: boolean;
+  readonly createdBy: string | undefined;
+}
+
+/** The API on `window.app`. */
+export interface TestApp {
+  /** The running client, or undefined before `start` / after `stop`. */
+  client: TrellisClient<TestSchema> | undefined;
+  /** The latest rows of each `watchTodos` view, by name. */
+  readonly views: Record<string, readonly TodoRow[] | undefined>;
+  /** Creates the client; returns its client id. */
+  start(options: StartOptions): string;
+  /** Subscribes to the todos (ordered by title) and keeps the latest rows in `views[name]`. */
+  watchTodos(name?: string): void;
+  /** Creates a todo; returns its id, or throws with the error's code and message. */
+  createTodo(title: string, done?: boolean): Promise<string>;
+  /**
+   * Creates todos one after another until the page goes away, logging `stored:<id>` for each
+   * write whose promise resolved without error: the writes the client reported as stored.
+   */
+  writeUntilUnload(prefix: string): void;
+  /** Waits for stored data, then returns every todo id (a one-shot query). */
+  todoIds(): Promise<string[]>;
+  /** The connection's state and pending write count, e.g. "online/0". */
+  status(): string;
+  /** Closes the client. */
+  stop(): Promise<void>;
+}
+
+declare global {
+  interface Window {
+    app: TestApp;
+  }
+}
+
+const unsubscribes: (() => void)[] = [];
+
+function running(): TrellisClient<TestSchema> {
+  if (app.client === undefined) throw new Error("window.app: call start() first.");
+  return app.client;
+}
+
+const app: TestApp = {
+  client: undefined,
+  views: {},
+  start({ serverUrl, appId, userId, storage, options }) {
+    if (app.client !== undefined) throw new Error("window.app: already started; stop() first.");
+    const clientOptions = {
+      schema,
+      appId,
+      ...(serverUrl === undefined ? {} : { serverUrl }),
+      ...(userId === undefined ? {} : { userId }),
+      ...(storage === undefined ? {} : { storage }),
+      ...options,
+    } as ClientOptions<TestSchema>;
+    app.client = createClient(clientOptions);
+    return app.client.clientId;
+  },
+  watchTodos(name = "todos") {
+    const subscription = running().database.todos.subscribe(
+      { orderBy: ["title", "asc"], fields: { id: true, title: true, done: true, createdBy: true } },
+      (rows, error) => {
+        if (error !== undefined) console.error(`watchTodos(${name}): ${error.code}: ${error.message}`);
+        app.views[name] = rows?.map((row) => ({ id: row.id, title: row.title, done: row.done, createdBy: row.createdBy }));
+      },
+    );
+    unsubscribes.push(() => subscription.unsubscribe());
+  },
+  async createTodo(title, done = false) {
+    const { data, error } = await running().database.todos.create({ title, done });
+    if (error !== undefined) throw new Error(`createTodo: ${error.code}: ${error.message}`);
+    return data.id;
+  },
+  writeUntilUnload(prefix) {
+    const client = running();
+    void (async () => {
+      for (let index = 0; app.client === client; index++) {
+        const { data, error } = await client.database.todos.create({ title: `${prefix}-${index}` });
+        if (error !== undefined) return console.error(`writeUntilUnload: ${error.code}: ${error.message}`);
+        console.log(`stored:${data.id}`);
+      }
+    })();
+  },
+  async todoIds() {
+    const client = running();
+    await client.storage.ready;
+    const { data, error } = await client.database.todos.query({ fields: { id: true } });
+    if (error !== undefined) throw new Error(`todoIds: ${error.code}: ${error.message}`);
+    return data.map((row) => row.id);
+  },
+  status() {
+    const { state, pending } = running().connection;
+    return `${state}/${pending}`;
+  },
+  async stop() {
+    for (const unsubscribe of unsubscribes.splice(0)) unsubscribe();
+    const client = app.client;
+    app.client = undefined;
+    await client?.close();
+  },
+};
+
+window.app = app;

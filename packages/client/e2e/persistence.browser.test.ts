@@ -1,0 +1,89 @@
+// Persistence in real Chromium: the client's IndexedDB storage across page reloads, with a real
+// `trellis-server` process going away and coming back.
+import { removeDataDir, type ServerProcess, startServerProcess } from "@trellis/server/testing";
+import type { BrowserContext, Page } from "playwright-core";
+import { afterEach, expect, it } from "vitest";
+import { closeApp, consoleErrors, describeBrowser, openApp, reloadApp, useBrowserEnv, waitForStatus } from "./harness.js";
+
+/** Reload-during-write rounds; `E2E_RELOADS` overrides. */
+const RELOADS = Number(process.env.E2E_RELOADS ?? 500);
+
+const titles = (page: Page) => page.evaluate(() => window.app.views.todos?.map((row) => row.title));
+
+describeBrowser("persistence in Chromium", () => {
+  const env = useBrowserEnv();
+  const contexts: BrowserContext[] = [];
+  const pages: Page[] = [];
+  const servers: ServerProcess[] = [];
+
+  async function newContext(): Promise<BrowserContext> {
+    const context = await env.browser.newContext();
+    contexts.push(context);
+    return context;
+  }
+
+  async function tab(context: BrowserContext, options: { appId: string; serverUrl?: string }): Promise<Page> {
+    const page = await openApp(context, { appUrl: env.appUrl, userId: "ada", storage: "indexeddb", options: { reconnect: { baseMs: 50, maxMs: 200 } }, ...options });
+    pages.push(page);
+    return page;
+  }
+
+  afterEach(async () => {
+    // Chromium itself logs each refused WebSocket connection while the server is down.
+    const errors = pages.flatMap((page) => consoleErrors(page)).filter((error) => !error.includes("net::ERR_CONNECTION_REFUSED"));
+    for (const page of pages.splice(0)) await closeApp(page);
+    for (const context of contexts.splice(0)) await context.close();
+    for (const server of servers.splice(0)) {
+      await server.stop();
+      removeDataDir(server.dataDir);
+    }
+    expect(errors, "the browser console stays free of errors").toEqual([]);
+  });
+
+  it("keeps writes made offline across a reload and syncs them once the server is back", async () => {
+    const server = await startServerProcess();
+    servers.push(server);
+    await server.stop();
+    const appId = env.newAppId();
+    const page = await tab(await newContext(), { appId, serverUrl: server.url });
+    for (const title of ["one", "two", "three"]) await page.evaluate((title) => window.app.createTodo(title), title);
+
+    await reloadApp(page);
+    await page.evaluate(() => window.app.watchTodos());
+    await page.waitForFunction(() => window.app.views.todos?.length === 3);
+    expect(await titles(page)).toEqual(["one", "three", "two"]);
+    expect(await page.evaluate(() => window.app.status())).toMatch(/\/3$/);
+
+    await server.restart();
+    await waitForStatus(page, "online/0");
+    // Another browser profile (nothing stored) gets them from the server.
+    const other = await tab(await newContext(), { appId, serverUrl: server.url });
+    await other.evaluate(() => window.app.watchTodos());
+    await other.waitForFunction(() => window.app.views.todos?.length === 3, undefined, { timeout: 15_000 });
+    expect(await titles(other)).toEqual(["one", "three", "two"]);
+  });
+
+  it(`loses no write it reported as stored across ${RELOADS} reloads in the middle of writing`, async () => {
+    const appId = env.newAppId();
+    const context = await newContext();
+    const page = await tab(context, { appId });
+    const reported = new Set<string>();
+    page.on("console", (message) => {
+      const text = message.text();
+      if (text.startsWith("stored:")) reported.add(text.slice("stored:".length));
+    });
+    // Deterministic spread of reload delays (0-15 ms after the writes start).
+    let seed = 0x9e3779b9;
+    const next = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) % 16);
+    for (let round = 0; round < RELOADS; round++) {
+      await page.evaluate((round) => window.app.writeUntilUnload(`r${round}`), round);
+      await page.waitForTimeout(next());
+      await reloadApp(page);
+    }
+    const stored = new Set(await page.evaluate(() => window.app.todoIds()));
+    const lost = [...reported].filter((id) => !stored.has(id));
+    console.info(`${RELOADS} reloads: ${reported.size} writes reported as stored, ${stored.size} stored`);
+    expect(reported.size, "writes were reported as stored").toBeGreaterThan(RELOADS / 2);
+    expect(lost, `writes reported as stored but missing after ${RELOADS} reloads`).toEqual([]);
+  }, 600_000);
+});
