@@ -196,6 +196,28 @@ describe("Connection", () => {
     expect(connection.state.value).toBe("offline");
   });
 
+  it("closes at once after the server went away, with a browser socket (no terminate)", async () => {
+    const fake = createFakeWebSocket();
+    // A browser WebSocket has no terminate(): a socket released gracefully waits for its close event.
+    const BrowserLike = class extends fake.WebSocket {
+      override terminate = undefined;
+    };
+    const { connection, time } = setup({ webSocket: () => BrowserLike as never });
+    connection.connect();
+    fake.last().open();
+    fake.last().receive(WELCOME);
+    // The server closes the connection: one close event, no error.
+    const socket = fake.last();
+    socket.readyState = 3;
+    socket.onclose?.({} as never);
+    // Closed already: no second close event will come, so close() must not wait for one.
+    let isClosed = false;
+    void connection.close().then(() => (isClosed = true));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(isClosed).toBe(true);
+    expect(time.pending).toBe(0);
+  });
+
   it("waits for an asynchronously loaded WebSocket class and an asynchronous hello", async () => {
     const fake = createFakeWebSocket();
     const { connection, sockets } = setup({ webSocket: () => Promise.resolve(fake.WebSocket), hello: async () => ({ ...HELLO, token: "t" }) });

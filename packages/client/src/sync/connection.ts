@@ -14,7 +14,7 @@ import {
   type UserStatusMessage,
   type WelcomeMessage,
 } from "@trellis/core";
-import { OPEN, type WebSocketConstructor, type WebSocketLike } from "./web-socket.js";
+import { CLOSED, OPEN, type WebSocketConstructor, type WebSocketLike } from "./web-socket.js";
 
 /** Where the socket is: never opened, not connected, opening (hello sent), or welcomed. */
 export type TransportState = "initial" | "offline" | "connecting" | "connected";
@@ -305,6 +305,11 @@ export class Connection {
     if (!isGraceful && socket.terminate !== undefined) {
       socket.onclose = ignore;
       socket.terminate();
+      return;
+    }
+    if (socket.readyState === CLOSED) {
+      // Closed already (the server went away): no close event is coming.
+      socket.onclose = ignore;
       return;
     }
     const released = new Promise<void>((resolve) => {

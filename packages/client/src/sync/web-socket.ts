@@ -26,6 +26,8 @@ export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
 /** `readyState` of an open socket (the same in every implementation). */
 export const OPEN = 1;
+/** `readyState` of a closed socket (the same in every implementation). */
+export const CLOSED = 3;
 
 /**
  * The WebSocket class to use: the one given, else the global one, else `ws` (Node 20 has no
