@@ -1,0 +1,107 @@
+// The page the browser benchmark loads: @trellis/client as built (dist), a local-only client on
+// IndexedDB. `?seed` pages wait for `window.bench.seed`; `?measure=<appId>` pages start the
+// client as soon as the script runs and time, from navigation start, the storage being ready and
+// the first result of the benchmark's subscription. Results are plain data on `window.bench`.
+import { createClient } from "@trellis/client";
+import { createSchema, t } from "@trellis/core";
+
+const schema = createSchema({
+  entities: {
+    todos: { title: t.string({ fallback: "" }), done: t.boolean({ fallback: false }), tag: t.string({ fallback: "" }) },
+  },
+});
+
+/** Milliseconds since navigation start (`performance.now()`), and what the first result held. */
+export interface LoadTimings {
+  /** This script started running. */
+  readonly scriptMs: number;
+  /** `client.storage.ready` settled. */
+  readonly readyMs: number;
+  /** The subscription's first result that is not loading. */
+  readonly firstResultMs: number;
+  readonly rows: number;
+  /** `performance.memory.usedJSHeapSize` right after the first result, when Chromium offers it. */
+  readonly usedJSHeapSize: number | undefined;
+}
+
+/** How long seeding took. */
+export interface SeedTimings {
+  readonly documents: number;
+  /** Sum over chunks of `batch.execute` until its promise resolved (stored in IndexedDB). */
+  readonly totalMs: number;
+  readonly chunks: number;
+}
+
+export interface BenchPage {
+  /** Writes `count` todos in `batch.execute` chunks of `chunk` through a fresh client, then closes it. */
+  seed(appId: string, count: number, chunk: number): Promise<SeedTimings>;
+  /** Set on `?measure` pages once the first result arrived; `error` if something failed. */
+  load: LoadTimings | { readonly error: string } | undefined;
+}
+
+declare global {
+  interface Window {
+    bench: BenchPage;
+    client?: unknown;
+    subscription?: unknown;
+  }
+}
+
+/** The benchmark's query: open todos, newest first, one screen of them. */
+const FIRST_SCREEN = { where: { done: false }, orderBy: ["createdAt", "desc"], limit: 20 } as const;
+
+const scriptMs = performance.now();
+
+const bench: BenchPage = {
+  load: undefined,
+  async seed(appId, count, chunk) {
+    const client = createClient({ schema, appId, storage: "indexeddb" });
+    const ready = await client.storage.ready;
+    if (ready.error) throw new Error(`seed: ${ready.error.message}`);
+    const { batch } = client.database;
+    let totalMs = 0;
+    let chunks = 0;
+    for (let start = 0; start < count; start += chunk) {
+      const operations = [];
+      for (let index = start; index < Math.min(count, start + chunk); index++) {
+        operations.push(batch.todos.create({ title: `todo ${index}`, done: index % 2 === 1, tag: `tag${index % 20}` }));
+      }
+      const began = performance.now();
+      const result = await batch.execute(operations);
+      totalMs += performance.now() - began;
+      chunks++;
+      if (result.error) throw new Error(`seed: ${result.error.code}: ${result.error.message}`);
+      const failed = result.data.find((one) => one.error !== undefined);
+      if (failed?.error) throw new Error(`seed: ${failed.error.code}: ${failed.error.message}`);
+    }
+    await client.close();
+    return { documents: count, totalMs, chunks };
+  },
+};
+window.bench = bench;
+
+const measureApp = new URLSearchParams(location.search).get("measure");
+if (measureApp !== null) {
+  const client = createClient({ schema, appId: measureApp, storage: "indexeddb" });
+  // Kept alive as an app keeps them: the heap is measured with the client and its subscription running.
+  window.client = client;
+  const ready = client.storage.ready.then((result) => {
+    if (result.error) throw new Error(`storage: ${result.error.message}`);
+    return performance.now();
+  });
+  const first = new Promise<Omit<LoadTimings, "scriptMs" | "readyMs">>((resolve, reject) => {
+    let isDone = false;
+    window.subscription = client.database.todos.subscribe(FIRST_SCREEN, (rows, error, loading) => {
+      if (loading || isDone) return;
+      isDone = true;
+      const firstResultMs = performance.now();
+      if (error !== undefined || rows === undefined) return reject(new Error(`query: ${error?.code}: ${error?.message}`));
+      const memory = (performance as { memory?: { usedJSHeapSize: number } }).memory;
+      resolve({ firstResultMs, rows: rows.length, usedJSHeapSize: memory?.usedJSHeapSize });
+    });
+  });
+  Promise.all([ready, first]).then(
+    ([readyMs, result]) => (bench.load = { scriptMs, readyMs, ...result }),
+    (error: unknown) => (bench.load = { error: String(error) }),
+  );
+}

@@ -1,0 +1,162 @@
+/**
+ * The browser benchmark (issue #6): in Debian's Chromium (driven by playwright-core), how long a
+ * page takes from navigation start to its stored data being ready and to the first result of a
+ * query, with 10k and 100k documents persisted in IndexedDB; and the JS heap then. Seeds each
+ * database through the client API (`batch.execute` chunks), then reloads the page and measures;
+ * prints a markdown table, and the same as JSON in bench/results/browser-latest.json.
+ *
+ * Usage: node dist/browser/run.js [--smoke]
+ * Environment: BENCH_SMOKE=1 (200 documents, one reload), BENCH_BROWSER_SIZES=10000,100000,
+ * BENCH_BROWSER_RELOADS=3, BENCH_BROWSER_CHUNK=5000, CHROMIUM_PATH (default /usr/bin/chromium).
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { BrowserContext } from "playwright-core";
+import { finishRun, runMain } from "../finish-run.js";
+import { median } from "../stats.js";
+import { buildBenchPage, chromiumPath, hasChromium, launchProfile, serveDir } from "./chromium.js";
+import type { LoadTimings, SeedTimings } from "./page/bench-page.js";
+
+interface BrowserConfig {
+  readonly isSmoke: boolean;
+  readonly sizes: readonly number[];
+  readonly reloads: number;
+  readonly chunk: number;
+}
+
+function configFromEnv(env: NodeJS.ProcessEnv, isSmokeFlag: boolean): BrowserConfig {
+  const isSmoke = isSmokeFlag || env.BENCH_SMOKE === "1";
+  const numbers = (value: string | undefined) => value?.split(",").map(Number).filter((n) => Number.isInteger(n) && n > 0);
+  return {
+    isSmoke,
+    sizes: numbers(env.BENCH_BROWSER_SIZES) ?? (isSmoke ? [200] : [10_000, 100_000]),
+    reloads: Number(env.BENCH_BROWSER_RELOADS ?? (isSmoke ? 1 : 3)),
+    chunk: Number(env.BENCH_BROWSER_CHUNK ?? 5_000),
+  };
+}
+
+/** One reload's measurements: the page's timings plus the heap as CDP reports it. */
+interface Reload extends LoadTimings {
+  /** `Runtime.getHeapUsage().usedSize` right after the first result arrived (no GC). */
+  readonly heapUsed: number;
+  /** The same after a full garbage collection: what the loaded client retains. */
+  readonly heapRetained: number;
+}
+
+interface SizeResult {
+  readonly documents: number;
+  readonly seed: SeedTimings;
+  /** The origin's storage use after seeding (`navigator.storage.estimate().usage`), in bytes. */
+  readonly storedBytes: number | undefined;
+  readonly reloads: readonly Reload[];
+}
+
+async function measureSize(context: BrowserContext, url: string, documents: number, config: BrowserConfig): Promise<SizeResult> {
+  const appId = `bench-${documents}`;
+  const page = context.pages()[0] ?? (await context.newPage());
+  const errors: string[] = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  await page.goto(`${url}?seed`);
+  const seed = await page.evaluate(({ appId, documents, chunk }) => window.bench.seed(appId, documents, chunk), { appId, documents, chunk: config.chunk });
+  const storedBytes = await page.evaluate(async () => (await navigator.storage.estimate()).usage);
+  console.log(`  seeded ${documents} documents in ${(seed.totalMs / 1000).toFixed(1)} s (${seed.chunks} chunks)`);
+
+  const cdp = await context.newCDPSession(page);
+  const reloads: Reload[] = [];
+  for (let round = 0; round < config.reloads; round++) {
+    await page.goto(`${url}?measure=${appId}`);
+    await page.waitForFunction(() => window.bench?.load !== undefined, undefined, { timeout: 300_000, polling: 20 });
+    const load = await page.evaluate(() => window.bench.load!);
+    if ("error" in load) throw new Error(`${documents} documents, reload ${round + 1}: ${load.error}`);
+    const heapUsed = (await cdp.send("Runtime.getHeapUsage")).usedSize;
+    await cdp.send("HeapProfiler.collectGarbage");
+    const heapRetained = (await cdp.send("Runtime.getHeapUsage")).usedSize;
+    reloads.push({ ...load, heapUsed, heapRetained });
+    console.log(
+      `  reload ${round + 1}: ready ${load.readyMs.toFixed(0)} ms, first result ${load.firstResultMs.toFixed(0)} ms ` +
+        `(${load.rows} rows), heap ${mb(heapUsed)} MB (${mb(heapRetained)} MB after GC)`,
+    );
+  }
+  await cdp.detach();
+  if (errors.length > 0) throw new Error(`${documents} documents: the page threw: ${errors.join("; ")}`);
+  return { documents, seed, storedBytes, reloads };
+}
+
+const mb = (bytes: number | undefined) => (bytes === undefined ? "–" : (bytes / 1024 / 1024).toFixed(1));
+const ms = (value: number) => value.toFixed(0);
+
+function resultTable(results: readonly SizeResult[], reloads: number): string {
+  const header = [
+    "documents",
+    "seed (s)",
+    "seed docs/s",
+    "stored (MB)",
+    "script start (ms)",
+    "storage ready (ms)",
+    "first result (ms)",
+    "JS heap after first result (MB)",
+    "after GC (MB)",
+  ];
+  const rows = results.map(({ documents, seed, storedBytes, reloads: runs }) => {
+    const pick = (key: keyof Reload) => median(runs.map((run) => run[key] as number));
+    return [
+      documents.toLocaleString("en-US"),
+      (seed.totalMs / 1000).toFixed(1),
+      Math.round((documents / seed.totalMs) * 1000).toLocaleString("en-US"),
+      mb(storedBytes),
+      ms(pick("scriptMs")),
+      ms(pick("readyMs")),
+      ms(pick("firstResultMs")),
+      mb(pick("heapUsed")),
+      mb(pick("heapRetained")),
+    ];
+  });
+  const line = (cells: readonly string[]) => `| ${cells.join(" | ")} |`;
+  return [
+    `Times from navigation start (performance.now() in the page), median of ${reloads} reload(s); query { where: { done: false }, orderBy: ["createdAt", "desc"], limit: 20 }.`,
+    "",
+    line(header),
+    line(header.map((_, index) => (index === 0 ? "---" : "---:"))),
+    ...rows.map(line),
+  ].join("\n");
+}
+
+async function main(): Promise<number> {
+  const started = performance.now();
+  const config = configFromEnv(process.env, process.argv.includes("--smoke"));
+  if (!hasChromium) {
+    console.warn(`browser benchmark skipped: no Chromium at ${chromiumPath} (apt-get install -y chromium, or set CHROMIUM_PATH)`);
+    return 0;
+  }
+  console.log(`browser benchmark (${config.isSmoke ? "smoke" : "full"}): ${config.sizes.join(", ")} documents, ${config.reloads} reload(s) each, chunks of ${config.chunk}`);
+  const built = await buildBenchPage();
+  const server = await serveDir(built);
+  const results: SizeResult[] = [];
+  const failures: string[] = [];
+  try {
+    for (const documents of config.sizes) {
+      // A fresh on-disk profile per size: IndexedDB as a returning visitor has it, nothing else in it.
+      const profile = mkdtempSync(join(tmpdir(), "trellis-bench-chromium-"));
+      const context = await launchProfile(profile);
+      try {
+        console.log(`${documents} documents:`);
+        results.push(await measureSize(context, server.url, documents, config));
+      } catch (error) {
+        failures.push(error instanceof Error ? error.message : String(error));
+      } finally {
+        await context.close();
+        rmSync(profile, { recursive: true, force: true });
+      }
+    }
+  } finally {
+    await server.close();
+    rmSync(built, { recursive: true, force: true });
+  }
+  console.log(`\n${resultTable(results, config.reloads)}`);
+  for (const result of results) console.log(JSON.stringify({ browser: result.documents, ...result }));
+  return finishRun({ started, resultsFile: "browser-latest.json", results: { config, results }, busyLoad: 1.6, failures });
+}
+
+runMain(main);
+
