@@ -9,7 +9,7 @@ import { dirname, extname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { removeDataDir, type ServerProcess, startServerProcess } from "@trellis/server/testing";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect } from "vitest";
 import type { StartOptions } from "./app/test-app.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -206,15 +206,17 @@ export interface OpenAppOptions extends StartOptions {
 
 /**
  * Opens a new tab in `context`, loads the test app and starts its client (`window.app.start`).
- * Console errors are collected from the start (see {@link consoleErrors}).
+ * Console errors are collected from the start (see {@link consoleErrors}); `beforeStart` may
+ * attach listeners of its own before the page loads.
  *
  * @example
  * const page = await openApp(context, { appUrl: env.appUrl, serverUrl: env.server.url, appId: "todos-1", userId: "ada" });
  * await page.evaluate(() => window.app.createTodo("milk"));
  */
-export async function openApp(context: BrowserContext, options: OpenAppOptions): Promise<Page> {
+export async function openApp(context: BrowserContext, options: OpenAppOptions, beforeStart?: (page: Page) => void): Promise<Page> {
   const page = await context.newPage();
   watchConsole(page);
+  beforeStart?.(page);
   await startApp(page, options);
   return page;
 }
@@ -265,6 +267,21 @@ export interface BrowserEnv {
   readonly appUrl: string;
   /** A fresh app id for a test, so tests on the shared server do not see each other's data. */
   newAppId(): string;
+  /** A fresh browser context (profile), closed after the test. */
+  newContext(): Promise<BrowserContext>;
+  /**
+   * Opens the app in a new tab of `context` (see {@link openApp}); after the test the tab is
+   * closed and its console must have stayed free of errors.
+   */
+  open(context: BrowserContext, options: Omit<OpenAppOptions, "appUrl">, beforeStart?: (page: Page) => void): Promise<Page>;
+  /** Leaves a tab out of the after-test checks (it closed, or logs errors on purpose). */
+  forget(page: Page): void;
+}
+
+/** Options of {@link useBrowserEnv}. */
+export interface BrowserEnvOptions {
+  /** Console errors the test file expects, such as Chromium's own for a refused connection. */
+  readonly ignoreConsole?: RegExp;
 }
 
 /**
@@ -278,8 +295,10 @@ export interface BrowserEnv {
  *   it("…", async () => { const context = await env.browser.newContext(); … });
  * });
  */
-export function useBrowserEnv(): BrowserEnv {
+export function useBrowserEnv(options: BrowserEnvOptions = {}): BrowserEnv {
   let browser: Browser | undefined;
+  const contexts: BrowserContext[] = [];
+  const pages: Page[] = [];
   let server: ServerProcess | undefined;
   let appServer: AppServer | undefined;
   let apps = 0;
@@ -293,6 +312,13 @@ export function useBrowserEnv(): BrowserEnv {
     if (served.status === "fulfilled") appServer = served.value;
     for (const result of [launched, started, served]) if (result.status === "rejected") throw result.reason;
   }, 60_000);
+  afterEach(async () => {
+    const { ignoreConsole } = options;
+    const errors = pages.flatMap((page) => consoleErrors(page)).filter((error) => ignoreConsole === undefined || !ignoreConsole.test(error));
+    for (const page of pages.splice(0)) await closeApp(page);
+    for (const context of contexts.splice(0)) await context.close();
+    expect(errors, "the browser console stays free of errors").toEqual([]);
+  });
   afterAll(async () => {
     await browser?.close();
     await appServer?.close();
@@ -317,5 +343,19 @@ export function useBrowserEnv(): BrowserEnv {
       return ready(appServer).url;
     },
     newAppId: () => `${prefix}-${++apps}`,
+    async newContext() {
+      const context = await ready(browser).newContext();
+      contexts.push(context);
+      return context;
+    },
+    async open(context, start, beforeStart) {
+      const page = await openApp(context, { appUrl: ready(appServer).url, ...start }, beforeStart);
+      pages.push(page);
+      return page;
+    },
+    forget(page) {
+      const index = pages.indexOf(page);
+      if (index >= 0) pages.splice(index, 1);
+    },
   };
 }

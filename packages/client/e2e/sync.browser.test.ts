@@ -1,9 +1,9 @@
 // Sync in real Chromium: the bundled client in browser tabs, a real `trellis-server` process,
 // the browser's own WebSocket. Each test uses an app id of its own on the shared server.
 import type { BrowserContext, Page } from "playwright-core";
-import { afterEach, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import type { TodoRow } from "./app/test-app.js";
-import { closeApp, consoleErrors, describeBrowser, openApp, useBrowserEnv, waitForStatus } from "./harness.js";
+import { closeApp, consoleErrors, describeBrowser, useBrowserEnv, waitForStatus } from "./harness.js";
 
 /** Rows of a tab's `watchTodos` view once it holds a todo with this title (times out otherwise). */
 async function waitForTodo(page: Page, title: string, view = "todos"): Promise<TodoRow> {
@@ -19,36 +19,19 @@ const titles = (page: Page) => page.evaluate(() => window.app.views.todos?.map((
 
 describeBrowser("sync in Chromium", () => {
   const env = useBrowserEnv();
-  const contexts: BrowserContext[] = [];
-  const pages: Page[] = [];
-
-  async function newContext(): Promise<BrowserContext> {
-    const context = await env.browser.newContext();
-    contexts.push(context);
-    return context;
-  }
-
   /**
    * A tab running the app against the shared server, watching its todos. Memory storage: tabs
    * meet only through the server here (persistence and tab sharing have tests of their own).
    */
   async function tab(context: BrowserContext, appId: string, userId: string): Promise<Page> {
-    const page = await openApp(context, { appUrl: env.appUrl, serverUrl: env.server.url, appId, userId, storage: "memory" });
-    pages.push(page);
+    const page = await env.open(context, { serverUrl: env.server.url, appId, userId, storage: "memory" });
     await page.evaluate(() => window.app.watchTodos());
     return page;
   }
 
-  afterEach(async () => {
-    const errors = pages.flatMap((page) => consoleErrors(page));
-    for (const page of pages.splice(0)) await closeApp(page);
-    for (const context of contexts.splice(0)) await context.close();
-    expect(errors, "the browser console stays free of errors").toEqual([]);
-  });
-
   it("shows a todo created in one tab in another tab's live subscription, both ways", async () => {
     const appId = env.newAppId();
-    const context = await newContext();
+    const context = await env.newContext();
     const [a, b] = await Promise.all([tab(context, appId, "ada"), tab(context, appId, "ada")]);
     await Promise.all([waitForStatus(a), waitForStatus(b)]);
     expect(await titles(b)).toEqual([]);
@@ -64,7 +47,7 @@ describeBrowser("sync in Chromium", () => {
 
   it("replicates writes between two browser contexts (two users)", async () => {
     const appId = env.newAppId();
-    const [alice, bob] = await Promise.all([tab(await newContext(), appId, "alice"), tab(await newContext(), appId, "bob")]);
+    const [alice, bob] = await Promise.all([tab(await env.newContext(), appId, "alice"), tab(await env.newContext(), appId, "bob")]);
     await Promise.all([waitForStatus(alice), waitForStatus(bob)]);
 
     await alice.evaluate(() => window.app.createTodo("from alice"));
@@ -76,7 +59,7 @@ describeBrowser("sync in Chromium", () => {
   });
 
   it("keeps apps apart: a tab of another app id sees none of these todos", async () => {
-    const context = await newContext();
+    const context = await env.newContext();
     const [writer, other] = await Promise.all([tab(context, env.newAppId(), "ada"), tab(context, env.newAppId(), "ada")]);
     await Promise.all([waitForStatus(writer), waitForStatus(other)]);
     await writer.evaluate(() => window.app.createTodo("private"));
@@ -86,7 +69,7 @@ describeBrowser("sync in Chromium", () => {
   });
 
   it("reports errors logged or thrown in the page (so the console check can fail)", async () => {
-    const page = await tab(await newContext(), env.newAppId(), "ada");
+    const page = await tab(await env.newContext(), env.newAppId(), "ada");
     await page.evaluate(() => {
       console.error("logged on purpose");
       setTimeout(() => {
@@ -96,7 +79,7 @@ describeBrowser("sync in Chromium", () => {
     await expect.poll(() => consoleErrors(page).length).toBe(2);
     expect(consoleErrors(page)[0]).toBe("console.error: logged on purpose");
     expect(consoleErrors(page)[1]).toContain("thrown on purpose");
-    pages.splice(pages.indexOf(page), 1); // expected errors: leave this page out of afterEach's check
+    env.forget(page); // expected errors: leave this page out of the after-test check
     await closeApp(page);
   });
 });

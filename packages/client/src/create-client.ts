@@ -1,11 +1,13 @@
 import { createClock, type DatabaseResult, LiveQueryRegistry, type EntitiesDef, ok, type RoomsDef, type Schema, TripleStore } from "@trellis/core";
 import { createBatchCollection, executeBatch } from "./batch.js";
+import { assembleSync } from "./client-sync.js";
 import { generateId } from "./generate-id.js";
 import { LocalWriter } from "./local-writer.js";
 import { MapsService } from "./maps/key-value-map.js";
 import type { KeyValueMap } from "./maps/map-types.js";
 import { PaginatedQuery, preloadPaginated } from "./paginated.js";
 import { ClientPersistence } from "./persistence/client-persistence.js";
+import { type QuotaEstimate, watchQuota } from "./persistence/quota-watcher.js";
 import { gateQuerySync } from "./persistence/ready-gate.js";
 import { resolveStorage, type StorageOption } from "./persistence/resolve-storage.js";
 import { QueryService } from "./query-service.js";
@@ -14,8 +16,6 @@ import { RoomsService } from "./rooms/rooms.js";
 import { type ClientConnection, LOCAL_CONNECTION } from "./sync/client-connection.js";
 import type { KeepAliveOptions, ReconnectOptions } from "./sync/connection.js";
 import { LOCAL_SYNC } from "./sync/query-sync.js";
-import { checkServerUrl } from "./sync/server-url.js";
-import { SyncEngine, type SyncEngineOptions } from "./sync/sync-engine.js";
 import type { WebSocketConstructor } from "./sync/web-socket.js";
 import type { Database } from "./types.js";
 
@@ -65,6 +65,24 @@ export interface ClientStorageInfo {
    * storage could not be opened, in which case the client runs in memory only.
    */
   readonly ready: Promise<DatabaseResult<void>>;
+  /**
+   * Calls `listener` when the origin's storage use (`navigator.storage.estimate()`, read once the
+   * storage opened and at most every 10 s after commits) crosses above 80% of its quota: once per
+   * crossing, again only after it fell below. Never called without IndexedDB storage or where
+   * the browser has no estimate. Returns an unsubscribe. See docs/offline.md.
+   *
+   * @example
+   * const stop = client.storage.onQuota(({ ratio }) => toast(`Storage ${Math.round(ratio * 100)}% full`));
+   */
+  onQuota(listener: (estimate: QuotaEstimate) => void): () => void;
+  /**
+   * Asks the browser for the origin's storage use now; undefined without IndexedDB storage or an
+   * estimate API.
+   *
+   * @example
+   * const estimate = await client.storage.estimate(); // { usage, quota, ratio } or undefined
+   */
+  estimate(): Promise<QuotaEstimate | undefined>;
 }
 
 /** A Trellis client: a local, reactive, typed copy of an app's data. */
@@ -130,22 +148,11 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
   const clock = createClock({ node: clientId, ...(options.now ? { wallClock: options.now } : {}) });
   const store = new TripleStore();
   const registry = new LiveQueryRegistry(store);
-  const storage = resolveStorage(options.storage, appId);
+  const { storage, quota } = watchQuota(resolveStorage(options.storage, appId));
   const persistence = storage && new ClientPersistence(storage, store, clock);
-  const sync = options.serverUrl === undefined ? undefined : createSync(options, { store, clock, appId, clientId, ...persistence?.syncOptions() });
-  const writer = new LocalWriter(
-    schema,
-    store,
-    clock,
-    options.userId,
-    options.generateId ?? generateId,
-    sync || persistence
-      ? (triples) => {
-          persistence?.persister.documentsChanged(triples);
-          sync?.record(triples);
-        }
-      : undefined,
-  );
+  const assembled = assembleSync(options, { store, clock, appId, clientId, persistence });
+  const { sync } = assembled;
+  const writer = new LocalWriter(schema, store, clock, options.userId, options.generateId ?? generateId, assembled.onWrite);
   const queries = new QueryService(schema, store, registry, appId, persistence ? gateQuerySync(sync ?? LOCAL_SYNC, persistence.isReady, persistence.ready) : sync);
   const maps = new MapsService({ store, registry, writer, sync: queries.sync, ...(persistence ? { commit: (write) => persistence.write(write) } : {}) });
   let isClosed = false;
@@ -197,8 +204,8 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
   for (const roomType of Object.keys(schema.roomSpecs ?? {})) {
     rooms[roomType] = guard(`rooms.${roomType}`, (roomId?: unknown) => roomsService.open(roomType, roomId));
   }
-  sync?.connect();
-  void persistence?.open((restored) => sync?.restored(restored.cursors));
+  assembled.start();
+  void persistence?.open((restored) => assembled.restored(restored.cursors));
 
   return {
     database: database as never,
@@ -208,7 +215,7 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
     clientId,
     userId: options.userId,
     schema,
-    storage: { kind: storage?.kind ?? "memory", ready: persistence?.ready ?? Promise.resolve(ok(undefined)) },
+    storage: { kind: storage?.kind ?? "memory", ready: persistence?.ready ?? Promise.resolve(ok(undefined)), onQuota: quota.onQuota, estimate: quota.estimate },
     connection: sync?.connection ?? LOCAL_CONNECTION,
     connect: guard("connect", () => {
       if (sync === undefined) throw new Error("Trellis client: connect() needs a server; pass createClient({ serverUrl }).");
@@ -219,29 +226,8 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
       isClosed = true;
       roomsService.close();
       maps.close();
-      await sync?.close();
-      await persistence?.close();
+      await assembled.close();
       registry.dispose();
     },
   };
-}
-
-function createSync<S extends Schema>(
-  options: ClientOptions<S>,
-  parts: Pick<SyncEngineOptions, "store" | "clock" | "appId" | "clientId" | "outbox" | "onRemoteApplied" | "onCursor" | "ready">,
-): SyncEngine {
-  const { auth } = options;
-  if (auth !== undefined && !(typeof (auth as { token?: unknown }).token === "string" || typeof (auth as { getToken?: unknown }).getToken === "function")) {
-    throw new TypeError("createClient: auth must be { token: string } or { getToken: () => string | Promise<string> }.");
-  }
-  return new SyncEngine({
-    ...parts,
-    serverUrl: checkServerUrl(options.serverUrl),
-    userId: options.userId,
-    token: auth === undefined ? () => undefined : "token" in auth ? () => auth.token : () => auth.getToken(),
-    newId: generateId,
-    webSocket: options.WebSocket,
-    reconnect: options.reconnect,
-    keepAlive: options.keepAlive,
-  });
 }

@@ -53,7 +53,7 @@ export class ClientPersistence {
       });
       const stored = clock === undefined ? undefined : decodeHlc(clock).data;
       if (stored !== undefined) this.clock.restore(stored);
-      this.outbox.restore(outbox);
+      this.outbox.adopt(outbox);
       restore({ outbox, cursors });
       this.persister.start();
     }

@@ -1,7 +1,7 @@
 import { type DatabaseResult, fail, mergeDocumentTriples, ok, type Triple } from "@trellis/core";
 import { type DBSchema, type IDBPDatabase, openDB } from "idb";
 import type { OutboxEntry } from "../sync/outbox.js";
-import type { ClientStorage, StorageCommit, StoredDocument, StoredState } from "./storage.js";
+import type { ClientStorage, StorageCommit, StoredDocument, StoredState, SyncState } from "./storage.js";
 
 /** The layout version of the database; bump it with an `upgrade` step when the layout changes. */
 const LAYOUT_VERSION = 1;
@@ -83,18 +83,28 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
         const pending: OutboxRow[] = [];
         for (const row of rows) {
           nextSeq = Math.max(nextSeq, row.seq + 1);
-          if (row.synced === SYNCED) void outbox.delete(row.batchId);
+          if (row.synced === SYNCED) void outbox.delete(row.batchId).catch(() => {});
           else pending.push(row);
         }
         await tx.done;
         pending.sort((a, b) => a.seq - b.seq);
-        const cursors = new Map<string, string>();
-        let clock: string | undefined;
-        metaKeys.forEach((key, index) => {
-          if (key === "clock") clock = metaValues[index];
-          else if (key.startsWith(CURSOR_PREFIX)) cursors.set(key.slice(CURSOR_PREFIX.length), metaValues[index]!);
-        });
-        return ok({ documents, outbox: pending.map(({ batchId, triples }): OutboxEntry => ({ batchId, triples })), clock, cursors });
+        const clock = metaValues[metaKeys.indexOf("clock")];
+        return ok({ documents, outbox: pending.map(({ batchId, triples }): OutboxEntry => ({ batchId, triples })), clock, cursors: readCursors(metaKeys, metaValues) });
+      } catch (error) {
+        return storageFailure(error, "open");
+      }
+    },
+    async readSyncState(): Promise<DatabaseResult<SyncState>> {
+      try {
+        const db = await connect();
+        const tx = db.transaction(["outbox", "meta"], "readonly");
+        const [rows, metaKeys, metaValues] = await Promise.all([
+          tx.objectStore("outbox").index("bySynced").getAll(IDBKeyRange.bound([PENDING, -Infinity], [PENDING, Infinity])),
+          tx.objectStore("meta").getAllKeys(),
+          tx.objectStore("meta").getAll(),
+        ]);
+        await tx.done;
+        return ok({ outbox: rows.map(({ batchId, triples }): OutboxEntry => ({ batchId, triples })), cursors: readCursors(metaKeys, metaValues) });
       } catch (error) {
         return storageFailure(error, "open");
       }
@@ -107,24 +117,26 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
         const outbox = tx.objectStore("outbox");
         const meta = tx.objectStore("meta");
         // Requests are issued without awaiting anything but their own results, so the
-        // transaction stays active; `tx.done` settles once every one of them has.
+        // transaction stays active; `tx.done` settles once every one of them has, and reports
+        // an abort (each request's own rejection is then expected and dropped).
+        const issue = (request: Promise<unknown>) => void request.catch(() => {});
         for (const document of commit.documents) {
-          void documents.get([document.collection, document.id]).then((stored) =>
-            documents.put({
-              collection: document.collection,
-              id: document.id,
-              triples: stored === undefined ? document.triples : mergeDocumentTriples(stored.triples, document.triples),
-            }),
+          issue(
+            documents.get([document.collection, document.id]).then((stored) =>
+              documents.put({
+                collection: document.collection,
+                id: document.id,
+                triples: stored === undefined ? document.triples : mergeDocumentTriples(stored.triples, document.triples),
+              }),
+            ),
           );
         }
-        for (const entry of commit.added) void outbox.put({ batchId: entry.batchId, seq: nextSeq++, synced: PENDING, triples: entry.triples });
+        for (const entry of commit.added) issue(outbox.put({ batchId: entry.batchId, seq: nextSeq++, synced: PENDING, triples: entry.triples }));
         for (const batchId of commit.acknowledged) {
-          void outbox.get(batchId).then((row) => row && outbox.put({ ...row, synced: SYNCED }));
+          issue(outbox.get(batchId).then((row) => row && outbox.put({ ...row, synced: SYNCED })));
         }
-        for (const [key, cursor] of commit.cursors) void meta.put(cursor, CURSOR_PREFIX + key);
-        void meta.get("clock").then((stored) => {
-          if (stored === undefined || commit.clock > stored) void meta.put(commit.clock, "clock");
-        });
+        for (const [key, cursor] of commit.cursors) issue(meta.put(cursor, CURSOR_PREFIX + key));
+        issue(meta.get("clock").then((stored) => (stored === undefined || commit.clock > stored ? meta.put(commit.clock, "clock") : undefined)));
         await tx.done;
         return ok(undefined);
       } catch (error) {
@@ -141,6 +153,14 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
 
 class StorageClosed extends Error {}
 
+function readCursors(keys: readonly string[], values: readonly string[]): Map<string, string> {
+  const cursors = new Map<string, string>();
+  keys.forEach((key, index) => {
+    if (key.startsWith(CURSOR_PREFIX)) cursors.set(key.slice(CURSOR_PREFIX.length), values[index]!);
+  });
+  return cursors;
+}
+
 /** An IndexedDB failure as a STORAGE result whose message says what to do. */
 function storageFailure(error: unknown, during: "open" | "commit"): DatabaseResult<never> {
   const name = error instanceof Error || (typeof DOMException !== "undefined" && error instanceof DOMException) ? (error as Error).name : "Error";
@@ -148,7 +168,7 @@ function storageFailure(error: unknown, during: "open" | "commit"): DatabaseResu
   if (name === "QuotaExceededError") {
     return fail(
       "STORAGE",
-      "The browser refused to store more data for this app (storage quota exceeded). Free space with client.storage.prune() or ask the user to allow more storage.",
+      "The browser refused to store more data for this app (storage quota exceeded). Delete data the app no longer needs, or ask the user to free disk space; the write stays in memory and is stored once there is room.",
       { reason: "quota", during },
     );
   }

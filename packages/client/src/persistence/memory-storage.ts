@@ -1,6 +1,6 @@
 import { type DatabaseResult, mergeDocumentTriples, ok, type Triple } from "@trellis/core";
 import type { OutboxEntry } from "../sync/outbox.js";
-import type { ClientStorage, StorageCommit, StoredState } from "./storage.js";
+import type { ClientStorage, StorageCommit, StoredState, SyncState } from "./storage.js";
 
 interface OutboxRecord {
   readonly entry: OutboxEntry;
@@ -37,6 +37,10 @@ export function createMemoryStorage(): ClientStorage {
           cursors: new Map(cursors),
         }),
       );
+    },
+    async readSyncState(): Promise<DatabaseResult<SyncState>> {
+      const pending = [...outbox.values()].filter((record) => !record.synced).map((record) => record.entry);
+      return ok(structuredClone({ outbox: pending, cursors: new Map(cursors) }));
     },
     async commit(commit: StorageCommit): Promise<DatabaseResult<void>> {
       const copy = structuredClone(commit);

@@ -130,6 +130,7 @@ describe("storage option", () => {
       kind: "broken",
       open: async () => ({ data: undefined, error: Object.assign(new Error("disk gone"), { code: "STORAGE" as const }) as never }),
       commit: async () => ({ data: undefined, error: undefined }),
+      readSyncState: async () => ({ data: { outbox: [], cursors: new Map() }, error: undefined }),
       close: async () => {},
     };
     const warn = console.warn;

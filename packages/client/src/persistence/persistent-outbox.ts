@@ -1,10 +1,10 @@
-import { createMemoryOutbox, type Outbox, type OutboxEntry } from "../sync/outbox.js";
+import { createMemoryOutbox, type Outbox } from "../sync/outbox.js";
 import type { Persister } from "./persister.js";
 
 /** An outbox whose entries are written through to storage. */
 export interface PersistentOutbox extends Outbox {
-  /** Puts back entries an earlier run stored (they are stored already). */
-  restore(entries: readonly OutboxEntry[]): void;
+  /** Hears the batch ids of entries that left (acknowledged or refused); returns an unsubscribe. */
+  onRemoved(listener: (batchIds: readonly string[]) => void): () => void;
 }
 
 /**
@@ -17,6 +17,7 @@ export interface PersistentOutbox extends Outbox {
  */
 export function createPersistentOutbox(persister: Persister): PersistentOutbox {
   const memory = createMemoryOutbox();
+  const listeners = new Set<(batchIds: readonly string[]) => void>();
   return {
     get size() {
       return memory.size;
@@ -27,11 +28,15 @@ export function createPersistentOutbox(persister: Persister): PersistentOutbox {
     },
     remove(batchIds) {
       memory.remove(batchIds);
-      if (batchIds.length > 0) persister.outboxRemoved(batchIds);
+      if (batchIds.length === 0) return;
+      persister.outboxRemoved(batchIds);
+      for (const listener of [...listeners]) listener(batchIds);
     },
     entries: () => memory.entries(),
-    restore(entries) {
-      for (const entry of entries) memory.add(entry);
+    adopt: (entries) => memory.adopt(entries),
+    onRemoved(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
     },
   };
 }

@@ -113,6 +113,15 @@ describe.each(backends)("$name storage", (backend) => {
     expect(cells(await opened(await backend.reopen(storage)), "t1")).toEqual({ "tags:a": false, "tags:b": true, "tags:c": true });
   });
 
+  it("reads the pending writes and cursors as stored now, for a tab taking over sync", async () => {
+    const storage = backend.create();
+    await opened(storage);
+    await storage.commit(commit({ added: [{ batchId: "z1", triples: [] }, { batchId: "a2", triples: [] }, { batchId: "m3", triples: [] }], cursors: new Map([["q", "c1"]]) }));
+    await storage.commit(commit({ acknowledged: ["a2"], cursors: new Map([["q", "c2"], ["r", "c3"]]) }));
+    const state = await storage.readSyncState();
+    expect(state.data).toEqual({ outbox: [{ batchId: "z1", triples: [] }, { batchId: "m3", triples: [] }], cursors: new Map([["q", "c2"], ["r", "c3"]]) });
+  });
+
   it("never moves the stored clock back", async () => {
     const storage = backend.create();
     await opened(storage);
@@ -128,5 +137,26 @@ describe.each(backends)("$name storage", (backend) => {
     const first = await opened(await backend.reopen(storage));
     (first.documents[0]!.triples as Triple[]).length = 0;
     expect(cells(await opened(await backend.reopen(storage)), "t1")).toEqual({ title: "milk" });
+  });
+});
+
+describe("indexeddb storage and other tabs", () => {
+  it("steps aside for a tab that opens a newer layout, and reports STORAGE from then on", async () => {
+    const name = `upgrade-${++databases}`;
+    const storage = createIndexedDbStorage({ name });
+    await opened(storage);
+    // A newer version of the app in another tab upgrades the database: it must not be blocked.
+    let wasBlocked = false;
+    const upgraded = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = indexedDB.open(name, 2);
+      request.onblocked = () => (wasBlocked = true);
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    upgraded.close();
+    expect(wasBlocked).toBe(false);
+    const result = await storage.commit(commit({}));
+    expect(result.error?.code).toBe("STORAGE");
+    expect(result.error?.message).toMatch(/reload the page/);
   });
 });

@@ -19,6 +19,9 @@ export interface StoredState {
   readonly cursors: ReadonlyMap<string, string>;
 }
 
+/** The sync part of what is stored. */
+export type SyncState = Pick<StoredState, "outbox" | "cursors">;
+
 /** What one storage transaction writes: it lands whole or not at all. */
 export interface StorageCommit {
   /** Changed documents with their whole current state; the storage merges them into what it holds. */
@@ -49,6 +52,11 @@ export interface ClientStorage {
   readonly kind: string;
   /** Opens the storage and reads what it holds; drops outbox entries already synced. */
   open(): Promise<DatabaseResult<StoredState>>;
+  /**
+   * Reads the writes not acknowledged yet and the cursors, as stored now: a tab taking over
+   * sync from another tab continues from there.
+   */
+  readSyncState(): Promise<DatabaseResult<SyncState>>;
   /** Writes one commit atomically, durably where the backend can. */
   commit(commit: StorageCommit): Promise<DatabaseResult<void>>;
   /** Releases the storage; the data stays. */

@@ -22,6 +22,8 @@ export interface RoomTransport {
   readonly userId: string | null | undefined;
   sendRoom(message: ClientMessage): boolean;
   attachRooms(rooms: RoomLink): void;
+  /** Hears how many rooms this client is in (a follower tab connects only while in one). */
+  roomsChanged?(count: number): void;
 }
 
 type Status = Readonly<Record<string, unknown>>;
@@ -103,6 +105,7 @@ export class RoomsService {
     if (membership === undefined) {
       membership = new Membership(spec, roomId);
       this.memberships.set(key, membership);
+      this.transport?.roomsChanged?.(this.memberships.size);
       const me = this.myUserId();
       if (me !== undefined) membership.users = { [me]: {} };
       // While connecting, the join goes out with the welcome (see `welcome`).
@@ -172,6 +175,7 @@ export class RoomsService {
 
   private leaveRoom(key: string, membership: Membership): void {
     this.memberships.delete(key);
+    this.transport?.roomsChanged?.(this.memberships.size);
     const dropped = this.queue.filter((queued) => queued.membership === membership);
     this.queue = this.queue.filter((queued) => queued.membership !== membership);
     for (const queued of dropped) {

@@ -22,6 +22,8 @@ export interface Outbox {
   readonly size: number;
   /** Appends an entry. */
   add(entry: OutboxEntry): void;
+  /** Appends entries stored elsewhere already (another tab's, or an earlier run's): a persistent outbox does not store them again. */
+  adopt(entries: readonly OutboxEntry[]): void;
   /** Removes the named entries; unknown ids are ignored. */
   remove(batchIds: readonly string[]): void;
   /** Every entry, oldest first. */
@@ -42,6 +44,9 @@ export function createMemoryOutbox(): Outbox {
     },
     add(entry) {
       entries.push(entry);
+    },
+    adopt(adopted) {
+      entries.push(...adopted);
     },
     remove(batchIds) {
       if (batchIds.length === 0) return;

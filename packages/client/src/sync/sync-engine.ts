@@ -23,7 +23,7 @@ import {
   type TransportState,
 } from "./connection.js";
 import { fetchQuery, type HttpContext, pushEntry, type SyncPayload } from "./http.js";
-import { createMemoryOutbox, type Outbox } from "./outbox.js";
+import { createMemoryOutbox, type Outbox, type OutboxEntry } from "./outbox.js";
 import { OutboxPusher } from "./outbox-pusher.js";
 import type { QuerySync } from "./query-sync.js";
 import { applyRemoteTriples } from "./remote-apply.js";
@@ -95,6 +95,8 @@ export class SyncEngine implements QuerySync {
   private rooms: RoomLink | undefined;
   private welcomedUserId: string | null | undefined;
   private wantsConnection = false;
+  /** False in a follower tab: the leader tab pushes every tab's writes (see tabs/tab-sync.ts). */
+  private isPushing = true;
   private isRestoring = false;
 
   constructor(private readonly options: SyncEngineOptions) {
@@ -132,7 +134,7 @@ export class SyncEngine implements QuerySync {
       // Offline, the outbox waits for the next `welcome`, which flushes it: flushing on each write
       // would go over every waiting entry (quadratic over a long offline spell), and push large
       // entries over HTTP while disconnected on purpose.
-      isConnected: () => transportState.peek() === "connected",
+      isConnected: () => this.isPushing && transportState.peek() === "connected",
       send: (message) => this.transport.send(message),
       pushOverHttp: (entry) => pushEntry(this.http, entry),
       onRemoved: () => {
@@ -201,10 +203,43 @@ export class SyncEngine implements QuerySync {
     return this.transport.close();
   }
 
-  /** Queues the triples of one local write call for the server. */
-  record(triples: readonly Triple[]): void {
-    this.outbox.add({ batchId: this.options.newId(), triples });
+  /** Queues the triples of one local write call for the server; returns its outbox entry. */
+  record(triples: readonly Triple[]): OutboxEntry {
+    const entry = { batchId: this.options.newId(), triples };
+    this.outbox.add(entry);
     this.pending.value = this.outbox.size;
+    this.schedulePush();
+    return entry;
+  }
+
+  /** Writes of other tabs, already stored, for this (leader) tab to push; ones it has are skipped. */
+  adopt(entries: readonly OutboxEntry[]): void {
+    const held = new Set(this.outbox.entries().map((entry) => entry.batchId));
+    const fresh = entries.filter((entry) => !held.has(entry.batchId));
+    if (fresh.length === 0) return;
+    this.outbox.adopt(fresh);
+    this.pending.value = this.outbox.size;
+    this.schedulePush();
+  }
+
+  /** Drops entries another tab saw acknowledged. */
+  dropEntries(batchIds: readonly string[]): void {
+    this.outbox.remove(batchIds);
+    this.pending.value = this.outbox.size;
+  }
+
+  /** The writes the server has not acknowledged, oldest first. */
+  pendingEntries(): readonly OutboxEntry[] {
+    return this.outbox.entries();
+  }
+
+  /** Starts or stops pushing the outbox (a follower tab leaves that to the leader). */
+  setPushing(isPushing: boolean): void {
+    this.isPushing = isPushing;
+    if (isPushing) this.schedulePush();
+  }
+
+  private schedulePush(): void {
     // Writes of one tick share a frame.
     if (this.isPushScheduled) return;
     this.isPushScheduled = true;
@@ -212,6 +247,11 @@ export class SyncEngine implements QuerySync {
       this.isPushScheduled = false;
       this.pusher.flush();
     });
+  }
+
+  /** Whether the query with this key (its JSON) was synced before, here or in an earlier run. */
+  hasCursor(key: string): boolean {
+    return this.queries.hasCursor(key);
   }
 
   follow(query: NormalizedQuery, cursor?: string | null): SyncedQuery {

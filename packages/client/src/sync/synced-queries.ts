@@ -121,6 +121,11 @@ export class SyncedQueries {
     for (const [key, cursor] of cursors) if (!this.entries.has(key)) this.remember(key, cursor);
   }
 
+  /** Whether the query with this key was synced before (it has a cursor): local data answers it. */
+  hasCursor(key: string): boolean {
+    return (this.entries.get(key)?.cursor ?? this.cursors.get(key)) != null;
+  }
+
   /** A connection was welcomed: every followed query is subscribed again, from its cursor. */
   connected(): void {
     this.isConnected = true;

@@ -1,0 +1,122 @@
+import type { Clock, Schema, Triple, TripleStore } from "@trellis/core";
+import type { ClientOptions } from "./create-client.js";
+import { generateId } from "./generate-id.js";
+import type { WriteListener } from "./local-writer.js";
+import type { ClientPersistence } from "./persistence/client-persistence.js";
+import type { RoomTransport } from "./rooms/rooms.js";
+import type { ClientConnection } from "./sync/client-connection.js";
+import type { QuerySync } from "./sync/query-sync.js";
+import { checkServerUrl } from "./sync/server-url.js";
+import { SyncEngine } from "./sync/sync-engine.js";
+import { electLeader } from "./tabs/leader-election.js";
+import { openTabChannel, type TabChannel } from "./tabs/tab-messages.js";
+import { TabMirror } from "./tabs/tab-mirror.js";
+import { TabSync } from "./tabs/tab-sync.js";
+
+/** A client's sync as the rest of the client uses it: the engine itself, or the tabs' shared sync. */
+export interface ClientSync extends QuerySync, RoomTransport {
+  readonly connection: ClientConnection;
+  connect(): void;
+  disconnect(): void;
+  close(): Promise<void>;
+  record(triples: readonly Triple[]): void;
+}
+
+/** What {@link assembleSync} builds. */
+export interface AssembledSync {
+  /** Undefined for a local-only client. */
+  readonly sync: ClientSync | undefined;
+  /** What the writer reports each write call to: storage, the outbox, the other tabs. */
+  readonly onWrite: WriteListener | undefined;
+  /** Starts syncing (a tab that shares sync waits for its election instead). */
+  start(): void;
+  /** Hands the cursors storage restored to the engine. */
+  restored(cursors: ReadonlyMap<string, string>): void;
+  /** Closes sync, then (after storage) the tab channel. */
+  close(): Promise<void>;
+}
+
+/**
+ * Wires a client's sync: the engine for its server, storage of what it applies, and — when
+ * tabs share the app's IndexedDB database — the tab channel that mirrors every tab's writes
+ * and elects the tab that owns the connection (see docs/design/014-multi-tab.md).
+ *
+ * @example
+ * const { sync, onWrite, start } = assembleSync(options, { store, clock, appId, clientId, persistence });
+ */
+export function assembleSync<S extends Schema>(
+  options: ClientOptions<S>,
+  parts: { store: TripleStore; clock: Clock; appId: string; clientId: string; persistence: ClientPersistence | undefined },
+): AssembledSync {
+  const { store, clock, appId, clientId, persistence } = parts;
+  const channel: TabChannel | undefined = persistence?.storage.kind === "indexeddb" ? openTabChannel(appId, clientId) : undefined;
+  const mirror = channel && new TabMirror(channel, store, clock);
+  const engine =
+    options.serverUrl === undefined
+      ? undefined
+      : createEngine(options, {
+          store,
+          clock,
+          appId,
+          clientId,
+          ...persistence?.syncOptions(),
+          onRemoteApplied: (triples) => {
+            persistence?.persister.documentsChanged(triples);
+            mirror?.share(triples);
+          },
+        });
+  const tabSync =
+    engine && channel && persistence
+      ? new TabSync({
+          engine,
+          outbox: persistence.outbox,
+          channel,
+          election: electLeader({ appId, tabId: clientId }),
+          storage: persistence.storage,
+          durable: () => persistence.durable(),
+          ready: persistence.ready,
+        })
+      : undefined;
+  const sync: ClientSync | undefined = tabSync ?? engine;
+  return {
+    sync,
+    onWrite:
+      sync || persistence
+        ? (triples) => {
+            persistence?.persister.documentsChanged(triples);
+            sync?.record(triples);
+            mirror?.share(triples);
+          }
+        : undefined,
+    start() {
+      if (tabSync === undefined) engine?.connect();
+    },
+    restored: (cursors) => engine?.restored(cursors),
+    async close() {
+      await sync?.close();
+      mirror?.close();
+      await persistence?.close();
+      channel?.close();
+    },
+  };
+}
+
+function createEngine<S extends Schema>(
+  options: ClientOptions<S>,
+  parts: Omit<ConstructorParameters<typeof SyncEngine>[0], "serverUrl" | "userId" | "token" | "newId">,
+): SyncEngine {
+  const { auth } = options;
+  if (auth !== undefined && !(typeof (auth as { token?: unknown }).token === "string" || typeof (auth as { getToken?: unknown }).getToken === "function")) {
+    throw new TypeError("createClient: auth must be { token: string } or { getToken: () => string | Promise<string> }.");
+  }
+  return new SyncEngine({
+    ...parts,
+    serverUrl: checkServerUrl(options.serverUrl),
+    userId: options.userId,
+    token: auth === undefined ? () => undefined : "token" in auth ? () => auth.token : () => auth.getToken(),
+    newId: generateId,
+    webSocket: options.WebSocket,
+    reconnect: options.reconnect,
+    keepAlive: options.keepAlive,
+  });
+}

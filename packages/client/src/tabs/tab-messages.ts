@@ -1,0 +1,84 @@
+import type { NormalizedQuery, Triple } from "@trellis/core";
+import type { ConnectionState } from "../sync/client-connection.js";
+import type { OutboxEntry } from "../sync/outbox.js";
+
+/**
+ * What the tabs of one app tell each other over their BroadcastChannel. Every message names
+ * the tab that sent it (`from`); a tab never hears its own messages.
+ */
+export type TabMessage =
+  /** Triples a tab applied to its store: its own writes, or (the leader) what the server sent. */
+  | { readonly type: "applied"; readonly from: string; readonly triples: readonly Triple[] }
+  /** A follower wants a query synced (again after a leader change), from its cursor if any. */
+  | { readonly type: "follow"; readonly from: string; readonly key: string; readonly query: NormalizedQuery; readonly cursor: string | null }
+  | { readonly type: "release"; readonly from: string; readonly key: string }
+  /** A follower's write, already stored, for the leader to push. */
+  | { readonly type: "push"; readonly from: string; readonly entries: readonly OutboxEntry[] }
+  /** The leader: these writes are acknowledged (or refused) by the server. */
+  | { readonly type: "acked"; readonly from: string; readonly batchIds: readonly string[] }
+  /** The leader: the server answered this query (or the leader is offline). */
+  | { readonly type: "answered"; readonly from: string; readonly key: string }
+  /** The leader's connection, so followers show the same. */
+  | { readonly type: "state"; readonly from: string; readonly state: ConnectionState; readonly pending: number; readonly error: { readonly code: string; readonly message: string } | null }
+  /** A tab became the leader: followers send it their follows and unacknowledged writes. */
+  | { readonly type: "leader"; readonly from: string }
+  /** A follower asks the leader to go offline on purpose (`false`) or to connect (`true`). */
+  | { readonly type: "connect"; readonly from: string; readonly wanted: boolean }
+  /** A tab is going away: the leader releases its follows. */
+  | { readonly type: "bye"; readonly from: string };
+
+const TYPES = new Set(["applied", "follow", "release", "push", "acked", "answered", "state", "leader", "connect", "bye"]);
+
+/** A message from another tab of this app, or undefined for anything else on the channel. */
+export function parseTabMessage(data: unknown): TabMessage | undefined {
+  if (typeof data !== "object" || data === null) return undefined;
+  const { type, from } = data as { type?: unknown; from?: unknown };
+  return typeof type === "string" && TYPES.has(type) && typeof from === "string" ? (data as TabMessage) : undefined;
+}
+
+/** A message without its sender, as code inside a tab writes it. */
+export type OutgoingTabMessage = TabMessage extends infer M ? (M extends TabMessage ? Omit<M, "from"> : never) : never;
+
+/** One tab's end of the app's channel. */
+export interface TabChannel {
+  readonly tabId: string;
+  post(message: OutgoingTabMessage): void;
+  /** Hears other tabs' messages; returns an unsubscribe. */
+  listen(listener: (message: TabMessage) => void): () => void;
+  close(): void;
+}
+
+/**
+ * The BroadcastChannel `trellis:<appId>` shared by the app's tabs (same origin), or undefined
+ * where BroadcastChannel does not exist.
+ *
+ * @example
+ * const channel = openTabChannel("my-app", tabId);
+ * channel?.post({ type: "applied", triples });
+ */
+export function openTabChannel(appId: string, tabId: string): TabChannel | undefined {
+  if (typeof BroadcastChannel === "undefined") return undefined;
+  const channel = new BroadcastChannel(`trellis:${appId}`);
+  const listeners = new Set<(message: TabMessage) => void>();
+  let isClosed = false;
+  channel.onmessage = (event: MessageEvent) => {
+    const message = parseTabMessage(event.data);
+    if (message === undefined || message.from === tabId) return;
+    for (const listener of [...listeners]) listener(message);
+  };
+  return {
+    tabId,
+    post(message) {
+      if (!isClosed) channel.postMessage({ ...message, from: tabId });
+    },
+    listen(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    close() {
+      isClosed = true;
+      listeners.clear();
+      channel.close();
+    },
+  };
+}

@@ -1,0 +1,360 @@
+import { batch, computed, effect, type Signal, signal } from "@preact/signals-core";
+import { type ClientMessage, DatabaseError, type DatabaseResult, type NormalizedQuery, type Triple } from "@trellis/core";
+import type { PersistentOutbox } from "../persistence/persistent-outbox.js";
+import type { ClientStorage } from "../persistence/storage.js";
+import type { RoomTransport } from "../rooms/rooms.js";
+import { type ClientConnection, type ConnectionState, type ConnectionStatus, createClientConnection } from "../sync/client-connection.js";
+import type { TransportState } from "../sync/connection.js";
+import type { SyncPayload } from "../sync/http.js";
+import type { QuerySync } from "../sync/query-sync.js";
+import type { RoomLink, SyncEngine } from "../sync/sync-engine.js";
+import type { SyncedQuery } from "../sync/synced-queries.js";
+import type { LeaderElection } from "./leader-election.js";
+import type { TabChannel, TabMessage } from "./tab-messages.js";
+
+export interface TabSyncOptions {
+  readonly engine: SyncEngine;
+  readonly outbox: PersistentOutbox;
+  readonly channel: TabChannel;
+  readonly election: LeaderElection;
+  readonly storage: ClientStorage;
+  /** Settles once this tab's writes so far are stored: a follower sends a write on only then. */
+  readonly durable: () => Promise<DatabaseResult<void>>;
+  /** Settles once stored data is loaded (cursors restored, so the restored ones decide loading). */
+  readonly ready: Promise<unknown>;
+}
+
+/** A follower's use of a synced query, answered through the leader until this tab leads. */
+interface ProxiedQuery {
+  readonly key: string;
+  readonly query: NormalizedQuery;
+  readonly cursor: string | null;
+  /** The engine's own use, once this tab leads. */
+  readonly inner: Signal<SyncedQuery | undefined>;
+}
+
+interface LeaderStatus {
+  readonly state: ConnectionState;
+  readonly pending: number;
+  readonly error: DatabaseError | undefined;
+}
+
+/**
+ * Sync shared by the tabs of one app: the leader tab (see `electLeader`) runs the sync engine's
+ * connection for every tab; the others follow. A follower's queries are synced by the leader
+ * (`follow` / `answered` messages), its writes are stored by itself and then handed to the
+ * leader to push (`push` / `acked`), and its connection state mirrors the leader's. What the
+ * server sends reaches every tab through the `applied` messages (see `TabMirror`). A follower
+ * that becomes the leader reads the stored outbox and cursors, takes over its own queries,
+ * asks the others for theirs, and connects. See docs/design/014-multi-tab.md.
+ *
+ * @example
+ * const sync = new TabSync({ engine, outbox, channel, election, storage, durable, ready });
+ */
+export class TabSync implements QuerySync, RoomTransport {
+  readonly hasServer = true;
+  readonly connection: ClientConnection;
+  private readonly isLeading = signal(false);
+  private readonly leader = signal<LeaderStatus>({ state: "connecting", pending: 0, error: undefined });
+  private readonly ownPending = signal(0);
+  /** Follower: uses of synced queries, by query key. */
+  private readonly proxied = new Map<string, Set<ProxiedQuery>>();
+  /** Follower: queries the leader answered (or that an earlier run synced), by key. */
+  private readonly answers = new Map<string, Signal<boolean>>();
+  /** Leader: the followers' queries it syncs, by tab id then key. */
+  private readonly served = new Map<string, Map<string, SyncedQuery>>();
+  private wantsConnection = true;
+  private isClosed = false;
+  private readonly stops: (() => void)[] = [];
+
+  constructor(private readonly options: TabSyncOptions) {
+    const { engine, channel } = options;
+    engine.setPushing(false);
+    const isLeading = this.isLeading;
+    const leader = this.leader;
+    const ownPending = this.ownPending;
+    const state = computed<ConnectionState>(() => {
+      if (isLeading.value) return engine.connection.state;
+      const status = leader.value;
+      return status.state === "online" && ownPending.value > 0 ? "syncing" : status.state;
+    });
+    const pending = computed(() => (isLeading.value ? engine.connection.pending : Math.max(leader.value.pending, ownPending.value)));
+    const lastError = computed(() => (isLeading.value ? engine.connection.lastError : leader.value.error));
+    this.connection = createClientConnection(state, pending, lastError);
+    this.stops.push(
+      channel.listen((message) => this.hear(message)),
+      options.outbox.onRemoved((batchIds) => {
+        this.ownPending.value = engine.pendingEntries().length;
+        if (this.isLeading.peek()) channel.post({ type: "acked", batchIds });
+      }),
+    );
+    void options.ready.then(() => {
+      if (this.isClosed) return;
+      this.ownPending.value = engine.pendingEntries().length;
+      // A follower hands its restored writes to the leader (it skips ones it has).
+      channel.post({ type: "push", entries: engine.pendingEntries() });
+      this.stops.push(
+        effect(() => {
+          if (options.election.isLeader.value) void this.lead();
+        }),
+        onPageLifecycle(
+          // A closing tab rarely gets to close its client: say goodbye so the leader releases its queries.
+          () => this.isLeading.peek() || channel.post({ type: "bye" }),
+          // Back from the back/forward cache: the leader forgot this tab.
+          () => this.isLeading.peek() || this.introduce(),
+        ),
+      );
+    });
+  }
+
+  // ---- what the client asks of sync ----
+
+  follow(query: NormalizedQuery, cursor: string | null = null): SyncedQuery {
+    if (this.isLeading.peek()) return this.options.engine.follow(query, cursor);
+    return this.proxy(query, cursor);
+  }
+
+  async settle(query: NormalizedQuery): Promise<void> {
+    if (this.isLeading.peek()) return this.options.engine.settle(query);
+    const synced = this.follow(query);
+    try {
+      await synced.answered();
+    } finally {
+      synced.release();
+    }
+  }
+
+  load(query: NormalizedQuery): Promise<DatabaseResult<SyncPayload | null>> {
+    return this.options.engine.load(query);
+  }
+
+  applyRemote(triples: readonly Triple[]): void {
+    this.options.engine.applyRemote(triples);
+  }
+
+  /** A write of this tab: into its stored outbox, then to the leader (this tab, or another). */
+  record(triples: readonly Triple[]): void {
+    const entry = this.options.engine.record(triples);
+    this.ownPending.value = this.options.engine.pendingEntries().length;
+    if (this.isLeading.peek()) return;
+    void this.options.durable().then((stored) => {
+      if (stored.error === undefined && !this.isLeading.peek() && !this.isClosed) this.options.channel.post({ type: "push", entries: [entry] });
+    });
+  }
+
+  connect(): void {
+    this.wantsConnection = true;
+    if (this.isLeading.peek()) this.options.engine.connect();
+    else this.options.channel.post({ type: "connect", wanted: true });
+  }
+
+  disconnect(): void {
+    this.wantsConnection = false;
+    if (this.isLeading.peek()) this.options.engine.disconnect();
+    else this.options.channel.post({ type: "connect", wanted: false });
+  }
+
+  async close(): Promise<void> {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    for (const stop of this.stops.splice(0)) stop();
+    this.options.channel.post({ type: "bye" });
+    this.options.election.close();
+    await this.options.engine.close();
+  }
+
+  // ---- rooms: a follower opens a socket of its own while it is in a room ----
+
+  get transportState(): TransportState {
+    return this.options.engine.transportState;
+  }
+
+  get userId(): string | null | undefined {
+    return this.options.engine.userId;
+  }
+
+  sendRoom(message: ClientMessage): boolean {
+    return this.options.engine.sendRoom(message);
+  }
+
+  attachRooms(rooms: RoomLink): void {
+    this.options.engine.attachRooms(rooms);
+  }
+
+  roomsChanged(count: number): void {
+    if (this.isLeading.peek() || this.isClosed) return;
+    if (count > 0 && this.wantsConnection) this.options.engine.connect();
+    else if (count === 0) this.options.engine.disconnect();
+  }
+
+  // ---- follower ----
+
+  private proxy(query: NormalizedQuery, cursor: string | null): SyncedQuery {
+    const key = JSON.stringify(query);
+    const use: ProxiedQuery = { key, query, cursor, inner: signal(undefined) };
+    let uses = this.proxied.get(key);
+    if (uses === undefined) {
+      this.proxied.set(key, (uses = new Set()));
+      this.options.channel.post({ type: "follow", key, query, cursor });
+    }
+    uses.add(use);
+    const answered = this.answerOf(key, cursor !== null || this.options.engine.hasCursor(key));
+    const leader = this.leader;
+    let hasSettled = false;
+    let isReleased = false;
+    const isAnswered = () => {
+      const inner = use.inner.value;
+      return inner === undefined ? answered.value || leader.value.state === "offline" : !inner.isLoading.value;
+    };
+    return {
+      isLoading: computed(() => {
+        // Latched, as for the engine's own queries: data once shown never goes back to loading.
+        if (!hasSettled) hasSettled = isAnswered();
+        return !hasSettled;
+      }),
+      answered: () =>
+        new Promise<void>((resolve) => {
+          const stop = effect(() => {
+            if (!isAnswered()) return;
+            resolve();
+            queueMicrotask(() => stop());
+          });
+        }).then(() => use.inner.peek()?.answered()),
+      release: () => {
+        if (isReleased) return;
+        isReleased = true;
+        const inner = use.inner.peek();
+        if (inner !== undefined) return inner.release();
+        uses.delete(use);
+        if (uses.size > 0 || this.proxied.get(key) !== uses) return;
+        this.proxied.delete(key);
+        this.options.channel.post({ type: "release", key });
+      },
+    };
+  }
+
+  private answerOf(key: string, isAnswered: boolean): Signal<boolean> {
+    let answer = this.answers.get(key);
+    if (answer === undefined) this.answers.set(key, (answer = signal(isAnswered)));
+    else if (isAnswered) answer.value = true;
+    return answer;
+  }
+
+  // ---- leader ----
+
+  /** Takes over sync: the stored outbox and cursors, this tab's queries, then the connection. */
+  private async lead(): Promise<void> {
+    const { engine, storage, channel } = this.options;
+    const stored = await storage.readSyncState();
+    if (this.isClosed) return;
+    batch(() => {
+      if (stored.data !== undefined) {
+        engine.restored(stored.data.cursors);
+        engine.adopt(stored.data.outbox);
+      }
+      this.isLeading.value = true;
+      for (const uses of this.proxied.values()) for (const use of uses) use.inner.value = engine.follow(use.query, use.cursor);
+      this.proxied.clear();
+    });
+    engine.setPushing(true);
+    this.stops.push(effect(() => this.postState(engine.connection.getCurrentState())));
+    channel.post({ type: "leader" });
+    if (this.wantsConnection) engine.connect();
+  }
+
+  private postState({ state, pending, lastError }: ConnectionStatus): void {
+    this.options.channel.post({ type: "state", state, pending, error: lastError === undefined ? null : { code: lastError.code, message: lastError.message } });
+  }
+
+  private serve(from: string, key: string, query: NormalizedQuery, cursor: string | null): void {
+    let queries = this.served.get(from);
+    if (queries === undefined) this.served.set(from, (queries = new Map()));
+    if (queries.has(key)) return;
+    const synced = this.options.engine.follow(query, cursor);
+    queries.set(key, synced);
+    void synced.answered().then(() => {
+      if (queries.get(key) === synced && !this.isClosed) this.options.channel.post({ type: "answered", key });
+    });
+  }
+
+  private unserve(from: string, key?: string): void {
+    const queries = this.served.get(from);
+    if (queries === undefined) return;
+    for (const [served, synced] of queries) {
+      if (key !== undefined && served !== key) continue;
+      synced.release();
+      queries.delete(served);
+    }
+    if (queries.size === 0) this.served.delete(from);
+  }
+
+  // ---- messages ----
+
+  private hear(message: TabMessage): void {
+    if (this.isClosed) return;
+    const { engine } = this.options;
+    if (this.isLeading.peek()) {
+      switch (message.type) {
+        case "follow":
+          return this.serve(message.from, message.key, message.query, message.cursor);
+        case "release":
+          return this.unserve(message.from, message.key);
+        case "bye":
+          return this.unserve(message.from);
+        case "push":
+          // Also a new tab's hello: it learns the connection's state.
+          engine.adopt(message.entries);
+          return this.postState(engine.connection.getCurrentState());
+        case "connect":
+          this.wantsConnection = message.wanted;
+          return message.wanted ? engine.connect() : engine.disconnect();
+      }
+      return;
+    }
+    switch (message.type) {
+      case "state":
+        this.leader.value = {
+          state: message.state,
+          pending: message.pending,
+          error: message.error === null ? undefined : new DatabaseError(message.error.code as never, message.error.message),
+        };
+        return;
+      case "answered":
+        this.answerOf(message.key, true);
+        return;
+      case "acked":
+        engine.dropEntries(message.batchIds);
+        this.ownPending.value = engine.pendingEntries().length;
+        return;
+      case "leader":
+        return this.introduce();
+    }
+  }
+
+  /** Tells a leader that knows nothing of this tab its queries and unacknowledged writes. */
+  private introduce(): void {
+    const { engine, channel } = this.options;
+    for (const [key, uses] of this.proxied) {
+      const [first] = uses;
+      if (first !== undefined) channel.post({ type: "follow", key, query: first.query, cursor: first.cursor });
+    }
+    channel.post({ type: "push", entries: engine.pendingEntries() });
+    if (!this.wantsConnection) channel.post({ type: "connect", wanted: false });
+  }
+}
+
+/** Listens for the page being hidden for good or put into (and back from) the back/forward cache. */
+function onPageLifecycle(onHide: () => void, onShowAgain: () => void): () => void {
+  const target = globalThis as { addEventListener?: typeof addEventListener; removeEventListener?: typeof removeEventListener };
+  if (typeof target.addEventListener !== "function" || typeof target.removeEventListener !== "function") return () => {};
+  const hide = () => onHide();
+  const show = (event: Event) => {
+    if ((event as PageTransitionEvent).persisted) onShowAgain();
+  };
+  target.addEventListener("pagehide", hide);
+  target.addEventListener("pageshow", show);
+  return () => {
+    target.removeEventListener?.("pagehide", hide);
+    target.removeEventListener?.("pageshow", show);
+  };
+}
