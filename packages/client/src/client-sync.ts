@@ -50,7 +50,9 @@ export function assembleSync<S extends Schema>(
 ): AssembledSync {
   const { store, clock, appId, clientId, persistence } = parts;
   const channel: TabChannel | undefined = persistence?.storage.kind === "indexeddb" ? openTabChannel(appId, clientId) : undefined;
-  const mirror = channel && new TabMirror(channel, store, clock);
+  const election = channel && electLeader({ appId, tabId: clientId });
+  const mirror =
+    channel && election && persistence && new TabMirror({ channel, store, clock, election, ready: persistence.ready, announcesLeader: options.serverUrl === undefined });
   const engine =
     options.serverUrl === undefined
       ? undefined
@@ -66,12 +68,12 @@ export function assembleSync<S extends Schema>(
           },
         });
   const tabSync =
-    engine && channel && persistence
+    engine && channel && election && persistence
       ? new TabSync({
           engine,
           outbox: persistence.outbox,
           channel,
-          election: electLeader({ appId, tabId: clientId }),
+          election,
           storage: persistence.storage,
           durable: () => persistence.durable(),
           ready: persistence.ready,
@@ -94,6 +96,7 @@ export function assembleSync<S extends Schema>(
     restored: (cursors) => engine?.restored(cursors),
     async close() {
       await sync?.close();
+      election?.close();
       mirror?.close();
       await persistence?.close();
       channel?.close();

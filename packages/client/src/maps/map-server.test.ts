@@ -1,8 +1,7 @@
 import { createSchema, t } from "@trellis/core";
-import { removeDataDir, type ServerProcess, startServerProcess } from "@trellis/server/testing";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createClient, type TrellisClient } from "../create-client.js";
-import { allOnline, FAST_RECONNECT, recorder, waitFor } from "../testing/live-server.js";
+import { allOnline, FAST_RECONNECT, recorder, useServerProcess, waitFor } from "../testing/live-server.js";
 import type { MapEntry } from "./map-types.js";
 
 // Key-value maps between clients of a real `trellis-server` process on 127.0.0.1: the server
@@ -12,28 +11,13 @@ const schema = createSchema({ entities: { notes: { text: t.string({ fallback: ""
 type Client = TrellisClient<typeof schema>;
 type Entries = readonly MapEntry<unknown>[];
 
-let server: ServerProcess;
-const clients: Client[] = [];
-let apps = 0;
-
-beforeAll(async () => {
-  server = await startServerProcess();
-});
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((client) => client.close()));
-});
-afterAll(async () => {
-  await server.stop();
-  removeDataDir(server.dataDir);
-});
+const live = useServerProcess();
 
 function connect(appId: string, clientId: string, now?: () => number): Client {
-  const client = createClient({ schema, appId, clientId, serverUrl: server.url, reconnect: FAST_RECONNECT, ...(now ? { now } : {}) });
-  clients.push(client);
-  return client;
+  return live.track(createClient({ schema, appId, clientId, serverUrl: live.server.url, reconnect: FAST_RECONNECT, ...(now ? { now } : {}) }));
 }
 
-const newApp = () => `maps-${++apps}`;
+const newApp = () => live.newApp("maps");
 
 describe("key-value maps with a server", () => {
   it("delivers a set on one client to another client's subscription, loading until the server answered", async () => {

@@ -113,6 +113,8 @@ export class OutboxPusher {
   private remove(batchId: string): void {
     const ids = this.frames.get(batchId) ?? [batchId];
     this.frames.delete(batchId);
+    // Gone from the outbox: should one come back (another tab hands it over again), it goes again.
+    for (const id of ids) this.sent.delete(id);
     this.options.outbox.remove(ids);
     this.options.onRemoved();
     if (this.isWaitingForAcks && this.frames.size === 0) this.flush();

@@ -14,7 +14,13 @@ import { type Clock, CREATED_AT_FIELD, type DatabaseError, decodeHlc, DELETED_FI
  * const clockError = applyRemoteTriples(store, clock, message.triples);
  * if (clockError) report(clockError);
  */
-export function applyRemoteTriples(store: TripleStore, clock: Clock, triples: readonly Triple[]): DatabaseError | undefined {
+export function applyRemoteTriples(
+  store: TripleStore,
+  clock: Clock,
+  triples: readonly Triple[],
+  /** Apply triples of documents not held too (another tab's data: the rest of the document is stored). */
+  isComplete = false,
+): DatabaseError | undefined {
   const arriving = new Set<string>();
   for (const triple of triples) {
     if (triple.field === CREATED_AT_FIELD && triple.element === undefined) arriving.add(documentKey(triple));
@@ -23,7 +29,7 @@ export function applyRemoteTriples(store: TripleStore, clock: Clock, triples: re
   store.transact(() => {
     for (const triple of triples) {
       const isHeld = store.table(triple.collection)?.anyRowOf(triple.id) !== undefined;
-      if (!isHeld && triple.field !== DELETED_FIELD && !arriving.has(documentKey(triple))) continue;
+      if (!isComplete && !isHeld && triple.field !== DELETED_FIELD && !arriving.has(documentKey(triple))) continue;
       const hlc = decodeHlc(triple.hlc);
       if (hlc.error) {
         clockError ??= hlc.error;

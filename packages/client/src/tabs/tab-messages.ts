@@ -25,9 +25,13 @@ export type TabMessage =
   /** A follower asks the leader to go offline on purpose (`false`) or to connect (`true`). */
   | { readonly type: "connect"; readonly from: string; readonly wanted: boolean }
   /** A tab is going away: the leader releases its follows. */
-  | { readonly type: "bye"; readonly from: string };
+  | { readonly type: "bye"; readonly from: string }
+  /** A tab opened: the leader answers with a snapshot of what it holds. */
+  | { readonly type: "hello"; readonly from: string }
+  /** The leader's store, for one tab that said hello: what it may have missed while opening. */
+  | { readonly type: "snapshot"; readonly from: string; readonly to: string; readonly triples: readonly Triple[] };
 
-const TYPES = new Set(["applied", "follow", "release", "push", "acked", "answered", "state", "leader", "connect", "bye"]);
+const TYPES = new Set(["applied", "follow", "release", "push", "acked", "answered", "state", "leader", "connect", "bye", "hello", "snapshot"]);
 
 /** A message from another tab of this app, or undefined for anything else on the channel. */
 export function parseTabMessage(data: unknown): TabMessage | undefined {

@@ -1,6 +1,11 @@
+import { effect } from "@preact/signals-core";
 import type { Clock, Triple, TripleStore } from "@trellis/core";
 import { applyRemoteTriples } from "../sync/remote-apply.js";
+import type { LeaderElection } from "./leader-election.js";
 import type { TabChannel } from "./tab-messages.js";
+
+/** How long an opening tab waits for the leader's snapshot before going on without it. */
+const SNAPSHOT_WAIT_MS = 3_000;
 
 /**
  * Keeps the in-memory stores of an app's tabs alike: every tab shares the triples it applies
@@ -8,28 +13,101 @@ import type { TabChannel } from "./tab-messages.js";
  * memory only, since the tab that shared them stores them. A write in one tab shows in every
  * tab's subscriptions at once, with or without a server.
  *
+ * A tab that opens reads the database, but what another tab applied just before may not be
+ * stored yet, and was shared before this tab listened. So it says hello, and the leader answers
+ * with a snapshot of its store (until one arrives it says hello again to each new leader).
+ * What other tabs share meanwhile waits until the stored data and the snapshot are in, then
+ * applies in order, whole: a change to a document this tab does not hold yet is kept, not
+ * dropped, because the rest of the document is on its way.
+ *
  * @example
- * const mirror = new TabMirror(channel, store, clock);
+ * const mirror = new TabMirror({ channel, store, clock, election, ready, announcesLeader: true });
  * mirror.share(triples);
  */
 export class TabMirror {
-  private readonly stop: () => void;
+  private readonly stops: (() => void)[] = [];
+  /** Shared triples waiting for the stored data and the snapshot; undefined once applied. */
+  private waiting: (readonly Triple[])[] | undefined = [];
+  /** A snapshot arrived (or this tab leads and needs none). */
+  private hasSnapshot = false;
+  /** Shared triples may apply: the snapshot arrived, or waiting for it took too long. */
+  private isSnapshotSettled = false;
+  private isStoredDataIn = false;
 
   constructor(
-    private readonly channel: TabChannel,
-    store: TripleStore,
-    clock: Clock,
+    private readonly options: {
+      readonly channel: TabChannel;
+      readonly store: TripleStore;
+      readonly clock: Clock;
+      readonly election: LeaderElection;
+      /** Settles once this tab's stored data is loaded. */
+      readonly ready: Promise<unknown>;
+      /** Whether this mirror says `leader` when its tab leads (with a server, TabSync says it). */
+      readonly announcesLeader: boolean;
+    },
   ) {
-    this.stop = channel.listen((message) => {
-      if (message.type === "applied") applyRemoteTriples(store, clock, message.triples);
+    const { channel, store, election } = options;
+    this.stops.push(
+      channel.listen((message) => {
+        switch (message.type) {
+          case "applied":
+            return this.apply(message.triples);
+          case "hello":
+            if (election.isLeader.peek()) channel.post({ type: "snapshot", to: message.from, triples: [...store.triples()] });
+            return;
+          case "snapshot":
+            if (message.to !== channel.tabId || this.hasSnapshot) return;
+            this.hasSnapshot = true;
+            // Late (after the wait ran out) it applies like any shared triples.
+            if (this.waiting !== undefined) this.waiting.unshift(message.triples);
+            else this.apply(message.triples);
+            return this.settle();
+          case "leader":
+            if (!this.hasSnapshot) channel.post({ type: "hello" });
+        }
+      }),
+      effect(() => {
+        if (!election.isLeader.value) return;
+        // The leader holds what it needs: it was alone, or had its snapshot.
+        this.hasSnapshot = true;
+        this.settle();
+        if (options.announcesLeader) channel.post({ type: "leader" });
+      }),
+    );
+    const timer = setTimeout(() => this.settle(), SNAPSHOT_WAIT_MS);
+    this.stops.push(() => clearTimeout(timer));
+    void options.ready.then(() => {
+      this.isStoredDataIn = true;
+      this.flush();
     });
+    channel.post({ type: "hello" });
   }
 
   share(triples: readonly Triple[]): void {
-    if (triples.length > 0) this.channel.post({ type: "applied", triples });
+    if (triples.length > 0) this.options.channel.post({ type: "applied", triples });
   }
 
   close(): void {
-    this.stop();
+    for (const stop of this.stops.splice(0)) stop();
+  }
+
+  private settle(): void {
+    this.isSnapshotSettled = true;
+    this.flush();
+  }
+
+  private apply(triples: readonly Triple[]): void {
+    if (this.waiting !== undefined) this.waiting.push(triples);
+    else applyRemoteTriples(this.options.store, this.options.clock, triples, true);
+  }
+
+  private flush(): void {
+    if (this.waiting === undefined || !this.isSnapshotSettled || !this.isStoredDataIn) return;
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    const { store, clock } = this.options;
+    store.transact(() => {
+      for (const triples of waiting) applyRemoteTriples(store, clock, triples, true);
+    });
   }
 }

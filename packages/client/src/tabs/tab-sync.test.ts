@@ -1,9 +1,8 @@
 import "fake-indexeddb/auto";
 import { createSchema, t } from "@trellis/core";
-import { removeDataDir, type ServerProcess, startServerProcess } from "@trellis/server/testing";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type ClientOptions, createClient, type TrellisClient } from "../create-client.js";
-import { allOnline, FAST_RECONNECT, type FrameLog, recordFrames, recorder, waitFor } from "../testing/live-server.js";
+import { allOnline, FAST_RECONNECT, type FrameLog, recordFrames, recorder, useServerProcess, waitFor } from "../testing/live-server.js";
 
 // Tabs of one app in one process: clients on the same (fake) IndexedDB database and the same
 // BroadcastChannel, as tabs of one browser profile are. Node has no Web Locks, so these run the
@@ -16,36 +15,20 @@ const schema = createSchema({
 type Client = TrellisClient<typeof schema>;
 type Row = { readonly title: string };
 
-let server: ServerProcess;
-const clients: Client[] = [];
-let apps = 0;
-beforeAll(async () => {
-  server = await startServerProcess();
-});
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((client) => client.close()));
-});
-afterAll(async () => {
-  await server.stop();
-  removeDataDir(server.dataDir);
-});
+const live = useServerProcess();
 
 function tab(appId: string, options: Partial<ClientOptions<typeof schema>> = {}): Client {
-  const client = createClient({ schema, appId, storage: "indexeddb", reconnect: FAST_RECONNECT, userId: "ada", ...options });
-  clients.push(client);
-  return client;
+  return live.track(createClient({ schema, appId, storage: "indexeddb", reconnect: FAST_RECONNECT, userId: "ada", ...options }));
 }
 
 function syncedTab(appId: string, userId = "ada"): [Client, FrameLog] {
   const frames = recordFrames();
-  return [tab(appId, { serverUrl: server.url, WebSocket: frames.WebSocket, userId }), frames];
+  return [tab(appId, { serverUrl: live.server.url, WebSocket: frames.WebSocket, userId }), frames];
 }
 
 /** Another machine: its own memory, its own connection. */
 function elsewhere(appId: string): Client {
-  const client = createClient({ schema, appId, serverUrl: server.url, reconnect: FAST_RECONNECT, storage: "memory" });
-  clients.push(client);
-  return client;
+  return live.track(createClient({ schema, appId, serverUrl: live.server.url, reconnect: FAST_RECONNECT, storage: "memory" }));
 }
 
 function watch(client: Client) {
@@ -58,7 +41,7 @@ const titles = (calls: ReturnType<typeof watch>) => calls.last?.data?.map((row) 
 
 describe("tabs without a server", () => {
   it("shows a write made in one tab in the other tab's subscription", async () => {
-    const appId = `tabs-local-${++apps}`;
+    const appId = live.newApp("tabs-local");
     const a = tab(appId);
     const b = tab(appId);
     await Promise.all([a.storage.ready, b.storage.ready]);
@@ -73,7 +56,7 @@ describe("tabs without a server", () => {
 
 describe("tabs sharing sync", () => {
   it("lets one tab own the connection and pushes a follower's write once", async () => {
-    const appId = `tabs-sync-${++apps}`;
+    const appId = live.newApp("tabs-sync");
     const [a, framesA] = syncedTab(appId);
     await allOnline([a]);
     const [b, framesB] = syncedTab(appId);
@@ -96,7 +79,7 @@ describe("tabs sharing sync", () => {
   });
 
   it("syncs a follower's query through the leader and delivers others' changes to it", async () => {
-    const appId = `tabs-sync-${++apps}`;
+    const appId = live.newApp("tabs-sync");
     const other = elsewhere(appId);
     await other.database.todos.create({ title: "already there" });
     await allOnline([other]);
@@ -112,7 +95,7 @@ describe("tabs sharing sync", () => {
   });
 
   it("hands the connection to another tab when the leader closes, without losing its unsent writes", async () => {
-    const appId = `tabs-sync-${++apps}`;
+    const appId = live.newApp("tabs-sync");
     const [a, framesA] = syncedTab(appId);
     await allOnline([a]);
     const [b, framesB] = syncedTab(appId);
@@ -137,7 +120,7 @@ describe("tabs sharing sync", () => {
   });
 
   it("gives a follower in a room a socket of its own while it is in the room", async () => {
-    const appId = `tabs-sync-${++apps}`;
+    const appId = live.newApp("tabs-sync");
     const [a] = syncedTab(appId);
     await allOnline([a]);
     const [b, framesB] = syncedTab(appId, "bea");

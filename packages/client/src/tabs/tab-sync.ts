@@ -24,6 +24,8 @@ export interface TabSyncOptions {
   readonly ready: Promise<unknown>;
 }
 
+const MAX_REMEMBERED_ACKS = 10_000;
+
 /** A follower's use of a synced query, answered through the leader until this tab leads. */
 interface ProxiedQuery {
   readonly key: string;
@@ -63,6 +65,8 @@ export class TabSync implements QuerySync, RoomTransport {
   private readonly answers = new Map<string, Signal<boolean>>();
   /** Leader: the followers' queries it syncs, by tab id then key. */
   private readonly served = new Map<string, Map<string, SyncedQuery>>();
+  /** Leader: batch ids acknowledged lately, so a follower handing one over again is told, not pushed again. */
+  private readonly acknowledged = new Set<string>();
   private wantsConnection = true;
   private isClosed = false;
   private readonly stops: (() => void)[] = [];
@@ -85,7 +89,14 @@ export class TabSync implements QuerySync, RoomTransport {
       channel.listen((message) => this.hear(message)),
       options.outbox.onRemoved((batchIds) => {
         this.ownPending.value = engine.pendingEntries().length;
-        if (this.isLeading.peek()) channel.post({ type: "acked", batchIds });
+        if (!this.isLeading.peek()) return;
+        for (const batchId of batchIds) this.acknowledged.add(batchId);
+        // Bounded: a follower hands a write over again within moments of its acknowledgement, if at all.
+        for (const batchId of this.acknowledged) {
+          if (this.acknowledged.size <= MAX_REMEMBERED_ACKS) break;
+          this.acknowledged.delete(batchId);
+        }
+        channel.post({ type: "acked", batchIds });
       }),
     );
     void options.ready.then(() => {
@@ -301,10 +312,13 @@ export class TabSync implements QuerySync, RoomTransport {
           return this.unserve(message.from, message.key);
         case "bye":
           return this.unserve(message.from);
-        case "push":
-          // Also a new tab's hello: it learns the connection's state.
-          engine.adopt(message.entries);
+        case "push": {
+          const done = message.entries.filter((entry) => this.acknowledged.has(entry.batchId)).map((entry) => entry.batchId);
+          if (done.length > 0) this.options.channel.post({ type: "acked", batchIds: done });
+          engine.adopt(message.entries.filter((entry) => !this.acknowledged.has(entry.batchId)));
+          // Also a tab's introduction: it learns the connection's state.
           return this.postState(engine.connection.getCurrentState());
+        }
         case "connect":
           this.wantsConnection = message.wanted;
           return message.wanted ? engine.connect() : engine.disconnect();

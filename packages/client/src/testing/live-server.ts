@@ -4,6 +4,8 @@
  * support only; not exported from the package.
  */
 import type { ClientMessage, ServerMessage } from "@trellis/core";
+import { removeDataDir, type ServerProcess, startServerProcess } from "@trellis/server/testing";
+import { afterAll, afterEach, beforeAll } from "vitest";
 import WebSocket from "ws";
 import type { ConnectionState } from "../sync/client-connection.js";
 import type { WebSocketConstructor } from "../sync/web-socket.js";
@@ -137,5 +139,54 @@ export function recorder<T>(): {
       return calls.at(-1);
     },
     callback: (data, error, loading) => calls.push({ data: copyResult(data) as T | undefined, error, loading }),
+  };
+}
+
+/** What {@link useServerProcess} gives a test file. */
+export interface ServerFixture {
+  /** The file's `trellis-server` process (read it inside tests). */
+  readonly server: ServerProcess;
+  /** Registers a client to close after the test; returns it. */
+  track<C extends { close(): Promise<void> }>(client: C): C;
+  /** Closes a tracked client now (as a tab closing would). */
+  untrack(client: { close(): Promise<void> }): Promise<void>;
+  /** A fresh app id with this prefix, so tests on the shared server stay apart. */
+  newApp(prefix: string): string;
+}
+
+/**
+ * Starts a `trellis-server` process for a test file (beforeAll), closes the clients each test
+ * tracked (afterEach) and stops the server (afterAll).
+ * @example const live = useServerProcess(); const client = live.track(createClient({ schema, serverUrl: live.server.url }));
+ */
+export function useServerProcess(): ServerFixture {
+  let server: ServerProcess | undefined;
+  const clients: { close(): Promise<void> }[] = [];
+  let apps = 0;
+  beforeAll(async () => {
+    server = await startServerProcess();
+  });
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((client) => client.close()));
+  });
+  afterAll(async () => {
+    await server?.stop();
+    if (server !== undefined) removeDataDir(server.dataDir);
+  });
+  return {
+    get server() {
+      if (server === undefined) throw new Error("useServerProcess: read the server inside tests, after beforeAll.");
+      return server;
+    },
+    track(client) {
+      clients.push(client);
+      return client;
+    },
+    async untrack(client) {
+      const index = clients.indexOf(client);
+      if (index >= 0) clients.splice(index, 1);
+      await client.close();
+    },
+    newApp: (prefix) => `${prefix}-${++apps}`,
   };
 }

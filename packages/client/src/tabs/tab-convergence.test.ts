@@ -1,0 +1,132 @@
+import "fake-indexeddb/auto";
+import { createSchema, t } from "@trellis/core";
+import { describe, expect, it } from "vitest";
+import { createClient, type TrellisClient } from "../create-client.js";
+import { createRandom, seedOf } from "../testing/fuzz-kit.js";
+import { FAST_RECONNECT, useServerProcess, waitFor } from "../testing/live-server.js";
+
+// Tabs of one browser profile (clients on one fake IndexedDB database and one BroadcastChannel)
+// and clients on other machines write at random while tabs close (the leader among them) and
+// new ones open. Once everything settles, every tab, every other client, the server and a tab
+// opened afresh from storage alone hold the same items. Seeds are fixed, printed on failure,
+// and overridable with SEED.
+
+const schema = createSchema({
+  entities: {
+    items: { title: t.string({ optional: true, fallback: "" }), n: t.number({ optional: true, fallback: 0 }), tagIds: t.refMany("tags") },
+    tags: { name: t.string({ fallback: "" }) },
+  },
+});
+type Client = TrellisClient<typeof schema>;
+type Row = Record<string, unknown>;
+const ALL = { fields: { id: true, title: true, n: true, tagIds: true }, orderBy: ["id", "asc"] } as const;
+const WORDS = ["ant", "bee", "cat", "dog", "eel"];
+const TAGS = ["red", "green", "blue"];
+
+const live = useServerProcess();
+
+interface Replica {
+  readonly name: string;
+  readonly client: Client;
+  items(): readonly Row[];
+}
+
+function replica(name: string, appId: string, storage: "indexeddb" | "memory"): Replica {
+  const client = live.track(createClient({ schema, appId, serverUrl: live.server.url, storage, userId: "u", reconnect: FAST_RECONNECT }));
+  const subscription = client.database.items.subscribe(ALL, () => {});
+  return { name, client, items: () => subscription.getCurrentState().data ?? [] };
+}
+
+const close = (replica: Replica) => live.untrack(replica.client);
+
+describe("tabs and other machines, random writes, tabs closing and opening", () => {
+  const seedFor = (fallback: number) => seedOf(process.env.SEED, fallback);
+  it.each([
+    [3, 300, seedFor(0x7ab5_0001)],
+    [4, 400, seedFor(0x7ab5_0002)],
+  ])("%i tabs, %i steps, seed %i: every tab, every client, the server and storage agree", async (tabCount, steps, seed) => {
+    const random = createRandom(seed);
+    const appId = live.newApp("tab-converge");
+    let opened = 0;
+    const tabs = Array.from({ length: tabCount }, () => replica(`tab${opened++}`, appId, "indexeddb"));
+    const others = [replica("other0", appId, "memory"), replica("other1", appId, "memory")];
+    const log: string[] = [];
+    const context = () => `SEED=${seed} (rerun with: SEED=${seed} npx vitest run packages/client/src/tabs/tab-convergence.test.ts)\nlast steps:\n${log.slice(-20).join("\n")}`;
+    try {
+      for (let step = 0; step < steps; step++) {
+        if (random.chance(0.03)) {
+          // A tab closes (whichever it is, the leader too) and another opens.
+          const closing = random.pick(tabs);
+          tabs.splice(tabs.indexOf(closing), 1);
+          await close(closing);
+          tabs.push(replica(`tab${opened++}`, appId, "indexeddb"));
+          log.push(`${step} ${closing.name} closes, ${tabs.at(-1)!.name} opens`);
+          continue;
+        }
+        const writer = random.pick([...tabs, ...others]);
+        log.push(`${step} ${writer.name} ${await randomWrite(writer, random)}`);
+        if (random.chance(0.2)) await new Promise((resolve) => setTimeout(resolve, random.int(3)));
+      }
+      const everyone = [...tabs, ...others];
+      await waitFor(
+        () => everyone.every((each) => each.client.connection.state === "online" && each.client.connection.pending === 0),
+        () => `everyone online with nothing pending: ${everyone.map((each) => `${each.name} ${each.client.connection.state}/${each.client.connection.pending}`).join(", ")}\n${context()}`,
+        30_000,
+      );
+      const observer = replica("observer", appId, "memory");
+      const onServer = (await observer.client.database.items.query(ALL)).data!;
+      expect(onServer.length, context()).toBeGreaterThan(0);
+      const expected = JSON.stringify(onServer);
+      await waitFor(
+        () => everyone.every((each) => JSON.stringify(each.items()) === expected),
+        () => `every replica equal to the server (${onServer.length} items)\n${everyone.map((each) => difference(each, onServer)).join("")}${context()}`,
+      );
+      // Storage holds it all: with every tab closed, a tab opened offline finds the same items.
+      for (const tab of tabs.splice(0)) await close(tab);
+      const offline = live.track(createClient({ schema, appId, storage: "indexeddb" }));
+      expect((await offline.database.items.query(ALL)).data, context()).toEqual(onServer);
+    } catch (error) {
+      if (error instanceof Error && !error.message.includes(`SEED=${seed}`)) error.message = `${context()}\n${error.message}`;
+      throw error;
+    }
+  });
+});
+
+/** How a replica's items differ from the server's, or "" when they do not. */
+function difference(replica: Replica, onServer: readonly Row[]): string {
+  const mine = new Map(replica.items().map((row) => [row.id, JSON.stringify(row)]));
+  const theirs = new Map(onServer.map((row) => [row.id, JSON.stringify(row)]));
+  const lines: string[] = [];
+  for (const [id, row] of theirs) if (mine.get(id) !== row) lines.push(`  ${String(id)}: has ${mine.get(id) ?? "nothing"}, server ${row}`);
+  for (const [id, row] of mine) if (!theirs.has(id)) lines.push(`  ${String(id)}: has ${row}, server nothing`);
+  return lines.length === 0 ? "" : `${replica.name} (${replica.items().length} items) differs:\n${lines.join("\n")}\n`;
+}
+
+async function randomWrite(replica: Replica, random: ReturnType<typeof createRandom>): Promise<string> {
+  const items = replica.client.database.items;
+  const known = replica.items();
+  const roll = random.next();
+  if (known.length === 0 || roll < 0.3) {
+    const created = await items.create({ title: random.pick(WORDS), n: random.int(100), tagIds: random.subset(TAGS, 0.3) });
+    expect(created.error).toBeUndefined();
+    return `create ${created.data!.id}`;
+  }
+  const id = random.pick(known).id as string;
+  if (roll < 0.6) {
+    const title = random.pick(WORDS);
+    expect((await items.update({ id, fields: { title } })).error).toBeUndefined();
+    return `title ${id} ${title}`;
+  }
+  if (roll < 0.75) {
+    const tag = random.pick(TAGS);
+    expect((await items.update({ id, fields: (previous) => ({ tagIds: [...new Set([...previous.tagIds, tag])] }) })).error).toBeUndefined();
+    return `tag ${id} ${tag}`;
+  }
+  if (roll < 0.9) {
+    const n = random.int(100);
+    expect((await items.update({ id, fields: { n } })).error).toBeUndefined();
+    return `n ${id} ${n}`;
+  }
+  expect((await items.delete(id)).error).toBeUndefined();
+  return `delete ${id}`;
+}
