@@ -1,10 +1,9 @@
 import { createSchema, t, TICKS_PER_MS, type Triple } from "@trellis/core";
-import { removeDataDir, type ServerProcess, startServerProcess } from "@trellis/server/testing";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { canonicalKey, modelOf, modelState } from "../../../core/src/testing/lww-model.js";
 import { createClient, type TrellisClient } from "../create-client.js";
 import { createRandom, seedOf } from "../testing/fuzz-kit.js";
-import { allOnline, FAST_RECONNECT, type FrameLog, recordFrames, waitFor } from "../testing/live-server.js";
+import { allOnline, FAST_RECONNECT, type FrameLog, recordFrames, useServerProcess, waitFor } from "../testing/live-server.js";
 
 // Convergence of replicas through a real `trellis-server` process: after any mix of concurrent
 // writes, disconnects and reconnects, once every client is online with nothing pending, every
@@ -54,24 +53,11 @@ interface Replica {
   isDisconnected: boolean;
 }
 
-let server: ServerProcess;
-const clients: Client[] = [];
-let apps = 0;
-
-beforeAll(async () => {
-  server = await startServerProcess();
-});
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((client) => client.close()));
-});
-afterAll(async () => {
-  await server.stop();
-  removeDataDir(server.dataDir);
-});
+const live = useServerProcess();
 
 /** Replicas of a fresh app; with `isFiltered` they follow the {@link VIEWS} in turn, else every item. */
 function replicasOf(count: number, isFiltered = false): Replica[] {
-  const appId = `converge-${++apps}`;
+  const appId = live.newApp("converge");
   return Array.from({ length: count }, (_, index) => {
     const name = `c${index}`;
     const frames = recordFrames();
@@ -79,7 +65,7 @@ function replicasOf(count: number, isFiltered = false): Replica[] {
     const client = createClient({
       schema,
       appId,
-      serverUrl: server.url,
+      serverUrl: live.server.url,
       userId: `user-${name}`,
       // Fixed node ids and document ids: a run's choices depend only on its seed and on timing.
       clientId: name,
@@ -87,7 +73,7 @@ function replicasOf(count: number, isFiltered = false): Replica[] {
       WebSocket: frames.WebSocket,
       reconnect: FAST_RECONNECT,
     });
-    clients.push(client);
+    live.track(client);
     const view = isFiltered ? VIEWS[index % VIEWS.length]! : VIEWS[0]!;
     const subscription = client.database.items.subscribe({ ...ALL_ITEMS, where: view.where }, () => {});
     return { name, client, frames, items: () => subscription.getCurrentState().data ?? [], matches: view.matches, isDisconnected: false };
@@ -138,8 +124,7 @@ async function expectConverged(replicas: readonly Replica[], context: () => stri
   );
   // Nothing is pending anywhere: the server holds every write. A fresh client asks it, over HTTP
   // (preload: the stored triples) and over its socket (the documents).
-  const observer = createClient({ schema, appId: replicas[0]!.client.appId, serverUrl: server.url, reconnect: FAST_RECONNECT });
-  clients.push(observer);
+  const observer = live.track(createClient({ schema, appId: replicas[0]!.client.appId, serverUrl: live.server.url, reconnect: FAST_RECONNECT }));
   const answer = await observer.database.items.preload(ALL_ITEMS);
   expect(answer.error, context()).toBeUndefined();
   const onServer = (await observer.database.items.query(ALL_ITEMS)).data!;
@@ -148,8 +133,8 @@ async function expectConverged(replicas: readonly Replica[], context: () => stri
   expect(onServer, `the server against the model\n${context()}`).toEqual(modelItems(pushed));
   // Triple for triple: the server stores exactly each live cell's winner.
   const sorted = (triples: readonly Triple[]) => [...triples].sort((a, b) => (canonicalKey(a) < canonicalKey(b) ? -1 : 1));
-  const live = new Set(onServer.map((item) => item.id));
-  const expected = modelState(pushed).filter((triple) => triple.collection === "items" && live.has(triple.id));
+  const liveIds = new Set(onServer.map((item) => item.id));
+  const expected = modelState(pushed).filter((triple) => triple.collection === "items" && liveIds.has(triple.id));
   expect(sorted(answer.data!.triples), `the server's triples against the model\n${context()}`).toEqual(expected);
 
   const expectedOf = (replica: Replica) => onServer.filter((item) => replica.matches(item));
@@ -211,7 +196,7 @@ describe("random concurrent writes with disconnects", () => {
       for (let step = 0; step < steps; step++) {
         if (restartAt.has(step)) {
           log.push(`${step} server restart`);
-          await server.restart();
+          await live.server.restart();
         }
         const replica = random.pick(replicas);
         if (random.chance(0.04)) {
