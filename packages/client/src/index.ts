@@ -22,4 +22,17 @@ export type {
 } from "./types.js";
 export type { PaginatedController, PaginatedQueryDef, PaginatedState, StrictPaginatedQuery } from "./paginated-types.js";
 export { isPreloadData, PRELOAD_FORMAT, type PreloadData, type PreloadKind, type PreloadPage } from "./preload.js";
+export { queryKey } from "./query-key.js";
 export { DatabaseError, type DatabaseErrorCode, type DatabaseResult } from "@trellis/core";
+// The schema and query types bindings (React, Svelte) need, so they import only this package.
+export type {
+  AggregateQueryDef,
+  AggregateRow,
+  EntitiesDef,
+  EntityDef,
+  QueryDef,
+  QueryResultDoc,
+  Schema,
+  StrictAggregateQuery,
+  StrictQuery,
+} from "@trellis/core";
