@@ -1,5 +1,7 @@
-/**
- * @trellis/react is not built yet; see the project's issues for its scope.
- * The package exists so the workspace layout and dependency direction are fixed from the start.
- */
-export const PACKAGE_NAME = "@trellis/react";
+export { TrellisProvider, type TrellisProviderProps, useClient, useOptionalClient } from "./trellis-provider.js";
+export { useQuery } from "./use-query.js";
+export { useQueryOne } from "./use-query-one.js";
+export { type PaginatedResult, usePaginated } from "./use-paginated.js";
+export { type RoomResult, useRoom, type UseRoomOptions } from "./use-room.js";
+export type { RoomSnapshot } from "./room-store.js";
+export { useConnection } from "./use-connection.js";

@@ -1,5 +1,8 @@
-/**
- * @trellis/svelte is not built yet; see the project's issues for its scope.
- * The package exists so the workspace layout and dependency direction are fixed from the start.
- */
-export const PACKAGE_NAME = "@trellis/svelte";
+export { query } from "./query.js";
+export { queryOne } from "./query-one.js";
+export type { ReactiveQuery } from "./reactive-query.js";
+export { paginated, type ReactivePaginated } from "./paginated.js";
+export { useRoom, type ReactiveRoom, type RoomSnapshot, type UseRoomOptions } from "./use-room.svelte.js";
+export { connection, type ReactiveConnection } from "./connection.js";
+export { getTrellisClient, setTrellisClient } from "./trellis-context.js";
+export type { MaybeGetter } from "./resolve-input.js";

@@ -1,0 +1,61 @@
+import type { ClientConnection, DatabaseResult, RoomEvents, RoomHandle, RoomStatus, UserStatus } from "@trellis/client";
+import { useEffect, useMemo, useSyncExternalStore } from "react";
+import { createRoomStore, type RoomSnapshot } from "./room-store.js";
+import { useOptionalClient } from "./trellis-provider.js";
+
+/** What {@link useRoom} gives: the room's state and stable functions to act in it. */
+export interface RoomResult<R> extends RoomSnapshot<R> {
+  /** Broadcasts an event to the other members (NETWORK error while offline). */
+  readonly emit: <K extends keyof RoomEvents<R> & string>(event: K, data: RoomEvents<R>[K]) => Promise<DatabaseResult<void>>;
+  /** Sets a key of the room's shared status (`undefined` removes it). */
+  readonly set: <K extends keyof RoomStatus<R> & string>(key: K, value: RoomStatus<R>[K] | undefined) => Promise<DatabaseResult<void>>;
+  /** Sets a key of this user's status (`undefined` removes it). */
+  readonly setUserStatus: <K extends keyof UserStatus<R> & string>(key: K, value: UserStatus<R>[K] | undefined) => Promise<DatabaseResult<void>>;
+  /**
+   * Listens to an event other members emit; returns an unsubscribe. Listeners are removed when
+   * the component unmounts anyway: call it in an effect.
+   */
+  readonly on: <K extends keyof RoomEvents<R> & string>(event: K, listener: (data: RoomEvents<R>[K], fromUserId: string | null) => void) => () => void;
+}
+
+/** Options of {@link useRoom}. */
+export interface UseRoomOptions {
+  /** The client's connection, for `isConnected`; default the provider's client's. */
+  readonly connection?: ClientConnection;
+}
+
+/**
+ * Joins a room while the component is mounted (leaving it on unmount) and follows its room
+ * status, every member's user status, its latest error and whether the client is connected.
+ * `emit`, `set`, `setUserStatus` and `on` keep their identity for one room.
+ *
+ * @example
+ * function Board({ boardId }: { boardId: string }) {
+ *   const { userStatuses, setUserStatus, emit, on } = useRoom(client.rooms.board, boardId);
+ *   useEffect(() => on("like", (data, fromUserId) => toast(`${fromUserId} liked ${data.targetId}`)), [on]);
+ *   return <div onPointerMove={(e) => setUserStatus("cursor", { x: e.clientX, y: e.clientY })}>
+ *     {Object.entries(userStatuses).map(([userId, status]) => <Cursor key={userId} {...status.cursor} />)}
+ *     <button onClick={() => emit("like", { targetId: boardId })}>Like</button>
+ *   </div>;
+ * }
+ */
+export function useRoom<R>(room: (roomId?: string) => RoomHandle<R>, roomId?: string, options: UseRoomOptions = {}): RoomResult<R> {
+  const client = useOptionalClient();
+  const connection = options.connection ?? client?.connection;
+  const { store, actions } = useMemo(() => {
+    const store = createRoomStore(() => room(roomId), connection);
+    const handle = () => store.source().handle;
+    const actions = {
+      emit: ((event, data) => handle().emit(event, data)) as RoomResult<R>["emit"],
+      set: ((key, value) => handle().set(key, value)) as RoomResult<R>["set"],
+      setUserStatus: ((key, value) => handle().setUserStatus(key, value)) as RoomResult<R>["setUserStatus"],
+      on: ((event, listener) => store.on(event, listener as never)) as RoomResult<R>["on"],
+    };
+    return { store, actions };
+  }, [room, roomId, connection]);
+  // Declared before the component's own effects: on unmount (and StrictMode's rehearsal) it
+  // drops the listeners they added, and they add them again on remount.
+  useEffect(() => () => store.removeListeners(), [store]);
+  const snapshot = useSyncExternalStore(store.subscribe, store.getSnapshot, store.getServerSnapshot);
+  return useMemo(() => ({ ...snapshot, ...actions }), [snapshot, actions]);
+}

@@ -1,0 +1,110 @@
+import type { EntitiesDef, EntityDef, QueryResultDoc, Schema } from "@trellis/client";
+import {
+  type CollectionApi,
+  type PaginatedController,
+  type PaginatedQueryDef,
+  type PaginatedState,
+  type PreloadData,
+  queryKey,
+  type StrictPaginatedQuery,
+  type TrellisClient,
+} from "@trellis/client";
+import { untrack } from "svelte";
+import { createLiveState, type Feed } from "./live-state.svelte.js";
+import { type MaybeGetter, resolveInput } from "./resolve-input.js";
+
+/**
+ * A live, paginated query for Svelte: the page state is reactive in templates, `next` and
+ * `previous` move between pages, and `subscribe` is the store contract (`$pages` is the
+ * {@link PaginatedState} snapshot).
+ */
+export interface ReactivePaginated<T> extends PaginatedState<T> {
+  /** Shows the page after the current one; resolves once it is shown. */
+  next(): Promise<void>;
+  /** Shows the page before the current one; resolves once it is shown. */
+  previous(): Promise<void>;
+  subscribe(run: (state: PaginatedState<T>) => void): () => void;
+}
+
+/**
+ * Continues a page preloaded by `preloadPaginated`: its first state is the preloaded page, with
+ * `loading` false. The client is the one of `setTrellisClient` unless given.
+ *
+ * @example
+ * const pages = paginated(() => data.firstPage);
+ */
+export function paginated<T>(preloaded: MaybeGetter<PreloadData<T, "paginated">>, client?: TrellisClient<Schema>): ReactivePaginated<T>;
+/**
+ * Pages through a query, `pageSize` documents at a time, live and keyset-based. A getter follows
+ * reactive state: a changed query (compared by value) starts again from its first page.
+ *
+ * @example
+ * <script>
+ *   const pages = paginated(client.database.todos, { orderBy: ["title", "asc"], pageSize: 20 });
+ * </script>
+ * {#each pages.data ?? [] as todo}<li>{todo.title}</li>{/each}
+ * <button disabled={!pages.hasNext} onclick={() => pages.next()}>Next</button>
+ */
+export function paginated<E extends EntityDef, A extends EntitiesDef, const Q extends PaginatedQueryDef<E, A>>(
+  collection: CollectionApi<E, A>,
+  query: MaybeGetter<Q & StrictPaginatedQuery<E, Q, A>>,
+): ReactivePaginated<QueryResultDoc<E, Q, A>>;
+export function paginated(...args: unknown[]): ReactivePaginated<unknown> {
+  const { collection, input } = resolveInput("paginated", args);
+  let controller: PaginatedController<unknown> | undefined;
+  const live = createLiveState(
+    () => queryKey(input()),
+    () => {
+      controller = collection().paginated(input() as never) as PaginatedController<unknown>;
+      return controllerFeed(controller);
+    },
+  );
+  // Reading the state first swaps in the controller of the current query, if it changed.
+  const current = () => {
+    untrack(live.read);
+    return controller!;
+  };
+  return {
+    get data() {
+      return live.read().data;
+    },
+    get currentPage() {
+      return live.read().currentPage;
+    },
+    get estimatedTotalPages() {
+      return live.read().estimatedTotalPages;
+    },
+    get estimatedTotalCount() {
+      return live.read().estimatedTotalCount;
+    },
+    get hasNext() {
+      return live.read().hasNext;
+    },
+    get hasPrevious() {
+      return live.read().hasPrevious;
+    },
+    get loading() {
+      return live.read().loading;
+    },
+    get error() {
+      return live.read().error;
+    },
+    next: () => current().next(),
+    previous: () => current().previous(),
+    subscribe: live.subscribe,
+  };
+}
+
+function controllerFeed<T>(controller: PaginatedController<T>): Feed<PaginatedState<T>> {
+  return {
+    current: () => controller.getCurrentState(),
+    follow(onChange) {
+      let isFirstCall = true;
+      const stop = controller.subscribe(() => {
+        if (!isFirstCall) onChange();
+      });
+      isFirstCall = false;
+      return stop;
+    },
+  };
+}

@@ -1,0 +1,59 @@
+import type { AggregateQueryDef, AggregateRow, EntitiesDef, EntityDef, QueryDef, QueryResultDoc, Schema, StrictAggregateQuery, StrictQuery } from "@trellis/client";
+import { type CollectionApi, type PreloadData, queryKey, type TrellisClient } from "@trellis/client";
+import { createLiveState } from "./live-state.svelte.js";
+import { reactiveQuery, type ReactiveQuery } from "./reactive-query.js";
+import { type MaybeGetter, resolveInput } from "./resolve-input.js";
+import { subscriptionFeed } from "./subscription-feed.js";
+
+/**
+ * Follows preloaded data (from `preload`, e.g. a SvelteKit load): the preloaded documents at once,
+ * with `loading` false (also during SSR), then live. The client is the one of `setTrellisClient`
+ * unless given.
+ *
+ * @example
+ * <script>
+ *   let { data } = $props();
+ *   const todos = query(() => data.todos);
+ * </script>
+ * {#each todos.data ?? [] as todo}<li>{todo.title}</li>{/each}
+ */
+export function query<T>(preloaded: MaybeGetter<PreloadData<T, "many">>, client?: TrellisClient<Schema>): ReactiveQuery<readonly T[]>;
+/**
+ * Follows an aggregate query: one row, or one per group with `groupBy`.
+ *
+ * @example
+ * const stats = query(client.database.todos, { aggregate: { count: { fn: "count" } } });
+ */
+export function query<E extends EntityDef, A extends EntitiesDef, const Q extends AggregateQueryDef<E>>(
+  collection: CollectionApi<E, A>,
+  query: MaybeGetter<Q & StrictAggregateQuery<E, Q>>,
+): ReactiveQuery<readonly AggregateRow<E, Q>[]>;
+/**
+ * Follows a query: `data`, `error` and `loading` are reactive, and the object is a store
+ * (`$todos`). Pass a getter to follow reactive state; the subscription changes only when the
+ * query does (compared by value). Unsubscribes when the last component reading it is destroyed.
+ *
+ * @example
+ * <script>
+ *   let done = $state(false);
+ *   const todos = query(client.database.todos, () => ({ where: { done }, orderBy: ["title", "asc"] }));
+ * </script>
+ * {#if todos.loading}…{:else}{#each todos.data ?? [] as todo}<li>{todo.title}</li>{/each}{/if}
+ */
+export function query<E extends EntityDef, A extends EntitiesDef, const Q extends QueryDef<E, A> = {}>(
+  collection: CollectionApi<E, A>,
+  query?: MaybeGetter<Q & StrictQuery<E, Q, A>>,
+): ReactiveQuery<readonly QueryResultDoc<E, Q, A>[]>;
+export function query(...args: unknown[]): ReactiveQuery<readonly unknown[]> {
+  const { collection, input } = resolveInput("query", args);
+  return reactiveQuery(
+    createLiveState(
+      () => queryKey(input()),
+      () => {
+        const target = collection();
+        const current = input() ?? {};
+        return subscriptionFeed<readonly unknown[]>((callback) => target.subscribe(current as never, callback as never));
+      },
+    ),
+  );
+}

@@ -1,0 +1,35 @@
+import type { SubscribeCallback, Subscription, SubscriptionState } from "@trellis/client";
+import type { Feed } from "./live-state.svelte.js";
+
+/**
+ * A {@link Feed} over `collection.subscribe`/`subscribeOne`: followed, it keeps one subscription
+ * open; otherwise `current()` opens one, reads its state and closes it (the answer a local client
+ * or preloaded data give at once).
+ *
+ * @example
+ * const feed = subscriptionFeed((callback) => client.database.todos.subscribe({}, callback));
+ */
+export function subscriptionFeed<T>(open: (callback: SubscribeCallback<T>) => Subscription<T>): Feed<SubscriptionState<T>> {
+  let subscription: Subscription<T> | undefined;
+  return {
+    current() {
+      if (subscription !== undefined) return subscription.getCurrentState();
+      const once = open(() => {});
+      const state = once.getCurrentState();
+      once.unsubscribe();
+      return state;
+    },
+    follow(onChange) {
+      let isFirstCall = true;
+      const opened = open(() => {
+        if (!isFirstCall) onChange();
+      });
+      isFirstCall = false;
+      subscription = opened;
+      return () => {
+        opened.unsubscribe();
+        if (subscription === opened) subscription = undefined;
+      };
+    },
+  };
+}
