@@ -1,5 +1,5 @@
 import type { ClientConnection, ConnectionStatus } from "@trellis/client";
-import { useSyncExternalStore } from "react";
+import { useCallback, useSyncExternalStore } from "react";
 import { useOptionalClient } from "./trellis-provider.js";
 
 /**
@@ -16,5 +16,9 @@ export function useConnection(connection?: ClientConnection): ConnectionStatus {
   const client = useOptionalClient();
   const target = connection ?? client?.connection;
   if (target === undefined) throw new Error("useConnection: no client; wrap the app in <TrellisProvider client={client}> or pass client.connection.");
-  return useSyncExternalStore(target.subscribe, target.getCurrentState, target.getCurrentState);
+  // Another component's first render opens its query, which can change the status at once
+  // ("syncing"); React forbids updating this component during that render, so it hears of
+  // changes a microtask later.
+  const subscribe = useCallback((onChange: () => void) => target.subscribe(() => queueMicrotask(onChange)), [target]);
+  return useSyncExternalStore(subscribe, target.getCurrentState, target.getCurrentState);
 }

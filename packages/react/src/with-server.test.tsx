@@ -3,7 +3,7 @@ import { createClient, type TrellisClient } from "@trellis/client";
 import { createSchema, t } from "@trellis/core";
 import { act, cleanup, render, screen, waitFor } from "@testing-library/react";
 import { StrictMode, useEffect } from "react";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { TrellisProvider } from "./trellis-provider.js";
 import { settle } from "./testing/fixtures.js";
 import { NodeWebSocket, type ServerProcess, startBuiltServer } from "./testing/server-process.js";
@@ -89,6 +89,36 @@ describe("useConnection", () => {
     act(() => client.disconnect());
     await waitFor(() => expect(screen.getByTestId("state").textContent).toBe("offline/0"));
     expect(states.filter((state, i) => state === states[i - 1])).toEqual([]);
+  });
+
+  it("hears of a query opened by another component's render without updating during that render", async () => {
+    const client = connect(`react-connection-${++apps}`, "alice");
+    const errors = vi.spyOn(console, "error");
+    function Badge() {
+      const { state } = useConnection();
+      return <p data-testid="state">{state}</p>;
+    }
+    function Todos() {
+      // Opened during render: the client is "syncing" until the server answers.
+      const { data } = useQuery(client.database.todos, { fields: { title: true } });
+      return <p data-testid="count">{data?.length}</p>;
+    }
+    const view = render(
+      <TrellisProvider client={client}>
+        <Badge />
+      </TrellisProvider>,
+    );
+    await waitFor(() => expect(screen.getByTestId("state").textContent).toBe("online"));
+    view.rerender(
+      <TrellisProvider client={client}>
+        <Badge />
+        <Todos />
+      </TrellisProvider>,
+    );
+    await waitFor(() => expect(screen.getByTestId("count").textContent).toBe("0"));
+    await waitFor(() => expect(screen.getByTestId("state").textContent).toBe("online"));
+    expect(errors.mock.calls.map((call) => String(call[0]))).toEqual([]);
+    errors.mockRestore();
   });
 });
 
