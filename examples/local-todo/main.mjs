@@ -1,5 +1,6 @@
 // `npm start`: a Trellis sync server on ./data (development mode) and two terminal clients that
-// sync a live todo list through it. The server keeps running for your own clients until Ctrl+C.
+// sync a live todo list through it. The server keeps running for your own clients until Ctrl+C;
+// with --web (as `npm start` runs it) it also serves the React example, examples/react-todo.
 import { createClient } from "@trellis/client";
 import { createSchema, t } from "@trellis/core";
 import { createServer } from "@trellis/server";
@@ -56,9 +57,20 @@ console.log(`\nTrellis sync server: ${server.url} (development mode, data in ${d
 console.log(`Connect a client with createClient({ schema, appId: "demo", serverUrl: "${server.url}" }).`);
 if (once) await server.close();
 else {
+  // --web (npm start): also build and serve the React example, synced through this server.
+  const web = process.argv.includes("--web") ? await serveWeb(server.url) : undefined;
   console.log("Press Ctrl+C to stop.");
-  process.once("SIGINT", () => void server.close().then(() => process.exit(0)));
-  process.once("SIGTERM", () => void server.close().then(() => process.exit(0)));
+  const stop = () => void Promise.all([server.close(), web?.close()]).then(() => process.exit(0));
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+}
+
+async function serveWeb(serverUrl) {
+  const { serveReactTodo } = await import("../react-todo/serve.mjs");
+  const web = await serveReactTodo({ serverUrl, port: Number(process.env.WEB_PORT ?? 5173) });
+  console.log(`\nReact todo app (examples/react-todo): ${web.url}`);
+  console.log(`Open it in two windows, e.g. ${web.url}?user=alice and ${web.url}?user=bob.`);
+  return web;
 }
 
 async function startServer(port) {

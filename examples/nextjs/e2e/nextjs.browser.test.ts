@@ -1,0 +1,195 @@
+// The Next.js example end to end: a real `trellis-server` process, the app built with `next build`
+// and served by `next start`, and Chromium. The page must arrive with its todos in the HTML,
+// hydrate without a mismatch, then follow the server live.
+import { type ChildProcess, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createClient, type TrellisClient } from "@trellis/client";
+import { createSchema, t } from "@trellis/core";
+import { removeDataDir, type ServerProcess, startServerProcess } from "@trellis/server/testing";
+import type { Browser, ConsoleMessage } from "playwright-core";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeBrowser, launchBrowser } from "../../../packages/client/e2e/harness.js";
+
+const APP_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const REPO_ROOT = resolve(APP_DIR, "../..");
+const NEXT_BIN = join(APP_DIR, "node_modules/next/dist/bin/next");
+const BUILD_DIR = join(APP_DIR, ".next");
+const BUILD_STAMP = join(BUILD_DIR, "trellis-e2e-sources");
+const APP_ID = "nextjs-e2e";
+const nextEnv = { ...process.env, NEXT_TELEMETRY_DISABLED: "1" };
+
+// The app's schema (app/schema.ts), written out: a client of the same schema seeds and writes.
+const schema = createSchema({ entities: { todos: { text: t.string({ fallback: "" }), done: t.boolean({ fallback: false }) } } });
+
+/** Every input of `next build`: the app, the workspace packages' build output it imports, the lockfile. */
+function sourceHash(): string {
+  const hash = createHash("sha256");
+  const add = (path: string): void => void hash.update(relative(REPO_ROOT, path)).update(readFileSync(path));
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else add(path);
+    }
+  };
+  walk(join(APP_DIR, "app"));
+  for (const file of ["next.config.mjs", "package.json", "tsconfig.json"]) add(join(APP_DIR, file));
+  for (const name of ["core", "client", "react"]) walk(join(REPO_ROOT, "packages", name, "dist"));
+  add(join(REPO_ROOT, "pnpm-lock.yaml"));
+  return hash.digest("hex").slice(0, 16);
+}
+
+/** Runs `next build` unless `.next` already holds the build of these sources. */
+async function buildApp(): Promise<void> {
+  const sources = sourceHash();
+  if (existsSync(join(BUILD_DIR, "BUILD_ID")) && existsSync(BUILD_STAMP) && readFileSync(BUILD_STAMP, "utf8") === sources) return;
+  rmSync(BUILD_STAMP, { force: true });
+  const child = spawn(process.execPath, [NEXT_BIN, "build"], { cwd: APP_DIR, env: nextEnv, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
+  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
+  const code = await new Promise<number | null>((done) => child.once("exit", done));
+  if (code !== 0) throw new Error(`next build failed (${code}):\n${output}`);
+  // Hash again: the first build may have written Next's own additions to tsconfig.json.
+  writeFileSync(BUILD_STAMP, sourceHash());
+}
+
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once("error", fail);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    });
+  });
+}
+
+/** `next start` on 127.0.0.1 and a free port, in a process group of its own; resolves once it answers. */
+async function startNext(trellisUrl: string): Promise<{ url: string; child: ChildProcess; output: () => string }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [NEXT_BIN, "start", "--hostname", "127.0.0.1", "--port", String(port)], {
+    cwd: APP_DIR,
+    env: { ...nextEnv, TRELLIS_URL: trellisUrl, TRELLIS_APP_ID: APP_ID },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  let output = "";
+  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
+  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
+  const url = `http://127.0.0.1:${port}/`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`next start exited (${child.exitCode}):\n${output}`);
+    const answered = await fetch(`${url}favicon.ico`).then(
+      () => true,
+      () => false,
+    );
+    if (answered) return { url, child, output: () => output };
+    if (Date.now() > deadline) throw new Error(`next start did not answer within 20 s:\n${output}`);
+    await new Promise((done) => setTimeout(done, 100));
+  }
+}
+
+async function stopNext(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  const exited = new Promise<void>((done) => child.once("exit", () => done()));
+  process.kill(-child.pid, "SIGTERM"); // the group: `next start` and any worker it forked
+  await exited;
+}
+
+/** Resolves once the client's writes have reached the server. */
+async function settled(client: TrellisClient<typeof schema>): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const { state, pending } = client.connection.getCurrentState();
+    if (state === "online" && pending === 0) return;
+    if (Date.now() > deadline) throw new Error(`the seeding client did not sync within 10 s (${state}, ${pending} pending)`);
+    await new Promise((done) => setTimeout(done, 50));
+  }
+}
+
+const SEEDED = ["buy milk", "walk the dog", "write the docs"];
+// What React reports when the server's HTML and the first browser render differ: warnings in
+// development, minified errors #418/#423/#425 (thrown, then recovered from) in a production build.
+// A production build does not report attributes that differ, only text and elements.
+const HYDRATION_PROBLEM = /hydrat|did not match|didn't match|mismatch|Minified React error #(418|423|425)\b/i;
+
+describeBrowser("the Next.js example in Chromium", () => {
+  let server: ServerProcess | undefined;
+  let next: Awaited<ReturnType<typeof startNext>> | undefined;
+  let browser: Browser | undefined;
+  let writer: TrellisClient<typeof schema> | undefined;
+
+  beforeAll(async () => {
+    const seed = async () => {
+      server = await startServerProcess();
+      writer = createClient({ schema, serverUrl: server.url, appId: APP_ID, userId: "e2e" });
+      for (const text of SEEDED) {
+        await writer.database.todos.create({ text, done: false });
+        await new Promise((done) => setTimeout(done, 5)); // distinct createdAt: the page orders by it
+      }
+      await settled(writer);
+    };
+    const [seeded, built, launched] = await Promise.allSettled([seed(), buildApp(), launchBrowser()]);
+    if (launched.status === "fulfilled") browser = launched.value;
+    for (const result of [seeded, built, launched]) if (result.status === "rejected") throw result.reason;
+    next = await startNext(server!.url);
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    if (next !== undefined) await stopNext(next.child);
+    await writer?.close();
+    if (server !== undefined) {
+      await server.stop();
+      removeDataDir(server.dataDir);
+    }
+  });
+
+  it("sends the preloaded todos in the page's HTML", async () => {
+    const response = await fetch(next!.url);
+    expect(response.status).toBe(200);
+    const html = await response.text();
+    for (const text of SEEDED) expect(html).toContain(text);
+  });
+
+  it("hydrates without a mismatch or console error, then follows the server live", async () => {
+    const context = await browser!.newContext();
+    const page = await context.newPage();
+    const messages: string[] = [];
+    const errors: string[] = [];
+    page.on("console", (message: ConsoleMessage) => {
+      messages.push(`${message.type()}: ${message.text()}`);
+      if (message.type() === "error") errors.push(message.text());
+    });
+    page.on("pageerror", (error) => errors.push(`uncaught: ${error.stack ?? error.message}`));
+    page.on("response", (response) => void (response.status() >= 400 && errors.push(`HTTP ${response.status()}: ${response.url()}`)));
+
+    await page.goto(next!.url);
+    const items = page.getByTestId("todos").locator("li");
+    const texts = async () => (await items.allTextContents()).map((text) => text.trim());
+    await expect.poll(texts).toEqual(SEEDED);
+    // Hydrated: React has attached itself to the server-rendered list.
+    await page.waitForFunction(() => {
+      const list = document.querySelector('[data-testid="todos"]');
+      return list !== null && Object.keys(list).some((key) => key.startsWith("__reactFiber"));
+    });
+
+    const { data: created } = await writer!.database.todos.create({ text: "added from Node", done: false });
+    expect(created).toBeDefined();
+    await expect.poll(texts, { timeout: 10_000 }).toEqual([...SEEDED, "added from Node"]);
+    await writer!.database.todos.update({ id: created!.id, fields: { done: true } });
+    await expect.poll(() => items.last().locator("input").isChecked(), { timeout: 10_000 }).toBe(true);
+
+    mkdirSync(join(REPO_ROOT, "test-results/screenshots"), { recursive: true });
+    await page.screenshot({ path: join(REPO_ROOT, "test-results/screenshots/nextjs-example.png"), fullPage: true });
+    expect([...messages, ...errors].filter((message) => HYDRATION_PROBLEM.test(message)), "no hydration warning").toEqual([]);
+    expect(errors, "the browser console stays free of errors").toEqual([]);
+    await context.close();
+  });
+});

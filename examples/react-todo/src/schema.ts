@@ -1,0 +1,42 @@
+import { createSchema, type FieldDef, type Schema, t } from "@trellis/core";
+
+/** A required field with a fallback (so it always reads as a `T`). */
+type Field<T> = FieldDef<T, false, true>;
+
+/**
+ * The schema's types, spelled out: the repository's typecheck emits declarations, and those
+ * cannot name the field types `t` infers (as in packages/client/e2e/app/test-app.ts).
+ */
+export type TodoSchema = Schema<
+  { readonly todos: { readonly text: Field<string>; readonly done: Field<boolean> } },
+  {
+    readonly board: {
+      readonly events: Record<never, never>;
+      readonly userStatus: { readonly cursor: Field<{ x: number; y: number }>; readonly name: Field<string> };
+      readonly roomStatus: Record<never, never>;
+    };
+  }
+>;
+
+/**
+ * The app's data: todos (each document also has `id`, `createdAt`, `updatedAt` and `createdBy`)
+ * and a `board` room whose members share a cursor and a display name.
+ */
+export const schema: TodoSchema = createSchema({
+  entities: {
+    todos: {
+      text: t.string({ fallback: "" }),
+      done: t.boolean({ fallback: false }),
+    },
+  },
+  rooms: {
+    board: {
+      events: {},
+      userStatus: {
+        cursor: t.object({ x: t.number({ fallback: 0 }), y: t.number({ fallback: 0 }) }),
+        name: t.string({ fallback: "" }),
+      },
+      roomStatus: {},
+    },
+  },
+});
