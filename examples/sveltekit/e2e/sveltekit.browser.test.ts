@@ -1,0 +1,236 @@
+// The SvelteKit example end to end: a real `trellis-server` process, the app built with
+// `svelte-kit sync && vite build` and served by adapter-node's `node build/index.js`, and
+// Chromium. The page must arrive with its first page of todos in the HTML, hydrate without an
+// error, follow the server live, page forward and back, and list who is in the room.
+import { type ChildProcess, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createClient, type TrellisClient } from "@trellis/client";
+import { createSchema, t } from "@trellis/core";
+import { removeDataDir, type ServerProcess, startServerProcess } from "@trellis/server/testing";
+import type { Browser, ConsoleMessage, Page } from "playwright-core";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeBrowser, launchBrowser } from "../../../packages/client/e2e/harness.js";
+
+const APP_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const REPO_ROOT = resolve(APP_DIR, "../..");
+const KIT_BIN = join(APP_DIR, "node_modules/@sveltejs/kit/svelte-kit.js");
+const VITE_BIN = join(APP_DIR, "node_modules/vite/bin/vite.js");
+const BUILD_DIR = join(APP_DIR, "build");
+const BUILD_STAMP = join(BUILD_DIR, "trellis-e2e-sources");
+const APP_ID = "sveltekit-e2e";
+
+// The app's schema (src/lib/schema.ts), written out: a client of the same schema seeds and writes.
+const schema = createSchema({ entities: { todos: { text: t.string({ fallback: "" }), done: t.boolean({ fallback: false }) } } });
+
+/** Every input of the build: the app, the workspace packages' build output it imports, the lockfile. */
+function sourceHash(): string {
+  const hash = createHash("sha256");
+  const add = (path: string): void => void hash.update(relative(REPO_ROOT, path)).update(readFileSync(path));
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else add(path);
+    }
+  };
+  walk(join(APP_DIR, "src"));
+  for (const file of ["package.json", "svelte.config.js", "tsconfig.json", "vite.config.ts"]) add(join(APP_DIR, file));
+  for (const name of ["core", "client", "svelte"]) walk(join(REPO_ROOT, "packages", name, "dist"));
+  add(join(REPO_ROOT, "pnpm-lock.yaml"));
+  return hash.digest("hex").slice(0, 16);
+}
+
+async function run(bin: string, args: readonly string[]): Promise<void> {
+  const child = spawn(process.execPath, [bin, ...args], { cwd: APP_DIR, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
+  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
+  const code = await new Promise<number | null>((done) => child.once("exit", done));
+  if (code !== 0) throw new Error(`${relative(APP_DIR, bin)} ${args.join(" ")} failed (${code}):\n${output}`);
+}
+
+/** Runs `svelte-kit sync && vite build` unless `build/` already holds the build of these sources. */
+async function buildApp(): Promise<void> {
+  const sources = sourceHash();
+  if (existsSync(join(BUILD_DIR, "index.js")) && existsSync(BUILD_STAMP) && readFileSync(BUILD_STAMP, "utf8") === sources) return;
+  rmSync(BUILD_STAMP, { force: true });
+  await run(KIT_BIN, ["sync"]);
+  await run(VITE_BIN, ["build"]);
+  writeFileSync(BUILD_STAMP, sources);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once("error", fail);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    });
+  });
+}
+
+/** adapter-node's server on 127.0.0.1 and a free port; resolves once it answers. */
+async function startApp(trellisUrl: string): Promise<{ url: string; child: ChildProcess; output: () => string }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(BUILD_DIR, "index.js")], {
+    cwd: APP_DIR,
+    env: { ...process.env, HOST: "127.0.0.1", PORT: String(port), ORIGIN: `http://127.0.0.1:${port}`, TRELLIS_URL: trellisUrl, TRELLIS_APP_ID: APP_ID },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
+  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
+  const url = `http://127.0.0.1:${port}/`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`node build/index.js exited (${child.exitCode}):\n${output}`);
+    const answered = await fetch(`${url}favicon.ico`).then(
+      () => true,
+      () => false,
+    );
+    if (answered) return { url, child, output: () => output };
+    if (Date.now() > deadline) throw new Error(`node build/index.js did not answer within 20 s:\n${output}`);
+    await new Promise((done) => setTimeout(done, 100));
+  }
+}
+
+async function stopApp(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((done) => child.once("exit", () => done()));
+  child.kill("SIGTERM");
+  await exited;
+}
+
+/** Resolves once the client's writes have reached the server. */
+async function settled(client: TrellisClient<typeof schema>): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const { state, pending } = client.connection.getCurrentState();
+    if (state === "online" && pending === 0) return;
+    if (Date.now() > deadline) throw new Error(`the seeding client did not sync within 10 s (${state}, ${pending} pending)`);
+    await new Promise((done) => setTimeout(done, 50));
+  }
+}
+
+// Seven todos: a first page of five, a second of two.
+const SEEDED = ["buy milk", "walk the dog", "write the docs", "water the plants", "call mum", "fix the bike", "read a book"];
+// What Svelte reports when the server's HTML and the first browser render differ (a warning in
+// development; in a production build the hydration error itself).
+const HYDRATION_PROBLEM = /hydrat|mismatch/i;
+// A production build of Svelte 5 recovers from a mismatch silently, by throwing the server's
+// elements away and rendering afresh. This records every element removed from the page, from the
+// first byte on, so the test can tell that hydration adopted the server's elements instead.
+const RECORD_REMOVED_ELEMENTS = `
+  window.__removedElements = [];
+  new MutationObserver((records) => {
+    for (const record of records)
+      for (const node of record.removedNodes) if (node.nodeType === 1) window.__removedElements.push(node.outerHTML.slice(0, 80));
+  }).observe(document, { childList: true, subtree: true });
+`;
+
+/** The page's console errors, uncaught exceptions and failed responses, and every console message. */
+function watch(page: Page): { readonly messages: string[]; readonly errors: string[] } {
+  const messages: string[] = [];
+  const errors: string[] = [];
+  page.on("console", (message: ConsoleMessage) => {
+    messages.push(`${message.type()}: ${message.text()}`);
+    if (message.type() === "error") errors.push(message.text());
+  });
+  page.on("pageerror", (error) => errors.push(`uncaught: ${error.stack ?? error.message}`));
+  page.on("response", (response) => void (response.status() >= 400 && errors.push(`HTTP ${response.status()}: ${response.url()}`)));
+  return { messages, errors };
+}
+
+describeBrowser("the SvelteKit example in Chromium", () => {
+  let server: ServerProcess | undefined;
+  let app: Awaited<ReturnType<typeof startApp>> | undefined;
+  let browser: Browser | undefined;
+  let writer: TrellisClient<typeof schema> | undefined;
+  const ids: string[] = [];
+
+  beforeAll(async () => {
+    const seed = async () => {
+      server = await startServerProcess();
+      writer = createClient({ schema, serverUrl: server.url, appId: APP_ID, userId: "e2e" });
+      for (const text of SEEDED) {
+        const { data } = await writer.database.todos.create({ text, done: false });
+        ids.push(data!.id);
+        await new Promise((done) => setTimeout(done, 5)); // distinct createdAt: the page orders by it
+      }
+      await settled(writer);
+    };
+    const [seeded, built, launched] = await Promise.allSettled([seed(), buildApp(), launchBrowser()]);
+    if (launched.status === "fulfilled") browser = launched.value;
+    for (const result of [seeded, built, launched]) if (result.status === "rejected") throw result.reason;
+    app = await startApp(server!.url);
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    if (app !== undefined) await stopApp(app.child);
+    await writer?.close();
+    if (server !== undefined) {
+      await server.stop();
+      removeDataDir(server.dataDir);
+    }
+  });
+
+  it("sends the preloaded first page in the page's HTML", async () => {
+    const response = await fetch(app!.url);
+    expect(response.status).toBe(200);
+    const html = await response.text();
+    // The rendered list, not the serialised load data (which also holds the next page's first todo).
+    const list = /<ul data-testid="todos">([\s\S]*?)<\/ul>/.exec(html)?.[1] ?? "";
+    for (const text of SEEDED.slice(0, 5)) expect(list).toContain(text);
+    expect(list).not.toContain(SEEDED[5]);
+    expect(html).toContain("Page 1 of 2");
+  });
+
+  it("hydrates without an error, follows the server live and pages", async () => {
+    const context = await browser!.newContext();
+    const page = await context.newPage();
+    const { messages, errors } = watch(page);
+    await page.addInitScript(RECORD_REMOVED_ELEMENTS);
+
+    await page.goto(`${app!.url}?user=ada`);
+    const items = page.getByTestId("todos").locator("li");
+    const texts = async () => (await items.allTextContents()).map((text) => text.trim());
+    await expect.poll(texts).toEqual(SEEDED.slice(0, 5));
+    // Hydrated and connected: the room lists this user once the browser client has joined.
+    await expect.poll(() => page.getByTestId("here").locator("li").allTextContents(), { timeout: 10_000 }).toEqual(["ada"]);
+    // …and it kept the server's elements: the preloaded page read the same in the browser.
+    expect(await page.evaluate(() => (window as unknown as { __removedElements: string[] }).__removedElements), "no element replaced at hydration").toEqual([]);
+
+    await writer!.database.todos.update({ id: ids[0]!, fields: { text: "buy oat milk" } });
+    await expect.poll(texts, { timeout: 10_000 }).toEqual(["buy oat milk", ...SEEDED.slice(1, 5)]);
+
+    await page.getByRole("button", { name: "Next" }).click();
+    await expect.poll(texts).toEqual(SEEDED.slice(5));
+    await expect.poll(() => page.getByTestId("page").textContent()).toBe("Page 2 of 2");
+    await writer!.database.todos.create({ text: "added from Node", done: false });
+    await expect.poll(texts, { timeout: 10_000 }).toEqual([...SEEDED.slice(5), "added from Node"]);
+
+    await page.getByRole("button", { name: "Previous" }).click();
+    await expect.poll(texts).toEqual(["buy oat milk", ...SEEDED.slice(1, 5)]);
+
+    // A second user, in a profile of its own, shows up in the first one's room list.
+    const other = await browser!.newContext();
+    const otherPage = await other.newPage();
+    const otherWatch = watch(otherPage);
+    await otherPage.goto(`${app!.url}?user=grace`);
+    await expect.poll(() => page.getByTestId("here").locator("li").allTextContents(), { timeout: 10_000 }).toEqual(["ada", "grace"]);
+
+    mkdirSync(join(REPO_ROOT, "test-results/screenshots"), { recursive: true });
+    await page.screenshot({ path: join(REPO_ROOT, "test-results/screenshots/sveltekit-example.png"), fullPage: true });
+    const allMessages = [...messages, ...errors, ...otherWatch.messages, ...otherWatch.errors];
+    expect(allMessages.filter((message) => HYDRATION_PROBLEM.test(message)), "no hydration warning").toEqual([]);
+    expect([...errors, ...otherWatch.errors], "the browser console stays free of errors").toEqual([]);
+    await other.close();
+    await context.close();
+  });
+});
