@@ -1,11 +1,9 @@
 // The Next.js example end to end: a real `trellis-server` process, the app built with `next build`
 // and served by `next start`, and Chromium. The page must arrive with its todos in the HTML,
 // hydrate without a mismatch, then follow the server live.
-import { type ChildProcess, spawn } from "node:child_process";
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { dirname, join, relative, resolve } from "node:path";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient, type TrellisClient } from "@trellis/client";
 import { createSchema, t } from "@trellis/core";
@@ -13,6 +11,7 @@ import { removeDataDir, type ServerProcess, startServerProcess } from "@trellis/
 import type { Browser, ConsoleMessage } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeBrowser, launchBrowser } from "../../../packages/client/e2e/harness.js";
+import { hashInputs, type NodeApp, settled, startNodeApp } from "../../../packages/client/e2e/node-app.js";
 
 const APP_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const REPO_ROOT = resolve(APP_DIR, "../..");
@@ -27,20 +26,12 @@ const schema = createSchema({ entities: { todos: { text: t.string({ fallback: ""
 
 /** Every input of `next build`: the app, the workspace packages' build output it imports, the lockfile. */
 function sourceHash(): string {
-  const hash = createHash("sha256");
-  const add = (path: string): void => void hash.update(relative(REPO_ROOT, path)).update(readFileSync(path));
-  const walk = (dir: string): void => {
-    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else add(path);
-    }
-  };
-  walk(join(APP_DIR, "app"));
-  for (const file of ["next.config.mjs", "package.json", "tsconfig.json"]) add(join(APP_DIR, file));
-  for (const name of ["core", "client", "react"]) walk(join(REPO_ROOT, "packages", name, "dist"));
-  add(join(REPO_ROOT, "pnpm-lock.yaml"));
-  return hash.digest("hex").slice(0, 16);
+  return hashInputs(REPO_ROOT, [
+    join(APP_DIR, "app"),
+    ...["next.config.mjs", "package.json", "tsconfig.json"].map((file) => join(APP_DIR, file)),
+    ...["core", "client", "react"].map((name) => join(REPO_ROOT, "packages", name, "dist")),
+    join(REPO_ROOT, "pnpm-lock.yaml"),
+  ]);
 }
 
 /** Runs `next build` unless `.next` already holds the build of these sources. */
@@ -58,59 +49,15 @@ async function buildApp(): Promise<void> {
   writeFileSync(BUILD_STAMP, sourceHash());
 }
 
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once("error", fail);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
-}
-
-/** `next start` on 127.0.0.1 and a free port, in a process group of its own; resolves once it answers. */
-async function startNext(trellisUrl: string): Promise<{ url: string; child: ChildProcess; output: () => string }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [NEXT_BIN, "start", "--hostname", "127.0.0.1", "--port", String(port)], {
+/** `next start` on 127.0.0.1 and a free port, in a process group of its own (with any worker it forks). */
+function startNext(trellisUrl: string): Promise<NodeApp> {
+  return startNodeApp({
+    name: "next start",
     cwd: APP_DIR,
-    env: { ...nextEnv, TRELLIS_URL: trellisUrl, TRELLIS_APP_ID: APP_ID },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
+    args: (port) => [NEXT_BIN, "start", "--hostname", "127.0.0.1", "--port", String(port)],
+    env: () => ({ ...nextEnv, TRELLIS_URL: trellisUrl, TRELLIS_APP_ID: APP_ID }),
+    isGroup: true,
   });
-  let output = "";
-  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
-  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
-  const url = `http://127.0.0.1:${port}/`;
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`next start exited (${child.exitCode}):\n${output}`);
-    const answered = await fetch(`${url}favicon.ico`).then(
-      () => true,
-      () => false,
-    );
-    if (answered) return { url, child, output: () => output };
-    if (Date.now() > deadline) throw new Error(`next start did not answer within 20 s:\n${output}`);
-    await new Promise((done) => setTimeout(done, 100));
-  }
-}
-
-async function stopNext(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  const exited = new Promise<void>((done) => child.once("exit", () => done()));
-  process.kill(-child.pid, "SIGTERM"); // the group: `next start` and any worker it forked
-  await exited;
-}
-
-/** Resolves once the client's writes have reached the server. */
-async function settled(client: TrellisClient<typeof schema>): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const { state, pending } = client.connection.getCurrentState();
-    if (state === "online" && pending === 0) return;
-    if (Date.now() > deadline) throw new Error(`the seeding client did not sync within 10 s (${state}, ${pending} pending)`);
-    await new Promise((done) => setTimeout(done, 50));
-  }
 }
 
 const SEEDED = ["buy milk", "walk the dog", "write the docs"];
@@ -143,7 +90,7 @@ describeBrowser("the Next.js example in Chromium", () => {
 
   afterAll(async () => {
     await browser?.close();
-    if (next !== undefined) await stopNext(next.child);
+    if (next !== undefined) await next.stop();
     await writer?.close();
     if (server !== undefined) {
       await server.stop();

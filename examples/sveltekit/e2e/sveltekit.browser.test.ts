@@ -2,10 +2,8 @@
 // `svelte-kit sync && vite build` and served by adapter-node's `node build/index.js`, and
 // Chromium. The page must arrive with its first page of todos in the HTML, hydrate without an
 // error, follow the server live, page forward and back, and list who is in the room.
-import { type ChildProcess, spawn } from "node:child_process";
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient, type TrellisClient } from "@trellis/client";
@@ -14,6 +12,7 @@ import { removeDataDir, type ServerProcess, startServerProcess } from "@trellis/
 import type { Browser, ConsoleMessage, Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeBrowser, launchBrowser } from "../../../packages/client/e2e/harness.js";
+import { hashInputs, type NodeApp, settled, startNodeApp } from "../../../packages/client/e2e/node-app.js";
 
 const APP_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const REPO_ROOT = resolve(APP_DIR, "../..");
@@ -28,20 +27,12 @@ const schema = createSchema({ entities: { todos: { text: t.string({ fallback: ""
 
 /** Every input of the build: the app, the workspace packages' build output it imports, the lockfile. */
 function sourceHash(): string {
-  const hash = createHash("sha256");
-  const add = (path: string): void => void hash.update(relative(REPO_ROOT, path)).update(readFileSync(path));
-  const walk = (dir: string): void => {
-    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else add(path);
-    }
-  };
-  walk(join(APP_DIR, "src"));
-  for (const file of ["package.json", "svelte.config.js", "tsconfig.json", "vite.config.ts"]) add(join(APP_DIR, file));
-  for (const name of ["core", "client", "svelte"]) walk(join(REPO_ROOT, "packages", name, "dist"));
-  add(join(REPO_ROOT, "pnpm-lock.yaml"));
-  return hash.digest("hex").slice(0, 16);
+  return hashInputs(REPO_ROOT, [
+    join(APP_DIR, "src"),
+    ...["package.json", "svelte.config.js", "tsconfig.json", "vite.config.ts"].map((file) => join(APP_DIR, file)),
+    ...["core", "client", "svelte"].map((name) => join(REPO_ROOT, "packages", name, "dist")),
+    join(REPO_ROOT, "pnpm-lock.yaml"),
+  ]);
 }
 
 async function run(bin: string, args: readonly string[]): Promise<void> {
@@ -63,58 +54,14 @@ async function buildApp(): Promise<void> {
   writeFileSync(BUILD_STAMP, sources);
 }
 
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once("error", fail);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
-}
-
-/** adapter-node's server on 127.0.0.1 and a free port; resolves once it answers. */
-async function startApp(trellisUrl: string): Promise<{ url: string; child: ChildProcess; output: () => string }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [join(BUILD_DIR, "index.js")], {
+/** adapter-node's server on 127.0.0.1 and a free port. */
+function startApp(trellisUrl: string): Promise<NodeApp> {
+  return startNodeApp({
+    name: "node build/index.js",
     cwd: APP_DIR,
-    env: { ...process.env, HOST: "127.0.0.1", PORT: String(port), ORIGIN: `http://127.0.0.1:${port}`, TRELLIS_URL: trellisUrl, TRELLIS_APP_ID: APP_ID },
-    stdio: ["ignore", "pipe", "pipe"],
+    args: () => [join(BUILD_DIR, "index.js")],
+    env: (port) => ({ HOST: "127.0.0.1", PORT: String(port), ORIGIN: `http://127.0.0.1:${port}`, TRELLIS_URL: trellisUrl, TRELLIS_APP_ID: APP_ID }),
   });
-  let output = "";
-  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
-  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
-  const url = `http://127.0.0.1:${port}/`;
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`node build/index.js exited (${child.exitCode}):\n${output}`);
-    const answered = await fetch(`${url}favicon.ico`).then(
-      () => true,
-      () => false,
-    );
-    if (answered) return { url, child, output: () => output };
-    if (Date.now() > deadline) throw new Error(`node build/index.js did not answer within 20 s:\n${output}`);
-    await new Promise((done) => setTimeout(done, 100));
-  }
-}
-
-async function stopApp(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((done) => child.once("exit", () => done()));
-  child.kill("SIGTERM");
-  await exited;
-}
-
-/** Resolves once the client's writes have reached the server. */
-async function settled(client: TrellisClient<typeof schema>): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const { state, pending } = client.connection.getCurrentState();
-    if (state === "online" && pending === 0) return;
-    if (Date.now() > deadline) throw new Error(`the seeding client did not sync within 10 s (${state}, ${pending} pending)`);
-    await new Promise((done) => setTimeout(done, 50));
-  }
 }
 
 // Seven todos: a first page of five, a second of two.
@@ -172,7 +119,7 @@ describeBrowser("the SvelteKit example in Chromium", () => {
 
   afterAll(async () => {
     await browser?.close();
-    if (app !== undefined) await stopApp(app.child);
+    if (app !== undefined) await app.stop();
     await writer?.close();
     if (server !== undefined) {
       await server.stop();
