@@ -1,6 +1,7 @@
 import { createClock, type DatabaseResult, LiveQueryRegistry, type EntitiesDef, ok, type RoomsDef, type Schema, TripleStore } from "@trellis/core";
 import { createBatchCollection, executeBatch } from "./batch.js";
 import { assembleSync } from "./client-sync.js";
+import { registerClient } from "./client-registry.js";
 import { generateId } from "./generate-id.js";
 import { LocalWriter } from "./local-writer.js";
 import { MapsService } from "./maps/key-value-map.js";
@@ -207,7 +208,7 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
   assembled.start();
   void persistence?.open((restored) => assembled.restored(restored.cursors));
 
-  return {
+  const client: TrellisClient<S> = {
     database: database as never,
     rooms: rooms as never,
     map: guard("map", (name: string) => maps.open(name) as KeyValueMap<never>),
@@ -223,6 +224,7 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
     }),
     disconnect: guard("disconnect", () => sync?.disconnect()),
     async close() {
+      if (!isClosed) unregister();
       isClosed = true;
       roomsService.close();
       maps.close();
@@ -230,4 +232,6 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
       registry.dispose();
     },
   };
+  const unregister = registerClient(client as TrellisClient<Schema>);
+  return client;
 }

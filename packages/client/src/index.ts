@@ -1,4 +1,5 @@
 export { type ClientAuth, createClient, type ClientOptions, type ClientStorageInfo, type TrellisClient } from "./create-client.js";
+export { findClient } from "./client-registry.js";
 export { createMemoryStorage } from "./persistence/memory-storage.js";
 export { createIndexedDbStorage, type IndexedDbStorageOptions } from "./persistence/indexeddb-storage.js";
 export type { ClientStorage, StorageCommit, StoredDocument, StoredState } from "./persistence/storage.js";

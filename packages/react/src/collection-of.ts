@@ -1,4 +1,4 @@
-import type { PreloadData, TrellisClient } from "@trellis/client";
+import { findClient, type PreloadData, type TrellisClient } from "@trellis/client";
 import type { Schema } from "@trellis/client";
 
 /** A collection API as the hooks call it: untyped, typing lives in the hooks' signatures. */
@@ -9,15 +9,20 @@ export interface AnyCollection {
 }
 
 /**
- * The collection of `client` that preloaded data names; throws when there is no client or the
- * client's schema has no such collection.
+ * The collection that preloaded data names, of `provided` or else of the open client of the app
+ * the data names; throws when there is no client or the client's schema has no such collection.
  *
  * @example
  * collectionOf(client, preloaded, "useQuery") // client.database[preloaded.collection]
  */
-export function collectionOf(client: TrellisClient<Schema> | undefined, preloaded: PreloadData<unknown>, hook: string): AnyCollection {
+export function collectionOf(provided: TrellisClient<Schema> | undefined, preloaded: PreloadData<unknown>, hook: string): AnyCollection {
+  // Without a provider: the client created for the app the data names (SPEC §11).
+  const client = provided ?? findClient(preloaded.appId);
   if (client === undefined) {
-    throw new Error(`${hook}(preloaded): no client; wrap the app in <TrellisProvider client={client}> or pass the collection: ${hook}(client.database.x, preloaded).`);
+    throw new Error(
+      `${hook}(preloaded): no client of app "${preloaded.appId}"; create one with createClient({ appId: "${preloaded.appId}", … }), ` +
+        `wrap the app in <TrellisProvider client={client}>, or pass the collection: ${hook}(client.database.x, preloaded).`,
+    );
   }
   const database = client.database as unknown as Record<string, AnyCollection | undefined>;
   const collection = Object.hasOwn(database, preloaded.collection) ? database[preloaded.collection] : undefined;

@@ -195,9 +195,26 @@ describe("useQuery", () => {
     expect(screen.getByTestId("titles").textContent).toBe("false:milk");
   });
 
-  it("tells the fix when useQuery(preloaded) has no provider", async () => {
+  it("finds the client of the preloaded data's app without a provider", async () => {
+    const client = localClient();
+    await client.database.todos.create({ title: "milk" });
+    const { data: preloaded } = await client.database.todos.preload({ fields: { title: true }, orderBy: ["title", "asc"] });
+    function Todos() {
+      const { data, loading } = useQuery(preloaded!);
+      return <p data-testid="titles">{`${loading}:${data?.map((todo) => todo.title).join(",")}`}</p>;
+    }
+    render(<Todos />);
+    expect(screen.getByTestId("titles").textContent).toBe("false:milk");
+    await act(async () => {
+      await client.database.todos.create({ title: "bread" });
+    });
+    expect(screen.getByTestId("titles").textContent).toBe("false:bread,milk");
+  });
+
+  it("tells the fix when useQuery(preloaded) has no provider and no client of that app is open", async () => {
     const client = localClient();
     const { data: preloaded } = await client.database.todos.preload({});
+    await client.close();
     function Todos() {
       useQuery(preloaded!);
       return null;
@@ -205,7 +222,7 @@ describe("useQuery", () => {
     const error = console.error;
     console.error = () => {};
     try {
-      expect(() => render(<Todos />)).toThrow(/TrellisProvider/);
+      expect(() => render(<Todos />)).toThrow(/createClient.*TrellisProvider/);
     } finally {
       console.error = error;
     }

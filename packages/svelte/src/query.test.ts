@@ -112,6 +112,17 @@ describe("query", () => {
     expect(items()).toEqual(["bread", "milk"]);
   });
 
+  it("finds the client of the preloaded data's app when none is set or given", async () => {
+    const client = localClient();
+    await client.database.todos.create({ title: "milk" });
+    const { data: preloaded } = await client.database.todos.preload({ fields: { title: true }, orderBy: ["title", "asc"] });
+    render(PreloadedList, { preloaded: structuredClone(preloaded!) });
+    expect(items()).toEqual(["milk"]);
+    await client.database.todos.create({ title: "bread" });
+    await tick();
+    expect(items()).toEqual(["bread", "milk"]);
+  });
+
   it("implements the store contract ($store and get)", async () => {
     const client = localClient();
     await client.database.todos.create({ title: "milk" });

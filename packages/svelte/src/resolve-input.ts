@@ -1,6 +1,6 @@
 import type { Schema } from "@trellis/client";
-import { type CollectionApi, isPreloadData, type PreloadData, type TrellisClient } from "@trellis/client";
-import { getTrellisClient } from "./trellis-context.js";
+import { type CollectionApi, findClient, isPreloadData, type PreloadData, type TrellisClient } from "@trellis/client";
+import { findTrellisClient } from "./trellis-context.js";
 
 /** A value, or a function reading it from reactive state (re-read when that state changes). */
 export type MaybeGetter<T> = T | (() => T);
@@ -16,7 +16,8 @@ export interface ResolvedInput {
 
 /**
  * Reads a binding's arguments: `(collection, queryOrGetter)`, or `(preloaded | getter, client?)`
- * where the client defaults to the one of {@link setTrellisClient}.
+ * where the client defaults to the one of {@link setTrellisClient}, else the open client of the
+ * app the preloaded data names.
  *
  * @example
  * const { collection, input } = resolveInput("query", [client.database.todos, { where: { done: false } }]);
@@ -31,7 +32,7 @@ export function resolveInput(name: string, args: readonly unknown[]): ResolvedIn
     throw new TypeError(`${name}: pass a collection (client.database.todos) and a query, or preloaded data.`);
   }
   const input = typeof first === "function" ? (first as () => unknown) : () => first;
-  const client = (second as TrellisClient<Schema> | undefined) ?? getTrellisClient();
+  const client = (second as TrellisClient<Schema> | undefined) ?? contextClient();
   return {
     input,
     collection: () => {
@@ -42,11 +43,27 @@ export function resolveInput(name: string, args: readonly unknown[]): ResolvedIn
   };
 }
 
+/** The client of `setTrellisClient`; undefined without one, or outside component initialisation. */
+function contextClient(): TrellisClient<Schema> | undefined {
+  try {
+    return findTrellisClient();
+  } catch {
+    return undefined;
+  }
+}
+
 function isCollection(value: unknown): value is AnyCollection {
   return typeof value === "object" && value !== null && !isPreloadData(value) && typeof (value as AnyCollection).subscribe === "function";
 }
 
-function collectionOf(client: TrellisClient<Schema>, preloaded: PreloadData<unknown>, name: string): AnyCollection {
+function collectionOf(provided: TrellisClient<Schema> | undefined, preloaded: PreloadData<unknown>, name: string): AnyCollection {
+  // Without a client given or set: the client created for the app the data names (SPEC §11).
+  const client = provided ?? findClient(preloaded.appId);
+  if (client === undefined) {
+    throw new Error(
+      `${name}(preloaded): no client of app "${preloaded.appId}"; create one with createClient({ appId: "${preloaded.appId}", … }), call setTrellisClient(client) in a parent component, or pass the client.`,
+    );
+  }
   const collection = (client.database as unknown as Record<string, AnyCollection | undefined>)[preloaded.collection];
   if (collection === undefined || preloaded.collection === "batch") {
     throw new TypeError(`${name}: the client's schema has no collection "${preloaded.collection}" for this preloaded data.`);
