@@ -11,7 +11,7 @@ import FilteredList from "./test-components/FilteredList.svelte";
 import PreloadedList from "./test-components/PreloadedList.svelte";
 import StoreList from "./test-components/StoreList.svelte";
 import TodoList from "./test-components/TodoList.svelte";
-import { countSubscriptions } from "./testing/count-subscriptions.js";
+import { countSubscriptions } from "../../client/src/testing/count-subscriptions.js";
 
 const schema = createSchema({
   entities: { todos: { title: t.string({ fallback: "" }), done: t.boolean({ optional: true, fallback: false }), note: t.string({ optional: true }) } },

@@ -4,7 +4,7 @@ import { render } from "svelte/server";
 import { afterEach, describe, expect, it } from "vitest";
 import PreloadedList from "./test-components/PreloadedList.svelte";
 import TodoList from "./test-components/TodoList.svelte";
-import { countSubscriptions } from "./testing/count-subscriptions.js";
+import { countSubscriptions } from "../../client/src/testing/count-subscriptions.js";
 
 // Server-side rendering (node environment: the components compile for the server).
 

@@ -1,6 +1,6 @@
 /**
  * Wraps a collection's `subscribe` and `subscribeOne` to count the subscriptions opened and the
- * ones still live. Test support only; not exported.
+ * ones still live, for the binding tests (React, Svelte). Test support only; not exported.
  *
  * @example
  * const counts = countSubscriptions(client.database.todos); render(List); counts.live; // 1
