@@ -52,7 +52,20 @@ export function assembleSync<S extends Schema>(
   const channel: TabChannel | undefined = persistence?.storage.kind === "indexeddb" ? openTabChannel(appId, clientId) : undefined;
   const election = channel && electLeader({ appId, tabId: clientId });
   const mirror =
-    channel && election && persistence && new TabMirror({ channel, store, clock, election, ready: persistence.ready, announcesLeader: options.serverUrl === undefined });
+    channel &&
+    election &&
+    persistence &&
+    new TabMirror({
+      channel,
+      store,
+      clock,
+      election,
+      ready: persistence.ready,
+      announcesLeader: options.serverUrl === undefined,
+      apply: persistence.workingSet.apply,
+      // A new tab gets what memory holds and what waits there for collections not loaded.
+      snapshot: () => [...store.triples(), ...persistence.workingSet.keptTriples()],
+    });
   const engine =
     options.serverUrl === undefined
       ? undefined

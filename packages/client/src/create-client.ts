@@ -55,6 +55,14 @@ export interface ClientOptions<S extends Schema> {
    * `createMemoryStorage()`. See docs/offline.md.
    */
   readonly storage?: StorageOption;
+  /**
+   * With storage: how many documents to keep in memory (default: no bound). Collections are read
+   * from storage when first queried or written; beyond this many documents in memory, the least
+   * recently used collections that no subscription, paginated query or open map follows are
+   * dropped from memory (not from storage) and read again when needed. Followed collections stay
+   * whole, so memory can exceed the bound while they need it. See docs/offline.md.
+   */
+  readonly cacheSize?: number;
 }
 
 /** `client.storage`: where the client keeps its data. */
@@ -62,8 +70,9 @@ export interface ClientStorageInfo {
   /** `"memory"` (nothing kept), `"indexeddb"`, or the kind of a storage passed in. */
   readonly kind: string;
   /**
-   * Settles once stored data is loaded (at once without persistence); a STORAGE error when the
-   * storage could not be opened, in which case the client runs in memory only.
+   * Settles once storage opened and the outbox, clock and cursors are restored (at once without
+   * persistence); a STORAGE error when the storage could not be opened, in which case the client
+   * runs in memory only. Documents are read per collection, when a query or write needs them.
    */
   readonly ready: Promise<DatabaseResult<void>>;
   /**
@@ -150,12 +159,12 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
   const store = new TripleStore();
   const registry = new LiveQueryRegistry(store);
   const { storage, quota } = watchQuota(resolveStorage(options.storage, appId));
-  const persistence = storage && new ClientPersistence(storage, store, clock);
+  const persistence = storage && new ClientPersistence(storage, store, clock, options.cacheSize);
   const assembled = assembleSync(options, { store, clock, appId, clientId, persistence });
   const { sync } = assembled;
   const writer = new LocalWriter(schema, store, clock, options.userId, options.generateId ?? generateId, assembled.onWrite);
-  const queries = new QueryService(schema, store, registry, appId, persistence ? gateQuerySync(sync ?? LOCAL_SYNC, persistence.isReady, persistence.ready) : sync);
-  const maps = new MapsService({ store, registry, writer, sync: queries.sync, ...(persistence ? { commit: (write) => persistence.write(write) } : {}) });
+  const queries = new QueryService(schema, store, registry, appId, persistence ? gateQuerySync(sync ?? LOCAL_SYNC, persistence) : sync);
+  const maps = new MapsService({ store, registry, writer, sync: queries.sync, ...(persistence ? { commit: (collection, write) => persistence.write([collection], write) } : {}) });
   let isClosed = false;
 
   const guard = <A extends unknown[], R>(name: string, body: (...args: A) => R) =>
@@ -163,27 +172,28 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
       if (isClosed) throw new Error(`Trellis client: ${name} called after close(); create a new client.`);
       return body(...args);
     };
-  /** A write: applied once stored data is loaded, resolved once it is stored. */
-  const write = <A extends unknown[], T>(name: string, body: (...args: A) => DatabaseResult<T>) =>
-    guard(name, async (...args: A): Promise<DatabaseResult<T>> => (persistence ? persistence.write(() => body(...args)) : body(...args)));
+  /** A write to `collections`: applied once they are loaded from storage, resolved once it is stored. */
+  const write = <A extends unknown[], T>(name: string, collections: readonly string[], body: (...args: A) => DatabaseResult<T>) =>
+    guard(name, async (...args: A): Promise<DatabaseResult<T>> => (persistence ? persistence.write(collections, () => body(...args)) : body(...args)));
+  const everyCollection = Object.keys(schema.collections);
 
   const database: Record<string, unknown> = {};
   const batch: Record<string, unknown> = {
-    execute: write("batch.execute", (operations: unknown) => writer.transaction(() => executeBatch(schema, writer, operations))),
+    execute: write("batch.execute", everyCollection, (operations: unknown) => writer.transaction(() => executeBatch(schema, writer, operations))),
   };
   for (const collection of Object.keys(schema.collections)) {
     database[collection] = {
-      create: write(`${collection}.create`, (fields: unknown) => writer.create(collection, fields)),
-      update: write(`${collection}.update`, (args: { id?: unknown; fields?: unknown } | undefined) =>
+      create: write(`${collection}.create`, [collection], (fields: unknown) => writer.create(collection, fields)),
+      update: write(`${collection}.update`, [collection], (args: { id?: unknown; fields?: unknown } | undefined) =>
         writer.change(collection, args?.id, args?.fields, "update"),
       ),
-      replace: write(`${collection}.replace`, (args: { id?: unknown; fields?: unknown } | undefined) =>
+      replace: write(`${collection}.replace`, [collection], (args: { id?: unknown; fields?: unknown } | undefined) =>
         writer.change(collection, args?.id, args?.fields, "replace"),
       ),
-      delete: write(`${collection}.delete`, (id: unknown) => writer.delete(collection, id)),
-      updateMany: write(`${collection}.updateMany`, (args: unknown) => writer.changeMany(collection, args, "update")),
-      replaceMany: write(`${collection}.replaceMany`, (args: unknown) => writer.changeMany(collection, args, "replace")),
-      deleteMany: write(`${collection}.deleteMany`, (args: unknown) => writer.changeMany(collection, args, "delete")),
+      delete: write(`${collection}.delete`, [collection], (id: unknown) => writer.delete(collection, id)),
+      updateMany: write(`${collection}.updateMany`, [collection], (args: unknown) => writer.changeMany(collection, args, "update")),
+      replaceMany: write(`${collection}.replaceMany`, [collection], (args: unknown) => writer.changeMany(collection, args, "replace")),
+      deleteMany: write(`${collection}.deleteMany`, [collection], (args: unknown) => writer.changeMany(collection, args, "delete")),
       query: guard(`${collection}.query`, async (query: unknown) => queries.query(collection, query)),
       queryOne: guard(`${collection}.queryOne`, async (query: unknown) => queries.queryOne(collection, query)),
       subscribe: guard(`${collection}.subscribe`, (query: unknown, callback: never) => queries.subscribe(collection, query, callback)),

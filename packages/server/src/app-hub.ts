@@ -1,5 +1,6 @@
 import { effect } from "@preact/signals-core";
 import {
+  collectionsOf,
   AUTO_FIELD_SPECS,
   type Clock,
   createClock,
@@ -466,10 +467,4 @@ function* docsOf(query: NormalizedQuery, docs: readonly ResultDoc[]): Generator<
       yield* docsOf(relation.query, (Array.isArray(related) ? related : [related]) as ResultDoc[]);
     }
   }
-}
-
-function collectionsOf(query: NormalizedQuery): Set<string> {
-  const collections = new Set([query.collection]);
-  for (const relation of query.relations ?? []) for (const collection of collectionsOf(relation.query)) collections.add(collection);
-  return collections;
 }

@@ -27,7 +27,7 @@ export interface MapsContext {
    * Runs a checked write the way the client runs database writes (with persistence: once stored
    * data is loaded, resolving once stored). Default: at once.
    */
-  readonly commit?: (write: () => DatabaseResult<void>) => Promise<DatabaseResult<void>>;
+  readonly commit?: (collection: string, write: () => DatabaseResult<void>) => Promise<DatabaseResult<void>>;
 }
 
 /**
@@ -161,7 +161,7 @@ class ReplicatedMap implements KeyValueMap {
       this.context.writer.writeReserved(this.collection.spec, key, [[VALUE_FIELD, checked.data]]);
       return ok(undefined);
     };
-    return this.context.commit === undefined ? Promise.resolve(write()) : this.context.commit(write);
+    return this.context.commit === undefined ? Promise.resolve(write()) : this.context.commit(this.collection.spec.name, write);
   }
 
   private guard(method: string): void {

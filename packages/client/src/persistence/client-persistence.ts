@@ -4,6 +4,8 @@ import type { OutboxEntry } from "../sync/outbox.js";
 import { createPersistentOutbox, type PersistentOutbox } from "./persistent-outbox.js";
 import { Persister } from "./persister.js";
 import type { ClientStorage } from "./storage.js";
+import { WorkingSet } from "./working-set.js";
+import { MAP_COLLECTION_PREFIX } from "../maps/map-collection.js";
 
 /** What the rest of the client gets back from storage once it opened. */
 export interface RestoredState {
@@ -12,16 +14,18 @@ export interface RestoredState {
 }
 
 /**
- * A client's persistence: opens its storage, loads what it holds into the store and the clock,
- * then writes every later change through (see {@link Persister}). Until it is ready, writes and
- * queries wait (see `gateQuerySync`).
+ * A client's persistence: opens its storage, restores the clock, outbox and cursors, then writes
+ * every later change through (see {@link Persister}). Documents come into memory by collection,
+ * when first needed (see {@link WorkingSet}). Until then, writes and queries wait (see
+ * `gateQuerySync`).
  *
  * @example
- * const persistence = new ClientPersistence(storage, store, clock);
+ * const persistence = new ClientPersistence(storage, store, clock, 5_000);
  * persistence.open((restored) => sync.restore(restored));
  */
 export class ClientPersistence {
   readonly persister: Persister;
+  readonly workingSet: WorkingSet;
   readonly outbox: PersistentOutbox;
   /** Becomes true once stored data is in memory (or opening failed and the client runs without it). */
   readonly isReady = signal(false);
@@ -31,10 +35,19 @@ export class ClientPersistence {
 
   constructor(
     readonly storage: ClientStorage,
-    private readonly store: TripleStore,
+    store: TripleStore,
     private readonly clock: Clock,
+    cacheSize?: number,
   ) {
-    this.persister = new Persister(storage, store, clock);
+    this.workingSet = new WorkingSet({ store, clock, storage, cacheSize, hasUnstored: (collection) => this.persister.holds(collection) });
+    const { workingSet } = this;
+    this.persister = new Persister(
+      storage,
+      store,
+      clock,
+      (collection) => workingSet.isLoaded(collection),
+      () => workingSet.scheduleEviction(),
+    );
     this.outbox = createPersistentOutbox(this.persister);
     this.ready = new Promise((resolve) => (this.resolveReady = resolve));
   }
@@ -45,16 +58,17 @@ export class ClientPersistence {
     if (opened.error) {
       // The client goes on in memory; every write reports that it was not stored.
       this.openFailure = opened;
+      this.workingSet.loadNothing();
       console.warn(`Trellis storage: ${opened.error.message} Data stays in memory only.`);
     } else {
-      const { documents, outbox, clock, cursors } = opened.data;
-      this.store.transact(() => {
-        for (const document of documents) for (const triple of document.triples) this.store.applyTriple(triple);
-      });
+      const { outbox, clock, cursors } = opened.data;
       const stored = clock === undefined ? undefined : decodeHlc(clock).data;
       if (stored !== undefined) this.clock.restore(stored);
       this.outbox.adopt(outbox);
       restore({ outbox, cursors });
+      // Maps read synchronously (`get`, `entries`), so theirs are in memory once ready.
+      const collections = await this.storage.listCollections();
+      await this.workingSet.load((collections.data ?? []).filter((collection) => collection.startsWith(MAP_COLLECTION_PREFIX)));
       this.persister.start();
     }
     this.isReady.value = true;
@@ -65,6 +79,7 @@ export class ClientPersistence {
   syncOptions() {
     const { persister } = this;
     return {
+      apply: this.workingSet.apply,
       outbox: this.outbox,
       onRemoteApplied: (triples: readonly Triple[]) => persister.documentsChanged(triples),
       onCursor: (queryKey: string, cursor: string) => persister.cursorMoved(queryKey, cursor),
@@ -73,12 +88,15 @@ export class ClientPersistence {
   }
 
   /**
-   * Runs a write once stored data is loaded (so its HLC follows the stored clock) and resolves
-   * once it is stored: its result, or a STORAGE error if storage refused it (the write stays
-   * in memory and in the outbox, and is stored with the next commit that succeeds).
+   * Runs a write once storage opened (so its HLC follows the stored clock) and the collections
+   * it writes are in memory, and resolves once it is stored: its result, or a STORAGE error if
+   * storage refused it (the write stays in memory and in the outbox, and is stored with the
+   * next commit that succeeds).
    */
-  async write<T>(body: () => DatabaseResult<T>): Promise<DatabaseResult<T>> {
+  async write<T>(collections: Iterable<string>, body: () => DatabaseResult<T>): Promise<DatabaseResult<T>> {
     if (!this.isReady.peek()) await this.ready;
+    const loading = this.workingSet.load(collections);
+    if (loading !== undefined) await loading;
     const result = body();
     if (result.error) return result;
     const stored = await this.durable();

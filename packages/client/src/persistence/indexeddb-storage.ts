@@ -1,7 +1,7 @@
-import { type DatabaseResult, fail, mergeDocumentTriples, ok, type Triple } from "@trellis/core";
+import { type DatabaseResult, fail, ok, type Triple } from "@trellis/core";
 import { type DBSchema, type IDBPDatabase, openDB } from "idb";
 import type { OutboxEntry } from "../sync/outbox.js";
-import type { ClientStorage, StorageCommit, StoredDocument, StoredState, SyncState } from "./storage.js";
+import { type ClientStorage, mergeForStorage, type StorageCommit, type StoredDocument, type StoredState, type SyncState } from "./storage.js";
 
 /** The layout version of the database; bump it with an `upgrade` step when the layout changes. */
 const LAYOUT_VERSION = 1;
@@ -74,8 +74,7 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
         const db = await connect();
         const tx = db.transaction(["documents", "outbox", "meta"], "readwrite");
         const outbox = tx.objectStore("outbox");
-        const [documents, rows, metaKeys, metaValues] = await Promise.all([
-          tx.objectStore("documents").getAll(),
+        const [rows, metaKeys, metaValues] = await Promise.all([
           outbox.getAll(),
           tx.objectStore("meta").getAllKeys(),
           tx.objectStore("meta").getAll(),
@@ -89,9 +88,34 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
         await tx.done;
         pending.sort((a, b) => a.seq - b.seq);
         const clock = metaValues[metaKeys.indexOf("clock")];
-        return ok({ documents, outbox: pending.map(({ batchId, triples }): OutboxEntry => ({ batchId, triples })), clock, cursors: readCursors(metaKeys, metaValues) });
+        return ok({ outbox: pending.map(({ batchId, triples }): OutboxEntry => ({ batchId, triples })), clock, cursors: readCursors(metaKeys, metaValues) });
       } catch (error) {
         return storageFailure(error, "open");
+      }
+    },
+    async listCollections(): Promise<DatabaseResult<string[]>> {
+      try {
+        const db = await connect();
+        const collections: string[] = [];
+        // One step per collection: from each first key, jump past the rest of its collection.
+        let cursor = await db.transaction("documents").store.openKeyCursor();
+        while (cursor) {
+          const collection = cursor.key[0];
+          collections.push(collection);
+          cursor = await cursor.continue([collection, []] as never);
+        }
+        return ok(collections);
+      } catch (error) {
+        return storageFailure(error, "read");
+      }
+    },
+    async readCollection(collection: string): Promise<DatabaseResult<StoredDocument[]>> {
+      try {
+        const db = await connect();
+        // Keys are [collection, id]; an array sorts after every string, so this spans the collection.
+        return ok(await db.getAll("documents", IDBKeyRange.bound([collection], [collection, []])));
+      } catch (error) {
+        return storageFailure(error, "read");
       }
     },
     async readSyncState(): Promise<DatabaseResult<SyncState>> {
@@ -120,17 +144,15 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
         // transaction stays active; `tx.done` settles once every one of them has, and reports
         // an abort (each request's own rejection is then expected and dropped).
         const issue = (request: Promise<unknown>) => void request.catch(() => {});
-        for (const document of commit.documents) {
+        const store = (document: StoredDocument, isDelta: boolean) =>
           issue(
-            documents.get([document.collection, document.id]).then((stored) =>
-              documents.put({
-                collection: document.collection,
-                id: document.id,
-                triples: stored === undefined ? document.triples : mergeDocumentTriples(stored.triples, document.triples),
-              }),
-            ),
+            documents.get([document.collection, document.id]).then((stored) => {
+              const triples = mergeForStorage(stored?.triples, document.triples, isDelta);
+              return triples && documents.put({ collection: document.collection, id: document.id, triples });
+            }),
           );
-        }
+        for (const document of commit.documents) store(document, false);
+        for (const document of commit.deltas ?? []) store(document, true);
         for (const entry of commit.added) issue(outbox.put({ batchId: entry.batchId, seq: nextSeq++, synced: PENDING, triples: entry.triples }));
         for (const batchId of commit.acknowledged) {
           issue(outbox.get(batchId).then((row) => row && outbox.put({ ...row, synced: SYNCED })));
@@ -162,7 +184,7 @@ function readCursors(keys: readonly string[], values: readonly string[]): Map<st
 }
 
 /** An IndexedDB failure as a STORAGE result whose message says what to do. */
-function storageFailure(error: unknown, during: "open" | "commit"): DatabaseResult<never> {
+function storageFailure(error: unknown, during: "open" | "read" | "commit"): DatabaseResult<never> {
   const name = error instanceof Error || (typeof DOMException !== "undefined" && error instanceof DOMException) ? (error as Error).name : "Error";
   const text = error instanceof Error ? error.message : String(error);
   if (name === "QuotaExceededError") {

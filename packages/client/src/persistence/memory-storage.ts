@@ -1,6 +1,6 @@
-import { type DatabaseResult, mergeDocumentTriples, ok, type Triple } from "@trellis/core";
+import { type DatabaseResult, ok, type Triple } from "@trellis/core";
 import type { OutboxEntry } from "../sync/outbox.js";
-import type { ClientStorage, StorageCommit, StoredState, SyncState } from "./storage.js";
+import { type ClientStorage, mergeForStorage, type StorageCommit, type StoredDocument, type StoredState, type SyncState } from "./storage.js";
 
 interface OutboxRecord {
   readonly entry: OutboxEntry;
@@ -31,12 +31,17 @@ export function createMemoryStorage(): ClientStorage {
       // Copies, as a real database would hand out: later commits must not change them.
       return ok(
         structuredClone({
-          documents: [...documents.values()],
           outbox: [...outbox.values()].map((record) => record.entry),
           clock,
           cursors: new Map(cursors),
         }),
       );
+    },
+    async listCollections(): Promise<DatabaseResult<string[]>> {
+      return ok([...new Set([...documents.values()].map((document) => document.collection))].sort());
+    },
+    async readCollection(collection: string): Promise<DatabaseResult<StoredDocument[]>> {
+      return ok(structuredClone([...documents.values()].filter((document) => document.collection === collection)));
     },
     async readSyncState(): Promise<DatabaseResult<SyncState>> {
       const pending = [...outbox.values()].filter((record) => !record.synced).map((record) => record.entry);
@@ -44,11 +49,13 @@ export function createMemoryStorage(): ClientStorage {
     },
     async commit(commit: StorageCommit): Promise<DatabaseResult<void>> {
       const copy = structuredClone(commit);
-      for (const document of copy.documents) {
+      const store = (document: StoredDocument, isDelta: boolean) => {
         const key = `${document.collection}\u0000${document.id}`;
-        const stored = documents.get(key);
-        documents.set(key, { ...document, triples: stored === undefined ? [...document.triples] : mergeDocumentTriples(stored.triples, document.triples) });
-      }
+        const triples = mergeForStorage(documents.get(key)?.triples, document.triples, isDelta);
+        if (triples !== undefined) documents.set(key, { collection: document.collection, id: document.id, triples });
+      };
+      for (const document of copy.documents) store(document, false);
+      for (const document of copy.deltas ?? []) store(document, true);
       for (const entry of copy.added) outbox.set(entry.batchId, { entry, synced: false });
       for (const batchId of copy.acknowledged) {
         const record = outbox.get(batchId);

@@ -110,8 +110,8 @@ describe.each(backends)("a local-only client on $name", (backend) => {
     await client.storage.ready;
     await client.database.todos.create({ title: "milk" });
     // Read the storage directly, as the next run would: the write is there already.
-    const stored = await storage.open();
-    expect(stored.data?.documents.flatMap((document) => document.triples.filter((triple) => triple.field === "title").map((triple) => triple.value))).toEqual(["milk"]);
+    const stored = await storage.readCollection("todos");
+    expect(stored.data?.flatMap((document) => document.triples.filter((triple) => triple.field === "title").map((triple) => triple.value))).toEqual(["milk"]);
   });
 });
 
@@ -130,6 +130,8 @@ describe("storage option", () => {
       kind: "broken",
       open: async () => ({ data: undefined, error: Object.assign(new Error("disk gone"), { code: "STORAGE" as const }) as never }),
       commit: async () => ({ data: undefined, error: undefined }),
+      readCollection: async () => ({ data: [], error: undefined }),
+      listCollections: async () => ({ data: [], error: undefined }),
       readSyncState: async () => ({ data: { outbox: [], cursors: new Map() }, error: undefined }),
       close: async () => {},
     };

@@ -5,6 +5,8 @@ import type { ClientStorage, StoredDocument } from "./storage.js";
 /** Everything marked since the last commit started. */
 interface Pending {
   readonly documents: Map<string, readonly [collection: string, id: string]>;
+  /** Triples of documents whose collection is not in memory, by document key. */
+  readonly deltas: Map<string, Triple[]>;
   added: OutboxEntry[];
   readonly acknowledged: Set<string>;
   readonly cursors: Map<string, string>;
@@ -37,6 +39,10 @@ export class Persister {
     private readonly storage: ClientStorage,
     private readonly store: TripleStore,
     private readonly clock: Clock,
+    /** Whether a collection is in memory; changes of one that is not are stored as deltas. */
+    private readonly isInMemory: (collection: string) => boolean = () => true,
+    /** Hears each commit that succeeded. */
+    private readonly onStored: () => void = () => {},
   ) {}
 
   /** Commits may run from now on (after the stored state was loaded into memory). */
@@ -45,14 +51,31 @@ export class Persister {
     this.schedule();
   }
 
-  /** The documents these triples belong to changed (a local write or remote data). */
+  /**
+   * The documents these triples belong to changed (a local write or remote data). Those of
+   * collections in memory are stored as memory holds them when the commit starts; the triples
+   * of others are stored as they are, merged into the stored documents.
+   */
   documentsChanged(triples: readonly Triple[]): void {
-    const documents = this.pending.documents;
-    for (const { collection, id } of triples) {
+    const { documents, deltas } = this.pending;
+    for (const triple of triples) {
+      const { collection, id } = triple;
       const key = `${collection}\u0000${id}`;
-      if (!documents.has(key)) documents.set(key, [collection, id]);
+      if (this.isInMemory(collection)) {
+        if (!documents.has(key)) documents.set(key, [collection, id]);
+        continue;
+      }
+      const kept = deltas.get(key);
+      if (kept === undefined) deltas.set(key, [triple]);
+      else kept.push(triple);
     }
     this.schedule();
+  }
+
+  /** Whether changes of a collection in memory wait to be stored (memory must keep them until then). */
+  holds(collection: string): boolean {
+    for (const [marked] of this.pending.documents.values()) if (marked === collection) return true;
+    return false;
   }
 
   outboxAdded(entry: OutboxEntry): void {
@@ -115,6 +138,7 @@ export class Persister {
     const commit = this.storage
       .commit({
         documents,
+        deltas: [...generation.deltas.values()].map((triples) => ({ collection: triples[0]!.collection, id: triples[0]!.id, triples })),
         added: generation.added,
         acknowledged: [...generation.acknowledged],
         cursors: generation.cursors,
@@ -125,6 +149,8 @@ export class Persister {
         if (result.error) {
           this.keepForRetry(generation);
           this.isHeld = true;
+        } else {
+          this.onStored();
         }
         generation.settle(result);
         this.schedule(true);
@@ -137,6 +163,7 @@ export class Persister {
   private keepForRetry(failed: Pending): void {
     const next = this.pending;
     for (const [key, value] of failed.documents) if (!next.documents.has(key)) next.documents.set(key, value);
+    for (const [key, triples] of failed.deltas) next.deltas.set(key, [...triples, ...(next.deltas.get(key) ?? [])]);
     const acknowledged = new Set(next.acknowledged);
     next.added = [...failed.added.filter((entry) => !acknowledged.has(entry.batchId)), ...next.added];
     for (const batchId of failed.acknowledged) next.acknowledged.add(batchId);
@@ -147,9 +174,9 @@ export class Persister {
 function newPending(): Pending {
   let settle!: (result: DatabaseResult<void>) => void;
   const done = new Promise<DatabaseResult<void>>((resolve) => (settle = resolve));
-  return { documents: new Map(), added: [], acknowledged: new Set(), cursors: new Map(), done, settle };
+  return { documents: new Map(), deltas: new Map(), added: [], acknowledged: new Set(), cursors: new Map(), done, settle };
 }
 
 function isEmpty(pending: Pending): boolean {
-  return pending.documents.size === 0 && pending.added.length === 0 && pending.acknowledged.size === 0 && pending.cursors.size === 0;
+  return pending.documents.size === 0 && pending.deltas.size === 0 && pending.added.length === 0 && pending.acknowledged.size === 0 && pending.cursors.size === 0;
 }

@@ -1,48 +1,77 @@
 import { computed, type ReadonlySignal, signal } from "@preact/signals-core";
-import type { NormalizedQuery } from "@trellis/core";
+import { collectionsOf, type NormalizedQuery } from "@trellis/core";
 import type { QuerySync } from "../sync/query-sync.js";
 import type { SyncedQuery } from "../sync/synced-queries.js";
+import type { WorkingSet } from "./working-set.js";
+
+/** What the gate waits for: storage opened, and the collections a query reads in memory. */
+export interface QueryGate {
+  readonly isReady: ReadonlySignal<boolean>;
+  readonly ready: Promise<unknown>;
+  readonly workingSet: WorkingSet;
+}
 
 /**
- * Holds queries back until stored data is in memory: until then a subscription is loading and
- * a one-shot query waits, so nobody sees the empty store of a client still opening its
- * database. Queries followed before that start syncing once it is ready, so they find the
- * cursors stored by earlier runs.
+ * Holds queries back until their data is in memory: storage opened, and the collections the
+ * query reads loaded from it. Until then a subscription is loading and a one-shot query waits,
+ * so nobody sees a collection still being read. Queries followed before that start syncing once
+ * their data is in, so they find the cursors stored by earlier runs. A followed query keeps its
+ * collections in memory until released.
  *
  * @example
- * const sync = gateQuerySync(engine, isReady, ready);
+ * const sync = gateQuerySync(engine, persistence);
  */
-export function gateQuerySync(inner: QuerySync, isReady: ReadonlySignal<boolean>, ready: Promise<unknown>): QuerySync {
+export function gateQuerySync(inner: QuerySync, gate: QueryGate): QuerySync {
+  const { isReady, ready, workingSet } = gate;
+  /** Undefined when the query can run now; else settles once it can. */
+  const prepare = (query: NormalizedQuery): Promise<unknown> | undefined => {
+    if (!isReady.peek()) return ready.then(() => workingSet.load(collectionsOf(query)));
+    return workingSet.load(collectionsOf(query));
+  };
   return {
     hasServer: inner.hasServer,
     follow(query: NormalizedQuery, cursor?: string | null): SyncedQuery {
-      if (isReady.peek()) return inner.follow(query, cursor);
+      const unpin = workingSet.pin(collectionsOf(query));
+      const preparing = prepare(query);
+      if (preparing === undefined) return pinned(inner.follow(query, cursor), unpin);
       const followed = signal<SyncedQuery | undefined>(undefined);
       let isReleased = false;
-      void ready.then(() => {
+      void preparing.then(() => {
         if (!isReleased) followed.value = inner.follow(query, cursor);
       });
       return {
         isLoading: computed(() => followed.value?.isLoading.value ?? true),
         answered: async () => {
-          await ready;
+          await preparing;
           await followed.peek()?.answered();
         },
         release: () => {
           if (isReleased) return;
           isReleased = true;
           followed.peek()?.release();
+          unpin();
         },
       };
     },
     async settle(query) {
-      if (!isReady.peek()) await ready;
+      await prepare(query);
       return inner.settle(query);
     },
     async load(query) {
-      if (!isReady.peek()) await ready;
+      await prepare(query);
       return inner.load(query);
     },
     applyRemote: (triples) => inner.applyRemote(triples),
+  };
+}
+
+function pinned(synced: SyncedQuery, unpin: () => void): SyncedQuery {
+  return {
+    isLoading: synced.isLoading,
+    answered: () => synced.answered(),
+    release: () => {
+      synced.release();
+      unpin();
+    },
   };
 }

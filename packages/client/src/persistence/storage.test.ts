@@ -3,7 +3,7 @@ import { encodeHlc, type Triple } from "@trellis/core";
 import { describe, expect, it } from "vitest";
 import { createIndexedDbStorage } from "./indexeddb-storage.js";
 import { createMemoryStorage } from "./memory-storage.js";
-import type { ClientStorage, StorageCommit, StoredState } from "./storage.js";
+import type { ClientStorage, StorageCommit, StoredDocument, StoredState } from "./storage.js";
 
 // One suite, every backend: what a client stores is what the next run finds, whatever keeps it.
 
@@ -38,15 +38,24 @@ async function opened(storage: ClientStorage): Promise<StoredState> {
   return state.data!;
 }
 
-function cells(state: StoredState, id: string): Record<string, unknown> {
-  const document = state.documents.find((stored) => stored.id === id);
+/** The documents of a collection as a later run reads them. */
+async function storedDocuments(storage: ClientStorage, collection = "todos"): Promise<StoredDocument[]> {
+  await opened(storage);
+  const documents = await storage.readCollection(collection);
+  expect(documents.error).toBeUndefined();
+  return documents.data!;
+}
+
+function cells(documents: readonly StoredDocument[], id: string): Record<string, unknown> {
+  const document = documents.find((stored) => stored.id === id);
   return Object.fromEntries((document?.triples ?? []).map((stored) => [stored.element === undefined ? stored.field : `${stored.field}:${stored.element}`, stored.value]));
 }
 
 describe.each(backends)("$name storage", (backend) => {
   it("starts empty", async () => {
     const state = await opened(backend.create());
-    expect(state).toEqual({ documents: [], outbox: [], clock: undefined, cursors: new Map() });
+    expect(state).toEqual({ outbox: [], clock: undefined, cursors: new Map() });
+    expect((await backend.create().listCollections()).data).toEqual([]);
   });
 
   it("gives a later run the documents, outbox, cursors and clock it committed", async () => {
@@ -63,8 +72,9 @@ describe.each(backends)("$name storage", (backend) => {
         }),
       ),
     ).toEqual({ data: undefined, error: undefined });
-    const state = await opened(await backend.reopen(storage));
-    expect(state.documents).toEqual([{ collection: "todos", id: "t1", triples: write }]);
+    const reopened = await backend.reopen(storage);
+    const state = await opened(reopened);
+    expect(await storedDocuments(reopened)).toEqual([{ collection: "todos", id: "t1", triples: write }]);
     expect(state.outbox).toEqual([{ batchId: "b1", triples: write }]);
     expect(state.cursors).toEqual(new Map([["q-all", "c5"]]));
     expect(state.clock).toBe(hlc(10));
@@ -92,7 +102,7 @@ describe.each(backends)("$name storage", (backend) => {
     // Another tab stored a newer title and a done flag this run never saw.
     await storage.commit(commit({ documents: [{ collection: "todos", id: "t1", triples: [triple("t1", "title", "new", 20, "tab2"), triple("t1", "done", true, 20, "tab2")] }] }));
     await storage.commit(commit({ documents: [{ collection: "todos", id: "t1", triples: [triple("t1", "title", "old", 10), triple("t1", "note", "x", 30)] }] }));
-    expect(cells(await opened(await backend.reopen(storage)), "t1")).toEqual({ title: "new", done: true, note: "x" });
+    expect(cells(await storedDocuments(await backend.reopen(storage)), "t1")).toEqual({ title: "new", done: true, note: "x" });
   });
 
   it("keeps a deleted document deleted whatever is merged into it later", async () => {
@@ -101,7 +111,7 @@ describe.each(backends)("$name storage", (backend) => {
     const tombstone: Triple = { collection: "todos", id: "t1", field: "$deleted", value: true, hlc: hlc(15) };
     await storage.commit(commit({ documents: [{ collection: "todos", id: "t1", triples: [tombstone] }] }));
     await storage.commit(commit({ documents: [{ collection: "todos", id: "t1", triples: [triple("t1", "title", "late", 99)] }] }));
-    expect((await opened(await backend.reopen(storage))).documents).toEqual([{ collection: "todos", id: "t1", triples: [tombstone] }]);
+    expect(await storedDocuments(await backend.reopen(storage))).toEqual([{ collection: "todos", id: "t1", triples: [tombstone] }]);
   });
 
   it("keeps set elements as separate cells", async () => {
@@ -110,7 +120,7 @@ describe.each(backends)("$name storage", (backend) => {
     const tag = (element: string, present: boolean, ticks: number): Triple => ({ ...triple("t1", "tags", present, ticks), element });
     await storage.commit(commit({ documents: [{ collection: "todos", id: "t1", triples: [tag("a", true, 5), tag("b", true, 5)] }] }));
     await storage.commit(commit({ documents: [{ collection: "todos", id: "t1", triples: [tag("a", false, 6), tag("c", true, 6)] }] }));
-    expect(cells(await opened(await backend.reopen(storage)), "t1")).toEqual({ "tags:a": false, "tags:b": true, "tags:c": true });
+    expect(cells(await storedDocuments(await backend.reopen(storage)), "t1")).toEqual({ "tags:a": false, "tags:b": true, "tags:c": true });
   });
 
   it("reads the pending writes and cursors as stored now, for a tab taking over sync", async () => {
@@ -130,13 +140,46 @@ describe.each(backends)("$name storage", (backend) => {
     expect((await opened(await backend.reopen(storage))).clock).toBe(hlc(500, "tab1"));
   });
 
-  it("hands out copies: changing what open returned does not change what is stored", async () => {
+  it("reads one collection's documents, and only those", async () => {
+    const storage = backend.create();
+    await opened(storage);
+    const other = (collection: string, id: string): StoredDocument => ({ collection, id, triples: [{ ...triple(id, "title", collection, 5), collection }] });
+    await storage.commit(commit({ documents: [other("todo", "a"), other("todos", "b"), other("todos2", "c"), other("todos", "d"), other("lists", "e")] }));
+    const reopened = await backend.reopen(storage);
+    expect((await storedDocuments(reopened)).map((document) => document.id).sort()).toEqual(["b", "d"]);
+    expect(await storedDocuments(reopened, "missing")).toEqual([]);
+    expect((await reopened.listCollections()).data).toEqual(["lists", "todo", "todos", "todos2"]);
+  });
+
+  it("stores deltas of a document not stored only with its createdAt or tombstone", async () => {
+    const storage = backend.create();
+    await opened(storage);
+    const created = triple("t2", "createdAt", 1, 7);
+    await storage.commit(commit({ documents: [{ collection: "todos", id: "t1", triples: [triple("t1", "title", "milk", 10)] }] }));
+    await storage.commit(
+      commit({
+        deltas: [
+          // A change of a stored document merges; a stray change of an unknown one is dropped.
+          { collection: "todos", id: "t1", triples: [triple("t1", "done", true, 11)] },
+          { collection: "todos", id: "stray", triples: [triple("stray", "done", true, 11)] },
+          { collection: "todos", id: "t2", triples: [created, triple("t2", "title", "new", 7)] },
+          { collection: "todos", id: "t3", triples: [{ ...triple("t3", "$deleted", true, 8) }] },
+        ],
+      }),
+    );
+    const documents = await storedDocuments(await backend.reopen(storage));
+    expect(documents.map((document) => document.id).sort()).toEqual(["t1", "t2", "t3"]);
+    expect(cells(documents, "t1")).toEqual({ title: "milk", done: true });
+    expect(cells(documents, "t2")).toEqual({ createdAt: 1, title: "new" });
+  });
+
+  it("hands out copies: changing what it read does not change what is stored", async () => {
     const storage = backend.create();
     await opened(storage);
     await storage.commit(commit({ documents: [{ collection: "todos", id: "t1", triples: [triple("t1", "title", "milk", 10)] }] }));
-    const first = await opened(await backend.reopen(storage));
-    (first.documents[0]!.triples as Triple[]).length = 0;
-    expect(cells(await opened(await backend.reopen(storage)), "t1")).toEqual({ title: "milk" });
+    const first = await storedDocuments(await backend.reopen(storage));
+    (first[0]!.triples as Triple[]).length = 0;
+    expect(cells(await storedDocuments(await backend.reopen(storage)), "t1")).toEqual({ title: "milk" });
   });
 });
 

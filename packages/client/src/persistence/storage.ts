@@ -1,4 +1,4 @@
-import type { DatabaseResult, Triple } from "@trellis/core";
+import { CREATED_AT_FIELD, type DatabaseResult, DELETED_FIELD, mergeDocumentTriples, type Triple } from "@trellis/core";
 import type { OutboxEntry } from "../sync/outbox.js";
 
 /** One document as stored: its current triples (a deleted one: only its tombstone). */
@@ -8,9 +8,11 @@ export interface StoredDocument {
   readonly triples: readonly Triple[];
 }
 
-/** What a client finds in its storage when it opens. */
+/**
+ * What a client finds in its storage when it opens. Documents are not in it: a collection's
+ * documents are read when a query or write first needs them ({@link ClientStorage.readCollection}).
+ */
 export interface StoredState {
-  readonly documents: readonly StoredDocument[];
   /** Writes the server has not acknowledged, oldest first. */
   readonly outbox: readonly OutboxEntry[];
   /** The latest clock reading stored (encoded HLC), so the clock never goes back. */
@@ -26,6 +28,13 @@ export type SyncState = Pick<StoredState, "outbox" | "cursors">;
 export interface StorageCommit {
   /** Changed documents with their whole current state; the storage merges them into what it holds. */
   readonly documents: readonly StoredDocument[];
+  /**
+   * Triples of documents whose collection is not loaded in memory (remote data for it): merged
+   * into the stored document. A document not stored yet is stored only if they carry its
+   * `createdAt` or its tombstone, as a client holding the collection would drop a stray change
+   * of a document it never had (see `applyRemoteTriples`).
+   */
+  readonly deltas?: readonly StoredDocument[];
   /** New outbox entries, in write order. */
   readonly added: readonly OutboxEntry[];
   /** Batch ids the server acknowledged: marked synced, compacted later. */
@@ -45,13 +54,18 @@ export interface StorageCommit {
  * @example
  * const storage = createMemoryStorage();
  * const state = await storage.open();
+ * const todos = await storage.readCollection("todos");
  * await storage.commit({ documents, added, acknowledged: [], cursors: new Map(), clock });
  */
 export interface ClientStorage {
   /** `"memory"` or `"indexeddb"`. */
   readonly kind: string;
-  /** Opens the storage and reads what it holds; drops outbox entries already synced. */
+  /** Opens the storage and reads its outbox and metadata; drops outbox entries already synced. */
   open(): Promise<DatabaseResult<StoredState>>;
+  /** The names of the collections with stored documents, sorted. */
+  listCollections(): Promise<DatabaseResult<string[]>>;
+  /** Every stored document of one collection (a deleted one: its tombstone). */
+  readCollection(collection: string): Promise<DatabaseResult<StoredDocument[]>>;
   /**
    * Reads the writes not acknowledged yet and the cursors, as stored now: a tab taking over
    * sync from another tab continues from there.
@@ -61,4 +75,19 @@ export interface ClientStorage {
   commit(commit: StorageCommit): Promise<DatabaseResult<void>>;
   /** Releases the storage; the data stays. */
   close(): Promise<void>;
+}
+
+/**
+ * What a commit stores for a document: its changed state merged into what is stored, or
+ * undefined when nothing is to be stored (a delta of a document never stored, without its
+ * `createdAt` or tombstone). Every backend stores documents through it.
+ */
+export function mergeForStorage(stored: readonly Triple[] | undefined, incoming: readonly Triple[], isDelta: boolean): Triple[] | undefined {
+  if (stored !== undefined) return mergeDocumentTriples(stored, incoming);
+  if (isDelta && !incoming.some(startsDocument)) return undefined;
+  return [...incoming];
+}
+
+function startsDocument(triple: Triple): boolean {
+  return triple.field === DELETED_FIELD || (triple.field === CREATED_AT_FIELD && triple.element === undefined);
 }

@@ -46,3 +46,26 @@ export function applyRemoteTriples(
 function documentKey(triple: Triple): string {
   return `${triple.collection}\u0000${triple.id}`;
 }
+
+/**
+ * How a client applies triples that come from elsewhere (the server, another tab): the store
+ * directly, or a working set that keeps those of collections not in memory for later.
+ * Returns the first clock error, as {@link applyRemoteTriples} does.
+ */
+export type RemoteApplier = (triples: readonly Triple[], isComplete?: boolean) => DatabaseError | undefined;
+
+/** Applies straight to the store: every collection is in memory. */
+export function storeApplier(store: TripleStore, clock: Clock): RemoteApplier {
+  return (triples, isComplete) => applyRemoteTriples(store, clock, triples, isComplete);
+}
+
+/** Folds the triples' clock readings into `clock` without applying them; the first error. */
+export function receiveClock(clock: Clock, triples: readonly Triple[]): DatabaseError | undefined {
+  let clockError: DatabaseError | undefined;
+  for (const triple of triples) {
+    const hlc = decodeHlc(triple.hlc);
+    const received = hlc.error ?? clock.receive(hlc.data).error;
+    if (received !== undefined) clockError ??= received;
+  }
+  return clockError;
+}

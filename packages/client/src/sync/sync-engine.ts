@@ -26,7 +26,7 @@ import { fetchQuery, type HttpContext, pushEntry, type SyncPayload } from "./htt
 import { createMemoryOutbox, type Outbox, type OutboxEntry } from "./outbox.js";
 import { OutboxPusher } from "./outbox-pusher.js";
 import type { QuerySync } from "./query-sync.js";
-import { applyRemoteTriples } from "./remote-apply.js";
+import { type RemoteApplier, storeApplier } from "./remote-apply.js";
 import { syncUrl } from "./server-url.js";
 import { type SyncedQuery, SyncedQueries } from "./synced-queries.js";
 import { resolveWebSocket, type WebSocketConstructor } from "./web-socket.js";
@@ -60,6 +60,8 @@ export interface SyncEngineOptions {
   readonly random?: () => number;
   readonly fetch?: typeof fetch;
   readonly outbox?: Outbox;
+  /** Applies remote triples (default: straight to the store); a working set defers unloaded collections. */
+  readonly apply?: RemoteApplier | undefined;
   /** Hears the triples of every remote batch applied (persistence stores their documents). */
   readonly onRemoteApplied?: ((triples: readonly Triple[]) => void) | undefined;
   /** Hears every cursor move of a synced query (persistence stores them). */
@@ -275,7 +277,8 @@ export class SyncEngine implements QuerySync {
   }
 
   applyRemote(triples: readonly Triple[]): void {
-    const clockError = applyRemoteTriples(this.options.store, this.options.clock, triples);
+    const apply = this.options.apply ?? storeApplier(this.options.store, this.options.clock);
+    const clockError = apply(triples);
     if (clockError !== undefined) this.report(clockError);
     if (triples.length > 0) this.options.onRemoteApplied?.(triples);
   }

@@ -1,6 +1,6 @@
 import { effect } from "@preact/signals-core";
 import type { Clock, Triple, TripleStore } from "@trellis/core";
-import { applyRemoteTriples } from "../sync/remote-apply.js";
+import { type RemoteApplier, storeApplier } from "../sync/remote-apply.js";
 import type { LeaderElection } from "./leader-election.js";
 import type { TabChannel } from "./tab-messages.js";
 
@@ -26,6 +26,7 @@ const SNAPSHOT_WAIT_MS = 3_000;
  */
 export class TabMirror {
   private readonly stops: (() => void)[] = [];
+  private readonly applier: RemoteApplier;
   /** Shared triples waiting for the stored data and the snapshot; undefined once applied. */
   private waiting: (readonly Triple[])[] | undefined = [];
   /** A snapshot arrived (or this tab leads and needs none). */
@@ -44,8 +45,13 @@ export class TabMirror {
       readonly ready: Promise<unknown>;
       /** Whether this mirror says `leader` when its tab leads (with a server, TabSync says it). */
       readonly announcesLeader: boolean;
+      /** Applies shared triples (default: straight to the store). */
+      readonly apply?: RemoteApplier | undefined;
+      /** What a new tab gets from the leader (default: every triple of the store). */
+      readonly snapshot?: (() => Triple[]) | undefined;
     },
   ) {
+    this.applier = options.apply ?? storeApplier(options.store, options.clock);
     const { channel, store, election } = options;
     this.stops.push(
       channel.listen((message) => {
@@ -53,7 +59,7 @@ export class TabMirror {
           case "applied":
             return this.apply(message.triples);
           case "hello":
-            if (election.isLeader.peek()) channel.post({ type: "snapshot", to: message.from, triples: [...store.triples()] });
+            if (election.isLeader.peek()) channel.post({ type: "snapshot", to: message.from, triples: options.snapshot?.() ?? [...store.triples()] });
             return;
           case "snapshot":
             if (message.to !== channel.tabId || this.hasSnapshot) return;
@@ -98,16 +104,15 @@ export class TabMirror {
 
   private apply(triples: readonly Triple[]): void {
     if (this.waiting !== undefined) this.waiting.push(triples);
-    else applyRemoteTriples(this.options.store, this.options.clock, triples, true);
+    else this.applier(triples, true);
   }
 
   private flush(): void {
     if (this.waiting === undefined || !this.isSnapshotSettled || !this.isStoredDataIn) return;
     const waiting = this.waiting;
     this.waiting = undefined;
-    const { store, clock } = this.options;
-    store.transact(() => {
-      for (const triples of waiting) applyRemoteTriples(store, clock, triples, true);
+    this.options.store.transact(() => {
+      for (const triples of waiting) this.applier(triples, true);
     });
   }
 }

@@ -106,3 +106,10 @@ export function fieldSpecOf(collection: { readonly fields: Readonly<Record<strin
   if (Object.hasOwn(collection.fields, field)) return collection.fields[field];
   return Object.hasOwn(AUTO_FIELD_SPECS, field) ? AUTO_FIELD_SPECS[field] : undefined;
 }
+
+/** The collections a query reads: its own and those of its relations, at any depth. */
+export function collectionsOf(query: NormalizedQuery): Set<string> {
+  const collections = new Set([query.collection]);
+  for (const relation of query.relations ?? []) for (const collection of collectionsOf(relation.query)) collections.add(collection);
+  return collections;
+}

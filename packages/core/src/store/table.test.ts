@@ -66,3 +66,26 @@ describe("Table with a plain value in a set field", () => {
     registry.dispose();
   });
 });
+
+describe("TripleStore.dropTable", () => {
+  it("forgets an unwatched collection and rebuilds it from later writes", () => {
+    const store = new TripleStore();
+    store.setField("posts", "p1", "title", "a", at(1));
+    expect(store.dropTable("posts")).toBe(true);
+    expect(store.table("posts")).toBeUndefined();
+    store.setField("posts", "p2", "title", "b", at(2));
+    expect(store.table("posts")!.ids).toEqual(["p2"]);
+  });
+
+  it("refuses while a live query watches the collection", () => {
+    const store = new TripleStore();
+    store.setField("posts", "p1", "title", "a", at(1));
+    const registry = new LiveQueryRegistry(store);
+    const live = registry.acquire(normalizeQuery(posts, {}).data!);
+    expect(store.isWatched("posts")).toBe(true);
+    expect(store.dropTable("posts")).toBe(false);
+    registry.release(live);
+    expect(store.isWatched("posts")).toBe(false);
+    expect(store.dropTable("posts")).toBe(true);
+  });
+});

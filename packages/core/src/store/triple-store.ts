@@ -51,7 +51,22 @@ export class TripleStore {
     return this.tables.get(collection);
   }
 
-  /** Every table. */
+  /**
+   * Forgets a collection's documents in memory (a client's working set evicting what storage
+   * still holds): refused (false) while anything watches the collection, since live queries
+   * read its table. Nothing is committed: no listener hears of it.
+   */
+  dropTable(collection: string): boolean {
+    if (this.watchers.has(collection) || this.depth > 0) return false;
+    return this.tables.delete(collection);
+  }
+
+  /** Whether live queries (or anything else) watch the collection. */
+  isWatched(collection: string): boolean {
+    return this.watchers.has(collection);
+  }
+
+  /** Every table.
   allTables(): IterableIterator<Table> {
     return this.tables.values();
   }

@@ -1,0 +1,224 @@
+import { createClock, createSchema, encodeHlc, t, type Triple, TripleStore } from "@trellis/core";
+import { afterEach, describe, expect, it } from "vitest";
+import { createClient, type TrellisClient } from "../create-client.js";
+import { createRandom, seedOf } from "../testing/fuzz-kit.js";
+import { waitFor } from "../testing/live-server.js";
+import { createMemoryStorage } from "./memory-storage.js";
+import { ClientPersistence } from "./client-persistence.js";
+import type { ClientStorage } from "./storage.js";
+import { WorkingSet } from "./working-set.js";
+
+const fields = { n: t.number({ fallback: 0 }), tag: t.string({ optional: true }), aId: t.ref("a") };
+const schema = createSchema({ entities: { a: fields, b: fields, c: fields, d: fields } });
+type Collection = "a" | "b" | "c" | "d";
+const COLLECTIONS: readonly Collection[] = ["a", "b", "c", "d"];
+
+/** A storage that counts the collection reads, so tests see what was loaded when. */
+function countingStorage(inner: ClientStorage = createMemoryStorage()) {
+  const reads: string[] = [];
+  const storage: ClientStorage = {
+    ...inner,
+    readCollection: (collection) => {
+      reads.push(collection);
+      return inner.readCollection(collection);
+    },
+  };
+  return { storage, reads };
+}
+
+const clients: TrellisClient<typeof schema>[] = [];
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((client) => client.close()));
+});
+
+function open(storage: ClientStorage, cacheSize?: number, idPrefix = "id") {
+  let ids = 0;
+  const client = createClient({ schema, storage, ...(cacheSize === undefined ? {} : { cacheSize }), generateId: () => `${idPrefix}${String(++ids).padStart(4, "0")}` });
+  clients.push(client);
+  return client;
+}
+
+const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+describe("working set: collections load when first needed", () => {
+  it("reads no documents when the client opens, then each collection once, when a query or write needs it", async () => {
+    const { storage, reads } = countingStorage();
+    const first = open(storage);
+    await first.database.a.create({ n: 1 });
+    await first.database.b.create({ n: 2 });
+    await first.close();
+    reads.length = 0;
+
+    const second = open(storage, undefined, "second");
+    await second.storage.ready;
+    expect(reads).toEqual([]);
+    expect((await second.database.a.query({ fields: { n: true } })).data).toEqual([{ n: 1 }]);
+    expect(reads).toEqual(["a"]);
+    await second.database.a.query({});
+    await second.database.b.update({ id: (await second.database.b.queryOne({}))!.data!.id as string, fields: { n: 3 } });
+    expect(reads).toEqual(["a", "b"]);
+    expect((await second.database.b.query({ fields: { n: true } })).data).toEqual([{ n: 3 }]);
+  });
+
+  it("loads the collections of a query's relations with it", async () => {
+    const { storage, reads } = countingStorage();
+    const first = open(storage);
+    const parent = (await first.database.a.create({ n: 1 })).data!;
+    await first.database.c.create({ n: 2, aId: parent.id });
+    await first.close();
+    reads.length = 0;
+    const second = open(storage);
+    const result = await second.database.c.query({ fields: { n: true, aId: { fields: { n: true } } } });
+    expect(result.data).toEqual([{ n: 2, aId: { n: 1 } }]);
+    expect([...reads].sort()).toEqual(["a", "c"]);
+  });
+});
+
+describe("working set: what arrives for a collection not in memory", () => {
+  const hlc = (ticks: number) => encodeHlc({ ticks, node: "remote" });
+  const triple = (id: string, field: string, value: unknown, ticks: number): Triple => ({ collection: "a", id, field, value, hlc: hlc(ticks) });
+
+  /** A storage holding document x of collection a, tagged "stored" at tick 10. */
+  async function storageWithX(): Promise<ClientStorage> {
+    const storage = createMemoryStorage();
+    await storage.open();
+    const documents = [{ collection: "a", id: "x", triples: [triple("x", "createdAt", 1, 1), triple("x", "tag", "stored", 10)] }];
+    await storage.commit({ documents, added: [], acknowledged: [], cursors: new Map(), clock: hlc(10) });
+    return storage;
+  }
+
+  it("applies after the stored documents, by the merge rules, and drops stray changes of documents never held", async () => {
+    const storage = await storageWithX();
+    const store = new TripleStore();
+    const clock = createClock({ node: "local" });
+    const workingSet = new WorkingSet({ store, clock, storage, hasUnstored: () => false });
+    workingSet.apply([triple("x", "tag", "older", 5), triple("x", "n", 7, 20), triple("stray", "n", 1, 20)]);
+    expect(store.table("a")).toBeUndefined();
+    // The clock saw them at once, so a local write after them orders after them.
+    expect(clock.last().ticks).toBeGreaterThanOrEqual(20);
+    expect(workingSet.keptTriples()).toHaveLength(3);
+    await workingSet.load(["a"]);
+    const table = store.table("a")!;
+    expect(table.ids).toEqual(["x"]);
+    expect([table.get(table.rowOf("x")!, "tag"), table.get(table.rowOf("x")!, "n")]).toEqual(["stored", 7]);
+    expect(workingSet.keptTriples()).toEqual([]);
+  });
+
+  it("stores them as deltas merged into the stored documents, so a reload finds them", async () => {
+    const storage = await storageWithX();
+    const persistence = new ClientPersistence(storage, new TripleStore(), createClock({ node: "local" }));
+    await persistence.open(() => {});
+    const { apply, onRemoteApplied } = persistence.syncOptions();
+    const remote = [triple("x", "n", 7, 20), triple("stray", "n", 1, 20), triple("y", "createdAt", 2, 21), triple("y", "n", 8, 21)];
+    apply(remote);
+    onRemoteApplied(remote);
+    expect((await persistence.durable()).error).toBeUndefined();
+    const stored = (await storage.readCollection("a")).data!;
+    const cells = Object.fromEntries(stored.map((document) => [document.id, Object.fromEntries(document.triples.map((each) => [each.field, each.value]))]));
+    expect(cells).toEqual({ x: { createdAt: 1, tag: "stored", n: 7 }, y: { createdAt: 2, n: 8 } });
+  });
+});
+
+describe("working set: cacheSize", () => {
+  it("drops the least recently used collections beyond the bound, keeps followed ones, and reads dropped ones again", async () => {
+    const { storage, reads } = countingStorage();
+    const client = open(storage, 5);
+    for (const collection of COLLECTIONS) for (let n = 0; n < 4; n++) await client.database[collection].create({ n });
+    await nextTask();
+    // 16 documents written, at most 5 plus the last collection written may stay.
+    reads.length = 0;
+    const seen: number[][] = [];
+    const subscription = client.database.b.subscribe({ fields: { n: true }, orderBy: ["n", "asc"] }, (docs) => docs && seen.push(docs.map((doc) => doc.n)));
+    await waitFor(() => seen.length > 0, "the first result of b");
+    expect(reads).toEqual(["b"]);
+    for (const collection of ["a", "c", "d"] as const) expect((await client.database[collection].query({})).data).toHaveLength(4);
+    await nextTask();
+    // b is followed: never read again; a, c and d take turns in memory.
+    expect(reads.filter((collection) => collection === "b")).toEqual(["b"]);
+    expect((await client.database.a.query({})).data).toHaveLength(4);
+    expect(reads.filter((collection) => collection === "a").length).toBeGreaterThanOrEqual(2);
+    await client.database.b.create({ n: 9 });
+    expect(seen.at(-1)).toEqual([0, 1, 2, 3, 9]);
+    subscription.unsubscribe();
+  });
+
+  it("refuses a cacheSize that is not a whole number", () => {
+    expect(() => createClient({ schema, storage: createMemoryStorage(), cacheSize: -1 })).toThrow(/cacheSize/);
+  });
+});
+
+/**
+ * A client with a small cacheSize and one without a bound get the same writes, queries,
+ * subscriptions and reloads; every answer must be the same. Seeds are fixed and printed on
+ * failure (`SEED=` overrides).
+ */
+describe("working set: bounded and unbounded clients answer alike (randomised)", () => {
+  it.each([[0x5e7_0001], [0x5e7_0002], [0x5e7_0003]])("seed %i", async (fixedSeed) => {
+    const seed = seedOf(process.env.SEED, fixedSeed);
+    const random = createRandom(seed);
+    const cacheSize = random.int(12);
+    const storages = [createMemoryStorage(), createMemoryStorage()];
+    let pair = storages.map((storage, index) => open(storage, index === 0 ? cacheSize : undefined));
+    const ids: Record<Collection, string[]> = { a: [], b: [], c: [], d: [] };
+    type Live = { collection: Collection; query: object; last: unknown[]; unsubscribe: () => void; loading: boolean };
+    let subscriptions: Live[][] = [[], []];
+    const randomQuery = (collection: Collection): object => {
+      const query: Record<string, unknown> = { fields: { n: true, tag: true }, orderBy: [["n", random.pick(["asc", "desc"])], ["id", "asc"]] };
+      if (random.chance(0.5)) query.where = { tag: random.pick(["x", "y"]) };
+      if (random.chance(0.4)) query.limit = 1 + random.int(4);
+      if (random.chance(0.3)) query.fields = { n: true, aId: { fields: { n: true } } };
+      return query;
+    };
+    const subscribe = (client: TrellisClient<typeof schema>, collection: Collection, query: object): Live => {
+      const live: Live = { collection, query, last: [], unsubscribe: () => {}, loading: true };
+      const subscription = client.database[collection].subscribe(query as never, (docs, _error, loading) => {
+        live.loading = loading;
+        if (!loading) live.last = docs as unknown[];
+      });
+      live.unsubscribe = () => subscription.unsubscribe();
+      return live;
+    };
+    const context = (step: number) => `seed ${seed} (SEED=${seed} to rerun), cacheSize ${cacheSize}, step ${step}`;
+
+    for (let step = 0; step < 120; step++) {
+      const collection = random.pick(COLLECTIONS);
+      const roll = random.next();
+      if (roll < 0.35) {
+        const aIds = ids.a;
+        const fieldsOf = { n: random.int(10), tag: random.pick(["x", "y"]), ...(aIds.length > 0 && random.chance(0.5) ? { aId: random.pick(aIds) } : {}) };
+        const created = await Promise.all(pair.map((client) => client.database[collection].create(fieldsOf)));
+        expect(created[0]!.data?.id, context(step)).toBe(created[1]!.data?.id);
+        ids[collection].push(created[0]!.data!.id as string);
+      } else if (roll < 0.5 && ids[collection].length > 0) {
+        const id = random.pick(ids[collection]);
+        const patch = { n: random.int(10), tag: random.pick(["x", "y"]) };
+        await Promise.all(pair.map((client) => client.database[collection].update({ id, fields: patch })));
+      } else if (roll < 0.57 && ids[collection].length > 0) {
+        const id = random.pick(ids[collection]);
+        ids[collection] = ids[collection].filter((each) => each !== id);
+        await Promise.all(pair.map((client) => client.database[collection].delete(id)));
+      } else if (roll < 0.75) {
+        const query = randomQuery(collection);
+        const [bounded, unbounded] = await Promise.all(pair.map((client) => client.database[collection].query(query as never)));
+        expect(bounded!.data, `${context(step)}: query ${JSON.stringify(query)} on ${collection}`).toEqual(unbounded!.data);
+      } else if (roll < 0.85) {
+        const query = randomQuery(collection);
+        pair.forEach((client, index) => subscriptions[index]!.push(subscribe(client, collection, query)));
+      } else if (roll < 0.93 && subscriptions[0]!.length > 0) {
+        const index = random.int(subscriptions[0]!.length);
+        for (const lives of subscriptions) lives.splice(index, 1)[0]!.unsubscribe();
+      } else if (roll < 0.96) {
+        // A reload of both: subscriptions are made again on the new clients.
+        await Promise.all(pair.map((client) => client.close()));
+        pair = storages.map((storage, index) => open(storage, index === 0 ? cacheSize : undefined, `r${step}-`));
+        subscriptions = subscriptions.map((lives, index) => lives.map((live) => subscribe(pair[index]!, live.collection, live.query)));
+      }
+      if (random.chance(0.5)) await nextTask();
+      await waitFor(() => subscriptions.every((lives) => lives.every((live) => !live.loading)), () => `subscriptions done loading, ${context(step)}`);
+      subscriptions[0]!.forEach((live, index) => {
+        expect(live.last, `${context(step)}: subscription ${JSON.stringify(live.query)} on ${live.collection}`).toEqual(subscriptions[1]![index]!.last);
+      });
+    }
+    for (const lives of subscriptions) for (const live of lives) live.unsubscribe();
+  });
+});

@@ -1,0 +1,195 @@
+import { type Clock, type DatabaseResult, ok, type Triple, type TripleStore } from "@trellis/core";
+import { applyRemoteTriples, receiveClock, type RemoteApplier } from "../sync/remote-apply.js";
+import type { ClientStorage } from "./storage.js";
+
+/** Triples that arrived for a collection not in memory, kept until it loads. */
+interface Arrival {
+  readonly triples: readonly Triple[];
+  readonly isComplete: boolean;
+}
+
+/** Above this many kept triples a collection is loaded, so what arrives for it never piles up unbounded. */
+const ARRIVALS_BEFORE_LOAD = 20_000;
+
+export interface WorkingSetOptions {
+  readonly store: TripleStore;
+  readonly clock: Clock;
+  readonly storage: ClientStorage;
+  /** Documents to keep in memory beyond what followed queries need (default: no bound). */
+  readonly cacheSize?: number | undefined;
+  /** Whether storage has yet to write changes of a collection held in memory (it stays until then). */
+  readonly hasUnstored: (collection: string) => boolean;
+}
+
+/**
+ * Which collections a client holds in memory (design 016). Stored collections are read when a
+ * query or write first needs them, not when the client opens, and with a `cacheSize` the least
+ * recently used ones that no followed query needs are dropped from memory (never from storage)
+ * once memory holds more documents than that. A dropped collection is read again when needed.
+ *
+ * Triples from the server or other tabs for a collection not in memory are kept in arrival order
+ * and applied after its stored documents when it loads; the leader stores them meanwhile as
+ * deltas (see `StorageCommit.deltas`). So what a query sees is what it would see had the
+ * collection never left memory.
+ *
+ * @example
+ * const workingSet = new WorkingSet({ store, clock, storage, cacheSize: 5_000, hasUnstored });
+ * await workingSet.load(["todos"]); // then queries and writes on todos run on complete data
+ */
+export class WorkingSet {
+  private readonly loaded = new Set<string>();
+  private readonly loading = new Map<string, Promise<DatabaseResult<void>>>();
+  private readonly arrivals = new Map<string, { list: Arrival[]; triples: number }>();
+  private readonly pins = new Map<string, number>();
+  private readonly lastUse = new Map<string, number>();
+  private uses = 0;
+  /** Storage could not be opened: everything the client has is in memory. */
+  private isEverythingLoaded = false;
+  private isEvictionScheduled = false;
+  private readonly cacheSize: number;
+
+  constructor(private readonly options: WorkingSetOptions) {
+    const { cacheSize } = options;
+    if (cacheSize !== undefined && !(Number.isInteger(cacheSize) && cacheSize >= 0)) {
+      throw new TypeError(`createClient: cacheSize must be a whole number of documents, got ${String(cacheSize)}.`);
+    }
+    this.cacheSize = cacheSize ?? Infinity;
+  }
+
+  /** Whether a collection's stored documents are in memory (or there is no storage to read). */
+  isLoaded(collection: string): boolean {
+    return this.isEverythingLoaded || this.loaded.has(collection);
+  }
+
+  /** Storage failed to open: every collection counts as loaded from now on. */
+  loadNothing(): void {
+    this.isEverythingLoaded = true;
+    this.options.store.transact(() => {
+      for (const [collection] of this.arrivals) this.applyArrivals(collection);
+    });
+  }
+
+  /**
+   * Loads the collections not in memory; undefined when all are (no await needed). A failed
+   * read is reported and the collection goes on with what memory holds, so nothing waits forever.
+   */
+  load(collections: Iterable<string>): Promise<void> | undefined {
+    let reads: Promise<DatabaseResult<void>>[] | undefined;
+    for (const collection of collections) {
+      this.lastUse.set(collection, ++this.uses);
+      if (!this.isLoaded(collection)) (reads ??= []).push(this.read(collection));
+    }
+    return reads && Promise.all(reads).then(() => undefined);
+  }
+
+  /** Keeps collections in memory until the returned release is called (a followed query's). */
+  pin(collections: Iterable<string>): () => void {
+    const pinned = [...collections];
+    for (const collection of pinned) this.pins.set(collection, (this.pins.get(collection) ?? 0) + 1);
+    let isPinned = true;
+    return () => {
+      if (!isPinned) return;
+      isPinned = false;
+      for (const collection of pinned) {
+        const count = this.pins.get(collection)! - 1;
+        if (count > 0) this.pins.set(collection, count);
+        else this.pins.delete(collection);
+      }
+      this.scheduleEviction();
+    };
+  }
+
+  /** Applies remote or shared triples: now for collections in memory, on load for the others. */
+  readonly apply: RemoteApplier = (triples, isComplete = false) => {
+    const { store, clock } = this.options;
+    let later: Map<string, Triple[]> | undefined;
+    const now: Triple[] = [];
+    for (const triple of triples) {
+      if (this.isLoaded(triple.collection)) now.push(triple);
+      else {
+        later ??= new Map();
+        const list = later.get(triple.collection);
+        if (list === undefined) later.set(triple.collection, [triple]);
+        else list.push(triple);
+      }
+    }
+    if (later === undefined) return applyRemoteTriples(store, clock, triples, isComplete);
+    let clockError = now.length > 0 ? applyRemoteTriples(store, clock, now, isComplete) : undefined;
+    for (const [collection, list] of later) {
+      clockError ??= receiveClock(clock, list);
+      let kept = this.arrivals.get(collection);
+      if (kept === undefined) this.arrivals.set(collection, (kept = { list: [], triples: 0 }));
+      kept.list.push({ triples: list, isComplete });
+      kept.triples += list.length;
+      if (kept.triples > ARRIVALS_BEFORE_LOAD) void this.read(collection);
+    }
+    return clockError;
+  };
+
+  /** Triples kept for collections not in memory: part of what a new tab gets from the leader. */
+  keptTriples(): Triple[] {
+    const triples: Triple[] = [];
+    for (const { list } of this.arrivals.values()) for (const arrival of list) triples.push(...arrival.triples);
+    return triples;
+  }
+
+  /** Drops from memory what the bound allows, once the current task is done. */
+  scheduleEviction(): void {
+    if (this.cacheSize === Infinity || this.isEvictionScheduled) return;
+    this.isEvictionScheduled = true;
+    setTimeout(() => {
+      this.isEvictionScheduled = false;
+      this.evict();
+    }, 0);
+  }
+
+  /** Number of documents held in memory for loaded collections. */
+  residentDocuments(): number {
+    let count = 0;
+    for (const collection of this.loaded) count += this.options.store.table(collection)?.ids.length ?? 0;
+    return count;
+  }
+
+  private evict(): void {
+    const { store, hasUnstored } = this.options;
+    let resident = this.residentDocuments();
+    if (resident <= this.cacheSize) return;
+    const candidates = [...this.loaded]
+      .filter((collection) => !this.pins.has(collection) && !this.loading.has(collection) && !store.isWatched(collection) && !hasUnstored(collection))
+      .sort((a, b) => (this.lastUse.get(a) ?? 0) - (this.lastUse.get(b) ?? 0));
+    for (const collection of candidates) {
+      if (resident <= this.cacheSize) return;
+      const size = store.table(collection)?.ids.length ?? 0;
+      if (!store.dropTable(collection)) continue;
+      this.loaded.delete(collection);
+      resident -= size;
+    }
+  }
+
+  private read(collection: string): Promise<DatabaseResult<void>> {
+    let reading = this.loading.get(collection);
+    if (reading !== undefined) return reading;
+    reading = this.options.storage.readCollection(collection).then((read) => {
+      this.loading.delete(collection);
+      if (read.error) console.warn(`Trellis storage: ${read.error.message} The collection "${collection}" goes on with what memory holds.`);
+      const { store } = this.options;
+      store.transact(() => {
+        for (const document of read.data ?? []) for (const triple of document.triples) store.applyTriple(triple);
+        this.applyArrivals(collection);
+      });
+      this.loaded.add(collection);
+      this.scheduleEviction();
+      return read.error ? read : ok(undefined);
+    });
+    this.loading.set(collection, reading);
+    return reading;
+  }
+
+  private applyArrivals(collection: string): void {
+    const kept = this.arrivals.get(collection);
+    if (kept === undefined) return;
+    this.arrivals.delete(collection);
+    const { store, clock } = this.options;
+    for (const arrival of kept.list) applyRemoteTriples(store, clock, arrival.triples, arrival.isComplete);
+  }
+}
