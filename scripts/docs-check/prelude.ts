@@ -54,6 +54,7 @@ export const token = "a JWT";
 export declare function render(...values: unknown[]): void;
 export declare function showSpinner(): void;
 export declare function renderTitle(title: string | undefined): void;
+export declare function renderBadge(state: string): void;
 export declare function renderCursors(statuses: unknown): void;
 export declare function showToast(message: string): void;
 export declare const banner: { show(message: string): void };

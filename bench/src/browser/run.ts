@@ -1,9 +1,11 @@
 /**
  * The browser benchmark (issue #6): in Debian's Chromium (driven by playwright-core), how long a
- * page takes from navigation start to its stored data being ready and to the first result of a
- * query, with 10k and 100k documents persisted in IndexedDB; and the JS heap then. Seeds each
- * database through the client API (`batch.execute` chunks), then reloads the page and measures;
- * prints a markdown table, and the same as JSON in bench/results/browser-latest.json.
+ * page takes from navigation start to its storage being ready and to the first result of a
+ * query, with 10k and 100k documents persisted in IndexedDB — all in the queried collection, or
+ * spread over 20 collections — and the JS heap then; and the heap after visiting every
+ * collection in turn, unbounded and with `cacheSize: 5000`. Seeds each database through the
+ * client API (`batch.execute` chunks), then reloads the page and measures; prints a markdown
+ * table, and the same as JSON in bench/results/browser-latest.json.
  *
  * Usage: node dist/browser/run.js [--smoke]
  * Environment: BENCH_SMOKE=1 (200 documents, one reload), BENCH_BROWSER_SIZES=10000,100000,
@@ -17,6 +19,9 @@ import { finishRun, runMain } from "../finish-run.js";
 import { median } from "../stats.js";
 import { buildBenchPage, chromiumPath, hasChromium, launchProfile, serveDir } from "./chromium.js";
 import type { LoadTimings, SeedTimings } from "./page/bench-page.js";
+
+/** As in the page: how many collections a database may spread over. */
+const COLLECTIONS = 20;
 
 interface BrowserConfig {
   readonly isSmoke: boolean;
@@ -44,21 +49,33 @@ interface Reload extends LoadTimings {
   readonly heapRetained: number;
 }
 
+/** Heap after visiting every collection (GC'd), for one cacheSize. */
+interface Visit {
+  readonly cacheSize: number | undefined;
+  readonly rows: number;
+  readonly heapRetained: number;
+}
+
 interface SizeResult {
   readonly documents: number;
+  /** Over how many collections the documents are spread. */
+  readonly spread: number;
+  readonly visits: readonly Visit[];
   readonly seed: SeedTimings;
   /** The origin's storage use after seeding (`navigator.storage.estimate().usage`), in bytes. */
   readonly storedBytes: number | undefined;
   readonly reloads: readonly Reload[];
 }
 
-async function measureSize(context: BrowserContext, url: string, documents: number, config: BrowserConfig): Promise<SizeResult> {
-  const appId = `bench-${documents}`;
+const VISIT_CACHE_SIZES = [undefined, 5_000] as const;
+
+async function measureSize(context: BrowserContext, url: string, documents: number, spread: number, config: BrowserConfig): Promise<SizeResult> {
+  const appId = `bench-${documents}-${spread}`;
   const page = context.pages()[0] ?? (await context.newPage());
   const errors: string[] = [];
   page.on("pageerror", (error) => errors.push(error.message));
   await page.goto(`${url}?seed`);
-  const seed = await page.evaluate(({ appId, documents, chunk }) => window.bench.seed(appId, documents, chunk), { appId, documents, chunk: config.chunk });
+  const seed = await page.evaluate(({ appId, documents, chunk, spread }) => window.bench.seed(appId, documents, chunk, spread), { appId, documents, chunk: config.chunk, spread });
   const storedBytes = await page.evaluate(async () => (await navigator.storage.estimate()).usage);
   console.log(`  seeded ${documents} documents in ${(seed.totalMs / 1000).toFixed(1)} s (${seed.chunks} chunks)`);
 
@@ -78,9 +95,19 @@ async function measureSize(context: BrowserContext, url: string, documents: numb
         `(${load.rows} rows), heap ${mb(heapUsed)} MB (${mb(heapRetained)} MB after GC)`,
     );
   }
+  const visits: Visit[] = [];
+  for (const cacheSize of VISIT_CACHE_SIZES) {
+    await page.goto(`${url}?measure=${appId}${cacheSize === undefined ? "" : `&cacheSize=${cacheSize}`}`);
+    await page.waitForFunction(() => window.bench?.load !== undefined, undefined, { timeout: 300_000, polling: 20 });
+    const rows = await page.evaluate(() => window.bench.visitAll());
+    await cdp.send("HeapProfiler.collectGarbage");
+    const heapRetained = (await cdp.send("Runtime.getHeapUsage")).usedSize;
+    visits.push({ cacheSize, rows, heapRetained });
+    console.log(`  visited every collection, cacheSize ${cacheSize ?? "unbounded"}: heap after GC ${mb(heapRetained)} MB`);
+  }
   await cdp.detach();
   if (errors.length > 0) throw new Error(`${documents} documents: the page threw: ${errors.join("; ")}`);
-  return { documents, seed, storedBytes, reloads };
+  return { documents, spread, visits, seed, storedBytes, reloads };
 }
 
 const mb = (bytes: number | undefined) => (bytes === undefined ? "–" : (bytes / 1024 / 1024).toFixed(1));
@@ -89,6 +116,7 @@ const ms = (value: number) => value.toFixed(0);
 function resultTable(results: readonly SizeResult[], reloads: number): string {
   const header = [
     "documents",
+    "collections",
     "seed (s)",
     "seed docs/s",
     "stored (MB)",
@@ -97,11 +125,14 @@ function resultTable(results: readonly SizeResult[], reloads: number): string {
     "first result (ms)",
     "JS heap after first result (MB)",
     "after GC (MB)",
+    "after visiting all, unbounded, GC (MB)",
+    "after visiting all, cacheSize 5000, GC (MB)",
   ];
-  const rows = results.map(({ documents, seed, storedBytes, reloads: runs }) => {
+  const rows = results.map(({ documents, spread, visits, seed, storedBytes, reloads: runs }) => {
     const pick = (key: keyof Reload) => median(runs.map((run) => run[key] as number));
     return [
       documents.toLocaleString("en-US"),
+      String(spread),
       (seed.totalMs / 1000).toFixed(1),
       Math.round((documents / seed.totalMs) * 1000).toLocaleString("en-US"),
       mb(storedBytes),
@@ -110,11 +141,12 @@ function resultTable(results: readonly SizeResult[], reloads: number): string {
       ms(pick("firstResultMs")),
       mb(pick("heapUsed")),
       mb(pick("heapRetained")),
+      ...VISIT_CACHE_SIZES.map((cacheSize) => mb(visits.find((visit) => visit.cacheSize === cacheSize)?.heapRetained)),
     ];
   });
   const line = (cells: readonly string[]) => `| ${cells.join(" | ")} |`;
   return [
-    `Times from navigation start (performance.now() in the page), median of ${reloads} reload(s); query { where: { done: false }, orderBy: ["createdAt", "desc"], limit: 20 }.`,
+    `Times from navigation start (performance.now() in the page), median of ${reloads} reload(s); query { where: { done: false }, orderBy: ["createdAt", "desc"], limit: 20 } on c0; "visiting all" opens the same query on every other collection in turn (subscribe, first result, unsubscribe).`,
     "",
     line(header),
     line(header.map((_, index) => (index === 0 ? "---" : "---:"))),
@@ -135,13 +167,13 @@ async function main(): Promise<number> {
   const results: SizeResult[] = [];
   const failures: string[] = [];
   try {
-    for (const documents of config.sizes) {
+    for (const documents of config.sizes) for (const spread of [1, COLLECTIONS]) {
       // A fresh on-disk profile per size: IndexedDB as a returning visitor has it, nothing else in it.
       const profile = mkdtempSync(join(tmpdir(), "trellis-bench-chromium-"));
       const context = await launchProfile(profile);
       try {
-        console.log(`${documents} documents:`);
-        results.push(await measureSize(context, server.url, documents, config));
+        console.log(`${documents} documents in ${spread} collection(s):`);
+        results.push(await measureSize(context, server.url, documents, spread, config));
       } catch (error) {
         failures.push(error instanceof Error ? error.message : String(error));
       } finally {

@@ -210,7 +210,7 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
     batch[collection] = createBatchCollection(collection);
   }
   database.batch = batch;
-  const roomsService = new RoomsService(schema.roomSpecs ?? {}, sync, options.userId, clientId);
+  const roomsService = new RoomsService(schema.roomSpecs ?? {}, sync, options.userId, clientId, sync?.connection ?? LOCAL_CONNECTION);
   const rooms: Record<string, unknown> = {};
   for (const roomType of Object.keys(schema.roomSpecs ?? {})) {
     rooms[roomType] = guard(`rooms.${roomType}`, (roomId?: unknown) => roomsService.open(roomType, roomId));

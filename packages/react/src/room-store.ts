@@ -41,11 +41,12 @@ export function createRoomStore<R>(join: () => RoomHandle<R>, connection: Client
   const listeners = new Map<string, Set<EventListener>>();
   const store = createExternalStore<RoomSnapshot<R>, OpenRoom<R>>((onChange) => {
     const handle = join();
+    const followed = connection ?? handle.connection;
     const read = (): RoomSnapshot<R> => ({
       roomStatus: handle.getRoomStatus(),
       userStatuses: handle.getUserStatuses(),
       error: handle.getError(),
-      isConnected: isUp(connection),
+      isConnected: isUp(followed),
     });
     let snapshot = read();
     const refresh = () => {
@@ -55,7 +56,7 @@ export function createRoomStore<R>(join: () => RoomHandle<R>, connection: Client
       snapshot = next;
       onChange();
     };
-    const stops = [handle.onRoomStatus(refresh), handle.onUserStatus(refresh), handle.onError(refresh), connection?.subscribe(refresh)];
+    const stops = [handle.onRoomStatus(refresh), handle.onUserStatus(refresh), handle.onError(refresh), followed.subscribe(refresh)];
     const heard = new Set<string>();
     const listenTo = (event: string) => {
       if (heard.has(event)) return;

@@ -1,7 +1,6 @@
 import type { ClientConnection, DatabaseResult, RoomEvents, RoomHandle, RoomStatus, UserStatus } from "@trellis/client";
 import { useEffect, useMemo, useSyncExternalStore } from "react";
 import { createRoomStore, type RoomSnapshot } from "./room-store.js";
-import { useOptionalClient } from "./trellis-provider.js";
 
 /** What {@link useRoom} gives: the room's state and stable functions to act in it. */
 export interface RoomResult<R> extends RoomSnapshot<R> {
@@ -20,7 +19,7 @@ export interface RoomResult<R> extends RoomSnapshot<R> {
 
 /** Options of {@link useRoom}. */
 export interface UseRoomOptions {
-  /** The client's connection, for `isConnected`; default the provider's client's. */
+  /** The connection `isConnected` follows; default the room handle's (its client's). */
   readonly connection?: ClientConnection;
 }
 
@@ -40,8 +39,7 @@ export interface UseRoomOptions {
  * }
  */
 export function useRoom<R>(room: (roomId?: string) => RoomHandle<R>, roomId?: string, options: UseRoomOptions = {}): RoomResult<R> {
-  const client = useOptionalClient();
-  const connection = options.connection ?? client?.connection;
+  const { connection } = options;
   const { store, actions } = useMemo(() => {
     const store = createRoomStore(() => room(roomId), connection);
     const handle = () => store.source().handle;

@@ -184,8 +184,8 @@ describe("useRoom", () => {
 
   it("keeps emit, set, setUserStatus and on stable across renders", async () => {
     const client = connect(`react-room-${++apps}`, "alice");
-    // No provider: the connection for `isConnected` is passed in.
-    const useBoard = () => useRoom(client.rooms.board, "b2", { connection: client.connection });
+    // No provider and no connection passed: `isConnected` follows the room handle's connection.
+    const useBoard = () => useRoom(client.rooms.board, "b2");
     const seen: ReturnType<typeof useBoard>[] = [];
     function Board() {
       seen.push(useBoard());

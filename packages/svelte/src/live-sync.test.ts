@@ -70,7 +70,7 @@ describe("bindings against a server", () => {
     const board = render(Board, {
       room: ada.rooms.board,
       roomId: "b1",
-      connection: ada.connection,
+      // No connection passed and no client set in context: isConnected follows the room handle's.
       onLike: (targetId: string, from: string | null) => likes.push([targetId, from]),
       expose: (room: ReactiveRoom<unknown>) => (adaRoom = room),
     });

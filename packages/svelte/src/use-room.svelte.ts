@@ -2,7 +2,6 @@ import type { ClientConnection, DatabaseError, DatabaseResult, RoomEvents, RoomH
 import { onDestroy, untrack } from "svelte";
 import { createLiveState, type Feed, subscribeReactive } from "./live-state.svelte.js";
 import type { MaybeGetter } from "./resolve-input.js";
-import { findTrellisClient } from "./trellis-context.js";
 
 /** A room's state at one moment: the value of `$room`. */
 export interface RoomSnapshot<R> {
@@ -30,7 +29,7 @@ export interface ReactiveRoom<R> extends RoomSnapshot<R> {
 
 /** Options of {@link useRoom}. */
 export interface UseRoomOptions {
-  /** The client's connection, for `isConnected`; default the one of `setTrellisClient`'s client. */
+  /** The connection `isConnected` follows; default the room handle's (its client's). */
   readonly connection?: ClientConnection;
 }
 
@@ -53,11 +52,11 @@ export interface UseRoomOptions {
  */
 export function useRoom<R>(room: (roomId?: string) => RoomHandle<R>, roomId?: MaybeGetter<string | undefined>, options: UseRoomOptions = {}): ReactiveRoom<R> {
   if (typeof room !== "function") throw new TypeError("useRoom: pass a room type of the client, like client.rooms.board.");
-  const connection = options.connection ?? findTrellisClient()?.connection;
   const readRoomId = typeof roomId === "function" ? roomId : () => roomId;
   const currentId = $derived(readRoomId() ?? "");
   let handleId = untrack(() => currentId);
   let handle = room(handleId);
+  const connection = options.connection ?? handle.connection;
   // Loosely typed inside: `on` checks event names and data against the schema.
   type Listener = (data: any, fromUserId: string | null) => void;
   const listeners = new Set<{ readonly event: string; readonly listener: Listener; stop: () => void }>();
@@ -87,8 +86,8 @@ export function useRoom<R>(room: (roomId?: string) => RoomHandle<R>, roomId?: Ma
   const error = follow(roomKey, () => handle.getError(), (onChange) => handle.onError(onChange), current);
   const isConnected = follow(
     () => "",
-    () => (connection === undefined ? false : isUp(connection.state)),
-    (onChange) => connection?.subscribe(onChange) ?? (() => {}),
+    () => isUp(connection.state),
+    (onChange) => connection.subscribe(onChange),
     () => undefined,
   );
   return {

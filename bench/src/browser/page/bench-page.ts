@@ -5,11 +5,12 @@
 import { createClient } from "@trellis/client";
 import { createSchema, t } from "@trellis/core";
 
-const schema = createSchema({
-  entities: {
-    todos: { title: t.string({ fallback: "" }), done: t.boolean({ fallback: false }), tag: t.string({ fallback: "" }) },
-  },
-});
+/** Collections c0..c19 of todos: a seeded database puts its documents in the first `spread` of them. */
+export const COLLECTIONS = 20;
+const todo = { title: t.string({ fallback: "" }), done: t.boolean({ fallback: false }), tag: t.string({ fallback: "" }) };
+const schema = createSchema({ entities: Object.fromEntries(Array.from({ length: COLLECTIONS }, (_, index) => [`c${index}`, todo])) });
+type Todos = { subscribe(query: object, callback: (rows: unknown[] | undefined, error: { code: string; message: string } | undefined, loading: boolean) => void): { unsubscribe(): void } };
+const todosOf = (client: { database: unknown }, index: number) => (client.database as Record<string, Todos>)[`c${index}`]!;
 
 /** Milliseconds since navigation start (`performance.now()`), and what the first result held. */
 export interface LoadTimings {
@@ -33,10 +34,18 @@ export interface SeedTimings {
 }
 
 export interface BenchPage {
-  /** Writes `count` todos in `batch.execute` chunks of `chunk` through a fresh client, then closes it. */
-  seed(appId: string, count: number, chunk: number): Promise<SeedTimings>;
+  /**
+   * Writes `count` todos spread round-robin over collections c0..c<spread-1>, in `batch.execute`
+   * chunks of `chunk`, through a fresh client, then closes it.
+   */
+  seed(appId: string, count: number, chunk: number, spread: number): Promise<SeedTimings>;
   /** Set on `?measure` pages once the first result arrived; `error` if something failed. */
   load: LoadTimings | { readonly error: string } | undefined;
+  /**
+   * Opens the first screen of every other collection in turn, as a user moving between lists
+   * does (subscribe, first result, unsubscribe); resolves with how many rows they showed.
+   */
+  visitAll(): Promise<number>;
 }
 
 declare global {
@@ -54,7 +63,21 @@ const scriptMs = performance.now();
 
 const bench: BenchPage = {
   load: undefined,
-  async seed(appId, count, chunk) {
+  async visitAll() {
+    let rows = 0;
+    for (let index = 1; index < COLLECTIONS; index++) {
+      rows += await new Promise<number>((resolve, reject) => {
+        const subscription = todosOf(window.client as { database: unknown }, index).subscribe(FIRST_SCREEN, (docs, error, loading) => {
+          if (loading) return;
+          queueMicrotask(() => subscription.unsubscribe());
+          if (error !== undefined || docs === undefined) reject(new Error(`visit c${index}: ${error?.code}: ${error?.message}`));
+          else resolve(docs.length);
+        });
+      });
+    }
+    return rows;
+  },
+  async seed(appId, count, chunk, spread) {
     const client = createClient({ schema, appId, storage: "indexeddb" });
     const ready = await client.storage.ready;
     if (ready.error) throw new Error(`seed: ${ready.error.message}`);
@@ -62,12 +85,12 @@ const bench: BenchPage = {
     let totalMs = 0;
     let chunks = 0;
     for (let start = 0; start < count; start += chunk) {
-      const operations = [];
+      const operations: unknown[] = [];
       for (let index = start; index < Math.min(count, start + chunk); index++) {
-        operations.push(batch.todos.create({ title: `todo ${index}`, done: index % 2 === 1, tag: `tag${index % 20}` }));
+        operations.push((batch as unknown as Record<string, { create(fields: object): never }>)[`c${index % spread}`]!.create({ title: `todo ${index}`, done: index % 2 === 1, tag: `tag${index % 20}` }));
       }
       const began = performance.now();
-      const result = await batch.execute(operations);
+      const result = await batch.execute(operations as never);
       totalMs += performance.now() - began;
       chunks++;
       if (result.error) throw new Error(`seed: ${result.error.code}: ${result.error.message}`);
@@ -80,9 +103,11 @@ const bench: BenchPage = {
 };
 window.bench = bench;
 
-const measureApp = new URLSearchParams(location.search).get("measure");
+const parameters = new URLSearchParams(location.search);
+const measureApp = parameters.get("measure");
 if (measureApp !== null) {
-  const client = createClient({ schema, appId: measureApp, storage: "indexeddb" });
+  const cacheSize = parameters.get("cacheSize");
+  const client = createClient({ schema, appId: measureApp, storage: "indexeddb", ...(cacheSize === null ? {} : { cacheSize: Number(cacheSize) }) });
   // Kept alive as an app keeps them: the heap is measured with the client and its subscription running.
   window.client = client;
   const ready = client.storage.ready.then((result) => {
@@ -91,7 +116,7 @@ if (measureApp !== null) {
   });
   const first = new Promise<Omit<LoadTimings, "scriptMs" | "readyMs">>((resolve, reject) => {
     let isDone = false;
-    window.subscription = client.database.todos.subscribe(FIRST_SCREEN, (rows, error, loading) => {
+    window.subscription = todosOf(client, 0).subscribe(FIRST_SCREEN, (rows, error, loading) => {
       if (loading || isDone) return;
       isDone = true;
       const firstResultMs = performance.now();

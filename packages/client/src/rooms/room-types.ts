@@ -1,3 +1,4 @@
+import type { ClientConnection } from "../sync/client-connection.js";
 import type { DatabaseError, DatabaseResult, FieldValue, RoomDef, RoomsDef } from "@trellis/core";
 
 type Fields<R, K extends keyof RoomDef> = R extends { readonly [P in K]: infer F } ? (F extends object ? F : {}) : {};
@@ -17,6 +18,11 @@ export interface RoomHandle<R> {
   readonly roomType: string;
   /** "" for the app-wide room. */
   readonly roomId: string;
+  /**
+   * The client's connection (`state`, `subscribe`): room messages flow while it is `online` or
+   * `syncing`. Bindings read `isConnected` from it.
+   */
+  readonly connection: ClientConnection;
   /** Broadcasts an event to the other members. NETWORK error while offline or on a local-only client. */
   emit<K extends keyof RoomEvents<R> & string>(event: K, data: RoomEvents<R>[K]): Promise<DatabaseResult<void>>;
   /** Sets a key of the room's shared status (`undefined` removes it). Applies locally at once. */

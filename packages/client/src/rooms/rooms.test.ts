@@ -74,6 +74,8 @@ describe("rooms: frames out", () => {
   it("joins on welcome, then sends calls made while connecting, in order", async () => {
     const { client, welcome, roomFrames } = setup();
     const room = client.rooms.documentEditor("doc-1");
+    // A handle carries its client's connection, so bindings need nothing else for isConnected.
+    expect(room.connection).toBe(client.connection);
     await room.setUserStatus("cursor", { x: 1, y: 2 });
     const emitted = room.emit("like", { targetId: "p1" });
     await room.set("documentTitle", "Draft");

@@ -1,3 +1,4 @@
+import { type ClientConnection, LOCAL_CONNECTION } from "../sync/client-connection.js";
 import {
   type ClientMessage,
   type DatabaseError,
@@ -76,6 +77,8 @@ export class RoomsService {
     private readonly transport: RoomTransport | undefined,
     private readonly localUserId: string | undefined,
     private readonly clientId: string,
+    /** The client's connection, which every handle exposes. */
+    private readonly connection: ClientConnection = LOCAL_CONNECTION,
   ) {
     transport?.attachRooms({
       welcome: () => this.welcome(),
@@ -144,6 +147,7 @@ export class RoomsService {
     return {
       roomType: membership.spec.name,
       roomId: membership.roomId,
+      connection: this.connection,
       emit: async (event: string, data: unknown) => (hasLeft ? left() : this.emit(membership, event, data)),
       set: async (statusKey: string, value: unknown) => (hasLeft ? left() : this.setRoomStatus(membership, statusKey, value)),
       setUserStatus: async (statusKey: string, value: unknown) => (hasLeft ? left() : this.setUserStatus(membership, statusKey, value)),
