@@ -1,4 +1,5 @@
-import type { Clock, Schema, Triple, TripleStore } from "@trellis/core";
+import { type Clock, type DatabaseResult, ok, type Schema, type Triple, type TripleStore } from "@trellis/core";
+import { type PrunedSync, type PruneResult, pruneStorage } from "./persistence/prune.js";
 import type { ClientOptions } from "./create-client.js";
 import { generateId } from "./generate-id.js";
 import type { WriteListener } from "./local-writer.js";
@@ -30,6 +31,8 @@ export interface AssembledSync {
   readonly onWrite: WriteListener | undefined;
   /** Starts syncing (a tab that shares sync waits for its election instead). */
   start(): void;
+  /** `client.storage.prune()`: nothing to prune without storage or a server (no document is synced). */
+  prune(): Promise<DatabaseResult<PruneResult>>;
   /** Hands the cursors storage restored to the engine. */
   restored(cursors: ReadonlyMap<string, string>): void;
   /** Closes sync, then (after storage) the tab channel. */
@@ -90,6 +93,7 @@ export function assembleSync<S extends Schema>(
           storage: persistence.storage,
           durable: () => persistence.durable(),
           ready: persistence.ready,
+          prune: () => pruneStorage(persistence.storage, inUse(engine, persistence)),
         })
       : undefined;
   const sync: ClientSync | undefined = tabSync ?? engine;
@@ -107,6 +111,12 @@ export function assembleSync<S extends Schema>(
       if (tabSync === undefined) engine?.connect();
     },
     restored: (cursors) => engine?.restored(cursors),
+    async prune() {
+      if (engine === undefined || persistence === undefined) return ok({ documents: 0, collections: [] });
+      const opened = await persistence.ready;
+      if (opened.error) return opened;
+      return tabSync ? tabSync.prune() : pruneStorage(persistence.storage, inUse(engine, persistence));
+    },
     async close() {
       await sync?.close();
       election?.close();
@@ -114,6 +124,14 @@ export function assembleSync<S extends Schema>(
       await persistence?.close();
       channel?.close();
     },
+  };
+}
+
+/** What pruning must keep: the collections this tab's engine syncs and those its queries hold. */
+function inUse(engine: SyncEngine, persistence: ClientPersistence): PrunedSync {
+  return {
+    followedCollections: () => new Set([...engine.followedCollections(), ...persistence.workingSet.pinnedCollections()]),
+    forgetCursors: (collections) => engine.forgetCursors(collections),
   };
 }
 

@@ -15,6 +15,7 @@ import { QueryService } from "./query-service.js";
 import type { Rooms } from "./rooms/room-types.js";
 import { RoomsService } from "./rooms/rooms.js";
 import { type ClientConnection, LOCAL_CONNECTION } from "./sync/client-connection.js";
+import type { PruneResult } from "./persistence/prune.js";
 import type { KeepAliveOptions, ReconnectOptions } from "./sync/connection.js";
 import { LOCAL_SYNC } from "./sync/query-sync.js";
 import type { WebSocketConstructor } from "./sync/web-socket.js";
@@ -93,6 +94,18 @@ export interface ClientStorageInfo {
    * const estimate = await client.storage.estimate(); // { usage, quota, ratio } or undefined
    */
   estimate(): Promise<QuotaEstimate | undefined>;
+  /**
+   * Deletes from storage the synced documents nobody uses: those of every collection that no
+   * query of any tab follows now (subscriptions, paginated queries, open maps), except documents
+   * with writes the server has not acknowledged. The sync cursors of queries reading them go
+   * too, so such a query syncs whole again from the server when next used; until then (offline)
+   * it finds only what memory still holds. Never deletes anything without a server: a
+   * local-only client's documents exist nowhere else. See docs/offline.md.
+   *
+   * @example
+   * const { data } = await client.storage.prune(); // { documents: 1204, collections: ["logs"] }
+   */
+  prune(): Promise<DatabaseResult<PruneResult>>;
 }
 
 /** A Trellis client: a local, reactive, typed copy of an app's data. */
@@ -226,7 +239,7 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
     clientId,
     userId: options.userId,
     schema,
-    storage: { kind: storage?.kind ?? "memory", ready: persistence?.ready ?? Promise.resolve(ok(undefined)), onQuota: quota.onQuota, estimate: quota.estimate },
+    storage: { kind: storage?.kind ?? "memory", ready: persistence?.ready ?? Promise.resolve(ok(undefined)), onQuota: quota.onQuota, estimate: quota.estimate, prune: guard("storage.prune", () => assembled.prune()) },
     connection: sync?.connection ?? LOCAL_CONNECTION,
     connect: guard("connect", () => {
       if (sync === undefined) throw new Error("Trellis client: connect() needs a server; pass createClient({ serverUrl }).");

@@ -5,6 +5,7 @@ export { createIndexedDbStorage, type IndexedDbStorageOptions } from "./persiste
 export type { ClientStorage, StorageCommit, StoredDocument, StoredState } from "./persistence/storage.js";
 export type { StorageOption } from "./persistence/resolve-storage.js";
 export type { QuotaEstimate } from "./persistence/quota-watcher.js";
+export type { PruneResult } from "./persistence/prune.js";
 export type { ClientConnection, ConnectionState, ConnectionStatus } from "./sync/client-connection.js";
 export type { RoomEvents, RoomHandle, Rooms, RoomStatus, UserStatus } from "./rooms/room-types.js";
 export type { KeyValueMap, MapEntry } from "./maps/map-types.js";

@@ -1,7 +1,7 @@
 import { type DatabaseResult, fail, ok, type Triple } from "@trellis/core";
 import { type DBSchema, type IDBPDatabase, openDB } from "idb";
 import type { OutboxEntry } from "../sync/outbox.js";
-import { type ClientStorage, mergeForStorage, type StorageCommit, type StoredDocument, type StoredState, type SyncState } from "./storage.js";
+import { type ClientStorage, mergeForStorage, pendingDocuments, type StorageCommit, type StoredDocument, type StoredState, type SyncState } from "./storage.js";
 
 /** The layout version of the database; bump it with an `upgrade` step when the layout changes. */
 const LAYOUT_VERSION = 1;
@@ -118,6 +118,32 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
         return storageFailure(error, "read");
       }
     },
+    async prune(collections: readonly string[], dropsCursor: (queryKey: string) => boolean): Promise<DatabaseResult<number>> {
+      try {
+        const db = await connect();
+        const tx = db.transaction(["documents", "outbox", "meta"], "readwrite", { durability: "strict" });
+        // Only this transaction's own requests are awaited, so it stays active throughout.
+        const pending = await tx.objectStore("outbox").index("bySynced").getAll(IDBKeyRange.bound([PENDING, -Infinity], [PENDING, Infinity]));
+        const kept = pendingDocuments(pending);
+        const documents = tx.objectStore("documents");
+        let deleted = 0;
+        for (const collection of collections) {
+          for (const key of await documents.getAllKeys(IDBKeyRange.bound([collection], [collection, []]))) {
+            if (kept.has(`${key[0]}\u0000${key[1]}`)) continue;
+            void documents.delete(key).catch(() => {});
+            deleted++;
+          }
+        }
+        const meta = tx.objectStore("meta");
+        for (const key of await meta.getAllKeys()) {
+          if (key.startsWith(CURSOR_PREFIX) && dropsCursor(key.slice(CURSOR_PREFIX.length))) void meta.delete(key).catch(() => {});
+        }
+        await tx.done;
+        return ok(deleted);
+      } catch (error) {
+        return storageFailure(error, "prune");
+      }
+    },
     async readSyncState(): Promise<DatabaseResult<SyncState>> {
       try {
         const db = await connect();
@@ -184,7 +210,7 @@ function readCursors(keys: readonly string[], values: readonly string[]): Map<st
 }
 
 /** An IndexedDB failure as a STORAGE result whose message says what to do. */
-function storageFailure(error: unknown, during: "open" | "read" | "commit"): DatabaseResult<never> {
+function storageFailure(error: unknown, during: "open" | "read" | "prune" | "commit"): DatabaseResult<never> {
   const name = error instanceof Error || (typeof DOMException !== "undefined" && error instanceof DOMException) ? (error as Error).name : "Error";
   const text = error instanceof Error ? error.message : String(error);
   if (name === "QuotaExceededError") {

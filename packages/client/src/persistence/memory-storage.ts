@@ -1,6 +1,6 @@
 import { type DatabaseResult, ok, type Triple } from "@trellis/core";
 import type { OutboxEntry } from "../sync/outbox.js";
-import { type ClientStorage, mergeForStorage, type StorageCommit, type StoredDocument, type StoredState, type SyncState } from "./storage.js";
+import { type ClientStorage, mergeForStorage, pendingDocuments, type StorageCommit, type StoredDocument, type StoredState, type SyncState } from "./storage.js";
 
 interface OutboxRecord {
   readonly entry: OutboxEntry;
@@ -42,6 +42,18 @@ export function createMemoryStorage(): ClientStorage {
     },
     async readCollection(collection: string): Promise<DatabaseResult<StoredDocument[]>> {
       return ok(structuredClone([...documents.values()].filter((document) => document.collection === collection)));
+    },
+    async prune(collections: readonly string[], dropsCursor: (queryKey: string) => boolean): Promise<DatabaseResult<number>> {
+      const kept = pendingDocuments([...outbox.values()].filter((record) => !record.synced).map((record) => record.entry));
+      const pruned = new Set(collections);
+      let deleted = 0;
+      for (const [key, document] of documents) {
+        if (!pruned.has(document.collection) || kept.has(key)) continue;
+        documents.delete(key);
+        deleted++;
+      }
+      for (const key of [...cursors.keys()]) if (dropsCursor(key)) cursors.delete(key);
+      return ok(deleted);
     },
     async readSyncState(): Promise<DatabaseResult<SyncState>> {
       const pending = [...outbox.values()].filter((record) => !record.synced).map((record) => record.entry);

@@ -28,6 +28,15 @@ export function gateQuerySync(inner: QuerySync, gate: QueryGate): QuerySync {
     if (!isReady.peek()) return ready.then(() => workingSet.load(collectionsOf(query)));
     return workingSet.load(collectionsOf(query));
   };
+  const pinnedWhile = async <T>(query: NormalizedQuery, body: () => Promise<T>): Promise<T> => {
+    const unpin = workingSet.pin(collectionsOf(query));
+    try {
+      await prepare(query);
+      return await body();
+    } finally {
+      unpin();
+    }
+  };
   return {
     hasServer: inner.hasServer,
     follow(query: NormalizedQuery, cursor?: string | null): SyncedQuery {
@@ -53,14 +62,10 @@ export function gateQuerySync(inner: QuerySync, gate: QueryGate): QuerySync {
         },
       };
     },
-    async settle(query) {
-      await prepare(query);
-      return inner.settle(query);
-    },
-    async load(query) {
-      await prepare(query);
-      return inner.load(query);
-    },
+    // Pinned while the server is asked: the caller reads the collections right after (eviction
+    // runs on a timer, so not before that continuation).
+    settle: (query) => pinnedWhile(query, () => inner.settle(query)),
+    load: (query) => pinnedWhile(query, () => inner.load(query)),
     applyRemote: (triples) => inner.applyRemote(triples),
   };
 }

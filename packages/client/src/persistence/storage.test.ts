@@ -173,6 +173,26 @@ describe.each(backends)("$name storage", (backend) => {
     expect(cells(documents, "t2")).toEqual({ createdAt: 1, title: "new" });
   });
 
+  it("prunes the documents of some collections, except those pending writes touch, and the cursors asked for, in one go", async () => {
+    const storage = backend.create();
+    await opened(storage);
+    const note = (id: string): StoredDocument => ({ collection: "notes", id, triples: [{ ...triple(id, "title", id, 5), collection: "notes" }] });
+    const pendingWrite = [triple("t2", "title", "mine", 6)];
+    await storage.commit(
+      commit({
+        documents: [{ collection: "todos", id: "t1", triples: [triple("t1", "title", "a", 5)] }, { collection: "todos", id: "t2", triples: pendingWrite }, note("n1")],
+        added: [{ batchId: "b1", triples: pendingWrite }],
+        cursors: new Map([["todos-query", "c1"], ["notes-query", "c2"]]),
+      }),
+    );
+    const deleted = await storage.prune(["todos"], (key) => key.startsWith("todos"));
+    expect(deleted).toEqual({ data: 1, error: undefined });
+    const reopened = await backend.reopen(storage);
+    expect((await storedDocuments(reopened)).map((document) => document.id)).toEqual(["t2"]);
+    expect((await storedDocuments(reopened, "notes")).map((document) => document.id)).toEqual(["n1"]);
+    expect((await opened(reopened)).cursors).toEqual(new Map([["notes-query", "c2"]]));
+  });
+
   it("hands out copies: changing what it read does not change what is stored", async () => {
     const storage = backend.create();
     await opened(storage);

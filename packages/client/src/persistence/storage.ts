@@ -71,6 +71,12 @@ export interface ClientStorage {
    * sync from another tab continues from there.
    */
   readSyncState(): Promise<DatabaseResult<SyncState>>;
+  /**
+   * In one transaction: deletes the stored documents of `collections` except those a pending
+   * write touches, and the cursors whose query key `dropsCursor` accepts. Resolves with the
+   * number of documents deleted.
+   */
+  prune(collections: readonly string[], dropsCursor: (queryKey: string) => boolean): Promise<DatabaseResult<number>>;
   /** Writes one commit atomically, durably where the backend can. */
   commit(commit: StorageCommit): Promise<DatabaseResult<void>>;
   /** Releases the storage; the data stays. */
@@ -90,4 +96,11 @@ export function mergeForStorage(stored: readonly Triple[] | undefined, incoming:
 
 function startsDocument(triple: Triple): boolean {
   return triple.field === DELETED_FIELD || (triple.field === CREATED_AT_FIELD && triple.element === undefined);
+}
+
+/** The keys (`collection \0 id`) of the documents pending writes touch: prune keeps them. */
+export function pendingDocuments(entries: readonly OutboxEntry[]): Set<string> {
+  const keys = new Set<string>();
+  for (const entry of entries) for (const triple of entry.triples) keys.add(`${triple.collection}\u0000${triple.id}`);
+  return keys;
 }

@@ -99,6 +99,11 @@ export class WorkingSet {
     };
   }
 
+  /** The collections pinned by followed queries now. */
+  pinnedCollections(): string[] {
+    return [...this.pins.keys()];
+  }
+
   /** Applies remote or shared triples: now for collections in memory, on load for the others. */
   readonly apply: RemoteApplier = (triples, isComplete = false) => {
     const { store, clock } = this.options;

@@ -251,6 +251,16 @@ export class SyncEngine implements QuerySync {
     });
   }
 
+  /** The collections of the queries synced now: their stored documents must stay. */
+  followedCollections(): Set<string> {
+    return this.queries.followedCollections();
+  }
+
+  /** Forgets the cursors of queries reading these collections, whose stored documents were pruned. */
+  forgetCursors(collections: ReadonlySet<string>): void {
+    this.queries.forgetCursors(collections);
+  }
+
   /** Whether the query with this key (its JSON) was synced before, here or in an earlier run. */
   hasCursor(key: string): boolean {
     return this.queries.hasCursor(key);

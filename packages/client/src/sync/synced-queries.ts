@@ -1,5 +1,5 @@
 import { computed, effect, type ReadonlySignal, type Signal, signal } from "@preact/signals-core";
-import type { NormalizedQuery, SubscribeMessage, UnsubscribeMessage } from "@trellis/core";
+import { collectionsOf, type NormalizedQuery, type SubscribeMessage, type UnsubscribeMessage } from "@trellis/core";
 
 /** One use of a synced query: pair every `follow` with one `release`. */
 export interface SyncedQuery {
@@ -114,6 +114,21 @@ export class SyncedQueries {
       if (scopeOf(entry.query) === scope || (query.relations === undefined && scopeOf({ ...entry.query, relations: undefined }) === scope)) return true;
     }
     return false;
+  }
+
+  /** The collections of every query synced (also one released but not yet unsubscribed). */
+  followedCollections(): Set<string> {
+    const collections = new Set<string>();
+    for (const entry of this.entries.values()) for (const collection of collectionsOf(entry.query)) collections.add(collection);
+    return collections;
+  }
+
+  /**
+   * Forgets the remembered cursors of queries that read any of these collections (their stored
+   * documents were pruned): syncing such a query again loads it whole.
+   */
+  forgetCursors(collections: ReadonlySet<string>): void {
+    for (const key of [...this.cursors.keys()]) if (readsAnyOf(key, collections)) this.cursors.delete(key);
   }
 
   /** Cursors stored by an earlier run: queries synced then continue from them, not loading. */
@@ -256,4 +271,17 @@ function when(condition: () => boolean): Promise<void> {
       queueMicrotask(() => stop());
     });
   });
+}
+
+/**
+ * Whether the query behind a query key (its JSON) reads any of these collections. A key that does
+ * not parse counts as reading them: forgetting a cursor only costs loading its query whole.
+ */
+export function readsAnyOf(queryKey: string, collections: ReadonlySet<string>): boolean {
+  try {
+    for (const collection of collectionsOf(JSON.parse(queryKey) as NormalizedQuery)) if (collections.has(collection)) return true;
+    return false;
+  } catch {
+    return true;
+  }
 }

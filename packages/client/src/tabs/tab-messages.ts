@@ -28,10 +28,25 @@ export type TabMessage =
   | { readonly type: "bye"; readonly from: string }
   /** A tab opened: the leader answers with a snapshot of what it holds. */
   | { readonly type: "hello"; readonly from: string }
+  /** A follower asks the leader to prune storage (`client.storage.prune()`). */
+  | { readonly type: "prune"; readonly from: string; readonly id: string }
+  /**
+   * The leader pruned these collections: every tab forgets the cursors of queries reading them;
+   * the tab that asked (`to`, `id`) gets the outcome.
+   */
+  | {
+      readonly type: "pruned";
+      readonly from: string;
+      readonly to: string | null;
+      readonly id: string | null;
+      readonly collections: readonly string[];
+      readonly documents: number;
+      readonly error: { readonly code: string; readonly message: string } | null;
+    }
   /** The leader's store, for one tab that said hello: what it may have missed while opening. */
   | { readonly type: "snapshot"; readonly from: string; readonly to: string; readonly triples: readonly Triple[] };
 
-const TYPES = new Set(["applied", "follow", "release", "push", "acked", "answered", "state", "leader", "connect", "bye", "hello", "snapshot"]);
+const TYPES = new Set(["applied", "follow", "release", "push", "acked", "answered", "state", "leader", "connect", "bye", "hello", "snapshot", "prune", "pruned"]);
 
 /** A message from another tab of this app, or undefined for anything else on the channel. */
 export function parseTabMessage(data: unknown): TabMessage | undefined {

@@ -1,6 +1,7 @@
 import { batch, computed, effect, type Signal, signal } from "@preact/signals-core";
-import { type ClientMessage, DatabaseError, type DatabaseResult, type NormalizedQuery, type Triple } from "@trellis/core";
+import { type ClientMessage, DatabaseError, type DatabaseResult, fail, type NormalizedQuery, ok, type Triple } from "@trellis/core";
 import type { PersistentOutbox } from "../persistence/persistent-outbox.js";
+import type { PruneResult } from "../persistence/prune.js";
 import type { ClientStorage } from "../persistence/storage.js";
 import type { RoomTransport } from "../rooms/rooms.js";
 import { type ClientConnection, type ConnectionState, type ConnectionStatus, createClientConnection } from "../sync/client-connection.js";
@@ -22,7 +23,12 @@ export interface TabSyncOptions {
   readonly durable: () => Promise<DatabaseResult<void>>;
   /** Settles once stored data is loaded (cursors restored, so the restored ones decide loading). */
   readonly ready: Promise<unknown>;
+  /** Prunes storage with this tab's engine: what the leader runs for `client.storage.prune()`. */
+  readonly prune: () => Promise<DatabaseResult<PruneResult>>;
 }
+
+/** How long a follower waits for the leader to answer a prune request. */
+const PRUNE_ANSWER_MS = 10_000;
 
 const MAX_REMEMBERED_ACKS = 10_000;
 
@@ -68,6 +74,9 @@ export class TabSync implements QuerySync, RoomTransport {
   /** Leader: batch ids acknowledged lately, so a follower handing one over again is told, not pushed again. */
   private readonly acknowledged = new Set<string>();
   private wantsConnection = true;
+  /** Prune requests sent to the leader, by id. */
+  private readonly pruning = new Map<string, (result: DatabaseResult<PruneResult>) => void>();
+  private pruneRequests = 0;
   private isClosed = false;
   private readonly stops: (() => void)[] = [];
 
@@ -299,11 +308,47 @@ export class TabSync implements QuerySync, RoomTransport {
     if (queries.size === 0) this.served.delete(from);
   }
 
+  /**
+   * Prunes storage where the queries of every tab are known: here when this tab leads, else in
+   * the leader (asked over the channel). Every tab forgets the cursors of what was pruned.
+   */
+  async prune(): Promise<DatabaseResult<PruneResult>> {
+    const { channel } = this.options;
+    if (this.isLeading.peek()) return this.pruneAsLeader(null, null);
+    const id = `${channel.tabId}:${++this.pruneRequests}`;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.pruning.delete(id);
+        resolve(fail("STORAGE", `No tab of this app answered the prune request within ${PRUNE_ANSWER_MS / 1000} s; nothing was pruned.`, { reason: "no-leader" }));
+      }, PRUNE_ANSWER_MS);
+      this.pruning.set(id, (result) => {
+        clearTimeout(timer);
+        resolve(result);
+      });
+      channel.post({ type: "prune", id });
+    });
+  }
+
+  private async pruneAsLeader(to: string | null, id: string | null): Promise<DatabaseResult<PruneResult>> {
+    const result = await this.options.prune();
+    const error = result.error === undefined ? null : { code: result.error.code, message: result.error.message };
+    this.options.channel.post({ type: "pruned", to, id, collections: result.data?.collections ?? [], documents: result.data?.documents ?? 0, error });
+    return result;
+  }
+
   // ---- messages ----
 
   private hear(message: TabMessage): void {
     if (this.isClosed) return;
     const { engine } = this.options;
+    if (message.type === "pruned") {
+      engine.forgetCursors(new Set(message.collections));
+      const settle = message.to === this.options.channel.tabId && message.id !== null ? this.pruning.get(message.id) : undefined;
+      if (settle === undefined) return;
+      this.pruning.delete(message.id!);
+      const { collections, documents } = message;
+      return settle(message.error === null ? ok({ collections, documents }) : fail(message.error.code as never, message.error.message));
+    }
     if (this.isLeading.peek()) {
       switch (message.type) {
         case "follow":
@@ -322,6 +367,9 @@ export class TabSync implements QuerySync, RoomTransport {
         case "connect":
           this.wantsConnection = message.wanted;
           return message.wanted ? engine.connect() : engine.disconnect();
+        case "prune":
+          void this.pruneAsLeader(message.from, message.id);
+          return;
       }
       return;
     }
