@@ -1,6 +1,6 @@
 // Type-checks the TypeScript samples in docs/*.md against the packages' sources: each ```ts or
 // ```tsx block becomes a module that imports, from scripts/docs-check/prelude.ts, whatever it
-// uses without declaring (the guides' schema, `client`, UI helpers); `./trellis` is that prelude
+// uses without declaring (the guides' schema, `client`, UI helpers); `./trellis` and `./schema` are that prelude
 // too. React samples compile inside packages/react (which has React), the rest inside
 // packages/client. A block fenced ```ts no-check is skipped (say why next to it). Exits
 // non-zero with the compiler's messages on failure.
@@ -25,6 +25,7 @@ for (const [target, out] of Object.entries(targets)) {
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, "prelude.ts"), prelude);
   writeFileSync(join(out, "trellis.ts"), 'export * from "./prelude.js";\n');
+  writeFileSync(join(out, "schema.ts"), 'export { schema } from "./prelude.js";\n');
   const paths = Object.fromEntries(Object.entries(sources).map(([name, path]) => [`@trellis/${name}`, [path]]));
   writeFileSync(
     join(out, "tsconfig.json"),

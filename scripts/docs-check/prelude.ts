@@ -33,6 +33,7 @@ export const schema = createSchema({
     },
   },
   rooms: {
+    board: { userStatus: { cursor: t.object({ x: t.number({ fallback: 0 }), y: t.number({ fallback: 0 }) }) } },
     documentEditor: {
       events: { like: t.object({ targetId: t.string({ fallback: "" }) }) },
       userStatus: {

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { createClient, type TrellisClient } from "@trellis/client";
 import { createSchema, t } from "@trellis/core";
 import { removeDataDir, type ServerProcess, startServerProcess } from "@trellis/server/testing";
-import type { Browser, ConsoleMessage } from "playwright-core";
+import type { Browser, ConsoleMessage, Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeBrowser, launchBrowser } from "../../../packages/client/e2e/harness.js";
 import { hashInputs, type NodeApp, settled, startNodeApp } from "../../../packages/client/e2e/node-app.js";
@@ -55,6 +55,17 @@ function startNext(trellisUrl: string): Promise<NodeApp> {
     name: "next start",
     cwd: APP_DIR,
     args: (port) => [NEXT_BIN, "start", "--hostname", "127.0.0.1", "--port", String(port)],
+    env: () => ({ ...nextEnv, TRELLIS_URL: trellisUrl, TRELLIS_APP_ID: APP_ID }),
+    isGroup: true,
+  });
+}
+
+/** `next dev` on 127.0.0.1 and a free port: development React reports every hydration mismatch, attributes included. */
+function startNextDev(trellisUrl: string): Promise<NodeApp> {
+  return startNodeApp({
+    name: "next dev",
+    cwd: APP_DIR,
+    args: (port) => [NEXT_BIN, "dev", "--hostname", "127.0.0.1", "--port", String(port)],
     env: () => ({ ...nextEnv, TRELLIS_URL: trellisUrl, TRELLIS_APP_ID: APP_ID }),
     isGroup: true,
   });
@@ -108,14 +119,7 @@ describeBrowser("the Next.js example in Chromium", () => {
   it("hydrates without a mismatch or console error, then follows the server live", async () => {
     const context = await browser!.newContext();
     const page = await context.newPage();
-    const messages: string[] = [];
-    const errors: string[] = [];
-    page.on("console", (message: ConsoleMessage) => {
-      messages.push(`${message.type()}: ${message.text()}`);
-      if (message.type() === "error") errors.push(message.text());
-    });
-    page.on("pageerror", (error) => errors.push(`uncaught: ${error.stack ?? error.message}`));
-    page.on("response", (response) => void (response.status() >= 400 && errors.push(`HTTP ${response.status()}: ${response.url()}`)));
+    const { messages, errors } = captureConsole(page);
 
     await page.goto(next!.url);
     const items = page.getByTestId("todos").locator("li");
@@ -139,4 +143,40 @@ describeBrowser("the Next.js example in Chromium", () => {
     expect(errors, "the browser console stays free of errors").toEqual([]);
     await context.close();
   });
+
+  // Development React also reports attributes that differ, which a production build does not.
+  it("hydrates under next dev without any hydration warning", async () => {
+    const dev = await startNextDev(server!.url);
+    const context = await browser!.newContext();
+    try {
+      const page = await context.newPage();
+      const { messages, errors } = captureConsole(page);
+      // The first request compiles the page: give it time.
+      await page.goto(dev.url, { timeout: 120_000 });
+      await page.waitForFunction(() => {
+        const list = document.querySelector('[data-testid="todos"]');
+        return list !== null && Object.keys(list).some((key) => key.startsWith("__reactFiber"));
+      }, undefined, { timeout: 120_000 });
+      await expect.poll(async () => (await page.getByTestId("todos").locator("li").allTextContents()).length, { timeout: 10_000 }).toBeGreaterThanOrEqual(SEEDED.length);
+      // React reports mismatches right after hydrating; let its dev overlay and console settle.
+      await new Promise((done) => setTimeout(done, 1_000));
+      expect([...messages, ...errors].filter((message) => HYDRATION_PROBLEM.test(message)), "no hydration warning in development").toEqual([]);
+    } finally {
+      await context.close();
+      await dev.stop();
+    }
+  }, 180_000);
 });
+
+/** Collects a page's console messages, and its errors (console errors, uncaught, failed responses). */
+function captureConsole(page: Page): { messages: string[]; errors: string[] } {
+  const messages: string[] = [];
+  const errors: string[] = [];
+  page.on("console", (message: ConsoleMessage) => {
+    messages.push(`${message.type()}: ${message.text()}`);
+    if (message.type() === "error") errors.push(message.text());
+  });
+  page.on("pageerror", (error) => errors.push(`uncaught: ${error.stack ?? error.message}`));
+  page.on("response", (response) => void (response.status() >= 400 && errors.push(`HTTP ${response.status()}: ${response.url()}`)));
+  return { messages, errors };
+}
