@@ -8,9 +8,9 @@ import { fileURLToPath } from "node:url";
 import { createClient, type TrellisClient } from "@trellis/client";
 import { createSchema, t } from "@trellis/core";
 import { removeDataDir, type ServerProcess, startServerProcess } from "@trellis/server/testing";
-import type { Browser, ConsoleMessage, Page } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { describeBrowser, launchBrowser } from "../../../packages/client/e2e/harness.js";
+import { describeBrowser, launchBrowser, recordPageOutput } from "../../../packages/client/e2e/harness.js";
 import { hashInputs, type NodeApp, settled, startNodeApp } from "../../../packages/client/e2e/node-app.js";
 
 const APP_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -119,7 +119,7 @@ describeBrowser("the Next.js example in Chromium", () => {
   it("hydrates without a mismatch or console error, then follows the server live", async () => {
     const context = await browser!.newContext();
     const page = await context.newPage();
-    const { messages, errors } = captureConsole(page);
+    const { messages, errors } = recordPageOutput(page);
 
     await page.goto(next!.url);
     const items = page.getByTestId("todos").locator("li");
@@ -150,7 +150,7 @@ describeBrowser("the Next.js example in Chromium", () => {
     const context = await browser!.newContext();
     try {
       const page = await context.newPage();
-      const { messages, errors } = captureConsole(page);
+      const { messages, errors } = recordPageOutput(page);
       // The first request compiles the page: give it time.
       await page.goto(dev.url, { timeout: 120_000 });
       await page.waitForFunction(() => {
@@ -167,16 +167,3 @@ describeBrowser("the Next.js example in Chromium", () => {
     }
   }, 180_000);
 });
-
-/** Collects a page's console messages, and its errors (console errors, uncaught, failed responses). */
-function captureConsole(page: Page): { messages: string[]; errors: string[] } {
-  const messages: string[] = [];
-  const errors: string[] = [];
-  page.on("console", (message: ConsoleMessage) => {
-    messages.push(`${message.type()}: ${message.text()}`);
-    if (message.type() === "error") errors.push(message.text());
-  });
-  page.on("pageerror", (error) => errors.push(`uncaught: ${error.stack ?? error.message}`));
-  page.on("response", (response) => void (response.status() >= 400 && errors.push(`HTTP ${response.status()}: ${response.url()}`)));
-  return { messages, errors };
-}

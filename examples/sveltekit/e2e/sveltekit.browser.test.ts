@@ -9,9 +9,9 @@ import { fileURLToPath } from "node:url";
 import { createClient, type TrellisClient } from "@trellis/client";
 import { createSchema, t } from "@trellis/core";
 import { removeDataDir, type ServerProcess, startServerProcess } from "@trellis/server/testing";
-import type { Browser, ConsoleMessage, Page } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { describeBrowser, launchBrowser } from "../../../packages/client/e2e/harness.js";
+import { describeBrowser, launchBrowser, recordPageOutput } from "../../../packages/client/e2e/harness.js";
 import { hashInputs, type NodeApp, settled, startNodeApp } from "../../../packages/client/e2e/node-app.js";
 
 const APP_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -80,19 +80,6 @@ const RECORD_REMOVED_ELEMENTS = `
   }).observe(document, { childList: true, subtree: true });
 `;
 
-/** The page's console errors, uncaught exceptions and failed responses, and every console message. */
-function watch(page: Page): { readonly messages: string[]; readonly errors: string[] } {
-  const messages: string[] = [];
-  const errors: string[] = [];
-  page.on("console", (message: ConsoleMessage) => {
-    messages.push(`${message.type()}: ${message.text()}`);
-    if (message.type() === "error") errors.push(message.text());
-  });
-  page.on("pageerror", (error) => errors.push(`uncaught: ${error.stack ?? error.message}`));
-  page.on("response", (response) => void (response.status() >= 400 && errors.push(`HTTP ${response.status()}: ${response.url()}`)));
-  return { messages, errors };
-}
-
 describeBrowser("the SvelteKit example in Chromium", () => {
   let server: ServerProcess | undefined;
   let app: Awaited<ReturnType<typeof startApp>> | undefined;
@@ -141,7 +128,7 @@ describeBrowser("the SvelteKit example in Chromium", () => {
   it("hydrates without an error, follows the server live and pages", async () => {
     const context = await browser!.newContext();
     const page = await context.newPage();
-    const { messages, errors } = watch(page);
+    const { messages, errors } = recordPageOutput(page);
     await page.addInitScript(RECORD_REMOVED_ELEMENTS);
 
     await page.goto(`${app!.url}?user=ada`);
@@ -168,7 +155,7 @@ describeBrowser("the SvelteKit example in Chromium", () => {
     // A second user, in a profile of its own, shows up in the first one's room list.
     const other = await browser!.newContext();
     const otherPage = await other.newPage();
-    const otherWatch = watch(otherPage);
+    const otherWatch = recordPageOutput(otherPage);
     await otherPage.goto(`${app!.url}?user=grace`);
     await expect.poll(() => page.getByTestId("here").locator("li").allTextContents(), { timeout: 10_000 }).toEqual(["ada", "grace"]);
 

@@ -193,6 +193,22 @@ export function watchConsole(page: Page): string[] {
   return errors;
 }
 
+/**
+ * Every console message of a page from now on, and its errors: console errors, uncaught
+ * exceptions and failed responses (what the examples' hydration checks read).
+ */
+export function recordPageOutput(page: Page): { readonly messages: string[]; readonly errors: string[] } {
+  const messages: string[] = [];
+  const errors: string[] = [];
+  page.on("console", (message) => {
+    messages.push(`${message.type()}: ${message.text()}`);
+    if (message.type() === "error") errors.push(message.text());
+  });
+  page.on("pageerror", (error) => errors.push(`uncaught: ${error.stack ?? error.message}`));
+  page.on("response", (response) => void (response.status() >= 400 && errors.push(`HTTP ${response.status()}: ${response.url()}`)));
+  return { messages, errors };
+}
+
 /** The console errors and uncaught exceptions seen on a page opened by {@link openApp}. */
 export function consoleErrors(page: Page): readonly string[] {
   return consoleLogs.get(page) ?? [];
