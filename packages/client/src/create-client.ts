@@ -172,7 +172,7 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
   const store = new TripleStore();
   const registry = new LiveQueryRegistry(store);
   const { storage, quota } = watchQuota(resolveStorage(options.storage, appId));
-  const persistence = storage && new ClientPersistence(storage, store, clock, options.cacheSize);
+  const persistence = storage && new ClientPersistence(storage, store, clock, registry, options.cacheSize);
   const assembled = assembleSync(options, { store, clock, appId, clientId, persistence });
   const { sync } = assembled;
   const writer = new LocalWriter(schema, store, clock, options.userId, options.generateId ?? generateId, assembled.onWrite);

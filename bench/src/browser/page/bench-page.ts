@@ -9,7 +9,10 @@ import { createSchema, t } from "@trellis/core";
 export const COLLECTIONS = 20;
 const todo = { title: t.string({ fallback: "" }), done: t.boolean({ fallback: false }), tag: t.string({ fallback: "" }) };
 const schema = createSchema({ entities: Object.fromEntries(Array.from({ length: COLLECTIONS }, (_, index) => [`c${index}`, todo])) });
-type Todos = { subscribe(query: object, callback: (rows: unknown[] | undefined, error: { code: string; message: string } | undefined, loading: boolean) => void): { unsubscribe(): void } };
+type Todos = {
+  subscribe(query: object, callback: (rows: unknown[] | undefined, error: { code: string; message: string } | undefined, loading: boolean) => void): { unsubscribe(): void };
+  query(query: object): Promise<unknown>;
+};
 const todosOf = (client: { database: unknown }, index: number) => (client.database as Record<string, Todos>)[`c${index}`]!;
 
 /** Milliseconds since navigation start (`performance.now()`), and what the first result held. */
@@ -125,7 +128,9 @@ if (measureApp !== null) {
       resolve({ firstResultMs, rows: rows.length, usedJSHeapSize: memory?.usedJSHeapSize });
     });
   });
-  Promise.all([ready, first]).then(
+  // Reported once the whole collection is in memory (a one-shot query waits for that), so the
+  // heap is measured loaded and the next reload does not queue behind this page's read.
+  Promise.all([ready, first, todosOf(client, 0).query({ limit: 1 })]).then(
     ([readyMs, result]) => (bench.load = { scriptMs, readyMs, ...result }),
     (error: unknown) => (bench.load = { error: String(error) }),
   );

@@ -1,5 +1,6 @@
 import { signal } from "@preact/signals-core";
-import { type Clock, type DatabaseResult, decodeHlc, ok, type Triple, type TripleStore } from "@trellis/core";
+import { type Clock, type DatabaseResult, decodeHlc, type LiveQueryRegistry, ok, type Triple, type TripleStore } from "@trellis/core";
+import { storedResults } from "./stored-results.js";
 import type { OutboxEntry } from "../sync/outbox.js";
 import { createPersistentOutbox, type PersistentOutbox } from "./persistent-outbox.js";
 import { Persister } from "./persister.js";
@@ -20,7 +21,7 @@ export interface RestoredState {
  * `gateQuerySync`).
  *
  * @example
- * const persistence = new ClientPersistence(storage, store, clock, 5_000);
+ * const persistence = new ClientPersistence(storage, store, clock, registry, 5_000);
  * persistence.open((restored) => sync.restore(restored));
  */
 export class ClientPersistence {
@@ -37,17 +38,16 @@ export class ClientPersistence {
     readonly storage: ClientStorage,
     store: TripleStore,
     private readonly clock: Clock,
+    registry?: LiveQueryRegistry,
     cacheSize?: number,
   ) {
     this.workingSet = new WorkingSet({ store, clock, storage, cacheSize, hasUnstored: (collection) => this.persister.holds(collection) });
     const { workingSet } = this;
-    this.persister = new Persister(
-      storage,
-      store,
-      clock,
-      (collection) => workingSet.isLoaded(collection),
-      () => workingSet.scheduleEviction(),
-    );
+    this.persister = new Persister(storage, store, clock, {
+      isInMemory: (collection) => workingSet.isLoaded(collection),
+      ...(registry ? { results: (changed) => storedResults(registry, workingSet, changed) } : {}),
+      onCommitted: (versions) => workingSet.committed(versions),
+    });
     this.outbox = createPersistentOutbox(this.persister);
     this.ready = new Promise((resolve) => (this.resolveReady = resolve));
   }

@@ -1,7 +1,22 @@
 import { type DatabaseResult, fail, ok, type Triple } from "@trellis/core";
 import { type DBSchema, type IDBPDatabase, openDB } from "idb";
 import type { OutboxEntry } from "../sync/outbox.js";
-import { type ClientStorage, mergeForStorage, pendingDocuments, type StorageCommit, type StoredDocument, type StoredState, type SyncState } from "./storage.js";
+import {
+  changedCollections,
+  type ClientStorage,
+  type CommitOutcome,
+  currentResults,
+  mergeForStorage,
+  pendingDocuments,
+  RESULT_PREFIX,
+  type StorageCommit,
+  type StoredCollection,
+  type StoredDocument,
+  type StoredResult,
+  type StoredState,
+  type SyncState,
+  VERSION_PREFIX,
+} from "./storage.js";
 
 /** The layout version of the database; bump it with an `upgrade` step when the layout changes. */
 const LAYOUT_VERSION = 1;
@@ -109,11 +124,37 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
         return storageFailure(error, "read");
       }
     },
-    async readCollection(collection: string): Promise<DatabaseResult<StoredDocument[]>> {
+    async readCollection(collection: string): Promise<DatabaseResult<StoredCollection>> {
       try {
         const db = await connect();
-        // Keys are [collection, id]; an array sorts after every string, so this spans the collection.
-        return ok(await db.getAll("documents", IDBKeyRange.bound([collection], [collection, []])));
+        const tx = db.transaction(["documents", "meta"], "readonly");
+        const [documents, version] = await Promise.all([
+          // Keys are [collection, id]; an array sorts after every string, so this spans the collection.
+          tx.objectStore("documents").getAll(IDBKeyRange.bound([collection], [collection, []])),
+          tx.objectStore("meta").get(VERSION_PREFIX + collection),
+        ]);
+        await tx.done;
+        return ok({ documents, version: Number(version ?? 0) });
+      } catch (error) {
+        return storageFailure(error, "read");
+      }
+    },
+    async readResult(key: string): Promise<DatabaseResult<StoredDocument[] | undefined>> {
+      try {
+        const db = await connect();
+        const tx = db.transaction(["documents", "meta"], "readonly");
+        const meta = tx.objectStore("meta");
+        const stored = await meta.get(RESULT_PREFIX + key);
+        const result = stored === undefined ? undefined : (JSON.parse(stored) as StoredResult);
+        let found: (StoredDocument | undefined)[] | undefined;
+        if (result !== undefined) {
+          const collections = Object.keys(result.versions);
+          const versions = await Promise.all(collections.map((collection) => meta.get(VERSION_PREFIX + collection)));
+          const isCurrent = collections.every((collection, index) => Number(versions[index] ?? 0) === result.versions[collection]);
+          if (isCurrent) found = await Promise.all(result.documents.map(([collection, id]) => tx.objectStore("documents").get([collection, id])));
+        }
+        await tx.done;
+        return ok(found?.every((document) => document !== undefined) ? (found as StoredDocument[]) : undefined);
       } catch (error) {
         return storageFailure(error, "read");
       }
@@ -138,6 +179,11 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
         for (const key of await meta.getAllKeys()) {
           if (key.startsWith(CURSOR_PREFIX) && dropsCursor(key.slice(CURSOR_PREFIX.length))) void meta.delete(key).catch(() => {});
         }
+        // Stored results that named pruned documents are no longer current.
+        for (const collection of collections) {
+          const version = Number((await meta.get(VERSION_PREFIX + collection)) ?? 0) + 1;
+          void meta.put(String(version), VERSION_PREFIX + collection).catch(() => {});
+        }
         await tx.done;
         return ok(deleted);
       } catch (error) {
@@ -159,7 +205,7 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
         return storageFailure(error, "open");
       }
     },
-    async commit(commit: StorageCommit): Promise<DatabaseResult<void>> {
+    async commit(commit: StorageCommit): Promise<DatabaseResult<CommitOutcome>> {
       try {
         const db = await connect();
         const tx = db.transaction(["documents", "outbox", "meta"], "readwrite", { durability: "strict" });
@@ -184,9 +230,26 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
           issue(outbox.get(batchId).then((row) => row && outbox.put({ ...row, synced: SYNCED })));
         }
         for (const [key, cursor] of commit.cursors) issue(meta.put(cursor, CURSOR_PREFIX + key));
+        const changed = changedCollections(commit);
+        const referenced = [...new Set([...changed, ...(commit.results ?? []).flatMap((result) => Object.keys(result.versions))])];
+        const versions = new Map<string, number>();
+        issue(
+          Promise.all(referenced.map((collection) => meta.get(VERSION_PREFIX + collection))).then((stored) => {
+            const now = new Map(referenced.map((collection, index) => [collection, Number(stored[index] ?? 0)]));
+            for (const collection of changed) {
+              const version = now.get(collection)! + 1;
+              now.set(collection, version);
+              versions.set(collection, version);
+              issue(meta.put(String(version), VERSION_PREFIX + collection));
+            }
+            for (const result of currentResults(commit.results, (collection) => now.get(collection) ?? 0)) {
+              issue(meta.put(JSON.stringify(result), RESULT_PREFIX + result.key));
+            }
+          }),
+        );
         issue(meta.get("clock").then((stored) => (stored === undefined || commit.clock > stored ? meta.put(commit.clock, "clock") : undefined)));
         await tx.done;
-        return ok(undefined);
+        return ok({ versions });
       } catch (error) {
         return storageFailure(error, "commit");
       }

@@ -1,6 +1,19 @@
 import { type DatabaseResult, ok, type Triple } from "@trellis/core";
 import type { OutboxEntry } from "../sync/outbox.js";
-import { type ClientStorage, mergeForStorage, pendingDocuments, type StorageCommit, type StoredDocument, type StoredState, type SyncState } from "./storage.js";
+import {
+  changedCollections,
+  type ClientStorage,
+  type CommitOutcome,
+  currentResults,
+  mergeForStorage,
+  pendingDocuments,
+  type StorageCommit,
+  type StoredCollection,
+  type StoredDocument,
+  type StoredResult,
+  type StoredState,
+  type SyncState,
+} from "./storage.js";
 
 interface OutboxRecord {
   readonly entry: OutboxEntry;
@@ -22,7 +35,10 @@ export function createMemoryStorage(): ClientStorage {
   const documents = new Map<string, { collection: string; id: string; triples: Triple[] }>();
   const outbox = new Map<string, OutboxRecord>();
   const cursors = new Map<string, string>();
+  const versions = new Map<string, number>();
+  const results = new Map<string, StoredResult>();
   let clock: string | undefined;
+  const versionOf = (collection: string) => versions.get(collection) ?? 0;
 
   return {
     kind: "memory",
@@ -40,8 +56,14 @@ export function createMemoryStorage(): ClientStorage {
     async listCollections(): Promise<DatabaseResult<string[]>> {
       return ok([...new Set([...documents.values()].map((document) => document.collection))].sort());
     },
-    async readCollection(collection: string): Promise<DatabaseResult<StoredDocument[]>> {
-      return ok(structuredClone([...documents.values()].filter((document) => document.collection === collection)));
+    async readCollection(collection: string): Promise<DatabaseResult<StoredCollection>> {
+      return ok(structuredClone({ documents: [...documents.values()].filter((document) => document.collection === collection), version: versionOf(collection) }));
+    },
+    async readResult(key: string): Promise<DatabaseResult<StoredDocument[] | undefined>> {
+      const result = results.get(key);
+      if (result === undefined || currentResults([result], versionOf).length === 0) return ok(undefined);
+      const found = result.documents.map(([collection, id]) => documents.get(`${collection}\u0000${id}`));
+      return ok(found.every((document) => document !== undefined) ? structuredClone(found as StoredDocument[]) : undefined);
     },
     async prune(collections: readonly string[], dropsCursor: (queryKey: string) => boolean): Promise<DatabaseResult<number>> {
       const kept = pendingDocuments([...outbox.values()].filter((record) => !record.synced).map((record) => record.entry));
@@ -53,13 +75,14 @@ export function createMemoryStorage(): ClientStorage {
         deleted++;
       }
       for (const key of [...cursors.keys()]) if (dropsCursor(key)) cursors.delete(key);
+      for (const collection of pruned) versions.set(collection, versionOf(collection) + 1);
       return ok(deleted);
     },
     async readSyncState(): Promise<DatabaseResult<SyncState>> {
       const pending = [...outbox.values()].filter((record) => !record.synced).map((record) => record.entry);
       return ok(structuredClone({ outbox: pending, cursors: new Map(cursors) }));
     },
-    async commit(commit: StorageCommit): Promise<DatabaseResult<void>> {
+    async commit(commit: StorageCommit): Promise<DatabaseResult<CommitOutcome>> {
       const copy = structuredClone(commit);
       const store = (document: StoredDocument, isDelta: boolean) => {
         const key = `${document.collection}\u0000${document.id}`;
@@ -74,8 +97,14 @@ export function createMemoryStorage(): ClientStorage {
         if (record !== undefined) record.synced = true;
       }
       for (const [key, cursor] of copy.cursors) cursors.set(key, cursor);
+      const changed = new Map<string, number>();
+      for (const collection of changedCollections(copy)) {
+        versions.set(collection, versionOf(collection) + 1);
+        changed.set(collection, versionOf(collection));
+      }
+      for (const result of currentResults(copy.results, versionOf)) results.set(result.key, result);
       if (clock === undefined || copy.clock > clock) clock = copy.clock;
-      return ok(undefined);
+      return ok({ versions: changed });
     },
     async close() {},
   };

@@ -111,7 +111,7 @@ describe.each(backends)("a local-only client on $name", (backend) => {
     await client.database.todos.create({ title: "milk" });
     // Read the storage directly, as the next run would: the write is there already.
     const stored = await storage.readCollection("todos");
-    expect(stored.data?.flatMap((document) => document.triples.filter((triple) => triple.field === "title").map((triple) => triple.value))).toEqual(["milk"]);
+    expect(stored.data?.documents.flatMap((document) => document.triples.filter((triple) => triple.field === "title").map((triple) => triple.value))).toEqual(["milk"]);
   });
 });
 
@@ -129,8 +129,9 @@ describe("storage option", () => {
     const broken: ClientStorage = {
       kind: "broken",
       open: async () => ({ data: undefined, error: Object.assign(new Error("disk gone"), { code: "STORAGE" as const }) as never }),
-      commit: async () => ({ data: undefined, error: undefined }),
-      readCollection: async () => ({ data: [], error: undefined }),
+      commit: async () => ({ data: { versions: new Map() }, error: undefined }),
+      readCollection: async () => ({ data: { documents: [], version: 0 }, error: undefined }),
+      readResult: async () => ({ data: undefined, error: undefined }),
       listCollections: async () => ({ data: [], error: undefined }),
       prune: async () => ({ data: 0, error: undefined }),
       readSyncState: async () => ({ data: { outbox: [], cursors: new Map() }, error: undefined }),

@@ -1,6 +1,16 @@
 import { type Clock, type DatabaseResult, encodeHlc, ok, type Triple, type TripleStore } from "@trellis/core";
 import type { OutboxEntry } from "../sync/outbox.js";
-import type { ClientStorage, StoredDocument } from "./storage.js";
+import type { ClientStorage, StoredDocument, StoredResult } from "./storage.js";
+
+/** What the rest of the client tells a {@link Persister}, and hears from it. */
+export interface PersisterHooks {
+  /** Whether a collection is in memory; changes of one that is not are stored as deltas (default: all are). */
+  readonly isInMemory?: (collection: string) => boolean;
+  /** The live query results to store with a commit that changes `changed`. */
+  readonly results?: (changed: ReadonlySet<string>) => StoredResult[];
+  /** Hears each commit that succeeded, with the new versions of the collections it changed. */
+  readonly onCommitted?: (versions: ReadonlyMap<string, number>) => void;
+}
 
 /** Everything marked since the last commit started. */
 interface Pending {
@@ -10,6 +20,8 @@ interface Pending {
   added: OutboxEntry[];
   readonly acknowledged: Set<string>;
   readonly cursors: Map<string, string>;
+  /** Live query results changed: the commit stores them again. */
+  hasResults: boolean;
   /** Settles with the commit that writes this generation. */
   readonly done: Promise<DatabaseResult<void>>;
   readonly settle: (result: DatabaseResult<void>) => void;
@@ -39,10 +51,7 @@ export class Persister {
     private readonly storage: ClientStorage,
     private readonly store: TripleStore,
     private readonly clock: Clock,
-    /** Whether a collection is in memory; changes of one that is not are stored as deltas. */
-    private readonly isInMemory: (collection: string) => boolean = () => true,
-    /** Hears each commit that succeeded. */
-    private readonly onStored: () => void = () => {},
+    private readonly hooks: PersisterHooks = {},
   ) {}
 
   /** Commits may run from now on (after the stored state was loaded into memory). */
@@ -61,7 +70,7 @@ export class Persister {
     for (const triple of triples) {
       const { collection, id } = triple;
       const key = `${collection}\u0000${id}`;
-      if (this.isInMemory(collection)) {
+      if (this.hooks.isInMemory?.(collection) ?? true) {
         if (!documents.has(key)) documents.set(key, [collection, id]);
         continue;
       }
@@ -69,6 +78,12 @@ export class Persister {
       if (kept === undefined) deltas.set(key, [triple]);
       else kept.push(triple);
     }
+    this.schedule();
+  }
+
+  /** Live query results changed (or new ones appeared): the next commit stores them. */
+  resultsChanged(): void {
+    this.pending.hasResults = true;
     this.schedule();
   }
 
@@ -135,10 +150,13 @@ export class Persister {
       const triples = this.store.documentTriples(collection, id);
       if (triples.length > 0) documents.push({ collection, id, triples });
     }
+    const deltas = [...generation.deltas.values()].map((triples) => ({ collection: triples[0]!.collection, id: triples[0]!.id, triples }));
+    const changed = new Set([...documents, ...deltas].map((document) => document.collection));
     const commit = this.storage
       .commit({
         documents,
-        deltas: [...generation.deltas.values()].map((triples) => ({ collection: triples[0]!.collection, id: triples[0]!.id, triples })),
+        deltas,
+        results: this.hooks.results?.(changed) ?? [],
         added: generation.added,
         acknowledged: [...generation.acknowledged],
         cursors: generation.cursors,
@@ -150,11 +168,12 @@ export class Persister {
           this.keepForRetry(generation);
           this.isHeld = true;
         } else {
-          this.onStored();
+          this.hooks.onCommitted?.(result.data.versions);
         }
-        generation.settle(result);
+        const settled: DatabaseResult<void> = result.error ? result : ok(undefined);
+        generation.settle(settled);
         this.schedule(true);
-        return result;
+        return settled;
       });
     this.inFlight = commit;
   }
@@ -168,15 +187,16 @@ export class Persister {
     next.added = [...failed.added.filter((entry) => !acknowledged.has(entry.batchId)), ...next.added];
     for (const batchId of failed.acknowledged) next.acknowledged.add(batchId);
     for (const [key, cursor] of failed.cursors) if (!next.cursors.has(key)) next.cursors.set(key, cursor);
+    next.hasResults ||= failed.hasResults;
   }
 }
 
 function newPending(): Pending {
   let settle!: (result: DatabaseResult<void>) => void;
   const done = new Promise<DatabaseResult<void>>((resolve) => (settle = resolve));
-  return { documents: new Map(), deltas: new Map(), added: [], acknowledged: new Set(), cursors: new Map(), done, settle };
+  return { documents: new Map(), deltas: new Map(), added: [], acknowledged: new Set(), cursors: new Map(), hasResults: false, done, settle };
 }
 
 function isEmpty(pending: Pending): boolean {
-  return pending.documents.size === 0 && pending.deltas.size === 0 && pending.added.length === 0 && pending.acknowledged.size === 0 && pending.cursors.size === 0;
+  return pending.documents.size === 0 && pending.deltas.size === 0 && pending.added.length === 0 && pending.acknowledged.size === 0 && pending.cursors.size === 0 && !pending.hasResults;
 }

@@ -22,7 +22,7 @@ function client(appId: string, storage: ClientOptions<typeof schema>["storage"],
 const texts = (rows: readonly { text: string }[] | undefined) => (rows ?? []).map((row) => row.text).sort();
 
 async function stored(storage: ClientStorage, collection: string): Promise<string[]> {
-  const documents = (await storage.readCollection(collection)).data ?? [];
+  const documents = (await storage.readCollection(collection)).data?.documents ?? [];
   return documents.map((document) => String(document.triples.find((triple) => triple.field === "text")?.value)).sort();
 }
 

@@ -2,6 +2,7 @@ import { computed, type ReadonlySignal, signal } from "@preact/signals-core";
 import { collectionsOf, type NormalizedQuery } from "@trellis/core";
 import type { QuerySync } from "../sync/query-sync.js";
 import type { SyncedQuery } from "../sync/synced-queries.js";
+import { canAnswerEarly } from "./stored-results.js";
 import type { WorkingSet } from "./working-set.js";
 
 /** What the gate waits for: storage opened, and the collections a query reads in memory. */
@@ -9,6 +10,8 @@ export interface QueryGate {
   readonly isReady: ReadonlySignal<boolean>;
   readonly ready: Promise<unknown>;
   readonly workingSet: WorkingSet;
+  /** Told when a followed query's data is in, so its result is stored for the next run. */
+  readonly persister: { resultsChanged(): void };
 }
 
 /**
@@ -22,7 +25,7 @@ export interface QueryGate {
  * const sync = gateQuerySync(engine, persistence);
  */
 export function gateQuerySync(inner: QuerySync, gate: QueryGate): QuerySync {
-  const { isReady, ready, workingSet } = gate;
+  const { isReady, ready, workingSet, persister } = gate;
   /** Undefined when the query can run now; else settles once it can. */
   const prepare = (query: NormalizedQuery): Promise<unknown> | undefined => {
     if (!isReady.peek()) return ready.then(() => workingSet.load(collectionsOf(query)));
@@ -41,15 +44,29 @@ export function gateQuerySync(inner: QuerySync, gate: QueryGate): QuerySync {
     hasServer: inner.hasServer,
     follow(query: NormalizedQuery, cursor?: string | null): SyncedQuery {
       const unpin = workingSet.pin(collectionsOf(query));
-      const preparing = prepare(query);
-      if (preparing === undefined) return pinned(inner.follow(query, cursor), unpin);
-      const followed = signal<SyncedQuery | undefined>(undefined);
+      /** The query's stored result is in memory: it answers before its collection is read. */
+      const isAnsweredEarly = signal(false);
       let isReleased = false;
+      // Asked first, so the collection's full read (in `prepare`) queues behind it.
+      if (canAnswerEarly(query) && !workingSet.isLoaded(query.collection)) {
+        const answerEarly = () => workingSet.answerEarly(JSON.stringify(query), query.collection);
+        void (isReady.peek() ? answerEarly() : ready.then(answerEarly)).then((answered) => {
+          if (answered && !isReleased) isAnsweredEarly.value = true;
+        });
+      }
+      const preparing = prepare(query);
+      if (preparing === undefined) {
+        persister.resultsChanged();
+        return pinned(inner.follow(query, cursor), unpin);
+      }
+      const followed = signal<SyncedQuery | undefined>(undefined);
       void preparing.then(() => {
-        if (!isReleased) followed.value = inner.follow(query, cursor);
+        if (isReleased) return;
+        followed.value = inner.follow(query, cursor);
+        persister.resultsChanged();
       });
       return {
-        isLoading: computed(() => followed.value?.isLoading.value ?? true),
+        isLoading: computed(() => !isAnsweredEarly.value && (followed.value?.isLoading.value ?? true)),
         answered: async () => {
           await preparing;
           await followed.peek()?.answered();

@@ -43,7 +43,7 @@ async function storedDocuments(storage: ClientStorage, collection = "todos"): Pr
   await opened(storage);
   const documents = await storage.readCollection(collection);
   expect(documents.error).toBeUndefined();
-  return documents.data!;
+  return [...documents.data!.documents];
 }
 
 function cells(documents: readonly StoredDocument[], id: string): Record<string, unknown> {
@@ -71,7 +71,7 @@ describe.each(backends)("$name storage", (backend) => {
           clock: hlc(10),
         }),
       ),
-    ).toEqual({ data: undefined, error: undefined });
+    ).toEqual({ data: { versions: new Map([["todos", 1]]) }, error: undefined });
     const reopened = await backend.reopen(storage);
     const state = await opened(reopened);
     expect(await storedDocuments(reopened)).toEqual([{ collection: "todos", id: "t1", triples: write }]);
@@ -191,6 +191,41 @@ describe.each(backends)("$name storage", (backend) => {
     expect((await storedDocuments(reopened)).map((document) => document.id)).toEqual(["t2"]);
     expect((await storedDocuments(reopened, "notes")).map((document) => document.id)).toEqual(["n1"]);
     expect((await opened(reopened)).cursors).toEqual(new Map([["notes-query", "c2"]]));
+  });
+
+  it("moves a collection's version with every commit that changes it, and with prune", async () => {
+    const storage = backend.create();
+    await opened(storage);
+    const version = async () => (await storage.readCollection("todos")).data!.version;
+    expect(await version()).toBe(0);
+    await storage.commit(commit({ documents: [{ collection: "todos", id: "t1", triples: [triple("t1", "title", "a", 5)] }] }));
+    expect(await version()).toBe(1);
+    await storage.commit(commit({ cursors: new Map([["q", "c1"]]) }));
+    expect(await version()).toBe(1);
+    const outcome = await storage.commit(commit({ deltas: [{ collection: "todos", id: "t1", triples: [triple("t1", "title", "b", 6)] }] }));
+    expect(outcome.data?.versions).toEqual(new Map([["todos", 2]]));
+    await storage.prune(["todos"], () => false);
+    expect((await (await backend.reopen(storage)).readCollection("todos")).data!.version).toBe(3);
+  });
+
+  it("stores a result only at the versions it names, and gives it back only while they hold", async () => {
+    const first = backend.create();
+    await opened(first);
+    const t1 = { collection: "todos", id: "t1", triples: [triple("t1", "title", "a", 5)] };
+    const result = (versions: Record<string, number>) => ({ key: "q", documents: [["todos", "t1"] as const], versions });
+    await first.commit(commit({ documents: [t1], results: [result({ todos: 1 })] }));
+    expect((await first.readResult("q")).data).toEqual([t1]);
+    const storage = await backend.reopen(first);
+    expect((await storage.readResult("q")).data).toEqual([t1]);
+    // Another commit changes todos: the stored result is no longer known to be current.
+    await storage.commit(commit({ documents: [{ collection: "todos", id: "t2", triples: [triple("t2", "title", "b", 6)] }] }));
+    expect((await storage.readResult("q")).data).toBeUndefined();
+    // A result naming a version todos is not at is not stored.
+    await storage.commit(commit({ results: [result({ todos: 7 })] }));
+    expect((await storage.readResult("q")).data).toBeUndefined();
+    await storage.commit(commit({ results: [result({ todos: 2 })] }));
+    expect((await storage.readResult("q")).data).toEqual([t1]);
+    expect((await storage.readResult("never-stored")).data).toBeUndefined();
   });
 
   it("hands out copies: changing what it read does not change what is stored", async () => {

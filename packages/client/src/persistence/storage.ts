@@ -21,6 +21,34 @@ export interface StoredState {
   readonly cursors: ReadonlyMap<string, string>;
 }
 
+/**
+ * A collection as stored: its documents, and its version — a counter every commit that changes
+ * the collection (in any tab) moves on, so a result stored at one version is known to be
+ * current as long as the version has not moved.
+ */
+export interface StoredCollection {
+  readonly documents: readonly StoredDocument[];
+  readonly version: number;
+}
+
+/**
+ * A live query's visible result, stored so a later run can answer the same query from a few
+ * documents before reading their collection: the documents' keys, and the versions of the
+ * query's collections it is valid at.
+ */
+export interface StoredResult {
+  /** The query key (its normalized JSON). */
+  readonly key: string;
+  readonly documents: ReadonlyArray<readonly [collection: string, id: string]>;
+  /** The version of each collection the result reads, once this commit is in. */
+  readonly versions: Readonly<Record<string, number>>;
+}
+
+/** What a commit did: each changed collection's new version. */
+export interface CommitOutcome {
+  readonly versions: ReadonlyMap<string, number>;
+}
+
 /** The sync part of what is stored. */
 export type SyncState = Pick<StoredState, "outbox" | "cursors">;
 
@@ -41,6 +69,12 @@ export interface StorageCommit {
   readonly acknowledged: readonly string[];
   /** Cursors that moved, by query key. */
   readonly cursors: ReadonlyMap<string, string>;
+  /**
+   * Live query results to store. Each is stored only if every collection it reads is at the
+   * version it names once this commit's changes are counted; otherwise it is left out (the
+   * client's memory may not hold what another tab stored meanwhile).
+   */
+  readonly results?: readonly StoredResult[];
   /** The clock's latest reading (encoded HLC). */
   readonly clock: string;
 }
@@ -54,7 +88,7 @@ export interface StorageCommit {
  * @example
  * const storage = createMemoryStorage();
  * const state = await storage.open();
- * const todos = await storage.readCollection("todos");
+ * const todos = await storage.readCollection("todos"); // { documents, version }
  * await storage.commit({ documents, added, acknowledged: [], cursors: new Map(), clock });
  */
 export interface ClientStorage {
@@ -64,8 +98,13 @@ export interface ClientStorage {
   open(): Promise<DatabaseResult<StoredState>>;
   /** The names of the collections with stored documents, sorted. */
   listCollections(): Promise<DatabaseResult<string[]>>;
-  /** Every stored document of one collection (a deleted one: its tombstone). */
-  readCollection(collection: string): Promise<DatabaseResult<StoredDocument[]>>;
+  /** Every stored document of one collection (a deleted one: its tombstone), and its version. */
+  readCollection(collection: string): Promise<DatabaseResult<StoredCollection>>;
+  /**
+   * The documents of a stored result, if it is still current (every collection it reads is at
+   * the version stored with it, and each document is there); else undefined.
+   */
+  readResult(key: string): Promise<DatabaseResult<StoredDocument[] | undefined>>;
   /**
    * Reads the writes not acknowledged yet and the cursors, as stored now: a tab taking over
    * sync from another tab continues from there.
@@ -77,8 +116,8 @@ export interface ClientStorage {
    * number of documents deleted.
    */
   prune(collections: readonly string[], dropsCursor: (queryKey: string) => boolean): Promise<DatabaseResult<number>>;
-  /** Writes one commit atomically, durably where the backend can. */
-  commit(commit: StorageCommit): Promise<DatabaseResult<void>>;
+  /** Writes one commit atomically, durably where the backend can; the new collection versions. */
+  commit(commit: StorageCommit): Promise<DatabaseResult<CommitOutcome>>;
   /** Releases the storage; the data stays. */
   close(): Promise<void>;
 }
@@ -104,3 +143,19 @@ export function pendingDocuments(entries: readonly OutboxEntry[]): Set<string> {
   for (const entry of entries) for (const triple of entry.triples) keys.add(`${triple.collection}\u0000${triple.id}`);
   return keys;
 }
+
+/** Every collection a commit changes: their versions move on. */
+export function changedCollections(commit: StorageCommit): Set<string> {
+  const collections = new Set<string>();
+  for (const document of commit.documents) collections.add(document.collection);
+  for (const document of commit.deltas ?? []) collections.add(document.collection);
+  return collections;
+}
+
+/** The results of a commit that are current once its versions are in: what it stores. */
+export function currentResults(results: readonly StoredResult[] | undefined, versionOf: (collection: string) => number): StoredResult[] {
+  return (results ?? []).filter((result) => Object.entries(result.versions).every(([collection, version]) => versionOf(collection) === version));
+}
+
+export const VERSION_PREFIX = "version:";
+export const RESULT_PREFIX = "result:";

@@ -113,7 +113,7 @@ describe("working set: what arrives for a collection not in memory", () => {
     apply(remote);
     onRemoteApplied(remote);
     expect((await persistence.durable()).error).toBeUndefined();
-    const stored = (await storage.readCollection("a")).data!;
+    const stored = (await storage.readCollection("a")).data!.documents;
     const cells = Object.fromEntries(stored.map((document) => [document.id, Object.fromEntries(document.triples.map((each) => [each.field, each.value]))]));
     expect(cells).toEqual({ x: { createdAt: 1, tag: "stored", n: 7 }, y: { createdAt: 2, n: 8 } });
   });

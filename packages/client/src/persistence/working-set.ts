@@ -39,9 +39,16 @@ export interface WorkingSetOptions {
 export class WorkingSet {
   private readonly loaded = new Set<string>();
   private readonly loading = new Map<string, Promise<DatabaseResult<void>>>();
+  /** Early answers being read, by collection: its full read starts after them. */
+  private readonly early = new Map<string, Promise<void>>();
   private readonly arrivals = new Map<string, { list: Arrival[]; triples: number }>();
   private readonly pins = new Map<string, number>();
   private readonly lastUse = new Map<string, number>();
+  /**
+   * The stored version each loaded collection's memory is known to hold (what was read, moved on
+   * by this client's own commits); null once another tab's commit came in between.
+   */
+  private readonly versions = new Map<string, number | null>();
   private uses = 0;
   /** Storage could not be opened: everything the client has is in memory. */
   private isEverythingLoaded = false;
@@ -80,6 +87,49 @@ export class WorkingSet {
       if (!this.isLoaded(collection)) (reads ??= []).push(this.read(collection));
     }
     return reads && Promise.all(reads).then(() => undefined);
+  }
+
+  /** The stored version memory is known to hold for a loaded collection, or undefined. */
+  storedVersion(collection: string): number | undefined {
+    return this.loaded.has(collection) ? (this.versions.get(collection) ?? undefined) : undefined;
+  }
+
+  /** A commit of this client moved these collections to these versions. */
+  committed(versions: ReadonlyMap<string, number>): void {
+    for (const [collection, version] of versions) {
+      const known = this.versions.get(collection);
+      if (known === undefined) continue;
+      // Anything but the next version means another tab committed in between, unseen here.
+      this.versions.set(collection, known !== null && version === known + 1 ? version : null);
+    }
+    this.scheduleEviction();
+  }
+
+  /**
+   * Before a collection is loaded, puts in memory the documents of a query's stored result if
+   * it is still current, so that query answers before the whole collection is read. Resolves
+   * with whether it did (or the collection is loaded anyway). A read of the collection waits
+   * for it: IndexedDB serves requests in turn, so a large read first would delay it.
+   */
+  answerEarly(queryKey: string, collection: string): Promise<boolean> {
+    if (this.isLoaded(collection)) return Promise.resolve(true);
+    const answering = this.readEarly(queryKey, collection);
+    const previous = this.early.get(collection);
+    const settled = answering.then(() => undefined);
+    this.early.set(collection, previous === undefined ? settled : Promise.all([previous, settled]).then(() => undefined));
+    return answering;
+  }
+
+  private async readEarly(queryKey: string, collection: string): Promise<boolean> {
+    const stored = await this.options.storage.readResult(queryKey);
+    if (stored.error || stored.data === undefined) return false;
+    if (this.isLoaded(collection)) return true;
+    const { store } = this.options;
+    // Stored documents as they are: the full read later merges the same cells, changing nothing.
+    store.transact(() => {
+      for (const document of stored.data!) for (const triple of document.triples) store.applyTriple(triple);
+    });
+    return true;
   }
 
   /** Keeps collections in memory until the returned release is called (a followed query's). */
@@ -167,6 +217,7 @@ export class WorkingSet {
       const size = store.table(collection)?.ids.length ?? 0;
       if (!store.dropTable(collection)) continue;
       this.loaded.delete(collection);
+      this.versions.delete(collection);
       resident -= size;
     }
   }
@@ -174,15 +225,18 @@ export class WorkingSet {
   private read(collection: string): Promise<DatabaseResult<void>> {
     let reading = this.loading.get(collection);
     if (reading !== undefined) return reading;
-    reading = this.options.storage.readCollection(collection).then((read) => {
+    const early = this.early.get(collection) ?? Promise.resolve();
+    this.early.delete(collection);
+    reading = early.then(() => this.options.storage.readCollection(collection)).then((read) => {
       this.loading.delete(collection);
       if (read.error) console.warn(`Trellis storage: ${read.error.message} The collection "${collection}" goes on with what memory holds.`);
       const { store } = this.options;
       store.transact(() => {
-        for (const document of read.data ?? []) for (const triple of document.triples) store.applyTriple(triple);
+        for (const document of read.data?.documents ?? []) for (const triple of document.triples) store.applyTriple(triple);
         this.applyArrivals(collection);
       });
       this.loaded.add(collection);
+      this.versions.set(collection, read.data?.version ?? null);
       this.scheduleEviction();
       return read.error ? read : ok(undefined);
     });

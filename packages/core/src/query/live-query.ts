@@ -103,6 +103,12 @@ export class LiveQuery implements LiveView {
     return this.relations?.canSee(table, row, change) ?? false;
   }
 
+  /** The ids of the visible documents, in result order (what a client stores to answer this query early next time). */
+  visibleIds(): string[] {
+    const table = this.table;
+    return table === undefined ? [] : this.visibleRows.map((row) => table.idOf(row));
+  }
+
   /** Recomputes every match from scratch: cheaper than row-by-row folding for bulk commits. */
   reset(table: SourceTable): void {
     if (table.name !== this.query.collection) {

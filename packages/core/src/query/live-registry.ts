@@ -83,6 +83,13 @@ export class LiveQueryRegistry {
     for (const watch of view.watches) this.removeRoute(watch, registration);
   }
 
+  /** Every live query maintained (not the other views, such as live aggregates). */
+  liveQueries(): LiveQuery[] {
+    const queries: LiveQuery[] = [];
+    for (const { view } of this.registrations.values()) if (view instanceof LiveQuery) queries.push(view);
+    return queries;
+  }
+
   /** Number of distinct live queries maintained. */
   get size(): number {
     return this.registrations.size;

@@ -1,0 +1,39 @@
+import type { LiveQueryRegistry } from "@trellis/core";
+import type { StoredResult } from "./storage.js";
+import type { WorkingSet } from "./working-set.js";
+
+/** Results with more documents than this are not stored: reading them back would cost what it saves. */
+export const MAX_STORED_RESULT = 500;
+
+/**
+ * The results of the live queries worth storing with a commit that changes `changed`, so that
+ * the next run can answer them before reading their collection (design 016). Only queries of
+ * one collection (no relations), on their first page, whose collection's stored version this
+ * client's memory is known to hold; each names the version its collection will have once the
+ * commit is in, and the storage drops it if that is not so.
+ *
+ * @example
+ * persister hooks: { results: (changed) => storedResults(registry, workingSet, changed) }
+ */
+export function storedResults(registry: LiveQueryRegistry, workingSet: WorkingSet, changed: ReadonlySet<string>): StoredResult[] {
+  const results: StoredResult[] = [];
+  for (const live of registry.liveQueries()) {
+    const { query } = live;
+    if (query.relations !== undefined || query.after !== undefined || query.before !== undefined) continue;
+    const version = workingSet.storedVersion(query.collection);
+    if (version === undefined) continue;
+    const ids = live.visibleIds();
+    if (ids.length > MAX_STORED_RESULT) continue;
+    results.push({
+      key: JSON.stringify(query),
+      documents: ids.map((id) => [query.collection, id] as const),
+      versions: { [query.collection]: version + (changed.has(query.collection) ? 1 : 0) },
+    });
+  }
+  return results;
+}
+
+/** Whether a query can be answered from a stored result: what {@link storedResults} stores. */
+export function canAnswerEarly(query: { readonly relations?: unknown; readonly after?: unknown; readonly before?: unknown }): boolean {
+  return query.relations === undefined && query.after === undefined && query.before === undefined;
+}
