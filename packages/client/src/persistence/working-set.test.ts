@@ -160,7 +160,7 @@ describe("working set: bounded and unbounded clients answer alike (randomised)",
     const storages = [createMemoryStorage(), createMemoryStorage()];
     let pair = storages.map((storage, index) => open(storage, index === 0 ? cacheSize : undefined));
     const ids: Record<Collection, string[]> = { a: [], b: [], c: [], d: [] };
-    type Live = { collection: Collection; query: object; last: unknown[]; unsubscribe: () => void; loading: boolean };
+    type Live = { collection: Collection; query: object; last: unknown[]; first: unknown[] | undefined; unsubscribe: () => void; loading: boolean };
     let subscriptions: Live[][] = [[], []];
     const randomQuery = (collection: Collection): object => {
       const query: Record<string, unknown> = { fields: { n: true, tag: true }, orderBy: [["n", random.pick(["asc", "desc"])], ["id", "asc"]] };
@@ -170,13 +170,28 @@ describe("working set: bounded and unbounded clients answer alike (randomised)",
       return query;
     };
     const subscribe = (client: TrellisClient<typeof schema>, collection: Collection, query: object): Live => {
-      const live: Live = { collection, query, last: [], unsubscribe: () => {}, loading: true };
+      const live: Live = { collection, query, last: [], first: undefined, unsubscribe: () => {}, loading: true };
       const subscription = client.database[collection].subscribe(query as never, (docs, _error, loading) => {
         live.loading = loading;
-        if (!loading) live.last = docs as unknown[];
+        if (loading) return;
+        live.last = docs as unknown[];
+        live.first ??= live.last;
       });
       live.unsubscribe = () => subscription.unsubscribe();
       return live;
+    };
+    const past: [Collection, object][] = [];
+    /**
+     * A new subscription's first answer (from a stored result, when current, before its
+     * collection is read) is what the whole stored collection answers: a one-shot query waits
+     * for that. Nothing is written meanwhile.
+     */
+    const checkFirstAnswers = async (lives: ReadonlyArray<readonly [client: number, live: Live]>, step: number) => {
+      await waitFor(() => lives.every(([, live]) => live.first !== undefined), () => `first answers, ${context(step)}`);
+      for (const [index, live] of lives) {
+        const whole = await pair[index]!.database[live.collection].query(live.query as never);
+        expect(live.first, `${context(step)}: first answer of ${JSON.stringify(live.query)} on ${live.collection}`).toEqual(whole.data);
+      }
     };
     const context = (step: number) => `seed ${seed} (SEED=${seed} to rerun), cacheSize ${cacheSize}, step ${step}`;
 
@@ -202,8 +217,12 @@ describe("working set: bounded and unbounded clients answer alike (randomised)",
         const [bounded, unbounded] = await Promise.all(pair.map((client) => client.database[collection].query(query as never)));
         expect(bounded!.data, `${context(step)}: query ${JSON.stringify(query)} on ${collection}`).toEqual(unbounded!.data);
       } else if (roll < 0.85) {
-        const query = randomQuery(collection);
-        pair.forEach((client, index) => subscriptions[index]!.push(subscribe(client, collection, query)));
+        // Often a query followed before: its result may be stored, current or not.
+        const [target, query] = past.length > 0 && random.chance(0.5) ? random.pick(past) : [collection, randomQuery(collection)];
+        past.push([target, query]);
+        const added = pair.map((client, index) => subscribe(client, target, query));
+        added.forEach((live, index) => subscriptions[index]!.push(live));
+        await checkFirstAnswers(added.map((live, index) => [index, live] as const), step);
       } else if (roll < 0.93 && subscriptions[0]!.length > 0) {
         const index = random.int(subscriptions[0]!.length);
         for (const lives of subscriptions) lives.splice(index, 1)[0]!.unsubscribe();
@@ -212,6 +231,7 @@ describe("working set: bounded and unbounded clients answer alike (randomised)",
         await Promise.all(pair.map((client) => client.close()));
         pair = storages.map((storage, index) => open(storage, index === 0 ? cacheSize : undefined, `r${step}-`));
         subscriptions = subscriptions.map((lives, index) => lives.map((live) => subscribe(pair[index]!, live.collection, live.query)));
+        await checkFirstAnswers(subscriptions.flatMap((lives, index) => lives.map((live) => [index, live] as const)), step);
       }
       if (random.chance(0.5)) await nextTask();
       await waitFor(() => subscriptions.every((lives) => lives.every((live) => !live.loading)), () => `subscriptions done loading, ${context(step)}`);
