@@ -29,6 +29,17 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && Object.getPrototypeOf(value) === Object.prototype;
 }
 
+/** The collections a batch's operations write (what must be in memory before it runs). */
+export function batchCollections(operations: unknown): Set<string> {
+  const collections = new Set<string>();
+  if (!Array.isArray(operations)) return collections;
+  for (const operation of operations) {
+    const collection = (operation as { collection?: unknown } | null)?.collection;
+    if (typeof collection === "string") collections.add(collection);
+  }
+  return collections;
+}
+
 /** Builds `database.batch.<collection>`: the write API returning operation descriptions. */
 export function createBatchCollection(collection: string): Record<string, (...args: never[]) => BatchOperation> {
   const describe = (kind: string, args: Record<string, unknown>) =>

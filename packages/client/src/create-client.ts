@@ -1,5 +1,5 @@
 import { createClock, type DatabaseResult, LiveQueryRegistry, type EntitiesDef, ok, type RoomsDef, type Schema, TripleStore } from "@trellis/core";
-import { createBatchCollection, executeBatch } from "./batch.js";
+import { batchCollections, createBatchCollection, executeBatch } from "./batch.js";
 import { assembleSync } from "./client-sync.js";
 import { registerClient } from "./client-registry.js";
 import { generateId } from "./generate-id.js";
@@ -186,13 +186,14 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
       return body(...args);
     };
   /** A write to `collections`: applied once they are loaded from storage, resolved once it is stored. */
-  const write = <A extends unknown[], T>(name: string, collections: readonly string[], body: (...args: A) => DatabaseResult<T>) =>
-    guard(name, async (...args: A): Promise<DatabaseResult<T>> => (persistence ? persistence.write(collections, () => body(...args)) : body(...args)));
-  const everyCollection = Object.keys(schema.collections);
+  const write = <A extends unknown[], T>(name: string, collections: readonly string[] | ((...args: A) => Iterable<string>), body: (...args: A) => DatabaseResult<T>) =>
+    guard(name, async (...args: A): Promise<DatabaseResult<T>> =>
+      persistence ? persistence.write(typeof collections === "function" ? collections(...args) : collections, () => body(...args)) : body(...args),
+    );
 
   const database: Record<string, unknown> = {};
   const batch: Record<string, unknown> = {
-    execute: write("batch.execute", everyCollection, (operations: unknown) => writer.transaction(() => executeBatch(schema, writer, operations))),
+    execute: write("batch.execute", batchCollections, (operations: unknown) => writer.transaction(() => executeBatch(schema, writer, operations))),
   };
   for (const collection of Object.keys(schema.collections)) {
     database[collection] = {

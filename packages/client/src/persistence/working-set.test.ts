@@ -60,6 +60,19 @@ describe("working set: collections load when first needed", () => {
     expect((await second.database.b.query({ fields: { n: true } })).data).toEqual([{ n: 3 }]);
   });
 
+  it("reads for a batch only the collections its operations write", async () => {
+    const { storage, reads } = countingStorage();
+    const first = open(storage);
+    await first.database.a.create({ n: 1 });
+    await first.close();
+    reads.length = 0;
+    const second = open(storage, undefined, "second");
+    const { batch } = second.database;
+    const result = await batch.execute([batch.c.create({ n: 2 }), batch.d.create({ n: 3 })]);
+    expect(result.error).toBeUndefined();
+    expect([...reads].sort()).toEqual(["c", "d"]);
+  });
+
   it("loads the collections of a query's relations with it", async () => {
     const { storage, reads } = countingStorage();
     const first = open(storage);
