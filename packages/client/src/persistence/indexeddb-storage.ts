@@ -4,6 +4,7 @@ import type { OutboxEntry } from "../sync/outbox.js";
 import {
   changedCollections,
   type ClientStorage,
+  type CollectionPage,
   type CommitOutcome,
   currentResults,
   mergeForStorage,
@@ -124,13 +125,15 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
         return storageFailure(error, "read");
       }
     },
-    async readCollection(collection: string): Promise<DatabaseResult<StoredCollection>> {
+    async readCollection(collection: string, page?: CollectionPage): Promise<DatabaseResult<StoredCollection>> {
       try {
         const db = await connect();
         const tx = db.transaction(["documents", "meta"], "readonly");
+        // Keys are [collection, id]; an array sorts after every string, so this spans the collection.
+        const range =
+          page?.after === undefined ? IDBKeyRange.bound([collection], [collection, []]) : IDBKeyRange.bound([collection, page.after], [collection, []], true);
         const [documents, version] = await Promise.all([
-          // Keys are [collection, id]; an array sorts after every string, so this spans the collection.
-          tx.objectStore("documents").getAll(IDBKeyRange.bound([collection], [collection, []])),
+          tx.objectStore("documents").getAll(range, page?.limit),
           tx.objectStore("meta").get(VERSION_PREFIX + collection),
         ]);
         await tx.done;

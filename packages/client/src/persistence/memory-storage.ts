@@ -3,6 +3,7 @@ import type { OutboxEntry } from "../sync/outbox.js";
 import {
   changedCollections,
   type ClientStorage,
+  type CollectionPage,
   type CommitOutcome,
   currentResults,
   mergeForStorage,
@@ -56,8 +57,15 @@ export function createMemoryStorage(): ClientStorage {
     async listCollections(): Promise<DatabaseResult<string[]>> {
       return ok([...new Set([...documents.values()].map((document) => document.collection))].sort());
     },
-    async readCollection(collection: string): Promise<DatabaseResult<StoredCollection>> {
-      return ok(structuredClone({ documents: [...documents.values()].filter((document) => document.collection === collection), version: versionOf(collection) }));
+    async readCollection(collection: string, page?: CollectionPage): Promise<DatabaseResult<StoredCollection>> {
+      let found = [...documents.values()].filter((document) => document.collection === collection);
+      if (page !== undefined) {
+        // Ids in IndexedDB key order (UTF-16 code units), as the other backend pages them.
+        found.sort((a, b) => (a.id < b.id ? -1 : 1));
+        if (page.after !== undefined) found = found.filter((document) => document.id > page.after!);
+        found = found.slice(0, page.limit);
+      }
+      return ok(structuredClone({ documents: found, version: versionOf(collection) }));
     },
     async readResult(key: string): Promise<DatabaseResult<StoredDocument[] | undefined>> {
       const result = results.get(key);

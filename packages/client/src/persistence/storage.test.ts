@@ -151,6 +151,22 @@ describe.each(backends)("$name storage", (backend) => {
     expect((await reopened.listCollections()).data).toEqual(["lists", "todo", "todos", "todos2"]);
   });
 
+  it("reads a collection in pages of ids in order", async () => {
+    const storage = backend.create();
+    await opened(storage);
+    const ids = ["g", "a", "e", "c", "b", "f", "d"];
+    await storage.commit(commit({ documents: ids.map((id) => ({ collection: "todos", id, triples: [triple(id, "title", id, 5)] })) }));
+    const pages: string[][] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = (await storage.readCollection("todos", { after, limit: 3 })).data!;
+      pages.push(page.documents.map((document) => document.id));
+      if (page.documents.length < 3) break;
+      after = page.documents.at(-1)!.id;
+    }
+    expect(pages).toEqual([["a", "b", "c"], ["d", "e", "f"], ["g"]]);
+  });
+
   it("stores deltas of a document not stored only with its createdAt or tombstone", async () => {
     const storage = backend.create();
     await opened(storage);

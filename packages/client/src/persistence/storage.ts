@@ -44,6 +44,12 @@ export interface StoredResult {
   readonly versions: Readonly<Record<string, number>>;
 }
 
+/** A page of a collection read: documents whose id sorts after `after` (from the start without it). */
+export interface CollectionPage {
+  readonly after?: string | undefined;
+  readonly limit: number;
+}
+
 /** What a commit did: each changed collection's new version. */
 export interface CommitOutcome {
   readonly versions: ReadonlyMap<string, number>;
@@ -98,8 +104,11 @@ export interface ClientStorage {
   open(): Promise<DatabaseResult<StoredState>>;
   /** The names of the collections with stored documents, sorted. */
   listCollections(): Promise<DatabaseResult<string[]>>;
-  /** Every stored document of one collection (a deleted one: its tombstone), and its version. */
-  readCollection(collection: string): Promise<DatabaseResult<StoredCollection>>;
+  /**
+   * The stored documents of one collection (a deleted one: its tombstone) in id order, and its
+   * version: all of them, or with `page` at most `limit` from the first id after `after`.
+   */
+  readCollection(collection: string, page?: CollectionPage): Promise<DatabaseResult<StoredCollection>>;
   /**
    * The documents of a stored result, if it is still current (every collection it reads is at
    * the version stored with it, and each document is there); else undefined.

@@ -60,6 +60,21 @@ describe("working set: collections load when first needed", () => {
     expect((await second.database.b.query({ fields: { n: true } })).data).toEqual([{ n: 3 }]);
   });
 
+  it("reads a collection larger than one page whole", async () => {
+    const storage = createMemoryStorage();
+    await storage.open();
+    const tick = encodeHlc({ ticks: 1, node: "seed" });
+    const documents = Array.from({ length: 12_001 }, (_, index) => {
+      const id = `doc${index}`;
+      const cell = (field: string, value: unknown): Triple => ({ collection: "a", id, field, value, hlc: tick });
+      return { collection: "a", id, triples: [cell("createdAt", 1), cell("n", index)] };
+    });
+    await storage.commit({ documents, added: [], acknowledged: [], cursors: new Map(), clock: tick });
+    const client = open(storage);
+    const counted = await client.database.a.query({ aggregations: { all: { count: "*" }, top: { max: "n" } } });
+    expect(counted.data).toEqual([{ all: 12_001, top: 12_000 }]);
+  });
+
   it("reads for a batch only the collections its operations write", async () => {
     const { storage, reads } = countingStorage();
     const first = open(storage);

@@ -8,6 +8,9 @@ interface Arrival {
   readonly isComplete: boolean;
 }
 
+/** Documents read from storage at a time when a collection loads. */
+const READ_PAGE_DOCUMENTS = 5_000;
+
 /** Above this many kept triples a collection is loaded, so what arrives for it never piles up unbounded. */
 const ARRIVALS_BEFORE_LOAD = 20_000;
 
@@ -227,21 +230,41 @@ export class WorkingSet {
     if (reading !== undefined) return reading;
     const early = this.early.get(collection) ?? Promise.resolve();
     this.early.delete(collection);
-    reading = early.then(() => this.options.storage.readCollection(collection)).then((read) => {
+    reading = early.then(() => this.readPages(collection)).then((read) => {
       this.loading.delete(collection);
       if (read.error) console.warn(`Trellis storage: ${read.error.message} The collection "${collection}" goes on with what memory holds.`);
-      const { store } = this.options;
-      store.transact(() => {
-        for (const document of read.data?.documents ?? []) for (const triple of document.triples) store.applyTriple(triple);
-        this.applyArrivals(collection);
-      });
+      this.options.store.transact(() => this.applyArrivals(collection));
       this.loaded.add(collection);
-      this.versions.set(collection, read.data?.version ?? null);
+      this.versions.set(collection, read.data ?? null);
       this.scheduleEviction();
       return read.error ? read : ok(undefined);
     });
     this.loading.set(collection, reading);
     return reading;
+  }
+
+  /**
+   * Reads a collection into memory page by page, each page one store transaction, so a large
+   * collection neither holds all its stored documents at once nor blocks the page while it is
+   * applied. Resolves with the version of the first page: memory holds at least what storage
+   * held then (later pages may be newer, which only makes the client's next commit see that
+   * another tab committed). What arrives meanwhile waits with the other arrivals.
+   */
+  private async readPages(collection: string): Promise<DatabaseResult<number>> {
+    const { store, storage } = this.options;
+    let after: string | undefined;
+    let version: number | undefined;
+    for (;;) {
+      const page = await storage.readCollection(collection, { after, limit: READ_PAGE_DOCUMENTS });
+      if (page.error) return page;
+      version ??= page.data.version;
+      const { documents } = page.data;
+      store.transact(() => {
+        for (const document of documents) for (const triple of document.triples) store.applyTriple(triple);
+      });
+      if (documents.length < READ_PAGE_DOCUMENTS) return ok(version);
+      after = documents[documents.length - 1]!.id;
+    }
   }
 
   private applyArrivals(collection: string): void {
