@@ -41,7 +41,14 @@ export class ClientPersistence {
     registry?: LiveQueryRegistry,
     cacheSize?: number,
   ) {
-    this.workingSet = new WorkingSet({ store, clock, storage, cacheSize, hasUnstored: (collection) => this.persister.holds(collection) });
+    this.workingSet = new WorkingSet({
+      store,
+      clock,
+      storage,
+      cacheSize,
+      hasUnstored: (collection) => this.persister.holds(collection),
+      refresh: registry && ((collection) => registry.refresh(collection)),
+    });
     const { workingSet } = this;
     this.persister = new Persister(storage, store, clock, {
       isInMemory: (collection) => workingSet.isLoaded(collection),

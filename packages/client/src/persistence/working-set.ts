@@ -20,6 +20,8 @@ export interface WorkingSetOptions {
   readonly storage: ClientStorage;
   /** Documents to keep in memory beyond what followed queries need (default: no bound). */
   readonly cacheSize?: number | undefined;
+  /** Recomputes the live queries of a collection after its stored documents went in unheard. */
+  readonly refresh?: ((collection: string) => void) | undefined;
   /** Whether storage has yet to write changes of a collection held in memory (it stays until then). */
   readonly hasUnstored: (collection: string) => boolean;
 }
@@ -233,6 +235,7 @@ export class WorkingSet {
     reading = early.then(() => this.readPages(collection)).then((read) => {
       this.loading.delete(collection);
       if (read.error) console.warn(`Trellis storage: ${read.error.message} The collection "${collection}" goes on with what memory holds.`);
+      this.options.refresh?.(collection);
       this.options.store.transact(() => this.applyArrivals(collection));
       this.loaded.add(collection);
       this.versions.set(collection, read.data ?? null);
@@ -259,7 +262,8 @@ export class WorkingSet {
       if (page.error) return page;
       version ??= page.data.version;
       const { documents } = page.data;
-      store.transact(() => {
+      // Unheard: live queries of the collection are refreshed once, when it is all in.
+      store.transactUnheard(collection, () => {
         for (const document of documents) for (const triple of document.triples) store.applyTriple(triple);
       });
       if (documents.length < READ_PAGE_DOCUMENTS) return ok(version);

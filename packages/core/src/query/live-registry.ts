@@ -83,6 +83,21 @@ export class LiveQueryRegistry {
     for (const watch of view.watches) this.removeRoute(watch, registration);
   }
 
+  /**
+   * Recomputes every view that follows a collection from its table, once: after changes to it
+   * that no listener heard (`TripleStore.transactUnheard`).
+   */
+  refresh(collection: string): void {
+    const routes = this.routes.get(collection);
+    const table = this.store.table(collection);
+    if (routes === undefined || table === undefined) return;
+    const registrations = [...this.registrationsOf(routes)];
+    for (const registration of registrations) registration.view.reset(table);
+    batch(() => {
+      for (const registration of registrations) registration.view.flush();
+    });
+  }
+
   /** Every live query maintained (not the other views, such as live aggregates). */
   liveQueries(): LiveQuery[] {
     const queries: LiveQuery[] = [];

@@ -89,3 +89,25 @@ describe("TripleStore.dropTable", () => {
     expect(store.dropTable("posts")).toBe(true);
   });
 });
+
+describe("TripleStore.transactUnheard and LiveQueryRegistry.refresh", () => {
+  it("applies changes no live query hears, until a refresh recomputes them once", () => {
+    const store = new TripleStore();
+    const registry = new LiveQueryRegistry(store);
+    const live = registry.acquire(normalizeQuery(posts, { orderBy: ["id", "asc"] }).data!);
+    const results: number[] = [];
+    const stop = live.result.subscribe((docs) => results.push(docs.length));
+    store.transactUnheard("posts", () => {
+      for (let n = 0; n < 3; n++) store.setField("posts", `p${n}`, "title", `t${n}`, at(1));
+    });
+    expect(live.result.value).toHaveLength(0);
+    expect(store.isWatched("posts")).toBe(true);
+    registry.refresh("posts");
+    expect(live.result.value).toHaveLength(3);
+    // Heard again afterwards.
+    store.setField("posts", "p9", "title", "t9", at(2));
+    expect(live.result.value).toHaveLength(4);
+    expect(results).toEqual([0, 3, 4]);
+    stop();
+  });
+});

@@ -61,6 +61,21 @@ export class TripleStore {
     return this.tables.delete(collection);
   }
 
+  /**
+   * Runs `body` as one transaction whose changes to `collection` no listener hears (a bulk load
+   * of stored documents; watchers are then refreshed once, see `LiveQueryRegistry.refresh`).
+   */
+  transactUnheard<T>(collection: string, body: () => T): T {
+    const table = this.tableFor(collection);
+    const wasWatched = table.isWatched;
+    table.isWatched = false;
+    try {
+      return this.transact(body);
+    } finally {
+      table.isWatched = wasWatched;
+    }
+  }
+
   /** Whether live queries (or anything else) watch the collection. */
   isWatched(collection: string): boolean {
     return this.watchers.has(collection);
