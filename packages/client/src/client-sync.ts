@@ -66,6 +66,7 @@ export function assembleSync<S extends Schema>(
       ready: persistence.ready,
       announcesLeader: options.serverUrl === undefined,
       apply: persistence.workingSet.apply,
+      stored: (versions) => persistence.workingSet.storedElsewhere(versions),
       // A new tab gets what memory holds and what waits there for collections not loaded.
       snapshot: () => [...store.triples(), ...persistence.workingSet.keptTriples()],
     });
@@ -83,6 +84,11 @@ export function assembleSync<S extends Schema>(
             mirror?.share(triples);
           },
         });
+  const stopSharingCommits =
+    channel &&
+    persistence?.onCommitted((versions) => {
+      if (versions.size > 0) channel.post({ type: "stored", versions: [...versions] });
+    });
   const tabSync =
     engine && channel && election && persistence
       ? new TabSync({
@@ -121,6 +127,7 @@ export function assembleSync<S extends Schema>(
       await sync?.close();
       election?.close();
       mirror?.close();
+      stopSharingCommits?.();
       await persistence?.close();
       channel?.close();
     },

@@ -31,6 +31,7 @@ export class ClientPersistence {
   /** Becomes true once stored data is in memory (or opening failed and the client runs without it). */
   readonly isReady = signal(false);
   readonly ready: Promise<DatabaseResult<void>>;
+  private readonly commitListeners = new Set<(versions: ReadonlyMap<string, number>) => void>();
   private openFailure: DatabaseResult<void> | undefined;
   private resolveReady!: (result: DatabaseResult<void>) => void;
 
@@ -53,7 +54,10 @@ export class ClientPersistence {
     this.persister = new Persister(storage, store, clock, {
       isInMemory: (collection) => workingSet.isLoaded(collection),
       ...(registry ? { results: (changed) => storedResults(registry, workingSet, changed) } : {}),
-      onCommitted: (versions) => workingSet.committed(versions),
+      onCommitted: (versions) => {
+        workingSet.committed(versions);
+        for (const listener of this.commitListeners) listener(versions);
+      },
     });
     this.outbox = createPersistentOutbox(this.persister);
     this.ready = new Promise((resolve) => (this.resolveReady = resolve));
@@ -80,6 +84,12 @@ export class ClientPersistence {
     }
     this.isReady.value = true;
     this.resolveReady(this.openFailure ?? ok(undefined));
+  }
+
+  /** Hears each commit that stored something, with the new versions of the collections it changed. */
+  onCommitted(listener: (versions: ReadonlyMap<string, number>) => void): () => void {
+    this.commitListeners.add(listener);
+    return () => this.commitListeners.delete(listener);
   }
 
   /** What sync needs to store its outbox, cursors and remote data, and to wait for stored data. */

@@ -1,7 +1,9 @@
-import { createSchema, type DatabaseResult, t } from "@trellis/core";
+import "fake-indexeddb/auto";
+import { createSchema, type DatabaseResult, normalizeQuery, t } from "@trellis/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { createClient, type TrellisClient } from "../create-client.js";
 import { waitFor } from "../testing/live-server.js";
+import { createIndexedDbStorage } from "./indexeddb-storage.js";
 import { createMemoryStorage } from "./memory-storage.js";
 import type { ClientStorage, StoredCollection } from "./storage.js";
 
@@ -114,5 +116,33 @@ describe("stored results", () => {
     slow.release();
     await waitFor(() => next.seen.length > 0, "the answer after the read");
     expect(next.seen).toEqual([[5, 10, 20]]);
+  });
+});
+
+describe("stored results with several tabs", () => {
+  it("keep being stored while another tab commits: its `stored` message carries the version on", async () => {
+    const appId = `stored-tabs-${Date.now()}`;
+    const tab = () => {
+      const client = createClient({ schema, appId, storage: "indexeddb" });
+      clients.push(client);
+      return client;
+    };
+    const a = tab();
+    const b = tab();
+    await Promise.all([a.storage.ready, b.storage.ready]);
+    const { seen } = follow(a);
+    for (const n of [10, 20, 30]) await a.database.todos.create({ n, open: true });
+    // b commits a todo that belongs in a's result; a hears it, then its commit's version.
+    await b.database.todos.create({ n: 5, open: true });
+    await waitFor(() => seen.at(-1)?.join() === "5,10,20", () => `a sees b's todo (${JSON.stringify(seen.at(-1))})`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await a.database.todos.create({ n: 99, open: false });
+    const raw = createIndexedDbStorage({ name: `trellis-${appId}` });
+    await raw.open();
+    const key = JSON.stringify(normalizeQuery(schema.collections.todos!, FIRST_OPEN).data);
+    const stored = (await raw.readResult(key)).data;
+    await raw.close();
+    const ns = (stored ?? []).map((document) => document.triples.find((triple) => triple.field === "n")?.value).sort((x, y) => Number(x) - Number(y));
+    expect(ns).toEqual([5, 10, 20]);
   });
 });

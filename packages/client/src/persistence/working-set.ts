@@ -111,6 +111,17 @@ export class WorkingSet {
   }
 
   /**
+   * Another tab's commit moved these collections to these versions. Its changes reached this
+   * tab before (the channel keeps a tab's messages in order), so a tab that knew the version
+   * just before knows this one.
+   */
+  storedElsewhere(versions: Iterable<readonly [collection: string, version: number]>): void {
+    for (const [collection, version] of versions) {
+      if (this.loaded.has(collection) && this.versions.get(collection) === version - 1) this.versions.set(collection, version);
+    }
+  }
+
+  /**
    * Before a collection is loaded, puts in memory the documents of a query's stored result if
    * it is still current, so that query answers before the whole collection is read. Resolves
    * with whether it did (or the collection is loaded anyway). A read of the collection waits

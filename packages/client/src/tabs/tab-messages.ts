@@ -28,6 +28,11 @@ export type TabMessage =
   | { readonly type: "bye"; readonly from: string }
   /** A tab opened: the leader answers with a snapshot of what it holds. */
   | { readonly type: "hello"; readonly from: string }
+  /**
+   * A tab's commit moved these collections on by one version each (to the version given): tabs
+   * that knew the version before, and heard this tab's changes first, know the new one.
+   */
+  | { readonly type: "stored"; readonly from: string; readonly versions: ReadonlyArray<readonly [collection: string, version: number]> }
   /** A follower asks the leader to prune storage (`client.storage.prune()`). */
   | { readonly type: "prune"; readonly from: string; readonly id: string }
   /**
@@ -46,7 +51,7 @@ export type TabMessage =
   /** The leader's store, for one tab that said hello: what it may have missed while opening. */
   | { readonly type: "snapshot"; readonly from: string; readonly to: string; readonly triples: readonly Triple[] };
 
-const TYPES = new Set(["applied", "follow", "release", "push", "acked", "answered", "state", "leader", "connect", "bye", "hello", "snapshot", "prune", "pruned"]);
+const TYPES = new Set(["applied", "follow", "release", "push", "acked", "answered", "state", "leader", "connect", "bye", "hello", "snapshot", "prune", "pruned", "stored"]);
 
 /** A message from another tab of this app, or undefined for anything else on the channel. */
 export function parseTabMessage(data: unknown): TabMessage | undefined {

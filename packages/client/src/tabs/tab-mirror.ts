@@ -4,6 +4,11 @@ import { type RemoteApplier, storeApplier } from "../sync/remote-apply.js";
 import type { LeaderElection } from "./leader-election.js";
 import type { TabChannel } from "./tab-messages.js";
 
+/** Another tab's commit, as the `stored` message carries it. */
+interface StoredVersions {
+  readonly versions: ReadonlyArray<readonly [collection: string, version: number]>;
+}
+
 /** How long an opening tab waits for the leader's snapshot before going on without it. */
 const SNAPSHOT_WAIT_MS = 3_000;
 
@@ -27,8 +32,12 @@ const SNAPSHOT_WAIT_MS = 3_000;
 export class TabMirror {
   private readonly stops: (() => void)[] = [];
   private readonly applier: RemoteApplier;
-  /** Shared triples waiting for the stored data and the snapshot; undefined once applied. */
-  private waiting: (readonly Triple[])[] | undefined = [];
+  /**
+   * What other tabs shared while this one waits for its stored data and the snapshot, in order:
+   * triples, or commits (which must not count before the triples they stored); undefined once
+   * handled.
+   */
+  private waiting: (readonly Triple[] | StoredVersions)[] | undefined = [];
   /** A snapshot arrived (or this tab leads and needs none). */
   private hasSnapshot = false;
   /** Shared triples may apply: the snapshot arrived, or waiting for it took too long. */
@@ -47,6 +56,8 @@ export class TabMirror {
       readonly announcesLeader: boolean;
       /** Applies shared triples (default: straight to the store). */
       readonly apply?: RemoteApplier | undefined;
+      /** Hears another tab's commit (see the `stored` message). */
+      readonly stored?: ((versions: ReadonlyArray<readonly [collection: string, version: number]>) => void) | undefined;
       /** What a new tab gets from the leader (default: every triple of the store). */
       readonly snapshot?: (() => Triple[]) | undefined;
     },
@@ -56,6 +67,10 @@ export class TabMirror {
     this.stops.push(
       channel.listen((message) => {
         switch (message.type) {
+          case "stored":
+            if (this.waiting !== undefined) this.waiting.push({ versions: message.versions });
+            else options.stored?.(message.versions);
+            return;
           case "applied":
             return this.apply(message.triples);
           case "hello":
@@ -112,7 +127,10 @@ export class TabMirror {
     const waiting = this.waiting;
     this.waiting = undefined;
     this.options.store.transact(() => {
-      for (const triples of waiting) this.applier(triples, true);
+      for (const item of waiting) {
+        if ("versions" in item) this.options.stored?.(item.versions);
+        else this.applier(item, true);
+      }
     });
   }
 }
