@@ -179,6 +179,26 @@ describe("bad frames over a raw WebSocket", () => {
     await expectUnharmed();
   });
 
+  it("refuses a push naming another user (or, anonymous, any user) as createdBy, storing none of the batch", async () => {
+    const alice = await connect(server.url, APP, { userId: "alice" });
+    const spoofed = [...documentTriples("todos", "spoofed", { title: "mine?" }, hlc), triple({ id: "spoofed", field: "createdBy", value: "bob" })];
+    alice.send({ type: "push", batchId: "spoof", triples: spoofed });
+    expect(await alice.next("error")).toMatchObject({ code: "VALIDATION", message: expect.stringMatching(/createdBy/), details: { batchId: "spoof", id: "spoofed", field: "createdBy" } });
+    const anonymous = await connect(server.url, APP);
+    anonymous.send({ type: "push", batchId: "anon-spoof", triples: [triple({ id: "spoofed", field: "createdBy", value: "alice" })] });
+    expect(await anonymous.next("error")).toMatchObject({ code: "VALIDATION", details: { batchId: "anon-spoof" } });
+    const overHttp = await post(server.url, "/v1/push", { appId: APP, clientId: "http-client", batchId: "http-spoof", triples: spoofed }, { "x-trellis-user": "alice" });
+    expect(overHttp).toMatchObject({ status: 400, body: { error: { code: "VALIDATION", details: { batchId: "http-spoof" } } } });
+    await expectUnharmed();
+    // Naming itself is fine.
+    const own = [...documentTriples("todos", "alices", { title: "mine" }, hlc), triple({ id: "alices", field: "createdBy", value: "alice" })];
+    alice.send({ type: "push", batchId: "own", triples: own });
+    await alice.next("ack", (ack) => ack.batchId === "own");
+    await watcher.next("changes", (message) => message.triples.some((each) => each.id === "alices"));
+    accepted.push(...own);
+    await expectUnharmed();
+  });
+
   it("refuses a frame over 1 MiB before parsing it, and closes on one far over", async () => {
     const socket = await connect(server.url, APP);
     const big = push([triple({ value: "x".repeat(MiB) })]);

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { checkAuthorship } from "./authorship.js";
 import { type DatabaseError, type DatabaseErrorCode, type DatabaseResult, fail, ok, parseClientValue } from "@trellis/core";
 import type { AppHubs } from "./app-hubs.js";
 import type { Authenticate } from "./auth.js";
@@ -68,7 +69,7 @@ async function answerPost(context: HttpContext, path: string, request: IncomingM
   if (body.error) return body;
   const user = await context.authenticate({ token: bearer(request), userId: header(request, "x-trellis-user") });
   if (user.error) return user;
-  return path === "/v1/query" ? answerQuery(context, body.data) : answerPush(context, body.data);
+  return path === "/v1/query" ? answerQuery(context, body.data) : answerPush(context, body.data, user.data);
 }
 
 function answerQuery(context: HttpContext, body: string): DatabaseResult<unknown> {
@@ -84,7 +85,7 @@ function answerQuery(context: HttpContext, body: string): DatabaseResult<unknown
   return hub.data.query(parsed.data.query, parsed.data.cursor);
 }
 
-async function answerPush(context: HttpContext, body: string): Promise<DatabaseResult<unknown>> {
+async function answerPush(context: HttpContext, body: string, userId: string | null): Promise<DatabaseResult<unknown>> {
   const fields = jsonObject(body, ["appId", "clientId", "batchId", "triples"]);
   if (fields.error) return fields;
   const { appId, clientId, batchId, triples } = fields.data;
@@ -92,6 +93,8 @@ async function answerPush(context: HttpContext, body: string): Promise<DatabaseR
   if (parsed.error) return parsed;
   if (parsed.data.type !== "push") return fail("INTERNAL", "Parsed a push body as another message.");
   if (typeof clientId !== "string" || !/^[A-Za-z0-9_-]{1,64}$/.test(clientId)) return fail("PROTOCOL", "clientId must be 1-64 characters of [A-Za-z0-9_-].");
+  const authored = checkAuthorship(parsed.data.triples, userId);
+  if (authored.error) return fail(authored.error.code, authored.error.message, { ...authored.error.details, batchId: parsed.data.batchId });
   const hub = hubOf(context, appId);
   if (hub.error) return hub;
   const pushed = await hub.data.push(undefined, parsed.data.triples);

@@ -424,10 +424,16 @@ describe("JWT auth", () => {
     servers.push(secured);
     const app = newApp();
     const token = await sign("user-42");
-    // A claimed user id is ignored when the server checks tokens.
-    const [good, frames] = connectRecorded(app, { auth: { token }, userId: "mallory" }, secured);
-    await allOnline([good]);
+    // A claimed user id is ignored when the server checks tokens, and cannot author documents.
+    const [claiming, frames] = connectRecorded(app, { auth: { token }, userId: "mallory" }, secured);
+    await allOnline([claiming]);
     expect(frames.receivedOf("welcome").map((welcome) => welcome.userId)).toEqual(["user-42"]);
+    const warnings = vi.spyOn(console, "warn").mockImplementation(() => {});
+    await claiming.database.todos.create({ text: "as mallory" });
+    await waitFor(() => claiming.connection.lastError?.code === "VALIDATION", "the write naming mallory as createdBy is refused");
+    expect(claiming.connection.lastError?.message).toMatch(/createdBy/);
+    warnings.mockRestore();
+    const good = connect(app, { auth: { token }, userId: "user-42" }, secured);
     await good.database.todos.create({ text: "signed" });
     await allOnline([good]);
 

@@ -1,0 +1,24 @@
+import { CREATED_BY_FIELD, type DatabaseResult, fail, ok, type Triple } from "@trellis/core";
+
+/**
+ * A push may name only its own user as a document's author: every `createdBy` it writes must be
+ * the pushing connection's user id (its token's `sub`, or in development mode the user id it
+ * claims), and an anonymous connection writes none. Otherwise one user could make documents
+ * look created by another. The whole batch is refused: nothing of it is stored.
+ *
+ * @example
+ * const checked = checkAuthorship(message.triples, member.userId);
+ * if (checked.error) return refuse(checked.error);
+ */
+export function checkAuthorship(triples: readonly Triple[], userId: string | null | undefined): DatabaseResult<void> {
+  for (const triple of triples) {
+    if (triple.field !== CREATED_BY_FIELD || triple.element !== undefined || (userId != null && triple.value === userId)) continue;
+    const pusher = userId == null ? "an anonymous connection" : `user ${JSON.stringify(userId)}`;
+    return fail("VALIDATION", `A write may name only its own user as createdBy: ${pusher} wrote ${JSON.stringify(triple.value)}; nothing of the batch was stored.`, {
+      collection: triple.collection,
+      id: triple.id,
+      field: CREATED_BY_FIELD,
+    });
+  }
+  return ok(undefined);
+}
