@@ -53,7 +53,7 @@ export class ClientPersistence {
     const { workingSet } = this;
     this.persister = new Persister(storage, store, clock, {
       isInMemory: (collection) => workingSet.isLoaded(collection),
-      ...(registry ? { results: (changed) => storedResults(registry, workingSet, changed) } : {}),
+      ...(registry ? { results: (changed, isEveryQuery) => storedResults(registry, workingSet, changed, isEveryQuery) } : {}),
       onCommitted: (versions) => {
         workingSet.committed(versions);
         for (const listener of this.commitListeners) listener(versions);

@@ -6,8 +6,8 @@ import type { ClientStorage, StoredDocument, StoredResult } from "./storage.js";
 export interface PersisterHooks {
   /** Whether a collection is in memory; changes of one that is not are stored as deltas (default: all are). */
   readonly isInMemory?: (collection: string) => boolean;
-  /** The live query results to store with a commit that changes `changed`. */
-  readonly results?: (changed: ReadonlySet<string>) => StoredResult[];
+  /** The live query results to store with a commit that changes `changed` (every one when `isEveryQuery`). */
+  readonly results?: (changed: ReadonlySet<string>, isEveryQuery: boolean) => StoredResult[];
   /** Hears each commit that succeeded, with the new versions of the collections it changed. */
   readonly onCommitted?: (versions: ReadonlyMap<string, number>) => void;
 }
@@ -156,7 +156,7 @@ export class Persister {
       .commit({
         documents,
         deltas,
-        results: this.hooks.results?.(changed) ?? [],
+        results: this.hooks.results?.(changed, generation.hasResults) ?? [],
         added: generation.added,
         acknowledged: [...generation.acknowledged],
         cursors: generation.cursors,

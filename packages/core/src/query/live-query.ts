@@ -103,9 +103,13 @@ export class LiveQuery implements LiveView {
     return this.relations?.canSee(table, row, change) ?? false;
   }
 
-  /** The ids of the visible documents, in result order (what a client stores to answer this query early next time). */
-  visibleIds(): string[] {
+  /**
+   * The ids of the visible documents, in result order (what a client stores to answer this query
+   * early next time); undefined when more than `max` are visible.
+   */
+  visibleIds(max = Infinity): string[] | undefined {
     const table = this.table;
+    if (this.visibleRows.length > max) return undefined;
     return table === undefined ? [] : this.visibleRows.map((row) => table.idOf(row));
   }
 
