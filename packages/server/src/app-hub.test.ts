@@ -30,7 +30,7 @@ function peer(): FakePeer {
 }
 
 async function push(from: Peer | undefined, triples: readonly Triple[]): Promise<string> {
-  const pushed = await hub.push(from, triples);
+  const pushed = await hub.push(from, triples, null);
   if (pushed.error) throw pushed.error;
   return pushed.data.cursor;
 }
@@ -189,7 +189,7 @@ describe("AppHub group commit", () => {
     const batches = pushers.map((each, index) => todo(`t${index}`, { title: `#${index}`, done: false }));
     const before = Number(subscribe(peer(), "probe").cursor);
 
-    const results = await Promise.all(pushers.map((each, index) => hub.push(each, batches[index]!)));
+    const results = await Promise.all(pushers.map((each, index) => hub.push(each, batches[index]!, null)));
 
     const cursors = results.map((result) => result.data?.cursor);
     // One transaction: every batch is acknowledged with the cursor after all of them.
@@ -206,7 +206,7 @@ describe("AppHub group commit", () => {
     subscribe(subscriber, "open");
     const good = todo("good", { title: "ok", done: false });
     const drifting = [...todo("bad", { title: "no", done: false }), { ...set("bad", "title", "later"), hlc: futureHlc(3_600_000) }];
-    const [accepted, refused] = await Promise.all([hub.push(peer(), good), hub.push(peer(), drifting)]);
+    const [accepted, refused] = await Promise.all([hub.push(peer(), good, null), hub.push(peer(), drifting, null)]);
     expect(accepted.error).toBeUndefined();
     expect(refused.error?.code).toBe("CLOCK_DRIFT");
     expect(ids(subscriber.changes())).toEqual(["good"]);

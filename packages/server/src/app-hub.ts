@@ -18,6 +18,7 @@ import {
   TripleStore,
 } from "@trellis/core";
 import { AppDatabase } from "./app-database.js";
+import { checkAuthorship } from "./authorship.js";
 import { RoomHub } from "./rooms.js";
 
 /** Where a hub sends a connection's messages. */
@@ -184,12 +185,15 @@ export class AppHub {
   }
 
   /**
-   * Merges pushed triples durably and routes them. Resolves once the batch is committed (the
-   * moment to acknowledge it), or with CLOCK_DRIFT / STORAGE errors, in which case nothing of
-   * the batch was stored.
+   * Merges triples pushed by `userId` (null: anonymous) durably and routes them. Resolves once
+   * the batch is committed (the moment to acknowledge it), or with VALIDATION (see
+   * `checkAuthorship`) / CLOCK_DRIFT / STORAGE errors, in which case nothing of the batch was
+   * stored.
    */
-  push(peer: Peer | undefined, triples: readonly Triple[]): Promise<DatabaseResult<{ cursor: string }>> {
+  push(peer: Peer | undefined, triples: readonly Triple[], userId: string | null | undefined): Promise<DatabaseResult<{ cursor: string }>> {
     if (this.closed) return Promise.resolve(fail("STORAGE", `App "${this.appId}" is closing.`));
+    const authored = checkAuthorship(triples, userId);
+    if (authored.error) return Promise.resolve(authored);
     const origin = peer === undefined ? undefined : this.peers.get(peer);
     return new Promise((done) => {
       this.queue.push({ origin, triples, done });

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { checkAuthorship } from "./authorship.js";
 import { type DatabaseError, type DatabaseErrorCode, type DatabaseResult, fail, ok, parseClientValue } from "@trellis/core";
 import type { AppHubs } from "./app-hubs.js";
 import type { Authenticate } from "./auth.js";
@@ -93,11 +92,9 @@ async function answerPush(context: HttpContext, body: string, userId: string | n
   if (parsed.error) return parsed;
   if (parsed.data.type !== "push") return fail("INTERNAL", "Parsed a push body as another message.");
   if (typeof clientId !== "string" || !/^[A-Za-z0-9_-]{1,64}$/.test(clientId)) return fail("PROTOCOL", "clientId must be 1-64 characters of [A-Za-z0-9_-].");
-  const authored = checkAuthorship(parsed.data.triples, userId);
-  if (authored.error) return fail(authored.error.code, authored.error.message, { ...authored.error.details, batchId: parsed.data.batchId });
   const hub = hubOf(context, appId);
   if (hub.error) return hub;
-  const pushed = await hub.data.push(undefined, parsed.data.triples);
+  const pushed = await hub.data.push(undefined, parsed.data.triples, userId);
   const { batchId: id } = parsed.data;
   return pushed.error ? fail(pushed.error.code, pushed.error.message, { ...pushed.error.details, batchId: id }) : ok({ batchId: id, cursor: pushed.data.cursor });
 }

@@ -10,7 +10,6 @@ import type { WebSocket } from "ws";
 import type { AppHub, Peer } from "./app-hub.js";
 import type { AppHubs } from "./app-hubs.js";
 import type { Authenticate } from "./auth.js";
-import { checkAuthorship } from "./authorship.js";
 import type { Log } from "./log.js";
 import type { RoomError, RoomMember } from "./rooms.js";
 import { StatusCoalescer } from "./status-coalescer.js";
@@ -125,12 +124,7 @@ export class Session implements Peer {
         return this.send({ type: "pong" });
       case "push": {
         const { batchId } = message;
-        const authored = checkAuthorship(message.triples, this.member?.userId);
-        if (authored.error) {
-          this.send({ type: "error", code: authored.error.code, message: authored.error.message, details: { ...authored.error.details, batchId } });
-          return;
-        }
-        void hub.push(this, message.triples).then(({ data, error }) => {
+        void hub.push(this, message.triples, this.member?.userId).then(({ data, error }) => {
           if (error) this.send({ type: "error", code: error.code, message: error.message, details: { ...error.details, batchId } });
           else this.send({ type: "ack", batchId, cursor: data.cursor });
         });
