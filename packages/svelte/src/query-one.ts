@@ -1,9 +1,7 @@
 import type { AggregateQueryDef, AggregateRow, EntitiesDef, EntityDef, QueryDef, QueryResultDoc, Schema, StrictAggregateQuery, StrictQuery } from "@trellis/client";
-import { type CollectionApi, type PreloadData, queryKey, type TrellisClient } from "@trellis/client";
-import { createLiveState } from "./live-state.svelte.js";
-import { reactiveQuery, type ReactiveQuery } from "./reactive-query.js";
-import { type MaybeGetter, resolveInput } from "./resolve-input.js";
-import { subscriptionFeed } from "./subscription-feed.js";
+import type { CollectionApi, PreloadData, TrellisClient } from "@trellis/client";
+import { type ReactiveQuery, subscribedQuery } from "./reactive-query.js";
+import type { MaybeGetter } from "./resolve-input.js";
 
 /**
  * Follows preloaded data (from `preloadOne`): the preloaded document at once, with `loading`
@@ -39,15 +37,5 @@ export function queryOne<E extends EntityDef, A extends EntitiesDef, const Q ext
   query?: MaybeGetter<Q & StrictQuery<E, Q, A>>,
 ): ReactiveQuery<QueryResultDoc<E, Q, A> | undefined>;
 export function queryOne(...args: unknown[]): ReactiveQuery<unknown> {
-  const { collection, input } = resolveInput("queryOne", args);
-  return reactiveQuery(
-    createLiveState(
-      () => queryKey(input()),
-      () => {
-        const target = collection();
-        const current = input() ?? {};
-        return subscriptionFeed<unknown>((callback) => target.subscribeOne(current as never, callback as never));
-      },
-    ),
-  );
+  return subscribedQuery("queryOne", args, "subscribeOne");
 }

@@ -1,9 +1,7 @@
 import type { AggregateQueryDef, AggregateRow, EntitiesDef, EntityDef, QueryDef, QueryResultDoc, Schema, StrictAggregateQuery, StrictQuery } from "@trellis/client";
-import { type CollectionApi, type PreloadData, queryKey, type TrellisClient } from "@trellis/client";
-import { createLiveState } from "./live-state.svelte.js";
-import { reactiveQuery, type ReactiveQuery } from "./reactive-query.js";
-import { type MaybeGetter, resolveInput } from "./resolve-input.js";
-import { subscriptionFeed } from "./subscription-feed.js";
+import type { CollectionApi, PreloadData, TrellisClient } from "@trellis/client";
+import { type ReactiveQuery, subscribedQuery } from "./reactive-query.js";
+import type { MaybeGetter } from "./resolve-input.js";
 
 /**
  * Follows preloaded data (from `preload`, e.g. a SvelteKit load): the preloaded documents at once,
@@ -45,15 +43,5 @@ export function query<E extends EntityDef, A extends EntitiesDef, const Q extend
   query?: MaybeGetter<Q & StrictQuery<E, Q, A>>,
 ): ReactiveQuery<readonly QueryResultDoc<E, Q, A>[]>;
 export function query(...args: unknown[]): ReactiveQuery<readonly unknown[]> {
-  const { collection, input } = resolveInput("query", args);
-  return reactiveQuery(
-    createLiveState(
-      () => queryKey(input()),
-      () => {
-        const target = collection();
-        const current = input() ?? {};
-        return subscriptionFeed<readonly unknown[]>((callback) => target.subscribe(current as never, callback as never));
-      },
-    ),
-  );
+  return subscribedQuery("query", args, "subscribe");
 }

@@ -1,5 +1,7 @@
-import type { SubscriptionState } from "@trellis/client";
-import type { LiveState } from "./live-state.svelte.js";
+import { queryKey, type Subscription, type SubscriptionState } from "@trellis/client";
+import { createLiveState, type LiveState } from "./live-state.svelte.js";
+import { resolveInput } from "./resolve-input.js";
+import { subscriptionFeed } from "./subscription-feed.js";
 
 /**
  * A live query result for Svelte: `data`, `error` and `loading` are reactive in templates and
@@ -29,4 +31,28 @@ export function reactiveQuery<T>(live: LiveState<SubscriptionState<T>>): Reactiv
     },
     subscribe: live.subscribe,
   };
+}
+
+/**
+ * `query` and `queryOne` from their arguments (a collection and a query, or preloaded data; each
+ * may be a getter): one subscription, `subscribe` or `subscribeOne`, made again when the
+ * query's key changes.
+ *
+ * @example
+ * return subscribedQuery("queryOne", args, "subscribeOne");
+ */
+export function subscribedQuery<T>(name: string, args: readonly unknown[], method: "subscribe" | "subscribeOne"): ReactiveQuery<T> {
+  const { collection, input } = resolveInput(name, args);
+  return reactiveQuery(
+    createLiveState(
+      () => queryKey(input()),
+      () => {
+        const target = collection();
+        const current = input() ?? {};
+        // Loosely typed here: `query` and `queryOne` check their arguments in their own signatures.
+        const open = target[method].bind(target) as unknown as (query: unknown, callback: unknown) => Subscription<T>;
+        return subscriptionFeed<T>((callback) => open(current, callback));
+      },
+    ),
+  );
 }
