@@ -33,6 +33,17 @@ describeBrowser("tabs in Chromium", () => {
     return { page, frames: frames! };
   }
 
+  /** Two tabs of one profile, opened in turn, each online: the first leads. */
+  async function twoSyncedTabs() {
+    const context = await env.newContext();
+    const appId = env.newAppId();
+    const a = await tab(context, appId);
+    await waitForStatus(a.page);
+    const b = await tab(context, appId);
+    await waitForStatus(b.page);
+    return { appId, a, b };
+  }
+
   it("shows a write in every tab at once, with no server", async () => {
     const context = await env.newContext();
     const appId = env.newAppId();
@@ -45,12 +56,7 @@ describeBrowser("tabs in Chromium", () => {
   });
 
   it("syncs every tab through one connection, and a write reaches the server once", async () => {
-    const context = await env.newContext();
-    const appId = env.newAppId();
-    const a = await tab(context, appId);
-    await waitForStatus(a.page);
-    const b = await tab(context, appId);
-    await waitForStatus(b.page);
+    const { appId, a, b } = await twoSyncedTabs();
     await b.page.evaluate(() => window.app.createTodo("from tab b"));
     await waitForTitles(a.page, ["from tab b"], 2_000);
     // Another profile (another machine) receives it through the server.
@@ -64,12 +70,7 @@ describeBrowser("tabs in Chromium", () => {
   });
 
   it("hands the connection to the other tab within 5 s when the leader tab closes", async () => {
-    const context = await env.newContext();
-    const appId = env.newAppId();
-    const a = await tab(context, appId);
-    await waitForStatus(a.page);
-    const b = await tab(context, appId);
-    await waitForStatus(b.page);
+    const { appId, a, b } = await twoSyncedTabs();
     await a.page.evaluate(() => window.app.createTodo("before"));
     await waitForTitles(b.page, ["before"], 2_000);
     expect([a.frames.sockets, b.frames.sockets]).toEqual([1, 0]);
