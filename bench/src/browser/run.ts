@@ -3,7 +3,9 @@
  * page takes from navigation start to its storage being ready and to the first result of a
  * query, with 10k and 100k documents persisted in IndexedDB — all in the queried collection, or
  * spread over 20 collections — and the JS heap then; and the heap after visiting every
- * collection in turn, unbounded and with `cacheSize: 5000`. Seeds each database through the
+ * collection in turn, unbounded and with `cacheSize: 5000`; and the heap while a query that
+ * matches a twentieth of c0 is followed, unbounded and with `cacheSize: 5000` (documents of a
+ * followed collection that no live query holds leave memory). Seeds each database through the
  * client API (`batch.execute` chunks), then reloads the page and measures; prints a markdown
  * table, and the same as JSON in bench/results/browser-latest.json.
  *
@@ -56,8 +58,15 @@ interface Visit {
   readonly heapRetained: number;
 }
 
+/** Heap (GC'd) while following the tag query on c0, for one cacheSize. */
+interface Followed {
+  readonly cacheSize: number | undefined;
+  readonly heapRetained: number;
+}
+
 interface SizeResult {
   readonly documents: number;
+  readonly followed: readonly Followed[];
   /** Over how many collections the documents are spread. */
   readonly spread: number;
   readonly visits: readonly Visit[];
@@ -105,9 +114,20 @@ async function measureSize(context: BrowserContext, url: string, documents: numb
     visits.push({ cacheSize, rows, heapRetained });
     console.log(`  visited every collection, cacheSize ${cacheSize ?? "unbounded"}: heap after GC ${mb(heapRetained)} MB`);
   }
+  const followed: Followed[] = [];
+  for (const cacheSize of VISIT_CACHE_SIZES) {
+    await page.goto(`${url}?measure=${appId}&screen=tag${cacheSize === undefined ? "" : `&cacheSize=${cacheSize}`}`);
+    await page.waitForFunction(() => window.bench?.load !== undefined, undefined, { timeout: 300_000, polling: 20 });
+    // Eviction runs on a timer after the collection's read: give it its turn before measuring.
+    await page.waitForTimeout(200);
+    await cdp.send("HeapProfiler.collectGarbage");
+    const heapRetained = (await cdp.send("Runtime.getHeapUsage")).usedSize;
+    followed.push({ cacheSize, heapRetained });
+    console.log(`  following the tag query, cacheSize ${cacheSize ?? "unbounded"}: heap after GC ${mb(heapRetained)} MB`);
+  }
   await cdp.detach();
   if (errors.length > 0) throw new Error(`${documents} documents: the page threw: ${errors.join("; ")}`);
-  return { documents, spread, visits, seed, storedBytes, reloads };
+  return { documents, spread, visits, followed, seed, storedBytes, reloads };
 }
 
 const mb = (bytes: number | undefined) => (bytes === undefined ? "–" : (bytes / 1024 / 1024).toFixed(1));
@@ -128,8 +148,10 @@ function resultTable(results: readonly SizeResult[], reloads: number): string {
     "after GC (MB)",
     "after visiting all, unbounded, GC (MB)",
     "after visiting all, cacheSize 5000, GC (MB)",
+    "following the tag query, unbounded, GC (MB)",
+    "same, cacheSize 5000, GC (MB)",
   ];
-  const rows = results.map(({ documents, spread, visits, seed, storedBytes, reloads: runs }) => {
+  const rows = results.map(({ documents, spread, visits, followed, seed, storedBytes, reloads: runs }) => {
     const pick = (key: keyof Reload) => median(runs.map((run) => run[key] as number));
     return [
       documents.toLocaleString("en-US"),
@@ -144,11 +166,12 @@ function resultTable(results: readonly SizeResult[], reloads: number): string {
       mb(pick("heapUsed")),
       mb(pick("heapRetained")),
       ...VISIT_CACHE_SIZES.map((cacheSize) => mb(visits.find((visit) => visit.cacheSize === cacheSize)?.heapRetained)),
+      ...VISIT_CACHE_SIZES.map((cacheSize) => mb(followed.find((each) => each.cacheSize === cacheSize)?.heapRetained)),
     ];
   });
   const line = (cells: readonly string[]) => `| ${cells.join(" | ")} |`;
   return [
-    `Times from navigation start (performance.now() in the page), median of ${reloads} reload(s) (first result: the first reload, which finds no stored result, apart from the median of the later ones, which answer from the result the previous reload stored); query { where: { done: false }, orderBy: ["createdAt", "desc"], limit: 20 } on c0; "visiting all" opens the same query on every other collection in turn (subscribe, first result, unsubscribe).`,
+    `Times from navigation start (performance.now() in the page), median of ${reloads} reload(s) (first result: the first reload, which finds no stored result, apart from the median of the later ones, which answer from the result the previous reload stored); query { where: { done: false }, orderBy: ["createdAt", "desc"], limit: 20 } on c0; "visiting all" opens the same query on every other collection in turn (subscribe, first result, unsubscribe); "the tag query" is { where: { tag: "tag3" }, orderBy: ["createdAt", "desc"], limit: 20 } on c0, followed instead of the first one (it matches a twentieth of c0 with one collection, none of it with 20), measured once c0 was read whole by a one-shot query.`,
     "",
     line(header),
     line(header.map((_, index) => (index === 0 ? "---" : "---:"))),

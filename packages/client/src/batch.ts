@@ -1,6 +1,7 @@
 import { type DatabaseResult, fail, ok, type Schema } from "@trellis/core";
 import type { LocalWriter } from "./local-writer.js";
 import type { BatchOperation } from "./types.js";
+import type { WriteNeed } from "./persistence/working-set.js";
 
 /**
  * A copy of write fields with removals (`undefined`) as `null`, so a description survives JSON.
@@ -29,15 +30,22 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && Object.getPrototypeOf(value) === Object.prototype;
 }
 
-/** The collections a batch's operations write (what must be in memory before it runs). */
-export function batchCollections(operations: unknown): Set<string> {
-  const collections = new Set<string>();
-  if (!Array.isArray(operations)) return collections;
+/**
+ * What a batch's operations read (what must be in memory before it runs): the documents its
+ * writes by id name, and whole collections for its `*Many` writes.
+ */
+export function batchNeeds(operations: unknown): WriteNeed[] {
+  const ids = new Map<string, Set<string> | undefined>();
+  if (!Array.isArray(operations)) return [];
   for (const operation of operations) {
-    const collection = (operation as { collection?: unknown } | null)?.collection;
-    if (typeof collection === "string") collections.add(collection);
+    const { collection, kind, id } = (operation ?? {}) as { collection?: unknown; kind?: unknown; id?: unknown };
+    if (typeof collection !== "string") continue;
+    if (!ids.has(collection)) ids.set(collection, new Set());
+    const named = ids.get(collection);
+    if (typeof kind === "string" && kind.endsWith("Many")) ids.set(collection, undefined);
+    else if (typeof id === "string") named?.add(id);
   }
-  return collections;
+  return [...ids].map(([collection, named]) => ({ collection, ids: named && [...named] }));
 }
 
 /** Builds `database.batch.<collection>`: the write API returning operation descriptions. */

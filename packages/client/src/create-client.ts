@@ -1,5 +1,5 @@
 import { createClock, type DatabaseResult, LiveQueryRegistry, type EntitiesDef, ok, type RoomsDef, type Schema, TripleStore } from "@trellis/core";
-import { batchCollections, createBatchCollection, executeBatch } from "./batch.js";
+import { batchNeeds, createBatchCollection, executeBatch } from "./batch.js";
 import { assembleSync } from "./client-sync.js";
 import { registerClient } from "./client-registry.js";
 import { generateId } from "./generate-id.js";
@@ -8,6 +8,8 @@ import { MapsService } from "./maps/key-value-map.js";
 import type { KeyValueMap } from "./maps/map-types.js";
 import { PaginatedQuery, preloadPaginated } from "./paginated.js";
 import { ClientPersistence } from "./persistence/client-persistence.js";
+import type { WriteNeed } from "./persistence/working-set.js";
+import { schemaFingerprint } from "./persistence/storage.js";
 import { type QuotaEstimate, watchQuota } from "./persistence/quota-watcher.js";
 import { gateQuerySync } from "./persistence/ready-gate.js";
 import { resolveStorage, type StorageOption } from "./persistence/resolve-storage.js";
@@ -172,12 +174,12 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
   const store = new TripleStore();
   const registry = new LiveQueryRegistry(store);
   const { storage, quota } = watchQuota(resolveStorage(options.storage, appId));
-  const persistence = storage && new ClientPersistence(storage, store, clock, registry, options.cacheSize);
+  const persistence = storage && new ClientPersistence(storage, store, clock, registry, options.cacheSize, { clientId, schema: schemaFingerprint(schema) });
   const assembled = assembleSync(options, { store, clock, appId, clientId, persistence });
   const { sync } = assembled;
   const writer = new LocalWriter(schema, store, clock, options.userId, options.generateId ?? generateId, assembled.onWrite);
   const queries = new QueryService(schema, store, registry, appId, persistence ? gateQuerySync(sync ?? LOCAL_SYNC, persistence) : sync);
-  const maps = new MapsService({ store, registry, writer, sync: queries.sync, ...(persistence ? { commit: (collection, write) => persistence.write([collection], write) } : {}) });
+  const maps = new MapsService({ store, registry, writer, sync: queries.sync, ...(persistence ? { commit: (collection, write) => persistence.write([{ collection }], write) } : {}) });
   let isClosed = false;
 
   const guard = <A extends unknown[], R>(name: string, body: (...args: A) => R) =>
@@ -185,29 +187,30 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
       if (isClosed) throw new Error(`Trellis client: ${name} called after close(); create a new client.`);
       return body(...args);
     };
-  /** A write to `collections`: applied once they are loaded from storage, resolved once it is stored. */
-  const write = <A extends unknown[], T>(name: string, collections: readonly string[] | ((...args: A) => Iterable<string>), body: (...args: A) => DatabaseResult<T>) =>
-    guard(name, async (...args: A): Promise<DatabaseResult<T>> =>
-      persistence ? persistence.write(typeof collections === "function" ? collections(...args) : collections, () => body(...args)) : body(...args),
-    );
+  /** A write: applied once what it reads is loaded from storage (`needs`), resolved once it is stored. */
+  const write = <A extends unknown[], T>(name: string, needs: (...args: A) => Iterable<WriteNeed>, body: (...args: A) => DatabaseResult<T>) =>
+    guard(name, async (...args: A): Promise<DatabaseResult<T>> => (persistence ? persistence.write(needs(...args), () => body(...args)) : body(...args)));
 
   const database: Record<string, unknown> = {};
   const batch: Record<string, unknown> = {
-    execute: write("batch.execute", batchCollections, (operations: unknown) => writer.transaction(() => executeBatch(schema, writer, operations))),
+    execute: write("batch.execute", batchNeeds, (operations: unknown) => writer.transaction(() => executeBatch(schema, writer, operations))),
   };
   for (const collection of Object.keys(schema.collections)) {
+    // Writes by id read only their document; the `*Many` writes read the whole collection.
+    const whole = (_args: unknown) => [{ collection }];
+    const byId = (id: unknown) => [{ collection, ids: typeof id === "string" ? [id] : [] }];
     database[collection] = {
-      create: write(`${collection}.create`, [collection], (fields: unknown) => writer.create(collection, fields)),
-      update: write(`${collection}.update`, [collection], (args: { id?: unknown; fields?: unknown } | undefined) =>
+      create: write(`${collection}.create`, (_fields: unknown) => byId(undefined), (fields: unknown) => writer.create(collection, fields)),
+      update: write(`${collection}.update`, (args: { id?: unknown } | undefined) => byId(args?.id), (args: { id?: unknown; fields?: unknown } | undefined) =>
         writer.change(collection, args?.id, args?.fields, "update"),
       ),
-      replace: write(`${collection}.replace`, [collection], (args: { id?: unknown; fields?: unknown } | undefined) =>
+      replace: write(`${collection}.replace`, (args: { id?: unknown } | undefined) => byId(args?.id), (args: { id?: unknown; fields?: unknown } | undefined) =>
         writer.change(collection, args?.id, args?.fields, "replace"),
       ),
-      delete: write(`${collection}.delete`, [collection], (id: unknown) => writer.delete(collection, id)),
-      updateMany: write(`${collection}.updateMany`, [collection], (args: unknown) => writer.changeMany(collection, args, "update")),
-      replaceMany: write(`${collection}.replaceMany`, [collection], (args: unknown) => writer.changeMany(collection, args, "replace")),
-      deleteMany: write(`${collection}.deleteMany`, [collection], (args: unknown) => writer.changeMany(collection, args, "delete")),
+      delete: write(`${collection}.delete`, byId, (id: unknown) => writer.delete(collection, id)),
+      updateMany: write(`${collection}.updateMany`, whole, (args: unknown) => writer.changeMany(collection, args, "update")),
+      replaceMany: write(`${collection}.replaceMany`, whole, (args: unknown) => writer.changeMany(collection, args, "replace")),
+      deleteMany: write(`${collection}.deleteMany`, whole, (args: unknown) => writer.changeMany(collection, args, "delete")),
       query: guard(`${collection}.query`, async (query: unknown) => queries.query(collection, query)),
       queryOne: guard(`${collection}.queryOne`, async (query: unknown) => queries.queryOne(collection, query)),
       subscribe: guard(`${collection}.subscribe`, (query: unknown, callback: never) => queries.subscribe(collection, query, callback)),

@@ -1,11 +1,11 @@
 import { signal } from "@preact/signals-core";
-import { type Clock, type DatabaseResult, decodeHlc, type LiveQueryRegistry, ok, type Triple, type TripleStore } from "@trellis/core";
+import { type Clock, type DatabaseResult, decodeHlc, type LiveQueryRegistry, type NormalizedQuery, ok, type Triple, type TripleStore } from "@trellis/core";
 import { storedResults } from "./stored-results.js";
 import type { OutboxEntry } from "../sync/outbox.js";
 import { createPersistentOutbox, type PersistentOutbox } from "./persistent-outbox.js";
 import { Persister } from "./persister.js";
-import type { ClientStorage } from "./storage.js";
-import { WorkingSet } from "./working-set.js";
+import type { ClientStorage, StorageIdentity } from "./storage.js";
+import { WorkingSet, type WriteNeed } from "./working-set.js";
 import { MAP_COLLECTION_PREFIX } from "../maps/map-collection.js";
 
 /** What the rest of the client gets back from storage once it opened. */
@@ -39,20 +39,23 @@ export class ClientPersistence {
     readonly storage: ClientStorage,
     store: TripleStore,
     private readonly clock: Clock,
-    registry?: LiveQueryRegistry,
+    private readonly registry?: LiveQueryRegistry,
     cacheSize?: number,
+    /** Recorded in the storage's metadata when it opens. */
+    private readonly identity?: StorageIdentity,
   ) {
     this.workingSet = new WorkingSet({
       store,
       clock,
       storage,
       cacheSize,
-      hasUnstored: (collection) => this.persister.holds(collection),
+      unstoredIds: (collection) => this.persister.unstoredIds(collection),
+      heldRows: registry && ((collection) => registry.heldRows(collection)),
       refresh: registry && ((collection) => registry.refresh(collection)),
     });
     const { workingSet } = this;
     this.persister = new Persister(storage, store, clock, {
-      isInMemory: (collection) => workingSet.isLoaded(collection),
+      isInMemory: (collection, id) => workingSet.holdsDocument(collection, id),
       ...(registry ? { results: (changed, isEveryQuery) => storedResults(registry, workingSet, changed, isEveryQuery) } : {}),
       onCommitted: (versions) => {
         workingSet.committed(versions);
@@ -65,7 +68,7 @@ export class ClientPersistence {
 
   /** Opens the storage and restores it; `restore` hands the outbox and cursors to sync. */
   async open(restore: (state: RestoredState) => void): Promise<void> {
-    const opened = await this.storage.open();
+    const opened = await this.storage.open(this.identity);
     if (opened.error) {
       // The client goes on in memory; every write reports that it was not stored.
       this.openFailure = opened;
@@ -84,6 +87,11 @@ export class ClientPersistence {
     }
     this.isReady.value = true;
     this.resolveReady(this.openFailure ?? ok(undefined));
+  }
+
+  /** Whether the query's live view was computed from its whole collection, so following it needs no read. */
+  hasCompleteView(query: NormalizedQuery): boolean {
+    return this.registry?.liveQuery(query)?.isComplete === true;
   }
 
   /** Hears each commit that stored something, with the new versions of the collections it changed. */
@@ -105,14 +113,14 @@ export class ClientPersistence {
   }
 
   /**
-   * Runs a write once storage opened (so its HLC follows the stored clock) and the collections
-   * it writes are in memory, and resolves once it is stored: its result, or a STORAGE error if
-   * storage refused it (the write stays in memory and in the outbox, and is stored with the
-   * next commit that succeeds).
+   * Runs a write once storage opened (so its HLC follows the stored clock) and what it reads is
+   * in memory, and resolves once it is stored: its result, or a STORAGE error if storage refused
+   * it (the write stays in memory and in the outbox, and is stored with the next commit that
+   * succeeds).
    */
-  async write<T>(collections: Iterable<string>, body: () => DatabaseResult<T>): Promise<DatabaseResult<T>> {
+  async write<T>(needs: Iterable<WriteNeed>, body: () => DatabaseResult<T>): Promise<DatabaseResult<T>> {
     if (!this.isReady.peek()) await this.ready;
-    const loading = this.workingSet.load(collections);
+    const loading = this.workingSet.prepareWrite(needs);
     if (loading !== undefined) await loading;
     const result = body();
     if (result.error) return result;

@@ -15,6 +15,7 @@ import {
   type StoredDocument,
   type StoredResult,
   type StoredState,
+  type StorageIdentity,
   type SyncState,
   VERSION_PREFIX,
 } from "./storage.js";
@@ -24,6 +25,8 @@ const LAYOUT_VERSION = 1;
 const PENDING = 0;
 const SYNCED = 1;
 const CURSOR_PREFIX = "cursor:";
+const CLIENT_ID_KEY = "clientId";
+const SCHEMA_KEY = "schema";
 
 interface OutboxRow {
   readonly batchId: string;
@@ -85,26 +88,36 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
 
   return {
     kind: "indexeddb",
-    async open(): Promise<DatabaseResult<StoredState>> {
+    async open(identity?: StorageIdentity): Promise<DatabaseResult<StoredState>> {
       try {
         const db = await connect();
         const tx = db.transaction(["documents", "outbox", "meta"], "readwrite");
         const outbox = tx.objectStore("outbox");
-        const [rows, metaKeys, metaValues] = await Promise.all([
-          outbox.getAll(),
-          tx.objectStore("meta").getAllKeys(),
-          tx.objectStore("meta").getAll(),
-        ]);
+        const meta = tx.objectStore("meta");
+        const [rows, metaKeys, metaValues] = await Promise.all([outbox.getAll(), meta.getAllKeys(), meta.getAll()]);
         const pending: OutboxRow[] = [];
         for (const row of rows) {
           nextSeq = Math.max(nextSeq, row.seq + 1);
           if (row.synced === SYNCED) void outbox.delete(row.batchId).catch(() => {});
           else pending.push(row);
         }
+        const stored = (key: string) => metaValues[metaKeys.indexOf(key)];
+        let clientId = stored(CLIENT_ID_KEY);
+        if (identity !== undefined) {
+          if (clientId === undefined) void meta.put((clientId = identity.clientId), CLIENT_ID_KEY).catch(() => {});
+          if (stored(SCHEMA_KEY) !== identity.schema) {
+            for (const key of metaKeys) if (key.startsWith(RESULT_PREFIX)) void meta.delete(key).catch(() => {});
+            void meta.put(identity.schema, SCHEMA_KEY).catch(() => {});
+          }
+        }
         await tx.done;
         pending.sort((a, b) => a.seq - b.seq);
-        const clock = metaValues[metaKeys.indexOf("clock")];
-        return ok({ outbox: pending.map(({ batchId, triples }): OutboxEntry => ({ batchId, triples })), clock, cursors: readCursors(metaKeys, metaValues) });
+        return ok({
+          outbox: pending.map(({ batchId, triples }): OutboxEntry => ({ batchId, triples })),
+          clock: stored("clock"),
+          cursors: readCursors(metaKeys, metaValues),
+          clientId,
+        });
       } catch (error) {
         return storageFailure(error, "open");
       }
@@ -138,6 +151,17 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
         ]);
         await tx.done;
         return ok({ documents, version: Number(version ?? 0) });
+      } catch (error) {
+        return storageFailure(error, "read");
+      }
+    },
+    async readDocuments(collection: string, ids: readonly string[]): Promise<DatabaseResult<StoredDocument[]>> {
+      try {
+        const db = await connect();
+        const tx = db.transaction("documents", "readonly");
+        const found = await Promise.all(ids.map((id) => tx.store.get([collection, id])));
+        await tx.done;
+        return ok(found.filter((document): document is StoredDocument => document !== undefined));
       } catch (error) {
         return storageFailure(error, "read");
       }

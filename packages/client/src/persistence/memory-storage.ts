@@ -13,6 +13,7 @@ import {
   type StoredDocument,
   type StoredResult,
   type StoredState,
+  type StorageIdentity,
   type SyncState,
 } from "./storage.js";
 
@@ -39,18 +40,26 @@ export function createMemoryStorage(): ClientStorage {
   const versions = new Map<string, number>();
   const results = new Map<string, StoredResult>();
   let clock: string | undefined;
+  let clientId: string | undefined;
+  let schema: string | undefined;
   const versionOf = (collection: string) => versions.get(collection) ?? 0;
 
   return {
     kind: "memory",
-    async open(): Promise<DatabaseResult<StoredState>> {
+    async open(identity?: StorageIdentity): Promise<DatabaseResult<StoredState>> {
       for (const [batchId, record] of outbox) if (record.synced) outbox.delete(batchId);
+      if (identity !== undefined) {
+        clientId ??= identity.clientId;
+        if (schema !== identity.schema) results.clear();
+        schema = identity.schema;
+      }
       // Copies, as a real database would hand out: later commits must not change them.
       return ok(
         structuredClone({
           outbox: [...outbox.values()].map((record) => record.entry),
           clock,
           cursors: new Map(cursors),
+          clientId,
         }),
       );
     },
@@ -66,6 +75,10 @@ export function createMemoryStorage(): ClientStorage {
         found = found.slice(0, page.limit);
       }
       return ok(structuredClone({ documents: found, version: versionOf(collection) }));
+    },
+    async readDocuments(collection: string, ids: readonly string[]): Promise<DatabaseResult<StoredDocument[]>> {
+      const found = ids.map((id) => documents.get(`${collection}\u0000${id}`)).filter((document) => document !== undefined);
+      return ok(structuredClone(found));
     },
     async readResult(key: string): Promise<DatabaseResult<StoredDocument[] | undefined>> {
       const result = results.get(key);

@@ -4,8 +4,8 @@ import type { ClientStorage, StoredDocument, StoredResult } from "./storage.js";
 
 /** What the rest of the client tells a {@link Persister}, and hears from it. */
 export interface PersisterHooks {
-  /** Whether a collection is in memory; changes of one that is not are stored as deltas (default: all are). */
-  readonly isInMemory?: (collection: string) => boolean;
+  /** Whether memory holds a document; changes of one it does not are stored as deltas (default: all are held). */
+  readonly isInMemory?: (collection: string, id: string) => boolean;
   /** The live query results to store with a commit that changes `changed` (every one when `isEveryQuery`). */
   readonly results?: (changed: ReadonlySet<string>, isEveryQuery: boolean) => StoredResult[];
   /** Hears each commit that succeeded, with the new versions of the collections it changed. */
@@ -42,6 +42,8 @@ interface Pending {
 export class Persister {
   private pending = newPending();
   private inFlight: Promise<DatabaseResult<void>> | undefined;
+  /** The documents of the commit in flight: memory keeps them until storage has them. */
+  private inFlightDocuments: Pending["documents"] = new Map();
   private isStarted = false;
   private isScheduled = false;
   /** A commit failed: the next one waits for a new mark instead of retrying in a loop. */
@@ -70,7 +72,7 @@ export class Persister {
     for (const triple of triples) {
       const { collection, id } = triple;
       const key = `${collection}\u0000${id}`;
-      if (this.hooks.isInMemory?.(collection) ?? true) {
+      if (this.hooks.isInMemory?.(collection, id) ?? true) {
         if (!documents.has(key)) documents.set(key, [collection, id]);
         continue;
       }
@@ -87,10 +89,16 @@ export class Persister {
     this.schedule();
   }
 
-  /** Whether changes of a collection in memory wait to be stored (memory must keep them until then). */
-  holds(collection: string): boolean {
-    for (const [marked] of this.pending.documents.values()) if (marked === collection) return true;
-    return false;
+  /**
+   * Ids of a collection's documents whose changes storage has yet to write, marked or in the
+   * commit in flight: memory must keep them until then (a read of storage would miss them).
+   */
+  unstoredIds(collection: string): Set<string> {
+    const ids = new Set<string>();
+    for (const documents of [this.pending.documents, this.inFlightDocuments]) {
+      for (const [marked, id] of documents.values()) if (marked === collection) ids.add(id);
+    }
+    return ids;
   }
 
   outboxAdded(entry: OutboxEntry): void {
@@ -145,6 +153,7 @@ export class Persister {
     if (this.inFlight !== undefined || isEmpty(this.pending)) return;
     const generation = this.pending;
     this.pending = newPending();
+    this.inFlightDocuments = generation.documents;
     const documents: StoredDocument[] = [];
     for (const [collection, id] of generation.documents.values()) {
       const triples = this.store.documentTriples(collection, id);
@@ -164,6 +173,7 @@ export class Persister {
       })
       .then((result) => {
         this.inFlight = undefined;
+        this.inFlightDocuments = new Map();
         if (result.error) {
           this.keepForRetry(generation);
           this.isHeld = true;

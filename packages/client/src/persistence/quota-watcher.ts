@@ -144,8 +144,8 @@ export function watchQuota(
   // Spread, so members added to ClientStorage pass through (both backends are closures, not classes).
   const watched: ClientStorage = {
     ...storage,
-    async open() {
-      const opened = await storage.open();
+    async open(identity) {
+      const opened = await storage.open(identity);
       if (!opened.error) quota.check();
       return opened;
     },

@@ -12,6 +12,8 @@ export interface QueryGate {
   readonly workingSet: WorkingSet;
   /** Told when a followed query's data is in, so its result is stored for the next run. */
   readonly persister: { resultsChanged(): void };
+  /** Whether the query's live view holds its matches computed from the whole collection (see `LiveQuery.isComplete`). */
+  hasCompleteView?(query: NormalizedQuery): boolean;
 }
 
 /**
@@ -26,13 +28,20 @@ export interface QueryGate {
  */
 export function gateQuerySync(inner: QuerySync, gate: QueryGate): QuerySync {
   const { isReady, ready, workingSet, persister } = gate;
-  /** Undefined when the query can run now; else settles once it can. */
-  const prepare = (query: NormalizedQuery): Promise<unknown> | undefined => {
-    if (!isReady.peek()) return ready.then(() => workingSet.load(collectionsOf(query)));
-    return workingSet.load(collectionsOf(query));
+  /**
+   * Undefined when the query can run now; else settles once it can. A live query already
+   * complete over a partial collection needs nothing more of it (its matches are in memory).
+   */
+  const prepare = (query: NormalizedQuery, isFollowed = false): Promise<unknown> | undefined => {
+    const needed = () =>
+      [...collectionsOf(query)].filter(
+        (collection) => !(isFollowed && collection === query.collection && workingSet.isInMemory(collection) && gate.hasCompleteView?.(query) === true),
+      );
+    if (!isReady.peek()) return ready.then(() => workingSet.load(needed()));
+    return workingSet.load(needed());
   };
   const pinnedWhile = async <T>(query: NormalizedQuery, body: () => Promise<T>): Promise<T> => {
-    const unpin = workingSet.pin(collectionsOf(query));
+    const unpin = workingSet.pin(collectionsOf(query), true);
     try {
       await prepare(query);
       return await body();
@@ -54,7 +63,7 @@ export function gateQuerySync(inner: QuerySync, gate: QueryGate): QuerySync {
           if (answered && !isReleased) isAnsweredEarly.value = true;
         });
       }
-      const preparing = prepare(query);
+      const preparing = prepare(query, true);
       if (preparing === undefined) {
         persister.resultsChanged();
         return pinned(inner.follow(query, cursor), unpin);

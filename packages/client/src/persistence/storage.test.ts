@@ -23,7 +23,8 @@ const backends: Backend[] = [
     create: () => Object.assign(createIndexedDbStorage({ name: `suite-${++databases}` }), { dbName: `suite-${databases}` }),
     reopen: async (storage) => {
       await storage.close();
-      return createIndexedDbStorage({ name: (storage as ClientStorage & { dbName: string }).dbName });
+      const { dbName } = storage as ClientStorage & { dbName: string };
+      return Object.assign(createIndexedDbStorage({ name: dbName }), { dbName });
     },
   },
 ];
@@ -167,6 +168,19 @@ describe.each(backends)("$name storage", (backend) => {
     expect(pages).toEqual([["a", "b", "c"], ["d", "e", "f"], ["g"]]);
   });
 
+  it("reads documents by id, leaving out the ones not stored", async () => {
+    const storage = backend.create();
+    await opened(storage);
+    await storage.commit(commit({ documents: ["a", "b", "c"].map((id) => ({ collection: "todos", id, triples: [triple(id, "title", id, 5)] })) }));
+    await storage.commit(commit({ documents: [{ collection: "lists", id: "b", triples: [triple("b", "title", "list", 5)] }] }));
+    const read = (await storage.readDocuments("todos", ["c", "missing", "a"])).data!;
+    expect(read.map((document) => [document.collection, document.id, document.triples[0]!.value])).toEqual([
+      ["todos", "c", "c"],
+      ["todos", "a", "a"],
+    ]);
+    expect((await storage.readDocuments("lists", ["a"])).data).toEqual([]);
+  });
+
   it("stores deltas of a document not stored only with its createdAt or tombstone", async () => {
     const storage = backend.create();
     await opened(storage);
@@ -242,6 +256,21 @@ describe.each(backends)("$name storage", (backend) => {
     await storage.commit(commit({ results: [result({ todos: 2 })] }));
     expect((await storage.readResult("q")).data).toEqual([t1]);
     expect((await storage.readResult("never-stored")).data).toBeUndefined();
+  });
+
+  it("records the first client's id and the schema; opening with another schema drops the stored results", async () => {
+    const first = backend.create();
+    expect((await first.open({ clientId: "tab-1", schema: "v1" })).data?.clientId).toBe("tab-1");
+    const t1 = { collection: "todos", id: "t1", triples: [triple("t1", "title", "a", 5)] };
+    await first.commit(commit({ documents: [t1], results: [{ key: "q", documents: [["todos", "t1"]], versions: { todos: 1 } }] }));
+    const second = await backend.reopen(first);
+    // A later client keeps the storage's id; the same schema keeps the results.
+    expect((await second.open({ clientId: "tab-2", schema: "v1" })).data?.clientId).toBe("tab-1");
+    expect((await second.readResult("q")).data).toEqual([t1]);
+    const third = await backend.reopen(second);
+    expect((await third.open({ clientId: "tab-3", schema: "v2" })).data?.clientId).toBe("tab-1");
+    expect((await third.readResult("q")).data).toBeUndefined();
+    expect(await storedDocuments(third)).toEqual([t1]);
   });
 
   it("hands out copies: changing what it read does not change what is stored", async () => {

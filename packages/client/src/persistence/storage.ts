@@ -19,6 +19,24 @@ export interface StoredState {
   readonly clock: string | undefined;
   /** Sync cursors by query key: queries synced before continue from them. */
   readonly cursors: ReadonlyMap<string, string>;
+  /** The id of the client that first opened this storage (its identity for its whole life), if recorded. */
+  readonly clientId?: string | undefined;
+}
+
+/** Who opens a storage: recorded in its metadata. */
+export interface StorageIdentity {
+  /** The opening client's id; the first one to open the storage stays recorded as the storage's. */
+  readonly clientId: string;
+  /**
+   * The app schema (`schemaFingerprint`). Opening with a different one drops the stored query
+   * results: they were computed with the old field specs. Documents are schema-agnostic triples.
+   */
+  readonly schema: string;
+}
+
+/** The schema as stored in metadata: its collections' field specs, as JSON. */
+export function schemaFingerprint(schema: { readonly collections: object }): string {
+  return JSON.stringify(schema.collections);
 }
 
 /**
@@ -100,8 +118,11 @@ export interface StorageCommit {
 export interface ClientStorage {
   /** `"memory"` or `"indexeddb"`. */
   readonly kind: string;
-  /** Opens the storage and reads its outbox and metadata; drops outbox entries already synced. */
-  open(): Promise<DatabaseResult<StoredState>>;
+  /**
+   * Opens the storage and reads its outbox and metadata; drops outbox entries already synced.
+   * With an `identity`, records it in the metadata first (see {@link StorageIdentity}).
+   */
+  open(identity?: StorageIdentity): Promise<DatabaseResult<StoredState>>;
   /** The names of the collections with stored documents, sorted. */
   listCollections(): Promise<DatabaseResult<string[]>>;
   /**
@@ -109,6 +130,8 @@ export interface ClientStorage {
    * version: all of them, or with `page` at most `limit` from the first id after `after`.
    */
   readCollection(collection: string, page?: CollectionPage): Promise<DatabaseResult<StoredCollection>>;
+  /** The stored documents of one collection with these ids (a deleted one: its tombstone); missing ids are left out. */
+  readDocuments(collection: string, ids: readonly string[]): Promise<DatabaseResult<StoredDocument[]>>;
   /**
    * The documents of a stored result, if it is still current (every collection it reads is at
    * the version stored with it, and each document is there); else undefined.

@@ -1,11 +1,27 @@
 import { type Clock, type DatabaseResult, ok, type Triple, type TripleStore } from "@trellis/core";
 import { applyRemoteTriples, receiveClock, type RemoteApplier } from "../sync/remote-apply.js";
-import type { ClientStorage } from "./storage.js";
+import type { ClientStorage, StoredDocument } from "./storage.js";
+import { MAP_COLLECTION_PREFIX } from "../maps/map-collection.js";
 
 /** Triples that arrived for a collection not in memory, kept until it loads. */
 interface Arrival {
   readonly triples: readonly Triple[];
   readonly isComplete: boolean;
+}
+
+/** Documents of a partial collection being read by id, with what arrived for them meanwhile. */
+interface Fetch {
+  readonly arrivals: Arrival[];
+  readonly done: Promise<void>;
+}
+
+/**
+ * What a write reads: a collection whole, or with `ids` only those documents of it (none for a
+ * create). A collection not in memory at all is read whole either way.
+ */
+export interface WriteNeed {
+  readonly collection: string;
+  readonly ids?: readonly string[] | undefined;
 }
 
 /** Documents read from storage at a time when a collection loads. */
@@ -22,15 +38,23 @@ export interface WorkingSetOptions {
   readonly cacheSize?: number | undefined;
   /** Recomputes the live queries of a collection after its stored documents went in unheard. */
   readonly refresh?: ((collection: string) => void) | undefined;
-  /** Whether storage has yet to write changes of a collection held in memory (it stays until then). */
-  readonly hasUnstored: (collection: string) => boolean;
+  /** Ids of a collection's documents whose changes storage has yet to write (they stay in memory until then). */
+  readonly unstoredIds: (collection: string) => ReadonlySet<string>;
+  /**
+   * The rows of a collection that live views hold (see `LiveQueryRegistry.heldRows`), or
+   * undefined when one may read any row: without it, followed collections stay whole.
+   */
+  readonly heldRows?: ((collection: string) => ReadonlySet<number> | undefined) | undefined;
 }
 
 /**
- * Which collections a client holds in memory (design 016). Stored collections are read when a
- * query or write first needs them, not when the client opens, and with a `cacheSize` the least
- * recently used ones that no followed query needs are dropped from memory (never from storage)
- * once memory holds more documents than that. A dropped collection is read again when needed.
+ * Which collections a client holds in memory (designs 016 and 017). Stored collections are read
+ * when a query or write first needs them, not when the client opens. With a `cacheSize`, once
+ * memory holds more documents than that, the least recently used collections that no followed
+ * query needs are dropped from memory (never from storage); then, from followed collections,
+ * the documents no live view holds, which leaves such a collection *partial*. A dropped
+ * collection is read again when needed; a partial one is read whole again by a query that is
+ * not live yet, and by id for a write or for what arrives for a document not in memory.
  *
  * Triples from the server or other tabs for a collection not in memory are kept in arrival order
  * and applied after its stored documents when it loads; the leader stores them meanwhile as
@@ -48,6 +72,12 @@ export class WorkingSet {
   private readonly early = new Map<string, Promise<void>>();
   private readonly arrivals = new Map<string, { list: Arrival[]; triples: number }>();
   private readonly pins = new Map<string, number>();
+  /** Collections a one-shot read needs whole: never made partial meanwhile. */
+  private readonly wholePins = new Map<string, number>();
+  /** Documents of partial collections being read by id, by `collection \0 id`. */
+  private readonly fetching = new Map<string, Fetch>();
+  /** Resident documents when unloading last freed nothing: no need to look again until more come. */
+  private fruitlessAt: number | undefined;
   private readonly lastUse = new Map<string, number>();
   /**
    * The stored version each loaded collection's memory is known to hold (what was read, moved on
@@ -68,9 +98,25 @@ export class WorkingSet {
     this.cacheSize = cacheSize ?? Infinity;
   }
 
-  /** Whether a collection's stored documents are in memory (or there is no storage to read). */
+  /** Whether all of a collection's stored documents are in memory (or there is no storage to read). */
   isLoaded(collection: string): boolean {
+    return this.isEverythingLoaded || (this.loaded.has(collection) && this.options.store.table(collection)?.isPartial !== true);
+  }
+
+  /** Whether a collection is in memory, whole or partial. */
+  isInMemory(collection: string): boolean {
     return this.isEverythingLoaded || this.loaded.has(collection);
+  }
+
+  /**
+   * Whether memory holds a document's stored state, so its changes are stored from memory;
+   * otherwise (its collection is not in memory, or it is not among a partial one's documents)
+   * they are stored as deltas.
+   */
+  holdsDocument(collection: string, id: string): boolean {
+    if (!this.isInMemory(collection)) return false;
+    const table = this.options.store.table(collection);
+    return table?.isPartial !== true || (table.anyRowOf(id) !== undefined && !this.fetching.has(documentKey(collection, id)));
   }
 
   /** Storage failed to open: every collection counts as loaded from now on. */
@@ -82,14 +128,29 @@ export class WorkingSet {
   }
 
   /**
-   * Loads the collections not in memory; undefined when all are (no await needed). A failed
+   * Loads the collections not whole in memory; undefined when all are (no await needed). A failed
    * read is reported and the collection goes on with what memory holds, so nothing waits forever.
    */
   load(collections: Iterable<string>): Promise<void> | undefined {
-    let reads: Promise<DatabaseResult<void>>[] | undefined;
-    for (const collection of collections) {
+    return this.prepareWrite([...collections].map((collection) => ({ collection })));
+  }
+
+  /**
+   * Loads what writes read: whole collections, and documents of partial ones by id; undefined
+   * when memory holds all of it already.
+   */
+  prepareWrite(needs: Iterable<WriteNeed>): Promise<void> | undefined {
+    let reads: Promise<unknown>[] | undefined;
+    for (const { collection, ids } of needs) {
       this.lastUse.set(collection, ++this.uses);
-      if (!this.isLoaded(collection)) (reads ??= []).push(this.read(collection));
+      const loading = this.loading.get(collection);
+      if (loading !== undefined) (reads ??= []).push(loading);
+      else if (ids === undefined || !this.isInMemory(collection)) {
+        if (!this.isLoaded(collection)) (reads ??= []).push(this.read(collection));
+      } else if (!this.isLoaded(collection)) {
+        const fetching = this.fetchDocuments(collection, ids);
+        if (fetching !== undefined) (reads ??= []).push(fetching);
+      }
     }
     return reads && Promise.all(reads).then(() => undefined);
   }
@@ -107,7 +168,7 @@ export class WorkingSet {
       // Anything but the next version means another tab committed in between, unseen here.
       this.versions.set(collection, known !== null && version === known + 1 ? version : null);
     }
-    this.scheduleEviction();
+    this.scheduleEviction(true);
   }
 
   /**
@@ -128,7 +189,7 @@ export class WorkingSet {
    * for it: IndexedDB serves requests in turn, so a large read first would delay it.
    */
   answerEarly(queryKey: string, collection: string): Promise<boolean> {
-    if (this.isLoaded(collection)) return Promise.resolve(true);
+    if (this.isInMemory(collection)) return Promise.resolve(this.isLoaded(collection));
     const answering = this.readEarly(queryKey, collection);
     const previous = this.early.get(collection);
     const settled = answering.then(() => undefined);
@@ -148,18 +209,24 @@ export class WorkingSet {
     return true;
   }
 
-  /** Keeps collections in memory until the returned release is called (a followed query's). */
-  pin(collections: Iterable<string>): () => void {
+  /**
+   * Keeps collections in memory until the returned release is called: a followed query's, whose
+   * live view names the documents it holds, or (`isWhole`) a one-shot read's, which reads them
+   * whole.
+   */
+  pin(collections: Iterable<string>, isWhole = false): () => void {
     const pinned = [...collections];
-    for (const collection of pinned) this.pins.set(collection, (this.pins.get(collection) ?? 0) + 1);
+    for (const collection of pinned) {
+      hold(this.pins, collection);
+      if (isWhole) hold(this.wholePins, collection);
+    }
     let isPinned = true;
     return () => {
       if (!isPinned) return;
       isPinned = false;
       for (const collection of pinned) {
-        const count = this.pins.get(collection)! - 1;
-        if (count > 0) this.pins.set(collection, count);
-        else this.pins.delete(collection);
+        release(this.pins, collection);
+        if (isWhole) release(this.wholePins, collection);
       }
       this.scheduleEviction();
     };
@@ -170,23 +237,32 @@ export class WorkingSet {
     return [...this.pins.keys()];
   }
 
-  /** Applies remote or shared triples: now for collections in memory, on load for the others. */
+  /**
+   * Applies remote or shared triples: now for documents in memory; for a partial collection's
+   * other documents once they are read by id; for collections not in memory, on load.
+   */
   readonly apply: RemoteApplier = (triples, isComplete = false) => {
     const { store, clock } = this.options;
     let later: Map<string, Triple[]> | undefined;
+    let fetched: Map<string, Triple[]> | undefined;
     const now: Triple[] = [];
     for (const triple of triples) {
-      if (this.isLoaded(triple.collection)) now.push(triple);
-      else {
-        later ??= new Map();
-        const list = later.get(triple.collection);
-        if (list === undefined) later.set(triple.collection, [triple]);
-        else list.push(triple);
-      }
+      const { collection } = triple;
+      if (this.isLoaded(collection)) now.push(triple);
+      else if (this.isInMemory(collection)) {
+        if (!this.fetching.has(documentKey(collection, triple.id)) && store.table(collection)?.anyRowOf(triple.id) !== undefined) now.push(triple);
+        else addTo((fetched ??= new Map()), documentKey(collection, triple.id), triple);
+      } else addTo((later ??= new Map()), collection, triple);
     }
-    if (later === undefined) return applyRemoteTriples(store, clock, triples, isComplete);
+    if (later === undefined && fetched === undefined) return applyRemoteTriples(store, clock, triples, isComplete);
     let clockError = now.length > 0 ? applyRemoteTriples(store, clock, now, isComplete) : undefined;
-    for (const [collection, list] of later) {
+    for (const list of fetched?.values() ?? []) {
+      clockError ??= receiveClock(clock, list);
+      const { collection, id } = list[0]!;
+      void this.fetchDocuments(collection, [id]);
+      this.fetching.get(documentKey(collection, id))!.arrivals.push({ triples: list, isComplete });
+    }
+    for (const [collection, list] of later ?? []) {
       clockError ??= receiveClock(clock, list);
       let kept = this.arrivals.get(collection);
       if (kept === undefined) this.arrivals.set(collection, (kept = { list: [], triples: 0 }));
@@ -197,15 +273,21 @@ export class WorkingSet {
     return clockError;
   };
 
-  /** Triples kept for collections not in memory: part of what a new tab gets from the leader. */
+  /** Triples kept for documents not in memory: part of what a new tab gets from the leader. */
   keptTriples(): Triple[] {
     const triples: Triple[] = [];
     for (const { list } of this.arrivals.values()) for (const arrival of list) triples.push(...arrival.triples);
+    for (const { arrivals } of this.fetching.values()) for (const arrival of arrivals) triples.push(...arrival.triples);
     return triples;
   }
 
-  /** Drops from memory what the bound allows, once the current task is done. */
-  scheduleEviction(): void {
+  /**
+   * Drops from memory what the bound allows, once the current task is done. After commits
+   * (`isGrowth`), documents of followed collections are looked at again only once memory has
+   * grown by a tenth of the bound since they last yielded nothing: a look scans their rows.
+   */
+  scheduleEviction(isGrowth = false): void {
+    if (!isGrowth) this.fruitlessAt = undefined;
     if (this.cacheSize === Infinity || this.isEvictionScheduled) return;
     this.isEvictionScheduled = true;
     setTimeout(() => {
@@ -217,25 +299,105 @@ export class WorkingSet {
   /** Number of documents held in memory for loaded collections. */
   residentDocuments(): number {
     let count = 0;
-    for (const collection of this.loaded) count += this.options.store.table(collection)?.ids.length ?? 0;
+    for (const collection of this.loaded) count += this.options.store.table(collection)?.residentCount ?? 0;
     return count;
   }
 
+  /**
+   * Over the bound, drops least recently used collections nothing follows, then unloads the
+   * documents of followed ones that no live view holds (in row order: roughly, oldest read first).
+   */
   private evict(): void {
-    const { store, hasUnstored } = this.options;
+    const { store, unstoredIds } = this.options;
     let resident = this.residentDocuments();
     if (resident <= this.cacheSize) return;
-    const candidates = [...this.loaded]
-      .filter((collection) => !this.pins.has(collection) && !this.loading.has(collection) && !store.isWatched(collection) && !hasUnstored(collection))
-      .sort((a, b) => (this.lastUse.get(a) ?? 0) - (this.lastUse.get(b) ?? 0));
-    for (const collection of candidates) {
+    const byAge = [...this.loaded].sort((a, b) => (this.lastUse.get(a) ?? 0) - (this.lastUse.get(b) ?? 0));
+    for (const collection of byAge) {
       if (resident <= this.cacheSize) return;
-      const size = store.table(collection)?.ids.length ?? 0;
+      if (this.pins.has(collection) || this.loading.has(collection) || store.isWatched(collection) || unstoredIds(collection).size > 0) continue;
+      const size = store.table(collection)?.residentCount ?? 0;
       if (!store.dropTable(collection)) continue;
       this.loaded.delete(collection);
       this.versions.delete(collection);
       resident -= size;
     }
+    if (resident <= this.cacheSize || (this.fruitlessAt !== undefined && resident < this.fruitlessAt + Math.ceil(this.cacheSize / 10))) return;
+    const before = resident;
+    let isBlocked = false;
+    for (const collection of byAge) {
+      if (resident <= this.cacheSize) break;
+      if (this.loading.has(collection) || this.wholePins.has(collection) || collection.startsWith(MAP_COLLECTION_PREFIX)) {
+        isBlocked = true;
+        continue;
+      }
+      const unloaded = this.unloadUnheld(collection, resident - this.cacheSize);
+      resident -= unloaded.count;
+      isBlocked ||= unloaded.isBlocked;
+    }
+    // Nothing to unload but what live views hold: scanning again is pointless until more comes.
+    this.fruitlessAt = resident === before && !isBlocked ? resident : undefined;
+  }
+
+  /**
+   * Unloads up to `count` documents of a collection that no live view holds: how many it did,
+   * and whether others only wait to be stored.
+   */
+  private unloadUnheld(collection: string, count: number): { count: number; isBlocked: boolean } {
+    const { store } = this.options;
+    const table = store.table(collection);
+    const held = this.options.heldRows?.(collection);
+    if (table === undefined || held === undefined) return { count: 0, isBlocked: false };
+    const unstored = this.options.unstoredIds(collection);
+    const rows: number[] = [];
+    for (let row = 0; row < table.ids.length && rows.length < count; row++) {
+      const id = table.ids[row]!;
+      if (table.anyRowOf(id) !== row || held.has(row) || unstored.has(id)) continue;
+      rows.push(row);
+    }
+    const isUnloaded = rows.length > 0 && store.unload(collection, rows);
+    return { count: isUnloaded ? rows.length : 0, isBlocked: unstored.size > 0 || (rows.length > 0 && !isUnloaded) };
+  }
+
+  /**
+   * Reads documents of a partial collection by id (those not in memory and not being read), then
+   * applies them and what arrived for them meanwhile, in arrival order, in one transaction.
+   */
+  private fetchDocuments(collection: string, ids: Iterable<string>): Promise<void> | undefined {
+    const table = this.options.store.table(collection);
+    const waits: Promise<void>[] = [];
+    const missing: string[] = [];
+    for (const id of ids) {
+      const fetching = this.fetching.get(documentKey(collection, id));
+      if (fetching !== undefined) waits.push(fetching.done);
+      else if (table?.anyRowOf(id) === undefined && !missing.includes(id)) missing.push(id);
+    }
+    if (missing.length > 0) {
+      const done = this.options.storage.readDocuments(collection, missing).then((read) => this.settleFetch(collection, missing, read));
+      for (const id of missing) this.fetching.set(documentKey(collection, id), { arrivals: [], done });
+      waits.push(done);
+    }
+    return waits.length === 0 ? undefined : Promise.all(waits).then(() => undefined);
+  }
+
+  private settleFetch(collection: string, ids: readonly string[], read: DatabaseResult<StoredDocument[]>): void {
+    const { store, clock } = this.options;
+    const arrivals: Arrival[] = [];
+    for (const id of ids) {
+      const key = documentKey(collection, id);
+      arrivals.push(...this.fetching.get(key)!.arrivals);
+      this.fetching.delete(key);
+    }
+    if (read.error) console.warn(`Trellis storage: ${read.error.message} Documents of "${collection}" go on with what memory holds.`);
+    if (!this.isInMemory(collection)) {
+      // Dropped whole meanwhile: what arrived waits for the collection's next read.
+      for (const arrival of arrivals) this.apply(arrival.triples, arrival.isComplete);
+      return;
+    }
+    store.transact(() => {
+      for (const document of read.data ?? []) for (const triple of document.triples) store.applyTriple(triple);
+      for (const arrival of arrivals) applyRemoteTriples(store, clock, arrival.triples, arrival.isComplete);
+    });
+    this.scheduleEviction();
   }
 
   private read(collection: string): Promise<DatabaseResult<void>> {
@@ -246,6 +408,8 @@ export class WorkingSet {
     reading = early.then(() => this.readPages(collection)).then((read) => {
       this.loading.delete(collection);
       if (read.error) console.warn(`Trellis storage: ${read.error.message} The collection "${collection}" goes on with what memory holds.`);
+      const table = this.options.store.table(collection);
+      if (table !== undefined && !read.error) table.isPartial = false;
       this.options.refresh?.(collection);
       this.options.store.transact(() => this.applyArrivals(collection));
       this.loaded.add(collection);
@@ -289,4 +453,24 @@ export class WorkingSet {
     const { store, clock } = this.options;
     for (const arrival of kept.list) applyRemoteTriples(store, clock, arrival.triples, arrival.isComplete);
   }
+}
+
+function documentKey(collection: string, id: string): string {
+  return `${collection}\u0000${id}`;
+}
+
+function addTo(lists: Map<string, Triple[]>, key: string, triple: Triple): void {
+  const list = lists.get(key);
+  if (list === undefined) lists.set(key, [triple]);
+  else list.push(triple);
+}
+
+function hold(counts: Map<string, number>, key: string): void {
+  counts.set(key, (counts.get(key) ?? 0) + 1);
+}
+
+function release(counts: Map<string, number>, key: string): void {
+  const count = counts.get(key)! - 1;
+  if (count > 0) counts.set(key, count);
+  else counts.delete(key);
 }

@@ -111,6 +111,11 @@ export class LiveAggregate implements LiveView {
     this.enter(row, key, mapKey, values);
   }
 
+  /** Its matching rows: a change to any other row is decided on that row alone. */
+  heldRows(collection: string): Iterable<number> | undefined {
+    return collection === this.query.collection ? this.members.keys() : undefined;
+  }
+
   /** Recomputes every group from the table: cheaper than folding row by row for bulk commits. */
   reset(table: SourceTable): void {
     this.rebuild(table);

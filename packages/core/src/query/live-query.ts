@@ -53,6 +53,11 @@ export class LiveQuery implements LiveView {
     return this.lastWindow;
   });
   private table: SourceTable | undefined;
+  /**
+   * Whether its matches were computed from a whole table: false when built or reset while its
+   * collection was partial in memory (`Table.isPartial`), until a reset on the whole table.
+   */
+  isComplete = true;
   private readonly relations: RelationTracker | undefined;
 
   constructor(query: NormalizedQuery, source: Source) {
@@ -81,6 +86,7 @@ export class LiveQuery implements LiveView {
     this.dependsOnEveryField = all.isEveryField;
     const table = source.table(query.collection);
     this.table = table;
+    this.isComplete = table?.isPartial !== true;
     if (table !== undefined) {
       for (const entry of sortedMatches(table, query, undefined)) {
         this.entries.push(entry);
@@ -113,6 +119,15 @@ export class LiveQuery implements LiveView {
     return table === undefined ? [] : this.visibleRows.map((row) => table.idOf(row));
   }
 
+  /**
+   * Every matching row (not only the visible ones: a window refills from them) of its own
+   * collection; undefined for a collection it reads through relations, as any row may be shown.
+   */
+  heldRows(collection: string): Iterable<number> | undefined {
+    const isRelated = this.relations?.collections.includes(collection) ?? false;
+    return collection === this.query.collection && !isRelated ? this.members.keys() : undefined;
+  }
+
   /** Recomputes every match from scratch: cheaper than row-by-row folding for bulk commits. */
   reset(table: SourceTable): void {
     if (table.name !== this.query.collection) {
@@ -122,6 +137,7 @@ export class LiveQuery implements LiveView {
       return;
     }
     this.table = table;
+    this.isComplete = table?.isPartial !== true;
     this.entries.length = 0;
     this.members.clear();
     for (const entry of sortedMatches(table, this.query, undefined)) {

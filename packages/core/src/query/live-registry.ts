@@ -53,7 +53,7 @@ export class LiveQueryRegistry {
 
   /** The live query for a normalized query, shared with identical ones; pair with {@link release}. */
   acquire(query: NormalizedQuery): LiveQuery {
-    return this.acquireView(`query:${JSON.stringify(query)}`, () => new LiveQuery(query, this.store));
+    return this.acquireView(queryViewKey(query), () => new LiveQuery(query, this.store));
   }
 
   /**
@@ -96,6 +96,28 @@ export class LiveQueryRegistry {
     batch(() => {
       for (const registration of registrations) registration.view.flush();
     });
+  }
+
+  /** The live query of a normalized query, if one is maintained. */
+  liveQuery(query: NormalizedQuery): LiveQuery | undefined {
+    const view = this.registrations.get(queryViewKey(query))?.view;
+    return view instanceof LiveQuery ? view : undefined;
+  }
+
+  /**
+   * The rows of a collection that the views following it hold (see `LiveView.heldRows`), or
+   * undefined when one of them may read any row of it.
+   */
+  heldRows(collection: string): Set<number> | undefined {
+    const held = new Set<number>();
+    const routes = this.routes.get(collection);
+    if (routes === undefined) return held;
+    for (const { view } of this.registrationsOf(routes)) {
+      const rows = view.heldRows?.(collection);
+      if (rows === undefined) return undefined;
+      for (const row of rows) held.add(row);
+    }
+    return held;
   }
 
   /** Every live query maintained (not the other views, such as live aggregates). */
@@ -226,4 +248,8 @@ export class LiveQueryRegistry {
       this.unwatch.delete(collection);
     }
   }
+}
+
+function queryViewKey(query: NormalizedQuery): string {
+  return `query:${JSON.stringify(query)}`;
 }

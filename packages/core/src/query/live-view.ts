@@ -34,6 +34,11 @@ export interface LiveView {
   reset(table: SourceTable): void;
   /** Publishes what changed; returns whether anything did. */
   flush(): boolean;
+  /**
+   * The rows of `collection` the view reads when it next changes (a working set must keep them
+   * in memory), or undefined when it may read any row of it (it then stays whole in memory).
+   */
+  heldRows?(collection: string): Iterable<number> | undefined;
 }
 
 /**

@@ -10,6 +10,8 @@ export interface SourceTable {
   /** Live (not deleted) documents. */
   liveRows(): number[];
   readonly liveCount: number;
+  /** Only some of the collection's documents are in memory (a client's working set dropped others). */
+  readonly isPartial?: boolean;
   rowOf(id: string): number | undefined;
   isLive(row: number): boolean;
   idOf(row: number): string;

@@ -111,3 +111,67 @@ describe("TripleStore.transactUnheard and LiveQueryRegistry.refresh", () => {
     stop();
   });
 });
+
+describe("TripleStore.unload", () => {
+  const tagged = createSchema({
+    entities: { posts: { title: t.string({ fallback: "" }), tag: t.string({ optional: true }), likes: t.number({ optional: true }) } },
+  }).collections.posts!;
+
+  it("forgets single documents, reuses their rows, and leaves the others and the indexes right", () => {
+    const store = new TripleStore();
+    for (let n = 0; n < 6; n++) store.setFields("posts", `p${n}`, [["title", `t${n}`], ["tag", n % 2 === 0 ? "even" : "odd"], ["likes", n]], at(1 + n));
+    store.delete("posts", "p5", at(10));
+    const table = store.table("posts")!;
+    // Indexes built before the unload must drop the rows too.
+    expect(runQuery(store, normalizeQuery(tagged, { where: { tag: "even" } }).data!)).toHaveLength(3);
+    expect(runQuery(store, normalizeQuery(tagged, { where: { likes: { greaterThanOrEqual: 1 } } }).data!)).toHaveLength(4);
+    const unloaded = [table.rowOf("p0")!, table.rowOf("p1")!, table.anyRowOf("p5")!];
+    expect(store.unload("posts", unloaded)).toBe(true);
+    expect(table.isPartial).toBe(true);
+    expect(table.residentCount).toBe(3);
+    expect(table.liveCount).toBe(3);
+    expect(table.anyRowOf("p0")).toBeUndefined();
+    expect(table.anyRowOf("p5")).toBeUndefined();
+    expect(store.documentTriples("posts", "p1")).toEqual([]);
+    expect([...store.triples()].map((triple) => triple.id).sort()).toEqual(["p2", "p2", "p2", "p3", "p3", "p3", "p4", "p4", "p4"]);
+    const ids = (query: object) => runQuery(store, normalizeQuery(tagged, query).data!).map((row) => table.idOf(row)).sort();
+    expect(ids({ where: { tag: "even" } })).toEqual(["p2", "p4"]);
+    expect(ids({ where: { likes: { greaterThanOrEqual: 1 } } })).toEqual(["p2", "p3", "p4"]);
+    // Loading a document again reuses a freed row, with none of the old cells.
+    store.setFields("posts", "p9", [["title", "new"]], at(20));
+    expect(unloaded).toContain(table.rowOf("p9"));
+    expect(store.documentTriples("posts", "p9").map((triple) => triple.field)).toEqual(["title"]);
+    expect(ids({ where: { tag: "even" } })).toEqual(["p2", "p4"]);
+    expect(table.residentCount).toBe(4);
+    // A document unloaded after its delete can be read back, tombstone first: later writes lose.
+    store.delete("posts", "p5", at(10));
+    expect(store.setField("posts", "p5", "title", "back", at(30))).toBe(false);
+  });
+
+  it("is refused inside a transaction", () => {
+    const store = new TripleStore();
+    store.setField("posts", "p1", "title", "a", at(1));
+    store.transact(() => expect(store.unload("posts", [0])).toBe(false));
+    expect(store.table("posts")!.residentCount).toBe(1);
+  });
+
+  it("live views name the rows they hold; a view built on a partial table is not complete until a reset on a whole one", () => {
+    const store = new TripleStore();
+    for (let n = 0; n < 4; n++) store.setFields("posts", `p${n}`, [["title", `t${n}`], ["tag", n < 2 ? "a" : "b"]], at(1 + n));
+    const registry = new LiveQueryRegistry(store);
+    const table = store.table("posts")!;
+    const tagA = registry.acquire(normalizeQuery(tagged, { where: { tag: "a" }, limit: 1 }).data!);
+    expect([...registry.heldRows("posts")!].map((row) => table.idOf(row)).sort()).toEqual(["p0", "p1"]);
+    expect(registry.liveQuery(normalizeQuery(tagged, { where: { tag: "a" }, limit: 1 }).data!)).toBe(tagA);
+    store.unload("posts", [table.rowOf("p2")!]);
+    const tagB = registry.acquire(normalizeQuery(tagged, { where: { tag: "b" } }).data!);
+    expect(tagA.isComplete).toBe(true);
+    expect(tagB.isComplete).toBe(false);
+    expect(tagB.result.value.map((doc) => doc.id)).toEqual(["p3"]);
+    store.setFields("posts", "p2", [["title", "t2"], ["tag", "b"]], at(1));
+    table.isPartial = false;
+    registry.refresh("posts");
+    expect(tagB.isComplete).toBe(true);
+    expect(tagB.result.value.map((doc) => doc.id).sort()).toEqual(["p2", "p3"]);
+  });
+});

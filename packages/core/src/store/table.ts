@@ -94,12 +94,20 @@ class SetColumn {
 
 /**
  * The documents of one collection, stored by column. A row is a dense number assigned on an
- * id's first appearance and never reused, so typed arrays can hold the per-cell clocks (the
- * bulk of the memory a triple store needs) without an object per document or per field.
+ * id's first appearance, so typed arrays can hold the per-cell clocks (the bulk of the memory a
+ * triple store needs) without an object per document or per field. A row is reused only after
+ * {@link unload} freed it (a client's working set dropping a document storage still holds).
  */
 export class Table {
   readonly ids: string[] = [];
   private readonly rowById = new Map<string, number>();
+  /** Rows {@link unload} freed, reused before new ones. */
+  private readonly freeRows: number[] = [];
+  /**
+   * Memory holds only some of the collection's stored documents (rows were unloaded): a query
+   * over the whole collection must read storage first. Whoever reads them all back clears it.
+   */
+  isPartial = false;
   private state: Uint8Array;
   private updatedTicks: Float64Array;
   private readonly columns = new Map<string, Column>();
@@ -145,6 +153,11 @@ export class Table {
 
   isDeleted(row: number): boolean {
     return this.state[row] === RowState.Deleted;
+  }
+
+  /** Number of documents held (live or deleted), not counting freed rows. */
+  get residentCount(): number {
+    return this.ids.length - this.freeRows.length;
   }
 
   /** Every live row, in row order. */
@@ -229,12 +242,49 @@ export class Table {
   rowFor(id: string): number {
     let row = this.rowById.get(id);
     if (row === undefined) {
-      row = this.ids.length;
-      if (row === this.capacity) this.grow();
-      this.ids.push(id);
+      row = this.freeRows.pop();
+      if (row === undefined) {
+        row = this.ids.length;
+        if (row === this.capacity) this.grow();
+        this.ids.push(id);
+      } else {
+        this.ids[row] = id;
+      }
       this.rowById.set(id, row);
     }
     return row;
+  }
+
+  /**
+   * Forgets a document as if it was never written (its cells, tombstone and index entries) and
+   * frees its row for another id, without a change record: nothing that holds the row number
+   * may still use it (a live view holding it, a transaction in progress). The table becomes
+   * partial. For a working set dropping a document storage still holds.
+   */
+  unload(row: number): void {
+    const id = this.ids[row];
+    if (id === undefined || this.rowById.get(id) !== row) return;
+    if (this.state[row] === RowState.Live) {
+      for (const [field, index] of this.equalityIndexes) index.remove(row, this.get(row, field));
+      this.liveCount--;
+    }
+    for (const column of this.columns.values()) {
+      column.values[row] = undefined;
+      column.ticks[row] = 0;
+      column.nodes[row] = UNWRITTEN;
+    }
+    for (const set of this.setColumns.values()) {
+      set.cells[row] = undefined;
+      set.members[row] = undefined;
+    }
+    this.tombstones.delete(row);
+    this.state[row] = RowState.Empty;
+    this.updatedTicks[row] = 0;
+    this.rowById.delete(id);
+    this.ids[row] = "";
+    this.freeRows.push(row);
+    this.isPartial = true;
+    for (const index of this.rangeIndexes.values()) index.markStale();
   }
 
   /**

@@ -62,6 +62,17 @@ export class TripleStore {
   }
 
   /**
+   * Forgets single documents in memory (see `Table.unload`): only rows no live view holds, and
+   * never inside a transaction (refused: false). The table is partial afterwards.
+   */
+  unload(collection: string, rows: Iterable<number>): boolean {
+    const table = this.tables.get(collection);
+    if (table === undefined || this.depth > 0) return false;
+    for (const row of rows) table.unload(row);
+    return true;
+  }
+
+  /**
    * Runs `body` as one transaction whose changes to `collection` no listener hears (a bulk load
    * of stored documents; watchers are then refreshed once, see `LiveQueryRegistry.refresh`).
    */
