@@ -120,7 +120,7 @@ export class ClientPersistence {
    */
   async write<T>(needs: Iterable<WriteNeed>, body: () => DatabaseResult<T>): Promise<DatabaseResult<T>> {
     if (!this.isReady.peek()) await this.ready;
-    const loading = this.workingSet.prepareWrite(needs);
+    const loading = this.workingSet.prepare(needs);
     if (loading !== undefined) await loading;
     const result = body();
     if (result.error) return result;

@@ -31,18 +31,23 @@ function client(appId: string, storage: ClientStorage | undefined, cacheSize?: n
   );
 }
 
-/** A storage that records the documents read back by id. */
+/** A storage that records the documents read back by id, and the whole collection reads. */
 function countingStorage() {
   const inner = createMemoryStorage();
   const fetched: string[] = [];
+  const wholeReads: string[] = [];
   const storage: ClientStorage = {
     ...inner,
     readDocuments: (collection, ids) => {
       fetched.push(...ids);
       return inner.readDocuments(collection, ids);
     },
+    readCollection: (collection, page) => {
+      if (page?.after === undefined) wholeReads.push(collection);
+      return inner.readCollection(collection, page);
+    },
   };
-  return { storage, fetched };
+  return { storage, fetched, wholeReads };
 }
 
 const settled = (c: Client) => waitFor(() => c.connection.state === "online" && c.connection.pending === 0, "writes acknowledged");
@@ -51,7 +56,7 @@ const byId = (rows: readonly Item[]) => [...rows].sort((a, b) => (a.id < b.id ? 
 describe("partial collections", () => {
   it("unloads what followed queries do not hold, and reads documents back by id for remote changes and writes", async () => {
     const appId = live.newApp("partial");
-    const { storage, fetched } = countingStorage();
+    const { storage, fetched, wholeReads } = countingStorage();
     const bounded = client(appId, storage, 10, "b");
     for (let n = 0; n < 60; n++) await bounded.database.items.create({ n, tag: n < 8 ? "x" : "y" });
     await settled(bounded);
@@ -64,6 +69,16 @@ describe("partial collections", () => {
     await bounded.database.items.create({ n: 100, tag: "x" });
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(fetched).toEqual([]);
+    // The same query again is live and complete already: it answers without reading storage.
+    const readsBefore = wholeReads.length;
+    let again: Item[] | undefined;
+    const same = bounded.database.items.subscribe({ where: { tag: "x" }, orderBy: ["n", "asc"] }, (rows, _error, loading) => {
+      if (!loading && rows) again = rows as Item[];
+    });
+    await waitFor(() => again !== undefined, "the same query answers");
+    expect(again).toHaveLength(9);
+    expect(wholeReads.length).toBe(readsBefore);
+    same.unsubscribe();
 
     const other = client(appId, undefined, undefined, "o");
     const everything = (await other.database.items.query({ orderBy: ["n", "asc"] })).data as Item[];
@@ -92,12 +107,14 @@ describe("partial collections", () => {
 
     // A new subscription on the partial collection answers from the whole collection too.
     await new Promise((resolve) => setTimeout(resolve, 20));
+    const readsBeforeLarge = wholeReads.length;
     let large: Item[] | undefined;
     const second = bounded.database.items.subscribe({ where: { n: { greaterThan: 50 } } }, (rows, _error, loading) => {
       if (!loading && rows) large = rows as Item[];
     });
     await waitFor(() => large !== undefined, "the second subscription answers");
     expect(byId(large!)).toEqual(expected.filter((item) => item.n > 50));
+    expect(wholeReads.length).toBe(readsBeforeLarge + 1);
     second.unsubscribe();
     followed.unsubscribe();
   });

@@ -132,14 +132,14 @@ export class WorkingSet {
    * read is reported and the collection goes on with what memory holds, so nothing waits forever.
    */
   load(collections: Iterable<string>): Promise<void> | undefined {
-    return this.prepareWrite([...collections].map((collection) => ({ collection })));
+    return this.prepare([...collections].map((collection) => ({ collection })));
   }
 
   /**
-   * Loads what writes read: whole collections, and documents of partial ones by id; undefined
+   * Loads what an operation reads: whole collections, and documents of partial ones by id; undefined
    * when memory holds all of it already.
    */
-  prepareWrite(needs: Iterable<WriteNeed>): Promise<void> | undefined {
+  prepare(needs: Iterable<WriteNeed>): Promise<void> | undefined {
     let reads: Promise<unknown>[] | undefined;
     for (const { collection, ids } of needs) {
       this.lastUse.set(collection, ++this.uses);
