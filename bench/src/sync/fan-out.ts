@@ -87,7 +87,13 @@ export async function trellisFanOut(serverUrl: string, sockets: number, writes: 
     return await timeFanOut(
       sockets,
       (onArrival) => {
-        for (const socket of receivers) socket.onFrame = onArrival;
+        // Taken as is, unparsed, as the floor's sockets take theirs: both time delivery alone.
+        for (const socket of receivers) {
+          socket.onFrame = () => {
+            onArrival();
+            return true;
+          };
+        }
       },
       (k) => writer.sendText(JSON.stringify({ type: "push", batchId: `b${k}`, triples: [triple("fans", "f0", "n", k, hlc())] })),
       () => writer.next("ack"),
