@@ -15,8 +15,9 @@ describeBrowser("persistence in Chromium", () => {
   const env = useBrowserEnv({ ignoreConsole: /net::ERR_CONNECTION_REFUSED/ });
   const servers: ServerProcess[] = [];
 
-  async function tab(context: BrowserContext, options: { appId: string; serverUrl?: string }): Promise<Page> {
-    return env.open(context, { userId: "ada", storage: "indexeddb", options: { reconnect: { baseMs: 50, maxMs: 200 } }, ...options });
+  async function tab(context: BrowserContext, { cacheSize, ...options }: { appId: string; serverUrl?: string; cacheSize?: number }): Promise<Page> {
+    const bound = cacheSize === undefined ? {} : { cacheSize };
+    return env.open(context, { userId: "ada", storage: "indexeddb", options: { reconnect: { baseMs: 50, maxMs: 200 }, ...bound }, ...options });
   }
 
   afterEach(async () => {
@@ -47,6 +48,35 @@ describeBrowser("persistence in Chromium", () => {
     await other.evaluate(() => window.app.watchTodos());
     await other.waitForFunction(() => window.app.views.todos?.length === 3, undefined, { timeout: 15_000 });
     expect(await titles(other)).toEqual(["one", "three", "two"]);
+  });
+
+  it("with cacheSize 0, keeps only what a subscription holds, and reads back by id what another browser changes", async () => {
+    const server = await startServerProcess();
+    servers.push(server);
+    const appId = env.newAppId();
+    const page = await tab(await env.newContext(), { appId, serverUrl: server.url, cacheSize: 0 });
+    for (let n = 0; n < 20; n++) await page.evaluate((title) => window.app.createTodo(title, true), `d${String(n).padStart(2, "0")}`);
+    for (const title of ["open1", "open2"]) await page.evaluate((title) => window.app.createTodo(title), title);
+    await page.evaluate(() => window.app.watchOpen());
+    await page.waitForFunction(() => window.app.views.open?.length === 2);
+    await waitForStatus(page, "online/0");
+
+    const other = await env.open(await env.newContext(), { appId, userId: "bob", storage: "memory", serverUrl: server.url });
+    await other.evaluate(() => window.app.watchTodos());
+    await other.waitForFunction(() => window.app.views.todos?.length === 22, undefined, { timeout: 15_000 });
+    const idOf = (title: string) => other.evaluate((title) => window.app.views.todos!.find((row) => row.title === title)!.id, title);
+    // Another browser reopens a done todo: it enters the subscription of the bounded tab.
+    await other.evaluate((id) => window.app.updateTodo(id, { done: false }), await idOf("d07"));
+    await page.waitForFunction(() => window.app.views.open?.map((row) => row.title).join() === "d07,open1,open2", undefined, { timeout: 15_000 });
+    // The bounded tab renames a done todo by id: it reads it back from IndexedDB first.
+    await page.evaluate((id) => window.app.updateTodo(id, { title: "d12 renamed" }), await idOf("d12"));
+    await other.waitForFunction(() => window.app.views.todos?.some((row) => row.title === "d12 renamed"), undefined, { timeout: 15_000 });
+    // What IndexedDB holds is whole: a reload offline shows the three open todos.
+    await server.stop();
+    await reloadApp(page);
+    await page.evaluate(() => window.app.watchOpen());
+    await page.waitForFunction(() => window.app.views.open?.length === 3);
+    expect(await page.evaluate(() => window.app.todoIds())).toHaveLength(22);
   });
 
   it(`loses no write it reported as stored across ${RELOADS} reloads in the middle of writing`, async () => {

@@ -69,8 +69,12 @@ export interface TestApp {
   start(options: StartOptions): string;
   /** Subscribes to the todos (ordered by title) and keeps the latest rows in `views[name]`. */
   watchTodos(name?: string): void;
+  /** The same for the todos not done: `views.open`. */
+  watchOpen(): void;
   /** Creates a todo; returns its id, or throws with the error's code and message. */
   createTodo(title: string, done?: boolean): Promise<string>;
+  /** Updates a todo's fields, or throws with the error's code and message. */
+  updateTodo(id: string, fields: { title?: string; done?: boolean }): Promise<void>;
   /**
    * Creates todos one after another until the page goes away, logging `stored:<id>` for each
    * write whose promise resolved without error: the writes the client reported as stored.
@@ -97,6 +101,20 @@ function running(): TrellisClient<TestSchema> {
   return app.client;
 }
 
+/** Keeps the latest rows of the todos (only those not done: `isOpen`) in `views[name]`. */
+function watch(name: string, isOpen: boolean): void {
+  const todos = running().database.todos;
+  const fields = { id: true, title: true, done: true, createdBy: true } as const;
+  const show = (rows: readonly TodoRow[] | undefined, error: { code: string; message: string } | undefined) => {
+    if (error !== undefined) console.error(`watch(${name}): ${error.code}: ${error.message}`);
+    app.views[name] = rows?.map((row) => ({ id: row.id, title: row.title, done: row.done, createdBy: row.createdBy }));
+  };
+  const subscription = isOpen
+    ? todos.subscribe({ where: { done: false }, orderBy: ["title", "asc"], fields }, show)
+    : todos.subscribe({ orderBy: ["title", "asc"], fields }, show);
+  unsubscribes.push(() => subscription.unsubscribe());
+}
+
 const app: TestApp = {
   client: undefined,
   views: {},
@@ -114,14 +132,14 @@ const app: TestApp = {
     return app.client.clientId;
   },
   watchTodos(name = "todos") {
-    const subscription = running().database.todos.subscribe(
-      { orderBy: ["title", "asc"], fields: { id: true, title: true, done: true, createdBy: true } },
-      (rows, error) => {
-        if (error !== undefined) console.error(`watchTodos(${name}): ${error.code}: ${error.message}`);
-        app.views[name] = rows?.map((row) => ({ id: row.id, title: row.title, done: row.done, createdBy: row.createdBy }));
-      },
-    );
-    unsubscribes.push(() => subscription.unsubscribe());
+    watch(name, false);
+  },
+  watchOpen() {
+    watch("open", true);
+  },
+  async updateTodo(id, fields) {
+    const { error } = await running().database.todos.update({ id, fields });
+    if (error !== undefined) throw new Error(`updateTodo: ${error.code}: ${error.message}`);
   },
   async createTodo(title, done = false) {
     const { data, error } = await running().database.todos.create({ title, done });
