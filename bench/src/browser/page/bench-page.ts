@@ -49,6 +49,11 @@ export interface BenchPage {
    * does (subscribe, first result, unsubscribe); resolves with how many rows they showed.
    */
   visitAll(): Promise<number>;
+  /**
+   * Subscribes to another query on c0 (done todos, one screen) next to the running one and
+   * resolves with the milliseconds to its first result: what a new screen on a collection costs.
+   */
+  openOther(): Promise<number>;
 }
 
 declare global {
@@ -61,6 +66,8 @@ declare global {
 
 /** The benchmark's query: open todos, newest first, one screen of them. */
 const FIRST_SCREEN = { where: { done: false }, orderBy: ["createdAt", "desc"], limit: 20 } as const;
+/** A second screen on c0: done todos, newest first. */
+const OTHER_SCREEN = { where: { done: true }, orderBy: ["createdAt", "desc"], limit: 20 } as const;
 /** `?screen=tag`: one tag's todos (a twentieth of c0 with one collection), newest first. */
 const TAG_SCREEN = { where: { tag: "tag3" }, orderBy: ["createdAt", "desc"], limit: 20 } as const;
 
@@ -81,6 +88,17 @@ const bench: BenchPage = {
       });
     }
     return rows;
+  },
+  openOther() {
+    const started = performance.now();
+    return new Promise<number>((resolve, reject) => {
+      const subscription = todosOf(window.client as { database: unknown }, 0).subscribe(OTHER_SCREEN, (docs, error, loading) => {
+        if (loading) return;
+        queueMicrotask(() => subscription.unsubscribe());
+        if (error !== undefined || docs === undefined) reject(new Error(`openOther: ${error?.code}: ${error?.message}`));
+        else resolve(performance.now() - started);
+      });
+    });
   },
   async seed(appId, count, chunk, spread) {
     const client = createClient({ schema, appId, storage: "indexeddb" });
