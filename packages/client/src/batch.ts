@@ -1,7 +1,7 @@
 import { type DatabaseResult, fail, ok, type Schema } from "@trellis/core";
 import type { LocalWriter } from "./local-writer.js";
 import type { BatchOperation } from "./types.js";
-import type { WriteNeed } from "./persistence/working-set.js";
+import type { MemoryNeed } from "./persistence/working-set.js";
 
 /**
  * A copy of write fields with removals (`undefined`) as `null`, so a description survives JSON.
@@ -34,7 +34,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  * What a batch's operations read (what must be in memory before it runs): the documents its
  * writes by id name, and whole collections for its `*Many` writes.
  */
-export function batchNeeds(operations: unknown): WriteNeed[] {
+export function batchNeeds(operations: unknown): MemoryNeed[] {
   const ids = new Map<string, Set<string> | undefined>();
   if (!Array.isArray(operations)) return [];
   for (const operation of operations) {

@@ -8,7 +8,7 @@ import { MapsService } from "./maps/key-value-map.js";
 import type { KeyValueMap } from "./maps/map-types.js";
 import { PaginatedQuery, preloadPaginated } from "./paginated.js";
 import { ClientPersistence } from "./persistence/client-persistence.js";
-import type { WriteNeed } from "./persistence/working-set.js";
+import type { MemoryNeed } from "./persistence/working-set.js";
 import { schemaFingerprint } from "./persistence/storage.js";
 import { type QuotaEstimate, watchQuota } from "./persistence/quota-watcher.js";
 import { gateQuerySync } from "./persistence/ready-gate.js";
@@ -188,7 +188,7 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
       return body(...args);
     };
   /** A write: applied once what it reads is loaded from storage (`needs`), resolved once it is stored. */
-  const write = <A extends unknown[], T>(name: string, needs: (...args: A) => Iterable<WriteNeed>, body: (...args: A) => DatabaseResult<T>) =>
+  const write = <A extends unknown[], T>(name: string, needs: (...args: A) => Iterable<MemoryNeed>, body: (...args: A) => DatabaseResult<T>) =>
     guard(name, async (...args: A): Promise<DatabaseResult<T>> => (persistence ? persistence.write(needs(...args), () => body(...args)) : body(...args)));
 
   const database: Record<string, unknown> = {};

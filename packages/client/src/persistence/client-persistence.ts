@@ -5,7 +5,7 @@ import type { OutboxEntry } from "../sync/outbox.js";
 import { createPersistentOutbox, type PersistentOutbox } from "./persistent-outbox.js";
 import { Persister } from "./persister.js";
 import type { ClientStorage, StorageIdentity } from "./storage.js";
-import { WorkingSet, type WriteNeed } from "./working-set.js";
+import { WorkingSet, type MemoryNeed } from "./working-set.js";
 import { MAP_COLLECTION_PREFIX } from "../maps/map-collection.js";
 
 /** What the rest of the client gets back from storage once it opened. */
@@ -118,7 +118,7 @@ export class ClientPersistence {
    * it (the write stays in memory and in the outbox, and is stored with the next commit that
    * succeeds).
    */
-  async write<T>(needs: Iterable<WriteNeed>, body: () => DatabaseResult<T>): Promise<DatabaseResult<T>> {
+  async write<T>(needs: Iterable<MemoryNeed>, body: () => DatabaseResult<T>): Promise<DatabaseResult<T>> {
     if (!this.isReady.peek()) await this.ready;
     const loading = this.workingSet.prepare(needs);
     if (loading !== undefined) await loading;

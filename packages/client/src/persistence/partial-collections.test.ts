@@ -92,6 +92,20 @@ describe("partial collections", () => {
     await waitFor(() => shown.some((item) => item.id === entering.id) && !shown.some((item) => item.id === deleted.id), "the followed query sees the changes");
     expect(fetched).toContain(entering.id);
 
+    // A query by id reads just that document, one-shot or followed.
+    const byIdReads = wholeReads.length;
+    const single = everything[30]!;
+    expect((await bounded.database.items.queryOne({ where: { id: single.id } })).data).toEqual(single);
+    let followedOne: Item | undefined;
+    const one = bounded.database.items.subscribeOne({ where: { id: everything[31]!.id } }, (row, _error, loading) => {
+      if (!loading && row) followedOne = row as Item;
+    });
+    await waitFor(() => followedOne !== undefined, "the subscription by id answers");
+    expect(followedOne).toEqual(everything[31]);
+    one.unsubscribe();
+    expect(fetched).toEqual(expect.arrayContaining([single.id, everything[31]!.id]));
+    expect(wholeReads.length).toBe(byIdReads);
+
     // A write by id to a document not in memory reads it first (not "not found").
     const unloaded = everything[40]!;
     const updated = await bounded.database.items.update({ id: unloaded.id, fields: { n: 2_000 } });

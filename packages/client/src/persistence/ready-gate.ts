@@ -3,7 +3,7 @@ import { collectionsOf, type NormalizedQuery } from "@trellis/core";
 import type { QuerySync } from "../sync/query-sync.js";
 import type { SyncedQuery } from "../sync/synced-queries.js";
 import { canAnswerEarly } from "./stored-results.js";
-import type { WorkingSet } from "./working-set.js";
+import type { WorkingSet, MemoryNeed } from "./working-set.js";
 
 /** What the gate waits for: storage opened, and the collections a query reads in memory. */
 export interface QueryGate {
@@ -29,16 +29,22 @@ export interface QueryGate {
 export function gateQuerySync(inner: QuerySync, gate: QueryGate): QuerySync {
   const { isReady, ready, workingSet, persister } = gate;
   /**
-   * Undefined when the query can run now; else settles once it can. A live query already
-   * complete over a partial collection needs nothing more of it (its matches are in memory).
+   * Undefined when the query can run now; else settles once it can. Of a partial collection, a
+   * live query already complete needs nothing more (its matches are in memory), and a query by
+   * id only its documents; anything else reads the collection whole.
    */
   const prepare = (query: NormalizedQuery, isFollowed = false): Promise<unknown> | undefined => {
-    const needed = () =>
-      [...collectionsOf(query)].filter(
-        (collection) => !(isFollowed && collection === query.collection && workingSet.isInMemory(collection) && gate.hasCompleteView?.(query) === true),
-      );
-    if (!isReady.peek()) return ready.then(() => workingSet.load(needed()));
-    return workingSet.load(needed());
+    const needs = (): MemoryNeed[] =>
+      [...collectionsOf(query)].flatMap((collection) => {
+        if (collection !== query.collection || !workingSet.isInMemory(collection) || workingSet.isLoaded(collection)) return [{ collection }];
+        if (isFollowed && gate.hasCompleteView?.(query) === true) return [];
+        // Its own collection read through a relation too: any document of it may be shown.
+        const isRelated = (query.relations ?? []).some((relation) => collectionsOf(relation.query).has(collection));
+        const ids = isRelated ? undefined : idsOf(query);
+        return [ids === undefined ? { collection } : { collection, ids }];
+      });
+    if (!isReady.peek()) return ready.then(() => workingSet.prepare(needs()));
+    return workingSet.prepare(needs());
   };
   const pinnedWhile = async <T>(query: NormalizedQuery, body: () => Promise<T>): Promise<T> => {
     const unpin = workingSet.pin(collectionsOf(query), true);
@@ -94,6 +100,16 @@ export function gateQuerySync(inner: QuerySync, gate: QueryGate): QuerySync {
     load: (query) => pinnedWhile(query, () => inner.load(query)),
     applyRemote: (triples) => inner.applyRemote(triples),
   };
+}
+
+/** The ids a query's `where` limits it to (an `id` equals or in), or undefined. */
+function idsOf(query: NormalizedQuery): string[] | undefined {
+  for (const { field, op, operand } of query.where) {
+    if (field !== "id") continue;
+    if (op === "equals") return [String(operand)];
+    if (op === "in") return (operand as unknown[]).map(String);
+  }
+  return undefined;
 }
 
 function pinned(synced: SyncedQuery, unpin: () => void): SyncedQuery {

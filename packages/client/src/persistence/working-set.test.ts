@@ -181,7 +181,8 @@ describe("working set: cacheSize", () => {
  * failure (`SEED=` overrides).
  */
 describe("working set: bounded and unbounded clients answer alike (randomised)", () => {
-  it.each([[0x5e7_0001], [0x5e7_0002], [0x5e7_0003]])("seed %i", async (fixedSeed) => {
+  // 407 once caught a query by id with a relation to its own collection answered from too little.
+  it.each([[0x5e7_0001], [0x5e7_0002], [0x5e7_0003], [407]])("seed %i", async (fixedSeed) => {
     const seed = seedOf(process.env.SEED, fixedSeed);
     const random = createRandom(seed);
     const cacheSize = random.int(8);
@@ -200,6 +201,7 @@ describe("working set: bounded and unbounded clients answer alike (randomised)",
       const filter = random.next();
       if (filter < 0.45) query.where = { tag: random.pick(["x", "y", "z"]) };
       else if (filter < 0.8) query.where = { n: { lessThan: random.int(6) } };
+      else if (filter < 0.9 && ids[collection].length > 0) query.where = { id: { in: [random.pick(ids[collection]), random.pick(ids[collection])] } };
       if (random.chance(0.4)) query.limit = 1 + random.int(4);
       if (random.chance(0.3)) query.fields = { n: true, aId: { fields: { n: true } } };
       return query;

@@ -16,10 +16,10 @@ interface Fetch {
 }
 
 /**
- * What a write reads: a collection whole, or with `ids` only those documents of it (none for a
- * create). A collection not in memory at all is read whole either way.
+ * What an operation needs in memory: a collection whole, or with `ids` only those documents of
+ * it (none for a create). A collection not in memory at all is read whole either way.
  */
-export interface WriteNeed {
+export interface MemoryNeed {
   readonly collection: string;
   readonly ids?: readonly string[] | undefined;
 }
@@ -139,7 +139,7 @@ export class WorkingSet {
    * Loads what an operation reads: whole collections, and documents of partial ones by id; undefined
    * when memory holds all of it already.
    */
-  prepare(needs: Iterable<WriteNeed>): Promise<void> | undefined {
+  prepare(needs: Iterable<MemoryNeed>): Promise<void> | undefined {
     let reads: Promise<unknown>[] | undefined;
     for (const { collection, ids } of needs) {
       this.lastUse.set(collection, ++this.uses);
