@@ -10,6 +10,7 @@ import { PaginatedQuery, preloadPaginated } from "./paginated.js";
 import { ClientPersistence } from "./persistence/client-persistence.js";
 import type { MemoryNeed } from "./persistence/working-set.js";
 import { schemaFingerprint } from "./persistence/storage.js";
+import { WarmViews } from "./persistence/warm-views.js";
 import { type QuotaEstimate, watchQuota } from "./persistence/quota-watcher.js";
 import { gateQuerySync } from "./persistence/ready-gate.js";
 import { resolveStorage, type StorageOption } from "./persistence/resolve-storage.js";
@@ -149,6 +150,8 @@ export interface TrellisClient<S extends Schema> {
 }
 
 const APP_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+/** Views kept after their last subscriber left, with a cacheSize (see WarmViews). */
+const WARM_VIEWS = 8;
 
 /**
  * Creates a client. Reads and writes are local and instant; with a `serverUrl` the client
@@ -174,11 +177,14 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
   const store = new TripleStore();
   const registry = new LiveQueryRegistry(store);
   const { storage, quota } = watchQuota(resolveStorage(options.storage, appId));
-  const persistence = storage && new ClientPersistence(storage, store, clock, registry, options.cacheSize, { clientId, schema: schemaFingerprint(schema) });
+  // With a bound, a screen the user returns to answers from memory (see WarmViews).
+  const warm = storage && options.cacheSize !== undefined ? new WarmViews(registry, WARM_VIEWS) : undefined;
+  const identity = { clientId, schema: schemaFingerprint(schema) };
+  const persistence = storage && new ClientPersistence(storage, store, clock, { registry, cacheSize: options.cacheSize, identity, warm });
   const assembled = assembleSync(options, { store, clock, appId, clientId, persistence });
   const { sync } = assembled;
   const writer = new LocalWriter(schema, store, clock, options.userId, options.generateId ?? generateId, assembled.onWrite);
-  const queries = new QueryService(schema, store, registry, appId, persistence ? gateQuerySync(sync ?? LOCAL_SYNC, persistence) : sync);
+  const queries = new QueryService(schema, store, registry, appId, persistence ? gateQuerySync(sync ?? LOCAL_SYNC, persistence) : sync, warm);
   const maps = new MapsService({ store, registry, writer, sync: queries.sync, ...(persistence ? { commit: (collection, write) => persistence.write([{ collection }], write) } : {}) });
   let isClosed = false;
 

@@ -22,6 +22,7 @@ import {
 } from "@trellis/core";
 import { LOCAL_SYNC, type QuerySync, syncedAggregateQuery } from "./sync/query-sync.js";
 import type { SyncedQuery } from "./sync/synced-queries.js";
+import type { WarmViews } from "./persistence/warm-views.js";
 import type { SubscribeCallback, Subscription, SubscriptionState } from "./types.js";
 import { createPreloadData, isPreloadData, type ParsedPreload, parsePreloadData, type PreloadData, type PreloadKind } from "./preload.js";
 
@@ -44,6 +45,8 @@ export class QueryService {
     /** The app whose data this client holds; preloaded data names it. */
     readonly appId: string = "default",
     readonly sync: QuerySync = LOCAL_SYNC,
+    /** Where a view goes when its last subscriber leaves, instead of being released at once. */
+    private readonly warm?: WarmViews,
   ) {}
 
   /**
@@ -134,6 +137,7 @@ export class QueryService {
       return { getCurrentState: () => state, unsubscribe: () => {} };
     }
     const { view, synced } = followed.data;
+    this.warm?.reused(view);
     const data = derive(view.result);
     let state: SubscriptionState<T> = { data: undefined, error: undefined, loading: true };
     // Preloaded input: the first call carries the preloaded data as is; the live result follows
@@ -167,7 +171,8 @@ export class QueryService {
         if (!isActive) return;
         isActive = false;
         stop();
-        this.registry.release(view);
+        if (this.warm === undefined) this.registry.release(view);
+        else this.warm.keep(view);
         synced.release();
       },
     };

@@ -5,8 +5,21 @@ import type { OutboxEntry } from "../sync/outbox.js";
 import { createPersistentOutbox, type PersistentOutbox } from "./persistent-outbox.js";
 import { Persister } from "./persister.js";
 import type { ClientStorage, StorageIdentity } from "./storage.js";
+import type { WarmViews } from "./warm-views.js";
 import { WorkingSet, type MemoryNeed } from "./working-set.js";
 import { MAP_COLLECTION_PREFIX } from "../maps/map-collection.js";
+
+/** What a client's persistence works with besides its storage, store and clock. */
+export interface PersistenceOptions {
+  /** Its live queries: their results are stored, and followed collections keep what they hold. */
+  readonly registry?: LiveQueryRegistry | undefined;
+  /** Documents to keep in memory beyond what live queries hold (default: no bound). */
+  readonly cacheSize?: number | undefined;
+  /** Recorded in the storage's metadata when it opens. */
+  readonly identity?: StorageIdentity | undefined;
+  /** Views kept after their subscribers left; released when what they hold does not fit `cacheSize`. */
+  readonly warm?: WarmViews | undefined;
+}
 
 /** What the rest of the client gets back from storage once it opened. */
 export interface RestoredState {
@@ -21,7 +34,7 @@ export interface RestoredState {
  * `gateQuerySync`).
  *
  * @example
- * const persistence = new ClientPersistence(storage, store, clock, registry, 5_000);
+ * const persistence = new ClientPersistence(storage, store, clock, { registry, cacheSize: 5_000 });
  * persistence.open((restored) => sync.restore(restored));
  */
 export class ClientPersistence {
@@ -35,15 +48,18 @@ export class ClientPersistence {
   private openFailure: DatabaseResult<void> | undefined;
   private resolveReady!: (result: DatabaseResult<void>) => void;
 
+  private readonly registry: LiveQueryRegistry | undefined;
+  private readonly identity: StorageIdentity | undefined;
+
   constructor(
     readonly storage: ClientStorage,
     store: TripleStore,
     private readonly clock: Clock,
-    private readonly registry?: LiveQueryRegistry,
-    cacheSize?: number,
-    /** Recorded in the storage's metadata when it opens. */
-    private readonly identity?: StorageIdentity,
+    options: PersistenceOptions = {},
   ) {
+    const { registry, cacheSize, identity, warm } = options;
+    this.registry = registry;
+    this.identity = identity;
     this.workingSet = new WorkingSet({
       store,
       clock,
@@ -52,6 +68,7 @@ export class ClientPersistence {
       unstoredIds: (collection) => this.persister.unstoredIds(collection),
       heldRows: registry && ((collection) => registry.heldRows(collection)),
       refresh: registry && ((collection) => registry.refresh(collection)),
+      releaseWarm: warm && (() => warm.releaseOldest()),
     });
     const { workingSet } = this;
     this.persister = new Persister(storage, store, clock, {

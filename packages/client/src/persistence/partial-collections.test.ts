@@ -133,6 +133,56 @@ describe("partial collections", () => {
     followed.unsubscribe();
   });
 
+  it("answers a query subscribed again after its last subscriber left from memory, while what it holds fits", async () => {
+    const appId = live.newApp("partial-warm");
+    const { storage, wholeReads } = countingStorage();
+    const bounded = client(appId, storage, 20, "w");
+    for (let n = 0; n < 60; n++) await bounded.database.items.create({ n, tag: n < 8 ? "x" : "y" });
+    await settled(bounded);
+    const followed = bounded.database.items.subscribe({ where: { tag: "x" } }, () => {});
+    const pair = { where: { n: { in: [40, 41] } }, orderBy: ["n", "asc"] } as const;
+    const open = async (): Promise<Item[]> => {
+      let rows: Item[] | undefined;
+      const subscription = bounded.database.items.subscribe(pair, (docs, _error, loading) => {
+        if (!loading && docs) rows = docs as Item[];
+      });
+      await waitFor(() => rows !== undefined, "the pair query answers");
+      subscription.unsubscribe();
+      return rows!;
+    };
+    expect((await open()).map((item) => item.n)).toEqual([40, 41]);
+    // Eviction after a write leaves the collection partial; the pair's view stays, unsubscribed.
+    await bounded.database.items.create({ n: 100, tag: "x" });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const other = client(appId, undefined, undefined, "o");
+    const target = ((await other.database.items.queryOne({ where: { n: 41 } })).data as Item).id;
+    await other.database.items.update({ id: target, fields: { n: 42 } });
+    await settled(other);
+    const reads = wholeReads.length;
+    // Another client's change reached the kept view; subscribing again reads nothing.
+    await waitFor(async () => (await bounded.database.items.queryOne({ where: { id: target } })).data?.n === 42, "the change arrives");
+    expect((await open()).map((item) => item.n)).toEqual([40]);
+    expect(wholeReads.length).toBe(reads);
+    // A kept view holding more than the bound allows is let go: subscribing again reads storage.
+    const large = { where: { n: { greaterThan: 19 } } } as const;
+    const openLarge = async () => {
+      let count: number | undefined;
+      const subscription = bounded.database.items.subscribe(large, (docs, _error, loading) => {
+        if (!loading && docs) count = docs.length;
+      });
+      await waitFor(() => count !== undefined, "the large query answers");
+      subscription.unsubscribe();
+      return count;
+    };
+    expect(await openLarge()).toBe(41);
+    await bounded.database.items.create({ n: 101, tag: "x" });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const readsBeforeLarge = wholeReads.length;
+    expect(await openLarge()).toBe(42);
+    expect(wholeReads.length).toBe(readsBeforeLarge + 1);
+    followed.unsubscribe();
+  });
+
   it("keeps documents with changes not yet stored until storage has them", async () => {
     const appId = live.newApp("partial-unstored");
     const inner = createMemoryStorage();

@@ -45,6 +45,8 @@ export interface WorkingSetOptions {
    * undefined when one may read any row: without it, followed collections stay whole.
    */
   readonly heldRows?: ((collection: string) => ReadonlySet<number> | undefined) | undefined;
+  /** Releases the oldest view kept after its subscribers left (see `WarmViews`); false when none is kept. */
+  readonly releaseWarm?: (() => boolean) | undefined;
 }
 
 /**
@@ -333,6 +335,11 @@ export class WorkingSet {
       const unloaded = this.unloadUnheld(collection, resident - this.cacheSize);
       resident -= unloaded.count;
       isBlocked ||= unloaded.isBlocked;
+    }
+    if (resident > this.cacheSize && this.options.releaseWarm?.() === true) {
+      // What views kept after their subscribers left hold does not fit: one goes, then look again.
+      this.scheduleEviction();
+      return;
     }
     // Nothing to unload but what live views hold: scanning again is pointless until more comes.
     this.fruitlessAt = resident === before && !isBlocked ? resident : undefined;
