@@ -62,9 +62,10 @@ export interface ClientOptions<S extends Schema> {
   /**
    * With storage: how many documents to keep in memory (default: no bound). Collections are read
    * from storage when first queried or written; beyond this many documents in memory, the least
-   * recently used collections that no subscription, paginated query or open map follows are
-   * dropped from memory (not from storage) and read again when needed. Followed collections stay
-   * whole, so memory can exceed the bound while they need it. See docs/offline.md.
+   * recently used collections that nothing follows are dropped from memory (not from storage),
+   * then the documents of followed collections that no live query holds (a subscription holds
+   * every document matching it). What is dropped is read again when needed, so results never
+   * change; memory can exceed the bound while live queries hold more. See docs/offline.md.
    */
   readonly cacheSize?: number;
 }
