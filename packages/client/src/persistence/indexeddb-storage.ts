@@ -1,5 +1,5 @@
 import { type DatabaseResult, fail, ok, type Triple } from "@trellis/core";
-import { type DBSchema, type IDBPDatabase, openDB } from "idb";
+import { type DBSchema, type IDBPDatabase, type IDBPObjectStore, openDB, type StoreNames } from "idb";
 import type { OutboxEntry } from "../sync/outbox.js";
 import {
   changedCollections,
@@ -7,6 +7,8 @@ import {
   type CollectionPage,
   type CommitOutcome,
   currentResults,
+  fieldTerm,
+  fieldTerms,
   mergeForStorage,
   pendingDocuments,
   RESULT_PREFIX,
@@ -20,8 +22,11 @@ import {
   VERSION_PREFIX,
 } from "./storage.js";
 
-/** The layout version of the database; bump it with an `upgrade` step when the layout changes. */
-const LAYOUT_VERSION = 1;
+/**
+ * The layout version of the database; bump it with an `upgrade` step when the layout changes.
+ * 2: documents carry `terms`, indexed (`byTerm`), for `readMatching`.
+ */
+const LAYOUT_VERSION = 2;
 const PENDING = 0;
 const SYNCED = 1;
 const CURSOR_PREFIX = "cursor:";
@@ -35,8 +40,13 @@ interface OutboxRow {
   readonly triples: readonly Triple[];
 }
 
+/** A document as the `documents` store holds it: with its field index keys. */
+interface DocumentRecord extends StoredDocument {
+  readonly terms: [string, string, string][];
+}
+
 interface TrellisDb extends DBSchema {
-  documents: { key: [string, string]; value: StoredDocument };
+  documents: { key: [string, string]; value: DocumentRecord; indexes: { byTerm: [string, string, string] } };
   outbox: { key: string; value: OutboxRow; indexes: { bySynced: [number, number] } };
   meta: { key: string; value: string };
 }
@@ -67,10 +77,18 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
     if (database !== undefined) return database;
     if (closedBy !== undefined) throw new StorageClosed(closedBy);
     database = await openDB<TrellisDb>(options.name, LAYOUT_VERSION, {
-      upgrade(db) {
-        db.createObjectStore("documents", { keyPath: ["collection", "id"] });
-        db.createObjectStore("outbox", { keyPath: "batchId" }).createIndex("bySynced", ["synced", "seq"]);
-        db.createObjectStore("meta");
+      upgrade(db, oldVersion, _newVersion, transaction) {
+        if (oldVersion < 1) {
+          db.createObjectStore("documents", { keyPath: ["collection", "id"] });
+          db.createObjectStore("outbox", { keyPath: "batchId" }).createIndex("bySynced", ["synced", "seq"]);
+          db.createObjectStore("meta");
+        }
+        if (oldVersion < 2) {
+          const documents = transaction.objectStore("documents");
+          documents.createIndex("byTerm", "terms", { multiEntry: true });
+          // Documents stored by layout 1 get their index keys; the upgrade waits for these requests.
+          if (oldVersion >= 1) void addTerms(documents);
+        }
       },
       // Another tab opens a newer layout: step aside rather than block its upgrade.
       blocking() {
@@ -150,7 +168,7 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
           tx.objectStore("meta").get(VERSION_PREFIX + collection),
         ]);
         await tx.done;
-        return ok({ documents, version: Number(version ?? 0) });
+        return ok({ documents: documents.map(documentOf), version: Number(version ?? 0) });
       } catch (error) {
         return storageFailure(error, "read");
       }
@@ -161,7 +179,22 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
         const tx = db.transaction("documents", "readonly");
         const found = await Promise.all(ids.map((id) => tx.store.get([collection, id])));
         await tx.done;
-        return ok(found.filter((document): document is StoredDocument => document !== undefined));
+        return ok(found.filter((document) => document !== undefined).map(documentOf));
+      } catch (error) {
+        return storageFailure(error, "read");
+      }
+    },
+    async readMatching(collection: string, field: string, values: readonly unknown[]): Promise<DatabaseResult<StoredDocument[]>> {
+      try {
+        const db = await connect();
+        const tx = db.transaction("documents", "readonly");
+        const index = tx.store.index("byTerm");
+        const lists = await Promise.all(values.map((value) => index.getAll(fieldTerm(collection, field, value))));
+        await tx.done;
+        // A set field can hold several of the values: each document once.
+        const byId = new Map<string, StoredDocument>();
+        for (const list of lists) for (const found of list) byId.set(found.id, documentOf(found));
+        return ok([...byId.values()]);
       } catch (error) {
         return storageFailure(error, "read");
       }
@@ -181,7 +214,7 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
           if (isCurrent) found = await Promise.all(result.documents.map(([collection, id]) => tx.objectStore("documents").get([collection, id])));
         }
         await tx.done;
-        return ok(found?.every((document) => document !== undefined) ? (found as StoredDocument[]) : undefined);
+        return ok(found?.every((document) => document !== undefined) ? (found as DocumentRecord[]).map(documentOf) : undefined);
       } catch (error) {
         return storageFailure(error, "read");
       }
@@ -247,7 +280,7 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
           issue(
             documents.get([document.collection, document.id]).then((stored) => {
               const triples = mergeForStorage(stored?.triples, document.triples, isDelta);
-              return triples && documents.put({ collection: document.collection, id: document.id, triples });
+              return triples && documents.put(record({ collection: document.collection, id: document.id, triples }));
             }),
           );
         for (const document of commit.documents) store(document, false);
@@ -290,6 +323,23 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
 }
 
 class StorageClosed extends Error {}
+
+/** Gives every stored document its field index keys (the upgrade to layout 2). */
+async function addTerms(documents: IDBPObjectStore<TrellisDb, ArrayLike<StoreNames<TrellisDb>>, "documents", "versionchange">): Promise<void> {
+  for (let cursor = await documents.openCursor(); cursor; cursor = await cursor.continue()) {
+    void cursor.update(record(cursor.value)).catch(() => {});
+  }
+}
+
+/** A document as stored, with its field index keys. */
+function record(document: StoredDocument): DocumentRecord {
+  return { collection: document.collection, id: document.id, triples: document.triples, terms: fieldTerms(document) };
+}
+
+/** A stored record as a document (without its index keys). */
+function documentOf({ collection, id, triples }: DocumentRecord): StoredDocument {
+  return { collection, id, triples };
+}
 
 function readCursors(keys: readonly string[], values: readonly string[]): Map<string, string> {
   const cursors = new Map<string, string>();

@@ -6,6 +6,8 @@ import {
   type CollectionPage,
   type CommitOutcome,
   currentResults,
+  fieldTerm,
+  fieldTerms,
   mergeForStorage,
   pendingDocuments,
   type StorageCommit,
@@ -78,6 +80,13 @@ export function createMemoryStorage(): ClientStorage {
     },
     async readDocuments(collection: string, ids: readonly string[]): Promise<DatabaseResult<StoredDocument[]>> {
       const found = ids.map((id) => documents.get(`${collection}\u0000${id}`)).filter((document) => document !== undefined);
+      return ok(structuredClone(found));
+    },
+    async readMatching(collection: string, field: string, values: readonly unknown[]): Promise<DatabaseResult<StoredDocument[]>> {
+      const wanted = new Set(values.map((value) => JSON.stringify(fieldTerm(collection, field, value))));
+      const found = [...documents.values()].filter(
+        (document) => document.collection === collection && fieldTerms(document).some((term) => wanted.has(JSON.stringify(term))),
+      );
       return ok(structuredClone(found));
     },
     async readResult(key: string): Promise<DatabaseResult<StoredDocument[] | undefined>> {

@@ -106,6 +106,19 @@ describe("partial collections", () => {
     expect(fetched).toEqual(expect.arrayContaining([single.id, everything[31]!.id]));
     expect(wholeReads.length).toBe(byIdReads);
 
+    // A query by equality reads the documents holding its values through the field index.
+    const equalityReads = wholeReads.length;
+    const fortyFour = everything.find((item) => item.n === 44)!;
+    expect((await bounded.database.items.query({ where: { n: 44 } })).data).toEqual([fortyFour]);
+    let byTag: Item[] | undefined;
+    const tagged = bounded.database.items.subscribe({ where: { tag: "y", n: { lessThan: 15 } }, orderBy: ["n", "asc"] }, (rows, _error, loading) => {
+      if (!loading && rows) byTag = rows as Item[];
+    });
+    await waitFor(() => byTag !== undefined, "the subscription by tag answers");
+    expect(byTag).toEqual(everything.filter((item) => item.tag === "y" && item.n < 15));
+    tagged.unsubscribe();
+    expect(wholeReads.length).toBe(equalityReads);
+
     // A write by id to a document not in memory reads it first (not "not found").
     const unloaded = everything[40]!;
     const updated = await bounded.database.items.update({ id: unloaded.id, fields: { n: 2_000 } });

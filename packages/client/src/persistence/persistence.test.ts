@@ -133,6 +133,7 @@ describe("storage option", () => {
       readCollection: async () => ({ data: { documents: [], version: 0 }, error: undefined }),
       readResult: async () => ({ data: undefined, error: undefined }),
       readDocuments: async () => ({ data: [], error: undefined }),
+      readMatching: async () => ({ data: [], error: undefined }),
       listCollections: async () => ({ data: [], error: undefined }),
       prune: async () => ({ data: 0, error: undefined }),
       readSyncState: async () => ({ data: { outbox: [], cursors: new Map() }, error: undefined }),

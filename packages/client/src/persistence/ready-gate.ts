@@ -1,7 +1,8 @@
 import { computed, type ReadonlySignal, signal } from "@preact/signals-core";
-import { collectionsOf, type NormalizedQuery } from "@trellis/core";
+import { collectionsOf, type NormalizedQuery, routeOf } from "@trellis/core";
 import type { QuerySync } from "../sync/query-sync.js";
 import type { SyncedQuery } from "../sync/synced-queries.js";
+import { canReadMatching } from "./storage.js";
 import { canAnswerEarly } from "./stored-results.js";
 import type { WorkingSet, MemoryNeed } from "./working-set.js";
 
@@ -30,8 +31,9 @@ export function gateQuerySync(inner: QuerySync, gate: QueryGate): QuerySync {
   const { isReady, ready, workingSet, persister } = gate;
   /**
    * Undefined when the query can run now; else settles once it can. Of a partial collection, a
-   * live query already complete needs nothing more (its matches are in memory), and a query by
-   * id only its documents; anything else reads the collection whole.
+   * live query already complete needs nothing more (its matches are in memory), a query by id
+   * only its documents, a query with an equality route the documents holding its values;
+   * anything else reads the collection whole.
    */
   const prepare = (query: NormalizedQuery, isFollowed = false): Promise<unknown> | undefined => {
     const needs = (): MemoryNeed[] =>
@@ -39,9 +41,13 @@ export function gateQuerySync(inner: QuerySync, gate: QueryGate): QuerySync {
         if (collection !== query.collection || !workingSet.isInMemory(collection) || workingSet.isLoaded(collection)) return [{ collection }];
         if (isFollowed && gate.hasCompleteView?.(query) === true) return [];
         // Its own collection read through a relation too: any document of it may be shown.
-        const isRelated = (query.relations ?? []).some((relation) => collectionsOf(relation.query).has(collection));
-        const ids = isRelated ? undefined : idsOf(query);
-        return [ids === undefined ? { collection } : { collection, ids }];
+        if ((query.relations ?? []).some((relation) => collectionsOf(relation.query).has(collection))) return [{ collection }];
+        const ids = idsOf(query);
+        if (ids !== undefined) return [{ collection, ids }];
+        // Every match holds one of the route's values, so the storage's field index finds them all.
+        const route = routeOf(query.where, query.specs);
+        if (route !== undefined && canReadMatching(route.field, route.keys)) return [{ collection, matching: { field: route.field, values: route.keys } }];
+        return [{ collection }];
       });
     if (!isReady.peek()) return ready.then(() => workingSet.prepare(needs()));
     return workingSet.prepare(needs());

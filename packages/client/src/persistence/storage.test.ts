@@ -181,6 +181,38 @@ describe.each(backends)("$name storage", (backend) => {
     expect((await storage.readDocuments("lists", ["a"])).data).toEqual([]);
   });
 
+  it("finds documents by a field's value through the field index, as stored now", async () => {
+    const storage = backend.create();
+    await opened(storage);
+    const doc = (id: string, ...triples: Triple[]) => ({ collection: "todos", id, triples });
+    const member = (id: string, element: string, present: boolean, ticks: number): Triple => ({ ...triple(id, "tagIds", present, ticks), element });
+    await storage.commit(
+      commit({
+        documents: [
+          doc("t1", triple("t1", "tag", "a", 5), triple("t1", "n", 1, 5), member("t1", "x", true, 5), member("t1", "y", false, 5)),
+          doc("t2", triple("t2", "tag", "b", 5)),
+          doc("t3", triple("t3", "tag", "a", 5)),
+        ],
+      }),
+    );
+    await storage.commit(commit({ documents: [doc("t3", triple("t3", "$deleted", true, 6))] }));
+    const reread = await backend.reopen(storage);
+    await opened(reread);
+    const ids = async (field: string, values: unknown[]) => ((await reread.readMatching("todos", field, values)).data ?? []).map((found) => found.id).sort();
+    expect(await ids("tag", ["a"])).toEqual(["t1"]);
+    expect(await ids("tag", ["a", "b", "z"])).toEqual(["t1", "t2"]);
+    expect(await ids("n", [1])).toEqual(["t1"]);
+    expect(await ids("n", ["1"])).toEqual([]);
+    expect(await ids("tagIds", ["x", "y"])).toEqual(["t1"]);
+    expect((await reread.readMatching("lists", "tag", ["a"])).data).toEqual([]);
+    // Documents come back as stored, nothing added.
+    expect((await reread.readMatching("todos", "tag", ["b"])).data).toEqual([doc("t2", triple("t2", "tag", "b", 5))]);
+    // A change moves the document in the index.
+    await reread.commit(commit({ deltas: [doc("t1", triple("t1", "tag", "c", 7))] }));
+    expect(await ids("tag", ["a"])).toEqual([]);
+    expect(await ids("tag", ["c"])).toEqual(["t1"]);
+  });
+
   it("stores deltas of a document not stored only with its createdAt or tombstone", async () => {
     const storage = backend.create();
     await opened(storage);
@@ -283,6 +315,36 @@ describe.each(backends)("$name storage", (backend) => {
   });
 });
 
+describe("indexeddb storage layouts", () => {
+  it("gives documents stored by layout 1 their field index keys when it opens them", async () => {
+    const name = `layout1-${++databases}`;
+    const old = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = indexedDB.open(name, 1);
+      request.onupgradeneeded = () => {
+        const db = request.result;
+        db.createObjectStore("documents", { keyPath: ["collection", "id"] });
+        db.createObjectStore("outbox", { keyPath: "batchId" }).createIndex("bySynced", ["synced", "seq"]);
+        db.createObjectStore("meta");
+      };
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    const stored = [1, 2, 3].map((n) => ({ collection: "todos", id: `t${n}`, triples: [triple(`t${n}`, "tag", n === 2 ? "b" : "a", 5)] }));
+    await new Promise<void>((resolve, reject) => {
+      const tx = old.transaction("documents", "readwrite");
+      for (const document of stored) tx.objectStore("documents").put(document);
+      tx.oncomplete = () => resolve();
+      tx.onerror = () => reject(tx.error);
+    });
+    old.close();
+    const storage = createIndexedDbStorage({ name });
+    await opened(storage);
+    expect(((await storage.readMatching("todos", "tag", ["a"])).data ?? []).map((found) => found.id).sort()).toEqual(["t1", "t3"]);
+    expect((await storage.readCollection("todos")).data!.documents).toEqual(stored);
+    await storage.close();
+  });
+});
+
 describe("indexeddb storage and other tabs", () => {
   it("steps aside for a tab that opens a newer layout, and reports STORAGE from then on", async () => {
     const name = `upgrade-${++databases}`;
@@ -291,7 +353,7 @@ describe("indexeddb storage and other tabs", () => {
     // A newer version of the app in another tab upgrades the database: it must not be blocked.
     let wasBlocked = false;
     const upgraded = await new Promise<IDBDatabase>((resolve, reject) => {
-      const request = indexedDB.open(name, 2);
+      const request = indexedDB.open(name, 3);
       request.onblocked = () => (wasBlocked = true);
       request.onsuccess = () => resolve(request.result);
       request.onerror = () => reject(request.error);

@@ -133,6 +133,12 @@ export interface ClientStorage {
   /** The stored documents of one collection with these ids (a deleted one: its tombstone); missing ids are left out. */
   readDocuments(collection: string, ids: readonly string[]): Promise<DatabaseResult<StoredDocument[]>>;
   /**
+   * The stored documents of one collection whose `field` holds one of `values` (a set field: has
+   * one of them as a member), through an index of field values (see {@link fieldTerms}). Only
+   * values {@link isTermValue} accepts are indexed.
+   */
+  readMatching(collection: string, field: string, values: readonly unknown[]): Promise<DatabaseResult<StoredDocument[]>>;
+  /**
    * The documents of a stored result, if it is still current (every collection it reads is at
    * the version stored with it, and each document is there); else undefined.
    */
@@ -167,6 +173,40 @@ export function mergeForStorage(stored: readonly Triple[] | undefined, incoming:
 
 function startsDocument(triple: Triple): boolean {
   return triple.field === DELETED_FIELD || (triple.field === CREATED_AT_FIELD && triple.element === undefined);
+}
+
+/** Longest string value the field index holds: longer ones are rarely looked up by equality. */
+const MAX_TERM_STRING = 256;
+
+/** Whether the field index holds a value: strings up to 256 characters, finite numbers, booleans. */
+export function isTermValue(value: unknown): boolean {
+  return (typeof value === "string" && value.length <= MAX_TERM_STRING) || (typeof value === "number" && Number.isFinite(value)) || typeof value === "boolean";
+}
+
+/** Whether {@link ClientStorage.readMatching} finds every stored document holding one of these values in `field`. */
+export function canReadMatching(field: string, values: readonly unknown[]): boolean {
+  return field !== CREATED_AT_FIELD && values.every(isTermValue);
+}
+
+/** The index key of a field holding a value: `[collection, field, value as JSON]` (every part a string, as IndexedDB keys need). */
+export function fieldTerm(collection: string, field: string, value: unknown): [string, string, string] {
+  return [collection, field, JSON.stringify(value)];
+}
+
+/**
+ * The field index keys of a stored document: one per plain field value and per present set
+ * member that {@link isTermValue} accepts; none for a deleted document. `createdAt` is left out
+ * (nearly unique, never looked up by equality).
+ */
+export function fieldTerms(document: { readonly collection: string; readonly triples: readonly Triple[] }): [string, string, string][] {
+  const terms: [string, string, string][] = [];
+  for (const triple of document.triples) {
+    if (triple.field === DELETED_FIELD) return [];
+    if (triple.field === CREATED_AT_FIELD) continue;
+    const value = triple.element === undefined ? triple.value : triple.value === true ? triple.element : undefined;
+    if (isTermValue(value)) terms.push(fieldTerm(document.collection, triple.field, value));
+  }
+  return terms;
 }
 
 /** The keys (`collection \0 id`) of the documents pending writes touch: prune keeps them. */

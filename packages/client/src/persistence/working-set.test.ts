@@ -189,7 +189,12 @@ describe("working set: bounded and unbounded clients answer alike (randomised)",
     // Documents the bounded client read back by id: those of followed collections it unloaded.
     let fetched = 0;
     const bounded = createMemoryStorage();
-    const counted: ClientStorage = { ...bounded, readDocuments: (collection, ids) => ((fetched += ids.length), bounded.readDocuments(collection, ids)) };
+    let matched = 0;
+    const counted: ClientStorage = {
+      ...bounded,
+      readDocuments: (collection, ids) => ((fetched += ids.length), bounded.readDocuments(collection, ids)),
+      readMatching: (collection, field, values) => (matched++, bounded.readMatching(collection, field, values)),
+    };
     const storages = [counted, createMemoryStorage()];
     let pair = storages.map((storage, index) => open(storage, index === 0 ? cacheSize : undefined));
     const ids: Record<Collection, string[]> = { a: [], b: [], c: [], d: [] };
@@ -280,7 +285,10 @@ describe("working set: bounded and unbounded clients answer alike (randomised)",
       });
     }
     for (const lives of subscriptions) for (const live of lives) live.unsubscribe();
-    // The fixed seeds do reach documents unloaded from followed collections.
-    if (process.env.SEED === undefined) expect(fetched, context(120)).toBeGreaterThan(0);
+    // The fixed seeds do reach documents unloaded from followed collections, by id and by field value.
+    if (process.env.SEED === undefined) {
+      expect(fetched, context(120)).toBeGreaterThan(0);
+      expect(matched, context(120)).toBeGreaterThan(0);
+    }
   });
 });

@@ -22,6 +22,8 @@ interface Fetch {
 export interface MemoryNeed {
   readonly collection: string;
   readonly ids?: readonly string[] | undefined;
+  /** Or: the documents whose `field` holds one of `values`, found through the storage's field index. */
+  readonly matching?: { readonly field: string; readonly values: readonly unknown[] } | undefined;
 }
 
 /** Documents read from storage at a time when a collection loads. */
@@ -143,14 +145,14 @@ export class WorkingSet {
    */
   prepare(needs: Iterable<MemoryNeed>): Promise<void> | undefined {
     let reads: Promise<unknown>[] | undefined;
-    for (const { collection, ids } of needs) {
+    for (const { collection, ids, matching } of needs) {
       this.lastUse.set(collection, ++this.uses);
       const loading = this.loading.get(collection);
       if (loading !== undefined) (reads ??= []).push(loading);
-      else if (ids === undefined || !this.isInMemory(collection)) {
+      else if ((ids === undefined && matching === undefined) || !this.isInMemory(collection)) {
         if (!this.isLoaded(collection)) (reads ??= []).push(this.read(collection));
       } else if (!this.isLoaded(collection)) {
-        const fetching = this.fetchDocuments(collection, ids);
+        const fetching = ids === undefined ? this.fetchMatching(collection, matching!) : this.fetchDocuments(collection, ids);
         if (fetching !== undefined) (reads ??= []).push(fetching);
       }
     }
@@ -384,6 +386,34 @@ export class WorkingSet {
       waits.push(done);
     }
     return waits.length === 0 ? undefined : Promise.all(waits).then(() => undefined);
+  }
+
+  /**
+   * Puts in memory the stored documents of a partial collection whose `field` holds one of
+   * `values` (the storage's field index), and waits for those being read by id with what arrived
+   * for them. Memory then holds every document a query routed by that field can match. A failed
+   * read falls back to reading the collection whole.
+   */
+  private async fetchMatching(collection: string, { field, values }: NonNullable<MemoryNeed["matching"]>): Promise<void> {
+    const { store, storage } = this.options;
+    const read = await storage.readMatching(collection, field, values);
+    if (read.error) {
+      console.warn(`Trellis storage: ${read.error.message} The collection "${collection}" is read whole instead.`);
+      await this.read(collection);
+      return;
+    }
+    if (!this.isInMemory(collection)) return;
+    const pending: Promise<void>[] = [];
+    store.transact(() => {
+      for (const document of read.data) {
+        const fetching = this.fetching.get(documentKey(collection, document.id));
+        // Being read by id: applied with what arrived for it. In memory: memory holds at least this.
+        if (fetching !== undefined) pending.push(fetching.done);
+        else if (store.table(collection)?.anyRowOf(document.id) === undefined) for (const triple of document.triples) store.applyTriple(triple);
+      }
+    });
+    this.scheduleEviction();
+    await Promise.all(pending);
   }
 
   private settleFetch(collection: string, ids: readonly string[], read: DatabaseResult<StoredDocument[]>): void {
