@@ -50,7 +50,7 @@ describeBrowser("persistence in Chromium", () => {
     expect(await titles(other)).toEqual(["one", "three", "two"]);
   });
 
-  it("with cacheSize 0, keeps only what a subscription holds, and reads back by id what another browser changes", async () => {
+  it("with cacheSize 0, keeps only what a subscription holds, and reads back by id or field value what it needs", async () => {
     const server = await startServerProcess();
     servers.push(server);
     const appId = env.newAppId();
@@ -71,6 +71,9 @@ describeBrowser("persistence in Chromium", () => {
     // The bounded tab renames a done todo by id: it reads it back from IndexedDB first.
     await page.evaluate((id) => window.app.updateTodo(id, { title: "d12 renamed" }), await idOf("d12"));
     await other.waitForFunction(() => window.app.views.todos?.some((row) => row.title === "d12 renamed"), undefined, { timeout: 15_000 });
+    // A query by equality reads the done todos through IndexedDB's field index.
+    const done = Array.from({ length: 20 }, (_, n) => `d${String(n).padStart(2, "0")}`).filter((title) => title !== "d07");
+    expect(await page.evaluate(() => window.app.doneTitles())).toEqual(done.map((title) => (title === "d12" ? "d12 renamed" : title)).sort());
     // What IndexedDB holds is whole: a reload offline shows the three open todos.
     await server.stop();
     await reloadApp(page);

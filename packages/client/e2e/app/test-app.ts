@@ -80,6 +80,8 @@ export interface TestApp {
    * write whose promise resolved without error: the writes the client reported as stored.
    */
   writeUntilUnload(prefix: string): void;
+  /** The titles of the done todos, sorted (a one-shot query with an equality filter). */
+  doneTitles(): Promise<string[]>;
   /** Waits for stored data, then returns every todo id (a one-shot query). */
   todoIds(): Promise<string[]>;
   /** The connection's state and pending write count, e.g. "online/0". */
@@ -155,6 +157,11 @@ const app: TestApp = {
         console.log(`stored:${data.id}`);
       }
     })();
+  },
+  async doneTitles() {
+    const { data, error } = await running().database.todos.query({ where: { done: true }, orderBy: ["title", "asc"], fields: { title: true } });
+    if (error !== undefined) throw new Error(`doneTitles: ${error.code}: ${error.message}`);
+    return data.map((row) => row.title);
   },
   async todoIds() {
     const client = running();
