@@ -402,7 +402,11 @@ export class WorkingSet {
       await this.read(collection);
       return;
     }
-    if (!this.isInMemory(collection)) return;
+    if (!this.isInMemory(collection)) {
+      // Dropped whole meanwhile: only a whole read puts back what the caller needs.
+      await this.read(collection);
+      return;
+    }
     const pending: Promise<void>[] = [];
     store.transact(() => {
       for (const document of read.data) {
