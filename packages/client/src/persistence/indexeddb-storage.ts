@@ -1,5 +1,5 @@
 import { type DatabaseResult, fail, ok, type Triple } from "@trellis/core";
-import { type DBSchema, type IDBPDatabase, type IDBPObjectStore, openDB, type StoreNames } from "idb";
+import { type DBSchema, type IDBPDatabase, openDB } from "idb";
 import type { OutboxEntry } from "../sync/outbox.js";
 import {
   changedCollections,
@@ -32,6 +32,11 @@ const SYNCED = 1;
 const CURSOR_PREFIX = "cursor:";
 const CLIENT_ID_KEY = "clientId";
 const SCHEMA_KEY = "schema";
+/** Meta key: `"ready"` once every stored document carries its field index keys (see `indexTerms`). */
+const TERMS_KEY = "terms";
+const TERMS_READY = "ready";
+/** Documents given their index keys per transaction when a layout-1 database is indexed. */
+const TERMS_PAGE = 500;
 
 interface OutboxRow {
   readonly batchId: string;
@@ -84,10 +89,12 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
           db.createObjectStore("meta");
         }
         if (oldVersion < 2) {
-          const documents = transaction.objectStore("documents");
-          documents.createIndex("byTerm", "terms", { multiEntry: true });
-          // Documents stored by layout 1 get their index keys; the upgrade waits for these requests.
-          if (oldVersion >= 1) void addTerms(documents);
+          // On the documents themselves: a store of its own made every write and every read by
+          // value slower (design 017). Documents stored by layout 1 get their keys in the
+          // background after opening (`indexTerms`): rewriting them here would hold the first
+          // open for as long as storing them took.
+          transaction.objectStore("documents").createIndex("byTerm", "terms", { multiEntry: true });
+          if (oldVersion < 1) void transaction.objectStore("meta").put(TERMS_READY, TERMS_KEY);
         }
       },
       // Another tab opens a newer layout: step aside rather than block its upgrade.
@@ -102,6 +109,32 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
       },
     });
     return database;
+  };
+
+  /**
+   * Gives the documents a layout-1 database stored their field index keys, a page per
+   * transaction with a task's pause between, then marks the index ready. Until then
+   * `readMatching` answers undefined. Interrupted (closed, failed), the next open starts over.
+   */
+  const indexTerms = async (): Promise<void> => {
+    let after: [string, string] | undefined;
+    try {
+      for (;;) {
+        const db = await connect();
+        const tx = db.transaction(["documents", "meta"], "readwrite");
+        const documents = tx.objectStore("documents");
+        const page = await documents.getAll(after === undefined ? undefined : IDBKeyRange.lowerBound(after, true), TERMS_PAGE);
+        for (const found of page) void documents.put(record(found)).catch(() => {});
+        const isLast = page.length < TERMS_PAGE;
+        if (isLast) void tx.objectStore("meta").put(TERMS_READY, TERMS_KEY).catch(() => {});
+        await tx.done;
+        if (isLast) return;
+        after = [page.at(-1)!.collection, page.at(-1)!.id];
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+    } catch {
+      // Closed or failed: queries by value read whole collections until a later open finishes it.
+    }
   };
 
   return {
@@ -129,6 +162,7 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
           }
         }
         await tx.done;
+        if (stored(TERMS_KEY) !== TERMS_READY) void indexTerms();
         pending.sort((a, b) => a.seq - b.seq);
         return ok({
           outbox: pending.map(({ batchId, triples }): OutboxEntry => ({ batchId, triples })),
@@ -184,13 +218,14 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
         return storageFailure(error, "read");
       }
     },
-    async readMatching(collection: string, field: string, values: readonly unknown[]): Promise<DatabaseResult<StoredDocument[]>> {
+    async readMatching(collection: string, field: string, values: readonly unknown[]): Promise<DatabaseResult<StoredDocument[] | undefined>> {
       try {
         const db = await connect();
-        const tx = db.transaction("documents", "readonly");
-        const index = tx.store.index("byTerm");
-        const lists = await Promise.all(values.map((value) => index.getAll(fieldTerm(collection, field, value))));
+        const tx = db.transaction(["documents", "meta"], "readonly");
+        const index = tx.objectStore("documents").index("byTerm");
+        const [ready, ...lists] = await Promise.all([tx.objectStore("meta").get(TERMS_KEY), ...values.map((value) => index.getAll(fieldTerm(collection, field, value)))]);
         await tx.done;
+        if (ready !== TERMS_READY) return ok(undefined);
         // A set field can hold several of the values: each document once.
         const byId = new Map<string, StoredDocument>();
         for (const list of lists) for (const found of list) byId.set(found.id, documentOf(found));
@@ -324,12 +359,6 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
 
 class StorageClosed extends Error {}
 
-/** Gives every stored document its field index keys (the upgrade to layout 2). */
-async function addTerms(documents: IDBPObjectStore<TrellisDb, ArrayLike<StoreNames<TrellisDb>>, "documents", "versionchange">): Promise<void> {
-  for (let cursor = await documents.openCursor(); cursor; cursor = await cursor.continue()) {
-    void cursor.update(record(cursor.value)).catch(() => {});
-  }
-}
 
 /** A document as stored, with its field index keys. */
 function record(document: StoredDocument): DocumentRecord {

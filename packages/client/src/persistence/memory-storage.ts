@@ -82,7 +82,7 @@ export function createMemoryStorage(): ClientStorage {
       const found = ids.map((id) => documents.get(`${collection}\u0000${id}`)).filter((document) => document !== undefined);
       return ok(structuredClone(found));
     },
-    async readMatching(collection: string, field: string, values: readonly unknown[]): Promise<DatabaseResult<StoredDocument[]>> {
+    async readMatching(collection: string, field: string, values: readonly unknown[]): Promise<DatabaseResult<StoredDocument[] | undefined>> {
       const wanted = new Set(values.map((value) => JSON.stringify(fieldTerm(collection, field, value))));
       const found = [...documents.values()].filter(
         (document) => document.collection === collection && fieldTerms(document).some((term) => wanted.has(JSON.stringify(term))),

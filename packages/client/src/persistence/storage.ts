@@ -135,9 +135,10 @@ export interface ClientStorage {
   /**
    * The stored documents of one collection whose `field` holds one of `values` (a set field: has
    * one of them as a member), through an index of field values (see {@link fieldTerms}). Only
-   * values {@link isTermValue} accepts are indexed.
+   * values {@link isTermValue} accepts are indexed. Undefined while the index is still being
+   * built (a database stored before it existed): read the collection instead.
    */
-  readMatching(collection: string, field: string, values: readonly unknown[]): Promise<DatabaseResult<StoredDocument[]>>;
+  readMatching(collection: string, field: string, values: readonly unknown[]): Promise<DatabaseResult<StoredDocument[] | undefined>>;
   /**
    * The documents of a stored result, if it is still current (every collection it reads is at
    * the version stored with it, and each document is there); else undefined.

@@ -391,25 +391,22 @@ export class WorkingSet {
   /**
    * Puts in memory the stored documents of a partial collection whose `field` holds one of
    * `values` (the storage's field index), and waits for those being read by id with what arrived
-   * for them. Memory then holds every document a query routed by that field can match. A failed
-   * read falls back to reading the collection whole.
+   * for them. Memory then holds every document a query routed by that field can match. Without
+   * an answer (a failed read, an index still being built) it reads the collection whole.
    */
   private async fetchMatching(collection: string, { field, values }: NonNullable<MemoryNeed["matching"]>): Promise<void> {
     const { store, storage } = this.options;
     const read = await storage.readMatching(collection, field, values);
-    if (read.error) {
-      console.warn(`Trellis storage: ${read.error.message} The collection "${collection}" is read whole instead.`);
-      await this.read(collection);
-      return;
-    }
-    if (!this.isInMemory(collection)) {
-      // Dropped whole meanwhile: only a whole read puts back what the caller needs.
+    if (read.error) console.warn(`Trellis storage: ${read.error.message} The collection "${collection}" is read whole instead.`);
+    const documents = read.data;
+    // No answer, or the collection was dropped meanwhile: only a whole read gives the caller what it needs.
+    if (documents === undefined || !this.isInMemory(collection)) {
       await this.read(collection);
       return;
     }
     const pending: Promise<void>[] = [];
     store.transact(() => {
-      for (const document of read.data) {
+      for (const document of documents) {
         const fetching = this.fetching.get(documentKey(collection, document.id));
         // Being read by id: applied with what arrived for it. In memory: memory holds at least this.
         if (fetching !== undefined) pending.push(fetching.done);
