@@ -49,23 +49,16 @@ async function buildApp(): Promise<void> {
   writeFileSync(BUILD_STAMP, sourceHash());
 }
 
-/** `next start` on 127.0.0.1 and a free port, in a process group of its own (with any worker it forks). */
-function startNext(trellisUrl: string): Promise<NodeApp> {
+/**
+ * `next start` (the production build) or `next dev` on 127.0.0.1 and a free port, in a process
+ * group of its own (with any worker it forks). Development React reports every hydration
+ * mismatch, attributes included.
+ */
+function startNext(trellisUrl: string, mode: "start" | "dev" = "start"): Promise<NodeApp> {
   return startNodeApp({
-    name: "next start",
+    name: `next ${mode}`,
     cwd: APP_DIR,
-    args: (port) => [NEXT_BIN, "start", "--hostname", "127.0.0.1", "--port", String(port)],
-    env: () => ({ ...nextEnv, TRELLIS_URL: trellisUrl, TRELLIS_APP_ID: APP_ID }),
-    isGroup: true,
-  });
-}
-
-/** `next dev` on 127.0.0.1 and a free port: development React reports every hydration mismatch, attributes included. */
-function startNextDev(trellisUrl: string): Promise<NodeApp> {
-  return startNodeApp({
-    name: "next dev",
-    cwd: APP_DIR,
-    args: (port) => [NEXT_BIN, "dev", "--hostname", "127.0.0.1", "--port", String(port)],
+    args: (port) => [NEXT_BIN, mode, "--hostname", "127.0.0.1", "--port", String(port)],
     env: () => ({ ...nextEnv, TRELLIS_URL: trellisUrl, TRELLIS_APP_ID: APP_ID }),
     isGroup: true,
   });
@@ -146,7 +139,7 @@ describeBrowser("the Next.js example in Chromium", () => {
 
   // Development React also reports attributes that differ, which a production build does not.
   it("hydrates under next dev without any hydration warning", async () => {
-    const dev = await startNextDev(server!.url);
+    const dev = await startNext(server!.url, "dev");
     const context = await browser!.newContext();
     try {
       const page = await context.newPage();
