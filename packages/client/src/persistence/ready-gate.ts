@@ -4,7 +4,7 @@ import type { QuerySync } from "../sync/query-sync.js";
 import type { SyncedQuery } from "../sync/synced-queries.js";
 import { canReadMatching } from "./storage.js";
 import { canAnswerEarly } from "./stored-results.js";
-import type { WorkingSet, MemoryNeed } from "./working-set.js";
+import type { MemoryNeed, WorkingSet } from "./working-set.js";
 
 /** What the gate waits for: storage opened, and the collections a query reads in memory. */
 export interface QueryGate {
@@ -29,26 +29,9 @@ export interface QueryGate {
  */
 export function gateQuerySync(inner: QuerySync, gate: QueryGate): QuerySync {
   const { isReady, ready, workingSet, persister } = gate;
-  /**
-   * Undefined when the query can run now; else settles once it can. Of a partial collection, a
-   * live query already complete needs nothing more (its matches are in memory), a query by id
-   * only its documents, a query with an equality route the documents holding its values;
-   * anything else reads the collection whole.
-   */
+  /** Undefined when the query can run now; else settles once it can (see {@link needsOf}). */
   const prepare = (query: NormalizedQuery, isFollowed = false): Promise<unknown> | undefined => {
-    const needs = (): MemoryNeed[] =>
-      [...collectionsOf(query)].flatMap((collection) => {
-        if (collection !== query.collection || !workingSet.isInMemory(collection) || workingSet.isLoaded(collection)) return [{ collection }];
-        if (isFollowed && gate.hasCompleteView?.(query) === true) return [];
-        // Its own collection read through a relation too: any document of it may be shown.
-        if ((query.relations ?? []).some((relation) => collectionsOf(relation.query).has(collection))) return [{ collection }];
-        const ids = idsOf(query);
-        if (ids !== undefined) return [{ collection, ids }];
-        // Every match holds one of the route's values, so the storage's field index finds them all.
-        const route = routeOf(query.where, query.specs);
-        if (route !== undefined && canReadMatching(route.field, route.keys)) return [{ collection, matching: { field: route.field, values: route.keys } }];
-        return [{ collection }];
-      });
+    const needs = () => needsOf(query, workingSet, isFollowed && gate.hasCompleteView?.(query) === true);
     if (!isReady.peek()) return ready.then(() => workingSet.prepare(needs()));
     return workingSet.prepare(needs());
   };
@@ -106,6 +89,25 @@ export function gateQuerySync(inner: QuerySync, gate: QueryGate): QuerySync {
     load: (query) => pinnedWhile(query, () => inner.load(query)),
     applyRemote: (triples) => inner.applyRemote(triples),
   };
+}
+
+/**
+ * What a query needs in memory. Of its own collection when partial: nothing if its live view is
+ * complete (its matches are in memory); its documents if it names ids; the documents holding its
+ * equality route's values (the storage's field index finds every match); otherwise, and when a
+ * relation reads that collection too, all of it. Other collections: whole.
+ */
+function needsOf(query: NormalizedQuery, workingSet: WorkingSet, hasCompleteView: boolean): MemoryNeed[] {
+  return [...collectionsOf(query)].flatMap((collection) => {
+    if (collection !== query.collection || !workingSet.isInMemory(collection) || workingSet.isLoaded(collection)) return [{ collection }];
+    if (hasCompleteView) return [];
+    if ((query.relations ?? []).some((relation) => collectionsOf(relation.query).has(collection))) return [{ collection }];
+    const ids = idsOf(query);
+    if (ids !== undefined) return [{ collection, ids }];
+    const route = routeOf(query.where, query.specs);
+    if (route !== undefined && canReadMatching(route.field, route.keys)) return [{ collection, matching: { field: route.field, values: route.keys } }];
+    return [{ collection }];
+  });
 }
 
 /** The ids a query's `where` limits it to (an `id` equals or in), or undefined. */
