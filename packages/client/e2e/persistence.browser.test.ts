@@ -102,7 +102,9 @@ describeBrowser("persistence in Chromium", () => {
     const stored = new Set(await page.evaluate(() => window.app.todoIds()));
     const lost = [...reported].filter((id) => !stored.has(id));
     console.info(`${RELOADS} reloads: ${reported.size} writes reported as stored, ${stored.size} stored`);
-    expect(reported.size, "writes were reported as stored").toBeGreaterThan(RELOADS / 2);
+    // Guards against a vacuous run. How many writes become durable before a 0-15 ms reload
+    // depends on the machine's load (247 of 500 in one CI run, ~300 usually), so the bound is loose.
+    expect(reported.size, "writes were reported as stored").toBeGreaterThan(RELOADS / 5);
     expect(lost, `writes reported as stored but missing after ${RELOADS} reloads`).toEqual([]);
   }, 600_000);
 });
