@@ -1,7 +1,7 @@
 /**
  * Fan-out: one change reaching many subscribed sockets, timed from the writer's send to the
- * last socket's frame (and to the first). The sockets are bare `ws` clients in this process,
- * so Trellis and the plain `ws` broadcast floor pay the same receiving cost.
+ * last socket's frame (and to the first and the middle one). The sockets are bare `ws` clients in
+ * this process, so Trellis and the plain `ws` broadcast floors pay the same receiving cost.
  */
 import WebSocket from "ws";
 import { percentile } from "../stats.js";
@@ -16,6 +16,8 @@ export interface FanOutResult {
   readonly allP99Ms: number;
   /** Send → the first socket has it, ms. */
   readonly firstP50Ms: number;
+  /** Send → half the sockets have it, ms (what the median subscriber waits). */
+  readonly midP50Ms: number;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -36,11 +38,14 @@ export async function timeFanOut(
 ): Promise<FanOutResult> {
   let arrived = 0;
   let firstAt = 0;
+  let midAt = 0;
   let lastAt = 0;
+  const middle = Math.ceil(receivers / 2);
   let allArrived: (() => void) | undefined;
   attach(() => {
     const now = performance.now();
     if (arrived++ === 0) firstAt = now;
+    if (arrived === middle) midAt = now;
     if (arrived === receivers) {
       lastAt = now;
       allArrived?.();
@@ -48,6 +53,7 @@ export async function timeFanOut(
   });
   const all: number[] = [];
   const first: number[] = [];
+  const mid: number[] = [];
   for (let k = 0; k < WARMUP_WRITES + writes; k++) {
     arrived = 0;
     const everyone = new Promise<void>((resolve) => (allArrived = resolve));
@@ -58,10 +64,11 @@ export async function timeFanOut(
     if (k >= WARMUP_WRITES) {
       all.push(lastAt - start);
       first.push(firstAt - start);
+      mid.push(midAt - start);
     }
     await sleep(gapMs);
   }
-  return { sockets: receivers, writes, allP50Ms: percentile(all, 50), allP99Ms: percentile(all, 99), firstP50Ms: percentile(first, 50) };
+  return { sockets: receivers, writes, allP50Ms: percentile(all, 50), allP99Ms: percentile(all, 99), firstP50Ms: percentile(first, 50), midP50Ms: percentile(mid, 50) };
 }
 
 /**
@@ -105,8 +112,11 @@ export async function trellisFanOut(serverUrl: string, sockets: number, writes: 
   }
 }
 
-/** The floor: a plain `ws` server in another process broadcasting each frame to every other socket. */
-export async function wsBroadcastFanOut(echoPort: number, sockets: number, writes: number, gapMs: number): Promise<FanOutResult> {
+/**
+ * The floor: a plain `ws` server in another process broadcasting each frame to every other socket,
+ * after committing it to SQLite when `isDurable` (see echo-server.ts).
+ */
+export async function wsBroadcastFanOut(echoPort: number, sockets: number, writes: number, gapMs: number, isDurable = false): Promise<FanOutResult> {
   const open = async () => {
     const ws = new WebSocket(`ws://127.0.0.1:${echoPort}`, { perMessageDeflate: false });
     await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
@@ -121,7 +131,7 @@ export async function wsBroadcastFanOut(echoPort: number, sockets: number, write
       (onArrival) => {
         for (const socket of receivers) socket.on("message", onArrival);
       },
-      (k) => writer.send(`b${JSON.stringify({ type: "changes", triples: [triple("fans", "f0", "n", k, "0000000000a-x")], cursor: String(k) })}`),
+      (k) => writer.send(`${isDurable ? "d" : "b"}${JSON.stringify({ type: "changes", triples: [triple("fans", "f0", "n", k, "0000000000a-x")], cursor: String(k) })}`),
       async () => {},
       writes,
       gapMs,

@@ -89,7 +89,7 @@ export async function serverIngest(serverUrl: string, appId: string, phases: rea
 }
 
 /** The server's triple table (see packages/server/src/app-database.ts), in a fresh file. */
-function openFloorDatabase(dir: string): Database.Database {
+export function openFloorDatabase(dir: string): Database.Database {
   const db = new Database(join(dir, "floor.sqlite"));
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = FULL");

@@ -6,13 +6,15 @@
  *
  * Usage: node dist/sync/run.js [--smoke]
  * Environment: BENCH_SMOKE=1, BENCH_SYNC_CLIENTS=10,100,1000, BENCH_SYNC_HOSTS, BENCH_SYNC_WRITES,
- * BENCH_SYNC_CPU_PROF=<dir> (CPU profiles of the server and client processes).
+ * BENCH_SYNC_CPU_PROF=<dir> (CPU profiles of the server and client processes), BENCH_SYNC_PIN=0 (no
+ * CPU pinning, see cpu-pinning.ts).
  */
 import { mkdirSync } from "node:fs";
 import { cpus } from "node:os";
 import { removeDataDir, type ServerProcess, startServerProcess } from "@trellis/server/testing";
 import { finishRun, runMain } from "../finish-run.js";
 import { type SyncConfig, syncConfigFromEnv } from "./config.js";
+import { cpuPinningFrom, onServerCpus } from "./cpu-pinning.js";
 import { trellisFanOut, wsBroadcastFanOut } from "./fan-out.js";
 import { ingestPhases, serverIngest, sqliteCommitLatency, sqliteFloors } from "./ingest.js";
 import { clientPreload, rawHttpLoad } from "./initial-load.js";
@@ -60,10 +62,16 @@ async function main(): Promise<number> {
   const profileArgs = profileDir ? [`--import=${new URL("./cpu-profile.js", import.meta.url).href}`] : [];
   const started = performance.now();
   const cpu = cpus()[0]?.model ?? "unknown CPU";
+  const pinning = cpuPinningFrom(process.env);
   console.log(`Trellis sync benchmark — node ${process.version}, ${cpus().length} x ${cpu}`);
-  console.log(`${describeConfig(config)}\n`);
+  console.log(`${describeConfig(config)}`);
+  console.log(
+    pinning === undefined
+      ? "CPU pinning: none (the scheduler places every process)\n"
+      : `CPU pinning: the servers (Trellis and the ws floors) on CPU ${pinning.server}, the runner and the client processes on CPU ${pinning.clients}\n`,
+  );
 
-  const results: SyncResults = { latency: [] };
+  const results: SyncResults = { latency: [], pinning: pinning ?? null };
   const failures: string[] = [];
   const phase = async (name: string, body: () => Promise<void>): Promise<void> => {
     const start = performance.now();
@@ -78,7 +86,7 @@ async function main(): Promise<number> {
   };
 
   // Floors first, with no server running.
-  const echo = await spawnChild(new URL("./echo-server.js", import.meta.url));
+  const echo = await onServerCpus(pinning, () => spawnChild(new URL("./echo-server.js", import.meta.url)));
   try {
     const echoPort = await echo.call<number>("start");
     await phase("plain ws round trips [floor]", async () => {
@@ -86,6 +94,9 @@ async function main(): Promise<number> {
     });
     await phase(`plain ws broadcast to ${config.fanOutSockets} sockets [floor]`, async () => {
       results.wsFanOut = await wsBroadcastFanOut(echoPort, config.fanOutSockets, config.fanOutWrites, config.latencyGapMs);
+    });
+    await phase(`plain ws broadcast to ${config.fanOutSockets} sockets after a durable SQLite commit [floor]`, async () => {
+      results.durableFanOut = await wsBroadcastFanOut(echoPort, config.fanOutSockets, config.fanOutWrites, config.latencyGapMs, true);
     });
     for (const members of config.roomSizes) {
       await phase(`plain ws broadcast to ${members} sockets, room sizes [floor]`, async () => {
@@ -105,7 +116,7 @@ async function main(): Promise<number> {
     results.sqliteCommit = sqliteCommitLatency(config.roundTrips);
   });
 
-  const server = await startServer(profileArgs);
+  const server = await onServerCpus(pinning, () => startServer(profileArgs));
   const hosts: Child[] = [];
   try {
     await phase("Trellis ping round trips", async () => {
