@@ -16,8 +16,11 @@ export interface CpuPinning {
   readonly clients: string;
 }
 
-/** The pinning to use: none with BENCH_SYNC_PIN=0, on a single core, or without `taskset`. */
-export function cpuPinningFrom(env: NodeJS.ProcessEnv): CpuPinning | undefined {
+/**
+ * Moves this process to the clients' CPUs and answers the layout; none (undefined) with
+ * BENCH_SYNC_PIN=0, on a single core, or without `taskset`.
+ */
+export function pinToCpus(env: NodeJS.ProcessEnv): CpuPinning | undefined {
   const count = cpus().length;
   if (env.BENCH_SYNC_PIN === "0" || count < 2) return undefined;
   const pinning = { server: "0", clients: count === 2 ? "1" : `1-${count - 1}` };

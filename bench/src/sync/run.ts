@@ -14,7 +14,7 @@ import { cpus } from "node:os";
 import { removeDataDir, type ServerProcess, startServerProcess } from "@trellis/server/testing";
 import { finishRun, runMain } from "../finish-run.js";
 import { type SyncConfig, syncConfigFromEnv } from "./config.js";
-import { cpuPinningFrom, onServerCpus } from "./cpu-pinning.js";
+import { onServerCpus, pinToCpus } from "./cpu-pinning.js";
 import { trellisFanOut, wsBroadcastFanOut } from "./fan-out.js";
 import { ingestPhases, serverIngest, sqliteCommitLatency, sqliteFloors } from "./ingest.js";
 import { clientPreload, rawHttpLoad } from "./initial-load.js";
@@ -62,7 +62,7 @@ async function main(): Promise<number> {
   const profileArgs = profileDir ? [`--import=${new URL("./cpu-profile.js", import.meta.url).href}`] : [];
   const started = performance.now();
   const cpu = cpus()[0]?.model ?? "unknown CPU";
-  const pinning = cpuPinningFrom(process.env);
+  const pinning = pinToCpus(process.env);
   console.log(`Trellis sync benchmark — node ${process.version}, ${cpus().length} x ${cpu}`);
   console.log(`${describeConfig(config)}`);
   console.log(
