@@ -35,11 +35,13 @@ function client(appId: string, storage: ClientStorage | undefined, cacheSize?: n
 function countingStorage() {
   const inner = createMemoryStorage();
   const fetched: string[] = [];
+  const fetchCalls: string[][] = [];
   const wholeReads: string[] = [];
   const storage: ClientStorage = {
     ...inner,
     readDocuments: (collection, ids) => {
       fetched.push(...ids);
+      fetchCalls.push([...ids]);
       return inner.readDocuments(collection, ids);
     },
     readCollection: (collection, page) => {
@@ -47,7 +49,7 @@ function countingStorage() {
       return inner.readCollection(collection, page);
     },
   };
-  return { storage, fetched, wholeReads };
+  return { storage, fetched, fetchCalls, wholeReads };
 }
 
 const settled = (c: Client) => waitFor(() => c.connection.state === "online" && c.connection.pending === 0, "writes acknowledged");
@@ -56,7 +58,7 @@ const byId = (rows: readonly Item[]) => [...rows].sort((a, b) => (a.id < b.id ? 
 describe("partial collections", () => {
   it("unloads what followed queries do not hold, and reads documents back by id for remote changes and writes", async () => {
     const appId = live.newApp("partial");
-    const { storage, fetched, wholeReads } = countingStorage();
+    const { storage, fetched, fetchCalls, wholeReads } = countingStorage();
     const bounded = client(appId, storage, 10, "b");
     for (let n = 0; n < 60; n++) await bounded.database.items.create({ n, tag: n < 8 ? "x" : "y" });
     await settled(bounded);
@@ -91,6 +93,14 @@ describe("partial collections", () => {
     await settled(other);
     await waitFor(() => shown.some((item) => item.id === entering.id) && !shown.some((item) => item.id === deleted.id), "the followed query sees the changes");
     expect(fetched).toContain(entering.id);
+    // Changes to several unloaded documents in one frame are read back together.
+    const several = [everything[40]!, everything[41]!, everything[42]!];
+    const callsBefore = fetchCalls.length;
+    const { batch } = other.database;
+    expect((await batch.execute(several.map((item) => batch.items.update({ id: item.id, fields: { n: item.n + 2_000 } })))).error).toBeUndefined();
+    await settled(other);
+    await waitFor(() => several.every((item) => fetched.includes(item.id)), "the changed documents are read back");
+    expect(fetchCalls.slice(callsBefore)).toEqual([several.map((item) => item.id)]);
 
     // A query by id reads just that document, one-shot or followed.
     const byIdReads = wholeReads.length;

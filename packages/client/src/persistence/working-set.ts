@@ -260,11 +260,18 @@ export class WorkingSet {
     }
     if (later === undefined && fetched === undefined) return applyRemoteTriples(store, clock, triples, isComplete);
     let clockError = now.length > 0 ? applyRemoteTriples(store, clock, now, isComplete) : undefined;
-    for (const list of fetched?.values() ?? []) {
-      clockError ??= receiveClock(clock, list);
-      const { collection, id } = list[0]!;
-      void this.fetchDocuments(collection, [id]);
-      this.fetching.get(documentKey(collection, id))!.arrivals.push({ triples: list, isComplete });
+    if (fetched !== undefined) {
+      // One read per collection, however many of its documents the frame touches.
+      const idsByCollection = new Map<string, string[]>();
+      for (const list of fetched.values()) {
+        clockError ??= receiveClock(clock, list);
+        addTo(idsByCollection, list[0]!.collection, list[0]!.id);
+      }
+      for (const [collection, ids] of idsByCollection) void this.fetchDocuments(collection, ids);
+      for (const list of fetched.values()) {
+        const { collection, id } = list[0]!;
+        this.fetching.get(documentKey(collection, id))!.arrivals.push({ triples: list, isComplete });
+      }
     }
     for (const [collection, list] of later ?? []) {
       clockError ??= receiveClock(clock, list);
@@ -374,13 +381,14 @@ export class WorkingSet {
   private fetchDocuments(collection: string, ids: Iterable<string>): Promise<void> | undefined {
     const table = this.options.store.table(collection);
     const waits: Promise<void>[] = [];
-    const missing: string[] = [];
+    const unread = new Set<string>();
     for (const id of ids) {
       const fetching = this.fetching.get(documentKey(collection, id));
       if (fetching !== undefined) waits.push(fetching.done);
-      else if (table?.anyRowOf(id) === undefined && !missing.includes(id)) missing.push(id);
+      else if (table?.anyRowOf(id) === undefined) unread.add(id);
     }
-    if (missing.length > 0) {
+    if (unread.size > 0) {
+      const missing = [...unread];
       const done = this.options.storage.readDocuments(collection, missing).then((read) => this.settleFetch(collection, missing, read));
       for (const id of missing) this.fetching.set(documentKey(collection, id), { arrivals: [], done });
       waits.push(done);
@@ -497,10 +505,10 @@ function documentKey(collection: string, id: string): string {
   return `${collection}\u0000${id}`;
 }
 
-function addTo(lists: Map<string, Triple[]>, key: string, triple: Triple): void {
+function addTo<T>(lists: Map<string, T[]>, key: string, item: T): void {
   const list = lists.get(key);
-  if (list === undefined) lists.set(key, [triple]);
-  else list.push(triple);
+  if (list === undefined) lists.set(key, [item]);
+  else list.push(item);
 }
 
 function hold(counts: Map<string, number>, key: string): void {
