@@ -106,8 +106,10 @@ export {
   type SnapshotMessage,
   type StatusValues,
   type SubscribeMessage,
+  type TokenAcceptedMessage,
+  type TokenMessage,
   type UnsubscribeMessage,
   type UserStatusMessage,
   type WelcomeMessage,
 } from "./protocol/messages.js";
-export { type ParseLimits, parseClientMessage, parseClientValue, parseServerMessage, parseServerValue } from "./protocol/parse.js";
+export { exceedsValueDepth, MAX_VALUE_DEPTH, type ParseLimits, parseClientMessage, parseClientValue, parseServerMessage, parseServerValue } from "./protocol/parse.js";

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { type DatabaseResult, DELETED_FIELD, fail, ok, type Triple } from "@trellis/core";
+import { CREATED_BY_FIELD, type DatabaseResult, DELETED_FIELD, exceedsValueDepth, fail, ok, type Triple } from "@trellis/core";
 
 const APP_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -11,6 +11,21 @@ export interface ApplyResult {
   readonly applied: readonly Triple[];
   /** The database's change cursor after the batch. */
   readonly cursor: string;
+}
+
+/** What each of several batches committed together did: its stored triples, or why it stored none. */
+export interface ApplyBatchesResult {
+  /** One entry per batch, in order: the triples that won and were stored, or the batch's error. */
+  readonly outcomes: ReadonlyArray<DatabaseResult<readonly Triple[]>>;
+  /** The database's change cursor after the commit. */
+  readonly cursor: string;
+}
+
+/** A batch that cannot be stored as pushed; thrown inside its savepoint, so none of it is kept. */
+class Refusal extends Error {
+  constructor(readonly error: ReturnType<typeof fail>["error"]) {
+    super(error.message);
+  }
 }
 
 /** Changes after a cursor, oldest first, and the cursor that continues after them. */
@@ -71,6 +86,7 @@ export class AppDatabase {
          ON CONFLICT (collection, id, field, element) DO UPDATE SET value = excluded.value, hlc = excluded.hlc, seq = excluded.seq
          WHERE excluded.hlc > triples.hlc`,
       ),
+      anyCell: db.prepare<[string, string], { field: string }>("SELECT field FROM triples WHERE collection = ? AND id = ? LIMIT 1"),
       clearEntity: db.prepare("DELETE FROM triples WHERE collection = ? AND id = ? AND field <> ?"),
       maxSeq: db.prepare<[], { seq: number | null }>("SELECT MAX(seq) AS seq FROM triples"),
       since: db.prepare<[number, number], Row>("SELECT * FROM triples WHERE seq > ? ORDER BY seq LIMIT ?"),
@@ -86,9 +102,8 @@ export class AppDatabase {
    * id can name a file outside `dataDir`.
    */
   static open(dataDir: string, appId: string): DatabaseResult<AppDatabase> {
-    if (!APP_ID_PATTERN.test(appId)) {
-      return fail("VALIDATION", `App id ${JSON.stringify(appId)} must be 1-64 characters of [A-Za-z0-9_-].`);
-    }
+    const checked = AppDatabase.checkAppId(appId);
+    if (checked.error) return checked;
     try {
       if (!existsSync(dataDir)) mkdirSync(dataDir, { recursive: true });
       return ok(new AppDatabase(new Database(join(dataDir, `${appId}.sqlite`))));
@@ -97,15 +112,45 @@ export class AppDatabase {
     }
   }
 
-  /** Merges a batch of triples in one durable transaction. */
+  /** VALIDATION unless `appId` is one the server can keep a file for. */
+  static checkAppId(appId: string): DatabaseResult<void> {
+    return APP_ID_PATTERN.test(appId) ? ok(undefined) : fail("VALIDATION", `App id ${JSON.stringify(appId)} must be 1-64 characters of [A-Za-z0-9_-].`);
+  }
+
+  /** Merges one batch of triples in one durable transaction; throws the batch's error if it is refused. */
   apply(triples: readonly Triple[]): ApplyResult {
-    const applied = this.db.transaction((batch: readonly Triple[]) => {
-      // Each document's tombstone is read once per batch (a document's fields usually come
-      // together); a delete applied in the batch updates its entry.
-      const tombstones = new Map<string, string | null>();
-      return batch.filter((triple) => this.applyOne(triple, tombstones));
-    })(triples);
-    return { applied, cursor: String(this.seq) };
+    const { outcomes, cursor } = this.applyBatches([triples]);
+    const outcome = outcomes[0]!;
+    if (outcome.error) throw outcome.error;
+    return { applied: outcome.data, cursor };
+  }
+
+  /**
+   * Merges several batches (pushes of different connections, say) in one durable transaction,
+   * each in a savepoint of its own: a batch that cannot be stored (VALIDATION for its input,
+   * STORAGE for a fault of the database itself) is rolled back alone and its neighbours commit.
+   * Throws only when the commit itself fails, in which case nothing was stored.
+   */
+  applyBatches(batches: ReadonlyArray<readonly Triple[]>): ApplyBatchesResult {
+    const applyOne = this.db.transaction((batch: readonly Triple[]) => {
+      // Each document's state (tombstone, author) is read once per batch (a document's fields
+      // usually come together); a delete applied in the batch updates its entry.
+      const documents = new Map<string, DocumentState>();
+      return batch.filter((triple) => this.applyOne(triple, documents));
+    });
+    const outcomes = this.db.transaction(() =>
+      batches.map((batch): DatabaseResult<readonly Triple[]> => {
+        const seq = this.seq;
+        try {
+          return ok(applyOne(batch));
+        } catch (error) {
+          // The savepoint rolled the batch back; its change numbers are free again.
+          this.seq = seq;
+          return refusalOf(error);
+        }
+      }),
+    )();
+    return { outcomes, cursor: String(this.seq) };
   }
 
   /** Stored cells changed after `cursor` (null: from the start), oldest first, at most `limit`. */
@@ -113,14 +158,14 @@ export class AppDatabase {
     const after = cursor === null ? 0 : Number(cursor);
     if (!Number.isSafeInteger(after) || after < 0) return fail("PROTOCOL", `Malformed cursor ${JSON.stringify(cursor)}.`);
     const rows = this.statements.since.all(after, limit);
-    const triples = rows.map(toTriple);
+    const triples = toTriples(rows);
     const last = rows.at(-1)?.seq ?? after;
     return ok({ triples, cursor: String(last) });
   }
 
   /** Stored cells of `collection` changed after `cursor` (a valid cursor), oldest first. */
   collectionChangesSince(collection: string, cursor: string): Triple[] {
-    return this.statements.collectionSince.all(collection, Number(cursor)).map(toTriple);
+    return toTriples(this.statements.collectionSince.all(collection, Number(cursor)));
   }
 
   /**
@@ -130,12 +175,15 @@ export class AppDatabase {
   document(collection: string, id: string, cursor: string | null = null): { triples: Triple[]; changed: boolean } {
     const rows = this.statements.document.all(collection, id);
     const after = cursor === null ? -1 : Number(cursor);
-    return { triples: rows.map(toTriple), changed: rows.some((row) => row.seq > after) };
+    return { triples: toTriples(rows), changed: rows.some((row) => row.seq > after) };
   }
 
   /** Every stored cell, for loading the in-memory replica at start. */
   *allTriples(): IterableIterator<Triple> {
-    for (const row of this.statements.all.iterate()) yield toTriple(row);
+    for (const row of this.statements.all.iterate()) {
+      const triple = toTriple(row);
+      if (triple !== undefined) yield triple;
+    }
   }
 
   /** Whether `cursor` is one this database could have issued. */
@@ -153,26 +201,41 @@ export class AppDatabase {
     this.db.close();
   }
 
-  /** `tombstones`: the HLC of each document's tombstone (null: none) read so far in this batch. */
-  private applyOne(triple: Triple, tombstones: Map<string, string | null>): boolean {
+  /** `documents`: what this batch has read so far of each document it writes. */
+  private applyOne(triple: Triple, documents: Map<string, DocumentState>): boolean {
     const { collection, id, field } = triple;
     const element = triple.element ?? "";
     const documentKey = `${collection}\u0000${id}`;
-    let tombstone = tombstones.get(documentKey);
-    if (tombstone === undefined) {
-      tombstone = this.statements.cell.get(collection, id, DELETED_FIELD, "")?.hlc ?? null;
-      tombstones.set(documentKey, tombstone);
+    let document = documents.get(documentKey);
+    if (document === undefined) {
+      document = {
+        tombstone: this.statements.cell.get(collection, id, DELETED_FIELD, "")?.hlc ?? null,
+        existed: this.statements.anyCell.get(collection, id) !== undefined,
+      };
+      documents.set(documentKey, document);
     }
     if (field === DELETED_FIELD) {
       // Delete wins; of several deletes the earliest HLC is kept, as in the client store.
-      if (tombstone !== null && tombstone <= triple.hlc) return false;
+      if (document.tombstone !== null && document.tombstone <= triple.hlc) return false;
       this.statements.clearEntity.run(collection, id, DELETED_FIELD);
       this.statements.upsert.run(collection, id, field, "", "true", triple.hlc, ++this.seq);
-      tombstones.set(documentKey, triple.hlc);
+      document.tombstone = triple.hlc;
       return true;
     }
-    if (tombstone !== null) return false;
-    const value = JSON.stringify(triple.value ?? null);
+    if (document.tombstone !== null) return false;
+    let value: string;
+    try {
+      value = JSON.stringify(triple.value ?? null);
+    } catch (error) {
+      throw new Refusal(fail("VALIDATION", `The value of ${collection}/${id}.${field} cannot be stored: ${(error as Error).message}`, { collection, id, field }).error);
+    }
+    if (field === CREATED_BY_FIELD && element === "") {
+      // The author is set once, when the document is created: a later push (a retry of the
+      // creating batch aside, which names the same author) cannot make it someone else's.
+      const author = this.statements.cell.get(collection, id, field, "");
+      if (author !== undefined) return author.value === value ? false : refuseAuthor(collection, id);
+      if (document.existed) return refuseAuthor(collection, id);
+    }
     // Encoded HLCs are ASCII and sort as the clocks do, so SQLite's and JavaScript's string
     // comparisons of them agree: comparing strings is comparing clocks.
     if (this.statements.upsertIfLater.run(collection, id, field, element, value, triple.hlc, this.seq + 1).changes > 0) {
@@ -188,7 +251,57 @@ export class AppDatabase {
   }
 }
 
-function toTriple(row: Row): Triple {
-  const base = { collection: row.collection, id: row.id, field: row.field, value: JSON.parse(row.value) as unknown, hlc: row.hlc };
+/** What a batch knows of one document it writes. */
+interface DocumentState {
+  /** The HLC of its tombstone (null: not deleted). */
+  tombstone: string | null;
+  /** Whether it had any stored cell before the batch. */
+  readonly existed: boolean;
+}
+
+function refuseAuthor(collection: string, id: string): never {
+  throw new Refusal(
+    fail("VALIDATION", `createdBy of ${collection}/${id} is set when the document is created and cannot be changed; nothing of the batch was stored.`, {
+      collection,
+      id,
+      field: CREATED_BY_FIELD,
+    }).error,
+  );
+}
+
+/** The error of a batch rolled back: its refusal, or STORAGE for a fault of the database. */
+function refusalOf(error: unknown): DatabaseResult<never> {
+  if (error instanceof Refusal) return { data: undefined, error: error.error };
+  const code = (error as { code?: unknown }).code;
+  // SQLite refuses some values (too long a string, say): that is the batch's input, not a fault.
+  if (code === "SQLITE_TOOBIG" || code === "SQLITE_MISMATCH" || code === "SQLITE_RANGE" || !(typeof code === "string" && code.startsWith("SQLITE_"))) {
+    return fail("VALIDATION", `The batch cannot be stored: ${(error as Error).message}; nothing of it was stored.`);
+  }
+  return fail("STORAGE", `Could not store the batch: ${(error as Error).message}`);
+}
+
+/**
+ * The triples of stored rows. A cell that cannot be served (unreadable JSON, or a value nested
+ * deeper than the protocol allows, stored by an older version) is left out: its field reads as
+ * missing, and the rest of the document and of the app is served as usual.
+ */
+function toTriples(rows: readonly Row[]): Triple[] {
+  const triples: Triple[] = [];
+  for (const row of rows) {
+    const triple = toTriple(row);
+    if (triple !== undefined) triples.push(triple);
+  }
+  return triples;
+}
+
+function toTriple(row: Row): Triple | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(row.value);
+  } catch {
+    return undefined;
+  }
+  if (exceedsValueDepth(value)) return undefined;
+  const base = { collection: row.collection, id: row.id, field: row.field, value, hlc: row.hlc };
   return row.element === "" ? base : { ...base, element: row.element };
 }

@@ -17,14 +17,30 @@ import {
   type Triple,
   TripleStore,
 } from "@trellis/core";
-import { AppDatabase } from "./app-database.js";
+import { AppDatabase, type ApplyBatchesResult } from "./app-database.js";
 import { checkAuthorship } from "./authorship.js";
+import type { FaultHook } from "./faults.js";
+import type { Log } from "./log.js";
 import { RoomHub } from "./rooms.js";
 
 /** Where a hub sends a connection's messages. */
 export interface Peer {
   /** `text`, when given, is `message` already serialized (shared by every peer that gets it). */
   send(message: ServerMessage, text?: string): void;
+  /** Ends the connection from the server side (its app failed); the client reconnects and resumes. */
+  drop(reason: string): void;
+}
+
+/** What a hub is told by the server it runs in. */
+export interface HubOptions {
+  readonly log?: Log | undefined;
+  readonly fault?: FaultHook | undefined;
+  /**
+   * Called when the hub failed in a way that may have left its in-memory state out of step with
+   * its database (a bug, not bad input): its connections were dropped, and it should be closed and
+   * opened again.
+   */
+  readonly onFailure?: (() => void) | undefined;
 }
 
 /** What the hub remembers of one connection: its live queries and the documents it holds. */
@@ -89,15 +105,16 @@ export class AppHub {
   private constructor(
     readonly appId: string,
     private readonly db: AppDatabase,
+    private readonly options: HubOptions,
   ) {
     this.store.transact(() => {
       for (const triple of db.allTriples()) this.store.applyTriple(triple);
     });
   }
 
-  static open(dataDir: string, appId: string): DatabaseResult<AppHub> {
+  static open(dataDir: string, appId: string, options: HubOptions = {}): DatabaseResult<AppHub> {
     const db = AppDatabase.open(dataDir, appId);
-    return db.error ? db : ok(new AppHub(appId, db.data));
+    return db.error ? db : ok(new AppHub(appId, db.data, options));
   }
 
   /** The app's rooms (in memory only); events are stamped with this hub's clock. */
@@ -126,6 +143,15 @@ export class AppHub {
     return this.peers.size;
   }
 
+  /** Live queries a connection holds. */
+  subscriptionCount(peer: Peer): number {
+    return this.peers.get(peer)?.queries.size ?? 0;
+  }
+
+  isSubscribed(peer: Peer, queryId: string): boolean {
+    return this.peers.get(peer)?.queries.has(queryId) ?? false;
+  }
+
   /** Starts (or resumes from `cursor`) a live query of a connection and sends its snapshot. */
   subscribe(peer: Peer, queryId: string, query: NormalizedQuery, cursor: string | null): void {
     const state = this.peers.get(peer);
@@ -146,7 +172,14 @@ export class AppHub {
     if (ids === undefined) group.subscribers.set(state, (ids = new Set()));
     ids.add(queryId);
     state.queries.set(queryId, group);
-    const triples = this.snapshotTriples(group.live, cursor, state);
+    let triples: Triple[];
+    try {
+      triples = this.snapshotTriples(group.live, cursor, state);
+    } catch (error) {
+      // Leave nothing behind of a subscription whose snapshot could not be sent.
+      this.unsubscribe(peer, queryId);
+      throw error;
+    }
     peer.send({ type: "snapshot", queryId, triples, cursor: this.db.cursor });
   }
 
@@ -199,15 +232,41 @@ export class AppHub {
       this.queue.push({ origin, triples, done });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
-        setImmediate(() => this.flush());
+        setImmediate(() => this.commit());
       }
     });
+  }
+
+  /**
+   * The group commit, behind this app's error boundary: a throw here is a bug that may have left
+   * the replica or the routing state out of step with the database, so every push still waiting
+   * is answered INTERNAL, every connection is dropped (clients reconnect and resume from their
+   * cursors) and the hub asks to be opened again. Other apps never notice.
+   */
+  private commit(): void {
+    // Taken here as well as in `flush`: a throw there must still answer every push of this turn.
+    const pushes = this.queue;
+    try {
+      this.flush();
+    } catch (error) {
+      this.options.log?.("error", "An app failed while committing; its connections are dropped and it is reopened", {
+        appId: this.appId,
+        error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+      });
+      const internal = fail("INTERNAL", "The server failed while storing this batch; see its log. Push it again.");
+      for (const push of [...pushes, ...this.queue]) push.done(internal);
+      this.queue = [];
+      for (const peer of [...this.peers.keys()]) peer.drop("internal error");
+      this.options.onFailure?.();
+    }
   }
 
   /** Commits queued pushes, then closes the database. */
   close(): void {
     if (this.closed) return;
-    this.flush();
+    this.commit();
+    // A failed commit may have closed the hub already (see `onFailure`).
+    if (this.closed) return;
     this.closed = true;
     for (const peer of [...this.peers.keys()]) this.detach(peer);
     this.registry.dispose();
@@ -219,31 +278,35 @@ export class AppHub {
     const pushes = this.queue;
     this.queue = [];
     if (pushes.length === 0 || this.closed) return;
+    this.options.fault?.("commit");
     const accepted: PendingPush[] = [];
     for (const push of pushes) {
       const refused = this.checkClocks(push.triples);
       if (refused) push.done(refused);
       else accepted.push(push);
     }
-    const origins = new Map<Triple, PeerState | undefined>();
-    const all: Triple[] = [];
-    for (const push of accepted) {
-      // A connection that ended since it pushed follows nothing any more.
-      const origin = push.origin !== undefined && this.peers.get(push.origin.peer) === push.origin ? push.origin : undefined;
-      for (const triple of push.triples) {
-        origins.set(triple, origin);
-        all.push(triple);
-      }
-    }
-    let applied: readonly Triple[];
+    if (accepted.length === 0) return;
+    let outcomes: ApplyBatchesResult["outcomes"];
     let cursor: string;
     try {
-      ({ applied, cursor } = this.db.apply(all));
+      ({ outcomes, cursor } = this.db.applyBatches(accepted.map((push) => push.triples)));
     } catch (error) {
+      // The commit itself failed (disk full, I/O error): nothing of any batch was stored.
       for (const push of accepted) push.done(fail("STORAGE", `Could not store the batch: ${(error as Error).message}`));
       return;
     }
-    for (const push of accepted) push.done(ok({ cursor }));
+    const origins = new Map<Triple, PeerState | undefined>();
+    const applied: Triple[] = [];
+    accepted.forEach((push, index) => {
+      const outcome = outcomes[index]!;
+      if (outcome.error) return push.done({ data: undefined, error: outcome.error });
+      push.done(ok({ cursor }));
+      // A connection that ended since it pushed follows nothing any more.
+      const origin = push.origin !== undefined && this.peers.get(push.origin.peer) === push.origin ? push.origin : undefined;
+      for (const triple of push.triples) origins.set(triple, origin);
+      for (const triple of outcome.data) applied.push(triple);
+    });
+    this.options.fault?.("route");
     this.route(applied, origins, cursor);
   }
 

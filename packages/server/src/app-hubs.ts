@@ -1,33 +1,64 @@
-import { type DatabaseResult, ok } from "@trellis/core";
+import { type DatabaseResult, fail, ok } from "@trellis/core";
+import { AppDatabase } from "./app-database.js";
 import { AppHub } from "./app-hub.js";
+import type { FaultHook } from "./faults.js";
+import type { Log } from "./log.js";
+
+/** How {@link AppHubs} keeps apps open. */
+export interface AppHubsOptions {
+  /** An app with no connection that nobody asked for during this long is closed. */
+  readonly idleMs: number;
+  /** Apps open at once; the least recently used idle one is closed to make room. */
+  readonly maxOpen: number;
+  readonly log?: Log | undefined;
+  readonly fault?: FaultHook | undefined;
+}
 
 /**
  * The apps a server serves, opened on first use: each app id has its own SQLite file under
- * `dataDir` and its own hub, so no request can reach another app's data. An app with no
- * connection that nobody asked for during `idleMs` is closed (its database and its in-memory
- * copy), so memory follows the apps in use, not every app ever opened.
+ * `dataDir` and its own hub, so no request can reach another app's data. Memory and file
+ * handles follow the apps in use, not every app ever opened: an app with no connection that
+ * nobody asked for during `idleMs` is closed, and at most `maxOpen` apps are open at once (the
+ * least recently used app without connections makes room for a new one; when every open app has
+ * connections, the new one is refused, so no stream of new app ids can take the file handles of
+ * apps in use).
  */
 export class AppHubs {
+  /** Open hubs, least recently used first (each use moves its app to the end). */
   private readonly hubs = new Map<string, AppHub>();
   private readonly lastUsed = new Map<string, number>();
   private readonly sweeper: ReturnType<typeof setInterval>;
 
   constructor(
     private readonly dataDir: string,
-    private readonly idleMs: number,
+    private readonly options: AppHubsOptions,
   ) {
-    this.sweeper = setInterval(() => this.closeIdle(), Math.max(10, idleMs / 2));
+    this.sweeper = setInterval(() => this.closeIdle(), Math.max(10, options.idleMs / 2));
     this.sweeper.unref();
   }
 
-  /** The hub of an app, opening its database the first time; VALIDATION for a bad app id. */
+  /**
+   * The hub of an app, opening its database the first time; VALIDATION for a bad app id, STORAGE
+   * when the open-app limit is reached with every open app in use.
+   */
   get(appId: string): DatabaseResult<AppHub> {
-    this.lastUsed.set(appId, Date.now());
     const existing = this.hubs.get(appId);
-    if (existing !== undefined) return ok(existing);
-    const opened = AppHub.open(this.dataDir, appId);
-    if (opened.data !== undefined) this.hubs.set(appId, opened.data);
-    else this.lastUsed.delete(appId);
+    if (existing !== undefined) {
+      this.touch(appId, existing);
+      return ok(existing);
+    }
+    const checked = AppDatabase.checkAppId(appId);
+    if (checked.error) return checked;
+    if (this.hubs.size >= this.options.maxOpen && !this.closeLeastRecentlyUsed()) {
+      const limit = this.options.maxOpen;
+      return fail("STORAGE", `The server holds its limit of ${limit} open apps, each with connections; try again later.`, { limit });
+    }
+    const opened = AppHub.open(this.dataDir, appId, {
+      log: this.options.log,
+      fault: this.options.fault,
+      onFailure: () => this.reopen(appId, opened.data!),
+    });
+    if (opened.data !== undefined) this.touch(appId, opened.data);
     return opened;
   }
 
@@ -41,16 +72,48 @@ export class AppHubs {
     clearInterval(this.sweeper);
     for (const hub of this.hubs.values()) hub.close();
     this.hubs.clear();
+    this.lastUsed.clear();
+  }
+
+  private touch(appId: string, hub: AppHub): void {
+    this.hubs.delete(appId);
+    this.hubs.set(appId, hub);
+    this.lastUsed.set(appId, Date.now());
+  }
+
+  /** A failed hub is closed; the next request for its app opens it afresh from its database. */
+  private reopen(appId: string, hub: AppHub): void {
+    if (this.hubs.get(appId) !== hub) return;
+    this.forget(appId);
+    hub.close();
+  }
+
+  private closeLeastRecentlyUsed(): boolean {
+    for (const [appId, hub] of this.hubs) {
+      if (hub.connectionCount > 0) continue;
+      this.forget(appId);
+      hub.close();
+      return true;
+    }
+    return false;
+  }
+
+  private forget(appId: string): void {
+    this.hubs.delete(appId);
+    this.lastUsed.delete(appId);
   }
 
   private closeIdle(): void {
     const now = Date.now();
     for (const [appId, hub] of this.hubs) {
-      if (hub.connectionCount > 0 || now - this.lastUsed.get(appId)! < this.idleMs) continue;
+      if (hub.connectionCount > 0 || now - this.lastUsed.get(appId)! < this.options.idleMs) continue;
       // close() commits whatever is still queued first; a later request opens the app again.
-      hub.close();
-      this.hubs.delete(appId);
-      this.lastUsed.delete(appId);
+      this.forget(appId);
+      try {
+        hub.close();
+      } catch (error) {
+        this.options.log?.("error", "Could not close an idle app", { appId, error: String(error) });
+      }
     }
   }
 }

@@ -11,8 +11,16 @@ export type AuthOptions =
   /** RS256 or ES256 tokens checked with a public key (PEM "SPKI" text or a JWK). */
   | { readonly publicKey: string | JWK; readonly algorithm: "RS256" | "ES256" };
 
-/** Who the request is for: a user id, or null for an anonymous development connection. */
-export type Authenticate = (credentials: { readonly token?: string; readonly userId?: string }) => Promise<DatabaseResult<string | null>>;
+/** Who a request or connection is for, and until when. */
+export interface Identity {
+  /** The user id, or null for an anonymous development connection. */
+  readonly userId: string | null;
+  /** When the token stops being valid (its `exp`, in ms since the epoch); undefined when it never does. */
+  readonly expiresAt: number | undefined;
+}
+
+/** Checks the credentials of a request or connection. */
+export type Authenticate = (credentials: { readonly token?: string; readonly userId?: string }) => Promise<DatabaseResult<Identity>>;
 
 /**
  * Builds the check the server runs on every `hello` and HTTP request. With auth configured, the
@@ -21,17 +29,17 @@ export type Authenticate = (credentials: { readonly token?: string; readonly use
  *
  * @example
  * const authenticate = await createAuthenticator({ jwtSecret: process.env.JWT_SECRET! });
- * const { data: userId, error } = await authenticate({ token });
+ * const { data: identity, error } = await authenticate({ token }); // identity.userId, identity.expiresAt
  */
 export async function createAuthenticator(options: AuthOptions | undefined): Promise<Authenticate> {
-  if (options === undefined) return async ({ userId }) => ok(userId ?? null);
+  if (options === undefined) return async ({ userId }) => ok({ userId: userId ?? null, expiresAt: undefined });
   const [key, algorithm] = await verificationKey(options);
   return async ({ token }) => {
     if (token === undefined) return fail("UNAUTHORIZED", "This server requires a token: pass createClient({ auth: { token } }).");
     try {
       const { payload } = await jwtVerify(token, key, { algorithms: [algorithm] });
       if (typeof payload.sub !== "string" || payload.sub === "") return fail("UNAUTHORIZED", `The token has no "sub" claim naming the user.`);
-      return ok(payload.sub);
+      return ok({ userId: payload.sub, expiresAt: typeof payload.exp === "number" ? payload.exp * 1000 : undefined });
     } catch (error) {
       return fail("UNAUTHORIZED", `The token was refused: ${(error as Error).message}`);
     }

@@ -14,11 +14,18 @@ export function checkAuthorship(triples: readonly Triple[], userId: string | nul
   for (const triple of triples) {
     if (triple.field !== CREATED_BY_FIELD || triple.element !== undefined || (userId != null && triple.value === userId)) continue;
     const pusher = userId == null ? "an anonymous connection" : `user ${JSON.stringify(userId)}`;
-    return fail("VALIDATION", `A write may name only its own user as createdBy: ${pusher} wrote ${JSON.stringify(triple.value)}; nothing of the batch was stored.`, {
+    return fail("VALIDATION", `A write may name only its own user as createdBy: ${pusher} wrote ${describeAuthor(triple.value)}; nothing of the batch was stored.`, {
       collection: triple.collection,
       id: triple.id,
       field: CREATED_BY_FIELD,
     });
   }
   return ok(undefined);
+}
+
+/** A short, bounded description of a pushed value for the error message (it may be any JSON). */
+function describeAuthor(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
+  if (value === null || typeof value !== "object") return String(value);
+  return Array.isArray(value) ? "an array" : "an object";
 }

@@ -384,7 +384,7 @@ describe("a configured frame limit", () => {
       expect((await socket.closed).code).toBe(1009);
 
       const body = await post(limited.url, "/v1/push", { appId: "limited", clientId: "c", batchId: "b", triples: [triple({ value: "h".repeat(5000) })] });
-      expect(body).toEqual({ status: 400, body: { error: expect.objectContaining({ code: "PROTOCOL", message: expect.stringMatching(/larger than 4096 bytes/) }) } });
+      expect(body).toEqual({ status: 413, body: { error: expect.objectContaining({ code: "PROTOCOL", message: expect.stringMatching(/larger than 4096 bytes/) }) } });
       expect(sortedTriples(await storedTriples(limited.url, "limited"))).toEqual(sortedTriples(small));
     } finally {
       await closeAllSockets(watcher);

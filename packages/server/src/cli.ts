@@ -1,20 +1,35 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
+import type { ServerLimits } from "./limits.js";
 import { createServer } from "./server.js";
 
 const USAGE = `Usage: trellis-server [--port 8787] [--host 127.0.0.1] [--data ./data] [--jwt-secret SECRET]
-                      [--room-rate 200] [--room-burst 400]
+                      [--room-rate 200] [--room-burst 400] [--allow-origin ORIGIN]… [--limit NAME=VALUE]…
 
-  --port        TCP port to listen on (0 picks a free one)        default 8787
-  --host        interface to listen on                            default 127.0.0.1
-  --data        folder for the SQLite databases, one per app id   default ./data
-  --jwt-secret  HS256 secret for client tokens (or TRELLIS_JWT_SECRET);
-                without it the server runs in development mode and trusts claimed user ids
-  --room-rate   room messages a connection may send per second    default 200
-  --room-burst  room messages a connection may send at once       default 400`;
+  --port          TCP port to listen on (0 picks a free one)        default 8787
+  --host          interface to listen on                            default 127.0.0.1
+  --data          folder for the SQLite databases, one per app id   default ./data
+  --jwt-secret    HS256 secret for client tokens (or TRELLIS_JWT_SECRET);
+                  without it the server runs in development mode and trusts claimed user ids
+  --room-rate     room messages a connection may send per second    default 200
+  --room-burst    room messages a connection may send at once       default 400
+  --allow-origin  a browser origin allowed to connect ("https://app.example.com", "loopback" or "*");
+                  repeat for several                                default: loopback in development mode, * with auth
+  --limit         one of the server's limits, e.g. --limit connectionsPerIp=200 (see docs/server.md, "Limits");
+                  repeat for several`;
 
 async function main(): Promise<void> {
-  let values: { port?: string; host?: string; data?: string; "jwt-secret"?: string; "room-rate"?: string; "room-burst"?: string; help?: boolean };
+  let values: {
+    port?: string;
+    host?: string;
+    data?: string;
+    "jwt-secret"?: string;
+    "room-rate"?: string;
+    "room-burst"?: string;
+    "allow-origin"?: string[];
+    limit?: string[];
+    help?: boolean;
+  };
   try {
     ({ values } = parseArgs({
       options: {
@@ -24,6 +39,8 @@ async function main(): Promise<void> {
         "jwt-secret": { type: "string" },
         "room-rate": { type: "string" },
         "room-burst": { type: "string" },
+        "allow-origin": { type: "string", multiple: true },
+        limit: { type: "string", multiple: true },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -41,6 +58,12 @@ async function main(): Promise<void> {
   for (const [flag, value] of [["--room-rate", messagesPerSecond], ["--room-burst", burst]] as const) {
     if (!Number.isSafeInteger(value) || value <= 0) return fatal(`${flag} must be a positive whole number, got ${values[flag.slice(2) as "room-rate"]}.`);
   }
+  const limits: Record<string, number> = {};
+  for (const entry of values.limit ?? []) {
+    const match = /^([A-Za-z]+)=(\d+)$/.exec(entry);
+    if (!match) return fatal(`--limit takes NAME=VALUE with a whole number, such as --limit connectionsPerIp=200; got ${JSON.stringify(entry)}.`);
+    limits[match[1]!] = Number(match[2]);
+  }
   const jwtSecret = values["jwt-secret"] ?? process.env.TRELLIS_JWT_SECRET;
   let server;
   try {
@@ -49,6 +72,8 @@ async function main(): Promise<void> {
       host: values.host ?? "127.0.0.1",
       dataDir: values.data ?? "./data",
       rooms: { messagesPerSecond, burst },
+      limits: limits as ServerLimits,
+      ...(values["allow-origin"] === undefined ? {} : { allowOrigins: values["allow-origin"] }),
       ...(jwtSecret === undefined ? {} : { auth: { jwtSecret } }),
     });
   } catch (error) {

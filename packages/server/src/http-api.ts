@@ -2,16 +2,27 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { type DatabaseError, type DatabaseErrorCode, type DatabaseResult, fail, ok, parseClientValue } from "@trellis/core";
 import type { AppHubs } from "./app-hubs.js";
 import type { Authenticate } from "./auth.js";
+import type { BodyBudget } from "./body-budget.js";
+import type { FaultHook } from "./faults.js";
+import type { OriginPolicy } from "./origin-policy.js";
 
 /** What the HTTP endpoints share with the rest of the server. */
 export interface HttpContext {
   readonly hubs: AppHubs;
   readonly authenticate: Authenticate;
+  /** Largest `/v1/push` body. */
   readonly maxBodyBytes: number;
+  /** Largest `/v1/query` body. */
+  readonly maxQueryBodyBytes: number;
+  /** Bytes of request bodies being received at once, by every request together. */
+  readonly bodies: BodyBudget;
+  /** Which browser origins may call; requests from others are refused before anything runs. */
+  readonly origins: OriginPolicy;
   /** Figures for `GET /v1/metrics`. */
   readonly metrics: () => Record<string, number>;
   /** False while the server shuts down: `/health` then answers 503. */
   readonly isReady: () => boolean;
+  readonly fault?: FaultHook | undefined;
 }
 
 const STATUS: Record<DatabaseErrorCode, number> = {
@@ -27,17 +38,28 @@ const STATUS: Record<DatabaseErrorCode, number> = {
 
 /**
  * The HTTP API: `GET /health`, `GET /v1/metrics`, `POST /v1/query` (initial loads and
- * preloads) and `POST /v1/push` (pushes too large for a frame). Bodies are checked with the
+ * preloads) and `POST /v1/push` (pushes too large for a frame). A POST is authenticated from its
+ * headers before its body is read, and its body is capped by route; bodies are checked with the
  * same parsers as WebSocket frames; answers are JSON, errors `{ error: { code, message } }`.
- * CORS is open: an app served from another origin calls it with its token, not cookies.
+ * CORS answers the origins the server allows (see `OriginPolicy`): an app served from another
+ * origin calls it with its token, not cookies.
  */
 export async function handleHttp(context: HttpContext, request: IncomingMessage, response: ServerResponse): Promise<void> {
-  response.setHeader("access-control-allow-origin", "*");
+  const origin = header(request, "origin");
+  if (!context.origins.allows(origin)) {
+    request.resume();
+    return sendError(response, { code: "UNAUTHORIZED", message: `Requests from the origin ${JSON.stringify(origin)} are not allowed; start the server with --allow-origin ${origin ?? "<origin>"}.` }, 403);
+  }
+  if (origin !== undefined) {
+    response.setHeader("access-control-allow-origin", context.origins.isOpen ? "*" : origin);
+    if (!context.origins.isOpen) response.setHeader("vary", "origin");
+  }
   response.setHeader("access-control-allow-headers", "authorization, content-type, x-trellis-user");
   response.setHeader("access-control-allow-methods", "GET, POST, OPTIONS");
   const path = requestPath(request);
   if (request.method === "OPTIONS") return void response.writeHead(204).end();
   if (path === undefined) return sendError(response, { code: "PROTOCOL", message: `Malformed request target ${JSON.stringify(request.url)}.` });
+  context.fault?.("http");
   const route = `${request.method} ${path}`;
   switch (route) {
     case "GET /health":
@@ -47,9 +69,15 @@ export async function handleHttp(context: HttpContext, request: IncomingMessage,
     case "POST /v1/query":
     case "POST /v1/push": {
       const answer = await answerPost(context, path, request);
-      return answer.error ? sendError(response, answer.error) : send(response, 200, answer.data);
+      if (answer.error) {
+        // Whatever of the body was not read is discarded, so the socket can serve the next request.
+        request.resume();
+        return sendError(response, answer.error, answer.status);
+      }
+      return send(response, 200, answer.data);
     }
     default:
+      request.resume();
       return sendError(response, { code: "NOT_FOUND", message: `No endpoint ${route}. See docs/protocol.md.` }, 404);
   }
 }
@@ -63,12 +91,17 @@ export function requestPath(request: IncomingMessage): string | undefined {
   }
 }
 
-async function answerPost(context: HttpContext, path: string, request: IncomingMessage): Promise<DatabaseResult<unknown>> {
-  const body = await readBody(request, context.maxBodyBytes);
-  if (body.error) return body;
+/** An answer, and for an error the HTTP status when it is not the one its code implies. */
+type HttpAnswer = DatabaseResult<unknown> & { readonly status?: number };
+
+async function answerPost(context: HttpContext, path: string, request: IncomingMessage): Promise<HttpAnswer> {
+  // Who asks is known from the headers: nobody unauthenticated makes the server buffer a body.
   const user = await context.authenticate({ token: bearer(request), userId: header(request, "x-trellis-user") });
   if (user.error) return user;
-  return path === "/v1/query" ? answerQuery(context, body.data) : answerPush(context, body.data, user.data);
+  const isQuery = path === "/v1/query";
+  const body = await readBody(request, isQuery ? context.maxQueryBodyBytes : context.maxBodyBytes, context.bodies);
+  if (body.error) return body;
+  return isQuery ? answerQuery(context, body.data) : answerPush(context, body.data, user.data.userId);
 }
 
 function answerQuery(context: HttpContext, body: string): DatabaseResult<unknown> {
@@ -119,20 +152,37 @@ function jsonObject(body: string, allowed: readonly string[]): DatabaseResult<Re
   return ok(value as Record<string, unknown>);
 }
 
-function readBody(request: IncomingMessage, maxBytes: number): Promise<DatabaseResult<string>> {
+/**
+ * The body of a request, refused (413) past `maxBytes` as announced by `content-length` or as
+ * received, and (503) when the server is already receiving `bodies.limit` bytes of bodies.
+ */
+function readBody(request: IncomingMessage, maxBytes: number, bodies: BodyBudget): Promise<DatabaseResult<string> & { readonly status?: number }> {
+  const announced = Number(request.headers["content-length"] ?? Number.NaN);
+  const tooLarge = () => ({ ...fail("PROTOCOL", `The request body is larger than ${maxBytes} bytes.`, { limit: maxBytes }), status: 413 });
+  if (announced > maxBytes) return Promise.resolve(tooLarge());
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    let tooLarge = false;
-    request.on("data", (chunk: Buffer) => {
+    let isDone = false;
+    const finish = (result: DatabaseResult<string> & { readonly status?: number }) => {
+      if (isDone) return;
+      isDone = true;
+      bodies.release(size);
+      request.off("data", collect);
+      resolve(result);
+    };
+    const collect = (chunk: Buffer) => {
+      if (size + chunk.length > maxBytes) return finish(tooLarge());
+      if (!bodies.take(chunk.length)) {
+        return finish(fail("NETWORK", "The server is receiving too many request bodies at once; try again shortly.", { limit: bodies.limit }));
+      }
       size += chunk.length;
-      if (size > maxBytes) tooLarge = true;
-      else chunks.push(chunk);
-    });
-    request.on("end", () =>
-      resolve(tooLarge ? fail("PROTOCOL", `The request body is larger than ${maxBytes} bytes.`, { limit: maxBytes }) : ok(Buffer.concat(chunks).toString("utf8"))),
-    );
-    request.on("error", (error) => resolve(fail("NETWORK", `The request failed: ${error.message}`)));
+      chunks.push(chunk);
+    };
+    request.on("data", collect);
+    request.on("end", () => finish(ok(Buffer.concat(chunks).toString("utf8"))));
+    request.on("error", (error) => finish(fail("NETWORK", `The request failed: ${error.message}`)));
+    request.on("close", () => finish(fail("NETWORK", "The request was cut off before its body ended.")));
   });
 }
 

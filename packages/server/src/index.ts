@@ -1,4 +1,6 @@
-export { AppDatabase, type ApplyResult, type ChangeBatch } from "./app-database.js";
+export { AppDatabase, type ApplyBatchesResult, type ApplyResult, type ChangeBatch } from "./app-database.js";
 export type { AuthOptions } from "./auth.js";
+export type { FaultHook, FaultPoint } from "./faults.js";
+export type { ServerLimits } from "./limits.js";
 export type { Log, LogLevel } from "./log.js";
 export { createServer, type ServerOptions, type TrellisServer } from "./server.js";

@@ -93,8 +93,8 @@ describe("createServer", () => {
     expect(await apps()).toBe(0);
   });
 
-  it("answers a CORS preflight, and CORS headers on every answer", async () => {
-    const server = await start();
+  it("answers a CORS preflight, and CORS headers on every answer, for the origins it allows", async () => {
+    const server = await start({ allowOrigins: ["*"] });
     const preflight = await fetch(`${server.url}/v1/query`, {
       method: "OPTIONS",
       headers: { origin: "https://app.example", "access-control-request-method": "POST", "access-control-request-headers": "authorization, content-type" },
@@ -107,6 +107,35 @@ describe("createServer", () => {
     const health = await fetch(`${server.url}/health`, { headers: { origin: "https://app.example" } });
     expect(health.headers.get("access-control-allow-origin")).toBe("*");
     expect(await health.json()).toEqual({ status: "ok" });
+  });
+
+  it("in development mode, answers browser pages on loopback only, WebSocket upgrades included", async () => {
+    const server = await start();
+    for (const origin of ["http://localhost:5173", "http://127.0.0.1:3000", "http://[::1]:8080", "http://app.localhost"]) {
+      const answer = await fetch(`${server.url}/v1/query`, { method: "OPTIONS", headers: { origin } });
+      expect(answer.status, origin).toBe(204);
+      expect(answer.headers.get("access-control-allow-origin"), origin).toBe(origin);
+      const socket = await openSocket(server.url, "/v1/sync", { origin });
+      await socket.close();
+    }
+    for (const origin of ["https://evil.example", "null", "http://127.0.0.1.evil.example", "http://localhost.evil.example"]) {
+      const preflight = await fetch(`${server.url}/v1/query`, { method: "OPTIONS", headers: { origin } });
+      expect(preflight.status, origin).toBe(403);
+      expect(preflight.headers.get("access-control-allow-origin")).toBeNull();
+      // A simple request (no preflight) is refused before it does anything.
+      const push = await fetch(`${server.url}/v1/push`, { method: "POST", headers: { origin, "content-type": "text/plain" }, body: "{}" });
+      expect(push.status, origin).toBe(403);
+      expect((await push.json()).error.message).toContain("--allow-origin");
+      await expect(openSocket(server.url, "/v1/sync", { origin })).rejects.toThrow(/HTTP 403/);
+    }
+    // Without an Origin (not a browser: Node clients, curl), everything is allowed.
+    expect((await fetch(`${server.url}/health`)).status).toBe(200);
+    await (await openSocket(server.url)).close();
+
+    const widened = await start({ allowOrigins: ["loopback", "https://app.example.com"] });
+    expect((await fetch(`${widened.url}/health`, { headers: { origin: "https://app.example.com" } })).headers.get("access-control-allow-origin")).toBe("https://app.example.com");
+    expect((await fetch(`${widened.url}/health`, { headers: { origin: "https://other.example.com" } })).status).toBe(403);
+    await expect(start({ allowOrigins: ["app.example.com"] })).rejects.toThrow(/not an origin/);
   });
 
   it("answers unknown routes and methods with a JSON 404", async () => {

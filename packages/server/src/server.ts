@@ -3,10 +3,15 @@ import { createServer as createHttpServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { DEFAULT_MAX_FRAME_BYTES } from "@trellis/core";
 import { type WebSocket, WebSocketServer } from "ws";
+import { Admission } from "./admission.js";
 import { AppHubs } from "./app-hubs.js";
 import { type AuthOptions, createAuthenticator } from "./auth.js";
+import { BodyBudget } from "./body-budget.js";
+import type { FaultHook } from "./faults.js";
 import { handleHttp, requestPath } from "./http-api.js";
+import { resolveLimits, type ServerLimits } from "./limits.js";
 import { jsonLog, type Log } from "./log.js";
+import { createOriginPolicy, normalizeOrigin } from "./origin-policy.js";
 import { Session } from "./session.js";
 
 /** Options of {@link createServer}. */
@@ -34,8 +39,20 @@ export interface ServerOptions {
    * latest of it); default 50 ms.
    */
   readonly rooms?: { readonly messagesPerSecond?: number; readonly burst?: number; readonly statusIntervalMs?: number };
+  /** Bounds on what clients may make the server hold or do (docs/server.md, "Limits"). */
+  readonly limits?: ServerLimits;
+  /**
+   * Browser origins allowed to open a WebSocket or call the HTTP API: exact origins
+   * (`"https://app.example.com"`), `"loopback"` (pages on localhost, 127.0.0.0/8, [::1]) or `"*"`.
+   * Requests without an `Origin` (not from a browser) are always allowed. Default: `["loopback"]`
+   * in development mode, so a web page a developer visits cannot reach their server; `["*"]` with
+   * auth, where tokens (not cookies) decide.
+   */
+  readonly allowOrigins?: readonly string[];
   /** Where structured log entries go. Default: JSON lines on stdout/stderr. */
   readonly log?: Log;
+  /** For the server's own tests: `fault` runs as each handler starts (see `FaultHook`). */
+  readonly testing?: { readonly fault?: FaultHook };
 }
 
 /** A running sync server. */
@@ -68,50 +85,86 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
     burst: positive(options.rooms?.burst, 400, "rooms.burst"),
   };
   const statusIntervalMs = positive(options.rooms?.statusIntervalMs, 50, "rooms.statusIntervalMs");
-  const hubs = new AppHubs(dataDir, positive(options.appIdleMs, 5 * 60_000, "appIdleMs"));
+  const limits = resolveLimits(options.limits);
+  const fault = options.testing?.fault;
+  const origins = createOriginPolicy((options.allowOrigins ?? (options.auth === undefined ? ["loopback"] : ["*"])).map(normalizeOrigin));
+  const hubs = new AppHubs(dataDir, { idleMs: positive(options.appIdleMs, 5 * 60_000, "appIdleMs"), maxOpen: limits.openApps, log, fault });
+  const admission = new Admission(limits);
+  const bodies = new BodyBudget(limits.bodyBytesInFlight);
+  const sessions = new Set<Session>();
   let isClosing = false;
   let httpRequests = 0;
 
   const sockets = new WebSocketServer({ noServer: true, maxPayload: maxFrameBytes * 2 });
-  const http = createHttpServer((request, response) => {
+  const http = createHttpServer({ headersTimeout: limits.headersTimeoutMs, requestTimeout: limits.requestTimeoutMs }, (request, response) => {
     httpRequests++;
-    handleHttp(
-      {
-        hubs,
-        authenticate,
-        maxBodyBytes,
-        isReady: () => !isClosing,
-        metrics: () => {
-          // The process's CPU time so far (ms): a load test reads it twice and divides by the wall time between.
-          const cpu = process.cpuUsage();
-          return { apps: hubs.size, connections: sockets.clients.size, httpRequests, cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000 };
-        },
-      },
-      request,
-      response,
-    ).catch((error: unknown) => {
-      log("error", "HTTP request failed", { error: String(error), url: request.url });
+    const failed = (error: unknown) => {
+      log("error", "HTTP request failed", { error: error instanceof Error ? (error.stack ?? error.message) : String(error), url: request.url });
       if (!response.headersSent) response.writeHead(500, { "content-type": "application/json" });
       response.end(JSON.stringify({ error: { code: "INTERNAL", message: "The server failed to answer; see its log." } }));
-    });
+    };
+    try {
+      handleHttp(
+        {
+          hubs,
+          authenticate,
+          maxBodyBytes,
+          maxQueryBodyBytes: limits.maxQueryBodyBytes,
+          bodies,
+          origins,
+          fault,
+          isReady: () => !isClosing,
+          metrics: () => {
+            // The process's CPU time so far (ms): a load test reads it twice and divides by the wall time between.
+            const cpu = process.cpuUsage();
+            return { apps: hubs.size, connections: sockets.clients.size, httpRequests, cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000 };
+          },
+        },
+        request,
+        response,
+      ).catch(failed);
+    } catch (error) {
+      failed(error);
+    }
   });
   http.on("upgrade", (request, socket: Socket, head) => {
-    const path = requestPath(request);
-    if (isClosing || path !== "/v1/sync") {
-      socket.end(`HTTP/1.1 ${isClosing ? "503 Service Unavailable" : "404 Not Found"}\r\nconnection: close\r\n\r\n`);
-      return;
+    const refuse = (status: string, message?: string) => {
+      socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-type: text/plain\r\n\r\n${message ?? ""}`);
+    };
+    try {
+      const path = requestPath(request);
+      if (isClosing) return refuse("503 Service Unavailable");
+      if (path !== "/v1/sync") return refuse("404 Not Found");
+      const origin = request.headers.origin;
+      if (!origins.allows(origin)) return refuse("403 Forbidden", `WebSocket connections from the origin ${origin} are not allowed; start the server with --allow-origin ${origin}.`);
+      const address = request.socket.remoteAddress ?? "unknown";
+      const refusal = admission.admit(address);
+      if (refusal !== undefined) return refuse("503 Service Unavailable", `No more connections: ${refusal}.`);
+      let isAccepted = false;
+      // ws answers a malformed handshake itself and never calls back: the slot is freed here then.
+      socket.once("close", () => isAccepted || admission.release(address, false));
+      sockets.handleUpgrade(request, socket, head, (ws) => {
+        isAccepted = true;
+        const session = new Session(ws, context, address);
+        sessions.add(session);
+        ws.once("close", () => sessions.delete(session));
+        alive.add(ws);
+        ws.on("pong", () => alive.add(ws));
+        ws.on("message", () => alive.add(ws));
+      });
+    } catch (error) {
+      log("error", "WebSocket upgrade failed", { error: String(error) });
+      socket.destroy();
     }
-    sockets.handleUpgrade(request, socket, head, (ws) => sockets.emit("connection", ws, request));
+  });
+  // A socket error before the upgrade completes must not reach the process.
+  http.on("clientError", (_error, socket) => {
+    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
+    else socket.destroy();
   });
 
-  const context = { hubs, authenticate, maxFrameBytes, log, roomRate, statusIntervalMs };
+  const context = { hubs, authenticate, maxFrameBytes, log, roomRate, statusIntervalMs, limits, admission, fault };
   const alive = new WeakSet<WebSocket>();
-  sockets.on("connection", (ws: WebSocket) => {
-    alive.add(ws);
-    ws.on("pong", () => alive.add(ws));
-    ws.on("message", () => alive.add(ws));
-    new Session(ws, context);
-  });
   // A socket that answered no ping for a whole interval is half-open: its peer is gone.
   const heartbeat = setInterval(() => {
     for (const ws of sockets.clients) {
@@ -124,6 +177,9 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
     }
   }, heartbeatMs);
   heartbeat.unref();
+  // Unsent bytes across all connections stay under a bound: the largest backlogs go first.
+  const backlogs = setInterval(() => dropLargestBacklogs(sessions, limits.bufferedBytes), 250);
+  backlogs.unref();
 
   const port = await listen(http, options.port ?? 8787, options.host ?? "127.0.0.1");
   const host = options.host ?? "127.0.0.1";
@@ -138,6 +194,7 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
     (closing ??= (async () => {
       isClosing = true;
       clearInterval(heartbeat);
+      clearInterval(backlogs);
       // Pushes already queued commit and get their acks before the sockets close.
       await new Promise((resolve) => setImmediate(resolve));
       const closed = new Promise<void>((resolve) => http.close(() => resolve()));
@@ -184,6 +241,19 @@ function listen(http: Server, port: number, host: string): Promise<number> {
       resolve((http.address() as AddressInfo).port);
     });
   });
+}
+
+/** While all connections together hold more than `limit` unsent bytes, drops the one holding most. */
+function dropLargestBacklogs(sessions: ReadonlySet<Session>, limit: number): void {
+  let total = 0;
+  for (const session of sessions) total += session.bufferedBytes;
+  if (total <= limit) return;
+  const bySize = [...sessions].sort((a, b) => b.bufferedBytes - a.bufferedBytes);
+  for (const session of bySize) {
+    if (total <= limit) return;
+    total -= session.bufferedBytes;
+    session.dropSlow("the server's backlog across connections is full");
+  }
 }
 
 /** Waits for closing handshakes, then cuts whatever is left. */

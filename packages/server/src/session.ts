@@ -7,13 +7,17 @@ import {
   type ServerMessage,
 } from "@trellis/core";
 import type { WebSocket } from "ws";
+import type { Admission } from "./admission.js";
 import type { AppHub, Peer } from "./app-hub.js";
 import type { AppHubs } from "./app-hubs.js";
 import type { Authenticate } from "./auth.js";
+import type { FaultHook } from "./faults.js";
+import type { ResolvedLimits } from "./limits.js";
 import type { Log } from "./log.js";
 import type { RoomError, RoomMember } from "./rooms.js";
 import { StatusCoalescer } from "./status-coalescer.js";
 import { TokenBucket } from "./token-bucket.js";
+import { TokenLifetime } from "./token-lifetime.js";
 
 /** What every session of a server shares. */
 export interface SessionContext {
@@ -25,27 +29,28 @@ export interface SessionContext {
   readonly roomRate: { readonly messagesPerSecond: number; readonly burst: number };
   /** Each user's status reaches a connection at most once per interval. */
   readonly statusIntervalMs: number;
+  readonly limits: ResolvedLimits;
+  /** Counts connections per address; told when this one is welcomed and when it ends. */
+  readonly admission: Admission;
+  readonly fault?: FaultHook | undefined;
 }
 
 /** Malformed frames a connection may send before it is closed; one is a bug, many are an attack. */
 const MAX_PROTOCOL_ERRORS = 20;
 /** Frames a client may send before its token is checked; a client waits for `welcome` before pushing. */
 const MAX_WAITING_FRAMES = 1_000;
-/**
- * Unsent bytes a connection may have queued before it is dropped as too slow. It resumes from
- * its cursors when it comes back, which costs less than an unbounded backlog on the server.
- */
-const MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
 
 /** WebSocket close codes (RFC 6455). */
 const POLICY_VIOLATION = 1008;
+const INTERNAL_ERROR = 1011;
 const TRY_AGAIN_LATER = 1013;
 const UNSUPPORTED_DATA = 1003;
 
 /**
  * One sync connection: handshake and authentication, then subscriptions and pushes handed to
  * its app's hub. Every frame is parsed at the boundary; a bad one gets a PROTOCOL error and the
- * connection keeps serving, except before `hello` or after too many bad frames.
+ * connection keeps serving, except before `hello` or after too many bad frames. A handler that
+ * throws (a bug, not bad input) answers that message with INTERNAL and the connection goes on.
  */
 export class Session implements Peer {
   private hub: AppHub | undefined;
@@ -57,13 +62,29 @@ export class Session implements Peer {
   private member: RoomMember | undefined;
   private readonly roomMessages: TokenBucket;
   private readonly statuses: StatusCoalescer;
+  private readonly helloDeadline: ReturnType<typeof setTimeout>;
+  private readonly token: TokenLifetime;
 
   constructor(
     private readonly socket: WebSocket,
     private readonly context: SessionContext,
+    private readonly address: string,
   ) {
     this.roomMessages = new TokenBucket(context.roomRate.messagesPerSecond, context.roomRate.burst);
     this.statuses = new StatusCoalescer(() => socket.bufferedAmount, (message) => this.sendNow(message), context.statusIntervalMs);
+    this.token = new TokenLifetime(context.limits.tokenRefreshMs, {
+      expiring: (refreshWithinMs) =>
+        this.send({
+          type: "error",
+          code: "UNAUTHORIZED",
+          message: `The connection's token expires in ${Math.round(refreshWithinMs / 1000)} s: send a fresh one ("token"), or the connection closes then.`,
+          details: { reason: "tokenExpiring", refreshWithinMs },
+        }),
+      expired: () => this.reject("UNAUTHORIZED", "The connection's token expired and no fresh one came; reconnect with a new token.", { reason: "tokenExpired" }),
+    });
+    this.helloDeadline = setTimeout(() => {
+      if (this.phase !== "ready") this.reject("PROTOCOL", `No "hello" answered within ${context.limits.helloTimeoutMs} ms; the connection is closed.`);
+    }, context.limits.helloTimeoutMs);
     socket.on("message", (data, isBinary) => this.receive(data, isBinary));
     socket.on("close", () => this.end());
     socket.on("error", () => this.end());
@@ -74,29 +95,48 @@ export class Session implements Peer {
     this.sendNow(message, text);
   }
 
+  /** Closes the connection from the server side (its app failed, say); the client reconnects. */
+  drop(reason: string): void {
+    if (this.phase === "closed") return;
+    this.socket.close(INTERNAL_ERROR, reason);
+    this.end();
+  }
+
+  /** Unsent bytes queued on the socket. */
+  get bufferedBytes(): number {
+    return this.socket.bufferedAmount;
+  }
+
+  /** Drops a connection whose backlog is too large; it resumes from its cursors when it comes back. */
+  dropSlow(why: string): void {
+    if (this.phase === "closed") return;
+    this.context.log("warn", `Dropped a connection that does not keep up with its changes (${why})`, { appId: this.hub?.appId });
+    this.socket.close(TRY_AGAIN_LATER, "too slow");
+    this.end();
+  }
+
   private sendNow(message: ServerMessage, text?: string): void {
     if (this.phase === "closed" || this.socket.readyState !== this.socket.OPEN) return;
-    if (this.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
-      this.context.log("warn", "Dropped a connection that does not keep up with its changes", { appId: this.hub?.appId });
-      this.socket.close(TRY_AGAIN_LATER, "too slow");
-      this.end();
-      return;
-    }
+    if (this.socket.bufferedAmount > this.context.limits.bufferedBytesPerConnection) return this.dropSlow("its own backlog");
     this.socket.send(text ?? JSON.stringify(message));
   }
 
   private receive(data: unknown, isBinary: boolean): void {
     if (this.phase === "closed") return;
-    if (isBinary) {
-      this.send({ type: "error", code: "PROTOCOL", message: "Binary frames are not part of the protocol; send JSON text frames." });
-      this.socket.close(UNSUPPORTED_DATA, "binary frame");
-      this.end();
-      return;
+    try {
+      if (isBinary) {
+        this.send({ type: "error", code: "PROTOCOL", message: "Binary frames are not part of the protocol; send JSON text frames." });
+        this.socket.close(UNSUPPORTED_DATA, "binary frame");
+        this.end();
+        return;
+      }
+      const text = textOf(data);
+      if (this.phase !== "authenticating") return this.handle(text);
+      if (this.waiting.length >= MAX_WAITING_FRAMES) return this.reject("PROTOCOL", `More than ${MAX_WAITING_FRAMES} messages before "welcome".`);
+      this.waiting.push(text);
+    } catch (error) {
+      this.failed("frame", error);
     }
-    const text = textOf(data);
-    if (this.phase !== "authenticating") return this.handle(text);
-    if (this.waiting.length >= MAX_WAITING_FRAMES) return this.reject("PROTOCOL", `More than ${MAX_WAITING_FRAMES} messages before "welcome".`);
-    this.waiting.push(text);
   }
 
   private handle(text: string): void {
@@ -105,10 +145,15 @@ export class Session implements Peer {
     const message = parsed.data;
     if (this.phase === "greeting") {
       if (message.type !== "hello") return this.reject("PROTOCOL", `The first message must be "hello", got "${message.type}".`);
-      void this.greet(message);
+      void this.greet(message).catch((error: unknown) => this.failed("hello", error));
       return;
     }
-    this.dispatch(message);
+    try {
+      this.context.fault?.(message.type);
+      this.dispatch(message);
+    } catch (error) {
+      this.failed(message.type, error, detailsOf(message));
+    }
   }
 
   private dispatch(message: ClientMessage): void {
@@ -117,11 +162,14 @@ export class Session implements Peer {
       case "hello":
         return this.refuse({ code: "PROTOCOL", message: `"hello" was already received on this connection.`, details: undefined });
       case "subscribe":
-        return hub.subscribe(this, message.queryId, message.query, message.cursor);
+        return this.subscribe(hub, message.queryId, message);
       case "unsubscribe":
         return hub.unsubscribe(this, message.queryId);
       case "ping":
         return this.send({ type: "pong" });
+      case "token":
+        void this.refreshToken(message.token).catch((error: unknown) => this.failed("token", error));
+        return;
       case "push": {
         const { batchId } = message;
         void hub.push(this, message.triples, this.member?.userId).then(({ data, error }) => {
@@ -133,6 +181,19 @@ export class Session implements Peer {
       default:
         return this.room(hub, message);
     }
+  }
+
+  private subscribe(hub: AppHub, queryId: string, message: Extract<ClientMessage, { type: "subscribe" }>): void {
+    const limit = this.context.limits.subscriptionsPerConnection;
+    if (!hub.isSubscribed(this, queryId) && hub.subscriptionCount(this) >= limit) {
+      return this.send({
+        type: "error",
+        code: "VALIDATION",
+        message: `A connection may hold at most ${limit} live queries; unsubscribe from one before starting "${queryId}".`,
+        details: { queryId, limit },
+      });
+    }
+    hub.subscribe(this, queryId, message.query, message.cursor);
   }
 
   private room(hub: AppHub, message: Extract<ClientMessage, RoomAddress>): void {
@@ -166,19 +227,40 @@ export class Session implements Peer {
 
   private async greet(hello: HelloMessage): Promise<void> {
     this.phase = "authenticating";
+    this.context.fault?.("hello");
     const user = await this.context.authenticate({ token: hello.token, userId: hello.userId });
     if ((this.phase as Session["phase"]) === "closed") return;
     if (user.error) return this.reject(user.error.code, user.error.message);
     const hub = this.context.hubs.get(hello.appId);
-    if (hub.error) return this.reject(hub.error.code, hub.error.message);
+    if (hub.error) return this.reject(hub.error.code, hub.error.message, hub.error.details, hub.error.code === "STORAGE" ? TRY_AGAIN_LATER : POLICY_VIOLATION);
+    const perApp = this.context.limits.connectionsPerApp;
+    if (hub.data.connectionCount >= perApp) {
+      return this.reject("NETWORK", `App "${hello.appId}" holds its limit of ${perApp} connections; try again later.`, { limit: perApp }, TRY_AGAIN_LATER);
+    }
+    clearTimeout(this.helloDeadline);
     this.hub = hub.data;
-    this.member = { userId: user.data, userKey: user.data ?? `anon:${hello.clientId}` };
+    this.member = { userId: user.data.userId, userKey: user.data.userId ?? `anon:${hello.clientId}` };
     hub.data.attach(this);
     this.phase = "ready";
-    this.send({ type: "welcome", serverHlc: hub.data.now(), userId: user.data });
+    this.context.admission.welcomed(this.address);
+    this.token.follow(user.data.expiresAt);
+    this.send({ type: "welcome", serverHlc: hub.data.now(), userId: user.data.userId });
     const waiting = this.waiting;
     this.waiting = [];
     for (const text of waiting) this.handle(text);
+  }
+
+  /** A fresh token for this connection: it must verify and name the same user. */
+  private async refreshToken(token: string): Promise<void> {
+    const userId = this.member!.userId;
+    const user = await this.context.authenticate({ token, userId: userId ?? undefined });
+    if ((this.phase as Session["phase"]) === "closed") return;
+    if (user.error) return this.reject("UNAUTHORIZED", user.error.message, { reason: "tokenRefused" });
+    if (user.data.userId !== userId) {
+      return this.reject("UNAUTHORIZED", "The fresh token names another user; a connection keeps its user. Reconnect to switch users.", { reason: "tokenRefused" });
+    }
+    this.token.follow(user.data.expiresAt);
+    this.send({ type: "tokenAccepted" });
   }
 
   /** A malformed frame: say what is wrong and keep serving, unless it keeps happening. */
@@ -194,20 +276,41 @@ export class Session implements Peer {
     }
   }
 
-  /** Refuses the handshake: an error, then a close. */
-  private reject(code: DatabaseError["code"], message: string): void {
-    this.send({ type: "error", code, message });
-    this.socket.close(POLICY_VIOLATION, code);
+  /** A handler threw: a bug, logged; the message gets INTERNAL and the connection goes on. */
+  private failed(handler: string, error: unknown, details: Readonly<Record<string, unknown>> = {}): void {
+    this.context.log("error", "A message handler failed", { appId: this.hub?.appId, handler, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+    // Before `welcome`, there is no connection to go on with.
+    if (this.phase !== "ready") return this.reject("INTERNAL", `The server failed to handle "${handler}"; see its log. Reconnect.`, { type: handler }, INTERNAL_ERROR);
+    this.send({ type: "error", code: "INTERNAL", message: `The server failed to handle "${handler}"; see its log. The connection goes on.`, details: { ...details, type: handler } });
+  }
+
+  /** Refuses the handshake (or ends the connection): an error, then a close. */
+  private reject(code: DatabaseError["code"], message: string, details?: Readonly<Record<string, unknown>>, closeCode = POLICY_VIOLATION): void {
+    if (this.phase === "closed") return;
+    this.send({ type: "error", code, message, ...(details === undefined ? {} : { details }) });
+    this.socket.close(closeCode, code);
     this.end();
   }
 
   private end(): void {
     if (this.phase === "closed") return;
+    const wasWelcomed = this.phase === "ready";
     this.phase = "closed";
     this.waiting = [];
+    clearTimeout(this.helloDeadline);
+    this.token.stop();
     this.statuses.stop();
+    this.context.admission.release(this.address, wasWelcomed);
     this.hub?.detach(this);
   }
+}
+
+/** Ids of a message that tell its sender which request an error answers. */
+function detailsOf(message: ClientMessage): Record<string, unknown> {
+  if ("queryId" in message) return { queryId: message.queryId };
+  if ("batchId" in message) return { batchId: message.batchId };
+  if ("roomType" in message) return { roomType: message.roomType, roomId: message.roomId };
+  return {};
 }
 
 function textOf(data: unknown): string {

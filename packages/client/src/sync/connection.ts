@@ -196,7 +196,7 @@ export class Connection {
   private greet(generation: number): void {
     const refuse = (error: unknown) => {
       if (generation !== this.generation) return;
-      this.options.onError(error instanceof DatabaseError ? error : new DatabaseError("UNAUTHORIZED", `Could not get a token: ${messageOf(error)}`));
+      this.options.onError(tokenError(error));
       this.drop(false);
     };
     try {
@@ -205,6 +205,24 @@ export class Connection {
       else this.sendRaw(hello);
     } catch (error) {
       refuse(error);
+    }
+  }
+
+  /**
+   * The server warned that the connection's token is about to expire: a fresh one (from
+   * `getToken`, through the `hello` it builds) goes on the open socket. Without one, the server
+   * closes the connection at expiry and the next connection asks for a token again.
+   */
+  private refreshToken(generation: number): void {
+    const sendToken = (hello: HelloMessage) => {
+      if (generation === this.generation && hello.token !== undefined) this.sendRaw({ type: "token", token: hello.token });
+    };
+    try {
+      const hello = this.options.hello();
+      if (hello instanceof Promise) hello.then(sendToken, (error: unknown) => this.options.onError(tokenError(error)));
+      else sendToken(hello);
+    } catch (error) {
+      this.options.onError(tokenError(error));
     }
   }
 
@@ -235,6 +253,12 @@ export class Connection {
       case "welcome":
         this.options.onError(new DatabaseError("PROTOCOL", `The server sent a second "welcome".`));
         this.drop(false);
+        return;
+      case "tokenAccepted":
+        return;
+      case "error":
+        if (message.details?.reason === "tokenExpiring") return this.refreshToken(generation);
+        this.options.onMessage(message);
         return;
       default:
         this.options.onMessage(message);
@@ -348,4 +372,8 @@ export class Connection {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+function tokenError(error: unknown): DatabaseError {
+  return error instanceof DatabaseError ? error : new DatabaseError("UNAUTHORIZED", `Could not get a token: ${messageOf(error)}`);
 }

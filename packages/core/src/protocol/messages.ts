@@ -74,6 +74,16 @@ export interface PingMessage {
   readonly type: "ping";
 }
 
+/**
+ * A fresh token for an open connection, sent when the server says the current one is about to
+ * expire (an `error` with code UNAUTHORIZED and `details.reason` "tokenExpiring"). It must name
+ * the same user. Answered by `tokenAccepted`; a refused token closes the connection.
+ */
+export interface TokenMessage {
+  readonly type: "token";
+  readonly token: string;
+}
+
 // ---- rooms (see docs/design/010-rooms-plan.md) ----
 
 /** A JSON object of status keys and their values (a room or user status, or part of one). */
@@ -125,6 +135,7 @@ export type ClientMessage =
   | UnsubscribeMessage
   | PushMessage
   | PingMessage
+  | TokenMessage
   | JoinMessage
   | LeaveMessage
   | EmitMessage
@@ -177,6 +188,11 @@ export interface PongMessage {
   readonly type: "pong";
 }
 
+/** Answer to `token`: the connection goes on with the fresh token. */
+export interface TokenAcceptedMessage {
+  readonly type: "tokenAccepted";
+}
+
 /** A room's whole state, sent once per `join` (and again after a reconnect's re-join). */
 export interface RoomStateMessage extends RoomAddress {
   readonly type: "roomState";
@@ -217,6 +233,7 @@ export type ServerMessage =
   | AckMessage
   | ErrorMessage
   | PongMessage
+  | TokenAcceptedMessage
   | RoomStateMessage
   | RoomEventMessage
   | UserStatusMessage

@@ -7,7 +7,8 @@ import { t } from "../schema/t.js";
 import { TripleStore } from "../store/triple-store.js";
 import { DELETED_FIELD, type Triple } from "../triples.js";
 import { type ClientMessage, PROTOCOL_VERSION, type ServerMessage } from "./messages.js";
-import { parseClientMessage, parseClientValue, parseServerMessage, parseServerValue } from "./parse.js";
+import { MAX_VALUE_DEPTH, parseClientMessage, parseClientValue, parseServerMessage, parseServerValue } from "./parse.js";
+import { isJson } from "../schema/validate.js";
 
 const schema = createSchema({
   entities: {
@@ -190,10 +191,64 @@ describe("frame-level rejections", () => {
     refusedServer("not json", "not valid JSON");
   });
 
-  it("never throws on absurd nesting", () => {
+  it("never throws on absurd nesting, and refuses it", () => {
     const deep = `{"type":"push","batchId":"b","triples":[{"collection":"a","id":"x","field":"f","hlc":"${HLC}","value":${"[".repeat(100_000)}${"]".repeat(100_000)}}]}`;
-    // Triple values are opaque JSON: accepted, and the forbidden-key walk is iterative.
-    expect(parseClientMessage(deep).error).toBeUndefined();
+    expect(parseClientMessage(deep).error).toMatchObject({ code: "PROTOCOL", details: { path: "triples[0].value" } });
+  });
+
+  it("refuses every JSON value nested deeper than the client's t.json limit, and accepts one at it", () => {
+    const nested = (depth: number): unknown => (depth === 0 ? 1 : [nested(depth - 1)]);
+    const objects = (depth: number): unknown => (depth === 0 ? "leaf" : { a: objects(depth - 1) });
+    // The deepest value the client's validation accepts is the deepest the server accepts.
+    expect(isJson(nested(MAX_VALUE_DEPTH))).toBe(true);
+    expect(isJson(nested(MAX_VALUE_DEPTH + 1))).toBe(false);
+    expect(client(push([triple({ value: nested(MAX_VALUE_DEPTH) })])).error).toBeUndefined();
+    expect(client(push([triple({ value: objects(MAX_VALUE_DEPTH) })])).error).toBeUndefined();
+    const tooDeep = nested(MAX_VALUE_DEPTH + 1);
+    refused(push([triple({ value: tooDeep })]), "triples[0].value", "nest at most 64");
+    refused(push([triple({ value: objects(MAX_VALUE_DEPTH + 1) })]), "triples[0].value");
+    refused({ type: "emit", roomType: "doc", roomId: "r", event: "e", data: tooDeep }, "data: values nest");
+    refused({ type: "join", roomType: "doc", roomId: "r", userStatus: { cursor: tooDeep } }, "userStatus.cursor");
+    refused({ type: "setUserStatus", roomType: "doc", roomId: "r", status: { cursor: tooDeep } }, "status.cursor");
+    refused({ type: "setRoomStatus", roomType: "doc", roomId: "r", status: { title: tooDeep } }, "status.title");
+    refused(subscribe({ ...simpleQuery, where: [{ field: "name", op: "equals", operand: tooDeep }] }), "query.where[0].operand");
+    refused(subscribe({ ...simpleQuery, after: { keys: [tooDeep], id: "x" } }), "query.after.keys");
+    refused(subscribe({ ...simpleQuery, specs: { ...simpleQuery.specs, name: { type: "json", optional: true, fallback: tooDeep } } }), "fallback");
+    refusedServer({ type: "error", code: "INTERNAL", message: "m", details: { x: tooDeep } }, "details");
+    refusedServer({ type: "roomEvent", roomType: "doc", roomId: "r", event: "e", data: tooDeep, userId: null, hlc: HLC }, "data");
+  });
+
+  it("refuses ids with a lone surrogate, and accepts well-formed ones beyond the BMP", () => {
+    for (const id of ["\ud800x", "x\udc00", "\udc00\ud800", "a\ud83d"]) {
+      refused(push([triple({ id })]), "triples[0].id", "lone UTF-16 surrogate");
+      refused(push([triple({ field: "tagIds", element: id, value: true })]), "triples[0].element");
+    }
+    refused({ type: "join", roomType: "doc", roomId: "\ud800", userStatus: {} }, "roomId");
+    refused({ ...hello, userId: "\udfff" }, "userId");
+    expect(client(push([triple({ id: "😀-ok" })])).error).toBeUndefined();
+  });
+
+  it("bounds the shape of a query: relations in all, conditions, fields and sort keys", () => {
+    const withRelations = (count: number) => ({
+      ...simpleQuery,
+      relations: Array.from({ length: count }, (_, index) => ({
+        name: `r${index}`,
+        cardinality: "one",
+        direction: "forward",
+        link: "name",
+        linkSpec: { type: "ref", optional: true, target: "users" },
+        query: simpleQuery,
+      })),
+    });
+    expect(client(subscribe(withRelations(32))).error).toBeUndefined();
+    refused(subscribe(withRelations(33)), "query.relations", "at most 32");
+    // Spread over levels, they count together.
+    const chain = (levels: number, width: number): unknown => ({ ...withRelations(width), relations: withRelations(width).relations.map((each) => ({ ...each, query: levels > 1 ? chain(levels - 1, width) : simpleQuery })) });
+    refused(subscribe(chain(3, 4)), "at most 32 relations at all levels");
+    const conditions = Array.from({ length: 65 }, () => ({ field: "name", op: "equals", operand: "x" }));
+    refused(subscribe({ ...simpleQuery, where: conditions }), "query.where", "at most 64 conditions");
+    refused(subscribe({ ...simpleQuery, orderBy: Array.from({ length: 17 }, () => ["name", "asc"]) }), "query.orderBy", "at most 16");
+    refused(subscribe({ ...simpleQuery, select: Array.from({ length: 513 }, () => "name") }), "query.select", "at most 512");
   });
 
   it("refuses unknown message types", () => {

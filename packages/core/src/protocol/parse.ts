@@ -21,6 +21,18 @@ const MAX_STRING_ID = 256; // document ids, set elements, user ids, cursors
 const MAX_TOKEN = 16 * 1024;
 /** Nesting limit of relations (the one `normalizeQuery` enforces) and of object/array specs. */
 const MAX_DEPTH = 8;
+/**
+ * How deep a JSON value (a field value, an operand, room data) may nest: the limit the client's
+ * `t.json` validation enforces, so whatever a client accepts the server accepts. Deeper values
+ * would overflow the stack of recursive code that later serializes or compares them.
+ */
+export const MAX_VALUE_DEPTH = 64;
+/** Relations in one query, at every level together: each one multiplies the work of a result. */
+const MAX_RELATIONS = 32;
+/** Conditions, selected fields and sort keys of one query level. */
+const MAX_CONDITIONS = 64;
+const MAX_FIELDS = 512;
+const MAX_ORDER_KEYS = 16;
 
 const FIELD_TYPES = new Set<FieldType>(["string", "number", "boolean", "date", "json", "ref", "refMany", "object", "array"]);
 const ERROR_CODES = new Set<DatabaseErrorCode>([
@@ -74,7 +86,42 @@ function string(value: unknown, path: string, max: number): string {
   if (typeof value !== "string" || value.length === 0 || value.length > max) {
     throw new Invalid(path, `expected a string of 1-${max} characters, got ${describe(value)}`);
   }
+  // SQLite and UTF-8 cannot hold a lone surrogate: such an id would be stored altered.
+  if (LONE_SURROGATE.test(value)) throw new Invalid(path, "expected well-formed text, got a string with a lone UTF-16 surrogate");
   return value;
+}
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Whether a JSON value nests deeper than {@link MAX_VALUE_DEPTH} (the root is at depth 0; every
+ * value inside an array or object is one deeper), checked without recursion.
+ *
+ * @example exceedsValueDepth(JSON.parse(storedText)) // true: do not serve it
+ */
+export function exceedsValueDepth(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  const stack: Array<[object, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [each, depth] = stack.pop()!;
+    for (const child of Array.isArray(each) ? each : Object.values(each)) {
+      if (depth + 1 > MAX_VALUE_DEPTH) return true;
+      if (typeof child === "object" && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
+
+/** A JSON value nested at most {@link MAX_VALUE_DEPTH} deep. */
+function jsonValue(value: unknown, path: string): unknown {
+  if (exceedsValueDepth(value)) throw new Invalid(path, `values nest at most ${MAX_VALUE_DEPTH} deep`);
+  return value;
+}
+
+function list(value: unknown, path: string, max: number, what: string): readonly unknown[] {
+  const raw = array(value, path);
+  if (raw.length > max) throw new Invalid(path, `at most ${max} ${what}, got ${raw.length}`);
+  return raw;
 }
 
 function id(value: unknown, path: string): string {
@@ -122,7 +169,7 @@ function triple(value: unknown, path: string): Triple {
   const field = raw.field === DELETED_FIELD ? DELETED_FIELD : name(raw.field, `${path}.field`);
   const stamp = hlc(raw.hlc, `${path}.hlc`);
   if (!Object.hasOwn(raw, "value")) throw new Invalid(`${path}.value`, "missing (null means removed)");
-  const tripleValue = raw.value;
+  const tripleValue = jsonValue(raw.value, `${path}.value`);
   if (field === DELETED_FIELD) {
     if (raw.element !== undefined) throw new Invalid(`${path}.element`, `a ${DELETED_FIELD} triple has no element`);
     if (tripleValue !== true) throw new Invalid(`${path}.value`, `a ${DELETED_FIELD} triple must carry true (deletes cannot be undone), got ${describe(tripleValue)}`);
@@ -149,7 +196,7 @@ function fieldSpec(value: unknown, path: string, depth: number): FieldSpec {
     type: oneOf(raw.type, `${path}.type`, FIELD_TYPES),
     optional: boolean(raw.optional, `${path}.optional`),
   };
-  if (raw.fallback !== undefined) spec.fallback = raw.fallback;
+  if (raw.fallback !== undefined) spec.fallback = jsonValue(raw.fallback, `${path}.fallback`);
   if (raw.target !== undefined) spec.target = name(raw.target, `${path}.target`);
   if (raw.fields !== undefined) spec.fields = specs(raw.fields, `${path}.fields`, depth + 1);
   if (raw.items !== undefined) spec.items = fieldSpec(raw.items, `${path}.items`, depth + 1);
@@ -158,6 +205,8 @@ function fieldSpec(value: unknown, path: string, depth: number): FieldSpec {
 
 function specs(value: unknown, path: string, depth: number): Record<string, FieldSpec> {
   const raw = record(value, path);
+  const count = Object.keys(raw).length;
+  if (count > MAX_FIELDS) throw new Invalid(path, `at most ${MAX_FIELDS} field specs, got ${count}`);
   const out: Record<string, FieldSpec> = {};
   for (const [key, each] of Object.entries(raw)) out[name(key, `${path} key`)] = fieldSpec(each, `${path}.${key}`, depth);
   return out;
@@ -172,7 +221,7 @@ function condition(value: unknown, path: string): Condition {
   if ((op === "isDefined" || op === "isUndefined") && typeof raw.operand !== "boolean") {
     throw new Invalid(`${path}.operand`, `"${op}" takes true or false, got ${describe(raw.operand)}`);
   }
-  return { field: name(raw.field, `${path}.field`), op, operand: raw.operand };
+  return { field: name(raw.field, `${path}.field`), op, operand: jsonValue(raw.operand, `${path}.operand`) };
 }
 
 const DIRECTIONS = new Set<Direction>(["asc", "desc"]);
@@ -185,13 +234,19 @@ function orderEntry(value: unknown, path: string): readonly [string, Direction] 
 
 function cursor(value: unknown, path: string): Cursor {
   const raw = object(value, path, ["keys", "id"]);
-  return { keys: [...array(raw.keys, `${path}.keys`)], id: string(raw.id, `${path}.id`, MAX_STRING_ID) };
+  return { keys: [...list(jsonValue(raw.keys, `${path}.keys`), `${path}.keys`, MAX_ORDER_KEYS, "keys")], id: string(raw.id, `${path}.id`, MAX_STRING_ID) };
 }
 
 const CARDINALITIES = new Set(["one", "many"] as const);
 const LINK_DIRECTIONS = new Set(["forward", "reverse"] as const);
 
-function relation(value: unknown, path: string, depth: number): NormalizedRelation {
+/** Counts the relations of one query across its levels. */
+interface QueryShape {
+  relations: number;
+}
+
+function relation(value: unknown, path: string, depth: number, shape: QueryShape): NormalizedRelation {
+  if (++shape.relations > MAX_RELATIONS) throw new Invalid(path, `a query has at most ${MAX_RELATIONS} relations at all levels together`);
   const raw = object(value, path, ["name", "cardinality", "direction", "link", "linkSpec", "query"]);
   return {
     name: name(raw.name, `${path}.name`),
@@ -199,11 +254,11 @@ function relation(value: unknown, path: string, depth: number): NormalizedRelati
     direction: oneOf(raw.direction, `${path}.direction`, LINK_DIRECTIONS),
     link: name(raw.link, `${path}.link`),
     linkSpec: fieldSpec(raw.linkSpec, `${path}.linkSpec`, 0),
-    query: query(raw.query, `${path}.query`, depth + 1),
+    query: query(raw.query, `${path}.query`, depth + 1, shape),
   };
 }
 
-function query(value: unknown, path: string, depth: number): NormalizedQuery {
+function query(value: unknown, path: string, depth: number, shape: QueryShape = { relations: 0 }): NormalizedQuery {
   if (depth > MAX_DEPTH) throw new Invalid(path, `relations nest at most ${MAX_DEPTH} deep`);
   const raw = object(value, path, ["collection", "select", "where", "orderBy", "limit", "specs", "relations", "after", "before"]);
   const limit = raw.limit;
@@ -214,14 +269,14 @@ function query(value: unknown, path: string, depth: number): NormalizedQuery {
     -readonly [K in keyof NormalizedQuery]: NormalizedQuery[K];
   } = {
     collection: name(raw.collection, `${path}.collection`),
-    select: array(raw.select, `${path}.select`).map((each, index) => name(each, `${path}.select[${index}]`)),
-    where: array(raw.where, `${path}.where`).map((each, index) => condition(each, `${path}.where[${index}]`)),
-    orderBy: array(raw.orderBy, `${path}.orderBy`).map((each, index) => orderEntry(each, `${path}.orderBy[${index}]`)),
+    select: list(raw.select, `${path}.select`, MAX_FIELDS, "fields").map((each, index) => name(each, `${path}.select[${index}]`)),
+    where: list(raw.where, `${path}.where`, MAX_CONDITIONS, "conditions").map((each, index) => condition(each, `${path}.where[${index}]`)),
+    orderBy: list(raw.orderBy, `${path}.orderBy`, MAX_ORDER_KEYS, "sort keys").map((each, index) => orderEntry(each, `${path}.orderBy[${index}]`)),
     limit,
     specs: specs(raw.specs, `${path}.specs`, 0),
   };
   if (raw.relations !== undefined) {
-    out.relations = array(raw.relations, `${path}.relations`).map((each, index) => relation(each, `${path}.relations[${index}]`, depth));
+    out.relations = list(raw.relations, `${path}.relations`, MAX_RELATIONS, "relations").map((each, index) => relation(each, `${path}.relations[${index}]`, depth, shape));
   }
   if (raw.after !== undefined) out.after = cursor(raw.after, `${path}.after`);
   if (raw.before !== undefined) out.before = cursor(raw.before, `${path}.before`);
@@ -241,10 +296,11 @@ const MAX_ROOM_USERS = 100_000;
 
 function roomAddress(raw: Obj): RoomAddress {
   const roomType = name(raw.roomType, "roomType");
-  if (raw.roomId !== "" && (typeof raw.roomId !== "string" || raw.roomId.length > MAX_STRING_ID)) {
+  if (raw.roomId === "") return { roomType, roomId: "" };
+  if (typeof raw.roomId !== "string" || raw.roomId.length > MAX_STRING_ID) {
     throw new Invalid("roomId", `expected "" (the app-wide room) or a string of 1-${MAX_STRING_ID} characters, got ${describe(raw.roomId)}`);
   }
-  return { roomType, roomId: raw.roomId as string };
+  return { roomType, roomId: string(raw.roomId, "roomId", MAX_STRING_ID) };
 }
 
 /** A status object: at most 64 keys, each a name; values are any JSON (null removes a key in updates). */
@@ -252,7 +308,10 @@ function status(value: unknown, path: string): StatusValues {
   const raw = record(value, path);
   const keys = Object.keys(raw);
   if (keys.length > MAX_STATUS_KEYS) throw new Invalid(path, `a status has at most ${MAX_STATUS_KEYS} keys, got ${keys.length}`);
-  for (const key of keys) name(key, `${path} key`);
+  for (const key of keys) {
+    name(key, `${path} key`);
+    jsonValue(raw[key], `${path}.${key}`);
+  }
   return raw;
 }
 
@@ -302,6 +361,9 @@ function clientMessage(raw: Obj): ClientMessage {
     case "ping":
       object(raw, "ping", ["type"]);
       return { type: "ping" };
+    case "token":
+      object(raw, "token", ["type", "token"]);
+      return { type: "token", token: string(raw.token, "token", MAX_TOKEN) };
     case "join":
       object(raw, "join", ["type", "roomType", "roomId", "userStatus"]);
       return { type: "join", ...roomAddress(raw), userStatus: status(raw.userStatus, "userStatus") };
@@ -310,7 +372,7 @@ function clientMessage(raw: Obj): ClientMessage {
       return { type: "leave", ...roomAddress(raw) };
     case "emit":
       object(raw, "emit", ["type", "roomType", "roomId", "event", "data"]);
-      return { type: "emit", ...roomAddress(raw), event: name(raw.event, "event"), data: present(raw, "data") };
+      return { type: "emit", ...roomAddress(raw), event: name(raw.event, "event"), data: jsonValue(present(raw, "data"), "data") };
     case "setUserStatus":
       object(raw, "setUserStatus", ["type", "roomType", "roomId", "status"]);
       return { type: "setUserStatus", ...roomAddress(raw), status: status(raw.status, "status") };
@@ -318,7 +380,7 @@ function clientMessage(raw: Obj): ClientMessage {
       object(raw, "setRoomStatus", ["type", "roomType", "roomId", "status"]);
       return { type: "setRoomStatus", ...roomAddress(raw), status: status(raw.status, "status") };
     default:
-      throw unknownType(raw.type, "hello, subscribe, unsubscribe, push, ping, join, leave, emit, setUserStatus, setRoomStatus");
+      throw unknownType(raw.type, "hello, subscribe, unsubscribe, push, ping, token, join, leave, emit, setUserStatus, setRoomStatus");
   }
 }
 
@@ -350,12 +412,15 @@ function serverMessage(raw: Obj): ServerMessage {
       if (typeof raw.message !== "string") throw new Invalid("message", `expected a string, got ${describe(raw.message)}`);
       const code = oneOf(raw.code, "code", ERROR_CODES);
       if (raw.details === undefined) return { type: "error", code, message: raw.message };
-      const details = record(raw.details, "details");
+      const details = record(jsonValue(raw.details, "details"), "details");
       return { type: "error", code, message: raw.message, details };
     }
     case "pong":
       object(raw, "pong", ["type"]);
       return { type: "pong" };
+    case "tokenAccepted":
+      object(raw, "tokenAccepted", ["type"]);
+      return { type: "tokenAccepted" };
     case "roomState":
       object(raw, "roomState", ["type", "roomType", "roomId", "roomStatus", "users"]);
       return { type: "roomState", ...roomAddress(raw), roomStatus: status(raw.roomStatus, "roomStatus"), users: roomUsers(raw.users, "users") };
@@ -365,7 +430,7 @@ function serverMessage(raw: Obj): ServerMessage {
         type: "roomEvent",
         ...roomAddress(raw),
         event: name(raw.event, "event"),
-        data: present(raw, "data"),
+        data: jsonValue(present(raw, "data"), "data"),
         userId: raw.userId === null ? null : string(raw.userId, "userId", MAX_STRING_ID),
         hlc: hlc(raw.hlc, "hlc"),
       };
@@ -381,7 +446,7 @@ function serverMessage(raw: Obj): ServerMessage {
       object(raw, "roomStatus", ["type", "roomType", "roomId", "status"]);
       return { type: "roomStatus", ...roomAddress(raw), status: status(raw.status, "status") };
     default:
-      throw unknownType(raw.type, "welcome, snapshot, changes, ack, error, pong, roomState, roomEvent, userStatus, roomStatus");
+      throw unknownType(raw.type, "welcome, snapshot, changes, ack, error, pong, tokenAccepted, roomState, roomEvent, userStatus, roomStatus");
   }
 }
 

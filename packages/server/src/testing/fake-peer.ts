@@ -16,6 +16,13 @@ export class FakePeer implements Peer {
     this.messages.push(message);
   }
 
+  /** Why the hub dropped this peer, if it did. */
+  dropped: string | undefined;
+
+  drop(reason: string): void {
+    this.dropped = reason;
+  }
+
   /** Messages sent since the last take. */
   take(): ServerMessage[] {
     const taken = this.messages;

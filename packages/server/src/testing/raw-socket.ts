@@ -45,9 +45,9 @@ export interface RawSocket {
 /** Every socket opened by {@link openSocket}, so a suite can close leftovers in `afterEach`. */
 const open = new Set<RawSocket>();
 
-/** Opens a raw WebSocket to `path` of a server at `url` ("http://host:port"). */
-export async function openSocket(url: string, path = "/v1/sync"): Promise<RawSocket> {
-  const ws = new WebSocket(`${url.replace(/^http/, "ws")}${path}`);
+/** Opens a raw WebSocket to `path` of a server at `url` ("http://host:port"), as a page of `origin` when given. */
+export async function openSocket(url: string, path = "/v1/sync", options: { readonly origin?: string } = {}): Promise<RawSocket> {
+  const ws = new WebSocket(`${url.replace(/^http/, "ws")}${path}`, options.origin === undefined ? {} : { origin: options.origin });
   const queue: ServerMessage[] = [];
   const waiters = new Set<() => void>();
   const notify = () => {

@@ -13,6 +13,10 @@ export interface ServerProcess {
   readonly url: string;
   readonly port: number;
   readonly dataDir: string;
+  /** The process id of the running server (it changes with `restart`). */
+  readonly pid: number;
+  /** Whether the process is running (it has not exited since it last started). */
+  readonly isAlive: boolean;
   /** Everything the process printed so far (stdout and stderr). */
   output(): string;
   /** SIGTERM, then waits for the graceful exit. */
@@ -30,6 +34,8 @@ export interface ServerProcessOptions {
   readonly port?: number;
   /** More CLI arguments, e.g. ["--jwt-secret", secret]. */
   readonly args?: readonly string[];
+  /** The process's limit on open files (`ulimit -n`), when it must be lower than the test runner's. */
+  readonly maxOpenFiles?: number;
 }
 
 /**
@@ -49,9 +55,10 @@ export async function startServerProcess(options: ServerProcessOptions = {}): Pr
 
   const launch = () =>
     new Promise<number>((resolve, reject) => {
-      child = spawn(process.execPath, [CLI, "--port", String(port), "--data", dataDir, ...(options.args ?? [])], {
-        stdio: ["ignore", "pipe", "pipe"],
-      });
+      const command = [process.execPath, CLI, "--port", String(port), "--data", dataDir, ...(options.args ?? [])];
+      // prlimit (util-linux) starts the server with fewer descriptors, as a constrained host would.
+      const limited = options.maxOpenFiles === undefined ? command : ["prlimit", `--nofile=${options.maxOpenFiles}`, "--", ...command];
+      child = spawn(limited[0]!, limited.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
       const timer = setTimeout(() => reject(new Error(`trellis-server did not start within 15 s:\n${output}`)), 15_000);
       const collect = (chunk: Buffer) => {
         output += chunk.toString("utf8");
@@ -85,6 +92,12 @@ export async function startServerProcess(options: ServerProcessOptions = {}): Pr
       return port;
     },
     dataDir,
+    get pid() {
+      return child.pid!;
+    },
+    get isAlive() {
+      return child.exitCode === null && child.signalCode === null;
+    },
     output: () => output,
     stop: () => exited("SIGTERM"),
     kill: () => exited("SIGKILL"),
