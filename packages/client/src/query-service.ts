@@ -2,6 +2,7 @@ import { computed, effect, untracked, type ReadonlySignal } from "@preact/signal
 import {
   acquireLiveAggregate,
   compileMaterializer,
+  DatabaseError,
   type DatabaseResult,
   fail,
   isAggregateQuery,
@@ -13,6 +14,7 @@ import {
   type NormalizedQuery,
   normalizeQuery,
   ok,
+  QueryCostError,
   type ResultDoc,
   runAggregate,
   runQuery,
@@ -75,8 +77,9 @@ export class QueryService {
     if (query.error) return query;
     const table = this.store.table(collection);
     if (table === undefined) return ok([]);
-    const materialize = compileMaterializer(query.data, this.store);
-    return ok(runQuery(this.store, query.data).map((row) => materialize(table, row)));
+    // One pass for the whole result: its documents share related documents and one cost limit.
+    const materialize = compileMaterializer(query.data, this.store).pass();
+    return costly(() => ok(runQuery(this.store, query.data).map((row) => materialize(table, row))));
   }
 
   /**
@@ -130,7 +133,7 @@ export class QueryService {
         ? this.acquire(collection, input)
         : preloaded.error
           ? preloaded
-          : ok({ view: this.registry.acquire(preloaded.data.query), synced: this.sync.follow(preloaded.data.query, preloaded.data.cursor) });
+          : costly(() => ok({ view: this.registry.acquire(preloaded.data.query), synced: this.sync.follow(preloaded.data.query, preloaded.data.cursor) }));
     if (followed.error) {
       const state: SubscriptionState<T> = { data: undefined, error: followed.error, loading: false };
       deliver(callback, state);
@@ -159,10 +162,12 @@ export class QueryService {
         return;
       }
       const value = data.value;
-      const isPreloaded = isFirstResult && preloaded?.data !== undefined && sameResult(initial, value);
+      // A result that became too costly keeps its last data and reports why it stopped following.
+      const failure = "failure" in view ? view.failure.value : undefined;
+      const isPreloaded = isFirstResult && preloaded?.data !== undefined && failure === undefined && sameResult(initial, value);
       isFirstResult = false;
       if (isPreloaded) return;
-      state = { data: value, error: undefined, loading: false };
+      state = { data: value, error: failure === undefined ? undefined : new DatabaseError(failure.code, failure.message, { ...failure.details }), loading: false };
       untracked(() => deliver(callback, state));
     });
     return {
@@ -186,7 +191,7 @@ export class QueryService {
       return ok({ view: acquireLiveAggregate(this.registry, this.store, query.data), synced: this.sync.follow(syncedAggregateQuery(query.data)) });
     }
     const query = this.normalize(collection, input);
-    return query.error ? query : ok({ view: this.registry.acquire(query.data), synced: this.sync.follow(query.data) });
+    return query.error ? query : costly(() => ok({ view: this.registry.acquire(query.data), synced: this.sync.follow(query.data) }));
   }
 
   /** What to sync for a query: itself, or the documents an aggregate aggregates. */
@@ -221,5 +226,15 @@ function deliver<T>(callback: SubscribeCallback<T>, state: SubscriptionState<T>)
     callback(state.data, state.error, state.loading);
   } catch (error) {
     console.error("Trellis: a subscription callback threw", error);
+  }
+}
+
+/** Runs `compute`, answering a query over the cost limit as its VALIDATION error (an expected failure). */
+function costly<T>(compute: () => DatabaseResult<T>): DatabaseResult<T> {
+  try {
+    return compute();
+  } catch (error) {
+    if (error instanceof QueryCostError) return fail(error.code, error.message, { ...error.details });
+    throw error;
   }
 }

@@ -113,6 +113,18 @@ describe("relations", () => {
     expect(calls.at(-1)).toEqual([{ title: "three", authorId: undefined }]);
   });
 
+  it("shares one related document among the parents linking it, in one-shot and live results", async () => {
+    const { db } = await setup();
+    const query = { fields: { title: true, authorId: { fields: { name: true } } }, orderBy: ["title", "asc"] } as const;
+    const { data } = await db.posts.query(query);
+    expect(data!.map((post) => post.title)).toEqual(["one", "three", "two"]);
+    expect(data![0]!.authorId).toBe(data![2]!.authorId);
+    let live: typeof data;
+    db.posts.subscribe(query, (docs) => (live = docs as typeof data));
+    expect(live!).toEqual(data);
+    expect(live![0]!.authorId).toBe(live![2]!.authorId);
+  });
+
   it("follows nested relations two levels deep", async () => {
     const { db, p3 } = await setup();
     const calls: unknown[] = [];

@@ -42,14 +42,17 @@ export type { Source, SourceTable } from "./query/source.js";
 export { AUTO_FIELD_SPECS, collectionsOf, type Condition, type Direction, type NormalizedQuery, type Operator } from "./query/query.js";
 export { normalizeQuery } from "./query/normalize.js";
 export { pageMatches, runQuery, sortedMatches } from "./query/run-query.js";
-export { compileMaterializer, type Materializer } from "./query/materialize.js";
+export { compileMaterializer, type MaterializePass, type Materializer } from "./query/materialize.js";
+export { DEFAULT_MAX_QUERY_COST, QueryCostError, type QueryCostOptions } from "./query/query-cost.js";
+export { resultDocuments } from "./query/result-documents.js";
+export { sameResult } from "./query/same-result.js";
 export { compareValues } from "./query/compare.js";
 export { LiveQuery, type ResultDoc } from "./query/live-query.js";
 export { LiveQueryRegistry } from "./query/live-registry.js";
 export { type LiveView, type Route, routeOf, type Watch } from "./query/live-view.js";
 export type { Cursor } from "./query/query.js";
 export type { ResultWindow } from "./query/cursor.js";
-export { decodeDocs, type EncodedDoc, encodeDocs, sameResult } from "./query/preload-codec.js";
+export { decodeDocs, type EncodedDoc, encodeDocs } from "./query/preload-codec.js";
 export {
   type AggregateFunction,
   type AggregateResultRow,

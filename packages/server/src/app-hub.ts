@@ -11,11 +11,12 @@ import {
   type LiveQuery,
   LiveQueryRegistry,
   type NormalizedQuery,
+  type QueryCostError,
   ok,
-  type ResultDoc,
   type ServerMessage,
   type Triple,
   TripleStore,
+  resultDocuments,
 } from "@trellis/core";
 import { AppDatabase, type ApplyBatchesResult } from "./app-database.js";
 import { checkAuthorship } from "./authorship.js";
@@ -35,6 +36,8 @@ export interface Peer {
 export interface HubOptions {
   readonly log?: Log | undefined;
   readonly fault?: FaultHook | undefined;
+  /** The most linked documents the relations of one result may examine (see `QueryCostOptions`). */
+  readonly maxQueryCost?: number | undefined;
   /**
    * Called when the hub failed in a way that may have left its in-memory state out of step with
    * its database (a bug, not bad input): its connections were dropped, and it should be closed and
@@ -92,12 +95,14 @@ const docKey = (collection: string, id: string): string => `${collection}\u0000$
  */
 export class AppHub {
   private readonly store = new TripleStore();
-  private registry = new LiveQueryRegistry(this.store);
+  private registry: LiveQueryRegistry;
   private readonly clock: Clock = createClock({ node: "server" });
   private readonly groups = new Map<string, QueryGroup>();
   private readonly peers = new Map<Peer, PeerState>();
   private readonly holders = new Map<string, Set<PeerState>>();
   private readonly dirtyGroups = new Set<QueryGroup>();
+  /** Groups whose live result became too costly in the last commit. */
+  private readonly failedGroups = new Map<QueryGroup, QueryCostError>();
   private queue: PendingPush[] = [];
   private flushScheduled = false;
   private closed = false;
@@ -107,6 +112,7 @@ export class AppHub {
     private readonly db: AppDatabase,
     private readonly options: HubOptions,
   ) {
+    this.registry = new LiveQueryRegistry(this.store, { maxQueryCost: options.maxQueryCost });
     this.store.transact(() => {
       for (const triple of db.allTriples()) this.store.applyTriple(triple);
     });
@@ -256,7 +262,11 @@ export class AppHub {
       const internal = fail("INTERNAL", "The server failed while storing this batch; see its log. Push it again.");
       for (const push of [...pushes, ...this.queue]) push.done(internal);
       this.queue = [];
-      for (const peer of [...this.peers.keys()]) peer.drop("internal error");
+      // After the answers (acks of batches already stored included) reach their connections.
+      const peers = [...this.peers.keys()];
+      setImmediate(() => {
+        for (const peer of peers) peer.drop("internal error");
+      });
       this.options.onFailure?.();
     }
   }
@@ -332,6 +342,7 @@ export class AppHub {
     } catch {
       this.rebuildViews();
     }
+    this.stopFailedGroups();
     const outgoing = new Map<PeerState, Triple[]>();
     const send = (state: PeerState, triples: readonly Triple[]) => {
       let list = outgoing.get(state);
@@ -437,15 +448,31 @@ export class AppHub {
     return group;
   }
 
-  /** Marks the group dirty whenever its live result changes; returns the stop. */
+  /** Marks the group dirty whenever its live result changes, or failed when it became too costly; returns the stop. */
   private follow(group: QueryGroup): () => void {
     const { live } = group;
     let isFirst = true;
     return effect(() => {
       live.result.value;
+      const failure = live.failure.value;
       if (isFirst) isFirst = false;
-      else this.dirtyGroups.add(group);
+      else if (failure === undefined) this.dirtyGroups.add(group);
+      else this.failedGroups.set(group, failure);
     });
+  }
+
+  /** Ends every subscription of a group that can no longer run, telling each subscriber why. */
+  private stopFailedGroups(): void {
+    for (const [group, failure] of this.failedGroups) {
+      this.dirtyGroups.delete(group);
+      for (const [state, queryIds] of [...group.subscribers]) {
+        for (const queryId of [...queryIds]) {
+          this.unsubscribe(state.peer, queryId);
+          state.peer.send({ type: "error", code: "VALIDATION", message: `Stopped query "${queryId}": ${failure.message}`, details: { ...failure.details, queryId } });
+        }
+      }
+    }
+    this.failedGroups.clear();
   }
 
   /**
@@ -457,7 +484,7 @@ export class AppHub {
    */
   private rebuildViews(): void {
     this.registry.dispose();
-    this.registry = new LiveQueryRegistry(this.store);
+    this.registry = new LiveQueryRegistry(this.store, { maxQueryCost: this.options.maxQueryCost });
     for (const group of [...this.groups.values()]) {
       group.stop();
       try {
@@ -520,18 +547,7 @@ function* shownBy(live: LiveQuery): Generator<string> {
   for (const [collection, id] of neededDocs(live)) yield docKey(collection, id);
 }
 
-/** Every document a live result shows, related documents included, as [collection, id]. */
-function* neededDocs(live: LiveQuery): Generator<[string, string]> {
-  yield* docsOf(live.query, live.result.value);
-}
-
-function* docsOf(query: NormalizedQuery, docs: readonly ResultDoc[]): Generator<[string, string]> {
-  for (const doc of docs) {
-    yield [query.collection, doc.id as string];
-    for (const relation of query.relations ?? []) {
-      const related = doc[relation.name];
-      if (related === undefined || related === null) continue;
-      yield* docsOf(relation.query, (Array.isArray(related) ? related : [related]) as ResultDoc[]);
-    }
-  }
+/** Every document a live result shows, related documents included, as [collection, id], each once. */
+function neededDocs(live: LiveQuery): Generator<[string, string]> {
+  return resultDocuments(live.query, live.result.value);
 }

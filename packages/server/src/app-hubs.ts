@@ -10,6 +10,8 @@ export interface AppHubsOptions {
   readonly idleMs: number;
   /** Apps open at once; the least recently used idle one is closed to make room. */
   readonly maxOpen: number;
+  /** The most linked documents the relations of one query result may examine. */
+  readonly maxQueryCost: number;
   readonly log?: Log | undefined;
   readonly fault?: FaultHook | undefined;
 }
@@ -56,6 +58,7 @@ export class AppHubs {
     const opened = AppHub.open(this.dataDir, appId, {
       log: this.options.log,
       fault: this.options.fault,
+      maxQueryCost: this.options.maxQueryCost,
       onFailure: () => this.reopen(appId, opened.data!),
     });
     if (opened.data !== undefined) this.touch(appId, opened.data);

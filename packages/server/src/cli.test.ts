@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import type { Triple } from "@trellis/core";
 import { removeDataDir, startServerProcess, tempDataDir } from "@trellis/server/testing";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { closeAllSockets, connect, documentTriples, sortedTriples, storedTriples, writer } from "./testing/raw-socket.js";
+import { closeAllSockets, connect, documentTriples, query, sortedTriples, storedTriples, writer } from "./testing/raw-socket.js";
 
 /** The built CLI, as `trellis-server` runs it. */
 const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
@@ -87,6 +87,29 @@ describe("trellis-server", () => {
     const bad = cli(["--port", "0", "--data", dataDir(), "--room-rate", "0"]);
     expect((await bad.exited).code).toBe(1);
     expect(bad.output()).toContain("--room-rate must be a positive whole number");
+  });
+
+  it("takes limits with --limit and browser origins with --allow-origin, and exits 1 on bad ones", async () => {
+    const run = cli(["--port", "0", "--data", dataDir(), "--limit", "subscriptionsPerConnection=1", "--allow-origin", "https://app.example.com"]);
+    const url = await run.listening;
+    const socket = await connect(url, "limited");
+    socket.send({ type: "subscribe", queryId: "a", query: query("todos"), cursor: null });
+    await socket.next("snapshot");
+    socket.send({ type: "subscribe", queryId: "b", query: query("todos"), cursor: null });
+    expect(await socket.next("error")).toMatchObject({ code: "VALIDATION", details: { limit: 1 } });
+    expect((await fetch(`${url}/health`, { headers: { origin: "https://app.example.com" } })).status).toBe(200);
+    expect((await fetch(`${url}/health`, { headers: { origin: "http://localhost:5173" } })).status).toBe(403);
+    for (const [args, message] of [
+      [["--limit", "connectionsPerIp"], "--limit takes NAME=VALUE"],
+      [["--limit", "connectionsPerIp=-1"], "--limit takes NAME=VALUE"],
+      [["--limit", "nope=1"], 'unknown limit "nope"'],
+      [["--limit", "openApps=0"], "limits.openApps must be a positive whole number"],
+      [["--allow-origin", "app.example.com"], "is not an origin"],
+    ] as const) {
+      const bad = cli(["--port", "0", "--data", dataDir(), ...args]);
+      expect((await bad.exited).code, args.join(" ")).toBe(1);
+      expect(bad.output()).toContain(message);
+    }
   });
 
   it("exits 1 with a clear message when the port is already in use", async () => {

@@ -47,7 +47,7 @@ const STATUS: Record<DatabaseErrorCode, number> = {
 export async function handleHttp(context: HttpContext, request: IncomingMessage, response: ServerResponse): Promise<void> {
   const origin = header(request, "origin");
   if (!context.origins.allows(origin)) {
-    request.resume();
+    discardBody(request, response);
     return sendError(response, { code: "UNAUTHORIZED", message: `Requests from the origin ${JSON.stringify(origin)} are not allowed; start the server with --allow-origin ${origin ?? "<origin>"}.` }, 403);
   }
   if (origin !== undefined) {
@@ -70,16 +70,35 @@ export async function handleHttp(context: HttpContext, request: IncomingMessage,
     case "POST /v1/push": {
       const answer = await answerPost(context, path, request);
       if (answer.error) {
-        // Whatever of the body was not read is discarded, so the socket can serve the next request.
-        request.resume();
+        discardBody(request, response);
         return sendError(response, answer.error, answer.status);
       }
       return send(response, 200, answer.data);
     }
     default:
-      request.resume();
+      discardBody(request, response);
       return sendError(response, { code: "NOT_FOUND", message: `No endpoint ${route}. See docs/protocol.md.` }, 404);
   }
+}
+
+/** How long the rest of a refused body may keep arriving after the answer before the connection is cut. */
+const DISCARD_MS = 5_000;
+
+/**
+ * A body refused before (or while) it was read is not kept: Node discards what still arrives,
+ * without holding it, so the client reads the answer rather than a reset; a client that goes on
+ * sending for long after the answer is cut off.
+ */
+function discardBody(request: IncomingMessage, response: ServerResponse): void {
+  if (request.complete) return;
+  response.once("finish", () => {
+    if (request.complete) return;
+    request.resume();
+    const timer = setTimeout(() => request.socket.destroy(), DISCARD_MS);
+    timer.unref();
+    request.once("end", () => clearTimeout(timer));
+    request.once("close", () => clearTimeout(timer));
+  });
 }
 
 /** The path of a request, or undefined when its target is not a valid URL path (e.g. "//"). */

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { DEFAULT_MAX_QUERY_COST } from "@trellis/core";
 
 /**
  * Bounds on what clients may make the server hold or do. Each has a default sized for one
@@ -44,6 +45,11 @@ export interface ServerLimits {
    * slices of this size, so other apps keep being served meanwhile. Default 5,000.
    */
   readonly pushSliceTriples?: number;
+  /**
+   * Linked documents the relations of one query result may examine (one snapshot, or one update
+   * of a live result); a query over it is refused with VALIDATION. Default 100,000, as in clients.
+   */
+  readonly queryCost?: number;
   /** After a connection's token expires, how long it has to send a fresh one before it is closed. Default 30 s. */
   readonly tokenRefreshMs?: number;
 }
@@ -75,6 +81,7 @@ export function resolveLimits(limits: ServerLimits | undefined): ResolvedLimits 
     requestTimeoutMs: 60_000,
     pushSliceTriples: 5_000,
     tokenRefreshMs: 30_000,
+    queryCost: DEFAULT_MAX_QUERY_COST,
   };
   const resolved: Record<string, number> = { ...defaults };
   for (const [name, value] of Object.entries(limits ?? {})) {

@@ -88,7 +88,7 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
   const limits = resolveLimits(options.limits);
   const fault = options.testing?.fault;
   const origins = createOriginPolicy((options.allowOrigins ?? (options.auth === undefined ? ["loopback"] : ["*"])).map(normalizeOrigin));
-  const hubs = new AppHubs(dataDir, { idleMs: positive(options.appIdleMs, 5 * 60_000, "appIdleMs"), maxOpen: limits.openApps, log, fault });
+  const hubs = new AppHubs(dataDir, { idleMs: positive(options.appIdleMs, 5 * 60_000, "appIdleMs"), maxOpen: limits.openApps, maxQueryCost: limits.queryCost, log, fault });
   const admission = new Admission(limits);
   const bodies = new BodyBudget(limits.bodyBytesInFlight);
   const sessions = new Set<Session>();
@@ -96,7 +96,15 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
   let httpRequests = 0;
 
   const sockets = new WebSocketServer({ noServer: true, maxPayload: maxFrameBytes * 2 });
-  const http = createHttpServer({ headersTimeout: limits.headersTimeoutMs, requestTimeout: limits.requestTimeoutMs }, (request, response) => {
+  const http = createHttpServer(
+    {
+      // Node requires the header timeout within the request timeout.
+      headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
+      requestTimeout: limits.requestTimeoutMs,
+      // How often Node checks those timeouts (its default, 30 s, would let them overrun by as much).
+      connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs, limits.requestTimeoutMs),
+    },
+    (request, response) => {
     httpRequests++;
     const failed = (error: unknown) => {
       log("error", "HTTP request failed", { error: error instanceof Error ? (error.stack ?? error.message) : String(error), url: request.url });
@@ -158,9 +166,10 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
     }
   });
   // A socket error before the upgrade completes must not reach the process.
-  http.on("clientError", (_error, socket) => {
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
-    else socket.destroy();
+  http.on("clientError", (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const status = error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "408 Request Timeout" : "400 Bad Request";
+    socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\n\r\n`);
   });
 
   const context = { hubs, authenticate, maxFrameBytes, log, roomRate, statusIntervalMs, limits, admission, fault };

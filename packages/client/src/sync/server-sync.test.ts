@@ -461,4 +461,31 @@ describe("JWT auth", () => {
     const check = (await renewing.database.todos.preload({ fields: { text: true } })).data!;
     expect(check.data).toEqual([{ text: "signed" }]);
   });
+
+  it("renews a token about to expire through getToken, on the open connection", async () => {
+    const secured = await startServerProcess({ args: ["--jwt-secret", secret] });
+    servers.push(secured);
+    const app = newApp();
+    let issued = 0;
+    // Tokens that live 3 s: the server asks for a fresh one 1.5 s before each expires.
+    const shortLived = () => {
+      issued++;
+      return new SignJWT({})
+        .setProtectedHeader({ alg: "HS256" })
+        .setSubject("user-9")
+        .setExpirationTime(Math.floor(Date.now() / 1000) + 3)
+        .sign(new TextEncoder().encode(secret));
+    };
+    const [client, frames] = connectRecorded(app, { auth: { getToken: shortLived }, userId: "user-9" }, secured);
+    await allOnline([client]);
+    await waitFor(() => frames.receivedOf("tokenAccepted").length >= 2, "two tokens renewed on the open connection", 15_000);
+    // One connection all along: one welcome, a fresh token per renewal, and writes still go through.
+    expect(frames.receivedOf("welcome")).toHaveLength(1);
+    expect(frames.sentOf("token").length).toBeGreaterThanOrEqual(2);
+    expect(issued).toBeGreaterThanOrEqual(3);
+    await client.database.todos.create({ text: "after renewals" });
+    await waitFor(() => client.connection.pending === 0, "the write is acknowledged");
+    expect(client.connection.state).toBe("online");
+    expect(client.connection.lastError).toBeUndefined();
+  }, 30_000);
 });

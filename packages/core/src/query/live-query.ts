@@ -1,9 +1,11 @@
 import { computed, type ReadonlySignal, signal } from "@preact/signals-core";
 import type { RowChange } from "../store/table.js";
-import { type Materializer, compileMaterializer } from "./materialize.js";
+import { type MaterializePass, type Materializer, compileMaterializer } from "./materialize.js";
 import { compileOrder, insertionPoint, type Keyed, type Ordering } from "./order.js";
 import { compileWhere, type RowTest } from "./predicate.js";
 import type { NormalizedQuery } from "./query.js";
+import { QueryCostError, type QueryCostOptions } from "./query-cost.js";
+import { resultComparer } from "./same-result.js";
 import { compilePageWindow, EMPTY_WINDOW, type PageWindow, type ResultWindow, resultWindow } from "./cursor.js";
 import { readDependsOnCreatedAt } from "./read-field.js";
 import { type LiveView, routeOf, type Watch } from "./live-view.js";
@@ -20,6 +22,16 @@ export type ResultDoc = Record<string, unknown>;
  * visible `limit`, so a row leaving the window is replaced without a rescan) and exposes the
  * visible documents as a signal. The registry hands it only the row changes it can see; a
  * change costs a predicate check and a binary search, never a re-run of the query.
+ *
+ * Each render is one materialization pass: the documents it builds share their related
+ * documents, and their relations may examine at most `maxQueryCost` linked documents together.
+ * Over it, the constructor throws a `QueryCostError`; a later commit that makes the result too
+ * costly sets {@link failure} instead (the result keeps its last value) until one brings it back
+ * under the limit.
+ *
+ * @example
+ * const live = new LiveQuery(normalized, store); // usually through `LiveQueryRegistry.acquire`
+ * live.result.value; // the visible documents
  */
 export class LiveQuery implements LiveView {
   readonly query: NormalizedQuery;
@@ -41,6 +53,7 @@ export class LiveQuery implements LiveView {
   private readonly touched = new Set<number>();
   private isDirty = false;
   private readonly output;
+  private readonly failureSignal = signal<QueryCostError | undefined>(undefined);
   /** The query's page (cursors and limit) over `entries`. */
   private readonly page: PageWindow;
   /** Bumped by every render, so {@link window} is computed only when someone reads it. */
@@ -60,7 +73,7 @@ export class LiveQuery implements LiveView {
   isComplete = true;
   private readonly relations: RelationTracker | undefined;
 
-  constructor(query: NormalizedQuery, source: Source) {
+  constructor(query: NormalizedQuery, source: Source, options?: QueryCostOptions) {
     this.query = query;
     this.relations = query.relations === undefined ? undefined : new RelationTracker(query, source);
     // Related collections are watched unrouted: their changes are mapped back to parent rows.
@@ -71,7 +84,7 @@ export class LiveQuery implements LiveView {
     this.test = compileWhere(query.where, query.specs);
     this.ordering = compileOrder(query.orderBy, query.specs);
     this.page = compilePageWindow(query, this.ordering.compare);
-    this.materialize = compileMaterializer(query, source);
+    this.materialize = compileMaterializer(query, source, options);
     const links = this.relations?.rootLinkFields ?? [];
     this.selected = dependenciesOf([...query.select, ...links], query);
     this.ordered = dependenciesOf(
@@ -193,16 +206,36 @@ export class LiveQuery implements LiveView {
     }
   }
 
-  /** Publishes the result if what users see changed; returns whether it did. */
+  /** Publishes the result (or its failure) if what users see changed; returns whether it did. */
   flush(): boolean {
     if (!this.isDirty) return false;
     this.isDirty = false;
     const before = this.output.peek();
-    const next = this.render();
+    let next: readonly ResultDoc[];
+    try {
+      next = this.render();
+    } catch (error) {
+      if (!(error instanceof QueryCostError)) throw error;
+      // What this render built in part is dropped: the documents are again those of the result
+      // users see, and the touched rows stay touched for the next render.
+      const shown = this.output.peek();
+      this.docs = new Map(this.visibleRows.map((row, index) => [row, shown[index]!]));
+      this.isDirty = true;
+      const isNew = this.failureSignal.peek() !== error;
+      this.failureSignal.value = error;
+      return isNew;
+    }
     this.touched.clear();
-    if (next === before) return false;
+    const hadFailed = this.failureSignal.peek() !== undefined;
+    this.failureSignal.value = undefined;
+    if (next === before) return hadFailed;
     this.output.value = next;
     return true;
+  }
+
+  /** Why the result stopped following the data (it became too costly), or undefined while it follows. */
+  get failure(): ReadonlySignal<QueryCostError | undefined> {
+    return this.failureSignal;
   }
 
   private render(): readonly ResultDoc[] {
@@ -218,12 +251,14 @@ export class LiveQuery implements LiveView {
     let isSame = previousRows.length === count && table !== undefined && this.output !== undefined;
     const docs = new Map<number, ResultDoc>();
     const list = new Array<ResultDoc>(count);
+    const same = resultComparer();
+    let materialize: MaterializePass | undefined;
     for (let i = 0; i < count; i++) {
       const row = rows[i]!;
       let doc = this.docs.get(row);
       if (doc === undefined || this.touched.has(row)) {
-        const fresh = this.materialize(table!, row);
-        if (doc === undefined || !sameDoc(doc, fresh)) doc = fresh;
+        const fresh = (materialize ??= this.materialize.pass())(table!, row);
+        if (doc === undefined || !same(doc, fresh)) doc = fresh;
       }
       if (isSame && (previousRows[i] !== row || this.docs.get(row) !== doc)) isSame = false;
       docs.set(row, doc);
@@ -236,7 +271,7 @@ export class LiveQuery implements LiveView {
     // Other rows can read as equal documents (e.g. when `id` is not selected): the result
     // users see is unchanged then, so subscribers must not hear about it.
     const previous = this.output?.peek();
-    if (previous !== undefined && sameList(previous, list)) return previous;
+    if (previous !== undefined && same(previous, list)) return previous;
     return list;
   }
 
@@ -256,11 +291,13 @@ export class LiveQuery implements LiveView {
   private patchTouched(): readonly ResultDoc[] {
     const previous = this.output.peek();
     let list: ResultDoc[] | undefined;
+    const same = resultComparer();
+    let materialize: MaterializePass | undefined;
     for (const row of this.touched) {
       const doc = this.docs.get(row);
       if (doc === undefined) continue; // not visible
-      const fresh = this.materialize(this.table!, row);
-      if (sameDoc(doc, fresh)) continue;
+      const fresh = (materialize ??= this.materialize.pass())(this.table!, row);
+      if (same(doc, fresh)) continue;
       list ??= previous.slice();
       list[this.visiblePosition(row)] = fresh;
       this.docs.set(row, fresh);
@@ -304,12 +341,6 @@ function dependenciesOf(queryFields: readonly string[], query: NormalizedQuery):
   return { fields, isEveryField: fields.has("updatedAt") };
 }
 
-function sameList(a: readonly ResultDoc[], b: readonly ResultDoc[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i] && !sameDoc(a[i]!, b[i]!)) return false;
-  return true;
-}
-
 // Plain loops rather than `splice`: splice allocates an array of removed elements on every call,
 // and a live query moves entries on most writes it hears about.
 function insertAt(entries: Keyed[], index: number, entry: Keyed): void {
@@ -323,16 +354,4 @@ function removeAt(entries: Keyed[], index: number): void {
   const last = entries.length - 1;
   for (let i = index; i < last; i++) entries[i] = entries[i + 1]!;
   entries.pop();
-}
-
-function sameDoc(a: ResultDoc, b: ResultDoc): boolean {
-  for (const key in b) if (!sameUserValue(a[key], b[key])) return false;
-  return true;
-}
-
-function sameUserValue(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (a instanceof Date && b instanceof Date) return a.getTime() === b.getTime();
-  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
-  return JSON.stringify(a) === JSON.stringify(b);
 }

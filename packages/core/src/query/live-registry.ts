@@ -4,6 +4,7 @@ import type { RowChange, Table } from "../store/table.js";
 import { LiveQuery } from "./live-query.js";
 import type { LiveView, Watch } from "./live-view.js";
 import type { NormalizedQuery } from "./query.js";
+import { maxQueryCostOf, type QueryCostOptions } from "./query-cost.js";
 
 /** Views following one collection, indexed by the equality keys of their routes. */
 interface CollectionRoutes {
@@ -33,6 +34,10 @@ const BULK_COMMIT_ROWS = 512;
  * changed field. So a write costs what it can affect, not the number of live queries.
  * Identical queries share one live query.
  *
+ * `options.maxQueryCost` bounds the work of each materialization pass of its live queries (see
+ * `QueryCostOptions`); a query that exceeds it throws a `QueryCostError` from {@link acquire},
+ * or later from the commit that made it too costly.
+ *
  * @example
  * const registry = new LiveQueryRegistry(store);
  * const live = registry.acquire(normalized);
@@ -46,14 +51,20 @@ export class LiveQueryRegistry {
   private readonly stopListening: () => void;
   /** Counter behind the visit and commit stamps of registrations. */
   private stamp = 0;
+  /** The cost limit every live query it creates gets. */
+  private readonly options: QueryCostOptions;
 
-  constructor(private readonly store: TripleStore) {
+  constructor(
+    private readonly store: TripleStore,
+    options?: QueryCostOptions,
+  ) {
+    this.options = { maxQueryCost: maxQueryCostOf(options, "LiveQueryRegistry") };
     this.stopListening = store.onCommit((commit) => this.route(commit));
   }
 
   /** The live query for a normalized query, shared with identical ones; pair with {@link release}. */
   acquire(query: NormalizedQuery): LiveQuery {
-    return this.acquireView(queryViewKey(query), () => new LiveQuery(query, this.store));
+    return this.acquireView(queryViewKey(query), () => new LiveQuery(query, this.store, this.options));
   }
 
   /**

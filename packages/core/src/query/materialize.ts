@@ -2,44 +2,92 @@ import { readStored, toUserValue } from "../schema/read.js";
 import { compileOrder, type Keyed, sortKeyed } from "./order.js";
 import { compileWhere } from "./predicate.js";
 import type { NormalizedQuery, NormalizedRelation } from "./query.js";
+import { CostMeter, maxQueryCostOf, type QueryCostOptions } from "./query-cost.js";
 import { type FieldReader, fieldReader } from "./read-field.js";
 import type { Source, SourceTable } from "./source.js";
 
-/** Builds result documents of a query: the selected fields in the form users see. */
-export type Materializer = (table: SourceTable, row: number) => Record<string, unknown>;
+/**
+ * Materializes documents within one pass: a related document reached through the same relation
+ * of the query is built once per pass and the same object is shared by every parent linking it,
+ * and the pass's relations examine at most `maxQueryCost` linked documents together.
+ */
+export type MaterializePass = (table: SourceTable, row: number) => Record<string, unknown>;
+
+/**
+ * Builds result documents of a query: the selected fields in the form users see. Called directly,
+ * it builds one document in a pass of its own; `pass()` starts a pass for all documents of one
+ * result, so that they share related documents and one cost limit.
+ */
+export interface Materializer {
+  (table: SourceTable, row: number): Record<string, unknown>;
+  /** Starts a pass (see {@link MaterializePass}). */
+  pass(): MaterializePass;
+}
+
+/** What a pass shares between the documents built in it. */
+interface PassState {
+  readonly meter: CostMeter;
+  /**
+   * Related documents built in the pass, by relation node and row (`row * nodes + node`). One
+   * map, made on first use: most passes of a live query rebuild one document.
+   */
+  shared: Map<number, Record<string, unknown>> | undefined;
+}
+
+type Level = (table: SourceTable, row: number, pass: PassState) => Record<string, unknown>;
 
 /**
  * Compiles the selection of a query into a row-to-document function. Relations are resolved
- * through `source` (required when the query selects any).
+ * through `source` (required when the query selects any). A result's documents form a DAG rather
+ * than a tree: whoever walks one must treat it as read-only and visit shared objects once
+ * (see `resultDocuments`).
+ *
+ * @example
+ * const materialize = compileMaterializer(query, store).pass();
+ * const docs = runQuery(store, query).map((row) => materialize(table, row));
  */
-export function compileMaterializer(query: NormalizedQuery, source?: Source): Materializer {
+export function compileMaterializer(query: NormalizedQuery, source?: Source, options?: QueryCostOptions): Materializer {
+  const limit = maxQueryCostOf(options, "compileMaterializer");
+  const nodes = { count: 0 };
+  const level = compileLevel(query, source, nodes);
+  const pass = (): MaterializePass => {
+    const state: PassState = { meter: new CostMeter(limit, query.collection), shared: undefined };
+    return (table, row) => level(table, row, state);
+  };
+  return Object.assign((table: SourceTable, row: number) => pass()(table, row), { pass });
+}
+
+function compileLevel(query: NormalizedQuery, source: Source | undefined, nodes: { count: number }): Level {
   const fields: Array<{ name: string; read: FieldReader; spec: (typeof query.specs)[string] }> = query.select.map((name) => ({
     name,
     read: fieldReader(name, query.specs[name]!),
     spec: query.specs[name]!,
   }));
-  const relations = (query.relations ?? []).map((relation) => ({ name: relation.name, resolve: compileRelation(relation, source) }));
-  return (table, row) => {
+  const relations = (query.relations ?? []).map((relation) => ({ name: relation.name, resolve: compileRelation(relation, source, nodes) }));
+  return (table, row, pass) => {
     const doc: Record<string, unknown> = {};
     for (const { name, read, spec } of fields) doc[name] = toUserValue(spec, read(table, row));
-    for (const { name, resolve } of relations) doc[name] = resolve(table, row);
+    for (const { name, resolve } of relations) doc[name] = resolve(table, row, pass);
     return doc;
   };
 }
 
 /** Rows of the related collection for one parent row, as the relation's nested query selects them. */
-export type RelatedRows = (table: SourceTable, row: number) => { table: SourceTable; rows: number[] } | undefined;
+export type RelatedRows = (table: SourceTable, row: number, meter?: CostMeter) => { table: SourceTable; rows: number[] } | undefined;
 
-/** Compiles how to find, filter, order and limit the related rows of a parent row. */
+/**
+ * Compiles how to find, filter, order and limit the related rows of a parent row. With a `meter`,
+ * the linked rows examined are charged to it first.
+ */
 export function compileRelatedRows(relation: NormalizedRelation, source: Source): RelatedRows {
   const nested = relation.query;
   const test = compileWhere(nested.where, nested.specs);
   const ordering = compileOrder(nested.orderBy, nested.specs);
-  return (table, row) => {
+  return (table, row, meter) => {
     const related = source.table(nested.collection);
     if (related === undefined) return undefined;
     const entries: Keyed[] = [];
-    for (const candidate of linkedRows(relation, related, table, row)) {
+    for (const candidate of linkedRows(relation, related, table, row, meter)) {
       if (test(related, candidate)) entries.push(ordering.keyOf(related, candidate));
     }
     // A single relation returns at most one document, none with `limit: 0`.
@@ -49,10 +97,17 @@ export function compileRelatedRows(relation: NormalizedRelation, source: Source)
 }
 
 /** Live rows of the related collection linked to a parent row (before the nested filter). */
-function linkedRows(relation: NormalizedRelation, related: SourceTable, table: SourceTable, row: number): Iterable<number> {
+function linkedRows(
+  relation: NormalizedRelation,
+  related: SourceTable,
+  table: SourceTable,
+  row: number,
+  meter: CostMeter | undefined,
+): Iterable<number> {
   if (relation.direction === "forward") {
     const linked = readStored(relation.linkSpec, table.get(row, relation.link), undefined);
     const ids = typeof linked === "string" ? [linked] : Array.isArray(linked) ? (linked as string[]) : [];
+    meter?.charge(ids.length, relation.name);
     const rows: number[] = [];
     for (const id of ids) {
       const child = related.rowOf(id);
@@ -67,20 +122,40 @@ function linkedRows(relation: NormalizedRelation, related: SourceTable, table: S
   };
   // The index holds stored values, wrong-typed ones too (a ref stored as ["id"], a set field
   // holding one plain id), which read as no link: candidates are re-checked as read.
-  if (related.equalityIndex) return [...related.equalityIndex(relation.link).get(parentId)].filter(linksBack);
+  if (related.equalityIndex) {
+    const candidates = related.equalityIndex(relation.link).get(parentId);
+    meter?.charge(candidates.size, relation.name);
+    return [...candidates].filter(linksBack);
+  }
+  meter?.charge(related.liveCount, relation.name);
   return related.liveRows().filter(linksBack);
 }
 
-function compileRelation(relation: NormalizedRelation, source: Source | undefined): Materializer extends (...args: infer A) => unknown ? (...args: A) => unknown : never {
+function compileRelation(relation: NormalizedRelation, source: Source | undefined, nodes: { count: number }): (table: SourceTable, row: number, pass: PassState) => unknown {
   if (source === undefined) throw new TypeError(`compileMaterializer: relation "${relation.name}" needs a source.`);
+  // Each relation of the compiled tree is one node: the same related row reached through it in
+  // one pass reads the same (its nested query is the same), so it is built once and shared.
+  const node = nodes.count++;
+  // Except where no row can be reached twice: a pass resolves a relation once per parent row
+  // (parents are shared too), and a child's single ref names one parent.
+  const isShared = relation.direction === "forward" || relation.linkSpec.type !== "ref";
   const rowsOf = compileRelatedRows(relation, source);
-  const materialize = compileMaterializer(relation.query, source);
-  return (table, row) => {
-    const related = rowsOf(table, row);
+  const materialize = compileLevel(relation.query, source, nodes);
+  return (table, row, pass) => {
+    const related = rowsOf(table, row, pass.meter);
+    if (related === undefined) return relation.cardinality === "one" ? undefined : [];
+    const docOf = (child: number) => {
+      if (!isShared) return materialize(related.table, child, pass);
+      const shared = (pass.shared ??= new Map());
+      const key = child * nodes.count + node;
+      let doc = shared.get(key);
+      if (doc === undefined) shared.set(key, (doc = materialize(related.table, child, pass)));
+      return doc;
+    };
     if (relation.cardinality === "one") {
-      const first = related?.rows[0];
-      return first === undefined ? undefined : materialize(related!.table, first);
+      const first = related.rows[0];
+      return first === undefined ? undefined : docOf(first);
     }
-    return related === undefined ? [] : related.rows.map((child) => materialize(related.table, child));
+    return related.rows.map(docOf);
   };
 }

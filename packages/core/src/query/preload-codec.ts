@@ -132,25 +132,3 @@ function decodeValue(spec: FieldSpec | undefined, value: unknown): unknown {
 function invalid(message: string) {
   return fail("VALIDATION", `Preloaded data: ${message}`);
 }
-
-/**
- * Whether two results read the same to users: Dates by instant, arrays and plain objects by
- * content (a key holding `undefined` equals a missing key).
- *
- * @example
- * sameResult([{ at: new Date(1) }], [{ at: new Date(1) }]) // true
- */
-export function sameResult(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (a instanceof Date || b instanceof Date) return a instanceof Date && b instanceof Date && a.getTime() === b.getTime();
-  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
-  if (Array.isArray(a) || Array.isArray(b)) {
-    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
-    return a.every((item, i) => sameResult(item, b[i]));
-  }
-  const x = a as Record<string, unknown>;
-  const y = b as Record<string, unknown>;
-  for (const key of Object.keys(x)) if (!sameResult(x[key], y[key])) return false;
-  for (const key of Object.keys(y)) if (!(key in x) && y[key] !== undefined) return false;
-  return true;
-}

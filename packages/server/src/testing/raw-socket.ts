@@ -84,14 +84,18 @@ export async function openSocket(url: string, path = "/v1/sync", options: { read
           return true;
         };
         if (take()) return;
+        const closedError = () => new Error(`The connection closed with no ${types.join(" or ")} message; queued: ${JSON.stringify(queue).slice(0, 2000)}`);
+        if (ws.readyState === WebSocket.CLOSED) return reject(closedError());
         const timer = setTimeout(() => {
           waiters.delete(check);
           reject(new Error(`No ${types.join(" or ")} message within ${timeoutMs} ms; queued: ${JSON.stringify(queue).slice(0, 2000)}`));
         }, timeoutMs);
         const check = () => {
-          if (!take()) return;
+          const isTaken = take();
+          if (!isTaken && ws.readyState !== WebSocket.CLOSED) return;
           clearTimeout(timer);
           waiters.delete(check);
+          if (!isTaken) reject(closedError());
         };
         waiters.add(check);
       }),
