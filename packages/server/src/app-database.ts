@@ -201,6 +201,57 @@ export class AppDatabase {
     this.db.close();
   }
 
+  /**
+   * Starts storing one batch too large for one event-loop turn: in a transaction on a connection
+   * of its own, slice by slice, so readers of this database see none of it until it commits. The
+   * caller must not write through this database meanwhile, and calls {@link refresh} after the
+   * commit.
+   */
+  beginLargeWrite(): DatabaseResult<LargeWrite> {
+    let writer: AppDatabase;
+    try {
+      writer = new AppDatabase(new Database(this.db.name));
+      writer.db.exec("BEGIN IMMEDIATE");
+    } catch (error) {
+      return fail("STORAGE", `Could not start storing the batch: ${(error as Error).message}`);
+    }
+    const documents = new Map<string, DocumentState>();
+    let isDone = false;
+    const finish = () => {
+      if (isDone) return;
+      isDone = true;
+      if (writer.db.inTransaction) writer.db.exec("ROLLBACK");
+      writer.close();
+    };
+    return ok({
+      apply: (slice) => {
+        if (isDone) return fail("STORAGE", "The batch was abandoned before it was stored; nothing of it was.");
+        try {
+          return ok(slice.filter((triple) => writer.applyOne(triple, documents)));
+        } catch (error) {
+          return refusalOf(error);
+        }
+      },
+      commit: () => {
+        if (isDone) return fail("STORAGE", "The batch was abandoned before it was stored; nothing of it was.");
+        try {
+          writer.db.exec("COMMIT");
+          return ok(String(writer.seq));
+        } catch (error) {
+          return fail("STORAGE", `Could not store the batch: ${(error as Error).message}`);
+        } finally {
+          finish();
+        }
+      },
+      abandon: finish,
+    });
+  }
+
+  /** Reads the latest change number again, after a {@link beginLargeWrite} committed. */
+  refresh(): void {
+    this.seq = this.statements.maxSeq.get()?.seq ?? 0;
+  }
+
   /** `documents`: what this batch has read so far of each document it writes. */
   private applyOne(triple: Triple, documents: Map<string, DocumentState>): boolean {
     const { collection, id, field } = triple;
@@ -249,6 +300,16 @@ export class AppDatabase {
     this.statements.upsert.run(collection, id, field, element, value, triple.hlc, ++this.seq);
     return true;
   }
+}
+
+/** A batch being stored slice by slice (see `AppDatabase.beginLargeWrite`); nothing of it is visible before `commit`. */
+export interface LargeWrite {
+  /** Merges one slice; an error means the batch cannot be stored: `abandon` it. */
+  apply(slice: readonly Triple[]): DatabaseResult<readonly Triple[]>;
+  /** Commits durably, answering the cursor after the batch; the write is then finished either way. */
+  commit(): DatabaseResult<string>;
+  /** Rolls back whatever was merged and lets the connection go (again: nothing). */
+  abandon(): void;
 }
 
 /** What a batch knows of one document it writes. */

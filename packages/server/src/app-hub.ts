@@ -18,7 +18,7 @@ import {
   TripleStore,
   resultDocuments,
 } from "@trellis/core";
-import { AppDatabase, type ApplyBatchesResult } from "./app-database.js";
+import { AppDatabase, type ApplyBatchesResult, type LargeWrite } from "./app-database.js";
 import { checkAuthorship } from "./authorship.js";
 import type { FaultHook } from "./faults.js";
 import type { Log } from "./log.js";
@@ -38,6 +38,8 @@ export interface HubOptions {
   readonly fault?: FaultHook | undefined;
   /** The most linked documents the relations of one result may examine (see `QueryCostOptions`). */
   readonly maxQueryCost?: number | undefined;
+  /** Triples of one push handled in one event-loop turn; larger pushes go slice by slice. Default 5,000. */
+  readonly sliceTriples?: number | undefined;
   /**
    * Called when the hub failed in a way that may have left its in-memory state out of step with
    * its database (a bug, not bad input): its connections were dropped, and it should be closed and
@@ -105,6 +107,11 @@ export class AppHub {
   private readonly failedGroups = new Map<QueryGroup, QueryCostError>();
   private queue: PendingPush[] = [];
   private flushScheduled = false;
+  /** Large pushes, stored one after another (see `storeLarge`). */
+  private large: Promise<void> | undefined;
+  private isStoringLarge = false;
+  /** The transaction of the large push being merged, rolled back if the app closes meanwhile. */
+  private largeWrite: LargeWrite | undefined;
   private closed = false;
 
   private constructor(
@@ -121,6 +128,10 @@ export class AppHub {
   static open(dataDir: string, appId: string, options: HubOptions = {}): DatabaseResult<AppHub> {
     const db = AppDatabase.open(dataDir, appId);
     return db.error ? db : ok(new AppHub(appId, db.data, options));
+  }
+
+  private get sliceTriples(): number {
+    return this.options.sliceTriples ?? 5_000;
   }
 
   /** The app's rooms (in memory only); events are stamped with this hub's clock. */
@@ -235,12 +246,79 @@ export class AppHub {
     if (authored.error) return Promise.resolve(authored);
     const origin = peer === undefined ? undefined : this.peers.get(peer);
     return new Promise((done) => {
-      this.queue.push({ origin, triples, done });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => this.commit());
+      if (triples.length > this.sliceTriples) {
+        // One at a time, each over several turns; group commits wait for it (see `storeLarge`).
+        this.large = (this.large ?? Promise.resolve()).then(() => this.storeLarge({ origin, triples, done }));
+        return;
       }
+      this.queue.push({ origin, triples, done });
+      this.scheduleCommit();
     });
+  }
+
+  private scheduleCommit(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.commit());
+  }
+
+  /**
+   * Stores and routes a push of more than `sliceTriples` triples over several event-loop turns,
+   * a slice per turn, so other apps (and this app's readers) are served meanwhile: its clocks are
+   * checked, then it is merged in a transaction of its own that readers do not see until it
+   * commits (one push stays all or nothing), then applied to the replica and routed. This app's
+   * group commits wait until it is done, so its writes stay in order with the replica.
+   */
+  private async storeLarge(push: PendingPush): Promise<void> {
+    this.isStoringLarge = true;
+    try {
+      const stored = await this.mergeLarge(push.triples);
+      if (stored.error) return push.done(stored);
+      push.done(ok({ cursor: stored.data.cursor }));
+      const origin = push.origin !== undefined && this.peers.get(push.origin.peer) === push.origin ? push.origin : undefined;
+      const { applied } = stored.data;
+      for (let from = 0; from < applied.length && !this.closed; from += this.sliceTriples) {
+        const slice = applied.slice(from, from + this.sliceTriples);
+        this.options.fault?.("route");
+        this.route(slice, new Map(slice.map((triple) => [triple, origin])), stored.data.cursor);
+        await nextTurn();
+      }
+    } catch (error) {
+      this.fail(error, [push]);
+    } finally {
+      this.isStoringLarge = false;
+      if (this.queue.length > 0) this.scheduleCommit();
+    }
+  }
+
+  /** The durable part of {@link storeLarge}: nothing of the push is stored unless all of it is. */
+  private async mergeLarge(triples: readonly Triple[]): Promise<DatabaseResult<{ applied: Triple[]; cursor: string }>> {
+    for (let from = 0; from < triples.length; from += this.sliceTriples) {
+      const refused = this.checkClocks(triples.slice(from, from + this.sliceTriples));
+      if (refused) return refused;
+      await nextTurn();
+    }
+    this.options.fault?.("commit");
+    const write = this.db.beginLargeWrite();
+    if (write.error) return write;
+    this.largeWrite = write.data;
+    try {
+      const applied: Triple[] = [];
+      for (let from = 0; from < triples.length; from += this.sliceTriples) {
+        if (this.closed) return fail("STORAGE", `App "${this.appId}" closed while the batch was stored; nothing of it was. Push it again.`);
+        const merged = write.data.apply(triples.slice(from, from + this.sliceTriples));
+        if (merged.error) return merged;
+        for (const triple of merged.data) applied.push(triple);
+        await nextTurn();
+      }
+      const cursor = write.data.commit();
+      if (cursor.error) return cursor;
+      this.db.refresh();
+      return ok({ applied, cursor: cursor.data });
+    } finally {
+      write.data.abandon();
+      this.largeWrite = undefined;
+    }
   }
 
   /**
@@ -255,25 +333,34 @@ export class AppHub {
     try {
       this.flush();
     } catch (error) {
-      this.options.log?.("error", "An app failed while committing; its connections are dropped and it is reopened", {
-        appId: this.appId,
-        error: error instanceof Error ? (error.stack ?? error.message) : String(error),
-      });
-      const internal = fail("INTERNAL", "The server failed while storing this batch; see its log. Push it again.");
-      for (const push of [...pushes, ...this.queue]) push.done(internal);
-      this.queue = [];
-      // After the answers (acks of batches already stored included) reach their connections.
-      const peers = [...this.peers.keys()];
-      setImmediate(() => {
-        for (const peer of peers) peer.drop("internal error");
-      });
-      this.options.onFailure?.();
+      this.fail(error, pushes);
     }
+  }
+
+  /** A bug hit this app: answers the pushes still waiting, drops every connection, asks to be reopened. */
+  private fail(error: unknown, pushes: readonly PendingPush[]): void {
+    this.options.log?.("error", "An app failed while committing; its connections are dropped and it is reopened", {
+      appId: this.appId,
+      error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+    });
+    const internal = fail("INTERNAL", "The server failed while storing this batch; see its log. Push it again.");
+    for (const push of [...pushes, ...this.queue]) push.done(internal);
+    this.queue = [];
+    // After the answers (acks of batches already stored included) reach their connections.
+    const peers = [...this.peers.keys()];
+    setImmediate(() => {
+      for (const peer of peers) peer.drop("internal error");
+    });
+    this.options.onFailure?.();
   }
 
   /** Commits queued pushes, then closes the database. */
   close(): void {
     if (this.closed) return;
+    // A large push being merged is rolled back (its client pushes it again); the group commit
+    // then has the database to itself.
+    this.largeWrite?.abandon();
+    this.isStoringLarge = false;
     this.commit();
     // A failed commit may have closed the hub already (see `onFailure`).
     if (this.closed) return;
@@ -285,6 +372,8 @@ export class AppHub {
 
   private flush(): void {
     this.flushScheduled = false;
+    // Waits for a large push being stored; it schedules the commit again when done.
+    if (this.isStoringLarge && !this.closed) return;
     const pushes = this.queue;
     this.queue = [];
     if (pushes.length === 0 || this.closed) return;
@@ -532,6 +621,11 @@ export class AppHub {
     holders?.delete(state);
     if (holders?.size === 0) this.holders.delete(key);
   }
+}
+
+/** Resolves in a later turn of the event loop, after pending I/O. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** The query with `id` selected at every level, so the server can tell which documents a result holds. */

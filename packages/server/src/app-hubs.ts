@@ -12,6 +12,8 @@ export interface AppHubsOptions {
   readonly maxOpen: number;
   /** The most linked documents the relations of one query result may examine. */
   readonly maxQueryCost: number;
+  /** Triples of one push handled in one event-loop turn. */
+  readonly sliceTriples: number;
   readonly log?: Log | undefined;
   readonly fault?: FaultHook | undefined;
 }
@@ -59,6 +61,7 @@ export class AppHubs {
       log: this.options.log,
       fault: this.options.fault,
       maxQueryCost: this.options.maxQueryCost,
+      sliceTriples: this.options.sliceTriples,
       onFailure: () => this.reopen(appId, opened.data!),
     });
     if (opened.data !== undefined) this.touch(appId, opened.data);

@@ -491,3 +491,58 @@ describe("relation queries that multiply", () => {
     await expectUnharmed();
   }, 60_000);
 });
+
+describe("a large push over HTTP", () => {
+  const { state, expectUnharmed } = serverUnderAttack(["--limit", "pushSliceTriples=2000"]);
+  const manyTriples = (prefix: string, count: number) =>
+    Array.from({ length: count }, (_, index) => ({ collection: "todos", id: `${prefix}-${Math.floor(index / 2)}`, field: index % 2 === 0 ? "title" : "done", value: index % 2 === 0 ? "x" : false, hlc: hlc() }));
+
+  it("is stored and routed slice by slice, other apps served in between, and acknowledged whole", async () => {
+    const watcher = await connect(state.server.url, "bulk");
+    watcher.send({ type: "subscribe", queryId: "all", query: query("todos"), cursor: null });
+    await watcher.next("snapshot");
+    // Another app's connection pings all along; its pongs are stamped against the watcher's changes.
+    const other = await connect(state.server.url, "elsewhere");
+    const events: string[] = [];
+    watcher.ws.on("message", (data) => JSON.parse(String(data)).type === "changes" && events.push("changes"));
+    other.ws.on("message", (data) => JSON.parse(String(data)).type === "pong" && events.push("pong"));
+    let isPinging = true;
+    const pinging = (async () => {
+      while (isPinging) {
+        other.send({ type: "ping" });
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+    })();
+    const triples = manyTriples("bulk", 30_000);
+    const answer = await post(state.server.url, "/v1/push", { appId: "bulk", clientId: "c", batchId: "large", triples });
+    expect(answer).toMatchObject({ status: 200, body: { batchId: "large" } });
+    await waitFor(() => events.filter((each) => each === "changes").length >= 15, () => `${events.filter((each) => each === "changes").length} changes of 15 slices`);
+    isPinging = false;
+    await pinging;
+    // Slices of 2,000 triples: 15 changes, with the other app's pongs between the first and the last.
+    const first = events.indexOf("changes");
+    const last = events.lastIndexOf("changes");
+    expect(events.slice(first, last).filter((each) => each === "pong").length).toBeGreaterThan(0);
+    expect((await storedTriples(state.server.url, "bulk")).length).toBe(30_000);
+    await expectUnharmed();
+  }, 60_000);
+
+  it("is stored all or nothing: one refused triple in its last slice leaves nothing stored and nothing seen", async () => {
+    const alice = await connect(state.server.url, "bulk-atomic", { userId: "alice" });
+    alice.send({ type: "push", batchId: "own", triples: [...documentTriples("todos", "alices", { title: "mine" }, hlc), { collection: "todos", id: "alices", field: "createdBy", value: "alice", hlc: hlc() }] });
+    await alice.next("ack");
+    const watcher = await connect(state.server.url, "bulk-atomic");
+    watcher.send({ type: "subscribe", queryId: "all", query: query("todos"), cursor: null });
+    await watcher.next("snapshot");
+    const triples = [...manyTriples("atomic", 9_999), { collection: "todos", id: "alices", field: "createdBy", value: "mallory", hlc: hlc() }];
+    const answer = await post(state.server.url, "/v1/push", { appId: "bulk-atomic", clientId: "c", batchId: "theft", triples }, { "x-trellis-user": "mallory" });
+    expect(answer).toMatchObject({ status: 400, body: { error: { code: "VALIDATION", details: { batchId: "theft", id: "alices" } } } });
+    expect((await storedTriples(state.server.url, "bulk-atomic")).every((triple) => triple.id === "alices")).toBe(true);
+    await watcher.sync();
+    expect(watcher.pending()).toEqual([]);
+    // Writes of the app go on after it.
+    alice.send({ type: "push", batchId: "after", triples: documentTriples("todos", "after", { title: "x" }, hlc) });
+    await alice.next("ack");
+    await expectUnharmed();
+  }, 60_000);
+});

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type DatabaseError, type DatabaseErrorCode, type DatabaseResult, fail, ok, parseClientValue } from "@trellis/core";
+import { type DatabaseError, type DatabaseErrorCode, type DatabaseResult, fail, ok, parseClientValue, parseTriples, type Triple } from "@trellis/core";
 import type { AppHubs } from "./app-hubs.js";
 import type { Authenticate } from "./auth.js";
 import type { BodyBudget } from "./body-budget.js";
@@ -14,6 +14,8 @@ export interface HttpContext {
   readonly maxBodyBytes: number;
   /** Largest `/v1/query` body. */
   readonly maxQueryBodyBytes: number;
+  /** Triples of a pushed body checked in one event-loop turn. */
+  readonly sliceTriples: number;
   /** Bytes of request bodies being received at once, by every request together. */
   readonly bodies: BodyBudget;
   /** Which browser origins may call; requests from others are refused before anything runs. */
@@ -140,14 +142,23 @@ async function answerPush(context: HttpContext, body: string, userId: string | n
   const fields = jsonObject(body, ["appId", "clientId", "batchId", "triples"]);
   if (fields.error) return fields;
   const { appId, clientId, batchId, triples } = fields.data;
-  const parsed = parseClientValue({ type: "push", batchId, triples });
-  if (parsed.error) return parsed;
-  if (parsed.data.type !== "push") return fail("INTERNAL", "Parsed a push body as another message.");
+  // The envelope first; the triples are checked in slices, so a large body does not hold up other apps.
+  const envelope = parseClientValue({ type: "push", batchId, triples: [] });
+  if (envelope.error) return envelope;
+  if (!Array.isArray(triples)) return fail("PROTOCOL", `Refused a "push" client message: triples: expected an array.`, { path: "triples" });
   if (typeof clientId !== "string" || !/^[A-Za-z0-9_-]{1,64}$/.test(clientId)) return fail("PROTOCOL", "clientId must be 1-64 characters of [A-Za-z0-9_-].");
+  if (typeof appId !== "string") return fail("PROTOCOL", "appId must be a string.");
+  const parsed: Triple[] = [];
+  for (let from = 0; from < triples.length; from += context.sliceTriples) {
+    const slice = parseTriples(triples, from, from + context.sliceTriples);
+    if (slice.error) return slice;
+    for (const triple of slice.data) parsed.push(triple);
+    if (from + context.sliceTriples < triples.length) await new Promise((resolve) => setImmediate(resolve));
+  }
   const hub = hubOf(context, appId);
   if (hub.error) return hub;
-  const pushed = await hub.data.push(undefined, parsed.data.triples, userId);
-  const { batchId: id } = parsed.data;
+  const pushed = await hub.data.push(undefined, parsed, userId);
+  const id = batchId as string;
   return pushed.error ? fail(pushed.error.code, pushed.error.message, { ...pushed.error.details, batchId: id }) : ok({ batchId: id, cursor: pushed.data.cursor });
 }
 

@@ -88,7 +88,7 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
   const limits = resolveLimits(options.limits);
   const fault = options.testing?.fault;
   const origins = createOriginPolicy((options.allowOrigins ?? (options.auth === undefined ? ["loopback"] : ["*"])).map(normalizeOrigin));
-  const hubs = new AppHubs(dataDir, { idleMs: positive(options.appIdleMs, 5 * 60_000, "appIdleMs"), maxOpen: limits.openApps, maxQueryCost: limits.queryCost, log, fault });
+  const hubs = new AppHubs(dataDir, { idleMs: positive(options.appIdleMs, 5 * 60_000, "appIdleMs"), maxOpen: limits.openApps, maxQueryCost: limits.queryCost, sliceTriples: limits.pushSliceTriples, log, fault });
   const admission = new Admission(limits);
   const bodies = new BodyBudget(limits.bodyBytesInFlight);
   const sessions = new Set<Session>();
@@ -118,6 +118,7 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
           authenticate,
           maxBodyBytes,
           maxQueryBodyBytes: limits.maxQueryBodyBytes,
+          sliceTriples: limits.pushSliceTriples,
           bodies,
           origins,
           fault,

@@ -525,6 +525,36 @@ function parseValue<T>(side: "client" | "server", parsed: unknown, build: (raw: 
 }
 
 /**
+ * Checks `values[from..to)` as the triples of a pushed batch (`triples` of a `push`), for bodies
+ * too large to check in one go: errors name the triple by its index in the whole list. The
+ * forbidden-key and depth checks run on each triple.
+ *
+ * @example
+ * for (let from = 0; from < values.length; from += 5_000) {
+ *   const slice = parseTriples(values, from, from + 5_000);
+ *   if (slice.error) return slice;
+ *   await yieldToEventLoop();
+ * }
+ */
+export function parseTriples(values: readonly unknown[], from = 0, to = values.length): DatabaseResult<Triple[]> {
+  const out: Triple[] = [];
+  try {
+    for (let index = from; index < Math.min(to, values.length); index++) {
+      const value = values[index];
+      const forbidden = forbiddenKey(value);
+      if (forbidden !== undefined) {
+        return fail("PROTOCOL", `Refused a "push" client message: the key ${JSON.stringify(forbidden)} is not allowed anywhere in a message.`, { key: forbidden });
+      }
+      out.push(triple(value, `triples[${index}]`));
+    }
+  } catch (error) {
+    if (error instanceof Invalid) return fail("PROTOCOL", `Refused a "push" client message: ${error.path}: ${error.reason}.`, { path: error.path });
+    throw error;
+  }
+  return ok(out);
+}
+
+/**
  * Parses and validates one frame a client sent (server side). Never throws: anything that does
  * not follow the protocol is a PROTOCOL error naming what is wrong and where.
  *
