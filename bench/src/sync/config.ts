@@ -40,6 +40,9 @@ export interface SyncConfig {
   readonly cursorMs: number;
   /** Plain `ws` round trips timed for the floor. */
   readonly roundTrips: number;
+  /** Under attack: writes timed quiet and under attack, and the triples of the large push. */
+  readonly attackWrites: number;
+  readonly largePushTriples: number;
   /** Kills a phase that hangs. */
   readonly phaseTimeoutMs: number;
 }
@@ -86,6 +89,8 @@ export function syncConfigFromEnv(env: NodeJS.ProcessEnv, smokeFlag: boolean): S
       cursorHz: 60,
       cursorMs: 1_000,
       roundTrips: 200,
+      attackWrites: 30,
+      largePushTriples: 20_000,
       phaseTimeoutMs: 20_000,
     };
   }
@@ -111,6 +116,8 @@ export function syncConfigFromEnv(env: NodeJS.ProcessEnv, smokeFlag: boolean): S
     cursorHz: 60,
     cursorMs: 10_000,
     roundTrips: 2_000,
+    attackWrites: 300,
+    largePushTriples: 500_000,
     phaseTimeoutMs: 120_000,
   };
 }

@@ -14,6 +14,8 @@ export interface ProtocolSocket {
    * marks the frame handled: it is neither parsed nor kept for `next`.
    */
   onFrame: ((text: string) => boolean | void) | undefined;
+  /** Whether the connection is open (the server may close it). */
+  readonly isOpen: boolean;
   /** The next message of `type` (earlier ones of other types are dropped); an `error` message rejects. */
   next<K extends ServerMessage["type"]>(type: K): Promise<Extract<ServerMessage, { type: K }>>;
   close(): Promise<void>;
@@ -33,6 +35,9 @@ export async function openProtocolSocket(serverUrl: string, appId: string, clien
   let waiter: { type: string; resolve: (message: ServerMessage) => void; reject: (error: Error) => void } | undefined;
   const socket: ProtocolSocket = {
     onFrame: undefined,
+    get isOpen() {
+      return ws.readyState === WebSocket.OPEN;
+    },
     send: (message) => ws.send(JSON.stringify(message)),
     sendText: (text) => ws.send(text),
     next: (type) =>
@@ -51,6 +56,13 @@ export async function openProtocolSocket(serverUrl: string, appId: string, clien
         ws.close();
       }),
   };
+  // A close ends whatever waits: nothing more is coming.
+  ws.on("close", () => {
+    const current = waiter;
+    waiter = undefined;
+    current?.reject(new Error("the connection closed"));
+  });
+  ws.on("error", () => {});
   ws.on("message", (data) => {
     const text = data.toString();
     if (socket.onFrame?.(text) === true) return;

@@ -7,7 +7,7 @@
  * Usage: node dist/sync/run.js [--smoke]
  * Environment: BENCH_SMOKE=1, BENCH_SYNC_CLIENTS=10,100,1000, BENCH_SYNC_HOSTS, BENCH_SYNC_WRITES,
  * BENCH_SYNC_CPU_PROF=<dir> (CPU profiles of the server and client processes), BENCH_SYNC_PIN=0 (no
- * CPU pinning, see cpu-pinning.ts).
+ * CPU pinning, see cpu-pinning.ts), BENCH_ATTACK=storm,relations (which attacks the "under attack" phase runs).
  */
 import { mkdirSync } from "node:fs";
 import { cpus } from "node:os";
@@ -23,6 +23,7 @@ import { measureLatency, measureThroughput, SeenTracker } from "./replication.js
 import { roomCursors, roomEventFanOut } from "./rooms.js";
 import { trellisPingRoundTrip, wsEchoRoundTrip } from "./round-trip.js";
 import { type SyncResults, syncTables, syncTargetLines, syncTargets } from "./sync-report.js";
+import { calmClients, calmClientsUnderAttack, largePush } from "./under-attack.js";
 
 const INGEST_APP = "bench-ingest";
 
@@ -139,6 +140,20 @@ async function main(): Promise<number> {
       } finally {
         await Promise.all(roomHosts.map((host) => host.close()));
       }
+    });
+    await phase("well-behaved clients, the server quiet", async () => {
+      results.underAttack = { ...results.underAttack, quiet: await calmClients(server.url, "bench-quiet", config.attackWrites, config.latencyGapMs) };
+    });
+    await phase("well-behaved clients under a hostile client's attack", async () => {
+      const attacker = await spawnChild(new URL("./attacker.js", import.meta.url), profileArgs);
+      try {
+        results.underAttack = { ...results.underAttack, attacked: await calmClientsUnderAttack(attacker, server.url, config.attackWrites, config.latencyGapMs, 1) };
+      } finally {
+        await attacker.close();
+      }
+    });
+    await phase(`a push of ${config.largePushTriples} triples over HTTP, another app pinging`, async () => {
+      results.underAttack = { ...results.underAttack, largePush: await largePush(server.url, config.largePushTriples) };
     });
     for (let h = 0; h < config.hostProcesses; h++) hosts.push(await spawnChild(new URL("./client-host.js", import.meta.url), profileArgs));
     results.clockOffsets = hosts.map((host) => ({ offsetUs: host.offsetMs * 1000, errorUs: (host.calibrationRttMs * 1000) / 2 }));

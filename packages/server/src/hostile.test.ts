@@ -546,3 +546,50 @@ describe("a large push over HTTP", () => {
     await expectUnharmed();
   }, 60_000);
 });
+
+describe("a user who keeps the server busy", () => {
+  const { state, expectUnharmed } = serverUnderAttack(["--limit", "workMsPerSecond=25", "--limit", "workBurstMs=40"]);
+  const schema = createSchema({ entities: { nodes: { name: t.string({ fallback: "" }), links: t.refMany("nodes") } } });
+  const deep = (() => {
+    let input: Record<string, unknown> = { fields: { id: true } };
+    for (let level = 0; level < 8; level++) input = { fields: { id: true, links: input } };
+    const normalized = normalizeQuery(schema.collections.nodes!, input, schema.collections);
+    if (normalized.error) throw normalized.error;
+    return normalized.data;
+  })();
+  const throttled = async () => ((await (await fetch(`${state.server.url}/v1/metrics`)).json()) as { throttled: number }).throttled;
+
+  it("is slowed down to its share of server time, across reconnects, while everyone else is served", async () => {
+    const ids = Array.from({ length: 120 }, (_, index) => `n${index}`);
+    const seeder = await connect(state.server.url, "busy", { userId: "seeder" });
+    const triples = ids.flatMap((id) => ids.map((to) => ({ collection: "nodes", id, field: "links", element: to, value: true, hlc: hlc() })));
+    for (let from = 0; from < triples.length; from += 5_000) {
+      seeder.send({ type: "push", batchId: nextId("seed"), triples: triples.slice(from, from + 5_000) });
+      await seeder.next("ack");
+    }
+    const before = await throttled();
+    // Another user wants the server meanwhile (alone, a user is never slowed down).
+    const calm = await connect(state.server.url, "busy", { userId: "calm" });
+    let isCalmPinging = true;
+    const pinging = (async () => {
+      while (isCalmPinging) {
+        await calm.sync();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
+    // Each of these costs the server its whole query budget before it is refused.
+    for (let round = 0; round < 2; round++) {
+      const hog = await connect(state.server.url, "busy", { userId: "hog" });
+      for (let i = 0; i < 3; i++) {
+        hog.send({ type: "subscribe", queryId: `q${i}`, query: deep, cursor: null });
+        expect(await hog.next("error")).toMatchObject({ code: "VALIDATION" });
+      }
+      // A new connection of the same user does not start with a fresh share.
+      await hog.close();
+      expect(await throttled()).toBeGreaterThan(before + round);
+    }
+    isCalmPinging = false;
+    await pinging;
+    await expectUnharmed();
+  }, 60_000);
+});

@@ -5,6 +5,7 @@ import type { Authenticate } from "./auth.js";
 import type { BodyBudget } from "./body-budget.js";
 import type { FaultHook } from "./faults.js";
 import type { OriginPolicy } from "./origin-policy.js";
+import type { WorkShares } from "./work-shares.js";
 
 /** What the HTTP endpoints share with the rest of the server. */
 export interface HttpContext {
@@ -16,6 +17,10 @@ export interface HttpContext {
   readonly maxQueryBodyBytes: number;
   /** Triples of a pushed body checked in one event-loop turn. */
   readonly sliceTriples: number;
+  /** Each user's share of the server's time (HTTP queries spend it too). */
+  readonly work: WorkShares;
+  /** Running counts for `/v1/metrics`. */
+  readonly counters: { throttled: number };
   /** Bytes of request bodies being received at once, by every request together. */
   readonly bodies: BodyBudget;
   /** Which browser origins may call; requests from others are refused before anything runs. */
@@ -122,10 +127,14 @@ async function answerPost(context: HttpContext, path: string, request: IncomingM
   const isQuery = path === "/v1/query";
   const body = await readBody(request, isQuery ? context.maxQueryBodyBytes : context.maxBodyBytes, context.bodies);
   if (body.error) return body;
-  return isQuery ? answerQuery(context, body.data) : answerPush(context, body.data, user.data.userId);
+  return isQuery ? answerQuery(context, body.data, user.data.userId) : answerPush(context, body.data, user.data.userId);
 }
 
-function answerQuery(context: HttpContext, body: string): DatabaseResult<unknown> {
+/**
+ * A query over HTTP runs on its user's share of server time, as its WebSocket subscriptions do:
+ * a user over its share waits until it is back under (at most `MAX_SHARE_WAIT_MS`, then 503).
+ */
+async function answerQuery(context: HttpContext, body: string, userId: string | null): Promise<DatabaseResult<unknown>> {
   const fields = jsonObject(body, ["appId", "query", "cursor"]);
   if (fields.error) return fields;
   const { appId, query, cursor = null } = fields.data;
@@ -135,8 +144,26 @@ function answerQuery(context: HttpContext, body: string): DatabaseResult<unknown
   if (parsed.data.type !== "subscribe") return fail("INTERNAL", "Parsed a query body as another message.");
   const hub = hubOf(context, appId);
   if (hub.error) return hub;
-  return hub.data.query(parsed.data.query, parsed.data.cursor);
+  const key = `${appId}\u0000${userId ?? "anon:http"}`;
+  const share = context.work.acquire(key);
+  try {
+    const waitMs = share.waitMs();
+    if (waitMs > MAX_SHARE_WAIT_MS) return fail("NETWORK", "This user has taken more than its share of the server's time; try again in a few seconds.", { retryAfterMs: waitMs });
+    if (waitMs > 0) {
+      context.counters.throttled++;
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+    }
+    const started = performance.now();
+    const answer = hub.data.query(parsed.data.query, parsed.data.cursor);
+    share.spend(performance.now() - started);
+    return answer;
+  } finally {
+    context.work.release(key);
+  }
 }
+
+/** The longest an HTTP query waits for its user's share to refill before it is refused. */
+const MAX_SHARE_WAIT_MS = 10_000;
 
 async function answerPush(context: HttpContext, body: string, userId: string | null): Promise<DatabaseResult<unknown>> {
   const fields = jsonObject(body, ["appId", "clientId", "batchId", "triples"]);

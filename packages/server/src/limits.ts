@@ -50,6 +50,15 @@ export interface ServerLimits {
    * of a live result); a query over it is refused with VALIDATION. Default 100,000, as in clients.
    */
   readonly queryCost?: number;
+  /**
+   * Server time one user's messages and queries may take while other users want the server (all
+   * its connections together, in one app, across reconnects), on average per second, so that no
+   * client can keep the server busy for the others: a user over it is not read (its messages wait
+   * in the network) until it is back under. Writes do not count. A user alone on the server is
+   * never slowed down. Default 50 ms a second, `workBurstMs` (1 s) at once.
+   */
+  readonly workMsPerSecond?: number;
+  readonly workBurstMs?: number;
   /** After a connection's token expires, how long it has to send a fresh one before it is closed. Default 30 s. */
   readonly tokenRefreshMs?: number;
 }
@@ -82,6 +91,8 @@ export function resolveLimits(limits: ServerLimits | undefined): ResolvedLimits 
     pushSliceTriples: 5_000,
     tokenRefreshMs: 30_000,
     queryCost: DEFAULT_MAX_QUERY_COST,
+    workMsPerSecond: 50,
+    workBurstMs: 1_000,
   };
   const resolved: Record<string, number> = { ...defaults };
   for (const [name, value] of Object.entries(limits ?? {})) {

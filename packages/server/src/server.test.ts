@@ -72,7 +72,7 @@ describe("createServer", () => {
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toMatch(/^application\/json/);
     const body = (await response.json()) as Record<string, number>;
-    expect(body).toEqual({ apps: 2, connections: 3, httpRequests: 1, cpuUserMs: expect.any(Number), cpuSystemMs: expect.any(Number) });
+    expect(body).toEqual({ apps: 2, connections: 3, httpRequests: 1, throttled: 0, cpuUserMs: expect.any(Number), cpuSystemMs: expect.any(Number) });
     expect(body.cpuUserMs).toBeGreaterThan(0);
     expect(body.cpuSystemMs).toBeGreaterThanOrEqual(0);
   });

@@ -13,6 +13,7 @@ import { resolveLimits, type ServerLimits } from "./limits.js";
 import { jsonLog, type Log } from "./log.js";
 import { createOriginPolicy, normalizeOrigin } from "./origin-policy.js";
 import { Session } from "./session.js";
+import { WorkShares } from "./work-shares.js";
 
 /** Options of {@link createServer}. */
 export interface ServerOptions {
@@ -90,6 +91,8 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
   const origins = createOriginPolicy((options.allowOrigins ?? (options.auth === undefined ? ["loopback"] : ["*"])).map(normalizeOrigin));
   const hubs = new AppHubs(dataDir, { idleMs: positive(options.appIdleMs, 5 * 60_000, "appIdleMs"), maxOpen: limits.openApps, maxQueryCost: limits.queryCost, sliceTriples: limits.pushSliceTriples, log, fault });
   const admission = new Admission(limits);
+  const work = new WorkShares(limits.workMsPerSecond, limits.workBurstMs);
+  const counters = { throttled: 0 };
   const bodies = new BodyBudget(limits.bodyBytesInFlight);
   const sessions = new Set<Session>();
   let isClosing = false;
@@ -119,6 +122,8 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
           maxBodyBytes,
           maxQueryBodyBytes: limits.maxQueryBodyBytes,
           sliceTriples: limits.pushSliceTriples,
+          work,
+          counters,
           bodies,
           origins,
           fault,
@@ -126,7 +131,14 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
           metrics: () => {
             // The process's CPU time so far (ms): a load test reads it twice and divides by the wall time between.
             const cpu = process.cpuUsage();
-            return { apps: hubs.size, connections: sockets.clients.size, httpRequests, cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000 };
+            return {
+              apps: hubs.size,
+              connections: sockets.clients.size,
+              httpRequests,
+              throttled: counters.throttled,
+              cpuUserMs: cpu.user / 1000,
+              cpuSystemMs: cpu.system / 1000,
+            };
           },
         },
         request,
@@ -173,7 +185,7 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
     socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\n\r\n`);
   });
 
-  const context = { hubs, authenticate, maxFrameBytes, log, roomRate, statusIntervalMs, limits, admission, fault };
+  const context = { hubs, authenticate, maxFrameBytes, log, roomRate, statusIntervalMs, limits, admission, work, counters, fault };
   const alive = new WeakSet<WebSocket>();
   // A socket that answered no ping for a whole interval is half-open: its peer is gone.
   const heartbeat = setInterval(() => {
@@ -205,6 +217,7 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
       isClosing = true;
       clearInterval(heartbeat);
       clearInterval(backlogs);
+      work.close();
       // Pushes already queued commit and get their acks before the sockets close.
       await new Promise((resolve) => setImmediate(resolve));
       const closed = new Promise<void>((resolve) => http.close(() => resolve()));

@@ -18,6 +18,7 @@ import type { RoomError, RoomMember } from "./rooms.js";
 import { StatusCoalescer } from "./status-coalescer.js";
 import { TokenBucket } from "./token-bucket.js";
 import { TokenLifetime } from "./token-lifetime.js";
+import type { WorkShare, WorkShares } from "./work-shares.js";
 
 /** What every session of a server shares. */
 export interface SessionContext {
@@ -32,6 +33,10 @@ export interface SessionContext {
   readonly limits: ResolvedLimits;
   /** Counts connections per address; told when this one is welcomed and when it ends. */
   readonly admission: Admission;
+  /** Each user's share of the server's time. */
+  readonly work: WorkShares;
+  /** Running counts for `/v1/metrics`. */
+  readonly counters: { throttled: number };
   readonly fault?: FaultHook | undefined;
 }
 
@@ -39,6 +44,8 @@ export interface SessionContext {
 const MAX_PROTOCOL_ERRORS = 20;
 /** Frames a client may send before its token is checked; a client waits for `welcome` before pushing. */
 const MAX_WAITING_FRAMES = 1_000;
+/** Their size together (in UTF-16 code units, close enough to bytes for a bound). */
+const MAX_WAITING_BYTES = 4 * 1024 * 1024;
 
 /** WebSocket close codes (RFC 6455). */
 const POLICY_VIOLATION = 1008;
@@ -57,10 +64,13 @@ export class Session implements Peer {
   private phase: "greeting" | "authenticating" | "ready" | "closed" = "greeting";
   /** Frames that arrive while the token is checked, handled in order after `welcome`. */
   private waiting: string[] = [];
+  private waitingBytes = 0;
   private protocolErrors = 0;
   /** Who this connection is in rooms: set by `welcome`. */
   private member: RoomMember | undefined;
   private readonly roomMessages: TokenBucket;
+  /** Its user's share of the server's time, set by `welcome`. */
+  private work: WorkShare | undefined;
   private readonly statuses: StatusCoalescer;
   private readonly helloDeadline: ReturnType<typeof setTimeout>;
   private readonly token: TokenLifetime;
@@ -123,6 +133,8 @@ export class Session implements Peer {
 
   private receive(data: unknown, isBinary: boolean): void {
     if (this.phase === "closed") return;
+    const started = performance.now();
+    let isCounted = true;
     try {
       if (isBinary) {
         this.send({ type: "error", code: "PROTOCOL", message: "Binary frames are not part of the protocol; send JSON text frames." });
@@ -131,22 +143,62 @@ export class Session implements Peer {
         return;
       }
       const text = textOf(data);
-      if (this.phase !== "authenticating") return this.handle(text);
-      if (this.waiting.length >= MAX_WAITING_FRAMES) return this.reject("PROTOCOL", `More than ${MAX_WAITING_FRAMES} messages before "welcome".`);
+      // Writes are bounded by the frame limit and stored in the group commit; bulk writes by one
+      // user must stay fast, so their parsing does not count against its share.
+      if (this.phase !== "authenticating") {
+        isCounted = this.handle(text) !== "push";
+        return;
+      }
+      this.waitingBytes += text.length;
+      if (this.waiting.length >= MAX_WAITING_FRAMES || this.waitingBytes > MAX_WAITING_BYTES) {
+        return this.reject("PROTOCOL", `More than ${MAX_WAITING_FRAMES} messages or ${MAX_WAITING_BYTES / 1024 / 1024} MiB before "welcome".`);
+      }
       this.waiting.push(text);
     } catch (error) {
       this.failed("frame", error);
+    } finally {
+      if (isCounted) this.charge(performance.now() - started);
     }
   }
 
-  private handle(text: string): void {
+  /**
+   * Counts the server time a message took against the connection's share; over it, the socket is
+   * not read until the share has refilled, so its next messages wait in the network, not in
+   * line ahead of everyone else's.
+   */
+  private charge(ms: number): void {
+    const work = this.work;
+    // Before `welcome` a connection only says hello (frames sent meanwhile wait, then count).
+    if (work === undefined || this.phase === "closed") return;
+    work.spend(ms);
+    if (this.socket.isPaused || work.waitMs() === 0) return;
+    this.context.counters.throttled++;
+    this.pauseWhileOver(work);
+  }
+
+  private pauseWhileOver(work: WorkShare): void {
+    this.socket.pause();
+    const resume = setTimeout(() => {
+      if (this.phase === "closed") return;
+      // Another connection of the user may have spent the share meanwhile.
+      if (work.waitMs() > 0) return this.pauseWhileOver(work);
+      this.socket.resume();
+    }, work.waitMs());
+    resume.unref();
+  }
+
+  /** Handles one frame; answers the type of the message it held (undefined for a malformed one). */
+  private handle(text: string): ClientMessage["type"] | undefined {
     const parsed = parseClientMessage(text, { maxBytes: this.context.maxFrameBytes });
-    if (parsed.error) return this.refuse(parsed.error);
+    if (parsed.error) {
+      this.refuse(parsed.error);
+      return undefined;
+    }
     const message = parsed.data;
     if (this.phase === "greeting") {
-      if (message.type !== "hello") return this.reject("PROTOCOL", `The first message must be "hello", got "${message.type}".`);
-      void this.greet(message).catch((error: unknown) => this.failed("hello", error));
-      return;
+      if (message.type !== "hello") this.reject("PROTOCOL", `The first message must be "hello", got "${message.type}".`);
+      else void this.greet(message).catch((error: unknown) => this.failed("hello", error));
+      return message.type;
     }
     try {
       this.context.fault?.(message.type);
@@ -154,6 +206,7 @@ export class Session implements Peer {
     } catch (error) {
       this.failed(message.type, error, detailsOf(message));
     }
+    return message.type;
   }
 
   private dispatch(message: ClientMessage): void {
@@ -240,6 +293,7 @@ export class Session implements Peer {
     clearTimeout(this.helloDeadline);
     this.hub = hub.data;
     this.member = { userId: user.data.userId, userKey: user.data.userId ?? `anon:${hello.clientId}` };
+    this.work = this.context.work.acquire(this.workKey());
     hub.data.attach(this);
     this.phase = "ready";
     this.context.admission.welcomed(this.address);
@@ -248,6 +302,11 @@ export class Session implements Peer {
     const waiting = this.waiting;
     this.waiting = [];
     for (const text of waiting) this.handle(text);
+  }
+
+  /** Whose share of the server's time this connection spends: its user's, in its app. */
+  private workKey(): string {
+    return `${this.hub!.appId}\u0000${this.member!.userKey}`;
   }
 
   /** A fresh token for this connection: it must verify and name the same user. */
@@ -301,6 +360,7 @@ export class Session implements Peer {
     this.token.stop();
     this.statuses.stop();
     this.context.admission.release(this.address, wasWelcomed);
+    if (this.work !== undefined) this.context.work.release(this.workKey());
     this.hub?.detach(this);
   }
 }

@@ -12,3 +12,20 @@ describe("TokenBucket", () => {
     expect(Array.from({ length: 4 }, () => bucket.take())).toEqual([true, true, true, false]);
   });
 });
+
+describe("TokenBucket.spend", () => {
+  it("goes below zero for work already done, and says when the rate has paid it back", () => {
+    let now = 0;
+    const bucket = new TokenBucket(100, 200, () => now);
+    expect(bucket.spend(50)).toBe(150);
+    expect(bucket.msUntilPositive()).toBe(0);
+    expect(bucket.spend(300)).toBe(-150);
+    // 150 tokens at 100 a second: 1.5 s, and a millisecond to be above zero.
+    expect(bucket.msUntilPositive()).toBe(1_501);
+    now += 1_501;
+    expect(bucket.msUntilPositive()).toBe(0);
+    expect(bucket.take()).toBe(false);
+    now += 10; // one more token
+    expect(bucket.take()).toBe(true);
+  });
+});

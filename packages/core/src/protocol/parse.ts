@@ -454,10 +454,20 @@ function unknownType(type: unknown, expected: string): Invalid {
   return new Invalid("type", `unknown message type ${describe(type)} (expected ${expected})`);
 }
 
+const encoder = new TextEncoder();
+/** Where {@link utf8BytesUpTo} encodes, for limits up to 4 MiB (made on first use). */
+let scratch: Uint8Array | undefined;
+
 /** UTF-8 length of `text`, counting no further than just past `limit`. */
 function utf8BytesUpTo(text: string, limit: number): number {
   if (text.length > limit) return text.length; // every code unit is at least one byte
   if (text.length * 3 <= limit) return text.length; // every code unit is at most three bytes
+  if (limit <= 4 * 1024 * 1024) {
+    // Encoding natively into a buffer one byte past the limit tells both at once.
+    if (scratch === undefined || scratch.length < limit + 1) scratch = new Uint8Array(limit + 1);
+    const { read, written } = encoder.encodeInto(text, scratch.subarray(0, limit + 1));
+    return read < text.length ? limit + 1 : written;
+  }
   let bytes = 0;
   for (let i = 0; i < text.length && bytes <= limit; i++) {
     const unit = text.charCodeAt(i);
@@ -469,17 +479,19 @@ function utf8BytesUpTo(text: string, limit: number): number {
 
 /** Finds a forbidden key anywhere in a parsed value, iteratively (deep nesting cannot overflow the stack). */
 function forbiddenKey(root: unknown): string | undefined {
-  const stack: unknown[] = [root];
+  if (typeof root !== "object" || root === null) return undefined;
+  // Only objects and arrays go on the stack: a frame of a million numbers costs one pass.
+  const stack: object[] = [root];
   while (stack.length > 0) {
-    const value = stack.pop();
-    if (typeof value !== "object" || value === null) continue;
+    const value = stack.pop()!;
     if (Array.isArray(value)) {
-      for (const each of value) stack.push(each);
+      for (const each of value) if (typeof each === "object" && each !== null) stack.push(each);
       continue;
     }
     for (const key of Object.keys(value)) {
       if (FORBIDDEN_KEYS.has(key)) return key;
-      stack.push((value as Obj)[key]);
+      const each = (value as Obj)[key];
+      if (typeof each === "object" && each !== null) stack.push(each);
     }
   }
   return undefined;

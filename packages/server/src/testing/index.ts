@@ -1,0 +1,2 @@
+export { removeDataDir, type ServerProcess, type ServerProcessOptions, startServerProcess, tempDataDir } from "./server-process.js";
+export { createRandom, type Random, stormFrames } from "./storm.js";
