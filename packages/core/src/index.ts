@@ -115,4 +115,4 @@ export {
   type UserStatusMessage,
   type WelcomeMessage,
 } from "./protocol/messages.js";
-export { exceedsValueDepth, MAX_VALUE_DEPTH, type ParseLimits, parseClientMessage, parseClientValue, parseServerMessage, parseServerValue, parseTriples } from "./protocol/parse.js";
+export { exceedsValueDepth, MAX_VALUE_DEPTH, type ParseLimits, parseClientMessage, parseClientValue, parseServerMessage, parseServerValue, parseTriple } from "./protocol/parse.js";

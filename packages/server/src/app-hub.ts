@@ -38,7 +38,7 @@ export interface HubOptions {
   readonly fault?: FaultHook | undefined;
   /** The most linked documents the relations of one result may examine (see `QueryCostOptions`). */
   readonly maxQueryCost?: number | undefined;
-  /** Triples of one push handled in one event-loop turn; larger pushes go slice by slice. Default 5,000. */
+  /** Triples of one push handled in one event-loop turn; larger pushes go slice by slice. Default 2,000. */
   readonly sliceTriples?: number | undefined;
   /**
    * Called when the hub failed in a way that may have left its in-memory state out of step with
@@ -131,7 +131,7 @@ export class AppHub {
   }
 
   private get sliceTriples(): number {
-    return this.options.sliceTriples ?? 5_000;
+    return this.options.sliceTriples ?? 2_000;
   }
 
   /** The app's rooms (in memory only); events are stamped with this hub's clock. */
@@ -274,7 +274,6 @@ export class AppHub {
     try {
       const stored = await this.mergeLarge(push.triples);
       if (stored.error) return push.done(stored);
-      push.done(ok({ cursor: stored.data.cursor }));
       const origin = push.origin !== undefined && this.peers.get(push.origin.peer) === push.origin ? push.origin : undefined;
       const { applied } = stored.data;
       for (let from = 0; from < applied.length && !this.closed; from += this.sliceTriples) {
@@ -283,6 +282,8 @@ export class AppHub {
         this.route(slice, new Map(slice.map((triple) => [triple, origin])), stored.data.cursor);
         await nextTurn();
       }
+      // Acknowledged once the replica holds all of it, so a query after the ack reads the push.
+      push.done(ok({ cursor: stored.data.cursor }));
     } catch (error) {
       this.fail(error, [push]);
     } finally {

@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { AppDatabase } from "./app-database.js";
 import { bystander, type Bystander, nestedJson, openDescriptors, residentMiB } from "./testing/probes.js";
 import { stormFrames } from "./testing/storm.js";
-import { closeAllSockets, connect, documentTriples, nextId, openSocket, post, query, type RawSocket, storedTriples, writer } from "./testing/raw-socket.js";
+import { closeAllSockets, connect, documentTriples, nextId, openSocket, post, postLines, query, type RawSocket, storedTriples, writer } from "./testing/raw-socket.js";
 
 const hlc = writer("hostile");
 
@@ -514,7 +514,7 @@ describe("a large push over HTTP", () => {
       }
     })();
     const triples = manyTriples("bulk", 30_000);
-    const answer = await post(state.server.url, "/v1/push", { appId: "bulk", clientId: "c", batchId: "large", triples });
+    const answer = await postLines(state.server.url, { appId: "bulk", clientId: "c", batchId: "large" }, triples);
     expect(answer).toMatchObject({ status: 200, body: { batchId: "large" } });
     await waitFor(() => events.filter((each) => each === "changes").length >= 15, () => `${events.filter((each) => each === "changes").length} changes of 15 slices`);
     isPinging = false;
@@ -527,6 +527,32 @@ describe("a large push over HTTP", () => {
     await expectUnharmed();
   }, 60_000);
 
+  it("streams as lines, each checked as it arrives; a JSON body is capped at 1 MiB and says so", async () => {
+    const lines = (...each: string[]) => each.join("\n");
+    const envelope = JSON.stringify({ appId: "lines", clientId: "c", batchId: "b" });
+    const good = JSON.stringify({ collection: "todos", id: "l1", field: "title", value: "x", hlc: hlc() });
+    const refusals: Array<[string, RegExp]> = [
+      [lines(envelope, good, "{not json"), /line 3 \(triples\[1\]\) is not valid JSON/],
+      [lines(envelope, good, JSON.stringify({ collection: "todos", id: "\ud800", field: "title", value: "x", hlc: hlc() })), /triples\[1\]\.id/],
+      [lines(envelope, JSON.stringify({ collection: "todos", id: "l2", field: "title", value: JSON.parse(nestedJson(100)), hlc: hlc() })), /triples\[0\]\.value: values nest at most 64/],
+      [lines("[1]", good), /first line must be a JSON object/],
+      [lines(JSON.stringify({ appId: "lines", clientId: "c", batchId: "b", extra: 1 }), good), /Unknown key "extra"/],
+      [lines(envelope, "x".repeat(1_100_000)), /a line is longer than 1048576 bytes/],
+      ["", /the body is empty/],
+    ];
+    for (const [body, message] of refusals) {
+      const answer = await post(state.server.url, "/v1/push", body, { "content-type": "application/x-ndjson" });
+      expect(answer.status, body.slice(0, 80)).toBeGreaterThanOrEqual(400);
+      expect(answer.body.error.message, body.slice(0, 80)).toMatch(message);
+    }
+    expect(await storedTriples(state.server.url, "lines")).toEqual([]);
+    const tooLargeForJson = await post(state.server.url, "/v1/push", { appId: "lines", clientId: "c", batchId: "json", triples: manyTriples("json", 12_000) });
+    expect(tooLargeForJson).toMatchObject({ status: 413, body: { error: { message: expect.stringContaining("application/x-ndjson") } } });
+    expect(await postLines(state.server.url, { appId: "lines", clientId: "c", batchId: "ok" }, manyTriples("ok", 12_000))).toMatchObject({ status: 200 });
+    expect((await storedTriples(state.server.url, "lines")).length).toBe(12_000);
+    await expectUnharmed();
+  });
+
   it("is stored all or nothing: one refused triple in its last slice leaves nothing stored and nothing seen", async () => {
     const alice = await connect(state.server.url, "bulk-atomic", { userId: "alice" });
     alice.send({ type: "push", batchId: "own", triples: [...documentTriples("todos", "alices", { title: "mine" }, hlc), { collection: "todos", id: "alices", field: "createdBy", value: "alice", hlc: hlc() }] });
@@ -535,7 +561,7 @@ describe("a large push over HTTP", () => {
     watcher.send({ type: "subscribe", queryId: "all", query: query("todos"), cursor: null });
     await watcher.next("snapshot");
     const triples = [...manyTriples("atomic", 9_999), { collection: "todos", id: "alices", field: "createdBy", value: "mallory", hlc: hlc() }];
-    const answer = await post(state.server.url, "/v1/push", { appId: "bulk-atomic", clientId: "c", batchId: "theft", triples }, { "x-trellis-user": "mallory" });
+    const answer = await postLines(state.server.url, { appId: "bulk-atomic", clientId: "c", batchId: "theft" }, triples, { "x-trellis-user": "mallory" });
     expect(answer).toMatchObject({ status: 400, body: { error: { code: "VALIDATION", details: { batchId: "theft", id: "alices" } } } });
     expect((await storedTriples(state.server.url, "bulk-atomic")).every((triple) => triple.id === "alices")).toBe(true);
     await watcher.sync();

@@ -1,22 +1,23 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type DatabaseError, type DatabaseErrorCode, type DatabaseResult, fail, ok, parseClientValue, parseTriples, type Triple } from "@trellis/core";
+import { type DatabaseError, type DatabaseErrorCode, type DatabaseResult, fail, ok, parseClientValue, type Triple } from "@trellis/core";
 import type { AppHubs } from "./app-hubs.js";
 import type { Authenticate } from "./auth.js";
 import type { BodyBudget } from "./body-budget.js";
 import type { FaultHook } from "./faults.js";
 import type { OriginPolicy } from "./origin-policy.js";
+import { NDJSON_PUSH, readStreamedPush } from "./streamed-push.js";
 import type { WorkShares } from "./work-shares.js";
 
 /** What the HTTP endpoints share with the rest of the server. */
 export interface HttpContext {
   readonly hubs: AppHubs;
   readonly authenticate: Authenticate;
-  /** Largest `/v1/push` body. */
+  /** Largest `/v1/push` body streamed as lines (a JSON body is capped at `maxQueryBodyBytes`). */
   readonly maxBodyBytes: number;
   /** Largest `/v1/query` body. */
   readonly maxQueryBodyBytes: number;
-  /** Triples of a pushed body checked in one event-loop turn. */
-  readonly sliceTriples: number;
+  /** Largest line of a streamed push (the frame limit). */
+  readonly maxFrameBytes: number;
   /** Each user's share of the server's time (HTTP queries spend it too). */
   readonly work: WorkShares;
   /** Running counts for `/v1/metrics`. */
@@ -124,8 +125,18 @@ async function answerPost(context: HttpContext, path: string, request: IncomingM
   // Who asks is known from the headers: nobody unauthenticated makes the server buffer a body.
   const user = await context.authenticate({ token: bearer(request), userId: header(request, "x-trellis-user") });
   if (user.error) return user;
+  if (path === "/v1/push" && header(request, "content-type")?.split(";")[0]?.trim() === NDJSON_PUSH) {
+    const streamed = await readStreamedPush(request, { maxBytes: context.maxBodyBytes, maxLineBytes: context.maxFrameBytes, bodies: context.bodies });
+    if (streamed.error) return streamed;
+    const { appId, clientId, batchId, ...rest } = streamed.data.envelope;
+    const unknown = Object.keys(rest)[0];
+    if (unknown !== undefined) return fail("PROTOCOL", `Unknown key ${JSON.stringify(unknown)} in the first line of a streamed push (expected appId, clientId, batchId).`);
+    return push(context, { appId, clientId, batchId }, streamed.data.triples, user.data.userId);
+  }
+  // JSON bodies are parsed whole: large pushes stream as lines instead (see readStreamedPush).
   const isQuery = path === "/v1/query";
-  const body = await readBody(request, isQuery ? context.maxQueryBodyBytes : context.maxBodyBytes, context.bodies);
+  const hint = isQuery ? "" : ` Send a larger push as ${NDJSON_PUSH} (its envelope, then one triple per line), up to ${context.maxBodyBytes} bytes.`;
+  const body = await readBody(request, isQuery ? context.maxQueryBodyBytes : Math.min(context.maxBodyBytes, context.maxQueryBodyBytes), context.bodies, hint);
   if (body.error) return body;
   return isQuery ? answerQuery(context, body.data, user.data.userId) : answerPush(context, body.data, user.data.userId);
 }
@@ -169,22 +180,21 @@ async function answerPush(context: HttpContext, body: string, userId: string | n
   const fields = jsonObject(body, ["appId", "clientId", "batchId", "triples"]);
   if (fields.error) return fields;
   const { appId, clientId, batchId, triples } = fields.data;
-  // The envelope first; the triples are checked in slices, so a large body does not hold up other apps.
-  const envelope = parseClientValue({ type: "push", batchId, triples: [] });
-  if (envelope.error) return envelope;
-  if (!Array.isArray(triples)) return fail("PROTOCOL", `Refused a "push" client message: triples: expected an array.`, { path: "triples" });
+  const parsed = parseClientValue({ type: "push", batchId, triples });
+  if (parsed.error) return parsed;
+  if (parsed.data.type !== "push") return fail("INTERNAL", "Parsed a push body as another message.");
+  return push(context, { appId, clientId, batchId }, parsed.data.triples, userId);
+}
+
+/** Checks a push's envelope, then stores its (already checked) triples and answers like `ack`. */
+async function push(context: HttpContext, envelope: Record<"appId" | "clientId" | "batchId", unknown>, triples: readonly Triple[], userId: string | null): Promise<DatabaseResult<unknown>> {
+  const { appId, clientId, batchId } = envelope;
+  const checked = parseClientValue({ type: "push", batchId, triples: [] });
+  if (checked.error) return checked;
   if (typeof clientId !== "string" || !/^[A-Za-z0-9_-]{1,64}$/.test(clientId)) return fail("PROTOCOL", "clientId must be 1-64 characters of [A-Za-z0-9_-].");
-  if (typeof appId !== "string") return fail("PROTOCOL", "appId must be a string.");
-  const parsed: Triple[] = [];
-  for (let from = 0; from < triples.length; from += context.sliceTriples) {
-    const slice = parseTriples(triples, from, from + context.sliceTriples);
-    if (slice.error) return slice;
-    for (const triple of slice.data) parsed.push(triple);
-    if (from + context.sliceTriples < triples.length) await new Promise((resolve) => setImmediate(resolve));
-  }
   const hub = hubOf(context, appId);
   if (hub.error) return hub;
-  const pushed = await hub.data.push(undefined, parsed, userId);
+  const pushed = await hub.data.push(undefined, triples, userId);
   const id = batchId as string;
   return pushed.error ? fail(pushed.error.code, pushed.error.message, { ...pushed.error.details, batchId: id }) : ok({ batchId: id, cursor: pushed.data.cursor });
 }
@@ -213,9 +223,9 @@ function jsonObject(body: string, allowed: readonly string[]): DatabaseResult<Re
  * The body of a request, refused (413) past `maxBytes` as announced by `content-length` or as
  * received, and (503) when the server is already receiving `bodies.limit` bytes of bodies.
  */
-function readBody(request: IncomingMessage, maxBytes: number, bodies: BodyBudget): Promise<DatabaseResult<string> & { readonly status?: number }> {
+function readBody(request: IncomingMessage, maxBytes: number, bodies: BodyBudget, hint = ""): Promise<DatabaseResult<string> & { readonly status?: number }> {
   const announced = Number(request.headers["content-length"] ?? Number.NaN);
-  const tooLarge = () => ({ ...fail("PROTOCOL", `The request body is larger than ${maxBytes} bytes.`, { limit: maxBytes }), status: 413 });
+  const tooLarge = () => ({ ...fail("PROTOCOL", `The request body is larger than ${maxBytes} bytes.${hint}`, { limit: maxBytes }), status: 413 });
   if (announced > maxBytes) return Promise.resolve(tooLarge());
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];

@@ -19,9 +19,9 @@ export interface ServerLimits {
   readonly connections?: number;
   /** WebSocket connections to one app. Default 5,000. */
   readonly connectionsPerApp?: number;
-  /** WebSocket connections from one IP address. Default 1,000. */
+  /** WebSocket connections from one IP address. Default 5,000 (behind a proxy, clients share its address). */
   readonly connectionsPerIp?: number;
-  /** Connections from one IP address that have not finished their `hello` yet. Default 64. */
+  /** Connections from one IP address that have not finished their `hello` yet. Default 2,000. */
   readonly handshakesPerIp?: number;
   /** How long a new connection has to send `hello` (and get `welcome`). Default 10 s. */
   readonly helloTimeoutMs?: number;
@@ -41,8 +41,8 @@ export interface ServerLimits {
   /** Time to receive a whole request, body included. Default 60 s. */
   readonly requestTimeoutMs?: number;
   /**
-   * Triples of one push handled in one event-loop turn: a larger push is checked and stored in
-   * slices of this size, so other apps keep being served meanwhile. Default 5,000.
+   * Triples of one push handled in one event-loop turn: a larger push is stored and routed in
+   * slices of this size, so other apps keep being served meanwhile. Default 2,000.
    */
   readonly pushSliceTriples?: number;
   /**
@@ -80,15 +80,15 @@ export function resolveLimits(limits: ServerLimits | undefined): ResolvedLimits 
     bufferedBytes: 512 * MiB,
     connections: 10_000,
     connectionsPerApp: 5_000,
-    connectionsPerIp: 1_000,
-    handshakesPerIp: 64,
+    connectionsPerIp: 5_000,
+    handshakesPerIp: 2_000,
     helloTimeoutMs: 10_000,
     openApps: defaultOpenApps(),
     maxQueryBodyBytes: MiB,
     bodyBytesInFlight: 256 * MiB,
     headersTimeoutMs: 10_000,
     requestTimeoutMs: 60_000,
-    pushSliceTriples: 5_000,
+    pushSliceTriples: 2_000,
     tokenRefreshMs: 30_000,
     queryCost: DEFAULT_MAX_QUERY_COST,
     workMsPerSecond: 50,

@@ -27,7 +27,7 @@ export interface ServerOptions {
   readonly auth?: AuthOptions;
   /** Largest WebSocket frame accepted from a client, in bytes. Default 1 MiB. */
   readonly maxFrameBytes?: number;
-  /** Largest HTTP request body, in bytes (pushes and queries too large for a frame). Default 64 MiB. */
+  /** Largest push streamed over HTTP (`application/x-ndjson`), in bytes. Default 64 MiB. */
   readonly maxBodyBytes?: number;
   /** How often sockets are pinged; one that misses a ping is dropped as half-open. Default 30 s. */
   readonly heartbeatMs?: number;
@@ -121,7 +121,7 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
           authenticate,
           maxBodyBytes,
           maxQueryBodyBytes: limits.maxQueryBodyBytes,
-          sliceTriples: limits.pushSliceTriples,
+          maxFrameBytes,
           work,
           counters,
           bodies,

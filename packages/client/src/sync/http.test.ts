@@ -15,7 +15,11 @@ function setup(answer: () => Response | Promise<Response>, overrides: Partial<Ht
     userId: "alice",
     token: async () => "a.b.c",
     fetch: async (url, init) => {
-      requests.push({ url: String(url), headers: init!.headers as Record<string, string>, body: JSON.parse(init!.body as string) });
+      const headers = init!.headers as Record<string, string>;
+      const text = init!.body as string;
+      // A push streams as lines: the envelope, then one triple per line.
+      const body = headers["content-type"] === "application/x-ndjson" ? text.split("\n").map((line) => JSON.parse(line) as unknown) : (JSON.parse(text) as unknown);
+      requests.push({ url: String(url), headers, body });
       return answer();
     },
     ...overrides,
@@ -67,11 +71,12 @@ describe("fetchQuery", () => {
 });
 
 describe("pushEntry", () => {
-  it("POSTs the entry and accepts the acknowledgement", async () => {
+  it("POSTs the entry as lines (its envelope, then a triple per line) and accepts the acknowledgement", async () => {
     const { context, requests } = setup(() => json(200, { batchId: "b1", cursor: "3" }));
-    expect(await pushEntry(context, { batchId: "b1", triples: [TRIPLE] })).toEqual({ data: undefined, error: undefined });
+    expect(await pushEntry(context, { batchId: "b1", triples: [TRIPLE, { ...TRIPLE, field: "done", value: true }] })).toEqual({ data: undefined, error: undefined });
     expect(requests[0]!.url).toBe("http://127.0.0.1:8787/v1/push");
-    expect(requests[0]!.body).toEqual({ appId: "app", clientId: "c1", batchId: "b1", triples: [TRIPLE] });
+    expect(requests[0]!.headers["content-type"]).toBe("application/x-ndjson");
+    expect(requests[0]!.body).toEqual([{ appId: "app", clientId: "c1", batchId: "b1" }, TRIPLE, { ...TRIPLE, field: "done", value: true }]);
   });
 
   it("returns a refusal with its code", async () => {

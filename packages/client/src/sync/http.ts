@@ -60,24 +60,30 @@ export async function fetchQuery(context: HttpContext, query: NormalizedQuery): 
  * const { error } = await pushEntry(context, entry);
  */
 export async function pushEntry(context: HttpContext, entry: OutboxEntry): Promise<DatabaseResult<void>> {
-  const body = { appId: context.appId, clientId: context.clientId, batchId: entry.batchId, triples: entry.triples };
-  const answer = await post(context, "/v1/push", body);
+  // Streamed as lines (the envelope, then a triple per line): the server checks and stores a large
+  // batch as it arrives, never parsing it as one JSON document.
+  const lines = [JSON.stringify({ appId: context.appId, clientId: context.clientId, batchId: entry.batchId })];
+  for (const triple of entry.triples) lines.push(JSON.stringify(triple));
+  const answer = await post(context, "/v1/push", lines.join("\n"), "application/x-ndjson");
   if (answer.error) return answer;
   const ack = parseAs("ack", answer.data, "The answer to POST /v1/push");
   return ack.error ? ack : ok(undefined);
 }
 
-/** POSTs JSON; a JSON answer of 200 is the data, a server's `{ error }` is that error, anything else NETWORK. */
-async function post(context: HttpContext, path: string, body: unknown): Promise<DatabaseResult<unknown>> {
+/**
+ * POSTs JSON (or text already serialized, of `contentType`); a JSON answer of 200 is the data, a
+ * server's `{ error }` is that error, anything else NETWORK.
+ */
+async function post(context: HttpContext, path: string, body: unknown, contentType = "application/json"): Promise<DatabaseResult<unknown>> {
   const url = httpUrl(context.serverUrl, path);
   let response: Response;
   let text: string;
   try {
-    const headers: Record<string, string> = { "content-type": "application/json" };
+    const headers: Record<string, string> = { "content-type": contentType };
     const token = await context.token();
     if (token !== undefined) headers.authorization = `Bearer ${token}`;
     if (context.userId !== undefined) headers["x-trellis-user"] = context.userId;
-    response = await (context.fetch ?? fetch)(url, { method: "POST", headers, body: JSON.stringify(body) });
+    response = await (context.fetch ?? fetch)(url, { method: "POST", headers, body: typeof body === "string" ? body : JSON.stringify(body) });
     text = await response.text();
   } catch (error) {
     return fail("NETWORK", `POST ${url} failed: ${error instanceof Error ? error.message : String(error)}`);

@@ -537,33 +537,25 @@ function parseValue<T>(side: "client" | "server", parsed: unknown, build: (raw: 
 }
 
 /**
- * Checks `values[from..to)` as the triples of a pushed batch (`triples` of a `push`), for bodies
- * too large to check in one go: errors name the triple by its index in the whole list. The
- * forbidden-key and depth checks run on each triple.
+ * Checks one value as the triple at `index` of a pushed batch (`triples[index]` of a `push`), for
+ * bodies too large to check in one go, such as a push streamed line by line: errors name the
+ * triple by its index in the whole batch. The forbidden-key and depth checks run on it too.
  *
  * @example
- * for (let from = 0; from < values.length; from += 5_000) {
- *   const slice = parseTriples(values, from, from + 5_000);
- *   if (slice.error) return slice;
- *   await yieldToEventLoop();
- * }
+ * const triple = parseTriple(JSON.parse(line), lineNumber - 1);
+ * if (triple.error) return refuse(triple.error);
  */
-export function parseTriples(values: readonly unknown[], from = 0, to = values.length): DatabaseResult<Triple[]> {
-  const out: Triple[] = [];
+export function parseTriple(value: unknown, index: number): DatabaseResult<Triple> {
+  const forbidden = forbiddenKey(value);
+  if (forbidden !== undefined) {
+    return fail("PROTOCOL", `Refused a "push" client message: the key ${JSON.stringify(forbidden)} is not allowed anywhere in a message.`, { key: forbidden });
+  }
   try {
-    for (let index = from; index < Math.min(to, values.length); index++) {
-      const value = values[index];
-      const forbidden = forbiddenKey(value);
-      if (forbidden !== undefined) {
-        return fail("PROTOCOL", `Refused a "push" client message: the key ${JSON.stringify(forbidden)} is not allowed anywhere in a message.`, { key: forbidden });
-      }
-      out.push(triple(value, `triples[${index}]`));
-    }
+    return ok(triple(value, `triples[${index}]`));
   } catch (error) {
     if (error instanceof Invalid) return fail("PROTOCOL", `Refused a "push" client message: ${error.path}: ${error.reason}.`, { path: error.path });
     throw error;
   }
-  return ok(out);
 }
 
 /**

@@ -202,6 +202,12 @@ export async function post(
   return { status: response.status, body: text === "" ? undefined : JSON.parse(text) };
 }
 
+/** POSTs a push streamed as lines (`application/x-ndjson`): the envelope, then one triple per line. */
+export async function postLines(url: string, envelope: Readonly<Record<string, unknown>>, triples: readonly unknown[], headers: Readonly<Record<string, string>> = {}): Promise<{ status: number; body: any }> {
+  const lines = [JSON.stringify(envelope), ...triples.map((triple) => JSON.stringify(triple))];
+  return post(url, "/v1/push", lines.join("\n"), { ...headers, "content-type": "application/x-ndjson" });
+}
+
 /** Every stored triple of a collection in an app, read over HTTP with an empty filter. */
 export async function storedTriples(url: string, appId: string, collection: "todos" | "tags" | "notes" = "todos", headers: Readonly<Record<string, string>> = {}): Promise<Triple[]> {
   const answer = await post(url, "/v1/query", { appId, query: query(collection), cursor: null }, headers);
