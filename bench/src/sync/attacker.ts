@@ -5,7 +5,7 @@
  * that all link each other, and one over the server's cost limit).
  */
 import { createSchema, normalizeQuery, type NormalizedQuery, t, TICKS_PER_MS, encodeHlc } from "@trellis/core";
-import { stormFrames } from "@trellis/server/testing";
+import { stormFrames } from "@trellis/server/testing/storm";
 import { serve } from "./ipc.js";
 import { openProtocolSocket, type ProtocolSocket } from "./protocol-socket.js";
 

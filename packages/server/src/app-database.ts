@@ -86,7 +86,6 @@ export class AppDatabase {
          ON CONFLICT (collection, id, field, element) DO UPDATE SET value = excluded.value, hlc = excluded.hlc, seq = excluded.seq
          WHERE excluded.hlc > triples.hlc`,
       ),
-      anyCell: db.prepare<[string, string], { field: string }>("SELECT field FROM triples WHERE collection = ? AND id = ? LIMIT 1"),
       clearEntity: db.prepare("DELETE FROM triples WHERE collection = ? AND id = ? AND field <> ?"),
       maxSeq: db.prepare<[], { seq: number | null }>("SELECT MAX(seq) AS seq FROM triples"),
       since: db.prepare<[number, number], Row>("SELECT * FROM triples WHERE seq > ? ORDER BY seq LIMIT ?"),
@@ -259,10 +258,7 @@ export class AppDatabase {
     const documentKey = `${collection}\u0000${id}`;
     let document = documents.get(documentKey);
     if (document === undefined) {
-      document = {
-        tombstone: this.statements.cell.get(collection, id, DELETED_FIELD, "")?.hlc ?? null,
-        existed: this.statements.anyCell.get(collection, id) !== undefined,
-      };
+      document = { tombstone: this.statements.cell.get(collection, id, DELETED_FIELD, "")?.hlc ?? null };
       documents.set(documentKey, document);
     }
     if (field === DELETED_FIELD) {
@@ -281,11 +277,12 @@ export class AppDatabase {
       throw new Refusal(fail("VALIDATION", `The value of ${collection}/${id}.${field} cannot be stored: ${(error as Error).message}`, { collection, id, field }).error);
     }
     if (field === CREATED_BY_FIELD && element === "") {
-      // The author is set once, when the document is created: a later push (a retry of the
-      // creating batch aside, which names the same author) cannot make it someone else's.
+      // The author is set once: a later push (a retry of the creating batch aside, which names
+      // the same author) cannot make the document someone else's. It may arrive after other
+      // writes of the document (tabs and devices push in their own order), so only an author
+      // already stored counts.
       const author = this.statements.cell.get(collection, id, field, "");
       if (author !== undefined) return author.value === value ? false : refuseAuthor(collection, id);
-      if (document.existed) return refuseAuthor(collection, id);
     }
     // Encoded HLCs are ASCII and sort as the clocks do, so SQLite's and JavaScript's string
     // comparisons of them agree: comparing strings is comparing clocks.
@@ -316,13 +313,11 @@ export interface LargeWrite {
 interface DocumentState {
   /** The HLC of its tombstone (null: not deleted). */
   tombstone: string | null;
-  /** Whether it had any stored cell before the batch. */
-  readonly existed: boolean;
 }
 
 function refuseAuthor(collection: string, id: string): never {
   throw new Refusal(
-    fail("VALIDATION", `createdBy of ${collection}/${id} is set when the document is created and cannot be changed; nothing of the batch was stored.`, {
+    fail("VALIDATION", `createdBy of ${collection}/${id} is set once, by the write that creates the document, and cannot be changed; nothing of the batch was stored.`, {
       collection,
       id,
       field: CREATED_BY_FIELD,

@@ -306,3 +306,34 @@ describe("AppHub under a query the engine cannot evaluate", () => {
     expect(sortedTriples(other.changes())).toEqual(sortedTriples(t2));
   });
 });
+
+describe("AppHub, pushes larger than a slice", () => {
+  it("routes them slice by slice, and sends a pusher the documents it wrote without holding them (a delete it missed) whatever the slice", async () => {
+    const sliced = AppHub.open(dir, "sliced", { sliceTriples: 2 });
+    if (sliced.error) throw sliced.error;
+    const large = sliced.data;
+    try {
+      const watcher = new FakePeer();
+      const pusher = new FakePeer();
+      large.attach(watcher);
+      large.attach(pusher);
+      large.subscribe(watcher, "all", query("todos"), null);
+      watcher.take();
+      // A document deleted before the pusher (which does not hold it) writes to it.
+      const gone = todo("gone", { title: "x" });
+      const deleted = { collection: "todos", id: "gone", field: "$deleted", value: true, hlc: hlc() } as Triple;
+      expect((await large.push(undefined, [...gone, deleted], null)).error).toBeUndefined();
+      watcher.take();
+      const batch = [...todo("n1", { title: "a" }), ...todo("n2", { title: "b" }), set("gone", "title", "too late")];
+      expect((await large.push(pusher, batch, null)).error).toBeUndefined();
+      // Each slice reaches the watcher on its own; the write that lost to the delete reaches nobody.
+      const frames = watcher.take().filter((message) => message.type === "changes");
+      expect(frames.length).toBeGreaterThan(1);
+      expect(ids(frames.flatMap((message) => (message.type === "changes" ? message.triples : [])))).toEqual(["n1", "n2"]);
+      // The pusher learns the document is deleted: its tombstone, sent whole.
+      expect(pusher.changes()).toEqual([deleted]);
+    } finally {
+      large.close();
+    }
+  });
+});

@@ -276,10 +276,15 @@ export class AppHub {
       if (stored.error) return push.done(stored);
       const origin = push.origin !== undefined && this.peers.get(push.origin.peer) === push.origin ? push.origin : undefined;
       const { applied } = stored.data;
-      for (let from = 0; from < applied.length && !this.closed; from += this.sliceTriples) {
-        const slice = applied.slice(from, from + this.sliceTriples);
+      // Documents the pusher wrote without holding them are read once, before any slice reaches
+      // the replica, over every pushed triple (the ones that lost to a delete above all), and
+      // sent whole with the last slice.
+      const unheld = origin === undefined ? new Map() : this.unheldWrites(new Map(push.triples.map((triple) => [triple, origin])));
+      const slices = Math.max(1, Math.ceil(applied.length / this.sliceTriples));
+      for (let index = 0; index < slices && !this.closed; index++) {
+        const slice = applied.slice(index * this.sliceTriples, (index + 1) * this.sliceTriples);
         this.options.fault?.("route");
-        this.route(slice, new Map(slice.map((triple) => [triple, origin])), stored.data.cursor);
+        this.route(slice, new Map(slice.map((triple) => [triple, origin])), stored.data.cursor, index === slices - 1 ? unheld : new Map());
         await nextTurn();
       }
       // Acknowledged once the replica holds all of it, so a query after the ack reads the push.
@@ -421,8 +426,16 @@ export class AppHub {
     return undefined;
   }
 
-  private route(applied: readonly Triple[], origins: Map<Triple, PeerState | undefined>, cursor: string): void {
-    const unheld = this.unheldWrites(origins);
+  /**
+   * Applies stored triples to the replica and sends them on. `unheld`: documents to send whole to
+   * their pushers (see `unheldWrites`), read before the push reached the replica.
+   */
+  private route(
+    applied: readonly Triple[],
+    origins: Map<Triple, PeerState | undefined>,
+    cursor: string,
+    unheld: Map<PeerState, Map<string, Triple>> = this.unheldWrites(origins),
+  ): void {
     if (applied.length === 0 && unheld.size === 0) return;
     // The replica's commit runs the live views; their effects collect the groups whose result changed.
     try {
