@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync } from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { CREATED_BY_FIELD, type DatabaseResult, DELETED_FIELD, exceedsValueDepth, fail, ok, type Triple } from "@trellis/core";
@@ -55,10 +56,17 @@ interface Row {
 export class AppDatabase {
   private seq: number;
   private readonly statements;
+  private readonly isCheckpointedElsewhere: boolean;
 
-  private constructor(private readonly db: Database.Database) {
+  private constructor(
+    private readonly db: Database.Database,
+    isCheckpointedElsewhere: boolean,
+  ) {
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = FULL");
+    // Another connection (see Checkpointer) copies the log into the database, off this thread.
+    this.isCheckpointedElsewhere = isCheckpointedElsewhere;
+    if (isCheckpointedElsewhere) db.pragma("wal_autocheckpoint = 0");
     db.exec(`
       CREATE TABLE IF NOT EXISTS triples (
         collection TEXT NOT NULL,
@@ -100,12 +108,12 @@ export class AppDatabase {
    * Opens (creating if needed) the database of an app under `dataDir`. App ids are checked so no
    * id can name a file outside `dataDir`.
    */
-  static open(dataDir: string, appId: string): DatabaseResult<AppDatabase> {
+  static open(dataDir: string, appId: string, options: { readonly isCheckpointedElsewhere?: boolean } = {}): DatabaseResult<AppDatabase> {
     const checked = AppDatabase.checkAppId(appId);
     if (checked.error) return checked;
     try {
       if (!existsSync(dataDir)) mkdirSync(dataDir, { recursive: true });
-      return ok(new AppDatabase(new Database(join(dataDir, `${appId}.sqlite`))));
+      return ok(new AppDatabase(new Database(join(dataDir, `${appId}.sqlite`)), options.isCheckpointedElsewhere ?? false));
     } catch (error) {
       return fail("STORAGE", `Could not open the database of app "${appId}" in ${dataDir}: ${(error as Error).message}`);
     }
@@ -200,6 +208,11 @@ export class AppDatabase {
     this.db.close();
   }
 
+  /** The database's file. */
+  get file(): string {
+    return this.db.name;
+  }
+
   /**
    * Starts storing one batch too large for one event-loop turn: in a transaction on a connection
    * of its own, slice by slice, so readers of this database see none of it until it commits. The
@@ -209,20 +222,37 @@ export class AppDatabase {
   beginLargeWrite(): DatabaseResult<LargeWrite> {
     let writer: AppDatabase;
     try {
-      writer = new AppDatabase(new Database(this.db.name));
+      writer = new AppDatabase(new Database(this.db.name), this.isCheckpointedElsewhere);
+      // A small page cache makes the transaction spill its pages to the WAL slice by slice, where
+      // `flush` syncs them, rather than all at once in the commit.
+      writer.db.pragma("cache_size = -512");
       writer.db.exec("BEGIN IMMEDIATE");
     } catch (error) {
       return fail("STORAGE", `Could not start storing the batch: ${(error as Error).message}`);
     }
     const documents = new Map<string, DocumentState>();
+    // The pages a large transaction spills to the WAL as it goes are flushed to disk between
+    // slices, on libuv's threads, so the commit's own fsync has little left to write while the
+    // event loop waits on it.
+    let wal: FileHandle | undefined;
     let isDone = false;
     const finish = () => {
       if (isDone) return;
       isDone = true;
       if (writer.db.inTransaction) writer.db.exec("ROLLBACK");
       writer.close();
+      void wal?.close().catch(() => {});
     };
     return ok({
+      flush: async () => {
+        if (isDone) return;
+        try {
+          wal ??= await open(`${this.db.name}-wal`, "r");
+          await wal.datasync();
+        } catch {
+          // Only an optimization: the commit syncs whatever is left.
+        }
+      },
       apply: (slice) => {
         if (isDone) return fail("STORAGE", "The batch was abandoned before it was stored; nothing of it was.");
         try {
@@ -235,6 +265,8 @@ export class AppDatabase {
         if (isDone) return fail("STORAGE", "The batch was abandoned before it was stored; nothing of it was.");
         try {
           writer.db.exec("COMMIT");
+          // This database wrote nothing meanwhile: its next change number follows the batch's.
+          this.seq = writer.seq;
           return ok(String(writer.seq));
         } catch (error) {
           return fail("STORAGE", `Could not store the batch: ${(error as Error).message}`);
@@ -244,11 +276,6 @@ export class AppDatabase {
       },
       abandon: finish,
     });
-  }
-
-  /** Reads the latest change number again, after a {@link beginLargeWrite} committed. */
-  refresh(): void {
-    this.seq = this.statements.maxSeq.get()?.seq ?? 0;
   }
 
   /** `documents`: what this batch has read so far of each document it writes. */
@@ -303,6 +330,8 @@ export class AppDatabase {
 export interface LargeWrite {
   /** Merges one slice; an error means the batch cannot be stored: `abandon` it. */
   apply(slice: readonly Triple[]): DatabaseResult<readonly Triple[]>;
+  /** Writes to disk, off the event loop, what the slices so far spilled to the log (not a commit). */
+  flush(): Promise<void>;
   /** Commits durably, answering the cursor after the batch; the write is then finished either way. */
   commit(): DatabaseResult<string>;
   /** Rolls back whatever was merged and lets the connection go (again: nothing). */

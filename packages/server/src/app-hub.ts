@@ -20,6 +20,7 @@ import {
 } from "@trellis/core";
 import { AppDatabase, type ApplyBatchesResult, type LargeWrite } from "./app-database.js";
 import { checkAuthorship } from "./authorship.js";
+import type { Checkpointer } from "./checkpointer.js";
 import type { FaultHook } from "./faults.js";
 import type { Log } from "./log.js";
 import { RoomHub } from "./rooms.js";
@@ -40,6 +41,8 @@ export interface HubOptions {
   readonly maxQueryCost?: number | undefined;
   /** Triples of one push handled in one event-loop turn; larger pushes go slice by slice. Default 2,000. */
   readonly sliceTriples?: number | undefined;
+  /** Checkpoints the database off the event loop (without it, SQLite checkpoints as it commits). */
+  readonly checkpointer?: Checkpointer | undefined;
   /**
    * Called when the hub failed in a way that may have left its in-memory state out of step with
    * its database (a bug, not bad input): its connections were dropped, and it should be closed and
@@ -126,7 +129,7 @@ export class AppHub {
   }
 
   static open(dataDir: string, appId: string, options: HubOptions = {}): DatabaseResult<AppHub> {
-    const db = AppDatabase.open(dataDir, appId);
+    const db = AppDatabase.open(dataDir, appId, { isCheckpointedElsewhere: options.checkpointer?.isRunning ?? false });
     return db.error ? db : ok(new AppHub(appId, db.data, options));
   }
 
@@ -315,11 +318,11 @@ export class AppHub {
         const merged = write.data.apply(triples.slice(from, from + this.sliceTriples));
         if (merged.error) return merged;
         for (const triple of merged.data) applied.push(triple);
-        await nextTurn();
+        await write.data.flush();
       }
       const cursor = write.data.commit();
       if (cursor.error) return cursor;
-      this.db.refresh();
+      this.options.checkpointer?.written(this.db.file);
       return ok({ applied, cursor: cursor.data });
     } finally {
       write.data.abandon();
@@ -400,6 +403,7 @@ export class AppHub {
       for (const push of accepted) push.done(fail("STORAGE", `Could not store the batch: ${(error as Error).message}`));
       return;
     }
+    this.options.checkpointer?.written(this.db.file);
     const origins = new Map<Triple, PeerState | undefined>();
     const applied: Triple[] = [];
     accepted.forEach((push, index) => {

@@ -1,6 +1,7 @@
 import { type DatabaseResult, fail, ok } from "@trellis/core";
 import { AppDatabase } from "./app-database.js";
 import { AppHub } from "./app-hub.js";
+import type { Checkpointer } from "./checkpointer.js";
 import type { FaultHook } from "./faults.js";
 import type { Log } from "./log.js";
 
@@ -14,6 +15,7 @@ export interface AppHubsOptions {
   readonly maxQueryCost: number;
   /** Triples of one push handled in one event-loop turn. */
   readonly sliceTriples: number;
+  readonly checkpointer?: Checkpointer | undefined;
   readonly log?: Log | undefined;
   readonly fault?: FaultHook | undefined;
 }
@@ -62,6 +64,7 @@ export class AppHubs {
       fault: this.options.fault,
       maxQueryCost: this.options.maxQueryCost,
       sliceTriples: this.options.sliceTriples,
+      checkpointer: this.options.checkpointer,
       onFailure: () => this.reopen(appId, opened.data!),
     });
     if (opened.data !== undefined) this.touch(appId, opened.data);

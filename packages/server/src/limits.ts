@@ -8,7 +8,10 @@ import { DEFAULT_MAX_QUERY_COST } from "@trellis/core";
 export interface ServerLimits {
   /** Live queries one connection may hold at once. Default 500. */
   readonly subscriptionsPerConnection?: number;
-  /** Unsent bytes one connection may have queued before it is dropped as too slow. Default 16 MiB. */
+  /**
+   * Unsent bytes one connection may have queued before it is dropped as too slow. Default 64 MiB
+   * (a first snapshot of a large query is sent whole over the socket).
+   */
   readonly bufferedBytesPerConnection?: number;
   /**
    * Unsent bytes all connections together may have queued; over it, the connection with the
@@ -29,7 +32,7 @@ export interface ServerLimits {
    * Apps open at once (each holds its database's file handles and its data in memory). When one
    * more is needed, the least recently used app without connections is closed first; if every
    * open app has connections, the new one is refused. Default: a quarter of the process's file
-   * descriptor limit, 3 per app, at most 256.
+   * descriptor limit, 4 per app, at most 256.
    */
   readonly openApps?: number;
   /** Largest `/v1/query` body, in bytes. Default 1 MiB. */
@@ -76,7 +79,7 @@ const MiB = 1024 * 1024;
 export function resolveLimits(limits: ServerLimits | undefined): ResolvedLimits {
   const defaults: ResolvedLimits = {
     subscriptionsPerConnection: 500,
-    bufferedBytesPerConnection: 16 * MiB,
+    bufferedBytesPerConnection: 64 * MiB,
     bufferedBytes: 512 * MiB,
     connections: 10_000,
     connectionsPerApp: 5_000,
@@ -104,10 +107,16 @@ export function resolveLimits(limits: ServerLimits | undefined): ResolvedLimits 
   return resolved as ResolvedLimits;
 }
 
-/** Each open app holds 3 descriptors (database, WAL, shared memory); apps get a quarter of the budget. */
+/**
+ * Each open app holds 4 descriptors (database, WAL, shared memory, and the database once more,
+ * which SQLite keeps after the checkpoint worker's connection closed); apps get a quarter of the
+ * budget.
+ */
 function defaultOpenApps(): number {
-  return Math.max(1, Math.min(256, Math.floor(openFileLimit() / 4 / 3)));
+  return Math.max(1, Math.min(256, Math.floor(openFileLimit() / 4 / DESCRIPTORS_PER_APP)));
 }
+
+const DESCRIPTORS_PER_APP = 4;
 
 /** The soft limit on open files, from /proc on Linux; 1024 (the usual default) elsewhere. */
 function openFileLimit(): number {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { connect as connectTcp } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -75,6 +75,24 @@ describe("createServer", () => {
     expect(body).toEqual({ apps: 2, connections: 3, httpRequests: 1, throttled: 0, cpuUserMs: expect.any(Number), cpuSystemMs: expect.any(Number) });
     expect(body.cpuUserMs).toBeGreaterThan(0);
     expect(body.cpuSystemMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it("checkpoints each database written in the last second in a worker thread, not as it commits", async () => {
+    const server = await start();
+    const socket = await connect(server.url, "checkpointed");
+    const hlc = writer("checkpoints");
+    // A few pages of log: far below SQLite's own automatic checkpoint (1,000 pages), which is off.
+    for (let i = 0; i < 5; i++) {
+      socket.send({ type: "push", batchId: `b${i}`, triples: documentTriples("todos", `d${i}`, { title: "x".repeat(2_000) }, hlc) });
+      await socket.next("ack");
+    }
+    // Until a checkpoint, the writes are only in the log; then they are in the database file. (The
+    // file is read from outside: a connection of the test's own would checkpoint it.)
+    const file = join(server.dataDir, "checkpointed.sqlite");
+    const before = statSync(file).size;
+    const deadline = Date.now() + 5_000;
+    while (Date.now() < deadline && statSync(file).size < before + 10_000) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(statSync(file).size).toBeGreaterThanOrEqual(before + 10_000);
   });
 
   it("closes an app nobody uses for appIdleMs and opens it again, data intact, on the next request", async () => {

@@ -7,6 +7,7 @@ import { Admission } from "./admission.js";
 import { AppHubs } from "./app-hubs.js";
 import { type AuthOptions, createAuthenticator } from "./auth.js";
 import { BodyBudget } from "./body-budget.js";
+import { Checkpointer } from "./checkpointer.js";
 import type { FaultHook } from "./faults.js";
 import { handleHttp, requestPath } from "./http-api.js";
 import { resolveLimits, type ServerLimits } from "./limits.js";
@@ -89,7 +90,8 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
   const limits = resolveLimits(options.limits);
   const fault = options.testing?.fault;
   const origins = createOriginPolicy((options.allowOrigins ?? (options.auth === undefined ? ["loopback"] : ["*"])).map(normalizeOrigin));
-  const hubs = new AppHubs(dataDir, { idleMs: positive(options.appIdleMs, 5 * 60_000, "appIdleMs"), maxOpen: limits.openApps, maxQueryCost: limits.queryCost, sliceTriples: limits.pushSliceTriples, log, fault });
+  const checkpointer = Checkpointer.start(log);
+  const hubs = new AppHubs(dataDir, { idleMs: positive(options.appIdleMs, 5 * 60_000, "appIdleMs"), maxOpen: limits.openApps, maxQueryCost: limits.queryCost, sliceTriples: limits.pushSliceTriples, checkpointer, log, fault });
   const admission = new Admission(limits);
   const work = new WorkShares(limits.workMsPerSecond, limits.workBurstMs);
   const counters = { throttled: 0 };
@@ -227,6 +229,7 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
       http.closeAllConnections();
       await closed;
       hubs.close();
+      await checkpointer?.close();
       log("info", "Trellis sync server stopped", { url });
     })());
   return { url, port, close };
