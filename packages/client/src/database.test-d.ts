@@ -192,6 +192,18 @@ describe("database types", () => {
       db.posts.query({ where: { tagIds: { notIn: ["t1"] } } });
     });
 
+    it("combines filters with or, and and not, checking the fields and operators inside them", () => {
+      db.users.query({ where: { or: [{ name: "Ada" }, { age: { greaterThan: 30 } }], not: { isAdult: false }, and: [{ name: { startsWith: "A" } }] } });
+      db.users.query({ where: { or: [{ not: { or: [{ age: 1 }] } }] } });
+      db.posts.subscribe({ where: { or: [{ tagIds: "t1" }, { authorId: { in: ["u1"] } }] } }, () => {});
+      // @ts-expect-error unknown field inside or
+      db.users.query({ where: { or: [{ email: "x" }] } });
+      // @ts-expect-error a string operator on a number inside not
+      db.users.query({ where: { not: { age: { startsWith: "1" } } } });
+      // @ts-expect-error or takes a list of filters
+      db.users.query({ where: { or: { name: "Ada" } } });
+    });
+
     it("rejects string operators on numbers, booleans and dates", () => {
       // @ts-expect-error string operator on a number
       db.users.query({ where: { age: { startsWith: "1" } } });

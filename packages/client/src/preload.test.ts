@@ -225,6 +225,24 @@ describe("preload", () => {
     expect(posts.calls).toEqual([{ data: [{ title: "Notes", authorId: { name: "Ada" } }], error: undefined, loading: false }]);
   });
 
+  it("preloads filters with or and not (dates inside them too), and continues them live", async () => {
+    const { users } = await setup();
+    const combined = {
+      fields: { name: true },
+      where: { or: [{ name: "Bob" }, { lastLogin: { greaterThanOrEqual: LOGIN }, not: { age: { lessThan: 40 } } }], name: { notEquals: "Zed" } },
+      orderBy: ["name", "asc"],
+    } as const;
+    const preloaded = JSON.parse(JSON.stringify((await users.preload(combined)).data!)) as PreloadData<unknown, "many">;
+    const { calls, callback } = recorder();
+    // The same client follows it: the preloaded query normalizes back to itself, and a change
+    // that only the `not` reads moves a document in.
+    users.subscribe(preloaded, callback);
+    expect(calls).toEqual([{ data: [{ name: "Bob" }, { name: "Cy" }], error: undefined, loading: false }]);
+    const ada = (await users.queryOne({ where: { name: "Ada" } })).data!;
+    await users.update({ id: ada.id, fields: { age: 41 } });
+    expect(calls.at(-1)).toEqual({ data: [{ name: "Ada" }, { name: "Bob" }, { name: "Cy" }], error: undefined, loading: false });
+  });
+
   it("returns VALIDATION errors for invalid queries", async () => {
     const { users } = await setup();
     expect((await users.preload({ where: { nope: 1 } } as never)).error?.code).toBe("VALIDATION");

@@ -1,9 +1,11 @@
 import {
+  type Condition,
   type DatabaseResult,
   decodeDocs,
   type EncodedDoc,
   encodeDocs,
   fail,
+  isFieldCondition,
   type NormalizedQuery,
   ok,
   type ResultDoc,
@@ -187,6 +189,29 @@ function renormalize(query: NormalizedQuery, normalize: (query: unknown) => Data
 }
 
 /**
+ * A user `where` that normalizes to `where`: field conditions regrouped per field; with `or` or
+ * `not` among them, every condition as its own entry of an `and`, so their order is kept.
+ */
+function denormalizeWhere(where: readonly Condition[], specs: NormalizedQuery["specs"]): Record<string, unknown> {
+  const one = (condition: Condition): Record<string, unknown> => {
+    if ("or" in condition) return { or: condition.or.map((branch) => denormalizeWhere(branch, specs)) };
+    if ("not" in condition) return { not: denormalizeWhere(condition.not, specs) };
+    const { field, op, operand } = condition;
+    safeKey(field);
+    safeKey(op);
+    const isDate = specs[field]?.type === "date" && op !== "isDefined" && op !== "isUndefined";
+    const toUser = (value: unknown) => (isDate && typeof value === "number" ? new Date(value) : value);
+    return { [field]: { [op]: Array.isArray(operand) ? operand.map(toUser) : toUser(operand) } };
+  };
+  if (where.some((condition) => !isFieldCondition(condition))) return { and: where.map(one) };
+  const grouped: Record<string, Record<string, unknown>> = {};
+  for (const condition of where) {
+    for (const [field, filter] of Object.entries(one(condition)) as Array<[string, Record<string, unknown>]>) Object.assign((grouped[field] ??= {}), filter);
+  }
+  return grouped;
+}
+
+/**
  * A user query that normalizes to `query` when `query` came from the normalizer: fields in the
  * order their read rules were first needed (unselected ones as `false`), conditions regrouped
  * per field, epoch ms back to Dates for date fields.
@@ -197,17 +222,9 @@ function denormalize(query: NormalizedQuery): Record<string, unknown> {
   for (const relation of query.relations ?? []) {
     fields[safeKey(relation.name)] = { ...denormalize(relation.query), ...(relation.direction === "reverse" ? { via: relation.link } : {}) };
   }
-  const where: Record<string, Record<string, unknown>> = {};
-  for (const { field, op, operand } of query.where) {
-    safeKey(field);
-    safeKey(op);
-    const isDate = query.specs[field]?.type === "date" && op !== "isDefined" && op !== "isUndefined";
-    const toUser = (value: unknown) => (isDate && typeof value === "number" ? new Date(value) : value);
-    (where[field] ??= {})[op] = Array.isArray(operand) ? operand.map(toUser) : toUser(operand);
-  }
   return {
     fields,
-    where,
+    where: denormalizeWhere(query.where, query.specs),
     orderBy: query.orderBy.map(([field, direction]) => [field, direction]),
     ...(query.limit === undefined ? {} : { limit: query.limit }),
   };

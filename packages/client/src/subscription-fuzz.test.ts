@@ -138,7 +138,7 @@ it(`keeps ${SUBSCRIPTIONS} random subscriptions equal to fresh queries over ${WR
     return { [op]: operandOf(field) };
   };
 
-  const randomWhere = (maxConditions: number): Doc | undefined => {
+  const randomWhere = (maxConditions: number, depth = 0): Doc | undefined => {
     const count = random.int(maxConditions + 1);
     if (count === 0) return random.chance(0.5) ? undefined : {};
     const where: Doc = {};
@@ -147,6 +147,9 @@ it(`keeps ${SUBSCRIPTIONS} random subscriptions equal to fresh queries over ${WR
       const field = random.chance(0.35) ? random.pick(["tag", "labelIds", "id", "done", "score"]) : random.pick(FIELDS);
       where[field] = conditionOf(field);
     }
+    // Combinators: a document may enter or leave through a field that only an `or` or `not` reads.
+    if (depth < 2 && random.chance(0.2)) where.or = Array.from({ length: 1 + random.int(2) }, () => randomWhere(2, depth + 1) ?? {});
+    if (depth < 2 && random.chance(0.15)) where.not = randomWhere(2, depth + 1) ?? {};
     return where;
   };
 

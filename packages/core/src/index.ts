@@ -39,7 +39,19 @@ export { type Commit, type CommitListener, TripleStore } from "./store/triple-st
 export { RowChange, type Table } from "./store/table.js";
 export type { RangeBounds } from "./store/indexes.js";
 export type { Source, SourceTable } from "./query/source.js";
-export { AUTO_FIELD_SPECS, collectionsOf, type Condition, type Direction, type NormalizedQuery, type Operator } from "./query/query.js";
+export {
+  type AnyCondition,
+  AUTO_FIELD_SPECS,
+  collectionsOf,
+  type Condition,
+  type Direction,
+  type FieldCondition,
+  isFieldCondition,
+  type NormalizedQuery,
+  type NotCondition,
+  type Operator,
+  whereFields,
+} from "./query/query.js";
 export { normalizeQuery } from "./query/normalize.js";
 export { pageMatches, runQuery, sortedMatches } from "./query/run-query.js";
 export { compileMaterializer, type MaterializePass, type Materializer } from "./query/materialize.js";

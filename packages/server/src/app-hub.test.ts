@@ -105,6 +105,16 @@ describe("AppHub routing", () => {
     expect(sortedTriples(subscriber.changes())).toEqual(sortedTriples([...t1, ...tag]));
   });
 
+  it("routes a query that combines filters with or and not", async () => {
+    const subscriber = peer();
+    subscribe(subscriber, "combined", query("todos", { where: { or: [{ title: "milk" }, { done: true }], not: { title: "skip" } } }));
+    await push(undefined, [...todo("a", { title: "milk", done: false }), ...todo("b", { title: "skip", done: true }), ...todo("c", { title: "tea", done: true }), ...todo("d", { title: "tea", done: false })]);
+    expect(ids(subscriber.changes())).toEqual(["a", "c"]);
+    // A change that only the `not` reads takes a document out.
+    await push(undefined, [set("c", "title", "skip")]);
+    expect(subscriber.changes()).toEqual([expect.objectContaining({ id: "c", field: "title", value: "skip" })]);
+  });
+
   it("does not echo a pusher's own triples, but sends them to other subscribers", async () => {
     const writer1 = peer();
     const reader = peer();

@@ -1,5 +1,5 @@
 import { computed, type ReadonlySignal, signal } from "@preact/signals-core";
-import { collectionsOf, type NormalizedQuery, routeOf } from "@trellis/core";
+import { collectionsOf, isFieldCondition, type NormalizedQuery, routeOf } from "@trellis/core";
 import type { QuerySync } from "../sync/query-sync.js";
 import type { SyncedQuery } from "../sync/synced-queries.js";
 import { canReadMatching } from "./storage.js";
@@ -112,7 +112,9 @@ function needsOf(query: NormalizedQuery, workingSet: WorkingSet, hasCompleteView
 
 /** The ids a query's `where` limits it to (an `id` equals or in), or undefined. */
 function idsOf(query: NormalizedQuery): string[] | undefined {
-  for (const { field, op, operand } of query.where) {
+  for (const condition of query.where) {
+    if (!isFieldCondition(condition)) continue;
+    const { field, op, operand } = condition;
     if (field !== "id") continue;
     if (op === "equals") return [String(operand)];
     if (op === "in") return (operand as unknown[]).map(String);

@@ -7,6 +7,7 @@ import {
   type NormalizedQuery,
   ok,
   type Triple,
+  whereFields,
 } from "@trellis/core";
 import type { SyncPayload } from "./http.js";
 import type { SyncedQuery } from "./synced-queries.js";
@@ -53,6 +54,6 @@ export const LOCAL_SYNC: QuerySync = {
  */
 export function syncedAggregateQuery(query: NormalizedAggregateQuery): NormalizedQuery {
   const specs: Record<string, FieldSpec> = { id: AUTO_FIELD_SPECS.id! };
-  for (const { field } of query.where) specs[field] = query.specs[field]!;
+  for (const field of whereFields(query.where)) specs[field] = query.specs[field]!;
   return { collection: query.collection, select: ["id"], where: query.where, orderBy: [], limit: undefined, specs };
 }

@@ -251,6 +251,22 @@ describe("frame-level rejections", () => {
     refused(subscribe({ ...simpleQuery, select: Array.from({ length: 513 }, () => "name") }), "query.select", "at most 512");
   });
 
+  it("takes or and not in a query's where, bounded in depth and in all, and checks what is inside", () => {
+    const withWhere = (where: unknown) => subscribe({ ...simpleQuery, where });
+    const equalsAda = { field: "name", op: "equals", operand: "Ada" };
+    expect(client(withWhere([{ or: [[equalsAda], []] }, { not: [equalsAda] }])).data).toMatchObject({ query: { where: [{ or: [[equalsAda], []] }, { not: [equalsAda] }] } });
+    refused(withWhere([{ or: [] }]), "query.where[0].or", "at least one branch");
+    refused(withWhere([{ or: "x" }]), "query.where[0].or", "expected an array");
+    refused(withWhere([{ not: [{ field: "name", op: "like", operand: 1 }] }]), "query.where[0].not[0].op");
+    refused(withWhere([{ not: [{ field: "nope", op: "equals", operand: 1 }] }]), "no spec for the field");
+    refused(withWhere([{ or: [[equalsAda]], not: [] }]), "query.where[0]", "unknown key");
+    let deep: unknown = equalsAda;
+    for (let i = 0; i < 9; i++) deep = { not: [deep] };
+    refused(withWhere([deep]), "nest at most 8 deep");
+    const wide = { or: Array.from({ length: 60 }, () => [equalsAda, equalsAda, equalsAda, equalsAda, equalsAda]) };
+    refused(withWhere([wide]), "at most 256 conditions at all levels together");
+  });
+
   it("refuses unknown message types", () => {
     refused({ type: "delete" }, 'unknown message type the string "delete"', "hello, subscribe");
     refused({ protocol: 1 }, "unknown message type undefined");

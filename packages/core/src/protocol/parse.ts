@@ -1,6 +1,16 @@
 import { type DatabaseErrorCode, type DatabaseResult, fail, ok } from "../errors.js";
 import { decodeHlc } from "../hlc.js";
-import { type Condition, type Cursor, type Direction, type NormalizedQuery, type NormalizedRelation, type Operator, OPERATORS } from "../query/query.js";
+import {
+  type Condition,
+  type Cursor,
+  type Direction,
+  type FieldCondition,
+  type NormalizedQuery,
+  type NormalizedRelation,
+  type Operator,
+  OPERATORS,
+  whereFields,
+} from "../query/query.js";
 import type { FieldSpec, FieldType } from "../schema/field.js";
 import { DELETED_FIELD, type Triple } from "../triples.js";
 import { type ClientMessage, DEFAULT_MAX_FRAME_BYTES, helloMessage, PROTOCOL_VERSION, type RoomAddress, type ServerMessage, type StatusValues } from "./messages.js";
@@ -212,7 +222,28 @@ function specs(value: unknown, path: string, depth: number): Record<string, Fiel
   return out;
 }
 
-function condition(value: unknown, path: string): Condition {
+/** How deep `or` and `not` may nest in one `where` (as `normalizeQuery` allows). */
+const MAX_WHERE_DEPTH = 8;
+
+/** The conditions of a `where` (one level of a query, `or` and `not` included), counted in `shape`. */
+function conditions(value: unknown, path: string, shape: QueryShape, depth = 0): Condition[] {
+  if (depth > MAX_WHERE_DEPTH) throw new Invalid(path, `or and not nest at most ${MAX_WHERE_DEPTH} deep`);
+  return list(value, path, MAX_CONDITIONS, "conditions").map((each, index) => condition(each, `${path}[${index}]`, shape, depth));
+}
+
+function condition(value: unknown, path: string, shape: QueryShape, depth: number): Condition {
+  if (++shape.conditions > MAX_CONDITIONS * 4) throw new Invalid(path, `a query has at most ${MAX_CONDITIONS * 4} conditions at all levels together`);
+  const keys = typeof value === "object" && value !== null ? Object.keys(value) : [];
+  if (keys.length === 1 && keys[0] === "or") {
+    const branches = list((value as Obj).or, `${path}.or`, MAX_CONDITIONS, "branches");
+    if (branches.length === 0) throw new Invalid(`${path}.or`, "expected at least one branch");
+    return { or: branches.map((branch, index) => conditions(branch, `${path}.or[${index}]`, shape, depth + 1)) };
+  }
+  if (keys.length === 1 && keys[0] === "not") return { not: conditions((value as Obj).not, `${path}.not`, shape, depth + 1) };
+  return fieldCondition(value, path);
+}
+
+function fieldCondition(value: unknown, path: string): FieldCondition {
   const raw = object(value, path, ["field", "op", "operand"]);
   if (!Object.hasOwn(raw, "operand")) throw new Invalid(`${path}.operand`, "missing");
   const op = oneOf(raw.op, `${path}.op`, OPERATORS);
@@ -243,6 +274,7 @@ const LINK_DIRECTIONS = new Set(["forward", "reverse"] as const);
 /** Counts the relations of one query across its levels. */
 interface QueryShape {
   relations: number;
+  conditions: number;
 }
 
 function relation(value: unknown, path: string, depth: number, shape: QueryShape): NormalizedRelation {
@@ -258,7 +290,7 @@ function relation(value: unknown, path: string, depth: number, shape: QueryShape
   };
 }
 
-function query(value: unknown, path: string, depth: number, shape: QueryShape = { relations: 0 }): NormalizedQuery {
+function query(value: unknown, path: string, depth: number, shape: QueryShape = { relations: 0, conditions: 0 }): NormalizedQuery {
   if (depth > MAX_DEPTH) throw new Invalid(path, `relations nest at most ${MAX_DEPTH} deep`);
   const raw = object(value, path, ["collection", "select", "where", "orderBy", "limit", "specs", "relations", "after", "before"]);
   const limit = raw.limit;
@@ -270,7 +302,7 @@ function query(value: unknown, path: string, depth: number, shape: QueryShape = 
   } = {
     collection: name(raw.collection, `${path}.collection`),
     select: list(raw.select, `${path}.select`, MAX_FIELDS, "fields").map((each, index) => name(each, `${path}.select[${index}]`)),
-    where: list(raw.where, `${path}.where`, MAX_CONDITIONS, "conditions").map((each, index) => condition(each, `${path}.where[${index}]`)),
+    where: conditions(raw.where, `${path}.where`, shape),
     orderBy: list(raw.orderBy, `${path}.orderBy`, MAX_ORDER_KEYS, "sort keys").map((each, index) => orderEntry(each, `${path}.orderBy[${index}]`)),
     limit,
     specs: specs(raw.specs, `${path}.specs`, 0),
@@ -281,7 +313,7 @@ function query(value: unknown, path: string, depth: number, shape: QueryShape = 
   if (raw.after !== undefined) out.after = cursor(raw.after, `${path}.after`);
   if (raw.before !== undefined) out.before = cursor(raw.before, `${path}.before`);
   // The engine reads a field through its spec; a field without one would read an inherited property.
-  const fields = [...out.select, ...out.where.map((each) => each.field), ...out.orderBy.map(([field]) => field)];
+  const fields = [...out.select, ...whereFields(out.where), ...out.orderBy.map(([field]) => field)];
   const unspecified = fields.find((field) => !Object.hasOwn(out.specs, field));
   if (unspecified !== undefined) throw new Invalid(`${path}.specs`, `no spec for the field ${JSON.stringify(unspecified)} the query uses`);
   return out;

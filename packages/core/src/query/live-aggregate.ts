@@ -6,6 +6,7 @@ import type { AggregateResultRow, NormalizedAggregateQuery } from "./aggregate-q
 import type { LiveQueryRegistry } from "./live-registry.js";
 import { type LiveView, routeOf, type Watch } from "./live-view.js";
 import { candidateRows } from "./plan.js";
+import { whereFields } from "./query.js";
 import { compileWhere, type RowTest } from "./predicate.js";
 import { readDependsOnCreatedAt } from "./read-field.js";
 import type { Source, SourceTable } from "./source.js";
@@ -65,7 +66,7 @@ export class LiveAggregate implements LiveView {
     this.hasExtremes = query.aggregations.some(({ fn }) => fn === "min" || fn === "max");
     const fields = new Set<string>();
     const referenced = [
-      ...query.where.map((condition) => condition.field),
+      ...whereFields(query.where),
       ...query.groupBy,
       ...query.aggregations.flatMap(({ field }) => (field === null ? [] : [field])),
     ];

@@ -3,7 +3,7 @@ import type { RowChange } from "../store/table.js";
 import { type MaterializePass, type Materializer, compileMaterializer } from "./materialize.js";
 import { compileOrder, insertionPoint, type Keyed, type Ordering } from "./order.js";
 import { compileWhere, type RowTest } from "./predicate.js";
-import type { NormalizedQuery } from "./query.js";
+import { type NormalizedQuery, whereFields } from "./query.js";
 import { QueryCostError, type QueryCostOptions } from "./query-cost.js";
 import { resultComparer } from "./same-result.js";
 import { compilePageWindow, EMPTY_WINDOW, type PageWindow, type ResultWindow, resultWindow } from "./cursor.js";
@@ -92,7 +92,7 @@ export class LiveQuery implements LiveView {
       query,
     );
     const all = dependenciesOf(
-      [...query.where.map((condition) => condition.field), ...query.orderBy.map(([field]) => field), ...query.select, ...links],
+      [...whereFields(query.where), ...query.orderBy.map(([field]) => field), ...query.select, ...links],
       query,
     );
     this.dependencies = all.fields;

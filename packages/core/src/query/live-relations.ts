@@ -1,7 +1,7 @@
 import { readStored } from "../schema/read.js";
 import type { RowChange } from "../store/table.js";
 import { CREATED_AT_FIELD } from "../triples.js";
-import type { NormalizedQuery, NormalizedRelation } from "./query.js";
+import { type NormalizedQuery, type NormalizedRelation, whereFields } from "./query.js";
 import { readDependsOnCreatedAt } from "./read-field.js";
 import type { Source, SourceTable } from "./source.js";
 
@@ -36,7 +36,7 @@ export class RelationTracker {
       for (const relation of parent.relations ?? []) {
         const nested = relation.query;
         const fields = new Set<string>(forwardLinks(nested));
-        for (const field of [...nested.where.map((c) => c.field), ...nested.orderBy.map(([f]) => f), ...nested.select]) {
+        for (const field of [...whereFields(nested.where), ...nested.orderBy.map(([f]) => f), ...nested.select]) {
           if (field === "id") continue;
           fields.add(field);
           if (readDependsOnCreatedAt(nested.specs[field]!)) fields.add(CREATED_AT_FIELD);

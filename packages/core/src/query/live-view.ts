@@ -1,6 +1,6 @@
 import type { RowChange } from "../store/table.js";
 import { indexCanAnswer } from "./plan.js";
-import type { Condition, NormalizedQuery } from "./query.js";
+import { type Condition, isFieldCondition, type NormalizedQuery } from "./query.js";
 import type { SourceTable } from "./source.js";
 
 /**
@@ -47,6 +47,8 @@ export interface LiveView {
  */
 export function routeOf(where: readonly Condition[], specs: NormalizedQuery["specs"]): Route | undefined {
   for (const condition of where) {
+    // Only a condition every match must meet routes; `or` and `not` may be met otherwise.
+    if (!isFieldCondition(condition)) continue;
     if (condition.op !== "equals" && condition.op !== "in") continue;
     if (condition.field === "updatedAt") continue;
     const spec = specs[condition.field]!;

@@ -254,6 +254,44 @@ describe("normalizeQuery", () => {
     });
   });
 
+  describe("or, and, not", () => {
+    it("keeps or and not as conditions of their own, and flattens and into the level it is in", () => {
+      expect(conditions({ name: "Ada", or: [{ age: { greaterThan: 3 } }, { isAdult: true, name: { startsWith: "B" } }] })).toEqual([
+        { field: "name", op: "equals", operand: "Ada" },
+        {
+          or: [
+            [{ field: "age", op: "greaterThan", operand: 3 }],
+            [
+              { field: "isAdult", op: "equals", operand: true },
+              { field: "name", op: "startsWith", operand: "B" },
+            ],
+          ],
+        },
+      ]);
+      expect(conditions({ not: { lastLogin: { isDefined: true } }, and: [{ age: 1 }, { age: { lessThan: 9 } }] })).toEqual([
+        { not: [{ field: "lastLogin", op: "isDefined", operand: true }] },
+        { field: "age", op: "equals", operand: 1 },
+        { field: "age", op: "lessThan", operand: 9 },
+      ]);
+      // An empty filter inside them matches every document, as at the top.
+      expect(conditions({ or: [{}], not: {} })).toEqual([{ or: [[]] }, { not: [] }]);
+      // Fields inside them carry their read rules like any other.
+      expect(normalized({ where: { or: [{ lastLogin: { isUndefined: true } }] } }).specs.lastLogin).toEqual(users.fields.lastLogin);
+    });
+
+    it("checks what is inside them, naming where", () => {
+      const message = (where: unknown) => normalizeQuery(users, { where }).error?.message;
+      expect(message({ or: [] })).toMatch(/where\.or takes a non-empty list of filters/);
+      expect(message({ or: { name: "Ada" } })).toMatch(/where\.or takes a non-empty list/);
+      expect(message({ and: [{ name: "Ada" }, "x"] })).toMatch(/where\.and\[1\] must be an object/);
+      expect(message({ or: [{ name: "Ada" }, { nope: 1 }] })).toMatch(/where\.or\[1\]\.nope is not a field of users/);
+      expect(message({ not: { age: { startsWith: "1" } } })).toMatch(/where\.not\.age\.startsWith works on strings only/);
+      let deep: Record<string, unknown> = { name: "x" };
+      for (let i = 0; i < 9; i++) deep = { not: deep };
+      expect(message(deep)).toMatch(/nest at most 8 deep/);
+    });
+  });
+
   it("rejects unknown options, listing the known ones", () => {
     const error = rejected({ filter: { name: "Ada" } });
     expect(error.message).toContain('"filter"');

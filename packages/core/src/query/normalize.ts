@@ -3,7 +3,7 @@ import type { FieldSpec } from "../schema/field.js";
 import type { CollectionSpec } from "../schema/types.js";
 import { describe } from "../schema/validate.js";
 import { isNestedQuery, normalizeRelation } from "./normalize-relation.js";
-import { type Condition, type Direction, type NormalizedQuery, type NormalizedRelation, type Operator, fieldSpecOf, OPERATORS } from "./query.js";
+import { type Condition, type Direction, type FieldCondition, type NormalizedQuery, type NormalizedRelation, type Operator, fieldSpecOf, OPERATORS } from "./query.js";
 
 const STRING_OPERATORS = new Set<Operator>(["contains", "startsWith", "endsWith"]);
 const RANGE_OPERATORS = new Set<Operator>(["greaterThan", "greaterThanOrEqual", "lessThan", "lessThanOrEqual"]);
@@ -96,27 +96,56 @@ function normalizeFields(
   return ok(select);
 }
 
+/** How deep `or`, `and` and `not` may nest in one `where`. */
+const MAX_WHERE_DEPTH = 8;
+
 function normalizeWhere(
   collection: CollectionSpec,
   where: unknown,
   specOf: (field: string) => FieldSpec | undefined,
+  path = "where",
+  depth = 0,
 ): DatabaseResult<Condition[]> {
   if (where === undefined) return ok([]);
-  if (typeof where !== "object" || where === null || Array.isArray(where)) {
-    return invalid(collection.name, `where must be an object of field conditions, got ${describe(where)}.`);
+  if (typeof where !== "object" || where === null || Array.isArray(where) || where instanceof Date) {
+    return invalid(collection.name, `${path} must be an object of field conditions, got ${describe(where)}.`);
   }
+  if (depth > MAX_WHERE_DEPTH) return invalid(collection.name, `${path}: or, and and not nest at most ${MAX_WHERE_DEPTH} deep.`);
   const conditions: Condition[] = [];
+  const whereOfEach = (key: "or" | "and", value: unknown): DatabaseResult<Condition[][]> => {
+    if (!Array.isArray(value) || value.length === 0) return invalid(collection.name, `${path}.${key} takes a non-empty list of filters, got ${describe(value)}.`);
+    const branches: Condition[][] = [];
+    for (const [index, each] of value.entries()) {
+      const branch = normalizeWhere(collection, each, specOf, `${path}.${key}[${index}]`, depth + 1);
+      if (branch.error) return branch;
+      branches.push(branch.data);
+    }
+    return ok(branches);
+  };
   for (const [field, filter] of Object.entries(where)) {
     if (filter === undefined) continue; // lets callers build filters with optional parts
+    if (field === "or" || field === "and") {
+      const branches = whereOfEach(field, filter);
+      if (branches.error) return branches;
+      if (field === "or") conditions.push({ or: branches.data });
+      else for (const branch of branches.data) conditions.push(...branch);
+      continue;
+    }
+    if (field === "not") {
+      const negated = normalizeWhere(collection, filter, specOf, `${path}.not`, depth + 1);
+      if (negated.error) return negated;
+      conditions.push({ not: negated.data });
+      continue;
+    }
     const spec = specOf(field);
-    if (spec === undefined) return invalid(collection.name, `where.${field} is not a field of ${collection.name}.`, { field });
+    if (spec === undefined) return invalid(collection.name, `${path}.${field} is not a field of ${collection.name}.`, { field });
     const isOperatorObject =
       typeof filter === "object" && filter !== null && !Array.isArray(filter) && !(filter instanceof Date) &&
       Object.getPrototypeOf(filter) === Object.prototype;
     const entries: Array<[string, unknown]> = isOperatorObject ? Object.entries(filter) : [["equals", filter]];
     for (const [op, operand] of entries) {
       if (operand === undefined) continue;
-      const condition = normalizeCondition(collection.name, field, spec, op, operand);
+      const condition = normalizeCondition(collection.name, `${path}.${field}`, field, spec, op, operand);
       if (condition.error) return condition;
       conditions.push(condition.data);
     }
@@ -126,12 +155,12 @@ function normalizeWhere(
 
 function normalizeCondition(
   collection: string,
+  where: string,
   field: string,
   spec: FieldSpec,
   op: string,
   operand: unknown,
-): DatabaseResult<Condition> {
-  const where = `where.${field}`;
+): DatabaseResult<FieldCondition> {
   if (!OPERATORS.has(op as Operator)) {
     return invalid(collection, `${where} has unknown operator "${op}" (expected one of ${[...OPERATORS].join(", ")}).`, { field });
   }

@@ -469,11 +469,16 @@ function createQueryGenerator(rng: Rng, pools: Pools, coverage: Map<string, numb
     }
   };
 
-  return (docs: readonly ModelDoc[], allIds: readonly string[]): GeneratedQuery => {
+  /**
+   * A random `where` and its SQL conditions (to be joined by AND), binding operands into
+   * `params` in the order of the SQL text. Below the top level it may combine filters with `or`,
+   * `and` and `not`; SQL's NULL (unknown) counts as not matching, as in the engine.
+   */
+  const filterOf = (docs: readonly ModelDoc[], allIds: readonly string[], params: unknown[], depth: number): { where: Record<string, unknown>; clauses: string[]; fieldCount: number } => {
     const where: Record<string, unknown> = {};
     const clauses: string[] = [];
-    const params: unknown[] = [];
-    const fieldCount = rng.pick([0, 1, 1, 2, 2, 3]);
+    const conjunction = (parts: readonly string[]) => (parts.length === 0 ? "1" : parts.map((part) => `(${part})`).join(" AND "));
+    const fieldCount = depth === 0 ? rng.pick([0, 1, 1, 2, 2, 3]) : rng.pick([0, 1, 1, 2]);
     for (let i = 0; i < fieldCount; i++) {
       const field = rng.pick(FILTERABLE);
       if (Object.hasOwn(where, field.name)) continue;
@@ -499,6 +504,30 @@ function createQueryGenerator(rng: Rng, pools: Pools, coverage: Map<string, numb
       }
       where[field.name] = filter;
     }
+    if (depth < 2 && rng.chance(depth === 0 ? 0.25 : 0.15)) {
+      const branches = Array.from({ length: rng.int(1, 3) }, () => filterOf(docs, allIds, params, depth + 1));
+      where.or = branches.map((branch) => branch.where);
+      clauses.push(`(${branches.map((branch) => `(${conjunction(branch.clauses)})`).join(" OR ")})`);
+      cover(`or of ${branches.length}`);
+    }
+    if (depth < 2 && rng.chance(depth === 0 ? 0.2 : 0.1)) {
+      const negated = filterOf(docs, allIds, params, depth + 1);
+      where.not = negated.where;
+      clauses.push(`NOT IFNULL((${conjunction(negated.clauses)}), 0)`);
+      cover("not");
+    }
+    if (depth < 2 && rng.chance(0.1)) {
+      const parts = Array.from({ length: rng.int(1, 2) }, () => filterOf(docs, allIds, params, depth + 1));
+      where.and = parts.map((part) => part.where);
+      for (const part of parts) clauses.push(conjunction(part.clauses));
+      cover("and");
+    }
+    return { where, clauses, fieldCount };
+  };
+
+  return (docs: readonly ModelDoc[], allIds: readonly string[]): GeneratedQuery => {
+    const params: unknown[] = [];
+    const { where, clauses, fieldCount } = filterOf(docs, allIds, params, 0);
 
     const orderBy: Array<[string, "asc" | "desc"]> = [];
     for (let n = rng.pick([0, 1, 1, 1, 2, 2, 3]); n > 0; n--) {
@@ -508,7 +537,7 @@ function createQueryGenerator(rng: Rng, pools: Pools, coverage: Map<string, numb
     const limit = rng.chance(0.4) ? undefined : rng.pick([0, 1, 2, 3, 5, 10, 25, 100, 1000, 5000]);
 
     const query: Record<string, unknown> = { fields: SELECT_ALL };
-    if (fieldCount > 0 || rng.chance(0.5)) query.where = where;
+    if (fieldCount > 0 || Object.keys(where).length > 0 || rng.chance(0.5)) query.where = where;
     if (orderBy.length === 1 && rng.chance(0.5)) query.orderBy = orderBy[0];
     else if (orderBy.length > 0) query.orderBy = orderBy;
     if (limit !== undefined) query.limit = limit;
@@ -656,6 +685,10 @@ describe("query engine against SQLite", () => {
       ...SORTABLE.map((field) => `orderBy ${field.name}`),
       "orderBy keys 0",
       "orderBy keys 3",
+      "or of 1",
+      "or of 3",
+      "not",
+      "and",
     ];
     const missing = expectedKeys.filter((key) => (coverage.get(key) ?? 0) === 0);
     expect(missing, `${reproduce(seed)}: query shapes the generator never produced`).toEqual([]);

@@ -1,7 +1,7 @@
 import type { FieldSpec } from "../schema/field.js";
 import type { RangeBounds } from "../store/indexes.js";
 import { valueTest } from "./predicate.js";
-import type { Condition, NormalizedQuery } from "./query.js";
+import { type FieldCondition, isFieldCondition, type NormalizedQuery } from "./query.js";
 import { readDependsOnCreatedAt } from "./read-field.js";
 import { readStored } from "../schema/read.js";
 import type { SourceTable } from "./source.js";
@@ -13,7 +13,7 @@ const RANGE_OPERATORS = new Set(["greaterThan", "greaterThanOrEqual", "lessThan"
  * without a (valid) stored value could not match, since indexes hold stored values and the
  * condition sees values after fallbacks.
  */
-export function indexCanAnswer(condition: Condition, spec: FieldSpec): boolean {
+export function indexCanAnswer(condition: FieldCondition, spec: FieldSpec): boolean {
   if (spec.type === "json" || readDependsOnCreatedAt(spec)) return false;
   if (condition.field === "updatedAt") return false;
   return !valueTest(condition, spec)(readStored(spec, undefined, undefined));
@@ -35,6 +35,8 @@ export function candidateRows(table: SourceTable, query: Pick<NormalizedQuery, "
   };
   const ranges = new Map<string, { -readonly [K in keyof RangeBounds]: RangeBounds[K] }>();
   for (const condition of query.where) {
+    // Only conditions every match meets narrow the candidates; `or` and `not` are tested after.
+    if (!isFieldCondition(condition)) continue;
     const spec = query.specs[condition.field]!;
     if (condition.field === "id") {
       const ids = condition.op === "equals" ? [condition.operand] : condition.op === "in" ? (condition.operand as unknown[]) : undefined;
@@ -74,7 +76,7 @@ export function candidateRows(table: SourceTable, query: Pick<NormalizedQuery, "
   return best ?? table.liveRows();
 }
 
-function tighten(bounds: { -readonly [K in keyof RangeBounds]: RangeBounds[K] }, condition: Condition): void {
+function tighten(bounds: { -readonly [K in keyof RangeBounds]: RangeBounds[K] }, condition: FieldCondition): void {
   const operand = condition.operand as number | string;
   if (condition.op === "greaterThan" || condition.op === "greaterThanOrEqual") {
     const inclusive = condition.op === "greaterThanOrEqual";

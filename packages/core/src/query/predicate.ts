@@ -1,5 +1,5 @@
 import type { FieldSpec } from "../schema/field.js";
-import type { Condition } from "./query.js";
+import { type Condition, type FieldCondition, isFieldCondition } from "./query.js";
 import { type FieldReader, fieldReader } from "./read-field.js";
 import type { SourceTable } from "./source.js";
 
@@ -11,7 +11,7 @@ export type ValueTest = (value: unknown) => boolean;
  * match `notEquals` and `notIn` (SQL's `x IS NULL OR x <> y`). On a set (refMany) value,
  * `equals`/`in` mean "contains", `notEquals`/`notIn` "does not contain".
  */
-export function valueTest(condition: Condition, spec: FieldSpec): ValueTest {
+export function valueTest(condition: FieldCondition, spec: FieldSpec): ValueTest {
   const operand = condition.operand as never;
   if (spec.type === "refMany") return setTest(condition);
   switch (condition.op) {
@@ -48,7 +48,7 @@ export function valueTest(condition: Condition, spec: FieldSpec): ValueTest {
   }
 }
 
-function setTest(condition: Condition): ValueTest {
+function setTest(condition: FieldCondition): ValueTest {
   const operand = condition.operand;
   const members = (value: unknown) => value as readonly string[];
   switch (condition.op) {
@@ -73,19 +73,34 @@ function setTest(condition: Condition): ValueTest {
 /** A compiled `where`: all conditions must hold. */
 export type RowTest = (table: SourceTable, row: number) => boolean;
 
-/** Compiles a normalized `where` into one row test. */
+/**
+ * Compiles a normalized `where` into one row test: every condition must hold; an `or` holds when
+ * one of its branches does, a `not` when its conditions do not all hold.
+ */
 export function compileWhere(conditions: readonly Condition[], specs: Readonly<Record<string, FieldSpec>>): RowTest {
-  const tests: Array<{ read: FieldReader; test: ValueTest }> = conditions.map((condition) => {
-    const spec = specs[condition.field]!;
-    return { read: fieldReader(condition.field, spec), test: valueTest(condition, spec) };
-  });
+  const tests = conditions.map((condition) => compileCondition(condition, specs));
   if (tests.length === 0) return () => true;
-  if (tests.length === 1) {
-    const { read, test } = tests[0]!;
-    return (table, row) => test(read(table, row));
-  }
+  if (tests.length === 1) return tests[0]!;
   return (table, row) => {
-    for (const { read, test } of tests) if (!test(read(table, row))) return false;
+    for (const test of tests) if (!test(table, row)) return false;
     return true;
   };
+}
+
+function compileCondition(condition: Condition, specs: Readonly<Record<string, FieldSpec>>): RowTest {
+  if (isFieldCondition(condition)) {
+    const spec = specs[condition.field]!;
+    const read = fieldReader(condition.field, spec);
+    const test = valueTest(condition, spec);
+    return (table, row) => test(read(table, row));
+  }
+  if ("or" in condition) {
+    const branches = condition.or.map((branch) => compileWhere(branch, specs));
+    return (table, row) => {
+      for (const branch of branches) if (branch(table, row)) return true;
+      return false;
+    };
+  }
+  const negated = compileWhere(condition.not, specs);
+  return (table, row) => !negated(table, row);
 }

@@ -48,9 +48,16 @@ export type FieldFilter<E extends EntityDef, K> =
     ? { isDefined?: boolean; isUndefined?: boolean }
     : Operand<QueryFieldValue<E, K>> | WhereOperators<QueryFieldValue<E, K>>;
 
-/** `where`: per field a bare value (equals) or an operator object; all must hold. */
+/**
+ * `where`: per field a bare value (equals) or an operator object; all must hold. `or` holds when
+ * one of its filters does, `and` when all of its filters do, `not` when its filter does not.
+ */
 export type WhereClause<E extends EntityDef> = {
   [K in QueryFieldName<E>]?: FieldFilter<E, K> | undefined;
+} & {
+  readonly or?: ReadonlyArray<WhereClause<E>>;
+  readonly and?: ReadonlyArray<WhereClause<E>>;
+  readonly not?: WhereClause<E>;
 };
 
 /** The entity a `t.ref` / `t.refMany` field points at. */
@@ -105,6 +112,13 @@ type ExcessOperators<F, E extends EntityDef, K> = F extends string | number | bo
   ? unknown
   : ExcessKeys<F, Exclude<FieldFilter<E, K>, string | number | boolean | Date>>;
 
+/** Excess-key checks of a `where`, into its `or`, `and` and `not` too. */
+type StrictWhere<E extends EntityDef, W> = ExcessKeys<W, WhereClause<E>> & {
+  readonly [K in keyof W & QueryFieldName<E>]: ExcessOperators<W[K], E, K>;
+} & (W extends { readonly or: ReadonlyArray<infer B> } ? { readonly or: ReadonlyArray<StrictWhere<E, B>> } : unknown) &
+  (W extends { readonly and: ReadonlyArray<infer B> } ? { readonly and: ReadonlyArray<StrictWhere<E, B>> } : unknown) &
+  (W extends { readonly not: infer N } ? { readonly not: StrictWhere<E, N> } : unknown);
+
 /**
  * Excess-key checks for a query inferred as a type parameter (`query<const Q>(q: Q & StrictQuery<E, Q>)`),
  * where TypeScript does not check excess properties itself: unknown options, unknown fields in
@@ -114,9 +128,7 @@ export type StrictQuery<E extends EntityDef, Q, A extends EntitiesDef = {}> = Ex
   (Q extends { readonly fields: infer F } ? { readonly fields: ExcessKeys<F, FieldsSelection<E, A>> } : unknown) &
   (Q extends { readonly where: infer W }
     ? {
-        readonly where: ExcessKeys<W, WhereClause<E>> & {
-          readonly [K in keyof W & QueryFieldName<E>]: ExcessOperators<W[K], E, K>;
-        };
+        readonly where: StrictWhere<E, W>;
       }
     : unknown);
 

@@ -33,11 +33,47 @@ export const OPERATORS: ReadonlySet<Operator> = new Set<Operator>([
   "isUndefined",
 ]);
 
-/** One condition of a normalized `where`: operand in comparable form (dates as epoch ms). */
-export interface Condition {
+/** A test of one field: operand in comparable form (dates as epoch ms). */
+export interface FieldCondition {
   readonly field: string;
   readonly op: Operator;
   readonly operand: unknown;
+}
+
+/** At least one of its branches holds; a branch holds when all its conditions do. */
+export interface AnyCondition {
+  readonly or: ReadonlyArray<readonly Condition[]>;
+}
+
+/** Its conditions do not all hold. */
+export interface NotCondition {
+  readonly not: readonly Condition[];
+}
+
+/** One condition of a normalized `where` (all of a `where`'s conditions must hold). */
+export type Condition = FieldCondition | AnyCondition | NotCondition;
+
+/** Whether a condition tests one field (rather than combining others). */
+export function isFieldCondition(condition: Condition): condition is FieldCondition {
+  return "field" in condition;
+}
+
+/**
+ * Every field a `where` reads, in `or` and `not` too, each once.
+ *
+ * @example whereFields([{ or: [[{ field: "a", op: "equals", operand: 1 }], [{ field: "b", op: "isDefined", operand: true }]] }]) // ["a", "b"]
+ */
+export function whereFields(where: readonly Condition[]): string[] {
+  const fields = new Set<string>();
+  const visit = (conditions: readonly Condition[]) => {
+    for (const condition of conditions) {
+      if (isFieldCondition(condition)) fields.add(condition.field);
+      else if ("or" in condition) for (const branch of condition.or) visit(branch);
+      else visit(condition.not);
+    }
+  };
+  visit(where);
+  return [...fields];
 }
 
 /** Sort direction. */

@@ -192,7 +192,7 @@ describe("createSchema", () => {
     expect(Object.keys(schema.roomSpecs.editor!.userStatus)).toEqual(["title"]);
   });
 
-  it.each(["id", "createdAt", "updatedAt", "createdBy"])("rejects the reserved field name %s", (name) => {
+  it.each(["id", "createdAt", "updatedAt", "createdBy", "and", "or", "not"])("rejects the reserved field name %s", (name) => {
     const error = schemaErrorOf(() => createSchema({ entities: { users: { [name]: t.string({ fallback: "" }) } } }));
     expect(error.message).toContain(`"${name}"`);
     expect(error.message).toContain("reserved");

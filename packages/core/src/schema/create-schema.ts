@@ -8,7 +8,8 @@ const NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
  * `client.map(name)` live in `__map_<name>`), so a schema may not use them.
  */
 export const RESERVED_NAME_PREFIX = "__";
-const RESERVED_FIELD_NAMES = new Set(["id", "createdAt", "updatedAt", "createdBy", "__proto__", "constructor", "prototype"]);
+// `and`, `or` and `not` combine filters in `where`.
+const RESERVED_FIELD_NAMES = new Set(["id", "createdAt", "updatedAt", "createdBy", "and", "or", "not", "__proto__", "constructor", "prototype"]);
 // `database.batch` and `database.batch.execute` are the batch API, so no collection may use those names.
 const RESERVED_ENTITY_NAMES = new Set(["batch", "execute", "__proto__", "constructor", "prototype"]);
 const ENTITY_FIELD_TYPES = new Set(["string", "number", "boolean", "date", "json", "ref", "refMany"]);
