@@ -30,7 +30,7 @@ function peer(): FakePeer {
 }
 
 async function push(from: Peer | undefined, triples: readonly Triple[]): Promise<string> {
-  const pushed = await hub.push(from, triples, null);
+  const pushed = await hub.push(from, triples);
   if (pushed.error) throw pushed.error;
   return pushed.data.cursor;
 }
@@ -199,7 +199,7 @@ describe("AppHub group commit", () => {
     const batches = pushers.map((each, index) => todo(`t${index}`, { title: `#${index}`, done: false }));
     const before = Number(subscribe(peer(), "probe").cursor);
 
-    const results = await Promise.all(pushers.map((each, index) => hub.push(each, batches[index]!, null)));
+    const results = await Promise.all(pushers.map((each, index) => hub.push(each, batches[index]!)));
 
     const cursors = results.map((result) => result.data?.cursor);
     // One transaction: every batch is acknowledged with the cursor after all of them.
@@ -216,7 +216,7 @@ describe("AppHub group commit", () => {
     subscribe(subscriber, "open");
     const good = todo("good", { title: "ok", done: false });
     const drifting = [...todo("bad", { title: "no", done: false }), { ...set("bad", "title", "later"), hlc: futureHlc(3_600_000) }];
-    const [accepted, refused] = await Promise.all([hub.push(peer(), good, null), hub.push(peer(), drifting, null)]);
+    const [accepted, refused] = await Promise.all([hub.push(peer(), good), hub.push(peer(), drifting)]);
     expect(accepted.error).toBeUndefined();
     expect(refused.error?.code).toBe("CLOCK_DRIFT");
     expect(ids(subscriber.changes())).toEqual(["good"]);
@@ -332,10 +332,10 @@ describe("AppHub, pushes larger than a slice", () => {
       // A document deleted before the pusher (which does not hold it) writes to it.
       const gone = todo("gone", { title: "x" });
       const deleted = { collection: "todos", id: "gone", field: "$deleted", value: true, hlc: hlc() } as Triple;
-      expect((await large.push(undefined, [...gone, deleted], null)).error).toBeUndefined();
+      expect((await large.push(undefined, [...gone, deleted])).error).toBeUndefined();
       watcher.take();
       const batch = [...todo("n1", { title: "a" }), ...todo("n2", { title: "b" }), set("gone", "title", "too late")];
-      expect((await large.push(pusher, batch, null)).error).toBeUndefined();
+      expect((await large.push(pusher, batch)).error).toBeUndefined();
       // Each slice reaches the watcher on its own; the write that lost to the delete reaches nobody.
       const frames = watcher.take().filter((message) => message.type === "changes");
       expect(frames.length).toBeGreaterThan(1);

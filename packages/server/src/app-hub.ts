@@ -22,6 +22,7 @@ import { AppDatabase, type ApplyBatchesResult, type LargeWrite } from "./app-dat
 import { checkAuthorship } from "./authorship.js";
 import type { Checkpointer } from "./checkpointer.js";
 import type { FaultHook } from "./faults.js";
+import type { Permissions, RuleUser } from "./permissions/permissions.js";
 import type { Log } from "./log.js";
 import { RoomHub } from "./rooms.js";
 
@@ -39,6 +40,8 @@ export interface HubOptions {
   readonly fault?: FaultHook | undefined;
   /** The most linked documents the relations of one result may examine (see `QueryCostOptions`). */
   readonly maxQueryCost?: number | undefined;
+  /** Who may read and write what; without it, everyone may do everything. */
+  readonly permissions?: Permissions | undefined;
   /** Triples of one push handled in one event-loop turn; larger pushes go slice by slice. Default 2,000. */
   readonly sliceTriples?: number | undefined;
   /** Checkpoints the database off the event loop (without it, SQLite checkpoints as it commits). */
@@ -54,6 +57,8 @@ export interface HubOptions {
 /** What the hub remembers of one connection: its live queries and the documents it holds. */
 interface PeerState {
   readonly peer: Peer;
+  /** Whom the connection is for, as permission rules see it. */
+  readonly user: RuleUser;
   /**
    * Documents sent to this peer in full (`collection\0id`); their later changes follow them until
    * an unsubscribe leaves no query of the peer showing them.
@@ -90,6 +95,9 @@ export interface QuerySnapshot {
 }
 
 const docKey = (collection: string, id: string): string => `${collection}\u0000${id}`;
+
+/** Rules see an unauthenticated connection as a user without id or claims. */
+const ANONYMOUS: RuleUser = { id: null, claims: {} };
 
 /**
  * One app on the server: its durable database, an in-memory replica serving the shared query
@@ -140,13 +148,34 @@ export class AppHub {
   /** The app's rooms (in memory only); events are stamped with this hub's clock. */
   readonly rooms = new RoomHub(() => this.now());
 
+  /** Whether `user` may join a room (see `Permissions.mayJoin`). */
+  mayJoin(roomType: string, roomId: string, user: RuleUser): boolean {
+    return this.options.permissions?.mayJoin(roomType, roomId, user, this.store) ?? true;
+  }
+
+  /**
+   * The query as `user` may run it: at every level whose collection the user may not read, a
+   * condition no document meets, so those documents read as missing (an empty result, or
+   * relations without them).
+   */
+  private readableBy(query: NormalizedQuery, user: RuleUser): NormalizedQuery {
+    const permissions = this.options.permissions;
+    if (permissions === undefined || !permissions.isEnforced) return query;
+    const restrict = (level: NormalizedQuery): NormalizedQuery => {
+      const where = permissions.mayRead(level.collection, user) ? level.where : [...level.where, { or: [] }];
+      const relations = level.relations?.map((relation) => ({ ...relation, query: restrict(relation.query) }));
+      return relations === undefined ? { ...level, where } : { ...level, where, relations };
+    };
+    return restrict(query);
+  }
+
   /** The server's clock reading, for `welcome` and room events. */
   now(): string {
     return encodeHlc(this.clock.now());
   }
 
-  attach(peer: Peer): void {
-    if (!this.peers.has(peer)) this.peers.set(peer, { peer, known: new Set(), queries: new Map() });
+  attach(peer: Peer, user: RuleUser = ANONYMOUS): void {
+    if (!this.peers.has(peer)) this.peers.set(peer, { peer, user, known: new Set(), queries: new Map() });
   }
 
   /** Forgets a connection: its subscriptions end and its documents stop following it. */
@@ -183,7 +212,7 @@ export class AppHub {
     if (state.queries.has(queryId)) this.unsubscribe(peer, queryId);
     let group: QueryGroup;
     try {
-      group = this.groupOf(withIds(query));
+      group = this.groupOf(this.readableBy(withIds(query), state.user));
     } catch (error) {
       peer.send({ type: "error", code: "VALIDATION", message: `Could not run query "${queryId}": ${(error as Error).message}`, details: { queryId } });
       return;
@@ -223,10 +252,10 @@ export class AppHub {
   }
 
   /** A one-shot snapshot (HTTP initial load and preload). */
-  query(query: NormalizedQuery, cursor: string | null): DatabaseResult<QuerySnapshot> {
+  query(query: NormalizedQuery, cursor: string | null, user: RuleUser = ANONYMOUS): DatabaseResult<QuerySnapshot> {
     if (cursor !== null && !AppDatabase.isCursor(cursor)) return fail("PROTOCOL", `Malformed cursor ${JSON.stringify(cursor)}.`);
     try {
-      const live = this.registry.acquire(withIds(query));
+      const live = this.registry.acquire(this.readableBy(withIds(query), user));
       try {
         return ok({ triples: this.snapshotTriples(live, cursor, undefined), cursor: this.db.cursor });
       } finally {
@@ -243,10 +272,12 @@ export class AppHub {
    * `checkAuthorship`) / CLOCK_DRIFT / STORAGE errors, in which case nothing of the batch was
    * stored.
    */
-  push(peer: Peer | undefined, triples: readonly Triple[], userId: string | null | undefined): Promise<DatabaseResult<{ cursor: string }>> {
+  push(peer: Peer | undefined, triples: readonly Triple[], user: RuleUser = ANONYMOUS): Promise<DatabaseResult<{ cursor: string }>> {
     if (this.closed) return Promise.resolve(fail("STORAGE", `App "${this.appId}" is closing.`));
-    const authored = checkAuthorship(triples, userId);
+    const authored = checkAuthorship(triples, user.id);
     if (authored.error) return Promise.resolve(authored);
+    const permitted = this.options.permissions?.checkWrites(this.store, triples, user);
+    if (permitted?.error) return Promise.resolve(permitted);
     const origin = peer === undefined ? undefined : this.peers.get(peer);
     return new Promise((done) => {
       if (triples.length > this.sliceTriples) {
@@ -512,6 +543,8 @@ export class AppHub {
       if (origin === undefined) continue;
       const key = docKey(triple.collection, triple.id);
       if (origin.known.has(key) || this.store.table(triple.collection)?.anyRowOf(triple.id) === undefined) continue;
+      // Never a document of a collection the pusher may write but not read.
+      if (this.options.permissions?.mayRead(triple.collection, origin.user) === false) continue;
       let docs = unheld.get(origin);
       if (docs === undefined) unheld.set(origin, (docs = new Map()));
       docs.set(key, triple);

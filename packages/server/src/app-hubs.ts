@@ -4,6 +4,7 @@ import { AppHub } from "./app-hub.js";
 import type { Checkpointer } from "./checkpointer.js";
 import type { FaultHook } from "./faults.js";
 import type { Log } from "./log.js";
+import type { Permissions } from "./permissions/permissions.js";
 
 /** How {@link AppHubs} keeps apps open. */
 export interface AppHubsOptions {
@@ -16,6 +17,7 @@ export interface AppHubsOptions {
   /** Triples of one push handled in one event-loop turn. */
   readonly sliceTriples: number;
   readonly checkpointer?: Checkpointer | undefined;
+  readonly permissions?: Permissions | undefined;
   readonly log?: Log | undefined;
   readonly fault?: FaultHook | undefined;
 }
@@ -65,6 +67,7 @@ export class AppHubs {
       maxQueryCost: this.options.maxQueryCost,
       sliceTriples: this.options.sliceTriples,
       checkpointer: this.options.checkpointer,
+      permissions: this.options.permissions,
       onFailure: () => this.reopen(appId, opened.data!),
     });
     if (opened.data !== undefined) this.touch(appId, opened.data);

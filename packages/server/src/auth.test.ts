@@ -40,8 +40,9 @@ describe("development mode (no auth configured)", () => {
     removeDataDir(server.dataDir);
   });
 
-  it("says so at start", () => {
+  it("says so at start, and that without permission rules everyone may do everything", () => {
     expect(server.output()).toContain("DEVELOPMENT MODE");
+    expect(server.output()).toContain("NO PERMISSIONS");
   });
 
   it("trusts the claimed user id, and has none when none is claimed", async () => {

@@ -17,6 +17,8 @@ export interface Identity {
   readonly userId: string | null;
   /** When the token stops being valid (its `exp`, in ms since the epoch); undefined when it never does. */
   readonly expiresAt: number | undefined;
+  /** The verified token's claims (`$user.<claim>` in permission rules); none in development mode. */
+  readonly claims: Readonly<Record<string, unknown>>;
 }
 
 /** Checks the credentials of a request or connection. */
@@ -32,14 +34,14 @@ export type Authenticate = (credentials: { readonly token?: string; readonly use
  * const { data: identity, error } = await authenticate({ token }); // identity.userId, identity.expiresAt
  */
 export async function createAuthenticator(options: AuthOptions | undefined): Promise<Authenticate> {
-  if (options === undefined) return async ({ userId }) => ok({ userId: userId ?? null, expiresAt: undefined });
+  if (options === undefined) return async ({ userId }) => ok({ userId: userId ?? null, expiresAt: undefined, claims: {} });
   const [key, algorithm] = await verificationKey(options);
   return async ({ token }) => {
     if (token === undefined) return fail("UNAUTHORIZED", "This server requires a token: pass createClient({ auth: { token } }).");
     try {
       const { payload } = await jwtVerify(token, key, { algorithms: [algorithm] });
       if (typeof payload.sub !== "string" || payload.sub === "") return fail("UNAUTHORIZED", `The token has no "sub" claim naming the user.`);
-      return ok({ userId: payload.sub, expiresAt: typeof payload.exp === "number" ? payload.exp * 1000 : undefined });
+      return ok({ userId: payload.sub, expiresAt: typeof payload.exp === "number" ? payload.exp * 1000 : undefined, claims: payload });
     } catch (error) {
       return fail("UNAUTHORIZED", `The token was refused: ${(error as Error).message}`);
     }

@@ -1,10 +1,12 @@
 #!/usr/bin/env node
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { ServerLimits } from "./limits.js";
 import { createServer } from "./server.js";
 
 const USAGE = `Usage: trellis-server [--port 8787] [--host 127.0.0.1] [--data ./data] [--jwt-secret SECRET]
                       [--room-rate 200] [--room-burst 400] [--allow-origin ORIGIN]… [--limit NAME=VALUE]…
+                      [--permissions rules.json]
 
   --port          TCP port to listen on (0 picks a free one)        default 8787
   --host          interface to listen on                            default 127.0.0.1
@@ -16,7 +18,9 @@ const USAGE = `Usage: trellis-server [--port 8787] [--host 127.0.0.1] [--data ./
   --allow-origin  a browser origin allowed to connect ("https://app.example.com", "loopback" or "*");
                   repeat for several                                default: loopback in development mode, * with auth
   --limit         one of the server's limits, e.g. --limit connectionsPerIp=200 (see docs/server.md, "Limits");
-                  repeat for several`;
+                  repeat for several
+  --permissions   a JSON file of rules saying who may read and write what (see docs/permissions.md);
+                  without it every user may do everything`;
 
 async function main(): Promise<void> {
   let values: {
@@ -27,6 +31,7 @@ async function main(): Promise<void> {
     "room-rate"?: string;
     "room-burst"?: string;
     "allow-origin"?: string[];
+    permissions?: string;
     limit?: string[];
     help?: boolean;
   };
@@ -41,6 +46,7 @@ async function main(): Promise<void> {
         "room-burst": { type: "string" },
         "allow-origin": { type: "string", multiple: true },
         limit: { type: "string", multiple: true },
+        permissions: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -64,6 +70,14 @@ async function main(): Promise<void> {
     if (!match) return fatal(`--limit takes NAME=VALUE with a whole number, such as --limit connectionsPerIp=200; got ${JSON.stringify(entry)}.`);
     limits[match[1]!] = Number(match[2]);
   }
+  let permissions: unknown;
+  if (values.permissions !== undefined) {
+    try {
+      permissions = JSON.parse(readFileSync(values.permissions, "utf8"));
+    } catch (error) {
+      return fatal(`--permissions ${values.permissions}: ${(error as Error).message}`);
+    }
+  }
   const jwtSecret = values["jwt-secret"] ?? process.env.TRELLIS_JWT_SECRET;
   let server;
   try {
@@ -73,6 +87,7 @@ async function main(): Promise<void> {
       dataDir: values.data ?? "./data",
       rooms: { messagesPerSecond, burst },
       limits: limits as ServerLimits,
+      ...(permissions === undefined ? {} : { permissions }),
       ...(values["allow-origin"] === undefined ? {} : { allowOrigins: values["allow-origin"] }),
       ...(jwtSecret === undefined ? {} : { auth: { jwtSecret } }),
     });

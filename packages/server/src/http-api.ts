@@ -1,10 +1,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type DatabaseError, type DatabaseErrorCode, type DatabaseResult, fail, ok, parseClientValue, type Triple } from "@trellis/core";
 import type { AppHubs } from "./app-hubs.js";
-import type { Authenticate } from "./auth.js";
+import type { Authenticate, Identity } from "./auth.js";
 import type { BodyBudget } from "./body-budget.js";
 import type { FaultHook } from "./faults.js";
 import type { OriginPolicy } from "./origin-policy.js";
+import type { RuleUser } from "./permissions/permissions.js";
 import { NDJSON_PUSH, readStreamedPush } from "./streamed-push.js";
 import type { WorkShares } from "./work-shares.js";
 
@@ -109,6 +110,12 @@ function discardBody(request: IncomingMessage, response: ServerResponse): void {
   });
 }
 
+/** The HTTP status of an error: a write the rules refuse is 403 (the user is known, not allowed). */
+function statusOf(error: { readonly code: DatabaseErrorCode; readonly details?: unknown }): number {
+  const isRefusedByRules = error.code === "UNAUTHORIZED" && typeof error.details === "object" && error.details !== null && "operation" in error.details;
+  return isRefusedByRules ? 403 : STATUS[error.code];
+}
+
 /** The path of a request, or undefined when its target is not a valid URL path (e.g. "//"). */
 export function requestPath(request: IncomingMessage): string | undefined {
   try {
@@ -131,21 +138,21 @@ async function answerPost(context: HttpContext, path: string, request: IncomingM
     const { appId, clientId, batchId, ...rest } = streamed.data.envelope;
     const unknown = Object.keys(rest)[0];
     if (unknown !== undefined) return fail("PROTOCOL", `Unknown key ${JSON.stringify(unknown)} in the first line of a streamed push (expected appId, clientId, batchId).`);
-    return push(context, { appId, clientId, batchId }, streamed.data.triples, user.data.userId);
+    return push(context, { appId, clientId, batchId }, streamed.data.triples, ruleUser(user.data));
   }
   // JSON bodies are parsed whole: large pushes stream as lines instead (see readStreamedPush).
   const isQuery = path === "/v1/query";
   const hint = isQuery ? "" : ` Send a larger push as ${NDJSON_PUSH} (its envelope, then one triple per line), up to ${context.maxBodyBytes} bytes.`;
   const body = await readBody(request, isQuery ? context.maxQueryBodyBytes : Math.min(context.maxBodyBytes, context.maxQueryBodyBytes), context.bodies, hint);
   if (body.error) return body;
-  return isQuery ? answerQuery(context, body.data, user.data.userId) : answerPush(context, body.data, user.data.userId);
+  return isQuery ? answerQuery(context, body.data, ruleUser(user.data)) : answerPush(context, body.data, ruleUser(user.data));
 }
 
 /**
  * A query over HTTP runs on its user's share of server time, as its WebSocket subscriptions do:
  * a user over its share waits until it is back under (at most `MAX_SHARE_WAIT_MS`, then 503).
  */
-async function answerQuery(context: HttpContext, body: string, userId: string | null): Promise<DatabaseResult<unknown>> {
+async function answerQuery(context: HttpContext, body: string, user: RuleUser): Promise<DatabaseResult<unknown>> {
   const fields = jsonObject(body, ["appId", "query", "cursor"]);
   if (fields.error) return fields;
   const { appId, query, cursor = null } = fields.data;
@@ -155,7 +162,7 @@ async function answerQuery(context: HttpContext, body: string, userId: string | 
   if (parsed.data.type !== "subscribe") return fail("INTERNAL", "Parsed a query body as another message.");
   const hub = hubOf(context, appId);
   if (hub.error) return hub;
-  const key = `${appId}\u0000${userId ?? "anon:http"}`;
+  const key = `${appId}\u0000${user.id ?? "anon:http"}`;
   const share = context.work.acquire(key);
   try {
     const waitMs = share.waitMs();
@@ -165,7 +172,7 @@ async function answerQuery(context: HttpContext, body: string, userId: string | 
       await new Promise((resolve) => setTimeout(resolve, waitMs));
     }
     const started = performance.now();
-    const answer = hub.data.query(parsed.data.query, parsed.data.cursor);
+    const answer = hub.data.query(parsed.data.query, parsed.data.cursor, user);
     share.spend(performance.now() - started);
     return answer;
   } finally {
@@ -176,27 +183,32 @@ async function answerQuery(context: HttpContext, body: string, userId: string | 
 /** The longest an HTTP query waits for its user's share to refill before it is refused. */
 const MAX_SHARE_WAIT_MS = 10_000;
 
-async function answerPush(context: HttpContext, body: string, userId: string | null): Promise<DatabaseResult<unknown>> {
+async function answerPush(context: HttpContext, body: string, user: RuleUser): Promise<DatabaseResult<unknown>> {
   const fields = jsonObject(body, ["appId", "clientId", "batchId", "triples"]);
   if (fields.error) return fields;
   const { appId, clientId, batchId, triples } = fields.data;
   const parsed = parseClientValue({ type: "push", batchId, triples });
   if (parsed.error) return parsed;
   if (parsed.data.type !== "push") return fail("INTERNAL", "Parsed a push body as another message.");
-  return push(context, { appId, clientId, batchId }, parsed.data.triples, userId);
+  return push(context, { appId, clientId, batchId }, parsed.data.triples, user);
 }
 
 /** Checks a push's envelope, then stores its (already checked) triples and answers like `ack`. */
-async function push(context: HttpContext, envelope: Record<"appId" | "clientId" | "batchId", unknown>, triples: readonly Triple[], userId: string | null): Promise<DatabaseResult<unknown>> {
+async function push(context: HttpContext, envelope: Record<"appId" | "clientId" | "batchId", unknown>, triples: readonly Triple[], user: RuleUser): Promise<DatabaseResult<unknown>> {
   const { appId, clientId, batchId } = envelope;
   const checked = parseClientValue({ type: "push", batchId, triples: [] });
   if (checked.error) return checked;
   if (typeof clientId !== "string" || !/^[A-Za-z0-9_-]{1,64}$/.test(clientId)) return fail("PROTOCOL", "clientId must be 1-64 characters of [A-Za-z0-9_-].");
   const hub = hubOf(context, appId);
   if (hub.error) return hub;
-  const pushed = await hub.data.push(undefined, triples, userId);
+  const pushed = await hub.data.push(undefined, triples, user);
   const id = batchId as string;
   return pushed.error ? fail(pushed.error.code, pushed.error.message, { ...pushed.error.details, batchId: id }) : ok({ batchId: id, cursor: pushed.data.cursor });
+}
+
+/** Whom a request is for, as permission rules see it. */
+function ruleUser(identity: Identity): RuleUser {
+  return { id: identity.userId, claims: identity.claims };
 }
 
 function hubOf(context: HttpContext, appId: unknown) {
@@ -268,7 +280,7 @@ function send(response: ServerResponse, status: number, body: unknown): void {
   response.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) }).end(text);
 }
 
-function sendError(response: ServerResponse, error: { readonly code: DatabaseErrorCode; readonly message: string; readonly details?: unknown }, status = STATUS[error.code]): void {
+function sendError(response: ServerResponse, error: { readonly code: DatabaseErrorCode; readonly message: string; readonly details?: unknown }, status = statusOf(error)): void {
   const details = error.details === undefined ? {} : { details: error.details };
   send(response, status, { error: { code: error.code, message: error.message, ...details } });
 }

@@ -3,4 +3,5 @@ export type { AuthOptions } from "./auth.js";
 export type { FaultHook, FaultPoint } from "./faults.js";
 export type { ServerLimits } from "./limits.js";
 export type { Log, LogLevel } from "./log.js";
+export { parseRules, type Rules, RulesError } from "./permissions/rules.js";
 export { createServer, type ServerOptions, type TrellisServer } from "./server.js";

@@ -13,6 +13,8 @@ import { handleHttp, requestPath } from "./http-api.js";
 import { resolveLimits, type ServerLimits } from "./limits.js";
 import { jsonLog, type Log } from "./log.js";
 import { createOriginPolicy, normalizeOrigin } from "./origin-policy.js";
+import { Permissions } from "./permissions/permissions.js";
+import { parseRules } from "./permissions/rules.js";
 import { Session } from "./session.js";
 import { WorkShares } from "./work-shares.js";
 
@@ -43,6 +45,13 @@ export interface ServerOptions {
   readonly rooms?: { readonly messagesPerSecond?: number; readonly burst?: number; readonly statusIntervalMs?: number };
   /** Bounds on what clients may make the server hold or do (docs/server.md, "Limits"). */
   readonly limits?: ServerLimits;
+  /**
+   * Who may read and write what (docs/permissions.md): JSON rules per collection and room type.
+   * Once given, everything they do not allow is denied. Without them every user may do
+   * everything, and the server says so at start. Invalid rules make `createServer` reject with
+   * the path of the mistake.
+   */
+  readonly permissions?: unknown;
   /**
    * Browser origins allowed to open a WebSocket or call the HTTP API: exact origins
    * (`"https://app.example.com"`), `"loopback"` (pages on localhost, 127.0.0.0/8, [::1]) or `"*"`.
@@ -90,8 +99,9 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
   const limits = resolveLimits(options.limits);
   const fault = options.testing?.fault;
   const origins = createOriginPolicy((options.allowOrigins ?? (options.auth === undefined ? ["loopback"] : ["*"])).map(normalizeOrigin));
+  const permissions = new Permissions(options.permissions === undefined ? undefined : parseRules(options.permissions));
   const checkpointer = Checkpointer.start(log);
-  const hubs = new AppHubs(dataDir, { idleMs: positive(options.appIdleMs, 5 * 60_000, "appIdleMs"), maxOpen: limits.openApps, maxQueryCost: limits.queryCost, sliceTriples: limits.pushSliceTriples, checkpointer, log, fault });
+  const hubs = new AppHubs(dataDir, { idleMs: positive(options.appIdleMs, 5 * 60_000, "appIdleMs"), maxOpen: limits.openApps, maxQueryCost: limits.queryCost, sliceTriples: limits.pushSliceTriples, checkpointer, permissions, log, fault });
   const admission = new Admission(limits);
   const work = new WorkShares(limits.workMsPerSecond, limits.workBurstMs);
   const counters = { throttled: 0 };
@@ -208,6 +218,9 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
   const port = await listen(http, options.port ?? 8787, options.host ?? "127.0.0.1");
   const host = options.host ?? "127.0.0.1";
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  if (!permissions.isEnforced) {
+    log("warn", "NO PERMISSIONS: every user may read, write and delete every document of every app. Pass --permissions rules.json (or permissions) before real users sign in.");
+  }
   if (options.auth === undefined) {
     log("warn", "DEVELOPMENT MODE: no auth configured, so every client is trusted as the user id it claims. Pass --jwt-secret (or auth) before exposing this server.");
   }

@@ -14,6 +14,7 @@ import type { Authenticate } from "./auth.js";
 import type { FaultHook } from "./faults.js";
 import type { ResolvedLimits } from "./limits.js";
 import type { Log } from "./log.js";
+import type { RuleUser } from "./permissions/permissions.js";
 import type { RoomError, RoomMember } from "./rooms.js";
 import { StatusCoalescer } from "./status-coalescer.js";
 import { TokenBucket } from "./token-bucket.js";
@@ -68,6 +69,8 @@ export class Session implements Peer {
   private protocolErrors = 0;
   /** Who this connection is in rooms: set by `welcome`. */
   private member: RoomMember | undefined;
+  /** Who this connection is to permission rules: set by `welcome`. */
+  private user: RuleUser = { id: null, claims: {} };
   private readonly roomMessages: TokenBucket;
   /** Its user's share of the server's time, set by `welcome`. */
   private work: WorkShare | undefined;
@@ -225,7 +228,7 @@ export class Session implements Peer {
         return;
       case "push": {
         const { batchId } = message;
-        void hub.push(this, message.triples, this.member?.userId).then(({ data, error }) => {
+        void hub.push(this, message.triples, this.user).then(({ data, error }) => {
           if (error) this.send({ type: "error", code: error.code, message: error.message, details: { ...error.details, batchId } });
           else this.send({ type: "ack", batchId, cursor: data.cursor });
         });
@@ -261,6 +264,13 @@ export class Session implements Peer {
     }
     switch (message.type) {
       case "join":
+        if (!hub.mayJoin(message.roomType, message.roomId, this.user)) {
+          return this.roomAnswer({
+            code: "UNAUTHORIZED",
+            message: `The rules do not let this user join ${message.roomType}${message.roomId === "" ? "" : ` ${JSON.stringify(message.roomId)}`}.`,
+            details: { roomType: message.roomType, roomId: message.roomId },
+          });
+        }
         return this.roomAnswer(hub.rooms.join(this, this.member!, message, message.userStatus));
       case "leave":
         return this.roomAnswer(hub.rooms.leave(this, message));
@@ -293,8 +303,9 @@ export class Session implements Peer {
     clearTimeout(this.helloDeadline);
     this.hub = hub.data;
     this.member = { userId: user.data.userId, userKey: user.data.userId ?? `anon:${hello.clientId}` };
+    this.user = { id: user.data.userId, claims: user.data.claims };
     this.work = this.context.work.acquire(this.workKey());
-    hub.data.attach(this);
+    hub.data.attach(this, this.user);
     this.phase = "ready";
     this.context.admission.welcomed(this.address);
     this.token.follow(user.data.expiresAt);

@@ -12,8 +12,18 @@ export type ValueTest = (value: unknown) => boolean;
  * `equals`/`in` mean "contains", `notEquals`/`notIn` "does not contain".
  */
 export function valueTest(condition: FieldCondition, spec: FieldSpec): ValueTest {
-  const operand = condition.operand as never;
   if (spec.type === "refMany") return setTest(condition);
+  if (spec.type === "any") {
+    // A rule's field without a schema: a list is a set's members, anything else a plain value.
+    const asSet = setTest(condition);
+    const asValue = plainTest(condition);
+    return (value) => (Array.isArray(value) ? asSet(value) : asValue(value));
+  }
+  return plainTest(condition);
+}
+
+function plainTest(condition: FieldCondition): ValueTest {
+  const operand = condition.operand as never;
   switch (condition.op) {
     case "equals":
       return (value) => value === operand;

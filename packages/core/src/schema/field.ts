@@ -8,7 +8,13 @@ export type FieldType =
   | "ref"
   | "refMany"
   | "object"
-  | "array";
+  | "array"
+  /**
+   * Server side only, for rules written without a schema: the stored value as it is (a set
+   * field's members as a list). Filters treat a list as a set (`equals` means "contains") and
+   * anything else as a plain value. Never produced by `t`, never accepted from clients.
+   */
+  | "any";
 
 /**
  * How a field is read, as plain JSON: what the query engine needs to see a stored value "as

@@ -33,6 +33,7 @@ export function hasStoredType(spec: FieldSpec, stored: unknown): boolean {
     case "json":
     case "object":
     case "array":
+    case "any":
       return stored !== undefined && stored !== null;
   }
 }

@@ -1,0 +1,212 @@
+import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Triple } from "@trellis/core";
+import { removeDataDir, type ServerProcess, startServerProcess, tempDataDir } from "@trellis/server/testing";
+import { SignJWT } from "jose";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { parseRules, RulesError } from "./permissions/rules.js";
+import { closeAllSockets, connect, documentTriples, nextId, post, postLines, query, type RawSocket, storedTriples, writer } from "./testing/raw-socket.js";
+
+const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
+const SECRET = "a-secret-for-permission-tests";
+const hlc = writer("permissions");
+
+const RULES = {
+  // Only the author of a todo may write it (createdBy is stamped by the client and checked).
+  todos: { read: true, create: { createdBy: "$user.id" }, update: { createdBy: "$user.id" }, delete: { createdBy: "$user.id" } },
+  // Anyone may add a tag; tags cannot change; only admins may remove or see them.
+  tags: { read: { "$user.role": "admin" }, create: true, update: false, delete: { "$user.role": "admin" } },
+  // Drafts may be edited only while they stay drafts.
+  drafts: { read: true, create: true, update: { status: "draft" } },
+  // A drop box: anyone may leave a note, nobody reads them back (but admins).
+  notes: { read: { "$user.role": "admin" }, create: true },
+  $rooms: { lobby: { join: true }, todo: { join: { readable: "todos" } }, closed: { join: false } },
+};
+
+afterEach(() => closeAllSockets());
+
+function token(sub: string, claims: Record<string, unknown> = {}): Promise<string> {
+  return new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setSubject(sub).setExpirationTime("10m").sign(new TextEncoder().encode(SECRET));
+}
+
+const author = (id: string, user: string): Triple => ({ collection: "todos", id, field: "createdBy", value: user, hlc: hlc() });
+const todo = (id: string, user: string, fields: Record<string, unknown> = { title: id }) => [...documentTriples("todos", id, fields, hlc), author(id, user)];
+
+describe("rules files", () => {
+  it("are refused at load with the JSON path of the mistake, by createServer and by the CLI (exit 1)", () => {
+    const mistakes: Array<[unknown, string]> = [
+      [{ todos: { write: true } }, "todos.write: unknown operation"],
+      [{ todos: { update: { title: { like: "x" } } } }, "todos.update.title.like: unknown operator"],
+      [{ todos: { update: { ownerId: "$usr.id" } } }, `todos.update.ownerId.equals: "$usr.id" is not $user.id or $user.<claim>`],
+      [{ todos: { update: { "$user.a.b": 1 } } }, "todos.update.$user.a.b: expected $user.id or $user.<claim> as a key"],
+      [{ todos: { update: { or: [] } } }, "todos.update.or: expected a non-empty list"],
+      [{ todos: { read: { ownerId: "$user.id" } } }, "todos.read: read rules are true, false or a filter on the user's claims"],
+      [{ todos: { read: true, update: { projectId: { where: {} } } } }, "todos.update.projectId: filters through relations"],
+      [{ $rooms: { doc: {} } }, "$rooms.doc.join: missing"],
+      [{ $rooms: { doc: { join: { readable: 5 } } } }, "$rooms.doc.join.readable: expected a collection name"],
+      [[], "(rules): expected an object"],
+      [{ "bad name": {} }, "bad name: expected a collection name"],
+    ];
+    for (const [rules, message] of mistakes) expect(() => parseRules(rules), JSON.stringify(rules)).toThrow(message);
+    expect(() => parseRules({ todos: { update: { title: { like: "x" } } } })).toThrow(RulesError);
+
+    const dataDir = tempDataDir();
+    try {
+      const file = join(dataDir, "rules.json");
+      writeFileSync(file, JSON.stringify({ todos: { create: { title: { like: 1 } } } }));
+      const run = spawnSync(process.execPath, [CLI, "--port", "0", "--data", dataDir, "--permissions", file], { encoding: "utf8", timeout: 15_000 });
+      expect(run.status).toBe(1);
+      expect(run.stderr).toContain("Invalid permissions at todos.create.title.like: unknown operator");
+      writeFileSync(file, "{ not json");
+      const malformed = spawnSync(process.execPath, [CLI, "--port", "0", "--data", dataDir, "--permissions", file], { encoding: "utf8", timeout: 15_000 });
+      expect(malformed.status).toBe(1);
+      expect(malformed.stderr).toMatch(/--permissions .*rules\.json: .*JSON/);
+    } finally {
+      removeDataDir(dataDir);
+    }
+  });
+});
+
+describe("with rules", () => {
+  let server: ServerProcess;
+  const as = async (user: string, claims: Record<string, unknown> = {}, appId = "perm") => connect(server.url, appId, { token: await token(user, claims) });
+
+  beforeAll(async () => {
+    const dataDir = tempDataDir();
+    const file = join(dataDir, "rules.json");
+    writeFileSync(file, JSON.stringify(RULES));
+    server = await startServerProcess({ dataDir, args: ["--jwt-secret", SECRET, "--permissions", file] });
+    // Rules given: no warning that everyone may do everything (auth.test.ts checks it without).
+    expect(server.output()).not.toContain("NO PERMISSIONS");
+  });
+  afterAll(async () => {
+    await server.stop();
+    removeDataDir(server.dataDir);
+  });
+
+  /** Pushes and answers the ack or the error. */
+  const push = async (socket: RawSocket, triples: readonly Triple[]) => {
+    const batchId = nextId("b");
+    socket.send({ type: "push", batchId, triples });
+    return socket.next(["ack", "error"], (message) => (message.type === "ack" ? message.batchId === batchId : message.details?.batchId === batchId));
+  };
+  const storedIds = async (collection: "todos" | "tags" | "notes", user = "admin", claims: Record<string, unknown> = { role: "admin" }) =>
+    new Set((await storedTriples(server.url, "perm", collection, { authorization: `Bearer ${await token(user, claims)}` })).map((triple) => triple.id));
+
+  it("checks create on the document as written, update before and after, delete before; refused whole with UNAUTHORIZED", async () => {
+    const alice = await as("alice");
+    const bob = await as("bob");
+    expect(await push(alice, todo("a1", "alice"))).toMatchObject({ type: "ack" });
+    // A todo that is not bob's (its createdBy is alice's); authorship itself stops him naming her.
+    expect(await push(bob, documentTriples("todos", "b-unowned", { title: "x" }, hlc))).toMatchObject({
+      type: "error",
+      code: "UNAUTHORIZED",
+      details: { collection: "todos", id: "b-unowned", operation: "create" },
+    });
+    // bob may not update or delete alice's todo.
+    expect(await push(bob, [{ collection: "todos", id: "a1", field: "title", value: "bob's now", hlc: hlc() }])).toMatchObject({ code: "UNAUTHORIZED", details: { operation: "update" } });
+    expect(await push(bob, [{ collection: "todos", id: "a1", field: "$deleted", value: true, hlc: hlc() }])).toMatchObject({ code: "UNAUTHORIZED", details: { operation: "delete" } });
+    // Taking it over, by naming himself its author, is an update the rule checks before the change.
+    expect(await push(bob, [author("a1", "bob")])).toMatchObject({ code: "UNAUTHORIZED", details: { id: "a1", operation: "update" } });
+    // An update must leave the document allowed too: a draft may not be published.
+    expect(await push(bob, documentTriples("drafts", "d1", { status: "draft" }, hlc))).toMatchObject({ type: "ack" });
+    expect(await push(bob, [{ collection: "drafts", id: "d1", field: "text", value: "edited", hlc: hlc() }])).toMatchObject({ type: "ack" });
+    expect(await push(bob, [{ collection: "drafts", id: "d1", field: "status", value: "published", hlc: hlc() }])).toMatchObject({ code: "UNAUTHORIZED", details: { operation: "update" } });
+    // A batch with one refused change stores nothing: bob's own todo goes down with it.
+    expect(await push(bob, [...todo("b1", "bob"), { collection: "todos", id: "a1", field: "done", value: true, hlc: hlc() }])).toMatchObject({ code: "UNAUTHORIZED", details: { id: "a1" } });
+    expect(await storedIds("todos")).toEqual(new Set(["a1"]));
+    // alice may update and delete her own.
+    expect(await push(alice, [{ collection: "todos", id: "a1", field: "title", value: "mine", hlc: hlc() }])).toMatchObject({ type: "ack" });
+    expect(await push(alice, [{ collection: "todos", id: "a1", field: "$deleted", value: true, hlc: hlc() }])).toMatchObject({ type: "ack" });
+    expect(await storedIds("todos")).toEqual(new Set());
+  });
+
+  it("decides claims rules from the token: only an admin may delete a tag; nobody may change one", async () => {
+    const bob = await as("bob");
+    const admin = await as("root", { role: "admin" });
+    expect(await push(bob, documentTriples("tags", "t1", { label: "x" }, hlc))).toMatchObject({ type: "ack" });
+    expect(await push(bob, [{ collection: "tags", id: "t1", field: "label", value: "y", hlc: hlc() }])).toMatchObject({ code: "UNAUTHORIZED", details: { operation: "update" } });
+    expect(await push(admin, [{ collection: "tags", id: "t1", field: "label", value: "y", hlc: hlc() }])).toMatchObject({ code: "UNAUTHORIZED" });
+    expect(await push(bob, [{ collection: "tags", id: "t1", field: "$deleted", value: true, hlc: hlc() }])).toMatchObject({ code: "UNAUTHORIZED", details: { operation: "delete" } });
+    expect(await push(admin, [{ collection: "tags", id: "t1", field: "$deleted", value: true, hlc: hlc() }])).toMatchObject({ type: "ack" });
+  });
+
+  it("denies whatever no rule allows: collections without rules, for reads and writes", async () => {
+    const bob = await as("bob");
+    expect(await push(bob, documentTriples("secrets", "s1", { x: 1 }, hlc))).toMatchObject({ code: "UNAUTHORIZED", details: { collection: "secrets", operation: "create" } });
+    bob.send({ type: "subscribe", queryId: "secrets", query: query("notes"), cursor: null });
+    expect((await bob.next("snapshot")).triples).toEqual([]);
+  });
+
+  it("reads a collection only with its read rule: others get an empty result, and the same from relations", async () => {
+    const bob = await as("bob");
+    const admin = await as("root", { role: "admin" });
+    expect(await push(bob, documentTriples("notes", "n1", { text: "for admins" }, hlc))).toMatchObject({ type: "ack" });
+    bob.send({ type: "subscribe", queryId: "notes", query: query("notes"), cursor: null });
+    expect((await bob.next("snapshot")).triples).toEqual([]);
+    admin.send({ type: "subscribe", queryId: "notes", query: query("notes"), cursor: null });
+    expect(new Set((await admin.next("snapshot")).triples.map((triple) => triple.id))).toEqual(new Set(["n1"]));
+    // A later note reaches the admin, not bob.
+    expect(await push(bob, documentTriples("notes", "n2", { text: "again" }, hlc))).toMatchObject({ type: "ack" });
+    expect((await admin.next("changes")).triples.some((triple) => triple.id === "n2")).toBe(true);
+    await bob.sync();
+    expect(bob.pending().filter((message) => message.type === "changes")).toEqual([]);
+    // Related documents of a collection the user may not read read as missing.
+    const alice = await as("alice");
+    expect(await push(alice, [...documentTriples("tags", "t9", { label: "hidden" }, hlc), ...todo("tagged", "alice"), { collection: "todos", id: "tagged", field: "tags", element: "t9", value: true, hlc: hlc() }])).toMatchObject({ type: "ack" });
+    const withTags = query("todos", { fields: { title: true, tags: { fields: { label: true } } } });
+    for (const [socket, shows] of [[bob, false], [admin, true]] as const) {
+      socket.send({ type: "subscribe", queryId: "tagged", query: withTags, cursor: null });
+      const ids = new Set((await socket.next("snapshot", (message) => message.queryId === "tagged")).triples.map((triple) => triple.id));
+      expect(ids.has("tagged")).toBe(true);
+      expect(ids.has("t9")).toBe(shows);
+    }
+    // Over HTTP too, for queries and pushes (403 for a refused write).
+    expect(await storedIds("notes", "bob", {})).toEqual(new Set());
+    expect(await storedIds("notes")).toEqual(new Set(["n1", "n2"]));
+    const refused = await postLines(server.url, { appId: "perm", clientId: "c", batchId: "http" }, documentTriples("secrets", "s2", { x: 1 }, hlc), {
+      authorization: `Bearer ${await token("bob")}`,
+    });
+    expect(refused).toMatchObject({ status: 403, body: { error: { code: "UNAUTHORIZED", details: { operation: "create" } } } });
+  });
+
+  it("lets users join only the rooms their rules allow", async () => {
+    const alice = await as("alice");
+    expect(await push(alice, todo("room-todo", "alice"))).toMatchObject({ type: "ack" });
+    const join = async (socket: RawSocket, roomType: string, roomId: string) => {
+      socket.send({ type: "join", roomType, roomId, userStatus: {} });
+      return socket.next(["roomState", "error"], (message) =>
+        message.type === "roomState" ? message.roomType === roomType && message.roomId === roomId : message.details?.roomType === roomType && message.details?.roomId === roomId,
+      );
+    };
+    expect(await join(alice, "lobby", "")).toMatchObject({ type: "roomState" });
+    expect(await join(alice, "todo", "room-todo")).toMatchObject({ type: "roomState" });
+    expect(await join(alice, "todo", "no-such-todo")).toMatchObject({ type: "error", code: "UNAUTHORIZED" });
+    expect(await join(alice, "unlisted", "")).toMatchObject({ type: "error", code: "UNAUTHORIZED" });
+    expect(await join(alice, "closed", "")).toMatchObject({ type: "error", code: "UNAUTHORIZED" });
+  });
+
+  it("applies to the user a development server trusts, too", async () => {
+    const dataDir = tempDataDir();
+    const file = join(dataDir, "rules.json");
+    writeFileSync(file, JSON.stringify(RULES));
+    const dev = await startServerProcess({ dataDir, args: ["--permissions", file] });
+    try {
+      const mallory = await connect(dev.url, "perm", { userId: "mallory" });
+      const alice = await connect(dev.url, "perm", { userId: "alice" });
+      alice.send({ type: "push", batchId: "a", triples: todo("a1", "alice") });
+      await alice.next("ack");
+      mallory.send({ type: "push", batchId: "m", triples: [{ collection: "todos", id: "a1", field: "title", value: "x", hlc: hlc() }] });
+      expect(await mallory.next("error")).toMatchObject({ code: "UNAUTHORIZED", details: { operation: "update" } });
+      const anonymous = await connect(dev.url, "perm");
+      anonymous.send({ type: "push", batchId: "anon", triples: documentTriples("todos", "x1", { title: "x" }, hlc) });
+      expect(await anonymous.next("error")).toMatchObject({ code: "UNAUTHORIZED", details: { operation: "create" } });
+      expect((await post(dev.url, "/v1/push", { appId: "perm", clientId: "c", batchId: "h", triples: documentTriples("secrets", "s", { x: 1 }, hlc) })).status).toBe(403);
+    } finally {
+      await dev.stop();
+      removeDataDir(dataDir);
+    }
+  });
+});

@@ -1,0 +1,63 @@
+import { createClock, encodeHlc, type Triple, TripleStore } from "@trellis/core";
+import { describe, expect, it } from "vitest";
+import { Permissions, type RuleUser } from "./permissions.js";
+import { parseRules } from "./rules.js";
+
+const clock = createClock({ node: "test" });
+const stamp = () => encodeHlc(clock.now());
+const cell = (id: string, field: string, value: unknown): Triple => ({ collection: "projects", id, field, value, hlc: stamp() });
+const member = (id: string, user: string): Triple => ({ collection: "projects", id, field: "memberIds", element: user, value: true, hlc: stamp() });
+const user = (id: string | null, claims: Record<string, unknown> = {}): RuleUser => ({ id, claims });
+
+/** Whether `who` may push `triples` against a replica holding `stored`. */
+function mayPush(rules: unknown, who: RuleUser, triples: readonly Triple[], stored: readonly Triple[] = []): boolean {
+  const replica = new TripleStore();
+  replica.transact(() => {
+    for (const triple of stored) replica.applyTriple(triple);
+  });
+  return new Permissions(parseRules(rules)).checkWrites(replica, triples, who).error === undefined;
+}
+
+describe("Permissions without a schema", () => {
+  it("reads a set field (stored as members) as a set: equals means contains", () => {
+    const rules = { projects: { create: true, update: { memberIds: "$user.id" } } };
+    const stored = [cell("p1", "name", "x"), member("p1", "ada"), member("p1", "bob")];
+    expect(mayPush(rules, user("bob"), [cell("p1", "name", "y")], stored)).toBe(true);
+    expect(mayPush(rules, user("cy"), [cell("p1", "name", "y")], stored)).toBe(false);
+    // Adding oneself to the set is an update checked before it: no way in for an outsider.
+    expect(mayPush(rules, user("cy"), [member("p1", "cy")], stored)).toBe(false);
+    // Removing the last member leaves a document nobody may update (checked after too).
+    expect(mayPush(rules, user("bob"), [{ ...member("p1", "bob"), value: false }, { ...member("p1", "ada"), value: false }], stored)).toBe(false);
+  });
+
+  it("reads a plain field as its value, with every operator", () => {
+    const rules = { projects: { create: { or: [{ size: { lessThan: 10 } }, { name: { startsWith: "big-" } }], not: { name: "forbidden" } } } };
+    expect(mayPush(rules, user("ada"), [cell("p1", "size", 3), cell("p1", "name", "small")])).toBe(true);
+    expect(mayPush(rules, user("ada"), [cell("p1", "size", 30), cell("p1", "name", "big-one")])).toBe(true);
+    expect(mayPush(rules, user("ada"), [cell("p1", "size", 30), cell("p1", "name", "huge")])).toBe(false);
+    expect(mayPush(rules, user("ada"), [cell("p1", "size", 3), cell("p1", "name", "forbidden")])).toBe(false);
+  });
+
+  it("compares claims, a list claim as a set, and never holds a comparison with a missing claim", () => {
+    const rules = { projects: { create: { "$user.roles": "editor" }, delete: { owner: { notEquals: "$user.team" } } } };
+    expect(mayPush(rules, user("ada", { roles: ["viewer", "editor"] }), [cell("p1", "name", "x")])).toBe(true);
+    expect(mayPush(rules, user("ada", { roles: ["viewer"] }), [cell("p1", "name", "x")])).toBe(false);
+    expect(mayPush(rules, user("ada"), [cell("p1", "name", "x")])).toBe(false);
+    const stored = [cell("p1", "owner", "red")];
+    const remove = [cell("p1", "$deleted", true)];
+    expect(mayPush(rules, user("ada", { team: "blue" }), remove, stored)).toBe(true);
+    expect(mayPush(rules, user("ada", { team: "red" }), remove, stored)).toBe(false);
+    // No team claim: even notEquals does not hold.
+    expect(mayPush(rules, user("ada"), remove, stored)).toBe(false);
+  });
+
+  it("lets anyone do anything without rules, and nothing with rules that do not mention it", () => {
+    const replica = new TripleStore();
+    expect(new Permissions(undefined).checkWrites(replica, [cell("p1", "name", "x")], user(null)).error).toBeUndefined();
+    expect(new Permissions(undefined).mayRead("projects", user(null))).toBe(true);
+    const rules = new Permissions(parseRules({ other: { read: true, create: true } }));
+    expect(rules.checkWrites(replica, [cell("p1", "name", "x")], user("ada")).error).toMatchObject({ code: "UNAUTHORIZED", details: { collection: "projects", operation: "create" } });
+    expect(rules.mayRead("projects", user("ada"))).toBe(false);
+    expect(rules.mayRead("other", user("ada"))).toBe(true);
+  });
+});

@@ -1,0 +1,184 @@
+import {
+  AUTO_FIELD_SPECS,
+  type Condition,
+  compileWhere,
+  type DatabaseResult,
+  DELETED_FIELD,
+  fail,
+  type FieldSpec,
+  ok,
+  type Triple,
+  TripleStore,
+  valueTest,
+} from "@trellis/core";
+import type { Operation, Rule, RuleCondition, Rules, RuleValue } from "./rules.js";
+
+/** Who a rule is checked for: the user id (null: anonymous) and the verified token's claims. */
+export interface RuleUser {
+  readonly id: string | null;
+  readonly claims: Readonly<Record<string, unknown>>;
+}
+
+/** A condition no document meets: an `or` with no branch. */
+const NEVER: Condition = { or: [] };
+/** How a rule's field is read without a schema; auto fields have theirs. */
+const SCHEMALESS: FieldSpec = { type: "any", optional: true };
+
+/**
+ * Enforces permission rules (see `parseRules`) with the shared query engine: a rule's filter
+ * becomes the conditions of a query, with the user's values in place of `$user`, and is tested
+ * on the document in the server's replica, or on the document a push would leave. Without
+ * rules, everything is allowed.
+ *
+ * @example
+ * const permissions = new Permissions(parseRules(json));
+ * const checked = permissions.checkWrites(replica, triples, user);
+ */
+export class Permissions {
+  constructor(readonly rules: Rules | undefined) {}
+
+  /** Whether rules are given (then everything they do not allow is denied). */
+  get isEnforced(): boolean {
+    return this.rules !== undefined;
+  }
+
+  /** Whether `user` may read the documents of `collection`. */
+  mayRead(collection: string, user: RuleUser): boolean {
+    const rule = this.ruleOf(collection, "read");
+    return rule === true || (rule !== false && isAlwaysMet(rule, user));
+  }
+
+  /**
+   * Whether `user` may make every change of a push (whole documents: `create` on the document
+   * as written, `update` on it before and after, `delete` on it before). UNAUTHORIZED names the
+   * first refused change; nothing of the push may then be stored.
+   */
+  checkWrites(replica: TripleStore, triples: readonly Triple[], user: RuleUser): DatabaseResult<void> {
+    if (this.rules === undefined) return ok(undefined);
+    const byDocument = new Map<string, Triple[]>();
+    for (const triple of triples) {
+      const key = `${triple.collection}\u0000${triple.id}`;
+      let list = byDocument.get(key);
+      if (list === undefined) byDocument.set(key, (list = []));
+      list.push(triple);
+    }
+    // What the documents would be after the push: their stored cells, then the push's, merged.
+    const after = new TripleStore();
+    after.transact(() => {
+      for (const list of byDocument.values()) {
+        for (const triple of replica.documentTriples(list[0]!.collection, list[0]!.id)) after.applyTriple(triple);
+        for (const triple of list) after.applyTriple(triple);
+      }
+    });
+    for (const list of byDocument.values()) {
+      const { collection, id } = list[0]!;
+      const table = replica.table(collection);
+      const stored = table?.anyRowOf(id);
+      const isLive = stored !== undefined && table!.isLive(stored);
+      // A deleted document takes no more writes: the push changes nothing of it.
+      if (stored !== undefined && !isLive) continue;
+      const deletes = list.some((triple) => triple.field === DELETED_FIELD);
+      const operation: Operation = deletes ? "delete" : isLive ? "update" : "create";
+      if (deletes && !isLive) continue;
+      const afterTable = after.table(collection)!;
+      const afterRow = afterTable.anyRowOf(id)!;
+      const allowed =
+        operation === "create"
+          ? this.allows(collection, "create", user, afterTable, afterRow)
+          : operation === "delete"
+            ? this.allows(collection, "delete", user, table!, stored!)
+            : this.allows(collection, "update", user, table!, stored!) && this.allows(collection, "update", user, afterTable, afterRow);
+      if (!allowed) {
+        return fail("UNAUTHORIZED", `The rules do not let ${describeUser(user)} ${operation} ${collection}/${id}; nothing of the batch was stored.`, {
+          collection,
+          id,
+          operation,
+        });
+      }
+    }
+    return ok(undefined);
+  }
+
+  /** Whether `user` may join a room, whose id may have to name a document it may read. */
+  mayJoin(roomType: string, roomId: string, user: RuleUser, replica: TripleStore): boolean {
+    if (this.rules === undefined) return true;
+    const rule = this.rules.rooms.get(roomType) ?? false;
+    if (typeof rule === "boolean") return rule;
+    const table = replica.table(rule.readable);
+    const row = table?.rowOf(roomId);
+    return row !== undefined && this.mayRead(rule.readable, user);
+  }
+
+  private ruleOf(collection: string, operation: Operation): Rule {
+    if (this.rules === undefined) return true;
+    return this.rules.collections.get(collection)?.[operation] ?? false;
+  }
+
+  private allows(collection: string, operation: Operation, user: RuleUser, table: NonNullable<ReturnType<TripleStore["table"]>>, row: number): boolean {
+    const rule = this.ruleOf(collection, operation);
+    if (typeof rule === "boolean") return rule;
+    const specs: Record<string, FieldSpec> = {};
+    const where = conditionsOf(rule, user, specs);
+    return compileWhere(where, specs)(table, row);
+  }
+}
+
+/** Whether a filter that names no field (only the user's claims) holds: for every document at once. */
+function isAlwaysMet(rule: readonly RuleCondition[], user: RuleUser): boolean {
+  const specs: Record<string, FieldSpec> = {};
+  const where = conditionsOf(rule, user, specs);
+  if (Object.keys(specs).length > 0) return false;
+  // Without field tests the compiled filter never reads a document.
+  return compileWhere(where, specs)(undefined as never, 0);
+}
+
+/**
+ * A rule's filter as query conditions for `user`, collecting the specs of the fields it reads.
+ * Claims are decided here; a comparison with a missing `$user` value never holds.
+ */
+function conditionsOf(rule: readonly RuleCondition[], user: RuleUser, specs: Record<string, FieldSpec>): Condition[] {
+  const conditions: Condition[] = [];
+  for (const condition of rule) {
+    switch (condition.kind) {
+      case "or":
+        conditions.push({ or: condition.branches.map((branch) => conditionsOf(branch, user, specs)) });
+        break;
+      case "not":
+        conditions.push({ not: conditionsOf(condition.conditions, user, specs) });
+        break;
+      case "claim": {
+        const operand = valueFor(condition.operand, user);
+        const claim = claimOf(condition.claim, user);
+        const holds = operand.isKnown && claim !== undefined && valueTest({ field: "", op: condition.op, operand: operand.value }, SCHEMALESS)(claim);
+        if (!holds) conditions.push(NEVER);
+        break;
+      }
+      case "field": {
+        const operand = valueFor(condition.operand, user);
+        if (!operand.isKnown || ((condition.op === "in" || condition.op === "notIn") && !Array.isArray(operand.value))) {
+          conditions.push(NEVER);
+          break;
+        }
+        specs[condition.field] = Object.hasOwn(AUTO_FIELD_SPECS, condition.field) ? AUTO_FIELD_SPECS[condition.field]! : SCHEMALESS;
+        conditions.push({ field: condition.field, op: condition.op, operand: operand.value });
+        break;
+      }
+    }
+  }
+  return conditions;
+}
+
+function valueFor(value: RuleValue, user: RuleUser): { readonly isKnown: boolean; readonly value: unknown } {
+  if ("literal" in value) return { isKnown: true, value: value.literal };
+  const claim = claimOf(value.user, user);
+  return { isKnown: claim !== undefined, value: claim };
+}
+
+function claimOf(name: string, user: RuleUser): unknown {
+  if (name === "id") return user.id ?? undefined;
+  return Object.hasOwn(user.claims, name) ? user.claims[name] : undefined;
+}
+
+function describeUser(user: RuleUser): string {
+  return user.id === null ? "an anonymous connection" : `user ${JSON.stringify(user.id)}`;
+}

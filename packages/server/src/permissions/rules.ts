@@ -1,0 +1,185 @@
+import { type Operator, OPERATORS } from "@trellis/core";
+
+/**
+ * Permission rules as loaded: per collection a rule for each operation, and per room type a
+ * join rule. A rule is `true` (allowed), `false` (denied) or a filter on the document; an
+ * operation without a rule is denied. See docs/permissions.md.
+ */
+export interface Rules {
+  readonly collections: ReadonlyMap<string, CollectionRules>;
+  readonly rooms: ReadonlyMap<string, JoinRule>;
+}
+
+export type Operation = "read" | "create" | "update" | "delete";
+export const OPERATIONS: readonly Operation[] = ["read", "create", "update", "delete"];
+
+export type CollectionRules = { readonly [K in Operation]: Rule };
+
+/** `true`, `false`, or the filter a document must match. */
+export type Rule = boolean | readonly RuleCondition[];
+
+/** A join rule: allowed, denied, or the room id must name a document of `readable` that the user may read. */
+export type JoinRule = boolean | { readonly readable: string };
+
+/** A value in a rule: written in the rules, or taken from the user (`$user.id`, `$user.<claim>`). */
+export type RuleValue = { readonly literal: unknown } | { readonly user: string };
+
+/** One condition of a rule's filter (all of a filter's conditions must hold). */
+export type RuleCondition =
+  | { readonly kind: "field"; readonly field: string; readonly op: Operator; readonly operand: RuleValue }
+  | { readonly kind: "claim"; readonly claim: string; readonly op: Operator; readonly operand: RuleValue }
+  | { readonly kind: "or"; readonly branches: ReadonlyArray<readonly RuleCondition[]> }
+  | { readonly kind: "not"; readonly conditions: readonly RuleCondition[] };
+
+/** A mistake in rules: where (a JSON path such as `notes.update.ownerId`) and what. */
+export class RulesError extends Error {
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+  ) {
+    super(`Invalid permissions at ${path}: ${reason}.`);
+    this.name = "RulesError";
+  }
+}
+
+const NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+const USER_PATH = /^\$user\.([A-Za-z_][A-Za-z0-9_]{0,63})$/;
+const MAX_DEPTH = 8;
+
+/**
+ * Checks permission rules (parsed JSON) and returns them in the form the server enforces; throws
+ * a {@link RulesError} naming the path of the first mistake.
+ *
+ * @example
+ * const rules = parseRules(JSON.parse(readFileSync("rules.json", "utf8")));
+ */
+export function parseRules(value: unknown): Rules {
+  const top = object(value, "(rules)");
+  const collections = new Map<string, CollectionRules>();
+  let rooms = new Map<string, JoinRule>();
+  for (const [key, each] of Object.entries(top)) {
+    if (key === "$rooms") {
+      rooms = parseRooms(each);
+      continue;
+    }
+    if (!NAME.test(key)) throw new RulesError(key, "expected a collection name (letters, digits, _) or $rooms");
+    collections.set(key, parseCollection(each, key));
+  }
+  return { collections, rooms };
+}
+
+function parseCollection(value: unknown, path: string): CollectionRules {
+  const raw = object(value, path);
+  for (const key of Object.keys(raw)) {
+    if (!OPERATIONS.includes(key as Operation)) throw new RulesError(`${path}.${key}`, `unknown operation (expected ${OPERATIONS.join(", ")})`);
+  }
+  const rule = (operation: Operation): Rule => {
+    const each = raw[operation];
+    if (each === undefined || typeof each === "boolean") return each ?? false;
+    const conditions = filter(each, `${path}.${operation}`, 0);
+    if (operation === "read" && namesAField(conditions)) {
+      throw new RulesError(
+        `${path}.read`,
+        "read rules are true, false or a filter on the user's claims for now: filters on documents' fields, which decide per document who may read it, are not enforced yet",
+      );
+    }
+    return conditions;
+  };
+  return { read: rule("read"), create: rule("create"), update: rule("update"), delete: rule("delete") };
+}
+
+function parseRooms(value: unknown): Map<string, JoinRule> {
+  const rooms = new Map<string, JoinRule>();
+  for (const [roomType, each] of Object.entries(object(value, "$rooms"))) {
+    const path = `$rooms.${roomType}`;
+    if (!NAME.test(roomType)) throw new RulesError(path, "expected a room type name");
+    const raw = object(each, path);
+    for (const key of Object.keys(raw)) if (key !== "join") throw new RulesError(`${path}.${key}`, `unknown key (a room type has one rule, join)`);
+    if (!Object.hasOwn(raw, "join")) throw new RulesError(`${path}.join`, "missing: a room type's rule says who may join");
+    const join = raw.join;
+    if (typeof join === "boolean") {
+      rooms.set(roomType, join);
+      continue;
+    }
+    const readable = object(join, `${path}.join`);
+    for (const key of Object.keys(readable)) if (key !== "readable") throw new RulesError(`${path}.join.${key}`, "unknown key (expected readable)");
+    if (typeof readable.readable !== "string" || !NAME.test(readable.readable)) throw new RulesError(`${path}.join.readable`, "expected a collection name");
+    rooms.set(roomType, { readable: readable.readable });
+  }
+  return rooms;
+}
+
+/** A filter: field filters (bare value or operators), `$user.<claim>` filters, and `or` / `and` / `not`. */
+function filter(value: unknown, path: string, depth: number): RuleCondition[] {
+  if (depth > MAX_DEPTH) throw new RulesError(path, `or, and and not nest at most ${MAX_DEPTH} deep`);
+  const raw = object(value, path);
+  const conditions: RuleCondition[] = [];
+  for (const [key, each] of Object.entries(raw)) {
+    const at = `${path}.${key}`;
+    if (key === "or" || key === "and") {
+      if (!Array.isArray(each) || each.length === 0) throw new RulesError(at, "expected a non-empty list of filters");
+      const branches = each.map((branch, index) => filter(branch, `${at}[${index}]`, depth + 1));
+      if (key === "or") conditions.push({ kind: "or", branches });
+      else for (const branch of branches) conditions.push(...branch);
+      continue;
+    }
+    if (key === "not") {
+      conditions.push({ kind: "not", conditions: filter(each, at, depth + 1) });
+      continue;
+    }
+    const claim = USER_PATH.exec(key)?.[1];
+    if (claim === undefined && key.startsWith("$")) throw new RulesError(at, "expected $user.id or $user.<claim> as a key");
+    if (claim === undefined && !NAME.test(key)) throw new RulesError(at, "expected a field name (letters, digits, _)");
+    if (isPlainObject(each) && Object.hasOwn(each, "where")) {
+      throw new RulesError(at, "filters through relations (a where on a related document) are not enforced in rules yet");
+    }
+    const operators: Array<[string, unknown]> = isPlainObject(each) ? Object.entries(each) : [["equals", each]];
+    for (const [op, operand] of operators) {
+      const condition = { op: operator(op, `${at}.${op}`), operand: ruleValue(op, operand, `${at}.${op}`) };
+      conditions.push(claim === undefined ? { kind: "field", field: key, ...condition } : { kind: "claim", claim, ...condition });
+    }
+  }
+  return conditions;
+}
+
+/** Whether a filter tests a document's fields (not only the user's claims). */
+function namesAField(conditions: readonly RuleCondition[]): boolean {
+  return conditions.some((condition) =>
+    condition.kind === "field" ? true : condition.kind === "or" ? condition.branches.some(namesAField) : condition.kind === "not" ? namesAField(condition.conditions) : false,
+  );
+}
+
+function operator(op: string, path: string): Operator {
+  if (!OPERATORS.has(op as Operator)) throw new RulesError(path, `unknown operator (expected one of ${[...OPERATORS].join(", ")})`);
+  return op as Operator;
+}
+
+function ruleValue(op: string, operand: unknown, path: string): RuleValue {
+  if (typeof operand === "string" && operand.startsWith("$")) {
+    const user = USER_PATH.exec(operand)?.[1];
+    if (user === undefined) throw new RulesError(path, `${JSON.stringify(operand)} is not $user.id or $user.<claim>`);
+    return { user };
+  }
+  if (op === "isDefined" || op === "isUndefined") {
+    if (typeof operand !== "boolean") throw new RulesError(path, "expected true or false");
+  } else if (op === "in" || op === "notIn") {
+    if (!Array.isArray(operand) || !operand.every(isScalar)) throw new RulesError(path, "expected a list of strings, numbers or booleans");
+  } else if (!isScalar(operand)) {
+    throw new RulesError(path, "expected a string, a number, a boolean or a $user value");
+  }
+  return { literal: operand };
+}
+
+function isScalar(value: unknown): boolean {
+  return typeof value === "string" || typeof value === "boolean" || (typeof value === "number" && Number.isFinite(value));
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function object(value: unknown, path: string): Record<string, unknown> {
+  if (!isPlainObject(value)) throw new RulesError(path, `expected an object, got ${Array.isArray(value) ? "a list" : JSON.stringify(value) ?? String(value)}`);
+  for (const key of Object.keys(value)) if (key === "__proto__" || key === "constructor" || key === "prototype") throw new RulesError(`${path}.${key}`, "not allowed");
+  return value;
+}
