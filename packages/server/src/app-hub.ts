@@ -1,6 +1,7 @@
 import { effect } from "@preact/signals-core";
 import {
   collectionsOf,
+  compileWhere,
   AUTO_FIELD_SPECS,
   type Clock,
   createClock,
@@ -12,6 +13,7 @@ import {
   LiveQueryRegistry,
   type NormalizedQuery,
   type QueryCostError,
+  type RowTest,
   ok,
   type ServerMessage,
   type Triple,
@@ -59,6 +61,8 @@ interface PeerState {
   readonly peer: Peer;
   /** Whom the connection is for, as permission rules see it. */
   readonly user: RuleUser;
+  /** Its read rule per collection, compiled on first use. */
+  readonly readTests: Map<string, boolean | RowTest>;
   /**
    * Documents sent to this peer in full (`collection\0id`); their later changes follow them until
    * an unsubscribe leaves no query of the peer showing them.
@@ -148,6 +152,24 @@ export class AppHub {
   /** The app's rooms (in memory only); events are stamped with this hub's clock. */
   readonly rooms = new RoomHub(() => this.now());
 
+  /**
+   * Whether `user` may read a document as the replica holds it now. A deleted or unknown one
+   * counts as readable: its tombstone tells a client holding it that it is gone.
+   */
+  private canRead(user: RuleUser, collection: string, id: string, tests: Map<string, boolean | RowTest> = new Map()): boolean {
+    const permissions = this.options.permissions;
+    if (permissions === undefined || !permissions.isEnforced) return true;
+    let test = tests.get(collection);
+    if (test === undefined) {
+      const readable = permissions.readConditions(collection, user);
+      tests.set(collection, (test = typeof readable === "boolean" ? readable : compileWhere(readable, {})));
+    }
+    if (typeof test === "boolean") return test;
+    const table = this.store.table(collection);
+    const row = table?.rowOf(id);
+    return row === undefined || test(table!, row);
+  }
+
   /** Whether `user` may join a room (see `Permissions.mayJoin`). */
   mayJoin(roomType: string, roomId: string, user: RuleUser): boolean {
     return this.options.permissions?.mayJoin(roomType, roomId, user, this.store) ?? true;
@@ -162,7 +184,8 @@ export class AppHub {
     const permissions = this.options.permissions;
     if (permissions === undefined || !permissions.isEnforced) return query;
     const restrict = (level: NormalizedQuery): NormalizedQuery => {
-      const where = permissions.mayRead(level.collection, user) ? level.where : [...level.where, { or: [] }];
+      const readable = permissions.readConditions(level.collection, user);
+      const where = readable === true ? level.where : readable === false ? [...level.where, { or: [] }] : [...level.where, ...readable];
       const relations = level.relations?.map((relation) => ({ ...relation, query: restrict(relation.query) }));
       return relations === undefined ? { ...level, where } : { ...level, where, relations };
     };
@@ -175,7 +198,7 @@ export class AppHub {
   }
 
   attach(peer: Peer, user: RuleUser = ANONYMOUS): void {
-    if (!this.peers.has(peer)) this.peers.set(peer, { peer, user, known: new Set(), queries: new Map() });
+    if (!this.peers.has(peer)) this.peers.set(peer, { peer, user, readTests: new Map(), known: new Set(), queries: new Map() });
   }
 
   /** Forgets a connection: its subscriptions end and its documents stop following it. */
@@ -223,7 +246,7 @@ export class AppHub {
     state.queries.set(queryId, group);
     let triples: Triple[];
     try {
-      triples = this.snapshotTriples(group.live, cursor, state);
+      triples = this.snapshotTriples(group.live, cursor, state, state.user);
     } catch (error) {
       // Leave nothing behind of a subscription whose snapshot could not be sent.
       this.unsubscribe(peer, queryId);
@@ -257,7 +280,7 @@ export class AppHub {
     try {
       const live = this.registry.acquire(this.readableBy(withIds(query), user));
       try {
-        return ok({ triples: this.snapshotTriples(live, cursor, undefined), cursor: this.db.cursor });
+        return ok({ triples: this.snapshotTriples(live, cursor, undefined, user), cursor: this.db.cursor });
       } finally {
         this.registry.release(live);
       }
@@ -487,12 +510,29 @@ export class AppHub {
       if (list === undefined) outgoing.set(state, (list = []));
       for (const triple of triples) list.push(triple);
     };
+    // A document a connection may no longer read (its read rule depends on the fields that
+    // changed) stops following it: nothing more of it is sent. Decided once per document.
+    const mayRead = new Map<PeerState, Map<string, boolean>>();
+    const readableBy = (state: PeerState, collection: string, id: string, key: string): boolean => {
+      let decided = mayRead.get(state);
+      if (decided === undefined) mayRead.set(state, (decided = new Map()));
+      let isReadable = decided.get(key);
+      if (isReadable === undefined) decided.set(key, (isReadable = this.canRead(state.user, collection, id, state.readTests)));
+      return isReadable;
+    };
     for (const triple of applied) {
       const key = docKey(triple.collection, triple.id);
       const origin = origins.get(triple);
-      for (const holder of this.holders.get(key) ?? []) if (holder !== origin) send(holder, [triple]);
-      // The pusher holds what it wrote; later changes of the document follow it.
-      if (origin !== undefined) this.learn(origin, key);
+      for (const holder of [...(this.holders.get(key) ?? [])]) {
+        if (holder === origin) continue;
+        if (readableBy(holder, triple.collection, triple.id, key)) send(holder, [triple]);
+        else this.unlearn(holder, key);
+      }
+      // The pusher holds what it wrote, if it may read it; later changes of the document follow it.
+      if (origin !== undefined) {
+        if (readableBy(origin, triple.collection, triple.id, key)) this.learn(origin, key);
+        else this.unlearn(origin, key);
+      }
     }
     for (const group of this.dirtyGroups) {
       const shown = new Set<string>();
@@ -514,6 +554,7 @@ export class AppHub {
     this.dirtyGroups.clear();
     for (const [state, docs] of unheld) {
       for (const [key, { collection, id }] of docs) {
+        if (!readableBy(state, collection, id, key)) continue;
         send(state, this.db.document(collection, id).triples);
         this.learn(state, key);
       }
@@ -543,8 +584,6 @@ export class AppHub {
       if (origin === undefined) continue;
       const key = docKey(triple.collection, triple.id);
       if (origin.known.has(key) || this.store.table(triple.collection)?.anyRowOf(triple.id) === undefined) continue;
-      // Never a document of a collection the pusher may write but not read.
-      if (this.options.permissions?.mayRead(triple.collection, origin.user) === false) continue;
       let docs = unheld.get(origin);
       if (docs === undefined) unheld.set(origin, (docs = new Map()));
       docs.set(key, triple);
@@ -552,7 +591,7 @@ export class AppHub {
     return unheld;
   }
 
-  private snapshotTriples(live: LiveQuery, cursor: string | null, state: PeerState | undefined): Triple[] {
+  private snapshotTriples(live: LiveQuery, cursor: string | null, state: PeerState | undefined, user: RuleUser): Triple[] {
     const out: Triple[] = [];
     const needed = new Set<string>();
     const query = live.query;
@@ -567,10 +606,13 @@ export class AppHub {
       if (state !== undefined) this.learn(state, key);
     }
     if (cursor !== null) {
-      // Documents that left the result while the client was away: it sees them leave.
+      // Documents that left the result while the client was away: it sees them leave, but
+      // nothing of those it may not read any more.
+      const tests = state?.readTests ?? new Map<string, boolean | RowTest>();
       for (const collection of collectionsOf(query)) {
         for (const triple of this.db.collectionChangesSince(collection, cursor)) {
-          if (!needed.has(docKey(triple.collection, triple.id))) out.push(triple);
+          if (needed.has(docKey(triple.collection, triple.id))) continue;
+          if (this.canRead(user, triple.collection, triple.id, tests)) out.push(triple);
         }
       }
     }

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Triple } from "@trellis/core";
@@ -31,6 +31,14 @@ function token(sub: string, claims: Record<string, unknown> = {}): Promise<strin
   return new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setSubject(sub).setExpirationTime("10m").sign(new TextEncoder().encode(SECRET));
 }
 
+/** Joins a room; answers its state, or the error that refused the join. */
+async function joinRoom(socket: RawSocket, roomType: string, roomId: string) {
+  socket.send({ type: "join", roomType, roomId, userStatus: {} });
+  return socket.next(["roomState", "error"], (message) =>
+    message.type === "roomState" ? message.roomType === roomType && message.roomId === roomId : message.details?.roomType === roomType && message.details?.roomId === roomId,
+  );
+}
+
 const author = (id: string, user: string): Triple => ({ collection: "todos", id, field: "createdBy", value: user, hlc: hlc() });
 const todo = (id: string, user: string, fields: Record<string, unknown> = { title: id }) => [...documentTriples("todos", id, fields, hlc), author(id, user)];
 
@@ -42,7 +50,6 @@ describe("rules files", () => {
       [{ todos: { update: { ownerId: "$usr.id" } } }, `todos.update.ownerId.equals: "$usr.id" is not $user.id or $user.<claim>`],
       [{ todos: { update: { "$user.a.b": 1 } } }, "todos.update.$user.a.b: expected $user.id or $user.<claim> as a key"],
       [{ todos: { update: { or: [] } } }, "todos.update.or: expected a non-empty list"],
-      [{ todos: { read: { ownerId: "$user.id" } } }, "todos.read: read rules are true, false or a filter on the user's claims"],
       [{ todos: { read: true, update: { projectId: { where: {} } } } }, "todos.update.projectId: filters through relations"],
       [{ $rooms: { doc: {} } }, "$rooms.doc.join: missing"],
       [{ $rooms: { doc: { join: { readable: 5 } } } }, "$rooms.doc.join.readable: expected a collection name"],
@@ -51,6 +58,11 @@ describe("rules files", () => {
     ];
     for (const [rules, message] of mistakes) expect(() => parseRules(rules), JSON.stringify(rules)).toThrow(message);
     expect(() => parseRules({ todos: { update: { title: { like: "x" } } } })).toThrow(RulesError);
+    // Every pattern docs/permissions.md suggests is a valid rule.
+    const docs = readFileSync(fileURLToPath(new URL("../../../docs/permissions.md", import.meta.url)), "utf8");
+    const patterns = [...docs.matchAll(/^\| [^|]+ \| `(\{.*\})` \|$/gm)].map((match) => JSON.parse(match[1]!) as Record<string, unknown>);
+    expect(patterns.length).toBeGreaterThan(6);
+    for (const pattern of patterns) expect(() => parseRules(Object.hasOwn(pattern, "$rooms") ? pattern : { docs: pattern }), JSON.stringify(pattern)).not.toThrow();
 
     const dataDir = tempDataDir();
     try {
@@ -175,17 +187,11 @@ describe("with rules", () => {
   it("lets users join only the rooms their rules allow", async () => {
     const alice = await as("alice");
     expect(await push(alice, todo("room-todo", "alice"))).toMatchObject({ type: "ack" });
-    const join = async (socket: RawSocket, roomType: string, roomId: string) => {
-      socket.send({ type: "join", roomType, roomId, userStatus: {} });
-      return socket.next(["roomState", "error"], (message) =>
-        message.type === "roomState" ? message.roomType === roomType && message.roomId === roomId : message.details?.roomType === roomType && message.details?.roomId === roomId,
-      );
-    };
-    expect(await join(alice, "lobby", "")).toMatchObject({ type: "roomState" });
-    expect(await join(alice, "todo", "room-todo")).toMatchObject({ type: "roomState" });
-    expect(await join(alice, "todo", "no-such-todo")).toMatchObject({ type: "error", code: "UNAUTHORIZED" });
-    expect(await join(alice, "unlisted", "")).toMatchObject({ type: "error", code: "UNAUTHORIZED" });
-    expect(await join(alice, "closed", "")).toMatchObject({ type: "error", code: "UNAUTHORIZED" });
+    expect(await joinRoom(alice, "lobby", "")).toMatchObject({ type: "roomState" });
+    expect(await joinRoom(alice, "todo", "room-todo")).toMatchObject({ type: "roomState" });
+    expect(await joinRoom(alice, "todo", "no-such-todo")).toMatchObject({ type: "error", code: "UNAUTHORIZED" });
+    expect(await joinRoom(alice, "unlisted", "")).toMatchObject({ type: "error", code: "UNAUTHORIZED" });
+    expect(await joinRoom(alice, "closed", "")).toMatchObject({ type: "error", code: "UNAUTHORIZED" });
   });
 
   it("applies to the user a development server trusts, too", async () => {
@@ -208,5 +214,93 @@ describe("with rules", () => {
       await dev.stop();
       removeDataDir(dataDir);
     }
+  });
+});
+
+describe("read rules per document", () => {
+  let server: ServerProcess;
+  const rules = {
+    notes: { read: { or: [{ owner: "$user.id" }, { sharedWith: "$user.id" }] }, create: { owner: "$user.id" }, update: { owner: "$user.id" } },
+    $rooms: { note: { join: { readable: "notes" } } },
+  };
+  const note = (id: string, owner: string, text: string) => [...documentTriples("notes", id, { text }, hlc), { collection: "notes", id, field: "owner", value: owner, hlc: hlc() }];
+  const share = (id: string, user: string, isShared: boolean): Triple => ({ collection: "notes", id, field: "sharedWith", element: user, value: isShared, hlc: hlc() });
+  const edit = (id: string, text: string): Triple => ({ collection: "notes", id, field: "text", value: text, hlc: hlc() });
+
+  beforeAll(async () => {
+    const dataDir = tempDataDir();
+    const file = join(dataDir, "rules.json");
+    writeFileSync(file, JSON.stringify(rules));
+    server = await startServerProcess({ dataDir, args: ["--permissions", file] });
+  });
+  afterAll(async () => {
+    await server.stop();
+    removeDataDir(server.dataDir);
+  });
+
+  const ack = async (socket: RawSocket, triples: readonly Triple[]) => {
+    const batchId = nextId("b");
+    socket.send({ type: "push", batchId, triples });
+    expect(await socket.next(["ack", "error"], (message) => (message.type === "ack" ? message.batchId === batchId : message.details?.batchId === batchId))).toMatchObject({ type: "ack" });
+  };
+  const httpIds = async (user: string) =>
+    new Set((await storedTriples(server.url, "shared", "notes", { "x-trellis-user": user })).map((triple) => triple.id));
+
+  it("sends each user only what it may read, follows sharing both ways, and sends nothing more once access is gone", async () => {
+    const alice = await connect(server.url, "shared", { userId: "alice" });
+    const bob = await connect(server.url, "shared", { userId: "bob" });
+    await ack(alice, note("private", "alice", "alice only"));
+    await ack(alice, note("shared", "alice", "for bob soon"));
+    // Written from another of bob's devices: a connection is never sent back what it wrote.
+    await ack(await connect(server.url, "shared", { userId: "bob" }), note("bobs", "bob", "bob's own"));
+
+    bob.send({ type: "subscribe", queryId: "notes", query: query("notes"), cursor: null });
+    const snapshot = await bob.next("snapshot");
+    expect(new Set(snapshot.triples.map((triple) => triple.id))).toEqual(new Set(["bobs"]));
+    expect(await httpIds("bob")).toEqual(new Set(["bobs"]));
+
+    // Shared with bob: the note enters his query, and its later edits follow it.
+    await ack(alice, [share("shared", "bob", true)]);
+    const entered = await bob.next("changes");
+    expect(entered.triples.some((triple) => triple.id === "shared" && triple.field === "text")).toBe(true);
+    await ack(alice, [edit("shared", "edited while shared")]);
+    expect((await bob.next("changes")).triples).toEqual([expect.objectContaining({ id: "shared", value: "edited while shared" })]);
+
+    // Unshared: nothing of it reaches bob any more, over the socket or HTTP.
+    await ack(alice, [share("shared", "bob", false)]);
+    await ack(alice, [edit("shared", "after bob lost it"), edit("private", "still private")]);
+    await bob.sync();
+    const leaked = bob.pending().flatMap((message) => (message.type === "changes" ? message.triples : [])).filter((triple) => triple.id !== "bobs");
+    expect(leaked.filter((triple) => triple.field === "text")).toEqual([]);
+    expect(await httpIds("bob")).toEqual(new Set(["bobs"]));
+    expect(await httpIds("alice")).toEqual(new Set(["private", "shared"]));
+  });
+
+  it("leaves out of a resumed subscription what changed in documents the user may no longer read", async () => {
+    const alice = await connect(server.url, "shared", { userId: "alice" });
+    await ack(alice, note("resume", "alice", "v1"));
+    await ack(alice, [share("resume", "carol", true)]);
+    const carol = await connect(server.url, "shared", { userId: "carol" });
+    carol.send({ type: "subscribe", queryId: "notes", query: query("notes"), cursor: null });
+    const first = await carol.next("snapshot");
+    expect(first.triples.some((triple) => triple.id === "resume")).toBe(true);
+    await carol.close();
+    // While carol is away, the note is unshared and edited.
+    await ack(alice, [share("resume", "carol", false)]);
+    await ack(alice, [edit("resume", "v2, not for carol")]);
+    const back = await connect(server.url, "shared", { userId: "carol" });
+    back.send({ type: "subscribe", queryId: "notes", query: query("notes"), cursor: first.cursor });
+    const resumed = await back.next("snapshot");
+    expect(resumed.triples.filter((triple) => triple.id === "resume")).toEqual([]);
+  });
+
+  it("lets a user join a document's room only while it may read that document", async () => {
+    const alice = await connect(server.url, "shared", { userId: "alice" });
+    const dave = await connect(server.url, "shared", { userId: "dave" });
+    await ack(alice, note("room-note", "alice", "room"));
+    expect(await joinRoom(dave, "note", "room-note")).toMatchObject({ type: "error", code: "UNAUTHORIZED" });
+    expect(await joinRoom(alice, "note", "room-note")).toMatchObject({ type: "roomState" });
+    await ack(alice, [share("room-note", "dave", true)]);
+    expect(await joinRoom(dave, "note", "room-note")).toMatchObject({ type: "roomState" });
   });
 });

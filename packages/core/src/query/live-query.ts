@@ -336,7 +336,9 @@ function dependenciesOf(queryFields: readonly string[], query: NormalizedQuery):
   for (const field of queryFields) {
     if (field === "id") continue; // ids never change
     fields.add(field);
-    if (readDependsOnCreatedAt(query.specs[field]!)) fields.add(CREATED_AT_FIELD);
+    // A field only a rule's condition reads has no spec here, and no fallback that needs createdAt.
+    const spec = query.specs[field];
+    if (spec !== undefined && readDependsOnCreatedAt(spec)) fields.add(CREATED_AT_FIELD);
   }
   return { fields, isEveryField: fields.has("updatedAt") };
 }

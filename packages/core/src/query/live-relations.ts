@@ -39,7 +39,8 @@ export class RelationTracker {
         for (const field of [...whereFields(nested.where), ...nested.orderBy.map(([f]) => f), ...nested.select]) {
           if (field === "id") continue;
           fields.add(field);
-          if (readDependsOnCreatedAt(nested.specs[field]!)) fields.add(CREATED_AT_FIELD);
+          const spec = nested.specs[field];
+          if (spec !== undefined && readDependsOnCreatedAt(spec)) fields.add(CREATED_AT_FIELD);
         }
         if (relation.direction === "reverse") fields.add(relation.link);
         const node = {

@@ -51,7 +51,7 @@ export function routeOf(where: readonly Condition[], specs: NormalizedQuery["spe
     if (!isFieldCondition(condition)) continue;
     if (condition.op !== "equals" && condition.op !== "in") continue;
     if (condition.field === "updatedAt") continue;
-    const spec = specs[condition.field]!;
+    const spec = condition.spec ?? specs[condition.field]!;
     if (condition.field !== "id" && !indexCanAnswer(condition, spec)) continue;
     const keys = condition.op === "equals" ? [condition.operand] : (condition.operand as unknown[]);
     return { field: condition.field, keys };

@@ -37,7 +37,7 @@ export function candidateRows(table: SourceTable, query: Pick<NormalizedQuery, "
   for (const condition of query.where) {
     // Only conditions every match meets narrow the candidates; `or` and `not` are tested after.
     if (!isFieldCondition(condition)) continue;
-    const spec = query.specs[condition.field]!;
+    const spec = condition.spec ?? query.specs[condition.field]!;
     if (condition.field === "id") {
       const ids = condition.op === "equals" ? [condition.operand] : condition.op === "in" ? (condition.operand as unknown[]) : undefined;
       if (ids !== undefined) {

@@ -99,7 +99,7 @@ export function compileWhere(conditions: readonly Condition[], specs: Readonly<R
 
 function compileCondition(condition: Condition, specs: Readonly<Record<string, FieldSpec>>): RowTest {
   if (isFieldCondition(condition)) {
-    const spec = specs[condition.field]!;
+    const spec = condition.spec ?? specs[condition.field]!;
     const read = fieldReader(condition.field, spec);
     const test = valueTest(condition, spec);
     return (table, row) => test(read(table, row));

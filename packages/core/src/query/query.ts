@@ -38,6 +38,12 @@ export interface FieldCondition {
   readonly field: string;
   readonly op: Operator;
   readonly operand: unknown;
+  /**
+   * How this test alone reads its field, when not as the query's `specs` say: a condition the
+   * server adds for a permission rule reads fields its own way, whatever specs the client sent.
+   * Never accepted from clients.
+   */
+  readonly spec?: FieldSpec;
 }
 
 /** At least one of its branches holds; a branch holds when all its conditions do. */

@@ -1,4 +1,4 @@
-import { createClock, encodeHlc, type Triple, TripleStore } from "@trellis/core";
+import { compileWhere, createClock, encodeHlc, type Triple, TripleStore } from "@trellis/core";
 import { describe, expect, it } from "vitest";
 import { Permissions, type RuleUser } from "./permissions.js";
 import { parseRules } from "./rules.js";
@@ -54,10 +54,31 @@ describe("Permissions without a schema", () => {
   it("lets anyone do anything without rules, and nothing with rules that do not mention it", () => {
     const replica = new TripleStore();
     expect(new Permissions(undefined).checkWrites(replica, [cell("p1", "name", "x")], user(null)).error).toBeUndefined();
-    expect(new Permissions(undefined).mayRead("projects", user(null))).toBe(true);
+    expect(new Permissions(undefined).readConditions("projects", user(null))).toBe(true);
     const rules = new Permissions(parseRules({ other: { read: true, create: true } }));
     expect(rules.checkWrites(replica, [cell("p1", "name", "x")], user("ada")).error).toMatchObject({ code: "UNAUTHORIZED", details: { collection: "projects", operation: "create" } });
-    expect(rules.mayRead("projects", user("ada"))).toBe(false);
-    expect(rules.mayRead("other", user("ada"))).toBe(true);
+    expect(rules.readConditions("projects", user("ada"))).toBe(false);
+    expect(rules.readConditions("other", user("ada"))).toBe(true);
+  });
+
+  it("reads per collection when claims alone decide, per document when fields do", () => {
+    const rules = new Permissions(parseRules({ notes: { read: { or: [{ "$user.role": "admin" }, { ownerId: "$user.id" }] } }, tags: { read: { "$user.role": "admin" } } }));
+    expect(rules.readConditions("tags", user("ada", { role: "admin" }))).toBe(true);
+    expect(rules.readConditions("tags", user("ada"))).toBe(false);
+    const replica = new TripleStore();
+    replica.transact(() => {
+      for (const [id, owner] of [["n1", "ada"], ["n2", "bo"]] as const) replica.applyTriple({ collection: "notes", id, field: "ownerId", value: owner, hlc: stamp() });
+    });
+    const table = replica.table("notes")!;
+    const readable = (who: RuleUser) => {
+      const conditions = rules.readConditions("notes", who);
+      if (typeof conditions === "boolean") return conditions ? ["n1", "n2"] : [];
+      const test = compileWhere(conditions, {});
+      return ["n1", "n2"].filter((id) => test(table, table.rowOf(id)!));
+    };
+    expect(readable(user("ada"))).toEqual(["n1"]);
+    expect(readable(user("bo"))).toEqual(["n2"]);
+    expect(readable(user("cy"))).toEqual([]);
+    expect(readable(user("cy", { role: "admin" }))).toEqual(["n1", "n2"]);
   });
 });

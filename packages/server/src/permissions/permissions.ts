@@ -10,6 +10,7 @@ import {
   type Triple,
   TripleStore,
   valueTest,
+  whereFields,
 } from "@trellis/core";
 import type { Operation, Rule, RuleCondition, Rules, RuleValue } from "./rules.js";
 
@@ -42,10 +43,17 @@ export class Permissions {
     return this.rules !== undefined;
   }
 
-  /** Whether `user` may read the documents of `collection`. */
-  mayRead(collection: string, user: RuleUser): boolean {
+  /**
+   * Which documents of `collection` `user` may read: all (`true`), none (`false`), or those that
+   * meet these conditions (each reading its field as the rule does, whatever the query's specs).
+   */
+  readConditions(collection: string, user: RuleUser): boolean | Condition[] {
     const rule = this.ruleOf(collection, "read");
-    return rule === true || (rule !== false && isAlwaysMet(rule, user));
+    if (typeof rule === "boolean") return rule;
+    const where = conditionsOf(rule, user);
+    // Claims alone decide it for every document at once.
+    if (whereFields(where).length === 0) return compileWhere(where, {})(undefined as never, 0);
+    return where;
   }
 
   /**
@@ -106,7 +114,7 @@ export class Permissions {
     if (typeof rule === "boolean") return rule;
     const table = replica.table(rule.readable);
     const row = table?.rowOf(roomId);
-    return row !== undefined && this.mayRead(rule.readable, user);
+    return row !== undefined && this.allows(rule.readable, "read", user, table!, row);
   }
 
   private ruleOf(collection: string, operation: Operation): Rule {
@@ -117,34 +125,24 @@ export class Permissions {
   private allows(collection: string, operation: Operation, user: RuleUser, table: NonNullable<ReturnType<TripleStore["table"]>>, row: number): boolean {
     const rule = this.ruleOf(collection, operation);
     if (typeof rule === "boolean") return rule;
-    const specs: Record<string, FieldSpec> = {};
-    const where = conditionsOf(rule, user, specs);
-    return compileWhere(where, specs)(table, row);
+    return compileWhere(conditionsOf(rule, user), {})(table, row);
   }
 }
 
-/** Whether a filter that names no field (only the user's claims) holds: for every document at once. */
-function isAlwaysMet(rule: readonly RuleCondition[], user: RuleUser): boolean {
-  const specs: Record<string, FieldSpec> = {};
-  const where = conditionsOf(rule, user, specs);
-  if (Object.keys(specs).length > 0) return false;
-  // Without field tests the compiled filter never reads a document.
-  return compileWhere(where, specs)(undefined as never, 0);
-}
-
 /**
- * A rule's filter as query conditions for `user`, collecting the specs of the fields it reads.
- * Claims are decided here; a comparison with a missing `$user` value never holds.
+ * A rule's filter as query conditions for `user`, each reading its field as rules do (the
+ * schemaless spec, or an auto field's). Claims are decided here; a comparison with a missing
+ * `$user` value never holds.
  */
-function conditionsOf(rule: readonly RuleCondition[], user: RuleUser, specs: Record<string, FieldSpec>): Condition[] {
+function conditionsOf(rule: readonly RuleCondition[], user: RuleUser): Condition[] {
   const conditions: Condition[] = [];
   for (const condition of rule) {
     switch (condition.kind) {
       case "or":
-        conditions.push({ or: condition.branches.map((branch) => conditionsOf(branch, user, specs)) });
+        conditions.push({ or: condition.branches.map((branch) => conditionsOf(branch, user)) });
         break;
       case "not":
-        conditions.push({ not: conditionsOf(condition.conditions, user, specs) });
+        conditions.push({ not: conditionsOf(condition.conditions, user) });
         break;
       case "claim": {
         const operand = valueFor(condition.operand, user);
@@ -159,8 +157,8 @@ function conditionsOf(rule: readonly RuleCondition[], user: RuleUser, specs: Rec
           conditions.push(NEVER);
           break;
         }
-        specs[condition.field] = Object.hasOwn(AUTO_FIELD_SPECS, condition.field) ? AUTO_FIELD_SPECS[condition.field]! : SCHEMALESS;
-        conditions.push({ field: condition.field, op: condition.op, operand: operand.value });
+        const spec = Object.hasOwn(AUTO_FIELD_SPECS, condition.field) ? AUTO_FIELD_SPECS[condition.field]! : SCHEMALESS;
+        conditions.push({ field: condition.field, op: condition.op, operand: operand.value, spec });
         break;
       }
     }

@@ -76,14 +76,7 @@ function parseCollection(value: unknown, path: string): CollectionRules {
   const rule = (operation: Operation): Rule => {
     const each = raw[operation];
     if (each === undefined || typeof each === "boolean") return each ?? false;
-    const conditions = filter(each, `${path}.${operation}`, 0);
-    if (operation === "read" && namesAField(conditions)) {
-      throw new RulesError(
-        `${path}.read`,
-        "read rules are true, false or a filter on the user's claims for now: filters on documents' fields, which decide per document who may read it, are not enforced yet",
-      );
-    }
-    return conditions;
+    return filter(each, `${path}.${operation}`, 0);
   };
   return { read: rule("read"), create: rule("create"), update: rule("update"), delete: rule("delete") };
 }
@@ -140,13 +133,6 @@ function filter(value: unknown, path: string, depth: number): RuleCondition[] {
     }
   }
   return conditions;
-}
-
-/** Whether a filter tests a document's fields (not only the user's claims). */
-function namesAField(conditions: readonly RuleCondition[]): boolean {
-  return conditions.some((condition) =>
-    condition.kind === "field" ? true : condition.kind === "or" ? condition.branches.some(namesAField) : condition.kind === "not" ? namesAField(condition.conditions) : false,
-  );
 }
 
 function operator(op: string, path: string): Operator {
