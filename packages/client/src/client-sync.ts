@@ -66,6 +66,7 @@ export function assembleSync<S extends Schema>(
       ready: persistence.ready,
       announcesLeader: options.serverUrl === undefined,
       apply: persistence.workingSet.apply,
+      forget: persistence.workingSet.forget,
       stored: (versions) => persistence.workingSet.storedElsewhere(versions),
       // A new tab gets what memory holds and what waits there for collections not loaded.
       snapshot: () => [...store.triples(), ...persistence.workingSet.keptTriples()],
@@ -82,6 +83,10 @@ export function assembleSync<S extends Schema>(
           onRemoteApplied: (triples) => {
             persistence?.persister.documentsChanged(triples);
             mirror?.share(triples);
+          },
+          onRemoteForgotten: (documents) => {
+            persistence?.persister.documentsForgotten(documents);
+            mirror?.shareForgotten(documents);
           },
         });
   const stopSharingCommits =

@@ -33,7 +33,7 @@ export {
   hlcMillis,
   TICKS_PER_MS,
 } from "./hlc.js";
-export { CREATED_AT_FIELD, CREATED_BY_FIELD, DELETED_FIELD, type Triple } from "./triples.js";
+export { CREATED_AT_FIELD, CREATED_BY_FIELD, DELETED_FIELD, type DocumentRef, type Triple } from "./triples.js";
 export { compareStoredValues, incomingWins, mergeDocumentTriples } from "./merge.js";
 export { type Commit, type CommitListener, TripleStore } from "./store/triple-store.js";
 export { RowChange, type Table } from "./store/table.js";

@@ -19,6 +19,12 @@ export interface Triple {
   readonly element?: string;
 }
 
+/** Names one document: what the server sends for a document its user may no longer read. */
+export interface DocumentRef {
+  readonly collection: string;
+  readonly id: string;
+}
+
 /** The field of a tombstone triple. */
 export const DELETED_FIELD = "$deleted";
 /** Stored auto field: creation time in epoch ms. */

@@ -13,6 +13,7 @@ import {
   LiveQueryRegistry,
   type NormalizedQuery,
   type QueryCostError,
+  type DocumentRef,
   type RowTest,
   ok,
   type ServerMessage,
@@ -96,6 +97,8 @@ interface PendingPush {
 export interface QuerySnapshot {
   readonly triples: Triple[];
   readonly cursor: string;
+  /** Documents changed since the cursor that the user may no longer read (the client drops them). */
+  readonly revoked?: DocumentRef[];
 }
 
 const docKey = (collection: string, id: string): string => `${collection}\u0000${id}`;
@@ -244,15 +247,15 @@ export class AppHub {
     if (ids === undefined) group.subscribers.set(state, (ids = new Set()));
     ids.add(queryId);
     state.queries.set(queryId, group);
-    let triples: Triple[];
+    let snapshot: QuerySnapshot;
     try {
-      triples = this.snapshotTriples(group.live, cursor, state, state.user);
+      snapshot = this.snapshot(group.live, cursor, state, state.user);
     } catch (error) {
       // Leave nothing behind of a subscription whose snapshot could not be sent.
       this.unsubscribe(peer, queryId);
       throw error;
     }
-    peer.send({ type: "snapshot", queryId, triples, cursor: this.db.cursor });
+    peer.send({ type: "snapshot", queryId, ...snapshot });
   }
 
   unsubscribe(peer: Peer, queryId: string): void {
@@ -280,7 +283,7 @@ export class AppHub {
     try {
       const live = this.registry.acquire(this.readableBy(withIds(query), user));
       try {
-        return ok({ triples: this.snapshotTriples(live, cursor, undefined, user), cursor: this.db.cursor });
+        return ok(this.snapshot(live, cursor, undefined, user));
       } finally {
         this.registry.release(live);
       }
@@ -520,19 +523,27 @@ export class AppHub {
       if (isReadable === undefined) decided.set(key, (isReadable = this.canRead(state.user, collection, id, state.readTests)));
       return isReadable;
     };
+    // Who lost access to a document it holds (the pusher holds what it wrote): it drops it.
+    const revoked = new Map<PeerState, Map<string, DocumentRef>>();
+    const revoke = (state: PeerState, collection: string, id: string, key: string) => {
+      this.unlearn(state, key);
+      let documents = revoked.get(state);
+      if (documents === undefined) revoked.set(state, (documents = new Map()));
+      documents.set(key, { collection, id });
+    };
     for (const triple of applied) {
-      const key = docKey(triple.collection, triple.id);
+      const { collection, id } = triple;
+      const key = docKey(collection, id);
       const origin = origins.get(triple);
       for (const holder of [...(this.holders.get(key) ?? [])]) {
         if (holder === origin) continue;
-        if (readableBy(holder, triple.collection, triple.id, key)) send(holder, [triple]);
-        else this.unlearn(holder, key);
+        if (readableBy(holder, collection, id, key)) send(holder, [triple]);
+        else revoke(holder, collection, id, key);
       }
-      // The pusher holds what it wrote, if it may read it; later changes of the document follow it.
-      if (origin !== undefined) {
-        if (readableBy(origin, triple.collection, triple.id, key)) this.learn(origin, key);
-        else this.unlearn(origin, key);
-      }
+      // Later changes of the document follow its pusher, while it may read it.
+      if (origin === undefined) continue;
+      if (readableBy(origin, collection, id, key)) this.learn(origin, key);
+      else revoke(origin, collection, id, key);
     }
     for (const group of this.dirtyGroups) {
       const shown = new Set<string>();
@@ -564,11 +575,15 @@ export class AppHub {
     const numberOf = (triple: Triple) => numbers.get(triple) ?? numbers.set(triple, numbers.size).size - 1;
     const texts = new Map<string, string>();
     for (const [state, triples] of outgoing) {
+      if (revoked.has(state)) continue;
       const message: ServerMessage = { type: "changes", triples, cursor };
       const signature = triples.map(numberOf).join(",");
       let text = texts.get(signature);
       if (text === undefined) texts.set(signature, (text = JSON.stringify(message)));
       state.peer.send(message, text);
+    }
+    for (const [state, documents] of revoked) {
+      state.peer.send({ type: "changes", triples: outgoing.get(state) ?? [], cursor, revoked: [...documents.values()] });
     }
   }
 
@@ -591,8 +606,10 @@ export class AppHub {
     return unheld;
   }
 
-  private snapshotTriples(live: LiveQuery, cursor: string | null, state: PeerState | undefined, user: RuleUser): Triple[] {
+  /** What a client needs of a query now, from `cursor` on (null: everything), and the cursor after. */
+  private snapshot(live: LiveQuery, cursor: string | null, state: PeerState | undefined, user: RuleUser): QuerySnapshot {
     const out: Triple[] = [];
+    const revoked = new Map<string, DocumentRef>();
     const needed = new Set<string>();
     const query = live.query;
     // A limited or relational result can gain documents that did not change themselves.
@@ -606,17 +623,20 @@ export class AppHub {
       if (state !== undefined) this.learn(state, key);
     }
     if (cursor !== null) {
-      // Documents that left the result while the client was away: it sees them leave, but
-      // nothing of those it may not read any more.
+      // Documents that left the result while the client was away: it sees them leave, and
+      // drops those it may not read any more.
       const tests = state?.readTests ?? new Map<string, boolean | RowTest>();
       for (const collection of collectionsOf(query)) {
         for (const triple of this.db.collectionChangesSince(collection, cursor)) {
-          if (needed.has(docKey(triple.collection, triple.id))) continue;
+          const key = docKey(triple.collection, triple.id);
+          if (needed.has(key) || revoked.has(key)) continue;
           if (this.canRead(user, triple.collection, triple.id, tests)) out.push(triple);
+          else revoked.set(key, { collection: triple.collection, id: triple.id });
         }
       }
     }
-    return out;
+    const snapshot = { triples: out, cursor: this.db.cursor };
+    return revoked.size === 0 ? snapshot : { ...snapshot, revoked: [...revoked.values()] };
   }
 
   private groupOf(query: NormalizedQuery): QueryGroup {

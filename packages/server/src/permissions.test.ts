@@ -164,7 +164,10 @@ describe("with rules", () => {
     expect(await push(bob, documentTriples("notes", "n2", { text: "again" }, hlc))).toMatchObject({ type: "ack" });
     expect((await admin.next("changes")).triples.some((triple) => triple.id === "n2")).toBe(true);
     await bob.sync();
-    expect(bob.pending().filter((message) => message.type === "changes")).toEqual([]);
+    // Bob is told to drop what he wrote but may not read, and gets nothing of it.
+    const toBob = bob.pending().flatMap((message) => (message.type === "changes" ? [message] : []));
+    expect(toBob.flatMap((message) => message.triples)).toEqual([]);
+    expect(toBob.flatMap((message) => message.revoked ?? [])).toEqual([{ collection: "notes", id: "n1" }, { collection: "notes", id: "n2" }]);
     // Related documents of a collection the user may not read read as missing.
     const alice = await as("alice");
     expect(await push(alice, [...documentTriples("tags", "t9", { label: "hidden" }, hlc), ...todo("tagged", "alice"), { collection: "todos", id: "tagged", field: "tags", element: "t9", value: true, hlc: hlc() }])).toMatchObject({ type: "ack" });
@@ -221,6 +224,7 @@ describe("read rules per document", () => {
   let server: ServerProcess;
   const rules = {
     notes: { read: { or: [{ owner: "$user.id" }, { sharedWith: "$user.id" }] }, create: { owner: "$user.id" }, update: { owner: "$user.id" } },
+    inbox: { read: { owner: "$user.id" }, create: true },
     $rooms: { note: { join: { readable: "notes" } } },
   };
   const note = (id: string, owner: string, text: string) => [...documentTriples("notes", id, { text }, hlc), { collection: "notes", id, field: "owner", value: owner, hlc: hlc() }];
@@ -266,8 +270,11 @@ describe("read rules per document", () => {
     await ack(alice, [edit("shared", "edited while shared")]);
     expect((await bob.next("changes")).triples).toEqual([expect.objectContaining({ id: "shared", value: "edited while shared" })]);
 
-    // Unshared: nothing of it reaches bob any more, over the socket or HTTP.
+    // Unshared: bob is told to drop it, and nothing of it reaches him any more, over the socket or HTTP.
     await ack(alice, [share("shared", "bob", false)]);
+    const revoked = await bob.next("changes");
+    expect(revoked.revoked).toEqual([{ collection: "notes", id: "shared" }]);
+    expect(revoked.triples).toEqual([]);
     await ack(alice, [edit("shared", "after bob lost it"), edit("private", "still private")]);
     await bob.sync();
     const leaked = bob.pending().flatMap((message) => (message.type === "changes" ? message.triples : [])).filter((triple) => triple.id !== "bobs");
@@ -292,6 +299,18 @@ describe("read rules per document", () => {
     back.send({ type: "subscribe", queryId: "notes", query: query("notes"), cursor: first.cursor });
     const resumed = await back.next("snapshot");
     expect(resumed.triples.filter((triple) => triple.id === "resume")).toEqual([]);
+    expect(resumed.revoked).toEqual([{ collection: "notes", id: "resume" }]);
+    // Over HTTP too: a resumed query names what to drop.
+    const answer = await post(server.url, "/v1/query", { appId: "shared", query: query("notes"), cursor: first.cursor }, { "x-trellis-user": "carol" });
+    expect(answer.body).toMatchObject({ triples: [], revoked: [{ collection: "notes", id: "resume" }] });
+  });
+
+  it("tells a writer to drop what it wrote but may not read (a drop box)", async () => {
+    const erin = await connect(server.url, "shared", { userId: "erin" });
+    erin.send({ type: "push", batchId: "drop", triples: documentTriples("inbox", "for-frank", { owner: "frank", text: "hi" }, hlc) });
+    const changes = await erin.next("changes");
+    expect(changes.revoked).toEqual([{ collection: "inbox", id: "for-frank" }]);
+    expect(await erin.next("ack")).toMatchObject({ batchId: "drop" });
   });
 
   it("lets a user join a document's room only while it may read that document", async () => {

@@ -1,5 +1,5 @@
 import { signal } from "@preact/signals-core";
-import { type Clock, type DatabaseResult, decodeHlc, type LiveQueryRegistry, type NormalizedQuery, ok, type Triple, type TripleStore } from "@trellis/core";
+import { type Clock, type DatabaseResult, decodeHlc, type DocumentRef, type LiveQueryRegistry, type NormalizedQuery, ok, type Triple, type TripleStore } from "@trellis/core";
 import { storedResults } from "./stored-results.js";
 import type { OutboxEntry } from "../sync/outbox.js";
 import { createPersistentOutbox, type PersistentOutbox } from "./persistent-outbox.js";
@@ -124,6 +124,8 @@ export class ClientPersistence {
       apply: this.workingSet.apply,
       outbox: this.outbox,
       onRemoteApplied: (triples: readonly Triple[]) => persister.documentsChanged(triples),
+      forget: this.workingSet.forget,
+      onRemoteForgotten: (documents: readonly DocumentRef[]) => persister.documentsForgotten(documents),
       onCursor: (queryKey: string, cursor: string) => persister.cursorMoved(queryKey, cursor),
       ready: this.ready,
     };

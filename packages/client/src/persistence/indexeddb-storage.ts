@@ -318,6 +318,8 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
               return triples && documents.put(record({ collection: document.collection, id: document.id, triples }));
             }),
           );
+        // Requests on one store run in the order issued: the drops come before any write.
+        for (const { collection, id } of commit.forgotten ?? []) issue(documents.delete([collection, id]));
         for (const document of commit.documents) store(document, false);
         for (const document of commit.deltas ?? []) store(document, true);
         for (const entry of commit.added) issue(outbox.put({ batchId: entry.batchId, seq: nextSeq++, synced: PENDING, triples: entry.triples }));

@@ -119,6 +119,7 @@ export function createMemoryStorage(): ClientStorage {
         const triples = mergeForStorage(documents.get(key)?.triples, document.triples, isDelta);
         if (triples !== undefined) documents.set(key, { collection: document.collection, id: document.id, triples });
       };
+      for (const { collection, id } of copy.forgotten ?? []) documents.delete(`${collection}\u0000${id}`);
       for (const document of copy.documents) store(document, false);
       for (const document of copy.deltas ?? []) store(document, true);
       for (const entry of copy.added) outbox.set(entry.batchId, { entry, synced: false });

@@ -1,4 +1,4 @@
-import { type Clock, type DatabaseResult, encodeHlc, ok, type Triple, type TripleStore } from "@trellis/core";
+import { type Clock, type DatabaseResult, type DocumentRef, encodeHlc, ok, type Triple, type TripleStore } from "@trellis/core";
 import type { OutboxEntry } from "../sync/outbox.js";
 import type { ClientStorage, StoredDocument, StoredResult } from "./storage.js";
 
@@ -17,6 +17,8 @@ interface Pending {
   readonly documents: Map<string, readonly [collection: string, id: string]>;
   /** Triples of documents whose collection is not in memory, by document key. */
   readonly deltas: Map<string, Triple[]>;
+  /** Documents to drop from storage (before storing the others), by document key. */
+  readonly forgotten: Map<string, DocumentRef>;
   added: OutboxEntry[];
   readonly acknowledged: Set<string>;
   readonly cursors: Map<string, string>;
@@ -79,6 +81,20 @@ export class Persister {
       const kept = deltas.get(key);
       if (kept === undefined) deltas.set(key, [triple]);
       else kept.push(triple);
+    }
+    this.schedule();
+  }
+
+  /**
+   * These documents are gone from memory as if never written (their user may no longer read
+   * them): storage drops them too. What arrives for them later is stored afresh.
+   */
+  documentsForgotten(documents: readonly DocumentRef[]): void {
+    const { forgotten, deltas } = this.pending;
+    for (const document of documents) {
+      const key = `${document.collection}\u0000${document.id}`;
+      forgotten.set(key, document);
+      deltas.delete(key);
     }
     this.schedule();
   }
@@ -163,6 +179,7 @@ export class Persister {
     const changed = new Set([...documents, ...deltas].map((document) => document.collection));
     const commit = this.storage
       .commit({
+        forgotten: [...generation.forgotten.values()],
         documents,
         deltas,
         results: this.hooks.results?.(changed, generation.hasResults) ?? [],
@@ -192,7 +209,9 @@ export class Persister {
   private keepForRetry(failed: Pending): void {
     const next = this.pending;
     for (const [key, value] of failed.documents) if (!next.documents.has(key)) next.documents.set(key, value);
-    for (const [key, triples] of failed.deltas) next.deltas.set(key, [...triples, ...(next.deltas.get(key) ?? [])]);
+    for (const [key, triples] of failed.deltas) if (!next.forgotten.has(key)) next.deltas.set(key, [...triples, ...(next.deltas.get(key) ?? [])]);
+    // Drops run first in a commit, so one retried with what came since still comes before it.
+    for (const [key, document] of failed.forgotten) next.forgotten.set(key, document);
     const acknowledged = new Set(next.acknowledged);
     next.added = [...failed.added.filter((entry) => !acknowledged.has(entry.batchId)), ...next.added];
     for (const batchId of failed.acknowledged) next.acknowledged.add(batchId);
@@ -204,9 +223,9 @@ export class Persister {
 function newPending(): Pending {
   let settle!: (result: DatabaseResult<void>) => void;
   const done = new Promise<DatabaseResult<void>>((resolve) => (settle = resolve));
-  return { documents: new Map(), deltas: new Map(), added: [], acknowledged: new Set(), cursors: new Map(), hasResults: false, done, settle };
+  return { documents: new Map(), deltas: new Map(), forgotten: new Map(), added: [], acknowledged: new Set(), cursors: new Map(), hasResults: false, done, settle };
 }
 
 function isEmpty(pending: Pending): boolean {
-  return pending.documents.size === 0 && pending.deltas.size === 0 && pending.added.length === 0 && pending.acknowledged.size === 0 && pending.cursors.size === 0 && !pending.hasResults;
+  return pending.documents.size === 0 && pending.deltas.size === 0 && pending.forgotten.size === 0 && pending.added.length === 0 && pending.acknowledged.size === 0 && pending.cursors.size === 0 && !pending.hasResults;
 }

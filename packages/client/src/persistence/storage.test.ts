@@ -235,6 +235,33 @@ describe.each(backends)("$name storage", (backend) => {
     expect(cells(documents, "t2")).toEqual({ createdAt: 1, title: "new" });
   });
 
+  it("forgets documents as if never stored, before storing what the same commit brings", async () => {
+    const storage = backend.create();
+    await opened(storage);
+    const doc = (id: string, ...triples: Triple[]) => ({ collection: "todos", id, triples });
+    await storage.commit(commit({ documents: [doc("t1", triple("t1", "tag", "a", 5)), doc("t2", triple("t2", "tag", "a", 5)), doc("t3", triple("t3", "tag", "a", 5))] }));
+    const before = (await storage.readCollection("todos")).data!.version;
+    const outcome = await storage.commit(
+      commit({
+        forgotten: [
+          { collection: "todos", id: "t1" },
+          { collection: "todos", id: "t2" },
+          { collection: "todos", id: "never-stored" },
+        ],
+        // Shared again in the same commit: stored afresh, without the forgotten cells.
+        documents: [doc("t2", triple("t2", "title", "back", 9))],
+      }),
+    );
+    expect(outcome.data?.versions).toEqual(new Map([["todos", before + 1]]));
+    const reread = await backend.reopen(storage);
+    await opened(reread);
+    const documents = await storedDocuments(reread);
+    expect(documents.map((document) => document.id).sort()).toEqual(["t2", "t3"]);
+    expect(cells(documents, "t2")).toEqual({ title: "back" });
+    expect(((await reread.readMatching("todos", "tag", ["a"])).data ?? []).map((found) => found.id)).toEqual(["t3"]);
+    expect((await reread.readDocuments("todos", ["t1"])).data).toEqual([]);
+  });
+
   it("prunes the documents of some collections, except those pending writes touch, and the cursors asked for, in one go", async () => {
     const storage = backend.create();
     await opened(storage);

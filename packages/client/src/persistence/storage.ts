@@ -1,4 +1,4 @@
-import { CREATED_AT_FIELD, type DatabaseResult, DELETED_FIELD, mergeDocumentTriples, type Triple } from "@trellis/core";
+import { CREATED_AT_FIELD, type DatabaseResult, DELETED_FIELD, type DocumentRef, mergeDocumentTriples, type Triple } from "@trellis/core";
 import type { OutboxEntry } from "../sync/outbox.js";
 
 /** One document as stored: its current triples (a deleted one: only its tombstone). */
@@ -78,6 +78,11 @@ export type SyncState = Pick<StoredState, "outbox" | "cursors">;
 
 /** What one storage transaction writes: it lands whole or not at all. */
 export interface StorageCommit {
+  /**
+   * Documents to drop from storage first, as if never stored (their user may no longer read
+   * them); `documents` and `deltas` of the same commit are stored after.
+   */
+  readonly forgotten?: readonly DocumentRef[];
   /** Changed documents with their whole current state; the storage merges them into what it holds. */
   readonly documents: readonly StoredDocument[];
   /**
@@ -222,6 +227,7 @@ export function changedCollections(commit: StorageCommit): Set<string> {
   const collections = new Set<string>();
   for (const document of commit.documents) collections.add(document.collection);
   for (const document of commit.deltas ?? []) collections.add(document.collection);
+  for (const document of commit.forgotten ?? []) collections.add(document.collection);
   return collections;
 }
 

@@ -1,4 +1,4 @@
-import { type Clock, type DatabaseResult, ok, type Triple, type TripleStore } from "@trellis/core";
+import { type Clock, type DatabaseResult, type DocumentRef, ok, type Triple, type TripleStore } from "@trellis/core";
 import { applyRemoteTriples, receiveClock, type RemoteApplier } from "../sync/remote-apply.js";
 import type { ClientStorage, StoredDocument } from "./storage.js";
 import { MAP_COLLECTION_PREFIX } from "../maps/map-collection.js";
@@ -7,6 +7,8 @@ import { MAP_COLLECTION_PREFIX } from "../maps/map-collection.js";
 interface Arrival {
   readonly triples: readonly Triple[];
   readonly isComplete: boolean;
+  /** Documents to forget after the triples (their user may no longer read them). */
+  readonly forgotten?: readonly DocumentRef[];
 }
 
 /** Documents of a partial collection being read by id, with what arrived for them meanwhile. */
@@ -284,6 +286,28 @@ export class WorkingSet {
     return clockError;
   };
 
+  /**
+   * Forgets documents its user may no longer read: now for those memory holds or may hold; for
+   * the others once their collection or document is read, after what arrived before (a read
+   * that started before storage dropped them may bring them back).
+   */
+  readonly forget = (documents: readonly DocumentRef[]): void => {
+    const now: DocumentRef[] = [];
+    for (const document of documents) {
+      const { collection, id } = document;
+      const later: Arrival = { triples: [], isComplete: false, forgotten: [document] };
+      const fetch = this.fetching.get(documentKey(collection, id));
+      if (this.isLoaded(collection) || (this.isInMemory(collection) && fetch === undefined)) now.push(document);
+      else if (fetch !== undefined) fetch.arrivals.push(later);
+      else {
+        let kept = this.arrivals.get(collection);
+        if (kept === undefined) this.arrivals.set(collection, (kept = { list: [], triples: 0 }));
+        kept.list.push(later);
+      }
+    }
+    if (now.length > 0) this.options.store.forget(now);
+  };
+
   /** Triples kept for documents not in memory: part of what a new tab gets from the leader. */
   keptTriples(): Triple[] {
     const triples: Triple[] = [];
@@ -436,12 +460,15 @@ export class WorkingSet {
     if (read.error) console.warn(`Trellis storage: ${read.error.message} Documents of "${collection}" go on with what memory holds.`);
     if (!this.isInMemory(collection)) {
       // Dropped whole meanwhile: what arrived waits for the collection's next read.
-      for (const arrival of arrivals) this.apply(arrival.triples, arrival.isComplete);
+      for (const arrival of arrivals) {
+        if (arrival.triples.length > 0) this.apply(arrival.triples, arrival.isComplete);
+        if (arrival.forgotten !== undefined) this.forget(arrival.forgotten);
+      }
       return;
     }
     store.transact(() => {
       for (const document of read.data ?? []) for (const triple of document.triples) store.applyTriple(triple);
-      for (const arrival of arrivals) applyRemoteTriples(store, clock, arrival.triples, arrival.isComplete);
+      for (const arrival of arrivals) this.applyArrival(arrival);
     });
     this.scheduleEviction();
   }
@@ -496,8 +523,13 @@ export class WorkingSet {
     const kept = this.arrivals.get(collection);
     if (kept === undefined) return;
     this.arrivals.delete(collection);
+    for (const arrival of kept.list) this.applyArrival(arrival);
+  }
+
+  private applyArrival(arrival: Arrival): void {
     const { store, clock } = this.options;
-    for (const arrival of kept.list) applyRemoteTriples(store, clock, arrival.triples, arrival.isComplete);
+    if (arrival.triples.length > 0) applyRemoteTriples(store, clock, arrival.triples, arrival.isComplete);
+    if (arrival.forgotten !== undefined) store.forget(arrival.forgotten);
   }
 }
 

@@ -28,7 +28,7 @@ export function applyRemoteTriples(
   let clockError: DatabaseError | undefined;
   store.transact(() => {
     for (const triple of triples) {
-      const isHeld = store.table(triple.collection)?.anyRowOf(triple.id) !== undefined;
+      const isHeld = holds(store, triple.collection, triple.id);
       if (!isComplete && !isHeld && triple.field !== DELETED_FIELD && !arriving.has(documentKey(triple))) continue;
       const hlc = decodeHlc(triple.hlc);
       if (hlc.error) {
@@ -41,6 +41,13 @@ export function applyRemoteTriples(
     }
   });
   return clockError;
+}
+
+/** Whether the store has a document, live or deleted (not one it never had, or forgot). */
+function holds(store: TripleStore, collection: string, id: string): boolean {
+  const table = store.table(collection);
+  const row = table?.anyRowOf(id);
+  return row !== undefined && (table!.isLive(row) || table!.isDeleted(row));
 }
 
 function documentKey(triple: Triple): string {

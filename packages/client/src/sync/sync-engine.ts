@@ -5,6 +5,7 @@ import {
   DatabaseError,
   type DatabaseResult,
   decodeHlc,
+  type DocumentRef,
   type HelloMessage,
   type NormalizedQuery,
   helloMessage,
@@ -62,6 +63,10 @@ export interface SyncEngineOptions {
   readonly outbox?: Outbox;
   /** Applies remote triples (default: straight to the store); a working set defers unloaded collections. */
   readonly apply?: RemoteApplier | undefined;
+  /** Forgets documents the user may no longer read, in memory (default: straight from the store). */
+  readonly forget?: ((documents: readonly DocumentRef[]) => void) | undefined;
+  /** Hears every list of documents the server revoked, once forgotten (persistence drops them). */
+  readonly onRemoteForgotten?: ((documents: readonly DocumentRef[]) => void) | undefined;
   /** Hears the triples of every remote batch applied (persistence stores their documents). */
   readonly onRemoteApplied?: ((triples: readonly Triple[]) => void) | undefined;
   /** Hears every cursor move of a synced query (persistence stores them). */
@@ -293,6 +298,14 @@ export class SyncEngine implements QuerySync {
     if (triples.length > 0) this.options.onRemoteApplied?.(triples);
   }
 
+  /** Drops documents the server says the user may no longer read, from memory and storage. */
+  forgetRemote(documents: readonly DocumentRef[] | undefined): void {
+    if (documents === undefined || documents.length === 0) return;
+    const forget = this.options.forget ?? ((revoked: readonly DocumentRef[]) => void this.options.store.forget(revoked));
+    forget(documents);
+    this.options.onRemoteForgotten?.(documents);
+  }
+
   private hello(): HelloMessage | Promise<HelloMessage> {
     const { appId, clientId, userId } = this.options;
     const build = (token: string | undefined): HelloMessage => helloMessage({ appId, clientId, token, userId });
@@ -318,12 +331,14 @@ export class SyncEngine implements QuerySync {
         // One batch: subscribers see the data and the end of loading together, once.
         batch(() => {
           this.applyRemote(message.triples);
+          this.forgetRemote(message.revoked);
           this.queries.snapshot(message.queryId, message.cursor);
         });
         return;
       case "changes":
         batch(() => {
           this.applyRemote(message.triples);
+          this.forgetRemote(message.revoked);
           this.queries.changes(message.cursor);
         });
         return;

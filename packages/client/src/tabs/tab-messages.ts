@@ -1,4 +1,4 @@
-import type { NormalizedQuery, Triple } from "@trellis/core";
+import type { DocumentRef, NormalizedQuery, Triple } from "@trellis/core";
 import type { ConnectionState } from "../sync/client-connection.js";
 import type { OutboxEntry } from "../sync/outbox.js";
 
@@ -9,6 +9,8 @@ import type { OutboxEntry } from "../sync/outbox.js";
 export type TabMessage =
   /** Triples a tab applied to its store: its own writes, or (the leader) what the server sent. */
   | { readonly type: "applied"; readonly from: string; readonly triples: readonly Triple[] }
+  /** Documents the leader forgot: the server revoked its user's access to them. */
+  | { readonly type: "forgotten"; readonly from: string; readonly documents: readonly DocumentRef[] }
   /** A follower wants a query synced (again after a leader change), from its cursor if any. */
   | { readonly type: "follow"; readonly from: string; readonly key: string; readonly query: NormalizedQuery; readonly cursor: string | null }
   | { readonly type: "release"; readonly from: string; readonly key: string }
@@ -51,7 +53,7 @@ export type TabMessage =
   /** The leader's store, for one tab that said hello: what it may have missed while opening. */
   | { readonly type: "snapshot"; readonly from: string; readonly to: string; readonly triples: readonly Triple[] };
 
-const TYPES = new Set(["applied", "follow", "release", "push", "acked", "answered", "state", "leader", "connect", "bye", "hello", "snapshot", "prune", "pruned", "stored"]);
+const TYPES = new Set(["applied", "forgotten", "follow", "release", "push", "acked", "answered", "state", "leader", "connect", "bye", "hello", "snapshot", "prune", "pruned", "stored"]);
 
 /** A message from another tab of this app, or undefined for anything else on the channel. */
 export function parseTabMessage(data: unknown): TabMessage | undefined {

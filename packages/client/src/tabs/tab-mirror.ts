@@ -1,5 +1,5 @@
 import { effect } from "@preact/signals-core";
-import type { Clock, Triple, TripleStore } from "@trellis/core";
+import type { Clock, DocumentRef, Triple, TripleStore } from "@trellis/core";
 import { type RemoteApplier, storeApplier } from "../sync/remote-apply.js";
 import type { LeaderElection } from "./leader-election.js";
 import type { TabChannel } from "./tab-messages.js";
@@ -37,7 +37,7 @@ export class TabMirror {
    * triples, or commits (which must not count before the triples they stored); undefined once
    * handled.
    */
-  private waiting: (readonly Triple[] | StoredVersions)[] | undefined = [];
+  private waiting: (readonly Triple[] | StoredVersions | { readonly forgotten: readonly DocumentRef[] })[] | undefined = [];
   /** A snapshot arrived (or this tab leads and needs none). */
   private hasSnapshot = false;
   /** Shared triples may apply: the snapshot arrived, or waiting for it took too long. */
@@ -56,6 +56,8 @@ export class TabMirror {
       readonly announcesLeader: boolean;
       /** Applies shared triples (default: straight to the store). */
       readonly apply?: RemoteApplier | undefined;
+      /** Forgets documents another tab forgot (default: straight from the store). */
+      readonly forget?: ((documents: readonly DocumentRef[]) => void) | undefined;
       /** Hears another tab's commit (see the `stored` message). */
       readonly stored?: ((versions: ReadonlyArray<readonly [collection: string, version: number]>) => void) | undefined;
       /** What a new tab gets from the leader (default: every triple of the store). */
@@ -73,6 +75,10 @@ export class TabMirror {
             return;
           case "applied":
             return this.apply(message.triples);
+          case "forgotten":
+            if (this.waiting !== undefined) this.waiting.push({ forgotten: message.documents });
+            else this.forget(message.documents);
+            return;
           case "hello":
             if (election.isLeader.peek()) channel.post({ type: "snapshot", to: message.from, triples: options.snapshot?.() ?? [...store.triples()] });
             return;
@@ -108,6 +114,11 @@ export class TabMirror {
     if (triples.length > 0) this.options.channel.post({ type: "applied", triples });
   }
 
+  /** Tells the other tabs to forget documents this one forgot (storage drops them here). */
+  shareForgotten(documents: readonly DocumentRef[]): void {
+    if (documents.length > 0) this.options.channel.post({ type: "forgotten", documents });
+  }
+
   close(): void {
     for (const stop of this.stops.splice(0)) stop();
   }
@@ -115,6 +126,11 @@ export class TabMirror {
   private settle(): void {
     this.isSnapshotSettled = true;
     this.flush();
+  }
+
+  private forget(documents: readonly DocumentRef[]): void {
+    if (this.options.forget !== undefined) this.options.forget(documents);
+    else this.options.store.forget(documents);
   }
 
   private apply(triples: readonly Triple[]): void {
@@ -129,6 +145,7 @@ export class TabMirror {
     this.options.store.transact(() => {
       for (const item of waiting) {
         if ("versions" in item) this.options.stored?.(item.versions);
+        else if ("forgotten" in item) this.forget(item.forgotten);
         else this.applier(item, true);
       }
     });

@@ -1,6 +1,6 @@
 import type { DatabaseErrorCode } from "../errors.js";
 import type { NormalizedQuery } from "../query/query.js";
-import type { Triple } from "../triples.js";
+import type { DocumentRef, Triple } from "../triples.js";
 
 /**
  * Version of the sync protocol these message types describe. A client names it in `hello`; a
@@ -159,6 +159,8 @@ export interface SnapshotMessage {
   readonly queryId: string;
   readonly triples: readonly Triple[];
   readonly cursor: string;
+  /** Documents changed while the client was away that its user may no longer read: it drops them. */
+  readonly revoked?: readonly DocumentRef[];
 }
 
 /** Later changes that can affect the connection's live queries. */
@@ -166,6 +168,11 @@ export interface ChangesMessage {
   readonly type: "changes";
   readonly triples: readonly Triple[];
   readonly cursor: string;
+  /**
+   * Documents the connection's user may no longer read (a change to them took its access away):
+   * the client drops its copies, in memory and storage. Never the documents of `triples`.
+   */
+  readonly revoked?: readonly DocumentRef[];
 }
 
 /** A pushed batch is durable on the server. */

@@ -135,6 +135,8 @@ describe("round trips", () => {
       { type: "welcome", serverHlc: HLC, userId: null },
       { type: "snapshot", queryId: "q1", triples: realTriples(), cursor: "12" },
       { type: "changes", triples: realTriples(), cursor: "13" },
+      { type: "changes", triples: [], cursor: "13", revoked: [{ collection: "notes", id: "n1" }] },
+      { type: "snapshot", queryId: "q1", triples: [], cursor: "13", revoked: [{ collection: "notes", id: "n1" }] },
       { type: "ack", batchId: "b1", cursor: "14" },
       { type: "error", code: "CLOCK_DRIFT", message: "too far ahead", details: { aheadMs: 90_000 } },
       { type: "error", code: "PROTOCOL", message: "bad" },
@@ -422,6 +424,8 @@ describe("server message rejections", () => {
     refusedServer({ type: "snapshot", queryId: "q1", triples: [], cursor: null }, "cursor");
     refusedServer({ type: "changes", triples: [triple({ field: DELETED_FIELD, value: false })], cursor: "1" }, "$deleted");
     refusedServer({ type: "changes", triples: [], cursor: "" }, "cursor");
+    refusedServer({ type: "changes", triples: [], cursor: "1", revoked: [{ collection: "notes" }] }, "revoked[0].id");
+    refusedServer({ type: "snapshot", queryId: "q1", triples: [], cursor: "1", revoked: {} }, "revoked");
     refusedServer({ type: "ack", batchId: "b 1", cursor: "1" }, "batchId");
     refusedServer({ type: "error", code: "OOPS", message: "m" }, "code", "VALIDATION");
     refusedServer({ type: "error", code: "PROTOCOL", message: 5 }, "message");

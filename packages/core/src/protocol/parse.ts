@@ -12,7 +12,7 @@ import {
   whereFields,
 } from "../query/query.js";
 import type { FieldSpec, FieldType } from "../schema/field.js";
-import { DELETED_FIELD, type Triple } from "../triples.js";
+import { DELETED_FIELD, type DocumentRef, type Triple } from "../triples.js";
 import { type ClientMessage, DEFAULT_MAX_FRAME_BYTES, helloMessage, PROTOCOL_VERSION, type RoomAddress, type ServerMessage, type StatusValues } from "./messages.js";
 
 /** Limits of {@link parseClientMessage} / {@link parseServerMessage}. */
@@ -195,6 +195,18 @@ function triple(value: unknown, path: string): Triple {
 
 function triples(value: unknown, path: string): Triple[] {
   return array(value, path).map((each, index) => triple(each, `${path}[${index}]`));
+}
+
+function documentRefs(value: unknown, path: string): DocumentRef[] {
+  return array(value, path).map((each, index) => {
+    const raw = object(each, `${path}[${index}]`, ["collection", "id"]);
+    return { collection: name(raw.collection, `${path}[${index}].collection`), id: string(raw.id, `${path}[${index}].id`, MAX_STRING_ID) };
+  });
+}
+
+/** The message with its `revoked` documents, when it names any. */
+function withRevoked<M extends object>(message: M, raw: Obj, path: string): M & { revoked?: DocumentRef[] } {
+  return raw.revoked === undefined ? message : { ...message, revoked: documentRefs(raw.revoked, path) };
 }
 
 // ---- normalized queries (shape only: the server has no schema) ----
@@ -426,16 +438,15 @@ function serverMessage(raw: Obj): ServerMessage {
         userId: raw.userId === null ? null : string(raw.userId, "userId", MAX_STRING_ID),
       };
     case "snapshot":
-      object(raw, "snapshot", ["type", "queryId", "triples", "cursor"]);
-      return {
-        type: "snapshot",
-        queryId: id(raw.queryId, "queryId"),
-        triples: triples(raw.triples, "triples"),
-        cursor: cursorString(raw.cursor, "cursor"),
-      };
+      object(raw, "snapshot", ["type", "queryId", "triples", "cursor", "revoked"]);
+      return withRevoked(
+        { type: "snapshot", queryId: id(raw.queryId, "queryId"), triples: triples(raw.triples, "triples"), cursor: cursorString(raw.cursor, "cursor") },
+        raw,
+        "revoked",
+      );
     case "changes":
-      object(raw, "changes", ["type", "triples", "cursor"]);
-      return { type: "changes", triples: triples(raw.triples, "triples"), cursor: cursorString(raw.cursor, "cursor") };
+      object(raw, "changes", ["type", "triples", "cursor", "revoked"]);
+      return withRevoked({ type: "changes", triples: triples(raw.triples, "triples"), cursor: cursorString(raw.cursor, "cursor") }, raw, "revoked");
     case "ack":
       object(raw, "ack", ["type", "batchId", "cursor"]);
       return { type: "ack", batchId: id(raw.batchId, "batchId"), cursor: cursorString(raw.cursor, "cursor") };

@@ -175,3 +175,39 @@ describe("TripleStore.unload", () => {
     expect(tagB.result.value.map((doc) => doc.id).sort()).toEqual(["p2", "p3"]);
   });
 });
+
+describe("TripleStore.forget", () => {
+  const tagged = createSchema({
+    entities: { posts: { title: t.string({ fallback: "" }), tag: t.string({ optional: true }), tagIds: t.refMany("posts") } },
+  }).collections.posts!;
+
+  it("forgets live documents as a change live queries see, with no tombstone: later writes start them afresh", () => {
+    const store = new TripleStore();
+    const registry = new LiveQueryRegistry(store);
+    for (let n = 0; n < 3; n++) store.setFields("posts", `p${n}`, [["title", `t${n}`], ["tag", "a"]], at(1 + n));
+    store.setElement("posts", "p0", "tagIds", "x", true, at(5));
+    store.delete("posts", "p2", at(6));
+    const byTag = registry.acquire(normalizeQuery(tagged, { where: { tag: "a" }, fields: { id: true } }).data!);
+    const byMember = registry.acquire(normalizeQuery(tagged, { where: { tagIds: "x" }, fields: { id: true } }).data!);
+    expect(byTag.result.value).toEqual([{ id: "p0" }, { id: "p1" }]);
+    expect(byMember.result.value).toEqual([{ id: "p0" }]);
+
+    // A deleted or unknown document is left as it is.
+    expect(store.forget([{ collection: "posts", id: "p0" }, { collection: "posts", id: "p2" }, { collection: "posts", id: "nope" }, { collection: "other", id: "p0" }])).toBe(1);
+    expect(byTag.result.value).toEqual([{ id: "p1" }]);
+    expect(byMember.result.value).toEqual([]);
+    expect(store.documentTriples("posts", "p0")).toEqual([]);
+    expect(store.documentTriples("posts", "p2").map((triple) => triple.field)).toEqual(["$deleted"]);
+    const table = store.table("posts")!;
+    expect(table.rowOf("p0")).toBeUndefined();
+    expect(table.liveCount).toBe(1);
+    expect(idsOf(store, { tagIds: "x" })).toEqual([]);
+
+    // Sent again, it is written afresh: even an older write wins over nothing.
+    expect(store.setField("posts", "p0", "title", "back", at(2))).toBe(true);
+    store.setField("posts", "p0", "tag", "a", at(2));
+    expect(byTag.result.value).toEqual([{ id: "p0" }, { id: "p1" }]);
+    expect(store.documentTriples("posts", "p0").map((triple) => triple.field).sort()).toEqual(["tag", "title"]);
+    registry.dispose();
+  });
+});

@@ -358,27 +358,46 @@ export class Table {
       }
       return false;
     }
-    const change = touch(this, row);
+    this.clear(row, touch(this, row));
+    this.state[row] = RowState.Deleted;
+    this.tombstones.set(row, { ticks, node });
+    return true;
+  }
+
+  /**
+   * Forgets a live document as if it was never written (its cells, without a tombstone), as a
+   * change live queries hear: it leaves their results, and a later write (the server sending it
+   * again) starts it afresh. The row keeps its number, so views holding it stay valid. For a
+   * client dropping a document its user may no longer read. Returns whether it was live.
+   */
+  forget(row: number, touch: TouchRow): boolean {
+    if (this.state[row] !== RowState.Live) return false;
+    this.clear(row, touch(this, row));
+    this.state[row] = RowState.Empty;
+    this.updatedTicks[row] = 0;
+    return true;
+  }
+
+  /** Drops every cell of a row, remembering what `get` read in `change` (live queries route by it). */
+  private clear(row: number, change: RowChange): void {
+    const wasLive = this.state[row] === RowState.Live;
     for (const [field, column] of this.columns) {
-      // Remember what `get` read (the plain value, else the set members), as live queries route by it.
       const old = column.values[row] ?? this.setColumns.get(field)?.members[row];
       change.remember(field, old);
-      if (this.state[row] === RowState.Live) this.unindex(row, field, old);
+      if (wasLive) this.unindex(row, field, old);
       column.values[row] = undefined;
+      column.ticks[row] = 0;
       column.nodes[row] = UNWRITTEN;
     }
     for (const [field, set] of this.setColumns) {
       const old = set.members[row];
       change.remember(field, old);
-      if (this.state[row] === RowState.Live) this.unindex(row, field, old);
+      if (wasLive) this.unindex(row, field, old);
       set.cells[row] = undefined;
       set.members[row] = undefined;
     }
-    if (this.state[row] === RowState.Live) this.liveCount--;
-    this.state[row] = RowState.Deleted;
-    this.tombstones.set(row, { ticks, node });
+    if (wasLive) this.liveCount--;
     for (const index of this.rangeIndexes.values()) index.markStale();
-    return true;
   }
 
   private reviveIfEmpty(row: number): void {

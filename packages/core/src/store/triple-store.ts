@@ -1,6 +1,6 @@
 import { type Hlc, decodeHlc, encodeHlc } from "../hlc.js";
 import { type DatabaseResult, fail, ok } from "../errors.js";
-import { DELETED_FIELD, type Triple } from "../triples.js";
+import { DELETED_FIELD, type DocumentRef, type Triple } from "../triples.js";
 import { RowChange, Table } from "./table.js";
 
 /** Every row one transaction changed, per table. Rows appear once however often they changed. */
@@ -176,6 +176,22 @@ export class TripleStore {
   delete(collection: string, id: string, hlc: Hlc): boolean {
     const table = this.tableFor(collection);
     return this.inTransaction(() => table.delete(table.rowFor(id), hlc.ticks, this.intern(hlc.node), this.touch));
+  }
+
+  /**
+   * Forgets live documents as if they were never written, with no tombstone (see `Table.forget`):
+   * live queries see them leave. Returns how many were live.
+   */
+  forget(documents: Iterable<DocumentRef>): number {
+    return this.inTransaction(() => {
+      let count = 0;
+      for (const { collection, id } of documents) {
+        const table = this.tables.get(collection);
+        const row = table?.rowOf(id);
+        if (row !== undefined && table!.forget(row, this.touch)) count++;
+      }
+      return count;
+    });
   }
 
   /** Applies one triple (local or remote) with the merge rules. */
