@@ -173,6 +173,35 @@ export class AppHub {
     return row === undefined || test(table!, row);
   }
 
+  /**
+   * Removes from the rooms of changed documents (join rule `{ readable }`) the connections whose
+   * user may no longer read the document: the others see the user leave, it gets UNAUTHORIZED.
+   */
+  private expelUnreadableMembers(applied: readonly Triple[], readableBy: (state: PeerState, collection: string, id: string, key: string) => boolean): void {
+    const permissions = this.options.permissions;
+    if (permissions === undefined || !permissions.isEnforced || this.rooms.size === 0) return;
+    const seen = new Set<string>();
+    for (const { collection, id } of applied) {
+      const key = docKey(collection, id);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      for (const roomType of permissions.roomTypesReading(collection)) {
+        const address = { roomType, roomId: id };
+        for (const peer of this.rooms.connectionsIn(address)) {
+          const state = this.peers.get(peer);
+          if (state === undefined || readableBy(state, collection, id, key)) continue;
+          this.rooms.leave(peer, address);
+          peer.send({
+            type: "error",
+            code: "UNAUTHORIZED",
+            message: `This user may no longer read ${collection}/${id}, so it left the room ${roomType} ${JSON.stringify(id)}.`,
+            details: address,
+          });
+        }
+      }
+    }
+  }
+
   /** Whether `user` may join a room (see `Permissions.mayJoin`). */
   mayJoin(roomType: string, roomId: string, user: RuleUser): boolean {
     return this.options.permissions?.mayJoin(roomType, roomId, user, this.store) ?? true;
@@ -570,6 +599,7 @@ export class AppHub {
         this.learn(state, key);
       }
     }
+    this.expelUnreadableMembers(applied, readableBy);
     // Connections that get the same triples (a change fanned out) share one serialization.
     const numbers = new Map<Triple, number>();
     const numberOf = (triple: Triple) => numbers.get(triple) ?? numbers.set(triple, numbers.size).size - 1;

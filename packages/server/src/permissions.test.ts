@@ -321,5 +321,15 @@ describe("read rules per document", () => {
     expect(await joinRoom(alice, "note", "room-note")).toMatchObject({ type: "roomState" });
     await ack(alice, [share("room-note", "dave", true)]);
     expect(await joinRoom(dave, "note", "room-note")).toMatchObject({ type: "roomState" });
+    expect(await alice.next("userStatus")).toMatchObject({ userId: "dave", status: {} });
+
+    // Unshared: dave leaves the room (alice sees him go) and is told why; his events stop.
+    await ack(alice, [share("room-note", "dave", false)]);
+    expect(await dave.next("error")).toMatchObject({ code: "UNAUTHORIZED", details: { roomType: "note", roomId: "room-note" } });
+    expect(await alice.next("userStatus")).toMatchObject({ userId: "dave", status: null });
+    dave.send({ type: "emit", roomType: "note", roomId: "room-note", event: "poke", data: 1 });
+    expect(await dave.next("error")).toMatchObject({ details: { roomType: "note", roomId: "room-note" } });
+    await alice.sync();
+    expect(alice.pending().filter((message) => message.type === "roomEvent")).toEqual([]);
   });
 });

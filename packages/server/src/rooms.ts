@@ -95,6 +95,11 @@ export class RoomHub {
     return undefined;
   }
 
+  /** The connections in a room. */
+  connectionsIn(address: RoomAddress): Peer[] {
+    return [...(this.rooms.get(roomKey(address))?.members.keys() ?? [])];
+  }
+
   /** Leaves every room of a connection (it closed or missed the heartbeat). */
   leaveAll(peer: Peer): void {
     const keys = this.byPeer.get(peer);

@@ -90,6 +90,8 @@ export class RoomsService {
         const membership = this.memberships.get(`${roomType}\u0000${roomId}`);
         if (membership === undefined) return;
         membership.lastError = error;
+        // Refused (or removed: its user lost access): the room's state is no longer this client's to see.
+        if (error.code === "UNAUTHORIZED") this.clearRoomState(membership);
         for (const listener of [...membership.errorListeners]) call(listener, error);
       },
     });
@@ -116,6 +118,17 @@ export class RoomsService {
     }
     membership.handles++;
     return this.handle(key, membership) as RoomHandle<never>;
+  }
+
+  /** Forgets the other members and the room status: only this user's own status stays. */
+  private clearRoomState(membership: Membership): void {
+    const me = this.myUserId();
+    const hadOthers = Object.keys(membership.users).some((userId) => userId !== me);
+    const hadStatus = Object.keys(membership.roomStatus).length > 0;
+    membership.users = me === undefined ? {} : { [me]: membership.myStatus };
+    membership.roomStatus = {};
+    if (hadStatus) this.notifyRoomStatus(membership);
+    if (hadOthers) this.notifyUserStatus(membership);
   }
 
   /** Leaves every room and fails what waits for the connection. */

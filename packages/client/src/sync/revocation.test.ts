@@ -17,6 +17,7 @@ const schema = createSchema({
     users: { name: t.string({ fallback: "" }) },
     notes: { text: t.string({ fallback: "" }), ownerId: t.string({ fallback: "" }), sharedWith: t.refMany("users") },
   },
+  rooms: { note: { userStatus: { line: t.number({ fallback: 0 }) } } },
 });
 type Client = TrellisClient<typeof schema>;
 
@@ -27,6 +28,7 @@ const RULES = {
     update: { ownerId: "$user.id" },
     delete: { ownerId: "$user.id" },
   },
+  $rooms: { note: { join: { readable: "notes" } } },
 };
 
 let server: ServerProcess;
@@ -142,5 +144,27 @@ describe("revoked access in tabs sharing sync", () => {
     await alice.database.notes.update({ id: shared.id, fields: { sharedWith: [] } });
     await waitFor(() => calls.last?.data?.length === 0, "the note leaves the follower tab's subscription");
     await waitFor(async () => (await localNotes(leader)).length === 0, "the leader tab dropped it too");
+  });
+});
+
+describe("revoked access in a document's room", () => {
+  it("removes bob from the note's room: alice sees him leave, bob's room reports UNAUTHORIZED and forgets the others", async () => {
+    const appId = `revoke-room-${++apps}`;
+    const alice = open({ appId, serverUrl: server.url, userId: "alice", storage: "memory" });
+    const bob = open({ appId, serverUrl: server.url, userId: "bob", storage: "memory" });
+    const shared = (await alice.database.notes.create({ text: "for bob", ownerId: "alice", sharedWith: ["bob"] })).data!;
+    await allOnline([alice, bob]);
+    const aliceRoom = alice.rooms.note(shared.id);
+    await aliceRoom.setUserStatus("line", 3);
+    const bobRoom = bob.rooms.note(shared.id);
+    const errors: string[] = [];
+    bobRoom.onError((error) => errors.push(error.code));
+    await waitFor(() => Object.keys(aliceRoom.getUserStatuses()).includes("bob") && bobRoom.getUserStatuses().alice?.line === 3, "both in the room");
+
+    await alice.database.notes.update({ id: shared.id, fields: { sharedWith: [] } });
+    await waitFor(() => !Object.keys(aliceRoom.getUserStatuses()).includes("bob"), "alice sees bob leave");
+    await waitFor(() => bobRoom.getError()?.code === "UNAUTHORIZED", "bob's room reports why");
+    expect(Object.keys(bobRoom.getUserStatuses())).toEqual(["bob"]);
+    expect(errors).toEqual(["UNAUTHORIZED"]);
   });
 });

@@ -117,6 +117,13 @@ export class Permissions {
     return row !== undefined && this.allows(rule.readable, "read", user, table!, row);
   }
 
+  /** The room types whose join rule needs a readable document of `collection` (its id the room's). */
+  roomTypesReading(collection: string): string[] {
+    const types: string[] = [];
+    for (const [roomType, rule] of this.rules?.rooms ?? []) if (typeof rule !== "boolean" && rule.readable === collection) types.push(roomType);
+    return types;
+  }
+
   private ruleOf(collection: string, operation: Operation): Rule {
     if (this.rules === undefined) return true;
     return this.rules.collections.get(collection)?.[operation] ?? false;
