@@ -1,4 +1,4 @@
-import { type Clock, type DatabaseResult, ok, type Schema, type Triple, type TripleStore } from "@trellis/core";
+import { type Clock, DatabaseError, type DatabaseResult, normalizeQuery, ok, type Schema, type Triple, type TripleStore } from "@trellis/core";
 import { type PrunedSync, type PruneResult, pruneStorage } from "./persistence/prune.js";
 import type { ClientOptions } from "./create-client.js";
 import { generateId } from "./generate-id.js";
@@ -8,6 +8,8 @@ import type { RoomTransport } from "./rooms/rooms.js";
 import type { ClientConnection } from "./sync/client-connection.js";
 import type { QuerySync } from "./sync/query-sync.js";
 import { checkServerUrl } from "./sync/server-url.js";
+import type { WriteError, WriteErrorListener } from "./sync/refused-writes.js";
+import { applyRemoteTriples } from "./sync/remote-apply.js";
 import { SyncEngine } from "./sync/sync-engine.js";
 import { electLeader } from "./tabs/leader-election.js";
 import { openTabChannel, type TabChannel } from "./tabs/tab-messages.js";
@@ -33,6 +35,8 @@ export interface AssembledSync {
   start(): void;
   /** `client.storage.prune()`: nothing to prune without storage or a server (no document is synced). */
   prune(): Promise<DatabaseResult<PruneResult>>;
+  /** `client.onWriteError`: hears every refused change (in every tab of the app). */
+  onWriteError(listener: WriteErrorListener): () => void;
   /** Hands the cursors storage restored to the engine. */
   restored(cursors: ReadonlyMap<string, string>): void;
   /** Closes sync, then (after storage) the tab channel. */
@@ -71,6 +75,21 @@ export function assembleSync<S extends Schema>(
       // A new tab gets what memory holds and what waits there for collections not loaded.
       snapshot: () => [...store.triples(), ...persistence.workingSet.keptTriples()],
     });
+  const writeErrorListeners = new Set<WriteErrorListener>();
+  const notifyWriteError = (change: WriteError) => {
+    for (const listener of [...writeErrorListeners]) {
+      try {
+        listener(change);
+      } catch (error) {
+        console.error("Trellis: an onWriteError listener threw", error);
+      }
+    }
+  };
+  const stopHearingRefusals = channel?.listen((message) => {
+    if (message.type !== "writeRefused") return;
+    const { code, message: text, details } = message.error;
+    for (const change of message.changes) notifyWriteError({ ...change, error: new DatabaseError(code as never, text, details) });
+  });
   const engine =
     options.serverUrl === undefined
       ? undefined
@@ -80,6 +99,31 @@ export function assembleSync<S extends Schema>(
           appId,
           clientId,
           ...persistence?.syncOptions(),
+          documentsQuery: (collection, ids) => {
+            const spec = Object.hasOwn(options.schema.collections, collection) ? options.schema.collections[collection] : undefined;
+            return spec && normalizeQuery(spec, { where: { id: { in: [...ids] } } }, options.schema.collections).data;
+          },
+          // A refused write rolled back: the documents as the server has them, in memory, storage and every tab.
+          replaceDocuments: (documents, triples) => {
+            store.transact(() => {
+              if (persistence === undefined) {
+                store.forget(documents);
+                applyRemoteTriples(store, clock, triples, true);
+              } else {
+                persistence.workingSet.forget(documents);
+                persistence.workingSet.apply(triples, true);
+              }
+            });
+            persistence?.persister.documentsForgotten(documents);
+            persistence?.persister.documentsChanged(triples);
+            mirror?.shareForgotten(documents);
+            mirror?.share(triples);
+          },
+          onWriteError: (change) => {
+            notifyWriteError(change);
+            const { error, ...rest } = change;
+            channel?.post({ type: "writeRefused", error: { code: error.code, message: error.message, details: error.details }, changes: [rest] });
+          },
           onRemoteApplied: (triples) => {
             persistence?.persister.documentsChanged(triples);
             mirror?.share(triples);
@@ -122,6 +166,10 @@ export function assembleSync<S extends Schema>(
       if (tabSync === undefined) engine?.connect();
     },
     restored: (cursors) => engine?.restored(cursors),
+    onWriteError(listener) {
+      writeErrorListeners.add(listener);
+      return () => writeErrorListeners.delete(listener);
+    },
     async prune() {
       if (engine === undefined || persistence === undefined) return ok({ documents: 0, collections: [] });
       const opened = await persistence.ready;
@@ -133,6 +181,8 @@ export function assembleSync<S extends Schema>(
       election?.close();
       mirror?.close();
       stopSharingCommits?.();
+      stopHearingRefusals?.();
+      writeErrorListeners.clear();
       await persistence?.close();
       channel?.close();
     },

@@ -18,6 +18,7 @@ import { QueryService } from "./query-service.js";
 import type { Rooms } from "./rooms/room-types.js";
 import { RoomsService } from "./rooms/rooms.js";
 import { type ClientConnection, LOCAL_CONNECTION } from "./sync/client-connection.js";
+import type { WriteError } from "./sync/refused-writes.js";
 import type { PruneResult } from "./persistence/prune.js";
 import type { KeepAliveOptions, ReconnectOptions } from "./sync/connection.js";
 import { LOCAL_SYNC } from "./sync/query-sync.js";
@@ -139,6 +140,16 @@ export interface TrellisClient<S extends Schema> {
   readonly schema: S;
   /** Sync state: `state`, `pending`, `lastError`, `subscribe`. Always `offline` for a local-only client. */
   readonly connection: ClientConnection;
+  /**
+   * Listens for writes the server refused (a permission rule, a bad value): called once per
+   * refused change with `{ error, collection, id, operation, fields }`, after which the change
+   * is rolled back locally (fields return to the server's values, a refused create disappears,
+   * a refused delete comes back). Every tab of the app hears them. Returns an unsubscribe.
+   *
+   * @example
+   * const off = client.onWriteError(({ error, collection, id }) => toast(`${collection}/${id}: ${error.message}`));
+   */
+  onWriteError(listener: (change: WriteError) => void): () => void;
   /** Connects to the server again after {@link disconnect}. Throws for a local-only client. */
   connect(): void;
   /** Goes offline on purpose: reads and writes go on locally, and nothing reconnects until {@link connect}. */
@@ -257,6 +268,7 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
       sync.connect();
     }),
     disconnect: guard("disconnect", () => sync?.disconnect()),
+    onWriteError: guard("onWriteError", (listener: (change: WriteError) => void) => assembled.onWriteError(listener)),
     async close() {
       if (!isClosed) unregister();
       isClosed = true;

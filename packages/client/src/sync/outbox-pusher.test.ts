@@ -13,6 +13,7 @@ function setup() {
   const frames: PushMessage[] = [];
   const log: string[] = [];
   const refused: DatabaseError[] = [];
+  const refusedEntries: string[][] = [];
   const http: Array<{ entry: OutboxEntry; answer: (result: DatabaseResult<void>) => void }> = [];
   let isConnected = true;
   let networkFailures = 0;
@@ -31,11 +32,15 @@ function setup() {
         http.push({ entry, answer: resolve });
       }),
     onRemoved: () => log.push(`size ${outbox.size}`),
-    onRefused: (error) => refused.push(error),
+    onRefused: (error, entries) => {
+      refused.push(error);
+      refusedEntries.push(entries.map((each) => each.batchId));
+    },
     onNetworkFailure: () => networkFailures++,
   });
   const ids = () => outbox.entries().map((each) => each.batchId);
   return {
+    refusedEntries,
     outbox,
     pusher,
     frames,
@@ -138,17 +143,33 @@ describe("OutboxPusher", () => {
     expect(frames.map((frame) => frame.batchId)).toEqual(["a"]);
   });
 
-  it("drops a refused frame's entries and reports the error, so later entries still go", () => {
-    const { outbox, pusher, refused, ids } = setup();
+  it("sends the entries of a refused frame of several again, each alone; drops and reports the one refused alone", () => {
+    const { outbox, pusher, frames, refused, refusedEntries, ids } = setup();
     outbox.add(entry("a"));
     outbox.add(entry("b"));
     pusher.flush();
     outbox.add(entry("c"));
     pusher.flush();
-    const error = fail("CLOCK_DRIFT", "too far ahead", { batchId: "b" }).error;
+    expect(frames.map((frame) => frame.batchId)).toEqual(["b", "c"]);
+    const error = fail("UNAUTHORIZED", "not yours", { batchId: "b" }).error;
+    // The server stored nothing of frame b (a and b): both go again, one per frame.
     pusher.refuse("b", error);
-    expect(ids()).toEqual(["c"]);
+    expect(frames.map((frame) => frame.batchId)).toEqual(["b", "c", "a", "b"]);
+    expect(refused).toEqual([]);
+    pusher.acknowledge("a");
+    pusher.refuse("b", error);
+    pusher.acknowledge("c");
+    expect(ids()).toEqual([]);
     expect(refused).toEqual([error]);
+    expect(refusedEntries).toEqual([["b"]]);
+    // A frame refused alone is dropped: later entries still go.
+    outbox.add(entry("d"));
+    outbox.add(entry("e"));
+    pusher.flush();
+    pusher.refuse("e", fail("CLOCK_DRIFT", "too far ahead", { batchId: "e" }).error);
+    pusher.refuse("d", fail("CLOCK_DRIFT", "too far ahead", { batchId: "d" }).error);
+    expect(refusedEntries).toEqual([["b"], ["d"]]);
+    expect(ids()).toEqual(["e"]);
   });
 
   it("keeps entries the server failed to store (STORAGE, INTERNAL) and asks for a reconnect to send them again", async () => {

@@ -15,8 +15,11 @@ export interface OutboxPusherOptions {
   readonly pushOverHttp: (entry: OutboxEntry) => Promise<DatabaseResult<void>>;
   /** Entries left the outbox. */
   readonly onRemoved: () => void;
-  /** The server refused entries (they were dropped so the queue cannot wedge) or failed to store them (they stay). */
-  readonly onRefused: (error: DatabaseError) => void;
+  /**
+   * The server refused entries (`entries`: dropped, so the queue cannot wedge; the client rolls
+   * them back) or failed to store them (`entries` empty: they stay and go again).
+   */
+  readonly onRefused: (error: DatabaseError, entries: readonly OutboxEntry[]) => void;
   /** An HTTP push got no answer: the network is failing, so reconnect and send everything again. */
   readonly onNetworkFailure: () => void;
 }
@@ -43,6 +46,11 @@ export class OutboxPusher {
   private isHttpPushing = false;
   /** An entry for HTTP waits for the frames before it to be acknowledged. */
   private isWaitingForAcks = false;
+  /**
+   * Entries of a refused frame of several: each goes alone from now on, so the server refuses
+   * only the one at fault and stores the others (a frame is one batch to the server).
+   */
+  private readonly alone = new Set<string>();
 
   constructor(private readonly options: OutboxPusherOptions) {}
 
@@ -83,9 +91,10 @@ export class OutboxPusher {
         else this.pushOverHttp(entry);
         return;
       }
-      if (bytes + size > FRAME_BUDGET_BYTES && !sendFrame()) return;
+      if ((this.alone.has(entry.batchId) || bytes + size > FRAME_BUDGET_BYTES) && !sendFrame()) return;
       frame.push(entry);
       bytes += size + 1;
+      if (this.alone.has(entry.batchId) && !sendFrame()) return;
     }
     sendFrame();
   }
@@ -102,19 +111,34 @@ export class OutboxPusher {
    */
   refuse(batchId: string, error: DatabaseError): void {
     if (isServerFailure(error)) {
-      this.options.onRefused(error);
+      this.options.onRefused(error, []);
       this.options.onNetworkFailure();
       return;
     }
+    const ids = this.frames.get(batchId) ?? [batchId];
+    if (ids.length > 1) {
+      // Nothing of the frame was stored: its entries go again, each alone.
+      this.frames.delete(batchId);
+      for (const id of ids) {
+        this.sent.delete(id);
+        this.alone.add(id);
+      }
+      this.flush();
+      return;
+    }
+    const refused = this.options.outbox.entries().filter((entry) => ids.includes(entry.batchId));
     this.remove(batchId);
-    this.options.onRefused(error);
+    this.options.onRefused(error, refused);
   }
 
   private remove(batchId: string): void {
     const ids = this.frames.get(batchId) ?? [batchId];
     this.frames.delete(batchId);
     // Gone from the outbox: should one come back (another tab hands it over again), it goes again.
-    for (const id of ids) this.sent.delete(id);
+    for (const id of ids) {
+      this.sent.delete(id);
+      this.alone.delete(id);
+    }
     this.options.outbox.remove(ids);
     this.options.onRemoved();
     if (this.isWaitingForAcks && this.frames.size === 0) this.flush();
@@ -127,13 +151,13 @@ export class OutboxPusher {
     void this.options.pushOverHttp(entry).then(({ error }) => {
       const isCurrent = generation === this.generation;
       if (error?.code === "NETWORK" || (error !== undefined && isServerFailure(error))) {
-        if (error.code !== "NETWORK") this.options.onRefused(error);
+        if (error.code !== "NETWORK") this.options.onRefused(error, []);
         if (isCurrent) this.options.onNetworkFailure();
         return;
       }
       this.options.outbox.remove([entry.batchId]);
       this.options.onRemoved();
-      if (error !== undefined) this.options.onRefused(error);
+      if (error !== undefined) this.options.onRefused(error, [entry]);
       // The entries after it go now (after a reconnect, the new connection has sent them already).
       if (isCurrent) {
         this.isHttpPushing = false;

@@ -1,13 +1,10 @@
 import "fake-indexeddb/auto";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { createSchema, t } from "@trellis/core";
-import { removeDataDir, type ServerProcess, startServerProcess, tempDataDir } from "@trellis/server/testing";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type ClientOptions, createClient, type TrellisClient } from "../create-client.js";
 import { createMemoryStorage } from "../persistence/memory-storage.js";
 import type { ClientStorage } from "../persistence/storage.js";
-import { allOnline, FAST_RECONNECT, recorder, waitFor } from "../testing/live-server.js";
+import { allOnline, FAST_RECONNECT, recorder, useServerProcess, waitFor } from "../testing/live-server.js";
 
 // Live revocation against a real server with rules: a note shared with bob and then unshared
 // leaves bob's subscriptions, memory and storage, whether bob was online or away meanwhile.
@@ -31,27 +28,10 @@ const RULES = {
   $rooms: { note: { join: { readable: "notes" } } },
 };
 
-let server: ServerProcess;
-beforeAll(async () => {
-  const dataDir = tempDataDir();
-  const file = join(dataDir, "rules.json");
-  writeFileSync(file, JSON.stringify(RULES));
-  server = await startServerProcess({ dataDir, args: ["--permissions", file] });
-});
-afterAll(async () => {
-  await server.stop();
-  removeDataDir(server.dataDir);
-});
-
-const clients: Client[] = [];
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((client) => client.close()));
-});
+const live = useServerProcess({ permissions: RULES });
 
 function open(options: Partial<ClientOptions<typeof schema>>): Client {
-  const client = createClient({ schema, reconnect: FAST_RECONNECT, ...options });
-  clients.push(client);
-  return client;
+  return live.track(createClient({ schema, reconnect: FAST_RECONNECT, ...options }));
 }
 
 let apps = 0;
@@ -69,8 +49,8 @@ describe.each(backends)("revoked access, with $name", (backend) => {
   it("removes a note from bob's subscription, memory and storage the moment alice unshares it", async () => {
     const appId = `revoke-live-${++apps}`;
     const storage = backend.storage();
-    const alice = open({ appId: `${appId}`, serverUrl: server.url, userId: "alice", storage: "memory" });
-    const bob = open({ appId, serverUrl: server.url, userId: "bob", storage });
+    const alice = open({ appId: `${appId}`, serverUrl: live.server.url, userId: "alice", storage: "memory" });
+    const bob = open({ appId, serverUrl: live.server.url, userId: "bob", storage });
     const shared = (await alice.database.notes.create({ text: "for bob", ownerId: "alice", sharedWith: ["bob"] })).data!;
     const own = (await bob.database.notes.create({ text: "bob's", ownerId: "bob" })).data!;
     const calls = recorder<readonly { text: string }[]>();
@@ -92,8 +72,8 @@ describe.each(backends)("revoked access, with $name", (backend) => {
   it("drops what bob lost access to while he was offline, when he comes back", async () => {
     const appId = `revoke-offline-${++apps}`;
     const storage = backend.storage();
-    const alice = open({ appId, serverUrl: server.url, userId: "alice", storage: "memory" });
-    const bob = open({ appId, serverUrl: server.url, userId: "bob", storage });
+    const alice = open({ appId, serverUrl: live.server.url, userId: "alice", storage: "memory" });
+    const bob = open({ appId, serverUrl: live.server.url, userId: "bob", storage });
     const shared = (await alice.database.notes.create({ text: "for bob", ownerId: "alice", sharedWith: ["bob"] })).data!;
     const calls = recorder<readonly { id: string }[]>();
     bob.database.notes.subscribe({}, calls.callback);
@@ -115,8 +95,8 @@ describe.each(backends)("revoked access, with $name", (backend) => {
 
   it("brings a note back whole when it is shared again", async () => {
     const appId = `revoke-again-${++apps}`;
-    const alice = open({ appId, serverUrl: server.url, userId: "alice", storage: "memory" });
-    const bob = open({ appId, serverUrl: server.url, userId: "bob", storage: backend.storage() });
+    const alice = open({ appId, serverUrl: live.server.url, userId: "alice", storage: "memory" });
+    const bob = open({ appId, serverUrl: live.server.url, userId: "bob", storage: backend.storage() });
     const shared = (await alice.database.notes.create({ text: "v1", ownerId: "alice", sharedWith: ["bob"] })).data!;
     const calls = recorder<readonly { text: string }[]>();
     bob.database.notes.subscribe({ fields: { text: true } }, calls.callback);
@@ -132,10 +112,10 @@ describe.each(backends)("revoked access, with $name", (backend) => {
 describe("revoked access in tabs sharing sync", () => {
   it("removes the note from the follower tab's subscription too", async () => {
     const appId = `revoke-tabs-${++apps}`;
-    const alice = open({ appId, serverUrl: server.url, userId: "alice", storage: "memory" });
-    const leader = open({ appId, serverUrl: server.url, userId: "bob", storage: "indexeddb" });
+    const alice = open({ appId, serverUrl: live.server.url, userId: "alice", storage: "memory" });
+    const leader = open({ appId, serverUrl: live.server.url, userId: "bob", storage: "indexeddb" });
     await allOnline([leader]);
-    const follower = open({ appId, serverUrl: server.url, userId: "bob", storage: "indexeddb" });
+    const follower = open({ appId, serverUrl: live.server.url, userId: "bob", storage: "indexeddb" });
     await waitFor(() => follower.connection.state === "online", "the follower tab mirrors the leader's connection");
     const shared = (await alice.database.notes.create({ text: "for bob", ownerId: "alice", sharedWith: ["bob"] })).data!;
     const calls = recorder<readonly { text: string }[]>();
@@ -150,8 +130,8 @@ describe("revoked access in tabs sharing sync", () => {
 describe("revoked access in a document's room", () => {
   it("removes bob from the note's room: alice sees him leave, bob's room reports UNAUTHORIZED and forgets the others", async () => {
     const appId = `revoke-room-${++apps}`;
-    const alice = open({ appId, serverUrl: server.url, userId: "alice", storage: "memory" });
-    const bob = open({ appId, serverUrl: server.url, userId: "bob", storage: "memory" });
+    const alice = open({ appId, serverUrl: live.server.url, userId: "alice", storage: "memory" });
+    const bob = open({ appId, serverUrl: live.server.url, userId: "bob", storage: "memory" });
     const shared = (await alice.database.notes.create({ text: "for bob", ownerId: "alice", sharedWith: ["bob"] })).data!;
     await allOnline([alice, bob]);
     const aliceRoom = alice.rooms.note(shared.id);

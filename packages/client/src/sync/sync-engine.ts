@@ -8,6 +8,7 @@ import {
   type DocumentRef,
   type HelloMessage,
   type NormalizedQuery,
+  ok,
   helloMessage,
   type Triple,
   type TripleStore,
@@ -27,7 +28,8 @@ import { fetchQuery, type HttpContext, pushEntry, type SyncPayload } from "./htt
 import { createMemoryOutbox, type Outbox, type OutboxEntry } from "./outbox.js";
 import { OutboxPusher } from "./outbox-pusher.js";
 import type { QuerySync } from "./query-sync.js";
-import { type RemoteApplier, storeApplier } from "./remote-apply.js";
+import { refusedChanges, type WriteError, WriteRollback } from "./refused-writes.js";
+import { applyRemoteTriples, type RemoteApplier, storeApplier } from "./remote-apply.js";
 import { syncUrl } from "./server-url.js";
 import { type SyncedQuery, SyncedQueries } from "./synced-queries.js";
 import { resolveWebSocket, type WebSocketConstructor } from "./web-socket.js";
@@ -67,6 +69,15 @@ export interface SyncEngineOptions {
   readonly forget?: ((documents: readonly DocumentRef[]) => void) | undefined;
   /** Hears every list of documents the server revoked, once forgotten (persistence drops them). */
   readonly onRemoteForgotten?: ((documents: readonly DocumentRef[]) => void) | undefined;
+  /** The query that fetches documents by id (for rolling back refused writes); undefined: none. */
+  readonly documentsQuery?: ((collection: string, ids: readonly string[]) => NormalizedQuery | undefined) | undefined;
+  /**
+   * Replaces documents in memory when a refused write is rolled back: forgets them, then applies
+   * `triples` (default: straight to the store). Storage and other tabs must follow.
+   */
+  readonly replaceDocuments?: ((documents: readonly DocumentRef[], triples: readonly Triple[]) => void) | undefined;
+  /** Hears each refused change, once the server refused it (the rollback follows). */
+  readonly onWriteError?: ((change: WriteError) => void) | undefined;
   /** Hears the triples of every remote batch applied (persistence stores their documents). */
   readonly onRemoteApplied?: ((triples: readonly Triple[]) => void) | undefined;
   /** Hears every cursor move of a synced query (persistence stores them). */
@@ -105,6 +116,7 @@ export class SyncEngine implements QuerySync {
   /** False in a follower tab: the leader tab pushes every tab's writes (see tabs/tab-sync.ts). */
   private isPushing = true;
   private isRestoring = false;
+  private readonly rollback: WriteRollback;
 
   constructor(private readonly options: SyncEngineOptions) {
     this.outbox = options.outbox ?? createMemoryOutbox();
@@ -147,7 +159,7 @@ export class SyncEngine implements QuerySync {
       onRemoved: () => {
         this.pending.value = this.outbox.size;
       },
-      onRefused: (error) => this.report(error),
+      onRefused: (error, entries) => this.refused(error, entries),
       onNetworkFailure: () => this.transport.restart(),
     });
     const outstanding = this.queries.outstanding;
@@ -158,6 +170,25 @@ export class SyncEngine implements QuerySync {
       return pending.value > 0 || outstanding.value > 0 ? "syncing" : "online";
     });
     this.connection = createClientConnection(state, pending, this.lastError);
+    this.rollback = new WriteRollback({
+      fetch: async (collection, ids) => {
+        const query = options.documentsQuery?.(collection, ids);
+        if (query === undefined) return ok(undefined);
+        const answer = await fetchQuery(this.http, query);
+        return answer.error ? answer : ok(answer.data.triples);
+      },
+      replace: (documents, triples) => {
+        const replace =
+          options.replaceDocuments ??
+          ((forgotten: readonly DocumentRef[], replacement: readonly Triple[]) =>
+            options.store.transact(() => {
+              options.store.forget(forgotten);
+              applyRemoteTriples(options.store, options.clock, replacement, true);
+            }));
+        batch(() => replace(documents, triples));
+      },
+      pending: () => this.outbox.entries(),
+    });
     if (options.ready !== undefined) {
       this.isRestoring = true;
       void options.ready.then(() => {
@@ -212,6 +243,7 @@ export class SyncEngine implements QuerySync {
 
   /** Queues the triples of one local write call for the server; returns its outbox entry. */
   record(triples: readonly Triple[]): OutboxEntry {
+    this.rollback.observe(triples);
     const entry = { batchId: this.options.newId(), triples };
     this.outbox.add(entry);
     this.pending.value = this.outbox.size;
@@ -224,6 +256,7 @@ export class SyncEngine implements QuerySync {
     const held = new Set(this.outbox.entries().map((entry) => entry.batchId));
     const fresh = entries.filter((entry) => !held.has(entry.batchId));
     if (fresh.length === 0) return;
+    for (const entry of fresh) this.rollback.observe(entry.triples);
     this.outbox.adopt(fresh);
     this.pending.value = this.outbox.size;
     this.schedulePush();
@@ -294,6 +327,7 @@ export class SyncEngine implements QuerySync {
   applyRemote(triples: readonly Triple[]): void {
     const apply = this.options.apply ?? storeApplier(this.options.store, this.options.clock);
     const clockError = apply(triples);
+    this.rollback.observe(triples);
     if (clockError !== undefined) this.report(clockError);
     if (triples.length > 0) this.options.onRemoteApplied?.(triples);
   }
@@ -361,6 +395,19 @@ export class SyncEngine implements QuerySync {
         this.report(error);
       }
     }
+  }
+
+  /**
+   * The server refused writes: the error shows in `lastError`, each refused change reaches the
+   * write error listeners, and the documents go back to the server's state (see WriteRollback).
+   */
+  private refused(error: DatabaseError, entries: readonly OutboxEntry[]): void {
+    this.report(error);
+    if (entries.length === 0) return;
+    for (const change of refusedChanges(error, entries)) this.options.onWriteError?.(change);
+    void this.rollback.roll(entries).then((rolled) => {
+      if (rolled.error) this.report(new DatabaseError(rolled.error.code, `A refused write could not be rolled back: ${rolled.error.message}`));
+    });
   }
 
   private report(error: DatabaseError): void {

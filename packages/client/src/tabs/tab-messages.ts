@@ -9,6 +9,13 @@ import type { OutboxEntry } from "../sync/outbox.js";
 export type TabMessage =
   /** Triples a tab applied to its store: its own writes, or (the leader) what the server sent. */
   | { readonly type: "applied"; readonly from: string; readonly triples: readonly Triple[] }
+  /** The leader: the server refused these changes (each tab's `onWriteError` listeners hear them). */
+  | {
+      readonly type: "writeRefused";
+      readonly from: string;
+      readonly error: { readonly code: string; readonly message: string; readonly details: Readonly<Record<string, unknown>> | undefined };
+      readonly changes: ReadonlyArray<{ readonly collection: string; readonly id: string; readonly operation: "create" | "update" | "delete"; readonly fields: readonly string[] }>;
+    }
   /** Documents the leader forgot: the server revoked its user's access to them. */
   | { readonly type: "forgotten"; readonly from: string; readonly documents: readonly DocumentRef[] }
   /** A follower wants a query synced (again after a leader change), from its cursor if any. */
@@ -53,7 +60,7 @@ export type TabMessage =
   /** The leader's store, for one tab that said hello: what it may have missed while opening. */
   | { readonly type: "snapshot"; readonly from: string; readonly to: string; readonly triples: readonly Triple[] };
 
-const TYPES = new Set(["applied", "forgotten", "follow", "release", "push", "acked", "answered", "state", "leader", "connect", "bye", "hello", "snapshot", "prune", "pruned", "stored"]);
+const TYPES = new Set(["applied", "forgotten", "writeRefused", "follow", "release", "push", "acked", "answered", "state", "leader", "connect", "bye", "hello", "snapshot", "prune", "pruned", "stored"]);
 
 /** A message from another tab of this app, or undefined for anything else on the channel. */
 export function parseTabMessage(data: unknown): TabMessage | undefined {

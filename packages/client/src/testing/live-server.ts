@@ -4,7 +4,9 @@
  * support only; not exported from the package.
  */
 import type { ClientMessage, ServerMessage } from "@trellis/core";
-import { removeDataDir, type ServerProcess, startServerProcess } from "@trellis/server/testing";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { removeDataDir, type ServerProcess, startServerProcess, tempDataDir } from "@trellis/server/testing";
 import { afterAll, afterEach, beforeAll } from "vitest";
 import WebSocket from "ws";
 import type { ConnectionState } from "../sync/client-connection.js";
@@ -159,12 +161,20 @@ export interface ServerFixture {
  * tracked (afterEach) and stops the server (afterAll).
  * @example const live = useServerProcess(); const client = live.track(createClient({ schema, serverUrl: live.server.url }));
  */
-export function useServerProcess(): ServerFixture {
+export function useServerProcess(options: { readonly permissions?: object } = {}): ServerFixture {
   let server: ServerProcess | undefined;
   const clients: { close(): Promise<void> }[] = [];
   let apps = 0;
   beforeAll(async () => {
-    server = await startServerProcess();
+    if (options.permissions === undefined) {
+      server = await startServerProcess();
+      return;
+    }
+    // Rules go in a file next to the data, as `trellis-server --permissions` reads them.
+    const dataDir = tempDataDir();
+    const file = join(dataDir, "rules.json");
+    writeFileSync(file, JSON.stringify(options.permissions));
+    server = await startServerProcess({ dataDir, args: ["--permissions", file] });
   });
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((client) => client.close()));

@@ -192,12 +192,15 @@ describe("TripleStore.forget", () => {
     expect(byTag.result.value).toEqual([{ id: "p0" }, { id: "p1" }]);
     expect(byMember.result.value).toEqual([{ id: "p0" }]);
 
-    // A deleted or unknown document is left as it is.
-    expect(store.forget([{ collection: "posts", id: "p0" }, { collection: "posts", id: "p2" }, { collection: "posts", id: "nope" }, { collection: "other", id: "p0" }])).toBe(1);
+    // Unknown documents are left alone; a deleted one loses its tombstone too.
+    expect(store.forget([{ collection: "posts", id: "p0" }, { collection: "posts", id: "p2" }, { collection: "posts", id: "nope" }, { collection: "other", id: "p0" }])).toBe(2);
     expect(byTag.result.value).toEqual([{ id: "p1" }]);
     expect(byMember.result.value).toEqual([]);
     expect(store.documentTriples("posts", "p0")).toEqual([]);
-    expect(store.documentTriples("posts", "p2").map((triple) => triple.field)).toEqual(["$deleted"]);
+    expect(store.documentTriples("posts", "p2")).toEqual([]);
+    expect(store.setField("posts", "p2", "tag", "a", at(1))).toBe(true);
+    expect(byTag.result.value).toEqual([{ id: "p1" }, { id: "p2" }]);
+    store.forget([{ collection: "posts", id: "p2" }]);
     const table = store.table("posts")!;
     expect(table.rowOf("p0")).toBeUndefined();
     expect(table.liveCount).toBe(1);

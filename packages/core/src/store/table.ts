@@ -365,14 +365,16 @@ export class Table {
   }
 
   /**
-   * Forgets a live document as if it was never written (its cells, without a tombstone), as a
-   * change live queries hear: it leaves their results, and a later write (the server sending it
-   * again) starts it afresh. The row keeps its number, so views holding it stay valid. For a
-   * client dropping a document its user may no longer read. Returns whether it was live.
+   * Forgets a document as if it was never written (its cells, and a tombstone if deleted), as a
+   * change live queries hear: a live one leaves their results, and a later write (the server
+   * sending it again) starts it afresh. The row keeps its number, so views holding it stay
+   * valid. For a client dropping a document its user may no longer read, or rolling back a
+   * refused write. Returns whether there was anything to forget.
    */
   forget(row: number, touch: TouchRow): boolean {
-    if (this.state[row] !== RowState.Live) return false;
+    if (this.state[row] === RowState.Empty) return false;
     this.clear(row, touch(this, row));
+    this.tombstones.delete(row);
     this.state[row] = RowState.Empty;
     this.updatedTicks[row] = 0;
     return true;

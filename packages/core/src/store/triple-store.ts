@@ -179,15 +179,15 @@ export class TripleStore {
   }
 
   /**
-   * Forgets live documents as if they were never written, with no tombstone (see `Table.forget`):
-   * live queries see them leave. Returns how many were live.
+   * Forgets documents as if they were never written, deleted ones with their tombstone (see
+   * `Table.forget`): live queries see them leave. Returns how many it held.
    */
   forget(documents: Iterable<DocumentRef>): number {
     return this.inTransaction(() => {
       let count = 0;
       for (const { collection, id } of documents) {
         const table = this.tables.get(collection);
-        const row = table?.rowOf(id);
+        const row = table?.anyRowOf(id);
         if (row !== undefined && table!.forget(row, this.touch)) count++;
       }
       return count;
