@@ -43,6 +43,8 @@ export interface SyncConfig {
   /** Under attack: writes timed quiet and under attack, and the triples of the large push. */
   readonly attackWrites: number;
   readonly largePushTriples: number;
+  /** Permission rules: documents of the snapshot, subscribers and writes of the live phase, timed pushes, revocations. */
+  readonly rules: { readonly docs: number; readonly subscribers: number; readonly writes: number; readonly pushes: number; readonly revocations: number };
   /** Kills a phase that hangs. */
   readonly phaseTimeoutMs: number;
 }
@@ -91,6 +93,7 @@ export function syncConfigFromEnv(env: NodeJS.ProcessEnv, smokeFlag: boolean): S
       roundTrips: 200,
       attackWrites: 30,
       largePushTriples: 20_000,
+      rules: { docs: 1_000, subscribers: 10, writes: 20, pushes: 20, revocations: 20 },
       phaseTimeoutMs: 20_000,
     };
   }
@@ -118,6 +121,7 @@ export function syncConfigFromEnv(env: NodeJS.ProcessEnv, smokeFlag: boolean): S
     roundTrips: 2_000,
     attackWrites: 300,
     largePushTriples: 500_000,
+    rules: { docs: 10_000, subscribers: 100, writes: 200, pushes: 300, revocations: 200 },
     phaseTimeoutMs: 120_000,
   };
 }

@@ -24,6 +24,7 @@ import { roomCursors, roomEventFanOut } from "./rooms.js";
 import { trellisPingRoundTrip, wsEchoRoundTrip } from "./round-trip.js";
 import { type SyncResults, syncTables, syncTargetLines, syncTargets } from "./sync-report.js";
 import { calmClients, calmClientsUnderAttack, largePush } from "./under-attack.js";
+import { rulesCost, startRulesServer } from "./permissions.js";
 
 const INGEST_APP = "bench-ingest";
 
@@ -154,6 +155,15 @@ async function main(): Promise<number> {
     });
     await phase(`a push of ${config.largePushTriples} triples over HTTP, another app pinging`, async () => {
       results.underAttack = { ...results.underAttack, largePush: await largePush(server.url, config.largePushTriples) };
+    });
+    await phase(`permission rules: ${config.rules.docs}-document snapshot, ${config.rules.subscribers} readers, pushes, revocations`, async () => {
+      const rulesServer = await onServerCpus(pinning, () => startRulesServer());
+      try {
+        results.rules = await rulesCost(server.url, rulesServer.url, { ...config.rules, gapMs: config.latencyGapMs });
+      } finally {
+        await rulesServer.stop();
+        removeDataDir(rulesServer.dataDir);
+      }
     });
     for (let h = 0; h < config.hostProcesses; h++) hosts.push(await spawnChild(new URL("./client-host.js", import.meta.url), profileArgs));
     results.clockOffsets = hosts.map((host) => ({ offsetUs: host.offsetMs * 1000, errorUs: (host.calibrationRttMs * 1000) / 2 }));

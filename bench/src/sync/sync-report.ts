@@ -8,6 +8,7 @@ import type { LatencyMode, LatencyResult, ThroughputResult } from "./replication
 import type { CursorsResult, RoomEventsResult } from "./rooms.js";
 import type { RoundTripResult } from "./round-trip.js";
 import type { UnderAttackResult } from "./under-attack.js";
+import type { RulesCostResult } from "./permissions.js";
 
 export interface SyncResults {
   wsRoundTrip?: RoundTripResult;
@@ -31,6 +32,8 @@ export interface SyncResults {
   clockOffsets?: Array<{ readonly offsetUs: number; readonly errorUs: number }>;
   /** Well-behaved clients with the server quiet, under a hostile client's attack, and during a large push. */
   underAttack?: Partial<UnderAttackResult>;
+  /** Permission rules against the same work without rules. */
+  rules?: RulesCostResult;
 }
 
 export interface SyncTarget {
@@ -257,6 +260,21 @@ export function syncTables(results: SyncResults): string {
         `how long the server's event loop stood still.`,
     );
   }
+  const rules = results.rules;
+  if (rules !== undefined) {
+    out.push(
+      table(
+        ["permission rules", "without rules", "with rules", "ratio"],
+        [
+          [`snapshot of ${f(rules.docs)} documents (owner rule), median`, `${f(rules.snapshot.plainMs, 1)} ms`, `${f(rules.snapshot.rulesMs, 1)} ms`, `${f(rules.snapshot.rulesMs / rules.snapshot.plainMs, 2)}x`],
+          [`write → change at ${f(rules.live.subscribers)} readers (sharing rule each), p50`, `${f(rules.live.plainP50Ms, 2)} ms`, `${f(rules.live.rulesP50Ms, 2)} ms`, `${f(rules.live.rulesP50Ms / rules.live.plainP50Ms, 2)}x`],
+          [`  p99`, `${f(rules.live.plainP99Ms, 2)} ms`, `${f(rules.live.rulesP99Ms, 2)} ms`, `${f(rules.live.rulesP99Ms / rules.live.plainP99Ms, 2)}x`],
+          [`pushes of 100 updates (update rule)`, `${f(rules.push.plainPerSecond, 0)} triples/s`, `${f(rules.push.rulesPerSecond, 0)} triples/s`, `${f((rules.push.rulesPerSecond / rules.push.plainPerSecond) * 100, 0)}%`],
+          [`sharing removed → reader told to drop it (${f(rules.revocation.runs)} runs)`, "-", `p50 ${f(rules.revocation.p50Ms, 2)} ms, p99 ${f(rules.revocation.p99Ms, 2)} ms`, "-"],
+        ],
+      ),
+    );
+  }
   return out.join("\n\n");
 }
 
@@ -319,6 +337,7 @@ export function syncTargets(results: SyncResults, isSmoke: boolean): SyncTarget[
       reference: results.underAttack?.quiet === undefined ? "-" : `quiet ${f(results.underAttack.quiet.worstPingMs, 1)} ms`,
       status: check(results.underAttack?.attacked?.worstPingMs ?? Number.NaN, (v) => v <= 50),
     },
+    ...rulesTargets(results.rules, check),
     {
       name: "one change fanned out to 100 sockets (p50)",
       value: fan,
@@ -327,6 +346,19 @@ export function syncTargets(results: SyncResults, isSmoke: boolean): SyncTarget[
       reference: results.wsFanOut === undefined ? "-" : `ws broadcast ${f(results.wsFanOut.allP50Ms, 2)} ms`,
       status: check(fan, (v) => v <= 5),
     },
+  ];
+}
+
+/** The permission rules' targets: each a ratio to the same run without rules. */
+function rulesTargets(rules: RulesCostResult | undefined, check: (value: number, isMet: (value: number) => boolean) => SyncTarget["status"]): SyncTarget[] {
+  const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? Number.NaN : a / b);
+  const snapshot = ratio(rules?.snapshot.rulesMs, rules?.snapshot.plainMs);
+  const live = ratio(rules?.live.rulesP50Ms, rules?.live.plainP50Ms);
+  const push = ratio(rules?.push.rulesPerSecond, rules?.push.plainPerSecond) * 100;
+  return [
+    { name: "snapshot of 10k documents, owner rule", value: snapshot, unit: "x no rules", limit: "<= 1.3", reference: rules === undefined ? "-" : `no rules ${f(rules.snapshot.plainMs, 1)} ms`, status: check(snapshot, (v) => v <= 1.3) },
+    { name: "write → change p50, 100 readers with a rule each", value: live, unit: "x no rules", limit: "<= 1.5", reference: rules === undefined ? "-" : `no rules ${f(rules.live.plainP50Ms, 2)} ms`, status: check(live, (v) => v <= 1.5) },
+    { name: "push throughput, update rule", value: push, unit: "% of no rules", limit: ">= 50", reference: rules === undefined ? "-" : `no rules ${f(rules.push.plainPerSecond, 0)} triples/s`, status: check(push, (v) => v >= 50) },
   ];
 }
 

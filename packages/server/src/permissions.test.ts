@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Triple } from "@trellis/core";
+import { createSchema, normalizeQuery, t, type Triple } from "@trellis/core";
 import { removeDataDir, type ServerProcess, startServerProcess, tempDataDir } from "@trellis/server/testing";
 import { SignJWT } from "jose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -225,6 +225,7 @@ describe("read rules per document", () => {
   const rules = {
     notes: { read: { or: [{ owner: "$user.id" }, { sharedWith: "$user.id" }] }, create: { owner: "$user.id" }, update: { owner: "$user.id" } },
     inbox: { read: { owner: "$user.id" }, create: true },
+    folders: { read: true, create: true },
     $rooms: { note: { join: { readable: "notes" } } },
   };
   const note = (id: string, owner: string, text: string) => [...documentTriples("notes", id, { text }, hlc), { collection: "notes", id, field: "owner", value: owner, hlc: hlc() }];
@@ -331,5 +332,49 @@ describe("read rules per document", () => {
     expect(await dave.next("error")).toMatchObject({ details: { roomType: "note", roomId: "room-note" } });
     await alice.sync();
     expect(alice.pending().filter((message) => message.type === "roomEvent")).toEqual([]);
+  });
+
+  describe("hostile input", () => {
+    // Folders hold notes; a client asks through relations, fields, cursors and forged conditions.
+    const folderSchema = createSchema({
+      entities: { folders: { name: t.string({ fallback: "" }) }, notes: { text: t.string({ fallback: "" }), folderId: t.ref("folders") } },
+    });
+    const notesOf = (input: unknown) => normalizeQuery(folderSchema.collections.notes!, input, folderSchema.collections).data!;
+    const foldersOf = (input: unknown) => normalizeQuery(folderSchema.collections.folders!, input, folderSchema.collections).data!;
+    const answer = async (user: string, body: unknown) => post(server.url, "/v1/query", body, { "x-trellis-user": user });
+    const idsIn = (triples: readonly Triple[]) => new Set(triples.map((triple) => triple.id));
+
+    it("cannot send a condition that reads fields the server's way, nor read around a rule through relations, fields or cursors", async () => {
+      const alice = await connect(server.url, "hostile", { userId: "alice" });
+      const mallory = await connect(server.url, "hostile", { userId: "mallory" });
+      const inFolder = (id: string, owner: string, text: string) => [
+        ...documentTriples("notes", id, { text, folderId: "f1" }, hlc),
+        { collection: "notes", id, field: "owner", value: owner, hlc: hlc() },
+      ];
+      await ack(alice, [...inFolder("a1", "alice", "alice 1"), ...inFolder("a2", "alice", "alice 2")]);
+      await ack(mallory, inFolder("m1", "mallory", "mallory's"));
+
+      // A forged condition carrying its own field spec (how rules read fields) is refused.
+      const forged = { ...query("notes"), where: [{ field: "owner", op: "equals", operand: "alice", spec: { type: "any", optional: true } }] };
+      mallory.send({ type: "subscribe", queryId: "forged", query: forged as never, cursor: null });
+      expect(await mallory.next("error")).toMatchObject({ code: "PROTOCOL" });
+      expect((await answer("mallory", { appId: "hostile", query: forged, cursor: null })).status).toBe(400);
+
+      // Relations: a folder (not under rules) lists only the notes mallory may read.
+      const byFolder = foldersOf({ fields: { id: true, notes: { fields: { text: true } } } });
+      await ack(alice, documentTriples("folders", "f1", { name: "shared folder" }, hlc));
+      const related = await answer("mallory", { appId: "hostile", query: byFolder, cursor: null });
+      expect(related.status).toBe(200);
+      expect([...idsIn(related.body.triples)].sort()).toEqual(["f1", "m1"]);
+      expect([...idsIn((await answer("alice", { appId: "hostile", query: byFolder, cursor: null })).body.triples)].sort()).toEqual(["a1", "a2", "f1"]);
+      // Fields: asking for fewer fields, or where on a field the rule reads, changes nothing.
+      for (const input of [{ fields: { text: true } }, { where: { text: { startsWith: "alice" } } }, { orderBy: ["text", "asc"], limit: 1 }]) {
+        const read = await answer("mallory", { appId: "hostile", query: notesOf(input), cursor: null });
+        expect([...idsIn(read.body.triples)].filter((id) => id !== "m1")).toEqual([]);
+      }
+      // A pagination cursor pointing into alice's notes pages on over mallory's only.
+      const paged = await answer("mallory", { appId: "hostile", query: { ...notesOf({ orderBy: ["text", "asc"], limit: 5 }), after: { keys: ["alice 1"], id: "a1" } }, cursor: null });
+      expect([...idsIn(paged.body.triples)]).toEqual(["m1"]);
+    });
   });
 });

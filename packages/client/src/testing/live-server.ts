@@ -161,20 +161,20 @@ export interface ServerFixture {
  * tracked (afterEach) and stops the server (afterAll).
  * @example const live = useServerProcess(); const client = live.track(createClient({ schema, serverUrl: live.server.url }));
  */
-export function useServerProcess(options: { readonly permissions?: object } = {}): ServerFixture {
+export function useServerProcess(options: { readonly permissions?: object; readonly args?: readonly string[] } = {}): ServerFixture {
   let server: ServerProcess | undefined;
   const clients: { close(): Promise<void> }[] = [];
   let apps = 0;
   beforeAll(async () => {
-    if (options.permissions === undefined) {
-      server = await startServerProcess();
-      return;
-    }
-    // Rules go in a file next to the data, as `trellis-server --permissions` reads them.
+    const args = [...(options.args ?? [])];
     const dataDir = tempDataDir();
-    const file = join(dataDir, "rules.json");
-    writeFileSync(file, JSON.stringify(options.permissions));
-    server = await startServerProcess({ dataDir, args: ["--permissions", file] });
+    if (options.permissions !== undefined) {
+      // Rules go in a file next to the data, as `trellis-server --permissions` reads them.
+      const file = join(dataDir, "rules.json");
+      writeFileSync(file, JSON.stringify(options.permissions));
+      args.push("--permissions", file);
+    }
+    server = await startServerProcess({ dataDir, args });
   });
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((client) => client.close()));

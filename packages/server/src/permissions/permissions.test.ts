@@ -30,6 +30,26 @@ describe("Permissions without a schema", () => {
     expect(mayPush(rules, user("bob"), [{ ...member("p1", "bob"), value: false }, { ...member("p1", "ada"), value: false }], stored)).toBe(false);
   });
 
+  it("checks an update's after state whenever the push changes a field the rule reads, claims or not", () => {
+    const rules = { projects: { create: true, update: { team: "$user.team", not: { locked: true } } } };
+    const stored = [cell("p1", "team", "red"), cell("p1", "name", "x")];
+    const red = user("ada", { team: "red" });
+    expect(mayPush(rules, red, [cell("p1", "name", "y")], stored)).toBe(true);
+    expect(mayPush(rules, red, [cell("p1", "team", "blue")], stored)).toBe(false);
+    expect(mayPush(rules, red, [cell("p1", "locked", true)], stored)).toBe(false);
+    // Without the claim nothing holds, before or after.
+    expect(mayPush(rules, user("ada"), [cell("p1", "name", "y")], stored)).toBe(false);
+    // The same Permissions keeps each user's compiled rules apart.
+    const replica = new TripleStore();
+    replica.transact(() => {
+      for (const triple of stored) replica.applyTriple(triple);
+    });
+    const permissions = new Permissions(parseRules(rules));
+    expect(permissions.checkWrites(replica, [cell("p1", "name", "z")], red).error).toBeUndefined();
+    expect(permissions.checkWrites(replica, [cell("p1", "name", "z")], user("bo", { team: "blue" })).error).toMatchObject({ code: "UNAUTHORIZED" });
+    expect(permissions.checkWrites(replica, [cell("p1", "name", "z")], red).error).toBeUndefined();
+  });
+
   it("reads a plain field as its value, with every operator", () => {
     const rules = { projects: { create: { or: [{ size: { lessThan: 10 } }, { name: { startsWith: "big-" } }], not: { name: "forbidden" } } } };
     expect(mayPush(rules, user("ada"), [cell("p1", "size", 3), cell("p1", "name", "small")])).toBe(true);

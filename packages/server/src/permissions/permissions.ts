@@ -7,6 +7,7 @@ import {
   fail,
   type FieldSpec,
   ok,
+  type RowTest,
   type Triple,
   TripleStore,
   valueTest,
@@ -36,6 +37,11 @@ const SCHEMALESS: FieldSpec = { type: "any", optional: true };
  * const checked = permissions.checkWrites(replica, triples, user);
  */
 export class Permissions {
+  /** Rules compiled per user (connections keep their user object) and per operation and collection. */
+  private readonly compiled = new WeakMap<RuleUser, Map<string, boolean | RowTest>>();
+  /** The fields each rule reads, by operation and collection. */
+  private readonly ruleFields = new Map<string, ReadonlySet<string>>();
+
   constructor(readonly rules: Rules | undefined) {}
 
   /** Whether rules are given (then everything they do not allow is denied). */
@@ -70,14 +76,19 @@ export class Permissions {
       if (list === undefined) byDocument.set(key, (list = []));
       list.push(triple);
     }
-    // What the documents would be after the push: their stored cells, then the push's, merged.
-    const after = new TripleStore();
-    after.transact(() => {
-      for (const list of byDocument.values()) {
-        for (const triple of replica.documentTriples(list[0]!.collection, list[0]!.id)) after.applyTriple(triple);
-        for (const triple of list) after.applyTriple(triple);
-      }
-    });
+    // What a document would be after the push (its stored cells, then the push's, merged), built
+    // only for those whose rule reads a field the push changes: for the others it reads the same.
+    let after: TripleStore | undefined;
+    const afterOf = (list: readonly Triple[]) => {
+      after ??= new TripleStore();
+      const { collection, id } = list[0]!;
+      after.transact(() => {
+        for (const triple of replica.documentTriples(collection, id)) after!.applyTriple(triple);
+        for (const triple of list) after!.applyTriple(triple);
+      });
+      const table = after.table(collection)!;
+      return { table, row: table.anyRowOf(id)! };
+    };
     for (const list of byDocument.values()) {
       const { collection, id } = list[0]!;
       const table = replica.table(collection);
@@ -88,14 +99,19 @@ export class Permissions {
       const deletes = list.some((triple) => triple.field === DELETED_FIELD);
       const operation: Operation = deletes ? "delete" : isLive ? "update" : "create";
       if (deletes && !isLive) continue;
-      const afterTable = after.table(collection)!;
-      const afterRow = afterTable.anyRowOf(id)!;
-      const allowed =
-        operation === "create"
-          ? this.allows(collection, "create", user, afterTable, afterRow)
-          : operation === "delete"
-            ? this.allows(collection, "delete", user, table!, stored!)
-            : this.allows(collection, "update", user, table!, stored!) && this.allows(collection, "update", user, afterTable, afterRow);
+      let allowed: boolean;
+      if (operation === "create") {
+        const created = afterOf(list);
+        allowed = this.allows(collection, "create", user, created.table, created.row);
+      } else if (operation === "delete") {
+        allowed = this.allows(collection, "delete", user, table!, stored!);
+      } else {
+        allowed = this.allows(collection, "update", user, table!, stored!);
+        if (allowed && this.readsAnyOf(collection, "update", list)) {
+          const updated = afterOf(list);
+          allowed = this.allows(collection, "update", user, updated.table, updated.row);
+        }
+      }
       if (!allowed) {
         return fail("UNAUTHORIZED", `The rules do not let ${describeUser(user)} ${operation} ${collection}/${id}; nothing of the batch was stored.`, {
           collection,
@@ -130,10 +146,41 @@ export class Permissions {
   }
 
   private allows(collection: string, operation: Operation, user: RuleUser, table: NonNullable<ReturnType<TripleStore["table"]>>, row: number): boolean {
-    const rule = this.ruleOf(collection, operation);
-    if (typeof rule === "boolean") return rule;
-    return compileWhere(conditionsOf(rule, user), {})(table, row);
+    const test = this.testOf(collection, operation, user);
+    return typeof test === "boolean" ? test : test(table, row);
   }
+
+  /** A rule compiled for one user, kept while the user (a connection's) is in use. */
+  private testOf(collection: string, operation: Operation, user: RuleUser): boolean | RowTest {
+    let tests = this.compiled.get(user);
+    if (tests === undefined) this.compiled.set(user, (tests = new Map()));
+    const key = `${operation}\u0000${collection}`;
+    let test = tests.get(key);
+    if (test === undefined) {
+      const rule = this.ruleOf(collection, operation);
+      tests.set(key, (test = typeof rule === "boolean" ? rule : compileWhere(conditionsOf(rule, user), {})));
+    }
+    return test;
+  }
+
+  /** Whether a rule reads any field these triples write (it reads a document's fields, not only claims). */
+  private readsAnyOf(collection: string, operation: Operation, triples: readonly Triple[]): boolean {
+    const key = `${operation}\u0000${collection}`;
+    let fields = this.ruleFields.get(key);
+    if (fields === undefined) {
+      const rule = this.ruleOf(collection, operation);
+      this.ruleFields.set(key, (fields = new Set(typeof rule === "boolean" ? [] : fieldsOf(rule))));
+    }
+    if (fields.size === 0) return false;
+    return triples.some((triple) => fields!.has(triple.field));
+  }
+}
+
+/** Every document field a rule's filter names (whatever the user: a claim decides nothing here). */
+function fieldsOf(rule: readonly RuleCondition[]): string[] {
+  return rule.flatMap((condition) =>
+    condition.kind === "field" ? [condition.field] : condition.kind === "or" ? condition.branches.flatMap(fieldsOf) : condition.kind === "not" ? fieldsOf(condition.conditions) : [],
+  );
 }
 
 /**
