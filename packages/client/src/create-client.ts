@@ -142,9 +142,10 @@ export interface TrellisClient<S extends Schema> {
   readonly connection: ClientConnection;
   /**
    * Listens for writes the server refused (a permission rule, a bad value): called once per
-   * refused change with `{ error, collection, id, operation, fields }`, after which the change
-   * is rolled back locally (fields return to the server's values, a refused create disappears,
-   * a refused delete comes back). Every tab of the app hears them. Returns an unsubscribe.
+   * refused change with `{ error, collection, id, operation, fields }`, once the change is rolled
+   * back locally (fields back to the server's values, a refused create gone, a refused delete
+   * back), so what the listener reads is current. Every tab of the app hears them. Returns an
+   * unsubscribe.
    *
    * @example
    * const off = client.onWriteError(({ error, collection, id }) => toast(`${collection}/${id}: ${error.message}`));

@@ -76,7 +76,7 @@ export interface SyncEngineOptions {
    * `triples` (default: straight to the store). Storage and other tabs must follow.
    */
   readonly replaceDocuments?: ((documents: readonly DocumentRef[], triples: readonly Triple[]) => void) | undefined;
-  /** Hears each refused change, once the server refused it (the rollback follows). */
+  /** Hears each refused change, once it is rolled back (or the rollback failed). */
   readonly onWriteError?: ((change: WriteError) => void) | undefined;
   /** Hears the triples of every remote batch applied (persistence stores their documents). */
   readonly onRemoteApplied?: ((triples: readonly Triple[]) => void) | undefined;
@@ -398,15 +398,16 @@ export class SyncEngine implements QuerySync {
   }
 
   /**
-   * The server refused writes: the error shows in `lastError`, each refused change reaches the
-   * write error listeners, and the documents go back to the server's state (see WriteRollback).
+   * The server refused writes: the error shows in `lastError`, the documents go back to the
+   * server's state (see WriteRollback), then each refused change reaches the write error listeners.
    */
   private refused(error: DatabaseError, entries: readonly OutboxEntry[]): void {
     this.report(error);
     if (entries.length === 0) return;
-    for (const change of refusedChanges(error, entries)) this.options.onWriteError?.(change);
+    // Listeners hear of it once the local data is back to the server's: what they read is current.
     void this.rollback.roll(entries).then((rolled) => {
       if (rolled.error) this.report(new DatabaseError(rolled.error.code, `A refused write could not be rolled back: ${rolled.error.message}`));
+      for (const change of refusedChanges(error, entries)) this.options.onWriteError?.(change);
     });
   }
 
