@@ -653,15 +653,17 @@ export class AppHub {
       if (state !== undefined) this.learn(state, key);
     }
     if (cursor !== null) {
-      // Documents that left the result while the client was away: it sees them leave, and
-      // drops those it may not read any more.
+      // Documents that left the result while the client was away: it sees them leave. Of those
+      // it may not read any more, nothing is sent; it is told to drop those it was taken out of
+      // (a set element naming the user, removed). Naming every unreadable document that changed
+      // would tell anyone holding an old cursor the ids of documents it never could read.
       const tests = state?.readTests ?? new Map<string, boolean | RowTest>();
       for (const collection of collectionsOf(query)) {
         for (const triple of this.db.collectionChangesSince(collection, cursor)) {
           const key = docKey(triple.collection, triple.id);
           if (needed.has(key) || revoked.has(key)) continue;
           if (this.canRead(user, triple.collection, triple.id, tests)) out.push(triple);
-          else revoked.set(key, { collection: triple.collection, id: triple.id });
+          else if (triple.element !== undefined && triple.element === user.id && triple.value === false) revoked.set(key, { collection: triple.collection, id: triple.id });
         }
       }
     }

@@ -304,6 +304,12 @@ describe("read rules per document", () => {
     // Over HTTP too: a resumed query names what to drop.
     const answer = await post(server.url, "/v1/query", { appId: "shared", query: query("notes"), cursor: first.cursor }, { "x-trellis-user": "carol" });
     expect(answer.body).toMatchObject({ triples: [], revoked: [{ collection: "notes", id: "resume" }] });
+    // An old cursor tells nobody the ids of documents they never could read.
+    const snoop = await connect(server.url, "shared", { userId: "snoop" });
+    snoop.send({ type: "subscribe", queryId: "notes", query: query("notes"), cursor: "1" });
+    const snooped = await snoop.next("snapshot");
+    expect(snooped.triples).toEqual([]);
+    expect(snooped.revoked).toBeUndefined();
   });
 
   it("tells a writer to drop what it wrote but may not read (a drop box)", async () => {
