@@ -127,8 +127,10 @@ const fieldsOf = (note: Note) => ({
 // ---- queries users run, as the client API takes them and as SQL ----
 
 interface UserQuery {
-  readonly input: { where?: Record<string, unknown> };
+  readonly input: { where?: Record<string, unknown>; orderBy?: readonly [string, "asc" | "desc"]; limit?: number };
   readonly sql: (params: unknown[]) => string;
+  /** ORDER BY and LIMIT, for a query with a window (the server then runs it with the user's rule). */
+  readonly window?: string;
 }
 
 function randomQuery(rng: Rng): UserQuery {
@@ -139,6 +141,7 @@ function randomQuery(rng: Rng): UserQuery {
     { input: { where: { published: true } }, sql: () => bool("published = 1") },
     { input: { where: { team: "red" } }, sql: () => bool("team = 'red'") },
     { input: { where: { or: [{ ownerId: "u1" }, { score: { lessThan: k } }] } }, sql: (params) => (params.push(k), `(${bool("ownerId = 'u1'")} OR ${bool("score < ?")})`) },
+    { input: { orderBy: ["score", "desc"], limit: 3 }, sql: () => "1", window: "ORDER BY score DESC, id ASC LIMIT 3" },
   ]);
 }
 
@@ -156,8 +159,8 @@ function oracle(notes: ReadonlyMap<string, Note>, rule: RuleFilter | boolean, us
     const params: unknown[] = [];
     const ruleSql = typeof rule === "boolean" ? (rule ? "1" : "0") : rule.sql(user, params);
     const querySql = query.sql(params);
-    const rows = db.prepare(`SELECT id FROM notes WHERE (${ruleSql}) AND (${querySql}) ORDER BY id`).all(...params) as { id: string }[];
-    return rows.map((row) => row.id);
+    const rows = db.prepare(`SELECT id FROM notes WHERE (${ruleSql}) AND (${querySql}) ${query.window ?? ""}`).all(...params) as { id: string }[];
+    return rows.map((row) => row.id).sort();
   } finally {
     db.close();
   }

@@ -81,10 +81,16 @@ interface QueryGroup {
   stop: () => void;
   /**
    * The documents (`collection\0id`) the result showed when it was last routed. Every subscriber
-   * holds each of them (a subscriber learns the whole result with its snapshot, and documents
-   * entering it later are sent), so a change of the result only needs its entering documents checked.
+   * holds each of them it may read (a subscriber learns the readable part of the result with its
+   * snapshot, and documents entering it later are sent), so a change of the result only needs
+   * its entering documents checked, and a change of readability the changed documents.
    */
   shown: Set<string>;
+  /**
+   * Shared by subscribers whose read rules differ (see `groupQuery`): each gets only the
+   * documents it may read, decided per document as they are sent.
+   */
+  readonly isFiltered: boolean;
 }
 
 interface PendingPush {
@@ -171,6 +177,35 @@ export class AppHub {
     const table = this.store.table(collection);
     const row = table?.rowOf(id);
     return row === undefined || test(table!, row);
+  }
+
+  /**
+   * Documents that stayed in a shared group's result but became readable to some of its
+   * subscribers (shared with them): sent whole to those, who follow them from now on.
+   */
+  private sendNewlyReadable(
+    applied: readonly Triple[],
+    readableBy: (state: PeerState, collection: string, id: string, key: string) => boolean,
+    send: (state: PeerState, triples: readonly Triple[]) => void,
+  ): void {
+    const filtered = [...this.groups.values()].filter((group) => group.isFiltered);
+    if (filtered.length === 0) return;
+    const seen = new Set<string>();
+    for (const { collection, id } of applied) {
+      const key = docKey(collection, id);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      let triples: Triple[] | undefined;
+      for (const group of filtered) {
+        if (!group.shown.has(key)) continue;
+        for (const state of group.subscribers.keys()) {
+          if (state.known.has(key) || !readableBy(state, collection, id, key)) continue;
+          triples ??= this.db.document(collection, id).triples;
+          send(state, triples);
+          this.learn(state, key);
+        }
+      }
+    }
   }
 
   /**
@@ -267,7 +302,7 @@ export class AppHub {
     if (state.queries.has(queryId)) this.unsubscribe(peer, queryId);
     let group: QueryGroup;
     try {
-      group = this.groupOf(this.readableBy(withIds(query), state.user));
+      group = this.groupOf(this.groupQuery(withIds(query), state.user));
     } catch (error) {
       peer.send({ type: "error", code: "VALIDATION", message: `Could not run query "${queryId}": ${(error as Error).message}`, details: { queryId } });
       return;
@@ -584,6 +619,7 @@ export class AppHub {
         let triples: Triple[] | undefined;
         for (const state of group.subscribers.keys()) {
           if (state.known.has(key)) continue;
+          if (group.isFiltered && !readableBy(state, collection, id, key)) continue;
           triples ??= this.db.document(collection, id).triples;
           send(state, triples);
           this.learn(state, key);
@@ -592,6 +628,7 @@ export class AppHub {
       group.shown = shown;
     }
     this.dirtyGroups.clear();
+    this.sendNewlyReadable(applied, readableBy, send);
     for (const [state, docs] of unheld) {
       for (const [key, { collection, id }] of docs) {
         if (!readableBy(state, collection, id, key)) continue;
@@ -644,8 +681,11 @@ export class AppHub {
     const query = live.query;
     // A limited or relational result can gain documents that did not change themselves.
     const sendWholeResult = cursor === null || query.limit !== undefined || query.relations !== undefined;
+    const tests = state?.readTests ?? new Map<string, boolean | RowTest>();
     for (const [collection, id] of neededDocs(live)) {
       const key = docKey(collection, id);
+      // A shared group's result holds documents of every subscriber; this one gets its own.
+      if (!this.canRead(user, collection, id, tests)) continue;
       needed.add(key);
       if (state?.known.has(key)) continue;
       const document = this.db.document(collection, id, cursor);
@@ -657,7 +697,6 @@ export class AppHub {
       // it may not read any more, nothing is sent; it is told to drop those it was taken out of
       // (a set element naming the user, removed). Naming every unreadable document that changed
       // would tell anyone holding an old cursor the ids of documents it never could read.
-      const tests = state?.readTests ?? new Map<string, boolean | RowTest>();
       for (const collection of collectionsOf(query)) {
         for (const triple of this.db.collectionChangesSince(collection, cursor)) {
           const key = docKey(triple.collection, triple.id);
@@ -671,12 +710,24 @@ export class AppHub {
     return revoked.size === 0 ? snapshot : { ...snapshot, revoked: [...revoked.values()] };
   }
 
-  private groupOf(query: NormalizedQuery): QueryGroup {
-    const key = JSON.stringify(query);
+  /**
+   * The query a subscription's group runs: one with no limit, window or relations is run as
+   * asked and shared by every subscriber, each sent only the documents it may read (its result is
+   * every match, so leaving out unreadable ones leaves exactly what the rule allows); any other
+   * runs with the user's read rules in it, since its window depends on what the user may read.
+   */
+  private groupQuery(query: NormalizedQuery, user: RuleUser): { query: NormalizedQuery; isFiltered: boolean } {
+    const isEnforced = this.options.permissions?.isEnforced ?? false;
+    const isShareable = query.limit === undefined && query.relations === undefined && query.after === undefined && query.before === undefined;
+    return isEnforced && isShareable ? { query, isFiltered: true } : { query: this.readableBy(query, user), isFiltered: false };
+  }
+
+  private groupOf({ query, isFiltered }: { query: NormalizedQuery; isFiltered: boolean }): QueryGroup {
+    const key = `${isFiltered ? "filtered:" : ""}${JSON.stringify(query)}`;
     const existing = this.groups.get(key);
     if (existing !== undefined) return existing;
     const live = this.registry.acquire(query);
-    const group: QueryGroup = { key, live, subscribers: new Map(), stop: () => {}, shown: new Set(shownBy(live)) };
+    const group: QueryGroup = { key, live, subscribers: new Map(), stop: () => {}, shown: new Set(shownBy(live)), isFiltered };
     group.stop = this.follow(group);
     this.groups.set(key, group);
     return group;
