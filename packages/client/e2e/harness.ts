@@ -2,12 +2,12 @@
 // the test app in packages/client/e2e/app bundled from source, a static server for it on
 // 127.0.0.1 and a real `trellis-server` process. See docs/design/012-browser-tests.md.
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { dirname, extname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import { removeDataDir, type ServerProcess, startServerProcess } from "@trellis/server/testing";
+import { removeDataDir, type ServerProcess, startServerProcess, tempDataDir } from "@trellis/server/testing";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect } from "vitest";
 import type { StartOptions } from "./app/test-app.js";
@@ -298,6 +298,17 @@ export interface BrowserEnv {
 export interface BrowserEnvOptions {
   /** Console errors the test file expects, such as Chromium's own for a refused connection. */
   readonly ignoreConsole?: RegExp;
+  /** Permission rules for the server (`trellis-server --permissions`); none by default. */
+  readonly permissions?: object;
+}
+
+/** A `trellis-server` process, with the rules given written next to its data (none: no rules). */
+function startServer(permissions: object | undefined): Promise<ServerProcess> {
+  if (permissions === undefined) return startServerProcess();
+  const dataDir = tempDataDir();
+  const file = join(dataDir, "rules.json");
+  writeFileSync(file, JSON.stringify(permissions));
+  return startServerProcess({ dataDir, args: ["--permissions", file] });
 }
 
 /**
@@ -322,7 +333,7 @@ export function useBrowserEnv(options: BrowserEnvOptions = {}): BrowserEnv {
 
   beforeAll(async () => {
     // Settle all three so that whatever started is torn down even if another part failed.
-    const [launched, started, served] = await Promise.allSettled([launchBrowser(), startServerProcess(), serveTestApp()]);
+    const [launched, started, served] = await Promise.allSettled([launchBrowser(), startServer(options.permissions), serveTestApp()]);
     if (launched.status === "fulfilled") browser = launched.value;
     if (started.status === "fulfilled") server = started.value;
     if (served.status === "fulfilled") appServer = served.value;

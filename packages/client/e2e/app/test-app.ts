@@ -1,7 +1,7 @@
 // The page the browser tests load: bundles @trellis/client (from source) with a small schema and
 // exposes `window.app`, which tests drive through `page.evaluate` / `page.waitForFunction`.
 // Everything a test reads back must be plain, serialisable data.
-import { type ClientOptions, createClient, type TrellisClient } from "@trellis/client";
+import { type ClientOptions, createClient, createIndexedDbStorage, type TrellisClient } from "@trellis/client";
 import { createSchema, type FieldDef, type Schema, t } from "@trellis/core";
 
 /** A field with a fallback; optional when `O` is true. */
@@ -12,7 +12,14 @@ type Field<T, O extends boolean = false> = FieldDef<T, O, true>;
  * cannot name the field types `t` infers (as in bench/src/sync/schema.ts).
  */
 type TestEntities = {
-  readonly todos: { readonly title: Field<string>; readonly done: Field<boolean, true> };
+  readonly users: { readonly name: Field<string> };
+  readonly todos: {
+    readonly title: Field<string>;
+    readonly done: Field<boolean, true>;
+    /** Who may change it and whom it is shared with, for the permission tests' rules. */
+    readonly ownerId: Field<string, true>;
+    readonly sharedWith: FieldDef<string[], true, true>;
+  };
 };
 type TestRooms = {
   readonly board: {
@@ -26,9 +33,12 @@ export type TestSchema = Schema<TestEntities, TestRooms>;
 /** The schema every browser test shares; add collections or room types here as tests need them. */
 export const schema: TestSchema = createSchema({
   entities: {
+    users: { name: t.string({ fallback: "" }) },
     todos: {
       title: t.string({ fallback: "" }),
       done: t.boolean({ optional: true, fallback: false }),
+      ownerId: t.string({ optional: true, fallback: "" }),
+      sharedWith: t.refMany("users"),
     },
   },
   rooms: {
@@ -71,10 +81,12 @@ export interface TestApp {
   watchTodos(name?: string): void;
   /** The same for the todos not done: `views.open`. */
   watchOpen(): void;
-  /** Creates a todo; returns its id, or throws with the error's code and message. */
-  createTodo(title: string, done?: boolean): Promise<string>;
+  /** Creates a todo owned by the client's user; returns its id, or throws with the error's code and message. */
+  createTodo(title: string, done?: boolean, sharedWith?: string[]): Promise<string>;
   /** Updates a todo's fields, or throws with the error's code and message. */
-  updateTodo(id: string, fields: { title?: string; done?: boolean }): Promise<void>;
+  updateTodo(id: string, fields: { title?: string; done?: boolean; sharedWith?: string[] }): Promise<void>;
+  /** The ids of the todos stored in the app's IndexedDB database, read directly (stop the client first). */
+  storedTodoIds(appId: string): Promise<string[]>;
   /**
    * Creates todos one after another until the page goes away, logging `stored:<id>` for each
    * write whose promise resolved without error: the writes the client reported as stored.
@@ -143,8 +155,9 @@ const app: TestApp = {
     const { error } = await running().database.todos.update({ id, fields });
     if (error !== undefined) throw new Error(`updateTodo: ${error.code}: ${error.message}`);
   },
-  async createTodo(title, done = false) {
-    const { data, error } = await running().database.todos.create({ title, done });
+  async createTodo(title, done = false, sharedWith = []) {
+    const client = running();
+    const { data, error } = await client.database.todos.create({ title, done, sharedWith, ...(client.userId === undefined ? {} : { ownerId: client.userId }) });
     if (error !== undefined) throw new Error(`createTodo: ${error.code}: ${error.message}`);
     return data.id;
   },
@@ -169,6 +182,18 @@ const app: TestApp = {
     const { data, error } = await client.database.todos.query({ fields: { id: true } });
     if (error !== undefined) throw new Error(`todoIds: ${error.code}: ${error.message}`);
     return data.map((row) => row.id);
+  },
+  async storedTodoIds(appId) {
+    const storage = createIndexedDbStorage({ name: `trellis-${appId}` });
+    try {
+      const opened = await storage.open();
+      if (opened.error) throw new Error(`storedTodoIds: ${opened.error.message}`);
+      const read = await storage.readCollection("todos");
+      if (read.error) throw new Error(`storedTodoIds: ${read.error.message}`);
+      return read.data.documents.filter((document) => !document.triples.some((triple) => triple.field === "$deleted")).map((document) => document.id);
+    } finally {
+      await storage.close();
+    }
   },
   status() {
     const { state, pending } = running().connection;
