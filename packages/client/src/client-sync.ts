@@ -103,21 +103,24 @@ export function assembleSync<S extends Schema>(
             const spec = Object.hasOwn(options.schema.collections, collection) ? options.schema.collections[collection] : undefined;
             return spec && normalizeQuery(spec, { where: { id: { in: [...ids] } } }, options.schema.collections).data;
           },
-          // A refused write rolled back: the documents as the server has them, in memory, storage and every tab.
+          // A refused write rolled back: the documents as the server has them, in memory, storage
+          // and every tab. Applied as remote data: a change of a document the server no longer
+          // has (deleted meanwhile) makes no partial document; a pending create brings its own.
           replaceDocuments: (documents, triples) => {
             store.transact(() => {
               if (persistence === undefined) {
                 store.forget(documents);
-                applyRemoteTriples(store, clock, triples, true);
+                applyRemoteTriples(store, clock, triples);
               } else {
                 persistence.workingSet.forget(documents);
-                persistence.workingSet.apply(triples, true);
+                persistence.workingSet.apply(triples);
               }
             });
             persistence?.persister.documentsForgotten(documents);
             persistence?.persister.documentsChanged(triples);
             mirror?.shareForgotten(documents);
-            mirror?.share(triples);
+            // Other tabs apply what tabs share as whole: they get the documents as they are now.
+            mirror?.share(documents.flatMap(({ collection, id }) => store.documentTriples(collection, id)));
           },
           onWriteError: (change) => {
             notifyWriteError(change);

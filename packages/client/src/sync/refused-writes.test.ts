@@ -1,6 +1,6 @@
 import "fake-indexeddb/auto";
 import { createSchema, t } from "@trellis/core";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { type ClientOptions, createClient, type TrellisClient } from "../create-client.js";
 import { allOnline, FAST_RECONNECT, recorder, useServerProcess, waitFor } from "../testing/live-server.js";
 import type { WriteError } from "./refused-writes.js";
@@ -113,6 +113,44 @@ describe("refused writes", () => {
     expect(heard[0]).toMatchObject({ operation: "delete", fields: [] });
     await waitFor(() => calls.last?.data?.[0]?.text === "edited by alice", "the note comes back, as the server has it");
     expect((await alice.database.notes.query({})).data?.map((each) => each.id)).toEqual([note.id]);
+  });
+
+  it("makes no partial document of a later write when the server deleted the document meanwhile", async () => {
+    const appId = `refused-deleted-${++apps}`;
+    const laptop = open(appId, "bob");
+    const phone = open(appId, "bob");
+    const heard = writeErrors(laptop);
+    const calls = recorder<readonly { text: string }[]>();
+    laptop.database.notes.subscribe({ fields: { text: true } }, calls.callback);
+    const note = (await laptop.database.notes.create({ text: "v1", status: "draft", ownerId: "bob" })).data!;
+    await allOnline([laptop]);
+    const onPhone = recorder<readonly { text: string }[]>();
+    phone.database.notes.subscribe({ fields: { text: true } }, onPhone.callback);
+    await waitFor(() => onPhone.last?.data?.length === 1, "the phone holds the note");
+
+    // The laptop goes offline; the phone deletes the note.
+    laptop.disconnect();
+    await phone.database.notes.delete(note.id);
+    await allOnline([phone]);
+    // Offline, the laptop edits it in a batch the server refuses whole (a forged note in it), then again.
+    await laptop.database.batch.execute([
+      laptop.database.batch.notes.update({ id: note.id, fields: { text: "v2" } }),
+      laptop.database.batch.notes.create({ text: "forged", status: "draft", ownerId: "alice" }),
+    ]);
+    await laptop.database.notes.update({ id: note.id, fields: { text: "v3" } });
+    // The rollback's request for the server's copy answers late: the later edit is stored
+    // meanwhile (a no-op on a deleted note) and the server's tombstone arrives during the wait.
+    const realFetch = globalThis.fetch;
+    const slowQueries = vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+      if (String(input).endsWith("/v1/query")) await new Promise((resolve) => setTimeout(resolve, 300));
+      return realFetch(input, init);
+    });
+    laptop.connect();
+    await waitFor(() => heard.length === 2, "both changes of the refused batch are heard");
+    slowQueries.mockRestore();
+    await allOnline([laptop]);
+    await waitFor(() => calls.last?.data?.length === 0, () => `nothing is left of the deleted note, got ${JSON.stringify(calls.last?.data)}`);
+    expect(onPhone.last?.data).toEqual([]);
   });
 
   it("rolls back in storage too: after a reload the refused write is not there", async () => {

@@ -183,7 +183,7 @@ export class SyncEngine implements QuerySync {
           ((forgotten: readonly DocumentRef[], replacement: readonly Triple[]) =>
             options.store.transact(() => {
               options.store.forget(forgotten);
-              applyRemoteTriples(options.store, options.clock, replacement, true);
+              applyRemoteTriples(options.store, options.clock, replacement);
             }));
         batch(() => replace(documents, triples));
       },
