@@ -132,6 +132,22 @@ describe("working set: what arrives for a collection not in memory", () => {
     expect(workingSet.keptTriples()).toEqual([]);
   });
 
+  it("applies a change another tab shared as whole to a document memory let go only with the stored document", async () => {
+    const storage = await storageWithX();
+    const store = new TripleStore();
+    const workingSet = new WorkingSet({ store, clock: createClock({ node: "local" }), storage, unstoredIds: () => new Set() });
+    await workingSet.load(["a"]);
+    const table = store.table("a")!;
+    store.unload("a", [table.rowOf("x")!]);
+    expect(table.isPartial).toBe(true);
+    // One change of x (stored), one of a document storage does not hold (deleted and dropped).
+    workingSet.apply([triple("x", "n", 9, 30)], true);
+    workingSet.apply([triple("gone", "tag", "late", 30)], true);
+    await waitFor(() => workingSet.keptTriples().length === 0, "both documents are read back");
+    expect([table.get(table.rowOf("x")!, "tag"), table.get(table.rowOf("x")!, "n")]).toEqual(["stored", 9]);
+    expect(table.rowOf("gone")).toBeUndefined();
+  });
+
   it("stores them as deltas merged into the stored documents, so a reload finds them", async () => {
     const storage = await storageWithX();
     const persistence = new ClientPersistence(storage, new TripleStore(), createClock({ node: "local" }));

@@ -468,7 +468,13 @@ export class WorkingSet {
     }
     store.transact(() => {
       for (const document of read.data ?? []) for (const triple of document.triples) store.applyTriple(triple);
-      for (const arrival of arrivals) this.applyArrival(arrival);
+      // A change shared as whole assumed storage had the rest of its document; where it has not
+      // (deleted and dropped, or never stored here), it applies only with its own createdAt.
+      const stored = new Set((read.data ?? []).map((document) => document.id));
+      for (const arrival of arrivals) {
+        const id = arrival.triples[0]?.id;
+        this.applyArrival(arrival.isComplete && id !== undefined && !stored.has(id) ? { ...arrival, isComplete: false } : arrival);
+      }
     });
     this.scheduleEviction();
   }
