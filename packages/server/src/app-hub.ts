@@ -188,6 +188,8 @@ export class AppHub {
     readableBy: (state: PeerState, collection: string, id: string, key: string) => boolean,
     send: (state: PeerState, triples: readonly Triple[]) => void,
   ): void {
+    // Only rules make shared groups: without them no push pays for looking.
+    if (!(this.options.permissions?.isEnforced ?? false)) return;
     const filtered = [...this.groups.values()].filter((group) => group.isFiltered);
     if (filtered.length === 0) return;
     const seen = new Set<string>();
