@@ -130,7 +130,7 @@ export class LocalWriter {
       return fail("VALIDATION", `${collection}.${mode}Many takes { where, fields }.`);
     }
     const { where, fields } = args as { where?: unknown; fields?: unknown };
-    const query = normalizeQuery(spec.data, { where, fields: { id: true } });
+    const query = normalizeQuery(spec.data, { where, fields: { id: true } }, this.schema.collections);
     if (query.error) return query;
     if (mode !== "delete" && fields === undefined) return fail("VALIDATION", `${collection}.${mode}Many needs fields.`);
     if (mode !== "delete" && typeof fields !== "function") {

@@ -196,6 +196,11 @@ function denormalizeWhere(where: readonly Condition[], specs: NormalizedQuery["s
   const one = (condition: Condition): Record<string, unknown> => {
     if ("or" in condition) return { or: condition.or.map((branch) => denormalizeWhere(branch, specs)) };
     if ("not" in condition) return { not: denormalizeWhere(condition.not, specs) };
+    if ("related" in condition) {
+      const { direction, link, collection, where: nested, specs: nestedSpecs } = condition.related;
+      const filter = { where: denormalizeWhere(nested, nestedSpecs), ...(direction === "reverse" ? { via: link } : {}) };
+      return { [safeKey(direction === "forward" ? link : collection)]: filter };
+    }
     const { field, op, operand } = condition;
     safeKey(field);
     safeKey(op);

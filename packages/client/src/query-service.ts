@@ -204,7 +204,7 @@ export class QueryService {
   private normalizeAggregate(collection: string, input: unknown): DatabaseResult<NormalizedAggregateQuery> {
     const spec = Object.hasOwn(this.schema.collections, collection) ? this.schema.collections[collection] : undefined;
     if (spec === undefined) return fail("VALIDATION", `Unknown collection "${collection}".`, { collection });
-    return normalizeAggregateQuery(spec, input);
+    return normalizeAggregateQuery(spec, input, this.schema.collections);
   }
 
   /** Checks a user query against the schema (see `normalizeQuery`). */

@@ -36,3 +36,27 @@ describe("relation result types", () => {
     void db.posts.query({ fields: { authorId: { fields: { nope: true } } } });
   });
 });
+
+describe("relational filter types", () => {
+  it("takes { where } on ref and refMany fields and { where, via } on entity names, nesting further", () => {
+    void db.posts.query({ where: { authorId: { where: { age: { greaterThan: 30 } } } } });
+    void db.posts.query({ where: { tagIds: { where: { name: "news" } }, not: { authorId: { where: { name: "bot" } } } } });
+    void db.users.query({ where: { posts: { where: { tagIds: { where: { name: { startsWith: "a" } } } }, via: "authorId" } } });
+    void db.users.subscribe({ where: { or: [{ posts: { where: {} } }, { age: 3 }] } }, () => {});
+    void db.posts.deleteMany({ where: { authorId: { where: { name: "gone" } } } });
+    void db.posts.query({ aggregations: { n: { count: "*" } }, where: { authorId: { where: { age: 1 } } } });
+  });
+
+  it("rejects unknown fields, operators and options inside relational filters", () => {
+    // @ts-expect-error users have no field "nope"
+    void db.posts.query({ where: { authorId: { where: { nope: 1 } } } });
+    // @ts-expect-error a number field takes no startsWith
+    void db.posts.query({ where: { authorId: { where: { age: { startsWith: "1" } } } } });
+    // @ts-expect-error a forward filter takes no limit
+    void db.posts.query({ where: { authorId: { where: {}, limit: 1 } } });
+    // @ts-expect-error a string field takes no relational filter
+    void db.posts.query({ where: { title: { where: {} } } });
+    // @ts-expect-error tags have no field "title"
+    void db.users.query({ where: { posts: { where: { tagIds: { where: { title: "x" } } } } } });
+  });
+});

@@ -64,26 +64,26 @@ export interface CollectionApi<E extends EntityDef, A extends EntitiesDef = {}> 
   /** Deletes a document for good. */
   delete(id: string): Promise<DatabaseResult<void>>;
   /** `update` on every match of `where`, in one transaction. */
-  updateMany(args: { where?: WhereClause<E>; fields: FieldsOrUpdater<E, UpdateInput<E>> }): Promise<DatabaseResult<{ count: number }>>;
+  updateMany(args: { where?: WhereClause<E, A>; fields: FieldsOrUpdater<E, UpdateInput<E>> }): Promise<DatabaseResult<{ count: number }>>;
   /** `replace` on every match of `where`, in one transaction. */
-  replaceMany(args: { where?: WhereClause<E>; fields: FieldsOrUpdater<E, ReplaceInput<E>> }): Promise<DatabaseResult<{ count: number }>>;
+  replaceMany(args: { where?: WhereClause<E, A>; fields: FieldsOrUpdater<E, ReplaceInput<E>> }): Promise<DatabaseResult<{ count: number }>>;
   /** Deletes every match of `where`, in one transaction. */
-  deleteMany(args: { where?: WhereClause<E> }): Promise<DatabaseResult<{ count: number }>>;
+  deleteMany(args: { where?: WhereClause<E, A> }): Promise<DatabaseResult<{ count: number }>>;
   // `Q & StrictQuery<E, Q>`: a query inferred as `Q` gets no excess-property checks of its own.
   // Code forwarding a generic query (adapters' hooks) declares its parameter the same way.
   /** Runs an aggregate query once: one row, or one per group with `groupBy`. */
-  query<const Q extends AggregateQueryDef<E>>(query: Q & StrictAggregateQuery<E, Q>): Promise<DatabaseResult<AggregateRow<E, Q>[]>>;
+  query<const Q extends AggregateQueryDef<E, A>>(query: Q & StrictAggregateQuery<E, Q, A>): Promise<DatabaseResult<AggregateRow<E, Q>[]>>;
   /** Runs a query once. */
   query<const Q extends QueryDef<E, A> = {}>(query?: Q & StrictQuery<E, Q, A>): Promise<DatabaseResult<QueryResultDoc<E, Q, A>[]>>;
   /** The first row of an aggregate query, or undefined. */
-  queryOne<const Q extends AggregateQueryDef<E>>(query: Q & StrictAggregateQuery<E, Q>): Promise<DatabaseResult<AggregateRow<E, Q> | undefined>>;
+  queryOne<const Q extends AggregateQueryDef<E, A>>(query: Q & StrictAggregateQuery<E, Q, A>): Promise<DatabaseResult<AggregateRow<E, Q> | undefined>>;
   /** The first match of a query, or undefined. */
   queryOne<const Q extends QueryDef<E, A> = {}>(query?: Q & StrictQuery<E, Q, A>): Promise<DatabaseResult<QueryResultDoc<E, Q, A> | undefined>>;
   /** Follows preloaded data (from `preload`): the first call carries it as is, with loading false; live data follows. */
   subscribe<T>(preloaded: PreloadData<T, "many">, callback: SubscribeCallback<readonly T[]>): Subscription<readonly T[]>;
   /** Follows an aggregate query; the rows are maintained incrementally. */
-  subscribe<const Q extends AggregateQueryDef<E>>(
-    query: Q & StrictAggregateQuery<E, Q>,
+  subscribe<const Q extends AggregateQueryDef<E, A>>(
+    query: Q & StrictAggregateQuery<E, Q, A>,
     callback: SubscribeCallback<readonly AggregateRow<E, Q>[]>,
   ): Subscription<readonly AggregateRow<E, Q>[]>;
   /** Follows a query: `callback` runs at once and again whenever the result changes. */
@@ -94,8 +94,8 @@ export interface CollectionApi<E extends EntityDef, A extends EntitiesDef = {}> 
   /** Follows preloaded data (from `preloadOne`): the first call carries it as is, with loading false; live data follows. */
   subscribeOne<T>(preloaded: PreloadData<T, "one">, callback: SubscribeCallback<T | undefined>): Subscription<T | undefined>;
   /** Follows the first row of an aggregate query. */
-  subscribeOne<const Q extends AggregateQueryDef<E>>(
-    query: Q & StrictAggregateQuery<E, Q>,
+  subscribeOne<const Q extends AggregateQueryDef<E, A>>(
+    query: Q & StrictAggregateQuery<E, Q, A>,
     callback: SubscribeCallback<AggregateRow<E, Q> | undefined>,
   ): Subscription<AggregateRow<E, Q> | undefined>;
   /** Follows the first match of a query. */
@@ -126,18 +126,18 @@ export type BatchOperation =
   | { readonly kind: "deleteMany"; readonly collection: string; readonly where: Record<string, unknown> };
 
 /** Batch builders of one collection: the same writes as data. */
-export interface BatchCollection<E extends EntityDef> {
+export interface BatchCollection<E extends EntityDef, A extends EntitiesDef = {}> {
   create(fields: CreateInput<E>): BatchOperation;
   update(args: { id: string; fields: UpdateInput<E> }): BatchOperation;
   replace(args: { id: string; fields: ReplaceInput<E> }): BatchOperation;
   delete(id: string): BatchOperation;
-  updateMany(args: { where?: WhereClause<E>; fields: UpdateInput<E> }): BatchOperation;
-  replaceMany(args: { where?: WhereClause<E>; fields: ReplaceInput<E> }): BatchOperation;
-  deleteMany(args: { where?: WhereClause<E> }): BatchOperation;
+  updateMany(args: { where?: WhereClause<E, A>; fields: UpdateInput<E> }): BatchOperation;
+  replaceMany(args: { where?: WhereClause<E, A>; fields: ReplaceInput<E> }): BatchOperation;
+  deleteMany(args: { where?: WhereClause<E, A> }): BatchOperation;
 }
 
 /** `database.batch`: builders per collection and `execute`. */
-export type BatchApi<TEntities extends EntitiesDef> = { readonly [K in keyof TEntities]: BatchCollection<TEntities[K]> } & {
+export type BatchApi<TEntities extends EntitiesDef> = { readonly [K in keyof TEntities]: BatchCollection<TEntities[K], TEntities> } & {
   /**
    * Runs operations in order, as one notification to subscribers, and returns each one's
    * result. Not atomic: a failed operation does not undo the others.

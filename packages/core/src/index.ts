@@ -51,11 +51,14 @@ export {
   type NotCondition,
   type Operator,
   OPERATORS,
+  type RelatedCondition,
+  type RelatedFilter,
+  relatedFilters,
   whereFields,
 } from "./query/query.js";
 export { normalizeQuery } from "./query/normalize.js";
 export { pageMatches, runQuery, sortedMatches } from "./query/run-query.js";
-export { compileWhere, type RowTest, valueTest, type ValueTest } from "./query/predicate.js";
+export { compileWhere, linkedIds, linkedRowsOf, type RowTest, valueTest, type ValueTest } from "./query/predicate.js";
 export { compileMaterializer, type MaterializePass, type Materializer } from "./query/materialize.js";
 export { DEFAULT_MAX_QUERY_COST, QueryCostError, type QueryCostOptions } from "./query/query-cost.js";
 export { resultDocuments } from "./query/result-documents.js";

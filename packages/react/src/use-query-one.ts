@@ -26,9 +26,9 @@ export function useQueryOne<E extends EntityDef, A extends EntitiesDef, T>(
  * @example
  * const { data } = useQueryOne(client.database.todos, { aggregations: { total: { count: "*" } } });
  */
-export function useQueryOne<E extends EntityDef, A extends EntitiesDef, const Q extends AggregateQueryDef<E>>(
+export function useQueryOne<E extends EntityDef, A extends EntitiesDef, const Q extends AggregateQueryDef<E, A>>(
   collection: CollectionApi<E, A>,
-  query: Q & StrictAggregateQuery<E, Q>,
+  query: Q & StrictAggregateQuery<E, Q, A>,
 ): SubscriptionState<AggregateRow<E, Q> | undefined>;
 /**
  * Follows the first match of a query (undefined when nothing matches).

@@ -29,9 +29,9 @@ export function useQuery<E extends EntityDef, A extends EntitiesDef, T>(
  * @example
  * const { data } = useQuery(client.database.todos, { aggregations: { open: { count: "*" } }, where: { done: false } });
  */
-export function useQuery<E extends EntityDef, A extends EntitiesDef, const Q extends AggregateQueryDef<E>>(
+export function useQuery<E extends EntityDef, A extends EntitiesDef, const Q extends AggregateQueryDef<E, A>>(
   collection: CollectionApi<E, A>,
-  query: Q & StrictAggregateQuery<E, Q>,
+  query: Q & StrictAggregateQuery<E, Q, A>,
 ): SubscriptionState<readonly AggregateRow<E, Q>[]>;
 /**
  * Follows a query: `{ data, loading, error }`, re-rendering only when the result changes. The

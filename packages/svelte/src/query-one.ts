@@ -17,9 +17,9 @@ export function queryOne<T>(preloaded: MaybeGetter<PreloadData<T, "one">>, clien
  * @example
  * const total = queryOne(client.database.todos, { aggregate: { n: { fn: "count" } } });
  */
-export function queryOne<E extends EntityDef, A extends EntitiesDef, const Q extends AggregateQueryDef<E>>(
+export function queryOne<E extends EntityDef, A extends EntitiesDef, const Q extends AggregateQueryDef<E, A>>(
   collection: CollectionApi<E, A>,
-  query: MaybeGetter<Q & StrictAggregateQuery<E, Q>>,
+  query: MaybeGetter<Q & StrictAggregateQuery<E, Q, A>>,
 ): ReactiveQuery<AggregateRow<E, Q> | undefined>;
 /**
  * Follows the first match of a query (`data` is undefined when nothing matches); reactive in

@@ -22,9 +22,9 @@ export function query<T>(preloaded: MaybeGetter<PreloadData<T, "many">>, client?
  * @example
  * const stats = query(client.database.todos, { aggregate: { count: { fn: "count" } } });
  */
-export function query<E extends EntityDef, A extends EntitiesDef, const Q extends AggregateQueryDef<E>>(
+export function query<E extends EntityDef, A extends EntitiesDef, const Q extends AggregateQueryDef<E, A>>(
   collection: CollectionApi<E, A>,
-  query: MaybeGetter<Q & StrictAggregateQuery<E, Q>>,
+  query: MaybeGetter<Q & StrictAggregateQuery<E, Q, A>>,
 ): ReactiveQuery<readonly AggregateRow<E, Q>[]>;
 /**
  * Follows a query: `data`, `error` and `loading` are reactive, and the object is a store

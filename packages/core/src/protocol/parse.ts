@@ -9,6 +9,7 @@ import {
   type NormalizedRelation,
   type Operator,
   OPERATORS,
+  type RelatedFilter,
   whereFields,
 } from "../query/query.js";
 import type { FieldSpec, FieldType } from "../schema/field.js";
@@ -237,22 +238,45 @@ function specs(value: unknown, path: string, depth: number): Record<string, Fiel
 /** How deep `or` and `not` may nest in one `where` (as `normalizeQuery` allows). */
 const MAX_WHERE_DEPTH = 8;
 
-/** The conditions of a `where` (one level of a query, `or` and `not` included), counted in `shape`. */
-function conditions(value: unknown, path: string, shape: QueryShape, depth = 0): Condition[] {
+/**
+ * The conditions of a `where` (one level of a query, `or` and `not` included), counted in
+ * `shape`; `level` is how deep in relations and relational filters the `where` sits.
+ */
+function conditions(value: unknown, path: string, shape: QueryShape, level: number, depth = 0): Condition[] {
   if (depth > MAX_WHERE_DEPTH) throw new Invalid(path, `or and not nest at most ${MAX_WHERE_DEPTH} deep`);
-  return list(value, path, MAX_CONDITIONS, "conditions").map((each, index) => condition(each, `${path}[${index}]`, shape, depth));
+  return list(value, path, MAX_CONDITIONS, "conditions").map((each, index) => condition(each, `${path}[${index}]`, shape, level, depth));
 }
 
-function condition(value: unknown, path: string, shape: QueryShape, depth: number): Condition {
+function condition(value: unknown, path: string, shape: QueryShape, level: number, depth: number): Condition {
   if (++shape.conditions > MAX_CONDITIONS * 4) throw new Invalid(path, `a query has at most ${MAX_CONDITIONS * 4} conditions at all levels together`);
   const keys = typeof value === "object" && value !== null ? Object.keys(value) : [];
   if (keys.length === 1 && keys[0] === "or") {
     const branches = list((value as Obj).or, `${path}.or`, MAX_CONDITIONS, "branches");
     if (branches.length === 0) throw new Invalid(`${path}.or`, "expected at least one branch");
-    return { or: branches.map((branch, index) => conditions(branch, `${path}.or[${index}]`, shape, depth + 1)) };
+    return { or: branches.map((branch, index) => conditions(branch, `${path}.or[${index}]`, shape, level, depth + 1)) };
   }
-  if (keys.length === 1 && keys[0] === "not") return { not: conditions((value as Obj).not, `${path}.not`, shape, depth + 1) };
+  if (keys.length === 1 && keys[0] === "not") return { not: conditions((value as Obj).not, `${path}.not`, shape, level, depth + 1) };
+  if (keys.length === 1 && keys[0] === "related") return { related: relatedFilter((value as Obj).related, `${path}.related`, shape, level) };
   return fieldCondition(value, path);
+}
+
+/** A relational filter: it counts as a relation of the query, and nests as relations do. */
+function relatedFilter(value: unknown, path: string, shape: QueryShape, level: number): RelatedFilter {
+  if (level + 1 > MAX_DEPTH) throw new Invalid(path, `relations and relational filters nest at most ${MAX_DEPTH} deep`);
+  if (++shape.relations > MAX_RELATIONS) throw new Invalid(path, `a query has at most ${MAX_RELATIONS} relations and relational filters at all levels together`);
+  const raw = object(value, path, ["direction", "link", "linkSpec", "collection", "where", "specs"]);
+  const where = conditions(raw.where, `${path}.where`, shape, level + 1);
+  const filterSpecs = specs(raw.specs, `${path}.specs`, 0);
+  const unspecified = whereFields(where).find((field) => !Object.hasOwn(filterSpecs, field));
+  if (unspecified !== undefined) throw new Invalid(`${path}.specs`, `no spec for the field ${JSON.stringify(unspecified)} the filter uses`);
+  return {
+    direction: oneOf(raw.direction, `${path}.direction`, LINK_DIRECTIONS),
+    link: name(raw.link, `${path}.link`),
+    linkSpec: fieldSpec(raw.linkSpec, `${path}.linkSpec`, 0),
+    collection: name(raw.collection, `${path}.collection`),
+    where,
+    specs: filterSpecs,
+  };
 }
 
 function fieldCondition(value: unknown, path: string): FieldCondition {
@@ -314,7 +338,7 @@ function query(value: unknown, path: string, depth: number, shape: QueryShape = 
   } = {
     collection: name(raw.collection, `${path}.collection`),
     select: list(raw.select, `${path}.select`, MAX_FIELDS, "fields").map((each, index) => name(each, `${path}.select[${index}]`)),
-    where: conditions(raw.where, `${path}.where`, shape),
+    where: conditions(raw.where, `${path}.where`, shape, depth),
     orderBy: list(raw.orderBy, `${path}.orderBy`, MAX_ORDER_KEYS, "sort keys").map((each, index) => orderEntry(each, `${path}.orderBy[${index}]`)),
     limit,
     specs: specs(raw.specs, `${path}.specs`, 0),

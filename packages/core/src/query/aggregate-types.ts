@@ -1,4 +1,4 @@
-import type { EntityDef } from "../schema/types.js";
+import type { EntitiesDef, EntityDef } from "../schema/types.js";
 import type { AggregateFunction } from "./aggregate-query.js";
 import type { QueryFieldName, QueryFieldValue, SortableName, StrictQuery, WhereClause } from "./query-types.js";
 
@@ -42,8 +42,8 @@ export type AggregateOrderBy<N extends string = string> =
   | readonly [N, "asc" | "desc"]
   | ReadonlyArray<readonly [N, "asc" | "desc"]>;
 
-interface AggregateQueryOptions<E extends EntityDef> {
-  readonly where?: WhereClause<E>;
+interface AggregateQueryOptions<E extends EntityDef, A extends EntitiesDef> {
+  readonly where?: WhereClause<E, A>;
   readonly orderBy?: AggregateOrderBy;
   readonly limit?: number;
   /** Aggregated rows hold group fields and aggregate values: `fields` does not combine with them. */
@@ -57,7 +57,7 @@ interface AggregateQueryOptions<E extends EntityDef> {
  * @example
  * const q = { aggregations: { n: { count: "*" } }, groupBy: ["tag"], orderBy: ["n", "desc"] } satisfies AggregateQueryDef<Posts>;
  */
-export type AggregateQueryDef<E extends EntityDef> = AggregateQueryOptions<E> &
+export type AggregateQueryDef<E extends EntityDef, A extends EntitiesDef = {}> = AggregateQueryOptions<E, A> &
   (
     | { readonly aggregations: AggregationsDef<E>; readonly groupBy?: readonly GroupableName<E>[] }
     | { readonly aggregations?: AggregationsDef<E>; readonly groupBy: readonly GroupableName<E>[] }
@@ -79,8 +79,8 @@ type ExcessKeys<T, Allowed extends PropertyKey> = { [K in Exclude<keyof T, Allow
  * @example
  * function aggregate<const Q extends AggregateQueryDef<Posts>>(query: Q & StrictAggregateQuery<Posts, Q>) {}
  */
-export type StrictAggregateQuery<E extends EntityDef, Q> = ExcessKeys<Q, "aggregations" | "where" | "groupBy" | "orderBy" | "limit"> &
-  StrictQuery<E, Pick<Q, "where" & keyof Q>> &
+export type StrictAggregateQuery<E extends EntityDef, Q, A extends EntitiesDef = {}> = ExcessKeys<Q, "aggregations" | "where" | "groupBy" | "orderBy" | "limit"> &
+  StrictQuery<E, Pick<Q, "where" & keyof Q>, A> &
   (Q extends { readonly aggregations: infer A }
     ? { readonly aggregations: { readonly [K in keyof A]: ExcessKeys<A[K], AggregateFunction> } }
     : unknown) &

@@ -33,7 +33,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 /**
  * Checks an aggregate query (one with `aggregations` or `groupBy`) against its collection and
  * reduces it to a {@link NormalizedAggregateQuery}. `where` is normalized exactly as in
- * `normalizeQuery`; `orderBy` names group fields or aggregates.
+ * `normalizeQuery` (relational filters need `collections`); `orderBy` names group fields or aggregates.
  *
  * @example
  * normalizeAggregateQuery(schema.collections.posts, {
@@ -42,7 +42,11 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  *   orderBy: ["views", "desc"],
  * });
  */
-export function normalizeAggregateQuery(collection: CollectionSpec, input: unknown): DatabaseResult<NormalizedAggregateQuery> {
+export function normalizeAggregateQuery(
+  collection: CollectionSpec,
+  input: unknown,
+  collections?: Readonly<Record<string, CollectionSpec>>,
+): DatabaseResult<NormalizedAggregateQuery> {
   const name = collection.name;
   if (!isPlainObject(input)) return invalid(name, `expected a query object, got ${describe(input)}.`);
   if (input.fields !== undefined) {
@@ -54,7 +58,7 @@ export function normalizeAggregateQuery(collection: CollectionSpec, input: unkno
     }
   }
   // `where` goes through the one normalizer of filters; its specs start ours.
-  const filter = normalizeQuery(collection, { fields: {}, where: input.where });
+  const filter = normalizeQuery(collection, { fields: {}, where: input.where }, collections);
   if (filter.error) return filter;
   const specs: Record<string, FieldSpec> = { ...filter.data.specs };
   const specOf = (field: string): FieldSpec | undefined => {
@@ -181,7 +185,7 @@ export function runAggregate(source: Source, query: NormalizedAggregateQuery): A
   const groups = new Map<unknown, Group>();
   const table = source.table(query.collection);
   if (table !== undefined) {
-    const test = compileWhere(query.where, query.specs);
+    const test = compileWhere(query.where, query.specs, source);
     for (const row of candidateRows(table, query)) {
       if (!test(table, row)) continue;
       const mapKey = aggregator.mapKeyOfRow(table, row);

@@ -6,7 +6,8 @@ import type { AggregateResultRow, NormalizedAggregateQuery } from "./aggregate-q
 import type { LiveQueryRegistry } from "./live-registry.js";
 import { type LiveView, routeOf, type Watch } from "./live-view.js";
 import { candidateRows } from "./plan.js";
-import { whereFields } from "./query.js";
+import { relatedFilters, whereFields } from "./query.js";
+import { RelationTracker } from "./live-relations.js";
 import { compileWhere, type RowTest } from "./predicate.js";
 import { readDependsOnCreatedAt } from "./read-field.js";
 import type { Source, SourceTable } from "./source.js";
@@ -58,11 +59,22 @@ export class LiveAggregate implements LiveView {
   private retired: Map<unknown, LiveGroup> | undefined;
   private readonly output;
 
-  constructor(query: NormalizedAggregateQuery, table: SourceTable | undefined) {
+  /** Follows the collections its relational filters read (absent without any). */
+  private readonly filters: RelationTracker | undefined;
+
+  constructor(
+    query: NormalizedAggregateQuery,
+    private readonly source: Source,
+  ) {
     this.query = query;
-    this.watches = [{ collection: query.collection, route: routeOf(query.where, query.specs) }];
+    this.filters = relatedFilters(query.where).length === 0 ? undefined : new RelationTracker(query, source);
+    // Collections its filters read are watched unrouted: their changes are mapped back to rows.
+    this.watches = [
+      { collection: query.collection, route: routeOf(query.where, query.specs) },
+      ...(this.filters?.collections ?? []).map((collection) => ({ collection })),
+    ];
     this.aggregator = new GroupAggregator(query);
-    this.test = compileWhere(query.where, query.specs);
+    this.test = compileWhere(query.where, query.specs, source);
     this.hasExtremes = query.aggregations.some(({ fn }) => fn === "min" || fn === "max");
     const fields = new Set<string>();
     const referenced = [
@@ -78,7 +90,7 @@ export class LiveAggregate implements LiveView {
     this.dependencies = fields;
     // `updatedAt` changes with every write of a document.
     this.dependsOnEveryField = fields.has("updatedAt");
-    this.rebuild(table);
+    this.rebuild(source.table(query.collection));
     this.flushGroups();
     this.output = signal<readonly AggregateResultRow[]>(this.visibleRows());
   }
@@ -90,13 +102,23 @@ export class LiveAggregate implements LiveView {
 
   /** Whether a committed row change could alter the result. */
   canSee(table: SourceTable, row: number, change: RowChange): boolean {
-    if (change.wasLive !== table.isLive(row)) return true;
-    if (this.dependsOnEveryField) return true;
-    return change.changedAny(this.dependencies);
+    if (table.name === this.query.collection) {
+      if (change.wasLive !== table.isLive(row) || this.dependsOnEveryField || change.changedAny(this.dependencies)) return true;
+    }
+    return this.filters?.canSee(table, row, change) ?? false;
   }
 
   /** Folds one row change in: out of its old group, into its new one. */
-  apply(table: SourceTable, row: number, _change: RowChange): void {
+  apply(table: SourceTable, row: number, change: RowChange): void {
+    if (this.filters !== undefined && this.filters.canSee(table, row, change)) {
+      const root = this.source.table(this.query.collection);
+      // Rows whose filters reach the changed document are decided again.
+      if (root !== undefined) for (const each of this.filters.affectedRoots(table, row, change).retest) if (root !== table || each !== row) this.fold(root, each);
+    }
+    if (table.name === this.query.collection) this.fold(table, row);
+  }
+
+  private fold(table: SourceTable, row: number): void {
     const previous = this.members.get(row);
     if (!table.isLive(row) || !this.test(table, row)) {
       if (previous !== undefined) this.leave(row, previous);
@@ -119,7 +141,7 @@ export class LiveAggregate implements LiveView {
 
   /** Recomputes every group from the table: cheaper than folding row by row for bulk commits. */
   reset(table: SourceTable): void {
-    this.rebuild(table);
+    this.rebuild(this.source.table(this.query.collection));
   }
 
   /** Publishes the rows if they changed by value; returns whether they did. */
@@ -257,7 +279,7 @@ export class LiveAggregate implements LiveView {
  * registry.release(live);
  */
 export function acquireLiveAggregate(registry: LiveQueryRegistry, source: Source, query: NormalizedAggregateQuery): LiveAggregate {
-  return registry.acquireView(`aggregate:${JSON.stringify(query)}`, () => new LiveAggregate(query, source.table(query.collection)));
+  return registry.acquireView(`aggregate:${JSON.stringify(query)}`, () => new LiveAggregate(query, source));
 }
 
 function sameValues(a: readonly unknown[], b: readonly unknown[]): boolean {

@@ -1,9 +1,9 @@
 import { computed, type ReadonlySignal, signal } from "@preact/signals-core";
-import type { RowChange } from "../store/table.js";
+import { RowChange } from "../store/table.js";
 import { type MaterializePass, type Materializer, compileMaterializer } from "./materialize.js";
 import { compileOrder, insertionPoint, type Keyed, type Ordering } from "./order.js";
 import { compileWhere, type RowTest } from "./predicate.js";
-import { type NormalizedQuery, whereFields } from "./query.js";
+import { type NormalizedQuery, relatedFilters, whereFields } from "./query.js";
 import { QueryCostError, type QueryCostOptions } from "./query-cost.js";
 import { resultComparer } from "./same-result.js";
 import { compilePageWindow, EMPTY_WINDOW, type PageWindow, type ResultWindow, resultWindow } from "./cursor.js";
@@ -73,15 +73,19 @@ export class LiveQuery implements LiveView {
   isComplete = true;
   private readonly relations: RelationTracker | undefined;
 
-  constructor(query: NormalizedQuery, source: Source, options?: QueryCostOptions) {
+  constructor(
+    query: NormalizedQuery,
+    private readonly source: Source,
+    options?: QueryCostOptions,
+  ) {
     this.query = query;
-    this.relations = query.relations === undefined ? undefined : new RelationTracker(query, source);
+    this.relations = query.relations === undefined && relatedFilters(query.where).length === 0 ? undefined : new RelationTracker(query, source);
     // Related collections are watched unrouted: their changes are mapped back to parent rows.
     this.watches = [
       { collection: query.collection, route: routeOf(query.where, query.specs) },
       ...(this.relations?.collections ?? []).map((collection) => ({ collection })),
     ];
-    this.test = compileWhere(query.where, query.specs);
+    this.test = compileWhere(query.where, query.specs, source);
     this.ordering = compileOrder(query.orderBy, query.specs);
     this.page = compilePageWindow(query, this.ordering.compare);
     this.materialize = compileMaterializer(query, source, options);
@@ -101,7 +105,7 @@ export class LiveQuery implements LiveView {
     this.table = table;
     this.isComplete = table?.isPartial !== true;
     if (table !== undefined) {
-      for (const entry of sortedMatches(table, query, undefined)) {
+      for (const entry of sortedMatches(table, query, undefined, source)) {
         this.entries.push(entry);
         this.members.set(entry.row, entry);
       }
@@ -144,6 +148,10 @@ export class LiveQuery implements LiveView {
   /** Recomputes every match from scratch: cheaper than row-by-row folding for bulk commits. */
   reset(table: SourceTable): void {
     if (table.name !== this.query.collection) {
+      this.bumpReach();
+      const root = this.source.table(this.query.collection);
+      // A collection its filters read changed in bulk: every match is decided again.
+      if (root !== undefined && this.relations?.decidesMatchThrough(table.name)) return this.reset(root);
       // A related collection changed in bulk: re-materialize every visible document.
       for (const row of this.visibleRows) this.touched.add(row);
       this.isDirty = true;
@@ -153,7 +161,7 @@ export class LiveQuery implements LiveView {
     this.isComplete = table?.isPartial !== true;
     this.entries.length = 0;
     this.members.clear();
-    for (const entry of sortedMatches(table, this.query, undefined)) {
+    for (const entry of sortedMatches(table, this.query, undefined, this.source)) {
       this.entries.push(entry);
       this.members.set(entry.row, entry);
     }
@@ -164,13 +172,35 @@ export class LiveQuery implements LiveView {
   /** Folds one row change in; the signal changes only on {@link flush}. */
   apply(table: SourceTable, row: number, change: RowChange): void {
     if (this.relations !== undefined && this.relations.canSee(table, row, change)) {
-      for (const root of this.relations.affectedRoots(table, row, change)) {
+      const affected = this.relations.affectedRoots(table, row, change);
+      if (affected.throughFilter) this.bumpReach();
+      for (const root of affected.touch) {
         if (!this.members.has(root)) continue;
         this.touched.add(root);
         this.isDirty = true;
       }
+      const rootTable = this.source.table(this.query.collection);
+      if (rootTable !== undefined) {
+        // Its own change (if any) is folded in below; these rows did not change themselves.
+        for (const root of affected.retest) if (rootTable !== table || root !== row) this.applyToMatches(rootTable, root, new RowChange(rootTable.isLive(root)));
+      }
     }
     if (table.name === this.query.collection) this.applyToMatches(table, row, change);
+  }
+
+  /**
+   * Bumped whenever a change reached the documents its relational filters read: the documents
+   * a matching row's filters reach (which a client evaluating the query needs) may differ, even
+   * when the result does not.
+   */
+  get filterReach(): ReadonlySignal<number> {
+    return this.reach;
+  }
+
+  private readonly reach = signal(0);
+
+  private bumpReach(): void {
+    this.reach.value = this.reach.peek() + 1;
   }
 
   private applyToMatches(table: SourceTable, row: number, change: RowChange): void {

@@ -1,83 +1,116 @@
 import { readStored } from "../schema/read.js";
 import type { RowChange } from "../store/table.js";
 import { CREATED_AT_FIELD } from "../triples.js";
-import { type NormalizedQuery, type NormalizedRelation, whereFields } from "./query.js";
+import { type Condition, type NormalizedQuery, type NormalizedRelation, relatedFilters, whereFields } from "./query.js";
 import { readDependsOnCreatedAt } from "./read-field.js";
 import type { Source, SourceTable } from "./source.js";
 
-/** One relation reachable from the root query, with the chain of relations leading to it. */
-interface RelationNode {
-  /** Relations from the root down to this one. */
-  readonly path: readonly NormalizedRelation[];
-  /** Collection of each path step's parent (path[i]'s parent is parents[i]). */
+/** How one step of a path reaches its child collection from its parent. */
+type Step = Pick<NormalizedRelation, "direction" | "link" | "linkSpec">;
+
+/** A relation or relational filter reachable from the root query, with the steps leading to it. */
+interface TrackedNode {
+  /** Steps from the root down to this node's collection. */
+  readonly path: readonly Step[];
+  /** Collection of each step's parent (path[i]'s parent is parents[i]). */
   readonly parents: readonly string[];
-  /** Fields of the related collection whose change can alter what this relation returns. */
+  readonly collection: string;
+  /** Fields of the node's collection whose change can alter what the node returns or matches. */
   readonly dependencies: ReadonlySet<string>;
   readonly dependsOnEveryField: boolean;
+  /** Reached through relational filters of the root's `where` only: a change re-decides which root rows match. */
+  readonly decidesMatch: boolean;
+  /** A relational filter (not a relation) is on the path. */
+  readonly isFilter: boolean;
+}
+
+/** Root rows a change of a related row can alter. */
+export interface AffectedRoots {
+  /** Rows whose match must be decided again (relational filters of the root's `where`). */
+  readonly retest: Set<number>;
+  /** Rows whose related documents must be built again (relations, and filters inside them). */
+  readonly touch: Set<number>;
+  /** Whether a relational filter reached the change: what the filters reach may differ now. */
+  readonly throughFilter: boolean;
 }
 
 /**
- * Follows the collections a live query's relations read, and maps a change there back to the
- * root rows whose materialized relations it can alter: through the link field's equality index
- * for forward links (parents whose ref holds the child's id) and through the child's link value,
+ * Follows the collections a live query's relations and relational filters read, and maps a
+ * change there back to the root rows it can alter: through the link field's equality index for
+ * forward links (parents whose ref holds the child's id) and through the child's link value,
  * before and after the change, for reverse links.
  */
 export class RelationTracker {
-  private readonly nodes: RelationNode[] = [];
+  private readonly nodes: TrackedNode[] = [];
   /** Fields of the root collection that relations read (forward link fields). */
   readonly rootLinkFields: readonly string[];
 
   constructor(
-    private readonly query: NormalizedQuery,
+    query: Pick<NormalizedQuery, "collection" | "where" | "relations">,
     private readonly source: Source,
   ) {
     this.rootLinkFields = forwardLinks(query);
-    const visit = (parent: NormalizedQuery, path: NormalizedRelation[], parents: string[]) => {
-      for (const relation of parent.relations ?? []) {
-        const nested = relation.query;
-        const fields = new Set<string>(forwardLinks(nested));
-        for (const field of [...whereFields(nested.where), ...nested.orderBy.map(([f]) => f), ...nested.select]) {
-          if (field === "id") continue;
-          fields.add(field);
-          const spec = nested.specs[field];
-          if (spec !== undefined && readDependsOnCreatedAt(spec)) fields.add(CREATED_AT_FIELD);
-        }
-        if (relation.direction === "reverse") fields.add(relation.link);
-        const node = {
-          path: [...path, relation],
-          parents: [...parents, parent.collection],
-          dependencies: fields,
-          dependsOnEveryField: fields.has("updatedAt"),
-        };
-        this.nodes.push(node);
-        visit(nested, node.path, node.parents);
+    const add = (node: Omit<TrackedNode, "dependsOnEveryField" | "dependencies">, fields: Set<string>) => {
+      const full = { ...node, dependencies: fields, dependsOnEveryField: fields.has("updatedAt") };
+      this.nodes.push(full);
+      return full;
+    };
+    const visitFilters = (where: readonly Condition[], parent: string, at: Pick<TrackedNode, "path" | "parents" | "decidesMatch">) => {
+      for (const { filter } of relatedFilters(where)) {
+        const fields = readFields(whereFields(filter.where), filter.specs);
+        if (filter.direction === "reverse") fields.add(filter.link);
+        const node = add(
+          { path: [...at.path, filter], parents: [...at.parents, parent], collection: filter.collection, decidesMatch: at.decidesMatch, isFilter: true },
+          fields,
+        );
+        visitFilters(filter.where, filter.collection, node);
       }
     };
-    visit(query, [], []);
+    const visitRelations = (parent: Pick<NormalizedQuery, "collection" | "relations">, at: Pick<TrackedNode, "path" | "parents" | "isFilter">) => {
+      for (const relation of parent.relations ?? []) {
+        const nested = relation.query;
+        const fields = readFields([...forwardLinks(nested), ...whereFields(nested.where), ...nested.orderBy.map(([f]) => f), ...nested.select], nested.specs);
+        if (relation.direction === "reverse") fields.add(relation.link);
+        const node = add(
+          { path: [...at.path, relation], parents: [...at.parents, parent.collection], collection: nested.collection, decidesMatch: false, isFilter: at.isFilter },
+          fields,
+        );
+        visitFilters(nested.where, nested.collection, { ...node, decidesMatch: false });
+        visitRelations(nested, node);
+      }
+    };
+    visitFilters(query.where, query.collection, { path: [], parents: [], decidesMatch: true });
+    visitRelations(query, { path: [], parents: [], isFilter: false });
   }
 
   /** Related collections to watch. */
   get collections(): string[] {
-    return [...new Set(this.nodes.map((node) => node.path.at(-1)!.query.collection))];
+    return [...new Set(this.nodes.map((node) => node.collection))];
   }
 
-  /** Whether a change of a row in a related table can alter some relation's result. */
+  /** Whether relational filters of the root's `where` read `collection` (its changes decide matches). */
+  decidesMatchThrough(collection: string): boolean {
+    return this.nodes.some((node) => node.decidesMatch && node.collection === collection);
+  }
+
+  /** Whether a change of a row in a related table can alter some relation's result or filter's answer. */
   canSee(table: SourceTable, row: number, change: RowChange): boolean {
     const isLivenessChange = change.wasLive !== table.isLive(row);
     for (const node of this.nodes) {
-      if (node.path.at(-1)!.query.collection !== table.name) continue;
+      if (node.collection !== table.name) continue;
       if (isLivenessChange || node.dependsOnEveryField || change.changedAny(node.dependencies)) return true;
     }
     return false;
   }
 
-  /** Root rows whose relations a change of a related row can alter. */
-  affectedRoots(table: SourceTable, row: number, change: RowChange): Set<number> {
-    const roots = new Set<number>();
+  /** Root rows whose match or relations a change of a related row can alter. */
+  affectedRoots(table: SourceTable, row: number, change: RowChange): AffectedRoots {
+    const affected = { retest: new Set<number>(), touch: new Set<number>(), throughFilter: false };
     const isLivenessChange = change.wasLive !== table.isLive(row);
     for (const node of this.nodes) {
-      if (node.path.at(-1)!.query.collection !== table.name) continue;
+      if (node.collection !== table.name) continue;
       if (!isLivenessChange && !node.dependsOnEveryField && !change.changedAny(node.dependencies)) continue;
+      if (node.isFilter) affected.throughFilter = true;
       let children: Iterable<number> = [row];
       let childTable = table;
       for (let step = node.path.length - 1; step >= 0 && childTable !== undefined; step--) {
@@ -95,15 +128,28 @@ export class RelationTracker {
         children = parents;
         childTable = parentTable;
       }
-      for (const root of children) roots.add(root);
+      const into = node.decidesMatch ? affected.retest : affected.touch;
+      for (const root of children) into.add(root);
     }
-    return roots;
+    return affected;
   }
+}
+
+/** The stored fields whose change can alter the values of these fields as read. */
+function readFields(fields: readonly string[], specs: NormalizedQuery["specs"]): Set<string> {
+  const read = new Set<string>();
+  for (const field of fields) {
+    if (field === "id") continue;
+    read.add(field);
+    const spec = specs[field];
+    if (spec !== undefined && readDependsOnCreatedAt(spec)) read.add(CREATED_AT_FIELD);
+  }
+  return read;
 }
 
 /** Rows of the parent collection that a relation links to a child row. */
 function parentRows(
-  relation: NormalizedRelation,
+  relation: Step,
   parentTable: SourceTable,
   childTable: SourceTable,
   child: number,
@@ -131,6 +177,6 @@ function parentRows(
 }
 
 /** Fields of a query's collection that its forward relations read. */
-function forwardLinks(query: NormalizedQuery): string[] {
+function forwardLinks(query: Pick<NormalizedQuery, "relations">): string[] {
   return (query.relations ?? []).filter((relation) => relation.direction === "forward").map((relation) => relation.link);
 }

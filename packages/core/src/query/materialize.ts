@@ -1,6 +1,6 @@
-import { readStored, toUserValue } from "../schema/read.js";
+import { toUserValue } from "../schema/read.js";
 import { compileOrder, type Keyed, sortKeyed } from "./order.js";
-import { compileWhere } from "./predicate.js";
+import { compileWhere, linkedRowsOf } from "./predicate.js";
 import type { NormalizedQuery, NormalizedRelation } from "./query.js";
 import { CostMeter, maxQueryCostOf, type QueryCostOptions } from "./query-cost.js";
 import { type FieldReader, fieldReader } from "./read-field.js";
@@ -81,54 +81,21 @@ export type RelatedRows = (table: SourceTable, row: number, meter?: CostMeter) =
  */
 export function compileRelatedRows(relation: NormalizedRelation, source: Source): RelatedRows {
   const nested = relation.query;
-  const test = compileWhere(nested.where, nested.specs);
+  const test = compileWhere(nested.where, nested.specs, source);
   const ordering = compileOrder(nested.orderBy, nested.specs);
+  const linked = linkedRowsOf(relation);
   return (table, row, meter) => {
     const related = source.table(nested.collection);
     if (related === undefined) return undefined;
     const entries: Keyed[] = [];
-    for (const candidate of linkedRows(relation, related, table, row, meter)) {
+    const charge = meter === undefined ? undefined : (examined: number) => meter.charge(examined, relation.name);
+    for (const candidate of linked(related, table, row, charge)) {
       if (test(related, candidate)) entries.push(ordering.keyOf(related, candidate));
     }
     // A single relation returns at most one document, none with `limit: 0`.
     const limit = relation.cardinality === "one" ? Math.min(nested.limit ?? 1, 1) : nested.limit;
     return { table: related, rows: sortKeyed(entries, ordering.compare, limit).map((entry) => entry.row) };
   };
-}
-
-/** Live rows of the related collection linked to a parent row (before the nested filter). */
-function linkedRows(
-  relation: NormalizedRelation,
-  related: SourceTable,
-  table: SourceTable,
-  row: number,
-  meter: CostMeter | undefined,
-): Iterable<number> {
-  if (relation.direction === "forward") {
-    const linked = readStored(relation.linkSpec, table.get(row, relation.link), undefined);
-    const ids = typeof linked === "string" ? [linked] : Array.isArray(linked) ? (linked as string[]) : [];
-    meter?.charge(ids.length, relation.name);
-    const rows: number[] = [];
-    for (const id of ids) {
-      const child = related.rowOf(id);
-      if (child !== undefined) rows.push(child);
-    }
-    return rows;
-  }
-  const parentId = table.idOf(row);
-  const linksBack = (child: number) => {
-    const linked = readStored(relation.linkSpec, related.get(child, relation.link), undefined);
-    return linked === parentId || (Array.isArray(linked) && linked.includes(parentId));
-  };
-  // The index holds stored values, wrong-typed ones too (a ref stored as ["id"], a set field
-  // holding one plain id), which read as no link: candidates are re-checked as read.
-  if (related.equalityIndex) {
-    const candidates = related.equalityIndex(relation.link).get(parentId);
-    meter?.charge(candidates.size, relation.name);
-    return [...candidates].filter(linksBack);
-  }
-  meter?.charge(related.liveCount, relation.name);
-  return related.liveRows().filter(linksBack);
 }
 
 function compileRelation(relation: NormalizedRelation, source: Source | undefined, nodes: { count: number }): (table: SourceTable, row: number, pass: PassState) => unknown {

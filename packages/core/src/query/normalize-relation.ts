@@ -1,6 +1,6 @@
 import { type DatabaseResult, fail, ok } from "../errors.js";
 import type { CollectionSpec } from "../schema/types.js";
-import type { NormalizedQuery, NormalizedRelation } from "./query.js";
+import type { NormalizedQuery, NormalizedRelation, RelatedFilter } from "./query.js";
 
 /** Relations may nest this deep; deeper selections are almost always a mistake (or a cycle). */
 const MAX_DEPTH = 8;
@@ -40,45 +40,39 @@ export function normalizeRelation(
   if (collections === undefined) return invalid(parent.name, `${where}: relations need the schema's collections.`, name);
   if (depth + 1 > MAX_DEPTH) return invalid(parent.name, `${where}: relations nest at most ${MAX_DEPTH} deep.`, name);
   const { via, ...query } = nested as { via?: unknown };
-  const field = Object.hasOwn(parent.fields, name) ? parent.fields[name] : undefined;
+  const link = resolveLink(parent, name, via, collections);
+  if (typeof link === "string") return invalid(parent.name, `${where}${link}`, name);
+  const normalized = normalize(collections[link.collection]!, query, collections, depth + 1);
+  if (normalized.error) return normalized;
+  const cardinality = link.direction === "forward" && link.linkSpec.type === "ref" ? "one" : "many";
+  return ok({ name, cardinality, direction: link.direction, link: link.link, linkSpec: link.linkSpec, query: normalized.data });
+}
 
+/** How a `fields` or `where` key reaches another collection, or what is wrong with it (a message tail). */
+export function resolveLink(
+  parent: CollectionSpec,
+  key: string,
+  via: unknown,
+  collections: Readonly<Record<string, CollectionSpec>>,
+): Pick<RelatedFilter, "direction" | "link" | "linkSpec" | "collection"> | string {
+  const field = Object.hasOwn(parent.fields, key) ? parent.fields[key] : undefined;
   if (field !== undefined) {
-    if (field.type !== "ref" && field.type !== "refMany") {
-      return invalid(parent.name, `${where} is a ${field.type} field; only ref and refMany fields take a nested query.`, name);
-    }
-    if (via !== undefined) return invalid(parent.name, `${where}.via only applies to reverse relations.`, name);
-    const target = collections[field.target!]!;
-    const normalized = normalize(target, query, collections, depth + 1);
-    if (normalized.error) return normalized;
-    return ok({
-      name,
-      cardinality: field.type === "ref" ? "one" : "many",
-      direction: "forward",
-      link: name,
-      linkSpec: field,
-      query: normalized.data,
-    });
+    if (field.type !== "ref" && field.type !== "refMany") return ` is a ${field.type} field; only ref and refMany fields take a nested query.`;
+    if (via !== undefined) return `.via only applies to reverse relations.`;
+    return { direction: "forward", link: key, linkSpec: field, collection: field.target! };
   }
-
-  const target = Object.hasOwn(collections, name) ? collections[name] : undefined;
-  if (target === undefined) return invalid(parent.name, `${where} is neither a field of ${parent.name} nor an entity.`, name);
-  const links = Object.entries(target.fields).filter(
-    ([, spec]) => (spec.type === "ref" || spec.type === "refMany") && spec.target === parent.name,
-  );
+  const target = Object.hasOwn(collections, key) ? collections[key] : undefined;
+  if (target === undefined) return ` is neither a field of ${parent.name} nor an entity.`;
+  const links = Object.entries(target.fields).filter(([, spec]) => (spec.type === "ref" || spec.type === "refMany") && spec.target === parent.name);
+  const names = links.map(([each]) => each).join(", ");
   let link: (typeof links)[number] | undefined;
   if (via !== undefined) {
-    link = links.find(([linkName]) => linkName === via);
-    if (link === undefined) {
-      return invalid(parent.name, `${where}.via must name a field of ${name} that refers to ${parent.name} (${links.map(([n]) => n).join(", ") || "none"}).`, name);
-    }
+    link = links.find(([each]) => each === via);
+    if (link === undefined) return `.via must name a field of ${key} that refers to ${parent.name} (${names || "none"}).`;
   } else if (links.length === 1) {
     link = links[0]!;
   } else {
-    return links.length === 0
-      ? invalid(parent.name, `${where}: no field of ${name} refers to ${parent.name}.`, name)
-      : invalid(parent.name, `${where}: several fields of ${name} refer to ${parent.name} (${links.map(([n]) => n).join(", ")}); name one with via.`, name);
+    return links.length === 0 ? `: no field of ${key} refers to ${parent.name}.` : `: several fields of ${key} refer to ${parent.name} (${names}); name one with via.`;
   }
-  const normalized = normalize(target, query, collections, depth + 1);
-  if (normalized.error) return normalized;
-  return ok({ name, cardinality: "many", direction: "reverse", link: link[0], linkSpec: link[1], query: normalized.data });
+  return { direction: "reverse", link: link[0], linkSpec: link[1], collection: key };
 }

@@ -2,8 +2,18 @@ import { type DatabaseResult, fail, ok } from "../errors.js";
 import type { FieldSpec } from "../schema/field.js";
 import type { CollectionSpec } from "../schema/types.js";
 import { describe } from "../schema/validate.js";
-import { isNestedQuery, normalizeRelation } from "./normalize-relation.js";
-import { type Condition, type Direction, type FieldCondition, type NormalizedQuery, type NormalizedRelation, type Operator, fieldSpecOf, OPERATORS } from "./query.js";
+import { isNestedQuery, normalizeRelation, resolveLink } from "./normalize-relation.js";
+import {
+  type Condition,
+  type Direction,
+  type FieldCondition,
+  fieldSpecOf,
+  type NormalizedQuery,
+  type NormalizedRelation,
+  type Operator,
+  OPERATORS,
+  type RelatedFilter,
+} from "./query.js";
 
 const STRING_OPERATORS = new Set<Operator>(["contains", "startsWith", "endsWith"]);
 const RANGE_OPERATORS = new Set<Operator>(["greaterThan", "greaterThanOrEqual", "lessThan", "lessThanOrEqual"]);
@@ -51,7 +61,7 @@ export function normalizeQuery(
     return relation.error;
   });
   if (select.error) return select;
-  const where = normalizeWhere(collection, query.where, specOf);
+  const where = normalizeWhere(collection, query.where, specOf, { collections, relationDepth: depth });
   if (where.error) return where;
   const orderBy = normalizeOrderBy(collection, query.orderBy, specOf);
   if (orderBy.error) return orderBy;
@@ -98,11 +108,20 @@ function normalizeFields(
 
 /** How deep `or`, `and` and `not` may nest in one `where`. */
 const MAX_WHERE_DEPTH = 8;
+/** How deep relational filters may nest (as relations in `fields`). */
+const MAX_RELATION_DEPTH = 8;
+
+/** What a `where` needs to resolve relational filters: the schema's collections, and how deep it sits. */
+interface WhereContext {
+  readonly collections: Readonly<Record<string, CollectionSpec>> | undefined;
+  readonly relationDepth: number;
+}
 
 function normalizeWhere(
   collection: CollectionSpec,
   where: unknown,
   specOf: (field: string) => FieldSpec | undefined,
+  context: WhereContext,
   path = "where",
   depth = 0,
 ): DatabaseResult<Condition[]> {
@@ -116,7 +135,7 @@ function normalizeWhere(
     if (!Array.isArray(value) || value.length === 0) return invalid(collection.name, `${path}.${key} takes a non-empty list of filters, got ${describe(value)}.`);
     const branches: Condition[][] = [];
     for (const [index, each] of value.entries()) {
-      const branch = normalizeWhere(collection, each, specOf, `${path}.${key}[${index}]`, depth + 1);
+      const branch = normalizeWhere(collection, each, specOf, context, `${path}.${key}[${index}]`, depth + 1);
       if (branch.error) return branch;
       branches.push(branch.data);
     }
@@ -132,9 +151,15 @@ function normalizeWhere(
       continue;
     }
     if (field === "not") {
-      const negated = normalizeWhere(collection, filter, specOf, `${path}.not`, depth + 1);
+      const negated = normalizeWhere(collection, filter, specOf, context, `${path}.not`, depth + 1);
       if (negated.error) return negated;
       conditions.push({ not: negated.data });
+      continue;
+    }
+    if (isRelatedFilter(filter)) {
+      const related = normalizeRelatedFilter(collection, field, filter, specOf, context, `${path}.${field}`);
+      if (related.error) return related;
+      conditions.push({ related: related.data });
       continue;
     }
     const spec = specOf(field);
@@ -151,6 +176,47 @@ function normalizeWhere(
     }
   }
   return ok(conditions);
+}
+
+/** Whether a `where` entry is a relational filter (`{ where: {…} }`, optionally with `via`) rather than operators. */
+function isRelatedFilter(filter: unknown): filter is { readonly where: unknown; readonly via?: unknown } {
+  return typeof filter === "object" && filter !== null && !Array.isArray(filter) && Object.getPrototypeOf(filter) === Object.prototype && Object.hasOwn(filter, "where");
+}
+
+/**
+ * Resolves a relational filter as relations in `fields` are resolved (`normalizeRelation`): a
+ * `t.ref` / `t.refMany` field reaches the documents it names, an entity name the documents whose
+ * ref field (named with `via` when several) points back.
+ */
+function normalizeRelatedFilter(
+  collection: CollectionSpec,
+  key: string,
+  filter: { readonly where: unknown; readonly via?: unknown },
+  specOf: (field: string) => FieldSpec | undefined,
+  context: WhereContext,
+  path: string,
+): DatabaseResult<RelatedFilter> {
+  const name = collection.name;
+  for (const option of Object.keys(filter)) {
+    if (option !== "where" && option !== "via") return invalid(name, `${path}: a relational filter takes where (and via), got "${option}".`, { field: key });
+  }
+  const { collections } = context;
+  if (collections === undefined) return invalid(name, `${path}: relational filters need the schema's collections.`, { field: key });
+  if (context.relationDepth + 1 > MAX_RELATION_DEPTH) return invalid(name, `${path}: relational filters nest at most ${MAX_RELATION_DEPTH} deep.`, { field: key });
+  const link = resolveLink(collection, key, filter.via, collections);
+  if (typeof link === "string") return invalid(name, `${path}${link}`, { field: key });
+  // The forward link is a field of this collection: its read rule travels with the query's.
+  if (link.direction === "forward") specOf(key);
+  const target = collections[link.collection]!;
+  const specs: Record<string, FieldSpec> = {};
+  const targetSpecOf = (field: string): FieldSpec | undefined => {
+    const spec = fieldSpecOf(target, field);
+    if (spec !== undefined) specs[field] = spec;
+    return spec;
+  };
+  const nested = normalizeWhere(target, filter.where, targetSpecOf, { collections, relationDepth: context.relationDepth + 1 }, `${path}.where`);
+  if (nested.error) return nested;
+  return ok({ ...link, where: nested.data, specs });
 }
 
 function normalizeCondition(

@@ -1,7 +1,8 @@
 import type { FieldSpec } from "../schema/field.js";
-import { type Condition, type FieldCondition, isFieldCondition } from "./query.js";
-import { type FieldReader, fieldReader } from "./read-field.js";
-import type { SourceTable } from "./source.js";
+import { readStored } from "../schema/read.js";
+import { type Condition, type FieldCondition, isFieldCondition, type RelatedFilter } from "./query.js";
+import { fieldReader } from "./read-field.js";
+import type { Source, SourceTable } from "./source.js";
 
 /** A test of one value as read. */
 export type ValueTest = (value: unknown) => boolean;
@@ -85,10 +86,11 @@ export type RowTest = (table: SourceTable, row: number) => boolean;
 
 /**
  * Compiles a normalized `where` into one row test: every condition must hold; an `or` holds when
- * one of its branches does, a `not` when its conditions do not all hold.
+ * one of its branches does, a `not` when its conditions do not all hold. Relational filters read
+ * the documents they reach from `source` (required when the `where` has any).
  */
-export function compileWhere(conditions: readonly Condition[], specs: Readonly<Record<string, FieldSpec>>): RowTest {
-  const tests = conditions.map((condition) => compileCondition(condition, specs));
+export function compileWhere(conditions: readonly Condition[], specs: Readonly<Record<string, FieldSpec>>, source?: Source): RowTest {
+  const tests = conditions.map((condition) => compileCondition(condition, specs, source));
   if (tests.length === 0) return () => true;
   if (tests.length === 1) return tests[0]!;
   return (table, row) => {
@@ -97,7 +99,7 @@ export function compileWhere(conditions: readonly Condition[], specs: Readonly<R
   };
 }
 
-function compileCondition(condition: Condition, specs: Readonly<Record<string, FieldSpec>>): RowTest {
+function compileCondition(condition: Condition, specs: Readonly<Record<string, FieldSpec>>, source: Source | undefined): RowTest {
   if (isFieldCondition(condition)) {
     const spec = condition.spec ?? specs[condition.field]!;
     const read = fieldReader(condition.field, spec);
@@ -105,12 +107,91 @@ function compileCondition(condition: Condition, specs: Readonly<Record<string, F
     return (table, row) => test(read(table, row));
   }
   if ("or" in condition) {
-    const branches = condition.or.map((branch) => compileWhere(branch, specs));
+    const branches = condition.or.map((branch) => compileWhere(branch, specs, source));
     return (table, row) => {
       for (const branch of branches) if (branch(table, row)) return true;
       return false;
     };
   }
-  const negated = compileWhere(condition.not, specs);
-  return (table, row) => !negated(table, row);
+  if ("not" in condition) {
+    const negated = compileWhere(condition.not, specs, source);
+    return (table, row) => !negated(table, row);
+  }
+  if (source === undefined) throw new TypeError(`compileWhere: the filter through "${condition.related.link}" needs a source.`);
+  return compileRelated(condition.related, source);
+}
+
+/**
+ * A relational filter's test. Answers are remembered per row while the source does not change
+ * (see `Source.version`), so a filter nested in another is decided once per document it reaches:
+ * a query costs the links it follows, never their product.
+ */
+function compileRelated(filter: RelatedFilter, source: Source): RowTest {
+  const test = compileWhere(filter.where, filter.specs, source);
+  const reached = linkedRowsOf(filter);
+  let answers = new Map<number, boolean>();
+  let answersOf: SourceTable | undefined;
+  let answersAt: number | undefined;
+  return (table, row) => {
+    const version = source.version;
+    if (version === undefined || version !== answersAt || table !== answersOf) {
+      answers = new Map();
+      answersOf = table;
+      answersAt = version;
+    }
+    const known = answers.get(row);
+    if (known !== undefined) return known;
+    const related = source.table(filter.collection);
+    let holds = false;
+    if (related !== undefined) {
+      for (const candidate of reached(related, table, row)) {
+        if (test(related, candidate)) {
+          holds = true;
+          break;
+        }
+      }
+    }
+    answers.set(row, holds);
+    return holds;
+  };
+}
+
+/**
+ * The live rows of `related` that a relational filter or relation links to a row of `table`
+ * (before its nested filter): the ids in a forward link, or the rows whose reverse link holds the
+ * row's id.
+ */
+export function linkedRowsOf(
+  link: Pick<RelatedFilter, "direction" | "link" | "linkSpec">,
+): (related: SourceTable, table: SourceTable, row: number, charge?: (examined: number) => void) => number[] {
+  if (link.direction === "forward") {
+    return (related, table, row, charge) => {
+      const rows: number[] = [];
+      const ids = linkedIds(readStored(link.linkSpec, table.get(row, link.link), undefined));
+      charge?.(ids.length);
+      for (const id of ids) {
+        const child = related.rowOf(id);
+        if (child !== undefined) rows.push(child);
+      }
+      return rows;
+    };
+  }
+  return (related, table, row, charge) => {
+    const id = table.idOf(row);
+    const linksBack = (child: number) => linkedIds(readStored(link.linkSpec, related.get(child, link.link), undefined)).includes(id);
+    // The index holds stored values, wrong-typed ones too (a ref stored as ["id"], a set field
+    // holding one plain id), which read as no link: candidates are re-checked as read.
+    const candidates = related.equalityIndex ? related.equalityIndex(link.link).get(id) : related.liveRows();
+    charge?.(related.equalityIndex ? (candidates as ReadonlySet<number>).size : related.liveCount);
+    const rows: number[] = [];
+    for (const candidate of candidates) if (linksBack(candidate)) rows.push(candidate);
+    return rows;
+  };
+}
+
+/** The ids a link value (as read) names: a ref's one id, a set's members. */
+export function linkedIds(value: unknown): readonly string[] {
+  if (typeof value === "string") return [value];
+  if (Array.isArray(value)) return value.filter((id): id is string => typeof id === "string");
+  return [];
 }

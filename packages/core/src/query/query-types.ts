@@ -48,20 +48,32 @@ export type FieldFilter<E extends EntityDef, K> =
     ? { isDefined?: boolean; isUndefined?: boolean }
     : Operand<QueryFieldValue<E, K>> | WhereOperators<QueryFieldValue<E, K>>;
 
+/** The entity a `t.ref` / `t.refMany` field points at. */
+type RefTarget<F> = F extends { readonly target: infer T extends string } ? T : never;
+
+/** A relational filter through a ref/refMany field: some document it names matches `where` (never for other fields). */
+type RelatedWhere<F, A extends EntitiesDef> = [RefTarget<F>] extends [never]
+  ? never
+  : RefTarget<F> extends keyof A
+    ? { readonly where: WhereClause<A[RefTarget<F>], A> }
+    : never;
+
 /**
  * `where`: per field a bare value (equals) or an operator object; all must hold. `or` holds when
  * one of its filters does, `and` when all of its filters do, `not` when its filter does not.
+ * With the schema's entities `A`, a ref/refMany field also takes `{ where }` (some document it
+ * names matches) and an entity name `{ where, via? }` (some document of it pointing back matches).
  */
-export type WhereClause<E extends EntityDef> = {
-  [K in QueryFieldName<E>]?: FieldFilter<E, K> | undefined;
-} & {
-  readonly or?: ReadonlyArray<WhereClause<E>>;
-  readonly and?: ReadonlyArray<WhereClause<E>>;
-  readonly not?: WhereClause<E>;
+export type WhereClause<E extends EntityDef, A extends EntitiesDef = {}> = {
+  [K in QueryFieldName<E>]?: FieldFilter<E, K> | (K extends keyof E ? RelatedWhere<E[K], A> : never) | undefined;
+} & { [K in Exclude<keyof A & string, QueryFieldName<E>>]?: ReverseWhere<A[K], A> } & {
+  readonly or?: ReadonlyArray<WhereClause<E, A>>;
+  readonly and?: ReadonlyArray<WhereClause<E, A>>;
+  readonly not?: WhereClause<E, A>;
 };
 
-/** The entity a `t.ref` / `t.refMany` field points at. */
-type RefTarget<F> = F extends { readonly target: infer T extends string } ? T : never;
+/** A relational filter through an entity whose ref field (named with `via` when several) points back. */
+export type ReverseWhere<E extends EntityDef, A extends EntitiesDef> = { readonly where: WhereClause<E, A>; readonly via?: string };
 
 /** The nested query a ref/refMany field takes (never for other fields). */
 type RelationOf<F, A extends EntitiesDef> = [RefTarget<F>] extends [never]
@@ -99,7 +111,7 @@ export type OrderBy<E extends EntityDef> =
 /** A query over one collection; `A` (every entity of the schema) types relations in `fields`. */
 export interface QueryDef<E extends EntityDef, A extends EntitiesDef = {}> {
   readonly fields?: FieldsSelection<E, A>;
-  readonly where?: WhereClause<E>;
+  readonly where?: WhereClause<E, A>;
   readonly orderBy?: OrderBy<E>;
   readonly limit?: number;
 }
@@ -107,17 +119,27 @@ export interface QueryDef<E extends EntityDef, A extends EntitiesDef = {}> {
 /** `T`'s keys that `Shape` does not have, each typed `never`. */
 type ExcessKeys<T, Shape> = { [K in Exclude<keyof T, keyof Shape>]: never };
 
-/** An operator object's excess keys; bare values (strings, Dates, …) are left alone. */
-type ExcessOperators<F, E extends EntityDef, K> = F extends string | number | boolean | Date | readonly unknown[] | null | undefined
+/** An operator object's excess keys (into a relational filter's `where`); bare values (strings, Dates, …) are left alone. */
+type ExcessOperators<F, E extends EntityDef, K, A extends EntitiesDef> = F extends string | number | boolean | Date | readonly unknown[] | null | undefined
   ? unknown
-  : ExcessKeys<F, Exclude<FieldFilter<E, K>, string | number | boolean | Date>>;
+  : F extends { readonly where: infer N }
+    ? K extends keyof E
+      ? RefTarget<E[K]> extends infer T extends keyof A
+        ? { readonly where: StrictWhere<A[T], N, A> } & ExcessKeys<F, { where: unknown }>
+        : unknown
+      : unknown
+    : ExcessKeys<F, Exclude<FieldFilter<E, K>, string | number | boolean | Date>>;
 
-/** Excess-key checks of a `where`, into its `or`, `and` and `not` too. */
-type StrictWhere<E extends EntityDef, W> = ExcessKeys<W, WhereClause<E>> & {
-  readonly [K in keyof W & QueryFieldName<E>]: ExcessOperators<W[K], E, K>;
-} & (W extends { readonly or: ReadonlyArray<infer B> } ? { readonly or: ReadonlyArray<StrictWhere<E, B>> } : unknown) &
-  (W extends { readonly and: ReadonlyArray<infer B> } ? { readonly and: ReadonlyArray<StrictWhere<E, B>> } : unknown) &
-  (W extends { readonly not: infer N } ? { readonly not: StrictWhere<E, N> } : unknown);
+/** Excess-key checks of a `where`, into its `or`, `and`, `not` and relational filters too. */
+type StrictWhere<E extends EntityDef, W, A extends EntitiesDef = {}> = ExcessKeys<W, WhereClause<E, A>> & {
+  readonly [K in keyof W & QueryFieldName<E>]: ExcessOperators<W[K], E, K, A>;
+} & {
+  readonly [K in Exclude<keyof W & keyof A & string, QueryFieldName<E>>]: W[K] extends { readonly where: infer N }
+    ? { readonly where: StrictWhere<A[K], N, A> } & ExcessKeys<W[K], ReverseWhere<A[K], A>>
+    : unknown;
+} & (W extends { readonly or: ReadonlyArray<infer B> } ? { readonly or: ReadonlyArray<StrictWhere<E, B, A>> } : unknown) &
+  (W extends { readonly and: ReadonlyArray<infer B> } ? { readonly and: ReadonlyArray<StrictWhere<E, B, A>> } : unknown) &
+  (W extends { readonly not: infer N } ? { readonly not: StrictWhere<E, N, A> } : unknown);
 
 /**
  * Excess-key checks for a query inferred as a type parameter (`query<const Q>(q: Q & StrictQuery<E, Q>)`),
@@ -128,7 +150,7 @@ export type StrictQuery<E extends EntityDef, Q, A extends EntitiesDef = {}> = Ex
   (Q extends { readonly fields: infer F } ? { readonly fields: ExcessKeys<F, FieldsSelection<E, A>> } : unknown) &
   (Q extends { readonly where: infer W }
     ? {
-        readonly where: StrictWhere<E, W>;
+        readonly where: StrictWhere<E, W, A>;
       }
     : unknown);
 

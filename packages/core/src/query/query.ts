@@ -56,8 +56,33 @@ export interface NotCondition {
   readonly not: readonly Condition[];
 }
 
+/**
+ * A document is linked to at least one live document of another collection that matches a
+ * filter (see {@link RelatedFilter}).
+ */
+export interface RelatedCondition {
+  readonly related: RelatedFilter;
+}
+
+/**
+ * How a relational filter reaches the documents it tests, and the filter they must match.
+ * - `forward`: the row's `link` field (a `t.ref` or `t.refMany`) names documents of `collection`.
+ * - `reverse`: documents of `collection` whose `link` field holds the row's id.
+ * An empty `where` asks only that such a document exists.
+ */
+export interface RelatedFilter {
+  readonly direction: "forward" | "reverse";
+  readonly link: string;
+  /** Read rule of the link field (in the row's collection for forward links, in `collection` for reverse). */
+  readonly linkSpec: FieldSpec;
+  readonly collection: string;
+  readonly where: readonly Condition[];
+  /** Read rules of the fields `where` references in `collection`. */
+  readonly specs: Readonly<Record<string, FieldSpec>>;
+}
+
 /** One condition of a normalized `where` (all of a `where`'s conditions must hold). */
-export type Condition = FieldCondition | AnyCondition | NotCondition;
+export type Condition = FieldCondition | AnyCondition | NotCondition | RelatedCondition;
 
 /** Whether a condition tests one field (rather than combining others). */
 export function isFieldCondition(condition: Condition): condition is FieldCondition {
@@ -65,7 +90,9 @@ export function isFieldCondition(condition: Condition): condition is FieldCondit
 }
 
 /**
- * Every field a `where` reads, in `or` and `not` too, each once.
+ * Every field of its own collection a `where` reads, in `or` and `not` too, each once: the link
+ * field of a forward relational filter counts, the fields of the documents it reaches do not
+ * (see {@link relatedFilters}).
  *
  * @example whereFields([{ or: [[{ field: "a", op: "equals", operand: 1 }], [{ field: "b", op: "isDefined", operand: true }]] }]) // ["a", "b"]
  */
@@ -75,11 +102,31 @@ export function whereFields(where: readonly Condition[]): string[] {
     for (const condition of conditions) {
       if (isFieldCondition(condition)) fields.add(condition.field);
       else if ("or" in condition) for (const branch of condition.or) visit(branch);
-      else visit(condition.not);
+      else if ("not" in condition) visit(condition.not);
+      else if (condition.related.direction === "forward") fields.add(condition.related.link);
     }
   };
   visit(where);
   return [...fields];
+}
+
+/**
+ * The relational filters of a `where` at its own level (in `or` and `not` too), with whether each
+ * sits under an odd number of `not`s (then every linked document matters, not only one match).
+ * Filters nested in their `where`s are not included.
+ */
+export function relatedFilters(where: readonly Condition[]): Array<{ readonly filter: RelatedFilter; readonly isNegated: boolean }> {
+  const found: Array<{ filter: RelatedFilter; isNegated: boolean }> = [];
+  const visit = (conditions: readonly Condition[], isNegated: boolean) => {
+    for (const condition of conditions) {
+      if (isFieldCondition(condition)) continue;
+      if ("or" in condition) for (const branch of condition.or) visit(branch, isNegated);
+      else if ("not" in condition) visit(condition.not, !isNegated);
+      else found.push({ filter: condition.related, isNegated });
+    }
+  };
+  visit(where, false);
+  return found;
 }
 
 /** Sort direction. */
@@ -149,9 +196,16 @@ export function fieldSpecOf(collection: { readonly fields: Readonly<Record<strin
   return Object.hasOwn(AUTO_FIELD_SPECS, field) ? AUTO_FIELD_SPECS[field] : undefined;
 }
 
-/** The collections a query reads: its own and those of its relations, at any depth. */
+/** The collections a query reads: its own and those of its relations and relational filters, at any depth. */
 export function collectionsOf(query: NormalizedQuery): Set<string> {
   const collections = new Set([query.collection]);
+  const addFilters = (where: readonly Condition[]) => {
+    for (const { filter } of relatedFilters(where)) {
+      collections.add(filter.collection);
+      addFilters(filter.where);
+    }
+  };
+  addFilters(query.where);
   for (const relation of query.relations ?? []) for (const collection of collectionsOf(relation.query)) collections.add(collection);
   return collections;
 }

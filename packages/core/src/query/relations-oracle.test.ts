@@ -457,10 +457,11 @@ const OPERATORS_BY_KIND: Record<Kind, Operator[]> = {
   refMany: MEMBERSHIP,
 };
 
-/** A field of the nested collection's alias `c` in SQL; posts.tagIds through post_tags. */
-function sqlField(field: FieldModel): SqlField {
-  if (field.kind !== "refMany") return { column: `c."${field.name}"` };
-  return { column: "", set: { exists: (test) => `EXISTS (SELECT 1 FROM post_tags m WHERE m.post = c.id${test})`, member: "m.tag" } };
+/** A field of the row aliased `alias` (the nested collection's `c` unless in a filter) in SQL; posts.tagIds through post_tags. */
+function sqlField(field: FieldModel, alias = "c"): SqlField {
+  if (field.kind !== "refMany") return { column: `${alias}."${field.name}"` };
+  const m = `m_${alias}`;
+  return { column: "", set: { exists: (test) => `EXISTS (SELECT 1 FROM post_tags ${m} WHERE ${m}.post = ${alias}.id${test})`, member: `${m}.tag` } };
 }
 
 // ---- random relation queries, with their SQL plan ----
@@ -527,15 +528,62 @@ function createQueryGenerator(world: World, rng: Rng, coverage: Map<string, numb
     }
   };
 
-  const whereOf = (collection: Collection, maxConditions: number, params: unknown[], clauses: string[]): Record<string, unknown> => {
+  let aliases = 0;
+  /**
+   * A relational filter on rows aliased `alias`: a relation of the collection, a nested `where`,
+   * and the EXISTS subquery SQL answers it with.
+   */
+  const relationalFilter = (collection: Collection, alias: string, depth: number, params: unknown[]): { key: string; filter: Record<string, unknown>; sql: string } | undefined => {
+    const available = RELATIONS.filter((relation) => relation.from === collection);
+    if (available.length === 0) return undefined;
+    const model = rng.pick(available);
+    let link = model.link;
+    const filter: Record<string, unknown> = {};
+    if (model.direction === "reverse" && (model.needsVia || rng.chance(0.2))) {
+      link = rng.pick([model.link, ...(model.alternatives ?? [])]);
+      filter.via = link;
+    }
+    const child = `f${++aliases}`;
+    let from: string;
+    if (model.direction === "forward" && model.cardinality === "one") from = `${model.to} ${child} WHERE ${child}.id = ${alias}."${link}"`;
+    else if (model.direction === "forward") from = `post_tags j${child} JOIN ${model.to} ${child} ON ${child}.id = j${child}.tag WHERE j${child}.post = ${alias}.id`;
+    else if (link === "tagIds") from = `post_tags j${child} JOIN ${model.to} ${child} ON ${child}.id = j${child}.post WHERE j${child}.tag = ${alias}.id`;
+    else from = `${model.to} ${child} WHERE ${child}."${link}" = ${alias}.id`;
+    const clauses: string[] = [];
+    // Often empty (the link exists at all), else one or two conditions, now and then a filter again.
+    filter.where = whereOf(model.to, rng.chance(0.25) ? 0 : 2, params, clauses, child, depth + 1);
+    const kind = model.direction === "forward" ? `forward ${model.cardinality}` : link === "tagIds" ? "reverse via refMany" : "reverse via ref";
+    cover(`filter ${kind}`);
+    if (depth > 0) cover("filter nested");
+    return { key: model.name, filter, sql: `EXISTS (SELECT 1 FROM ${from}${clauses.map((clause) => ` AND ${clause}`).join("")})` };
+  };
+
+  const whereOf = (collection: Collection, maxConditions: number, params: unknown[], clauses: string[], alias = "c", filterDepth = 0): Record<string, unknown> => {
     const where: Record<string, unknown> = {};
     for (let i = rng.int(0, maxConditions); i > 0; i--) {
+      if (filterDepth < 3 && rng.chance(filterDepth === 0 ? 0.3 : 0.15)) {
+        const negated = rng.chance(0.25);
+        // Its parameters join the others only if it is used.
+        const own: unknown[] = [];
+        const related = relationalFilter(collection, alias, filterDepth, own);
+        if (related === undefined || Object.hasOwn(where, negated ? "not" : related.key)) continue;
+        if (negated) {
+          where.not = { [related.key]: related.filter };
+          clauses.push(`NOT ${related.sql}`);
+          cover("filter negated");
+        } else {
+          where[related.key] = related.filter;
+          clauses.push(related.sql);
+        }
+        params.push(...own);
+        continue;
+      }
       const field = rng.pick(FIELDS[collection]!);
       if (Object.hasOwn(where, field.name)) continue;
       if (rng.chance(0.2)) {
         const operand = sampleOf(collection, field);
         where[field.name] = operand; // a bare value means equals
-        clauses.push(conditionSql(sqlField(field), "equals", operand, params));
+        clauses.push(conditionSql(sqlField(field, alias), "equals", operand, params));
         continue;
       }
       // Operators of each kind of field take turns, so every one comes up under any seed.
@@ -545,7 +593,7 @@ function createQueryGenerator(world: World, rng: Rng, coverage: Map<string, numb
       const op = operators[turn % operators.length]!;
       const operand = operandOf(collection, field, op);
       where[field.name] = { [op]: operand };
-      clauses.push(conditionSql(sqlField(field), op, operand, params));
+      clauses.push(conditionSql(sqlField(field, alias), op, operand, params));
       cover(`where ${field.kind} ${op}`);
     }
     return where;
@@ -820,6 +868,7 @@ describe("relations against SQLite joins", () => {
       "depth 1",
       "depth 2",
       "depth 3",
+      ...["forward one", "forward many", "reverse via ref", "reverse via refMany", "nested", "negated"].map((kind) => `filter ${kind}`),
       ...(["string", "ref", "number", "date", "boolean", "refMany"] as const).flatMap((kind) =>
         ["notEquals", "in", "notIn", "isUndefined"].map((op) => `where ${kind} ${op}`),
       ),

@@ -15,16 +15,16 @@ import type { Source, SourceTable } from "./source.js";
 export function runQuery(source: Source, query: NormalizedQuery): number[] {
   const table = source.table(query.collection);
   if (table === undefined) return [];
-  return pageMatches(table, query).map((entry) => entry.row);
+  return pageMatches(table, query, source).map((entry) => entry.row);
 }
 
 /**
  * All matching rows with their sort keys, sorted, cut to `limit` when given. Cursors are not
  * applied: this is the full match set a live query keeps and pages are windows of.
  */
-export function sortedMatches(table: SourceTable, query: NormalizedQuery, limit: number | undefined): Keyed[] {
+export function sortedMatches(table: SourceTable, query: NormalizedQuery, limit: number | undefined, source?: Source): Keyed[] {
   const ordering = compileOrder(query.orderBy, query.specs);
-  return sortKeyed(keyedMatches(table, query, ordering, undefined), ordering.compare, limit);
+  return sortKeyed(keyedMatches(table, query, ordering, undefined, source), ordering.compare, limit);
 }
 
 /**
@@ -35,11 +35,11 @@ export function sortedMatches(table: SourceTable, query: NormalizedQuery, limit:
  * @example
  * pageMatches(table, { ...query, after: lastCursorOfPage, limit: 20 }) // the next page
  */
-export function pageMatches(table: SourceTable, query: NormalizedQuery): Keyed[] {
-  if (query.after === undefined && query.before === undefined) return sortedMatches(table, query, query.limit);
+export function pageMatches(table: SourceTable, query: NormalizedQuery, source?: Source): Keyed[] {
+  if (query.after === undefined && query.before === undefined) return sortedMatches(table, query, query.limit, source);
   const ordering = compileOrder(query.orderBy, query.specs);
   const page = compilePageWindow(query, ordering.compare);
-  const entries = keyedMatches(table, query, ordering, page.contains);
+  const entries = keyedMatches(table, query, ordering, page.contains, source);
   if (!page.isFromEnd) return sortKeyed(entries, ordering.compare, query.limit);
   // The `limit` largest entries before the cursor: select them in reverse order, then flip.
   return sortKeyed(entries, (a, b) => ordering.compare(b, a), query.limit).reverse();
@@ -50,8 +50,9 @@ function keyedMatches(
   query: NormalizedQuery,
   ordering: Ordering,
   keep: ((entry: Keyed) => boolean) | undefined,
+  source: Source | undefined,
 ): Keyed[] {
-  const test = compileWhere(query.where, query.specs);
+  const test = compileWhere(query.where, query.specs, source);
   const entries: Keyed[] = [];
   for (const row of candidateRows(table, query)) {
     if (!test(table, row)) continue;

@@ -28,4 +28,10 @@ export interface SourceTable {
 /** Where the query engine reads documents from. */
 export interface Source {
   table(collection: string): SourceTable | undefined;
+  /**
+   * A number that changes whenever any table's documents may have changed, so answers computed
+   * from the source can be reused while it stays the same; undefined when unknown (nothing is
+   * reused), as during a transaction.
+   */
+  readonly version?: number | undefined;
 }

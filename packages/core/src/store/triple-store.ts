@@ -33,6 +33,8 @@ export class TripleStore {
   private readonly listeners = new Set<CommitListener>();
   private pending: Map<Table, Map<number, RowChange>> | undefined;
   private depth = 0;
+  /** Counts transactions and unloads: see {@link version}. */
+  private changes = 0;
   private readonly watchers = new Map<string, number>();
   private readonly touch = (table: Table, row: number): RowChange => {
     // Nobody follows this collection: skip the bookkeeping (it dominated bulk loads).
@@ -46,6 +48,14 @@ export class TripleStore {
   };
   private readonly nodeName = (node: number): string => this.nodeNames[node]!;
 
+  /**
+   * Changes with every transaction and every unload, so answers computed from the store can be
+   * reused until then (see `Source.version`); undefined inside a transaction.
+   */
+  get version(): number | undefined {
+    return this.depth > 0 ? undefined : this.changes;
+  }
+
   /** The table of a collection, or undefined if nothing was ever written to it. */
   table(collection: string): Table | undefined {
     return this.tables.get(collection);
@@ -58,6 +68,7 @@ export class TripleStore {
    */
   dropTable(collection: string): boolean {
     if (this.watchers.has(collection) || this.depth > 0) return false;
+    this.changes++;
     return this.tables.delete(collection);
   }
 
@@ -68,6 +79,7 @@ export class TripleStore {
   unload(collection: string, rows: Iterable<number>): boolean {
     const table = this.tables.get(collection);
     if (table === undefined || this.depth > 0) return false;
+    this.changes++;
     for (const row of rows) table.unload(row);
     return true;
   }
@@ -138,6 +150,7 @@ export class TripleStore {
     } finally {
       this.depth--;
       if (this.depth === 0) {
+        this.changes++;
         const tables = this.pending!;
         this.pending = undefined;
         if (tables.size > 0) for (const listener of [...this.listeners]) listener({ tables });
