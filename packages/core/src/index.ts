@@ -47,6 +47,7 @@ export {
   type Direction,
   type FieldCondition,
   isFieldCondition,
+  linkedCollectionsOf,
   type NormalizedQuery,
   type NotCondition,
   type Operator,
@@ -67,6 +68,7 @@ export { compareValues } from "./query/compare.js";
 export { LiveQuery, type ResultDoc } from "./query/live-query.js";
 export { LiveQueryRegistry } from "./query/live-registry.js";
 export { type LiveView, type Route, routeOf, type Watch } from "./query/live-view.js";
+export { type AffectedRoots, RelationTracker } from "./query/live-relations.js";
 export type { Cursor } from "./query/query.js";
 export type { ResultWindow } from "./query/cursor.js";
 export { decodeDocs, type EncodedDoc, encodeDocs } from "./query/preload-codec.js";

@@ -14,6 +14,8 @@ import {
   type NormalizedQuery,
   type QueryCostError,
   type DocumentRef,
+  type Condition,
+  relatedFilters,
   type RowTest,
   ok,
   type ServerMessage,
@@ -26,6 +28,7 @@ import { checkAuthorship } from "./authorship.js";
 import type { Checkpointer } from "./checkpointer.js";
 import type { FaultHook } from "./faults.js";
 import type { Permissions, RuleUser } from "./permissions/permissions.js";
+import { RuleReach } from "./permissions/rule-reach.js";
 import type { Log } from "./log.js";
 import { RoomHub } from "./rooms.js";
 
@@ -147,6 +150,16 @@ export class AppHub {
     this.store.transact(() => {
       for (const triple of db.allTriples()) this.store.applyTriple(triple);
     });
+    this.ruleReach = this.followRuleReach();
+  }
+
+  /** Hears changes that alter who may read documents of other collections (rules through relations). */
+  private ruleReach: RuleReach | undefined;
+
+  private followRuleReach(): RuleReach | undefined {
+    const structures = this.options.permissions?.readRuleStructures();
+    if (structures === undefined || structures.size === 0) return undefined;
+    return this.registry.acquireView("rule-reach", () => new RuleReach(structures, this.store));
   }
 
   static open(dataDir: string, appId: string, options: HubOptions = {}): DatabaseResult<AppHub> {
@@ -171,7 +184,7 @@ export class AppHub {
     let test = tests.get(collection);
     if (test === undefined) {
       const readable = permissions.readConditions(collection, user);
-      tests.set(collection, (test = typeof readable === "boolean" ? readable : compileWhere(readable, {})));
+      tests.set(collection, (test = typeof readable === "boolean" ? readable : compileWhere(readable, {}, this.store)));
     }
     if (typeof test === "boolean") return test;
     const table = this.store.table(collection);
@@ -184,7 +197,7 @@ export class AppHub {
    * subscribers (shared with them): sent whole to those, who follow them from now on.
    */
   private sendNewlyReadable(
-    applied: readonly Triple[],
+    applied: readonly DocumentRef[],
     readableBy: (state: PeerState, collection: string, id: string, key: string) => boolean,
     send: (state: PeerState, triples: readonly Triple[]) => void,
   ): void {
@@ -214,7 +227,7 @@ export class AppHub {
    * Removes from the rooms of changed documents (join rule `{ readable }`) the connections whose
    * user may no longer read the document: the others see the user leave, it gets UNAUTHORIZED.
    */
-  private expelUnreadableMembers(applied: readonly Triple[], readableBy: (state: PeerState, collection: string, id: string, key: string) => boolean): void {
+  private expelUnreadableMembers(applied: readonly DocumentRef[], readableBy: (state: PeerState, collection: string, id: string, key: string) => boolean): void {
     const permissions = this.options.permissions;
     if (permissions === undefined || !permissions.isEnforced || this.rooms.size === 0) return;
     const seen = new Set<string>();
@@ -239,6 +252,22 @@ export class AppHub {
     }
   }
 
+  /**
+   * The documents whose readability changes of other documents may have altered since the last
+   * call (see `RuleReach`); after a bulk commit, every held document of the collections affected.
+   */
+  private takeRuleReach(): DocumentRef[] {
+    if (this.ruleReach === undefined) return [];
+    const { documents, collections } = this.ruleReach.take();
+    if (collections.size === 0) return documents;
+    const all = [...documents];
+    for (const key of this.holders.keys()) {
+      const [collection, id] = key.split("\u0000") as [string, string];
+      if (collections.has(collection)) all.push({ collection, id });
+    }
+    return all;
+  }
+
   /** Whether `user` may join a room (see `Permissions.mayJoin`). */
   mayJoin(roomType: string, roomId: string, user: RuleUser): boolean {
     return this.options.permissions?.mayJoin(roomType, roomId, user, this.store) ?? true;
@@ -252,9 +281,21 @@ export class AppHub {
   private readableBy(query: NormalizedQuery, user: RuleUser): NormalizedQuery {
     const permissions = this.options.permissions;
     if (permissions === undefined || !permissions.isEnforced) return query;
+    const ruleOf = (collection: string): Condition[] => {
+      const readable = permissions.readConditions(collection, user);
+      return readable === true ? [] : readable === false ? [{ or: [] }] : readable;
+    };
+    // A relational filter sees only documents the user may read: it cannot probe the others.
+    const restrictFilters = (where: readonly Condition[]): Condition[] =>
+      where.map((condition) => {
+        if ("or" in condition) return { or: condition.or.map(restrictFilters) };
+        if ("not" in condition) return { not: restrictFilters(condition.not) };
+        if (!("related" in condition)) return condition;
+        const { related } = condition;
+        return { related: { ...related, where: [...restrictFilters(related.where), ...ruleOf(related.collection)] } };
+      });
     const restrict = (level: NormalizedQuery): NormalizedQuery => {
-      const readable = permissions.readConditions(level.collection, user);
-      const where = readable === true ? level.where : readable === false ? [...level.where, { or: [] }] : [...level.where, ...readable];
+      const where = [...restrictFilters(level.where), ...ruleOf(level.collection)];
       const relations = level.relations?.map((relation) => ({ ...relation, query: restrict(relation.query) }));
       return relations === undefined ? { ...level, where } : { ...level, where, relations };
     };
@@ -611,9 +652,18 @@ export class AppHub {
       if (readableBy(origin, collection, id, key)) this.learn(origin, key);
       else revoke(origin, collection, id, key);
     }
+    // Documents whose readability a change of other documents may have altered (rules through
+    // relations): holders that lost access drop them; their holders' other changes were sent above.
+    const reached = this.takeRuleReach();
+    for (const { collection, id } of reached) {
+      const key = docKey(collection, id);
+      for (const holder of [...(this.holders.get(key) ?? [])]) if (!readableBy(holder, collection, id, key)) revoke(holder, collection, id, key);
+    }
     for (const group of this.dirtyGroups) {
       const shown = new Set<string>();
-      for (const [collection, id] of neededDocs(group.live)) {
+      // What relational filters reach is checked too: under a `not` it may be unreadable.
+      const checksEach = group.isFiltered || relatedFilters(group.live.query.where).length > 0;
+      for (const [collection, id] of neededDocs(group.live, this.store)) {
         const key = docKey(collection, id);
         shown.add(key);
         // Checking only entering documents keeps a write O(result), not O(result x subscribers).
@@ -621,7 +671,7 @@ export class AppHub {
         let triples: Triple[] | undefined;
         for (const state of group.subscribers.keys()) {
           if (state.known.has(key)) continue;
-          if (group.isFiltered && !readableBy(state, collection, id, key)) continue;
+          if (checksEach && !readableBy(state, collection, id, key)) continue;
           triples ??= this.db.document(collection, id).triples;
           send(state, triples);
           this.learn(state, key);
@@ -630,7 +680,8 @@ export class AppHub {
       group.shown = shown;
     }
     this.dirtyGroups.clear();
-    this.sendNewlyReadable(applied, readableBy, send);
+    const changed = reached.length === 0 ? applied : [...applied, ...reached];
+    this.sendNewlyReadable(changed, readableBy, send);
     for (const [state, docs] of unheld) {
       for (const [key, { collection, id }] of docs) {
         if (!readableBy(state, collection, id, key)) continue;
@@ -638,7 +689,7 @@ export class AppHub {
         this.learn(state, key);
       }
     }
-    this.expelUnreadableMembers(applied, readableBy);
+    this.expelUnreadableMembers(changed, readableBy);
     // Connections that get the same triples (a change fanned out) share one serialization.
     const numbers = new Map<Triple, number>();
     const numberOf = (triple: Triple) => numbers.get(triple) ?? numbers.set(triple, numbers.size).size - 1;
@@ -684,7 +735,7 @@ export class AppHub {
     // A limited or relational result can gain documents that did not change themselves.
     const sendWholeResult = cursor === null || query.limit !== undefined || query.relations !== undefined;
     const tests = state?.readTests ?? new Map<string, boolean | RowTest>();
-    for (const [collection, id] of neededDocs(live)) {
+    for (const [collection, id] of neededDocs(live, this.store)) {
       const key = docKey(collection, id);
       // A shared group's result holds documents of every subscriber; this one gets its own.
       if (!this.canRead(user, collection, id, tests)) continue;
@@ -716,11 +767,13 @@ export class AppHub {
    * The query a subscription's group runs: one with no limit, window or relations is run as
    * asked and shared by every subscriber, each sent only the documents it may read (its result is
    * every match, so leaving out unreadable ones leaves exactly what the rule allows); any other
-   * runs with the user's read rules in it, since its window depends on what the user may read.
+   * runs with the user's read rules in it, since its window (or what its relational filters may
+ * see) depends on what the user may read.
    */
   private groupQuery(query: NormalizedQuery, user: RuleUser): { query: NormalizedQuery; isFiltered: boolean } {
     const isEnforced = this.options.permissions?.isEnforced ?? false;
-    const isShareable = query.limit === undefined && query.relations === undefined && query.after === undefined && query.before === undefined;
+    const isShareable =
+      query.limit === undefined && query.relations === undefined && query.after === undefined && query.before === undefined && relatedFilters(query.where).length === 0;
     return isEnforced && isShareable ? { query, isFiltered: true } : { query: this.readableBy(query, user), isFiltered: false };
   }
 
@@ -729,7 +782,7 @@ export class AppHub {
     const existing = this.groups.get(key);
     if (existing !== undefined) return existing;
     const live = this.registry.acquire(query);
-    const group: QueryGroup = { key, live, subscribers: new Map(), stop: () => {}, shown: new Set(shownBy(live)), isFiltered };
+    const group: QueryGroup = { key, live, subscribers: new Map(), stop: () => {}, shown: new Set(shownBy(live, this.store)), isFiltered };
     group.stop = this.follow(group);
     this.groups.set(key, group);
     return group;
@@ -741,6 +794,8 @@ export class AppHub {
     let isFirst = true;
     return effect(() => {
       live.result.value;
+      // What its filters reach can change while the result does not: clients need those documents.
+      live.filterReach.value;
       const failure = live.failure.value;
       if (isFirst) isFirst = false;
       else if (failure === undefined) this.dirtyGroups.add(group);
@@ -772,6 +827,7 @@ export class AppHub {
   private rebuildViews(): void {
     this.registry.dispose();
     this.registry = new LiveQueryRegistry(this.store, { maxQueryCost: this.options.maxQueryCost });
+    this.ruleReach = this.followRuleReach();
     for (const group of [...this.groups.values()]) {
       group.stop();
       try {
@@ -797,9 +853,9 @@ export class AppHub {
   private forgetShownBy(state: PeerState, group: QueryGroup): void {
     const stillShown = new Set<string>();
     for (const other of new Set(state.queries.values())) {
-      for (const [collection, id] of neededDocs(other.live)) stillShown.add(docKey(collection, id));
+      for (const [collection, id] of neededDocs(other.live, this.store)) stillShown.add(docKey(collection, id));
     }
-    for (const [collection, id] of neededDocs(group.live)) {
+    for (const [collection, id] of neededDocs(group.live, this.store)) {
       const key = docKey(collection, id);
       if (!stillShown.has(key)) this.unlearn(state, key);
     }
@@ -835,11 +891,14 @@ function withIds(query: NormalizedQuery): NormalizedQuery {
 }
 
 /** The keys of every document a live result shows. */
-function* shownBy(live: LiveQuery): Generator<string> {
-  for (const [collection, id] of neededDocs(live)) yield docKey(collection, id);
+function* shownBy(live: LiveQuery, store: TripleStore): Generator<string> {
+  for (const [collection, id] of neededDocs(live, store)) yield docKey(collection, id);
 }
 
-/** Every document a live result shows, related documents included, as [collection, id], each once. */
-function neededDocs(live: LiveQuery): Generator<[string, string]> {
-  return resultDocuments(live.query, live.result.value);
+/**
+ * Every document a client needs to run a live result's query itself, as [collection, id], each
+ * once: the documents it shows (related ones included) and those its relational filters reach.
+ */
+function neededDocs(live: LiveQuery, store: TripleStore): Generator<[string, string]> {
+  return resultDocuments(live.query, live.result.value, store);
 }

@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createSchema, normalizeQuery, t, type Triple } from "@trellis/core";
+import { createSchema, DELETED_FIELD, normalizeQuery, t, type Triple } from "@trellis/core";
 import { removeDataDir, type ServerProcess, startServerProcess, tempDataDir } from "@trellis/server/testing";
 import { SignJWT } from "jose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -31,6 +31,29 @@ function token(sub: string, claims: Record<string, unknown> = {}): Promise<strin
   return new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setSubject(sub).setExpirationTime("10m").sign(new TextEncoder().encode(SECRET));
 }
 
+/** Starts a server with these rules before the tests of the enclosing block and stops it after. */
+function useRulesServer(rules: unknown, args: readonly string[] = []): { readonly server: ServerProcess } {
+  const holder = {} as { server: ServerProcess };
+  beforeAll(async () => {
+    const dataDir = tempDataDir();
+    const file = join(dataDir, "rules.json");
+    writeFileSync(file, JSON.stringify(rules));
+    holder.server = await startServerProcess({ dataDir, args: [...args, "--permissions", file] });
+  });
+  afterAll(async () => {
+    await holder.server.stop();
+    removeDataDir(holder.server.dataDir);
+  });
+  return holder;
+}
+
+/** Pushes and answers the ack or the error. */
+async function push(socket: RawSocket, triples: readonly Triple[]) {
+  const batchId = nextId("b");
+  socket.send({ type: "push", batchId, triples });
+  return socket.next(["ack", "error"], (message) => (message.type === "ack" ? message.batchId === batchId : message.details?.batchId === batchId));
+}
+
 /** Joins a room; answers its state, or the error that refused the join. */
 async function joinRoom(socket: RawSocket, roomType: string, roomId: string) {
   socket.send({ type: "join", roomType, roomId, userStatus: {} });
@@ -50,7 +73,10 @@ describe("rules files", () => {
       [{ todos: { update: { ownerId: "$usr.id" } } }, `todos.update.ownerId.equals: "$usr.id" is not $user.id or $user.<claim>`],
       [{ todos: { update: { "$user.a.b": 1 } } }, "todos.update.$user.a.b: expected $user.id or $user.<claim> as a key"],
       [{ todos: { update: { or: [] } } }, "todos.update.or: expected a non-empty list"],
-      [{ todos: { read: true, update: { projectId: { where: {} } } } }, "todos.update.projectId: filters through relations"],
+      [{ todos: { read: true, update: { projectId: { where: {} } } } }, "todos.update.projectId.collection: missing"],
+      [{ todos: { read: { projectId: { collection: "projects", where: { memberIds: { has: 1 } } } } } }, "todos.read.projectId.where.memberIds.has: unknown operator"],
+      [{ todos: { read: { members: { via: "todoId", limit: 1, where: {} } } } }, "todos.read.members.limit: unknown key"],
+      [{ todos: { read: { members: { via: 5, where: {} } } } }, "todos.read.members.via: expected a field name"],
       [{ $rooms: { doc: {} } }, "$rooms.doc.join: missing"],
       [{ $rooms: { doc: { join: { readable: 5 } } } }, "$rooms.doc.join.readable: expected a collection name"],
       [[], "(rules): expected an object"],
@@ -82,30 +108,14 @@ describe("rules files", () => {
 });
 
 describe("with rules", () => {
-  let server: ServerProcess;
-  const as = async (user: string, claims: Record<string, unknown> = {}, appId = "perm") => connect(server.url, appId, { token: await token(user, claims) });
+  const started = useRulesServer(RULES, ["--jwt-secret", SECRET]);
+  const as = async (user: string, claims: Record<string, unknown> = {}, appId = "perm") => connect(started.server.url, appId, { token: await token(user, claims) });
 
-  beforeAll(async () => {
-    const dataDir = tempDataDir();
-    const file = join(dataDir, "rules.json");
-    writeFileSync(file, JSON.stringify(RULES));
-    server = await startServerProcess({ dataDir, args: ["--jwt-secret", SECRET, "--permissions", file] });
-    // Rules given: no warning that everyone may do everything (auth.test.ts checks it without).
-    expect(server.output()).not.toContain("NO PERMISSIONS");
+  it("starts without the warning that everyone may do everything (auth.test.ts checks it without rules)", () => {
+    expect(started.server.output()).not.toContain("NO PERMISSIONS");
   });
-  afterAll(async () => {
-    await server.stop();
-    removeDataDir(server.dataDir);
-  });
-
-  /** Pushes and answers the ack or the error. */
-  const push = async (socket: RawSocket, triples: readonly Triple[]) => {
-    const batchId = nextId("b");
-    socket.send({ type: "push", batchId, triples });
-    return socket.next(["ack", "error"], (message) => (message.type === "ack" ? message.batchId === batchId : message.details?.batchId === batchId));
-  };
   const storedIds = async (collection: "todos" | "tags" | "notes", user = "admin", claims: Record<string, unknown> = { role: "admin" }) =>
-    new Set((await storedTriples(server.url, "perm", collection, { authorization: `Bearer ${await token(user, claims)}` })).map((triple) => triple.id));
+    new Set((await storedTriples(started.server.url, "perm", collection, { authorization: `Bearer ${await token(user, claims)}` })).map((triple) => triple.id));
 
   it("checks create on the document as written, update before and after, delete before; refused whole with UNAUTHORIZED", async () => {
     const alice = await as("alice");
@@ -181,7 +191,7 @@ describe("with rules", () => {
     // Over HTTP too, for queries and pushes (403 for a refused write).
     expect(await storedIds("notes", "bob", {})).toEqual(new Set());
     expect(await storedIds("notes")).toEqual(new Set(["n1", "n2"]));
-    const refused = await postLines(server.url, { appId: "perm", clientId: "c", batchId: "http" }, documentTriples("secrets", "s2", { x: 1 }, hlc), {
+    const refused = await postLines(started.server.url, { appId: "perm", clientId: "c", batchId: "http" }, documentTriples("secrets", "s2", { x: 1 }, hlc), {
       authorization: `Bearer ${await token("bob")}`,
     });
     expect(refused).toMatchObject({ status: 403, body: { error: { code: "UNAUTHORIZED", details: { operation: "create" } } } });
@@ -221,7 +231,6 @@ describe("with rules", () => {
 });
 
 describe("read rules per document", () => {
-  let server: ServerProcess;
   const rules = {
     notes: { read: { or: [{ owner: "$user.id" }, { sharedWith: "$user.id" }] }, create: { owner: "$user.id" }, update: { owner: "$user.id" } },
     inbox: { read: { owner: "$user.id" }, create: true },
@@ -232,32 +241,21 @@ describe("read rules per document", () => {
   const share = (id: string, user: string, isShared: boolean): Triple => ({ collection: "notes", id, field: "sharedWith", element: user, value: isShared, hlc: hlc() });
   const edit = (id: string, text: string): Triple => ({ collection: "notes", id, field: "text", value: text, hlc: hlc() });
 
-  beforeAll(async () => {
-    const dataDir = tempDataDir();
-    const file = join(dataDir, "rules.json");
-    writeFileSync(file, JSON.stringify(rules));
-    server = await startServerProcess({ dataDir, args: ["--permissions", file] });
-  });
-  afterAll(async () => {
-    await server.stop();
-    removeDataDir(server.dataDir);
-  });
+  const started = useRulesServer(rules);
 
   const ack = async (socket: RawSocket, triples: readonly Triple[]) => {
-    const batchId = nextId("b");
-    socket.send({ type: "push", batchId, triples });
-    expect(await socket.next(["ack", "error"], (message) => (message.type === "ack" ? message.batchId === batchId : message.details?.batchId === batchId))).toMatchObject({ type: "ack" });
+    expect(await push(socket, triples)).toMatchObject({ type: "ack" });
   };
   const httpIds = async (user: string) =>
-    new Set((await storedTriples(server.url, "shared", "notes", { "x-trellis-user": user })).map((triple) => triple.id));
+    new Set((await storedTriples(started.server.url, "shared", "notes", { "x-trellis-user": user })).map((triple) => triple.id));
 
   it("sends each user only what it may read, follows sharing both ways, and sends nothing more once access is gone", async () => {
-    const alice = await connect(server.url, "shared", { userId: "alice" });
-    const bob = await connect(server.url, "shared", { userId: "bob" });
+    const alice = await connect(started.server.url, "shared", { userId: "alice" });
+    const bob = await connect(started.server.url, "shared", { userId: "bob" });
     await ack(alice, note("private", "alice", "alice only"));
     await ack(alice, note("shared", "alice", "for bob soon"));
     // Written from another of bob's devices: a connection is never sent back what it wrote.
-    await ack(await connect(server.url, "shared", { userId: "bob" }), note("bobs", "bob", "bob's own"));
+    await ack(await connect(started.server.url, "shared", { userId: "bob" }), note("bobs", "bob", "bob's own"));
 
     bob.send({ type: "subscribe", queryId: "notes", query: query("notes"), cursor: null });
     const snapshot = await bob.next("snapshot");
@@ -285,10 +283,10 @@ describe("read rules per document", () => {
   });
 
   it("leaves out of a resumed subscription what changed in documents the user may no longer read", async () => {
-    const alice = await connect(server.url, "shared", { userId: "alice" });
+    const alice = await connect(started.server.url, "shared", { userId: "alice" });
     await ack(alice, note("resume", "alice", "v1"));
     await ack(alice, [share("resume", "carol", true)]);
-    const carol = await connect(server.url, "shared", { userId: "carol" });
+    const carol = await connect(started.server.url, "shared", { userId: "carol" });
     carol.send({ type: "subscribe", queryId: "notes", query: query("notes"), cursor: null });
     const first = await carol.next("snapshot");
     expect(first.triples.some((triple) => triple.id === "resume")).toBe(true);
@@ -296,16 +294,16 @@ describe("read rules per document", () => {
     // While carol is away, the note is unshared and edited.
     await ack(alice, [share("resume", "carol", false)]);
     await ack(alice, [edit("resume", "v2, not for carol")]);
-    const back = await connect(server.url, "shared", { userId: "carol" });
+    const back = await connect(started.server.url, "shared", { userId: "carol" });
     back.send({ type: "subscribe", queryId: "notes", query: query("notes"), cursor: first.cursor });
     const resumed = await back.next("snapshot");
     expect(resumed.triples.filter((triple) => triple.id === "resume")).toEqual([]);
     expect(resumed.revoked).toEqual([{ collection: "notes", id: "resume" }]);
     // Over HTTP too: a resumed query names what to drop.
-    const answer = await post(server.url, "/v1/query", { appId: "shared", query: query("notes"), cursor: first.cursor }, { "x-trellis-user": "carol" });
+    const answer = await post(started.server.url, "/v1/query", { appId: "shared", query: query("notes"), cursor: first.cursor }, { "x-trellis-user": "carol" });
     expect(answer.body).toMatchObject({ triples: [], revoked: [{ collection: "notes", id: "resume" }] });
     // An old cursor tells nobody the ids of documents they never could read.
-    const snoop = await connect(server.url, "shared", { userId: "snoop" });
+    const snoop = await connect(started.server.url, "shared", { userId: "snoop" });
     snoop.send({ type: "subscribe", queryId: "notes", query: query("notes"), cursor: "1" });
     const snooped = await snoop.next("snapshot");
     expect(snooped.triples).toEqual([]);
@@ -313,7 +311,7 @@ describe("read rules per document", () => {
   });
 
   it("tells a writer to drop what it wrote but may not read (a drop box)", async () => {
-    const erin = await connect(server.url, "shared", { userId: "erin" });
+    const erin = await connect(started.server.url, "shared", { userId: "erin" });
     erin.send({ type: "push", batchId: "drop", triples: documentTriples("inbox", "for-frank", { owner: "frank", text: "hi" }, hlc) });
     const changes = await erin.next("changes");
     expect(changes.revoked).toEqual([{ collection: "inbox", id: "for-frank" }]);
@@ -321,8 +319,8 @@ describe("read rules per document", () => {
   });
 
   it("lets a user join a document's room only while it may read that document", async () => {
-    const alice = await connect(server.url, "shared", { userId: "alice" });
-    const dave = await connect(server.url, "shared", { userId: "dave" });
+    const alice = await connect(started.server.url, "shared", { userId: "alice" });
+    const dave = await connect(started.server.url, "shared", { userId: "dave" });
     await ack(alice, note("room-note", "alice", "room"));
     expect(await joinRoom(dave, "note", "room-note")).toMatchObject({ type: "error", code: "UNAUTHORIZED" });
     expect(await joinRoom(alice, "note", "room-note")).toMatchObject({ type: "roomState" });
@@ -347,12 +345,12 @@ describe("read rules per document", () => {
     });
     const notesOf = (input: unknown) => normalizeQuery(folderSchema.collections.notes!, input, folderSchema.collections).data!;
     const foldersOf = (input: unknown) => normalizeQuery(folderSchema.collections.folders!, input, folderSchema.collections).data!;
-    const answer = async (user: string, body: unknown) => post(server.url, "/v1/query", body, { "x-trellis-user": user });
+    const answer = async (user: string, body: unknown) => post(started.server.url, "/v1/query", body, { "x-trellis-user": user });
     const idsIn = (triples: readonly Triple[]) => new Set(triples.map((triple) => triple.id));
 
     it("cannot send a condition that reads fields the server's way, nor read around a rule through relations, fields or cursors", async () => {
-      const alice = await connect(server.url, "hostile", { userId: "alice" });
-      const mallory = await connect(server.url, "hostile", { userId: "mallory" });
+      const alice = await connect(started.server.url, "hostile", { userId: "alice" });
+      const mallory = await connect(started.server.url, "hostile", { userId: "mallory" });
       const inFolder = (id: string, owner: string, text: string) => [
         ...documentTriples("notes", id, { text, folderId: "f1" }, hlc),
         { collection: "notes", id, field: "owner", value: owner, hlc: hlc() },
@@ -382,5 +380,101 @@ describe("read rules per document", () => {
       const paged = await answer("mallory", { appId: "hostile", query: { ...notesOf({ orderBy: ["text", "asc"], limit: 5 }), after: { keys: ["alice 1"], id: "a1" } }, cursor: null });
       expect([...idsIn(paged.body.triples)]).toEqual(["m1"]);
     });
+  });
+});
+
+describe("rules through relations", () => {
+  const member = { memberIds: "$user.id" };
+  const inMyProject = { projectId: { collection: "projects", where: member } };
+  const rules = {
+    projects: { read: member, create: member, update: member },
+    tasks: { read: inMyProject, create: inMyProject, update: inMyProject },
+    // A board is readable through a grant pointing at it (documents pointing back).
+    boards: { read: { grants: { via: "boardId", where: { userId: "$user.id" } } }, create: true },
+    grants: { read: true, create: true, delete: true },
+  };
+  const schema = createSchema({
+    entities: {
+      projects: { name: t.string({ fallback: "" }), memberIds: t.refMany("users") },
+      tasks: { title: t.string({ fallback: "" }), projectId: t.ref("projects") },
+      boards: { name: t.string({ fallback: "" }) },
+      grants: { boardId: t.ref("boards"), userId: t.string({ fallback: "" }) },
+      users: {},
+    },
+  });
+  const q = (collection: string, input: unknown = {}) => normalizeQuery(schema.collections[collection]!, input, schema.collections).data!;
+  const membership = (project: string, user: string, present: boolean): Triple => ({ collection: "projects", id: project, field: "memberIds", element: user, value: present, hlc: hlc() });
+  const project = (id: string, members: readonly string[]) => [...documentTriples("projects", id, { name: id }, hlc), ...members.map((user) => membership(id, user, true))];
+
+  const started = useRulesServer(rules);
+  const httpIds = async (user: string, collection: string, input: unknown = {}) =>
+    new Set(((await post(started.server.url, "/v1/query", { appId: "rel", query: q(collection, input), cursor: null }, { "x-trellis-user": user })).body.triples as Triple[]).map((triple) => triple.id));
+
+  it("lets members read and write a project's tasks, and follows membership live both ways", async () => {
+    const alice = await connect(started.server.url, "rel", { userId: "alice" });
+    const bob = await connect(started.server.url, "rel", { userId: "bob" });
+    // A project and its first task in one push: the task's rule sees the project as pushed.
+    expect(await push(alice, [...project("p1", ["alice"]), ...documentTriples("tasks", "t1", { title: "plan", projectId: "p1" }, hlc)])).toMatchObject({ type: "ack" });
+    // Not a member: bob may not add a task to p1, nor move one there.
+    expect(await push(bob, documentTriples("tasks", "t2", { title: "sneak", projectId: "p1" }, hlc))).toMatchObject({ code: "UNAUTHORIZED", details: { id: "t2", operation: "create" } });
+
+    bob.send({ type: "subscribe", queryId: "tasks", query: q("tasks"), cursor: null });
+    expect((await bob.next("snapshot")).triples).toEqual([]);
+    expect(await httpIds("bob", "tasks")).toEqual(new Set());
+
+    // Added to the project: the task enters bob's subscription although the task did not change.
+    expect(await push(alice, [membership("p1", "bob", true)])).toMatchObject({ type: "ack" });
+    const entered = await bob.next("changes", (message) => message.triples.some((triple) => triple.id === "t1"));
+    expect(entered.triples.filter((triple) => triple.id === "t1").map((triple) => triple.field)).toContain("title");
+    expect(await httpIds("bob", "tasks")).toEqual(new Set(["t1"]));
+    expect(await push(bob, [{ collection: "tasks", id: "t1", field: "title", value: "plan, by bob", hlc: hlc() }])).toMatchObject({ type: "ack" });
+
+    // Removed: bob is told to drop the task, and hears nothing more of it.
+    expect(await push(alice, [membership("p1", "bob", false)])).toMatchObject({ type: "ack" });
+    const revoked = await bob.next("changes", (message) => (message.revoked ?? []).length > 0);
+    expect(revoked.revoked).toContainEqual({ collection: "tasks", id: "t1" });
+    expect(await push(alice, [{ collection: "tasks", id: "t1", field: "title", value: "secret again", hlc: hlc() }])).toMatchObject({ type: "ack" });
+    await bob.sync();
+    expect(bob.pending().flatMap((message) => (message.type === "changes" ? message.triples : [])).filter((triple) => triple.value === "secret again")).toEqual([]);
+    expect(await httpIds("bob", "tasks")).toEqual(new Set());
+    expect(await push(bob, [{ collection: "tasks", id: "t1", field: "title", value: "no longer", hlc: hlc() }])).toMatchObject({ code: "UNAUTHORIZED" });
+  });
+
+  it("follows rules through documents pointing back (a grant makes a board readable) and filtered subscriptions with a limit", async () => {
+    const owner = await connect(started.server.url, "rel", { userId: "owner" });
+    const carol = await connect(started.server.url, "rel", { userId: "carol" });
+    expect(await push(owner, [...documentTriples("boards", "b1", { name: "roadmap" }, hlc), ...documentTriples("boards", "b2", { name: "other" }, hlc)])).toMatchObject({ type: "ack" });
+    carol.send({ type: "subscribe", queryId: "boards", query: q("boards", { orderBy: ["name", "asc"], limit: 10 }), cursor: null });
+    expect((await carol.next("snapshot")).triples).toEqual([]);
+
+    expect(await push(owner, documentTriples("grants", "g1", { boardId: "b1", userId: "carol" }, hlc))).toMatchObject({ type: "ack" });
+    const entered = await carol.next("changes", (message) => message.triples.some((triple) => triple.id === "b1"));
+    expect(entered.triples.some((triple) => triple.id === "b2")).toBe(false);
+    expect(await httpIds("carol", "boards")).toEqual(new Set(["b1"]));
+
+    expect(await push(owner, [{ collection: "grants", id: "g1", field: DELETED_FIELD, value: true, hlc: hlc() }])).toMatchObject({ type: "ack" });
+    const revoked = await carol.next("changes", (message) => (message.revoked ?? []).length > 0);
+    expect(revoked.revoked).toEqual([{ collection: "boards", id: "b1" }]);
+    expect(await httpIds("carol", "boards")).toEqual(new Set());
+  });
+
+  it("answers a client's relational filter with the documents it reaches, and only what the user may read", async () => {
+    const dave = await connect(started.server.url, "rel", { userId: "dave" });
+    expect(await push(dave, [...project("p-dave", ["dave"]), ...documentTriples("tasks", "td", { title: "mine", projectId: "p-dave" }, hlc)])).toMatchObject({ type: "ack" });
+    const eve = await connect(started.server.url, "rel", { userId: "eve" });
+    expect(await push(eve, [...project("p-eve", ["eve"]), ...documentTriples("tasks", "te", { title: "eve's secret", projectId: "p-eve" }, hlc)])).toMatchObject({ type: "ack" });
+
+    // Tasks of projects named "p-dave": the project comes along, so the client can run the filter itself.
+    // (From another device: a connection is never sent back what it wrote.)
+    const daveElsewhere = await connect(started.server.url, "rel", { userId: "dave" });
+    daveElsewhere.send({ type: "subscribe", queryId: "named", query: q("tasks", { where: { projectId: { where: { name: "p-dave" } } } }), cursor: null });
+    const snapshot = await daveElsewhere.next("snapshot");
+    expect(new Set(snapshot.triples.map((triple) => `${triple.collection}/${triple.id}`))).toEqual(new Set(["tasks/td", "projects/p-dave"]));
+
+    // Probing eve's tasks through a filter on projects (readable or not) finds nothing.
+    expect(await httpIds("dave", "projects", { where: { tasks: { where: { title: "eve's secret" } } } })).toEqual(new Set());
+    // Under a not, every linked document the user may read comes along (the absence of a match must show).
+    expect(await httpIds("dave", "projects", { where: { not: { tasks: { where: { title: "eve's secret" } } } } })).toEqual(new Set(["p-dave", "td"]));
+    expect(await httpIds("eve", "projects", { where: { tasks: { where: { title: "eve's secret" } } } })).toEqual(new Set(["p-eve", "te"]));
   });
 });

@@ -1,5 +1,5 @@
 import { computed, type ReadonlySignal, signal } from "@preact/signals-core";
-import { collectionsOf, isFieldCondition, type NormalizedQuery, routeOf } from "@trellis/core";
+import { collectionsOf, isFieldCondition, linkedCollectionsOf, type NormalizedQuery, routeOf } from "@trellis/core";
 import type { QuerySync } from "../sync/query-sync.js";
 import type { SyncedQuery } from "../sync/synced-queries.js";
 import { canReadMatching } from "./storage.js";
@@ -95,13 +95,13 @@ export function gateQuerySync(inner: QuerySync, gate: QueryGate): QuerySync {
  * What a query needs in memory. Of its own collection when partial: nothing if its live view is
  * complete (its matches are in memory); its documents if it names ids; the documents holding its
  * equality route's values (the storage's field index finds every match); otherwise, and when a
- * relation reads that collection too, all of it. Other collections: whole.
+ * relation or relational filter reads that collection too, all of it. Other collections: whole.
  */
 function needsOf(query: NormalizedQuery, workingSet: WorkingSet, hasCompleteView: boolean): MemoryNeed[] {
   return [...collectionsOf(query)].flatMap((collection) => {
     if (collection !== query.collection || !workingSet.isInMemory(collection) || workingSet.isLoaded(collection)) return [{ collection }];
     if (hasCompleteView) return [];
-    if ((query.relations ?? []).some((relation) => collectionsOf(relation.query).has(collection))) return [{ collection }];
+    if (linkedCollectionsOf(query).has(collection)) return [{ collection }];
     const ids = idsOf(query);
     if (ids !== undefined) return [{ collection, ids }];
     const route = routeOf(query.where, query.specs);

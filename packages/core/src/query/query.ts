@@ -79,6 +79,11 @@ export interface RelatedFilter {
   readonly where: readonly Condition[];
   /** Read rules of the fields `where` references in `collection`. */
   readonly specs: Readonly<Record<string, FieldSpec>>;
+  /**
+   * Added by the server for a permission rule: what it reaches is not sent to clients (they do
+   * not evaluate rules). Never accepted from clients.
+   */
+  readonly isRule?: true;
 }
 
 /** One condition of a normalized `where` (all of a `where`'s conditions must hold). */
@@ -198,7 +203,12 @@ export function fieldSpecOf(collection: { readonly fields: Readonly<Record<strin
 
 /** The collections a query reads: its own and those of its relations and relational filters, at any depth. */
 export function collectionsOf(query: NormalizedQuery): Set<string> {
-  const collections = new Set([query.collection]);
+  return new Set([query.collection, ...linkedCollectionsOf(query)]);
+}
+
+/** The collections a query reads through its relations and relational filters, at any depth (its own too if they reach it). */
+export function linkedCollectionsOf(query: Pick<NormalizedQuery, "where" | "relations">): Set<string> {
+  const collections = new Set<string>();
   const addFilters = (where: readonly Condition[]) => {
     for (const { filter } of relatedFilters(where)) {
       collections.add(filter.collection);

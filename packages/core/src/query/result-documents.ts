@@ -1,4 +1,6 @@
-import type { NormalizedQuery } from "./query.js";
+import { compileWhere, linkedRowsOf, type RowTest } from "./predicate.js";
+import { type NormalizedQuery, type RelatedFilter, relatedFilters } from "./query.js";
+import type { Source, SourceTable } from "./source.js";
 
 /** Result documents, as `compileMaterializer` builds them. */
 type Doc = Readonly<Record<string, unknown>>;
@@ -10,14 +12,19 @@ type Doc = Readonly<Record<string, unknown>>;
  * DAG, not of the tree it unfolds to. Documents are named by their `id` field, so the query must
  * select `id` at every level; a document without one is not yielded (its relations still are).
  *
+ * With a `source`, the documents its relational filters reach from each result document come too
+ * (see {@link filterDocuments}): whoever runs the query on a copy holding only these documents
+ * gets the same result.
+ *
  * @example
- * for (const [collection, id] of resultDocuments(live.query, live.result.value)) send(collection, id);
+ * for (const [collection, id] of resultDocuments(live.query, live.result.value, store)) send(collection, id);
  */
-export function* resultDocuments(query: NormalizedQuery, docs: readonly Doc[]): Generator<[collection: string, id: string]> {
+export function* resultDocuments(query: NormalizedQuery, docs: readonly Doc[], source?: Source): Generator<[collection: string, id: string]> {
   // Visited objects by the (sub)query that built them: an object always belongs to one relation
   // of the query, but the walk does not rely on it.
   const visited = new Map<NormalizedQuery, Set<Doc>>();
   const yielded = new Map<string, Set<string>>();
+  const reach = source === undefined ? undefined : filterReach(source, yielded);
   const stack: Array<[NormalizedQuery, Doc]> = [];
   const push = (level: NormalizedQuery, list: readonly Doc[]) => {
     for (let i = list.length - 1; i >= 0; i--) stack.push([level, list[i]!]);
@@ -37,6 +44,7 @@ export function* resultDocuments(query: NormalizedQuery, docs: readonly Doc[]): 
         ids.add(id);
         yield [level.collection, id];
       }
+      if (reach !== undefined) yield* reach(level, id);
     }
     const relations = level.relations ?? [];
     for (let r = relations.length - 1; r >= 0; r--) {
@@ -46,4 +54,50 @@ export function* resultDocuments(query: NormalizedQuery, docs: readonly Doc[]): 
       push(relation.query, Array.isArray(related) ? (related as Doc[]) : [related as Doc]);
     }
   }
+}
+
+/**
+ * The documents a result document's relational filters reach and that decide its match: for a
+ * filter the documents it links that match the filter's `where` (one is enough to match, all are
+ * sent so any one changing keeps the answer), and under a `not` every linked document (the
+ * absence of a match must be visible too), at every nesting level. Filters a permission rule
+ * added reach nothing here.
+ */
+function filterReach(source: Source, yielded: Map<string, Set<string>>) {
+  const tests = new Map<RelatedFilter, RowTest>();
+  const links = new Map<RelatedFilter, ReturnType<typeof linkedRowsOf>>();
+  const walked = new Map<RelatedFilter, Set<number>>();
+  function* walk(where: NormalizedQuery["where"], table: SourceTable, row: number, isNegated: boolean): Generator<[string, string]> {
+    for (const each of relatedFilters(where)) {
+      const { filter } = each;
+      if (filter.isRule) continue;
+      const negated = isNegated || each.isNegated;
+      const related = source.table(filter.collection);
+      if (related === undefined) continue;
+      let link = links.get(filter);
+      if (link === undefined) links.set(filter, (link = linkedRowsOf(filter)));
+      let test = tests.get(filter);
+      if (test === undefined) tests.set(filter, (test = compileWhere(filter.where, filter.specs, source)));
+      let seen = walked.get(filter);
+      if (seen === undefined) walked.set(filter, (seen = new Set()));
+      for (const child of link(related, table, row)) {
+        if (seen.has(child) || (!negated && !test(related, child))) continue;
+        seen.add(child);
+        const id = related.idOf(child);
+        let ids = yielded.get(filter.collection);
+        if (ids === undefined) yielded.set(filter.collection, (ids = new Set()));
+        if (!ids.has(id)) {
+          ids.add(id);
+          yield [filter.collection, id];
+        }
+        yield* walk(filter.where, related, child, negated);
+      }
+    }
+  }
+  return function* (level: NormalizedQuery, id: string): Generator<[string, string]> {
+    if (!level.where.some((condition) => !("field" in condition))) return;
+    const table = source.table(level.collection);
+    const row = table?.rowOf(id);
+    if (row !== undefined) yield* walk(level.where, table!, row, false);
+  };
 }

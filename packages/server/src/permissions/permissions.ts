@@ -7,12 +7,15 @@ import {
   fail,
   type FieldSpec,
   ok,
+  type RelatedFilter,
   type RowTest,
+  type SourceTable,
   type Triple,
   TripleStore,
   valueTest,
   whereFields,
 } from "@trellis/core";
+import { PushOverlay } from "./push-overlay.js";
 import type { Operation, Rule, RuleCondition, Rules, RuleValue } from "./rules.js";
 
 /** Who a rule is checked for: the user id (null: anonymous) and the verified token's claims. */
@@ -37,7 +40,7 @@ const SCHEMALESS: FieldSpec = { type: "any", optional: true };
  * const checked = permissions.checkWrites(replica, triples, user);
  */
 export class Permissions {
-  /** Rules compiled per user (connections keep their user object) and per operation and collection. */
+  /** Rules compiled per user (connections keep their user object) and per operation and collection, on the replica. */
   private readonly compiled = new WeakMap<RuleUser, Map<string, boolean | RowTest>>();
   /** The fields each rule reads, by operation and collection. */
   private readonly ruleFields = new Map<string, ReadonlySet<string>>();
@@ -58,7 +61,7 @@ export class Permissions {
     if (typeof rule === "boolean") return rule;
     const where = conditionsOf(rule, user);
     // Claims alone decide it for every document at once.
-    if (whereFields(where).length === 0) return compileWhere(where, {})(undefined as never, 0);
+    if (whereFields(where).length === 0 && !hasRelated(rule)) return compileWhere(where, {})(undefined as never, 0);
     return where;
   }
 
@@ -76,18 +79,15 @@ export class Permissions {
       if (list === undefined) byDocument.set(key, (list = []));
       list.push(triple);
     }
-    // What a document would be after the push (its stored cells, then the push's, merged), built
-    // only for those whose rule reads a field the push changes: for the others it reads the same.
-    let after: TripleStore | undefined;
+    // What the documents would be after the push (stored cells, then the push's, merged), built
+    // only when a rule must see it: for a rule on the document's own fields, only if it reads a
+    // field the push changes (otherwise it reads the same); for a rule through relations, always.
+    let overlay: PushOverlay | undefined;
     const afterOf = (list: readonly Triple[]) => {
-      after ??= new TripleStore();
+      overlay ??= new PushOverlay(replica, byDocument.values());
       const { collection, id } = list[0]!;
-      after.transact(() => {
-        for (const triple of replica.documentTriples(collection, id)) after!.applyTriple(triple);
-        for (const triple of list) after!.applyTriple(triple);
-      });
-      const table = after.table(collection)!;
-      return { table, row: table.anyRowOf(id)! };
+      const table = overlay.table(collection)!;
+      return { table, row: table.rowOf(id)!, source: overlay };
     };
     for (const list of byDocument.values()) {
       const { collection, id } = list[0]!;
@@ -102,14 +102,14 @@ export class Permissions {
       let allowed: boolean;
       if (operation === "create") {
         const created = afterOf(list);
-        allowed = this.allows(collection, "create", user, created.table, created.row);
+        allowed = this.allows(collection, "create", user, created.table, created.row, created.source);
       } else if (operation === "delete") {
-        allowed = this.allows(collection, "delete", user, table!, stored!);
+        allowed = this.allows(collection, "delete", user, table!, stored!, replica);
       } else {
-        allowed = this.allows(collection, "update", user, table!, stored!);
+        allowed = this.allows(collection, "update", user, table!, stored!, replica);
         if (allowed && this.readsAnyOf(collection, "update", list)) {
           const updated = afterOf(list);
-          allowed = this.allows(collection, "update", user, updated.table, updated.row);
+          allowed = this.allows(collection, "update", user, updated.table, updated.row, updated.source);
         }
       }
       if (!allowed) {
@@ -130,7 +130,7 @@ export class Permissions {
     if (typeof rule === "boolean") return rule;
     const table = replica.table(rule.readable);
     const row = table?.rowOf(roomId);
-    return row !== undefined && this.allows(rule.readable, "read", user, table!, row);
+    return row !== undefined && this.allows(rule.readable, "read", user, table!, row, replica);
   }
 
   /** The room types whose join rule needs a readable document of `collection` (its id the room's). */
@@ -145,42 +145,108 @@ export class Permissions {
     return this.rules.collections.get(collection)?.[operation] ?? false;
   }
 
-  private allows(collection: string, operation: Operation, user: RuleUser, table: NonNullable<ReturnType<TripleStore["table"]>>, row: number): boolean {
-    const test = this.testOf(collection, operation, user);
+  /** Whether a rule allows `operation` on a row of `source` (the replica, or the data after a push). */
+  private allows(collection: string, operation: Operation, user: RuleUser, table: SourceTable, row: number, source: TripleStore | PushOverlay): boolean {
+    const test = this.testOf(collection, operation, user, source);
     return typeof test === "boolean" ? test : test(table, row);
   }
 
-  /** A rule compiled for one user, kept while the user (a connection's) is in use. */
-  private testOf(collection: string, operation: Operation, user: RuleUser): boolean | RowTest {
+  /**
+   * A rule compiled for one user. On the replica it is kept while the user (a connection's) is in
+   * use; a rule through relations checked after a push reads that push's overlay, so it is
+   * compiled for it.
+   */
+  private testOf(collection: string, operation: Operation, user: RuleUser, source: TripleStore | PushOverlay): boolean | RowTest {
+    const rule = this.ruleOf(collection, operation);
+    if (typeof rule === "boolean") return rule;
+    if (source instanceof PushOverlay && hasRelated(rule)) return compileWhere(conditionsOf(rule, user), {}, source);
     let tests = this.compiled.get(user);
     if (tests === undefined) this.compiled.set(user, (tests = new Map()));
     const key = `${operation}\u0000${collection}`;
     let test = tests.get(key);
-    if (test === undefined) {
-      const rule = this.ruleOf(collection, operation);
-      tests.set(key, (test = typeof rule === "boolean" ? rule : compileWhere(conditionsOf(rule, user), {})));
-    }
+    if (test === undefined) tests.set(key, (test = compileWhere(conditionsOf(rule, user), {}, source)));
     return test;
   }
 
-  /** Whether a rule reads any field these triples write (it reads a document's fields, not only claims). */
+  /** Every rule's conditions with `$user` left open (see {@link structureOf}), per collection it governs reads of. */
+  readRuleStructures(): Map<string, Condition[]> {
+    const structures = new Map<string, Condition[]>();
+    for (const [collection, rules] of this.rules?.collections ?? []) {
+      if (typeof rules.read !== "boolean" && hasRelated(rules.read)) structures.set(collection, structureOf(rules.read));
+    }
+    return structures;
+  }
+
+  /**
+   * Whether the document a push changes can read differently to a rule after it: the rule reads
+   * a field these triples write, or reaches other documents (which the push may change too).
+   */
   private readsAnyOf(collection: string, operation: Operation, triples: readonly Triple[]): boolean {
+    const rule = this.ruleOf(collection, operation);
+    if (typeof rule === "boolean") return false;
+    if (hasRelated(rule)) return true;
     const key = `${operation}\u0000${collection}`;
     let fields = this.ruleFields.get(key);
-    if (fields === undefined) {
-      const rule = this.ruleOf(collection, operation);
-      this.ruleFields.set(key, (fields = new Set(typeof rule === "boolean" ? [] : fieldsOf(rule))));
-    }
+    if (fields === undefined) this.ruleFields.set(key, (fields = new Set(fieldsOf(rule))));
     if (fields.size === 0) return false;
     return triples.some((triple) => fields!.has(triple.field));
   }
 }
 
-/** Every document field a rule's filter names (whatever the user: a claim decides nothing here). */
+/** Every field of the document a rule's filter names (whatever the user: a claim decides nothing here). */
 function fieldsOf(rule: readonly RuleCondition[]): string[] {
-  return rule.flatMap((condition) =>
-    condition.kind === "field" ? [condition.field] : condition.kind === "or" ? condition.branches.flatMap(fieldsOf) : condition.kind === "not" ? fieldsOf(condition.conditions) : [],
+  return rule.flatMap((condition) => {
+    switch (condition.kind) {
+      case "field":
+        return [condition.field];
+      case "or":
+        return condition.branches.flatMap(fieldsOf);
+      case "not":
+        return fieldsOf(condition.conditions);
+      case "related":
+        return condition.direction === "forward" ? [condition.link] : [];
+      case "claim":
+        return [];
+    }
+  });
+}
+
+/** Whether a rule reaches other documents (through a relation, at any depth). */
+function hasRelated(rule: readonly RuleCondition[]): boolean {
+  return rule.some((condition) =>
+    condition.kind === "related" ? true : condition.kind === "or" ? condition.branches.some(hasRelated) : condition.kind === "not" ? hasRelated(condition.conditions) : false,
   );
+}
+
+/** How a rule's filter is read with no user: fields as the rule reads them, links as it follows them. */
+function specOfRuleField(field: string): FieldSpec {
+  return Object.hasOwn(AUTO_FIELD_SPECS, field) ? AUTO_FIELD_SPECS[field]! : SCHEMALESS;
+}
+
+/**
+ * A rule's shape for following what it reads: each field test as "is defined" (whatever the
+ * user), each filter through a relation kept. What a live view needs to know which documents a
+ * change can make readable or unreadable.
+ */
+function structureOf(rule: readonly RuleCondition[]): Condition[] {
+  return rule.flatMap((condition): Condition[] => {
+    switch (condition.kind) {
+      case "field":
+        return [{ field: condition.field, op: "isDefined", operand: true, spec: specOfRuleField(condition.field) }];
+      case "claim":
+        return [];
+      case "or":
+        return [{ or: condition.branches.map(structureOf) }];
+      case "not":
+        return [{ not: structureOf(condition.conditions) }];
+      case "related":
+        return [{ related: relatedOf(condition, structureOf(condition.conditions)) }];
+    }
+  });
+}
+
+function relatedOf(rule: Extract<RuleCondition, { kind: "related" }>, where: Condition[]): RelatedFilter {
+  return { direction: rule.direction, link: rule.link, linkSpec: specOfRuleField(rule.link), collection: rule.collection, where, specs: {}, isRule: true };
 }
 
 /**
@@ -205,14 +271,16 @@ function conditionsOf(rule: readonly RuleCondition[], user: RuleUser): Condition
         if (!holds) conditions.push(NEVER);
         break;
       }
+      case "related":
+        conditions.push({ related: relatedOf(condition, conditionsOf(condition.conditions, user)) });
+        break;
       case "field": {
         const operand = valueFor(condition.operand, user);
         if (!operand.isKnown || ((condition.op === "in" || condition.op === "notIn") && !Array.isArray(operand.value))) {
           conditions.push(NEVER);
           break;
         }
-        const spec = Object.hasOwn(AUTO_FIELD_SPECS, condition.field) ? AUTO_FIELD_SPECS[condition.field]! : SCHEMALESS;
-        conditions.push({ field: condition.field, op: condition.op, operand: operand.value, spec });
+        conditions.push({ field: condition.field, op: condition.op, operand: operand.value, spec: specOfRuleField(condition.field) });
         break;
       }
     }

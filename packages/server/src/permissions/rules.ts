@@ -29,7 +29,21 @@ export type RuleCondition =
   | { readonly kind: "field"; readonly field: string; readonly op: Operator; readonly operand: RuleValue }
   | { readonly kind: "claim"; readonly claim: string; readonly op: Operator; readonly operand: RuleValue }
   | { readonly kind: "or"; readonly branches: ReadonlyArray<readonly RuleCondition[]> }
-  | { readonly kind: "not"; readonly conditions: readonly RuleCondition[] };
+  | { readonly kind: "not"; readonly conditions: readonly RuleCondition[] }
+  | RelatedRule;
+
+/**
+ * Some document of `collection` reached from the document matches `conditions`: through the
+ * document's `link` field (`forward`: its ids), or through `link` of the other documents
+ * pointing back (`reverse`).
+ */
+export interface RelatedRule {
+  readonly kind: "related";
+  readonly direction: "forward" | "reverse";
+  readonly link: string;
+  readonly collection: string;
+  readonly conditions: readonly RuleCondition[];
+}
 
 /** A mistake in rules: where (a JSON path such as `notes.update.ownerId`) and what. */
 export class RulesError extends Error {
@@ -104,7 +118,7 @@ function parseRooms(value: unknown): Map<string, JoinRule> {
 
 /** A filter: field filters (bare value or operators), `$user.<claim>` filters, and `or` / `and` / `not`. */
 function filter(value: unknown, path: string, depth: number): RuleCondition[] {
-  if (depth > MAX_DEPTH) throw new RulesError(path, `or, and and not nest at most ${MAX_DEPTH} deep`);
+  if (depth > MAX_DEPTH) throw new RulesError(path, `or, and, not and filters through relations nest at most ${MAX_DEPTH} deep`);
   const raw = object(value, path);
   const conditions: RuleCondition[] = [];
   for (const [key, each] of Object.entries(raw)) {
@@ -124,7 +138,9 @@ function filter(value: unknown, path: string, depth: number): RuleCondition[] {
     if (claim === undefined && key.startsWith("$")) throw new RulesError(at, "expected $user.id or $user.<claim> as a key");
     if (claim === undefined && !NAME.test(key)) throw new RulesError(at, "expected a field name (letters, digits, _)");
     if (isPlainObject(each) && Object.hasOwn(each, "where")) {
-      throw new RulesError(at, "filters through relations (a where on a related document) are not enforced in rules yet");
+      if (claim !== undefined) throw new RulesError(at, "a $user value takes no where");
+      conditions.push(relatedRule(key, each, at, depth));
+      continue;
     }
     const operators: Array<[string, unknown]> = isPlainObject(each) ? Object.entries(each) : [["equals", each]];
     for (const [op, operand] of operators) {
@@ -133,6 +149,35 @@ function filter(value: unknown, path: string, depth: number): RuleCondition[] {
     }
   }
   return conditions;
+}
+
+/**
+ * A filter through a relation: `{ "projectId": { "collection": "projects", "where": {…} } }`
+ * follows the document's ref field; `{ "members": { "via": "projectId", "where": {…} } }` the
+ * documents of `members` (or of `collection`) whose `projectId` names the document.
+ */
+function relatedRule(key: string, value: Record<string, unknown>, path: string, depth: number): RelatedRule {
+  for (const option of Object.keys(value)) {
+    if (option !== "where" && option !== "collection" && option !== "via") throw new RulesError(`${path}.${option}`, "unknown key (a filter through a relation takes collection, via and where)");
+  }
+  const name = (option: "collection" | "via") => {
+    const each = value[option];
+    if (typeof each !== "string" || !NAME.test(each)) throw new RulesError(`${path}.${option}`, `expected a ${option === "via" ? "field" : "collection"} name`);
+    return each;
+  };
+  const direction = value.via === undefined ? "forward" : "reverse";
+  if (direction === "forward" && value.collection === undefined) {
+    throw new RulesError(`${path}.collection`, `missing: name the collection ${key} refers to (or give via for documents pointing back)`);
+  }
+  const collection = value.collection === undefined ? key : name("collection");
+  if (direction === "reverse" && !NAME.test(collection)) throw new RulesError(path, "expected a collection name");
+  return {
+    kind: "related",
+    direction,
+    link: direction === "forward" ? key : name("via"),
+    collection,
+    conditions: filter(value.where, `${path}.where`, depth + 1),
+  };
 }
 
 function operator(op: string, path: string): Operator {
