@@ -10,16 +10,20 @@ import { createMemoryStorage } from "./persistence/memory-storage.js";
 import { createRandom } from "./testing/fuzz-kit.js";
 import { allOnline, FAST_RECONNECT, recorder, waitFor } from "./testing/live-server.js";
 
-// The rules oracle: random read rules (owner, sharing, claims, or/and/not) over random notes, for
-// six users with different claims. What the server answers each user, and what each user's live
-// subscription shows while random writes (sharing and unsharing included) go on, must equal
-// SQLite's answer to the rule AND the query; and no user's storage may keep a note that user may
-// not read. Seeds are fixed; SEED=<n> replays one, SEEDS=<n> runs that many (see the closing note).
+// The rules oracle: random read rules (owner, sharing, claims, membership of the note's project
+// through a ref, a grant pointing back at the note, or/and/not) over random notes, for six users
+// with different claims. What the server answers each user, and what each user's live
+// subscription shows while random writes (sharing, project membership and grants included) go
+// on, must equal SQLite's answer to the rule AND the query (EXISTS for the relational parts of
+// both); and no user's storage may keep a note that user may not read. Seeds are fixed; SEED=<n> replays one, SEEDS=<n> runs that many (see the closing note).
 
 const schema = createSchema({
   entities: {
     users: { name: t.string({ fallback: "" }) },
+    projects: { name: t.string({ fallback: "" }), memberIds: t.refMany("users") },
+    grants: { noteId: t.ref("notes"), userId: t.string({ fallback: "" }) },
     notes: {
+      projectId: t.ref("projects"),
       text: t.string({ fallback: "" }),
       ownerId: t.string({ optional: true }),
       sharedWith: t.refMany("users"),
@@ -75,6 +79,16 @@ const ATOMS: readonly RuleFilter[] = [
   },
   { json: { "$user.role": "admin" }, sql: (user) => (user.claims.role === "admin" ? "1" : "0") },
   { json: { "$user.role": { in: ["admin", "member"] } }, sql: (user) => (user.claims.role === "admin" || user.claims.role === "member" ? "1" : "0") },
+  // Through relations: a member of the note's project; the project exists; a grant names the user.
+  {
+    json: { projectId: { collection: "projects", where: { memberIds: "$user.id" } } },
+    sql: (user, params) => (params.push(user.id), "EXISTS (SELECT 1 FROM members m WHERE m.project = notes.projectId AND m.user = ?)"),
+  },
+  { json: { projectId: { collection: "projects", where: {} } }, sql: () => "EXISTS (SELECT 1 FROM projects p WHERE p.id = notes.projectId)" },
+  {
+    json: { grants: { via: "noteId", where: { userId: "$user.id" } } },
+    sql: (user, params) => (params.push(user.id), "EXISTS (SELECT 1 FROM grants g WHERE g.noteId = notes.id AND g.userId = ?)"),
+  },
 ];
 
 function randomFilter(rng: Rng, depth: number): RuleFilter {
@@ -91,6 +105,7 @@ function randomFilter(rng: Rng, depth: number): RuleFilter {
 
 interface Note {
   id: string;
+  projectId: string | undefined;
   text: string;
   ownerId: string | undefined;
   sharedWith: Set<string>;
@@ -106,6 +121,7 @@ function randomNote(rng: Rng, id: string): Note {
   for (let n = rng.int(0, 2); n > 0; n--) sharedWith.add(rng.pick(USERS).id);
   return {
     id,
+    projectId: maybe(rng, rng.pick(PROJECT_IDS)),
     text: `note ${id}`,
     ownerId: maybe(rng, rng.pick(USERS).id),
     sharedWith,
@@ -115,7 +131,30 @@ function randomNote(rng: Rng, id: string): Note {
   };
 }
 
+/** Projects notes point at; the last is never created (a dangling ref). */
+const PROJECT_IDS = ["pa", "pb", "pc", "px"];
+
+interface Project {
+  readonly id: string;
+  name: string;
+  readonly memberIds: Set<string>;
+}
+
+interface Grant {
+  readonly id: string;
+  readonly noteId: string;
+  readonly userId: string;
+}
+
+/** Everything the rules and queries read, as the writer last stored it. */
+interface World {
+  readonly notes: Map<string, Note>;
+  readonly projects: Map<string, Project>;
+  readonly grants: Map<string, Grant>;
+}
+
 const fieldsOf = (note: Note) => ({
+  ...(note.projectId === undefined ? {} : { projectId: note.projectId }),
   text: note.text,
   score: note.score,
   sharedWith: [...note.sharedWith],
@@ -142,20 +181,31 @@ function randomQuery(rng: Rng): UserQuery {
     { input: { where: { team: "red" } }, sql: () => bool("team = 'red'") },
     { input: { where: { or: [{ ownerId: "u1" }, { score: { lessThan: k } }] } }, sql: (params) => (params.push(k), `(${bool("ownerId = 'u1'")} OR ${bool("score < ?")})`) },
     { input: { orderBy: ["score", "desc"], limit: 3 }, sql: () => "1", window: "ORDER BY score DESC, id ASC LIMIT 3" },
+    // Relational filters: the client runs them on the documents they reach, sent with the result.
+    { input: { where: { projectId: { where: { name: "alpha" } } } }, sql: () => "EXISTS (SELECT 1 FROM projects p WHERE p.id = notes.projectId AND p.name = 'alpha')" },
+    { input: { where: { not: { grants: { where: { userId: "u2" } } } } }, sql: () => "NOT EXISTS (SELECT 1 FROM grants g WHERE g.noteId = notes.id AND g.userId = 'u2')" },
   ]);
 }
 
 /** The ids SQLite finds for `user` under the read rule and the query. */
-function oracle(notes: ReadonlyMap<string, Note>, rule: RuleFilter | boolean, user: User, query: UserQuery): string[] {
+function oracle(world: World, rule: RuleFilter | boolean, user: User, query: UserQuery): string[] {
   const db = new Database(":memory:");
   try {
-    db.exec("CREATE TABLE notes (id TEXT PRIMARY KEY, ownerId TEXT, published INTEGER, team TEXT, score REAL); CREATE TABLE shares (note TEXT, user TEXT)");
-    const insert = db.prepare("INSERT INTO notes VALUES (?, ?, ?, ?, ?)");
+    db.exec(
+      "CREATE TABLE notes (id TEXT PRIMARY KEY, projectId TEXT, ownerId TEXT, published INTEGER, team TEXT, score REAL); CREATE TABLE shares (note TEXT, user TEXT);" +
+        "CREATE TABLE projects (id TEXT PRIMARY KEY, name TEXT); CREATE TABLE members (project TEXT, user TEXT); CREATE TABLE grants (id TEXT PRIMARY KEY, noteId TEXT, userId TEXT)",
+    );
+    const insert = db.prepare("INSERT INTO notes VALUES (?, ?, ?, ?, ?, ?)");
     const share = db.prepare("INSERT INTO shares VALUES (?, ?)");
-    for (const note of notes.values()) {
-      insert.run(note.id, note.ownerId ?? null, note.published === undefined ? null : note.published ? 1 : 0, note.team ?? null, note.score);
+    for (const note of world.notes.values()) {
+      insert.run(note.id, note.projectId ?? null, note.ownerId ?? null, note.published === undefined ? null : note.published ? 1 : 0, note.team ?? null, note.score);
       for (const member of note.sharedWith) share.run(note.id, member);
     }
+    for (const project of world.projects.values()) {
+      db.prepare("INSERT INTO projects VALUES (?, ?)").run(project.id, project.name);
+      for (const member of project.memberIds) db.prepare("INSERT INTO members VALUES (?, ?)").run(project.id, member);
+    }
+    for (const grant of world.grants.values()) db.prepare("INSERT INTO grants VALUES (?, ?, ?)").run(grant.id, grant.noteId, grant.userId);
     const params: unknown[] = [];
     const ruleSql = typeof rule === "boolean" ? (rule ? "1" : "0") : rule.sql(user, params);
     const querySql = query.sql(params);
@@ -170,7 +220,7 @@ function token(user: User): Promise<string> {
   return new SignJWT({ ...user.claims }).setProtectedHeader({ alg: "HS256" }).setSubject(user.id).setExpirationTime("1h").sign(new TextEncoder().encode(SECRET));
 }
 
-/** What the server answers `user` for a query over HTTP. */
+/** The notes the server answers `user` for a query over HTTP. */
 async function serverIds(url: string, appId: string, user: User, query: UserQuery): Promise<string[]> {
   const normalized = normalizeQuery(schema.collections.notes!, query.input, schema.collections);
   const response = await fetch(`${url}/v1/query`, {
@@ -178,8 +228,9 @@ async function serverIds(url: string, appId: string, user: User, query: UserQuer
     headers: { "content-type": "application/json", authorization: `Bearer ${await token(user)}` },
     body: JSON.stringify({ appId, query: normalized.data, cursor: null }),
   });
-  const body = (await response.json()) as { triples: { id: string }[] };
-  return [...new Set(body.triples.map((triple) => triple.id))].sort();
+  const body = (await response.json()) as { triples: Triple[] };
+  // The documents relational filters reach come along; the answer is the notes.
+  return [...new Set(body.triples.filter((triple) => triple.collection === "notes").map((triple) => triple.id))].sort();
 }
 
 const seeds = (): number[] => {
@@ -193,7 +244,8 @@ describe("the rules oracle", () => {
     const rng = rngOf(seed);
     const describeFailure = (what: string) => `${what} (replay with SEED=${seed})`;
     const rule: RuleFilter | boolean = rng.chance(0.1) ? rng.chance(0.5) : randomFilter(rng, 0);
-    const rules = { users: { read: true, create: true }, notes: { read: typeof rule === "boolean" ? rule : rule.json, create: true, update: true, delete: true } };
+    const open = { read: true, create: true, update: true, delete: true };
+    const rules = { users: { read: true, create: true }, projects: open, grants: open, notes: { read: typeof rule === "boolean" ? rule : rule.json, create: true, update: true, delete: true } };
     const dataDir = tempDataDir();
     const file = join(dataDir, "rules.json");
     writeFileSync(file, JSON.stringify(rules));
@@ -201,7 +253,7 @@ describe("the rules oracle", () => {
     const clients: Client[] = [];
     try {
       const appId = `oracle-${seed}`;
-      const open = async (user: User, storage = createMemoryStorage()) => {
+      const openClient = async (user: User, storage = createMemoryStorage()) => {
         const client = createClient({ schema, appId, serverUrl: server.url, auth: { token: await token(user) }, reconnect: FAST_RECONNECT, storage });
         clients.push(client);
         return client;
@@ -227,19 +279,37 @@ describe("the rules oracle", () => {
         ...Object.entries(fieldsOf(note)).flatMap(([field, value]) => (field === "sharedWith" ? [] : [cell(note, field, value)])),
         ...[...note.sharedWith].map((user) => member(note, user, true)),
       ];
-      const notes = new Map<string, Note>();
+      const world: World = { notes: new Map(), projects: new Map(), grants: new Map() };
+      const { notes, projects, grants } = world;
       const create = async (note: Note) => {
         notes.set(note.id, note);
         await push(created(note));
       };
+      const projectCell = (project: Project, field: string, value: unknown): Triple => ({ collection: "projects", id: project.id, field, value, hlc: hlc() });
+      const membership = (project: Project, user: string, isMember: boolean): Triple => ({ collection: "projects", id: project.id, field: "memberIds", element: user, value: isMember, hlc: hlc() });
+      const createProject = async (id: string) => {
+        const project: Project = { id, name: rng.pick(["alpha", "beta"]), memberIds: new Set(USERS.filter(() => rng.chance(0.35)).map((user) => user.id)) };
+        projects.set(id, project);
+        await push([projectCell(project, "createdAt", Date.now()), projectCell(project, "name", project.name), ...[...project.memberIds].map((user) => membership(project, user, true))]);
+      };
+      let grantCount = 0;
+      const grantCell = (grant: Grant, field: string, value: unknown): Triple => ({ collection: "grants", id: grant.id, field, value, hlc: hlc() });
+      const createGrant = async () => {
+        const grant: Grant = { id: `g${++grantCount}`, noteId: rng.pick([...notes.keys()]), userId: rng.pick(USERS).id };
+        grants.set(grant.id, grant);
+        await push([grantCell(grant, "createdAt", Date.now()), grantCell(grant, "noteId", grant.noteId), grantCell(grant, "userId", grant.userId)]);
+      };
+      const deletedProjects = new Set<string>();
+      for (const id of PROJECT_IDS.slice(0, -1)) await createProject(id);
       for (let n = 0; n < 24; n++) await create(randomNote(rng, `n${String(n).padStart(2, "0")}`));
+      for (let n = 0; n < 8; n++) await createGrant();
 
       // One-shot: each user, several random queries, over HTTP.
       for (const user of USERS) {
         for (let q = 0; q < 4; q++) {
           const query = randomQuery(rng);
           expect(await serverIds(server.url, appId, user, query), describeFailure(`${user.id} ${JSON.stringify(query.input)} under ${JSON.stringify(rules.notes.read)}`)).toEqual(
-            oracle(notes, rule, user, query),
+            oracle(world, rule, user, query),
           );
         }
       }
@@ -248,7 +318,7 @@ describe("the rules oracle", () => {
       const watchers = await Promise.all(
         USERS.map(async (user) => {
           const storage = createMemoryStorage();
-          const client = await open(user, storage);
+          const client = await openClient(user, storage);
           const query = randomQuery(rng);
           const calls = recorder<readonly { id: string }[]>();
           client.database.notes.subscribe({ ...query.input, fields: { id: true } } as never, calls.callback);
@@ -258,8 +328,8 @@ describe("the rules oracle", () => {
       const check = async (step: string) => {
         await allOnline(clients);
         for (const { user, query, calls, storage } of watchers) {
-          const expected = oracle(notes, rule, user, query);
-          const readable = new Set(oracle(notes, rule, user, { input: {}, sql: () => "1" }));
+          const expected = oracle(world, rule, user, query);
+          const readable = new Set(oracle(world, rule, user, { input: {}, sql: () => "1" }));
           await waitFor(
             () => JSON.stringify((calls.last?.data ?? []).map((doc) => doc.id).sort()) === JSON.stringify(expected),
             () => describeFailure(`${step}: ${user.id}'s subscription ${JSON.stringify(query.input)} shows ${JSON.stringify((calls.last?.data ?? []).map((doc) => doc.id).sort())}, SQLite ${JSON.stringify(expected)}, rule ${JSON.stringify(rules.notes.read)}`),
@@ -274,10 +344,10 @@ describe("the rules oracle", () => {
         }
       };
       await check("after the initial sync");
-      for (let step = 0; step < 10; step++) {
+      for (let step = 0; step < 14; step++) {
         const ids = [...notes.keys()];
         const note = notes.get(rng.pick(ids))!;
-        const action = rng.int(0, 6);
+        const action = rng.int(0, 10);
         if (action === 0) {
           note.ownerId = rng.pick(USERS).id;
           await push([cell(note, "ownerId", note.ownerId)]);
@@ -297,8 +367,42 @@ describe("the rules oracle", () => {
         } else if (action === 5) {
           notes.delete(note.id);
           await push([cell(note, "$deleted", true)]);
-        } else {
+        } else if (action === 6) {
           await create(randomNote(rng, `m${step}`));
+        } else if (action === 7) {
+          // Membership of a project changes: its notes enter or leave members' results.
+          const project = rng.pick([...projects.values()]);
+          const user = rng.pick(USERS).id;
+          const isMember = !project.memberIds.has(user);
+          if (isMember) project.memberIds.add(user);
+          else project.memberIds.delete(user);
+          await push([membership(project, user, isMember)]);
+        } else if (action === 8) {
+          // A project is renamed, deleted or (again) created; or a note moves to another one.
+          const id = rng.pick(PROJECT_IDS);
+          const project = projects.get(id);
+          // A deleted document stays deleted: its id is never created again.
+          if (project === undefined && !deletedProjects.has(id)) await createProject(id);
+          else if (project === undefined) {
+            note.projectId = id;
+            await push([cell(note, "projectId", id)]);
+          } else if (rng.chance(0.3)) {
+            projects.delete(id);
+            deletedProjects.add(id);
+            await push([projectCell(project, "$deleted", true)]);
+          } else if (rng.chance(0.5)) {
+            project.name = project.name === "alpha" ? "beta" : "alpha";
+            await push([projectCell(project, "name", project.name)]);
+          } else {
+            note.projectId = rng.pick(PROJECT_IDS);
+            await push([cell(note, "projectId", note.projectId)]);
+          }
+        } else if (action === 9 || grants.size === 0) {
+          await createGrant();
+        } else {
+          const grant = rng.pick([...grants.values()]);
+          grants.delete(grant.id);
+          await push([grantCell(grant, "$deleted", true)]);
         }
         await check(`after step ${step} (action ${action} on ${note.id})`);
       }
