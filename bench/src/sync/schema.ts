@@ -15,6 +15,7 @@ type SyncEntities = {
   readonly items: { readonly n: Field<number>; readonly title: Field<string> };
   readonly loads: { readonly title: Field<string>; readonly tag: Field<string>; readonly priority: Field<number> };
   readonly fans: { readonly n: Field<number> };
+  readonly tasks: { readonly n: Field<number>; readonly title: Field<string>; readonly priority: Field<number> };
 };
 
 /** The room type of the rooms phases (spelled out for the same reason). */
@@ -35,6 +36,8 @@ export const syncSchema: Schema<SyncEntities, SyncRooms> = createSchema({
     loads: { title: t.string({ fallback: "" }), tag: t.string({ fallback: "" }), priority: t.number({ fallback: 0 }) },
     /** Fan-out over raw sockets. */
     fans: { n: t.number({ fallback: -1 }) },
+    /** Permission rules through relations: tasks readable by their project's members. */
+    tasks: { n: t.number({ fallback: -1 }), title: t.string({ fallback: "" }), priority: t.number({ fallback: 0 }) },
   },
   rooms: {
     board: {

@@ -269,8 +269,12 @@ export function syncTables(results: SyncResults): string {
           [`snapshot of ${f(rules.docs)} documents (owner rule), median`, `${f(rules.snapshot.plainMs, 1)} ms`, `${f(rules.snapshot.rulesMs, 1)} ms`, `${f(rules.snapshot.rulesMs / rules.snapshot.plainMs, 2)}x`],
           [`write → change at ${f(rules.live.subscribers)} readers (sharing rule each), p50`, `${f(rules.live.plainP50Ms, 2)} ms`, `${f(rules.live.rulesP50Ms, 2)} ms`, `${f(rules.live.rulesP50Ms / rules.live.plainP50Ms, 2)}x`],
           [`  p99`, `${f(rules.live.plainP99Ms, 2)} ms`, `${f(rules.live.rulesP99Ms, 2)} ms`, `${f(rules.live.rulesP99Ms / rules.live.plainP99Ms, 2)}x`],
+          [`snapshot of ${f(rules.docs)} tasks (membership of their project), median`, `${f(rules.membershipSnapshot.plainMs, 1)} ms`, `${f(rules.membershipSnapshot.rulesMs, 1)} ms`, `${f(rules.membershipSnapshot.rulesMs / rules.membershipSnapshot.plainMs, 2)}x`],
+          [`write → change at ${f(rules.membershipLive.subscribers)} readers (membership rule each), p50`, `${f(rules.membershipLive.plainP50Ms, 2)} ms`, `${f(rules.membershipLive.rulesP50Ms, 2)} ms`, `${f(rules.membershipLive.rulesP50Ms / rules.membershipLive.plainP50Ms, 2)}x`],
+          [`  p99`, `${f(rules.membershipLive.plainP99Ms, 2)} ms`, `${f(rules.membershipLive.rulesP99Ms, 2)} ms`, `${f(rules.membershipLive.rulesP99Ms / rules.membershipLive.plainP99Ms, 2)}x`],
           [`pushes of 100 updates (update rule)`, `${f(rules.push.plainPerSecond, 0)} triples/s`, `${f(rules.push.rulesPerSecond, 0)} triples/s`, `${f((rules.push.rulesPerSecond / rules.push.plainPerSecond) * 100, 0)}%`],
           [`sharing removed → reader told to drop it (${f(rules.revocation.runs)} runs)`, "-", `p50 ${f(rules.revocation.p50Ms, 2)} ms, p99 ${f(rules.revocation.p99Ms, 2)} ms`, "-"],
+          [`membership removed → reader told to drop the task (${f(rules.membershipRevocation.runs)} runs)`, "-", `p50 ${f(rules.membershipRevocation.p50Ms, 2)} ms, p99 ${f(rules.membershipRevocation.p99Ms, 2)} ms`, "-"],
         ],
       ),
     );
@@ -354,10 +358,28 @@ function rulesTargets(rules: RulesCostResult | undefined, check: (value: number,
   const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? Number.NaN : a / b);
   const snapshot = ratio(rules?.snapshot.rulesMs, rules?.snapshot.plainMs);
   const live = ratio(rules?.live.rulesP50Ms, rules?.live.plainP50Ms);
+  const membershipSnapshot = ratio(rules?.membershipSnapshot.rulesMs, rules?.membershipSnapshot.plainMs);
+  const membershipLive = ratio(rules?.membershipLive.rulesP50Ms, rules?.membershipLive.plainP50Ms);
   const push = ratio(rules?.push.rulesPerSecond, rules?.push.plainPerSecond) * 100;
   return [
     { name: "snapshot of 10k documents, owner rule", value: snapshot, unit: "x no rules", limit: "<= 1.3", reference: rules === undefined ? "-" : `no rules ${f(rules.snapshot.plainMs, 1)} ms`, status: check(snapshot, (v) => v <= 1.3) },
     { name: "write → change p50, 100 readers with a rule each", value: live, unit: "x no rules", limit: "<= 1.5", reference: rules === undefined ? "-" : `no rules ${f(rules.live.plainP50Ms, 2)} ms`, status: check(live, (v) => v <= 1.5) },
+    {
+      name: "snapshot of 10k documents, membership through a ref",
+      value: membershipSnapshot,
+      unit: "x no rules",
+      limit: "<= 2",
+      reference: rules === undefined ? "-" : `no rules ${f(rules.membershipSnapshot.plainMs, 1)} ms`,
+      status: check(membershipSnapshot, (v) => v <= 2),
+    },
+    {
+      name: "write → change p50, 100 readers with a membership rule each",
+      value: membershipLive,
+      unit: "x no rules",
+      limit: "<= 1.5",
+      reference: rules === undefined ? "-" : `no rules ${f(rules.membershipLive.plainP50Ms, 2)} ms`,
+      status: check(membershipLive, (v) => v <= 1.5),
+    },
     { name: "push throughput, update rule", value: push, unit: "% of no rules", limit: ">= 50", reference: rules === undefined ? "-" : `no rules ${f(rules.push.plainPerSecond, 0)} triples/s`, status: check(push, (v) => v >= 50) },
   ];
 }
