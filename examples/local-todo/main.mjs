@@ -1,32 +1,42 @@
-// `npm start`: a Trellis sync server on ./data (development mode) and two terminal clients that
-// sync a live todo list through it. The server keeps running for your own clients until Ctrl+C;
-// with --web (as `npm start` runs it) it also serves the React example, examples/react-todo.
+// `npm start`: a Trellis sync server on ./data (development mode, with the React example's
+// permission rules) and two terminal clients that sync a live todo list through it: alice
+// shares a list with bob. The server keeps running for your own clients until Ctrl+C; with
+// --web (as `npm start` runs it) it also serves the React example, examples/react-todo.
+import { readFileSync } from "node:fs";
 import { createClient } from "@trellis/client";
 import { createSchema, t } from "@trellis/core";
 import { createServer } from "@trellis/server";
 
 const schema = createSchema({
   entities: {
+    users: {},
+    lists: { name: t.string({ fallback: "" }), memberIds: t.refMany("users") },
     todos: {
       text: t.string({ fallback: "" }),
       done: t.boolean({ fallback: false }),
       priority: t.number({ fallback: 0 }),
+      listId: t.ref("lists"),
     },
   },
 });
+
+/** Who may read and write what: a list and its todos, its members (examples/react-todo/rules.json). */
+const rulesFile = new URL("../react-todo/rules.json", import.meta.url);
+const permissions = JSON.parse(readFileSync(rulesFile, "utf8"));
 
 const once = process.argv.includes("--once");
 const dataDir = process.env.TRELLIS_DATA ?? "./data";
 const log = (level, message) => level !== "info" && console.log(`[server ${level}] ${message}`);
 const server = await startServer(Number(process.env.PORT ?? 8787));
 
-// Bob watches the open todos; Alice writes. Bob's list follows through the server.
+// Alice shares a list with Bob and writes; Bob watches its open todos through the server.
 const alice = createClient({ schema, appId: "demo", serverUrl: server.url, userId: "alice" });
 const bob = createClient({ schema, appId: "demo", serverUrl: server.url, userId: "bob" });
+const { data: list } = await alice.database.lists.create({ name: "demo", memberIds: ["alice", "bob"] });
 let bobLoaded;
 const bobHasLoaded = new Promise((resolve) => (bobLoaded = resolve));
 const bobSees = bob.database.todos.subscribe(
-  { fields: { text: true, priority: true }, where: { done: false }, orderBy: [["priority", "desc"], ["text", "asc"]], limit: 5 },
+  { fields: { text: true, priority: true }, where: { listId: list.id, done: false }, orderBy: [["priority", "desc"], ["text", "asc"]], limit: 5 },
   (open, error, loading) => {
     if (error) return console.error("bob:", error.message);
     if (loading) return;
@@ -44,16 +54,17 @@ const step = async (write) => {
   await settled(bob);
 };
 let milk;
-await step(async () => ({ data: milk } = await todos.create({ text: "buy milk", done: false, priority: 1 })));
-await step(() => todos.create({ text: "write docs", done: false, priority: 5 }));
-await step(() => todos.create({ text: "ship Trellis", done: false, priority: 9 }));
+await step(async () => ({ data: milk } = await todos.create({ text: "buy milk", done: false, priority: 1, listId: list.id })));
+await step(() => todos.create({ text: "write docs", done: false, priority: 5, listId: list.id }));
+await step(() => todos.create({ text: "ship Trellis", done: false, priority: 9, listId: list.id }));
 await step(() => todos.update({ id: milk.id, fields: (previous) => ({ priority: previous.priority + 10 }) }));
 await step(() => todos.updateMany({ where: { text: { startsWith: "ship" } }, fields: { done: true } }));
-await step(() => todos.deleteMany({ where: { done: true } }));
+await step(() => todos.deleteMany({ where: { listId: list.id, done: true } }));
 bobSees.unsubscribe();
 await Promise.all([alice.close(), bob.close()]);
 
 console.log(`\nTrellis sync server: ${server.url} (development mode, data in ${dataDir})`);
+console.log(`Permission rules: examples/react-todo/rules.json (lists and their todos; anything else is denied).`);
 console.log(`Connect a client with createClient({ schema, appId: "demo", serverUrl: "${server.url}" }).`);
 if (once) await server.close();
 else {
@@ -75,11 +86,11 @@ async function serveWeb(serverUrl) {
 
 async function startServer(port) {
   try {
-    return await createServer({ port, dataDir, log });
+    return await createServer({ port, dataDir, log, permissions });
   } catch (error) {
     if (!/already in use/.test(error.message)) throw error;
     console.warn(`Port ${port} is taken; using a free one.`);
-    return createServer({ port: 0, dataDir, log });
+    return createServer({ port: 0, dataDir, log, permissions });
   }
 }
 

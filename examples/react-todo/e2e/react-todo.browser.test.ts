@@ -1,6 +1,8 @@
 // The React todo example (examples/react-todo) in real Chromium: two users in two browser
-// contexts against a real `trellis-server` process, live todos, live cursors, and offline edits
-// that converge on reconnect. Screenshots go to test-results/screenshots/ (git-ignored).
+// contexts against a real `trellis-server` process with the example's rules (rules.json): lists
+// shared with their members, live todos, live cursors, offline edits that converge on
+// reconnect, and a member removed from a list losing it live and from IndexedDB. Screenshots go
+// to test-results/screenshots/ (git-ignored).
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
@@ -62,7 +64,8 @@ describeBrowser("examples/react-todo in Chromium", () => {
   let apps = 0;
 
   beforeAll(async () => {
-    const [launched, started, served] = await Promise.allSettled([launchBrowser(), startServerProcess(), buildExample().then(serveTestApp)]);
+    const rules = join(APP_DIR, "rules.json");
+    const [launched, started, served] = await Promise.allSettled([launchBrowser(), startServerProcess({ args: ["--permissions", rules] }), buildExample().then(serveTestApp)]);
     if (launched.status === "fulfilled") browser = launched.value;
     if (started.status === "fulfilled") server = started.value;
     if (served.status === "fulfilled") app = served.value;
@@ -105,12 +108,30 @@ describeBrowser("examples/react-todo in Chromium", () => {
     await page.getByTestId("new-todo").press("Enter");
   };
   const todo = (page: Page, text: string) => page.getByTestId("todo").filter({ hasText: text });
+  /** Makes a list (it becomes the chosen one) and waits until it shows. */
+  const newList = async (page: Page, name: string) => {
+    await page.getByTestId("new-list").fill(name);
+    await page.getByTestId("new-list").press("Enter");
+    await page.locator(`[data-testid="list-${name}"][aria-pressed="true"]`).waitFor({ timeout: 5000 });
+  };
+  const shareWith = async (page: Page, user: string) => {
+    await page.getByTestId("share-with").fill(user);
+    await page.getByTestId("share-with").press("Enter");
+    await page.getByTestId(`member-${user}`).waitFor({ timeout: 5000 });
+  };
+  /** Alice's list shared with Bob, chosen on both pages. */
+  const sharedList = async (alice: Page, bob: Page, name: string) => {
+    await newList(alice, name);
+    await shareWith(alice, "bob");
+    await bob.locator(`[data-testid="list-${name}"][aria-pressed="true"]`).waitFor({ timeout: 5000 });
+  };
   const texts = (page: Page) => page.getByTestId("todo").locator("label").allTextContents();
   const count = (page: Page, filter: "all" | "open" | "done") => page.getByTestId(`count-${filter}`).textContent();
 
   it("shows each user's todos and cursor to the other within a second", async () => {
     const appId = newAppId();
     const [{ page: alice }, { page: bob }] = await Promise.all([openAs("alice", appId), openAs("bob", appId)]);
+    await sharedList(alice, bob, "groceries");
 
     await addTodo(alice, "milk from alice");
     await todo(bob, "milk from alice").waitFor({ timeout: 1000 });
@@ -138,6 +159,7 @@ describeBrowser("examples/react-todo in Chromium", () => {
   it("keeps working offline and converges with the other user on reconnect", async () => {
     const appId = newAppId();
     const [{ page: alice }, { context: bobContext, page: bob }] = await Promise.all([openAs("alice", appId), openAs("bob", appId)]);
+    await sharedList(alice, bob, "house");
     await addTodo(alice, "shared");
     await todo(bob, "shared").waitFor({ timeout: 1000 });
 
@@ -173,6 +195,7 @@ describeBrowser("examples/react-todo in Chromium", () => {
 
   it("pages through the todos ten at a time", async () => {
     const { page } = await openAs("carol", newAppId());
+    await newList(page, "chores");
     for (let n = 1; n <= 12; n++) await addTodo(page, `task ${String(n).padStart(2, "0")}`);
     await expect.poll(() => count(page, "all")).toBe("12");
     expect(await texts(page)).toEqual(Array.from({ length: 10 }, (_, index) => `task ${String(12 - index).padStart(2, "0")}`));
@@ -183,4 +206,61 @@ describeBrowser("examples/react-todo in Chromium", () => {
     await expect.poll(() => page.getByTestId("page").textContent()).toBe("1");
     expect(await texts(page)).toHaveLength(10);
   });
+
+  it("shows a list only to its members, and takes it off a removed member's screen and storage at once", async () => {
+    const appId = newAppId();
+    const [{ page: alice }, { page: bob }, { page: carol }] = await Promise.all([openAs("alice", appId), openAs("bob", appId), openAs("carol", appId)]);
+    await sharedList(alice, bob, "plans");
+    await addTodo(alice, "secret plan");
+    await todo(bob, "secret plan").waitFor({ timeout: 1000 });
+    // Carol is no member: she sees neither the list nor its todos.
+    await carol.getByTestId("no-lists").waitFor();
+    expect(await carol.getByTestId("list-plans").count()).toBe(0);
+    // Bob's browser stores what he may read (IndexedDB), like any synced data.
+    await expect.poll(() => storedText(bob, appId), { timeout: 5000 }).toContain("secret plan");
+
+    await alice.getByRole("button", { name: "Remove bob" }).click();
+    await bob.getByTestId("list-plans").waitFor({ state: "detached", timeout: 2000 });
+    expect(await todo(bob, "secret plan").count()).toBe(0);
+    await bob.getByTestId("no-lists").waitFor();
+    await expect.poll(() => storedText(bob, appId), { timeout: 5000 }).not.toContain("secret plan");
+    expect(await storedText(bob, appId)).not.toContain('"plans"');
+    await bob.screenshot({ path: join(SCREENSHOTS, "react-todo-unshared.png"), fullPage: true });
+
+    // After a reload it does not come back; alice still has it.
+    await bob.reload();
+    await waitForSync(bob);
+    await bob.getByTestId("no-lists").waitFor();
+    expect(await bob.getByTestId("list-plans").count()).toBe(0);
+    expect(await texts(alice)).toEqual(["secret plan"]);
+  });
 });
+
+/** Everything the page's client stores in IndexedDB for `appId`, as one JSON text. */
+function storedText(page: Page, appId: string): Promise<string> {
+  return page.evaluate(async (name) => {
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = indexedDB.open(`trellis-${name}`);
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    try {
+      const stores = [...db.objectStoreNames];
+      if (stores.length === 0) return "";
+      const transaction = db.transaction(stores, "readonly");
+      const contents = await Promise.all(
+        stores.map(
+          (store) =>
+            new Promise<unknown>((resolve, reject) => {
+              const request = transaction.objectStore(store).getAll();
+              request.onsuccess = () => resolve(request.result);
+              request.onerror = () => reject(request.error);
+            }),
+        ),
+      );
+      return JSON.stringify(contents);
+    } finally {
+      db.close();
+    }
+  }, appId);
+}

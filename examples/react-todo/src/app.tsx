@@ -1,10 +1,13 @@
+import { useState } from "react";
 import { Board } from "./board.js";
 import { userName } from "./config.js";
 import { ConnectionBadge } from "./connection-badge.js";
+import { Lists } from "./lists.js";
 import { Todos } from "./todos.js";
 
-/** The whole page: who you are, the sync status, the todo list and the shared board. */
+/** The whole page: who you are, the sync status, your lists, the chosen list's todos and the shared board. */
 export function App() {
+  const [listId, setListId] = useState<string>();
   return (
     <main style={{ fontFamily: "system-ui, sans-serif", maxWidth: 720, margin: "2rem auto", padding: "0 1rem" }}>
       <header style={{ display: "flex", justifyContent: "space-between", alignItems: "baseline", gap: "1rem" }}>
@@ -13,7 +16,8 @@ export function App() {
           signed in as <strong data-testid="user-name">{userName}</strong> · <ConnectionBadge />
         </span>
       </header>
-      <Todos />
+      <Lists selected={listId} onSelect={setListId} />
+      {listId !== undefined && <Todos key={listId} listId={listId} />}
       <Board />
     </main>
   );

@@ -1,22 +1,23 @@
 import { usePaginated, useQuery } from "@trellis/react";
-import { type FormEvent, useState } from "react";
+import { useState } from "react";
 import { client } from "./client.js";
+import { TextForm } from "./text-form.js";
 
 type Filter = "all" | "open" | "done";
 const filters: readonly Filter[] = ["all", "open", "done"];
 const todos = client.database.todos;
 
-/** The todo list: a form to add one, filter buttons with live counts and a paginated list. */
-export function Todos() {
+/** A list's todos: a form to add one, filter buttons with live counts and a paginated list. */
+export function Todos({ listId }: { listId: string }) {
   const [filter, setFilter] = useState<Filter>("all");
   const [problem, setProblem] = useState<string>();
-  const counts = useCounts();
+  const counts = useCounts(listId);
   // Writes apply locally at once (also offline); an error comes back as a value, never thrown.
   const report = ({ error }: { error?: { message: string } | undefined }) => setProblem(error?.message);
 
   return (
     <section aria-label="Todos">
-      <NewTodo onAdd={(text) => void todos.create({ text, done: false }).then(report)} />
+      <TextForm label="New todo" testId="new-todo" placeholder="What needs doing?" button="Add" onSubmit={(text) => void todos.create({ text, done: false, listId }).then(report)} />
       <nav aria-label="Filter" style={{ display: "flex", gap: "0.5rem", margin: "1rem 0" }}>
         {filters.map((name) => (
           <button key={name} type="button" data-testid={`filter-${name}`} aria-pressed={filter === name} onClick={() => setFilter(name)}>
@@ -25,44 +26,25 @@ export function Todos() {
         ))}
       </nav>
       {problem !== undefined && <p role="alert">{problem}</p>}
-      <TodoPages filter={filter} onResult={report} />
+      <TodoPages listId={listId} filter={filter} onResult={report} />
     </section>
   );
 }
 
 /** Counts by `done` from one live aggregate query: one row per group. */
-function useCounts(): Record<Filter, number> {
-  const { data } = useQuery(todos, { aggregations: { n: { count: "*" } }, groupBy: ["done"] });
+function useCounts(listId: string): Record<Filter, number> {
+  const { data } = useQuery(todos, { aggregations: { n: { count: "*" } }, where: { listId }, groupBy: ["done"] });
   const open = data?.find((row) => row.done === false)?.n ?? 0;
   const done = data?.find((row) => row.done === true)?.n ?? 0;
   return { all: open + done, open, done };
 }
 
-function NewTodo({ onAdd }: { onAdd: (text: string) => void }) {
-  const [text, setText] = useState("");
-  const submit = (event: FormEvent) => {
-    event.preventDefault();
-    if (text.trim() === "") return;
-    onAdd(text.trim());
-    setText("");
-  };
-  return (
-    <form onSubmit={submit} style={{ display: "flex", gap: "0.5rem" }}>
-      <label htmlFor="new-todo">New todo</label>
-      <input id="new-todo" data-testid="new-todo" value={text} onChange={(event) => setText(event.target.value)} placeholder="What needs doing?" />
-      <button type="submit" data-testid="add-todo">
-        Add
-      </button>
-    </form>
-  );
-}
-
-function TodoPages({ filter, onResult }: { filter: Filter; onResult: (result: { error?: { message: string } | undefined }) => void }) {
+function TodoPages({ listId, filter, onResult }: { listId: string; filter: Filter; onResult: (result: { error?: { message: string } | undefined }) => void }) {
   // Newest first, ten a page. A new filter is a new query: the list starts again at page 1.
   const done = filter === "all" ? [false, true] : [filter === "done"];
   const page = usePaginated(todos, {
     fields: { id: true, text: true, done: true, createdBy: true },
-    where: { done: { in: done } },
+    where: { listId, done: { in: done } },
     orderBy: [["createdAt", "desc"]],
     pageSize: 10,
   });
