@@ -62,7 +62,7 @@ export { pageMatches, runQuery, sortedMatches } from "./query/run-query.js";
 export { compileWhere, linkedIds, linkedRowsOf, type RowTest, valueTest, type ValueTest } from "./query/predicate.js";
 export { compileMaterializer, type MaterializePass, type Materializer } from "./query/materialize.js";
 export { DEFAULT_MAX_QUERY_COST, QueryCostError, type QueryCostOptions } from "./query/query-cost.js";
-export { resultDocuments } from "./query/result-documents.js";
+export { reachedDocuments, resultDocuments } from "./query/result-documents.js";
 export { sameResult } from "./query/same-result.js";
 export { compareValues } from "./query/compare.js";
 export { LiveQuery, type ResultDoc } from "./query/live-query.js";

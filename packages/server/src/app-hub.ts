@@ -21,6 +21,7 @@ import {
   type ServerMessage,
   type Triple,
   TripleStore,
+  reachedDocuments,
   resultDocuments,
 } from "@trellis/core";
 import { AppDatabase, type ApplyBatchesResult, type LargeWrite } from "./app-database.js";
@@ -214,6 +215,36 @@ export class AppHub {
       for (const group of filtered) {
         if (!group.shown.has(key)) continue;
         for (const state of group.subscribers.keys()) {
+          if (state.known.has(key) || !readableBy(state, collection, id, key)) continue;
+          triples ??= this.db.document(collection, id).triples;
+          send(state, triples);
+          this.learn(state, key);
+        }
+      }
+    }
+  }
+
+  /**
+   * Documents that left a result with relational filters may have left because of a document
+   * their filters reach that the subscriber lacks (a new match under a `not`): each subscriber
+   * holding a left document gets what it reaches now, so its own copy of the query drops it too.
+   */
+  private sendWhatLeftReaches(
+    group: QueryGroup,
+    shown: ReadonlySet<string>,
+    readableBy: (state: PeerState, collection: string, id: string, key: string) => boolean,
+    send: (state: PeerState, triples: readonly Triple[]) => void,
+  ): void {
+    const { query } = group.live;
+    const prefix = docKey(query.collection, "");
+    for (const left of group.shown) {
+      if (shown.has(left) || !left.startsWith(prefix)) continue;
+      const holders = [...group.subscribers.keys()].filter((state) => state.known.has(left));
+      if (holders.length === 0) continue;
+      for (const [collection, id] of reachedDocuments(query, left.slice(prefix.length), this.store)) {
+        const key = docKey(collection, id);
+        let triples: Triple[] | undefined;
+        for (const state of holders) {
           if (state.known.has(key) || !readableBy(state, collection, id, key)) continue;
           triples ??= this.db.document(collection, id).triples;
           send(state, triples);
@@ -677,6 +708,7 @@ export class AppHub {
           this.learn(state, key);
         }
       }
+      if (checksEach && !group.isFiltered) this.sendWhatLeftReaches(group, shown, readableBy, send);
       group.shown = shown;
     }
     this.dirtyGroups.clear();

@@ -57,6 +57,18 @@ export function* resultDocuments(query: NormalizedQuery, docs: readonly Doc[], s
 }
 
 /**
+ * What the relational filters of `query` reach from its document `id` (see {@link filterReach}),
+ * as `[collection, id]`, each once: after a document left a result because of a document it
+ * reaches, whoever holds it needs that document to see it leave.
+ *
+ * @example
+ * for (const [collection, id] of reachedDocuments(live.query, "t1", store)) send(collection, id);
+ */
+export function* reachedDocuments(query: NormalizedQuery, id: string, source: Source): Generator<[collection: string, id: string]> {
+  yield* filterReach(source, new Map())(query, id);
+}
+
+/**
  * The documents a result document's relational filters reach and that decide its match: for a
  * filter the documents it links that match the filter's `where` (one is enough to match, all are
  * sent so any one changing keeps the answer), and under a `not` every linked document (the
