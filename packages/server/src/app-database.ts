@@ -185,6 +185,15 @@ export class AppDatabase {
     return { triples: toTriples(rows), changed: rows.some((row) => row.seq > after) };
   }
 
+  /**
+   * Whether the document existed when `cursor` was issued: one of its cells is no newer (cells
+   * rewritten since say nothing, so a document all rewritten since counts as not).
+   */
+  existedAt(collection: string, id: string, cursor: string): boolean {
+    const at = Number(cursor);
+    return this.statements.document.all(collection, id).some((row) => row.seq <= at);
+  }
+
   /** Every stored cell, for loading the in-memory replica at start. */
   *allTriples(): IterableIterator<Triple> {
     for (const row of this.statements.all.iterate()) {

@@ -791,8 +791,39 @@ export class AppHub {
         }
       }
     }
+    if (cursor !== null) this.revokedThroughRules(query, cursor, user, tests, needed, revoked);
     const snapshot = { triples: out, cursor: this.db.cursor };
     return revoked.size === 0 ? snapshot : { ...snapshot, revoked: [...revoked.values()] };
+  }
+
+  /**
+   * Documents of a resumed query that the user lost while away through a rule that reads other
+   * documents: the user was taken out of a set the rule reads (a project's `memberIds`) since the
+   * cursor, and a document that rule governs (one of the project's tasks), which existed then,
+   * is no longer readable. Added to `revoked`; as for a document's own sets, nothing else is named.
+   */
+  private revokedThroughRules(
+    query: NormalizedQuery,
+    cursor: string,
+    user: RuleUser,
+    tests: Map<string, boolean | RowTest>,
+    needed: ReadonlySet<string>,
+    revoked: Map<string, DocumentRef>,
+  ): void {
+    const reach = this.ruleReach;
+    if (reach === undefined || user.id === null) return;
+    for (const collection of collectionsOf(query)) {
+      for (const reached of new Set(reach.reachedFrom(collection))) {
+        for (const triple of this.db.collectionChangesSince(reached, cursor)) {
+          if (triple.element !== user.id || triple.value !== false) continue;
+          for (const id of reach.ruledBy(collection, reached, triple.id)) {
+            const key = docKey(collection, id);
+            if (needed.has(key) || revoked.has(key) || this.canRead(user, collection, id, tests) || !this.db.existedAt(collection, id, cursor)) continue;
+            revoked.set(key, { collection, id });
+          }
+        }
+      }
+    }
   }
 
   /**

@@ -440,6 +440,25 @@ describe("rules through relations", () => {
     expect(await push(bob, [{ collection: "tasks", id: "t1", field: "title", value: "no longer", hlc: hlc() }])).toMatchObject({ code: "UNAUTHORIZED" });
   });
 
+  it("tells a user who was taken out of a project while away to drop its tasks, naming only tasks that existed when it left", async () => {
+    const alice = await connect(started.server.url, "rel", { userId: "alice" });
+    expect(await push(alice, [...project("p-away", ["alice", "frank"]), ...documentTriples("tasks", "t-away", { title: "before", projectId: "p-away" }, hlc)])).toMatchObject({ type: "ack" });
+    const frank = await connect(started.server.url, "rel", { userId: "frank" });
+    frank.send({ type: "subscribe", queryId: "tasks", query: q("tasks"), cursor: null });
+    const first = await frank.next("snapshot");
+    expect(first.triples.some((triple) => triple.id === "t-away")).toBe(true);
+    await frank.close();
+
+    // While frank is away: he is taken out, and a task he never could read is added.
+    expect(await push(alice, [membership("p-away", "frank", false)])).toMatchObject({ type: "ack" });
+    expect(await push(alice, documentTriples("tasks", "t-after", { title: "after", projectId: "p-away" }, hlc))).toMatchObject({ type: "ack" });
+    const back = await connect(started.server.url, "rel", { userId: "frank" });
+    back.send({ type: "subscribe", queryId: "tasks", query: q("tasks"), cursor: first.cursor });
+    const resumed = await back.next("snapshot");
+    expect(resumed.revoked).toEqual([{ collection: "tasks", id: "t-away" }]);
+    expect(resumed.triples.filter((triple) => triple.collection === "tasks")).toEqual([]);
+  });
+
   it("follows rules through documents pointing back (a grant makes a board readable) and filtered subscriptions with a limit", async () => {
     const owner = await connect(started.server.url, "rel", { userId: "owner" });
     const carol = await connect(started.server.url, "rel", { userId: "carol" });

@@ -87,4 +87,24 @@ describe("relational filters and rules through relations", () => {
     const reloaded = open({ appId, userId: "bob", storage: "indexeddb" });
     expect((await reloaded.database.tasks.query({})).data).toEqual([]);
   });
+
+  it("drops a project's tasks from a member taken out of it while he was offline, when he comes back", async () => {
+    const appId = `membership-offline-${++apps}`;
+    const alice = open({ appId, serverUrl: live.server.url, userId: "alice", storage: "memory" });
+    const bob = open({ appId, serverUrl: live.server.url, userId: "bob", storage: "indexeddb" });
+    const project = (await alice.database.projects.create({ name: "shared", memberIds: ["alice", "bob"] })).data!;
+    await alice.database.tasks.create({ title: "known to bob", projectId: project.id });
+    const calls = recorder<readonly { title: string }[]>();
+    bob.database.tasks.subscribe({ fields: { title: true } }, calls.callback);
+    await waitFor(() => calls.last?.data?.length === 1, "bob sees the task");
+
+    bob.disconnect();
+    await alice.database.projects.update({ id: project.id, fields: { memberIds: ["alice"] } });
+    await allOnline([alice]);
+    expect((await bob.database.tasks.query({})).data).toHaveLength(1);
+    bob.connect();
+    await waitFor(() => calls.last?.data?.length === 0, "the task leaves bob's subscription on resync");
+    await allOnline([bob]);
+    expect((await bob.database.tasks.query({})).data).toEqual([]);
+  });
 });

@@ -105,11 +105,19 @@ export class RelationTracker {
 
   /** Root rows whose match or relations a change of a related row can alter. */
   affectedRoots(table: SourceTable, row: number, change: RowChange): AffectedRoots {
-    const affected = { retest: new Set<number>(), touch: new Set<number>(), throughFilter: false };
     const isLivenessChange = change.wasLive !== table.isLive(row);
+    return this.rootsOf(table, row, change, (node) => isLivenessChange || node.dependsOnEveryField || change.changedAny(node.dependencies));
+  }
+
+  /** Root rows whose match or relations depend on a row of a related table, whatever changed. */
+  rootsReaching(table: SourceTable, row: number): AffectedRoots {
+    return this.rootsOf(table, row, undefined, () => true);
+  }
+
+  private rootsOf(table: SourceTable, row: number, change: RowChange | undefined, concerns: (node: TrackedNode) => boolean): AffectedRoots {
+    const affected = { retest: new Set<number>(), touch: new Set<number>(), throughFilter: false };
     for (const node of this.nodes) {
-      if (node.collection !== table.name) continue;
-      if (!isLivenessChange && !node.dependsOnEveryField && !change.changedAny(node.dependencies)) continue;
+      if (node.collection !== table.name || !concerns(node)) continue;
       if (node.isFilter) affected.throughFilter = true;
       let children: Iterable<number> = [row];
       let childTable = table;

@@ -53,6 +53,28 @@ export class RuleReach implements LiveView {
     return false;
   }
 
+  /** The collections the read rule of `collection` reaches (none without such a rule). */
+  reachedFrom(collection: string): string[] {
+    return this.reaches.filter((reach) => reach.collection === collection).flatMap((reach) => reach.tracker.collections);
+  }
+
+  /**
+   * The documents of `collection` whose readability under its read rule depends on document `id`
+   * of `reached` (the tasks of a project), as the replica holds them now.
+   */
+  ruledBy(collection: string, reached: string, id: string): string[] {
+    const table = this.source.table(reached) as (SourceTable & { anyRowOf?(id: string): number | undefined }) | undefined;
+    const ruled = this.source.table(collection);
+    const row = table?.anyRowOf?.(id) ?? table?.rowOf(id);
+    if (table === undefined || ruled === undefined || row === undefined) return [];
+    const ids: string[] = [];
+    for (const reach of this.reaches) {
+      if (reach.collection !== collection) continue;
+      for (const root of reach.tracker.rootsReaching(table, row).retest) ids.push(ruled.idOf(root));
+    }
+    return ids;
+  }
+
   /**
    * The documents collected since the last call, and the collections to re-check whole (after a
    * bulk commit); both are cleared.
