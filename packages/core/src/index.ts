@@ -112,6 +112,7 @@ export {
   type ErrorMessage,
   type HelloMessage,
   helloMessage,
+  MAX_HELD_IDS,
   type JoinMessage,
   type LeaveMessage,
   type PingMessage,

@@ -90,6 +90,8 @@ interface QueryGroup {
    * its entering documents checked, and a change of readability the changed documents.
    */
   shown: Set<string>;
+  /** Its query filters through relations: what they reach is sent too, each checked for the user. */
+  readonly hasFilters: boolean;
   /**
    * Shared by subscribers whose read rules differ (see `groupQuery`): each gets only the
    * documents it may read, decided per document as they are sent.
@@ -365,8 +367,11 @@ export class AppHub {
     return this.peers.get(peer)?.queries.has(queryId) ?? false;
   }
 
-  /** Starts (or resumes from `cursor`) a live query of a connection and sends its snapshot. */
-  subscribe(peer: Peer, queryId: string, query: NormalizedQuery, cursor: string | null): void {
+  /**
+   * Starts (or resumes from `cursor`) a live query of a connection and sends its snapshot. `held`:
+   * the documents the client holds of it (see `SubscribeMessage.held`).
+   */
+  subscribe(peer: Peer, queryId: string, query: NormalizedQuery, cursor: string | null, held?: readonly string[]): void {
     const state = this.peers.get(peer);
     if (state === undefined) return;
     if (cursor !== null && !AppDatabase.isCursor(cursor)) {
@@ -387,7 +392,7 @@ export class AppHub {
     state.queries.set(queryId, group);
     let snapshot: QuerySnapshot;
     try {
-      snapshot = this.snapshot(group.live, cursor, state, state.user);
+      snapshot = this.snapshot(group.live, cursor, state, state.user, cursor === null ? undefined : held);
     } catch (error) {
       // Leave nothing behind of a subscription whose snapshot could not be sent.
       this.unsubscribe(peer, queryId);
@@ -693,7 +698,7 @@ export class AppHub {
     for (const group of this.dirtyGroups) {
       const shown = new Set<string>();
       // What relational filters reach is checked too: under a `not` it may be unreadable.
-      const checksEach = group.isFiltered || relatedFilters(group.live.query.where).length > 0;
+      const checksEach = group.isFiltered || group.hasFilters;
       for (const [collection, id] of neededDocs(group.live, this.store)) {
         const key = docKey(collection, id);
         shown.add(key);
@@ -759,7 +764,7 @@ export class AppHub {
   }
 
   /** What a client needs of a query now, from `cursor` on (null: everything), and the cursor after. */
-  private snapshot(live: LiveQuery, cursor: string | null, state: PeerState | undefined, user: RuleUser): QuerySnapshot {
+  private snapshot(live: LiveQuery, cursor: string | null, state: PeerState | undefined, user: RuleUser, held?: readonly string[]): QuerySnapshot {
     const out: Triple[] = [];
     const revoked = new Map<string, DocumentRef>();
     const needed = new Set<string>();
@@ -792,8 +797,33 @@ export class AppHub {
       }
     }
     if (cursor !== null) this.revokedThroughRules(query, cursor, user, tests, needed, revoked);
+    if (held !== undefined) this.revokedOfHeld(query.collection, held, user, tests, needed, revoked);
     const snapshot = { triples: out, cursor: this.db.cursor };
     return revoked.size === 0 ? snapshot : { ...snapshot, revoked: [...revoked.values()] };
+  }
+
+  /**
+   * Documents a resuming client holds (`held`) that the user may no longer read, however it lost
+   * them (an owner changed, a project deleted), or that the server does not hold at all: revoked.
+   * It names only ids the client sent, and a document the server lacks reads as one the user may
+   * not read, so the answer tells nothing about other documents.
+   */
+  private revokedOfHeld(
+    collection: string,
+    held: readonly string[],
+    user: RuleUser,
+    tests: Map<string, boolean | RowTest>,
+    needed: ReadonlySet<string>,
+    revoked: Map<string, DocumentRef>,
+  ): void {
+    if (!(this.options.permissions?.isEnforced ?? false)) return;
+    const table = this.store.table(collection);
+    for (const id of held) {
+      const key = docKey(collection, id);
+      if (needed.has(key) || revoked.has(key)) continue;
+      const isHeldHere = table?.anyRowOf(id) !== undefined;
+      if (!isHeldHere || !this.canRead(user, collection, id, tests)) revoked.set(key, { collection, id });
+    }
   }
 
   /**
@@ -845,7 +875,8 @@ export class AppHub {
     const existing = this.groups.get(key);
     if (existing !== undefined) return existing;
     const live = this.registry.acquire(query);
-    const group: QueryGroup = { key, live, subscribers: new Map(), stop: () => {}, shown: new Set(shownBy(live, this.store)), isFiltered };
+    const hasFilters = relatedFilters(query.where).length > 0;
+    const group: QueryGroup = { key, live, subscribers: new Map(), stop: () => {}, shown: new Set(shownBy(live, this.store)), isFiltered, hasFilters };
     group.stop = this.follow(group);
     this.groups.set(key, group);
     return group;

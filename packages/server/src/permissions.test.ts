@@ -459,6 +459,24 @@ describe("rules through relations", () => {
     expect(resumed.triples.filter((triple) => triple.collection === "tasks")).toEqual([]);
   });
 
+  it("answers a resuming client's held documents with those it may no longer read, or that the server lacks", async () => {
+    const alice = await connect(started.server.url, "rel", { userId: "alice" });
+    expect(await push(alice, [...project("p-held", ["alice", "gina"]), ...documentTriples("tasks", "t-kept", { title: "kept", projectId: "p-held" }, hlc)])).toMatchObject({ type: "ack" });
+    expect(await push(alice, [...project("p-other", ["alice"]), ...documentTriples("tasks", "t-other", { title: "not gina's", projectId: "p-other" }, hlc)])).toMatchObject({ type: "ack" });
+    const gina = await connect(started.server.url, "rel", { userId: "gina" });
+    gina.send({ type: "subscribe", queryId: "tasks", query: q("tasks"), cursor: null });
+    const first = await gina.next("snapshot");
+    await gina.close();
+
+    const back = await connect(started.server.url, "rel", { userId: "gina" });
+    back.send({ type: "subscribe", queryId: "tasks", query: q("tasks"), cursor: first.cursor, held: ["t-kept", "t-other", "t-never"] });
+    const resumed = await back.next("snapshot");
+    expect(new Set(resumed.revoked)).toEqual(new Set([{ collection: "tasks", id: "t-other" }, { collection: "tasks", id: "t-never" }]));
+    // A malformed list is a protocol error.
+    back.send({ type: "subscribe", queryId: "bad", query: q("tasks"), cursor: first.cursor, held: [5] as never });
+    expect(await back.next("error")).toMatchObject({ code: "PROTOCOL" });
+  });
+
   it("follows rules through documents pointing back (a grant makes a board readable) and filtered subscriptions with a limit", async () => {
     const owner = await connect(started.server.url, "rel", { userId: "owner" });
     const carol = await connect(started.server.url, "rel", { userId: "carol" });

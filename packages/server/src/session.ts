@@ -249,7 +249,7 @@ export class Session implements Peer {
         details: { queryId, limit },
       });
     }
-    hub.subscribe(this, queryId, message.query, message.cursor);
+    hub.subscribe(this, queryId, message.query, message.cursor, message.held);
   }
 
   private room(hub: AppHub, message: Extract<ClientMessage, RoomAddress>): void {

@@ -20,7 +20,7 @@ type Client = TrellisClient<typeof schema>;
 const member = { memberIds: "$user.id" };
 const inMyProject = { projectId: { collection: "projects", where: member } };
 const RULES = {
-  projects: { read: member, create: member, update: member },
+  projects: { read: member, create: member, update: member, delete: member },
   tasks: { read: inMyProject, create: inMyProject, update: inMyProject, delete: inMyProject },
 };
 
@@ -88,8 +88,11 @@ describe("relational filters and rules through relations", () => {
     expect((await reloaded.database.tasks.query({})).data).toEqual([]);
   });
 
-  it("drops a project's tasks from a member taken out of it while he was offline, when he comes back", async () => {
-    const appId = `membership-offline-${++apps}`;
+  /**
+   * Bob follows the one task of a project alice shares with him, goes offline, alice takes his
+   * access away with `revoke`, and bob comes back: the task must leave his subscription and store.
+   */
+  async function losesAccessWhileOffline(appId: string, revoke: (alice: Client, projectId: string) => Promise<unknown>): Promise<void> {
     const alice = open({ appId, serverUrl: live.server.url, userId: "alice", storage: "memory" });
     const bob = open({ appId, serverUrl: live.server.url, userId: "bob", storage: "indexeddb" });
     const project = (await alice.database.projects.create({ name: "shared", memberIds: ["alice", "bob"] })).data!;
@@ -97,14 +100,24 @@ describe("relational filters and rules through relations", () => {
     const calls = recorder<readonly { title: string }[]>();
     bob.database.tasks.subscribe({ fields: { title: true } }, calls.callback);
     await waitFor(() => calls.last?.data?.length === 1, "bob sees the task");
+    await allOnline([bob]);
 
     bob.disconnect();
-    await alice.database.projects.update({ id: project.id, fields: { memberIds: ["alice"] } });
+    await revoke(alice, project.id);
     await allOnline([alice]);
     expect((await bob.database.tasks.query({})).data).toHaveLength(1);
     bob.connect();
     await waitFor(() => calls.last?.data?.length === 0, "the task leaves bob's subscription on resync");
     await allOnline([bob]);
     expect((await bob.database.tasks.query({})).data).toEqual([]);
+  }
+
+  it("drops a project's tasks from a member taken out of it while he was offline, when he comes back", async () => {
+    await losesAccessWhileOffline(`membership-offline-${++apps}`, (alice, id) => alice.database.projects.update({ id, fields: { memberIds: ["alice"] } }));
+  });
+
+  it("drops the tasks of a project deleted while the member was offline, when he comes back", async () => {
+    // Nothing names bob in a set here: the project is gone, so its task is nobody's to read.
+    await losesAccessWhileOffline(`deleted-offline-${++apps}`, async (alice, id) => expect((await alice.database.projects.delete(id)).error).toBeUndefined());
   });
 });

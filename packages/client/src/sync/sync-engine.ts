@@ -24,6 +24,7 @@ import {
   type Timers,
   type TransportState,
 } from "./connection.js";
+import { heldIds } from "./held-ids.js";
 import { fetchQuery, type HttpContext, pushEntry, type SyncPayload } from "./http.js";
 import { createMemoryOutbox, type Outbox, type OutboxEntry } from "./outbox.js";
 import { OutboxPusher } from "./outbox-pusher.js";
@@ -147,7 +148,12 @@ export class SyncEngine implements QuerySync {
     });
     const transportState = this.transport.state;
     this.isOffline = computed(() => transportState.value === "offline");
-    this.queries = new SyncedQueries({ send: (message) => this.transport.send(message), isOffline: this.isOffline, onCursor: options.onCursor });
+    this.queries = new SyncedQueries({
+      send: (message) => this.transport.send(message),
+      isOffline: this.isOffline,
+      onCursor: options.onCursor,
+      heldIds: (query) => heldIds(options.store, this.outbox, query),
+    });
     this.pusher = new OutboxPusher({
       outbox: this.outbox,
       // Offline, the outbox waits for the next `welcome`, which flushes it: flushing on each write

@@ -37,6 +37,8 @@ export interface SyncedQueriesOptions {
   readonly isOffline: ReadonlySignal<boolean>;
   /** Hears every cursor move of a synced query (persistence stores them). */
   readonly onCursor?: ((queryKey: string, cursor: string) => void) | undefined;
+  /** What the client holds of a query it resumes (see `heldIds`), sent along with the cursor. */
+  readonly heldIds?: ((query: NormalizedQuery) => readonly string[] | undefined) | undefined;
 }
 
 const NOT_LOADING: ReadonlySignal<boolean> = signal(false);
@@ -250,7 +252,8 @@ export class SyncedQueries {
         if (entry.cursor !== null) this.remember(entry.key, entry.cursor);
         if (entry.isSent && this.isConnected) this.options.send({ type: "unsubscribe", queryId: entry.queryId });
       } else if (!entry.isSent && this.isConnected) {
-        entry.isSent = this.options.send({ type: "subscribe", queryId: entry.queryId, query: entry.query, cursor: entry.cursor });
+        const held = entry.cursor === null ? undefined : this.options.heldIds?.(entry.query);
+        entry.isSent = this.options.send({ type: "subscribe", queryId: entry.queryId, query: entry.query, cursor: entry.cursor, ...(held === undefined ? {} : { held }) });
       }
     }
   }

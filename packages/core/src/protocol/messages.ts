@@ -53,7 +53,17 @@ export interface SubscribeMessage {
   readonly query: NormalizedQuery;
   /** The last server cursor the client saw for this query, or null to start from nothing. */
   readonly cursor: string | null;
+  /**
+   * With a cursor: ids of the documents of the query's collection the client holds that match
+   * it and have no writes waiting to be pushed (at most {@link MAX_HELD_IDS}). Under permission
+   * rules, those the user may no longer read (or the server does not hold) come back in the
+   * snapshot's `revoked`.
+   */
+  readonly held?: readonly string[];
 }
+
+/** The most ids a `subscribe` may list in `held` (a client sends none rather than more). */
+export const MAX_HELD_IDS = 10_000;
 
 /** Stops a live query. */
 export interface UnsubscribeMessage {

@@ -14,7 +14,7 @@ import {
 } from "../query/query.js";
 import type { FieldSpec, FieldType } from "../schema/field.js";
 import { DELETED_FIELD, type DocumentRef, type Triple } from "../triples.js";
-import { type ClientMessage, DEFAULT_MAX_FRAME_BYTES, helloMessage, PROTOCOL_VERSION, type RoomAddress, type ServerMessage, type StatusValues } from "./messages.js";
+import { type ClientMessage, DEFAULT_MAX_FRAME_BYTES, helloMessage, MAX_HELD_IDS, PROTOCOL_VERSION, type RoomAddress, type ServerMessage, type StatusValues } from "./messages.js";
 
 /** Limits of {@link parseClientMessage} / {@link parseServerMessage}. */
 export interface ParseLimits {
@@ -413,12 +413,13 @@ function clientMessage(raw: Obj): ClientMessage {
       return helloMessage({ appId, clientId, token, userId });
     }
     case "subscribe":
-      object(raw, "subscribe", ["type", "queryId", "query", "cursor"]);
+      object(raw, "subscribe", ["type", "queryId", "query", "cursor", "held"]);
       return {
         type: "subscribe",
         queryId: id(raw.queryId, "queryId"),
         query: query(raw.query, "query", 0),
         cursor: raw.cursor === null ? null : cursorString(raw.cursor, "cursor"),
+        ...(raw.held === undefined ? {} : { held: list(raw.held, "held", MAX_HELD_IDS, "ids").map((each, index) => string(each, `held[${index}]`, MAX_STRING_ID)) }),
       };
     case "unsubscribe":
       object(raw, "unsubscribe", ["type", "queryId"]);

@@ -24,7 +24,9 @@ export function* resultDocuments(query: NormalizedQuery, docs: readonly Doc[], s
   // of the query, but the walk does not rely on it.
   const visited = new Map<NormalizedQuery, Set<Doc>>();
   const yielded = new Map<string, Set<string>>();
-  const reach = source === undefined ? undefined : filterReach(source, yielded);
+  // Only levels whose `where` has relational filters reach anything: the others pay nothing.
+  const filtered = source === undefined ? new Set<NormalizedQuery>() : levelsWithFilters(query);
+  const reach = filtered.size === 0 ? undefined : filterReach(source!, yielded);
   const stack: Array<[NormalizedQuery, Doc]> = [];
   const push = (level: NormalizedQuery, list: readonly Doc[]) => {
     for (let i = list.length - 1; i >= 0; i--) stack.push([level, list[i]!]);
@@ -44,7 +46,7 @@ export function* resultDocuments(query: NormalizedQuery, docs: readonly Doc[], s
         ids.add(id);
         yield [level.collection, id];
       }
-      if (reach !== undefined) yield* reach(level, id);
+      if (reach !== undefined && filtered.has(level)) yield* reach(level, id);
     }
     const relations = level.relations ?? [];
     for (let r = relations.length - 1; r >= 0; r--) {
@@ -54,6 +56,17 @@ export function* resultDocuments(query: NormalizedQuery, docs: readonly Doc[], s
       push(relation.query, Array.isArray(related) ? (related as Doc[]) : [related as Doc]);
     }
   }
+}
+
+/** The levels of a query (itself and its relations' queries) with a client's relational filter in their `where`. */
+function levelsWithFilters(query: NormalizedQuery): Set<NormalizedQuery> {
+  const levels = new Set<NormalizedQuery>();
+  const visit = (level: NormalizedQuery) => {
+    if (relatedFilters(level.where).some(({ filter }) => !filter.isRule)) levels.add(level);
+    for (const relation of level.relations ?? []) visit(relation.query);
+  };
+  visit(query);
+  return levels;
 }
 
 /**
@@ -107,7 +120,6 @@ function filterReach(source: Source, yielded: Map<string, Set<string>>) {
     }
   }
   return function* (level: NormalizedQuery, id: string): Generator<[string, string]> {
-    if (!level.where.some((condition) => !("field" in condition))) return;
     const table = source.table(level.collection);
     const row = table?.rowOf(id);
     if (row !== undefined) yield* walk(level.where, table!, row, false);
