@@ -392,6 +392,7 @@ describe("rules through relations", () => {
     // A board is readable through a grant pointing at it (documents pointing back).
     boards: { read: { grants: { via: "boardId", where: { userId: "$user.id" } } }, create: true },
     grants: { read: true, create: true, delete: true },
+    $rooms: { task: { join: { readable: "tasks" } } },
   };
   const schema = createSchema({
     entities: {
@@ -457,6 +458,22 @@ describe("rules through relations", () => {
     const resumed = await back.next("snapshot");
     expect(resumed.revoked).toEqual([{ collection: "tasks", id: "t-away" }]);
     expect(resumed.triples.filter((triple) => triple.collection === "tasks")).toEqual([]);
+  });
+
+  it("removes from a task's room a member taken out of the task's project", async () => {
+    const alice = await connect(started.server.url, "rel", { userId: "alice" });
+    expect(await push(alice, [...project("p-room", ["alice", "hank"]), ...documentTriples("tasks", "t-room", { title: "talk", projectId: "p-room" }, hlc)])).toMatchObject({ type: "ack" });
+    const hank = await connect(started.server.url, "rel", { userId: "hank" });
+    const ivy = await connect(started.server.url, "rel", { userId: "ivy" });
+    expect(await joinRoom(ivy, "task", "t-room")).toMatchObject({ type: "error", code: "UNAUTHORIZED" });
+    expect(await joinRoom(alice, "task", "t-room")).toMatchObject({ type: "roomState" });
+    expect(await joinRoom(hank, "task", "t-room")).toMatchObject({ type: "roomState" });
+    expect(await alice.next("userStatus")).toMatchObject({ userId: "hank", status: {} });
+
+    // The task does not change; the project's members do.
+    expect(await push(alice, [membership("p-room", "hank", false)])).toMatchObject({ type: "ack" });
+    expect(await hank.next("error")).toMatchObject({ code: "UNAUTHORIZED", details: { roomType: "task", roomId: "t-room" } });
+    expect(await alice.next("userStatus")).toMatchObject({ userId: "hank", status: null });
   });
 
   it("answers a resuming client's held documents with those it may no longer read, or that the server lacks", async () => {
