@@ -4,6 +4,7 @@ import { AppHub } from "./app-hub.js";
 import type { Checkpointer } from "./checkpointer.js";
 import type { FaultHook } from "./faults.js";
 import type { Log } from "./log.js";
+import type { AppRegistry } from "./apps/app-registry.js";
 import type { Permissions } from "./permissions/permissions.js";
 
 /** How {@link AppHubs} keeps apps open. */
@@ -18,6 +19,12 @@ export interface AppHubsOptions {
   readonly sliceTriples: number;
   readonly checkpointer?: Checkpointer | undefined;
   readonly permissions?: Permissions | undefined;
+  /**
+   * The registered apps. With `isOpenToAnyApp` (development mode) a new app id is registered on
+   * first use; otherwise an unregistered one is refused before anything of it is created.
+   */
+  readonly apps: AppRegistry;
+  readonly isOpenToAnyApp: boolean;
   readonly log?: Log | undefined;
   readonly fault?: FaultHook | undefined;
 }
@@ -57,6 +64,10 @@ export class AppHubs {
     }
     const checked = AppDatabase.checkAppId(appId);
     if (checked.error) return checked;
+    if (!this.options.apps.has(appId)) {
+      if (!this.options.isOpenToAnyApp) return fail("UNAUTHORIZED", `No app "${appId}" exists on this server; an admin creates apps (see docs/admin.md).`, { appId });
+      this.options.apps.register(appId, appId);
+    }
     if (this.hubs.size >= this.options.maxOpen && !this.closeLeastRecentlyUsed()) {
       const limit = this.options.maxOpen;
       return fail("STORAGE", `The server holds its limit of ${limit} open apps, each with connections; try again later.`, { limit });

@@ -6,7 +6,7 @@ import { createServer } from "./server.js";
 
 const USAGE = `Usage: trellis-server [--port 8787] [--host 127.0.0.1] [--data ./data] [--jwt-secret SECRET]
                       [--room-rate 200] [--room-burst 400] [--allow-origin ORIGIN]… [--limit NAME=VALUE]…
-                      [--permissions rules.json]
+                      [--permissions rules.json] [--admin-secret SECRET]
 
   --port          TCP port to listen on (0 picks a free one)        default 8787
   --host          interface to listen on                            default 127.0.0.1
@@ -20,7 +20,10 @@ const USAGE = `Usage: trellis-server [--port 8787] [--host 127.0.0.1] [--data ./
   --limit         one of the server's limits, e.g. --limit connectionsPerIp=200 (see docs/server.md, "Limits");
                   repeat for several
   --permissions   a JSON file of rules saying who may read and write what (see docs/permissions.md);
-                  without it every user may do everything`;
+                  without it every user may do everything
+  --admin-secret  secret of the admin API, 16+ characters (or TRELLIS_ADMIN_SECRET); with it only apps
+                  created through that API (or found in --data) are served (see docs/admin.md);
+                  without it any app id works and makes a new app`;
 
 async function main(): Promise<void> {
   let values: {
@@ -28,6 +31,7 @@ async function main(): Promise<void> {
     host?: string;
     data?: string;
     "jwt-secret"?: string;
+    "admin-secret"?: string;
     "room-rate"?: string;
     "room-burst"?: string;
     "allow-origin"?: string[];
@@ -42,6 +46,7 @@ async function main(): Promise<void> {
         host: { type: "string" },
         data: { type: "string" },
         "jwt-secret": { type: "string" },
+        "admin-secret": { type: "string" },
         "room-rate": { type: "string" },
         "room-burst": { type: "string" },
         "allow-origin": { type: "string", multiple: true },
@@ -79,6 +84,7 @@ async function main(): Promise<void> {
     }
   }
   const jwtSecret = values["jwt-secret"] ?? process.env.TRELLIS_JWT_SECRET;
+  const adminSecret = values["admin-secret"] ?? process.env.TRELLIS_ADMIN_SECRET;
   let server;
   try {
     server = await createServer({
@@ -90,6 +96,7 @@ async function main(): Promise<void> {
       ...(permissions === undefined ? {} : { permissions }),
       ...(values["allow-origin"] === undefined ? {} : { allowOrigins: values["allow-origin"] }),
       ...(jwtSecret === undefined ? {} : { auth: { jwtSecret } }),
+      ...(adminSecret === undefined ? {} : { adminSecret }),
     });
   } catch (error) {
     return fatal((error as Error).message);

@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type DatabaseError, type DatabaseErrorCode, type DatabaseResult, fail, ok, parseClientValue, type Triple } from "@trellis/core";
 import type { AppHubs } from "./app-hubs.js";
+import type { AdminGate } from "./apps/admin-gate.js";
+import type { AppRegistry } from "./apps/app-registry.js";
 import type { Authenticate, Identity } from "./auth.js";
 import type { BodyBudget } from "./body-budget.js";
 import type { FaultHook } from "./faults.js";
@@ -12,6 +14,10 @@ import type { WorkShares } from "./work-shares.js";
 /** What the HTTP endpoints share with the rest of the server. */
 export interface HttpContext {
   readonly hubs: AppHubs;
+  /** The registered apps, for the admin API. */
+  readonly apps: AppRegistry;
+  /** Checks admin secrets; undefined without one (development mode: no admin API). */
+  readonly admin: AdminGate | undefined;
   readonly authenticate: Authenticate;
   /** Largest `/v1/push` body streamed as lines (a JSON body is capped at `maxQueryBodyBytes`). */
   readonly maxBodyBytes: number;
@@ -75,6 +81,15 @@ export async function handleHttp(context: HttpContext, request: IncomingMessage,
       return context.isReady() ? send(response, 200, { status: "ok" }) : send(response, 503, { status: "closing" });
     case "GET /v1/metrics":
       return send(response, 200, context.metrics());
+    case "GET /v1/admin/apps":
+    case "POST /v1/admin/apps": {
+      const answer = await answerAdmin(context, request);
+      if (answer.error) {
+        discardBody(request, response);
+        return sendError(response, answer.error, answer.status);
+      }
+      return send(response, request.method === "POST" ? 201 : 200, answer.data);
+    }
     case "POST /v1/query":
     case "POST /v1/push": {
       const answer = await answerPost(context, path, request);
@@ -127,6 +142,28 @@ export function requestPath(request: IncomingMessage): string | undefined {
 
 /** An answer, and for an error the HTTP status when it is not the one its code implies. */
 type HttpAnswer = DatabaseResult<unknown> & { readonly status?: number };
+
+/** Largest admin request body. */
+const MAX_ADMIN_BODY_BYTES = 64 * 1024;
+
+/**
+ * The admin API (docs/admin.md): `GET /v1/admin/apps` lists the apps, `POST /v1/admin/apps`
+ * with `{ name }` creates one with a fresh id. The admin secret is checked before a body is read.
+ */
+async function answerAdmin(context: HttpContext, request: IncomingMessage): Promise<HttpAnswer> {
+  if (context.admin === undefined) {
+    return { ...fail("NOT_FOUND", "The admin API needs an admin secret: start the server with --admin-secret (docs/admin.md)."), status: 404 };
+  }
+  const checked = context.admin.check(header(request, "authorization"), request.socket.remoteAddress ?? "unknown");
+  if (checked === "throttled") return { ...fail("UNAUTHORIZED", "Too many failed admin sign-ins from this address; wait a minute."), status: 429 };
+  if (checked === "refused") return fail("UNAUTHORIZED", "The admin API needs authorization: Bearer <admin secret>.");
+  if (request.method === "GET") return ok({ apps: context.apps.list() });
+  const body = await readBody(request, MAX_ADMIN_BODY_BYTES, context.bodies);
+  if (body.error) return body;
+  const fields = jsonObject(body.data, ["name"]);
+  if (fields.error) return fields;
+  return context.apps.create(fields.data.name);
+}
 
 async function answerPost(context: HttpContext, path: string, request: IncomingMessage): Promise<HttpAnswer> {
   // Who asks is known from the headers: nobody unauthenticated makes the server buffer a body.

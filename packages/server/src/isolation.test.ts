@@ -2,6 +2,7 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Triple } from "@trellis/core";
 import { removeDataDir, type ServerProcess, startServerProcess } from "@trellis/server/testing";
+import { REGISTRY_FILE } from "./apps/app-registry.js";
 import Database from "better-sqlite3";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { closeAllSockets, connect, documentTriples, post, query, type RawSocket, sortedTriples, storedTriples, writer } from "./testing/raw-socket.js";
@@ -87,7 +88,7 @@ it("never sends changes pushed in one app to a subscriber of another with the sa
 });
 
 it("keeps each app in its own SQLite file under the data folder", () => {
-  const files = readdirSync(server.dataDir).filter((file) => file.endsWith(".sqlite"));
+  const files = readdirSync(server.dataDir).filter((file) => file.endsWith(".sqlite") && file !== REGISTRY_FILE);
   expect(files.sort()).toEqual(["alpha.sqlite", "beta.sqlite", "gamma.sqlite"]);
   for (const appId of ["alpha", "beta"]) {
     const db = new Database(join(server.dataDir, `${appId}.sqlite`), { readonly: true });

@@ -5,6 +5,8 @@ import { DEFAULT_MAX_FRAME_BYTES } from "@trellis/core";
 import { type WebSocket, WebSocketServer } from "ws";
 import { Admission } from "./admission.js";
 import { AppHubs } from "./app-hubs.js";
+import { AdminGate } from "./apps/admin-gate.js";
+import { AppRegistry } from "./apps/app-registry.js";
 import { type AuthOptions, createAuthenticator } from "./auth.js";
 import { BodyBudget } from "./body-budget.js";
 import { Checkpointer } from "./checkpointer.js";
@@ -28,6 +30,12 @@ export interface ServerOptions {
   readonly dataDir: string;
   /** JWT verification. Without it the server runs in development mode and trusts claimed user ids. */
   readonly auth?: AuthOptions;
+  /**
+   * The secret of the admin API (`/v1/admin/`, docs/admin.md), at least 16 characters. With it
+   * (production mode) only apps registered in the data folder are served; without it
+   * (development mode) any app id works and is registered on first use.
+   */
+  readonly adminSecret?: string;
   /** Largest WebSocket frame accepted from a client, in bytes. Default 1 MiB. */
   readonly maxFrameBytes?: number;
   /** Largest push streamed over HTTP (`application/x-ndjson`), in bytes. Default 64 MiB. */
@@ -100,8 +108,25 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
   const fault = options.testing?.fault;
   const origins = createOriginPolicy((options.allowOrigins ?? (options.auth === undefined ? ["loopback"] : ["*"])).map(normalizeOrigin));
   const permissions = new Permissions(options.permissions === undefined ? undefined : parseRules(options.permissions));
+  const adminSecret = options.adminSecret;
+  if (adminSecret !== undefined && (typeof adminSecret !== "string" || adminSecret.length < 16)) throw new TypeError("createServer: adminSecret must be a string of at least 16 characters.");
+  const opened = AppRegistry.open(dataDir);
+  if (opened.error) throw new Error(opened.error.message);
+  const apps = opened.data;
+  const admin = adminSecret === undefined ? undefined : new AdminGate(adminSecret);
   const checkpointer = Checkpointer.start(log);
-  const hubs = new AppHubs(dataDir, { idleMs: positive(options.appIdleMs, 5 * 60_000, "appIdleMs"), maxOpen: limits.openApps, maxQueryCost: limits.queryCost, sliceTriples: limits.pushSliceTriples, checkpointer, permissions, log, fault });
+  const hubs = new AppHubs(dataDir, {
+    idleMs: positive(options.appIdleMs, 5 * 60_000, "appIdleMs"),
+    maxOpen: limits.openApps,
+    maxQueryCost: limits.queryCost,
+    sliceTriples: limits.pushSliceTriples,
+    checkpointer,
+    permissions,
+    apps,
+    isOpenToAnyApp: adminSecret === undefined,
+    log,
+    fault,
+  });
   const admission = new Admission(limits);
   const work = new WorkShares(limits.workMsPerSecond, limits.workBurstMs);
   const counters = { throttled: 0 };
@@ -130,6 +155,8 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
       handleHttp(
         {
           hubs,
+          apps,
+          admin,
           authenticate,
           maxBodyBytes,
           maxQueryBodyBytes: limits.maxQueryBodyBytes,
@@ -224,6 +251,9 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
   if (options.auth === undefined) {
     log("warn", "DEVELOPMENT MODE: no auth configured, so every client is trusted as the user id it claims. Pass --jwt-secret (or auth) before exposing this server.");
   }
+  if (adminSecret === undefined) {
+    log("warn", "OPEN APPS: no admin secret, so any app id works and makes a new app. Pass --admin-secret (or adminSecret) and create apps with the admin API before exposing this server.");
+  }
   log("info", "Trellis sync server listening", { url, dataDir });
 
   let closing: Promise<void> | undefined;
@@ -242,6 +272,7 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
       http.closeAllConnections();
       await closed;
       hubs.close();
+      apps.close();
       await checkpointer?.close();
       log("info", "Trellis sync server stopped", { url });
     })());

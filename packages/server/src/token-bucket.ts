@@ -36,6 +36,12 @@ export class TokenBucket {
     return this.tokens;
   }
 
+  /** Whether a whole token is left (without spending it). */
+  hasToken(): boolean {
+    this.refill();
+    return this.tokens >= 1;
+  }
+
   /** Milliseconds until the balance is above zero again (0 if it is). */
   msUntilPositive(): number {
     this.refill();

@@ -1,0 +1,124 @@
+import { existsSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { PROTOCOL_VERSION } from "@trellis/core";
+import { removeDataDir, type ServerProcess, startServerProcess, tempDataDir } from "@trellis/server/testing";
+import { afterEach, describe, expect, it } from "vitest";
+import { closeAllSockets, connect, documentTriples, nextId, openSocket, post, query, storedTriples, writer } from "../testing/raw-socket.js";
+import { REGISTRY_FILE } from "./app-registry.js";
+
+// The app registry against a real server process: in production mode (an admin secret) only
+// registered apps are served and an unknown app id creates nothing; the admin API creates and
+// lists apps; apps survive restarts; a data folder from before the registry keeps its apps.
+
+const SECRET = "an-admin-secret-for-the-registry-tests";
+const hlc = writer("registry");
+const servers: ServerProcess[] = [];
+
+afterEach(async () => {
+  await closeAllSockets();
+  for (const server of servers.splice(0)) {
+    await server.stop();
+    removeDataDir(server.dataDir);
+  }
+});
+
+async function start(args: readonly string[], dataDir = tempDataDir()): Promise<ServerProcess> {
+  const server = await startServerProcess({ dataDir, args: [...args] });
+  servers.push(server);
+  return server;
+}
+
+const admin = (server: ServerProcess, method: "GET" | "POST", body?: unknown, secret = SECRET) =>
+  fetch(`${server.url}/v1/admin/apps`, {
+    method,
+    headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+
+/** The app files in a data folder (the registry's own file aside). */
+const appFiles = (dataDir: string) => readdirSync(dataDir).filter((file) => file.endsWith(".sqlite") && file !== REGISTRY_FILE);
+
+describe("the app registry", () => {
+  it("refuses an unknown app over WebSocket and HTTP in production mode, creating nothing", async () => {
+    const server = await start(["--admin-secret", SECRET]);
+    const socket = await openSocket(server.url);
+    socket.send({ type: "hello", protocol: PROTOCOL_VERSION, appId: "made-up", clientId: "c1", userId: "mallory" });
+    expect(await socket.next("error")).toMatchObject({ code: "UNAUTHORIZED", message: expect.stringContaining('No app "made-up"') });
+    const answer = await post(server.url, "/v1/query", { appId: "made-up-too", query: query("todos"), cursor: null }, { "x-trellis-user": "mallory" });
+    expect(answer.status).toBe(401);
+    const pushed = await post(server.url, "/v1/push", { appId: "made-up-3", clientId: "c1", batchId: "b1", triples: documentTriples("todos", "t1", { title: "x" }, hlc) }, { "x-trellis-user": "mallory" });
+    expect(pushed.status).toBe(401);
+    expect(appFiles(server.dataDir)).toEqual([]);
+    expect(server.output()).not.toContain("OPEN APPS");
+  });
+
+  it("creates and lists apps through the admin API, which then serve clients and survive a restart", async () => {
+    const server = await start(["--admin-secret", SECRET]);
+    expect((await admin(server, "GET", undefined, "not-the-secret")).status).toBe(401);
+    expect((await fetch(`${server.url}/v1/admin/apps`)).status).toBe(401);
+    const bad = await admin(server, "POST", { name: "" });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ error: { code: "VALIDATION", details: { field: "name" } } });
+    expect((await admin(server, "POST", { name: "x", owner: "me" })).status).toBe(400);
+
+    const created = await admin(server, "POST", { name: "Todo app" });
+    expect(created.status).toBe(201);
+    const app = (await created.json()) as { id: string; name: string; createdAt: number };
+    expect(app).toMatchObject({ id: expect.stringMatching(/^[A-Za-z0-9_-]{16}$/), name: "Todo app" });
+    const other = (await (await admin(server, "POST", { name: "Other" })).json()) as { id: string };
+    expect(other.id).not.toBe(app.id);
+    expect(((await (await admin(server, "GET")).json()) as { apps: unknown[] }).apps).toEqual([app, expect.objectContaining({ id: other.id, name: "Other" })]);
+
+    const alice = await connect(server.url, app.id, { userId: "alice" });
+    const batchId = nextId("b");
+    alice.send({ type: "push", batchId, triples: documentTriples("todos", "t1", { title: "works" }, hlc) });
+    expect(await alice.next("ack")).toMatchObject({ batchId });
+    await closeAllSockets();
+
+    await server.restart();
+    expect(new Set((await storedTriples(server.url, app.id, "todos", { "x-trellis-user": "alice" })).map((triple) => triple.id))).toEqual(new Set(["t1"]));
+    expect(((await (await admin(server, "GET")).json()) as { apps: Array<{ id: string }> }).apps.map((each) => each.id)).toEqual([app.id, other.id]);
+  });
+
+  it("keeps the apps of a data folder written without a registry, and serves any app in development mode", async () => {
+    const dev = await start([]);
+    expect(dev.output()).toContain("OPEN APPS: no admin secret");
+    expect((await fetch(`${dev.url}/v1/admin/apps`)).status).toBe(404);
+    const legacy = await connect(dev.url, "legacy", { userId: "alice" });
+    legacy.send({ type: "push", batchId: "b1", triples: documentTriples("todos", "old", { title: "from before" }, hlc) });
+    await legacy.next("ack");
+    await closeAllSockets();
+    const dataDir = dev.dataDir;
+    await dev.stop();
+    servers.splice(servers.indexOf(dev), 1);
+    // A folder as an older server left it: the app's file, no registry.
+    for (const file of readdirSync(dataDir)) if (file.startsWith(REGISTRY_FILE)) rmSync(join(dataDir, file));
+    expect(existsSync(join(dataDir, REGISTRY_FILE))).toBe(false);
+
+    const production = await start(["--admin-secret", SECRET], dataDir);
+    expect(new Set((await storedTriples(production.url, "legacy", "todos", { "x-trellis-user": "alice" })).map((triple) => triple.id))).toEqual(new Set(["old"]));
+    expect(((await (await admin(production, "GET")).json()) as { apps: Array<{ id: string }> }).apps.map((each) => each.id)).toEqual(["legacy"]);
+    const socket = await openSocket(production.url);
+    socket.send({ type: "hello", protocol: PROTOCOL_VERSION, appId: "newcomer", clientId: "c1", userId: "alice" });
+    expect(await socket.next("error")).toMatchObject({ code: "UNAUTHORIZED" });
+  });
+
+  it("slows down an address that keeps guessing the admin secret", async () => {
+    const server = await start(["--admin-secret", SECRET]);
+    const statuses: number[] = [];
+    for (let attempt = 0; attempt < 12; attempt++) statuses.push((await admin(server, "GET", undefined, `guess-${attempt}`)).status);
+    expect(statuses.slice(0, 10)).toEqual(Array(10).fill(401));
+    expect(statuses.slice(10)).toEqual([429, 429]);
+    // Even the right secret waits now: guessing gains nothing.
+    expect((await admin(server, "GET")).status).toBe(429);
+  });
+
+  it("is refused at start with a short admin secret", async () => {
+    const dataDir = tempDataDir();
+    try {
+      await expect(startServerProcess({ dataDir, args: ["--admin-secret", "short"] })).rejects.toThrow(/adminSecret must be a string of at least 16 characters/);
+    } finally {
+      removeDataDir(dataDir);
+    }
+  });
+});

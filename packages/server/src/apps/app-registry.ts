@@ -1,0 +1,96 @@
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { type DatabaseResult, fail, ok } from "@trellis/core";
+import { AppDatabase } from "../app-database.js";
+
+/** The registry's file in the data folder; the dot keeps it apart from app files (`<appId>.sqlite`, ids have no dots). */
+export const REGISTRY_FILE = "trellis.apps.sqlite";
+
+/** One registered app. */
+export interface AppRecord {
+  readonly id: string;
+  readonly name: string;
+  /** When it was registered (epoch ms). */
+  readonly createdAt: number;
+}
+
+/** The longest app name. */
+const MAX_NAME_LENGTH = 200;
+
+/**
+ * The apps a server knows, in a SQLite file of its own in the data folder (durable like the
+ * apps' data: WAL, `synchronous = FULL`). On open it registers every app database already in
+ * the folder, so a data folder from a server without a registry keeps its apps. With an admin
+ * secret (production mode) only registered apps are served; without one (development mode) an
+ * app is registered the first time it is used. See docs/admin.md.
+ *
+ * @example
+ * const apps = AppRegistry.open("./data").data!;
+ * const app = apps.create("My app").data!; // { id: "k3V…", name: "My app", createdAt }
+ * apps.has(app.id); // true
+ */
+export class AppRegistry {
+  private readonly ids: Set<string>;
+  private readonly statements;
+
+  private constructor(private readonly db: Database.Database) {
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = FULL");
+    db.exec("CREATE TABLE IF NOT EXISTS apps (id TEXT PRIMARY KEY, name TEXT NOT NULL, createdAt INTEGER NOT NULL) STRICT");
+    this.statements = {
+      insert: db.prepare<[string, string, number]>("INSERT OR IGNORE INTO apps (id, name, createdAt) VALUES (?, ?, ?)"),
+      all: db.prepare<[], AppRecord>("SELECT id, name, createdAt FROM apps ORDER BY createdAt, id"),
+    };
+    this.ids = new Set(this.statements.all.all().map((app) => app.id));
+  }
+
+  /** Opens (or creates) the registry of a data folder and registers the app databases found in it. */
+  static open(dataDir: string): DatabaseResult<AppRegistry> {
+    try {
+      if (!existsSync(dataDir)) mkdirSync(dataDir, { recursive: true });
+      const registry = new AppRegistry(new Database(join(dataDir, REGISTRY_FILE)));
+      for (const file of readdirSync(dataDir)) {
+        const id = /^(.+)\.sqlite$/.exec(file)?.[1];
+        if (id !== undefined && file !== REGISTRY_FILE && AppDatabase.checkAppId(id).error === undefined) registry.register(id, id);
+      }
+      return ok(registry);
+    } catch (error) {
+      return fail("STORAGE", `Could not open the app registry in ${dataDir}: ${(error as Error).message}`);
+    }
+  }
+
+  /** Whether an app is registered. */
+  has(id: string): boolean {
+    return this.ids.has(id);
+  }
+
+  /** Registers an app under a given id (development mode, migration); nothing if it is registered. */
+  register(id: string, name: string): void {
+    if (this.ids.has(id)) return;
+    this.statements.insert.run(id, name, Date.now());
+    this.ids.add(id);
+  }
+
+  /** Registers a new app with a fresh id: VALIDATION for a name that is not 1-200 characters. */
+  create(name: unknown): DatabaseResult<AppRecord> {
+    if (typeof name !== "string" || name.trim() === "" || name.length > MAX_NAME_LENGTH) {
+      return fail("VALIDATION", `An app's name is 1-${MAX_NAME_LENGTH} characters.`, { field: "name" });
+    }
+    let id: string;
+    do id = randomBytes(12).toString("base64url");
+    while (this.ids.has(id));
+    this.register(id, name.trim());
+    return ok(this.list().find((app) => app.id === id)!);
+  }
+
+  /** Every registered app, oldest first. */
+  list(): AppRecord[] {
+    return this.statements.all.all();
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
