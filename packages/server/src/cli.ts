@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { appsCommand } from "./apps/apps-command.js";
 import type { ServerLimits } from "./limits.js";
 import { createServer } from "./server.js";
 
@@ -23,9 +24,15 @@ const USAGE = `Usage: trellis-server [--port 8787] [--host 127.0.0.1] [--data ./
                   without it every user may do everything
   --admin-secret  secret of the admin API, 16+ characters (or TRELLIS_ADMIN_SECRET); with it only apps
                   created through that API (or found in --data) are served (see docs/admin.md);
-                  without it any app id works and makes a new app`;
+                  without it any app id works and makes a new app
+
+       trellis-server apps list|create NAME   list or create apps of a running server (see --help there)`;
 
 async function main(): Promise<void> {
+  if (process.argv[2] === "apps") {
+    process.exitCode = await appsCommand(process.argv.slice(3));
+    return;
+  }
   let values: {
     port?: string;
     host?: string;

@@ -1,5 +1,7 @@
+import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { PROTOCOL_VERSION } from "@trellis/core";
 import { removeDataDir, type ServerProcess, startServerProcess, tempDataDir } from "@trellis/server/testing";
 import { afterEach, describe, expect, it } from "vitest";
@@ -11,6 +13,7 @@ import { REGISTRY_FILE } from "./app-registry.js";
 // lists apps; apps survive restarts; a data folder from before the registry keeps its apps.
 
 const SECRET = "an-admin-secret-for-the-registry-tests";
+const CLI = fileURLToPath(new URL("../../dist/cli.js", import.meta.url));
 const hlc = writer("registry");
 const servers: ServerProcess[] = [];
 
@@ -120,5 +123,36 @@ describe("the app registry", () => {
     } finally {
       removeDataDir(dataDir);
     }
+  });
+
+  it("lists and creates apps from the command line, as text or JSON", async () => {
+    const server = await start(["--admin-secret", SECRET]);
+    const run = (args: readonly string[], secret = SECRET) => {
+      const env = { ...process.env, TRELLIS_ADMIN_SECRET: secret };
+      return spawnSync(process.execPath, [CLI, "apps", ...args, "--url", server.url], { encoding: "utf8", timeout: 15_000, env });
+    };
+    const empty = run(["list"]);
+    expect(empty.status, empty.stderr).toBe(0);
+    expect(empty.stdout).toContain("No apps yet");
+
+    const created = run(["create", "From the CLI"]);
+    expect(created.status, created.stderr).toBe(0);
+    const id = /with id ([A-Za-z0-9_-]{16})\./.exec(created.stdout)?.[1];
+    expect(id).toBeDefined();
+    expect(created.stdout).toContain(`createClient({ schema, appId: "${id}", serverUrl: "${server.url}" })`);
+    const listed = run(["list", "--json"]);
+    expect(JSON.parse(listed.stdout)).toEqual({ apps: [expect.objectContaining({ id, name: "From the CLI" })] });
+    expect(run(["list"]).stdout).toMatch(new RegExp(`^${id}\\s.*From the CLI$`, "m"));
+    await connect(server.url, id!, { userId: "alice" });
+
+    const refused = run(["list"], "a-wrong-secret-of-some-length");
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain("answered 401");
+    const unset = run(["list"], "");
+    expect(unset.status).toBe(1);
+    expect(unset.stderr).toContain("set TRELLIS_ADMIN_SECRET");
+    const wrong = run(["remove", "x"]);
+    expect(wrong.status).toBe(1);
+    expect(wrong.stderr).toContain('unknown command "remove"');
   });
 });
