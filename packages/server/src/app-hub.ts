@@ -564,6 +564,14 @@ export class AppHub {
   }
 
   /** Commits queued pushes, then closes the database. */
+  /** Ends every connection of the app with `message` (an UNAUTHORIZED error first): the app is going away. */
+  expel(message: string): void {
+    for (const peer of [...this.peers.keys()]) {
+      peer.send({ type: "error", code: "UNAUTHORIZED", message, details: { appId: this.appId } });
+      peer.drop(message);
+    }
+  }
+
   close(): void {
     if (this.closed) return;
     // A large push being merged is rolled back (its client pushes it again); the group commit

@@ -1,3 +1,5 @@
+import { rmSync } from "node:fs";
+import { join } from "node:path";
 import { type DatabaseResult, fail, ok } from "@trellis/core";
 import { AppDatabase } from "./app-database.js";
 import { AppHub } from "./app-hub.js";
@@ -88,6 +90,25 @@ export class AppHubs {
   /** Open apps. */
   get size(): number {
     return this.hubs.size;
+  }
+
+  /**
+   * Deletes an app for good: its connections are told and closed, its database closed and its
+   * files removed, and it leaves the registry. NOT_FOUND for an app that is not registered.
+   */
+  remove(appId: string): DatabaseResult<void> {
+    if (!this.options.apps.has(appId)) return fail("NOT_FOUND", `No app "${appId}" exists on this server.`, { appId });
+    const hub = this.hubs.get(appId);
+    if (hub !== undefined) {
+      hub.expel(`App "${appId}" was deleted.`);
+      this.forget(appId);
+      hub.close();
+    }
+    const file = join(this.dataDir, `${appId}.sqlite`);
+    this.options.checkpointer?.forget(file);
+    for (const suffix of ["", "-wal", "-shm"]) rmSync(`${file}${suffix}`, { force: true });
+    this.options.apps.remove(appId);
+    return ok(undefined);
   }
 
   /** Commits what is queued and closes every database. */

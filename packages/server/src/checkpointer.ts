@@ -78,6 +78,11 @@ export class Checkpointer {
     this.dirty.add(file);
   }
 
+  /** `file` is gone (its app was deleted): it is not checkpointed any more. */
+  forget(file: string): void {
+    this.dirty.delete(file);
+  }
+
   /** Stops checkpointing; open databases checkpoint what is left as they close. */
   async close(): Promise<void> {
     clearInterval(this.timer);

@@ -70,20 +70,23 @@ export async function handleHttp(context: HttpContext, request: IncomingMessage,
     if (!context.origins.isOpen) response.setHeader("vary", "origin");
   }
   response.setHeader("access-control-allow-headers", "authorization, content-type, x-trellis-user");
-  response.setHeader("access-control-allow-methods", "GET, POST, OPTIONS");
+  response.setHeader("access-control-allow-methods", "GET, POST, DELETE, OPTIONS");
   const path = requestPath(request);
   if (request.method === "OPTIONS") return void response.writeHead(204).end();
   if (path === undefined) return sendError(response, { code: "PROTOCOL", message: `Malformed request target ${JSON.stringify(request.url)}.` });
   context.fault?.("http");
   const route = `${request.method} ${path}`;
-  switch (route) {
+  // One app of the admin API: /v1/admin/apps/<id>.
+  const appOfRoute = /^DELETE \/v1\/admin\/apps\/([^/]+)$/.exec(route)?.[1];
+  switch (appOfRoute === undefined ? route : "DELETE /v1/admin/apps/:id") {
     case "GET /health":
       return context.isReady() ? send(response, 200, { status: "ok" }) : send(response, 503, { status: "closing" });
     case "GET /v1/metrics":
       return send(response, 200, context.metrics());
     case "GET /v1/admin/apps":
-    case "POST /v1/admin/apps": {
-      const answer = await answerAdmin(context, request);
+    case "POST /v1/admin/apps":
+    case "DELETE /v1/admin/apps/:id": {
+      const answer = await answerAdmin(context, request, appOfRoute);
       if (answer.error) {
         discardBody(request, response);
         return sendError(response, answer.error, answer.status);
@@ -148,9 +151,10 @@ const MAX_ADMIN_BODY_BYTES = 64 * 1024;
 
 /**
  * The admin API (docs/admin.md): `GET /v1/admin/apps` lists the apps, `POST /v1/admin/apps`
- * with `{ name }` creates one with a fresh id. The admin secret is checked before a body is read.
+ * with `{ name }` creates one with a fresh id, `DELETE /v1/admin/apps/<id>?confirm=true` deletes
+ * one and its data. The admin secret is checked before a body is read.
  */
-async function answerAdmin(context: HttpContext, request: IncomingMessage): Promise<HttpAnswer> {
+async function answerAdmin(context: HttpContext, request: IncomingMessage, appId: string | undefined): Promise<HttpAnswer> {
   if (context.admin === undefined) {
     return { ...fail("NOT_FOUND", "The admin API needs an admin secret: start the server with --admin-secret (docs/admin.md)."), status: 404 };
   }
@@ -158,6 +162,19 @@ async function answerAdmin(context: HttpContext, request: IncomingMessage): Prom
   if (checked === "throttled") return { ...fail("UNAUTHORIZED", "Too many failed admin sign-ins from this address; wait a minute."), status: 429 };
   if (checked === "refused") return fail("UNAUTHORIZED", "The admin API needs authorization: Bearer <admin secret>.");
   if (request.method === "GET") return ok({ apps: context.apps.list() });
+  if (request.method === "DELETE") {
+    let id: string;
+    try {
+      id = decodeURIComponent(appId ?? "");
+    } catch {
+      return fail("PROTOCOL", `Malformed app id in ${JSON.stringify(request.url)}.`);
+    }
+    if (new URL(request.url ?? "/", "http://localhost").searchParams.get("confirm") !== "true") {
+      return fail("VALIDATION", `Deleting app "${id}" removes its data for good: add ?confirm=true to do it.`, { field: "confirm" });
+    }
+    const removed = context.hubs.remove(id);
+    return removed.error ? removed : ok({ deleted: id });
+  }
   const body = await readBody(request, MAX_ADMIN_BODY_BYTES, context.bodies);
   if (body.error) return body;
   const fields = jsonObject(body.data, ["name"]);

@@ -155,4 +155,45 @@ describe("the app registry", () => {
     expect(wrong.status).toBe(1);
     expect(wrong.stderr).toContain('unknown command "remove"');
   });
+
+  it("deletes an app only when confirmed: its connections are told and closed, its files and registration go", async () => {
+    const server = await start(["--admin-secret", SECRET]);
+    const app = (await (await admin(server, "POST", { name: "Doomed" })).json()) as { id: string };
+    const keep = (await (await admin(server, "POST", { name: "Kept" })).json()) as { id: string };
+    const alice = await connect(server.url, app.id, { userId: "alice" });
+    alice.send({ type: "push", batchId: "b1", triples: documentTriples("todos", "t1", { title: "soon gone" }, hlc) });
+    await alice.next("ack");
+    const bystander = await connect(server.url, keep.id, { userId: "bob" });
+    expect(appFiles(server.dataDir).sort()).toEqual([`${app.id}.sqlite`, `${keep.id}.sqlite`].sort());
+
+    const remove = (id: string, confirm = "?confirm=true", secret = SECRET) =>
+      fetch(`${server.url}/v1/admin/apps/${id}${confirm}`, { method: "DELETE", headers: { authorization: `Bearer ${secret}` } });
+    expect((await remove(app.id, "", SECRET)).status).toBe(400);
+    expect((await remove(app.id, "?confirm=true", "a-wrong-secret-of-some-length")).status).toBe(401);
+    expect((await remove("no-such-app")).status).toBe(404);
+    const deleted = await remove(app.id);
+    expect(deleted.status).toBe(200);
+    expect(await deleted.json()).toEqual({ deleted: app.id });
+    expect(await alice.next("error")).toMatchObject({ code: "UNAUTHORIZED", message: `App "${app.id}" was deleted.` });
+    expect((await alice.closed).reason).toContain("was deleted");
+
+    expect(readdirSync(server.dataDir).filter((file) => file.startsWith(app.id))).toEqual([]);
+    expect(((await (await admin(server, "GET")).json()) as { apps: Array<{ id: string }> }).apps.map((each) => each.id)).toEqual([keep.id]);
+    const again = await openSocket(server.url);
+    again.send({ type: "hello", protocol: PROTOCOL_VERSION, appId: app.id, clientId: "c2", userId: "alice" });
+    expect(await again.next("error")).toMatchObject({ code: "UNAUTHORIZED" });
+    // The other app never noticed.
+    bystander.send({ type: "push", batchId: "b2", triples: documentTriples("todos", "t2", { title: "still here" }, hlc) });
+    expect(await bystander.next("ack")).toMatchObject({ batchId: "b2" });
+
+    // The command line asks for --yes.
+    const env = { ...process.env, TRELLIS_ADMIN_SECRET: SECRET };
+    const unconfirmed = spawnSync(process.execPath, [CLI, "apps", "delete", keep.id, "--url", server.url], { encoding: "utf8", timeout: 15_000, env });
+    expect(unconfirmed.status).toBe(1);
+    expect(unconfirmed.stderr).toContain("add --yes");
+    const confirmed = spawnSync(process.execPath, [CLI, "apps", "delete", keep.id, "--yes", "--url", server.url], { encoding: "utf8", timeout: 15_000, env });
+    expect(confirmed.status, confirmed.stderr).toBe(0);
+    expect(confirmed.stdout).toContain(`Deleted app ${keep.id}`);
+    expect(appFiles(server.dataDir)).toEqual([]);
+  });
 });

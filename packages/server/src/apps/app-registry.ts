@@ -42,6 +42,7 @@ export class AppRegistry {
     this.statements = {
       insert: db.prepare<[string, string, number]>("INSERT OR IGNORE INTO apps (id, name, createdAt) VALUES (?, ?, ?)"),
       all: db.prepare<[], AppRecord>("SELECT id, name, createdAt FROM apps ORDER BY createdAt, id"),
+      remove: db.prepare<[string]>("DELETE FROM apps WHERE id = ?"),
     };
     this.ids = new Set(this.statements.all.all().map((app) => app.id));
   }
@@ -83,6 +84,14 @@ export class AppRegistry {
     while (this.ids.has(id));
     this.register(id, name.trim());
     return ok(this.list().find((app) => app.id === id)!);
+  }
+
+  /** Unregisters an app; false if it was not registered. */
+  remove(id: string): boolean {
+    if (!this.ids.has(id)) return false;
+    this.statements.remove.run(id);
+    this.ids.delete(id);
+    return true;
   }
 
   /** Every registered app, oldest first. */
