@@ -25,6 +25,7 @@ import {
   resultDocuments,
 } from "@trellis/core";
 import { AppDatabase, type ApplyBatchesResult, type LargeWrite } from "./app-database.js";
+import { RateWindow } from "./apps/rate-window.js";
 import { checkAuthorship } from "./authorship.js";
 import type { Checkpointer } from "./checkpointer.js";
 import type { FaultHook } from "./faults.js";
@@ -354,6 +355,14 @@ export class AppHub {
     this.peers.delete(peer);
   }
 
+  /** Triples stored per second, over the last ten seconds. */
+  private readonly writes = new RateWindow();
+
+  /** What the admin API reports of a running app. */
+  metrics(): { readonly connections: number; readonly liveQueries: number; readonly writesPerSecond: number } {
+    return { connections: this.peers.size, liveQueries: this.groups.size, writesPerSecond: this.writes.perSecond() };
+  }
+
   get connectionCount(): number {
     return this.peers.size;
   }
@@ -648,6 +657,7 @@ export class AppHub {
     cursor: string,
     unheld: Map<PeerState, Map<string, Triple>> = this.unheldWrites(origins),
   ): void {
+    this.writes.add(applied.length);
     if (applied.length === 0 && unheld.size === 0) return;
     // The replica's commit runs the live views; their effects collect the groups whose result changed.
     try {

@@ -1,4 +1,4 @@
-import { rmSync } from "node:fs";
+import { rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type DatabaseResult, fail, ok } from "@trellis/core";
 import { AppDatabase } from "./app-database.js";
@@ -109,6 +109,20 @@ export class AppHubs {
     for (const suffix of ["", "-wal", "-shm"]) rmSync(`${file}${suffix}`, { force: true });
     this.options.apps.remove(appId);
     return ok(undefined);
+  }
+
+  /**
+   * What the admin API reports of an app: whether it is open, its connections, live queries and
+   * writes per second (all 0 while closed), and the bytes of its database files.
+   */
+  metrics(appId: string): DatabaseResult<Record<string, number | boolean | string>> {
+    if (!this.options.apps.has(appId)) return fail("NOT_FOUND", `No app "${appId}" exists on this server.`, { appId });
+    const hub = this.hubs.get(appId);
+    const file = join(this.dataDir, `${appId}.sqlite`);
+    let storageBytes = 0;
+    for (const suffix of ["", "-wal", "-shm"]) storageBytes += statSync(`${file}${suffix}`, { throwIfNoEntry: false })?.size ?? 0;
+    const running = hub?.metrics() ?? { connections: 0, liveQueries: 0, writesPerSecond: 0 };
+    return ok({ id: appId, isOpen: hub !== undefined, ...running, storageBytes });
   }
 
   /** Commits what is queued and closes every database. */

@@ -76,16 +76,18 @@ export async function handleHttp(context: HttpContext, request: IncomingMessage,
   if (path === undefined) return sendError(response, { code: "PROTOCOL", message: `Malformed request target ${JSON.stringify(request.url)}.` });
   context.fault?.("http");
   const route = `${request.method} ${path}`;
-  // One app of the admin API: /v1/admin/apps/<id>.
-  const appOfRoute = /^DELETE \/v1\/admin\/apps\/([^/]+)$/.exec(route)?.[1];
-  switch (appOfRoute === undefined ? route : "DELETE /v1/admin/apps/:id") {
+  // One app of the admin API: DELETE /v1/admin/apps/<id>, GET /v1/admin/apps/<id>/metrics.
+  const ofApp = /^(DELETE \/v1\/admin\/apps\/)([^/]+)$|^(GET \/v1\/admin\/apps\/)([^/]+)\/metrics$/.exec(route);
+  const appOfRoute = ofApp?.[2] ?? ofApp?.[4];
+  switch (ofApp === null ? route : ofApp[1] !== undefined ? "DELETE /v1/admin/apps/:id" : "GET /v1/admin/apps/:id/metrics") {
     case "GET /health":
       return context.isReady() ? send(response, 200, { status: "ok" }) : send(response, 503, { status: "closing" });
     case "GET /v1/metrics":
       return send(response, 200, context.metrics());
     case "GET /v1/admin/apps":
     case "POST /v1/admin/apps":
-    case "DELETE /v1/admin/apps/:id": {
+    case "DELETE /v1/admin/apps/:id":
+    case "GET /v1/admin/apps/:id/metrics": {
       const answer = await answerAdmin(context, request, appOfRoute);
       if (answer.error) {
         discardBody(request, response);
@@ -161,14 +163,14 @@ async function answerAdmin(context: HttpContext, request: IncomingMessage, appId
   const checked = context.admin.check(header(request, "authorization"), request.socket.remoteAddress ?? "unknown");
   if (checked === "throttled") return { ...fail("UNAUTHORIZED", "Too many failed admin sign-ins from this address; wait a minute."), status: 429 };
   if (checked === "refused") return fail("UNAUTHORIZED", "The admin API needs authorization: Bearer <admin secret>.");
-  if (request.method === "GET") return ok({ apps: context.apps.list() });
+  let id = "";
+  try {
+    id = decodeURIComponent(appId ?? "");
+  } catch {
+    return fail("PROTOCOL", `Malformed app id in ${JSON.stringify(request.url)}.`);
+  }
+  if (request.method === "GET") return appId === undefined ? ok({ apps: context.apps.list() }) : context.hubs.metrics(id);
   if (request.method === "DELETE") {
-    let id: string;
-    try {
-      id = decodeURIComponent(appId ?? "");
-    } catch {
-      return fail("PROTOCOL", `Malformed app id in ${JSON.stringify(request.url)}.`);
-    }
     if (new URL(request.url ?? "/", "http://localhost").searchParams.get("confirm") !== "true") {
       return fail("VALIDATION", `Deleting app "${id}" removes its data for good: add ?confirm=true to do it.`, { field: "confirm" });
     }

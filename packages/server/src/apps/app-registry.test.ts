@@ -166,6 +166,16 @@ describe("the app registry", () => {
     const bystander = await connect(server.url, keep.id, { userId: "bob" });
     expect(appFiles(server.dataDir).sort()).toEqual([`${app.id}.sqlite`, `${keep.id}.sqlite`].sort());
 
+    // Metrics of a running app, then of one nobody uses.
+    const metrics = (id: string, secret = SECRET) => fetch(`${server.url}/v1/admin/apps/${id}/metrics`, { headers: { authorization: `Bearer ${secret}` } });
+    const running = (await (await metrics(app.id)).json()) as Record<string, unknown>;
+    expect(running).toMatchObject({ id: app.id, isOpen: true, connections: 1, liveQueries: 0 });
+    expect(running.writesPerSecond).toBeGreaterThan(0);
+    expect(running.storageBytes).toBeGreaterThan(0);
+    expect(await (await metrics(keep.id)).json()).toMatchObject({ connections: 1, writesPerSecond: 0 });
+    expect((await metrics("no-such-app")).status).toBe(404);
+    expect((await metrics(app.id, "a-wrong-secret-of-some-length")).status).toBe(401);
+
     const remove = (id: string, confirm = "?confirm=true", secret = SECRET) =>
       fetch(`${server.url}/v1/admin/apps/${id}${confirm}`, { method: "DELETE", headers: { authorization: `Bearer ${secret}` } });
     expect((await remove(app.id, "", SECRET)).status).toBe(400);
