@@ -19,7 +19,7 @@ export const BENCH_RULES = {
   loads: { read: { owner: "$user.id" }, create: { owner: "$user.id" }, update: { owner: "$user.id" } },
   fans: { read: { or: [{ owner: "$user.id" }, { sharedWith: "$user.id" }] }, create: { owner: "$user.id" }, update: { owner: "$user.id" } },
   projects: { read: { memberIds: "$user.id" }, create: true, update: true },
-  tasks: { read: { projectId: { collection: "projects", where: { memberIds: "$user.id" } } }, create: true, update: true },
+  tasks: { read: { projectId: { where: { memberIds: "$user.id" } } }, create: true, update: true },
 };
 
 export interface RulesCostResult {

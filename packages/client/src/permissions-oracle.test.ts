@@ -81,7 +81,7 @@ const ATOMS: readonly RuleFilter[] = [
   { json: { "$user.role": { in: ["admin", "member"] } }, sql: (user) => (user.claims.role === "admin" || user.claims.role === "member" ? "1" : "0") },
   // Through relations: a member of the note's project; the project exists; a grant names the user.
   {
-    json: { projectId: { collection: "projects", where: { memberIds: "$user.id" } } },
+    json: { projectId: { where: { memberIds: "$user.id" } } },
     sql: (user, params) => (params.push(user.id), "EXISTS (SELECT 1 FROM members m WHERE m.project = notes.projectId AND m.user = ?)"),
   },
   { json: { projectId: { collection: "projects", where: {} } }, sql: () => "EXISTS (SELECT 1 FROM projects p WHERE p.id = notes.projectId)" },

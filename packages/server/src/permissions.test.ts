@@ -73,7 +73,7 @@ describe("rules files", () => {
       [{ todos: { update: { ownerId: "$usr.id" } } }, `todos.update.ownerId.equals: "$usr.id" is not $user.id or $user.<claim>`],
       [{ todos: { update: { "$user.a.b": 1 } } }, "todos.update.$user.a.b: expected $user.id or $user.<claim> as a key"],
       [{ todos: { update: { or: [] } } }, "todos.update.or: expected a non-empty list"],
-      [{ todos: { read: true, update: { projectId: { where: {} } } } }, "todos.update.projectId.collection: missing"],
+      [{ staff: { read: { grants: { where: {} } } } }, "staff.read.grants.via: missing"],
       [{ todos: { read: { projectId: { collection: "projects", where: { memberIds: { has: 1 } } } } } }, "todos.read.projectId.where.memberIds.has: unknown operator"],
       [{ todos: { read: { members: { via: "todoId", limit: 1, where: {} } } } }, "todos.read.members.limit: unknown key"],
       [{ todos: { read: { members: { via: 5, where: {} } } } }, "todos.read.members.via: expected a field name"],
@@ -84,6 +84,14 @@ describe("rules files", () => {
     ];
     for (const [rules, message] of mistakes) expect(() => parseRules(rules), JSON.stringify(rules)).toThrow(message);
     expect(() => parseRules({ todos: { update: { title: { like: "x" } } } })).toThrow(RulesError);
+    // Filters through relations name their collection and link by convention, as in SPEC's example.
+    const related = (rules: unknown, collection: string) => (parseRules(rules).collections.get(collection)!.read as ReadonlyArray<unknown>)[0];
+    expect(related({ tasks: { read: { projectId: { where: {} } } } }, "tasks")).toMatchObject({ direction: "forward", link: "projectId", collection: "projects" });
+    expect(related({ posts: { read: { categoryIds: { where: {} } } } }, "posts")).toMatchObject({ direction: "forward", link: "categoryIds", collection: "categories" });
+    expect(related({ projects: { read: { members: { where: { userId: "$user.id" } } } } }, "projects")).toMatchObject({ direction: "reverse", link: "projectId", collection: "members" });
+    expect(related({ boxes: { read: { grants: { where: {} } } } }, "boxes")).toMatchObject({ direction: "reverse", link: "boxId" });
+    expect(related({ tasks: { read: { owner: { collection: "people", where: {} } } } }, "tasks")).toMatchObject({ direction: "forward", link: "owner", collection: "people" });
+    expect(related({ projects: { read: { members: { via: "teamId", where: {} } } } }, "projects")).toMatchObject({ direction: "reverse", link: "teamId" });
     // Every pattern docs/permissions.md suggests is a valid rule.
     const docs = readFileSync(fileURLToPath(new URL("../../../docs/permissions.md", import.meta.url)), "utf8");
     const patterns = [...docs.matchAll(/^\| [^|]+ \| `(\{.*\})` \|$/gm)].map((match) => JSON.parse(match[1]!) as Record<string, unknown>);
@@ -385,7 +393,8 @@ describe("read rules per document", () => {
 
 describe("rules through relations", () => {
   const member = { memberIds: "$user.id" };
-  const inMyProject = { projectId: { collection: "projects", where: member } };
+  // The form SPEC shows: the collection follows from the field's name.
+  const inMyProject = { projectId: { where: member } };
   const rules = {
     projects: { read: member, create: member, update: member },
     tasks: { read: inMyProject, create: inMyProject, update: inMyProject },

@@ -18,7 +18,7 @@ const schema = createSchema({
 type Client = TrellisClient<typeof schema>;
 
 const member = { memberIds: "$user.id" };
-const inMyProject = { projectId: { collection: "projects", where: member } };
+const inMyProject = { projectId: { where: member } };
 const RULES = {
   projects: { read: member, create: member, update: member, delete: member },
   tasks: { read: inMyProject, create: inMyProject, update: inMyProject, delete: inMyProject },

@@ -90,7 +90,7 @@ function parseCollection(value: unknown, path: string): CollectionRules {
   const rule = (operation: Operation): Rule => {
     const each = raw[operation];
     if (each === undefined || typeof each === "boolean") return each ?? false;
-    return filter(each, `${path}.${operation}`, 0);
+    return filter(each, `${path}.${operation}`, 0, path);
   };
   return { read: rule("read"), create: rule("create"), update: rule("update"), delete: rule("delete") };
 }
@@ -117,7 +117,7 @@ function parseRooms(value: unknown): Map<string, JoinRule> {
 }
 
 /** A filter: field filters (bare value or operators), `$user.<claim>` filters, and `or` / `and` / `not`. */
-function filter(value: unknown, path: string, depth: number): RuleCondition[] {
+function filter(value: unknown, path: string, depth: number, collection: string): RuleCondition[] {
   if (depth > MAX_DEPTH) throw new RulesError(path, `or, and, not and filters through relations nest at most ${MAX_DEPTH} deep`);
   const raw = object(value, path);
   const conditions: RuleCondition[] = [];
@@ -125,13 +125,13 @@ function filter(value: unknown, path: string, depth: number): RuleCondition[] {
     const at = `${path}.${key}`;
     if (key === "or" || key === "and") {
       if (!Array.isArray(each) || each.length === 0) throw new RulesError(at, "expected a non-empty list of filters");
-      const branches = each.map((branch, index) => filter(branch, `${at}[${index}]`, depth + 1));
+      const branches = each.map((branch, index) => filter(branch, `${at}[${index}]`, depth + 1, collection));
       if (key === "or") conditions.push({ kind: "or", branches });
       else for (const branch of branches) conditions.push(...branch);
       continue;
     }
     if (key === "not") {
-      conditions.push({ kind: "not", conditions: filter(each, at, depth + 1) });
+      conditions.push({ kind: "not", conditions: filter(each, at, depth + 1, collection) });
       continue;
     }
     const claim = USER_PATH.exec(key)?.[1];
@@ -139,7 +139,7 @@ function filter(value: unknown, path: string, depth: number): RuleCondition[] {
     if (claim === undefined && !NAME.test(key)) throw new RulesError(at, "expected a field name (letters, digits, _)");
     if (isPlainObject(each) && Object.hasOwn(each, "where")) {
       if (claim !== undefined) throw new RulesError(at, "a $user value takes no where");
-      conditions.push(relatedRule(key, each, at, depth));
+      conditions.push(relatedRule(key, each, at, depth, collection));
       continue;
     }
     const operators: Array<[string, unknown]> = isPlainObject(each) ? Object.entries(each) : [["equals", each]];
@@ -152,32 +152,52 @@ function filter(value: unknown, path: string, depth: number): RuleCondition[] {
 }
 
 /**
- * A filter through a relation: `{ "projectId": { "collection": "projects", "where": {…} } }`
- * follows the document's ref field; `{ "members": { "via": "projectId", "where": {…} } }` the
- * documents of `members` (or of `collection`) whose `projectId` names the document.
+ * A filter through a relation, as in queries: `{ "projectId": { "where": {…} } }` follows the
+ * document's ref field, `{ "members": { "where": {…} } }` the documents of `members` pointing
+ * back. The server has no schema, so names follow a convention unless the rule says otherwise: a
+ * key ending in `Id`/`Ids` is a ref field naming documents of the plural (`projectId` →
+ * `projects`, `categoryIds` → `categories`; `"collection"` names another), any other key is a
+ * collection whose ref field is the singular of this one plus `Id` (`projectId` under `projects`;
+ * `"via"` names another). `collection` is the collection the filter sits in.
  */
-function relatedRule(key: string, value: Record<string, unknown>, path: string, depth: number): RelatedRule {
+function relatedRule(key: string, value: Record<string, unknown>, path: string, depth: number, collection: string): RelatedRule {
   for (const option of Object.keys(value)) {
-    if (option !== "where" && option !== "collection" && option !== "via") throw new RulesError(`${path}.${option}`, "unknown key (a filter through a relation takes collection, via and where)");
+    if (option !== "where" && option !== "collection" && option !== "via") throw new RulesError(`${path}.${option}`, "unknown key (a filter through a relation takes where, and collection or via)");
   }
   const name = (option: "collection" | "via") => {
     const each = value[option];
     if (typeof each !== "string" || !NAME.test(each)) throw new RulesError(`${path}.${option}`, `expected a ${option === "via" ? "field" : "collection"} name`);
     return each;
   };
-  const direction = value.via === undefined ? "forward" : "reverse";
-  if (direction === "forward" && value.collection === undefined) {
-    throw new RulesError(`${path}.collection`, `missing: name the collection ${key} refers to (or give via for documents pointing back)`);
+  const refStem = /^(.+?)Ids?$/.exec(key)?.[1];
+  const isForward = value.via === undefined && (value.collection !== undefined || refStem !== undefined);
+  if (isForward) {
+    const target = value.collection === undefined ? pluralOf(refStem!) : name("collection");
+    return { kind: "related", direction: "forward", link: key, collection: target, conditions: filter(value.where, `${path}.where`, depth + 1, target) };
   }
-  const collection = value.collection === undefined ? key : name("collection");
-  if (direction === "reverse" && !NAME.test(collection)) throw new RulesError(path, "expected a collection name");
-  return {
-    kind: "related",
-    direction,
-    link: direction === "forward" ? key : name("via"),
-    collection,
-    conditions: filter(value.where, `${path}.where`, depth + 1),
-  };
+  let link: string;
+  if (value.via !== undefined) link = name("via");
+  else {
+    const singular = singularOf(collection);
+    if (singular === undefined) throw new RulesError(`${path}.via`, `missing: name the field of ${key} that refers to ${collection} (it cannot be told from the names)`);
+    link = `${singular}Id`;
+  }
+  return { kind: "related", direction: "reverse", link, collection: key, conditions: filter(value.where, `${path}.where`, depth + 1, key) };
+}
+
+/** `project` → `projects`, `category` → `categories`, `box` → `boxes`. */
+function pluralOf(word: string): string {
+  if (/[^aeiou]y$/.test(word)) return `${word.slice(0, -1)}ies`;
+  if (/(s|x|z|ch|sh)$/.test(word)) return `${word}es`;
+  return `${word}s`;
+}
+
+/** `projects` → `project`, `categories` → `category`, `boxes` → `box`; undefined for a name not in the plural. */
+function singularOf(word: string): string | undefined {
+  if (word.endsWith("ies")) return `${word.slice(0, -3)}y`;
+  if (/(s|x|z|ch|sh)es$/.test(word)) return word.slice(0, -2);
+  if (word.endsWith("s") && !word.endsWith("ss")) return word.slice(0, -1);
+  return undefined;
 }
 
 function operator(op: string, path: string): Operator {
