@@ -87,27 +87,22 @@ export async function handleHttp(context: HttpContext, request: IncomingMessage,
     case "GET /v1/admin/apps":
     case "POST /v1/admin/apps":
     case "DELETE /v1/admin/apps/:id":
-    case "GET /v1/admin/apps/:id/metrics": {
-      const answer = await answerAdmin(context, request, appOfRoute);
-      if (answer.error) {
-        discardBody(request, response);
-        return sendError(response, answer.error, answer.status);
-      }
-      return send(response, request.method === "POST" ? 201 : 200, answer.data);
-    }
+    case "GET /v1/admin/apps/:id/metrics":
+      return reply(request, response, await answerAdmin(context, request, appOfRoute), request.method === "POST" ? 201 : 200);
     case "POST /v1/query":
-    case "POST /v1/push": {
-      const answer = await answerPost(context, path, request);
-      if (answer.error) {
-        discardBody(request, response);
-        return sendError(response, answer.error, answer.status);
-      }
-      return send(response, 200, answer.data);
-    }
+    case "POST /v1/push":
+      return reply(request, response, await answerPost(context, path, request), 200);
     default:
       discardBody(request, response);
       return sendError(response, { code: "NOT_FOUND", message: `No endpoint ${route}. See docs/protocol.md.` }, 404);
   }
+}
+
+/** Sends an answer: its data with `status`, or its error (the rest of the body discarded). */
+function reply(request: IncomingMessage, response: ServerResponse, answer: HttpAnswer, status: number): void {
+  if (!answer.error) return send(response, status, answer.data);
+  discardBody(request, response);
+  sendError(response, answer.error, answer.status);
 }
 
 /** How long the rest of a refused body may keep arriving after the answer before the connection is cut. */
