@@ -11,6 +11,7 @@ import {
   type NormalizedQuery,
   normalizeQuery,
   ok,
+  QueryCostError,
   runQuery,
   type Schema,
   type StoredFields,
@@ -140,7 +141,13 @@ export class LocalWriter {
     }
     return this.transaction(() => {
       const table = this.store.table(collection);
-      const ids = table === undefined ? [] : runQuery(this.store, query.data).map((row) => table.idOf(row));
+      let ids: string[];
+      try {
+        ids = table === undefined ? [] : runQuery(this.store, query.data).map((row) => table.idOf(row));
+      } catch (error) {
+        if (error instanceof QueryCostError) return fail(error.code, error.message, { ...error.details });
+        throw error;
+      }
       for (const id of ids) {
         if (mode === "delete") {
           this.deleteDocument(collection, id);

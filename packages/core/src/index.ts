@@ -135,4 +135,5 @@ export {
   type UserStatusMessage,
   type WelcomeMessage,
 } from "./protocol/messages.js";
+export { containersOf, jsonShape, type JsonShape, jsonShapeProblem, MAX_CONTAINERS, MAX_FRAME_DEPTH, MAX_VALUE_CONTAINERS } from "./protocol/json-shape.js";
 export { exceedsValueDepth, MAX_VALUE_DEPTH, type ParseLimits, parseClientMessage, parseClientValue, parseServerMessage, parseServerValue, parseTriple } from "./protocol/parse.js";

@@ -104,14 +104,38 @@ describe("values nested far too deep", () => {
       frame("push", `"batchId":"b1","triples":[${tripleText(deep, "createdBy")}]`),
       frame("push", `"batchId":"b2","triples":[${tripleText(nestedJson(4_100))}]`),
       frame("push", `"batchId":"b3","triples":[${tripleText(nestedJson(3_500))}]`),
+      frame("push", `"batchId":"b4","triples":[${tripleText(nestedJson(100))}]`),
       frame("subscribe", `"queryId":"q","cursor":null,"query":${JSON.stringify(query("todos")).replace('"where":[]', `"where":[{"field":"title","op":"equals","operand":${deep}}]`)}`),
     ];
     for (const text of frames) {
       socket.sendRaw(text);
-      expect(await socket.next("error"), text.slice(0, 80)).toMatchObject({ code: "PROTOCOL", message: expect.stringContaining("nest at most 64") });
+      // Past 256 levels the frame is refused before it is parsed; below, the value is.
+      expect(await socket.next("error"), text.slice(0, 80)).toMatchObject({ code: "PROTOCOL", message: expect.stringMatching(/nest at most 64|nests deeper than 256 levels/) });
     }
     const httpPush = await post(state.server.url, "/v1/push", `{"appId":"victim","clientId":"c","batchId":"h1","triples":[${tripleText(deep)}]}`);
     expect(httpPush).toMatchObject({ status: 400, body: { error: { code: "PROTOCOL" } } });
+    expect(await storedTriples(state.server.url, "victim")).toEqual([]);
+    await expectUnharmed({ apps: ["victim"] });
+  });
+});
+
+describe("frames that would cost much to parse", () => {
+  const { state, expectUnharmed } = serverUnderAttack();
+
+  it("are refused from a scan of their bytes: a megabyte nested 500,000 deep, or of 330,000 empty objects", async () => {
+    const socket = await connect(state.server.url, "victim", { userId: "mallory" });
+    const deep = `{"type":"emit","roomType":"doc","roomId":"r","event":"e","data":${"[".repeat(500_000)}${"]".repeat(500_000)}}`;
+    const empties = `{"type":"emit","roomType":"doc","roomId":"r","event":"e","data":[${Array.from({ length: 330_000 }, () => "{}").join(",")}]}`;
+    socket.sendRaw(deep);
+    expect(await socket.next("error")).toMatchObject({ code: "PROTOCOL", message: expect.stringContaining("nests deeper than 256 levels") });
+    socket.sendRaw(empties);
+    expect(await socket.next("error")).toMatchObject({ code: "PROTOCOL", message: expect.stringContaining("holds more than 32768 arrays and objects") });
+    // Over HTTP: a JSON body, and a line of a streamed push.
+    const body = `{"appId":"victim","clientId":"c","batchId":"h1","triples":[${Array.from({ length: 40_000 }, () => "{}").join(",")}]}`;
+    expect(await post(state.server.url, "/v1/push", body)).toMatchObject({ status: 400, body: { error: { code: "PROTOCOL", message: expect.stringContaining("holds more than") } } });
+    const triple = { collection: "todos", id: "many", field: "title", hlc: hlc(), value: Array.from({ length: 40_000 }, () => []) };
+    const lines = await postLines(state.server.url, { appId: "victim", clientId: "c", batchId: "h2" }, [triple]);
+    expect(lines).toMatchObject({ status: 400, body: { error: { code: "PROTOCOL", message: expect.stringContaining("line 2 (triples[0]) holds more than") } } });
     expect(await storedTriples(state.server.url, "victim")).toEqual([]);
     await expectUnharmed({ apps: ["victim"] });
   });
@@ -501,6 +525,14 @@ describe("relation queries that multiply", () => {
     await socket.next("snapshot", (message) => message.queryId === "live");
     await linkAll("dense", [...ids, ...Array.from({ length: 20 }, (_, index) => `m${index}`)]);
     expect(await socket.next("error", (message) => message.details?.queryId === "live")).toMatchObject({ code: "VALIDATION", message: expect.stringContaining('Stopped query "live"') });
+    // Relational filters are charged too: 7 levels of "links to a node that links to …" over
+    // 140 nodes follow 7 × 19,600 links when no node matches.
+    let where: Record<string, unknown> = { name: "none" };
+    for (let level = 0; level < 7; level++) where = { links: { where } };
+    const filtered = normalizeQuery(schema.collections.nodes!, { where }, schema.collections).data;
+    socket.send({ type: "subscribe", queryId: "filtered", query: filtered, cursor: null });
+    expect(await socket.next("error", (message) => message.details?.queryId === "filtered")).toMatchObject({ code: "VALIDATION", message: expect.stringContaining('"where: links"') });
+    expect(await post(state.server.url, "/v1/query", { appId: "dense", query: filtered, cursor: null })).toMatchObject({ status: 400, body: { error: { code: "VALIDATION" } } });
     // The connection and the app go on.
     socket.send({ type: "subscribe", queryId: "shallow", query: linked(1), cursor: null });
     await socket.next("snapshot", (message) => message.queryId === "shallow");

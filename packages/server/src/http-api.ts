@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type DatabaseError, type DatabaseErrorCode, type DatabaseResult, fail, ok, parseClientValue, type Triple } from "@trellis/core";
+import { type DatabaseError, type DatabaseErrorCode, type DatabaseResult, fail, jsonShapeProblem, ok, parseClientValue, type Triple } from "@trellis/core";
 import type { AppHubs } from "./app-hubs.js";
 import type { AdminGate } from "./apps/admin-gate.js";
 import type { AppRegistry } from "./apps/app-registry.js";
@@ -269,6 +269,8 @@ function hubOf(context: HttpContext, appId: unknown) {
 
 /** A JSON object with only the given keys (others are refused, as in frames). */
 function jsonObject(body: string, allowed: readonly string[]): DatabaseResult<Record<string, unknown>> {
+  const problem = jsonShapeProblem(body);
+  if (problem !== undefined) return fail("PROTOCOL", `The request body ${problem}.`);
   let value: unknown;
   try {
     value = JSON.parse(body);

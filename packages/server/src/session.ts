@@ -64,7 +64,7 @@ export class Session implements Peer {
   private hub: AppHub | undefined;
   private phase: "greeting" | "authenticating" | "ready" | "closed" = "greeting";
   /** Frames that arrive while the token is checked, handled in order after `welcome`. */
-  private waiting: string[] = [];
+  private waiting: Array<string | Uint8Array> = [];
   private waitingBytes = 0;
   private protocolErrors = 0;
   /** Who this connection is in rooms: set by `welcome`. */
@@ -145,18 +145,18 @@ export class Session implements Peer {
         this.end();
         return;
       }
-      const text = textOf(data);
+      const frame = frameOf(data);
       // Writes are bounded by the frame limit and stored in the group commit; bulk writes by one
       // user must stay fast, so their parsing does not count against its share.
       if (this.phase !== "authenticating") {
-        isCounted = this.handle(text) !== "push";
+        isCounted = this.handle(frame) !== "push";
         return;
       }
-      this.waitingBytes += text.length;
+      this.waitingBytes += frame.length;
       if (this.waiting.length >= MAX_WAITING_FRAMES || this.waitingBytes > MAX_WAITING_BYTES) {
         return this.reject("PROTOCOL", `More than ${MAX_WAITING_FRAMES} messages or ${MAX_WAITING_BYTES / 1024 / 1024} MiB before "welcome".`);
       }
-      this.waiting.push(text);
+      this.waiting.push(frame);
     } catch (error) {
       this.failed("frame", error);
     } finally {
@@ -191,8 +191,8 @@ export class Session implements Peer {
   }
 
   /** Handles one frame; answers the type of the message it held (undefined for a malformed one). */
-  private handle(text: string): ClientMessage["type"] | undefined {
-    const parsed = parseClientMessage(text, { maxBytes: this.context.maxFrameBytes });
+  private handle(frame: string | Uint8Array): ClientMessage["type"] | undefined {
+    const parsed = parseClientMessage(frame, { maxBytes: this.context.maxFrameBytes });
     if (parsed.error) {
       this.refuse(parsed.error);
       return undefined;
@@ -312,7 +312,7 @@ export class Session implements Peer {
     this.send({ type: "welcome", serverHlc: hub.data.now(), userId: user.data.userId });
     const waiting = this.waiting;
     this.waiting = [];
-    for (const text of waiting) this.handle(text);
+    for (const frame of waiting) this.handle(frame);
   }
 
   /** Whose share of the server's time this connection spends: its user's, in its app. */
@@ -384,9 +384,10 @@ function detailsOf(message: ClientMessage): Record<string, unknown> {
   return {};
 }
 
-function textOf(data: unknown): string {
+/** A frame as `ws` hands it over: its bytes are checked before they are decoded (see `parseClientMessage`). */
+function frameOf(data: unknown): string | Uint8Array {
   if (typeof data === "string") return data;
-  if (Array.isArray(data)) return Buffer.concat(data as Buffer[]).toString("utf8");
-  if (data instanceof ArrayBuffer) return Buffer.from(data).toString("utf8");
-  return (data as Buffer).toString("utf8");
+  if (Array.isArray(data)) return Buffer.concat(data as Buffer[]);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return data as Uint8Array;
 }

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from "node:http";
-import { type DatabaseResult, fail, ok, parseTriple, type Triple } from "@trellis/core";
+import { type DatabaseResult, fail, jsonShapeProblem, ok, parseTriple, type Triple } from "@trellis/core";
 import type { BodyBudget } from "./body-budget.js";
 
 /** The content type of a push streamed as lines: the envelope, then one triple per line. */
@@ -50,11 +50,16 @@ export function readStreamedPush(request: IncomingMessage, limits: StreamLimits)
     /** Takes one complete line; false once the push is refused. */
     const take = (line: string): boolean => {
       if (line.trim() === "") return true;
+      const which = envelope === undefined ? "the first line" : `line ${triples.length + 2} (triples[${triples.length}])`;
+      const problem = jsonShapeProblem(line);
+      if (problem !== undefined) {
+        finish(fail("PROTOCOL", `Refused a streamed push: ${which} ${problem}.`));
+        return false;
+      }
       let value: unknown;
       try {
         value = JSON.parse(line);
       } catch {
-        const which = envelope === undefined ? "the first line" : `line ${triples.length + 2} (triples[${triples.length}])`;
         finish(fail("PROTOCOL", `Refused a streamed push: ${which} is not valid JSON.`));
         return false;
       }

@@ -1,4 +1,4 @@
-import { type DatabaseError, type DatabaseResult, encodeHlc, fail, ok, type PushMessage, type Triple } from "@trellis/core";
+import { type DatabaseError, type DatabaseResult, encodeHlc, fail, jsonShape, MAX_CONTAINERS, ok, type PushMessage, type Triple } from "@trellis/core";
 import { describe, expect, it } from "vitest";
 import { createMemoryOutbox, type OutboxEntry } from "./outbox.js";
 import { OutboxPusher } from "./outbox-pusher.js";
@@ -77,6 +77,21 @@ describe("OutboxPusher", () => {
     pusher.flush();
     expect(frames.map((frame) => frame.batchId)).toEqual(["c", "e"]);
     for (const frame of frames) expect(new TextEncoder().encode(JSON.stringify(frame)).length).toBeLessThan(1024 * KiB);
+  });
+
+  it("keeps frames under the server's count of arrays and objects, and sends an entry with more over HTTP", () => {
+    const { outbox, pusher, frames, log } = setup();
+    // 12,000 small objects each (12,001 with the triple): two fit in a frame, not three.
+    const points = (count: number) => Array.from({ length: count }, (_, index) => ({ x: index }));
+    for (const id of ["a", "b", "c"]) outbox.add(entry(id, points(12_000)));
+    // Two writes of 20,000 in one batch: over a frame's count, each line of an HTTP push within it.
+    outbox.add({ batchId: "many", triples: [tripleOf("many", points(20_000)), { ...tripleOf("many", points(20_000)), field: "other" }] });
+    pusher.flush();
+    expect(frames.map((frame) => frame.batchId)).toEqual(["b", "c"]);
+    for (const frame of frames) expect(jsonShape(JSON.stringify(frame)).containers).toBeLessThanOrEqual(MAX_CONTAINERS);
+    pusher.acknowledge("b");
+    pusher.acknowledge("c");
+    expect(log.slice(-1)).toEqual(["http many"]);
   });
 
   it("counts UTF-8 bytes, not characters, against the limit", () => {

@@ -1,10 +1,12 @@
-import { type DatabaseError, type DatabaseResult, DEFAULT_MAX_FRAME_BYTES, type PushMessage } from "@trellis/core";
+import { type DatabaseError, type DatabaseResult, DEFAULT_MAX_FRAME_BYTES, jsonShape, MAX_CONTAINERS, type PushMessage } from "@trellis/core";
 import type { Outbox, OutboxEntry } from "./outbox.js";
 
 /** Room left in a frame for the `push` envelope around the triples. */
 const FRAME_BUDGET_BYTES = DEFAULT_MAX_FRAME_BYTES - 4 * 1024;
 /** Entries above this go over HTTP: a frame of their own would come close to the server's frame limit. */
 const HTTP_ENTRY_BYTES = 512 * 1024;
+/** Room left in a frame's count of arrays and objects for the `push` envelope (the server's limit is `MAX_CONTAINERS`). */
+const FRAME_BUDGET_CONTAINERS = MAX_CONTAINERS - 16;
 
 export interface OutboxPusherOptions {
   readonly outbox: Outbox;
@@ -26,7 +28,8 @@ export interface OutboxPusherOptions {
 
 /**
  * Pushes the outbox, in order, on the current connection. Entries go several to a frame
- * (named by its last entry's batch id) up to the frame limit; an entry too large for that goes
+ * (named by its last entry's batch id) up to the frame limits (bytes, and arrays and objects,
+ * which the server counts before it parses); an entry too large for that goes
  * over HTTP, once every frame before it is acknowledged, and the entries after it wait for its
  * answer: the server stores entries in the order they were written. An `ack` (or a refusal) of
  * a frame removes every entry it carried. After a reconnect everything unacknowledged goes
@@ -69,6 +72,7 @@ export class OutboxPusher {
     this.isWaitingForAcks = false;
     let frame: OutboxEntry[] = [];
     let bytes = 0;
+    let containers = 0;
     const sendFrame = (): boolean => {
       if (frame.length === 0) return true;
       const batchId = frame[frame.length - 1]!.batchId;
@@ -79,21 +83,26 @@ export class OutboxPusher {
       for (const id of ids) this.sent.add(id);
       frame = [];
       bytes = 0;
+      containers = 0;
       return true;
     };
     for (const entry of [...this.options.outbox.entries()]) {
       if (this.sent.has(entry.batchId)) continue;
-      const size = utf8Length(JSON.stringify(entry.triples));
-      if (size > HTTP_ENTRY_BYTES) {
+      const text = JSON.stringify(entry.triples);
+      const size = utf8Length(text);
+      const shape = jsonShape(text, Infinity, FRAME_BUDGET_CONTAINERS);
+      if (size > HTTP_ENTRY_BYTES || shape.containers > FRAME_BUDGET_CONTAINERS) {
         // HTTP may overtake the socket: send it only once everything before it is stored.
         if (!sendFrame()) return;
         if (this.frames.size > 0) this.isWaitingForAcks = true;
         else this.pushOverHttp(entry);
         return;
       }
-      if ((this.alone.has(entry.batchId) || bytes + size > FRAME_BUDGET_BYTES) && !sendFrame()) return;
+      const isFull = bytes + size > FRAME_BUDGET_BYTES || containers + shape.containers > FRAME_BUDGET_CONTAINERS;
+      if ((this.alone.has(entry.batchId) || isFull) && !sendFrame()) return;
       frame.push(entry);
       bytes += size + 1;
+      containers += shape.containers;
       if (this.alone.has(entry.batchId) && !sendFrame()) return;
     }
     sendFrame();

@@ -7,8 +7,9 @@ import { t } from "../schema/t.js";
 import { TripleStore } from "../store/triple-store.js";
 import { DELETED_FIELD, type Triple } from "../triples.js";
 import { type ClientMessage, PROTOCOL_VERSION, type ServerMessage } from "./messages.js";
+import { jsonShape, MAX_CONTAINERS, MAX_FRAME_DEPTH, MAX_VALUE_CONTAINERS } from "./json-shape.js";
 import { MAX_VALUE_DEPTH, parseClientMessage, parseClientValue, parseServerMessage, parseServerValue } from "./parse.js";
-import { isJson } from "../schema/validate.js";
+import { isJson, validateWrite } from "../schema/validate.js";
 
 const schema = createSchema({
   entities: {
@@ -189,13 +190,42 @@ describe("frame-level rejections", () => {
     refusedClient("[]", "expected a JSON object, got an array");
     refusedClient('"ping"', "expected a JSON object");
     refusedClient("42", "expected a JSON object");
-    expect(parseClientMessage(new Uint8Array([1, 2]) as unknown as string).error?.message).toContain("expected a text frame");
+    expect(parseClientMessage(42 as unknown as string).error?.message).toContain("expected a text frame");
+    expect(parseClientMessage(new Uint16Array([1, 2]) as unknown as string).error?.message).toContain("expected a text frame");
+    expect(parseClientMessage(new TextEncoder().encode('{"type":"ping"}')).data).toEqual({ type: "ping" });
     refusedServer("not json", "not valid JSON");
   });
 
-  it("never throws on absurd nesting, and refuses it", () => {
+  it("never throws on absurd nesting, and refuses it before parsing, as text or as bytes", () => {
     const deep = `{"type":"push","batchId":"b","triples":[{"collection":"a","id":"x","field":"f","hlc":"${HLC}","value":${"[".repeat(100_000)}${"]".repeat(100_000)}}]}`;
-    expect(parseClientMessage(deep).error).toMatchObject({ code: "PROTOCOL", details: { path: "triples[0].value" } });
+    for (const frame of [deep, new TextEncoder().encode(deep)]) {
+      expect(parseClientMessage(frame).error).toMatchObject({ code: "PROTOCOL", message: expect.stringContaining(`nests deeper than ${MAX_FRAME_DEPTH} levels`) });
+    }
+    // What a server sends is not held to it (its snapshots may hold many documents): it is parsed.
+    expect(parseServerMessage(deep).error?.message).toContain("unknown message type");
+  });
+
+  it("refuses a frame of more arrays and objects than it may hold, and a value of more than a value may hold", () => {
+    const empties = `{"type":"emit","roomType":"doc","roomId":"r","event":"e","data":[${Array.from({ length: MAX_CONTAINERS }, () => "{}").join(",")}]}`;
+    refusedClient(empties, `holds more than ${MAX_CONTAINERS} arrays and objects`);
+    const points = (count: number) => Array.from({ length: count }, (_, x) => ({ x }));
+    expect(client(push([triple({ value: points(MAX_VALUE_CONTAINERS - 1) })])).error).toBeUndefined();
+    refused(push([triple({ value: points(MAX_VALUE_CONTAINERS) })]), "triples[0].value", `values hold at most ${MAX_VALUE_CONTAINERS} arrays and objects`);
+    // The client refuses to write such a value: a push of it could never be stored.
+    expect(validateWrite(collections.posts!, { meta: points(MAX_VALUE_CONTAINERS - 1) }, "update", 0).error).toBeUndefined();
+    expect(validateWrite(collections.posts!, { meta: points(MAX_VALUE_CONTAINERS) }, "update", 0).error?.message).toContain(`at most ${MAX_VALUE_CONTAINERS} arrays and objects`);
+  });
+
+  it("accepts the deepest query the protocol allows within the frame's depth", () => {
+    const nested = (depth: number): unknown => (depth === 0 ? 1 : [nested(depth - 1)]);
+    let where: unknown[] = [{ field: "name", op: "equals", operand: nested(MAX_VALUE_DEPTH) }];
+    for (let level = 0; level < 8; level++) where = [level % 2 === 0 ? { not: where } : { or: [where, []] }];
+    const relation = { name: "authorId", cardinality: "one", direction: "forward", link: "authorId", linkSpec: { type: "ref", optional: true, target: "users" } };
+    let query: unknown = { ...simpleQuery, where };
+    for (let level = 0; level < 8; level++) query = { ...simpleQuery, relations: [{ ...relation, query }] };
+    const frame = JSON.stringify(subscribe(query));
+    expect(parseClientMessage(frame).error).toBeUndefined();
+    expect(jsonShape(frame, MAX_FRAME_DEPTH / 2).isTooDeep).toBe(false);
   });
 
   it("refuses every JSON value nested deeper than the client's t.json limit, and accepts one at it", () => {

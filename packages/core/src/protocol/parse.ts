@@ -14,6 +14,7 @@ import {
 } from "../query/query.js";
 import type { FieldSpec, FieldType } from "../schema/field.js";
 import { DELETED_FIELD, type DocumentRef, type Triple } from "../triples.js";
+import { containersOf, jsonShapeProblem, MAX_VALUE_CONTAINERS } from "./json-shape.js";
 import { type ClientMessage, DEFAULT_MAX_FRAME_BYTES, helloMessage, MAX_HELD_IDS, PROTOCOL_VERSION, type RoomAddress, type ServerMessage, type StatusValues } from "./messages.js";
 
 /** Limits of {@link parseClientMessage} / {@link parseServerMessage}. */
@@ -123,9 +124,10 @@ export function exceedsValueDepth(value: unknown): boolean {
   return false;
 }
 
-/** A JSON value nested at most {@link MAX_VALUE_DEPTH} deep. */
+/** A JSON value nested at most {@link MAX_VALUE_DEPTH} deep, holding at most {@link MAX_VALUE_CONTAINERS} arrays and objects. */
 function jsonValue(value: unknown, path: string): unknown {
   if (exceedsValueDepth(value)) throw new Invalid(path, `values nest at most ${MAX_VALUE_DEPTH} deep`);
+  if (containersOf(value, MAX_VALUE_CONTAINERS) > MAX_VALUE_CONTAINERS) throw new Invalid(path, `values hold at most ${MAX_VALUE_CONTAINERS} arrays and objects`);
   return value;
 }
 
@@ -523,6 +525,7 @@ function unknownType(type: unknown, expected: string): Invalid {
 }
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 /** Where {@link utf8BytesUpTo} encodes, for limits up to 4 MiB (made on first use). */
 let scratch: Uint8Array | undefined;
 
@@ -565,16 +568,22 @@ function forbiddenKey(root: unknown): string | undefined {
   return undefined;
 }
 
-function parseFrame<T>(side: "client" | "server", text: unknown, limits: ParseLimits | undefined, build: (raw: Obj) => T): DatabaseResult<T> {
+function parseFrame<T>(side: "client" | "server", frame: unknown, limits: ParseLimits | undefined, build: (raw: Obj) => T): DatabaseResult<T> {
   const what = `${side} message`;
-  if (typeof text !== "string") return fail("PROTOCOL", `Refused a ${what}: expected a text frame, got ${describe(text)}.`);
+  // ArrayBuffer.isView, not instanceof: a Buffer from another realm (a test runner's) counts too.
+  if (typeof frame !== "string" && !(ArrayBuffer.isView(frame) && (frame as Uint8Array).BYTES_PER_ELEMENT === 1)) return fail("PROTOCOL", `Refused a ${what}: expected a text frame, got ${describe(frame)}.`);
   const maxBytes = limits?.maxBytes ?? DEFAULT_MAX_FRAME_BYTES;
-  if (utf8BytesUpTo(text, maxBytes) > maxBytes) {
+  const bytes = typeof frame === "string" ? undefined : (frame as Uint8Array);
+  if ((bytes === undefined ? utf8BytesUpTo(frame as string, maxBytes) : bytes.byteLength) > maxBytes) {
     return fail("PROTOCOL", `Refused a ${what}: the frame is larger than the limit of ${maxBytes} bytes.`, { maxBytes });
   }
+  // What a client sends is bounded before it is parsed: parsing is the costly part. A server's
+  // frames (snapshots of many documents) may hold more.
+  const problem = side === "client" ? jsonShapeProblem(bytes ?? (frame as string)) : undefined;
+  if (problem !== undefined) return fail("PROTOCOL", `Refused a ${what}: the frame ${problem}.`);
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = JSON.parse(bytes === undefined ? (frame as string) : decoder.decode(bytes));
   } catch {
     return fail("PROTOCOL", `Refused a ${what}: the frame is not valid JSON.`);
   }
@@ -627,14 +636,16 @@ export function parseTriple(value: unknown, index: number): DatabaseResult<Tripl
 }
 
 /**
- * Parses and validates one frame a client sent (server side). Never throws: anything that does
- * not follow the protocol is a PROTOCOL error naming what is wrong and where.
+ * Parses and validates one frame a client sent (server side), as text or as its UTF-8 bytes (the
+ * cheaper to check). Never throws: anything that does not follow the protocol is a PROTOCOL
+ * error naming what is wrong and where. Its size, depth and number of arrays and objects are
+ * checked before it is parsed (see `MAX_CONTAINERS`).
  *
  * @example
  * const { data: message, error } = parseClientMessage(frame);
  * if (error) return socket.send(JSON.stringify({ type: "error", ...error.toJSON() }));
  */
-export function parseClientMessage(text: string, limits?: ParseLimits): DatabaseResult<ClientMessage> {
+export function parseClientMessage(text: string | Uint8Array, limits?: ParseLimits): DatabaseResult<ClientMessage> {
   return parseFrame("client", text, limits, clientMessage);
 }
 

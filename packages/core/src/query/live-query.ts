@@ -4,12 +4,12 @@ import { type MaterializePass, type Materializer, compileMaterializer } from "./
 import { compileOrder, insertionPoint, type Keyed, type Ordering } from "./order.js";
 import { compileWhere, type RowTest } from "./predicate.js";
 import { type NormalizedQuery, relatedFilters, whereFields } from "./query.js";
-import { QueryCostError, type QueryCostOptions } from "./query-cost.js";
+import { type CostMeter, QueryCostError, type QueryCostOptions } from "./query-cost.js";
 import { resultComparer } from "./same-result.js";
 import { compilePageWindow, EMPTY_WINDOW, type PageWindow, type ResultWindow, resultWindow } from "./cursor.js";
 import { readDependsOnCreatedAt } from "./read-field.js";
 import { type LiveView, routeOf, type Watch } from "./live-view.js";
-import { sortedMatches } from "./run-query.js";
+import { matchMeter, sortedMatches } from "./run-query.js";
 import { RelationTracker } from "./live-relations.js";
 import type { Source, SourceTable } from "./source.js";
 import { CREATED_AT_FIELD } from "../triples.js";
@@ -72,11 +72,18 @@ export class LiveQuery implements LiveView {
    */
   isComplete = true;
   private readonly relations: RelationTracker | undefined;
+  /** What one commit's changes make it decide again through relational filters is charged here. */
+  private commitMeter: CostMeter | undefined;
+  /**
+   * Its matches could not be kept up to date within the cost limit: they are computed from
+   * scratch on the next flush, which fails the same way while the data stays as costly.
+   */
+  private needsRematch = false;
 
   constructor(
     query: NormalizedQuery,
     private readonly source: Source,
-    options?: QueryCostOptions,
+    private readonly options?: QueryCostOptions,
   ) {
     this.query = query;
     this.relations = query.relations === undefined && relatedFilters(query.where).length === 0 ? undefined : new RelationTracker(query, source);
@@ -104,12 +111,7 @@ export class LiveQuery implements LiveView {
     const table = source.table(query.collection);
     this.table = table;
     this.isComplete = table?.isPartial !== true;
-    if (table !== undefined) {
-      for (const entry of sortedMatches(table, query, undefined, source)) {
-        this.entries.push(entry);
-        this.members.set(entry.row, entry);
-      }
-    }
+    if (table !== undefined) this.rematch(table);
     this.output = signal<readonly ResultDoc[]>(this.render());
   }
 
@@ -159,20 +161,44 @@ export class LiveQuery implements LiveView {
     }
     this.table = table;
     this.isComplete = table?.isPartial !== true;
+    for (const row of this.visibleRows) this.touched.add(row);
+    this.isDirty = true;
+    try {
+      this.rematch(table);
+    } catch (error) {
+      if (!(error instanceof QueryCostError)) throw error;
+      this.needsRematch = true;
+    }
+  }
+
+  /** Computes every match from `table` (its collection's), within the cost limit or throwing. */
+  private rematch(table: SourceTable): void {
+    const matches = sortedMatches(table, this.query, undefined, this.source, this.options);
     this.entries.length = 0;
     this.members.clear();
-    for (const entry of sortedMatches(table, this.query, undefined, this.source)) {
+    for (const entry of matches) {
       this.entries.push(entry);
       this.members.set(entry.row, entry);
     }
-    for (const row of this.visibleRows) this.touched.add(row);
-    this.isDirty = true;
+    this.needsRematch = false;
   }
 
   /** Folds one row change in; the signal changes only on {@link flush}. */
   apply(table: SourceTable, row: number, change: RowChange): void {
+    if (this.needsRematch) return;
+    try {
+      this.fold(table, row, change);
+    } catch (error) {
+      if (!(error instanceof QueryCostError)) throw error;
+      // Some rows were decided again, others not: the next flush starts over.
+      this.needsRematch = true;
+      this.isDirty = true;
+    }
+  }
+
+  private fold(table: SourceTable, row: number, change: RowChange): void {
     if (this.relations !== undefined && this.relations.canSee(table, row, change)) {
-      const affected = this.relations.affectedRoots(table, row, change);
+      const affected = this.relations.affectedRoots(table, row, change, (this.commitMeter ??= matchMeter(this.query, this.options)));
       if (affected.throughFilter) this.bumpReach();
       for (const root of affected.touch) {
         if (!this.members.has(root)) continue;
@@ -206,7 +232,7 @@ export class LiveQuery implements LiveView {
   private applyToMatches(table: SourceTable, row: number, change: RowChange): void {
     this.table = table;
     const previous = this.members.get(row);
-    const matches = table.isLive(row) && this.test(table, row);
+    const matches = table.isLive(row) && this.test(table, row, this.relations === undefined ? undefined : (this.commitMeter ??= matchMeter(this.query, this.options)));
     if (previous === undefined) {
       if (!matches) return;
       const entry = this.ordering.keyOf(table, row);
@@ -238,11 +264,21 @@ export class LiveQuery implements LiveView {
 
   /** Publishes the result (or its failure) if what users see changed; returns whether it did. */
   flush(): boolean {
+    this.commitMeter = undefined;
     if (!this.isDirty) return false;
     this.isDirty = false;
     const before = this.output.peek();
     let next: readonly ResultDoc[];
     try {
+      if (this.needsRematch) {
+        const root = this.source.table(this.query.collection);
+        for (const row of this.visibleRows) this.touched.add(row);
+        if (root === undefined) {
+          this.entries.length = 0;
+          this.members.clear();
+          this.needsRematch = false;
+        } else this.rematch(root);
+      }
       next = this.render();
     } catch (error) {
       if (!(error instanceof QueryCostError)) throw error;

@@ -2,6 +2,7 @@ import { readStored } from "../schema/read.js";
 import type { RowChange } from "../store/table.js";
 import { CREATED_AT_FIELD } from "../triples.js";
 import { type Condition, type NormalizedQuery, type NormalizedRelation, relatedFilters, whereFields } from "./query.js";
+import type { CostMeter } from "./query-cost.js";
 import { readDependsOnCreatedAt } from "./read-field.js";
 import type { Source, SourceTable } from "./source.js";
 
@@ -103,10 +104,13 @@ export class RelationTracker {
     return false;
   }
 
-  /** Root rows whose match or relations a change of a related row can alter. */
-  affectedRoots(table: SourceTable, row: number, change: RowChange): AffectedRoots {
+  /**
+   * Root rows whose match or relations a change of a related row can alter. With a `meter`, the
+   * parent rows each step up examines are charged to it first.
+   */
+  affectedRoots(table: SourceTable, row: number, change: RowChange, meter?: CostMeter): AffectedRoots {
     const isLivenessChange = change.wasLive !== table.isLive(row);
-    return this.rootsOf(table, row, change, (node) => isLivenessChange || node.dependsOnEveryField || change.changedAny(node.dependencies));
+    return this.rootsOf(table, row, change, (node) => isLivenessChange || node.dependsOnEveryField || change.changedAny(node.dependencies), meter);
   }
 
   /** Root rows whose match or relations depend on a row of a related table, whatever changed. */
@@ -114,7 +118,7 @@ export class RelationTracker {
     return this.rootsOf(table, row, undefined, () => true);
   }
 
-  private rootsOf(table: SourceTable, row: number, change: RowChange | undefined, concerns: (node: TrackedNode) => boolean): AffectedRoots {
+  private rootsOf(table: SourceTable, row: number, change: RowChange | undefined, concerns: (node: TrackedNode) => boolean, meter?: CostMeter): AffectedRoots {
     const affected = { retest: new Set<number>(), touch: new Set<number>(), throughFilter: false };
     for (const node of this.nodes) {
       if (node.collection !== table.name || !concerns(node)) continue;
@@ -131,7 +135,9 @@ export class RelationTracker {
         for (const child of children) {
           // Only the changed row itself has before-values; rows further up did not change.
           const childChange = step === node.path.length - 1 ? change : undefined;
-          for (const parent of parentRows(node.path[step]!, parentTable, childTable, child, childChange)) parents.add(parent);
+          const found = parentRows(node.path[step]!, parentTable, childTable, child, childChange);
+          meter?.charge(Array.isArray(found) ? found.length : (found as ReadonlySet<number>).size, node.path[step]!.link);
+          for (const parent of found) parents.add(parent);
         }
         children = parents;
         childTable = parentTable;
@@ -162,7 +168,7 @@ function parentRows(
   childTable: SourceTable,
   child: number,
   change: RowChange | undefined,
-): Iterable<number> {
+): ReadonlySet<number> | number[] {
   if (relation.direction === "forward") {
     const childId = childTable.idOf(child);
     if (parentTable.equalityIndex) return parentTable.equalityIndex(relation.link).get(childId);

@@ -106,7 +106,7 @@ describe("compileMaterializer sharing", () => {
     expect(refused).toBeInstanceOf(QueryCostError);
     expect((refused as QueryCostError).details).toEqual({ collection: "nodes", relation: "links", limit: 287 });
     expect((refused as QueryCostError).code).toBe("VALIDATION");
-    expect((refused as QueryCostError).message).toMatch(/more than 287 linked documents.*Narrow the relations with where or limit, or nest fewer levels/);
+    expect((refused as QueryCostError).message).toMatch(/more than 287 linked documents.*Narrow the relations with where or limit, filter through fewer links, or nest fewer levels/);
     const { code, message, details } = refused as QueryCostError;
     expect(fail(code, message, details).error.toJSON()).toEqual({ code: "VALIDATION", message, details: { collection: "nodes", relation: "links", limit: 287 } });
   });

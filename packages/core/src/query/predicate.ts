@@ -1,4 +1,5 @@
 import type { FieldSpec } from "../schema/field.js";
+import type { CostMeter } from "./query-cost.js";
 import { readStored } from "../schema/read.js";
 import { type Condition, type FieldCondition, isFieldCondition, type RelatedFilter } from "./query.js";
 import { fieldReader } from "./read-field.js";
@@ -81,8 +82,11 @@ function setTest(condition: FieldCondition): ValueTest {
   }
 }
 
-/** A compiled `where`: all conditions must hold. */
-export type RowTest = (table: SourceTable, row: number) => boolean;
+/**
+ * A compiled `where`: all conditions must hold. With a `meter`, the documents its relational
+ * filters link to are charged to it before they are examined (answers it remembers cost nothing).
+ */
+export type RowTest = (table: SourceTable, row: number, meter?: CostMeter) => boolean;
 
 /**
  * Compiles a normalized `where` into one row test: every condition must hold; an `or` holds when
@@ -93,8 +97,8 @@ export function compileWhere(conditions: readonly Condition[], specs: Readonly<R
   const tests = conditions.map((condition) => compileCondition(condition, specs, source));
   if (tests.length === 0) return () => true;
   if (tests.length === 1) return tests[0]!;
-  return (table, row) => {
-    for (const test of tests) if (!test(table, row)) return false;
+  return (table, row, meter) => {
+    for (const test of tests) if (!test(table, row, meter)) return false;
     return true;
   };
 }
@@ -108,14 +112,14 @@ function compileCondition(condition: Condition, specs: Readonly<Record<string, F
   }
   if ("or" in condition) {
     const branches = condition.or.map((branch) => compileWhere(branch, specs, source));
-    return (table, row) => {
-      for (const branch of branches) if (branch(table, row)) return true;
+    return (table, row, meter) => {
+      for (const branch of branches) if (branch(table, row, meter)) return true;
       return false;
     };
   }
   if ("not" in condition) {
     const negated = compileWhere(condition.not, specs, source);
-    return (table, row) => !negated(table, row);
+    return (table, row, meter) => !negated(table, row, meter);
   }
   if (source === undefined) throw new TypeError(`compileWhere: the filter through "${condition.related.link}" needs a source.`);
   return compileRelated(condition.related, source);
@@ -124,7 +128,8 @@ function compileCondition(condition: Condition, specs: Readonly<Record<string, F
 /**
  * A relational filter's test. Answers are remembered per row while the source does not change
  * (see `Source.version`), so a filter nested in another is decided once per document it reaches:
- * a query costs the links it follows, never their product.
+ * a query costs the links it follows, never their product. The links it follows are charged to
+ * the meter as `where: <link>`.
  */
 function compileRelated(filter: RelatedFilter, source: Source): RowTest {
   const test = compileWhere(filter.where, filter.specs, source);
@@ -132,7 +137,8 @@ function compileRelated(filter: RelatedFilter, source: Source): RowTest {
   let answers = new Map<number, boolean>();
   let answersOf: SourceTable | undefined;
   let answersAt: number | undefined;
-  return (table, row) => {
+  const label = `where: ${filter.link}`;
+  return (table, row, meter) => {
     const version = source.version;
     if (version === undefined || version !== answersAt || table !== answersOf) {
       answers = new Map();
@@ -144,8 +150,9 @@ function compileRelated(filter: RelatedFilter, source: Source): RowTest {
     const related = source.table(filter.collection);
     let holds = false;
     if (related !== undefined) {
-      for (const candidate of reached(related, table, row)) {
-        if (test(related, candidate)) {
+      const charge = meter === undefined ? undefined : (examined: number) => meter.charge(examined, label);
+      for (const candidate of reached(related, table, row, charge)) {
+        if (test(related, candidate, meter)) {
           holds = true;
           break;
         }

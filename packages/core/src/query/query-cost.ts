@@ -1,5 +1,7 @@
 /**
- * The most linked documents one materialization pass may examine when no limit is configured.
+ * The most linked documents one pass may examine when no limit is configured: one materialization
+ * of a result through its relations, or one matching of rows through relational filters (the
+ * first matching of a query, or what one commit makes a live query decide again).
  * The unit is one document a relation looks at for one parent, before the relation's `where` and
  * `limit` (an id in a forward ref, a hit of the reverse link's index, a row of a scan), so it
  * counts the work a pass does, not the size of the result. It admits 10,000 documents with 5
@@ -45,13 +47,13 @@ export class QueryCostError extends Error {
   override readonly name = "QueryCostError";
   /** The code of the `DatabaseResult` error it maps to. */
   readonly code = "VALIDATION";
-  /** Plain data for an error's `details`: the root collection, the relation that ran over, the limit. */
+  /** Plain data for an error's `details`: the root collection, the relation (or `where: <link>` filter) that ran over, the limit. */
   readonly details: Readonly<{ collection: string; relation: string; limit: number }>;
 
   constructor(collection: string, relation: string, limit: number) {
     super(
-      `A query of ${collection} would examine more than ${limit} linked documents through its relations (the limit was reached at "${relation}"). ` +
-        "Narrow the relations with where or limit, or nest fewer levels of them.",
+      `A query of ${collection} would examine more than ${limit} linked documents through its relations or relational filters (the limit was reached at "${relation}"). ` +
+        "Narrow the relations with where or limit, filter through fewer links, or nest fewer levels.",
     );
     this.details = { collection, relation, limit };
   }

@@ -8,6 +8,7 @@ import { acquireLiveAggregate } from "./live-aggregate.js";
 import { LiveQueryRegistry } from "./live-registry.js";
 import { compileMaterializer } from "./materialize.js";
 import { normalizeQuery } from "./normalize.js";
+import { QueryCostError } from "./query-cost.js";
 import { collectionsOf, type RelatedFilter } from "./query.js";
 import { runQuery } from "./run-query.js";
 import type { Source } from "./source.js";
@@ -174,5 +175,70 @@ describe("relational filters", () => {
     expect(runQuery(counting, query)).toHaveLength(200);
     // Each level reads each task's link and title a bounded number of times: linear, not 200^3.
     expect(reads).toBeLessThan(200 * 20);
+  });
+});
+
+describe("the cost of relational filters", () => {
+  const graph = createSchema({ entities: { nodes: { name: t.string({ fallback: "" }), links: t.refMany("nodes") } } });
+  /** `count` nodes, each linking every one of them. */
+  function linkedNodes(count: number) {
+    const store = new TripleStore();
+    const clock = createClock({ node: "test", wallClock: () => 1_700_000_000_000 });
+    store.transact(() => {
+      for (let i = 0; i < count; i++) {
+        store.setField("nodes", `n${i}`, "name", `n${i}`, clock.now());
+        for (let j = 0; j < count; j++) store.setElement("nodes", `n${i}`, "links", `n${j}`, true, clock.now());
+      }
+    });
+    return { store, clock };
+  }
+  /** Documents linking documents linking … `depth` times, down to one named `name`. */
+  const nested = (depth: number, name: string) => {
+    let where: Record<string, unknown> = { name };
+    for (let level = 0; level < depth; level++) where = { links: { where } };
+    const normalized = normalizeQuery(graph.collections.nodes!, { where }, graph.collections);
+    if (normalized.error) throw normalized.error;
+    return normalized.data;
+  };
+
+  it("charges the links a filter follows to the query's limit, and refuses a query over it", () => {
+    const { store } = linkedNodes(60);
+    // No node is named "none": every level examines every link of every node, 60 × 60 per level.
+    expect(runQuery(store, nested(3, "none"), { maxQueryCost: 3 * 3_600 })).toEqual([]);
+    let refused: unknown;
+    try {
+      runQuery(store, nested(4, "none"), { maxQueryCost: 3 * 3_600 });
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toBeInstanceOf(QueryCostError);
+    expect((refused as QueryCostError).details).toEqual({ collection: "nodes", relation: "where: links", limit: 10_800 });
+    expect((refused as QueryCostError).message).toMatch(/relational filters.*filter through fewer links/);
+    // A registry refuses it the same way, from its own limit.
+    expect(() => new LiveQueryRegistry(store, { maxQueryCost: 10_800 }).acquire(nested(4, "none"))).toThrow(QueryCostError);
+    // Answers already decided are free: the nested filters of one pass are decided once per node.
+    expect(runQuery(store, nested(3, "n1"), { maxQueryCost: 3 * 3_600 })).toHaveLength(60);
+  });
+
+  it("fails a live query that a commit makes too costly to keep, keeping its last result, until the data is cheap again", () => {
+    const { store, clock } = linkedNodes(40);
+    const registry = new LiveQueryRegistry(store, { maxQueryCost: 3_000 });
+    // Two levels over 40 × 40 links, each stopping at its first match: far under the limit.
+    const live = registry.acquire(nested(2, "n1"));
+    expect(live.result.value).toHaveLength(40);
+    expect(live.failure.value).toBeUndefined();
+    // Renaming the only match makes every level examine every link again (40 + 40 × 40 + 39 × 40),
+    // and finding the rows to decide again walks 40 + 40 × 40 links back: past the limit.
+    store.setField("nodes", "n1", "name", "renamed", clock.now());
+    expect(live.failure.value).toBeInstanceOf(QueryCostError);
+    expect(live.failure.value?.details.relation).toMatch(/^(where: )?links$/);
+    expect(live.result.value).toHaveLength(40);
+    // With fewer links it fits again: the query is decided from scratch and follows the data.
+    store.transact(() => {
+      for (let i = 0; i < 40; i++) for (let j = 10; j < 40; j++) store.setElement("nodes", `n${i}`, "links", `n${j}`, false, clock.now());
+    });
+    store.setField("nodes", "n5", "name", "n1", clock.now());
+    expect(live.failure.value).toBeUndefined();
+    expect(live.result.value.map((doc) => doc.id).sort()).toEqual(Array.from({ length: 40 }, (_, i) => `n${i}`).sort());
   });
 });

@@ -1,6 +1,7 @@
 import { type DatabaseResult, fail, ok } from "../errors.js";
 import type { FieldSpec } from "./field.js";
 import type { CollectionSpec } from "./types.js";
+import { containersOf, MAX_VALUE_CONTAINERS } from "../protocol/json-shape.js";
 
 /** How a write treats fields it does not mention. */
 export type WriteMode = "create" | "update" | "replace";
@@ -84,7 +85,7 @@ function toStored(spec: FieldSpec, value: unknown): unknown {
       return [...new Set(value as string[])];
     }
     case "json":
-      return isJson(value, 0) ? structuredClone(value) : INVALID;
+      return isJson(value, 0) && containersOf(value, MAX_VALUE_CONTAINERS) <= MAX_VALUE_CONTAINERS ? structuredClone(value) : INVALID;
     case "object":
     case "array":
       return INVALID;
@@ -112,7 +113,7 @@ function expectation(spec: FieldSpec): string {
     case "date":
       return "a valid Date";
     case "json":
-      return "a JSON value (plain objects, arrays, strings, finite numbers, booleans, null)";
+      return `a JSON value (plain objects, arrays, strings, finite numbers, booleans, null) nested at most ${MAX_JSON_DEPTH} deep, with at most ${MAX_VALUE_CONTAINERS} arrays and objects`;
     case "number":
       return "a finite number";
     default:
