@@ -669,4 +669,20 @@ describe("a user who keeps the server busy", () => {
     await pinging;
     await expectUnharmed({ apps: ["busy"] });
   }, 60_000);
+
+  it("pays for receiving what it sends, not only for handling it", async () => {
+    const calm = await connect(state.server.url, "bytes", { userId: "calm" });
+    await calm.sync();
+    const before = await throttled();
+    // Refused within its first bytes (too deep), but each megabyte costs the server about 16 ms
+    // to receive: three of them are over the 40 ms burst, though handling each takes microseconds.
+    const sender = await connect(state.server.url, "bytes", { userId: "sender" });
+    for (let i = 0; i < 3; i++) {
+      sender.sendRaw(`{"type":"emit","data":${"[".repeat(500_000)}${"]".repeat(500_000)}}`);
+      expect(await sender.next("error")).toMatchObject({ code: "PROTOCOL" });
+      await calm.sync();
+    }
+    expect(await throttled()).toBeGreaterThan(before);
+    await expectUnharmed({ apps: ["bytes"] });
+  }, 30_000);
 });

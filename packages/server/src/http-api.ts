@@ -9,7 +9,7 @@ import type { FaultHook } from "./faults.js";
 import type { OriginPolicy } from "./origin-policy.js";
 import type { RuleUser } from "./permissions/permissions.js";
 import { NDJSON_PUSH, readStreamedPush } from "./streamed-push.js";
-import type { WorkShares } from "./work-shares.js";
+import { receiveCostMs, type WorkShares } from "./work-shares.js";
 
 /** What the HTTP endpoints share with the rest of the server. */
 export interface HttpContext {
@@ -224,7 +224,7 @@ async function answerQuery(context: HttpContext, body: string, user: RuleUser): 
     }
     const started = performance.now();
     const answer = hub.data.query(parsed.data.query, parsed.data.cursor, user);
-    share.spend(performance.now() - started);
+    share.spend(performance.now() - started + receiveCostMs(body.length));
     return answer;
   } finally {
     context.work.release(key);

@@ -19,7 +19,7 @@ import type { RoomError, RoomMember } from "./rooms.js";
 import { StatusCoalescer } from "./status-coalescer.js";
 import { TokenBucket } from "./token-bucket.js";
 import { TokenLifetime } from "./token-lifetime.js";
-import type { WorkShare, WorkShares } from "./work-shares.js";
+import { receiveCostMs, type WorkShare, type WorkShares } from "./work-shares.js";
 
 /** What every session of a server shares. */
 export interface SessionContext {
@@ -138,6 +138,7 @@ export class Session implements Peer {
     if (this.phase === "closed") return;
     const started = performance.now();
     let isCounted = true;
+    let bytes = 0;
     try {
       if (isBinary) {
         this.send({ type: "error", code: "PROTOCOL", message: "Binary frames are not part of the protocol; send JSON text frames." });
@@ -146,6 +147,7 @@ export class Session implements Peer {
         return;
       }
       const frame = frameOf(data);
+      bytes = frame.length;
       // Writes are bounded by the frame limit and stored in the group commit; bulk writes by one
       // user must stay fast, so their parsing does not count against its share.
       if (this.phase !== "authenticating") {
@@ -160,7 +162,7 @@ export class Session implements Peer {
     } catch (error) {
       this.failed("frame", error);
     } finally {
-      if (isCounted) this.charge(performance.now() - started);
+      if (isCounted) this.charge(performance.now() - started + receiveCostMs(bytes));
     }
   }
 
