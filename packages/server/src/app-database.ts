@@ -202,6 +202,21 @@ export class AppDatabase {
     }
   }
 
+  /**
+   * The change number of an app's latest stored change (0 when it has no database yet), read
+   * without keeping the database open.
+   */
+  static latestSeq(dataDir: string, appId: string): DatabaseResult<number> {
+    if (!existsSync(join(dataDir, `${appId}.sqlite`))) return ok(0);
+    const opened = AppDatabase.open(dataDir, appId, { isCheckpointedElsewhere: true });
+    if (opened.error) return opened;
+    try {
+      return ok(opened.data.seq);
+    } finally {
+      opened.data.close();
+    }
+  }
+
   /** Whether `cursor` is one this database could have issued. */
   static isCursor(cursor: string): boolean {
     const value = Number(cursor);

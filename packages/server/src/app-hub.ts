@@ -35,11 +35,17 @@ import type { Log } from "./log.js";
 import { RoomHub } from "./rooms.js";
 
 /** Where a hub sends a connection's messages. */
+/** The WebSocket close code for a server restarting what serves the connection: come back and resume. */
+const SERVICE_RESTART = 1012;
+
 export interface Peer {
   /** `text`, when given, is `message` already serialized (shared by every peer that gets it). */
   send(message: ServerMessage, text?: string): void;
-  /** Ends the connection from the server side (its app failed); the client reconnects and resumes. */
-  drop(reason: string): void;
+  /**
+   * Ends the connection from the server side (its app failed, 1011 by default, or is restarting,
+   * 1012); the client reconnects and resumes.
+   */
+  drop(reason: string, closeCode?: number): void;
 }
 
 /** What a hub is told by the server it runs in. */
@@ -50,6 +56,11 @@ export interface HubOptions {
   readonly maxQueryCost?: number | undefined;
   /** Who may read and write what; without it, everyone may do everything. */
   readonly permissions?: Permissions | undefined;
+  /**
+   * The app's change number when its rules last changed (see `AppRegistry.rulesChangedAt`): a
+   * client resuming from a cursor up to it saw the data under other rules, so it gets whole results.
+   */
+  readonly rulesChangedAt?: number | undefined;
   /** Triples of one push handled in one event-loop turn; larger pushes go slice by slice. Default 2,000. */
   readonly sliceTriples?: number | undefined;
   /** Checkpoints the database off the event loop (without it, SQLite checkpoints as it commits). */
@@ -581,6 +592,19 @@ export class AppHub {
     }
   }
 
+  /**
+   * Closes the app, then (once the answers to what it stored have gone) its connections, with
+   * 1012 ("service restart") and `reason`: its clients reconnect and resume on a hub opened
+   * afresh (with rules changed since, say).
+   */
+  closeAndDrop(reason: string): void {
+    const peers = [...this.peers.keys()];
+    this.close();
+    setImmediate(() => {
+      for (const peer of peers) peer.drop(reason, SERVICE_RESTART);
+    });
+  }
+
   close(): void {
     if (this.closed) return;
     // A large push being merged is rolled back (its client pushes it again); the group commit
@@ -787,8 +811,11 @@ export class AppHub {
     const revoked = new Map<string, DocumentRef>();
     const needed = new Set<string>();
     const query = live.query;
-    // A limited or relational result can gain documents that did not change themselves.
-    const sendWholeResult = cursor === null || query.limit !== undefined || query.relations !== undefined;
+    // A limited or relational result can gain documents that did not change themselves, and so
+    // can any result once the rules changed after the cursor (documents become readable).
+    const changedRules = this.options.rulesChangedAt;
+    const isBeforeRules = cursor !== null && changedRules !== undefined && Number(cursor) <= changedRules;
+    const sendWholeResult = cursor === null || isBeforeRules || query.limit !== undefined || query.relations !== undefined;
     const tests = state?.readTests ?? new Map<string, boolean | RowTest>();
     for (const [collection, id] of neededDocs(live, this.store)) {
       const key = docKey(collection, id);

@@ -7,7 +7,8 @@ import type { Checkpointer } from "./checkpointer.js";
 import type { FaultHook } from "./faults.js";
 import type { Log } from "./log.js";
 import type { AppRegistry } from "./apps/app-registry.js";
-import type { Permissions } from "./permissions/permissions.js";
+import { Permissions } from "./permissions/permissions.js";
+import { parseRules, RulesError } from "./permissions/rules.js";
 
 /** How {@link AppHubs} keeps apps open. */
 export interface AppHubsOptions {
@@ -20,6 +21,7 @@ export interface AppHubsOptions {
   /** Triples of one push handled in one event-loop turn. */
   readonly sliceTriples: number;
   readonly checkpointer?: Checkpointer | undefined;
+  /** The server's rules: those of every app without rules of its own (see design/024). */
   readonly permissions?: Permissions | undefined;
   /**
    * The registered apps. With `isOpenToAnyApp` (development mode) a new app id is registered on
@@ -29,6 +31,15 @@ export interface AppHubsOptions {
   readonly isOpenToAnyApp: boolean;
   readonly log?: Log | undefined;
   readonly fault?: FaultHook | undefined;
+}
+
+/** Which rules an app follows, as the admin API shows them. */
+export interface AppRules {
+  readonly appId: string;
+  /** Its own ("app"), the server's ("server"), or none: every user may do everything ("none"). */
+  readonly source: "app" | "server" | "none";
+  /** Its own rules as they were set; null when it follows the server's or none. */
+  readonly rules: unknown;
 }
 
 /**
@@ -44,6 +55,8 @@ export class AppHubs {
   /** Open hubs, least recently used first (each use moves its app to the end). */
   private readonly hubs = new Map<string, AppHub>();
   private readonly lastUsed = new Map<string, number>();
+  /** Apps' own rules, compiled when first needed. */
+  private readonly ownPermissions = new Map<string, Permissions>();
   private readonly sweeper: ReturnType<typeof setInterval>;
 
   constructor(
@@ -70,6 +83,8 @@ export class AppHubs {
       if (!this.options.isOpenToAnyApp) return fail("UNAUTHORIZED", `No app "${appId}" exists on this server; an admin creates apps (see docs/admin.md).`, { appId });
       this.options.apps.register(appId, appId);
     }
+    const permissions = this.permissionsOf(appId);
+    if (permissions.error) return permissions;
     if (this.hubs.size >= this.options.maxOpen && !this.closeLeastRecentlyUsed()) {
       const limit = this.options.maxOpen;
       return fail("STORAGE", `The server holds its limit of ${limit} open apps, each with connections; try again later.`, { limit });
@@ -80,11 +95,69 @@ export class AppHubs {
       maxQueryCost: this.options.maxQueryCost,
       sliceTriples: this.options.sliceTriples,
       checkpointer: this.options.checkpointer,
-      permissions: this.options.permissions,
+      permissions: permissions.data,
+      rulesChangedAt: this.options.apps.rulesChangedAt(appId),
       onFailure: () => this.reopen(appId, opened.data!),
     });
     if (opened.data !== undefined) this.touch(appId, opened.data);
     return opened;
+  }
+
+  /**
+   * The rules an app follows: its own, else the server's. STORAGE when its own no longer parse
+   * (stored by another version): the app stays closed rather than served under other rules.
+   */
+  private permissionsOf(appId: string): DatabaseResult<Permissions | undefined> {
+    const cached = this.ownPermissions.get(appId);
+    if (cached !== undefined) return ok(cached);
+    const own = this.options.apps.rulesOf(appId);
+    if (own === undefined) return ok(this.options.permissions);
+    try {
+      const permissions = new Permissions(parseRules(own));
+      this.ownPermissions.set(appId, permissions);
+      return ok(permissions);
+    } catch (error) {
+      return fail("STORAGE", `The permission rules stored for app "${appId}" are not valid (${(error as Error).message}); an admin sets valid ones (docs/admin.md).`, { appId });
+    }
+  }
+
+  /** Which rules an app follows (see {@link AppRules}); NOT_FOUND for an app that is not registered. */
+  rules(appId: string): DatabaseResult<AppRules> {
+    if (!this.options.apps.has(appId)) return fail("NOT_FOUND", `No app "${appId}" exists on this server.`, { appId });
+    const own = this.options.apps.rulesOf(appId);
+    if (own !== undefined) return ok({ appId, source: "app", rules: own });
+    return ok({ appId, source: this.options.permissions?.isEnforced === true ? "server" : "none", rules: null });
+  }
+
+  /**
+   * Gives an app rules of its own, or (`undefined`) sends it back to the server's: checked first
+   * (VALIDATION naming the path of the first mistake, nothing changed), then stored and applied
+   * to the open app by closing it and its connections, which resume under them.
+   */
+  setRules(appId: string, rules: unknown): DatabaseResult<AppRules> {
+    if (!this.options.apps.has(appId)) return fail("NOT_FOUND", `No app "${appId}" exists on this server.`, { appId });
+    let parsed: Permissions | undefined;
+    if (rules !== undefined) {
+      try {
+        parsed = new Permissions(parseRules(rules));
+      } catch (error) {
+        if (!(error instanceof RulesError)) throw error;
+        return fail("VALIDATION", error.message, { path: error.path });
+      }
+    }
+    // Closed first, so everything it stored under the old rules is behind the change number
+    // recorded: clients that resume from a cursor up to it get whole results (see `AppHub`).
+    const hub = this.hubs.get(appId);
+    if (hub !== undefined) {
+      this.forget(appId);
+      hub.closeAndDrop("permission rules changed");
+    }
+    const seq = AppDatabase.latestSeq(this.dataDir, appId);
+    if (seq.error) return seq;
+    this.options.apps.setRules(appId, rules, seq.data);
+    if (parsed === undefined) this.ownPermissions.delete(appId);
+    else this.ownPermissions.set(appId, parsed);
+    return this.rules(appId);
   }
 
   /** Open apps. */
@@ -108,6 +181,7 @@ export class AppHubs {
     this.options.checkpointer?.forget(file);
     for (const suffix of ["", "-wal", "-shm"]) rmSync(`${file}${suffix}`, { force: true });
     this.options.apps.remove(appId);
+    this.ownPermissions.delete(appId);
     return ok(undefined);
   }
 

@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type DatabaseError, type DatabaseErrorCode, type DatabaseResult, fail, jsonShapeProblem, ok, parseClientValue, type Triple } from "@trellis/core";
 import type { AppHubs } from "./app-hubs.js";
-import type { AdminGate } from "./apps/admin-gate.js";
-import type { AppRegistry } from "./apps/app-registry.js";
+import { type AdminContext, answerAdmin } from "./apps/admin-api.js";
 import type { Authenticate, Identity } from "./auth.js";
 import type { BodyBudget } from "./body-budget.js";
+import { header, type HttpAnswer, jsonObject, readBody } from "./http-body.js";
 import type { FaultHook } from "./faults.js";
 import type { OriginPolicy } from "./origin-policy.js";
 import type { RuleUser } from "./permissions/permissions.js";
@@ -12,12 +12,8 @@ import { NDJSON_PUSH, readStreamedPush } from "./streamed-push.js";
 import { receiveCostMs, type WorkShares } from "./work-shares.js";
 
 /** What the HTTP endpoints share with the rest of the server. */
-export interface HttpContext {
+export interface HttpContext extends AdminContext {
   readonly hubs: AppHubs;
-  /** The registered apps, for the admin API. */
-  readonly apps: AppRegistry;
-  /** Checks admin secrets; undefined without one (development mode: no admin API). */
-  readonly admin: AdminGate | undefined;
   readonly authenticate: Authenticate;
   /** Largest `/v1/push` body streamed as lines (a JSON body is capped at `maxQueryBodyBytes`). */
   readonly maxBodyBytes: number;
@@ -70,25 +66,19 @@ export async function handleHttp(context: HttpContext, request: IncomingMessage,
     if (!context.origins.isOpen) response.setHeader("vary", "origin");
   }
   response.setHeader("access-control-allow-headers", "authorization, content-type, x-trellis-user");
-  response.setHeader("access-control-allow-methods", "GET, POST, DELETE, OPTIONS");
+  response.setHeader("access-control-allow-methods", "GET, POST, PUT, DELETE, OPTIONS");
   const path = requestPath(request);
   if (request.method === "OPTIONS") return void response.writeHead(204).end();
   if (path === undefined) return sendError(response, { code: "PROTOCOL", message: `Malformed request target ${JSON.stringify(request.url)}.` });
   context.fault?.("http");
   const route = `${request.method} ${path}`;
-  // One app of the admin API: DELETE /v1/admin/apps/<id>, GET /v1/admin/apps/<id>/metrics.
-  const ofApp = /^(DELETE \/v1\/admin\/apps\/)([^/]+)$|^(GET \/v1\/admin\/apps\/)([^/]+)\/metrics$/.exec(route);
-  const appOfRoute = ofApp?.[2] ?? ofApp?.[4];
-  switch (ofApp === null ? route : ofApp[1] !== undefined ? "DELETE /v1/admin/apps/:id" : "GET /v1/admin/apps/:id/metrics") {
+  const admin = await answerAdmin(context, request, path);
+  if (admin !== undefined) return reply(request, response, admin, request.method === "POST" ? 201 : 200);
+  switch (route) {
     case "GET /health":
       return context.isReady() ? send(response, 200, { status: "ok" }) : send(response, 503, { status: "closing" });
     case "GET /v1/metrics":
       return send(response, 200, context.metrics());
-    case "GET /v1/admin/apps":
-    case "POST /v1/admin/apps":
-    case "DELETE /v1/admin/apps/:id":
-    case "GET /v1/admin/apps/:id/metrics":
-      return reply(request, response, await answerAdmin(context, request, appOfRoute), request.method === "POST" ? 201 : 200);
     case "POST /v1/query":
     case "POST /v1/push":
       return reply(request, response, await answerPost(context, path, request), 200);
@@ -140,44 +130,7 @@ export function requestPath(request: IncomingMessage): string | undefined {
   }
 }
 
-/** An answer, and for an error the HTTP status when it is not the one its code implies. */
-type HttpAnswer = DatabaseResult<unknown> & { readonly status?: number };
 
-/** Largest admin request body. */
-const MAX_ADMIN_BODY_BYTES = 64 * 1024;
-
-/**
- * The admin API (docs/admin.md): `GET /v1/admin/apps` lists the apps, `POST /v1/admin/apps`
- * with `{ name }` creates one with a fresh id, `DELETE /v1/admin/apps/<id>?confirm=true` deletes
- * one and its data. The admin secret is checked before a body is read.
- */
-async function answerAdmin(context: HttpContext, request: IncomingMessage, appId: string | undefined): Promise<HttpAnswer> {
-  if (context.admin === undefined) {
-    return { ...fail("NOT_FOUND", "The admin API needs an admin secret: start the server with --admin-secret (docs/admin.md)."), status: 404 };
-  }
-  const checked = context.admin.check(header(request, "authorization"), request.socket.remoteAddress ?? "unknown");
-  if (checked === "throttled") return { ...fail("UNAUTHORIZED", "Too many failed admin sign-ins from this address; wait a minute."), status: 429 };
-  if (checked === "refused") return fail("UNAUTHORIZED", "The admin API needs authorization: Bearer <admin secret>.");
-  let id = "";
-  try {
-    id = decodeURIComponent(appId ?? "");
-  } catch {
-    return fail("PROTOCOL", `Malformed app id in ${JSON.stringify(request.url)}.`);
-  }
-  if (request.method === "GET") return appId === undefined ? ok({ apps: context.apps.list() }) : context.hubs.metrics(id);
-  if (request.method === "DELETE") {
-    if (new URL(request.url ?? "/", "http://localhost").searchParams.get("confirm") !== "true") {
-      return fail("VALIDATION", `Deleting app "${id}" removes its data for good: add ?confirm=true to do it.`, { field: "confirm" });
-    }
-    const removed = context.hubs.remove(id);
-    return removed.error ? removed : ok({ deleted: id });
-  }
-  const body = await readBody(request, MAX_ADMIN_BODY_BYTES, context.bodies);
-  if (body.error) return body;
-  const fields = jsonObject(body.data, ["name"]);
-  if (fields.error) return fields;
-  return context.apps.create(fields.data.name);
-}
 
 async function answerPost(context: HttpContext, path: string, request: IncomingMessage): Promise<HttpAnswer> {
   // Who asks is known from the headers: nobody unauthenticated makes the server buffer a body.
@@ -267,66 +220,13 @@ function hubOf(context: HttpContext, appId: unknown) {
   return context.hubs.get(appId);
 }
 
-/** A JSON object with only the given keys (others are refused, as in frames). */
-function jsonObject(body: string, allowed: readonly string[]): DatabaseResult<Record<string, unknown>> {
-  const problem = jsonShapeProblem(body);
-  if (problem !== undefined) return fail("PROTOCOL", `The request body ${problem}.`);
-  let value: unknown;
-  try {
-    value = JSON.parse(body);
-  } catch {
-    return fail("PROTOCOL", "The request body is not JSON.");
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return fail("PROTOCOL", "The request body must be a JSON object.");
-  for (const key of Object.keys(value)) {
-    if (!allowed.includes(key)) return fail("PROTOCOL", `Unknown key ${JSON.stringify(key)} in the request body (expected ${allowed.join(", ")}).`);
-  }
-  return ok(value as Record<string, unknown>);
-}
 
-/**
- * The body of a request, refused (413) past `maxBytes` as announced by `content-length` or as
- * received, and (503) when the server is already receiving `bodies.limit` bytes of bodies.
- */
-function readBody(request: IncomingMessage, maxBytes: number, bodies: BodyBudget, hint = ""): Promise<DatabaseResult<string> & { readonly status?: number }> {
-  const announced = Number(request.headers["content-length"] ?? Number.NaN);
-  const tooLarge = () => ({ ...fail("PROTOCOL", `The request body is larger than ${maxBytes} bytes.${hint}`, { limit: maxBytes }), status: 413 });
-  if (announced > maxBytes) return Promise.resolve(tooLarge());
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let isDone = false;
-    const finish = (result: DatabaseResult<string> & { readonly status?: number }) => {
-      if (isDone) return;
-      isDone = true;
-      bodies.release(size);
-      request.off("data", collect);
-      resolve(result);
-    };
-    const collect = (chunk: Buffer) => {
-      if (size + chunk.length > maxBytes) return finish(tooLarge());
-      if (!bodies.take(chunk.length)) {
-        return finish(fail("NETWORK", "The server is receiving too many request bodies at once; try again shortly.", { limit: bodies.limit }));
-      }
-      size += chunk.length;
-      chunks.push(chunk);
-    };
-    request.on("data", collect);
-    request.on("end", () => finish(ok(Buffer.concat(chunks).toString("utf8"))));
-    request.on("error", (error) => finish(fail("NETWORK", `The request failed: ${error.message}`)));
-    request.on("close", () => finish(fail("NETWORK", "The request was cut off before its body ended.")));
-  });
-}
 
 function bearer(request: IncomingMessage): string | undefined {
   const match = /^Bearer\s+(\S+)$/i.exec(header(request, "authorization") ?? "");
   return match?.[1];
 }
 
-function header(request: IncomingMessage, name: string): string | undefined {
-  const value = request.headers[name];
-  return typeof value === "string" && value !== "" ? value : undefined;
-}
 
 function send(response: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);

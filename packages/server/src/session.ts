@@ -109,9 +109,9 @@ export class Session implements Peer {
   }
 
   /** Closes the connection from the server side (its app failed, say); the client reconnects. */
-  drop(reason: string): void {
+  drop(reason: string, closeCode = INTERNAL_ERROR): void {
     if (this.phase === "closed") return;
-    this.socket.close(INTERNAL_ERROR, reason);
+    this.socket.close(closeCode, reason);
     this.end();
   }
 

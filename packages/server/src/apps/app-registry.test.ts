@@ -1,7 +1,8 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
 import { PROTOCOL_VERSION } from "@trellis/core";
 import { removeDataDir, type ServerProcess, startServerProcess, tempDataDir } from "@trellis/server/testing";
 import { afterEach, describe, expect, it } from "vitest";
@@ -205,5 +206,48 @@ describe("the app registry", () => {
     expect(confirmed.status, confirmed.stderr).toBe(0);
     expect(confirmed.stdout).toContain(`Deleted app ${keep.id}`);
     expect(appFiles(server.dataDir)).toEqual([]);
+  });
+
+  it("keeps an app's permission rules across restarts, sets them from the command line, and keeps an app closed whose stored rules no longer parse", async () => {
+    const server = await start(["--admin-secret", SECRET]);
+    const app = (await (await admin(server, "POST", { name: "Ruled" })).json()) as { id: string };
+    const env = { ...process.env, TRELLIS_ADMIN_SECRET: SECRET };
+    const run = (...args: string[]) => spawnSync(process.execPath, [CLI, "apps", "permissions", ...args, "--url", server.url], { encoding: "utf8", timeout: 15_000, env });
+    expect(run("get", app.id).stdout).toContain(`App ${app.id} has no permission rules`);
+    const file = join(server.dataDir, "..", `rules-${app.id}.json`);
+    writeFileSync(file, JSON.stringify({ todos: { read: true, create: false } }));
+    const set = run("set", app.id, file);
+    expect(set.status, set.stderr).toBe(0);
+    expect(set.stdout).toContain(`App ${app.id} follows its own permission rules`);
+    writeFileSync(file, JSON.stringify({ todos: { read: { title: { unknown: 1 } } } }));
+    const refused = run("set", app.id, file);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain("todos.read.title.unknown");
+    rmSync(file);
+
+    // The rules hold after a restart: a create is refused.
+    await server.restart();
+    expect(JSON.parse(run("get", app.id, "--json").stdout)).toEqual({ appId: app.id, source: "app", rules: { todos: { read: true, create: false } } });
+    const alice = await connect(server.url, app.id, { userId: "alice" });
+    alice.send({ type: "push", batchId: "b1", triples: documentTriples("todos", "t1", { title: "x" }, hlc) });
+    expect(await alice.next("error")).toMatchObject({ code: "UNAUTHORIZED" });
+    await closeAllSockets();
+
+    // Rules that no longer parse (written by another version) keep the app closed, not open.
+    await server.stop();
+    const registry = new Database(join(server.dataDir, REGISTRY_FILE));
+    registry.prepare("UPDATE app_rules SET rules = ? WHERE id = ?").run(JSON.stringify({ todos: { read: { title: { like: "x" } } } }), app.id);
+    registry.close();
+    await server.restart();
+    const socket = await openSocket(server.url);
+    socket.send({ type: "hello", protocol: PROTOCOL_VERSION, appId: app.id, clientId: "c1", userId: "alice" });
+    expect(await socket.next("error")).toMatchObject({ code: "STORAGE", message: expect.stringContaining("are not valid") });
+    // An admin clears them: the app follows the server's rules (none) and opens again.
+    const cleared = run("clear", app.id);
+    expect(cleared.status, cleared.stderr).toBe(0);
+    expect(cleared.stdout).toContain("has no permission rules");
+    const bob = await connect(server.url, app.id, { userId: "bob" });
+    bob.send({ type: "push", batchId: "b2", triples: documentTriples("todos", "t2", { title: "y" }, hlc) });
+    expect(await bob.next("ack")).toMatchObject({ batchId: "b2" });
   });
 });

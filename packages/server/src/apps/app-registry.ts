@@ -39,10 +39,17 @@ export class AppRegistry {
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = FULL");
     db.exec("CREATE TABLE IF NOT EXISTS apps (id TEXT PRIMARY KEY, name TEXT NOT NULL, createdAt INTEGER NOT NULL) STRICT");
+    // rules NULL: the app follows the server's rules again; sinceSeq: its change number when they changed.
+    db.exec("CREATE TABLE IF NOT EXISTS app_rules (id TEXT PRIMARY KEY, rules TEXT, sinceSeq INTEGER NOT NULL, updatedAt INTEGER NOT NULL) STRICT");
     this.statements = {
       insert: db.prepare<[string, string, number]>("INSERT OR IGNORE INTO apps (id, name, createdAt) VALUES (?, ?, ?)"),
       all: db.prepare<[], AppRecord>("SELECT id, name, createdAt FROM apps ORDER BY createdAt, id"),
       remove: db.prepare<[string]>("DELETE FROM apps WHERE id = ?"),
+      rules: db.prepare<[string], { rules: string | null; sinceSeq: number }>("SELECT rules, sinceSeq FROM app_rules WHERE id = ?"),
+      setRules: db.prepare<[string, string | null, number, number]>(
+        "INSERT INTO app_rules (id, rules, sinceSeq, updatedAt) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET rules = excluded.rules, sinceSeq = excluded.sinceSeq, updatedAt = excluded.updatedAt",
+      ),
+      clearRules: db.prepare<[string]>("DELETE FROM app_rules WHERE id = ?"),
     };
     this.ids = new Set(this.statements.all.all().map((app) => app.id));
   }
@@ -86,12 +93,38 @@ export class AppRegistry {
     return ok(this.list().find((app) => app.id === id)!);
   }
 
-  /** Unregisters an app; false if it was not registered. */
+  /** Unregisters an app, its permission rules with it; false if it was not registered. */
   remove(id: string): boolean {
     if (!this.ids.has(id)) return false;
-    this.statements.remove.run(id);
+    this.db.transaction(() => {
+      this.statements.remove.run(id);
+      this.statements.clearRules.run(id);
+    })();
     this.ids.delete(id);
     return true;
+  }
+
+  /** An app's own permission rules (parsed JSON, as they were set), or undefined when it follows the server's. */
+  rulesOf(id: string): unknown {
+    const row = this.statements.rules.get(id);
+    return row?.rules == null ? undefined : JSON.parse(row.rules);
+  }
+
+  /**
+   * The app's change number (see `AppDatabase.cursor`) when its rules last changed, through the
+   * admin API; undefined if they never did. A client that synced up to it or before saw the app's
+   * data under other rules.
+   */
+  rulesChangedAt(id: string): number | undefined {
+    return this.statements.rules.get(id)?.sinceSeq;
+  }
+
+  /**
+   * Gives an app rules of its own (checked by the caller), or with `undefined` sends it back to
+   * the server's, recording `seq`, the app's change number at that moment.
+   */
+  setRules(id: string, rules: unknown, seq: number): void {
+    this.statements.setRules.run(id, rules === undefined ? null : JSON.stringify(rules), seq, Date.now());
   }
 
   /** Every registered app, oldest first. */

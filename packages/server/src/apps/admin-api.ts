@@ -1,0 +1,88 @@
+import type { IncomingMessage } from "node:http";
+import { fail, ok } from "@trellis/core";
+import type { AppHubs } from "../app-hubs.js";
+import type { BodyBudget } from "../body-budget.js";
+import { header, type HttpAnswer, jsonObject, readBody } from "../http-body.js";
+import type { AdminGate } from "./admin-gate.js";
+import type { AppRegistry } from "./app-registry.js";
+
+/** What the admin API works on. */
+export interface AdminContext {
+  readonly hubs: AppHubs;
+  readonly apps: AppRegistry;
+  /** Checks admin secrets; undefined without one (development mode: no admin API). */
+  readonly admin: AdminGate | undefined;
+  readonly bodies: BodyBudget;
+}
+
+/** Largest admin request body: an app's name, or its permission rules. */
+const MAX_ADMIN_BODY_BYTES = 256 * 1024;
+
+/** `/v1/admin/apps`, `/v1/admin/apps/<id>`, `/v1/admin/apps/<id>/<part>`. */
+const ROUTE = /^\/v1\/admin\/apps(?:\/([^/]+)(?:\/([a-z]+))?)?$/;
+
+/**
+ * The admin API (docs/admin.md), every route behind the admin secret (checked before a body is
+ * read):
+ * - `GET /v1/admin/apps` lists the apps; `POST /v1/admin/apps` with `{ name }` creates one (201);
+ * - `DELETE /v1/admin/apps/<id>?confirm=true` deletes one and its data;
+ * - `GET /v1/admin/apps/<id>/metrics` reports on one;
+ * - `GET`, `PUT` (the rules as the body) and `DELETE /v1/admin/apps/<id>/permissions` read, set
+ *   and clear an app's own permission rules (design/024).
+ * Undefined for a path that is not the admin API's.
+ */
+export async function answerAdmin(context: AdminContext, request: IncomingMessage, path: string): Promise<HttpAnswer | undefined> {
+  const match = ROUTE.exec(path);
+  if (match === null) return undefined;
+  const [, rawId, part] = match;
+  const route = `${request.method} ${rawId === undefined ? "" : ":id"}${part === undefined ? "" : `/${part}`}`;
+  if (!ROUTES.has(route)) return { ...fail("NOT_FOUND", `No endpoint ${request.method} ${path}. See docs/admin.md.`), status: 404 };
+  if (context.admin === undefined) {
+    return { ...fail("NOT_FOUND", "The admin API needs an admin secret: start the server with --admin-secret (docs/admin.md)."), status: 404 };
+  }
+  const checked = context.admin.check(header(request, "authorization"), request.socket.remoteAddress ?? "unknown");
+  if (checked === "throttled") return { ...fail("UNAUTHORIZED", "Too many failed admin sign-ins from this address; wait a minute."), status: 429 };
+  if (checked === "refused") return fail("UNAUTHORIZED", "The admin API needs authorization: Bearer <admin secret>.");
+  let id = "";
+  try {
+    id = decodeURIComponent(rawId ?? "");
+  } catch {
+    return fail("PROTOCOL", `Malformed app id in ${JSON.stringify(request.url)}.`);
+  }
+  switch (route) {
+    case "GET ":
+      return ok({ apps: context.apps.list() });
+    case "POST ": {
+      const body = await jsonBody(context, request);
+      if (body.error) return body;
+      const fields = jsonObject(body.data, ["name"]);
+      return fields.error ? fields : context.apps.create(fields.data.name);
+    }
+    case "DELETE :id": {
+      if (new URL(request.url ?? "/", "http://localhost").searchParams.get("confirm") !== "true") {
+        return fail("VALIDATION", `Deleting app "${id}" removes its data for good: add ?confirm=true to do it.`, { field: "confirm" });
+      }
+      const removed = context.hubs.remove(id);
+      return removed.error ? removed : ok({ deleted: id });
+    }
+    case "GET :id/metrics":
+      return context.hubs.metrics(id);
+    case "GET :id/permissions":
+      return context.hubs.rules(id);
+    case "PUT :id/permissions": {
+      const body = await jsonBody(context, request);
+      if (body.error) return body;
+      // The rules are a JSON object of collections (and $rooms), as in a rules file.
+      const rules = jsonObject(body.data, undefined);
+      return rules.error ? rules : context.hubs.setRules(id, rules.data);
+    }
+    default:
+      return context.hubs.setRules(id, undefined);
+  }
+}
+
+const ROUTES = new Set(["GET ", "POST ", "DELETE :id", "GET :id/metrics", "GET :id/permissions", "PUT :id/permissions", "DELETE :id/permissions"]);
+
+function jsonBody(context: AdminContext, request: IncomingMessage) {
+  return readBody(request, MAX_ADMIN_BODY_BYTES, context.bodies);
+}
