@@ -130,33 +130,61 @@ export function requestPath(request: IncomingMessage): string | undefined {
   }
 }
 
+/**
+ * Who asks: a user (its token, or in development mode the id it claims), or server code with a
+ * service key of one app (`authorization: Bearer tsk_…`), privileged or, with
+ * `x-trellis-user`, acting as that user under the rules. `appId`: the only app it may ask about.
+ */
+interface Caller {
+  readonly user: RuleUser;
+  readonly appId?: string;
+  /** Whose share of server time its queries spend, within the app. */
+  readonly shareKey: string;
+}
 
+async function callerOf(context: HttpContext, request: IncomingMessage): Promise<DatabaseResult<Caller>> {
+  const token = bearer(request);
+  const claimed = header(request, "x-trellis-user");
+  if (token?.startsWith(SERVICE_KEY_PREFIX)) {
+    const grant = context.apps.verifyKey(token);
+    if (grant === undefined) return fail("UNAUTHORIZED", "The service key was refused: it is not a key of an app on this server, or it was revoked.");
+    if (claimed !== undefined && claimed.length > 256) return fail("PROTOCOL", "x-trellis-user names a user id of at most 256 characters.");
+    const user: RuleUser = claimed === undefined ? { id: null, claims: {}, isPrivileged: true } : { id: claimed, claims: {} };
+    return ok({ user, appId: grant.appId, shareKey: claimed ?? `service:${grant.keyId}` });
+  }
+  const identity = await context.authenticate({ token, userId: claimed });
+  if (identity.error) return identity;
+  return ok({ user: ruleUser(identity.data), shareKey: identity.data.userId ?? "anon:http" });
+}
+
+/** How service keys begin (see `AppRegistry.createKey`). */
+const SERVICE_KEY_PREFIX = "tsk_";
 
 async function answerPost(context: HttpContext, path: string, request: IncomingMessage): Promise<HttpAnswer> {
   // Who asks is known from the headers: nobody unauthenticated makes the server buffer a body.
-  const user = await context.authenticate({ token: bearer(request), userId: header(request, "x-trellis-user") });
-  if (user.error) return user;
+  const caller = await callerOf(context, request);
+  if (caller.error) return caller;
   if (path === "/v1/push" && header(request, "content-type")?.split(";")[0]?.trim() === NDJSON_PUSH) {
     const streamed = await readStreamedPush(request, { maxBytes: context.maxBodyBytes, maxLineBytes: context.maxFrameBytes, bodies: context.bodies });
     if (streamed.error) return streamed;
     const { appId, clientId, batchId, ...rest } = streamed.data.envelope;
     const unknown = Object.keys(rest)[0];
     if (unknown !== undefined) return fail("PROTOCOL", `Unknown key ${JSON.stringify(unknown)} in the first line of a streamed push (expected appId, clientId, batchId).`);
-    return push(context, { appId, clientId, batchId }, streamed.data.triples, ruleUser(user.data));
+    return push(context, { appId, clientId, batchId }, streamed.data.triples, caller.data);
   }
   // JSON bodies are parsed whole: large pushes stream as lines instead (see readStreamedPush).
   const isQuery = path === "/v1/query";
   const hint = isQuery ? "" : ` Send a larger push as ${NDJSON_PUSH} (its envelope, then one triple per line), up to ${context.maxBodyBytes} bytes.`;
   const body = await readBody(request, isQuery ? context.maxQueryBodyBytes : Math.min(context.maxBodyBytes, context.maxQueryBodyBytes), context.bodies, hint);
   if (body.error) return body;
-  return isQuery ? answerQuery(context, body.data, ruleUser(user.data)) : answerPush(context, body.data, ruleUser(user.data));
+  return isQuery ? answerQuery(context, body.data, caller.data) : answerPush(context, body.data, caller.data);
 }
 
 /**
  * A query over HTTP runs on its user's share of server time, as its WebSocket subscriptions do:
  * a user over its share waits until it is back under (at most `MAX_SHARE_WAIT_MS`, then 503).
  */
-async function answerQuery(context: HttpContext, body: string, user: RuleUser): Promise<DatabaseResult<unknown>> {
+async function answerQuery(context: HttpContext, body: string, caller: Caller): Promise<DatabaseResult<unknown>> {
   const fields = jsonObject(body, ["appId", "query", "cursor"]);
   if (fields.error) return fields;
   const { appId, query, cursor = null } = fields.data;
@@ -164,9 +192,9 @@ async function answerQuery(context: HttpContext, body: string, user: RuleUser): 
   const parsed = parseClientValue({ type: "subscribe", queryId: "http", query, cursor });
   if (parsed.error) return parsed;
   if (parsed.data.type !== "subscribe") return fail("INTERNAL", "Parsed a query body as another message.");
-  const hub = hubOf(context, appId);
+  const hub = hubOf(context, appId, caller);
   if (hub.error) return hub;
-  const key = `${appId}\u0000${user.id ?? "anon:http"}`;
+  const key = `${appId}\u0000${caller.shareKey}`;
   const share = context.work.acquire(key);
   try {
     const waitMs = share.waitMs();
@@ -176,7 +204,7 @@ async function answerQuery(context: HttpContext, body: string, user: RuleUser): 
       await new Promise((resolve) => setTimeout(resolve, waitMs));
     }
     const started = performance.now();
-    const answer = hub.data.query(parsed.data.query, parsed.data.cursor, user);
+    const answer = hub.data.query(parsed.data.query, parsed.data.cursor, caller.user);
     share.spend(performance.now() - started + receiveCostMs(body.length));
     return answer;
   } finally {
@@ -187,25 +215,25 @@ async function answerQuery(context: HttpContext, body: string, user: RuleUser): 
 /** The longest an HTTP query waits for its user's share to refill before it is refused. */
 const MAX_SHARE_WAIT_MS = 10_000;
 
-async function answerPush(context: HttpContext, body: string, user: RuleUser): Promise<DatabaseResult<unknown>> {
+async function answerPush(context: HttpContext, body: string, caller: Caller): Promise<DatabaseResult<unknown>> {
   const fields = jsonObject(body, ["appId", "clientId", "batchId", "triples"]);
   if (fields.error) return fields;
   const { appId, clientId, batchId, triples } = fields.data;
   const parsed = parseClientValue({ type: "push", batchId, triples });
   if (parsed.error) return parsed;
   if (parsed.data.type !== "push") return fail("INTERNAL", "Parsed a push body as another message.");
-  return push(context, { appId, clientId, batchId }, parsed.data.triples, user);
+  return push(context, { appId, clientId, batchId }, parsed.data.triples, caller);
 }
 
 /** Checks a push's envelope, then stores its (already checked) triples and answers like `ack`. */
-async function push(context: HttpContext, envelope: Record<"appId" | "clientId" | "batchId", unknown>, triples: readonly Triple[], user: RuleUser): Promise<DatabaseResult<unknown>> {
+async function push(context: HttpContext, envelope: Record<"appId" | "clientId" | "batchId", unknown>, triples: readonly Triple[], caller: Caller): Promise<DatabaseResult<unknown>> {
   const { appId, clientId, batchId } = envelope;
   const checked = parseClientValue({ type: "push", batchId, triples: [] });
   if (checked.error) return checked;
   if (typeof clientId !== "string" || !/^[A-Za-z0-9_-]{1,64}$/.test(clientId)) return fail("PROTOCOL", "clientId must be 1-64 characters of [A-Za-z0-9_-].");
-  const hub = hubOf(context, appId);
+  const hub = hubOf(context, appId, caller);
   if (hub.error) return hub;
-  const pushed = await hub.data.push(undefined, triples, user);
+  const pushed = await hub.data.push(undefined, triples, caller.user);
   const id = batchId as string;
   return pushed.error ? fail(pushed.error.code, pushed.error.message, { ...pushed.error.details, batchId: id }) : ok({ batchId: id, cursor: pushed.data.cursor });
 }
@@ -215,8 +243,9 @@ function ruleUser(identity: Identity): RuleUser {
   return { id: identity.userId, claims: identity.claims };
 }
 
-function hubOf(context: HttpContext, appId: unknown) {
+function hubOf(context: HttpContext, appId: unknown, caller: Caller) {
   if (typeof appId !== "string") return fail("PROTOCOL", "appId must be a string.");
+  if (caller.appId !== undefined && caller.appId !== appId) return fail("UNAUTHORIZED", `This service key is not a key of app "${appId}".`, { appId });
   return context.hubs.get(appId);
 }
 

@@ -18,8 +18,8 @@ export interface AdminContext {
 /** Largest admin request body: an app's name, or its permission rules. */
 const MAX_ADMIN_BODY_BYTES = 256 * 1024;
 
-/** `/v1/admin/apps`, `/v1/admin/apps/<id>`, `/v1/admin/apps/<id>/<part>`. */
-const ROUTE = /^\/v1\/admin\/apps(?:\/([^/]+)(?:\/([a-z]+))?)?$/;
+/** `/v1/admin/apps`, `/v1/admin/apps/<id>`, `/v1/admin/apps/<id>/<part>`, `/v1/admin/apps/<id>/<part>/<item>`. */
+const ROUTE = /^\/v1\/admin\/apps(?:\/([^/]+)(?:\/([a-z]+)(?:\/([^/]+))?)?)?$/;
 
 /**
  * The admin API (docs/admin.md), every route behind the admin secret (checked before a body is
@@ -28,14 +28,16 @@ const ROUTE = /^\/v1\/admin\/apps(?:\/([^/]+)(?:\/([a-z]+))?)?$/;
  * - `DELETE /v1/admin/apps/<id>?confirm=true` deletes one and its data;
  * - `GET /v1/admin/apps/<id>/metrics` reports on one;
  * - `GET`, `PUT` (the rules as the body) and `DELETE /v1/admin/apps/<id>/permissions` read, set
- *   and clear an app's own permission rules (design/024).
+ *   and clear an app's own permission rules (design/024);
+ * - `GET` and `POST /v1/admin/apps/<id>/keys` (`{ name }`, 201 with the key, shown only then)
+ *   list and create its service keys, `DELETE /v1/admin/apps/<id>/keys/<key id>` revokes one.
  * Undefined for a path that is not the admin API's.
  */
 export async function answerAdmin(context: AdminContext, request: IncomingMessage, path: string): Promise<HttpAnswer | undefined> {
   const match = ROUTE.exec(path);
   if (match === null) return undefined;
-  const [, rawId, part] = match;
-  const route = `${request.method} ${rawId === undefined ? "" : ":id"}${part === undefined ? "" : `/${part}`}`;
+  const [, rawId, part, item] = match;
+  const route = `${request.method} ${rawId === undefined ? "" : ":id"}${part === undefined ? "" : `/${part}`}${item === undefined ? "" : "/:item"}`;
   if (!ROUTES.has(route)) return { ...fail("NOT_FOUND", `No endpoint ${request.method} ${path}. See docs/admin.md.`), status: 404 };
   if (context.admin === undefined) {
     return { ...fail("NOT_FOUND", "The admin API needs an admin secret: start the server with --admin-secret (docs/admin.md)."), status: 404 };
@@ -44,11 +46,14 @@ export async function answerAdmin(context: AdminContext, request: IncomingMessag
   if (checked === "throttled") return { ...fail("UNAUTHORIZED", "Too many failed admin sign-ins from this address; wait a minute."), status: 429 };
   if (checked === "refused") return fail("UNAUTHORIZED", "The admin API needs authorization: Bearer <admin secret>.");
   let id = "";
+  let itemId = "";
   try {
     id = decodeURIComponent(rawId ?? "");
+    itemId = decodeURIComponent(item ?? "");
   } catch {
-    return fail("PROTOCOL", `Malformed app id in ${JSON.stringify(request.url)}.`);
+    return fail("PROTOCOL", `Malformed app or key id in ${JSON.stringify(request.url)}.`);
   }
+  if (rawId !== undefined && route !== "DELETE :id" && !context.apps.has(id)) return fail("NOT_FOUND", `No app "${id}" exists on this server.`, { appId: id });
   switch (route) {
     case "GET ":
       return ok({ apps: context.apps.list() });
@@ -76,12 +81,33 @@ export async function answerAdmin(context: AdminContext, request: IncomingMessag
       const rules = jsonObject(body.data, undefined);
       return rules.error ? rules : context.hubs.setRules(id, rules.data);
     }
-    default:
+    case "DELETE :id/permissions":
       return context.hubs.setRules(id, undefined);
+    case "GET :id/keys":
+      return ok({ keys: context.apps.keys(id) });
+    case "POST :id/keys": {
+      const body = await jsonBody(context, request);
+      if (body.error) return body;
+      const fields = jsonObject(body.data, ["name"]);
+      return fields.error ? fields : context.apps.createKey(id, fields.data.name);
+    }
+    default:
+      return context.apps.revokeKey(id, itemId) ? ok({ revoked: itemId }) : fail("NOT_FOUND", `App "${id}" has no service key "${itemId}".`, { keyId: itemId });
   }
 }
 
-const ROUTES = new Set(["GET ", "POST ", "DELETE :id", "GET :id/metrics", "GET :id/permissions", "PUT :id/permissions", "DELETE :id/permissions"]);
+const ROUTES = new Set([
+  "GET ",
+  "POST ",
+  "DELETE :id",
+  "GET :id/metrics",
+  "GET :id/permissions",
+  "PUT :id/permissions",
+  "DELETE :id/permissions",
+  "GET :id/keys",
+  "POST :id/keys",
+  "DELETE :id/keys/:item",
+]);
 
 function jsonBody(context: AdminContext, request: IncomingMessage) {
   return readBody(request, MAX_ADMIN_BODY_BYTES, context.bodies);

@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -16,8 +16,25 @@ export interface AppRecord {
   readonly createdAt: number;
 }
 
-/** The longest app name. */
+/** A service key of an app, as listed (its secret is shown once, when it is created). */
+export interface ServiceKeyRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly createdAt: number;
+}
+
+/** What a valid service key grants: privileged access to one app. */
+export interface ServiceKeyGrant {
+  readonly appId: string;
+  readonly keyId: string;
+}
+
+/** The longest app (or service key) name. */
 const MAX_NAME_LENGTH = 200;
+/** `tsk_<key id>.<secret>`: the id finds the key, the secret proves it (only its SHA-256 is stored). */
+const SERVICE_KEY = /^tsk_([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{43})$/;
+/** The most service keys one app may have. */
+const MAX_KEYS_PER_APP = 100;
 
 /**
  * The apps a server knows, in a SQLite file of its own in the data folder (durable like the
@@ -40,6 +57,7 @@ export class AppRegistry {
     db.pragma("synchronous = FULL");
     db.exec("CREATE TABLE IF NOT EXISTS apps (id TEXT PRIMARY KEY, name TEXT NOT NULL, createdAt INTEGER NOT NULL) STRICT");
     // rules NULL: the app follows the server's rules again; sinceSeq: its change number when they changed.
+    db.exec("CREATE TABLE IF NOT EXISTS service_keys (id TEXT PRIMARY KEY, appId TEXT NOT NULL, name TEXT NOT NULL, secretHash BLOB NOT NULL, createdAt INTEGER NOT NULL) STRICT");
     db.exec("CREATE TABLE IF NOT EXISTS app_rules (id TEXT PRIMARY KEY, rules TEXT, sinceSeq INTEGER NOT NULL, updatedAt INTEGER NOT NULL) STRICT");
     this.statements = {
       insert: db.prepare<[string, string, number]>("INSERT OR IGNORE INTO apps (id, name, createdAt) VALUES (?, ?, ?)"),
@@ -50,6 +68,11 @@ export class AppRegistry {
         "INSERT INTO app_rules (id, rules, sinceSeq, updatedAt) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET rules = excluded.rules, sinceSeq = excluded.sinceSeq, updatedAt = excluded.updatedAt",
       ),
       clearRules: db.prepare<[string]>("DELETE FROM app_rules WHERE id = ?"),
+      insertKey: db.prepare<[string, string, string, Buffer, number]>("INSERT INTO service_keys (id, appId, name, secretHash, createdAt) VALUES (?, ?, ?, ?, ?)"),
+      keysOf: db.prepare<[string], ServiceKeyRecord>("SELECT id, name, createdAt FROM service_keys WHERE appId = ? ORDER BY createdAt, id"),
+      key: db.prepare<[string], { appId: string; secretHash: Buffer }>("SELECT appId, secretHash FROM service_keys WHERE id = ?"),
+      revokeKey: db.prepare<[string, string]>("DELETE FROM service_keys WHERE appId = ? AND id = ?"),
+      clearKeys: db.prepare<[string]>("DELETE FROM service_keys WHERE appId = ?"),
     };
     this.ids = new Set(this.statements.all.all().map((app) => app.id));
   }
@@ -99,6 +122,7 @@ export class AppRegistry {
     this.db.transaction(() => {
       this.statements.remove.run(id);
       this.statements.clearRules.run(id);
+      this.statements.clearKeys.run(id);
     })();
     this.ids.delete(id);
     return true;
@@ -127,6 +151,41 @@ export class AppRegistry {
     this.statements.setRules.run(id, rules === undefined ? null : JSON.stringify(rules), seq, Date.now());
   }
 
+  /**
+   * Creates a service key for an app: the key itself (`tsk_…`) is in the answer and nowhere
+   * else, the registry keeps a hash of its secret. VALIDATION for a bad name or too many keys.
+   */
+  createKey(appId: string, name: unknown): DatabaseResult<ServiceKeyRecord & { readonly key: string }> {
+    if (typeof name !== "string" || name.trim() === "" || name.length > MAX_NAME_LENGTH) {
+      return fail("VALIDATION", `A service key's name is 1-${MAX_NAME_LENGTH} characters.`, { field: "name" });
+    }
+    if (this.keys(appId).length >= MAX_KEYS_PER_APP) return fail("VALIDATION", `An app has at most ${MAX_KEYS_PER_APP} service keys; revoke one first.`, { limit: MAX_KEYS_PER_APP });
+    const id = randomBytes(12).toString("base64url");
+    const secret = randomBytes(32).toString("base64url");
+    const createdAt = Date.now();
+    this.statements.insertKey.run(id, appId, name.trim(), hashOf(secret), createdAt);
+    return ok({ id, name: name.trim(), createdAt, key: `tsk_${id}.${secret}` });
+  }
+
+  /** An app's service keys (without their secrets), oldest first. */
+  keys(appId: string): ServiceKeyRecord[] {
+    return this.statements.keysOf.all(appId);
+  }
+
+  /** Revokes a service key of an app: from now on it is refused. False if the app has no such key. */
+  revokeKey(appId: string, keyId: string): boolean {
+    return this.statements.revokeKey.run(appId, keyId).changes > 0;
+  }
+
+  /** What a service key grants, or undefined when it is not a key of a registered app (its secret compared in constant time). */
+  verifyKey(key: string): ServiceKeyGrant | undefined {
+    const match = SERVICE_KEY.exec(key);
+    if (match === null) return undefined;
+    const row = this.statements.key.get(match[1]!);
+    if (row === undefined || !timingSafeEqual(row.secretHash, hashOf(match[2]!)) || !this.ids.has(row.appId)) return undefined;
+    return { appId: row.appId, keyId: match[1]! };
+  }
+
   /** Every registered app, oldest first. */
   list(): AppRecord[] {
     return this.statements.all.all();
@@ -135,4 +194,8 @@ export class AppRegistry {
   close(): void {
     this.db.close();
   }
+}
+
+function hashOf(secret: string): Buffer {
+  return createHash("sha256").update(secret).digest();
 }

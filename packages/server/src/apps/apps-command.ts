@@ -7,6 +7,9 @@ export const APPS_USAGE = `Usage: trellis-server apps list [--url URL] [--json]
        trellis-server apps permissions get ID [--url URL] [--json]
        trellis-server apps permissions set ID RULES.json [--url URL] [--json]
        trellis-server apps permissions clear ID [--url URL] [--json]   (back to the server's rules)
+       trellis-server apps keys list ID [--url URL] [--json]
+       trellis-server apps keys create ID NAME [--url URL] [--json]   (prints the key once)
+       trellis-server apps keys revoke ID KEY_ID [--url URL] [--json]
 
   Talks to a running server's admin API (docs/admin.md) with the admin secret from
   TRELLIS_ADMIN_SECRET (or --admin-secret).
@@ -35,8 +38,8 @@ interface Call {
 }
 
 /**
- * `trellis-server apps …`: lists, creates and deletes apps and sets their permission rules
- * through a running server's admin API, and prints the result (text, or `--json`). Resolves to
+ * `trellis-server apps …`: lists, creates and deletes apps, and sets their permission rules and
+ * service keys, through a running server's admin API, and prints the result (text, or `--json`). Resolves to
  * the process's exit code; what went wrong is printed to stderr.
  *
  * @example
@@ -105,6 +108,8 @@ function callOf(positionals: readonly string[], isConfirmed: boolean): Call | st
       return { method: "DELETE", path: `/${encodeURIComponent(rest[0]!)}?confirm=true`, print: () => console.log(`Deleted app ${rest[0]} and its data.`) };
     case "permissions":
       return permissionsCall(rest, usage);
+    case "keys":
+      return keysCall(rest, usage);
     default:
       return usage(`unknown command ${JSON.stringify(action ?? "")}.`);
   }
@@ -125,6 +130,34 @@ function permissionsCall([verb, id, file, ...extra]: readonly string[], usage: (
     return `could not read rules from ${file}: ${(error as Error).message}`;
   }
   return { method: "PUT", path, body: rules, print: printRules };
+}
+
+function keysCall([verb, id, third, ...extra]: readonly string[], usage: (problem: string) => string): Call | string {
+  const path = `/${encodeURIComponent(id ?? "")}/keys`;
+  if (verb === "list") {
+    if (id === undefined || third !== undefined) return usage("apps keys list takes one app id.");
+    return { method: "GET", path, print: (answer: { keys: Array<{ id: string; name: string; createdAt: number }> }) => printKeys(id, answer.keys) };
+  }
+  if (verb === "create") {
+    if (id === undefined || third === undefined || extra.length > 0) return usage("apps keys create takes an app id and a name (quote a name with spaces).");
+    return {
+      method: "POST",
+      path,
+      body: { name: third },
+      print: (key: { id: string; key: string }) => {
+        console.log(`Created service key ${key.id} of app ${id}. It is shown only now; keep it secret, on the server:`);
+        console.log(key.key);
+      },
+    };
+  }
+  if (verb !== "revoke") return usage(`unknown command "keys ${verb ?? ""}" (expected list, create or revoke).`);
+  if (id === undefined || third === undefined || extra.length > 0) return usage("apps keys revoke takes an app id and a key id.");
+  return { method: "DELETE", path: `${path}/${encodeURIComponent(third)}`, print: () => console.log(`Revoked service key ${third} of app ${id}.`) };
+}
+
+function printKeys(appId: string, keys: ReadonlyArray<{ id: string; name: string; createdAt: number }>): void {
+  if (keys.length === 0) console.log(`App ${appId} has no service keys: create one with trellis-server apps keys create ${appId} NAME.`);
+  for (const key of keys) console.log(`${key.id.padEnd(18)} ${new Date(key.createdAt).toISOString()}  ${key.name}`);
 }
 
 function printApps(answer: { apps?: App[] }): void {

@@ -22,6 +22,8 @@ import type { Operation, Rule, RuleCondition, Rules, RuleValue } from "./rules.j
 export interface RuleUser {
   readonly id: string | null;
   readonly claims: Readonly<Record<string, unknown>>;
+  /** Server code with a service key (`createAdminClient`): no rule applies to it. */
+  readonly isPrivileged?: boolean;
 }
 
 /** A condition no document meets: an `or` with no branch. */
