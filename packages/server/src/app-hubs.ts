@@ -147,17 +147,24 @@ export class AppHubs {
     }
     // Closed first, so everything it stored under the old rules is behind the change number
     // recorded: clients that resume from a cursor up to it get whole results (see `AppHub`).
-    const hub = this.hubs.get(appId);
-    if (hub !== undefined) {
-      this.forget(appId);
-      hub.closeAndDrop("permission rules changed");
-    }
+    this.restart(appId, "permission rules changed");
     const seq = AppDatabase.latestSeq(this.dataDir, appId);
     if (seq.error) return seq;
     this.options.apps.setRules(appId, rules, seq.data);
     if (parsed === undefined) this.ownPermissions.delete(appId);
     else this.ownPermissions.set(appId, parsed);
     return this.rules(appId);
+  }
+
+  /**
+   * Closes an open app and then its connections (1012, `reason`: a few words): its clients
+   * reconnect and resume on the app opened afresh, with what changed (rules, auth) in effect.
+   */
+  restart(appId: string, reason: string): void {
+    const hub = this.hubs.get(appId);
+    if (hub === undefined) return;
+    this.forget(appId);
+    hub.closeAndDrop(reason);
   }
 
   /** Open apps. */

@@ -21,8 +21,8 @@ export interface Identity {
   readonly claims: Readonly<Record<string, unknown>>;
 }
 
-/** Checks the credentials of a request or connection. */
-export type Authenticate = (credentials: { readonly token?: string; readonly userId?: string }) => Promise<DatabaseResult<Identity>>;
+/** Checks the credentials of a request or connection, for the app it names (apps may have auth of their own). */
+export type Authenticate = (credentials: { readonly token?: string | undefined; readonly userId?: string | undefined; readonly appId?: string | undefined }) => Promise<DatabaseResult<Identity>>;
 
 /**
  * Builds the check the server runs on every `hello` and HTTP request. With auth configured, the

@@ -65,7 +65,7 @@ export async function handleHttp(context: HttpContext, request: IncomingMessage,
     response.setHeader("access-control-allow-origin", context.origins.isOpen ? "*" : origin);
     if (!context.origins.isOpen) response.setHeader("vary", "origin");
   }
-  response.setHeader("access-control-allow-headers", "authorization, content-type, x-trellis-user");
+  response.setHeader("access-control-allow-headers", "authorization, content-type, x-trellis-app, x-trellis-user");
   response.setHeader("access-control-allow-methods", "GET, POST, PUT, DELETE, OPTIONS");
   const path = requestPath(request);
   if (request.method === "OPTIONS") return void response.writeHead(204).end();
@@ -133,10 +133,15 @@ export function requestPath(request: IncomingMessage): string | undefined {
 /**
  * Who asks: a user (its token, or in development mode the id it claims), or server code with a
  * service key of one app (`authorization: Bearer tsk_…`), privileged or, with
- * `x-trellis-user`, acting as that user under the rules. `appId`: the only app it may ask about.
+ * `x-trellis-user`, acting as that user under the rules. A user's token is checked with the keys
+ * of the app named by `x-trellis-app` (apps may have their own, see docs/admin.md), or the
+ * server's without it.
  */
 interface Caller {
   readonly user: RuleUser;
+  /** How it was authenticated: a service key, or a token checked for one app, or for the server. */
+  readonly kind: "service" | "app" | "server";
+  /** The only app it may ask about (service keys, and tokens checked for one app). */
   readonly appId?: string;
   /** Whose share of server time its queries spend, within the app. */
   readonly shareKey: string;
@@ -150,11 +155,13 @@ async function callerOf(context: HttpContext, request: IncomingMessage): Promise
     if (grant === undefined) return fail("UNAUTHORIZED", "The service key was refused: it is not a key of an app on this server, or it was revoked.");
     if (claimed !== undefined && claimed.length > 256) return fail("PROTOCOL", "x-trellis-user names a user id of at most 256 characters.");
     const user: RuleUser = claimed === undefined ? { id: null, claims: {}, isPrivileged: true } : { id: claimed, claims: {} };
-    return ok({ user, appId: grant.appId, shareKey: claimed ?? `service:${grant.keyId}` });
+    return ok({ user, kind: "service", appId: grant.appId, shareKey: claimed ?? `service:${grant.keyId}` });
   }
-  const identity = await context.authenticate({ token, userId: claimed });
+  const appId = header(request, "x-trellis-app");
+  const identity = await context.authenticate({ token, userId: claimed, appId });
   if (identity.error) return identity;
-  return ok({ user: ruleUser(identity.data), shareKey: identity.data.userId ?? "anon:http" });
+  const shareKey = identity.data.userId ?? "anon:http";
+  return ok(appId === undefined ? { user: ruleUser(identity.data), kind: "server", shareKey } : { user: ruleUser(identity.data), kind: "app", appId, shareKey });
 }
 
 /** How service keys begin (see `AppRegistry.createKey`). */
@@ -245,7 +252,13 @@ function ruleUser(identity: Identity): RuleUser {
 
 function hubOf(context: HttpContext, appId: unknown, caller: Caller) {
   if (typeof appId !== "string") return fail("PROTOCOL", "appId must be a string.");
-  if (caller.appId !== undefined && caller.appId !== appId) return fail("UNAUTHORIZED", `This service key is not a key of app "${appId}".`, { appId });
+  if (caller.appId !== undefined && caller.appId !== appId) {
+    const what = caller.kind === "service" ? "This service key is not a key" : `The token was checked for app "${caller.appId}" (x-trellis-app), not`;
+    return fail("UNAUTHORIZED", `${what} of app "${appId}".`, { appId });
+  }
+  if (caller.kind === "server" && context.appAuth.hasOwn(appId)) {
+    return fail("UNAUTHORIZED", `App "${appId}" checks tokens with keys of its own: send the header x-trellis-app: ${appId} (the Trellis client does).`, { appId });
+  }
   return context.hubs.get(appId);
 }
 

@@ -19,6 +19,7 @@ import { Permissions } from "./permissions/permissions.js";
 import { parseRules } from "./permissions/rules.js";
 import { Session } from "./session.js";
 import { WorkShares } from "./work-shares.js";
+import { AppAuth } from "./apps/app-auth.js";
 
 /** Options of {@link createServer}. */
 export interface ServerOptions {
@@ -95,7 +96,7 @@ export interface TrellisServer {
 export async function createServer(options: ServerOptions): Promise<TrellisServer> {
   const log = options.log ?? jsonLog;
   const dataDir = writableDataDir(options.dataDir);
-  const authenticate = await createAuthenticator(options.auth);
+  const serverWideAuth = await createAuthenticator(options.auth);
   const maxFrameBytes = positive(options.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, "maxFrameBytes");
   const maxBodyBytes = positive(options.maxBodyBytes, 64 * 1024 * 1024, "maxBodyBytes");
   const heartbeatMs = positive(options.heartbeatMs, 30_000, "heartbeatMs");
@@ -113,6 +114,8 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
   const opened = AppRegistry.open(dataDir);
   if (opened.error) throw new Error(opened.error.message);
   const apps = opened.data;
+  const appAuth = new AppAuth(apps, serverWideAuth);
+  const authenticate = appAuth.authenticate;
   const admin = adminSecret === undefined ? undefined : new AdminGate(adminSecret);
   const checkpointer = Checkpointer.start(log);
   const hubs = new AppHubs(dataDir, {
@@ -157,6 +160,7 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
           hubs,
           apps,
           admin,
+          appAuth,
           authenticate,
           maxBodyBytes,
           maxQueryBodyBytes: limits.maxQueryBodyBytes,

@@ -293,7 +293,7 @@ export class Session implements Peer {
   private async greet(hello: HelloMessage): Promise<void> {
     this.phase = "authenticating";
     this.context.fault?.("hello");
-    const user = await this.context.authenticate({ token: hello.token, userId: hello.userId });
+    const user = await this.context.authenticate({ token: hello.token, userId: hello.userId, appId: hello.appId });
     if ((this.phase as Session["phase"]) === "closed") return;
     if (user.error) return this.reject(user.error.code, user.error.message);
     const hub = this.context.hubs.get(hello.appId);
@@ -325,7 +325,7 @@ export class Session implements Peer {
   /** A fresh token for this connection: it must verify and name the same user. */
   private async refreshToken(token: string): Promise<void> {
     const userId = this.member!.userId;
-    const user = await this.context.authenticate({ token, userId: userId ?? undefined });
+    const user = await this.context.authenticate({ token, userId: userId ?? undefined, appId: this.hub?.appId });
     if ((this.phase as Session["phase"]) === "closed") return;
     if (user.error) return this.reject("UNAUTHORIZED", user.error.message, { reason: "tokenRefused" });
     if (user.data.userId !== userId) {

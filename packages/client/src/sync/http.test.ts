@@ -36,7 +36,7 @@ describe("fetchQuery", () => {
     expect(requests).toEqual([
       {
         url: "http://127.0.0.1:8787/v1/query",
-        headers: { "content-type": "application/json", authorization: "Bearer a.b.c", "x-trellis-user": "alice" },
+        headers: { "content-type": "application/json", "x-trellis-app": "app", authorization: "Bearer a.b.c", "x-trellis-user": "alice" },
         body: { appId: "app", query: JSON.parse(JSON.stringify(QUERY)), cursor: null },
       },
     ]);
@@ -45,7 +45,7 @@ describe("fetchQuery", () => {
   it("sends no credentials it does not have", async () => {
     const { context, requests } = setup(() => json(200, { triples: [], cursor: "1" }), { token: async () => undefined, userId: undefined });
     await fetchQuery(context, QUERY);
-    expect(requests[0]!.headers).toEqual({ "content-type": "application/json" });
+    expect(requests[0]!.headers).toEqual({ "content-type": "application/json", "x-trellis-app": "app" });
   });
 
   it("returns the server's error with its code", async () => {

@@ -79,7 +79,8 @@ async function post(context: HttpContext, path: string, body: unknown, contentTy
   let response: Response;
   let text: string;
   try {
-    const headers: Record<string, string> = { "content-type": contentType };
+    // The app first: a server checks the token with that app's keys before it reads the body.
+    const headers: Record<string, string> = { "content-type": contentType, "x-trellis-app": context.appId };
     const token = await context.token();
     if (token !== undefined) headers.authorization = `Bearer ${token}`;
     if (context.userId !== undefined) headers["x-trellis-user"] = context.userId;

@@ -1,9 +1,10 @@
 import type { IncomingMessage } from "node:http";
-import { fail, ok } from "@trellis/core";
+import { type DatabaseResult, fail, ok } from "@trellis/core";
 import type { AppHubs } from "../app-hubs.js";
 import type { BodyBudget } from "../body-budget.js";
 import { header, type HttpAnswer, jsonObject, readBody } from "../http-body.js";
 import type { AdminGate } from "./admin-gate.js";
+import { type AppAuth, AuthSettingsError, describeAuthSettings, parseAuthSettings, type AppAuthSettings } from "./app-auth.js";
 import type { AppRegistry } from "./app-registry.js";
 
 /** What the admin API works on. */
@@ -12,6 +13,8 @@ export interface AdminContext {
   readonly apps: AppRegistry;
   /** Checks admin secrets; undefined without one (development mode: no admin API). */
   readonly admin: AdminGate | undefined;
+  /** Each app's token check (auth settings of its own, or the server's). */
+  readonly appAuth: AppAuth;
   readonly bodies: BodyBudget;
 }
 
@@ -24,11 +27,14 @@ const ROUTE = /^\/v1\/admin\/apps(?:\/([^/]+)(?:\/([a-z]+)(?:\/([^/]+))?)?)?$/;
 /**
  * The admin API (docs/admin.md), every route behind the admin secret (checked before a body is
  * read):
- * - `GET /v1/admin/apps` lists the apps; `POST /v1/admin/apps` with `{ name }` creates one (201);
+ * - `GET /v1/admin/apps` lists the apps; `POST /v1/admin/apps` with `{ name, auth? }` creates
+ *   one (201);
  * - `DELETE /v1/admin/apps/<id>?confirm=true` deletes one and its data;
  * - `GET /v1/admin/apps/<id>/metrics` reports on one;
  * - `GET`, `PUT` (the rules as the body) and `DELETE /v1/admin/apps/<id>/permissions` read, set
  *   and clear an app's own permission rules (design/024);
+ * - `GET`, `PUT` (the settings as the body) and `DELETE /v1/admin/apps/<id>/auth` read, set and
+ *   clear how its tokens are checked (secrets are never shown);
  * - `GET` and `POST /v1/admin/apps/<id>/keys` (`{ name }`, 201 with the key, shown only then)
  *   list and create its service keys, `DELETE /v1/admin/apps/<id>/keys/<key id>` revokes one.
  * Undefined for a path that is not the admin API's.
@@ -60,8 +66,14 @@ export async function answerAdmin(context: AdminContext, request: IncomingMessag
     case "POST ": {
       const body = await jsonBody(context, request);
       if (body.error) return body;
-      const fields = jsonObject(body.data, ["name"]);
-      return fields.error ? fields : context.apps.create(fields.data.name);
+      const fields = jsonObject(body.data, ["name", "auth"]);
+      if (fields.error) return fields;
+      // Its auth settings, if given, are checked before the app is made.
+      const settings = fields.data.auth === undefined ? undefined : await checkedAuth(fields.data.auth, "auth.");
+      if (settings?.error) return settings;
+      const created = context.apps.create(fields.data.name);
+      if (!created.error && settings !== undefined) context.apps.setAuth(created.data.id, settings.data);
+      return created;
     }
     case "DELETE :id": {
       if (new URL(request.url ?? "/", "http://localhost").searchParams.get("confirm") !== "true") {
@@ -83,6 +95,26 @@ export async function answerAdmin(context: AdminContext, request: IncomingMessag
     }
     case "DELETE :id/permissions":
       return context.hubs.setRules(id, undefined);
+    case "GET :id/auth":
+      return ok(authView(context, id));
+    case "PUT :id/auth":
+    case "DELETE :id/auth": {
+      let settings: AppAuthSettings | undefined;
+      if (route === "PUT :id/auth") {
+        const body = await jsonBody(context, request);
+        if (body.error) return body;
+        const raw = jsonObject(body.data, undefined);
+        if (raw.error) return raw;
+        const checked = await checkedAuth(raw.data, "");
+        if (checked.error) return checked;
+        settings = checked.data;
+      }
+      context.apps.setAuth(id, settings);
+      context.appAuth.forget(id);
+      // Connections authenticated with the old settings authenticate again with the new ones.
+      context.hubs.restart(id, "auth settings changed");
+      return ok(authView(context, id));
+    }
     case "GET :id/keys":
       return ok({ keys: context.apps.keys(id) });
     case "POST :id/keys": {
@@ -104,6 +136,9 @@ const ROUTES = new Set([
   "GET :id/permissions",
   "PUT :id/permissions",
   "DELETE :id/permissions",
+  "GET :id/auth",
+  "PUT :id/auth",
+  "DELETE :id/auth",
   "GET :id/keys",
   "POST :id/keys",
   "DELETE :id/keys/:item",
@@ -111,4 +146,21 @@ const ROUTES = new Set([
 
 function jsonBody(context: AdminContext, request: IncomingMessage) {
   return readBody(request, MAX_ADMIN_BODY_BYTES, context.bodies);
+}
+
+/** How an app's tokens are checked, as the admin API shows it (no secrets). */
+function authView(context: AdminContext, appId: string): Record<string, unknown> {
+  const own = context.apps.authOf(appId) as AppAuthSettings | undefined;
+  if (own !== undefined) return { appId, source: "app", ...describeAuthSettings(own) };
+  return { appId, source: "server" };
+}
+
+/** Auth settings checked, or VALIDATION naming the path (below `prefix`) of the first mistake. */
+async function checkedAuth(value: unknown, prefix: string): Promise<DatabaseResult<AppAuthSettings>> {
+  try {
+    return ok(await parseAuthSettings(value));
+  } catch (error) {
+    if (!(error instanceof AuthSettingsError)) throw error;
+    return fail("VALIDATION", error.message, { path: `${prefix}${error.path}` });
+  }
 }

@@ -57,6 +57,7 @@ export class AppRegistry {
     db.pragma("synchronous = FULL");
     db.exec("CREATE TABLE IF NOT EXISTS apps (id TEXT PRIMARY KEY, name TEXT NOT NULL, createdAt INTEGER NOT NULL) STRICT");
     // rules NULL: the app follows the server's rules again; sinceSeq: its change number when they changed.
+    db.exec("CREATE TABLE IF NOT EXISTS app_auth (id TEXT PRIMARY KEY, settings TEXT NOT NULL, updatedAt INTEGER NOT NULL) STRICT");
     db.exec("CREATE TABLE IF NOT EXISTS service_keys (id TEXT PRIMARY KEY, appId TEXT NOT NULL, name TEXT NOT NULL, secretHash BLOB NOT NULL, createdAt INTEGER NOT NULL) STRICT");
     db.exec("CREATE TABLE IF NOT EXISTS app_rules (id TEXT PRIMARY KEY, rules TEXT, sinceSeq INTEGER NOT NULL, updatedAt INTEGER NOT NULL) STRICT");
     this.statements = {
@@ -68,6 +69,9 @@ export class AppRegistry {
         "INSERT INTO app_rules (id, rules, sinceSeq, updatedAt) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET rules = excluded.rules, sinceSeq = excluded.sinceSeq, updatedAt = excluded.updatedAt",
       ),
       clearRules: db.prepare<[string]>("DELETE FROM app_rules WHERE id = ?"),
+      auth: db.prepare<[string], { settings: string }>("SELECT settings FROM app_auth WHERE id = ?"),
+      setAuth: db.prepare<[string, string, number]>("INSERT INTO app_auth (id, settings, updatedAt) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET settings = excluded.settings, updatedAt = excluded.updatedAt"),
+      clearAuth: db.prepare<[string]>("DELETE FROM app_auth WHERE id = ?"),
       insertKey: db.prepare<[string, string, string, Buffer, number]>("INSERT INTO service_keys (id, appId, name, secretHash, createdAt) VALUES (?, ?, ?, ?, ?)"),
       keysOf: db.prepare<[string], ServiceKeyRecord>("SELECT id, name, createdAt FROM service_keys WHERE appId = ? ORDER BY createdAt, id"),
       key: db.prepare<[string], { appId: string; secretHash: Buffer }>("SELECT appId, secretHash FROM service_keys WHERE id = ?"),
@@ -123,6 +127,7 @@ export class AppRegistry {
       this.statements.remove.run(id);
       this.statements.clearRules.run(id);
       this.statements.clearKeys.run(id);
+      this.statements.clearAuth.run(id);
     })();
     this.ids.delete(id);
     return true;
@@ -149,6 +154,18 @@ export class AppRegistry {
    */
   setRules(id: string, rules: unknown, seq: number): void {
     this.statements.setRules.run(id, rules === undefined ? null : JSON.stringify(rules), seq, Date.now());
+  }
+
+  /** An app's own auth settings (as checked by `parseAuthSettings` when set), or undefined when it uses the server's. */
+  authOf(id: string): unknown {
+    const row = this.statements.auth.get(id);
+    return row === undefined ? undefined : JSON.parse(row.settings);
+  }
+
+  /** Gives an app auth settings of its own (checked by the caller), or with `undefined` sends it back to the server's. */
+  setAuth(id: string, settings: unknown): void {
+    if (settings === undefined) this.statements.clearAuth.run(id);
+    else this.statements.setAuth.run(id, JSON.stringify(settings), Date.now());
   }
 
   /**

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { removeDataDir, type ServerProcess, startServerProcess, tempDataDir } from "@trellis/server/testing";
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { documentTriples, post, query, writer } from "../testing/raw-socket.js";
+import { adminCall, documentTriples, post, query, writer } from "../testing/raw-socket.js";
 
 // Service keys against a real server process in production mode, with JWT auth and rules: a key
 // reads and writes its own app past the rules, or as a user under them, and nothing else.
@@ -31,14 +31,7 @@ afterAll(async () => {
   removeDataDir(server.dataDir);
 });
 
-async function admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${server.url}/v1/admin/apps${path}`, {
-    method,
-    headers: { authorization: `Bearer ${SECRET}`, "content-type": "application/json" },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: response.status, body: await response.json() };
-}
+const admin = (method: string, path: string, body?: unknown) => adminCall(server.url, SECRET, method, path, body);
 
 const token = (sub: string) => new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject(sub).setExpirationTime("1h").sign(new TextEncoder().encode(JWT_SECRET));
 const ids = (answer: { body: { triples: Array<{ id: string }> } }) => [...new Set(answer.body.triples.map((triple) => triple.id))].sort();

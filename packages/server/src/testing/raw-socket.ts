@@ -214,3 +214,13 @@ export async function storedTriples(url: string, appId: string, collection: "tod
   if (answer.status !== 200) throw new Error(`Query of ${appId} failed: HTTP ${answer.status} ${JSON.stringify(answer.body)}`);
   return answer.body.triples as Triple[];
 }
+
+/** Calls the admin API (`/v1/admin/apps` + `path`) with an admin secret; answers status and parsed body. */
+export async function adminCall(url: string, secret: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${url}/v1/admin/apps${path}`, {
+    method,
+    headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: response.status, body: await response.json() };
+}
