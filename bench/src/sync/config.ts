@@ -45,6 +45,8 @@ export interface SyncConfig {
   readonly largePushTriples: number;
   /** Permission rules: documents of the snapshot, subscribers and writes of the live phase, timed pushes, revocations. */
   readonly rules: { readonly docs: number; readonly subscribers: number; readonly writes: number; readonly pushes: number; readonly revocations: number };
+  /** Connections set up one after another per way of checking tokens. */
+  readonly authConnections: number;
   /** Kills a phase that hangs. */
   readonly phaseTimeoutMs: number;
 }
@@ -94,6 +96,7 @@ export function syncConfigFromEnv(env: NodeJS.ProcessEnv, smokeFlag: boolean): S
       attackWrites: 30,
       largePushTriples: 20_000,
       rules: { docs: 1_000, subscribers: 10, writes: 20, pushes: 20, revocations: 20 },
+      authConnections: 20,
       phaseTimeoutMs: 20_000,
     };
   }
@@ -122,6 +125,7 @@ export function syncConfigFromEnv(env: NodeJS.ProcessEnv, smokeFlag: boolean): S
     attackWrites: 300,
     largePushTriples: 500_000,
     rules: { docs: 10_000, subscribers: 100, writes: 200, pushes: 300, revocations: 200 },
+    authConnections: 500,
     phaseTimeoutMs: 120_000,
   };
 }

@@ -22,14 +22,15 @@ export interface ProtocolSocket {
 }
 
 /**
- * Opens `/v1/sync` and says hello; resolves after `welcome`.
+ * Opens `/v1/sync` and says hello (with `token`, or else claiming `clientId` as the user, as in
+ * development mode); resolves after `welcome`.
  *
  * @example
  * const socket = await openProtocolSocket(server.url, "bench", "writer");
  * socket.send({ type: "push", batchId: "b1", triples });
  * await socket.next("ack");
  */
-export async function openProtocolSocket(serverUrl: string, appId: string, clientId: string): Promise<ProtocolSocket> {
+export async function openProtocolSocket(serverUrl: string, appId: string, clientId: string, token?: string): Promise<ProtocolSocket> {
   const ws = new WebSocket(`${serverUrl.replace(/^http/, "ws")}/v1/sync`, { perMessageDeflate: false });
   const queue: ServerMessage[] = [];
   let waiter: { type: string; resolve: (message: ServerMessage) => void; reject: (error: Error) => void } | undefined;
@@ -85,7 +86,7 @@ export async function openProtocolSocket(serverUrl: string, appId: string, clien
     ws.once("open", () => resolve());
     ws.once("error", reject);
   });
-  socket.send({ type: "hello", protocol: 1, appId, clientId, userId: clientId });
+  socket.send({ type: "hello", protocol: 1, appId, clientId, ...(token === undefined ? { userId: clientId } : { token }) });
   await socket.next("welcome");
   return socket;
 }

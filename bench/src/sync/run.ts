@@ -25,6 +25,7 @@ import { trellisPingRoundTrip, wsEchoRoundTrip } from "./round-trip.js";
 import { type SyncResults, syncTables, syncTargetLines, syncTargets } from "./sync-report.js";
 import { calmClients, calmClientsUnderAttack, largePush } from "./under-attack.js";
 import { rulesCost, startRulesServer } from "./permissions.js";
+import { authCost } from "./auth-cost.js";
 
 const INGEST_APP = "bench-ingest";
 
@@ -164,6 +165,9 @@ async function main(): Promise<number> {
         await rulesServer.stop();
         removeDataDir(rulesServer.dataDir);
       }
+    });
+    await phase(`connection setup with tokens checked: ${config.authConnections} connections per way`, async () => {
+      results.auth = await authCost(server.url, config.authConnections);
     });
     for (let h = 0; h < config.hostProcesses; h++) hosts.push(await spawnChild(new URL("./client-host.js", import.meta.url), profileArgs));
     results.clockOffsets = hosts.map((host) => ({ offsetUs: host.offsetMs * 1000, errorUs: (host.calibrationRttMs * 1000) / 2 }));

@@ -9,6 +9,7 @@ import type { CursorsResult, RoomEventsResult } from "./rooms.js";
 import type { RoundTripResult } from "./round-trip.js";
 import type { UnderAttackResult } from "./under-attack.js";
 import type { RulesCostResult } from "./permissions.js";
+import type { AuthCostResult } from "./auth-cost.js";
 
 export interface SyncResults {
   wsRoundTrip?: RoundTripResult;
@@ -34,6 +35,8 @@ export interface SyncResults {
   underAttack?: Partial<UnderAttackResult>;
   /** Permission rules against the same work without rules. */
   rules?: RulesCostResult;
+  /** Connection setup with tokens checked, against development mode. */
+  auth?: AuthCostResult;
 }
 
 export interface SyncTarget {
@@ -279,6 +282,16 @@ export function syncTables(results: SyncResults): string {
       ),
     );
   }
+  const auth = results.auth;
+  if (auth !== undefined) {
+    const dev = auth.rows[0]!;
+    out.push(
+      `S10 connection setup (hello → welcome, then closed), ${f(auth.connections)} one after another per way of checking tokens\n${table(
+        ["tokens checked", "connections/s", "median setup", "vs development"],
+        auth.rows.map((row) => [row.mode, f(row.perSecond, 0), `${f(row.medianMs, 2)} ms`, `${f((row.perSecond / dev.perSecond) * 100, 0)}%`]),
+      )}`,
+    );
+  }
   return out.join("\n\n");
 }
 
@@ -342,6 +355,7 @@ export function syncTargets(results: SyncResults, isSmoke: boolean): SyncTarget[
       status: check(results.underAttack?.attacked?.worstPingMs ?? Number.NaN, (v) => v <= 50),
     },
     ...rulesTargets(results.rules, check),
+    authTarget(results.auth, check),
     {
       name: "one change fanned out to 100 sockets (p50)",
       value: fan,
@@ -351,6 +365,21 @@ export function syncTargets(results: SyncResults, isSmoke: boolean): SyncTarget[
       status: check(fan, (v) => v <= 5),
     },
   ];
+}
+
+/** Setting up a connection with the costliest token check, against development mode. */
+function authTarget(auth: AuthCostResult | undefined, check: (value: number, isMet: (value: number) => boolean) => SyncTarget["status"]): SyncTarget {
+  const dev = auth?.rows[0];
+  const slowest = auth === undefined ? undefined : [...auth.rows.slice(1)].sort((a, b) => a.perSecond - b.perSecond)[0];
+  const share = dev === undefined || slowest === undefined ? Number.NaN : (slowest.perSecond / dev.perSecond) * 100;
+  return {
+    name: `connection setup with tokens checked (slowest: ${slowest?.mode ?? "-"})`,
+    value: share,
+    unit: "% of development",
+    limit: ">= 50",
+    reference: dev === undefined ? "-" : `development ${f(dev.perSecond, 0)}/s`,
+    status: check(share, (v) => v >= 50),
+  };
 }
 
 /** The permission rules' targets: each a ratio to the same run without rules. */
