@@ -1,5 +1,4 @@
-import { type DatabaseResult, fail, ok, type Schema } from "@trellis/core";
-import type { LocalWriter } from "./local-writer.js";
+import { type DatabaseResult, fail, ok, type Schema, type LocalWriter } from "@trellis/core";
 import type { BatchOperation } from "./types.js";
 import type { MemoryNeed } from "./persistence/working-set.js";
 

@@ -1,8 +1,7 @@
-import { type Clock, DatabaseError, type DatabaseResult, normalizeQuery, ok, type Schema, type Triple, type TripleStore } from "@trellis/core";
+import { type Clock, DatabaseError, type DatabaseResult, normalizeQuery, ok, type Schema, type Triple, type TripleStore, type WriteListener } from "@trellis/core";
 import { type PrunedSync, type PruneResult, pruneStorage } from "./persistence/prune.js";
 import type { ClientOptions } from "./create-client.js";
 import { generateId } from "./generate-id.js";
-import type { WriteListener } from "./local-writer.js";
 import type { ClientPersistence } from "./persistence/client-persistence.js";
 import type { RoomTransport } from "./rooms/rooms.js";
 import type { ClientConnection } from "./sync/client-connection.js";

@@ -1,9 +1,8 @@
-import { createClock, type DatabaseResult, LiveQueryRegistry, type EntitiesDef, ok, type RoomsDef, type Schema, TripleStore } from "@trellis/core";
+import { createClock, type DatabaseResult, LiveQueryRegistry, type EntitiesDef, ok, type RoomsDef, type Schema, TripleStore, LocalWriter } from "@trellis/core";
 import { batchNeeds, createBatchCollection, executeBatch } from "./batch.js";
 import { assembleSync } from "./client-sync.js";
 import { registerClient } from "./client-registry.js";
 import { generateId } from "./generate-id.js";
-import { LocalWriter } from "./local-writer.js";
 import { MapsService } from "./maps/key-value-map.js";
 import type { KeyValueMap } from "./maps/map-types.js";
 import { PaginatedQuery, preloadPaginated } from "./paginated.js";

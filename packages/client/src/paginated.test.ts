@@ -1,7 +1,6 @@
-import { createClock, createSchema, LiveQueryRegistry, t, TripleStore } from "@trellis/core";
+import { createClock, createSchema, LiveQueryRegistry, t, TripleStore, LocalWriter } from "@trellis/core";
 import { describe, expect, it, vi } from "vitest";
 import { createClient, type PaginatedState } from "./index.js";
-import { LocalWriter } from "./local-writer.js";
 import { PaginatedQuery } from "./paginated.js";
 import { QueryService } from "./query-service.js";
 import { createRandom, seedOf } from "./testing/fuzz-kit.js";

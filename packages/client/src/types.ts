@@ -1,12 +1,12 @@
 import type {
   AggregateQueryDef,
   AggregateRow,
-  AutoFieldName,
   CreateInput,
   DatabaseResult,
   Doc,
   EntitiesDef,
   EntityDef,
+  OneShotCollectionApi,
   QueryDef,
   QueryResultDoc,
   ReplaceInput,
@@ -40,45 +40,14 @@ export interface Subscription<T> {
 }
 
 /**
- * New field values, or a function computing them from the current document. The function may not
- * return the read-only auto fields (as `{ ...previous }` would): writes refuse them.
- */
-export type FieldsOrUpdater<E extends EntityDef, TInput> =
-  | TInput
-  | ((previous: Doc<E>) => TInput & { readonly [K in AutoFieldName]?: never });
-
-/**
- * The typed API of one collection: `client.database.users`.
+ * The typed API of one collection: `client.database.users`. Its one-shot reads and writes are
+ * {@link OneShotCollectionApi}'s; the rest follows queries live and preloads them.
  *
  * @example
  * const { data: user } = await client.database.users.create({ name: "Ada" });
  * await client.database.users.update({ id: user!.id, fields: (prev) => ({ age: (prev.age ?? 0) + 1 }) });
  */
-export interface CollectionApi<E extends EntityDef, A extends EntitiesDef = {}> {
-  /** Creates a document; returns it whole, auto fields included. */
-  create(fields: CreateInput<E>): Promise<DatabaseResult<Doc<E>>>;
-  /** Changes some fields; a function receives the current document and runs atomically. */
-  update(args: { id: string; fields: FieldsOrUpdater<E, UpdateInput<E>> }): Promise<DatabaseResult<void>>;
-  /** Sets every field: required ones must be given, the rest are removed. */
-  replace(args: { id: string; fields: FieldsOrUpdater<E, ReplaceInput<E>> }): Promise<DatabaseResult<void>>;
-  /** Deletes a document for good. */
-  delete(id: string): Promise<DatabaseResult<void>>;
-  /** `update` on every match of `where`, in one transaction. */
-  updateMany(args: { where?: WhereClause<E, A>; fields: FieldsOrUpdater<E, UpdateInput<E>> }): Promise<DatabaseResult<{ count: number }>>;
-  /** `replace` on every match of `where`, in one transaction. */
-  replaceMany(args: { where?: WhereClause<E, A>; fields: FieldsOrUpdater<E, ReplaceInput<E>> }): Promise<DatabaseResult<{ count: number }>>;
-  /** Deletes every match of `where`, in one transaction. */
-  deleteMany(args: { where?: WhereClause<E, A> }): Promise<DatabaseResult<{ count: number }>>;
-  // `Q & StrictQuery<E, Q>`: a query inferred as `Q` gets no excess-property checks of its own.
-  // Code forwarding a generic query (adapters' hooks) declares its parameter the same way.
-  /** Runs an aggregate query once: one row, or one per group with `groupBy`. */
-  query<const Q extends AggregateQueryDef<E, A>>(query: Q & StrictAggregateQuery<E, Q, A>): Promise<DatabaseResult<AggregateRow<E, Q>[]>>;
-  /** Runs a query once. */
-  query<const Q extends QueryDef<E, A> = {}>(query?: Q & StrictQuery<E, Q, A>): Promise<DatabaseResult<QueryResultDoc<E, Q, A>[]>>;
-  /** The first row of an aggregate query, or undefined. */
-  queryOne<const Q extends AggregateQueryDef<E, A>>(query: Q & StrictAggregateQuery<E, Q, A>): Promise<DatabaseResult<AggregateRow<E, Q> | undefined>>;
-  /** The first match of a query, or undefined. */
-  queryOne<const Q extends QueryDef<E, A> = {}>(query?: Q & StrictQuery<E, Q, A>): Promise<DatabaseResult<QueryResultDoc<E, Q, A> | undefined>>;
+export interface CollectionApi<E extends EntityDef, A extends EntitiesDef = {}> extends OneShotCollectionApi<E, A> {
   /** Follows preloaded data (from `preload`): the first call carries it as is, with loading false; live data follows. */
   subscribe<T>(preloaded: PreloadData<T, "many">, callback: SubscribeCallback<readonly T[]>): Subscription<readonly T[]>;
   /** Follows an aggregate query; the rows are maintained incrementally. */

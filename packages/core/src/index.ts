@@ -103,6 +103,7 @@ export type {
   WhereClause,
   WhereOperators,
 } from "./query/query-types.js";
+export type { FieldsOrUpdater, OneShotCollectionApi } from "./query/one-shot-api.js";
 export {
   type AckMessage,
   type ChangesMessage,
@@ -137,3 +138,4 @@ export {
 } from "./protocol/messages.js";
 export { containersOf, jsonShape, type JsonShape, jsonShapeProblem, MAX_CONTAINERS, MAX_FRAME_DEPTH, MAX_VALUE_CONTAINERS } from "./protocol/json-shape.js";
 export { exceedsValueDepth, MAX_VALUE_DEPTH, type ParseLimits, parseClientMessage, parseClientValue, parseServerMessage, parseServerValue, parseTriple } from "./protocol/parse.js";
+export { type FieldsInput, LocalWriter, type WriteListener } from "./write/local-writer.js";

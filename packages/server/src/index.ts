@@ -5,3 +5,4 @@ export type { ServerLimits } from "./limits.js";
 export type { Log, LogLevel } from "./log.js";
 export { parseRules, type Rules, RulesError } from "./permissions/rules.js";
 export { createServer, type ServerOptions, type TrellisServer } from "./server.js";
+export { type AdminClient, type AdminClientOptions, type AdminCollection, type AdminDatabase, createAdminClient } from "./admin-client/admin-client.js";

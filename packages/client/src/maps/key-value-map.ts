@@ -9,8 +9,8 @@ import {
   runQuery,
   toUserValue,
   type TripleStore,
+  type LocalWriter,
 } from "@trellis/core";
-import type { LocalWriter } from "../local-writer.js";
 import type { QuerySync } from "../sync/query-sync.js";
 import type { SyncedQuery } from "../sync/synced-queries.js";
 import type { SubscribeCallback, Subscription, SubscriptionState } from "../types.js";

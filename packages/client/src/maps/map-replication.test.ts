@@ -1,6 +1,5 @@
-import { createClock, createSchema, LiveQueryRegistry, type Triple, TripleStore } from "@trellis/core";
+import { createClock, createSchema, LiveQueryRegistry, type Triple, TripleStore, LocalWriter } from "@trellis/core";
 import { describe, expect, it } from "vitest";
-import { LocalWriter } from "../local-writer.js";
 import { LOCAL_SYNC } from "../sync/query-sync.js";
 import { applyRemoteTriples } from "../sync/remote-apply.js";
 import { createRandom, seedOf } from "../testing/fuzz-kit.js";

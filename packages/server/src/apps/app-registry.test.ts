@@ -82,6 +82,11 @@ describe("the app registry", () => {
     await server.restart();
     expect(new Set((await storedTriples(server.url, app.id, "todos", { "x-trellis-user": "alice" })).map((triple) => triple.id))).toEqual(new Set(["t1"]));
     expect(((await (await admin(server, "GET")).json()) as { apps: Array<{ id: string }> }).apps.map((each) => each.id)).toEqual([app.id, other.id]);
+
+    // Created at once from many requests, each gets an app of its own.
+    const many = await Promise.all(Array.from({ length: 20 }, (_, index) => admin(server, "POST", { name: `Concurrent ${index}` }).then((answer) => answer.json() as Promise<{ id: string }>)));
+    expect(new Set(many.map((each) => each.id)).size).toBe(20);
+    expect(((await (await admin(server, "GET")).json()) as { apps: unknown[] }).apps).toHaveLength(22);
   });
 
   it("keeps the apps of a data folder written without a registry, and serves any app in development mode", async () => {

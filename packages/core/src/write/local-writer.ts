@@ -1,28 +1,14 @@
-import {
-  type Clock,
-  type CollectionSpec,
-  CREATED_AT_FIELD,
-  CREATED_BY_FIELD,
-  type DatabaseResult,
-  fail,
-  hlcMillis,
-  type Hlc,
-  type Materializer,
-  type NormalizedQuery,
-  normalizeQuery,
-  ok,
-  QueryCostError,
-  runQuery,
-  type Schema,
-  type StoredFields,
-  type TripleStore,
-  validateWrite,
-  type WriteMode,
-  compileMaterializer,
-  DELETED_FIELD,
-  encodeHlc,
-  type Triple,
-} from "@trellis/core";
+import { type DatabaseResult, fail, ok } from "../errors.js";
+import { type Clock, encodeHlc, type Hlc, hlcMillis } from "../hlc.js";
+import { compileMaterializer, type Materializer } from "../query/materialize.js";
+import { normalizeQuery } from "../query/normalize.js";
+import type { NormalizedQuery } from "../query/query.js";
+import { QueryCostError } from "../query/query-cost.js";
+import { runQuery } from "../query/run-query.js";
+import type { CollectionSpec, Schema } from "../schema/types.js";
+import { type StoredFields, validateWrite, type WriteMode } from "../schema/validate.js";
+import type { TripleStore } from "../store/triple-store.js";
+import { CREATED_AT_FIELD, CREATED_BY_FIELD, DELETED_FIELD, type Triple } from "../triples.js";
 
 /** Fields given as an object or as a function of the current document. */
 export type FieldsInput = Record<string, unknown> | ((previous: Record<string, unknown>) => unknown);

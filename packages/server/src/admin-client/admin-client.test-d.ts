@@ -1,0 +1,38 @@
+import { createSchema, type DatabaseResult, t } from "@trellis/core";
+import { describe, expectTypeOf, it } from "vitest";
+import { type AdminClient, createAdminClient } from "../index.js";
+
+const schema = createSchema({
+  entities: {
+    todos: { title: t.string({ fallback: "" }), done: t.boolean({ fallback: false }), listId: t.ref("lists") },
+    lists: { name: t.string({ fallback: "" }) },
+  },
+});
+
+describe("createAdminClient types", () => {
+  const admin = createAdminClient({ schema, serverUrl: "http://127.0.0.1:8787", appId: "app", serviceKey: "tsk_x" });
+
+  it("types every collection of the schema like the client's database", () => {
+    expectTypeOf(admin).toEqualTypeOf<AdminClient<typeof schema>>();
+    expectTypeOf(admin.asUser("alice")).toEqualTypeOf<AdminClient<typeof schema>>();
+    // @ts-expect-error: not a collection of the schema
+    void admin.database.users;
+    // @ts-expect-error: create needs every required field
+    void admin.database.todos.create({ title: "x" });
+    // @ts-expect-error: a field of the wrong type
+    void admin.database.todos.create({ title: 1, done: false, listId: "l" });
+  });
+
+  it("narrows query results to the fields and relations asked for", async () => {
+    const created = await admin.database.todos.create({ title: "x", done: false, listId: "l1" }, { createdBy: "alice" });
+    expectTypeOf(created.data?.title).toEqualTypeOf<string | undefined>();
+    expectTypeOf(created.data?.createdAt).toEqualTypeOf<Date | undefined>();
+    const picked = await admin.database.todos.query({ fields: { title: true, listId: { fields: { name: true } } }, where: { done: false } });
+    expectTypeOf(picked.data).toEqualTypeOf<{ title: string; listId: { name: string } | undefined }[] | undefined>();
+    const counted = await admin.database.todos.queryOne({ aggregations: { n: { count: "*" } } });
+    expectTypeOf(counted.data?.n).toEqualTypeOf<number | undefined>();
+    // @ts-expect-error: an unknown field in where
+    void admin.database.todos.query({ where: { nope: 1 } });
+    expectTypeOf(await admin.database.todos.updateMany({ where: { done: true }, fields: { done: false } })).toEqualTypeOf<DatabaseResult<{ count: number }>>();
+  });
+});

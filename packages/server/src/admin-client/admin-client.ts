@@ -1,0 +1,241 @@
+import { randomBytes } from "node:crypto";
+import {
+  createClock,
+  type CreateInput,
+  type DatabaseError,
+  DatabaseError as TrellisError,
+  type DatabaseResult,
+  decodeHlc,
+  type Doc,
+  type EntitiesDef,
+  type EntityDef,
+  fail,
+  isAggregateQuery,
+  LocalWriter,
+  normalizeAggregateQuery,
+  normalizeQuery,
+  type NormalizedQuery,
+  ok,
+  type OneShotCollectionApi,
+  QueryCostError,
+  runAggregate,
+  runQuery,
+  compileMaterializer,
+  type Schema,
+  type Triple,
+  TripleStore,
+} from "@trellis/core";
+
+/**
+ * One collection, for server code: the client's one-shot queries and writes
+ * ({@link OneShotCollectionApi}) against the server, typed by the schema; nothing here is live.
+ */
+export interface AdminCollection<E extends EntityDef, A extends EntitiesDef = {}> extends OneShotCollectionApi<E, A> {
+  /** Creates a document on the server; returns it whole. `createdBy`: whose it is (default: the acting user, or none). */
+  create(fields: CreateInput<E>, options?: { readonly createdBy?: string }): Promise<DatabaseResult<Doc<E>>>;
+}
+
+/** `admin.database`: a collection API per collection of the schema. */
+export type AdminDatabase<TEntities extends EntitiesDef> = { readonly [K in keyof TEntities]: AdminCollection<TEntities[K], TEntities> };
+
+export interface AdminClientOptions<S extends Schema> {
+  readonly schema: S;
+  /** The server, e.g. "https://sync.example.com". */
+  readonly serverUrl: string;
+  readonly appId: string;
+  /** A service key of the app (`trellis-server apps keys create`): keep it on the server. */
+  readonly serviceKey: string;
+  /** For tests and runtimes without a global fetch. */
+  readonly fetch?: typeof fetch;
+}
+
+/** Privileged access to one app for server code (see docs/admin.md, "The admin client"). */
+export interface AdminClient<S extends Schema> {
+  /** Reads and writes past the app's permission rules. */
+  readonly database: AdminDatabase<S["entities"]>;
+  /** The same API acting as `userId`, under the rules: what that user may read and write. */
+  asUser(userId: string): AdminClient<S>;
+}
+
+/**
+ * A client for server code (Next.js server actions, SvelteKit form actions, jobs) with a service
+ * key of the app: every call is one request (or two: a write first reads the documents it
+ * changes) to the server's HTTP API, with no connection, cache or outbox kept. Writes reach live
+ * clients like any other.
+ *
+ * @example
+ * const admin = createAdminClient({ schema, serverUrl: process.env.TRELLIS_URL!, appId, serviceKey: process.env.TRELLIS_SERVICE_KEY! });
+ * await admin.database.todos.create({ title: "From the server" }, { createdBy: userId });
+ * const { data: mine } = await admin.asUser(userId).database.todos.query({ where: { done: false } });
+ */
+export function createAdminClient<S extends Schema>(options: AdminClientOptions<S>): AdminClient<S> {
+  for (const key of ["serverUrl", "appId", "serviceKey"] as const) {
+    if (typeof options[key] !== "string" || options[key] === "") throw new TypeError(`createAdminClient: ${key} must be a non-empty string.`);
+  }
+  return clientActingAs(options, undefined);
+}
+
+function clientActingAs<S extends Schema>(options: AdminClientOptions<S>, userId: string | undefined): AdminClient<S> {
+  const requests = new AdminRequests(options, userId);
+  const database = Object.fromEntries(Object.keys(options.schema.collections).map((name) => [name, collectionApi(requests, name)]));
+  return {
+    database: database as AdminDatabase<S["entities"]>,
+    asUser: (id) => {
+      if (typeof id !== "string" || id === "") throw new TypeError("asUser: the user id must be a non-empty string.");
+      return clientActingAs(options, id);
+    },
+  };
+}
+
+function collectionApi(requests: AdminRequests, collection: string): AdminCollection<EntityDef, EntitiesDef> {
+  const api = {
+    create: (fields: unknown, options?: { readonly createdBy?: string }) => requests.write(undefined, options?.createdBy, (writer) => writer.create(collection, fields)),
+    update: ({ id, fields }: { id: string; fields: unknown }) => requests.write(requests.byId(collection, id), undefined, (writer) => writer.change(collection, id, fields, "update")),
+    replace: ({ id, fields }: { id: string; fields: unknown }) => requests.write(requests.byId(collection, id), undefined, (writer) => writer.change(collection, id, fields, "replace")),
+    delete: (id: string) => requests.write(requests.byId(collection, id), undefined, (writer) => writer.delete(collection, id)),
+    updateMany: (args: { where?: unknown }) => requests.write(requests.matching(collection, args?.where), undefined, (writer) => writer.changeMany(collection, args, "update")),
+    replaceMany: (args: { where?: unknown }) => requests.write(requests.matching(collection, args?.where), undefined, (writer) => writer.changeMany(collection, args, "replace")),
+    deleteMany: (args: { where?: unknown }) => requests.write(requests.matching(collection, args?.where), undefined, (writer) => writer.changeMany(collection, args, "delete")),
+    query: (input?: unknown) => requests.query(collection, input ?? {}),
+    queryOne: async (input?: unknown) => {
+      const one = typeof input === "object" && input !== null && !Array.isArray(input) ? { ...input, limit: 1 } : (input ?? { limit: 1 });
+      const result = await requests.query(collection, one);
+      return result.error ? result : ok(result.data[0]);
+    },
+  };
+  return api as unknown as AdminCollection<EntityDef, EntitiesDef>;
+}
+
+/** The largest push sent as one JSON body; larger ones go as lines. */
+const JSON_PUSH_BYTES = 512 * 1024;
+
+/** The requests of one admin client (privileged, or acting as a user). */
+class AdminRequests {
+  private readonly clientId = `admin-${randomBytes(8).toString("base64url")}`;
+
+  constructor(
+    private readonly options: AdminClientOptions<Schema>,
+    private readonly userId: string | undefined,
+  ) {}
+
+  /** The query that reads one document whole. */
+  byId(collection: string, id: unknown): DatabaseResult<NormalizedQuery> {
+    return typeof id === "string" ? this.normalize(collection, { where: { id } }) : fail("VALIDATION", `${collection}: id must be a string, got ${typeof id}.`);
+  }
+
+  /** The query that reads every match of `where`, whole. */
+  matching(collection: string, where: unknown): DatabaseResult<NormalizedQuery> {
+    return this.normalize(collection, where === undefined ? {} : { where });
+  }
+
+  async query(collection: string, input: unknown): Promise<DatabaseResult<any[]>> {
+    if (isAggregateQuery(input)) {
+      const spec = this.spec(collection);
+      if (spec.error) return spec;
+      const aggregate = normalizeAggregateQuery(spec.data, input, this.options.schema.collections);
+      if (aggregate.error) return aggregate;
+      // The server answers the documents it aggregates over; the aggregate runs here.
+      const base = this.normalize(collection, (input as { where?: unknown }).where === undefined ? {} : { where: (input as { where?: unknown }).where });
+      if (base.error) return base;
+      const loaded = await this.load(base.data);
+      return loaded.error ? loaded : ok(runAggregate(loaded.data.store, aggregate.data));
+    }
+    const query = this.normalize(collection, input);
+    if (query.error) return query;
+    const loaded = await this.load(query.data);
+    if (loaded.error) return loaded;
+    const { store } = loaded.data;
+    const table = store.table(collection);
+    if (table === undefined) return ok([]);
+    try {
+      const materialize = compileMaterializer(query.data, store).pass();
+      return ok(runQuery(store, query.data).map((row) => materialize(table, row)));
+    } catch (error) {
+      if (error instanceof QueryCostError) return fail(error.code, error.message, { ...error.details });
+      throw error;
+    }
+  }
+
+  /**
+   * Reads what `read` matches into a scratch store, runs `body` on it (the client's own write
+   * logic: validation, clock, triples), and pushes the triples it wrote as one batch.
+   */
+  async write<T>(read: DatabaseResult<NormalizedQuery> | undefined, createdBy: string | undefined, body: (writer: LocalWriter) => DatabaseResult<T>): Promise<DatabaseResult<T>> {
+    if (read?.error) return read;
+    const loaded = read === undefined ? ok({ store: new TripleStore(), clock: this.clock() }) : await this.load(read.data);
+    if (loaded.error) return loaded;
+    const written: Triple[] = [];
+    const owner = createdBy ?? this.userId;
+    const writer = new LocalWriter(this.options.schema, loaded.data.store, loaded.data.clock, owner, newId, (triples) => written.push(...triples));
+    const result = body(writer);
+    if (result.error || written.length === 0) return result;
+    const pushed = await this.push(written);
+    return pushed.error ? pushed : result;
+  }
+
+  private clock() {
+    return createClock({ node: this.clientId });
+  }
+
+  /** The server's answer to `query` (each document in full) in a fresh store, its clock past every reading in it. */
+  private async load(query: NormalizedQuery): Promise<DatabaseResult<{ store: TripleStore; clock: ReturnType<typeof createClock> }>> {
+    const answer = await this.post("/v1/query", JSON.stringify({ appId: this.options.appId, query, cursor: null }), "application/json");
+    if (answer.error) return answer;
+    const triples = (answer.data as { triples?: unknown }).triples;
+    if (!Array.isArray(triples)) return fail("PROTOCOL", "The server's answer to a query has no triples.");
+    const store = new TripleStore();
+    const clock = this.clock();
+    store.transact(() => {
+      for (const triple of triples as Triple[]) {
+        const hlc = decodeHlc(triple.hlc);
+        // A write made here must win over what it read: the clock moves past every reading.
+        if (!hlc.error) clock.receive(hlc.data);
+        store.applyTriple(triple);
+      }
+    });
+    return ok({ store, clock });
+  }
+
+  private async push(triples: readonly Triple[]): Promise<DatabaseResult<void>> {
+    const envelope = { appId: this.options.appId, clientId: this.clientId, batchId: newId() };
+    const body = JSON.stringify({ ...envelope, triples });
+    const answer =
+      Buffer.byteLength(body) <= JSON_PUSH_BYTES
+        ? await this.post("/v1/push", body, "application/json")
+        : await this.post("/v1/push", [JSON.stringify(envelope), ...triples.map((triple) => JSON.stringify(triple))].join("\n"), "application/x-ndjson");
+    return answer.error ? answer : ok(undefined);
+  }
+
+  private async post(path: string, body: string, contentType: string): Promise<DatabaseResult<unknown>> {
+    const url = `${this.options.serverUrl.replace(/\/+$/, "")}${path}`;
+    const headers: Record<string, string> = { "content-type": contentType, authorization: `Bearer ${this.options.serviceKey}` };
+    if (this.userId !== undefined) headers["x-trellis-user"] = this.userId;
+    let response: Response;
+    let answer: unknown;
+    try {
+      response = await (this.options.fetch ?? fetch)(url, { method: "POST", headers, body });
+      answer = await response.json().catch(() => undefined);
+    } catch (error) {
+      return fail("NETWORK", `POST ${url} failed: ${(error as Error).message}`);
+    }
+    if (response.ok && answer !== undefined) return ok(answer);
+    const refusal = (answer as { error?: { code?: string; message?: string; details?: Record<string, unknown> } } | undefined)?.error;
+    if (typeof refusal?.code !== "string" || typeof refusal.message !== "string") return fail("NETWORK", `POST ${url} answered ${response.status} without a Trellis error.`, { status: response.status });
+    return { data: undefined, error: new TrellisError(refusal.code as DatabaseError["code"], refusal.message, refusal.details) };
+  }
+
+  private spec(collection: string) {
+    const spec = Object.hasOwn(this.options.schema.collections, collection) ? this.options.schema.collections[collection] : undefined;
+    return spec === undefined ? fail("VALIDATION", `Unknown collection "${collection}".`, { collection }) : ok(spec);
+  }
+
+  private normalize(collection: string, input: unknown): DatabaseResult<NormalizedQuery> {
+    const spec = this.spec(collection);
+    return spec.error ? spec : normalizeQuery(spec.data, input, this.options.schema.collections);
+  }
+}
+
+/** A document id in the client's form: 21 URL-safe characters from a secure random source. */
+function newId(): string {
+  return randomBytes(16).toString("base64url").slice(0, 21);
+}
