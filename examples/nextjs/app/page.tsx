@@ -21,7 +21,7 @@ export default async function Page() {
         <h1>Todos</h1>
         {/* The browser connects to the sync server itself: its address travels as a prop. */}
         <TrellisApp serverUrl={serverUrl} appId={appId}>
-          <TodoList preloaded={preloaded} />
+          <TodoList preloaded={preloaded} canClear={process.env.TRELLIS_SERVICE_KEY !== undefined} />
         </TrellisApp>
       </main>
     );

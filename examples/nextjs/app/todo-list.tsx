@@ -4,15 +4,17 @@
 import type { PreloadData } from "@trellis/client";
 import { useClient, useQuery } from "@trellis/react";
 import { type FormEvent, useState } from "react";
+import { clearCompleted } from "./actions";
 import type { schema, Todo } from "./schema";
 
 /**
- * The todo list, live, with a field to add one.
+ * The todo list, live, with a field to add one, and (`canClear`: the server has a service key)
+ * a button whose server action deletes the done ones.
  *
  * @example
- * <TodoList preloaded={preloaded} /> // inside <TrellisApp>
+ * <TodoList preloaded={preloaded} canClear /> // inside <TrellisApp>
  */
-export function TodoList({ preloaded }: { readonly preloaded: PreloadData<Todo, "many"> }) {
+export function TodoList({ preloaded, canClear }: { readonly preloaded: PreloadData<Todo, "many">; readonly canClear: boolean }) {
   const { data: todos, error } = useQuery(preloaded);
   const client = useClient<typeof schema>();
   const [text, setText] = useState("");
@@ -41,6 +43,11 @@ export function TodoList({ preloaded }: { readonly preloaded: PreloadData<Todo, 
         <input value={text} onChange={(event) => setText(event.target.value)} placeholder="What needs doing?" aria-label="New todo" />{" "}
         <button type="submit">Add</button>
       </form>
+      {canClear && (
+        <form action={clearCompleted}>
+          <button type="submit">Clear completed</button>
+        </form>
+      )}
     </>
   );
 }

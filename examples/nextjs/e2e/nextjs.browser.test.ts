@@ -18,7 +18,9 @@ const REPO_ROOT = resolve(APP_DIR, "../..");
 const NEXT_BIN = join(APP_DIR, "node_modules/next/dist/bin/next");
 const BUILD_DIR = join(APP_DIR, ".next");
 const BUILD_STAMP = join(BUILD_DIR, "trellis-e2e-sources");
-const APP_ID = "nextjs-e2e";
+const ADMIN_SECRET = "an-admin-secret-for-the-nextjs-example";
+/** The app and its service key, made through the admin API once the server runs. */
+const app = { id: "", serviceKey: "" };
 const nextEnv = { ...process.env, NEXT_TELEMETRY_DISABLED: "1" };
 
 // The app's schema (app/schema.ts), written out: a client of the same schema seeds and writes.
@@ -29,7 +31,7 @@ function sourceHash(): string {
   return hashInputs(REPO_ROOT, [
     join(APP_DIR, "app"),
     ...["next.config.mjs", "package.json", "tsconfig.json"].map((file) => join(APP_DIR, file)),
-    ...["core", "client", "react"].map((name) => join(REPO_ROOT, "packages", name, "dist")),
+    ...["core", "client", "react", "server"].map((name) => join(REPO_ROOT, "packages", name, "dist")),
     join(REPO_ROOT, "pnpm-lock.yaml"),
   ]);
 }
@@ -59,7 +61,7 @@ function startNext(trellisUrl: string, mode: "start" | "dev" = "start"): Promise
     name: `next ${mode}`,
     cwd: APP_DIR,
     args: (port) => [NEXT_BIN, mode, "--hostname", "127.0.0.1", "--port", String(port)],
-    env: () => ({ ...nextEnv, TRELLIS_URL: trellisUrl, TRELLIS_APP_ID: APP_ID }),
+    env: () => ({ ...nextEnv, TRELLIS_URL: trellisUrl, TRELLIS_APP_ID: app.id, TRELLIS_SERVICE_KEY: app.serviceKey }),
     isGroup: true,
   });
 }
@@ -78,8 +80,15 @@ describeBrowser("the Next.js example in Chromium", () => {
 
   beforeAll(async () => {
     const seed = async () => {
-      server = await startServerProcess();
-      writer = createClient({ schema, serverUrl: server.url, appId: APP_ID, userId: "e2e" });
+      // Production mode: the app and a service key for the page's server action come from the admin API.
+      server = await startServerProcess({ args: ["--admin-secret", ADMIN_SECRET] });
+      const admin = (path: string, body: unknown) =>
+        fetch(`${server!.url}/v1/admin/apps${path}`, { method: "POST", headers: { authorization: `Bearer ${ADMIN_SECRET}`, "content-type": "application/json" }, body: JSON.stringify(body) }).then(
+          (response) => response.json() as Promise<{ id: string; key: string }>,
+        );
+      app.id = (await admin("", { name: "Next.js example" })).id;
+      app.serviceKey = (await admin(`/${app.id}/keys`, { name: "next.js server" })).key;
+      writer = createClient({ schema, serverUrl: server.url, appId: app.id, userId: "e2e" });
       for (const text of SEEDED) {
         await writer.database.todos.create({ text, done: false });
         await new Promise((done) => setTimeout(done, 5)); // distinct createdAt: the page orders by it
@@ -137,6 +146,25 @@ describeBrowser("the Next.js example in Chromium", () => {
     await context.close();
   });
 
+  it("clears the done todos through a server action that writes with the app's service key", async () => {
+    const context = await browser!.newContext();
+    const page = await context.newPage();
+    const { errors } = recordPageOutput(page);
+    await page.goto(next!.url);
+    const items = page.getByTestId("todos").locator("li");
+    await expect.poll(async () => (await items.allTextContents()).map((text) => text.trim())).toContain("added from Node");
+    // "added from Node" was ticked above; tick "buy milk" in the page too.
+    await items.filter({ hasText: "buy milk" }).locator("input").check();
+    await expect.poll(() => items.filter({ hasText: "buy milk" }).locator("input").isChecked()).toBe(true);
+    await settled(writer!);
+    await page.getByRole("button", { name: "Clear completed" }).click();
+    await expect.poll(async () => (await items.allTextContents()).map((text) => text.trim()), { timeout: 10_000 }).toEqual(["walk the dog", "write the docs"]);
+    // The deletions reached another client too: they went through the server.
+    await expect.poll(async () => ((await writer!.database.todos.query({ where: { done: true } })).data ?? []).length, { timeout: 10_000 }).toBe(0);
+    expect(errors, "the browser console stays free of errors").toEqual([]);
+    await context.close();
+  });
+
   // Development React also reports attributes that differ, which a production build does not.
   it("hydrates under next dev without any hydration warning", async () => {
     const dev = await startNext(server!.url, "dev");
@@ -150,7 +178,8 @@ describeBrowser("the Next.js example in Chromium", () => {
         const list = document.querySelector('[data-testid="todos"]');
         return list !== null && Object.keys(list).some((key) => key.startsWith("__reactFiber"));
       }, undefined, { timeout: 120_000 });
-      await expect.poll(async () => (await page.getByTestId("todos").locator("li").allTextContents()).length, { timeout: 10_000 }).toBeGreaterThanOrEqual(SEEDED.length);
+      const stored = (await writer!.database.todos.query({})).data!.length;
+      await expect.poll(async () => (await page.getByTestId("todos").locator("li").allTextContents()).length, { timeout: 10_000 }).toBe(stored);
       // React reports mismatches right after hydrating; let its dev overlay and console settle.
       await new Promise((done) => setTimeout(done, 1_000));
       expect([...messages, ...errors].filter((message) => HYDRATION_PROBLEM.test(message)), "no hydration warning in development").toEqual([]);
