@@ -20,7 +20,9 @@ const KIT_BIN = join(APP_DIR, "node_modules/@sveltejs/kit/svelte-kit.js");
 const VITE_BIN = join(APP_DIR, "node_modules/vite/bin/vite.js");
 const BUILD_DIR = join(APP_DIR, "build");
 const BUILD_STAMP = join(BUILD_DIR, "trellis-e2e-sources");
-const APP_ID = "sveltekit-e2e";
+const ADMIN_SECRET = "an-admin-secret-for-the-sveltekit-example";
+/** The app and its service key, made through the admin API once the server runs. */
+const trellisApp = { id: "", serviceKey: "" };
 
 // The app's schema (src/lib/schema.ts), written out: a client of the same schema seeds and writes.
 const schema = createSchema({ entities: { todos: { text: t.string({ fallback: "" }), done: t.boolean({ fallback: false }) } } });
@@ -30,7 +32,7 @@ function sourceHash(): string {
   return hashInputs(REPO_ROOT, [
     join(APP_DIR, "src"),
     ...["package.json", "svelte.config.js", "tsconfig.json", "vite.config.ts"].map((file) => join(APP_DIR, file)),
-    ...["core", "client", "svelte"].map((name) => join(REPO_ROOT, "packages", name, "dist")),
+    ...["core", "client", "svelte", "server"].map((name) => join(REPO_ROOT, "packages", name, "dist")),
     join(REPO_ROOT, "pnpm-lock.yaml"),
   ]);
 }
@@ -60,7 +62,7 @@ function startApp(trellisUrl: string): Promise<NodeApp> {
     name: "node build/index.js",
     cwd: APP_DIR,
     args: () => [join(BUILD_DIR, "index.js")],
-    env: (port) => ({ HOST: "127.0.0.1", PORT: String(port), ORIGIN: `http://127.0.0.1:${port}`, TRELLIS_URL: trellisUrl, TRELLIS_APP_ID: APP_ID }),
+    env: (port) => ({ HOST: "127.0.0.1", PORT: String(port), ORIGIN: `http://127.0.0.1:${port}`, TRELLIS_URL: trellisUrl, TRELLIS_APP_ID: trellisApp.id, TRELLIS_SERVICE_KEY: trellisApp.serviceKey }),
   });
 }
 
@@ -89,8 +91,15 @@ describeBrowser("the SvelteKit example in Chromium", () => {
 
   beforeAll(async () => {
     const seed = async () => {
-      server = await startServerProcess();
-      writer = createClient({ schema, serverUrl: server.url, appId: APP_ID, userId: "e2e" });
+      // Production mode: the app and a service key for the form action come from the admin API.
+      server = await startServerProcess({ args: ["--admin-secret", ADMIN_SECRET] });
+      const admin = (path: string, body: unknown) =>
+        fetch(`${server!.url}/v1/admin/apps${path}`, { method: "POST", headers: { authorization: `Bearer ${ADMIN_SECRET}`, "content-type": "application/json" }, body: JSON.stringify(body) }).then(
+          (response) => response.json() as Promise<{ id: string; key: string }>,
+        );
+      trellisApp.id = (await admin("", { name: "SvelteKit example" })).id;
+      trellisApp.serviceKey = (await admin(`/${trellisApp.id}/keys`, { name: "sveltekit server" })).key;
+      writer = createClient({ schema, serverUrl: server.url, appId: trellisApp.id, userId: "e2e" });
       for (const text of SEEDED) {
         const { data } = await writer.database.todos.create({ text, done: false });
         ids.push(data!.id);
@@ -165,6 +174,23 @@ describeBrowser("the SvelteKit example in Chromium", () => {
     expect(allMessages.filter((message) => HYDRATION_PROBLEM.test(message)), "no hydration warning").toEqual([]);
     expect([...errors, ...otherWatch.errors], "the browser console stays free of errors").toEqual([]);
     await other.close();
+    await context.close();
+  });
+
+  it("clears the done todos through a form action that writes with the app's service key", async () => {
+    const context = await browser!.newContext();
+    const page = await context.newPage();
+    const { errors } = recordPageOutput(page);
+    await page.goto(app!.url);
+    const items = page.getByTestId("todos").locator("li");
+    const texts = async () => (await items.allTextContents()).map((text) => text.trim());
+    await expect.poll(texts).toEqual(["buy oat milk", ...SEEDED.slice(1, 5)]);
+    await writer!.database.todos.update({ id: ids[1]!, fields: { done: true } });
+    await expect.poll(() => items.nth(1).locator("input").isChecked(), { timeout: 10_000 }).toBe(true);
+    await page.getByRole("button", { name: "Clear completed" }).click();
+    await expect.poll(texts, { timeout: 10_000 }).toEqual(["buy oat milk", ...SEEDED.slice(2, 6)]);
+    await expect.poll(async () => ((await writer!.database.todos.query({ where: { done: true } })).data ?? []).length, { timeout: 10_000 }).toBe(0);
+    expect(errors, "the browser console stays free of errors").toEqual([]);
     await context.close();
   });
 });
