@@ -18,7 +18,7 @@ export interface AdminContext {
   readonly bodies: BodyBudget;
 }
 
-/** Largest admin request body: an app's name, or its permission rules. */
+/** Largest admin request body: an app's name and auth settings, its permission rules, a key's name. */
 const MAX_ADMIN_BODY_BYTES = 256 * 1024;
 
 /** `/v1/admin/apps`, `/v1/admin/apps/<id>`, `/v1/admin/apps/<id>/<part>`, `/v1/admin/apps/<id>/<part>/<item>`. */
