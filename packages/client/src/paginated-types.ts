@@ -1,14 +1,5 @@
-import type { DatabaseResult, EntitiesDef, EntityDef, QueryDef, StrictQuery } from "@trellis/core";
-
-/** A query to paginate: any query without `limit`, plus the page size. */
-export type PaginatedQueryDef<E extends EntityDef, A extends EntitiesDef = {}> = Omit<QueryDef<E, A>, "limit"> & {
-  readonly pageSize: number;
-  /** Pages take `pageSize` instead. */
-  readonly limit?: never;
-};
-
-/** Excess-key checks of a paginated query (see `StrictQuery`). */
-export type StrictPaginatedQuery<E extends EntityDef, Q, A extends EntitiesDef = {}> = StrictQuery<E, Omit<Q, "pageSize">, A>;
+import type { DatabaseResult } from "@trellis/core";
+export type { PaginatedQueryDef, StrictPaginatedQuery } from "@trellis/core";
 
 /** What a paginated query shows: one page of documents and where it sits. */
 export interface PaginatedState<T> {

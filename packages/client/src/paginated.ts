@@ -2,7 +2,7 @@ import { effect, untracked } from "@preact/signals-core";
 import {
   type Cursor,
   type DatabaseResult,
-  fail,
+  firstPageQuery,
   type LiveQuery,
   type LiveQueryRegistry,
   type NormalizedQuery,
@@ -301,16 +301,10 @@ function normalizePaginated(
   collection: string,
   input: unknown,
 ): DatabaseResult<{ query: NormalizedQuery; pageSize: number }> {
-  if (typeof input !== "object" || input === null || Array.isArray(input)) {
-    return fail("VALIDATION", `${collection}.paginated: pass a query with a pageSize, like { orderBy: ["name", "asc"], pageSize: 20 }.`);
-  }
-  const { pageSize, ...query } = input as { pageSize?: unknown; limit?: unknown };
-  if (typeof pageSize !== "number" || !Number.isSafeInteger(pageSize) || pageSize < 1) {
-    return fail("VALIDATION", `${collection}.paginated: pageSize must be a whole number >= 1, got ${String(pageSize)}.`);
-  }
-  if (query.limit !== undefined) return fail("VALIDATION", `${collection}.paginated: use pageSize instead of limit.`);
-  const normalized = queries.normalize(collection, { ...query, limit: pageSize });
-  return normalized.error ? normalized : ok({ query: normalized.data, pageSize });
+  const first = firstPageQuery(`${collection}.paginated`, input);
+  if (first.error) return first;
+  const normalized = queries.normalize(collection, first.data.query);
+  return normalized.error ? normalized : ok({ query: normalized.data, pageSize: first.data.pageSize });
 }
 
 const LOADING_STATE: PaginatedState<ResultDoc> = {

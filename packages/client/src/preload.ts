@@ -2,66 +2,20 @@ import {
   type Condition,
   type DatabaseResult,
   decodeDocs,
-  type EncodedDoc,
-  encodeDocs,
   fail,
   isFieldCondition,
+  isPreloadData,
   type NormalizedQuery,
   ok,
+  type PreloadData,
+  type PreloadKind,
+  type PreloadPage,
   type ResultDoc,
   type Triple,
 } from "@trellis/core";
 import { parseSyncPayload, type SyncPayload } from "./sync/http.js";
 
-/** What was preloaded: a query's result, its first match, or the first page of a paginated query. */
-export type PreloadKind = "many" | "one" | "paginated";
-
-/** The format marker of {@link PreloadData}; a new format gets a new marker. */
-export const PRELOAD_FORMAT = "trellis/preload@1";
-
-/** Type-level only: carries the document type through serialisation. Never present at runtime. */
-declare const documentType: unique symbol;
-
-/** Page facts of a paginated preload. */
-export interface PreloadPage {
-  readonly pageSize: number;
-  /** Every match of the query when it was preloaded (for `estimatedTotalCount`). */
-  readonly totalCount: number;
-}
-
-/**
- * Preloaded query results: plain JSON (no Dates, functions or class instances), so they survive
- * `JSON.stringify`/`JSON.parse`, `structuredClone`, React Server Component props and SvelteKit's
- * devalue. Pass them to `subscribe`, `subscribeOne` or `paginated` of the same app's client.
- *
- * @example
- * const { data: preloaded } = await client.database.users.preload({ where: { isAdult: true } });
- * client.database.users.subscribe(preloaded!, (users) => render(users)); // first call: the preloaded users
- */
-export interface PreloadData<T, K extends PreloadKind = PreloadKind> {
-  readonly format: typeof PRELOAD_FORMAT;
-  readonly kind: K;
-  /** The app (tenant) the data belongs to; a client of another app refuses it. */
-  readonly appId: string;
-  readonly collection: string;
-  /** The normalized query (`limit: 1` for `one`, `limit: pageSize` for `paginated`). */
-  readonly query: NormalizedQuery;
-  /** The result documents, encoded by the preload codec (see docs/preload.md); at most one for `one`. */
-  readonly data: readonly EncodedDoc[];
-  /** Page size and total match count of a paginated preload; null otherwise. */
-  readonly page: PreloadPage | null;
-  /**
-   * Where sync continues from: the server's cursor for this query, or `null` when a local-only
-   * client preloaded the data.
-   */
-  readonly cursor: string | null;
-  /**
-   * The server's triples behind `data` (each document in full), which a client applies before it
-   * follows the query from `cursor`; empty when a local-only client preloaded the data.
-   */
-  readonly triples: readonly Triple[];
-  readonly [documentType]?: T;
-}
+export { createPreloadData, isPreloadData, PRELOAD_FORMAT, type PreloadData, type PreloadKind, type PreloadPage } from "@trellis/core";
 
 /** Preloaded data read back and checked: the query, the decoded documents, page facts and where sync continues. */
 export interface ParsedPreload {
@@ -71,44 +25,6 @@ export interface ParsedPreload {
   readonly page: PreloadPage | null;
   readonly cursor: string | null;
   readonly triples: readonly Triple[];
-}
-
-/**
- * Whether a value claims to be preloaded data (it may still be malformed: parse it).
- *
- * @example
- * isPreloadData(input) ? followPreloaded(input) : followQuery(input)
- */
-export function isPreloadData(value: unknown): value is PreloadData<unknown> {
-  return typeof value === "object" && value !== null && (value as { format?: unknown }).format === PRELOAD_FORMAT;
-}
-
-/**
- * Builds preloaded data from a normalized query, its result documents and (preloaded from a
- * server) the server's answer.
- *
- * @example
- * createPreloadData("many", "my-app", query, docs, null, null) // { format, kind: "many", appId: "my-app", …, cursor: null, triples: [] }
- */
-export function createPreloadData(
-  kind: PreloadKind,
-  appId: string,
-  query: NormalizedQuery,
-  docs: readonly ResultDoc[],
-  page: PreloadPage | null,
-  sync: SyncPayload | null,
-): PreloadData<ResultDoc> {
-  return {
-    format: PRELOAD_FORMAT,
-    kind,
-    appId,
-    collection: query.collection,
-    query,
-    data: encodeDocs(query, docs),
-    page,
-    cursor: sync?.cursor ?? null,
-    triples: sync?.triples ?? [],
-  };
 }
 
 /**

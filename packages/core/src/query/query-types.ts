@@ -176,3 +176,13 @@ export type QueryResultDoc<E extends EntityDef, Q, A extends EntitiesDef = {}> =
         : RelationResult<E, A, K, F[K]>;
     }>
   : Simplify<{ id: string } & { -readonly [K in keyof E]: ReadValue<E[K]> }>;
+
+/** A query to paginate: any query without `limit`, plus the page size. */
+export type PaginatedQueryDef<E extends EntityDef, A extends EntitiesDef = {}> = Omit<QueryDef<E, A>, "limit"> & {
+  readonly pageSize: number;
+  /** Pages take `pageSize` instead. */
+  readonly limit?: never;
+};
+
+/** Excess-key checks of a paginated query (see `StrictQuery`). */
+export type StrictPaginatedQuery<E extends EntityDef, Q, A extends EntitiesDef = {}> = StrictQuery<E, Omit<Q, "pageSize">, A>;

@@ -1,4 +1,4 @@
-import { createSchema, type DatabaseResult, t } from "@trellis/core";
+import { createSchema, type DatabaseResult, type PreloadData, t } from "@trellis/core";
 import { describe, expectTypeOf, it } from "vitest";
 import { type AdminClient, createAdminClient } from "../index.js";
 
@@ -34,5 +34,16 @@ describe("createAdminClient types", () => {
     // @ts-expect-error: an unknown field in where
     void admin.database.todos.query({ where: { nope: 1 } });
     expectTypeOf(await admin.database.todos.updateMany({ where: { done: true }, fields: { done: false } })).toEqualTypeOf<DatabaseResult<{ count: number }>>();
+  });
+
+  it("types preloads for the client's subscribe, subscribeOne and paginated", async () => {
+    const many = await admin.database.todos.preload({ fields: { title: true } });
+    expectTypeOf(many.data).toEqualTypeOf<PreloadData<{ title: string }, "many"> | undefined>();
+    const one = await admin.database.todos.preloadOne({ where: { done: true } });
+    expectTypeOf(one.data).toMatchTypeOf<PreloadData<{ title: string; done: boolean }, "one"> | undefined>();
+    const page = await admin.database.todos.preloadPaginated({ orderBy: ["title", "asc"], pageSize: 20, fields: { title: true } });
+    expectTypeOf(page.data).toEqualTypeOf<PreloadData<{ title: string }, "paginated"> | undefined>();
+    // @ts-expect-error: pages take pageSize, not limit
+    void admin.database.todos.preloadPaginated({ pageSize: 20, limit: 5 });
   });
 });

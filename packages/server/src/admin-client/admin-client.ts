@@ -1,6 +1,15 @@
 import { randomBytes } from "node:crypto";
 import {
   createClock,
+  createPreloadData,
+  firstPageQuery,
+  type PaginatedQueryDef,
+  type PreloadData,
+  type QueryDef,
+  type QueryResultDoc,
+  type ResultDoc,
+  type StrictPaginatedQuery,
+  type StrictQuery,
   type CreateInput,
   type DatabaseError,
   DatabaseError as TrellisError,
@@ -33,6 +42,14 @@ import {
 export interface AdminCollection<E extends EntityDef, A extends EntitiesDef = {}> extends OneShotCollectionApi<E, A> {
   /** Creates a document on the server; returns it whole. `createdBy`: whose it is (default: the acting user, or none). */
   create(fields: CreateInput<E>, options?: { readonly createdBy?: string }): Promise<DatabaseResult<Doc<E>>>;
+  /** A query's result as preloaded data for a client's `subscribe(preloaded, …)` (see docs/preload.md). */
+  preload<const Q extends QueryDef<E, A> = {}>(query?: Q & StrictQuery<E, Q, A>): Promise<DatabaseResult<PreloadData<QueryResultDoc<E, Q, A>, "many">>>;
+  /** A query's first match as preloaded data for a client's `subscribeOne(preloaded, …)`. */
+  preloadOne<const Q extends QueryDef<E, A> = {}>(query?: Q & StrictQuery<E, Q, A>): Promise<DatabaseResult<PreloadData<QueryResultDoc<E, Q, A>, "one">>>;
+  /** The first page of a paginated query as preloaded data for a client's `paginated(preloaded)`. */
+  preloadPaginated<const Q extends PaginatedQueryDef<E, A>>(
+    query: Q & StrictPaginatedQuery<E, Q, A>,
+  ): Promise<DatabaseResult<PreloadData<QueryResultDoc<E, Q, A>, "paginated">>>;
 }
 
 /** `admin.database`: a collection API per collection of the schema. */
@@ -98,12 +115,19 @@ function collectionApi(requests: AdminRequests, collection: string): AdminCollec
     deleteMany: (args: { where?: unknown }) => requests.write(requests.matching(collection, args?.where), undefined, (writer) => writer.changeMany(collection, args, "delete")),
     query: (input?: unknown) => requests.query(collection, input ?? {}),
     queryOne: async (input?: unknown) => {
-      const one = typeof input === "object" && input !== null && !Array.isArray(input) ? { ...input, limit: 1 } : (input ?? { limit: 1 });
-      const result = await requests.query(collection, one);
+      const result = await requests.query(collection, firstOf(input));
       return result.error ? result : ok(result.data[0]);
     },
+    preload: (input?: unknown) => requests.preload(collection, input ?? {}, "many"),
+    preloadOne: (input?: unknown) => requests.preload(collection, firstOf(input), "one"),
+    preloadPaginated: (input: unknown) => requests.preloadPaginated(collection, input),
   };
   return api as unknown as AdminCollection<EntityDef, EntitiesDef>;
+}
+
+/** The query for a first match: `limit: 1`. */
+function firstOf(input: unknown): unknown {
+  return typeof input === "object" && input !== null && !Array.isArray(input) ? { ...input, limit: 1 } : (input ?? { limit: 1 });
 }
 
 /** The largest push sent as one JSON body; larger ones go as lines. */
@@ -143,13 +167,44 @@ class AdminRequests {
     const query = this.normalize(collection, input);
     if (query.error) return query;
     const loaded = await this.load(query.data);
+    return loaded.error ? loaded : this.run(loaded.data.store, query.data);
+  }
+
+  /** A query's result (`many`) or first match (`one`) as preloaded data, with the server's triples and cursor. */
+  async preload(collection: string, input: unknown, kind: "many" | "one"): Promise<DatabaseResult<PreloadData<ResultDoc>>> {
+    const query = this.normalize(collection, input);
+    if (query.error) return query;
+    const loaded = await this.load(query.data);
     if (loaded.error) return loaded;
-    const { store } = loaded.data;
-    const table = store.table(collection);
+    const docs = this.run(loaded.data.store, query.data);
+    return docs.error ? docs : ok(createPreloadData(kind, this.options.appId, query.data, docs.data, null, loaded.data.sync));
+  }
+
+  /**
+   * The first page of `{ ...query, pageSize }`, as the client's `preloadPaginated` makes it: the
+   * server answers one document past the page, so the page knows whether another follows.
+   */
+  async preloadPaginated(collection: string, input: unknown): Promise<DatabaseResult<PreloadData<ResultDoc>>> {
+    const first = firstPageQuery(`${collection}.preloadPaginated`, input);
+    if (first.error) return first;
+    const { pageSize } = first.data;
+    const query = this.normalize(collection, first.data.query);
+    if (query.error) return query;
+    const loaded = await this.load({ ...query.data, limit: pageSize + 1 });
+    if (loaded.error) return loaded;
+    const all = this.run(loaded.data.store, { ...query.data, limit: undefined });
+    if (all.error) return all;
+    const page = { pageSize, totalCount: all.data.length };
+    return ok(createPreloadData("paginated", this.options.appId, query.data, all.data.slice(0, pageSize), page, loaded.data.sync));
+  }
+
+  /** Runs a query on a scratch store with the one engine. */
+  private run(store: TripleStore, query: NormalizedQuery): DatabaseResult<ResultDoc[]> {
+    const table = store.table(query.collection);
     if (table === undefined) return ok([]);
     try {
-      const materialize = compileMaterializer(query.data, store).pass();
-      return ok(runQuery(store, query.data).map((row) => materialize(table, row)));
+      const materialize = compileMaterializer(query, store).pass();
+      return ok(runQuery(store, query).map((row) => materialize(table, row)));
     } catch (error) {
       if (error instanceof QueryCostError) return fail(error.code, error.message, { ...error.details });
       throw error;
@@ -162,7 +217,7 @@ class AdminRequests {
    */
   async write<T>(read: DatabaseResult<NormalizedQuery> | undefined, createdBy: string | undefined, body: (writer: LocalWriter) => DatabaseResult<T>): Promise<DatabaseResult<T>> {
     if (read?.error) return read;
-    const loaded = read === undefined ? ok({ store: new TripleStore(), clock: this.clock() }) : await this.load(read.data);
+    const loaded = read === undefined ? ok({ store: new TripleStore(), clock: this.clock(), sync: undefined }) : await this.load(read.data);
     if (loaded.error) return loaded;
     const written: Triple[] = [];
     const owner = createdBy ?? this.userId;
@@ -178,11 +233,11 @@ class AdminRequests {
   }
 
   /** The server's answer to `query` (each document in full) in a fresh store, its clock past every reading in it. */
-  private async load(query: NormalizedQuery): Promise<DatabaseResult<{ store: TripleStore; clock: ReturnType<typeof createClock> }>> {
+  private async load(query: NormalizedQuery): Promise<DatabaseResult<{ store: TripleStore; clock: ReturnType<typeof createClock>; sync: { triples: Triple[]; cursor: string } }>> {
     const answer = await this.post("/v1/query", JSON.stringify({ appId: this.options.appId, query, cursor: null }), "application/json");
     if (answer.error) return answer;
-    const triples = (answer.data as { triples?: unknown }).triples;
-    if (!Array.isArray(triples)) return fail("PROTOCOL", "The server's answer to a query has no triples.");
+    const { triples, cursor } = answer.data as { triples?: unknown; cursor?: unknown };
+    if (!Array.isArray(triples) || typeof cursor !== "string") return fail("PROTOCOL", "The server's answer to a query has no triples or cursor.");
     const store = new TripleStore();
     const clock = this.clock();
     store.transact(() => {
@@ -193,7 +248,7 @@ class AdminRequests {
         store.applyTriple(triple);
       }
     });
-    return ok({ store, clock });
+    return ok({ store, clock, sync: { triples: triples as Triple[], cursor } });
   }
 
   private async push(triples: readonly Triple[]): Promise<DatabaseResult<void>> {
