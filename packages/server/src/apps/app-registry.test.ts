@@ -7,7 +7,7 @@ import { PROTOCOL_VERSION } from "@trellis/core";
 import { removeDataDir, type ServerProcess, startServerProcess, tempDataDir } from "@trellis/server/testing";
 import { afterEach, describe, expect, it } from "vitest";
 import { closeAllSockets, connect, documentTriples, nextId, openSocket, post, query, storedTriples, writer } from "../testing/raw-socket.js";
-import { REGISTRY_FILE } from "./app-registry.js";
+import { AppRegistry, REGISTRY_FILE } from "./app-registry.js";
 
 // The app registry against a real server process: in production mode (an admin secret) only
 // registered apps are served and an unknown app id creates nothing; the admin API creates and
@@ -254,5 +254,19 @@ describe("the app registry", () => {
     const bob = await connect(server.url, app.id, { userId: "bob" });
     bob.send({ type: "push", batchId: "b2", triples: documentTriples("todos", "t2", { title: "y" }, hlc) });
     expect(await bob.next("ack")).toMatchObject({ batchId: "b2" });
+  });
+
+  it("never makes an app or key id that a command line would read as an option", () => {
+    const dataDir = tempDataDir();
+    const registry = AppRegistry.open(dataDir).data!;
+    try {
+      // One id in 64 would start with "-" if nothing prevented it.
+      const ids = Array.from({ length: 300 }, (_, index) => registry.create(`App ${index}`).data!.id);
+      const keys = ids.slice(0, 100).map((id) => registry.createKey(id, "k").data!.id);
+      expect([...ids, ...keys].filter((id) => id.startsWith("-"))).toEqual([]);
+    } finally {
+      registry.close();
+      removeDataDir(dataDir);
+    }
   });
 });

@@ -114,7 +114,7 @@ export class AppRegistry {
       return fail("VALIDATION", `An app's name is 1-${MAX_NAME_LENGTH} characters.`, { field: "name" });
     }
     let id: string;
-    do id = randomBytes(12).toString("base64url");
+    do id = freshId();
     while (this.ids.has(id));
     this.register(id, name.trim());
     return ok(this.list().find((app) => app.id === id)!);
@@ -177,7 +177,7 @@ export class AppRegistry {
       return fail("VALIDATION", `A service key's name is 1-${MAX_NAME_LENGTH} characters.`, { field: "name" });
     }
     if (this.keys(appId).length >= MAX_KEYS_PER_APP) return fail("VALIDATION", `An app has at most ${MAX_KEYS_PER_APP} service keys; revoke one first.`, { limit: MAX_KEYS_PER_APP });
-    const id = randomBytes(12).toString("base64url");
+    const id = freshId();
     const secret = randomBytes(32).toString("base64url");
     const createdAt = Date.now();
     this.statements.insertKey.run(id, appId, name.trim(), hashOf(secret), createdAt);
@@ -215,4 +215,15 @@ export class AppRegistry {
 
 function hashOf(secret: string): Buffer {
   return createHash("sha256").update(secret).digest();
+}
+
+/**
+ * 16 characters of [A-Za-z0-9_-] from a secure random source, never starting with "-": an id
+ * typed after a command (`trellis-server apps keys revoke ID KEY_ID`) must not read as an option.
+ */
+function freshId(): string {
+  for (;;) {
+    const id = randomBytes(12).toString("base64url");
+    if (!id.startsWith("-")) return id;
+  }
 }
