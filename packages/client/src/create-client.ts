@@ -1,5 +1,17 @@
-import { createClock, type DatabaseResult, LiveQueryRegistry, type EntitiesDef, ok, type RoomsDef, type Schema, TripleStore, LocalWriter } from "@trellis/core";
-import { batchNeeds, createBatchCollection, executeBatch } from "./batch.js";
+import {
+  createBatchCollection,
+  createClock,
+  type DatabaseResult,
+  executeBatch,
+  LiveQueryRegistry,
+  type EntitiesDef,
+  ok,
+  type RoomsDef,
+  type Schema,
+  TripleStore,
+  LocalWriter,
+} from "@trellis/core";
+import { batchNeeds } from "./batch-needs.js";
 import { assembleSync } from "./client-sync.js";
 import { registerClient } from "./client-registry.js";
 import { generateId } from "./generate-id.js";

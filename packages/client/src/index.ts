@@ -13,9 +13,6 @@ export type { KeyValueMap, MapEntry } from "./maps/map-types.js";
 export type { KeepAliveOptions, ReconnectOptions } from "./sync/connection.js";
 export type { WebSocketConstructor, WebSocketLike } from "./sync/web-socket.js";
 export type {
-  BatchApi,
-  BatchCollection,
-  BatchOperation,
   CollectionApi,
   Database,
   SubscribeCallback,
@@ -30,6 +27,9 @@ export { DatabaseError, type DatabaseErrorCode, type DatabaseResult } from "@tre
 export type {
   AggregateQueryDef,
   AggregateRow,
+  BatchApi,
+  BatchCollection,
+  BatchOperation,
   EntitiesDef,
   EntityDef,
   FieldsOrUpdater,

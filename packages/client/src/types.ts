@@ -1,7 +1,7 @@
 import type {
   AggregateQueryDef,
   AggregateRow,
-  CreateInput,
+  BatchApi,
   DatabaseResult,
   Doc,
   EntitiesDef,
@@ -9,11 +9,8 @@ import type {
   OneShotCollectionApi,
   QueryDef,
   QueryResultDoc,
-  ReplaceInput,
   StrictAggregateQuery,
   StrictQuery,
-  UpdateInput,
-  WhereClause,
 } from "@trellis/core";
 import type { PaginatedController, PaginatedQueryDef, StrictPaginatedQuery } from "./paginated-types.js";
 import type { PreloadData } from "./preload.js";
@@ -85,34 +82,6 @@ export interface CollectionApi<E extends EntityDef, A extends EntitiesDef = {}> 
     query: Q & StrictPaginatedQuery<E, Q, A>,
   ): Promise<DatabaseResult<PreloadData<QueryResultDoc<E, Q, A>, "paginated">>>;
 }
-
-/** A serialisable description of one write, made by `database.batch.<collection>.<op>(…)`. */
-export type BatchOperation =
-  | { readonly kind: "create"; readonly collection: string; readonly fields: Record<string, unknown> }
-  | { readonly kind: "update" | "replace"; readonly collection: string; readonly id: string; readonly fields: Record<string, unknown> }
-  | { readonly kind: "delete"; readonly collection: string; readonly id: string }
-  | { readonly kind: "updateMany" | "replaceMany"; readonly collection: string; readonly where: Record<string, unknown>; readonly fields: Record<string, unknown> }
-  | { readonly kind: "deleteMany"; readonly collection: string; readonly where: Record<string, unknown> };
-
-/** Batch builders of one collection: the same writes as data. */
-export interface BatchCollection<E extends EntityDef, A extends EntitiesDef = {}> {
-  create(fields: CreateInput<E>): BatchOperation;
-  update(args: { id: string; fields: UpdateInput<E> }): BatchOperation;
-  replace(args: { id: string; fields: ReplaceInput<E> }): BatchOperation;
-  delete(id: string): BatchOperation;
-  updateMany(args: { where?: WhereClause<E, A>; fields: UpdateInput<E> }): BatchOperation;
-  replaceMany(args: { where?: WhereClause<E, A>; fields: ReplaceInput<E> }): BatchOperation;
-  deleteMany(args: { where?: WhereClause<E, A> }): BatchOperation;
-}
-
-/** `database.batch`: builders per collection and `execute`. */
-export type BatchApi<TEntities extends EntitiesDef> = { readonly [K in keyof TEntities]: BatchCollection<TEntities[K], TEntities> } & {
-  /**
-   * Runs operations in order, as one notification to subscribers, and returns each one's
-   * result. Not atomic: a failed operation does not undo the others.
-   */
-  execute(operations: readonly BatchOperation[]): Promise<DatabaseResult<DatabaseResult<unknown>[]>>;
-};
 
 /** `client.database`: one {@link CollectionApi} per entity, plus `batch`. */
 export type Database<TEntities extends EntitiesDef> = { readonly [K in keyof TEntities]: CollectionApi<TEntities[K], TEntities> } & {

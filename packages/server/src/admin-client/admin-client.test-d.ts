@@ -1,4 +1,4 @@
-import { createSchema, type DatabaseResult, type PreloadData, t } from "@trellis/core";
+import { type BatchApi, type BatchOperation, createSchema, type DatabaseResult, type PreloadData, t } from "@trellis/core";
 import { describe, expectTypeOf, it } from "vitest";
 import { type AdminClient, createAdminClient } from "../index.js";
 
@@ -45,5 +45,25 @@ describe("createAdminClient types", () => {
     expectTypeOf(page.data).toEqualTypeOf<PreloadData<{ title: string }, "paginated"> | undefined>();
     // @ts-expect-error: pages take pageSize, not limit
     void admin.database.todos.preloadPaginated({ pageSize: 20, limit: 5 });
+  });
+
+  it("types batch builders and execute like the client's database.batch", async () => {
+    const { batch } = admin.database;
+    expectTypeOf(batch).toEqualTypeOf<BatchApi<(typeof schema)["entities"]>>();
+    expectTypeOf(admin.asUser("alice").database.batch).toEqualTypeOf<BatchApi<(typeof schema)["entities"]>>();
+    expectTypeOf(batch.todos.create({ title: "x", done: false, listId: "l1" })).toEqualTypeOf<BatchOperation>();
+    expectTypeOf(batch.lists.deleteMany({ where: { name: { startsWith: "old" } } })).toEqualTypeOf<BatchOperation>();
+    const results = await batch.execute([batch.todos.update({ id: "t1", fields: { done: true } }), batch.lists.delete("l1")]);
+    expectTypeOf(results).toEqualTypeOf<DatabaseResult<DatabaseResult<unknown>[]>>();
+    // @ts-expect-error: create needs every required field
+    void batch.todos.create({ title: "x" });
+    // @ts-expect-error: a field of the wrong type
+    void batch.todos.update({ id: "t1", fields: { done: "yes" } });
+    // @ts-expect-error: an unknown field in where
+    void batch.todos.updateMany({ where: { nope: 1 }, fields: { done: true } });
+    // @ts-expect-error: not a collection of the schema
+    void batch.users;
+    // @ts-expect-error: execute takes operation descriptions
+    void batch.execute([{ kind: "drop", collection: "todos" }]);
   });
 });

@@ -1,6 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createSchema, t } from "@trellis/core";
+import { type BatchOperation, createSchema, ok, t } from "@trellis/core";
 import { createAdminClient } from "@trellis/server";
 import { removeDataDir, type ServerProcess, startServerProcess, tempDataDir } from "@trellis/server/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -88,5 +88,81 @@ describe("createAdminClient", () => {
     const revoked = createAdminClient({ schema, serverUrl: server.url, appId, serviceKey: "tsk_AAAAAAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB" });
     expect((await revoked.database.todos.query()).error?.code).toBe("UNAUTHORIZED");
     expect(() => createAdminClient({ schema, serverUrl: server.url, appId, serviceKey: "" })).toThrow(/serviceKey/);
+  });
+
+  describe("batch", () => {
+    it("runs its operations in order past the rules, and its writes reach live clients", async () => {
+      const admin = createAdminClient({ schema, serverUrl: server.url, appId, serviceKey });
+      const { batch } = admin.database;
+      const carol = await connect(server.url, appId, { userId: "carol" });
+      carol.send({ type: "subscribe", queryId: "carols", query: query("todos"), cursor: null });
+      carol.send({ type: "subscribe", queryId: "tags", query: query("tags"), cursor: null });
+      await carol.next("snapshot", (message) => message.queryId === "carols");
+      await carol.next("snapshot", (message) => message.queryId === "tags");
+      const kept = (await admin.database.todos.create({ title: "carol's", done: false }, { createdBy: "carol" })).data!;
+      const gone = (await admin.database.todos.create({ title: "carol's old", done: false }, { createdBy: "carol" })).data!;
+      await carol.next("changes", (message) => message.triples.some((triple) => triple.id === gone.id));
+
+      const { data: results, error } = await batch.execute([
+        batch.tags.create({ label: "batched" }),
+        batch.todos.update({ id: kept.id, fields: { title: "carol's, renamed" } }),
+        // Reads what the operation before it wrote.
+        batch.todos.updateMany({ where: { title: "carol's, renamed" }, fields: { done: true } }),
+        batch.todos.delete(gone.id),
+        batch.todos.delete(gone.id),
+      ]);
+      expect(error).toBeUndefined();
+      expect(results).toHaveLength(5);
+      const tag = results![0]!.data as { id: string; label: string; createdBy?: string };
+      expect(tag).toMatchObject({ label: "batched", id: expect.stringMatching(/^[A-Za-z0-9_-]{21}$/) });
+      expect(tag.createdBy).toBeUndefined();
+      expect(results!.slice(1, 4)).toEqual([ok(undefined), ok({ count: 1 }), ok(undefined)]);
+      expect(results![4]!.error?.code).toBe("NOT_FOUND");
+
+      expect((await admin.database.todos.queryOne({ where: { id: kept.id }, fields: { title: true, done: true } })).data).toEqual({ title: "carol's, renamed", done: true });
+      expect((await admin.database.todos.queryOne({ where: { id: gone.id } })).data).toBeUndefined();
+      for (const id of [tag.id, kept.id, gone.id]) await carol.next("changes", (message) => message.triples.some((triple) => triple.id === id));
+    });
+
+    it("under asUser, stores the operations the rules allow and says which one they refused", async () => {
+      const admin = createAdminClient({ schema, serverUrl: server.url, appId, serviceKey });
+      const shared = (await admin.database.tags.create({ label: "shared" })).data!;
+      const dave = admin.asUser("dave");
+      const { batch } = dave.database;
+      const { data: results, error } = await batch.execute([
+        batch.todos.create({ title: "dave's first", done: false }),
+        // Anyone may create and read tags; nobody but privileged code may change one.
+        batch.tags.update({ id: shared.id, fields: { label: "taken" } }),
+        batch.todos.create({ title: "dave's second", done: false }),
+        batch.todos.updateMany({ where: { title: "dave's first" }, fields: { done: true } }),
+      ]);
+      expect(error).toBeUndefined();
+      expect(results![0]!.data).toMatchObject({ title: "dave's first", createdBy: "dave" });
+      expect(results![1]!.error?.code).toBe("UNAUTHORIZED");
+      expect(results![2]!.data).toMatchObject({ title: "dave's second", createdBy: "dave" });
+      expect(results![3]).toEqual(ok({ count: 1 }));
+      expect((await dave.database.todos.query({ orderBy: ["title", "asc"], fields: { title: true, done: true } })).data).toEqual([
+        { title: "dave's first", done: true },
+        { title: "dave's second", done: false },
+      ]);
+      expect((await admin.database.tags.queryOne({ where: { id: shared.id } })).data?.label).toBe("shared");
+    });
+
+    it("answers a bad operation with VALIDATION and runs the ones around it", async () => {
+      const admin = createAdminClient({ schema, serverUrl: server.url, appId, serviceKey });
+      const { batch } = admin.database;
+      const { data: results, error } = await batch.execute([
+        batch.tags.create({ label: "before" }),
+        batch.tags.create({ label: 7 as unknown as string }),
+        { kind: "rename", collection: "tags", id: "x" } as unknown as BatchOperation,
+        { kind: "create", collection: "nope", fields: {} },
+        batch.tags.create({ label: "after" }),
+      ]);
+      expect(error).toBeUndefined();
+      expect(results!.map((result) => result.error?.code)).toEqual([undefined, "VALIDATION", "VALIDATION", "VALIDATION", undefined]);
+      const labels = (await admin.database.tags.query({ where: { label: { in: ["before", "after"] } }, orderBy: ["label", "asc"], fields: { label: true } })).data;
+      expect(labels).toEqual([{ label: "after" }, { label: "before" }]);
+      expect((await batch.execute("ops" as unknown as BatchOperation[])).error?.code).toBe("VALIDATION");
+    });
   });
 });

@@ -1,5 +1,7 @@
 import { randomBytes } from "node:crypto";
 import {
+  type BatchApi,
+  createBatchCollection,
   createClock,
   createPreloadData,
   firstPageQuery,
@@ -18,6 +20,7 @@ import {
   type Doc,
   type EntitiesDef,
   type EntityDef,
+  executeBatchOperation,
   fail,
   isAggregateQuery,
   LocalWriter,
@@ -52,8 +55,10 @@ export interface AdminCollection<E extends EntityDef, A extends EntitiesDef = {}
   ): Promise<DatabaseResult<PreloadData<QueryResultDoc<E, Q, A>, "paginated">>>;
 }
 
-/** `admin.database`: a collection API per collection of the schema. */
-export type AdminDatabase<TEntities extends EntitiesDef> = { readonly [K in keyof TEntities]: AdminCollection<TEntities[K], TEntities> };
+/** `admin.database`: a collection API per collection of the schema, and the client's `batch`. */
+export type AdminDatabase<TEntities extends EntitiesDef> = { readonly [K in keyof TEntities]: AdminCollection<TEntities[K], TEntities> } & {
+  readonly batch: BatchApi<TEntities>;
+};
 
 export interface AdminClientOptions<S extends Schema> {
   readonly schema: S;
@@ -94,9 +99,11 @@ export function createAdminClient<S extends Schema>(options: AdminClientOptions<
 
 function clientActingAs<S extends Schema>(options: AdminClientOptions<S>, userId: string | undefined): AdminClient<S> {
   const requests = new AdminRequests(options, userId);
-  const database = Object.fromEntries(Object.keys(options.schema.collections).map((name) => [name, collectionApi(requests, name)]));
+  const collections = Object.keys(options.schema.collections);
+  const batch = { ...Object.fromEntries(collections.map((name) => [name, createBatchCollection(name)])), execute: (operations: unknown) => requests.batch(operations) };
+  const database = { ...Object.fromEntries(collections.map((name) => [name, collectionApi(requests, name)])), batch };
   return {
-    database: database as AdminDatabase<S["entities"]>,
+    database: database as unknown as AdminDatabase<S["entities"]>,
     asUser: (id) => {
       if (typeof id !== "string" || id === "") throw new TypeError("asUser: the user id must be a non-empty string.");
       return clientActingAs(options, id);
@@ -226,6 +233,30 @@ class AdminRequests {
     if (result.error || written.length === 0) return result;
     const pushed = await this.push(written);
     return pushed.error ? pushed : result;
+  }
+
+  /**
+   * Runs batch operations in order, each as its single call would run: it reads what it changes
+   * and pushes its own triples. One push per operation, because the server refuses a push whole
+   * when the rules refuse any change in it, and one refused operation must not take the others
+   * with it; each operation also reads what the ones before it wrote.
+   */
+  async batch(operations: unknown): Promise<DatabaseResult<DatabaseResult<unknown>[]>> {
+    if (!Array.isArray(operations)) return fail("VALIDATION", "batch.execute takes an array of operations.");
+    const results: DatabaseResult<unknown>[] = [];
+    for (const operation of operations) {
+      results.push(await this.write(this.readOf(operation), undefined, (writer) => executeBatchOperation(this.options.schema, writer, operation)));
+    }
+    return ok(results);
+  }
+
+  /** What a batch operation reads before it writes: nothing for a create, or for a malformed operation (its write says what is wrong). */
+  private readOf(operation: unknown): DatabaseResult<NormalizedQuery> | undefined {
+    const { kind, collection, id, where } = (typeof operation === "object" && operation !== null ? operation : {}) as Record<string, unknown>;
+    if (typeof collection !== "string" || !Object.hasOwn(this.options.schema.collections, collection)) return undefined;
+    if (kind === "update" || kind === "replace" || kind === "delete") return this.byId(collection, id);
+    if (kind === "updateMany" || kind === "replaceMany" || kind === "deleteMany") return this.matching(collection, where);
+    return undefined;
   }
 
   private clock() {

@@ -1,10 +1,48 @@
-import { type DatabaseResult, fail, ok, type Schema, type LocalWriter } from "@trellis/core";
-import type { BatchOperation } from "./types.js";
-import type { MemoryNeed } from "./persistence/working-set.js";
+import { type DatabaseResult, fail, ok } from "../errors.js";
+import type { WhereClause } from "../query/query-types.js";
+import type { CreateInput, EntitiesDef, EntityDef, ReplaceInput, Schema, UpdateInput } from "../schema/types.js";
+import type { LocalWriter } from "./local-writer.js";
+
+/** A serialisable description of one write, made by `database.batch.<collection>.<op>(…)`. */
+export type BatchOperation =
+  | { readonly kind: "create"; readonly collection: string; readonly fields: Record<string, unknown> }
+  | { readonly kind: "update" | "replace"; readonly collection: string; readonly id: string; readonly fields: Record<string, unknown> }
+  | { readonly kind: "delete"; readonly collection: string; readonly id: string }
+  | { readonly kind: "updateMany" | "replaceMany"; readonly collection: string; readonly where: Record<string, unknown>; readonly fields: Record<string, unknown> }
+  | { readonly kind: "deleteMany"; readonly collection: string; readonly where: Record<string, unknown> };
+
+/** Batch builders of one collection: the same writes as data. */
+export interface BatchCollection<E extends EntityDef, A extends EntitiesDef = {}> {
+  create(fields: CreateInput<E>): BatchOperation;
+  update(args: { id: string; fields: UpdateInput<E> }): BatchOperation;
+  replace(args: { id: string; fields: ReplaceInput<E> }): BatchOperation;
+  delete(id: string): BatchOperation;
+  updateMany(args: { where?: WhereClause<E, A>; fields: UpdateInput<E> }): BatchOperation;
+  replaceMany(args: { where?: WhereClause<E, A>; fields: ReplaceInput<E> }): BatchOperation;
+  deleteMany(args: { where?: WhereClause<E, A> }): BatchOperation;
+}
+
+/**
+ * `database.batch` of the client and of the server's admin client: builders per collection and
+ * `execute`.
+ *
+ * @example
+ * const { data: results } = await database.batch.execute([
+ *   database.batch.todos.create({ title: "Write docs" }),
+ *   database.batch.todos.delete(oldId),
+ * ]);
+ */
+export type BatchApi<TEntities extends EntitiesDef> = { readonly [K in keyof TEntities]: BatchCollection<TEntities[K], TEntities> } & {
+  /**
+   * Runs operations in order and returns each one's result (a client's subscribers hear them as
+   * one change). Not atomic: a failed operation does not undo the others.
+   */
+  execute(operations: readonly BatchOperation[]): Promise<DatabaseResult<DatabaseResult<unknown>[]>>;
+};
 
 /**
  * A copy of write fields with removals (`undefined`) as `null`, so a description survives JSON.
- * `executeOne` reads `null` back as removal (for a JSON field, `null` reads as undefined anyway).
+ * `executeBatchOperation` reads `null` back as removal (for a JSON field, `null` reads as undefined anyway).
  */
 function encodeFields(fields: unknown): unknown {
   if (!isPlainObject(fields)) return fields;
@@ -30,24 +68,12 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * What a batch's operations read (what must be in memory before it runs): the documents its
- * writes by id name, and whole collections for its `*Many` writes.
+ * Builds `database.batch.<collection>`: the write API returning operation descriptions.
+ *
+ * @example
+ * const todos = createBatchCollection("todos");
+ * todos.delete("t1"); // { kind: "delete", collection: "todos", id: "t1" }
  */
-export function batchNeeds(operations: unknown): MemoryNeed[] {
-  const ids = new Map<string, Set<string> | undefined>();
-  if (!Array.isArray(operations)) return [];
-  for (const operation of operations) {
-    const { collection, kind, id } = (operation ?? {}) as { collection?: unknown; kind?: unknown; id?: unknown };
-    if (typeof collection !== "string") continue;
-    if (!ids.has(collection)) ids.set(collection, new Set());
-    const named = ids.get(collection);
-    if (typeof kind === "string" && kind.endsWith("Many")) ids.set(collection, undefined);
-    else if (typeof id === "string") named?.add(id);
-  }
-  return [...ids].map(([collection, named]) => ({ collection, ids: named && [...named] }));
-}
-
-/** Builds `database.batch.<collection>`: the write API returning operation descriptions. */
 export function createBatchCollection(collection: string): Record<string, (...args: never[]) => BatchOperation> {
   const describe = (kind: string, args: Record<string, unknown>) =>
     ({ kind, collection, ...args, ...("fields" in args ? { fields: encodeFields(args.fields) } : {}) }) as BatchOperation;
@@ -64,13 +90,24 @@ export function createBatchCollection(collection: string): Record<string, (...ar
   };
 }
 
-/** Runs batch operations in order; each gets its own result. */
+/**
+ * Runs batch operations in order with one writer; each gets its own result.
+ *
+ * @example
+ * const { data: results } = writer.transaction(() => executeBatch(schema, writer, operations));
+ */
 export function executeBatch(schema: Schema, writer: LocalWriter, operations: unknown): DatabaseResult<DatabaseResult<unknown>[]> {
   if (!Array.isArray(operations)) return fail("VALIDATION", "batch.execute takes an array of operations.");
-  return ok(operations.map((operation) => executeOne(schema, writer, operation)));
+  return ok(operations.map((operation) => executeBatchOperation(schema, writer, operation)));
 }
 
-function executeOne(schema: Schema, writer: LocalWriter, operation: unknown): DatabaseResult<unknown> {
+/**
+ * Runs one batch operation (a description, checked here) with `writer`: the write it describes.
+ *
+ * @example
+ * const result = executeBatchOperation(schema, writer, { kind: "delete", collection: "todos", id: "t1" });
+ */
+export function executeBatchOperation(schema: Schema, writer: LocalWriter, operation: unknown): DatabaseResult<unknown> {
   if (typeof operation !== "object" || operation === null) return fail("VALIDATION", "A batch operation must be an object.");
   const op = operation as Record<string, unknown> & { kind?: unknown; collection?: unknown };
   const collection = typeof op.collection === "string" ? op.collection : "";
