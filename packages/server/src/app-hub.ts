@@ -13,6 +13,8 @@ import {
   LiveQueryRegistry,
   type NormalizedQuery,
   type QueryCostError,
+  type QueryCostOptions,
+  type RoomAddress,
   type DocumentRef,
   type Condition,
   relatedFilters,
@@ -86,7 +88,19 @@ interface PeerState {
    */
   readonly known: Set<string>;
   readonly queries: Map<string, QueryGroup>;
+  /** The client it syncs (its hello's client id) and since when, for the admin API. */
+  readonly about: PeerAbout | undefined;
 }
+
+/** What the admin API shows of a connection besides its user. */
+export interface PeerAbout {
+  readonly clientId: string;
+  /** When it was attached, in epoch ms. */
+  readonly since: number;
+}
+
+/** Client ids remembered per app with the user they connected as, for the dashboard's "who wrote it". */
+const MAX_KNOWN_WRITERS = 10_000;
 
 /** Every subscription of one (normalized) query, across connections: one live view for all. */
 interface QueryGroup {
@@ -352,8 +366,47 @@ export class AppHub {
     return encodeHlc(this.clock.now());
   }
 
-  attach(peer: Peer, user: RuleUser = ANONYMOUS): void {
-    if (!this.peers.has(peer)) this.peers.set(peer, { peer, user, readTests: new Map(), known: new Set(), queries: new Map() });
+  attach(peer: Peer, user: RuleUser = ANONYMOUS, about?: PeerAbout): void {
+    if (this.peers.has(peer)) return;
+    this.peers.set(peer, { peer, user, readTests: new Map(), known: new Set(), queries: new Map(), about });
+    if (about === undefined) return;
+    // A client's clock stamps its writes with its client id: remembering whose it is names the
+    // writer of a field in the dashboard.
+    this.writers.delete(about.clientId);
+    this.writers.set(about.clientId, user.id);
+    if (this.writers.size > MAX_KNOWN_WRITERS) this.writers.delete(this.writers.keys().next().value!);
+  }
+
+  /** Users of the clients seen connecting, by client id, oldest first. */
+  private readonly writers = new Map<string, string | null>();
+
+  /** The user a client connected as (null: anonymous), if this process saw it connect. */
+  userOfClient(clientId: string): string | null | undefined {
+    return this.writers.get(clientId);
+  }
+
+  /**
+   * The app's data as the server holds it, for reading only (the admin API's data browser):
+   * every document, with no permission rule applied.
+   */
+  get replica(): TripleStore {
+    return this.store;
+  }
+
+  /** The query cost limit its queries run under. */
+  get queryCostOptions(): QueryCostOptions {
+    return { maxQueryCost: this.options.maxQueryCost };
+  }
+
+  /** The open connections: user, client, since when, live queries and rooms. */
+  connections(): Array<{ readonly userId: string | null; readonly clientId: string | null; readonly since: number | null; readonly liveQueries: number; readonly rooms: readonly RoomAddress[] }> {
+    return [...this.peers.values()].map((state) => ({
+      userId: state.user.id,
+      clientId: state.about?.clientId ?? null,
+      since: state.about?.since ?? null,
+      liveQueries: state.queries.size,
+      rooms: this.rooms.roomsOf(state.peer),
+    }));
   }
 
   /** Forgets a connection: its subscriptions end and its documents stop following it. */

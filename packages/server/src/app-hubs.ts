@@ -7,6 +7,7 @@ import type { Checkpointer } from "./checkpointer.js";
 import type { FaultHook } from "./faults.js";
 import type { Log } from "./log.js";
 import type { AppRegistry } from "./apps/app-registry.js";
+import { MetricsHistory } from "./apps/metrics-history.js";
 import { Permissions } from "./permissions/permissions.js";
 import { parseRules, RulesError } from "./permissions/rules.js";
 
@@ -31,6 +32,8 @@ export interface AppHubsOptions {
   readonly isOpenToAnyApp: boolean;
   readonly log?: Log | undefined;
   readonly fault?: FaultHook | undefined;
+  /** How often each open app's connections and writes/s are sampled for its metrics history. Default 5 s. */
+  readonly metricsSampleMs?: number | undefined;
 }
 
 /** Which rules an app follows, as the admin API shows them. */
@@ -58,6 +61,8 @@ export class AppHubs {
   /** Apps' own rules, compiled when first needed. */
   private readonly ownPermissions = new Map<string, Permissions>();
   private readonly sweeper: ReturnType<typeof setInterval>;
+  private readonly sampler: ReturnType<typeof setInterval>;
+  private readonly history = new MetricsHistory();
 
   constructor(
     private readonly dataDir: string,
@@ -65,6 +70,17 @@ export class AppHubs {
   ) {
     this.sweeper = setInterval(() => this.closeIdle(), Math.max(10, options.idleMs / 2));
     this.sweeper.unref();
+    this.sampler = setInterval(() => this.sample(), options.metricsSampleMs ?? 5_000);
+    this.sampler.unref();
+  }
+
+  private sample(): void {
+    const at = Date.now();
+    for (const [appId, hub] of this.hubs) {
+      const { connections, writesPerSecond } = hub.metrics();
+      this.history.record(appId, { at, connections, writesPerSecond });
+    }
+    this.history.recordClosed(new Set(this.hubs.keys()), at);
   }
 
   /**
@@ -99,7 +115,10 @@ export class AppHubs {
       rulesChangedAt: this.options.apps.rulesChangedAt(appId),
       onFailure: () => this.reopen(appId, opened.data!),
     });
-    if (opened.data !== undefined) this.touch(appId, opened.data);
+    if (opened.data !== undefined) {
+      this.touch(appId, opened.data);
+      this.history.record(appId, { at: Date.now(), connections: 0, writesPerSecond: 0 });
+    }
     return opened;
   }
 
@@ -167,6 +186,11 @@ export class AppHubs {
     hub.closeAndDrop(reason);
   }
 
+  /** An open app's hub, without opening it or counting as a use (the admin API's views of a running app). */
+  running(appId: string): AppHub | undefined {
+    return this.hubs.get(appId);
+  }
+
   /** Open apps. */
   get size(): number {
     return this.hubs.size;
@@ -189,26 +213,29 @@ export class AppHubs {
     for (const suffix of ["", "-wal", "-shm"]) rmSync(`${file}${suffix}`, { force: true });
     this.options.apps.remove(appId);
     this.ownPermissions.delete(appId);
+    this.history.forget(appId);
     return ok(undefined);
   }
 
   /**
    * What the admin API reports of an app: whether it is open, its connections, live queries and
-   * writes per second (all 0 while closed), and the bytes of its database files.
+   * writes per second (all 0 while closed), the bytes of its database files, and its recent
+   * samples of connections and writes per second (`history`, oldest first).
    */
-  metrics(appId: string): DatabaseResult<Record<string, number | boolean | string>> {
+  metrics(appId: string): DatabaseResult<Record<string, unknown>> {
     if (!this.options.apps.has(appId)) return fail("NOT_FOUND", `No app "${appId}" exists on this server.`, { appId });
     const hub = this.hubs.get(appId);
     const file = join(this.dataDir, `${appId}.sqlite`);
     let storageBytes = 0;
     for (const suffix of ["", "-wal", "-shm"]) storageBytes += statSync(`${file}${suffix}`, { throwIfNoEntry: false })?.size ?? 0;
     const running = hub?.metrics() ?? { connections: 0, liveQueries: 0, writesPerSecond: 0 };
-    return ok({ id: appId, isOpen: hub !== undefined, ...running, storageBytes });
+    return ok({ id: appId, isOpen: hub !== undefined, ...running, storageBytes, history: this.history.of(appId) });
   }
 
   /** Commits what is queued and closes every database. */
   close(): void {
     clearInterval(this.sweeper);
+    clearInterval(this.sampler);
     for (const hub of this.hubs.values()) hub.close();
     this.hubs.clear();
     this.lastUsed.clear();

@@ -5,6 +5,7 @@ import { type AdminContext, answerAdmin } from "./apps/admin-api.js";
 import type { Authenticate, Identity } from "./auth.js";
 import type { BodyBudget } from "./body-budget.js";
 import { header, type HttpAnswer, jsonObject, readBody } from "./http-body.js";
+import type { DashboardFiles } from "./dashboard-files.js";
 import type { FaultHook } from "./faults.js";
 import type { OriginPolicy } from "./origin-policy.js";
 import type { RuleUser } from "./permissions/permissions.js";
@@ -29,6 +30,8 @@ export interface HttpContext extends AdminContext {
   readonly bodies: BodyBudget;
   /** Which browser origins may call; requests from others are refused before anything runs. */
   readonly origins: OriginPolicy;
+  /** The dashboard's page and files, under /dashboard. */
+  readonly dashboard: DashboardFiles;
   /** Figures for `GET /v1/metrics`. */
   readonly metrics: () => Record<string, number>;
   /** False while the server shuts down: `/health` then answers 503. */
@@ -56,8 +59,14 @@ const STATUS: Record<DatabaseErrorCode, number> = {
  * origin calls it with its token, not cookies.
  */
 export async function handleHttp(context: HttpContext, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const path = requestPath(request);
+  // The dashboard's files are public and hold no data (its data comes from the admin API).
+  if (path !== undefined && context.dashboard.serve(request.method, path, response)) return discardBody(request, response);
   const origin = header(request, "origin");
-  if (!context.origins.allows(origin)) {
+  // The dashboard calls the admin API from the server's own origin. Only there: a page behind a
+  // rebound DNS name is on the "same host" too, and the admin API alone still asks it for a secret.
+  const isDashboardCall = path?.startsWith("/v1/admin/") === true && isSameHost(origin, header(request, "host"));
+  if (!context.origins.allows(origin) && !isDashboardCall) {
     discardBody(request, response);
     return sendError(response, { code: "UNAUTHORIZED", message: `Requests from the origin ${JSON.stringify(origin)} are not allowed; start the server with --allow-origin ${origin ?? "<origin>"}.` }, 403);
   }
@@ -67,7 +76,6 @@ export async function handleHttp(context: HttpContext, request: IncomingMessage,
   }
   response.setHeader("access-control-allow-headers", "authorization, content-type, x-trellis-app, x-trellis-user");
   response.setHeader("access-control-allow-methods", "GET, POST, PUT, DELETE, OPTIONS");
-  const path = requestPath(request);
   if (request.method === "OPTIONS") return void response.writeHead(204).end();
   if (path === undefined) return sendError(response, { code: "PROTOCOL", message: `Malformed request target ${JSON.stringify(request.url)}.` });
   context.fault?.("http");
@@ -119,6 +127,16 @@ function discardBody(request: IncomingMessage, response: ServerResponse): void {
 function statusOf(error: { readonly code: DatabaseErrorCode; readonly details?: unknown }): number {
   const isRefusedByRules = error.code === "UNAUTHORIZED" && typeof error.details === "object" && error.details !== null && "operation" in error.details;
   return isRefusedByRules ? 403 : STATUS[error.code];
+}
+
+/** Whether a browser's `Origin` names the host the request was sent to (a page of this server). */
+function isSameHost(origin: string | undefined, host: string | undefined): boolean {
+  if (origin === undefined || host === undefined) return false;
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false;
+  }
 }
 
 /** The path of a request, or undefined when its target is not a valid URL path (e.g. "//"). */

@@ -100,6 +100,25 @@ export class RoomHub {
     return [...(this.rooms.get(roomKey(address))?.members.keys() ?? [])];
   }
 
+  /** The rooms a connection is in. */
+  roomsOf(peer: Peer): RoomAddress[] {
+    return [...(this.byPeer.get(peer) ?? [])].flatMap((key) => {
+      const room = this.rooms.get(key);
+      return room === undefined ? [] : [room.address];
+    });
+  }
+
+  /** The rooms with members, for the admin API: each one's users, connections and the keys of its statuses. */
+  list(): Array<RoomAddress & { readonly connections: number; readonly users: ReadonlyArray<{ readonly userId: string; readonly statusKeys: readonly string[] }>; readonly statusKeys: readonly string[] }> {
+    return [...this.rooms.values()].map((room) => ({
+      roomType: room.address.roomType,
+      roomId: room.address.roomId,
+      connections: room.members.size,
+      users: [...room.users].map(([userId, entry]) => ({ userId, statusKeys: Object.keys(entry.status) })),
+      statusKeys: Object.keys(room.status),
+    }));
+  }
+
   /** Leaves every room of a connection (it closed or missed the heartbeat). */
   leaveAll(peer: Peer): void {
     const keys = this.byPeer.get(peer);

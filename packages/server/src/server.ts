@@ -11,6 +11,7 @@ import { type AuthOptions, createAuthenticator } from "./auth.js";
 import { BodyBudget } from "./body-budget.js";
 import { Checkpointer } from "./checkpointer.js";
 import type { FaultHook } from "./faults.js";
+import { DashboardFiles } from "./dashboard-files.js";
 import { handleHttp, requestPath } from "./http-api.js";
 import { resolveLimits, type ServerLimits } from "./limits.js";
 import { jsonLog, type Log } from "./log.js";
@@ -131,6 +132,7 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
     fault,
   });
   const admission = new Admission(limits);
+  const dashboard = new DashboardFiles();
   const work = new WorkShares(limits.workMsPerSecond, limits.workBurstMs);
   const counters = { throttled: 0 };
   const bodies = new BodyBudget(limits.bodyBytesInFlight);
@@ -169,6 +171,7 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
           counters,
           bodies,
           origins,
+          dashboard,
           fault,
           isReady: () => !isClosing,
           metrics: () => {

@@ -307,7 +307,7 @@ export class Session implements Peer {
     this.member = { userId: user.data.userId, userKey: user.data.userId ?? `anon:${hello.clientId}` };
     this.user = { id: user.data.userId, claims: user.data.claims };
     this.work = this.context.work.acquire(this.workKey());
-    hub.data.attach(this, this.user);
+    hub.data.attach(this, this.user, { clientId: hello.clientId, since: Date.now() });
     this.phase = "ready";
     this.context.admission.welcomed(this.address);
     this.token.follow(user.data.expiresAt);

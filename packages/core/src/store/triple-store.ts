@@ -104,7 +104,7 @@ export class TripleStore {
     return this.watchers.has(collection);
   }
 
-  /** Every table.
+  /** Every table, deleted documents included. */
   allTables(): IterableIterator<Table> {
     return this.tables.values();
   }

@@ -6,6 +6,7 @@ import { header, type HttpAnswer, jsonObject, readBody } from "../http-body.js";
 import type { AdminGate } from "./admin-gate.js";
 import { type AppAuth, AuthSettingsError, describeAuthSettings, parseAuthSettings, type AppAuthSettings } from "./app-auth.js";
 import type { AppRegistry } from "./app-registry.js";
+import { collectionCounts, documentCells, documentPage } from "./data-browser.js";
 
 /** What the admin API works on. */
 export interface AdminContext {
@@ -36,7 +37,10 @@ const ROUTE = /^\/v1\/admin\/apps(?:\/([^/]+)(?:\/([a-z]+)(?:\/([^/]+))?)?)?$/;
  * - `GET`, `PUT` (the settings as the body) and `DELETE /v1/admin/apps/<id>/auth` read, set and
  *   clear how its tokens are checked (secrets are never shown);
  * - `GET` and `POST /v1/admin/apps/<id>/keys` (`{ name }`, 201 with the key, shown only then)
- *   list and create its service keys, `DELETE /v1/admin/apps/<id>/keys/<key id>` revokes one.
+ *   list and create its service keys, `DELETE /v1/admin/apps/<id>/keys/<key id>` revokes one;
+ * - `GET /v1/admin/apps/<id>/collections`, `…/documents?collection=&where=&limit=&after=` and
+ *   `…/document?collection=&id=` browse its data, `…/connections` lists its connections and
+ *   rooms (design/027).
  * Undefined for a path that is not the admin API's.
  */
 export async function answerAdmin(context: AdminContext, request: IncomingMessage, path: string): Promise<HttpAnswer | undefined> {
@@ -117,6 +121,14 @@ export async function answerAdmin(context: AdminContext, request: IncomingMessag
     }
     case "GET :id/keys":
       return ok({ keys: context.apps.keys(id) });
+    case "GET :id/collections":
+    case "GET :id/documents":
+    case "GET :id/document":
+      return browse(context, id, route, new URL(request.url ?? "/", "http://localhost").searchParams);
+    case "GET :id/connections": {
+      const hub = context.hubs.running(id);
+      return ok({ appId: id, connections: hub?.connections() ?? [], rooms: hub?.rooms.list() ?? [] });
+    }
     case "POST :id/keys": {
       const body = await jsonBody(context, request);
       if (body.error) return body;
@@ -142,7 +154,28 @@ const ROUTES = new Set([
   "GET :id/keys",
   "POST :id/keys",
   "DELETE :id/keys/:item",
+  "GET :id/collections",
+  "GET :id/documents",
+  "GET :id/document",
+  "GET :id/connections",
 ]);
+
+/** The data browser's reads, on the app's replica (opening the app if it is closed). */
+function browse(context: AdminContext, appId: string, route: string, params: URLSearchParams): DatabaseResult<unknown> {
+  const hub = context.hubs.get(appId);
+  if (hub.error) return hub;
+  const store = hub.data.replica;
+  if (route === "GET :id/collections") return ok({ appId, collections: collectionCounts(store) });
+  const collection = params.get("collection");
+  if (collection === null || collection === "") return fail("VALIDATION", "Name the collection: ?collection=<name>.", { field: "collection" });
+  if (route === "GET :id/documents") {
+    const request = { collection, where: params.get("where") ?? undefined, limit: params.get("limit") ?? undefined, after: params.get("after") ?? undefined };
+    return documentPage(store, request, hub.data.queryCostOptions);
+  }
+  const docId = params.get("id");
+  if (docId === null || docId === "") return fail("VALIDATION", "Name the document: ?id=<id>.", { field: "id" });
+  return documentCells(store, collection, docId, (client) => hub.data.userOfClient(client));
+}
 
 function jsonBody(context: AdminContext, request: IncomingMessage) {
   return readBody(request, MAX_ADMIN_BODY_BYTES, context.bodies);

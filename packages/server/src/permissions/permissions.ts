@@ -61,7 +61,7 @@ export class Permissions {
   readConditions(collection: string, user: RuleUser): boolean | Condition[] {
     const rule = this.ruleOf(collection, "read");
     if (typeof rule === "boolean") return rule;
-    const where = conditionsOf(rule, user);
+    const where = ruleConditions(rule, user);
     // Claims alone decide it for every document at once.
     if (whereFields(where).length === 0 && !hasRelated(rule)) return compileWhere(where, {})(undefined as never, 0);
     return where;
@@ -161,12 +161,12 @@ export class Permissions {
   private testOf(collection: string, operation: Operation, user: RuleUser, source: TripleStore | PushOverlay): boolean | RowTest {
     const rule = this.ruleOf(collection, operation);
     if (typeof rule === "boolean") return rule;
-    if (source instanceof PushOverlay && hasRelated(rule)) return compileWhere(conditionsOf(rule, user), {}, source);
+    if (source instanceof PushOverlay && hasRelated(rule)) return compileWhere(ruleConditions(rule, user), {}, source);
     let tests = this.compiled.get(user);
     if (tests === undefined) this.compiled.set(user, (tests = new Map()));
     const key = `${operation}\u0000${collection}`;
     let test = tests.get(key);
-    if (test === undefined) tests.set(key, (test = compileWhere(conditionsOf(rule, user), {}, source)));
+    if (test === undefined) tests.set(key, (test = compileWhere(ruleConditions(rule, user), {}, source)));
     return test;
   }
 
@@ -256,15 +256,15 @@ function relatedOf(rule: Extract<RuleCondition, { kind: "related" }>, where: Con
  * schemaless spec, or an auto field's). Claims are decided here; a comparison with a missing
  * `$user` value never holds.
  */
-function conditionsOf(rule: readonly RuleCondition[], user: RuleUser): Condition[] {
+export function ruleConditions(rule: readonly RuleCondition[], user: RuleUser): Condition[] {
   const conditions: Condition[] = [];
   for (const condition of rule) {
     switch (condition.kind) {
       case "or":
-        conditions.push({ or: condition.branches.map((branch) => conditionsOf(branch, user)) });
+        conditions.push({ or: condition.branches.map((branch) => ruleConditions(branch, user)) });
         break;
       case "not":
-        conditions.push({ not: conditionsOf(condition.conditions, user) });
+        conditions.push({ not: ruleConditions(condition.conditions, user) });
         break;
       case "claim": {
         const operand = valueFor(condition.operand, user);
@@ -274,7 +274,7 @@ function conditionsOf(rule: readonly RuleCondition[], user: RuleUser): Condition
         break;
       }
       case "related":
-        conditions.push({ related: relatedOf(condition, conditionsOf(condition.conditions, user)) });
+        conditions.push({ related: relatedOf(condition, ruleConditions(condition.conditions, user)) });
         break;
       case "field": {
         const operand = valueFor(condition.operand, user);

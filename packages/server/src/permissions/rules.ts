@@ -116,6 +116,17 @@ function parseRooms(value: unknown): Map<string, JoinRule> {
   return rooms;
 }
 
+/**
+ * A filter on documents of `collection` in the rules' language, outside any rules (the
+ * dashboard's filter box); throws a {@link RulesError} naming the path (from `where`) of the
+ * first mistake.
+ *
+ * @example parseFilter({ done: false, title: { startsWith: "Buy" } }, "todos")
+ */
+export function parseFilter(value: unknown, collection: string): RuleCondition[] {
+  return filter(value, "where", 0, collection);
+}
+
 /** A filter: field filters (bare value or operators), `$user.<claim>` filters, and `or` / `and` / `not`. */
 function filter(value: unknown, path: string, depth: number, collection: string): RuleCondition[] {
   if (depth > MAX_DEPTH) throw new RulesError(path, `or, and, not and filters through relations nest at most ${MAX_DEPTH} deep`);
