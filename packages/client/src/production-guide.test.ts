@@ -133,6 +133,17 @@ describe("docs/admin.md", () => {
     expect(await answer.json()).toEqual({ appId, source: "server", rules: null });
     const keyList = await fetch(`${session.url}/v1/admin/apps/${appId}/keys`, { headers: { authorization: `Bearer ${adminSecret}` } });
     expect(await keyList.json()).toEqual({ keys: [] });
+
+    // Browsing its data: three of alice's todos, the first page of two as the doc shows it.
+    const jwtSecret = new TextEncoder().encode(env.TRELLIS_JWT_SECRET);
+    const todos = createSchema({ entities: { todos: { title: t.string({ fallback: "" }), done: t.boolean({ fallback: false }), ownerId: t.string({ fallback: "" }) } } });
+    const token = () => new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("alice").setExpirationTime("1h").sign(jwtSecret);
+    const alice = createClient({ schema: todos, serverUrl: session.url!, appId, auth: { getToken: token }, reconnect: FAST_RECONNECT });
+    for (let each = 0; each < 3; each++) await alice.database.todos.create({ title: "Buy milk", done: false, ownerId: "alice" });
+    await allOnline([alice]);
+    await alice.close();
+    const [page] = await runBlocks(session, blocksOf("Browsing an app's data"));
+    expect(JSON.parse(page!).documents).toHaveLength(2);
   });
 
   it("creates, lists and deletes an app with the CLI", async () => {
