@@ -1,12 +1,12 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { PROTOCOL_VERSION } from "@trellis/core";
 import { removeDataDir, type ServerProcess, startServerProcess, tempDataDir } from "@trellis/server/testing";
 import { afterEach, describe, expect, it } from "vitest";
-import { closeAllSockets, connect, documentTriples, nextId, openSocket, post, query, storedTriples, writer } from "../testing/raw-socket.js";
+import { adminCall, closeAllSockets, connect, documentTriples, nextId, openSocket, post, query, storedTriples, writer } from "../testing/raw-socket.js";
 import { AppRegistry, REGISTRY_FILE } from "./app-registry.js";
 
 // The app registry against a real server process: in production mode (an admin secret) only
@@ -53,7 +53,63 @@ describe("the app registry", () => {
     const pushed = await post(server.url, "/v1/push", { appId: "made-up-3", clientId: "c1", batchId: "b1", triples: documentTriples("todos", "t1", { title: "x" }, hlc) }, { "x-trellis-user": "mallory" });
     expect(pushed.status).toBe(401);
     expect(appFiles(server.dataDir)).toEqual([]);
+    // Nor does the process hold any file for them.
+    const held = readdirSync(`/proc/${server.pid}/fd`).map((fd) => {
+      try {
+        return readlinkSync(`/proc/${server.pid}/fd/${fd}`);
+      } catch {
+        return "";
+      }
+    });
+    expect(held.some((file) => file.includes(REGISTRY_FILE))).toBe(true);
+    expect(held.filter((file) => file.includes("made-up"))).toEqual([]);
     expect(server.output()).not.toContain("OPEN APPS");
+  });
+
+  it("answers every admin endpoint only with the admin secret, changing nothing without it", async () => {
+    const server = await start(["--admin-secret", SECRET]);
+    const appId = (await adminCall(server.url, SECRET, "POST", "", { name: "Guarded" })).body.id as string;
+    const keyId = (await adminCall(server.url, SECRET, "POST", `/${appId}/keys`, { name: "k" })).body.id as string;
+    const endpoints: Array<[method: string, path: string, body?: unknown]> = [
+      ["GET", ""],
+      ["POST", "", { name: "Another" }],
+      ["GET", `/${appId}/metrics`],
+      ["GET", `/${appId}/permissions`],
+      ["PUT", `/${appId}/permissions`, { todos: { read: true } }],
+      ["DELETE", `/${appId}/permissions`],
+      ["GET", `/${appId}/auth`],
+      ["PUT", `/${appId}/auth`, { keys: [{ id: "k1", secret: "a-secret-of-enough-length" }] }],
+      ["DELETE", `/${appId}/auth`],
+      ["GET", `/${appId}/keys`],
+      ["POST", `/${appId}/keys`, { name: "k2" }],
+      ["GET", `/${appId}/collections`],
+      ["GET", `/${appId}/documents?collection=todos`],
+      ["GET", `/${appId}/document?collection=todos&id=t1`],
+      ["GET", `/${appId}/connections`],
+      ["DELETE", `/${appId}/keys/${keyId}`],
+    ];
+    // Refused first (the address is throttled after ten failures: 401, then 429), then allowed.
+    const refused: number[] = [];
+    for (const [method, path, body] of endpoints) refused.push((await adminCall(server.url, "not-the-admin-secret-at-all", method, path, body)).status);
+    refused.push((await adminCall(server.url, "not-the-admin-secret-at-all", "DELETE", `/${appId}?confirm=true`)).status);
+    expect(refused.every((status) => status === 401 || status === 429), String(refused)).toBe(true);
+    const registry = new Database(join(server.dataDir, REGISTRY_FILE), { readonly: true });
+    try {
+      expect(registry.prepare("SELECT id FROM apps").all()).toEqual([{ id: appId }]);
+      expect(registry.prepare("SELECT id FROM service_keys").all()).toEqual([{ id: keyId }]);
+      expect(registry.prepare("SELECT COUNT(*) AS n FROM app_rules").get()).toEqual({ n: 0 });
+      expect(registry.prepare("SELECT COUNT(*) AS n FROM app_auth").get()).toEqual({ n: 0 });
+    } finally {
+      registry.close();
+    }
+    // Allowed once the address may try again, with the right secret.
+    await server.restart();
+    for (const [method, path, body] of endpoints) {
+      const answer = await adminCall(server.url, SECRET, method, path, body);
+      const expected = path.startsWith(`/${appId}/document?`) ? 404 : method === "POST" ? 201 : 200;
+      expect(answer.status, `${method} ${path}: ${JSON.stringify(answer.body)}`).toBe(expected);
+    }
+    expect((await adminCall(server.url, SECRET, "DELETE", `/${appId}?confirm=true`)).status).toBe(200);
   });
 
   it("creates and lists apps through the admin API, which then serve clients and survive a restart", async () => {
