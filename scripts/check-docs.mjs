@@ -1,4 +1,4 @@
-// Type-checks the TypeScript samples in docs/*.md against the packages' sources: each ```ts or
+// Type-checks the TypeScript samples in docs/*.md and packages/*/README.md against the packages' sources: each ```ts or
 // ```tsx block becomes a module that imports, from scripts/docs-check/prelude.ts, whatever it
 // uses without declaring (the guides' schema, `client`, UI helpers); `./trellis` and `./schema` are that prelude
 // too. React samples compile inside packages/react (which has React), the rest inside
@@ -33,8 +33,14 @@ for (const [target, out] of Object.entries(targets)) {
   );
   void target;
 }
-for (const name of readdirSync(join(root, "docs")).filter((file) => file.endsWith(".md")).sort()) {
-  const text = readFileSync(join(root, "docs", name), "utf8");
+// The guides, and each package's README (what npm shows).
+const docs = [
+  ...readdirSync(join(root, "docs")).filter((file) => file.endsWith(".md")).sort().map((file) => `docs/${file}`),
+  ...readdirSync(join(root, "packages")).sort().map((pkg) => `packages/${pkg}/README.md`),
+];
+for (const path of docs) {
+  const text = readFileSync(join(root, path), "utf8");
+  const name = path.replace(/^docs\//, "").replaceAll("/", "-");
   let index = 0;
   for (const match of text.matchAll(/^```(tsx|ts)([^\n]*)\n([\s\S]*?)^```/gm)) {
     if (match[2].includes("no-check")) continue;
@@ -46,7 +52,7 @@ for (const name of readdirSync(join(root, "docs")).filter((file) => file.endsWit
     const target = match[1] === "tsx" || code.includes("@trellis/react") ? "react" : "client";
     const file = join(targets[target], `${name.replace(/\.md$/, "")}-${++index}.${match[1]}`);
     // The header maps compiler messages back to the doc's line.
-    writeFileSync(file, `// docs/${name}:${line}\n${imports}${code}\nexport {};\n`);
+    writeFileSync(file, `// ${path}:${line}\n${imports}${code}\nexport {};\n`);
     files[target].push(file);
   }
 }
