@@ -11,6 +11,7 @@ import { removeDataDir, type ServerProcess, startServerProcess } from "@trellis/
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { type AppServer, consoleErrors, describeBrowser, launchBrowser, serveTestApp, watchConsole } from "../../../packages/client/e2e/harness.js";
+import { freePort } from "../../../packages/client/e2e/node-app.js";
 
 const APP_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const REPO_ROOT = resolve(APP_DIR, "../..");
@@ -191,6 +192,24 @@ describeBrowser("examples/react-todo in Chromium", () => {
     // The filter is a live query too: "done" lists exactly the completed ones.
     await alice.getByTestId("filter-done").click();
     await expect.poll(() => texts(alice)).toEqual(["offline one", "shared"]);
+  });
+
+  it("says why it does not sync when the server URL is wrong, and still works locally", async () => {
+    const context = await browser!.newContext({ viewport: { width: 900, height: 900 } });
+    contexts.push(context);
+    const page = await context.newPage();
+    pages.push(page);
+    watchConsole(page);
+    // A port where nothing listens.
+    const wrong = `http://127.0.0.1:${await freePort()}`;
+    await page.goto(`${app!.url}?${new URLSearchParams({ server: wrong, user: "carol", app: newAppId() })}`);
+    const error = page.getByTestId("sync-error");
+    await error.waitFor({ timeout: 10_000 });
+    expect(await error.textContent()).toContain(`Cannot sync with ${wrong.replace("http", "ws")}/v1/sync`);
+    await newList(page, "local");
+    await addTodo(page, "kept locally");
+    await todo(page, "kept locally").waitFor({ timeout: 2000 });
+    await page.screenshot({ path: join(SCREENSHOTS, "react-todo-wrong-server.png"), fullPage: true });
   });
 
   it("pages through the todos ten at a time", async () => {

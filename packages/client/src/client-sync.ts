@@ -9,6 +9,7 @@ import type { QuerySync } from "./sync/query-sync.js";
 import { checkServerUrl } from "./sync/server-url.js";
 import type { WriteError, WriteErrorListener } from "./sync/refused-writes.js";
 import { applyRemoteTriples } from "./sync/remote-apply.js";
+import { createDebugLog } from "./sync/debug-log.js";
 import { SyncEngine } from "./sync/sync-engine.js";
 import { electLeader } from "./tabs/leader-election.js";
 import { openTabChannel, type TabChannel } from "./tabs/tab-messages.js";
@@ -216,5 +217,6 @@ function createEngine<S extends Schema>(
     webSocket: options.WebSocket,
     reconnect: options.reconnect,
     keepAlive: options.keepAlive,
+    debug: createDebugLog(options.debug, parts.appId),
   });
 }

@@ -66,6 +66,12 @@ export interface ClientOptions<S extends Schema> {
   /** Keep-alive: a ping every `intervalMs` (15 000), dropped after `timeoutMs` (10 000) without answer. */
   readonly keepAlive?: KeepAliveOptions;
   /**
+   * Logs what sync does (connection steps, pushes, acks, query syncs) with `console.debug`.
+   * Default: on when `localStorage.trellisDebug` is set, so a deployed app can be debugged
+   * without a rebuild. See docs/sync.md.
+   */
+  readonly debug?: boolean;
+  /**
    * Where data is kept between runs: `"indexeddb"` (the default in browsers) or `"memory"` (the
    * default elsewhere: data goes with the process), or a `ClientStorage` such as
    * `createMemoryStorage()`. See docs/offline.md.

@@ -14,6 +14,7 @@ import {
   type UserStatusMessage,
   type WelcomeMessage,
 } from "@trellis/core";
+import type { DebugLog } from "./debug-log.js";
 import { CLOSED, OPEN, type WebSocketConstructor, type WebSocketLike } from "./web-socket.js";
 
 /** Where the socket is: never opened, not connected, opening (hello sent), or welcomed. */
@@ -71,6 +72,8 @@ export interface ConnectionOptions {
   readonly random?: () => number;
   readonly reconnect?: ReconnectOptions;
   readonly keepAlive?: KeepAliveOptions;
+  /** Hears each step of the connection (see `createClient({ debug })`). */
+  readonly debug?: DebugLog | undefined;
 }
 
 /**
@@ -80,6 +83,18 @@ export interface ConnectionOptions {
 const MAX_SERVER_FRAME_BYTES = 64 * 1024 * 1024;
 
 const ignore = (): void => {};
+
+/** A close event in words: its code and reason (browsers give 1006 and no reason for a failed upgrade). */
+function closeReason(event: { readonly code?: number; readonly reason?: string }): string {
+  const code = event.code === undefined ? "" : ` with code ${event.code}`;
+  return `closed${code}${event.reason ? `: ${event.reason}` : ""}`;
+}
+
+/** An error event in words: `ws` says what failed (ECONNREFUSED, "Unexpected server response: 404"); browsers say nothing. */
+function errorReason(event: { readonly message?: string; readonly error?: unknown }): string {
+  const message = event.message ?? (event.error instanceof Error ? event.error.message : undefined);
+  return message === undefined || message === "" ? "the connection failed" : message;
+}
 
 /**
  * The sync socket and its state machine: `initial → connecting → connected`, and `offline`
@@ -158,6 +173,8 @@ export class Connection {
   private open(): void {
     const generation = ++this.generation;
     this.stateSignal.value = "connecting";
+    this.failure = undefined;
+    this.options.debug?.("connecting", { url: this.options.url });
     this.deadline(generation);
     const attach = (WebSocket: WebSocketConstructor) => {
       if (generation !== this.generation) return;
@@ -170,10 +187,14 @@ export class Connection {
         return;
       }
       this.socket = socket;
-      socket.onopen = () => this.greet(generation);
+      socket.onopen = () => {
+        if (generation === this.generation) this.failure = { isOpen: true };
+        this.options.debug?.("socket open, sending hello");
+        this.greet(generation);
+      };
       socket.onmessage = (event: { readonly data: unknown }) => this.receive(generation, event.data);
-      socket.onclose = () => this.lost(generation);
-      socket.onerror = () => this.lost(generation);
+      socket.onclose = (event: { readonly code?: number; readonly reason?: string }) => this.lost(generation, closeReason(event));
+      socket.onerror = (event: { readonly message?: string; readonly error?: unknown }) => this.lost(generation, errorReason(event));
     };
     const failed = (error: unknown) => {
       if (generation !== this.generation) return;
@@ -189,8 +210,29 @@ export class Connection {
     }
   }
 
-  private lost(generation: number): void {
-    if (generation === this.generation) this.drop(false);
+  /**
+   * A socket failed or closed. Before `welcome` that means the server could not be used at this
+   * URL: unreachable, no WebSocket upgrade (a wrong URL, port or proxy), or closed before it
+   * answered. Said once per attempt as a NETWORK error with the URL and reason, unless the server
+   * already explained itself (an `error` before closing).
+   */
+  private lost(generation: number, reason: string): void {
+    if (generation !== this.generation) return;
+    const isWelcomed = this.stateSignal.peek() === "connected";
+    this.options.debug?.(isWelcomed ? "disconnected" : "connection failed", { reason });
+    if (!isWelcomed && this.failure?.isExplained !== true) this.options.onError(this.unreachable(reason));
+    this.drop(false);
+  }
+
+  /** Why the current attempt failed, as known so far. */
+  private failure: { readonly isOpen?: boolean; readonly isExplained?: boolean } | undefined;
+
+  private unreachable(reason: string): DatabaseError {
+    const before = this.failure?.isOpen === true ? "the WebSocket opened but closed before the server's welcome" : "could not open a WebSocket";
+    return new DatabaseError("NETWORK", `Cannot sync with ${this.options.url}: ${before} (${reason}). Check serverUrl, and that a trellis-server runs there.`, {
+      url: this.options.url,
+      reason,
+    });
   }
 
   private greet(generation: number): void {
@@ -229,14 +271,18 @@ export class Connection {
   private receive(generation: number, data: unknown): void {
     if (generation !== this.generation) return;
     const parsed = parseServerMessage(data as string, { maxBytes: MAX_SERVER_FRAME_BYTES });
+    const isWelcomed = this.stateSignal.peek() === "connected";
     if (parsed.error) {
-      this.options.onError(parsed.error);
+      // Before the welcome, a frame we cannot read means something else answers at this URL.
+      this.options.onError(isWelcomed ? parsed.error : this.unreachable(`it does not speak the Trellis sync protocol: ${parsed.error.message}`));
+      this.failure = { ...this.failure, isExplained: true };
       this.drop(false);
       return;
     }
     const message = parsed.data;
-    if (this.stateSignal.peek() !== "connected") {
+    if (!isWelcomed) {
       if (message.type === "welcome") return this.welcome(generation, message);
+      this.failure = { ...this.failure, isExplained: true };
       this.options.onError(
         message.type === "error"
           ? new DatabaseError(message.code, message.message, message.details === undefined ? undefined : { ...message.details })
@@ -266,6 +312,7 @@ export class Connection {
   }
 
   private welcome(generation: number, message: WelcomeMessage): void {
+    this.options.debug?.("welcome", { userId: message.userId });
     this.clear("deadlineTimer");
     this.attempt = 0;
     batch(() => {
@@ -290,7 +337,7 @@ export class Connection {
     this.clear("deadlineTimer");
     this.deadlineTimer = this.timers.setTimeout(() => {
       this.deadlineTimer = undefined;
-      this.lost(generation);
+      this.lost(generation, `no answer within ${this.timeoutMs} ms`);
     }, this.timeoutMs);
   }
 
@@ -310,6 +357,7 @@ export class Connection {
     if (this.isWanted && !this.isClosed && this.retryTimer === undefined) {
       const delay = Math.floor(this.random() * Math.min(this.maxMs, this.baseMs * 2 ** this.attempt));
       this.attempt++;
+      this.options.debug?.("reconnecting", { inMs: delay, attempt: this.attempt });
       this.retryTimer = this.timers.setTimeout(() => {
         this.retryTimer = undefined;
         if (this.isWanted && !this.isClosed) this.open();

@@ -24,6 +24,7 @@ import {
   type Timers,
   type TransportState,
 } from "./connection.js";
+import type { DebugLog } from "./debug-log.js";
 import { heldIds } from "./held-ids.js";
 import { fetchQuery, type HttpContext, pushEntry, type SyncPayload } from "./http.js";
 import { createMemoryOutbox, type Outbox, type OutboxEntry } from "./outbox.js";
@@ -85,6 +86,8 @@ export interface SyncEngineOptions {
   readonly onCursor?: ((queryKey: string, cursor: string) => void) | undefined;
   /** Settles once stored data is loaded: connecting waits for it, so the restored outbox and cursors are used. */
   readonly ready?: Promise<unknown> | undefined;
+  /** Hears connection steps, pushes, acks and query syncs (see `createClient({ debug })`). */
+  readonly debug?: DebugLog | undefined;
 }
 
 /**
@@ -145,11 +148,12 @@ export class SyncEngine implements QuerySync {
       ...(options.random === undefined ? {} : { random: options.random }),
       ...(options.reconnect === undefined ? {} : { reconnect: options.reconnect }),
       ...(options.keepAlive === undefined ? {} : { keepAlive: options.keepAlive }),
+      debug: options.debug,
     });
     const transportState = this.transport.state;
     this.isOffline = computed(() => transportState.value === "offline");
     this.queries = new SyncedQueries({
-      send: (message) => this.transport.send(message),
+      send: (message) => this.send(message),
       isOffline: this.isOffline,
       onCursor: options.onCursor,
       heldIds: (query) => heldIds(options.store, this.outbox, query),
@@ -160,8 +164,11 @@ export class SyncEngine implements QuerySync {
       // would go over every waiting entry (quadratic over a long offline spell), and push large
       // entries over HTTP while disconnected on purpose.
       isConnected: () => this.isPushing && transportState.peek() === "connected",
-      send: (message) => this.transport.send(message),
-      pushOverHttp: (entry) => pushEntry(this.http, entry),
+      send: (message) => this.send(message),
+      pushOverHttp: (entry) => {
+        options.debug?.("push over HTTP", { batchId: entry.batchId, triples: entry.triples.length });
+        return pushEntry(this.http, entry);
+      },
       onRemoved: () => {
         this.pending.value = this.outbox.size;
       },
@@ -234,7 +241,7 @@ export class SyncEngine implements QuerySync {
 
   /** Sends a room message on a welcomed connection; false when there is none. */
   sendRoom(message: ClientMessage): boolean {
-    return this.transport.send(message);
+    return this.send(message);
   }
 
   disconnect(): void {
@@ -365,7 +372,15 @@ export class SyncEngine implements QuerySync {
     this.rooms?.welcome(welcome.userId);
   }
 
+  /** Sends on the socket; false when it is not connected. */
+  private send(message: ClientMessage): boolean {
+    const debug = this.options.debug;
+    if (debug !== undefined) debug(`send ${message.type}`, describeMessage(message));
+    return this.transport.send(message);
+  }
+
   private receive(message: SyncMessage): void {
+    this.options.debug?.(`receive ${message.type}`, describeMessage(message));
     switch (message.type) {
       case "snapshot":
         // One batch: subscribers see the data and the end of loading together, once.
@@ -423,4 +438,16 @@ export class SyncEngine implements QuerySync {
     this.warned.add(error.message);
     console.warn(`Trellis sync: ${error.message}`);
   }
+}
+
+/** The gist of a sync message for the debug log: its ids and sizes, not its data. */
+function describeMessage(message: ClientMessage | SyncMessage): Record<string, unknown> {
+  const gist: Record<string, unknown> = {};
+  for (const key of ["queryId", "batchId", "cursor", "code", "message", "roomType", "roomId"] as const) {
+    const value = (message as unknown as Partial<Record<string, unknown>>)[key];
+    if (value !== undefined) gist[key] = value;
+  }
+  if ("query" in message) gist.collection = (message.query as { collection?: unknown }).collection;
+  if ("triples" in message && Array.isArray(message.triples)) gist.triples = message.triples.length;
+  return gist;
 }
