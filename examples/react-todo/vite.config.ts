@@ -1,8 +1,10 @@
 import react from "@vitejs/plugin-react";
 import { defaultClientConditions, defineConfig } from "vite";
+import { offlineShell } from "./offline-shell.js";
 
 export default defineConfig({
-  plugins: [react()],
+  // offlineShell: a service worker so a reload while offline still shows the app.
+  plugins: [react(), offlineShell()],
   // Inside this repository, bundle @trellis/* from their TypeScript sources (no build needed);
   // an app using the published packages leaves this out.
   resolve: { conditions: ["@trellis/source", ...defaultClientConditions] },

@@ -166,6 +166,10 @@ describeBrowser("examples/react-todo in Chromium", () => {
 
     await bobContext.setOffline(true);
     await bob.locator('[data-testid="connection"]:not([data-state="online"])').waitFor({ timeout: 5000 });
+    // Offline is not a wrong server: the browser knows it has no network, and no error shows.
+    expect(await bob.evaluate(() => navigator.onLine)).toBe(false);
+    await bob.waitForTimeout(300);
+    expect(await bob.getByTestId("sync-error").count()).toBe(0);
     await addTodo(bob, "offline one");
     await addTodo(bob, "offline two");
     await bob.getByLabel("Done: offline one").check();
@@ -210,6 +214,26 @@ describeBrowser("examples/react-todo in Chromium", () => {
     await addTodo(page, "kept locally");
     await todo(page, "kept locally").waitFor({ timeout: 2000 });
     await page.screenshot({ path: join(SCREENSHOTS, "react-todo-wrong-server.png"), fullPage: true });
+  });
+
+  it("shows the app and its local data when reloaded offline (a service worker keeps its files)", async () => {
+    const { context, page } = await openAs("dora", newAppId());
+    await newList(page, "trip");
+    await addTodo(page, "pack the tent");
+    await todo(page, "pack the tent").waitFor({ timeout: 2000 });
+    await waitForSync(page);
+    await page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, { timeout: 10_000 });
+
+    await context.setOffline(true);
+    await page.reload();
+    await page.locator('[data-testid="connection"]:not([data-state="online"])').waitFor({ timeout: 5000 });
+    await todo(page, "pack the tent").waitFor({ timeout: 5000 });
+    await addTodo(page, "buy batteries");
+    await expect.poll(() => page.getByTestId("connection").getAttribute("data-pending")).toBe("1");
+    await page.screenshot({ path: join(SCREENSHOTS, "react-todo-offline-reload.png"), fullPage: true });
+
+    await context.setOffline(false);
+    await waitForSync(page);
   });
 
   it("pages through the todos ten at a time", async () => {

@@ -220,7 +220,9 @@ export class Connection {
     if (generation !== this.generation) return;
     const isWelcomed = this.stateSignal.peek() === "connected";
     this.options.debug?.(isWelcomed ? "disconnected" : "connection failed", { reason });
-    if (!isWelcomed && this.failure?.isExplained !== true) this.options.onError(this.unreachable(reason));
+    // A browser that knows it has no network is offline, which `state` says: not an error.
+    const isBrowserOffline = (globalThis as { navigator?: { onLine?: boolean } }).navigator?.onLine === false;
+    if (!isWelcomed && this.failure?.isExplained !== true && !isBrowserOffline) this.options.onError(this.unreachable(reason));
     this.drop(false);
   }
 
