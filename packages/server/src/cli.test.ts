@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
-import { createServer as createTcpServer, type Server } from "node:net";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { type AddressInfo, createServer as createTcpServer, type Server } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Triple } from "@trellis/core";
 import { removeDataDir, startServerProcess, tempDataDir } from "@trellis/server/testing";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { closeAllSockets, connect, documentTriples, query, sortedTriples, storedTriples, writer } from "./testing/raw-socket.js";
 
 /** The built CLI, as `trellis-server` runs it. */
@@ -16,21 +16,26 @@ interface Cli {
   output(): string;
   /** Resolves with the URL once the server says it listens (rejects if it exits first). */
   readonly listening: Promise<string>;
+  /** Resolves once the process has exited and everything it printed has been read. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 const children: ChildProcess[] = [];
 const dirs: string[] = [];
 
-function cli(args: readonly string[]): Cli {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+/** Environment variables the CLI reads as settings: a test sets those it means, never inherits them. */
+const SETTINGS = ["PORT", "HOST", "TRELLIS_DATA", "TRELLIS_LOG_LEVEL", "TRELLIS_LOG_FORMAT", "TRELLIS_JWT_SECRET", "TRELLIS_ADMIN_SECRET"];
+
+function cli(args: readonly string[], settings: Readonly<Record<string, string>> = {}): Cli {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !SETTINGS.includes(name)));
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...env, ...settings } });
   children.push(child);
   let output = "";
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("close", (code, signal) => resolve({ code, signal })));
   const listening = new Promise<string>((resolve, reject) => {
     const collect = (chunk: Buffer) => {
       output += chunk.toString("utf8");
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+      const match = /listening on (http:\/\/\S+:\d+)/.exec(output);
       if (match) resolve(match[1]!);
     };
     child.stdout!.on("data", collect);
@@ -45,6 +50,17 @@ function dataDir(): string {
   const dir = tempDataDir();
   dirs.push(dir);
   return dir;
+}
+
+/** A TCP server holding a port of 127.0.0.1. */
+async function holdPort(): Promise<Server> {
+  const tcp = createTcpServer();
+  await new Promise<void>((resolve) => tcp.listen(0, "127.0.0.1", resolve));
+  return tcp;
+}
+
+function release(tcp: Server): Promise<unknown> {
+  return new Promise((resolve) => tcp.close(resolve));
 }
 
 beforeAll(() => {
@@ -113,17 +129,14 @@ describe("trellis-server", () => {
   });
 
   it("exits 1 with a clear message when the port is already in use", async () => {
-    const taken = await new Promise<Server>((resolve) => {
-      const tcp = createTcpServer();
-      tcp.listen(0, "127.0.0.1", () => resolve(tcp));
-    });
+    const taken = await holdPort();
     try {
-      const port = (taken.address() as { port: number }).port;
+      const port = (taken.address() as AddressInfo).port;
       const run = cli(["--port", String(port), "--data", dataDir()]);
       expect((await run.exited).code).toBe(1);
       expect(run.output()).toContain(`trellis-server: Port ${port} on 127.0.0.1 is already in use`);
     } finally {
-      await new Promise((resolve) => taken.close(resolve));
+      await release(taken);
     }
   });
 
@@ -188,5 +201,106 @@ describe("trellis-server", () => {
     run.child.kill("SIGINT");
     expect(await run.exited).toEqual({ code: 0, signal: null });
     expect(run.output()).toContain("Received SIGINT");
+  });
+
+  it("prints its package's version for --version and -v, and exits 0", async () => {
+    const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+    for (const flag of ["--version", "-v"]) {
+      const run = cli([flag]);
+      expect(await run.exited).toEqual({ code: 0, signal: null });
+      expect(run.output()).toBe(`${version}\n`);
+    }
+  });
+
+  it("takes the port, interface and data folder from PORT, HOST and TRELLIS_DATA when their flags are absent", async () => {
+    const held = await holdPort();
+    const port = (held.address() as AddressInfo).port;
+    await release(held);
+    const dir = dataDir();
+    const run = cli([], { PORT: String(port), HOST: "localhost", TRELLIS_DATA: dir });
+    const url = await run.listening;
+    expect(url).toBe(`http://localhost:${port}`);
+    expect((await fetch(`${url}/health`)).status).toBe(200);
+    expect(readdirSync(dir)).toContain("trellis.apps.sqlite");
+  });
+
+  it("prefers --port, --host and --data to PORT, HOST and TRELLIS_DATA", async () => {
+    const file = join(dataDir(), "a-file");
+    writeFileSync(file, "not a folder");
+    const dir = dataDir();
+    const run = cli(["--port", "0", "--host", "127.0.0.1", "--data", dir], { PORT: "http", HOST: "nope.invalid", TRELLIS_DATA: join(file, "data") });
+    const url = await run.listening;
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect((await fetch(`${url}/health`)).status).toBe(200);
+    expect(readdirSync(dir)).toContain("trellis.apps.sqlite");
+  });
+
+  it("exits 1 naming the flag or environment variable whose value is wrong", async () => {
+    const cases: Array<[readonly string[], Record<string, string>, string]> = [
+      [[], { PORT: "http" }, 'trellis-server: PORT must be a whole number from 0 to 65535, got "http".'],
+      [[], { PORT: "" }, 'PORT must be a whole number from 0 to 65535, got "".'],
+      [["--port", "65536"], {}, '--port must be a whole number from 0 to 65535, got "65536".'],
+      [["--port", "0"], { HOST: "" }, "HOST must name an interface"],
+      [["--port", "0"], { TRELLIS_DATA: "" }, "TRELLIS_DATA must name a folder"],
+      [["--port", "0", "--data", ""], {}, "--data must name a folder"],
+      [["--port", "0"], { TRELLIS_LOG_LEVEL: "loud" }, 'TRELLIS_LOG_LEVEL must be one of debug, info, warn, error; got "loud".'],
+      [["--port", "0", "--log-level", "trace"], {}, '--log-level must be one of debug, info, warn, error; got "trace".'],
+      [["--port", "0", "--log-format", "xml"], {}, '--log-format must be one of json, pretty; got "xml".'],
+    ];
+    for (const [args, settings, message] of cases) {
+      const bad = cli(args, settings);
+      const label = `${args.join(" ")} ${JSON.stringify(settings)}`;
+      expect((await bad.exited).code, label).toBe(1);
+      expect(bad.output(), label).toContain(message);
+    }
+  });
+
+  it("logs only warnings and errors with --log-level warn, and each request with debug; the flag wins over TRELLIS_LOG_LEVEL", async () => {
+    const quiet = cli(["--port", "0", "--data", dataDir(), "--log-level", "warn"], { TRELLIS_LOG_LEVEL: "debug" });
+    await quiet.listening;
+    quiet.child.kill("SIGTERM");
+    expect(await quiet.exited).toEqual({ code: 0, signal: null });
+    expect(quiet.output()).toContain("DEVELOPMENT MODE");
+    expect(quiet.output()).not.toContain("Received SIGTERM");
+    expect(quiet.output()).not.toContain("Trellis sync server stopped");
+
+    const verbose = cli(["--port", "0", "--data", dataDir()], { TRELLIS_LOG_LEVEL: "debug" });
+    const url = await verbose.listening;
+    await fetch(`${url}/health`);
+    const request = await vi.waitFor(() => {
+      const line = verbose.output().split("\n").find((candidate) => candidate.includes('"msg":"HTTP request"'));
+      if (line === undefined) throw new Error("no request logged yet");
+      return JSON.parse(line) as unknown;
+    });
+    expect(request).toMatchObject({ level: "debug", method: "GET", path: "/health", status: 200 });
+  });
+
+  it("writes JSON lines with --log-format json and text with --log-format pretty (or TRELLIS_LOG_FORMAT)", async () => {
+    const json = cli(["--port", "0", "--data", dataDir(), "--log-format", "json"], { TRELLIS_LOG_FORMAT: "pretty" });
+    await json.listening;
+    json.child.kill("SIGTERM");
+    await json.exited;
+    const warning = json.output().split("\n").find((line) => line.includes("DEVELOPMENT MODE"))!;
+    expect(warning).toMatch(/^\{"time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z","level":"warn","msg":"DEVELOPMENT MODE: [^"]+"\}$/);
+    expect(json.output()).toMatch(/^\{"time":"[^"]+","level":"info","msg":"Trellis sync server stopped","url":"http:\/\/127\.0\.0\.1:\d+"\}$/m);
+
+    const pretty = cli(["--port", "0", "--data", dataDir()], { TRELLIS_LOG_FORMAT: "pretty" });
+    await pretty.listening;
+    pretty.child.kill("SIGTERM");
+    await pretty.exited;
+    expect(pretty.output()).toMatch(/^\d\d:\d\d:\d\d warn  DEVELOPMENT MODE: /m);
+    expect(pretty.output()).toMatch(/^\d\d:\d\d:\d\d info  Trellis sync server stopped {2}url=http:\/\/127\.0\.0\.1:\d+$/m);
+    expect(pretty.output()).not.toContain('"level"');
+  });
+
+  it("says it is listening once, as a plain line, whatever the log format and level", async () => {
+    for (const args of [[], ["--log-format", "pretty", "--log-level", "debug"]]) {
+      const run = cli(["--port", "0", "--data", dataDir(), ...args]);
+      const url = await run.listening;
+      run.child.kill("SIGTERM");
+      await run.exited;
+      expect(run.output().match(/listening/gi), args.join(" ")).toEqual(["listening"]);
+      expect(run.output().split("\n")).toContain(`Trellis sync server listening on ${url}`);
+    }
   });
 });

@@ -77,6 +77,27 @@ describe("createServer", () => {
     expect(body.cpuSystemMs).toBeGreaterThanOrEqual(0);
   });
 
+  it("logs each request and connection at debug, only to a log that asks for debug", async () => {
+    const entries = (level: Log["level"]) => {
+      const logged: string[] = [];
+      const log: Log = Object.assign((at: string, message: string, fields?: Readonly<Record<string, unknown>>) => logged.push(`${at} ${message} ${JSON.stringify(fields)}`), { level });
+      return { log, logged };
+    };
+    for (const level of ["debug", undefined] as const) {
+      const { log, logged } = entries(level);
+      const server = await start({ log });
+      const socket = await connect(server.url, "logged");
+      await fetch(`${server.url}/health?probe=1`);
+      await socket.close();
+      const expected = [
+        expect.stringMatching(/^debug WebSocket connected \{"address":"[^"]+","connections":1\}$/),
+        expect.stringMatching(/^debug HTTP request \{"method":"GET","path":"\/health","status":200,"ms":\d+\}$/),
+        expect.stringMatching(/^debug WebSocket closed \{"address":"[^"]+","code":1005,"connections":0\}$/),
+      ];
+      await vi.waitFor(() => expect(logged.filter((line) => line.startsWith("debug"))).toEqual(level === "debug" ? expected : []));
+    }
+  });
+
   it("checkpoints each database written in the last second in a worker thread, not as it commits", async () => {
     const server = await start();
     const socket = await connect(server.url, "checkpointed");

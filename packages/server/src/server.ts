@@ -14,7 +14,7 @@ import type { FaultHook } from "./faults.js";
 import { DashboardFiles } from "./dashboard-files.js";
 import { handleHttp, requestPath } from "./http-api.js";
 import { resolveLimits, type ServerLimits } from "./limits.js";
-import { jsonLog, type Log } from "./log.js";
+import { createLog, type Log } from "./log.js";
 import { createOriginPolicy, normalizeOrigin } from "./origin-policy.js";
 import { Permissions } from "./permissions/permissions.js";
 import { parseRules } from "./permissions/rules.js";
@@ -70,7 +70,10 @@ export interface ServerOptions {
    * auth, where tokens (not cookies) decide.
    */
   readonly allowOrigins?: readonly string[];
-  /** Where structured log entries go. Default: JSON lines on stdout/stderr. */
+  /**
+   * Where structured log entries go. Default `createLog()`: info and up, JSON lines on
+   * stdout/stderr (aligned text when stdout is a terminal).
+   */
   readonly log?: Log;
   /** For the server's own tests: `fault` runs as each handler starts (see `FaultHook`). */
   readonly testing?: { readonly fault?: FaultHook };
@@ -95,7 +98,9 @@ export interface TrellisServer {
  * await server.close();
  */
 export async function createServer(options: ServerOptions): Promise<TrellisServer> {
-  const log = options.log ?? jsonLog;
+  const log = options.log ?? createLog();
+  // Debug entries cost work on every request: made only for a log that asks for them.
+  const debug = log.level === "debug" ? log : undefined;
   const dataDir = writableDataDir(options.dataDir);
   const serverWideAuth = await createAuthenticator(options.auth);
   const maxFrameBytes = positive(options.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, "maxFrameBytes");
@@ -151,6 +156,10 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
     },
     (request, response) => {
     httpRequests++;
+    if (debug !== undefined) {
+      const started = performance.now();
+      response.once("finish", () => debug("debug", "HTTP request", { method: request.method, path: request.url?.split("?", 1)[0], status: response.statusCode, ms: Math.round(performance.now() - started) }));
+    }
     const failed = (error: unknown) => {
       log("error", "HTTP request failed", { error: error instanceof Error ? (error.stack ?? error.message) : String(error), url: request.url });
       if (!response.headersSent) response.writeHead(500, { "content-type": "application/json" });
@@ -214,7 +223,11 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
         isAccepted = true;
         const session = new Session(ws, context, address);
         sessions.add(session);
-        ws.once("close", () => sessions.delete(session));
+        debug?.("debug", "WebSocket connected", { address, connections: sockets.clients.size });
+        ws.once("close", (code) => {
+          sessions.delete(session);
+          debug?.("debug", "WebSocket closed", { address, code, connections: sockets.clients.size });
+        });
         alive.add(ws);
         ws.on("pong", () => alive.add(ws));
         ws.on("message", () => alive.add(ws));
@@ -261,7 +274,6 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
   if (adminSecret === undefined) {
     log("warn", "OPEN APPS: no admin secret, so any app id works and makes a new app. Pass --admin-secret (or adminSecret) and create apps with the admin API before exposing this server.");
   }
-  log("info", "Trellis sync server listening", { url, dataDir });
 
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -305,12 +317,15 @@ function positive(value: number | undefined, fallback: number, name: string): nu
 
 function listen(http: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
+    const reasons: Record<string, string> = {
+      EADDRINUSE: `Port ${port} on ${host} is already in use: stop the other server or pass another port.`,
+      EACCES: `Port ${port} on ${host} needs privileges this process lacks: pass a port from 1024 up.`,
+      EADDRNOTAVAIL: `Cannot listen on ${host}: no interface of this machine has that address; pass 127.0.0.1, 0.0.0.0 or one of its addresses.`,
+      ENOTFOUND: `Cannot listen on ${host}: no such host name; pass 127.0.0.1, 0.0.0.0 or one of this machine's addresses.`,
+    };
     const failed = (error: NodeJS.ErrnoException) => {
-      reject(
-        error.code === "EADDRINUSE"
-          ? new Error(`Port ${port} on ${host} is already in use: stop the other server or pass another port.`)
-          : error,
-      );
+      const reason = error.code === undefined ? undefined : reasons[error.code];
+      reject(reason === undefined ? error : new Error(reason));
     };
     http.once("error", failed);
     http.listen(port, host, () => {

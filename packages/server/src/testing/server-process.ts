@@ -55,7 +55,8 @@ export async function startServerProcess(options: ServerProcessOptions = {}): Pr
 
   const launch = () =>
     new Promise<number>((resolve, reject) => {
-      const command = [process.execPath, CLI, "--port", String(port), "--data", dataDir, ...(options.args ?? [])];
+      // The host is explicit, as are port and folder: a HOST in the environment must not move the server.
+      const command = [process.execPath, CLI, "--port", String(port), "--host", "127.0.0.1", "--data", dataDir, ...(options.args ?? [])];
       // prlimit (util-linux) starts the server with fewer descriptors, as a constrained host would.
       const limited = options.maxOpenFiles === undefined ? command : ["prlimit", `--nofile=${options.maxOpenFiles}`, "--", ...command];
       child = spawn(limited[0]!, limited.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
