@@ -367,6 +367,13 @@ function mutate(world: World, rng: Rng, pools: Pools, phase: number, count: numb
 
 const COLUMNS = FIELDS.filter((field) => field.kind !== "refMany").map((field) => field.name);
 
+/** How `createdAt` sorts: its milliseconds plus the fraction its cell's HLC counter adds (creation order within a millisecond). */
+function createdAtOrder(doc: ModelDoc): number | undefined {
+  const millis = asNumber(stored(doc, CREATED_AT_FIELD));
+  const cell = doc.cells.get(CREATED_AT_FIELD);
+  return millis === undefined || cell === undefined ? millis : millis + (cell.ticks % TICKS_PER_MS) / TICKS_PER_MS;
+}
+
 function toSql(field: QueryField, value: unknown): unknown {
   if (value === undefined) return null;
   if (field.kind === "boolean") return value ? 1 : 0;
@@ -377,14 +384,14 @@ function toSql(field: QueryField, value: unknown): unknown {
 function createOracle(): { db: Database.Database; reload(docs: readonly ModelDoc[]): void } {
   const db = new Database(":memory:");
   // No declared column types: SQLite keeps every value exactly as inserted (no affinity).
-  db.exec(`CREATE TABLE items (${COLUMNS.map((name) => (name === "id" ? `"id" TEXT PRIMARY KEY` : `"${name}"`)).join(", ")})`);
+  db.exec(`CREATE TABLE items (${COLUMNS.map((name) => (name === "id" ? `"id" TEXT PRIMARY KEY` : `"${name}"`)).join(", ")}, "createdAtOrder")`);
   db.exec(`CREATE TABLE item_tags (item TEXT NOT NULL, tag TEXT NOT NULL, PRIMARY KEY (item, tag))`);
-  const insert = db.prepare(`INSERT INTO items VALUES (${COLUMNS.map(() => "?").join(", ")})`);
+  const insert = db.prepare(`INSERT INTO items VALUES (${COLUMNS.map(() => "?").join(", ")}, ?)`);
   const insertTag = db.prepare(`INSERT INTO item_tags VALUES (?, ?)`);
   const reload = db.transaction((docs: readonly ModelDoc[]) => {
     db.exec("DELETE FROM items; DELETE FROM item_tags;");
     for (const doc of docs) {
-      insert.run(COLUMNS.map((name) => toSql(FIELD.get(name)!, FIELD.get(name)!.read(doc))));
+      insert.run([...COLUMNS.map((name) => toSql(FIELD.get(name)!, FIELD.get(name)!.read(doc))), createdAtOrder(doc) ?? null]);
       for (const tag of FIELD.get("tagIds")!.read(doc) as string[]) insertTag.run(doc.id, tag);
     }
   });
@@ -542,7 +549,7 @@ function createQueryGenerator(rng: Rng, pools: Pools, coverage: Map<string, numb
     else if (orderBy.length > 0) query.orderBy = orderBy;
     if (limit !== undefined) query.limit = limit;
 
-    const order = [...orderBy.map(([name, direction]) => `"${name}" ${direction.toUpperCase()}`), `"id" ASC`].join(", ");
+    const order = [...orderBy.map(([name, direction]) => `"${name === "createdAt" ? "createdAtOrder" : name}" ${direction.toUpperCase()}`), `"id" ASC`].join(", ");
     let sql = `SELECT id FROM items${clauses.length > 0 ? ` WHERE ${clauses.join(" AND ")}` : ""} ORDER BY ${order}`;
     if (limit !== undefined) {
       sql += " LIMIT ?";

@@ -1,4 +1,6 @@
+import { TICKS_PER_MS } from "../hlc.js";
 import type { FieldSpec } from "../schema/field.js";
+import { CREATED_AT_FIELD } from "../triples.js";
 import { compareValues } from "./compare.js";
 import type { Direction } from "./query.js";
 import { fieldReader } from "./read-field.js";
@@ -24,6 +26,19 @@ export interface Ordering {
 
 const NO_KEYS: readonly unknown[] = [];
 
+const readCreatedAt = fieldReader(CREATED_AT_FIELD, { type: "date", optional: true });
+
+/**
+ * The sort key of `createdAt`: its milliseconds plus the fraction of a millisecond its HLC counter
+ * adds, so documents one client creates within the same millisecond sort in the order it created
+ * them (the HLC orders them; ids would not). Filters read `createdAt` in whole milliseconds.
+ */
+function creationKey(table: SourceTable, row: number): unknown {
+  const millis = readCreatedAt(table, row);
+  const ticks = table.ticksOf?.(row, CREATED_AT_FIELD);
+  return typeof millis !== "number" || ticks === undefined ? millis : millis + (ticks % TICKS_PER_MS) / TICKS_PER_MS;
+}
+
 /** Order of two values of one key: a fast path for defined values of one type. */
 function compareKey(x: unknown, y: unknown): number {
   if (typeof x === typeof y && x !== undefined) return (x as number) < (y as number) ? -1 : 1;
@@ -38,7 +53,7 @@ export function compileOrder(
   orderBy: ReadonlyArray<readonly [string, Direction]>,
   specs: Readonly<Record<string, FieldSpec>>,
 ): Ordering {
-  const readers = orderBy.map(([field]) => fieldReader(field, specs[field]!));
+  const readers = orderBy.map(([field]) => (field === CREATED_AT_FIELD ? creationKey : fieldReader(field, specs[field]!)));
   const signs = orderBy.map(([, direction]) => (direction === "desc" ? -1 : 1));
   const count = readers.length;
   const readFirst = readers[0];

@@ -149,6 +149,13 @@ interface ModelDoc {
 const stored = (doc: ModelDoc, field: string) => doc.cells.get(field)?.value;
 const asNumber = (value: unknown) => (typeof value === "number" && Number.isFinite(value) ? value : undefined);
 
+/** How `createdAt` sorts: its milliseconds plus the fraction its cell's HLC counter adds (creation order within a millisecond). */
+function createdAtOrder(doc: ModelDoc): number | undefined {
+  const millis = asNumber(stored(doc, CREATED_AT_FIELD));
+  const cell = doc.cells.get(CREATED_AT_FIELD);
+  return millis === undefined || cell === undefined ? millis : millis + (cell.ticks % TICKS_PER_MS) / TICKS_PER_MS;
+}
+
 /** The value a field reads as, in comparable form (dates as ms, sets as sorted ids), or undefined. */
 function readField(doc: ModelDoc, field: FieldModel): unknown {
   switch (field.name) {
@@ -425,11 +432,11 @@ function createOracle(): { db: Database.Database; reload(world: World): void; ta
   const db = new Database(":memory:");
   // No declared column types: SQLite keeps every value exactly as inserted (no affinity).
   for (const collection of COLLECTIONS) {
-    db.exec(`CREATE TABLE ${collection} (${columnsOf(collection).map((name) => (name === "id" ? `"id" TEXT PRIMARY KEY` : `"${name}"`)).join(", ")})`);
+    db.exec(`CREATE TABLE ${collection} (${columnsOf(collection).map((name) => (name === "id" ? `"id" TEXT PRIMARY KEY` : `"${name}"`)).join(", ")}, "createdAtOrder")`);
   }
   db.exec(`CREATE TABLE post_tags (post TEXT NOT NULL, tag TEXT NOT NULL, PRIMARY KEY (post, tag))`);
   const inserts = Object.fromEntries(
-    COLLECTIONS.map((collection) => [collection, db.prepare(`INSERT INTO ${collection} VALUES (${columnsOf(collection).map(() => "?").join(", ")})`)]),
+    COLLECTIONS.map((collection) => [collection, db.prepare(`INSERT INTO ${collection} VALUES (${columnsOf(collection).map(() => "?").join(", ")}, ?)`)]),
   );
   const insertTag = db.prepare(`INSERT INTO post_tags VALUES (?, ?)`);
   const tagsOf = db.prepare(`SELECT tag FROM post_tags WHERE post = ? ORDER BY tag`).pluck();
@@ -438,7 +445,7 @@ function createOracle(): { db: Database.Database; reload(world: World): void; ta
     db.exec("DELETE FROM post_tags");
     for (const collection of COLLECTIONS) {
       for (const doc of world.liveDocs(collection)) {
-        inserts[collection]!.run(columnsOf(collection).map((name) => toSql(fieldOf(collection, name), readField(doc, fieldOf(collection, name)))));
+        inserts[collection]!.run([...columnsOf(collection).map((name) => toSql(fieldOf(collection, name), readField(doc, fieldOf(collection, name)))), createdAtOrder(doc) ?? null]);
         if (collection === "posts") for (const tag of readField(doc, fieldOf("posts", "tagIds")) as string[]) insertTag.run(doc.id, tag);
       }
     }
@@ -652,7 +659,7 @@ function createQueryGenerator(world: World, rng: Rng, coverage: Map<string, numb
     if (orderBy.length === 1 && rng.chance(0.5)) query.orderBy = orderBy[0];
     else if (orderBy.length > 0) query.orderBy = orderBy;
     if (limit !== undefined) query.limit = limit;
-    const order = [...orderBy.map(([name, direction]) => `c."${name}" ${direction.toUpperCase()}`), `c.id ASC`].join(", ");
+    const order = [...orderBy.map(([name, direction]) => `c."${name === "createdAt" ? "createdAtOrder" : name}" ${direction.toUpperCase()}`), `c.id ASC`].join(", ");
     return { query, plan: { collection, select, where: clauses, params, order, limit, relations } };
   };
 

@@ -19,6 +19,8 @@ export interface SourceTable {
   get(row: number, field: string): unknown;
   /** HLC ticks of the row's latest write (its `updatedAt`). */
   updatedTicksOf(row: number): number;
+  /** HLC ticks of the write that set a field (orders documents created in the same millisecond). */
+  ticksOf?(row: number, field: string): number | undefined;
   /** Optional equality index: rows whose stored value equals (or set contains) a value. */
   equalityIndex?(field: string): { get(value: unknown): ReadonlySet<number> };
   /** Optional range index: rows whose stored value lies in the bounds. */

@@ -184,6 +184,12 @@ export class Table {
     return this.updatedTicks[row]!;
   }
 
+  /** HLC ticks of the write that set a plain field's value, or undefined if it was never written. */
+  ticksOf(row: number, field: string): number | undefined {
+    const column = this.columns.get(field);
+    return column === undefined || (column.nodes[row] ?? UNWRITTEN) === UNWRITTEN ? undefined : column.ticks[row];
+  }
+
   /** Every field with a stored column (plain or set). */
   fieldNames(): string[] {
     return [...this.columns.keys(), ...this.setColumns.keys()];
