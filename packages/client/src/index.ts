@@ -1,7 +1,8 @@
 export { type ClientAuth, createClient, type ClientOptions, type ClientStorageInfo, type TrellisClient } from "./create-client.js";
 export { findClient } from "./client-registry.js";
 export { createMemoryStorage } from "./persistence/memory-storage.js";
-export { createIndexedDbStorage, type IndexedDbStorageOptions } from "./persistence/indexeddb-storage.js";
+export { createIndexedDbStorage } from "./persistence/lazy-storage.js";
+export type { IndexedDbStorageOptions } from "./persistence/indexeddb-storage.js";
 export type { ClientStorage, StorageCommit, StoredDocument, StoredState } from "./persistence/storage.js";
 export type { StorageOption } from "./persistence/resolve-storage.js";
 export type { QuotaEstimate } from "./persistence/quota-watcher.js";

@@ -1,4 +1,4 @@
-import { createIndexedDbStorage } from "./indexeddb-storage.js";
+import { createIndexedDbStorage } from "./lazy-storage.js";
 import type { ClientStorage } from "./storage.js";
 
 /** `createClient({ storage })`: a backend's name or a storage object. */

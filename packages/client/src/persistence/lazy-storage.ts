@@ -1,0 +1,49 @@
+import { fail } from "@trellis/core";
+import type { IndexedDbStorageOptions } from "./indexeddb-storage.js";
+import type { ClientStorage } from "./storage.js";
+
+/**
+ * A storage whose code is loaded when it is first used, so a bundler puts the backend (and its
+ * dependencies) in a chunk of its own, fetched while the app renders from memory instead of
+ * before the app starts. Every method but `kind` is async, so callers see no difference; a
+ * backend that cannot be loaded (its chunk unreachable) answers `open` with a STORAGE error,
+ * and the client then runs in memory only.
+ *
+ * @example
+ * const storage = createLazyStorage("memory", async () => createMemoryStorage());
+ */
+export function createLazyStorage(kind: string, load: () => Promise<ClientStorage>): ClientStorage {
+  let loaded: Promise<ClientStorage> | undefined;
+  const backend = () => (loaded ??= load());
+  return {
+    kind,
+    open: async (identity) => {
+      try {
+        return await (await backend()).open(identity);
+      } catch (error) {
+        return fail("STORAGE", `The ${kind} storage could not be loaded: ${error instanceof Error ? error.message : String(error)}`, { reason: "load", during: "open" });
+      }
+    },
+    listCollections: async () => (await backend()).listCollections(),
+    readCollection: async (collection, page) => (await backend()).readCollection(collection, page),
+    readDocuments: async (collection, ids) => (await backend()).readDocuments(collection, ids),
+    readMatching: async (collection, field, values) => (await backend()).readMatching(collection, field, values),
+    readResult: async (key) => (await backend()).readResult(key),
+    readSyncState: async () => (await backend()).readSyncState(),
+    prune: async (collections, dropsCursor) => (await backend()).prune(collections, dropsCursor),
+    commit: async (commit) => (await backend()).commit(commit),
+    // Never loaded: nothing was opened, so nothing to close.
+    close: async () => (loaded === undefined ? undefined : (await loaded).close()),
+  };
+}
+
+/**
+ * A storage in the browser's IndexedDB database `name`; what `createClient` uses by default in
+ * browsers. Its code (and the `idb` library) loads when the client opens it. See docs/offline.md.
+ *
+ * @example
+ * const client = createClient({ schema, storage: createIndexedDbStorage({ name: "my-app" }) });
+ */
+export function createIndexedDbStorage(options: IndexedDbStorageOptions): ClientStorage {
+  return createLazyStorage("indexeddb", async () => (await import("./indexeddb-storage.js")).createIndexedDbStorage(options));
+}
