@@ -25,7 +25,14 @@ export function markdownSection(text: string, heading: string): string {
 
 /** The bodies of the blocks fenced with ```language in `text`, in order. */
 export function fencedBlocks(text: string, language: string): string[] {
-  return [...text.matchAll(new RegExp(`^\`\`\`${language}\\n([\\s\\S]*?)^\`\`\``, "gm"))].map((match) => match[1]!);
+  return codeBlocks(text)
+    .filter((block) => block.language === language)
+    .map((block) => block.body);
+}
+
+/** Every fenced block of `text`, in order, with what its fence says after the backticks (`ts`, `ts no-check`, `""`). */
+export function codeBlocks(text: string): Array<{ readonly language: string; readonly body: string }> {
+  return [...text.matchAll(/^```([^\n]*)\n([\s\S]*?)^```/gm)].map((match) => ({ language: match[1]!.trim(), body: match[2]! }));
 }
 
 /** The commands of a shell block, each with the output lines shown below it. */
@@ -58,6 +65,8 @@ export interface DocSessionOptions extends DocStandIns {
   readonly cwd: string;
   /** Environment variables the doc takes as already set. */
   readonly env?: Readonly<Record<string, string>>;
+  /** How long a command may run before it counts as never ending; 15 s unless given. */
+  readonly stepTimeoutMs?: number;
 }
 
 /** One reader's shell, following a doc's steps. */
@@ -81,7 +90,8 @@ const LOG_LINE = /^\{"time":/;
 /**
  * A bash session in which `npx trellis-server` is the built CLI: the server command runs in the
  * background on a free port (`--port 0` added: the last `--port` wins) and returns once it listens,
- * printing what it printed so far; `apps` commands get `--url` of that server added. The doc's
+ * printing what it printed so far; `apps` commands get `--url` of that server added; any other
+ * `npx <tool>` runs the folder's own node_modules/.bin/<tool>, as npx does. The doc's
  * server URLs are that server in the commands (curl's) and in the output, and its example ids
  * the real ones once a step printed them.
  *
@@ -92,8 +102,10 @@ const LOG_LINE = /^\{"time":/;
 export function startDocSession(options: DocSessionOptions): DocSession {
   const marker = `__step_done_${randomBytes(8).toString("hex")}`;
   const env: Record<string, string> = { PATH: process.env.PATH ?? "", HOME: options.cwd, LANG: "C.UTF-8", ...options.env };
-  const shell: ChildProcessWithoutNullStreams = spawn("bash", ["--noprofile", "--norc"], { cwd: options.cwd, env });
+  const shell: ChildProcessWithoutNullStreams = spawn("bash", ["--noprofile", "--norc"], { cwd: options.cwd, env, detached: true });
   let output = "";
+  /** A step ran past its time and still holds the shell. */
+  let isStuck = false;
   let wake: (() => void) | undefined;
   shell.stdout.on("data", (chunk: Buffer) => {
     output += chunk.toString("utf8");
@@ -106,7 +118,8 @@ export function startDocSession(options: DocSessionOptions): DocSession {
 TRELLIS_DOC_NODE=${quote(process.execPath)}
 TRELLIS_DOC_CLI=${quote(options.cli)}
 npx() {
-  if [ "$1" != trellis-server ]; then echo "npx $1: only trellis-server is mapped to a command here" >&2; return 127; fi
+  if [ "$1" != trellis-server ] && [ -x "node_modules/.bin/$1" ]; then local bin="node_modules/.bin/$1"; shift; "$bin" "$@"; return; fi
+  if [ "$1" != trellis-server ]; then echo "npx $1: only trellis-server and the project's own tools are mapped to commands here" >&2; return 127; fi
   shift
   if [ "$1" = apps ]; then "$TRELLIS_DOC_NODE" "$TRELLIS_DOC_CLI" "$@" --url "$TRELLIS_DOC_URL"; return; fi
   "$TRELLIS_DOC_NODE" "$TRELLIS_DOC_CLI" "$@" --port 0 > .trellis-server.log 2>&1 &
@@ -120,7 +133,7 @@ npx() {
 }`);
 
   /** Runs a script in the session (its stdin empty); resolves with what it printed and its exit status. */
-  const execute = async (script: string, timeoutMs = 15_000): Promise<{ printed: string; status: number }> => {
+  const execute = async (script: string, timeoutMs = options.stepTimeoutMs ?? 15_000): Promise<{ printed: string; status: number }> => {
     const done = new RegExp(`\\n${marker} (\\d+)\\n`);
     send(`{\n${script}\n} < /dev/null\nprintf '\\n${marker} %d\\n' "$?"`);
     const deadline = Date.now() + timeoutMs;
@@ -133,7 +146,10 @@ npx() {
       }
       if (shell.exitCode !== null) throw new Error(`the shell ended while running:\n${script}\nafter printing:\n${output}`);
       const remaining = deadline - Date.now();
-      if (remaining <= 0) throw new Error(`no end within ${timeoutMs} ms of:\n${script}\nafter printing:\n${output}`);
+      if (remaining <= 0) {
+        isStuck = true;
+        throw new Error(`no end within ${timeoutMs} ms of:\n${script}\nafter printing:\n${output}`);
+      }
       let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
         wake = resolve;
@@ -174,8 +190,10 @@ npx() {
       return (await execute(`printf '%s' "$${name}"`)).printed;
     },
     async close() {
+      // The shell leads a process group of its own: a stuck step goes with everything else it started.
+      if (isStuck && shell.exitCode === null) process.kill(-shell.pid!, "SIGKILL");
       // The server is the shell's child: the shell stops it and waits for its exit.
-      if (shell.exitCode === null) {
+      else if (shell.exitCode === null) {
         await execute(`if [ -n "$TRELLIS_DOC_SERVER_PID" ]; then kill "$TRELLIS_DOC_SERVER_PID"; wait "$TRELLIS_DOC_SERVER_PID"; fi`);
         shell.stdin.end();
       }
