@@ -161,7 +161,8 @@ describe("database types", () => {
     });
 
     it("subscribe and subscribeOne deliver the query's result type", () => {
-      const subscription = db.users.subscribe({ fields: { name: true, lastLogin: true } }, (data, error, loading) => {
+      const subscription = db.users.subscribe({ fields: { name: true, lastLogin: true } }, (data, error, loading, hasSynced) => {
+        expectTypeOf(hasSynced).toEqualTypeOf<boolean>();
         expectTypeOf(data).toEqualTypeOf<readonly { name: string; lastLogin: Date | undefined }[] | undefined>();
         expectTypeOf(error).toEqualTypeOf<DatabaseResult<never>["error"] | undefined>();
         expectTypeOf(loading).toEqualTypeOf<boolean>();

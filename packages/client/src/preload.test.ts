@@ -26,10 +26,10 @@ async function setup(appId = "shop") {
   return { client, users };
 }
 
-type Call = { data: unknown; error: unknown; loading: boolean };
+type Call = { data: unknown; error: unknown; loading: boolean; hasSynced: boolean };
 function recorder() {
   const calls: Call[] = [];
-  return { calls, callback: (data: unknown, error: unknown, loading: boolean) => calls.push({ data, error, loading }) };
+  return { calls, callback: (data: unknown, error: unknown, loading: boolean, hasSynced: boolean) => calls.push({ data, error, loading, hasSynced }) };
 }
 
 const query = { fields: { name: true, age: true, lastLogin: true, prefs: true }, orderBy: ["name", "asc"] } as const;
@@ -82,14 +82,14 @@ describe("preload", () => {
       const browser = createClient({ schema, appId: "shop" }).database.users;
       const { calls, callback } = recorder();
       browser.subscribe(many, callback);
-      expect(calls[0]).toEqual({ data: expected, error: undefined, loading: false });
+      expect(calls[0]).toEqual({ data: expected, error: undefined, loading: false, hasSynced: true });
       expect((calls[0]!.data as Array<{ lastLogin?: Date }>)[0]!.lastLogin).toBeInstanceOf(Date);
       expect(calls).toHaveLength(2); // then live data takes over: this client has none
-      expect(calls[1]).toEqual({ data: [], error: undefined, loading: false });
+      expect(calls[1]).toEqual({ data: [], error: undefined, loading: false, hasSynced: true });
 
       const single = recorder();
       browser.subscribeOne(one, single.callback);
-      expect(single.calls[0]).toEqual({ data: expected[2], error: undefined, loading: false });
+      expect(single.calls[0]).toEqual({ data: expected[2], error: undefined, loading: false, hasSynced: true });
 
       const pages = browser.paginated(page);
       expect(pages.getCurrentState()).toEqual({
@@ -116,8 +116,8 @@ describe("preload", () => {
     const preloaded = (await users.preload(query)).data!;
     const { calls, callback } = recorder();
     const subscription = users.subscribe(preloaded, callback);
-    expect(calls).toEqual([{ data: expected, error: undefined, loading: false }]);
-    expect(subscription.getCurrentState()).toEqual({ data: expected, error: undefined, loading: false });
+    expect(calls).toEqual([{ data: expected, error: undefined, loading: false, hasSynced: true }]);
+    expect(subscription.getCurrentState()).toEqual({ data: expected, error: undefined, loading: false, hasSynced: true });
     await users.create({ name: "Dee" });
     expect(calls).toHaveLength(2);
     expect(calls[1]!.data).toEqual([...expected, { name: "Dee", age: undefined, lastLogin: undefined, prefs: undefined }]);
@@ -142,7 +142,7 @@ describe("preload", () => {
     expect(none.query.limit).toBe(1);
     const { calls, callback } = recorder();
     users.subscribeOne(none, callback);
-    expect(calls).toEqual([{ data: undefined, error: undefined, loading: false }]);
+    expect(calls).toEqual([{ data: undefined, error: undefined, loading: false, hasSynced: true }]);
     await users.create({ name: "Zed" });
     expect(calls).toHaveLength(2);
     expect(calls[1]!.data).toMatchObject({ name: "Zed" });
@@ -218,11 +218,12 @@ describe("preload", () => {
       ],
       error: undefined,
       loading: false,
+      hasSynced: true,
     });
     const posts = recorder();
     const postsPreloaded = (await client.database.posts.preload({ fields: { title: true, authorId: { fields: { name: true } } } })).data!;
     client.database.posts.subscribe(structuredClone(postsPreloaded), posts.callback);
-    expect(posts.calls).toEqual([{ data: [{ title: "Notes", authorId: { name: "Ada" } }], error: undefined, loading: false }]);
+    expect(posts.calls).toEqual([{ data: [{ title: "Notes", authorId: { name: "Ada" } }], error: undefined, loading: false, hasSynced: true }]);
   });
 
   it("preloads filters with or and not (dates inside them too), and continues them live", async () => {
@@ -237,10 +238,10 @@ describe("preload", () => {
     // The same client follows it: the preloaded query normalizes back to itself, and a change
     // that only the `not` reads moves a document in.
     users.subscribe(preloaded, callback);
-    expect(calls).toEqual([{ data: [{ name: "Bob" }, { name: "Cy" }], error: undefined, loading: false }]);
+    expect(calls).toEqual([{ data: [{ name: "Bob" }, { name: "Cy" }], error: undefined, loading: false, hasSynced: true }]);
     const ada = (await users.queryOne({ where: { name: "Ada" } })).data!;
     await users.update({ id: ada.id, fields: { age: 41 } });
-    expect(calls.at(-1)).toEqual({ data: [{ name: "Ada" }, { name: "Bob" }, { name: "Cy" }], error: undefined, loading: false });
+    expect(calls.at(-1)).toEqual({ data: [{ name: "Ada" }, { name: "Bob" }, { name: "Cy" }], error: undefined, loading: false, hasSynced: true });
   });
 
   it("returns VALIDATION errors for invalid queries", async () => {

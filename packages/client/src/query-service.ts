@@ -135,20 +135,20 @@ export class QueryService {
           ? preloaded
           : costly(() => ok({ view: this.registry.acquire(preloaded.data.query), synced: this.sync.follow(preloaded.data.query, preloaded.data.cursor) }));
     if (followed.error) {
-      const state: SubscriptionState<T> = { data: undefined, error: followed.error, loading: false };
+      const state: SubscriptionState<T> = { data: undefined, error: followed.error, loading: false, hasSynced: false };
       deliver(callback, state);
       return { getCurrentState: () => state, unsubscribe: () => {} };
     }
     const { view, synced } = followed.data;
     this.warm?.reused(view);
     const data = derive(view.result);
-    let state: SubscriptionState<T> = { data: undefined, error: undefined, loading: true };
+    let state: SubscriptionState<T> = { data: undefined, error: undefined, loading: true, hasSynced: false };
     // Preloaded input: the first call carries the preloaded data as is; the live result follows
     // only if it reads differently.
     const initial = preloaded?.data === undefined ? undefined : kind === "one" ? preloaded.data.docs[0] : preloaded.data.docs;
     let hasDelivered = false;
     if (preloaded?.data !== undefined) {
-      state = { data: initial as T, error: undefined, loading: false };
+      state = { data: initial as T, error: undefined, loading: false, hasSynced: true };
       deliver(callback, state);
       hasDelivered = true;
     }
@@ -162,12 +162,16 @@ export class QueryService {
         return;
       }
       const value = data.value;
+      // Preloaded data is the server's answer, whatever this client has synced itself.
+      const hasSynced = preloaded?.data !== undefined || synced.hasSynced.value;
       // A result that became too costly keeps its last data and reports why it stopped following.
       const failure = "failure" in view ? view.failure.value : undefined;
       const isPreloaded = isFirstResult && preloaded?.data !== undefined && failure === undefined && sameResult(initial, value);
       isFirstResult = false;
       if (isPreloaded) return;
-      state = { data: value, error: failure === undefined ? undefined : new DatabaseError(failure.code, failure.message, { ...failure.details }), loading: false };
+      const error = failure === undefined ? undefined : new DatabaseError(failure.code, failure.message, { ...failure.details });
+      // Only the flag turned (the server's answer changed nothing here): same data, one more call.
+      state = { data: value, error, loading: false, hasSynced };
       untracked(() => deliver(callback, state));
     });
     return {
@@ -223,7 +227,7 @@ function firstOf(input: unknown): unknown {
 /** Runs a subscriber; its exceptions are reported, never thrown into the write that caused them. */
 function deliver<T>(callback: SubscribeCallback<T>, state: SubscriptionState<T>): void {
   try {
-    callback(state.data, state.error, state.loading);
+    callback(state.data, state.error, state.loading, state.hasSynced);
   } catch (error) {
     console.error("Trellis: a subscription callback threw", error);
   }

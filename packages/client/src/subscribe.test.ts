@@ -15,13 +15,13 @@ const schema = createSchema({
   },
 });
 
-type Call = { data: unknown; error: unknown; loading: boolean };
+type Call = { data: unknown; error: unknown; loading: boolean; hasSynced: boolean };
 
 /** A callback that records its calls. */
 function recorder() {
   const calls: Call[] = [];
-  const callback = (data: unknown, error: unknown, loading: boolean) => {
-    calls.push({ data, error, loading });
+  const callback = (data: unknown, error: unknown, loading: boolean, hasSynced: boolean) => {
+    calls.push({ data, error, loading, hasSynced });
   };
   return { calls, callback };
 }
@@ -46,14 +46,14 @@ describe("subscribe", () => {
     const { users } = await setup();
     const { calls, callback } = recorder();
     users.subscribe({ fields: { name: true }, where: { isAdult: true }, orderBy: ["name", "asc"] }, callback);
-    expect(calls).toEqual([{ data: [{ name: "Ada" }, { name: "Cy" }], error: undefined, loading: false }]);
+    expect(calls).toEqual([{ data: [{ name: "Ada" }, { name: "Cy" }], error: undefined, loading: false, hasSynced: false }]);
   });
 
   it("calls back at once with an empty result for a collection never written to", async () => {
     const { client } = await setup();
     const { calls, callback } = recorder();
     client.database.posts.subscribe({}, callback);
-    expect(calls).toEqual([{ data: [], error: undefined, loading: false }]);
+    expect(calls).toEqual([{ data: [], error: undefined, loading: false, hasSynced: false }]);
     await client.database.posts.create({ title: "first" });
     expect(calls).toHaveLength(2);
     expect(calls[1]!.data).toEqual([{ id: expect.any(String), title: "first" }]);
@@ -198,7 +198,7 @@ describe("subscribe", () => {
       const { calls, callback } = recorder();
       const subscription = users.subscribe(invalid as never, callback);
       expect(calls).toHaveLength(1);
-      expect(calls[0]).toEqual({ data: undefined, error: expect.objectContaining({ code: "VALIDATION" }), loading: false });
+      expect(calls[0]).toEqual({ data: undefined, error: expect.objectContaining({ code: "VALIDATION" }), loading: false, hasSynced: false });
       expect(subscription.getCurrentState()).toEqual(calls[0]);
       await users.update({ id: ids[0]!, fields: { age: 99 } });
       expect(calls).toHaveLength(1);
@@ -216,7 +216,7 @@ describe("subscribe", () => {
     expect(calls).toHaveLength(2);
     const state = subscription.getCurrentState();
     expect(state.data).toBe(calls[1]!.data);
-    expect(state).toEqual({ data: [{ name: "Ada", lastLogin: undefined }, { name: "Cy", lastLogin: login }], error: undefined, loading: false });
+    expect(state).toEqual({ data: [{ name: "Ada", lastLogin: undefined }, { name: "Cy", lastLogin: login }], error: undefined, loading: false, hasSynced: false });
     subscription.unsubscribe();
     await users.delete(ids[2]!);
     expect(subscription.getCurrentState().data).toBe(calls[1]!.data);
@@ -228,7 +228,7 @@ describe("subscribeOne", () => {
     const { users, ids } = await setup();
     const { calls, callback } = recorder();
     const subscription = users.subscribeOne({ fields: { name: true, age: true }, where: { isAdult: true }, orderBy: ["age", "desc"] }, callback);
-    expect(calls).toEqual([{ data: { name: "Cy", age: 52 }, error: undefined, loading: false }]);
+    expect(calls).toEqual([{ data: { name: "Cy", age: 52 }, error: undefined, loading: false, hasSynced: false }]);
     await users.update({ id: ids[0]!, fields: { name: "Ada L" } }); // the second match
     await users.create({ name: "Eve", age: 20, isAdult: true }); // another later match
     expect(calls).toHaveLength(1);
@@ -241,7 +241,7 @@ describe("subscribeOne", () => {
     expect(subscription.getCurrentState().data).toEqual({ name: "Ada L", age: 36 });
     await users.deleteMany({ where: { isAdult: true } });
     expect(calls).toHaveLength(4);
-    expect(calls[3]).toEqual({ data: undefined, error: undefined, loading: false });
+    expect(calls[3]).toEqual({ data: undefined, error: undefined, loading: false, hasSynced: false });
   });
 
   it("does not call back when another document with an equal result takes first place", async () => {
@@ -257,6 +257,6 @@ describe("subscribeOne", () => {
     const { users } = await setup();
     const { calls, callback } = recorder();
     users.subscribeOne({ where: { age: { startsWith: "1" } } } as never, callback);
-    expect(calls).toEqual([{ data: undefined, error: expect.objectContaining({ code: "VALIDATION" }), loading: false }]);
+    expect(calls).toEqual([{ data: undefined, error: expect.objectContaining({ code: "VALIDATION" }), loading: false, hasSynced: false }]);
   });
 });

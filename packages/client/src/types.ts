@@ -21,13 +21,21 @@ export interface SubscriptionState<T> {
   readonly error: DatabaseResult<never>["error"] | undefined;
   /** True only while the first result is unknown (never for a local-only client). */
   readonly loading: boolean;
+  /**
+   * Whether the server has answered this query: now, in an earlier session (the client keeps
+   * its cursor), or through preloaded data. False while the result is local data only: a
+   * local-only client, or one that has not reached its server yet (offline, or a wrong
+   * `serverUrl`). Once true it stays true.
+   */
+  readonly hasSynced: boolean;
 }
 
-/** Called at once with the current result, then each time the result changes. */
+/** Called at once with the current result, then each time the result (or `hasSynced`) changes. */
 export type SubscribeCallback<T> = (
   data: T | undefined,
   error: SubscriptionState<T>["error"],
   loading: boolean,
+  hasSynced: boolean,
 ) => void;
 
 /** A live subscription. */

@@ -28,7 +28,8 @@ type Row<T> = NonNullable<T> extends readonly (infer R)[] ? R : never;
 
 describe("useQuery types", () => {
   it("follows the query's fields", () => {
-    const { data, loading, error } = useQuery(todos, { fields: { title: true }, where: { done: false } });
+    const { data, loading, error, hasSynced } = useQuery(todos, { fields: { title: true }, where: { done: false } });
+    expectTypeOf(hasSynced).toEqualTypeOf<boolean>();
     expectTypeOf(data).toEqualTypeOf(todos.subscribe({ fields: { title: true }, where: { done: false } }, noop).getCurrentState().data);
     expectTypeOf<Row<typeof data>>().toHaveProperty("title").toEqualTypeOf<string>();
     expectTypeOf<Row<typeof data>>().not.toHaveProperty("done");

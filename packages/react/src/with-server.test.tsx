@@ -71,6 +71,30 @@ describe("useQuery with a server", () => {
   });
 });
 
+describe("hasSynced", () => {
+  it("is false while a query shows local data only, and turns true once the server answers", async () => {
+    const app = `react-synced-${++apps}`;
+    // A port nothing listens on: the client stays offline, with its local data.
+    const unreachable = createClient({ schema, appId: app, userId: "carol", serverUrl: "http://127.0.0.1:9", WebSocket: NodeWebSocket, reconnect: { baseMs: 20, maxMs: 200 } });
+    clients.push(unreachable);
+    vi.spyOn(console, "warn").mockImplementation(() => {});
+    await unreachable.database.todos.create({ title: "local" });
+    const alice = connect(app, "alice");
+    function Status({ client, id }: { client: Client; id: string }) {
+      const { data, loading, hasSynced } = useQuery(client.database.todos, { fields: { title: true } });
+      return <p data-testid={id}>{loading ? "loading" : `${data!.length}:${hasSynced}`}</p>;
+    }
+    render(
+      <>
+        <Status client={unreachable} id="unreachable" />
+        <Status client={alice} id="alice" />
+      </>,
+    );
+    await waitFor(() => expect(screen.getByTestId("alice").textContent).toBe("0:true"));
+    await waitFor(() => expect(screen.getByTestId("unreachable").textContent).toBe("1:false"));
+  });
+});
+
 describe("useConnection", () => {
   it("follows the provider's client from connecting to online and back to offline", async () => {
     const client = connect(`react-connection-${++apps}`, "alice");

@@ -50,7 +50,9 @@ describe("bindings against a server", () => {
     const viewer = connected(appId, "ada");
     const writer = connected(appId, "bob");
     render(TodoList, { collection: viewer.database.todos, input: { orderBy: ["title", "asc"] } });
+    expect(screen.getByTestId("synced").textContent).toBe("false");
     await waitFor(() => screen.getByTestId("loading").textContent === "false", "the first answer");
+    expect(screen.getByTestId("synced").textContent).toBe("true");
     await writer.database.todos.create({ title: "from bob" });
     await waitFor(() => items().includes("from bob"), () => `bob's write shows (${items().join()})`);
   });

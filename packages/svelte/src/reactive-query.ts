@@ -4,9 +4,9 @@ import { resolveInput } from "./resolve-input.js";
 import { subscriptionFeed } from "./subscription-feed.js";
 
 /**
- * A live query result for Svelte: `data`, `error` and `loading` are reactive in templates and
- * effects, and `subscribe` is the store contract, so `$todos` works too (its value is the
- * `{ data, error, loading }` snapshot).
+ * A live query result for Svelte: `data`, `error`, `loading` and `hasSynced` are reactive in
+ * templates and effects, and `subscribe` is the store contract, so `$todos` works too (its value
+ * is the `{ data, error, loading, hasSynced }` snapshot).
  */
 export interface ReactiveQuery<T> extends SubscriptionState<T> {
   subscribe(run: (state: SubscriptionState<T>) => void): () => void;
@@ -28,6 +28,9 @@ export function reactiveQuery<T>(live: LiveState<SubscriptionState<T>>): Reactiv
     },
     get loading() {
       return live.read().loading;
+    },
+    get hasSynced() {
+      return live.read().hasSynced;
     },
     subscribe: live.subscribe,
   };

@@ -4,11 +4,11 @@ import { createClient } from "../create-client.js";
 
 const schema = createSchema({ entities: { notes: { text: t.string({ fallback: "" }) } } });
 
-type Call = { data: unknown; error: unknown; loading: boolean };
+type Call = { data: unknown; error: unknown; loading: boolean; hasSynced: boolean };
 
 function recorder() {
   const calls: Call[] = [];
-  return { calls, callback: (data: unknown, error: unknown, loading: boolean) => void calls.push({ data, error, loading }) };
+  return { calls, callback: (data: unknown, error: unknown, loading: boolean, hasSynced: boolean) => void calls.push({ data, error, loading, hasSynced }) };
 }
 
 const local = () => createClient({ schema, clientId: "local" });
@@ -158,8 +158,8 @@ describe("client.map: subscribe", () => {
     await map.set("a", 1);
     const { calls, callback } = recorder();
     const subscription = map.subscribe(callback);
-    expect(calls).toEqual([{ data: [["a", 1]], error: undefined, loading: false }]);
-    expect(subscription.getCurrentState()).toEqual({ data: [["a", 1]], error: undefined, loading: false });
+    expect(calls).toEqual([{ data: [["a", 1]], error: undefined, loading: false, hasSynced: false }]);
+    expect(subscription.getCurrentState()).toEqual({ data: [["a", 1]], error: undefined, loading: false, hasSynced: false });
   });
 
   it("calls back in the same tick on a change, and only when the entries changed", async () => {

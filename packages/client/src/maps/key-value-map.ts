@@ -119,8 +119,8 @@ class ReplicatedMap implements KeyValueMap {
     const view = registry.acquire(this.collection.entries);
     const live = view.result;
     const entries = computed(() => live.value.map(toEntry));
-    const isLoading = this.synced.isLoading;
-    let state: SubscriptionState<readonly MapEntry<unknown>[]> = { data: undefined, error: undefined, loading: true };
+    const { isLoading, hasSynced } = this.synced;
+    let state: SubscriptionState<readonly MapEntry<unknown>[]> = { data: undefined, error: undefined, loading: true, hasSynced: false };
     let hasDeliveredLoading = false;
     const stop = effect(() => {
       if (isLoading.value) {
@@ -128,7 +128,7 @@ class ReplicatedMap implements KeyValueMap {
         hasDeliveredLoading = true;
         return;
       }
-      state = { data: entries.value, error: undefined, loading: false };
+      state = { data: entries.value, error: undefined, loading: false, hasSynced: hasSynced.value };
       untracked(() => deliver(callback, state));
     });
     let isActive = true;
@@ -176,7 +176,7 @@ function toEntry(doc: ResultDoc): [key: string, value: unknown] {
 /** Runs a subscriber; its exceptions are reported, never thrown into the write that caused them. */
 function deliver<T>(callback: SubscribeCallback<T>, state: SubscriptionState<T>): void {
   try {
-    callback(state.data, state.error, state.loading);
+    callback(state.data, state.error, state.loading, state.hasSynced);
   } catch (error) {
     console.error("Trellis: a map subscription callback threw", error);
   }

@@ -71,6 +71,7 @@ export function gateQuerySync(inner: QuerySync, gate: QueryGate): QuerySync {
       });
       return {
         isLoading: computed(() => !isAnsweredEarly.value && (followed.value?.isLoading.value ?? true)),
+        hasSynced: computed(() => followed.value?.hasSynced.value ?? false),
         answered: async () => {
           await preparing;
           await followed.peek()?.answered();
@@ -125,6 +126,7 @@ function idsOf(query: NormalizedQuery): string[] | undefined {
 function pinned(synced: SyncedQuery, unpin: () => void): SyncedQuery {
   return {
     isLoading: synced.isLoading,
+    hasSynced: synced.hasSynced,
     answered: () => synced.answered(),
     release: () => {
       synced.release();

@@ -136,3 +136,27 @@ it("logs connection steps, pushes, acks and query syncs with debug, and nothing 
   vi.unstubAllGlobals();
   expect(debug.mock.calls.map((call) => String(call[0]))).toContain("[trellis errors] welcome");
 });
+
+it("tells a subscription's local-only data from the server's answer (hasSynced)", async () => {
+  vi.spyOn(console, "warn").mockImplementation(() => {});
+  const port = await closedPort();
+  const offline = connect(`http://127.0.0.1:${port}`, { appId: "synced-flag" });
+  await offline.database.todos.create({ text: "mine" });
+  const calls: Array<{ count: number | undefined; loading: boolean; hasSynced: boolean }> = [];
+  const subscription = offline.database.todos.subscribe({}, (todos, _error, loading, hasSynced) => calls.push({ count: todos?.length, loading, hasSynced }));
+  await waitFor(() => calls.some((call) => !call.loading), "local data once the client is offline");
+  expect(calls.at(-1)).toEqual({ count: 1, loading: false, hasSynced: false });
+  expect(subscription.getCurrentState().hasSynced).toBe(false);
+
+  // The server comes up there: the same subscription hears that it has synced, with the server's data.
+  const server = await startServerProcess({ dataDir: tempDataDir(), port });
+  closers.push(async () => {
+    await server.stop();
+    removeDataDir(server.dataDir);
+  });
+  await waitFor(() => subscription.getCurrentState().hasSynced, "the server's answer");
+  expect(calls.at(-1)).toEqual({ count: 1, loading: false, hasSynced: true });
+  // A client that followed the query before resumes from its cursor: synced from the first call.
+  const again = offline.database.todos.subscribe({}, () => {});
+  expect(again.getCurrentState()).toMatchObject({ loading: false, hasSynced: true });
+});

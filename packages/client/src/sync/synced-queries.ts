@@ -9,6 +9,12 @@ export interface SyncedQuery {
    * cursor). Once false it stays false.
    */
   readonly isLoading: ReadonlySignal<boolean>;
+  /**
+   * Whether the server has answered the query: true from the start for one synced before (it
+   * has a cursor, from an earlier run or preloaded data), else once its snapshot (or refusal)
+   * arrives. Once true it stays true.
+   */
+  readonly hasSynced: ReadonlySignal<boolean>;
   /** Resolves once local data answers the query: its snapshot arrived while followed, or the client is offline. */
   answered(): Promise<void>;
   /** Stops this use; the last one unsubscribes. Idempotent. */
@@ -42,6 +48,7 @@ export interface SyncedQueriesOptions {
 }
 
 const NOT_LOADING: ReadonlySignal<boolean> = signal(false);
+const SYNCED_BEFORE: ReadonlySignal<boolean> = signal(true);
 /** Cursors of released queries kept (the oldest go first): page turns alone make new queries. */
 const MAX_REMEMBERED_CURSORS = 1_000;
 
@@ -196,6 +203,7 @@ export class SyncedQueries {
             hasSettled = entry.hasAnswer.value || isOffline.value;
             return !hasSettled;
           }),
+      hasSynced: entry.cursor !== null ? SYNCED_BEFORE : entry.hasAnswer,
       answered: () => when(() => entry.hasAnswer.value || isOffline.value),
       release: () => {
         if (isReleased) return;

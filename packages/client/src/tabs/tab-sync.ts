@@ -232,6 +232,8 @@ export class TabSync implements QuerySync, RoomTransport {
         if (!hasSettled) hasSettled = isAnswered();
         return !hasSettled;
       }),
+      // The leader's query once this tab leads; until then, what the leader said of it.
+      hasSynced: computed(() => use.inner.value?.hasSynced.value ?? answered.value),
       answered: () =>
         new Promise<void>((resolve) => {
           const stop = effect(() => {
