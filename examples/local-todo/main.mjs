@@ -27,12 +27,43 @@ const permissions = JSON.parse(readFileSync(rulesFile, "utf8"));
 const once = process.argv.includes("--once");
 const dataDir = process.env.TRELLIS_DATA ?? "./data";
 const log = (level, message) => level !== "info" && console.log(`[server ${level}] ${message}`);
+
+// Ctrl+C is how the demo ends, so it exits 0 (npm then reports no failure) once what runs is
+// closed. The signal comes twice under `npm start` (from the terminal and forwarded by npm), so
+// a repeat is ignored; a close that hangs does not keep the process.
+const running = [];
+let isStopping = false;
+const stop = () => {
+  if (isStopping) return;
+  isStopping = true;
+  console.log("\nStopped the Trellis demo. Bye!");
+  setTimeout(() => process.exit(0), 2000).unref();
+  void Promise.allSettled(running.map((close) => close())).then(() => process.exit(0));
+};
+process.on("SIGINT", stop);
+process.on("SIGTERM", stop);
+
 const server = await startServer(Number(process.env.PORT ?? 8787));
+running.push(() => server.close());
 
 // Alice shares a list with Bob and writes; Bob watches its open todos through the server.
 const alice = createClient({ schema, appId: "demo", serverUrl: server.url, userId: "alice" });
 const bob = createClient({ schema, appId: "demo", serverUrl: server.url, userId: "bob" });
-const { data: list } = await alice.database.lists.create({ name: "demo", memberIds: ["alice", "bob"] });
+const DEMO_TODOS = ["buy milk", "write docs", "ship Trellis"];
+// The list stays in the data folder: a later run reuses it and first deletes the todos the demo
+// wrote there before (others stay), so the folder holds one demo list however often it runs.
+const earlier = await firstAnswer(alice.database.lists, { where: { name: "demo", memberIds: { equals: "bob" } }, limit: 1 });
+let list = earlier.rows[0];
+earlier.unsubscribe();
+if (list === undefined) ({ data: list } = await alice.database.lists.create({ name: "demo", memberIds: ["alice", "bob"] }));
+else {
+  const where = { listId: list.id, text: { in: DEMO_TODOS } };
+  const leftovers = await firstAnswer(alice.database.todos, { where });
+  await alice.database.todos.deleteMany({ where });
+  await settled(alice);
+  leftovers.unsubscribe();
+  console.log(`Replaying the demo on its list from an earlier run (data in ${dataDir}).`);
+}
 let bobLoaded;
 const bobHasLoaded = new Promise((resolve) => (bobLoaded = resolve));
 const bobSees = bob.database.todos.subscribe(
@@ -69,11 +100,11 @@ console.log(`Connect a client with createClient({ schema, appId: "demo", serverU
 if (once) await server.close();
 else {
   // --web (npm start): also build and serve the React example, synced through this server.
-  const web = process.argv.includes("--web") ? await serveWeb(server.url) : undefined;
+  if (process.argv.includes("--web")) {
+    const web = await serveWeb(server.url);
+    running.push(() => web.close());
+  }
   console.log("Press Ctrl+C to stop.");
-  const stop = () => void Promise.all([server.close(), web?.close()]).then(() => process.exit(0));
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
 }
 
 async function serveWeb(serverUrl) {
@@ -92,6 +123,16 @@ async function startServer(port) {
     console.warn(`Port ${port} is taken; using a free one.`);
     return createServer({ port: 0, dataDir, log, permissions });
   }
+}
+
+/** The query's first result from the server; its subscription stays until `unsubscribe()`. */
+function firstAnswer(collection, query) {
+  return new Promise((resolve, reject) => {
+    const subscription = collection.subscribe(query, (rows, error, loading) => {
+      if (error) reject(error);
+      else if (!loading) resolve({ rows, unsubscribe: () => subscription.unsubscribe() });
+    });
+  });
 }
 
 /** Resolves once the client is online with nothing left to push. */

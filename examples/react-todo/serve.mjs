@@ -5,12 +5,16 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import { dirname, extname, join, resolve, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { hashInputs, isStampCurrent, writeStamp } from "../../scripts/build-stamp.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
+/** The packages the bundle takes from their sources. */
+const BUNDLED = ["core", "client", "react"];
 const TYPES = { ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".map": "application/json" };
 
 /**
- * Bundles the app into `dist/` with the sync server's url baked in, then serves it.
+ * Bundles the app into `dist/` with the sync server's url baked in (unless an unchanged bundle
+ * for that server is there already), then serves it.
  *
  * @example
  * const web = await serveReactTodo({ serverUrl: "http://127.0.0.1:8787" });
@@ -19,14 +23,20 @@ const TYPES = { ".html": "text/html; charset=utf-8", ".js": "text/javascript; ch
  */
 export async function serveReactTodo({ serverUrl, port = 5173 }) {
   const outDir = join(HERE, "dist");
-  const { build } = await import("vite");
-  await build({
-    root: HERE,
-    configFile: join(HERE, "vite.config.ts"),
-    logLevel: "warn",
-    define: { "import.meta.env.VITE_TRELLIS_SERVER_URL": JSON.stringify(serverUrl) },
-    build: { outDir, emptyOutDir: true, reportCompressedSize: false },
-  });
+  // The bundle is built from this folder and the packages' sources (see vite.config.ts); an
+  // unchanged one, for the same server, is served as it is.
+  const inputs = hashInputs(["examples/react-todo", ...BUNDLED.map((name) => `packages/${name}`), "pnpm-lock.yaml"], [serverUrl]);
+  if (!isStampCurrent("examples/react-todo", inputs, "examples/react-todo/dist")) {
+    const { build } = await import("vite");
+    await build({
+      root: HERE,
+      configFile: join(HERE, "vite.config.ts"),
+      logLevel: "warn",
+      define: { "import.meta.env.VITE_TRELLIS_SERVER_URL": JSON.stringify(serverUrl) },
+      build: { outDir, emptyOutDir: true, reportCompressedSize: false },
+    });
+    writeStamp("examples/react-todo", inputs, "examples/react-todo/dist");
+  }
   const server = createServer((request, response) => {
     const pathname = decodeURIComponent(new URL(request.url ?? "/", "http://localhost").pathname);
     let file = resolve(outDir, `.${pathname}`);
