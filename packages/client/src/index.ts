@@ -7,7 +7,7 @@ export type { ClientStorage, StorageCommit, StoredDocument, StoredState } from "
 export type { StorageOption } from "./persistence/resolve-storage.js";
 export type { QuotaEstimate } from "./persistence/quota-watcher.js";
 export type { PruneResult } from "./persistence/prune.js";
-export type { ClientConnection, ConnectionState, ConnectionStatus } from "./sync/client-connection.js";
+export type { ClientConnection, ConnectionState, ConnectionStatus, SyncProgress } from "./sync/client-connection.js";
 export type { WriteError } from "./sync/refused-writes.js";
 export type { RoomEvents, RoomHandle, Rooms, RoomStatus, UserStatus } from "./rooms/room-types.js";
 export type { KeyValueMap, MapEntry } from "./maps/map-types.js";

@@ -130,6 +130,7 @@ export {
   type SetRoomStatusMessage,
   type SetUserStatusMessage,
   type SnapshotMessage,
+  type SnapshotPartMessage,
   type StatusValues,
   type SubscribeMessage,
   type TokenAcceptedMessage,

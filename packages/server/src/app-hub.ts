@@ -65,6 +65,8 @@ export interface HubOptions {
   readonly rulesChangedAt?: number | undefined;
   /** Triples of one push handled in one event-loop turn; larger pushes go slice by slice. Default 2,000. */
   readonly sliceTriples?: number | undefined;
+  /** Triples per message of a large snapshot (see `ServerLimits.snapshotPartTriples`). Default 20,000. */
+  readonly snapshotPartTriples?: number | undefined;
   /** Checkpoints the database off the event loop (without it, SQLite checkpoints as it commits). */
   readonly checkpointer?: Checkpointer | undefined;
   /**
@@ -140,6 +142,32 @@ export interface QuerySnapshot {
 }
 
 const docKey = (collection: string, id: string): string => `${collection}\u0000${id}`;
+
+/**
+ * A snapshot's triples cut into parts of at least `size` triples, each ending at a document's
+ * end (a document's triples are consecutive), with their document counts; the last part holds
+ * the rest (one part when all fit).
+ */
+export function snapshotParts(triples: readonly Triple[], size: number): Array<{ triples: Triple[]; documents: number }> {
+  const parts: Array<{ triples: Triple[]; documents: number }> = [];
+  let current: Triple[] = [];
+  let documents = 0;
+  for (let index = 0; index < triples.length; index++) {
+    const triple = triples[index]!;
+    current.push(triple);
+    const next = triples[index + 1];
+    const endsDocument = next === undefined || next.id !== triple.id || next.collection !== triple.collection;
+    if (!endsDocument) continue;
+    documents++;
+    if (current.length >= size && next !== undefined) {
+      parts.push({ triples: current, documents });
+      current = [];
+      documents = 0;
+    }
+  }
+  parts.push({ triples: current, documents });
+  return parts;
+}
 
 /** Rules see an unauthenticated connection as a user without id or claims. */
 const ANONYMOUS: RuleUser = { id: null, claims: {} };
@@ -471,7 +499,15 @@ export class AppHub {
       this.unsubscribe(peer, queryId);
       throw error;
     }
-    peer.send({ type: "snapshot", queryId, ...snapshot });
+    const parts = snapshotParts(snapshot.triples, this.options.snapshotPartTriples ?? 20_000);
+    const last = parts.pop()!;
+    const total = last.documents + parts.reduce((sum, part) => sum + part.documents, 0);
+    let sent = 0;
+    for (const part of parts) {
+      sent += part.documents;
+      peer.send({ type: "snapshotPart", queryId, triples: part.triples, documents: sent, total });
+    }
+    peer.send({ type: "snapshot", queryId, ...snapshot, triples: last.triples });
   }
 
   unsubscribe(peer: Peer, queryId: string): void {

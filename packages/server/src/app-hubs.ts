@@ -21,6 +21,8 @@ export interface AppHubsOptions {
   readonly maxQueryCost: number;
   /** Triples of one push handled in one event-loop turn. */
   readonly sliceTriples: number;
+  /** Triples per message of a large snapshot. */
+  readonly snapshotPartTriples?: number | undefined;
   readonly checkpointer?: Checkpointer | undefined;
   /** The server's rules: those of every app without rules of its own (see design/024). */
   readonly permissions?: Permissions | undefined;
@@ -110,6 +112,7 @@ export class AppHubs {
       fault: this.options.fault,
       maxQueryCost: this.options.maxQueryCost,
       sliceTriples: this.options.sliceTriples,
+      snapshotPartTriples: this.options.snapshotPartTriples,
       checkpointer: this.options.checkpointer,
       permissions: permissions.data,
       rulesChangedAt: this.options.apps.rulesChangedAt(appId),

@@ -64,6 +64,12 @@ export interface ServerLimits {
   readonly workBurstMs?: number;
   /** After a connection's token expires, how long it has to send a fresh one before it is closed. Default 30 s. */
   readonly tokenRefreshMs?: number;
+  /**
+   * Triples per message of a large snapshot: a larger answer goes as `snapshotPart` messages of
+   * whole documents (with how many of the total were sent, for the client's progress), then its
+   * `snapshot`. Default 20,000.
+   */
+  readonly snapshotPartTriples?: number;
 }
 
 /** {@link ServerLimits} with every default filled in. */
@@ -96,6 +102,7 @@ export function resolveLimits(limits: ServerLimits | undefined): ResolvedLimits 
     queryCost: DEFAULT_MAX_QUERY_COST,
     workMsPerSecond: 50,
     workBurstMs: 1_000,
+    snapshotPartTriples: 20_000,
   };
   const resolved: Record<string, number> = { ...defaults };
   for (const [name, value] of Object.entries(limits ?? {})) {

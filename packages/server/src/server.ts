@@ -129,6 +129,7 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
     maxOpen: limits.openApps,
     maxQueryCost: limits.queryCost,
     sliceTriples: limits.pushSliceTriples,
+    snapshotPartTriples: limits.snapshotPartTriples,
     checkpointer,
     permissions,
     apps,

@@ -34,6 +34,9 @@ export function connection<S extends Schema>(client?: TrellisClient<S>): Reactiv
     get lastError() {
       return live.read().lastError;
     },
+    get progress() {
+      return live.read().progress;
+    },
     subscribe: live.subscribe,
   };
 }

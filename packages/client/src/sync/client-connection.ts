@@ -22,6 +22,18 @@ export interface ConnectionStatus {
    * something malformed. Cleared when a connection is welcomed.
    */
   readonly lastError: DatabaseError | undefined;
+  /**
+   * How far the first sync of large queries has come: documents received of their total, over
+   * every followed query whose server answer is still arriving in parts. Undefined when none is
+   * (a small answer comes in one message).
+   */
+  readonly progress: SyncProgress | undefined;
+}
+
+/** Documents of large first answers received so far, of how many in all. */
+export interface SyncProgress {
+  readonly documents: number;
+  readonly total: number;
 }
 
 /**
@@ -48,8 +60,9 @@ export function createClientConnection(
   state: ReadonlySignal<ConnectionState>,
   pending: ReadonlySignal<number>,
   lastError: ReadonlySignal<DatabaseError | undefined>,
+  progress: ReadonlySignal<SyncProgress | undefined> = NO_PROGRESS,
 ): ClientConnection {
-  const status = computed<ConnectionStatus>(() => ({ state: state.value, pending: pending.value, lastError: lastError.value }));
+  const status = computed<ConnectionStatus>(() => ({ state: state.value, pending: pending.value, lastError: lastError.value, progress: progress.value }));
   return {
     get state() {
       return state.value;
@@ -59,6 +72,9 @@ export function createClientConnection(
     },
     get lastError() {
       return lastError.value;
+    },
+    get progress() {
+      return progress.value;
     },
     getCurrentState: () => status.value,
     subscribe(callback) {
@@ -81,6 +97,8 @@ export function createClientConnection(
     },
   };
 }
+
+const NO_PROGRESS: ReadonlySignal<SyncProgress | undefined> = signal(undefined);
 
 /** The connection of a local-only client: offline, nothing pending, ever. */
 export const LOCAL_CONNECTION: ClientConnection = createClientConnection(signal("offline"), signal(0), signal(undefined));

@@ -11,6 +11,7 @@ import {
   type RoomStateMessage,
   type RoomStatusMessage,
   type SnapshotMessage,
+  type SnapshotPartMessage,
   type UserStatusMessage,
   type WelcomeMessage,
 } from "@trellis/core";
@@ -24,7 +25,7 @@ export type TransportState = "initial" | "offline" | "connecting" | "connected";
 export type RoomServerMessage = RoomStateMessage | RoomEventMessage | UserStatusMessage | RoomStatusMessage;
 
 /** What the server sends once a connection is welcomed, keep-alive aside. */
-export type SyncMessage = SnapshotMessage | ChangesMessage | AckMessage | ErrorMessage | RoomServerMessage;
+export type SyncMessage = SnapshotMessage | SnapshotPartMessage | ChangesMessage | AckMessage | ErrorMessage | RoomServerMessage;
 
 /** Timer functions, injectable so tests can drive time by hand. */
 export interface Timers {

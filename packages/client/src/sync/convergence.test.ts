@@ -167,7 +167,7 @@ function differences(replica: Replica, expected: readonly Row[], replicas: reado
     }
     replica.frames.received.forEach((message, index) => {
       if (!("triples" in message)) return;
-      for (const triple of message.triples) if (triple.id === id) lines.push(`    ${replica.name} received #${index} ${message.type} (cursor ${message.cursor}): ${show(triple)}`);
+      for (const triple of message.triples) if (triple.id === id) lines.push(`    ${replica.name} received #${index} ${message.type} (cursor ${"cursor" in message ? message.cursor : "none"}): ${show(triple)}`);
     });
   }
   const sockets = `${replica.name} opened ${replica.frames.sockets} sockets; received ${replica.frames.received.map((message) => message.type).join(" ")}`;

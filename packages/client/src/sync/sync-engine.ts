@@ -182,7 +182,7 @@ export class SyncEngine implements QuerySync {
       if (transport !== "connected") return transport;
       return pending.value > 0 || outstanding.value > 0 ? "syncing" : "online";
     });
-    this.connection = createClientConnection(state, pending, this.lastError);
+    this.connection = createClientConnection(state, pending, this.lastError, this.queries.progress);
     this.rollback = new WriteRollback({
       fetch: async (collection, ids) => {
         const query = options.documentsQuery?.(collection, ids);
@@ -388,6 +388,13 @@ export class SyncEngine implements QuerySync {
           this.applyRemote(message.triples);
           this.forgetRemote(message.revoked);
           this.queries.snapshot(message.queryId, message.cursor);
+        });
+        return;
+      case "snapshotPart":
+        // Whole documents, applied at once; the query stays loading until its `snapshot`.
+        batch(() => {
+          this.applyRemote(message.triples);
+          this.queries.snapshotPart(message.queryId, message.documents, message.total);
         });
         return;
       case "changes":

@@ -1,5 +1,6 @@
 import { computed, effect, type ReadonlySignal, type Signal, signal } from "@preact/signals-core";
 import { collectionsOf, type NormalizedQuery, type SubscribeMessage, type UnsubscribeMessage } from "@trellis/core";
+import type { SyncProgress } from "./client-connection.js";
 
 /** One use of a synced query: pair every `follow` with one `release`. */
 export interface SyncedQuery {
@@ -36,6 +37,8 @@ interface Entry {
   isAnswered: boolean;
   /** Its snapshot (or a refusal) arrived at some point while followed. */
   readonly hasAnswer: Signal<boolean>;
+  /** Parts of its snapshot received on the current connection, while the rest is coming. */
+  progress: SyncProgress | undefined;
 }
 
 export interface SyncedQueriesOptions {
@@ -75,6 +78,9 @@ export class SyncedQueries {
   private readonly outstandingSignal = signal(0);
   /** Followed queries whose snapshot has not arrived on the current connection. */
   readonly outstanding: ReadonlySignal<number> = this.outstandingSignal;
+  private readonly progressSignal = signal<SyncProgress | undefined>(undefined);
+  /** How far the snapshots arriving in parts have come, summed; undefined when none is. */
+  readonly progress: ReadonlySignal<SyncProgress | undefined> = this.progressSignal;
 
   constructor(private readonly options: SyncedQueriesOptions) {}
 
@@ -94,6 +100,7 @@ export class SyncedQueries {
         isSynced: false,
         isAnswered: false,
         hasAnswer: signal(false),
+        progress: undefined,
       };
       this.cursors.delete(key);
       this.entries.set(key, entry);
@@ -174,6 +181,14 @@ export class SyncedQueries {
     this.answer(entry);
   }
 
+  /** A part of a query's snapshot arrived: `documents` of its `total` so far. */
+  snapshotPart(queryId: string, documents: number, total: number): void {
+    const entry = this.byId.get(queryId);
+    if (entry === undefined) return;
+    entry.progress = { documents, total };
+    this.updateProgress();
+  }
+
   /** Changes arrived: every synced query has seen everything up to `cursor`. */
   changes(cursor: string): void {
     const { onCursor } = this.options;
@@ -216,6 +231,10 @@ export class SyncedQueries {
   }
 
   private answer(entry: Entry): void {
+    if (entry.progress !== undefined) {
+      entry.progress = undefined;
+      this.updateProgress();
+    }
     if (!entry.isAnswered) {
       entry.isAnswered = true;
       if (entry.count > 0) this.outstandingSignal.value--;
@@ -230,9 +249,27 @@ export class SyncedQueries {
       entry.isSent = false;
       entry.isSynced = false;
       entry.isAnswered = false;
+      entry.progress = undefined;
       if (entry.count > 0) outstanding++;
     }
     this.outstandingSignal.value = outstanding;
+    this.updateProgress();
+  }
+
+  private updateProgress(): void {
+    let documents = 0;
+    let total = 0;
+    for (const entry of this.entries.values()) {
+      if (entry.progress === undefined || entry.count === 0) continue;
+      documents += entry.progress.documents;
+      total += entry.progress.total;
+    }
+    const current = this.progressSignal.peek();
+    if (total === 0) {
+      if (current !== undefined) this.progressSignal.value = undefined;
+    } else if (current?.documents !== documents || current.total !== total) {
+      this.progressSignal.value = { documents, total };
+    }
   }
 
   private remember(key: string, cursor: string): void {
@@ -257,6 +294,7 @@ export class SyncedQueries {
         if (this.entries.get(entry.key) !== entry) continue;
         this.entries.delete(entry.key);
         this.byId.delete(entry.queryId);
+        if (entry.progress !== undefined) this.updateProgress();
         if (entry.cursor !== null) this.remember(entry.key, entry.cursor);
         if (entry.isSent && this.isConnected) this.options.send({ type: "unsubscribe", queryId: entry.queryId });
       } else if (!entry.isSent && this.isConnected) {

@@ -1,5 +1,5 @@
 import type { DocumentRef, NormalizedQuery, Triple } from "@trellis/core";
-import type { ConnectionState } from "../sync/client-connection.js";
+import type { ConnectionState, SyncProgress } from "../sync/client-connection.js";
 import type { OutboxEntry } from "../sync/outbox.js";
 
 /**
@@ -28,7 +28,14 @@ export type TabMessage =
   /** The leader: the server answered this query (or the leader is offline). */
   | { readonly type: "answered"; readonly from: string; readonly key: string }
   /** The leader's connection, so followers show the same. */
-  | { readonly type: "state"; readonly from: string; readonly state: ConnectionState; readonly pending: number; readonly error: { readonly code: string; readonly message: string } | null }
+  | {
+      readonly type: "state";
+      readonly from: string;
+      readonly state: ConnectionState;
+      readonly pending: number;
+      readonly error: { readonly code: string; readonly message: string } | null;
+      readonly progress: SyncProgress | null;
+    }
   /** A tab became the leader: followers send it their follows and unacknowledged writes. */
   | { readonly type: "leader"; readonly from: string }
   /** A follower asks the leader to go offline on purpose (`false`) or to connect (`true`). */

@@ -4,7 +4,7 @@ import type { PersistentOutbox } from "../persistence/persistent-outbox.js";
 import type { PruneResult } from "../persistence/prune.js";
 import type { ClientStorage } from "../persistence/storage.js";
 import type { RoomTransport } from "../rooms/rooms.js";
-import { type ClientConnection, type ConnectionState, type ConnectionStatus, createClientConnection } from "../sync/client-connection.js";
+import { type ClientConnection, type ConnectionState, type ConnectionStatus, createClientConnection, type SyncProgress } from "../sync/client-connection.js";
 import type { TransportState } from "../sync/connection.js";
 import type { SyncPayload } from "../sync/http.js";
 import type { QuerySync } from "../sync/query-sync.js";
@@ -45,6 +45,7 @@ interface LeaderStatus {
   readonly state: ConnectionState;
   readonly pending: number;
   readonly error: DatabaseError | undefined;
+  readonly progress: SyncProgress | undefined;
 }
 
 /**
@@ -63,7 +64,7 @@ export class TabSync implements QuerySync, RoomTransport {
   readonly hasServer = true;
   readonly connection: ClientConnection;
   private readonly isLeading = signal(false);
-  private readonly leader = signal<LeaderStatus>({ state: "connecting", pending: 0, error: undefined });
+  private readonly leader = signal<LeaderStatus>({ state: "connecting", pending: 0, error: undefined, progress: undefined });
   private readonly ownPending = signal(0);
   /** Follower: uses of synced queries, by query key. */
   private readonly proxied = new Map<string, Set<ProxiedQuery>>();
@@ -93,7 +94,8 @@ export class TabSync implements QuerySync, RoomTransport {
     });
     const pending = computed(() => (isLeading.value ? engine.connection.pending : Math.max(leader.value.pending, ownPending.value)));
     const lastError = computed(() => (isLeading.value ? engine.connection.lastError : leader.value.error));
-    this.connection = createClientConnection(state, pending, lastError);
+    const progress = computed(() => (isLeading.value ? engine.connection.progress : leader.value.progress));
+    this.connection = createClientConnection(state, pending, lastError, progress);
     this.stops.push(
       channel.listen((message) => this.hear(message)),
       options.outbox.onRemoved((batchIds) => {
@@ -284,8 +286,9 @@ export class TabSync implements QuerySync, RoomTransport {
     if (this.wantsConnection) engine.connect();
   }
 
-  private postState({ state, pending, lastError }: ConnectionStatus): void {
-    this.options.channel.post({ type: "state", state, pending, error: lastError === undefined ? null : { code: lastError.code, message: lastError.message } });
+  private postState({ state, pending, lastError, progress }: ConnectionStatus): void {
+    const error = lastError === undefined ? null : { code: lastError.code, message: lastError.message };
+    this.options.channel.post({ type: "state", state, pending, error, progress: progress ?? null });
   }
 
   private serve(from: string, key: string, query: NormalizedQuery, cursor: string | null): void {
@@ -381,6 +384,7 @@ export class TabSync implements QuerySync, RoomTransport {
           state: message.state,
           pending: message.pending,
           error: message.error === null ? undefined : new DatabaseError(message.error.code as never, message.error.message),
+          progress: message.progress ?? undefined,
         };
         return;
       case "answered":

@@ -122,7 +122,9 @@ npx() {
   if [ "$1" != trellis-server ]; then echo "npx $1: only trellis-server and the project's own tools are mapped to commands here" >&2; return 127; fi
   shift
   if [ "$1" = apps ]; then "$TRELLIS_DOC_NODE" "$TRELLIS_DOC_CLI" "$@" --url "$TRELLIS_DOC_URL"; return; fi
-  "$TRELLIS_DOC_NODE" "$TRELLIS_DOC_CLI" "$@" --port 0 > .trellis-server.log 2>&1 &
+  # Made before the server starts: the background job creates its file only once it runs.
+  : > .trellis-server.log
+  "$TRELLIS_DOC_NODE" "$TRELLIS_DOC_CLI" "$@" --port 0 >> .trellis-server.log 2>&1 &
   TRELLIS_DOC_SERVER_PID=$!
   until grep -q "^Trellis sync server listening on " .trellis-server.log; do
     kill -0 "$TRELLIS_DOC_SERVER_PID" 2>/dev/null || { cat .trellis-server.log; return 1; }

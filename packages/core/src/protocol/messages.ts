@@ -173,6 +173,21 @@ export interface SnapshotMessage {
   readonly revoked?: readonly DocumentRef[];
 }
 
+/**
+ * A part of a large snapshot, sent before its `snapshot` (which carries the rest and the
+ * cursor): whole documents the client may apply at once, and how far along the answer is, so it
+ * can show progress. A query's answer is complete only with its `snapshot`.
+ */
+export interface SnapshotPartMessage {
+  readonly type: "snapshotPart";
+  readonly queryId: string;
+  readonly triples: readonly Triple[];
+  /** Documents of the answer sent so far, this part's included. */
+  readonly documents: number;
+  /** Documents of the whole answer. */
+  readonly total: number;
+}
+
 /** Later changes that can affect the connection's live queries. */
 export interface ChangesMessage {
   readonly type: "changes";
@@ -246,6 +261,7 @@ export interface RoomStatusMessage extends RoomAddress {
 export type ServerMessage =
   | WelcomeMessage
   | SnapshotMessage
+  | SnapshotPartMessage
   | ChangesMessage
   | AckMessage
   | ErrorMessage

@@ -169,6 +169,11 @@ function hlc(value: unknown, path: string): string {
   return value as string;
 }
 
+function count(value: unknown, path: string): number {
+  if (!Number.isSafeInteger(value) || (value as number) < 0) throw new Invalid(path, `expected a whole number >= 0, got ${describe(value)}`);
+  return value as number;
+}
+
 function cursorString(value: unknown, path: string): string {
   return string(value, path, MAX_STRING_ID);
 }
@@ -471,6 +476,15 @@ function serverMessage(raw: Obj): ServerMessage {
         raw,
         "revoked",
       );
+    case "snapshotPart":
+      object(raw, "snapshotPart", ["type", "queryId", "triples", "documents", "total"]);
+      return {
+        type: "snapshotPart",
+        queryId: id(raw.queryId, "queryId"),
+        triples: triples(raw.triples, "triples"),
+        documents: count(raw.documents, "documents"),
+        total: count(raw.total, "total"),
+      };
     case "changes":
       object(raw, "changes", ["type", "triples", "cursor", "revoked"]);
       return withRevoked({ type: "changes", triples: triples(raw.triples, "triples"), cursor: cursorString(raw.cursor, "cursor") }, raw, "revoked");
@@ -516,7 +530,7 @@ function serverMessage(raw: Obj): ServerMessage {
       object(raw, "roomStatus", ["type", "roomType", "roomId", "status"]);
       return { type: "roomStatus", ...roomAddress(raw), status: status(raw.status, "status") };
     default:
-      throw unknownType(raw.type, "welcome, snapshot, changes, ack, error, pong, tokenAccepted, roomState, roomEvent, userStatus, roomStatus");
+      throw unknownType(raw.type, "welcome, snapshot, snapshotPart, changes, ack, error, pong, tokenAccepted, roomState, roomEvent, userStatus, roomStatus");
   }
 }
 
