@@ -135,6 +135,7 @@ describe("round trips", () => {
       { type: "welcome", serverHlc: HLC, userId: "u1" },
       { type: "welcome", serverHlc: HLC, userId: null },
       { type: "snapshot", queryId: "q1", triples: realTriples(), cursor: "12" },
+      { type: "snapshotPart", queryId: "q1", triples: realTriples(), documents: 2, total: 10 },
       { type: "changes", triples: realTriples(), cursor: "13" },
       { type: "changes", triples: [], cursor: "13", revoked: [{ collection: "notes", id: "n1" }] },
       { type: "snapshot", queryId: "q1", triples: [], cursor: "13", revoked: [{ collection: "notes", id: "n1" }] },
@@ -452,6 +453,9 @@ describe("server message rejections", () => {
     refusedServer({ type: "welcome", serverHlc: HLC }, "userId");
     refusedServer({ type: "snapshot", queryId: "q1", triples: [triple({ hlc: "x" })], cursor: "1" }, "triples[0].hlc");
     refusedServer({ type: "snapshot", queryId: "q1", triples: [], cursor: null }, "cursor");
+    refusedServer({ type: "snapshotPart", queryId: "q1", triples: [], documents: -1, total: 10 }, "documents");
+    refusedServer({ type: "snapshotPart", queryId: "q1", triples: [], documents: 1, total: 1.5 }, "total");
+    refusedServer({ type: "snapshotPart", queryId: "q1", triples: [], documents: 1, total: 2, cursor: "1" }, "cursor");
     refusedServer({ type: "changes", triples: [triple({ field: DELETED_FIELD, value: false })], cursor: "1" }, "$deleted");
     refusedServer({ type: "changes", triples: [], cursor: "" }, "cursor");
     refusedServer({ type: "changes", triples: [], cursor: "1", revoked: [{ collection: "notes" }] }, "revoked[0].id");
