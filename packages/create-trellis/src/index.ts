@@ -1,0 +1,1 @@
+export { type CreateAppOptions, type CreatedApp, createApp, templateNames } from "./create-app.js";
