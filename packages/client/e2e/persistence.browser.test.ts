@@ -5,8 +5,8 @@ import type { BrowserContext, Page } from "playwright-core";
 import { afterEach, expect, it } from "vitest";
 import { describeBrowser, reloadApp, useBrowserEnv, waitForStatus } from "./harness.js";
 
-/** Reload-during-write rounds; `E2E_RELOADS` overrides. */
-const RELOADS = Number(process.env.E2E_RELOADS ?? 500);
+/** Reload-during-write rounds; `E2E_RELOADS` overrides (`npm run soak` runs 500). */
+const RELOADS = Number(process.env.E2E_RELOADS ?? 100);
 
 const titles = (page: Page) => page.evaluate(() => window.app.views.todos?.map((row) => row.title));
 
