@@ -11,7 +11,9 @@ import { removeDataDir, type ServerProcess, startServerProcess } from "@trellis/
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { type AppServer, consoleErrors, describeBrowser, launchBrowser, serveTestApp, watchConsole } from "../../../packages/client/e2e/harness.js";
-import { freePort } from "../../../packages/client/e2e/node-app.js";
+import { freePort, settled } from "../../../packages/client/e2e/node-app.js";
+import { createClient } from "@trellis/client";
+import { schema } from "../src/schema.js";
 
 const APP_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const REPO_ROOT = resolve(APP_DIR, "../..");
@@ -234,6 +236,49 @@ describeBrowser("examples/react-todo in Chromium", () => {
 
     await context.setOffline(false);
     await waitForSync(page);
+  });
+
+  it("shows a progress bar during a large first sync, then the whole list with its counts", async () => {
+    // A server that sends first answers in small parts, so 3,000 todos arrive in many.
+    const parted = await startServerProcess({ args: ["--permissions", join(APP_DIR, "rules.json"), "--limit", "snapshotPartTriples=300"] });
+    try {
+      const appId = newAppId();
+      const seeder = createClient({ schema, serverUrl: parted.url, appId, userId: "erin" });
+      const list = await seeder.database.lists.create({ name: "big", memberIds: ["erin"] });
+      await seeder.database.batch.execute(Array.from({ length: 3_000 }, (_, n) => seeder.database.batch.todos.create({ text: `todo ${n}`, done: n % 3 === 0, listId: list.data!.id })));
+      await settled(seeder);
+      await seeder.close();
+
+      const context = await browser!.newContext({ viewport: { width: 900, height: 900 } });
+      contexts.push(context);
+      // Records the largest progress shown, however briefly, from the page's first moment.
+      await context.addInitScript(() => {
+        const seen: number[] = [];
+        (window as unknown as { progressSeen: number[] }).progressSeen = seen;
+        new MutationObserver(() => {
+          const bar = document.querySelector<HTMLProgressElement>('[data-testid="sync-progress"] progress');
+          if (bar !== null && seen.at(-1) !== bar.value) seen.push(bar.value, bar.max);
+        }).observe(document, { subtree: true, childList: true, attributes: true });
+      });
+      const page = await context.newPage();
+      pages.push(page);
+      watchConsole(page);
+      await page.goto(`${app!.url}?${new URLSearchParams({ server: parted.url, user: "erin", app: appId })}`);
+      const bar = page.getByTestId("sync-progress");
+      await bar.waitFor({ timeout: 10_000 }).then(
+        () => page.screenshot({ path: join(SCREENSHOTS, "react-todo-sync-progress.png"), fullPage: true }),
+        () => undefined,
+      );
+      await waitForSync(page);
+      expect(await count(page, "all")).toBe("3000");
+      expect(await bar.count()).toBe(0);
+      const seen = await page.evaluate(() => (window as unknown as { progressSeen: number[] }).progressSeen);
+      expect(seen.length, "the progress bar showed").toBeGreaterThan(0);
+      expect(seen[1]).toBe(3000);
+    } finally {
+      await parted.stop();
+      removeDataDir(parted.dataDir);
+    }
   });
 
   it("pages through the todos ten at a time", async () => {
