@@ -12,7 +12,7 @@ import { removeDataDir, type ServerProcess, startServerProcess } from "@trellis/
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeBrowser, launchBrowser, recordPageOutput } from "../../../packages/client/e2e/harness.js";
-import { hashInputs, type NodeApp, settled, startNodeApp } from "../../../packages/client/e2e/node-app.js";
+import { createKeyedApp, hashInputs, type NodeApp, settled, startNodeApp } from "../../../packages/client/e2e/node-app.js";
 
 const APP_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const REPO_ROOT = resolve(APP_DIR, "../..");
@@ -93,12 +93,7 @@ describeBrowser("the SvelteKit example in Chromium", () => {
     const seed = async () => {
       // Production mode: the app and a service key for the form action come from the admin API.
       server = await startServerProcess({ args: ["--admin-secret", ADMIN_SECRET] });
-      const admin = (path: string, body: unknown) =>
-        fetch(`${server!.url}/v1/admin/apps${path}`, { method: "POST", headers: { authorization: `Bearer ${ADMIN_SECRET}`, "content-type": "application/json" }, body: JSON.stringify(body) }).then(
-          (response) => response.json() as Promise<{ id: string; key: string }>,
-        );
-      trellisApp.id = (await admin("", { name: "SvelteKit example" })).id;
-      trellisApp.serviceKey = (await admin(`/${trellisApp.id}/keys`, { name: "sveltekit server" })).key;
+      Object.assign(trellisApp, await createKeyedApp(server.url, ADMIN_SECRET, "SvelteKit example", "sveltekit server"));
       writer = createClient({ schema, serverUrl: server.url, appId: trellisApp.id, userId: "e2e" });
       for (const text of SEEDED) {
         const { data } = await writer.database.todos.create({ text, done: false });

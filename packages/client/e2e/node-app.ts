@@ -111,3 +111,21 @@ export async function settled(client: { readonly connection: { getCurrentState()
     await new Promise((done) => setTimeout(done, 50));
   }
 }
+
+/**
+ * An app and a service key made through a production-mode server's admin API, as an operator
+ * makes them for a framework example's server code.
+ *
+ * @example const { id, serviceKey } = await createKeyedApp(server.url, ADMIN_SECRET, "Next.js example", "next.js server");
+ */
+export async function createKeyedApp(serverUrl: string, adminSecret: string, name: string, keyName: string): Promise<{ id: string; serviceKey: string }> {
+  const admin = async (path: string, body: unknown) => {
+    const response = await fetch(`${serverUrl}/v1/admin/apps${path}`, { method: "POST", headers: { authorization: `Bearer ${adminSecret}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+    if (response.status !== 201) throw new Error(`POST /v1/admin/apps${path} answered ${response.status}: ${await response.text()}`);
+    return (await response.json()) as { id: string; key: string };
+  };
+  const { id } = await admin("", { name });
+  const { key } = await admin(`/${id}/keys`, { name: keyName });
+  return { id, serviceKey: key };
+}
+

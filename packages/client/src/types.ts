@@ -7,6 +7,7 @@ import type {
   EntitiesDef,
   EntityDef,
   OneShotCollectionApi,
+  PreloadApi,
   QueryDef,
   QueryResultDoc,
   StrictAggregateQuery,
@@ -52,7 +53,7 @@ export interface Subscription<T> {
  * const { data: user } = await client.database.users.create({ name: "Ada" });
  * await client.database.users.update({ id: user!.id, fields: (prev) => ({ age: (prev.age ?? 0) + 1 }) });
  */
-export interface CollectionApi<E extends EntityDef, A extends EntitiesDef = {}> extends OneShotCollectionApi<E, A> {
+export interface CollectionApi<E extends EntityDef, A extends EntitiesDef = {}> extends OneShotCollectionApi<E, A>, PreloadApi<E, A> {
   /** Follows preloaded data (from `preload`): the first call carries it as is, with loading false; live data follows. */
   subscribe<T>(preloaded: PreloadData<T, "many">, callback: SubscribeCallback<readonly T[]>): Subscription<readonly T[]>;
   /** Follows an aggregate query; the rows are maintained incrementally. */
@@ -81,14 +82,6 @@ export interface CollectionApi<E extends EntityDef, A extends EntitiesDef = {}> 
   paginated<T>(preloaded: PreloadData<T, "paginated">): PaginatedController<T>;
   /** Pages through a query, `pageSize` documents at a time, live and keyset-based (see docs/pagination.md). */
   paginated<const Q extends PaginatedQueryDef<E, A>>(query: Q & StrictPaginatedQuery<E, Q, A>): PaginatedController<QueryResultDoc<E, Q, A>>;
-  /** A query's result as plain, serialisable data for `subscribe(preloaded, …)` (see docs/preload.md). */
-  preload<const Q extends QueryDef<E, A> = {}>(query?: Q & StrictQuery<E, Q, A>): Promise<DatabaseResult<PreloadData<QueryResultDoc<E, Q, A>, "many">>>;
-  /** A query's first match as plain, serialisable data for `subscribeOne(preloaded, …)`. */
-  preloadOne<const Q extends QueryDef<E, A> = {}>(query?: Q & StrictQuery<E, Q, A>): Promise<DatabaseResult<PreloadData<QueryResultDoc<E, Q, A>, "one">>>;
-  /** The first page of `paginated(query)` as plain, serialisable data for `paginated(preloaded)`. */
-  preloadPaginated<const Q extends PaginatedQueryDef<E, A>>(
-    query: Q & StrictPaginatedQuery<E, Q, A>,
-  ): Promise<DatabaseResult<PreloadData<QueryResultDoc<E, Q, A>, "paginated">>>;
 }
 
 /** `client.database`: one {@link CollectionApi} per entity, plus `batch`. */

@@ -105,7 +105,7 @@ export type {
   WhereClause,
   WhereOperators,
 } from "./query/query-types.js";
-export type { FieldsOrUpdater, OneShotCollectionApi } from "./query/one-shot-api.js";
+export type { FieldsOrUpdater, OneShotCollectionApi, PreloadApi } from "./query/one-shot-api.js";
 export {
   type AckMessage,
   type ChangesMessage,

@@ -1,7 +1,8 @@
 import type { DatabaseResult } from "../errors.js";
 import type { AutoFieldName, CreateInput, Doc, EntitiesDef, EntityDef, ReplaceInput, UpdateInput } from "../schema/types.js";
 import type { AggregateQueryDef, AggregateRow, StrictAggregateQuery } from "./aggregate-types.js";
-import type { QueryDef, QueryResultDoc, StrictQuery, WhereClause } from "./query-types.js";
+import type { PreloadData } from "./preload-data.js";
+import type { PaginatedQueryDef, QueryDef, QueryResultDoc, StrictPaginatedQuery, StrictQuery, WhereClause } from "./query-types.js";
 
 /**
  * New field values, or a function computing them from the current document. The function may not
@@ -10,6 +11,21 @@ import type { QueryDef, QueryResultDoc, StrictQuery, WhereClause } from "./query
 export type FieldsOrUpdater<E extends EntityDef, TInput> =
   | TInput
   | ((previous: Doc<E>) => TInput & { readonly [K in AutoFieldName]?: never });
+
+/**
+ * Preloads of one collection, for pages rendered on a server that a browser client then follows
+ * (see docs/preload.md): what the client's `database.<collection>` and the admin client share.
+ */
+export interface PreloadApi<E extends EntityDef, A extends EntitiesDef = {}> {
+  /** A query's result as plain, serialisable data for `subscribe(preloaded, …)`. */
+  preload<const Q extends QueryDef<E, A> = {}>(query?: Q & StrictQuery<E, Q, A>): Promise<DatabaseResult<PreloadData<QueryResultDoc<E, Q, A>, "many">>>;
+  /** A query's first match as plain, serialisable data for `subscribeOne(preloaded, …)`. */
+  preloadOne<const Q extends QueryDef<E, A> = {}>(query?: Q & StrictQuery<E, Q, A>): Promise<DatabaseResult<PreloadData<QueryResultDoc<E, Q, A>, "one">>>;
+  /** The first page of `paginated(query)` as plain, serialisable data for `paginated(preloaded)`. */
+  preloadPaginated<const Q extends PaginatedQueryDef<E, A>>(
+    query: Q & StrictPaginatedQuery<E, Q, A>,
+  ): Promise<DatabaseResult<PreloadData<QueryResultDoc<E, Q, A>, "paginated">>>;
+}
 
 /**
  * The one-shot reads and writes of one collection, typed by the schema: what the client's

@@ -5,13 +5,8 @@ import {
   createClock,
   createPreloadData,
   firstPageQuery,
-  type PaginatedQueryDef,
   type PreloadData,
-  type QueryDef,
-  type QueryResultDoc,
   type ResultDoc,
-  type StrictPaginatedQuery,
-  type StrictQuery,
   type CreateInput,
   type DatabaseError,
   DatabaseError as TrellisError,
@@ -29,6 +24,7 @@ import {
   type NormalizedQuery,
   ok,
   type OneShotCollectionApi,
+  type PreloadApi,
   QueryCostError,
   runAggregate,
   runQuery,
@@ -42,17 +38,9 @@ import {
  * One collection, for server code: the client's one-shot queries and writes
  * ({@link OneShotCollectionApi}) against the server, typed by the schema; nothing here is live.
  */
-export interface AdminCollection<E extends EntityDef, A extends EntitiesDef = {}> extends OneShotCollectionApi<E, A> {
+export interface AdminCollection<E extends EntityDef, A extends EntitiesDef = {}> extends OneShotCollectionApi<E, A>, PreloadApi<E, A> {
   /** Creates a document on the server; returns it whole. `createdBy`: whose it is (default: the acting user, or none). */
   create(fields: CreateInput<E>, options?: { readonly createdBy?: string }): Promise<DatabaseResult<Doc<E>>>;
-  /** A query's result as preloaded data for a client's `subscribe(preloaded, …)` (see docs/preload.md). */
-  preload<const Q extends QueryDef<E, A> = {}>(query?: Q & StrictQuery<E, Q, A>): Promise<DatabaseResult<PreloadData<QueryResultDoc<E, Q, A>, "many">>>;
-  /** A query's first match as preloaded data for a client's `subscribeOne(preloaded, …)`. */
-  preloadOne<const Q extends QueryDef<E, A> = {}>(query?: Q & StrictQuery<E, Q, A>): Promise<DatabaseResult<PreloadData<QueryResultDoc<E, Q, A>, "one">>>;
-  /** The first page of a paginated query as preloaded data for a client's `paginated(preloaded)`. */
-  preloadPaginated<const Q extends PaginatedQueryDef<E, A>>(
-    query: Q & StrictPaginatedQuery<E, Q, A>,
-  ): Promise<DatabaseResult<PreloadData<QueryResultDoc<E, Q, A>, "paginated">>>;
 }
 
 /** `admin.database`: a collection API per collection of the schema, and the client's `batch`. */
