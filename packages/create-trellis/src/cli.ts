@@ -1,4 +1,4 @@
-// The `create-trellis` command: `npm create trellis@latest my-app -- --template react`.
+// The `create-trellis` command: `npm create trellis@latest my-app -- --template react|nextjs|sveltekit`.
 import { readFileSync } from "node:fs";
 import { relative } from "node:path";
 import { parseArgs } from "node:util";
@@ -6,7 +6,8 @@ import { createApp, templateNames } from "./create-app.js";
 
 const usage = `Usage: create-trellis <folder> [--template ${templateNames().join("|")}] [--tarballs <dist-packages folder>]
 
-  --template   the kind of app (default: react, a Vite + React app)
+  --template   the kind of app: react (Vite + React, the default), nextjs (Next.js App Router)
+               or sveltekit (SvelteKit with adapter-node); the last two preload on the server
   --tarballs   depend on the @trellis/* tarballs of \`npm run pack\` in this folder, not on npm's
   --help       this text
   --version    create-trellis's version`;

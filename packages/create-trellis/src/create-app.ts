@@ -6,7 +6,10 @@ import { fileURLToPath } from "node:url";
 export interface CreateAppOptions {
   /** The app's folder: created if missing, refused if it has files. Its name names the app. */
   readonly directory: string;
-  /** One of {@link templateNames}; `"react"` (Vite + React) when left out. */
+  /**
+   * One of {@link templateNames}: `"react"` (Vite + React, the default), `"nextjs"` (Next.js App
+   * Router) or `"sveltekit"` (SvelteKit, adapter-node).
+   */
   readonly template?: string;
   /**
    * A folder of `npm run pack` tarballs (`trellis-core-0.1.0.tgz`, …): the app then depends on
@@ -32,7 +35,7 @@ const OWN_VERSION: string = JSON.parse(readFileSync(fileURLToPath(new URL("../pa
 const RENAMED: Readonly<Record<string, string>> = { _gitignore: ".gitignore" };
 
 /**
- * The templates this package ships, e.g. `["react"]`.
+ * The templates this package ships: `["nextjs", "react", "sveltekit"]`.
  *
  * @example
  * if (!templateNames().includes(name)) console.error(`No template ${name}.`);

@@ -1,0 +1,6 @@
+// SvelteKit's app-wide types: https://svelte.dev/docs/kit/types#app.d.ts
+declare global {
+  namespace App {}
+}
+
+export {};

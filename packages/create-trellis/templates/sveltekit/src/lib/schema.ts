@@ -1,0 +1,15 @@
+import { createSchema, t } from "@trellis/core";
+
+/**
+ * The app's data, and the source of its types; the server's `load` and the browser share it.
+ * Each document also has `id`, `createdAt`, `updatedAt` and `createdBy`. Add collections and
+ * fields here; clients with older schemas read a missing field as its fallback.
+ */
+export const schema = createSchema({
+  entities: {
+    todos: {
+      text: t.string({ fallback: "" }),
+      done: t.boolean({ fallback: false }),
+    },
+  },
+});
