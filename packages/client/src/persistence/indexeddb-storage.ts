@@ -19,6 +19,7 @@ import {
   type StoredState,
   type StorageIdentity,
   type SyncState,
+  type SyncStateRead,
   VERSION_PREFIX,
 } from "./storage.js";
 
@@ -30,6 +31,8 @@ const LAYOUT_VERSION = 2;
 const PENDING = 0;
 const SYNCED = 1;
 const CURSOR_PREFIX = "cursor:";
+/** Meta key: the term of the latest tab that took sync over (see `readSyncState`). */
+const LEADER_TERM_KEY = "leaderTerm";
 const CLIENT_ID_KEY = "clientId";
 const SCHEMA_KEY = "schema";
 /** Meta key: `"ready"` once every stored document carries its field index keys (see `indexTerms`). */
@@ -77,6 +80,8 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
   let database: IDBPDatabase<TrellisDb> | undefined;
   let closedBy: string | undefined;
   let nextSeq = 0;
+  /** The leader term this storage object claimed, if its tab led (see `readSyncState`). */
+  let ownTerm: number | undefined;
 
   const connect = async (): Promise<IDBPDatabase<TrellisDb>> => {
     if (database !== undefined) return database;
@@ -285,9 +290,17 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
         return storageFailure(error, "prune");
       }
     },
-    async readSyncState(): Promise<DatabaseResult<SyncState>> {
+    async readSyncState(options?: SyncStateRead): Promise<DatabaseResult<SyncState>> {
       try {
         const db = await connect();
+        if (options?.lead === true) {
+          // One transaction: two tabs claiming at once get different terms.
+          const claim = db.transaction("meta", "readwrite");
+          const term = Number((await claim.store.get(LEADER_TERM_KEY)) ?? 0) + 1;
+          await claim.store.put(String(term), LEADER_TERM_KEY);
+          await claim.done;
+          ownTerm = term;
+        }
         const tx = db.transaction(["outbox", "meta"], "readonly");
         const [rows, metaKeys, metaValues] = await Promise.all([
           tx.objectStore("outbox").index("bySynced").getAll(IDBKeyRange.bound([PENDING, -Infinity], [PENDING, Infinity])),
@@ -326,7 +339,16 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
         for (const batchId of commit.acknowledged) {
           issue(outbox.get(batchId).then((row) => row && outbox.put({ ...row, synced: SYNCED })));
         }
-        for (const [key, cursor] of commit.cursors) issue(meta.put(cursor, CURSOR_PREFIX + key));
+        if (commit.cursors.size > 0) {
+          const term = ownTerm;
+          const putCursors = () => {
+            for (const [key, cursor] of commit.cursors) issue(meta.put(cursor, CURSOR_PREFIX + key));
+          };
+          // A tab replaced as leader (frozen or busy meanwhile) may commit late: its cursors would
+          // overwrite the new leader's, so they are stored only while no later term is.
+          if (term === undefined) putCursors();
+          else issue(meta.get(LEADER_TERM_KEY).then((stored) => Number(stored ?? 0) <= term && putCursors()));
+        }
         const changed = changedCollections(commit);
         const referenced = [...new Set([...changed, ...(commit.results ?? []).flatMap((result) => Object.keys(result.versions))])];
         const versions = new Map<string, number>();

@@ -29,7 +29,7 @@ export function createLazyStorage(kind: string, load: () => Promise<ClientStorag
     readDocuments: async (collection, ids) => (await backend()).readDocuments(collection, ids),
     readMatching: async (collection, field, values) => (await backend()).readMatching(collection, field, values),
     readResult: async (key) => (await backend()).readResult(key),
-    readSyncState: async () => (await backend()).readSyncState(),
+    readSyncState: async (options) => (await backend()).readSyncState(options),
     prune: async (collections, dropsCursor) => (await backend()).prune(collections, dropsCursor),
     commit: async (commit) => (await backend()).commit(commit),
     // Never loaded: nothing was opened, so nothing to close.

@@ -17,6 +17,7 @@ import {
   type StoredState,
   type StorageIdentity,
   type SyncState,
+  type SyncStateRead,
 } from "./storage.js";
 
 interface OutboxRecord {
@@ -44,6 +45,9 @@ export function createMemoryStorage(): ClientStorage {
   let clock: string | undefined;
   let clientId: string | undefined;
   let schema: string | undefined;
+  /** The latest leader term claimed, and the one this storage object claimed (see `readSyncState`). */
+  let leaderTerm = 0;
+  let ownTerm: number | undefined;
   const versionOf = (collection: string) => versions.get(collection) ?? 0;
 
   return {
@@ -108,7 +112,8 @@ export function createMemoryStorage(): ClientStorage {
       for (const collection of pruned) versions.set(collection, versionOf(collection) + 1);
       return ok(deleted);
     },
-    async readSyncState(): Promise<DatabaseResult<SyncState>> {
+    async readSyncState(options?: SyncStateRead): Promise<DatabaseResult<SyncState>> {
+      if (options?.lead === true) ownTerm = ++leaderTerm;
       const pending = [...outbox.values()].filter((record) => !record.synced).map((record) => record.entry);
       return ok(structuredClone({ outbox: pending, cursors: new Map(cursors) }));
     },
@@ -127,7 +132,8 @@ export function createMemoryStorage(): ClientStorage {
         const record = outbox.get(batchId);
         if (record !== undefined) record.synced = true;
       }
-      for (const [key, cursor] of copy.cursors) cursors.set(key, cursor);
+      // A replaced leader's cursors do not count: the new leader's are the ones stored.
+      if (ownTerm === undefined || ownTerm >= leaderTerm) for (const [key, cursor] of copy.cursors) cursors.set(key, cursor);
       const changed = new Map<string, number>();
       for (const collection of changedCollections(copy)) {
         versions.set(collection, versionOf(collection) + 1);

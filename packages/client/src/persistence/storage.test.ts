@@ -399,3 +399,28 @@ describe("indexeddb storage and other tabs", () => {
     expect(result.error?.message).toMatch(/reload the page/);
   });
 });
+
+describe("indexeddb storage shared by tabs", () => {
+  it("stores no cursors from a leader tab once a later one took sync over", async () => {
+    const name = `suite-${++databases}`;
+    const oldLeader = createIndexedDbStorage({ name });
+    const newLeader = createIndexedDbStorage({ name });
+    await opened(oldLeader);
+    await opened(newLeader);
+    await oldLeader.readSyncState({ lead: true });
+    await oldLeader.commit(commit({ cursors: new Map([["q", "c1"]]) }));
+    // The old leader froze; another tab took over from the stored cursors and moved them on.
+    expect((await newLeader.readSyncState({ lead: true })).data?.cursors).toEqual(new Map([["q", "c1"]]));
+    await newLeader.commit(commit({ cursors: new Map([["q", "c3"]]) }));
+    // The old leader runs again and commits what it received meanwhile: its documents count, its cursors do not.
+    await oldLeader.commit(commit({ documents: [{ collection: "todos", id: "t1", triples: [triple("t1", "title", "late", 7)] }], cursors: new Map([["q", "c2"], ["r", "c2"]]) }));
+    expect((await newLeader.readSyncState()).data?.cursors).toEqual(new Map([["q", "c3"]]));
+    expect(cells(await storedDocuments(newLeader), "t1")).toEqual({ title: "late" });
+    // Leading again, in a later term, its cursors count again.
+    await oldLeader.readSyncState({ lead: true });
+    await oldLeader.commit(commit({ cursors: new Map([["q", "c4"]]) }));
+    expect((await newLeader.readSyncState()).data?.cursors).toEqual(new Map([["q", "c4"]]));
+    await oldLeader.close();
+    await newLeader.close();
+  });
+});

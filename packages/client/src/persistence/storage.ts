@@ -76,6 +76,16 @@ export interface CommitOutcome {
 /** The sync part of what is stored. */
 export type SyncState = Pick<StoredState, "outbox" | "cursors">;
 
+/** Options of {@link ClientStorage.readSyncState}. */
+export interface SyncStateRead {
+  /**
+   * The reader takes sync over as the leader tab, in a new term: from then on the storage
+   * stores no cursors from a commit of an earlier term's leader (the same storage object in a
+   * tab that lost leadership), which may run late, after the new leader's.
+   */
+  readonly lead?: boolean;
+}
+
 /** What one storage transaction writes: it lands whole or not at all. */
 export interface StorageCommit {
   /**
@@ -151,9 +161,9 @@ export interface ClientStorage {
   readResult(key: string): Promise<DatabaseResult<StoredDocument[] | undefined>>;
   /**
    * Reads the writes not acknowledged yet and the cursors, as stored now: a tab taking over
-   * sync from another tab continues from there.
+   * sync from another tab continues from there (with `lead`, claiming the cursors for itself).
    */
-  readSyncState(): Promise<DatabaseResult<SyncState>>;
+  readSyncState(options?: SyncStateRead): Promise<DatabaseResult<SyncState>>;
   /**
    * In one transaction: deletes the stored documents of `collections` except those a pending
    * write touches, and the cursors whose query key `dropsCursor` accepts. Resolves with the

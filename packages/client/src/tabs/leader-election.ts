@@ -1,135 +1,179 @@
-import { type ReadonlySignal, signal } from "@preact/signals-core";
+import { computed, type ReadonlySignal, signal } from "@preact/signals-core";
+import { LeaderHeartbeat, type LeaderTiming } from "./leader-heartbeat.js";
+import { leaseElection } from "./lease-election.js";
+import { type PageEnvironment, pageEnvironment } from "./page-environment.js";
+
+export type { LeaderTiming } from "./leader-heartbeat.js";
 
 /** Whether this tab leads, decided among the app's tabs. */
 export interface LeaderElection {
-  /** True while this tab is the leader. Once true it stays true until {@link close}. */
+  /**
+   * True while this tab is the leader. Leadership can end before {@link close}: another tab
+   * takes it over when this one stops beating (frozen, or its main thread busy), and a leader
+   * hands it over when its page is frozen or hidden, and asks again when it comes back.
+   */
   readonly isLeader: ReadonlySignal<boolean>;
+  /**
+   * Whether a living leader is known: this tab leads, or the leader's heartbeat was heard lately.
+   * False while a silent leader is being replaced or a new one is being elected.
+   */
+  readonly hasLeader: ReadonlySignal<boolean>;
   /** Gives up leadership (or the wait for it): another tab takes over. */
   close(): void;
 }
 
-/** The subset of the Web Locks API used, so tests can pass their own. */
-export interface LockManagerLike {
-  request(name: string, options: { mode: "exclusive"; signal?: AbortSignal }, callback: () => Promise<void>): Promise<unknown>;
+/** What a lock request asks for: the subset of the Web Locks options used. */
+export interface LockRequestOptions {
+  readonly mode: "exclusive";
+  readonly signal?: AbortSignal;
+  /** Takes the lock from its holder, whose request then rejects with an `AbortError`. */
+  readonly steal?: boolean;
 }
 
-/** Timing of the BroadcastChannel fallback, in ms. */
-export interface LeaseTiming {
-  /** How often the leader says it is alive. Default 500. */
-  readonly heartbeatMs?: number;
-  /** Silence after which a follower claims leadership. Default 2 000. */
-  readonly timeoutMs?: number;
-  /** How long a claim waits for objections. Default 150. */
-  readonly claimMs?: number;
+/** The subset of the Web Locks API used, so tests can pass their own. */
+export interface LockManagerLike {
+  request(name: string, options: LockRequestOptions, callback: (lock: unknown) => Promise<void>): Promise<unknown>;
+}
+
+/** Options of {@link electLeader}. */
+export interface ElectionOptions {
+  readonly appId: string;
+  readonly tabId: string;
+  /** Default: `navigator.locks` where it exists, else the BroadcastChannel lease. */
+  readonly locks?: LockManagerLike | undefined;
+  readonly timing?: LeaderTiming | undefined;
+  /** Default: the page this tab runs in (see `pageEnvironment`). */
+  readonly page?: PageEnvironment | undefined;
 }
 
 /**
  * Elects one leader among the tabs of an app. With Web Locks (every current browser) the tab
  * holding the exclusive lock `trellis-leader:<appId>` leads; the browser releases it when the
  * tab closes, crashes or is discarded, and hands it to the next waiting tab at once. Without
- * Web Locks, a lease over the BroadcastChannel: the leader sends heartbeats, a follower that
- * hears none for `timeoutMs` claims, and the lowest tab id among simultaneous claims wins.
+ * Web Locks, a lease over the BroadcastChannel (see `leaseElection`).
+ *
+ * Either way the leader posts a heartbeat from its own timers (see `LeaderHeartbeat`), which a
+ * frozen page or a busy main thread does not run: a follower that hears none for `timeoutMs`
+ * takes leadership over — with Web Locks by stealing the lock — and the old leader steps down
+ * once it runs again (its lock request rejects, or it hears a heartbeat of a later term). A
+ * leader whose page is frozen or hidden hands leadership over at once, and asks again when the
+ * page resumes or shows again.
  *
  * @example
  * const election = electLeader({ appId, tabId });
  * effect(() => election.isLeader.value && startSyncing());
  */
-export function electLeader(options: { appId: string; tabId: string; locks?: LockManagerLike | undefined; timing?: LeaseTiming }): LeaderElection {
+export function electLeader(options: ElectionOptions): LeaderElection {
   const locks = options.locks ?? (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks;
-  if (locks !== undefined) return lockElection(locks, `trellis-leader:${options.appId}`);
-  if (typeof BroadcastChannel !== "undefined") return leaseElection(`trellis-lease:${options.appId}`, options.tabId, options.timing ?? {});
-  // Nothing to coordinate with: this tab is alone.
-  return { isLeader: signal(true), close: () => {} };
+  const page = options.page ?? pageEnvironment(options.tabId);
+  if (typeof BroadcastChannel === "undefined") {
+    // Nothing to coordinate with: this tab is alone.
+    return { isLeader: signal(true), hasLeader: signal(true), close: () => {} };
+  }
+  const heartbeat = new LeaderHeartbeat(`trellis-leader:${options.appId}`, options.tabId, page, options.timing ?? {});
+  if (locks !== undefined) return new LockElection(locks, `trellis-leader:${options.appId}`, heartbeat, page);
+  return leaseElection(heartbeat, page);
 }
 
-function lockElection(locks: LockManagerLike, name: string): LeaderElection {
-  const isLeader = signal(false);
-  const abort = new AbortController();
-  let release!: () => void;
-  const held = new Promise<void>((resolve) => (release = resolve));
-  locks
-    .request(name, { mode: "exclusive", signal: abort.signal }, async () => {
-      isLeader.value = true;
-      await held;
-    })
-    .catch(() => {
-      // Aborted while waiting: this tab closed before it led.
-    });
-  return {
-    isLeader,
-    close() {
-      abort.abort();
-      release();
-    },
-  };
-}
+type Phase = "waiting" | "leading" | "paused" | "closed";
 
-type LeaseMessage = { readonly type: "heartbeat" | "claim" | "resign"; readonly tabId: string };
+/** The Web Locks election (see {@link electLeader}). */
+class LockElection implements LeaderElection {
+  readonly isLeader = signal(false);
+  readonly hasLeader: ReadonlySignal<boolean>;
+  private phase: Phase = "waiting";
+  /** Moves on with every request: a settling request of an earlier one is not this tab's news. */
+  private generation = 0;
+  private abortWaiting: (() => void) | undefined;
+  private release: (() => void) | undefined;
+  private readonly stops: (() => void)[] = [];
 
-function leaseElection(name: string, tabId: string, timing: LeaseTiming): LeaderElection {
-  const heartbeatMs = timing.heartbeatMs ?? 500;
-  const timeoutMs = timing.timeoutMs ?? 2_000;
-  const claimMs = timing.claimMs ?? 150;
-  const isLeader = signal(false);
-  const channel = new BroadcastChannel(name);
-  let heardAt = 0;
-  let claim: { readonly startedAt: number; isBeaten: boolean } | undefined;
-  let isClosed = false;
-  const post = (type: LeaseMessage["type"]) => channel.postMessage({ type, tabId } satisfies LeaseMessage);
+  constructor(
+    private readonly locks: LockManagerLike,
+    private readonly name: string,
+    private readonly heartbeat: LeaderHeartbeat,
+    page: PageEnvironment,
+  ) {
+    const isLeader = this.isLeader;
+    this.hasLeader = computed(() => isLeader.value || heartbeat.isLeaderHeard.value);
+    heartbeat.onSilence = () => this.phase === "waiting" && this.request(true);
+    heartbeat.onLaterLeader = () => this.phase === "leading" && this.lost();
+    this.stops.push(
+      page.listen((event) => {
+        if (event === "freeze" || event === "hide") this.pause();
+        else if (event === "resume" || event === "show") this.unpause();
+      }),
+    );
+    this.request(false);
+  }
 
-  channel.onmessage = (event: MessageEvent) => {
-    const message = event.data as LeaseMessage;
-    if (message?.tabId === undefined || message.tabId === tabId) return;
-    if (message.type === "heartbeat") {
-      heardAt = Date.now();
-      if (claim !== undefined) claim.isBeaten = true;
-    } else if (message.type === "claim") {
-      if (isLeader.peek()) post("heartbeat");
-      else if (claim !== undefined && message.tabId < tabId) claim.isBeaten = true;
-    } else if (message.type === "resign") {
-      heardAt = 0;
-      tick();
+  close(): void {
+    if (this.phase === "closed") return;
+    this.stepAside("closed");
+    for (const stop of this.stops.splice(0)) stop();
+    this.heartbeat.close();
+  }
+
+  /** Waits for the lock, or (`steal`) takes it from a holder that stopped beating. */
+  private request(steal: boolean): void {
+    this.abortWaiting?.();
+    this.abortWaiting = undefined;
+    const generation = ++this.generation;
+    this.phase = "waiting";
+    this.heartbeat.follow();
+    let options: LockRequestOptions = { mode: "exclusive", steal: true };
+    if (!steal) {
+      const abort = new AbortController();
+      this.abortWaiting = () => abort.abort();
+      options = { mode: "exclusive", signal: abort.signal };
     }
-  };
+    this.locks
+      .request(this.name, options, async () => {
+        if (generation !== this.generation || this.phase !== "waiting") return;
+        this.abortWaiting = undefined;
+        this.phase = "leading";
+        const held = new Promise<void>((resolve) => (this.release = resolve));
+        this.heartbeat.lead();
+        this.isLeader.value = true;
+        await held;
+      })
+      // Settled with this generation still current: the lock was stolen (a rejection), since
+      // every release of our own moves the generation on first. A rejection of an older one is
+      // an aborted wait.
+      .then(
+        () => generation === this.generation && this.lost(),
+        () => generation === this.generation && this.lost(),
+      );
+  }
 
-  let beatAt = 0;
-  const tick = () => {
-    if (isClosed) return;
-    const now = Date.now();
-    if (isLeader.peek()) {
-      if (now - beatAt >= heartbeatMs) {
-        beatAt = now;
-        post("heartbeat");
-      }
-      return;
-    }
-    if (claim !== undefined) {
-      if (claim.isBeaten) claim = undefined;
-      else if (now - claim.startedAt >= claimMs) {
-        claim = undefined;
-        isLeader.value = true;
-        post("heartbeat");
-      }
-      return;
-    }
-    if (now - heardAt >= timeoutMs) {
-      claim = { startedAt: now, isBeaten: false };
-      post("claim");
-    }
-  };
-  const timer = setInterval(tick, Math.min(heartbeatMs, claimMs));
-  // A new tab asks at once: a living leader answers a claim with a heartbeat.
-  heardAt = Date.now() - timeoutMs;
-  queueMicrotask(tick);
+  /** Another tab took leadership over: follow, and wait for the lock again. */
+  private lost(): void {
+    if (this.phase !== "leading") return;
+    this.stepAside("waiting");
+    this.request(false);
+  }
 
-  return {
-    isLeader,
-    close() {
-      if (isClosed) return;
-      isClosed = true;
-      clearInterval(timer);
-      if (isLeader.peek()) post("resign");
-      channel.close();
-    },
-  };
+  /** Frozen or hidden for the back/forward cache: hand leadership over, stop waiting for it. */
+  private pause(): void {
+    if (this.phase === "closed" || this.phase === "paused") return;
+    this.stepAside("paused");
+  }
+
+  private unpause(): void {
+    if (this.phase === "paused") this.request(false);
+  }
+
+  private stepAside(phase: Phase): void {
+    const wasLeading = this.phase === "leading";
+    this.generation++;
+    this.phase = phase;
+    this.abortWaiting?.();
+    this.abortWaiting = undefined;
+    const release = this.release;
+    this.release = undefined;
+    if (wasLeading) this.heartbeat.resign();
+    else this.heartbeat.follow();
+    this.isLeader.value = false;
+    release?.();
+  }
 }

@@ -1,14 +1,19 @@
 import "fake-indexeddb/auto";
 import { createSchema, t } from "@trellis/core";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { createClient, type TrellisClient } from "../create-client.js";
 import { createRandom, seedOf } from "../testing/fuzz-kit.js";
 import { FAST_RECONNECT, useServerProcess, waitFor } from "../testing/live-server.js";
+import { createFakeLocks } from "./fake-locks.js";
+import { type SimulatedPage, simulatePage } from "./page-environment.js";
 
 // Tabs of one browser profile (clients on one fake IndexedDB database and one BroadcastChannel)
-// and clients on other machines write at random while tabs close (the leader among them) and
-// new ones open. Once everything settles, every tab, every other client, the server and a tab
-// opened afresh from storage alone hold the same items. Seeds are fixed, printed on failure,
+// and clients on other machines write at random while tabs close (the leader among them), new
+// ones open, a tab's page freezes (and resumes later) and a tab's main thread is busy for longer
+// than a leader may be silent (so a leader is replaced, and steps down when it runs again). Once
+// everything settles, every tab, every other client, the server and a tab opened afresh from
+// storage alone hold the same items. Runs with the BroadcastChannel lease, and one with Web
+// Locks (an in-process lock manager shared by the tabs). Seeds are fixed, printed on failure,
 // and overridable with SEED.
 
 const schema = createSchema({
@@ -33,6 +38,8 @@ const live = useServerProcess();
 interface Replica {
   readonly name: string;
   readonly client: Client;
+  /** A tab's page (undefined for other machines). */
+  readonly page: SimulatedPage | undefined;
   /** What it follows: ALL, or LOW for bounded tabs. */
   readonly query: typeof ALL | typeof LOW;
   items(): readonly Row[];
@@ -40,43 +47,91 @@ interface Replica {
 
 function replica(name: string, appId: string, storage: "indexeddb" | "memory", isBounded = false): Replica {
   const bound = isBounded ? { cacheSize: 0 } : {};
-  const client = live.track(createClient({ schema, appId, serverUrl: live.server.url, storage, userId: "u", reconnect: FAST_RECONNECT, ...bound }));
+  const clientId = `${appId}-${name}`;
+  const page = storage === "indexeddb" ? simulatePage(clientId) : undefined;
+  const client = live.track(createClient({ schema, appId, clientId, serverUrl: live.server.url, storage, userId: "u", reconnect: FAST_RECONNECT, ...bound }));
   const query = isBounded ? LOW : ALL;
   const subscription = client.database.items.subscribe(query, () => {});
-  return { name, client, query, items: () => subscription.getCurrentState().data ?? [] };
+  return { name, client, page, query, items: () => subscription.getCurrentState().data ?? [] };
 }
 
-const close = (replica: Replica) => live.untrack(replica.client);
+async function close(replica: Replica): Promise<void> {
+  await live.untrack(replica.client);
+  replica.page?.dispose();
+}
+
+/** Longer than a leader may be silent before a follower takes over (3 s by default). */
+const BUSY_MS = 3_500;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe("tabs and other machines, random writes, tabs closing and opening", () => {
   const seedFor = (fallback: number) => seedOf(process.env.SEED, fallback);
   it.each([
-    [3, 300, seedFor(0x7ab5_0001), false],
-    [4, 400, seedFor(0x7ab5_0002), false],
-    [3, 300, seedFor(0x7ab5_0003), true],
-  ])("%i tabs, %i steps, seed %i, tabs bounded %s: every tab, every client, the server and storage agree", async (tabCount, steps, seed, isBounded) => {
+    [3, 300, seedFor(0x7ab5_0001), false, false],
+    [4, 400, seedFor(0x7ab5_0002), false, true],
+    [3, 300, seedFor(0x7ab5_0003), true, false],
+  ])("%i tabs, %i steps, seed %i, tabs bounded %s, Web Locks %s: every tab, every client, the server and storage agree", async (tabCount, steps, seed, isBounded, withLocks) => {
     const random = createRandom(seed);
+    const navigator = (globalThis as { navigator?: unknown }).navigator;
+    if (withLocks) Object.defineProperty(globalThis, "navigator", { value: { locks: createFakeLocks() }, configurable: true, writable: true });
+    onTestFinished(() => void Object.defineProperty(globalThis, "navigator", { value: navigator, configurable: true, writable: true }));
     const appId = live.newApp("tab-converge");
     let opened = 0;
     const tab = () => replica(`tab${opened++}`, appId, "indexeddb", isBounded);
     const tabs = Array.from({ length: tabCount }, tab);
     const others = [replica("other0", appId, "memory"), replica("other1", appId, "memory")];
     const log: string[] = [];
+    /** The tab whose page is frozen, if one is. */
+    let frozen: Replica | undefined;
+    const awake = () => [...tabs.filter((each) => each !== frozen), ...others];
     const context = () => `SEED=${seed} (rerun with: SEED=${seed} npx vitest run packages/client/src/tabs/tab-convergence.test.ts)\nlast steps:\n${log.slice(-20).join("\n")}`;
     try {
       for (let step = 0; step < steps; step++) {
         if (random.chance(0.03)) {
-          // A tab closes (whichever it is, the leader too) and another opens.
+          // A tab closes (whichever it is, the leader or a frozen one too) and another opens.
           const closing = random.pick(tabs);
           tabs.splice(tabs.indexOf(closing), 1);
+          if (closing === frozen) frozen = undefined;
           await close(closing);
           tabs.push(tab());
           log.push(`${step} ${closing.name} closes, ${tabs.at(-1)!.name} opens`);
           continue;
         }
-        const writer = random.pick([...tabs, ...others]);
+        if (frozen === undefined ? random.chance(0.02) : random.chance(0.06)) {
+          // A tab's page freezes (a leader hands over at once), or the frozen one resumes.
+          if (frozen === undefined) {
+            frozen = random.pick(tabs);
+            frozen.page!.freeze();
+            log.push(`${step} ${frozen.name} freezes`);
+          } else {
+            frozen.page!.resume();
+            log.push(`${step} ${frozen.name} resumes`);
+            frozen = undefined;
+          }
+          continue;
+        }
+        if (random.chance(0.006)) {
+          // A tab's main thread is busy for longer than a leader may be silent; the others write meanwhile.
+          const busy = random.pick(tabs.filter((each) => each !== frozen));
+          busy.page!.block();
+          log.push(`${step} ${busy.name} is busy`);
+          const writers = awake().filter((each) => each !== busy);
+          const before = random.pick(writers);
+          log.push(`${step} ${before.name} ${await randomWrite(before, random)}`);
+          await sleep(BUSY_MS);
+          const after = random.pick(writers);
+          log.push(`${step} ${after.name} ${await randomWrite(after, random)}`);
+          busy.page!.unblock();
+          log.push(`${step} ${busy.name} runs again`);
+          continue;
+        }
+        const writer = random.pick(awake());
         log.push(`${step} ${writer.name} ${await randomWrite(writer, random)}`);
         if (random.chance(0.2)) await new Promise((resolve) => setTimeout(resolve, random.int(3)));
+      }
+      if (frozen !== undefined) {
+        frozen.page!.resume();
+        log.push(`end: ${frozen.name} resumes`);
       }
       const everyone = [...tabs, ...others];
       await waitFor(

@@ -1,4 +1,4 @@
-import { batch, computed, effect, type Signal, signal } from "@preact/signals-core";
+import { batch, computed, effect, signal } from "@preact/signals-core";
 import { type ClientMessage, DatabaseError, type DatabaseResult, fail, type NormalizedQuery, ok, type Triple } from "@trellis/core";
 import type { PersistentOutbox } from "../persistence/persistent-outbox.js";
 import type { PruneResult } from "../persistence/prune.js";
@@ -12,6 +12,7 @@ import type { RoomLink, SyncEngine } from "../sync/sync-engine.js";
 import type { SyncedQuery } from "../sync/synced-queries.js";
 import type { LeaderElection } from "./leader-election.js";
 import type { TabChannel, TabMessage } from "./tab-messages.js";
+import { TabQueries } from "./tab-queries.js";
 
 export interface TabSyncOptions {
   readonly engine: SyncEngine;
@@ -32,15 +33,6 @@ const PRUNE_ANSWER_MS = 10_000;
 
 const MAX_REMEMBERED_ACKS = 10_000;
 
-/** A follower's use of a synced query, answered through the leader until this tab leads. */
-interface ProxiedQuery {
-  readonly key: string;
-  readonly query: NormalizedQuery;
-  readonly cursor: string | null;
-  /** The engine's own use, once this tab leads. */
-  readonly inner: Signal<SyncedQuery | undefined>;
-}
-
 interface LeaderStatus {
   readonly state: ConnectionState;
   readonly pending: number;
@@ -54,8 +46,12 @@ interface LeaderStatus {
  * (`follow` / `answered` messages), its writes are stored by itself and then handed to the
  * leader to push (`push` / `acked`), and its connection state mirrors the leader's. What the
  * server sends reaches every tab through the `applied` messages (see `TabMirror`). A follower
- * that becomes the leader reads the stored outbox and cursors, takes over its own queries,
- * asks the others for theirs, and connects. See docs/design/014-multi-tab.md.
+ * that becomes the leader reads the stored outbox and cursors (claiming them for its term, so a
+ * replaced leader's cursors no longer count), takes over its own queries, asks the others for
+ * theirs, and connects. A leader that loses leadership (replaced while frozen or busy, or
+ * frozen itself) closes its socket and follows: its queries and unacknowledged writes go to
+ * the new leader. While no leader is known alive a follower's state is `connecting`. See
+ * docs/design/014-multi-tab.md and docs/design/031-leader-liveness.md.
  *
  * @example
  * const sync = new TabSync({ engine, outbox, channel, election, storage, durable, ready });
@@ -66,10 +62,13 @@ export class TabSync implements QuerySync, RoomTransport {
   private readonly isLeading = signal(false);
   private readonly leader = signal<LeaderStatus>({ state: "connecting", pending: 0, error: undefined, progress: undefined });
   private readonly ownPending = signal(0);
-  /** Follower: uses of synced queries, by query key. */
-  private readonly proxied = new Map<string, Set<ProxiedQuery>>();
-  /** Follower: queries the leader answered (or that an earlier run synced), by key. */
-  private readonly answers = new Map<string, Signal<boolean>>();
+  private readonly queries: TabQueries;
+  /** The tab that last announced itself leader: state messages of any other are stale. */
+  private leaderId: string | undefined;
+  /** Stops posting this tab's connection state, while it leads. */
+  private stopPostingState: (() => void) | undefined;
+  /** Rooms this tab is in: a follower keeps a socket of its own for them. */
+  private roomCount = 0;
   /** Leader: the followers' queries it syncs, by tab id then key. */
   private readonly served = new Map<string, Map<string, SyncedQuery>>();
   /** Leader: batch ids acknowledged lately, so a follower handing one over again is told, not pushed again. */
@@ -87,8 +86,12 @@ export class TabSync implements QuerySync, RoomTransport {
     const isLeading = this.isLeading;
     const leader = this.leader;
     const ownPending = this.ownPending;
+    const hasLeader = options.election.hasLeader;
+    this.queries = new TabQueries({ engine, channel, isLeading, isLeaderOffline: computed(() => leader.value.state === "offline") });
     const state = computed<ConnectionState>(() => {
       if (isLeading.value) return engine.connection.state;
+      // Leadership is being resolved: whatever the last leader said no longer holds.
+      if (!hasLeader.value) return "connecting";
       const status = leader.value;
       return status.state === "online" && ownPending.value > 0 ? "syncing" : status.state;
     });
@@ -118,6 +121,7 @@ export class TabSync implements QuerySync, RoomTransport {
       this.stops.push(
         effect(() => {
           if (options.election.isLeader.value) void this.lead();
+          else this.stepDown();
         }),
         onPageLifecycle(
           // A closing tab rarely gets to close its client: say goodbye so the leader releases its queries.
@@ -132,8 +136,7 @@ export class TabSync implements QuerySync, RoomTransport {
   // ---- what the client asks of sync ----
 
   follow(query: NormalizedQuery, cursor: string | null = null): SyncedQuery {
-    if (this.isLeading.peek()) return this.options.engine.follow(query, cursor);
-    return this.proxy(query, cursor);
+    return this.queries.follow(query, cursor);
   }
 
   async settle(query: NormalizedQuery): Promise<void> {
@@ -204,86 +207,61 @@ export class TabSync implements QuerySync, RoomTransport {
   }
 
   roomsChanged(count: number): void {
+    this.roomCount = count;
     if (this.isLeading.peek() || this.isClosed) return;
     if (count > 0 && this.wantsConnection) this.options.engine.connect();
     else if (count === 0) this.options.engine.disconnect();
   }
 
-  // ---- follower ----
-
-  private proxy(query: NormalizedQuery, cursor: string | null): SyncedQuery {
-    const key = JSON.stringify(query);
-    const use: ProxiedQuery = { key, query, cursor, inner: signal(undefined) };
-    let uses = this.proxied.get(key);
-    if (uses === undefined) {
-      this.proxied.set(key, (uses = new Set()));
-      this.options.channel.post({ type: "follow", key, query, cursor });
-    }
-    uses.add(use);
-    const answered = this.answerOf(key, cursor !== null || this.options.engine.hasCursor(key));
-    const leader = this.leader;
-    let hasSettled = false;
-    let isReleased = false;
-    const isAnswered = () => {
-      const inner = use.inner.value;
-      return inner === undefined ? answered.value || leader.value.state === "offline" : !inner.isLoading.value;
-    };
-    return {
-      isLoading: computed(() => {
-        // Latched, as for the engine's own queries: data once shown never goes back to loading.
-        if (!hasSettled) hasSettled = isAnswered();
-        return !hasSettled;
-      }),
-      // The leader's query once this tab leads; until then, what the leader said of it.
-      hasSynced: computed(() => use.inner.value?.hasSynced.value ?? answered.value),
-      answered: () =>
-        new Promise<void>((resolve) => {
-          const stop = effect(() => {
-            if (!isAnswered()) return;
-            resolve();
-            queueMicrotask(() => stop());
-          });
-        }).then(() => use.inner.peek()?.answered()),
-      release: () => {
-        if (isReleased) return;
-        isReleased = true;
-        const inner = use.inner.peek();
-        if (inner !== undefined) return inner.release();
-        uses.delete(use);
-        if (uses.size > 0 || this.proxied.get(key) !== uses) return;
-        this.proxied.delete(key);
-        this.options.channel.post({ type: "release", key });
-      },
-    };
-  }
-
-  private answerOf(key: string, isAnswered: boolean): Signal<boolean> {
-    let answer = this.answers.get(key);
-    if (answer === undefined) this.answers.set(key, (answer = signal(isAnswered)));
-    else if (isAnswered) answer.value = true;
-    return answer;
-  }
-
   // ---- leader ----
 
-  /** Takes over sync: the stored outbox and cursors, this tab's queries, then the connection. */
+  /**
+   * Takes over sync: the stored outbox and cursors (claimed for this term: see
+   * `ClientStorage.readSyncState`), this tab's queries, then the connection.
+   */
   private async lead(): Promise<void> {
-    const { engine, storage, channel } = this.options;
-    const stored = await storage.readSyncState();
-    if (this.isClosed) return;
+    const { engine, storage, channel, election } = this.options;
+    const stored = await storage.readSyncState({ lead: true });
+    // Lost again (or closed) while reading: the next leader claims for itself.
+    if (this.isClosed || this.isLeading.peek() || !election.isLeader.peek()) return;
     batch(() => {
       if (stored.data !== undefined) {
         engine.restored(stored.data.cursors);
         engine.adopt(stored.data.outbox);
       }
       this.isLeading.value = true;
-      for (const uses of this.proxied.values()) for (const use of uses) use.inner.value = engine.follow(use.query, use.cursor);
-      this.proxied.clear();
+      this.queries.lead();
     });
+    this.leaderId = channel.tabId;
     engine.setPushing(true);
-    this.stops.push(effect(() => this.postState(engine.connection.getCurrentState())));
+    this.stopPostingState = effect(() => this.postState(engine.connection.getCurrentState()));
     channel.post({ type: "leader" });
     if (this.wantsConnection) engine.connect();
+  }
+
+  /**
+   * Leadership went to another tab (or this page is frozen): close the socket, release what
+   * was synced for the followers, and follow; the next leader hears of this tab's queries and
+   * unacknowledged writes at once, or when it announces itself.
+   */
+  private stepDown(): void {
+    if (!this.isLeading.peek() || this.isClosed) return;
+    const { engine } = this.options;
+    this.stopPostingState?.();
+    this.stopPostingState = undefined;
+    engine.setPushing(false);
+    engine.disconnect();
+    for (const from of [...this.served.keys()]) this.unserve(from);
+    batch(() => {
+      this.isLeading.value = false;
+      this.leaderId = undefined;
+      this.leader.value = { state: "connecting", pending: 0, error: undefined, progress: undefined };
+      this.queries.stepDown();
+      this.ownPending.value = engine.pendingEntries().length;
+    });
+    // Rooms are this tab's own: it keeps a socket for them, as any follower in a room does.
+    if (this.roomCount > 0 && this.wantsConnection) engine.connect();
+    this.introduce();
   }
 
   private postState({ state, pending, lastError, progress }: ConnectionStatus): void {
@@ -380,6 +358,7 @@ export class TabSync implements QuerySync, RoomTransport {
     }
     switch (message.type) {
       case "state":
+        if (this.leaderId !== undefined && message.from !== this.leaderId) return;
         this.leader.value = {
           state: message.state,
           pending: message.pending,
@@ -388,13 +367,14 @@ export class TabSync implements QuerySync, RoomTransport {
         };
         return;
       case "answered":
-        this.answerOf(message.key, true);
+        this.queries.answer(message.key);
         return;
       case "acked":
         engine.dropEntries(message.batchIds);
         this.ownPending.value = engine.pendingEntries().length;
         return;
       case "leader":
+        this.leaderId = message.from;
         return this.introduce();
     }
   }
@@ -402,10 +382,7 @@ export class TabSync implements QuerySync, RoomTransport {
   /** Tells a leader that knows nothing of this tab its queries and unacknowledged writes. */
   private introduce(): void {
     const { engine, channel } = this.options;
-    for (const [key, uses] of this.proxied) {
-      const [first] = uses;
-      if (first !== undefined) channel.post({ type: "follow", key, query: first.query, cursor: first.cursor });
-    }
+    this.queries.announce();
     channel.post({ type: "push", entries: engine.pendingEntries() });
     if (!this.wantsConnection) channel.post({ type: "connect", wanted: false });
   }
