@@ -10,7 +10,7 @@ import type { FaultHook } from "./faults.js";
 import type { OriginPolicy } from "./origin-policy.js";
 import type { RuleUser } from "./permissions/permissions.js";
 import { NDJSON_PUSH, readStreamedPush } from "./streamed-push.js";
-import { receiveCostMs, type WorkShares } from "./work-shares.js";
+import { receiveCostMs, refusedCostMs, type WorkShares } from "./work-shares.js";
 
 /** What the HTTP endpoints share with the rest of the server. */
 export interface HttpContext extends AdminContext {
@@ -230,7 +230,9 @@ async function answerQuery(context: HttpContext, body: string, caller: Caller): 
     }
     const started = performance.now();
     const answer = hub.data.query(parsed.data.query, parsed.data.cursor, caller.user);
-    share.spend(performance.now() - started + receiveCostMs(body.length));
+    const isRefused = answer.error !== undefined && answer.error.code !== "STORAGE" && answer.error.code !== "INTERNAL";
+    const ms = performance.now() - started + receiveCostMs(body.length);
+    share.spend(isRefused ? refusedCostMs(ms) : ms);
     return answer;
   } finally {
     context.work.release(key);

@@ -19,7 +19,7 @@ import type { RoomError, RoomMember } from "./rooms.js";
 import { StatusCoalescer } from "./status-coalescer.js";
 import { TokenBucket } from "./token-bucket.js";
 import { TokenLifetime } from "./token-lifetime.js";
-import { receiveCostMs, type WorkShare, type WorkShares } from "./work-shares.js";
+import { receiveCostMs, refusedCostMs, type WorkShare, type WorkShares } from "./work-shares.js";
 
 /** What every session of a server shares. */
 export interface SessionContext {
@@ -77,6 +77,8 @@ export class Session implements Peer {
   private readonly statuses: StatusCoalescer;
   private readonly helloDeadline: ReturnType<typeof setTimeout>;
   private readonly token: TokenLifetime;
+  /** Whether the frame being handled was refused (answered with a client's-fault error): it costs more. */
+  private wasRefused = false;
 
   constructor(
     private readonly socket: WebSocket,
@@ -104,6 +106,7 @@ export class Session implements Peer {
   }
 
   send(message: ServerMessage, text?: string): void {
+    if (message.type === "error" && (message.code === "PROTOCOL" || message.code === "VALIDATION" || message.code === "UNAUTHORIZED")) this.wasRefused = true;
     if (this.phase === "closed" || this.statuses.offer(message)) return;
     this.sendNow(message, text);
   }
@@ -139,6 +142,7 @@ export class Session implements Peer {
     const started = performance.now();
     let isCounted = true;
     let bytes = 0;
+    this.wasRefused = false;
     try {
       if (isBinary) {
         this.send({ type: "error", code: "PROTOCOL", message: "Binary frames are not part of the protocol; send JSON text frames." });
@@ -162,7 +166,10 @@ export class Session implements Peer {
     } catch (error) {
       this.failed("frame", error);
     } finally {
-      if (isCounted) this.charge(performance.now() - started + receiveCostMs(bytes));
+      if (isCounted) {
+        const ms = performance.now() - started + receiveCostMs(bytes);
+        this.charge(this.wasRefused ? refusedCostMs(ms) : ms);
+      }
     }
   }
 

@@ -12,6 +12,18 @@ export function receiveCostMs(bytes: number): number {
   return (bytes / (1024 * 1024)) * RECEIVE_MS_PER_MIB;
 }
 
+/**
+ * A refused message (a malformed frame, a query over the cost limit, a room message over its
+ * rate) costs ten times its server time, and at least 10 ms. Well-behaved clients almost never
+ * send one, while a hostile client's traffic is mostly made of them; each runs in one piece and
+ * delays whatever arrives meanwhile, so counting them heavier makes them rarer while others
+ * wait. The floor covers what the handler's clock does not see of a small frame (its syscalls
+ * and framing), so a flood of tiny bad frames is slowed down too.
+ */
+export function refusedCostMs(ms: number): number {
+  return Math.max(ms, 1) * 10;
+}
+
 /** How recently another user must have been served for a user over its share to wait. */
 const CONTENTION_WINDOW_MS = 1_000;
 
