@@ -12,7 +12,8 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { extname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type BrowserContext, chromium } from "playwright-core";
+import { spawn } from "node:child_process";
+import { type Browser, type BrowserContext, chromium } from "playwright-core";
 
 /** The Chromium binary: `CHROMIUM_PATH`, else Debian's `/usr/bin/chromium`. */
 export const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -40,11 +41,50 @@ export function launchProfile(userDataDir: string): Promise<BrowserContext> {
 }
 
 /**
- * Bundles bench/src/browser/page with vite, minified as an app ships, resolving `@trellis/*` to
- * their built `dist/` (run `pnpm run build` first); returns a fresh folder holding `index.html`.
+ * Launches headless Chromium with its profile in `userDataDir` and a DevTools port, and attaches
+ * over CDP with `noDefaults`: Playwright's focus emulation, which keeps every page "visible" and
+ * makes Chromium ignore `Page.setWebLifecycleState` freezes, stays off in the profile's context
+ * (`browser.contexts()[0]`). `close` ends the browser process.
+ *
+ * @example
+ * const { browser, close } = await launchOverCdp(mkdtempSync(join(tmpdir(), "profile-")));
  */
-export async function buildBenchPage(): Promise<string> {
-  const root = fileURLToPath(new URL("../../src/browser/page/", import.meta.url));
+export async function launchOverCdp(userDataDir: string): Promise<{ readonly browser: Browser; close(): Promise<void> }> {
+  const child = spawn(chromiumPath, ["--headless", ...CHROMIUM_ARGS, "--remote-debugging-port=0", `--user-data-dir=${userDataDir}`, "about:blank"], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  const endpoint = await new Promise<string>((resolve, reject) => {
+    let output = "";
+    const timer = setTimeout(() => reject(new Error(`Chromium gave no DevTools endpoint: ${output}`)), 30_000);
+    child.stderr!.on("data", (chunk: Buffer) => {
+      output += String(chunk);
+      const found = /DevTools listening on (ws:\/\/\S+)/.exec(output);
+      if (found === null) return;
+      clearTimeout(timer);
+      resolve(found[1]!);
+    });
+    child.once("exit", (code) => reject(new Error(`Chromium exited (${code}): ${output}`)));
+  });
+  const browser = await chromium.connectOverCDP(endpoint, { noDefaults: true });
+  return {
+    browser,
+    async close() {
+      await browser.close();
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill();
+      await exited;
+    },
+  };
+}
+
+/**
+ * Bundles a page of bench/src/browser (`page` by default, the load benchmark's) with vite,
+ * minified as an app ships, resolving `@trellis/*` to their built `dist/` (run `pnpm run build`
+ * first); returns a fresh folder holding `index.html`.
+ */
+export async function buildBenchPage(page = "page"): Promise<string> {
+  const root = fileURLToPath(new URL(`../../src/browser/${page}/`, import.meta.url));
   const outDir = mkdtempSync(join(tmpdir(), "trellis-bench-page-"));
   const { build } = await import("vite");
   await build({

@@ -9,18 +9,24 @@
  * client API (`batch.execute` chunks), then reloads the page and measures; prints a markdown
  * table, and the same as JSON in bench/results/browser-latest.json.
  *
+ * Then the takeover time between tabs (see takeover.ts): a leader tab frozen, or busy with a long
+ * task, until the other tab shows an outside client's write; p50 over the runs.
+ *
  * Usage: node dist/browser/run.js [--smoke]
- * Environment: BENCH_SMOKE=1 (200 documents, one reload), BENCH_BROWSER_SIZES=10000,100000,
- * BENCH_BROWSER_RELOADS=3, BENCH_BROWSER_CHUNK=5000, CHROMIUM_PATH (default /usr/bin/chromium).
+ * Environment: BENCH_SMOKE=1 (200 documents, one reload, 2 + 1 takeovers), BENCH_BROWSER_SIZES=10000,100000,
+ * BENCH_BROWSER_RELOADS=3, BENCH_BROWSER_CHUNK=5000, BENCH_TAKEOVER_RUNS=10,3 (frozen, long task;
+ * 0,0 skips them), CHROMIUM_PATH (default /usr/bin/chromium).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { removeDataDir, startServerProcess } from "@trellis/server/testing";
 import type { BrowserContext } from "playwright-core";
 import { finishRun, runMain } from "../finish-run.js";
 import { median } from "../stats.js";
 import { buildBenchPage, chromiumPath, hasChromium, launchProfile, serveDir } from "./chromium.js";
 import type { LoadTimings, SeedTimings } from "./page/bench-page.js";
+import { measureTakeover, type TakeoverResult, takeoverTable } from "./takeover.js";
 
 /** As in the page: how many collections a database may spread over. */
 const COLLECTIONS = 20;
@@ -30,6 +36,8 @@ interface BrowserConfig {
   readonly sizes: readonly number[];
   readonly reloads: number;
   readonly chunk: number;
+  /** Takeovers measured: leader frozen, leader busy. */
+  readonly takeovers: { readonly freeze: number; readonly "long task": number };
 }
 
 function configFromEnv(env: NodeJS.ProcessEnv, isSmokeFlag: boolean): BrowserConfig {
@@ -40,7 +48,13 @@ function configFromEnv(env: NodeJS.ProcessEnv, isSmokeFlag: boolean): BrowserCon
     sizes: numbers(env.BENCH_BROWSER_SIZES) ?? (isSmoke ? [200] : [10_000, 100_000]),
     reloads: Number(env.BENCH_BROWSER_RELOADS ?? (isSmoke ? 1 : 3)),
     chunk: Number(env.BENCH_BROWSER_CHUNK ?? 5_000),
+    takeovers: takeoverRuns(env.BENCH_TAKEOVER_RUNS, isSmoke),
   };
+}
+
+function takeoverRuns(value: string | undefined, isSmoke: boolean): BrowserConfig["takeovers"] {
+  const [freeze, longTask] = (value ?? (isSmoke ? "2,1" : "10,3")).split(",").map(Number);
+  return { freeze: Number.isInteger(freeze) ? freeze! : 0, "long task": Number.isInteger(longTask) ? longTask! : 0 };
 }
 
 /** One reload's measurements: the page's timings plus the heap as CDP reports it. */
@@ -229,9 +243,32 @@ async function main(): Promise<number> {
     await server.close();
     rmSync(built, { recursive: true, force: true });
   }
+  const takeovers = await runTakeovers(config, failures);
   console.log(`\n${resultTable(results, config.reloads)}`);
+  if (takeovers.length > 0) console.log(`\n${takeoverTable(takeovers)}`);
   for (const result of results) console.log(JSON.stringify({ browser: result.documents, ...result }));
-  return finishRun({ started, resultsFile: "browser-latest.json", results: { config, results }, busyLoad: 1.6, failures });
+  for (const takeover of takeovers) console.log(JSON.stringify({ takeover: takeover.stop, ...takeover }));
+  return finishRun({ started, resultsFile: "browser-latest.json", results: { config, results, takeovers }, busyLoad: 1.6, failures });
+}
+
+/** The takeover rows: their own page and a `trellis-server` process. */
+async function runTakeovers(config: BrowserConfig, failures: string[]): Promise<TakeoverResult[]> {
+  if (config.takeovers.freeze + config.takeovers["long task"] === 0) return [];
+  console.log(`takeover between tabs: ${config.takeovers.freeze} frozen leader(s), ${config.takeovers["long task"]} busy one(s):`);
+  const built = await buildBenchPage("takeover-page");
+  const page = await serveDir(built);
+  const sync = await startServerProcess();
+  try {
+    return await measureTakeover(page.url, sync, config.takeovers);
+  } catch (error) {
+    failures.push(`takeover: ${error instanceof Error ? error.message : String(error)}`);
+    return [];
+  } finally {
+    await page.close();
+    await sync.stop();
+    removeDataDir(sync.dataDir);
+    rmSync(built, { recursive: true, force: true });
+  }
 }
 
 runMain(main);
