@@ -13,7 +13,7 @@
  * task, until the other tab shows an outside client's write; p50 over the runs.
  *
  * Usage: node dist/browser/run.js [--smoke]
- * Environment: BENCH_SMOKE=1 (200 documents, one reload, 2 + 1 takeovers), BENCH_BROWSER_SIZES=10000,100000,
+ * Environment: BENCH_SMOKE=1 (200 documents, one reload, one takeover of each kind), BENCH_BROWSER_SIZES=10000,100000,
  * BENCH_BROWSER_RELOADS=3, BENCH_BROWSER_CHUNK=5000, BENCH_TAKEOVER_RUNS=10,3 (frozen, long task;
  * 0,0 skips them), CHROMIUM_PATH (default /usr/bin/chromium).
  */
@@ -53,7 +53,7 @@ function configFromEnv(env: NodeJS.ProcessEnv, isSmokeFlag: boolean): BrowserCon
 }
 
 function takeoverRuns(value: string | undefined, isSmoke: boolean): BrowserConfig["takeovers"] {
-  const [freeze, longTask] = (value ?? (isSmoke ? "2,1" : "10,3")).split(",").map(Number);
+  const [freeze, longTask] = (value ?? (isSmoke ? "1,1" : "10,3")).split(",").map(Number);
   return { freeze: Number.isInteger(freeze) ? freeze! : 0, "long task": Number.isInteger(longTask) ? longTask! : 0 };
 }
 
