@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ServerMessage, Triple } from "@trellis/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { AppHub, type Peer } from "./app-hub.js";
+import { AppHub } from "./app-hub.js";
+import type { Peer } from "./peer.js";
 import { FakePeer } from "./testing/fake-peer.js";
 import { documentTriples, futureHlc, query, sortedTriples, writer } from "./testing/raw-socket.js";
 

@@ -34,21 +34,12 @@ import type { FaultHook } from "./faults.js";
 import type { Permissions, RuleUser } from "./permissions/permissions.js";
 import { RuleReach } from "./permissions/rule-reach.js";
 import type { Log } from "./log.js";
+import type { Peer } from "./peer.js";
 import { RoomHub } from "./rooms.js";
 
 /** Where a hub sends a connection's messages. */
 /** The WebSocket close code for a server restarting what serves the connection: come back and resume. */
 const SERVICE_RESTART = 1012;
-
-export interface Peer {
-  /** `text`, when given, is `message` already serialized (shared by every peer that gets it). */
-  send(message: ServerMessage, text?: string): void;
-  /**
-   * Ends the connection from the server side (its app failed, 1011 by default, or is restarting,
-   * 1012); the client reconnects and resumes.
-   */
-  drop(reason: string, closeCode?: number): void;
-}
 
 /** What a hub is told by the server it runs in. */
 export interface HubOptions {

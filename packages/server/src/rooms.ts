@@ -1,5 +1,5 @@
 import type { DatabaseError, RoomAddress, ServerMessage, StatusValues } from "@trellis/core";
-import type { Peer } from "./app-hub.js";
+import type { Peer } from "./peer.js";
 
 /** Largest `emit` data or status object (its JSON, in UTF-8 bytes), per message and per merged status. */
 export const MAX_ROOM_PAYLOAD_BYTES = 64 * 1024;

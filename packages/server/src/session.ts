@@ -8,7 +8,8 @@ import {
 } from "@trellis/core";
 import type { WebSocket } from "ws";
 import type { Admission } from "./admission.js";
-import type { AppHub, Peer } from "./app-hub.js";
+import type { AppHub } from "./app-hub.js";
+import type { Peer } from "./peer.js";
 import type { AppHubs } from "./app-hubs.js";
 import type { Authenticate } from "./auth.js";
 import type { FaultHook } from "./faults.js";

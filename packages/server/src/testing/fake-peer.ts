@@ -1,6 +1,6 @@
 import type { ServerMessage, Triple } from "@trellis/core";
 import { expect } from "vitest";
-import type { Peer } from "../app-hub.js";
+import type { Peer } from "../peer.js";
 import type { RoomMember } from "../rooms.js";
 
 /** A connection as the hubs see it: every message it is sent, collected. For unit tests. */
