@@ -16,7 +16,7 @@ export interface AnyCollection {
  * collectionOf(client, preloaded, "useQuery") // client.database[preloaded.collection]
  */
 export function collectionOf(provided: TrellisClient<Schema> | undefined, preloaded: PreloadData<unknown>, hook: string): AnyCollection {
-  // Without a provider: the client created for the app the data names (SPEC §11).
+  // Without a provider: the client created for the app the data names (docs/react.md).
   const client = provided ?? findClient(preloaded.appId);
   if (client === undefined) {
     throw new Error(

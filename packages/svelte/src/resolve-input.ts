@@ -57,7 +57,7 @@ function isCollection(value: unknown): value is AnyCollection {
 }
 
 function collectionOf(provided: TrellisClient<Schema> | undefined, preloaded: PreloadData<unknown>, name: string): AnyCollection {
-  // Without a client given or set: the client created for the app the data names (SPEC §11).
+  // Without a client given or set: the client created for the app the data names (docs/svelte.md).
   const client = provided ?? findClient(preloaded.appId);
   if (client === undefined) {
     throw new Error(

@@ -11,8 +11,8 @@ import { normalizeAggregateQuery, runAggregate } from "./aggregate.js";
 import type { Operator } from "./query.js";
 
 /**
- * Differential test of aggregations and groupBy against SQLite's GROUP BY (SPEC §4: aggregates
- * "match SQLite's on the same data (NULL for undefined)"). Random documents go into a TripleStore
+ * Differential test of aggregations and groupBy against SQLite's GROUP BY (aggregates
+ * match SQLite's on the same data, NULL for undefined: docs/queries.md). Random documents go into a TripleStore
  * as raw stored values (wrong types and removals included) and, as read, into an SQLite table;
  * random aggregate queries (with and without groupBy, where, orderBy over groups and aggregates,
  * limit) must return the same rows in the same order. The read rules are written out again here,

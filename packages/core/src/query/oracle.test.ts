@@ -13,8 +13,8 @@ import type { Operator } from "./query.js";
 import { runQuery } from "./run-query.js";
 
 /**
- * Differential test of the query engine against SQLite (SPEC §4: "These rules match SQLite's on
- * the same data (NULL for undefined)"). One random data set goes into a TripleStore as raw
+ * Differential test of the query engine against SQLite (the query rules match SQLite's on
+ * the same data, NULL for undefined: docs/queries.md). One random data set goes into a TripleStore as raw
  * triples (wrong-typed values included) and, as read (fallbacks applied, NULL for undefined),
  * into an SQLite table. Random queries must return the same ids in the same order from both.
  * The read rules below are written out again here, independently of schema/read.ts.

@@ -15,7 +15,7 @@ import type { Operator } from "./query.js";
 import { runQuery } from "./run-query.js";
 
 /**
- * Differential test of relations against SQLite joins (SPEC §4). Random users, tags, posts and
+ * Differential test of relations against SQLite joins (docs/relations.md). Random users, tags, posts and
  * comments go into a TripleStore as raw triples (wrong-typed and dangling refs included) and, as
  * read (fallbacks applied, NULL for undefined), into SQLite tables plus a post_tags join table.
  * Random queries with relations (forward refs, refMany, reverse relations through a ref or a

@@ -3,7 +3,7 @@ import type { FieldSpec } from "./field.js";
 /**
  * The value a stored field reads as, in comparable form (dates as epoch milliseconds):
  * a value of the wrong type reads as missing, and a missing value reads as the fallback.
- * This is the one place the read rules of the spec (§2 schema evolution) live; filters,
+ * This is the one place the read rules of schema evolution (docs/schema.md) live; filters,
  * ordering and materialisation all go through it.
  *
  * `createdAtMs` serves `t.date({ fallback: "now" })`, which reads as the document's creation time.

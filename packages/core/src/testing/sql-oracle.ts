@@ -2,7 +2,7 @@ import type { Operator } from "../query/query.js";
 
 /**
  * Helpers of the SQLite oracle tests (query engine, relations): seeded randomness and the SQL
- * form of one `where` condition under the read rules of SPEC §4. Test support only; not
+ * form of one `where` condition under the query engine's read rules (docs/queries.md). Test support only; not
  * exported from the package.
  */
 
