@@ -109,7 +109,7 @@ class LockElection implements LeaderElection {
 
   close(): void {
     if (this.phase === "closed") return;
-    this.stepAside("closed");
+    this.stepAside("closed", true);
     for (const stop of this.stops.splice(0)) stop();
     this.heartbeat.close();
   }
@@ -149,21 +149,22 @@ class LockElection implements LeaderElection {
   /** Another tab took leadership over: follow, and wait for the lock again. */
   private lost(): void {
     if (this.phase !== "leading") return;
-    this.stepAside("waiting");
+    this.stepAside("waiting", false);
     this.request(false);
   }
 
   /** Frozen or hidden for the back/forward cache: hand leadership over, stop waiting for it. */
   private pause(): void {
     if (this.phase === "closed" || this.phase === "paused") return;
-    this.stepAside("paused");
+    this.stepAside("paused", true);
   }
 
   private unpause(): void {
     if (this.phase === "paused") this.request(false);
   }
 
-  private stepAside(phase: Phase): void {
+  /** `resign`: tell the followers, so they need not wait out this tab's silence (not when replaced: the new leader beats already). */
+  private stepAside(phase: Phase, resign: boolean): void {
     const wasLeading = this.phase === "leading";
     this.generation++;
     this.phase = phase;
@@ -171,7 +172,7 @@ class LockElection implements LeaderElection {
     this.abortWaiting = undefined;
     const release = this.release;
     this.release = undefined;
-    if (wasLeading) this.heartbeat.resign();
+    if (wasLeading && resign) this.heartbeat.resign();
     else this.heartbeat.follow();
     this.isLeader.value = false;
     release?.();

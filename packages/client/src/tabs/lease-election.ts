@@ -24,9 +24,10 @@ export function leaseElection(heartbeat: LeaderHeartbeat, page: PageEnvironment)
     claim?.timer();
     claim = undefined;
   };
-  const stepAside = () => {
+  /** `resign`: tell the followers (not when replaced: the new leader beats already). */
+  const stepAside = (resign: boolean) => {
     dropClaim();
-    if (isLeader.peek()) heartbeat.resign();
+    if (isLeader.peek() && resign) heartbeat.resign();
     else heartbeat.follow();
     isLeader.value = false;
   };
@@ -54,9 +55,9 @@ export function leaseElection(heartbeat: LeaderHeartbeat, page: PageEnvironment)
   };
   heartbeat.onHeartbeat = (message) => {
     if (claim !== undefined) claim.isBeaten = true;
-    if (isLeader.peek() && heartbeat.outranks(message)) stepAside();
+    if (isLeader.peek() && heartbeat.outranks(message)) stepAside(false);
   };
-  heartbeat.onLaterLeader = () => stepAside();
+  heartbeat.onLaterLeader = () => stepAside(false);
   // The leader closed or was frozen: claim at once rather than wait out its silence.
   heartbeat.onResign = () => {
     if (isPaused || isClosed) return;
@@ -67,7 +68,7 @@ export function leaseElection(heartbeat: LeaderHeartbeat, page: PageEnvironment)
   const stopListening = page.listen((event) => {
     if (event === "freeze" || event === "hide") {
       isPaused = true;
-      stepAside();
+      stepAside(true);
     } else if ((event === "resume" || event === "show") && isPaused) {
       isPaused = false;
       heartbeat.expectSilence();
@@ -81,7 +82,7 @@ export function leaseElection(heartbeat: LeaderHeartbeat, page: PageEnvironment)
     close() {
       if (isClosed) return;
       isClosed = true;
-      stepAside();
+      stepAside(true);
       stopListening();
       heartbeat.close();
     },
