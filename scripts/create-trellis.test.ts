@@ -1,15 +1,16 @@
 // Starts apps as a newcomer does before the packages are on npm (packages/create-trellis/README.md):
 // the scaffolder from its tarball, run with npx in a fresh folder outside this workspace, with the
 // `@trellis/*` tarballs of `npm run pack`; then installs each app with plain npm, type-checks and
-// builds it. The Next.js and SvelteKit apps are also served against their own `trellis-server`,
-// whose todos must be in the page's HTML: the server-side preload works.
-import { execFileSync, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+// builds it. The Next.js and SvelteKit apps are also served against their own `trellis-server`:
+// its todos must be in the page's HTML, and the page must follow it live in Chromium.
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { hasChromium, launchBrowser, recordPageOutput } from "../packages/client/e2e/harness.js";
 import { type NodeApp, startNodeApp } from "../packages/client/e2e/node-app.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -25,10 +26,11 @@ beforeAll(() => {
   folder = mkdtempSync(join(tmpdir(), "trellis-create-"));
 });
 
-// Three apps' node_modules take a while to delete on a busy machine.
+// Three apps' node_modules take tens of seconds to delete on a busy machine: a detached `rm`
+// deletes them after the tests instead.
 afterAll(() => {
-  rmSync(folder, { recursive: true, force: true });
-}, 60_000);
+  spawn("rm", ["-rf", folder], { detached: true, stdio: "ignore" }).unref();
+});
 
 const createTrellis = (args: readonly string[]) => spawnSync("npx", ["--yes", "--package", SCAFFOLDER, "create-trellis", ...args], { cwd: folder, encoding: "utf8", env: ENV });
 const readJson = (path: string) => JSON.parse(readFileSync(path, "utf8"));
@@ -72,14 +74,24 @@ function install(app: string): void {
   const sqlite = dirname(createRequire(join(ROOT, "packages/server/package.json")).resolve("better-sqlite3/package.json"));
   mkdirSync(join(app, "node_modules/better-sqlite3/build/Release"), { recursive: true });
   copyFileSync(join(sqlite, "build/Release/better_sqlite3.node"), join(app, "node_modules/better-sqlite3/build/Release/better_sqlite3.node"));
-  expect(run("npx", ["trellis-server", "--version"], app).trim()).toContain("0.1.0");
+  expect(run(process.execPath, [join(app, "node_modules/.bin/trellis-server"), "--version"], app).trim()).toContain("0.1.0");
 }
 
+/** The todo list's markup in a page (the page's data also holds the todos, elsewhere). */
+const listIn = (html: string) => html.match(/<ul data-testid="todos"[^>]*>(.*?)<\/ul>/s)?.[1];
+
+let browser: Promise<Awaited<ReturnType<typeof launchBrowser>>> | undefined;
+afterAll(async () => {
+  await (await browser)?.close();
+});
+
 /**
- * Runs the app's own `trellis-server` with a todo in it and the built app (`serve`) against it,
- * and returns the app's first page as served.
+ * Runs the app's own `trellis-server` with a todo in it and the built app (`serve`) against it.
+ * The page's HTML must hold the todo (the server-side preload); then, where Chromium is
+ * installed, a todo added in one browser must show in another, and its tick come back, with no
+ * error in either console.
  */
-async function servePage(app: string, appId: string, serve: (port: number) => readonly string[], portEnv: (port: number) => NodeJS.ProcessEnv = () => ({})): Promise<{ status: number; html: string }> {
+async function expectServed(app: string, appId: string, serve: (port: number) => readonly string[], portEnv: (port: number) => NodeJS.ProcessEnv = () => ({})): Promise<void> {
   const started: NodeApp[] = [];
   try {
     const server = await startNodeApp({ name: "trellis-server", cwd: app, args: (port) => [join(app, "node_modules/.bin/trellis-server"), "--port", String(port), "--data", join(app, "data")] });
@@ -102,15 +114,31 @@ async function servePage(app: string, appId: string, serve: (port: number) => re
     execFileSync(process.execPath, ["--input-type=module", "-e", seed], { cwd: app, stdio: ["ignore", "pipe", "pipe"] });
     const page = await startNodeApp({ name: "the app", cwd: app, args: serve, env: (port) => ({ ...ENV, ...portEnv(port), TRELLIS_URL: serverUrl }), isGroup: true });
     started.push(page);
+
     const response = await fetch(page.url);
-    return { status: response.status, html: await response.text() };
+    expect(response.status).toBe(200);
+    expect(listIn(await response.text())).toContain("seeded on the server");
+    if (!hasChromium) return;
+
+    browser ??= launchBrowser();
+    const [alice, bob] = await Promise.all([(await browser).newContext(), (await browser).newContext()]);
+    try {
+      const [pageA, pageB] = await Promise.all([alice.newPage(), bob.newPage()]);
+      const outputs = [recordPageOutput(pageA), recordPageOutput(pageB)];
+      await Promise.all([pageA.goto(page.url), pageB.goto(page.url)]);
+      await pageA.getByLabel("New todo").fill("added in a browser");
+      await pageA.getByRole("button", { name: "Add" }).click();
+      const added = (on: typeof pageA) => on.getByTestId("todos").locator("li", { hasText: "added in a browser" }).locator("input");
+      await added(pageB).check({ timeout: 15_000 });
+      await expect.poll(() => added(pageA).isChecked(), { timeout: 10_000 }).toBe(true);
+      expect(outputs.flatMap((output) => output.errors)).toEqual([]);
+    } finally {
+      await Promise.all([alice.close(), bob.close()]);
+    }
   } finally {
     for (const child of started.reverse()) await child.stop();
   }
 }
-
-/** The todo list's markup in a page (the page's data also holds the todos, elsewhere). */
-const listIn = (html: string) => html.match(/<ul data-testid="todos"[^>]*>(.*?)<\/ul>/s)?.[1];
 
 it("writes a React app from the tarball that installs with npm, type-checks and builds", { timeout: 120_000 }, () => {
   const { app, manifest } = scaffold("react", "my-app", "examples/react-todo");
@@ -126,13 +154,13 @@ it("writes a React app from the tarball that installs with npm, type-checks and 
   expect(again.stderr).toContain("my-app is not empty");
 
   install(app);
-  run("npx", ["tsc", "--noEmit"], app);
+  run("npm", ["run", "typecheck"], app);
   run("npm", ["run", "build"], app);
   expect(readFileSync(join(app, "dist/index.html"), "utf8")).toMatch(/<script type="module" crossorigin src="\/assets\/index-[\w-]+\.js">/);
   expect(readdirSync(join(app, "dist/assets")).some((file) => file.endsWith(".js"))).toBe(true);
 });
 
-it("writes a Next.js app that type-checks, builds and serves its todos preloaded in the HTML", { timeout: 150_000 }, async () => {
+it("writes a Next.js app that type-checks, builds, preloads its todos into the HTML and follows them live", { timeout: 200_000 }, async () => {
   const { app, manifest } = scaffold("nextjs", "next-app", "examples/nextjs");
   for (const file of ["next.config.mjs", "tsconfig.json", "app/schema.ts", "app/layout.tsx", "app/page.tsx", "app/trellis-app.tsx", "app/todo-list.tsx"]) expect(existsSync(join(app, file)), file).toBe(true);
   expect(readFileSync(join(app, "app/page.tsx"), "utf8")).toContain('process.env.TRELLIS_APP_ID ?? "next-app"');
@@ -143,19 +171,17 @@ it("writes a Next.js app that type-checks, builds and serves its todos preloaded
 
   install(app);
   const tsconfig = readFileSync(join(app, "tsconfig.json"), "utf8");
-  run("npx", ["tsc", "--noEmit"], app);
+  run("npm", ["run", "typecheck"], app);
   run("npm", ["run", "build"], app);
   expect(readFileSync(join(app, ".next/BUILD_ID"), "utf8")).toMatch(/\S/);
   expect(existsSync(join(app, "next-env.d.ts"))).toBe(true);
   // Next.js rewrites a tsconfig.json it disagrees with: the template's must be left as written.
   expect(readFileSync(join(app, "tsconfig.json"), "utf8")).toBe(tsconfig);
 
-  const { status, html } = await servePage(app, "next-app", (port) => [join(app, "node_modules/next/dist/bin/next"), "start", "--hostname", "127.0.0.1", "--port", String(port)]);
-  expect(status).toBe(200);
-  expect(listIn(html)).toContain("seeded on the server");
+  await expectServed(app, "next-app", (port) => [join(app, "node_modules/next/dist/bin/next"), "start", "--hostname", "127.0.0.1", "--port", String(port)]);
 });
 
-it("writes a SvelteKit app that type-checks, builds and serves its todos preloaded in the HTML", { timeout: 150_000 }, async () => {
+it("writes a SvelteKit app that type-checks, builds, preloads its todos into the HTML and follows them live", { timeout: 200_000 }, async () => {
   const { app, manifest } = scaffold("sveltekit", "svelte-app", "examples/sveltekit");
   for (const file of ["svelte.config.js", "vite.config.ts", "tsconfig.json", "src/app.html", "src/lib/schema.ts", "src/lib/trellis.ts", "src/routes/+page.server.ts", "src/routes/+page.svelte"]) expect(existsSync(join(app, file)), file).toBe(true);
   expect(readFileSync(join(app, "src/lib/server/settings.ts"), "utf8")).toContain('env.TRELLIS_APP_ID ?? "svelte-app"');
@@ -168,7 +194,5 @@ it("writes a SvelteKit app that type-checks, builds and serves its todos preload
   expect(readdirSync(join(app, "build/client/_app/immutable/entry")).some((file) => file.endsWith(".js"))).toBe(true);
 
   // adapter-node's server takes its port and address from the environment.
-  const { status, html } = await servePage(app, "svelte-app", () => [join(app, "build/index.js")], (port) => ({ PORT: String(port), HOST: "127.0.0.1" }));
-  expect(status).toBe(200);
-  expect(listIn(html)).toContain("seeded on the server");
+  await expectServed(app, "svelte-app", () => [join(app, "build/index.js")], (port) => ({ PORT: String(port), HOST: "127.0.0.1" }));
 });

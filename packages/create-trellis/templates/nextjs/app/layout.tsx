@@ -1,7 +1,8 @@
 import type { Metadata } from "next";
 import type { ReactNode } from "react";
 
-export const metadata: Metadata = { title: "{{name}}" };
+// No icon file: an empty one keeps browsers from asking for /favicon.ico.
+export const metadata: Metadata = { title: "{{name}}", icons: { icon: "data:," } };
 
 export default function RootLayout({ children }: { readonly children: ReactNode }) {
   return (

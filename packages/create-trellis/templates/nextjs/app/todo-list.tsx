@@ -36,8 +36,9 @@ export function TodoList({ preloaded }: { readonly preloaded: PreloadData<Todo, 
       <ul data-testid="todos" style={{ listStyle: "none", padding: 0 }}>
         {todos?.map((todo) => (
           <li key={todo.id}>
-            <label style={{ textDecoration: todo.done ? "line-through" : "none" }}>
-              <input type="checkbox" checked={todo.done} onChange={() => void todosCollection.update({ id: todo.id, fields: { done: !todo.done } }).then(report)} /> {todo.text}
+            <label>
+              <input type="checkbox" checked={todo.done} onChange={() => void todosCollection.update({ id: todo.id, fields: { done: !todo.done } }).then(report)} />{" "}
+              <span style={{ textDecoration: todo.done ? "line-through" : "none" }}>{todo.text}</span>
             </label>
           </li>
         ))}
