@@ -1,4 +1,5 @@
 import { type DatabaseResult, fail, ok } from "./errors.js";
+import { ID_RULE, isId } from "./ids.js";
 
 /**
  * A Hybrid Logical Clock reading. `ticks` packs wall time and a logical counter into one
@@ -15,7 +16,6 @@ export interface Hlc {
 export const TICKS_PER_MS = 1024;
 // 2^53 / 1024 ms is about the year 2248: every tick value stays an exact double until then.
 const ENCODED_TICKS_WIDTH = 11; // Number.MAX_SAFE_INTEGER in base 36 has 11 digits.
-const NODE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** Default for how far ahead of the local wall clock a remote clock may be. */
 export const DEFAULT_MAX_DRIFT_MS = 60_000;
@@ -48,7 +48,7 @@ export function decodeHlc(text: unknown): DatabaseResult<Hlc> {
   const digits = text.slice(0, ENCODED_TICKS_WIDTH);
   const node = text.slice(ENCODED_TICKS_WIDTH + 1);
   const ticks = /^[0-9a-z]+$/.test(digits) ? parseInt(digits, 36) : NaN;
-  if (!Number.isSafeInteger(ticks) || !NODE_ID_PATTERN.test(node)) {
+  if (!Number.isSafeInteger(ticks) || !isId(node)) {
     return fail("PROTOCOL", `Malformed HLC ${JSON.stringify(text)}.`);
   }
   return ok({ ticks, node });
@@ -98,8 +98,8 @@ export interface Clock {
  */
 export function createClock(options: ClockOptions): Clock {
   const { node } = options;
-  if (!NODE_ID_PATTERN.test(node)) {
-    throw new TypeError(`createClock: node id ${JSON.stringify(node)} must be 1-64 characters of [A-Za-z0-9_-].`);
+  if (!isId(node)) {
+    throw new TypeError(`createClock: node id ${JSON.stringify(node)} must be ${ID_RULE}.`);
   }
   const wallClock = options.wallClock ?? Date.now;
   const maxDriftMs = options.maxDriftMs ?? DEFAULT_MAX_DRIFT_MS;
@@ -115,7 +115,7 @@ export function createClock(options: ClockOptions): Clock {
       return { ticks: lastTicks, node };
     },
     receive(remote) {
-      if (!Number.isSafeInteger(remote.ticks) || remote.ticks < 0 || !NODE_ID_PATTERN.test(remote.node)) {
+      if (!Number.isSafeInteger(remote.ticks) || remote.ticks < 0 || !isId(remote.node)) {
         return fail("PROTOCOL", `Refused a malformed clock reading ${JSON.stringify(remote)}.`);
       }
       const wall = wallTicks();

@@ -1,4 +1,5 @@
 export { DatabaseError, type DatabaseErrorCode, type DatabaseResult, fail, ok } from "./errors.js";
+export { ID_PATTERN, ID_RULE, isId } from "./ids.js";
 export type { AnyFieldDef, FieldDef, FieldSpec, FieldType } from "./schema/field.js";
 export { t, type FieldOptions, type FieldValue, type JsonField, type JsonValue, type ObjectValue } from "./schema/t.js";
 export type {

@@ -2,9 +2,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { CREATED_BY_FIELD, type DatabaseResult, DELETED_FIELD, exceedsValueDepth, fail, ok, type Triple } from "@trellis/core";
-
-const APP_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+import { CREATED_BY_FIELD, type DatabaseResult, DELETED_FIELD, exceedsValueDepth, fail, ID_RULE, isId, ok, type Triple } from "@trellis/core";
 
 /** What a batch of pushed triples did. */
 export interface ApplyResult {
@@ -121,7 +119,7 @@ export class AppDatabase {
 
   /** VALIDATION unless `appId` is one the server can keep a file for. */
   static checkAppId(appId: string): DatabaseResult<void> {
-    return APP_ID_PATTERN.test(appId) ? ok(undefined) : fail("VALIDATION", `App id ${JSON.stringify(appId)} must be 1-64 characters of [A-Za-z0-9_-].`);
+    return isId(appId) ? ok(undefined) : fail("VALIDATION", `App id ${JSON.stringify(appId)} must be ${ID_RULE}.`);
   }
 
   /** Merges one batch of triples in one durable transaction; throws the batch's error if it is refused. */

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type DatabaseError, type DatabaseErrorCode, type DatabaseResult, fail, jsonShapeProblem, ok, parseClientValue, type Triple } from "@trellis/core";
+import { type DatabaseError, type DatabaseErrorCode, type DatabaseResult, fail, ID_RULE, isId, jsonShapeProblem, ok, parseClientValue, type Triple } from "@trellis/core";
 import type { AppHubs } from "./app-hubs.js";
 import { type AdminContext, answerAdmin } from "./apps/admin-api.js";
 import type { Authenticate, Identity } from "./auth.js";
@@ -257,7 +257,7 @@ async function push(context: HttpContext, envelope: Record<"appId" | "clientId" 
   const { appId, clientId, batchId } = envelope;
   const checked = parseClientValue({ type: "push", batchId, triples: [] });
   if (checked.error) return checked;
-  if (typeof clientId !== "string" || !/^[A-Za-z0-9_-]{1,64}$/.test(clientId)) return fail("PROTOCOL", "clientId must be 1-64 characters of [A-Za-z0-9_-].");
+  if (!isId(clientId)) return fail("PROTOCOL", `clientId must be ${ID_RULE}.`);
   const hub = hubOf(context, appId, caller);
   if (hub.error) return hub;
   const pushed = await hub.data.push(undefined, triples, caller.user);

@@ -15,6 +15,7 @@ import {
 import type { FieldSpec, FieldType } from "../schema/field.js";
 import { DELETED_FIELD, type DocumentRef, type Triple } from "../triples.js";
 import { containersOf, jsonShapeProblem, MAX_VALUE_CONTAINERS } from "./json-shape.js";
+import { ID_RULE, isId } from "../ids.js";
 import { type ClientMessage, DEFAULT_MAX_FRAME_BYTES, helloMessage, MAX_HELD_IDS, PROTOCOL_VERSION, type RoomAddress, type ServerMessage, type StatusValues } from "./messages.js";
 
 /** Limits of {@link parseClientMessage} / {@link parseServerMessage}. */
@@ -23,8 +24,6 @@ export interface ParseLimits {
   readonly maxBytes?: number;
 }
 
-/** App, client, query and batch ids: the pattern of `createClock` / `createClient`. */
-const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 /** Collection and field names: the pattern of `createSchema`. */
 const NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 /** Keys that could reach an object's prototype; refused anywhere in a frame. */
@@ -138,8 +137,8 @@ function list(value: unknown, path: string, max: number, what: string): readonly
 }
 
 function id(value: unknown, path: string): string {
-  if (typeof value !== "string" || !ID_PATTERN.test(value)) {
-    throw new Invalid(path, `expected 1-64 characters of [A-Za-z0-9_-], got ${describe(value)}`);
+  if (!isId(value)) {
+    throw new Invalid(path, `expected ${ID_RULE}, got ${describe(value)}`);
   }
   return value;
 }
