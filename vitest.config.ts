@@ -15,6 +15,7 @@ export default defineConfig({
     // e2e/: browser tests in Chromium (see docs/design/012-browser-tests.md).
     include: ["packages/*/src/**/*.test.ts", "packages/*/src/**/*.test.tsx", "packages/*/e2e/**/*.test.ts", "examples/*/e2e/**/*.test.ts", "scripts/**/*.test.ts"],
     typecheck: { enabled: true, include: ["packages/*/src/**/*.test-d.ts"], tsconfig: "./tsconfig.json" },
+    setupFiles: ["packages/client/src/testing/sync-code.ts"],
     testTimeout: 60_000,
     reporters: ["default", "./scripts/summary-reporter.ts"],
   },

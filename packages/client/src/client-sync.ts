@@ -1,20 +1,15 @@
-import { type Clock, DatabaseError, type DatabaseResult, normalizeQuery, ok, type Schema, type Triple, type TripleStore, type WriteListener } from "@trellis/core";
-import { type PrunedSync, type PruneResult, pruneStorage } from "./persistence/prune.js";
-import type { ClientOptions } from "./create-client.js";
-import { generateId } from "./generate-id.js";
+import { type Clock, type DatabaseResult, ok, type Schema, type Triple, type TripleStore, type WriteListener } from "@trellis/core";
+import type { ClientAuth, ClientOptions } from "./create-client.js";
+import { DeferredSync } from "./deferred-sync.js";
 import type { ClientPersistence } from "./persistence/client-persistence.js";
+import type { PruneResult } from "./persistence/prune.js";
 import type { RoomTransport } from "./rooms/rooms.js";
 import type { ClientConnection } from "./sync/client-connection.js";
 import type { QuerySync } from "./sync/query-sync.js";
 import { checkServerUrl } from "./sync/server-url.js";
 import type { WriteError, WriteErrorListener } from "./sync/refused-writes.js";
-import { applyRemoteTriples } from "./sync/remote-apply.js";
-import { createDebugLog } from "./sync/debug-log.js";
-import { SyncEngine } from "./sync/sync-engine.js";
-import { electLeader } from "./tabs/leader-election.js";
-import { openTabChannel, type TabChannel } from "./tabs/tab-messages.js";
-import { TabMirror } from "./tabs/tab-mirror.js";
-import { TabSync } from "./tabs/tab-sync.js";
+import type { wireSync } from "./wire-sync.js";
+import { storeApplier } from "./sync/remote-apply.js";
 
 /** A client's sync as the rest of the client uses it: the engine itself, or the tabs' shared sync. */
 export interface ClientSync extends QuerySync, RoomTransport {
@@ -37,8 +32,8 @@ export interface AssembledSync {
   prune(): Promise<DatabaseResult<PruneResult>>;
   /** `client.onWriteError`: hears every refused change (in every tab of the app). */
   onWriteError(listener: WriteErrorListener): () => void;
-  /** Hands the cursors storage restored to the engine. */
-  restored(cursors: ReadonlyMap<string, string>): void;
+  /** Hands the cursors storage restored to the engine; settles once sync's code is there to take them. */
+  restored(cursors: ReadonlyMap<string, string>): Promise<void>;
   /** Closes sync, then (after storage) the tab channel. */
   close(): Promise<void>;
 }
@@ -46,7 +41,9 @@ export interface AssembledSync {
 /**
  * Wires a client's sync: the engine for its server, storage of what it applies, and — when
  * tabs share the app's IndexedDB database — the tab channel that mirrors every tab's writes
- * and elects the tab that owns the connection (see docs/design/014-multi-tab.md).
+ * and elects the tab that owns the connection (see docs/design/014-multi-tab.md). That code
+ * loads in parallel with storage (see `wireSync`); a {@link DeferredSync} stands in until then.
+ * Bad options throw here, at once.
  *
  * @example
  * const { sync, onWrite, start } = assembleSync(options, { store, clock, appId, clientId, persistence });
@@ -55,26 +52,9 @@ export function assembleSync<S extends Schema>(
   options: ClientOptions<S>,
   parts: { store: TripleStore; clock: Clock; appId: string; clientId: string; persistence: ClientPersistence | undefined },
 ): AssembledSync {
-  const { store, clock, appId, clientId, persistence } = parts;
-  const channel: TabChannel | undefined = persistence?.storage.kind === "indexeddb" ? openTabChannel(appId, clientId) : undefined;
-  const election = channel && electLeader({ appId, tabId: clientId });
-  const mirror =
-    channel &&
-    election &&
-    persistence &&
-    new TabMirror({
-      channel,
-      store,
-      clock,
-      election,
-      ready: persistence.ready,
-      announcesLeader: options.serverUrl === undefined,
-      apply: persistence.workingSet.apply,
-      forget: persistence.workingSet.forget,
-      stored: (versions) => persistence.workingSet.storedElsewhere(versions),
-      // A new tab gets what memory holds and what waits there for collections not loaded.
-      snapshot: () => [...store.triples(), ...persistence.workingSet.keptTriples()],
-    });
+  const { store, clock, persistence } = parts;
+  const serverUrl = options.serverUrl === undefined ? undefined : checkServerUrl(options.serverUrl);
+  const token = tokenOf(options.auth);
   const writeErrorListeners = new Set<WriteErrorListener>();
   const notifyWriteError = (change: WriteError) => {
     for (const listener of [...writeErrorListeners]) {
@@ -85,138 +65,77 @@ export function assembleSync<S extends Schema>(
       }
     }
   };
-  const stopHearingRefusals = channel?.listen((message) => {
-    if (message.type !== "writeRefused") return;
-    const { code, message: text, details } = message.error;
-    for (const change of message.changes) notifyWriteError({ ...change, error: new DatabaseError(code as never, text, details) });
-  });
-  const engine =
-    options.serverUrl === undefined
-      ? undefined
-      : createEngine(options, {
-          store,
-          clock,
-          appId,
-          clientId,
-          ...persistence?.syncOptions(),
-          documentsQuery: (collection, ids) => {
-            const spec = Object.hasOwn(options.schema.collections, collection) ? options.schema.collections[collection] : undefined;
-            return spec && normalizeQuery(spec, { where: { id: { in: [...ids] } } }, options.schema.collections).data;
-          },
-          // A refused write rolled back: the documents as the server has them, in memory, storage
-          // and every tab. Applied as remote data: a change of a document the server no longer
-          // has (deleted meanwhile) makes no partial document; a pending create brings its own.
-          replaceDocuments: (documents, triples) => {
-            store.transact(() => {
-              if (persistence === undefined) {
-                store.forget(documents);
-                applyRemoteTriples(store, clock, triples);
-              } else {
-                persistence.workingSet.forget(documents);
-                persistence.workingSet.apply(triples);
-              }
-            });
-            persistence?.persister.documentsForgotten(documents);
-            persistence?.persister.documentsChanged(triples);
-            mirror?.shareForgotten(documents);
-            // Other tabs apply what tabs share as whole: they get the documents as they are now.
-            mirror?.share(documents.flatMap(({ collection, id }) => store.documentTriples(collection, id)));
-          },
-          onWriteError: (change) => {
-            notifyWriteError(change);
-            const { error, ...rest } = change;
-            channel?.post({ type: "writeRefused", error: { code: error.code, message: error.message, details: error.details }, changes: [rest] });
-          },
-          onRemoteApplied: (triples) => {
-            persistence?.persister.documentsChanged(triples);
-            mirror?.share(triples);
-          },
-          onRemoteForgotten: (documents) => {
-            persistence?.persister.documentsForgotten(documents);
-            mirror?.shareForgotten(documents);
-          },
-        });
-  const stopSharingCommits =
-    channel &&
-    persistence?.onCommitted((versions) => {
-      if (versions.size > 0) channel.post({ type: "stored", versions: [...versions] });
-    });
-  const tabSync =
-    engine && channel && election && persistence
-      ? new TabSync({
-          engine,
-          outbox: persistence.outbox,
-          channel,
-          election,
-          storage: persistence.storage,
-          durable: () => persistence.durable(),
-          ready: persistence.ready,
-          prune: () => pruneStorage(persistence.storage, inUse(engine, persistence)),
-        })
-      : undefined;
-  const sync: ClientSync | undefined = tabSync ?? engine;
+  const onWriteError = (listener: WriteErrorListener) => {
+    writeErrorListeners.add(listener);
+    return () => writeErrorListeners.delete(listener);
+  };
+  const pruned = ok<PruneResult>({ documents: 0, collections: [] });
+  // Without a server or other tabs to share storage with, there is no sync code to load.
+  if (serverUrl === undefined && persistence?.storage.kind !== "indexeddb") {
+    return {
+      sync: undefined,
+      onWrite: persistence && ((triples) => persistence.persister.documentsChanged(triples)),
+      start() {},
+      restored: async () => {},
+      onWriteError,
+      prune: async () => pruned,
+      async close() {
+        writeErrorListeners.clear();
+        await persistence?.close();
+      },
+    };
+  }
+  const syncParts = { ...parts, serverUrl, token, notifyWriteError };
+  const deferred = new DeferredSync(
+    wireSyncCode === undefined ? loadSyncCode().then((wire) => wire(options, syncParts)) : wireSyncCode(options, syncParts),
+    persistence?.workingSet.apply ?? storeApplier(store, clock),
+  );
   return {
-    sync,
-    onWrite:
-      sync || persistence
-        ? (triples) => {
-            persistence?.persister.documentsChanged(triples);
-            sync?.record(triples);
-            mirror?.share(triples);
-          }
-        : undefined,
-    start() {
-      if (tabSync === undefined) engine?.connect();
+    sync: serverUrl === undefined ? undefined : deferred,
+    onWrite(triples) {
+      persistence?.persister.documentsChanged(triples);
+      deferred.share(triples);
     },
-    restored: (cursors) => engine?.restored(cursors),
-    onWriteError(listener) {
-      writeErrorListeners.add(listener);
-      return () => writeErrorListeners.delete(listener);
+    start: () => deferred.later((wired) => wired.start()),
+    async restored(cursors) {
+      deferred.later((wired) => wired.restored(cursors));
+      await deferred.arrival;
     },
+    onWriteError,
     async prune() {
-      if (engine === undefined || persistence === undefined) return ok({ documents: 0, collections: [] });
+      if (serverUrl === undefined || persistence === undefined) return pruned;
       const opened = await persistence.ready;
       if (opened.error) return opened;
-      return tabSync ? tabSync.prune() : pruneStorage(persistence.storage, inUse(engine, persistence));
+      const wired = await deferred.arrival;
+      return wired ? wired.prune() : { data: undefined, error: deferred.connection.lastError! };
     },
     async close() {
-      await sync?.close();
-      election?.close();
-      mirror?.close();
-      stopSharingCommits?.();
-      stopHearingRefusals?.();
       writeErrorListeners.clear();
-      await persistence?.close();
-      channel?.close();
+      await deferred.close();
+      // Sync's code closes storage with the tab channel; without it, storage is closed here.
+      if ((await deferred.arrival) === undefined) await persistence?.close();
     },
   };
 }
 
-/** What pruning must keep: the collections this tab's engine syncs and those its queries hold. */
-function inUse(engine: SyncEngine, persistence: ClientPersistence): PrunedSync {
-  return {
-    followedCollections: () => new Set([...engine.followedCollections(), ...persistence.workingSet.pinnedCollections()]),
-    forgetCursors: (collections) => engine.forgetCursors(collections),
-  };
+/** Sync's code once loaded: later clients (another in the same page, tests, servers rendering) wire at once. */
+let wireSyncCode: typeof wireSync | undefined;
+
+/**
+ * Loads sync's code (the engine, tabs) unless it was already; `createClient` does when it
+ * needs it, so calling this is only needed for a first client to wire its sync at once.
+ *
+ * @example
+ * await loadSyncCode(); // then createClient({ serverUrl, … }) opens its socket before it returns
+ */
+export async function loadSyncCode(): Promise<typeof wireSync> {
+  return (wireSyncCode ??= (await import("./wire-sync.js")).wireSync);
 }
 
-function createEngine<S extends Schema>(
-  options: ClientOptions<S>,
-  parts: Omit<ConstructorParameters<typeof SyncEngine>[0], "serverUrl" | "userId" | "token" | "newId">,
-): SyncEngine {
-  const { auth } = options;
+/** The token each connection and request sends, from `options.auth`. */
+function tokenOf(auth: ClientAuth | undefined): () => string | undefined | Promise<string | undefined> {
   if (auth !== undefined && !(typeof (auth as { token?: unknown }).token === "string" || typeof (auth as { getToken?: unknown }).getToken === "function")) {
     throw new TypeError("createClient: auth must be { token: string } or { getToken: () => string | Promise<string> }.");
   }
-  return new SyncEngine({
-    ...parts,
-    serverUrl: checkServerUrl(options.serverUrl),
-    userId: options.userId,
-    token: auth === undefined ? () => undefined : "token" in auth ? () => auth.token : () => auth.getToken(),
-    newId: generateId,
-    webSocket: options.WebSocket,
-    reconnect: options.reconnect,
-    keepAlive: options.keepAlive,
-    debug: createDebugLog(options.debug, parts.appId),
-  });
+  return auth === undefined ? () => undefined : "token" in auth ? () => auth.token : () => auth.getToken();
 }

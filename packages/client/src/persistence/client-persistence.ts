@@ -83,8 +83,11 @@ export class ClientPersistence {
     this.ready = new Promise((resolve) => (this.resolveReady = resolve));
   }
 
-  /** Opens the storage and restores it; `restore` hands the outbox and cursors to sync. */
-  async open(restore: (state: RestoredState) => void): Promise<void> {
+  /**
+   * Opens the storage and restores it; `restore` hands the outbox and cursors to sync, and its
+   * promise (sync's code loading) holds `ready` back, so no write or query runs before sync takes them.
+   */
+  async open(restore: (state: RestoredState) => Promise<void> | void): Promise<void> {
     const opened = await this.storage.open(this.identity);
     if (opened.error) {
       // The client goes on in memory; every write reports that it was not stored.
@@ -96,10 +99,11 @@ export class ClientPersistence {
       const stored = clock === undefined ? undefined : decodeHlc(clock).data;
       if (stored !== undefined) this.clock.restore(stored);
       this.outbox.adopt(outbox);
-      restore({ outbox, cursors });
+      const restoring = restore({ outbox, cursors });
       // Maps read synchronously (`get`, `entries`), so theirs are in memory once ready.
       const collections = await this.storage.listCollections();
       await this.workingSet.load((collections.data ?? []).filter((collection) => collection.startsWith(MAP_COLLECTION_PREFIX)));
+      await restoring;
       this.persister.start();
     }
     this.isReady.value = true;
