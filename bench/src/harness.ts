@@ -189,7 +189,7 @@ function isPromise(value: unknown): value is Promise<unknown> {
 // ---- W4: memory per document ----
 
 /** Set while measuring so the store under measurement stays reachable. */
-let retained: unknown;
+let _retained: unknown;
 
 /**
  * W4: heap bytes per document. Settles the heap, builds the store from lazily generated
@@ -205,7 +205,7 @@ export async function measureMemory(
   const source = createTodoSource(config.seed);
   await settleHeap();
   const before = memorySnapshot();
-  retained = await build(count, () => source.next());
+  _retained = await build(count, () => source.next());
   await settleHeap();
   const after = memorySnapshot();
   const heap = after.heapUsed - before.heapUsed;
@@ -216,7 +216,7 @@ export async function measureMemory(
     buffersPerDoc: buffers / count,
     totalPerDoc: (heap + buffers) / count,
   };
-  retained = undefined;
+  _retained = undefined;
   return result;
 }
 

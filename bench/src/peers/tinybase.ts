@@ -316,6 +316,7 @@ export const tinybase: PeerBench = {
       },
       w6Checksum,
     );
+    // eslint-disable-next-line no-useless-assignment -- drops the store before the next phase measures
     store = undefined;
 
     // Live: the query kept defined, a result-table listener; writes are setCell.

@@ -16,9 +16,10 @@ export function Lists({ selected, onSelect }: { selected: string | undefined; on
   const mine = data ?? [];
   const current = mine.find((list) => list.id === selected);
   // Keep a list chosen: the first one, and another when the chosen one is gone (unshared).
+  const firstId = mine[0]?.id;
   useEffect(() => {
-    if (!loading && current === undefined) onSelect(mine[0]?.id);
-  }, [loading, current, mine, onSelect]);
+    if (!loading && current === undefined) onSelect(firstId);
+  }, [loading, current, firstId, onSelect]);
 
   return (
     <section aria-label="Lists">

@@ -159,7 +159,7 @@ describe("useRoom", () => {
       const room = useBoard(client);
       latest[name] = room;
       const { on } = room;
-      useEffect(() => on("like", (data, fromUserId) => likes[name]!.push(`${fromUserId}:${data.targetId}`)), [on]);
+      useEffect(() => on("like", (data, fromUserId) => likes[name]!.push(`${fromUserId}:${data.targetId}`)), [on, name]);
       return <p data-testid={name}>{`${room.isConnected}|${JSON.stringify(room.roomStatus)}|${Object.keys(room.userStatuses).sort().join(",")}`}</p>;
     }
     const view = render(

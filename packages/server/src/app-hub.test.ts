@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ServerMessage, Triple } from "@trellis/core";
+import type { Triple } from "@trellis/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AppHub } from "./app-hub.js";
 import type { Peer } from "./peer.js";

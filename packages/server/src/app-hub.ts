@@ -1015,9 +1015,9 @@ export class AppHub {
     const { live } = group;
     let isFirst = true;
     return effect(() => {
-      live.result.value;
+      void live.result.value;
       // What its filters reach can change while the result does not: clients need those documents.
-      live.filterReach.value;
+      void live.filterReach.value;
       const failure = live.failure.value;
       if (isFirst) isFirst = false;
       else if (failure === undefined) this.dirtyGroups.add(group);

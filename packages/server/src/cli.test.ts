@@ -288,8 +288,8 @@ describe("trellis-server", () => {
     await pretty.listening;
     pretty.child.kill("SIGTERM");
     await pretty.exited;
-    expect(pretty.output()).toMatch(/^\d\d:\d\d:\d\d warn  DEVELOPMENT MODE: /m);
-    expect(pretty.output()).toMatch(/^\d\d:\d\d:\d\d info  Trellis sync server stopped {2}url=http:\/\/127\.0\.0\.1:\d+$/m);
+    expect(pretty.output()).toMatch(/^\d\d:\d\d:\d\d warn {2}DEVELOPMENT MODE: /m);
+    expect(pretty.output()).toMatch(/^\d\d:\d\d:\d\d info {2}Trellis sync server stopped {2}url=http:\/\/127\.0\.0\.1:\d+$/m);
     expect(pretty.output()).not.toContain('"level"');
   });
 

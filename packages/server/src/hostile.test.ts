@@ -468,7 +468,7 @@ describe("a seeded storm of mutated frames", () => {
         }
         await expectUnharmed({ extraMiB: 200, apps: ["storm-0", "storm-1"] });
       } catch (error) {
-        throw new Error(`Storm failed with SEED=${seed} STORM=${frames}; rerun: SEED=${seed} STORM=${frames} npx vitest run packages/server/src/hostile.test.ts -t storm\n${(error as Error).stack}`);
+        throw new Error(`Storm failed with SEED=${seed} STORM=${frames}; rerun: SEED=${seed} STORM=${frames} npx vitest run packages/server/src/hostile.test.ts -t storm\n${(error as Error).stack}`, { cause: error });
       }
     }, 120_000);
   }

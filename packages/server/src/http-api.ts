@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type DatabaseError, type DatabaseErrorCode, type DatabaseResult, fail, ID_RULE, isId, jsonShapeProblem, ok, parseClientValue, type Triple } from "@trellis/core";
+import { type DatabaseErrorCode, type DatabaseResult, fail, ID_RULE, isId, ok, parseClientValue, type Triple } from "@trellis/core";
 import type { AppHubs } from "./app-hubs.js";
 import { type AdminContext, answerAdmin } from "./apps/admin-api.js";
 import type { Authenticate, Identity } from "./auth.js";

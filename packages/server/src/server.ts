@@ -305,7 +305,7 @@ function writableDataDir(dataDir: string): string {
     mkdirSync(dataDir, { recursive: true });
     accessSync(dataDir, constants.W_OK);
   } catch (error) {
-    throw new Error(`The data folder ${dataDir} is not writable: ${(error as Error).message}`);
+    throw new Error(`The data folder ${dataDir} is not writable: ${(error as Error).message}`, { cause: error });
   }
   return dataDir;
 }

@@ -130,8 +130,8 @@ describe("bindings against a server", () => {
 
   it("types room state and actions by the schema", () => {
     // Type-level only: useRoom needs a component to run.
-    const board = (client: ReturnType<typeof connected>) => useRoom(client.rooms.board, "b1");
-    type Room = ReturnType<typeof board>;
+    const _board = (client: ReturnType<typeof connected>) => useRoom(client.rooms.board, "b1");
+    type Room = ReturnType<typeof _board>;
     expectTypeOf<Room["roomStatus"]["title"]>().toEqualTypeOf<string | undefined>();
     expectTypeOf<NonNullable<Room["userStatuses"][string]["cursor"]>>().toEqualTypeOf<number>();
     expectTypeOf<Parameters<Room["emit"]>>().toEqualTypeOf<["like", { targetId: string }]>();

@@ -7,7 +7,6 @@ import {
   type FieldCondition,
   type NormalizedQuery,
   type NormalizedRelation,
-  type Operator,
   OPERATORS,
   type RelatedFilter,
   whereFields,

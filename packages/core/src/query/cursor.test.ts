@@ -225,7 +225,7 @@ describe("LiveQuery with cursors", () => {
     );
     checkLaw(
       fc.property(fc.dictionary(idArb, itemArb), pageQueryArb, fc.array(writeArb, { maxLength: 25 }), (items, spec, writes) => {
-        const { store, registry, model, write, remove } = setup();
+        const { registry, model, write, remove } = setup();
         for (const [id, item] of Object.entries(items)) write(id, item);
         const query = buildQuery(spec);
         const live = registry.acquire(query);

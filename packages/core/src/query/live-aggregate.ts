@@ -140,7 +140,7 @@ export class LiveAggregate implements LiveView {
   }
 
   /** Recomputes every group from the table: cheaper than folding row by row for bulk commits. */
-  reset(table: SourceTable): void {
+  reset(_table: SourceTable): void {
     this.rebuild(this.source.table(this.query.collection));
   }
 

@@ -61,7 +61,7 @@ export class LiveQuery implements LiveView {
   private lastWindow = EMPTY_WINDOW;
   /** Where the visible page sits in the full match set (its size included), with the cursors that continue it. */
   readonly window: ReadonlySignal<ResultWindow> = computed(() => {
-    this.renders.value;
+    void this.renders.value;
     this.lastWindow = resultWindow(this.lastWindow, this.entries, this.page.bounds(this.entries), this.query.orderBy.length);
     return this.lastWindow;
   });

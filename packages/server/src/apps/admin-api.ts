@@ -55,8 +55,8 @@ export async function answerAdmin(context: AdminContext, request: IncomingMessag
   const checked = context.admin.check(header(request, "authorization"), request.socket.remoteAddress ?? "unknown");
   if (checked === "throttled") return { ...fail("UNAUTHORIZED", "Too many failed admin sign-ins from this address; wait a minute."), status: 429 };
   if (checked === "refused") return fail("UNAUTHORIZED", "The admin API needs authorization: Bearer <admin secret>.");
-  let id = "";
-  let itemId = "";
+  let id: string;
+  let itemId: string;
   try {
     id = decodeURIComponent(rawId ?? "");
     itemId = decodeURIComponent(item ?? "");

@@ -1,4 +1,4 @@
-import { type DatabaseResult, fail, ok } from "@trellis/core";
+import { fail, ok } from "@trellis/core";
 import type { AppRegistry } from "./app-registry.js";
 import { createRemoteJWKSet, importSPKI, type JWTVerifyGetKey, jwtVerify, decodeProtectedHeader } from "jose";
 import type { Authenticate, Identity } from "../auth.js";
