@@ -9,7 +9,7 @@ import tseslint from "typescript-eslint";
 
 export default tseslint.config(
   {
-    ignores: ["**/node_modules/", "**/dist/", "**/build/", "**/.next/", "**/.svelte-kit/", "dist-packages/", "bench/results/", "**/*.d.ts", "**/next-env.d.ts"],
+    ignores: ["**/node_modules/", "**/dist/", "**/build/", "**/.next/", "**/.svelte-kit/", "dist-packages/", "bench/results/", "**/.docs-check/", "**/test-results/", "**/*.d.ts", "**/next-env.d.ts"],
   },
   { linterOptions: { reportUnusedDisableDirectives: "error" } },
   js.configs.recommended,
