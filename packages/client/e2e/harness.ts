@@ -261,11 +261,6 @@ export async function closeApp(page: Page): Promise<void> {
   await page.close();
 }
 
-/** Cuts a context (all its tabs) off the network, or back on: WebSockets drop, fetches fail. */
-export async function setOffline(context: BrowserContext, offline = true): Promise<void> {
-  await context.setOffline(offline);
-}
-
 /**
  * Waits until `window.app.status()` (e.g. "online/0") satisfies the test, for tabs started by
  * {@link openApp}; by default until the client is online with nothing pending.

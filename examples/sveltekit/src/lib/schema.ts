@@ -1,5 +1,5 @@
 // What the server's load and the browser share: the schema.
-import { createSchema, type Doc, type FieldDef, type Schema, t } from "@trellis/core";
+import { createSchema, type FieldDef, type Schema, t } from "@trellis/core";
 
 /** A required field with a fallback (so it always reads as a `T`). */
 type Field<T> = FieldDef<T, false, true>;
@@ -38,9 +38,6 @@ export const schema: ExampleSchema = createSchema({
     },
   },
 });
-
-/** A todo as the list reads it: a query without `fields` returns the id and the schema's fields. */
-export type Todo = Pick<Doc<ExampleSchema["entities"]["todos"]>, "id" | "text" | "done">;
 
 /** Todos per page. */
 export const PAGE_SIZE = 5;

@@ -28,10 +28,3 @@ function rank(value: unknown): number {
       return OTHER;
   }
 }
-
-/** Equality of comparable values (sets and JSON compared by content). */
-export function sameValue(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
-  return JSON.stringify(a) === JSON.stringify(b);
-}
