@@ -5,7 +5,7 @@
 // packages/client. A block fenced ```ts no-check is skipped (say why next to it). Exits
 // non-zero with the compiler's messages on failure.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -63,5 +63,21 @@ try {
   console.log(`docs: ${files.client.length + files.react.length} code samples type-check`);
 } catch {
   console.error("docs: code samples in docs/ do not type-check (each file's first line names the doc and line)");
+  process.exit(1);
+}
+
+// Paths of the repository that the docs name in backticks (`packages/…`, `examples/…`) must exist,
+// so a renamed file cannot leave a guide such as docs/architecture.md pointing nowhere.
+const missing = [];
+for (const path of docs) {
+  const text = readFileSync(join(root, path), "utf8");
+  for (const match of text.matchAll(/`((?:packages|examples|scripts|bench)\/[\w./*+-]+)`/g)) {
+    const named = match[1];
+    if (named.includes("*")) continue;
+    if (!existsSync(join(root, named))) missing.push(`${path}: ${named}`);
+  }
+}
+if (missing.length > 0) {
+  console.error(`docs: paths named in the docs do not exist:\n  ${missing.join("\n  ")}`);
   process.exit(1);
 }
