@@ -1,4 +1,4 @@
-import type { Schema } from "@trellis/core";
+import type { PreloadData, Schema } from "@trellis/core";
 import type { TrellisClient } from "./create-client.js";
 
 /** Open clients by app id, oldest first. */
@@ -22,7 +22,7 @@ export function registerClient(client: TrellisClient<Schema>): () => void {
 /**
  * The client of an app created last in this page (or process) and not closed yet: what React
  * hooks and Svelte bindings use for preloaded data when no provider or context names a client
- * (SPEC §11).
+ * (see docs/preload.md).
  *
  * @example
  * createClient({ schema, appId: "todo-app", serverUrl });
@@ -30,4 +30,26 @@ export function registerClient(client: TrellisClient<Schema>): () => void {
  */
 export function findClient(appId: string): TrellisClient<Schema> | undefined {
   return openClients.get(appId)?.at(-1);
+}
+
+/**
+ * The collection that preloaded data names, of `client` or else of the open client of the app the
+ * data names ({@link findClient}), untyped: bindings type it in their own signatures. Throws an
+ * `Error` that tells the fix when there is no client (`howToProvide` says how the binding takes
+ * one) or its schema has no such collection.
+ *
+ * @example
+ * const todos = collectionOfPreloaded(undefined, preloaded, "useQuery", "wrap the app in <TrellisProvider client={client}>");
+ */
+export function collectionOfPreloaded(client: TrellisClient<Schema> | undefined, preloaded: PreloadData<unknown>, caller: string, howToProvide: string): unknown {
+  const found = client ?? findClient(preloaded.appId);
+  if (found === undefined) {
+    throw new Error(`${caller}(preloaded): no client of app "${preloaded.appId}"; create one with createClient({ appId: "${preloaded.appId}", … }), ${howToProvide}.`);
+  }
+  const database = found.database as unknown as Record<string, unknown>;
+  const collection = Object.hasOwn(database, preloaded.collection) && preloaded.collection !== "batch" ? database[preloaded.collection] : undefined;
+  if (collection === undefined) {
+    throw new Error(`${caller}(preloaded): the client's schema has no collection ${JSON.stringify(preloaded.collection)}; preload with the same schema.`);
+  }
+  return collection;
 }

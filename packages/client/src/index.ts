@@ -1,5 +1,5 @@
 export { type ClientAuth, createClient, type ClientOptions, type ClientStorageInfo, type TrellisClient } from "./create-client.js";
-export { findClient } from "./client-registry.js";
+export { collectionOfPreloaded, findClient } from "./client-registry.js";
 export { createMemoryStorage } from "./persistence/memory-storage.js";
 export { createIndexedDbStorage } from "./persistence/lazy-storage.js";
 export type { IndexedDbStorageOptions } from "./persistence/indexeddb-storage.js";

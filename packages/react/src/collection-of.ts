@@ -1,4 +1,4 @@
-import { findClient, type PreloadData, type TrellisClient } from "@trellis/client";
+import { collectionOfPreloaded, type PreloadData, type TrellisClient } from "@trellis/client";
 import type { Schema } from "@trellis/client";
 
 /** A collection API as the hooks call it: untyped, typing lives in the hooks' signatures. */
@@ -17,17 +17,6 @@ export interface AnyCollection {
  */
 export function collectionOf(provided: TrellisClient<Schema> | undefined, preloaded: PreloadData<unknown>, hook: string): AnyCollection {
   // Without a provider: the client created for the app the data names (docs/react.md).
-  const client = provided ?? findClient(preloaded.appId);
-  if (client === undefined) {
-    throw new Error(
-      `${hook}(preloaded): no client of app "${preloaded.appId}"; create one with createClient({ appId: "${preloaded.appId}", … }), ` +
-        `wrap the app in <TrellisProvider client={client}>, or pass the collection: ${hook}(client.database.x, preloaded).`,
-    );
-  }
-  const database = client.database as unknown as Record<string, AnyCollection | undefined>;
-  const collection = Object.hasOwn(database, preloaded.collection) ? database[preloaded.collection] : undefined;
-  if (collection === undefined || preloaded.collection === "batch") {
-    throw new Error(`${hook}(preloaded): the client's schema has no collection ${JSON.stringify(preloaded.collection)}; preload with the same schema.`);
-  }
-  return collection;
+  const howToProvide = `wrap the app in <TrellisProvider client={client}>, or pass the collection: ${hook}(client.database.x, preloaded)`;
+  return collectionOfPreloaded(provided, preloaded, hook, howToProvide) as AnyCollection;
 }

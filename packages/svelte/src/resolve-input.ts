@@ -1,5 +1,5 @@
 import type { Schema } from "@trellis/client";
-import { type CollectionApi, findClient, isPreloadData, type PreloadData, type TrellisClient } from "@trellis/client";
+import { type CollectionApi, collectionOfPreloaded, isPreloadData, type PreloadData, type TrellisClient } from "@trellis/client";
 import { findTrellisClient } from "./trellis-context.js";
 
 /** A value, or a function reading it from reactive state (re-read when that state changes). */
@@ -58,15 +58,5 @@ function isCollection(value: unknown): value is AnyCollection {
 
 function collectionOf(provided: TrellisClient<Schema> | undefined, preloaded: PreloadData<unknown>, name: string): AnyCollection {
   // Without a client given or set: the client created for the app the data names (docs/svelte.md).
-  const client = provided ?? findClient(preloaded.appId);
-  if (client === undefined) {
-    throw new Error(
-      `${name}(preloaded): no client of app "${preloaded.appId}"; create one with createClient({ appId: "${preloaded.appId}", … }), call setTrellisClient(client) in a parent component, or pass the client.`,
-    );
-  }
-  const collection = (client.database as unknown as Record<string, AnyCollection | undefined>)[preloaded.collection];
-  if (collection === undefined || preloaded.collection === "batch") {
-    throw new TypeError(`${name}: the client's schema has no collection "${preloaded.collection}" for this preloaded data.`);
-  }
-  return collection;
+  return collectionOfPreloaded(provided, preloaded, name, "call setTrellisClient(client) in a parent component, or pass the client") as AnyCollection;
 }
