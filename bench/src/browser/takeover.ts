@@ -15,11 +15,9 @@ import type { ServerProcess } from "@trellis/server/testing";
 import type { Page } from "playwright-core";
 import { median } from "../stats.js";
 import { launchOverCdp } from "./chromium.js";
-import type { TakeoverPage } from "./takeover-page/takeover-page.js";
+// For `window.takeover`'s type.
+import type {} from "./takeover-page/takeover-page.js";
 import { schema } from "./takeover-page/takeover-schema.js";
-
-/** What the page offers (`window.takeover`). */
-export type { TakeoverPage };
 
 /** How the leader stops: frozen, or busy with a long task of this many ms. */
 export type Stop = "freeze" | "long task";

@@ -50,8 +50,9 @@ export function leaseElection(heartbeat: LeaderHeartbeat, page: PageEnvironment)
   heartbeat.onClaim = (message) => {
     // Answered only by a leader whose own timers run: a frozen or busy page may still handle
     // messages, and must not keep a claim off while it cannot lead.
-    if (isLeader.peek()) heartbeat.isBeating() && heartbeat.beat();
-    else if (claim !== undefined && message.tabId < heartbeat.tabId) claim.isBeaten = true;
+    if (isLeader.peek()) {
+      if (heartbeat.isBeating()) heartbeat.beat();
+    } else if (claim !== undefined && message.tabId < heartbeat.tabId) claim.isBeaten = true;
   };
   heartbeat.onHeartbeat = (message) => {
     if (claim !== undefined) claim.isBeaten = true;

@@ -201,6 +201,8 @@ describe.each([
 
   it("is replaced while busy: the follower's writes and the other machine's cross, and the old leader's held write is pushed", async () => {
     const { a, b, seenByB, other, seenElsewhere } = await twoTabs("busy-leader");
+    // Synced by the leader's own engine until it steps down, then through the new leader.
+    const seenByA = watch(a.client);
     // The leader stores a write but its push never leaves (its socket stalls), then it gets busy.
     a.frames.holdPushes();
     await a.client.database.todos.create({ title: "held by the old leader" });
@@ -216,7 +218,6 @@ describe.each([
     // The old leader runs again: it follows, its socket closed, and shows the new leader's state.
     a.page.unblock();
     a.frames.releasePushes();
-    const seenByA = watch(a.client);
     await waitFor(() => isOnline(a.client) && titles(seenByA).length === 3, () => `the old leader follows (${a.client.connection.state}/${a.client.connection.pending}, ${titles(seenByA)})`);
     expect(titles(seenByA)).toEqual(["from elsewhere", "from the follower", "held by the old leader"]);
     const whole = await other.database.todos.query({ fields: { title: true } });

@@ -183,6 +183,7 @@ export class TabSync implements QuerySync, RoomTransport {
     if (this.isClosed) return;
     this.isClosed = true;
     for (const stop of this.stops.splice(0)) stop();
+    this.stopPostingState?.();
     this.options.channel.post({ type: "bye" });
     this.options.election.close();
     await this.options.engine.close();
