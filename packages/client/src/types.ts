@@ -3,7 +3,6 @@ import type {
   AggregateRow,
   BatchApi,
   DatabaseResult,
-  Doc,
   EntitiesDef,
   EntityDef,
   OneShotCollectionApi,

@@ -281,7 +281,7 @@ describe("working set: bounded and unbounded clients answer alike (randomised)",
         // Often a query followed before: its result may be stored, current or not.
         const [target, query] = past.length > 0 && random.chance(0.5) ? random.pick(past) : [collection, randomQuery(collection)];
         past.push([target, query]);
-        const added = pair.map((client, index) => subscribe(client, target, query));
+        const added = pair.map((client) => subscribe(client, target, query));
         added.forEach((live, index) => subscriptions[index]!.push(live));
         await checkFirstAnswers(added.map((live, index) => [index, live] as const), step);
       } else if (roll < 0.93 && subscriptions[0]!.length > 0) {

@@ -450,7 +450,7 @@ export class WorkingSet {
   }
 
   private settleFetch(collection: string, ids: readonly string[], read: DatabaseResult<StoredDocument[]>): void {
-    const { store, clock } = this.options;
+    const { store } = this.options;
     const arrivals: Arrival[] = [];
     for (const id of ids) {
       const key = documentKey(collection, id);
