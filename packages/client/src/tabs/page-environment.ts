@@ -1,14 +1,13 @@
 /**
  * What the page does to a tab that its leader election must react to: `freeze` (the browser
- * stops the page's tasks: background tabs on phones, memory savers), `resume`, `pagehide` and
- * `pageshow` (leaving for and returning from the back/forward cache, or unloading), and
- * `visibilitychange`.
+ * stops the page's tasks: background tabs on phones, memory savers), `resume`, and `pagehide`
+ * and `pageshow` (leaving for and returning from the back/forward cache, or unloading).
  */
-export type PageEvent = "freeze" | "resume" | "hide" | "show" | "visibility";
+export type PageEvent = "freeze" | "resume" | "hide" | "show";
 
 /** The page a tab runs in: its lifecycle events, its visibility and its timers. */
 export interface PageEnvironment {
-  /** Whether the page is hidden (`document.visibilityState`). */
+  /** Whether the page is hidden (`document.visibilityState`), read on every check of the leader's silence. */
   isHidden(): boolean;
   /** Hears the page's lifecycle events; returns an unsubscribe. */
   listen(listener: (event: PageEvent) => void): () => void;
@@ -60,7 +59,6 @@ const PAGE: PageEnvironment = {
     const handlers: [EventHost, string, (event: Event) => void][] = [
       [document ?? page, "freeze", () => listener("freeze")],
       [document ?? page, "resume", () => listener("resume")],
-      [document ?? page, "visibilitychange", () => listener("visibility")],
       [page, "pagehide", () => listener("hide")],
       // Only a page coming back from the back/forward cache: a fresh load starts the election anyway.
       [page, "pageshow", (event) => (event as PageTransitionEvent).persisted && listener("show")],
