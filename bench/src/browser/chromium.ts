@@ -53,6 +53,8 @@ export async function launchOverCdp(userDataDir: string): Promise<{ readonly bro
   const child = spawn(chromiumPath, ["--headless", ...CHROMIUM_ARGS, "--remote-debugging-port=0", `--user-data-dir=${userDataDir}`, "about:blank"], {
     stdio: ["ignore", "ignore", "pipe"],
   });
+  // Its helper processes share its stderr: once that closes, none of them writes to the profile any more.
+  const closed = new Promise((resolve) => child.once("close", resolve));
   const endpoint = await new Promise<string>((resolve, reject) => {
     let output = "";
     const timer = setTimeout(() => reject(new Error(`Chromium gave no DevTools endpoint: ${output}`)), 30_000);
@@ -70,10 +72,9 @@ export async function launchOverCdp(userDataDir: string): Promise<{ readonly bro
     browser,
     async close() {
       await browser.close();
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill();
-      await exited;
+      // Closing a browser attached over CDP only disconnects.
+      if (child.exitCode === null && child.signalCode === null) child.kill();
+      await closed;
     },
   };
 }

@@ -80,7 +80,12 @@ export async function measureTakeover(url: string, server: ServerProcess, runs: 
     }
   } finally {
     await chromium.close();
-    rmSync(profile, { recursive: true, force: true, maxRetries: 5 });
+    try {
+      // Chromium's helper processes may still write to the profile for a moment after it exits.
+      rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 500 });
+    } catch (error) {
+      console.warn(`  could not remove the profile ${profile}: ${error instanceof Error ? error.message : String(error)}`);
+    }
   }
   return results;
 }

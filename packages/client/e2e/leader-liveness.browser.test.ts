@@ -18,7 +18,7 @@ const BOUND_MS = 10_000;
 const FAST_RECONNECT = { reconnect: { baseMs: 50, maxMs: 300 } };
 
 /** Chromium started by hand with a DevTools port, so Playwright attaches over CDP with `noDefaults`. */
-async function launchOverCdp(profile: string): Promise<{ browser: Browser; process: ChildProcess }> {
+async function launchOverCdp(profile: string): Promise<{ browser: Browser; process: ChildProcess; closed: Promise<void> }> {
   const child = spawn(
     chromiumPath,
     [
@@ -36,6 +36,8 @@ async function launchOverCdp(profile: string): Promise<{ browser: Browser; proce
     ],
     { stdio: ["ignore", "ignore", "pipe"] },
   );
+  // Its helper processes share its stderr: once that closes, none of them writes to the profile any more.
+  const closed = new Promise<void>((resolve) => child.once("close", () => resolve()));
   const endpoint = await new Promise<string>((resolve, reject) => {
     let output = "";
     const timer = setTimeout(() => reject(new Error(`Chromium gave no DevTools endpoint: ${output}`)), 30_000);
@@ -49,12 +51,13 @@ async function launchOverCdp(profile: string): Promise<{ browser: Browser; proce
     child.once("exit", (code) => reject(new Error(`Chromium exited (${code}): ${output}`)));
   });
   const browser = await chromium.connectOverCDP(endpoint, { noDefaults: true });
-  return { browser, process: child };
+  return { browser, process: child, closed };
 }
 
 describeBrowser("a leader tab that stops making progress, in Chromium", () => {
   let browser: Browser;
-  let chromiumProcess: ChildProcess;
+  let chromiumProcess: ChildProcess | undefined;
+  let chromiumClosed: Promise<void> | undefined;
   let profile: string;
   let server: ServerProcess;
   let app: AppServer;
@@ -64,7 +67,7 @@ describeBrowser("a leader tab that stops making progress, in Chromium", () => {
 
   beforeAll(async () => {
     profile = mkdtempSync(join(tmpdir(), "trellis-e2e-liveness-"));
-    [{ browser, process: chromiumProcess }, server, app] = await Promise.all([launchOverCdp(profile), startServerProcess(), serveTestApp()]);
+    [{ browser, process: chromiumProcess, closed: chromiumClosed }, server, app] = await Promise.all([launchOverCdp(profile), startServerProcess(), serveTestApp()]);
   }, 60_000);
   afterEach(async () => {
     const errors = pages.flatMap((page) => consoleErrors(page)).filter((error) => !/WebSocket connection/.test(error));
@@ -74,7 +77,9 @@ describeBrowser("a leader tab that stops making progress, in Chromium", () => {
   });
   afterAll(async () => {
     await browser?.close();
-    chromiumProcess?.kill();
+    // Closing a browser attached over CDP only disconnects.
+    if (chromiumProcess !== undefined && chromiumProcess.exitCode === null && chromiumProcess.signalCode === null) chromiumProcess.kill();
+    await chromiumClosed;
     await app?.close();
     if (server !== undefined) {
       await server.stop();
