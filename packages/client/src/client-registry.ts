@@ -1,5 +1,5 @@
 import type { PreloadData, Schema } from "@trellis/core";
-import type { TrellisClient } from "./create-client.js";
+import type { TrellisClient } from "./client-types.js";
 
 /** Open clients by app id, oldest first. */
 const openClients = new Map<string, TrellisClient<Schema>[]>();

@@ -1,24 +1,13 @@
-import { type Clock, type DatabaseResult, ok, type Schema, type Triple, type TripleStore, type WriteListener } from "@trellis/core";
-import type { ClientAuth, ClientOptions } from "./create-client.js";
+import { type Clock, type DatabaseResult, ok, type Schema, type TripleStore, type WriteListener } from "@trellis/core";
+import type { ClientAuth, ClientOptions } from "./client-types.js";
+import type { ClientSync } from "./client-sync-types.js";
 import { DeferredSync } from "./deferred-sync.js";
 import type { ClientPersistence } from "./persistence/client-persistence.js";
 import type { PruneResult } from "./persistence/prune.js";
-import type { RoomTransport } from "./rooms/rooms.js";
-import type { ClientConnection } from "./sync/client-connection.js";
-import type { QuerySync } from "./sync/query-sync.js";
 import { checkServerUrl } from "./sync/server-url.js";
 import type { WriteError, WriteErrorListener } from "./sync/refused-writes.js";
 import type { wireSync } from "./wire-sync.js";
 import { storeApplier } from "./sync/remote-apply.js";
-
-/** A client's sync as the rest of the client uses it: the engine itself, or the tabs' shared sync. */
-export interface ClientSync extends QuerySync, RoomTransport {
-  readonly connection: ClientConnection;
-  connect(): void;
-  disconnect(): void;
-  close(): Promise<void>;
-  record(triples: readonly Triple[]): void;
-}
 
 /** What {@link assembleSync} builds. */
 export interface AssembledSync {

@@ -1,7 +1,7 @@
 import { signal } from "@preact/signals-core";
 import { AUTO_FIELD_SPECS, type NormalizedQuery, ok, type Triple } from "@trellis/core";
 import { describe, expect, it, vi } from "vitest";
-import type { ClientSync } from "./client-sync.js";
+import type { ClientSync } from "./client-sync-types.js";
 import { DeferredSync } from "./deferred-sync.js";
 import { createClientConnection } from "./sync/client-connection.js";
 import type { SyncedQuery } from "./sync/synced-queries.js";

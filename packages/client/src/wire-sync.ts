@@ -1,6 +1,6 @@
 import { type Clock, DatabaseError, type DatabaseResult, normalizeQuery, ok, type Schema, type Triple, type TripleStore } from "@trellis/core";
-import type { ClientSync } from "./client-sync.js";
-import type { ClientOptions } from "./create-client.js";
+import type { ClientSync } from "./client-sync-types.js";
+import type { ClientOptions } from "./client-types.js";
 import { generateId } from "./generate-id.js";
 import type { ClientPersistence } from "./persistence/client-persistence.js";
 import { type PrunedSync, type PruneResult, pruneStorage } from "./persistence/prune.js";
