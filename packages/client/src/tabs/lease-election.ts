@@ -1,6 +1,6 @@
 import { computed, signal } from "@preact/signals-core";
 import type { LeaderHeartbeat } from "./leader-heartbeat.js";
-import type { LeaderElection } from "./leader-election.js";
+import type { LeaderElection } from "./election.js";
 import type { PageEnvironment } from "./page-environment.js";
 
 /**
