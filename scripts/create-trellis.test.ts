@@ -125,7 +125,11 @@ async function expectServed(app: string, appId: string, serve: (port: number) =>
     try {
       const [pageA, pageB] = await Promise.all([alice.newPage(), bob.newPage()]);
       const outputs = [recordPageOutput(pageA), recordPageOutput(pageB)];
+      // A page opens its sync socket once hydrated: typing or clicking before that would reach
+      // the server-rendered form, not the app.
+      const hydrated = [pageA.waitForEvent("websocket", { timeout: 30_000 }), pageB.waitForEvent("websocket", { timeout: 30_000 })];
       await Promise.all([pageA.goto(page.url), pageB.goto(page.url)]);
+      await Promise.all(hydrated);
       await pageA.getByLabel("New todo").fill("added in a browser");
       await pageA.getByRole("button", { name: "Add" }).click();
       const added = (on: typeof pageA) => on.getByTestId("todos").locator("li", { hasText: "added in a browser" }).locator("input");
