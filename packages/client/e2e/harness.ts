@@ -1,6 +1,7 @@
 // End-to-end harness: Debian's Chromium (driven by playwright-core, never a downloaded browser),
 // the test app in packages/client/e2e/app bundled from source, a static server for it on
 // 127.0.0.1 and a real `trellis-server` process. See docs/design/012-browser-tests.md.
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
@@ -59,6 +60,46 @@ const CHROMIUM_ARGS = [
 export async function launchBrowser(): Promise<Browser> {
   if (!hasChromium) throw new Error(MISSING_CHROMIUM);
   return chromium.launch({ executablePath: chromiumPath, headless: true, args: CHROMIUM_ARGS });
+}
+
+/**
+ * Launches headless Chromium with its profile in `userDataDir` and a DevTools port, and attaches
+ * over CDP with `noDefaults`: Playwright's focus emulation, which keeps every page "visible" and
+ * makes Chromium ignore `Page.setWebLifecycleState` freezes, stays off in the profile's context
+ * (`browser.contexts()[0]`). `close` ends the browser process and waits until it stopped writing
+ * to the profile.
+ *
+ * @example
+ * const { browser, close } = await launchOverCdp(mkdtempSync(join(tmpdir(), "profile-")));
+ */
+export async function launchOverCdp(userDataDir: string): Promise<{ readonly browser: Browser; close(): Promise<void> }> {
+  const child = spawn(chromiumPath, ["--headless", ...CHROMIUM_ARGS, "--remote-debugging-port=0", `--user-data-dir=${userDataDir}`, "about:blank"], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  // Its helper processes share its stderr: once that closes, none of them writes to the profile any more.
+  const closed = new Promise((resolve) => child.once("close", resolve));
+  const endpoint = await new Promise<string>((resolve, reject) => {
+    let output = "";
+    const timer = setTimeout(() => reject(new Error(`Chromium gave no DevTools endpoint: ${output}`)), 30_000);
+    child.stderr!.on("data", (chunk: Buffer) => {
+      output += String(chunk);
+      const found = /DevTools listening on (ws:\/\/\S+)/.exec(output);
+      if (found === null) return;
+      clearTimeout(timer);
+      resolve(found[1]!);
+    });
+    child.once("exit", (code) => reject(new Error(`Chromium exited (${code}): ${output}`)));
+  });
+  const browser = await chromium.connectOverCDP(endpoint, { noDefaults: true });
+  return {
+    browser,
+    async close() {
+      await browser.close();
+      // Closing a browser attached over CDP only disconnects.
+      if (child.exitCode === null && child.signalCode === null) child.kill();
+      await closed;
+    },
+  };
 }
 
 /** Every input of the bundle: the app, the packages it bundles from source, and the lockfile. */

@@ -4,60 +4,21 @@
 // and makes Chromium ignore the freeze, is off; each test checks that the page really froze
 // (its `freeze` event, read after it resumes). An outside client (another profile) checks what
 // reached the server. See docs/design/031-leader-liveness.md.
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { removeDataDir, type ServerProcess, startServerProcess } from "@trellis/server/testing";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
-import { type AppServer, chromiumPath, closeApp, consoleErrors, describeBrowser, openApp, reloadApp, serveTestApp, waitForStatus } from "./harness.js";
+import { type AppServer, closeApp, consoleErrors, describeBrowser, launchOverCdp, openApp, reloadApp, serveTestApp, waitForStatus } from "./harness.js";
 
 /** Generous: the documented takeover bound is about 4 s (see docs/offline.md). */
 const BOUND_MS = 10_000;
 const FAST_RECONNECT = { reconnect: { baseMs: 50, maxMs: 300 } };
 
-/** Chromium started by hand with a DevTools port, so Playwright attaches over CDP with `noDefaults`. */
-async function launchOverCdp(profile: string): Promise<{ browser: Browser; process: ChildProcess; closed: Promise<void> }> {
-  const child = spawn(
-    chromiumPath,
-    [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--remote-debugging-port=0",
-      `--user-data-dir=${profile}`,
-      "about:blank",
-    ],
-    { stdio: ["ignore", "ignore", "pipe"] },
-  );
-  // Its helper processes share its stderr: once that closes, none of them writes to the profile any more.
-  const closed = new Promise<void>((resolve) => child.once("close", () => resolve()));
-  const endpoint = await new Promise<string>((resolve, reject) => {
-    let output = "";
-    const timer = setTimeout(() => reject(new Error(`Chromium gave no DevTools endpoint: ${output}`)), 30_000);
-    child.stderr!.on("data", (chunk: Buffer) => {
-      output += String(chunk);
-      const found = /DevTools listening on (ws:\/\/\S+)/.exec(output);
-      if (found === null) return;
-      clearTimeout(timer);
-      resolve(found[1]!);
-    });
-    child.once("exit", (code) => reject(new Error(`Chromium exited (${code}): ${output}`)));
-  });
-  const browser = await chromium.connectOverCDP(endpoint, { noDefaults: true });
-  return { browser, process: child, closed };
-}
-
 describeBrowser("a leader tab that stops making progress, in Chromium", () => {
   let browser: Browser;
-  let chromiumProcess: ChildProcess | undefined;
-  let chromiumClosed: Promise<void> | undefined;
+  let closeBrowser: (() => Promise<void>) | undefined;
   let profile: string;
   let server: ServerProcess;
   let app: AppServer;
@@ -67,7 +28,7 @@ describeBrowser("a leader tab that stops making progress, in Chromium", () => {
 
   beforeAll(async () => {
     profile = mkdtempSync(join(tmpdir(), "trellis-e2e-liveness-"));
-    [{ browser, process: chromiumProcess, closed: chromiumClosed }, server, app] = await Promise.all([launchOverCdp(profile), startServerProcess(), serveTestApp()]);
+    [{ browser, close: closeBrowser }, server, app] = await Promise.all([launchOverCdp(profile), startServerProcess(), serveTestApp()]);
   }, 60_000);
   afterEach(async () => {
     const errors = pages.flatMap((page) => consoleErrors(page)).filter((error) => !/WebSocket connection/.test(error));
@@ -76,10 +37,7 @@ describeBrowser("a leader tab that stops making progress, in Chromium", () => {
     expect(errors, "the browser console stays free of errors").toEqual([]);
   });
   afterAll(async () => {
-    await browser?.close();
-    // Closing a browser attached over CDP only disconnects.
-    if (chromiumProcess !== undefined && chromiumProcess.exitCode === null && chromiumProcess.signalCode === null) chromiumProcess.kill();
-    await chromiumClosed;
+    await closeBrowser?.();
     await app?.close();
     if (server !== undefined) {
       await server.stop();
