@@ -9,7 +9,19 @@ import tseslint from "typescript-eslint";
 
 export default tseslint.config(
   {
-    ignores: ["**/node_modules/", "**/dist/", "**/build/", "**/.next/", "**/.svelte-kit/", "dist-packages/", "bench/results/", "**/.docs-check/", "**/test-results/", "**/*.d.ts", "**/next-env.d.ts"],
+    ignores: [
+      "**/node_modules/",
+      "**/dist/",
+      "**/build/",
+      "**/.next/",
+      "**/.svelte-kit/",
+      "dist-packages/",
+      "bench/results/",
+      "**/.docs-check/",
+      "**/test-results/",
+      "**/*.d.ts",
+      "**/next-env.d.ts",
+    ],
   },
   { linterOptions: { reportUnusedDisableDirectives: "error" } },
   js.configs.recommended,
@@ -21,7 +33,10 @@ export default tseslint.config(
       "@typescript-eslint/no-empty-object-type": "off",
       // The schema and query types take \`any\` where variance needs it; strict tsc checks the rest.
       "@typescript-eslint/no-explicit-any": "off",
-      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", ignoreRestSiblings: true }],
+      "@typescript-eslint/no-unused-vars": [
+        "error",
+        { argsIgnorePattern: "^_", varsIgnorePattern: "^_", ignoreRestSiblings: true },
+      ],
     },
   },
   {
@@ -35,7 +50,12 @@ export default tseslint.config(
     settings: {
       ...importX.flatConfigs.typescript.settings,
       "import-x/resolver": undefined,
-      "import-x/resolver-next": [createTypeScriptImportResolver({ project: ["tsconfig.json", "bench/tsconfig.json"], noWarnOnMultipleProjects: true })],
+      "import-x/resolver-next": [
+        createTypeScriptImportResolver({
+          project: ["tsconfig.json", "bench/tsconfig.json"],
+          noWarnOnMultipleProjects: true,
+        }),
+      ],
     },
     rules: { "import-x/no-cycle": "error" },
   },

@@ -13,7 +13,13 @@ export default defineConfig({
   ssr: { resolve: { conditions: [sourceCondition, ...defaultServerConditions] } },
   test: {
     // e2e/: browser tests in Chromium (see docs/design/012-browser-tests.md).
-    include: ["packages/*/src/**/*.test.ts", "packages/*/src/**/*.test.tsx", "packages/*/e2e/**/*.test.ts", "examples/*/e2e/**/*.test.ts", "scripts/**/*.test.ts"],
+    include: [
+      "packages/*/src/**/*.test.ts",
+      "packages/*/src/**/*.test.tsx",
+      "packages/*/e2e/**/*.test.ts",
+      "examples/*/e2e/**/*.test.ts",
+      "scripts/**/*.test.ts",
+    ],
     typecheck: { enabled: true, include: ["packages/*/src/**/*.test-d.ts"], tsconfig: "./tsconfig.json" },
     setupFiles: ["packages/client/src/testing/sync-code.ts"],
     testTimeout: 60_000,

@@ -39,6 +39,9 @@ if (stale.length === 0) {
 
 console.log(`Building ${stale.map((entry) => entry.name).join(", ")} (sources changed since their last build)…`);
 const filters = stale.flatMap((entry) => ["--filter", entry.name]);
-const build = spawnSync(process.execPath, [join(root, "scripts/pnpm.mjs"), ...filters, "run", "build"], { cwd: root, stdio: "inherit" });
+const build = spawnSync(process.execPath, [join(root, "scripts/pnpm.mjs"), ...filters, "run", "build"], {
+  cwd: root,
+  stdio: "inherit",
+});
 if (build.status !== 0) process.exit(build.status ?? 1);
 for (const entry of stale) writeStamp(entry.dir, keyOf(entry), `${entry.dir}/dist`);

@@ -12,12 +12,17 @@ import { fileURLToPath } from "node:url";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const preludePath = join(root, "scripts/docs-check/prelude.ts");
 const prelude = readFileSync(preludePath, "utf8");
-const preludeNames = [...prelude.matchAll(/^export (?:declare )?(?:const|function) (\w+)|^export \{ ([^}]+) \}/gm)].flatMap((match) =>
-  match[1] !== undefined ? [match[1]] : match[2].split(",").map((name) => name.trim()),
-);
+const preludeNames = [
+  ...prelude.matchAll(/^export (?:declare )?(?:const|function) (\w+)|^export \{ ([^}]+) \}/gm),
+].flatMap((match) => (match[1] !== undefined ? [match[1]] : match[2].split(",").map((name) => name.trim())));
 // Inside a package, so that its dependencies (React for the React samples) resolve as its own do.
 const targets = { client: join(root, "packages/client/.docs-check"), react: join(root, "packages/react/.docs-check") };
-const sources = { core: "packages/core/src/index.ts", client: "packages/client/src/index.ts", server: "packages/server/src/index.ts", react: "packages/react/src/index.ts" };
+const sources = {
+  core: "packages/core/src/index.ts",
+  client: "packages/client/src/index.ts",
+  server: "packages/server/src/index.ts",
+  react: "packages/react/src/index.ts",
+};
 
 const files = { client: [], react: [] };
 for (const [target, out] of Object.entries(targets)) {
@@ -29,14 +34,23 @@ for (const [target, out] of Object.entries(targets)) {
   const paths = Object.fromEntries(Object.entries(sources).map(([name, path]) => [`@trellis/${name}`, [path]]));
   writeFileSync(
     join(out, "tsconfig.json"),
-    JSON.stringify({ extends: "../../../tsconfig.base.json", compilerOptions: { noEmit: true, declaration: false, baseUrl: "../../..", paths }, include: ["*.ts", "*.tsx"] }),
+    JSON.stringify({
+      extends: "../../../tsconfig.base.json",
+      compilerOptions: { noEmit: true, declaration: false, baseUrl: "../../..", paths },
+      include: ["*.ts", "*.tsx"],
+    }),
   );
   void target;
 }
 // The guides, and each package's README (what npm shows).
 const docs = [
-  ...readdirSync(join(root, "docs")).filter((file) => file.endsWith(".md")).sort().map((file) => `docs/${file}`),
-  ...readdirSync(join(root, "packages")).sort().map((pkg) => `packages/${pkg}/README.md`),
+  ...readdirSync(join(root, "docs"))
+    .filter((file) => file.endsWith(".md"))
+    .sort()
+    .map((file) => `docs/${file}`),
+  ...readdirSync(join(root, "packages"))
+    .sort()
+    .map((pkg) => `packages/${pkg}/README.md`),
 ];
 for (const path of docs) {
   const text = readFileSync(join(root, path), "utf8");
@@ -46,8 +60,13 @@ for (const path of docs) {
     if (match[2].includes("no-check")) continue;
     const code = match[3];
     const line = text.slice(0, match.index).split("\n").length + 1;
-    const declared = (identifier) => new RegExp(`(?:const|let|function|class|interface|type)\\s+${identifier}\\b|import[^;]*\\b${identifier}\\b[^;]*from`).test(code);
-    const used = preludeNames.filter((identifier) => new RegExp(`\\b${identifier}\\b`).test(code) && !declared(identifier));
+    const declared = (identifier) =>
+      new RegExp(
+        `(?:const|let|function|class|interface|type)\\s+${identifier}\\b|import[^;]*\\b${identifier}\\b[^;]*from`,
+      ).test(code);
+    const used = preludeNames.filter(
+      (identifier) => new RegExp(`\\b${identifier}\\b`).test(code) && !declared(identifier),
+    );
     const imports = used.length === 0 ? "" : `import { ${used.join(", ")} } from "./prelude.js";\n`;
     const target = match[1] === "tsx" || code.includes("@trellis/react") ? "react" : "client";
     const file = join(targets[target], `${name.replace(/\.md$/, "")}-${++index}.${match[1]}`);
@@ -58,7 +77,12 @@ for (const path of docs) {
 }
 try {
   for (const [target, out] of Object.entries(targets)) {
-    if (files[target].length > 0) execFileSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", join(out, "tsconfig.json")], { stdio: "inherit" });
+    if (files[target].length > 0)
+      execFileSync(
+        process.execPath,
+        [join(root, "node_modules/typescript/bin/tsc"), "-p", join(out, "tsconfig.json")],
+        { stdio: "inherit" },
+      );
   }
   console.log(`docs: ${files.client.length + files.react.length} code samples type-check`);
 } catch {

@@ -18,23 +18,31 @@ rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 for (const name of packages) {
   const dir = join(root, "packages", name);
-  if (!readdirSync(join(dir, "dist")).length) throw new Error(`packages/${name}/dist is empty: run \`npm run build\` first.`);
-  execFileSync(pnpm[0], [pnpm[1], "pack", "--pack-destination", out], { cwd: dir, stdio: ["ignore", "ignore", "inherit"] });
+  if (!readdirSync(join(dir, "dist")).length)
+    throw new Error(`packages/${name}/dist is empty: run \`npm run build\` first.`);
+  execFileSync(pnpm[0], [pnpm[1], "pack", "--pack-destination", out], {
+    cwd: dir,
+    stdio: ["ignore", "ignore", "inherit"],
+  });
 }
-const tarballs = readdirSync(out).filter((file) => file.endsWith(".tgz")).sort();
+const tarballs = readdirSync(out)
+  .filter((file) => file.endsWith(".tgz"))
+  .sort();
 let failed = false;
 for (const tarball of tarballs) {
   const path = join(out, tarball);
   const manifest = JSON.parse(execFileSync("tar", ["-xzOf", path, "package/package.json"], { encoding: "utf8" }));
   const problems = [];
   const ranges = { ...manifest.dependencies, ...manifest.optionalDependencies, ...manifest.peerDependencies };
-  for (const [dependency, range] of Object.entries(ranges)) if (String(range).startsWith("workspace:")) problems.push(`${dependency} is still ${range}`);
+  for (const [dependency, range] of Object.entries(ranges))
+    if (String(range).startsWith("workspace:")) problems.push(`${dependency} is still ${range}`);
   const files = execFileSync("tar", ["-tzf", path], { encoding: "utf8" }).split("\n");
   if (!files.includes("package/LICENSE")) problems.push("no LICENSE");
   if (!files.includes("package/README.md")) problems.push("no README.md");
   const helpers = files.filter((file) => /\/(testing|test-components)\/|\.test\.|\/(testing|storm)\.js$/.test(file));
   if (helpers.length > 0) problems.push(`test helpers shipped: ${helpers.slice(0, 3).join(", ")}`);
-  if (JSON.stringify(manifest.exports ?? {}).includes("@trellis/source")) problems.push("exports still name the source condition");
+  if (JSON.stringify(manifest.exports ?? {}).includes("@trellis/source"))
+    problems.push("exports still name the source condition");
   try {
     execFileSync(bin("publint"), [path, "--strict"], { stdio: "pipe" });
     execFileSync(bin("attw"), [path, "--profile", "esm-only", "--format", "ascii"], { stdio: "pipe" });
@@ -42,7 +50,11 @@ for (const tarball of tarballs) {
     problems.push(`${error.stdout ?? ""}${error.stderr ?? ""}`.trim());
   }
   if (problems.length > 0) failed = true;
-  console.log(`${problems.length === 0 ? "ok " : "BAD"} dist-packages/${tarball}${problems.length === 0 ? "" : `\n    ${problems.join("\n    ")}`}`);
+  console.log(
+    `${problems.length === 0 ? "ok " : "BAD"} dist-packages/${tarball}${problems.length === 0 ? "" : `\n    ${problems.join("\n    ")}`}`,
+  );
 }
 if (failed) process.exit(1);
-console.log(`packages: ${tarballs.length} tarballs in dist-packages/, publint and attw pass (version ${JSON.parse(readFileSync(join(root, "packages/core/package.json"), "utf8")).version})`);
+console.log(
+  `packages: ${tarballs.length} tarballs in dist-packages/, publint and attw pass (version ${JSON.parse(readFileSync(join(root, "packages/core/package.json"), "utf8")).version})`,
+);

@@ -9,9 +9,7 @@ function hasPinnedPnpm() {
   return probe.status === 0 && probe.stdout.trim() === PNPM_VERSION;
 }
 
-const [command, commandArgs] = hasPinnedPnpm()
-  ? ["pnpm", args]
-  : ["npx", ["-y", `pnpm@${PNPM_VERSION}`, ...args]];
+const [command, commandArgs] = hasPinnedPnpm() ? ["pnpm", args] : ["npx", ["-y", `pnpm@${PNPM_VERSION}`, ...args]];
 
 const result = spawnSync(command, commandArgs, { stdio: "inherit", shell: process.platform === "win32" });
 if (result.error) {

@@ -96,7 +96,13 @@ function area(path) {
 
 function table(rows) {
   const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
-  return rows.map((row) => row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]))).join("  ")).join("\n");
+  return rows
+    .map((row) =>
+      row
+        .map((cell, column) => (column === 0 ? cell.padEnd(widths[column]) : cell.padStart(widths[column])))
+        .join("  "),
+    )
+    .join("\n");
 }
 
 const built = chunks(
@@ -106,12 +112,17 @@ const built = chunks(
   }),
 );
 /** What a chunk holds, by package. */
-const label = (chunk) => [...new Set(Object.keys(chunk.output.inputs).map(area))].filter((name) => name !== "app").join(", ") || "app";
+const label = (chunk) =>
+  [...new Set(Object.keys(chunk.output.inputs).map(area))].filter((name) => name !== "app").join(", ") || "app";
 const initialGzip = built.initial.reduce((sum, chunk) => sum + chunk.gzip, 0);
 const rows = [["chunk", "minified", "gzip"]];
 for (const chunk of built.initial) rows.push([`start: ${label(chunk)}`, kB(chunk.minified), kB(chunk.gzip)]);
 for (const chunk of built.lazy) rows.push([`on use: ${label(chunk)}`, kB(chunk.minified), kB(chunk.gzip)]);
-rows.push([`first load (budget ${kB(BUDGET_BYTES)})`, kB(built.initial.reduce((sum, chunk) => sum + chunk.minified, 0)), kB(initialGzip)]);
+rows.push([
+  `first load (budget ${kB(BUDGET_BYTES)})`,
+  kB(built.initial.reduce((sum, chunk) => sum + chunk.minified, 0)),
+  kB(initialGzip),
+]);
 console.log("Trellis in a React app with queries and sync (react, react-dom excluded)\n");
 console.log(table(rows));
 
@@ -129,13 +140,16 @@ if (process.argv.includes("--modules")) {
   const moduleRows = [["module (minified, before gzip)", "bytes"]];
   for (const [key, { bytes, modules }] of [...areas].sort((a, b) => b[1].bytes - a[1].bytes)) {
     moduleRows.push([key, String(bytes)]);
-    for (const [path, size] of modules.sort((a, b) => b[1] - a[1])) moduleRows.push([`  ${path.replace(/^.*?(packages\/|node_modules\/)/, "")}`, String(size)]);
+    for (const [path, size] of modules.sort((a, b) => b[1] - a[1]))
+      moduleRows.push([`  ${path.replace(/^.*?(packages\/|node_modules\/)/, "")}`, String(size)]);
   }
   console.log(`\n${table(moduleRows)}`);
 }
 
 if (initialGzip > BUDGET_BYTES) {
-  console.error(`\nOver budget: Trellis adds ${kB(initialGzip)} gzip to the first load; the budget is ${kB(BUDGET_BYTES)}.`);
+  console.error(
+    `\nOver budget: Trellis adds ${kB(initialGzip)} gzip to the first load; the budget is ${kB(BUDGET_BYTES)}.`,
+  );
   console.error("See which modules grew with `node scripts/size.mjs --modules`.");
   process.exit(1);
 }

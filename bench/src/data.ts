@@ -172,17 +172,18 @@ export const W5_LIMIT = 10;
 /** W5's data set: users, then posts with a random author each and about half published. */
 export function makeW5Data(userCount: number, postCount: number, seed: number): { users: User[]; posts: Post[] } {
   const random = createRandom(seed ^ 0x5555);
-  const users = Array.from({ length: userCount }, (_, i): User => ({ id: idFrom(random), name: `user ${i}`, createdAt: BASE_TIME + i }));
-  const posts = Array.from(
-    { length: postCount },
-    (_, j): Post => ({
-      id: idFrom(random),
-      title: `post ${j}`,
-      published: random() < 0.5,
-      authorId: users[pick(random, userCount)]!.id,
-      createdAt: BASE_TIME + userCount + j,
-    }),
-  );
+  const users = Array.from({ length: userCount }, (_, i): User => ({
+    id: idFrom(random),
+    name: `user ${i}`,
+    createdAt: BASE_TIME + i,
+  }));
+  const posts = Array.from({ length: postCount }, (_, j): Post => ({
+    id: idFrom(random),
+    title: `post ${j}`,
+    published: random() < 0.5,
+    authorId: users[pick(random, userCount)]!.id,
+    createdAt: BASE_TIME + userCount + j,
+  }));
   return { users, posts };
 }
 
@@ -253,16 +254,13 @@ export interface Item {
 
 export function makeItems(count: number, seed: number): Item[] {
   const random = createRandom(seed ^ 0x6666);
-  return Array.from(
-    { length: count },
-    (_, i): Item => ({
-      id: idFrom(random),
-      tag: TAGS[pick(random, TAG_COUNT)]!,
-      priority: pick(random, 10),
-      score: pick(random, 1000),
-      createdAt: BASE_TIME + i,
-    }),
-  );
+  return Array.from({ length: count }, (_, i): Item => ({
+    id: idFrom(random),
+    tag: TAGS[pick(random, TAG_COUNT)]!,
+    priority: pick(random, 10),
+    score: pick(random, 1000),
+    createdAt: BASE_TIME + i,
+  }));
 }
 
 /** One W6 write: a single field of one document. */
@@ -298,7 +296,9 @@ export interface TagAggregate {
 export function w6Checksum(rows: readonly TagAggregate[]): string {
   const checksum = createChecksum();
   for (const row of [...rows].sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0))) {
-    checksum.add(`${row.tag}:${row.count}:${row.sumScore}:${row.avgPriority === undefined ? "-" : row.avgPriority.toFixed(4)}`);
+    checksum.add(
+      `${row.tag}:${row.count}:${row.sumScore}:${row.avgPriority === undefined ? "-" : row.avgPriority.toFixed(4)}`,
+    );
   }
   return checksum.value();
 }

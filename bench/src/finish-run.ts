@@ -29,7 +29,9 @@ export function finishRun(options: FinishOptions): number {
   mkdirSync(resultsDir, { recursive: true });
   writeFileSync(`${resultsDir}${resultsFile}`, `${JSON.stringify(results, null, 2)}\n`);
   const [load] = loadavg();
-  console.log(`\nfinished in ${((performance.now() - started) / 1000).toFixed(0)} s; results also in bench/results/${resultsFile}`);
+  console.log(
+    `\nfinished in ${((performance.now() - started) / 1000).toFixed(0)} s; results also in bench/results/${resultsFile}`,
+  );
   console.log(
     `load average over the last minute: ${load!.toFixed(2)}` +
       (load! > busyLoad ? " — other processes were busy too; timings are noisy, compare ratios within this run" : ""),

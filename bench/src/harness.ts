@@ -3,7 +3,16 @@
  * A peer supplies only the calls of its own API.
  */
 import type { BenchConfig } from "./config.js";
-import { createChecksum, createTodoSource, makeTodos, type Todo, W2_LIMIT, type W2Query, w2Queries, type W3Write } from "./data.js";
+import {
+  createChecksum,
+  createTodoSource,
+  makeTodos,
+  type Todo,
+  W2_LIMIT,
+  type W2Query,
+  w2Queries,
+  type W3Write,
+} from "./data.js";
 import { mean, median, memorySnapshot, percentile, settleHeap, timeMs } from "./stats.js";
 
 // ---- W1: bulk insert ----
@@ -15,7 +24,11 @@ export type InsertSetup = () => Promise<(todos: readonly Todo[]) => unknown>;
  * W1: times inserting all documents into a fresh store, `reps` times (median reported), after
  * one untimed warm-up on a small slice so the JIT has seen the code.
  */
-export async function measureInsert(config: BenchConfig, setup: InsertSetup, reps = config.w1Reps): Promise<Record<string, number>> {
+export async function measureInsert(
+  config: BenchConfig,
+  setup: InsertSetup,
+  reps = config.w1Reps,
+): Promise<Record<string, number>> {
   const todos = makeTodos(config.w1Docs, config.seed);
   const warmup = await setup();
   await warmup(todos.slice(0, Math.max(100, Math.floor(todos.length / 20))));
@@ -26,7 +39,13 @@ export async function measureInsert(config: BenchConfig, setup: InsertSetup, rep
     times.push(await timeMs(() => insert(todos)));
   }
   const total = median(times);
-  return { docs: todos.length, totalMs: total, perDocUs: (total * 1000) / todos.length, minMs: Math.min(...times), reps };
+  return {
+    docs: todos.length,
+    totalMs: total,
+    perDocUs: (total * 1000) / todos.length,
+    minMs: Math.min(...times),
+    reps,
+  };
 }
 
 // ---- W2: one-shot queries ----
@@ -177,7 +196,8 @@ export async function measureOneShot<R>(
     const result = await run();
     times.push(performance.now() - start);
     const again = checksumOf(result);
-    if (again !== checksum) throw new Error(`one-shot run ${rep + 1} returned a different result (${again}) than the first (${checksum}).`);
+    if (again !== checksum)
+      throw new Error(`one-shot run ${rep + 1} returned a different result (${again}) than the first (${checksum}).`);
   }
   return { oneShotMs: median(times), oneShotMinMs: Math.min(...times), firstMs, runs: times.length, checksum };
 }

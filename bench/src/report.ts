@@ -137,16 +137,25 @@ const CHECKS: Record<WorkloadId, ReadonlyArray<{ readonly metric: string; readon
   W4: [],
   W5: [
     { metric: "checksum", what: "one-shot: same users, post ids and titles (result*)" },
-    { metric: "finalChecksum", what: "live: same result after all writes (final*; peers stopped by the time budget are not compared)" },
+    {
+      metric: "finalChecksum",
+      what: "live: same result after all writes (final*; peers stopped by the time budget are not compared)",
+    },
   ],
   W6: [
     { metric: "checksum", what: "one-shot: same rows per tag (result*)" },
-    { metric: "finalChecksum", what: "live: same rows after all writes (final*; peers stopped by the time budget are not compared)" },
+    {
+      metric: "finalChecksum",
+      what: "live: same rows after all writes (final*; peers stopped by the time budget are not compared)",
+    },
   ],
 };
 
 /** Whether peers agree on each result checksum of a workload: a line per check, and whether they agree. */
-export function agreement(workload: WorkloadId, rows: readonly ResultRow[]): Array<{ line: string; isAgreed: boolean }> {
+export function agreement(
+  workload: WorkloadId,
+  rows: readonly ResultRow[],
+): Array<{ line: string; isAgreed: boolean }> {
   const lines: Array<{ line: string; isAgreed: boolean }> = [];
   for (const { metric, what } of CHECKS[workload]) {
     const sums = rows
@@ -158,7 +167,10 @@ export function agreement(workload: WorkloadId, rows: readonly ResultRow[]): Arr
     lines.push(
       differing.length === 0
         ? { line: `${workload} cross-check: all ${sums.length} results agree: ${what}.`, isAgreed: true }
-        : { line: `${workload} cross-check FAILED: ${differing.join(", ")} differ from ${referenceLabel} (${what}).`, isAgreed: false },
+        : {
+            line: `${workload} cross-check FAILED: ${differing.join(", ")} differ from ${referenceLabel} (${what}).`,
+            isAgreed: false,
+          },
     );
   }
   return lines;

@@ -35,7 +35,8 @@ function listFromEnv<T extends string>(raw: string | undefined, allowed: readonl
   if (raw === undefined || raw.trim() === "") return allowed;
   const wanted = raw.split(",").map((each) => each.trim());
   for (const each of wanted) {
-    if (!allowed.includes(each as T)) throw new Error(`${name}: unknown "${each}" (expected some of ${allowed.join(",")}).`);
+    if (!allowed.includes(each as T))
+      throw new Error(`${name}: unknown "${each}" (expected some of ${allowed.join(",")}).`);
   }
   return wanted as T[];
 }
@@ -60,7 +61,8 @@ function runChild(peer: PeerId, workload: WorkloadId, config: BenchConfig, timeo
       clearTimeout(timer);
       const line = stdout.split("\n").find((each) => each.startsWith(RESULT_PREFIX));
       if (code === 0 && line !== undefined) resolve(JSON.parse(line.slice(RESULT_PREFIX.length)) as ResultRow[]);
-      else reject(new Error(signal === "SIGKILL" ? `timed out after ${timeoutMs} ms` : `exited with ${signal ?? code}`));
+      else
+        reject(new Error(signal === "SIGKILL" ? `timed out after ${timeoutMs} ms` : `exited with ${signal ?? code}`));
     });
   });
 }

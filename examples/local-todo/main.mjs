@@ -52,10 +52,14 @@ const bob = createClient({ schema, appId: "demo", serverUrl: server.url, userId:
 const DEMO_TODOS = ["buy milk", "write docs", "ship Trellis"];
 // The list stays in the data folder: a later run reuses it and first deletes the todos the demo
 // wrote there before (others stay), so the folder holds one demo list however often it runs.
-const earlier = await firstAnswer(alice.database.lists, { where: { name: "demo", memberIds: { equals: "bob" } }, limit: 1 });
+const earlier = await firstAnswer(alice.database.lists, {
+  where: { name: "demo", memberIds: { equals: "bob" } },
+  limit: 1,
+});
 let list = earlier.rows[0];
 earlier.unsubscribe();
-if (list === undefined) ({ data: list } = await alice.database.lists.create({ name: "demo", memberIds: ["alice", "bob"] }));
+if (list === undefined)
+  ({ data: list } = await alice.database.lists.create({ name: "demo", memberIds: ["alice", "bob"] }));
 else {
   const where = { listId: list.id, text: { in: DEMO_TODOS } };
   const leftovers = await firstAnswer(alice.database.todos, { where });
@@ -67,12 +71,23 @@ else {
 let bobLoaded;
 const bobHasLoaded = new Promise((resolve) => (bobLoaded = resolve));
 const bobSees = bob.database.todos.subscribe(
-  { fields: { text: true, priority: true }, where: { listId: list.id, done: false }, orderBy: [["priority", "desc"], ["text", "asc"]], limit: 5 },
+  {
+    fields: { text: true, priority: true },
+    where: { listId: list.id, done: false },
+    orderBy: [
+      ["priority", "desc"],
+      ["text", "asc"],
+    ],
+    limit: 5,
+  },
   (open, error, loading) => {
     if (error) return console.error("bob:", error.message);
     if (loading) return;
     bobLoaded();
-    console.log(`bob sees ${open.length} open:`, open.map((todo) => `${todo.text} [p${todo.priority}]`).join(", ") || "none");
+    console.log(
+      `bob sees ${open.length} open:`,
+      open.map((todo) => `${todo.text} [p${todo.priority}]`).join(", ") || "none",
+    );
   },
 );
 await bobHasLoaded;
@@ -85,7 +100,9 @@ const step = async (write) => {
   await settled(bob);
 };
 let milk;
-await step(async () => ({ data: milk } = await todos.create({ text: "buy milk", done: false, priority: 1, listId: list.id })));
+await step(
+  async () => ({ data: milk } = await todos.create({ text: "buy milk", done: false, priority: 1, listId: list.id })),
+);
 await step(() => todos.create({ text: "write docs", done: false, priority: 5, listId: list.id }));
 await step(() => todos.create({ text: "ship Trellis", done: false, priority: 9, listId: list.id }));
 await step(() => todos.update({ id: milk.id, fields: (previous) => ({ priority: previous.priority + 10 }) }));

@@ -10,7 +10,12 @@ import { hashInputs, isStampCurrent, writeStamp } from "../../scripts/build-stam
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** The packages the bundle takes from their sources. */
 const BUNDLED = ["core", "client", "react"];
-const TYPES = { ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".map": "application/json" };
+const TYPES = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".map": "application/json",
+};
 
 /**
  * Bundles the app into `dist/` with the sync server's url baked in (unless an unchanged bundle
@@ -25,7 +30,10 @@ export async function serveReactTodo({ serverUrl, port = 5173 }) {
   const outDir = join(HERE, "dist");
   // The bundle is built from this folder and the packages' sources (see vite.config.ts); an
   // unchanged one, for the same server, is served as it is.
-  const inputs = hashInputs(["examples/react-todo", ...BUNDLED.map((name) => `packages/${name}`), "pnpm-lock.yaml"], [serverUrl]);
+  const inputs = hashInputs(
+    ["examples/react-todo", ...BUNDLED.map((name) => `packages/${name}`), "pnpm-lock.yaml"],
+    [serverUrl],
+  );
   if (!isStampCurrent("examples/react-todo", inputs, "examples/react-todo/dist")) {
     const { build } = await import("vite");
     await build({
@@ -41,8 +49,12 @@ export async function serveReactTodo({ serverUrl, port = 5173 }) {
     const pathname = decodeURIComponent(new URL(request.url ?? "/", "http://localhost").pathname);
     let file = resolve(outDir, `.${pathname}`);
     // Anything that is not a built file is the app's page (it reads its settings from the query).
-    if (!file.startsWith(outDir + sep) || !existsSync(file) || !statSync(file).isFile()) file = join(outDir, "index.html");
-    response.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream", "cache-control": "no-cache" });
+    if (!file.startsWith(outDir + sep) || !existsSync(file) || !statSync(file).isFile())
+      file = join(outDir, "index.html");
+    response.writeHead(200, {
+      "content-type": TYPES[extname(file)] ?? "application/octet-stream",
+      "cache-control": "no-cache",
+    });
     response.end(readFileSync(file));
   });
   const listen = (at) =>

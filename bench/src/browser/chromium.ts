@@ -37,7 +37,11 @@ const CHROMIUM_ARGS = [
  * const context = await launchProfile(mkdtempSync(join(tmpdir(), "profile-")));
  */
 export function launchProfile(userDataDir: string): Promise<BrowserContext> {
-  return chromium.launchPersistentContext(userDataDir, { executablePath: chromiumPath, headless: true, args: CHROMIUM_ARGS });
+  return chromium.launchPersistentContext(userDataDir, {
+    executablePath: chromiumPath,
+    headless: true,
+    args: CHROMIUM_ARGS,
+  });
 }
 
 /**
@@ -49,10 +53,16 @@ export function launchProfile(userDataDir: string): Promise<BrowserContext> {
  * @example
  * const { browser, close } = await launchOverCdp(mkdtempSync(join(tmpdir(), "profile-")));
  */
-export async function launchOverCdp(userDataDir: string): Promise<{ readonly browser: Browser; close(): Promise<void> }> {
-  const child = spawn(chromiumPath, ["--headless", ...CHROMIUM_ARGS, "--remote-debugging-port=0", `--user-data-dir=${userDataDir}`, "about:blank"], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+export async function launchOverCdp(
+  userDataDir: string,
+): Promise<{ readonly browser: Browser; close(): Promise<void> }> {
+  const child = spawn(
+    chromiumPath,
+    ["--headless", ...CHROMIUM_ARGS, "--remote-debugging-port=0", `--user-data-dir=${userDataDir}`, "about:blank"],
+    {
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
   // Its helper processes share its stderr: once that closes, none of them writes to the profile any more.
   const closed = new Promise((resolve) => child.once("close", resolve));
   const endpoint = await new Promise<string>((resolve, reject) => {
@@ -121,7 +131,10 @@ export async function serveDir(root: string): Promise<{ readonly url: string; cl
       response.writeHead(404, { "content-type": "text/plain" }).end("not found");
       return;
     }
-    response.writeHead(200, { "content-type": CONTENT_TYPES[extname(file)] ?? "application/octet-stream", "cache-control": "no-store" });
+    response.writeHead(200, {
+      "content-type": CONTENT_TYPES[extname(file)] ?? "application/octet-stream",
+      "cache-control": "no-store",
+    });
     response.end(readFileSync(file));
   });
   await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));

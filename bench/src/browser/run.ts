@@ -42,7 +42,11 @@ interface BrowserConfig {
 
 function configFromEnv(env: NodeJS.ProcessEnv, isSmokeFlag: boolean): BrowserConfig {
   const isSmoke = isSmokeFlag || env.BENCH_SMOKE === "1";
-  const numbers = (value: string | undefined) => value?.split(",").map(Number).filter((n) => Number.isInteger(n) && n > 0);
+  const numbers = (value: string | undefined) =>
+    value
+      ?.split(",")
+      .map(Number)
+      .filter((n) => Number.isInteger(n) && n > 0);
   return {
     isSmoke,
     sizes: numbers(env.BENCH_BROWSER_SIZES) ?? (isSmoke ? [200] : [10_000, 100_000]),
@@ -95,13 +99,22 @@ interface SizeResult {
 
 const VISIT_CACHE_SIZES = [undefined, 5_000] as const;
 
-async function measureSize(context: BrowserContext, url: string, documents: number, spread: number, config: BrowserConfig): Promise<SizeResult> {
+async function measureSize(
+  context: BrowserContext,
+  url: string,
+  documents: number,
+  spread: number,
+  config: BrowserConfig,
+): Promise<SizeResult> {
   const appId = `bench-${documents}-${spread}`;
   const page = context.pages()[0] ?? (await context.newPage());
   const errors: string[] = [];
   page.on("pageerror", (error) => errors.push(error.message));
   await page.goto(`${url}?seed`);
-  const seed = await page.evaluate(({ appId, documents, chunk, spread }) => window.bench.seed(appId, documents, chunk, spread), { appId, documents, chunk: config.chunk, spread });
+  const seed = await page.evaluate(
+    ({ appId, documents, chunk, spread }) => window.bench.seed(appId, documents, chunk, spread),
+    { appId, documents, chunk: config.chunk, spread },
+  );
   const storedBytes = await page.evaluate(async () => (await navigator.storage.estimate()).usage);
   console.log(`  seeded ${documents} documents in ${(seed.totalMs / 1000).toFixed(1)} s (${seed.chunks} chunks)`);
 
@@ -129,7 +142,9 @@ async function measureSize(context: BrowserContext, url: string, documents: numb
     await cdp.send("HeapProfiler.collectGarbage");
     const heapRetained = (await cdp.send("Runtime.getHeapUsage")).usedSize;
     visits.push({ cacheSize, rows, heapRetained });
-    console.log(`  visited every collection, cacheSize ${cacheSize ?? "unbounded"}: heap after GC ${mb(heapRetained)} MB`);
+    console.log(
+      `  visited every collection, cacheSize ${cacheSize ?? "unbounded"}: heap after GC ${mb(heapRetained)} MB`,
+    );
   }
   const followed: Followed[] = [];
   for (const cacheSize of VISIT_CACHE_SIZES) {
@@ -216,29 +231,34 @@ async function main(): Promise<number> {
   const started = performance.now();
   const config = configFromEnv(process.env, process.argv.includes("--smoke"));
   if (!hasChromium) {
-    console.warn(`browser benchmark skipped: no Chromium at ${chromiumPath} (apt-get install -y chromium, or set CHROMIUM_PATH)`);
+    console.warn(
+      `browser benchmark skipped: no Chromium at ${chromiumPath} (apt-get install -y chromium, or set CHROMIUM_PATH)`,
+    );
     return 0;
   }
-  console.log(`browser benchmark (${config.isSmoke ? "smoke" : "full"}): ${config.sizes.join(", ")} documents, ${config.reloads} reload(s) each, chunks of ${config.chunk}`);
+  console.log(
+    `browser benchmark (${config.isSmoke ? "smoke" : "full"}): ${config.sizes.join(", ")} documents, ${config.reloads} reload(s) each, chunks of ${config.chunk}`,
+  );
   const built = await buildBenchPage();
   const server = await serveDir(built);
   const results: SizeResult[] = [];
   const failures: string[] = [];
   try {
-    for (const documents of config.sizes) for (const spread of [1, COLLECTIONS]) {
-      // A fresh on-disk profile per size: IndexedDB as a returning visitor has it, nothing else in it.
-      const profile = mkdtempSync(join(tmpdir(), "trellis-bench-chromium-"));
-      const context = await launchProfile(profile);
-      try {
-        console.log(`${documents} documents in ${spread} collection(s):`);
-        results.push(await measureSize(context, server.url, documents, spread, config));
-      } catch (error) {
-        failures.push(error instanceof Error ? error.message : String(error));
-      } finally {
-        await context.close();
-        rmSync(profile, { recursive: true, force: true });
+    for (const documents of config.sizes)
+      for (const spread of [1, COLLECTIONS]) {
+        // A fresh on-disk profile per size: IndexedDB as a returning visitor has it, nothing else in it.
+        const profile = mkdtempSync(join(tmpdir(), "trellis-bench-chromium-"));
+        const context = await launchProfile(profile);
+        try {
+          console.log(`${documents} documents in ${spread} collection(s):`);
+          results.push(await measureSize(context, server.url, documents, spread, config));
+        } catch (error) {
+          failures.push(error instanceof Error ? error.message : String(error));
+        } finally {
+          await context.close();
+          rmSync(profile, { recursive: true, force: true });
+        }
       }
-    }
   } finally {
     await server.close();
     rmSync(built, { recursive: true, force: true });
@@ -248,13 +268,21 @@ async function main(): Promise<number> {
   if (takeovers.length > 0) console.log(`\n${takeoverTable(takeovers)}`);
   for (const result of results) console.log(JSON.stringify({ browser: result.documents, ...result }));
   for (const takeover of takeovers) console.log(JSON.stringify({ takeover: takeover.stop, ...takeover }));
-  return finishRun({ started, resultsFile: "browser-latest.json", results: { config, results, takeovers }, busyLoad: 1.6, failures });
+  return finishRun({
+    started,
+    resultsFile: "browser-latest.json",
+    results: { config, results, takeovers },
+    busyLoad: 1.6,
+    failures,
+  });
 }
 
 /** The takeover rows: their own page and a `trellis-server` process. */
 async function runTakeovers(config: BrowserConfig, failures: string[]): Promise<TakeoverResult[]> {
   if (config.takeovers.freeze + config.takeovers["long task"] === 0) return [];
-  console.log(`takeover between tabs: ${config.takeovers.freeze} frozen leader(s), ${config.takeovers["long task"]} busy one(s):`);
+  console.log(
+    `takeover between tabs: ${config.takeovers.freeze} frozen leader(s), ${config.takeovers["long task"]} busy one(s):`,
+  );
   const built = await buildBenchPage("takeover-page");
   const page = await serveDir(built);
   const sync = await startServerProcess();
@@ -272,4 +300,3 @@ async function runTakeovers(config: BrowserConfig, failures: string[]): Promise<
 }
 
 runMain(main);
-

@@ -36,7 +36,11 @@ export interface TakeoverResult {
  * @example
  * const results = await measureTakeover(url, server, { freeze: 10, "long task": 3 });
  */
-export async function measureTakeover(url: string, server: ServerProcess, runs: Readonly<Record<Stop, number>>): Promise<TakeoverResult[]> {
+export async function measureTakeover(
+  url: string,
+  server: ServerProcess,
+  runs: Readonly<Record<Stop, number>>,
+): Promise<TakeoverResult[]> {
   const profile = mkdtempSync(join(tmpdir(), "trellis-bench-takeover-"));
   const chromium = await launchOverCdp(profile);
   const results: TakeoverResult[] = [];
@@ -60,7 +64,10 @@ export async function measureTakeover(url: string, server: ServerProcess, runs: 
           await other.evaluate(() => window.takeover.seenAt("outside"));
           const stoppedAt = await stopLeader(leader, stop);
           await outside.database.todos.create({ title: `outside ${run}` });
-          const seen = await other.waitForFunction(() => window.takeover.seenAt("outside"), undefined, { timeout: 60_000, polling: 50 });
+          const seen = await other.waitForFunction(() => window.takeover.seenAt("outside"), undefined, {
+            timeout: 60_000,
+            polling: 50,
+          });
           runsMs.push((await seen.jsonValue())! - stoppedAt);
           if (stop === "freeze") {
             await setLifecycle(leader, "active");
@@ -84,7 +91,9 @@ export async function measureTakeover(url: string, server: ServerProcess, runs: 
       // Chromium's helper processes may still write to the profile for a moment after it exits.
       rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 500 });
     } catch (error) {
-      console.warn(`  could not remove the profile ${profile}: ${error instanceof Error ? error.message : String(error)}`);
+      console.warn(
+        `  could not remove the profile ${profile}: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
   }
   return results;
@@ -121,6 +130,14 @@ export function takeoverTable(results: readonly TakeoverResult[]): string {
     "",
     line(["leader stops by", "runs", "p50 (ms)", "min (ms)", "max (ms)"]),
     line(["---", "---:", "---:", "---:", "---:"]),
-    ...results.map(({ stop, runsMs, p50Ms }) => line([stop, String(runsMs.length), p50Ms.toFixed(0), Math.min(...runsMs).toFixed(0), Math.max(...runsMs).toFixed(0)])),
+    ...results.map(({ stop, runsMs, p50Ms }) =>
+      line([
+        stop,
+        String(runsMs.length),
+        p50Ms.toFixed(0),
+        Math.min(...runsMs).toFixed(0),
+        Math.max(...runsMs).toFixed(0),
+      ]),
+    ),
   ].join("\n");
 }

@@ -27,14 +27,29 @@ import {
   w6Writes,
   type W6Write,
 } from "../data.js";
-import { measureInsert, measureMemory, measureOneShot, measureQueries, measureWrites, NotifyTracker, resultsChecksum } from "../harness.js";
+import {
+  measureInsert,
+  measureMemory,
+  measureOneShot,
+  measureQueries,
+  measureWrites,
+  NotifyTracker,
+  resultsChecksum,
+} from "../harness.js";
 import type { PeerBench } from "../peer.js";
 import { timeMs } from "../stats.js";
 
 type MutableTodo = { -readonly [K in keyof Todo]: Todo[K] };
 
 function copy(todo: Todo): MutableTodo {
-  return { id: todo.id, title: todo.title, tag: todo.tag, priority: todo.priority, done: todo.done, createdAt: todo.createdAt };
+  return {
+    id: todo.id,
+    title: todo.title,
+    tag: todo.tag,
+    priority: todo.priority,
+    done: todo.done,
+    createdAt: todo.createdAt,
+  };
 }
 
 type MutablePost = { -readonly [K in keyof Post]: Post[K] };
@@ -121,7 +136,12 @@ function aggregateByTag(items: Iterable<MutableItem>): TagAggregate[] {
   }
   return [...groups]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([tag, group]) => ({ tag, count: group.count, sumScore: group.sumScore, avgPriority: group.sumPriority / group.count }));
+    .map(([tag, group]) => ({
+      tag,
+      count: group.count,
+      sumScore: group.sumScore,
+      avgPriority: group.sumPriority / group.count,
+    }));
 }
 
 function sameAggregate(a: TagAggregate, b: TagAggregate): boolean {
@@ -216,13 +236,21 @@ export const plain: PeerBench = {
       };
       const metrics = await measureWrites(config, writes, write, tracker);
       const finalChecksum =
-        metrics.isComplete === 1 ? resultsChecksum(visibleWindows(docs, (k, doc) => live[k]!.members.has(doc.id))) : "-";
+        metrics.isComplete === 1
+          ? resultsChecksum(visibleWindows(docs, (k, doc) => live[k]!.members.has(doc.id)))
+          : "-";
       return { ...metrics, setupMs: 0, finalChecksum };
     })();
 
     return [
       { workload: "W3", peer: "plain", label: "plain JS (re-check loop)", metrics: lean },
-      { workload: "W3", peer: "plain", label: "plain JS (re-check loop + Set per query)", isInfo: true, metrics: withSets },
+      {
+        workload: "W3",
+        peer: "plain",
+        label: "plain JS (re-check loop + Set per query)",
+        isInfo: true,
+        metrics: withSets,
+      },
     ];
   },
 
@@ -269,7 +297,8 @@ export const plain: PeerBench = {
     if (metrics.isComplete === 1) {
       finalChecksum = w5Checksum(result);
       // The baseline checks itself: its kept result must equal a fresh query.
-      if (w5Checksum(live.query()) !== finalChecksum) throw new Error("plain W5: the kept result differs from a fresh query.");
+      if (w5Checksum(live.query()) !== finalChecksum)
+        throw new Error("plain W5: the kept result differs from a fresh query.");
     }
     return [
       {
@@ -346,7 +375,8 @@ export const plain: PeerBench = {
       let finalChecksum = "-";
       if (metrics.isComplete === 1) {
         finalChecksum = w6Checksum(rows);
-        if (w6Checksum(aggregateByTag(items)) !== finalChecksum) throw new Error("plain W6: the kept counters differ from a fresh scan.");
+        if (w6Checksum(aggregateByTag(items)) !== finalChecksum)
+          throw new Error("plain W6: the kept counters differ from a fresh scan.");
       }
       return { ...metrics, setupMs: 0, finalChecksum };
     })();

@@ -39,7 +39,8 @@ function openDatabase() {
     "INSERT INTO todos (id, title, tag, priority, done, createdAt) VALUES (?, ?, ?, ?, ?, ?)",
   );
   const insertAll = db.transaction((todos: readonly Todo[]) => {
-    for (const todo of todos) insertOne.run(todo.id, todo.title, todo.tag, todo.priority, todo.done ? 1 : 0, todo.createdAt);
+    for (const todo of todos)
+      insertOne.run(todo.id, todo.title, todo.tag, todo.priority, todo.done ? 1 : 0, todo.createdAt);
   });
   return { db, insertAll };
 }
@@ -63,7 +64,8 @@ function openW5(config: Parameters<NonNullable<PeerBench["W5"]>>[0]) {
   const loadMs = performance.now();
   db.transaction(() => {
     for (const user of users) insertUser.run(user.id, user.name, user.createdAt);
-    for (const post of posts) insertPost.run(post.id, post.title, post.published ? 1 : 0, post.authorId, post.createdAt);
+    for (const post of posts)
+      insertPost.run(post.id, post.title, post.published ? 1 : 0, post.authorId, post.createdAt);
   })();
   db.exec("ANALYZE");
   return { db, users, posts, loadMs: performance.now() - loadMs };
@@ -81,7 +83,8 @@ function nest(rows: readonly W5Row[]): UserWithPosts[] {
   const result: UserWithPosts[] = [];
   let current: { id: string; name: string; posts: Array<{ id: string; title: string }> } | undefined;
   for (const row of rows) {
-    if (current === undefined || current.id !== row.userId) result.push((current = { id: row.userId, name: row.name, posts: [] }));
+    if (current === undefined || current.id !== row.userId)
+      result.push((current = { id: row.userId, name: row.name, posts: [] }));
     if (row.postId !== null) current.posts.push({ id: row.postId, title: row.title! });
   }
   return result;
@@ -131,13 +134,27 @@ export const sqlite: PeerBench = {
     const perUser = await measureOneShot(
       config,
       config.w5Reps,
-      () => selectUsers.all().map((user): UserWithPosts => ({ id: user.id, name: user.name, posts: selectPosts.all(user.id, W5_LIMIT) })),
+      () =>
+        selectUsers
+          .all()
+          .map((user): UserWithPosts => ({ id: user.id, name: user.name, posts: selectPosts.all(user.id, W5_LIMIT) })),
       w5Checksum,
     );
     const sizes = { users: users.length, posts: posts.length, loadMs };
     return [
-      { workload: "W5", peer: "sqlite", label: "SQLite (window function, one statement)", metrics: { ...sizes, ...oneShot } },
-      { workload: "W5", peer: "sqlite", label: "SQLite (a LIMIT statement per user)", isInfo: true, metrics: { ...sizes, ...perUser } },
+      {
+        workload: "W5",
+        peer: "sqlite",
+        label: "SQLite (window function, one statement)",
+        metrics: { ...sizes, ...oneShot },
+      },
+      {
+        workload: "W5",
+        peer: "sqlite",
+        label: "SQLite (a LIMIT statement per user)",
+        isInfo: true,
+        metrics: { ...sizes, ...perUser },
+      },
     ];
   },
 
@@ -160,6 +177,13 @@ export const sqlite: PeerBench = {
       "SELECT tag, COUNT(*) AS count, SUM(score) AS sumScore, AVG(priority) AS avgPriority FROM items GROUP BY tag ORDER BY tag",
     );
     const oneShot = await measureOneShot(config, config.w6Reps, () => select.all(), w6Checksum);
-    return [{ workload: "W6", peer: "sqlite", label: "SQLite (GROUP BY)", metrics: { docs: items.length, loadMs, ...oneShot } }];
+    return [
+      {
+        workload: "W6",
+        peer: "sqlite",
+        label: "SQLite (GROUP BY)",
+        metrics: { docs: items.length, loadMs, ...oneShot },
+      },
+    ];
   },
 };

@@ -27,7 +27,15 @@ import {
   w6Checksum,
   w6Writes,
 } from "../data.js";
-import { measureInsert, measureMemory, measureOneShot, measureQueries, measureWrites, NotifyTracker, resultsChecksum } from "../harness.js";
+import {
+  measureInsert,
+  measureMemory,
+  measureOneShot,
+  measureQueries,
+  measureWrites,
+  NotifyTracker,
+  resultsChecksum,
+} from "../harness.js";
 import type { PeerBench } from "../peer.js";
 import { timeMs } from "../stats.js";
 
@@ -101,7 +109,12 @@ function loadW5(users: readonly User[], posts: readonly Post[]): Store {
   store.transaction(() => {
     for (const user of users) store.setRow("users", user.id, { name: user.name, createdAt: user.createdAt });
     for (const post of posts) {
-      store.setRow("posts", post.id, { title: post.title, published: post.published, authorId: post.authorId, createdAt: post.createdAt });
+      store.setRow("posts", post.id, {
+        title: post.title,
+        published: post.published,
+        authorId: post.authorId,
+        createdAt: post.createdAt,
+      });
     }
   });
   return store;
@@ -132,7 +145,12 @@ function loadItems(items: readonly Item[]): Store {
   const store = createStore();
   store.transaction(() => {
     for (const item of items) {
-      store.setRow("items", item.id, { tag: item.tag, priority: item.priority, score: item.score, createdAt: item.createdAt });
+      store.setRow("items", item.id, {
+        tag: item.tag,
+        priority: item.priority,
+        score: item.score,
+        createdAt: item.createdAt,
+      });
     }
   });
   return store;
@@ -163,7 +181,14 @@ export const tinybase: PeerBench = {
     const viaIndex = await measureQueries(config, async (todos) => {
       const store = loaded(todos);
       const indexes = createIndexes(store);
-      indexes.setIndexDefinition("byTag", TABLE, "tag", "createdAt", undefined, (a, b) => (b as number) - (a as number));
+      indexes.setIndexDefinition(
+        "byTag",
+        TABLE,
+        "tag",
+        "createdAt",
+        undefined,
+        (a, b) => (b as number) - (a as number),
+      );
       return ({ tag, threshold }) => {
         const ids: string[] = [];
         for (const id of indexes.getSliceRowIds("byTag", tag)) {
@@ -210,10 +235,19 @@ export const tinybase: PeerBench = {
     );
     const finalChecksum =
       metrics.isComplete === 1
-        ? resultsChecksum(queries.getQueryIds().map((queryId) => queries.getResultSortedRowIds(queryId, "createdAt", true, 0, W3_LIMIT)))
+        ? resultsChecksum(
+            queries
+              .getQueryIds()
+              .map((queryId) => queries.getResultSortedRowIds(queryId, "createdAt", true, 0, W3_LIMIT)),
+          )
         : "-";
     return [
-      { workload: "W3", peer: "tinybase", label: "TinyBase (Queries + sorted listeners)", metrics: { ...metrics, setupMs, finalChecksum } },
+      {
+        workload: "W3",
+        peer: "tinybase",
+        label: "TinyBase (Queries + sorted listeners)",
+        metrics: { ...metrics, setupMs, finalChecksum },
+      },
     ];
   },
 
@@ -260,7 +294,8 @@ export const tinybase: PeerBench = {
     const dirty = new Set<string>();
     liveIndexes.addSliceRowIdsListener(LATEST, null, (_indexes, _indexId, sliceId) => dirty.add(sliceId));
     liveStore.addCellListener("posts", null, "title", (_store, _tableId, rowId) => {
-      if (liveStore.getCell("posts", rowId, "published") === true) dirty.add(liveStore.getCell("posts", rowId, "authorId") as string);
+      if (liveStore.getCell("posts", rowId, "published") === true)
+        dirty.add(liveStore.getCell("posts", rowId, "authorId") as string);
     });
     const setupMs = performance.now() - setupStart;
     const postIds = posts.map((post) => post.id);
@@ -295,7 +330,13 @@ export const tinybase: PeerBench = {
         label: "TinyBase (Index by author; live: + listeners)",
         metrics: { ...sizes, ...oneShot, ...metrics, setupMs, finalChecksum },
       },
-      { workload: "W5", peer: "tinybase", label: "TinyBase (reads of a kept Index)", isInfo: true, metrics: { ...sizes, ...kept } },
+      {
+        workload: "W5",
+        peer: "tinybase",
+        label: "TinyBase (reads of a kept Index)",
+        isInfo: true,
+        metrics: { ...sizes, ...kept },
+      },
     ];
   },
 

@@ -31,7 +31,15 @@ import {
   w6Writes,
   type W6Write,
 } from "../data.js";
-import { measureInsert, measureMemory, measureOneShot, measureQueries, measureWrites, NotifyTracker, resultsChecksum } from "../harness.js";
+import {
+  measureInsert,
+  measureMemory,
+  measureOneShot,
+  measureQueries,
+  measureWrites,
+  NotifyTracker,
+  resultsChecksum,
+} from "../harness.js";
 import { type PeerBench, TRELLIS_W6_LIVE, TRELLIS_W6_RERUN } from "../peer.js";
 import { timeMs } from "../stats.js";
 
@@ -120,7 +128,11 @@ async function loadW5(data: ReturnType<typeof makeW5Data>): Promise<W5Client> {
   const batch = client.database.batch;
   await checked(batch.execute(data.users.map((user) => batch.users.create({ name: user.name }))));
   await checked(
-    batch.execute(data.posts.map((post) => batch.posts.create({ title: post.title, published: post.published, authorId: post.authorId }))),
+    batch.execute(
+      data.posts.map((post) =>
+        batch.posts.create({ title: post.title, published: post.published, authorId: post.authorId }),
+      ),
+    ),
   );
   return client;
 }
@@ -138,7 +150,12 @@ const W5_QUERY = {
   fields: {
     id: true,
     name: true,
-    posts: { fields: { id: true, title: true }, where: { published: true }, orderBy: ["createdAt", "desc"], limit: W5_LIMIT },
+    posts: {
+      fields: { id: true, title: true },
+      where: { published: true },
+      orderBy: ["createdAt", "desc"],
+      limit: W5_LIMIT,
+    },
   },
 } as const;
 
@@ -179,7 +196,11 @@ async function loadItems(items: readonly Item[]): Promise<W6Client> {
     now: () => BASE_TIME + ticks++,
   });
   const batch = client.database.batch;
-  await checked(batch.execute(items.map((item) => batch.items.create({ tag: item.tag, priority: item.priority, score: item.score }))));
+  await checked(
+    batch.execute(
+      items.map((item) => batch.items.create({ tag: item.tag, priority: item.priority, score: item.score })),
+    ),
+  );
   return client;
 }
 
@@ -279,9 +300,18 @@ export const trellis: PeerBench = {
     );
     const finalChecksum =
       metrics.isComplete === 1
-        ? resultsChecksum(subscriptions.map((subscription) => (subscription.getCurrentState().data ?? []).map((doc) => doc.id)))
+        ? resultsChecksum(
+            subscriptions.map((subscription) => (subscription.getCurrentState().data ?? []).map((doc) => doc.id)),
+          )
         : "-";
-    return [{ workload: "W3", peer: "trellis", label: "Trellis (subscribe)", metrics: { ...metrics, setupMs, finalChecksum } }];
+    return [
+      {
+        workload: "W3",
+        peer: "trellis",
+        label: "Trellis (subscribe)",
+        metrics: { ...metrics, setupMs, finalChecksum },
+      },
+    ];
   },
 
   async W5(config) {
@@ -297,7 +327,8 @@ export const trellis: PeerBench = {
     const setupStart = performance.now();
     const live = await loadW5(data);
     const subscription = live.database.users.subscribe(W5_QUERY, tracker.notify);
-    if (subscription.getCurrentState().data === undefined) throw new Error("W5: the subscription delivered no first result.");
+    if (subscription.getCurrentState().data === undefined)
+      throw new Error("W5: the subscription delivered no first result.");
     const setupMs = performance.now() - setupStart;
     const postIds = data.posts.map((post) => post.id);
     const metrics = await measureWrites(
@@ -336,7 +367,8 @@ export const trellis: PeerBench = {
       const setupStart = performance.now();
       const store = await loadItems(items);
       const subscription = store.database.items.subscribe(W6_QUERY, tracker.notify);
-      if (subscription.getCurrentState().data === undefined) throw new Error("W6: the subscription delivered no first result.");
+      if (subscription.getCurrentState().data === undefined)
+        throw new Error("W6: the subscription delivered no first result.");
       const setupMs = performance.now() - setupStart;
       const metrics = await measureWrites(
         config,

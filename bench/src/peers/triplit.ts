@@ -6,7 +6,14 @@
  */
 import { DB, Schema as S } from "@triplit/db";
 import { makeTodos, type Todo, W2_LIMIT, W3_LIMIT, w3Queries, w3Writes, type W3Write } from "../data.js";
-import { measureInsert, measureMemory, measureQueries, measureWrites, NotifyTracker, resultsChecksum } from "../harness.js";
+import {
+  measureInsert,
+  measureMemory,
+  measureQueries,
+  measureWrites,
+  NotifyTracker,
+  resultsChecksum,
+} from "../harness.js";
 import type { PeerBench } from "../peer.js";
 
 const collections = S.Collections({
@@ -128,16 +135,24 @@ export const triplit: PeerBench = {
     );
     const finalChecksum = metrics.isComplete === 1 ? resultsChecksum(latest) : "-";
     return [
-      { workload: "W3", peer: "triplit", label: "Triplit (subscribe + view refresh)", metrics: { ...metrics, setupMs, finalChecksum } },
+      {
+        workload: "W3",
+        peer: "triplit",
+        label: "Triplit (subscribe + view refresh)",
+        metrics: { ...metrics, setupMs, finalChecksum },
+      },
     ];
   },
 
   async W4(config) {
     const metrics = await measureMemory(config, async (count, next) => {
       const db = openDatabase();
-      await insertAll(db, (function* () {
-        for (let i = 0; i < count; i++) yield next();
-      })());
+      await insertAll(
+        db,
+        (function* () {
+          for (let i = 0; i < count; i++) yield next();
+        })(),
+      );
       return db;
     });
     return [{ workload: "W4", peer: "triplit", label: "Triplit (@triplit/db)", metrics }];

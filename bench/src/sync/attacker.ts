@@ -101,11 +101,18 @@ async function relations(serverUrl: string): Promise<void> {
 serve({
   start: async ({ serverUrl, seed }: AttackArgs) => {
     await seedLinked(serverUrl, "linked", ["a", "b", "c", "d", "e", "f"]);
-    await seedLinked(serverUrl, "dense", Array.from({ length: 150 }, (_, index) => `n${index}`));
+    await seedLinked(
+      serverUrl,
+      "dense",
+      Array.from({ length: 150 }, (_, index) => `n${index}`),
+    );
     isRunning = true;
     counts = { frames: 0, relationQueries: 0 };
     const kinds = (process.env.BENCH_ATTACK ?? "storm,relations").split(",");
-    loops = [...(kinds.includes("storm") ? [storm(serverUrl, seed, 0), storm(serverUrl, seed, 1)] : []), ...(kinds.includes("relations") ? [relations(serverUrl)] : [])];
+    loops = [
+      ...(kinds.includes("storm") ? [storm(serverUrl, seed, 0), storm(serverUrl, seed, 1)] : []),
+      ...(kinds.includes("relations") ? [relations(serverUrl)] : []),
+    ];
   },
   stop: async (): Promise<AttackCounts> => {
     isRunning = false;

@@ -21,8 +21,14 @@ const ADMIN = "an-admin-secret-for-the-auth-bench";
 const JWT_SECRET = "a-jwt-secret-for-the-auth-bench";
 
 /** `count` connections one after another, each with a fresh token from `token` (signed beforehand). */
-async function setupRate(serverUrl: string, appId: string, count: number, token?: (index: number) => Promise<string>): Promise<{ perSecond: number; medianMs: number }> {
-  const tokens = token === undefined ? [] : await Promise.all(Array.from({ length: count + 20 }, (_, index) => token(index)));
+async function setupRate(
+  serverUrl: string,
+  appId: string,
+  count: number,
+  token?: (index: number) => Promise<string>,
+): Promise<{ perSecond: number; medianMs: number }> {
+  const tokens =
+    token === undefined ? [] : await Promise.all(Array.from({ length: count + 20 }, (_, index) => token(index)));
   const times: number[] = [];
   let started = 0;
   for (let index = 0; index < count + 20; index++) {
@@ -40,21 +46,44 @@ async function setupRate(serverUrl: string, appId: string, count: number, token?
 export async function authCost(devServerUrl: string, count: number): Promise<AuthCostResult> {
   const rsa = await generateKeyPair("RS256");
   const jwks: Server = createServer(async (_, response) => {
-    response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: [{ ...(await exportJWK(rsa.publicKey)), kid: "idp", alg: "RS256", use: "sig" }] }));
+    response
+      .writeHead(200, { "content-type": "application/json" })
+      .end(JSON.stringify({ keys: [{ ...(await exportJWK(rsa.publicKey)), kid: "idp", alg: "RS256", use: "sig" }] }));
   });
   await new Promise<void>((resolve) => jwks.listen(0, "127.0.0.1", resolve));
   const server = await startServerProcess({ args: ["--admin-secret", ADMIN, "--jwt-secret", JWT_SECRET] });
   try {
     const admin = async (body: unknown) => {
-      const response = await fetch(`${server.url}/v1/admin/apps`, { method: "POST", headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" }, body: JSON.stringify(body) });
-      if (response.status !== 201) throw new Error(`creating an app failed: ${response.status} ${await response.text()}`);
+      const response = await fetch(`${server.url}/v1/admin/apps`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      if (response.status !== 201)
+        throw new Error(`creating an app failed: ${response.status} ${await response.text()}`);
       return ((await response.json()) as { id: string }).id;
     };
     const plain = await admin({ name: "server secret" });
-    const pem = await admin({ name: "rs256", auth: { keys: [{ id: "pem", publicKey: await exportSPKI(rsa.publicKey), algorithm: "RS256" }] } });
-    const remote = await admin({ name: "jwks", auth: { keys: [{ id: "idp", jwksUrl: `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks.json` }] } });
-    const hs256 = (index: number) => new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject(`u${index}`).setExpirationTime("1h").sign(new TextEncoder().encode(JWT_SECRET));
-    const rs256 = (kid: string) => (index: number) => new SignJWT({}).setProtectedHeader({ alg: "RS256", kid }).setSubject(`u${index}`).setExpirationTime("1h").sign(rsa.privateKey);
+    const pem = await admin({
+      name: "rs256",
+      auth: { keys: [{ id: "pem", publicKey: await exportSPKI(rsa.publicKey), algorithm: "RS256" }] },
+    });
+    const remote = await admin({
+      name: "jwks",
+      auth: { keys: [{ id: "idp", jwksUrl: `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks.json` }] },
+    });
+    const hs256 = (index: number) =>
+      new SignJWT({})
+        .setProtectedHeader({ alg: "HS256" })
+        .setSubject(`u${index}`)
+        .setExpirationTime("1h")
+        .sign(new TextEncoder().encode(JWT_SECRET));
+    const rs256 = (kid: string) => (index: number) =>
+      new SignJWT({})
+        .setProtectedHeader({ alg: "RS256", kid })
+        .setSubject(`u${index}`)
+        .setExpirationTime("1h")
+        .sign(rsa.privateKey);
     const rows = [
       { mode: "development (no token)", ...(await setupRate(devServerUrl, "bench-auth", count)) },
       { mode: "HS256, the server's secret", ...(await setupRate(server.url, plain, count, hs256)) },

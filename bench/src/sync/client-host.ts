@@ -175,12 +175,23 @@ const emit = serve({
    * Streams `updates` updates (n = 0, 1, …), `perTurn` per event-loop turn so each turn's writes
    * share a frame; answers when they were issued and when the last was acknowledged.
    */
-  stream: async ({ name, updates, perTurn, docs }: { name: string; updates: number; perTurn: number; docs: number }) => {
+  stream: async ({
+    name,
+    updates,
+    perTurn,
+    docs,
+  }: {
+    name: string;
+    updates: number;
+    perTurn: number;
+    docs: number;
+  }) => {
     const { client } = get(name);
     const start = epochMs();
     for (let k = 0; k < updates; k += perTurn) {
       const writes: Array<Promise<{ error?: unknown }>> = [];
-      for (let j = k; j < Math.min(updates, k + perTurn); j++) writes.push(client.database.items.update({ id: docId(j % docs), fields: { n: j } }));
+      for (let j = k; j < Math.min(updates, k + perTurn); j++)
+        writes.push(client.database.items.update({ id: docId(j % docs), fields: { n: j } }));
       for (const result of await Promise.all(writes)) if (result.error) throw result.error;
       await turn();
     }
@@ -217,6 +228,9 @@ const emit = serve({
     hosted.clear();
     seenCounts.clear();
     trackedCount = 0;
-    await Promise.all([...clients.map((client) => client.close()), ...sockets.splice(0).map((socket) => socket.close())]);
+    await Promise.all([
+      ...clients.map((client) => client.close()),
+      ...sockets.splice(0).map((socket) => socket.close()),
+    ]);
   },
 });

@@ -44,7 +44,13 @@ export interface SyncConfig {
   readonly attackWrites: number;
   readonly largePushTriples: number;
   /** Permission rules: documents of the snapshot, subscribers and writes of the live phase, timed pushes, revocations. */
-  readonly rules: { readonly docs: number; readonly subscribers: number; readonly writes: number; readonly pushes: number; readonly revocations: number };
+  readonly rules: {
+    readonly docs: number;
+    readonly subscribers: number;
+    readonly writes: number;
+    readonly pushes: number;
+    readonly revocations: number;
+  };
   /** Connections set up one after another per way of checking tokens. */
   readonly authConnections: number;
   /** Kills a phase that hangs. */
@@ -56,7 +62,9 @@ function countsFrom(env: NodeJS.ProcessEnv, fallback: readonly number[]): readon
   if (raw === undefined || raw.trim() === "") return fallback;
   const counts = raw.split(",").map(Number);
   if (counts.some((count) => !Number.isSafeInteger(count) || count < 2)) {
-    throw new Error(`BENCH_SYNC_CLIENTS must list whole numbers >= 2 (a writer and an observer), got ${JSON.stringify(raw)}.`);
+    throw new Error(
+      `BENCH_SYNC_CLIENTS must list whole numbers >= 2 (a writer and an observer), got ${JSON.stringify(raw)}.`,
+    );
   }
   return counts;
 }

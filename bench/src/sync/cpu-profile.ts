@@ -18,7 +18,11 @@ if (dir !== undefined && dir !== "") {
   session.post("Profiler.start");
   process.on("exit", () => {
     session.post("Profiler.stop", (error, result) => {
-      if (error === null) writeFileSync(join(dir, `${basename(process.argv[1] ?? "node", ".js")}-${process.pid}.cpuprofile`), JSON.stringify(result.profile));
+      if (error === null)
+        writeFileSync(
+          join(dir, `${basename(process.argv[1] ?? "node", ".js")}-${process.pid}.cpuprofile`),
+          JSON.stringify(result.profile),
+        );
     });
   });
 }

@@ -43,7 +43,8 @@ serve({
       server.on("connection", (socket) => {
         socket.on("message", (data, isBinary) => {
           const first = (data as Buffer)[0];
-          if (isBinary || (first !== BROADCAST && first !== DURABLE_BROADCAST)) return socket.send(data, { binary: isBinary });
+          if (isBinary || (first !== BROADCAST && first !== DURABLE_BROADCAST))
+            return socket.send(data, { binary: isBinary });
           const text = data.toString();
           if (first === DURABLE_BROADCAST) store(text);
           for (const other of server.clients) if (other !== socket) other.send(text);

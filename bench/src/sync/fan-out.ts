@@ -68,18 +68,34 @@ export async function timeFanOut(
     }
     await sleep(gapMs);
   }
-  return { sockets: receivers, writes, allP50Ms: percentile(all, 50), allP99Ms: percentile(all, 99), firstP50Ms: percentile(first, 50), midP50Ms: percentile(mid, 50) };
+  return {
+    sockets: receivers,
+    writes,
+    allP50Ms: percentile(all, 50),
+    allP99Ms: percentile(all, 99),
+    firstP50Ms: percentile(first, 50),
+    midP50Ms: percentile(mid, 50),
+  };
 }
 
 /**
  * Trellis: `sockets` bare protocol sockets subscribe to one query; a writer socket pushes one
  * triple per change (a document of that query), and the server routes it to all of them.
  */
-export async function trellisFanOut(serverUrl: string, sockets: number, writes: number, gapMs: number, docs = 1): Promise<FanOutResult> {
+export async function trellisFanOut(
+  serverUrl: string,
+  sockets: number,
+  writes: number,
+  gapMs: number,
+  docs = 1,
+): Promise<FanOutResult> {
   const appId = `bench-fanout-${docs}`;
   const hlc = createHlcSource("fanwriter");
   const writer = await openProtocolSocket(serverUrl, appId, "fanwriter");
-  const seed = Array.from({ length: docs }, (_, i) => [triple("fans", `f${i}`, "n", -1, hlc()), triple("fans", `f${i}`, "createdAt", i, hlc())]);
+  const seed = Array.from({ length: docs }, (_, i) => [
+    triple("fans", `f${i}`, "n", -1, hlc()),
+    triple("fans", `f${i}`, "createdAt", i, hlc()),
+  ]);
   writer.send({ type: "push", batchId: "seed", triples: seed.flat() });
   await writer.next("ack");
   const receivers: ProtocolSocket[] = [];
@@ -87,7 +103,8 @@ export async function trellisFanOut(serverUrl: string, sockets: number, writes: 
     const socket = await openProtocolSocket(serverUrl, appId, `fan${i}`);
     socket.send({ type: "subscribe", queryId: "q", query: everyDocument("fans"), cursor: null });
     const snapshot = await socket.next("snapshot");
-    if (snapshot.triples.length !== docs * 2) throw new Error(`fan-out: a subscriber's snapshot has ${snapshot.triples.length} triples, expected ${docs * 2}`);
+    if (snapshot.triples.length !== docs * 2)
+      throw new Error(`fan-out: a subscriber's snapshot has ${snapshot.triples.length} triples, expected ${docs * 2}`);
     receivers.push(socket);
   }
   try {
@@ -102,7 +119,10 @@ export async function trellisFanOut(serverUrl: string, sockets: number, writes: 
           };
         }
       },
-      (k) => writer.sendText(JSON.stringify({ type: "push", batchId: `b${k}`, triples: [triple("fans", "f0", "n", k, hlc())] })),
+      (k) =>
+        writer.sendText(
+          JSON.stringify({ type: "push", batchId: `b${k}`, triples: [triple("fans", "f0", "n", k, hlc())] }),
+        ),
       () => writer.next("ack"),
       writes,
       gapMs,
@@ -116,7 +136,13 @@ export async function trellisFanOut(serverUrl: string, sockets: number, writes: 
  * The floor: a plain `ws` server in another process broadcasting each frame to every other socket,
  * after committing it to SQLite when `isDurable` (see echo-server.ts).
  */
-export async function wsBroadcastFanOut(echoPort: number, sockets: number, writes: number, gapMs: number, isDurable = false): Promise<FanOutResult> {
+export async function wsBroadcastFanOut(
+  echoPort: number,
+  sockets: number,
+  writes: number,
+  gapMs: number,
+  isDurable = false,
+): Promise<FanOutResult> {
   const open = async () => {
     const ws = new WebSocket(`ws://127.0.0.1:${echoPort}`, { perMessageDeflate: false });
     await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
@@ -131,7 +157,10 @@ export async function wsBroadcastFanOut(echoPort: number, sockets: number, write
       (onArrival) => {
         for (const socket of receivers) socket.on("message", onArrival);
       },
-      (k) => writer.send(`${isDurable ? "d" : "b"}${JSON.stringify({ type: "changes", triples: [triple("fans", "f0", "n", k, "0000000000a-x")], cursor: String(k) })}`),
+      (k) =>
+        writer.send(
+          `${isDurable ? "d" : "b"}${JSON.stringify({ type: "changes", triples: [triple("fans", "f0", "n", k, "0000000000a-x")], cursor: String(k) })}`,
+        ),
       async () => {},
       writes,
       gapMs,

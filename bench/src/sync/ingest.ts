@@ -53,7 +53,8 @@ export function ingestPhases(docs: number, batchSize: number): IngestPhase[] {
     const id = `L${i.toString(36).padStart(6, "0")}`;
     updated.push(triple("loads", id, "priority", (i + 1) % 10, hlc()));
   }
-  const cut = (all: Triple[]) => Array.from({ length: Math.ceil(all.length / batchSize) }, (_, i) => all.slice(i * batchSize, (i + 1) * batchSize));
+  const cut = (all: Triple[]) =>
+    Array.from({ length: Math.ceil(all.length / batchSize) }, (_, i) => all.slice(i * batchSize, (i + 1) * batchSize));
   return [
     { name: "new cells", batches: cut(created), triples: created.length },
     { name: "updates", batches: cut(updated), triples: updated.length },
@@ -66,13 +67,20 @@ const rate = (triples: number, ms: number): RateResult => ({ triples, ms, perSec
  * Pushes each phase over one sync socket, `window` frames in flight; times each phase from its
  * first send to its last ack. Frames are serialized before the clock starts.
  */
-export async function serverIngest(serverUrl: string, appId: string, phases: readonly IngestPhase[], window: number): Promise<RateResult[]> {
+export async function serverIngest(
+  serverUrl: string,
+  appId: string,
+  phases: readonly IngestPhase[],
+  window: number,
+): Promise<RateResult[]> {
   const socket = await openProtocolSocket(serverUrl, appId, "ingester");
   try {
     const results: RateResult[] = [];
     let frameId = 0;
     for (const phase of phases) {
-      const frames = phase.batches.map((triples) => JSON.stringify({ type: "push", batchId: `b${frameId++}`, triples }));
+      const frames = phase.batches.map((triples) =>
+        JSON.stringify({ type: "push", batchId: `b${frameId++}`, triples }),
+      );
       const start = performance.now();
       let sent = 0;
       for (; sent < Math.min(window, frames.length); sent++) socket.sendText(frames[sent]!);
@@ -120,7 +128,8 @@ export function sqliteFloors(phases: readonly IngestPhase[]): { upserts: RateRes
     );
     let seq = 0;
     const mergeBatch = merged.transaction((batch: readonly Triple[]) => {
-      for (const each of batch) upsert.run(each.collection, each.id, each.field, JSON.stringify(each.value), each.hlc, ++seq);
+      for (const each of batch)
+        upsert.run(each.collection, each.id, each.field, JSON.stringify(each.value), each.hlc, ++seq);
     });
     const upserts = phases.map((phase) => {
       const start = performance.now();
@@ -131,9 +140,12 @@ export function sqliteFloors(phases: readonly IngestPhase[]): { upserts: RateRes
     rmSync(join(dir, "floor.sqlite"), { force: true });
 
     const plain = openFloorDatabase(dir);
-    const insert = plain.prepare("INSERT INTO triples (collection, id, field, element, value, hlc, seq) VALUES (?, ?, ?, '', ?, ?, ?)");
+    const insert = plain.prepare(
+      "INSERT INTO triples (collection, id, field, element, value, hlc, seq) VALUES (?, ?, ?, '', ?, ?, ?)",
+    );
     const insertBatch = plain.transaction((batch: readonly Triple[]) => {
-      for (const each of batch) insert.run(each.collection, each.id, each.field, JSON.stringify(each.value), each.hlc, ++seq);
+      for (const each of batch)
+        insert.run(each.collection, each.id, each.field, JSON.stringify(each.value), each.hlc, ++seq);
     });
     const fresh = phases[0]!;
     const start = performance.now();

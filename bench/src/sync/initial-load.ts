@@ -17,7 +17,12 @@ export interface LoadResult {
 }
 
 /** `fetch` of the answer to the end of its body, then `JSON.parse`, timed apart. */
-export async function rawHttpLoad(serverUrl: string, appId: string, docs: number, runs: number): Promise<{ fetched: LoadResult; parsed: LoadResult }> {
+export async function rawHttpLoad(
+  serverUrl: string,
+  appId: string,
+  docs: number,
+  runs: number,
+): Promise<{ fetched: LoadResult; parsed: LoadResult }> {
   const body = JSON.stringify({ appId, query: everyDocument("loads"), cursor: null });
   const fetchTimes: number[] = [];
   const totalTimes: number[] = [];
@@ -25,12 +30,17 @@ export async function rawHttpLoad(serverUrl: string, appId: string, docs: number
   // One untimed run first: the server's live view and the JIT warm up.
   for (let run = 0; run <= runs; run++) {
     const start = performance.now();
-    const response = await fetch(`${serverUrl}/v1/query`, { method: "POST", headers: { "content-type": "application/json" }, body });
+    const response = await fetch(`${serverUrl}/v1/query`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+    });
     const text = await response.text();
     const fetched = performance.now();
     const answer = JSON.parse(text) as { triples?: Array<{ id: string }>; error?: { message: string } };
     const parsed = performance.now();
-    if (answer.triples === undefined) throw new Error(`POST /v1/query answered ${response.status}: ${answer.error?.message ?? text.slice(0, 200)}`);
+    if (answer.triples === undefined)
+      throw new Error(`POST /v1/query answered ${response.status}: ${answer.error?.message ?? text.slice(0, 200)}`);
     const ids = new Set(answer.triples.map((each) => each.id));
     if (ids.size !== docs) throw new Error(`POST /v1/query returned ${ids.size} documents, expected ${docs}`);
     bytes = Buffer.byteLength(text);
@@ -39,7 +49,10 @@ export async function rawHttpLoad(serverUrl: string, appId: string, docs: number
     totalTimes.push(parsed - start);
   }
   const mb = bytes / 1e6;
-  return { fetched: { docs, runs, medianMs: median(fetchTimes), mb }, parsed: { docs, runs, medianMs: median(totalTimes), mb } };
+  return {
+    fetched: { docs, runs, medianMs: median(fetchTimes), mb },
+    parsed: { docs, runs, medianMs: median(totalTimes), mb },
+  };
 }
 
 /** `client.database.loads.preload({})` in a fresh client each run. */

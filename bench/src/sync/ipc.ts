@@ -51,7 +51,10 @@ export interface Child {
  * await host.call("open", { … });
  */
 export async function spawnChild(modulePath: URL, execArgv: readonly string[] = []): Promise<Child> {
-  const child: ChildProcess = fork(modulePath, [], { execArgv: [...execArgv], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const child: ChildProcess = fork(modulePath, [], {
+    execArgv: [...execArgv],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
   const waiting = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
   const listeners = new Map<string, Array<(data: never) => void>>();
   let nextId = 0;
@@ -69,7 +72,8 @@ export async function spawnChild(modulePath: URL, execArgv: readonly string[] = 
   const done = new Promise<void>((resolve) =>
     child.once("exit", (code, signal) => {
       exited = true;
-      for (const pending of waiting.values()) pending.reject(new Error(`${modulePath.pathname} exited (${signal ?? code})`));
+      for (const pending of waiting.values())
+        pending.reject(new Error(`${modulePath.pathname} exited (${signal ?? code})`));
       waiting.clear();
       resolve();
     }),

@@ -17,7 +17,11 @@ import { createHlcSource, everyDocument } from "./schema.js";
 /** The rules of the rules server: owners read and write their loads; fans are read by owner or sharing. */
 export const BENCH_RULES = {
   loads: { read: { owner: "$user.id" }, create: { owner: "$user.id" }, update: { owner: "$user.id" } },
-  fans: { read: { or: [{ owner: "$user.id" }, { sharedWith: "$user.id" }] }, create: { owner: "$user.id" }, update: { owner: "$user.id" } },
+  fans: {
+    read: { or: [{ owner: "$user.id" }, { sharedWith: "$user.id" }] },
+    create: { owner: "$user.id" },
+    update: { owner: "$user.id" },
+  },
   projects: { read: { memberIds: "$user.id" }, create: true, update: true },
   tasks: { read: { projectId: { where: { memberIds: "$user.id" } } }, create: true, update: true },
 };
@@ -62,11 +66,28 @@ const OWNER = "owner";
 export async function rulesCost(
   plainUrl: string,
   rulesUrl: string,
-  sizes: { readonly docs: number; readonly subscribers: number; readonly writes: number; readonly pushes: number; readonly revocations: number; readonly gapMs: number },
+  sizes: {
+    readonly docs: number;
+    readonly subscribers: number;
+    readonly writes: number;
+    readonly pushes: number;
+    readonly revocations: number;
+    readonly gapMs: number;
+  },
 ): Promise<RulesCostResult> {
-  const snapshot = { plainMs: await snapshotMs(plainUrl, OWNED, sizes.docs), rulesMs: await snapshotMs(rulesUrl, OWNED, sizes.docs) };
-  const membershipSnapshot = { plainMs: await snapshotMs(plainUrl, IN_PROJECTS, sizes.docs), rulesMs: await snapshotMs(rulesUrl, IN_PROJECTS, sizes.docs) };
-  const push = { triples: sizes.pushes * 100, plainPerSecond: await pushRate(plainUrl, sizes.pushes), rulesPerSecond: await pushRate(rulesUrl, sizes.pushes) };
+  const snapshot = {
+    plainMs: await snapshotMs(plainUrl, OWNED, sizes.docs),
+    rulesMs: await snapshotMs(rulesUrl, OWNED, sizes.docs),
+  };
+  const membershipSnapshot = {
+    plainMs: await snapshotMs(plainUrl, IN_PROJECTS, sizes.docs),
+    rulesMs: await snapshotMs(rulesUrl, IN_PROJECTS, sizes.docs),
+  };
+  const push = {
+    triples: sizes.pushes * 100,
+    plainPerSecond: await pushRate(plainUrl, sizes.pushes),
+    rulesPerSecond: await pushRate(rulesUrl, sizes.pushes),
+  };
   const live = async (shape: LiveShape): Promise<LiveCost> => {
     const plain = await liveLatencies(plainUrl, shape, sizes.subscribers, sizes.writes, sizes.gapMs);
     const rules = await liveLatencies(rulesUrl, shape, sizes.subscribers, sizes.writes, sizes.gapMs);
@@ -89,21 +110,44 @@ export async function rulesCost(
     live: await live(SHARED_FAN),
     membershipLive: await live(PROJECT_FAN),
     revocation: { runs: revocations.length, p50Ms: percentile(revocations, 50), p99Ms: percentile(revocations, 99) },
-    membershipRevocation: { runs: membershipRevocations.length, p50Ms: percentile(membershipRevocations, 50), p99Ms: percentile(membershipRevocations, 99) },
+    membershipRevocation: {
+      runs: membershipRevocations.length,
+      p50Ms: percentile(membershipRevocations, 50),
+      p99Ms: percentile(membershipRevocations, 99),
+    },
   };
 }
 
 const hlc = createHlcSource(OWNER);
 
 function loadTriples(index: number, extra: Readonly<Record<string, unknown>> = {}): Triple[] {
-  return documentOf("loads", `load-${index}`, { createdAt: 1_700_000_000_000 + index, title: `load ${index}`, tag: `tag-${index % 10}`, priority: index % 5, owner: OWNER, ...extra });
+  return documentOf("loads", `load-${index}`, {
+    createdAt: 1_700_000_000_000 + index,
+    title: `load ${index}`,
+    tag: `tag-${index % 10}`,
+    priority: index % 5,
+    owner: OWNER,
+    ...extra,
+  });
 }
 
 /** A whole document's triples; `members` become elements of its `memberIds` set. */
-function documentOf(collection: string, id: string, fields: Readonly<Record<string, unknown>>, members: readonly string[] = []): Triple[] {
+function documentOf(
+  collection: string,
+  id: string,
+  fields: Readonly<Record<string, unknown>>,
+  members: readonly string[] = [],
+): Triple[] {
   return [
     ...Object.entries(fields).map(([field, value]): Triple => ({ collection, id, field, value, hlc: hlc() })),
-    ...members.map((member): Triple => ({ collection, id, field: "memberIds", element: member, value: true, hlc: hlc() })),
+    ...members.map((member): Triple => ({
+      collection,
+      id,
+      field: "memberIds",
+      element: member,
+      value: true,
+      hlc: hlc(),
+    })),
   ];
 }
 
@@ -128,9 +172,16 @@ const IN_PROJECTS: SnapshotShape = {
   appId: "bench-rules-members",
   collection: "tasks",
   frames: (docs) => [
-    Array.from({ length: PROJECTS }, (_, k) => documentOf("projects", `project-${k}`, { createdAt: 1_700_000_000_000 }, [OWNER, `member-${k}`])).flat(),
+    Array.from({ length: PROJECTS }, (_, k) =>
+      documentOf("projects", `project-${k}`, { createdAt: 1_700_000_000_000 }, [OWNER, `member-${k}`]),
+    ).flat(),
     ...chunked(docs, (index) =>
-      documentOf("tasks", `task-${index}`, { createdAt: 1_700_000_000_000 + index, title: `task ${index}`, priority: index % 5, projectId: `project-${index % PROJECTS}` }),
+      documentOf("tasks", `task-${index}`, {
+        createdAt: 1_700_000_000_000 + index,
+        title: `task ${index}`,
+        priority: index % 5,
+        projectId: `project-${index % PROJECTS}`,
+      }),
     ),
   ],
 };
@@ -138,7 +189,8 @@ const IN_PROJECTS: SnapshotShape = {
 /** Frames of 500 documents each. */
 function chunked(docs: number, documentTriples: (index: number) => Triple[]): Triple[][] {
   const frames: Triple[][] = [];
-  for (let start = 0; start < docs; start += 500) frames.push(Array.from({ length: Math.min(500, docs - start) }, (_, k) => documentTriples(start + k)).flat());
+  for (let start = 0; start < docs; start += 500)
+    frames.push(Array.from({ length: Math.min(500, docs - start) }, (_, k) => documentTriples(start + k)).flat());
   return frames;
 }
 
@@ -157,7 +209,8 @@ async function pushAll(socket: ProtocolSocket, frames: readonly Triple[][]): Pro
   };
   try {
     while (acked < frames.length) {
-      while (sent < frames.length && sent - acked < 4) socket.send({ type: "push", batchId: `b${sent}`, triples: frames[sent++]! });
+      while (sent < frames.length && sent - acked < 4)
+        socket.send({ type: "push", batchId: `b${sent}`, triples: frames[sent++]! });
       await new Promise<void>((resolve) => (wake = resolve));
       if (failure !== undefined) throw new Error(`a push was refused: ${failure.slice(0, 300)}`);
     }
@@ -178,10 +231,16 @@ async function snapshotMs(url: string, shape: SnapshotShape, docs: number): Prom
   const times: number[] = [];
   for (let run = 0; run <= 5; run++) {
     const start = performance.now();
-    const response = await fetch(`${url}/v1/query`, { method: "POST", headers: { "content-type": "application/json", "x-trellis-user": OWNER }, body });
+    const response = await fetch(`${url}/v1/query`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-trellis-user": OWNER },
+      body,
+    });
     const answer = JSON.parse(await response.text()) as { triples?: Triple[] };
     const ms = performance.now() - start;
-    const count = new Set(answer.triples?.filter((triple) => triple.collection === collection).map((triple) => triple.id)).size;
+    const count = new Set(
+      answer.triples?.filter((triple) => triple.collection === collection).map((triple) => triple.id),
+    ).size;
     if (count !== docs) throw new Error(`POST /v1/query returned ${count} documents, expected ${docs}`);
     if (run > 0) times.push(ms);
   }
@@ -194,7 +253,13 @@ async function pushRate(url: string, pushes: number): Promise<number> {
     // The documents first, then timed frames of 100 updates each.
     await pushAll(socket, [Array.from({ length: 100 }, (_, k) => loadTriples(k)).flat()]);
     const frames = Array.from({ length: pushes }, (_, frame) =>
-      Array.from({ length: 100 }, (_, k): Triple => ({ collection: "loads", id: `load-${k}`, field: "priority", value: frame, hlc: hlc() })),
+      Array.from({ length: 100 }, (_, k): Triple => ({
+        collection: "loads",
+        id: `load-${k}`,
+        field: "priority",
+        value: frame,
+        hlc: hlc(),
+      })),
     );
     const start = performance.now();
     await pushAll(socket, frames);
@@ -220,7 +285,14 @@ const SHARED_FAN: LiveShape = {
   id: "fan",
   setup: (readers) => [
     ...documentOf("fans", "fan", { createdAt: 1_700_000_000_000, n: -1, owner: OWNER }),
-    ...readers.map((reader): Triple => ({ collection: "fans", id: "fan", field: "sharedWith", element: reader, value: true, hlc: hlc() })),
+    ...readers.map((reader): Triple => ({
+      collection: "fans",
+      id: "fan",
+      field: "sharedWith",
+      element: reader,
+      value: true,
+      hlc: hlc(),
+    })),
   ],
 };
 
@@ -236,7 +308,13 @@ const PROJECT_FAN: LiveShape = {
 };
 
 /** Time from each write's push to each subscriber's frame carrying it. */
-async function liveLatencies(url: string, shape: LiveShape, subscribers: number, writes: number, gapMs: number): Promise<number[]> {
+async function liveLatencies(
+  url: string,
+  shape: LiveShape,
+  subscribers: number,
+  writes: number,
+  gapMs: number,
+): Promise<number[]> {
   const { appId, collection, id: written } = shape;
   const writer = await openProtocolSocket(url, appId, OWNER);
   const readers: ProtocolSocket[] = [];
@@ -260,13 +338,19 @@ async function liveLatencies(url: string, shape: LiveShape, subscribers: number,
     }
     for (let k = 0; k < writes; k++) {
       sentAt.set(k, performance.now());
-      writer.send({ type: "push", batchId: `w${k}`, triples: [{ collection, id: written, field: "n", value: k, hlc: hlc() }] });
+      writer.send({
+        type: "push",
+        batchId: `w${k}`,
+        triples: [{ collection, id: written, field: "n", value: k, hlc: hlc() }],
+      });
       await writer.next("ack");
       await new Promise((resolve) => setTimeout(resolve, gapMs));
     }
     const deadline = Date.now() + 10_000;
-    while (latencies.length < writes * subscribers && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
-    if (latencies.length < writes * subscribers) throw new Error(`${latencies.length} of ${writes * subscribers} changes arrived`);
+    while (latencies.length < writes * subscribers && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    if (latencies.length < writes * subscribers)
+      throw new Error(`${latencies.length} of ${writes * subscribers} changes arrived`);
     return latencies;
   } finally {
     await Promise.all([writer, ...readers].map((socket) => socket.close()));
@@ -288,15 +372,32 @@ const SHARING: AccessShape = {
   appId: "bench-rules-revoke",
   collection: "fans",
   setup: () => [...documentOf("fans", "shared", { createdAt: 1_700_000_000_000, owner: OWNER }), SHARING.grant(true)],
-  grant: (isShared) => ({ collection: "fans", id: "shared", field: "sharedWith", element: "reader", value: isShared, hlc: hlc() }),
+  grant: (isShared) => ({
+    collection: "fans",
+    id: "shared",
+    field: "sharedWith",
+    element: "reader",
+    value: isShared,
+    hlc: hlc(),
+  }),
 };
 
 /** The reader is a member of the task's project, or not: the task itself never changes. */
 const MEMBERSHIP: AccessShape = {
   appId: "bench-rules-revoke-members",
   collection: "tasks",
-  setup: () => [...documentOf("projects", "project", { createdAt: 1_700_000_000_000 }, ["reader"]), ...documentOf("tasks", "task", { createdAt: 1_700_000_000_000, projectId: "project" })],
-  grant: (isMember) => ({ collection: "projects", id: "project", field: "memberIds", element: "reader", value: isMember, hlc: hlc() }),
+  setup: () => [
+    ...documentOf("projects", "project", { createdAt: 1_700_000_000_000 }, ["reader"]),
+    ...documentOf("tasks", "task", { createdAt: 1_700_000_000_000, projectId: "project" }),
+  ],
+  grant: (isMember) => ({
+    collection: "projects",
+    id: "project",
+    field: "memberIds",
+    element: "reader",
+    value: isMember,
+    hlc: hlc(),
+  }),
 };
 
 /** Access to one document taken away and given back, `runs` times: time until the reader is told to drop it. */

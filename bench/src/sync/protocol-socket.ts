@@ -30,7 +30,12 @@ export interface ProtocolSocket {
  * socket.send({ type: "push", batchId: "b1", triples });
  * await socket.next("ack");
  */
-export async function openProtocolSocket(serverUrl: string, appId: string, clientId: string, token?: string): Promise<ProtocolSocket> {
+export async function openProtocolSocket(
+  serverUrl: string,
+  appId: string,
+  clientId: string,
+  token?: string,
+): Promise<ProtocolSocket> {
   const ws = new WebSocket(`${serverUrl.replace(/^http/, "ws")}/v1/sync`, { perMessageDeflate: false });
   const queue: ServerMessage[] = [];
   let waiter: { type: string; resolve: (message: ServerMessage) => void; reject: (error: Error) => void } | undefined;
@@ -86,7 +91,13 @@ export async function openProtocolSocket(serverUrl: string, appId: string, clien
     ws.once("open", () => resolve());
     ws.once("error", reject);
   });
-  socket.send({ type: "hello", protocol: 1, appId, clientId, ...(token === undefined ? { userId: clientId } : { token }) });
+  socket.send({
+    type: "hello",
+    protocol: 1,
+    appId,
+    clientId,
+    ...(token === undefined ? { userId: clientId } : { token }),
+  });
   await socket.next("welcome");
   return socket;
 }

@@ -65,7 +65,9 @@ export class SeenTracker {
     for (const child of children) {
       child.on("seen", (k: number) => {
         this.latest.set(child, Math.max(k, this.latest.get(child) ?? -1));
-        this.waiters = this.waiters.filter((waiter) => (waiter.child === child && waiter.k <= k ? (waiter.resolve(), false) : true));
+        this.waiters = this.waiters.filter((waiter) =>
+          waiter.child === child && waiter.k <= k ? (waiter.resolve(), false) : true,
+        );
       });
     }
   }
@@ -109,7 +111,9 @@ export async function measureLatency(
     const writtenAt: number[] = [];
     for (let k = 0; k < total; k++) {
       const everyone = Promise.all(observing.map((host) => seen.wait(host, k)));
-      writtenAt.push((await writerHost.call<number>("write", { name: "writer", k, docs: LATENCY_DOCS })) - writerHost.offsetMs);
+      writtenAt.push(
+        (await writerHost.call<number>("write", { name: "writer", k, docs: LATENCY_DOCS })) - writerHost.offsetMs,
+      );
       await everyone;
       await sleep(gapMs);
     }
@@ -151,11 +155,20 @@ export async function measureLatency(
 }
 
 /** `others` Trellis observers, round-robin over the hosts; answers the hosts that have some. */
-async function openClients(hosts: readonly Child[], options: { serverUrl: string; appId: string; others: number }): Promise<Child[]> {
+async function openClients(
+  hosts: readonly Child[],
+  options: { serverUrl: string; appId: string; others: number },
+): Promise<Child[]> {
   const names = hosts.map(() => [] as string[]);
   for (let i = 1; i <= options.others; i++) names[i % hosts.length]!.push(`c${i}`);
   const { serverUrl, appId } = options;
-  await Promise.all(hosts.map((host, h) => (names[h]!.length === 0 ? undefined : host.call("openMany", { names: names[h], serverUrl, appId, expectDocs: LATENCY_DOCS }))));
+  await Promise.all(
+    hosts.map((host, h) =>
+      names[h]!.length === 0
+        ? undefined
+        : host.call("openMany", { names: names[h], serverUrl, appId, expectDocs: LATENCY_DOCS }),
+    ),
+  );
   return hosts.filter((_, h) => names[h]!.length > 0);
 }
 
@@ -164,14 +177,23 @@ async function openClients(hosts: readonly Child[], options: { serverUrl: string
  * sockets except Trellis observers at evenly spaced places, the first and the last included.
  * Answers the hosts of the observers.
  */
-async function openSocketsAndObservers(hosts: readonly Child[], options: { serverUrl: string; appId: string; others: number }): Promise<Child[]> {
+async function openSocketsAndObservers(
+  hosts: readonly Child[],
+  options: { serverUrl: string; appId: string; others: number },
+): Promise<Child[]> {
   const { serverUrl, appId, others } = options;
   const count = Math.min(SOCKET_MODE_OBSERVERS, others);
-  const places = new Set(Array.from({ length: count }, (_, j) => (count === 1 ? others : 1 + Math.round((j * (others - 1)) / (count - 1)))));
+  const places = new Set(
+    Array.from({ length: count }, (_, j) => (count === 1 ? others : 1 + Math.round((j * (others - 1)) / (count - 1)))),
+  );
   let waiting = hosts.map(() => [] as string[]);
   // Sockets between two observers connect together; the observer after them waits until they have.
   const openWaiting = async () => {
-    await Promise.all(hosts.map((host, h) => (waiting[h]!.length === 0 ? undefined : host.call("openSockets", { names: waiting[h], serverUrl, appId }))));
+    await Promise.all(
+      hosts.map((host, h) =>
+        waiting[h]!.length === 0 ? undefined : host.call("openSockets", { names: waiting[h], serverUrl, appId }),
+      ),
+    );
     waiting = hosts.map(() => []);
   };
   const observing = new Set<Child>();
@@ -208,7 +230,12 @@ export async function measureThroughput(
     await writerHost.call("seed", { name: "tp-writer", docs });
     await observerHost.call("open", { name: "tp-observer", serverUrl, appId, expectDocs: docs });
     await observerHost.call("watch", { name: "tp-observer", k: updates - 1 });
-    const stream = await writerHost.call<{ start: number; issued: number; acked: number }>("stream", { name: "tp-writer", updates, perTurn, docs });
+    const stream = await writerHost.call<{ start: number; issued: number; acked: number }>("stream", {
+      name: "tp-writer",
+      updates,
+      perTurn,
+      docs,
+    });
     const seenAt = (await observerHost.call<number>("watched", { name: "tp-observer" })) - observerHost.offsetMs;
     const start = stream.start - writerHost.offsetMs;
     const ms = seenAt - start;

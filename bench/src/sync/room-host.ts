@@ -56,7 +56,13 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 serve({
   /** Opens the members `names` (their places `indexes`), each joined to the room with an empty status. */
-  open: async (args: { serverUrl: string; appId: string; names: readonly string[]; indexes: readonly number[]; offsetMs: number }) => {
+  open: async (args: {
+    serverUrl: string;
+    appId: string;
+    names: readonly string[];
+    indexes: readonly number[];
+    offsetMs: number;
+  }) => {
     offsetMs = args.offsetMs;
     for (let i = 0; i < args.names.length; i += 25) {
       await Promise.all(
@@ -64,7 +70,14 @@ serve({
           const socket = await openProtocolSocket(args.serverUrl, args.appId, name);
           socket.send({ type: "join", ...BENCH_ROOM, userStatus: {} });
           await socket.next("roomState");
-          const member: Member = { name, index: args.indexes[i + j]!, socket, sentAt: [], seenAt: new Map(), lastSeen: new Map() };
+          const member: Member = {
+            name,
+            index: args.indexes[i + j]!,
+            socket,
+            sentAt: [],
+            seenAt: new Map(),
+            lastSeen: new Map(),
+          };
           socket.onFrame = (text) => onCursor(member, text);
           members.push(member);
         }),
@@ -77,7 +90,17 @@ serve({
    * second, member i's schedule shifted by i/members of a period. A member that falls behind
    * sends once and skips the missed slots (as a UI sends only the latest position).
    */
-  cursors: async ({ startAt, durationMs, hz, total }: { startAt: number; durationMs: number; hz: number; total: number }) => {
+  cursors: async ({
+    startAt,
+    durationMs,
+    hz,
+    total,
+  }: {
+    startAt: number;
+    durationMs: number;
+    hz: number;
+    total: number;
+  }) => {
     const period = 1000 / hz;
     capacity = Math.ceil((durationMs / 1000) * hz) + 2;
     delivered = 0;
@@ -94,7 +117,11 @@ serve({
         if (k >= capacity) continue;
         member.sentAt.push(now());
         member.socket.sendText(
-          JSON.stringify({ type: "setUserStatus", ...BENCH_ROOM, status: { cursor: { x: (k * 7) % 1920, y: (k * 13) % 1080, k } } }),
+          JSON.stringify({
+            type: "setUserStatus",
+            ...BENCH_ROOM,
+            status: { cursor: { x: (k * 7) % 1920, y: (k * 13) % 1080, k } },
+          }),
         );
         due[m] = Math.max(due[m]! + period, t - period);
       }

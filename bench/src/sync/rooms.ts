@@ -23,10 +23,20 @@ export interface RoomEventsResult extends FanOutResult {
  * Trellis observer's `on("ping")` callback. The observers sit at evenly spaced places in the
  * server's send order (join order), the last place included.
  */
-export async function roomEventFanOut(serverUrl: string, members: number, writes: number, gapMs: number, observers: number): Promise<RoomEventsResult> {
+export async function roomEventFanOut(
+  serverUrl: string,
+  members: number,
+  writes: number,
+  gapMs: number,
+  observers: number,
+): Promise<RoomEventsResult> {
   const appId = `bench-room-events-${members}`;
   const count = Math.min(observers, members - 1);
-  const places = new Set(Array.from({ length: count }, (_, i) => (count === 1 ? members - 1 : 1 + Math.round((i * (members - 2)) / (count - 1)))));
+  const places = new Set(
+    Array.from({ length: count }, (_, i) =>
+      count === 1 ? members - 1 : 1 + Math.round((i * (members - 2)) / (count - 1)),
+    ),
+  );
   let onArrival: () => void = () => {};
   const sockets: ProtocolSocket[] = [];
   const clients: Client[] = [];
@@ -113,7 +123,8 @@ interface ServerCpu {
 async function serverCpu(serverUrl: string): Promise<ServerCpu> {
   const response = await fetch(`${serverUrl}/v1/metrics`);
   const body = (await response.json()) as Partial<ServerCpu>;
-  if (typeof body.cpuUserMs !== "number" || typeof body.cpuSystemMs !== "number") throw new Error("GET /v1/metrics has no cpuUserMs/cpuSystemMs");
+  if (typeof body.cpuUserMs !== "number" || typeof body.cpuSystemMs !== "number")
+    throw new Error("GET /v1/metrics has no cpuUserMs/cpuSystemMs");
   return { cpuUserMs: body.cpuUserMs, cpuSystemMs: body.cpuSystemMs };
 }
 
@@ -134,7 +145,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * `members` bare-socket members, spread over `hosts` (room-host.ts), each sending its cursor
  * `hz` times a second for `durationMs`; then the backlog drains (until nothing arrives for 0.5 s).
  */
-export async function roomCursors(hosts: readonly Child[], serverUrl: string, options: { members: number; hz: number; durationMs: number }): Promise<CursorsResult> {
+export async function roomCursors(
+  hosts: readonly Child[],
+  serverUrl: string,
+  options: { members: number; hz: number; durationMs: number },
+): Promise<CursorsResult> {
   const { members, hz, durationMs } = options;
   const appId = "bench-room-cursors";
   const names = hosts.map(() => [] as string[]);
@@ -144,7 +159,11 @@ export async function roomCursors(hosts: readonly Child[], serverUrl: string, op
     indexes[i % hosts.length]!.push(i);
   }
   try {
-    await Promise.all(hosts.map((host, h) => host.call("open", { serverUrl, appId, names: names[h], indexes: indexes[h], offsetMs: host.offsetMs })));
+    await Promise.all(
+      hosts.map((host, h) =>
+        host.call("open", { serverUrl, appId, names: names[h], indexes: indexes[h], offsetMs: host.offsetMs }),
+      ),
+    );
     const startAt = epochMs() + 100;
     const before = await serverCpu(serverUrl);
     const cpuStart = epochMs();
@@ -155,13 +174,21 @@ export async function roomCursors(hosts: readonly Child[], serverUrl: string, op
     let last = -1;
     for (let quiet = 0, waited = 0; quiet < 2 && waited < 30_000; waited += 250) {
       await sleep(250);
-      const now = (await Promise.all(hosts.map((host) => host.call<number>("delivered")))).reduce((sum, each) => sum + each, 0);
+      const now = (await Promise.all(hosts.map((host) => host.call<number>("delivered")))).reduce(
+        (sum, each) => sum + each,
+        0,
+      );
       quiet = now === last ? quiet + 1 : 0;
       last = now;
     }
-    const sendTimes: Record<string, number[]> = Object.assign({}, ...(await Promise.all(hosts.map((host) => host.call<Record<string, number[]>>("sendTimes")))));
+    const sendTimes: Record<string, number[]> = Object.assign(
+      {},
+      ...(await Promise.all(hosts.map((host) => host.call<Record<string, number[]>>("sendTimes")))),
+    );
     const parts = await Promise.all(
-      hosts.map((host) => host.call<{ delivered: number; missed: number; buckets: Record<string, number> }>("staleness", { sendTimes })),
+      hosts.map((host) =>
+        host.call<{ delivered: number; missed: number; buckets: Record<string, number> }>("staleness", { sendTimes }),
+      ),
     );
     const buckets = new Map<number, number>();
     let delivered = 0;

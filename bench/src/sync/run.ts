@@ -31,7 +31,9 @@ const INGEST_APP = "bench-ingest";
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms / 1000} s`)), ms)));
+  const timeout = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms / 1000} s`)), ms)),
+  );
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
@@ -96,11 +98,25 @@ async function main(): Promise<number> {
       results.wsRoundTrip = await wsEchoRoundTrip(echoPort, config.roundTrips);
     });
     await phase(`plain ws broadcast to ${config.fanOutSockets} sockets [floor]`, async () => {
-      results.wsFanOut = await wsBroadcastFanOut(echoPort, config.fanOutSockets, config.fanOutWrites, config.latencyGapMs);
+      results.wsFanOut = await wsBroadcastFanOut(
+        echoPort,
+        config.fanOutSockets,
+        config.fanOutWrites,
+        config.latencyGapMs,
+      );
     });
-    await phase(`plain ws broadcast to ${config.fanOutSockets} sockets after a durable SQLite commit [floor]`, async () => {
-      results.durableFanOut = await wsBroadcastFanOut(echoPort, config.fanOutSockets, config.fanOutWrites, config.latencyGapMs, true);
-    });
+    await phase(
+      `plain ws broadcast to ${config.fanOutSockets} sockets after a durable SQLite commit [floor]`,
+      async () => {
+        results.durableFanOut = await wsBroadcastFanOut(
+          echoPort,
+          config.fanOutSockets,
+          config.fanOutWrites,
+          config.latencyGapMs,
+          true,
+        );
+      },
+    );
     for (const members of config.roomSizes) {
       await phase(`plain ws broadcast to ${members} sockets, room sizes [floor]`, async () => {
         const floor = await wsBroadcastFanOut(echoPort, members, config.roomEvents, config.latencyGapMs);
@@ -126,30 +142,55 @@ async function main(): Promise<number> {
       results.trellisPing = await trellisPingRoundTrip(server.url, config.roundTrips);
     });
     await phase(`Trellis fan-out to ${config.fanOutSockets} sockets`, async () => {
-      results.trellisFanOut = await trellisFanOut(server.url, config.fanOutSockets, config.fanOutWrites, config.latencyGapMs);
+      results.trellisFanOut = await trellisFanOut(
+        server.url,
+        config.fanOutSockets,
+        config.fanOutWrites,
+        config.latencyGapMs,
+      );
     });
     for (const members of config.roomSizes) {
       await phase(`room event to ${members} members`, async () => {
-        const events = await roomEventFanOut(server.url, members, config.roomEvents, config.latencyGapMs, config.roomObservers);
+        const events = await roomEventFanOut(
+          server.url,
+          members,
+          config.roomEvents,
+          config.latencyGapMs,
+          config.roomObservers,
+        );
         results.roomEvents = [...(results.roomEvents ?? []), events];
       });
     }
-    await phase(`cursors: ${config.cursorMembers} members at ${config.cursorHz} Hz for ${config.cursorMs / 1000} s`, async () => {
-      const roomHosts: Child[] = [];
-      try {
-        for (let h = 0; h < 2; h++) roomHosts.push(await spawnChild(new URL("./room-host.js", import.meta.url), profileArgs));
-        results.cursors = await roomCursors(roomHosts, server.url, { members: config.cursorMembers, hz: config.cursorHz, durationMs: config.cursorMs });
-      } finally {
-        await Promise.all(roomHosts.map((host) => host.close()));
-      }
-    });
+    await phase(
+      `cursors: ${config.cursorMembers} members at ${config.cursorHz} Hz for ${config.cursorMs / 1000} s`,
+      async () => {
+        const roomHosts: Child[] = [];
+        try {
+          for (let h = 0; h < 2; h++)
+            roomHosts.push(await spawnChild(new URL("./room-host.js", import.meta.url), profileArgs));
+          results.cursors = await roomCursors(roomHosts, server.url, {
+            members: config.cursorMembers,
+            hz: config.cursorHz,
+            durationMs: config.cursorMs,
+          });
+        } finally {
+          await Promise.all(roomHosts.map((host) => host.close()));
+        }
+      },
+    );
     await phase("well-behaved clients, the server quiet", async () => {
-      results.underAttack = { ...results.underAttack, quiet: await calmClients(server.url, "bench-quiet", config.attackWrites, config.latencyGapMs) };
+      results.underAttack = {
+        ...results.underAttack,
+        quiet: await calmClients(server.url, "bench-quiet", config.attackWrites, config.latencyGapMs),
+      };
     });
     await phase("well-behaved clients under a hostile client's attack", async () => {
       const attacker = await spawnChild(new URL("./attacker.js", import.meta.url), profileArgs);
       try {
-        results.underAttack = { ...results.underAttack, attacked: await calmClientsUnderAttack(attacker, server.url, config.attackWrites, config.latencyGapMs, 1) };
+        results.underAttack = {
+          ...results.underAttack,
+          attacked: await calmClientsUnderAttack(attacker, server.url, config.attackWrites, config.latencyGapMs, 1),
+        };
       } finally {
         await attacker.close();
       }
@@ -157,33 +198,58 @@ async function main(): Promise<number> {
     await phase(`a push of ${config.largePushTriples} triples over HTTP, another app pinging`, async () => {
       results.underAttack = { ...results.underAttack, largePush: await largePush(server.url, config.largePushTriples) };
     });
-    await phase(`permission rules: ${config.rules.docs}-document snapshot, ${config.rules.subscribers} readers, pushes, revocations`, async () => {
-      const rulesServer = await onServerCpus(pinning, () => startRulesServer());
-      try {
-        results.rules = await rulesCost(server.url, rulesServer.url, { ...config.rules, gapMs: config.latencyGapMs });
-      } finally {
-        await rulesServer.stop();
-        removeDataDir(rulesServer.dataDir);
-      }
-    });
+    await phase(
+      `permission rules: ${config.rules.docs}-document snapshot, ${config.rules.subscribers} readers, pushes, revocations`,
+      async () => {
+        const rulesServer = await onServerCpus(pinning, () => startRulesServer());
+        try {
+          results.rules = await rulesCost(server.url, rulesServer.url, { ...config.rules, gapMs: config.latencyGapMs });
+        } finally {
+          await rulesServer.stop();
+          removeDataDir(rulesServer.dataDir);
+        }
+      },
+    );
     await phase(`connection setup with tokens checked: ${config.authConnections} connections per way`, async () => {
       results.auth = await authCost(server.url, config.authConnections);
     });
-    for (let h = 0; h < config.hostProcesses; h++) hosts.push(await spawnChild(new URL("./client-host.js", import.meta.url), profileArgs));
-    results.clockOffsets = hosts.map((host) => ({ offsetUs: host.offsetMs * 1000, errorUs: (host.calibrationRttMs * 1000) / 2 }));
+    for (let h = 0; h < config.hostProcesses; h++)
+      hosts.push(await spawnChild(new URL("./client-host.js", import.meta.url), profileArgs));
+    results.clockOffsets = hosts.map((host) => ({
+      offsetUs: host.offsetMs * 1000,
+      errorUs: (host.calibrationRttMs * 1000) / 2,
+    }));
     const seen = new SeenTracker(hosts);
     for (const mode of ["clients", "sockets"] as const) {
       for (const clients of config.clientCounts) {
-        await phase(`write → callback latency, ${clients} ${mode === "clients" ? "Trellis clients" : "connected (bare sockets)"}`, async () => {
-          const writes = config.latencyWrites(clients);
-          const appId = `bench-latency-${mode}-${clients}`;
-          results.latency.push(await measureLatency(hosts, seen, { serverUrl: server.url, appId, clients, mode, writes, gapMs: config.latencyGapMs }));
-        });
+        await phase(
+          `write → callback latency, ${clients} ${mode === "clients" ? "Trellis clients" : "connected (bare sockets)"}`,
+          async () => {
+            const writes = config.latencyWrites(clients);
+            const appId = `bench-latency-${mode}-${clients}`;
+            results.latency.push(
+              await measureLatency(hosts, seen, {
+                serverUrl: server.url,
+                appId,
+                clients,
+                mode,
+                writes,
+                gapMs: config.latencyGapMs,
+              }),
+            );
+          },
+        );
       }
     }
     await phase("replication throughput", async () => {
       const { throughputDocs: docs, throughputUpdates: updates, throughputPerTurn: perTurn } = config;
-      results.throughput = await measureThroughput(hosts, { serverUrl: server.url, appId: "bench-throughput", docs, updates, perTurn });
+      results.throughput = await measureThroughput(hosts, {
+        serverUrl: server.url,
+        appId: "bench-throughput",
+        docs,
+        updates,
+        perTurn,
+      });
     });
     await phase("server ingest", async () => {
       const ingested = await serverIngest(server.url, INGEST_APP, phases, config.ingestWindow);
@@ -192,7 +258,10 @@ async function main(): Promise<number> {
     await phase(`initial load of ${config.ingestDocs} documents over HTTP`, async () => {
       const raw = await rawHttpLoad(server.url, INGEST_APP, config.ingestDocs, config.loadReps);
       results.load = raw; // reported even if the preload below fails
-      results.load = { ...raw, preload: await clientPreload(server.url, INGEST_APP, config.ingestDocs, config.loadReps) };
+      results.load = {
+        ...raw,
+        preload: await clientPreload(server.url, INGEST_APP, config.ingestDocs, config.loadReps),
+      };
     });
   } finally {
     await Promise.all(hosts.map((host) => host.close()));
@@ -212,7 +281,15 @@ async function main(): Promise<number> {
   return finishRun({
     started,
     resultsFile: "sync-latest.json",
-    results: { date: new Date().toISOString(), node: process.version, cpu, config: savedConfig, results, targets, failures },
+    results: {
+      date: new Date().toISOString(),
+      node: process.version,
+      cpu,
+      config: savedConfig,
+      results,
+      targets,
+      failures,
+    },
     busyLoad: 2.5,
     failures,
   });

@@ -2,7 +2,17 @@
  * The schema every sync phase uses, and the raw-protocol pieces built from it: normalized
  * queries (what a Trellis client sends in `subscribe`) and triples with valid HLCs.
  */
-import { createSchema, encodeHlc, type FieldDef, type NormalizedQuery, normalizeQuery, type Schema, TICKS_PER_MS, t, type Triple } from "@trellis/core";
+import {
+  createSchema,
+  encodeHlc,
+  type FieldDef,
+  type NormalizedQuery,
+  normalizeQuery,
+  type Schema,
+  TICKS_PER_MS,
+  t,
+  type Triple,
+} from "@trellis/core";
 
 /** A required field with a fallback. */
 type Field<T> = FieldDef<T, false, true>;
@@ -42,7 +52,9 @@ export const syncSchema: Schema<SyncEntities, SyncRooms> = createSchema({
   rooms: {
     board: {
       events: { ping: t.object({ k: t.number({ fallback: 0 }) }) },
-      userStatus: { cursor: t.object({ x: t.number({ fallback: 0 }), y: t.number({ fallback: 0 }), k: t.number({ fallback: 0 }) }) },
+      userStatus: {
+        cursor: t.object({ x: t.number({ fallback: 0 }), y: t.number({ fallback: 0 }), k: t.number({ fallback: 0 }) }),
+      },
     },
   },
 });

@@ -71,14 +71,35 @@ export function syncTables(results: SyncResults): string {
   out.push(
     `S1 round trips between processes over loopback, and the durable commit every acknowledged write waits for (µs)\n${table(
       ["", "times", "p50 µs", "p99 µs", "p50 x ws"],
-      trips.filter(([, each]) => each !== undefined).map(([label, each]) => [label, f(each!.roundTrips), f(each!.p50Us, 1), f(each!.p99Us, 1), `${f(each!.p50Us / floorUs, 2)}x`]),
+      trips
+        .filter(([, each]) => each !== undefined)
+        .map(([label, each]) => [
+          label,
+          f(each!.roundTrips),
+          f(each!.p50Us, 1),
+          f(each!.p99Us, 1),
+          `${f(each!.p50Us / floorUs, 2)}x`,
+        ]),
     )}`,
   );
 
   if (results.latency.length > 0) {
     out.push(
       `S2 write on one client → another client's subscription callback (clients in child processes, server in its own)\n${table(
-        ["clients", "observing", "procs", "writes", "first p50 ms", "p50 ms", "p99 ms", "mean ms", "last p50 ms", "last p99 ms", "p50 x ws RTT", "setup s"],
+        [
+          "clients",
+          "observing",
+          "procs",
+          "writes",
+          "first p50 ms",
+          "p50 ms",
+          "p99 ms",
+          "mean ms",
+          "last p50 ms",
+          "last p99 ms",
+          "p50 x ws RTT",
+          "setup s",
+        ],
         results.latency.map((each) => [
           f(each.clients),
           each.mode === "clients" ? `all ${f(each.observers)} others` : `${f(each.observers)} among sockets`,
@@ -109,7 +130,16 @@ export function syncTables(results: SyncResults): string {
     out.push(
       `S3 sustained replication, one writer client → one observer client (each update sets one field: one triple)\n${table(
         ["updates", "field changes", "ms", "updates/s", "field changes/s", "writer acked ms"],
-        [[f(tp.updates), f(tp.fieldChanges), f(tp.ms, 0), f(tp.updatesPerSecond, 0), f(tp.fieldChangesPerSecond, 0), f(tp.ackMs, 0)]],
+        [
+          [
+            f(tp.updates),
+            f(tp.fieldChanges),
+            f(tp.ms, 0),
+            f(tp.updatesPerSecond, 0),
+            f(tp.fieldChangesPerSecond, 0),
+            f(tp.ackMs, 0),
+          ],
+        ],
       )}`,
     );
   }
@@ -118,8 +148,20 @@ export function syncTables(results: SyncResults): string {
   if (ingest !== undefined) {
     const floor = combined(ingest.upserts);
     const rows = (label: string, rates: readonly RateResult[]) => [
-      ...rates.map((each, i) => [`${label}: ${PHASES[i]}`, f(each.triples), f(each.ms, 0), f(each.perSecond, 0), `${f((each.perSecond / ingest.upserts[i]!.perSecond) * 100, 0)}%`]),
-      [`${label}: all`, f(combined(rates).triples), f(combined(rates).ms, 0), f(combined(rates).perSecond, 0), `${f((combined(rates).perSecond / floor.perSecond) * 100, 0)}%`],
+      ...rates.map((each, i) => [
+        `${label}: ${PHASES[i]}`,
+        f(each.triples),
+        f(each.ms, 0),
+        f(each.perSecond, 0),
+        `${f((each.perSecond / ingest.upserts[i]!.perSecond) * 100, 0)}%`,
+      ]),
+      [
+        `${label}: all`,
+        f(combined(rates).triples),
+        f(combined(rates).ms, 0),
+        f(combined(rates).perSecond, 0),
+        `${f((combined(rates).perSecond / floor.perSecond) * 100, 0)}%`,
+      ],
     ];
     out.push(
       `S4 ingest: batched pushes merged durably (WAL, synchronous = FULL), timed to the last ack / commit\n${table(
@@ -127,7 +169,13 @@ export function syncTables(results: SyncResults): string {
         [
           ...rows("Trellis server (ws push)", ingest.server),
           ...rows("SQLite LWW upsert [floor]", ingest.upserts),
-          ["SQLite plain INSERT, new cells [floor]", f(ingest.inserts.triples), f(ingest.inserts.ms, 0), f(ingest.inserts.perSecond, 0), "-"],
+          [
+            "SQLite plain INSERT, new cells [floor]",
+            f(ingest.inserts.triples),
+            f(ingest.inserts.ms, 0),
+            f(ingest.inserts.perSecond, 0),
+            "-",
+          ],
         ],
       )}`,
     );
@@ -143,7 +191,9 @@ export function syncTables(results: SyncResults): string {
     out.push(
       `S5 initial load of a ${f(load.fetched.docs)}-document query over HTTP (median of runs after one untimed)\n${table(
         ["", "docs", "runs", "median ms", "MB"],
-        rows.filter(([, each]) => each !== undefined).map(([label, each]) => [label, f(each!.docs), f(each!.runs), f(each!.medianMs, 0), f(each!.mb, 1)]),
+        rows
+          .filter(([, each]) => each !== undefined)
+          .map(([label, each]) => [label, f(each!.docs), f(each!.runs), f(each!.medianMs, 0), f(each!.mb, 1)]),
       )}`,
     );
   }
@@ -180,12 +230,25 @@ export function syncTables(results: SyncResults): string {
   if (roomEvents.length > 0 || (results.roomFloors ?? []).length > 0) {
     const floorFor = (members: number) => results.roomFloors?.find((each) => each.sockets === members);
     const rows: string[][] = [];
-    const sizes = [...new Set([...(results.roomFloors ?? []).map((each) => each.sockets), ...roomEvents.map((each) => each.sockets)])];
+    const sizes = [
+      ...new Set([
+        ...(results.roomFloors ?? []).map((each) => each.sockets),
+        ...roomEvents.map((each) => each.sockets),
+      ]),
+    ];
     for (const members of sizes) {
       const floor = floorFor(members);
       const events = roomEvents.find((each) => each.sockets === members);
       if (floor !== undefined) {
-        rows.push(["plain ws broadcast (another process) [floor]", f(members), f(floor.writes), f(floor.firstP50Ms, 2), f(floor.allP50Ms, 2), f(floor.allP99Ms, 2), "1.0x"]);
+        rows.push([
+          "plain ws broadcast (another process) [floor]",
+          f(members),
+          f(floor.writes),
+          f(floor.firstP50Ms, 2),
+          f(floor.allP50Ms, 2),
+          f(floor.allP99Ms, 2),
+          "1.0x",
+        ]);
       }
       if (events !== undefined) {
         const ratio = events.allP50Ms / (floor?.allP50Ms ?? Number.NaN);
@@ -214,7 +277,20 @@ export function syncTables(results: SyncResults): string {
   if (cursors !== undefined) {
     out.push(
       `S8 cursors: every member sets its user status ${f(cursors.hz)} times a second (bare sockets in the child processes)\n${table(
-        ["members", "s", "sent", "offered/s", "delivered/s", "delivered", "staleness p50 ms", "staleness p99 ms", "never seen", "server CPU % of a core", "user ms", "system ms"],
+        [
+          "members",
+          "s",
+          "sent",
+          "offered/s",
+          "delivered/s",
+          "delivered",
+          "staleness p50 ms",
+          "staleness p99 ms",
+          "never seen",
+          "server CPU % of a core",
+          "user ms",
+          "system ms",
+        ],
         [
           [
             f(cursors.members),
@@ -243,14 +319,36 @@ export function syncTables(results: SyncResults): string {
     const rows: string[][] = [];
     for (const [label, each, note] of [
       ["server quiet", attack.quiet, "-"],
-      ["under attack: a storm of mutated frames and multiplying relation queries", attack.attacked, attack.attacked === undefined ? "-" : `${f(attack.attacked.frames)} frames, ${f(attack.attacked.relationQueries)} relation queries`],
+      [
+        "under attack: a storm of mutated frames and multiplying relation queries",
+        attack.attacked,
+        attack.attacked === undefined
+          ? "-"
+          : `${f(attack.attacked.frames)} frames, ${f(attack.attacked.relationQueries)} relation queries`,
+      ],
     ] as const) {
       if (each === undefined) continue;
-      rows.push([label, f(each.writes), f(each.p50Us, 0), f(each.p99Us, 0), `${f(each.p99Us / quietP99, 2)}x`, f(each.worstPingMs, 1), note]);
+      rows.push([
+        label,
+        f(each.writes),
+        f(each.p50Us, 0),
+        f(each.p99Us, 0),
+        `${f(each.p99Us / quietP99, 2)}x`,
+        f(each.worstPingMs, 1),
+        note,
+      ]);
     }
     const push = attack.largePush;
     if (push !== undefined) {
-      rows.push([`during one HTTP push of ${f(push.triples)} triples (${f(push.megabytes, 1)} MB, acknowledged in ${f(push.ackMs, 0)} ms)`, "-", "-", "-", "-", f(push.worstPingMs, 1), "-"]);
+      rows.push([
+        `during one HTTP push of ${f(push.triples)} triples (${f(push.megabytes, 1)} MB, acknowledged in ${f(push.ackMs, 0)} ms)`,
+        "-",
+        "-",
+        "-",
+        "-",
+        f(push.worstPingMs, 1),
+        "-",
+      ]);
     }
     out.push(
       `S9 well-behaved clients while another attacks (write → a subscribed socket's frame, one app; pings from another app)\n${table(
@@ -269,15 +367,60 @@ export function syncTables(results: SyncResults): string {
       table(
         ["permission rules", "without rules", "with rules", "ratio"],
         [
-          [`snapshot of ${f(rules.docs)} documents (owner rule), median`, `${f(rules.snapshot.plainMs, 1)} ms`, `${f(rules.snapshot.rulesMs, 1)} ms`, `${f(rules.snapshot.rulesMs / rules.snapshot.plainMs, 2)}x`],
-          [`write → change at ${f(rules.live.subscribers)} readers (sharing rule each), p50`, `${f(rules.live.plainP50Ms, 2)} ms`, `${f(rules.live.rulesP50Ms, 2)} ms`, `${f(rules.live.rulesP50Ms / rules.live.plainP50Ms, 2)}x`],
-          [`  p99`, `${f(rules.live.plainP99Ms, 2)} ms`, `${f(rules.live.rulesP99Ms, 2)} ms`, `${f(rules.live.rulesP99Ms / rules.live.plainP99Ms, 2)}x`],
-          [`snapshot of ${f(rules.docs)} tasks (membership of their project), median`, `${f(rules.membershipSnapshot.plainMs, 1)} ms`, `${f(rules.membershipSnapshot.rulesMs, 1)} ms`, `${f(rules.membershipSnapshot.rulesMs / rules.membershipSnapshot.plainMs, 2)}x`],
-          [`write → change at ${f(rules.membershipLive.subscribers)} readers (membership rule each), p50`, `${f(rules.membershipLive.plainP50Ms, 2)} ms`, `${f(rules.membershipLive.rulesP50Ms, 2)} ms`, `${f(rules.membershipLive.rulesP50Ms / rules.membershipLive.plainP50Ms, 2)}x`],
-          [`  p99`, `${f(rules.membershipLive.plainP99Ms, 2)} ms`, `${f(rules.membershipLive.rulesP99Ms, 2)} ms`, `${f(rules.membershipLive.rulesP99Ms / rules.membershipLive.plainP99Ms, 2)}x`],
-          [`pushes of 100 updates (update rule)`, `${f(rules.push.plainPerSecond, 0)} triples/s`, `${f(rules.push.rulesPerSecond, 0)} triples/s`, `${f((rules.push.rulesPerSecond / rules.push.plainPerSecond) * 100, 0)}%`],
-          [`sharing removed → reader told to drop it (${f(rules.revocation.runs)} runs)`, "-", `p50 ${f(rules.revocation.p50Ms, 2)} ms, p99 ${f(rules.revocation.p99Ms, 2)} ms`, "-"],
-          [`membership removed → reader told to drop the task (${f(rules.membershipRevocation.runs)} runs)`, "-", `p50 ${f(rules.membershipRevocation.p50Ms, 2)} ms, p99 ${f(rules.membershipRevocation.p99Ms, 2)} ms`, "-"],
+          [
+            `snapshot of ${f(rules.docs)} documents (owner rule), median`,
+            `${f(rules.snapshot.plainMs, 1)} ms`,
+            `${f(rules.snapshot.rulesMs, 1)} ms`,
+            `${f(rules.snapshot.rulesMs / rules.snapshot.plainMs, 2)}x`,
+          ],
+          [
+            `write → change at ${f(rules.live.subscribers)} readers (sharing rule each), p50`,
+            `${f(rules.live.plainP50Ms, 2)} ms`,
+            `${f(rules.live.rulesP50Ms, 2)} ms`,
+            `${f(rules.live.rulesP50Ms / rules.live.plainP50Ms, 2)}x`,
+          ],
+          [
+            `  p99`,
+            `${f(rules.live.plainP99Ms, 2)} ms`,
+            `${f(rules.live.rulesP99Ms, 2)} ms`,
+            `${f(rules.live.rulesP99Ms / rules.live.plainP99Ms, 2)}x`,
+          ],
+          [
+            `snapshot of ${f(rules.docs)} tasks (membership of their project), median`,
+            `${f(rules.membershipSnapshot.plainMs, 1)} ms`,
+            `${f(rules.membershipSnapshot.rulesMs, 1)} ms`,
+            `${f(rules.membershipSnapshot.rulesMs / rules.membershipSnapshot.plainMs, 2)}x`,
+          ],
+          [
+            `write → change at ${f(rules.membershipLive.subscribers)} readers (membership rule each), p50`,
+            `${f(rules.membershipLive.plainP50Ms, 2)} ms`,
+            `${f(rules.membershipLive.rulesP50Ms, 2)} ms`,
+            `${f(rules.membershipLive.rulesP50Ms / rules.membershipLive.plainP50Ms, 2)}x`,
+          ],
+          [
+            `  p99`,
+            `${f(rules.membershipLive.plainP99Ms, 2)} ms`,
+            `${f(rules.membershipLive.rulesP99Ms, 2)} ms`,
+            `${f(rules.membershipLive.rulesP99Ms / rules.membershipLive.plainP99Ms, 2)}x`,
+          ],
+          [
+            `pushes of 100 updates (update rule)`,
+            `${f(rules.push.plainPerSecond, 0)} triples/s`,
+            `${f(rules.push.rulesPerSecond, 0)} triples/s`,
+            `${f((rules.push.rulesPerSecond / rules.push.plainPerSecond) * 100, 0)}%`,
+          ],
+          [
+            `sharing removed → reader told to drop it (${f(rules.revocation.runs)} runs)`,
+            "-",
+            `p50 ${f(rules.revocation.p50Ms, 2)} ms, p99 ${f(rules.revocation.p99Ms, 2)} ms`,
+            "-",
+          ],
+          [
+            `membership removed → reader told to drop the task (${f(rules.membershipRevocation.runs)} runs)`,
+            "-",
+            `p50 ${f(rules.membershipRevocation.p50Ms, 2)} ms, p99 ${f(rules.membershipRevocation.p99Ms, 2)} ms`,
+            "-",
+          ],
         ],
       ),
     );
@@ -288,7 +431,12 @@ export function syncTables(results: SyncResults): string {
     out.push(
       `S10 connection setup (hello → welcome, then closed), ${f(auth.connections)} one after another per way of checking tokens\n${table(
         ["tokens checked", "connections/s", "median setup", "vs development"],
-        auth.rows.map((row) => [row.mode, f(row.perSecond, 0), `${f(row.medianMs, 2)} ms`, `${f((row.perSecond / dev.perSecond) * 100, 0)}%`]),
+        auth.rows.map((row) => [
+          row.mode,
+          f(row.perSecond, 0),
+          `${f(row.medianMs, 2)} ms`,
+          `${f((row.perSecond / dev.perSecond) * 100, 0)}%`,
+        ]),
       )}`,
     );
   }
@@ -297,7 +445,8 @@ export function syncTables(results: SyncResults): string {
 
 /** The issue's targets, read from this run's figures (N/A when the run did not measure at the target's size). */
 export function syncTargets(results: SyncResults, isSmoke: boolean): SyncTarget[] {
-  const check = (value: number, isMet: (value: number) => boolean) => (Number.isFinite(value) && !isSmoke ? (isMet(value) ? "PASS" : "MISS") : "N/A");
+  const check = (value: number, isMet: (value: number) => boolean) =>
+    Number.isFinite(value) && !isSmoke ? (isMet(value) ? "PASS" : "MISS") : "N/A";
   const at100 = (mode: LatencyMode) => results.latency.find((each) => each.clients === 100 && each.mode === mode);
   // The latency targets read against the floor of a durable broadcast: half the sockets for a median, all for a p99.
   const durable = results.durableFanOut;
@@ -314,7 +463,14 @@ export function syncTargets(results: SyncResults, isSmoke: boolean): SyncTarget[
   const latency = (mode: LatencyMode, label: string, percentile: "p50Ms" | "p99Ms", limit: number): SyncTarget => {
     const value = at100(mode)?.[percentile] ?? Number.NaN;
     const name = `write → remote callback ${percentile.slice(0, 3)}, 100 clients (${label})`;
-    return { name, value, unit: "ms", limit: `<= ${limit}`, reference: durableFloor(percentile), status: check(value, (v) => v <= limit) };
+    return {
+      name,
+      value,
+      unit: "ms",
+      limit: `<= ${limit}`,
+      reference: durableFloor(percentile),
+      status: check(value, (v) => v <= limit),
+    };
   };
   const mergeRate = merge?.perSecond ?? Number.NaN;
   return [
@@ -343,15 +499,20 @@ export function syncTargets(results: SyncResults, isSmoke: boolean): SyncTarget[
       value: (results.underAttack?.attacked?.p99Us ?? Number.NaN) / (results.underAttack?.quiet?.p99Us ?? Number.NaN),
       unit: "x quiet",
       limit: "<= 2",
-      reference: results.underAttack?.quiet === undefined ? "-" : `quiet p99 ${f(results.underAttack.quiet.p99Us, 0)} µs`,
-      status: check((results.underAttack?.attacked?.p99Us ?? Number.NaN) / (results.underAttack?.quiet?.p99Us ?? Number.NaN), (v) => v <= 2),
+      reference:
+        results.underAttack?.quiet === undefined ? "-" : `quiet p99 ${f(results.underAttack.quiet.p99Us, 0)} µs`,
+      status: check(
+        (results.underAttack?.attacked?.p99Us ?? Number.NaN) / (results.underAttack?.quiet?.p99Us ?? Number.NaN),
+        (v) => v <= 2,
+      ),
     },
     {
       name: "worst stall another app sees under attack",
       value: results.underAttack?.attacked?.worstPingMs ?? Number.NaN,
       unit: "ms",
       limit: "<= 50",
-      reference: results.underAttack?.quiet === undefined ? "-" : `quiet ${f(results.underAttack.quiet.worstPingMs, 1)} ms`,
+      reference:
+        results.underAttack?.quiet === undefined ? "-" : `quiet ${f(results.underAttack.quiet.worstPingMs, 1)} ms`,
       status: check(results.underAttack?.attacked?.worstPingMs ?? Number.NaN, (v) => v <= 50),
     },
     ...rulesTargets(results.rules, check),
@@ -368,7 +529,10 @@ export function syncTargets(results: SyncResults, isSmoke: boolean): SyncTarget[
 }
 
 /** Setting up a connection with the costliest token check, against development mode. */
-function authTarget(auth: AuthCostResult | undefined, check: (value: number, isMet: (value: number) => boolean) => SyncTarget["status"]): SyncTarget {
+function authTarget(
+  auth: AuthCostResult | undefined,
+  check: (value: number, isMet: (value: number) => boolean) => SyncTarget["status"],
+): SyncTarget {
   const dev = auth?.rows[0];
   const slowest = auth === undefined ? undefined : [...auth.rows.slice(1)].sort((a, b) => a.perSecond - b.perSecond)[0];
   const share = dev === undefined || slowest === undefined ? Number.NaN : (slowest.perSecond / dev.perSecond) * 100;
@@ -383,16 +547,34 @@ function authTarget(auth: AuthCostResult | undefined, check: (value: number, isM
 }
 
 /** The permission rules' targets: each a ratio to the same run without rules. */
-function rulesTargets(rules: RulesCostResult | undefined, check: (value: number, isMet: (value: number) => boolean) => SyncTarget["status"]): SyncTarget[] {
-  const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? Number.NaN : a / b);
+function rulesTargets(
+  rules: RulesCostResult | undefined,
+  check: (value: number, isMet: (value: number) => boolean) => SyncTarget["status"],
+): SyncTarget[] {
+  const ratio = (a: number | undefined, b: number | undefined) =>
+    a === undefined || b === undefined ? Number.NaN : a / b;
   const snapshot = ratio(rules?.snapshot.rulesMs, rules?.snapshot.plainMs);
   const live = ratio(rules?.live.rulesP50Ms, rules?.live.plainP50Ms);
   const membershipSnapshot = ratio(rules?.membershipSnapshot.rulesMs, rules?.membershipSnapshot.plainMs);
   const membershipLive = ratio(rules?.membershipLive.rulesP50Ms, rules?.membershipLive.plainP50Ms);
   const push = ratio(rules?.push.rulesPerSecond, rules?.push.plainPerSecond) * 100;
   return [
-    { name: "snapshot of 10k documents, owner rule", value: snapshot, unit: "x no rules", limit: "<= 1.3", reference: rules === undefined ? "-" : `no rules ${f(rules.snapshot.plainMs, 1)} ms`, status: check(snapshot, (v) => v <= 1.3) },
-    { name: "write → change p50, 100 readers with a rule each", value: live, unit: "x no rules", limit: "<= 1.5", reference: rules === undefined ? "-" : `no rules ${f(rules.live.plainP50Ms, 2)} ms`, status: check(live, (v) => v <= 1.5) },
+    {
+      name: "snapshot of 10k documents, owner rule",
+      value: snapshot,
+      unit: "x no rules",
+      limit: "<= 1.3",
+      reference: rules === undefined ? "-" : `no rules ${f(rules.snapshot.plainMs, 1)} ms`,
+      status: check(snapshot, (v) => v <= 1.3),
+    },
+    {
+      name: "write → change p50, 100 readers with a rule each",
+      value: live,
+      unit: "x no rules",
+      limit: "<= 1.5",
+      reference: rules === undefined ? "-" : `no rules ${f(rules.live.plainP50Ms, 2)} ms`,
+      status: check(live, (v) => v <= 1.5),
+    },
     {
       name: "snapshot of 10k documents, membership through a ref",
       value: membershipSnapshot,
@@ -409,13 +591,26 @@ function rulesTargets(rules: RulesCostResult | undefined, check: (value: number,
       reference: rules === undefined ? "-" : `no rules ${f(rules.membershipLive.plainP50Ms, 2)} ms`,
       status: check(membershipLive, (v) => v <= 1.5),
     },
-    { name: "push throughput, update rule", value: push, unit: "% of no rules", limit: ">= 50", reference: rules === undefined ? "-" : `no rules ${f(rules.push.plainPerSecond, 0)} triples/s`, status: check(push, (v) => v >= 50) },
+    {
+      name: "push throughput, update rule",
+      value: push,
+      unit: "% of no rules",
+      limit: ">= 50",
+      reference: rules === undefined ? "-" : `no rules ${f(rules.push.plainPerSecond, 0)} triples/s`,
+      status: check(push, (v) => v >= 50),
+    },
   ];
 }
 
 export function syncTargetLines(targets: readonly SyncTarget[]): string {
   return `Targets (issue #4; N/A where this run did not measure at the target's size, and for smoke runs)\n${table(
     ["target", "measured", "limit", "same-run reference", ""],
-    targets.map((each) => [each.name, `${f(each.value, each.unit === "ms" || each.unit.startsWith("x") ? 2 : 0)} ${each.unit}`, `${each.limit} ${each.unit}`, each.reference, each.status]),
+    targets.map((each) => [
+      each.name,
+      `${f(each.value, each.unit === "ms" || each.unit.startsWith("x") ? 2 : 0)} ${each.unit}`,
+      `${each.limit} ${each.unit}`,
+      each.reference,
+      each.status,
+    ]),
   )}`;
 }

@@ -23,7 +23,12 @@ export interface CalmClients {
 export interface UnderAttackResult {
   readonly quiet: CalmClients;
   readonly attacked: CalmClients & AttackCounts;
-  readonly largePush: { readonly triples: number; readonly megabytes: number; readonly ackMs: number; readonly worstPingMs: number };
+  readonly largePush: {
+    readonly triples: number;
+    readonly megabytes: number;
+    readonly ackMs: number;
+    readonly worstPingMs: number;
+  };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -62,7 +67,12 @@ async function startPinging(serverUrl: string, appId: string): Promise<{ stop():
 }
 
 /** `writes` writes from one socket, each timed until a socket subscribed to the collection has it. */
-export async function calmClients(serverUrl: string, appId: string, writes: number, gapMs: number): Promise<CalmClients> {
+export async function calmClients(
+  serverUrl: string,
+  appId: string,
+  writes: number,
+  gapMs: number,
+): Promise<CalmClients> {
   const reader = await openProtocolSocket(serverUrl, appId, "reader");
   const writer = await openProtocolSocket(serverUrl, appId, "writer");
   const hlc = createHlcSource(`${appId}-writer`);
@@ -94,7 +104,13 @@ export async function calmClients(serverUrl: string, appId: string, writes: numb
 }
 
 /** {@link calmClients} while `attacker` (attacker.js) attacks. */
-export async function calmClientsUnderAttack(attacker: Child, serverUrl: string, writes: number, gapMs: number, seed: number): Promise<UnderAttackResult["attacked"]> {
+export async function calmClientsUnderAttack(
+  attacker: Child,
+  serverUrl: string,
+  writes: number,
+  gapMs: number,
+  seed: number,
+): Promise<UnderAttackResult["attacked"]> {
   await attacker.call("start", { serverUrl, seed });
   // Timed once the attack is steady: past the first seconds, in which the attacker's users spend
   // the burst of their share of server time (see the server's workBurstMs).
@@ -111,12 +127,27 @@ export async function calmClientsUnderAttack(attacker: Child, serverUrl: string,
 /** A push of `count` triples over HTTP, timed to its answer, with another app pinging meanwhile. */
 export async function largePush(serverUrl: string, count: number): Promise<UnderAttackResult["largePush"]> {
   const hlc = createHlcSource("large-pusher");
-  const triples = Array.from({ length: count }, (_, index) => triple("items", `large-${Math.floor(index / 2)}`, index % 2 === 0 ? "n" : "title", index % 2 === 0 ? index : "a title of some length", hlc()));
+  const triples = Array.from({ length: count }, (_, index) =>
+    triple(
+      "items",
+      `large-${Math.floor(index / 2)}`,
+      index % 2 === 0 ? "n" : "title",
+      index % 2 === 0 ? index : "a title of some length",
+      hlc(),
+    ),
+  );
   // As the client sends a push too large for a frame: its envelope, then a triple per line.
-  const body = [JSON.stringify({ appId: "bench-large", clientId: "large", batchId: "large" }), ...triples.map((each) => JSON.stringify(each))].join("\n");
+  const body = [
+    JSON.stringify({ appId: "bench-large", clientId: "large", batchId: "large" }),
+    ...triples.map((each) => JSON.stringify(each)),
+  ].join("\n");
   const pinger = await startPinging(serverUrl, "bench-large-pings");
   const start = performance.now();
-  const answer = await fetch(`${serverUrl}/v1/push`, { method: "POST", headers: { "content-type": "application/x-ndjson", "x-trellis-user": "large" }, body });
+  const answer = await fetch(`${serverUrl}/v1/push`, {
+    method: "POST",
+    headers: { "content-type": "application/x-ndjson", "x-trellis-user": "large" },
+    body,
+  });
   const ackMs = performance.now() - start;
   if (!answer.ok) throw new Error(`the large push failed: HTTP ${answer.status} ${await answer.text()}`);
   return { triples: count, megabytes: Buffer.byteLength(body) / 1024 / 1024, ackMs, worstPingMs: await pinger.stop() };

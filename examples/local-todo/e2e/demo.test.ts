@@ -18,14 +18,25 @@ const schema = createSchema({
   entities: {
     users: {},
     lists: { name: t.string({ fallback: "" }), memberIds: t.refMany("users") },
-    todos: { text: t.string({ fallback: "" }), done: t.boolean({ fallback: false }), priority: t.number({ fallback: 0 }), listId: t.ref("lists") },
+    todos: {
+      text: t.string({ fallback: "" }),
+      done: t.boolean({ fallback: false }),
+      priority: t.number({ fallback: 0 }),
+      listId: t.ref("lists"),
+    },
   },
 });
 
 it("prints bob's live view of the list alice shares with him, the same on every run, and keeps one copy of the list", async () => {
   const dataDir = mkdtempSync(join(tmpdir(), "trellis-demo-"));
   try {
-    const runs = [0, 1].map(() => spawnSync(process.execPath, [MAIN, "--once"], { encoding: "utf8", timeout: 60_000, env: { ...process.env, TRELLIS_DATA: dataDir, PORT: "0" } }));
+    const runs = [0, 1].map(() =>
+      spawnSync(process.execPath, [MAIN, "--once"], {
+        encoding: "utf8",
+        timeout: 60_000,
+        env: { ...process.env, TRELLIS_DATA: dataDir, PORT: "0" },
+      }),
+    );
     for (const run of runs) {
       expect(run.status, run.stderr).toBe(0);
       expect(run.stdout.split("\n").filter((line) => line.startsWith("bob sees"))).toEqual([
@@ -41,12 +52,20 @@ it("prints bob's live view of the list alice shares with him, the same on every 
     expect(runs[1]!.stdout).toContain("Replaying the demo on its list from an earlier run");
 
     // What the data folder holds after both runs, as alice reads it.
-    const server = await createServer({ port: 0, dataDir, permissions: JSON.parse(readFileSync(RULES, "utf8")), log: () => {} });
+    const server = await createServer({
+      port: 0,
+      dataDir,
+      permissions: JSON.parse(readFileSync(RULES, "utf8")),
+      log: () => {},
+    });
     const alice = createClient({ schema, appId: "demo", serverUrl: server.url, userId: "alice" });
     try {
       const lists = await firstAnswer(alice.database.lists, { where: { name: "demo" } });
       expect(lists).toHaveLength(1);
-      const todos = await firstAnswer(alice.database.todos, { where: { listId: lists[0]!.id }, orderBy: [["text", "asc"]] });
+      const todos = await firstAnswer(alice.database.todos, {
+        where: { listId: lists[0]!.id },
+        orderBy: [["text", "asc"]],
+      });
       expect(todos.map((todo) => [todo.text, todo.priority, todo.done])).toEqual([
         ["buy milk", 11, false],
         ["write docs", 5, false],
@@ -84,7 +103,12 @@ it("stops on Ctrl+C with exit code 0 and a goodbye", async () => {
 
 /** The query's first result from the server. */
 function firstAnswer<T>(
-  collection: { subscribe(query: never, callback: (rows: readonly T[] | undefined, error: Error | undefined, loading: boolean) => void): { unsubscribe(): void } },
+  collection: {
+    subscribe(
+      query: never,
+      callback: (rows: readonly T[] | undefined, error: Error | undefined, loading: boolean) => void,
+    ): { unsubscribe(): void };
+  },
   query: object,
 ): Promise<readonly T[]> {
   return new Promise((resolve, reject) => {

@@ -12,7 +12,8 @@ import { schema } from "./schema";
  */
 export async function clearCompleted(): Promise<void> {
   const serviceKey = process.env.TRELLIS_SERVICE_KEY;
-  if (serviceKey === undefined) throw new Error("Set TRELLIS_SERVICE_KEY to a service key of the app (see docs/admin.md).");
+  if (serviceKey === undefined)
+    throw new Error("Set TRELLIS_SERVICE_KEY to a service key of the app (see docs/admin.md).");
   const admin = createAdminClient({
     schema,
     serverUrl: process.env.TRELLIS_URL ?? "http://127.0.0.1:8787",

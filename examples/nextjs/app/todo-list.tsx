@@ -14,7 +14,13 @@ import type { schema, Todo } from "./schema";
  * @example
  * <TodoList preloaded={preloaded} canClear /> // inside <TrellisApp>
  */
-export function TodoList({ preloaded, canClear }: { readonly preloaded: PreloadData<Todo, "many">; readonly canClear: boolean }) {
+export function TodoList({
+  preloaded,
+  canClear,
+}: {
+  readonly preloaded: PreloadData<Todo, "many">;
+  readonly canClear: boolean;
+}) {
   const { data: todos, error } = useQuery(preloaded);
   const client = useClient<typeof schema>();
   const [text, setText] = useState("");
@@ -33,14 +39,23 @@ export function TodoList({ preloaded, canClear }: { readonly preloaded: PreloadD
         {todos!.map((todo) => (
           <li key={todo.id}>
             <label>
-              <input type="checkbox" checked={todo.done} onChange={() => void client.database.todos.update({ id: todo.id, fields: { done: !todo.done } })} />{" "}
+              <input
+                type="checkbox"
+                checked={todo.done}
+                onChange={() => void client.database.todos.update({ id: todo.id, fields: { done: !todo.done } })}
+              />{" "}
               {todo.text}
             </label>
           </li>
         ))}
       </ul>
       <form onSubmit={add}>
-        <input value={text} onChange={(event) => setText(event.target.value)} placeholder="What needs doing?" aria-label="New todo" />{" "}
+        <input
+          value={text}
+          onChange={(event) => setText(event.target.value)}
+          placeholder="What needs doing?"
+          aria-label="New todo"
+        />{" "}
         <button type="submit">Add</button>
       </form>
       {canClear && (

@@ -11,7 +11,13 @@ import { removeDataDir, type ServerProcess, startServerProcess } from "@trellis/
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeBrowser, launchBrowser, recordPageOutput } from "../../../packages/client/e2e/harness.js";
-import { createKeyedApp, hashInputs, type NodeApp, settled, startNodeApp } from "../../../packages/client/e2e/node-app.js";
+import {
+  createKeyedApp,
+  hashInputs,
+  type NodeApp,
+  settled,
+  startNodeApp,
+} from "../../../packages/client/e2e/node-app.js";
 
 const APP_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const REPO_ROOT = resolve(APP_DIR, "../..");
@@ -24,7 +30,9 @@ const app = { id: "", serviceKey: "" };
 const nextEnv = { ...process.env, NEXT_TELEMETRY_DISABLED: "1" };
 
 // The app's schema (app/schema.ts), written out: a client of the same schema seeds and writes.
-const schema = createSchema({ entities: { todos: { text: t.string({ fallback: "" }), done: t.boolean({ fallback: false }) } } });
+const schema = createSchema({
+  entities: { todos: { text: t.string({ fallback: "" }), done: t.boolean({ fallback: false }) } },
+});
 
 /** Every input of `next build`: the app, the workspace packages' build output it imports, the lockfile. */
 function sourceHash(): string {
@@ -39,9 +47,18 @@ function sourceHash(): string {
 /** Runs `next build` unless `.next` already holds the build of these sources. */
 async function buildApp(): Promise<void> {
   const sources = sourceHash();
-  if (existsSync(join(BUILD_DIR, "BUILD_ID")) && existsSync(BUILD_STAMP) && readFileSync(BUILD_STAMP, "utf8") === sources) return;
+  if (
+    existsSync(join(BUILD_DIR, "BUILD_ID")) &&
+    existsSync(BUILD_STAMP) &&
+    readFileSync(BUILD_STAMP, "utf8") === sources
+  )
+    return;
   rmSync(BUILD_STAMP, { force: true });
-  const child = spawn(process.execPath, [NEXT_BIN, "build"], { cwd: APP_DIR, env: nextEnv, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [NEXT_BIN, "build"], {
+    cwd: APP_DIR,
+    env: nextEnv,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
   child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
@@ -136,7 +153,10 @@ describeBrowser("the Next.js example in Chromium", () => {
 
     mkdirSync(join(REPO_ROOT, "test-results/screenshots"), { recursive: true });
     await page.screenshot({ path: join(REPO_ROOT, "test-results/screenshots/nextjs-example.png"), fullPage: true });
-    expect([...messages, ...errors].filter((message) => HYDRATION_PROBLEM.test(message)), "no hydration warning").toEqual([]);
+    expect(
+      [...messages, ...errors].filter((message) => HYDRATION_PROBLEM.test(message)),
+      "no hydration warning",
+    ).toEqual([]);
     expect(errors, "the browser console stays free of errors").toEqual([]);
     await context.close();
   });
@@ -147,15 +167,23 @@ describeBrowser("the Next.js example in Chromium", () => {
     const { errors } = recordPageOutput(page);
     await page.goto(next!.url);
     const items = page.getByTestId("todos").locator("li");
-    await expect.poll(async () => (await items.allTextContents()).map((text) => text.trim())).toContain("added from Node");
+    await expect
+      .poll(async () => (await items.allTextContents()).map((text) => text.trim()))
+      .toContain("added from Node");
     // "added from Node" was ticked above; tick "buy milk" in the page too.
     await items.filter({ hasText: "buy milk" }).locator("input").check();
     await expect.poll(() => items.filter({ hasText: "buy milk" }).locator("input").isChecked()).toBe(true);
     await settled(writer!);
     await page.getByRole("button", { name: "Clear completed" }).click();
-    await expect.poll(async () => (await items.allTextContents()).map((text) => text.trim()), { timeout: 10_000 }).toEqual(["walk the dog", "write the docs"]);
+    await expect
+      .poll(async () => (await items.allTextContents()).map((text) => text.trim()), { timeout: 10_000 })
+      .toEqual(["walk the dog", "write the docs"]);
     // The deletions reached another client too: they went through the server.
-    await expect.poll(async () => ((await writer!.database.todos.query({ where: { done: true } })).data ?? []).length, { timeout: 10_000 }).toBe(0);
+    await expect
+      .poll(async () => ((await writer!.database.todos.query({ where: { done: true } })).data ?? []).length, {
+        timeout: 10_000,
+      })
+      .toBe(0);
     expect(errors, "the browser console stays free of errors").toEqual([]);
     await context.close();
   });
@@ -169,15 +197,24 @@ describeBrowser("the Next.js example in Chromium", () => {
       const { messages, errors } = recordPageOutput(page);
       // The first request compiles the page: give it time.
       await page.goto(dev.url, { timeout: 120_000 });
-      await page.waitForFunction(() => {
-        const list = document.querySelector('[data-testid="todos"]');
-        return list !== null && Object.keys(list).some((key) => key.startsWith("__reactFiber"));
-      }, undefined, { timeout: 120_000 });
+      await page.waitForFunction(
+        () => {
+          const list = document.querySelector('[data-testid="todos"]');
+          return list !== null && Object.keys(list).some((key) => key.startsWith("__reactFiber"));
+        },
+        undefined,
+        { timeout: 120_000 },
+      );
       const stored = (await writer!.database.todos.query({})).data!.length;
-      await expect.poll(async () => (await page.getByTestId("todos").locator("li").allTextContents()).length, { timeout: 10_000 }).toBe(stored);
+      await expect
+        .poll(async () => (await page.getByTestId("todos").locator("li").allTextContents()).length, { timeout: 10_000 })
+        .toBe(stored);
       // React reports mismatches right after hydrating; let its dev overlay and console settle.
       await new Promise((done) => setTimeout(done, 1_000));
-      expect([...messages, ...errors].filter((message) => HYDRATION_PROBLEM.test(message)), "no hydration warning in development").toEqual([]);
+      expect(
+        [...messages, ...errors].filter((message) => HYDRATION_PROBLEM.test(message)),
+        "no hydration warning in development",
+      ).toEqual([]);
     } finally {
       await context.close();
       await dev.stop();

@@ -10,7 +10,14 @@ import { fileURLToPath } from "node:url";
 import { removeDataDir, type ServerProcess, startServerProcess } from "@trellis/server/testing";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
-import { type AppServer, consoleErrors, describeBrowser, launchBrowser, serveTestApp, watchConsole } from "../../../packages/client/e2e/harness.js";
+import {
+  type AppServer,
+  consoleErrors,
+  describeBrowser,
+  launchBrowser,
+  serveTestApp,
+  watchConsole,
+} from "../../../packages/client/e2e/harness.js";
 import { freePort, settled } from "../../../packages/client/e2e/node-app.js";
 import { createClient } from "@trellis/client";
 import { schema } from "../src/schema.js";
@@ -28,11 +35,13 @@ function sourceHash(): string {
     for (const entry of readdirSync(path, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
       const child = join(path, entry.name);
       if (entry.isDirectory()) add(child);
-      else if (!/\.test(-d)?\.tsx?$/.test(entry.name)) hash.update(relative(REPO_ROOT, child)).update(readFileSync(child));
+      else if (!/\.test(-d)?\.tsx?$/.test(entry.name))
+        hash.update(relative(REPO_ROOT, child)).update(readFileSync(child));
     }
   };
   for (const file of ["index.html", "vite.config.ts"]) hash.update(file).update(readFileSync(join(APP_DIR, file)));
-  for (const dir of ["examples/react-todo/src", "packages/core/src", "packages/client/src", "packages/react/src"]) add(join(REPO_ROOT, dir));
+  for (const dir of ["examples/react-todo/src", "packages/core/src", "packages/client/src", "packages/react/src"])
+    add(join(REPO_ROOT, dir));
   hash.update(readFileSync(join(REPO_ROOT, "pnpm-lock.yaml")));
   return hash.digest("hex").slice(0, 16);
 }
@@ -68,7 +77,11 @@ describeBrowser("examples/react-todo in Chromium", () => {
 
   beforeAll(async () => {
     const rules = join(APP_DIR, "rules.json");
-    const [launched, started, served] = await Promise.allSettled([launchBrowser(), startServerProcess({ args: ["--permissions", rules] }), buildExample().then(serveTestApp)]);
+    const [launched, started, served] = await Promise.allSettled([
+      launchBrowser(),
+      startServerProcess({ args: ["--permissions", rules] }),
+      buildExample().then(serveTestApp),
+    ]);
     if (launched.status === "fulfilled") browser = launched.value;
     if (started.status === "fulfilled") server = started.value;
     if (served.status === "fulfilled") app = served.value;
@@ -161,7 +174,10 @@ describeBrowser("examples/react-todo in Chromium", () => {
 
   it("keeps working offline and converges with the other user on reconnect", async () => {
     const appId = newAppId();
-    const [{ page: alice }, { context: bobContext, page: bob }] = await Promise.all([openAs("alice", appId), openAs("bob", appId)]);
+    const [{ page: alice }, { context: bobContext, page: bob }] = await Promise.all([
+      openAs("alice", appId),
+      openAs("bob", appId),
+    ]);
     await sharedList(alice, bob, "house");
     await addTodo(alice, "shared");
     await todo(bob, "shared").waitFor({ timeout: 1000 });
@@ -240,12 +256,18 @@ describeBrowser("examples/react-todo in Chromium", () => {
 
   it("shows a progress bar during a large first sync, then the whole list with its counts", async () => {
     // A server that sends first answers in small parts, so 3,000 todos arrive in many.
-    const parted = await startServerProcess({ args: ["--permissions", join(APP_DIR, "rules.json"), "--limit", "snapshotPartTriples=300"] });
+    const parted = await startServerProcess({
+      args: ["--permissions", join(APP_DIR, "rules.json"), "--limit", "snapshotPartTriples=300"],
+    });
     try {
       const appId = newAppId();
       const seeder = createClient({ schema, serverUrl: parted.url, appId, userId: "erin" });
       const list = await seeder.database.lists.create({ name: "big", memberIds: ["erin"] });
-      await seeder.database.batch.execute(Array.from({ length: 3_000 }, (_, n) => seeder.database.batch.todos.create({ text: `todo ${n}`, done: n % 3 === 0, listId: list.data!.id })));
+      await seeder.database.batch.execute(
+        Array.from({ length: 3_000 }, (_, n) =>
+          seeder.database.batch.todos.create({ text: `todo ${n}`, done: n % 3 === 0, listId: list.data!.id }),
+        ),
+      );
       await settled(seeder);
       await seeder.close();
 
@@ -286,7 +308,9 @@ describeBrowser("examples/react-todo in Chromium", () => {
     await newList(page, "chores");
     for (let n = 1; n <= 12; n++) await addTodo(page, `task ${String(n).padStart(2, "0")}`);
     await expect.poll(() => count(page, "all")).toBe("12");
-    expect(await texts(page)).toEqual(Array.from({ length: 10 }, (_, index) => `task ${String(12 - index).padStart(2, "0")}`));
+    expect(await texts(page)).toEqual(
+      Array.from({ length: 10 }, (_, index) => `task ${String(12 - index).padStart(2, "0")}`),
+    );
     await page.getByTestId("next-page").click();
     await expect.poll(() => texts(page)).toEqual(["task 02", "task 01"]);
     expect(await page.getByTestId("page").textContent()).toBe("2");
@@ -297,7 +321,11 @@ describeBrowser("examples/react-todo in Chromium", () => {
 
   it("shows a list only to its members, and takes it off a removed member's screen and storage at once", async () => {
     const appId = newAppId();
-    const [{ page: alice }, { page: bob }, { page: carol }] = await Promise.all([openAs("alice", appId), openAs("bob", appId), openAs("carol", appId)]);
+    const [{ page: alice }, { page: bob }, { page: carol }] = await Promise.all([
+      openAs("alice", appId),
+      openAs("bob", appId),
+      openAs("carol", appId),
+    ]);
     await sharedList(alice, bob, "plans");
     await addTodo(alice, "secret plan");
     await todo(bob, "secret plan").waitFor({ timeout: 1000 });

@@ -4,7 +4,8 @@ import { client } from "./client.js";
 import { boardId, userName } from "./config.js";
 
 const palette = ["#0969da", "#bf3989", "#1a7f37", "#9a6700", "#8250df", "#cf222e"];
-const colourOf = (userId: string) => palette[[...userId].reduce((sum, char) => sum + char.charCodeAt(0), 0) % palette.length];
+const colourOf = (userId: string) =>
+  palette[[...userId].reduce((sum, char) => sum + char.charCodeAt(0), 0) % palette.length];
 
 /**
  * A shared board: everyone in the room sees everyone else's pointer. Statuses live in the
@@ -39,7 +40,15 @@ export function Board() {
         data-testid="board"
         onPointerMove={move}
         onPointerLeave={() => void setUserStatus("cursor", undefined)}
-        style={{ position: "relative", height: 240, border: "1px solid #d0d7de", borderRadius: 6, overflow: "hidden", background: "#f6f8fa", touchAction: "none" }}
+        style={{
+          position: "relative",
+          height: 240,
+          border: "1px solid #d0d7de",
+          borderRadius: 6,
+          overflow: "hidden",
+          background: "#f6f8fa",
+          touchAction: "none",
+        }}
       >
         {members.map(([userId, status]) =>
           userId === userName || status.cursor === undefined ? null : (
@@ -48,7 +57,14 @@ export function Board() {
               data-testid={`cursor-${userId}`}
               data-x={status.cursor.x}
               data-y={status.cursor.y}
-              style={{ position: "absolute", left: status.cursor.x, top: status.cursor.y, color: colourOf(userId), pointerEvents: "none", whiteSpace: "nowrap" }}
+              style={{
+                position: "absolute",
+                left: status.cursor.x,
+                top: status.cursor.y,
+                color: colourOf(userId),
+                pointerEvents: "none",
+                whiteSpace: "nowrap",
+              }}
             >
               ▲ {status.name || userId}
             </span>

@@ -17,5 +17,7 @@ createRoot(root).render(
 // The built app keeps its own files for offline reloads (see offline-shell.ts); under the dev
 // server (hot reloading) it does not, or edits would hide behind the cache.
 if (import.meta.hot === undefined && "serviceWorker" in navigator) {
-  navigator.serviceWorker.register(`${import.meta.env.BASE_URL}sw.js`).catch((error: unknown) => console.warn("No offline reloads: the service worker did not register.", error));
+  navigator.serviceWorker
+    .register(`${import.meta.env.BASE_URL}sw.js`)
+    .catch((error: unknown) => console.warn("No offline reloads: the service worker did not register.", error));
 }

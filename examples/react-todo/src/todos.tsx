@@ -17,10 +17,22 @@ export function Todos({ listId }: { listId: string }) {
 
   return (
     <section aria-label="Todos">
-      <TextForm label="New todo" testId="new-todo" placeholder="What needs doing?" button="Add" onSubmit={(text) => void todos.create({ text, done: false, listId }).then(report)} />
+      <TextForm
+        label="New todo"
+        testId="new-todo"
+        placeholder="What needs doing?"
+        button="Add"
+        onSubmit={(text) => void todos.create({ text, done: false, listId }).then(report)}
+      />
       <nav aria-label="Filter" style={{ display: "flex", gap: "0.5rem", margin: "1rem 0" }}>
         {filters.map((name) => (
-          <button key={name} type="button" data-testid={`filter-${name}`} aria-pressed={filter === name} onClick={() => setFilter(name)}>
+          <button
+            key={name}
+            type="button"
+            data-testid={`filter-${name}`}
+            aria-pressed={filter === name}
+            onClick={() => setFilter(name)}
+          >
             {name} (<span data-testid={`count-${name}`}>{counts[name]}</span>)
           </button>
         ))}
@@ -39,7 +51,15 @@ function useCounts(listId: string): Record<Filter, number> {
   return { all: open + done, open, done };
 }
 
-function TodoPages({ listId, filter, onResult }: { listId: string; filter: Filter; onResult: (result: { error?: { message: string } | undefined }) => void }) {
+function TodoPages({
+  listId,
+  filter,
+  onResult,
+}: {
+  listId: string;
+  filter: Filter;
+  onResult: (result: { error?: { message: string } | undefined }) => void;
+}) {
   // Newest first, ten a page. A new filter is a new query: the list starts again at page 1.
   const done = filter === "all" ? [false, true] : [filter === "done"];
   const page = usePaginated(todos, {
@@ -53,7 +73,12 @@ function TodoPages({ listId, filter, onResult }: { listId: string; filter: Filte
     <>
       <ul data-testid="todo-list" aria-busy={page.loading} style={{ listStyle: "none", padding: 0 }}>
         {page.data?.map((todo) => (
-          <li key={todo.id} data-testid="todo" data-done={todo.done} style={{ display: "flex", gap: "0.5rem", alignItems: "center" }}>
+          <li
+            key={todo.id}
+            data-testid="todo"
+            data-done={todo.done}
+            style={{ display: "flex", gap: "0.5rem", alignItems: "center" }}
+          >
             <input
               type="checkbox"
               id={`done-${todo.id}`}
@@ -65,7 +90,11 @@ function TodoPages({ listId, filter, onResult }: { listId: string; filter: Filte
               {todo.text}
             </label>
             <small>{todo.createdBy}</small>
-            <button type="button" aria-label={`Delete: ${todo.text}`} onClick={() => void todos.delete(todo.id).then(onResult)}>
+            <button
+              type="button"
+              aria-label={`Delete: ${todo.text}`}
+              onClick={() => void todos.delete(todo.id).then(onResult)}
+            >
               ×
             </button>
           </li>
@@ -73,7 +102,12 @@ function TodoPages({ listId, filter, onResult }: { listId: string; filter: Filte
       </ul>
       {page.data?.length === 0 && <p>Nothing here.</p>}
       <p>
-        <button type="button" data-testid="previous-page" disabled={!page.hasPrevious} onClick={() => void page.previous()}>
+        <button
+          type="button"
+          data-testid="previous-page"
+          disabled={!page.hasPrevious}
+          onClick={() => void page.previous()}
+        >
           Previous
         </button>{" "}
         page <span data-testid="page">{page.currentPage}</span> of ~{page.estimatedTotalPages}{" "}

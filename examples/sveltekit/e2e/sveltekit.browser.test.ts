@@ -12,7 +12,13 @@ import { removeDataDir, type ServerProcess, startServerProcess } from "@trellis/
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeBrowser, launchBrowser, recordPageOutput } from "../../../packages/client/e2e/harness.js";
-import { createKeyedApp, hashInputs, type NodeApp, settled, startNodeApp } from "../../../packages/client/e2e/node-app.js";
+import {
+  createKeyedApp,
+  hashInputs,
+  type NodeApp,
+  settled,
+  startNodeApp,
+} from "../../../packages/client/e2e/node-app.js";
 
 const APP_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const REPO_ROOT = resolve(APP_DIR, "../..");
@@ -25,7 +31,9 @@ const ADMIN_SECRET = "an-admin-secret-for-the-sveltekit-example";
 const trellisApp = { id: "", serviceKey: "" };
 
 // The app's schema (src/lib/schema.ts), written out: a client of the same schema seeds and writes.
-const schema = createSchema({ entities: { todos: { text: t.string({ fallback: "" }), done: t.boolean({ fallback: false }) } } });
+const schema = createSchema({
+  entities: { todos: { text: t.string({ fallback: "" }), done: t.boolean({ fallback: false }) } },
+});
 
 /** Every input of the build: the app, the workspace packages' build output it imports, the lockfile. */
 function sourceHash(): string {
@@ -49,7 +57,12 @@ async function run(bin: string, args: readonly string[]): Promise<void> {
 /** Runs `svelte-kit sync && vite build` unless `build/` already holds the build of these sources. */
 async function buildApp(): Promise<void> {
   const sources = sourceHash();
-  if (existsSync(join(BUILD_DIR, "index.js")) && existsSync(BUILD_STAMP) && readFileSync(BUILD_STAMP, "utf8") === sources) return;
+  if (
+    existsSync(join(BUILD_DIR, "index.js")) &&
+    existsSync(BUILD_STAMP) &&
+    readFileSync(BUILD_STAMP, "utf8") === sources
+  )
+    return;
   rmSync(BUILD_STAMP, { force: true });
   await run(KIT_BIN, ["sync"]);
   await run(VITE_BIN, ["build"]);
@@ -62,12 +75,27 @@ function startApp(trellisUrl: string): Promise<NodeApp> {
     name: "node build/index.js",
     cwd: APP_DIR,
     args: () => [join(BUILD_DIR, "index.js")],
-    env: (port) => ({ HOST: "127.0.0.1", PORT: String(port), ORIGIN: `http://127.0.0.1:${port}`, TRELLIS_URL: trellisUrl, TRELLIS_APP_ID: trellisApp.id, TRELLIS_SERVICE_KEY: trellisApp.serviceKey }),
+    env: (port) => ({
+      HOST: "127.0.0.1",
+      PORT: String(port),
+      ORIGIN: `http://127.0.0.1:${port}`,
+      TRELLIS_URL: trellisUrl,
+      TRELLIS_APP_ID: trellisApp.id,
+      TRELLIS_SERVICE_KEY: trellisApp.serviceKey,
+    }),
   });
 }
 
 // Seven todos: a first page of five, a second of two.
-const SEEDED = ["buy milk", "walk the dog", "write the docs", "water the plants", "call mum", "fix the bike", "read a book"];
+const SEEDED = [
+  "buy milk",
+  "walk the dog",
+  "write the docs",
+  "water the plants",
+  "call mum",
+  "fix the bike",
+  "read a book",
+];
 // What Svelte reports when the server's HTML and the first browser render differ (a warning in
 // development; in a production build the hydration error itself).
 const HYDRATION_PROBLEM = /hydrat|mismatch/i;
@@ -93,7 +121,10 @@ describeBrowser("the SvelteKit example in Chromium", () => {
     const seed = async () => {
       // Production mode: the app and a service key for the form action come from the admin API.
       server = await startServerProcess({ args: ["--admin-secret", ADMIN_SECRET] });
-      Object.assign(trellisApp, await createKeyedApp(server.url, ADMIN_SECRET, "SvelteKit example", "sveltekit server"));
+      Object.assign(
+        trellisApp,
+        await createKeyedApp(server.url, ADMIN_SECRET, "SvelteKit example", "sveltekit server"),
+      );
       writer = createClient({ schema, serverUrl: server.url, appId: trellisApp.id, userId: "e2e" });
       for (const text of SEEDED) {
         const { data } = await writer.database.todos.create({ text, done: false });
@@ -140,9 +171,14 @@ describeBrowser("the SvelteKit example in Chromium", () => {
     const texts = async () => (await items.allTextContents()).map((text) => text.trim());
     await expect.poll(texts).toEqual(SEEDED.slice(0, 5));
     // Hydrated and connected: the room lists this user once the browser client has joined.
-    await expect.poll(() => page.getByTestId("here").locator("li").allTextContents(), { timeout: 10_000 }).toEqual(["ada"]);
+    await expect
+      .poll(() => page.getByTestId("here").locator("li").allTextContents(), { timeout: 10_000 })
+      .toEqual(["ada"]);
     // …and it kept the server's elements: the preloaded page read the same in the browser.
-    expect(await page.evaluate(() => (window as unknown as { __removedElements: string[] }).__removedElements), "no element replaced at hydration").toEqual([]);
+    expect(
+      await page.evaluate(() => (window as unknown as { __removedElements: string[] }).__removedElements),
+      "no element replaced at hydration",
+    ).toEqual([]);
 
     await writer!.database.todos.update({ id: ids[0]!, fields: { text: "buy oat milk" } });
     await expect.poll(texts, { timeout: 10_000 }).toEqual(["buy oat milk", ...SEEDED.slice(1, 5)]);
@@ -161,12 +197,17 @@ describeBrowser("the SvelteKit example in Chromium", () => {
     const otherPage = await other.newPage();
     const otherWatch = recordPageOutput(otherPage);
     await otherPage.goto(`${app!.url}?user=grace`);
-    await expect.poll(() => page.getByTestId("here").locator("li").allTextContents(), { timeout: 10_000 }).toEqual(["ada", "grace"]);
+    await expect
+      .poll(() => page.getByTestId("here").locator("li").allTextContents(), { timeout: 10_000 })
+      .toEqual(["ada", "grace"]);
 
     mkdirSync(join(REPO_ROOT, "test-results/screenshots"), { recursive: true });
     await page.screenshot({ path: join(REPO_ROOT, "test-results/screenshots/sveltekit-example.png"), fullPage: true });
     const allMessages = [...messages, ...errors, ...otherWatch.messages, ...otherWatch.errors];
-    expect(allMessages.filter((message) => HYDRATION_PROBLEM.test(message)), "no hydration warning").toEqual([]);
+    expect(
+      allMessages.filter((message) => HYDRATION_PROBLEM.test(message)),
+      "no hydration warning",
+    ).toEqual([]);
     expect([...errors, ...otherWatch.errors], "the browser console stays free of errors").toEqual([]);
     await other.close();
     await context.close();
@@ -184,7 +225,11 @@ describeBrowser("the SvelteKit example in Chromium", () => {
     await expect.poll(() => items.nth(1).locator("input").isChecked(), { timeout: 10_000 }).toBe(true);
     await page.getByRole("button", { name: "Clear completed" }).click();
     await expect.poll(texts, { timeout: 10_000 }).toEqual(["buy oat milk", ...SEEDED.slice(2, 6)]);
-    await expect.poll(async () => ((await writer!.database.todos.query({ where: { done: true } })).data ?? []).length, { timeout: 10_000 }).toBe(0);
+    await expect
+      .poll(async () => ((await writer!.database.todos.query({ where: { done: true } })).data ?? []).length, {
+        timeout: 10_000,
+      })
+      .toBe(0);
     expect(errors, "the browser console stays free of errors").toEqual([]);
     await context.close();
   });

@@ -19,9 +19,16 @@ const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const SCREENSHOTS = join(REPO_ROOT, "test-results/screenshots");
 const ADMIN_SECRET = "an-admin-secret-for-the-dashboard-test";
 const JWT_SECRET = "a-jwt-secret-for-the-dashboard-test";
-const schema = createSchema({ entities: { todos: { title: t.string({ fallback: "" }), done: t.boolean({ fallback: false }) } } });
+const schema = createSchema({
+  entities: { todos: { title: t.string({ fallback: "" }), done: t.boolean({ fallback: false }) } },
+});
 
-const token = (sub: string) => new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject(sub).setExpirationTime("1h").sign(new TextEncoder().encode(JWT_SECRET));
+const token = (sub: string) =>
+  new SignJWT({})
+    .setProtectedHeader({ alg: "HS256" })
+    .setSubject(sub)
+    .setExpirationTime("1h")
+    .sign(new TextEncoder().encode(JWT_SECRET));
 
 describeBrowser("the dashboard", () => {
   let server: ServerProcess;
@@ -29,7 +36,13 @@ describeBrowser("the dashboard", () => {
   let client: TrellisClient<typeof schema> | undefined;
 
   beforeAll(async () => {
-    [server, browser] = await Promise.all([startServerProcess({ dataDir: tempDataDir(), args: ["--admin-secret", ADMIN_SECRET, "--jwt-secret", JWT_SECRET] }), launchBrowser()]);
+    [server, browser] = await Promise.all([
+      startServerProcess({
+        dataDir: tempDataDir(),
+        args: ["--admin-secret", ADMIN_SECRET, "--jwt-secret", JWT_SECRET],
+      }),
+      launchBrowser(),
+    ]);
     mkdirSync(SCREENSHOTS, { recursive: true });
   });
 
@@ -131,7 +144,16 @@ describeBrowser("the dashboard", () => {
     await page.getByRole("button", { name: "Create key" }).click();
     const key = (await page.getByTestId("new-key").textContent())!.trim();
     expect(key).toMatch(/^tsk_/);
-    const ask = () => fetch(`${server.url}/v1/query`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify({ appId, query: { collection: "todos", select: [], where: [], orderBy: [], specs: {} }, cursor: null }) });
+    const ask = () =>
+      fetch(`${server.url}/v1/query`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          appId,
+          query: { collection: "todos", select: [], where: [], orderBy: [], specs: {} },
+          cursor: null,
+        }),
+      });
     expect((await ask()).status).toBe(200);
     await page.getByRole("button", { name: "Revoke next.js server" }).click();
     await page.getByText("No service keys.").waitFor();
@@ -141,7 +163,9 @@ describeBrowser("the dashboard", () => {
     await page.getByRole("tab", { name: "Overview" }).click();
     await expect.poll(() => page.getByTestId("connections").textContent()).toBe("1");
     // The chart: the server's samples (one when the app opened) and the reading just fetched.
-    await expect.poll(() => page.getByRole("img", { name: /^Connections/ }).getAttribute("aria-label")).toMatch(/^Connections \(peak 1\) and writes per second/);
+    await expect
+      .poll(() => page.getByRole("img", { name: /^Connections/ }).getAttribute("aria-label"))
+      .toMatch(/^Connections \(peak 1\) and writes per second/);
     await page.getByRole("tab", { name: "Overview" }).focus();
     await page.keyboard.press("ArrowRight");
     await expect.poll(() => page.getByRole("tab", { name: "Data" }).getAttribute("aria-selected")).toBe("true");
@@ -154,7 +178,9 @@ describeBrowser("the dashboard", () => {
     await page.screenshot({ path: join(SCREENSHOTS, "dashboard-narrow.png"), fullPage: true });
 
     // The only failures were the refusals the test asked for: the wrong secret and the two mistakes.
-    const unexpected = output.errors.filter((error) => !/status of (401|400)|HTTP (401|400): .*\/v1\/admin\/apps/.test(error));
+    const unexpected = output.errors.filter(
+      (error) => !/status of (401|400)|HTTP (401|400): .*\/v1\/admin\/apps/.test(error),
+    );
     expect(unexpected).toEqual([]);
     expect(output.errors.filter((error) => error.startsWith("HTTP "))).toHaveLength(3);
     await context.close();

@@ -21,7 +21,8 @@ const REPO_ROOT = resolve(HERE, "../../..");
 export const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 /** Whether {@link chromiumPath} exists; without it browser tests fail under CI and skip elsewhere. */
 export const hasChromium = existsSync(chromiumPath);
-const isCI = process.env.CI !== undefined && process.env.CI !== "" && process.env.CI !== "false" && process.env.CI !== "0";
+const isCI =
+  process.env.CI !== undefined && process.env.CI !== "" && process.env.CI !== "false" && process.env.CI !== "0";
 const MISSING_CHROMIUM =
   `Chromium not found at ${chromiumPath}. Install it with \`apt-get install -y chromium\` ` +
   "(.ci/run does) or set CHROMIUM_PATH; never `playwright install`.";
@@ -72,10 +73,16 @@ export async function launchBrowser(): Promise<Browser> {
  * @example
  * const { browser, close } = await launchOverCdp(mkdtempSync(join(tmpdir(), "profile-")));
  */
-export async function launchOverCdp(userDataDir: string): Promise<{ readonly browser: Browser; close(): Promise<void> }> {
-  const child = spawn(chromiumPath, ["--headless", ...CHROMIUM_ARGS, "--remote-debugging-port=0", `--user-data-dir=${userDataDir}`, "about:blank"], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+export async function launchOverCdp(
+  userDataDir: string,
+): Promise<{ readonly browser: Browser; close(): Promise<void> }> {
+  const child = spawn(
+    chromiumPath,
+    ["--headless", ...CHROMIUM_ARGS, "--remote-debugging-port=0", `--user-data-dir=${userDataDir}`, "about:blank"],
+    {
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
   // Its helper processes share its stderr: once that closes, none of them writes to the profile any more.
   const closed = new Promise((resolve) => child.once("close", resolve));
   const endpoint = await new Promise<string>((resolve, reject) => {
@@ -199,7 +206,10 @@ export async function serveTestApp(dir?: string): Promise<AppServer> {
       response.writeHead(404, { "content-type": "text/plain" }).end("not found");
       return;
     }
-    response.writeHead(200, { "content-type": CONTENT_TYPES[extname(file)] ?? "application/octet-stream", "cache-control": "no-store" });
+    response.writeHead(200, {
+      "content-type": CONTENT_TYPES[extname(file)] ?? "application/octet-stream",
+      "cache-control": "no-store",
+    });
     response.end(readFileSync(file));
   });
   await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
@@ -246,7 +256,10 @@ export function recordPageOutput(page: Page): { readonly messages: string[]; rea
     if (message.type() === "error") errors.push(message.text());
   });
   page.on("pageerror", (error) => errors.push(`uncaught: ${error.stack ?? error.message}`));
-  page.on("response", (response) => void (response.status() >= 400 && errors.push(`HTTP ${response.status()}: ${response.url()}`)));
+  page.on(
+    "response",
+    (response) => void (response.status() >= 400 && errors.push(`HTTP ${response.status()}: ${response.url()}`)),
+  );
   return { messages, errors };
 }
 
@@ -270,7 +283,11 @@ export interface OpenAppOptions extends StartOptions {
  * const page = await openApp(context, { appUrl: env.appUrl, serverUrl: env.server.url, appId: "todos-1", userId: "ada" });
  * await page.evaluate(() => window.app.createTodo("milk"));
  */
-export async function openApp(context: BrowserContext, options: OpenAppOptions, beforeStart?: (page: Page) => void): Promise<Page> {
+export async function openApp(
+  context: BrowserContext,
+  options: OpenAppOptions,
+  beforeStart?: (page: Page) => void,
+): Promise<Page> {
   const page = await context.newPage();
   watchConsole(page);
   beforeStart?.(page);
@@ -307,7 +324,9 @@ export async function closeApp(page: Page): Promise<void> {
  * {@link openApp}; by default until the client is online with nothing pending.
  */
 export async function waitForStatus(page: Page, expected = "online/0", timeoutMs = 15_000): Promise<void> {
-  await page.waitForFunction((want) => window.app.client !== undefined && window.app.status() === want, expected, { timeout: timeoutMs });
+  await page.waitForFunction((want) => window.app.client !== undefined && window.app.status() === want, expected, {
+    timeout: timeoutMs,
+  });
 }
 
 /** The shared fixtures of a browser test file, set up by {@link useBrowserEnv}. */
@@ -325,7 +344,11 @@ export interface BrowserEnv {
    * Opens the app in a new tab of `context` (see {@link openApp}); after the test the tab is
    * closed and its console must have stayed free of errors.
    */
-  open(context: BrowserContext, options: Omit<OpenAppOptions, "appUrl">, beforeStart?: (page: Page) => void): Promise<Page>;
+  open(
+    context: BrowserContext,
+    options: Omit<OpenAppOptions, "appUrl">,
+    beforeStart?: (page: Page) => void,
+  ): Promise<Page>;
   /** Leaves a tab out of the after-test checks (it closed, or logs errors on purpose). */
   forget(page: Page): void;
 }
@@ -369,7 +392,11 @@ export function useBrowserEnv(options: BrowserEnvOptions = {}): BrowserEnv {
 
   beforeAll(async () => {
     // Settle all three so that whatever started is torn down even if another part failed.
-    const [launched, started, served] = await Promise.allSettled([launchBrowser(), startServer(options.permissions), serveTestApp()]);
+    const [launched, started, served] = await Promise.allSettled([
+      launchBrowser(),
+      startServer(options.permissions),
+      serveTestApp(),
+    ]);
     if (launched.status === "fulfilled") browser = launched.value;
     if (started.status === "fulfilled") server = started.value;
     if (served.status === "fulfilled") appServer = served.value;
@@ -377,7 +404,9 @@ export function useBrowserEnv(options: BrowserEnvOptions = {}): BrowserEnv {
   }, 60_000);
   afterEach(async () => {
     const { ignoreConsole } = options;
-    const errors = pages.flatMap((page) => consoleErrors(page)).filter((error) => ignoreConsole === undefined || !ignoreConsole.test(error));
+    const errors = pages
+      .flatMap((page) => consoleErrors(page))
+      .filter((error) => ignoreConsole === undefined || !ignoreConsole.test(error));
     for (const page of pages.splice(0)) await closeApp(page);
     for (const context of contexts.splice(0)) await context.close();
     expect(errors, "the browser console stays free of errors").toEqual([]);

@@ -10,7 +10,17 @@ import { join } from "node:path";
 import { removeDataDir, type ServerProcess, startServerProcess } from "@trellis/server/testing";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
-import { type AppServer, closeApp, consoleErrors, describeBrowser, launchOverCdp, openApp, reloadApp, serveTestApp, waitForStatus } from "./harness.js";
+import {
+  type AppServer,
+  closeApp,
+  consoleErrors,
+  describeBrowser,
+  launchOverCdp,
+  openApp,
+  reloadApp,
+  serveTestApp,
+  waitForStatus,
+} from "./harness.js";
 
 /** Generous: the documented takeover bound is about 4 s (see docs/offline.md). */
 const BOUND_MS = 10_000;
@@ -28,7 +38,11 @@ describeBrowser("a leader tab that stops making progress, in Chromium", () => {
 
   beforeAll(async () => {
     profile = mkdtempSync(join(tmpdir(), "trellis-e2e-liveness-"));
-    [{ browser, close: closeBrowser }, server, app] = await Promise.all([launchOverCdp(profile), startServerProcess(), serveTestApp()]);
+    [{ browser, close: closeBrowser }, server, app] = await Promise.all([
+      launchOverCdp(profile),
+      startServerProcess(),
+      serveTestApp(),
+    ]);
   }, 60_000);
   afterEach(async () => {
     const errors = pages.flatMap((page) => consoleErrors(page)).filter((error) => !/WebSocket connection/.test(error));
@@ -50,7 +64,14 @@ describeBrowser("a leader tab that stops making progress, in Chromium", () => {
 
   /** A tab of the profile Chromium was started with (the CDP default context: no focus emulation). */
   async function tab(appId: string): Promise<Page> {
-    const page = await openApp(browser.contexts()[0]!, { appUrl: app.url, serverUrl: server.url, appId, userId: "ada", storage: "indexeddb", options: FAST_RECONNECT });
+    const page = await openApp(browser.contexts()[0]!, {
+      appUrl: app.url,
+      serverUrl: server.url,
+      appId,
+      userId: "ada",
+      storage: "indexeddb",
+      options: FAST_RECONNECT,
+    });
     pages.push(page);
     await watchTab(page);
     return page;
@@ -88,7 +109,14 @@ describeBrowser("a leader tab that stops making progress, in Chromium", () => {
   async function outside(appId: string): Promise<Page> {
     const context = await browser.newContext();
     contexts.push(context);
-    const page = await openApp(context, { appUrl: app.url, serverUrl: server.url, appId, userId: "bea", storage: "memory", options: FAST_RECONNECT });
+    const page = await openApp(context, {
+      appUrl: app.url,
+      serverUrl: server.url,
+      appId,
+      userId: "bea",
+      storage: "memory",
+      options: FAST_RECONNECT,
+    });
     pages.push(page);
     await page.evaluate(() => window.app.watchTodos());
     await waitForStatus(page);
@@ -113,7 +141,11 @@ describeBrowser("a leader tab that stops making progress, in Chromium", () => {
 
   const titles = (page: Page) => page.evaluate(() => window.app.views.todos?.map((row) => row.title) ?? []);
   const waitForTitles = (page: Page, expected: readonly string[], timeout = BOUND_MS) =>
-    page.waitForFunction((want) => JSON.stringify(window.app.views.todos?.map((row) => row.title)) === JSON.stringify(want), expected, { timeout });
+    page.waitForFunction(
+      (want) => JSON.stringify(window.app.views.todos?.map((row) => row.title)) === JSON.stringify(want),
+      expected,
+      { timeout },
+    );
   const lifecycle = (page: Page) => page.evaluate(() => (window as unknown as { lifecycle: string[] }).lifecycle);
 
   async function setLifecycle(page: Page, state: "frozen" | "active"): Promise<void> {
@@ -161,7 +193,9 @@ describeBrowser("a leader tab that stops making progress, in Chromium", () => {
     const frozenAt = Date.now();
     await b.evaluate(() => window.app.createTodo("from the other tab"));
     await waitForTitles(other, ["from the other tab", "held 1", "held 2"]);
-    console.info(`frozen leader with held writes: all reached the outside client ${Date.now() - frozenAt} ms after the freeze`);
+    console.info(
+      `frozen leader with held writes: all reached the outside client ${Date.now() - frozenAt} ms after the freeze`,
+    );
     await other.evaluate(() => window.app.createTodo("from outside"));
     await waitForTitles(b, ["from outside", "from the other tab", "held 1", "held 2"]);
     await setLifecycle(a, "active");
@@ -185,7 +219,9 @@ describeBrowser("a leader tab that stops making progress, in Chromium", () => {
     const outwardMs = Date.now() - blockedAt;
     await other.evaluate(() => window.app.createTodo("from outside"));
     await waitForTitles(b, ["from outside", "from the other tab"]);
-    console.info(`busy leader: the other tab's write reached the outside client ${outwardMs} ms after the long task began`);
+    console.info(
+      `busy leader: the other tab's write reached the outside client ${outwardMs} ms after the long task began`,
+    );
     // Once the long task ends the old leader follows; both tabs agree with the outside client.
     await a.evaluate(() => window.app.createTodo("after the long task"));
     await expectConverged([a, b, other], ["after the long task", "from outside", "from the other tab"]);

@@ -102,7 +102,9 @@ export async function startNodeApp(options: {
 }
 
 /** Resolves once a client's writes have reached the server (online, nothing pending). */
-export async function settled(client: { readonly connection: { getCurrentState(): { state: string; pending: number } } }): Promise<void> {
+export async function settled(client: {
+  readonly connection: { getCurrentState(): { state: string; pending: number } };
+}): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     const { state, pending } = client.connection.getCurrentState();
@@ -118,14 +120,23 @@ export async function settled(client: { readonly connection: { getCurrentState()
  *
  * @example const { id, serviceKey } = await createKeyedApp(server.url, ADMIN_SECRET, "Next.js example", "next.js server");
  */
-export async function createKeyedApp(serverUrl: string, adminSecret: string, name: string, keyName: string): Promise<{ id: string; serviceKey: string }> {
+export async function createKeyedApp(
+  serverUrl: string,
+  adminSecret: string,
+  name: string,
+  keyName: string,
+): Promise<{ id: string; serviceKey: string }> {
   const admin = async (path: string, body: unknown) => {
-    const response = await fetch(`${serverUrl}/v1/admin/apps${path}`, { method: "POST", headers: { authorization: `Bearer ${adminSecret}`, "content-type": "application/json" }, body: JSON.stringify(body) });
-    if (response.status !== 201) throw new Error(`POST /v1/admin/apps${path} answered ${response.status}: ${await response.text()}`);
+    const response = await fetch(`${serverUrl}/v1/admin/apps${path}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${adminSecret}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    if (response.status !== 201)
+      throw new Error(`POST /v1/admin/apps${path} answered ${response.status}: ${await response.text()}`);
     return (await response.json()) as { id: string; key: string };
   };
   const { id } = await admin("", { name });
   const { key } = await admin(`/${id}/keys`, { name: keyName });
   return { id, serviceKey: key };
 }
-

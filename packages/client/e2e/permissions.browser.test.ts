@@ -19,19 +19,26 @@ describeBrowser("permissions in Chromium", () => {
 
   it("takes a todo away from bob live when alice unshares it; after a reload IndexedDB no longer holds it", async () => {
     const appId = env.newAppId();
-    const open = async (userId: string) => env.open(await env.newContext(), { appId, userId, storage: "indexeddb", serverUrl: env.server.url });
+    const open = async (userId: string) =>
+      env.open(await env.newContext(), { appId, userId, storage: "indexeddb", serverUrl: env.server.url });
     const alice = await open("alice");
     const bob = await open("bob");
     await bob.evaluate(() => window.app.watchTodos());
     const shared = await alice.evaluate(() => window.app.createTodo("for bob", false, ["bob"]));
     await alice.evaluate(() => window.app.createTodo("alice only"));
     const own = await bob.evaluate(() => window.app.createTodo("bob's own"));
-    await bob.waitForFunction(() => window.app.views.todos?.map((row) => row.title).join() === "bob's own,for bob", undefined, { timeout: 15_000 });
+    await bob.waitForFunction(
+      () => window.app.views.todos?.map((row) => row.title).join() === "bob's own,for bob",
+      undefined,
+      { timeout: 15_000 },
+    );
     await waitForStatus(bob);
     expect((await bob.evaluate((id) => window.app.storedTodoIds(id), appId)).sort()).toEqual([own, shared].sort());
 
     await alice.evaluate((id) => window.app.updateTodo(id, { sharedWith: [] }), shared);
-    await bob.waitForFunction(() => window.app.views.todos?.map((row) => row.title).join() === "bob's own", undefined, { timeout: 15_000 });
+    await bob.waitForFunction(() => window.app.views.todos?.map((row) => row.title).join() === "bob's own", undefined, {
+      timeout: 15_000,
+    });
     await waitForStatus(bob);
     await bob.evaluate(() => window.app.stop());
     expect(await bob.evaluate((id) => window.app.storedTodoIds(id), appId)).toEqual([own]);

@@ -15,9 +15,17 @@ describeBrowser("persistence in Chromium", () => {
   const env = useBrowserEnv({ ignoreConsole: /net::ERR_CONNECTION_REFUSED/ });
   const servers: ServerProcess[] = [];
 
-  async function tab(context: BrowserContext, { cacheSize, ...options }: { appId: string; serverUrl?: string; cacheSize?: number }): Promise<Page> {
+  async function tab(
+    context: BrowserContext,
+    { cacheSize, ...options }: { appId: string; serverUrl?: string; cacheSize?: number },
+  ): Promise<Page> {
     const bound = cacheSize === undefined ? {} : { cacheSize };
-    return env.open(context, { userId: "ada", storage: "indexeddb", options: { reconnect: { baseMs: 50, maxMs: 200 }, ...bound }, ...options });
+    return env.open(context, {
+      userId: "ada",
+      storage: "indexeddb",
+      options: { reconnect: { baseMs: 50, maxMs: 200 }, ...bound },
+      ...options,
+    });
   }
 
   afterEach(async () => {
@@ -55,25 +63,42 @@ describeBrowser("persistence in Chromium", () => {
     servers.push(server);
     const appId = env.newAppId();
     const page = await tab(await env.newContext(), { appId, serverUrl: server.url, cacheSize: 0 });
-    for (let n = 0; n < 20; n++) await page.evaluate((title) => window.app.createTodo(title, true), `d${String(n).padStart(2, "0")}`);
+    for (let n = 0; n < 20; n++)
+      await page.evaluate((title) => window.app.createTodo(title, true), `d${String(n).padStart(2, "0")}`);
     for (const title of ["open1", "open2"]) await page.evaluate((title) => window.app.createTodo(title), title);
     await page.evaluate(() => window.app.watchOpen());
     await page.waitForFunction(() => window.app.views.open?.length === 2);
     await waitForStatus(page, "online/0");
 
-    const other = await env.open(await env.newContext(), { appId, userId: "bob", storage: "memory", serverUrl: server.url });
+    const other = await env.open(await env.newContext(), {
+      appId,
+      userId: "bob",
+      storage: "memory",
+      serverUrl: server.url,
+    });
     await other.evaluate(() => window.app.watchTodos());
     await other.waitForFunction(() => window.app.views.todos?.length === 22, undefined, { timeout: 15_000 });
-    const idOf = (title: string) => other.evaluate((title) => window.app.views.todos!.find((row) => row.title === title)!.id, title);
+    const idOf = (title: string) =>
+      other.evaluate((title) => window.app.views.todos!.find((row) => row.title === title)!.id, title);
     // Another browser reopens a done todo: it enters the subscription of the bounded tab.
     await other.evaluate((id) => window.app.updateTodo(id, { done: false }), await idOf("d07"));
-    await page.waitForFunction(() => window.app.views.open?.map((row) => row.title).join() === "d07,open1,open2", undefined, { timeout: 15_000 });
+    await page.waitForFunction(
+      () => window.app.views.open?.map((row) => row.title).join() === "d07,open1,open2",
+      undefined,
+      { timeout: 15_000 },
+    );
     // The bounded tab renames a done todo by id: it reads it back from IndexedDB first.
     await page.evaluate((id) => window.app.updateTodo(id, { title: "d12 renamed" }), await idOf("d12"));
-    await other.waitForFunction(() => window.app.views.todos?.some((row) => row.title === "d12 renamed"), undefined, { timeout: 15_000 });
+    await other.waitForFunction(() => window.app.views.todos?.some((row) => row.title === "d12 renamed"), undefined, {
+      timeout: 15_000,
+    });
     // A query by equality reads the done todos through IndexedDB's field index.
-    const done = Array.from({ length: 20 }, (_, n) => `d${String(n).padStart(2, "0")}`).filter((title) => title !== "d07");
-    expect(await page.evaluate(() => window.app.doneTitles())).toEqual(done.map((title) => (title === "d12" ? "d12 renamed" : title)).sort());
+    const done = Array.from({ length: 20 }, (_, n) => `d${String(n).padStart(2, "0")}`).filter(
+      (title) => title !== "d07",
+    );
+    expect(await page.evaluate(() => window.app.doneTitles())).toEqual(
+      done.map((title) => (title === "d12" ? "d12 renamed" : title)).sort(),
+    );
     // What IndexedDB holds is whole: a reload offline shows the three open todos.
     await server.stop();
     await reloadApp(page);
@@ -95,11 +120,11 @@ describeBrowser("persistence in Chromium", () => {
     // stored, so every reload lands in the middle of writing, however long the client takes to
     // open its storage (and load its code) after a reload.
     let seed = 0x9e3779b9;
-    const next = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) % 16);
+    const next = () => (seed = (seed * 1664525 + 1013904223) >>> 0) % 16;
     for (let round = 0; round < RELOADS; round++) {
       const before = reported.size;
       await page.evaluate((round) => window.app.writeUntilUnload(`r${round}`), round);
-      for (const deadline = Date.now() + 15_000; reported.size === before; ) {
+      for (const deadline = Date.now() + 15_000; reported.size === before;) {
         if (Date.now() > deadline) throw new Error(`round ${round}: no write was reported as stored within 15 s`);
         await new Promise((resolve) => setTimeout(resolve, 1));
       }

@@ -47,7 +47,10 @@ describeBrowser("sync in Chromium", () => {
 
   it("replicates writes between two browser contexts (two users)", async () => {
     const appId = env.newAppId();
-    const [alice, bob] = await Promise.all([tab(await env.newContext(), appId, "alice"), tab(await env.newContext(), appId, "bob")]);
+    const [alice, bob] = await Promise.all([
+      tab(await env.newContext(), appId, "alice"),
+      tab(await env.newContext(), appId, "bob"),
+    ]);
     await Promise.all([waitForStatus(alice), waitForStatus(bob)]);
 
     await alice.evaluate(() => window.app.createTodo("from alice"));
@@ -60,7 +63,10 @@ describeBrowser("sync in Chromium", () => {
 
   it("keeps apps apart: a tab of another app id sees none of these todos", async () => {
     const context = await env.newContext();
-    const [writer, other] = await Promise.all([tab(context, env.newAppId(), "ada"), tab(context, env.newAppId(), "ada")]);
+    const [writer, other] = await Promise.all([
+      tab(context, env.newAppId(), "ada"),
+      tab(context, env.newAppId(), "ada"),
+    ]);
     await Promise.all([waitForStatus(writer), waitForStatus(other)]);
     await writer.evaluate(() => window.app.createTodo("private"));
     await waitForStatus(writer); // the server has acknowledged the write

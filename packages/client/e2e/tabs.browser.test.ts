@@ -7,7 +7,11 @@ import { describeBrowser, useBrowserEnv, waitForStatus } from "./harness.js";
 const titles = (page: Page) => page.evaluate(() => window.app.views.todos?.map((row) => row.title) ?? []);
 
 async function waitForTitles(page: Page, expected: readonly string[], timeout = 10_000): Promise<void> {
-  await page.waitForFunction((want) => JSON.stringify(window.app.views.todos?.map((row) => row.title)) === JSON.stringify(want), expected, { timeout });
+  await page.waitForFunction(
+    (want) => JSON.stringify(window.app.views.todos?.map((row) => row.title)) === JSON.stringify(want),
+    expected,
+    { timeout },
+  );
 }
 
 /** Sync frames a page sent: the payloads of every WebSocket it opened. */
@@ -22,7 +26,11 @@ function recordSockets(page: Page): { sockets: number; sent: string[] } {
 
 describeBrowser("tabs in Chromium", () => {
   const env = useBrowserEnv();
-  async function tab(context: BrowserContext, appId: string, withServer = true): Promise<{ page: Page; frames: ReturnType<typeof recordSockets> }> {
+  async function tab(
+    context: BrowserContext,
+    appId: string,
+    withServer = true,
+  ): Promise<{ page: Page; frames: ReturnType<typeof recordSockets> }> {
     let frames: ReturnType<typeof recordSockets> | undefined;
     const page = await env.open(
       context,
@@ -65,7 +73,9 @@ describeBrowser("tabs in Chromium", () => {
     await waitForStatus(b.page);
     // The first tab leads (it was alone): it holds the only socket and pushed the other's write.
     expect([a.frames.sockets, b.frames.sockets]).toEqual([1, 0]);
-    const pushes = [...a.frames.sent, ...b.frames.sent].filter((payload) => payload.includes('"push"') && payload.includes("from tab b"));
+    const pushes = [...a.frames.sent, ...b.frames.sent].filter(
+      (payload) => payload.includes('"push"') && payload.includes("from tab b"),
+    );
     expect(pushes).toHaveLength(1);
   });
 

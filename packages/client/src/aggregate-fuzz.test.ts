@@ -1,7 +1,16 @@
 import { createSchema, t } from "@trellis/core";
 import { expect, it } from "vitest";
 import { createClient } from "./index.js";
-import { copyResult, createRandom, sameResult, seedOf, type LooseCallback as Callback, type LooseCollection, type LooseDoc, type LooseBatch as KitBatch } from "./testing/fuzz-kit.js";
+import {
+  copyResult,
+  createRandom,
+  sameResult,
+  seedOf,
+  type LooseCallback as Callback,
+  type LooseCollection,
+  type LooseDoc,
+  type LooseBatch as KitBatch,
+} from "./testing/fuzz-kit.js";
 
 /**
  * Model test of live aggregates: random aggregate subscriptions follow random writes made
@@ -69,21 +78,24 @@ it(`keeps ${SUBSCRIPTIONS} aggregate subscriptions equal to fresh queries over $
   };
   const randomCreate = (): Doc => {
     const fields: Doc = { kind: valueOf("kind"), score: valueOf("score"), done: valueOf("done") };
-    for (const field of ["tag", "rank", "due", "seen", "labelIds", "meta"]) if (random.chance(0.6)) fields[field] = valueOf(field);
+    for (const field of ["tag", "rank", "due", "seen", "labelIds", "meta"])
+      if (random.chance(0.6)) fields[field] = valueOf(field);
     return fields;
   };
   const randomPartial = (): Doc => {
     const fields: Doc = {};
     for (let n = 1 + random.int(2); n > 0; n--) {
       const field = random.pick(["tag", "kind", "score", "rank", "done", "due", "labelIds", "meta"]);
-      fields[field] = ["tag", "rank", "due", "meta"].includes(field) && random.chance(0.25) ? undefined : valueOf(field);
+      fields[field] =
+        ["tag", "rank", "due", "meta"].includes(field) && random.chance(0.25) ? undefined : valueOf(field);
     }
     return fields;
   };
   const randomWhere = (): Doc | undefined => {
     const roll = random.next();
     if (roll < 0.35) return undefined;
-    if (roll < 0.55) return { tag: random.chance(0.5) ? random.pick(TAGS) : { in: [random.pick(TAGS), random.pick(TAGS)] } };
+    if (roll < 0.55)
+      return { tag: random.chance(0.5) ? random.pick(TAGS) : { in: [random.pick(TAGS), random.pick(TAGS)] } };
     if (roll < 0.7) return { score: { greaterThan: random.pick(SCORES) } };
     if (roll < 0.8) return { labelIds: random.pick(LABELS) };
     if (roll < 0.9) return { done: random.chance(0.5), rank: { isDefined: true } };
@@ -95,7 +107,13 @@ it(`keeps ${SUBSCRIPTIONS} aggregate subscriptions equal to fresh queries over $
     for (let i = 0, count = 1 + random.int(4); i < count; i++) {
       const fn = random.pick(["count", "count", "sum", "avg", "min", "max"]);
       const field =
-        fn === "count" ? (random.chance(0.4) ? "*" : random.pick(COUNTABLE)) : fn === "sum" || fn === "avg" ? random.pick(NUMERIC) : random.pick(EXTREMES);
+        fn === "count"
+          ? random.chance(0.4)
+            ? "*"
+            : random.pick(COUNTABLE)
+          : fn === "sum" || fn === "avg"
+            ? random.pick(NUMERIC)
+            : random.pick(EXTREMES);
       aggregations[`${fn}${i}`] = { [fn]: field };
     }
     const query: Doc = { aggregations };
@@ -123,9 +141,11 @@ it(`keeps ${SUBSCRIPTIONS} aggregate subscriptions equal to fresh queries over $
     const sub = { index, query, isOne, calls: 0, callsThisWrite: 0, last: undefined, isActive: true } as Sub;
     const callback: Callback = (data, error, loading) => {
       if (!sub.isActive) problems.push(`sub ${index} called after unsubscribe`);
-      if (error !== undefined || loading) problems.push(`sub ${index} got error=${JSON.stringify(error)} loading=${loading}`);
+      if (error !== undefined || loading)
+        problems.push(`sub ${index} got error=${JSON.stringify(error)} loading=${loading}`);
       const snapshot = copyResult(data);
-      if (sub.calls > 0 && sameResult(snapshot, sub.last)) problems.push(`sub ${index} called again with an unchanged result`);
+      if (sub.calls > 0 && sameResult(snapshot, sub.last))
+        problems.push(`sub ${index} called again with an unchanged result`);
       sub.last = snapshot;
       sub.calls++;
       sub.callsThisWrite++;
@@ -137,7 +157,11 @@ it(`keeps ${SUBSCRIPTIONS} aggregate subscriptions equal to fresh queries over $
   };
   const subs: Sub[] = [];
   const newSub = (index: number) =>
-    open(index, subs.length > 0 && random.chance(0.1) ? structuredClone(random.pick(subs).query) : randomQuery(), random.chance(0.2));
+    open(
+      index,
+      subs.length > 0 && random.chance(0.1) ? structuredClone(random.pick(subs).query) : randomQuery(),
+      random.chance(0.2),
+    );
 
   let step = -1;
   let description = "initial state";
@@ -152,7 +176,10 @@ it(`keeps ${SUBSCRIPTIONS} aggregate subscriptions equal to fresh queries over $
       const fresh = sub.isOne ? await items.queryOne(sub.query) : await items.query(sub.query);
       if (fresh.error) fail(`query ${JSON.stringify(sub.query)} failed: ${fresh.error.message}`);
       if (!sameResult(sub.last, fresh.data)) {
-        expect(sub.last, `[SEED=${SEED}] write #${step} (${description}): sub ${sub.index} ${JSON.stringify(sub.query)} is stale`).toEqual(fresh.data);
+        expect(
+          sub.last,
+          `[SEED=${SEED}] write #${step} (${description}): sub ${sub.index} ${JSON.stringify(sub.query)} is stale`,
+        ).toEqual(fresh.data);
         fail(`sub ${sub.index} ${JSON.stringify(sub.query)} is stale`);
       }
     }
@@ -192,7 +219,18 @@ it(`keeps ${SUBSCRIPTIONS} aggregate subscriptions equal to fresh queries over $
             ? "bulkDelete"
             : live.size < 15
               ? "create"
-              : random.pick(["create", "update", "update", "update", "updateFn", "delete", "updateMany", "deleteMany", "batch", "unseen"]);
+              : random.pick([
+                  "create",
+                  "update",
+                  "update",
+                  "update",
+                  "updateFn",
+                  "delete",
+                  "updateMany",
+                  "deleteMany",
+                  "batch",
+                  "unseen",
+                ]);
     counts[kind] = (counts[kind] ?? 0) + 1;
     description = kind;
     switch (kind) {
@@ -212,7 +250,10 @@ it(`keeps ${SUBSCRIPTIONS} aggregate subscriptions equal to fresh queries over $
       case "updateFn": {
         const id = someId();
         description = `update ${id} score + 1`;
-        expectWritten(id, await items.update({ id, fields: (previous: Doc) => ({ score: (previous.score as number) + 1 }) }));
+        expectWritten(
+          id,
+          await items.update({ id, fields: (previous: Doc) => ({ score: (previous.score as number) + 1 }) }),
+        );
         break;
       }
       case "delete": {
@@ -258,14 +299,19 @@ it(`keeps ${SUBSCRIPTIONS} aggregate subscriptions equal to fresh queries over $
         break;
       }
       case "bulkCreate": {
-        const ops = Array.from({ length: 600 }, () => batch.items.create!({ ...randomCreate(), kind: "bulk" } as never));
+        const ops = Array.from({ length: 600 }, () =>
+          batch.items.create!({ ...randomCreate(), kind: "bulk" } as never),
+        );
         const result = await batch.execute(ops);
         if (result.error) fail(result.error.message);
         await refreshLive();
         break;
       }
       case "bulkUpdate": {
-        const result = await items.updateMany({ where: { kind: "bulk" }, fields: (previous: Doc) => ({ score: (previous.score as number) * 2 }) });
+        const result = await items.updateMany({
+          where: { kind: "bulk" },
+          fields: (previous: Doc) => ({ score: (previous.score as number) * 2 }),
+        });
         expect(result.data?.count).toBe(600);
         break;
       }

@@ -24,7 +24,8 @@ type Posts = typeof schema.entities.posts;
 const db = createClient({ schema }).database;
 
 /** The data type of a successful result. */
-type Data<R> = R extends Promise<infer D> ? (D extends { readonly data: infer T; readonly error: undefined } ? T : never) : never;
+type Data<R> =
+  R extends Promise<infer D> ? (D extends { readonly data: infer T; readonly error: undefined } ? T : never) : never;
 
 describe("aggregate query types", () => {
   it("types each aggregate: count and sum as number, avg/min/max as value or undefined", () => {
@@ -57,11 +58,20 @@ describe("aggregate query types", () => {
       aggregations: { n: { count: "*" } },
       groupBy: ["tag", "isDraft", "publishedAt", "authorId"],
       where: { viewCount: { greaterThan: 10 } },
-      orderBy: [["n", "desc"], ["tag", "asc"]],
+      orderBy: [
+        ["n", "desc"],
+        ["tag", "asc"],
+      ],
       limit: 5,
     });
     expectTypeOf<Data<typeof result>>().toEqualTypeOf<
-      { tag: string | undefined; isDraft: boolean; publishedAt: Date | undefined; authorId: string | undefined; n: number }[]
+      {
+        tag: string | undefined;
+        isDraft: boolean;
+        publishedAt: Date | undefined;
+        authorId: string | undefined;
+        n: number;
+      }[]
     >();
     const distinct = db.posts.query({ groupBy: ["isDraft"] });
     expectTypeOf<Data<typeof distinct>>().toEqualTypeOf<{ isDraft: boolean }[]>();
@@ -85,7 +95,10 @@ describe("aggregate query types", () => {
   });
 
   it("exposes the row type for a query type", () => {
-    type Row = AggregateRow<Posts, { readonly groupBy: readonly ["tag"]; readonly aggregations: { readonly n: { readonly count: "*" } } }>;
+    type Row = AggregateRow<
+      Posts,
+      { readonly groupBy: readonly ["tag"]; readonly aggregations: { readonly n: { readonly count: "*" } } }
+    >;
     expectTypeOf<Row>().toEqualTypeOf<{ tag: string | undefined; n: number }>();
   });
 
@@ -131,7 +144,13 @@ describe("aggregate query types", () => {
     // @ts-expect-error viewCount is neither a group field nor an aggregate
     db.posts.query({ aggregations: { n: { count: "*" } }, groupBy: ["tag"], orderBy: ["viewCount", "desc"] });
     // @ts-expect-error nor in a list
-    db.posts.query({ aggregations: { n: { count: "*" } }, orderBy: [["n", "desc"], ["tag", "asc"]] });
+    db.posts.query({
+      aggregations: { n: { count: "*" } },
+      orderBy: [
+        ["n", "desc"],
+        ["tag", "asc"],
+      ],
+    });
     // @ts-expect-error unknown option
     db.posts.query({ aggregations: { n: { count: "*" } }, limt: 3 });
     // @ts-expect-error where keeps its checks

@@ -19,7 +19,10 @@ type Call = { data: unknown; error: unknown; loading: boolean };
 
 function recorder() {
   const calls: Call[] = [];
-  return { calls, callback: (data: unknown, error: unknown, loading: boolean) => void calls.push({ data, error, loading }) };
+  return {
+    calls,
+    callback: (data: unknown, error: unknown, loading: boolean) => void calls.push({ data, error, loading }),
+  };
 }
 
 async function setup() {
@@ -69,23 +72,33 @@ describe("aggregate queries through the client", () => {
     const { posts } = await setup();
     const loose = posts as unknown as {
       query(query: unknown): Promise<{ error?: { code: string; message: string } }>;
-      subscribe(query: unknown, callback: (data: unknown, error: unknown, loading: boolean) => void): { getCurrentState(): { error: unknown } };
+      subscribe(
+        query: unknown,
+        callback: (data: unknown, error: unknown, loading: boolean) => void,
+      ): { getCurrentState(): { error: unknown } };
     };
     const mixed = await loose.query({ fields: { title: true }, aggregations: { n: { count: "*" } } });
     expect(mixed.error?.code).toBe("VALIDATION");
     expect(mixed.error?.message).toMatch(/fields cannot be combined with aggregations or groupBy/);
     expect((await loose.query({ groupBy: ["title"], fields: {} })).error?.code).toBe("VALIDATION");
-    expect((await loose.query({ aggregations: { s: { sum: "title" } } })).error?.message).toMatch(/sum works on numbers/);
+    expect((await loose.query({ aggregations: { s: { sum: "title" } } })).error?.message).toMatch(
+      /sum works on numbers/,
+    );
     const { calls, callback } = recorder();
     const subscription = loose.subscribe({ fields: { title: true }, groupBy: ["tag"] }, callback);
-    expect(calls).toEqual([{ data: undefined, error: expect.objectContaining({ code: "VALIDATION" }), loading: false }]);
+    expect(calls).toEqual([
+      { data: undefined, error: expect.objectContaining({ code: "VALIDATION" }), loading: false },
+    ]);
     expect(subscription.getCurrentState().error).toEqual(expect.objectContaining({ code: "VALIDATION" }));
   });
 
   it("subscribes: calls back at once, again on each change that alters the rows, and not otherwise", async () => {
     const { client, posts } = await setup();
     const { calls, callback } = recorder();
-    const subscription = posts.subscribe({ aggregations: { n: { count: "*" }, views: { sum: "viewCount" } }, groupBy: ["tag"] }, callback);
+    const subscription = posts.subscribe(
+      { aggregations: { n: { count: "*" }, views: { sum: "viewCount" } }, groupBy: ["tag"] },
+      callback,
+    );
     expect(calls).toEqual([
       {
         data: [
@@ -108,7 +121,9 @@ describe("aggregate queries through the client", () => {
     expect(calls).toHaveLength(2);
     // One transaction moving views between documents of one group: the rows stay equal.
     const batch = client.database.batch;
-    const news = (await posts.query({ fields: { id: true, viewCount: true }, where: { tag: "news" }, orderBy: ["title", "asc"] })).data!;
+    const news = (
+      await posts.query({ fields: { id: true, viewCount: true }, where: { tag: "news" }, orderBy: ["title", "asc"] })
+    ).data!;
     await batch.execute([
       batch.posts.update({ id: news[0]!.id, fields: { viewCount: 50 } }),
       batch.posts.update({ id: news[1]!.id, fields: { viewCount: 100 } }),
@@ -128,7 +143,10 @@ describe("aggregate queries through the client", () => {
   it("subscribeOne follows the first row", async () => {
     const { posts } = await setup();
     const { calls, callback } = recorder();
-    posts.subscribeOne({ aggregations: { views: { sum: "viewCount" } }, groupBy: ["tag"], orderBy: ["views", "desc"] }, callback);
+    posts.subscribeOne(
+      { aggregations: { views: { sum: "viewCount" } }, groupBy: ["tag"], orderBy: ["views", "desc"] },
+      callback,
+    );
     expect(calls.map((call) => call.data)).toEqual([{ tag: "news", views: 150 }]);
     await posts.create({ title: "g", tag: "tech", viewCount: 200, isDraft: false });
     expect(calls.map((call) => call.data)).toEqual([

@@ -26,8 +26,12 @@ it("finds the collection preloaded data names, and tells the fix when there is n
   const { data: preloaded } = await client.database.todos.preload({});
   expect(collectionOfPreloaded(undefined, preloaded!, "useQuery", "wrap the app")).toBe(client.database.todos);
   for (const collection of ["notes", "batch", "toString", "__proto__"]) {
-    expect(() => collectionOfPreloaded(client, { ...preloaded!, collection }, "query", "pass the client")).toThrow(/query\(preloaded\): the client's schema has no collection/);
+    expect(() => collectionOfPreloaded(client, { ...preloaded!, collection }, "query", "pass the client")).toThrow(
+      /query\(preloaded\): the client's schema has no collection/,
+    );
   }
   await client.close();
-  expect(() => collectionOfPreloaded(undefined, preloaded!, "useQuery", "wrap the app")).toThrow('useQuery(preloaded): no client of app "registry-c"; create one with createClient({ appId: "registry-c", … }), wrap the app.');
+  expect(() => collectionOfPreloaded(undefined, preloaded!, "useQuery", "wrap the app")).toThrow(
+    'useQuery(preloaded): no client of app "registry-c"; create one with createClient({ appId: "registry-c", … }), wrap the app.',
+  );
 });

@@ -41,15 +41,27 @@ export function findClient(appId: string): TrellisClient<Schema> | undefined {
  * @example
  * const todos = collectionOfPreloaded(undefined, preloaded, "useQuery", "wrap the app in <TrellisProvider client={client}>");
  */
-export function collectionOfPreloaded(client: TrellisClient<Schema> | undefined, preloaded: PreloadData<unknown>, caller: string, howToProvide: string): unknown {
+export function collectionOfPreloaded(
+  client: TrellisClient<Schema> | undefined,
+  preloaded: PreloadData<unknown>,
+  caller: string,
+  howToProvide: string,
+): unknown {
   const found = client ?? findClient(preloaded.appId);
   if (found === undefined) {
-    throw new Error(`${caller}(preloaded): no client of app "${preloaded.appId}"; create one with createClient({ appId: "${preloaded.appId}", … }), ${howToProvide}.`);
+    throw new Error(
+      `${caller}(preloaded): no client of app "${preloaded.appId}"; create one with createClient({ appId: "${preloaded.appId}", … }), ${howToProvide}.`,
+    );
   }
   const database = found.database as unknown as Record<string, unknown>;
-  const collection = Object.hasOwn(database, preloaded.collection) && preloaded.collection !== "batch" ? database[preloaded.collection] : undefined;
+  const collection =
+    Object.hasOwn(database, preloaded.collection) && preloaded.collection !== "batch"
+      ? database[preloaded.collection]
+      : undefined;
   if (collection === undefined) {
-    throw new Error(`${caller}(preloaded): the client's schema has no collection ${JSON.stringify(preloaded.collection)}; preload with the same schema.`);
+    throw new Error(
+      `${caller}(preloaded): the client's schema has no collection ${JSON.stringify(preloaded.collection)}; preload with the same schema.`,
+    );
   }
   return collection;
 }

@@ -39,7 +39,13 @@ export interface AssembledSync {
  */
 export function assembleSync<S extends Schema>(
   options: ClientOptions<S>,
-  parts: { store: TripleStore; clock: Clock; appId: string; clientId: string; persistence: ClientPersistence | undefined },
+  parts: {
+    store: TripleStore;
+    clock: Clock;
+    appId: string;
+    clientId: string;
+    persistence: ClientPersistence | undefined;
+  },
 ): AssembledSync {
   const { store, clock, persistence } = parts;
   const serverUrl = options.serverUrl === undefined ? undefined : checkServerUrl(options.serverUrl);
@@ -76,7 +82,9 @@ export function assembleSync<S extends Schema>(
   }
   const syncParts = { ...parts, serverUrl, token, notifyWriteError };
   const deferred = new DeferredSync(
-    wireSyncCode === undefined ? loadSyncCode().then((wire) => wire(options, syncParts)) : wireSyncCode(options, syncParts),
+    wireSyncCode === undefined
+      ? loadSyncCode().then((wire) => wire(options, syncParts))
+      : wireSyncCode(options, syncParts),
     persistence?.workingSet.apply ?? storeApplier(store, clock),
   );
   return {
@@ -123,8 +131,16 @@ export async function loadSyncCode(): Promise<typeof wireSync> {
 
 /** The token each connection and request sends, from `options.auth`. */
 function tokenOf(auth: ClientAuth | undefined): () => string | undefined | Promise<string | undefined> {
-  if (auth !== undefined && !(typeof (auth as { token?: unknown }).token === "string" || typeof (auth as { getToken?: unknown }).getToken === "function")) {
-    throw new TypeError("createClient: auth must be { token: string } or { getToken: () => string | Promise<string> }.");
+  if (
+    auth !== undefined &&
+    !(
+      typeof (auth as { token?: unknown }).token === "string" ||
+      typeof (auth as { getToken?: unknown }).getToken === "function"
+    )
+  ) {
+    throw new TypeError(
+      "createClient: auth must be { token: string } or { getToken: () => string | Promise<string> }.",
+    );
   }
   return auth === undefined ? () => undefined : "token" in auth ? () => auth.token : () => auth.getToken();
 }

@@ -64,52 +64,104 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
   // With a bound, a screen the user returns to answers from memory (see WarmViews).
   const warm = storage && options.cacheSize !== undefined ? new WarmViews(registry, WARM_VIEWS) : undefined;
   const identity = { clientId, schema: schemaFingerprint(schema) };
-  const persistence = storage && new ClientPersistence(storage, store, clock, { registry, cacheSize: options.cacheSize, identity, warm });
+  const persistence =
+    storage && new ClientPersistence(storage, store, clock, { registry, cacheSize: options.cacheSize, identity, warm });
   const assembled = assembleSync(options, { store, clock, appId, clientId, persistence });
   const { sync } = assembled;
-  const writer = new LocalWriter(schema, store, clock, options.userId, options.generateId ?? generateId, assembled.onWrite);
-  const queries = new QueryService(schema, store, registry, appId, persistence ? gateQuerySync(sync ?? LOCAL_SYNC, persistence) : sync, warm);
-  const maps = new MapsService({ store, registry, writer, sync: queries.sync, ...(persistence ? { commit: (collection, write) => persistence.write([{ collection }], write) } : {}) });
+  const writer = new LocalWriter(
+    schema,
+    store,
+    clock,
+    options.userId,
+    options.generateId ?? generateId,
+    assembled.onWrite,
+  );
+  const queries = new QueryService(
+    schema,
+    store,
+    registry,
+    appId,
+    persistence ? gateQuerySync(sync ?? LOCAL_SYNC, persistence) : sync,
+    warm,
+  );
+  const maps = new MapsService({
+    store,
+    registry,
+    writer,
+    sync: queries.sync,
+    ...(persistence ? { commit: (collection, write) => persistence.write([{ collection }], write) } : {}),
+  });
   let isClosed = false;
 
-  const guard = <A extends unknown[], R>(name: string, body: (...args: A) => R) =>
+  const guard =
+    <A extends unknown[], R>(name: string, body: (...args: A) => R) =>
     (...args: A): R => {
       if (isClosed) throw new Error(`Trellis client: ${name} called after close(); create a new client.`);
       return body(...args);
     };
   /** A write: applied once what it reads is loaded from storage (`needs`), resolved once it is stored. */
-  const write = <A extends unknown[], T>(name: string, needs: (...args: A) => Iterable<MemoryNeed>, body: (...args: A) => DatabaseResult<T>) =>
-    guard(name, async (...args: A): Promise<DatabaseResult<T>> => (persistence ? persistence.write(needs(...args), () => body(...args)) : body(...args)));
+  const write = <A extends unknown[], T>(
+    name: string,
+    needs: (...args: A) => Iterable<MemoryNeed>,
+    body: (...args: A) => DatabaseResult<T>,
+  ) =>
+    guard(name, async (...args: A): Promise<DatabaseResult<T>> =>
+      persistence ? persistence.write(needs(...args), () => body(...args)) : body(...args),
+    );
 
   const database: Record<string, unknown> = {};
   const batch: Record<string, unknown> = {
-    execute: write("batch.execute", batchNeeds, (operations: unknown) => writer.transaction(() => executeBatch(schema, writer, operations))),
+    execute: write("batch.execute", batchNeeds, (operations: unknown) =>
+      writer.transaction(() => executeBatch(schema, writer, operations)),
+    ),
   };
   for (const collection of Object.keys(schema.collections)) {
     // Writes by id read only their document; the `*Many` writes read the whole collection.
     const whole = (_args: unknown) => [{ collection }];
     const byId = (id: unknown) => [{ collection, ids: typeof id === "string" ? [id] : [] }];
     database[collection] = {
-      create: write(`${collection}.create`, (_fields: unknown) => byId(undefined), (fields: unknown) => writer.create(collection, fields)),
-      update: write(`${collection}.update`, (args: { id?: unknown } | undefined) => byId(args?.id), (args: { id?: unknown; fields?: unknown } | undefined) =>
-        writer.change(collection, args?.id, args?.fields, "update"),
+      create: write(
+        `${collection}.create`,
+        (_fields: unknown) => byId(undefined),
+        (fields: unknown) => writer.create(collection, fields),
       ),
-      replace: write(`${collection}.replace`, (args: { id?: unknown } | undefined) => byId(args?.id), (args: { id?: unknown; fields?: unknown } | undefined) =>
-        writer.change(collection, args?.id, args?.fields, "replace"),
+      update: write(
+        `${collection}.update`,
+        (args: { id?: unknown } | undefined) => byId(args?.id),
+        (args: { id?: unknown; fields?: unknown } | undefined) =>
+          writer.change(collection, args?.id, args?.fields, "update"),
+      ),
+      replace: write(
+        `${collection}.replace`,
+        (args: { id?: unknown } | undefined) => byId(args?.id),
+        (args: { id?: unknown; fields?: unknown } | undefined) =>
+          writer.change(collection, args?.id, args?.fields, "replace"),
       ),
       delete: write(`${collection}.delete`, byId, (id: unknown) => writer.delete(collection, id)),
-      updateMany: write(`${collection}.updateMany`, whole, (args: unknown) => writer.changeMany(collection, args, "update")),
-      replaceMany: write(`${collection}.replaceMany`, whole, (args: unknown) => writer.changeMany(collection, args, "replace")),
-      deleteMany: write(`${collection}.deleteMany`, whole, (args: unknown) => writer.changeMany(collection, args, "delete")),
+      updateMany: write(`${collection}.updateMany`, whole, (args: unknown) =>
+        writer.changeMany(collection, args, "update"),
+      ),
+      replaceMany: write(`${collection}.replaceMany`, whole, (args: unknown) =>
+        writer.changeMany(collection, args, "replace"),
+      ),
+      deleteMany: write(`${collection}.deleteMany`, whole, (args: unknown) =>
+        writer.changeMany(collection, args, "delete"),
+      ),
       query: guard(`${collection}.query`, async (query: unknown) => queries.query(collection, query)),
       queryOne: guard(`${collection}.queryOne`, async (query: unknown) => queries.queryOne(collection, query)),
-      subscribe: guard(`${collection}.subscribe`, (query: unknown, callback: never) => queries.subscribe(collection, query, callback)),
+      subscribe: guard(`${collection}.subscribe`, (query: unknown, callback: never) =>
+        queries.subscribe(collection, query, callback),
+      ),
       subscribeOne: guard(`${collection}.subscribeOne`, (query: unknown, callback: never) =>
         queries.subscribeOne(collection, query, callback),
       ),
-      paginated: guard(`${collection}.paginated`, (input: unknown) => PaginatedQuery.create(queries, registry, collection, input)),
+      paginated: guard(`${collection}.paginated`, (input: unknown) =>
+        PaginatedQuery.create(queries, registry, collection, input),
+      ),
       preload: guard(`${collection}.preload`, async (query: unknown) => queries.preload(collection, query, "many")),
-      preloadOne: guard(`${collection}.preloadOne`, async (query: unknown) => queries.preload(collection, query, "one")),
+      preloadOne: guard(`${collection}.preloadOne`, async (query: unknown) =>
+        queries.preload(collection, query, "one"),
+      ),
       preloadPaginated: guard(`${collection}.preloadPaginated`, async (input: unknown) =>
         preloadPaginated(queries, registry, collection, input),
       ),
@@ -117,7 +169,13 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
     batch[collection] = createBatchCollection(collection);
   }
   database.batch = batch;
-  const roomsService = new RoomsService(schema.roomSpecs ?? {}, sync, options.userId, clientId, sync?.connection ?? LOCAL_CONNECTION);
+  const roomsService = new RoomsService(
+    schema.roomSpecs ?? {},
+    sync,
+    options.userId,
+    clientId,
+    sync?.connection ?? LOCAL_CONNECTION,
+  );
   const rooms: Record<string, unknown> = {};
   for (const roomType of Object.keys(schema.roomSpecs ?? {})) {
     rooms[roomType] = guard(`rooms.${roomType}`, (roomId?: unknown) => roomsService.open(roomType, roomId));
@@ -133,10 +191,17 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
     clientId,
     userId: options.userId,
     schema,
-    storage: { kind: storage?.kind ?? "memory", ready: persistence?.ready ?? Promise.resolve(ok(undefined)), onQuota: quota.onQuota, estimate: quota.estimate, prune: guard("storage.prune", () => assembled.prune()) },
+    storage: {
+      kind: storage?.kind ?? "memory",
+      ready: persistence?.ready ?? Promise.resolve(ok(undefined)),
+      onQuota: quota.onQuota,
+      estimate: quota.estimate,
+      prune: guard("storage.prune", () => assembled.prune()),
+    },
     connection: sync?.connection ?? LOCAL_CONNECTION,
     connect: guard("connect", () => {
-      if (sync === undefined) throw new Error("Trellis client: connect() needs a server; pass createClient({ serverUrl }).");
+      if (sync === undefined)
+        throw new Error("Trellis client: connect() needs a server; pass createClient({ serverUrl }).");
       sync.connect();
     }),
     disconnect: guard("disconnect", () => sync?.disconnect()),

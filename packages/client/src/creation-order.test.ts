@@ -13,10 +13,16 @@ const COUNT = 300;
 
 it("orders documents created in the same millisecond by creation, here, on the server and on another client", async () => {
   const appId = live.newApp("creation-order");
-  const writer = live.track(createClient({ schema, serverUrl: live.server.url, appId, userId: "alice", reconnect: FAST_RECONNECT }));
-  const { data } = await writer.database.batch.execute(Array.from({ length: COUNT }, (_, n) => writer.database.batch.todos.create({ n })));
+  const writer = live.track(
+    createClient({ schema, serverUrl: live.server.url, appId, userId: "alice", reconnect: FAST_RECONNECT }),
+  );
+  const { data } = await writer.database.batch.execute(
+    Array.from({ length: COUNT }, (_, n) => writer.database.batch.todos.create({ n })),
+  );
   expect(data).toHaveLength(COUNT);
-  const created = (await writer.database.todos.query({ orderBy: ["createdAt", "asc"], fields: { n: true, createdAt: true } })).data!;
+  const created = (
+    await writer.database.todos.query({ orderBy: ["createdAt", "asc"], fields: { n: true, createdAt: true } })
+  ).data!;
   // The test means something only if many share a millisecond.
   expect(new Set(created.map((todo) => todo.createdAt.getTime())).size).toBeLessThan(COUNT / 2);
   expect(created.map((todo) => todo.n)).toEqual(Array.from({ length: COUNT }, (_, n) => n));
@@ -28,14 +34,19 @@ it("orders documents created in the same millisecond by creation, here, on the s
   const stop = pages.subscribe(() => {});
   const paged: number[] = [];
   for (let page = 0; page < Math.ceil(COUNT / 7); page++) {
-    await waitFor(() => !pages.getCurrentState().loading && pages.getCurrentState().currentPage === page + 1, `page ${page + 1}`);
+    await waitFor(
+      () => !pages.getCurrentState().loading && pages.getCurrentState().currentPage === page + 1,
+      `page ${page + 1}`,
+    );
     paged.push(...pages.getCurrentState().data!.map((todo) => todo.n));
     if (pages.getCurrentState().hasNext) await pages.next();
   }
   stop();
   expect(paged).toEqual(Array.from({ length: COUNT }, (_, n) => n));
 
-  const reader = live.track(createClient({ schema, serverUrl: live.server.url, appId, userId: "bob", reconnect: FAST_RECONNECT }));
+  const reader = live.track(
+    createClient({ schema, serverUrl: live.server.url, appId, userId: "bob", reconnect: FAST_RECONNECT }),
+  );
   let seen: number[] = [];
   reader.database.todos.subscribe({ orderBy: ["createdAt", "asc"] }, (todos) => {
     if (todos !== undefined) seen = todos.map((todo) => todo.n);

@@ -38,7 +38,8 @@ const client = createClient({ schema });
 const db = client.database;
 
 /** The data type of a successful result. */
-type Data<R> = R extends Promise<infer D> ? (D extends { readonly data: infer T; readonly error: undefined } ? T : never) : never;
+type Data<R> =
+  R extends Promise<infer D> ? (D extends { readonly data: infer T; readonly error: undefined } ? T : never) : never;
 
 describe("database types", () => {
   it("has one collection API per entity, plus batch", () => {
@@ -51,7 +52,9 @@ describe("database types", () => {
 
   describe("writes", () => {
     it("create returns the whole document", () => {
-      expectTypeOf(db.users.create({ name: "Ada", isAdult: true })).toEqualTypeOf<Promise<DatabaseResult<Doc<Users>>>>();
+      expectTypeOf(db.users.create({ name: "Ada", isAdult: true })).toEqualTypeOf<
+        Promise<DatabaseResult<Doc<Users>>>
+      >();
       expectTypeOf<Data<ReturnType<typeof db.posts.create>>>().toEqualTypeOf<Doc<Posts>>();
     });
 
@@ -134,12 +137,30 @@ describe("database types", () => {
     it("returns every schema field plus id without fields", async () => {
       const { data } = await db.users.query();
       expectTypeOf(data).toEqualTypeOf<
-        | { id: string; name: string; age: number | undefined; isAdult: boolean; lastLogin: Date | undefined; prefs: JsonValue | undefined }[]
+        | {
+            id: string;
+            name: string;
+            age: number | undefined;
+            isAdult: boolean;
+            lastLogin: Date | undefined;
+            prefs: JsonValue | undefined;
+          }[]
         | undefined
       >();
-      const filtered = await db.posts.query({ where: { viewCount: { greaterThan: 3 } }, orderBy: ["title", "asc"], limit: 2 });
+      const filtered = await db.posts.query({
+        where: { viewCount: { greaterThan: 3 } },
+        orderBy: ["title", "asc"],
+        limit: 2,
+      });
       expectTypeOf(filtered.data).toEqualTypeOf<
-        | { id: string; title: string; viewCount: number; publishedAt: Date; authorId: string | undefined; tagIds: string[] }[]
+        | {
+            id: string;
+            title: string;
+            viewCount: number;
+            publishedAt: Date;
+            authorId: string | undefined;
+            tagIds: string[];
+          }[]
         | undefined
       >();
     });
@@ -147,7 +168,9 @@ describe("database types", () => {
     it("returns exactly the fields set to true", async () => {
       const { data } = await db.users.query({ fields: { name: true, age: true, isAdult: false } });
       expectTypeOf(data).toEqualTypeOf<{ name: string; age: number | undefined }[] | undefined>();
-      const auto = await db.posts.query({ fields: { id: true, createdAt: true, updatedAt: true, createdBy: true, tagIds: true } });
+      const auto = await db.posts.query({
+        fields: { id: true, createdAt: true, updatedAt: true, createdBy: true, tagIds: true },
+      });
       expectTypeOf(auto.data).toEqualTypeOf<
         { id: string; createdAt: Date; updatedAt: Date; createdBy: string | undefined; tagIds: string[] }[] | undefined
       >();
@@ -161,14 +184,21 @@ describe("database types", () => {
     });
 
     it("subscribe and subscribeOne deliver the query's result type", () => {
-      const subscription = db.users.subscribe({ fields: { name: true, lastLogin: true } }, (data, error, loading, hasSynced) => {
-        expectTypeOf(hasSynced).toEqualTypeOf<boolean>();
-        expectTypeOf(data).toEqualTypeOf<readonly { name: string; lastLogin: Date | undefined }[] | undefined>();
-        expectTypeOf(error).toEqualTypeOf<DatabaseResult<never>["error"] | undefined>();
-        expectTypeOf(loading).toEqualTypeOf<boolean>();
-      });
-      expectTypeOf(subscription).toEqualTypeOf<Subscription<readonly { name: string; lastLogin: Date | undefined }[]>>();
-      expectTypeOf(subscription.getCurrentState().data).toEqualTypeOf<readonly { name: string; lastLogin: Date | undefined }[] | undefined>();
+      const subscription = db.users.subscribe(
+        { fields: { name: true, lastLogin: true } },
+        (data, error, loading, hasSynced) => {
+          expectTypeOf(hasSynced).toEqualTypeOf<boolean>();
+          expectTypeOf(data).toEqualTypeOf<readonly { name: string; lastLogin: Date | undefined }[] | undefined>();
+          expectTypeOf(error).toEqualTypeOf<DatabaseResult<never>["error"] | undefined>();
+          expectTypeOf(loading).toEqualTypeOf<boolean>();
+        },
+      );
+      expectTypeOf(subscription).toEqualTypeOf<
+        Subscription<readonly { name: string; lastLogin: Date | undefined }[]>
+      >();
+      expectTypeOf(subscription.getCurrentState().data).toEqualTypeOf<
+        readonly { name: string; lastLogin: Date | undefined }[] | undefined
+      >();
       db.tags.subscribeOne({ where: { name: "x" } }, (data) => {
         expectTypeOf(data).toEqualTypeOf<{ id: string; name: string } | undefined>();
       });
@@ -194,7 +224,13 @@ describe("database types", () => {
     });
 
     it("combines filters with or, and and not, checking the fields and operators inside them", () => {
-      db.users.query({ where: { or: [{ name: "Ada" }, { age: { greaterThan: 30 } }], not: { isAdult: false }, and: [{ name: { startsWith: "A" } }] } });
+      db.users.query({
+        where: {
+          or: [{ name: "Ada" }, { age: { greaterThan: 30 } }],
+          not: { isAdult: false },
+          and: [{ name: { startsWith: "A" } }],
+        },
+      });
       db.users.query({ where: { or: [{ not: { or: [{ age: 1 }] } }] } });
       db.posts.subscribe({ where: { or: [{ tagIds: "t1" }, { authorId: { in: ["u1"] } }] } }, () => {});
       // @ts-expect-error unknown field inside or
@@ -264,13 +300,24 @@ describe("database types", () => {
     });
 
     it("rejects orderBy on refMany, json and unknown fields", () => {
-      db.posts.query({ orderBy: [["publishedAt", "desc"], ["authorId", "asc"], ["createdAt", "asc"]] });
+      db.posts.query({
+        orderBy: [
+          ["publishedAt", "desc"],
+          ["authorId", "asc"],
+          ["createdAt", "asc"],
+        ],
+      });
       // @ts-expect-error refMany fields cannot be sorted
       db.posts.query({ orderBy: ["tagIds", "asc"] });
       // @ts-expect-error json fields cannot be sorted
       db.users.query({ orderBy: ["prefs", "asc"] });
       // @ts-expect-error json fields cannot be sorted, in a list either
-      db.users.query({ orderBy: [["name", "asc"], ["prefs", "desc"]] });
+      db.users.query({
+        orderBy: [
+          ["name", "asc"],
+          ["prefs", "desc"],
+        ],
+      });
       // @ts-expect-error unknown field
       db.users.query({ orderBy: ["email", "asc"] });
       // @ts-expect-error direction is asc or desc
@@ -279,19 +326,28 @@ describe("database types", () => {
 
     it("accepts queries built ahead of time and forwarded generically", () => {
       const built: QueryDef<Users> = { where: { name: "Ada" }, orderBy: ["name", "asc"] };
-      expectTypeOf(db.users.query(built)).toEqualTypeOf<Promise<DatabaseResult<QueryResultDoc<Users, QueryDef<Users>>[]>>>();
+      expectTypeOf(db.users.query(built)).toEqualTypeOf<
+        Promise<DatabaseResult<QueryResultDoc<Users, QueryDef<Users>>[]>>
+      >();
       const literal = { fields: { name: true }, where: { lastLogin: new Date(0), age: { in: [1, 2] } } } as const;
       expectTypeOf(db.users.queryOne(literal)).toEqualTypeOf<Promise<DatabaseResult<{ name: string } | undefined>>>();
-      function follow<E extends EntityDef, const Q extends QueryDef<E>>(api: CollectionApi<E>, query: Q & StrictQuery<E, Q>) {
+      function follow<E extends EntityDef, const Q extends QueryDef<E>>(
+        api: CollectionApi<E>,
+        query: Q & StrictQuery<E, Q>,
+      ) {
         return api.subscribe(query, () => {});
       }
-      expectTypeOf(follow(db.tags, { fields: { name: true } })).toEqualTypeOf<Subscription<readonly { name: string }[]>>();
+      expectTypeOf(follow(db.tags, { fields: { name: true } })).toEqualTypeOf<
+        Subscription<readonly { name: string }[]>
+      >();
       // @ts-expect-error the forwarding function checks like subscribe
       follow(db.tags, { fields: { name: true, title: true } });
     });
 
     it("treats a typed json field as JSON, whatever its value type", () => {
-      const typed = createClient({ schema: createSchema({ entities: { notes: { label: t.json<string>({ optional: true }) } } }) });
+      const typed = createClient({
+        schema: createSchema({ entities: { notes: { label: t.json<string>({ optional: true }) } } }),
+      });
       typed.database.notes.query({ where: { label: { isDefined: true } } });
       // @ts-expect-error json fields cannot be sorted, even when their values are strings
       typed.database.notes.query({ orderBy: ["label", "asc"] });

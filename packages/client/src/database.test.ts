@@ -109,7 +109,12 @@ describe("client database (local)", () => {
       const ada = must(await db.users.create({ name: "Ada", age: 36, isAdult: true }));
       clock.ms += 1_000;
       expect(await db.users.update({ id: ada.id, fields: { age: 37 } })).toEqual({ data: undefined, error: undefined });
-      const after = must(await db.users.queryOne({ where: { id: ada.id }, fields: { name: true, age: true, isAdult: true, createdAt: true, updatedAt: true, createdBy: true } }));
+      const after = must(
+        await db.users.queryOne({
+          where: { id: ada.id },
+          fields: { name: true, age: true, isAdult: true, createdAt: true, updatedAt: true, createdBy: true },
+        }),
+      );
       expect(after).toEqual({
         name: "Ada",
         age: 37,
@@ -141,8 +146,14 @@ describe("client database (local)", () => {
     it("removes an optional field set to undefined (it reads as its fallback)", async () => {
       const { db } = setup();
       const ada = must(await db.users.create({ name: "Ada", age: 36, nickname: "A", lastLogin: new Date(5) }));
-      must(await db.users.update({ id: ada.id, fields: { age: undefined, nickname: undefined, lastLogin: undefined } }));
-      expect(must(await db.users.queryOne({ where: { id: ada.id } }))).toMatchObject({ age: undefined, nickname: "anon", lastLogin: undefined });
+      must(
+        await db.users.update({ id: ada.id, fields: { age: undefined, nickname: undefined, lastLogin: undefined } }),
+      );
+      expect(must(await db.users.queryOne({ where: { id: ada.id } }))).toMatchObject({
+        age: undefined,
+        nickname: "anon",
+        lastLogin: undefined,
+      });
     });
 
     it("refuses to remove a required field", async () => {
@@ -156,7 +167,10 @@ describe("client database (local)", () => {
     it("refuses read-only auto fields returned by a fields function", async () => {
       const { db } = setup();
       const ada = must(await db.users.create({ name: "Ada" }));
-      const { error } = await db.users.update({ id: ada.id, fields: (prev) => ({ ...(prev as object), age: 1 }) as never });
+      const { error } = await db.users.update({
+        id: ada.id,
+        fields: (prev) => ({ ...(prev as object), age: 1 }) as never,
+      });
       expect(error?.code).toBe("VALIDATION");
       expect(error?.details?.field).toBe("id");
       expect(error?.message).toContain("read-only");
@@ -187,8 +201,21 @@ describe("client database (local)", () => {
       const { db } = setup();
       const ada = must(await db.users.create({ name: "Ada", age: 36, isAdult: true, nickname: "A", prefs: { a: 1 } }));
       must(await db.users.replace({ id: ada.id, fields: { name: "Ada L.", isAdult: false } }));
-      const after = must(await db.users.queryOne({ where: { id: ada.id }, fields: { id: true, createdAt: true, name: true, age: true, isAdult: true, nickname: true, prefs: true } }));
-      expect(after).toEqual({ id: ada.id, createdAt: ada.createdAt, name: "Ada L.", age: undefined, isAdult: false, nickname: "anon", prefs: undefined });
+      const after = must(
+        await db.users.queryOne({
+          where: { id: ada.id },
+          fields: { id: true, createdAt: true, name: true, age: true, isAdult: true, nickname: true, prefs: true },
+        }),
+      );
+      expect(after).toEqual({
+        id: ada.id,
+        createdAt: ada.createdAt,
+        name: "Ada L.",
+        age: undefined,
+        isAdult: false,
+        nickname: "anon",
+        prefs: undefined,
+      });
     });
 
     it("requires every required field", async () => {
@@ -206,7 +233,9 @@ describe("client database (local)", () => {
       const user = must(await db.users.create({ name: "Ada" }));
       const post = must(await db.posts.create({ title: "a", authorId: user.id, tagIds: ["t1", "t2"] }));
       must(await db.posts.replace({ id: post.id, fields: { title: "b" } }));
-      expect(must(await db.posts.queryOne({ where: { id: post.id }, fields: { authorId: true, tagIds: true } }))).toEqual({
+      expect(
+        must(await db.posts.queryOne({ where: { id: post.id }, fields: { authorId: true, tagIds: true } })),
+      ).toEqual({
         authorId: undefined,
         tagIds: [],
       });
@@ -290,7 +319,10 @@ describe("client database (local)", () => {
     it("never throws for expected failures, returning errors instead", async () => {
       const { db } = setup();
       const ada = must(await db.users.create({ name: "Ada" }));
-      const any = db as unknown as Record<string, Record<string, (...args: unknown[]) => Promise<{ error?: DatabaseError }>>>;
+      const any = db as unknown as Record<
+        string,
+        Record<string, (...args: unknown[]) => Promise<{ error?: DatabaseError }>>
+      >;
       const attempts: Array<() => Promise<{ error?: DatabaseError }>> = [
         () => any.users!.create!(),
         () => any.users!.create!(null),
@@ -330,7 +362,12 @@ describe("client database (local)", () => {
   describe("updateMany, replaceMany, deleteMany", () => {
     async function seed() {
       const context = setup();
-      for (const [name, age] of [["Ada", 36], ["Bob", 17], ["Cy", 12], ["Di", 50]] as const) {
+      for (const [name, age] of [
+        ["Ada", 36],
+        ["Bob", 17],
+        ["Cy", 12],
+        ["Di", 50],
+      ] as const) {
         must(await context.db.users.create({ name, age }));
       }
       return context;
@@ -340,7 +377,9 @@ describe("client database (local)", () => {
 
     it("updateMany changes every match and returns { count }", async () => {
       const { db } = await seed();
-      expect(await db.users.updateMany({ where: { age: { greaterThanOrEqual: 18 } }, fields: { isAdult: true } })).toEqual({
+      expect(
+        await db.users.updateMany({ where: { age: { greaterThanOrEqual: 18 } }, fields: { isAdult: true } }),
+      ).toEqual({
         data: { count: 2 },
         error: undefined,
       });
@@ -361,7 +400,9 @@ describe("client database (local)", () => {
       expect(result.data).toEqual({ count: 2 });
       expect(seen.sort()).toEqual(["Bob", "Cy"]);
       expect((await names(db)).map((user) => user.age)).toEqual([36, 18, 13, 50]);
-      expect(must(await db.users.query({ where: { nickname: "cy" }, fields: { name: true } }))).toEqual([{ name: "Cy" }]);
+      expect(must(await db.users.query({ where: { nickname: "cy" }, fields: { name: true } }))).toEqual([
+        { name: "Cy" },
+      ]);
     });
 
     it("updates every document when where is omitted, and counts zero matches", async () => {
@@ -391,8 +432,14 @@ describe("client database (local)", () => {
 
     it("replaceMany replaces every match and accepts a function", async () => {
       const { db } = await seed();
-      expect(must(await db.users.replaceMany({ where: { age: { greaterThan: 30 } }, fields: { name: "Old", isAdult: true } }))).toEqual({ count: 2 });
-      expect(must(await db.users.replaceMany({ where: { name: "Old" }, fields: (prev) => ({ name: `${prev.name}!` }) }))).toEqual({
+      expect(
+        must(
+          await db.users.replaceMany({ where: { age: { greaterThan: 30 } }, fields: { name: "Old", isAdult: true } }),
+        ),
+      ).toEqual({ count: 2 });
+      expect(
+        must(await db.users.replaceMany({ where: { name: "Old" }, fields: (prev) => ({ name: `${prev.name}!` }) })),
+      ).toEqual({
         count: 2,
       });
       expect(await names(db)).toEqual([
@@ -475,7 +522,10 @@ describe("client database (local)", () => {
       ]);
       expect(results!.map((result) => result.error?.code)).toEqual([undefined, "VALIDATION", "NOT_FOUND", undefined]);
       expect(results![1]!.error?.details?.field).toBe("name");
-      expect(must(await db.tags.query({ fields: { name: true }, orderBy: ["name", "asc"] }))).toEqual([{ name: "first" }, { name: "last" }]);
+      expect(must(await db.tags.query({ fields: { name: true }, orderBy: ["name", "asc"] }))).toEqual([
+        { name: "first" },
+        { name: "last" },
+      ]);
     });
 
     it("keeps removals (undefined fields) through a JSON round trip", async () => {
@@ -486,7 +536,11 @@ describe("client database (local)", () => {
       expect(revived).toStrictEqual(structuredClone(op));
       const { data: results } = await db.batch.execute([revived]);
       expect(results![0]!.error).toBeUndefined();
-      expect(must(await db.users.queryOne({ where: { id: ada.id } }))).toMatchObject({ name: "Ada L.", age: undefined, nickname: "anon" });
+      expect(must(await db.users.queryOne({ where: { id: ada.id } }))).toMatchObject({
+        name: "Ada L.",
+        age: undefined,
+        nickname: "anon",
+      });
     });
 
     it("copies the fields it is given, so later changes to them do not leak in", () => {
@@ -499,7 +553,9 @@ describe("client database (local)", () => {
 
     it("runs descriptions that went through JSON", async () => {
       const { db } = setup();
-      const ops = JSON.parse(JSON.stringify([db.batch.tags.create({ name: "a" }), db.batch.tags.create({ name: "b" })])) as BatchOperation[];
+      const ops = JSON.parse(
+        JSON.stringify([db.batch.tags.create({ name: "a" }), db.batch.tags.create({ name: "b" })]),
+      ) as BatchOperation[];
       const { data: results } = await db.batch.execute(ops);
       expect(results!.every((result) => result.error === undefined)).toBe(true);
       expect(must(await db.tags.query()).length).toBe(2);
@@ -513,14 +569,23 @@ describe("client database (local)", () => {
         { kind: "upsert", collection: "tags", fields: {} },
         db.batch.tags.create({ name: "ok" }),
       ] as unknown as BatchOperation[]);
-      expect(results!.map((result) => result.error?.code)).toEqual(["VALIDATION", "VALIDATION", "VALIDATION", undefined]);
+      expect(results!.map((result) => result.error?.code)).toEqual([
+        "VALIDATION",
+        "VALIDATION",
+        "VALIDATION",
+        undefined,
+      ]);
     });
 
     it("notifies subscribers once for the whole batch", async () => {
       const { db } = setup();
       const calls: number[] = [];
       db.tags.subscribe({}, (data) => calls.push(data?.length ?? -1));
-      await db.batch.execute([db.batch.tags.create({ name: "a" }), db.batch.tags.create({ name: "b" }), db.batch.tags.create({ name: "c" })]);
+      await db.batch.execute([
+        db.batch.tags.create({ name: "a" }),
+        db.batch.tags.create({ name: "b" }),
+        db.batch.tags.create({ name: "c" }),
+      ]);
       expect(calls).toEqual([0, 3]);
     });
   });
@@ -537,13 +602,24 @@ describe("client database (local)", () => {
     it("returns every schema field plus id when fields is omitted", async () => {
       const { db, ada } = await seeded();
       const [first] = must(await db.users.query({ orderBy: ["name", "asc"] }));
-      expect(first).toEqual({ id: ada.id, name: "Ada", age: 36, isAdult: false, lastLogin: undefined, prefs: { theme: "dark" }, nickname: "anon" });
+      expect(first).toEqual({
+        id: ada.id,
+        name: "Ada",
+        age: 36,
+        isAdult: false,
+        lastLogin: undefined,
+        prefs: { theme: "dark" },
+        nickname: "anon",
+      });
       expect(Object.keys(first!)).not.toContain("createdAt");
     });
 
     it("returns only the fields set to true; auto fields only when asked", async () => {
       const { db, bob } = await seeded();
-      expect(must(await db.users.query({ fields: { name: true }, orderBy: ["name", "asc"] }))).toEqual([{ name: "Ada" }, { name: "Bob" }]);
+      expect(must(await db.users.query({ fields: { name: true }, orderBy: ["name", "asc"] }))).toEqual([
+        { name: "Ada" },
+        { name: "Bob" },
+      ]);
       expect(
         must(
           await db.users.query({
@@ -556,7 +632,9 @@ describe("client database (local)", () => {
 
     it("filters and sorts on auto fields", async () => {
       const { db } = await seeded();
-      const newest = must(await db.users.query({ fields: { name: true }, where: { createdAt: { greaterThan: new Date(START) } } }));
+      const newest = must(
+        await db.users.query({ fields: { name: true }, where: { createdAt: { greaterThan: new Date(START) } } }),
+      );
       expect(newest).toEqual([{ name: "Bob" }]);
       const byCreation = must(await db.users.query({ fields: { name: true }, orderBy: ["createdAt", "desc"] }));
       expect(byCreation.map((user) => user.name)).toEqual(["Bob", "Ada"]);
@@ -570,7 +648,10 @@ describe("client database (local)", () => {
         await db.users.query({
           fields: { name: true },
           where: { age: { greaterThan: 25, lessThan: 65 }, name: { notEquals: "Jo" } },
-          orderBy: [["age", "desc"], ["name", "asc"]],
+          orderBy: [
+            ["age", "desc"],
+            ["name", "asc"],
+          ],
           limit: 1,
         }),
       );
@@ -580,7 +661,9 @@ describe("client database (local)", () => {
     it("queryOne returns the first match or undefined", async () => {
       const { db, ada } = await seeded();
       expect(must(await db.users.queryOne({ orderBy: ["name", "asc"], fields: { id: true } }))).toEqual({ id: ada.id });
-      expect(must(await db.users.queryOne({ orderBy: ["name", "desc"], fields: { name: true } }))).toEqual({ name: "Bob" });
+      expect(must(await db.users.queryOne({ orderBy: ["name", "desc"], fields: { name: true } }))).toEqual({
+        name: "Bob",
+      });
       expect(must(await db.users.queryOne({ where: { name: "Nobody" } }))).toBeUndefined();
       expect(must(await db.users.queryOne())).toBeDefined();
     });
@@ -620,7 +703,9 @@ describe("client database (local)", () => {
       must(await db.posts.create({ title: "b", tagIds: ["t2"] }));
       must(await db.posts.create({ title: "c" }));
       const titles = async (where: Parameters<typeof db.posts.query>[0]) =>
-        must(await db.posts.query({ ...where, fields: { title: true }, orderBy: ["title", "asc"] })).map((post) => post.title);
+        must(await db.posts.query({ ...where, fields: { title: true }, orderBy: ["title", "asc"] })).map(
+          (post) => post.title,
+        );
       expect(await titles({ where: { tagIds: "t1" } })).toEqual(["a"]);
       expect(await titles({ where: { tagIds: { in: ["t1", "t2"] } } })).toEqual(["a", "b"]);
       expect(await titles({ where: { tagIds: { notEquals: "t1" } } })).toEqual(["b", "c"]);

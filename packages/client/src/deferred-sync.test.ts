@@ -7,7 +7,14 @@ import { createClientConnection } from "./sync/client-connection.js";
 import type { SyncedQuery } from "./sync/synced-queries.js";
 import type { WiredSync } from "./wire-sync.js";
 
-const query = (collection: string): NormalizedQuery => ({ collection, select: ["id"], where: [], orderBy: [], limit: undefined, specs: { id: AUTO_FIELD_SPECS.id! } });
+const query = (collection: string): NormalizedQuery => ({
+  collection,
+  select: ["id"],
+  where: [],
+  orderBy: [],
+  limit: undefined,
+  specs: { id: AUTO_FIELD_SPECS.id! },
+});
 const triple = (id: string): Triple => ({ collection: "todos", id, field: "text", value: id, hlc: "h" });
 
 /** A sync that logs what is asked of it; its queries load until `answer()`. */
@@ -21,7 +28,12 @@ function fakeWired() {
     userId: "alice",
     follow: (followed: NormalizedQuery, cursor?: string | null): SyncedQuery => {
       calls.push(`follow ${followed.collection} ${cursor}`);
-      return { isLoading, hasSynced: signal(false), answered: async () => {}, release: () => calls.push(`release ${followed.collection}`) };
+      return {
+        isLoading,
+        hasSynced: signal(false),
+        answered: async () => {},
+        release: () => calls.push(`release ${followed.collection}`),
+      };
     },
     settle: async () => void calls.push("settle"),
     load: async () => ok(null),
@@ -76,7 +88,14 @@ describe("DeferredSync before sync's code arrived", () => {
 
     arrive(fake.wired);
     await sync.arrival;
-    expect(fake.calls).toEqual(["start", "attachRooms", "follow todos null", "follow users cursor-1", "record 2", "record 1"]);
+    expect(fake.calls).toEqual([
+      "start",
+      "attachRooms",
+      "follow todos null",
+      "follow users cursor-1",
+      "record 2",
+      "record 1",
+    ]);
     expect(sync.connection.state).toBe("connecting");
     expect(sync.connection.pending).toBe(2);
     expect(sync.userId).toBe("alice");
@@ -139,7 +158,9 @@ describe("DeferredSync before sync's code arrived", () => {
     await sync.settle(query("todos"));
     expect(sync.connection.state).toBe("offline");
     expect(sync.connection.lastError?.code).toBe("NETWORK");
-    expect(sync.connection.lastError?.message).toMatch(/could not load its sync code \(Failed to fetch dynamically imported module\)/);
+    expect(sync.connection.lastError?.message).toMatch(
+      /could not load its sync code \(Failed to fetch dynamically imported module\)/,
+    );
     expect(todos.isLoading.value).toBe(false);
     expect((await sync.load(query("todos"))).error?.code).toBe("NETWORK");
     expect(error).toHaveBeenCalledOnce();

@@ -1,5 +1,11 @@
 import { batch, computed, signal } from "@preact/signals-core";
-import { type ClientMessage, DatabaseError, type DatabaseResult, type NormalizedQuery, type Triple } from "@trellis/core";
+import {
+  type ClientMessage,
+  DatabaseError,
+  type DatabaseResult,
+  type NormalizedQuery,
+  type Triple,
+} from "@trellis/core";
 import type { ClientSync } from "./client-sync-types.js";
 import { type ClientConnection, createClientConnection } from "./sync/client-connection.js";
 import type { TransportState } from "./sync/connection.js";

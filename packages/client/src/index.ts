@@ -1,4 +1,10 @@
-export { type ClientAuth, createClient, type ClientOptions, type ClientStorageInfo, type TrellisClient } from "./create-client.js";
+export {
+  type ClientAuth,
+  createClient,
+  type ClientOptions,
+  type ClientStorageInfo,
+  type TrellisClient,
+} from "./create-client.js";
 export { collectionOfPreloaded, findClient } from "./client-registry.js";
 export { createMemoryStorage } from "./persistence/memory-storage.js";
 export { createIndexedDbStorage } from "./persistence/lazy-storage.js";
@@ -13,14 +19,13 @@ export type { RoomEvents, RoomHandle, Rooms, RoomStatus, UserStatus } from "./ro
 export type { KeyValueMap, MapEntry } from "./maps/map-types.js";
 export type { KeepAliveOptions, ReconnectOptions } from "./sync/connection.js";
 export type { WebSocketConstructor, WebSocketLike } from "./sync/web-socket.js";
+export type { CollectionApi, Database, SubscribeCallback, Subscription, SubscriptionState } from "./types.js";
 export type {
-  CollectionApi,
-  Database,
-  SubscribeCallback,
-  Subscription,
-  SubscriptionState,
-} from "./types.js";
-export type { PaginatedController, PaginatedQueryDef, PaginatedState, StrictPaginatedQuery } from "./paginated-types.js";
+  PaginatedController,
+  PaginatedQueryDef,
+  PaginatedState,
+  StrictPaginatedQuery,
+} from "./paginated-types.js";
 export { isPreloadData, PRELOAD_FORMAT, type PreloadData, type PreloadKind, type PreloadPage } from "./preload.js";
 export { queryKey } from "./query-key.js";
 export { DatabaseError, type DatabaseErrorCode, type DatabaseResult } from "@trellis/core";

@@ -17,9 +17,15 @@ const db = createClient({ schema }).database;
 
 describe("paginated types", () => {
   it("types the state's documents by the selection", () => {
-    const pages = db.users.paginated({ fields: { name: true, lastLogin: true }, orderBy: ["name", "asc"], pageSize: 20 });
+    const pages = db.users.paginated({
+      fields: { name: true, lastLogin: true },
+      orderBy: ["name", "asc"],
+      pageSize: 20,
+    });
     expectTypeOf(pages).toEqualTypeOf<PaginatedController<{ name: string; lastLogin: Date | undefined }>>();
-    expectTypeOf(pages.getCurrentState().data).toEqualTypeOf<readonly { name: string; lastLogin: Date | undefined }[] | undefined>();
+    expectTypeOf(pages.getCurrentState().data).toEqualTypeOf<
+      readonly { name: string; lastLogin: Date | undefined }[] | undefined
+    >();
     pages.subscribe((state) => {
       expectTypeOf(state).toEqualTypeOf<PaginatedState<{ name: string; lastLogin: Date | undefined }>>();
       expectTypeOf(state.currentPage).toBeNumber();
@@ -33,11 +39,19 @@ describe("paginated types", () => {
   it("returns every field plus id without a selection, and relations with one", () => {
     const all = db.users.paginated({ pageSize: 5 });
     expectTypeOf(all.getCurrentState().data).toEqualTypeOf<
-      | readonly { id: string; name: string; age: number | undefined; lastLogin: Date | undefined; prefs: import("@trellis/core").JsonValue | undefined }[]
+      | readonly {
+          id: string;
+          name: string;
+          age: number | undefined;
+          lastLogin: Date | undefined;
+          prefs: import("@trellis/core").JsonValue | undefined;
+        }[]
       | undefined
     >();
     const posts = db.posts.paginated({ fields: { title: true, authorId: { fields: { name: true } } }, pageSize: 5 });
-    expectTypeOf(posts.getCurrentState().data).toEqualTypeOf<readonly { title: string; authorId: { name: string } | undefined }[] | undefined>();
+    expectTypeOf(posts.getCurrentState().data).toEqualTypeOf<
+      readonly { title: string; authorId: { name: string } | undefined }[] | undefined
+    >();
   });
 
   it("needs a pageSize and rejects limit and unknown options", () => {

@@ -44,7 +44,13 @@ describe("paginated", () => {
   it("walks 1,000 documents 17 at a time forward and back, each exactly once and in order", async () => {
     const { items, random } = setup();
     await fill(items, 1000, () => (random.chance(0.1) ? undefined : random.int(50)));
-    const query = { fields: { id: true, name: true, score: true }, orderBy: [["score", "desc"], ["name", "asc"]] } as const;
+    const query = {
+      fields: { id: true, name: true, score: true },
+      orderBy: [
+        ["score", "desc"],
+        ["name", "asc"],
+      ],
+    } as const;
     const all = (await items.query(query)).data!.map((doc) => doc.id);
     const pages = items.paginated({ ...query, pageSize: 17 });
     const { last, stop } = record(pages.subscribe);
@@ -74,7 +80,12 @@ describe("paginated", () => {
     const backward: string[][] = [];
     for (let page = 59; ; page--) {
       const state = last();
-      expect(state).toMatchObject({ currentPage: page, estimatedTotalPages: 59, hasPrevious: page > 1, hasNext: page < 59 });
+      expect(state).toMatchObject({
+        currentPage: page,
+        estimatedTotalPages: 59,
+        hasPrevious: page > 1,
+        hasNext: page < 59,
+      });
       backward.unshift(state.data!.map((doc) => doc.id));
       if (!state.hasPrevious) break;
       await pages.previous();
@@ -114,7 +125,10 @@ describe("paginated", () => {
     const pages = items.paginated({ ...query, pageSize: 17 });
     const { stop } = record(pages.subscribe);
 
-    const walk = async (turn: () => Promise<void>, hasMore: (state: PaginatedState<{ id: string; score: number | undefined }>) => boolean) => {
+    const walk = async (
+      turn: () => Promise<void>,
+      hasMore: (state: PaginatedState<{ id: string; score: number | undefined }>) => boolean,
+    ) => {
       const seen: string[][] = [];
       for (;;) {
         await churn();
@@ -217,10 +231,20 @@ describe("paginated", () => {
     const store = new TripleStore();
     const registry = new LiveQueryRegistry(store);
     let counter = 0;
-    const writer = new LocalWriter(schema, store, createClock({ node: "n" }), undefined, () => `id${String(counter++).padStart(3, "0")}`);
+    const writer = new LocalWriter(
+      schema,
+      store,
+      createClock({ node: "n" }),
+      undefined,
+      () => `id${String(counter++).padStart(3, "0")}`,
+    );
     const queries = new QueryService(schema, store, registry, "app");
     for (let i = 0; i < 50; i++) writer.create("items", { name: `n${i}`, score: i });
-    const pages = PaginatedQuery.create(queries, registry, "items", { fields: { score: true }, orderBy: ["score", "asc"], pageSize: 10 });
+    const pages = PaginatedQuery.create(queries, registry, "items", {
+      fields: { score: true },
+      orderBy: ["score", "asc"],
+      pageSize: 10,
+    });
     const acquire = vi.spyOn(registry, "acquire");
     const stop = pages.subscribe(() => {});
     expect(registry.size).toBe(2); // the first page and the next one
@@ -253,7 +277,13 @@ describe("paginated", () => {
 
     await items.deleteMany({ where: { score: { greaterThanOrEqual: 34 } } });
     expect(last().data!.map((doc) => doc.score)).toEqual(Array.from({ length: 17 }, (_, i) => 17 + i));
-    expect(last()).toMatchObject({ currentPage: 2, estimatedTotalPages: 2, estimatedTotalCount: 34, hasNext: false, hasPrevious: true });
+    expect(last()).toMatchObject({
+      currentPage: 2,
+      estimatedTotalPages: 2,
+      estimatedTotalCount: 34,
+      hasNext: false,
+      hasPrevious: true,
+    });
 
     // This page now ends before a cursor; once everything before that cursor is gone, the first page shows.
     await pages.previous();
@@ -263,7 +293,14 @@ describe("paginated", () => {
     expect(last()).toMatchObject({ currentPage: 1, hasPrevious: false, hasNext: false });
 
     await items.deleteMany({});
-    expect(last()).toMatchObject({ data: [], currentPage: 1, estimatedTotalPages: 1, estimatedTotalCount: 0, hasNext: false, hasPrevious: false });
+    expect(last()).toMatchObject({
+      data: [],
+      currentPage: 1,
+      estimatedTotalPages: 1,
+      estimatedTotalCount: 0,
+      hasNext: false,
+      hasPrevious: false,
+    });
     await items.create({ name: "again", score: 5 });
     expect(last().data).toEqual([{ id: expect.any(String), score: 5 }]);
     stop();
@@ -310,12 +347,23 @@ describe("paginated", () => {
   it("reports invalid paginated queries as VALIDATION errors in the state", async () => {
     const { items } = setup();
     const listener = vi.fn();
-    const cases: unknown[] = [{}, { pageSize: 0 }, { pageSize: 2.5 }, { pageSize: 10, limit: 5 }, { pageSize: 10, where: { nope: 1 } }, null];
+    const cases: unknown[] = [
+      {},
+      { pageSize: 0 },
+      { pageSize: 2.5 },
+      { pageSize: 10, limit: 5 },
+      { pageSize: 10, where: { nope: 1 } },
+      null,
+    ];
     for (const input of cases) {
       const pages = items.paginated(input as never);
       const stop = pages.subscribe(listener);
       expect(listener).toHaveBeenLastCalledWith(
-        expect.objectContaining({ data: undefined, loading: false, error: expect.objectContaining({ code: "VALIDATION" }) }),
+        expect.objectContaining({
+          data: undefined,
+          loading: false,
+          error: expect.objectContaining({ code: "VALIDATION" }),
+        }),
       );
       await pages.next();
       stop();

@@ -81,14 +81,25 @@ export class PaginatedQuery implements PaginatedController<ResultDoc> {
   }
 
   /** A controller for `paginated(input)`: a query with `pageSize`, or data from `preloadPaginated`. */
-  static create(queries: QueryService, registry: LiveQueryRegistry, collection: string, input: unknown): PaginatedQuery {
+  static create(
+    queries: QueryService,
+    registry: LiveQueryRegistry,
+    collection: string,
+    input: unknown,
+  ): PaginatedQuery {
     const { sync } = queries;
     const preloaded = queries.parsePreloaded(collection, input, "paginated");
     if (preloaded !== undefined) {
       if (preloaded.error) return new PaginatedQuery(registry, sync, undefined, 1, failedState(preloaded.error));
       const { query, docs, page, cursor } = preloaded.data;
       const window = { total: page!.totalCount, before: 0, after: Math.max(0, page!.totalCount - docs.length) };
-      const controller = new PaginatedQuery(registry, sync, query, page!.pageSize, stateOf(docs, window, page!.pageSize));
+      const controller = new PaginatedQuery(
+        registry,
+        sync,
+        query,
+        page!.pageSize,
+        stateOf(docs, window, page!.pageSize),
+      );
       controller.hasPreloadedState = true;
       controller.preloadedCursor = cursor;
       return controller;
@@ -127,7 +138,9 @@ export class PaginatedQuery implements PaginatedController<ResultDoc> {
   };
 
   readonly previous = async (): Promise<void> => {
-    await this.turn((window) => (window.before > 0 && window.first !== undefined ? { before: window.first } : undefined));
+    await this.turn((window) =>
+      window.before > 0 && window.first !== undefined ? { before: window.first } : undefined,
+    );
   };
 
   readonly getCurrentState = (): PaginatedState<ResultDoc> => {
@@ -292,7 +305,12 @@ export async function preloadPaginated(
   const { total } = view.window.peek();
   registry.release(view);
   const page = { pageSize, totalCount: total };
-  return ok(createPreloadData("paginated", queries.appId, query, docs, page, loaded.data) as PreloadData<ResultDoc, "paginated">);
+  return ok(
+    createPreloadData("paginated", queries.appId, query, docs, page, loaded.data) as PreloadData<
+      ResultDoc,
+      "paginated"
+    >,
+  );
 }
 
 /** `{ ...query, pageSize }` to the normalized first-page query (`limit: pageSize`). */
@@ -322,7 +340,11 @@ function failedState(error: NonNullable<PaginatedState<ResultDoc>["error"]>): Pa
   return { ...LOADING_STATE, loading: false, error };
 }
 
-function stateOf(docs: readonly ResultDoc[], window: Pick<ResultWindow, "total" | "before" | "after">, pageSize: number): PaginatedState<ResultDoc> {
+function stateOf(
+  docs: readonly ResultDoc[],
+  window: Pick<ResultWindow, "total" | "before" | "after">,
+  pageSize: number,
+): PaginatedState<ResultDoc> {
   const currentPage = 1 + Math.ceil(window.before / pageSize);
   return {
     data: docs,

@@ -1,4 +1,11 @@
-import { createSchema, type DatabaseResult, type EncodedDoc, type NormalizedQuery, t, type Triple } from "@trellis/core";
+import {
+  createSchema,
+  type DatabaseResult,
+  type EncodedDoc,
+  type NormalizedQuery,
+  t,
+  type Triple,
+} from "@trellis/core";
 import { describe, expectTypeOf, it } from "vitest";
 import { createClient, type PaginatedController, type PreloadData, type Subscription } from "./index.js";
 
@@ -16,7 +23,9 @@ describe("preload types", () => {
   it("types PreloadData by its documents and kind", () => {
     expectTypeOf(db.users.preload(selection)).toEqualTypeOf<Promise<DatabaseResult<PreloadData<User, "many">>>>();
     expectTypeOf(db.users.preloadOne(selection)).toEqualTypeOf<Promise<DatabaseResult<PreloadData<User, "one">>>>();
-    expectTypeOf(db.users.preloadPaginated({ ...selection, pageSize: 10 })).toEqualTypeOf<Promise<DatabaseResult<PreloadData<User, "paginated">>>>();
+    expectTypeOf(db.users.preloadPaginated({ ...selection, pageSize: 10 })).toEqualTypeOf<
+      Promise<DatabaseResult<PreloadData<User, "paginated">>>
+    >();
   });
 
   it("is plain data: the encoded documents, the normalized query, and the server's cursor and triples", () => {
@@ -29,19 +38,21 @@ describe("preload types", () => {
     expectTypeOf<Preloaded["cursor"]>().toEqualTypeOf<string | null>();
     expectTypeOf<Preloaded["triples"]>().toEqualTypeOf<readonly Triple[]>();
     // No function-valued members: nothing a serialiser would drop.
-    expectTypeOf<{ [K in keyof Preloaded]-?: Preloaded[K] extends (...args: never[]) => unknown ? K : never }[keyof Preloaded]>().toBeNever();
+    expectTypeOf<
+      { [K in keyof Preloaded]-?: Preloaded[K] extends (...args: never[]) => unknown ? K : never }[keyof Preloaded]
+    >().toBeNever();
   });
 
   it("continues preloaded data with the document type it was made with", async () => {
     const many = (await db.users.preload(selection)).data!;
     const one = (await db.users.preloadOne(selection)).data!;
     const page = (await db.users.preloadPaginated({ ...selection, pageSize: 10 })).data!;
-    expectTypeOf(db.users.subscribe(many, (data) => expectTypeOf(data).toEqualTypeOf<readonly User[] | undefined>())).toEqualTypeOf<
-      Subscription<readonly User[]>
-    >();
-    expectTypeOf(db.users.subscribeOne(one, (data) => expectTypeOf(data).toEqualTypeOf<User | undefined>())).toEqualTypeOf<
-      Subscription<User | undefined>
-    >();
+    expectTypeOf(
+      db.users.subscribe(many, (data) => expectTypeOf(data).toEqualTypeOf<readonly User[] | undefined>()),
+    ).toEqualTypeOf<Subscription<readonly User[]>>();
+    expectTypeOf(
+      db.users.subscribeOne(one, (data) => expectTypeOf(data).toEqualTypeOf<User | undefined>()),
+    ).toEqualTypeOf<Subscription<User | undefined>>();
     expectTypeOf(db.users.paginated(page)).toEqualTypeOf<PaginatedController<User>>();
   });
 

@@ -20,8 +20,17 @@ const LOGIN = new Date(Date.UTC(2024, 4, 6, 7, 8, 9, 10));
 async function setup(appId = "shop") {
   const client = createClient({ schema, appId });
   const users = client.database.users;
-  for (const [name, age] of [["Ada", 36], ["Bob", undefined], ["Cy", 52]] as const) {
-    await users.create({ name, age, lastLogin: name === "Bob" ? undefined : LOGIN, prefs: name === "Ada" ? { theme: "dark" } : undefined });
+  for (const [name, age] of [
+    ["Ada", 36],
+    ["Bob", undefined],
+    ["Cy", 52],
+  ] as const) {
+    await users.create({
+      name,
+      age,
+      lastLogin: name === "Bob" ? undefined : LOGIN,
+      prefs: name === "Ada" ? { theme: "dark" } : undefined,
+    });
   }
   return { client, users };
 }
@@ -29,7 +38,11 @@ async function setup(appId = "shop") {
 type Call = { data: unknown; error: unknown; loading: boolean; hasSynced: boolean };
 function recorder() {
   const calls: Call[] = [];
-  return { calls, callback: (data: unknown, error: unknown, loading: boolean, hasSynced: boolean) => calls.push({ data, error, loading, hasSynced }) };
+  return {
+    calls,
+    callback: (data: unknown, error: unknown, loading: boolean, hasSynced: boolean) =>
+      calls.push({ data, error, loading, hasSynced }),
+  };
 }
 
 const query = { fields: { name: true, age: true, lastLogin: true, prefs: true }, orderBy: ["name", "asc"] } as const;
@@ -67,7 +80,9 @@ describe("preload", () => {
       { name: "Cy", age: 52, lastLogin: LOGIN.getTime() },
     ]);
     // Nothing but plain JSON inside: JSON round-trips it unchanged.
-    expect(JSON.parse(JSON.stringify(preloaded))).toEqual(JSON.parse(JSON.stringify(JSON.parse(JSON.stringify(preloaded)))));
+    expect(JSON.parse(JSON.stringify(preloaded))).toEqual(
+      JSON.parse(JSON.stringify(JSON.parse(JSON.stringify(preloaded)))),
+    );
     expect(JSON.stringify(JSON.parse(JSON.stringify(preloaded)))).toBe(JSON.stringify(preloaded));
   });
 
@@ -106,7 +121,13 @@ describe("preload", () => {
       const states: unknown[] = [];
       pages.subscribe((state) => states.push(state));
       expect(states[0]).toBe(first);
-      expect(states[1]).toMatchObject({ data: [], currentPage: 1, estimatedTotalCount: 0, hasNext: false, loading: false });
+      expect(states[1]).toMatchObject({
+        data: [],
+        currentPage: 1,
+        estimatedTotalCount: 0,
+        hasNext: false,
+        loading: false,
+      });
       expect(states).toHaveLength(2);
     });
   }
@@ -117,10 +138,18 @@ describe("preload", () => {
     const { calls, callback } = recorder();
     const subscription = users.subscribe(preloaded, callback);
     expect(calls).toEqual([{ data: expected, error: undefined, loading: false, hasSynced: true }]);
-    expect(subscription.getCurrentState()).toEqual({ data: expected, error: undefined, loading: false, hasSynced: true });
+    expect(subscription.getCurrentState()).toEqual({
+      data: expected,
+      error: undefined,
+      loading: false,
+      hasSynced: true,
+    });
     await users.create({ name: "Dee" });
     expect(calls).toHaveLength(2);
-    expect(calls[1]!.data).toEqual([...expected, { name: "Dee", age: undefined, lastLogin: undefined, prefs: undefined }]);
+    expect(calls[1]!.data).toEqual([
+      ...expected,
+      { name: "Dee", age: undefined, lastLogin: undefined, prefs: undefined },
+    ]);
     subscription.unsubscribe();
   });
 
@@ -150,13 +179,23 @@ describe("preload", () => {
 
   it("paginated(preloaded) delivers the preloaded page first, then pages on live", async () => {
     const { users } = await setup();
-    const preloaded = (await users.preloadPaginated({ fields: { name: true }, orderBy: ["name", "asc"], pageSize: 2 })).data!;
-    expect(preloaded).toMatchObject({ kind: "paginated", page: { pageSize: 2, totalCount: 3 }, data: [{ name: "Ada" }, { name: "Bob" }] });
+    const preloaded = (await users.preloadPaginated({ fields: { name: true }, orderBy: ["name", "asc"], pageSize: 2 }))
+      .data!;
+    expect(preloaded).toMatchObject({
+      kind: "paginated",
+      page: { pageSize: 2, totalCount: 3 },
+      data: [{ name: "Ada" }, { name: "Bob" }],
+    });
     const pages = users.paginated(preloaded);
     const states: PaginatedState<{ name: string }>[] = [];
     const stop = pages.subscribe((state) => states.push(state));
     expect(states).toHaveLength(1); // the live page reads the same: no second call
-    expect(states[0]).toMatchObject({ data: [{ name: "Ada" }, { name: "Bob" }], currentPage: 1, hasNext: true, loading: false });
+    expect(states[0]).toMatchObject({
+      data: [{ name: "Ada" }, { name: "Bob" }],
+      currentPage: 1,
+      hasNext: true,
+      loading: false,
+    });
     await pages.next();
     expect(states.at(-1)).toMatchObject({ data: [{ name: "Cy" }], currentPage: 2, hasNext: false, hasPrevious: true });
     stop();
@@ -175,20 +214,126 @@ describe("preload", () => {
     };
     const cases: Array<[string, () => { error: unknown }, RegExp]> = [
       ["another app", () => other.subscribe(many, () => {}).getCurrentState(), /belongs to app "shop".*"elsewhere"/],
-      ["another collection", () => client.database.posts.subscribe(many as never, () => {}).getCurrentState(), /collection "users"/],
-      ["another kind", () => users.subscribe(one as never, () => {}).getCurrentState(), /preloadOne\(\); pass it to subscribeOne/],
+      [
+        "another collection",
+        () => client.database.posts.subscribe(many as never, () => {}).getCurrentState(),
+        /collection "users"/,
+      ],
+      [
+        "another kind",
+        () => users.subscribe(one as never, () => {}).getCurrentState(),
+        /preloadOne\(\); pass it to subscribeOne/,
+      ],
       ["a paginated preload", () => users.subscribeOne(page as never, () => {}).getCurrentState(), /preloadPaginated/],
-      ["a page to paginated", () => users.paginated(many as never).getCurrentState(), /preload\(\); pass it to subscribe\(\)/],
-      ["a date that is not a number", () => users.subscribe(tamper((c) => (c.data[0].lastLogin = "2024-05-06")), () => {}).getCurrentState(), /data\[0\]\.lastLogin/],
-      ["an unselected field", () => users.subscribe(tamper((c) => (c.data[1].secret = 1)), () => {}).getCurrentState(), /secret/],
-      ["a field outside the schema", () => users.subscribe(tamper((c) => c.query.select.push("password")), () => {}).getCurrentState(), /query/],
-      ["a changed read rule", () => users.subscribe(tamper((c) => (c.query.specs.age.type = "string")), () => {}).getCurrentState(), /query/],
-      ["an unknown operator", () => users.subscribe(tamper((c) => c.query.where.push({ field: "age", op: "like", operand: 1 })), () => {}).getCurrentState(), /query/],
-      ["a prototype key", () => users.subscribe(tamper((c) => c.query.where.push({ field: "__proto__", op: "equals", operand: 1 })), () => {}).getCurrentState(), /query/],
-      ["a malformed query", () => users.subscribe(tamper((c) => (c.query.where = 5)), () => {}).getCurrentState(), /query/],
-      ["a sync cursor", () => users.subscribe(tamper((c) => (c.cursor = "abc")), () => {}).getCurrentState(), /cursor/],
-      ["too many documents", () => users.subscribeOne(Object.assign(JSON.parse(JSON.stringify(one)), { data: [{}, {}] }), () => {}).getCurrentState(), /limit/],
-      ["bad page facts", () => users.paginated(Object.assign(JSON.parse(JSON.stringify(page)), { page: { pageSize: 0, totalCount: 3 } })).getCurrentState(), /page/],
+      [
+        "a page to paginated",
+        () => users.paginated(many as never).getCurrentState(),
+        /preload\(\); pass it to subscribe\(\)/,
+      ],
+      [
+        "a date that is not a number",
+        () =>
+          users
+            .subscribe(
+              tamper((c) => (c.data[0].lastLogin = "2024-05-06")),
+              () => {},
+            )
+            .getCurrentState(),
+        /data\[0\]\.lastLogin/,
+      ],
+      [
+        "an unselected field",
+        () =>
+          users
+            .subscribe(
+              tamper((c) => (c.data[1].secret = 1)),
+              () => {},
+            )
+            .getCurrentState(),
+        /secret/,
+      ],
+      [
+        "a field outside the schema",
+        () =>
+          users
+            .subscribe(
+              tamper((c) => c.query.select.push("password")),
+              () => {},
+            )
+            .getCurrentState(),
+        /query/,
+      ],
+      [
+        "a changed read rule",
+        () =>
+          users
+            .subscribe(
+              tamper((c) => (c.query.specs.age.type = "string")),
+              () => {},
+            )
+            .getCurrentState(),
+        /query/,
+      ],
+      [
+        "an unknown operator",
+        () =>
+          users
+            .subscribe(
+              tamper((c) => c.query.where.push({ field: "age", op: "like", operand: 1 })),
+              () => {},
+            )
+            .getCurrentState(),
+        /query/,
+      ],
+      [
+        "a prototype key",
+        () =>
+          users
+            .subscribe(
+              tamper((c) => c.query.where.push({ field: "__proto__", op: "equals", operand: 1 })),
+              () => {},
+            )
+            .getCurrentState(),
+        /query/,
+      ],
+      [
+        "a malformed query",
+        () =>
+          users
+            .subscribe(
+              tamper((c) => (c.query.where = 5)),
+              () => {},
+            )
+            .getCurrentState(),
+        /query/,
+      ],
+      [
+        "a sync cursor",
+        () =>
+          users
+            .subscribe(
+              tamper((c) => (c.cursor = "abc")),
+              () => {},
+            )
+            .getCurrentState(),
+        /cursor/,
+      ],
+      [
+        "too many documents",
+        () =>
+          users
+            .subscribeOne(Object.assign(JSON.parse(JSON.stringify(one)), { data: [{}, {}] }), () => {})
+            .getCurrentState(),
+        /limit/,
+      ],
+      [
+        "bad page facts",
+        () =>
+          users
+            .paginated(Object.assign(JSON.parse(JSON.stringify(page)), { page: { pageSize: 0, totalCount: 3 } }))
+            .getCurrentState(),
+        /page/,
+      ],
     ];
     for (const [name, run, message] of cases) {
       const { error } = run() as { error?: { code: string; message: string } };
@@ -207,7 +352,10 @@ describe("preload", () => {
       where: { lastLogin: { greaterThanOrEqual: LOGIN, in: [LOGIN, new Date(0)] } },
       orderBy: ["name", "desc"],
     } as const;
-    const preloaded = JSON.parse(JSON.stringify((await users.preload(withPosts)).data!)) as PreloadData<unknown, "many">;
+    const preloaded = JSON.parse(JSON.stringify((await users.preload(withPosts)).data!)) as PreloadData<
+      unknown,
+      "many"
+    >;
     const browser = createClient({ schema, appId: "shop" }).database.users;
     const { calls, callback } = recorder();
     browser.subscribe(preloaded, callback);
@@ -221,16 +369,23 @@ describe("preload", () => {
       hasSynced: true,
     });
     const posts = recorder();
-    const postsPreloaded = (await client.database.posts.preload({ fields: { title: true, authorId: { fields: { name: true } } } })).data!;
+    const postsPreloaded = (
+      await client.database.posts.preload({ fields: { title: true, authorId: { fields: { name: true } } } })
+    ).data!;
     client.database.posts.subscribe(structuredClone(postsPreloaded), posts.callback);
-    expect(posts.calls).toEqual([{ data: [{ title: "Notes", authorId: { name: "Ada" } }], error: undefined, loading: false, hasSynced: true }]);
+    expect(posts.calls).toEqual([
+      { data: [{ title: "Notes", authorId: { name: "Ada" } }], error: undefined, loading: false, hasSynced: true },
+    ]);
   });
 
   it("preloads filters with or and not (dates inside them too), and continues them live", async () => {
     const { users } = await setup();
     const combined = {
       fields: { name: true },
-      where: { or: [{ name: "Bob" }, { lastLogin: { greaterThanOrEqual: LOGIN }, not: { age: { lessThan: 40 } } }], name: { notEquals: "Zed" } },
+      where: {
+        or: [{ name: "Bob" }, { lastLogin: { greaterThanOrEqual: LOGIN }, not: { age: { lessThan: 40 } } }],
+        name: { notEquals: "Zed" },
+      },
       orderBy: ["name", "asc"],
     } as const;
     const preloaded = JSON.parse(JSON.stringify((await users.preload(combined)).data!)) as PreloadData<unknown, "many">;
@@ -238,10 +393,17 @@ describe("preload", () => {
     // The same client follows it: the preloaded query normalizes back to itself, and a change
     // that only the `not` reads moves a document in.
     users.subscribe(preloaded, callback);
-    expect(calls).toEqual([{ data: [{ name: "Bob" }, { name: "Cy" }], error: undefined, loading: false, hasSynced: true }]);
+    expect(calls).toEqual([
+      { data: [{ name: "Bob" }, { name: "Cy" }], error: undefined, loading: false, hasSynced: true },
+    ]);
     const ada = (await users.queryOne({ where: { name: "Ada" } })).data!;
     await users.update({ id: ada.id, fields: { age: 41 } });
-    expect(calls.at(-1)).toEqual({ data: [{ name: "Ada" }, { name: "Bob" }, { name: "Cy" }], error: undefined, loading: false, hasSynced: true });
+    expect(calls.at(-1)).toEqual({
+      data: [{ name: "Ada" }, { name: "Bob" }, { name: "Cy" }],
+      error: undefined,
+      loading: false,
+      hasSynced: true,
+    });
   });
 
   it("returns VALIDATION errors for invalid queries", async () => {
@@ -254,7 +416,9 @@ describe("preload", () => {
 
   it("accepts preloaded data typed for its documents", async () => {
     const { users } = await setup();
-    const preloaded: PreloadData<{ name: string }, "many"> = (await users.preload({ fields: { name: true }, orderBy: ["name", "asc"] })).data!;
+    const preloaded: PreloadData<{ name: string }, "many"> = (
+      await users.preload({ fields: { name: true }, orderBy: ["name", "asc"] })
+    ).data!;
     const names: string[] = [];
     users.subscribe(preloaded, (data) => names.push(...(data ?? []).map((doc) => doc.name)));
     expect(names).toEqual(["Ada", "Bob", "Cy"]);

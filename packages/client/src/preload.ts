@@ -15,7 +15,14 @@ import {
 } from "@trellis/core";
 import { parseSyncPayload, type SyncPayload } from "./sync/http.js";
 
-export { createPreloadData, isPreloadData, PRELOAD_FORMAT, type PreloadData, type PreloadKind, type PreloadPage } from "@trellis/core";
+export {
+  createPreloadData,
+  isPreloadData,
+  PRELOAD_FORMAT,
+  type PreloadData,
+  type PreloadKind,
+  type PreloadPage,
+} from "@trellis/core";
 
 /** Preloaded data read back and checked: the query, the decoded documents, page facts and where sync continues. */
 export interface ParsedPreload {
@@ -40,26 +47,49 @@ export interface ParsedPreload {
  */
 export function parsePreloadData(
   input: unknown,
-  expected: { readonly appId: string; readonly collection: string; readonly kind: PreloadKind; readonly hasServer: boolean },
+  expected: {
+    readonly appId: string;
+    readonly collection: string;
+    readonly kind: PreloadKind;
+    readonly hasServer: boolean;
+  },
   normalize: (query: unknown) => DatabaseResult<NormalizedQuery>,
 ): DatabaseResult<ParsedPreload> {
   const where = `${expected.collection}: preloaded data`;
   if (!isPreloadData(input)) return fail("VALIDATION", `${where} must come from preload(); got something else.`);
   const { kind, appId, collection, query, data, page, cursor, triples } = input as Partial<PreloadData<unknown>>;
   if (appId !== expected.appId) {
-    return fail("VALIDATION", `${where} belongs to app ${JSON.stringify(appId)}, but this client is for app ${JSON.stringify(expected.appId)}.`);
+    return fail(
+      "VALIDATION",
+      `${where} belongs to app ${JSON.stringify(appId)}, but this client is for app ${JSON.stringify(expected.appId)}.`,
+    );
   }
   if (collection !== expected.collection) {
-    return fail("VALIDATION", `${where} is for collection ${JSON.stringify(collection)}; pass it to database.${String(collection)}.`);
+    return fail(
+      "VALIDATION",
+      `${where} is for collection ${JSON.stringify(collection)}; pass it to database.${String(collection)}.`,
+    );
   }
   if (kind !== expected.kind) {
-    const by = kind === "one" ? "preloadOne" : kind === "paginated" ? "preloadPaginated" : kind === "many" ? "preload" : undefined;
-    const use = kind === "one" ? "subscribeOne" : kind === "paginated" ? "paginated" : kind === "many" ? "subscribe" : undefined;
-    return fail("VALIDATION", by === undefined ? `${where} has an unknown kind.` : `${where} was made by ${by}(); pass it to ${use}().`);
+    const by =
+      kind === "one"
+        ? "preloadOne"
+        : kind === "paginated"
+          ? "preloadPaginated"
+          : kind === "many"
+            ? "preload"
+            : undefined;
+    const use =
+      kind === "one" ? "subscribeOne" : kind === "paginated" ? "paginated" : kind === "many" ? "subscribe" : undefined;
+    return fail(
+      "VALIDATION",
+      by === undefined ? `${where} has an unknown kind.` : `${where} was made by ${by}(); pass it to ${use}().`,
+    );
   }
   let sync: SyncPayload | null = null;
   if (cursor !== null) {
-    if (!expected.hasServer) return fail("VALIDATION", `${where} has a sync cursor, but this client has no serverUrl to sync with.`);
+    if (!expected.hasServer)
+      return fail("VALIDATION", `${where} has a sync cursor, but this client has no serverUrl to sync with.`);
     const payload = parseSyncPayload({ triples, cursor }, `${where}: its cursor and triples`);
     if (payload.error) return fail("VALIDATION", payload.error.message);
     sync = payload.data;
@@ -70,9 +100,13 @@ export function parsePreloadData(
     return fail("VALIDATION", `${where} has no query for ${JSON.stringify(collection)}.`);
   }
   const canonical = renormalize(query, normalize);
-  if (canonical.error) return fail("VALIDATION", `${where} has a query this client's schema rejects: ${canonical.error.message}`);
+  if (canonical.error)
+    return fail("VALIDATION", `${where} has a query this client's schema rejects: ${canonical.error.message}`);
   if (JSON.stringify(canonical.data) !== JSON.stringify(query)) {
-    return fail("VALIDATION", `${where} has a query that does not match this client's schema; preload with the same schema.`);
+    return fail(
+      "VALIDATION",
+      `${where} has a query that does not match this client's schema; preload with the same schema.`,
+    );
   }
   let checkedPage: PreloadPage | null = null;
   if (kind === "paginated") {
@@ -88,7 +122,14 @@ export function parsePreloadData(
   if (docs.error) return fail("VALIDATION", `${where}: ${docs.error.message}`);
   const limit = canonical.data.limit ?? Infinity;
   if (docs.data.length > limit) return fail("VALIDATION", `${where} holds more documents than its query's limit.`);
-  return ok({ kind, query: canonical.data, docs: docs.data, page: checkedPage, cursor: sync?.cursor ?? null, triples: sync?.triples ?? [] });
+  return ok({
+    kind,
+    query: canonical.data,
+    docs: docs.data,
+    page: checkedPage,
+    cursor: sync?.cursor ?? null,
+    triples: sync?.triples ?? [],
+  });
 }
 
 function isCount(value: unknown): value is number {
@@ -96,7 +137,10 @@ function isCount(value: unknown): value is number {
 }
 
 /** Normalizes again the user query a normalized query stands for; malformed input is a VALIDATION error. */
-function renormalize(query: NormalizedQuery, normalize: (query: unknown) => DatabaseResult<NormalizedQuery>): DatabaseResult<NormalizedQuery> {
+function renormalize(
+  query: NormalizedQuery,
+  normalize: (query: unknown) => DatabaseResult<NormalizedQuery>,
+): DatabaseResult<NormalizedQuery> {
   try {
     return normalize(denormalize(query));
   } catch {
@@ -114,7 +158,10 @@ function denormalizeWhere(where: readonly Condition[], specs: NormalizedQuery["s
     if ("not" in condition) return { not: denormalizeWhere(condition.not, specs) };
     if ("related" in condition) {
       const { direction, link, collection, where: nested, specs: nestedSpecs } = condition.related;
-      const filter = { where: denormalizeWhere(nested, nestedSpecs), ...(direction === "reverse" ? { via: link } : {}) };
+      const filter = {
+        where: denormalizeWhere(nested, nestedSpecs),
+        ...(direction === "reverse" ? { via: link } : {}),
+      };
       return { [safeKey(direction === "forward" ? link : collection)]: filter };
     }
     const { field, op, operand } = condition;
@@ -127,7 +174,8 @@ function denormalizeWhere(where: readonly Condition[], specs: NormalizedQuery["s
   if (where.some((condition) => !isFieldCondition(condition))) return { and: where.map(one) };
   const grouped: Record<string, Record<string, unknown>> = {};
   for (const condition of where) {
-    for (const [field, filter] of Object.entries(one(condition)) as Array<[string, Record<string, unknown>]>) Object.assign((grouped[field] ??= {}), filter);
+    for (const [field, filter] of Object.entries(one(condition)) as Array<[string, Record<string, unknown>]>)
+      Object.assign((grouped[field] ??= {}), filter);
   }
   return grouped;
 }
@@ -141,7 +189,10 @@ function denormalize(query: NormalizedQuery): Record<string, unknown> {
   const fields: Record<string, unknown> = {};
   for (const field of Object.keys(query.specs)) fields[safeKey(field)] = query.select.includes(field);
   for (const relation of query.relations ?? []) {
-    fields[safeKey(relation.name)] = { ...denormalize(relation.query), ...(relation.direction === "reverse" ? { via: relation.link } : {}) };
+    fields[safeKey(relation.name)] = {
+      ...denormalize(relation.query),
+      ...(relation.direction === "reverse" ? { via: relation.link } : {}),
+    };
   }
   return {
     fields,

@@ -18,10 +18,19 @@ import { allOnline, FAST_RECONNECT, waitFor } from "./testing/live-server.js";
 
 const DOCS = fileURLToPath(new URL("../../../docs/", import.meta.url));
 const CLI = fileURLToPath(new URL("../../server/dist/cli.js", import.meta.url));
-const STAND_INS = { serverUrls: ["http://127.0.0.1:8787", "https://sync.example.com"], exampleIds: ["Qd3w8y0jZxk1HqVc", "V2sH1kq0bX8nYt3a"] };
+const STAND_INS = {
+  serverUrls: ["http://127.0.0.1:8787", "https://sync.example.com"],
+  exampleIds: ["Qd3w8y0jZxk1HqVc", "V2sH1kq0bX8nYt3a"],
+};
 
 const schema = createSchema({
-  entities: { todos: { text: t.string({ fallback: "" }), done: t.boolean({ fallback: false }), dueAt: t.date({ optional: true }) } },
+  entities: {
+    todos: {
+      text: t.string({ fallback: "" }),
+      done: t.boolean({ fallback: false }),
+      dueAt: t.date({ optional: true }),
+    },
+  },
 });
 type Todo = { readonly text: string };
 
@@ -71,9 +80,17 @@ describe("docs/getting-started.md, “Going to production”", () => {
     expect(serviceKey).toBeDefined();
     const serverUrl = session.url!;
     const jwtSecret = new TextEncoder().encode(await session.variable("TRELLIS_JWT_SECRET"));
-    const tokenOf = (userId: string) => () => new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject(userId).setExpirationTime("1h").sign(jwtSecret);
+    const tokenOf = (userId: string) => () =>
+      new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject(userId).setExpirationTime("1h").sign(jwtSecret);
     const connect = (userId: string, app = appId) => {
-      const client = createClient({ schema, serverUrl, appId: app, userId, auth: { getToken: tokenOf(userId) }, reconnect: FAST_RECONNECT });
+      const client = createClient({
+        schema,
+        serverUrl,
+        appId: app,
+        userId,
+        auth: { getToken: tokenOf(userId) },
+        reconnect: FAST_RECONNECT,
+      });
       clients.push(client);
       return client;
     };
@@ -101,7 +118,11 @@ describe("docs/getting-started.md, “Going to production”", () => {
     expect(welcome.error).toBeUndefined();
     await waitFor(() => onAnotherDevice.todos?.length === 2, "the welcome todo on alice's device");
     expect(onAnotherDevice.todos!.map((todo) => todo.text)).toEqual(["Welcome!", "alice's"]);
-    expect((await admin.database.todos.query({ orderBy: ["text", "asc"] })).data?.map((todo) => todo.text)).toEqual(["Welcome!", "alice's", "bob's"]);
+    expect((await admin.database.todos.query({ orderBy: ["text", "asc"] })).data?.map((todo) => todo.text)).toEqual([
+      "Welcome!",
+      "alice's",
+      "bob's",
+    ]);
     expect((await admin.asUser("bob").database.todos.query({})).data?.map((todo) => todo.text)).toEqual(["bob's"]);
 
     // Only the created app is served.
@@ -117,7 +138,9 @@ describe("docs/admin.md", () => {
   const start = () => fencedBlocks(text().slice(0, text().indexOf("\n## ")), "sh");
   const blocksOf = (heading: string) => fencedBlocks(markdownSection(text(), heading), "sh");
   // admin.md shows the rules a step prints but not its rules.json: this one matches them.
-  const files = { "rules.json": JSON.stringify({ todos: { read: { ownerId: "$user.id" }, create: { ownerId: "$user.id" } } }) };
+  const files = {
+    "rules.json": JSON.stringify({ todos: { read: { ownerId: "$user.id" }, create: { ownerId: "$user.id" } } }),
+  };
   const env = { TRELLIS_JWT_SECRET: "a-jwt-secret-for-the-admin-guide" };
 
   it("creates an app with curl, sets its rules, creates, lists and revokes a service key", async () => {
@@ -128,18 +151,38 @@ describe("docs/admin.md", () => {
 
     const appId = session.ids.get("Qd3w8y0jZxk1HqVc")!;
     const adminSecret = await session.variable("TRELLIS_ADMIN_SECRET");
-    const answer = await fetch(`${session.url}/v1/admin/apps/${appId}/permissions`, { headers: { authorization: `Bearer ${adminSecret}` } });
+    const answer = await fetch(`${session.url}/v1/admin/apps/${appId}/permissions`, {
+      headers: { authorization: `Bearer ${adminSecret}` },
+    });
     // `permissions clear` ran last: the app follows the server's --permissions again.
     expect(await answer.json()).toEqual({ appId, source: "server", rules: null });
-    const keyList = await fetch(`${session.url}/v1/admin/apps/${appId}/keys`, { headers: { authorization: `Bearer ${adminSecret}` } });
+    const keyList = await fetch(`${session.url}/v1/admin/apps/${appId}/keys`, {
+      headers: { authorization: `Bearer ${adminSecret}` },
+    });
     expect(await keyList.json()).toEqual({ keys: [] });
 
     // Browsing its data: three of alice's todos, the first page of two as the doc shows it.
     const jwtSecret = new TextEncoder().encode(env.TRELLIS_JWT_SECRET);
-    const todos = createSchema({ entities: { todos: { title: t.string({ fallback: "" }), done: t.boolean({ fallback: false }), ownerId: t.string({ fallback: "" }) } } });
-    const token = () => new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("alice").setExpirationTime("1h").sign(jwtSecret);
-    const alice = createClient({ schema: todos, serverUrl: session.url!, appId, auth: { getToken: token }, reconnect: FAST_RECONNECT });
-    for (let each = 0; each < 3; each++) await alice.database.todos.create({ title: "Buy milk", done: false, ownerId: "alice" });
+    const todos = createSchema({
+      entities: {
+        todos: {
+          title: t.string({ fallback: "" }),
+          done: t.boolean({ fallback: false }),
+          ownerId: t.string({ fallback: "" }),
+        },
+      },
+    });
+    const token = () =>
+      new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("alice").setExpirationTime("1h").sign(jwtSecret);
+    const alice = createClient({
+      schema: todos,
+      serverUrl: session.url!,
+      appId,
+      auth: { getToken: token },
+      reconnect: FAST_RECONNECT,
+    });
+    for (let each = 0; each < 3; each++)
+      await alice.database.todos.create({ title: "Buy milk", done: false, ownerId: "alice" });
     await allOnline([alice]);
     await alice.close();
     const [page] = await runBlocks(session, blocksOf("Browsing an app's data"));

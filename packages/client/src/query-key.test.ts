@@ -4,7 +4,9 @@ import { queryKey } from "./query-key.js";
 
 describe("queryKey", () => {
   it("gives equal queries equal keys, whatever their identity", () => {
-    expect(queryKey({ where: { done: false }, orderBy: ["title", "asc"] })).toBe(queryKey({ where: { done: false }, orderBy: ["title", "asc"] }));
+    expect(queryKey({ where: { done: false }, orderBy: ["title", "asc"] })).toBe(
+      queryKey({ where: { done: false }, orderBy: ["title", "asc"] }),
+    );
     expect(queryKey(undefined)).toBe(queryKey({}));
     expect(queryKey({ where: { done: false, title: undefined } })).toBe(queryKey({ where: { done: false } }));
   });

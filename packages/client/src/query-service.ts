@@ -26,7 +26,14 @@ import { LOCAL_SYNC, type QuerySync, syncedAggregateQuery } from "./sync/query-s
 import type { SyncedQuery } from "./sync/synced-queries.js";
 import type { WarmViews } from "./persistence/warm-views.js";
 import type { SubscribeCallback, Subscription, SubscriptionState } from "./types.js";
-import { createPreloadData, isPreloadData, type ParsedPreload, parsePreloadData, type PreloadData, type PreloadKind } from "./preload.js";
+import {
+  createPreloadData,
+  isPreloadData,
+  type ParsedPreload,
+  parsePreloadData,
+  type PreloadData,
+  type PreloadKind,
+} from "./preload.js";
 
 /** A live view and the sync of the query behind it: released together. */
 interface Followed {
@@ -87,7 +94,11 @@ export class QueryService {
    * a server, the server answers it (its documents are applied locally first) and the data
    * carries the server's triples and cursor.
    */
-  async preload(collection: string, input: unknown, kind: "many" | "one"): Promise<DatabaseResult<PreloadData<ResultDoc>>> {
+  async preload(
+    collection: string,
+    input: unknown,
+    kind: "many" | "one",
+  ): Promise<DatabaseResult<PreloadData<ResultDoc>>> {
     const one = kind === "one" ? firstOf(input) : input;
     const query = this.normalize(collection, one);
     if (query.error) return query;
@@ -109,11 +120,19 @@ export class QueryService {
     return parsed;
   }
 
-  subscribe(collection: string, input: unknown, callback: SubscribeCallback<readonly ResultDoc[]>): Subscription<readonly ResultDoc[]> {
+  subscribe(
+    collection: string,
+    input: unknown,
+    callback: SubscribeCallback<readonly ResultDoc[]>,
+  ): Subscription<readonly ResultDoc[]> {
     return this.follow(collection, input, callback, (live) => live);
   }
 
-  subscribeOne(collection: string, input: unknown, callback: SubscribeCallback<ResultDoc | undefined>): Subscription<ResultDoc | undefined> {
+  subscribeOne(
+    collection: string,
+    input: unknown,
+    callback: SubscribeCallback<ResultDoc | undefined>,
+  ): Subscription<ResultDoc | undefined> {
     const one = isPreloadData(input) ? input : firstOf(input);
     // A computed over the live result: the callback runs only when the first document changes.
     return this.follow(collection, one, callback, (live) => computed(() => live.value[0]), "one");
@@ -126,14 +145,20 @@ export class QueryService {
     derive: (result: ReadonlySignal<readonly ResultDoc[]>) => ReadonlySignal<T>,
     kind: "many" | "one" = "many",
   ): Subscription<T> {
-    if (typeof callback !== "function") throw new TypeError(`${collection}.subscribe: the second argument must be a callback.`);
+    if (typeof callback !== "function")
+      throw new TypeError(`${collection}.subscribe: the second argument must be a callback.`);
     const preloaded = this.parsePreloaded(collection, input, kind);
     const followed: DatabaseResult<Followed> =
       preloaded === undefined
         ? this.acquire(collection, input)
         : preloaded.error
           ? preloaded
-          : costly(() => ok({ view: this.registry.acquire(preloaded.data.query), synced: this.sync.follow(preloaded.data.query, preloaded.data.cursor) }));
+          : costly(() =>
+              ok({
+                view: this.registry.acquire(preloaded.data.query),
+                synced: this.sync.follow(preloaded.data.query, preloaded.data.cursor),
+              }),
+            );
     if (followed.error) {
       const state: SubscriptionState<T> = { data: undefined, error: followed.error, loading: false, hasSynced: false };
       deliver(callback, state);
@@ -145,7 +170,8 @@ export class QueryService {
     let state: SubscriptionState<T> = { data: undefined, error: undefined, loading: true, hasSynced: false };
     // Preloaded input: the first call carries the preloaded data as is; the live result follows
     // only if it reads differently.
-    const initial = preloaded?.data === undefined ? undefined : kind === "one" ? preloaded.data.docs[0] : preloaded.data.docs;
+    const initial =
+      preloaded?.data === undefined ? undefined : kind === "one" ? preloaded.data.docs[0] : preloaded.data.docs;
     let hasDelivered = false;
     if (preloaded?.data !== undefined) {
       state = { data: initial as T, error: undefined, loading: false, hasSynced: true };
@@ -166,10 +192,12 @@ export class QueryService {
       const hasSynced = preloaded?.data !== undefined || synced.hasSynced.value;
       // A result that became too costly keeps its last data and reports why it stopped following.
       const failure = "failure" in view ? view.failure.value : undefined;
-      const isPreloaded = isFirstResult && preloaded?.data !== undefined && failure === undefined && sameResult(initial, value);
+      const isPreloaded =
+        isFirstResult && preloaded?.data !== undefined && failure === undefined && sameResult(initial, value);
       isFirstResult = false;
       if (isPreloaded) return;
-      const error = failure === undefined ? undefined : new DatabaseError(failure.code, failure.message, { ...failure.details });
+      const error =
+        failure === undefined ? undefined : new DatabaseError(failure.code, failure.message, { ...failure.details });
       // Only the flag turned (the server's answer changed nothing here): same data, one more call.
       state = { data: value, error, loading: false, hasSynced };
       untracked(() => deliver(callback, state));
@@ -192,10 +220,15 @@ export class QueryService {
     if (isAggregateQuery(input)) {
       const query = this.normalizeAggregate(collection, input);
       if (query.error) return query;
-      return ok({ view: acquireLiveAggregate(this.registry, this.store, query.data), synced: this.sync.follow(syncedAggregateQuery(query.data)) });
+      return ok({
+        view: acquireLiveAggregate(this.registry, this.store, query.data),
+        synced: this.sync.follow(syncedAggregateQuery(query.data)),
+      });
     }
     const query = this.normalize(collection, input);
-    return query.error ? query : costly(() => ok({ view: this.registry.acquire(query.data), synced: this.sync.follow(query.data) }));
+    return query.error
+      ? query
+      : costly(() => ok({ view: this.registry.acquire(query.data), synced: this.sync.follow(query.data) }));
   }
 
   /** What to sync for a query: itself, or the documents an aggregate aggregates. */

@@ -1,7 +1,16 @@
 import { createSchema, t } from "@trellis/core";
 import { expect, it } from "vitest";
 import { createClient } from "./index.js";
-import { copyResult, createRandom, sameResult, seedOf, type LooseCallback as Callback, type LooseCollection, type LooseDoc, type LooseBatch as KitBatch } from "./testing/fuzz-kit.js";
+import {
+  copyResult,
+  createRandom,
+  sameResult,
+  seedOf,
+  type LooseCallback as Callback,
+  type LooseCollection,
+  type LooseDoc,
+  type LooseBatch as KitBatch,
+} from "./testing/fuzz-kit.js";
 
 /**
  * Model test of live relations and aggregates: random subscriptions with relations (forward
@@ -20,7 +29,11 @@ const WRITES = 3_000;
 
 const schema = createSchema({
   entities: {
-    users: { name: t.string({ fallback: "" }), age: t.number({ optional: true }), active: t.boolean({ fallback: false }) },
+    users: {
+      name: t.string({ fallback: "" }),
+      age: t.number({ optional: true }),
+      active: t.boolean({ fallback: false }),
+    },
     tags: { label: t.string({ fallback: "" }), weight: t.number({ fallback: 0 }) },
     posts: {
       title: t.string({ fallback: "" }),
@@ -68,12 +81,29 @@ const FIELDS: Record<Collection, Record<string, "string" | "number" | "boolean" 
     tagIds: "refMany",
     updatedAt: "date",
   },
-  comments: { id: "string", text: "string", votes: "number", postId: "ref", authorId: "ref", replyTo: "ref", createdAt: "date" },
+  comments: {
+    id: "string",
+    text: "string",
+    votes: "number",
+    postId: "ref",
+    authorId: "ref",
+    replyTo: "ref",
+    createdAt: "date",
+  },
 };
-const TARGET: Record<string, Collection> = { authorId: "users", editorId: "users", tagIds: "tags", postId: "posts", replyTo: "comments" };
+const TARGET: Record<string, Collection> = {
+  authorId: "users",
+  editorId: "users",
+  tagIds: "tags",
+  postId: "posts",
+  replyTo: "comments",
+};
 
 /** Relations each collection can select: forward through its own refs, reverse through others'. */
-const RELATIONS: Record<Collection, ReadonlyArray<{ name: string; to: Collection; kind: string; vias?: readonly string[] }>> = {
+const RELATIONS: Record<
+  Collection,
+  ReadonlyArray<{ name: string; to: Collection; kind: string; vias?: readonly string[] }>
+> = {
   users: [
     { name: "posts", to: "posts", kind: "reverse", vias: ["authorId", "editorId"] },
     { name: "comments", to: "comments", kind: "reverse", vias: ["authorId"] },
@@ -135,11 +165,13 @@ it(`keeps ${RELATION_SUBSCRIPTIONS} relation and ${AGGREGATE_SUBSCRIPTIONS} aggr
         return [...new Set(Array.from({ length: random.int(4) }, () => someId("tags")))];
     }
   };
-  const writable = (collection: Collection) => Object.keys(FIELDS[collection]).filter((field) => !["id", "createdAt", "updatedAt"].includes(field));
+  const writable = (collection: Collection) =>
+    Object.keys(FIELDS[collection]).filter((field) => !["id", "createdAt", "updatedAt"].includes(field));
   const OPTIONAL = new Set(["age", "due", "authorId", "editorId", "tagIds", "votes", "postId", "replyTo"]);
   const randomCreate = (collection: Collection): Doc => {
     const fields: Doc = {};
-    for (const field of writable(collection)) if (!OPTIONAL.has(field) || random.chance(0.75)) fields[field] = valueOf(collection, field);
+    for (const field of writable(collection))
+      if (!OPTIONAL.has(field) || random.chance(0.75)) fields[field] = valueOf(collection, field);
     return fields;
   };
   const randomPartial = (collection: Collection): Doc => {
@@ -155,7 +187,10 @@ it(`keeps ${RELATION_SUBSCRIPTIONS} relation and ${AGGREGATE_SUBSCRIPTIONS} aggr
   };
   const randomUpdater = (collection: Collection): ((previous: Doc) => Doc) => {
     const updaters: Record<Collection, Array<(previous: Doc) => Doc>> = {
-      users: [(p) => ({ active: !(p.active as boolean) }), (p) => ({ age: p.age === undefined ? 0 : (p.age as number) + 1 })],
+      users: [
+        (p) => ({ active: !(p.active as boolean) }),
+        (p) => ({ age: p.age === undefined ? 0 : (p.age as number) + 1 }),
+      ],
       tags: [(p) => ({ weight: (p.weight as number) + 1 }), (p) => ({ label: `${p.label as string}a`.slice(-2) })],
       posts: [
         (p) => ({ tagIds: [...(p.tagIds as string[]), someId("tags")] }),
@@ -164,7 +199,10 @@ it(`keeps ${RELATION_SUBSCRIPTIONS} relation and ${AGGREGATE_SUBSCRIPTIONS} aggr
         (p) => ({ authorId: p.editorId, editorId: p.authorId }),
         (p) => ({ score: p.score }), // writes the same value
       ],
-      comments: [(p) => ({ votes: p.votes === undefined ? 1 : undefined }), (p) => ({ replyTo: p.id === p.replyTo ? undefined : p.id })],
+      comments: [
+        (p) => ({ votes: p.votes === undefined ? 1 : undefined }),
+        (p) => ({ replyTo: p.id === p.replyTo ? undefined : p.id }),
+      ],
     };
     return random.pick(updaters[collection]);
   };
@@ -173,7 +211,8 @@ it(`keeps ${RELATION_SUBSCRIPTIONS} relation and ${AGGREGATE_SUBSCRIPTIONS} aggr
 
   const conditionOf = (collection: Collection, field: string): unknown => {
     const kind = FIELDS[collection][field]!;
-    const operand = () => (kind === "refMany" ? someId("tags") : field === "id" ? someId(collection) : valueOf(collection, field));
+    const operand = () =>
+      kind === "refMany" ? someId("tags") : field === "id" ? someId(collection) : valueOf(collection, field);
     const ops = ["equals", "notEquals", "in", "notIn", "isDefined", "isUndefined"];
     if (kind !== "refMany" && kind !== "boolean") ops.push("greaterThan", "lessThanOrEqual");
     if (kind === "string" || kind === "ref") ops.push("startsWith", "contains");
@@ -196,13 +235,17 @@ it(`keeps ${RELATION_SUBSCRIPTIONS} relation and ${AGGREGATE_SUBSCRIPTIONS} aggr
   };
   const randomOrderBy = (collection: Collection): unknown => {
     const sortable = Object.keys(FIELDS[collection]).filter((field) => FIELDS[collection][field] !== "refMany");
-    const tuples = Array.from({ length: 1 + random.int(2) }, () => [random.pick(sortable), random.pick(["asc", "desc"])]);
+    const tuples = Array.from({ length: 1 + random.int(2) }, () => [
+      random.pick(sortable),
+      random.pick(["asc", "desc"]),
+    ]);
     return tuples.length === 1 && random.chance(0.5) ? tuples[0] : tuples;
   };
   const kinds: Record<string, number> = {};
   const relationQuery = (collection: Collection, depth: number, isMany: boolean): Doc => {
     const fields: Doc = {};
-    const count = depth === 0 ? 1 + random.int(2) : depth === 1 ? (random.chance(0.45) ? 1 : 0) : random.chance(0.1) ? 1 : 0;
+    const count =
+      depth === 0 ? 1 + random.int(2) : depth === 1 ? (random.chance(0.45) ? 1 : 0) : random.chance(0.1) ? 1 : 0;
     for (let i = 0; i < count; i++) {
       const relation = random.pick(RELATIONS[collection]);
       const nested = relationQuery(relation.to, depth + 1, relation.kind !== "forward");
@@ -211,7 +254,8 @@ it(`keeps ${RELATION_SUBSCRIPTIONS} relation and ${AGGREGATE_SUBSCRIPTIONS} aggr
       fields[relation.name] = nested;
       kinds[`${relation.kind} at depth ${depth + 1}`] = (kinds[`${relation.kind} at depth ${depth + 1}`] ?? 0) + 1;
     }
-    for (const field of Object.keys(FIELDS[collection])) if (!(field in fields) && random.chance(0.3)) fields[field] = true;
+    for (const field of Object.keys(FIELDS[collection]))
+      if (!(field in fields) && random.chance(0.3)) fields[field] = true;
     const query: Doc = { fields };
     const where = randomWhere(collection, depth === 0 ? 2 : 1);
     if (where !== undefined) query.where = where;
@@ -226,11 +270,21 @@ it(`keeps ${RELATION_SUBSCRIPTIONS} relation and ${AGGREGATE_SUBSCRIPTIONS} aggr
     const aggregations: Doc = { n: { count: "*" } };
     for (let i = random.int(4); i > 0; i--) {
       const fn = random.pick(["count", "sum", "avg", "min", "max"]);
-      const candidates = fn === "count" ? of(["string", "number", "boolean", "date", "ref", "refMany"]) : fn === "sum" || fn === "avg" ? of(["number"]) : of(["number", "string", "date", "ref"]);
+      const candidates =
+        fn === "count"
+          ? of(["string", "number", "boolean", "date", "ref", "refMany"])
+          : fn === "sum" || fn === "avg"
+            ? of(["number"])
+            : of(["number", "string", "date", "ref"]);
       aggregations[`${fn}${i}`] = { [fn]: random.pick(candidates) };
     }
     const query: Doc = { aggregations };
-    if (random.chance(0.6)) query.groupBy = [...new Set(Array.from({ length: 1 + random.int(2) }, () => random.pick(of(["string", "boolean", "ref", "number"]))))];
+    if (random.chance(0.6))
+      query.groupBy = [
+        ...new Set(
+          Array.from({ length: 1 + random.int(2) }, () => random.pick(of(["string", "boolean", "ref", "number"]))),
+        ),
+      ];
     const where = randomWhere(collection, 1);
     if (where !== undefined) query.where = where;
     if (random.chance(0.5)) {
@@ -261,9 +315,11 @@ it(`keeps ${RELATION_SUBSCRIPTIONS} relation and ${AGGREGATE_SUBSCRIPTIONS} aggr
     const sub = { index, collection, query, isOne, calls: 0, callsThisWrite: 0, isActive: true } as Sub;
     const callback: Callback = (data, error, loading) => {
       if (!sub.isActive) problems.push(`sub ${index} called after unsubscribe`);
-      if (error !== undefined || loading) problems.push(`sub ${index} got error=${JSON.stringify(error)} loading=${loading}`);
+      if (error !== undefined || loading)
+        problems.push(`sub ${index} got error=${JSON.stringify(error)} loading=${loading}`);
       const snapshot = copyResult(data);
-      if (sub.calls > 0 && sameResult(snapshot, sub.last)) problems.push(`sub ${index} called again with an unchanged result ${JSON.stringify(snapshot)}`);
+      if (sub.calls > 0 && sameResult(snapshot, sub.last))
+        problems.push(`sub ${index} called again with an unchanged result ${JSON.stringify(snapshot)}`);
       sub.delivered = data;
       sub.last = snapshot;
       sub.calls++;
@@ -280,7 +336,8 @@ it(`keeps ${RELATION_SUBSCRIPTIONS} relation and ${AGGREGATE_SUBSCRIPTIONS} aggr
   const fail = (message: string): never => {
     throw new Error(`[SEED=${SEED}] write #${step} (${description}): ${message}`);
   };
-  const describeSub = (sub: Sub) => `sub ${sub.index} (${sub.collection}.${sub.isOne ? "subscribeOne" : "subscribe"} ${JSON.stringify(sub.query)})`;
+  const describeSub = (sub: Sub) =>
+    `sub ${sub.index} (${sub.collection}.${sub.isOne ? "subscribeOne" : "subscribe"} ${JSON.stringify(sub.query)})`;
 
   const check = async () => {
     if (problems.length > 0) fail(problems.slice(0, 5).join("; "));
@@ -290,10 +347,13 @@ it(`keeps ${RELATION_SUBSCRIPTIONS} relation and ${AGGREGATE_SUBSCRIPTIONS} aggr
       const fresh = await (sub.isOne ? db[sub.collection].queryOne(sub.query) : db[sub.collection].query(sub.query));
       if (fresh.error) fail(`${describeSub(sub)}: the query failed: ${fresh.error.message}`);
       if (!sameResult(sub.last, fresh.data)) {
-        expect(sub.last, `[SEED=${SEED}] write #${step} (${description}): ${describeSub(sub)} is stale`).toEqual(fresh.data);
+        expect(sub.last, `[SEED=${SEED}] write #${step} (${description}): ${describeSub(sub)} is stale`).toEqual(
+          fresh.data,
+        );
         fail(`${describeSub(sub)} is stale`); // toEqual is looser (it ignores undefined keys); stay strict
       }
-      if (sub.handle.getCurrentState().data !== sub.delivered) fail(`${describeSub(sub)}: getCurrentState is not the last delivery`);
+      if (sub.handle.getCurrentState().data !== sub.delivered)
+        fail(`${describeSub(sub)}: getCurrentState is not the last delivery`);
     }
   };
   const refreshLive = async () => {
@@ -319,12 +379,14 @@ it(`keeps ${RELATION_SUBSCRIPTIONS} relation and ${AGGREGATE_SUBSCRIPTIONS} aggr
       return open(index, collection, query, random.chance(0.15));
     }
     // Some repeat an earlier query, so live queries are shared between callbacks.
-    const earlier = subs.length > 0 && random.chance(0.1) ? random.pick(subs.slice(0, RELATION_SUBSCRIPTIONS)) : undefined;
+    const earlier =
+      subs.length > 0 && random.chance(0.1) ? random.pick(subs.slice(0, RELATION_SUBSCRIPTIONS)) : undefined;
     const collection = earlier?.collection ?? random.pick(COLLECTIONS);
     const query = earlier !== undefined ? structuredClone(earlier.query) : relationQuery(collection, 0, true);
     return open(index, collection, query, random.chance(0.15));
   };
-  for (let i = 0; i < RELATION_SUBSCRIPTIONS + AGGREGATE_SUBSCRIPTIONS; i++) subs.push(newSub(i, i >= RELATION_SUBSCRIPTIONS));
+  for (let i = 0; i < RELATION_SUBSCRIPTIONS + AGGREGATE_SUBSCRIPTIONS; i++)
+    subs.push(newSub(i, i >= RELATION_SUBSCRIPTIONS));
   await check();
   let nextIndex = subs.length;
 
@@ -340,8 +402,22 @@ it(`keeps ${RELATION_SUBSCRIPTIONS} relation and ${AGGREGATE_SUBSCRIPTIONS} aggr
         subs[at] = newSub(nextIndex++, at >= RELATION_SUBSCRIPTIONS);
       }
     }
-    const sizes: Record<Collection, [number, number]> = { users: [5, 14], tags: [4, 10], posts: [20, 45], comments: [25, 60] };
-    const collection = random.pick<Collection>(["users", "tags", "posts", "posts", "posts", "comments", "comments", "comments"]);
+    const sizes: Record<Collection, [number, number]> = {
+      users: [5, 14],
+      tags: [4, 10],
+      posts: [20, 45],
+      comments: [25, 60],
+    };
+    const collection = random.pick<Collection>([
+      "users",
+      "tags",
+      "posts",
+      "posts",
+      "posts",
+      "comments",
+      "comments",
+      "comments",
+    ]);
     const [low, high] = sizes[collection];
     const size = live[collection].length;
     const kind =
@@ -349,11 +425,24 @@ it(`keeps ${RELATION_SUBSCRIPTIONS} relation and ${AGGREGATE_SUBSCRIPTIONS} aggr
         ? "create"
         : size > high && random.chance(0.5)
           ? "delete"
-          : random.pick(["create", "update", "update", "update", "updateFn", "replace", "delete", "updateMany", "deleteMany", "batch", "batch"]);
+          : random.pick([
+              "create",
+              "update",
+              "update",
+              "update",
+              "updateFn",
+              "replace",
+              "delete",
+              "updateMany",
+              "deleteMany",
+              "batch",
+              "batch",
+            ]);
     counts[`${collection} ${kind}`] = (counts[`${collection} ${kind}`] ?? 0) + 1;
     const api = db[collection];
     const tolerate = (error: { code: string; message: string } | undefined, id?: string) => {
-      if (error !== undefined && !(error.code === "NOT_FOUND" && id !== undefined && !live[collection].includes(id))) fail(error.message);
+      if (error !== undefined && !(error.code === "NOT_FOUND" && id !== undefined && !live[collection].includes(id)))
+        fail(error.message);
     };
     switch (kind) {
       case "create": {
@@ -393,17 +482,24 @@ it(`keeps ${RELATION_SUBSCRIPTIONS} relation and ${AGGREGATE_SUBSCRIPTIONS} aggr
       }
       case "updateMany": {
         // Often "re-point every document linked to X".
-        const refs = Object.keys(FIELDS[collection]).filter((field) => field in TARGET && FIELDS[collection][field] === "ref");
+        const refs = Object.keys(FIELDS[collection]).filter(
+          (field) => field in TARGET && FIELDS[collection][field] === "ref",
+        );
         const field = refs.length > 0 && random.chance(0.6) ? random.pick(refs) : undefined;
         const where = field !== undefined ? { [field]: someId(TARGET[field]!) } : (randomWhere(collection, 1) ?? {});
-        const fields = field !== undefined ? { [field]: random.chance(0.2) ? undefined : someId(TARGET[field]!) } : randomPartial(collection);
+        const fields =
+          field !== undefined
+            ? { [field]: random.chance(0.2) ? undefined : someId(TARGET[field]!) }
+            : randomPartial(collection);
         description = `${collection}.updateMany ${JSON.stringify(where)} ${JSON.stringify(fields)}`;
         tolerate((await api.updateMany({ where, fields })).error);
         break;
       }
       case "deleteMany": {
         // Two conditions keep most deletions small.
-        const names = Object.keys(FIELDS[collection]).filter((field) => FIELDS[collection][field] !== "refMany" && field !== "updatedAt");
+        const names = Object.keys(FIELDS[collection]).filter(
+          (field) => FIELDS[collection][field] !== "refMany" && field !== "updatedAt",
+        );
         const field = random.pick(names);
         const where = { [field]: conditionOf(collection, field), id: { in: [someId(collection), someId(collection)] } };
         description = `${collection}.deleteMany ${JSON.stringify(where)}`;
@@ -427,13 +523,15 @@ it(`keeps ${RELATION_SUBSCRIPTIONS} relation and ${AGGREGATE_SUBSCRIPTIONS} aggr
         const result = await batch.execute(ops);
         if (result.error) fail(result.error.message);
         for (const [i, each] of result.data!.entries()) {
-          if (each.error !== undefined && each.error.code !== "NOT_FOUND") fail(`batch op ${i} failed: ${JSON.stringify(each.error)}`);
+          if (each.error !== undefined && each.error.code !== "NOT_FOUND")
+            fail(`batch op ${i} failed: ${JSON.stringify(each.error)}`);
         }
         break;
       }
     }
     await refreshLive();
-    for (const each of COLLECTIONS) for (const id of live[each]) if (!created[each].includes(id)) created[each].push(id);
+    for (const each of COLLECTIONS)
+      for (const id of live[each]) if (!created[each].includes(id)) created[each].push(id);
     await check();
   }
 
@@ -445,7 +543,10 @@ it(`keeps ${RELATION_SUBSCRIPTIONS} relation and ${AGGREGATE_SUBSCRIPTIONS} aggr
   for (const shape of ["forward", "forward refMany", "reverse", "reverse via refMany"]) {
     expect(kinds[`${shape} at depth 1`], `[SEED=${SEED}] ${shape} relations`).toBeGreaterThan(0);
   }
-  expect(Object.keys(kinds).filter((key) => key.endsWith("depth 2")).length, `[SEED=${SEED}] two-level shapes`).toBeGreaterThan(2);
+  expect(
+    Object.keys(kinds).filter((key) => key.endsWith("depth 2")).length,
+    `[SEED=${SEED}] two-level shapes`,
+  ).toBeGreaterThan(2);
   expect(Object.keys(counts).length, `[SEED=${SEED}] write kinds`).toBeGreaterThanOrEqual(30);
   await client.close();
 }, 120_000); // about 20 s alone; the margin is for a busy machine, not a timing assertion

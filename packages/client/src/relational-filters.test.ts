@@ -10,7 +10,12 @@ import { createClient } from "./index.js";
 const schema = createSchema({
   entities: {
     users: { name: t.string({ fallback: "" }), isAdult: t.boolean({ fallback: false }) },
-    posts: { title: t.string({ fallback: "" }), published: t.boolean({ fallback: false }), authorId: t.ref("users"), tagIds: t.refMany("tags") },
+    posts: {
+      title: t.string({ fallback: "" }),
+      published: t.boolean({ fallback: false }),
+      authorId: t.ref("users"),
+      tagIds: t.refMany("tags"),
+    },
     tags: { name: t.string({ fallback: "" }) },
   },
 });
@@ -42,9 +47,12 @@ describe("docs/queries.md, filtering through relations", () => {
     expect(authors.map((user) => user.name)).toEqual(["Ada"]);
 
     const seen: string[][] = [];
-    posts.subscribe({ fields: { title: true }, where: { authorId: { where: { isAdult: true } } }, orderBy: ["title", "asc"] }, (data) => {
-      if (data !== undefined) seen.push(data.map((post) => post.title));
-    });
+    posts.subscribe(
+      { fields: { title: true }, where: { authorId: { where: { isAdult: true } } }, orderBy: ["title", "asc"] },
+      (data) => {
+        if (data !== undefined) seen.push(data.map((post) => post.title));
+      },
+    );
     await users.update({ id: kid.id, fields: { isAdult: true } });
     expect(seen.at(-1)).toEqual(["adult news", "adult, untagged", "kid news"]);
   });

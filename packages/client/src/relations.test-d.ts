@@ -14,12 +14,21 @@ const db = createClient({ schema }).database;
 describe("relation result types", () => {
   it("types a forward ref as a document or undefined", async () => {
     const { data } = await db.posts.query({ fields: { title: true, authorId: { fields: { name: true, age: true } } } });
-    expectTypeOf(data!).toEqualTypeOf<{ title: string; authorId: { name: string; age: number | undefined } | undefined }[]>();
+    expectTypeOf(data!).toEqualTypeOf<
+      { title: string; authorId: { name: string; age: number | undefined } | undefined }[]
+    >();
   });
 
   it("types a refMany and a reverse relation as arrays, nesting further", async () => {
     const { data } = await db.users.queryOne({
-      fields: { id: true, posts: { fields: { title: true, tagIds: { fields: { name: true } } }, where: { title: { startsWith: "a" } }, limit: 3 } },
+      fields: {
+        id: true,
+        posts: {
+          fields: { title: true, tagIds: { fields: { name: true } } },
+          where: { title: { startsWith: "a" } },
+          limit: 3,
+        },
+      },
     });
     expectTypeOf(data!).toEqualTypeOf<{ id: string; posts: { title: string; tagIds: { name: string }[] }[] }>();
   });
@@ -40,8 +49,12 @@ describe("relation result types", () => {
 describe("relational filter types", () => {
   it("takes { where } on ref and refMany fields and { where, via } on entity names, nesting further", () => {
     void db.posts.query({ where: { authorId: { where: { age: { greaterThan: 30 } } } } });
-    void db.posts.query({ where: { tagIds: { where: { name: "news" } }, not: { authorId: { where: { name: "bot" } } } } });
-    void db.users.query({ where: { posts: { where: { tagIds: { where: { name: { startsWith: "a" } } } }, via: "authorId" } } });
+    void db.posts.query({
+      where: { tagIds: { where: { name: "news" } }, not: { authorId: { where: { name: "bot" } } } },
+    });
+    void db.users.query({
+      where: { posts: { where: { tagIds: { where: { name: { startsWith: "a" } } } }, via: "authorId" } },
+    });
     void db.users.subscribe({ where: { or: [{ posts: { where: {} } }, { age: 3 }] } }, () => {});
     void db.posts.deleteMany({ where: { authorId: { where: { name: "gone" } } } });
     void db.posts.query({ aggregations: { n: { count: "*" } }, where: { authorId: { where: { age: 1 } } } });

@@ -24,7 +24,8 @@ async function setup() {
   const bob = (await db.users.create({ name: "Bob" })).data!;
   const red = (await db.tags.create({ name: "red" })).data!;
   const blue = (await db.tags.create({ name: "blue" })).data!;
-  const p1 = (await db.posts.create({ title: "one", published: true, authorId: ada.id, tagIds: [red.id, blue.id] })).data!;
+  const p1 = (await db.posts.create({ title: "one", published: true, authorId: ada.id, tagIds: [red.id, blue.id] }))
+    .data!;
   const p2 = (await db.posts.create({ title: "two", published: false, authorId: ada.id, tagIds: [blue.id] })).data!;
   const p3 = (await db.posts.create({ title: "three", published: true, authorId: bob.id, editorId: ada.id })).data!;
   return { client, db, ada, bob, red, blue, p1, p2, p3 };
@@ -59,14 +60,20 @@ describe("relations", () => {
     expect(ambiguous.error?.code).toBe("VALIDATION");
     expect(ambiguous.error?.message).toContain("via");
     const { data } = await db.users.query({
-      fields: { name: true, posts: { via: "authorId", fields: { title: true }, where: { published: true }, orderBy: ["title", "asc"] } },
+      fields: {
+        name: true,
+        posts: { via: "authorId", fields: { title: true }, where: { published: true }, orderBy: ["title", "asc"] },
+      },
       orderBy: ["name", "asc"],
     });
     expect(data).toEqual([
       { name: "Ada", posts: [{ title: "one" }] },
       { name: "Bob", posts: [{ title: "three" }] },
     ]);
-    const tags = await db.tags.query({ fields: { name: true, posts: { fields: { title: true }, orderBy: ["title", "asc"] } }, orderBy: ["name", "asc"] });
+    const tags = await db.tags.query({
+      fields: { name: true, posts: { fields: { title: true }, orderBy: ["title", "asc"] } },
+      orderBy: ["name", "asc"],
+    });
     expect(tags.data).toEqual([
       { name: "blue", posts: [{ title: "one" }, { title: "two" }] },
       { name: "red", posts: [{ title: "one" }] },
@@ -77,7 +84,10 @@ describe("relations", () => {
     const { db, ada, bob, p1, p2 } = await setup();
     const calls: unknown[] = [];
     db.users.subscribe(
-      { fields: { name: true, posts: { via: "authorId", fields: { title: true }, orderBy: ["title", "asc"] } }, orderBy: ["name", "asc"] },
+      {
+        fields: { name: true, posts: { via: "authorId", fields: { title: true }, orderBy: ["title", "asc"] } },
+        orderBy: ["name", "asc"],
+      },
       (data) => calls.push(data),
     );
     const last = () => calls.at(-1) as Array<{ name: string; posts: Array<{ title: string }> }>;
@@ -130,7 +140,10 @@ describe("relations", () => {
     const calls: unknown[] = [];
     db.users.subscribe(
       {
-        fields: { name: true, posts: { via: "authorId", fields: { title: true, comments: { fields: { text: true } } } } },
+        fields: {
+          name: true,
+          posts: { via: "authorId", fields: { title: true, comments: { fields: { text: true } } } },
+        },
         where: { name: "Bob" },
       },
       (data) => calls.push(data),

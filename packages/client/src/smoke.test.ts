@@ -19,8 +19,9 @@ describe("smoke", () => {
     expect(created.error).toBeUndefined();
     expect(created.data?.name).toBe("Ada");
     const calls: unknown[] = [];
-    client.database.users.subscribe({ fields: { name: true }, where: { age: { greaterThan: 30 } }, orderBy: ["name", "asc"] }, (data) =>
-      calls.push(data),
+    client.database.users.subscribe(
+      { fields: { name: true }, where: { age: { greaterThan: 30 } }, orderBy: ["name", "asc"] },
+      (data) => calls.push(data),
     );
     await client.database.users.create({ name: "Bob", age: 40 });
     await client.database.users.create({ name: "Cy", age: 10 });

@@ -30,7 +30,11 @@ async function setup() {
   const client = createClient({ schema, userId: "alice" });
   const users = client.database.users;
   const ids: string[] = [];
-  for (const [name, age] of [["Ada", 36], ["Bob", 17], ["Cy", 52]] as const) {
+  for (const [name, age] of [
+    ["Ada", 36],
+    ["Bob", 17],
+    ["Cy", 52],
+  ] as const) {
     const created = await users.create({ name, age, isAdult: age >= 18 });
     ids.push(created.data!.id);
   }
@@ -46,7 +50,9 @@ describe("subscribe", () => {
     const { users } = await setup();
     const { calls, callback } = recorder();
     users.subscribe({ fields: { name: true }, where: { isAdult: true }, orderBy: ["name", "asc"] }, callback);
-    expect(calls).toEqual([{ data: [{ name: "Ada" }, { name: "Cy" }], error: undefined, loading: false, hasSynced: false }]);
+    expect(calls).toEqual([
+      { data: [{ name: "Ada" }, { name: "Cy" }], error: undefined, loading: false, hasSynced: false },
+    ]);
   });
 
   it("calls back at once with an empty result for a collection never written to", async () => {
@@ -63,8 +69,14 @@ describe("subscribe", () => {
     const { users } = await setup();
     for (let i = 0; i < 50; i++) await users.create({ name: `u${i}`, age: i, isAdult: false });
     const { calls, callback } = recorder();
-    users.subscribe({ fields: { name: true, age: true }, where: { age: { lessThan: 50 } }, orderBy: ["age", "asc"] }, callback);
-    const result = await users.updateMany({ where: { name: { startsWith: "u" } }, fields: (previous) => ({ age: (previous.age ?? 0) + 1 }) });
+    users.subscribe(
+      { fields: { name: true, age: true }, where: { age: { lessThan: 50 } }, orderBy: ["age", "asc"] },
+      callback,
+    );
+    const result = await users.updateMany({
+      where: { name: { startsWith: "u" } },
+      fields: (previous) => ({ age: (previous.age ?? 0) + 1 }),
+    });
     expect(result.data).toEqual({ count: 50 });
     expect(calls).toHaveLength(2);
     expect((calls[1]!.data as unknown[]).length).toBe(51); // Bob (17), Ada (36) and u0…u48, now aged 1…49
@@ -76,7 +88,9 @@ describe("subscribe", () => {
     users.subscribe({ fields: { name: true }, orderBy: ["name", "asc"] }, callback);
     const batch = client.database.batch;
     const operations = [
-      ...Array.from({ length: 15 }, (_, i) => batch.users.create({ name: `b${String(i).padStart(2, "0")}`, isAdult: false })),
+      ...Array.from({ length: 15 }, (_, i) =>
+        batch.users.create({ name: `b${String(i).padStart(2, "0")}`, isAdult: false }),
+      ),
       batch.users.update({ id: ids[0]!, fields: { name: "Ada Lovelace" } }),
       batch.users.replace({ id: ids[1]!, fields: { name: "Robert", isAdult: true } }),
       batch.users.delete(ids[2]!),
@@ -99,7 +113,10 @@ describe("subscribe", () => {
     users.subscribe({ fields: { name: true, age: true, bio: true }, where: { id: ids[0]! } }, callback);
     await users.update({ id: ids[0]!, fields: { name: "Ada L", age: 37, bio: "math" } });
     expect(calls).toHaveLength(2);
-    await users.update({ id: ids[0]!, fields: (previous) => ({ age: (previous.age ?? 0) + 1, bio: `${previous.bio ?? ""}!` }) });
+    await users.update({
+      id: ids[0]!,
+      fields: (previous) => ({ age: (previous.age ?? 0) + 1, bio: `${previous.bio ?? ""}!` }),
+    });
     expect(calls).toHaveLength(3);
     expect((calls[2]!.data as unknown[])[0]).toEqual({ name: "Ada L", age: 38, bio: "math!" });
   });
@@ -198,7 +215,12 @@ describe("subscribe", () => {
       const { calls, callback } = recorder();
       const subscription = users.subscribe(invalid as never, callback);
       expect(calls).toHaveLength(1);
-      expect(calls[0]).toEqual({ data: undefined, error: expect.objectContaining({ code: "VALIDATION" }), loading: false, hasSynced: false });
+      expect(calls[0]).toEqual({
+        data: undefined,
+        error: expect.objectContaining({ code: "VALIDATION" }),
+        loading: false,
+        hasSynced: false,
+      });
       expect(subscription.getCurrentState()).toEqual(calls[0]);
       await users.update({ id: ids[0]!, fields: { age: 99 } });
       expect(calls).toHaveLength(1);
@@ -209,14 +231,25 @@ describe("subscribe", () => {
   it("reflects the last delivery in getCurrentState", async () => {
     const { users, ids } = await setup();
     const { calls, callback } = recorder();
-    const subscription = users.subscribe({ fields: { name: true, lastLogin: true }, where: { age: { greaterThan: 30 } }, orderBy: ["name", "asc"] }, callback);
+    const subscription = users.subscribe(
+      { fields: { name: true, lastLogin: true }, where: { age: { greaterThan: 30 } }, orderBy: ["name", "asc"] },
+      callback,
+    );
     expect(subscription.getCurrentState()).toEqual(calls[0]);
     const login = new Date("2024-05-01T10:00:00Z");
     await users.update({ id: ids[2]!, fields: { lastLogin: login } });
     expect(calls).toHaveLength(2);
     const state = subscription.getCurrentState();
     expect(state.data).toBe(calls[1]!.data);
-    expect(state).toEqual({ data: [{ name: "Ada", lastLogin: undefined }, { name: "Cy", lastLogin: login }], error: undefined, loading: false, hasSynced: false });
+    expect(state).toEqual({
+      data: [
+        { name: "Ada", lastLogin: undefined },
+        { name: "Cy", lastLogin: login },
+      ],
+      error: undefined,
+      loading: false,
+      hasSynced: false,
+    });
     subscription.unsubscribe();
     await users.delete(ids[2]!);
     expect(subscription.getCurrentState().data).toBe(calls[1]!.data);
@@ -227,7 +260,10 @@ describe("subscribeOne", () => {
   it("follows the first match only", async () => {
     const { users, ids } = await setup();
     const { calls, callback } = recorder();
-    const subscription = users.subscribeOne({ fields: { name: true, age: true }, where: { isAdult: true }, orderBy: ["age", "desc"] }, callback);
+    const subscription = users.subscribeOne(
+      { fields: { name: true, age: true }, where: { isAdult: true }, orderBy: ["age", "desc"] },
+      callback,
+    );
     expect(calls).toEqual([{ data: { name: "Cy", age: 52 }, error: undefined, loading: false, hasSynced: false }]);
     await users.update({ id: ids[0]!, fields: { name: "Ada L" } }); // the second match
     await users.create({ name: "Eve", age: 20, isAdult: true }); // another later match
@@ -257,6 +293,8 @@ describe("subscribeOne", () => {
     const { users } = await setup();
     const { calls, callback } = recorder();
     users.subscribeOne({ where: { age: { startsWith: "1" } } } as never, callback);
-    expect(calls).toEqual([{ data: undefined, error: expect.objectContaining({ code: "VALIDATION" }), loading: false, hasSynced: false }]);
+    expect(calls).toEqual([
+      { data: undefined, error: expect.objectContaining({ code: "VALIDATION" }), loading: false, hasSynced: false },
+    ]);
   });
 });

@@ -1,7 +1,16 @@
 import { createSchema, t } from "@trellis/core";
 import { expect, it } from "vitest";
 import { createClient } from "./index.js";
-import { copyResult, createRandom, sameResult, seedOf, type LooseCallback as Callback, type LooseCollection, type LooseDoc, type LooseBatch as KitBatch } from "./testing/fuzz-kit.js";
+import {
+  copyResult,
+  createRandom,
+  sameResult,
+  seedOf,
+  type LooseCallback as Callback,
+  type LooseCollection,
+  type LooseDoc,
+  type LooseBatch as KitBatch,
+} from "./testing/fuzz-kit.js";
 
 /**
  * Model test of live queries: many random subscriptions follow many random writes made through
@@ -46,8 +55,37 @@ const DATES = [0, 1_000, 60_000, 3_600_000, 86_400_000].map((offset) => new Date
 const NOTES = ["", "x", "xy", "y"];
 const LABELS = ["L1", "L2", "L3", "L4"];
 const METAS = [{ a: 1 }, [1, 2], "m", 0, null];
-const FIELDS = ["id", "title", "tag", "score", "rank", "done", "due", "seen", "note", "ownerId", "labelIds", "meta", "createdAt", "updatedAt", "createdBy"];
-const SORTABLE = ["id", "title", "tag", "score", "rank", "done", "due", "seen", "note", "ownerId", "createdAt", "updatedAt"];
+const FIELDS = [
+  "id",
+  "title",
+  "tag",
+  "score",
+  "rank",
+  "done",
+  "due",
+  "seen",
+  "note",
+  "ownerId",
+  "labelIds",
+  "meta",
+  "createdAt",
+  "updatedAt",
+  "createdBy",
+];
+const SORTABLE = [
+  "id",
+  "title",
+  "tag",
+  "score",
+  "rank",
+  "done",
+  "due",
+  "seen",
+  "note",
+  "ownerId",
+  "createdAt",
+  "updatedAt",
+];
 const REQUIRED = ["title", "tag", "score", "done"] as const;
 const OPTIONAL = ["rank", "due", "seen", "note", "ownerId", "labelIds", "meta"] as const;
 
@@ -123,13 +161,15 @@ it(`keeps ${SUBSCRIPTIONS} random subscriptions equal to fresh queries over ${WR
       // booleans: equality only
     } else {
       ops.push("greaterThan", "greaterThanOrEqual", "lessThan", "lessThanOrEqual");
-      if (["title", "tag", "note", "ownerId", "id", "createdBy"].includes(field)) ops.push("contains", "startsWith", "endsWith");
+      if (["title", "tag", "note", "ownerId", "id", "createdBy"].includes(field))
+        ops.push("contains", "startsWith", "endsWith");
     }
     const op = random.pick(ops);
     if (op === "equals" && random.chance(0.5)) return operandOf(field); // bare value
     if (op === "isDefined" || op === "isUndefined") return { [op]: random.chance(0.8) };
     if (op === "in" || op === "notIn") return { [op]: Array.from({ length: random.int(4) }, () => operandOf(field)) };
-    if (op === "contains" || op === "startsWith" || op === "endsWith") return { [op]: random.pick(["a", "b", "", "x", "0"]) };
+    if (op === "contains" || op === "startsWith" || op === "endsWith")
+      return { [op]: random.pick(["a", "b", "", "x", "0"]) };
     if (op.startsWith("greater") && random.chance(0.3)) {
       // A bounded range on one field.
       const lower = operandOf(field);
@@ -148,7 +188,8 @@ it(`keeps ${SUBSCRIPTIONS} random subscriptions equal to fresh queries over ${WR
       where[field] = conditionOf(field);
     }
     // Combinators: a document may enter or leave through a field that only an `or` or `not` reads.
-    if (depth < 2 && random.chance(0.2)) where.or = Array.from({ length: 1 + random.int(2) }, () => randomWhere(2, depth + 1) ?? {});
+    if (depth < 2 && random.chance(0.2))
+      where.or = Array.from({ length: 1 + random.int(2) }, () => randomWhere(2, depth + 1) ?? {});
     if (depth < 2 && random.chance(0.15)) where.not = randomWhere(2, depth + 1) ?? {};
     return where;
   };
@@ -184,7 +225,10 @@ it(`keeps ${SUBSCRIPTIONS} random subscriptions equal to fresh queries over ${WR
     for (let i = 0; i < count; i++) {
       const field = random.pick([...REQUIRED, ...OPTIONAL, "note", "meta"]);
       // Optional fields may be removed with undefined (not "seen": its "now" fallback makes it required).
-      fields[field] = field !== "seen" && (OPTIONAL as readonly string[]).includes(field) && random.chance(0.25) ? undefined : valueOf(field);
+      fields[field] =
+        field !== "seen" && (OPTIONAL as readonly string[]).includes(field) && random.chance(0.25)
+          ? undefined
+          : valueOf(field);
     }
     return fields;
   };
@@ -194,7 +238,9 @@ it(`keeps ${SUBSCRIPTIONS} random subscriptions equal to fresh queries over ${WR
       (previous: Doc) => ({ done: !(previous.done as boolean) }),
       (previous: Doc) => ({ rank: previous.rank === undefined ? 0 : (previous.rank as number) + 1 }),
       (previous: Doc) => ({ title: `${previous.title as string}a`.slice(-3) }),
-      (previous: Doc) => ({ labelIds: [...(previous.labelIds as string[]), LABELS[(previous.labelIds as string[]).length % LABELS.length]] }),
+      (previous: Doc) => ({
+        labelIds: [...(previous.labelIds as string[]), LABELS[(previous.labelIds as string[]).length % LABELS.length]],
+      }),
       (previous: Doc) => ({ labelIds: (previous.labelIds as string[]).slice(1) }),
       (previous: Doc) => ({ due: previous.due === undefined ? DATES[0] : undefined }),
       (previous: Doc) => ({ score: previous.score }), // writes the same value
@@ -219,10 +265,20 @@ it(`keeps ${SUBSCRIPTIONS} random subscriptions equal to fresh queries over ${WR
   const problems: string[] = [];
   const subs: Sub[] = [];
   const open = (index: number, query: Doc, isOne: boolean): Sub => {
-    const sub = { index, query, isOne, calls: 0, callsThisWrite: 0, hasDelivered: false, last: undefined, isActive: true } as Sub;
+    const sub = {
+      index,
+      query,
+      isOne,
+      calls: 0,
+      callsThisWrite: 0,
+      hasDelivered: false,
+      last: undefined,
+      isActive: true,
+    } as Sub;
     const callback: Callback = (data, error, loading) => {
       if (!sub.isActive) problems.push(`sub ${index} called after unsubscribe`);
-      if (error !== undefined || loading) problems.push(`sub ${index} got error=${JSON.stringify(error)} loading=${loading}`);
+      if (error !== undefined || loading)
+        problems.push(`sub ${index} got error=${JSON.stringify(error)} loading=${loading}`);
       const snapshot = copyResult(data);
       sub.delivered = data;
       if (sub.hasDelivered && sameResult(snapshot, sub.last)) {
@@ -251,9 +307,12 @@ it(`keeps ${SUBSCRIPTIONS} random subscriptions equal to fresh queries over ${WR
 
   const check = async () => {
     if (problems.length > 0) fail(problems.slice(0, 5).join("; "));
-    const fresh = await Promise.all(subs.map((sub) => (sub.isOne ? items.queryOne(sub.query) : items.query(sub.query))));
+    const fresh = await Promise.all(
+      subs.map((sub) => (sub.isOne ? items.queryOne(sub.query) : items.query(sub.query))),
+    );
     for (const [i, sub] of subs.entries()) {
-      if (sub.callsThisWrite > 1) fail(`sub ${sub.index} ran ${sub.callsThisWrite} times for one write; query ${JSON.stringify(sub.query)}`);
+      if (sub.callsThisWrite > 1)
+        fail(`sub ${sub.index} ran ${sub.callsThisWrite} times for one write; query ${JSON.stringify(sub.query)}`);
       sub.callsThisWrite = 0;
       const result = fresh[i]!;
       if (result.error) fail(`query ${JSON.stringify(sub.query)} failed: ${result.error.message}`);
@@ -262,7 +321,8 @@ it(`keeps ${SUBSCRIPTIONS} random subscriptions equal to fresh queries over ${WR
         expect(sub.last, `[SEED=${SEED}] write #${step} (${description}): ${message}`).toEqual(result.data);
         fail(message); // toEqual is looser (it ignores undefined keys); stay strict
       }
-      if (sub.handle.getCurrentState().data !== sub.delivered) fail(`sub ${sub.index}: getCurrentState is not the last delivery`);
+      if (sub.handle.getCurrentState().data !== sub.delivered)
+        fail(`sub ${sub.index}: getCurrentState is not the last delivery`);
     }
   };
 
@@ -373,7 +433,8 @@ it(`keeps ${SUBSCRIPTIONS} random subscriptions equal to fresh queries over ${WR
         const matching = await items.query({ where, fields: { id: true } });
         const result = await items.deleteMany({ where });
         if (result.error) fail(result.error.message);
-        if (result.data!.count !== matching.data!.length) fail(`deleteMany counted ${result.data!.count}, expected ${matching.data!.length}`);
+        if (result.data!.count !== matching.data!.length)
+          fail(`deleteMany counted ${result.data!.count}, expected ${matching.data!.length}`);
         for (const doc of matching.data!) live.delete(doc.id as string);
         break;
       }
@@ -381,19 +442,35 @@ it(`keeps ${SUBSCRIPTIONS} random subscriptions equal to fresh queries over ${WR
         const ops: unknown[] = [];
         const length = 2 + random.int(6);
         for (let i = 0; i < length; i++) {
-          const op = random.pick(["create", "update", "update", "update", "replace", "delete", "updateMany", "deleteMany"]);
+          const op = random.pick([
+            "create",
+            "update",
+            "update",
+            "update",
+            "replace",
+            "delete",
+            "updateMany",
+            "deleteMany",
+          ]);
           if (op === "create") ops.push(batch.items.create!(randomCreate() as never));
           else if (op === "update") ops.push(batch.items.update!({ id: someId(), fields: randomPartial() } as never));
           else if (op === "replace") ops.push(batch.items.replace!({ id: someId(), fields: randomCreate() } as never));
           else if (op === "delete") ops.push(batch.items.delete!(someId() as never));
-          else if (op === "updateMany") ops.push(batch.items.updateMany!({ where: randomWhere(2) ?? {}, fields: randomPartial() } as never));
-          else ops.push(batch.items.deleteMany!({ where: { tag: random.pick(TAGS), rank: random.pick(RANKS), done: random.chance(0.5) } } as never));
+          else if (op === "updateMany")
+            ops.push(batch.items.updateMany!({ where: randomWhere(2) ?? {}, fields: randomPartial() } as never));
+          else
+            ops.push(
+              batch.items.deleteMany!({
+                where: { tag: random.pick(TAGS), rank: random.pick(RANKS), done: random.chance(0.5) },
+              } as never),
+            );
         }
         description = `batch ${JSON.stringify(ops)}`;
         const result = await batch.execute(ops);
         if (result.error) fail(result.error.message);
         for (const [i, each] of result.data!.entries()) {
-          if (each.error !== undefined && each.error.code !== "NOT_FOUND") fail(`batch op ${i} failed: ${JSON.stringify(each.error)}`);
+          if (each.error !== undefined && each.error.code !== "NOT_FOUND")
+            fail(`batch op ${i} failed: ${JSON.stringify(each.error)}`);
         }
         // Recompute the live set: batches may create and delete many.
         const all = await items.query({ fields: { id: true } });

@@ -52,9 +52,13 @@ export interface Subscription<T> {
  * const { data: user } = await client.database.users.create({ name: "Ada" });
  * await client.database.users.update({ id: user!.id, fields: (prev) => ({ age: (prev.age ?? 0) + 1 }) });
  */
-export interface CollectionApi<E extends EntityDef, A extends EntitiesDef = {}> extends OneShotCollectionApi<E, A>, PreloadApi<E, A> {
+export interface CollectionApi<E extends EntityDef, A extends EntitiesDef = {}>
+  extends OneShotCollectionApi<E, A>, PreloadApi<E, A> {
   /** Follows preloaded data (from `preload`): the first call carries it as is, with loading false; live data follows. */
-  subscribe<T>(preloaded: PreloadData<T, "many">, callback: SubscribeCallback<readonly T[]>): Subscription<readonly T[]>;
+  subscribe<T>(
+    preloaded: PreloadData<T, "many">,
+    callback: SubscribeCallback<readonly T[]>,
+  ): Subscription<readonly T[]>;
   /** Follows an aggregate query; the rows are maintained incrementally. */
   subscribe<const Q extends AggregateQueryDef<E, A>>(
     query: Q & StrictAggregateQuery<E, Q, A>,
@@ -66,7 +70,10 @@ export interface CollectionApi<E extends EntityDef, A extends EntitiesDef = {}> 
     callback: SubscribeCallback<readonly QueryResultDoc<E, Q, A>[]>,
   ): Subscription<readonly QueryResultDoc<E, Q, A>[]>;
   /** Follows preloaded data (from `preloadOne`): the first call carries it as is, with loading false; live data follows. */
-  subscribeOne<T>(preloaded: PreloadData<T, "one">, callback: SubscribeCallback<T | undefined>): Subscription<T | undefined>;
+  subscribeOne<T>(
+    preloaded: PreloadData<T, "one">,
+    callback: SubscribeCallback<T | undefined>,
+  ): Subscription<T | undefined>;
   /** Follows the first row of an aggregate query. */
   subscribeOne<const Q extends AggregateQueryDef<E, A>>(
     query: Q & StrictAggregateQuery<E, Q, A>,
@@ -80,10 +87,14 @@ export interface CollectionApi<E extends EntityDef, A extends EntitiesDef = {}> 
   /** Continues a page preloaded by `preloadPaginated`: its first state is the preloaded page. */
   paginated<T>(preloaded: PreloadData<T, "paginated">): PaginatedController<T>;
   /** Pages through a query, `pageSize` documents at a time, live and keyset-based (see docs/pagination.md). */
-  paginated<const Q extends PaginatedQueryDef<E, A>>(query: Q & StrictPaginatedQuery<E, Q, A>): PaginatedController<QueryResultDoc<E, Q, A>>;
+  paginated<const Q extends PaginatedQueryDef<E, A>>(
+    query: Q & StrictPaginatedQuery<E, Q, A>,
+  ): PaginatedController<QueryResultDoc<E, Q, A>>;
 }
 
 /** `client.database`: one {@link CollectionApi} per entity, plus `batch`. */
-export type Database<TEntities extends EntitiesDef> = { readonly [K in keyof TEntities]: CollectionApi<TEntities[K], TEntities> } & {
+export type Database<TEntities extends EntitiesDef> = {
+  readonly [K in keyof TEntities]: CollectionApi<TEntities[K], TEntities>;
+} & {
   readonly batch: BatchApi<TEntities>;
 };

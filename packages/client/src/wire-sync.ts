@@ -1,4 +1,13 @@
-import { type Clock, DatabaseError, type DatabaseResult, normalizeQuery, ok, type Schema, type Triple, type TripleStore } from "@trellis/core";
+import {
+  type Clock,
+  DatabaseError,
+  type DatabaseResult,
+  normalizeQuery,
+  ok,
+  type Schema,
+  type Triple,
+  type TripleStore,
+} from "@trellis/core";
 import type { ClientSync } from "./client-sync-types.js";
 import type { ClientOptions } from "./client-types.js";
 import { generateId } from "./generate-id.js";
@@ -55,7 +64,8 @@ export interface WiredSync {
  */
 export function wireSync<S extends Schema>(options: ClientOptions<S>, parts: SyncParts): WiredSync {
   const { store, clock, appId, clientId, persistence, serverUrl, notifyWriteError } = parts;
-  const channel: TabChannel | undefined = persistence?.storage.kind === "indexeddb" ? openTabChannel(appId, clientId) : undefined;
+  const channel: TabChannel | undefined =
+    persistence?.storage.kind === "indexeddb" ? openTabChannel(appId, clientId) : undefined;
   const election = channel && electLeader({ appId, tabId: clientId });
   const mirror =
     channel &&
@@ -77,7 +87,8 @@ export function wireSync<S extends Schema>(options: ClientOptions<S>, parts: Syn
   const stopHearingRefusals = channel?.listen((message) => {
     if (message.type !== "writeRefused") return;
     const { code, message: text, details } = message.error;
-    for (const change of message.changes) notifyWriteError({ ...change, error: new DatabaseError(code as never, text, details) });
+    for (const change of message.changes)
+      notifyWriteError({ ...change, error: new DatabaseError(code as never, text, details) });
   });
   const engine =
     serverUrl === undefined
@@ -97,7 +108,9 @@ export function wireSync<S extends Schema>(options: ClientOptions<S>, parts: Syn
           debug: createDebugLog(options.debug, appId),
           ...persistence?.syncOptions(),
           documentsQuery: (collection, ids) => {
-            const spec = Object.hasOwn(options.schema.collections, collection) ? options.schema.collections[collection] : undefined;
+            const spec = Object.hasOwn(options.schema.collections, collection)
+              ? options.schema.collections[collection]
+              : undefined;
             return spec && normalizeQuery(spec, { where: { id: { in: [...ids] } } }, options.schema.collections).data;
           },
           // A refused write rolled back: the documents as the server has them, in memory, storage
@@ -122,7 +135,11 @@ export function wireSync<S extends Schema>(options: ClientOptions<S>, parts: Syn
           onWriteError: (change) => {
             notifyWriteError(change);
             const { error, ...rest } = change;
-            channel?.post({ type: "writeRefused", error: { code: error.code, message: error.message, details: error.details }, changes: [rest] });
+            channel?.post({
+              type: "writeRefused",
+              error: { code: error.code, message: error.message, details: error.details },
+              changes: [rest],
+            });
           },
           onRemoteApplied: (triples) => {
             persistence?.persister.documentsChanged(triples);
@@ -181,7 +198,8 @@ export function wireSync<S extends Schema>(options: ClientOptions<S>, parts: Syn
 /** What pruning must keep: the collections this tab's engine syncs and those its queries hold. */
 function inUse(engine: SyncEngine, persistence: ClientPersistence): PrunedSync {
   return {
-    followedCollections: () => new Set([...engine.followedCollections(), ...persistence.workingSet.pinnedCollections()]),
+    followedCollections: () =>
+      new Set([...engine.followedCollections(), ...persistence.workingSet.pinnedCollections()]),
     forgetCursors: (collections) => engine.forgetCursors(collections),
   };
 }

@@ -10,14 +10,7 @@
  * - `INTERNAL`: a bug in Trellis; please report it.
  */
 export type DatabaseErrorCode =
-  | "VALIDATION"
-  | "NOT_FOUND"
-  | "UNAUTHORIZED"
-  | "STORAGE"
-  | "NETWORK"
-  | "CLOCK_DRIFT"
-  | "PROTOCOL"
-  | "INTERNAL";
+  "VALIDATION" | "NOT_FOUND" | "UNAUTHORIZED" | "STORAGE" | "NETWORK" | "CLOCK_DRIFT" | "PROTOCOL" | "INTERNAL";
 
 /**
  * The error half of a {@link DatabaseResult}. Plain data plus a stack: `toJSON()` gives the
@@ -55,8 +48,7 @@ export class DatabaseError extends Error {
  * console.log(data.id);
  */
 export type DatabaseResult<T> =
-  | { readonly data: T; readonly error: undefined }
-  | { readonly data: undefined; readonly error: DatabaseError };
+  { readonly data: T; readonly error: undefined } | { readonly data: undefined; readonly error: DatabaseError };
 
 /** A successful {@link DatabaseResult}. @example return ok(doc); */
 export function ok<T>(data: T): { readonly data: T; readonly error: undefined } {

@@ -86,30 +86,38 @@ function manualWallClock(start: number) {
 describe("HLC laws", () => {
   it("only moves forward, whatever the wall clock does", () => {
     checkLaw(
-      fc.property(fc.integer({ min: 0, max: MAX_WALL_MS }), nodeArb, fc.array(stepArb, { maxLength: 60 }), (start, node, steps) => {
-        const wall = manualWallClock(start);
-        const clock = createClock({ node, wallClock: wall.read });
-        let previous = clock.last();
-        for (const step of steps) {
-          wall.move(step.wallDelta);
-          let reading: Hlc;
-          if (step.kind === "now") {
-            reading = clock.now();
-            // Close to wall time: never behind the wall clock's current millisecond.
-            expect(reading.ticks).toBeGreaterThanOrEqual(wall.read() * TICKS_PER_MS);
-          } else {
-            const remote = { ticks: Math.max(0, (wall.read() + step.remoteOffsetMs) * TICKS_PER_MS + step.counter), node: step.node };
-            const received = clock.receive(remote);
-            expect(received.error).toBeUndefined();
-            reading = received.data!;
+      fc.property(
+        fc.integer({ min: 0, max: MAX_WALL_MS }),
+        nodeArb,
+        fc.array(stepArb, { maxLength: 60 }),
+        (start, node, steps) => {
+          const wall = manualWallClock(start);
+          const clock = createClock({ node, wallClock: wall.read });
+          let previous = clock.last();
+          for (const step of steps) {
+            wall.move(step.wallDelta);
+            let reading: Hlc;
+            if (step.kind === "now") {
+              reading = clock.now();
+              // Close to wall time: never behind the wall clock's current millisecond.
+              expect(reading.ticks).toBeGreaterThanOrEqual(wall.read() * TICKS_PER_MS);
+            } else {
+              const remote = {
+                ticks: Math.max(0, (wall.read() + step.remoteOffsetMs) * TICKS_PER_MS + step.counter),
+                node: step.node,
+              };
+              const received = clock.receive(remote);
+              expect(received.error).toBeUndefined();
+              reading = received.data!;
+            }
+            expect(reading.node).toBe(node);
+            expect(compareHlc(reading, previous)).toBe(1);
+            expect(encodeHlc(reading) > encodeHlc(previous)).toBe(true);
+            expect(clock.last()).toEqual(reading);
+            previous = reading;
           }
-          expect(reading.node).toBe(node);
-          expect(compareHlc(reading, previous)).toBe(1);
-          expect(encodeHlc(reading) > encodeHlc(previous)).toBe(true);
-          expect(clock.last()).toEqual(reading);
-          previous = reading;
-        }
-      }),
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -221,21 +229,25 @@ describe("HLC laws", () => {
 
   it("never wraps its counter: many readings in one millisecond keep increasing", () => {
     checkLaw(
-      fc.property(fc.integer({ min: 0, max: MAX_WALL_MS }), fc.integer({ min: 1, max: 5 * TICKS_PER_MS }), (wallMs, count) => {
-        const clock = createClock({ node: "burst", wallClock: () => wallMs });
-        let previous = clock.now();
-        const first = previous;
-        for (let i = 1; i < count; i++) {
-          const reading = clock.now();
-          if (!(reading.ticks > previous.ticks) || !(encodeHlc(reading) > encodeHlc(previous))) {
-            expect.fail(`reading ${i} (${encodeHlc(reading)}) is not after ${encodeHlc(previous)}`);
+      fc.property(
+        fc.integer({ min: 0, max: MAX_WALL_MS }),
+        fc.integer({ min: 1, max: 5 * TICKS_PER_MS }),
+        (wallMs, count) => {
+          const clock = createClock({ node: "burst", wallClock: () => wallMs });
+          let previous = clock.now();
+          const first = previous;
+          for (let i = 1; i < count; i++) {
+            const reading = clock.now();
+            if (!(reading.ticks > previous.ticks) || !(encodeHlc(reading) > encodeHlc(previous))) {
+              expect.fail(`reading ${i} (${encodeHlc(reading)}) is not after ${encodeHlc(previous)}`);
+            }
+            previous = reading;
           }
-          previous = reading;
-        }
-        // The counter carried into later milliseconds instead of wrapping back to wall time.
-        expect(previous.ticks - first.ticks).toBe(count - 1);
-        expect(hlcMillis(previous)).toBe(wallMs + Math.floor((count - 1) / TICKS_PER_MS));
-      }),
+          // The counter carried into later milliseconds instead of wrapping back to wall time.
+          expect(previous.ticks - first.ticks).toBe(count - 1);
+          expect(hlcMillis(previous)).toBe(wallMs + Math.floor((count - 1) / TICKS_PER_MS));
+        },
+      ),
       { numRuns: 100 },
     );
   });
@@ -257,7 +269,11 @@ describe("HLC laws", () => {
         nodeArb,
         (wallMs, maxDriftMs, excessTicks, localStamps, remoteNode) => {
           const limit = maxDriftMs ?? DEFAULT_MAX_DRIFT_MS;
-          const clock = createClock({ node: "local", wallClock: () => wallMs, ...(maxDriftMs === undefined ? {} : { maxDriftMs }) });
+          const clock = createClock({
+            node: "local",
+            wallClock: () => wallMs,
+            ...(maxDriftMs === undefined ? {} : { maxDriftMs }),
+          });
           for (let i = 0; i < localStamps; i++) clock.now();
           const before = clock.last();
           const remote = { ticks: (wallMs + limit) * TICKS_PER_MS + excessTicks, node: remoteNode };
@@ -312,7 +328,12 @@ describe("decodeHlc", () => {
 
   it("accepts exactly the canonical encodings and rejects everything else with PROTOCOL", () => {
     const nearlyValid = fc
-      .tuple(hlcArb, fc.nat(), fc.string({ unit: "binary", maxLength: 3 }), fc.constantFrom("insert", "delete", "replace"))
+      .tuple(
+        hlcArb,
+        fc.nat(),
+        fc.string({ unit: "binary", maxLength: 3 }),
+        fc.constantFrom("insert", "delete", "replace"),
+      )
       .map(([hlc, at, junk, how]) => {
         const text = encodeHlc(hlc);
         const position = at % (text.length + 1);
@@ -321,18 +342,21 @@ describe("decodeHlc", () => {
         return text.slice(0, position) + junk + text.slice(position + junk.length);
       });
     checkLaw(
-      fc.property(fc.oneof(nearlyValid, fc.string({ maxLength: 20 }), fc.stringMatching(/^[0-9a-zA-Z]{9,13}-[ -~]{0,4}$/)), (text) => {
-        const result = decodeHlc(text);
-        const digits = text.slice(0, 11);
-        const isCanonical = CANONICAL.test(text) && Number.isSafeInteger(parseInt(digits, 36));
-        if (isCanonical) {
-          expect(result.error).toBeUndefined();
-          expect(encodeHlc(result.data!)).toBe(text);
-        } else {
-          expect(result.data).toBeUndefined();
-          expect(result.error?.code).toBe("PROTOCOL");
-        }
-      }),
+      fc.property(
+        fc.oneof(nearlyValid, fc.string({ maxLength: 20 }), fc.stringMatching(/^[0-9a-zA-Z]{9,13}-[ -~]{0,4}$/)),
+        (text) => {
+          const result = decodeHlc(text);
+          const digits = text.slice(0, 11);
+          const isCanonical = CANONICAL.test(text) && Number.isSafeInteger(parseInt(digits, 36));
+          if (isCanonical) {
+            expect(result.error).toBeUndefined();
+            expect(encodeHlc(result.data!)).toBe(text);
+          } else {
+            expect(result.data).toBeUndefined();
+            expect(result.error?.code).toBe("PROTOCOL");
+          }
+        },
+      ),
       { numRuns: 3000 },
     );
   });

@@ -140,8 +140,40 @@ export {
   type UserStatusMessage,
   type WelcomeMessage,
 } from "./protocol/messages.js";
-export { containersOf, jsonShape, type JsonShape, jsonShapeProblem, MAX_CONTAINERS, MAX_FRAME_DEPTH, MAX_VALUE_CONTAINERS } from "./protocol/json-shape.js";
-export { exceedsValueDepth, MAX_VALUE_DEPTH, type ParseLimits, parseClientMessage, parseClientValue, parseServerMessage, parseServerValue, parseTriple } from "./protocol/parse.js";
+export {
+  containersOf,
+  jsonShape,
+  type JsonShape,
+  jsonShapeProblem,
+  MAX_CONTAINERS,
+  MAX_FRAME_DEPTH,
+  MAX_VALUE_CONTAINERS,
+} from "./protocol/json-shape.js";
+export {
+  exceedsValueDepth,
+  MAX_VALUE_DEPTH,
+  type ParseLimits,
+  parseClientMessage,
+  parseClientValue,
+  parseServerMessage,
+  parseServerValue,
+  parseTriple,
+} from "./protocol/parse.js";
 export { type FieldsInput, LocalWriter, type WriteListener } from "./write/local-writer.js";
-export { type BatchApi, type BatchCollection, type BatchOperation, createBatchCollection, executeBatch, executeBatchOperation } from "./write/batch.js";
-export { createPreloadData, firstPageQuery, isPreloadData, PRELOAD_FORMAT, type PreloadData, type PreloadKind, type PreloadPage } from "./query/preload-data.js";
+export {
+  type BatchApi,
+  type BatchCollection,
+  type BatchOperation,
+  createBatchCollection,
+  executeBatch,
+  executeBatchOperation,
+} from "./write/batch.js";
+export {
+  createPreloadData,
+  firstPageQuery,
+  isPreloadData,
+  PRELOAD_FORMAT,
+  type PreloadData,
+  type PreloadKind,
+  type PreloadPage,
+} from "./query/preload-data.js";

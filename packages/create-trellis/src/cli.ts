@@ -21,7 +21,12 @@ let parsed: ReturnType<typeof parse>;
 function parse() {
   return parseArgs({
     allowPositionals: true,
-    options: { template: { type: "string" }, tarballs: { type: "string" }, help: { type: "boolean" }, version: { type: "boolean" } },
+    options: {
+      template: { type: "string" },
+      tarballs: { type: "string" },
+      help: { type: "boolean" },
+      version: { type: "boolean" },
+    },
   });
 }
 try {
@@ -38,12 +43,19 @@ if (values.version === true) {
   console.log(JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version);
   process.exit(0);
 }
-if (positionals.length !== 1) fail(`${positionals.length === 0 ? "name the folder for the new app" : `one folder, not ${positionals.length}`}.\n\n${usage}`);
+if (positionals.length !== 1)
+  fail(
+    `${positionals.length === 0 ? "name the folder for the new app" : `one folder, not ${positionals.length}`}.\n\n${usage}`,
+  );
 
 const folder = positionals[0]!;
 let app: ReturnType<typeof createApp>;
 try {
-  app = createApp({ directory: folder, ...(values.template === undefined ? {} : { template: values.template }), ...(values.tarballs === undefined ? {} : { tarballs: values.tarballs }) });
+  app = createApp({
+    directory: folder,
+    ...(values.template === undefined ? {} : { template: values.template }),
+    ...(values.tarballs === undefined ? {} : { tarballs: values.tarballs }),
+  });
 } catch (error) {
   fail((error as Error).message);
 }

@@ -30,7 +30,9 @@ export interface CreatedApp {
 
 // dist/*.js and src/*.ts both sit one folder below the package root, beside templates/.
 const TEMPLATES = fileURLToPath(new URL("../templates/", import.meta.url));
-const OWN_VERSION: string = JSON.parse(readFileSync(fileURLToPath(new URL("../package.json", import.meta.url)), "utf8")).version;
+const OWN_VERSION: string = JSON.parse(
+  readFileSync(fileURLToPath(new URL("../package.json", import.meta.url)), "utf8"),
+).version;
 // npm does not publish files named .gitignore, so templates carry them under another name.
 const RENAMED: Readonly<Record<string, string>> = { _gitignore: ".gitignore" };
 
@@ -60,23 +62,34 @@ export function templateNames(): string[] {
 export function createApp(options: CreateAppOptions): CreatedApp {
   const template = options.template ?? "react";
   const names = templateNames();
-  if (!names.includes(template)) throw new Error(`There is no template "${template}"; choose one of: ${names.join(", ")}.`);
+  if (!names.includes(template))
+    throw new Error(`There is no template "${template}"; choose one of: ${names.join(", ")}.`);
   const directory = resolve(options.directory);
   if (existsSync(directory)) {
-    if (!statSync(directory).isDirectory()) throw new Error(`${options.directory} is a file; choose a new folder name.`);
-    if (readdirSync(directory).length > 0) throw new Error(`${options.directory} is not empty; choose a new folder name, or empty this one first.`);
+    if (!statSync(directory).isDirectory())
+      throw new Error(`${options.directory} is a file; choose a new folder name.`);
+    if (readdirSync(directory).length > 0)
+      throw new Error(`${options.directory} is not empty; choose a new folder name, or empty this one first.`);
   }
   const name = appName(basename(directory));
   const tarballs = options.tarballs === undefined ? undefined : resolve(options.tarballs);
   const source = join(TEMPLATES, template);
   const files = listFiles(source);
   // Every problem is found before the first file is written.
-  const manifest = files.includes("package.json") ? packageJson(readFileSync(join(source, "package.json"), "utf8"), name, tarballs) : undefined;
+  const manifest = files.includes("package.json")
+    ? packageJson(readFileSync(join(source, "package.json"), "utf8"), name, tarballs)
+    : undefined;
 
   const written: string[] = [];
   for (const file of files) {
-    const target = file.split("/").map((part) => RENAMED[part] ?? part).join("/");
-    const text = file === "package.json" && manifest !== undefined ? manifest : fill(readFileSync(join(source, file), "utf8"), name);
+    const target = file
+      .split("/")
+      .map((part) => RENAMED[part] ?? part)
+      .join("/");
+    const text =
+      file === "package.json" && manifest !== undefined
+        ? manifest
+        : fill(readFileSync(join(source, file), "utf8"), name);
     mkdirSync(join(directory, target, ".."), { recursive: true });
     writeFileSync(join(directory, target), text);
     written.push(target);
@@ -107,9 +120,15 @@ function listFiles(folder: string, prefix = ""): string[] {
 
 /** The template's package.json with the name put in and, given tarballs, `file:` ranges for `@trellis/*`. */
 function packageJson(text: string, name: string, tarballs: string | undefined): string {
-  const manifest = JSON.parse(fill(text, name)) as { dependencies?: Record<string, string>; devDependencies?: Record<string, string> };
+  const manifest = JSON.parse(fill(text, name)) as {
+    dependencies?: Record<string, string>;
+    devDependencies?: Record<string, string>;
+  };
   if (tarballs === undefined) return `${JSON.stringify(manifest, null, 2)}\n`;
-  if (!existsSync(tarballs) || !statSync(tarballs).isDirectory()) throw new Error(`${tarballs} is not a folder: pass the dist-packages folder that \`npm run pack\` writes in the Trellis repository.`);
+  if (!existsSync(tarballs) || !statSync(tarballs).isDirectory())
+    throw new Error(
+      `${tarballs} is not a folder: pass the dist-packages folder that \`npm run pack\` writes in the Trellis repository.`,
+    );
   const found = readdirSync(tarballs);
   for (const ranges of [manifest.dependencies ?? {}, manifest.devDependencies ?? {}]) {
     for (const dependency of Object.keys(ranges)) {
@@ -117,8 +136,13 @@ function packageJson(text: string, name: string, tarballs: string | undefined): 
       const pattern = new RegExp(`^trellis-${dependency.slice("@trellis/".length)}-\\d+\\.\\d+\\.\\d+.*\\.tgz$`);
       const matches = found.filter((file) => pattern.test(file));
       if (matches.length !== 1) {
-        const problem = matches.length === 0 ? `has no tarball of ${dependency}` : `has several tarballs of ${dependency} (${matches.join(", ")})`;
-        throw new Error(`${relative(process.cwd(), tarballs) || "."} ${problem}: run \`npm run pack\` in the Trellis repository and pass its dist-packages folder.`);
+        const problem =
+          matches.length === 0
+            ? `has no tarball of ${dependency}`
+            : `has several tarballs of ${dependency} (${matches.join(", ")})`;
+        throw new Error(
+          `${relative(process.cwd(), tarballs) || "."} ${problem}: run \`npm run pack\` in the Trellis repository and pass its dist-packages folder.`,
+        );
       }
       ranges[dependency] = `file:${join(tarballs, matches[0]!)}`;
     }

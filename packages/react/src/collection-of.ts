@@ -15,7 +15,11 @@ export interface AnyCollection {
  * @example
  * collectionOf(client, preloaded, "useQuery") // client.database[preloaded.collection]
  */
-export function collectionOf(provided: TrellisClient<Schema> | undefined, preloaded: PreloadData<unknown>, hook: string): AnyCollection {
+export function collectionOf(
+  provided: TrellisClient<Schema> | undefined,
+  preloaded: PreloadData<unknown>,
+  hook: string,
+): AnyCollection {
   // Without a provider: the client created for the app the data names (docs/react.md).
   const howToProvide = `wrap the app in <TrellisProvider client={client}>, or pass the collection: ${hook}(client.database.x, preloaded)`;
   return collectionOfPreloaded(provided, preloaded, hook, howToProvide) as AnyCollection;

@@ -15,7 +15,13 @@ import { useRoom } from "./use-room.js";
 // local-only client of the guides' schema.
 
 const schema = createSchema({
-  entities: { todos: { text: t.string({ fallback: "" }), done: t.boolean({ fallback: false }), dueAt: t.date({ optional: true }) } },
+  entities: {
+    todos: {
+      text: t.string({ fallback: "" }),
+      done: t.boolean({ fallback: false }),
+      dueAt: t.date({ optional: true }),
+    },
+  },
   rooms: {
     documentEditor: {
       events: { like: t.object({ targetId: t.string({ fallback: "" }) }) },
@@ -30,10 +36,19 @@ afterAll(() => client.close());
 
 function OpenTodos() {
   // Written inline: the query is compared by value, so re-renders do not resubscribe.
-  const { data, loading, error } = useQuery(client.database.todos, { where: { done: false }, orderBy: ["text", "asc"] });
+  const { data, loading, error } = useQuery(client.database.todos, {
+    where: { done: false },
+    orderBy: ["text", "asc"],
+  });
   if (error) return <p>{error.message}</p>;
   if (loading) return <p>Loading…</p>;
-  return <ul>{data!.map((todo) => <li key={todo.id}>{todo.text}</li>)}</ul>;
+  return (
+    <ul>
+      {data!.map((todo) => (
+        <li key={todo.id}>{todo.text}</li>
+      ))}
+    </ul>
+  );
 }
 
 function FirstTodo() {
@@ -42,12 +57,24 @@ function FirstTodo() {
 }
 
 function TodoPages() {
-  const { data, currentPage, hasNext, hasPrevious, next, previous } = usePaginated(client.database.todos, { orderBy: ["text", "asc"], pageSize: 2 });
+  const { data, currentPage, hasNext, hasPrevious, next, previous } = usePaginated(client.database.todos, {
+    orderBy: ["text", "asc"],
+    pageSize: 2,
+  });
   return (
     <div>
-      <ul>{data?.map((todo) => <li key={todo.id}>{todo.text}</li>)}</ul>
-      <button disabled={!hasPrevious} onClick={previous}>Previous</button> page {currentPage}
-      <button disabled={!hasNext} onClick={next}>Next</button>
+      <ul>
+        {data?.map((todo) => (
+          <li key={todo.id}>{todo.text}</li>
+        ))}
+      </ul>
+      <button disabled={!hasPrevious} onClick={previous}>
+        Previous
+      </button>{" "}
+      page {currentPage}
+      <button disabled={!hasNext} onClick={next}>
+        Next
+      </button>
     </div>
   );
 }
@@ -66,7 +93,11 @@ function Editor({ documentId }: { documentId: string }) {
 
 function SyncBadge() {
   const { state, pending } = useConnection(); // the provider's client
-  return <small>{state} ({pending} to push)</small>;
+  return (
+    <small>
+      {state} ({pending} to push)
+    </small>
+  );
 }
 
 function App() {
@@ -83,7 +114,8 @@ function App() {
 
 describe("docs/react.md", () => {
   it("renders the example and follows writes", async () => {
-    for (const text of ["walk", "bake", "read"]) expect((await client.database.todos.create({ text, done: false })).error).toBeUndefined();
+    for (const text of ["walk", "bake", "read"])
+      expect((await client.database.todos.create({ text, done: false })).error).toBeUndefined();
     const { container } = render(<App />);
     expect(container.textContent).toContain("bakereadwalk");
     expect(container.textContent).toContain("First: walk");

@@ -35,7 +35,9 @@ const UNCLAIMED_MS = 10_000;
  * });
  * const state = useSyncExternalStore(store.subscribe, store.getSnapshot, store.getSnapshot);
  */
-export function createExternalStore<S, O extends OpenedSource<S> = OpenedSource<S>>(open: (onChange: () => void) => O): ExternalStore<S, O> {
+export function createExternalStore<S, O extends OpenedSource<S> = OpenedSource<S>>(
+  open: (onChange: () => void) => O,
+): ExternalStore<S, O> {
   let source: O | undefined;
   let serverSnapshot: { readonly value: S } | undefined;
   const listeners = new Set<() => void>();

@@ -11,7 +11,11 @@ import { useRoom } from "./use-room.js";
 // declaration portability check.
 const schema = createSchema({
   entities: {
-    todos: { title: t.string({ fallback: "" }), done: t.boolean({ optional: true, fallback: false }), note: t.string({ optional: true }) },
+    todos: {
+      title: t.string({ fallback: "" }),
+      done: t.boolean({ optional: true, fallback: false }),
+      note: t.string({ optional: true }),
+    },
   },
   rooms: {
     board: {
@@ -30,7 +34,9 @@ describe("useQuery types", () => {
   it("follows the query's fields", () => {
     const { data, loading, error, hasSynced } = useQuery(todos, { fields: { title: true }, where: { done: false } });
     expectTypeOf(hasSynced).toEqualTypeOf<boolean>();
-    expectTypeOf(data).toEqualTypeOf(todos.subscribe({ fields: { title: true }, where: { done: false } }, noop).getCurrentState().data);
+    expectTypeOf(data).toEqualTypeOf(
+      todos.subscribe({ fields: { title: true }, where: { done: false } }, noop).getCurrentState().data,
+    );
     expectTypeOf<Row<typeof data>>().toHaveProperty("title").toEqualTypeOf<string>();
     expectTypeOf<Row<typeof data>>().not.toHaveProperty("done");
     expectTypeOf(loading).toEqualTypeOf<boolean>();
@@ -50,14 +56,20 @@ describe("useQuery types", () => {
 
   it("types aggregate rows", () => {
     const { data } = useQuery(todos, { aggregations: { n: { count: "*" } }, where: { done: false } });
-    expectTypeOf(data).toEqualTypeOf(todos.subscribe({ aggregations: { n: { count: "*" } }, where: { done: false } }, noop).getCurrentState().data);
+    expectTypeOf(data).toEqualTypeOf(
+      todos.subscribe({ aggregations: { n: { count: "*" } }, where: { done: false } }, noop).getCurrentState().data,
+    );
     expectTypeOf<Row<typeof data>>().toHaveProperty("n").toEqualTypeOf<number>();
   });
 
   it("carries the preloaded type", () => {
     const preloaded = {} as PreloadData<{ readonly id: string; readonly title: string }, "many">;
-    expectTypeOf(useQuery(preloaded).data).toEqualTypeOf<readonly { readonly id: string; readonly title: string }[] | undefined>();
-    expectTypeOf(useQuery(todos, preloaded).data).toEqualTypeOf<readonly { readonly id: string; readonly title: string }[] | undefined>();
+    expectTypeOf(useQuery(preloaded).data).toEqualTypeOf<
+      readonly { readonly id: string; readonly title: string }[] | undefined
+    >();
+    expectTypeOf(useQuery(todos, preloaded).data).toEqualTypeOf<
+      readonly { readonly id: string; readonly title: string }[] | undefined
+    >();
     const one = {} as PreloadData<{ readonly title: string }, "one">;
     // @ts-expect-error: data from preloadOne goes to useQueryOne
     useQuery(one);
@@ -68,7 +80,9 @@ describe("useQuery types", () => {
 describe("useQueryOne types", () => {
   it("gives one document or undefined", () => {
     const { data } = useQueryOne(todos, { fields: { title: true, done: true } });
-    expectTypeOf(data).toEqualTypeOf(todos.subscribeOne({ fields: { title: true, done: true } }, noop).getCurrentState().data);
+    expectTypeOf(data).toEqualTypeOf(
+      todos.subscribeOne({ fields: { title: true, done: true } }, noop).getCurrentState().data,
+    );
     expectTypeOf<NonNullable<typeof data>>().toHaveProperty("done").toEqualTypeOf<boolean>();
     expectTypeOf<NonNullable<typeof data>>().not.toHaveProperty("note");
   });
@@ -77,7 +91,9 @@ describe("useQueryOne types", () => {
 describe("usePaginated types", () => {
   it("gives the page's documents, the page facts and next/previous", () => {
     const page = usePaginated(todos, { fields: { title: true }, orderBy: ["title", "asc"], pageSize: 10 });
-    expectTypeOf(page.data).toEqualTypeOf(todos.paginated({ fields: { title: true }, orderBy: ["title", "asc"], pageSize: 10 }).getCurrentState().data);
+    expectTypeOf(page.data).toEqualTypeOf(
+      todos.paginated({ fields: { title: true }, orderBy: ["title", "asc"], pageSize: 10 }).getCurrentState().data,
+    );
     expectTypeOf<Row<typeof page.data>>().toHaveProperty("title").toEqualTypeOf<string>();
     expectTypeOf<Row<typeof page.data>>().not.toHaveProperty("done");
     expectTypeOf(page.currentPage).toEqualTypeOf<number>();

@@ -27,7 +27,8 @@ export interface RoomStore<R> extends ExternalStore<RoomSnapshot<R>, OpenRoom<R>
   removeListeners(): void;
 }
 
-const isUp = (connection: ClientConnection | undefined) => connection?.state === "online" || connection?.state === "syncing";
+const isUp = (connection: ClientConnection | undefined) =>
+  connection?.state === "online" || connection?.state === "syncing";
 
 /**
  * A room handle (joined on open, left on close) as an external store of its statuses, error
@@ -56,7 +57,12 @@ export function createRoomStore<R>(join: () => RoomHandle<R>, connection: Client
       snapshot = next;
       onChange();
     };
-    const stops = [handle.onRoomStatus(refresh), handle.onUserStatus(refresh), handle.onError(refresh), followed.subscribe(refresh)];
+    const stops = [
+      handle.onRoomStatus(refresh),
+      handle.onUserStatus(refresh),
+      handle.onError(refresh),
+      followed.subscribe(refresh),
+    ];
     const heard = new Set<string>();
     const listenTo = (event: string) => {
       if (heard.has(event)) return;
@@ -79,7 +85,8 @@ export function createRoomStore<R>(join: () => RoomHandle<R>, connection: Client
   return {
     ...store,
     on(event, listener) {
-      if (typeof listener !== "function") throw new TypeError("useRoom().on(event, listener): listener must be a function.");
+      if (typeof listener !== "function")
+        throw new TypeError("useRoom().on(event, listener): listener must be a function.");
       let set = listeners.get(event);
       if (set === undefined) listeners.set(event, (set = new Set()));
       set.add(listener);

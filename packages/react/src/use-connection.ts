@@ -15,7 +15,10 @@ import { useOptionalClient } from "./trellis-provider.js";
 export function useConnection(connection?: ClientConnection): ConnectionStatus {
   const client = useOptionalClient();
   const target = connection ?? client?.connection;
-  if (target === undefined) throw new Error("useConnection: no client; wrap the app in <TrellisProvider client={client}> or pass client.connection.");
+  if (target === undefined)
+    throw new Error(
+      "useConnection: no client; wrap the app in <TrellisProvider client={client}> or pass client.connection.",
+    );
   // Another component's first render opens its query, which can change the status at once
   // ("syncing"); React forbids updating this component during that render, so it hears of
   // changes a microtask later.

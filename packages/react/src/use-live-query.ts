@@ -11,7 +11,11 @@ import { useOptionalClient } from "./trellis-provider.js";
  * @example
  * const state = useLiveQuery("subscribe", [client.database.todos, { where: { done: false } }], "useQuery");
  */
-export function useLiveQuery<T>(method: "subscribe" | "subscribeOne", args: readonly unknown[], hook: string): SubscriptionState<T> {
+export function useLiveQuery<T>(
+  method: "subscribe" | "subscribeOne",
+  args: readonly unknown[],
+  hook: string,
+): SubscriptionState<T> {
   const client = useOptionalClient();
   const [first, second] = args;
   const isPreloadedOnly = args.length === 1 && isPreloadData(first);

@@ -22,14 +22,17 @@ async function clientWithTodos(count: number): Promise<Client> {
   return client;
 }
 
-const titles = (page: PaginatedResult<{ readonly title: string }> | undefined) => page?.data?.map((todo) => todo.title).join(",");
+const titles = (page: PaginatedResult<{ readonly title: string }> | undefined) =>
+  page?.data?.map((todo) => todo.title).join(",");
 
 describe("usePaginated", () => {
   it("turns pages with stable next and previous, and follows writes", async () => {
     const client = await clientWithTodos(5);
     const seen: PaginatedResult<{ readonly title: string }>[] = [];
     function Pages() {
-      seen.push(usePaginated(client.database.todos, { fields: { title: true }, orderBy: ["title", "asc"], pageSize: 2 }));
+      seen.push(
+        usePaginated(client.database.todos, { fields: { title: true }, orderBy: ["title", "asc"], pageSize: 2 }),
+      );
       return null;
     }
     render(
@@ -39,7 +42,13 @@ describe("usePaginated", () => {
     );
     const first = seen.at(-1)!;
     expect(titles(first)).toBe("t0,t1");
-    expect(first).toMatchObject({ currentPage: 1, hasNext: true, hasPrevious: false, estimatedTotalCount: 5, loading: false });
+    expect(first).toMatchObject({
+      currentPage: 1,
+      hasNext: true,
+      hasPrevious: false,
+      estimatedTotalCount: 5,
+      loading: false,
+    });
     await act(() => first.next());
     expect(titles(seen.at(-1))).toBe("t2,t3");
     expect(seen.at(-1)!.currentPage).toBe(2);
@@ -59,7 +68,11 @@ describe("usePaginated", () => {
 
   it("renders a preloaded page on the first render without loading", async () => {
     const client = await clientWithTodos(3);
-    const { data: preloaded } = await client.database.todos.preloadPaginated({ fields: { title: true }, orderBy: ["title", "asc"], pageSize: 2 });
+    const { data: preloaded } = await client.database.todos.preloadPaginated({
+      fields: { title: true },
+      orderBy: ["title", "asc"],
+      pageSize: 2,
+    });
     const props = structuredClone(preloaded!);
     const seen: PaginatedResult<{ readonly title: string }>[] = [];
     function Pages() {

@@ -1,4 +1,13 @@
-import { isPreloadData, type CollectionApi, type PaginatedController, type PaginatedQueryDef, type PaginatedState, type PreloadData, queryKey, type StrictPaginatedQuery } from "@trellis/client";
+import {
+  isPreloadData,
+  type CollectionApi,
+  type PaginatedController,
+  type PaginatedQueryDef,
+  type PaginatedState,
+  type PreloadData,
+  queryKey,
+  type StrictPaginatedQuery,
+} from "@trellis/client";
 import type { EntitiesDef, EntityDef, QueryResultDoc } from "@trellis/client";
 import { useMemo, useSyncExternalStore } from "react";
 import { type AnyCollection, collectionOf } from "./collection-of.js";

@@ -11,7 +11,11 @@ import { useQueryOne } from "./use-query-one.js";
 
 const schema = createSchema({
   entities: {
-    todos: { title: t.string({ fallback: "" }), done: t.boolean({ optional: true, fallback: false }), note: t.string({ optional: true }) },
+    todos: {
+      title: t.string({ fallback: "" }),
+      done: t.boolean({ optional: true, fallback: false }),
+      note: t.string({ optional: true }),
+    },
     tags: { name: t.string({ fallback: "" }) },
   },
 });
@@ -33,7 +37,11 @@ function openTodos(client: Client, renders: { count: number }) {
   return function OpenTodos() {
     renders.count++;
     // An inline query object: written afresh on every render.
-    const { data, loading } = useQuery(client.database.todos, { where: { done: false }, fields: { title: true }, orderBy: ["title", "asc"] });
+    const { data, loading } = useQuery(client.database.todos, {
+      where: { done: false },
+      fields: { title: true },
+      orderBy: ["title", "asc"],
+    });
     return <p data-testid="titles">{loading ? "loading" : data!.map((todo) => todo.title).join(",")}</p>;
   };
 }
@@ -105,7 +113,9 @@ describe("useQuery", () => {
     function Todos() {
       const [, setTick] = useState(0);
       rerender = () => setTick((tick) => tick + 1);
-      const { data } = useQuery(client.database.todos, { where: { createdAt: { lessThan: new Date(2_000_000_000_000) } } });
+      const { data } = useQuery(client.database.todos, {
+        where: { createdAt: { lessThan: new Date(2_000_000_000_000) } },
+      });
       return <p>{data?.length}</p>;
     }
     render(<Todos />);
@@ -161,7 +171,10 @@ describe("useQuery", () => {
   it("renders preloaded data on the first render without loading, then follows writes", async () => {
     const client = localClient();
     await client.database.todos.create({ title: "milk" });
-    const { data: preloaded } = await client.database.todos.preload({ fields: { title: true }, orderBy: ["title", "asc"] });
+    const { data: preloaded } = await client.database.todos.preload({
+      fields: { title: true },
+      orderBy: ["title", "asc"],
+    });
     // As a server component would pass it.
     const props = JSON.parse(JSON.stringify(preloaded)) as typeof preloaded & {};
     const seen: { loading: boolean; titles: string | undefined }[] = [];
@@ -198,7 +211,10 @@ describe("useQuery", () => {
   it("finds the client of the preloaded data's app without a provider", async () => {
     const client = localClient();
     await client.database.todos.create({ title: "milk" });
-    const { data: preloaded } = await client.database.todos.preload({ fields: { title: true }, orderBy: ["title", "asc"] });
+    const { data: preloaded } = await client.database.todos.preload({
+      fields: { title: true },
+      orderBy: ["title", "asc"],
+    });
     function Todos() {
       const { data, loading } = useQuery(preloaded!);
       return <p data-testid="titles">{`${loading}:${data?.map((todo) => todo.title).join(",")}`}</p>;

@@ -1,5 +1,14 @@
 import type { CollectionApi, PreloadData, SubscriptionState } from "@trellis/client";
-import type { AggregateQueryDef, AggregateRow, EntitiesDef, EntityDef, QueryDef, QueryResultDoc, StrictAggregateQuery, StrictQuery } from "@trellis/client";
+import type {
+  AggregateQueryDef,
+  AggregateRow,
+  EntitiesDef,
+  EntityDef,
+  QueryDef,
+  QueryResultDoc,
+  StrictAggregateQuery,
+  StrictQuery,
+} from "@trellis/client";
 import { useLiveQuery } from "./use-live-query.js";
 
 /**

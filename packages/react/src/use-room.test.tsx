@@ -12,7 +12,12 @@ import { useRoom } from "./use-room.js";
 
 const schema = createSchema({
   entities: {},
-  rooms: { board: { userStatus: { cursor: t.object({ x: t.number({ fallback: 0 }), y: t.number({ fallback: 0 }) }) }, roomStatus: { title: t.string({ optional: true }) } } },
+  rooms: {
+    board: {
+      userStatus: { cursor: t.object({ x: t.number({ fallback: 0 }), y: t.number({ fallback: 0 }) }) },
+      roomStatus: { title: t.string({ optional: true }) },
+    },
+  },
 });
 type Client = TrellisClient<typeof schema>;
 const clients: Client[] = [];
@@ -57,7 +62,12 @@ describe("useRoom", () => {
     );
     await settle();
     expect(counts).toEqual({ opened: 1, live: 1 });
-    expect(seen.at(-1)).toMatchObject({ roomStatus: {}, userStatuses: { ada: {} }, isConnected: false, error: undefined });
+    expect(seen.at(-1)).toMatchObject({
+      roomStatus: {},
+      userStatuses: { ada: {} },
+      isConnected: false,
+      error: undefined,
+    });
     await act(async () => {
       await seen.at(-1)!.setUserStatus("cursor", { x: 1, y: 2 });
       await seen.at(-1)!.set("title", "Sprint");

@@ -5,16 +5,28 @@ import { createRoomStore, type RoomSnapshot } from "./room-store.js";
 /** What {@link useRoom} gives: the room's state and stable functions to act in it. */
 export interface RoomResult<R> extends RoomSnapshot<R> {
   /** Broadcasts an event to the other members (NETWORK error while offline). */
-  readonly emit: <K extends keyof RoomEvents<R> & string>(event: K, data: RoomEvents<R>[K]) => Promise<DatabaseResult<void>>;
+  readonly emit: <K extends keyof RoomEvents<R> & string>(
+    event: K,
+    data: RoomEvents<R>[K],
+  ) => Promise<DatabaseResult<void>>;
   /** Sets a key of the room's shared status (`undefined` removes it). */
-  readonly set: <K extends keyof RoomStatus<R> & string>(key: K, value: RoomStatus<R>[K] | undefined) => Promise<DatabaseResult<void>>;
+  readonly set: <K extends keyof RoomStatus<R> & string>(
+    key: K,
+    value: RoomStatus<R>[K] | undefined,
+  ) => Promise<DatabaseResult<void>>;
   /** Sets a key of this user's status (`undefined` removes it). */
-  readonly setUserStatus: <K extends keyof UserStatus<R> & string>(key: K, value: UserStatus<R>[K] | undefined) => Promise<DatabaseResult<void>>;
+  readonly setUserStatus: <K extends keyof UserStatus<R> & string>(
+    key: K,
+    value: UserStatus<R>[K] | undefined,
+  ) => Promise<DatabaseResult<void>>;
   /**
    * Listens to an event other members emit; returns an unsubscribe. Listeners are removed when
    * the component unmounts anyway: call it in an effect.
    */
-  readonly on: <K extends keyof RoomEvents<R> & string>(event: K, listener: (data: RoomEvents<R>[K], fromUserId: string | null) => void) => () => void;
+  readonly on: <K extends keyof RoomEvents<R> & string>(
+    event: K,
+    listener: (data: RoomEvents<R>[K], fromUserId: string | null) => void,
+  ) => () => void;
 }
 
 /** Options of {@link useRoom}. */
@@ -38,7 +50,11 @@ export interface UseRoomOptions {
  *   </div>;
  * }
  */
-export function useRoom<R>(room: (roomId?: string) => RoomHandle<R>, roomId?: string, options: UseRoomOptions = {}): RoomResult<R> {
+export function useRoom<R>(
+  room: (roomId?: string) => RoomHandle<R>,
+  roomId?: string,
+  options: UseRoomOptions = {},
+): RoomResult<R> {
   const { connection } = options;
   const { store, actions } = useMemo(() => {
     const store = createRoomStore(() => room(roomId), connection);

@@ -42,7 +42,14 @@ afterAll(async () => {
 });
 
 function connect(appId: string, userId: string): Client {
-  const client = createClient({ schema, appId, userId, serverUrl: server.url, WebSocket: NodeWebSocket, reconnect: { baseMs: 20, maxMs: 200 } });
+  const client = createClient({
+    schema,
+    appId,
+    userId,
+    serverUrl: server.url,
+    WebSocket: NodeWebSocket,
+    reconnect: { baseMs: 20, maxMs: 200 },
+  });
   clients.push(client);
   return client;
 }
@@ -75,7 +82,14 @@ describe("hasSynced", () => {
   it("is false while a query shows local data only, and turns true once the server answers", async () => {
     const app = `react-synced-${++apps}`;
     // A port nothing listens on: the client stays offline, with its local data.
-    const unreachable = createClient({ schema, appId: app, userId: "carol", serverUrl: "http://127.0.0.1:9", WebSocket: NodeWebSocket, reconnect: { baseMs: 20, maxMs: 200 } });
+    const unreachable = createClient({
+      schema,
+      appId: app,
+      userId: "carol",
+      serverUrl: "http://127.0.0.1:9",
+      WebSocket: NodeWebSocket,
+      reconnect: { baseMs: 20, maxMs: 200 },
+    });
     clients.push(unreachable);
     vi.spyOn(console, "warn").mockImplementation(() => {});
     await unreachable.database.todos.create({ title: "local" });
@@ -159,8 +173,15 @@ describe("useRoom", () => {
       const room = useBoard(client);
       latest[name] = room;
       const { on } = room;
-      useEffect(() => on("like", (data, fromUserId) => likes[name]!.push(`${fromUserId}:${data.targetId}`)), [on, name]);
-      return <p data-testid={name}>{`${room.isConnected}|${JSON.stringify(room.roomStatus)}|${Object.keys(room.userStatuses).sort().join(",")}`}</p>;
+      useEffect(
+        () => on("like", (data, fromUserId) => likes[name]!.push(`${fromUserId}:${data.targetId}`)),
+        [on, name],
+      );
+      return (
+        <p
+          data-testid={name}
+        >{`${room.isConnected}|${JSON.stringify(room.roomStatus)}|${Object.keys(room.userStatuses).sort().join(",")}`}</p>
+      );
     }
     const view = render(
       <StrictMode>
@@ -222,6 +243,7 @@ describe("useRoom", () => {
     });
     await waitFor(() => expect(seen.at(-1)!.userStatuses["alice"]?.cursor).toEqual({ x: 3, y: 4 }));
     expect(seen.length).toBeGreaterThan(1);
-    for (const key of ["emit", "set", "setUserStatus", "on"] as const) expect(new Set(seen.map((room) => room[key])).size).toBe(1);
+    for (const key of ["emit", "set", "setUserStatus", "on"] as const)
+      expect(new Set(seen.map((room) => room[key])).size).toBe(1);
   });
 });

@@ -27,9 +27,12 @@ export class Admission {
   /** Counts a new connection from `ip`, or says why it is refused. */
   admit(ip: string): string | undefined {
     const visitor = this.visitors.get(ip) ?? { connections: 0, handshakes: 0 };
-    if (this.total >= this.limits.connections) return `the server holds its limit of ${this.limits.connections} connections`;
-    if (visitor.connections >= this.limits.connectionsPerIp) return `this address holds its limit of ${this.limits.connectionsPerIp} connections`;
-    if (visitor.handshakes >= this.limits.handshakesPerIp) return `this address has ${this.limits.handshakesPerIp} connections still saying hello`;
+    if (this.total >= this.limits.connections)
+      return `the server holds its limit of ${this.limits.connections} connections`;
+    if (visitor.connections >= this.limits.connectionsPerIp)
+      return `this address holds its limit of ${this.limits.connectionsPerIp} connections`;
+    if (visitor.handshakes >= this.limits.handshakesPerIp)
+      return `this address has ${this.limits.handshakesPerIp} connections still saying hello`;
     visitor.connections++;
     visitor.handshakes++;
     this.total++;

@@ -16,7 +16,13 @@ afterEach(() => {
 });
 
 const at = (ticks: number, node = "a"): string => encodeHlc({ ticks, node } satisfies Hlc);
-const set = (id: string, field: string, value: unknown, hlc: string): Triple => ({ collection: "todos", id, field, value, hlc });
+const set = (id: string, field: string, value: unknown, hlc: string): Triple => ({
+  collection: "todos",
+  id,
+  field,
+  value,
+  hlc,
+});
 
 function open(dir = dataDir(), appId = "app"): AppDatabase {
   const opened = AppDatabase.open(dir, appId);
@@ -31,8 +37,14 @@ function stored(db: AppDatabase): Triple[] {
 describe("AppDatabase", () => {
   it("keeps the last writer per cell and acknowledges with a growing cursor", () => {
     const db = open();
-    expect(db.apply([set("t1", "title", "a", at(10)), set("t1", "done", false, at(10))])).toMatchObject({ applied: { length: 2 }, cursor: "2" });
-    expect(db.apply([set("t1", "title", "old", at(5)), set("t1", "title", "b", at(20))])).toMatchObject({ applied: [{ value: "b" }], cursor: "3" });
+    expect(db.apply([set("t1", "title", "a", at(10)), set("t1", "done", false, at(10))])).toMatchObject({
+      applied: { length: 2 },
+      cursor: "2",
+    });
+    expect(db.apply([set("t1", "title", "old", at(5)), set("t1", "title", "b", at(20))])).toMatchObject({
+      applied: [{ value: "b" }],
+      cursor: "3",
+    });
     expect(stored(db).map((t) => [t.field, t.value])).toEqual([
       ["done", false],
       ["title", "b"],
@@ -50,7 +62,10 @@ describe("AppDatabase", () => {
 
   it("lets delete win over earlier and later writes", () => {
     const db = open();
-    db.apply([set("t1", "title", "a", at(10)), { collection: "todos", id: "t1", field: "$deleted", value: true, hlc: at(20) }]);
+    db.apply([
+      set("t1", "title", "a", at(10)),
+      { collection: "todos", id: "t1", field: "$deleted", value: true, hlc: at(20) },
+    ]);
     expect(db.apply([set("t1", "title", "later", at(30))]).applied).toEqual([]);
     expect(stored(db)).toEqual([{ collection: "todos", id: "t1", field: "$deleted", value: true, hlc: at(20) }]);
     db.close();
@@ -58,7 +73,10 @@ describe("AppDatabase", () => {
 
   it("stores refMany elements as separate registers", () => {
     const db = open();
-    db.apply([{ ...set("p1", "tagIds", true, at(10, "a")), element: "red" }, { ...set("p1", "tagIds", true, at(11, "b")), element: "blue" }]);
+    db.apply([
+      { ...set("p1", "tagIds", true, at(10, "a")), element: "red" },
+      { ...set("p1", "tagIds", true, at(11, "b")), element: "blue" },
+    ]);
     db.apply([{ ...set("p1", "tagIds", false, at(12, "a")), element: "red" }]);
     expect(stored(db).map((t) => [t.element, t.value])).toEqual([
       ["blue", true],
@@ -75,10 +93,13 @@ describe("AppDatabase", () => {
       const id = `d${i % 7}`;
       const hlc = encodeHlc(clock.now());
       if (i % 37 === 0) triples.push({ collection: "todos", id, field: "$deleted", value: true, hlc });
-      else if (i % 5 === 0) triples.push({ collection: "todos", id, field: "tags", element: `e${i % 4}`, value: i % 2 === 0, hlc });
+      else if (i % 5 === 0)
+        triples.push({ collection: "todos", id, field: "tags", element: `e${i % 4}`, value: i % 2 === 0, hlc });
       else triples.push(set(id, `f${i % 3}`, i % 11 === 0 ? null : i, hlc));
     }
-    const shuffled = [...triples].sort((x, y) => (x.hlc.charCodeAt(12) ^ 7) - (y.hlc.charCodeAt(12) ^ 7) || x.id.localeCompare(y.id));
+    const shuffled = [...triples].sort(
+      (x, y) => (x.hlc.charCodeAt(12) ^ 7) - (y.hlc.charCodeAt(12) ^ 7) || x.id.localeCompare(y.id),
+    );
     const db = open();
     for (let i = 0; i < shuffled.length; i += 50) db.apply(shuffled.slice(i, i + 50));
     const store = new TripleStore();

@@ -2,7 +2,17 @@ import { existsSync, mkdirSync } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { CREATED_BY_FIELD, type DatabaseResult, DELETED_FIELD, exceedsValueDepth, fail, ID_RULE, isId, ok, type Triple } from "@trellis/core";
+import {
+  CREATED_BY_FIELD,
+  type DatabaseResult,
+  DELETED_FIELD,
+  exceedsValueDepth,
+  fail,
+  ID_RULE,
+  isId,
+  ok,
+  type Triple,
+} from "@trellis/core";
 
 /** What a batch of pushed triples did. */
 export interface ApplyResult {
@@ -95,7 +105,9 @@ export class AppDatabase {
       clearEntity: db.prepare("DELETE FROM triples WHERE collection = ? AND id = ? AND field <> ?"),
       maxSeq: db.prepare<[], { seq: number | null }>("SELECT MAX(seq) AS seq FROM triples"),
       since: db.prepare<[number, number], Row>("SELECT * FROM triples WHERE seq > ? ORDER BY seq LIMIT ?"),
-      collectionSince: db.prepare<[string, number], Row>("SELECT * FROM triples WHERE collection = ? AND seq > ? ORDER BY seq"),
+      collectionSince: db.prepare<[string, number], Row>(
+        "SELECT * FROM triples WHERE collection = ? AND seq > ? ORDER BY seq",
+      ),
       document: db.prepare<[string, string], Row>("SELECT * FROM triples WHERE collection = ? AND id = ?"),
       all: db.prepare<[], Row>("SELECT * FROM triples"),
     };
@@ -106,14 +118,23 @@ export class AppDatabase {
    * Opens (creating if needed) the database of an app under `dataDir`. App ids are checked so no
    * id can name a file outside `dataDir`.
    */
-  static open(dataDir: string, appId: string, options: { readonly isCheckpointedElsewhere?: boolean } = {}): DatabaseResult<AppDatabase> {
+  static open(
+    dataDir: string,
+    appId: string,
+    options: { readonly isCheckpointedElsewhere?: boolean } = {},
+  ): DatabaseResult<AppDatabase> {
     const checked = AppDatabase.checkAppId(appId);
     if (checked.error) return checked;
     try {
       if (!existsSync(dataDir)) mkdirSync(dataDir, { recursive: true });
-      return ok(new AppDatabase(new Database(join(dataDir, `${appId}.sqlite`)), options.isCheckpointedElsewhere ?? false));
+      return ok(
+        new AppDatabase(new Database(join(dataDir, `${appId}.sqlite`)), options.isCheckpointedElsewhere ?? false),
+      );
     } catch (error) {
-      return fail("STORAGE", `Could not open the database of app "${appId}" in ${dataDir}: ${(error as Error).message}`);
+      return fail(
+        "STORAGE",
+        `Could not open the database of app "${appId}" in ${dataDir}: ${(error as Error).message}`,
+      );
     }
   }
 
@@ -161,7 +182,8 @@ export class AppDatabase {
   /** Stored cells changed after `cursor` (null: from the start), oldest first, at most `limit`. */
   changesSince(cursor: string | null, limit = 10_000): DatabaseResult<ChangeBatch> {
     const after = cursor === null ? 0 : Number(cursor);
-    if (!Number.isSafeInteger(after) || after < 0) return fail("PROTOCOL", `Malformed cursor ${JSON.stringify(cursor)}.`);
+    if (!Number.isSafeInteger(after) || after < 0)
+      return fail("PROTOCOL", `Malformed cursor ${JSON.stringify(cursor)}.`);
     const rows = this.statements.since.all(after, limit);
     const triples = toTriples(rows);
     const last = rows.at(-1)?.seq ?? after;
@@ -323,7 +345,13 @@ export class AppDatabase {
     try {
       value = JSON.stringify(triple.value ?? null);
     } catch (error) {
-      throw new Refusal(fail("VALIDATION", `The value of ${collection}/${id}.${field} cannot be stored: ${(error as Error).message}`, { collection, id, field }).error);
+      throw new Refusal(
+        fail("VALIDATION", `The value of ${collection}/${id}.${field} cannot be stored: ${(error as Error).message}`, {
+          collection,
+          id,
+          field,
+        }).error,
+      );
     }
     if (field === CREATED_BY_FIELD && element === "") {
       // The author is set once: a later push (a retry of the creating batch aside, which names
@@ -335,7 +363,9 @@ export class AppDatabase {
     }
     // Encoded HLCs are ASCII and sort as the clocks do, so SQLite's and JavaScript's string
     // comparisons of them agree: comparing strings is comparing clocks.
-    if (this.statements.upsertIfLater.run(collection, id, field, element, value, triple.hlc, this.seq + 1).changes > 0) {
+    if (
+      this.statements.upsertIfLater.run(collection, id, field, element, value, triple.hlc, this.seq + 1).changes > 0
+    ) {
       this.seq++;
       return true;
     }
@@ -368,11 +398,15 @@ interface DocumentState {
 
 function refuseAuthor(collection: string, id: string): never {
   throw new Refusal(
-    fail("VALIDATION", `createdBy of ${collection}/${id} is set once, by the write that creates the document, and cannot be changed; nothing of the batch was stored.`, {
-      collection,
-      id,
-      field: CREATED_BY_FIELD,
-    }).error,
+    fail(
+      "VALIDATION",
+      `createdBy of ${collection}/${id} is set once, by the write that creates the document, and cannot be changed; nothing of the batch was stored.`,
+      {
+        collection,
+        id,
+        field: CREATED_BY_FIELD,
+      },
+    ).error,
   );
 }
 
@@ -381,7 +415,12 @@ function refusalOf(error: unknown): DatabaseResult<never> {
   if (error instanceof Refusal) return { data: undefined, error: error.error };
   const code = (error as { code?: unknown }).code;
   // SQLite refuses some values (too long a string, say): that is the batch's input, not a fault.
-  if (code === "SQLITE_TOOBIG" || code === "SQLITE_MISMATCH" || code === "SQLITE_RANGE" || !(typeof code === "string" && code.startsWith("SQLITE_"))) {
+  if (
+    code === "SQLITE_TOOBIG" ||
+    code === "SQLITE_MISMATCH" ||
+    code === "SQLITE_RANGE" ||
+    !(typeof code === "string" && code.startsWith("SQLITE_"))
+  ) {
     return fail("VALIDATION", `The batch cannot be stored: ${(error as Error).message}; nothing of it was stored.`);
   }
   return fail("STORAGE", `Could not store the batch: ${(error as Error).message}`);

@@ -45,7 +45,13 @@ function subscribe(subscriber: FakePeer, queryId: string, normalized = open, cur
 }
 
 const todo = (id: string, fields: Record<string, unknown>) => documentTriples("todos", id, fields, hlc);
-const set = (id: string, field: string, value: unknown, collection = "todos"): Triple => ({ collection, id, field, value, hlc: hlc() });
+const set = (id: string, field: string, value: unknown, collection = "todos"): Triple => ({
+  collection,
+  id,
+  field,
+  value,
+  hlc: hlc(),
+});
 const ids = (triples: readonly Triple[]) => [...new Set(triples.map((triple) => triple.id))].sort();
 
 describe("AppHub routing", () => {
@@ -108,8 +114,17 @@ describe("AppHub routing", () => {
 
   it("routes a query that combines filters with or and not", async () => {
     const subscriber = peer();
-    subscribe(subscriber, "combined", query("todos", { where: { or: [{ title: "milk" }, { done: true }], not: { title: "skip" } } }));
-    await push(undefined, [...todo("a", { title: "milk", done: false }), ...todo("b", { title: "skip", done: true }), ...todo("c", { title: "tea", done: true }), ...todo("d", { title: "tea", done: false })]);
+    subscribe(
+      subscriber,
+      "combined",
+      query("todos", { where: { or: [{ title: "milk" }, { done: true }], not: { title: "skip" } } }),
+    );
+    await push(undefined, [
+      ...todo("a", { title: "milk", done: false }),
+      ...todo("b", { title: "skip", done: true }),
+      ...todo("c", { title: "tea", done: true }),
+      ...todo("d", { title: "tea", done: false }),
+    ]);
     expect(ids(subscriber.changes())).toEqual(["a", "c"]);
     // A change that only the `not` reads takes a document out.
     await push(undefined, [set("c", "title", "skip")]);
@@ -188,7 +203,9 @@ describe("AppHub resume", () => {
   it("refuses a malformed cursor with an error naming the query", () => {
     const subscriber = peer();
     hub.subscribe(subscriber, "open", open, "not-a-cursor");
-    expect(subscriber.take()).toEqual([expect.objectContaining({ type: "error", code: "PROTOCOL", details: { queryId: "open" } })]);
+    expect(subscriber.take()).toEqual([
+      expect.objectContaining({ type: "error", code: "PROTOCOL", details: { queryId: "open" } }),
+    ]);
   });
 });
 
@@ -216,7 +233,10 @@ describe("AppHub group commit", () => {
     const subscriber = peer();
     subscribe(subscriber, "open");
     const good = todo("good", { title: "ok", done: false });
-    const drifting = [...todo("bad", { title: "no", done: false }), { ...set("bad", "title", "later"), hlc: futureHlc(3_600_000) }];
+    const drifting = [
+      ...todo("bad", { title: "no", done: false }),
+      { ...set("bad", "title", "later"), hlc: futureHlc(3_600_000) },
+    ];
     const [accepted, refused] = await Promise.all([hub.push(peer(), good), hub.push(peer(), drifting)]);
     expect(accepted.error).toBeUndefined();
     expect(refused.error?.code).toBe("CLOCK_DRIFT");
@@ -267,13 +287,18 @@ describe("AppHub unsubscribe", () => {
 describe("AppHub with a query the engine cannot evaluate", () => {
   // `notIn` on a set field with an operand that is not a list passes the shape check but throws
   // once the query meets a document; on an empty collection that is only at the next push.
-  const failing = { ...query("todos", { where: { tags: "x" } }), where: [{ field: "tags", op: "notIn" as const, operand: 5 }] };
+  const failing = {
+    ...query("todos", { where: { tags: "x" } }),
+    where: [{ field: "tags", op: "notIn" as const, operand: 5 }],
+  };
 
   it("refuses it at subscribe when documents exist", async () => {
     await push(peer(), todo("t1", { title: "milk" }));
     const subscriber = peer();
     hub.subscribe(subscriber, "failing", failing, null);
-    expect(subscriber.take()).toEqual([expect.objectContaining({ type: "error", code: "VALIDATION", details: { queryId: "failing" } })]);
+    expect(subscriber.take()).toEqual([
+      expect.objectContaining({ type: "error", code: "VALIDATION", details: { queryId: "failing" } }),
+    ]);
   });
 
   it("drops it when new data makes it fail, and keeps routing every other query", async () => {
@@ -288,7 +313,9 @@ describe("AppHub with a query the engine cannot evaluate", () => {
     const note = documentTriples("notes", "n1", { text: "hi" }, hlc);
     await push(pusher, [...note, ...t1]);
 
-    expect(failingSubscriber.take()).toEqual([expect.objectContaining({ type: "error", code: "VALIDATION", details: { queryId: "failing" } })]);
+    expect(failingSubscriber.take()).toEqual([
+      expect.objectContaining({ type: "error", code: "VALIDATION", details: { queryId: "failing" } }),
+    ]);
     expect(sortedTriples(subscriber.changes())).toEqual(sortedTriples([...note, ...t1]));
     expect(ids(hub.query(query("todos"), null).data!.triples)).toEqual(["t1"]);
 
@@ -303,14 +330,19 @@ describe("AppHub with a query the engine cannot evaluate", () => {
 describe("AppHub under a query the engine cannot evaluate", () => {
   // The protocol parser refuses such queries; the hub still must not let one take the process down.
   it("stops that query with an error to its subscribers and keeps routing the others", async () => {
-    const failing = { ...query("todos", { where: { tags: "x" } }), where: [{ field: "tags", op: "notIn" as const, operand: 5 }] };
+    const failing = {
+      ...query("todos", { where: { tags: "x" } }),
+      where: [{ field: "tags", op: "notIn" as const, operand: 5 }],
+    };
     const subscriber = peer();
     const other = peer();
     subscribe(subscriber, "failing", failing);
     subscribe(other, "all", query("todos"));
     const t1 = todo("t1", { title: "milk" });
     await push(peer(), t1);
-    expect(subscriber.take()).toEqual([expect.objectContaining({ type: "error", code: "VALIDATION", details: { queryId: "failing" } })]);
+    expect(subscriber.take()).toEqual([
+      expect.objectContaining({ type: "error", code: "VALIDATION", details: { queryId: "failing" } }),
+    ]);
     expect(sortedTriples(other.changes())).toEqual(sortedTriples(t1));
     const t2 = todo("t2", { title: "bread" });
     await push(peer(), t2);
@@ -340,7 +372,10 @@ describe("AppHub, pushes larger than a slice", () => {
       // Each slice reaches the watcher on its own; the write that lost to the delete reaches nobody.
       const frames = watcher.take().filter((message) => message.type === "changes");
       expect(frames.length).toBeGreaterThan(1);
-      expect(ids(frames.flatMap((message) => (message.type === "changes" ? message.triples : [])))).toEqual(["n1", "n2"]);
+      expect(ids(frames.flatMap((message) => (message.type === "changes" ? message.triples : [])))).toEqual([
+        "n1",
+        "n2",
+      ]);
       // The pusher learns the document is deleted: its tombstone, sent whole.
       expect(pusher.changes()).toEqual([deleted]);
     } finally {

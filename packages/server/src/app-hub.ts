@@ -139,7 +139,10 @@ const docKey = (collection: string, id: string): string => `${collection}\u0000$
  * end (a document's triples are consecutive), with their document counts; the last part holds
  * the rest (one part when all fit).
  */
-export function snapshotParts(triples: readonly Triple[], size: number): Array<{ triples: Triple[]; documents: number }> {
+export function snapshotParts(
+  triples: readonly Triple[],
+  size: number,
+): Array<{ triples: Triple[]; documents: number }> {
   const parts: Array<{ triples: Triple[]; documents: number }> = [];
   let current: Triple[] = [];
   let documents = 0;
@@ -226,7 +229,12 @@ export class AppHub {
    * Whether `user` may read a document as the replica holds it now. A deleted or unknown one
    * counts as readable: its tombstone tells a client holding it that it is gone.
    */
-  private canRead(user: RuleUser, collection: string, id: string, tests: Map<string, boolean | RowTest> = new Map()): boolean {
+  private canRead(
+    user: RuleUser,
+    collection: string,
+    id: string,
+    tests: Map<string, boolean | RowTest> = new Map(),
+  ): boolean {
     const permissions = this.options.permissions;
     if (permissions === undefined || !permissions.isEnforced || user.isPrivileged === true) return true;
     let test = tests.get(collection);
@@ -305,7 +313,10 @@ export class AppHub {
    * Removes from the rooms of changed documents (join rule `{ readable }`) the connections whose
    * user may no longer read the document: the others see the user leave, it gets UNAUTHORIZED.
    */
-  private expelUnreadableMembers(applied: readonly DocumentRef[], readableBy: (state: PeerState, collection: string, id: string, key: string) => boolean): void {
+  private expelUnreadableMembers(
+    applied: readonly DocumentRef[],
+    readableBy: (state: PeerState, collection: string, id: string, key: string) => boolean,
+  ): void {
     const permissions = this.options.permissions;
     if (permissions === undefined || !permissions.isEnforced || this.rooms.size === 0) return;
     const seen = new Set<string>();
@@ -418,7 +429,13 @@ export class AppHub {
   }
 
   /** The open connections: user, client, since when, live queries and rooms. */
-  connections(): Array<{ readonly userId: string | null; readonly clientId: string | null; readonly since: number | null; readonly liveQueries: number; readonly rooms: readonly RoomAddress[] }> {
+  connections(): Array<{
+    readonly userId: string | null;
+    readonly clientId: string | null;
+    readonly since: number | null;
+    readonly liveQueries: number;
+    readonly rooms: readonly RoomAddress[];
+  }> {
     return [...this.peers.values()].map((state) => ({
       userId: state.user.id,
       clientId: state.about?.clientId ?? null,
@@ -463,11 +480,22 @@ export class AppHub {
    * Starts (or resumes from `cursor`) a live query of a connection and sends its snapshot. `held`:
    * the documents the client holds of it (see `SubscribeMessage.held`).
    */
-  subscribe(peer: Peer, queryId: string, query: NormalizedQuery, cursor: string | null, held?: readonly string[]): void {
+  subscribe(
+    peer: Peer,
+    queryId: string,
+    query: NormalizedQuery,
+    cursor: string | null,
+    held?: readonly string[],
+  ): void {
     const state = this.peers.get(peer);
     if (state === undefined) return;
     if (cursor !== null && !AppDatabase.isCursor(cursor)) {
-      peer.send({ type: "error", code: "PROTOCOL", message: `Malformed cursor ${JSON.stringify(cursor)}.`, details: { queryId } });
+      peer.send({
+        type: "error",
+        code: "PROTOCOL",
+        message: `Malformed cursor ${JSON.stringify(cursor)}.`,
+        details: { queryId },
+      });
       return;
     }
     if (state.queries.has(queryId)) this.unsubscribe(peer, queryId);
@@ -475,7 +503,12 @@ export class AppHub {
     try {
       group = this.groupOf(this.groupQuery(withIds(query), state.user));
     } catch (error) {
-      peer.send({ type: "error", code: "VALIDATION", message: `Could not run query "${queryId}": ${(error as Error).message}`, details: { queryId } });
+      peer.send({
+        type: "error",
+        code: "VALIDATION",
+        message: `Could not run query "${queryId}": ${(error as Error).message}`,
+        details: { queryId },
+      });
       return;
     }
     let ids = group.subscribers.get(state);
@@ -522,7 +555,8 @@ export class AppHub {
 
   /** A one-shot snapshot (HTTP initial load and preload). */
   query(query: NormalizedQuery, cursor: string | null, user: RuleUser = ANONYMOUS): DatabaseResult<QuerySnapshot> {
-    if (cursor !== null && !AppDatabase.isCursor(cursor)) return fail("PROTOCOL", `Malformed cursor ${JSON.stringify(cursor)}.`);
+    if (cursor !== null && !AppDatabase.isCursor(cursor))
+      return fail("PROTOCOL", `Malformed cursor ${JSON.stringify(cursor)}.`);
     try {
       const live = this.registry.acquire(this.readableBy(withIds(query), user));
       try {
@@ -541,7 +575,11 @@ export class AppHub {
    * `checkAuthorship`) / CLOCK_DRIFT / STORAGE errors, in which case nothing of the batch was
    * stored.
    */
-  push(peer: Peer | undefined, triples: readonly Triple[], user: RuleUser = ANONYMOUS): Promise<DatabaseResult<{ cursor: string }>> {
+  push(
+    peer: Peer | undefined,
+    triples: readonly Triple[],
+    user: RuleUser = ANONYMOUS,
+  ): Promise<DatabaseResult<{ cursor: string }>> {
     if (this.closed) return Promise.resolve(fail("STORAGE", `App "${this.appId}" is closing.`));
     // Privileged server code may write as anyone (a document's createdBy still cannot change).
     if (user.isPrivileged !== true) {
@@ -580,17 +618,24 @@ export class AppHub {
     try {
       const stored = await this.mergeLarge(push.triples);
       if (stored.error) return push.done(stored);
-      const origin = push.origin !== undefined && this.peers.get(push.origin.peer) === push.origin ? push.origin : undefined;
+      const origin =
+        push.origin !== undefined && this.peers.get(push.origin.peer) === push.origin ? push.origin : undefined;
       const { applied } = stored.data;
       // Documents the pusher wrote without holding them are read once, before any slice reaches
       // the replica, over every pushed triple (the ones that lost to a delete above all), and
       // sent whole with the last slice.
-      const unheld = origin === undefined ? new Map() : this.unheldWrites(new Map(push.triples.map((triple) => [triple, origin])));
+      const unheld =
+        origin === undefined ? new Map() : this.unheldWrites(new Map(push.triples.map((triple) => [triple, origin])));
       const slices = Math.max(1, Math.ceil(applied.length / this.sliceTriples));
       for (let index = 0; index < slices && !this.closed; index++) {
         const slice = applied.slice(index * this.sliceTriples, (index + 1) * this.sliceTriples);
         this.options.fault?.("route");
-        this.route(slice, new Map(slice.map((triple) => [triple, origin])), stored.data.cursor, index === slices - 1 ? unheld : new Map());
+        this.route(
+          slice,
+          new Map(slice.map((triple) => [triple, origin])),
+          stored.data.cursor,
+          index === slices - 1 ? unheld : new Map(),
+        );
         await nextTurn();
       }
       // Acknowledged once the replica holds all of it, so a query after the ack reads the push.
@@ -617,7 +662,11 @@ export class AppHub {
     try {
       const applied: Triple[] = [];
       for (let from = 0; from < triples.length; from += this.sliceTriples) {
-        if (this.closed) return fail("STORAGE", `App "${this.appId}" closed while the batch was stored; nothing of it was. Push it again.`);
+        if (this.closed)
+          return fail(
+            "STORAGE",
+            `App "${this.appId}" closed while the batch was stored; nothing of it was. Push it again.`,
+          );
         const merged = write.data.apply(triples.slice(from, from + this.sliceTriples));
         if (merged.error) return merged;
         for (const triple of merged.data) applied.push(triple);
@@ -735,7 +784,8 @@ export class AppHub {
       if (outcome.error) return push.done({ data: undefined, error: outcome.error });
       push.done(ok({ cursor }));
       // A connection that ended since it pushed follows nothing any more.
-      const origin = push.origin !== undefined && this.peers.get(push.origin.peer) === push.origin ? push.origin : undefined;
+      const origin =
+        push.origin !== undefined && this.peers.get(push.origin.peer) === push.origin ? push.origin : undefined;
       for (const triple of push.triples) origins.set(triple, origin);
       for (const triple of outcome.data) applied.push(triple);
     });
@@ -788,7 +838,8 @@ export class AppHub {
       let decided = mayRead.get(state);
       if (decided === undefined) mayRead.set(state, (decided = new Map()));
       let isReadable = decided.get(key);
-      if (isReadable === undefined) decided.set(key, (isReadable = this.canRead(state.user, collection, id, state.readTests)));
+      if (isReadable === undefined)
+        decided.set(key, (isReadable = this.canRead(state.user, collection, id, state.readTests)));
       return isReadable;
     };
     // Who lost access to a document it holds (the pusher holds what it wrote): it drops it.
@@ -818,7 +869,8 @@ export class AppHub {
     const reached = this.takeRuleReach();
     for (const { collection, id } of reached) {
       const key = docKey(collection, id);
-      for (const holder of [...(this.holders.get(key) ?? [])]) if (!readableBy(holder, collection, id, key)) revoke(holder, collection, id, key);
+      for (const holder of [...(this.holders.get(key) ?? [])])
+        if (!readableBy(holder, collection, id, key)) revoke(holder, collection, id, key);
     }
     for (const group of this.dirtyGroups) {
       const shown = new Set<string>();
@@ -865,7 +917,12 @@ export class AppHub {
       state.peer.send(message, text);
     }
     for (const [state, documents] of revoked) {
-      state.peer.send({ type: "changes", triples: outgoing.get(state) ?? [], cursor, revoked: [...documents.values()] });
+      state.peer.send({
+        type: "changes",
+        triples: outgoing.get(state) ?? [],
+        cursor,
+        revoked: [...documents.values()],
+      });
     }
   }
 
@@ -889,7 +946,13 @@ export class AppHub {
   }
 
   /** What a client needs of a query now, from `cursor` on (null: everything), and the cursor after. */
-  private snapshot(live: LiveQuery, cursor: string | null, state: PeerState | undefined, user: RuleUser, held?: readonly string[]): QuerySnapshot {
+  private snapshot(
+    live: LiveQuery,
+    cursor: string | null,
+    state: PeerState | undefined,
+    user: RuleUser,
+    held?: readonly string[],
+  ): QuerySnapshot {
     const out: Triple[] = [];
     const revoked = new Map<string, DocumentRef>();
     const needed = new Set<string>();
@@ -898,7 +961,8 @@ export class AppHub {
     // can any result once the rules changed after the cursor (documents become readable).
     const changedRules = this.options.rulesChangedAt;
     const isBeforeRules = cursor !== null && changedRules !== undefined && Number(cursor) <= changedRules;
-    const sendWholeResult = cursor === null || isBeforeRules || query.limit !== undefined || query.relations !== undefined;
+    const sendWholeResult =
+      cursor === null || isBeforeRules || query.limit !== undefined || query.relations !== undefined;
     const tests = state?.readTests ?? new Map<string, boolean | RowTest>();
     for (const [collection, id] of neededDocs(live, this.store)) {
       const key = docKey(collection, id);
@@ -920,7 +984,8 @@ export class AppHub {
           const key = docKey(triple.collection, triple.id);
           if (needed.has(key) || revoked.has(key)) continue;
           if (this.canRead(user, triple.collection, triple.id, tests)) out.push(triple);
-          else if (triple.element !== undefined && triple.element === user.id && triple.value === false) revoked.set(key, { collection: triple.collection, id: triple.id });
+          else if (triple.element !== undefined && triple.element === user.id && triple.value === false)
+            revoked.set(key, { collection: triple.collection, id: triple.id });
         }
       }
     }
@@ -976,7 +1041,13 @@ export class AppHub {
           if (triple.element !== user.id || triple.value !== false) continue;
           for (const id of reach.ruledBy(collection, reached, triple.id)) {
             const key = docKey(collection, id);
-            if (needed.has(key) || revoked.has(key) || this.canRead(user, collection, id, tests) || !this.db.existedAt(collection, id, cursor)) continue;
+            if (
+              needed.has(key) ||
+              revoked.has(key) ||
+              this.canRead(user, collection, id, tests) ||
+              !this.db.existedAt(collection, id, cursor)
+            )
+              continue;
             revoked.set(key, { collection, id });
           }
         }
@@ -989,13 +1060,19 @@ export class AppHub {
    * asked and shared by every subscriber, each sent only the documents it may read (its result is
    * every match, so leaving out unreadable ones leaves exactly what the rule allows); any other
    * runs with the user's read rules in it, since its window (or what its relational filters may
- * see) depends on what the user may read.
+   * see) depends on what the user may read.
    */
   private groupQuery(query: NormalizedQuery, user: RuleUser): { query: NormalizedQuery; isFiltered: boolean } {
     const isEnforced = this.options.permissions?.isEnforced ?? false;
     const isShareable =
-      query.limit === undefined && query.relations === undefined && query.after === undefined && query.before === undefined && relatedFilters(query.where).length === 0;
-    return isEnforced && isShareable ? { query, isFiltered: true } : { query: this.readableBy(query, user), isFiltered: false };
+      query.limit === undefined &&
+      query.relations === undefined &&
+      query.after === undefined &&
+      query.before === undefined &&
+      relatedFilters(query.where).length === 0;
+    return isEnforced && isShareable
+      ? { query, isFiltered: true }
+      : { query: this.readableBy(query, user), isFiltered: false };
   }
 
   private groupOf({ query, isFiltered }: { query: NormalizedQuery; isFiltered: boolean }): QueryGroup {
@@ -1004,7 +1081,15 @@ export class AppHub {
     if (existing !== undefined) return existing;
     const live = this.registry.acquire(query);
     const hasFilters = relatedFilters(query.where).length > 0;
-    const group: QueryGroup = { key, live, subscribers: new Map(), stop: () => {}, shown: new Set(shownBy(live, this.store)), isFiltered, hasFilters };
+    const group: QueryGroup = {
+      key,
+      live,
+      subscribers: new Map(),
+      stop: () => {},
+      shown: new Set(shownBy(live, this.store)),
+      isFiltered,
+      hasFilters,
+    };
     group.stop = this.follow(group);
     this.groups.set(key, group);
     return group;
@@ -1032,7 +1117,12 @@ export class AppHub {
       for (const [state, queryIds] of [...group.subscribers]) {
         for (const queryId of [...queryIds]) {
           this.unsubscribe(state.peer, queryId);
-          state.peer.send({ type: "error", code: "VALIDATION", message: `Stopped query "${queryId}": ${failure.message}`, details: { ...failure.details, queryId } });
+          state.peer.send({
+            type: "error",
+            code: "VALIDATION",
+            message: `Stopped query "${queryId}": ${failure.message}`,
+            details: { ...failure.details, queryId },
+          });
         }
       }
     }

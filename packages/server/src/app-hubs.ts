@@ -98,14 +98,23 @@ export class AppHubs {
     const checked = AppDatabase.checkAppId(appId);
     if (checked.error) return checked;
     if (!this.options.apps.has(appId)) {
-      if (!this.options.isOpenToAnyApp) return fail("UNAUTHORIZED", `No app "${appId}" exists on this server; an admin creates apps (see docs/admin.md).`, { appId });
+      if (!this.options.isOpenToAnyApp)
+        return fail(
+          "UNAUTHORIZED",
+          `No app "${appId}" exists on this server; an admin creates apps (see docs/admin.md).`,
+          { appId },
+        );
       this.options.apps.register(appId, appId);
     }
     const permissions = this.permissionsOf(appId);
     if (permissions.error) return permissions;
     if (this.hubs.size >= this.options.maxOpen && !this.closeLeastRecentlyUsed()) {
       const limit = this.options.maxOpen;
-      return fail("STORAGE", `The server holds its limit of ${limit} open apps, each with connections; try again later.`, { limit });
+      return fail(
+        "STORAGE",
+        `The server holds its limit of ${limit} open apps, each with connections; try again later.`,
+        { limit },
+      );
     }
     const opened = AppHub.open(this.dataDir, appId, {
       log: this.options.log,
@@ -139,7 +148,11 @@ export class AppHubs {
       this.ownPermissions.set(appId, permissions);
       return ok(permissions);
     } catch (error) {
-      return fail("STORAGE", `The permission rules stored for app "${appId}" are not valid (${(error as Error).message}); an admin sets valid ones (docs/admin.md).`, { appId });
+      return fail(
+        "STORAGE",
+        `The permission rules stored for app "${appId}" are not valid (${(error as Error).message}); an admin sets valid ones (docs/admin.md).`,
+        { appId },
+      );
     }
   }
 
@@ -230,7 +243,8 @@ export class AppHubs {
     const hub = this.hubs.get(appId);
     const file = join(this.dataDir, `${appId}.sqlite`);
     let storageBytes = 0;
-    for (const suffix of ["", "-wal", "-shm"]) storageBytes += statSync(`${file}${suffix}`, { throwIfNoEntry: false })?.size ?? 0;
+    for (const suffix of ["", "-wal", "-shm"])
+      storageBytes += statSync(`${file}${suffix}`, { throwIfNoEntry: false })?.size ?? 0;
     const running = hub?.metrics() ?? { connections: 0, liveQueries: 0, writesPerSecond: 0 };
     return ok({ id: appId, isOpen: hub !== undefined, ...running, storageBytes, history: this.history.of(appId) });
   }

@@ -14,7 +14,11 @@ const hlc = writer("auth");
 afterEach(() => closeAllSockets());
 
 async function hs256(payload: JWTPayload, secret = SECRET, expiresIn: string | number = "5m"): Promise<string> {
-  return new SignJWT(payload).setProtectedHeader({ alg: "HS256" }).setIssuedAt().setExpirationTime(expiresIn).sign(new TextEncoder().encode(secret));
+  return new SignJWT(payload)
+    .setProtectedHeader({ alg: "HS256" })
+    .setIssuedAt()
+    .setExpirationTime(expiresIn)
+    .sign(new TextEncoder().encode(secret));
 }
 
 /** Says hello with these credentials; expects an UNAUTHORIZED error and a close. */
@@ -52,7 +56,9 @@ describe("development mode (no auth configured)", () => {
 
   it("ignores a token it cannot check", async () => {
     expect((await connect(server.url, "dev", { userId: "bob", token: "not-a-jwt" })).welcome.userId).toBe("bob");
-    expect((await post(server.url, "/v1/query", { appId: "dev", query: query("todos"), cursor: null })).status).toBe(200);
+    expect((await post(server.url, "/v1/query", { appId: "dev", query: query("todos"), cursor: null })).status).toBe(
+      200,
+    );
   });
 });
 
@@ -79,10 +85,23 @@ describe("HS256 tokens (--jwt-secret)", () => {
 
   it("runs frames sent while the token is checked once it is accepted", async () => {
     const socket = await openSocket(server.url);
-    socket.send({ type: "hello", protocol: PROTOCOL_VERSION, appId: "secure", clientId: "c", token: await hs256({ sub: "user-2" }) });
-    socket.send({ type: "push", batchId: "early", triples: documentTriples("todos", "early", { title: "early" }, hlc) });
+    socket.send({
+      type: "hello",
+      protocol: PROTOCOL_VERSION,
+      appId: "secure",
+      clientId: "c",
+      token: await hs256({ sub: "user-2" }),
+    });
+    socket.send({
+      type: "push",
+      batchId: "early",
+      triples: documentTriples("todos", "early", { title: "early" }, hlc),
+    });
     socket.send({ type: "subscribe", queryId: "q", query: query("todos"), cursor: null });
-    expect(await socket.next(["welcome", "ack", "snapshot", "error"])).toMatchObject({ type: "welcome", userId: "user-2" });
+    expect(await socket.next(["welcome", "ack", "snapshot", "error"])).toMatchObject({
+      type: "welcome",
+      userId: "user-2",
+    });
     await socket.next("ack", (ack) => ack.batchId === "early");
     await socket.next("snapshot", (snapshot) => snapshot.queryId === "q");
     await socket.sync();
@@ -92,8 +111,14 @@ describe("HS256 tokens (--jwt-secret)", () => {
   it("refuses a missing, expired, badly signed or subject-less token and closes", async () => {
     expect(await expectRefused(server.url, {})).toMatch(/requires a token/);
     expect(await expectRefused(server.url, { userId: "alice" })).toMatch(/requires a token/);
-    expect(await expectRefused(server.url, { token: await hs256({ sub: "user-1" }, SECRET, Math.floor(Date.now() / 1000) - 60) })).toMatch(/exp/);
-    expect(await expectRefused(server.url, { token: await hs256({ sub: "user-1" }, "another-secret-of-enough-length") })).toMatch(/signature/);
+    expect(
+      await expectRefused(server.url, {
+        token: await hs256({ sub: "user-1" }, SECRET, Math.floor(Date.now() / 1000) - 60),
+      }),
+    ).toMatch(/exp/);
+    expect(
+      await expectRefused(server.url, { token: await hs256({ sub: "user-1" }, "another-secret-of-enough-length") }),
+    ).toMatch(/signature/);
     expect(await expectRefused(server.url, { token: await hs256({}) })).toMatch(/sub/);
     expect(await expectRefused(server.url, { token: "not.a.jwt" })).toMatch(/refused/);
     const unsigned = `${Buffer.from('{"alg":"none"}').toString("base64url")}.${Buffer.from('{"sub":"root"}').toString("base64url")}.`;
@@ -102,10 +127,21 @@ describe("HS256 tokens (--jwt-secret)", () => {
 
   it("answers HTTP requests without a good token with 401", async () => {
     const body = { appId: "secure", query: query("todos"), cursor: null };
-    const pushBody = { appId: "secure", clientId: "c", batchId: "b", triples: documentTriples("todos", "http", { title: "no" }, hlc) };
+    const pushBody = {
+      appId: "secure",
+      clientId: "c",
+      batchId: "b",
+      triples: documentTriples("todos", "http", { title: "no" }, hlc),
+    };
     const expired = await hs256({ sub: "user-1" }, SECRET, Math.floor(Date.now() / 1000) - 60);
     const forged = await hs256({ sub: "user-1" }, "another-secret-of-enough-length");
-    const refused: Array<Record<string, string>> = [{}, { "x-trellis-user": "alice" }, { authorization: `Bearer ${expired}` }, { authorization: `Bearer ${forged}` }, { authorization: "Basic abc" }];
+    const refused: Array<Record<string, string>> = [
+      {},
+      { "x-trellis-user": "alice" },
+      { authorization: `Bearer ${expired}` },
+      { authorization: `Bearer ${forged}` },
+      { authorization: "Basic abc" },
+    ];
     for (const headers of refused) {
       for (const [path, request] of [
         ["/v1/query", body],
@@ -136,10 +172,17 @@ describe.each(["RS256", "ES256"] as const)("%s tokens checked with a public key"
   beforeAll(async () => {
     const [keys, otherKeys] = await Promise.all([generateKeyPair(algorithm), generateKeyPair(algorithm)]);
     publicPem = await exportSPKI(keys.publicKey);
-    sign = (payload) => new SignJWT(payload).setProtectedHeader({ alg: algorithm }).setExpirationTime("5m").sign(keys.privateKey);
-    signWithOtherKey = (payload) => new SignJWT(payload).setProtectedHeader({ alg: algorithm }).setExpirationTime("5m").sign(otherKeys.privateKey);
+    sign = (payload) =>
+      new SignJWT(payload).setProtectedHeader({ alg: algorithm }).setExpirationTime("5m").sign(keys.privateKey);
+    signWithOtherKey = (payload) =>
+      new SignJWT(payload).setProtectedHeader({ alg: algorithm }).setExpirationTime("5m").sign(otherKeys.privateKey);
     dataDir = mkdtempSync(join(tmpdir(), "trellis-auth-"));
-    server = await createServer({ port: 0, dataDir, auth: { publicKey: publicPem, algorithm }, log: (level, message) => logged.push(`${level} ${message}`) });
+    server = await createServer({
+      port: 0,
+      dataDir,
+      auth: { publicKey: publicPem, algorithm },
+      log: (level, message) => logged.push(`${level} ${message}`),
+    });
   });
   afterAll(async () => {
     await server.close();
@@ -148,26 +191,48 @@ describe.each(["RS256", "ES256"] as const)("%s tokens checked with a public key"
 
   it("takes the user id from a token signed with the private key", async () => {
     expect(logged.join("\n")).not.toContain("DEVELOPMENT MODE");
-    expect((await connect(server.url, "keys", { token: await sign({ sub: "key-user" }), userId: "mallory" })).welcome.userId).toBe("key-user");
-    const answer = await post(server.url, "/v1/query", { appId: "keys", query: query("todos"), cursor: null }, { authorization: `Bearer ${await sign({ sub: "key-user" })}` });
+    expect(
+      (await connect(server.url, "keys", { token: await sign({ sub: "key-user" }), userId: "mallory" })).welcome.userId,
+    ).toBe("key-user");
+    const answer = await post(
+      server.url,
+      "/v1/query",
+      { appId: "keys", query: query("todos"), cursor: null },
+      { authorization: `Bearer ${await sign({ sub: "key-user" })}` },
+    );
     expect(answer.status).toBe(200);
   });
 
   it("refuses tokens signed with another key, or HS256 with the public key as secret", async () => {
-    expect(await expectRefused(server.url, { token: await signWithOtherKey({ sub: "key-user" }) })).toMatch(/signature/);
+    expect(await expectRefused(server.url, { token: await signWithOtherKey({ sub: "key-user" }) })).toMatch(
+      /signature/,
+    );
     // Algorithm confusion: an HMAC keyed with the (public) PEM text must not pass.
     const confused = await hs256({ sub: "key-user" }, publicPem);
     await expectRefused(server.url, { token: confused });
-    const answer = await post(server.url, "/v1/query", { appId: "keys", query: query("todos"), cursor: null }, { authorization: `Bearer ${confused}` });
+    const answer = await post(
+      server.url,
+      "/v1/query",
+      { appId: "keys", query: query("todos"), cursor: null },
+      { authorization: `Bearer ${confused}` },
+    );
     expect(answer).toEqual({ status: 401, body: { error: expect.objectContaining({ code: "UNAUTHORIZED" }) } });
   });
 
   it("accepts the public key as a JWK too", async () => {
     const keys = await generateKeyPair(algorithm, { extractable: true });
     const jwkDir = mkdtempSync(join(tmpdir(), "trellis-auth-jwk-"));
-    const jwkServer = await createServer({ port: 0, dataDir: jwkDir, auth: { publicKey: await exportJWK(keys.publicKey), algorithm }, log: () => {} });
+    const jwkServer = await createServer({
+      port: 0,
+      dataDir: jwkDir,
+      auth: { publicKey: await exportJWK(keys.publicKey), algorithm },
+      log: () => {},
+    });
     try {
-      const token = await new SignJWT({ sub: "jwk-user" }).setProtectedHeader({ alg: algorithm }).setExpirationTime("5m").sign(keys.privateKey);
+      const token = await new SignJWT({ sub: "jwk-user" })
+        .setProtectedHeader({ alg: algorithm })
+        .setExpirationTime("5m")
+        .sign(keys.privateKey);
       expect((await connect(jwkServer.url, "keys", { token })).welcome.userId).toBe("jwk-user");
       await expectRefused(jwkServer.url, { token: await sign({ sub: "key-user" }) });
     } finally {
@@ -182,8 +247,12 @@ describe("auth options", () => {
   it("refuses a short secret or an unknown algorithm at start", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "trellis-auth-options-"));
     try {
-      await expect(createServer({ port: 0, dataDir, auth: { jwtSecret: "short" }, log: () => {} })).rejects.toThrow(/at least 16 characters/);
-      await expect(createServer({ port: 0, dataDir, auth: { publicKey: "x", algorithm: "HS256" as never }, log: () => {} })).rejects.toThrow(/RS256/);
+      await expect(createServer({ port: 0, dataDir, auth: { jwtSecret: "short" }, log: () => {} })).rejects.toThrow(
+        /at least 16 characters/,
+      );
+      await expect(
+        createServer({ port: 0, dataDir, auth: { publicKey: "x", algorithm: "HS256" as never }, log: () => {} }),
+      ).rejects.toThrow(/RS256/);
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }

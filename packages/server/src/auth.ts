@@ -22,7 +22,11 @@ export interface Identity {
 }
 
 /** Checks the credentials of a request or connection, for the app it names (apps may have auth of their own). */
-export type Authenticate = (credentials: { readonly token?: string | undefined; readonly userId?: string | undefined; readonly appId?: string | undefined }) => Promise<DatabaseResult<Identity>>;
+export type Authenticate = (credentials: {
+  readonly token?: string | undefined;
+  readonly userId?: string | undefined;
+  readonly appId?: string | undefined;
+}) => Promise<DatabaseResult<Identity>>;
 
 /**
  * Builds the check the server runs on every `hello` and HTTP request. With auth configured, the
@@ -34,14 +38,21 @@ export type Authenticate = (credentials: { readonly token?: string | undefined; 
  * const { data: identity, error } = await authenticate({ token }); // identity.userId, identity.expiresAt
  */
 export async function createAuthenticator(options: AuthOptions | undefined): Promise<Authenticate> {
-  if (options === undefined) return async ({ userId }) => ok({ userId: userId ?? null, expiresAt: undefined, claims: {} });
+  if (options === undefined)
+    return async ({ userId }) => ok({ userId: userId ?? null, expiresAt: undefined, claims: {} });
   const [key, algorithm] = await verificationKey(options);
   return async ({ token }) => {
-    if (token === undefined) return fail("UNAUTHORIZED", "This server requires a token: pass createClient({ auth: { token } }).");
+    if (token === undefined)
+      return fail("UNAUTHORIZED", "This server requires a token: pass createClient({ auth: { token } }).");
     try {
       const { payload } = await jwtVerify(token, key, { algorithms: [algorithm] });
-      if (typeof payload.sub !== "string" || payload.sub === "") return fail("UNAUTHORIZED", `The token has no "sub" claim naming the user.`);
-      return ok({ userId: payload.sub, expiresAt: typeof payload.exp === "number" ? payload.exp * 1000 : undefined, claims: payload });
+      if (typeof payload.sub !== "string" || payload.sub === "")
+        return fail("UNAUTHORIZED", `The token has no "sub" claim naming the user.`);
+      return ok({
+        userId: payload.sub,
+        expiresAt: typeof payload.exp === "number" ? payload.exp * 1000 : undefined,
+        claims: payload,
+      });
     } catch (error) {
       return fail("UNAUTHORIZED", `The token was refused: ${(error as Error).message}`);
     }
@@ -56,7 +67,9 @@ async function verificationKey(options: AuthOptions): Promise<[Uint8Array | Cryp
     return [new TextEncoder().encode(options.jwtSecret), "HS256"];
   }
   const { publicKey, algorithm } = options;
-  if (algorithm !== "RS256" && algorithm !== "ES256") throw new TypeError(`createServer: auth.algorithm must be "RS256" or "ES256".`);
-  const key = typeof publicKey === "string" ? await importSPKI(publicKey, algorithm) : await importJWK(publicKey, algorithm);
+  if (algorithm !== "RS256" && algorithm !== "ES256")
+    throw new TypeError(`createServer: auth.algorithm must be "RS256" or "ES256".`);
+  const key =
+    typeof publicKey === "string" ? await importSPKI(publicKey, algorithm) : await importJWK(publicKey, algorithm);
   return [key as CryptoKey, algorithm];
 }

@@ -12,13 +12,22 @@ import { CREATED_BY_FIELD, type DatabaseResult, fail, ok, type Triple } from "@t
  */
 export function checkAuthorship(triples: readonly Triple[], userId: string | null | undefined): DatabaseResult<void> {
   for (const triple of triples) {
-    if (triple.field !== CREATED_BY_FIELD || triple.element !== undefined || (userId != null && triple.value === userId)) continue;
+    if (
+      triple.field !== CREATED_BY_FIELD ||
+      triple.element !== undefined ||
+      (userId != null && triple.value === userId)
+    )
+      continue;
     const pusher = userId == null ? "an anonymous connection" : `user ${JSON.stringify(userId)}`;
-    return fail("VALIDATION", `A write may name only its own user as createdBy: ${pusher} wrote ${describeAuthor(triple.value)}; nothing of the batch was stored.`, {
-      collection: triple.collection,
-      id: triple.id,
-      field: CREATED_BY_FIELD,
-    });
+    return fail(
+      "VALIDATION",
+      `A write may name only its own user as createdBy: ${pusher} wrote ${describeAuthor(triple.value)}; nothing of the batch was stored.`,
+      {
+        collection: triple.collection,
+        id: triple.id,
+        field: CREATED_BY_FIELD,
+      },
+    );
   }
   return ok(undefined);
 }

@@ -90,20 +90,28 @@ async function expectRefusedBeforeHello(frame: string, message: RegExp | string 
 }
 
 /** A triple for the wire; `fields` may break it on purpose. */
-const triple = (fields: Partial<Record<keyof Triple, unknown>> = {}): Triple => ({ collection: "todos", id: "bad-doc", field: "title", value: "x", hlc: hlc(), ...fields }) as Triple;
+const triple = (fields: Partial<Record<keyof Triple, unknown>> = {}): Triple =>
+  ({ collection: "todos", id: "bad-doc", field: "title", value: "x", hlc: hlc(), ...fields }) as Triple;
 const push = (triples: unknown, batchId: unknown = nextId("bad")) => JSON.stringify({ type: "push", batchId, triples });
-const subscribe = (fields: Record<string, unknown>) => JSON.stringify({ type: "subscribe", queryId: "q", query: query("todos"), cursor: null, ...fields });
+const subscribe = (fields: Record<string, unknown>) =>
+  JSON.stringify({ type: "subscribe", queryId: "q", query: query("todos"), cursor: null, ...fields });
 
 describe("bad frames over a raw WebSocket", () => {
   it("answers text that is not a JSON object with a PROTOCOL error and keeps serving", async () => {
-    for (const frame of ["{not json", "", "[1,2]", "42", "null", '"hello"', "{\"type\":\"ping\"} trailing"]) {
+    for (const frame of ["{not json", "", "[1,2]", "42", "null", '"hello"', '{"type":"ping"} trailing']) {
       await expectRefused(frame, /not valid JSON|expected a JSON object/);
     }
     await expectUnharmed();
   });
 
   it("refuses unknown message types", async () => {
-    for (const frame of ['{"type":"delete","id":"x"}', '{"type":5}', "{}", '{"type":"welcome","serverHlc":"x","userId":null}', '{"type":"PING"}']) {
+    for (const frame of [
+      '{"type":"delete","id":"x"}',
+      '{"type":5}',
+      "{}",
+      '{"type":"welcome","serverHlc":"x","userId":null}',
+      '{"type":"PING"}',
+    ]) {
       await expectRefused(frame, /unknown message type/);
     }
     await expectUnharmed();
@@ -127,7 +135,10 @@ describe("bad frames over a raw WebSocket", () => {
       [subscribe({ queryId: { id: 1 } }), "queryId"],
       [subscribe({ cursor: 5 }), "cursor"],
       [subscribe({ query: { ...query("todos"), limit: -1 } }), "query.limit"],
-      [subscribe({ query: { ...query("todos"), where: [{ field: "title", op: "like", operand: "x" }] } }), "query.where[0].op"],
+      [
+        subscribe({ query: { ...query("todos"), where: [{ field: "title", op: "like", operand: "x" }] } }),
+        "query.where[0].op",
+      ],
       [subscribe({ query: { ...query("todos"), orderBy: [["title", "up"]] } }), "query.orderBy[0][1]"],
       [subscribe({ query: "todos" }), "query"],
       ['{"type":"unsubscribe","queryId":""}', "queryId"],
@@ -157,16 +168,26 @@ describe("bad frames over a raw WebSocket", () => {
     ];
     expect(frames[5]).toContain("__proto__");
     for (const frame of frames) await expectRefused(frame, /is not allowed anywhere/);
-    await expectRefusedBeforeHello(`{"type":"hello","protocol":1,"appId":"bad","clientId":"c","__proto__":${payload}}`, /is not allowed/);
+    await expectRefusedBeforeHello(
+      `{"type":"hello","protocol":1,"appId":"bad","clientId":"c","__proto__":${payload}}`,
+      /is not allowed/,
+    );
     await expectUnharmed();
   });
 
   it("refuses a push whose clock is far ahead, storing none of the batch", async () => {
     const socket = await connect(server.url, APP);
-    const batch = [...documentTriples("todos", "from-the-future", { title: "now" }, hlc), triple({ id: "from-the-future", hlc: futureHlc(3_600_000) })];
+    const batch = [
+      ...documentTriples("todos", "from-the-future", { title: "now" }, hlc),
+      triple({ id: "from-the-future", hlc: futureHlc(3_600_000) }),
+    ];
     socket.send({ type: "push", batchId: "future", triples: batch });
     const error = await socket.next("error");
-    expect(error).toMatchObject({ code: "CLOCK_DRIFT", message: expect.stringMatching(/ahead/), details: { batchId: "future" } });
+    expect(error).toMatchObject({
+      code: "CLOCK_DRIFT",
+      message: expect.stringMatching(/ahead/),
+      details: { batchId: "future" },
+    });
 
     const farthest = encodeHlc({ ticks: Number.MAX_SAFE_INTEGER, node: "future" });
     socket.send({ type: "push", batchId: "farthest", triples: [triple({ hlc: farthest })] });
@@ -181,17 +202,39 @@ describe("bad frames over a raw WebSocket", () => {
 
   it("refuses a push naming another user (or, anonymous, any user) as createdBy, storing none of the batch", async () => {
     const alice = await connect(server.url, APP, { userId: "alice" });
-    const spoofed = [...documentTriples("todos", "spoofed", { title: "mine?" }, hlc), triple({ id: "spoofed", field: "createdBy", value: "bob" })];
+    const spoofed = [
+      ...documentTriples("todos", "spoofed", { title: "mine?" }, hlc),
+      triple({ id: "spoofed", field: "createdBy", value: "bob" }),
+    ];
     alice.send({ type: "push", batchId: "spoof", triples: spoofed });
-    expect(await alice.next("error")).toMatchObject({ code: "VALIDATION", message: expect.stringMatching(/createdBy/), details: { batchId: "spoof", id: "spoofed", field: "createdBy" } });
+    expect(await alice.next("error")).toMatchObject({
+      code: "VALIDATION",
+      message: expect.stringMatching(/createdBy/),
+      details: { batchId: "spoof", id: "spoofed", field: "createdBy" },
+    });
     const anonymous = await connect(server.url, APP);
-    anonymous.send({ type: "push", batchId: "anon-spoof", triples: [triple({ id: "spoofed", field: "createdBy", value: "alice" })] });
+    anonymous.send({
+      type: "push",
+      batchId: "anon-spoof",
+      triples: [triple({ id: "spoofed", field: "createdBy", value: "alice" })],
+    });
     expect(await anonymous.next("error")).toMatchObject({ code: "VALIDATION", details: { batchId: "anon-spoof" } });
-    const overHttp = await post(server.url, "/v1/push", { appId: APP, clientId: "http-client", batchId: "http-spoof", triples: spoofed }, { "x-trellis-user": "alice" });
-    expect(overHttp).toMatchObject({ status: 400, body: { error: { code: "VALIDATION", details: { batchId: "http-spoof" } } } });
+    const overHttp = await post(
+      server.url,
+      "/v1/push",
+      { appId: APP, clientId: "http-client", batchId: "http-spoof", triples: spoofed },
+      { "x-trellis-user": "alice" },
+    );
+    expect(overHttp).toMatchObject({
+      status: 400,
+      body: { error: { code: "VALIDATION", details: { batchId: "http-spoof" } } },
+    });
     await expectUnharmed();
     // Naming itself is fine.
-    const own = [...documentTriples("todos", "alices", { title: "mine" }, hlc), triple({ id: "alices", field: "createdBy", value: "alice" })];
+    const own = [
+      ...documentTriples("todos", "alices", { title: "mine" }, hlc),
+      triple({ id: "alices", field: "createdBy", value: "alice" }),
+    ];
     alice.send({ type: "push", batchId: "own", triples: own });
     await alice.next("ack", (ack) => ack.batchId === "own");
     await watcher.next("changes", (message) => message.triples.some((each) => each.id === "alices"));
@@ -203,7 +246,11 @@ describe("bad frames over a raw WebSocket", () => {
     const socket = await connect(server.url, APP);
     const big = push([triple({ value: "x".repeat(MiB) })]);
     socket.sendRaw(big);
-    expect(await socket.next("error")).toMatchObject({ code: "PROTOCOL", message: expect.stringMatching(/larger than the limit/), details: { maxBytes: MiB } });
+    expect(await socket.next("error")).toMatchObject({
+      code: "PROTOCOL",
+      message: expect.stringMatching(/larger than the limit/),
+      details: { maxBytes: MiB },
+    });
     // Counted in UTF-8 bytes: 400k three-byte characters are 1.2 MB though only 400k code units.
     socket.sendRaw(push([triple({ value: "€".repeat(400_000) })]));
     expect(await socket.next("error")).toMatchObject({ code: "PROTOCOL", details: { maxBytes: MiB } });
@@ -229,7 +276,10 @@ describe("bad frames over a raw WebSocket", () => {
   it("refuses binary frames and closes", async () => {
     const socket = await connect(server.url, APP);
     socket.sendRaw(Buffer.from(JSON.stringify({ type: "ping" })), { binary: true });
-    expect(await socket.next("error")).toMatchObject({ code: "PROTOCOL", message: expect.stringMatching(/Binary frames/) });
+    expect(await socket.next("error")).toMatchObject({
+      code: "PROTOCOL",
+      message: expect.stringMatching(/Binary frames/),
+    });
     expect((await socket.closed).code).toBe(1003);
     await expectUnharmed();
   });
@@ -242,17 +292,26 @@ describe("bad frames over a raw WebSocket", () => {
   });
 
   it("refuses messages before hello, and closes", async () => {
-    await expectRefusedBeforeHello(JSON.stringify({ type: "subscribe", queryId: "q", query: query("todos"), cursor: null }), /first message must be "hello"/);
+    await expectRefusedBeforeHello(
+      JSON.stringify({ type: "subscribe", queryId: "q", query: query("todos"), cursor: null }),
+      /first message must be "hello"/,
+    );
     await expectRefusedBeforeHello(push([triple()]), /first message must be "hello"/);
     await expectRefusedBeforeHello("not json", /not valid JSON/);
-    await expectRefusedBeforeHello(JSON.stringify({ type: "hello", protocol: PROTOCOL_VERSION + 1, appId: APP, clientId: "c" }), /protocol version/);
+    await expectRefusedBeforeHello(
+      JSON.stringify({ type: "hello", protocol: PROTOCOL_VERSION + 1, appId: APP, clientId: "c" }),
+      /protocol version/,
+    );
     await expectUnharmed();
   });
 
   it("refuses a second hello and keeps the first one's app", async () => {
     const socket = await connect(server.url, APP);
     socket.send({ type: "hello", protocol: PROTOCOL_VERSION, appId: "other-app", clientId: "c2" });
-    expect(await socket.next("error")).toMatchObject({ code: "PROTOCOL", message: expect.stringMatching(/already received/) });
+    expect(await socket.next("error")).toMatchObject({
+      code: "PROTOCOL",
+      message: expect.stringMatching(/already received/),
+    });
     const id = nextId("second-hello");
     const triples = documentTriples("todos", id, { title: id }, hlc);
     socket.send({ type: "push", batchId: "after-second-hello", triples });
@@ -265,14 +324,19 @@ describe("bad frames over a raw WebSocket", () => {
 
   it("refuses app ids that could name a file outside the data folder", async () => {
     for (const appId of ["../x", "..", "a/b", "a\\b", "", "x".repeat(65), "x.sqlite", "%2e%2e%2fx", "a b", "é"]) {
-      await expectRefusedBeforeHello(JSON.stringify({ type: "hello", protocol: PROTOCOL_VERSION, appId, clientId: "c" }), /appId/);
+      await expectRefusedBeforeHello(
+        JSON.stringify({ type: "hello", protocol: PROTOCOL_VERSION, appId, clientId: "c" }),
+        /appId/,
+      );
       const answer = await post(server.url, "/v1/query", { appId, query: query("todos"), cursor: null });
       expect(answer.status, appId).toBe(400);
       expect(["PROTOCOL", "VALIDATION"]).toContain(answer.body.error.code);
     }
     expect(existsSync(join(server.dataDir, "..", "x.sqlite"))).toBe(false);
     // The registry of apps is always there; refused ids add no file.
-    const files = readdirSync(server.dataDir).filter((file) => !/^(bad|big-frames|other-app|failing-query|trellis\.apps)\.sqlite(-wal|-shm)?$/.test(file));
+    const files = readdirSync(server.dataDir).filter(
+      (file) => !/^(bad|big-frames|other-app|failing-query|trellis\.apps)\.sqlite(-wal|-shm)?$/.test(file),
+    );
     expect(files).toEqual([]);
     await expectUnharmed();
   });
@@ -290,17 +354,25 @@ describe("bad frames over a raw WebSocket", () => {
   });
 
   it("refuses a query the engine could not evaluate (a non-list operand of notIn) and keeps serving", async () => {
-    const failing = { ...query("todos", { where: { tags: "x" } }), where: [{ field: "tags", op: "notIn", operand: 5 }] };
+    const failing = {
+      ...query("todos", { where: { tags: "x" } }),
+      where: [{ field: "tags", op: "notIn", operand: 5 }],
+    };
     const subscriber = await connect(server.url, APP);
     subscriber.send({ type: "subscribe", queryId: "failing", query: failing, cursor: null });
-    expect(await subscriber.next("error")).toMatchObject({ code: "PROTOCOL", details: { path: "query.where[0].operand" } });
+    expect(await subscriber.next("error")).toMatchObject({
+      code: "PROTOCOL",
+      details: { path: "query.where[0].operand" },
+    });
     await expectUnharmed();
   });
 
   it("answers a malformed upgrade request and keeps serving", async () => {
     const reply = await new Promise<string>((resolve, reject) => {
       const tcp = connectTcp(server.port, "127.0.0.1", () =>
-        tcp.end("GET // HTTP/1.1\r\nhost: x\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n"),
+        tcp.end(
+          "GET // HTTP/1.1\r\nhost: x\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n",
+        ),
       );
       let text = "";
       tcp.on("data", (chunk) => (text += chunk.toString("utf8")));
@@ -314,7 +386,12 @@ describe("bad frames over a raw WebSocket", () => {
 
 describe("bad HTTP bodies", () => {
   const goodQuery = () => ({ appId: APP, query: query("todos"), cursor: null });
-  const goodPush = () => ({ appId: APP, clientId: "http-client", batchId: nextId("http"), triples: [triple({ id: "http-doc" })] });
+  const goodPush = () => ({
+    appId: APP,
+    clientId: "http-client",
+    batchId: nextId("http"),
+    triples: [triple({ id: "http-doc" })],
+  });
 
   it("refuses malformed /v1/query bodies with 400 and a JSON error", async () => {
     const bodies: unknown[] = [
@@ -331,12 +408,20 @@ describe("bad HTTP bodies", () => {
       { ...goodQuery(), query: { ...query("todos"), limit: "ten" } },
       { ...goodQuery(), query: { ...query("todos"), collection: "../x" } },
       `{"__proto__":{"polluted":true},"appId":"${APP}","query":${JSON.stringify(query("todos"))},"cursor":null}`,
-      JSON.stringify(goodQuery()).replace('"where":[]', '"where":[{"field":"title","op":"equals","operand":{"__proto__":{"polluted":true}}}]'),
+      JSON.stringify(goodQuery()).replace(
+        '"where":[]',
+        '"where":[{"field":"title","op":"equals","operand":{"__proto__":{"polluted":true}}}]',
+      ),
     ];
     for (const body of bodies) {
       const answer = await post(server.url, "/v1/query", body);
       expect(answer.status, JSON.stringify(body)).toBe(400);
-      expect(answer.body, JSON.stringify(body)).toEqual({ error: expect.objectContaining({ code: expect.stringMatching(/^(PROTOCOL|VALIDATION)$/), message: expect.any(String) }) });
+      expect(answer.body, JSON.stringify(body)).toEqual({
+        error: expect.objectContaining({
+          code: expect.stringMatching(/^(PROTOCOL|VALIDATION)$/),
+          message: expect.any(String),
+        }),
+      });
     }
     expect((await post(server.url, "/v1/query", goodQuery())).status).toBe(200);
     await expectUnharmed();
@@ -363,8 +448,20 @@ describe("bad HTTP bodies", () => {
       expect(answer.status, JSON.stringify(body)).toBe(400);
       expect(answer.body.error.code, JSON.stringify(body)).toMatch(/^(PROTOCOL|VALIDATION)$/);
     }
-    const future = await post(server.url, "/v1/push", { ...goodPush(), batchId: "http-future", triples: [triple({ id: "http-doc" }), triple({ hlc: futureHlc(3_600_000) })] });
-    expect(future).toEqual({ status: 409, body: { error: expect.objectContaining({ code: "CLOCK_DRIFT", details: expect.objectContaining({ batchId: "http-future" }) }) } });
+    const future = await post(server.url, "/v1/push", {
+      ...goodPush(),
+      batchId: "http-future",
+      triples: [triple({ id: "http-doc" }), triple({ hlc: futureHlc(3_600_000) })],
+    });
+    expect(future).toEqual({
+      status: 409,
+      body: {
+        error: expect.objectContaining({
+          code: "CLOCK_DRIFT",
+          details: expect.objectContaining({ batchId: "http-future" }),
+        }),
+      },
+    });
     await expectUnharmed();
   });
 });
@@ -384,8 +481,21 @@ describe("a configured frame limit", () => {
       socket.sendRaw(push([triple({ value: "l".repeat(5000) })]));
       expect((await socket.closed).code).toBe(1009);
 
-      const body = await post(limited.url, "/v1/push", { appId: "limited", clientId: "c", batchId: "b", triples: [triple({ value: "h".repeat(5000) })] });
-      expect(body).toEqual({ status: 413, body: { error: expect.objectContaining({ code: "PROTOCOL", message: expect.stringMatching(/larger than 4096 bytes/) }) } });
+      const body = await post(limited.url, "/v1/push", {
+        appId: "limited",
+        clientId: "c",
+        batchId: "b",
+        triples: [triple({ value: "h".repeat(5000) })],
+      });
+      expect(body).toEqual({
+        status: 413,
+        body: {
+          error: expect.objectContaining({
+            code: "PROTOCOL",
+            message: expect.stringMatching(/larger than 4096 bytes/),
+          }),
+        },
+      });
       expect(sortedTriples(await storedTriples(limited.url, "limited"))).toEqual(sortedTriples(small));
     } finally {
       await closeAllSockets(watcher);

@@ -45,12 +45,15 @@ export class Checkpointer {
     private readonly log: Log,
   ) {
     worker.on("message", ({ file, error }: { file: string; error?: string }) => {
-      if (error !== undefined) log("warn", "A checkpoint failed; it is tried again after the next write", { file, error });
+      if (error !== undefined)
+        log("warn", "A checkpoint failed; it is tried again after the next write", { file, error });
     });
     worker.on("error", (error) => {
       this.isBroken = true;
       clearInterval(this.timer);
-      log("error", "The checkpoint worker failed; apps opened from now on checkpoint in the server's thread", { error: error.message });
+      log("error", "The checkpoint worker failed; apps opened from now on checkpoint in the server's thread", {
+        error: error.message,
+      });
     });
     worker.unref();
     this.timer = setInterval(() => this.round(), INTERVAL_MS);

@@ -6,7 +6,15 @@ import { fileURLToPath } from "node:url";
 import type { Triple } from "@trellis/core";
 import { removeDataDir, startServerProcess, tempDataDir } from "@trellis/server/testing";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { closeAllSockets, connect, documentTriples, query, sortedTriples, storedTriples, writer } from "./testing/raw-socket.js";
+import {
+  closeAllSockets,
+  connect,
+  documentTriples,
+  query,
+  sortedTriples,
+  storedTriples,
+  writer,
+} from "./testing/raw-socket.js";
 
 /** The built CLI, as `trellis-server` runs it. */
 const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
@@ -24,14 +32,27 @@ const children: ChildProcess[] = [];
 const dirs: string[] = [];
 
 /** Environment variables the CLI reads as settings: a test sets those it means, never inherits them. */
-const SETTINGS = ["PORT", "HOST", "TRELLIS_DATA", "TRELLIS_LOG_LEVEL", "TRELLIS_LOG_FORMAT", "TRELLIS_JWT_SECRET", "TRELLIS_ADMIN_SECRET"];
+const SETTINGS = [
+  "PORT",
+  "HOST",
+  "TRELLIS_DATA",
+  "TRELLIS_LOG_LEVEL",
+  "TRELLIS_LOG_FORMAT",
+  "TRELLIS_JWT_SECRET",
+  "TRELLIS_ADMIN_SECRET",
+];
 
 function cli(args: readonly string[], settings: Readonly<Record<string, string>> = {}): Cli {
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !SETTINGS.includes(name)));
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...env, ...settings } });
+  const child = spawn(process.execPath, [CLI, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...env, ...settings },
+  });
   children.push(child);
   let output = "";
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("close", (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("close", (code, signal) => resolve({ code, signal })),
+  );
   const listening = new Promise<string>((resolve, reject) => {
     const collect = (chunk: Buffer) => {
       output += chunk.toString("utf8");
@@ -40,7 +61,9 @@ function cli(args: readonly string[], settings: Readonly<Record<string, string>>
     };
     child.stdout!.on("data", collect);
     child.stderr!.on("data", collect);
-    void exited.then(({ code, signal }) => reject(new Error(`trellis-server exited (${signal ?? code}) before listening:\n${output}`)));
+    void exited.then(({ code, signal }) =>
+      reject(new Error(`trellis-server exited (${signal ?? code}) before listening:\n${output}`)),
+    );
   });
   listening.catch(() => {});
   return { child, output: () => output, listening, exited };
@@ -69,7 +92,8 @@ beforeAll(() => {
 
 afterEach(async () => {
   await closeAllSockets();
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  for (const child of children.splice(0))
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   for (const dir of dirs.splice(0)) removeDataDir(dir);
 });
 
@@ -99,14 +123,26 @@ describe("trellis-server", () => {
     socket.send({ type: "join", ...room, userStatus: {} });
     await socket.next("roomState");
     for (let i = 0; i < 3; i++) socket.send({ type: "emit", ...room, event: "wave", data: i });
-    expect(await socket.next("error")).toMatchObject({ code: "VALIDATION", details: { messagesPerSecond: 1, burst: 2 } });
+    expect(await socket.next("error")).toMatchObject({
+      code: "VALIDATION",
+      details: { messagesPerSecond: 1, burst: 2 },
+    });
     const bad = cli(["--port", "0", "--data", dataDir(), "--room-rate", "0"]);
     expect((await bad.exited).code).toBe(1);
     expect(bad.output()).toContain("--room-rate must be a positive whole number");
   });
 
   it("takes limits with --limit and browser origins with --allow-origin, and exits 1 on bad ones", async () => {
-    const run = cli(["--port", "0", "--data", dataDir(), "--limit", "subscriptionsPerConnection=1", "--allow-origin", "https://app.example.com"]);
+    const run = cli([
+      "--port",
+      "0",
+      "--data",
+      dataDir(),
+      "--limit",
+      "subscriptionsPerConnection=1",
+      "--allow-origin",
+      "https://app.example.com",
+    ]);
     const url = await run.listening;
     const socket = await connect(url, "limited");
     socket.send({ type: "subscribe", queryId: "a", query: query("todos"), cursor: null });
@@ -204,7 +240,9 @@ describe("trellis-server", () => {
   });
 
   it("prints its package's version for --version and -v, and exits 0", async () => {
-    const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+    const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+      version: string;
+    };
     for (const flag of ["--version", "-v"]) {
       const run = cli([flag]);
       expect(await run.exited).toEqual({ code: 0, signal: null });
@@ -228,7 +266,11 @@ describe("trellis-server", () => {
     const file = join(dataDir(), "a-file");
     writeFileSync(file, "not a folder");
     const dir = dataDir();
-    const run = cli(["--port", "0", "--host", "127.0.0.1", "--data", dir], { PORT: "http", HOST: "nope.invalid", TRELLIS_DATA: join(file, "data") });
+    const run = cli(["--port", "0", "--host", "127.0.0.1", "--data", dir], {
+      PORT: "http",
+      HOST: "nope.invalid",
+      TRELLIS_DATA: join(file, "data"),
+    });
     const url = await run.listening;
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect((await fetch(`${url}/health`)).status).toBe(200);
@@ -243,8 +285,16 @@ describe("trellis-server", () => {
       [["--port", "0"], { HOST: "" }, "HOST must name an interface"],
       [["--port", "0"], { TRELLIS_DATA: "" }, "TRELLIS_DATA must name a folder"],
       [["--port", "0", "--data", ""], {}, "--data must name a folder"],
-      [["--port", "0"], { TRELLIS_LOG_LEVEL: "loud" }, 'TRELLIS_LOG_LEVEL must be one of debug, info, warn, error; got "loud".'],
-      [["--port", "0", "--log-level", "trace"], {}, '--log-level must be one of debug, info, warn, error; got "trace".'],
+      [
+        ["--port", "0"],
+        { TRELLIS_LOG_LEVEL: "loud" },
+        'TRELLIS_LOG_LEVEL must be one of debug, info, warn, error; got "loud".',
+      ],
+      [
+        ["--port", "0", "--log-level", "trace"],
+        {},
+        '--log-level must be one of debug, info, warn, error; got "trace".',
+      ],
       [["--port", "0", "--log-format", "xml"], {}, '--log-format must be one of json, pretty; got "xml".'],
     ];
     for (const [args, settings, message] of cases) {
@@ -268,7 +318,10 @@ describe("trellis-server", () => {
     const url = await verbose.listening;
     await fetch(`${url}/health`);
     const request = await vi.waitFor(() => {
-      const line = verbose.output().split("\n").find((candidate) => candidate.includes('"msg":"HTTP request"'));
+      const line = verbose
+        .output()
+        .split("\n")
+        .find((candidate) => candidate.includes('"msg":"HTTP request"'));
       if (line === undefined) throw new Error("no request logged yet");
       return JSON.parse(line) as unknown;
     });
@@ -280,16 +333,25 @@ describe("trellis-server", () => {
     await json.listening;
     json.child.kill("SIGTERM");
     await json.exited;
-    const warning = json.output().split("\n").find((line) => line.includes("DEVELOPMENT MODE"))!;
-    expect(warning).toMatch(/^\{"time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z","level":"warn","msg":"DEVELOPMENT MODE: [^"]+"\}$/);
-    expect(json.output()).toMatch(/^\{"time":"[^"]+","level":"info","msg":"Trellis sync server stopped","url":"http:\/\/127\.0\.0\.1:\d+"\}$/m);
+    const warning = json
+      .output()
+      .split("\n")
+      .find((line) => line.includes("DEVELOPMENT MODE"))!;
+    expect(warning).toMatch(
+      /^\{"time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z","level":"warn","msg":"DEVELOPMENT MODE: [^"]+"\}$/,
+    );
+    expect(json.output()).toMatch(
+      /^\{"time":"[^"]+","level":"info","msg":"Trellis sync server stopped","url":"http:\/\/127\.0\.0\.1:\d+"\}$/m,
+    );
 
     const pretty = cli(["--port", "0", "--data", dataDir()], { TRELLIS_LOG_FORMAT: "pretty" });
     await pretty.listening;
     pretty.child.kill("SIGTERM");
     await pretty.exited;
     expect(pretty.output()).toMatch(/^\d\d:\d\d:\d\d warn {2}DEVELOPMENT MODE: /m);
-    expect(pretty.output()).toMatch(/^\d\d:\d\d:\d\d info {2}Trellis sync server stopped {2}url=http:\/\/127\.0\.0\.1:\d+$/m);
+    expect(pretty.output()).toMatch(
+      /^\d\d:\d\d:\d\d info {2}Trellis sync server stopped {2}url=http:\/\/127\.0\.0\.1:\d+$/m,
+    );
     expect(pretty.output()).not.toContain('"level"');
   });
 

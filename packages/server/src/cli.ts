@@ -93,20 +93,29 @@ async function main(): Promise<void> {
   });
   const port = setting(values.port, "--port", "PORT");
   // Digits only: Number() would read "" and " " as 0, a random port.
-  if (port !== undefined && !(/^\d{1,5}$/.test(port.value) && Number(port.value) <= 65535)) return fatal(`${port.from} must be a whole number from 0 to 65535, got ${JSON.stringify(port.value)}.`);
+  if (port !== undefined && !(/^\d{1,5}$/.test(port.value) && Number(port.value) <= 65535))
+    return fatal(`${port.from} must be a whole number from 0 to 65535, got ${JSON.stringify(port.value)}.`);
   const host = setting(values.host, "--host", "HOST");
-  if (host !== undefined && host.value.trim() === "") return fatal(`${host.from} must name an interface, such as 127.0.0.1 or 0.0.0.0; it is empty.`);
+  if (host !== undefined && host.value.trim() === "")
+    return fatal(`${host.from} must name an interface, such as 127.0.0.1 or 0.0.0.0; it is empty.`);
   const data = setting(values.data, "--data", "TRELLIS_DATA");
   if (data !== undefined && data.value === "") return fatal(`${data.from} must name a folder; it is empty.`);
   const messagesPerSecond = Number(values["room-rate"] ?? 200);
   const burst = Number(values["room-burst"] ?? 400);
-  for (const [flag, value] of [["--room-rate", messagesPerSecond], ["--room-burst", burst]] as const) {
-    if (!Number.isSafeInteger(value) || value <= 0) return fatal(`${flag} must be a positive whole number, got ${values[flag.slice(2) as "room-rate"]}.`);
+  for (const [flag, value] of [
+    ["--room-rate", messagesPerSecond],
+    ["--room-burst", burst],
+  ] as const) {
+    if (!Number.isSafeInteger(value) || value <= 0)
+      return fatal(`${flag} must be a positive whole number, got ${values[flag.slice(2) as "room-rate"]}.`);
   }
   const limits: Record<string, number> = {};
   for (const entry of values.limit ?? []) {
     const match = /^([A-Za-z]+)=(\d+)$/.exec(entry);
-    if (!match) return fatal(`--limit takes NAME=VALUE with a whole number, such as --limit connectionsPerIp=200; got ${JSON.stringify(entry)}.`);
+    if (!match)
+      return fatal(
+        `--limit takes NAME=VALUE with a whole number, such as --limit connectionsPerIp=200; got ${JSON.stringify(entry)}.`,
+      );
     limits[match[1]!] = Number(match[2]);
   }
   let permissions: unknown;

@@ -4,7 +4,8 @@ import { extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** What the dashboard's page may load and call: its own files and the server's API, nothing else. */
-const CONTENT_SECURITY_POLICY = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+const CONTENT_SECURITY_POLICY =
+  "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -34,13 +35,21 @@ export class DashboardFiles {
   serve(method: string | undefined, path: string, response: ServerResponse): boolean {
     if (path !== "/dashboard" && !path.startsWith("/dashboard/")) return false;
     const files = this.load();
-    const file = path === "/dashboard" || path === "/dashboard/" ? files.get("/index.html") : files.get(path.slice("/dashboard".length));
+    const file =
+      path === "/dashboard" || path === "/dashboard/"
+        ? files.get("/index.html")
+        : files.get(path.slice("/dashboard".length));
     if (method !== "GET" && method !== "HEAD") {
-      response.writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain; charset=utf-8" }).end("The dashboard's files are read with GET.\n");
+      response
+        .writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain; charset=utf-8" })
+        .end("The dashboard's files are read with GET.\n");
       return true;
     }
     if (file === undefined) {
-      const why = files.size === 0 ? "The dashboard is not built: run `pnpm --filter @trellis/server build`." : "No such dashboard file.";
+      const why =
+        files.size === 0
+          ? "The dashboard is not built: run `pnpm --filter @trellis/server build`."
+          : "No such dashboard file.";
       response.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end(`${why}\n`);
       return true;
     }
@@ -63,7 +72,12 @@ export class DashboardFiles {
     if (this.dir !== undefined) {
       const add = (relative: string) => {
         const type = TYPES[extname(relative)];
-        if (type !== undefined) files.set(`/${relative}`, { body: readFileSync(join(this.dir!, relative)), type, isImmutable: relative.startsWith("assets/") });
+        if (type !== undefined)
+          files.set(`/${relative}`, {
+            body: readFileSync(join(this.dir!, relative)),
+            type,
+            isImmutable: relative.startsWith("assets/"),
+          });
       };
       add("index.html");
       const assets = join(this.dir, "assets");

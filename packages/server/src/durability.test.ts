@@ -1,7 +1,14 @@
 import type { Triple } from "@trellis/core";
 import { removeDataDir, type ServerProcess, startServerProcess } from "@trellis/server/testing";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { closeAllSockets, connect, documentTriples, sortedTriples, storedTriples, writer } from "./testing/raw-socket.js";
+import {
+  closeAllSockets,
+  connect,
+  documentTriples,
+  sortedTriples,
+  storedTriples,
+  writer,
+} from "./testing/raw-socket.js";
 
 const ROUNDS = 20;
 const BATCHES = 5;
@@ -39,7 +46,10 @@ it(`keeps every acknowledged write when the server is killed right after the ack
     await server.kill();
     await socket.closed;
     // Every ack that reached the client before the crash counts, the first and any later ones.
-    const acks = [`r${round}-b0`, ...socket.pending().flatMap((message) => (message.type === "ack" ? [message.batchId] : []))];
+    const acks = [
+      `r${round}-b0`,
+      ...socket.pending().flatMap((message) => (message.type === "ack" ? [message.batchId] : [])),
+    ];
     for (const batchId of acks) acknowledged.push(...batches.get(batchId)!);
 
     await server.restart();

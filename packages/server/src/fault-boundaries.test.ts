@@ -7,7 +7,18 @@ import type { FaultPoint } from "./faults.js";
 import type { LogLevel } from "./log.js";
 import { createServer, type TrellisServer } from "./server.js";
 import { bystander, type Bystander } from "./testing/probes.js";
-import { closeAllSockets, connect, documentTriples, nextId, openSocket, post, query, type RawSocket, storedTriples, writer } from "./testing/raw-socket.js";
+import {
+  closeAllSockets,
+  connect,
+  documentTriples,
+  nextId,
+  openSocket,
+  post,
+  query,
+  type RawSocket,
+  storedTriples,
+  writer,
+} from "./testing/raw-socket.js";
 
 const hlc = writer("faults");
 /** The handler that throws next (once), standing for a bug in it. */
@@ -22,7 +33,8 @@ beforeAll(async () => {
   server = await createServer({
     port: 0,
     dataDir,
-    log: (level, message, fields) => logged.push({ level, message, fields: fields as Record<string, unknown> | undefined }),
+    log: (level, message, fields) =>
+      logged.push({ level, message, fields: fields as Record<string, unknown> | undefined }),
     testing: {
       fault: (point) => {
         if (point !== failing) return;
@@ -42,7 +54,11 @@ afterAll(async () => {
 
 /** The fault was logged as an error naming the handler, and the other app never noticed. */
 async function expectContained(point: FaultPoint): Promise<void> {
-  expect(logged.some((entry) => entry.level === "error" && JSON.stringify(entry.fields).includes(`injected fault in ${point}`))).toBe(true);
+  expect(
+    logged.some(
+      (entry) => entry.level === "error" && JSON.stringify(entry.fields).includes(`injected fault in ${point}`),
+    ),
+  ).toBe(true);
   await other.check();
 }
 
@@ -50,14 +66,28 @@ describe("a throw inside a handler (a bug, not bad input)", () => {
   const messages: Array<[FaultPoint, (socket: RawSocket) => void]> = [
     ["subscribe", (socket) => socket.send({ type: "subscribe", queryId: "q", query: query("todos"), cursor: null })],
     ["unsubscribe", (socket) => socket.send({ type: "unsubscribe", queryId: "q" })],
-    ["push", (socket) => socket.send({ type: "push", batchId: "b", triples: documentTriples("todos", nextId("d"), { title: "x" }, hlc) })],
+    [
+      "push",
+      (socket) =>
+        socket.send({
+          type: "push",
+          batchId: "b",
+          triples: documentTriples("todos", nextId("d"), { title: "x" }, hlc),
+        }),
+    ],
     ["ping", (socket) => socket.send({ type: "ping" })],
     ["token", (socket) => socket.send({ type: "token", token: "t" })],
     ["join", (socket) => socket.send({ type: "join", roomType: "doc", roomId: "r", userStatus: {} })],
     ["leave", (socket) => socket.send({ type: "leave", roomType: "doc", roomId: "r" })],
     ["emit", (socket) => socket.send({ type: "emit", roomType: "doc", roomId: "r", event: "e", data: 1 })],
-    ["setUserStatus", (socket) => socket.send({ type: "setUserStatus", roomType: "doc", roomId: "r", status: { x: 1 } })],
-    ["setRoomStatus", (socket) => socket.send({ type: "setRoomStatus", roomType: "doc", roomId: "r", status: { x: 1 } })],
+    [
+      "setUserStatus",
+      (socket) => socket.send({ type: "setUserStatus", roomType: "doc", roomId: "r", status: { x: 1 } }),
+    ],
+    [
+      "setRoomStatus",
+      (socket) => socket.send({ type: "setRoomStatus", roomType: "doc", roomId: "r", status: { x: 1 } }),
+    ],
   ];
 
   for (const [point, send] of messages) {
@@ -65,7 +95,9 @@ describe("a throw inside a handler (a bug, not bad input)", () => {
       const socket = await connect(server.url, "faulty");
       failing = point;
       send(socket);
-      expect(await socket.next("error", (error) => error.code === "INTERNAL")).toMatchObject({ details: expect.objectContaining({ type: point }) });
+      expect(await socket.next("error", (error) => error.code === "INTERNAL")).toMatchObject({
+        details: expect.objectContaining({ type: point }),
+      });
       await socket.sync();
       socket.send({ type: "subscribe", queryId: "after", query: query("todos"), cursor: null });
       await socket.next("snapshot", (snapshot) => snapshot.queryId === "after");
@@ -122,7 +154,9 @@ describe("a throw inside a handler (a bug, not bad input)", () => {
     failing = "http";
     const answer = await post(server.url, "/v1/query", { appId: "faulty", query: query("todos"), cursor: null });
     expect(answer).toMatchObject({ status: 500, body: { error: { code: "INTERNAL" } } });
-    expect((await post(server.url, "/v1/query", { appId: "faulty", query: query("todos"), cursor: null })).status).toBe(200);
+    expect((await post(server.url, "/v1/query", { appId: "faulty", query: query("todos"), cursor: null })).status).toBe(
+      200,
+    );
     await expectContained("http");
   });
 });

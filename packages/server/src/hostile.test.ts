@@ -8,7 +8,19 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { AppDatabase } from "./app-database.js";
 import { bystander, type Bystander, nestedJson, openDescriptors, residentMiB } from "./testing/probes.js";
 import { stormFrames } from "./testing/storm.js";
-import { closeAllSockets, connect, documentTriples, nextId, openSocket, post, postLines, query, type RawSocket, storedTriples, writer } from "./testing/raw-socket.js";
+import {
+  closeAllSockets,
+  connect,
+  documentTriples,
+  nextId,
+  openSocket,
+  post,
+  postLines,
+  query,
+  type RawSocket,
+  storedTriples,
+  writer,
+} from "./testing/raw-socket.js";
 
 const hlc = writer("hostile");
 
@@ -18,13 +30,26 @@ afterEach(() => closeAllSockets(...keep()));
 
 /** A server process with a bystander in two apps, checked after every attack. */
 function serverUnderAttack(args: readonly string[] = [], options: { maxOpenFiles?: number; jwtSecret?: string } = {}) {
-  const state = {} as { server: ServerProcess; bystanders: Bystander[]; baselineMiB: number; baselineFds: number; baselineApps: number; token: string | undefined };
+  const state = {} as {
+    server: ServerProcess;
+    bystanders: Bystander[];
+    baselineMiB: number;
+    baselineFds: number;
+    baselineApps: number;
+    token: string | undefined;
+  };
   beforeAll(async () => {
     const { jwtSecret, ...processOptions } = options;
-    state.server = await startServerProcess({ args: jwtSecret === undefined ? args : [...args, "--jwt-secret", jwtSecret], ...processOptions });
+    state.server = await startServerProcess({
+      args: jwtSecret === undefined ? args : [...args, "--jwt-secret", jwtSecret],
+      ...processOptions,
+    });
     const token = jwtSecret === undefined ? undefined : await signToken(jwtSecret, "bystander", 3_600);
     state.token = token;
-    state.bystanders = [await bystander(state.server.url, "bystander-a", token), await bystander(state.server.url, "bystander-b", token)];
+    state.bystanders = [
+      await bystander(state.server.url, "bystander-a", token),
+      await bystander(state.server.url, "bystander-b", token),
+    ];
     for (const each of state.bystanders) await each.check();
     keep = () => state.bystanders.map((each) => each.watcher);
     state.baselineMiB = residentMiB(state.server.pid);
@@ -71,7 +96,12 @@ function signToken(secret: string, sub: string, seconds: number): Promise<string
     .sign(new TextEncoder().encode(secret));
 }
 
-async function waitFor(condition: () => boolean, describe: () => string, refresh: () => Promise<unknown> = async () => {}, timeoutMs = 10_000): Promise<void> {
+async function waitFor(
+  condition: () => boolean,
+  describe: () => string,
+  refresh: () => Promise<unknown> = async () => {},
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`Timed out: ${describe()}`);
@@ -85,7 +115,8 @@ async function openApps(url: string): Promise<number> {
 }
 
 const frame = (type: string, fields: string) => `{"type":"${type}",${fields}}`;
-const tripleText = (value: string, field = "title", id = "deep") => `{"collection":"todos","id":"${id}","field":"${field}","hlc":"${hlc()}","value":${value}}`;
+const tripleText = (value: string, field = "title", id = "deep") =>
+  `{"collection":"todos","id":"${id}","field":"${field}","hlc":"${hlc()}","value":${value}}`;
 
 describe("values nested far too deep", () => {
   const { state, expectUnharmed } = serverUnderAttack();
@@ -105,14 +136,24 @@ describe("values nested far too deep", () => {
       frame("push", `"batchId":"b2","triples":[${tripleText(nestedJson(4_100))}]`),
       frame("push", `"batchId":"b3","triples":[${tripleText(nestedJson(3_500))}]`),
       frame("push", `"batchId":"b4","triples":[${tripleText(nestedJson(100))}]`),
-      frame("subscribe", `"queryId":"q","cursor":null,"query":${JSON.stringify(query("todos")).replace('"where":[]', `"where":[{"field":"title","op":"equals","operand":${deep}}]`)}`),
+      frame(
+        "subscribe",
+        `"queryId":"q","cursor":null,"query":${JSON.stringify(query("todos")).replace('"where":[]', `"where":[{"field":"title","op":"equals","operand":${deep}}]`)}`,
+      ),
     ];
     for (const text of frames) {
       socket.sendRaw(text);
       // Past 256 levels the frame is refused before it is parsed; below, the value is.
-      expect(await socket.next("error"), text.slice(0, 80)).toMatchObject({ code: "PROTOCOL", message: expect.stringMatching(/nest at most 64|nests deeper than 256 levels/) });
+      expect(await socket.next("error"), text.slice(0, 80)).toMatchObject({
+        code: "PROTOCOL",
+        message: expect.stringMatching(/nest at most 64|nests deeper than 256 levels/),
+      });
     }
-    const httpPush = await post(state.server.url, "/v1/push", `{"appId":"victim","clientId":"c","batchId":"h1","triples":[${tripleText(deep)}]}`);
+    const httpPush = await post(
+      state.server.url,
+      "/v1/push",
+      `{"appId":"victim","clientId":"c","batchId":"h1","triples":[${tripleText(deep)}]}`,
+    );
     expect(httpPush).toMatchObject({ status: 400, body: { error: { code: "PROTOCOL" } } });
     expect(await storedTriples(state.server.url, "victim")).toEqual([]);
     await expectUnharmed({ apps: ["victim"] });
@@ -127,15 +168,33 @@ describe("frames that would cost much to parse", () => {
     const deep = `{"type":"emit","roomType":"doc","roomId":"r","event":"e","data":${"[".repeat(500_000)}${"]".repeat(500_000)}}`;
     const empties = `{"type":"emit","roomType":"doc","roomId":"r","event":"e","data":[${Array.from({ length: 330_000 }, () => "{}").join(",")}]}`;
     socket.sendRaw(deep);
-    expect(await socket.next("error")).toMatchObject({ code: "PROTOCOL", message: expect.stringContaining("nests deeper than 256 levels") });
+    expect(await socket.next("error")).toMatchObject({
+      code: "PROTOCOL",
+      message: expect.stringContaining("nests deeper than 256 levels"),
+    });
     socket.sendRaw(empties);
-    expect(await socket.next("error")).toMatchObject({ code: "PROTOCOL", message: expect.stringContaining("holds more than 32768 arrays and objects") });
+    expect(await socket.next("error")).toMatchObject({
+      code: "PROTOCOL",
+      message: expect.stringContaining("holds more than 32768 arrays and objects"),
+    });
     // Over HTTP: a JSON body, and a line of a streamed push.
     const body = `{"appId":"victim","clientId":"c","batchId":"h1","triples":[${Array.from({ length: 40_000 }, () => "{}").join(",")}]}`;
-    expect(await post(state.server.url, "/v1/push", body)).toMatchObject({ status: 400, body: { error: { code: "PROTOCOL", message: expect.stringContaining("holds more than") } } });
-    const triple = { collection: "todos", id: "many", field: "title", hlc: hlc(), value: Array.from({ length: 40_000 }, () => []) };
+    expect(await post(state.server.url, "/v1/push", body)).toMatchObject({
+      status: 400,
+      body: { error: { code: "PROTOCOL", message: expect.stringContaining("holds more than") } },
+    });
+    const triple = {
+      collection: "todos",
+      id: "many",
+      field: "title",
+      hlc: hlc(),
+      value: Array.from({ length: 40_000 }, () => []),
+    };
     const lines = await postLines(state.server.url, { appId: "victim", clientId: "c", batchId: "h2" }, [triple]);
-    expect(lines).toMatchObject({ status: 400, body: { error: { code: "PROTOCOL", message: expect.stringContaining("line 2 (triples[0]) holds more than") } } });
+    expect(lines).toMatchObject({
+      status: 400,
+      body: { error: { code: "PROTOCOL", message: expect.stringContaining("line 2 (triples[0]) holds more than") } },
+    });
     expect(await storedTriples(state.server.url, "victim")).toEqual([]);
     await expectUnharmed({ apps: ["victim"] });
   });
@@ -152,11 +211,18 @@ describe("a deep value stored by an older version", () => {
     const dataDir = tempDataDir();
     const opened = AppDatabase.open(dataDir, "old");
     if (opened.error) throw opened.error;
-    opened.data.apply([...documentTriples("todos", "poisoned", { done: true }, hlc), ...documentTriples("todos", "neighbour", { title: "fine" }, hlc)]);
+    opened.data.apply([
+      ...documentTriples("todos", "poisoned", { done: true }, hlc),
+      ...documentTriples("todos", "neighbour", { title: "fine" }, hlc),
+    ]);
     opened.data.close();
     // Written as an older version without depth limits stored it: the JSON text of a value 4,100 deep.
     const raw = new Database(join(dataDir, "old.sqlite"));
-    raw.prepare("INSERT INTO triples (collection, id, field, element, value, hlc, seq) VALUES ('todos', 'poisoned', 'title', '', ?, ?, 100)").run(nestedJson(4_100), hlc());
+    raw
+      .prepare(
+        "INSERT INTO triples (collection, id, field, element, value, hlc, seq) VALUES ('todos', 'poisoned', 'title', '', ?, ?, 100)",
+      )
+      .run(nestedJson(4_100), hlc());
     raw.close();
 
     server = await startServerProcess({ dataDir });
@@ -164,7 +230,12 @@ describe("a deep value stored by an older version", () => {
       const watcher = await connect(server.url, "old");
       watcher.send({ type: "subscribe", queryId: "all", query: query("todos"), cursor: null });
       const snapshot = await watcher.next("snapshot");
-      expect(snapshot.triples.filter((triple) => triple.id === "poisoned").map((triple) => triple.field).sort()).toEqual(["createdAt", "done"]);
+      expect(
+        snapshot.triples
+          .filter((triple) => triple.id === "poisoned")
+          .map((triple) => triple.field)
+          .sort(),
+      ).toEqual(["createdAt", "done"]);
       expect(snapshot.triples.some((triple) => triple.id === "neighbour")).toBe(true);
       const overHttp = await storedTriples(server.url, "old");
       expect(overHttp.some((triple) => triple.field === "title" && triple.id === "poisoned")).toBe(false);
@@ -186,15 +257,34 @@ describe("one batch that cannot be stored", () => {
 
   it("fails alone with VALIDATION; the 50 pushes committed in the same turn are stored", async () => {
     const alice = await connect(state.server.url, "group", { userId: "alice" });
-    alice.send({ type: "push", batchId: "own", triples: [...documentTriples("todos", "alices", { title: "mine" }, hlc), { collection: "todos", id: "alices", field: "createdBy", value: "alice", hlc: hlc() }] });
+    alice.send({
+      type: "push",
+      batchId: "own",
+      triples: [
+        ...documentTriples("todos", "alices", { title: "mine" }, hlc),
+        { collection: "todos", id: "alices", field: "createdBy", value: "alice", hlc: hlc() },
+      ],
+    });
     await alice.next("ack");
     const mallory = await connect(state.server.url, "group", { userId: "mallory" });
-    const users = await Promise.all(Array.from({ length: 50 }, (_, index) => connect(state.server.url, "group", { userId: `user-${index}` })));
+    const users = await Promise.all(
+      Array.from({ length: 50 }, (_, index) => connect(state.server.url, "group", { userId: `user-${index}` })),
+    );
     // Sent back to back, so they reach the server in the same turns as the bad batch.
     const theft = { collection: "todos", id: "alices", field: "createdBy", value: "mallory", hlc: hlc() };
     mallory.send({ type: "push", batchId: "theft", triples: [theft] });
-    users.forEach((user, index) => user.send({ type: "push", batchId: `good-${index}`, triples: documentTriples("todos", `good-${index}`, { title: "ok" }, hlc) }));
-    expect(await mallory.next("error")).toMatchObject({ code: "VALIDATION", message: expect.stringContaining("createdBy"), details: { batchId: "theft", id: "alices" } });
+    users.forEach((user, index) =>
+      user.send({
+        type: "push",
+        batchId: `good-${index}`,
+        triples: documentTriples("todos", `good-${index}`, { title: "ok" }, hlc),
+      }),
+    );
+    expect(await mallory.next("error")).toMatchObject({
+      code: "VALIDATION",
+      message: expect.stringContaining("createdBy"),
+      details: { batchId: "theft", id: "alices" },
+    });
     for (const user of users) await user.next("ack");
     const stored = await storedTriples(state.server.url, "group");
     expect(new Set(stored.map((triple) => triple.id)).size).toBe(51);
@@ -209,16 +299,30 @@ describe("ids", () => {
   it("with a lone surrogate are refused; well-formed ones beyond the BMP are stored and served exactly, across a restart", async () => {
     const socket = await connect(state.server.url, "ids");
     for (const id of ["\ud800x", "x\udfff", "\udc00\ud800"]) {
-      socket.send({ type: "push", batchId: nextId("lone"), triples: documentTriples("todos", id, { title: "x" }, hlc) });
-      expect(await socket.next("error")).toMatchObject({ code: "PROTOCOL", message: expect.stringContaining("lone UTF-16 surrogate") });
-      const overHttp = await post(state.server.url, "/v1/push", { appId: "ids", clientId: "c", batchId: nextId("lone"), triples: documentTriples("todos", id, { title: "x" }, hlc) });
+      socket.send({
+        type: "push",
+        batchId: nextId("lone"),
+        triples: documentTriples("todos", id, { title: "x" }, hlc),
+      });
+      expect(await socket.next("error")).toMatchObject({
+        code: "PROTOCOL",
+        message: expect.stringContaining("lone UTF-16 surrogate"),
+      });
+      const overHttp = await post(state.server.url, "/v1/push", {
+        appId: "ids",
+        clientId: "c",
+        batchId: nextId("lone"),
+        triples: documentTriples("todos", id, { title: "x" }, hlc),
+      });
       expect(overHttp.status).toBe(400);
     }
     const astral = "𝒳-😀-\u{10FFFF}";
     socket.send({ type: "push", batchId: "astral", triples: documentTriples("todos", astral, { title: astral }, hlc) });
     await socket.next("ack");
     await state.server.restart();
-    expect(new Set((await storedTriples(state.server.url, "ids")).map((triple) => triple.id))).toEqual(new Set([astral]));
+    expect(new Set((await storedTriples(state.server.url, "ids")).map((triple) => triple.id))).toEqual(
+      new Set([astral]),
+    );
     // The bystanders' watchers went with the restart: they subscribe again.
     await expectUnharmed({ apps: ["ids"] });
   });
@@ -256,10 +360,12 @@ function upload(port: number, bytes: number): Promise<{ status: string; sentByte
     const pump = (until: number) => {
       if (sent >= until || socket.destroyed) return;
       sent += chunk.length;
-      socket.write(chunk, (error) => error === undefined || error === null ? pump(until) : undefined);
+      socket.write(chunk, (error) => (error === undefined || error === null ? pump(until) : undefined));
     };
     socket.on("connect", () => {
-      socket.write(`POST /v1/push HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${bytes}\r\n\r\n`);
+      socket.write(
+        `POST /v1/push HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${bytes}\r\n\r\n`,
+      );
       pump(1024 * 1024);
     });
     socket.on("data", (data) => {
@@ -275,7 +381,11 @@ function upload(port: number, bytes: number): Promise<{ status: string; sentByte
       }, 20);
     });
     socket.on("error", () => {});
-    socket.on("close", () => (answer === "" ? reject(new Error("closed without an answer")) : resolve({ status: answer.split("\r\n")[0]!, sentBytes: sent })));
+    socket.on("close", () =>
+      answer === ""
+        ? reject(new Error("closed without an answer"))
+        : resolve({ status: answer.split("\r\n")[0]!, sentBytes: sent }),
+    );
   });
 }
 
@@ -295,15 +405,31 @@ describe("per-connection state", () => {
 
   it("holds at most the configured live queries per connection", async () => {
     const socket = await connect(state.server.url, "subs");
-    for (let i = 0; i < 20; i++) socket.send({ type: "subscribe", queryId: `q${i}`, query: query("todos", { where: { title: `t${i}` } }), cursor: null });
+    for (let i = 0; i < 20; i++)
+      socket.send({
+        type: "subscribe",
+        queryId: `q${i}`,
+        query: query("todos", { where: { title: `t${i}` } }),
+        cursor: null,
+      });
     for (let i = 0; i < 20; i++) await socket.next("snapshot");
-    socket.send({ type: "subscribe", queryId: "q20", query: query("todos", { where: { title: "t20" } }), cursor: null });
+    socket.send({
+      type: "subscribe",
+      queryId: "q20",
+      query: query("todos", { where: { title: "t20" } }),
+      cursor: null,
+    });
     expect(await socket.next("error")).toMatchObject({ code: "VALIDATION", details: { queryId: "q20", limit: 20 } });
     // Re-subscribing an id it holds, or one freed by an unsubscribe, is fine.
     socket.send({ type: "subscribe", queryId: "q3", query: query("todos"), cursor: null });
     await socket.next("snapshot", (message) => message.queryId === "q3");
     socket.send({ type: "unsubscribe", queryId: "q0" });
-    socket.send({ type: "subscribe", queryId: "q20", query: query("todos", { where: { title: "t20" } }), cursor: null });
+    socket.send({
+      type: "subscribe",
+      queryId: "q20",
+      query: query("todos", { where: { title: "t20" } }),
+      cursor: null,
+    });
     await socket.next("snapshot", (message) => message.queryId === "q20");
     await expectUnharmed({ apps: ["subs"] });
   });
@@ -313,7 +439,9 @@ describe("per-connection state", () => {
     silent.ws.ping();
     const closed = await silent.closed;
     expect(closed.code).toBe(1008);
-    expect(silent.pending()).toEqual([expect.objectContaining({ type: "error", code: "PROTOCOL", message: expect.stringContaining("hello") })]);
+    expect(silent.pending()).toEqual([
+      expect.objectContaining({ type: "error", code: "PROTOCOL", message: expect.stringContaining("hello") }),
+    ]);
     await expectUnharmed();
   });
 
@@ -333,7 +461,9 @@ describe("per-connection state", () => {
     const started = Date.now();
     const answer = await new Promise<string>((resolve) => {
       const socket = connectTcp(state.server.port, "127.0.0.1", () => {
-        socket.write(`POST /v1/query HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{`);
+        socket.write(
+          `POST /v1/query HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{`,
+        );
       });
       const trickle = setInterval(() => socket.writable && socket.write(" "), 100);
       let text = "";
@@ -365,7 +495,11 @@ describe("a connection that never reads", () => {
     const isDropped = () => state.server.output().includes("does not keep up with its changes");
     let pushes = 0;
     for (; pushes < 800 && !isDropped(); pushes++) {
-      writerSocket.send({ type: "push", batchId: `big-${pushes}`, triples: documentTriples("todos", `big-${pushes}`, { title: big }, hlc) });
+      writerSocket.send({
+        type: "push",
+        batchId: `big-${pushes}`,
+        triples: documentTriples("todos", `big-${pushes}`, { title: big }, hlc),
+      });
       await writerSocket.next("ack");
     }
     // What the kernel's buffers took before the server's backlog passed its limit: a few MB.
@@ -422,11 +556,18 @@ describe("tokens that expire on an open connection", () => {
     expect(warning).toMatchObject({ code: "UNAUTHORIZED", details: { reason: "tokenExpiring" } });
     socket.send({ type: "token", token: await token("alice", 3) });
     await socket.next("tokenAccepted");
-    socket.send({ type: "push", batchId: "after-refresh", triples: documentTriples("todos", "refreshed", { title: "x" }, hlc) });
+    socket.send({
+      type: "push",
+      batchId: "after-refresh",
+      triples: documentTriples("todos", "refreshed", { title: "x" }, hlc),
+    });
     await socket.next("ack");
     // No fresh token this time: warned, then closed at expiry.
     expect(await socket.next("error")).toMatchObject({ details: { reason: "tokenExpiring" } });
-    expect(await socket.next("error", undefined, 5_000)).toMatchObject({ code: "UNAUTHORIZED", details: { reason: "tokenExpired" } });
+    expect(await socket.next("error", undefined, 5_000)).toMatchObject({
+      code: "UNAUTHORIZED",
+      details: { reason: "tokenExpired" },
+    });
     expect((await socket.closed).code).toBe(1008);
   }, 20_000);
 
@@ -441,7 +582,12 @@ describe("tokens that expire on an open connection", () => {
 describe("a seeded storm of mutated frames", () => {
   // The storm tests how each frame is handled, so its users are not slowed down to their share of
   // server time (that has tests of its own, below): almost every frame is refused, which costs ten times.
-  const { state, expectUnharmed } = serverUnderAttack(["--limit", "workMsPerSecond=1000000", "--limit", "workBurstMs=1000000"]);
+  const { state, expectUnharmed } = serverUnderAttack([
+    "--limit",
+    "workMsPerSecond=1000000",
+    "--limit",
+    "workBurstMs=1000000",
+  ]);
   const seeds = process.env.SEED === undefined ? [1, 2] : [Number(process.env.SEED)];
   const frames = Number(process.env.STORM ?? 1_500);
 
@@ -468,7 +614,10 @@ describe("a seeded storm of mutated frames", () => {
         }
         await expectUnharmed({ extraMiB: 200, apps: ["storm-0", "storm-1"] });
       } catch (error) {
-        throw new Error(`Storm failed with SEED=${seed} STORM=${frames}; rerun: SEED=${seed} STORM=${frames} npx vitest run packages/server/src/hostile.test.ts -t storm\n${(error as Error).stack}`, { cause: error });
+        throw new Error(
+          `Storm failed with SEED=${seed} STORM=${frames}; rerun: SEED=${seed} STORM=${frames} npx vitest run packages/server/src/hostile.test.ts -t storm\n${(error as Error).stack}`,
+          { cause: error },
+        );
       }
     }, 120_000);
   }
@@ -508,7 +657,11 @@ describe("relation queries that multiply", () => {
     expect(residentMiB(state.server.pid)).toBeLessThan(before + 50);
     // Live: a change deep in the shared structure reaches the subscriber.
     const writerSocket = await connect(state.server.url, "linked");
-    writerSocket.send({ type: "push", batchId: "rename", triples: [{ collection: "nodes", id: "c", field: "name", value: "renamed", hlc: hlc() }] });
+    writerSocket.send({
+      type: "push",
+      batchId: "rename",
+      triples: [{ collection: "nodes", id: "c", field: "name", value: "renamed", hlc: hlc() }],
+    });
     await writerSocket.next("ack");
     expect((await socket.next("changes")).triples).toEqual([expect.objectContaining({ id: "c", value: "renamed" })]);
     await expectUnharmed({ apps: ["linked"] });
@@ -519,22 +672,35 @@ describe("relation queries that multiply", () => {
     await linkAll("dense", ids);
     const socket = await connect(state.server.url, "dense");
     socket.send({ type: "subscribe", queryId: "too-deep", query: linked(8), cursor: null });
-    expect(await socket.next("error")).toMatchObject({ code: "VALIDATION", details: { queryId: "too-deep" }, message: expect.stringContaining("linked documents") });
+    expect(await socket.next("error")).toMatchObject({
+      code: "VALIDATION",
+      details: { queryId: "too-deep" },
+      message: expect.stringContaining("linked documents"),
+    });
     const overHttp = await post(state.server.url, "/v1/query", { appId: "dense", query: linked(8), cursor: null });
     expect(overHttp).toMatchObject({ status: 400, body: { error: { code: "VALIDATION" } } });
     // 6 levels over 120 documents cost 86,400: under the limit, until more links arrive.
     socket.send({ type: "subscribe", queryId: "live", query: linked(6), cursor: null });
     await socket.next("snapshot", (message) => message.queryId === "live");
     await linkAll("dense", [...ids, ...Array.from({ length: 20 }, (_, index) => `m${index}`)]);
-    expect(await socket.next("error", (message) => message.details?.queryId === "live")).toMatchObject({ code: "VALIDATION", message: expect.stringContaining('Stopped query "live"') });
+    expect(await socket.next("error", (message) => message.details?.queryId === "live")).toMatchObject({
+      code: "VALIDATION",
+      message: expect.stringContaining('Stopped query "live"'),
+    });
     // Relational filters are charged too: 7 levels of "links to a node that links to …" over
     // 140 nodes follow 7 × 19,600 links when no node matches.
     let where: Record<string, unknown> = { name: "none" };
     for (let level = 0; level < 7; level++) where = { links: { where } };
     const filtered = normalizeQuery(schema.collections.nodes!, { where }, schema.collections).data;
     socket.send({ type: "subscribe", queryId: "filtered", query: filtered, cursor: null });
-    expect(await socket.next("error", (message) => message.details?.queryId === "filtered")).toMatchObject({ code: "VALIDATION", message: expect.stringContaining('"where: links"') });
-    expect(await post(state.server.url, "/v1/query", { appId: "dense", query: filtered, cursor: null })).toMatchObject({ status: 400, body: { error: { code: "VALIDATION" } } });
+    expect(await socket.next("error", (message) => message.details?.queryId === "filtered")).toMatchObject({
+      code: "VALIDATION",
+      message: expect.stringContaining('"where: links"'),
+    });
+    expect(await post(state.server.url, "/v1/query", { appId: "dense", query: filtered, cursor: null })).toMatchObject({
+      status: 400,
+      body: { error: { code: "VALIDATION" } },
+    });
     // The connection and the app go on.
     socket.send({ type: "subscribe", queryId: "shallow", query: linked(1), cursor: null });
     await socket.next("snapshot", (message) => message.queryId === "shallow");
@@ -548,7 +714,13 @@ describe("a large push over HTTP", () => {
   const LARGE_APPS = { extraMiB: 250 } as const;
   const { state, expectUnharmed } = serverUnderAttack(["--limit", "pushSliceTriples=2000"]);
   const manyTriples = (prefix: string, count: number) =>
-    Array.from({ length: count }, (_, index) => ({ collection: "todos", id: `${prefix}-${Math.floor(index / 2)}`, field: index % 2 === 0 ? "title" : "done", value: index % 2 === 0 ? "x" : false, hlc: hlc() }));
+    Array.from({ length: count }, (_, index) => ({
+      collection: "todos",
+      id: `${prefix}-${Math.floor(index / 2)}`,
+      field: index % 2 === 0 ? "title" : "done",
+      value: index % 2 === 0 ? "x" : false,
+      hlc: hlc(),
+    }));
 
   it("is stored and routed slice by slice, other apps served in between, and acknowledged whole", async () => {
     const watcher = await connect(state.server.url, "bulk");
@@ -569,7 +741,10 @@ describe("a large push over HTTP", () => {
     const triples = manyTriples("bulk", 30_000);
     const answer = await postLines(state.server.url, { appId: "bulk", clientId: "c", batchId: "large" }, triples);
     expect(answer).toMatchObject({ status: 200, body: { batchId: "large" } });
-    await waitFor(() => events.filter((each) => each === "changes").length >= 15, () => `${events.filter((each) => each === "changes").length} changes of 15 slices`);
+    await waitFor(
+      () => events.filter((each) => each === "changes").length >= 15,
+      () => `${events.filter((each) => each === "changes").length} changes of 15 slices`,
+    );
     isPinging = false;
     await pinging;
     // Slices of 2,000 triples: 15 changes, with the other app's pongs between the first and the last.
@@ -586,8 +761,27 @@ describe("a large push over HTTP", () => {
     const good = JSON.stringify({ collection: "todos", id: "l1", field: "title", value: "x", hlc: hlc() });
     const refusals: Array<[string, RegExp]> = [
       [lines(envelope, good, "{not json"), /line 3 \(triples\[1\]\) is not valid JSON/],
-      [lines(envelope, good, JSON.stringify({ collection: "todos", id: "\ud800", field: "title", value: "x", hlc: hlc() })), /triples\[1\]\.id/],
-      [lines(envelope, JSON.stringify({ collection: "todos", id: "l2", field: "title", value: JSON.parse(nestedJson(100)), hlc: hlc() })), /triples\[0\]\.value: values nest at most 64/],
+      [
+        lines(
+          envelope,
+          good,
+          JSON.stringify({ collection: "todos", id: "\ud800", field: "title", value: "x", hlc: hlc() }),
+        ),
+        /triples\[1\]\.id/,
+      ],
+      [
+        lines(
+          envelope,
+          JSON.stringify({
+            collection: "todos",
+            id: "l2",
+            field: "title",
+            value: JSON.parse(nestedJson(100)),
+            hlc: hlc(),
+          }),
+        ),
+        /triples\[0\]\.value: values nest at most 64/,
+      ],
       [lines("[1]", good), /first line must be a JSON object/],
       [lines(JSON.stringify({ appId: "lines", clientId: "c", batchId: "b", extra: 1 }), good), /Unknown key "extra"/],
       [lines(envelope, "x".repeat(1_100_000)), /a line is longer than 1048576 bytes/],
@@ -599,23 +793,51 @@ describe("a large push over HTTP", () => {
       expect(answer.body.error.message, body.slice(0, 80)).toMatch(message);
     }
     expect(await storedTriples(state.server.url, "lines")).toEqual([]);
-    const tooLargeForJson = await post(state.server.url, "/v1/push", { appId: "lines", clientId: "c", batchId: "json", triples: manyTriples("json", 12_000) });
-    expect(tooLargeForJson).toMatchObject({ status: 413, body: { error: { message: expect.stringContaining("application/x-ndjson") } } });
-    expect(await postLines(state.server.url, { appId: "lines", clientId: "c", batchId: "ok" }, manyTriples("ok", 12_000))).toMatchObject({ status: 200 });
+    const tooLargeForJson = await post(state.server.url, "/v1/push", {
+      appId: "lines",
+      clientId: "c",
+      batchId: "json",
+      triples: manyTriples("json", 12_000),
+    });
+    expect(tooLargeForJson).toMatchObject({
+      status: 413,
+      body: { error: { message: expect.stringContaining("application/x-ndjson") } },
+    });
+    expect(
+      await postLines(state.server.url, { appId: "lines", clientId: "c", batchId: "ok" }, manyTriples("ok", 12_000)),
+    ).toMatchObject({ status: 200 });
     expect((await storedTriples(state.server.url, "lines")).length).toBe(12_000);
     await expectUnharmed({ ...LARGE_APPS, apps: ["lines"] });
   });
 
   it("is stored all or nothing: one refused triple in its last slice leaves nothing stored and nothing seen", async () => {
     const alice = await connect(state.server.url, "bulk-atomic", { userId: "alice" });
-    alice.send({ type: "push", batchId: "own", triples: [...documentTriples("todos", "alices", { title: "mine" }, hlc), { collection: "todos", id: "alices", field: "createdBy", value: "alice", hlc: hlc() }] });
+    alice.send({
+      type: "push",
+      batchId: "own",
+      triples: [
+        ...documentTriples("todos", "alices", { title: "mine" }, hlc),
+        { collection: "todos", id: "alices", field: "createdBy", value: "alice", hlc: hlc() },
+      ],
+    });
     await alice.next("ack");
     const watcher = await connect(state.server.url, "bulk-atomic");
     watcher.send({ type: "subscribe", queryId: "all", query: query("todos"), cursor: null });
     await watcher.next("snapshot");
-    const triples = [...manyTriples("atomic", 9_999), { collection: "todos", id: "alices", field: "createdBy", value: "mallory", hlc: hlc() }];
-    const answer = await postLines(state.server.url, { appId: "bulk-atomic", clientId: "c", batchId: "theft" }, triples, { "x-trellis-user": "mallory" });
-    expect(answer).toMatchObject({ status: 400, body: { error: { code: "VALIDATION", details: { batchId: "theft", id: "alices" } } } });
+    const triples = [
+      ...manyTriples("atomic", 9_999),
+      { collection: "todos", id: "alices", field: "createdBy", value: "mallory", hlc: hlc() },
+    ];
+    const answer = await postLines(
+      state.server.url,
+      { appId: "bulk-atomic", clientId: "c", batchId: "theft" },
+      triples,
+      { "x-trellis-user": "mallory" },
+    );
+    expect(answer).toMatchObject({
+      status: 400,
+      body: { error: { code: "VALIDATION", details: { batchId: "theft", id: "alices" } } },
+    });
     expect((await storedTriples(state.server.url, "bulk-atomic")).every((triple) => triple.id === "alices")).toBe(true);
     await watcher.sync();
     expect(watcher.pending()).toEqual([]);
@@ -636,12 +858,15 @@ describe("a user who keeps the server busy", () => {
     if (normalized.error) throw normalized.error;
     return normalized.data;
   })();
-  const throttled = async () => ((await (await fetch(`${state.server.url}/v1/metrics`)).json()) as { throttled: number }).throttled;
+  const throttled = async () =>
+    ((await (await fetch(`${state.server.url}/v1/metrics`)).json()) as { throttled: number }).throttled;
 
   it("is slowed down to its share of server time, across reconnects, while everyone else is served", async () => {
     const ids = Array.from({ length: 120 }, (_, index) => `n${index}`);
     const seeder = await connect(state.server.url, "busy", { userId: "seeder" });
-    const triples = ids.flatMap((id) => ids.map((to) => ({ collection: "nodes", id, field: "links", element: to, value: true, hlc: hlc() })));
+    const triples = ids.flatMap((id) =>
+      ids.map((to) => ({ collection: "nodes", id, field: "links", element: to, value: true, hlc: hlc() })),
+    );
     for (let from = 0; from < triples.length; from += 5_000) {
       seeder.send({ type: "push", batchId: nextId("seed"), triples: triples.slice(from, from + 5_000) });
       await seeder.next("ack");

@@ -1,5 +1,14 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type DatabaseErrorCode, type DatabaseResult, fail, ID_RULE, isId, ok, parseClientValue, type Triple } from "@trellis/core";
+import {
+  type DatabaseErrorCode,
+  type DatabaseResult,
+  fail,
+  ID_RULE,
+  isId,
+  ok,
+  parseClientValue,
+  type Triple,
+} from "@trellis/core";
 import type { AppHubs } from "./app-hubs.js";
 import { type AdminContext, answerAdmin } from "./apps/admin-api.js";
 import type { Authenticate, Identity } from "./auth.js";
@@ -58,17 +67,29 @@ const STATUS: Record<DatabaseErrorCode, number> = {
  * CORS answers the origins the server allows (see `OriginPolicy`): an app served from another
  * origin calls it with its token, not cookies.
  */
-export async function handleHttp(context: HttpContext, request: IncomingMessage, response: ServerResponse): Promise<void> {
+export async function handleHttp(
+  context: HttpContext,
+  request: IncomingMessage,
+  response: ServerResponse,
+): Promise<void> {
   const path = requestPath(request);
   // The dashboard's files are public and hold no data (its data comes from the admin API).
-  if (path !== undefined && context.dashboard.serve(request.method, path, response)) return discardBody(request, response);
+  if (path !== undefined && context.dashboard.serve(request.method, path, response))
+    return discardBody(request, response);
   const origin = header(request, "origin");
   // The dashboard calls the admin API from the server's own origin. Only there: a page behind a
   // rebound DNS name is on the "same host" too, and the admin API alone still asks it for a secret.
   const isDashboardCall = path?.startsWith("/v1/admin/") === true && isSameHost(origin, header(request, "host"));
   if (!context.origins.allows(origin) && !isDashboardCall) {
     discardBody(request, response);
-    return sendError(response, { code: "UNAUTHORIZED", message: `Requests from the origin ${JSON.stringify(origin)} are not allowed; start the server with --allow-origin ${origin ?? "<origin>"}.` }, 403);
+    return sendError(
+      response,
+      {
+        code: "UNAUTHORIZED",
+        message: `Requests from the origin ${JSON.stringify(origin)} are not allowed; start the server with --allow-origin ${origin ?? "<origin>"}.`,
+      },
+      403,
+    );
   }
   if (origin !== undefined) {
     response.setHeader("access-control-allow-origin", context.origins.isOpen ? "*" : origin);
@@ -77,7 +98,11 @@ export async function handleHttp(context: HttpContext, request: IncomingMessage,
   response.setHeader("access-control-allow-headers", "authorization, content-type, x-trellis-app, x-trellis-user");
   response.setHeader("access-control-allow-methods", "GET, POST, PUT, DELETE, OPTIONS");
   if (request.method === "OPTIONS") return void response.writeHead(204).end();
-  if (path === undefined) return sendError(response, { code: "PROTOCOL", message: `Malformed request target ${JSON.stringify(request.url)}.` });
+  if (path === undefined)
+    return sendError(response, {
+      code: "PROTOCOL",
+      message: `Malformed request target ${JSON.stringify(request.url)}.`,
+    });
   context.fault?.("http");
   const route = `${request.method} ${path}`;
   const admin = await answerAdmin(context, request, path);
@@ -125,7 +150,11 @@ function discardBody(request: IncomingMessage, response: ServerResponse): void {
 
 /** The HTTP status of an error: a write the rules refuse is 403 (the user is known, not allowed). */
 function statusOf(error: { readonly code: DatabaseErrorCode; readonly details?: unknown }): number {
-  const isRefusedByRules = error.code === "UNAUTHORIZED" && typeof error.details === "object" && error.details !== null && "operation" in error.details;
+  const isRefusedByRules =
+    error.code === "UNAUTHORIZED" &&
+    typeof error.details === "object" &&
+    error.details !== null &&
+    "operation" in error.details;
   return isRefusedByRules ? 403 : STATUS[error.code];
 }
 
@@ -170,16 +199,26 @@ async function callerOf(context: HttpContext, request: IncomingMessage): Promise
   const claimed = header(request, "x-trellis-user");
   if (token?.startsWith(SERVICE_KEY_PREFIX)) {
     const grant = context.apps.verifyKey(token);
-    if (grant === undefined) return fail("UNAUTHORIZED", "The service key was refused: it is not a key of an app on this server, or it was revoked.");
-    if (claimed !== undefined && claimed.length > 256) return fail("PROTOCOL", "x-trellis-user names a user id of at most 256 characters.");
-    const user: RuleUser = claimed === undefined ? { id: null, claims: {}, isPrivileged: true } : { id: claimed, claims: {} };
+    if (grant === undefined)
+      return fail(
+        "UNAUTHORIZED",
+        "The service key was refused: it is not a key of an app on this server, or it was revoked.",
+      );
+    if (claimed !== undefined && claimed.length > 256)
+      return fail("PROTOCOL", "x-trellis-user names a user id of at most 256 characters.");
+    const user: RuleUser =
+      claimed === undefined ? { id: null, claims: {}, isPrivileged: true } : { id: claimed, claims: {} };
     return ok({ user, kind: "service", appId: grant.appId, shareKey: claimed ?? `service:${grant.keyId}` });
   }
   const appId = header(request, "x-trellis-app");
   const identity = await context.authenticate({ token, userId: claimed, appId });
   if (identity.error) return identity;
   const shareKey = identity.data.userId ?? "anon:http";
-  return ok(appId === undefined ? { user: ruleUser(identity.data), kind: "server", shareKey } : { user: ruleUser(identity.data), kind: "app", appId, shareKey });
+  return ok(
+    appId === undefined
+      ? { user: ruleUser(identity.data), kind: "server", shareKey }
+      : { user: ruleUser(identity.data), kind: "app", appId, shareKey },
+  );
 }
 
 /** How service keys begin (see `AppRegistry.createKey`). */
@@ -190,17 +229,32 @@ async function answerPost(context: HttpContext, path: string, request: IncomingM
   const caller = await callerOf(context, request);
   if (caller.error) return caller;
   if (path === "/v1/push" && header(request, "content-type")?.split(";")[0]?.trim() === NDJSON_PUSH) {
-    const streamed = await readStreamedPush(request, { maxBytes: context.maxBodyBytes, maxLineBytes: context.maxFrameBytes, bodies: context.bodies });
+    const streamed = await readStreamedPush(request, {
+      maxBytes: context.maxBodyBytes,
+      maxLineBytes: context.maxFrameBytes,
+      bodies: context.bodies,
+    });
     if (streamed.error) return streamed;
     const { appId, clientId, batchId, ...rest } = streamed.data.envelope;
     const unknown = Object.keys(rest)[0];
-    if (unknown !== undefined) return fail("PROTOCOL", `Unknown key ${JSON.stringify(unknown)} in the first line of a streamed push (expected appId, clientId, batchId).`);
+    if (unknown !== undefined)
+      return fail(
+        "PROTOCOL",
+        `Unknown key ${JSON.stringify(unknown)} in the first line of a streamed push (expected appId, clientId, batchId).`,
+      );
     return push(context, { appId, clientId, batchId }, streamed.data.triples, caller.data);
   }
   // JSON bodies are parsed whole: large pushes stream as lines instead (see readStreamedPush).
   const isQuery = path === "/v1/query";
-  const hint = isQuery ? "" : ` Send a larger push as ${NDJSON_PUSH} (its envelope, then one triple per line), up to ${context.maxBodyBytes} bytes.`;
-  const body = await readBody(request, isQuery ? context.maxQueryBodyBytes : Math.min(context.maxBodyBytes, context.maxQueryBodyBytes), context.bodies, hint);
+  const hint = isQuery
+    ? ""
+    : ` Send a larger push as ${NDJSON_PUSH} (its envelope, then one triple per line), up to ${context.maxBodyBytes} bytes.`;
+  const body = await readBody(
+    request,
+    isQuery ? context.maxQueryBodyBytes : Math.min(context.maxBodyBytes, context.maxQueryBodyBytes),
+    context.bodies,
+    hint,
+  );
   if (body.error) return body;
   return isQuery ? answerQuery(context, body.data, caller.data) : answerPush(context, body.data, caller.data);
 }
@@ -223,7 +277,12 @@ async function answerQuery(context: HttpContext, body: string, caller: Caller): 
   const share = context.work.acquire(key);
   try {
     const waitMs = share.waitMs();
-    if (waitMs > MAX_SHARE_WAIT_MS) return fail("NETWORK", "This user has taken more than its share of the server's time; try again in a few seconds.", { retryAfterMs: waitMs });
+    if (waitMs > MAX_SHARE_WAIT_MS)
+      return fail(
+        "NETWORK",
+        "This user has taken more than its share of the server's time; try again in a few seconds.",
+        { retryAfterMs: waitMs },
+      );
     if (waitMs > 0) {
       context.counters.throttled++;
       await new Promise((resolve) => setTimeout(resolve, waitMs));
@@ -253,7 +312,12 @@ async function answerPush(context: HttpContext, body: string, caller: Caller): P
 }
 
 /** Checks a push's envelope, then stores its (already checked) triples and answers like `ack`. */
-async function push(context: HttpContext, envelope: Record<"appId" | "clientId" | "batchId", unknown>, triples: readonly Triple[], caller: Caller): Promise<DatabaseResult<unknown>> {
+async function push(
+  context: HttpContext,
+  envelope: Record<"appId" | "clientId" | "batchId", unknown>,
+  triples: readonly Triple[],
+  caller: Caller,
+): Promise<DatabaseResult<unknown>> {
   const { appId, clientId, batchId } = envelope;
   const checked = parseClientValue({ type: "push", batchId, triples: [] });
   if (checked.error) return checked;
@@ -262,7 +326,9 @@ async function push(context: HttpContext, envelope: Record<"appId" | "clientId" 
   if (hub.error) return hub;
   const pushed = await hub.data.push(undefined, triples, caller.user);
   const id = batchId as string;
-  return pushed.error ? fail(pushed.error.code, pushed.error.message, { ...pushed.error.details, batchId: id }) : ok({ batchId: id, cursor: pushed.data.cursor });
+  return pushed.error
+    ? fail(pushed.error.code, pushed.error.message, { ...pushed.error.details, batchId: id })
+    : ok({ batchId: id, cursor: pushed.data.cursor });
 }
 
 /** Whom a request is for, as permission rules see it. */
@@ -273,29 +339,39 @@ function ruleUser(identity: Identity): RuleUser {
 function hubOf(context: HttpContext, appId: unknown, caller: Caller) {
   if (typeof appId !== "string") return fail("PROTOCOL", "appId must be a string.");
   if (caller.appId !== undefined && caller.appId !== appId) {
-    const what = caller.kind === "service" ? "This service key is not a key" : `The token was checked for app "${caller.appId}" (x-trellis-app), not`;
+    const what =
+      caller.kind === "service"
+        ? "This service key is not a key"
+        : `The token was checked for app "${caller.appId}" (x-trellis-app), not`;
     return fail("UNAUTHORIZED", `${what} of app "${appId}".`, { appId });
   }
   if (caller.kind === "server" && context.appAuth.hasOwn(appId)) {
-    return fail("UNAUTHORIZED", `App "${appId}" checks tokens with keys of its own: send the header x-trellis-app: ${appId} (the Trellis client does).`, { appId });
+    return fail(
+      "UNAUTHORIZED",
+      `App "${appId}" checks tokens with keys of its own: send the header x-trellis-app: ${appId} (the Trellis client does).`,
+      { appId },
+    );
   }
   return context.hubs.get(appId);
 }
-
-
 
 function bearer(request: IncomingMessage): string | undefined {
   const match = /^Bearer\s+(\S+)$/i.exec(header(request, "authorization") ?? "");
   return match?.[1];
 }
 
-
 function send(response: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  response.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) }).end(text);
+  response
+    .writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) })
+    .end(text);
 }
 
-function sendError(response: ServerResponse, error: { readonly code: DatabaseErrorCode; readonly message: string; readonly details?: unknown }, status = statusOf(error)): void {
+function sendError(
+  response: ServerResponse,
+  error: { readonly code: DatabaseErrorCode; readonly message: string; readonly details?: unknown },
+  status = statusOf(error),
+): void {
   const details = error.details === undefined ? {} : { details: error.details };
   send(response, status, { error: { code: error.code, message: error.message, ...details } });
 }

@@ -5,4 +5,10 @@ export type { ServerLimits } from "./limits.js";
 export { createLog, type Log, type LogFormat, type LogLevel, type LogOptions, type LogStream } from "./log.js";
 export { parseRules, type Rules, RulesError } from "./permissions/rules.js";
 export { createServer, type ServerOptions, type TrellisServer } from "./server.js";
-export { type AdminClient, type AdminClientOptions, type AdminCollection, type AdminDatabase, createAdminClient } from "./admin-client/admin-client.js";
+export {
+  type AdminClient,
+  type AdminClientOptions,
+  type AdminCollection,
+  type AdminDatabase,
+  createAdminClient,
+} from "./admin-client/admin-client.js";

@@ -5,14 +5,30 @@ import { removeDataDir, type ServerProcess, startServerProcess } from "@trellis/
 import { REGISTRY_FILE } from "./apps/app-registry.js";
 import Database from "better-sqlite3";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
-import { closeAllSockets, connect, documentTriples, post, query, type RawSocket, sortedTriples, storedTriples, writer } from "./testing/raw-socket.js";
+import {
+  closeAllSockets,
+  connect,
+  documentTriples,
+  post,
+  query,
+  type RawSocket,
+  sortedTriples,
+  storedTriples,
+  writer,
+} from "./testing/raw-socket.js";
 
 let server: ServerProcess;
 const hlc = writer("isolation");
 /** The same document ids in both apps, with different contents. */
 const seed = {
-  alpha: [...documentTriples("todos", "t1", { title: "alpha one", done: false }, hlc), ...documentTriples("todos", "t2", { title: "alpha two", done: true }, hlc)],
-  beta: [...documentTriples("todos", "t1", { title: "beta one", done: false }, hlc), ...documentTriples("todos", "t2", { title: "beta two", done: true }, hlc)],
+  alpha: [
+    ...documentTriples("todos", "t1", { title: "alpha one", done: false }, hlc),
+    ...documentTriples("todos", "t2", { title: "alpha two", done: true }, hlc),
+  ],
+  beta: [
+    ...documentTriples("todos", "t1", { title: "beta one", done: false }, hlc),
+    ...documentTriples("todos", "t2", { title: "beta two", done: true }, hlc),
+  ],
 };
 const open = query("todos", { where: { done: false } });
 
@@ -31,14 +47,22 @@ afterAll(async () => {
   removeDataDir(server.dataDir);
 });
 
-async function subscribed(appId: string, queryId = "open", normalized = open): Promise<RawSocket & { snapshot: Triple[] }> {
+async function subscribed(
+  appId: string,
+  queryId = "open",
+  normalized = open,
+): Promise<RawSocket & { snapshot: Triple[] }> {
   const socket = await connect(server.url, appId);
   socket.send({ type: "subscribe", queryId, query: normalized, cursor: null });
   const snapshot = await socket.next("snapshot");
   return Object.assign(socket, { snapshot: [...snapshot.triples] });
 }
 
-const titles = (triples: readonly Triple[]) => triples.filter((triple) => triple.field === "title").map((triple) => triple.value).sort();
+const titles = (triples: readonly Triple[]) =>
+  triples
+    .filter((triple) => triple.field === "title")
+    .map((triple) => triple.value)
+    .sort();
 
 it("answers WebSocket subscriptions with the app's own data only", async () => {
   const alpha = await subscribed("alpha", "all", query("todos"));
@@ -56,8 +80,11 @@ it("answers HTTP queries and preloads with the app's own data only", async () =>
   // Resuming from a cursor (what a preloaded client does) reads only that app's changes.
   const resumed = await post(server.url, "/v1/query", { appId: "beta", query: open, cursor: "0" });
   expect(titles(resumed.body.triples)).toEqual(["beta one", "beta two"]);
-  const alphaCursor = (await post(server.url, "/v1/query", { appId: "alpha", query: open, cursor: null })).body.cursor as string;
-  expect(titles((await post(server.url, "/v1/query", { appId: "gamma", query: open, cursor: alphaCursor })).body.triples)).toEqual([]);
+  const alphaCursor = (await post(server.url, "/v1/query", { appId: "alpha", query: open, cursor: null })).body
+    .cursor as string;
+  expect(
+    titles((await post(server.url, "/v1/query", { appId: "gamma", query: open, cursor: alphaCursor })).body.triples),
+  ).toEqual([]);
 });
 
 it("never sends changes pushed in one app to a subscriber of another with the same query and ids", async () => {
@@ -76,7 +103,12 @@ it("never sends changes pushed in one app to a subscriber of another with the sa
 
   // Over HTTP.
   const added = documentTriples("todos", "t3", { title: "alpha three", done: false }, hlc);
-  const pushed = await post(server.url, "/v1/push", { appId: "alpha", clientId: "http", batchId: "http", triples: added });
+  const pushed = await post(server.url, "/v1/push", {
+    appId: "alpha",
+    clientId: "http",
+    batchId: "http",
+    triples: added,
+  });
   expect(pushed.status).toBe(200);
   expect(titles((await alphaReader.next("changes")).triples)).toEqual(["alpha three"]);
 

@@ -106,9 +106,11 @@ export function resolveLimits(limits: ServerLimits | undefined): ResolvedLimits 
   };
   const resolved: Record<string, number> = { ...defaults };
   for (const [name, value] of Object.entries(limits ?? {})) {
-    if (!Object.hasOwn(defaults, name)) throw new TypeError(`createServer: unknown limit "${name}" (known: ${Object.keys(defaults).join(", ")}).`);
+    if (!Object.hasOwn(defaults, name))
+      throw new TypeError(`createServer: unknown limit "${name}" (known: ${Object.keys(defaults).join(", ")}).`);
     if (value === undefined) continue;
-    if (!Number.isSafeInteger(value) || value <= 0) throw new TypeError(`createServer: limits.${name} must be a positive whole number, got ${value}.`);
+    if (!Number.isSafeInteger(value) || value <= 0)
+      throw new TypeError(`createServer: limits.${name} must be a positive whole number, got ${value}.`);
     resolved[name] = value;
   }
   return resolved as ResolvedLimits;

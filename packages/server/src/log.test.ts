@@ -18,7 +18,12 @@ describe("createLog", () => {
   it("writes JSON lines when stdout is not a terminal, and text when it is", () => {
     const piped = capture({}, false);
     piped.log("info", "hello", { appId: "todos" });
-    expect(JSON.parse(piped.out[0]!)).toEqual({ time: new Date(2026, 0, 2, 12, 3, 4).toISOString(), level: "info", msg: "hello", appId: "todos" });
+    expect(JSON.parse(piped.out[0]!)).toEqual({
+      time: new Date(2026, 0, 2, 12, 3, 4).toISOString(),
+      level: "info",
+      msg: "hello",
+      appId: "todos",
+    });
     const terminal = capture({}, true);
     terminal.log("info", "hello", { appId: "todos" });
     expect(terminal.out).toEqual(["12:03:04 info  hello  appId=todos\n"]);
@@ -53,7 +58,15 @@ describe("createLog", () => {
 
   it("quotes field values that would read ambiguously in text, and puts multi-line ones below", () => {
     const { log, err } = capture({ format: "pretty" });
-    log("error", "A message handler failed", { handler: "push", note: "two words", count: 3, missing: undefined, error: "Error: boom\n    at f (a.js:1:1)" });
-    expect(err).toEqual(['12:03:04 error A message handler failed  handler=push note="two words" count=3\n  error: Error: boom\n        at f (a.js:1:1)\n']);
+    log("error", "A message handler failed", {
+      handler: "push",
+      note: "two words",
+      count: 3,
+      missing: undefined,
+      error: "Error: boom\n    at f (a.js:1:1)",
+    });
+    expect(err).toEqual([
+      '12:03:04 error A message handler failed  handler=push note="two words" count=3\n  error: Error: boom\n        at f (a.js:1:1)\n',
+    ]);
   });
 });

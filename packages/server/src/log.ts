@@ -77,7 +77,9 @@ function jsonLine(time: Date, level: LogLevel, message: string, fields?: Readonl
 }
 
 function prettyLine(time: Date, level: LogLevel, message: string, fields?: Readonly<Record<string, unknown>>): string {
-  const clock = [time.getHours(), time.getMinutes(), time.getSeconds()].map((part) => String(part).padStart(2, "0")).join(":");
+  const clock = [time.getHours(), time.getMinutes(), time.getSeconds()]
+    .map((part) => String(part).padStart(2, "0"))
+    .join(":");
   const inline: string[] = [];
   const below: string[] = [];
   for (const [key, value] of Object.entries(fields ?? {})) {

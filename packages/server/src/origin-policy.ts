@@ -34,10 +34,14 @@ export function normalizeOrigin(origin: string): string {
   try {
     url = new URL(origin);
   } catch {
-    throw new TypeError(`createServer: allowOrigins entry ${JSON.stringify(origin)} is not an origin such as "https://app.example.com", "loopback" or "*".`);
+    throw new TypeError(
+      `createServer: allowOrigins entry ${JSON.stringify(origin)} is not an origin such as "https://app.example.com", "loopback" or "*".`,
+    );
   }
   if (url.origin === "null" || `${url.origin}` !== origin.replace(/\/$/, "")) {
-    throw new TypeError(`createServer: allowOrigins entry ${JSON.stringify(origin)} must be a bare origin (scheme, host and port), such as ${JSON.stringify(url.origin)}.`);
+    throw new TypeError(
+      `createServer: allowOrigins entry ${JSON.stringify(origin)} must be a bare origin (scheme, host and port), such as ${JSON.stringify(url.origin)}.`,
+    );
   }
   return url.origin;
 }
@@ -49,5 +53,10 @@ function isLoopback(origin: string): boolean {
   } catch {
     return false;
   }
-  return hostname === "localhost" || hostname.endsWith(".localhost") || hostname === "[::1]" || /^127(\.\d{1,3}){3}$/.test(hostname);
+  return (
+    hostname === "localhost" ||
+    hostname.endsWith(".localhost") ||
+    hostname === "[::1]" ||
+    /^127(\.\d{1,3}){3}$/.test(hostname)
+  );
 }

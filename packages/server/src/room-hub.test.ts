@@ -28,10 +28,20 @@ describe("RoomHub", () => {
   it("sends the whole state to a joiner and the joiner's status to the others", () => {
     const ada = peer("ada");
     const bob = peer("bob");
-    expect(join(ada, { cursor: 1 })).toEqual({ type: "roomState", ...doc, roomStatus: {}, users: { ada: { cursor: 1 } } });
+    expect(join(ada, { cursor: 1 })).toEqual({
+      type: "roomState",
+      ...doc,
+      roomStatus: {},
+      users: { ada: { cursor: 1 } },
+    });
     expect(hub.setRoomStatus(ada, doc, { title: "Draft" })).toBeUndefined();
     ada.take();
-    expect(join(bob, { cursor: 2 })).toEqual({ type: "roomState", ...doc, roomStatus: { title: "Draft" }, users: { ada: { cursor: 1 }, bob: { cursor: 2 } } });
+    expect(join(bob, { cursor: 2 })).toEqual({
+      type: "roomState",
+      ...doc,
+      roomStatus: { title: "Draft" },
+      users: { ada: { cursor: 1 }, bob: { cursor: 2 } },
+    });
     expect(ada.take()).toEqual([{ type: "userStatus", ...doc, userId: "bob", status: { cursor: 2 } }]);
   });
 
@@ -63,7 +73,9 @@ describe("RoomHub", () => {
     expect(ada.take().map((each) => each.type === "roomEvent" && each.userId)).toEqual([null]);
     const received = bob.take();
     expect(received).toHaveLength(51);
-    expect(received.slice(0, 50).map((each) => each.type === "roomEvent" && (each.data as { i: number }).i)).toEqual([...Array(50).keys()]);
+    expect(received.slice(0, 50).map((each) => each.type === "roomEvent" && (each.data as { i: number }).i)).toEqual([
+      ...Array(50).keys(),
+    ]);
     expect(received.every((each) => each.type === "roomEvent" && each.roomId === "doc-1")).toBe(true);
     expect(received[0]).toMatchObject({ userId: "ada", event: "like" });
     const ticks = received.map((each) => (each.type === "roomEvent" ? decodeHlc(each.hlc).data!.ticks : 0));
@@ -127,7 +139,12 @@ describe("RoomHub", () => {
   it("refuses messages to rooms not joined, with the room in the details", () => {
     const ada = peer("ada");
     join(ada);
-    for (const error of [hub.emit(ada, other, "x", 1), hub.setUserStatus(ada, other, {}), hub.setRoomStatus(ada, other, {}), hub.leave(ada, other)]) {
+    for (const error of [
+      hub.emit(ada, other, "x", 1),
+      hub.setUserStatus(ada, other, {}),
+      hub.setRoomStatus(ada, other, {}),
+      hub.leave(ada, other),
+    ]) {
       expect(error).toMatchObject({ code: "VALIDATION", details: { roomType: "documentEditor", roomId: "doc-2" } });
       expect(error!.message).toContain("has not joined");
     }
@@ -140,7 +157,10 @@ describe("RoomHub", () => {
     join(bob);
     ada.take();
     const big = "x".repeat(MAX_ROOM_PAYLOAD_BYTES);
-    expect(hub.emit(ada, doc, "x", big)).toMatchObject({ code: "VALIDATION", details: { roomId: "doc-1", maxBytes: MAX_ROOM_PAYLOAD_BYTES } });
+    expect(hub.emit(ada, doc, "x", big)).toMatchObject({
+      code: "VALIDATION",
+      details: { roomId: "doc-1", maxBytes: MAX_ROOM_PAYLOAD_BYTES },
+    });
     expect(hub.setUserStatus(ada, doc, { big })?.message).toContain("64");
     expect(hub.setRoomStatus(ada, doc, { big })?.code).toBe("VALIDATION");
     const half = "y".repeat(MAX_ROOM_PAYLOAD_BYTES / 2);
@@ -157,7 +177,8 @@ describe("RoomHub", () => {
 
   it("limits the rooms of one connection", () => {
     const ada = peer("ada");
-    for (let i = 0; i < MAX_ROOMS_PER_CONNECTION; i++) expect(hub.join(ada, ada.member, { roomType: "r", roomId: `${i}` }, {})).toBeUndefined();
+    for (let i = 0; i < MAX_ROOMS_PER_CONNECTION; i++)
+      expect(hub.join(ada, ada.member, { roomType: "r", roomId: `${i}` }, {})).toBeUndefined();
     expect(hub.join(ada, ada.member, { roomType: "r", roomId: "one-more" }, {})?.message).toContain("at most");
     expect(hub.join(ada, ada.member, { roomType: "r", roomId: "0" }, {})).toBeUndefined(); // a re-join is fine
     hub.leaveAll(ada);

@@ -32,7 +32,12 @@ afterAll(async () => {
 const doc = { roomType: "documentEditor", roomId: "doc-1" };
 
 /** Connects as `userId` to `app` and joins `room`; resolves with the socket once `roomState` arrived. */
-async function member(app: string, userId: string | undefined, room = doc, userStatus: Record<string, unknown> = {}): Promise<RawSocket> {
+async function member(
+  app: string,
+  userId: string | undefined,
+  room = doc,
+  userStatus: Record<string, unknown> = {},
+): Promise<RawSocket> {
   const socket = await connect(server.url, app, userId === undefined ? {} : { userId });
   socket.send({ type: "join", ...room, userStatus });
   await socket.next("roomState", (state) => state.roomType === room.roomType && state.roomId === room.roomId);
@@ -80,8 +85,18 @@ describe("rooms over the sync socket", () => {
     const ada = await member("rooms-status", "ada", doc, { cursor: { x: 1 } });
     const bob = await connect(server.url, "rooms-status", { userId: "bob" });
     bob.send({ type: "join", ...doc, userStatus: { cursor: { x: 5 } } });
-    expect(await bob.next("roomState")).toEqual({ type: "roomState", ...doc, roomStatus: {}, users: { ada: { cursor: { x: 1 } }, bob: { cursor: { x: 5 } } } });
-    expect(await ada.next("userStatus")).toEqual({ type: "userStatus", ...doc, userId: "bob", status: { cursor: { x: 5 } } });
+    expect(await bob.next("roomState")).toEqual({
+      type: "roomState",
+      ...doc,
+      roomStatus: {},
+      users: { ada: { cursor: { x: 1 } }, bob: { cursor: { x: 5 } } },
+    });
+    expect(await ada.next("userStatus")).toEqual({
+      type: "userStatus",
+      ...doc,
+      userId: "bob",
+      status: { cursor: { x: 5 } },
+    });
     bob.send({ type: "setUserStatus", ...doc, status: { cursor: { x: 6 }, typing: true } });
     expect(await ada.next("userStatus")).toMatchObject({ userId: "bob", status: { cursor: { x: 6 }, typing: true } });
     bob.send({ type: "setUserStatus", ...doc, status: { typing: null } });
@@ -115,7 +130,8 @@ describe("rooms over the sync socket", () => {
     const ada = await member("rooms-shared", "ada");
     const bob = await member("rooms-shared", "bob");
     ada.send({ type: "setRoomStatus", ...doc, status: { title: "Draft" } });
-    for (const socket of [ada, bob]) expect(await socket.next("roomStatus")).toEqual({ type: "roomStatus", ...doc, status: { title: "Draft" } });
+    for (const socket of [ada, bob])
+      expect(await socket.next("roomStatus")).toEqual({ type: "roomStatus", ...doc, status: { title: "Draft" } });
     const cy = await connect(server.url, "rooms-shared", { userId: "cy" });
     cy.send({ type: "join", ...doc, userStatus: {} });
     expect(await cy.next("roomState")).toMatchObject({ roomStatus: { title: "Draft" } });
@@ -130,7 +146,10 @@ describe("rooms over the sync socket", () => {
     const ada = await member("rooms-bad", "ada");
     const bob = await member("rooms-bad", "bob");
     ada.send({ type: "emit", roomType: "documentEditor", roomId: "nope", event: "like", data: 1 });
-    expect(await ada.next("error")).toMatchObject({ code: "VALIDATION", details: { roomType: "documentEditor", roomId: "nope" } });
+    expect(await ada.next("error")).toMatchObject({
+      code: "VALIDATION",
+      details: { roomType: "documentEditor", roomId: "nope" },
+    });
     ada.send({ type: "emit", ...doc, event: "like", data: "x".repeat(70 * 1024) });
     expect(await ada.next("error")).toMatchObject({ code: "VALIDATION", details: { ...doc, maxBytes: 65536 } });
     ada.send({ type: "setRoomStatus", ...doc, status: { "bad key": 1 } });
@@ -156,7 +175,15 @@ describe("rooms over the sync socket", () => {
         silent.once("open", resolve);
         silent.once("error", reject);
       });
-      silent.send(JSON.stringify({ type: "hello", protocol: PROTOCOL_VERSION, appId: "rooms-heartbeat", clientId: "silent", userId: "ghost" }));
+      silent.send(
+        JSON.stringify({
+          type: "hello",
+          protocol: PROTOCOL_VERSION,
+          appId: "rooms-heartbeat",
+          clientId: "silent",
+          userId: "ghost",
+        }),
+      );
       silent.send(JSON.stringify({ type: "join", ...doc, userStatus: { here: true } }));
       expect(await watcher.next("userStatus")).toMatchObject({ userId: "ghost", status: { here: true } });
       expect(await watcher.next("userStatus", undefined, 5_000)).toMatchObject({ userId: "ghost", status: null });

@@ -67,7 +67,12 @@ export class RoomHub {
     const merged = checkedMerge(user?.status ?? {}, userStatus, address, "user status");
     if ("error" in merged) return merged.error;
 
-    const room: Room = existing ?? { address: { roomType: address.roomType, roomId: address.roomId }, members: new Map(), users: new Map(), status: {} };
+    const room: Room = existing ?? {
+      address: { roomType: address.roomType, roomId: address.roomId },
+      members: new Map(),
+      users: new Map(),
+      status: {},
+    };
     if (existing === undefined) this.rooms.set(key, room);
     if (already === undefined) {
       room.members.set(peer, member);
@@ -109,7 +114,13 @@ export class RoomHub {
   }
 
   /** The rooms with members, for the admin API: each one's users, connections and the keys of its statuses. */
-  list(): Array<RoomAddress & { readonly connections: number; readonly users: ReadonlyArray<{ readonly userId: string; readonly statusKeys: readonly string[] }>; readonly statusKeys: readonly string[] }> {
+  list(): Array<
+    RoomAddress & {
+      readonly connections: number;
+      readonly users: ReadonlyArray<{ readonly userId: string; readonly statusKeys: readonly string[] }>;
+      readonly statusKeys: readonly string[];
+    }
+  > {
     return [...this.rooms.values()].map((room) => ({
       roomType: room.address.roomType,
       roomId: room.address.roomId,
@@ -137,7 +148,11 @@ export class RoomHub {
     if (room === undefined || member === undefined) return notJoined(address);
     const size = jsonBytes(data);
     if (size > MAX_ROOM_PAYLOAD_BYTES) return tooLarge(address, "event data", size);
-    this.broadcast(room, { type: "roomEvent", ...room.address, event, data, userId: member.userId, hlc: this.now() }, peer);
+    this.broadcast(
+      room,
+      { type: "roomEvent", ...room.address, event, data, userId: member.userId, hlc: this.now() },
+      peer,
+    );
     return undefined;
   }
 
@@ -211,13 +226,19 @@ function notJoined(address: RoomAddress): RoomError {
 }
 
 function tooLarge(address: RoomAddress, what: string, bytes: number): RoomError {
-  return refusal(address, `The ${what} is ${bytes} bytes of JSON, more than the limit of ${MAX_ROOM_PAYLOAD_BYTES} (64 KiB).`, {
-    maxBytes: MAX_ROOM_PAYLOAD_BYTES,
-  });
+  return refusal(
+    address,
+    `The ${what} is ${bytes} bytes of JSON, more than the limit of ${MAX_ROOM_PAYLOAD_BYTES} (64 KiB).`,
+    {
+      maxBytes: MAX_ROOM_PAYLOAD_BYTES,
+    },
+  );
 }
 
 function describeRoom(address: RoomAddress): string {
-  return address.roomId === "" ? `${address.roomType} (app-wide)` : `${address.roomType}/${JSON.stringify(address.roomId)}`;
+  return address.roomId === ""
+    ? `${address.roomType} (app-wide)`
+    : `${address.roomType}/${JSON.stringify(address.roomId)}`;
 }
 
 function jsonBytes(value: unknown): number {
@@ -240,7 +261,11 @@ function checkedMerge(
   }
   const keys = Object.keys(merged).length;
   if (keys > MAX_STATUS_KEYS) {
-    return { error: refusal(address, `The ${what} would have ${keys} keys, more than the limit of ${MAX_STATUS_KEYS}.`, { maxKeys: MAX_STATUS_KEYS }) };
+    return {
+      error: refusal(address, `The ${what} would have ${keys} keys, more than the limit of ${MAX_STATUS_KEYS}.`, {
+        maxKeys: MAX_STATUS_KEYS,
+      }),
+    };
   }
   const mergedBytes = updateBytes === 0 ? 0 : jsonBytes(merged);
   if (mergedBytes > MAX_ROOM_PAYLOAD_BYTES) return { error: tooLarge(address, `merged ${what}`, mergedBytes) };

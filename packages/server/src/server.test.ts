@@ -7,7 +7,16 @@ import { AppDatabase } from "./app-database.js";
 import { AppHub } from "./app-hub.js";
 import type { Log } from "./log.js";
 import { createServer, type ServerOptions, type TrellisServer } from "./server.js";
-import { closeAllSockets, connect, documentTriples, openSocket, post, sortedTriples, storedTriples, writer } from "./testing/raw-socket.js";
+import {
+  closeAllSockets,
+  connect,
+  documentTriples,
+  openSocket,
+  post,
+  sortedTriples,
+  storedTriples,
+  writer,
+} from "./testing/raw-socket.js";
 
 const dirs: string[] = [];
 const servers: TrellisServer[] = [];
@@ -72,7 +81,14 @@ describe("createServer", () => {
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toMatch(/^application\/json/);
     const body = (await response.json()) as Record<string, number>;
-    expect(body).toEqual({ apps: 2, connections: 3, httpRequests: 1, throttled: 0, cpuUserMs: expect.any(Number), cpuSystemMs: expect.any(Number) });
+    expect(body).toEqual({
+      apps: 2,
+      connections: 3,
+      httpRequests: 1,
+      throttled: 0,
+      cpuUserMs: expect.any(Number),
+      cpuSystemMs: expect.any(Number),
+    });
     expect(body.cpuUserMs).toBeGreaterThan(0);
     expect(body.cpuSystemMs).toBeGreaterThanOrEqual(0);
   });
@@ -80,7 +96,11 @@ describe("createServer", () => {
   it("logs each request and connection at debug, only to a log that asks for debug", async () => {
     const entries = (level: Log["level"]) => {
       const logged: string[] = [];
-      const log: Log = Object.assign((at: string, message: string, fields?: Readonly<Record<string, unknown>>) => logged.push(`${at} ${message} ${JSON.stringify(fields)}`), { level });
+      const log: Log = Object.assign(
+        (at: string, message: string, fields?: Readonly<Record<string, unknown>>) =>
+          logged.push(`${at} ${message} ${JSON.stringify(fields)}`),
+        { level },
+      );
       return { log, logged };
     };
     for (const level of ["debug", undefined] as const) {
@@ -94,7 +114,9 @@ describe("createServer", () => {
         expect.stringMatching(/^debug HTTP request \{"method":"GET","path":"\/health","status":200,"ms":\d+\}$/),
         expect.stringMatching(/^debug WebSocket closed \{"address":"[^"]+","code":1005,"connections":0\}$/),
       ];
-      await vi.waitFor(() => expect(logged.filter((line) => line.startsWith("debug"))).toEqual(level === "debug" ? expected : []));
+      await vi.waitFor(() =>
+        expect(logged.filter((line) => line.startsWith("debug"))).toEqual(level === "debug" ? expected : []),
+      );
     }
   });
 
@@ -104,7 +126,11 @@ describe("createServer", () => {
     const hlc = writer("checkpoints");
     // A few pages of log: far below SQLite's own automatic checkpoint (1,000 pages), which is off.
     for (let i = 0; i < 5; i++) {
-      socket.send({ type: "push", batchId: `b${i}`, triples: documentTriples("todos", `d${i}`, { title: "x".repeat(2_000) }, hlc) });
+      socket.send({
+        type: "push",
+        batchId: `b${i}`,
+        triples: documentTriples("todos", `d${i}`, { title: "x".repeat(2_000) }, hlc),
+      });
       await socket.next("ack");
     }
     // Until a checkpoint, the writes are only in the log; then they are in the database file. (The
@@ -112,7 +138,8 @@ describe("createServer", () => {
     const file = join(server.dataDir, "checkpointed.sqlite");
     const before = statSync(file).size;
     const deadline = Date.now() + 5_000;
-    while (Date.now() < deadline && statSync(file).size < before + 10_000) await new Promise((resolve) => setTimeout(resolve, 100));
+    while (Date.now() < deadline && statSync(file).size < before + 10_000)
+      await new Promise((resolve) => setTimeout(resolve, 100));
     expect(statSync(file).size).toBeGreaterThanOrEqual(before + 10_000);
   });
 
@@ -136,7 +163,11 @@ describe("createServer", () => {
     const server = await start({ allowOrigins: ["*"] });
     const preflight = await fetch(`${server.url}/v1/query`, {
       method: "OPTIONS",
-      headers: { origin: "https://app.example", "access-control-request-method": "POST", "access-control-request-headers": "authorization, content-type" },
+      headers: {
+        origin: "https://app.example",
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization, content-type",
+      },
     });
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get("access-control-allow-origin")).toBe("*");
@@ -150,19 +181,33 @@ describe("createServer", () => {
 
   it("in development mode, answers browser pages on loopback only, WebSocket upgrades included", async () => {
     const server = await start();
-    for (const origin of ["http://localhost:5173", "http://127.0.0.1:3000", "http://[::1]:8080", "http://app.localhost"]) {
+    for (const origin of [
+      "http://localhost:5173",
+      "http://127.0.0.1:3000",
+      "http://[::1]:8080",
+      "http://app.localhost",
+    ]) {
       const answer = await fetch(`${server.url}/v1/query`, { method: "OPTIONS", headers: { origin } });
       expect(answer.status, origin).toBe(204);
       expect(answer.headers.get("access-control-allow-origin"), origin).toBe(origin);
       const socket = await openSocket(server.url, "/v1/sync", { origin });
       await socket.close();
     }
-    for (const origin of ["https://evil.example", "null", "http://127.0.0.1.evil.example", "http://localhost.evil.example"]) {
+    for (const origin of [
+      "https://evil.example",
+      "null",
+      "http://127.0.0.1.evil.example",
+      "http://localhost.evil.example",
+    ]) {
       const preflight = await fetch(`${server.url}/v1/query`, { method: "OPTIONS", headers: { origin } });
       expect(preflight.status, origin).toBe(403);
       expect(preflight.headers.get("access-control-allow-origin")).toBeNull();
       // A simple request (no preflight) is refused before it does anything.
-      const push = await fetch(`${server.url}/v1/push`, { method: "POST", headers: { origin, "content-type": "text/plain" }, body: "{}" });
+      const push = await fetch(`${server.url}/v1/push`, {
+        method: "POST",
+        headers: { origin, "content-type": "text/plain" },
+        body: "{}",
+      });
       expect(push.status, origin).toBe(403);
       expect((await push.json()).error.message).toContain("--allow-origin");
       await expect(openSocket(server.url, "/v1/sync", { origin })).rejects.toThrow(/HTTP 403/);
@@ -172,8 +217,14 @@ describe("createServer", () => {
     await (await openSocket(server.url)).close();
 
     const widened = await start({ allowOrigins: ["loopback", "https://app.example.com"] });
-    expect((await fetch(`${widened.url}/health`, { headers: { origin: "https://app.example.com" } })).headers.get("access-control-allow-origin")).toBe("https://app.example.com");
-    expect((await fetch(`${widened.url}/health`, { headers: { origin: "https://other.example.com" } })).status).toBe(403);
+    expect(
+      (await fetch(`${widened.url}/health`, { headers: { origin: "https://app.example.com" } })).headers.get(
+        "access-control-allow-origin",
+      ),
+    ).toBe("https://app.example.com");
+    expect((await fetch(`${widened.url}/health`, { headers: { origin: "https://other.example.com" } })).status).toBe(
+      403,
+    );
     await expect(start({ allowOrigins: ["app.example.com"] })).rejects.toThrow(/not an origin/);
   });
 
@@ -189,7 +240,9 @@ describe("createServer", () => {
       const response = await fetch(`${server.url}${path}`, { method });
       expect(response.status, `${method} ${path}`).toBe(404);
       expect(response.headers.get("content-type")).toMatch(/^application\/json/);
-      expect(await response.json()).toEqual({ error: { code: "NOT_FOUND", message: expect.stringContaining(`${method} ${path}`) } });
+      expect(await response.json()).toEqual({
+        error: { code: "NOT_FOUND", message: expect.stringContaining(`${method} ${path}`) },
+      });
     }
   });
 
@@ -217,7 +270,9 @@ describe("createServer", () => {
 
   it("rejects when the port is taken or the data folder cannot be written", async () => {
     const server = await start();
-    await expect(createServer({ port: server.port, dataDir: server.dataDir, log: quiet })).rejects.toThrow(/already in use/);
+    await expect(createServer({ port: server.port, dataDir: server.dataDir, log: quiet })).rejects.toThrow(
+      /already in use/,
+    );
     const file = join(server.dataDir, "a-file");
     writeFileSync(file, "");
     await expect(createServer({ port: 0, dataDir: join(file, "data"), log: quiet })).rejects.toThrow(/not writable/);

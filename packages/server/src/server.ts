@@ -113,10 +113,13 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
   const statusIntervalMs = positive(options.rooms?.statusIntervalMs, 50, "rooms.statusIntervalMs");
   const limits = resolveLimits(options.limits);
   const fault = options.testing?.fault;
-  const origins = createOriginPolicy((options.allowOrigins ?? (options.auth === undefined ? ["loopback"] : ["*"])).map(normalizeOrigin));
+  const origins = createOriginPolicy(
+    (options.allowOrigins ?? (options.auth === undefined ? ["loopback"] : ["*"])).map(normalizeOrigin),
+  );
   const permissions = new Permissions(options.permissions === undefined ? undefined : parseRules(options.permissions));
   const adminSecret = options.adminSecret;
-  if (adminSecret !== undefined && (typeof adminSecret !== "string" || adminSecret.length < 16)) throw new TypeError("createServer: adminSecret must be a string of at least 16 characters.");
+  if (adminSecret !== undefined && (typeof adminSecret !== "string" || adminSecret.length < 16))
+    throw new TypeError("createServer: adminSecret must be a string of at least 16 characters.");
   const opened = AppRegistry.open(dataDir);
   if (opened.error) throw new Error(opened.error.message);
   const apps = opened.data;
@@ -156,54 +159,67 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
       connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs, limits.requestTimeoutMs),
     },
     (request, response) => {
-    httpRequests++;
-    if (debug !== undefined) {
-      const started = performance.now();
-      response.once("finish", () => debug("debug", "HTTP request", { method: request.method, path: request.url?.split("?", 1)[0], status: response.statusCode, ms: Math.round(performance.now() - started) }));
-    }
-    const failed = (error: unknown) => {
-      log("error", "HTTP request failed", { error: error instanceof Error ? (error.stack ?? error.message) : String(error), url: request.url });
-      if (!response.headersSent) response.writeHead(500, { "content-type": "application/json" });
-      response.end(JSON.stringify({ error: { code: "INTERNAL", message: "The server failed to answer; see its log." } }));
-    };
-    try {
-      handleHttp(
-        {
-          hubs,
-          apps,
-          admin,
-          appAuth,
-          authenticate,
-          maxBodyBytes,
-          maxQueryBodyBytes: limits.maxQueryBodyBytes,
-          maxFrameBytes,
-          work,
-          counters,
-          bodies,
-          origins,
-          dashboard,
-          fault,
-          isReady: () => !isClosing,
-          metrics: () => {
-            // The process's CPU time so far (ms): a load test reads it twice and divides by the wall time between.
-            const cpu = process.cpuUsage();
-            return {
-              apps: hubs.size,
-              connections: sockets.clients.size,
-              httpRequests,
-              throttled: counters.throttled,
-              cpuUserMs: cpu.user / 1000,
-              cpuSystemMs: cpu.system / 1000,
-            };
+      httpRequests++;
+      if (debug !== undefined) {
+        const started = performance.now();
+        response.once("finish", () =>
+          debug("debug", "HTTP request", {
+            method: request.method,
+            path: request.url?.split("?", 1)[0],
+            status: response.statusCode,
+            ms: Math.round(performance.now() - started),
+          }),
+        );
+      }
+      const failed = (error: unknown) => {
+        log("error", "HTTP request failed", {
+          error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+          url: request.url,
+        });
+        if (!response.headersSent) response.writeHead(500, { "content-type": "application/json" });
+        response.end(
+          JSON.stringify({ error: { code: "INTERNAL", message: "The server failed to answer; see its log." } }),
+        );
+      };
+      try {
+        handleHttp(
+          {
+            hubs,
+            apps,
+            admin,
+            appAuth,
+            authenticate,
+            maxBodyBytes,
+            maxQueryBodyBytes: limits.maxQueryBodyBytes,
+            maxFrameBytes,
+            work,
+            counters,
+            bodies,
+            origins,
+            dashboard,
+            fault,
+            isReady: () => !isClosing,
+            metrics: () => {
+              // The process's CPU time so far (ms): a load test reads it twice and divides by the wall time between.
+              const cpu = process.cpuUsage();
+              return {
+                apps: hubs.size,
+                connections: sockets.clients.size,
+                httpRequests,
+                throttled: counters.throttled,
+                cpuUserMs: cpu.user / 1000,
+                cpuSystemMs: cpu.system / 1000,
+              };
+            },
           },
-        },
-        request,
-        response,
-      ).catch(failed);
-    } catch (error) {
-      failed(error);
-    }
-  });
+          request,
+          response,
+        ).catch(failed);
+      } catch (error) {
+        failed(error);
+      }
+    },
+  );
   http.on("upgrade", (request, socket: Socket, head) => {
     const refuse = (status: string, message?: string) => {
       socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-type: text/plain\r\n\r\n${message ?? ""}`);
@@ -213,7 +229,11 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
       if (isClosing) return refuse("503 Service Unavailable");
       if (path !== "/v1/sync") return refuse("404 Not Found");
       const origin = request.headers.origin;
-      if (!origins.allows(origin)) return refuse("403 Forbidden", `WebSocket connections from the origin ${origin} are not allowed; start the server with --allow-origin ${origin}.`);
+      if (!origins.allows(origin))
+        return refuse(
+          "403 Forbidden",
+          `WebSocket connections from the origin ${origin} are not allowed; start the server with --allow-origin ${origin}.`,
+        );
       const address = request.socket.remoteAddress ?? "unknown";
       const refusal = admission.admit(address);
       if (refusal !== undefined) return refuse("503 Service Unavailable", `No more connections: ${refusal}.`);
@@ -245,7 +265,19 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
     socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\n\r\n`);
   });
 
-  const context = { hubs, authenticate, maxFrameBytes, log, roomRate, statusIntervalMs, limits, admission, work, counters, fault };
+  const context = {
+    hubs,
+    authenticate,
+    maxFrameBytes,
+    log,
+    roomRate,
+    statusIntervalMs,
+    limits,
+    admission,
+    work,
+    counters,
+    fault,
+  };
   const alive = new WeakSet<WebSocket>();
   // A socket that answered no ping for a whole interval is half-open: its peer is gone.
   const heartbeat = setInterval(() => {
@@ -267,13 +299,22 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
   const host = options.host ?? "127.0.0.1";
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   if (!permissions.isEnforced) {
-    log("warn", "NO PERMISSIONS: every user may read, write and delete every document of every app. Pass --permissions rules.json (or permissions) before real users sign in.");
+    log(
+      "warn",
+      "NO PERMISSIONS: every user may read, write and delete every document of every app. Pass --permissions rules.json (or permissions) before real users sign in.",
+    );
   }
   if (options.auth === undefined) {
-    log("warn", "DEVELOPMENT MODE: no auth configured, so every client is trusted as the user id it claims. Pass --jwt-secret (or auth) before exposing this server.");
+    log(
+      "warn",
+      "DEVELOPMENT MODE: no auth configured, so every client is trusted as the user id it claims. Pass --jwt-secret (or auth) before exposing this server.",
+    );
   }
   if (adminSecret === undefined) {
-    log("warn", "OPEN APPS: no admin secret, so any app id works and makes a new app. Pass --admin-secret (or adminSecret) and create apps with the admin API before exposing this server.");
+    log(
+      "warn",
+      "OPEN APPS: no admin secret, so any app id works and makes a new app. Pass --admin-secret (or adminSecret) and create apps with the admin API before exposing this server.",
+    );
   }
 
   let closing: Promise<void> | undefined;
@@ -312,7 +353,8 @@ function writableDataDir(dataDir: string): string {
 
 function positive(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value <= 0) throw new TypeError(`createServer: ${name} must be a positive whole number, got ${value}.`);
+  if (!Number.isSafeInteger(value) || value <= 0)
+    throw new TypeError(`createServer: ${name} must be a positive whole number, got ${value}.`);
   return value;
 }
 

@@ -87,7 +87,11 @@ export class Session implements Peer {
     private readonly address: string,
   ) {
     this.roomMessages = new TokenBucket(context.roomRate.messagesPerSecond, context.roomRate.burst);
-    this.statuses = new StatusCoalescer(() => socket.bufferedAmount, (message) => this.sendNow(message), context.statusIntervalMs);
+    this.statuses = new StatusCoalescer(
+      () => socket.bufferedAmount,
+      (message) => this.sendNow(message),
+      context.statusIntervalMs,
+    );
     this.token = new TokenLifetime(context.limits.tokenRefreshMs, {
       expiring: (refreshWithinMs) =>
         this.send({
@@ -96,10 +100,19 @@ export class Session implements Peer {
           message: `The connection's token expires in ${Math.round(refreshWithinMs / 1000)} s: send a fresh one ("token"), or the connection closes then.`,
           details: { reason: "tokenExpiring", refreshWithinMs },
         }),
-      expired: () => this.reject("UNAUTHORIZED", "The connection's token expired and no fresh one came; reconnect with a new token.", { reason: "tokenExpired" }),
+      expired: () =>
+        this.reject(
+          "UNAUTHORIZED",
+          "The connection's token expired and no fresh one came; reconnect with a new token.",
+          { reason: "tokenExpired" },
+        ),
     });
     this.helloDeadline = setTimeout(() => {
-      if (this.phase !== "ready") this.reject("PROTOCOL", `No "hello" answered within ${context.limits.helloTimeoutMs} ms; the connection is closed.`);
+      if (this.phase !== "ready")
+        this.reject(
+          "PROTOCOL",
+          `No "hello" answered within ${context.limits.helloTimeoutMs} ms; the connection is closed.`,
+        );
     }, context.limits.helloTimeoutMs);
     socket.on("message", (data, isBinary) => this.receive(data, isBinary));
     socket.on("close", () => this.end());
@@ -107,7 +120,11 @@ export class Session implements Peer {
   }
 
   send(message: ServerMessage, text?: string): void {
-    if (message.type === "error" && (message.code === "PROTOCOL" || message.code === "VALIDATION" || message.code === "UNAUTHORIZED")) this.wasRefused = true;
+    if (
+      message.type === "error" &&
+      (message.code === "PROTOCOL" || message.code === "VALIDATION" || message.code === "UNAUTHORIZED")
+    )
+      this.wasRefused = true;
     if (this.phase === "closed" || this.statuses.offer(message)) return;
     this.sendNow(message, text);
   }
@@ -127,14 +144,17 @@ export class Session implements Peer {
   /** Drops a connection whose backlog is too large; it resumes from its cursors when it comes back. */
   dropSlow(why: string): void {
     if (this.phase === "closed") return;
-    this.context.log("warn", `Dropped a connection that does not keep up with its changes (${why})`, { appId: this.hub?.appId });
+    this.context.log("warn", `Dropped a connection that does not keep up with its changes (${why})`, {
+      appId: this.hub?.appId,
+    });
     this.socket.close(TRY_AGAIN_LATER, "too slow");
     this.end();
   }
 
   private sendNow(message: ServerMessage, text?: string): void {
     if (this.phase === "closed" || this.socket.readyState !== this.socket.OPEN) return;
-    if (this.socket.bufferedAmount > this.context.limits.bufferedBytesPerConnection) return this.dropSlow("its own backlog");
+    if (this.socket.bufferedAmount > this.context.limits.bufferedBytesPerConnection)
+      return this.dropSlow("its own backlog");
     this.socket.send(text ?? JSON.stringify(message));
   }
 
@@ -146,7 +166,11 @@ export class Session implements Peer {
     this.wasRefused = false;
     try {
       if (isBinary) {
-        this.send({ type: "error", code: "PROTOCOL", message: "Binary frames are not part of the protocol; send JSON text frames." });
+        this.send({
+          type: "error",
+          code: "PROTOCOL",
+          message: "Binary frames are not part of the protocol; send JSON text frames.",
+        });
         this.socket.close(UNSUPPORTED_DATA, "binary frame");
         this.end();
         return;
@@ -161,7 +185,10 @@ export class Session implements Peer {
       }
       this.waitingBytes += frame.length;
       if (this.waiting.length >= MAX_WAITING_FRAMES || this.waitingBytes > MAX_WAITING_BYTES) {
-        return this.reject("PROTOCOL", `More than ${MAX_WAITING_FRAMES} messages or ${MAX_WAITING_BYTES / 1024 / 1024} MiB before "welcome".`);
+        return this.reject(
+          "PROTOCOL",
+          `More than ${MAX_WAITING_FRAMES} messages or ${MAX_WAITING_BYTES / 1024 / 1024} MiB before "welcome".`,
+        );
       }
       this.waiting.push(frame);
     } catch (error) {
@@ -209,7 +236,8 @@ export class Session implements Peer {
     }
     const message = parsed.data;
     if (this.phase === "greeting") {
-      if (message.type !== "hello") this.reject("PROTOCOL", `The first message must be "hello", got "${message.type}".`);
+      if (message.type !== "hello")
+        this.reject("PROTOCOL", `The first message must be "hello", got "${message.type}".`);
       else void this.greet(message).catch((error: unknown) => this.failed("hello", error));
       return message.type;
     }
@@ -226,7 +254,11 @@ export class Session implements Peer {
     const hub = this.hub!;
     switch (message.type) {
       case "hello":
-        return this.refuse({ code: "PROTOCOL", message: `"hello" was already received on this connection.`, details: undefined });
+        return this.refuse({
+          code: "PROTOCOL",
+          message: `"hello" was already received on this connection.`,
+          details: undefined,
+        });
       case "subscribe":
         return this.subscribe(hub, message.queryId, message);
       case "unsubscribe":
@@ -239,7 +271,13 @@ export class Session implements Peer {
       case "push": {
         const { batchId } = message;
         void hub.push(this, message.triples, this.user).then(({ data, error }) => {
-          if (error) this.send({ type: "error", code: error.code, message: error.message, details: { ...error.details, batchId } });
+          if (error)
+            this.send({
+              type: "error",
+              code: error.code,
+              message: error.message,
+              details: { ...error.details, batchId },
+            });
           else this.send({ type: "ack", batchId, cursor: data.cursor });
         });
         return;
@@ -295,7 +333,13 @@ export class Session implements Peer {
 
   /** A refused room message: an error naming the room; the connection keeps serving. */
   private roomAnswer(error: RoomError | undefined): void {
-    if (error !== undefined) this.send({ type: "error", code: error.code, message: error.message, ...(error.details === undefined ? {} : { details: error.details }) });
+    if (error !== undefined)
+      this.send({
+        type: "error",
+        code: error.code,
+        message: error.message,
+        ...(error.details === undefined ? {} : { details: error.details }),
+      });
   }
 
   private async greet(hello: HelloMessage): Promise<void> {
@@ -305,10 +349,21 @@ export class Session implements Peer {
     if ((this.phase as Session["phase"]) === "closed") return;
     if (user.error) return this.reject(user.error.code, user.error.message);
     const hub = this.context.hubs.get(hello.appId);
-    if (hub.error) return this.reject(hub.error.code, hub.error.message, hub.error.details, hub.error.code === "STORAGE" ? TRY_AGAIN_LATER : POLICY_VIOLATION);
+    if (hub.error)
+      return this.reject(
+        hub.error.code,
+        hub.error.message,
+        hub.error.details,
+        hub.error.code === "STORAGE" ? TRY_AGAIN_LATER : POLICY_VIOLATION,
+      );
     const perApp = this.context.limits.connectionsPerApp;
     if (hub.data.connectionCount >= perApp) {
-      return this.reject("NETWORK", `App "${hello.appId}" holds its limit of ${perApp} connections; try again later.`, { limit: perApp }, TRY_AGAIN_LATER);
+      return this.reject(
+        "NETWORK",
+        `App "${hello.appId}" holds its limit of ${perApp} connections; try again later.`,
+        { limit: perApp },
+        TRY_AGAIN_LATER,
+      );
     }
     clearTimeout(this.helloDeadline);
     this.hub = hub.data;
@@ -337,7 +392,11 @@ export class Session implements Peer {
     if ((this.phase as Session["phase"]) === "closed") return;
     if (user.error) return this.reject("UNAUTHORIZED", user.error.message, { reason: "tokenRefused" });
     if (user.data.userId !== userId) {
-      return this.reject("UNAUTHORIZED", "The fresh token names another user; a connection keeps its user. Reconnect to switch users.", { reason: "tokenRefused" });
+      return this.reject(
+        "UNAUTHORIZED",
+        "The fresh token names another user; a connection keeps its user. Reconnect to switch users.",
+        { reason: "tokenRefused" },
+      );
     }
     this.token.follow(user.data.expiresAt);
     this.send({ type: "tokenAccepted" });
@@ -358,14 +417,34 @@ export class Session implements Peer {
 
   /** A handler threw: a bug, logged; the message gets INTERNAL and the connection goes on. */
   private failed(handler: string, error: unknown, details: Readonly<Record<string, unknown>> = {}): void {
-    this.context.log("error", "A message handler failed", { appId: this.hub?.appId, handler, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+    this.context.log("error", "A message handler failed", {
+      appId: this.hub?.appId,
+      handler,
+      error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+    });
     // Before `welcome`, there is no connection to go on with.
-    if (this.phase !== "ready") return this.reject("INTERNAL", `The server failed to handle "${handler}"; see its log. Reconnect.`, { type: handler }, INTERNAL_ERROR);
-    this.send({ type: "error", code: "INTERNAL", message: `The server failed to handle "${handler}"; see its log. The connection goes on.`, details: { ...details, type: handler } });
+    if (this.phase !== "ready")
+      return this.reject(
+        "INTERNAL",
+        `The server failed to handle "${handler}"; see its log. Reconnect.`,
+        { type: handler },
+        INTERNAL_ERROR,
+      );
+    this.send({
+      type: "error",
+      code: "INTERNAL",
+      message: `The server failed to handle "${handler}"; see its log. The connection goes on.`,
+      details: { ...details, type: handler },
+    });
   }
 
   /** Refuses the handshake (or ends the connection): an error, then a close. */
-  private reject(code: DatabaseError["code"], message: string, details?: Readonly<Record<string, unknown>>, closeCode = POLICY_VIOLATION): void {
+  private reject(
+    code: DatabaseError["code"],
+    message: string,
+    details?: Readonly<Record<string, unknown>>,
+    closeCode = POLICY_VIOLATION,
+  ): void {
     if (this.phase === "closed") return;
     this.send({ type: "error", code, message, ...(details === undefined ? {} : { details }) });
     this.socket.close(closeCode, code);

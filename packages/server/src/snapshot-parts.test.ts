@@ -8,7 +8,15 @@ import { closeAllSockets, connect, documentTriples, nextId, query, writer } from
 // sent, so a client can show progress; its `snapshot` ends it with the rest and the cursor.
 
 const hlc = writer("parts");
-const triplesOf = (count: number, fields = 3) => Array.from({ length: count }, (_, index) => documentTriples("todos", `t${index}`, Object.fromEntries(Array.from({ length: fields - 1 }, (_, n) => [`f${n}`, n])), hlc)).flat();
+const triplesOf = (count: number, fields = 3) =>
+  Array.from({ length: count }, (_, index) =>
+    documentTriples(
+      "todos",
+      `t${index}`,
+      Object.fromEntries(Array.from({ length: fields - 1 }, (_, n) => [`f${n}`, n])),
+      hlc,
+    ),
+  ).flat();
 
 describe("snapshotParts", () => {
   it("cuts at document ends once a part has enough triples, and keeps the rest for the last part", () => {

@@ -4,8 +4,20 @@ import { StatusCoalescer } from "./status-coalescer.js";
 
 const INTERVAL_MS = 50;
 const room = { roomType: "editor", roomId: "doc" };
-const cursor = (userId: string, x: number): ServerMessage => ({ type: "userStatus", ...room, userId, status: { cursor: { x, y: 0 } } });
-const event: ServerMessage = { type: "roomEvent", ...room, event: "like", data: 1, userId: "ada", hlc: "00000000001-s" };
+const cursor = (userId: string, x: number): ServerMessage => ({
+  type: "userStatus",
+  ...room,
+  userId,
+  status: { cursor: { x, y: 0 } },
+});
+const event: ServerMessage = {
+  type: "roomEvent",
+  ...room,
+  event: "like",
+  data: 1,
+  userId: "ada",
+  hlc: "00000000001-s",
+};
 
 let backlog = 0;
 let delivered: ServerMessage[];
@@ -14,7 +26,11 @@ beforeEach(() => {
   vi.useFakeTimers();
   backlog = 0;
   delivered = [];
-  coalescer = new StatusCoalescer(() => backlog, (message) => delivered.push(message), INTERVAL_MS);
+  coalescer = new StatusCoalescer(
+    () => backlog,
+    (message) => delivered.push(message),
+    INTERVAL_MS,
+  );
 });
 afterEach(() => {
   coalescer.stop();
@@ -67,7 +83,9 @@ it("drops statuses held for a room whose whole state is sent, and everything on 
   coalescer.offer(cursor("ada", 1));
   coalescer.offer(cursor("ada", 2));
   coalescer.offer({ type: "userStatus", roomType: "editor", roomId: "other", userId: "bob", status: {} });
-  expect(coalescer.offer({ type: "roomState", ...room, roomStatus: {}, users: { ada: { cursor: { x: 2, y: 0 } } } })).toBe(false);
+  expect(
+    coalescer.offer({ type: "roomState", ...room, roomStatus: {}, users: { ada: { cursor: { x: 2, y: 0 } } } }),
+  ).toBe(false);
   vi.advanceTimersByTime(INTERVAL_MS);
   expect(delivered).toEqual([{ type: "userStatus", roomType: "editor", roomId: "other", userId: "bob", status: {} }]);
   coalescer.offer(cursor("ada", 3));

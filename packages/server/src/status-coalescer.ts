@@ -32,7 +32,8 @@ export class StatusCoalescer {
   offer(message: ServerMessage): boolean {
     if (message.type === "roomState") {
       // A room's whole state supersedes the statuses held for it.
-      for (const [key, held] of this.held) if (held.roomType === message.roomType && held.roomId === message.roomId) this.held.delete(key);
+      for (const [key, held] of this.held)
+        if (held.roomType === message.roomType && held.roomId === message.roomId) this.held.delete(key);
       return false;
     }
     if (message.type !== "userStatus") return false;

@@ -32,7 +32,10 @@ export interface StreamLimits {
  * const pushed = await readStreamedPush(request, { maxBytes, maxLineBytes, bodies });
  * if (pushed.error) return pushed;
  */
-export function readStreamedPush(request: IncomingMessage, limits: StreamLimits): Promise<DatabaseResult<StreamedPush> & { readonly status?: number }> {
+export function readStreamedPush(
+  request: IncomingMessage,
+  limits: StreamLimits,
+): Promise<DatabaseResult<StreamedPush> & { readonly status?: number }> {
   return new Promise((resolve) => {
     const decoder = new TextDecoder("utf-8", { fatal: true });
     const triples: Triple[] = [];
@@ -50,7 +53,8 @@ export function readStreamedPush(request: IncomingMessage, limits: StreamLimits)
     /** Takes one complete line; false once the push is refused. */
     const take = (line: string): boolean => {
       if (line.trim() === "") return true;
-      const which = envelope === undefined ? "the first line" : `line ${triples.length + 2} (triples[${triples.length}])`;
+      const which =
+        envelope === undefined ? "the first line" : `line ${triples.length + 2} (triples[${triples.length}])`;
       const problem = jsonShapeProblem(line);
       if (problem !== undefined) {
         finish(fail("PROTOCOL", `Refused a streamed push: ${which} ${problem}.`));
@@ -65,7 +69,12 @@ export function readStreamedPush(request: IncomingMessage, limits: StreamLimits)
       }
       if (envelope === undefined) {
         if (typeof value !== "object" || value === null || Array.isArray(value)) {
-          finish(fail("PROTOCOL", "Refused a streamed push: its first line must be a JSON object { appId, clientId, batchId }."));
+          finish(
+            fail(
+              "PROTOCOL",
+              "Refused a streamed push: its first line must be a JSON object { appId, clientId, batchId }.",
+            ),
+          );
           return false;
         }
         envelope = value as Record<string, unknown>;
@@ -82,10 +91,17 @@ export function readStreamedPush(request: IncomingMessage, limits: StreamLimits)
     const collect = (chunk: Buffer) => {
       if (isDone) return;
       if (received + chunk.length > limits.maxBytes) {
-        return finish({ ...fail("PROTOCOL", `The request body is larger than ${limits.maxBytes} bytes.`, { limit: limits.maxBytes }), status: 413 });
+        return finish({
+          ...fail("PROTOCOL", `The request body is larger than ${limits.maxBytes} bytes.`, { limit: limits.maxBytes }),
+          status: 413,
+        });
       }
       if (!limits.bodies.take(chunk.length)) {
-        return finish(fail("NETWORK", "The server is receiving too many request bodies at once; try again shortly.", { limit: limits.bodies.limit }));
+        return finish(
+          fail("NETWORK", "The server is receiving too many request bodies at once; try again shortly.", {
+            limit: limits.bodies.limit,
+          }),
+        );
       }
       received += chunk.length;
       let text: string;
@@ -98,7 +114,12 @@ export function readStreamedPush(request: IncomingMessage, limits: StreamLimits)
       pending = lines.pop()!;
       for (const line of lines) if (!take(line)) return;
       // A line is at most a frame: a body with no newline in sight is refused, not buffered.
-      if (pending.length > limits.maxLineBytes) finish(fail("PROTOCOL", `Refused a streamed push: a line is longer than ${limits.maxLineBytes} bytes.`, { limit: limits.maxLineBytes }));
+      if (pending.length > limits.maxLineBytes)
+        finish(
+          fail("PROTOCOL", `Refused a streamed push: a line is longer than ${limits.maxLineBytes} bytes.`, {
+            limit: limits.maxLineBytes,
+          }),
+        );
     };
     request.on("data", collect);
     request.on("end", () => {
@@ -109,7 +130,13 @@ export function readStreamedPush(request: IncomingMessage, limits: StreamLimits)
         return finish(fail("PROTOCOL", "Refused a streamed push: the body is not UTF-8."));
       }
       if (!take(pending)) return;
-      if (envelope === undefined) return finish(fail("PROTOCOL", "Refused a streamed push: the body is empty; its first line must be { appId, clientId, batchId }."));
+      if (envelope === undefined)
+        return finish(
+          fail(
+            "PROTOCOL",
+            "Refused a streamed push: the body is empty; its first line must be { appId, clientId, batchId }.",
+          ),
+        );
       finish(ok({ envelope, triples }));
     });
     request.on("error", (error) => finish(fail("NETWORK", `The request failed: ${error.message}`)));

@@ -99,7 +99,8 @@ export class WorkShares {
   /** Whether another user was served within the last second. */
   isAnyoneElseActive(share: WorkShare): boolean {
     const since = performance.now() - CONTENTION_WINDOW_MS;
-    for (const other of this.shares.values()) if (other !== share && other.users > 0 && other.lastActive >= since) return true;
+    for (const other of this.shares.values())
+      if (other !== share && other.users > 0 && other.lastActive >= since) return true;
     return false;
   }
 

@@ -22,7 +22,10 @@ export function connection<S extends Schema>(client?: TrellisClient<S>): Reactiv
   const target = client ?? getTrellisClient();
   const live = createLiveState(
     () => "connection",
-    () => ({ current: () => target.connection.getCurrentState(), follow: (onChange) => target.connection.subscribe(onChange) }),
+    () => ({
+      current: () => target.connection.getCurrentState(),
+      follow: (onChange) => target.connection.subscribe(onChange),
+    }),
   );
   return {
     get state() {

@@ -9,7 +9,9 @@ import { query } from "./query.js";
 
 // Runes in a test module (`.svelte.test.ts`): the bindings outside components, in `$effect.root`.
 
-const schema = createSchema({ entities: { todos: { title: t.string({ fallback: "" }), done: t.boolean({ fallback: false }) } } });
+const schema = createSchema({
+  entities: { todos: { title: t.string({ fallback: "" }), done: t.boolean({ fallback: false }) } },
+});
 const clients: { close(): Promise<void> }[] = [];
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((client) => client.close()));

@@ -29,12 +29,24 @@ let apps = 0;
 const newApp = (prefix: string) => `${prefix}-${Date.now()}-${++apps}`;
 
 function connected(appId: string, userId: string) {
-  const client = createClient({ schema, appId, userId, serverUrl: server.url, WebSocket: NodeWebSocket, reconnect: { baseMs: 20, maxMs: 200 }, storage: "memory" });
+  const client = createClient({
+    schema,
+    appId,
+    userId,
+    serverUrl: server.url,
+    WebSocket: NodeWebSocket,
+    reconnect: { baseMs: 20, maxMs: 200 },
+    storage: "memory",
+  });
   clients.push(client);
   return client;
 }
 
-async function waitFor(condition: () => boolean | Promise<boolean>, what: string | (() => string), timeoutMs = 10_000): Promise<void> {
+async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  what: string | (() => string),
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`Timed out waiting for ${typeof what === "string" ? what : what()}`);
@@ -54,13 +66,19 @@ describe("bindings against a server", () => {
     await waitFor(() => screen.getByTestId("loading").textContent === "false", "the first answer");
     expect(screen.getByTestId("synced").textContent).toBe("true");
     await writer.database.todos.create({ title: "from bob" });
-    await waitFor(() => items().includes("from bob"), () => `bob's write shows (${items().join()})`);
+    await waitFor(
+      () => items().includes("from bob"),
+      () => `bob's write shows (${items().join()})`,
+    );
   });
 
   it("shows the connection state", async () => {
     const client = connected(newApp("svelte-connection"), "ada");
     render(Connection, { client });
-    await waitFor(() => screen.getByTestId("state").textContent === "online:0", () => `online (${screen.getByTestId("state").textContent})`);
+    await waitFor(
+      () => screen.getByTestId("state").textContent === "online:0",
+      () => `online (${screen.getByTestId("state").textContent})`,
+    );
   });
 
   it("shares statuses and events between two clients, and leaves on destroy", async () => {
@@ -79,10 +97,16 @@ describe("bindings against a server", () => {
     const bobRoom = bob.rooms.board("b1");
     await waitFor(() => screen.getByTestId("connected").textContent === "true", "ada connected");
     await bobRoom.setUserStatus("cursor", 7);
-    await waitFor(() => items().includes("bob:7"), () => `bob's cursor shows (${items().join()})`);
+    await waitFor(
+      () => items().includes("bob:7"),
+      () => `bob's cursor shows (${items().join()})`,
+    );
     await bobRoom.set("title", "Plan");
     await waitFor(() => screen.getByTestId("title").textContent === "Plan", "room status shows");
-    await (adaRoom as unknown as { setUserStatus(key: string, value: number): Promise<unknown> }).setUserStatus("cursor", 3);
+    await (adaRoom as unknown as { setUserStatus(key: string, value: number): Promise<unknown> }).setUserStatus(
+      "cursor",
+      3,
+    );
     await waitFor(() => bobRoom.getUserStatuses()["ada"]?.cursor === 3, "bob sees ada's cursor");
     await waitFor(async () => {
       await bobRoom.emit("like", { targetId: "p1" });
@@ -115,7 +139,10 @@ describe("bindings against a server", () => {
     await adaRoom!.setUserStatus("cursor", 1);
     await waitFor(() => bobInOne.getUserStatuses()["ada"]?.cursor === 1, "ada is in room one");
     await board.rerender({ roomId: "two" });
-    await waitFor(() => items().includes("bob:2"), () => `room two's statuses show (${items().join()})`);
+    await waitFor(
+      () => items().includes("bob:2"),
+      () => `room two's statuses show (${items().join()})`,
+    );
     await waitFor(async () => {
       await bobInTwo.emit("like", { targetId: "in-two" });
       return likes.includes("in-two");

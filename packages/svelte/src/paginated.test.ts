@@ -41,7 +41,10 @@ describe("paginated", () => {
 
   it("keeps the page live and continues a preloaded page", async () => {
     const client = await clientWith(["b", "c", "d"]);
-    const { data: preloaded } = await client.database.todos.preloadPaginated({ orderBy: ["title", "asc"], pageSize: 2 });
+    const { data: preloaded } = await client.database.todos.preloadPaginated({
+      orderBy: ["title", "asc"],
+      pageSize: 2,
+    });
     const pages = paginated(structuredClone(preloaded!), client);
     expect(pages.loading).toBe(false);
     expect(pages.data?.map((todo) => todo.title)).toEqual(["b", "c"]);

@@ -33,7 +33,10 @@ export interface ReactivePaginated<T> extends PaginatedState<T> {
  * @example
  * const pages = paginated(() => data.firstPage);
  */
-export function paginated<T>(preloaded: MaybeGetter<PreloadData<T, "paginated">>, client?: TrellisClient<Schema>): ReactivePaginated<T>;
+export function paginated<T>(
+  preloaded: MaybeGetter<PreloadData<T, "paginated">>,
+  client?: TrellisClient<Schema>,
+): ReactivePaginated<T>;
 /**
  * Pages through a query, `pageSize` documents at a time, live and keyset-based. A getter follows
  * reactive state: a changed query (compared by value) starts again from its first page.

@@ -1,4 +1,14 @@
-import type { AggregateQueryDef, AggregateRow, EntitiesDef, EntityDef, QueryDef, QueryResultDoc, Schema, StrictAggregateQuery, StrictQuery } from "@trellis/client";
+import type {
+  AggregateQueryDef,
+  AggregateRow,
+  EntitiesDef,
+  EntityDef,
+  QueryDef,
+  QueryResultDoc,
+  Schema,
+  StrictAggregateQuery,
+  StrictQuery,
+} from "@trellis/client";
 import type { CollectionApi, PreloadData, TrellisClient } from "@trellis/client";
 import { type ReactiveQuery, subscribedQuery } from "./reactive-query.js";
 import type { MaybeGetter } from "./resolve-input.js";
@@ -10,7 +20,10 @@ import type { MaybeGetter } from "./resolve-input.js";
  * @example
  * const todo = queryOne(() => data.todo);
  */
-export function queryOne<T>(preloaded: MaybeGetter<PreloadData<T, "one">>, client?: TrellisClient<Schema>): ReactiveQuery<T | undefined>;
+export function queryOne<T>(
+  preloaded: MaybeGetter<PreloadData<T, "one">>,
+  client?: TrellisClient<Schema>,
+): ReactiveQuery<T | undefined>;
 /**
  * Follows the first row of an aggregate query.
  *

@@ -14,7 +14,13 @@ import TodoList from "./test-components/TodoList.svelte";
 import { countSubscriptions } from "../../client/src/testing/count-subscriptions.js";
 
 const schema = createSchema({
-  entities: { todos: { title: t.string({ fallback: "" }), done: t.boolean({ optional: true, fallback: false }), note: t.string({ optional: true }) } },
+  entities: {
+    todos: {
+      title: t.string({ fallback: "" }),
+      done: t.boolean({ optional: true, fallback: false }),
+      note: t.string({ optional: true }),
+    },
+  },
 });
 
 const clients: { close(): Promise<void> }[] = [];
@@ -100,7 +106,10 @@ describe("query", () => {
   it("renders preloaded data at once with no loading state, then follows it live", async () => {
     const client = localClient();
     await client.database.todos.create({ title: "milk" });
-    const { data: preloaded } = await client.database.todos.preload({ fields: { title: true }, orderBy: ["title", "asc"] });
+    const { data: preloaded } = await client.database.todos.preload({
+      fields: { title: true },
+      orderBy: ["title", "asc"],
+    });
     // Carried as the frameworks carry it: plain data (a local-only client follows it from its own store).
     const carried = structuredClone(preloaded!);
     const viewer = client;
@@ -115,7 +124,10 @@ describe("query", () => {
   it("finds the client of the preloaded data's app when none is set or given", async () => {
     const client = localClient();
     await client.database.todos.create({ title: "milk" });
-    const { data: preloaded } = await client.database.todos.preload({ fields: { title: true }, orderBy: ["title", "asc"] });
+    const { data: preloaded } = await client.database.todos.preload({
+      fields: { title: true },
+      orderBy: ["title", "asc"],
+    });
     render(PreloadedList, { preloaded: structuredClone(preloaded!) });
     expect(items()).toEqual(["milk"]);
     await client.database.todos.create({ title: "bread" });

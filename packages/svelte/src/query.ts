@@ -1,4 +1,14 @@
-import type { AggregateQueryDef, AggregateRow, EntitiesDef, EntityDef, QueryDef, QueryResultDoc, Schema, StrictAggregateQuery, StrictQuery } from "@trellis/client";
+import type {
+  AggregateQueryDef,
+  AggregateRow,
+  EntitiesDef,
+  EntityDef,
+  QueryDef,
+  QueryResultDoc,
+  Schema,
+  StrictAggregateQuery,
+  StrictQuery,
+} from "@trellis/client";
 import type { CollectionApi, PreloadData, TrellisClient } from "@trellis/client";
 import { type ReactiveQuery, subscribedQuery } from "./reactive-query.js";
 import type { MaybeGetter } from "./resolve-input.js";
@@ -15,7 +25,10 @@ import type { MaybeGetter } from "./resolve-input.js";
  * </script>
  * {#each todos.data ?? [] as todo}<li>{todo.title}</li>{/each}
  */
-export function query<T>(preloaded: MaybeGetter<PreloadData<T, "many">>, client?: TrellisClient<Schema>): ReactiveQuery<readonly T[]>;
+export function query<T>(
+  preloaded: MaybeGetter<PreloadData<T, "many">>,
+  client?: TrellisClient<Schema>,
+): ReactiveQuery<readonly T[]>;
 /**
  * Follows an aggregate query: one row, or one per group with `groupBy`.
  *

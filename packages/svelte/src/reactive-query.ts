@@ -44,7 +44,11 @@ export function reactiveQuery<T>(live: LiveState<SubscriptionState<T>>): Reactiv
  * @example
  * return subscribedQuery("queryOne", args, "subscribeOne");
  */
-export function subscribedQuery<T>(name: string, args: readonly unknown[], method: "subscribe" | "subscribeOne"): ReactiveQuery<T> {
+export function subscribedQuery<T>(
+  name: string,
+  args: readonly unknown[],
+  method: "subscribe" | "subscribeOne",
+): ReactiveQuery<T> {
   const { collection, input } = resolveInput(name, args);
   return reactiveQuery(
     createLiveState(

@@ -1,5 +1,11 @@
 import type { Schema } from "@trellis/client";
-import { type CollectionApi, collectionOfPreloaded, isPreloadData, type PreloadData, type TrellisClient } from "@trellis/client";
+import {
+  type CollectionApi,
+  collectionOfPreloaded,
+  isPreloadData,
+  type PreloadData,
+  type TrellisClient,
+} from "@trellis/client";
 import { findTrellisClient } from "./trellis-context.js";
 
 /** A value, or a function reading it from reactive state (re-read when that state changes). */
@@ -37,7 +43,8 @@ export function resolveInput(name: string, args: readonly unknown[]): ResolvedIn
     input,
     collection: () => {
       const preloaded = input();
-      if (!isPreloadData(preloaded)) throw new TypeError(`${name}: the getter must return preloaded data (from preload()).`);
+      if (!isPreloadData(preloaded))
+        throw new TypeError(`${name}: the getter must return preloaded data (from preload()).`);
       return collectionOf(client, preloaded, name);
     },
   };
@@ -53,10 +60,24 @@ function contextClient(): TrellisClient<Schema> | undefined {
 }
 
 function isCollection(value: unknown): value is AnyCollection {
-  return typeof value === "object" && value !== null && !isPreloadData(value) && typeof (value as AnyCollection).subscribe === "function";
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    !isPreloadData(value) &&
+    typeof (value as AnyCollection).subscribe === "function"
+  );
 }
 
-function collectionOf(provided: TrellisClient<Schema> | undefined, preloaded: PreloadData<unknown>, name: string): AnyCollection {
+function collectionOf(
+  provided: TrellisClient<Schema> | undefined,
+  preloaded: PreloadData<unknown>,
+  name: string,
+): AnyCollection {
   // Without a client given or set: the client created for the app the data names (docs/svelte.md).
-  return collectionOfPreloaded(provided, preloaded, name, "call setTrellisClient(client) in a parent component, or pass the client") as AnyCollection;
+  return collectionOfPreloaded(
+    provided,
+    preloaded,
+    name,
+    "call setTrellisClient(client) in a parent component, or pass the client",
+  ) as AnyCollection;
 }

@@ -9,7 +9,9 @@ import type { Feed } from "./live-state.svelte.js";
  * @example
  * const feed = subscriptionFeed((callback) => client.database.todos.subscribe({}, callback));
  */
-export function subscriptionFeed<T>(open: (callback: SubscribeCallback<T>) => Subscription<T>): Feed<SubscriptionState<T>> {
+export function subscriptionFeed<T>(
+  open: (callback: SubscribeCallback<T>) => Subscription<T>,
+): Feed<SubscriptionState<T>> {
   let subscription: Subscription<T> | undefined;
   return {
     current() {

@@ -32,7 +32,9 @@ export function setTrellisClient<S extends Schema>(client: TrellisClient<S>): Tr
  */
 export function getTrellisClient<S extends Schema = Schema>(): TrellisClient<S> {
   if (!hasContext(CLIENT_KEY)) {
-    throw new Error("getTrellisClient: no client; call setTrellisClient(client) in a parent component, or pass the client.");
+    throw new Error(
+      "getTrellisClient: no client; call setTrellisClient(client) in a parent component, or pass the client.",
+    );
   }
   return getContext<TrellisClient<S>>(CLIENT_KEY);
 }

@@ -1,4 +1,12 @@
-import type { ClientConnection, DatabaseError, DatabaseResult, RoomEvents, RoomHandle, RoomStatus, UserStatus } from "@trellis/client";
+import type {
+  ClientConnection,
+  DatabaseError,
+  DatabaseResult,
+  RoomEvents,
+  RoomHandle,
+  RoomStatus,
+  UserStatus,
+} from "@trellis/client";
 import { onDestroy, untrack } from "svelte";
 import { createLiveState, type Feed, subscribeReactive } from "./live-state.svelte.js";
 import type { MaybeGetter } from "./resolve-input.js";
@@ -19,11 +27,20 @@ export interface ReactiveRoom<R> extends RoomSnapshot<R> {
   /** Broadcasts an event to the other members (NETWORK error while offline). */
   emit<K extends keyof RoomEvents<R> & string>(event: K, data: RoomEvents<R>[K]): Promise<DatabaseResult<void>>;
   /** Sets a key of the room's shared status (`undefined` removes it). */
-  set<K extends keyof RoomStatus<R> & string>(key: K, value: RoomStatus<R>[K] | undefined): Promise<DatabaseResult<void>>;
+  set<K extends keyof RoomStatus<R> & string>(
+    key: K,
+    value: RoomStatus<R>[K] | undefined,
+  ): Promise<DatabaseResult<void>>;
   /** Sets a key of this user's status (`undefined` removes it). */
-  setUserStatus<K extends keyof UserStatus<R> & string>(key: K, value: UserStatus<R>[K] | undefined): Promise<DatabaseResult<void>>;
+  setUserStatus<K extends keyof UserStatus<R> & string>(
+    key: K,
+    value: UserStatus<R>[K] | undefined,
+  ): Promise<DatabaseResult<void>>;
   /** Listens to an event other members emit; returns an unsubscribe. Removed with the component anyway. */
-  on<K extends keyof RoomEvents<R> & string>(event: K, listener: (data: RoomEvents<R>[K], fromUserId: string | null) => void): () => void;
+  on<K extends keyof RoomEvents<R> & string>(
+    event: K,
+    listener: (data: RoomEvents<R>[K], fromUserId: string | null) => void,
+  ): () => void;
   subscribe(run: (snapshot: RoomSnapshot<R>) => void): () => void;
 }
 
@@ -50,8 +67,13 @@ export interface UseRoomOptions {
  *   {#each Object.entries(room.userStatuses) as [userId, status]}<Cursor {userId} {...status.cursor} />{/each}
  * </div>
  */
-export function useRoom<R>(room: (roomId?: string) => RoomHandle<R>, roomId?: MaybeGetter<string | undefined>, options: UseRoomOptions = {}): ReactiveRoom<R> {
-  if (typeof room !== "function") throw new TypeError("useRoom: pass a room type of the client, like client.rooms.board.");
+export function useRoom<R>(
+  room: (roomId?: string) => RoomHandle<R>,
+  roomId?: MaybeGetter<string | undefined>,
+  options: UseRoomOptions = {},
+): ReactiveRoom<R> {
+  if (typeof room !== "function")
+    throw new TypeError("useRoom: pass a room type of the client, like client.rooms.board.");
   const readRoomId = typeof roomId === "function" ? roomId : () => roomId;
   const currentId = $derived(readRoomId() ?? "");
   let handleId = untrack(() => currentId);
@@ -69,7 +91,8 @@ export function useRoom<R>(room: (roomId?: string) => RoomHandle<R>, roomId?: Ma
         handle.leave();
         handleId = id;
         handle = room(id);
-        for (const entry of listeners) entry.stop = handle.on(entry.event as keyof RoomEvents<R> & string, entry.listener);
+        for (const entry of listeners)
+          entry.stop = handle.on(entry.event as keyof RoomEvents<R> & string, entry.listener);
       });
     }
     return handle;
@@ -81,9 +104,24 @@ export function useRoom<R>(room: (roomId?: string) => RoomHandle<R>, roomId?: Ma
   onDestroy(() => handle.leave());
 
   const roomKey = () => currentId;
-  const roomStatus = follow(roomKey, () => handle.getRoomStatus(), (onChange) => handle.onRoomStatus(onChange), current);
-  const userStatuses = follow(roomKey, () => handle.getUserStatuses(), (onChange) => handle.onUserStatus(onChange), current);
-  const error = follow(roomKey, () => handle.getError(), (onChange) => handle.onError(onChange), current);
+  const roomStatus = follow(
+    roomKey,
+    () => handle.getRoomStatus(),
+    (onChange) => handle.onRoomStatus(onChange),
+    current,
+  );
+  const userStatuses = follow(
+    roomKey,
+    () => handle.getUserStatuses(),
+    (onChange) => handle.onUserStatus(onChange),
+    current,
+  );
+  const error = follow(
+    roomKey,
+    () => handle.getError(),
+    (onChange) => handle.onError(onChange),
+    current,
+  );
   const isConnected = follow(
     () => "",
     () => isUp(connection.state),
@@ -115,12 +153,20 @@ export function useRoom<R>(room: (roomId?: string) => RoomHandle<R>, roomId?: Ma
       };
     },
     subscribe: (run) =>
-      subscribeReactive(() => ({ roomStatus: roomStatus(), userStatuses: userStatuses(), error: error(), isConnected: isConnected() }), run),
+      subscribeReactive(
+        () => ({ roomStatus: roomStatus(), userStatuses: userStatuses(), error: error(), isConnected: isConnected() }),
+        run,
+      ),
   };
 }
 
 /** A reactive read of one part of the room; `prepare` swaps in the current room's handle first. */
-function follow<S>(key: () => string, read: () => S, listen: (onChange: () => void) => () => void, prepare: () => unknown): () => S {
+function follow<S>(
+  key: () => string,
+  read: () => S,
+  listen: (onChange: () => void) => () => void,
+  prepare: () => unknown,
+): () => S {
   const feed: Feed<S> = { current: read, follow: (onChange) => listen(() => onChange()) };
   return createLiveState(key, () => {
     prepare();
@@ -131,4 +177,3 @@ function follow<S>(key: () => string, read: () => S, listen: (onChange: () => vo
 function isUp(state: ClientConnection["state"]): boolean {
   return state === "online" || state === "syncing";
 }
-

@@ -7,13 +7,27 @@ import { createSchema, t } from "@trellis/core";
 
 /** Collections c0..c19 of todos: a seeded database puts its documents in the first `spread` of them. */
 export const COLLECTIONS = 20;
-const todo = { title: t.string({ fallback: "" }), done: t.boolean({ fallback: false }), tag: t.string({ fallback: "" }) };
-const schema = createSchema({ entities: Object.fromEntries(Array.from({ length: COLLECTIONS }, (_, index) => [`c${index}`, todo])) });
+const todo = {
+  title: t.string({ fallback: "" }),
+  done: t.boolean({ fallback: false }),
+  tag: t.string({ fallback: "" }),
+};
+const schema = createSchema({
+  entities: Object.fromEntries(Array.from({ length: COLLECTIONS }, (_, index) => [`c${index}`, todo])),
+});
 type Todos = {
-  subscribe(query: object, callback: (rows: unknown[] | undefined, error: { code: string; message: string } | undefined, loading: boolean) => void): { unsubscribe(): void };
+  subscribe(
+    query: object,
+    callback: (
+      rows: unknown[] | undefined,
+      error: { code: string; message: string } | undefined,
+      loading: boolean,
+    ) => void,
+  ): { unsubscribe(): void };
   query(query: object): Promise<unknown>;
 };
-const todosOf = (client: { database: unknown }, index: number) => (client.database as Record<string, Todos>)[`c${index}`]!;
+const todosOf = (client: { database: unknown }, index: number) =>
+  (client.database as Record<string, Todos>)[`c${index}`]!;
 
 /** Milliseconds since navigation start (`performance.now()`), and what the first result held. */
 export interface LoadTimings {
@@ -81,12 +95,16 @@ const bench: BenchPage = {
     let rows = 0;
     for (let index = 1; index < COLLECTIONS; index++) {
       rows += await new Promise<number>((resolve, reject) => {
-        const subscription = todosOf(window.client as { database: unknown }, index).subscribe(FIRST_SCREEN, (docs, error, loading) => {
-          if (loading) return;
-          queueMicrotask(() => subscription.unsubscribe());
-          if (error !== undefined || docs === undefined) reject(new Error(`visit c${index}: ${error?.code}: ${error?.message}`));
-          else resolve(docs.length);
-        });
+        const subscription = todosOf(window.client as { database: unknown }, index).subscribe(
+          FIRST_SCREEN,
+          (docs, error, loading) => {
+            if (loading) return;
+            queueMicrotask(() => subscription.unsubscribe());
+            if (error !== undefined || docs === undefined)
+              reject(new Error(`visit c${index}: ${error?.code}: ${error?.message}`));
+            else resolve(docs.length);
+          },
+        );
       });
     }
     return rows;
@@ -95,12 +113,16 @@ const bench: BenchPage = {
     const started = performance.now();
     return new Promise<number>((resolve, reject) => {
       const screen = which === "tag" ? OTHER_TAG_SCREEN : ALL_SCREEN;
-      const subscription = todosOf(window.client as { database: unknown }, 0).subscribe(screen, (docs, error, loading) => {
-        if (loading) return;
-        queueMicrotask(() => subscription.unsubscribe());
-        if (error !== undefined || docs === undefined) reject(new Error(`openOther: ${error?.code}: ${error?.message}`));
-        else resolve(performance.now() - started);
-      });
+      const subscription = todosOf(window.client as { database: unknown }, 0).subscribe(
+        screen,
+        (docs, error, loading) => {
+          if (loading) return;
+          queueMicrotask(() => subscription.unsubscribe());
+          if (error !== undefined || docs === undefined)
+            reject(new Error(`openOther: ${error?.code}: ${error?.message}`));
+          else resolve(performance.now() - started);
+        },
+      );
     });
   },
   async seed(appId, count, chunk, spread) {
@@ -113,7 +135,13 @@ const bench: BenchPage = {
     for (let start = 0; start < count; start += chunk) {
       const operations: unknown[] = [];
       for (let index = start; index < Math.min(count, start + chunk); index++) {
-        operations.push((batch as unknown as Record<string, { create(fields: object): never }>)[`c${index % spread}`]!.create({ title: `todo ${index}`, done: index % 2 === 1, tag: `tag${index % 20}` }));
+        operations.push(
+          (batch as unknown as Record<string, { create(fields: object): never }>)[`c${index % spread}`]!.create({
+            title: `todo ${index}`,
+            done: index % 2 === 1,
+            tag: `tag${index % 20}`,
+          }),
+        );
       }
       const began = performance.now();
       const result = await batch.execute(operations as never);
@@ -133,7 +161,12 @@ const parameters = new URLSearchParams(location.search);
 const measureApp = parameters.get("measure");
 if (measureApp !== null) {
   const cacheSize = parameters.get("cacheSize");
-  const client = createClient({ schema, appId: measureApp, storage: "indexeddb", ...(cacheSize === null ? {} : { cacheSize: Number(cacheSize) }) });
+  const client = createClient({
+    schema,
+    appId: measureApp,
+    storage: "indexeddb",
+    ...(cacheSize === null ? {} : { cacheSize: Number(cacheSize) }),
+  });
   // Kept alive as an app keeps them: the heap is measured with the client and its subscription running.
   window.client = client;
   const ready = client.storage.ready.then((result) => {
@@ -147,7 +180,8 @@ if (measureApp !== null) {
       if (loading || isDone) return;
       isDone = true;
       const firstResultMs = performance.now();
-      if (error !== undefined || rows === undefined) return reject(new Error(`query: ${error?.code}: ${error?.message}`));
+      if (error !== undefined || rows === undefined)
+        return reject(new Error(`query: ${error?.code}: ${error?.message}`));
       const memory = (performance as { memory?: { usedJSHeapSize: number } }).memory;
       resolve({ firstResultMs, rows: rows.length, usedJSHeapSize: memory?.usedJSHeapSize });
     });

@@ -23,7 +23,13 @@ declare global {
 }
 
 const params = new URL(location.href).searchParams;
-const client = createClient({ schema, appId: params.get("appId")!, serverUrl: params.get("serverUrl")!, userId: "bench", reconnect: { baseMs: 50, maxMs: 300 } });
+const client = createClient({
+  schema,
+  appId: params.get("appId")!,
+  serverUrl: params.get("serverUrl")!,
+  userId: "bench",
+  reconnect: { baseMs: 50, maxMs: 300 },
+});
 const seen = new Map<string, number>();
 const watched = new Set<string>();
 const lifecycle: string[] = [];
@@ -31,7 +37,8 @@ document.addEventListener("freeze", () => lifecycle.push("freeze"));
 document.addEventListener("resume", () => lifecycle.push("resume"));
 client.database.todos.subscribe({ fields: { title: true } }, (rows) => {
   // Stamped in the callback itself: a poll from outside would add its own interval.
-  for (const prefix of watched) if (!seen.has(prefix) && rows?.some((row) => row.title.startsWith(prefix))) seen.set(prefix, Date.now());
+  for (const prefix of watched)
+    if (!seen.has(prefix) && rows?.some((row) => row.title.startsWith(prefix))) seen.set(prefix, Date.now());
 });
 
 window.takeover = {

@@ -7,4 +7,6 @@ import { createSchema, type FieldDef, type Schema, t } from "@trellis/core";
 type TakeoverEntities = { readonly todos: { readonly title: FieldDef<string, false, true> } };
 
 /** The takeover benchmark's app: one collection of todos (the page's tabs and the outside client share it). */
-export const schema: Schema<TakeoverEntities> = createSchema({ entities: { todos: { title: t.string({ fallback: "" }) } } });
+export const schema: Schema<TakeoverEntities> = createSchema({
+  entities: { todos: { title: t.string({ fallback: "" }) } },
+});

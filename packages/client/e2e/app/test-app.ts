@@ -157,7 +157,12 @@ const app: TestApp = {
   },
   async createTodo(title, done = false, sharedWith = []) {
     const client = running();
-    const { data, error } = await client.database.todos.create({ title, done, sharedWith, ...(client.userId === undefined ? {} : { ownerId: client.userId }) });
+    const { data, error } = await client.database.todos.create({
+      title,
+      done,
+      sharedWith,
+      ...(client.userId === undefined ? {} : { ownerId: client.userId }),
+    });
     if (error !== undefined) throw new Error(`createTodo: ${error.code}: ${error.message}`);
     return data.id;
   },
@@ -172,7 +177,11 @@ const app: TestApp = {
     })();
   },
   async doneTitles() {
-    const { data, error } = await running().database.todos.query({ where: { done: true }, orderBy: ["title", "asc"], fields: { title: true } });
+    const { data, error } = await running().database.todos.query({
+      where: { done: true },
+      orderBy: ["title", "asc"],
+      fields: { title: true },
+    });
     if (error !== undefined) throw new Error(`doneTitles: ${error.code}: ${error.message}`);
     return data.map((row) => row.title);
   },
@@ -190,7 +199,9 @@ const app: TestApp = {
       if (opened.error) throw new Error(`storedTodoIds: ${opened.error.message}`);
       const read = await storage.readCollection("todos");
       if (read.error) throw new Error(`storedTodoIds: ${read.error.message}`);
-      return read.data.documents.filter((document) => !document.triples.some((triple) => triple.field === "$deleted")).map((document) => document.id);
+      return read.data.documents
+        .filter((document) => !document.triples.some((triple) => triple.field === "$deleted"))
+        .map((document) => document.id);
     } finally {
       await storage.close();
     }

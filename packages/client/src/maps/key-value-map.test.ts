@@ -8,7 +8,11 @@ type Call = { data: unknown; error: unknown; loading: boolean; hasSynced: boolea
 
 function recorder() {
   const calls: Call[] = [];
-  return { calls, callback: (data: unknown, error: unknown, loading: boolean, hasSynced: boolean) => void calls.push({ data, error, loading, hasSynced }) };
+  return {
+    calls,
+    callback: (data: unknown, error: unknown, loading: boolean, hasSynced: boolean) =>
+      void calls.push({ data, error, loading, hasSynced }),
+  };
 }
 
 const local = () => createClient({ schema, clientId: "local" });
@@ -127,9 +131,12 @@ describe("client.map: validation", () => {
     expect(tooBig.error?.message).toContain("limit");
   });
 
-  it.each(["", "has-dash", "has space", "x".repeat(65), 7, undefined])("throws a TypeError for the bad map name %j", (name) => {
-    expect(() => local().map(name as string)).toThrow(TypeError);
-  });
+  it.each(["", "has-dash", "has space", "x".repeat(65), 7, undefined])(
+    "throws a TypeError for the bad map name %j",
+    (name) => {
+      expect(() => local().map(name as string)).toThrow(TypeError);
+    },
+  );
 
   it("throws a TypeError for a non-string key to get and a missing subscribe callback", () => {
     const map = local().map("m");
@@ -159,7 +166,12 @@ describe("client.map: subscribe", () => {
     const { calls, callback } = recorder();
     const subscription = map.subscribe(callback);
     expect(calls).toEqual([{ data: [["a", 1]], error: undefined, loading: false, hasSynced: false }]);
-    expect(subscription.getCurrentState()).toEqual({ data: [["a", 1]], error: undefined, loading: false, hasSynced: false });
+    expect(subscription.getCurrentState()).toEqual({
+      data: [["a", 1]],
+      error: undefined,
+      loading: false,
+      hasSynced: false,
+    });
   });
 
   it("calls back in the same tick on a change, and only when the entries changed", async () => {
@@ -178,7 +190,15 @@ describe("client.map: subscribe", () => {
     expect(calls).toHaveLength(2);
     await map.set("b", { x: 1 });
     await map.remove("a");
-    expect(calls.map((call) => call.data)).toEqual([[], [["a", 1]], [["a", 1], ["b", { x: 1 }]], [["b", { x: 1 }]]]);
+    expect(calls.map((call) => call.data)).toEqual([
+      [],
+      [["a", 1]],
+      [
+        ["a", 1],
+        ["b", { x: 1 }],
+      ],
+      [["b", { x: 1 }]],
+    ]);
   });
 
   it("stops calling back after unsubscribe and after close", async () => {

@@ -82,11 +82,14 @@ class ReplicatedMap implements KeyValueMap {
 
   get(key: string): unknown {
     this.guard("get");
-    if (typeof key !== "string") throw new TypeError(`${this.label}.get: the key must be a string, got ${key === null ? "null" : typeof key}.`);
+    if (typeof key !== "string")
+      throw new TypeError(`${this.label}.get: the key must be a string, got ${key === null ? "null" : typeof key}.`);
     const table = this.context.store.table(this.collection.spec.name);
     const row = table?.rowOf(key);
     const value = row === undefined ? undefined : table!.get(row, VALUE_FIELD);
-    return value === null || value === undefined ? undefined : toUserValue(this.collection.spec.fields[VALUE_FIELD]!, value);
+    return value === null || value === undefined
+      ? undefined
+      : toUserValue(this.collection.spec.fields[VALUE_FIELD]!, value);
   }
 
   set(key: string, value: unknown): Promise<DatabaseResult<void>> {
@@ -120,7 +123,12 @@ class ReplicatedMap implements KeyValueMap {
     const live = view.result;
     const entries = computed(() => live.value.map(toEntry));
     const { isLoading, hasSynced } = this.synced;
-    let state: SubscriptionState<readonly MapEntry<unknown>[]> = { data: undefined, error: undefined, loading: true, hasSynced: false };
+    let state: SubscriptionState<readonly MapEntry<unknown>[]> = {
+      data: undefined,
+      error: undefined,
+      loading: true,
+      hasSynced: false,
+    };
     let hasDeliveredLoading = false;
     const stop = effect(() => {
       if (isLoading.value) {
@@ -161,11 +169,14 @@ class ReplicatedMap implements KeyValueMap {
       this.context.writer.writeReserved(this.collection.spec, key, [[VALUE_FIELD, checked.data]]);
       return ok(undefined);
     };
-    return this.context.commit === undefined ? Promise.resolve(write()) : this.context.commit(this.collection.spec.name, write);
+    return this.context.commit === undefined
+      ? Promise.resolve(write())
+      : this.context.commit(this.collection.spec.name, write);
   }
 
   private guard(method: string): void {
-    if (this.service.isClosed) throw new Error(`Trellis client: ${this.label}.${method} called after close(); create a new client.`);
+    if (this.service.isClosed)
+      throw new Error(`Trellis client: ${this.label}.${method} called after close(); create a new client.`);
   }
 }
 

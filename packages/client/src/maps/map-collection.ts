@@ -44,9 +44,14 @@ export interface MapCollection {
  */
 export function mapCollection(name: unknown): MapCollection {
   if (typeof name !== "string" || !MAP_NAME_PATTERN.test(name)) {
-    throw new TypeError(`client.map: the name must be 1-64 characters of [A-Za-z0-9_], got ${JSON.stringify(name) ?? String(name)}.`);
+    throw new TypeError(
+      `client.map: the name must be 1-64 characters of [A-Za-z0-9_], got ${JSON.stringify(name) ?? String(name)}.`,
+    );
   }
-  const spec: CollectionSpec = { name: `${MAP_COLLECTION_PREFIX}${name}`, fields: { [VALUE_FIELD]: { type: "json", optional: true } } };
+  const spec: CollectionSpec = {
+    name: `${MAP_COLLECTION_PREFIX}${name}`,
+    fields: { [VALUE_FIELD]: { type: "json", optional: true } },
+  };
   const fields = { id: true, [VALUE_FIELD]: true };
   return {
     spec,
@@ -61,10 +66,18 @@ export function mapCollection(name: unknown): MapCollection {
  */
 export function checkKey(map: string, method: string, key: unknown): DatabaseResult<string> {
   if (typeof key !== "string" || key.length === 0 || key.length > MAX_KEY_LENGTH) {
-    return fail("VALIDATION", `${map}.${method}: the key must be a string of 1-${MAX_KEY_LENGTH} characters, got ${describeKey(key)}.`, { map });
+    return fail(
+      "VALIDATION",
+      `${map}.${method}: the key must be a string of 1-${MAX_KEY_LENGTH} characters, got ${describeKey(key)}.`,
+      { map },
+    );
   }
   // A lone surrogate would not survive the UTF-8 of the wire and the server's storage intact.
-  if (LONE_SURROGATE.test(key)) return fail("VALIDATION", `${map}.${method}: the key contains a lone surrogate; use well-formed Unicode.`, { map, key });
+  if (LONE_SURROGATE.test(key))
+    return fail("VALIDATION", `${map}.${method}: the key contains a lone surrogate; use well-formed Unicode.`, {
+      map,
+      key,
+    });
   return ok(key);
 }
 
@@ -74,7 +87,11 @@ export function checkKey(map: string, method: string, key: unknown): DatabaseRes
  */
 export function checkValue(map: string, key: string, value: unknown): DatabaseResult<unknown> {
   if (value === null || value === undefined) {
-    return fail("VALIDATION", `${map}.set: the value of "${key}" is ${String(value)}; call remove(key) to remove a key.`, { map, key });
+    return fail(
+      "VALIDATION",
+      `${map}.set: the value of "${key}" is ${String(value)}; call remove(key) to remove a key.`,
+      { map, key },
+    );
   }
   if (!isJson(value)) {
     return fail(
@@ -85,7 +102,11 @@ export function checkValue(map: string, key: string, value: unknown): DatabaseRe
   }
   const bytes = new TextEncoder().encode(JSON.stringify(value)).length;
   if (bytes > MAX_VALUE_BYTES) {
-    return fail("VALIDATION", `${map}.set: the value of "${key}" is ${bytes} bytes as JSON; the limit is ${MAX_VALUE_BYTES}.`, { map, key });
+    return fail(
+      "VALIDATION",
+      `${map}.set: the value of "${key}" is ${bytes} bytes as JSON; the limit is ${MAX_VALUE_BYTES}.`,
+      { map, key },
+    );
   }
   return ok(structuredClone(value));
 }

@@ -23,7 +23,14 @@ function replica(node: string): Replica {
   const store = new TripleStore();
   const clock = createClock({ node, wallClock: () => wall });
   const written: Triple[][] = [];
-  const writer = new LocalWriter(createSchema({ entities: {} }), store, clock, undefined, () => "unused", (triples) => written.push([...triples]));
+  const writer = new LocalWriter(
+    createSchema({ entities: {} }),
+    store,
+    clock,
+    undefined,
+    () => "unused",
+    (triples) => written.push([...triples]),
+  );
   const maps = new MapsService({ store, registry: new LiveQueryRegistry(store), writer, sync: LOCAL_SYNC });
   const self: Replica = {
     map: maps.open("shared"),
@@ -132,7 +139,9 @@ describe("map replication by HLC", () => {
       const current = latest.get(triple.id);
       if (current === undefined || triple.hlc > current.hlc) latest.set(triple.id, triple);
     }
-    const winners = [...latest.values()].filter((triple) => triple.value !== null).sort((a, b) => (a.id < b.id ? -1 : 1));
+    const winners = [...latest.values()]
+      .filter((triple) => triple.value !== null)
+      .sort((a, b) => (a.id < b.id ? -1 : 1));
     expect(first, `wrong winners with SEED=${seed}`).toEqual(winners.map((triple) => [triple.id, triple.value]));
   });
 });

@@ -14,7 +14,16 @@ type Entries = readonly MapEntry<unknown>[];
 const live = useServerProcess();
 
 function connect(appId: string, clientId: string, now?: () => number): Client {
-  return live.track(createClient({ schema, appId, clientId, serverUrl: live.server.url, reconnect: FAST_RECONNECT, ...(now ? { now } : {}) }));
+  return live.track(
+    createClient({
+      schema,
+      appId,
+      clientId,
+      serverUrl: live.server.url,
+      reconnect: FAST_RECONNECT,
+      ...(now ? { now } : {}),
+    }),
+  );
 }
 
 const newApp = () => live.newApp("maps");
@@ -43,7 +52,10 @@ describe("key-value maps with a server", () => {
     const b = connect(app, "b");
     const map = b.map("m");
     await waitFor(() => map.entries().length === 2, "b receives the entries");
-    expect(map.entries()).toEqual([["k1", 1], ["k2", 2]]);
+    expect(map.entries()).toEqual([
+      ["k1", 1],
+      ["k2", 2],
+    ]);
     await a.map("m").remove("k1");
     await waitFor(() => map.get("k1") === undefined, "the remove reaches b");
     expect(map.entries()).toEqual([["k2", 2]]);
@@ -67,9 +79,18 @@ describe("key-value maps with a server", () => {
     a.connect();
     b.connect();
     await allOnline([a, b]);
-    await waitFor(() => mapA.get("k") === undefined && mapA.get("j") === "b's value", () => `a converged: ${JSON.stringify(mapA.entries())}`);
-    await waitFor(() => mapB.get("j") === "b's value", () => `b converged: ${JSON.stringify(mapB.entries())}`);
-    expect(mapA.entries()).toEqual([["j", "b's value"], ["seed", true]]);
+    await waitFor(
+      () => mapA.get("k") === undefined && mapA.get("j") === "b's value",
+      () => `a converged: ${JSON.stringify(mapA.entries())}`,
+    );
+    await waitFor(
+      () => mapB.get("j") === "b's value",
+      () => `b converged: ${JSON.stringify(mapB.entries())}`,
+    );
+    expect(mapA.entries()).toEqual([
+      ["j", "b's value"],
+      ["seed", true],
+    ]);
     expect(mapB.entries()).toEqual(mapA.entries());
   });
 

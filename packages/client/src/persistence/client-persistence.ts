@@ -1,5 +1,15 @@
 import { signal } from "@preact/signals-core";
-import { type Clock, type DatabaseResult, decodeHlc, type DocumentRef, type LiveQueryRegistry, type NormalizedQuery, ok, type Triple, type TripleStore } from "@trellis/core";
+import {
+  type Clock,
+  type DatabaseResult,
+  decodeHlc,
+  type DocumentRef,
+  type LiveQueryRegistry,
+  type NormalizedQuery,
+  ok,
+  type Triple,
+  type TripleStore,
+} from "@trellis/core";
 import { storedResults } from "./stored-results.js";
 import type { OutboxEntry } from "../sync/outbox.js";
 import { createPersistentOutbox, type PersistentOutbox } from "./persistent-outbox.js";
@@ -73,7 +83,9 @@ export class ClientPersistence {
     const { workingSet } = this;
     this.persister = new Persister(storage, store, clock, {
       isInMemory: (collection, id) => workingSet.holdsDocument(collection, id),
-      ...(registry ? { results: (changed, isEveryQuery) => storedResults(registry, workingSet, changed, isEveryQuery) } : {}),
+      ...(registry
+        ? { results: (changed, isEveryQuery) => storedResults(registry, workingSet, changed, isEveryQuery) }
+        : {}),
       onCommitted: (versions) => {
         workingSet.committed(versions);
         for (const listener of this.commitListeners) listener(versions);
@@ -102,7 +114,9 @@ export class ClientPersistence {
       const restoring = restore({ outbox, cursors });
       // Maps read synchronously (`get`, `entries`), so theirs are in memory once ready.
       const collections = await this.storage.listCollections();
-      await this.workingSet.load((collections.data ?? []).filter((collection) => collection.startsWith(MAP_COLLECTION_PREFIX)));
+      await this.workingSet.load(
+        (collections.data ?? []).filter((collection) => collection.startsWith(MAP_COLLECTION_PREFIX)),
+      );
       await restoring;
       this.persister.start();
     }

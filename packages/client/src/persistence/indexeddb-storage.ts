@@ -128,10 +128,17 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
         const db = await connect();
         const tx = db.transaction(["documents", "meta"], "readwrite");
         const documents = tx.objectStore("documents");
-        const page = await documents.getAll(after === undefined ? undefined : IDBKeyRange.lowerBound(after, true), TERMS_PAGE);
+        const page = await documents.getAll(
+          after === undefined ? undefined : IDBKeyRange.lowerBound(after, true),
+          TERMS_PAGE,
+        );
         for (const found of page) void documents.put(record(found)).catch(() => {});
         const isLast = page.length < TERMS_PAGE;
-        if (isLast) void tx.objectStore("meta").put(TERMS_READY, TERMS_KEY).catch(() => {});
+        if (isLast)
+          void tx
+            .objectStore("meta")
+            .put(TERMS_READY, TERMS_KEY)
+            .catch(() => {});
         await tx.done;
         if (isLast) return;
         after = [page.at(-1)!.collection, page.at(-1)!.id];
@@ -201,7 +208,9 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
         const tx = db.transaction(["documents", "meta"], "readonly");
         // Keys are [collection, id]; an array sorts after every string, so this spans the collection.
         const range =
-          page?.after === undefined ? IDBKeyRange.bound([collection], [collection, []]) : IDBKeyRange.bound([collection, page.after], [collection, []], true);
+          page?.after === undefined
+            ? IDBKeyRange.bound([collection], [collection, []])
+            : IDBKeyRange.bound([collection, page.after], [collection, []], true);
         const [documents, version] = await Promise.all([
           tx.objectStore("documents").getAll(range, page?.limit),
           tx.objectStore("meta").get(VERSION_PREFIX + collection),
@@ -223,12 +232,19 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
         return storageFailure(error, "read");
       }
     },
-    async readMatching(collection: string, field: string, values: readonly unknown[]): Promise<DatabaseResult<StoredDocument[] | undefined>> {
+    async readMatching(
+      collection: string,
+      field: string,
+      values: readonly unknown[],
+    ): Promise<DatabaseResult<StoredDocument[] | undefined>> {
       try {
         const db = await connect();
         const tx = db.transaction(["documents", "meta"], "readonly");
         const index = tx.objectStore("documents").index("byTerm");
-        const [ready, ...lists] = await Promise.all([tx.objectStore("meta").get(TERMS_KEY), ...values.map((value) => index.getAll(fieldTerm(collection, field, value)))]);
+        const [ready, ...lists] = await Promise.all([
+          tx.objectStore("meta").get(TERMS_KEY),
+          ...values.map((value) => index.getAll(fieldTerm(collection, field, value))),
+        ]);
         await tx.done;
         if (ready !== TERMS_READY) return ok(undefined);
         // A set field can hold several of the values: each document once.
@@ -250,21 +266,34 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
         if (result !== undefined) {
           const collections = Object.keys(result.versions);
           const versions = await Promise.all(collections.map((collection) => meta.get(VERSION_PREFIX + collection)));
-          const isCurrent = collections.every((collection, index) => Number(versions[index] ?? 0) === result.versions[collection]);
-          if (isCurrent) found = await Promise.all(result.documents.map(([collection, id]) => tx.objectStore("documents").get([collection, id])));
+          const isCurrent = collections.every(
+            (collection, index) => Number(versions[index] ?? 0) === result.versions[collection],
+          );
+          if (isCurrent)
+            found = await Promise.all(
+              result.documents.map(([collection, id]) => tx.objectStore("documents").get([collection, id])),
+            );
         }
         await tx.done;
-        return ok(found?.every((document) => document !== undefined) ? (found as DocumentRecord[]).map(documentOf) : undefined);
+        return ok(
+          found?.every((document) => document !== undefined) ? (found as DocumentRecord[]).map(documentOf) : undefined,
+        );
       } catch (error) {
         return storageFailure(error, "read");
       }
     },
-    async prune(collections: readonly string[], dropsCursor: (queryKey: string) => boolean): Promise<DatabaseResult<number>> {
+    async prune(
+      collections: readonly string[],
+      dropsCursor: (queryKey: string) => boolean,
+    ): Promise<DatabaseResult<number>> {
       try {
         const db = await connect();
         const tx = db.transaction(["documents", "outbox", "meta"], "readwrite", { durability: "strict" });
         // Only this transaction's own requests are awaited, so it stays active throughout.
-        const pending = await tx.objectStore("outbox").index("bySynced").getAll(IDBKeyRange.bound([PENDING, -Infinity], [PENDING, Infinity]));
+        const pending = await tx
+          .objectStore("outbox")
+          .index("bySynced")
+          .getAll(IDBKeyRange.bound([PENDING, -Infinity], [PENDING, Infinity]));
         const kept = pendingDocuments(pending);
         const documents = tx.objectStore("documents");
         let deleted = 0;
@@ -277,7 +306,8 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
         }
         const meta = tx.objectStore("meta");
         for (const key of await meta.getAllKeys()) {
-          if (key.startsWith(CURSOR_PREFIX) && dropsCursor(key.slice(CURSOR_PREFIX.length))) void meta.delete(key).catch(() => {});
+          if (key.startsWith(CURSOR_PREFIX) && dropsCursor(key.slice(CURSOR_PREFIX.length)))
+            void meta.delete(key).catch(() => {});
         }
         // Stored results that named pruned documents are no longer current.
         for (const collection of collections) {
@@ -303,12 +333,18 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
         }
         const tx = db.transaction(["outbox", "meta"], "readonly");
         const [rows, metaKeys, metaValues] = await Promise.all([
-          tx.objectStore("outbox").index("bySynced").getAll(IDBKeyRange.bound([PENDING, -Infinity], [PENDING, Infinity])),
+          tx
+            .objectStore("outbox")
+            .index("bySynced")
+            .getAll(IDBKeyRange.bound([PENDING, -Infinity], [PENDING, Infinity])),
           tx.objectStore("meta").getAllKeys(),
           tx.objectStore("meta").getAll(),
         ]);
         await tx.done;
-        return ok({ outbox: rows.map(({ batchId, triples }): OutboxEntry => ({ batchId, triples })), cursors: readCursors(metaKeys, metaValues) });
+        return ok({
+          outbox: rows.map(({ batchId, triples }): OutboxEntry => ({ batchId, triples })),
+          cursors: readCursors(metaKeys, metaValues),
+        });
       } catch (error) {
         return storageFailure(error, "open");
       }
@@ -335,7 +371,8 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
         for (const { collection, id } of commit.forgotten ?? []) issue(documents.delete([collection, id]));
         for (const document of commit.documents) store(document, false);
         for (const document of commit.deltas ?? []) store(document, true);
-        for (const entry of commit.added) issue(outbox.put({ batchId: entry.batchId, seq: nextSeq++, synced: PENDING, triples: entry.triples }));
+        for (const entry of commit.added)
+          issue(outbox.put({ batchId: entry.batchId, seq: nextSeq++, synced: PENDING, triples: entry.triples }));
         for (const batchId of commit.acknowledged) {
           issue(outbox.get(batchId).then((row) => row && outbox.put({ ...row, synced: SYNCED })));
         }
@@ -350,7 +387,9 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
           else issue(meta.get(LEADER_TERM_KEY).then((stored) => Number(stored ?? 0) <= term && putCursors()));
         }
         const changed = changedCollections(commit);
-        const referenced = [...new Set([...changed, ...(commit.results ?? []).flatMap((result) => Object.keys(result.versions))])];
+        const referenced = [
+          ...new Set([...changed, ...(commit.results ?? []).flatMap((result) => Object.keys(result.versions))]),
+        ];
         const versions = new Map<string, number>();
         issue(
           Promise.all(referenced.map((collection) => meta.get(VERSION_PREFIX + collection))).then((stored) => {
@@ -366,7 +405,13 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
             }
           }),
         );
-        issue(meta.get("clock").then((stored) => (stored === undefined || commit.clock > stored ? meta.put(commit.clock, "clock") : undefined)));
+        issue(
+          meta
+            .get("clock")
+            .then((stored) =>
+              stored === undefined || commit.clock > stored ? meta.put(commit.clock, "clock") : undefined,
+            ),
+        );
         await tx.done;
         return ok({ versions });
       } catch (error) {
@@ -382,7 +427,6 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
 }
 
 class StorageClosed extends Error {}
-
 
 /** A document as stored, with its field index keys. */
 function record(document: StoredDocument): DocumentRecord {
@@ -404,7 +448,10 @@ function readCursors(keys: readonly string[], values: readonly string[]): Map<st
 
 /** An IndexedDB failure as a STORAGE result whose message says what to do. */
 function storageFailure(error: unknown, during: "open" | "read" | "prune" | "commit"): DatabaseResult<never> {
-  const name = error instanceof Error || (typeof DOMException !== "undefined" && error instanceof DOMException) ? (error as Error).name : "Error";
+  const name =
+    error instanceof Error || (typeof DOMException !== "undefined" && error instanceof DOMException)
+      ? (error as Error).name
+      : "Error";
   const text = error instanceof Error ? error.message : String(error);
   if (name === "QuotaExceededError") {
     return fail(

@@ -21,7 +21,11 @@ export function createLazyStorage(kind: string, load: () => Promise<ClientStorag
       try {
         return await (await backend()).open(identity);
       } catch (error) {
-        return fail("STORAGE", `The ${kind} storage could not be loaded: ${error instanceof Error ? error.message : String(error)}`, { reason: "load", during: "open" });
+        return fail(
+          "STORAGE",
+          `The ${kind} storage could not be loaded: ${error instanceof Error ? error.message : String(error)}`,
+          { reason: "load", during: "open" },
+        );
       }
     },
     listCollections: async () => (await backend()).listCollections(),
@@ -45,5 +49,7 @@ export function createLazyStorage(kind: string, load: () => Promise<ClientStorag
  * const client = createClient({ schema, storage: createIndexedDbStorage({ name: "my-app" }) });
  */
 export function createIndexedDbStorage(options: IndexedDbStorageOptions): ClientStorage {
-  return createLazyStorage("indexeddb", async () => (await import("./indexeddb-storage.js")).createIndexedDbStorage(options));
+  return createLazyStorage("indexeddb", async () =>
+    (await import("./indexeddb-storage.js")).createIndexedDbStorage(options),
+  );
 }

@@ -83,13 +83,20 @@ export function createMemoryStorage(): ClientStorage {
       return ok(structuredClone({ documents: found, version: versionOf(collection) }));
     },
     async readDocuments(collection: string, ids: readonly string[]): Promise<DatabaseResult<StoredDocument[]>> {
-      const found = ids.map((id) => documents.get(`${collection}\u0000${id}`)).filter((document) => document !== undefined);
+      const found = ids
+        .map((id) => documents.get(`${collection}\u0000${id}`))
+        .filter((document) => document !== undefined);
       return ok(structuredClone(found));
     },
-    async readMatching(collection: string, field: string, values: readonly unknown[]): Promise<DatabaseResult<StoredDocument[] | undefined>> {
+    async readMatching(
+      collection: string,
+      field: string,
+      values: readonly unknown[],
+    ): Promise<DatabaseResult<StoredDocument[] | undefined>> {
       const wanted = new Set(values.map((value) => JSON.stringify(fieldTerm(collection, field, value))));
       const found = [...documents.values()].filter(
-        (document) => document.collection === collection && fieldTerms(document).some((term) => wanted.has(JSON.stringify(term))),
+        (document) =>
+          document.collection === collection && fieldTerms(document).some((term) => wanted.has(JSON.stringify(term))),
       );
       return ok(structuredClone(found));
     },
@@ -97,10 +104,17 @@ export function createMemoryStorage(): ClientStorage {
       const result = results.get(key);
       if (result === undefined || currentResults([result], versionOf).length === 0) return ok(undefined);
       const found = result.documents.map(([collection, id]) => documents.get(`${collection}\u0000${id}`));
-      return ok(found.every((document) => document !== undefined) ? structuredClone(found as StoredDocument[]) : undefined);
+      return ok(
+        found.every((document) => document !== undefined) ? structuredClone(found as StoredDocument[]) : undefined,
+      );
     },
-    async prune(collections: readonly string[], dropsCursor: (queryKey: string) => boolean): Promise<DatabaseResult<number>> {
-      const kept = pendingDocuments([...outbox.values()].filter((record) => !record.synced).map((record) => record.entry));
+    async prune(
+      collections: readonly string[],
+      dropsCursor: (queryKey: string) => boolean,
+    ): Promise<DatabaseResult<number>> {
+      const kept = pendingDocuments(
+        [...outbox.values()].filter((record) => !record.synced).map((record) => record.entry),
+      );
       const pruned = new Set(collections);
       let deleted = 0;
       for (const [key, document] of documents) {
@@ -133,7 +147,8 @@ export function createMemoryStorage(): ClientStorage {
         if (record !== undefined) record.synced = true;
       }
       // A replaced leader's cursors do not count: the new leader's are the ones stored.
-      if (ownTerm === undefined || ownTerm >= leaderTerm) for (const [key, cursor] of copy.cursors) cursors.set(key, cursor);
+      if (ownTerm === undefined || ownTerm >= leaderTerm)
+        for (const [key, cursor] of copy.cursors) cursors.set(key, cursor);
       const changed = new Map<string, number>();
       for (const collection of changedCollections(copy)) {
         versions.set(collection, versionOf(collection) + 1);

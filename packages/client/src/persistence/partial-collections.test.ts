@@ -52,7 +52,8 @@ function countingStorage() {
   return { storage, fetched, fetchCalls, wholeReads };
 }
 
-const settled = (c: Client) => waitFor(() => c.connection.state === "online" && c.connection.pending === 0, "writes acknowledged");
+const settled = (c: Client) =>
+  waitFor(() => c.connection.state === "online" && c.connection.pending === 0, "writes acknowledged");
 const byId = (rows: readonly Item[]) => [...rows].sort((a, b) => (a.id < b.id ? -1 : 1));
 
 describe("partial collections", () => {
@@ -63,9 +64,12 @@ describe("partial collections", () => {
     for (let n = 0; n < 60; n++) await bounded.database.items.create({ n, tag: n < 8 ? "x" : "y" });
     await settled(bounded);
     let shown: Item[] = [];
-    const followed = bounded.database.items.subscribe({ where: { tag: "x" }, orderBy: ["n", "asc"] }, (rows, _error, loading) => {
-      if (!loading && rows) shown = rows as Item[];
-    });
+    const followed = bounded.database.items.subscribe(
+      { where: { tag: "x" }, orderBy: ["n", "asc"] },
+      (rows, _error, loading) => {
+        if (!loading && rows) shown = rows as Item[];
+      },
+    );
     await waitFor(() => shown.length === 8, "the followed query answers");
     // Eviction runs after a commit: one more write, then the y documents leave memory.
     await bounded.database.items.create({ n: 100, tag: "x" });
@@ -74,9 +78,12 @@ describe("partial collections", () => {
     // The same query again is live and complete already: it answers without reading storage.
     const readsBefore = wholeReads.length;
     let again: Item[] | undefined;
-    const same = bounded.database.items.subscribe({ where: { tag: "x" }, orderBy: ["n", "asc"] }, (rows, _error, loading) => {
-      if (!loading && rows) again = rows as Item[];
-    });
+    const same = bounded.database.items.subscribe(
+      { where: { tag: "x" }, orderBy: ["n", "asc"] },
+      (rows, _error, loading) => {
+        if (!loading && rows) again = rows as Item[];
+      },
+    );
     await waitFor(() => again !== undefined, "the same query answers");
     expect(again).toHaveLength(9);
     expect(wholeReads.length).toBe(readsBefore);
@@ -91,13 +98,19 @@ describe("partial collections", () => {
     await other.database.items.update({ id: changed.id, fields: { n: 1_000 } });
     await other.database.items.delete(deleted.id);
     await settled(other);
-    await waitFor(() => shown.some((item) => item.id === entering.id) && !shown.some((item) => item.id === deleted.id), "the followed query sees the changes");
+    await waitFor(
+      () => shown.some((item) => item.id === entering.id) && !shown.some((item) => item.id === deleted.id),
+      "the followed query sees the changes",
+    );
     expect(fetched).toContain(entering.id);
     // Changes to several unloaded documents in one frame are read back together.
     const several = [everything[40]!, everything[41]!, everything[42]!];
     const callsBefore = fetchCalls.length;
     const { batch } = other.database;
-    expect((await batch.execute(several.map((item) => batch.items.update({ id: item.id, fields: { n: item.n + 2_000 } })))).error).toBeUndefined();
+    expect(
+      (await batch.execute(several.map((item) => batch.items.update({ id: item.id, fields: { n: item.n + 2_000 } }))))
+        .error,
+    ).toBeUndefined();
     await settled(other);
     await waitFor(() => several.every((item) => fetched.includes(item.id)), "the changed documents are read back");
     expect(fetchCalls.slice(callsBefore)).toEqual([several.map((item) => item.id)]);
@@ -121,9 +134,12 @@ describe("partial collections", () => {
     const fortyFour = everything.find((item) => item.n === 44)!;
     expect((await bounded.database.items.query({ where: { n: 44 } })).data).toEqual([fortyFour]);
     let byTag: Item[] | undefined;
-    const tagged = bounded.database.items.subscribe({ where: { tag: "y", n: { lessThan: 15 } }, orderBy: ["n", "asc"] }, (rows, _error, loading) => {
-      if (!loading && rows) byTag = rows as Item[];
-    });
+    const tagged = bounded.database.items.subscribe(
+      { where: { tag: "y", n: { lessThan: 15 } }, orderBy: ["n", "asc"] },
+      (rows, _error, loading) => {
+        if (!loading && rows) byTag = rows as Item[];
+      },
+    );
     await waitFor(() => byTag !== undefined, "the subscription by tag answers");
     expect(byTag).toEqual(everything.filter((item) => item.tag === "y" && item.n < 15));
     tagged.unsubscribe();
@@ -183,7 +199,10 @@ describe("partial collections", () => {
     await settled(other);
     const reads = wholeReads.length;
     // Another client's change reached the kept view; subscribing again reads nothing.
-    await waitFor(async () => (await bounded.database.items.queryOne({ where: { id: target } })).data?.n === 42, "the change arrives");
+    await waitFor(
+      async () => (await bounded.database.items.queryOne({ where: { id: target } })).data?.n === 42,
+      "the change arrives",
+    );
     expect((await open()).map((item) => item.n)).toEqual([40]);
     expect(wholeReads.length).toBe(reads);
     // A kept view holding more than the bound allows is let go: subscribing again reads storage.

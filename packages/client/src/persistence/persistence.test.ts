@@ -13,7 +13,11 @@ import type { ClientStorage } from "./storage.js";
 
 const schema = createSchema({
   entities: {
-    todos: { title: t.string({ fallback: "" }), done: t.boolean({ optional: true, fallback: false }), tagIds: t.refMany("tags") },
+    todos: {
+      title: t.string({ fallback: "" }),
+      done: t.boolean({ optional: true, fallback: false }),
+      tagIds: t.refMany("tags"),
+    },
     tags: { name: t.string({ fallback: "" }) },
   },
 });
@@ -111,7 +115,11 @@ describe.each(backends)("a local-only client on $name", (backend) => {
     await client.database.todos.create({ title: "milk" });
     // Read the storage directly, as the next run would: the write is there already.
     const stored = await storage.readCollection("todos");
-    expect(stored.data?.documents.flatMap((document) => document.triples.filter((triple) => triple.field === "title").map((triple) => triple.value))).toEqual(["milk"]);
+    expect(
+      stored.data?.documents.flatMap((document) =>
+        document.triples.filter((triple) => triple.field === "title").map((triple) => triple.value),
+      ),
+    ).toEqual(["milk"]);
   });
 });
 
@@ -128,7 +136,10 @@ describe("storage option", () => {
   it("reports a storage that cannot open as a STORAGE error on ready and on writes, and keeps working in memory", async () => {
     const broken: ClientStorage = {
       kind: "broken",
-      open: async () => ({ data: undefined, error: Object.assign(new Error("disk gone"), { code: "STORAGE" as const }) as never }),
+      open: async () => ({
+        data: undefined,
+        error: Object.assign(new Error("disk gone"), { code: "STORAGE" as const }) as never,
+      }),
       commit: async () => ({ data: { versions: new Map() }, error: undefined }),
       readCollection: async () => ({ data: { documents: [], version: 0 }, error: undefined }),
       readResult: async () => ({ data: undefined, error: undefined }),
@@ -160,7 +171,8 @@ describe.each(backends)("a client with a server on $name", (backend) => {
     const options = { ...backend.storage(), serverUrl: server.url };
     await server.stop();
     const first = open(options);
-    for (const title of ["one", "two", "three"]) expect((await first.database.todos.create({ title })).error).toBeUndefined();
+    for (const title of ["one", "two", "three"])
+      expect((await first.database.todos.create({ title })).error).toBeUndefined();
     expect(first.connection.pending).toBe(3);
 
     const second = await reload(first, options);
@@ -206,6 +218,8 @@ describe.each(backends)("a client with a server on $name", (backend) => {
     expect(subscribe?.cursor).not.toBeNull();
     // Only what changed since the cursor came back.
     const snapshot = frames.receivedOf("snapshot")[0];
-    expect(snapshot?.triples.filter((triple) => triple.field === "title").map((triple) => triple.value)).toEqual(["while away"]);
+    expect(snapshot?.triples.filter((triple) => triple.field === "title").map((triple) => triple.value)).toEqual([
+      "while away",
+    ]);
   });
 });

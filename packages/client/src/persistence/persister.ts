@@ -1,4 +1,12 @@
-import { type Clock, type DatabaseResult, type DocumentRef, encodeHlc, ok, type Triple, type TripleStore } from "@trellis/core";
+import {
+  type Clock,
+  type DatabaseResult,
+  type DocumentRef,
+  encodeHlc,
+  ok,
+  type Triple,
+  type TripleStore,
+} from "@trellis/core";
 import type { OutboxEntry } from "../sync/outbox.js";
 import type { ClientStorage, StoredDocument, StoredResult } from "./storage.js";
 
@@ -175,7 +183,11 @@ export class Persister {
       const triples = this.store.documentTriples(collection, id);
       if (triples.length > 0) documents.push({ collection, id, triples });
     }
-    const deltas = [...generation.deltas.values()].map((triples) => ({ collection: triples[0]!.collection, id: triples[0]!.id, triples }));
+    const deltas = [...generation.deltas.values()].map((triples) => ({
+      collection: triples[0]!.collection,
+      id: triples[0]!.id,
+      triples,
+    }));
     const changed = new Set([...documents, ...deltas].map((document) => document.collection));
     const commit = this.storage
       .commit({
@@ -209,7 +221,8 @@ export class Persister {
   private keepForRetry(failed: Pending): void {
     const next = this.pending;
     for (const [key, value] of failed.documents) if (!next.documents.has(key)) next.documents.set(key, value);
-    for (const [key, triples] of failed.deltas) if (!next.forgotten.has(key)) next.deltas.set(key, [...triples, ...(next.deltas.get(key) ?? [])]);
+    for (const [key, triples] of failed.deltas)
+      if (!next.forgotten.has(key)) next.deltas.set(key, [...triples, ...(next.deltas.get(key) ?? [])]);
     // Drops run first in a commit, so one retried with what came since still comes before it.
     for (const [key, document] of failed.forgotten) next.forgotten.set(key, document);
     const acknowledged = new Set(next.acknowledged);
@@ -223,9 +236,27 @@ export class Persister {
 function newPending(): Pending {
   let settle!: (result: DatabaseResult<void>) => void;
   const done = new Promise<DatabaseResult<void>>((resolve) => (settle = resolve));
-  return { documents: new Map(), deltas: new Map(), forgotten: new Map(), added: [], acknowledged: new Set(), cursors: new Map(), hasResults: false, done, settle };
+  return {
+    documents: new Map(),
+    deltas: new Map(),
+    forgotten: new Map(),
+    added: [],
+    acknowledged: new Set(),
+    cursors: new Map(),
+    hasResults: false,
+    done,
+    settle,
+  };
 }
 
 function isEmpty(pending: Pending): boolean {
-  return pending.documents.size === 0 && pending.deltas.size === 0 && pending.forgotten.size === 0 && pending.added.length === 0 && pending.acknowledged.size === 0 && pending.cursors.size === 0 && !pending.hasResults;
+  return (
+    pending.documents.size === 0 &&
+    pending.deltas.size === 0 &&
+    pending.forgotten.size === 0 &&
+    pending.added.length === 0 &&
+    pending.acknowledged.size === 0 &&
+    pending.cursors.size === 0 &&
+    !pending.hasResults
+  );
 }

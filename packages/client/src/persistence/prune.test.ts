@@ -10,13 +10,29 @@ import type { ClientStorage } from "./storage.js";
 // `client.storage.prune()` against a real server: what it deletes, what it keeps, and that a
 // later run syncs what was deleted whole again instead of continuing from a stale cursor.
 
-const schema = createSchema({ entities: { notes: { text: t.string({ fallback: "" }) }, logs: { text: t.string({ fallback: "" }) } } });
+const schema = createSchema({
+  entities: { notes: { text: t.string({ fallback: "" }) }, logs: { text: t.string({ fallback: "" }) } },
+});
 type Client = TrellisClient<typeof schema>;
 
 const live = useServerProcess();
 
-function client(appId: string, storage: ClientOptions<typeof schema>["storage"], options: Partial<ClientOptions<typeof schema>> = {}): Client {
-  return live.track(createClient({ schema, appId, serverUrl: live.server.url, storage, userId: "ada", reconnect: FAST_RECONNECT, ...options }));
+function client(
+  appId: string,
+  storage: ClientOptions<typeof schema>["storage"],
+  options: Partial<ClientOptions<typeof schema>> = {},
+): Client {
+  return live.track(
+    createClient({
+      schema,
+      appId,
+      serverUrl: live.server.url,
+      storage,
+      userId: "ada",
+      reconnect: FAST_RECONNECT,
+      ...options,
+    }),
+  );
 }
 
 const texts = (rows: readonly { text: string }[] | undefined) => (rows ?? []).map((row) => row.text).sort();
@@ -34,12 +50,18 @@ describe("client.storage.prune", () => {
     const first = client(appId, storage, { cacheSize: 0 });
     for (const text of ["l1", "l2", "l3"]) await first.database.logs.create({ text });
     for (const text of ["n1", "n2"]) await first.database.notes.create({ text });
-    await waitFor(() => first.connection.state === "online" && first.connection.pending === 0, "the writes are acknowledged");
+    await waitFor(
+      () => first.connection.state === "online" && first.connection.pending === 0,
+      "the writes are acknowledged",
+    );
     // A one-shot query syncs logs once, so a cursor past those writes is stored: prune must drop it.
     expect(texts((await first.database.logs.query({})).data)).toEqual(["l1", "l2", "l3"]);
     const followed = first.database.notes.subscribe({}, () => {});
     const storedCursors = async () => [...((await storage.readSyncState()).data?.cursors.keys() ?? [])];
-    await waitFor(async () => (await storedCursors()).some((key) => key.includes('"notes"')), "the notes query's cursor is stored");
+    await waitFor(
+      async () => (await storedCursors()).some((key) => key.includes('"notes"')),
+      "the notes query's cursor is stored",
+    );
     first.disconnect();
     await first.database.logs.create({ text: "offline" });
 

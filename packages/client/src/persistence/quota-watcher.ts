@@ -44,7 +44,10 @@ export interface QuotaWatcher {
 
 /** The browser's estimate function, where there is one. */
 function browserEstimate(): (() => Promise<StorageEstimateLike>) | undefined {
-  const storage = typeof navigator === "undefined" ? undefined : (navigator as { storage?: { estimate?: () => Promise<StorageEstimateLike> } }).storage;
+  const storage =
+    typeof navigator === "undefined"
+      ? undefined
+      : (navigator as { storage?: { estimate?: () => Promise<StorageEstimateLike> } }).storage;
   return typeof storage?.estimate === "function" ? () => storage.estimate!() : undefined;
 }
 
@@ -112,7 +115,8 @@ export function createQuotaWatcher(options: QuotaWatcherOptions = {}): QuotaWatc
       }, wait);
     },
     onQuota(listener) {
-      if (typeof listener !== "function") throw new TypeError("client.storage.onQuota: pass a function (estimate) => void.");
+      if (typeof listener !== "function")
+        throw new TypeError("client.storage.onQuota: pass a function (estimate) => void.");
       listeners.add(listener);
       return () => void listeners.delete(listener);
     },
@@ -139,7 +143,8 @@ export function watchQuota(
   storage: ClientStorage | undefined,
   options: QuotaWatcherOptions = {},
 ): { readonly storage: ClientStorage | undefined; readonly quota: QuotaWatcher } {
-  if (storage === undefined || storage.kind !== "indexeddb") return { storage, quota: createQuotaWatcher({ ...options, estimate: undefined }) };
+  if (storage === undefined || storage.kind !== "indexeddb")
+    return { storage, quota: createQuotaWatcher({ ...options, estimate: undefined }) };
   const quota = createQuotaWatcher(options);
   // Spread, so members added to ClientStorage pass through (both backends are closures, not classes).
   const watched: ClientStorage = {

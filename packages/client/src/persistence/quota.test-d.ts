@@ -9,7 +9,11 @@ describe("client.storage quota types", () => {
   it("reads an estimate of usage, quota and their ratio", () => {
     expectTypeOf(client.storage).toEqualTypeOf<ClientStorageInfo>();
     expectTypeOf(client.storage.estimate()).toEqualTypeOf<Promise<QuotaEstimate | undefined>>();
-    expectTypeOf<QuotaEstimate>().toEqualTypeOf<{ readonly usage: number; readonly quota: number; readonly ratio: number }>();
+    expectTypeOf<QuotaEstimate>().toEqualTypeOf<{
+      readonly usage: number;
+      readonly quota: number;
+      readonly ratio: number;
+    }>();
   });
 
   it("subscribes to quota warnings and returns an unsubscribe", () => {

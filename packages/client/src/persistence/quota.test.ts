@@ -24,7 +24,13 @@ afterEach(async () => {
 
 let apps = 0;
 function open(storage: ClientStorage | "indexeddb" | "memory", appId = `quota-${++apps}`, serverUrl?: string): Client {
-  const client = createClient({ schema, appId, storage, reconnect: { baseMs: 60_000, maxMs: 60_000 }, ...(serverUrl ? { serverUrl } : {}) });
+  const client = createClient({
+    schema,
+    appId,
+    storage,
+    reconnect: { baseMs: 60_000, maxMs: 60_000 },
+    ...(serverUrl ? { serverUrl } : {}),
+  });
   clients.push(client);
   return client;
 }

@@ -100,13 +100,15 @@ export function gateQuerySync(inner: QuerySync, gate: QueryGate): QuerySync {
  */
 function needsOf(query: NormalizedQuery, workingSet: WorkingSet, hasCompleteView: boolean): MemoryNeed[] {
   return [...collectionsOf(query)].flatMap((collection) => {
-    if (collection !== query.collection || !workingSet.isInMemory(collection) || workingSet.isLoaded(collection)) return [{ collection }];
+    if (collection !== query.collection || !workingSet.isInMemory(collection) || workingSet.isLoaded(collection))
+      return [{ collection }];
     if (hasCompleteView) return [];
     if (linkedCollectionsOf(query).has(collection)) return [{ collection }];
     const ids = idsOf(query);
     if (ids !== undefined) return [{ collection, ids }];
     const route = routeOf(query.where, query.specs);
-    if (route !== undefined && canReadMatching(route.field, route.keys)) return [{ collection, matching: { field: route.field, values: route.keys } }];
+    if (route !== undefined && canReadMatching(route.field, route.keys))
+      return [{ collection, matching: { field: route.field, values: route.keys } }];
     return [{ collection }];
   });
 }

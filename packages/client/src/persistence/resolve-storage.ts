@@ -16,12 +16,22 @@ export function resolveStorage(option: StorageOption | undefined, appId: string)
   if (choice === "memory") return undefined;
   if (choice === "indexeddb") {
     if (typeof indexedDB === "undefined") {
-      throw new TypeError('createClient: storage "indexeddb" needs IndexedDB, which this environment lacks; use "memory" (in Node tests, import "fake-indexeddb/auto").');
+      throw new TypeError(
+        'createClient: storage "indexeddb" needs IndexedDB, which this environment lacks; use "memory" (in Node tests, import "fake-indexeddb/auto").',
+      );
     }
     return createIndexedDbStorage({ name: `trellis-${appId}` });
   }
-  if (typeof choice === "object" && choice !== null && typeof choice.open === "function" && typeof choice.commit === "function" && typeof choice.close === "function") {
+  if (
+    typeof choice === "object" &&
+    choice !== null &&
+    typeof choice.open === "function" &&
+    typeof choice.commit === "function" &&
+    typeof choice.close === "function"
+  ) {
     return choice;
   }
-  throw new TypeError('createClient: storage must be "memory", "indexeddb" or a ClientStorage (such as createMemoryStorage()).');
+  throw new TypeError(
+    'createClient: storage must be "memory", "indexeddb" or a ClientStorage (such as createMemoryStorage()).',
+  );
 }

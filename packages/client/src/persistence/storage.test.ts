@@ -20,7 +20,8 @@ const backends: Backend[] = [
   { name: "memory", create: createMemoryStorage, reopen: async (storage) => storage },
   {
     name: "indexeddb",
-    create: () => Object.assign(createIndexedDbStorage({ name: `suite-${++databases}` }), { dbName: `suite-${databases}` }),
+    create: () =>
+      Object.assign(createIndexedDbStorage({ name: `suite-${++databases}` }), { dbName: `suite-${databases}` }),
     reopen: async (storage) => {
       await storage.close();
       const { dbName } = storage as ClientStorage & { dbName: string };
@@ -30,8 +31,21 @@ const backends: Backend[] = [
 ];
 
 const hlc = (ticks: number, node = "n1") => encodeHlc({ ticks, node });
-const triple = (id: string, field: string, value: unknown, ticks: number, node = "n1"): Triple => ({ collection: "todos", id, field, value, hlc: hlc(ticks, node) });
-const commit = (parts: Partial<StorageCommit>): StorageCommit => ({ documents: [], added: [], acknowledged: [], cursors: new Map(), clock: hlc(1), ...parts });
+const triple = (id: string, field: string, value: unknown, ticks: number, node = "n1"): Triple => ({
+  collection: "todos",
+  id,
+  field,
+  value,
+  hlc: hlc(ticks, node),
+});
+const commit = (parts: Partial<StorageCommit>): StorageCommit => ({
+  documents: [],
+  added: [],
+  acknowledged: [],
+  cursors: new Map(),
+  clock: hlc(1),
+  ...parts,
+});
 
 async function opened(storage: ClientStorage): Promise<StoredState> {
   const state = await storage.open();
@@ -49,7 +63,12 @@ async function storedDocuments(storage: ClientStorage, collection = "todos"): Pr
 
 function cells(documents: readonly StoredDocument[], id: string): Record<string, unknown> {
   const document = documents.find((stored) => stored.id === id);
-  return Object.fromEntries((document?.triples ?? []).map((stored) => [stored.element === undefined ? stored.field : `${stored.field}:${stored.element}`, stored.value]));
+  return Object.fromEntries(
+    (document?.triples ?? []).map((stored) => [
+      stored.element === undefined ? stored.field : `${stored.field}:${stored.element}`,
+      stored.value,
+    ]),
+  );
 }
 
 describe.each(backends)("$name storage", (backend) => {
@@ -88,11 +107,15 @@ describe.each(backends)("$name storage", (backend) => {
     // Ids that sort differently from their write order.
     const shuffled = ids.map((id, index) => `${(index * 7) % 30}-${id}`);
     for (let index = 0; index < shuffled.length; index += 3) {
-      await storage.commit(commit({ added: shuffled.slice(index, index + 3).map((batchId) => ({ batchId, triples: [] })) }));
+      await storage.commit(
+        commit({ added: shuffled.slice(index, index + 3).map((batchId) => ({ batchId, triples: [] })) }),
+      );
     }
     await storage.commit(commit({ acknowledged: [shuffled[0]!, shuffled[4]!, "never-stored"] }));
     const state = await opened(await backend.reopen(storage));
-    expect(state.outbox.map((entry) => entry.batchId)).toEqual(shuffled.filter((_, index) => index !== 0 && index !== 4));
+    expect(state.outbox.map((entry) => entry.batchId)).toEqual(
+      shuffled.filter((_, index) => index !== 0 && index !== 4),
+    );
     // Compaction on open: a later run does not find them either.
     expect((await opened(await backend.reopen(storage))).outbox).toHaveLength(28);
   });
@@ -101,9 +124,29 @@ describe.each(backends)("$name storage", (backend) => {
     const storage = backend.create();
     await opened(storage);
     // Another tab stored a newer title and a done flag this run never saw.
-    await storage.commit(commit({ documents: [{ collection: "todos", id: "t1", triples: [triple("t1", "title", "new", 20, "tab2"), triple("t1", "done", true, 20, "tab2")] }] }));
-    await storage.commit(commit({ documents: [{ collection: "todos", id: "t1", triples: [triple("t1", "title", "old", 10), triple("t1", "note", "x", 30)] }] }));
-    expect(cells(await storedDocuments(await backend.reopen(storage)), "t1")).toEqual({ title: "new", done: true, note: "x" });
+    await storage.commit(
+      commit({
+        documents: [
+          {
+            collection: "todos",
+            id: "t1",
+            triples: [triple("t1", "title", "new", 20, "tab2"), triple("t1", "done", true, 20, "tab2")],
+          },
+        ],
+      }),
+    );
+    await storage.commit(
+      commit({
+        documents: [
+          { collection: "todos", id: "t1", triples: [triple("t1", "title", "old", 10), triple("t1", "note", "x", 30)] },
+        ],
+      }),
+    );
+    expect(cells(await storedDocuments(await backend.reopen(storage)), "t1")).toEqual({
+      title: "new",
+      done: true,
+      note: "x",
+    });
   });
 
   it("keeps a deleted document deleted whatever is merged into it later", async () => {
@@ -111,26 +154,67 @@ describe.each(backends)("$name storage", (backend) => {
     await opened(storage);
     const tombstone: Triple = { collection: "todos", id: "t1", field: "$deleted", value: true, hlc: hlc(15) };
     await storage.commit(commit({ documents: [{ collection: "todos", id: "t1", triples: [tombstone] }] }));
-    await storage.commit(commit({ documents: [{ collection: "todos", id: "t1", triples: [triple("t1", "title", "late", 99)] }] }));
-    expect(await storedDocuments(await backend.reopen(storage))).toEqual([{ collection: "todos", id: "t1", triples: [tombstone] }]);
+    await storage.commit(
+      commit({ documents: [{ collection: "todos", id: "t1", triples: [triple("t1", "title", "late", 99)] }] }),
+    );
+    expect(await storedDocuments(await backend.reopen(storage))).toEqual([
+      { collection: "todos", id: "t1", triples: [tombstone] },
+    ]);
   });
 
   it("keeps set elements as separate cells", async () => {
     const storage = backend.create();
     await opened(storage);
-    const tag = (element: string, present: boolean, ticks: number): Triple => ({ ...triple("t1", "tags", present, ticks), element });
-    await storage.commit(commit({ documents: [{ collection: "todos", id: "t1", triples: [tag("a", true, 5), tag("b", true, 5)] }] }));
-    await storage.commit(commit({ documents: [{ collection: "todos", id: "t1", triples: [tag("a", false, 6), tag("c", true, 6)] }] }));
-    expect(cells(await storedDocuments(await backend.reopen(storage)), "t1")).toEqual({ "tags:a": false, "tags:b": true, "tags:c": true });
+    const tag = (element: string, present: boolean, ticks: number): Triple => ({
+      ...triple("t1", "tags", present, ticks),
+      element,
+    });
+    await storage.commit(
+      commit({ documents: [{ collection: "todos", id: "t1", triples: [tag("a", true, 5), tag("b", true, 5)] }] }),
+    );
+    await storage.commit(
+      commit({ documents: [{ collection: "todos", id: "t1", triples: [tag("a", false, 6), tag("c", true, 6)] }] }),
+    );
+    expect(cells(await storedDocuments(await backend.reopen(storage)), "t1")).toEqual({
+      "tags:a": false,
+      "tags:b": true,
+      "tags:c": true,
+    });
   });
 
   it("reads the pending writes and cursors as stored now, for a tab taking over sync", async () => {
     const storage = backend.create();
     await opened(storage);
-    await storage.commit(commit({ added: [{ batchId: "z1", triples: [] }, { batchId: "a2", triples: [] }, { batchId: "m3", triples: [] }], cursors: new Map([["q", "c1"]]) }));
-    await storage.commit(commit({ acknowledged: ["a2"], cursors: new Map([["q", "c2"], ["r", "c3"]]) }));
+    await storage.commit(
+      commit({
+        added: [
+          { batchId: "z1", triples: [] },
+          { batchId: "a2", triples: [] },
+          { batchId: "m3", triples: [] },
+        ],
+        cursors: new Map([["q", "c1"]]),
+      }),
+    );
+    await storage.commit(
+      commit({
+        acknowledged: ["a2"],
+        cursors: new Map([
+          ["q", "c2"],
+          ["r", "c3"],
+        ]),
+      }),
+    );
     const state = await storage.readSyncState();
-    expect(state.data).toEqual({ outbox: [{ batchId: "z1", triples: [] }, { batchId: "m3", triples: [] }], cursors: new Map([["q", "c2"], ["r", "c3"]]) });
+    expect(state.data).toEqual({
+      outbox: [
+        { batchId: "z1", triples: [] },
+        { batchId: "m3", triples: [] },
+      ],
+      cursors: new Map([
+        ["q", "c2"],
+        ["r", "c3"],
+      ]),
+    });
   });
 
   it("never moves the stored clock back", async () => {
@@ -144,8 +228,22 @@ describe.each(backends)("$name storage", (backend) => {
   it("reads one collection's documents, and only those", async () => {
     const storage = backend.create();
     await opened(storage);
-    const other = (collection: string, id: string): StoredDocument => ({ collection, id, triples: [{ ...triple(id, "title", collection, 5), collection }] });
-    await storage.commit(commit({ documents: [other("todo", "a"), other("todos", "b"), other("todos2", "c"), other("todos", "d"), other("lists", "e")] }));
+    const other = (collection: string, id: string): StoredDocument => ({
+      collection,
+      id,
+      triples: [{ ...triple(id, "title", collection, 5), collection }],
+    });
+    await storage.commit(
+      commit({
+        documents: [
+          other("todo", "a"),
+          other("todos", "b"),
+          other("todos2", "c"),
+          other("todos", "d"),
+          other("lists", "e"),
+        ],
+      }),
+    );
     const reopened = await backend.reopen(storage);
     expect((await storedDocuments(reopened)).map((document) => document.id).sort()).toEqual(["b", "d"]);
     expect(await storedDocuments(reopened, "missing")).toEqual([]);
@@ -156,7 +254,9 @@ describe.each(backends)("$name storage", (backend) => {
     const storage = backend.create();
     await opened(storage);
     const ids = ["g", "a", "e", "c", "b", "f", "d"];
-    await storage.commit(commit({ documents: ids.map((id) => ({ collection: "todos", id, triples: [triple(id, "title", id, 5)] })) }));
+    await storage.commit(
+      commit({ documents: ids.map((id) => ({ collection: "todos", id, triples: [triple(id, "title", id, 5)] })) }),
+    );
     const pages: string[][] = [];
     let after: string | undefined;
     for (;;) {
@@ -171,8 +271,14 @@ describe.each(backends)("$name storage", (backend) => {
   it("reads documents by id, leaving out the ones not stored", async () => {
     const storage = backend.create();
     await opened(storage);
-    await storage.commit(commit({ documents: ["a", "b", "c"].map((id) => ({ collection: "todos", id, triples: [triple(id, "title", id, 5)] })) }));
-    await storage.commit(commit({ documents: [{ collection: "lists", id: "b", triples: [triple("b", "title", "list", 5)] }] }));
+    await storage.commit(
+      commit({
+        documents: ["a", "b", "c"].map((id) => ({ collection: "todos", id, triples: [triple(id, "title", id, 5)] })),
+      }),
+    );
+    await storage.commit(
+      commit({ documents: [{ collection: "lists", id: "b", triples: [triple("b", "title", "list", 5)] }] }),
+    );
     const read = (await storage.readDocuments("todos", ["c", "missing", "a"])).data!;
     expect(read.map((document) => [document.collection, document.id, document.triples[0]!.value])).toEqual([
       ["todos", "c", "c"],
@@ -185,11 +291,20 @@ describe.each(backends)("$name storage", (backend) => {
     const storage = backend.create();
     await opened(storage);
     const doc = (id: string, ...triples: Triple[]) => ({ collection: "todos", id, triples });
-    const member = (id: string, element: string, present: boolean, ticks: number): Triple => ({ ...triple(id, "tagIds", present, ticks), element });
+    const member = (id: string, element: string, present: boolean, ticks: number): Triple => ({
+      ...triple(id, "tagIds", present, ticks),
+      element,
+    });
     await storage.commit(
       commit({
         documents: [
-          doc("t1", triple("t1", "tag", "a", 5), triple("t1", "n", 1, 5), member("t1", "x", true, 5), member("t1", "y", false, 5)),
+          doc(
+            "t1",
+            triple("t1", "tag", "a", 5),
+            triple("t1", "n", 1, 5),
+            member("t1", "x", true, 5),
+            member("t1", "y", false, 5),
+          ),
           doc("t2", triple("t2", "tag", "b", 5)),
           doc("t3", triple("t3", "tag", "a", 5)),
         ],
@@ -198,7 +313,8 @@ describe.each(backends)("$name storage", (backend) => {
     await storage.commit(commit({ documents: [doc("t3", triple("t3", "$deleted", true, 6))] }));
     const reread = await backend.reopen(storage);
     await opened(reread);
-    const ids = async (field: string, values: unknown[]) => ((await reread.readMatching("todos", field, values)).data ?? []).map((found) => found.id).sort();
+    const ids = async (field: string, values: unknown[]) =>
+      ((await reread.readMatching("todos", field, values)).data ?? []).map((found) => found.id).sort();
     expect(await ids("tag", ["a"])).toEqual(["t1"]);
     expect(await ids("tag", ["a", "b", "z"])).toEqual(["t1", "t2"]);
     expect(await ids("n", [1])).toEqual(["t1"]);
@@ -217,7 +333,9 @@ describe.each(backends)("$name storage", (backend) => {
     const storage = backend.create();
     await opened(storage);
     const created = triple("t2", "createdAt", 1, 7);
-    await storage.commit(commit({ documents: [{ collection: "todos", id: "t1", triples: [triple("t1", "title", "milk", 10)] }] }));
+    await storage.commit(
+      commit({ documents: [{ collection: "todos", id: "t1", triples: [triple("t1", "title", "milk", 10)] }] }),
+    );
     await storage.commit(
       commit({
         deltas: [
@@ -239,7 +357,15 @@ describe.each(backends)("$name storage", (backend) => {
     const storage = backend.create();
     await opened(storage);
     const doc = (id: string, ...triples: Triple[]) => ({ collection: "todos", id, triples });
-    await storage.commit(commit({ documents: [doc("t1", triple("t1", "tag", "a", 5)), doc("t2", triple("t2", "tag", "a", 5)), doc("t3", triple("t3", "tag", "a", 5))] }));
+    await storage.commit(
+      commit({
+        documents: [
+          doc("t1", triple("t1", "tag", "a", 5)),
+          doc("t2", triple("t2", "tag", "a", 5)),
+          doc("t3", triple("t3", "tag", "a", 5)),
+        ],
+      }),
+    );
     const before = (await storage.readCollection("todos")).data!.version;
     const outcome = await storage.commit(
       commit({
@@ -265,13 +391,24 @@ describe.each(backends)("$name storage", (backend) => {
   it("prunes the documents of some collections, except those pending writes touch, and the cursors asked for, in one go", async () => {
     const storage = backend.create();
     await opened(storage);
-    const note = (id: string): StoredDocument => ({ collection: "notes", id, triples: [{ ...triple(id, "title", id, 5), collection: "notes" }] });
+    const note = (id: string): StoredDocument => ({
+      collection: "notes",
+      id,
+      triples: [{ ...triple(id, "title", id, 5), collection: "notes" }],
+    });
     const pendingWrite = [triple("t2", "title", "mine", 6)];
     await storage.commit(
       commit({
-        documents: [{ collection: "todos", id: "t1", triples: [triple("t1", "title", "a", 5)] }, { collection: "todos", id: "t2", triples: pendingWrite }, note("n1")],
+        documents: [
+          { collection: "todos", id: "t1", triples: [triple("t1", "title", "a", 5)] },
+          { collection: "todos", id: "t2", triples: pendingWrite },
+          note("n1"),
+        ],
         added: [{ batchId: "b1", triples: pendingWrite }],
-        cursors: new Map([["todos-query", "c1"], ["notes-query", "c2"]]),
+        cursors: new Map([
+          ["todos-query", "c1"],
+          ["notes-query", "c2"],
+        ]),
       }),
     );
     const deleted = await storage.prune(["todos"], (key) => key.startsWith("todos"));
@@ -287,11 +424,15 @@ describe.each(backends)("$name storage", (backend) => {
     await opened(storage);
     const version = async () => (await storage.readCollection("todos")).data!.version;
     expect(await version()).toBe(0);
-    await storage.commit(commit({ documents: [{ collection: "todos", id: "t1", triples: [triple("t1", "title", "a", 5)] }] }));
+    await storage.commit(
+      commit({ documents: [{ collection: "todos", id: "t1", triples: [triple("t1", "title", "a", 5)] }] }),
+    );
     expect(await version()).toBe(1);
     await storage.commit(commit({ cursors: new Map([["q", "c1"]]) }));
     expect(await version()).toBe(1);
-    const outcome = await storage.commit(commit({ deltas: [{ collection: "todos", id: "t1", triples: [triple("t1", "title", "b", 6)] }] }));
+    const outcome = await storage.commit(
+      commit({ deltas: [{ collection: "todos", id: "t1", triples: [triple("t1", "title", "b", 6)] }] }),
+    );
     expect(outcome.data?.versions).toEqual(new Map([["todos", 2]]));
     await storage.prune(["todos"], () => false);
     expect((await (await backend.reopen(storage)).readCollection("todos")).data!.version).toBe(3);
@@ -301,13 +442,19 @@ describe.each(backends)("$name storage", (backend) => {
     const first = backend.create();
     await opened(first);
     const t1 = { collection: "todos", id: "t1", triples: [triple("t1", "title", "a", 5)] };
-    const result = (versions: Record<string, number>) => ({ key: "q", documents: [["todos", "t1"] as const], versions });
+    const result = (versions: Record<string, number>) => ({
+      key: "q",
+      documents: [["todos", "t1"] as const],
+      versions,
+    });
     await first.commit(commit({ documents: [t1], results: [result({ todos: 1 })] }));
     expect((await first.readResult("q")).data).toEqual([t1]);
     const storage = await backend.reopen(first);
     expect((await storage.readResult("q")).data).toEqual([t1]);
     // Another commit changes todos: the stored result is no longer known to be current.
-    await storage.commit(commit({ documents: [{ collection: "todos", id: "t2", triples: [triple("t2", "title", "b", 6)] }] }));
+    await storage.commit(
+      commit({ documents: [{ collection: "todos", id: "t2", triples: [triple("t2", "title", "b", 6)] }] }),
+    );
     expect((await storage.readResult("q")).data).toBeUndefined();
     // A result naming a version todos is not at is not stored.
     await storage.commit(commit({ results: [result({ todos: 7 })] }));
@@ -321,7 +468,9 @@ describe.each(backends)("$name storage", (backend) => {
     const first = backend.create();
     expect((await first.open({ clientId: "tab-1", schema: "v1" })).data?.clientId).toBe("tab-1");
     const t1 = { collection: "todos", id: "t1", triples: [triple("t1", "title", "a", 5)] };
-    await first.commit(commit({ documents: [t1], results: [{ key: "q", documents: [["todos", "t1"]], versions: { todos: 1 } }] }));
+    await first.commit(
+      commit({ documents: [t1], results: [{ key: "q", documents: [["todos", "t1"]], versions: { todos: 1 } }] }),
+    );
     const second = await backend.reopen(first);
     // A later client keeps the storage's id; the same schema keeps the results.
     expect((await second.open({ clientId: "tab-2", schema: "v1" })).data?.clientId).toBe("tab-1");
@@ -335,7 +484,9 @@ describe.each(backends)("$name storage", (backend) => {
   it("hands out copies: changing what it read does not change what is stored", async () => {
     const storage = backend.create();
     await opened(storage);
-    await storage.commit(commit({ documents: [{ collection: "todos", id: "t1", triples: [triple("t1", "title", "milk", 10)] }] }));
+    await storage.commit(
+      commit({ documents: [{ collection: "todos", id: "t1", triples: [triple("t1", "title", "milk", 10)] }] }),
+    );
     const first = await storedDocuments(await backend.reopen(storage));
     (first[0]!.triples as Triple[]).length = 0;
     expect(cells(await storedDocuments(await backend.reopen(storage)), "t1")).toEqual({ title: "milk" });
@@ -357,7 +508,11 @@ describe("indexeddb storage layouts", () => {
       request.onerror = () => reject(request.error);
     });
     // More than one page of the background indexing (500 documents).
-    const stored = Array.from({ length: 1_200 }, (_, n) => ({ collection: "todos", id: `t${String(n).padStart(4, "0")}`, triples: [triple(`t${n}`, "tag", n % 3 === 1 ? "b" : "a", 5)] }));
+    const stored = Array.from({ length: 1_200 }, (_, n) => ({
+      collection: "todos",
+      id: `t${String(n).padStart(4, "0")}`,
+      triples: [triple(`t${n}`, "tag", n % 3 === 1 ? "b" : "a", 5)],
+    }));
     await new Promise<void>((resolve, reject) => {
       const tx = old.transaction("documents", "readwrite");
       for (const document of stored) tx.objectStore("documents").put(document);
@@ -373,7 +528,9 @@ describe("indexeddb storage layouts", () => {
       matching = (await storage.readMatching("todos", "tag", ["b"])).data;
       if (matching === undefined) await new Promise((resolve) => setTimeout(resolve, 10));
     }
-    expect(matching?.map((found) => found.id).sort()).toEqual(stored.filter((_, n) => n % 3 === 1).map((document) => document.id));
+    expect(matching?.map((found) => found.id).sort()).toEqual(
+      stored.filter((_, n) => n % 3 === 1).map((document) => document.id),
+    );
     expect((await storage.readCollection("todos")).data!.documents).toEqual(stored);
     await storage.close();
   });
@@ -413,7 +570,15 @@ describe("indexeddb storage shared by tabs", () => {
     expect((await newLeader.readSyncState({ lead: true })).data?.cursors).toEqual(new Map([["q", "c1"]]));
     await newLeader.commit(commit({ cursors: new Map([["q", "c3"]]) }));
     // The old leader runs again and commits what it received meanwhile: its documents count, its cursors do not.
-    await oldLeader.commit(commit({ documents: [{ collection: "todos", id: "t1", triples: [triple("t1", "title", "late", 7)] }], cursors: new Map([["q", "c2"], ["r", "c2"]]) }));
+    await oldLeader.commit(
+      commit({
+        documents: [{ collection: "todos", id: "t1", triples: [triple("t1", "title", "late", 7)] }],
+        cursors: new Map([
+          ["q", "c2"],
+          ["r", "c2"],
+        ]),
+      }),
+    );
     expect((await newLeader.readSyncState()).data?.cursors).toEqual(new Map([["q", "c3"]]));
     expect(cells(await storedDocuments(newLeader), "t1")).toEqual({ title: "late" });
     // Leading again, in a later term, its cursors count again.

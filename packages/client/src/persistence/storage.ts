@@ -1,4 +1,11 @@
-import { CREATED_AT_FIELD, type DatabaseResult, DELETED_FIELD, type DocumentRef, mergeDocumentTriples, type Triple } from "@trellis/core";
+import {
+  CREATED_AT_FIELD,
+  type DatabaseResult,
+  DELETED_FIELD,
+  type DocumentRef,
+  mergeDocumentTriples,
+  type Triple,
+} from "@trellis/core";
 import type { OutboxEntry } from "../sync/outbox.js";
 
 /** One document as stored: its current triples (a deleted one: only its tombstone). */
@@ -153,7 +160,11 @@ export interface ClientStorage {
    * values {@link isTermValue} accepts are indexed. Undefined while the index is still being
    * built (a database stored before it existed): read the collection instead.
    */
-  readMatching(collection: string, field: string, values: readonly unknown[]): Promise<DatabaseResult<StoredDocument[] | undefined>>;
+  readMatching(
+    collection: string,
+    field: string,
+    values: readonly unknown[],
+  ): Promise<DatabaseResult<StoredDocument[] | undefined>>;
   /**
    * The documents of a stored result, if it is still current (every collection it reads is at
    * the version stored with it, and each document is there); else undefined.
@@ -181,7 +192,11 @@ export interface ClientStorage {
  * undefined when nothing is to be stored (a delta of a document never stored, without its
  * `createdAt` or tombstone). Every backend stores documents through it.
  */
-export function mergeForStorage(stored: readonly Triple[] | undefined, incoming: readonly Triple[], isDelta: boolean): Triple[] | undefined {
+export function mergeForStorage(
+  stored: readonly Triple[] | undefined,
+  incoming: readonly Triple[],
+  isDelta: boolean,
+): Triple[] | undefined {
   if (stored !== undefined) return mergeDocumentTriples(stored, incoming);
   if (isDelta && !incoming.some(startsDocument)) return undefined;
   return [...incoming];
@@ -196,7 +211,11 @@ const MAX_TERM_STRING = 256;
 
 /** Whether the field index holds a value: strings up to 256 characters, finite numbers, booleans. */
 export function isTermValue(value: unknown): boolean {
-  return (typeof value === "string" && value.length <= MAX_TERM_STRING) || (typeof value === "number" && Number.isFinite(value)) || typeof value === "boolean";
+  return (
+    (typeof value === "string" && value.length <= MAX_TERM_STRING) ||
+    (typeof value === "number" && Number.isFinite(value)) ||
+    typeof value === "boolean"
+  );
 }
 
 /** Whether {@link ClientStorage.readMatching} finds every stored document holding one of these values in `field`. */
@@ -214,7 +233,10 @@ export function fieldTerm(collection: string, field: string, value: unknown): [s
  * member that {@link isTermValue} accepts; none for a deleted document. `createdAt` is left out
  * (nearly unique, never looked up by equality).
  */
-export function fieldTerms(document: { readonly collection: string; readonly triples: readonly Triple[] }): [string, string, string][] {
+export function fieldTerms(document: {
+  readonly collection: string;
+  readonly triples: readonly Triple[];
+}): [string, string, string][] {
   const terms: [string, string, string][] = [];
   for (const triple of document.triples) {
     if (triple.field === DELETED_FIELD) return [];
@@ -242,8 +264,13 @@ export function changedCollections(commit: StorageCommit): Set<string> {
 }
 
 /** The results of a commit that are current once its versions are in: what it stores. */
-export function currentResults(results: readonly StoredResult[] | undefined, versionOf: (collection: string) => number): StoredResult[] {
-  return (results ?? []).filter((result) => Object.entries(result.versions).every(([collection, version]) => versionOf(collection) === version));
+export function currentResults(
+  results: readonly StoredResult[] | undefined,
+  versionOf: (collection: string) => number,
+): StoredResult[] {
+  return (results ?? []).filter((result) =>
+    Object.entries(result.versions).every(([collection, version]) => versionOf(collection) === version),
+  );
 }
 
 export const VERSION_PREFIX = "version:";

@@ -10,9 +10,19 @@ import type { ClientStorage, StoredCollection } from "./storage.js";
 // A subscription that was live in the last run answers from its stored result before its
 // collection is read, and only while that result is known to be current.
 
-const schema = createSchema({ entities: { todos: { n: t.number({ fallback: 0 }), open: t.boolean({ fallback: true }) } } });
+const schema = createSchema({
+  entities: { todos: { n: t.number({ fallback: 0 }), open: t.boolean({ fallback: true }) } },
+});
 type Client = TrellisClient<typeof schema>;
-const FIRST_OPEN = { fields: { n: true }, where: { open: true }, orderBy: [["n", "asc"], ["id", "asc"]], limit: 3 } as const;
+const FIRST_OPEN = {
+  fields: { n: true },
+  where: { open: true },
+  orderBy: [
+    ["n", "asc"],
+    ["id", "asc"],
+  ],
+  limit: 3,
+} as const;
 
 const clients: Client[] = [];
 afterEach(async () => {
@@ -74,7 +84,10 @@ describe("stored results", () => {
     // The whole collection arrives: the same result, so no second call; then it is live.
     await client.database.todos.create({ n: 1, open: true });
     await waitFor(() => seen.length > 1, "the live update");
-    expect(seen).toEqual([[2, 4, 6], [1, 2, 4]]);
+    expect(seen).toEqual([
+      [2, 4, 6],
+      [1, 2, 4],
+    ]);
   });
 
   it("are not used once another run changed their collection", async () => {
@@ -134,7 +147,10 @@ describe("stored results with several tabs", () => {
     for (const n of [10, 20, 30]) await a.database.todos.create({ n, open: true });
     // b commits a todo that belongs in a's result; a hears it, then its commit's version.
     await b.database.todos.create({ n: 5, open: true });
-    await waitFor(() => seen.at(-1)?.join() === "5,10,20", () => `a sees b's todo (${JSON.stringify(seen.at(-1))})`);
+    await waitFor(
+      () => seen.at(-1)?.join() === "5,10,20",
+      () => `a sees b's todo (${JSON.stringify(seen.at(-1))})`,
+    );
     await new Promise((resolve) => setTimeout(resolve, 20));
     await a.database.todos.create({ n: 99, open: false });
     const raw = createIndexedDbStorage({ name: `trellis-${appId}` });
@@ -142,7 +158,9 @@ describe("stored results with several tabs", () => {
     const key = JSON.stringify(normalizeQuery(schema.collections.todos!, FIRST_OPEN).data);
     const stored = (await raw.readResult(key)).data;
     await raw.close();
-    const ns = (stored ?? []).map((document) => document.triples.find((triple) => triple.field === "n")?.value).sort((x, y) => Number(x) - Number(y));
+    const ns = (stored ?? [])
+      .map((document) => document.triples.find((triple) => triple.field === "n")?.value)
+      .sort((x, y) => Number(x) - Number(y));
     expect(ns).toEqual([5, 10, 20]);
   });
 });

@@ -20,7 +20,12 @@ const keys = new WeakMap<LiveQuery, string>();
  * @example
  * persister hooks: { results: (changed, isEveryQuery) => storedResults(registry, workingSet, changed, isEveryQuery) }
  */
-export function storedResults(registry: LiveQueryRegistry, workingSet: WorkingSet, changed: ReadonlySet<string>, isEveryQuery: boolean): StoredResult[] {
+export function storedResults(
+  registry: LiveQueryRegistry,
+  workingSet: WorkingSet,
+  changed: ReadonlySet<string>,
+  isEveryQuery: boolean,
+): StoredResult[] {
   const results: StoredResult[] = [];
   for (const live of registry.liveQueries()) {
     const { query } = live;
@@ -42,6 +47,10 @@ export function storedResults(registry: LiveQueryRegistry, workingSet: WorkingSe
 }
 
 /** Whether a query can be answered from a stored result: what {@link storedResults} stores. */
-export function canAnswerEarly(query: { readonly relations?: unknown; readonly after?: unknown; readonly before?: unknown }): boolean {
+export function canAnswerEarly(query: {
+  readonly relations?: unknown;
+  readonly after?: unknown;
+  readonly before?: unknown;
+}): boolean {
   return query.relations === undefined && query.after === undefined && query.before === undefined;
 }

@@ -33,7 +33,12 @@ afterEach(async () => {
 
 function open(storage: ClientStorage, cacheSize?: number, idPrefix = "id") {
   let ids = 0;
-  const client = createClient({ schema, storage, ...(cacheSize === undefined ? {} : { cacheSize }), generateId: () => `${idPrefix}${String(++ids).padStart(4, "0")}` });
+  const client = createClient({
+    schema,
+    storage,
+    ...(cacheSize === undefined ? {} : { cacheSize }),
+    generateId: () => `${idPrefix}${String(++ids).padStart(4, "0")}`,
+  });
   clients.push(client);
   return client;
 }
@@ -55,7 +60,10 @@ describe("working set: collections load when first needed", () => {
     expect((await second.database.a.query({ fields: { n: true } })).data).toEqual([{ n: 1 }]);
     expect(reads).toEqual(["a"]);
     await second.database.a.query({});
-    await second.database.b.update({ id: (await second.database.b.queryOne({}))!.data!.id as string, fields: { n: 3 } });
+    await second.database.b.update({
+      id: (await second.database.b.queryOne({}))!.data!.id as string,
+      fields: { n: 3 },
+    });
     expect(reads).toEqual(["a", "b"]);
     expect((await second.database.b.query({ fields: { n: true } })).data).toEqual([{ n: 3 }]);
   });
@@ -104,13 +112,21 @@ describe("working set: collections load when first needed", () => {
 
 describe("working set: what arrives for a collection not in memory", () => {
   const hlc = (ticks: number) => encodeHlc({ ticks, node: "remote" });
-  const triple = (id: string, field: string, value: unknown, ticks: number): Triple => ({ collection: "a", id, field, value, hlc: hlc(ticks) });
+  const triple = (id: string, field: string, value: unknown, ticks: number): Triple => ({
+    collection: "a",
+    id,
+    field,
+    value,
+    hlc: hlc(ticks),
+  });
 
   /** A storage holding document x of collection a, tagged "stored" at tick 10. */
   async function storageWithX(): Promise<ClientStorage> {
     const storage = createMemoryStorage();
     await storage.open();
-    const documents = [{ collection: "a", id: "x", triples: [triple("x", "createdAt", 1, 1), triple("x", "tag", "stored", 10)] }];
+    const documents = [
+      { collection: "a", id: "x", triples: [triple("x", "createdAt", 1, 1), triple("x", "tag", "stored", 10)] },
+    ];
     await storage.commit({ documents, added: [], acknowledged: [], cursors: new Map(), clock: hlc(10) });
     return storage;
   }
@@ -135,7 +151,12 @@ describe("working set: what arrives for a collection not in memory", () => {
   it("applies a change another tab shared as whole to a document memory let go only with the stored document", async () => {
     const storage = await storageWithX();
     const store = new TripleStore();
-    const workingSet = new WorkingSet({ store, clock: createClock({ node: "local" }), storage, unstoredIds: () => new Set() });
+    const workingSet = new WorkingSet({
+      store,
+      clock: createClock({ node: "local" }),
+      storage,
+      unstoredIds: () => new Set(),
+    });
     await workingSet.load(["a"]);
     const table = store.table("a")!;
     store.unload("a", [table.rowOf("x")!]);
@@ -153,12 +174,22 @@ describe("working set: what arrives for a collection not in memory", () => {
     const persistence = new ClientPersistence(storage, new TripleStore(), createClock({ node: "local" }));
     await persistence.open(() => {});
     const { apply, onRemoteApplied } = persistence.syncOptions();
-    const remote = [triple("x", "n", 7, 20), triple("stray", "n", 1, 20), triple("y", "createdAt", 2, 21), triple("y", "n", 8, 21)];
+    const remote = [
+      triple("x", "n", 7, 20),
+      triple("stray", "n", 1, 20),
+      triple("y", "createdAt", 2, 21),
+      triple("y", "n", 8, 21),
+    ];
     apply(remote);
     onRemoteApplied(remote);
     expect((await persistence.durable()).error).toBeUndefined();
     const stored = (await storage.readCollection("a")).data!.documents;
-    const cells = Object.fromEntries(stored.map((document) => [document.id, Object.fromEntries(document.triples.map((each) => [each.field, each.value]))]));
+    const cells = Object.fromEntries(
+      stored.map((document) => [
+        document.id,
+        Object.fromEntries(document.triples.map((each) => [each.field, each.value])),
+      ]),
+    );
     expect(cells).toEqual({ x: { createdAt: 1, tag: "stored", n: 7 }, y: { createdAt: 2, n: 8 } });
   });
 });
@@ -172,10 +203,14 @@ describe("working set: cacheSize", () => {
     // 16 documents written, at most 5 plus the last collection written may stay.
     reads.length = 0;
     const seen: number[][] = [];
-    const subscription = client.database.b.subscribe({ fields: { n: true }, orderBy: ["n", "asc"] }, (docs) => docs && seen.push(docs.map((doc) => doc.n)));
+    const subscription = client.database.b.subscribe(
+      { fields: { n: true }, orderBy: ["n", "asc"] },
+      (docs) => docs && seen.push(docs.map((doc) => doc.n)),
+    );
     await waitFor(() => seen.length > 0, "the first result of b");
     expect(reads).toEqual(["b"]);
-    for (const collection of ["a", "c", "d"] as const) expect((await client.database[collection].query({})).data).toHaveLength(4);
+    for (const collection of ["a", "c", "d"] as const)
+      expect((await client.database[collection].query({})).data).toHaveLength(4);
     await nextTask();
     // b is followed: never read again; a, c and d take turns in memory.
     expect(reads.filter((collection) => collection === "b")).toEqual(["b"]);
@@ -214,15 +249,29 @@ describe("working set: bounded and unbounded clients answer alike (randomised)",
     const storages = [counted, createMemoryStorage()];
     let pair = storages.map((storage, index) => open(storage, index === 0 ? cacheSize : undefined));
     const ids: Record<Collection, string[]> = { a: [], b: [], c: [], d: [] };
-    type Live = { collection: Collection; query: object; last: unknown[]; first: unknown[] | undefined; unsubscribe: () => void; loading: boolean };
+    type Live = {
+      collection: Collection;
+      query: object;
+      last: unknown[];
+      first: unknown[] | undefined;
+      unsubscribe: () => void;
+      loading: boolean;
+    };
     let subscriptions: Live[][] = [[], []];
     const randomQuery = (collection: Collection): object => {
-      const query: Record<string, unknown> = { fields: { n: true, tag: true }, orderBy: [["n", random.pick(["asc", "desc"])], ["id", "asc"]] };
+      const query: Record<string, unknown> = {
+        fields: { n: true, tag: true },
+        orderBy: [
+          ["n", random.pick(["asc", "desc"])],
+          ["id", "asc"],
+        ],
+      };
       // Mostly filtered, so the bounded client can unload what its followed queries do not hold.
       const filter = random.next();
       if (filter < 0.45) query.where = { tag: random.pick(["x", "y", "z"]) };
       else if (filter < 0.8) query.where = { n: { lessThan: random.int(6) } };
-      else if (filter < 0.9 && ids[collection].length > 0) query.where = { id: { in: [random.pick(ids[collection]), random.pick(ids[collection])] } };
+      else if (filter < 0.9 && ids[collection].length > 0)
+        query.where = { id: { in: [random.pick(ids[collection]), random.pick(ids[collection])] } };
       if (random.chance(0.4)) query.limit = 1 + random.int(4);
       if (random.chance(0.3)) query.fields = { n: true, aId: { fields: { n: true } } };
       return query;
@@ -245,10 +294,16 @@ describe("working set: bounded and unbounded clients answer alike (randomised)",
      * for that. Nothing is written meanwhile.
      */
     const checkFirstAnswers = async (lives: ReadonlyArray<readonly [client: number, live: Live]>, step: number) => {
-      await waitFor(() => lives.every(([, live]) => live.first !== undefined), () => `first answers, ${context(step)}`);
+      await waitFor(
+        () => lives.every(([, live]) => live.first !== undefined),
+        () => `first answers, ${context(step)}`,
+      );
       for (const [index, live] of lives) {
         const whole = await pair[index]!.database[live.collection].query(live.query as never);
-        expect(live.first, `${context(step)}: first answer of ${JSON.stringify(live.query)} on ${live.collection}`).toEqual(whole.data);
+        expect(
+          live.first,
+          `${context(step)}: first answer of ${JSON.stringify(live.query)} on ${live.collection}`,
+        ).toEqual(whole.data);
       }
     };
     const context = (step: number) => `seed ${seed} (SEED=${seed} to rerun), cacheSize ${cacheSize}, step ${step}`;
@@ -260,7 +315,11 @@ describe("working set: bounded and unbounded clients answer alike (randomised)",
         // Several at once, so collections outgrow the bound and followed ones become partial.
         for (let count = 1 + random.int(4); count > 0; count--) {
           const aIds = ids.a;
-          const fieldsOf = { n: random.int(10), tag: random.pick(["x", "y", "z"]), ...(aIds.length > 0 && random.chance(0.5) ? { aId: random.pick(aIds) } : {}) };
+          const fieldsOf = {
+            n: random.int(10),
+            tag: random.pick(["x", "y", "z"]),
+            ...(aIds.length > 0 && random.chance(0.5) ? { aId: random.pick(aIds) } : {}),
+          };
           const created = await Promise.all(pair.map((client) => client.database[collection].create(fieldsOf)));
           expect(created[0]!.data?.id, context(step)).toBe(created[1]!.data?.id);
           ids[collection].push(created[0]!.data!.id as string);
@@ -275,15 +334,23 @@ describe("working set: bounded and unbounded clients answer alike (randomised)",
         await Promise.all(pair.map((client) => client.database[collection].delete(id)));
       } else if (roll < 0.75) {
         const query = randomQuery(collection);
-        const [bounded, unbounded] = await Promise.all(pair.map((client) => client.database[collection].query(query as never)));
-        expect(bounded!.data, `${context(step)}: query ${JSON.stringify(query)} on ${collection}`).toEqual(unbounded!.data);
+        const [bounded, unbounded] = await Promise.all(
+          pair.map((client) => client.database[collection].query(query as never)),
+        );
+        expect(bounded!.data, `${context(step)}: query ${JSON.stringify(query)} on ${collection}`).toEqual(
+          unbounded!.data,
+        );
       } else if (roll < 0.85) {
         // Often a query followed before: its result may be stored, current or not.
-        const [target, query] = past.length > 0 && random.chance(0.5) ? random.pick(past) : [collection, randomQuery(collection)];
+        const [target, query] =
+          past.length > 0 && random.chance(0.5) ? random.pick(past) : [collection, randomQuery(collection)];
         past.push([target, query]);
         const added = pair.map((client) => subscribe(client, target, query));
         added.forEach((live, index) => subscriptions[index]!.push(live));
-        await checkFirstAnswers(added.map((live, index) => [index, live] as const), step);
+        await checkFirstAnswers(
+          added.map((live, index) => [index, live] as const),
+          step,
+        );
       } else if (roll < 0.93 && subscriptions[0]!.length > 0) {
         const index = random.int(subscriptions[0]!.length);
         for (const lives of subscriptions) lives.splice(index, 1)[0]!.unsubscribe();
@@ -291,13 +358,23 @@ describe("working set: bounded and unbounded clients answer alike (randomised)",
         // A reload of both: subscriptions are made again on the new clients.
         await Promise.all(pair.map((client) => client.close()));
         pair = storages.map((storage, index) => open(storage, index === 0 ? cacheSize : undefined, `r${step}-`));
-        subscriptions = subscriptions.map((lives, index) => lives.map((live) => subscribe(pair[index]!, live.collection, live.query)));
-        await checkFirstAnswers(subscriptions.flatMap((lives, index) => lives.map((live) => [index, live] as const)), step);
+        subscriptions = subscriptions.map((lives, index) =>
+          lives.map((live) => subscribe(pair[index]!, live.collection, live.query)),
+        );
+        await checkFirstAnswers(
+          subscriptions.flatMap((lives, index) => lives.map((live) => [index, live] as const)),
+          step,
+        );
       }
       if (random.chance(0.5)) await nextTask();
-      await waitFor(() => subscriptions.every((lives) => lives.every((live) => !live.loading)), () => `subscriptions done loading, ${context(step)}`);
+      await waitFor(
+        () => subscriptions.every((lives) => lives.every((live) => !live.loading)),
+        () => `subscriptions done loading, ${context(step)}`,
+      );
       subscriptions[0]!.forEach((live, index) => {
-        expect(live.last, `${context(step)}: subscription ${JSON.stringify(live.query)} on ${live.collection}`).toEqual(subscriptions[1]![index]!.last);
+        expect(live.last, `${context(step)}: subscription ${JSON.stringify(live.query)} on ${live.collection}`).toEqual(
+          subscriptions[1]![index]!.last,
+        );
       });
     }
     for (const lives of subscriptions) for (const live of lives) live.unsubscribe();

@@ -106,7 +106,10 @@ export class WorkingSet {
 
   /** Whether all of a collection's stored documents are in memory (or there is no storage to read). */
   isLoaded(collection: string): boolean {
-    return this.isEverythingLoaded || (this.loaded.has(collection) && this.options.store.table(collection)?.isPartial !== true);
+    return (
+      this.isEverythingLoaded ||
+      (this.loaded.has(collection) && this.options.store.table(collection)?.isPartial !== true)
+    );
   }
 
   /** Whether a collection is in memory, whole or partial. */
@@ -122,7 +125,9 @@ export class WorkingSet {
   holdsDocument(collection: string, id: string): boolean {
     if (!this.isInMemory(collection)) return false;
     const table = this.options.store.table(collection);
-    return table?.isPartial !== true || (table.anyRowOf(id) !== undefined && !this.fetching.has(documentKey(collection, id)));
+    return (
+      table?.isPartial !== true || (table.anyRowOf(id) !== undefined && !this.fetching.has(documentKey(collection, id)))
+    );
   }
 
   /** Storage failed to open: every collection counts as loaded from now on. */
@@ -154,7 +159,8 @@ export class WorkingSet {
       else if ((ids === undefined && matching === undefined) || !this.isInMemory(collection)) {
         if (!this.isLoaded(collection)) (reads ??= []).push(this.read(collection));
       } else if (!this.isLoaded(collection)) {
-        const fetching = ids === undefined ? this.fetchMatching(collection, matching!) : this.fetchDocuments(collection, ids);
+        const fetching =
+          ids === undefined ? this.fetchMatching(collection, matching!) : this.fetchDocuments(collection, ids);
         if (fetching !== undefined) (reads ??= []).push(fetching);
       }
     }
@@ -184,7 +190,8 @@ export class WorkingSet {
    */
   storedElsewhere(versions: Iterable<readonly [collection: string, version: number]>): void {
     for (const [collection, version] of versions) {
-      if (this.loaded.has(collection) && this.versions.get(collection) === version - 1) this.versions.set(collection, version);
+      if (this.loaded.has(collection) && this.versions.get(collection) === version - 1)
+        this.versions.set(collection, version);
     }
   }
 
@@ -199,7 +206,10 @@ export class WorkingSet {
     const answering = this.readEarly(queryKey, collection);
     const previous = this.early.get(collection);
     const settled = answering.then(() => undefined);
-    this.early.set(collection, previous === undefined ? settled : Promise.all([previous, settled]).then(() => undefined));
+    this.early.set(
+      collection,
+      previous === undefined ? settled : Promise.all([previous, settled]).then(() => undefined),
+    );
     return answering;
   }
 
@@ -256,7 +266,11 @@ export class WorkingSet {
       const { collection } = triple;
       if (this.isLoaded(collection)) now.push(triple);
       else if (this.isInMemory(collection)) {
-        if (!this.fetching.has(documentKey(collection, triple.id)) && store.table(collection)?.anyRowOf(triple.id) !== undefined) now.push(triple);
+        if (
+          !this.fetching.has(documentKey(collection, triple.id)) &&
+          store.table(collection)?.anyRowOf(triple.id) !== undefined
+        )
+          now.push(triple);
         else addTo((fetched ??= new Map()), documentKey(collection, triple.id), triple);
       } else addTo((later ??= new Map()), collection, triple);
     }
@@ -349,19 +363,33 @@ export class WorkingSet {
     const byAge = [...this.loaded].sort((a, b) => (this.lastUse.get(a) ?? 0) - (this.lastUse.get(b) ?? 0));
     for (const collection of byAge) {
       if (resident <= this.cacheSize) return;
-      if (this.pins.has(collection) || this.loading.has(collection) || store.isWatched(collection) || unstoredIds(collection).size > 0) continue;
+      if (
+        this.pins.has(collection) ||
+        this.loading.has(collection) ||
+        store.isWatched(collection) ||
+        unstoredIds(collection).size > 0
+      )
+        continue;
       const size = store.table(collection)?.residentCount ?? 0;
       if (!store.dropTable(collection)) continue;
       this.loaded.delete(collection);
       this.versions.delete(collection);
       resident -= size;
     }
-    if (resident <= this.cacheSize || (this.fruitlessAt !== undefined && resident < this.fruitlessAt + Math.ceil(this.cacheSize / 10))) return;
+    if (
+      resident <= this.cacheSize ||
+      (this.fruitlessAt !== undefined && resident < this.fruitlessAt + Math.ceil(this.cacheSize / 10))
+    )
+      return;
     const before = resident;
     let isBlocked = false;
     for (const collection of byAge) {
       if (resident <= this.cacheSize) break;
-      if (this.loading.has(collection) || this.wholePins.has(collection) || collection.startsWith(MAP_COLLECTION_PREFIX)) {
+      if (
+        this.loading.has(collection) ||
+        this.wholePins.has(collection) ||
+        collection.startsWith(MAP_COLLECTION_PREFIX)
+      ) {
         isBlocked = true;
         continue;
       }
@@ -413,7 +441,9 @@ export class WorkingSet {
     }
     if (unread.size > 0) {
       const missing = [...unread];
-      const done = this.options.storage.readDocuments(collection, missing).then((read) => this.settleFetch(collection, missing, read));
+      const done = this.options.storage
+        .readDocuments(collection, missing)
+        .then((read) => this.settleFetch(collection, missing, read));
       for (const id of missing) this.fetching.set(documentKey(collection, id), { arrivals: [], done });
       waits.push(done);
     }
@@ -426,10 +456,14 @@ export class WorkingSet {
    * for them. Memory then holds every document a query routed by that field can match. Without
    * an answer (a failed read, an index still being built) it reads the collection whole.
    */
-  private async fetchMatching(collection: string, { field, values }: NonNullable<MemoryNeed["matching"]>): Promise<void> {
+  private async fetchMatching(
+    collection: string,
+    { field, values }: NonNullable<MemoryNeed["matching"]>,
+  ): Promise<void> {
     const { store, storage } = this.options;
     const read = await storage.readMatching(collection, field, values);
-    if (read.error) console.warn(`Trellis storage: ${read.error.message} The collection "${collection}" is read whole instead.`);
+    if (read.error)
+      console.warn(`Trellis storage: ${read.error.message} The collection "${collection}" is read whole instead.`);
     const documents = read.data;
     // No answer, or the collection was dropped meanwhile: only a whole read gives the caller what it needs.
     if (documents === undefined || !this.isInMemory(collection)) {
@@ -442,7 +476,8 @@ export class WorkingSet {
         const fetching = this.fetching.get(documentKey(collection, document.id));
         // Being read by id: applied with what arrived for it. In memory: memory holds at least this.
         if (fetching !== undefined) pending.push(fetching.done);
-        else if (store.table(collection)?.anyRowOf(document.id) === undefined) for (const triple of document.triples) store.applyTriple(triple);
+        else if (store.table(collection)?.anyRowOf(document.id) === undefined)
+          for (const triple of document.triples) store.applyTriple(triple);
       }
     });
     this.scheduleEviction();
@@ -457,7 +492,8 @@ export class WorkingSet {
       arrivals.push(...this.fetching.get(key)!.arrivals);
       this.fetching.delete(key);
     }
-    if (read.error) console.warn(`Trellis storage: ${read.error.message} Documents of "${collection}" go on with what memory holds.`);
+    if (read.error)
+      console.warn(`Trellis storage: ${read.error.message} Documents of "${collection}" go on with what memory holds.`);
     if (!this.isInMemory(collection)) {
       // Dropped whole meanwhile: what arrived waits for the collection's next read.
       for (const arrival of arrivals) {
@@ -473,7 +509,9 @@ export class WorkingSet {
       const stored = new Set((read.data ?? []).map((document) => document.id));
       for (const arrival of arrivals) {
         const id = arrival.triples[0]?.id;
-        this.applyArrival(arrival.isComplete && id !== undefined && !stored.has(id) ? { ...arrival, isComplete: false } : arrival);
+        this.applyArrival(
+          arrival.isComplete && id !== undefined && !stored.has(id) ? { ...arrival, isComplete: false } : arrival,
+        );
       }
     });
     this.scheduleEviction();
@@ -484,18 +522,23 @@ export class WorkingSet {
     if (reading !== undefined) return reading;
     const early = this.early.get(collection) ?? Promise.resolve();
     this.early.delete(collection);
-    reading = early.then(() => this.readPages(collection)).then((read) => {
-      this.loading.delete(collection);
-      if (read.error) console.warn(`Trellis storage: ${read.error.message} The collection "${collection}" goes on with what memory holds.`);
-      const table = this.options.store.table(collection);
-      if (table !== undefined && !read.error) table.isPartial = false;
-      this.options.refresh?.(collection);
-      this.options.store.transact(() => this.applyArrivals(collection));
-      this.loaded.add(collection);
-      this.versions.set(collection, read.data ?? null);
-      this.scheduleEviction();
-      return read.error ? read : ok(undefined);
-    });
+    reading = early
+      .then(() => this.readPages(collection))
+      .then((read) => {
+        this.loading.delete(collection);
+        if (read.error)
+          console.warn(
+            `Trellis storage: ${read.error.message} The collection "${collection}" goes on with what memory holds.`,
+          );
+        const table = this.options.store.table(collection);
+        if (table !== undefined && !read.error) table.isPartial = false;
+        this.options.refresh?.(collection);
+        this.options.store.transact(() => this.applyArrivals(collection));
+        this.loaded.add(collection);
+        this.versions.set(collection, read.data ?? null);
+        this.scheduleEviction();
+        return read.error ? read : ok(undefined);
+      });
     this.loading.set(collection, reading);
     return reading;
   }

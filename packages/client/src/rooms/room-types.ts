@@ -26,11 +26,20 @@ export interface RoomHandle<R> {
   /** Broadcasts an event to the other members. NETWORK error while offline or on a local-only client. */
   emit<K extends keyof RoomEvents<R> & string>(event: K, data: RoomEvents<R>[K]): Promise<DatabaseResult<void>>;
   /** Sets a key of the room's shared status (`undefined` removes it). Applies locally at once. */
-  set<K extends keyof RoomStatus<R> & string>(key: K, value: RoomStatus<R>[K] | undefined): Promise<DatabaseResult<void>>;
+  set<K extends keyof RoomStatus<R> & string>(
+    key: K,
+    value: RoomStatus<R>[K] | undefined,
+  ): Promise<DatabaseResult<void>>;
   /** Sets a key of this user's status (`undefined` removes it). Applies locally at once. */
-  setUserStatus<K extends keyof UserStatus<R> & string>(key: K, value: UserStatus<R>[K] | undefined): Promise<DatabaseResult<void>>;
+  setUserStatus<K extends keyof UserStatus<R> & string>(
+    key: K,
+    value: UserStatus<R>[K] | undefined,
+  ): Promise<DatabaseResult<void>>;
   /** Listens to an event other members emit; returns an unsubscribe. */
-  on<K extends keyof RoomEvents<R> & string>(event: K, listener: (data: RoomEvents<R>[K], fromUserId: string | null) => void): () => void;
+  on<K extends keyof RoomEvents<R> & string>(
+    event: K,
+    listener: (data: RoomEvents<R>[K], fromUserId: string | null) => void,
+  ): () => void;
   /** Called with the whole room status whenever it changes; returns an unsubscribe. */
   onRoomStatus(listener: (status: RoomStatus<R>) => void): () => void;
   /** Called with every member's whole status, by user id, whenever one changes; returns an unsubscribe. */
@@ -53,4 +62,6 @@ export interface RoomHandle<R> {
 }
 
 /** `client.rooms`: one function per room type of the schema; no id is the app-wide room `""`. */
-export type Rooms<TRooms extends RoomsDef> = { readonly [K in keyof TRooms]: (roomId?: string) => RoomHandle<TRooms[K]> };
+export type Rooms<TRooms extends RoomsDef> = {
+  readonly [K in keyof TRooms]: (roomId?: string) => RoomHandle<TRooms[K]>;
+};

@@ -33,7 +33,10 @@ export function readRoomValue(spec: FieldSpec, value: unknown): unknown {
 }
 
 /** Reads a status object (user or room) key by key: unknown keys and values that do not fit are left out. */
-export function readStatus(specs: Readonly<Record<string, FieldSpec>>, status: Readonly<Record<string, unknown>>): Record<string, unknown> {
+export function readStatus(
+  specs: Readonly<Record<string, FieldSpec>>,
+  status: Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
   const read: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(status)) {
     const spec = Object.hasOwn(specs, key) ? specs[key] : undefined;

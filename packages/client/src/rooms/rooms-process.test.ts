@@ -39,7 +39,11 @@ afterAll(async () => {
   if (server) removeDataDir(server.dataDir);
 });
 
-function connect(appId: string, userId: string, options: { WebSocket?: ReturnType<typeof recordFrames>["WebSocket"] } = {}): Client {
+function connect(
+  appId: string,
+  userId: string,
+  options: { WebSocket?: ReturnType<typeof recordFrames>["WebSocket"] } = {},
+): Client {
   const client = createClient({ schema, appId, userId, serverUrl: server.url, reconnect: FAST_RECONNECT, ...options });
   clients.push(client);
   return client;
@@ -71,7 +75,12 @@ describe("rooms against a server process", () => {
   it("delivers events to the other members with the sender's user id, never to another room or app", async () => {
     const appA = `rooms-process-${++apps}`;
     const appB = `rooms-process-${++apps}`;
-    const [alice, bob, carol, dave] = [connect(appA, "alice"), connect(appA, "bob"), connect(appA, "carol"), connect(appA, "dave")];
+    const [alice, bob, carol, dave] = [
+      connect(appA, "alice"),
+      connect(appA, "bob"),
+      connect(appA, "carol"),
+      connect(appA, "dave"),
+    ];
     const [otherBob, otherCarol] = [connect(appB, "bob"), connect(appB, "carol")];
     const aliceDoc1 = alice.rooms.documentEditor("doc-1");
     const aliceDoc2 = alice.rooms.documentEditor("doc-2");
@@ -80,7 +89,12 @@ describe("rooms against a server process", () => {
     const daveDoc2 = dave.rooms.documentEditor("doc-2");
     const otherBobDoc1 = otherBob.rooms.documentEditor("doc-1");
     const otherCarolDoc1 = otherCarol.rooms.documentEditor("doc-1");
-    const [aliceGot, bobGot, carolGot, daveGot] = [likesOf(aliceDoc1), likesOf(bobDoc1), likesOf(carolDoc1), likesOf(daveDoc2)];
+    const [aliceGot, bobGot, carolGot, daveGot] = [
+      likesOf(aliceDoc1),
+      likesOf(bobDoc1),
+      likesOf(carolDoc1),
+      likesOf(daveDoc2),
+    ];
     const [otherBobGot, otherCarolGot] = [likesOf(otherBobDoc1), likesOf(otherCarolDoc1)];
     await joinedTogether([
       [aliceDoc1, "alice"],
@@ -98,7 +112,8 @@ describe("rooms against a server process", () => {
     // App B's doc-1 holds only app B's members.
     expect(Object.keys(otherBobDoc1.getUserStatuses()).sort()).toEqual(["bob", "carol"]);
 
-    for (const targetId of ["p1", "p2", "p3"]) expect(await aliceDoc1.emit("like", { targetId })).toEqual({ data: undefined, error: undefined });
+    for (const targetId of ["p1", "p2", "p3"])
+      expect(await aliceDoc1.emit("like", { targetId })).toEqual({ data: undefined, error: undefined });
     expect(await aliceDoc2.emit("like", { targetId: "d2" })).toMatchObject({ error: undefined });
     expect(await otherCarolDoc1.emit("like", { targetId: "b1" })).toMatchObject({ error: undefined });
     const fromAlice = [
@@ -106,8 +121,14 @@ describe("rooms against a server process", () => {
       ["p2", "alice"],
       ["p3", "alice"],
     ];
-    await waitFor(() => bobGot.length >= 3 && carolGot.length >= 3, () => `alice's likes at bob and carol: ${JSON.stringify([bobGot, carolGot])}`);
-    await waitFor(() => daveGot.length >= 1 && otherBobGot.length >= 1, () => `doc-2's like at dave, app B's at bob: ${JSON.stringify([daveGot, otherBobGot])}`);
+    await waitFor(
+      () => bobGot.length >= 3 && carolGot.length >= 3,
+      () => `alice's likes at bob and carol: ${JSON.stringify([bobGot, carolGot])}`,
+    );
+    await waitFor(
+      () => daveGot.length >= 1 && otherBobGot.length >= 1,
+      () => `doc-2's like at dave, app B's at bob: ${JSON.stringify([daveGot, otherBobGot])}`,
+    );
     await sleep(ABSENCE_MS);
     expect(bobGot).toEqual(fromAlice);
     expect(carolGot).toEqual(fromAlice);
@@ -130,7 +151,10 @@ describe("rooms against a server process", () => {
     const expected = Array.from({ length: 200 }, (_, index) => [`e${index}`, "alice"]);
     const results = await Promise.all(expected.map(([targetId]) => roomA!.emit("like", { targetId: targetId! })));
     expect(results.filter((result) => result.error !== undefined)).toEqual([]);
-    await waitFor(() => bobGot.length >= 200 && carolGot.length >= 200, () => `200 likes; bob has ${bobGot.length}, carol ${carolGot.length}`);
+    await waitFor(
+      () => bobGot.length >= 200 && carolGot.length >= 200,
+      () => `200 likes; bob has ${bobGot.length}, carol ${carolGot.length}`,
+    );
     expect(bobGot).toEqual(expected);
     expect(carolGot).toEqual(expected);
   });
@@ -146,22 +170,36 @@ describe("rooms against a server process", () => {
     ]);
     expect(await roomA!.setUserStatus("cursor", { x: 40, y: 41 })).toMatchObject({ error: undefined });
     for (const room of [roomB!, roomC!]) {
-      await waitFor(() => room.getUserStatuses()["alice"]?.cursor?.x === 40, () => `alice's new cursor: ${JSON.stringify(room.getUserStatuses())}`);
+      await waitFor(
+        () => room.getUserStatuses()["alice"]?.cursor?.x === 40,
+        () => `alice's new cursor: ${JSON.stringify(room.getUserStatuses())}`,
+      );
       expect(room.getUserStatuses()["alice"]).toEqual({ cursor: { x: 40, y: 41 } });
     }
 
     roomA!.leave();
     for (const room of [roomB!, roomC!]) {
-      await waitFor(() => room.getUserStatuses()["alice"] === undefined, () => `alice gone after leave: ${JSON.stringify(room.getUserStatuses())}`);
+      await waitFor(
+        () => room.getUserStatuses()["alice"] === undefined,
+        () => `alice gone after leave: ${JSON.stringify(room.getUserStatuses())}`,
+      );
     }
     await bob.close();
-    await waitFor(() => roomC!.getUserStatuses()["bob"] === undefined, () => `bob gone after close: ${JSON.stringify(roomC!.getUserStatuses())}`);
+    await waitFor(
+      () => roomC!.getUserStatuses()["bob"] === undefined,
+      () => `bob gone after close: ${JSON.stringify(roomC!.getUserStatuses())}`,
+    );
     expect(Object.keys(roomC!.getUserStatuses())).toEqual(["carol"]);
   });
 
   it("shares room status between members and drops it when the last member leaves", async () => {
     const app = `rooms-process-${++apps}`;
-    const [alice, bob, carol, dave] = [connect(app, "alice"), connect(app, "bob"), connect(app, "carol"), connect(app, "dave")];
+    const [alice, bob, carol, dave] = [
+      connect(app, "alice"),
+      connect(app, "bob"),
+      connect(app, "carol"),
+      connect(app, "dave"),
+    ];
     const roomA = alice.rooms.documentEditor("shared");
     const roomB = bob.rooms.documentEditor("shared");
     await joinedTogether([
@@ -169,9 +207,15 @@ describe("rooms against a server process", () => {
       [roomB, "bob"],
     ]);
     expect(await roomA.set("documentTitle", "Draft")).toMatchObject({ error: undefined });
-    await waitFor(() => roomB.getRoomStatus().documentTitle === "Draft", () => `title at bob: ${JSON.stringify(roomB.getRoomStatus())}`);
+    await waitFor(
+      () => roomB.getRoomStatus().documentTitle === "Draft",
+      () => `title at bob: ${JSON.stringify(roomB.getRoomStatus())}`,
+    );
     expect(await roomB.set("collaboratorCount", 2)).toMatchObject({ error: undefined });
-    await waitFor(() => roomA.getRoomStatus().collaboratorCount === 2, () => `count at alice: ${JSON.stringify(roomA.getRoomStatus())}`);
+    await waitFor(
+      () => roomA.getRoomStatus().collaboratorCount === 2,
+      () => `count at alice: ${JSON.stringify(roomA.getRoomStatus())}`,
+    );
     expect(roomA.getRoomStatus()).toEqual({ documentTitle: "Draft", collaboratorCount: 2 });
     expect(roomB.getRoomStatus()).toEqual({ documentTitle: "Draft", collaboratorCount: 2 });
 
@@ -250,11 +294,18 @@ describe("rooms against a server process", () => {
     ]);
     await roomA!.setUserStatus("cursor", { x: 7, y: 8 });
     await roomA!.set("documentTitle", "Before restart");
-    await waitFor(() => roomB!.getUserStatuses()["alice"]?.cursor?.x === 7 && roomB!.getRoomStatus().documentTitle === "Before restart", "alice's status at bob");
+    await waitFor(
+      () =>
+        roomB!.getUserStatuses()["alice"]?.cursor?.x === 7 && roomB!.getRoomStatus().documentTitle === "Before restart",
+      "alice's status at bob",
+    );
 
     // Down: statuses set now go with the re-join (user status) or right after it (room status); events fail.
     await server.kill();
-    await waitFor(() => [alice, bob, carol].every((client) => client.connection.state !== "online"), "every client noticed the server is gone");
+    await waitFor(
+      () => [alice, bob, carol].every((client) => client.connection.state !== "online"),
+      "every client noticed the server is gone",
+    );
     await roomA!.setUserStatus("cursor", { x: 8, y: 9 });
     await roomC!.set("collaboratorCount", 3);
     expect((await roomA!.emit("like", { targetId: "while-down" })).error?.code).toBe("NETWORK");
@@ -272,11 +323,17 @@ describe("rooms against a server process", () => {
         () => `alice's cursor restored: ${JSON.stringify(room.getUserStatuses())}`,
       );
     }
-    await waitFor(() => ["bob", "carol"].every((userId) => roomA!.getUserStatuses()[userId] !== undefined), () => `alice sees bob and carol: ${JSON.stringify(roomA!.getUserStatuses())}`);
+    await waitFor(
+      () => ["bob", "carol"].every((userId) => roomA!.getUserStatuses()[userId] !== undefined),
+      () => `alice sees bob and carol: ${JSON.stringify(roomA!.getUserStatuses())}`,
+    );
     // And the room works again: a new status and an event get through.
     await roomC!.setUserStatus("cursor", { x: 99, y: 0 });
     await waitFor(() => roomA!.getUserStatuses()["carol"]?.cursor?.x === 99, "carol's new cursor reaches alice");
-    await waitFor(async () => (await roomA!.emit("like", { targetId: "after" })).error === undefined, "alice can emit again");
+    await waitFor(
+      async () => (await roomA!.emit("like", { targetId: "after" })).error === undefined,
+      "alice can emit again",
+    );
     await waitFor(() => bobGot.some(([targetId]) => targetId === "after"), "the like after the restart reaches bob");
     expect(bobGot).toEqual([["after", "alice"]]);
   });

@@ -54,9 +54,15 @@ describe("rooms against the server", () => {
     roomB.on("like", (data, from) => likes.push([data, from]));
     await roomA.setUserStatus("cursor", { x: 1, y: 2 });
     await roomA.set("documentTitle", "Draft");
-    await waitFor(() => roomB.getUserStatuses()["alice"]?.cursor?.x === 1, () => `alice's cursor at bob: ${JSON.stringify(roomB.getUserStatuses())}`);
+    await waitFor(
+      () => roomB.getUserStatuses()["alice"]?.cursor?.x === 1,
+      () => `alice's cursor at bob: ${JSON.stringify(roomB.getUserStatuses())}`,
+    );
     await waitFor(() => roomB.getRoomStatus().documentTitle === "Draft", "the title reaches bob");
-    await waitFor(async () => (await roomA.emit("like", { targetId: "p1" })).error === undefined && likes.length > 0, "a like reaches bob");
+    await waitFor(
+      async () => (await roomA.emit("like", { targetId: "p1" })).error === undefined && likes.length > 0,
+      "a like reaches bob",
+    );
     expect(likes[0]).toEqual([{ targetId: "p1" }, "alice"]);
     roomA.leave();
     await waitFor(() => roomB.getUserStatuses()["alice"] === undefined, "alice leaves bob's view");

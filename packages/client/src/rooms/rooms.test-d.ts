@@ -64,7 +64,9 @@ describe("room types", () => {
     void room.set("cursor", { x: 1, y: 2 });
     expectTypeOf(room.getMyUserStatus().cursor).toEqualTypeOf<{ x: number; y: number } | undefined>();
     expectTypeOf(room.getRoomStatus().collaboratorCount).toEqualTypeOf<number | undefined>();
-    expectTypeOf(room.getUserStatuses()).toEqualTypeOf<Record<string, { cursor?: { x: number; y: number }; isTyping?: boolean; selection?: string[] }>>();
+    expectTypeOf(room.getUserStatuses()).toEqualTypeOf<
+      Record<string, { cursor?: { x: number; y: number }; isTyping?: boolean; selection?: string[] }>
+    >();
     room.onUserStatus((all) => expectTypeOf(all["bob"]?.isTyping).toEqualTypeOf<boolean | undefined>());
     room.onRoomStatus((status) => expectTypeOf(status.documentTitle).toEqualTypeOf<string | undefined>());
   });

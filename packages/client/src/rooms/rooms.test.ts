@@ -13,12 +13,20 @@ const schema = createSchema({
         isTyping: t.boolean({ fallback: false }),
         selection: t.array(t.string({ fallback: "" })),
       },
-      roomStatus: { documentTitle: t.string({ optional: true }), collaboratorCount: t.number({ fallback: 0 }), savedAt: t.date({ optional: true }) },
+      roomStatus: {
+        documentTitle: t.string({ optional: true }),
+        collaboratorCount: t.number({ fallback: 0 }),
+        savedAt: t.date({ optional: true }),
+      },
     },
   },
 });
 
-const WELCOME: ServerMessage = { type: "welcome", serverHlc: encodeHlc({ ticks: Date.now() * 1024, node: "server" }), userId: "alice" };
+const WELCOME: ServerMessage = {
+  type: "welcome",
+  serverHlc: encodeHlc({ ticks: Date.now() * 1024, node: "server" }),
+  userId: "alice",
+};
 const ROOM = { roomType: "documentEditor", roomId: "doc-1" } as const;
 const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
@@ -58,7 +66,12 @@ describe("rooms: server refusals", () => {
     const seen: string[] = [];
     const stop = room.onError((error) => seen.push(`${error.code}: ${error.message}`));
     other.onError((error) => seen.push(`other: ${error.message}`));
-    const refusal: ServerMessage = { type: "error", code: "VALIDATION", message: "Too many room messages.", details: { ...ROOM, messagesPerSecond: 200 } };
+    const refusal: ServerMessage = {
+      type: "error",
+      code: "VALIDATION",
+      message: "Too many room messages.",
+      details: { ...ROOM, messagesPerSecond: 200 },
+    };
     socket().receive(refusal);
     expect(seen).toEqual(["VALIDATION: Too many room messages."]);
     expect(room.getError()).toMatchObject({ code: "VALIDATION", details: { messagesPerSecond: 200 } });
@@ -127,9 +140,16 @@ describe("rooms: validation", () => {
     const { client, welcome, roomFrames } = setup();
     welcome();
     const room = client.rooms.documentEditor("doc-1");
-    const loose = room as unknown as { emit(e: string, d: unknown): Promise<{ error?: { code: string; details?: unknown } }>; set(k: string, v: unknown): Promise<{ error?: { code: string } }>; setUserStatus(k: string, v: unknown): Promise<{ error?: { code: string; message: string } }> };
+    const loose = room as unknown as {
+      emit(e: string, d: unknown): Promise<{ error?: { code: string; details?: unknown } }>;
+      set(k: string, v: unknown): Promise<{ error?: { code: string } }>;
+      setUserStatus(k: string, v: unknown): Promise<{ error?: { code: string; message: string } }>;
+    };
     expect((await loose.emit("nope", {})).error?.code).toBe("VALIDATION");
-    expect((await loose.emit("like", { targetId: 1 })).error?.details).toMatchObject({ field: "documentEditor.events.like.targetId", ...ROOM });
+    expect((await loose.emit("like", { targetId: 1 })).error?.details).toMatchObject({
+      field: "documentEditor.events.like.targetId",
+      ...ROOM,
+    });
     expect((await loose.emit("like", { targetId: "a", extra: 1 })).error?.code).toBe("VALIDATION");
     expect((await loose.set("cursor", { x: 1, y: 1 })).error?.code).toBe("VALIDATION");
     expect((await loose.setUserStatus("selection", ["a", 2])).error?.message).toMatch(/selection\[1\]/);
@@ -142,7 +162,9 @@ describe("rooms: validation", () => {
     const { client, welcome, socket } = setup();
     welcome();
     const room = client.rooms.documentEditor("doc-1");
-    await (room as unknown as { setUserStatus(k: string, v: unknown): Promise<unknown> }).setUserStatus("cursor", { x: 5 });
+    await (room as unknown as { setUserStatus(k: string, v: unknown): Promise<unknown> }).setUserStatus("cursor", {
+      x: 5,
+    });
     expect(socket().sentOf("setUserStatus")[0]?.status).toEqual({ cursor: { x: 5, y: 0 } });
   });
 });
@@ -156,14 +178,33 @@ describe("rooms: incoming state", () => {
     const statuses: unknown[] = [];
     room.onUserStatus((all) => users.push(all));
     room.onRoomStatus((status) => statuses.push(status));
-    socket().receive({ type: "roomState", ...ROOM, roomStatus: { documentTitle: "T", unknownKey: 1 }, users: { alice: {}, bob: { isTyping: true } } });
-    socket().receive({ type: "userStatus", ...ROOM, userId: "bob", status: { isTyping: false, cursor: { x: 1, y: 1 } } });
+    socket().receive({
+      type: "roomState",
+      ...ROOM,
+      roomStatus: { documentTitle: "T", unknownKey: 1 },
+      users: { alice: {}, bob: { isTyping: true } },
+    });
+    socket().receive({
+      type: "userStatus",
+      ...ROOM,
+      userId: "bob",
+      status: { isTyping: false, cursor: { x: 1, y: 1 } },
+    });
     socket().receive({ type: "roomStatus", ...ROOM, status: { collaboratorCount: 2 } });
     socket().receive({ type: "roomStatus", ...ROOM, status: { documentTitle: null } });
     socket().receive({ type: "userStatus", ...ROOM, userId: "bob", status: null });
     // Another room's messages do not reach this one.
-    socket().receive({ type: "roomStatus", roomType: "documentEditor", roomId: "other", status: { collaboratorCount: 9 } });
-    expect(statuses).toEqual([{ documentTitle: "T" }, { documentTitle: "T", collaboratorCount: 2 }, { collaboratorCount: 2 }]);
+    socket().receive({
+      type: "roomStatus",
+      roomType: "documentEditor",
+      roomId: "other",
+      status: { collaboratorCount: 9 },
+    });
+    expect(statuses).toEqual([
+      { documentTitle: "T" },
+      { documentTitle: "T", collaboratorCount: 2 },
+      { collaboratorCount: 2 },
+    ]);
     expect(users).toEqual([
       { alice: {}, bob: { isTyping: true } },
       { alice: {}, bob: { isTyping: false, cursor: { x: 1, y: 1 } } },
@@ -181,7 +222,12 @@ describe("rooms: incoming state", () => {
     await room.setUserStatus("selection", ["a"]);
     await room.setUserStatus("selection", undefined);
     // The join's answer, built before the server handled the setUserStatus calls (never echoed back).
-    socket().receive({ type: "roomState", ...ROOM, roomStatus: {}, users: { alice: { isTyping: true, selection: ["old"] }, bob: {} } });
+    socket().receive({
+      type: "roomState",
+      ...ROOM,
+      roomStatus: {},
+      users: { alice: { isTyping: true, selection: ["old"] }, bob: {} },
+    });
     expect(room.getUserStatuses()).toEqual({ alice: { isTyping: true, cursor: { x: 3, y: 4 } }, bob: {} });
   });
 
@@ -204,7 +250,15 @@ describe("rooms: incoming state", () => {
     const room = client.rooms.documentEditor("doc-1");
     const likes: unknown[] = [];
     const off = room.on("like", (data, from) => likes.push([data, from]));
-    const event = (data: unknown) => socket().receive({ type: "roomEvent", ...ROOM, event: "like", data, userId: "bob", hlc: WELCOME.type === "welcome" ? WELCOME.serverHlc : "" });
+    const event = (data: unknown) =>
+      socket().receive({
+        type: "roomEvent",
+        ...ROOM,
+        event: "like",
+        data,
+        userId: "bob",
+        hlc: WELCOME.type === "welcome" ? WELCOME.serverHlc : "",
+      });
     event({ targetId: "p1" });
     event("not an object");
     off();

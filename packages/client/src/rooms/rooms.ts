@@ -103,7 +103,9 @@ export class RoomsService {
     const spec = Object.hasOwn(this.specs, roomType) ? this.specs[roomType] : undefined;
     if (spec === undefined) throw new TypeError(`client.rooms: "${roomType}" is not a room of the schema.`);
     if (typeof roomId !== "string" || roomId.length > MAX_ROOM_ID_LENGTH) {
-      throw new TypeError(`client.rooms.${roomType}: the room id must be a string of at most ${MAX_ROOM_ID_LENGTH} characters ("" or none for the app-wide room).`);
+      throw new TypeError(
+        `client.rooms.${roomType}: the room id must be a string of at most ${MAX_ROOM_ID_LENGTH} characters ("" or none for the app-wide room).`,
+      );
     }
     const key = `${roomType}\u0000${roomId}`;
     let membership = this.memberships.get(key);
@@ -143,10 +145,14 @@ export class RoomsService {
     const unsubscribes = new Set<() => void>();
     let hasLeft = false;
     const left = () =>
-      fail("VALIDATION", `rooms.${membership.spec.name}("${membership.roomId}"): this handle has left the room; open a new one.`, {
-        roomType: membership.spec.name,
-        roomId: membership.roomId,
-      });
+      fail(
+        "VALIDATION",
+        `rooms.${membership.spec.name}("${membership.roomId}"): this handle has left the room; open a new one.`,
+        {
+          roomType: membership.spec.name,
+          roomId: membership.roomId,
+        },
+      );
     const listen = <L>(set: Set<L>, listener: L): (() => void) => {
       if (hasLeft) return () => {};
       set.add(listener);
@@ -162,10 +168,13 @@ export class RoomsService {
       roomId: membership.roomId,
       connection: this.connection,
       emit: async (event: string, data: unknown) => (hasLeft ? left() : this.emit(membership, event, data)),
-      set: async (statusKey: string, value: unknown) => (hasLeft ? left() : this.setRoomStatus(membership, statusKey, value)),
-      setUserStatus: async (statusKey: string, value: unknown) => (hasLeft ? left() : this.setUserStatus(membership, statusKey, value)),
+      set: async (statusKey: string, value: unknown) =>
+        hasLeft ? left() : this.setRoomStatus(membership, statusKey, value),
+      setUserStatus: async (statusKey: string, value: unknown) =>
+        hasLeft ? left() : this.setUserStatus(membership, statusKey, value),
       on: (event: string, listener: Listener<[unknown, string | null]>) => {
-        if (typeof listener !== "function") throw new TypeError("room.on(event, listener): listener must be a function.");
+        if (typeof listener !== "function")
+          throw new TypeError("room.on(event, listener): listener must be a function.");
         if (!Object.hasOwn(membership.spec.events, event)) {
           throw new TypeError(`room.on: "${event}" is not an event of room type "${membership.spec.name}".`);
         }
@@ -174,7 +183,8 @@ export class RoomsService {
         return listen(listeners, listener);
       },
       onRoomStatus: (listener: Listener<[Status]>) => listen(membership.roomStatusListeners, listener),
-      onUserStatus: (listener: Listener<[Readonly<Record<string, Status>>]>) => listen(membership.userStatusListeners, listener),
+      onUserStatus: (listener: Listener<[Readonly<Record<string, Status>>]>) =>
+        listen(membership.userStatusListeners, listener),
       getRoomStatus: () => membership.roomStatus,
       getUserStatuses: () => membership.users,
       getMyUserStatus: () => membership.myStatus,
@@ -196,21 +206,38 @@ export class RoomsService {
     const dropped = this.queue.filter((queued) => queued.membership === membership);
     this.queue = this.queue.filter((queued) => queued.membership !== membership);
     for (const queued of dropped) {
-      queued.settle?.(fail("NETWORK", `The room was left before the connection was up; the event was not sent.`, this.address(membership)));
+      queued.settle?.(
+        fail(
+          "NETWORK",
+          `The room was left before the connection was up; the event was not sent.`,
+          this.address(membership),
+        ),
+      );
     }
     if (this.isConnected()) this.transport?.sendRoom({ type: "leave", ...this.address(membership) });
   }
 
-  private emit(membership: Membership, event: unknown, data: unknown): Promise<DatabaseResult<void>> | DatabaseResult<void> {
+  private emit(
+    membership: Membership,
+    event: unknown,
+    data: unknown,
+  ): Promise<DatabaseResult<void>> | DatabaseResult<void> {
     const { spec } = membership;
     const eventSpec = typeof event === "string" && Object.hasOwn(spec.events, event) ? spec.events[event] : undefined;
     if (eventSpec === undefined) {
-      return fail("VALIDATION", `"${String(event)}" is not an event of room type "${spec.name}".`, { ...this.address(membership), event });
+      return fail("VALIDATION", `"${String(event)}" is not an event of room type "${spec.name}".`, {
+        ...this.address(membership),
+        event,
+      });
     }
     const wire = validateRoomValue(eventSpec, data, `${spec.name}.events.${event as string}`);
     if (wire.error) return withRoom(wire.error, this.address(membership));
     if (this.transport === undefined) {
-      return fail("NETWORK", "This client has no server (no serverUrl): room events cannot be sent.", this.address(membership));
+      return fail(
+        "NETWORK",
+        "This client has no server (no serverUrl): room events cannot be sent.",
+        this.address(membership),
+      );
     }
     const message: EmitMessage = { type: "emit", ...this.address(membership), event: event as string, data: wire.data };
     const state = this.transport.transportState;
@@ -228,7 +255,11 @@ export class RoomsService {
     membership.roomStatus = withKey(membership.roomStatus, statusKey, read);
     this.notifyRoomStatus(membership);
     if (this.transport !== undefined) {
-      const message: SetRoomStatusMessage = { type: "setRoomStatus", ...this.address(membership), status: { [statusKey]: wire } };
+      const message: SetRoomStatusMessage = {
+        type: "setRoomStatus",
+        ...this.address(membership),
+        status: { [statusKey]: wire },
+      };
       if (!(this.isConnected() && this.transport.sendRoom(message))) this.queue.push({ membership, message });
     }
     return ok(undefined);
@@ -243,7 +274,8 @@ export class RoomsService {
     if (wire === null) delete membership.myWire[statusKey];
     else membership.myWire[statusKey] = wire;
     const me = this.myUserId();
-    if (me !== undefined) membership.users = { ...membership.users, [me]: withKey(membership.users[me] ?? {}, statusKey, read) };
+    if (me !== undefined)
+      membership.users = { ...membership.users, [me]: withKey(membership.users[me] ?? {}, statusKey, read) };
     this.notifyUserStatus(membership);
     // Not connected: the join sent with the next welcome carries the whole status.
     if (this.isConnected()) {
@@ -263,7 +295,10 @@ export class RoomsService {
     const { spec } = membership;
     const statusSpec = typeof key === "string" && Object.hasOwn(specs, key) ? specs[key] : undefined;
     if (statusSpec === undefined) {
-      return fail("VALIDATION", `"${String(key)}" is not a ${kind} key of room type "${spec.name}".`, { ...this.address(membership), field: key });
+      return fail("VALIDATION", `"${String(key)}" is not a ${kind} key of room type "${spec.name}".`, {
+        ...this.address(membership),
+        field: key,
+      });
     }
     if (value === undefined || value === null) return ok([key as string, null, undefined]);
     const wire = validateRoomValue(statusSpec, value, `${spec.name}.${kind}.${key as string}`);
@@ -293,7 +328,8 @@ export class RoomsService {
       case "roomState": {
         membership.roomStatus = readStatus(spec.roomStatus, message.roomStatus);
         const users: Record<string, Status> = {};
-        for (const [userId, status] of Object.entries(message.users)) users[userId] = readStatus(spec.userStatus, status);
+        for (const [userId, status] of Object.entries(message.users))
+          users[userId] = readStatus(spec.userStatus, status);
         // The room state answers the join, so it may predate `setUserStatus` calls sent after it, and the
         // server never echoes those to the sender: the keys this client set (or removed) are as it last sent them.
         const me = this.myUserId();

@@ -13,14 +13,21 @@ type Client = TrellisClient<typeof schema>;
 
 const SECRET = "an-admin-secret-for-app-rules";
 const OWNER_ONLY = {
-  notes: { read: { ownerId: "$user.id" }, create: { ownerId: "$user.id" }, update: { ownerId: "$user.id" }, delete: { ownerId: "$user.id" } },
+  notes: {
+    read: { ownerId: "$user.id" },
+    create: { ownerId: "$user.id" },
+    update: { ownerId: "$user.id" },
+    delete: { ownerId: "$user.id" },
+  },
 };
 const READ_BY_ALL = { notes: { ...OWNER_ONLY.notes, read: true } };
 
 const live = useServerProcess({ permissions: OWNER_ONLY, args: ["--admin-secret", SECRET] });
 
 function open(options: Partial<ClientOptions<typeof schema>>): Client {
-  return live.track(createClient({ schema, serverUrl: live.server.url, reconnect: FAST_RECONNECT, storage: "memory", ...options }));
+  return live.track(
+    createClient({ schema, serverUrl: live.server.url, reconnect: FAST_RECONNECT, storage: "memory", ...options }),
+  );
 }
 
 async function admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
@@ -55,7 +62,10 @@ describe("an app's own permission rules", () => {
 
     // Bad rules change nothing and say where they are wrong.
     const bad = await admin("PUT", `/${app}/permissions`, { notes: { read: { ownerId: { like: "x" } } } });
-    expect(bad).toMatchObject({ status: 400, body: { error: { code: "VALIDATION", details: { path: "notes.read.ownerId.like" } } } });
+    expect(bad).toMatchObject({
+      status: 400,
+      body: { error: { code: "VALIDATION", details: { path: "notes.read.ownerId.like" } } },
+    });
     expect((await admin("PUT", `/${app}/permissions`, "[1, 2]")).status).toBe(400);
     expect((await admin("GET", `/${app}/permissions`)).body.source).toBe("app");
     await alice.database.notes.create({ text: "alice's second", ownerId: "alice" });
@@ -79,7 +89,11 @@ describe("an app's own permission rules", () => {
     expect(((await bob.database.notes.query({})).data ?? []).map((note) => note.text)).toEqual(["bob's"]);
 
     expect((await admin("GET", "/no-such-app/permissions")).status).toBe(404);
-    const unauthorized = await fetch(`${live.server.url}/v1/admin/apps/${app}/permissions`, { method: "PUT", body: "{}", headers: { authorization: "Bearer wrong-secret-of-some-length" } });
+    const unauthorized = await fetch(`${live.server.url}/v1/admin/apps/${app}/permissions`, {
+      method: "PUT",
+      body: "{}",
+      headers: { authorization: "Bearer wrong-secret-of-some-length" },
+    });
     expect(unauthorized.status).toBe(401);
   });
 });

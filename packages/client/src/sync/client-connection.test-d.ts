@@ -1,7 +1,13 @@
 import { createSchema, type DatabaseError, t } from "@trellis/core";
 import WebSocket from "ws";
 import { describe, expectTypeOf, it } from "vitest";
-import { type ClientConnection, type ClientOptions, type ConnectionState, type ConnectionStatus, createClient } from "../index.js";
+import {
+  type ClientConnection,
+  type ClientOptions,
+  type ConnectionState,
+  type ConnectionStatus,
+  createClient,
+} from "../index.js";
 
 const schema = createSchema({ entities: { users: { name: t.string({ fallback: "" }) } } });
 const client = createClient({ schema, serverUrl: "http://127.0.0.1:8787", auth: { token: "a.b.c" }, WebSocket });
@@ -36,6 +42,10 @@ describe("client.connection types", () => {
     expectTypeOf<{ schema: typeof schema; auth: { token: number } }>().not.toMatchTypeOf<Options>();
     expectTypeOf<{ schema: typeof schema; WebSocket: typeof globalThis.WebSocket }>().toMatchTypeOf<Options>();
     expectTypeOf<{ schema: typeof schema; WebSocket: typeof WebSocket }>().toMatchTypeOf<Options>();
-    expectTypeOf<{ schema: typeof schema; reconnect: { baseMs: number; maxMs: number }; keepAlive: { intervalMs: number } }>().toMatchTypeOf<Options>();
+    expectTypeOf<{
+      schema: typeof schema;
+      reconnect: { baseMs: number; maxMs: number };
+      keepAlive: { intervalMs: number };
+    }>().toMatchTypeOf<Options>();
   });
 });

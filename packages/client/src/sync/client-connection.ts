@@ -62,7 +62,12 @@ export function createClientConnection(
   lastError: ReadonlySignal<DatabaseError | undefined>,
   progress: ReadonlySignal<SyncProgress | undefined> = NO_PROGRESS,
 ): ClientConnection {
-  const status = computed<ConnectionStatus>(() => ({ state: state.value, pending: pending.value, lastError: lastError.value, progress: progress.value }));
+  const status = computed<ConnectionStatus>(() => ({
+    state: state.value,
+    pending: pending.value,
+    lastError: lastError.value,
+    progress: progress.value,
+  }));
   return {
     get state() {
       return state.value;
@@ -101,4 +106,8 @@ export function createClientConnection(
 const NO_PROGRESS: ReadonlySignal<SyncProgress | undefined> = signal(undefined);
 
 /** The connection of a local-only client: offline, nothing pending, ever. */
-export const LOCAL_CONNECTION: ClientConnection = createClientConnection(signal("offline"), signal(0), signal(undefined));
+export const LOCAL_CONNECTION: ClientConnection = createClientConnection(
+  signal("offline"),
+  signal(0),
+  signal(undefined),
+);

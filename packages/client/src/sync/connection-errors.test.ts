@@ -23,7 +23,14 @@ afterEach(async () => {
 });
 
 function connect(serverUrl: string, options: { debug?: boolean; appId?: string } = {}): TrellisClient<typeof schema> {
-  const client = createClient({ schema, serverUrl, appId: options.appId ?? "errors", userId: "alice", reconnect: FAST_RECONNECT, ...(options.debug === undefined ? {} : { debug: options.debug }) });
+  const client = createClient({
+    schema,
+    serverUrl,
+    appId: options.appId ?? "errors",
+    userId: "alice",
+    reconnect: FAST_RECONNECT,
+    ...(options.debug === undefined ? {} : { debug: options.debug }),
+  });
   clients.push(client);
   return client;
 }
@@ -43,7 +50,8 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-const warningsAbout = (warn: ReturnType<typeof vi.spyOn>, text: string) => warn.mock.calls.filter((call: unknown[]) => String(call[0]).includes(text));
+const warningsAbout = (warn: ReturnType<typeof vi.spyOn>, text: string) =>
+  warn.mock.calls.filter((call: unknown[]) => String(call[0]).includes(text));
 
 it("names the URL and the reason when nothing listens, warns once for it, and clears the error once a server answers", async () => {
   const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
@@ -51,12 +59,18 @@ it("names the URL and the reason when nothing listens, warns once for it, and cl
   const client = connect(`http://127.0.0.1:${port}`);
   client.database.todos.subscribe({}, () => {});
   await waitFor(() => client.connection.lastError !== undefined, "a connection error");
-  expect(client.connection.lastError).toMatchObject({ code: "NETWORK", details: { url: `ws://127.0.0.1:${port}/v1/sync`, reason: expect.stringContaining("ECONNREFUSED") } });
+  expect(client.connection.lastError).toMatchObject({
+    code: "NETWORK",
+    details: { url: `ws://127.0.0.1:${port}/v1/sync`, reason: expect.stringContaining("ECONNREFUSED") },
+  });
   expect(client.connection.lastError!.message).toContain(`Cannot sync with ws://127.0.0.1:${port}/v1/sync`);
   // Several retries, one warning.
   const retries = vi.fn();
   const stop = client.connection.subscribe(retries);
-  await waitFor(() => retries.mock.calls.filter(([status]) => status.state === "connecting").length >= 3, "three more attempts");
+  await waitFor(
+    () => retries.mock.calls.filter(([status]) => status.state === "connecting").length >= 3,
+    "three more attempts",
+  );
   stop();
   expect(warningsAbout(warn, "ECONNREFUSED")).toHaveLength(1);
 
@@ -72,10 +86,15 @@ it("names the URL and the reason when nothing listens, warns once for it, and cl
 
 it("says that an HTTP server without the sync endpoint answered, and what", async () => {
   vi.spyOn(console, "warn").mockImplementation(() => {});
-  const url = await listen(createServer((_request, response) => response.writeHead(404, { "content-type": "text/plain" }).end("Not here")));
+  const url = await listen(
+    createServer((_request, response) => response.writeHead(404, { "content-type": "text/plain" }).end("Not here")),
+  );
   const client = connect(url);
   await waitFor(() => client.connection.lastError !== undefined, "a connection error");
-  expect(client.connection.lastError).toMatchObject({ code: "NETWORK", details: { reason: "Unexpected server response: 404" } });
+  expect(client.connection.lastError).toMatchObject({
+    code: "NETWORK",
+    details: { reason: "Unexpected server response: 404" },
+  });
   expect(client.connection.getCurrentState().state).not.toBe("online");
 });
 
@@ -94,7 +113,10 @@ it("says that something else speaks WebSocket at the URL", async () => {
 
 it("keeps a server's own refusal as it is, not as a network error", async () => {
   vi.spyOn(console, "warn").mockImplementation(() => {});
-  const server = await startServerProcess({ dataDir: tempDataDir(), args: ["--admin-secret", "an-admin-secret-for-connection-errors"] });
+  const server = await startServerProcess({
+    dataDir: tempDataDir(),
+    args: ["--admin-secret", "an-admin-secret-for-connection-errors"],
+  });
   closers.push(async () => {
     await server.stop();
     removeDataDir(server.dataDir);
@@ -102,7 +124,10 @@ it("keeps a server's own refusal as it is, not as a network error", async () => 
   const client = connect(server.url, { appId: "never-created" });
   await waitFor(() => client.connection.lastError !== undefined, "the refusal");
   await new Promise((resolve) => setTimeout(resolve, 200)); // a few more attempts
-  expect(client.connection.lastError).toMatchObject({ code: "UNAUTHORIZED", message: expect.stringContaining('No app "never-created"') });
+  expect(client.connection.lastError).toMatchObject({
+    code: "UNAUTHORIZED",
+    message: expect.stringContaining('No app "never-created"'),
+  });
 });
 
 it("logs connection steps, pushes, acks and query syncs with debug, and nothing without it", async () => {
@@ -114,15 +139,29 @@ it("logs connection steps, pushes, acks and query syncs with debug, and nothing 
   });
   const quiet = connect(server.url);
   await quiet.database.todos.create({ text: "quiet" });
-  await waitFor(() => quiet.connection.getCurrentState().state === "online" && quiet.connection.getCurrentState().pending === 0, "the quiet client synced");
+  await waitFor(
+    () => quiet.connection.getCurrentState().state === "online" && quiet.connection.getCurrentState().pending === 0,
+    "the quiet client synced",
+  );
   expect(debug).not.toHaveBeenCalled();
 
   const client = connect(server.url, { debug: true });
   client.database.todos.subscribe({}, () => {});
   await client.database.todos.create({ text: "loud" });
-  await waitFor(() => client.connection.getCurrentState().state === "online" && client.connection.getCurrentState().pending === 0, "synced");
+  await waitFor(
+    () => client.connection.getCurrentState().state === "online" && client.connection.getCurrentState().pending === 0,
+    "synced",
+  );
   const lines = debug.mock.calls.map((call) => String(call[0]));
-  for (const step of ["connecting", "socket open, sending hello", "welcome", "send subscribe", "receive snapshot", "send push", "receive ack"]) {
+  for (const step of [
+    "connecting",
+    "socket open, sending hello",
+    "welcome",
+    "send subscribe",
+    "receive snapshot",
+    "send push",
+    "receive ack",
+  ]) {
     expect(lines, step).toContain(`[trellis errors] ${step}`);
   }
   const push = debug.mock.calls.find((call) => call[0] === "[trellis errors] send push")!;
@@ -143,7 +182,9 @@ it("tells a subscription's local-only data from the server's answer (hasSynced)"
   const offline = connect(`http://127.0.0.1:${port}`, { appId: "synced-flag" });
   await offline.database.todos.create({ text: "mine" });
   const calls: Array<{ count: number | undefined; loading: boolean; hasSynced: boolean }> = [];
-  const subscription = offline.database.todos.subscribe({}, (todos, _error, loading, hasSynced) => calls.push({ count: todos?.length, loading, hasSynced }));
+  const subscription = offline.database.todos.subscribe({}, (todos, _error, loading, hasSynced) =>
+    calls.push({ count: todos?.length, loading, hasSynced }),
+  );
   await waitFor(() => calls.some((call) => !call.loading), "local data once the client is offline");
   expect(calls.at(-1)).toEqual({ count: 1, loading: false, hasSynced: false });
   expect(subscription.getCurrentState().hasSynced).toBe(false);

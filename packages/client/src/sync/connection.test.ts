@@ -102,7 +102,9 @@ describe("Connection", () => {
     last().open();
     last().receive({ type: "error", code: "UNAUTHORIZED", message: "Bad token.", details: { reason: "expired" } });
     expect(connection.state.value).toBe("offline");
-    expect(errors.map((error) => [error.code, error.message, error.details])).toEqual([["UNAUTHORIZED", "Bad token.", { reason: "expired" }]]);
+    expect(errors.map((error) => [error.code, error.message, error.details])).toEqual([
+      ["UNAUTHORIZED", "Bad token.", { reason: "expired" }],
+    ]);
     expect(last().isClosedByClient).toBe(true);
     time.advance(50);
     expect(sockets).toHaveLength(2);
@@ -220,7 +222,10 @@ describe("Connection", () => {
 
   it("waits for an asynchronously loaded WebSocket class and an asynchronous hello", async () => {
     const fake = createFakeWebSocket();
-    const { connection, sockets } = setup({ webSocket: () => Promise.resolve(fake.WebSocket), hello: async () => ({ ...HELLO, token: "t" }) });
+    const { connection, sockets } = setup({
+      webSocket: () => Promise.resolve(fake.WebSocket),
+      hello: async () => ({ ...HELLO, token: "t" }),
+    });
     connection.connect();
     await Promise.resolve();
     expect(fake.sockets).toHaveLength(1);

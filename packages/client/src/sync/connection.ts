@@ -25,7 +25,8 @@ export type TransportState = "initial" | "offline" | "connecting" | "connected";
 export type RoomServerMessage = RoomStateMessage | RoomEventMessage | UserStatusMessage | RoomStatusMessage;
 
 /** What the server sends once a connection is welcomed, keep-alive aside. */
-export type SyncMessage = SnapshotMessage | SnapshotPartMessage | ChangesMessage | AckMessage | ErrorMessage | RoomServerMessage;
+export type SyncMessage =
+  SnapshotMessage | SnapshotPartMessage | ChangesMessage | AckMessage | ErrorMessage | RoomServerMessage;
 
 /** Timer functions, injectable so tests can drive time by hand. */
 export interface Timers {
@@ -183,7 +184,9 @@ export class Connection {
       try {
         socket = new WebSocket(this.options.url);
       } catch (error) {
-        this.options.onError(new DatabaseError("NETWORK", `Could not open a WebSocket to ${this.options.url}: ${messageOf(error)}`));
+        this.options.onError(
+          new DatabaseError("NETWORK", `Could not open a WebSocket to ${this.options.url}: ${messageOf(error)}`),
+        );
         this.drop(false);
         return;
       }
@@ -194,12 +197,19 @@ export class Connection {
         this.greet(generation);
       };
       socket.onmessage = (event: { readonly data: unknown }) => this.receive(generation, event.data);
-      socket.onclose = (event: { readonly code?: number; readonly reason?: string }) => this.lost(generation, closeReason(event));
-      socket.onerror = (event: { readonly message?: string; readonly error?: unknown }) => this.lost(generation, errorReason(event));
+      socket.onclose = (event: { readonly code?: number; readonly reason?: string }) =>
+        this.lost(generation, closeReason(event));
+      socket.onerror = (event: { readonly message?: string; readonly error?: unknown }) =>
+        this.lost(generation, errorReason(event));
     };
     const failed = (error: unknown) => {
       if (generation !== this.generation) return;
-      this.options.onError(new DatabaseError("NETWORK", `No WebSocket implementation: ${messageOf(error)}. Pass createClient({ WebSocket }).`));
+      this.options.onError(
+        new DatabaseError(
+          "NETWORK",
+          `No WebSocket implementation: ${messageOf(error)}. Pass createClient({ WebSocket }).`,
+        ),
+      );
       this.drop(false);
     };
     try {
@@ -223,7 +233,8 @@ export class Connection {
     this.options.debug?.(isWelcomed ? "disconnected" : "connection failed", { reason });
     // A browser that knows it has no network is offline, which `state` says: not an error.
     const isBrowserOffline = (globalThis as { navigator?: { onLine?: boolean } }).navigator?.onLine === false;
-    if (!isWelcomed && this.failure?.isExplained !== true && !isBrowserOffline) this.options.onError(this.unreachable(reason));
+    if (!isWelcomed && this.failure?.isExplained !== true && !isBrowserOffline)
+      this.options.onError(this.unreachable(reason));
     this.drop(false);
   }
 
@@ -231,11 +242,18 @@ export class Connection {
   private failure: { readonly isOpen?: boolean; readonly isExplained?: boolean } | undefined;
 
   private unreachable(reason: string): DatabaseError {
-    const before = this.failure?.isOpen === true ? "the WebSocket opened but closed before the server's welcome" : "could not open a WebSocket";
-    return new DatabaseError("NETWORK", `Cannot sync with ${this.options.url}: ${before} (${reason}). Check serverUrl, and that a trellis-server runs there.`, {
-      url: this.options.url,
-      reason,
-    });
+    const before =
+      this.failure?.isOpen === true
+        ? "the WebSocket opened but closed before the server's welcome"
+        : "could not open a WebSocket";
+    return new DatabaseError(
+      "NETWORK",
+      `Cannot sync with ${this.options.url}: ${before} (${reason}). Check serverUrl, and that a trellis-server runs there.`,
+      {
+        url: this.options.url,
+        reason,
+      },
+    );
   }
 
   private greet(generation: number): void {
@@ -246,7 +264,8 @@ export class Connection {
     };
     try {
       const hello = this.options.hello();
-      if (hello instanceof Promise) hello.then((message) => generation === this.generation && this.sendRaw(message), refuse);
+      if (hello instanceof Promise)
+        hello.then((message) => generation === this.generation && this.sendRaw(message), refuse);
       else this.sendRaw(hello);
     } catch (error) {
       refuse(error);
@@ -260,7 +279,8 @@ export class Connection {
    */
   private refreshToken(generation: number): void {
     const sendToken = (hello: HelloMessage) => {
-      if (generation === this.generation && hello.token !== undefined) this.sendRaw({ type: "token", token: hello.token });
+      if (generation === this.generation && hello.token !== undefined)
+        this.sendRaw({ type: "token", token: hello.token });
     };
     try {
       const hello = this.options.hello();
@@ -277,7 +297,11 @@ export class Connection {
     const isWelcomed = this.stateSignal.peek() === "connected";
     if (parsed.error) {
       // Before the welcome, a frame we cannot read means something else answers at this URL.
-      this.options.onError(isWelcomed ? parsed.error : this.unreachable(`it does not speak the Trellis sync protocol: ${parsed.error.message}`));
+      this.options.onError(
+        isWelcomed
+          ? parsed.error
+          : this.unreachable(`it does not speak the Trellis sync protocol: ${parsed.error.message}`),
+      );
       this.failure = { ...this.failure, isExplained: true };
       this.drop(false);
       return;
@@ -288,7 +312,11 @@ export class Connection {
       this.failure = { ...this.failure, isExplained: true };
       this.options.onError(
         message.type === "error"
-          ? new DatabaseError(message.code, message.message, message.details === undefined ? undefined : { ...message.details })
+          ? new DatabaseError(
+              message.code,
+              message.message,
+              message.details === undefined ? undefined : { ...message.details },
+            )
           : new DatabaseError("PROTOCOL", `The server sent "${message.type}" before "welcome".`),
       );
       this.drop(false);
@@ -426,5 +454,7 @@ function messageOf(error: unknown): string {
 }
 
 function tokenError(error: unknown): DatabaseError {
-  return error instanceof DatabaseError ? error : new DatabaseError("UNAUTHORIZED", `Could not get a token: ${messageOf(error)}`);
+  return error instanceof DatabaseError
+    ? error
+    : new DatabaseError("UNAUTHORIZED", `Could not get a token: ${messageOf(error)}`);
 }

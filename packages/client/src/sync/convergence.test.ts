@@ -3,7 +3,14 @@ import { describe, expect, it } from "vitest";
 import { canonicalKey, modelOf, modelState } from "../../../core/src/testing/lww-model.js";
 import { createClient, type TrellisClient } from "../create-client.js";
 import { createRandom, seedOf } from "../testing/fuzz-kit.js";
-import { allOnline, FAST_RECONNECT, type FrameLog, recordFrames, useServerProcess, waitFor } from "../testing/live-server.js";
+import {
+  allOnline,
+  FAST_RECONNECT,
+  type FrameLog,
+  recordFrames,
+  useServerProcess,
+  waitFor,
+} from "../testing/live-server.js";
 
 // Convergence of replicas through a real `trellis-server` process: after any mix of concurrent
 // writes, disconnects and reconnects, once every client is online with nothing pending, every
@@ -76,7 +83,14 @@ function replicasOf(count: number, isFiltered = false): Replica[] {
     live.track(client);
     const view = isFiltered ? VIEWS[index % VIEWS.length]! : VIEWS[0]!;
     const subscription = client.database.items.subscribe({ ...ALL_ITEMS, where: view.where }, () => {});
-    return { name, client, frames, items: () => subscription.getCurrentState().data ?? [], matches: view.matches, isDisconnected: false };
+    return {
+      name,
+      client,
+      frames,
+      items: () => subscription.getCurrentState().data ?? [],
+      matches: view.matches,
+      isDisconnected: false,
+    };
   });
 }
 
@@ -124,7 +138,9 @@ async function expectConverged(replicas: readonly Replica[], context: () => stri
   );
   // Nothing is pending anywhere: the server holds every write. A fresh client asks it, over HTTP
   // (preload: the stored triples) and over its socket (the documents).
-  const observer = live.track(createClient({ schema, appId: replicas[0]!.client.appId, serverUrl: live.server.url, reconnect: FAST_RECONNECT }));
+  const observer = live.track(
+    createClient({ schema, appId: replicas[0]!.client.appId, serverUrl: live.server.url, reconnect: FAST_RECONNECT }),
+  );
   const answer = await observer.database.items.preload(ALL_ITEMS);
   expect(answer.error, context()).toBeUndefined();
   const onServer = (await observer.database.items.query(ALL_ITEMS)).data!;
@@ -132,7 +148,8 @@ async function expectConverged(replicas: readonly Replica[], context: () => stri
   const pushed = pushedTriples(replicas);
   expect(onServer, `the server against the model\n${context()}`).toEqual(modelItems(pushed));
   // Triple for triple: the server stores exactly each live cell's winner.
-  const sorted = (triples: readonly Triple[]) => [...triples].sort((a, b) => (canonicalKey(a) < canonicalKey(b) ? -1 : 1));
+  const sorted = (triples: readonly Triple[]) =>
+    [...triples].sort((a, b) => (canonicalKey(a) < canonicalKey(b) ? -1 : 1));
   const liveIds = new Set(onServer.map((item) => item.id));
   const expected = modelState(pushed).filter((triple) => triple.collection === "items" && liveIds.has(triple.id));
   expect(sorted(answer.data!.triples), `the server's triples against the model\n${context()}`).toEqual(expected);
@@ -140,9 +157,11 @@ async function expectConverged(replicas: readonly Replica[], context: () => stri
   const expectedOf = (replica: Replica) => onServer.filter((item) => replica.matches(item));
   await waitFor(
     () => replicas.every((replica) => JSON.stringify(replica.items()) === JSON.stringify(expectedOf(replica))),
-    () => `every replica equal to the server\n${replicas.map((replica) => differences(replica, expectedOf(replica), replicas)).join("")}${context()}`,
+    () =>
+      `every replica equal to the server\n${replicas.map((replica) => differences(replica, expectedOf(replica), replicas)).join("")}${context()}`,
   );
-  for (const replica of replicas) expect(replica.items(), `${replica.name} against the server\n${context()}`).toEqual(expectedOf(replica));
+  for (const replica of replicas)
+    expect(replica.items(), `${replica.name} against the server\n${context()}`).toEqual(expectedOf(replica));
   return onServer;
 }
 
@@ -156,18 +175,24 @@ function differences(replica: Replica, expected: readonly Row[], replicas: reado
   const differing = new Set<string>();
   for (const [id, row] of wants) if (has.get(id) !== row) differing.add(id);
   for (const id of has.keys()) if (!wants.has(id)) differing.add(id);
-  const show = (triple: Triple) => `${triple.field}${triple.element === undefined ? "" : `[${triple.element}]`}=${JSON.stringify(triple.value)} @${triple.hlc}`;
+  const show = (triple: Triple) =>
+    `${triple.field}${triple.element === undefined ? "" : `[${triple.element}]`}=${JSON.stringify(triple.value)} @${triple.hlc}`;
   const lines: string[] = [];
   for (const id of differing) {
     lines.push(`  ${id}: has ${has.get(id) ?? "nothing"}, server ${wants.get(id) ?? "nothing"}`);
     for (const each of replicas) {
       for (const push of each.frames.sentOf("push")) {
-        for (const triple of push.triples) if (triple.id === id) lines.push(`    pushed by ${each.name} in ${push.batchId}: ${show(triple)}`);
+        for (const triple of push.triples)
+          if (triple.id === id) lines.push(`    pushed by ${each.name} in ${push.batchId}: ${show(triple)}`);
       }
     }
     replica.frames.received.forEach((message, index) => {
       if (!("triples" in message)) return;
-      for (const triple of message.triples) if (triple.id === id) lines.push(`    ${replica.name} received #${index} ${message.type} (cursor ${"cursor" in message ? message.cursor : "none"}): ${show(triple)}`);
+      for (const triple of message.triples)
+        if (triple.id === id)
+          lines.push(
+            `    ${replica.name} received #${index} ${message.type} (cursor ${"cursor" in message ? message.cursor : "none"}): ${show(triple)}`,
+          );
     });
   }
   const sockets = `${replica.name} opened ${replica.frames.sockets} sockets; received ${replica.frames.received.map((message) => message.type).join(" ")}`;
@@ -184,39 +209,44 @@ describe("random concurrent writes with disconnects", () => {
     [5, 2_000, "filtered", 2, seedFor(0x7e11_0004)],
   ];
 
-  it.each(runs)("%i clients, %i steps, %s views, %i server restarts, seed %i: every replica equals the server and the model", async (count, steps, views, restarts, seed) => {
-    const random = createRandom(seed);
-    const replicas = replicasOf(count, views === "filtered");
-    const log: string[] = [];
-    const context = () => `SEED=${seed} (rerun with: SEED=${seed} npx vitest run packages/client/src/sync/convergence.test.ts)\nlast steps:\n${log.slice(-25).join("\n")}`;
-    try {
-      await allOnline(replicas.map((replica) => replica.client));
-      // The server crashes (SIGKILL) and comes back at these steps: acknowledged writes must survive, the rest is pushed again.
-      const restartAt = new Set(Array.from({ length: restarts }, () => random.int(steps)));
-      for (let step = 0; step < steps; step++) {
-        if (restartAt.has(step)) {
-          log.push(`${step} server restart`);
-          await live.server.restart();
+  it.each(runs)(
+    "%i clients, %i steps, %s views, %i server restarts, seed %i: every replica equals the server and the model",
+    async (count, steps, views, restarts, seed) => {
+      const random = createRandom(seed);
+      const replicas = replicasOf(count, views === "filtered");
+      const log: string[] = [];
+      const context = () =>
+        `SEED=${seed} (rerun with: SEED=${seed} npx vitest run packages/client/src/sync/convergence.test.ts)\nlast steps:\n${log.slice(-25).join("\n")}`;
+      try {
+        await allOnline(replicas.map((replica) => replica.client));
+        // The server crashes (SIGKILL) and comes back at these steps: acknowledged writes must survive, the rest is pushed again.
+        const restartAt = new Set(Array.from({ length: restarts }, () => random.int(steps)));
+        for (let step = 0; step < steps; step++) {
+          if (restartAt.has(step)) {
+            log.push(`${step} server restart`);
+            await live.server.restart();
+          }
+          const replica = random.pick(replicas);
+          if (random.chance(0.04)) {
+            replica.isDisconnected = !replica.isDisconnected;
+            if (replica.isDisconnected) replica.client.disconnect();
+            else replica.client.connect();
+            log.push(`${step} ${replica.name} ${replica.isDisconnected ? "disconnect" : "connect"}`);
+            continue;
+          }
+          log.push(`${step} ${replica.name} ${await randomWrite(replica, random)}`);
+          // Now and then the network gets a moment; otherwise writes of several clients pile up concurrently.
+          if (random.chance(0.2)) await new Promise((resolve) => setTimeout(resolve, random.int(3)));
         }
-        const replica = random.pick(replicas);
-        if (random.chance(0.04)) {
-          replica.isDisconnected = !replica.isDisconnected;
-          if (replica.isDisconnected) replica.client.disconnect();
-          else replica.client.connect();
-          log.push(`${step} ${replica.name} ${replica.isDisconnected ? "disconnect" : "connect"}`);
-          continue;
-        }
-        log.push(`${step} ${replica.name} ${await randomWrite(replica, random)}`);
-        // Now and then the network gets a moment; otherwise writes of several clients pile up concurrently.
-        if (random.chance(0.2)) await new Promise((resolve) => setTimeout(resolve, random.int(3)));
+        const items = await expectConverged(replicas, context);
+        expect(items.length, context()).toBeGreaterThan(0);
+      } catch (error) {
+        if (error instanceof Error && !error.message.includes(`SEED=${seed}`))
+          error.message = `${context()}\n${error.message}`;
+        throw error;
       }
-      const items = await expectConverged(replicas, context);
-      expect(items.length, context()).toBeGreaterThan(0);
-    } catch (error) {
-      if (error instanceof Error && !error.message.includes(`SEED=${seed}`)) error.message = `${context()}\n${error.message}`;
-      throw error;
-    }
-  });
+    },
+  );
 });
 
 /** One random write on a replica's own data; returns what it did. */
@@ -225,7 +255,11 @@ async function randomWrite(replica: Replica, random: ReturnType<typeof createRan
   const known = replica.items();
   const roll = random.next();
   if (known.length === 0 || roll < 0.2) {
-    const created = await items.create({ title: random.pick(WORDS), n: random.int(100), tagIds: random.subset(TAGS, 0.3) });
+    const created = await items.create({
+      title: random.pick(WORDS),
+      n: random.int(100),
+      tagIds: random.subset(TAGS, 0.3),
+    });
     expect(created.error).toBeUndefined();
     return `create ${created.data!.id}`;
   }
@@ -249,7 +283,10 @@ async function randomWrite(replica: Replica, random: ReturnType<typeof createRan
     what = `add ${id} ${tag}`;
   } else {
     const tag = random.pick(TAGS);
-    result = await items.update({ id, fields: (previous) => ({ tagIds: previous.tagIds.filter((each) => each !== tag) }) });
+    result = await items.update({
+      id,
+      fields: (previous) => ({ tagIds: previous.tagIds.filter((each) => each !== tag) }),
+    });
     what = `remove ${id} ${tag}`;
   }
   // The target comes from the replica's own current data, so the write applies locally.
@@ -269,7 +306,13 @@ describe("concurrent writes to one document", () => {
       replica.client.disconnect();
       replica.isDisconnected = true;
     }
-    return { replicas, a, b, id, context: () => `replicas ${replicas.map((replica) => JSON.stringify(replica.items())).join(" / ")}` };
+    return {
+      replicas,
+      a,
+      b,
+      id,
+      context: () => `replicas ${replicas.map((replica) => JSON.stringify(replica.items())).join(" / ")}`,
+    };
   }
 
   it("keeps concurrent writes to different fields", async () => {
@@ -315,32 +358,38 @@ describe("concurrent writes to one document", () => {
     ["deleted", { isDelete: true }, []],
     ["changed the same field later", { n: 80 }, [{ title: "start", n: 80 }]],
     ["changed another field", { title: "from w" }, [{ title: "from w", n: 20 }]],
-  ] as const)("converges when a client writes a document that, unknown to it, was meanwhile %s", async (_, change, expected) => {
-    const replicas = replicasOf(2, true);
-    const [w, r] = replicas as [Replica, Replica];
-    expect(r.matches({ n: 10 }) && !r.matches({ n: 70 })).toBe(true);
-    const id = (await w.client.database.items.create({ title: "start", n: 10 })).data!.id;
-    await waitFor(() => r.items().length === 1, "the item reaches r");
-    await allOnline([w.client, r.client]);
-    // While r is away the item leaves r's result; r, not knowing, writes it back in with a later clock.
-    r.client.disconnect();
-    await w.client.database.items.update({ id, fields: { n: 70 } });
-    await allOnline([w.client]);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    await r.client.database.items.update({ id, fields: { n: 20 } });
-    // r comes back and resumes its query; its write waits, and meanwhile w changes the item.
-    const snapshots = r.frames.receivedOf("snapshot").length;
-    r.frames.holdPushes();
-    r.client.connect();
-    await waitFor(() => r.frames.receivedOf("snapshot").length > snapshots, "r resumes its query");
-    expect(r.items()).toHaveLength(1);
-    if ("isDelete" in change) await w.client.database.items.delete(id);
-    else await w.client.database.items.update({ id, fields: change });
-    await allOnline([w.client]);
-    r.frames.releasePushes();
-    const items = await expectConverged(replicas, () => `replicas ${replicas.map((replica) => JSON.stringify(replica.items())).join(" / ")}`);
-    expect(items.map(({ title, n }) => ({ title, n }))).toEqual(expected);
-  });
+  ] as const)(
+    "converges when a client writes a document that, unknown to it, was meanwhile %s",
+    async (_, change, expected) => {
+      const replicas = replicasOf(2, true);
+      const [w, r] = replicas as [Replica, Replica];
+      expect(r.matches({ n: 10 }) && !r.matches({ n: 70 })).toBe(true);
+      const id = (await w.client.database.items.create({ title: "start", n: 10 })).data!.id;
+      await waitFor(() => r.items().length === 1, "the item reaches r");
+      await allOnline([w.client, r.client]);
+      // While r is away the item leaves r's result; r, not knowing, writes it back in with a later clock.
+      r.client.disconnect();
+      await w.client.database.items.update({ id, fields: { n: 70 } });
+      await allOnline([w.client]);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await r.client.database.items.update({ id, fields: { n: 20 } });
+      // r comes back and resumes its query; its write waits, and meanwhile w changes the item.
+      const snapshots = r.frames.receivedOf("snapshot").length;
+      r.frames.holdPushes();
+      r.client.connect();
+      await waitFor(() => r.frames.receivedOf("snapshot").length > snapshots, "r resumes its query");
+      expect(r.items()).toHaveLength(1);
+      if ("isDelete" in change) await w.client.database.items.delete(id);
+      else await w.client.database.items.update({ id, fields: change });
+      await allOnline([w.client]);
+      r.frames.releasePushes();
+      const items = await expectConverged(
+        replicas,
+        () => `replicas ${replicas.map((replica) => JSON.stringify(replica.items())).join(" / ")}`,
+      );
+      expect(items.map(({ title, n }) => ({ title, n }))).toEqual(expected);
+    },
+  );
 
   it("keeps refMany additions from two clients", async () => {
     const { replicas, a, b, id, context } = await concurrentPair({ tagIds: ["grey"] });

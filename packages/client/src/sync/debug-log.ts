@@ -23,7 +23,9 @@ export function createDebugLog(debug: boolean | undefined, appId: string): Debug
 
 function isDebugStored(): boolean {
   try {
-    const stored = (globalThis as { localStorage?: { getItem(key: string): string | null } }).localStorage?.getItem(DEBUG_STORAGE_KEY);
+    const stored = (globalThis as { localStorage?: { getItem(key: string): string | null } }).localStorage?.getItem(
+      DEBUG_STORAGE_KEY,
+    );
     return stored !== null && stored !== undefined && stored !== "0" && stored !== "false";
   } catch {
     // Storage can be blocked (a sandboxed frame): no debugging then.

@@ -19,7 +19,8 @@ export function heldIds(source: Source, outbox: Outbox, query: NormalizedQuery):
   const table = source.table(query.collection);
   if (table === undefined) return undefined;
   const pending = new Set<string>();
-  for (const entry of outbox.entries()) for (const triple of entry.triples) if (triple.collection === query.collection) pending.add(triple.id);
+  for (const entry of outbox.entries())
+    for (const triple of entry.triples) if (triple.collection === query.collection) pending.add(triple.id);
   const ids: string[] = [];
   let characters = 0;
   let rows: number[];

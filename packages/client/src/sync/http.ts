@@ -74,7 +74,12 @@ export async function pushEntry(context: HttpContext, entry: OutboxEntry): Promi
  * POSTs JSON (or text already serialized, of `contentType`); a JSON answer of 200 is the data, a
  * server's `{ error }` is that error, anything else NETWORK.
  */
-async function post(context: HttpContext, path: string, body: unknown, contentType = "application/json"): Promise<DatabaseResult<unknown>> {
+async function post(
+  context: HttpContext,
+  path: string,
+  body: unknown,
+  contentType = "application/json",
+): Promise<DatabaseResult<unknown>> {
   const url = httpUrl(context.serverUrl, path);
   let response: Response;
   let text: string;
@@ -84,7 +89,11 @@ async function post(context: HttpContext, path: string, body: unknown, contentTy
     const token = await context.token();
     if (token !== undefined) headers.authorization = `Bearer ${token}`;
     if (context.userId !== undefined) headers["x-trellis-user"] = context.userId;
-    response = await (context.fetch ?? fetch)(url, { method: "POST", headers, body: typeof body === "string" ? body : JSON.stringify(body) });
+    response = await (context.fetch ?? fetch)(url, {
+      method: "POST",
+      headers,
+      body: typeof body === "string" ? body : JSON.stringify(body),
+    });
     text = await response.text();
   } catch (error) {
     return fail("NETWORK", `POST ${url} failed: ${error instanceof Error ? error.message : String(error)}`);
@@ -95,7 +104,10 @@ async function post(context: HttpContext, path: string, body: unknown, contentTy
   } catch {
     answer = undefined;
   }
-  if (response.status === 200) return answer === undefined ? fail("PROTOCOL", `POST ${url} answered with something that is not JSON.`) : ok(answer);
+  if (response.status === 200)
+    return answer === undefined
+      ? fail("PROTOCOL", `POST ${url} answered with something that is not JSON.`)
+      : ok(answer);
   const refusal = typeof answer === "object" && answer !== null ? (answer as { error?: unknown }).error : undefined;
   const parsed = parseAs("error", refusal, `The error answer to POST ${path}`);
   return parsed.error
@@ -103,8 +115,13 @@ async function post(context: HttpContext, path: string, body: unknown, contentTy
     : { data: undefined, error: errorOf(parsed.data) };
 }
 
-function parseAs<K extends ServerMessage["type"]>(type: K, value: unknown, what: string): DatabaseResult<Extract<ServerMessage, { type: K }>> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return fail("PROTOCOL", `${what} is not a JSON object.`);
+function parseAs<K extends ServerMessage["type"]>(
+  type: K,
+  value: unknown,
+  what: string,
+): DatabaseResult<Extract<ServerMessage, { type: K }>> {
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    return fail("PROTOCOL", `${what} is not a JSON object.`);
   // Already parsed, and HTTP bodies have no frame limit of their own: a preload may be large.
   const parsed = parseServerValue({ ...value, type });
   if (parsed.error) return fail("PROTOCOL", `${what} is malformed: ${parsed.error.message}`);
@@ -112,5 +129,9 @@ function parseAs<K extends ServerMessage["type"]>(type: K, value: unknown, what:
 }
 
 function errorOf(message: Extract<ServerMessage, { type: "error" }>): DatabaseError {
-  return new DatabaseError(message.code, message.message, message.details === undefined ? undefined : { ...message.details });
+  return new DatabaseError(
+    message.code,
+    message.message,
+    message.details === undefined ? undefined : { ...message.details },
+  );
 }

@@ -64,7 +64,10 @@ it("delivers 1,000 writes made while the server was down to another client, in o
   // The server comes back on the same port with the same data.
   await server.restart();
   await allOnline([writer, receiver], 30_000);
-  await waitFor(() => seen.last?.data?.length === WRITES, () => `all writes reach the receiver; it has ${seen.last?.data?.length}`);
+  await waitFor(
+    () => seen.last?.data?.length === WRITES,
+    () => `all writes reach the receiver; it has ${seen.last?.data?.length}`,
+  );
 
   // All of them, each once, in order: every result the receiver saw is a prefix of the writes.
   const expected = ids.map((id, seq) => ({ id, seq }));
@@ -80,10 +83,14 @@ it("delivers 1,000 writes made while the server was down to another client, in o
   // connection, follows what was sent before).
   const pushes = writerFrames.sentOf("push");
   expect(pushes.length).toBeGreaterThan(1);
-  const pushedSeqs = pushes.flatMap((push) => push.triples.filter((triple) => triple.field === "seq").map((triple) => triple.value));
+  const pushedSeqs = pushes.flatMap((push) =>
+    push.triples.filter((triple) => triple.field === "seq").map((triple) => triple.value),
+  );
   expect([...new Set(pushedSeqs)]).toEqual(expected.map(({ seq }) => seq));
   // What reached the receiver came in order too, and each document in full once.
-  const arrivals = receiverFrames.received.flatMap((message) => ("triples" in message ? message.triples : [])).filter((triple) => triple.field === "seq");
+  const arrivals = receiverFrames.received
+    .flatMap((message) => ("triples" in message ? message.triples : []))
+    .filter((triple) => triple.field === "seq");
   expect(arrivals.map((triple) => triple.value)).toEqual(expected.map(({ seq }) => seq));
 
   // The server holds exactly the 1,000 events.

@@ -1,10 +1,26 @@
-import { type DatabaseError, type DatabaseResult, encodeHlc, fail, jsonShape, MAX_CONTAINERS, ok, type PushMessage, type Triple } from "@trellis/core";
+import {
+  type DatabaseError,
+  type DatabaseResult,
+  encodeHlc,
+  fail,
+  jsonShape,
+  MAX_CONTAINERS,
+  ok,
+  type PushMessage,
+  type Triple,
+} from "@trellis/core";
 import { describe, expect, it } from "vitest";
 import { createMemoryOutbox, type OutboxEntry } from "./outbox.js";
 import { OutboxPusher } from "./outbox-pusher.js";
 
 const HLC = encodeHlc({ ticks: 1, node: "me" });
-const tripleOf = (id: string, value: unknown = id): Triple => ({ collection: "users", id, field: "name", value, hlc: HLC });
+const tripleOf = (id: string, value: unknown = id): Triple => ({
+  collection: "users",
+  id,
+  field: "name",
+  value,
+  hlc: HLC,
+});
 const entry = (batchId: string, value?: unknown): OutboxEntry => ({ batchId, triples: [tripleOf(batchId, value)] });
 const KiB = 1024;
 
@@ -85,7 +101,10 @@ describe("OutboxPusher", () => {
     const points = (count: number) => Array.from({ length: count }, (_, index) => ({ x: index }));
     for (const id of ["a", "b", "c"]) outbox.add(entry(id, points(12_000)));
     // Two writes of 20,000 in one batch: over a frame's count, each line of an HTTP push within it.
-    outbox.add({ batchId: "many", triples: [tripleOf("many", points(20_000)), { ...tripleOf("many", points(20_000)), field: "other" }] });
+    outbox.add({
+      batchId: "many",
+      triples: [tripleOf("many", points(20_000)), { ...tripleOf("many", points(20_000)), field: "other" }],
+    });
     pusher.flush();
     expect(frames.map((frame) => frame.batchId)).toEqual(["b", "c"]);
     for (const frame of frames) expect(jsonShape(JSON.stringify(frame)).containers).toBeLessThanOrEqual(MAX_CONTAINERS);

@@ -1,4 +1,11 @@
-import { type DatabaseError, type DatabaseResult, DEFAULT_MAX_FRAME_BYTES, jsonShape, MAX_CONTAINERS, type PushMessage } from "@trellis/core";
+import {
+  type DatabaseError,
+  type DatabaseResult,
+  DEFAULT_MAX_FRAME_BYTES,
+  jsonShape,
+  MAX_CONTAINERS,
+  type PushMessage,
+} from "@trellis/core";
 import type { Outbox, OutboxEntry } from "./outbox.js";
 
 /** Room left in a frame for the `push` envelope around the triples. */

@@ -32,7 +32,12 @@ export interface QuerySync {
   applyRemote(triples: readonly Triple[]): void;
 }
 
-const LOCAL_QUERY: SyncedQuery = { isLoading: signal(false), hasSynced: signal(false), answered: () => Promise.resolve(), release: () => {} };
+const LOCAL_QUERY: SyncedQuery = {
+  isLoading: signal(false),
+  hasSynced: signal(false),
+  answered: () => Promise.resolve(),
+  release: () => {},
+};
 
 /** Sync of a local-only client: nothing to wait for, ever. */
 export const LOCAL_SYNC: QuerySync = {

@@ -36,7 +36,15 @@ const live = useServerProcess({ permissions: RULES });
 
 let apps = 0;
 function open(appId: string, userId: string, options: Partial<ClientOptions<typeof schema>> = {}): Client {
-  const client = createClient({ schema, appId, serverUrl: live.server.url, userId, reconnect: FAST_RECONNECT, storage: "memory", ...options });
+  const client = createClient({
+    schema,
+    appId,
+    serverUrl: live.server.url,
+    userId,
+    reconnect: FAST_RECONNECT,
+    storage: "memory",
+    ...options,
+  });
   return live.track(client);
 }
 
@@ -67,7 +75,12 @@ describe("refused writes", () => {
     const fine = await bob.database.notes.create({ text: "mine", status: "draft", ownerId: "bob" });
     expect(forged.error).toBeUndefined(); // optimistic: the server decides later
     await waitFor(() => heard.length === 1, "the refusal is heard");
-    expect(heard[0]).toMatchObject({ collection: "notes", id: forged.data!.id, operation: "create", fields: ["ownerId", "status", "text"] });
+    expect(heard[0]).toMatchObject({
+      collection: "notes",
+      id: forged.data!.id,
+      operation: "create",
+      fields: ["ownerId", "status", "text"],
+    });
     expect(heard[0]!.error.code).toBe("UNAUTHORIZED");
     expect(bob.connection.lastError?.code).toBe("UNAUTHORIZED");
     await waitFor(() => calls.last?.data?.length === 1, "the refused create leaves bob's subscription");
@@ -94,7 +107,9 @@ describe("refused writes", () => {
     expect(calls.last?.data).toEqual([{ text: "v2", status: "draft" }]);
     // The undo is one change: the note never left the result on the way.
     expect(calls.calls.slice(before).map((call) => call.data?.length)).toEqual([1]);
-    expect(heard.map(({ operation, fields }) => ({ operation, fields }))).toEqual([{ operation: "update", fields: ["status"] }]);
+    expect(heard.map(({ operation, fields }) => ({ operation, fields }))).toEqual([
+      { operation: "update", fields: ["status"] },
+    ]);
     expect(await serverNotes(appId, "alice")).toEqual({ [note.id]: { text: "v2", status: "draft" } });
   });
 
@@ -103,7 +118,9 @@ describe("refused writes", () => {
     const alice = open(appId, "alice");
     const bob = open(appId, "bob");
     const heard = writeErrors(bob);
-    const note = (await alice.database.notes.create({ text: "shared", status: "draft", ownerId: "alice", sharedWith: ["bob"] })).data!;
+    const note = (
+      await alice.database.notes.create({ text: "shared", status: "draft", ownerId: "alice", sharedWith: ["bob"] })
+    ).data!;
     const calls = recorder<readonly { text: string }[]>();
     bob.database.notes.subscribe({ fields: { text: true } }, calls.callback);
     await waitFor(() => calls.last?.data?.length === 1, "bob sees the shared note");
@@ -149,7 +166,10 @@ describe("refused writes", () => {
     await waitFor(() => heard.length === 2, "both changes of the refused batch are heard");
     slowQueries.mockRestore();
     await allOnline([laptop]);
-    await waitFor(() => calls.last?.data?.length === 0, () => `nothing is left of the deleted note, got ${JSON.stringify(calls.last?.data)}`);
+    await waitFor(
+      () => calls.last?.data?.length === 0,
+      () => `nothing is left of the deleted note, got ${JSON.stringify(calls.last?.data)}`,
+    );
     expect(onPhone.last?.data).toEqual([]);
   });
 
@@ -160,7 +180,10 @@ describe("refused writes", () => {
     const forged = (await bob.database.notes.create({ text: "forged", status: "draft", ownerId: "alice" })).data!;
     const mine = (await bob.database.notes.create({ text: "mine", status: "draft", ownerId: "bob" })).data!;
     await waitFor(() => heard.length === 1, "the refusal is heard");
-    await waitFor(async () => ((await bob.database.notes.query({})).data ?? []).length === 1, "the forged note is gone");
+    await waitFor(
+      async () => ((await bob.database.notes.query({})).data ?? []).length === 1,
+      "the forged note is gone",
+    );
     await allOnline([bob]);
     await bob.close();
     const reloaded = createClient({ schema, appId, userId: "bob", storage: "indexeddb" });

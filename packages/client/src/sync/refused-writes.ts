@@ -32,12 +32,16 @@ export type WriteErrorListener = (change: WriteError) => void;
  * for (const change of refusedChanges(error, entries)) listener(change);
  */
 export function refusedChanges(error: DatabaseError, entries: readonly OutboxEntry[]): WriteError[] {
-  const byDocument = new Map<string, { collection: string; id: string; fields: Set<string>; deletes: boolean; creates: boolean }>();
+  const byDocument = new Map<
+    string,
+    { collection: string; id: string; fields: Set<string>; deletes: boolean; creates: boolean }
+  >();
   for (const { triples } of entries) {
     for (const { collection, id, field, element } of triples) {
       const key = documentKey(collection, id);
       let change = byDocument.get(key);
-      if (change === undefined) byDocument.set(key, (change = { collection, id, fields: new Set(), deletes: false, creates: false }));
+      if (change === undefined)
+        byDocument.set(key, (change = { collection, id, fields: new Set(), deletes: false, creates: false }));
       if (field === DELETED_FIELD) change.deletes = true;
       else if (field === CREATED_AT_FIELD && element === undefined) change.creates = true;
       else if (field !== CREATED_BY_FIELD) change.fields.add(field);
@@ -58,7 +62,10 @@ export interface RollbackOptions {
    * The documents' triples as the server holds them now (those its user may read); undefined
    * for a collection it cannot ask about (its documents are left as they are).
    */
-  readonly fetch: (collection: string, ids: readonly string[]) => Promise<DatabaseResult<readonly Triple[] | undefined>>;
+  readonly fetch: (
+    collection: string,
+    ids: readonly string[],
+  ) => Promise<DatabaseResult<readonly Triple[] | undefined>>;
   /**
    * Replaces the documents in memory, in one transaction: forgets them, then applies `triples`
    * (whole documents and single changes alike). Storage and other tabs follow.
@@ -90,18 +97,21 @@ export class WriteRollback {
 
   /** Notes triples applied anywhere (local writes, remote changes): kept if a rollback needs them. */
   observe(triples: readonly Triple[]): void {
-    for (const seen of this.running) for (const triple of triples) seen.get(documentKey(triple.collection, triple.id))?.push(triple);
+    for (const seen of this.running)
+      for (const triple of triples) seen.get(documentKey(triple.collection, triple.id))?.push(triple);
   }
 
   /** Puts the documents these refused entries wrote back to the server's state plus what is pending. */
   async roll(refused: readonly OutboxEntry[]): Promise<DatabaseResult<void>> {
     const documents = new Map<string, DocumentRef>();
-    for (const { triples } of refused) for (const { collection, id } of triples) documents.set(documentKey(collection, id), { collection, id });
+    for (const { triples } of refused)
+      for (const { collection, id } of triples) documents.set(documentKey(collection, id), { collection, id });
     if (documents.size === 0) return ok(undefined);
     const seen = new Map<string, Triple[]>([...documents.keys()].map((key) => [key, []]));
     this.running.add(seen);
     try {
-      for (const entry of this.options.pending()) for (const triple of entry.triples) seen.get(documentKey(triple.collection, triple.id))?.push(triple);
+      for (const entry of this.options.pending())
+        for (const triple of entry.triples) seen.get(documentKey(triple.collection, triple.id))?.push(triple);
       const byCollection = new Map<string, string[]>();
       for (const { collection, id } of documents.values()) {
         const ids = byCollection.get(collection);
@@ -115,7 +125,9 @@ export class WriteRollback {
           const answer = await this.options.fetch(collection, chunk);
           if (answer.error) return answer;
           if (answer.data === undefined) for (const id of chunk) documents.delete(documentKey(collection, id));
-          else for (const triple of answer.data) if (documents.has(documentKey(triple.collection, triple.id))) fetched.push(triple);
+          else
+            for (const triple of answer.data)
+              if (documents.has(documentKey(triple.collection, triple.id))) fetched.push(triple);
         }
       }
       const kept = [...seen].flatMap(([key, triples]) => (documents.has(key) ? triples : []));

@@ -44,7 +44,10 @@ describe("relational filters and rules through relations", () => {
     // Another device of alice's starts empty: the projects the filter reads come with the tasks.
     const device = open({ appId, serverUrl: live.server.url, userId: "alice", storage: "indexeddb" });
     const calls = recorder<readonly { title: string }[]>();
-    device.database.tasks.subscribe({ fields: { title: true }, where: { projectId: { where: { name: "launch" } } } }, calls.callback);
+    device.database.tasks.subscribe(
+      { fields: { title: true }, where: { projectId: { where: { name: "launch" } } } },
+      calls.callback,
+    );
     await waitFor(() => calls.last?.data?.length === 1, "the task of the launch project arrives");
     expect(calls.last?.data).toEqual([{ title: "ship" }]);
 
@@ -92,7 +95,10 @@ describe("relational filters and rules through relations", () => {
    * Bob follows the one task of a project alice shares with him, goes offline, alice takes his
    * access away with `revoke`, and bob comes back: the task must leave his subscription and store.
    */
-  async function losesAccessWhileOffline(appId: string, revoke: (alice: Client, projectId: string) => Promise<unknown>): Promise<void> {
+  async function losesAccessWhileOffline(
+    appId: string,
+    revoke: (alice: Client, projectId: string) => Promise<unknown>,
+  ): Promise<void> {
     const alice = open({ appId, serverUrl: live.server.url, userId: "alice", storage: "memory" });
     const bob = open({ appId, serverUrl: live.server.url, userId: "bob", storage: "indexeddb" });
     const project = (await alice.database.projects.create({ name: "shared", memberIds: ["alice", "bob"] })).data!;
@@ -113,11 +119,15 @@ describe("relational filters and rules through relations", () => {
   }
 
   it("drops a project's tasks from a member taken out of it while he was offline, when he comes back", async () => {
-    await losesAccessWhileOffline(`membership-offline-${++apps}`, (alice, id) => alice.database.projects.update({ id, fields: { memberIds: ["alice"] } }));
+    await losesAccessWhileOffline(`membership-offline-${++apps}`, (alice, id) =>
+      alice.database.projects.update({ id, fields: { memberIds: ["alice"] } }),
+    );
   });
 
   it("drops the tasks of a project deleted while the member was offline, when he comes back", async () => {
     // Nothing names bob in a set here: the project is gone, so its task is nobody's to read.
-    await losesAccessWhileOffline(`deleted-offline-${++apps}`, async (alice, id) => expect((await alice.database.projects.delete(id)).error).toBeUndefined());
+    await losesAccessWhileOffline(`deleted-offline-${++apps}`, async (alice, id) =>
+      expect((await alice.database.projects.delete(id)).error).toBeUndefined(),
+    );
   });
 });

@@ -1,4 +1,12 @@
-import { type Clock, CREATED_AT_FIELD, type DatabaseError, decodeHlc, DELETED_FIELD, type Triple, type TripleStore } from "@trellis/core";
+import {
+  type Clock,
+  CREATED_AT_FIELD,
+  type DatabaseError,
+  decodeHlc,
+  DELETED_FIELD,
+  type Triple,
+  type TripleStore,
+} from "@trellis/core";
 
 /**
  * Applies triples from the server in one transaction (every subscriber runs at most once), with

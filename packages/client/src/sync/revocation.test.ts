@@ -51,7 +51,8 @@ describe.each(backends)("revoked access, with $name", (backend) => {
     const storage = backend.storage();
     const alice = open({ appId: `${appId}`, serverUrl: live.server.url, userId: "alice", storage: "memory" });
     const bob = open({ appId, serverUrl: live.server.url, userId: "bob", storage });
-    const shared = (await alice.database.notes.create({ text: "for bob", ownerId: "alice", sharedWith: ["bob"] })).data!;
+    const shared = (await alice.database.notes.create({ text: "for bob", ownerId: "alice", sharedWith: ["bob"] }))
+      .data!;
     const own = (await bob.database.notes.create({ text: "bob's", ownerId: "bob" })).data!;
     const calls = recorder<readonly { text: string }[]>();
     bob.database.notes.subscribe({ fields: { text: true }, orderBy: ["text", "asc"] }, calls.callback);
@@ -74,7 +75,8 @@ describe.each(backends)("revoked access, with $name", (backend) => {
     const storage = backend.storage();
     const alice = open({ appId, serverUrl: live.server.url, userId: "alice", storage: "memory" });
     const bob = open({ appId, serverUrl: live.server.url, userId: "bob", storage });
-    const shared = (await alice.database.notes.create({ text: "for bob", ownerId: "alice", sharedWith: ["bob"] })).data!;
+    const shared = (await alice.database.notes.create({ text: "for bob", ownerId: "alice", sharedWith: ["bob"] }))
+      .data!;
     const calls = recorder<readonly { id: string }[]>();
     bob.database.notes.subscribe({}, calls.callback);
     await waitFor(() => calls.last?.data?.length === 1, "bob sees the shared note");
@@ -105,7 +107,10 @@ describe.each(backends)("revoked access, with $name", (backend) => {
     await waitFor(() => calls.last?.data?.length === 0, "the note leaves");
     await alice.database.notes.update({ id: shared.id, fields: { text: "v2, while bob could not see it" } });
     await alice.database.notes.update({ id: shared.id, fields: { sharedWith: ["bob"] } });
-    await waitFor(() => calls.last?.data?.[0]?.text === "v2, while bob could not see it", "the note comes back as it is now");
+    await waitFor(
+      () => calls.last?.data?.[0]?.text === "v2, while bob could not see it",
+      "the note comes back as it is now",
+    );
   });
 });
 
@@ -117,7 +122,8 @@ describe("revoked access in tabs sharing sync", () => {
     await allOnline([leader]);
     const follower = open({ appId, serverUrl: live.server.url, userId: "bob", storage: "indexeddb" });
     await waitFor(() => follower.connection.state === "online", "the follower tab mirrors the leader's connection");
-    const shared = (await alice.database.notes.create({ text: "for bob", ownerId: "alice", sharedWith: ["bob"] })).data!;
+    const shared = (await alice.database.notes.create({ text: "for bob", ownerId: "alice", sharedWith: ["bob"] }))
+      .data!;
     const calls = recorder<readonly { text: string }[]>();
     follower.database.notes.subscribe({ fields: { text: true } }, calls.callback);
     await waitFor(() => calls.last?.data?.length === 1, "the follower tab sees the shared note");
@@ -132,14 +138,18 @@ describe("revoked access in a document's room", () => {
     const appId = `revoke-room-${++apps}`;
     const alice = open({ appId, serverUrl: live.server.url, userId: "alice", storage: "memory" });
     const bob = open({ appId, serverUrl: live.server.url, userId: "bob", storage: "memory" });
-    const shared = (await alice.database.notes.create({ text: "for bob", ownerId: "alice", sharedWith: ["bob"] })).data!;
+    const shared = (await alice.database.notes.create({ text: "for bob", ownerId: "alice", sharedWith: ["bob"] }))
+      .data!;
     await allOnline([alice, bob]);
     const aliceRoom = alice.rooms.note(shared.id);
     await aliceRoom.setUserStatus("line", 3);
     const bobRoom = bob.rooms.note(shared.id);
     const errors: string[] = [];
     bobRoom.onError((error) => errors.push(error.code));
-    await waitFor(() => Object.keys(aliceRoom.getUserStatuses()).includes("bob") && bobRoom.getUserStatuses().alice?.line === 3, "both in the room");
+    await waitFor(
+      () => Object.keys(aliceRoom.getUserStatuses()).includes("bob") && bobRoom.getUserStatuses().alice?.line === 3,
+      "both in the room",
+    );
 
     await alice.database.notes.update({ id: shared.id, fields: { sharedWith: [] } });
     await waitFor(() => !Object.keys(aliceRoom.getUserStatuses()).includes("bob"), "alice sees bob leave");

@@ -54,7 +54,11 @@ function connect(appId: string, options: Partial<ClientOptions<Schema>> = {}, on
 }
 
 /** A client whose frames are recorded. */
-function connectRecorded(appId: string, options: Partial<ClientOptions<Schema>> = {}, on: ServerProcess = server): [Client, FrameLog] {
+function connectRecorded(
+  appId: string,
+  options: Partial<ClientOptions<Schema>> = {},
+  on: ServerProcess = server,
+): [Client, FrameLog] {
   const frames = recordFrames();
   return [connect(appId, { ...options, WebSocket: frames.WebSocket }, on), frames];
 }
@@ -68,7 +72,10 @@ describe("replication between two clients", () => {
     const app = newApp();
     const [a, b] = [connect(app, { userId: "a" }), connect(app, { userId: "b" })];
     const seen = recorder<readonly Row[]>();
-    b.database.todos.subscribe({ where: { done: false }, fields: { id: true, text: true, createdBy: true } }, seen.callback);
+    b.database.todos.subscribe(
+      { where: { done: false }, fields: { id: true, text: true, createdBy: true } },
+      seen.callback,
+    );
     await allOnline([b]);
     const created = await a.database.todos.create({ text: "milk", done: false });
     expect(created.error).toBeUndefined();
@@ -96,7 +103,9 @@ describe("replication between two clients", () => {
     await waitFor(() => seen.last?.data?.length === 1, "the delete reaches b");
     expect(seen.last?.data).toEqual([{ text: "one, edited", rank: 3 }]);
     // A write b makes to what a deleted meanwhile is refused locally: b holds the delete too.
-    expect((await b.database.todos.update({ id: second.id, fields: { text: "revived" } })).error?.code).toBe("NOT_FOUND");
+    expect((await b.database.todos.update({ id: second.id, fields: { text: "revived" } })).error?.code).toBe(
+      "NOT_FOUND",
+    );
   });
 
   it("drops a document that stops matching a filter on the other client", async () => {
@@ -181,7 +190,10 @@ describe("loading", () => {
     expect((await b.database.todos.query({ fields: { text: true } })).data).toEqual([{ text: "milk" }]);
 
     const first = recorder<readonly Row[]>();
-    const subscription = b.database.todos.subscribe({ where: { rank: { greaterThan: 0 } }, fields: { text: true } }, first.callback);
+    const subscription = b.database.todos.subscribe(
+      { where: { rank: { greaterThan: 0 } }, fields: { text: true } },
+      first.callback,
+    );
     await waitFor(() => first.last?.loading === false, "the first answer");
     subscription.unsubscribe();
     // Away while the data changes, so nothing but the resumed query can bring the change.
@@ -256,7 +268,8 @@ describe("connection", () => {
   it("releases its socket on close()", async () => {
     const own = await startServerProcess();
     servers.push(own);
-    const connections = async () => ((await (await fetch(`${own.url}/v1/metrics`)).json()) as { connections: number }).connections;
+    const connections = async () =>
+      ((await (await fetch(`${own.url}/v1/metrics`)).json()) as { connections: number }).connections;
     const c = connect(newApp(), {}, own);
     await allOnline([c]);
     expect(await connections()).toBe(1);
@@ -271,9 +284,13 @@ describe("connection", () => {
     const a = connect(app, {}, own);
     const [b, frames] = connectRecorded(app, {}, own);
     const seen = recorder<readonly Row[]>();
-    b.database.todos.subscribe({ orderBy: ["rank", "asc"], fields: { id: true, text: true, rank: true } }, seen.callback);
+    b.database.todos.subscribe(
+      { orderBy: ["rank", "asc"], fields: { id: true, text: true, rank: true } },
+      seen.callback,
+    );
     const created: string[] = [];
-    for (let rank = 0; rank < 5; rank++) created.push((await a.database.todos.create({ text: `todo ${rank}`, rank })).data!.id);
+    for (let rank = 0; rank < 5; rank++)
+      created.push((await a.database.todos.create({ text: `todo ${rank}`, rank })).data!.id);
     await waitFor(() => seen.last?.data?.length === 5, "the first five todos reach b");
     await allOnline([a, b]);
 
@@ -312,7 +329,9 @@ describe("connection", () => {
       { id: last, text: "todo 6", rank: 6 },
     ]);
     // Only what changed came over the wire: the untouched documents were not sent again.
-    const sinceResume = frames.received.slice(receivedBefore).flatMap((message) => ("triples" in message ? message.triples : []));
+    const sinceResume = frames.received
+      .slice(receivedBefore)
+      .flatMap((message) => ("triples" in message ? message.triples : []));
     const sent = idsIn(sinceResume);
     for (const untouched of created.slice(2)) expect(sent.has(untouched)).toBe(false);
     expect(sent).toEqual(new Set([created[0], created[1], late, last]));
@@ -335,7 +354,12 @@ describe("HTTP", () => {
     const app = newApp();
     const a = connect(app);
     const ids: string[] = [];
-    for (const [text, rank] of [["milk", 1], ["eggs", 2], ["bread", 3]] as const) ids.push((await a.database.todos.create({ text, rank })).data!.id);
+    for (const [text, rank] of [
+      ["milk", 1],
+      ["eggs", 2],
+      ["bread", 3],
+    ] as const)
+      ids.push((await a.database.todos.create({ text, rank })).data!.id);
     await a.database.todos.create({ text: "done already", done: true, rank: 4 });
     await allOnline([a]);
 
@@ -410,14 +434,21 @@ describe("HTTP", () => {
     expect(pushedOverHttp).toHaveLength(1);
     // The large entry did not go through the socket; the small one did.
     for (const push of frames.sentOf("push")) expect(JSON.stringify(push).length).toBeLessThan(512 * 1024);
-    expect(frames.sentOf("push").some((push) => push.triples.some((triple) => triple.value === "small, after it"))).toBe(true);
+    expect(
+      frames.sentOf("push").some((push) => push.triples.some((triple) => triple.value === "small, after it")),
+    ).toBe(true);
   });
 });
 
 describe("JWT auth", () => {
   const secret = "a-test-secret-that-is-long-enough";
   const sign = (subject: string, key = secret) =>
-    new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject(subject).setIssuedAt().setExpirationTime("10m").sign(new TextEncoder().encode(key));
+    new SignJWT({})
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject(subject)
+      .setIssuedAt()
+      .setExpirationTime("10m")
+      .sign(new TextEncoder().encode(key));
 
   it("takes the user id from the token's sub, and leaves a client with a bad token offline with UNAUTHORIZED", async () => {
     const secured = await startServerProcess({ args: ["--jwt-secret", secret] });
@@ -430,7 +461,10 @@ describe("JWT auth", () => {
     expect(frames.receivedOf("welcome").map((welcome) => welcome.userId)).toEqual(["user-42"]);
     const warnings = vi.spyOn(console, "warn").mockImplementation(() => {});
     await claiming.database.todos.create({ text: "as mallory" });
-    await waitFor(() => claiming.connection.lastError?.code === "VALIDATION", "the write naming mallory as createdBy is refused");
+    await waitFor(
+      () => claiming.connection.lastError?.code === "VALIDATION",
+      "the write naming mallory as createdBy is refused",
+    );
     expect(claiming.connection.lastError?.message).toMatch(/createdBy/);
     warnings.mockRestore();
     const good = connect(app, { auth: { token }, userId: "user-42" }, secured);
@@ -478,7 +512,11 @@ describe("JWT auth", () => {
     };
     const [client, frames] = connectRecorded(app, { auth: { getToken: shortLived }, userId: "user-9" }, secured);
     await allOnline([client]);
-    await waitFor(() => frames.receivedOf("tokenAccepted").length >= 2, "two tokens renewed on the open connection", 15_000);
+    await waitFor(
+      () => frames.receivedOf("tokenAccepted").length >= 2,
+      "two tokens renewed on the open connection",
+      15_000,
+    );
     // One connection all along: one welcome, a fresh token per renewal, and writes still go through.
     expect(frames.receivedOf("welcome")).toHaveLength(1);
     expect(frames.sentOf("token").length).toBeGreaterThanOrEqual(2);

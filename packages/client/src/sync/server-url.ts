@@ -11,8 +11,15 @@ export function checkServerUrl(serverUrl: unknown): string {
   } catch {
     url = undefined;
   }
-  if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:") || url.search !== "" || url.hash !== "") {
-    throw new TypeError(`createClient: serverUrl must be an http(s) URL like "http://127.0.0.1:8787", got ${JSON.stringify(serverUrl)}.`);
+  if (
+    url === undefined ||
+    (url.protocol !== "http:" && url.protocol !== "https:") ||
+    url.search !== "" ||
+    url.hash !== ""
+  ) {
+    throw new TypeError(
+      `createClient: serverUrl must be an http(s) URL like "http://127.0.0.1:8787", got ${JSON.stringify(serverUrl)}.`,
+    );
   }
   return serverUrl as string;
 }

@@ -1,4 +1,12 @@
-import { createSchema, decodeHlc, encodeHlc, PROTOCOL_VERSION, type ServerMessage, t, type Triple } from "@trellis/core";
+import {
+  createSchema,
+  decodeHlc,
+  encodeHlc,
+  PROTOCOL_VERSION,
+  type ServerMessage,
+  t,
+  type Triple,
+} from "@trellis/core";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createClient, type TrellisClient } from "../create-client.js";
 import { createFakeWebSocket } from "../testing/fake-sync.js";
@@ -15,8 +23,15 @@ const NOW = Date.now();
 const serverHlc = (ms = NOW) => encodeHlc({ ticks: ms * 1024, node: "server" });
 const WELCOME: ServerMessage = { type: "welcome", serverHlc: serverHlc(), userId: "alice" };
 const remote = (collection: string, id: string, fields: Record<string, unknown>, ms = NOW - 1_000): Triple[] =>
-  Object.entries(fields).map(([field, value]) => ({ collection, id, field, value, hlc: encodeHlc({ ticks: ms * 1024, node: "other" }) }));
-const remoteUser = (id: string, name: string, age?: number) => remote("users", id, { name, ...(age === undefined ? {} : { age }), createdAt: NOW - 5_000 });
+  Object.entries(fields).map(([field, value]) => ({
+    collection,
+    id,
+    field,
+    value,
+    hlc: encodeHlc({ ticks: ms * 1024, node: "other" }),
+  }));
+const remoteUser = (id: string, name: string, age?: number) =>
+  remote("users", id, { name, ...(age === undefined ? {} : { age }), createdAt: NOW - 5_000 });
 const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 let clients: TrellisClient<typeof schema>[] = [];
@@ -62,7 +77,9 @@ describe("handshake and connection state", () => {
     expect(client.connection.state).toBe("connecting");
     expect(socket().url).toBe("ws://127.0.0.1:9/base/v1/sync");
     socket().open();
-    expect(socket().sent).toEqual([{ type: "hello", protocol: PROTOCOL_VERSION, appId: "app", clientId: "c1", token: "a.b.c", userId: "alice" }]);
+    expect(socket().sent).toEqual([
+      { type: "hello", protocol: PROTOCOL_VERSION, appId: "app", clientId: "c1", token: "a.b.c", userId: "alice" },
+    ]);
   });
 
   it("is online once welcomed with nothing to sync, and syncing while writes or snapshots are outstanding", async () => {
@@ -130,12 +147,18 @@ describe("handshake and connection state", () => {
     await db.users.create({ name: "Ada" });
     await db.users.create({ name: "Bob" });
     expect(client.connection.pending).toBe(2);
-    expect((await db.users.query({ fields: { name: true }, orderBy: ["name", "asc"] })).data).toEqual([{ name: "Ada" }, { name: "Bob" }]);
+    expect((await db.users.query({ fields: { name: true }, orderBy: ["name", "asc"] })).data).toEqual([
+      { name: "Ada" },
+      { name: "Bob" },
+    ]);
     client.connect();
     welcome();
     const pushes = socket().sentOf("push");
     expect(pushes).toHaveLength(1);
-    expect(pushes[0]!.triples.filter((triple) => triple.field === "name").map((triple) => triple.value)).toEqual(["Ada", "Bob"]);
+    expect(pushes[0]!.triples.filter((triple) => triple.field === "name").map((triple) => triple.value)).toEqual([
+      "Ada",
+      "Bob",
+    ]);
   });
 
   it("gives a local-only client a connection that is offline and cannot connect", () => {
@@ -156,7 +179,14 @@ describe("outbox", () => {
   it("turns each write call into one entry holding the triples it wrote, in order", async () => {
     let n = 0;
     const fake = createFakeWebSocket();
-    const client = createClient({ schema, clientId: "c1", userId: "alice", serverUrl: "http://x", WebSocket: fake.WebSocket, generateId: () => `id${n++}` });
+    const client = createClient({
+      schema,
+      clientId: "c1",
+      userId: "alice",
+      serverUrl: "http://x",
+      WebSocket: fake.WebSocket,
+      generateId: () => `id${n++}`,
+    });
     clients.push(client);
     const db = client.database;
     const ada = (await db.users.create({ name: "Ada", age: 36 })).data!;
@@ -169,7 +199,13 @@ describe("outbox", () => {
     fake.last().open();
     fake.last().receive(WELCOME);
     const [frame] = fake.last().sentOf("push");
-    const shape = (triple: Triple) => [triple.collection, triple.id, triple.field, ...(triple.element === undefined ? [] : [triple.element]), triple.value];
+    const shape = (triple: Triple) => [
+      triple.collection,
+      triple.id,
+      triple.field,
+      ...(triple.element === undefined ? [] : [triple.element]),
+      triple.value,
+    ];
     expect(frame!.triples.map(shape)).toEqual([
       ["users", "id0", "name", "Ada"],
       ["users", "id0", "age", 36],
@@ -225,7 +261,12 @@ describe("outbox", () => {
     await db.users.create({ name: "Ada" });
     await tick();
     const { batchId } = socket().sentOf("push")[0]!;
-    socket().receive({ type: "error", code: "CLOCK_DRIFT", message: "Your clock is 2 minutes ahead.", details: { batchId } });
+    socket().receive({
+      type: "error",
+      code: "CLOCK_DRIFT",
+      message: "Your clock is 2 minutes ahead.",
+      details: { batchId },
+    });
     expect(client.connection.pending).toBe(0);
     expect(client.connection.lastError).toMatchObject({ code: "CLOCK_DRIFT", details: { batchId } });
     expect(client.connection.state).toBe("online");
@@ -252,7 +293,11 @@ describe("subscriptions", () => {
     b.unsubscribe();
     c.unsubscribe();
     await tick();
-    expect(socket().sentOf("unsubscribe").map(({ queryId }) => queryId)).toEqual(subscribes.map(({ queryId }) => queryId));
+    expect(
+      socket()
+        .sentOf("unsubscribe")
+        .map(({ queryId }) => queryId),
+    ).toEqual(subscribes.map(({ queryId }) => queryId));
   });
 
   it("sends nothing for a query followed and dropped within one tick", async () => {
@@ -267,17 +312,29 @@ describe("subscriptions", () => {
     const { db, socket, welcome } = setup();
     welcome();
     const calls: unknown[] = [];
-    const subscription = db.users.subscribe({ fields: { name: true }, orderBy: ["name", "asc"] }, (data, error, loading) => calls.push({ data, loading }));
+    const subscription = db.users.subscribe(
+      { fields: { name: true }, orderBy: ["name", "asc"] },
+      (data, error, loading) => calls.push({ data, loading }),
+    );
     expect(calls).toEqual([{ data: undefined, loading: true }]);
     expect(subscription.getCurrentState().loading).toBe(true);
     await tick();
     const { queryId } = socket().sentOf("subscribe")[0]!;
-    socket().receive({ type: "snapshot", queryId, triples: [...remoteUser("u1", "Bob"), ...remoteUser("u2", "Ada")], cursor: "7" });
+    socket().receive({
+      type: "snapshot",
+      queryId,
+      triples: [...remoteUser("u1", "Bob"), ...remoteUser("u2", "Ada")],
+      cursor: "7",
+    });
     expect(calls).toEqual([
       { data: undefined, loading: true },
       { data: [{ name: "Ada" }, { name: "Bob" }], loading: false },
     ]);
-    socket().receive({ type: "changes", triples: [...remoteUser("u3", "Cy"), ...remote("users", "u1", { name: "Abe" }, NOW)], cursor: "8" });
+    socket().receive({
+      type: "changes",
+      triples: [...remoteUser("u3", "Cy"), ...remote("users", "u1", { name: "Abe" }, NOW)],
+      cursor: "8",
+    });
     expect(calls.slice(2)).toEqual([{ data: [{ name: "Abe" }, { name: "Ada" }, { name: "Cy" }], loading: false }]);
   });
 
@@ -327,9 +384,14 @@ describe("subscriptions", () => {
     db.users.subscribe({ fields: { name: true } }, (data, error, loading) => waiting.push({ data, loading }));
     expect(waiting).toEqual([{ data: undefined, loading: true }]);
     socket().drop();
-    expect(waiting).toEqual([{ data: undefined, loading: true }, { data: [{ name: "Ada" }], loading: false }]);
+    expect(waiting).toEqual([
+      { data: undefined, loading: true },
+      { data: [{ name: "Ada" }], loading: false },
+    ]);
     const offline: unknown[] = [];
-    db.users.subscribe({ fields: { name: true, age: true } }, (data, error, loading) => offline.push({ data, loading }));
+    db.users.subscribe({ fields: { name: true, age: true } }, (data, error, loading) =>
+      offline.push({ data, loading }),
+    );
     expect(offline).toEqual([{ data: [{ name: "Ada" }], loading: false }]);
     // Reconnecting does not make a shown result load again.
     client.connect();
@@ -348,7 +410,11 @@ describe("subscriptions", () => {
     socket().receive({ type: "snapshot", queryId: first!.queryId, triples: [], cursor: "10" });
     socket().receive({ type: "changes", triples: [], cursor: "12" });
     reconnect();
-    expect(socket().sentOf("subscribe").map(({ queryId, cursor }) => [queryId, cursor])).toEqual([
+    expect(
+      socket()
+        .sentOf("subscribe")
+        .map(({ queryId, cursor }) => [queryId, cursor]),
+    ).toEqual([
       [first!.queryId, "12"],
       [second!.queryId, null],
     ]);
@@ -361,7 +427,12 @@ describe("subscriptions", () => {
     db.users.subscribe(query, () => {}).unsubscribe();
     const first = db.users.subscribe(query, () => {});
     await tick();
-    socket().receive({ type: "snapshot", queryId: socket().sentOf("subscribe")[0]!.queryId, triples: remoteUser("u1", "Ada"), cursor: "3" });
+    socket().receive({
+      type: "snapshot",
+      queryId: socket().sentOf("subscribe")[0]!.queryId,
+      triples: remoteUser("u1", "Ada"),
+      cursor: "3",
+    });
     first.unsubscribe();
     await tick();
     const calls: unknown[] = [];
@@ -375,8 +446,9 @@ describe("subscriptions", () => {
     const { db, socket, welcome } = setup();
     welcome();
     const calls: unknown[] = [];
-    db.users.subscribe({ aggregations: { n: { count: "*" }, total: { sum: "age" } }, where: { name: { startsWith: "A" } } }, (data, error, loading) =>
-      calls.push({ data, loading }),
+    db.users.subscribe(
+      { aggregations: { n: { count: "*" }, total: { sum: "age" } }, where: { name: { startsWith: "A" } } },
+      (data, error, loading) => calls.push({ data, loading }),
     );
     await tick();
     const { queryId, query } = socket().sentOf("subscribe")[0]!;
@@ -387,7 +459,12 @@ describe("subscriptions", () => {
       orderBy: [],
       specs: { id: { type: "string", optional: false }, name: { type: "string", optional: false, fallback: "" } },
     });
-    socket().receive({ type: "snapshot", queryId, triples: [...remoteUser("u1", "Ada", 30), ...remoteUser("u2", "Al", 12)], cursor: "4" });
+    socket().receive({
+      type: "snapshot",
+      queryId,
+      triples: [...remoteUser("u1", "Ada", 30), ...remoteUser("u2", "Al", 12)],
+      cursor: "4",
+    });
     expect(calls).toEqual([
       { data: undefined, loading: true },
       { data: [{ n: 2, total: 42 }], loading: false },
@@ -413,7 +490,9 @@ describe("subscriptions", () => {
     // Covered: the same query, its first match, another order, an aggregate over the same documents.
     expect((await db.users.query(query)).data).toEqual([{ name: "Ada" }]);
     expect((await db.users.queryOne(query)).data).toEqual({ name: "Ada" });
-    expect((await db.users.query({ fields: { id: true }, orderBy: ["name", "desc"], limit: 5 })).data).toEqual([{ id: "u1" }]);
+    expect((await db.users.query({ fields: { id: true }, orderBy: ["name", "desc"], limit: 5 })).data).toEqual([
+      { id: "u1" },
+    ]);
     expect((await db.users.query({ aggregations: { n: { count: "*" } } })).data).toEqual([{ n: 1 }]);
     await tick();
     expect(socket().sent.slice(sent)).toEqual([]);
@@ -426,7 +505,8 @@ describe("subscriptions", () => {
     db.users.subscribe({ where: { age: 3 } }, () => {});
     db.users.subscribe({ limit: 3 }, () => {});
     await tick();
-    for (const { queryId } of socket().sentOf("subscribe")) socket().receive({ type: "snapshot", queryId, triples: [], cursor: "1" });
+    for (const { queryId } of socket().sentOf("subscribe"))
+      socket().receive({ type: "snapshot", queryId, triples: [], cursor: "1" });
     void db.users.query({});
     void db.users.query({ where: { age: 4 } });
     await tick();
@@ -447,7 +527,12 @@ describe("subscriptions", () => {
     pages.subscribe(() => {});
     await tick();
     const users = ["Ada", "Bob", "Cy"].flatMap((name, i) => remoteUser(`u${i}`, name));
-    socket().receive({ type: "snapshot", queryId: socket().sentOf("subscribe")[0]!.queryId, triples: users, cursor: "5" });
+    socket().receive({
+      type: "snapshot",
+      queryId: socket().sentOf("subscribe")[0]!.queryId,
+      triples: users,
+      cursor: "5",
+    });
     await tick();
     // The next page (prefetched) has no answer yet: turning to it waits for one.
     let hasTurned = false;
@@ -470,7 +555,12 @@ describe("subscriptions", () => {
     await tick();
     const [page] = socket().sentOf("subscribe");
     expect(page!.query.limit).toBe(3); // one more than the page: the client learns that a next page exists
-    socket().receive({ type: "snapshot", queryId: page!.queryId, triples: ["Ada", "Bob", "Cy"].flatMap((name, i) => remoteUser(`u${i}`, name)), cursor: "5" });
+    socket().receive({
+      type: "snapshot",
+      queryId: page!.queryId,
+      triples: ["Ada", "Bob", "Cy"].flatMap((name, i) => remoteUser(`u${i}`, name)),
+      cursor: "5",
+    });
     expect(states.at(-1)).toEqual({ data: [{ name: "Ada" }, { name: "Bob" }], loading: false, hasNext: true });
     await tick();
     const next = socket().sentOf("subscribe")[1]!;
@@ -499,7 +589,9 @@ describe("preloaded input", () => {
     const { db } = setup();
     const server = createClient({ schema, appId: "app" });
     const base = (await server.database.users.preload({})).data!;
-    const { error } = db.users.subscribe({ ...base, cursor: "1", triples: [{ collection: "users" }] } as never, () => {}).getCurrentState();
+    const { error } = db.users
+      .subscribe({ ...base, cursor: "1", triples: [{ collection: "users" }] } as never, () => {})
+      .getCurrentState();
     expect(error?.code).toBe("VALIDATION");
     expect(error?.message).toContain("triples[0]");
   });

@@ -348,7 +348,8 @@ export class SyncEngine implements QuerySync {
   /** Drops documents the server says the user may no longer read, from memory and storage. */
   forgetRemote(documents: readonly DocumentRef[] | undefined): void {
     if (documents === undefined || documents.length === 0) return;
-    const forget = this.options.forget ?? ((revoked: readonly DocumentRef[]) => void this.options.store.forget(revoked));
+    const forget =
+      this.options.forget ?? ((revoked: readonly DocumentRef[]) => void this.options.store.forget(revoked));
     forget(documents);
     this.options.onRemoteForgotten?.(documents);
   }
@@ -414,7 +415,11 @@ export class SyncEngine implements QuerySync {
         this.rooms?.message(message);
         return;
       case "error": {
-        const error = new DatabaseError(message.code, message.message, message.details === undefined ? undefined : { ...message.details });
+        const error = new DatabaseError(
+          message.code,
+          message.message,
+          message.details === undefined ? undefined : { ...message.details },
+        );
         const { batchId, queryId } = message.details ?? {};
         if (typeof batchId === "string") return this.pusher.refuse(batchId, error);
         if (typeof queryId === "string") this.queries.refuse(queryId);
@@ -434,7 +439,10 @@ export class SyncEngine implements QuerySync {
     if (entries.length === 0) return;
     // Listeners hear of it once the local data is back to the server's: what they read is current.
     void this.rollback.roll(entries).then((rolled) => {
-      if (rolled.error) this.report(new DatabaseError(rolled.error.code, `A refused write could not be rolled back: ${rolled.error.message}`));
+      if (rolled.error)
+        this.report(
+          new DatabaseError(rolled.error.code, `A refused write could not be rolled back: ${rolled.error.message}`),
+        );
       for (const change of refusedChanges(error, entries)) this.options.onWriteError?.(change);
     });
   }

@@ -7,17 +7,28 @@ import { FAST_RECONNECT, useServerProcess, waitFor } from "../testing/live-serve
 // A first sync of many documents reports its progress on `client.connection` as the server's
 // parts arrive, and the subscription shows the whole answer once, at the end.
 
-const schema = createSchema({ entities: { todos: { title: t.string({ fallback: "" }), n: t.number({ fallback: 0 }) } } });
+const schema = createSchema({
+  entities: { todos: { title: t.string({ fallback: "" }), n: t.number({ fallback: 0 }) } },
+});
 const live = useServerProcess({ args: ["--limit", "snapshotPartTriples=400"] });
 const COUNT = 2_000;
 
 it("reports documents received of the total during a large first sync, then nothing", async () => {
   const appId = live.newApp("progress");
-  const writer = live.track(createClient({ schema, serverUrl: live.server.url, appId, userId: "alice", reconnect: FAST_RECONNECT }));
-  await writer.database.batch.execute(Array.from({ length: COUNT }, (_, n) => writer.database.batch.todos.create({ title: `todo ${n}`, n })));
-  await waitFor(() => writer.connection.getCurrentState().pending === 0 && writer.connection.state === "online", "the writes stored");
+  const writer = live.track(
+    createClient({ schema, serverUrl: live.server.url, appId, userId: "alice", reconnect: FAST_RECONNECT }),
+  );
+  await writer.database.batch.execute(
+    Array.from({ length: COUNT }, (_, n) => writer.database.batch.todos.create({ title: `todo ${n}`, n })),
+  );
+  await waitFor(
+    () => writer.connection.getCurrentState().pending === 0 && writer.connection.state === "online",
+    "the writes stored",
+  );
 
-  const reader = live.track(createClient({ schema, serverUrl: live.server.url, appId, userId: "bob", reconnect: FAST_RECONNECT }));
+  const reader = live.track(
+    createClient({ schema, serverUrl: live.server.url, appId, userId: "bob", reconnect: FAST_RECONNECT }),
+  );
   const progress: Array<SyncProgress | undefined> = [];
   reader.connection.subscribe((status) => {
     if (progress.at(-1) !== status.progress) progress.push(status.progress);

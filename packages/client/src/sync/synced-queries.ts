@@ -126,8 +126,19 @@ export class SyncedQueries {
     const scope = scopeOf(query);
     for (const entry of this.entries.values()) {
       const { limit, after, before } = entry.query;
-      if (entry.count === 0 || !entry.hasAnswer.peek() || limit !== undefined || after !== undefined || before !== undefined) continue;
-      if (scopeOf(entry.query) === scope || (query.relations === undefined && scopeOf({ ...entry.query, relations: undefined }) === scope)) return true;
+      if (
+        entry.count === 0 ||
+        !entry.hasAnswer.peek() ||
+        limit !== undefined ||
+        after !== undefined ||
+        before !== undefined
+      )
+        continue;
+      if (
+        scopeOf(entry.query) === scope ||
+        (query.relations === undefined && scopeOf({ ...entry.query, relations: undefined }) === scope)
+      )
+        return true;
     }
     return false;
   }
@@ -135,7 +146,8 @@ export class SyncedQueries {
   /** The collections of every query synced (also one released but not yet unsubscribed). */
   followedCollections(): Set<string> {
     const collections = new Set<string>();
-    for (const entry of this.entries.values()) for (const collection of collectionsOf(entry.query)) collections.add(collection);
+    for (const entry of this.entries.values())
+      for (const collection of collectionsOf(entry.query)) collections.add(collection);
     return collections;
   }
 
@@ -299,7 +311,13 @@ export class SyncedQueries {
         if (entry.isSent && this.isConnected) this.options.send({ type: "unsubscribe", queryId: entry.queryId });
       } else if (!entry.isSent && this.isConnected) {
         const held = entry.cursor === null ? undefined : this.options.heldIds?.(entry.query);
-        entry.isSent = this.options.send({ type: "subscribe", queryId: entry.queryId, query: entry.query, cursor: entry.cursor, ...(held === undefined ? {} : { held }) });
+        entry.isSent = this.options.send({
+          type: "subscribe",
+          queryId: entry.queryId,
+          query: entry.query,
+          cursor: entry.cursor,
+          ...(held === undefined ? {} : { held }),
+        });
       }
     }
   }
@@ -328,7 +346,8 @@ function when(condition: () => boolean): Promise<void> {
  */
 export function readsAnyOf(queryKey: string, collections: ReadonlySet<string>): boolean {
   try {
-    for (const collection of collectionsOf(JSON.parse(queryKey) as NormalizedQuery)) if (collections.has(collection)) return true;
+    for (const collection of collectionsOf(JSON.parse(queryKey) as NormalizedQuery))
+      if (collections.has(collection)) return true;
     return false;
   } catch {
     return true;

@@ -58,13 +58,18 @@ describe("a real socket", () => {
         expect(request.url).toBe("/v1/sync");
         socket.on("message", (data) => {
           const { data: message } = parseClientMessage(String(data));
-          if (message?.type === "hello") socket.send(JSON.stringify({ type: "welcome", serverHlc: encodeHlc({ ticks: 1, node: "s" }), userId: null }));
+          if (message?.type === "hello")
+            socket.send(
+              JSON.stringify({ type: "welcome", serverHlc: encodeHlc({ ticks: 1, node: "s" }), userId: null }),
+            );
         });
         socket.on("close", () => resolve());
       }),
     );
     const { port } = server.address() as { port: number };
-    const client = await withGlobalWebSocket(undefined, () => createClient({ schema, serverUrl: `http://127.0.0.1:${port}` }));
+    const client = await withGlobalWebSocket(undefined, () =>
+      createClient({ schema, serverUrl: `http://127.0.0.1:${port}` }),
+    );
     await new Promise<void>((resolve) => {
       const stop = client.connection.subscribe(({ state }) => {
         if (state !== "online") return;

@@ -33,7 +33,9 @@ export const CLOSED = 3;
  * The WebSocket class to use: the one given, else the global one, else `ws` (Node 20 has no
  * global WebSocket), loaded only when needed so browser bundles never include it.
  */
-export function resolveWebSocket(given: WebSocketConstructor | undefined): WebSocketConstructor | Promise<WebSocketConstructor> {
+export function resolveWebSocket(
+  given: WebSocketConstructor | undefined,
+): WebSocketConstructor | Promise<WebSocketConstructor> {
   if (given !== undefined) return given;
   const global = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
   if (global !== undefined) return global;

@@ -77,9 +77,21 @@ describe("leader election with Web Locks", () => {
   it("hands leadership over at once when the leader's page freezes, and asks again on resume", async () => {
     const locks = createFakeLocks();
     const frozen = page("frozen-1");
-    const first = elect({ appId: "freeze", tabId: "frozen-1", locks, timing: { ...timing, timeoutMs: 60_000 }, page: frozen });
+    const first = elect({
+      appId: "freeze",
+      tabId: "frozen-1",
+      locks,
+      timing: { ...timing, timeoutMs: 60_000 },
+      page: frozen,
+    });
     await waitFor(() => first.isLeader.value, "the first tab leads");
-    const second = elect({ appId: "freeze", tabId: "other-2", locks, timing: { ...timing, timeoutMs: 60_000 }, page: page("other-2") });
+    const second = elect({
+      appId: "freeze",
+      tabId: "other-2",
+      locks,
+      timing: { ...timing, timeoutMs: 60_000 },
+      page: page("other-2"),
+    });
     frozen.freeze();
     // Handed over, not taken over: far sooner than the (long) takeover timeout.
     expect(first.isLeader.value).toBe(false);
@@ -99,7 +111,10 @@ describe("leader election with Web Locks", () => {
     const others = ["f1", "f2", "f3"].map((tabId) => elect({ appId: "many", tabId, locks, timing, page: page(tabId) }));
     await sleep(100);
     silent.block();
-    await waitFor(() => leaders(others) === 1 && !first.isLeader.value, () => `one follower took over (${leaders(others)} lead)`);
+    await waitFor(
+      () => leaders(others) === 1 && !first.isLeader.value,
+      () => `one follower took over (${leaders(others)} lead)`,
+    );
     silent.unblock();
     await sleep(400);
     expect(leaders([first, ...others])).toBe(1);
@@ -149,9 +164,19 @@ describe("leader election over BroadcastChannel (no Web Locks)", () => {
 
   it("resigns when the leader's page freezes, and comes back as a follower", async () => {
     const frozen = page("lease-frozen");
-    const first = elect({ appId: "lease-freeze", tabId: "lease-frozen", timing: { ...timing, timeoutMs: 60_000 }, page: frozen });
+    const first = elect({
+      appId: "lease-freeze",
+      tabId: "lease-frozen",
+      timing: { ...timing, timeoutMs: 60_000 },
+      page: frozen,
+    });
     await waitFor(() => first.isLeader.value, "the first tab leads");
-    const second = elect({ appId: "lease-freeze", tabId: "lease-next", timing: { ...timing, timeoutMs: 60_000 }, page: page("lease-next") });
+    const second = elect({
+      appId: "lease-freeze",
+      tabId: "lease-next",
+      timing: { ...timing, timeoutMs: 60_000 },
+      page: page("lease-next"),
+    });
     await sleep(100);
     frozen.freeze();
     await waitFor(() => second.isLeader.value, "the other tab claims at once", 1_000);

@@ -8,7 +8,6 @@ import type { LeaderElection } from "./election.js";
 export type { LeaderElection } from "./election.js";
 export type { LeaderTiming } from "./leader-heartbeat.js";
 
-
 /** What a lock request asks for: the subset of the Web Locks options used. */
 export interface LockRequestOptions {
   readonly mode: "exclusive";

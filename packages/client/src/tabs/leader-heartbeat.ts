@@ -139,7 +139,12 @@ export class LeaderHeartbeat {
   }
 
   private post(type: HeartbeatMessage["type"], term = this.term): void {
-    this.channel.postMessage({ type, tabId: this.tabId, term, isHidden: this.page.isHidden() } satisfies HeartbeatMessage);
+    this.channel.postMessage({
+      type,
+      tabId: this.tabId,
+      term,
+      isHidden: this.page.isHidden(),
+    } satisfies HeartbeatMessage);
   }
 
   private hear(message: HeartbeatMessage): void {

@@ -18,7 +18,11 @@ import { type SimulatedPage, simulatePage } from "./page-environment.js";
 
 const schema = createSchema({
   entities: {
-    items: { title: t.string({ optional: true, fallback: "" }), n: t.number({ optional: true, fallback: 0 }), tagIds: t.refMany("tags") },
+    items: {
+      title: t.string({ optional: true, fallback: "" }),
+      n: t.number({ optional: true, fallback: 0 }),
+      tagIds: t.refMany("tags"),
+    },
     tags: { name: t.string({ fallback: "" }) },
   },
 });
@@ -49,7 +53,18 @@ function replica(name: string, appId: string, storage: "indexeddb" | "memory", i
   const bound = isBounded ? { cacheSize: 0 } : {};
   const clientId = `${appId}-${name}`;
   const page = storage === "indexeddb" ? simulatePage(clientId) : undefined;
-  const client = live.track(createClient({ schema, appId, clientId, serverUrl: live.server.url, storage, userId: "u", reconnect: FAST_RECONNECT, ...bound }));
+  const client = live.track(
+    createClient({
+      schema,
+      appId,
+      clientId,
+      serverUrl: live.server.url,
+      storage,
+      userId: "u",
+      reconnect: FAST_RECONNECT,
+      ...bound,
+    }),
+  );
   const query = isBounded ? LOW : ALL;
   const subscription = client.database.items.subscribe(query, () => {});
   return { name, client, page, query, items: () => subscription.getCurrentState().data ?? [] };
@@ -70,93 +85,114 @@ describe("tabs and other machines, random writes, tabs closing and opening", () 
     [3, 300, seedFor(0x7ab5_0001), false, false],
     [4, 400, seedFor(0x7ab5_0002), false, true],
     [3, 300, seedFor(0x7ab5_0003), true, false],
-  ])("%i tabs, %i steps, seed %i, tabs bounded %s, Web Locks %s: every tab, every client, the server and storage agree", async (tabCount, steps, seed, isBounded, withLocks) => {
-    const random = createRandom(seed);
-    const navigator = (globalThis as { navigator?: unknown }).navigator;
-    if (withLocks) Object.defineProperty(globalThis, "navigator", { value: { locks: createFakeLocks() }, configurable: true, writable: true });
-    onTestFinished(() => void Object.defineProperty(globalThis, "navigator", { value: navigator, configurable: true, writable: true }));
-    const appId = live.newApp("tab-converge");
-    let opened = 0;
-    const tab = () => replica(`tab${opened++}`, appId, "indexeddb", isBounded);
-    const tabs = Array.from({ length: tabCount }, tab);
-    const others = [replica("other0", appId, "memory"), replica("other1", appId, "memory")];
-    const log: string[] = [];
-    /** The tab whose page is frozen, if one is. */
-    let frozen: Replica | undefined;
-    const awake = () => [...tabs.filter((each) => each !== frozen), ...others];
-    const context = () => `SEED=${seed} (rerun with: SEED=${seed} npx vitest run packages/client/src/tabs/tab-convergence.test.ts)\nlast steps:\n${log.slice(-20).join("\n")}`;
-    try {
-      for (let step = 0; step < steps; step++) {
-        if (random.chance(0.03)) {
-          // A tab closes (whichever it is, the leader or a frozen one too) and another opens.
-          const closing = random.pick(tabs);
-          tabs.splice(tabs.indexOf(closing), 1);
-          if (closing === frozen) frozen = undefined;
-          await close(closing);
-          tabs.push(tab());
-          log.push(`${step} ${closing.name} closes, ${tabs.at(-1)!.name} opens`);
-          continue;
-        }
-        if (frozen === undefined ? random.chance(0.02) : random.chance(0.06)) {
-          // A tab's page freezes (a leader hands over at once), or the frozen one resumes.
-          if (frozen === undefined) {
-            frozen = random.pick(tabs);
-            frozen.page!.freeze();
-            log.push(`${step} ${frozen.name} freezes`);
-          } else {
-            frozen.page!.resume();
-            log.push(`${step} ${frozen.name} resumes`);
-            frozen = undefined;
+  ])(
+    "%i tabs, %i steps, seed %i, tabs bounded %s, Web Locks %s: every tab, every client, the server and storage agree",
+    async (tabCount, steps, seed, isBounded, withLocks) => {
+      const random = createRandom(seed);
+      const navigator = (globalThis as { navigator?: unknown }).navigator;
+      if (withLocks)
+        Object.defineProperty(globalThis, "navigator", {
+          value: { locks: createFakeLocks() },
+          configurable: true,
+          writable: true,
+        });
+      onTestFinished(
+        () =>
+          void Object.defineProperty(globalThis, "navigator", { value: navigator, configurable: true, writable: true }),
+      );
+      const appId = live.newApp("tab-converge");
+      let opened = 0;
+      const tab = () => replica(`tab${opened++}`, appId, "indexeddb", isBounded);
+      const tabs = Array.from({ length: tabCount }, tab);
+      const others = [replica("other0", appId, "memory"), replica("other1", appId, "memory")];
+      const log: string[] = [];
+      /** The tab whose page is frozen, if one is. */
+      let frozen: Replica | undefined;
+      const awake = () => [...tabs.filter((each) => each !== frozen), ...others];
+      const context = () =>
+        `SEED=${seed} (rerun with: SEED=${seed} npx vitest run packages/client/src/tabs/tab-convergence.test.ts)\nlast steps:\n${log.slice(-20).join("\n")}`;
+      try {
+        for (let step = 0; step < steps; step++) {
+          if (random.chance(0.03)) {
+            // A tab closes (whichever it is, the leader or a frozen one too) and another opens.
+            const closing = random.pick(tabs);
+            tabs.splice(tabs.indexOf(closing), 1);
+            if (closing === frozen) frozen = undefined;
+            await close(closing);
+            tabs.push(tab());
+            log.push(`${step} ${closing.name} closes, ${tabs.at(-1)!.name} opens`);
+            continue;
           }
-          continue;
+          if (frozen === undefined ? random.chance(0.02) : random.chance(0.06)) {
+            // A tab's page freezes (a leader hands over at once), or the frozen one resumes.
+            if (frozen === undefined) {
+              frozen = random.pick(tabs);
+              frozen.page!.freeze();
+              log.push(`${step} ${frozen.name} freezes`);
+            } else {
+              frozen.page!.resume();
+              log.push(`${step} ${frozen.name} resumes`);
+              frozen = undefined;
+            }
+            continue;
+          }
+          if (random.chance(0.006)) {
+            // A tab's main thread is busy for longer than a leader may be silent; the others write meanwhile.
+            const busy = random.pick(tabs.filter((each) => each !== frozen));
+            busy.page!.block();
+            log.push(`${step} ${busy.name} is busy`);
+            const writers = awake().filter((each) => each !== busy);
+            const before = random.pick(writers);
+            log.push(`${step} ${before.name} ${await randomWrite(before, random)}`);
+            await sleep(BUSY_MS);
+            const after = random.pick(writers);
+            log.push(`${step} ${after.name} ${await randomWrite(after, random)}`);
+            busy.page!.unblock();
+            log.push(`${step} ${busy.name} runs again`);
+            continue;
+          }
+          const writer = random.pick(awake());
+          log.push(`${step} ${writer.name} ${await randomWrite(writer, random)}`);
+          if (random.chance(0.2)) await new Promise((resolve) => setTimeout(resolve, random.int(3)));
         }
-        if (random.chance(0.006)) {
-          // A tab's main thread is busy for longer than a leader may be silent; the others write meanwhile.
-          const busy = random.pick(tabs.filter((each) => each !== frozen));
-          busy.page!.block();
-          log.push(`${step} ${busy.name} is busy`);
-          const writers = awake().filter((each) => each !== busy);
-          const before = random.pick(writers);
-          log.push(`${step} ${before.name} ${await randomWrite(before, random)}`);
-          await sleep(BUSY_MS);
-          const after = random.pick(writers);
-          log.push(`${step} ${after.name} ${await randomWrite(after, random)}`);
-          busy.page!.unblock();
-          log.push(`${step} ${busy.name} runs again`);
-          continue;
+        if (frozen !== undefined) {
+          frozen.page!.resume();
+          log.push(`end: ${frozen.name} resumes`);
         }
-        const writer = random.pick(awake());
-        log.push(`${step} ${writer.name} ${await randomWrite(writer, random)}`);
-        if (random.chance(0.2)) await new Promise((resolve) => setTimeout(resolve, random.int(3)));
+        const everyone = [...tabs, ...others];
+        await waitFor(
+          () =>
+            everyone.every((each) => each.client.connection.state === "online" && each.client.connection.pending === 0),
+          () =>
+            `everyone online with nothing pending: ${everyone.map((each) => `${each.name} ${each.client.connection.state}/${each.client.connection.pending}`).join(", ")}\n${context()}`,
+          30_000,
+        );
+        const observer = replica("observer", appId, "memory");
+        const onServer = {
+          all: (await observer.client.database.items.query(ALL)).data!,
+          low: (await observer.client.database.items.query(LOW)).data!,
+        };
+        expect(onServer.all.length, context()).toBeGreaterThan(0);
+        const expected = (each: Replica) => (each.query === ALL ? onServer.all : onServer.low);
+        await waitFor(
+          () => everyone.every((each) => JSON.stringify(each.items()) === JSON.stringify(expected(each))),
+          () =>
+            `every replica equal to the server (${onServer.all.length} items)\n${everyone.map((each) => difference(each, expected(each))).join("")}${context()}`,
+        );
+        // Storage holds it all: with every tab closed, a tab opened offline finds the same items.
+        for (const closing of tabs.splice(0)) await close(closing);
+        const offline = live.track(createClient({ schema, appId, storage: "indexeddb" }));
+        const query = isBounded ? LOW : ALL;
+        expect((await offline.database.items.query(query)).data, context()).toEqual(
+          isBounded ? onServer.low : onServer.all,
+        );
+      } catch (error) {
+        if (error instanceof Error && !error.message.includes(`SEED=${seed}`))
+          error.message = `${context()}\n${error.message}`;
+        throw error;
       }
-      if (frozen !== undefined) {
-        frozen.page!.resume();
-        log.push(`end: ${frozen.name} resumes`);
-      }
-      const everyone = [...tabs, ...others];
-      await waitFor(
-        () => everyone.every((each) => each.client.connection.state === "online" && each.client.connection.pending === 0),
-        () => `everyone online with nothing pending: ${everyone.map((each) => `${each.name} ${each.client.connection.state}/${each.client.connection.pending}`).join(", ")}\n${context()}`,
-        30_000,
-      );
-      const observer = replica("observer", appId, "memory");
-      const onServer = { all: (await observer.client.database.items.query(ALL)).data!, low: (await observer.client.database.items.query(LOW)).data! };
-      expect(onServer.all.length, context()).toBeGreaterThan(0);
-      const expected = (each: Replica) => (each.query === ALL ? onServer.all : onServer.low);
-      await waitFor(
-        () => everyone.every((each) => JSON.stringify(each.items()) === JSON.stringify(expected(each))),
-        () => `every replica equal to the server (${onServer.all.length} items)\n${everyone.map((each) => difference(each, expected(each))).join("")}${context()}`,
-      );
-      // Storage holds it all: with every tab closed, a tab opened offline finds the same items.
-      for (const closing of tabs.splice(0)) await close(closing);
-      const offline = live.track(createClient({ schema, appId, storage: "indexeddb" }));
-      const query = isBounded ? LOW : ALL;
-      expect((await offline.database.items.query(query)).data, context()).toEqual(isBounded ? onServer.low : onServer.all);
-    } catch (error) {
-      if (error instanceof Error && !error.message.includes(`SEED=${seed}`)) error.message = `${context()}\n${error.message}`;
-      throw error;
-    }
-  });
+    },
+  );
 });
 
 /** How a replica's items differ from the server's, or "" when they do not. */
@@ -164,7 +200,8 @@ function difference(replica: Replica, onServer: readonly Row[]): string {
   const mine = new Map(replica.items().map((row) => [row.id, JSON.stringify(row)]));
   const theirs = new Map(onServer.map((row) => [row.id, JSON.stringify(row)]));
   const lines: string[] = [];
-  for (const [id, row] of theirs) if (mine.get(id) !== row) lines.push(`  ${String(id)}: has ${mine.get(id) ?? "nothing"}, server ${row}`);
+  for (const [id, row] of theirs)
+    if (mine.get(id) !== row) lines.push(`  ${String(id)}: has ${mine.get(id) ?? "nothing"}, server ${row}`);
   for (const [id, row] of mine) if (!theirs.has(id)) lines.push(`  ${String(id)}: has ${row}, server nothing`);
   return lines.length === 0 ? "" : `${replica.name} (${replica.items().length} items) differs:\n${lines.join("\n")}\n`;
 }
@@ -174,7 +211,11 @@ async function randomWrite(replica: Replica, random: ReturnType<typeof createRan
   const known = replica.items();
   const roll = random.next();
   if (known.length === 0 || roll < 0.3) {
-    const created = await items.create({ title: random.pick(WORDS), n: random.int(100), tagIds: random.subset(TAGS, 0.3) });
+    const created = await items.create({
+      title: random.pick(WORDS),
+      n: random.int(100),
+      tagIds: random.subset(TAGS, 0.3),
+    });
     expect(created.error).toBeUndefined();
     return `create ${created.data!.id}`;
   }
@@ -186,7 +227,9 @@ async function randomWrite(replica: Replica, random: ReturnType<typeof createRan
   }
   if (roll < 0.75) {
     const tag = random.pick(TAGS);
-    expect((await items.update({ id, fields: (previous) => ({ tagIds: [...new Set([...previous.tagIds, tag])] }) })).error).toBeUndefined();
+    expect(
+      (await items.update({ id, fields: (previous) => ({ tagIds: [...new Set([...previous.tagIds, tag])] }) })).error,
+    ).toBeUndefined();
     return `tag ${id} ${tag}`;
   }
   if (roll < 0.9) {

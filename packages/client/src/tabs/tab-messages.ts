@@ -13,13 +13,28 @@ export type TabMessage =
   | {
       readonly type: "writeRefused";
       readonly from: string;
-      readonly error: { readonly code: string; readonly message: string; readonly details: Readonly<Record<string, unknown>> | undefined };
-      readonly changes: ReadonlyArray<{ readonly collection: string; readonly id: string; readonly operation: "create" | "update" | "delete"; readonly fields: readonly string[] }>;
+      readonly error: {
+        readonly code: string;
+        readonly message: string;
+        readonly details: Readonly<Record<string, unknown>> | undefined;
+      };
+      readonly changes: ReadonlyArray<{
+        readonly collection: string;
+        readonly id: string;
+        readonly operation: "create" | "update" | "delete";
+        readonly fields: readonly string[];
+      }>;
     }
   /** Documents the leader forgot: the server revoked its user's access to them. */
   | { readonly type: "forgotten"; readonly from: string; readonly documents: readonly DocumentRef[] }
   /** A follower wants a query synced (again after a leader change), from its cursor if any. */
-  | { readonly type: "follow"; readonly from: string; readonly key: string; readonly query: NormalizedQuery; readonly cursor: string | null }
+  | {
+      readonly type: "follow";
+      readonly from: string;
+      readonly key: string;
+      readonly query: NormalizedQuery;
+      readonly cursor: string | null;
+    }
   | { readonly type: "release"; readonly from: string; readonly key: string }
   /** A follower's write, already stored, for the leader to push. */
   | { readonly type: "push"; readonly from: string; readonly entries: readonly OutboxEntry[] }
@@ -48,7 +63,11 @@ export type TabMessage =
    * A tab's commit moved these collections on by one version each (to the version given): tabs
    * that knew the version before, and heard this tab's changes first, know the new one.
    */
-  | { readonly type: "stored"; readonly from: string; readonly versions: ReadonlyArray<readonly [collection: string, version: number]> }
+  | {
+      readonly type: "stored";
+      readonly from: string;
+      readonly versions: ReadonlyArray<readonly [collection: string, version: number]>;
+    }
   /** A follower asks the leader to prune storage (`client.storage.prune()`). */
   | { readonly type: "prune"; readonly from: string; readonly id: string }
   /**
@@ -67,7 +86,25 @@ export type TabMessage =
   /** The leader's store, for one tab that said hello: what it may have missed while opening. */
   | { readonly type: "snapshot"; readonly from: string; readonly to: string; readonly triples: readonly Triple[] };
 
-const TYPES = new Set(["applied", "forgotten", "writeRefused", "follow", "release", "push", "acked", "answered", "state", "leader", "connect", "bye", "hello", "snapshot", "prune", "pruned", "stored"]);
+const TYPES = new Set([
+  "applied",
+  "forgotten",
+  "writeRefused",
+  "follow",
+  "release",
+  "push",
+  "acked",
+  "answered",
+  "state",
+  "leader",
+  "connect",
+  "bye",
+  "hello",
+  "snapshot",
+  "prune",
+  "pruned",
+  "stored",
+]);
 
 /** A message from another tab of this app, or undefined for anything else on the channel. */
 export function parseTabMessage(data: unknown): TabMessage | undefined {

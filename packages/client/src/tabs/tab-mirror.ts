@@ -37,7 +37,8 @@ export class TabMirror {
    * triples, or commits (which must not count before the triples they stored); undefined once
    * handled.
    */
-  private waiting: (readonly Triple[] | StoredVersions | { readonly forgotten: readonly DocumentRef[] })[] | undefined = [];
+  private waiting: (readonly Triple[] | StoredVersions | { readonly forgotten: readonly DocumentRef[] })[] | undefined =
+    [];
   /** A snapshot arrived (or this tab leads and needs none). */
   private hasSnapshot = false;
   /** Shared triples may apply: the snapshot arrived, or waiting for it took too long. */
@@ -80,7 +81,12 @@ export class TabMirror {
             else this.forget(message.documents);
             return;
           case "hello":
-            if (election.isLeader.peek()) channel.post({ type: "snapshot", to: message.from, triples: options.snapshot?.() ?? [...store.triples()] });
+            if (election.isLeader.peek())
+              channel.post({
+                type: "snapshot",
+                to: message.from,
+                triples: options.snapshot?.() ?? [...store.triples()],
+              });
             return;
           case "snapshot":
             if (message.to !== channel.tabId || this.hasSnapshot) return;

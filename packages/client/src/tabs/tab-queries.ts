@@ -42,7 +42,12 @@ export class TabQueries {
   follow(query: NormalizedQuery, cursor: string | null): SyncedQuery {
     const { engine, channel, isLeading, isLeaderOffline } = this.options;
     const key = JSON.stringify(query);
-    const use: TabQuery = { key, query, cursor, inner: signal(isLeading.peek() ? engine.follow(query, cursor) : undefined) };
+    const use: TabQuery = {
+      key,
+      query,
+      cursor,
+      inner: signal(isLeading.peek() ? engine.follow(query, cursor) : undefined),
+    };
     let uses = this.uses.get(key);
     if (uses === undefined) {
       this.uses.set(key, (uses = new Set()));
@@ -92,7 +97,8 @@ export class TabQueries {
   lead(): void {
     const { engine } = this.options;
     batch(() => {
-      for (const uses of this.uses.values()) for (const use of uses) use.inner.value ??= engine.follow(use.query, use.cursor);
+      for (const uses of this.uses.values())
+        for (const use of uses) use.inner.value ??= engine.follow(use.query, use.cursor);
     });
   }
 
@@ -116,7 +122,8 @@ export class TabQueries {
   announce(): void {
     for (const [key, uses] of this.uses) {
       const [first] = uses;
-      if (first !== undefined) this.options.channel.post({ type: "follow", key, query: first.query, cursor: first.cursor });
+      if (first !== undefined)
+        this.options.channel.post({ type: "follow", key, query: first.query, cursor: first.cursor });
     }
   }
 

@@ -2,7 +2,15 @@ import "fake-indexeddb/auto";
 import { createSchema, t } from "@trellis/core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type ClientOptions, createClient, type TrellisClient } from "../create-client.js";
-import { allOnline, FAST_RECONNECT, type FrameLog, recordFrames, recorder, useServerProcess, waitFor } from "../testing/live-server.js";
+import {
+  allOnline,
+  FAST_RECONNECT,
+  type FrameLog,
+  recordFrames,
+  recorder,
+  useServerProcess,
+  waitFor,
+} from "../testing/live-server.js";
 import { createFakeLocks } from "./fake-locks.js";
 import { type SimulatedPage, simulatePage } from "./page-environment.js";
 
@@ -21,7 +29,9 @@ type Row = { readonly title: string };
 const live = useServerProcess();
 
 function tab(appId: string, options: Partial<ClientOptions<typeof schema>> = {}): Client {
-  return live.track(createClient({ schema, appId, storage: "indexeddb", reconnect: FAST_RECONNECT, userId: "ada", ...options }));
+  return live.track(
+    createClient({ schema, appId, storage: "indexeddb", reconnect: FAST_RECONNECT, userId: "ada", ...options }),
+  );
 }
 
 function syncedTab(appId: string, userId = "ada"): [Client, FrameLog] {
@@ -31,7 +41,9 @@ function syncedTab(appId: string, userId = "ada"): [Client, FrameLog] {
 
 /** Another machine: its own memory, its own connection. */
 function elsewhere(appId: string): Client {
-  return live.track(createClient({ schema, appId, serverUrl: live.server.url, reconnect: FAST_RECONNECT, storage: "memory" }));
+  return live.track(
+    createClient({ schema, appId, serverUrl: live.server.url, reconnect: FAST_RECONNECT, storage: "memory" }),
+  );
 }
 
 function watch(client: Client) {
@@ -64,7 +76,10 @@ describe("tabs sharing sync", () => {
     await allOnline([a]);
     const [b, framesB] = syncedTab(appId);
     await b.storage.ready;
-    await waitFor(() => b.connection.state === "online", () => `the follower mirrors the leader's state (${b.connection.state})`);
+    await waitFor(
+      () => b.connection.state === "online",
+      () => `the follower mirrors the leader's state (${b.connection.state})`,
+    );
     expect(framesA.sockets).toBe(1);
     expect(framesB.sockets).toBe(0);
 
@@ -74,9 +89,15 @@ describe("tabs sharing sync", () => {
     const created = await b.database.todos.create({ title: "from the follower" });
     expect(created.error).toBeUndefined();
     await waitFor(() => titles(seenByA).includes("from the follower"), "the leader tab sees it");
-    await waitFor(() => titles(seenElsewhere).includes("from the follower"), "another machine gets it through the server");
+    await waitFor(
+      () => titles(seenElsewhere).includes("from the follower"),
+      "another machine gets it through the server",
+    );
     await waitFor(() => b.connection.pending === 0 && a.connection.pending === 0, "acknowledged in both tabs");
-    const pushed = framesA.sentOf("push").flatMap((push) => push.triples).filter((triple) => triple.id === created.data!.id && triple.field === "title");
+    const pushed = framesA
+      .sentOf("push")
+      .flatMap((push) => push.triples)
+      .filter((triple) => triple.id === created.data!.id && triple.field === "title");
     expect(pushed).toHaveLength(1);
     expect(framesB.sentOf("push")).toEqual([]);
   });
@@ -109,16 +130,27 @@ describe("tabs sharing sync", () => {
     await a.database.todos.create({ title: "stored, never sent" });
     await a.close();
     const startedAt = Date.now();
-    await waitFor(() => framesB.sockets === 1 && b.connection.state === "online", () => `the follower takes over (${b.connection.state})`, 5_000);
+    await waitFor(
+      () => framesB.sockets === 1 && b.connection.state === "online",
+      () => `the follower takes over (${b.connection.state})`,
+      5_000,
+    );
     const handoverMs = Date.now() - startedAt;
     await b.database.todos.create({ title: "after the handover" });
     const other = elsewhere(appId);
     const seenElsewhere = watch(other);
-    await waitFor(() => titles(seenElsewhere).join() === "after the handover,stored, never sent", () => `both writes reach the server: ${titles(seenElsewhere)}`);
+    await waitFor(
+      () => titles(seenElsewhere).join() === "after the handover,stored, never sent",
+      () => `both writes reach the server: ${titles(seenElsewhere)}`,
+    );
     await waitFor(() => b.connection.pending === 0, "nothing left pending");
     expect(handoverMs).toBeLessThan(5_000);
     // Each write went out once, from the new leader.
-    const pushedTitles = framesB.sentOf("push").flatMap((push) => push.triples).filter((triple) => triple.field === "title").map((triple) => triple.value);
+    const pushedTitles = framesB
+      .sentOf("push")
+      .flatMap((push) => push.triples)
+      .filter((triple) => triple.field === "title")
+      .map((triple) => triple.value);
     expect(pushedTitles.sort()).toEqual(["after the handover", "stored, never sent"]);
   });
 
@@ -132,7 +164,10 @@ describe("tabs sharing sync", () => {
     const roomA = a.rooms.board("r1");
     const roomB = b.rooms.board("r1");
     await roomB.setUserStatus("cursor", 42);
-    await waitFor(() => roomA.getUserStatuses().bea?.cursor === 42, () => `the leader tab's room sees the follower's status: ${JSON.stringify(roomA.getUserStatuses())}`);
+    await waitFor(
+      () => roomA.getUserStatuses().bea?.cursor === 42,
+      () => `the leader tab's room sees the follower's status: ${JSON.stringify(roomA.getUserStatuses())}`,
+    );
     expect(framesB.sockets).toBe(1);
     // Its socket carries rooms only: no query follows, no pushes.
     await b.database.todos.create({ title: "pushed by the leader" });
@@ -161,7 +196,16 @@ function simulatedTab(appId: string): { client: Client; frames: FrameLog; page: 
   pages.push(page);
   const frames = recordFrames();
   const client = live.track(
-    createClient({ schema, appId, clientId, storage: "indexeddb", serverUrl: live.server.url, WebSocket: frames.WebSocket, reconnect: FAST_RECONNECT, userId: "ada" }),
+    createClient({
+      schema,
+      appId,
+      clientId,
+      storage: "indexeddb",
+      serverUrl: live.server.url,
+      WebSocket: frames.WebSocket,
+      reconnect: FAST_RECONNECT,
+      userId: "ada",
+    }),
   );
   return { client, frames, page };
 }
@@ -175,7 +219,10 @@ async function twoTabs(name: string) {
   await allOnline([a.client]);
   const b = simulatedTab(appId);
   const seenByB = watch(b.client);
-  await waitFor(() => isOnline(b.client) && seenByB.last?.loading === false, () => `the follower is up (${b.client.connection.state})`);
+  await waitFor(
+    () => isOnline(b.client) && seenByB.last?.loading === false,
+    () => `the follower is up (${b.client.connection.state})`,
+  );
   expect([a.frames.sockets, b.frames.sockets]).toEqual([1, 0]);
   const other = elsewhere(appId);
   const seenElsewhere = watch(other);
@@ -184,7 +231,10 @@ async function twoTabs(name: string) {
 }
 
 /** Titles pushed over a tab's sockets, one per push of a write. */
-const pushedTitles = (frames: FrameLog) => frames.sentOf("push").flatMap((push) => push.triples.filter((triple) => triple.field === "title").map((triple) => String(triple.value)));
+const pushedTitles = (frames: FrameLog) =>
+  frames
+    .sentOf("push")
+    .flatMap((push) => push.triples.filter((triple) => triple.field === "title").map((triple) => String(triple.value)));
 
 describe.each([
   ["Web Locks", true],
@@ -193,7 +243,12 @@ describe.each([
   const global = globalThis as { navigator?: unknown };
   const before = global.navigator;
   beforeAll(() => {
-    if (withLocks) Object.defineProperty(globalThis, "navigator", { value: { locks: createFakeLocks() }, configurable: true, writable: true });
+    if (withLocks)
+      Object.defineProperty(globalThis, "navigator", {
+        value: { locks: createFakeLocks() },
+        configurable: true,
+        writable: true,
+      });
   });
   afterAll(() => {
     Object.defineProperty(globalThis, "navigator", { value: before, configurable: true, writable: true });
@@ -209,19 +264,37 @@ describe.each([
     a.page.block();
     const blockedAt = Date.now();
     await b.client.database.todos.create({ title: "from the follower" });
-    await waitFor(() => b.frames.sockets === 1, () => `the follower takes over (${b.client.connection.state})`, 15_000);
+    await waitFor(
+      () => b.frames.sockets === 1,
+      () => `the follower takes over (${b.client.connection.state})`,
+      15_000,
+    );
     const takeoverMs = Date.now() - blockedAt;
-    await waitFor(() => titles(seenElsewhere).join() === "from the follower,held by the old leader", () => `both writes reach the other machine: ${titles(seenElsewhere)}`);
+    await waitFor(
+      () => titles(seenElsewhere).join() === "from the follower,held by the old leader",
+      () => `both writes reach the other machine: ${titles(seenElsewhere)}`,
+    );
     await other.database.todos.create({ title: "from elsewhere" });
     await waitFor(() => titles(seenByB).includes("from elsewhere"), "the other machine's write reaches the follower");
-    await waitFor(() => isOnline(b.client), () => `the new leader is online with nothing pending (${b.client.connection.state}/${b.client.connection.pending})`);
+    await waitFor(
+      () => isOnline(b.client),
+      () =>
+        `the new leader is online with nothing pending (${b.client.connection.state}/${b.client.connection.pending})`,
+    );
     // The old leader runs again: it follows, its socket closed, and shows the new leader's state.
     a.page.unblock();
     a.frames.releasePushes();
-    await waitFor(() => isOnline(a.client) && titles(seenByA).length === 3, () => `the old leader follows (${a.client.connection.state}/${a.client.connection.pending}, ${titles(seenByA)})`);
+    await waitFor(
+      () => isOnline(a.client) && titles(seenByA).length === 3,
+      () => `the old leader follows (${a.client.connection.state}/${a.client.connection.pending}, ${titles(seenByA)})`,
+    );
     expect(titles(seenByA)).toEqual(["from elsewhere", "from the follower", "held by the old leader"]);
     const whole = await other.database.todos.query({ fields: { title: true } });
-    expect(whole.data?.map((row) => row.title).sort()).toEqual(["from elsewhere", "from the follower", "held by the old leader"]);
+    expect(whole.data?.map((row) => row.title).sort()).toEqual([
+      "from elsewhere",
+      "from the follower",
+      "held by the old leader",
+    ]);
     // The follower's write went out once, from the new leader.
     expect(pushedTitles(b.frames).filter((title) => title === "from the follower")).toHaveLength(1);
     expect(pushedTitles(a.frames)).not.toContain("from the follower");
@@ -231,17 +304,35 @@ describe.each([
   it("hands over at once when the leader's page freezes, and follows when it resumes", async () => {
     const { a, b, seenByB, other, seenElsewhere } = await twoTabs("frozen-leader");
     a.page.freeze();
-    await waitFor(() => b.frames.sockets === 1 && isOnline(b.client), () => `the other tab leads (${b.client.connection.state})`);
-    await waitFor(() => a.client.connection.state !== "online" || a.frames.sockets === 1, "the frozen tab dropped its leadership");
+    await waitFor(
+      () => b.frames.sockets === 1 && isOnline(b.client),
+      () => `the other tab leads (${b.client.connection.state})`,
+    );
+    await waitFor(
+      () => a.client.connection.state !== "online" || a.frames.sockets === 1,
+      "the frozen tab dropped its leadership",
+    );
     await b.client.database.todos.create({ title: "while frozen" });
     await other.database.todos.create({ title: "from elsewhere" });
-    await waitFor(() => titles(seenByB).join() === "from elsewhere,while frozen", () => `the new leader has both (${titles(seenByB)})`);
-    await waitFor(() => titles(seenElsewhere).join() === "from elsewhere,while frozen", () => `the other machine has both (${titles(seenElsewhere)})`);
+    await waitFor(
+      () => titles(seenByB).join() === "from elsewhere,while frozen",
+      () => `the new leader has both (${titles(seenByB)})`,
+    );
+    await waitFor(
+      () => titles(seenElsewhere).join() === "from elsewhere,while frozen",
+      () => `the other machine has both (${titles(seenElsewhere)})`,
+    );
     a.page.resume();
     const seenByA = watch(a.client);
     await a.client.database.todos.create({ title: "after resuming" });
-    await waitFor(() => titles(seenElsewhere).length === 3 && isOnline(a.client), () => `the resumed tab's write goes through the new leader (${a.client.connection.state})`);
-    await waitFor(() => titles(seenByA).join() === "after resuming,from elsewhere,while frozen", () => `the resumed tab has everything (${titles(seenByA)})`);
+    await waitFor(
+      () => titles(seenElsewhere).length === 3 && isOnline(a.client),
+      () => `the resumed tab's write goes through the new leader (${a.client.connection.state})`,
+    );
+    await waitFor(
+      () => titles(seenByA).join() === "after resuming,from elsewhere,while frozen",
+      () => `the resumed tab has everything (${titles(seenByA)})`,
+    );
     // Its one socket (from before it froze) stayed its only one: it follows.
     expect(a.frames.sockets).toBe(1);
     expect(b.frames.sockets).toBe(1);
@@ -255,8 +346,16 @@ describe.each([
     a.frames.holdPushes();
     a.page.block();
     await b.client.database.todos.create({ title: "waiting for a leader" });
-    await waitFor(() => states.has("connecting/1"), () => `the follower says it has no leader (${[...states].join(", ")})`, 15_000);
-    await waitFor(() => isOnline(b.client), () => `then online through its own connection (${b.client.connection.state}/${b.client.connection.pending})`, 15_000);
+    await waitFor(
+      () => states.has("connecting/1"),
+      () => `the follower says it has no leader (${[...states].join(", ")})`,
+      15_000,
+    );
+    await waitFor(
+      () => isOnline(b.client),
+      () => `then online through its own connection (${b.client.connection.state}/${b.client.connection.pending})`,
+      15_000,
+    );
     stop();
     a.page.unblock();
     a.frames.releasePushes();

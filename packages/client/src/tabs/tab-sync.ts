@@ -1,10 +1,24 @@
 import { batch, computed, effect, signal } from "@preact/signals-core";
-import { type ClientMessage, DatabaseError, type DatabaseResult, fail, type NormalizedQuery, ok, type Triple } from "@trellis/core";
+import {
+  type ClientMessage,
+  DatabaseError,
+  type DatabaseResult,
+  fail,
+  type NormalizedQuery,
+  ok,
+  type Triple,
+} from "@trellis/core";
 import type { PersistentOutbox } from "../persistence/persistent-outbox.js";
 import type { PruneResult } from "../persistence/prune.js";
 import type { ClientStorage } from "../persistence/storage.js";
 import type { RoomTransport } from "../rooms/rooms.js";
-import { type ClientConnection, type ConnectionState, type ConnectionStatus, createClientConnection, type SyncProgress } from "../sync/client-connection.js";
+import {
+  type ClientConnection,
+  type ConnectionState,
+  type ConnectionStatus,
+  createClientConnection,
+  type SyncProgress,
+} from "../sync/client-connection.js";
 import type { TransportState } from "../sync/connection.js";
 import type { SyncPayload } from "../sync/http.js";
 import type { QuerySync } from "../sync/query-sync.js";
@@ -60,7 +74,12 @@ export class TabSync implements QuerySync, RoomTransport {
   readonly hasServer = true;
   readonly connection: ClientConnection;
   private readonly isLeading = signal(false);
-  private readonly leader = signal<LeaderStatus>({ state: "connecting", pending: 0, error: undefined, progress: undefined });
+  private readonly leader = signal<LeaderStatus>({
+    state: "connecting",
+    pending: 0,
+    error: undefined,
+    progress: undefined,
+  });
   private readonly ownPending = signal(0);
   private readonly queries: TabQueries;
   /** The tab that last announced itself leader: state messages of any other are stale. */
@@ -87,7 +106,12 @@ export class TabSync implements QuerySync, RoomTransport {
     const leader = this.leader;
     const ownPending = this.ownPending;
     const hasLeader = options.election.hasLeader;
-    this.queries = new TabQueries({ engine, channel, isLeading, isLeaderOffline: computed(() => leader.value.state === "offline") });
+    this.queries = new TabQueries({
+      engine,
+      channel,
+      isLeading,
+      isLeaderOffline: computed(() => leader.value.state === "offline"),
+    });
     const state = computed<ConnectionState>(() => {
       if (isLeading.value) return engine.connection.state;
       // Leadership is being resolved: whatever the last leader said no longer holds.
@@ -95,7 +119,9 @@ export class TabSync implements QuerySync, RoomTransport {
       const status = leader.value;
       return status.state === "online" && ownPending.value > 0 ? "syncing" : status.state;
     });
-    const pending = computed(() => (isLeading.value ? engine.connection.pending : Math.max(leader.value.pending, ownPending.value)));
+    const pending = computed(() =>
+      isLeading.value ? engine.connection.pending : Math.max(leader.value.pending, ownPending.value),
+    );
     const lastError = computed(() => (isLeading.value ? engine.connection.lastError : leader.value.error));
     const progress = computed(() => (isLeading.value ? engine.connection.progress : leader.value.progress));
     this.connection = createClientConnection(state, pending, lastError, progress);
@@ -163,7 +189,8 @@ export class TabSync implements QuerySync, RoomTransport {
     this.ownPending.value = this.options.engine.pendingEntries().length;
     if (this.isLeading.peek()) return;
     void this.options.durable().then((stored) => {
-      if (stored.error === undefined && !this.isLeading.peek() && !this.isClosed) this.options.channel.post({ type: "push", entries: [entry] });
+      if (stored.error === undefined && !this.isLeading.peek() && !this.isClosed)
+        this.options.channel.post({ type: "push", entries: [entry] });
     });
   }
 
@@ -303,7 +330,13 @@ export class TabSync implements QuerySync, RoomTransport {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.pruning.delete(id);
-        resolve(fail("STORAGE", `No tab of this app answered the prune request within ${PRUNE_ANSWER_MS / 1000} s; nothing was pruned.`, { reason: "no-leader" }));
+        resolve(
+          fail(
+            "STORAGE",
+            `No tab of this app answered the prune request within ${PRUNE_ANSWER_MS / 1000} s; nothing was pruned.`,
+            { reason: "no-leader" },
+          ),
+        );
       }, PRUNE_ANSWER_MS);
       this.pruning.set(id, (result) => {
         clearTimeout(timer);
@@ -316,7 +349,14 @@ export class TabSync implements QuerySync, RoomTransport {
   private async pruneAsLeader(to: string | null, id: string | null): Promise<DatabaseResult<PruneResult>> {
     const result = await this.options.prune();
     const error = result.error === undefined ? null : { code: result.error.code, message: result.error.message };
-    this.options.channel.post({ type: "pruned", to, id, collections: result.data?.collections ?? [], documents: result.data?.documents ?? 0, error });
+    this.options.channel.post({
+      type: "pruned",
+      to,
+      id,
+      collections: result.data?.collections ?? [],
+      documents: result.data?.documents ?? 0,
+      error,
+    });
     return result;
   }
 
@@ -327,11 +367,16 @@ export class TabSync implements QuerySync, RoomTransport {
     const { engine } = this.options;
     if (message.type === "pruned") {
       engine.forgetCursors(new Set(message.collections));
-      const settle = message.to === this.options.channel.tabId && message.id !== null ? this.pruning.get(message.id) : undefined;
+      const settle =
+        message.to === this.options.channel.tabId && message.id !== null ? this.pruning.get(message.id) : undefined;
       if (settle === undefined) return;
       this.pruning.delete(message.id!);
       const { collections, documents } = message;
-      return settle(message.error === null ? ok({ collections, documents }) : fail(message.error.code as never, message.error.message));
+      return settle(
+        message.error === null
+          ? ok({ collections, documents })
+          : fail(message.error.code as never, message.error.message),
+      );
     }
     if (this.isLeading.peek()) {
       switch (message.type) {
@@ -342,7 +387,9 @@ export class TabSync implements QuerySync, RoomTransport {
         case "bye":
           return this.unserve(message.from);
         case "push": {
-          const done = message.entries.filter((entry) => this.acknowledged.has(entry.batchId)).map((entry) => entry.batchId);
+          const done = message.entries
+            .filter((entry) => this.acknowledged.has(entry.batchId))
+            .map((entry) => entry.batchId);
           if (done.length > 0) this.options.channel.post({ type: "acked", batchIds: done });
           engine.adopt(message.entries.filter((entry) => !this.acknowledged.has(entry.batchId)));
           // Also a tab's introduction: it learns the connection's state.
@@ -363,7 +410,8 @@ export class TabSync implements QuerySync, RoomTransport {
         this.leader.value = {
           state: message.state,
           pending: message.pending,
-          error: message.error === null ? undefined : new DatabaseError(message.error.code as never, message.error.message),
+          error:
+            message.error === null ? undefined : new DatabaseError(message.error.code as never, message.error.message),
           progress: message.progress ?? undefined,
         };
         return;
@@ -391,8 +439,12 @@ export class TabSync implements QuerySync, RoomTransport {
 
 /** Listens for the page being hidden for good or put into (and back from) the back/forward cache. */
 function onPageLifecycle(onHide: () => void, onShowAgain: () => void): () => void {
-  const target = globalThis as { addEventListener?: typeof addEventListener; removeEventListener?: typeof removeEventListener };
-  if (typeof target.addEventListener !== "function" || typeof target.removeEventListener !== "function") return () => {};
+  const target = globalThis as {
+    addEventListener?: typeof addEventListener;
+    removeEventListener?: typeof removeEventListener;
+  };
+  if (typeof target.addEventListener !== "function" || typeof target.removeEventListener !== "function")
+    return () => {};
   const hide = () => onHide();
   const show = (event: Event) => {
     if ((event as PageTransitionEvent).persisted) onShowAgain();

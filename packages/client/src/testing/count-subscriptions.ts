@@ -5,11 +5,18 @@
  * @example
  * const counts = countSubscriptions(client.database.todos); render(List); counts.live; // 1
  */
-export function countSubscriptions(collection: object): { readonly opened: number; readonly live: number; readonly queries: unknown[] } {
+export function countSubscriptions(collection: object): {
+  readonly opened: number;
+  readonly live: number;
+  readonly queries: unknown[];
+} {
   let opened = 0;
   let live = 0;
   const queries: unknown[] = [];
-  const target = collection as Record<"subscribe" | "subscribeOne", (...args: unknown[]) => { getCurrentState(): unknown; unsubscribe(): void }>;
+  const target = collection as Record<
+    "subscribe" | "subscribeOne",
+    (...args: unknown[]) => { getCurrentState(): unknown; unsubscribe(): void }
+  >;
   for (const method of ["subscribe", "subscribeOne"] as const) {
     const original = target[method].bind(collection);
     target[method] = (...args: unknown[]) => {

@@ -32,7 +32,10 @@ export function fencedBlocks(text: string, language: string): string[] {
 
 /** Every fenced block of `text`, in order, with what its fence says after the backticks (`ts`, `ts no-check`, `""`). */
 export function codeBlocks(text: string): Array<{ readonly language: string; readonly body: string }> {
-  return [...text.matchAll(/^```([^\n]*)\n([\s\S]*?)^```/gm)].map((match) => ({ language: match[1]!.trim(), body: match[2]! }));
+  return [...text.matchAll(/^```([^\n]*)\n([\s\S]*?)^```/gm)].map((match) => ({
+    language: match[1]!.trim(),
+    body: match[2]!,
+  }));
 }
 
 /** The commands of a shell block, each with the output lines shown below it. */
@@ -101,8 +104,17 @@ const LOG_LINE = /^\{"time":/;
  */
 export function startDocSession(options: DocSessionOptions): DocSession {
   const marker = `__step_done_${randomBytes(8).toString("hex")}`;
-  const env: Record<string, string> = { PATH: process.env.PATH ?? "", HOME: options.cwd, LANG: "C.UTF-8", ...options.env };
-  const shell: ChildProcessWithoutNullStreams = spawn("bash", ["--noprofile", "--norc"], { cwd: options.cwd, env, detached: true });
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? "",
+    HOME: options.cwd,
+    LANG: "C.UTF-8",
+    ...options.env,
+  };
+  const shell: ChildProcessWithoutNullStreams = spawn("bash", ["--noprofile", "--norc"], {
+    cwd: options.cwd,
+    env,
+    detached: true,
+  });
   let output = "";
   /** A step ran past its time and still holds the shell. */
   let isStuck = false;
@@ -135,7 +147,10 @@ npx() {
 }`);
 
   /** Runs a script in the session (its stdin empty); resolves with what it printed and its exit status. */
-  const execute = async (script: string, timeoutMs = options.stepTimeoutMs ?? 15_000): Promise<{ printed: string; status: number }> => {
+  const execute = async (
+    script: string,
+    timeoutMs = options.stepTimeoutMs ?? 15_000,
+  ): Promise<{ printed: string; status: number }> => {
     const done = new RegExp(`\\n${marker} (\\d+)\\n`);
     send(`{\n${script}\n} < /dev/null\nprintf '\\n${marker} %d\\n' "$?"`);
     const deadline = Date.now() + timeoutMs;
@@ -146,7 +161,8 @@ npx() {
         output = output.slice(match.index + match[0].length);
         return { printed, status: Number(match[1]) };
       }
-      if (shell.exitCode !== null) throw new Error(`the shell ended while running:\n${script}\nafter printing:\n${output}`);
+      if (shell.exitCode !== null)
+        throw new Error(`the shell ended while running:\n${script}\nafter printing:\n${output}`);
       const remaining = deadline - Date.now();
       if (remaining <= 0) {
         isStuck = true;
@@ -183,7 +199,8 @@ npx() {
           .join("\n");
         const pattern = expectedPattern(step.expected.join("\n"), standIns, ids, url);
         const match = pattern.regex.exec(collapse(shown));
-        if (!match) throw new Error(`\`${command}\` printed:\n${shown}\nwhere the doc shows:\n${step.expected.join("\n")}`);
+        if (!match)
+          throw new Error(`\`${command}\` printed:\n${shown}\nwhere the doc shows:\n${step.expected.join("\n")}`);
         for (const [example, group] of pattern.captures) ids.set(example, match.groups![group]!);
       }
       return printed;
@@ -196,7 +213,9 @@ npx() {
       if (isStuck && shell.exitCode === null) process.kill(-shell.pid!, "SIGKILL");
       // The server is the shell's child: the shell stops it and waits for its exit.
       else if (shell.exitCode === null) {
-        await execute(`if [ -n "$TRELLIS_DOC_SERVER_PID" ]; then kill "$TRELLIS_DOC_SERVER_PID"; wait "$TRELLIS_DOC_SERVER_PID"; fi`);
+        await execute(
+          `if [ -n "$TRELLIS_DOC_SERVER_PID" ]; then kill "$TRELLIS_DOC_SERVER_PID"; wait "$TRELLIS_DOC_SERVER_PID"; fi`,
+        );
         shell.stdin.end();
       }
       await exited;
@@ -205,13 +224,19 @@ npx() {
 }
 
 /** A doc's command as it runs here: the doc's server URLs are the test's, its example ids the real ones. */
-function commandFor(command: string, standIns: DocStandIns, ids: ReadonlyMap<string, string>, url: string | undefined): string {
+function commandFor(
+  command: string,
+  standIns: DocStandIns,
+  ids: ReadonlyMap<string, string>,
+  url: string | undefined,
+): string {
   let runnable = command;
   for (const serverUrl of standIns.serverUrls) if (url !== undefined) runnable = runnable.replaceAll(serverUrl, url);
   for (const example of standIns.exampleIds) {
     if (!runnable.includes(example)) continue;
     const real = ids.get(example);
-    if (real === undefined) throw new Error(`\`${command}\` names ${example} before any step printed the id it stands for`);
+    if (real === undefined)
+      throw new Error(`\`${command}\` names ${example} before any step printed the id it stands for`);
     runnable = runnable.replaceAll(example, real);
   }
   return runnable;
@@ -222,7 +247,12 @@ function commandFor(command: string, standIns: DocStandIns, ids: ReadonlyMap<str
  * one space, `…` anything, a time or a millisecond count any such, the doc's server URLs the
  * test's; an example id the real one, or, the first time it is shown, any id (captured).
  */
-function expectedPattern(expected: string, standIns: DocStandIns, ids: ReadonlyMap<string, string>, url: string | undefined): { regex: RegExp; captures: Map<string, string> } {
+function expectedPattern(
+  expected: string,
+  standIns: DocStandIns,
+  ids: ReadonlyMap<string, string>,
+  url: string | undefined,
+): { regex: RegExp; captures: Map<string, string> } {
   const alternatives = [...standIns.exampleIds, ...standIns.serverUrls].map(escape).join("|");
   const token = new RegExp(`(${alternatives})|(…)|(${ISO_TIME.source})|(\\d{10,})`, "g");
   const captures = new Map<string, string>();

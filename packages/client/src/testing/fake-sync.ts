@@ -95,7 +95,12 @@ export function createFakeWebSocket(): { WebSocket: WebSocketConstructor; socket
  * Timers that run only when the test advances time.
  * @example const clock = createManualTimers(); clock.advance(1_000);
  */
-export function createManualTimers(): { timers: Timers; advance(ms: number): void; readonly pending: number; readonly delays: number[] } {
+export function createManualTimers(): {
+  timers: Timers;
+  advance(ms: number): void;
+  readonly pending: number;
+  readonly delays: number[];
+} {
   let now = 0;
   let nextId = 1;
   const scheduled = new Map<number, { at: number; callback: () => void }>();
@@ -116,7 +121,8 @@ export function createManualTimers(): { timers: Timers; advance(ms: number): voi
       const until = now + ms;
       for (;;) {
         let next: [number, { at: number; callback: () => void }] | undefined;
-        for (const entry of scheduled) if (entry[1].at <= until && (next === undefined || entry[1].at < next[1].at)) next = entry;
+        for (const entry of scheduled)
+          if (entry[1].at <= until && (next === undefined || entry[1].at < next[1].at)) next = entry;
         if (next === undefined) break;
         scheduled.delete(next[0]);
         now = next[1].at;

@@ -41,7 +41,8 @@ export function createRandom(seed: number) {
  */
 export function sameResult(a: unknown, b: unknown): boolean {
   if (a === b) return true;
-  if (a instanceof Date || b instanceof Date) return a instanceof Date && b instanceof Date && a.getTime() === b.getTime();
+  if (a instanceof Date || b instanceof Date)
+    return a instanceof Date && b instanceof Date && a.getTime() === b.getTime();
   if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
   if (Array.isArray(a) !== Array.isArray(b)) return false;
   if (Array.isArray(a)) {
@@ -52,7 +53,10 @@ export function sameResult(a: unknown, b: unknown): boolean {
   const keysB = Object.keys(b);
   return (
     keysA.length === keysB.length &&
-    keysA.every((key) => Object.hasOwn(b, key) && sameResult((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key]))
+    keysA.every(
+      (key) =>
+        Object.hasOwn(b, key) && sameResult((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key]),
+    )
   );
 }
 
@@ -65,14 +69,19 @@ export function copyResult(value: unknown): unknown {
   if (typeof value !== "object" || value === null) return value;
   if (value instanceof Date) return new Date(value.getTime());
   if (Array.isArray(value)) return value.map(copyResult);
-  return Object.fromEntries(Object.keys(value).map((key) => [key, copyResult((value as Record<string, unknown>)[key])]));
+  return Object.fromEntries(
+    Object.keys(value).map((key) => [key, copyResult((value as Record<string, unknown>)[key])]),
+  );
 }
 
 /** A document or query as the fuzzers build them: untyped, decided at run time. */
 export type LooseDoc = Record<string, unknown>;
 type LooseResult<T> = Promise<{ data?: T; error?: { code: string; message: string } }>;
 export type LooseCallback = (data: unknown, error: unknown, loading: boolean) => void;
-type LooseSubscription = { getCurrentState(): { data: unknown; error: unknown; loading: boolean }; unsubscribe(): void };
+type LooseSubscription = {
+  getCurrentState(): { data: unknown; error: unknown; loading: boolean };
+  unsubscribe(): void;
+};
 
 /** The collection API without the schema's types: the fuzzers build queries at run time. */
 export interface LooseCollection {
@@ -92,4 +101,3 @@ export interface LooseCollection {
 export type LooseBatch<C extends string> = { readonly [K in C]: Record<string, (...args: never[]) => unknown> } & {
   execute(ops: unknown[]): LooseResult<Array<{ error?: { code: string } }>>;
 };
-

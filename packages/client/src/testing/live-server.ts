@@ -21,10 +21,15 @@ export const FAST_RECONNECT = { baseMs: 20, maxMs: 200 } as const;
  * function is called then, so it can describe the state that did not converge).
  * @example await waitFor(() => client.connection.state === "online", "client online");
  */
-export async function waitFor(condition: () => boolean | Promise<boolean>, what: string | (() => string), timeoutMs = 20_000): Promise<void> {
+export async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  what: string | (() => string),
+  timeoutMs = 20_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for: ${typeof what === "function" ? what() : what}`);
+    if (Date.now() > deadline)
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for: ${typeof what === "function" ? what() : what}`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
@@ -42,7 +47,8 @@ interface Connected {
 export async function allOnline(clients: readonly Connected[], timeoutMs = 20_000): Promise<void> {
   await waitFor(
     () => clients.every(({ connection }) => connection.state === "online" && connection.pending === 0),
-    () => `every client online with nothing pending; now ${clients.map(({ connection }) => `${connection.state}/${connection.pending}`).join(", ")}`,
+    () =>
+      `every client online with nothing pending; now ${clients.map(({ connection }) => `${connection.state}/${connection.pending}`).join(", ")}`,
     timeoutMs,
   );
 }
@@ -112,7 +118,8 @@ export function recordFrames(): FrameLog {
       isHolding = false;
       for (const send of held.splice(0)) send();
     },
-    sentOf: <K extends ClientMessage["type"]>(type: K) => sent.filter((message): message is Extract<ClientMessage, { type: K }> => message.type === type),
+    sentOf: <K extends ClientMessage["type"]>(type: K) =>
+      sent.filter((message): message is Extract<ClientMessage, { type: K }> => message.type === type),
     receivedOf: <K extends ServerMessage["type"]>(type: K) =>
       received.filter((message): message is Extract<ServerMessage, { type: K }> => message.type === type),
   };
@@ -161,7 +168,9 @@ export interface ServerFixture {
  * tracked (afterEach) and stops the server (afterAll).
  * @example const live = useServerProcess(); const client = live.track(createClient({ schema, serverUrl: live.server.url }));
  */
-export function useServerProcess(options: { readonly permissions?: object; readonly args?: readonly string[] } = {}): ServerFixture {
+export function useServerProcess(
+  options: { readonly permissions?: object; readonly args?: readonly string[] } = {},
+): ServerFixture {
   let server: ServerProcess | undefined;
   const clients: { close(): Promise<void> }[] = [];
   let apps = 0;

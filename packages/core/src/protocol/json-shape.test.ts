@@ -26,6 +26,11 @@ describe("jsonShape", () => {
     expect(jsonShape("[".repeat(1_000_000), 256)).toEqual({ containers: 256, isTooDeep: true });
     // Brackets in a string nest nothing, however many.
     expect(jsonShapeProblem(JSON.stringify(["[".repeat(10_000)]), 2, 2)).toBeUndefined();
-    expect(containersOf(Array.from({ length: 10 }, () => []), 5)).toBe(6);
+    expect(
+      containersOf(
+        Array.from({ length: 10 }, () => []),
+        5,
+      ),
+    ).toBe(6);
   });
 });

@@ -41,8 +41,14 @@ export interface JsonShape {
  * @example
  * jsonShape('{"a":[1,{"b":2}]}') // { containers: 3, isTooDeep: false }
  */
-export function jsonShape(text: string | Uint8Array, maxDepth = MAX_FRAME_DEPTH, maxContainers = MAX_CONTAINERS): JsonShape {
-  return typeof text === "string" ? shapeOfText(text, maxDepth, maxContainers) : shapeOfBytes(text, maxDepth, maxContainers);
+export function jsonShape(
+  text: string | Uint8Array,
+  maxDepth = MAX_FRAME_DEPTH,
+  maxContainers = MAX_CONTAINERS,
+): JsonShape {
+  return typeof text === "string"
+    ? shapeOfText(text, maxDepth, maxContainers)
+    : shapeOfBytes(text, maxDepth, maxContainers);
 }
 
 /**
@@ -53,7 +59,11 @@ export function jsonShape(text: string | Uint8Array, maxDepth = MAX_FRAME_DEPTH,
  * const problem = jsonShapeProblem(frameBytes);
  * if (problem !== undefined) return refuse(`the frame ${problem}`);
  */
-export function jsonShapeProblem(text: string | Uint8Array, maxDepth = MAX_FRAME_DEPTH, maxContainers = MAX_CONTAINERS): string | undefined {
+export function jsonShapeProblem(
+  text: string | Uint8Array,
+  maxDepth = MAX_FRAME_DEPTH,
+  maxContainers = MAX_CONTAINERS,
+): string | undefined {
   const shape = jsonShape(text, maxDepth, maxContainers);
   if (shape.isTooDeep) return `nests deeper than ${maxDepth} levels`;
   if (shape.containers > maxContainers) return `holds more than ${maxContainers} arrays and objects`;
@@ -114,7 +124,8 @@ export function containersOf(value: unknown, max = MAX_CONTAINERS): number {
   while (stack.length > 0) {
     const each = stack.pop()!;
     if (++count > max) return count;
-    for (const child of Array.isArray(each) ? each : Object.values(each)) if (typeof child === "object" && child !== null) stack.push(child);
+    for (const child of Array.isArray(each) ? each : Object.values(each))
+      if (typeof child === "object" && child !== null) stack.push(child);
   }
   return count;
 }

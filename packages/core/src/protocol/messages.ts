@@ -33,7 +33,12 @@ export interface HelloMessage {
  *
  * @example helloMessage({ appId: "todos", clientId, token }) // { type: "hello", protocol: 1, appId: "todos", clientId, token }
  */
-export function helloMessage(fields: { appId: string; clientId: string; token?: string | undefined; userId?: string | undefined }): HelloMessage {
+export function helloMessage(fields: {
+  appId: string;
+  clientId: string;
+  token?: string | undefined;
+  userId?: string | undefined;
+}): HelloMessage {
   const { appId, clientId, token, userId } = fields;
   return {
     type: "hello",

@@ -8,14 +8,29 @@ import { TripleStore } from "../store/triple-store.js";
 import { DELETED_FIELD, type Triple } from "../triples.js";
 import { type ClientMessage, PROTOCOL_VERSION, type ServerMessage } from "./messages.js";
 import { jsonShape, MAX_CONTAINERS, MAX_FRAME_DEPTH, MAX_VALUE_CONTAINERS } from "./json-shape.js";
-import { MAX_VALUE_DEPTH, parseClientMessage, parseClientValue, parseServerMessage, parseServerValue } from "./parse.js";
+import {
+  MAX_VALUE_DEPTH,
+  parseClientMessage,
+  parseClientValue,
+  parseServerMessage,
+  parseServerValue,
+} from "./parse.js";
 import { isJson, validateWrite } from "../schema/validate.js";
 
 const schema = createSchema({
   entities: {
-    users: { name: t.string({ fallback: "anon" }), age: t.number({ optional: true }), joined: t.date({ fallback: "now" }) },
+    users: {
+      name: t.string({ fallback: "anon" }),
+      age: t.number({ optional: true }),
+      joined: t.date({ fallback: "now" }),
+    },
     tags: { label: t.string({ optional: true }) },
-    posts: { title: t.string({ fallback: "untitled" }), authorId: t.ref("users"), tagIds: t.refMany("tags"), meta: t.json({ optional: true }) },
+    posts: {
+      title: t.string({ fallback: "untitled" }),
+      authorId: t.ref("users"),
+      tagIds: t.refMany("tags"),
+      meta: t.json({ optional: true }),
+    },
     comments: { text: t.string({ optional: true }), postId: t.ref("posts") },
   },
 });
@@ -54,8 +69,26 @@ function realQuery(): NormalizedQuery {
 function realTriples(): Triple[] {
   const store = new TripleStore();
   const clock = createClock({ node: "client-1", wallClock: () => 1_700_000_000_000 });
-  store.setFields("users", "u1", [["name", "Ada"], ["age", 36], ["joined", 1_600_000_000_000]], clock.now());
-  store.setFields("posts", "p1", [["title", "Hello"], ["authorId", "u1"], ["meta", { nested: [1, { a: null }] }]], clock.now());
+  store.setFields(
+    "users",
+    "u1",
+    [
+      ["name", "Ada"],
+      ["age", 36],
+      ["joined", 1_600_000_000_000],
+    ],
+    clock.now(),
+  );
+  store.setFields(
+    "posts",
+    "p1",
+    [
+      ["title", "Hello"],
+      ["authorId", "u1"],
+      ["meta", { nested: [1, { a: null }] }],
+    ],
+    clock.now(),
+  );
   store.setElement("posts", "p1", "tagIds", "tag-1", true, clock.now());
   store.setElement("posts", "p1", "tagIds", "tag-2", false, clock.now());
   store.setField("users", "u1", "age", null, clock.now());
@@ -90,15 +123,34 @@ function refusedServer(message: unknown, ...fragments: string[]): string {
 const hello = { type: "hello", protocol: PROTOCOL_VERSION, appId: "my-app", clientId: "client_1" };
 const push = (triples: unknown[]) => ({ type: "push", batchId: "b1", triples });
 const subscribe = (query: unknown) => ({ type: "subscribe", queryId: "q1", query, cursor: null });
-const triple = (overrides: Record<string, unknown>) => ({ collection: "users", id: "u1", field: "name", value: "Ada", hlc: HLC, ...overrides });
+const triple = (overrides: Record<string, unknown>) => ({
+  collection: "users",
+  id: "u1",
+  field: "name",
+  value: "Ada",
+  hlc: HLC,
+  ...overrides,
+});
 
 describe("round trips", () => {
   it("parses every client message back to an equal typed value", () => {
     const messages: ClientMessage[] = [
       { type: "hello", protocol: PROTOCOL_VERSION, appId: "app", clientId: "c-1" },
-      { type: "hello", protocol: PROTOCOL_VERSION, appId: "app", clientId: "c-1", token: "a.b.c", userId: "user@example.com" },
+      {
+        type: "hello",
+        protocol: PROTOCOL_VERSION,
+        appId: "app",
+        clientId: "c-1",
+        token: "a.b.c",
+        userId: "user@example.com",
+      },
       { type: "subscribe", queryId: "q1", query: simpleQuery, cursor: null },
-      { type: "subscribe", queryId: "q2", query: { ...simpleQuery, limit: undefined, after: { keys: ["Ada", null], id: "u1" } }, cursor: "42" },
+      {
+        type: "subscribe",
+        queryId: "q2",
+        query: { ...simpleQuery, limit: undefined, after: { keys: ["Ada", null], id: "u1" } },
+        cursor: "42",
+      },
       { type: "subscribe", queryId: "q3", query: realQuery(), cursor: "7" },
       { type: "unsubscribe", queryId: "q1" },
       { type: "push", batchId: "batch_1", triples: realTriples() },
@@ -154,12 +206,30 @@ describe("round trips", () => {
 
 describe("already-parsed values (HTTP bodies)", () => {
   it("runs the frame checks without a size limit or a second JSON pass", () => {
-    const triples = [{ collection: "users", id: "u1", field: "name", value: "x".repeat(2 * 1024 * 1024), hlc: encodeHlc({ ticks: 1, node: "a" }) }];
-    expect(parseClientValue({ type: "push", batchId: "b1", triples }).data).toEqual({ type: "push", batchId: "b1", triples });
-    const poisoned = JSON.parse('{"type":"push","batchId":"b1","triples":[{"collection":"users","id":"u1","field":"name","hlc":"00000000001-a","value":{"__proto__":{"x":1}}}]}');
+    const triples = [
+      {
+        collection: "users",
+        id: "u1",
+        field: "name",
+        value: "x".repeat(2 * 1024 * 1024),
+        hlc: encodeHlc({ ticks: 1, node: "a" }),
+      },
+    ];
+    expect(parseClientValue({ type: "push", batchId: "b1", triples }).data).toEqual({
+      type: "push",
+      batchId: "b1",
+      triples,
+    });
+    const poisoned = JSON.parse(
+      '{"type":"push","batchId":"b1","triples":[{"collection":"users","id":"u1","field":"name","hlc":"00000000001-a","value":{"__proto__":{"x":1}}}]}',
+    );
     expect(parseClientValue(poisoned).error).toMatchObject({ code: "PROTOCOL", details: { key: "__proto__" } });
     expect(parseClientValue([]).error?.message).toContain("expected a JSON object");
-    expect(parseServerValue({ type: "ack", batchId: "b1", cursor: "7" }).data).toEqual({ type: "ack", batchId: "b1", cursor: "7" });
+    expect(parseServerValue({ type: "ack", batchId: "b1", cursor: "7" }).data).toEqual({
+      type: "ack",
+      batchId: "b1",
+      cursor: "7",
+    });
     expect(parseServerValue({ type: "ack", batchId: "b 1", cursor: "7" }).error?.details).toEqual({ path: "batchId" });
   });
 });
@@ -192,7 +262,9 @@ describe("frame-level rejections", () => {
     refusedClient('"ping"', "expected a JSON object");
     refusedClient("42", "expected a JSON object");
     expect(parseClientMessage(42 as unknown as string).error?.message).toContain("expected a text frame");
-    expect(parseClientMessage(new Uint16Array([1, 2]) as unknown as string).error?.message).toContain("expected a text frame");
+    expect(parseClientMessage(new Uint16Array([1, 2]) as unknown as string).error?.message).toContain(
+      "expected a text frame",
+    );
     expect(parseClientMessage(new TextEncoder().encode('{"type":"ping"}')).data).toEqual({ type: "ping" });
     refusedServer("not json", "not valid JSON");
   });
@@ -200,7 +272,10 @@ describe("frame-level rejections", () => {
   it("never throws on absurd nesting, and refuses it before parsing, as text or as bytes", () => {
     const deep = `{"type":"push","batchId":"b","triples":[{"collection":"a","id":"x","field":"f","hlc":"${HLC}","value":${"[".repeat(100_000)}${"]".repeat(100_000)}}]}`;
     for (const frame of [deep, new TextEncoder().encode(deep)]) {
-      expect(parseClientMessage(frame).error).toMatchObject({ code: "PROTOCOL", message: expect.stringContaining(`nests deeper than ${MAX_FRAME_DEPTH} levels`) });
+      expect(parseClientMessage(frame).error).toMatchObject({
+        code: "PROTOCOL",
+        message: expect.stringContaining(`nests deeper than ${MAX_FRAME_DEPTH} levels`),
+      });
     }
     // What a server sends is not held to it (its snapshots may hold many documents): it is parsed.
     expect(parseServerMessage(deep).error?.message).toContain("unknown message type");
@@ -211,17 +286,31 @@ describe("frame-level rejections", () => {
     refusedClient(empties, `holds more than ${MAX_CONTAINERS} arrays and objects`);
     const points = (count: number) => Array.from({ length: count }, (_, x) => ({ x }));
     expect(client(push([triple({ value: points(MAX_VALUE_CONTAINERS - 1) })])).error).toBeUndefined();
-    refused(push([triple({ value: points(MAX_VALUE_CONTAINERS) })]), "triples[0].value", `values hold at most ${MAX_VALUE_CONTAINERS} arrays and objects`);
+    refused(
+      push([triple({ value: points(MAX_VALUE_CONTAINERS) })]),
+      "triples[0].value",
+      `values hold at most ${MAX_VALUE_CONTAINERS} arrays and objects`,
+    );
     // The client refuses to write such a value: a push of it could never be stored.
-    expect(validateWrite(collections.posts!, { meta: points(MAX_VALUE_CONTAINERS - 1) }, "update", 0).error).toBeUndefined();
-    expect(validateWrite(collections.posts!, { meta: points(MAX_VALUE_CONTAINERS) }, "update", 0).error?.message).toContain(`at most ${MAX_VALUE_CONTAINERS} arrays and objects`);
+    expect(
+      validateWrite(collections.posts!, { meta: points(MAX_VALUE_CONTAINERS - 1) }, "update", 0).error,
+    ).toBeUndefined();
+    expect(
+      validateWrite(collections.posts!, { meta: points(MAX_VALUE_CONTAINERS) }, "update", 0).error?.message,
+    ).toContain(`at most ${MAX_VALUE_CONTAINERS} arrays and objects`);
   });
 
   it("accepts the deepest query the protocol allows within the frame's depth", () => {
     const nested = (depth: number): unknown => (depth === 0 ? 1 : [nested(depth - 1)]);
     let where: unknown[] = [{ field: "name", op: "equals", operand: nested(MAX_VALUE_DEPTH) }];
     for (let level = 0; level < 8; level++) where = [level % 2 === 0 ? { not: where } : { or: [where, []] }];
-    const relation = { name: "authorId", cardinality: "one", direction: "forward", link: "authorId", linkSpec: { type: "ref", optional: true, target: "users" } };
+    const relation = {
+      name: "authorId",
+      cardinality: "one",
+      direction: "forward",
+      link: "authorId",
+      linkSpec: { type: "ref", optional: true, target: "users" },
+    };
     let query: unknown = { ...simpleQuery, where };
     for (let level = 0; level < 8; level++) query = { ...simpleQuery, relations: [{ ...relation, query }] };
     const frame = JSON.stringify(subscribe(query));
@@ -244,11 +333,23 @@ describe("frame-level rejections", () => {
     refused({ type: "join", roomType: "doc", roomId: "r", userStatus: { cursor: tooDeep } }, "userStatus.cursor");
     refused({ type: "setUserStatus", roomType: "doc", roomId: "r", status: { cursor: tooDeep } }, "status.cursor");
     refused({ type: "setRoomStatus", roomType: "doc", roomId: "r", status: { title: tooDeep } }, "status.title");
-    refused(subscribe({ ...simpleQuery, where: [{ field: "name", op: "equals", operand: tooDeep }] }), "query.where[0].operand");
+    refused(
+      subscribe({ ...simpleQuery, where: [{ field: "name", op: "equals", operand: tooDeep }] }),
+      "query.where[0].operand",
+    );
     refused(subscribe({ ...simpleQuery, after: { keys: [tooDeep], id: "x" } }), "query.after.keys");
-    refused(subscribe({ ...simpleQuery, specs: { ...simpleQuery.specs, name: { type: "json", optional: true, fallback: tooDeep } } }), "fallback");
+    refused(
+      subscribe({
+        ...simpleQuery,
+        specs: { ...simpleQuery.specs, name: { type: "json", optional: true, fallback: tooDeep } },
+      }),
+      "fallback",
+    );
     refusedServer({ type: "error", code: "INTERNAL", message: "m", details: { x: tooDeep } }, "details");
-    refusedServer({ type: "roomEvent", roomType: "doc", roomId: "r", event: "e", data: tooDeep, userId: null, hlc: HLC }, "data");
+    refusedServer(
+      { type: "roomEvent", roomType: "doc", roomId: "r", event: "e", data: tooDeep, userId: null, hlc: HLC },
+      "data",
+    );
   });
 
   it("refuses ids with a lone surrogate, and accepts well-formed ones beyond the BMP", () => {
@@ -276,18 +377,34 @@ describe("frame-level rejections", () => {
     expect(client(subscribe(withRelations(32))).error).toBeUndefined();
     refused(subscribe(withRelations(33)), "query.relations", "at most 32");
     // Spread over levels, they count together.
-    const chain = (levels: number, width: number): unknown => ({ ...withRelations(width), relations: withRelations(width).relations.map((each) => ({ ...each, query: levels > 1 ? chain(levels - 1, width) : simpleQuery })) });
+    const chain = (levels: number, width: number): unknown => ({
+      ...withRelations(width),
+      relations: withRelations(width).relations.map((each) => ({
+        ...each,
+        query: levels > 1 ? chain(levels - 1, width) : simpleQuery,
+      })),
+    });
     refused(subscribe(chain(3, 4)), "at most 32 relations at all levels");
     const conditions = Array.from({ length: 65 }, () => ({ field: "name", op: "equals", operand: "x" }));
     refused(subscribe({ ...simpleQuery, where: conditions }), "query.where", "at most 64 conditions");
-    refused(subscribe({ ...simpleQuery, orderBy: Array.from({ length: 17 }, () => ["name", "asc"]) }), "query.orderBy", "at most 16");
-    refused(subscribe({ ...simpleQuery, select: Array.from({ length: 513 }, () => "name") }), "query.select", "at most 512");
+    refused(
+      subscribe({ ...simpleQuery, orderBy: Array.from({ length: 17 }, () => ["name", "asc"]) }),
+      "query.orderBy",
+      "at most 16",
+    );
+    refused(
+      subscribe({ ...simpleQuery, select: Array.from({ length: 513 }, () => "name") }),
+      "query.select",
+      "at most 512",
+    );
   });
 
   it("takes or and not in a query's where, bounded in depth and in all, and checks what is inside", () => {
     const withWhere = (where: unknown) => subscribe({ ...simpleQuery, where });
     const equalsAda = { field: "name", op: "equals", operand: "Ada" };
-    expect(client(withWhere([{ or: [[equalsAda], []] }, { not: [equalsAda] }])).data).toMatchObject({ query: { where: [{ or: [[equalsAda], []] }, { not: [equalsAda] }] } });
+    expect(client(withWhere([{ or: [[equalsAda], []] }, { not: [equalsAda] }])).data).toMatchObject({
+      query: { where: [{ or: [[equalsAda], []] }, { not: [equalsAda] }] },
+    });
     refused(withWhere([{ or: [] }]), "query.where[0].or", "at least one branch");
     refused(withWhere([{ or: "x" }]), "query.where[0].or", "expected an array");
     refused(withWhere([{ not: [{ field: "name", op: "like", operand: 1 }] }]), "query.where[0].not[0].op");
@@ -312,7 +429,10 @@ describe("frame-level rejections", () => {
     refusedClient('{"type":"ping","__proto__":{"polluted":true}}', '"__proto__" is not allowed');
     refused(push([triple({ value: { deep: [{ constructor: 1 }] } })]), '"constructor" is not allowed');
     refused(push([triple({ value: { prototype: {} } })]), '"prototype" is not allowed');
-    refusedClient(`{"type":"push","batchId":"b","triples":[{"collection":"users","id":"u","field":"f","hlc":"${HLC}","value":{"a":{"__proto__":{"x":1}}}}]}`, "__proto__");
+    refusedClient(
+      `{"type":"push","batchId":"b","triples":[{"collection":"users","id":"u","field":"f","hlc":"${HLC}","value":{"a":{"__proto__":{"x":1}}}}]}`,
+      "__proto__",
+    );
     refused(subscribe({ ...simpleQuery, specs: { constructor: { type: "string", optional: true } } }), "constructor");
     refusedServer('{"type":"error","code":"PROTOCOL","message":"m","details":{"__proto__":{}}}', "__proto__");
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
@@ -352,15 +472,27 @@ describe("client message rejections", () => {
     refused({ type: "push", batchId: 1, triples: [] }, "batchId");
     refused({ type: "ping", payload: 1 }, 'unknown key "payload"');
     const message = refused(push([triple({}), triple({ hlc: 5 })]), '"push" client message', "triples[1].hlc");
-    expect(parseClientMessage(JSON.stringify(push([triple({ hlc: 5 })]))).error?.details).toEqual({ path: "triples[0].hlc" });
+    expect(parseClientMessage(JSON.stringify(push([triple({ hlc: 5 })]))).error?.details).toEqual({
+      path: "triples[0].hlc",
+    });
     expect(message).toMatch(/^Refused a "push" client message: /);
   });
 
   it("checks triples: HLCs, names, ids, tombstones, set elements", () => {
-    for (const hlc of ["", "nope", "0000000000-a", "zzzzzzzzzzz-a", `${"0".repeat(11)}-bad node`, `${"0".repeat(11)}_a`, null, 12]) {
+    for (const hlc of [
+      "",
+      "nope",
+      "0000000000-a",
+      "zzzzzzzzzzz-a",
+      `${"0".repeat(11)}-bad node`,
+      `${"0".repeat(11)}_a`,
+      null,
+      12,
+    ]) {
       refused(push([triple({ hlc })]), "triples[0].hlc", "HLC");
     }
-    for (const collection of ["", "1users", "users/x", "us-ers", 5]) refused(push([triple({ collection })]), "triples[0].collection");
+    for (const collection of ["", "1users", "users/x", "us-ers", 5])
+      refused(push([triple({ collection })]), "triples[0].collection");
     for (const field of ["", "na me", "$other", "a.b", null]) refused(push([triple({ field })]), "triples[0].field");
     refused(push([triple({ id: "" })]), "triples[0].id");
     refused(push([triple({ id: 12 })]), "triples[0].id");
@@ -368,9 +500,11 @@ describe("client message rejections", () => {
     refused(push([{ collection: "users", id: "u1", field: "name", hlc: HLC }]), "triples[0].value", "missing");
     refused(push([triple({ extra: 1 })]), 'unknown key "extra"');
     refused(push(["triple"]), "triples[0]", "expected an object");
-    for (const value of [false, null, 1, "true"]) refused(push([triple({ field: DELETED_FIELD, value })]), "$deleted triple must carry true");
+    for (const value of [false, null, 1, "true"])
+      refused(push([triple({ field: DELETED_FIELD, value })]), "$deleted triple must carry true");
     refused(push([triple({ field: DELETED_FIELD, value: true, element: "x" })]), "no element");
-    for (const value of [null, 1, "true", {}]) refused(push([triple({ field: "tagIds", element: "t1", value })]), "set element triple carries true or false");
+    for (const value of [null, 1, "true", {}])
+      refused(push([triple({ field: "tagIds", element: "t1", value })]), "set element triple carries true or false");
     refused(push([triple({ field: "tagIds", element: 3, value: true })]), "triples[0].element");
     refused(push([triple({ field: "tagIds", element: "", value: true })]), "triples[0].element");
     expect(client(push([triple({ field: DELETED_FIELD, value: true })])).error).toBeUndefined();
@@ -386,10 +520,18 @@ describe("normalized query shape", () => {
     bad({ ...simpleQuery, select: "name" }, "query.select", "expected an array");
     bad({ ...simpleQuery, select: [1] }, "query.select[0]");
     bad({ ...simpleQuery, where: {} }, "query.where", "expected an array");
-    bad({ ...simpleQuery, where: [{ field: "age", op: "like", operand: 1 }] }, "query.where[0].op", "expected one of equals");
+    bad(
+      { ...simpleQuery, where: [{ field: "age", op: "like", operand: 1 }] },
+      "query.where[0].op",
+      "expected one of equals",
+    );
     bad({ ...simpleQuery, where: [{ field: "age", op: "equals" }] }, "query.where[0].operand", "missing");
     bad({ ...simpleQuery, where: [{ field: 1, op: "equals", operand: 1 }] }, "query.where[0].field");
-    bad({ ...simpleQuery, where: [{ field: "age", op: "equals", operand: 1, extra: 1 }] }, "query.where[0]", "unknown key");
+    bad(
+      { ...simpleQuery, where: [{ field: "age", op: "equals", operand: 1, extra: 1 }] },
+      "query.where[0]",
+      "unknown key",
+    );
     bad({ ...simpleQuery, orderBy: [["name"]] }, "query.orderBy[0]", "pair");
     bad({ ...simpleQuery, orderBy: [["name", "up"]] }, "query.orderBy[0][1]", "asc, desc");
     bad({ ...simpleQuery, orderBy: ["name"] }, "query.orderBy[0]", "expected an array");
@@ -399,8 +541,13 @@ describe("normalized query shape", () => {
   });
 
   it("checks operand kinds the engine relies on, and that every used field has a spec", () => {
-    for (const op of ["in", "notIn"]) bad({ ...simpleQuery, where: [{ field: "age", op, operand: 5 }] }, "query.where[0].operand", "takes a list");
-    bad({ ...simpleQuery, where: [{ field: "age", op: "isDefined", operand: "yes" }] }, "query.where[0].operand", "true or false");
+    for (const op of ["in", "notIn"])
+      bad({ ...simpleQuery, where: [{ field: "age", op, operand: 5 }] }, "query.where[0].operand", "takes a list");
+    bad(
+      { ...simpleQuery, where: [{ field: "age", op: "isDefined", operand: "yes" }] },
+      "query.where[0].operand",
+      "true or false",
+    );
     bad({ ...simpleQuery, select: [...simpleQuery.select, "toString"] }, "query.specs", '"toString"');
     bad({ ...simpleQuery, where: [{ field: "constructor2", op: "equals", operand: 1 }] }, '"constructor2"');
     bad({ ...simpleQuery, orderBy: [["valueOf", "asc"]] }, '"valueOf"');
@@ -408,29 +555,57 @@ describe("normalized query shape", () => {
 
   it("checks specs shape", () => {
     bad({ ...simpleQuery, specs: [] }, "query.specs", "expected an object");
-    bad({ ...simpleQuery, specs: { name: { type: "text", optional: true } } }, "query.specs.name.type", "expected one of string");
+    bad(
+      { ...simpleQuery, specs: { name: { type: "text", optional: true } } },
+      "query.specs.name.type",
+      "expected one of string",
+    );
     bad({ ...simpleQuery, specs: { name: { type: "string" } } }, "query.specs.name.optional", "true or false");
-    bad({ ...simpleQuery, specs: { name: { type: "ref", optional: true, target: "bad target" } } }, "query.specs.name.target");
+    bad(
+      { ...simpleQuery, specs: { name: { type: "ref", optional: true, target: "bad target" } } },
+      "query.specs.name.target",
+    );
     bad({ ...simpleQuery, specs: { name: { type: "string", optional: true, unique: true } } }, 'unknown key "unique"');
     bad({ ...simpleQuery, specs: { "bad name": { type: "string", optional: true } } }, "query.specs key");
-    bad({ ...simpleQuery, specs: { o: { type: "object", optional: true, fields: { x: 1 } } } }, "query.specs.o.fields.x");
-    bad({ ...simpleQuery, specs: { a: { type: "array", optional: true, items: { type: "nope", optional: true } } } }, "query.specs.a.items.type");
+    bad(
+      { ...simpleQuery, specs: { o: { type: "object", optional: true, fields: { x: 1 } } } },
+      "query.specs.o.fields.x",
+    );
+    bad(
+      { ...simpleQuery, specs: { a: { type: "array", optional: true, items: { type: "nope", optional: true } } } },
+      "query.specs.a.items.type",
+    );
     let spec: unknown = { type: "string", optional: true };
     for (let i = 0; i < 12; i++) spec = { type: "array", optional: true, items: spec };
     bad({ ...simpleQuery, specs: { deep: spec } }, "nest at most 8 deep");
-    const nested = { type: "object", optional: false, fields: { x: { type: "array", optional: true, items: { type: "number", optional: false } } }, fallback: {} };
+    const nested = {
+      type: "object",
+      optional: false,
+      fields: { x: { type: "array", optional: true, items: { type: "number", optional: false } } },
+      fallback: {},
+    };
     expect(client(subscribe({ ...simpleQuery, specs: { ...simpleQuery.specs, nested } })).error).toBeUndefined();
   });
 
   it("checks relations, recursively and with a depth limit", () => {
-    const relation = { name: "authorId", cardinality: "one", direction: "forward", link: "authorId", linkSpec: { type: "ref", optional: true, target: "users" }, query: simpleQuery };
+    const relation = {
+      name: "authorId",
+      cardinality: "one",
+      direction: "forward",
+      link: "authorId",
+      linkSpec: { type: "ref", optional: true, target: "users" },
+      query: simpleQuery,
+    };
     expect(client(subscribe({ ...simpleQuery, collection: "posts", relations: [relation] })).error).toBeUndefined();
     bad({ ...simpleQuery, relations: {} }, "query.relations", "expected an array");
     bad({ ...simpleQuery, relations: [{ ...relation, cardinality: "some" }] }, "query.relations[0].cardinality");
     bad({ ...simpleQuery, relations: [{ ...relation, direction: "sideways" }] }, "query.relations[0].direction");
     bad({ ...simpleQuery, relations: [{ ...relation, link: "" }] }, "query.relations[0].link");
     bad({ ...simpleQuery, relations: [{ ...relation, linkSpec: null }] }, "query.relations[0].linkSpec");
-    bad({ ...simpleQuery, relations: [{ ...relation, query: { ...simpleQuery, limit: -2 } }] }, "query.relations[0].query.limit");
+    bad(
+      { ...simpleQuery, relations: [{ ...relation, query: { ...simpleQuery, limit: -2 } }] },
+      "query.relations[0].query.limit",
+    );
     let query: unknown = simpleQuery;
     for (let i = 0; i < 8; i++) query = { ...simpleQuery, relations: [{ ...relation, query }] };
     expect(client(subscribe(query)).error).toBeUndefined();
@@ -456,7 +631,10 @@ describe("server message rejections", () => {
     refusedServer({ type: "snapshotPart", queryId: "q1", triples: [], documents: -1, total: 10 }, "documents");
     refusedServer({ type: "snapshotPart", queryId: "q1", triples: [], documents: 1, total: 1.5 }, "total");
     refusedServer({ type: "snapshotPart", queryId: "q1", triples: [], documents: 1, total: 2, cursor: "1" }, "cursor");
-    refusedServer({ type: "changes", triples: [triple({ field: DELETED_FIELD, value: false })], cursor: "1" }, "$deleted");
+    refusedServer(
+      { type: "changes", triples: [triple({ field: DELETED_FIELD, value: false })], cursor: "1" },
+      "$deleted",
+    );
     refusedServer({ type: "changes", triples: [], cursor: "" }, "cursor");
     refusedServer({ type: "changes", triples: [], cursor: "1", revoked: [{ collection: "notes" }] }, "revoked[0].id");
     refusedServer({ type: "snapshot", queryId: "q1", triples: [], cursor: "1", revoked: {} }, "revoked");
@@ -494,7 +672,12 @@ describe("room messages", () => {
 
   it("round-trips every room server message", () => {
     const messages: ServerMessage[] = [
-      { type: "roomState", ...room, roomStatus: { documentTitle: "Draft" }, users: { "user@example.com": { cursor: { x: 1 } }, "anon:c-1": {} } },
+      {
+        type: "roomState",
+        ...room,
+        roomStatus: { documentTitle: "Draft" },
+        users: { "user@example.com": { cursor: { x: 1 } }, "anon:c-1": {} },
+      },
       { type: "roomState", ...appWide, roomStatus: {}, users: {} },
       { type: "roomEvent", ...room, event: "like", data: { targetId: "p1" }, userId: "u1", hlc: HLC },
       { type: "roomEvent", ...appWide, event: "like", data: 3, userId: null, hlc: HLC },
@@ -527,7 +710,10 @@ describe("room messages", () => {
     refused({ type: "emit", ...room, event: "like" }, "data", "missing");
     refused({ type: "emit", ...room, event: "2like", data: 1 }, "event");
     refused({ type: "emit", ...room, data: 1 }, "event");
-    refused({ type: "emit", ...room, event: "like", data: { nested: { __proto__x: 1, constructor: 2 } } }, "constructor");
+    refused(
+      { type: "emit", ...room, event: "like", data: { nested: { __proto__x: 1, constructor: 2 } } },
+      "constructor",
+    );
     refused({ type: "setUserStatus", ...room, status: null }, "status", "expected an object");
     refused({ type: "setRoomStatus", ...room, status: { "": 1 } }, "status key");
     const many = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, i]));

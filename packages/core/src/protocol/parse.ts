@@ -15,7 +15,16 @@ import type { FieldSpec, FieldType } from "../schema/field.js";
 import { DELETED_FIELD, type DocumentRef, type Triple } from "../triples.js";
 import { containersOf, jsonShapeProblem, MAX_VALUE_CONTAINERS } from "./json-shape.js";
 import { ID_RULE, isId } from "../ids.js";
-import { type ClientMessage, DEFAULT_MAX_FRAME_BYTES, helloMessage, MAX_HELD_IDS, PROTOCOL_VERSION, type RoomAddress, type ServerMessage, type StatusValues } from "./messages.js";
+import {
+  type ClientMessage,
+  DEFAULT_MAX_FRAME_BYTES,
+  helloMessage,
+  MAX_HELD_IDS,
+  PROTOCOL_VERSION,
+  type RoomAddress,
+  type ServerMessage,
+  type StatusValues,
+} from "./messages.js";
 
 /** Limits of {@link parseClientMessage} / {@link parseServerMessage}. */
 export interface ParseLimits {
@@ -44,7 +53,17 @@ const MAX_CONDITIONS = 64;
 const MAX_FIELDS = 512;
 const MAX_ORDER_KEYS = 16;
 
-const FIELD_TYPES = new Set<FieldType>(["string", "number", "boolean", "date", "json", "ref", "refMany", "object", "array"]);
+const FIELD_TYPES = new Set<FieldType>([
+  "string",
+  "number",
+  "boolean",
+  "date",
+  "json",
+  "ref",
+  "refMany",
+  "object",
+  "array",
+]);
 const ERROR_CODES = new Set<DatabaseErrorCode>([
   "VALIDATION",
   "NOT_FOUND",
@@ -69,20 +88,23 @@ type Obj = Record<string, unknown>;
 function describe(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
-  if (typeof value === "string") return value.length > 40 ? `a string "${value.slice(0, 40)}…"` : `the string ${JSON.stringify(value)}`;
+  if (typeof value === "string")
+    return value.length > 40 ? `a string "${value.slice(0, 40)}…"` : `the string ${JSON.stringify(value)}`;
   if (typeof value === "object") return "an object";
   return `${typeof value} ${String(value)}`;
 }
 
 function record(value: unknown, path: string): Obj {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Invalid(path, `expected an object, got ${describe(value)}`);
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw new Invalid(path, `expected an object, got ${describe(value)}`);
   return value as Obj;
 }
 
 function object(value: unknown, path: string, allowed: readonly string[]): Obj {
   record(value, path);
   for (const key of Object.keys(value as Obj)) {
-    if (!allowed.includes(key)) throw new Invalid(path, `unknown key ${JSON.stringify(key)} (expected ${allowed.join(", ")})`);
+    if (!allowed.includes(key))
+      throw new Invalid(path, `unknown key ${JSON.stringify(key)} (expected ${allowed.join(", ")})`);
   }
   return value as Obj;
 }
@@ -97,7 +119,8 @@ function string(value: unknown, path: string, max: number): string {
     throw new Invalid(path, `expected a string of 1-${max} characters, got ${describe(value)}`);
   }
   // SQLite and UTF-8 cannot hold a lone surrogate: such an id would be stored altered.
-  if (LONE_SURROGATE.test(value)) throw new Invalid(path, "expected well-formed text, got a string with a lone UTF-16 surrogate");
+  if (LONE_SURROGATE.test(value))
+    throw new Invalid(path, "expected well-formed text, got a string with a lone UTF-16 surrogate");
   return value;
 }
 
@@ -125,7 +148,8 @@ export function exceedsValueDepth(value: unknown): boolean {
 /** A JSON value nested at most {@link MAX_VALUE_DEPTH} deep, holding at most {@link MAX_VALUE_CONTAINERS} arrays and objects. */
 function jsonValue(value: unknown, path: string): unknown {
   if (exceedsValueDepth(value)) throw new Invalid(path, `values nest at most ${MAX_VALUE_DEPTH} deep`);
-  if (containersOf(value, MAX_VALUE_CONTAINERS) > MAX_VALUE_CONTAINERS) throw new Invalid(path, `values hold at most ${MAX_VALUE_CONTAINERS} arrays and objects`);
+  if (containersOf(value, MAX_VALUE_CONTAINERS) > MAX_VALUE_CONTAINERS)
+    throw new Invalid(path, `values hold at most ${MAX_VALUE_CONTAINERS} arrays and objects`);
   return value;
 }
 
@@ -144,7 +168,10 @@ function id(value: unknown, path: string): string {
 
 function name(value: unknown, path: string): string {
   if (typeof value !== "string" || !NAME_PATTERN.test(value) || FORBIDDEN_KEYS.has(value)) {
-    throw new Invalid(path, `expected a collection or field name (letters, digits, _; not starting with a digit), got ${describe(value)}`);
+    throw new Invalid(
+      path,
+      `expected a collection or field name (letters, digits, _; not starting with a digit), got ${describe(value)}`,
+    );
   }
   return value;
 }
@@ -168,7 +195,8 @@ function hlc(value: unknown, path: string): string {
 }
 
 function count(value: unknown, path: string): number {
-  if (!Number.isSafeInteger(value) || (value as number) < 0) throw new Invalid(path, `expected a whole number >= 0, got ${describe(value)}`);
+  if (!Number.isSafeInteger(value) || (value as number) < 0)
+    throw new Invalid(path, `expected a whole number >= 0, got ${describe(value)}`);
   return value as number;
 }
 
@@ -188,12 +216,17 @@ function triple(value: unknown, path: string): Triple {
   const tripleValue = jsonValue(raw.value, `${path}.value`);
   if (field === DELETED_FIELD) {
     if (raw.element !== undefined) throw new Invalid(`${path}.element`, `a ${DELETED_FIELD} triple has no element`);
-    if (tripleValue !== true) throw new Invalid(`${path}.value`, `a ${DELETED_FIELD} triple must carry true (deletes cannot be undone), got ${describe(tripleValue)}`);
+    if (tripleValue !== true)
+      throw new Invalid(
+        `${path}.value`,
+        `a ${DELETED_FIELD} triple must carry true (deletes cannot be undone), got ${describe(tripleValue)}`,
+      );
     return { collection, id: docId, field, value: true, hlc: stamp };
   }
   if (raw.element !== undefined) {
     const element = string(raw.element, `${path}.element`, MAX_STRING_ID);
-    if (typeof tripleValue !== "boolean") throw new Invalid(`${path}.value`, `a set element triple carries true or false, got ${describe(tripleValue)}`);
+    if (typeof tripleValue !== "boolean")
+      throw new Invalid(`${path}.value`, `a set element triple carries true or false, got ${describe(tripleValue)}`);
     return { collection, id: docId, field, value: tripleValue, hlc: stamp, element };
   }
   return { collection, id: docId, field, value: tripleValue, hlc: stamp };
@@ -206,7 +239,10 @@ function triples(value: unknown, path: string): Triple[] {
 function documentRefs(value: unknown, path: string): DocumentRef[] {
   return array(value, path).map((each, index) => {
     const raw = object(each, `${path}[${index}]`, ["collection", "id"]);
-    return { collection: name(raw.collection, `${path}[${index}].collection`), id: string(raw.id, `${path}[${index}].id`, MAX_STRING_ID) };
+    return {
+      collection: name(raw.collection, `${path}[${index}].collection`),
+      id: string(raw.id, `${path}[${index}].id`, MAX_STRING_ID),
+    };
   });
 }
 
@@ -236,7 +272,8 @@ function specs(value: unknown, path: string, depth: number): Record<string, Fiel
   const count = Object.keys(raw).length;
   if (count > MAX_FIELDS) throw new Invalid(path, `at most ${MAX_FIELDS} field specs, got ${count}`);
   const out: Record<string, FieldSpec> = {};
-  for (const [key, each] of Object.entries(raw)) out[name(key, `${path} key`)] = fieldSpec(each, `${path}.${key}`, depth);
+  for (const [key, each] of Object.entries(raw))
+    out[name(key, `${path} key`)] = fieldSpec(each, `${path}.${key}`, depth);
   return out;
 }
 
@@ -249,31 +286,41 @@ const MAX_WHERE_DEPTH = 8;
  */
 function conditions(value: unknown, path: string, shape: QueryShape, level: number, depth = 0): Condition[] {
   if (depth > MAX_WHERE_DEPTH) throw new Invalid(path, `or and not nest at most ${MAX_WHERE_DEPTH} deep`);
-  return list(value, path, MAX_CONDITIONS, "conditions").map((each, index) => condition(each, `${path}[${index}]`, shape, level, depth));
+  return list(value, path, MAX_CONDITIONS, "conditions").map((each, index) =>
+    condition(each, `${path}[${index}]`, shape, level, depth),
+  );
 }
 
 function condition(value: unknown, path: string, shape: QueryShape, level: number, depth: number): Condition {
-  if (++shape.conditions > MAX_CONDITIONS * 4) throw new Invalid(path, `a query has at most ${MAX_CONDITIONS * 4} conditions at all levels together`);
+  if (++shape.conditions > MAX_CONDITIONS * 4)
+    throw new Invalid(path, `a query has at most ${MAX_CONDITIONS * 4} conditions at all levels together`);
   const keys = typeof value === "object" && value !== null ? Object.keys(value) : [];
   if (keys.length === 1 && keys[0] === "or") {
     const branches = list((value as Obj).or, `${path}.or`, MAX_CONDITIONS, "branches");
     if (branches.length === 0) throw new Invalid(`${path}.or`, "expected at least one branch");
     return { or: branches.map((branch, index) => conditions(branch, `${path}.or[${index}]`, shape, level, depth + 1)) };
   }
-  if (keys.length === 1 && keys[0] === "not") return { not: conditions((value as Obj).not, `${path}.not`, shape, level, depth + 1) };
-  if (keys.length === 1 && keys[0] === "related") return { related: relatedFilter((value as Obj).related, `${path}.related`, shape, level) };
+  if (keys.length === 1 && keys[0] === "not")
+    return { not: conditions((value as Obj).not, `${path}.not`, shape, level, depth + 1) };
+  if (keys.length === 1 && keys[0] === "related")
+    return { related: relatedFilter((value as Obj).related, `${path}.related`, shape, level) };
   return fieldCondition(value, path);
 }
 
 /** A relational filter: it counts as a relation of the query, and nests as relations do. */
 function relatedFilter(value: unknown, path: string, shape: QueryShape, level: number): RelatedFilter {
   if (level + 1 > MAX_DEPTH) throw new Invalid(path, `relations and relational filters nest at most ${MAX_DEPTH} deep`);
-  if (++shape.relations > MAX_RELATIONS) throw new Invalid(path, `a query has at most ${MAX_RELATIONS} relations and relational filters at all levels together`);
+  if (++shape.relations > MAX_RELATIONS)
+    throw new Invalid(
+      path,
+      `a query has at most ${MAX_RELATIONS} relations and relational filters at all levels together`,
+    );
   const raw = object(value, path, ["direction", "link", "linkSpec", "collection", "where", "specs"]);
   const where = conditions(raw.where, `${path}.where`, shape, level + 1);
   const filterSpecs = specs(raw.specs, `${path}.specs`, 0);
   const unspecified = whereFields(where).find((field) => !Object.hasOwn(filterSpecs, field));
-  if (unspecified !== undefined) throw new Invalid(`${path}.specs`, `no spec for the field ${JSON.stringify(unspecified)} the filter uses`);
+  if (unspecified !== undefined)
+    throw new Invalid(`${path}.specs`, `no spec for the field ${JSON.stringify(unspecified)} the filter uses`);
   return {
     direction: oneOf(raw.direction, `${path}.direction`, LINK_DIRECTIONS),
     link: name(raw.link, `${path}.link`),
@@ -289,7 +336,8 @@ function fieldCondition(value: unknown, path: string): FieldCondition {
   if (!Object.hasOwn(raw, "operand")) throw new Invalid(`${path}.operand`, "missing");
   const op = oneOf(raw.op, `${path}.op`, OPERATORS);
   // The engine relies on these operand kinds; normalizeQuery guarantees them on the client.
-  if ((op === "in" || op === "notIn") && !Array.isArray(raw.operand)) throw new Invalid(`${path}.operand`, `"${op}" takes a list, got ${describe(raw.operand)}`);
+  if ((op === "in" || op === "notIn") && !Array.isArray(raw.operand))
+    throw new Invalid(`${path}.operand`, `"${op}" takes a list, got ${describe(raw.operand)}`);
   if ((op === "isDefined" || op === "isUndefined") && typeof raw.operand !== "boolean") {
     throw new Invalid(`${path}.operand`, `"${op}" takes true or false, got ${describe(raw.operand)}`);
   }
@@ -306,7 +354,10 @@ function orderEntry(value: unknown, path: string): readonly [string, Direction] 
 
 function cursor(value: unknown, path: string): Cursor {
   const raw = object(value, path, ["keys", "id"]);
-  return { keys: [...list(jsonValue(raw.keys, `${path}.keys`), `${path}.keys`, MAX_ORDER_KEYS, "keys")], id: string(raw.id, `${path}.id`, MAX_STRING_ID) };
+  return {
+    keys: [...list(jsonValue(raw.keys, `${path}.keys`), `${path}.keys`, MAX_ORDER_KEYS, "keys")],
+    id: string(raw.id, `${path}.id`, MAX_STRING_ID),
+  };
 }
 
 const CARDINALITIES = new Set(["one", "many"] as const);
@@ -319,7 +370,8 @@ interface QueryShape {
 }
 
 function relation(value: unknown, path: string, depth: number, shape: QueryShape): NormalizedRelation {
-  if (++shape.relations > MAX_RELATIONS) throw new Invalid(path, `a query has at most ${MAX_RELATIONS} relations at all levels together`);
+  if (++shape.relations > MAX_RELATIONS)
+    throw new Invalid(path, `a query has at most ${MAX_RELATIONS} relations at all levels together`);
   const raw = object(value, path, ["name", "cardinality", "direction", "link", "linkSpec", "query"]);
   return {
     name: name(raw.name, `${path}.name`),
@@ -331,9 +383,24 @@ function relation(value: unknown, path: string, depth: number, shape: QueryShape
   };
 }
 
-function query(value: unknown, path: string, depth: number, shape: QueryShape = { relations: 0, conditions: 0 }): NormalizedQuery {
+function query(
+  value: unknown,
+  path: string,
+  depth: number,
+  shape: QueryShape = { relations: 0, conditions: 0 },
+): NormalizedQuery {
   if (depth > MAX_DEPTH) throw new Invalid(path, `relations nest at most ${MAX_DEPTH} deep`);
-  const raw = object(value, path, ["collection", "select", "where", "orderBy", "limit", "specs", "relations", "after", "before"]);
+  const raw = object(value, path, [
+    "collection",
+    "select",
+    "where",
+    "orderBy",
+    "limit",
+    "specs",
+    "relations",
+    "after",
+    "before",
+  ]);
   const limit = raw.limit;
   if (limit !== undefined && !(typeof limit === "number" && Number.isSafeInteger(limit) && limit >= 0)) {
     throw new Invalid(`${path}.limit`, `expected a whole number >= 0 or no limit, got ${describe(limit)}`);
@@ -342,21 +409,28 @@ function query(value: unknown, path: string, depth: number, shape: QueryShape = 
     -readonly [K in keyof NormalizedQuery]: NormalizedQuery[K];
   } = {
     collection: name(raw.collection, `${path}.collection`),
-    select: list(raw.select, `${path}.select`, MAX_FIELDS, "fields").map((each, index) => name(each, `${path}.select[${index}]`)),
+    select: list(raw.select, `${path}.select`, MAX_FIELDS, "fields").map((each, index) =>
+      name(each, `${path}.select[${index}]`),
+    ),
     where: conditions(raw.where, `${path}.where`, shape, depth),
-    orderBy: list(raw.orderBy, `${path}.orderBy`, MAX_ORDER_KEYS, "sort keys").map((each, index) => orderEntry(each, `${path}.orderBy[${index}]`)),
+    orderBy: list(raw.orderBy, `${path}.orderBy`, MAX_ORDER_KEYS, "sort keys").map((each, index) =>
+      orderEntry(each, `${path}.orderBy[${index}]`),
+    ),
     limit,
     specs: specs(raw.specs, `${path}.specs`, 0),
   };
   if (raw.relations !== undefined) {
-    out.relations = list(raw.relations, `${path}.relations`, MAX_RELATIONS, "relations").map((each, index) => relation(each, `${path}.relations[${index}]`, depth, shape));
+    out.relations = list(raw.relations, `${path}.relations`, MAX_RELATIONS, "relations").map((each, index) =>
+      relation(each, `${path}.relations[${index}]`, depth, shape),
+    );
   }
   if (raw.after !== undefined) out.after = cursor(raw.after, `${path}.after`);
   if (raw.before !== undefined) out.before = cursor(raw.before, `${path}.before`);
   // The engine reads a field through its spec; a field without one would read an inherited property.
   const fields = [...out.select, ...whereFields(out.where), ...out.orderBy.map(([field]) => field)];
   const unspecified = fields.find((field) => !Object.hasOwn(out.specs, field));
-  if (unspecified !== undefined) throw new Invalid(`${path}.specs`, `no spec for the field ${JSON.stringify(unspecified)} the query uses`);
+  if (unspecified !== undefined)
+    throw new Invalid(`${path}.specs`, `no spec for the field ${JSON.stringify(unspecified)} the query uses`);
   return out;
 }
 
@@ -371,7 +445,10 @@ function roomAddress(raw: Obj): RoomAddress {
   const roomType = name(raw.roomType, "roomType");
   if (raw.roomId === "") return { roomType, roomId: "" };
   if (typeof raw.roomId !== "string" || raw.roomId.length > MAX_STRING_ID) {
-    throw new Invalid("roomId", `expected "" (the app-wide room) or a string of 1-${MAX_STRING_ID} characters, got ${describe(raw.roomId)}`);
+    throw new Invalid(
+      "roomId",
+      `expected "" (the app-wide room) or a string of 1-${MAX_STRING_ID} characters, got ${describe(raw.roomId)}`,
+    );
   }
   return { roomType, roomId: string(raw.roomId, "roomId", MAX_STRING_ID) };
 }
@@ -380,7 +457,8 @@ function roomAddress(raw: Obj): RoomAddress {
 function status(value: unknown, path: string): StatusValues {
   const raw = record(value, path);
   const keys = Object.keys(raw);
-  if (keys.length > MAX_STATUS_KEYS) throw new Invalid(path, `a status has at most ${MAX_STATUS_KEYS} keys, got ${keys.length}`);
+  if (keys.length > MAX_STATUS_KEYS)
+    throw new Invalid(path, `a status has at most ${MAX_STATUS_KEYS} keys, got ${keys.length}`);
   for (const key of keys) {
     name(key, `${path} key`);
     jsonValue(raw[key], `${path}.${key}`);
@@ -391,9 +469,11 @@ function status(value: unknown, path: string): StatusValues {
 function roomUsers(value: unknown, path: string): Record<string, StatusValues> {
   const raw = record(value, path);
   const entries = Object.entries(raw);
-  if (entries.length > MAX_ROOM_USERS) throw new Invalid(path, `at most ${MAX_ROOM_USERS} users, got ${entries.length}`);
+  if (entries.length > MAX_ROOM_USERS)
+    throw new Invalid(path, `at most ${MAX_ROOM_USERS} users, got ${entries.length}`);
   const out: Record<string, StatusValues> = {};
-  for (const [userId, each] of entries) out[string(userId, `${path} key`, MAX_STRING_ID)] = status(each, `${path}.${userId}`);
+  for (const [userId, each] of entries)
+    out[string(userId, `${path} key`, MAX_STRING_ID)] = status(each, `${path}.${userId}`);
   return out;
 }
 
@@ -409,7 +489,10 @@ function clientMessage(raw: Obj): ClientMessage {
     case "hello": {
       object(raw, "hello", ["type", "protocol", "appId", "clientId", "token", "userId"]);
       if (raw.protocol !== PROTOCOL_VERSION) {
-        throw new Invalid("protocol", `this peer speaks protocol version ${PROTOCOL_VERSION}, got ${describe(raw.protocol)}`);
+        throw new Invalid(
+          "protocol",
+          `this peer speaks protocol version ${PROTOCOL_VERSION}, got ${describe(raw.protocol)}`,
+        );
       }
       const appId = id(raw.appId, "appId");
       const clientId = id(raw.clientId, "clientId");
@@ -424,7 +507,13 @@ function clientMessage(raw: Obj): ClientMessage {
         queryId: id(raw.queryId, "queryId"),
         query: query(raw.query, "query", 0),
         cursor: raw.cursor === null ? null : cursorString(raw.cursor, "cursor"),
-        ...(raw.held === undefined ? {} : { held: list(raw.held, "held", MAX_HELD_IDS, "ids").map((each, index) => string(each, `held[${index}]`, MAX_STRING_ID)) }),
+        ...(raw.held === undefined
+          ? {}
+          : {
+              held: list(raw.held, "held", MAX_HELD_IDS, "ids").map((each, index) =>
+                string(each, `held[${index}]`, MAX_STRING_ID),
+              ),
+            }),
       };
     case "unsubscribe":
       object(raw, "unsubscribe", ["type", "queryId"]);
@@ -446,7 +535,12 @@ function clientMessage(raw: Obj): ClientMessage {
       return { type: "leave", ...roomAddress(raw) };
     case "emit":
       object(raw, "emit", ["type", "roomType", "roomId", "event", "data"]);
-      return { type: "emit", ...roomAddress(raw), event: name(raw.event, "event"), data: jsonValue(present(raw, "data"), "data") };
+      return {
+        type: "emit",
+        ...roomAddress(raw),
+        event: name(raw.event, "event"),
+        data: jsonValue(present(raw, "data"), "data"),
+      };
     case "setUserStatus":
       object(raw, "setUserStatus", ["type", "roomType", "roomId", "status"]);
       return { type: "setUserStatus", ...roomAddress(raw), status: status(raw.status, "status") };
@@ -454,7 +548,10 @@ function clientMessage(raw: Obj): ClientMessage {
       object(raw, "setRoomStatus", ["type", "roomType", "roomId", "status"]);
       return { type: "setRoomStatus", ...roomAddress(raw), status: status(raw.status, "status") };
     default:
-      throw unknownType(raw.type, "hello, subscribe, unsubscribe, push, ping, token, join, leave, emit, setUserStatus, setRoomStatus");
+      throw unknownType(
+        raw.type,
+        "hello, subscribe, unsubscribe, push, ping, token, join, leave, emit, setUserStatus, setRoomStatus",
+      );
   }
 }
 
@@ -470,7 +567,12 @@ function serverMessage(raw: Obj): ServerMessage {
     case "snapshot":
       object(raw, "snapshot", ["type", "queryId", "triples", "cursor", "revoked"]);
       return withRevoked(
-        { type: "snapshot", queryId: id(raw.queryId, "queryId"), triples: triples(raw.triples, "triples"), cursor: cursorString(raw.cursor, "cursor") },
+        {
+          type: "snapshot",
+          queryId: id(raw.queryId, "queryId"),
+          triples: triples(raw.triples, "triples"),
+          cursor: cursorString(raw.cursor, "cursor"),
+        },
         raw,
         "revoked",
       );
@@ -485,13 +587,18 @@ function serverMessage(raw: Obj): ServerMessage {
       };
     case "changes":
       object(raw, "changes", ["type", "triples", "cursor", "revoked"]);
-      return withRevoked({ type: "changes", triples: triples(raw.triples, "triples"), cursor: cursorString(raw.cursor, "cursor") }, raw, "revoked");
+      return withRevoked(
+        { type: "changes", triples: triples(raw.triples, "triples"), cursor: cursorString(raw.cursor, "cursor") },
+        raw,
+        "revoked",
+      );
     case "ack":
       object(raw, "ack", ["type", "batchId", "cursor"]);
       return { type: "ack", batchId: id(raw.batchId, "batchId"), cursor: cursorString(raw.cursor, "cursor") };
     case "error": {
       object(raw, "error", ["type", "code", "message", "details"]);
-      if (typeof raw.message !== "string") throw new Invalid("message", `expected a string, got ${describe(raw.message)}`);
+      if (typeof raw.message !== "string")
+        throw new Invalid("message", `expected a string, got ${describe(raw.message)}`);
       const code = oneOf(raw.code, "code", ERROR_CODES);
       if (raw.details === undefined) return { type: "error", code, message: raw.message };
       const details = record(jsonValue(raw.details, "details"), "details");
@@ -505,7 +612,12 @@ function serverMessage(raw: Obj): ServerMessage {
       return { type: "tokenAccepted" };
     case "roomState":
       object(raw, "roomState", ["type", "roomType", "roomId", "roomStatus", "users"]);
-      return { type: "roomState", ...roomAddress(raw), roomStatus: status(raw.roomStatus, "roomStatus"), users: roomUsers(raw.users, "users") };
+      return {
+        type: "roomState",
+        ...roomAddress(raw),
+        roomStatus: status(raw.roomStatus, "roomStatus"),
+        users: roomUsers(raw.users, "users"),
+      };
     case "roomEvent":
       object(raw, "roomEvent", ["type", "roomType", "roomId", "event", "data", "userId", "hlc"]);
       return {
@@ -528,7 +640,10 @@ function serverMessage(raw: Obj): ServerMessage {
       object(raw, "roomStatus", ["type", "roomType", "roomId", "status"]);
       return { type: "roomStatus", ...roomAddress(raw), status: status(raw.status, "status") };
     default:
-      throw unknownType(raw.type, "welcome, snapshot, snapshotPart, changes, ack, error, pong, tokenAccepted, roomState, roomEvent, userStatus, roomStatus");
+      throw unknownType(
+        raw.type,
+        "welcome, snapshot, snapshotPart, changes, ack, error, pong, tokenAccepted, roomState, roomEvent, userStatus, roomStatus",
+      );
   }
 }
 
@@ -580,14 +695,22 @@ function forbiddenKey(root: unknown): string | undefined {
   return undefined;
 }
 
-function parseFrame<T>(side: "client" | "server", frame: unknown, limits: ParseLimits | undefined, build: (raw: Obj) => T): DatabaseResult<T> {
+function parseFrame<T>(
+  side: "client" | "server",
+  frame: unknown,
+  limits: ParseLimits | undefined,
+  build: (raw: Obj) => T,
+): DatabaseResult<T> {
   const what = `${side} message`;
   // ArrayBuffer.isView, not instanceof: a Buffer from another realm (a test runner's) counts too.
-  if (typeof frame !== "string" && !(ArrayBuffer.isView(frame) && (frame as Uint8Array).BYTES_PER_ELEMENT === 1)) return fail("PROTOCOL", `Refused a ${what}: expected a text frame, got ${describe(frame)}.`);
+  if (typeof frame !== "string" && !(ArrayBuffer.isView(frame) && (frame as Uint8Array).BYTES_PER_ELEMENT === 1))
+    return fail("PROTOCOL", `Refused a ${what}: expected a text frame, got ${describe(frame)}.`);
   const maxBytes = limits?.maxBytes ?? DEFAULT_MAX_FRAME_BYTES;
   const bytes = typeof frame === "string" ? undefined : (frame as Uint8Array);
   if ((bytes === undefined ? utf8BytesUpTo(frame as string, maxBytes) : bytes.byteLength) > maxBytes) {
-    return fail("PROTOCOL", `Refused a ${what}: the frame is larger than the limit of ${maxBytes} bytes.`, { maxBytes });
+    return fail("PROTOCOL", `Refused a ${what}: the frame is larger than the limit of ${maxBytes} bytes.`, {
+      maxBytes,
+    });
   }
   // What a client sends is bounded before it is parsed: parsing is the costly part. A server's
   // frames (snapshots of many documents) may hold more.
@@ -611,13 +734,18 @@ function parseValue<T>(side: "client" | "server", parsed: unknown, build: (raw: 
     }
     const forbidden = forbiddenKey(parsed);
     if (forbidden !== undefined) {
-      return fail("PROTOCOL", `Refused a ${what}: the key ${JSON.stringify(forbidden)} is not allowed anywhere in a message.`, { key: forbidden });
+      return fail(
+        "PROTOCOL",
+        `Refused a ${what}: the key ${JSON.stringify(forbidden)} is not allowed anywhere in a message.`,
+        { key: forbidden },
+      );
     }
     return ok(build(parsed as Obj));
   } catch (error) {
     if (error instanceof Invalid) {
       const type = (parsed as Obj).type;
-      const subject = typeof type === "string" && error.path !== "type" ? `a ${JSON.stringify(type)} ${what}` : `a ${what}`;
+      const subject =
+        typeof type === "string" && error.path !== "type" ? `a ${JSON.stringify(type)} ${what}` : `a ${what}`;
       return fail("PROTOCOL", `Refused ${subject}: ${error.path}: ${error.reason}.`, { path: error.path });
     }
     // Anything else (say, a stack overflow on absurd nesting) is still the peer's bad input.
@@ -637,12 +765,17 @@ function parseValue<T>(side: "client" | "server", parsed: unknown, build: (raw: 
 export function parseTriple(value: unknown, index: number): DatabaseResult<Triple> {
   const forbidden = forbiddenKey(value);
   if (forbidden !== undefined) {
-    return fail("PROTOCOL", `Refused a "push" client message: the key ${JSON.stringify(forbidden)} is not allowed anywhere in a message.`, { key: forbidden });
+    return fail(
+      "PROTOCOL",
+      `Refused a "push" client message: the key ${JSON.stringify(forbidden)} is not allowed anywhere in a message.`,
+      { key: forbidden },
+    );
   }
   try {
     return ok(triple(value, `triples[${index}]`));
   } catch (error) {
-    if (error instanceof Invalid) return fail("PROTOCOL", `Refused a "push" client message: ${error.path}: ${error.reason}.`, { path: error.path });
+    if (error instanceof Invalid)
+      return fail("PROTOCOL", `Refused a "push" client message: ${error.path}: ${error.reason}.`, { path: error.path });
     throw error;
   }
 }

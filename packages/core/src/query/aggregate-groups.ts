@@ -198,7 +198,9 @@ export class GroupAggregator {
 
   /** The values the group is ordered by (comparable form), in `orderBy` order. */
   sortKeyOf(group: Group): unknown[] {
-    return this.sorts.map(({ keyIndex, aggregateIndex }) => (keyIndex >= 0 ? group.key[keyIndex] : this.valueOf(group, aggregateIndex)));
+    return this.sorts.map(({ keyIndex, aggregateIndex }) =>
+      keyIndex >= 0 ? group.key[keyIndex] : this.valueOf(group, aggregateIndex),
+    );
   }
 
   /**
@@ -206,7 +208,12 @@ export class GroupAggregator {
    * ascending, last descending), ties broken by the group key ascending. Group keys are unique,
    * so the order is total.
    */
-  compare(aSort: readonly unknown[], aKey: readonly unknown[], bSort: readonly unknown[], bKey: readonly unknown[]): number {
+  compare(
+    aSort: readonly unknown[],
+    aKey: readonly unknown[],
+    bSort: readonly unknown[],
+    bKey: readonly unknown[],
+  ): number {
     const sorts = this.sorts;
     for (let i = 0; i < sorts.length; i++) {
       const order = compareValues(aSort[i], bSort[i]);

@@ -84,7 +84,11 @@ const FIELDS: readonly ModelField[] = [
   { name: "active", kind: "boolean", read: (doc) => asBoolean(stored(doc, "active")) ?? false },
   { name: "flag", kind: "boolean", read: (doc) => asBoolean(stored(doc, "flag")) },
   { name: "due", kind: "date", read: (doc) => asNumber(stored(doc, "due")) },
-  { name: "seen", kind: "date", read: (doc) => asNumber(stored(doc, "seen")) ?? asNumber(stored(doc, CREATED_AT_FIELD)) },
+  {
+    name: "seen",
+    kind: "date",
+    read: (doc) => asNumber(stored(doc, "seen")) ?? asNumber(stored(doc, CREATED_AT_FIELD)),
+  },
   { name: "createdAt", kind: "date", read: (doc) => asNumber(stored(doc, CREATED_AT_FIELD)) },
   { name: "tagIds", kind: "refMany", read: (doc) => [...doc.tags].sort() },
   { name: "meta", kind: "json", read: (doc) => stored(doc, "meta") ?? undefined },
@@ -158,7 +162,11 @@ const WRITERS: ReadonlyArray<readonly [string, (rng: Rng, world: World) => unkno
   ["flag", (rng) => valueOf(rng, () => rng.chance(0.5), [0], 0.4)],
   ["due", (rng) => valueOf(rng, () => rng.pick(DATES), ["2020-01-01"], 0.35)],
   ["seen", (rng) => valueOf(rng, () => rng.pick(DATES), ["now"], 0.5)],
-  ["ownerId", (rng, world) => valueOf(rng, () => (world.docs.size > 0 ? rng.pick([...world.docs.keys()].slice(0, 8)) : "x"), [5], 0.4)],
+  [
+    "ownerId",
+    (rng, world) =>
+      valueOf(rng, () => (world.docs.size > 0 ? rng.pick([...world.docs.keys()].slice(0, 8)) : "x"), [5], 0.4),
+  ],
   ["meta", (rng) => valueOf(rng, () => rng.pick<unknown>([{ a: 1 }, [1], "text", 0, false]), [], 0.5)],
 ];
 
@@ -207,7 +215,9 @@ function toSql(field: ModelField, value: unknown): unknown {
 function createOracle() {
   const db = new Database(":memory:");
   // No declared column types: SQLite keeps every value exactly as inserted.
-  db.exec(`CREATE TABLE items (${COLUMNS.map((name) => (name === "id" ? `"id" TEXT PRIMARY KEY` : `"${name}"`)).join(", ")})`);
+  db.exec(
+    `CREATE TABLE items (${COLUMNS.map((name) => (name === "id" ? `"id" TEXT PRIMARY KEY` : `"${name}"`)).join(", ")})`,
+  );
   db.exec(`CREATE TABLE item_tags (item TEXT NOT NULL, tag TEXT NOT NULL, PRIMARY KEY (item, tag))`);
   const insert = db.prepare(`INSERT INTO items VALUES (${COLUMNS.map(() => "?").join(", ")})`);
   const insertTag = db.prepare(`INSERT INTO item_tags VALUES (?, ?)`);
@@ -226,7 +236,9 @@ const hasTag = (test: string) => `EXISTS (SELECT 1 FROM item_tags WHERE item_tag
 
 /** How SQL reads a field: its column, or for the set field a membership subquery. */
 function sqlField(field: ModelField): SqlField {
-  return field.kind === "refMany" ? { column: "", set: { exists: hasTag, member: "tag" } } : { column: `"${field.name}"` };
+  return field.kind === "refMany"
+    ? { column: "", set: { exists: hasTag, member: "tag" } }
+    : { column: `"${field.name}"` };
 }
 
 // ---- random aggregate queries ----
@@ -258,7 +270,8 @@ function createQueryGenerator(rng: Rng, coverage: Map<string, number>) {
     if (field.kind === "boolean") return rng.chance(0.5);
     let value = docs.length > 0 && rng.chance(0.85) ? field.read(rng.pick(docs)) : undefined;
     if (value === undefined) {
-      value = field.kind === "string" ? rng.pick(STRINGS) : field.kind === "number" ? rng.pick(NUMBERS) : rng.pick(DATES);
+      value =
+        field.kind === "string" ? rng.pick(STRINGS) : field.kind === "number" ? rng.pick(NUMBERS) : rng.pick(DATES);
     }
     return field.kind === "date" ? new Date(value as number) : value;
   };
@@ -272,7 +285,11 @@ function createQueryGenerator(rng: Rng, coverage: Map<string, number>) {
       if (Object.hasOwn(where, field.name)) continue;
       const op = rng.pick(OPERATORS[field.kind]);
       const operand =
-        op === "isDefined" ? rng.chance(0.7) : op === "in" || op === "notIn" ? [sample(field, docs), sample(field, docs)] : sample(field, docs);
+        op === "isDefined"
+          ? rng.chance(0.7)
+          : op === "in" || op === "notIn"
+            ? [sample(field, docs), sample(field, docs)]
+            : sample(field, docs);
       where[field.name] = { [op]: operand };
       clauses.push(conditionSql(sqlField(field), op, operand, params));
       cover(`where ${field.kind} ${op}`);
@@ -405,14 +422,21 @@ function runPhase(
       failures.push(`${label} query #${i} was rejected: ${normalized.error.message}\n  query: ${describeQuery(query)}`);
       continue;
     }
-    const engine = runAggregate(world.store, normalized.data).map((row) => columns.map(({ name, kind }) => asSql(kind, row[name])));
-    const sqlite = (oracle.db.prepare(sql).raw().all(...(params as never[])) as unknown[][]).map((row) =>
-      row.map((value, at) => asSql(columns[at]!.kind, value)),
+    const engine = runAggregate(world.store, normalized.data).map((row) =>
+      columns.map(({ name, kind }) => asSql(kind, row[name])),
     );
+    const sqlite = (
+      oracle.db
+        .prepare(sql)
+        .raw()
+        .all(...(params as never[])) as unknown[][]
+    ).map((row) => row.map((value, at) => asSql(columns[at]!.kind, value)));
     if (sqlite.length > 1) multiRow++;
     const same =
       engine.length === sqlite.length &&
-      engine.every((row, at) => row.every((value, column) => sameValue(columns[column]!.kind, value, sqlite[at]![column])));
+      engine.every((row, at) =>
+        row.every((value, column) => sameValue(columns[column]!.kind, value, sqlite[at]![column])),
+      );
     if (!same) {
       failures.push(
         `${label} query #${i}: ${describeQuery(query)}\n  sql: ${sql}\n  params: ${JSON.stringify(params)}\n` +
@@ -447,10 +471,15 @@ describe("aggregations against SQLite GROUP BY", () => {
     stats.push(runPhase("phase 3 (after more changes)", world, oracle, nextQuery, 100, failures));
 
     if (failures.length > 0) {
-      expect.fail(`${reproduce(seed)}\n${failures.length} of 350 aggregate queries differ from SQLite; the first ones:\n\n${failures.slice(0, 5).join("\n\n")}`);
+      expect.fail(
+        `${reproduce(seed)}\n${failures.length} of 350 aggregate queries differ from SQLite; the first ones:\n\n${failures.slice(0, 5).join("\n\n")}`,
+      );
     }
     // Enough queries return several rows for the order to matter, and every shape came up.
-    expect(stats.reduce((sum, each) => sum + each.multiRow, 0), `${reproduce(seed)}: multi-row results`).toBeGreaterThan(100);
+    expect(
+      stats.reduce((sum, each) => sum + each.multiRow, 0),
+      `${reproduce(seed)}: multi-row results`,
+    ).toBeGreaterThan(100);
     const expected = [
       ...["groupBy 0", "groupBy 1", "groupBy 2", "groupBy 3"],
       ...["string", "number", "boolean", "date"].map((kind) => `groupBy ${kind}`),

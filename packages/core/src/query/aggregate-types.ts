@@ -18,7 +18,9 @@ export type ExtremeName<E extends EntityDef> = {
 }[SortableName<E>];
 
 /** One aggregate function applied to one field, the other functions excluded. */
-type Only<F extends AggregateFunction, V> = { readonly [P in F]: V } & { readonly [P in Exclude<AggregateFunction, F>]?: never };
+type Only<F extends AggregateFunction, V> = { readonly [P in F]: V } & {
+  readonly [P in Exclude<AggregateFunction, F>]?: never;
+};
 
 /**
  * One aggregate: `{ count: "*" }` counts rows, `{ count: "field" }` rows where the field is
@@ -39,8 +41,7 @@ export type AggregationsDef<E extends EntityDef> = { readonly [name: string]: Ag
 
 /** `orderBy` over aggregated rows: group fields and aggregate names `N`. @example const o: AggregateOrderBy<"n"> = ["n", "desc"]; */
 export type AggregateOrderBy<N extends string = string> =
-  | readonly [N, "asc" | "desc"]
-  | ReadonlyArray<readonly [N, "asc" | "desc"]>;
+  readonly [N, "asc" | "desc"] | ReadonlyArray<readonly [N, "asc" | "desc"]>;
 
 interface AggregateQueryOptions<E extends EntityDef, A extends EntitiesDef> {
   readonly where?: WhereClause<E, A>;
@@ -79,7 +80,10 @@ type ExcessKeys<T, Allowed extends PropertyKey> = { [K in Exclude<keyof T, Allow
  * @example
  * function aggregate<const Q extends AggregateQueryDef<Posts>>(query: Q & StrictAggregateQuery<Posts, Q>) {}
  */
-export type StrictAggregateQuery<E extends EntityDef, Q, A extends EntitiesDef = {}> = ExcessKeys<Q, "aggregations" | "where" | "groupBy" | "orderBy" | "limit"> &
+export type StrictAggregateQuery<E extends EntityDef, Q, A extends EntitiesDef = {}> = ExcessKeys<
+  Q,
+  "aggregations" | "where" | "groupBy" | "orderBy" | "limit"
+> &
   StrictQuery<E, Pick<Q, "where" & keyof Q>, A> &
   (Q extends { readonly aggregations: infer A }
     ? { readonly aggregations: { readonly [K in keyof A]: ExcessKeys<A[K], AggregateFunction> } }

@@ -36,7 +36,8 @@ function setup() {
       const hlc = clock.now();
       store.setField("posts", id, CREATED_AT_FIELD, hlcMillis(hlc), hlc);
       for (const [field, value] of Object.entries(fields)) {
-        if (field === "tagIds") for (const tag of value as string[]) store.setElement("posts", id, field, tag, true, clock.now());
+        if (field === "tagIds")
+          for (const tag of value as string[]) store.setElement("posts", id, field, tag, true, clock.now());
         else store.setField("posts", id, field, value instanceof Date ? value.getTime() : value, clock.now());
       }
     });
@@ -60,7 +61,10 @@ describe("normalizeAggregateQuery", () => {
       aggregations: { n: { count: "*" }, total: { sum: "score" }, last: { max: "due" } },
       where: { due: { greaterThan: new Date(5) }, isDraft: false },
       groupBy: ["tag", "authorId"],
-      orderBy: [["total", "desc"], ["tag", "asc"]],
+      orderBy: [
+        ["total", "desc"],
+        ["tag", "asc"],
+      ],
       limit: 3,
     });
     expect(result.error).toBeUndefined();
@@ -76,7 +80,10 @@ describe("normalizeAggregateQuery", () => {
         { name: "total", fn: "sum", field: "score" },
         { name: "last", fn: "max", field: "due" },
       ],
-      orderBy: [["total", "desc"], ["tag", "asc"]],
+      orderBy: [
+        ["total", "desc"],
+        ["tag", "asc"],
+      ],
       limit: 3,
       specs: {
         due: posts.fields.due,
@@ -90,7 +97,11 @@ describe("normalizeAggregateQuery", () => {
   });
 
   it("takes one orderBy tuple as well as a list", () => {
-    const result = normalizeAggregateQuery(posts, { aggregations: { n: { count: "*" } }, groupBy: ["tag"], orderBy: ["n", "desc"] });
+    const result = normalizeAggregateQuery(posts, {
+      aggregations: { n: { count: "*" } },
+      groupBy: ["tag"],
+      orderBy: ["n", "desc"],
+    });
     expect(result.data?.orderBy).toEqual([["n", "desc"]]);
   });
 
@@ -100,12 +111,16 @@ describe("normalizeAggregateQuery", () => {
       expect(normalizeAggregateQuery(posts, { aggregations: { c: { count: field } } }).error).toBeUndefined();
     }
     for (const field of ["id", "createdBy", "createdAt", "updatedAt", "authorId", "title", "seen"]) {
-      expect(normalizeAggregateQuery(posts, { aggregations: { lo: { min: field }, hi: { max: field } } }).error).toBeUndefined();
+      expect(
+        normalizeAggregateQuery(posts, { aggregations: { lo: { min: field }, hi: { max: field } } }).error,
+      ).toBeUndefined();
     }
   });
 
   it("rejects fields together with aggregations or groupBy", () => {
-    expect(validationMessage({ fields: { title: true }, aggregations: { n: { count: "*" } } })).toMatch(/fields cannot be combined/);
+    expect(validationMessage({ fields: { title: true }, aggregations: { n: { count: "*" } } })).toMatch(
+      /fields cannot be combined/,
+    );
     expect(validationMessage({ fields: { title: true }, groupBy: ["tag"] })).toMatch(/fields cannot be combined/);
   });
 
@@ -123,7 +138,10 @@ describe("normalizeAggregateQuery", () => {
       [{ aggregations: { n: { count: "nope" } } }, /nope is not a field of posts/],
       [{ aggregations: { n: { sum: "title" } } }, /sum works on numbers; title is a string field/],
       [{ aggregations: { n: { avg: "due" } } }, /avg works on numbers; due is a date field/],
-      [{ aggregations: { n: { min: "isDraft" } } }, /min works on numbers, strings and dates; isDraft is a boolean field/],
+      [
+        { aggregations: { n: { min: "isDraft" } } },
+        /min works on numbers, strings and dates; isDraft is a boolean field/,
+      ],
       [{ aggregations: { n: { max: "meta" } } }, /max works on numbers, strings and dates; meta is a json field/],
       [{ aggregations: { n: { max: "tagIds" } } }, /tagIds is a refMany field/],
       [{ aggregations: { tag: { count: "*" } }, groupBy: ["tag"] }, /tag is also a groupBy field/],
@@ -158,13 +176,22 @@ describe("runAggregate", () => {
   it("returns one row over no documents: count and sum 0, avg, min and max undefined", () => {
     const { run, create } = setup();
     const query = {
-      aggregations: { n: { count: "*" }, c: { count: "rank" }, s: { sum: "rank" }, a: { avg: "rank" }, lo: { min: "due" }, hi: { max: "title" } },
+      aggregations: {
+        n: { count: "*" },
+        c: { count: "rank" },
+        s: { sum: "rank" },
+        a: { avg: "rank" },
+        lo: { min: "due" },
+        hi: { max: "title" },
+      },
     };
     expect(run(query)).toEqual([{ n: 0, c: 0, s: 0, a: undefined, lo: undefined, hi: undefined }]);
     create("p1", { title: "x" });
     // A document whose values are all undefined: it counts, its values are skipped.
     expect(run(query)).toEqual([{ n: 1, c: 0, s: 0, a: undefined, lo: undefined, hi: "x" }]);
-    expect(run({ ...query, where: { title: "nothing" } })).toEqual([{ n: 0, c: 0, s: 0, a: undefined, lo: undefined, hi: undefined }]);
+    expect(run({ ...query, where: { title: "nothing" } })).toEqual([
+      { n: 0, c: 0, s: 0, a: undefined, lo: undefined, hi: undefined },
+    ]);
     expect(run({ ...query, limit: 0 })).toEqual([]);
   });
 
@@ -181,9 +208,9 @@ describe("runAggregate", () => {
     expect(run({ aggregations: { n: { count: "*" }, ranks: { count: "rank" }, scores: { count: "score" } } })).toEqual([
       { n: 3, ranks: 2, scores: 3 },
     ]);
-    expect(run({ aggregations: { s: { sum: "rank" }, a: { avg: "rank" }, as: { avg: "score" }, lo: { min: "score" } } })).toEqual([
-      { s: 5, a: 2.5, as: 10 / 3, lo: 0 },
-    ]);
+    expect(
+      run({ aggregations: { s: { sum: "rank" }, a: { avg: "rank" }, as: { avg: "score" }, lo: { min: "score" } } }),
+    ).toEqual([{ s: 5, a: 2.5, as: 10 / 3, lo: 0 }]);
   });
 
   it("puts documents whose group field is undefined in one group of their own, first", () => {
@@ -230,7 +257,16 @@ describe("runAggregate", () => {
     // undefined first ascending, last descending
     expect(run({ ...query, orderBy: ["top", "asc"] }).map((row) => row.tag)).toEqual(["d", "a", "c", "b"]);
     expect(run({ ...query, orderBy: ["top", "desc"] }).map((row) => row.tag)).toEqual(["b", "a", "c", "d"]);
-    expect(run({ ...query, orderBy: [["top", "desc"], ["tag", "desc"]], limit: 2 }).map((row) => row.tag)).toEqual(["b", "c"]);
+    expect(
+      run({
+        ...query,
+        orderBy: [
+          ["top", "desc"],
+          ["tag", "desc"],
+        ],
+        limit: 2,
+      }).map((row) => row.tag),
+    ).toEqual(["b", "c"]);
     expect(run({ ...query, orderBy: ["tag", "desc"], limit: 1 })).toEqual([{ tag: "d", n: 1, top: undefined }]);
   });
 
@@ -239,7 +275,9 @@ describe("runAggregate", () => {
     create("p1", { title: "b", due: new Date(3000), tag: "x" });
     create("p2", { title: "B", due: new Date(1000), tag: "x" });
     create("p3", { title: "ä", tag: "x" });
-    const [row] = run({ aggregations: { first: { min: "title" }, last: { max: "title" }, early: { min: "due" }, late: { max: "due" } } });
+    const [row] = run({
+      aggregations: { first: { min: "title" }, last: { max: "title" }, early: { min: "due" }, late: { max: "due" } },
+    });
     expect(row).toEqual({ first: "B", last: "ä", early: new Date(1000), late: new Date(3000) });
     expect(run({ aggregations: { n: { count: "*" } }, groupBy: ["due"] })).toEqual([
       { due: undefined, n: 1 },
@@ -253,14 +291,19 @@ describe("runAggregate", () => {
     create("p1", { tagIds: ["t1", "t2"], meta: { a: 1 } });
     create("p2", { meta: 0 });
     create("p3", {});
-    expect(run({ aggregations: { tagged: { count: "tagIds" }, withMeta: { count: "meta" } } })).toEqual([{ tagged: 1, withMeta: 2 }]);
+    expect(run({ aggregations: { tagged: { count: "tagIds" }, withMeta: { count: "meta" } } })).toEqual([
+      { tagged: 1, withMeta: 2 },
+    ]);
   });
 
   it("groups -0 with 0 and shows it as 0", () => {
     const { run, create } = setup();
     create("p1", { rank: -0 });
     create("p2", { rank: 0 });
-    const rows = run({ aggregations: { n: { count: "*" }, lo: { min: "rank" }, s: { sum: "rank" } }, groupBy: ["rank"] });
+    const rows = run({
+      aggregations: { n: { count: "*" }, lo: { min: "rank" }, s: { sum: "rank" } },
+      groupBy: ["rank"],
+    });
     expect(rows).toEqual([{ rank: 0, n: 2, lo: 0, s: 0 }]);
     expect(Object.is(rows[0]!.rank, 0) && Object.is(rows[0]!.lo, 0) && Object.is(rows[0]!.s, 0)).toBe(true);
   });
@@ -291,7 +334,7 @@ describe("ExactSum", () => {
 
   it("gives the same result for any order of additions and removals", () => {
     let state = 7;
-    const random = () => ((state = (state * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const random = () => (state = (state * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
     const pool = [0.1, 0.7, 1e15, -1e15, 2.5, 1 / 3, -7, 123_456.789, 1e-9];
     for (let round = 0; round < 200; round++) {
       const kept: number[] = [];

@@ -3,7 +3,12 @@ import type { FieldSpec } from "../schema/field.js";
 import type { CollectionSpec } from "../schema/types.js";
 import { describe } from "../schema/validate.js";
 import { type Group, GroupAggregator } from "./aggregate-groups.js";
-import type { AggregateFunction, AggregateResultRow, NormalizedAggregate, NormalizedAggregateQuery } from "./aggregate-query.js";
+import type {
+  AggregateFunction,
+  AggregateResultRow,
+  NormalizedAggregate,
+  NormalizedAggregateQuery,
+} from "./aggregate-query.js";
 import { normalizeQuery } from "./normalize.js";
 import { candidateRows } from "./plan.js";
 import { compileWhere } from "./predicate.js";
@@ -50,7 +55,10 @@ export function normalizeAggregateQuery(
   const name = collection.name;
   if (!isPlainObject(input)) return invalid(name, `expected a query object, got ${describe(input)}.`);
   if (input.fields !== undefined) {
-    return invalid(name, "fields cannot be combined with aggregations or groupBy: the rows hold the group fields and aggregate values; drop fields.");
+    return invalid(
+      name,
+      "fields cannot be combined with aggregations or groupBy: the rows hold the group fields and aggregate values; drop fields.",
+    );
   }
   for (const key of Object.keys(input)) {
     if (key !== "fields" && !QUERY_KEYS.has(key)) {
@@ -91,9 +99,14 @@ export function normalizeAggregateQuery(
   });
 }
 
-function normalizeGroupBy(collection: string, groupBy: unknown, specOf: (field: string) => FieldSpec | undefined): DatabaseResult<string[]> {
+function normalizeGroupBy(
+  collection: string,
+  groupBy: unknown,
+  specOf: (field: string) => FieldSpec | undefined,
+): DatabaseResult<string[]> {
   if (groupBy === undefined) return ok([]);
-  if (!Array.isArray(groupBy)) return invalid(collection, `groupBy must be a list of field names like ["tag"], got ${describe(groupBy)}.`);
+  if (!Array.isArray(groupBy))
+    return invalid(collection, `groupBy must be a list of field names like ["tag"], got ${describe(groupBy)}.`);
   const fields: string[] = [];
   for (const field of groupBy) {
     if (typeof field !== "string") return invalid(collection, `groupBy must list field names, got ${describe(field)}.`);
@@ -116,7 +129,10 @@ function normalizeAggregations(
 ): DatabaseResult<NormalizedAggregate[]> {
   if (aggregations === undefined) return ok([]);
   if (!isPlainObject(aggregations)) {
-    return invalid(collection, `aggregations must be an object like { n: { count: "*" } }, got ${describe(aggregations)}.`);
+    return invalid(
+      collection,
+      `aggregations must be an object like { n: { count: "*" } }, got ${describe(aggregations)}.`,
+    );
   }
   const result: NormalizedAggregate[] = [];
   for (const [name, definition] of Object.entries(aggregations)) {
@@ -140,10 +156,14 @@ function normalizeAggregations(
       continue;
     }
     const spec = specOf(field);
-    if (spec === undefined) return invalid(collection, `${at}: ${field} is not a field of ${collection}.`, { name, field });
+    if (spec === undefined)
+      return invalid(collection, `${at}: ${field} is not a field of ${collection}.`, { name, field });
     if (aggregate !== "count" && !OPERAND_TYPES[aggregate].has(spec.type)) {
       const takes = aggregate === "sum" || aggregate === "avg" ? "numbers" : "numbers, strings and dates";
-      return invalid(collection, `${at}: ${aggregate} works on ${takes}; ${field} is a ${spec.type} field.`, { name, field });
+      return invalid(collection, `${at}: ${aggregate} works on ${takes}; ${field} is a ${spec.type} field.`, {
+        name,
+        field,
+      });
     }
     result.push({ name, fn: aggregate, field });
   }
@@ -157,11 +177,17 @@ function normalizeOrderBy(
   aggregations: readonly NormalizedAggregate[],
 ): DatabaseResult<Array<readonly [string, Direction]>> {
   if (orderBy === undefined) return ok([]);
-  if (!Array.isArray(orderBy)) return invalid(collection, `orderBy must be ["name", "asc" | "desc"] or a list of those.`);
+  if (!Array.isArray(orderBy))
+    return invalid(collection, `orderBy must be ["name", "asc" | "desc"] or a list of those.`);
   const tuples: unknown[] = typeof orderBy[0] === "string" ? [orderBy] : orderBy;
   const result: Array<readonly [string, Direction]> = [];
   for (const tuple of tuples) {
-    if (!Array.isArray(tuple) || typeof tuple[0] !== "string" || (tuple[1] !== "asc" && tuple[1] !== "desc") || tuple.length !== 2) {
+    if (
+      !Array.isArray(tuple) ||
+      typeof tuple[0] !== "string" ||
+      (tuple[1] !== "asc" && tuple[1] !== "desc") ||
+      tuple.length !== 2
+    ) {
       return invalid(collection, `orderBy entries must be ["name", "asc" | "desc"], got ${JSON.stringify(tuple)}.`);
     }
     const name = tuple[0];

@@ -44,7 +44,8 @@ function setup() {
     store.transact(() => {
       const hlc = clock.now();
       if (!model.has(id) && !deleted.has(id)) store.setField("items", id, CREATED_AT_FIELD, hlcMillis(hlc), hlc);
-      for (const field of ["title", "score", "flag", "seen"] as const) store.setField("items", id, field, item[field] ?? null, clock.now());
+      for (const field of ["title", "score", "flag", "seen"] as const)
+        store.setField("items", id, field, item[field] ?? null, clock.now());
     });
     if (!deleted.has(id)) model.set(id, item); // delete wins: a deleted document stays deleted
   };
@@ -99,22 +100,34 @@ interface Page {
 }
 
 /** The page a query with cursors shows, computed from the model. */
-function oraclePage(model: Map<string, Item>, order: Order, where: (item: Item) => boolean, query: NormalizedQuery): Page {
+function oraclePage(
+  model: Map<string, Item>,
+  order: Order,
+  where: (item: Item) => boolean,
+  query: NormalizedQuery,
+): Page {
   const sorted = [...model]
     .filter(([, item]) => where(item))
     .map(([id, item]) => keysOf(order, id, item))
     .sort((a, b) => compareKeys(order, a, b));
   let start = 0;
   let end = sorted.length;
-  if (query.after) start = sorted.filter((position) => compareKeys(order, position, fromCursor(query.after!)) <= 0).length;
-  if (query.before) end = sorted.filter((position) => compareKeys(order, position, fromCursor(query.before!)) < 0).length;
+  if (query.after)
+    start = sorted.filter((position) => compareKeys(order, position, fromCursor(query.after!)) <= 0).length;
+  if (query.before)
+    end = sorted.filter((position) => compareKeys(order, position, fromCursor(query.before!)) < 0).length;
   end = Math.max(start, end);
   const limit = query.limit ?? Infinity;
   if (end - start > limit) {
     if (query.before && !query.after) start = end - limit;
     else end = start + limit;
   }
-  return { ids: sorted.slice(start, end).map((position) => position.id), total: sorted.length, before: start, after: sorted.length - end };
+  return {
+    ids: sorted.slice(start, end).map((position) => position.id),
+    total: sorted.length,
+    before: start,
+    after: sorted.length - end,
+  };
 }
 
 // ---- generators ----
@@ -127,7 +140,10 @@ const itemArb: fc.Arbitrary<Item> = fc.record({
   seen: fc.option(fc.constantFrom(0, 1_000, 86_400_000), { nil: undefined }),
 });
 const orderArb: fc.Arbitrary<Order> = fc.uniqueArray(
-  fc.tuple(fc.constantFrom<SortField>("title", "score", "flag", "seen", "id"), fc.constantFrom<"asc" | "desc">("asc", "desc")),
+  fc.tuple(
+    fc.constantFrom<SortField>("title", "score", "flag", "seen", "id"),
+    fc.constantFrom<"asc" | "desc">("asc", "desc"),
+  ),
   { maxLength: 3, selector: ([field]) => field },
 );
 const whereArb = fc.constantFrom<[unknown, (item: Item) => boolean]>(
@@ -152,7 +168,13 @@ const pageQueryArb = orderArb.chain((order) =>
   }),
 );
 
-function buildQuery(spec: { order: Order; where: [unknown, unknown]; limit: number | undefined; after?: Cursor | undefined; before?: Cursor | undefined }) {
+function buildQuery(spec: {
+  order: Order;
+  where: [unknown, unknown];
+  limit: number | undefined;
+  after?: Cursor | undefined;
+  before?: Cursor | undefined;
+}) {
   const base = normalize({ fields: { id: true }, where: spec.where[0], orderBy: spec.order, limit: spec.limit });
   return {
     ...base,
@@ -191,7 +213,8 @@ describe("runQuery with cursors", () => {
 
   it("pages through a result in order with `after: last`, and back with `before: first`", () => {
     const { store, write } = setup();
-    for (let i = 0; i < 50; i++) write(`d${String(i).padStart(2, "0")}`, { title: "", score: i % 7, flag: i % 3 === 0 });
+    for (let i = 0; i < 50; i++)
+      write(`d${String(i).padStart(2, "0")}`, { title: "", score: i % 7, flag: i % 3 === 0 });
     const base = normalize({ fields: { id: true, score: true }, orderBy: [["score", "desc"]], limit: 8 });
     const table = store.table("items")!;
     const all = runQuery(store, { ...base, limit: undefined }).map((row) => table.idOf(row));
@@ -224,36 +247,41 @@ describe("LiveQuery with cursors", () => {
       fc.record({ kind: fc.constant("delete" as const), id: idArb }),
     );
     checkLaw(
-      fc.property(fc.dictionary(idArb, itemArb), pageQueryArb, fc.array(writeArb, { maxLength: 25 }), (items, spec, writes) => {
-        const { registry, model, write, remove } = setup();
-        for (const [id, item] of Object.entries(items)) write(id, item);
-        const query = buildQuery(spec);
-        const live = registry.acquire(query);
-        const check = () => {
-          const expected = oraclePage(model, spec.order, spec.where[1], query);
-          expect(live.result.value.map((doc) => doc.id)).toEqual(expected.ids);
-          const window = live.window.value;
-          expect({ total: window.total, before: window.before, after: window.after }).toEqual({
-            total: expected.total,
-            before: expected.before,
-            after: expected.after,
-          });
-          const positionOf = (id: string) => {
-            const { keys } = keysOf(spec.order, id, model.get(id)!);
-            return { keys: keys.map((key) => key ?? null), id };
+      fc.property(
+        fc.dictionary(idArb, itemArb),
+        pageQueryArb,
+        fc.array(writeArb, { maxLength: 25 }),
+        (items, spec, writes) => {
+          const { registry, model, write, remove } = setup();
+          for (const [id, item] of Object.entries(items)) write(id, item);
+          const query = buildQuery(spec);
+          const live = registry.acquire(query);
+          const check = () => {
+            const expected = oraclePage(model, spec.order, spec.where[1], query);
+            expect(live.result.value.map((doc) => doc.id)).toEqual(expected.ids);
+            const window = live.window.value;
+            expect({ total: window.total, before: window.before, after: window.after }).toEqual({
+              total: expected.total,
+              before: expected.before,
+              after: expected.after,
+            });
+            const positionOf = (id: string) => {
+              const { keys } = keysOf(spec.order, id, model.get(id)!);
+              return { keys: keys.map((key) => key ?? null), id };
+            };
+            expect(window.first).toEqual(expected.ids.length === 0 ? undefined : positionOf(expected.ids[0]!));
+            expect(window.last).toEqual(expected.ids.length === 0 ? undefined : positionOf(expected.ids.at(-1)!));
           };
-          expect(window.first).toEqual(expected.ids.length === 0 ? undefined : positionOf(expected.ids[0]!));
-          expect(window.last).toEqual(expected.ids.length === 0 ? undefined : positionOf(expected.ids.at(-1)!));
-        };
-        check();
-        for (const change of writes) {
-          if (change.kind === "write") write(change.id, change.item);
-          else if (model.has(change.id)) remove(change.id);
           check();
-        }
-        registry.release(live);
-        registry.dispose();
-      }),
+          for (const change of writes) {
+            if (change.kind === "write") write(change.id, change.item);
+            else if (model.has(change.id)) remove(change.id);
+            check();
+          }
+          registry.release(live);
+          registry.dispose();
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -263,7 +291,13 @@ describe("LiveQuery with cursors", () => {
     for (const id of ["a", "b", "c", "d"]) write(id, { title: id, flag: false });
     const live = registry.acquire(normalize({ fields: { id: true }, orderBy: ["title", "asc"], limit: 2 }));
     const before = live.window.value;
-    expect(before).toMatchObject({ total: 4, before: 0, after: 2, first: { keys: ["a"], id: "a" }, last: { keys: ["b"], id: "b" } });
+    expect(before).toMatchObject({
+      total: 4,
+      before: 0,
+      after: 2,
+      first: { keys: ["a"], id: "a" },
+      last: { keys: ["b"], id: "b" },
+    });
     write("c", { title: "c", flag: true }); // a field the query does not depend on
     expect(live.window.value).toBe(before);
     write("e", { title: "e", flag: false });

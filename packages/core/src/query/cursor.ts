@@ -123,13 +123,24 @@ export const EMPTY_WINDOW: ResultWindow = { total: 0, before: 0, after: 0, first
  * @example
  * window = resultWindow(window, entries, page.bounds(entries), query.orderBy.length);
  */
-export function resultWindow(previous: ResultWindow, sorted: readonly Keyed[], bounds: WindowBounds, keyCount: number): ResultWindow {
+export function resultWindow(
+  previous: ResultWindow,
+  sorted: readonly Keyed[],
+  bounds: WindowBounds,
+  keyCount: number,
+): ResultWindow {
   const { start, end } = bounds;
   const first = end > start ? cursorOf(sorted[start]!, keyCount) : undefined;
   const last = end > start ? cursorOf(sorted[end - 1]!, keyCount) : undefined;
   const total = sorted.length;
   const after = total - end;
-  if (previous.total === total && previous.before === start && previous.after === after && previous.first === first && previous.last === last) {
+  if (
+    previous.total === total &&
+    previous.before === start &&
+    previous.after === after &&
+    previous.first === first &&
+    previous.last === last
+  ) {
     return previous;
   }
   return { total, before: start, after, first, last };

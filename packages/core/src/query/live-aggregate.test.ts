@@ -70,7 +70,14 @@ afterEach(() => {
 });
 
 const BY_TAG = {
-  aggregations: { n: { count: "*" }, ranked: { count: "rank" }, total: { sum: "score" }, mean: { avg: "rank" }, lo: { min: "score" }, hi: { max: "due" } },
+  aggregations: {
+    n: { count: "*" },
+    ranked: { count: "rank" },
+    total: { sum: "score" },
+    mean: { avg: "rank" },
+    lo: { min: "score" },
+    hi: { max: "due" },
+  },
   groupBy: ["tag"],
 };
 
@@ -95,12 +102,17 @@ describe("LiveAggregate", () => {
     ]);
     remove("a");
     remove("c");
-    expect(live.result.value).toEqual([{ tag: "y", n: 1, ranked: 0, total: -2, mean: undefined, lo: -2, hi: undefined }]);
+    expect(live.result.value).toEqual([
+      { tag: "y", n: 1, ranked: 0, total: -2, mean: undefined, lo: -2, hi: undefined },
+    ]);
   });
 
   it("keeps exactly one row without groupBy, with the empty-set values when nothing matches", () => {
     const { create, remove, acquire } = setup();
-    const query = { aggregations: { n: { count: "*" }, s: { sum: "score" }, a: { avg: "score" }, hi: { max: "score" } }, where: { tag: "x" } };
+    const query = {
+      aggregations: { n: { count: "*" }, s: { sum: "score" }, a: { avg: "score" }, hi: { max: "score" } },
+      where: { tag: "x" },
+    };
     const live = acquire(query);
     expect(live.result.value).toEqual([{ n: 0, s: 0, a: undefined, hi: undefined }]);
     create("a", { tag: "x", score: 4 });
@@ -118,11 +130,20 @@ describe("LiveAggregate", () => {
     create("b", { tag: "b", score: 2 });
     create("c", { tag: "c", score: 3 });
     const live = acquire(query);
-    expect(live.result.value).toEqual([{ tag: "c", total: 3 }, { tag: "b", total: 2 }]);
+    expect(live.result.value).toEqual([
+      { tag: "c", total: 3 },
+      { tag: "b", total: 2 },
+    ]);
     update("a", { score: 10 });
-    expect(live.result.value).toEqual([{ tag: "a", total: 10 }, { tag: "c", total: 3 }]);
+    expect(live.result.value).toEqual([
+      { tag: "a", total: 10 },
+      { tag: "c", total: 3 },
+    ]);
     update("a", { score: 3 }); // ties with c: broken by the group key
-    expect(live.result.value).toEqual([{ tag: "a", total: 3 }, { tag: "c", total: 3 }]);
+    expect(live.result.value).toEqual([
+      { tag: "a", total: 3 },
+      { tag: "c", total: 3 },
+    ]);
     expect(live.result.value).toEqual(fresh(query));
   });
 
@@ -182,7 +203,10 @@ describe("LiveAggregate", () => {
     store.transact(() => {
       for (let i = 0; i < 2000; i++) create(`p${i}`, { tag: `t${i % 10}`, score: i, rank: i % 7 });
     });
-    const query = { aggregations: { n: { count: "*" }, s: { sum: "score" }, a: { avg: "rank" }, c: { count: "rank" } }, groupBy: ["tag"] };
+    const query = {
+      aggregations: { n: { count: "*" }, s: { sum: "score" }, a: { avg: "rank" }, c: { count: "rank" } },
+      groupBy: ["tag"],
+    };
     const live = acquire(query);
     const table = store.table("posts")!;
     const get = vi.spyOn(table, "get");

@@ -103,7 +103,8 @@ export class LiveAggregate implements LiveView {
   /** Whether a committed row change could alter the result. */
   canSee(table: SourceTable, row: number, change: RowChange): boolean {
     if (table.name === this.query.collection) {
-      if (change.wasLive !== table.isLive(row) || this.dependsOnEveryField || change.changedAny(this.dependencies)) return true;
+      if (change.wasLive !== table.isLive(row) || this.dependsOnEveryField || change.changedAny(this.dependencies))
+        return true;
     }
     return this.filters?.canSee(table, row, change) ?? false;
   }
@@ -113,7 +114,9 @@ export class LiveAggregate implements LiveView {
     if (this.filters !== undefined && this.filters.canSee(table, row, change)) {
       const root = this.source.table(this.query.collection);
       // Rows whose filters reach the changed document are decided again.
-      if (root !== undefined) for (const each of this.filters.affectedRoots(table, row, change).retest) if (root !== table || each !== row) this.fold(root, each);
+      if (root !== undefined)
+        for (const each of this.filters.affectedRoots(table, row, change).retest)
+          if (root !== table || each !== row) this.fold(root, each);
     }
     if (table.name === this.query.collection) this.fold(table, row);
   }
@@ -222,7 +225,11 @@ export class LiveAggregate implements LiveView {
       const placed = group.placedSort;
       const position = placed === undefined ? -1 : this.positionOf(group);
       this.refresh(group);
-      if (placed !== undefined && this.aggregator.compare(placed, group.state.key, group.placedSort!, group.state.key) === 0) continue;
+      if (
+        placed !== undefined &&
+        this.aggregator.compare(placed, group.state.key, group.placedSort!, group.state.key) === 0
+      )
+        continue;
       if (position >= 0) this.sorted.splice(position, 1);
       this.sorted.splice(this.insertionPoint(group), 0, group);
     }
@@ -278,7 +285,11 @@ export class LiveAggregate implements LiveView {
  * const live = acquireLiveAggregate(registry, store, normalized);
  * registry.release(live);
  */
-export function acquireLiveAggregate(registry: LiveQueryRegistry, source: Source, query: NormalizedAggregateQuery): LiveAggregate {
+export function acquireLiveAggregate(
+  registry: LiveQueryRegistry,
+  source: Source,
+  query: NormalizedAggregateQuery,
+): LiveAggregate {
   return registry.acquireView(`aggregate:${JSON.stringify(query)}`, () => new LiveAggregate(query, source));
 }
 

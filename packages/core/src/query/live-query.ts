@@ -62,7 +62,12 @@ export class LiveQuery implements LiveView {
   /** Where the visible page sits in the full match set (its size included), with the cursors that continue it. */
   readonly window: ReadonlySignal<ResultWindow> = computed(() => {
     void this.renders.value;
-    this.lastWindow = resultWindow(this.lastWindow, this.entries, this.page.bounds(this.entries), this.query.orderBy.length);
+    this.lastWindow = resultWindow(
+      this.lastWindow,
+      this.entries,
+      this.page.bounds(this.entries),
+      this.query.orderBy.length,
+    );
     return this.lastWindow;
   });
   private table: SourceTable | undefined;
@@ -86,7 +91,10 @@ export class LiveQuery implements LiveView {
     private readonly options?: QueryCostOptions,
   ) {
     this.query = query;
-    this.relations = query.relations === undefined && relatedFilters(query.where).length === 0 ? undefined : new RelationTracker(query, source);
+    this.relations =
+      query.relations === undefined && relatedFilters(query.where).length === 0
+        ? undefined
+        : new RelationTracker(query, source);
     // Related collections are watched unrouted: their changes are mapped back to parent rows.
     this.watches = [
       { collection: query.collection, route: routeOf(query.where, query.specs) },
@@ -123,7 +131,8 @@ export class LiveQuery implements LiveView {
   /** Whether a committed row change could alter this query's result. */
   canSee(table: SourceTable, row: number, change: RowChange): boolean {
     if (table.name === this.query.collection) {
-      if (change.wasLive !== table.isLive(row) || this.dependsOnEveryField || change.changedAny(this.dependencies)) return true;
+      if (change.wasLive !== table.isLive(row) || this.dependsOnEveryField || change.changedAny(this.dependencies))
+        return true;
     }
     return this.relations?.canSee(table, row, change) ?? false;
   }
@@ -198,7 +207,12 @@ export class LiveQuery implements LiveView {
 
   private fold(table: SourceTable, row: number, change: RowChange): void {
     if (this.relations !== undefined && this.relations.canSee(table, row, change)) {
-      const affected = this.relations.affectedRoots(table, row, change, (this.commitMeter ??= matchMeter(this.query, this.options)));
+      const affected = this.relations.affectedRoots(
+        table,
+        row,
+        change,
+        (this.commitMeter ??= matchMeter(this.query, this.options)),
+      );
       if (affected.throughFilter) this.bumpReach();
       for (const root of affected.touch) {
         if (!this.members.has(root)) continue;
@@ -208,7 +222,9 @@ export class LiveQuery implements LiveView {
       const rootTable = this.source.table(this.query.collection);
       if (rootTable !== undefined) {
         // Its own change (if any) is folded in below; these rows did not change themselves.
-        for (const root of affected.retest) if (rootTable !== table || root !== row) this.applyToMatches(rootTable, root, new RowChange(rootTable.isLive(root)));
+        for (const root of affected.retest)
+          if (rootTable !== table || root !== row)
+            this.applyToMatches(rootTable, root, new RowChange(rootTable.isLive(root)));
       }
     }
     if (table.name === this.query.collection) this.applyToMatches(table, row, change);
@@ -232,7 +248,13 @@ export class LiveQuery implements LiveView {
   private applyToMatches(table: SourceTable, row: number, change: RowChange): void {
     this.table = table;
     const previous = this.members.get(row);
-    const matches = table.isLive(row) && this.test(table, row, this.relations === undefined ? undefined : (this.commitMeter ??= matchMeter(this.query, this.options)));
+    const matches =
+      table.isLive(row) &&
+      this.test(
+        table,
+        row,
+        this.relations === undefined ? undefined : (this.commitMeter ??= matchMeter(this.query, this.options)),
+      );
     if (previous === undefined) {
       if (!matches) return;
       const entry = this.ordering.keyOf(table, row);

@@ -42,8 +42,10 @@ function setup() {
         const current = (row === undefined ? undefined : (table!.get(row, field) as string[] | undefined)) ?? [];
         const next = value as string[];
         const hlc = clock.now();
-        for (const member of current) if (!next.includes(member)) store.setElement("posts", id, field, member, false, hlc);
-        for (const member of next) if (!current.includes(member)) store.setElement("posts", id, field, member, true, hlc);
+        for (const member of current)
+          if (!next.includes(member)) store.setElement("posts", id, field, member, false, hlc);
+        for (const member of next)
+          if (!current.includes(member)) store.setElement("posts", id, field, member, true, hlc);
       } else {
         store.setField("posts", id, field, value instanceof Date ? value.getTime() : (value ?? null), clock.now());
       }
@@ -135,7 +137,14 @@ describe("LiveQuery", () => {
 
   it("lets a document entering a limited window push the last one out, and the next one in when one leaves, without a rescan", () => {
     const { store, create, update, remove, acquire, ids, fresh } = setup();
-    for (const [id, score] of [["a", 1], ["b", 2], ["c", 3], ["d", 4], ["e", 5]] as const) create(id, { score });
+    for (const [id, score] of [
+      ["a", 1],
+      ["b", 2],
+      ["c", 3],
+      ["d", 4],
+      ["e", 5],
+    ] as const)
+      create(id, { score });
     const query = { fields: { id: true }, orderBy: ["score", "asc"], limit: 3 };
     const live = acquire(query);
     expect(ids(live)).toEqual(["a", "b", "c"]);
@@ -163,7 +172,13 @@ describe("LiveQuery", () => {
     create("a", { score: 1, title: "x" });
     create("b", { score: 2, title: "x" });
     create("c", { score: 3, title: "y" });
-    const live = acquire({ fields: { id: true }, orderBy: [["title", "desc"], ["score", "desc"]] });
+    const live = acquire({
+      fields: { id: true },
+      orderBy: [
+        ["title", "desc"],
+        ["score", "desc"],
+      ],
+    });
     expect(ids(live)).toEqual(["c", "b", "a"]);
     update("a", { score: 5 });
     expect(ids(live)).toEqual(["c", "a", "b"]);
@@ -232,7 +247,10 @@ describe("LiveQueryRegistry", () => {
     create("b", { tag: "x" });
     expect(apply).not.toHaveBeenCalled();
     // A new acquire starts from the current data.
-    expect(acquire({ fields: { id: true }, where: { tag: "x" }, orderBy: ["id", "asc"] }).result.value).toEqual([{ id: "a" }, { id: "b" }]);
+    expect(acquire({ fields: { id: true }, where: { tag: "x" }, orderBy: ["id", "asc"] }).result.value).toEqual([
+      { id: "a" },
+      { id: "b" },
+    ]);
   });
 
   it("keeps results correct across bulk commits of more than 512 rows", () => {
@@ -240,21 +258,32 @@ describe("LiveQueryRegistry", () => {
     const queries = [
       { fields: { id: true, score: true }, orderBy: [["score", "desc"]], limit: 10 },
       { fields: { id: true, title: true }, where: { tag: "t3" }, orderBy: ["title", "asc"] },
-      { fields: { id: true }, where: { score: { lessThan: 50 }, rank: { isDefined: true } }, orderBy: ["rank", "asc"], limit: 7 },
+      {
+        fields: { id: true },
+        where: { score: { lessThan: 50 }, rank: { isDefined: true } },
+        orderBy: ["rank", "asc"],
+        limit: 7,
+      },
       { fields: { title: true }, where: { tagIds: "g2" } },
     ];
     const lives = queries.map((query) => acquire(query));
     const values = lives.map((live) => follow(live));
     store.transact(() => {
       for (let i = 0; i < 700; i++) {
-        create(`p${String(i).padStart(3, "0")}`, { title: `t${i % 13}`, tag: `t${i % 7}`, score: i % 101, tagIds: [`g${i % 5}`] });
+        create(`p${String(i).padStart(3, "0")}`, {
+          title: `t${i % 13}`,
+          tag: `t${i % 7}`,
+          score: i % 101,
+          tagIds: [`g${i % 5}`],
+        });
       }
     });
     for (const [i, live] of lives.entries()) expect(live.result.value).toEqual(fresh(queries[i]));
     // One publication each, except for the query still matching nothing (no rank yet).
     expect(values.map((each) => each.length)).toEqual([2, 2, 1, 2]);
     store.transact(() => {
-      for (let i = 0; i < 700; i += 2) update(`p${String(i).padStart(3, "0")}`, { score: (i * 7) % 97, rank: i % 11, tagIds: [`g${i % 3}`] });
+      for (let i = 0; i < 700; i += 2)
+        update(`p${String(i).padStart(3, "0")}`, { score: (i * 7) % 97, rank: i % 11, tagIds: [`g${i % 3}`] });
       for (let i = 1; i < 700; i += 3) remove(`p${String(i).padStart(3, "0")}`);
     });
     for (const [i, live] of lives.entries()) expect(live.result.value).toEqual(fresh(queries[i]));
@@ -268,7 +297,9 @@ describe("LiveQueryRegistry", () => {
     it("runs a write only through the live queries whose equality filter can see it", () => {
       const { create, update, remove, acquire, ids } = setup();
       for (let i = 0; i < 20; i++) create(`p${i}`, { tag: `t${i}` });
-      const lives = Array.from({ length: 1_000 }, (_, i) => acquire({ fields: { id: true, score: true }, where: { tag: `t${i}` } }));
+      const lives = Array.from({ length: 1_000 }, (_, i) =>
+        acquire({ fields: { id: true, score: true }, where: { tag: `t${i}` } }),
+      );
       const apply = vi.spyOn(LiveQuery.prototype, "apply");
       const canSee = vi.spyOn(LiveQuery.prototype, "canSee");
 
@@ -315,7 +346,9 @@ describe("LiveQueryRegistry", () => {
 
     it("routes `id` equality by the document's id", () => {
       const { create, update, acquire, ids } = setup();
-      const lives = Array.from({ length: 1_000 }, (_, i) => acquire({ fields: { id: true, score: true }, where: { id: `p${i}` } }));
+      const lives = Array.from({ length: 1_000 }, (_, i) =>
+        acquire({ fields: { id: true, score: true }, where: { id: `p${i}` } }),
+      );
       const apply = vi.spyOn(LiveQuery.prototype, "apply");
       create("p3", { score: 1 }); // a query may follow an id before the document exists
       expect(apply.mock.contexts).toEqual([lives[3]]);
@@ -329,7 +362,9 @@ describe("LiveQueryRegistry", () => {
 
     it("routes refMany membership by each member, before and after the change", () => {
       const { create, update, acquire, ids } = setup();
-      const lives = Array.from({ length: 1_000 }, (_, i) => acquire({ fields: { id: true }, where: { tagIds: `g${i}` } }));
+      const lives = Array.from({ length: 1_000 }, (_, i) =>
+        acquire({ fields: { id: true }, where: { tagIds: `g${i}` } }),
+      );
       const apply = vi.spyOn(LiveQuery.prototype, "apply");
       create("a", { tagIds: ["g1", "g2"] });
       expect(new Set(apply.mock.contexts)).toEqual(new Set([lives[1], lives[2]]));

@@ -216,7 +216,8 @@ export class LiveQueryRegistry {
 
   private registrationsOf(routes: CollectionRoutes): Set<Registration> {
     const all = new Set<Registration>(routes.unrouted);
-    for (const byKey of routes.byField.values()) for (const set of byKey.values()) for (const registration of set) all.add(registration);
+    for (const byKey of routes.byField.values())
+      for (const set of byKey.values()) for (const registration of set) all.add(registration);
     return all;
   }
 

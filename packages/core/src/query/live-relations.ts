@@ -56,24 +56,46 @@ export class RelationTracker {
       this.nodes.push(full);
       return full;
     };
-    const visitFilters = (where: readonly Condition[], parent: string, at: Pick<TrackedNode, "path" | "parents" | "decidesMatch">) => {
+    const visitFilters = (
+      where: readonly Condition[],
+      parent: string,
+      at: Pick<TrackedNode, "path" | "parents" | "decidesMatch">,
+    ) => {
       for (const { filter } of relatedFilters(where)) {
         const fields = readFields(whereFields(filter.where), filter.specs);
         if (filter.direction === "reverse") fields.add(filter.link);
         const node = add(
-          { path: [...at.path, filter], parents: [...at.parents, parent], collection: filter.collection, decidesMatch: at.decidesMatch, isFilter: true },
+          {
+            path: [...at.path, filter],
+            parents: [...at.parents, parent],
+            collection: filter.collection,
+            decidesMatch: at.decidesMatch,
+            isFilter: true,
+          },
           fields,
         );
         visitFilters(filter.where, filter.collection, node);
       }
     };
-    const visitRelations = (parent: Pick<NormalizedQuery, "collection" | "relations">, at: Pick<TrackedNode, "path" | "parents" | "isFilter">) => {
+    const visitRelations = (
+      parent: Pick<NormalizedQuery, "collection" | "relations">,
+      at: Pick<TrackedNode, "path" | "parents" | "isFilter">,
+    ) => {
       for (const relation of parent.relations ?? []) {
         const nested = relation.query;
-        const fields = readFields([...forwardLinks(nested), ...whereFields(nested.where), ...nested.orderBy.map(([f]) => f), ...nested.select], nested.specs);
+        const fields = readFields(
+          [...forwardLinks(nested), ...whereFields(nested.where), ...nested.orderBy.map(([f]) => f), ...nested.select],
+          nested.specs,
+        );
         if (relation.direction === "reverse") fields.add(relation.link);
         const node = add(
-          { path: [...at.path, relation], parents: [...at.parents, parent.collection], collection: nested.collection, decidesMatch: false, isFilter: at.isFilter },
+          {
+            path: [...at.path, relation],
+            parents: [...at.parents, parent.collection],
+            collection: nested.collection,
+            decidesMatch: false,
+            isFilter: at.isFilter,
+          },
           fields,
         );
         visitFilters(nested.where, nested.collection, { ...node, decidesMatch: false });
@@ -110,7 +132,13 @@ export class RelationTracker {
    */
   affectedRoots(table: SourceTable, row: number, change: RowChange, meter?: CostMeter): AffectedRoots {
     const isLivenessChange = change.wasLive !== table.isLive(row);
-    return this.rootsOf(table, row, change, (node) => isLivenessChange || node.dependsOnEveryField || change.changedAny(node.dependencies), meter);
+    return this.rootsOf(
+      table,
+      row,
+      change,
+      (node) => isLivenessChange || node.dependsOnEveryField || change.changedAny(node.dependencies),
+      meter,
+    );
   }
 
   /** Root rows whose match or relations depend on a row of a related table, whatever changed. */
@@ -118,7 +146,13 @@ export class RelationTracker {
     return this.rootsOf(table, row, undefined, () => true);
   }
 
-  private rootsOf(table: SourceTable, row: number, change: RowChange | undefined, concerns: (node: TrackedNode) => boolean, meter?: CostMeter): AffectedRoots {
+  private rootsOf(
+    table: SourceTable,
+    row: number,
+    change: RowChange | undefined,
+    concerns: (node: TrackedNode) => boolean,
+    meter?: CostMeter,
+  ): AffectedRoots {
     const affected = { retest: new Set<number>(), touch: new Set<number>(), throughFilter: false };
     for (const node of this.nodes) {
       if (node.collection !== table.name || !concerns(node)) continue;
@@ -136,7 +170,10 @@ export class RelationTracker {
           // Only the changed row itself has before-values; rows further up did not change.
           const childChange = step === node.path.length - 1 ? change : undefined;
           const found = parentRows(node.path[step]!, parentTable, childTable, child, childChange);
-          meter?.charge(Array.isArray(found) ? found.length : (found as ReadonlySet<number>).size, node.path[step]!.link);
+          meter?.charge(
+            Array.isArray(found) ? found.length : (found as ReadonlySet<number>).size,
+            node.path[step]!.link,
+          );
           for (const parent of found) parents.add(parent);
         }
         children = parents;
@@ -192,5 +229,7 @@ function parentRows(
 
 /** Fields of a query's collection that its forward relations read. */
 function forwardLinks(query: Pick<NormalizedQuery, "relations">): string[] {
-  return (query.relations ?? []).filter((relation) => relation.direction === "forward").map((relation) => relation.link);
+  return (query.relations ?? [])
+    .filter((relation) => relation.direction === "forward")
+    .map((relation) => relation.link);
 }

@@ -22,7 +22,8 @@ const schema = createSchema({
 function setup() {
   const store = new TripleStore();
   const clock = createClock({ node: "test", wallClock: () => 1_700_000_000_000 });
-  const set = (collection: string, id: string, field: string, value: unknown) => store.setField(collection, id, field, value, clock.now());
+  const set = (collection: string, id: string, field: string, value: unknown) =>
+    store.setField(collection, id, field, value, clock.now());
   const run = (collection: string, query: unknown) => {
     const normalized = normalizeQuery(schema.collections[collection]!, query, schema.collections);
     if (normalized.error) throw new Error(normalized.error.message);
@@ -55,8 +56,12 @@ describe("compileMaterializer relations", () => {
     const { set, run } = setup();
     set("users", "u1", "name", "Ada");
     set("posts", "p1", "authorId", "u1");
-    expect(run("posts", { fields: { authorId: { fields: { name: true }, limit: 0 } } })).toEqual([{ authorId: undefined }]);
-    expect(run("posts", { fields: { authorId: { fields: { name: true }, limit: 1 } } })).toEqual([{ authorId: { name: "Ada" } }]);
+    expect(run("posts", { fields: { authorId: { fields: { name: true }, limit: 0 } } })).toEqual([
+      { authorId: undefined },
+    ]);
+    expect(run("posts", { fields: { authorId: { fields: { name: true }, limit: 1 } } })).toEqual([
+      { authorId: { name: "Ada" } },
+    ]);
   });
 });
 
@@ -65,7 +70,11 @@ describe("compileMaterializer sharing", () => {
   const runLinked = (depth: number, maxQueryCost?: number) => {
     const { store } = createLinkedWorld(ids);
     const query = linkedQuery(depth);
-    const materialize = compileMaterializer(query, store, maxQueryCost === undefined ? undefined : { maxQueryCost }).pass();
+    const materialize = compileMaterializer(
+      query,
+      store,
+      maxQueryCost === undefined ? undefined : { maxQueryCost },
+    ).pass();
     const table = store.table("nodes")!;
     return runQuery(store, query).map((row) => materialize(table, row));
   };
@@ -106,9 +115,15 @@ describe("compileMaterializer sharing", () => {
     expect(refused).toBeInstanceOf(QueryCostError);
     expect((refused as QueryCostError).details).toEqual({ collection: "nodes", relation: "links", limit: 287 });
     expect((refused as QueryCostError).code).toBe("VALIDATION");
-    expect((refused as QueryCostError).message).toMatch(/more than 287 linked documents.*Narrow the relations with where or limit, filter through fewer links, or nest fewer levels/);
+    expect((refused as QueryCostError).message).toMatch(
+      /more than 287 linked documents.*Narrow the relations with where or limit, filter through fewer links, or nest fewer levels/,
+    );
     const { code, message, details } = refused as QueryCostError;
-    expect(fail(code, message, details).error.toJSON()).toEqual({ code: "VALIDATION", message, details: { collection: "nodes", relation: "links", limit: 287 } });
+    expect(fail(code, message, details).error.toJSON()).toEqual({
+      code: "VALIDATION",
+      message,
+      details: { collection: "nodes", relation: "links", limit: 287 },
+    });
   });
 
   it("charges the candidates a relation's where and limit drop too", () => {
@@ -152,7 +167,11 @@ describe("compileMaterializer sharing", () => {
         };
       },
     };
-    const query = normalizeQuery(schema.collections.users!, { fields: { name: true, posts: { fields: { title: true } } } }, schema.collections).data!;
+    const query = normalizeQuery(
+      schema.collections.users!,
+      { fields: { name: true, posts: { fields: { title: true } } } },
+      schema.collections,
+    ).data!;
     const users = store.table("users")!;
     const materialize = compileMaterializer(query, unindexed).pass();
     expect(() => runQuery(store, query).forEach((row) => materialize(users, row))).toThrow(QueryCostError);
@@ -165,6 +184,8 @@ describe("compileMaterializer sharing", () => {
     const query = linkedQuery(1);
     const { store } = createLinkedWorld(ids);
     expect(() => compileMaterializer(query, store, { maxQueryCost: -1 })).toThrow(/maxQueryCost must be a number/);
-    expect(() => compileMaterializer(query, store, { maxQueryCost: Number.NaN })).toThrow(/maxQueryCost must be a number/);
+    expect(() => compileMaterializer(query, store, { maxQueryCost: Number.NaN })).toThrow(
+      /maxQueryCost must be a number/,
+    );
   });
 });

@@ -58,12 +58,17 @@ export function compileMaterializer(query: NormalizedQuery, source?: Source, opt
 }
 
 function compileLevel(query: NormalizedQuery, source: Source | undefined, nodes: { count: number }): Level {
-  const fields: Array<{ name: string; read: FieldReader; spec: (typeof query.specs)[string] }> = query.select.map((name) => ({
-    name,
-    read: fieldReader(name, query.specs[name]!),
-    spec: query.specs[name]!,
+  const fields: Array<{ name: string; read: FieldReader; spec: (typeof query.specs)[string] }> = query.select.map(
+    (name) => ({
+      name,
+      read: fieldReader(name, query.specs[name]!),
+      spec: query.specs[name]!,
+    }),
+  );
+  const relations = (query.relations ?? []).map((relation) => ({
+    name: relation.name,
+    resolve: compileRelation(relation, source, nodes),
   }));
-  const relations = (query.relations ?? []).map((relation) => ({ name: relation.name, resolve: compileRelation(relation, source, nodes) }));
   return (table, row, pass) => {
     const doc: Record<string, unknown> = {};
     for (const { name, read, spec } of fields) doc[name] = toUserValue(spec, read(table, row));
@@ -73,7 +78,11 @@ function compileLevel(query: NormalizedQuery, source: Source | undefined, nodes:
 }
 
 /** Rows of the related collection for one parent row, as the relation's nested query selects them. */
-export type RelatedRows = (table: SourceTable, row: number, meter?: CostMeter) => { table: SourceTable; rows: number[] } | undefined;
+export type RelatedRows = (
+  table: SourceTable,
+  row: number,
+  meter?: CostMeter,
+) => { table: SourceTable; rows: number[] } | undefined;
 
 /**
  * Compiles how to find, filter, order and limit the related rows of a parent row. With a `meter`,
@@ -98,7 +107,11 @@ export function compileRelatedRows(relation: NormalizedRelation, source: Source)
   };
 }
 
-function compileRelation(relation: NormalizedRelation, source: Source | undefined, nodes: { count: number }): (table: SourceTable, row: number, pass: PassState) => unknown {
+function compileRelation(
+  relation: NormalizedRelation,
+  source: Source | undefined,
+  nodes: { count: number },
+): (table: SourceTable, row: number, pass: PassState) => unknown {
   if (source === undefined) throw new TypeError(`compileMaterializer: relation "${relation.name}" needs a source.`);
   // Each relation of the compiled tree is one node: the same related row reached through it in
   // one pass reads the same (its nested query is the same), so it is built once and shared.

@@ -37,7 +37,8 @@ export function normalizeRelation(
   normalize: Normalize,
 ): DatabaseResult<NormalizedRelation> {
   const where = `fields.${name}`;
-  if (collections === undefined) return invalid(parent.name, `${where}: relations need the schema's collections.`, name);
+  if (collections === undefined)
+    return invalid(parent.name, `${where}: relations need the schema's collections.`, name);
   if (depth + 1 > MAX_DEPTH) return invalid(parent.name, `${where}: relations nest at most ${MAX_DEPTH} deep.`, name);
   const { via, ...query } = nested as { via?: unknown };
   const link = resolveLink(parent, name, via, collections);
@@ -45,7 +46,14 @@ export function normalizeRelation(
   const normalized = normalize(collections[link.collection]!, query, collections, depth + 1);
   if (normalized.error) return normalized;
   const cardinality = link.direction === "forward" && link.linkSpec.type === "ref" ? "one" : "many";
-  return ok({ name, cardinality, direction: link.direction, link: link.link, linkSpec: link.linkSpec, query: normalized.data });
+  return ok({
+    name,
+    cardinality,
+    direction: link.direction,
+    link: link.link,
+    linkSpec: link.linkSpec,
+    query: normalized.data,
+  });
 }
 
 /** How a `fields` or `where` key reaches another collection, or what is wrong with it (a message tail). */
@@ -57,22 +65,28 @@ export function resolveLink(
 ): Pick<RelatedFilter, "direction" | "link" | "linkSpec" | "collection"> | string {
   const field = Object.hasOwn(parent.fields, key) ? parent.fields[key] : undefined;
   if (field !== undefined) {
-    if (field.type !== "ref" && field.type !== "refMany") return ` is a ${field.type} field; only ref and refMany fields take a nested query.`;
+    if (field.type !== "ref" && field.type !== "refMany")
+      return ` is a ${field.type} field; only ref and refMany fields take a nested query.`;
     if (via !== undefined) return `.via only applies to reverse relations.`;
     return { direction: "forward", link: key, linkSpec: field, collection: field.target! };
   }
   const target = Object.hasOwn(collections, key) ? collections[key] : undefined;
   if (target === undefined) return ` is neither a field of ${parent.name} nor an entity.`;
-  const links = Object.entries(target.fields).filter(([, spec]) => (spec.type === "ref" || spec.type === "refMany") && spec.target === parent.name);
+  const links = Object.entries(target.fields).filter(
+    ([, spec]) => (spec.type === "ref" || spec.type === "refMany") && spec.target === parent.name,
+  );
   const names = links.map(([each]) => each).join(", ");
   let link: (typeof links)[number] | undefined;
   if (via !== undefined) {
     link = links.find(([each]) => each === via);
-    if (link === undefined) return `.via must name a field of ${key} that refers to ${parent.name} (${names || "none"}).`;
+    if (link === undefined)
+      return `.via must name a field of ${key} that refers to ${parent.name} (${names || "none"}).`;
   } else if (links.length === 1) {
     link = links[0]!;
   } else {
-    return links.length === 0 ? `: no field of ${key} refers to ${parent.name}.` : `: several fields of ${key} refer to ${parent.name} (${names}); name one with via.`;
+    return links.length === 0
+      ? `: no field of ${key} refers to ${parent.name}.`
+      : `: several fields of ${key} refer to ${parent.name} (${names}); name one with via.`;
   }
   return { direction: "reverse", link: link[0], linkSpec: link[1], collection: key };
 }

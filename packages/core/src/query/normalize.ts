@@ -42,7 +42,8 @@ export function normalizeQuery(
 ): DatabaseResult<NormalizedQuery> {
   const name = collection.name;
   const query = (input ?? {}) as Record<string, unknown>;
-  if (typeof query !== "object" || Array.isArray(query)) return invalid(name, `expected a query object, got ${describe(input)}.`);
+  if (typeof query !== "object" || Array.isArray(query))
+    return invalid(name, `expected a query object, got ${describe(input)}.`);
   for (const key of Object.keys(query)) {
     if (key === "via" && depth > 0) continue; // a nested query may name its link field
     if (!QUERY_KEYS.has(key)) return invalid(name, `unknown option "${key}" (expected fields, where, orderBy, limit).`);
@@ -97,7 +98,8 @@ function normalizeFields(
       if (error) return { data: undefined, error };
       continue;
     }
-    if (specOf(field) === undefined) return invalid(collection.name, `fields.${field} is not a field of ${collection.name}.`, { field });
+    if (specOf(field) === undefined)
+      return invalid(collection.name, `fields.${field} is not a field of ${collection.name}.`, { field });
     if (wanted === true) select.push(field);
     else if (wanted !== false && wanted !== undefined) {
       return invalid(collection.name, `fields.${field} must be true or false, got ${describe(wanted)}.`, { field });
@@ -129,10 +131,12 @@ function normalizeWhere(
   if (typeof where !== "object" || where === null || Array.isArray(where) || where instanceof Date) {
     return invalid(collection.name, `${path} must be an object of field conditions, got ${describe(where)}.`);
   }
-  if (depth > MAX_WHERE_DEPTH) return invalid(collection.name, `${path}: or, and and not nest at most ${MAX_WHERE_DEPTH} deep.`);
+  if (depth > MAX_WHERE_DEPTH)
+    return invalid(collection.name, `${path}: or, and and not nest at most ${MAX_WHERE_DEPTH} deep.`);
   const conditions: Condition[] = [];
   const whereOfEach = (key: "or" | "and", value: unknown): DatabaseResult<Condition[][]> => {
-    if (!Array.isArray(value) || value.length === 0) return invalid(collection.name, `${path}.${key} takes a non-empty list of filters, got ${describe(value)}.`);
+    if (!Array.isArray(value) || value.length === 0)
+      return invalid(collection.name, `${path}.${key} takes a non-empty list of filters, got ${describe(value)}.`);
     const branches: Condition[][] = [];
     for (const [index, each] of value.entries()) {
       const branch = normalizeWhere(collection, each, specOf, context, `${path}.${key}[${index}]`, depth + 1);
@@ -163,9 +167,13 @@ function normalizeWhere(
       continue;
     }
     const spec = specOf(field);
-    if (spec === undefined) return invalid(collection.name, `${path}.${field} is not a field of ${collection.name}.`, { field });
+    if (spec === undefined)
+      return invalid(collection.name, `${path}.${field} is not a field of ${collection.name}.`, { field });
     const isOperatorObject =
-      typeof filter === "object" && filter !== null && !Array.isArray(filter) && !(filter instanceof Date) &&
+      typeof filter === "object" &&
+      filter !== null &&
+      !Array.isArray(filter) &&
+      !(filter instanceof Date) &&
       Object.getPrototypeOf(filter) === Object.prototype;
     const entries: Array<[string, unknown]> = isOperatorObject ? Object.entries(filter) : [["equals", filter]];
     for (const [op, operand] of entries) {
@@ -180,7 +188,13 @@ function normalizeWhere(
 
 /** Whether a `where` entry is a relational filter (`{ where: {…} }`, optionally with `via`) rather than operators. */
 function isRelatedFilter(filter: unknown): filter is { readonly where: unknown; readonly via?: unknown } {
-  return typeof filter === "object" && filter !== null && !Array.isArray(filter) && Object.getPrototypeOf(filter) === Object.prototype && Object.hasOwn(filter, "where");
+  return (
+    typeof filter === "object" &&
+    filter !== null &&
+    !Array.isArray(filter) &&
+    Object.getPrototypeOf(filter) === Object.prototype &&
+    Object.hasOwn(filter, "where")
+  );
 }
 
 /**
@@ -198,11 +212,14 @@ function normalizeRelatedFilter(
 ): DatabaseResult<RelatedFilter> {
   const name = collection.name;
   for (const option of Object.keys(filter)) {
-    if (option !== "where" && option !== "via") return invalid(name, `${path}: a relational filter takes where (and via), got "${option}".`, { field: key });
+    if (option !== "where" && option !== "via")
+      return invalid(name, `${path}: a relational filter takes where (and via), got "${option}".`, { field: key });
   }
   const { collections } = context;
-  if (collections === undefined) return invalid(name, `${path}: relational filters need the schema's collections.`, { field: key });
-  if (context.relationDepth + 1 > MAX_RELATION_DEPTH) return invalid(name, `${path}: relational filters nest at most ${MAX_RELATION_DEPTH} deep.`, { field: key });
+  if (collections === undefined)
+    return invalid(name, `${path}: relational filters need the schema's collections.`, { field: key });
+  if (context.relationDepth + 1 > MAX_RELATION_DEPTH)
+    return invalid(name, `${path}: relational filters nest at most ${MAX_RELATION_DEPTH} deep.`, { field: key });
   const link = resolveLink(collection, key, filter.via, collections);
   if (typeof link === "string") return invalid(name, `${path}${link}`, { field: key });
   // The forward link is a field of this collection: its read rule travels with the query's.
@@ -214,7 +231,13 @@ function normalizeRelatedFilter(
     if (spec !== undefined) specs[field] = spec;
     return spec;
   };
-  const nested = normalizeWhere(target, filter.where, targetSpecOf, { collections, relationDepth: context.relationDepth + 1 }, `${path}.where`);
+  const nested = normalizeWhere(
+    target,
+    filter.where,
+    targetSpecOf,
+    { collections, relationDepth: context.relationDepth + 1 },
+    `${path}.where`,
+  );
   if (nested.error) return nested;
   return ok({ ...link, where: nested.data, specs });
 }
@@ -228,16 +251,25 @@ function normalizeCondition(
   operand: unknown,
 ): DatabaseResult<FieldCondition> {
   if (!OPERATORS.has(op as Operator)) {
-    return invalid(collection, `${where} has unknown operator "${op}" (expected one of ${[...OPERATORS].join(", ")}).`, { field });
+    return invalid(
+      collection,
+      `${where} has unknown operator "${op}" (expected one of ${[...OPERATORS].join(", ")}).`,
+      { field },
+    );
   }
   const operator = op as Operator;
   if (operator === "isDefined" || operator === "isUndefined") {
     if (typeof operand !== "boolean") return invalid(collection, `${where}.${op} takes true or false.`, { field });
     return ok({ field, op: operator, operand });
   }
-  if (spec.type === "json") return invalid(collection, `${where}: JSON fields can only be filtered with isDefined / isUndefined.`, { field });
+  if (spec.type === "json")
+    return invalid(collection, `${where}: JSON fields can only be filtered with isDefined / isUndefined.`, { field });
   if (spec.type === "refMany" && !SET_OPERATORS.has(operator)) {
-    return invalid(collection, `${where}: a refMany field takes equals, notEquals, in, notIn (membership) or isDefined.`, { field });
+    return invalid(
+      collection,
+      `${where}: a refMany field takes equals, notEquals, in, notIn (membership) or isDefined.`,
+      { field },
+    );
   }
   if (STRING_OPERATORS.has(operator) && spec.type !== "string" && spec.type !== "ref") {
     return invalid(collection, `${where}.${op} works on strings only.`, { field });
@@ -246,17 +278,20 @@ function normalizeCondition(
     return invalid(collection, `${where}.${op} works on numbers, strings and dates only.`, { field });
   }
   if (operator === "in" || operator === "notIn") {
-    if (!Array.isArray(operand)) return invalid(collection, `${where}.${op} takes an array, got ${describe(operand)}.`, { field });
+    if (!Array.isArray(operand))
+      return invalid(collection, `${where}.${op} takes an array, got ${describe(operand)}.`, { field });
     const members: unknown[] = [];
     for (const each of operand) {
       const converted = toComparable(spec, each);
-      if (converted === INVALID) return invalid(collection, `${where}.${op} contains ${describe(each)}, expected ${expected(spec)}.`, { field });
+      if (converted === INVALID)
+        return invalid(collection, `${where}.${op} contains ${describe(each)}, expected ${expected(spec)}.`, { field });
       members.push(converted);
     }
     return ok({ field, op: operator, operand: members });
   }
   const converted = toComparable(spec, operand);
-  if (converted === INVALID) return invalid(collection, `${where}.${op} expects ${expected(spec)}, got ${describe(operand)}.`, { field });
+  if (converted === INVALID)
+    return invalid(collection, `${where}.${op} expects ${expected(spec)}, got ${describe(operand)}.`, { field });
   return ok({ field, op: operator, operand: converted });
 }
 
@@ -291,16 +326,26 @@ function normalizeOrderBy(
   specOf: (field: string) => FieldSpec | undefined,
 ): DatabaseResult<Array<readonly [string, Direction]>> {
   if (orderBy === undefined) return ok([]);
-  if (!Array.isArray(orderBy)) return invalid(collection.name, `orderBy must be ["field", "asc" | "desc"] or a list of those.`);
+  if (!Array.isArray(orderBy))
+    return invalid(collection.name, `orderBy must be ["field", "asc" | "desc"] or a list of those.`);
   const tuples: unknown[] = typeof orderBy[0] === "string" ? [orderBy] : orderBy;
   const result: Array<readonly [string, Direction]> = [];
   for (const tuple of tuples) {
-    if (!Array.isArray(tuple) || typeof tuple[0] !== "string" || (tuple[1] !== "asc" && tuple[1] !== "desc") || tuple.length !== 2) {
-      return invalid(collection.name, `orderBy entries must be ["field", "asc" | "desc"], got ${JSON.stringify(tuple)}.`);
+    if (
+      !Array.isArray(tuple) ||
+      typeof tuple[0] !== "string" ||
+      (tuple[1] !== "asc" && tuple[1] !== "desc") ||
+      tuple.length !== 2
+    ) {
+      return invalid(
+        collection.name,
+        `orderBy entries must be ["field", "asc" | "desc"], got ${JSON.stringify(tuple)}.`,
+      );
     }
     const field = tuple[0];
     const spec = specOf(field);
-    if (spec === undefined) return invalid(collection.name, `orderBy: ${field} is not a field of ${collection.name}.`, { field });
+    if (spec === undefined)
+      return invalid(collection.name, `orderBy: ${field} is not a field of ${collection.name}.`, { field });
     if (spec.type === "json" || spec.type === "refMany") {
       return invalid(collection.name, `orderBy: ${field} is a ${spec.type} field and cannot be sorted on.`, { field });
     }

@@ -1,16 +1,30 @@
 import type { DatabaseResult } from "../errors.js";
-import type { AutoFieldName, CreateInput, Doc, EntitiesDef, EntityDef, ReplaceInput, UpdateInput } from "../schema/types.js";
+import type {
+  AutoFieldName,
+  CreateInput,
+  Doc,
+  EntitiesDef,
+  EntityDef,
+  ReplaceInput,
+  UpdateInput,
+} from "../schema/types.js";
 import type { AggregateQueryDef, AggregateRow, StrictAggregateQuery } from "./aggregate-types.js";
 import type { PreloadData } from "./preload-data.js";
-import type { PaginatedQueryDef, QueryDef, QueryResultDoc, StrictPaginatedQuery, StrictQuery, WhereClause } from "./query-types.js";
+import type {
+  PaginatedQueryDef,
+  QueryDef,
+  QueryResultDoc,
+  StrictPaginatedQuery,
+  StrictQuery,
+  WhereClause,
+} from "./query-types.js";
 
 /**
  * New field values, or a function computing them from the current document. The function may not
  * return the read-only auto fields (as `{ ...previous }` would): writes refuse them.
  */
 export type FieldsOrUpdater<E extends EntityDef, TInput> =
-  | TInput
-  | ((previous: Doc<E>) => TInput & { readonly [K in AutoFieldName]?: never });
+  TInput | ((previous: Doc<E>) => TInput & { readonly [K in AutoFieldName]?: never });
 
 /**
  * Preloads of one collection, for pages rendered on a server that a browser client then follows
@@ -18,9 +32,13 @@ export type FieldsOrUpdater<E extends EntityDef, TInput> =
  */
 export interface PreloadApi<E extends EntityDef, A extends EntitiesDef = {}> {
   /** A query's result as plain, serialisable data for `subscribe(preloaded, …)`. */
-  preload<const Q extends QueryDef<E, A> = {}>(query?: Q & StrictQuery<E, Q, A>): Promise<DatabaseResult<PreloadData<QueryResultDoc<E, Q, A>, "many">>>;
+  preload<const Q extends QueryDef<E, A> = {}>(
+    query?: Q & StrictQuery<E, Q, A>,
+  ): Promise<DatabaseResult<PreloadData<QueryResultDoc<E, Q, A>, "many">>>;
   /** A query's first match as plain, serialisable data for `subscribeOne(preloaded, …)`. */
-  preloadOne<const Q extends QueryDef<E, A> = {}>(query?: Q & StrictQuery<E, Q, A>): Promise<DatabaseResult<PreloadData<QueryResultDoc<E, Q, A>, "one">>>;
+  preloadOne<const Q extends QueryDef<E, A> = {}>(
+    query?: Q & StrictQuery<E, Q, A>,
+  ): Promise<DatabaseResult<PreloadData<QueryResultDoc<E, Q, A>, "one">>>;
   /** The first page of `paginated(query)` as plain, serialisable data for `paginated(preloaded)`. */
   preloadPaginated<const Q extends PaginatedQueryDef<E, A>>(
     query: Q & StrictPaginatedQuery<E, Q, A>,
@@ -41,19 +59,33 @@ export interface OneShotCollectionApi<E extends EntityDef, A extends EntitiesDef
   /** Deletes a document for good. */
   delete(id: string): Promise<DatabaseResult<void>>;
   /** `update` on every match of `where`, in one transaction. */
-  updateMany(args: { where?: WhereClause<E, A>; fields: FieldsOrUpdater<E, UpdateInput<E>> }): Promise<DatabaseResult<{ count: number }>>;
+  updateMany(args: {
+    where?: WhereClause<E, A>;
+    fields: FieldsOrUpdater<E, UpdateInput<E>>;
+  }): Promise<DatabaseResult<{ count: number }>>;
   /** `replace` on every match of `where`, in one transaction. */
-  replaceMany(args: { where?: WhereClause<E, A>; fields: FieldsOrUpdater<E, ReplaceInput<E>> }): Promise<DatabaseResult<{ count: number }>>;
+  replaceMany(args: {
+    where?: WhereClause<E, A>;
+    fields: FieldsOrUpdater<E, ReplaceInput<E>>;
+  }): Promise<DatabaseResult<{ count: number }>>;
   /** Deletes every match of `where`, in one transaction. */
   deleteMany(args: { where?: WhereClause<E, A> }): Promise<DatabaseResult<{ count: number }>>;
   // `Q & StrictQuery<E, Q>`: a query inferred as `Q` gets no excess-property checks of its own.
   // Code forwarding a generic query (adapters' hooks) declares its parameter the same way.
   /** Runs an aggregate query once: one row, or one per group with `groupBy`. */
-  query<const Q extends AggregateQueryDef<E, A>>(query: Q & StrictAggregateQuery<E, Q, A>): Promise<DatabaseResult<AggregateRow<E, Q>[]>>;
+  query<const Q extends AggregateQueryDef<E, A>>(
+    query: Q & StrictAggregateQuery<E, Q, A>,
+  ): Promise<DatabaseResult<AggregateRow<E, Q>[]>>;
   /** Runs a query once. */
-  query<const Q extends QueryDef<E, A> = {}>(query?: Q & StrictQuery<E, Q, A>): Promise<DatabaseResult<QueryResultDoc<E, Q, A>[]>>;
+  query<const Q extends QueryDef<E, A> = {}>(
+    query?: Q & StrictQuery<E, Q, A>,
+  ): Promise<DatabaseResult<QueryResultDoc<E, Q, A>[]>>;
   /** The first row of an aggregate query, or undefined. */
-  queryOne<const Q extends AggregateQueryDef<E, A>>(query: Q & StrictAggregateQuery<E, Q, A>): Promise<DatabaseResult<AggregateRow<E, Q> | undefined>>;
+  queryOne<const Q extends AggregateQueryDef<E, A>>(
+    query: Q & StrictAggregateQuery<E, Q, A>,
+  ): Promise<DatabaseResult<AggregateRow<E, Q> | undefined>>;
   /** The first match of a query, or undefined. */
-  queryOne<const Q extends QueryDef<E, A> = {}>(query?: Q & StrictQuery<E, Q, A>): Promise<DatabaseResult<QueryResultDoc<E, Q, A> | undefined>>;
+  queryOne<const Q extends QueryDef<E, A> = {}>(
+    query?: Q & StrictQuery<E, Q, A>,
+  ): Promise<DatabaseResult<QueryResultDoc<E, Q, A> | undefined>>;
 }

@@ -49,7 +49,20 @@ const itemsSpec = schema.collections.items!;
 
 // ASCII plus Latin-1 and BMP characters below U+D800: UTF-8 byte order (SQLite) equals UTF-16
 // code-unit order (JavaScript) on these.
-const ALPHABET = [..."aabbcAZz09 _-%'~", ..."éßüÿ", "\u0100", "ž", "Ω", "ж", "\u07ff", "\u0800", "€", "中", "ア", "\ud7ff"];
+const ALPHABET = [
+  ..."aabbcAZz09 _-%'~",
+  ..."éßüÿ",
+  "\u0100",
+  "ž",
+  "Ω",
+  "ж",
+  "\u07ff",
+  "\u0800",
+  "€",
+  "中",
+  "ア",
+  "\ud7ff",
+];
 
 function poolOf<T>(rng: Rng, size: number, make: () => T): T[] {
   return Array.from({ length: size }, make);
@@ -71,7 +84,9 @@ interface Pools {
 }
 
 function createPools(rng: Rng): Pools {
-  const strings = [...new Set(["", "a", "A", "ab", "abc", "b", "é", "中", ...poolOf(rng, 70, () => randomString(rng, 6))])];
+  const strings = [
+    ...new Set(["", "a", "A", "ab", "abc", "b", "é", "中", ...poolOf(rng, 70, () => randomString(rng, 6))]),
+  ];
   const numbers = [
     0,
     -0,
@@ -85,10 +100,22 @@ function createPools(rng: Rng): Pools {
     ...poolOf(rng, 40, () => rng.int(-1000, 1000)),
     ...poolOf(rng, 10, () => rng.int(-100_000, 100_000) / 8),
   ];
-  const dates = [SINCE_FALLBACK_MS, 0, -86_400_000, ...poolOf(rng, 40, () => rng.int(-100_000_000_000, 2_000_000_000_000))];
+  const dates = [
+    SINCE_FALLBACK_MS,
+    0,
+    -86_400_000,
+    ...poolOf(rng, 40, () => rng.int(-100_000_000_000, 2_000_000_000_000)),
+  ];
   const createdAts = poolOf(rng, 30, () => rng.int(1_500_000_000_000, 1_700_000_000_000));
   const tagIds = [...poolOf(rng, 24, () => `tag${rng.int(0, 999)}`), "t", "T"];
-  return { strings, numbers, dates, createdAts, users: ["alice", "bob", "carol", "dave"], tagIds: [...new Set(tagIds)] };
+  return {
+    strings,
+    numbers,
+    dates,
+    createdAts,
+    users: ["alice", "bob", "carol", "dave"],
+    tagIds: [...new Set(tagIds)],
+  };
 }
 
 // ---- the model: raw stored cells per document, and the read rules ----
@@ -134,7 +161,11 @@ const FIELDS: readonly QueryField[] = [
   { name: "flag", kind: "boolean", read: (doc) => asBoolean(stored(doc, "flag")) },
   { name: "due", kind: "date", read: (doc) => asNumber(stored(doc, "due")) },
   { name: "since", kind: "date", read: (doc) => asNumber(stored(doc, "since")) ?? SINCE_FALLBACK_MS },
-  { name: "seen", kind: "date", read: (doc) => asNumber(stored(doc, "seen")) ?? asNumber(stored(doc, CREATED_AT_FIELD)) },
+  {
+    name: "seen",
+    kind: "date",
+    read: (doc) => asNumber(stored(doc, "seen")) ?? asNumber(stored(doc, CREATED_AT_FIELD)),
+  },
   { name: "createdAt", kind: "date", read: (doc) => asNumber(stored(doc, CREATED_AT_FIELD)) },
   { name: "updatedAt", kind: "date", read: (doc) => Math.floor(doc.maxTicks / TICKS_PER_MS) },
   {
@@ -144,7 +175,10 @@ const FIELDS: readonly QueryField[] = [
     read: (doc) =>
       stored(doc, "tagIds") !== undefined && stored(doc, "tagIds") !== null
         ? []
-        : [...doc.elements].filter(([, cell]) => cell.value === true).map(([tag]) => tag).sort(),
+        : [...doc.elements]
+            .filter(([, cell]) => cell.value === true)
+            .map(([tag]) => tag)
+            .sort(),
   },
   { name: "meta", kind: "json", read: (doc) => stored(doc, "meta") ?? undefined },
 ];
@@ -170,7 +204,10 @@ class World {
   write(id: string, field: string, value: unknown, hlc: Hlc): void {
     const doc = this.docOf(id);
     if (this.rng.chance(0.5) || !isJsonable(value)) this.store.setField(COLLECTION, id, field, value, hlc);
-    else expect(this.store.applyTriple({ collection: COLLECTION, id, field, value, hlc: encodeHlc(hlc) }).error).toBeUndefined();
+    else
+      expect(
+        this.store.applyTriple({ collection: COLLECTION, id, field, value, hlc: encodeHlc(hlc) }).error,
+      ).toBeUndefined();
     if (doc.isDeleted || !wins(hlc.ticks, hlc.node, doc.cells.get(field))) return;
     doc.cells.set(field, { value, ticks: hlc.ticks, node: hlc.node });
     doc.maxTicks = Math.max(doc.maxTicks, hlc.ticks);
@@ -200,7 +237,8 @@ class World {
 
   private docOf(id: string): ModelDoc {
     let doc = this.docs.get(id);
-    if (doc === undefined) this.docs.set(id, (doc = { id, cells: new Map(), elements: new Map(), maxTicks: 0, isDeleted: false }));
+    if (doc === undefined)
+      this.docs.set(id, (doc = { id, cells: new Map(), elements: new Map(), maxTicks: 0, isDeleted: false }));
     return doc;
   }
 }
@@ -241,8 +279,19 @@ function createDocument(world: World, rng: Rng, pools: Pools, id: string, hlc: H
     ["due", fieldValue(rng, dates, ["2020-01-01", Number.NEGATIVE_INFINITY], 0.3)],
     ["since", fieldValue(rng, dates, [true, "yesterday"], 0.3)],
     ["seen", fieldValue(rng, dates, ["now", {}], 0.4)],
-    ["ownerId", fieldValue(rng, () => (ids.length > 0 && rng.chance(0.9) ? rng.pick(ids) : "dangling"), [5, true], 0.3)],
-    ["meta", fieldValue(rng, () => rng.pick<unknown>([{ a: 1 }, [1, 2], "text", 0, false, "", { nested: { deep: [] } }]), [], 0.4)],
+    [
+      "ownerId",
+      fieldValue(rng, () => (ids.length > 0 && rng.chance(0.9) ? rng.pick(ids) : "dangling"), [5, true], 0.3),
+    ],
+    [
+      "meta",
+      fieldValue(
+        rng,
+        () => rng.pick<unknown>([{ a: 1 }, [1, 2], "text", 0, false, "", { nested: { deep: [] } }]),
+        [],
+        0.4,
+      ),
+    ],
   ];
   let written = 0;
   for (const [field, value] of fields) {
@@ -300,7 +349,10 @@ function mutate(world: World, rng: Rng, pools: Pools, phase: number, count: numb
     const ms = BASE_MS + phase * 1000 + Math.floor(at / 3);
     return { ticks: ms * TICKS_PER_MS + (at % 3) * 300 + rng.int(0, 299), node: rng.pick(NODES) };
   };
-  const staleHlc = (): Hlc => ({ ticks: (BASE_MS - 5000 + phase * 100) * TICKS_PER_MS + staleStep++, node: rng.pick(NODES) });
+  const staleHlc = (): Hlc => ({
+    ticks: (BASE_MS - 5000 + phase * 100) * TICKS_PER_MS + staleStep++,
+    node: rng.pick(NODES),
+  });
   const updatable = [
     ...["title", "label", "nick", "score", "rank", "active", "flag", "due", "since", "seen", "ownerId", "meta"],
     CREATED_BY_FIELD,
@@ -384,14 +436,19 @@ function toSql(field: QueryField, value: unknown): unknown {
 function createOracle(): { db: Database.Database; reload(docs: readonly ModelDoc[]): void } {
   const db = new Database(":memory:");
   // No declared column types: SQLite keeps every value exactly as inserted (no affinity).
-  db.exec(`CREATE TABLE items (${COLUMNS.map((name) => (name === "id" ? `"id" TEXT PRIMARY KEY` : `"${name}"`)).join(", ")}, "createdAtOrder")`);
+  db.exec(
+    `CREATE TABLE items (${COLUMNS.map((name) => (name === "id" ? `"id" TEXT PRIMARY KEY` : `"${name}"`)).join(", ")}, "createdAtOrder")`,
+  );
   db.exec(`CREATE TABLE item_tags (item TEXT NOT NULL, tag TEXT NOT NULL, PRIMARY KEY (item, tag))`);
   const insert = db.prepare(`INSERT INTO items VALUES (${COLUMNS.map(() => "?").join(", ")}, ?)`);
   const insertTag = db.prepare(`INSERT INTO item_tags VALUES (?, ?)`);
   const reload = db.transaction((docs: readonly ModelDoc[]) => {
     db.exec("DELETE FROM items; DELETE FROM item_tags;");
     for (const doc of docs) {
-      insert.run([...COLUMNS.map((name) => toSql(FIELD.get(name)!, FIELD.get(name)!.read(doc))), createdAtOrder(doc) ?? null]);
+      insert.run([
+        ...COLUMNS.map((name) => toSql(FIELD.get(name)!, FIELD.get(name)!.read(doc))),
+        createdAtOrder(doc) ?? null,
+      ]);
       for (const tag of FIELD.get("tagIds")!.read(doc) as string[]) insertTag.run(doc.id, tag);
     }
   });
@@ -454,7 +511,12 @@ function createQueryGenerator(rng: Rng, pools: Pools, coverage: Map<string, numb
     return text.slice(start, end);
   };
 
-  const operandOf = (field: QueryField, op: Operator, docs: readonly ModelDoc[], allIds: readonly string[]): unknown => {
+  const operandOf = (
+    field: QueryField,
+    op: Operator,
+    docs: readonly ModelDoc[],
+    allIds: readonly string[],
+  ): unknown => {
     switch (op) {
       case "isDefined":
       case "isUndefined":
@@ -464,8 +526,7 @@ function createQueryGenerator(rng: Rng, pools: Pools, coverage: Map<string, numb
       case "endsWith":
         return substringOf(field, docs, op);
       case "in":
-      case "notIn":
-      {
+      case "notIn": {
         // Duplicates in the list must not duplicate results.
         const list = Array.from({ length: rng.int(0, 5) }, () => sampleOf(field, docs, allIds));
         if (list.length > 0 && rng.chance(0.3)) list.push(rng.pick(list));
@@ -481,10 +542,16 @@ function createQueryGenerator(rng: Rng, pools: Pools, coverage: Map<string, numb
    * `params` in the order of the SQL text. Below the top level it may combine filters with `or`,
    * `and` and `not`; SQL's NULL (unknown) counts as not matching, as in the engine.
    */
-  const filterOf = (docs: readonly ModelDoc[], allIds: readonly string[], params: unknown[], depth: number): { where: Record<string, unknown>; clauses: string[]; fieldCount: number } => {
+  const filterOf = (
+    docs: readonly ModelDoc[],
+    allIds: readonly string[],
+    params: unknown[],
+    depth: number,
+  ): { where: Record<string, unknown>; clauses: string[]; fieldCount: number } => {
     const where: Record<string, unknown> = {};
     const clauses: string[] = [];
-    const conjunction = (parts: readonly string[]) => (parts.length === 0 ? "1" : parts.map((part) => `(${part})`).join(" AND "));
+    const conjunction = (parts: readonly string[]) =>
+      parts.length === 0 ? "1" : parts.map((part) => `(${part})`).join(" AND ");
     const fieldCount = depth === 0 ? rng.pick([0, 1, 1, 2, 2, 3]) : rng.pick([0, 1, 1, 2]);
     for (let i = 0; i < fieldCount; i++) {
       const field = rng.pick(FILTERABLE);
@@ -549,7 +616,12 @@ function createQueryGenerator(rng: Rng, pools: Pools, coverage: Map<string, numb
     else if (orderBy.length > 0) query.orderBy = orderBy;
     if (limit !== undefined) query.limit = limit;
 
-    const order = [...orderBy.map(([name, direction]) => `"${name === "createdAt" ? "createdAtOrder" : name}" ${direction.toUpperCase()}`), `"id" ASC`].join(", ");
+    const order = [
+      ...orderBy.map(
+        ([name, direction]) => `"${name === "createdAt" ? "createdAtOrder" : name}" ${direction.toUpperCase()}`,
+      ),
+      `"id" ASC`,
+    ].join(", ");
     let sql = `SELECT id FROM items${clauses.length > 0 ? ` WHERE ${clauses.join(" AND ")}` : ""} ORDER BY ${order}`;
     if (limit !== undefined) {
       sql += " LIMIT ?";
@@ -687,7 +759,11 @@ describe("query engine against SQLite", () => {
     const expectedKeys = [
       ...Object.entries(OPERATORS_BY_KIND).flatMap(([kind, operators]) => operators.map((op) => `${kind} ${op}`)),
       ...["string", "number", "boolean", "date", "refMany"].map((kind) => `${kind} bare`),
-      ...["id", "createdAt", "updatedAt", "createdBy"].flatMap((name) => [`${name} equals`, `${name} in`, `${name} notEquals`]),
+      ...["id", "createdAt", "updatedAt", "createdBy"].flatMap((name) => [
+        `${name} equals`,
+        `${name} in`,
+        `${name} notEquals`,
+      ]),
       ...["createdAt", "updatedAt", "id"].map((name) => `${name} greaterThan`),
       ...SORTABLE.map((field) => `orderBy ${field.name}`),
       "orderBy keys 0",

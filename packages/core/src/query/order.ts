@@ -53,7 +53,9 @@ export function compileOrder(
   orderBy: ReadonlyArray<readonly [string, Direction]>,
   specs: Readonly<Record<string, FieldSpec>>,
 ): Ordering {
-  const readers = orderBy.map(([field]) => (field === CREATED_AT_FIELD ? creationKey : fieldReader(field, specs[field]!)));
+  const readers = orderBy.map(([field]) =>
+    field === CREATED_AT_FIELD ? creationKey : fieldReader(field, specs[field]!),
+  );
   const signs = orderBy.map(([, direction]) => (direction === "desc" ? -1 : 1));
   const count = readers.length;
   const readFirst = readers[0];
@@ -85,7 +87,11 @@ export function compileOrder(
  * moves the best `limit` to the front with quickselect (linear on average, whatever the input
  * order), then sorts only those.
  */
-export function sortKeyed(entries: Keyed[], compare: (a: Keyed, b: Keyed) => number, limit: number | undefined): Keyed[] {
+export function sortKeyed(
+  entries: Keyed[],
+  compare: (a: Keyed, b: Keyed) => number,
+  limit: number | undefined,
+): Keyed[] {
   if (limit !== undefined && limit * 8 < entries.length) {
     selectSmallest(entries, limit, compare);
     entries.length = limit;
@@ -120,7 +126,13 @@ function selectSmallest(entries: Keyed[], k: number, compare: (a: Keyed, b: Keye
   }
 }
 
-function medianOfThree(entries: Keyed[], a: number, b: number, c: number, compare: (a: Keyed, b: Keyed) => number): Keyed {
+function medianOfThree(
+  entries: Keyed[],
+  a: number,
+  b: number,
+  c: number,
+  compare: (a: Keyed, b: Keyed) => number,
+): Keyed {
   const x = entries[a]!;
   const y = entries[b]!;
   const z = entries[c]!;
@@ -129,7 +141,11 @@ function medianOfThree(entries: Keyed[], a: number, b: number, c: number, compar
 }
 
 /** Index at which `entry` keeps `sorted` sorted (after equal entries). */
-export function insertionPoint(sorted: readonly Keyed[], entry: Keyed, compare: (a: Keyed, b: Keyed) => number): number {
+export function insertionPoint(
+  sorted: readonly Keyed[],
+  entry: Keyed,
+  compare: (a: Keyed, b: Keyed) => number,
+): number {
   let low = 0;
   let high = sorted.length;
   while (low < high) {

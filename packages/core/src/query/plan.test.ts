@@ -18,7 +18,9 @@ describe("candidateRows", () => {
   it("returns each document once when `in` lists an id twice", () => {
     // Regression: the id lookup kept duplicates, so the document appeared twice in results.
     const store = storeWith(["a", "b", "c"]);
-    const query = normalizeQuery(schema.collections.users!, { where: { id: { in: ["b", "a", "b", "zzz", "a"] } } }).data!;
+    const query = normalizeQuery(schema.collections.users!, {
+      where: { id: { in: ["b", "a", "b", "zzz", "a"] } },
+    }).data!;
     const table = store.table("users")!;
     expect([...candidateRows(table, query)].sort()).toEqual([0, 1]);
     expect(runQuery(store, query).map((row) => table.idOf(row))).toEqual(["a", "b"]);

@@ -39,10 +39,17 @@ export function candidateRows(table: SourceTable, query: Pick<NormalizedQuery, "
     if (!isFieldCondition(condition)) continue;
     const spec = condition.spec ?? query.specs[condition.field]!;
     if (condition.field === "id") {
-      const ids = condition.op === "equals" ? [condition.operand] : condition.op === "in" ? (condition.operand as unknown[]) : undefined;
+      const ids =
+        condition.op === "equals"
+          ? [condition.operand]
+          : condition.op === "in"
+            ? (condition.operand as unknown[])
+            : undefined;
       if (ids !== undefined) {
         // An id listed twice in `in` is still one candidate: duplicates would repeat the document.
-        const rows = [...new Set(ids)].map((id) => table.rowOf(id as string)).filter((row): row is number => row !== undefined);
+        const rows = [...new Set(ids)]
+          .map((id) => table.rowOf(id as string))
+          .filter((row): row is number => row !== undefined);
         consider(rows, rows.length);
       }
       continue;

@@ -73,7 +73,7 @@ function setTest(condition: FieldCondition): ValueTest {
     case "notIn":
       return (value) => !(operand as string[]).some((each) => members(value).includes(each));
     case "isDefined":
-      return (value) => (members(value).length > 0) === operand;
+      return (value) => members(value).length > 0 === operand;
     case "isUndefined":
       return (value) => (members(value).length === 0) === operand;
     default:
@@ -93,7 +93,11 @@ export type RowTest = (table: SourceTable, row: number, meter?: CostMeter) => bo
  * one of its branches does, a `not` when its conditions do not all hold. Relational filters read
  * the documents they reach from `source` (required when the `where` has any).
  */
-export function compileWhere(conditions: readonly Condition[], specs: Readonly<Record<string, FieldSpec>>, source?: Source): RowTest {
+export function compileWhere(
+  conditions: readonly Condition[],
+  specs: Readonly<Record<string, FieldSpec>>,
+  source?: Source,
+): RowTest {
   const tests = conditions.map((condition) => compileCondition(condition, specs, source));
   if (tests.length === 0) return () => true;
   if (tests.length === 1) return tests[0]!;
@@ -103,7 +107,11 @@ export function compileWhere(conditions: readonly Condition[], specs: Readonly<R
   };
 }
 
-function compileCondition(condition: Condition, specs: Readonly<Record<string, FieldSpec>>, source: Source | undefined): RowTest {
+function compileCondition(
+  condition: Condition,
+  specs: Readonly<Record<string, FieldSpec>>,
+  source: Source | undefined,
+): RowTest {
   if (isFieldCondition(condition)) {
     const spec = condition.spec ?? specs[condition.field]!;
     const read = fieldReader(condition.field, spec);
@@ -121,7 +129,8 @@ function compileCondition(condition: Condition, specs: Readonly<Record<string, F
     const negated = compileWhere(condition.not, specs, source);
     return (table, row, meter) => !negated(table, row, meter);
   }
-  if (source === undefined) throw new TypeError(`compileWhere: the filter through "${condition.related.link}" needs a source.`);
+  if (source === undefined)
+    throw new TypeError(`compileWhere: the filter through "${condition.related.link}" needs a source.`);
   return compileRelated(condition.related, source);
 }
 
@@ -185,7 +194,8 @@ export function linkedRowsOf(
   }
   return (related, table, row, charge) => {
     const id = table.idOf(row);
-    const linksBack = (child: number) => linkedIds(readStored(link.linkSpec, related.get(child, link.link), undefined)).includes(id);
+    const linksBack = (child: number) =>
+      linkedIds(readStored(link.linkSpec, related.get(child, link.link), undefined)).includes(id);
     // The index holds stored values, wrong-typed ones too (a ref stored as ["id"], a set field
     // holding one plain id), which read as no link: candidates are re-checked as read.
     const candidates = related.equalityIndex ? related.equalityIndex(link.link).get(id) : related.liveRows();

@@ -29,9 +29,20 @@ function normalize(collection: "users" | "posts", query: unknown) {
 }
 
 const usersQuery = normalize("users", {
-  fields: { id: true, name: true, age: true, isAdult: true, lastLogin: true, prefs: true, friendIds: true, posts: { fields: { title: true, publishedAt: true } } },
+  fields: {
+    id: true,
+    name: true,
+    age: true,
+    isAdult: true,
+    lastLogin: true,
+    prefs: true,
+    friendIds: true,
+    posts: { fields: { title: true, publishedAt: true } },
+  },
 });
-const postsQuery = normalize("posts", { fields: { title: true, authorId: { fields: { name: true, lastLogin: true } } } });
+const postsQuery = normalize("posts", {
+  fields: { title: true, authorId: { fields: { name: true, lastLogin: true } } },
+});
 
 const ada = {
   id: "u1",
@@ -47,13 +58,29 @@ const ada = {
     { title: "Engines", publishedAt: new Date(-86_400_000) },
   ],
 };
-const bob = { id: "u2", name: "Bob", age: undefined, isAdult: false, lastLogin: undefined, prefs: undefined, friendIds: [], posts: [] };
+const bob = {
+  id: "u2",
+  name: "Bob",
+  age: undefined,
+  isAdult: false,
+  lastLogin: undefined,
+  prefs: undefined,
+  friendIds: [],
+  posts: [],
+};
 
 describe("preload codec", () => {
   it("encodes Dates as epoch ms and leaves out undefined fields, through relations", () => {
     const encoded = encodeDocs(usersQuery, [ada, bob]);
     expect(encoded).toEqual([
-      { ...ada, lastLogin: ada.lastLogin.getTime(), posts: [{ title: "Notes", publishedAt: 0 }, { title: "Engines", publishedAt: -86_400_000 }] },
+      {
+        ...ada,
+        lastLogin: ada.lastLogin.getTime(),
+        posts: [
+          { title: "Notes", publishedAt: 0 },
+          { title: "Engines", publishedAt: -86_400_000 },
+        ],
+      },
       { id: "u2", name: "Bob", isAdult: false, friendIds: [], posts: [] },
     ]);
     expect(Object.keys(encoded[1]!)).not.toContain("age");

@@ -53,7 +53,8 @@ function encodeDoc(query: NormalizedQuery, doc: Record<string, unknown>): Encode
  * const { data: docs, error } = decodeDocs(preloaded.query, preloaded.data);
  */
 export function decodeDocs(query: NormalizedQuery, encoded: unknown): DatabaseResult<Record<string, unknown>[]> {
-  if (!Array.isArray(encoded)) return fail("VALIDATION", `Preloaded data must be an array of documents, got ${describe(encoded)}.`);
+  if (!Array.isArray(encoded))
+    return fail("VALIDATION", `Preloaded data must be an array of documents, got ${describe(encoded)}.`);
   const docs: Record<string, unknown>[] = [];
   for (let i = 0; i < encoded.length; i++) {
     const doc = decodeDoc(query, encoded[i], `data[${i}]`);
@@ -77,7 +78,8 @@ function decodeDoc(query: NormalizedQuery, encoded: unknown, path: string): Data
   const doc: Record<string, unknown> = {};
   for (const field of query.select) {
     const value = decodeValue(query.specs[field], source[field]);
-    if (value === INVALID) return invalid(`${path}.${field} is ${describe(source[field])}, which does not fit the field.`);
+    if (value === INVALID)
+      return invalid(`${path}.${field} is ${describe(source[field])}, which does not fit the field.`);
     doc[field] = value;
   }
   for (const relation of relations) {

@@ -100,9 +100,15 @@ export function createPreloadData(
  * @example
  * firstPageQuery("todos.paginated", { orderBy: ["text", "asc"], pageSize: 20 }) // ok({ query: { orderBy, limit: 20 }, pageSize: 20 })
  */
-export function firstPageQuery(what: string, input: unknown): DatabaseResult<{ query: Record<string, unknown>; pageSize: number }> {
+export function firstPageQuery(
+  what: string,
+  input: unknown,
+): DatabaseResult<{ query: Record<string, unknown>; pageSize: number }> {
   if (typeof input !== "object" || input === null || Array.isArray(input)) {
-    return fail("VALIDATION", `${what}: pass a query with a pageSize, like { orderBy: ["name", "asc"], pageSize: 20 }.`);
+    return fail(
+      "VALIDATION",
+      `${what}: pass a query with a pageSize, like { orderBy: ["name", "asc"], pageSize: 20 }.`,
+    );
   }
   const { pageSize, ...query } = input as { pageSize?: unknown; limit?: unknown };
   if (typeof pageSize !== "number" || !Number.isSafeInteger(pageSize) || pageSize < 1) {

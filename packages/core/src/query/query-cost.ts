@@ -83,7 +83,9 @@ export function maxQueryCostOf(options: QueryCostOptions | undefined, where: str
   const max = options?.maxQueryCost;
   if (max === undefined) return DEFAULT_MAX_QUERY_COST;
   if (typeof max !== "number" || Number.isNaN(max) || max < 0) {
-    throw new TypeError(`${where}: maxQueryCost must be a number of linked documents ≥ 0 (Infinity for no limit), got ${String(max)}.`);
+    throw new TypeError(
+      `${where}: maxQueryCost must be a number of linked documents ≥ 0 (Infinity for no limit), got ${String(max)}.`,
+    );
   }
   return max;
 }

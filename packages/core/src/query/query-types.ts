@@ -40,7 +40,11 @@ export type WhereOperators<V> = {
     : {});
 
 /** Whether field `K` of `E` is a `t.json` field: the engine filters those only by presence and never sorts them. */
-type IsJsonField<E extends EntityDef, K> = K extends keyof E ? (E[K] extends JsonField<any, boolean, boolean> ? true : false) : false;
+type IsJsonField<E extends EntityDef, K> = K extends keyof E
+  ? E[K] extends JsonField<any, boolean, boolean>
+    ? true
+    : false
+  : false;
 
 /** The filters field `K` takes: a bare value (equals) or operators; a JSON field only `isDefined` / `isUndefined`. */
 export type FieldFilter<E extends EntityDef, K> =
@@ -73,7 +77,10 @@ export type WhereClause<E extends EntityDef, A extends EntitiesDef = {}> = {
 };
 
 /** A relational filter through an entity whose ref field (named with `via` when several) points back. */
-export type ReverseWhere<E extends EntityDef, A extends EntitiesDef> = { readonly where: WhereClause<E, A>; readonly via?: string };
+export type ReverseWhere<E extends EntityDef, A extends EntitiesDef> = {
+  readonly where: WhereClause<E, A>;
+  readonly via?: string;
+};
 
 /** The nested query a ref/refMany field takes (never for other fields). */
 type RelationOf<F, A extends EntitiesDef> = [RefTarget<F>] extends [never]
@@ -105,8 +112,7 @@ export type SortableName<E extends EntityDef> = {
 
 /** One sort key, or several. */
 export type OrderBy<E extends EntityDef> =
-  | readonly [SortableName<E>, "asc" | "desc"]
-  | ReadonlyArray<readonly [SortableName<E>, "asc" | "desc"]>;
+  readonly [SortableName<E>, "asc" | "desc"] | ReadonlyArray<readonly [SortableName<E>, "asc" | "desc"]>;
 
 /** A query over one collection; `A` (every entity of the schema) types relations in `fields`. */
 export interface QueryDef<E extends EntityDef, A extends EntitiesDef = {}> {
@@ -120,7 +126,8 @@ export interface QueryDef<E extends EntityDef, A extends EntitiesDef = {}> {
 type ExcessKeys<T, Shape> = { [K in Exclude<keyof T, keyof Shape>]: never };
 
 /** An operator object's excess keys (into a relational filter's `where`); bare values (strings, Dates, …) are left alone. */
-type ExcessOperators<F, E extends EntityDef, K, A extends EntitiesDef> = F extends string | number | boolean | Date | readonly unknown[] | null | undefined
+type ExcessOperators<F, E extends EntityDef, K, A extends EntitiesDef> = F extends
+  string | number | boolean | Date | readonly unknown[] | null | undefined
   ? unknown
   : F extends { readonly where: infer N }
     ? K extends keyof E
@@ -137,8 +144,12 @@ type StrictWhere<E extends EntityDef, W, A extends EntitiesDef = {}> = ExcessKey
   readonly [K in Exclude<keyof W & keyof A & string, QueryFieldName<E>>]: W[K] extends { readonly where: infer N }
     ? { readonly where: StrictWhere<A[K], N, A> } & ExcessKeys<W[K], ReverseWhere<A[K], A>>
     : unknown;
-} & (W extends { readonly or: ReadonlyArray<infer B> } ? { readonly or: ReadonlyArray<StrictWhere<E, B, A>> } : unknown) &
-  (W extends { readonly and: ReadonlyArray<infer B> } ? { readonly and: ReadonlyArray<StrictWhere<E, B, A>> } : unknown) &
+} & (W extends { readonly or: ReadonlyArray<infer B> }
+    ? { readonly or: ReadonlyArray<StrictWhere<E, B, A>> }
+    : unknown) &
+  (W extends { readonly and: ReadonlyArray<infer B> }
+    ? { readonly and: ReadonlyArray<StrictWhere<E, B, A>> }
+    : unknown) &
   (W extends { readonly not: infer N } ? { readonly not: StrictWhere<E, N, A> } : unknown);
 
 /**
@@ -185,4 +196,8 @@ export type PaginatedQueryDef<E extends EntityDef, A extends EntitiesDef = {}> =
 };
 
 /** Excess-key checks of a paginated query (see `StrictQuery`). */
-export type StrictPaginatedQuery<E extends EntityDef, Q, A extends EntitiesDef = {}> = StrictQuery<E, Omit<Q, "pageSize">, A>;
+export type StrictPaginatedQuery<E extends EntityDef, Q, A extends EntitiesDef = {}> = StrictQuery<
+  E,
+  Omit<Q, "pageSize">,
+  A
+>;

@@ -120,7 +120,9 @@ export function whereFields(where: readonly Condition[]): string[] {
  * sits under an odd number of `not`s (then every linked document matters, not only one match).
  * Filters nested in their `where`s are not included.
  */
-export function relatedFilters(where: readonly Condition[]): Array<{ readonly filter: RelatedFilter; readonly isNegated: boolean }> {
+export function relatedFilters(
+  where: readonly Condition[],
+): Array<{ readonly filter: RelatedFilter; readonly isNegated: boolean }> {
   const found: Array<{ filter: RelatedFilter; isNegated: boolean }> = [];
   const visit = (conditions: readonly Condition[], isNegated: boolean) => {
     for (const condition of conditions) {
@@ -196,7 +198,10 @@ export const AUTO_FIELD_SPECS: Readonly<Record<string, FieldSpec>> = {
 };
 
 /** The read rule of a schema or auto field of a collection, or undefined for an unknown name. */
-export function fieldSpecOf(collection: { readonly fields: Readonly<Record<string, FieldSpec>> }, field: string): FieldSpec | undefined {
+export function fieldSpecOf(
+  collection: { readonly fields: Readonly<Record<string, FieldSpec>> },
+  field: string,
+): FieldSpec | undefined {
   if (Object.hasOwn(collection.fields, field)) return collection.fields[field];
   return Object.hasOwn(AUTO_FIELD_SPECS, field) ? AUTO_FIELD_SPECS[field] : undefined;
 }
@@ -216,6 +221,7 @@ export function linkedCollectionsOf(query: Pick<NormalizedQuery, "where" | "rela
     }
   };
   addFilters(query.where);
-  for (const relation of query.relations ?? []) for (const collection of collectionsOf(relation.query)) collections.add(collection);
+  for (const relation of query.relations ?? [])
+    for (const collection of collectionsOf(relation.query)) collections.add(collection);
   return collections;
 }

@@ -16,8 +16,17 @@ import type { Source } from "./source.js";
 const schema = createSchema({
   entities: {
     users: { name: t.string({ fallback: "" }) },
-    projects: { name: t.string({ fallback: "" }), memberIds: t.refMany("users"), archived: t.boolean({ fallback: false }) },
-    tasks: { title: t.string({ fallback: "" }), projectId: t.ref("projects"), reviewerId: t.ref("users"), assigneeId: t.ref("users") },
+    projects: {
+      name: t.string({ fallback: "" }),
+      memberIds: t.refMany("users"),
+      archived: t.boolean({ fallback: false }),
+    },
+    tasks: {
+      title: t.string({ fallback: "" }),
+      projectId: t.ref("projects"),
+      reviewerId: t.ref("users"),
+      assigneeId: t.ref("users"),
+    },
   },
 });
 const { collections } = schema;
@@ -30,7 +39,8 @@ function setup() {
     store.transact(() => {
       for (const [field, value] of Object.entries(fields)) store.setField(collection, id, field, value, clock.now());
     });
-  const member = (project: string, user: string, present: boolean) => store.setElement("projects", project, "memberIds", user, present, clock.now());
+  const member = (project: string, user: string, present: boolean) =>
+    store.setElement("projects", project, "memberIds", user, present, clock.now());
   const normalize = (collection: string, query: unknown) => {
     const normalized = normalizeQuery(collections[collection]!, query, collections);
     if (normalized.error) throw new Error(normalized.error.message);
@@ -43,7 +53,9 @@ function setup() {
     return runQuery(store, normalized).map((row) => materialize(table, row).id);
   };
   const live = (collection: string, query: unknown) => {
-    const view = registry.acquire(normalize(collection, { ...(query as object), fields: { id: true }, orderBy: ["id", "asc"] }));
+    const view = registry.acquire(
+      normalize(collection, { ...(query as object), fields: { id: true }, orderBy: ["id", "asc"] }),
+    );
     return () => view.result.value.map((doc) => doc.id);
   };
   return { store, set, member, normalize, ids, live, registry, clock };
@@ -51,7 +63,11 @@ function setup() {
 
 describe("relational filters", () => {
   it("normalizes forward and reverse filters as relations resolve, and refuses mistakes with the path", () => {
-    const forward = normalizeQuery(collections.tasks!, { where: { projectId: { where: { memberIds: "u1" } } } }, collections);
+    const forward = normalizeQuery(
+      collections.tasks!,
+      { where: { projectId: { where: { memberIds: "u1" } } } },
+      collections,
+    );
     expect(forward.data?.where).toEqual([
       {
         related: {
@@ -64,21 +80,42 @@ describe("relational filters", () => {
         } satisfies RelatedFilter,
       },
     ]);
-    const reverse = normalizeQuery(collections.users!, { where: { tasks: { where: {}, via: "reviewerId" } } }, collections);
+    const reverse = normalizeQuery(
+      collections.users!,
+      { where: { tasks: { where: {}, via: "reviewerId" } } },
+      collections,
+    );
     expect(reverse.data?.where).toEqual([
-      { related: { direction: "reverse", link: "reviewerId", linkSpec: collections.tasks!.fields.reviewerId, collection: "tasks", where: [], specs: {} } },
+      {
+        related: {
+          direction: "reverse",
+          link: "reviewerId",
+          linkSpec: collections.tasks!.fields.reviewerId,
+          collection: "tasks",
+          where: [],
+          specs: {},
+        },
+      },
     ]);
     expect(collectionsOf(reverse.data!)).toEqual(new Set(["users", "tasks"]));
 
-    const error = (collection: string, where: unknown) => normalizeQuery(collections[collection]!, { where }, collections).error?.message;
-    expect(error("users", { tasks: { where: {} } })).toMatch(/several fields of tasks refer to users \(reviewerId, assigneeId\); name one with via/);
+    const error = (collection: string, where: unknown) =>
+      normalizeQuery(collections[collection]!, { where }, collections).error?.message;
+    expect(error("users", { tasks: { where: {} } })).toMatch(
+      /several fields of tasks refer to users \(reviewerId, assigneeId\); name one with via/,
+    );
     expect(error("tasks", { title: { where: {} } })).toMatch(/where\.title is a string field/);
-    expect(error("tasks", { projectId: { where: { nope: 1 } } })).toMatch(/where\.projectId\.where\.nope is not a field of projects/);
+    expect(error("tasks", { projectId: { where: { nope: 1 } } })).toMatch(
+      /where\.projectId\.where\.nope is not a field of projects/,
+    );
     expect(error("tasks", { projectId: { where: {}, limit: 1 } })).toMatch(/takes where \(and via\), got "limit"/);
     expect(error("tasks", { projectId: { where: {}, via: "x" } })).toMatch(/via only applies to reverse relations/);
-    expect(normalizeQuery(collections.tasks!, { where: { projectId: { where: {} } } }).error?.message).toMatch(/need the schema's collections/);
+    expect(normalizeQuery(collections.tasks!, { where: { projectId: { where: {} } } }).error?.message).toMatch(
+      /need the schema's collections/,
+    );
     let deep: Record<string, unknown> = {};
-    for (let i = 0; i < 9; i++) deep = { projectId: { where: { memberIds: { where: { tasks: { where: deep, via: "reviewerId" } } } } } };
+    for (let i = 0; i < 9; i++)
+      deep = { projectId: { where: { memberIds: { where: { tasks: { where: deep, via: "reviewerId" } } } } } };
     expect(error("tasks", deep)).toMatch(/nest at most 8 deep/);
   });
 
@@ -98,8 +135,13 @@ describe("relational filters", () => {
     expect(ids("tasks", { where: { projectId: { where: {} } } })).toEqual(["t1", "t2"]);
     expect(ids("tasks", { where: { not: { projectId: { where: { archived: true } } } } })).toEqual(["t1", "t3"]);
     expect(ids("projects", { where: { memberIds: { where: { name: "bob" } } } })).toEqual(["p2"]);
-    expect(ids("users", { where: { tasks: { where: { projectId: { where: { archived: true } } }, via: "reviewerId" } } })).toEqual(["u1"]);
-    expect(ids("users", { where: { or: [{ name: "bob" }, { tasks: { where: {}, via: "reviewerId" } }] } })).toEqual(["u1", "u2"]);
+    expect(
+      ids("users", { where: { tasks: { where: { projectId: { where: { archived: true } } }, via: "reviewerId" } } }),
+    ).toEqual(["u1"]);
+    expect(ids("users", { where: { or: [{ name: "bob" }, { tasks: { where: {}, via: "reviewerId" } }] } })).toEqual([
+      "u1",
+      "u2",
+    ]);
   });
 
   it("keeps live queries and aggregates up to date when the documents a filter reaches change", () => {
@@ -110,8 +152,14 @@ describe("relational filters", () => {
     set("tasks", "t2", { projectId: "p2" });
     const mine = live("tasks", { where: { projectId: { where: { memberIds: "u1" } } } });
     const withMembers = live("projects", { where: { memberIds: { where: {} } } });
-    const reviewed = live("users", { where: { tasks: { where: { projectId: { where: { archived: true } } }, via: "reviewerId" } } });
-    const aggregate = normalizeAggregateQuery(collections.tasks!, { aggregations: { n: { count: "*" } }, where: { projectId: { where: { memberIds: "u1" } } } }, collections);
+    const reviewed = live("users", {
+      where: { tasks: { where: { projectId: { where: { archived: true } } }, via: "reviewerId" } },
+    });
+    const aggregate = normalizeAggregateQuery(
+      collections.tasks!,
+      { aggregations: { n: { count: "*" } }, where: { projectId: { where: { memberIds: "u1" } } } },
+      collections,
+    );
     const count = acquireLiveAggregate(registry, store, aggregate.data!);
     expect(mine()).toEqual([]);
 
@@ -135,7 +183,15 @@ describe("relational filters", () => {
     expect(reviewed()).toEqual(["u1"]);
     store.delete("projects", "p1", createClock({ node: "z", wallClock: () => 1_800_000_000_000 }).now());
     expect(reviewed()).toEqual([]);
-    expect(registry.liveQuery(normalize("tasks", { where: { projectId: { where: { memberIds: "u1" } } }, fields: { id: true }, orderBy: ["id", "asc"] }))).toBeDefined();
+    expect(
+      registry.liveQuery(
+        normalize("tasks", {
+          where: { projectId: { where: { memberIds: "u1" } } },
+          fields: { id: true },
+          orderBy: ["id", "asc"],
+        }),
+      ),
+    ).toBeDefined();
   });
 
   it("decides a filter nested in another once per document it reaches, not once per path", () => {
@@ -212,10 +268,16 @@ describe("the cost of relational filters", () => {
       refused = error;
     }
     expect(refused).toBeInstanceOf(QueryCostError);
-    expect((refused as QueryCostError).details).toEqual({ collection: "nodes", relation: "where: links", limit: 10_800 });
+    expect((refused as QueryCostError).details).toEqual({
+      collection: "nodes",
+      relation: "where: links",
+      limit: 10_800,
+    });
     expect((refused as QueryCostError).message).toMatch(/relational filters.*filter through fewer links/);
     // A registry refuses it the same way, from its own limit.
-    expect(() => new LiveQueryRegistry(store, { maxQueryCost: 10_800 }).acquire(nested(4, "none"))).toThrow(QueryCostError);
+    expect(() => new LiveQueryRegistry(store, { maxQueryCost: 10_800 }).acquire(nested(4, "none"))).toThrow(
+      QueryCostError,
+    );
     // Answers already decided are free: the nested filters of one pass are decided once per node.
     expect(runQuery(store, nested(3, "n1"), { maxQueryCost: 3 * 3_600 })).toHaveLength(60);
   });
@@ -235,7 +297,8 @@ describe("the cost of relational filters", () => {
     expect(live.result.value).toHaveLength(40);
     // With fewer links it fits again: the query is decided from scratch and follows the data.
     store.transact(() => {
-      for (let i = 0; i < 40; i++) for (let j = 10; j < 40; j++) store.setElement("nodes", `n${i}`, "links", `n${j}`, false, clock.now());
+      for (let i = 0; i < 40; i++)
+        for (let j = 10; j < 40; j++) store.setElement("nodes", `n${i}`, "links", `n${j}`, false, clock.now());
     });
     store.setField("nodes", "n5", "name", "n1", clock.now());
     expect(live.failure.value).toBeUndefined();

@@ -118,7 +118,16 @@ interface RelationModel {
 }
 
 const RELATIONS: readonly RelationModel[] = [
-  { from: "users", name: "posts", to: "posts", direction: "reverse", link: "authorId", cardinality: "many", needsVia: true, alternatives: ["editorId"] },
+  {
+    from: "users",
+    name: "posts",
+    to: "posts",
+    direction: "reverse",
+    link: "authorId",
+    cardinality: "many",
+    needsVia: true,
+    alternatives: ["editorId"],
+  },
   { from: "users", name: "comments", to: "comments", direction: "reverse", link: "authorId", cardinality: "many" },
   { from: "tags", name: "posts", to: "posts", direction: "reverse", link: "tagIds", cardinality: "many" },
   { from: "posts", name: "authorId", to: "users", direction: "forward", link: "authorId", cardinality: "one" },
@@ -180,7 +189,10 @@ function readField(doc: ModelDoc, field: FieldModel): unknown {
     case "refMany":
       // A plain (non-set) value in a set field has the wrong type: the set reads as empty.
       if (value !== undefined && value !== null) return [];
-      return [...doc.elements].filter(([, cell]) => cell.value === true).map(([id]) => id).sort();
+      return [...doc.elements]
+        .filter(([, cell]) => cell.value === true)
+        .map(([id]) => id)
+        .sort();
   }
 }
 
@@ -192,7 +204,12 @@ function wins(ticks: number, node: string, current: Cell | undefined): boolean {
 
 class World {
   readonly store = new TripleStore();
-  readonly docs: Record<Collection, Map<string, ModelDoc>> = { users: new Map(), tags: new Map(), posts: new Map(), comments: new Map() };
+  readonly docs: Record<Collection, Map<string, ModelDoc>> = {
+    users: new Map(),
+    tags: new Map(),
+    posts: new Map(),
+    comments: new Map(),
+  };
   /** Every id ever used, in any collection (the source of dangling refs to other collections). */
   readonly allIds: string[] = [];
 
@@ -293,13 +310,17 @@ function valueOf(world: World, rng: Rng, collection: Collection, field: FieldMod
     case "string":
       return rng.chance(0.08) ? rng.pick<unknown>([42, true, ["x"]]) : rng.pick(STRINGS);
     case "number":
-      return rng.chance(0.08) ? rng.pick<unknown>(["1", Number.NaN, Number.POSITIVE_INFINITY, false]) : rng.pick(NUMBERS);
+      return rng.chance(0.08)
+        ? rng.pick<unknown>(["1", Number.NaN, Number.POSITIVE_INFINITY, false])
+        : rng.pick(NUMBERS);
     case "boolean":
       return rng.chance(0.08) ? rng.pick<unknown>([1, "true"]) : rng.chance(0.5);
     case "date":
       return rng.chance(0.08) ? rng.pick<unknown>(["2020-01-01", true]) : rng.pick(DATES);
     case "ref": {
-      const target = RELATIONS.find((relation) => relation.from === collection && relation.direction === "forward" && relation.link === field.name)!.to;
+      const target = RELATIONS.find(
+        (relation) => relation.from === collection && relation.direction === "forward" && relation.link === field.name,
+      )!.to;
       // A wrong-typed ref may be an array holding a real id: it still reads as no ref.
       if (rng.chance(0.06)) return rng.pick<unknown>([5, true, [refValue(world, rng, target)]]);
       return refValue(world, rng, target);
@@ -309,7 +330,15 @@ function valueOf(world: World, rng: Rng, collection: Collection, field: FieldMod
   }
 }
 
-const MISSING: Record<string, number> = { editorId: 0.5, replyTo: 0.55, age: 0.3, label: 0.3, published: 0.3, due: 0.4, joined: 0.4 };
+const MISSING: Record<string, number> = {
+  editorId: 0.5,
+  replyTo: 0.55,
+  age: 0.3,
+  label: 0.3,
+  published: 0.3,
+  due: 0.4,
+  joined: 0.4,
+};
 
 function createDocument(world: World, rng: Rng, collection: Collection, id: string, hlc: Hlc): void {
   let written = 0;
@@ -319,7 +348,8 @@ function createDocument(world: World, rng: Rng, collection: Collection, id: stri
     written++;
   }
   for (const field of FIELDS[collection]!) {
-    if (field.name === "id" || field.name === "createdAt" || field.name === "updatedAt" || field.kind === "refMany") continue;
+    if (field.name === "id" || field.name === "createdAt" || field.name === "updatedAt" || field.kind === "refMany")
+      continue;
     const value = fieldValue(rng, () => valueOf(world, rng, collection, field), [], MISSING[field.name] ?? 0.12);
     if (value === undefined) continue;
     world.write(collection, id, field.name, value, hlc);
@@ -329,7 +359,13 @@ function createDocument(world: World, rng: Rng, collection: Collection, id: stri
     if (rng.chance(0.02)) {
       // A plain value in the set field (an old client storing one tag): the set reads as empty.
       const tags = world.ids("tags");
-      world.write("posts", id, "tagIds", rng.chance(0.7) && tags.length > 0 ? rng.pick(tags) : rng.pick([3, true]), hlc);
+      world.write(
+        "posts",
+        id,
+        "tagIds",
+        rng.chance(0.7) && tags.length > 0 ? rng.pick(tags) : rng.pick([3, true]),
+        hlc,
+      );
       written++;
     } else {
       const touched = new Set<string>();
@@ -368,13 +404,18 @@ function mutate(world: World, rng: Rng, phase: number, count: number): void {
     const ms = BASE_MS + phase * 1000 + Math.floor(at / 3);
     return { ticks: ms * TICKS_PER_MS + (at % 3) * 300 + rng.int(0, 299), node: rng.pick(NODES) };
   };
-  const staleHlc = (): Hlc => ({ ticks: (BASE_MS - 5000 + phase * 100) * TICKS_PER_MS + staleStep++, node: rng.pick(NODES) });
+  const staleHlc = (): Hlc => ({
+    ticks: (BASE_MS - 5000 + phase * 100) * TICKS_PER_MS + staleStep++,
+    node: rng.pick(NODES),
+  });
   for (let i = 0; i < count; i++) {
     const collection = rng.pick<Collection>(["users", "tags", "posts", "posts", "comments", "comments"]);
     const ids = world.ids(collection);
     const id = rng.pick(ids);
     const doc = world.docs[collection].get(id)!;
-    const fields = FIELDS[collection]!.filter((field) => !["id", "createdAt", "updatedAt", "tagIds"].includes(field.name));
+    const fields = FIELDS[collection]!.filter(
+      (field) => !["id", "createdAt", "updatedAt", "tagIds"].includes(field.name),
+    );
     const roll = rng.next();
     const run = (body: () => void) => (rng.chance(0.5) ? world.store.transact(body) : body());
     run(() => {
@@ -386,7 +427,13 @@ function mutate(world: World, rng: Rng, phase: number, count: number): void {
         const hlc = nextHlc();
         if (rng.chance(0.05)) {
           // Toggle a plain value in the set field: one hides the members, null shows them again.
-          world.write("posts", id, "tagIds", stored(doc, "tagIds") === undefined || stored(doc, "tagIds") === null ? rng.pick(world.ids("tags")) : null, hlc);
+          world.write(
+            "posts",
+            id,
+            "tagIds",
+            stored(doc, "tagIds") === undefined || stored(doc, "tagIds") === null ? rng.pick(world.ids("tags")) : null,
+            hlc,
+          );
           return;
         }
         const touched = new Set<string>();
@@ -420,7 +467,8 @@ function mutate(world: World, rng: Rng, phase: number, count: number): void {
 
 // ---- the oracle ----
 
-const columnsOf = (collection: string) => FIELDS[collection]!.filter((field) => field.kind !== "refMany").map((field) => field.name);
+const columnsOf = (collection: string) =>
+  FIELDS[collection]!.filter((field) => field.kind !== "refMany").map((field) => field.name);
 
 function toSql(field: FieldModel, value: unknown): unknown {
   if (value === undefined) return null;
@@ -432,11 +480,22 @@ function createOracle(): { db: Database.Database; reload(world: World): void; ta
   const db = new Database(":memory:");
   // No declared column types: SQLite keeps every value exactly as inserted (no affinity).
   for (const collection of COLLECTIONS) {
-    db.exec(`CREATE TABLE ${collection} (${columnsOf(collection).map((name) => (name === "id" ? `"id" TEXT PRIMARY KEY` : `"${name}"`)).join(", ")}, "createdAtOrder")`);
+    db.exec(
+      `CREATE TABLE ${collection} (${columnsOf(collection)
+        .map((name) => (name === "id" ? `"id" TEXT PRIMARY KEY` : `"${name}"`))
+        .join(", ")}, "createdAtOrder")`,
+    );
   }
   db.exec(`CREATE TABLE post_tags (post TEXT NOT NULL, tag TEXT NOT NULL, PRIMARY KEY (post, tag))`);
   const inserts = Object.fromEntries(
-    COLLECTIONS.map((collection) => [collection, db.prepare(`INSERT INTO ${collection} VALUES (${columnsOf(collection).map(() => "?").join(", ")}, ?)`)]),
+    COLLECTIONS.map((collection) => [
+      collection,
+      db.prepare(
+        `INSERT INTO ${collection} VALUES (${columnsOf(collection)
+          .map(() => "?")
+          .join(", ")}, ?)`,
+      ),
+    ]),
   );
   const insertTag = db.prepare(`INSERT INTO post_tags VALUES (?, ?)`);
   const tagsOf = db.prepare(`SELECT tag FROM post_tags WHERE post = ? ORDER BY tag`).pluck();
@@ -445,8 +504,14 @@ function createOracle(): { db: Database.Database; reload(world: World): void; ta
     db.exec("DELETE FROM post_tags");
     for (const collection of COLLECTIONS) {
       for (const doc of world.liveDocs(collection)) {
-        inserts[collection]!.run([...columnsOf(collection).map((name) => toSql(fieldOf(collection, name), readField(doc, fieldOf(collection, name)))), createdAtOrder(doc) ?? null]);
-        if (collection === "posts") for (const tag of readField(doc, fieldOf("posts", "tagIds")) as string[]) insertTag.run(doc.id, tag);
+        inserts[collection]!.run([
+          ...columnsOf(collection).map((name) =>
+            toSql(fieldOf(collection, name), readField(doc, fieldOf(collection, name))),
+          ),
+          createdAtOrder(doc) ?? null,
+        ]);
+        if (collection === "posts")
+          for (const tag of readField(doc, fieldOf("posts", "tagIds")) as string[]) insertTag.run(doc.id, tag);
       }
     }
   });
@@ -468,7 +533,13 @@ const OPERATORS_BY_KIND: Record<Kind, Operator[]> = {
 function sqlField(field: FieldModel, alias = "c"): SqlField {
   if (field.kind !== "refMany") return { column: `${alias}."${field.name}"` };
   const m = `m_${alias}`;
-  return { column: "", set: { exists: (test) => `EXISTS (SELECT 1 FROM post_tags ${m} WHERE ${m}.post = ${alias}.id${test})`, member: `${m}.tag` } };
+  return {
+    column: "",
+    set: {
+      exists: (test) => `EXISTS (SELECT 1 FROM post_tags ${m} WHERE ${m}.post = ${alias}.id${test})`,
+      member: `${m}.tag`,
+    },
+  };
 }
 
 // ---- random relation queries, with their SQL plan ----
@@ -540,7 +611,12 @@ function createQueryGenerator(world: World, rng: Rng, coverage: Map<string, numb
    * A relational filter on rows aliased `alias`: a relation of the collection, a nested `where`,
    * and the EXISTS subquery SQL answers it with.
    */
-  const relationalFilter = (collection: Collection, alias: string, depth: number, params: unknown[]): { key: string; filter: Record<string, unknown>; sql: string } | undefined => {
+  const relationalFilter = (
+    collection: Collection,
+    alias: string,
+    depth: number,
+    params: unknown[],
+  ): { key: string; filter: Record<string, unknown>; sql: string } | undefined => {
     const available = RELATIONS.filter((relation) => relation.from === collection);
     if (available.length === 0) return undefined;
     const model = rng.pick(available);
@@ -552,20 +628,39 @@ function createQueryGenerator(world: World, rng: Rng, coverage: Map<string, numb
     }
     const child = `f${++aliases}`;
     let from: string;
-    if (model.direction === "forward" && model.cardinality === "one") from = `${model.to} ${child} WHERE ${child}.id = ${alias}."${link}"`;
-    else if (model.direction === "forward") from = `post_tags j${child} JOIN ${model.to} ${child} ON ${child}.id = j${child}.tag WHERE j${child}.post = ${alias}.id`;
-    else if (link === "tagIds") from = `post_tags j${child} JOIN ${model.to} ${child} ON ${child}.id = j${child}.post WHERE j${child}.tag = ${alias}.id`;
+    if (model.direction === "forward" && model.cardinality === "one")
+      from = `${model.to} ${child} WHERE ${child}.id = ${alias}."${link}"`;
+    else if (model.direction === "forward")
+      from = `post_tags j${child} JOIN ${model.to} ${child} ON ${child}.id = j${child}.tag WHERE j${child}.post = ${alias}.id`;
+    else if (link === "tagIds")
+      from = `post_tags j${child} JOIN ${model.to} ${child} ON ${child}.id = j${child}.post WHERE j${child}.tag = ${alias}.id`;
     else from = `${model.to} ${child} WHERE ${child}."${link}" = ${alias}.id`;
     const clauses: string[] = [];
     // Often empty (the link exists at all), else one or two conditions, now and then a filter again.
     filter.where = whereOf(model.to, rng.chance(0.25) ? 0 : 2, params, clauses, child, depth + 1);
-    const kind = model.direction === "forward" ? `forward ${model.cardinality}` : link === "tagIds" ? "reverse via refMany" : "reverse via ref";
+    const kind =
+      model.direction === "forward"
+        ? `forward ${model.cardinality}`
+        : link === "tagIds"
+          ? "reverse via refMany"
+          : "reverse via ref";
     cover(`filter ${kind}`);
     if (depth > 0) cover("filter nested");
-    return { key: model.name, filter, sql: `EXISTS (SELECT 1 FROM ${from}${clauses.map((clause) => ` AND ${clause}`).join("")})` };
+    return {
+      key: model.name,
+      filter,
+      sql: `EXISTS (SELECT 1 FROM ${from}${clauses.map((clause) => ` AND ${clause}`).join("")})`,
+    };
   };
 
-  const whereOf = (collection: Collection, maxConditions: number, params: unknown[], clauses: string[], alias = "c", filterDepth = 0): Record<string, unknown> => {
+  const whereOf = (
+    collection: Collection,
+    maxConditions: number,
+    params: unknown[],
+    clauses: string[],
+    alias = "c",
+    filterDepth = 0,
+  ): Record<string, unknown> => {
     const where: Record<string, unknown> = {};
     for (let i = rng.int(0, maxConditions); i > 0; i--) {
       if (filterDepth < 3 && rng.chance(filterDepth === 0 ? 0.3 : 0.15)) {
@@ -606,12 +701,17 @@ function createQueryGenerator(world: World, rng: Rng, coverage: Map<string, numb
     return where;
   };
 
-  const node = (collection: Collection, depth: number, isMany: boolean): { query: Record<string, unknown>; plan: PlanNode } => {
+  const node = (
+    collection: Collection,
+    depth: number,
+    isMany: boolean,
+  ): { query: Record<string, unknown>; plan: PlanNode } => {
     const fields: Record<string, unknown> = {};
     const relations: Array<PlanNode["relations"][number]> = [];
     // Relations: at least one at the root, then fewer the deeper (two levels often, three now and then).
     const available = RELATIONS.filter((relation) => relation.from === collection);
-    const relationCount = depth === 0 ? rng.int(1, 2) : depth === 1 ? (rng.chance(0.45) ? 1 : 0) : rng.chance(0.12) ? 1 : 0;
+    const relationCount =
+      depth === 0 ? rng.int(1, 2) : depth === 1 ? (rng.chance(0.45) ? 1 : 0) : rng.chance(0.12) ? 1 : 0;
     for (let i = 0; i < relationCount; i++) {
       const model = rng.pick(available);
       if (Object.hasOwn(fields, model.name)) continue;
@@ -625,7 +725,12 @@ function createQueryGenerator(world: World, rng: Rng, coverage: Map<string, numb
       }
       fields[model.name] = child.query;
       relations.push({ model, link, node: child.plan });
-      const kind = model.direction === "forward" ? `forward ${model.cardinality}` : model.link === "tagIds" ? "reverse via refMany" : "reverse via ref";
+      const kind =
+        model.direction === "forward"
+          ? `forward ${model.cardinality}`
+          : model.link === "tagIds"
+            ? "reverse via refMany"
+            : "reverse via ref";
       cover(kind);
       cover(`depth ${depth + 1}`);
       if (child.plan.where.length > 0) cover(`${kind} with where`);
@@ -659,7 +764,12 @@ function createQueryGenerator(world: World, rng: Rng, coverage: Map<string, numb
     if (orderBy.length === 1 && rng.chance(0.5)) query.orderBy = orderBy[0];
     else if (orderBy.length > 0) query.orderBy = orderBy;
     if (limit !== undefined) query.limit = limit;
-    const order = [...orderBy.map(([name, direction]) => `c."${name === "createdAt" ? "createdAtOrder" : name}" ${direction.toUpperCase()}`), `c.id ASC`].join(", ");
+    const order = [
+      ...orderBy.map(
+        ([name, direction]) => `c."${name === "createdAt" ? "createdAtOrder" : name}" ${direction.toUpperCase()}`,
+      ),
+      `c.id ASC`,
+    ].join(", ");
     return { query, plan: { collection, select, where: clauses, params, order, limit, relations } };
   };
 
@@ -711,7 +821,14 @@ function evaluate(oracle: ReturnType<typeof createOracle>, plan: PlanNode): Arra
     for (const name of node.select) {
       const field = fieldOf(node.collection, name);
       const value = field.kind === "refMany" ? oracle.tagsOf(row.id as string) : row[name];
-      doc[name] = value === null ? undefined : field.kind === "boolean" ? value === 1 : field.kind === "date" ? new Date(value as number) : value;
+      doc[name] =
+        value === null
+          ? undefined
+          : field.kind === "boolean"
+            ? value === 1
+            : field.kind === "date"
+              ? new Date(value as number)
+              : value;
     }
     for (const relation of node.relations) {
       const children = related(node, relation).get(row.id as string) ?? [];
@@ -753,9 +870,20 @@ function firstDifference(a: unknown, b: unknown, path = "result"): string | unde
       const difference = firstDifference(a[i], b[i], `${path}[${i}]`);
       if (difference !== undefined) return difference;
     }
-  } else if (typeof a === "object" && typeof b === "object" && a !== null && b !== null && !Array.isArray(a) && !Array.isArray(b)) {
+  } else if (
+    typeof a === "object" &&
+    typeof b === "object" &&
+    a !== null &&
+    b !== null &&
+    !Array.isArray(a) &&
+    !Array.isArray(b)
+  ) {
     for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
-      const difference = firstDifference((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], `${path}.${key}`);
+      const difference = firstDifference(
+        (a as Record<string, unknown>)[key],
+        (b as Record<string, unknown>)[key],
+        `${path}.${key}`,
+      );
       if (difference !== undefined) return difference;
     }
   }
@@ -809,20 +937,26 @@ function runPhase(
 ): void {
   oracle.reload(world);
   for (const collection of COLLECTIONS) {
-    expect(world.store.table(collection)!.liveCount, `${label}: live ${collection} in the store`).toBe(world.liveDocs(collection).length);
+    expect(world.store.table(collection)!.liveCount, `${label}: live ${collection} in the store`).toBe(
+      world.liveDocs(collection).length,
+    );
   }
   // Live queries made in earlier phases followed the writes since, incrementally.
   for (const each of kept.queries) {
     const difference = firstDifference(canonical(evaluate(oracle, each.plan)), canonical(each.live.result.value));
     if (difference !== undefined) {
-      mismatches.push(`${label}: live query from ${each.label}: ${describeQuery(each.query)}\n  first difference at ${difference}`);
+      mismatches.push(
+        `${label}: live query from ${each.label}: ${describeQuery(each.query)}\n  first difference at ${difference}`,
+      );
     }
   }
   for (let i = 0; i < count; i++) {
     const { collection, query, plan } = nextQuery();
     const normalized = normalizeQuery(schema.collections[collection]!, query, schema.collections);
     if (normalized.error) {
-      mismatches.push(`${label} query #${i} on ${collection} was rejected: ${normalized.error.message}\n  query: ${describeQuery(query)}`);
+      mismatches.push(
+        `${label} query #${i} on ${collection} was rejected: ${normalized.error.message}\n  query: ${describeQuery(query)}`,
+      );
       continue;
     }
     const table = world.store.table(collection)!;
@@ -832,9 +966,12 @@ function runPhase(
     countRelations(plan, expected, stats);
     const difference = firstDifference(canonical(expected), canonical(actual));
     if (difference !== undefined) {
-      mismatches.push(`${label} query #${i} on ${collection}: ${describeQuery(query)}\n  first difference at ${difference}`);
+      mismatches.push(
+        `${label} query #${i} on ${collection}: ${describeQuery(query)}\n  first difference at ${difference}`,
+      );
     }
-    if (i < kept.more) kept.queries.push({ label: `${label} query #${i}`, query, plan, live: kept.registry.acquire(normalized.data) });
+    if (i < kept.more)
+      kept.queries.push({ label: `${label} query #${i}`, query, plan, live: kept.registry.acquire(normalized.data) });
   }
 }
 
@@ -865,17 +1002,27 @@ describe("relations against SQLite joins", () => {
     registry.dispose();
 
     if (mismatches.length > 0) {
-      expect.fail(`${reproduce(seed)}\n${mismatches.length} results differ from SQLite (of 320 one-shot queries and 120 checks of live ones); the first ones:\n\n${mismatches.slice(0, 5).join("\n\n")}`);
+      expect.fail(
+        `${reproduce(seed)}\n${mismatches.length} results differ from SQLite (of 320 one-shot queries and 120 checks of live ones); the first ones:\n\n${mismatches.slice(0, 5).join("\n\n")}`,
+      );
     }
     // Guard against a vacuous comparison: relations must mostly find something.
-    expect(stats.nonEmpty, `${reproduce(seed)}: non-empty relation values`).toBeGreaterThan(stats.relationValues * 0.25);
+    expect(stats.nonEmpty, `${reproduce(seed)}: non-empty relation values`).toBeGreaterThan(
+      stats.relationValues * 0.25,
+    );
     const expectedKeys = [
-      ...["forward one", "forward many", "reverse via ref", "reverse via refMany"].flatMap((kind) => [kind, `${kind} with where`, `${kind} with limit`]),
+      ...["forward one", "forward many", "reverse via ref", "reverse via refMany"].flatMap((kind) => [
+        kind,
+        `${kind} with where`,
+        `${kind} with limit`,
+      ]),
       ...["forward many", "reverse via ref", "reverse via refMany"].map((kind) => `${kind} with orderBy`),
       "depth 1",
       "depth 2",
       "depth 3",
-      ...["forward one", "forward many", "reverse via ref", "reverse via refMany", "nested", "negated"].map((kind) => `filter ${kind}`),
+      ...["forward one", "forward many", "reverse via ref", "reverse via refMany", "nested", "negated"].map(
+        (kind) => `filter ${kind}`,
+      ),
       ...(["string", "ref", "number", "date", "boolean", "refMany"] as const).flatMap((kind) =>
         ["notEquals", "in", "notIn", "isUndefined"].map((op) => `where ${kind} ${op}`),
       ),

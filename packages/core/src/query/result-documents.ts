@@ -19,7 +19,11 @@ type Doc = Readonly<Record<string, unknown>>;
  * @example
  * for (const [collection, id] of resultDocuments(live.query, live.result.value, store)) send(collection, id);
  */
-export function* resultDocuments(query: NormalizedQuery, docs: readonly Doc[], source?: Source): Generator<[collection: string, id: string]> {
+export function* resultDocuments(
+  query: NormalizedQuery,
+  docs: readonly Doc[],
+  source?: Source,
+): Generator<[collection: string, id: string]> {
   // Visited objects by the (sub)query that built them: an object always belongs to one relation
   // of the query, but the walk does not rely on it.
   const visited = new Map<NormalizedQuery, Set<Doc>>();
@@ -77,7 +81,11 @@ function levelsWithFilters(query: NormalizedQuery): Set<NormalizedQuery> {
  * @example
  * for (const [collection, id] of reachedDocuments(live.query, "t1", store)) send(collection, id);
  */
-export function* reachedDocuments(query: NormalizedQuery, id: string, source: Source): Generator<[collection: string, id: string]> {
+export function* reachedDocuments(
+  query: NormalizedQuery,
+  id: string,
+  source: Source,
+): Generator<[collection: string, id: string]> {
   yield* filterReach(source, new Map())(query, id);
 }
 
@@ -92,7 +100,12 @@ function filterReach(source: Source, yielded: Map<string, Set<string>>) {
   const tests = new Map<RelatedFilter, RowTest>();
   const links = new Map<RelatedFilter, ReturnType<typeof linkedRowsOf>>();
   const walked = new Map<RelatedFilter, Set<number>>();
-  function* walk(where: NormalizedQuery["where"], table: SourceTable, row: number, isNegated: boolean): Generator<[string, string]> {
+  function* walk(
+    where: NormalizedQuery["where"],
+    table: SourceTable,
+    row: number,
+    isNegated: boolean,
+  ): Generator<[string, string]> {
     for (const each of relatedFilters(where)) {
       const { filter } = each;
       if (filter.isRule) continue;

@@ -29,7 +29,13 @@ export function matchMeter(query: NormalizedQuery, options: QueryCostOptions | u
  * All matching rows with their sort keys, sorted, cut to `limit` when given. Cursors are not
  * applied: this is the full match set a live query keeps and pages are windows of.
  */
-export function sortedMatches(table: SourceTable, query: NormalizedQuery, limit: number | undefined, source?: Source, options?: QueryCostOptions): Keyed[] {
+export function sortedMatches(
+  table: SourceTable,
+  query: NormalizedQuery,
+  limit: number | undefined,
+  source?: Source,
+  options?: QueryCostOptions,
+): Keyed[] {
   const ordering = compileOrder(query.orderBy, query.specs);
   return sortKeyed(keyedMatches(table, query, ordering, undefined, source, options), ordering.compare, limit);
 }
@@ -42,8 +48,14 @@ export function sortedMatches(table: SourceTable, query: NormalizedQuery, limit:
  * @example
  * pageMatches(table, { ...query, after: lastCursorOfPage, limit: 20 }) // the next page
  */
-export function pageMatches(table: SourceTable, query: NormalizedQuery, source?: Source, options?: QueryCostOptions): Keyed[] {
-  if (query.after === undefined && query.before === undefined) return sortedMatches(table, query, query.limit, source, options);
+export function pageMatches(
+  table: SourceTable,
+  query: NormalizedQuery,
+  source?: Source,
+  options?: QueryCostOptions,
+): Keyed[] {
+  if (query.after === undefined && query.before === undefined)
+    return sortedMatches(table, query, query.limit, source, options);
   const ordering = compileOrder(query.orderBy, query.specs);
   const page = compilePageWindow(query, ordering.compare);
   const entries = keyedMatches(table, query, ordering, page.contains, source, options);

@@ -27,7 +27,8 @@ export function resultComparer(): (a: unknown, b: unknown) => boolean {
 
   const same = (a: unknown, b: unknown, isNested: boolean): boolean => {
     if (a === b) return true;
-    if (a instanceof Date || b instanceof Date) return a instanceof Date && b instanceof Date && a.getTime() === b.getTime();
+    if (a instanceof Date || b instanceof Date)
+      return a instanceof Date && b instanceof Date && a.getTime() === b.getTime();
     if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
     // Arrays are not remembered: one is reached only through the object holding it, whose
     // pair is remembered (the array of a relation is its parent document's own).

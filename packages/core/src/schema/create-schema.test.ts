@@ -67,7 +67,11 @@ describe("createSchema", () => {
   it("keeps the runtime description plain JSON", () => {
     const schema = createSchema({
       entities: {
-        events: { at: t.date({ fallback: new Date(1_000) }), due: t.date({ fallback: "now" }), note: t.string({ optional: true }) },
+        events: {
+          at: t.date({ fallback: new Date(1_000) }),
+          due: t.date({ fallback: "now" }),
+          note: t.string({ optional: true }),
+        },
       },
     });
     const collections = JSON.parse(JSON.stringify(schema.collections));
@@ -90,16 +94,22 @@ describe("createSchema", () => {
     });
 
     it("when a field is not built with t", () => {
-      const error = schemaErrorOf(() => createSchema({ entities: { users: { name: "string" as unknown as AnyFieldDef } } }));
+      const error = schemaErrorOf(() =>
+        createSchema({ entities: { users: { name: "string" as unknown as AnyFieldDef } } }),
+      );
       expect(error.message).toContain("users.name");
       expect(error.message).toMatch(/t\.string\(\)/);
     });
 
     it("for room-only types used in an entity", () => {
-      const objectError = schemaErrorOf(() => createSchema({ entities: { users: { pos: t.object({ x: t.number({ fallback: 0 }) }) } } }));
+      const objectError = schemaErrorOf(() =>
+        createSchema({ entities: { users: { pos: t.object({ x: t.number({ fallback: 0 }) }) } } }),
+      );
       expect(objectError.message).toContain("users.pos");
       expect(objectError.message).toContain('"object"');
-      const arrayError = schemaErrorOf(() => createSchema({ entities: { users: { tags: t.array(t.string({ fallback: "" })) } } }));
+      const arrayError = schemaErrorOf(() =>
+        createSchema({ entities: { users: { tags: t.array(t.string({ fallback: "" })) } } }),
+      );
       expect(arrayError.message).toContain("users.tags");
     });
 
@@ -129,7 +139,9 @@ describe("createSchema", () => {
   });
 
   it("rejects a required room field without a fallback", () => {
-    const error = schemaErrorOf(() => createSchema({ entities: {}, rooms: { chat: { roomStatus: { topic: t.string() } } } }));
+    const error = schemaErrorOf(() =>
+      createSchema({ entities: {}, rooms: { chat: { roomStatus: { topic: t.string() } } } }),
+    );
     expect(error.message).toContain("rooms.chat.roomStatus.topic");
     const nested = schemaErrorOf(() =>
       createSchema({ entities: {}, rooms: { chat: { userStatus: { cursor: t.object({ x: t.number() }) } } } }),
@@ -142,9 +154,13 @@ describe("createSchema", () => {
       createSchema({ entities: { users: { age: t.number({ fallback: "zero" as unknown as number }) } } }),
     );
     expect(wrong.message).toContain("users.age");
-    const notFinite = schemaErrorOf(() => createSchema({ entities: { users: { age: t.number({ fallback: Number.NaN }) } } }));
+    const notFinite = schemaErrorOf(() =>
+      createSchema({ entities: { users: { age: t.number({ fallback: Number.NaN }) } } }),
+    );
     expect(notFinite.message).toContain("users.age");
-    const badDate = schemaErrorOf(() => createSchema({ entities: { users: { born: t.date({ fallback: new Date("nope") }) } } }));
+    const badDate = schemaErrorOf(() =>
+      createSchema({ entities: { users: { born: t.date({ fallback: new Date("nope") }) } } }),
+    );
     expect(badDate.message).toContain("users.born");
   });
 
@@ -161,7 +177,10 @@ describe("createSchema", () => {
 
   it("accepts refs to itself and to entities declared later", () => {
     const schema = createSchema({
-      entities: { posts: { parentId: t.ref("posts"), tagIds: t.refMany("tags") }, tags: { name: t.string({ fallback: "" }) } },
+      entities: {
+        posts: { parentId: t.ref("posts"), tagIds: t.refMany("tags") },
+        tags: { name: t.string({ fallback: "" }) },
+      },
     });
     expect(schema.collections.posts!.fields.parentId!.target).toBe("posts");
   });
@@ -187,19 +206,26 @@ describe("createSchema", () => {
   it("allows an event to share a name with a status key", () => {
     const schema = createSchema({
       entities: {},
-      rooms: { editor: { events: { title: t.string({ fallback: "" }) }, userStatus: { title: t.string({ fallback: "" }) } } },
+      rooms: {
+        editor: { events: { title: t.string({ fallback: "" }) }, userStatus: { title: t.string({ fallback: "" }) } },
+      },
     });
     expect(Object.keys(schema.roomSpecs.editor!.userStatus)).toEqual(["title"]);
   });
 
-  it.each(["id", "createdAt", "updatedAt", "createdBy", "and", "or", "not"])("rejects the reserved field name %s", (name) => {
-    const error = schemaErrorOf(() => createSchema({ entities: { users: { [name]: t.string({ fallback: "" }) } } }));
-    expect(error.message).toContain(`"${name}"`);
-    expect(error.message).toContain("reserved");
-  });
+  it.each(["id", "createdAt", "updatedAt", "createdBy", "and", "or", "not"])(
+    "rejects the reserved field name %s",
+    (name) => {
+      const error = schemaErrorOf(() => createSchema({ entities: { users: { [name]: t.string({ fallback: "" }) } } }));
+      expect(error.message).toContain(`"${name}"`);
+      expect(error.message).toContain("reserved");
+    },
+  );
 
   it("rejects reserved field names in rooms too", () => {
-    const error = schemaErrorOf(() => createSchema({ entities: {}, rooms: { chat: { userStatus: { id: t.string({ fallback: "" }) } } } }));
+    const error = schemaErrorOf(() =>
+      createSchema({ entities: {}, rooms: { chat: { userStatus: { id: t.string({ fallback: "" }) } } } }),
+    );
     expect(error.message).toContain('"id"');
     expect(error.message).toContain("reserved");
   });
@@ -210,14 +236,17 @@ describe("createSchema", () => {
     expect(error.message).toContain("reserved");
   });
 
-  it.each(["__map_prefs", "__internal"])("rejects the entity and room name %s: the __ prefix is reserved for key-value maps", (name) => {
-    const entity = schemaErrorOf(() => createSchema({ entities: { [name]: { title: t.string({ fallback: "" }) } } }));
-    expect(entity.message).toContain(`"${name}"`);
-    expect(entity.message).toContain("reserved");
-    const room = schemaErrorOf(() => createSchema({ entities: {}, rooms: { [name]: {} } }));
-    expect(room.message).toContain(`"${name}"`);
-    expect(room.message).toContain("reserved");
-  });
+  it.each(["__map_prefs", "__internal"])(
+    "rejects the entity and room name %s: the __ prefix is reserved for key-value maps",
+    (name) => {
+      const entity = schemaErrorOf(() => createSchema({ entities: { [name]: { title: t.string({ fallback: "" }) } } }));
+      expect(entity.message).toContain(`"${name}"`);
+      expect(entity.message).toContain("reserved");
+      const room = schemaErrorOf(() => createSchema({ entities: {}, rooms: { [name]: {} } }));
+      expect(room.message).toContain(`"${name}"`);
+      expect(room.message).toContain("reserved");
+    },
+  );
 
   it("accepts field names and names with an inner or single leading underscore", () => {
     const schema = createSchema({ entities: { _drafts: { __meta: t.json({ optional: true }) }, my__notes: {} } });
@@ -229,9 +258,9 @@ describe("createSchema", () => {
     expect(Object.keys(entities)).toEqual(["__proto__"]);
     expect(schemaErrorOf(() => createSchema({ entities })).message).toContain("__proto__");
     expect(schemaErrorOf(() => createSchema({ entities: { constructor: {} } })).message).toContain("constructor");
-    expect(schemaErrorOf(() => createSchema({ entities: { users: { prototype: t.string({ fallback: "" }) } } })).message).toContain(
-      "prototype",
-    );
+    expect(
+      schemaErrorOf(() => createSchema({ entities: { users: { prototype: t.string({ fallback: "" }) } } })).message,
+    ).toContain("prototype");
   });
 
   it.each(["", "my-users", "1users", "user name", "naïve", "a.b"])("rejects the bad entity name %j", (name) => {
@@ -246,11 +275,15 @@ describe("createSchema", () => {
   });
 
   it("rejects bad room names", () => {
-    expect(schemaErrorOf(() => createSchema({ entities: {}, rooms: { "doc-editor": {} } })).message).toContain('"doc-editor"');
+    expect(schemaErrorOf(() => createSchema({ entities: {}, rooms: { "doc-editor": {} } })).message).toContain(
+      '"doc-editor"',
+    );
   });
 
   it("accepts names with letters, digits and underscores", () => {
-    const schema = createSchema({ entities: { _users2: { first_name: t.string({ fallback: "" }), A1: t.number({ optional: true }) } } });
+    const schema = createSchema({
+      entities: { _users2: { first_name: t.string({ fallback: "" }), A1: t.number({ optional: true }) } },
+    });
     expect(Object.keys(schema.collections._users2!.fields)).toEqual(["first_name", "A1"]);
   });
 
@@ -258,6 +291,8 @@ describe("createSchema", () => {
     expect(schemaErrorOf(() => createSchema(undefined as never)).message).toContain("entities");
     expect(schemaErrorOf(() => createSchema({} as never)).message).toContain("entities");
     expect(schemaErrorOf(() => createSchema({ entities: { users: null as never } })).message).toContain("users");
-    expect(schemaErrorOf(() => createSchema({ entities: {}, rooms: { chat: null as never } })).message).toContain('"chat"');
+    expect(schemaErrorOf(() => createSchema({ entities: {}, rooms: { chat: null as never } })).message).toContain(
+      '"chat"',
+    );
   });
 });

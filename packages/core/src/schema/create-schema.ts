@@ -9,7 +9,18 @@ const NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
  */
 export const RESERVED_NAME_PREFIX = "__";
 // `and`, `or` and `not` combine filters in `where`.
-const RESERVED_FIELD_NAMES = new Set(["id", "createdAt", "updatedAt", "createdBy", "and", "or", "not", "__proto__", "constructor", "prototype"]);
+const RESERVED_FIELD_NAMES = new Set([
+  "id",
+  "createdAt",
+  "updatedAt",
+  "createdBy",
+  "and",
+  "or",
+  "not",
+  "__proto__",
+  "constructor",
+  "prototype",
+]);
 // `database.batch` and `database.batch.execute` are the batch API, so no collection may use those names.
 const RESERVED_ENTITY_NAMES = new Set(["batch", "execute", "__proto__", "constructor", "prototype"]);
 const ENTITY_FIELD_TYPES = new Set(["string", "number", "boolean", "date", "json", "ref", "refMany"]);
@@ -20,7 +31,8 @@ function schemaError(message: string): DatabaseError {
 }
 
 function checkName(kind: string, name: string, reserved: ReadonlySet<string>): void {
-  if (!NAME_PATTERN.test(name)) throw schemaError(`${kind} name "${name}" must match ${NAME_PATTERN} (letters, digits, _).`);
+  if (!NAME_PATTERN.test(name))
+    throw schemaError(`${kind} name "${name}" must match ${NAME_PATTERN} (letters, digits, _).`);
   if (reserved.has(name)) throw schemaError(`${kind} name "${name}" is reserved; pick another name.`);
 }
 
@@ -28,29 +40,47 @@ function checkName(kind: string, name: string, reserved: ReadonlySet<string>): v
 function checkCollectionName(kind: string, name: string): void {
   checkName(kind, name, RESERVED_ENTITY_NAMES);
   if (name.startsWith(RESERVED_NAME_PREFIX)) {
-    throw schemaError(`${kind} name "${name}" starts with "${RESERVED_NAME_PREFIX}", which is reserved for Trellis's own collections (key-value maps); rename it.`);
+    throw schemaError(
+      `${kind} name "${name}" starts with "${RESERVED_NAME_PREFIX}", which is reserved for Trellis's own collections (key-value maps); rename it.`,
+    );
   }
 }
 
 function isFieldDef(value: unknown): value is AnyFieldDef {
-  return typeof value === "object" && value !== null && "spec" in value && typeof (value as AnyFieldDef).spec === "object";
+  return (
+    typeof value === "object" && value !== null && "spec" in value && typeof (value as AnyFieldDef).spec === "object"
+  );
 }
 
 function checkFieldSpec(path: string, spec: FieldSpec, allowed: ReadonlySet<string>, entities: EntitiesDef): void {
   if (!allowed.has(spec.type)) {
-    throw schemaError(`${path} has type "${String(spec.type)}", which is not allowed here (use one of ${[...allowed].join(", ")}).`);
+    throw schemaError(
+      `${path} has type "${String(spec.type)}", which is not allowed here (use one of ${[...allowed].join(", ")}).`,
+    );
   }
-  if (!spec.optional && !("fallback" in spec) && spec.type !== "ref" && spec.type !== "refMany" && spec.type !== "object" && spec.type !== "array") {
-    throw schemaError(`${path} is required but has no fallback; give it { fallback: … } or make it { optional: true }.`);
+  if (
+    !spec.optional &&
+    !("fallback" in spec) &&
+    spec.type !== "ref" &&
+    spec.type !== "refMany" &&
+    spec.type !== "object" &&
+    spec.type !== "array"
+  ) {
+    throw schemaError(
+      `${path} is required but has no fallback; give it { fallback: … } or make it { optional: true }.`,
+    );
   }
   if ((spec.type === "ref" || spec.type === "refMany") && !Object.hasOwn(entities, spec.target ?? "")) {
     throw schemaError(`${path} refers to unknown entity "${spec.target}".`);
   }
   if ("fallback" in spec && !fallbackFits(spec)) {
-    throw schemaError(`${path} has a fallback of the wrong type (${JSON.stringify(spec.fallback)} for a ${spec.type}).`);
+    throw schemaError(
+      `${path} has a fallback of the wrong type (${JSON.stringify(spec.fallback)} for a ${spec.type}).`,
+    );
   }
   if (spec.type === "object") {
-    for (const [name, member] of Object.entries(spec.fields ?? {})) checkFieldSpec(`${path}.${name}`, member, ROOM_FIELD_TYPES, entities);
+    for (const [name, member] of Object.entries(spec.fields ?? {}))
+      checkFieldSpec(`${path}.${name}`, member, ROOM_FIELD_TYPES, entities);
   }
   if (spec.type === "array" && spec.items) checkFieldSpec(`${path}[]`, spec.items, ROOM_FIELD_TYPES, entities);
 }
@@ -71,12 +101,19 @@ function fallbackFits(spec: FieldSpec): boolean {
   }
 }
 
-function compileFields(path: string, fields: unknown, allowed: ReadonlySet<string>, entities: EntitiesDef): Record<string, FieldSpec> {
-  if (typeof fields !== "object" || fields === null) throw schemaError(`${path} must be an object of fields made with t.*.`);
+function compileFields(
+  path: string,
+  fields: unknown,
+  allowed: ReadonlySet<string>,
+  entities: EntitiesDef,
+): Record<string, FieldSpec> {
+  if (typeof fields !== "object" || fields === null)
+    throw schemaError(`${path} must be an object of fields made with t.*.`);
   const specs: Record<string, FieldSpec> = {};
   for (const [name, field] of Object.entries(fields)) {
     checkName(`field ${path}.${name}:`, name, RESERVED_FIELD_NAMES);
-    if (!isFieldDef(field)) throw schemaError(`${path}.${name} is not a field type; build fields with t.string(), t.number(), ….`);
+    if (!isFieldDef(field))
+      throw schemaError(`${path}.${name} is not a field type; build fields with t.string(), t.number(), ….`);
     checkFieldSpec(`${path}.${name}`, field.spec, allowed, entities);
     specs[name] = field.spec;
   }
@@ -111,7 +148,12 @@ export function createSchema<const TEntities extends EntitiesDef, const TRooms e
   entities: TEntities;
   rooms?: TRooms;
 }): Schema<TEntities, TRooms> {
-  if (typeof definition !== "object" || definition === null || typeof definition.entities !== "object" || definition.entities === null) {
+  if (
+    typeof definition !== "object" ||
+    definition === null ||
+    typeof definition.entities !== "object" ||
+    definition.entities === null
+  ) {
     throw schemaError("createSchema takes { entities: { … }, rooms?: { … } }.");
   }
   const collections: Record<string, CollectionSpec> = {};
@@ -122,7 +164,8 @@ export function createSchema<const TEntities extends EntitiesDef, const TRooms e
   const roomSpecs: Record<string, RoomSpec> = {};
   for (const [name, room] of Object.entries(definition.rooms ?? {})) {
     checkCollectionName("room", name);
-    if (typeof room !== "object" || room === null) throw schemaError(`room "${name}" must be an object with events, userStatus, roomStatus.`);
+    if (typeof room !== "object" || room === null)
+      throw schemaError(`room "${name}" must be an object with events, userStatus, roomStatus.`);
     roomSpecs[name] = compileRoom(name, room, definition.entities);
   }
   return {

@@ -40,11 +40,7 @@ declare const phantom: unique symbol;
  * type users read and write, whether the field may be omitted on create, and whether it always
  * reads as defined.
  */
-export interface FieldDef<
-  TValue = unknown,
-  TOptional extends boolean = boolean,
-  TDefined extends boolean = boolean,
-> {
+export interface FieldDef<TValue = unknown, TOptional extends boolean = boolean, TDefined extends boolean = boolean> {
   readonly spec: FieldSpec;
   readonly [phantom]?: { value: TValue; optional: TOptional; defined: TDefined };
 }

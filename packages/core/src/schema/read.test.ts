@@ -12,7 +12,11 @@ import { t } from "./t.js";
 
 const CREATED = 1_700_000_000_000;
 
-const spec = (type: FieldSpec["type"], extra: Partial<FieldSpec> = {}): FieldSpec => ({ type, optional: true, ...extra });
+const spec = (type: FieldSpec["type"], extra: Partial<FieldSpec> = {}): FieldSpec => ({
+  type,
+  optional: true,
+  ...extra,
+});
 
 describe("readStored", () => {
   it("reads a stored value of the right type as itself", () => {
@@ -32,7 +36,9 @@ describe("readStored", () => {
     expect(readStored(spec("number", { fallback: 7 }), undefined, undefined)).toBe(7);
     expect(readStored(spec("boolean", { fallback: false }), undefined, undefined)).toBe(false);
     expect(readStored(spec("date", { fallback: 123 }), undefined, undefined)).toBe(123);
-    expect(readStored(spec("json", { fallback: { theme: "light" } }), undefined, undefined)).toEqual({ theme: "light" });
+    expect(readStored(spec("json", { fallback: { theme: "light" } }), undefined, undefined)).toEqual({
+      theme: "light",
+    });
     expect(readStored(spec("string"), undefined, undefined)).toBeUndefined();
     expect(readStored(spec("ref"), undefined, undefined)).toBeUndefined();
   });
@@ -141,7 +147,19 @@ describe("read rules through the query engine", () => {
   const hlc = (ms: number, node = "writer"): Hlc => ({ ticks: ms * TICKS_PER_MS, node });
 
   function readAll(store: TripleStore): Record<string, unknown>[] {
-    const query = normalizeQuery(items, { fields: { id: true, title: true, count: true, rank: true, isDone: true, dueAt: true, meta: true, ownerId: true, tagIds: true } });
+    const query = normalizeQuery(items, {
+      fields: {
+        id: true,
+        title: true,
+        count: true,
+        rank: true,
+        isDone: true,
+        dueAt: true,
+        meta: true,
+        ownerId: true,
+        tagIds: true,
+      },
+    });
     expect(query.error).toBeUndefined();
     const table = store.table("items")!;
     const materialize = compileMaterializer(query.data!);

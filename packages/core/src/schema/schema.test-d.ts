@@ -21,7 +21,10 @@ const schema = createSchema({
   },
   rooms: {
     editor: {
-      userStatus: { cursor: t.object({ x: t.number({ fallback: 0 }), label: t.string({ optional: true }) }), tags: t.array(t.string({ fallback: "" })) },
+      userStatus: {
+        cursor: t.object({ x: t.number({ fallback: 0 }), label: t.string({ optional: true }) }),
+        tags: t.array(t.string({ fallback: "" })),
+      },
     },
   },
 });
@@ -106,9 +109,11 @@ describe("CreateInput", () => {
     expectTypeOf<{ isAdult: boolean; birthday: Date; settings: { theme: "dark" } }>().not.toExtend<NewUser>();
   });
 
-  it("makes a date with fallback \"now\" optional, other dates with a fallback required", () => {
+  it('makes a date with fallback "now" optional, other dates with a fallback required', () => {
     type Optional = { [K in keyof NewUser]-?: {} extends Pick<NewUser, K> ? K : never }[keyof NewUser];
-    expectTypeOf<Optional>().toEqualTypeOf<"age" | "lastLogin" | "joinedAt" | "prefs" | "nickname" | "bestFriendId" | "friendIds">();
+    expectTypeOf<Optional>().toEqualTypeOf<
+      "age" | "lastLogin" | "joinedAt" | "prefs" | "nickname" | "bestFriendId" | "friendIds"
+    >();
   });
 
   it("takes write value types", () => {

@@ -25,7 +25,11 @@ export type ScalarField<TValue, O> = FieldDef<
  * What `t.json` returns: its spec's `type` is `"json"` in the type too, so queries can refuse at
  * compile time what the engine refuses at run time (comparing or sorting JSON values).
  */
-export type JsonField<TValue, TOptional extends boolean, TDefined extends boolean> = FieldDef<TValue, TOptional, TDefined> & {
+export type JsonField<TValue, TOptional extends boolean, TDefined extends boolean> = FieldDef<
+  TValue,
+  TOptional,
+  TDefined
+> & {
   readonly spec: { readonly type: "json" };
 };
 
@@ -55,7 +59,9 @@ interface JsonFieldBuilder {
     readonly optional?: false;
     readonly fallback?: undefined;
   }): JsonField<Exactly<TValue>, false, false>;
-  <TValue extends JsonValue = JsonValue>(options: FieldOptions<NoInfer<TValue>>): JsonField<Exactly<TValue>, boolean, boolean>;
+  <TValue extends JsonValue = JsonValue>(
+    options: FieldOptions<NoInfer<TValue>>,
+  ): JsonField<Exactly<TValue>, boolean, boolean>;
 }
 
 /** The stored form of a fallback, so the query engine can apply it without the schema. */
@@ -65,7 +71,11 @@ function storedFallback(type: FieldType, fallback: unknown): unknown {
 }
 
 function scalar(type: FieldType, options: FieldOptions<unknown> | undefined, extra?: Partial<FieldSpec>): FieldDef {
-  const spec: { -readonly [K in keyof FieldSpec]: FieldSpec[K] } = { type, optional: options?.optional === true, ...extra };
+  const spec: { -readonly [K in keyof FieldSpec]: FieldSpec[K] } = {
+    type,
+    optional: options?.optional === true,
+    ...extra,
+  };
   if (options !== undefined && "fallback" in options && options.fallback !== undefined) {
     spec.fallback = storedFallback(type, options.fallback);
   }
@@ -143,12 +153,20 @@ export const t = {
 export type FieldValue<F> = F extends FieldDef<infer V, boolean, boolean> ? V : never;
 
 type OptionalKeys<TFields> = {
-  [K in keyof TFields]: TFields[K] extends FieldDef<any, infer O, infer D> ? (O extends true ? (D extends true ? never : K) : never) : never;
+  [K in keyof TFields]: TFields[K] extends FieldDef<any, infer O, infer D>
+    ? O extends true
+      ? D extends true
+        ? never
+        : K
+      : never
+    : never;
 }[keyof TFields];
 
 /** The value of a `t.object`: fields that always read as defined are required. */
 export type ObjectValue<TFields> = Flatten<
-  { [K in Exclude<keyof TFields, OptionalKeys<TFields>>]: FieldValue<TFields[K]> } & { [K in OptionalKeys<TFields>]?: FieldValue<TFields[K]> }
+  { [K in Exclude<keyof TFields, OptionalKeys<TFields>>]: FieldValue<TFields[K]> } & {
+    [K in OptionalKeys<TFields>]?: FieldValue<TFields[K]>;
+  }
 >;
 
 /** One object type rather than an intersection (reads better in hovers, compares equal in type tests). */

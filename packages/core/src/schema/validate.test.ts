@@ -86,7 +86,9 @@ describe("validateWrite", () => {
     });
 
     it("describes the bad value and the expected type in the message", () => {
-      expect(rejected({ age: "36" }, "update", "age").message).toBe('users.age expects a finite number, got the string "36".');
+      expect(rejected({ age: "36" }, "update", "age").message).toBe(
+        'users.age expects a finite number, got the string "36".',
+      );
       expect(rejected({ lastLogin: 5 }, "update", "lastLogin").message).toContain("a valid Date");
     });
 
@@ -148,11 +150,13 @@ describe("validateWrite", () => {
   describe("refs", () => {
     it("accepts only non-empty id strings for a ref", () => {
       expect(stored({ bestFriendId: "u1" })).toEqual({ bestFriendId: "u1" });
-      for (const value of [1, "", { id: "u1" }, ["u1"], null]) rejected({ bestFriendId: value }, "update", "bestFriendId");
+      for (const value of [1, "", { id: "u1" }, ["u1"], null])
+        rejected({ bestFriendId: value }, "update", "bestFriendId");
     });
 
     it("accepts only arrays of non-empty id strings for a refMany", () => {
-      for (const value of ["u1", [1], ["u1", ""], [null], new Set(["u1"]), null]) rejected({ friendIds: value }, "update", "friendIds");
+      for (const value of ["u1", [1], ["u1", ""], [null], new Set(["u1"]), null])
+        rejected({ friendIds: value }, "update", "friendIds");
     });
 
     it("deduplicates refMany arrays, keeping first-seen order", () => {
@@ -170,7 +174,17 @@ describe("validateWrite", () => {
 
   describe("json", () => {
     it("accepts plain JSON values", () => {
-      for (const value of ["s", 0, -1.5, true, false, [], {}, [1, "a", null, { b: [true] }], { a: { b: { c: null } } }]) {
+      for (const value of [
+        "s",
+        0,
+        -1.5,
+        true,
+        false,
+        [],
+        {},
+        [1, "a", null, { b: [true] }],
+        { a: { b: { c: null } } },
+      ]) {
         expect(stored({ prefs: value })).toEqual({ prefs: value });
       }
     });
@@ -186,7 +200,12 @@ describe("validateWrite", () => {
     it.each([
       ["a function", () => 1],
       ["a nested function", { onChange: () => {} }],
-      ["a class instance", new (class Point { x = 1 })()],
+      [
+        "a class instance",
+        new (class Point {
+          x = 1;
+        })(),
+      ],
       ["a Date", new Date(0)],
       ["a Map", new Map([["a", 1]])],
       ["NaN", Number.NaN],
@@ -223,7 +242,11 @@ describe("validateWrite", () => {
     });
 
     it("skips optional fields given as undefined on create", () => {
-      expect(stored({ name: "Ada", isAdult: true, age: undefined }, "create")).toEqual({ name: "Ada", isAdult: true, joinedAt: NOW });
+      expect(stored({ name: "Ada", isAdult: true, age: undefined }, "create")).toEqual({
+        name: "Ada",
+        isAdult: true,
+        joinedAt: NOW,
+      });
     });
 
     it("removes every optional field not given on replace", () => {
@@ -281,16 +304,27 @@ describe("describe", () => {
 
   it("describes undefined and functions without repeating or dumping them", () => {
     expect(describeValue(undefined)).toBe("undefined");
-    expect(describeValue(function secretSource() { return "body"; })).toBe("a function");
+    expect(
+      describeValue(function secretSource() {
+        return "body";
+      }),
+    ).toBe("a function");
   });
 });
 
 describe("validateRoomValue", () => {
-  const cursor = t.object({ x: t.number({ fallback: 0 }), label: t.string({ optional: true }), at: t.date({ optional: true }) }).spec;
+  const cursor = t.object({
+    x: t.number({ fallback: 0 }),
+    label: t.string({ optional: true }),
+    at: t.date({ optional: true }),
+  }).spec;
   const tags = t.array(t.string({ fallback: "" })).spec;
 
   it("accepts fitting values in wire form (dates as epoch ms, fallbacks filled)", () => {
-    expect(validateRoomValue(cursor, { x: 1, label: "a" }, "cursor")).toEqual({ data: { x: 1, label: "a" }, error: undefined });
+    expect(validateRoomValue(cursor, { x: 1, label: "a" }, "cursor")).toEqual({
+      data: { x: 1, label: "a" },
+      error: undefined,
+    });
     expect(validateRoomValue(cursor, {}, "cursor").data).toEqual({ x: 0 });
     expect(validateRoomValue(cursor, { x: 1, at: new Date(NOW) }, "cursor").data).toEqual({ x: 1, at: NOW });
     expect(validateRoomValue(tags, ["a", "b"], "tags").data).toEqual(["a", "b"]);
@@ -305,6 +339,8 @@ describe("validateRoomValue", () => {
     expect(problem(cursor, null)?.code).toBe("VALIDATION");
     expect(problem(tags, ["a", 1])?.details).toEqual({ field: "v[1]" });
     expect(problem(tags, "a")?.code).toBe("VALIDATION");
-    expect(problem(t.object({ inner: t.object({ n: t.number({ fallback: 0 }) }) }).spec, {})?.details).toEqual({ field: "v.inner" });
+    expect(problem(t.object({ inner: t.object({ n: t.number({ fallback: 0 }) }) }).spec, {})?.details).toEqual({
+      field: "v.inner",
+    });
   });
 });

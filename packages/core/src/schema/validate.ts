@@ -48,7 +48,8 @@ export function validateWrite(
       continue;
     }
     const converted = toStored(spec, value);
-    if (converted === INVALID) return fieldError(collection, field, `expects ${expectation(spec)}, got ${describe(value)}`);
+    if (converted === INVALID)
+      return fieldError(collection, field, `expects ${expectation(spec)}, got ${describe(value)}`);
     stored.push([field, converted]);
   }
   if (mode === "update") return ok(stored);
@@ -85,7 +86,9 @@ function toStored(spec: FieldSpec, value: unknown): unknown {
       return [...new Set(value as string[])];
     }
     case "json":
-      return isJson(value, 0) && containersOf(value, MAX_VALUE_CONTAINERS) <= MAX_VALUE_CONTAINERS ? structuredClone(value) : INVALID;
+      return isJson(value, 0) && containersOf(value, MAX_VALUE_CONTAINERS) <= MAX_VALUE_CONTAINERS
+        ? structuredClone(value)
+        : INVALID;
     case "object":
     case "array":
       return INVALID;
@@ -129,7 +132,8 @@ export function describe(value: unknown): string {
   if (Array.isArray(value)) return "an array";
   if (value instanceof Date) return "a Date";
   if (typeof value === "number" && !Number.isFinite(value)) return String(value);
-  if (typeof value === "string") return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === "string")
+    return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
   return typeof value === "object" ? "an object" : `${typeof value} ${String(value)}`;
 }
 
@@ -147,7 +151,8 @@ function fieldError(collection: CollectionSpec, field: string, problem: string) 
  */
 export function validateRoomValue(spec: FieldSpec, value: unknown, path: string): DatabaseResult<unknown> {
   const converted = toRoomWire(spec, value, path);
-  if (converted instanceof RoomProblem) return fail("VALIDATION", `${converted.path} ${converted.problem}.`, { field: converted.path });
+  if (converted instanceof RoomProblem)
+    return fail("VALIDATION", `${converted.path} ${converted.problem}.`, { field: converted.path });
   return ok(converted);
 }
 
@@ -160,7 +165,12 @@ class RoomProblem {
 
 function toRoomWire(spec: FieldSpec, value: unknown, path: string): unknown {
   if (spec.type === "object") {
-    if (typeof value !== "object" || value === null || Array.isArray(value) || Object.getPrototypeOf(value) !== Object.prototype) {
+    if (
+      typeof value !== "object" ||
+      value === null ||
+      Array.isArray(value) ||
+      Object.getPrototypeOf(value) !== Object.prototype
+    ) {
       return new RoomProblem(path, `expects an object, got ${describe(value)}`);
     }
     const fields = spec.fields ?? {};
@@ -195,5 +205,7 @@ function toRoomWire(spec: FieldSpec, value: unknown, path: string): unknown {
     return wire;
   }
   const converted = toStored(spec, value);
-  return converted === INVALID ? new RoomProblem(path, `expects ${expectation(spec)}, got ${describe(value)}`) : converted;
+  return converted === INVALID
+    ? new RoomProblem(path, `expects ${expectation(spec)}, got ${describe(value)}`)
+    : converted;
 }

@@ -24,6 +24,6 @@ describe("RangeIndex", () => {
     const values = [3, "b", 1, undefined, "a", 2, true, null, -1];
     const index = rangeIndexOver(values);
     expect(index.lookup({ lower: -10 }).map((row) => values[row])).toEqual([-1, 1, 2, 3]);
-    expect(index.lookup({ lower: "" , lowerInclusive: true }).map((row) => values[row])).toEqual(["a", "b"]);
+    expect(index.lookup({ lower: "", lowerInclusive: true }).map((row) => values[row])).toEqual(["a", "b"]);
   });
 });

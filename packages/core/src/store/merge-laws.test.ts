@@ -110,8 +110,17 @@ function stateOf(store: TripleStore): Triple[] {
 }
 
 const QUERIES: Record<string, unknown>[] = [
-  { fields: { id: true, name: true, age: true, tagIds: true, createdAt: true, updatedAt: true }, orderBy: ["id", "asc"] },
-  { where: { tagIds: "t1" }, orderBy: [["name", "desc"], ["age", "asc"]] },
+  {
+    fields: { id: true, name: true, age: true, tagIds: true, createdAt: true, updatedAt: true },
+    orderBy: ["id", "asc"],
+  },
+  {
+    where: { tagIds: "t1" },
+    orderBy: [
+      ["name", "desc"],
+      ["age", "asc"],
+    ],
+  },
   { where: { name: { notEquals: "x" }, age: { isDefined: true } } },
   { where: { tagIds: { notIn: ["t2", "t3"] } }, orderBy: ["updatedAt", "desc"], limit: 2 },
 ];
@@ -216,7 +225,8 @@ describe("merge laws", () => {
         for (const collection of COLLECTIONS) a.watch(collection);
         a.onCommit(() => commits++);
         // No re-delivered change wins a cell, so nothing is committed and nothing changes.
-        for (const triple of [...changes, ...before]) expect(a.applyTriple(triple)).toEqual({ data: false, error: undefined });
+        for (const triple of [...changes, ...before])
+          expect(a.applyTriple(triple)).toEqual({ data: false, error: undefined });
         expect(commits).toBe(0);
         expect(stateOf(a)).toEqual(before);
         expect(answersOf(a)).toEqual(answers);
@@ -244,13 +254,21 @@ describe("merge laws", () => {
 });
 
 function sortedTriples(triples: readonly Triple[]): Triple[] {
-  return triples.map((triple) => ({ ...triple })).sort((x, y) => (canonicalKey(x) < canonicalKey(y) ? -1 : canonicalKey(x) > canonicalKey(y) ? 1 : 0));
+  return triples
+    .map((triple) => ({ ...triple }))
+    .sort((x, y) => (canonicalKey(x) < canonicalKey(y) ? -1 : canonicalKey(x) > canonicalKey(y) ? 1 : 0));
 }
 
 // ---- targeted cases ----
 
 const at = (tick: number, node: string) => encodeHlc({ ticks: BASE_TICKS + tick, node });
-const field = (id: string, name: string, value: unknown, hlc: string): Triple => ({ collection: "users", id, field: name, value, hlc });
+const field = (id: string, name: string, value: unknown, hlc: string): Triple => ({
+  collection: "users",
+  id,
+  field: name,
+  value,
+  hlc,
+});
 const element = (id: string, member: string, present: boolean, hlc: string): Triple => ({
   collection: "users",
   id,
@@ -259,12 +277,20 @@ const element = (id: string, member: string, present: boolean, hlc: string): Tri
   value: present,
   hlc,
 });
-const tombstone = (id: string, hlc: string): Triple => ({ collection: "users", id, field: DELETED_FIELD, value: true, hlc });
+const tombstone = (id: string, hlc: string): Triple => ({
+  collection: "users",
+  id,
+  field: DELETED_FIELD,
+  value: true,
+  hlc,
+});
 
 /** Every order of a small list. */
 function permutations<T>(items: readonly T[]): T[][] {
   if (items.length <= 1) return [[...items]];
-  return items.flatMap((item, i) => permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest]));
+  return items.flatMap((item, i) =>
+    permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest]),
+  );
 }
 
 function usersOf(store: TripleStore, where?: Record<string, unknown>): Record<string, unknown>[] {
@@ -295,14 +321,18 @@ describe("merge rules", () => {
 
   it("picks one winner everywhere for concurrent writes to the same field", () => {
     // Same ticks: the larger node id wins; larger ticks win whatever the node.
-    expect(convergedUsers([field("u", "name", "from-n1", at(5, "n1")), field("u", "name", "from-n2", at(5, "n2"))])[0]!.name).toBe(
-      "from-n2",
-    );
-    expect(convergedUsers([field("u", "name", "later", at(6, "n1")), field("u", "name", "earlier", at(5, "n2"))])[0]!.name).toBe(
-      "later",
-    );
+    expect(
+      convergedUsers([field("u", "name", "from-n1", at(5, "n1")), field("u", "name", "from-n2", at(5, "n2"))])[0]!.name,
+    ).toBe("from-n2");
+    expect(
+      convergedUsers([field("u", "name", "later", at(6, "n1")), field("u", "name", "earlier", at(5, "n2"))])[0]!.name,
+    ).toBe("later");
     // A removal (null) is a write like any other.
-    const removed = convergedUsers([field("u", "name", "Ada", at(5, "n1")), field("u", "name", null, at(6, "n2")), field("u", "age", 1, at(1, "n1"))]);
+    const removed = convergedUsers([
+      field("u", "name", "Ada", at(5, "n1")),
+      field("u", "name", null, at(6, "n2")),
+      field("u", "age", 1, at(1, "n1")),
+    ]);
     expect(removed[0]!.name).toBe("");
   });
 
@@ -326,11 +356,15 @@ describe("merge rules", () => {
   });
 
   it("agrees on one tombstone when several deletes arrive", () => {
-    const users = convergedUsers([tombstone("u", at(7, "n1")), tombstone("u", at(3, "n3")), tombstone("u", at(3, "n2"))]);
-    expect(users).toEqual([]);
-    expect(stateOf(replicaOf([tombstone("u", at(7, "n1")), tombstone("u", at(3, "n3")), tombstone("u", at(3, "n2"))]))).toEqual([
+    const users = convergedUsers([
+      tombstone("u", at(7, "n1")),
+      tombstone("u", at(3, "n3")),
       tombstone("u", at(3, "n2")),
     ]);
+    expect(users).toEqual([]);
+    expect(
+      stateOf(replicaOf([tombstone("u", at(7, "n1")), tombstone("u", at(3, "n3")), tombstone("u", at(3, "n2"))])),
+    ).toEqual([tombstone("u", at(3, "n2"))]);
   });
 
   it("keeps concurrent additions to a refMany from two nodes", () => {
@@ -345,9 +379,13 @@ describe("merge rules", () => {
       element("u", "t2", true, at(1, "n1")),
     ]);
     expect(removedLater[0]!.tagIds).toEqual(["t2"]);
-    expect(convergedUsers([element("u", "t1", false, at(5, "n1")), element("u", "t1", true, at(6, "n2"))])[0]!.tagIds).toEqual(["t1"]);
+    expect(
+      convergedUsers([element("u", "t1", false, at(5, "n1")), element("u", "t1", true, at(6, "n2"))])[0]!.tagIds,
+    ).toEqual(["t1"]);
     // A concurrent add and remove with equal ticks: the larger node wins.
-    expect(convergedUsers([element("u", "t1", true, at(5, "n2")), element("u", "t1", false, at(5, "n1"))])[0]!.tagIds).toEqual(["t1"]);
+    expect(
+      convergedUsers([element("u", "t1", true, at(5, "n2")), element("u", "t1", false, at(5, "n1"))])[0]!.tagIds,
+    ).toEqual(["t1"]);
   });
 
   it("stays deterministic when one HLC carries two different values", () => {

@@ -114,17 +114,35 @@ describe("TripleStore.transactUnheard and LiveQueryRegistry.refresh", () => {
 
 describe("TripleStore.unload", () => {
   const tagged = createSchema({
-    entities: { posts: { title: t.string({ fallback: "" }), tag: t.string({ optional: true }), likes: t.number({ optional: true }) } },
+    entities: {
+      posts: {
+        title: t.string({ fallback: "" }),
+        tag: t.string({ optional: true }),
+        likes: t.number({ optional: true }),
+      },
+    },
   }).collections.posts!;
 
   it("forgets single documents, reuses their rows, and leaves the others and the indexes right", () => {
     const store = new TripleStore();
-    for (let n = 0; n < 6; n++) store.setFields("posts", `p${n}`, [["title", `t${n}`], ["tag", n % 2 === 0 ? "even" : "odd"], ["likes", n]], at(1 + n));
+    for (let n = 0; n < 6; n++)
+      store.setFields(
+        "posts",
+        `p${n}`,
+        [
+          ["title", `t${n}`],
+          ["tag", n % 2 === 0 ? "even" : "odd"],
+          ["likes", n],
+        ],
+        at(1 + n),
+      );
     store.delete("posts", "p5", at(10));
     const table = store.table("posts")!;
     // Indexes built before the unload must drop the rows too.
     expect(runQuery(store, normalizeQuery(tagged, { where: { tag: "even" } }).data!)).toHaveLength(3);
-    expect(runQuery(store, normalizeQuery(tagged, { where: { likes: { greaterThanOrEqual: 1 } } }).data!)).toHaveLength(4);
+    expect(runQuery(store, normalizeQuery(tagged, { where: { likes: { greaterThanOrEqual: 1 } } }).data!)).toHaveLength(
+      4,
+    );
     const unloaded = [table.rowOf("p0")!, table.rowOf("p1")!, table.anyRowOf("p5")!];
     expect(store.unload("posts", unloaded)).toBe(true);
     expect(table.isPartial).toBe(true);
@@ -133,8 +151,21 @@ describe("TripleStore.unload", () => {
     expect(table.anyRowOf("p0")).toBeUndefined();
     expect(table.anyRowOf("p5")).toBeUndefined();
     expect(store.documentTriples("posts", "p1")).toEqual([]);
-    expect([...store.triples()].map((triple) => triple.id).sort()).toEqual(["p2", "p2", "p2", "p3", "p3", "p3", "p4", "p4", "p4"]);
-    const ids = (query: object) => runQuery(store, normalizeQuery(tagged, query).data!).map((row) => table.idOf(row)).sort();
+    expect([...store.triples()].map((triple) => triple.id).sort()).toEqual([
+      "p2",
+      "p2",
+      "p2",
+      "p3",
+      "p3",
+      "p3",
+      "p4",
+      "p4",
+      "p4",
+    ]);
+    const ids = (query: object) =>
+      runQuery(store, normalizeQuery(tagged, query).data!)
+        .map((row) => table.idOf(row))
+        .sort();
     expect(ids({ where: { tag: "even" } })).toEqual(["p2", "p4"]);
     expect(ids({ where: { likes: { greaterThanOrEqual: 1 } } })).toEqual(["p2", "p3", "p4"]);
     // Loading a document again reuses a freed row, with none of the old cells.
@@ -157,7 +188,16 @@ describe("TripleStore.unload", () => {
 
   it("live views name the rows they hold; a view built on a partial table is not complete until a reset on a whole one", () => {
     const store = new TripleStore();
-    for (let n = 0; n < 4; n++) store.setFields("posts", `p${n}`, [["title", `t${n}`], ["tag", n < 2 ? "a" : "b"]], at(1 + n));
+    for (let n = 0; n < 4; n++)
+      store.setFields(
+        "posts",
+        `p${n}`,
+        [
+          ["title", `t${n}`],
+          ["tag", n < 2 ? "a" : "b"],
+        ],
+        at(1 + n),
+      );
     const registry = new LiveQueryRegistry(store);
     const table = store.table("posts")!;
     const tagA = registry.acquire(normalizeQuery(tagged, { where: { tag: "a" }, limit: 1 }).data!);
@@ -168,7 +208,15 @@ describe("TripleStore.unload", () => {
     expect(tagA.isComplete).toBe(true);
     expect(tagB.isComplete).toBe(false);
     expect(tagB.result.value.map((doc) => doc.id)).toEqual(["p3"]);
-    store.setFields("posts", "p2", [["title", "t2"], ["tag", "b"]], at(1));
+    store.setFields(
+      "posts",
+      "p2",
+      [
+        ["title", "t2"],
+        ["tag", "b"],
+      ],
+      at(1),
+    );
     table.isPartial = false;
     registry.refresh("posts");
     expect(tagB.isComplete).toBe(true);
@@ -178,13 +226,24 @@ describe("TripleStore.unload", () => {
 
 describe("TripleStore.forget", () => {
   const tagged = createSchema({
-    entities: { posts: { title: t.string({ fallback: "" }), tag: t.string({ optional: true }), tagIds: t.refMany("posts") } },
+    entities: {
+      posts: { title: t.string({ fallback: "" }), tag: t.string({ optional: true }), tagIds: t.refMany("posts") },
+    },
   }).collections.posts!;
 
   it("forgets live documents as a change live queries see, with no tombstone: later writes start them afresh", () => {
     const store = new TripleStore();
     const registry = new LiveQueryRegistry(store);
-    for (let n = 0; n < 3; n++) store.setFields("posts", `p${n}`, [["title", `t${n}`], ["tag", "a"]], at(1 + n));
+    for (let n = 0; n < 3; n++)
+      store.setFields(
+        "posts",
+        `p${n}`,
+        [
+          ["title", `t${n}`],
+          ["tag", "a"],
+        ],
+        at(1 + n),
+      );
     store.setElement("posts", "p0", "tagIds", "x", true, at(5));
     store.delete("posts", "p2", at(6));
     const byTag = registry.acquire(normalizeQuery(tagged, { where: { tag: "a" }, fields: { id: true } }).data!);
@@ -193,7 +252,14 @@ describe("TripleStore.forget", () => {
     expect(byMember.result.value).toEqual([{ id: "p0" }]);
 
     // Unknown documents are left alone; a deleted one loses its tombstone too.
-    expect(store.forget([{ collection: "posts", id: "p0" }, { collection: "posts", id: "p2" }, { collection: "posts", id: "nope" }, { collection: "other", id: "p0" }])).toBe(2);
+    expect(
+      store.forget([
+        { collection: "posts", id: "p0" },
+        { collection: "posts", id: "p2" },
+        { collection: "posts", id: "nope" },
+        { collection: "other", id: "p0" },
+      ]),
+    ).toBe(2);
     expect(byTag.result.value).toEqual([{ id: "p1" }]);
     expect(byMember.result.value).toEqual([]);
     expect(store.documentTriples("posts", "p0")).toEqual([]);
@@ -210,7 +276,12 @@ describe("TripleStore.forget", () => {
     expect(store.setField("posts", "p0", "title", "back", at(2))).toBe(true);
     store.setField("posts", "p0", "tag", "a", at(2));
     expect(byTag.result.value).toEqual([{ id: "p0" }, { id: "p1" }]);
-    expect(store.documentTriples("posts", "p0").map((triple) => triple.field).sort()).toEqual(["tag", "title"]);
+    expect(
+      store
+        .documentTriples("posts", "p0")
+        .map((triple) => triple.field)
+        .sort(),
+    ).toEqual(["tag", "title"]);
     registry.dispose();
   });
 });

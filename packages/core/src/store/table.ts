@@ -304,7 +304,14 @@ export class Table {
     const currentNode = column.nodes[row]!;
     if (
       currentNode !== UNWRITTEN &&
-      !incomingWins(ticks, this.nodeName(node), value, column.ticks[row]!, this.nodeName(currentNode), column.values[row] ?? null)
+      !incomingWins(
+        ticks,
+        this.nodeName(node),
+        value,
+        column.ticks[row]!,
+        this.nodeName(currentNode),
+        column.values[row] ?? null,
+      )
     ) {
       return false;
     }
@@ -323,14 +330,25 @@ export class Table {
   }
 
   /** Applies a last-writer-wins write to one element of a set field. */
-  setElement(row: number, field: string, element: string, present: boolean, ticks: number, node: number, touch: TouchRow): boolean {
+  setElement(
+    row: number,
+    field: string,
+    element: string,
+    present: boolean,
+    ticks: number,
+    node: number,
+    touch: TouchRow,
+  ): boolean {
     if (this.state[row] === RowState.Deleted) return false;
     let set = this.setColumns.get(field);
     if (set === undefined) this.setColumns.set(field, (set = new SetColumn()));
     let cells = set.cells[row];
     if (cells === undefined) set.cells[row] = cells = new Map();
     const cell = cells.get(element);
-    if (cell !== undefined && !incomingWins(ticks, this.nodeName(node), present, cell.ticks, this.nodeName(cell.node), cell.present)) {
+    if (
+      cell !== undefined &&
+      !incomingWins(ticks, this.nodeName(node), present, cell.ticks, this.nodeName(cell.node), cell.present)
+    ) {
       return false;
     }
     const change = touch(this, row);
@@ -359,7 +377,10 @@ export class Table {
     const tombstone = this.tombstones.get(row);
     if (tombstone !== undefined) {
       // Keep the earliest delete so every replica keeps the same tombstone whatever the order.
-      if (ticks < tombstone.ticks || (ticks === tombstone.ticks && this.nodeName(node) < this.nodeName(tombstone.node))) {
+      if (
+        ticks < tombstone.ticks ||
+        (ticks === tombstone.ticks && this.nodeName(node) < this.nodeName(tombstone.node))
+      ) {
         this.tombstones.set(row, { ticks, node });
       }
       return false;

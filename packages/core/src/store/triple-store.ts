@@ -169,7 +169,12 @@ export class TripleStore {
    * Writes several plain fields of one document under one HLC (a create or an update): the same
    * as calling {@link setField} for each, with one table, row and node lookup.
    */
-  setFields(collection: string, id: string, fields: ReadonlyArray<readonly [field: string, value: unknown]>, hlc: Hlc): void {
+  setFields(
+    collection: string,
+    id: string,
+    fields: ReadonlyArray<readonly [field: string, value: unknown]>,
+    hlc: Hlc,
+  ): void {
     if (this.depth === 0) return this.transact(() => this.setFields(collection, id, fields, hlc));
     const table = this.tableFor(collection);
     const row = table.rowFor(id);
@@ -212,11 +217,13 @@ export class TripleStore {
     const hlc = decodeHlc(triple.hlc);
     if (hlc.error) return hlc;
     if (triple.field === DELETED_FIELD) {
-      if (triple.value !== true) return fail("PROTOCOL", `A ${DELETED_FIELD} triple must carry true; deletes cannot be undone.`);
+      if (triple.value !== true)
+        return fail("PROTOCOL", `A ${DELETED_FIELD} triple must carry true; deletes cannot be undone.`);
       return ok(this.delete(triple.collection, triple.id, hlc.data));
     }
     if (triple.element !== undefined) {
-      if (typeof triple.value !== "boolean") return fail("PROTOCOL", `Set element triples carry true or false, got ${typeof triple.value}.`);
+      if (typeof triple.value !== "boolean")
+        return fail("PROTOCOL", `Set element triples carry true or false, got ${typeof triple.value}.`);
       return ok(this.setElement(triple.collection, triple.id, triple.field, triple.element, triple.value, hlc.data));
     }
     return ok(this.setField(triple.collection, triple.id, triple.field, triple.value, hlc.data));
@@ -270,7 +277,9 @@ function rowTriples(table: Table, row: number): Triple[] {
   const out: Triple[] = [];
   table.forEachCell(row, (field, value, ticks, node, element) => {
     const hlc = encodeHlc({ ticks, node });
-    out.push(element === undefined ? { collection, id, field, value, hlc } : { collection, id, field, value, hlc, element });
+    out.push(
+      element === undefined ? { collection, id, field, value, hlc } : { collection, id, field, value, hlc, element },
+    );
   });
   return out;
 }

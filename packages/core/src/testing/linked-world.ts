@@ -19,7 +19,8 @@ export const linkedSchema = createSchema({
 export function createLinkedWorld(ids: readonly string[]) {
   const store = new TripleStore();
   const clock = createClock({ node: "test", wallClock: () => 1_700_000_000_000 });
-  const setLink = (from: string, to: string, isLinked: boolean) => store.setElement("nodes", from, "links", to, isLinked, clock.now());
+  const setLink = (from: string, to: string, isLinked: boolean) =>
+    store.setElement("nodes", from, "links", to, isLinked, clock.now());
   const add = (id: string, links: readonly string[]) =>
     store.transact(() => {
       store.setField("nodes", id, "name", `node ${id}`, clock.now());
@@ -34,7 +35,8 @@ export function createLinkedWorld(ids: readonly string[]) {
 /** `{ id, name, links: { id, name, links: … } }`, `depth` relations deep, normalized. */
 export function linkedQuery(depth: number, nested: Record<string, unknown> = {}): NormalizedQuery {
   let query: Record<string, unknown> = { fields: { id: true, name: true } };
-  for (let level = 0; level < depth; level++) query = { fields: { id: true, name: true, links: { ...query, ...nested } } };
+  for (let level = 0; level < depth; level++)
+    query = { fields: { id: true, name: true, links: { ...query, ...nested } } };
   const normalized = normalizeQuery(linkedSchema.collections.nodes!, query, linkedSchema.collections);
   if (normalized.error) throw new Error(normalized.error.message);
   return normalized.data;
@@ -60,7 +62,8 @@ export function countLinked(docs: readonly Record<string, unknown>[]): { distinc
   while (level.size > 0) {
     distinct.push(level.size);
     const next = new Set<Record<string, unknown>>();
-    for (const doc of level) for (const child of (doc.links as Record<string, unknown>[] | undefined) ?? []) next.add(child);
+    for (const doc of level)
+      for (const child of (doc.links as Record<string, unknown>[] | undefined) ?? []) next.add(child);
     level = next;
   }
   return { distinct, unfolded: docs.reduce((sum, doc) => sum + unfoldedOf(doc), 0) };

@@ -48,7 +48,10 @@ export function modelOf(changes: readonly Triple[]): Map<string, ModelDoc> {
     const key = `${triple.collection}/${triple.id}`;
     let doc = docs.get(key);
     if (doc === undefined) {
-      docs.set(key, (doc = { collection: triple.collection, id: triple.id, cells: new Map(), tombstone: undefined, maxTicks: 0 }));
+      docs.set(
+        key,
+        (doc = { collection: triple.collection, id: triple.id, cells: new Map(), tombstone: undefined, maxTicks: 0 }),
+      );
     }
     const { ticks, node } = parseHlc(triple.hlc);
     const register: Register = { ticks, node, value: triple.value, triple };
@@ -70,7 +73,13 @@ export function modelState(changes: readonly Triple[]): Triple[] {
   const triples: Triple[] = [];
   for (const doc of modelOf(changes).values()) {
     if (doc.tombstone !== undefined) {
-      triples.push({ collection: doc.collection, id: doc.id, field: DELETED_FIELD, value: true, hlc: doc.tombstone.triple.hlc });
+      triples.push({
+        collection: doc.collection,
+        id: doc.id,
+        field: DELETED_FIELD,
+        value: true,
+        hlc: doc.tombstone.triple.hlc,
+      });
       continue;
     }
     for (const register of doc.cells.values()) triples.push(register.triple);

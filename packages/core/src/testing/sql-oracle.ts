@@ -43,7 +43,12 @@ export interface SqlField {
   readonly set?: { readonly exists: (test: string) => string; readonly member: string };
 }
 
-const SQL_RANGE: Partial<Record<Operator, string>> = { greaterThan: ">", greaterThanOrEqual: ">=", lessThan: "<", lessThanOrEqual: "<=" };
+const SQL_RANGE: Partial<Record<Operator, string>> = {
+  greaterThan: ">",
+  greaterThanOrEqual: ">=",
+  lessThan: "<",
+  lessThanOrEqual: "<=",
+};
 
 /**
  * One condition in SQL, binding operands into `params` (Dates as ms, booleans as 0/1): NULL

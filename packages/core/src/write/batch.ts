@@ -6,9 +6,19 @@ import type { LocalWriter } from "./local-writer.js";
 /** A serialisable description of one write, made by `database.batch.<collection>.<op>(…)`. */
 export type BatchOperation =
   | { readonly kind: "create"; readonly collection: string; readonly fields: Record<string, unknown> }
-  | { readonly kind: "update" | "replace"; readonly collection: string; readonly id: string; readonly fields: Record<string, unknown> }
+  | {
+      readonly kind: "update" | "replace";
+      readonly collection: string;
+      readonly id: string;
+      readonly fields: Record<string, unknown>;
+    }
   | { readonly kind: "delete"; readonly collection: string; readonly id: string }
-  | { readonly kind: "updateMany" | "replaceMany"; readonly collection: string; readonly where: Record<string, unknown>; readonly fields: Record<string, unknown> }
+  | {
+      readonly kind: "updateMany" | "replaceMany";
+      readonly collection: string;
+      readonly where: Record<string, unknown>;
+      readonly fields: Record<string, unknown>;
+    }
   | { readonly kind: "deleteMany"; readonly collection: string; readonly where: Record<string, unknown> };
 
 /** Batch builders of one collection: the same writes as data. */
@@ -32,7 +42,9 @@ export interface BatchCollection<E extends EntityDef, A extends EntitiesDef = {}
  *   database.batch.todos.delete(oldId),
  * ]);
  */
-export type BatchApi<TEntities extends EntitiesDef> = { readonly [K in keyof TEntities]: BatchCollection<TEntities[K], TEntities> } & {
+export type BatchApi<TEntities extends EntitiesDef> = {
+  readonly [K in keyof TEntities]: BatchCollection<TEntities[K], TEntities>;
+} & {
   /**
    * Runs operations in order and returns each one's result (a client's subscribers hear them as
    * one change). Not atomic: a failed operation does not undo the others.
@@ -76,7 +88,12 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  */
 export function createBatchCollection(collection: string): Record<string, (...args: never[]) => BatchOperation> {
   const describe = (kind: string, args: Record<string, unknown>) =>
-    ({ kind, collection, ...args, ...("fields" in args ? { fields: encodeFields(args.fields) } : {}) }) as BatchOperation;
+    ({
+      kind,
+      collection,
+      ...args,
+      ...("fields" in args ? { fields: encodeFields(args.fields) } : {}),
+    }) as BatchOperation;
   return {
     create: (fields: Record<string, unknown>) => describe("create", { fields }),
     update: ({ id, fields }: { id: string; fields: Record<string, unknown> }) => describe("update", { id, fields }),
@@ -96,7 +113,11 @@ export function createBatchCollection(collection: string): Record<string, (...ar
  * @example
  * const { data: results } = writer.transaction(() => executeBatch(schema, writer, operations));
  */
-export function executeBatch(schema: Schema, writer: LocalWriter, operations: unknown): DatabaseResult<DatabaseResult<unknown>[]> {
+export function executeBatch(
+  schema: Schema,
+  writer: LocalWriter,
+  operations: unknown,
+): DatabaseResult<DatabaseResult<unknown>[]> {
   if (!Array.isArray(operations)) return fail("VALIDATION", "batch.execute takes an array of operations.");
   return ok(operations.map((operation) => executeBatchOperation(schema, writer, operation)));
 }
@@ -107,8 +128,13 @@ export function executeBatch(schema: Schema, writer: LocalWriter, operations: un
  * @example
  * const result = executeBatchOperation(schema, writer, { kind: "delete", collection: "todos", id: "t1" });
  */
-export function executeBatchOperation(schema: Schema, writer: LocalWriter, operation: unknown): DatabaseResult<unknown> {
-  if (typeof operation !== "object" || operation === null) return fail("VALIDATION", "A batch operation must be an object.");
+export function executeBatchOperation(
+  schema: Schema,
+  writer: LocalWriter,
+  operation: unknown,
+): DatabaseResult<unknown> {
+  if (typeof operation !== "object" || operation === null)
+    return fail("VALIDATION", "A batch operation must be an object.");
   const op = operation as Record<string, unknown> & { kind?: unknown; collection?: unknown };
   const collection = typeof op.collection === "string" ? op.collection : "";
   if (!Object.hasOwn(schema.collections, collection)) {
@@ -125,7 +151,11 @@ export function executeBatchOperation(schema: Schema, writer: LocalWriter, opera
       return writer.delete(collection, op.id);
     case "updateMany":
     case "replaceMany":
-      return writer.changeMany(collection, { where: op.where, fields }, op.kind === "updateMany" ? "update" : "replace");
+      return writer.changeMany(
+        collection,
+        { where: op.where, fields },
+        op.kind === "updateMany" ? "update" : "replace",
+      );
     case "deleteMany":
       return writer.changeMany(collection, { where: op.where }, "delete");
     default:

@@ -88,7 +88,8 @@ export class LocalWriter {
   change(collection: string, id: unknown, input: unknown, mode: "update" | "replace"): DatabaseResult<void> {
     const spec = this.collection(collection);
     if (spec.error) return spec;
-    if (typeof id !== "string") return fail("VALIDATION", `${collection}.${mode}: id must be a string, got ${typeof id}.`);
+    if (typeof id !== "string")
+      return fail("VALIDATION", `${collection}.${mode}: id must be a string, got ${typeof id}.`);
     return this.transaction(() => {
       const previous = this.read(collection, id);
       if (previous === undefined) return notFound(collection, id);
@@ -99,7 +100,8 @@ export class LocalWriter {
   delete(collection: string, id: unknown): DatabaseResult<void> {
     const spec = this.collection(collection);
     if (spec.error) return spec;
-    if (typeof id !== "string") return fail("VALIDATION", `${collection}.delete: id must be a string, got ${typeof id}.`);
+    if (typeof id !== "string")
+      return fail("VALIDATION", `${collection}.delete: id must be a string, got ${typeof id}.`);
     if (this.store.table(collection)?.rowOf(id) === undefined) return notFound(collection, id);
     this.transaction(() => this.deleteDocument(collection, id));
     return ok(undefined);
@@ -191,8 +193,10 @@ export class LocalWriter {
       const row = table?.anyRowOf(id);
       const current = row === undefined ? undefined : (table!.get(row, field) as string[] | undefined);
       const next = new Set((value ?? []) as string[]);
-      for (const member of current ?? []) if (!next.has(member)) this.setElement(collection, id, field, member, false, hlc);
-      for (const member of next) if (!current?.includes(member)) this.setElement(collection, id, field, member, true, hlc);
+      for (const member of current ?? [])
+        if (!next.has(member)) this.setElement(collection, id, field, member, false, hlc);
+      for (const member of next)
+        if (!current?.includes(member)) this.setElement(collection, id, field, member, true, hlc);
     }
   }
 

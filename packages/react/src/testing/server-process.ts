@@ -13,7 +13,9 @@ import type { ServerProcess } from "@trellis/server/testing";
 export type { ServerProcess };
 
 /** This package's folder: tests run from the repository root or from here. */
-const packageDir = [join(process.cwd(), "packages/react"), process.cwd()].find((dir) => existsSync(join(dir, "src/testing/server-process.ts")));
+const packageDir = [join(process.cwd(), "packages/react"), process.cwd()].find((dir) =>
+  existsSync(join(dir, "src/testing/server-process.ts")),
+);
 if (packageDir === undefined) throw new Error("Run the React tests from the repository root or packages/react.");
 // Node's loader, not Vite's (Node >= 20.19 requires ES modules too).
 const nativeRequire = createRequire(join(packageDir, "package.json"));
@@ -29,7 +31,8 @@ export const NodeWebSocket = nativeRequire("ws") as WebSocketConstructor;
  */
 export async function startBuiltServer(): Promise<ServerProcess & { readonly remove: () => void }> {
   const path = join(packageDir!, "../server/dist/testing.js");
-  if (!existsSync(path)) throw new Error("The built @trellis/server is missing: run `node scripts/pnpm.mjs run build` first.");
+  if (!existsSync(path))
+    throw new Error("The built @trellis/server is missing: run `node scripts/pnpm.mjs run build` first.");
   const testing = nativeRequire(path) as typeof import("@trellis/server/testing");
   const server = await testing.startServerProcess();
   return Object.assign(server, { remove: () => testing.removeDataDir(server.dataDir) });

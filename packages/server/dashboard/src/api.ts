@@ -13,7 +13,8 @@ export interface ApiError {
   readonly details?: Record<string, unknown>;
 }
 
-export type ApiResult<T> = { readonly data: T; readonly error?: undefined } | { readonly data?: undefined; readonly error: ApiError };
+export type ApiResult<T> =
+  { readonly data: T; readonly error?: undefined } | { readonly data?: undefined; readonly error: ApiError };
 
 export interface AppInfo {
   readonly id: string;
@@ -110,14 +111,21 @@ export class AdminApi {
     return this.call("GET", `/${enc(id)}/collections`);
   }
 
-  documents(id: string, query: { collection: string; where?: string; after?: string; limit?: number }): Promise<ApiResult<{ documents: BrowsedDocument[]; next: string | null }>> {
+  documents(
+    id: string,
+    query: { collection: string; where?: string; after?: string; limit?: number },
+  ): Promise<ApiResult<{ documents: BrowsedDocument[]; next: string | null }>> {
     const params = new URLSearchParams({ collection: query.collection, limit: String(query.limit ?? 25) });
     if (query.where !== undefined && query.where.trim() !== "") params.set("where", query.where);
     if (query.after !== undefined) params.set("after", query.after);
     return this.call("GET", `/${enc(id)}/documents?${params}`);
   }
 
-  document(id: string, collection: string, docId: string): Promise<ApiResult<{ id: string; isDeleted: boolean; cells: BrowsedCell[] }>> {
+  document(
+    id: string,
+    collection: string,
+    docId: string,
+  ): Promise<ApiResult<{ id: string; isDeleted: boolean; cells: BrowsedCell[] }>> {
     return this.call("GET", `/${enc(id)}/document?${new URLSearchParams({ collection, id: docId })}`);
   }
 
@@ -166,14 +174,27 @@ export class AdminApi {
     if (body !== undefined) headers["content-type"] = "application/json";
     let response: Response;
     try {
-      response = await fetch(`/v1/admin/apps${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+      response = await fetch(`/v1/admin/apps${path}`, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
     } catch (error) {
-      return { error: { status: 0, code: "NETWORK", message: `The server did not answer: ${(error as Error).message}` } };
+      return {
+        error: { status: 0, code: "NETWORK", message: `The server did not answer: ${(error as Error).message}` },
+      };
     }
     const answer = (await response.json().catch(() => undefined)) as { error?: Omit<ApiError, "status"> } | undefined;
     if (response.ok && answer !== undefined) return { data: answer as T };
     const error = answer?.error;
-    return { error: { status: response.status, code: error?.code ?? "NETWORK", message: error?.message ?? `The server answered ${response.status}.`, ...(error?.details === undefined ? {} : { details: error.details }) } };
+    return {
+      error: {
+        status: response.status,
+        code: error?.code ?? "NETWORK",
+        message: error?.message ?? `The server answered ${response.status}.`,
+        ...(error?.details === undefined ? {} : { details: error.details }),
+      },
+    };
   }
 }
 
@@ -192,7 +213,12 @@ export function inputError(error: ApiError): InputError {
 }
 
 /** Sends JSON the user typed: text that is not JSON, or a refusal, comes back as an {@link InputError}. */
-export async function sendTyped<T>(text: string, send: (value: unknown) => Promise<ApiResult<T>>): Promise<{ readonly data: T; readonly error?: undefined } | { readonly data?: undefined; readonly error: InputError }> {
+export async function sendTyped<T>(
+  text: string,
+  send: (value: unknown) => Promise<ApiResult<T>>,
+): Promise<
+  { readonly data: T; readonly error?: undefined } | { readonly data?: undefined; readonly error: InputError }
+> {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -205,7 +231,7 @@ export async function sendTyped<T>(text: string, send: (value: unknown) => Promi
 
 /** A value as one short line of text for tables. */
 export function preview(value: unknown, max = 80): string {
-  const text = typeof value === "string" ? value : JSON.stringify(value) ?? "undefined";
+  const text = typeof value === "string" ? value : (JSON.stringify(value) ?? "undefined");
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 

@@ -1,4 +1,11 @@
-import { type BatchApi, type BatchOperation, createSchema, type DatabaseResult, type PreloadData, t } from "@trellis/core";
+import {
+  type BatchApi,
+  type BatchOperation,
+  createSchema,
+  type DatabaseResult,
+  type PreloadData,
+  t,
+} from "@trellis/core";
 import { describe, expectTypeOf, it } from "vitest";
 import { type AdminClient, createAdminClient } from "../index.js";
 
@@ -24,16 +31,24 @@ describe("createAdminClient types", () => {
   });
 
   it("narrows query results to the fields and relations asked for", async () => {
-    const created = await admin.database.todos.create({ title: "x", done: false, listId: "l1" }, { createdBy: "alice" });
+    const created = await admin.database.todos.create(
+      { title: "x", done: false, listId: "l1" },
+      { createdBy: "alice" },
+    );
     expectTypeOf(created.data?.title).toEqualTypeOf<string | undefined>();
     expectTypeOf(created.data?.createdAt).toEqualTypeOf<Date | undefined>();
-    const picked = await admin.database.todos.query({ fields: { title: true, listId: { fields: { name: true } } }, where: { done: false } });
+    const picked = await admin.database.todos.query({
+      fields: { title: true, listId: { fields: { name: true } } },
+      where: { done: false },
+    });
     expectTypeOf(picked.data).toEqualTypeOf<{ title: string; listId: { name: string } | undefined }[] | undefined>();
     const counted = await admin.database.todos.queryOne({ aggregations: { n: { count: "*" } } });
     expectTypeOf(counted.data?.n).toEqualTypeOf<number | undefined>();
     // @ts-expect-error: an unknown field in where
     void admin.database.todos.query({ where: { nope: 1 } });
-    expectTypeOf(await admin.database.todos.updateMany({ where: { done: true }, fields: { done: false } })).toEqualTypeOf<DatabaseResult<{ count: number }>>();
+    expectTypeOf(
+      await admin.database.todos.updateMany({ where: { done: true }, fields: { done: false } }),
+    ).toEqualTypeOf<DatabaseResult<{ count: number }>>();
   });
 
   it("types preloads for the client's subscribe, subscribeOne and paginated", async () => {
@@ -41,7 +56,11 @@ describe("createAdminClient types", () => {
     expectTypeOf(many.data).toEqualTypeOf<PreloadData<{ title: string }, "many"> | undefined>();
     const one = await admin.database.todos.preloadOne({ where: { done: true } });
     expectTypeOf(one.data).toMatchTypeOf<PreloadData<{ title: string; done: boolean }, "one"> | undefined>();
-    const page = await admin.database.todos.preloadPaginated({ orderBy: ["title", "asc"], pageSize: 20, fields: { title: true } });
+    const page = await admin.database.todos.preloadPaginated({
+      orderBy: ["title", "asc"],
+      pageSize: 20,
+      fields: { title: true },
+    });
     expectTypeOf(page.data).toEqualTypeOf<PreloadData<{ title: string }, "paginated"> | undefined>();
     // @ts-expect-error: pages take pageSize, not limit
     void admin.database.todos.preloadPaginated({ pageSize: 20, limit: 5 });
@@ -53,7 +72,10 @@ describe("createAdminClient types", () => {
     expectTypeOf(admin.asUser("alice").database.batch).toEqualTypeOf<BatchApi<(typeof schema)["entities"]>>();
     expectTypeOf(batch.todos.create({ title: "x", done: false, listId: "l1" })).toEqualTypeOf<BatchOperation>();
     expectTypeOf(batch.lists.deleteMany({ where: { name: { startsWith: "old" } } })).toEqualTypeOf<BatchOperation>();
-    const results = await batch.execute([batch.todos.update({ id: "t1", fields: { done: true } }), batch.lists.delete("l1")]);
+    const results = await batch.execute([
+      batch.todos.update({ id: "t1", fields: { done: true } }),
+      batch.lists.delete("l1"),
+    ]);
     expectTypeOf(results).toEqualTypeOf<DatabaseResult<DatabaseResult<unknown>[]>>();
     // @ts-expect-error: create needs every required field
     void batch.todos.create({ title: "x" });

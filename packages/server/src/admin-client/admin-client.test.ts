@@ -17,7 +17,12 @@ const schema = createSchema({
   },
 });
 const OWNER_ONLY = {
-  todos: { read: { createdBy: "$user.id" }, create: { createdBy: "$user.id" }, update: { createdBy: "$user.id" }, delete: { createdBy: "$user.id" } },
+  todos: {
+    read: { createdBy: "$user.id" },
+    create: { createdBy: "$user.id" },
+    update: { createdBy: "$user.id" },
+    delete: { createdBy: "$user.id" },
+  },
   tags: { read: true, create: true },
 };
 let server: ServerProcess;
@@ -27,7 +32,10 @@ let serviceKey: string;
 beforeAll(async () => {
   const dataDir = tempDataDir();
   writeFileSync(join(dataDir, "rules.json"), JSON.stringify(OWNER_ONLY));
-  server = await startServerProcess({ dataDir, args: ["--admin-secret", SECRET, "--permissions", join(dataDir, "rules.json")] });
+  server = await startServerProcess({
+    dataDir,
+    args: ["--admin-secret", SECRET, "--permissions", join(dataDir, "rules.json")],
+  });
   appId = (await adminCall(server.url, SECRET, "POST", "", { name: "Admin client" })).body.id;
   serviceKey = (await adminCall(server.url, SECRET, "POST", `/${appId}/keys`, { name: "tests" })).body.key;
 });
@@ -48,7 +56,12 @@ describe("createAdminClient", () => {
 
     const created = await admin.database.todos.create({ title: "for alice", done: false }, { createdBy: "alice" });
     expect(created.error).toBeUndefined();
-    expect(created.data).toMatchObject({ title: "for alice", done: false, createdBy: "alice", id: expect.stringMatching(/^[A-Za-z0-9_-]{21}$/) });
+    expect(created.data).toMatchObject({
+      title: "for alice",
+      done: false,
+      createdBy: "alice",
+      id: expect.stringMatching(/^[A-Za-z0-9_-]{21}$/),
+    });
     const changes = await alice.next("changes");
     expect(changes.triples.map((triple) => triple.id)).toContain(created.data!.id);
     const forBob = (await admin.database.todos.create({ title: "for bob", done: false }, { createdBy: "bob" })).data!;
@@ -60,32 +73,55 @@ describe("createAdminClient", () => {
     expect((await admin.database.todos.queryOne({ where: { title: "for bob" } })).data?.id).toBe(forBob.id);
     expect((await admin.database.todos.query({ aggregations: { n: { count: "*" } } })).data).toEqual([{ n: 3 }]);
 
-    expect((await admin.database.todos.update({ id: forBob.id, fields: (previous) => ({ title: `${previous.title}!` }) })).error).toBeUndefined();
+    expect(
+      (await admin.database.todos.update({ id: forBob.id, fields: (previous) => ({ title: `${previous.title}!` }) }))
+        .error,
+    ).toBeUndefined();
     expect((await admin.database.todos.queryOne({ where: { id: forBob.id } })).data?.title).toBe("for bob!");
-    expect((await admin.database.todos.replace({ id: forBob.id, fields: { title: "replaced", done: false } })).error).toBeUndefined();
-    expect((await admin.database.todos.updateMany({ where: { done: false }, fields: { done: true } })).data).toEqual({ count: 3 });
+    expect(
+      (await admin.database.todos.replace({ id: forBob.id, fields: { title: "replaced", done: false } })).error,
+    ).toBeUndefined();
+    expect((await admin.database.todos.updateMany({ where: { done: false }, fields: { done: true } })).data).toEqual({
+      count: 3,
+    });
     expect((await admin.database.todos.deleteMany({ where: { title: "nobody's" } })).data).toEqual({ count: 1 });
     expect((await admin.database.todos.delete(forBob.id)).error).toBeUndefined();
-    expect((await admin.database.todos.query({ fields: { title: true, done: true } })).data).toEqual([{ title: "for alice", done: true }]);
+    expect((await admin.database.todos.query({ fields: { title: true, done: true } })).data).toEqual([
+      { title: "for alice", done: true },
+    ]);
 
-    expect((await admin.database.todos.update({ id: "missing", fields: { title: "x" } })).error?.code).toBe("NOT_FOUND");
-    expect((await admin.database.todos.create({ title: 42 as unknown as string, done: false })).error?.code).toBe("VALIDATION");
+    expect((await admin.database.todos.update({ id: "missing", fields: { title: "x" } })).error?.code).toBe(
+      "NOT_FOUND",
+    );
+    expect((await admin.database.todos.create({ title: 42 as unknown as string, done: false })).error?.code).toBe(
+      "VALIDATION",
+    );
   });
 
   it("acts as a user under the rules with asUser", async () => {
     const admin = createAdminClient({ schema, serverUrl: server.url, appId, serviceKey });
-    const alicesTodo = (await admin.database.todos.create({ title: "alice's", done: false }, { createdBy: "alice" })).data!;
+    const alicesTodo = (await admin.database.todos.create({ title: "alice's", done: false }, { createdBy: "alice" }))
+      .data!;
     const bob = admin.asUser("bob");
     const mine = (await bob.database.todos.create({ title: "bob's", done: false })).data!;
     expect(mine.createdBy).toBe("bob");
     const seen = await bob.database.todos.query({ fields: { title: true } });
     expect(seen.data).toEqual([{ title: "bob's" }]);
     // Alice's todo is not Bob's to read, so not his to change.
-    expect((await bob.database.todos.update({ id: alicesTodo.id, fields: { title: "taken" } })).error?.code).toBe("NOT_FOUND");
-    expect((await bob.database.todos.create({ title: "as alice", done: false }, { createdBy: "alice" })).error?.code).toBe("VALIDATION");
+    expect((await bob.database.todos.update({ id: alicesTodo.id, fields: { title: "taken" } })).error?.code).toBe(
+      "NOT_FOUND",
+    );
+    expect(
+      (await bob.database.todos.create({ title: "as alice", done: false }, { createdBy: "alice" })).error?.code,
+    ).toBe("VALIDATION");
     expect((await admin.database.todos.queryOne({ where: { id: alicesTodo.id } })).data?.title).toBe("alice's");
 
-    const revoked = createAdminClient({ schema, serverUrl: server.url, appId, serviceKey: "tsk_AAAAAAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB" });
+    const revoked = createAdminClient({
+      schema,
+      serverUrl: server.url,
+      appId,
+      serviceKey: "tsk_AAAAAAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB",
+    });
     expect((await revoked.database.todos.query()).error?.code).toBe("UNAUTHORIZED");
     expect(() => createAdminClient({ schema, serverUrl: server.url, appId, serviceKey: "" })).toThrow(/serviceKey/);
   });
@@ -100,7 +136,8 @@ describe("createAdminClient", () => {
       await carol.next("snapshot", (message) => message.queryId === "carols");
       await carol.next("snapshot", (message) => message.queryId === "tags");
       const kept = (await admin.database.todos.create({ title: "carol's", done: false }, { createdBy: "carol" })).data!;
-      const gone = (await admin.database.todos.create({ title: "carol's old", done: false }, { createdBy: "carol" })).data!;
+      const gone = (await admin.database.todos.create({ title: "carol's old", done: false }, { createdBy: "carol" }))
+        .data!;
       await carol.next("changes", (message) => message.triples.some((triple) => triple.id === gone.id));
 
       const { data: results, error } = await batch.execute([
@@ -119,9 +156,12 @@ describe("createAdminClient", () => {
       expect(results!.slice(1, 4)).toEqual([ok(undefined), ok({ count: 1 }), ok(undefined)]);
       expect(results![4]!.error?.code).toBe("NOT_FOUND");
 
-      expect((await admin.database.todos.queryOne({ where: { id: kept.id }, fields: { title: true, done: true } })).data).toEqual({ title: "carol's, renamed", done: true });
+      expect(
+        (await admin.database.todos.queryOne({ where: { id: kept.id }, fields: { title: true, done: true } })).data,
+      ).toEqual({ title: "carol's, renamed", done: true });
       expect((await admin.database.todos.queryOne({ where: { id: gone.id } })).data).toBeUndefined();
-      for (const id of [tag.id, kept.id, gone.id]) await carol.next("changes", (message) => message.triples.some((triple) => triple.id === id));
+      for (const id of [tag.id, kept.id, gone.id])
+        await carol.next("changes", (message) => message.triples.some((triple) => triple.id === id));
     });
 
     it("under asUser, stores the operations the rules allow and says which one they refused", async () => {
@@ -141,7 +181,9 @@ describe("createAdminClient", () => {
       expect(results![1]!.error?.code).toBe("UNAUTHORIZED");
       expect(results![2]!.data).toMatchObject({ title: "dave's second", createdBy: "dave" });
       expect(results![3]).toEqual(ok({ count: 1 }));
-      expect((await dave.database.todos.query({ orderBy: ["title", "asc"], fields: { title: true, done: true } })).data).toEqual([
+      expect(
+        (await dave.database.todos.query({ orderBy: ["title", "asc"], fields: { title: true, done: true } })).data,
+      ).toEqual([
         { title: "dave's first", done: true },
         { title: "dave's second", done: false },
       ]);
@@ -159,8 +201,20 @@ describe("createAdminClient", () => {
         batch.tags.create({ label: "after" }),
       ]);
       expect(error).toBeUndefined();
-      expect(results!.map((result) => result.error?.code)).toEqual([undefined, "VALIDATION", "VALIDATION", "VALIDATION", undefined]);
-      const labels = (await admin.database.tags.query({ where: { label: { in: ["before", "after"] } }, orderBy: ["label", "asc"], fields: { label: true } })).data;
+      expect(results!.map((result) => result.error?.code)).toEqual([
+        undefined,
+        "VALIDATION",
+        "VALIDATION",
+        "VALIDATION",
+        undefined,
+      ]);
+      const labels = (
+        await admin.database.tags.query({
+          where: { label: { in: ["before", "after"] } },
+          orderBy: ["label", "asc"],
+          fields: { label: true },
+        })
+      ).data;
       expect(labels).toEqual([{ label: "after" }, { label: "before" }]);
       expect((await batch.execute("ops" as unknown as BatchOperation[])).error?.code).toBe("VALIDATION");
     });

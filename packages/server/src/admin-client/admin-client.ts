@@ -38,13 +38,16 @@ import {
  * One collection, for server code: the client's one-shot queries and writes
  * ({@link OneShotCollectionApi}) against the server, typed by the schema; nothing here is live.
  */
-export interface AdminCollection<E extends EntityDef, A extends EntitiesDef = {}> extends OneShotCollectionApi<E, A>, PreloadApi<E, A> {
+export interface AdminCollection<E extends EntityDef, A extends EntitiesDef = {}>
+  extends OneShotCollectionApi<E, A>, PreloadApi<E, A> {
   /** Creates a document on the server; returns it whole. `createdBy`: whose it is (default: the acting user, or none). */
   create(fields: CreateInput<E>, options?: { readonly createdBy?: string }): Promise<DatabaseResult<Doc<E>>>;
 }
 
 /** `admin.database`: a collection API per collection of the schema, and the client's `batch`. */
-export type AdminDatabase<TEntities extends EntitiesDef> = { readonly [K in keyof TEntities]: AdminCollection<TEntities[K], TEntities> } & {
+export type AdminDatabase<TEntities extends EntitiesDef> = {
+  readonly [K in keyof TEntities]: AdminCollection<TEntities[K], TEntities>;
+} & {
   readonly batch: BatchApi<TEntities>;
 };
 
@@ -80,7 +83,8 @@ export interface AdminClient<S extends Schema> {
  */
 export function createAdminClient<S extends Schema>(options: AdminClientOptions<S>): AdminClient<S> {
   for (const key of ["serverUrl", "appId", "serviceKey"] as const) {
-    if (typeof options[key] !== "string" || options[key] === "") throw new TypeError(`createAdminClient: ${key} must be a non-empty string.`);
+    if (typeof options[key] !== "string" || options[key] === "")
+      throw new TypeError(`createAdminClient: ${key} must be a non-empty string.`);
   }
   return clientActingAs(options, undefined);
 }
@@ -88,7 +92,10 @@ export function createAdminClient<S extends Schema>(options: AdminClientOptions<
 function clientActingAs<S extends Schema>(options: AdminClientOptions<S>, userId: string | undefined): AdminClient<S> {
   const requests = new AdminRequests(options, userId);
   const collections = Object.keys(options.schema.collections);
-  const batch = { ...Object.fromEntries(collections.map((name) => [name, createBatchCollection(name)])), execute: (operations: unknown) => requests.batch(operations) };
+  const batch = {
+    ...Object.fromEntries(collections.map((name) => [name, createBatchCollection(name)])),
+    execute: (operations: unknown) => requests.batch(operations),
+  };
   const database = { ...Object.fromEntries(collections.map((name) => [name, collectionApi(requests, name)])), batch };
   return {
     database: database as unknown as AdminDatabase<S["entities"]>,
@@ -101,13 +108,30 @@ function clientActingAs<S extends Schema>(options: AdminClientOptions<S>, userId
 
 function collectionApi(requests: AdminRequests, collection: string): AdminCollection<EntityDef, EntitiesDef> {
   const api = {
-    create: (fields: unknown, options?: { readonly createdBy?: string }) => requests.write(undefined, options?.createdBy, (writer) => writer.create(collection, fields)),
-    update: ({ id, fields }: { id: string; fields: unknown }) => requests.write(requests.byId(collection, id), undefined, (writer) => writer.change(collection, id, fields, "update")),
-    replace: ({ id, fields }: { id: string; fields: unknown }) => requests.write(requests.byId(collection, id), undefined, (writer) => writer.change(collection, id, fields, "replace")),
-    delete: (id: string) => requests.write(requests.byId(collection, id), undefined, (writer) => writer.delete(collection, id)),
-    updateMany: (args: { where?: unknown }) => requests.write(requests.matching(collection, args?.where), undefined, (writer) => writer.changeMany(collection, args, "update")),
-    replaceMany: (args: { where?: unknown }) => requests.write(requests.matching(collection, args?.where), undefined, (writer) => writer.changeMany(collection, args, "replace")),
-    deleteMany: (args: { where?: unknown }) => requests.write(requests.matching(collection, args?.where), undefined, (writer) => writer.changeMany(collection, args, "delete")),
+    create: (fields: unknown, options?: { readonly createdBy?: string }) =>
+      requests.write(undefined, options?.createdBy, (writer) => writer.create(collection, fields)),
+    update: ({ id, fields }: { id: string; fields: unknown }) =>
+      requests.write(requests.byId(collection, id), undefined, (writer) =>
+        writer.change(collection, id, fields, "update"),
+      ),
+    replace: ({ id, fields }: { id: string; fields: unknown }) =>
+      requests.write(requests.byId(collection, id), undefined, (writer) =>
+        writer.change(collection, id, fields, "replace"),
+      ),
+    delete: (id: string) =>
+      requests.write(requests.byId(collection, id), undefined, (writer) => writer.delete(collection, id)),
+    updateMany: (args: { where?: unknown }) =>
+      requests.write(requests.matching(collection, args?.where), undefined, (writer) =>
+        writer.changeMany(collection, args, "update"),
+      ),
+    replaceMany: (args: { where?: unknown }) =>
+      requests.write(requests.matching(collection, args?.where), undefined, (writer) =>
+        writer.changeMany(collection, args, "replace"),
+      ),
+    deleteMany: (args: { where?: unknown }) =>
+      requests.write(requests.matching(collection, args?.where), undefined, (writer) =>
+        writer.changeMany(collection, args, "delete"),
+      ),
     query: (input?: unknown) => requests.query(collection, input ?? {}),
     queryOne: async (input?: unknown) => {
       const result = await requests.query(collection, firstOf(input));
@@ -122,7 +146,9 @@ function collectionApi(requests: AdminRequests, collection: string): AdminCollec
 
 /** The query for a first match: `limit: 1`. */
 function firstOf(input: unknown): unknown {
-  return typeof input === "object" && input !== null && !Array.isArray(input) ? { ...input, limit: 1 } : (input ?? { limit: 1 });
+  return typeof input === "object" && input !== null && !Array.isArray(input)
+    ? { ...input, limit: 1 }
+    : (input ?? { limit: 1 });
 }
 
 /** The largest push sent as one JSON body; larger ones go as lines. */
@@ -139,7 +165,9 @@ class AdminRequests {
 
   /** The query that reads one document whole. */
   byId(collection: string, id: unknown): DatabaseResult<NormalizedQuery> {
-    return typeof id === "string" ? this.normalize(collection, { where: { id } }) : fail("VALIDATION", `${collection}: id must be a string, got ${typeof id}.`);
+    return typeof id === "string"
+      ? this.normalize(collection, { where: { id } })
+      : fail("VALIDATION", `${collection}: id must be a string, got ${typeof id}.`);
   }
 
   /** The query that reads every match of `where`, whole. */
@@ -154,7 +182,10 @@ class AdminRequests {
       const aggregate = normalizeAggregateQuery(spec.data, input, this.options.schema.collections);
       if (aggregate.error) return aggregate;
       // The server answers the documents it aggregates over; the aggregate runs here.
-      const base = this.normalize(collection, (input as { where?: unknown }).where === undefined ? {} : { where: (input as { where?: unknown }).where });
+      const base = this.normalize(
+        collection,
+        (input as { where?: unknown }).where === undefined ? {} : { where: (input as { where?: unknown }).where },
+      );
       if (base.error) return base;
       const loaded = await this.load(base.data);
       return loaded.error ? loaded : ok(runAggregate(loaded.data.store, aggregate.data));
@@ -166,13 +197,19 @@ class AdminRequests {
   }
 
   /** A query's result (`many`) or first match (`one`) as preloaded data, with the server's triples and cursor. */
-  async preload(collection: string, input: unknown, kind: "many" | "one"): Promise<DatabaseResult<PreloadData<ResultDoc>>> {
+  async preload(
+    collection: string,
+    input: unknown,
+    kind: "many" | "one",
+  ): Promise<DatabaseResult<PreloadData<ResultDoc>>> {
     const query = this.normalize(collection, input);
     if (query.error) return query;
     const loaded = await this.load(query.data);
     if (loaded.error) return loaded;
     const docs = this.run(loaded.data.store, query.data);
-    return docs.error ? docs : ok(createPreloadData(kind, this.options.appId, query.data, docs.data, null, loaded.data.sync));
+    return docs.error
+      ? docs
+      : ok(createPreloadData(kind, this.options.appId, query.data, docs.data, null, loaded.data.sync));
   }
 
   /**
@@ -190,7 +227,16 @@ class AdminRequests {
     const all = this.run(loaded.data.store, { ...query.data, limit: undefined });
     if (all.error) return all;
     const page = { pageSize, totalCount: all.data.length };
-    return ok(createPreloadData("paginated", this.options.appId, query.data, all.data.slice(0, pageSize), page, loaded.data.sync));
+    return ok(
+      createPreloadData(
+        "paginated",
+        this.options.appId,
+        query.data,
+        all.data.slice(0, pageSize),
+        page,
+        loaded.data.sync,
+      ),
+    );
   }
 
   /** Runs a query on a scratch store with the one engine. */
@@ -210,13 +256,22 @@ class AdminRequests {
    * Reads what `read` matches into a scratch store, runs `body` on it (the client's own write
    * logic: validation, clock, triples), and pushes the triples it wrote as one batch.
    */
-  async write<T>(read: DatabaseResult<NormalizedQuery> | undefined, createdBy: string | undefined, body: (writer: LocalWriter) => DatabaseResult<T>): Promise<DatabaseResult<T>> {
+  async write<T>(
+    read: DatabaseResult<NormalizedQuery> | undefined,
+    createdBy: string | undefined,
+    body: (writer: LocalWriter) => DatabaseResult<T>,
+  ): Promise<DatabaseResult<T>> {
     if (read?.error) return read;
-    const loaded = read === undefined ? ok({ store: new TripleStore(), clock: this.clock(), sync: undefined }) : await this.load(read.data);
+    const loaded =
+      read === undefined
+        ? ok({ store: new TripleStore(), clock: this.clock(), sync: undefined })
+        : await this.load(read.data);
     if (loaded.error) return loaded;
     const written: Triple[] = [];
     const owner = createdBy ?? this.userId;
-    const writer = new LocalWriter(this.options.schema, loaded.data.store, loaded.data.clock, owner, newId, (triples) => written.push(...triples));
+    const writer = new LocalWriter(this.options.schema, loaded.data.store, loaded.data.clock, owner, newId, (triples) =>
+      written.push(...triples),
+    );
     const result = body(writer);
     if (result.error || written.length === 0) return result;
     const pushed = await this.push(written);
@@ -233,17 +288,24 @@ class AdminRequests {
     if (!Array.isArray(operations)) return fail("VALIDATION", "batch.execute takes an array of operations.");
     const results: DatabaseResult<unknown>[] = [];
     for (const operation of operations) {
-      results.push(await this.write(this.readOf(operation), undefined, (writer) => executeBatchOperation(this.options.schema, writer, operation)));
+      results.push(
+        await this.write(this.readOf(operation), undefined, (writer) =>
+          executeBatchOperation(this.options.schema, writer, operation),
+        ),
+      );
     }
     return ok(results);
   }
 
   /** What a batch operation reads before it writes: nothing for a create, or for a malformed operation (its write says what is wrong). */
   private readOf(operation: unknown): DatabaseResult<NormalizedQuery> | undefined {
-    const { kind, collection, id, where } = (typeof operation === "object" && operation !== null ? operation : {}) as Record<string, unknown>;
+    const { kind, collection, id, where } = (
+      typeof operation === "object" && operation !== null ? operation : {}
+    ) as Record<string, unknown>;
     if (typeof collection !== "string" || !Object.hasOwn(this.options.schema.collections, collection)) return undefined;
     if (kind === "update" || kind === "replace" || kind === "delete") return this.byId(collection, id);
-    if (kind === "updateMany" || kind === "replaceMany" || kind === "deleteMany") return this.matching(collection, where);
+    if (kind === "updateMany" || kind === "replaceMany" || kind === "deleteMany")
+      return this.matching(collection, where);
     return undefined;
   }
 
@@ -252,11 +314,22 @@ class AdminRequests {
   }
 
   /** The server's answer to `query` (each document in full) in a fresh store, its clock past every reading in it. */
-  private async load(query: NormalizedQuery): Promise<DatabaseResult<{ store: TripleStore; clock: ReturnType<typeof createClock>; sync: { triples: Triple[]; cursor: string } }>> {
-    const answer = await this.post("/v1/query", JSON.stringify({ appId: this.options.appId, query, cursor: null }), "application/json");
+  private async load(query: NormalizedQuery): Promise<
+    DatabaseResult<{
+      store: TripleStore;
+      clock: ReturnType<typeof createClock>;
+      sync: { triples: Triple[]; cursor: string };
+    }>
+  > {
+    const answer = await this.post(
+      "/v1/query",
+      JSON.stringify({ appId: this.options.appId, query, cursor: null }),
+      "application/json",
+    );
     if (answer.error) return answer;
     const { triples, cursor } = answer.data as { triples?: unknown; cursor?: unknown };
-    if (!Array.isArray(triples) || typeof cursor !== "string") return fail("PROTOCOL", "The server's answer to a query has no triples or cursor.");
+    if (!Array.isArray(triples) || typeof cursor !== "string")
+      return fail("PROTOCOL", "The server's answer to a query has no triples or cursor.");
     const store = new TripleStore();
     const clock = this.clock();
     store.transact(() => {
@@ -276,13 +349,20 @@ class AdminRequests {
     const answer =
       Buffer.byteLength(body) <= JSON_PUSH_BYTES
         ? await this.post("/v1/push", body, "application/json")
-        : await this.post("/v1/push", [JSON.stringify(envelope), ...triples.map((triple) => JSON.stringify(triple))].join("\n"), "application/x-ndjson");
+        : await this.post(
+            "/v1/push",
+            [JSON.stringify(envelope), ...triples.map((triple) => JSON.stringify(triple))].join("\n"),
+            "application/x-ndjson",
+          );
     return answer.error ? answer : ok(undefined);
   }
 
   private async post(path: string, body: string, contentType: string): Promise<DatabaseResult<unknown>> {
     const url = `${this.options.serverUrl.replace(/\/+$/, "")}${path}`;
-    const headers: Record<string, string> = { "content-type": contentType, authorization: `Bearer ${this.options.serviceKey}` };
+    const headers: Record<string, string> = {
+      "content-type": contentType,
+      authorization: `Bearer ${this.options.serviceKey}`,
+    };
     if (this.userId !== undefined) headers["x-trellis-user"] = this.userId;
     let response: Response;
     let answer: unknown;
@@ -293,13 +373,23 @@ class AdminRequests {
       return fail("NETWORK", `POST ${url} failed: ${(error as Error).message}`);
     }
     if (response.ok && answer !== undefined) return ok(answer);
-    const refusal = (answer as { error?: { code?: string; message?: string; details?: Record<string, unknown> } } | undefined)?.error;
-    if (typeof refusal?.code !== "string" || typeof refusal.message !== "string") return fail("NETWORK", `POST ${url} answered ${response.status} without a Trellis error.`, { status: response.status });
-    return { data: undefined, error: new TrellisError(refusal.code as DatabaseError["code"], refusal.message, refusal.details) };
+    const refusal = (
+      answer as { error?: { code?: string; message?: string; details?: Record<string, unknown> } } | undefined
+    )?.error;
+    if (typeof refusal?.code !== "string" || typeof refusal.message !== "string")
+      return fail("NETWORK", `POST ${url} answered ${response.status} without a Trellis error.`, {
+        status: response.status,
+      });
+    return {
+      data: undefined,
+      error: new TrellisError(refusal.code as DatabaseError["code"], refusal.message, refusal.details),
+    };
   }
 
   private spec(collection: string) {
-    const spec = Object.hasOwn(this.options.schema.collections, collection) ? this.options.schema.collections[collection] : undefined;
+    const spec = Object.hasOwn(this.options.schema.collections, collection)
+      ? this.options.schema.collections[collection]
+      : undefined;
     return spec === undefined ? fail("VALIDATION", `Unknown collection "${collection}".`, { collection }) : ok(spec);
   }
 

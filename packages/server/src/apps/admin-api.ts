@@ -4,7 +4,13 @@ import type { AppHubs } from "../app-hubs.js";
 import type { BodyBudget } from "../body-budget.js";
 import { header, type HttpAnswer, jsonObject, readBody } from "../http-body.js";
 import type { AdminGate } from "./admin-gate.js";
-import { type AppAuth, AuthSettingsError, describeAuthSettings, parseAuthSettings, type AppAuthSettings } from "./app-auth.js";
+import {
+  type AppAuth,
+  AuthSettingsError,
+  describeAuthSettings,
+  parseAuthSettings,
+  type AppAuthSettings,
+} from "./app-auth.js";
 import type { AppRegistry } from "./app-registry.js";
 import { collectionCounts, documentCells, documentPage } from "./data-browser.js";
 
@@ -43,17 +49,29 @@ const ROUTE = /^\/v1\/admin\/apps(?:\/([^/]+)(?:\/([a-z]+)(?:\/([^/]+))?)?)?$/;
  *   rooms (design/027).
  * Undefined for a path that is not the admin API's.
  */
-export async function answerAdmin(context: AdminContext, request: IncomingMessage, path: string): Promise<HttpAnswer | undefined> {
+export async function answerAdmin(
+  context: AdminContext,
+  request: IncomingMessage,
+  path: string,
+): Promise<HttpAnswer | undefined> {
   const match = ROUTE.exec(path);
   if (match === null) return undefined;
   const [, rawId, part, item] = match;
   const route = `${request.method} ${rawId === undefined ? "" : ":id"}${part === undefined ? "" : `/${part}`}${item === undefined ? "" : "/:item"}`;
-  if (!ROUTES.has(route)) return { ...fail("NOT_FOUND", `No endpoint ${request.method} ${path}. See docs/admin.md.`), status: 404 };
+  if (!ROUTES.has(route))
+    return { ...fail("NOT_FOUND", `No endpoint ${request.method} ${path}. See docs/admin.md.`), status: 404 };
   if (context.admin === undefined) {
-    return { ...fail("NOT_FOUND", "The admin API needs an admin secret: start the server with --admin-secret (docs/admin.md)."), status: 404 };
+    return {
+      ...fail(
+        "NOT_FOUND",
+        "The admin API needs an admin secret: start the server with --admin-secret (docs/admin.md).",
+      ),
+      status: 404,
+    };
   }
   const checked = context.admin.check(header(request, "authorization"), request.socket.remoteAddress ?? "unknown");
-  if (checked === "throttled") return { ...fail("UNAUTHORIZED", "Too many failed admin sign-ins from this address; wait a minute."), status: 429 };
+  if (checked === "throttled")
+    return { ...fail("UNAUTHORIZED", "Too many failed admin sign-ins from this address; wait a minute."), status: 429 };
   if (checked === "refused") return fail("UNAUTHORIZED", "The admin API needs authorization: Bearer <admin secret>.");
   let id: string;
   let itemId: string;
@@ -63,7 +81,8 @@ export async function answerAdmin(context: AdminContext, request: IncomingMessag
   } catch {
     return fail("PROTOCOL", `Malformed app or key id in ${JSON.stringify(request.url)}.`);
   }
-  if (rawId !== undefined && route !== "DELETE :id" && !context.apps.has(id)) return fail("NOT_FOUND", `No app "${id}" exists on this server.`, { appId: id });
+  if (rawId !== undefined && route !== "DELETE :id" && !context.apps.has(id))
+    return fail("NOT_FOUND", `No app "${id}" exists on this server.`, { appId: id });
   switch (route) {
     case "GET ":
       return ok({ apps: context.apps.list() });
@@ -81,7 +100,9 @@ export async function answerAdmin(context: AdminContext, request: IncomingMessag
     }
     case "DELETE :id": {
       if (new URL(request.url ?? "/", "http://localhost").searchParams.get("confirm") !== "true") {
-        return fail("VALIDATION", `Deleting app "${id}" removes its data for good: add ?confirm=true to do it.`, { field: "confirm" });
+        return fail("VALIDATION", `Deleting app "${id}" removes its data for good: add ?confirm=true to do it.`, {
+          field: "confirm",
+        });
       }
       const removed = context.hubs.remove(id);
       return removed.error ? removed : ok({ deleted: id });
@@ -136,7 +157,9 @@ export async function answerAdmin(context: AdminContext, request: IncomingMessag
       return fields.error ? fields : context.apps.createKey(id, fields.data.name);
     }
     default:
-      return context.apps.revokeKey(id, itemId) ? ok({ revoked: itemId }) : fail("NOT_FOUND", `App "${id}" has no service key "${itemId}".`, { keyId: itemId });
+      return context.apps.revokeKey(id, itemId)
+        ? ok({ revoked: itemId })
+        : fail("NOT_FOUND", `App "${id}" has no service key "${itemId}".`, { keyId: itemId });
   }
 }
 
@@ -167,9 +190,15 @@ function browse(context: AdminContext, appId: string, route: string, params: URL
   const store = hub.data.replica;
   if (route === "GET :id/collections") return ok({ appId, collections: collectionCounts(store) });
   const collection = params.get("collection");
-  if (collection === null || collection === "") return fail("VALIDATION", "Name the collection: ?collection=<name>.", { field: "collection" });
+  if (collection === null || collection === "")
+    return fail("VALIDATION", "Name the collection: ?collection=<name>.", { field: "collection" });
   if (route === "GET :id/documents") {
-    const request = { collection, where: params.get("where") ?? undefined, limit: params.get("limit") ?? undefined, after: params.get("after") ?? undefined };
+    const request = {
+      collection,
+      where: params.get("where") ?? undefined,
+      limit: params.get("limit") ?? undefined,
+      after: params.get("after") ?? undefined,
+    };
     return documentPage(store, request, hub.data.queryCostOptions);
   }
   const docId = params.get("id");

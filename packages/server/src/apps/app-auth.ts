@@ -52,14 +52,18 @@ const JWKS_COOLDOWN_MS = 5_000;
  */
 export async function parseAuthSettings(value: unknown): Promise<AppAuthSettings> {
   const raw = record(value, "(auth)");
-  for (const key of Object.keys(raw)) if (!["keys", "audience", "issuer"].includes(key)) throw new AuthSettingsError(key, "unknown key (expected keys, audience, issuer)");
-  if (!Array.isArray(raw.keys) || raw.keys.length === 0 || raw.keys.length > MAX_KEYS) throw new AuthSettingsError("keys", `expected 1-${MAX_KEYS} keys`);
+  for (const key of Object.keys(raw))
+    if (!["keys", "audience", "issuer"].includes(key))
+      throw new AuthSettingsError(key, "unknown key (expected keys, audience, issuer)");
+  if (!Array.isArray(raw.keys) || raw.keys.length === 0 || raw.keys.length > MAX_KEYS)
+    throw new AuthSettingsError("keys", `expected 1-${MAX_KEYS} keys`);
   const ids = new Set<string>();
   const keys: AppAuthKey[] = [];
   for (const [index, each] of raw.keys.entries()) {
     const path = `keys[${index}]`;
     const key = record(each, path);
-    if (typeof key.id !== "string" || !KEY_ID.test(key.id)) throw new AuthSettingsError(`${path}.id`, "expected 1-64 characters of [A-Za-z0-9_.-]");
+    if (typeof key.id !== "string" || !KEY_ID.test(key.id))
+      throw new AuthSettingsError(`${path}.id`, "expected 1-64 characters of [A-Za-z0-9_.-]");
     if (ids.has(key.id)) throw new AuthSettingsError(`${path}.id`, `the id ${JSON.stringify(key.id)} is used twice`);
     ids.add(key.id);
     keys.push(await parseKey(key, path));
@@ -74,18 +78,26 @@ async function parseKey(key: Record<string, unknown>, path: string): Promise<App
   const kinds = ["secret", "publicKey", "jwksUrl"].filter((kind) => key[kind] !== undefined);
   if (kinds.length !== 1) throw new AuthSettingsError(path, "expected exactly one of secret, publicKey, jwksUrl");
   const allowed = kinds[0] === "publicKey" ? ["id", "publicKey", "algorithm"] : ["id", kinds[0]!];
-  for (const each of Object.keys(key)) if (!allowed.includes(each)) throw new AuthSettingsError(`${path}.${each}`, `unknown key (expected ${allowed.join(", ")})`);
+  for (const each of Object.keys(key))
+    if (!allowed.includes(each))
+      throw new AuthSettingsError(`${path}.${each}`, `unknown key (expected ${allowed.join(", ")})`);
   if (kinds[0] === "secret") {
-    if (typeof key.secret !== "string" || key.secret.length < 16) throw new AuthSettingsError(`${path}.secret`, "expected a string of at least 16 characters");
+    if (typeof key.secret !== "string" || key.secret.length < 16)
+      throw new AuthSettingsError(`${path}.secret`, "expected a string of at least 16 characters");
     return { id, secret: key.secret };
   }
   if (kinds[0] === "publicKey") {
-    if (key.algorithm !== "RS256" && key.algorithm !== "ES256") throw new AuthSettingsError(`${path}.algorithm`, 'expected "RS256" or "ES256"');
-    if (typeof key.publicKey !== "string") throw new AuthSettingsError(`${path}.publicKey`, "expected PEM text (-----BEGIN PUBLIC KEY-----)");
+    if (key.algorithm !== "RS256" && key.algorithm !== "ES256")
+      throw new AuthSettingsError(`${path}.algorithm`, 'expected "RS256" or "ES256"');
+    if (typeof key.publicKey !== "string")
+      throw new AuthSettingsError(`${path}.publicKey`, "expected PEM text (-----BEGIN PUBLIC KEY-----)");
     try {
       await importSPKI(key.publicKey, key.algorithm);
     } catch (error) {
-      throw new AuthSettingsError(`${path}.publicKey`, `not a ${key.algorithm} public key in PEM form (${(error as Error).message})`);
+      throw new AuthSettingsError(
+        `${path}.publicKey`,
+        `not a ${key.algorithm} public key in PEM form (${(error as Error).message})`,
+      );
     }
     return { id, publicKey: key.publicKey, algorithm: key.algorithm };
   }
@@ -106,7 +118,11 @@ async function parseKey(key: Record<string, unknown>, path: string): Promise<App
 export function describeAuthSettings(settings: AppAuthSettings): Record<string, unknown> {
   return {
     keys: settings.keys.map((key) =>
-      "secret" in key ? { id: key.id, type: "secret" } : "publicKey" in key ? { id: key.id, type: "publicKey", algorithm: key.algorithm } : { id: key.id, type: "jwks", jwksUrl: key.jwksUrl },
+      "secret" in key
+        ? { id: key.id, type: "secret" }
+        : "publicKey" in key
+          ? { id: key.id, type: "publicKey", algorithm: key.algorithm }
+          : { id: key.id, type: "jwks", jwksUrl: key.jwksUrl },
     ),
     ...(settings.audience === undefined ? {} : { audience: settings.audience }),
     ...(settings.issuer === undefined ? {} : { issuer: settings.issuer }),
@@ -134,12 +150,26 @@ export async function createAppAuthenticator(settings: AppAuthSettings): Promise
   const checks: KeyCheck[] = [];
   for (const key of settings.keys) {
     if ("secret" in key) checks.push({ id: key.id, key: new TextEncoder().encode(key.secret), algorithms: ["HS256"] });
-    else if ("publicKey" in key) checks.push({ id: key.id, key: (await importSPKI(key.publicKey, key.algorithm)) as CryptoKey, algorithms: [key.algorithm] });
-    else checks.push({ id: key.id, key: createRemoteJWKSet(new URL(key.jwksUrl), { cooldownDuration: JWKS_COOLDOWN_MS, cacheMaxAge: 10 * 60_000 }), algorithms: ["RS256", "ES256"] });
+    else if ("publicKey" in key)
+      checks.push({
+        id: key.id,
+        key: (await importSPKI(key.publicKey, key.algorithm)) as CryptoKey,
+        algorithms: [key.algorithm],
+      });
+    else
+      checks.push({
+        id: key.id,
+        key: createRemoteJWKSet(new URL(key.jwksUrl), { cooldownDuration: JWKS_COOLDOWN_MS, cacheMaxAge: 10 * 60_000 }),
+        algorithms: ["RS256", "ES256"],
+      });
   }
-  const claims = { ...(settings.audience === undefined ? {} : { audience: settings.audience }), ...(settings.issuer === undefined ? {} : { issuer: settings.issuer }) };
+  const claims = {
+    ...(settings.audience === undefined ? {} : { audience: settings.audience }),
+    ...(settings.issuer === undefined ? {} : { issuer: settings.issuer }),
+  };
   return async ({ token }) => {
-    if (token === undefined) return fail("UNAUTHORIZED", "This app requires a token: pass createClient({ auth: { token } }).");
+    if (token === undefined)
+      return fail("UNAUTHORIZED", "This app requires a token: pass createClient({ auth: { token } }).");
     let kid: string | undefined;
     try {
       kid = decodeProtectedHeader(token).kid;
@@ -150,9 +180,17 @@ export async function createAppAuthenticator(settings: AppAuthSettings): Promise
     let refusal: Error | undefined;
     for (const check of ordered) {
       try {
-        const { payload } = await jwtVerify(token, check.key as Uint8Array, { algorithms: check.algorithms, ...claims });
-        if (typeof payload.sub !== "string" || payload.sub === "") return fail("UNAUTHORIZED", `The token has no "sub" claim naming the user.`);
-        return ok<Identity>({ userId: payload.sub, expiresAt: typeof payload.exp === "number" ? payload.exp * 1000 : undefined, claims: payload });
+        const { payload } = await jwtVerify(token, check.key as Uint8Array, {
+          algorithms: check.algorithms,
+          ...claims,
+        });
+        if (typeof payload.sub !== "string" || payload.sub === "")
+          return fail("UNAUTHORIZED", `The token has no "sub" claim naming the user.`);
+        return ok<Identity>({
+          userId: payload.sub,
+          expiresAt: typeof payload.exp === "number" ? payload.exp * 1000 : undefined,
+          claims: payload,
+        });
       } catch (error) {
         // A key that verified the signature says best why the token is refused (expired, audience…).
         if (refusal === undefined || !isSignatureMismatch(error)) refusal = error as Error;
@@ -164,17 +202,23 @@ export async function createAppAuthenticator(settings: AppAuthSettings): Promise
 
 function isSignatureMismatch(error: unknown): boolean {
   const code = (error as { code?: string }).code;
-  return code === "ERR_JWS_SIGNATURE_VERIFICATION_FAILED" || code === "ERR_JWKS_NO_MATCHING_KEY" || code === "ERR_JOSE_ALG_NOT_ALLOWED";
+  return (
+    code === "ERR_JWS_SIGNATURE_VERIFICATION_FAILED" ||
+    code === "ERR_JWKS_NO_MATCHING_KEY" ||
+    code === "ERR_JOSE_ALG_NOT_ALLOWED"
+  );
 }
 
 function record(value: unknown, path: string): Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new AuthSettingsError(path, "expected an object");
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw new AuthSettingsError(path, "expected an object");
   return value as Record<string, unknown>;
 }
 
 function optionalText(value: unknown, path: string): string | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== "string" || value === "" || value.length > 512) throw new AuthSettingsError(path, "expected a string of 1-512 characters");
+  if (typeof value !== "string" || value === "" || value.length > 512)
+    throw new AuthSettingsError(path, "expected a string of 1-512 characters");
   return value;
 }
 
@@ -207,10 +251,16 @@ export class AppAuth {
     let check = this.checks.get(appId);
     if (check === undefined) this.checks.set(appId, (check = createAppAuthenticator(settings as AppAuthSettings)));
     try {
-      return await (await check)(credentials);
+      return await (
+        await check
+      )(credentials);
     } catch (error) {
       this.checks.delete(appId);
-      return fail("STORAGE", `The auth settings of app "${appId}" could not be used (${(error as Error).message}); an admin sets them again (docs/admin.md).`, { appId });
+      return fail(
+        "STORAGE",
+        `The auth settings of app "${appId}" could not be used (${(error as Error).message}); an admin sets them again (docs/admin.md).`,
+        { appId },
+      );
     }
   };
 

@@ -6,7 +6,18 @@ import Database from "better-sqlite3";
 import { PROTOCOL_VERSION } from "@trellis/core";
 import { removeDataDir, type ServerProcess, startServerProcess, tempDataDir } from "@trellis/server/testing";
 import { afterEach, describe, expect, it } from "vitest";
-import { adminCall, closeAllSockets, connect, documentTriples, nextId, openSocket, post, query, storedTriples, writer } from "../testing/raw-socket.js";
+import {
+  adminCall,
+  closeAllSockets,
+  connect,
+  documentTriples,
+  nextId,
+  openSocket,
+  post,
+  query,
+  storedTriples,
+  writer,
+} from "../testing/raw-socket.js";
 import { AppRegistry, REGISTRY_FILE } from "./app-registry.js";
 
 // The app registry against a real server process: in production mode (an admin secret) only
@@ -40,17 +51,36 @@ const admin = (server: ServerProcess, method: "GET" | "POST", body?: unknown, se
   });
 
 /** The app files in a data folder (the registry's own file aside). */
-const appFiles = (dataDir: string) => readdirSync(dataDir).filter((file) => file.endsWith(".sqlite") && file !== REGISTRY_FILE);
+const appFiles = (dataDir: string) =>
+  readdirSync(dataDir).filter((file) => file.endsWith(".sqlite") && file !== REGISTRY_FILE);
 
 describe("the app registry", () => {
   it("refuses an unknown app over WebSocket and HTTP in production mode, creating nothing", async () => {
     const server = await start(["--admin-secret", SECRET]);
     const socket = await openSocket(server.url);
     socket.send({ type: "hello", protocol: PROTOCOL_VERSION, appId: "made-up", clientId: "c1", userId: "mallory" });
-    expect(await socket.next("error")).toMatchObject({ code: "UNAUTHORIZED", message: expect.stringContaining('No app "made-up"') });
-    const answer = await post(server.url, "/v1/query", { appId: "made-up-too", query: query("todos"), cursor: null }, { "x-trellis-user": "mallory" });
+    expect(await socket.next("error")).toMatchObject({
+      code: "UNAUTHORIZED",
+      message: expect.stringContaining('No app "made-up"'),
+    });
+    const answer = await post(
+      server.url,
+      "/v1/query",
+      { appId: "made-up-too", query: query("todos"), cursor: null },
+      { "x-trellis-user": "mallory" },
+    );
     expect(answer.status).toBe(401);
-    const pushed = await post(server.url, "/v1/push", { appId: "made-up-3", clientId: "c1", batchId: "b1", triples: documentTriples("todos", "t1", { title: "x" }, hlc) }, { "x-trellis-user": "mallory" });
+    const pushed = await post(
+      server.url,
+      "/v1/push",
+      {
+        appId: "made-up-3",
+        clientId: "c1",
+        batchId: "b1",
+        triples: documentTriples("todos", "t1", { title: "x" }, hlc),
+      },
+      { "x-trellis-user": "mallory" },
+    );
     expect(pushed.status).toBe(401);
     expect(appFiles(server.dataDir)).toEqual([]);
     // Nor does the process hold any file for them.
@@ -90,9 +120,15 @@ describe("the app registry", () => {
     ];
     // Refused first (the address is throttled after ten failures: 401, then 429), then allowed.
     const refused: number[] = [];
-    for (const [method, path, body] of endpoints) refused.push((await adminCall(server.url, "not-the-admin-secret-at-all", method, path, body)).status);
-    refused.push((await adminCall(server.url, "not-the-admin-secret-at-all", "DELETE", `/${appId}?confirm=true`)).status);
-    expect(refused.every((status) => status === 401 || status === 429), String(refused)).toBe(true);
+    for (const [method, path, body] of endpoints)
+      refused.push((await adminCall(server.url, "not-the-admin-secret-at-all", method, path, body)).status);
+    refused.push(
+      (await adminCall(server.url, "not-the-admin-secret-at-all", "DELETE", `/${appId}?confirm=true`)).status,
+    );
+    expect(
+      refused.every((status) => status === 401 || status === 429),
+      String(refused),
+    ).toBe(true);
     const registry = new Database(join(server.dataDir, REGISTRY_FILE), { readonly: true });
     try {
       expect(registry.prepare("SELECT id FROM apps").all()).toEqual([{ id: appId }]);
@@ -127,7 +163,10 @@ describe("the app registry", () => {
     expect(app).toMatchObject({ id: expect.stringMatching(/^[A-Za-z0-9_-]{16}$/), name: "Todo app" });
     const other = (await (await admin(server, "POST", { name: "Other" })).json()) as { id: string };
     expect(other.id).not.toBe(app.id);
-    expect(((await (await admin(server, "GET")).json()) as { apps: unknown[] }).apps).toEqual([app, expect.objectContaining({ id: other.id, name: "Other" })]);
+    expect(((await (await admin(server, "GET")).json()) as { apps: unknown[] }).apps).toEqual([
+      app,
+      expect.objectContaining({ id: other.id, name: "Other" }),
+    ]);
 
     const alice = await connect(server.url, app.id, { userId: "alice" });
     const batchId = nextId("b");
@@ -136,11 +175,23 @@ describe("the app registry", () => {
     await closeAllSockets();
 
     await server.restart();
-    expect(new Set((await storedTriples(server.url, app.id, "todos", { "x-trellis-user": "alice" })).map((triple) => triple.id))).toEqual(new Set(["t1"]));
-    expect(((await (await admin(server, "GET")).json()) as { apps: Array<{ id: string }> }).apps.map((each) => each.id)).toEqual([app.id, other.id]);
+    expect(
+      new Set(
+        (await storedTriples(server.url, app.id, "todos", { "x-trellis-user": "alice" })).map((triple) => triple.id),
+      ),
+    ).toEqual(new Set(["t1"]));
+    expect(
+      ((await (await admin(server, "GET")).json()) as { apps: Array<{ id: string }> }).apps.map((each) => each.id),
+    ).toEqual([app.id, other.id]);
 
     // Created at once from many requests, each gets an app of its own.
-    const many = await Promise.all(Array.from({ length: 20 }, (_, index) => admin(server, "POST", { name: `Concurrent ${index}` }).then((answer) => answer.json() as Promise<{ id: string }>)));
+    const many = await Promise.all(
+      Array.from({ length: 20 }, (_, index) =>
+        admin(server, "POST", { name: `Concurrent ${index}` }).then(
+          (answer) => answer.json() as Promise<{ id: string }>,
+        ),
+      ),
+    );
     expect(new Set(many.map((each) => each.id)).size).toBe(20);
     expect(((await (await admin(server, "GET")).json()) as { apps: unknown[] }).apps).toHaveLength(22);
   });
@@ -150,7 +201,11 @@ describe("the app registry", () => {
     expect(dev.output()).toContain("OPEN APPS: no admin secret");
     expect((await fetch(`${dev.url}/v1/admin/apps`)).status).toBe(404);
     const legacy = await connect(dev.url, "legacy", { userId: "alice" });
-    legacy.send({ type: "push", batchId: "b1", triples: documentTriples("todos", "old", { title: "from before" }, hlc) });
+    legacy.send({
+      type: "push",
+      batchId: "b1",
+      triples: documentTriples("todos", "old", { title: "from before" }, hlc),
+    });
     await legacy.next("ack");
     await closeAllSockets();
     const dataDir = dev.dataDir;
@@ -161,8 +216,16 @@ describe("the app registry", () => {
     expect(existsSync(join(dataDir, REGISTRY_FILE))).toBe(false);
 
     const production = await start(["--admin-secret", SECRET], dataDir);
-    expect(new Set((await storedTriples(production.url, "legacy", "todos", { "x-trellis-user": "alice" })).map((triple) => triple.id))).toEqual(new Set(["old"]));
-    expect(((await (await admin(production, "GET")).json()) as { apps: Array<{ id: string }> }).apps.map((each) => each.id)).toEqual(["legacy"]);
+    expect(
+      new Set(
+        (await storedTriples(production.url, "legacy", "todos", { "x-trellis-user": "alice" })).map(
+          (triple) => triple.id,
+        ),
+      ),
+    ).toEqual(new Set(["old"]));
+    expect(
+      ((await (await admin(production, "GET")).json()) as { apps: Array<{ id: string }> }).apps.map((each) => each.id),
+    ).toEqual(["legacy"]);
     const socket = await openSocket(production.url);
     socket.send({ type: "hello", protocol: PROTOCOL_VERSION, appId: "newcomer", clientId: "c1", userId: "alice" });
     expect(await socket.next("error")).toMatchObject({ code: "UNAUTHORIZED" });
@@ -171,7 +234,8 @@ describe("the app registry", () => {
   it("slows down an address that keeps guessing the admin secret", async () => {
     const server = await start(["--admin-secret", SECRET]);
     const statuses: number[] = [];
-    for (let attempt = 0; attempt < 12; attempt++) statuses.push((await admin(server, "GET", undefined, `guess-${attempt}`)).status);
+    for (let attempt = 0; attempt < 12; attempt++)
+      statuses.push((await admin(server, "GET", undefined, `guess-${attempt}`)).status);
     expect(statuses.slice(0, 10)).toEqual(Array(10).fill(401));
     expect(statuses.slice(10)).toEqual([429, 429]);
     // Even the right secret waits now: guessing gains nothing.
@@ -181,7 +245,9 @@ describe("the app registry", () => {
   it("is refused at start with a short admin secret", async () => {
     const dataDir = tempDataDir();
     try {
-      await expect(startServerProcess({ dataDir, args: ["--admin-secret", "short"] })).rejects.toThrow(/adminSecret must be a string of at least 16 characters/);
+      await expect(startServerProcess({ dataDir, args: ["--admin-secret", "short"] })).rejects.toThrow(
+        /adminSecret must be a string of at least 16 characters/,
+      );
     } finally {
       removeDataDir(dataDir);
     }
@@ -191,7 +257,11 @@ describe("the app registry", () => {
     const server = await start(["--admin-secret", SECRET]);
     const run = (args: readonly string[], secret = SECRET) => {
       const env = { ...process.env, TRELLIS_ADMIN_SECRET: secret };
-      return spawnSync(process.execPath, [CLI, "apps", ...args, "--url", server.url], { encoding: "utf8", timeout: 15_000, env });
+      return spawnSync(process.execPath, [CLI, "apps", ...args, "--url", server.url], {
+        encoding: "utf8",
+        timeout: 15_000,
+        env,
+      });
     };
     const empty = run(["list"]);
     expect(empty.status, empty.stderr).toBe(0);
@@ -229,7 +299,8 @@ describe("the app registry", () => {
     expect(appFiles(server.dataDir).sort()).toEqual([`${app.id}.sqlite`, `${keep.id}.sqlite`].sort());
 
     // Metrics of a running app, then of one nobody uses.
-    const metrics = (id: string, secret = SECRET) => fetch(`${server.url}/v1/admin/apps/${id}/metrics`, { headers: { authorization: `Bearer ${secret}` } });
+    const metrics = (id: string, secret = SECRET) =>
+      fetch(`${server.url}/v1/admin/apps/${id}/metrics`, { headers: { authorization: `Bearer ${secret}` } });
     const running = (await (await metrics(app.id)).json()) as Record<string, unknown>;
     expect(running).toMatchObject({ id: app.id, isOpen: true, connections: 1, liveQueries: 0 });
     expect(running.writesPerSecond).toBeGreaterThan(0);
@@ -239,7 +310,10 @@ describe("the app registry", () => {
     expect((await metrics(app.id, "a-wrong-secret-of-some-length")).status).toBe(401);
 
     const remove = (id: string, confirm = "?confirm=true", secret = SECRET) =>
-      fetch(`${server.url}/v1/admin/apps/${id}${confirm}`, { method: "DELETE", headers: { authorization: `Bearer ${secret}` } });
+      fetch(`${server.url}/v1/admin/apps/${id}${confirm}`, {
+        method: "DELETE",
+        headers: { authorization: `Bearer ${secret}` },
+      });
     expect((await remove(app.id, "", SECRET)).status).toBe(400);
     expect((await remove(app.id, "?confirm=true", "a-wrong-secret-of-some-length")).status).toBe(401);
     expect((await remove("no-such-app")).status).toBe(404);
@@ -250,20 +324,34 @@ describe("the app registry", () => {
     expect((await alice.closed).reason).toContain("was deleted");
 
     expect(readdirSync(server.dataDir).filter((file) => file.startsWith(app.id))).toEqual([]);
-    expect(((await (await admin(server, "GET")).json()) as { apps: Array<{ id: string }> }).apps.map((each) => each.id)).toEqual([keep.id]);
+    expect(
+      ((await (await admin(server, "GET")).json()) as { apps: Array<{ id: string }> }).apps.map((each) => each.id),
+    ).toEqual([keep.id]);
     const again = await openSocket(server.url);
     again.send({ type: "hello", protocol: PROTOCOL_VERSION, appId: app.id, clientId: "c2", userId: "alice" });
     expect(await again.next("error")).toMatchObject({ code: "UNAUTHORIZED" });
     // The other app never noticed.
-    bystander.send({ type: "push", batchId: "b2", triples: documentTriples("todos", "t2", { title: "still here" }, hlc) });
+    bystander.send({
+      type: "push",
+      batchId: "b2",
+      triples: documentTriples("todos", "t2", { title: "still here" }, hlc),
+    });
     expect(await bystander.next("ack")).toMatchObject({ batchId: "b2" });
 
     // The command line asks for --yes.
     const env = { ...process.env, TRELLIS_ADMIN_SECRET: SECRET };
-    const unconfirmed = spawnSync(process.execPath, [CLI, "apps", "delete", keep.id, "--url", server.url], { encoding: "utf8", timeout: 15_000, env });
+    const unconfirmed = spawnSync(process.execPath, [CLI, "apps", "delete", keep.id, "--url", server.url], {
+      encoding: "utf8",
+      timeout: 15_000,
+      env,
+    });
     expect(unconfirmed.status).toBe(1);
     expect(unconfirmed.stderr).toContain("add --yes");
-    const confirmed = spawnSync(process.execPath, [CLI, "apps", "delete", keep.id, "--yes", "--url", server.url], { encoding: "utf8", timeout: 15_000, env });
+    const confirmed = spawnSync(process.execPath, [CLI, "apps", "delete", keep.id, "--yes", "--url", server.url], {
+      encoding: "utf8",
+      timeout: 15_000,
+      env,
+    });
     expect(confirmed.status, confirmed.stderr).toBe(0);
     expect(confirmed.stdout).toContain(`Deleted app ${keep.id}`);
     expect(appFiles(server.dataDir)).toEqual([]);
@@ -273,7 +361,12 @@ describe("the app registry", () => {
     const server = await start(["--admin-secret", SECRET]);
     const app = (await (await admin(server, "POST", { name: "Ruled" })).json()) as { id: string };
     const env = { ...process.env, TRELLIS_ADMIN_SECRET: SECRET };
-    const run = (...args: string[]) => spawnSync(process.execPath, [CLI, "apps", "permissions", ...args, "--url", server.url], { encoding: "utf8", timeout: 15_000, env });
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, [CLI, "apps", "permissions", ...args, "--url", server.url], {
+        encoding: "utf8",
+        timeout: 15_000,
+        env,
+      });
     expect(run("get", app.id).stdout).toContain(`App ${app.id} has no permission rules`);
     const file = join(server.dataDir, "..", `rules-${app.id}.json`);
     writeFileSync(file, JSON.stringify({ todos: { read: true, create: false } }));
@@ -288,7 +381,11 @@ describe("the app registry", () => {
 
     // The rules hold after a restart: a create is refused.
     await server.restart();
-    expect(JSON.parse(run("get", app.id, "--json").stdout)).toEqual({ appId: app.id, source: "app", rules: { todos: { read: true, create: false } } });
+    expect(JSON.parse(run("get", app.id, "--json").stdout)).toEqual({
+      appId: app.id,
+      source: "app",
+      rules: { todos: { read: true, create: false } },
+    });
     const alice = await connect(server.url, app.id, { userId: "alice" });
     alice.send({ type: "push", batchId: "b1", triples: documentTriples("todos", "t1", { title: "x" }, hlc) });
     expect(await alice.next("error")).toMatchObject({ code: "UNAUTHORIZED" });
@@ -297,12 +394,17 @@ describe("the app registry", () => {
     // Rules that no longer parse (written by another version) keep the app closed, not open.
     await server.stop();
     const registry = new Database(join(server.dataDir, REGISTRY_FILE));
-    registry.prepare("UPDATE app_rules SET rules = ? WHERE id = ?").run(JSON.stringify({ todos: { read: { title: { like: "x" } } } }), app.id);
+    registry
+      .prepare("UPDATE app_rules SET rules = ? WHERE id = ?")
+      .run(JSON.stringify({ todos: { read: { title: { like: "x" } } } }), app.id);
     registry.close();
     await server.restart();
     const socket = await openSocket(server.url);
     socket.send({ type: "hello", protocol: PROTOCOL_VERSION, appId: app.id, clientId: "c1", userId: "alice" });
-    expect(await socket.next("error")).toMatchObject({ code: "STORAGE", message: expect.stringContaining("are not valid") });
+    expect(await socket.next("error")).toMatchObject({
+      code: "STORAGE",
+      message: expect.stringContaining("are not valid"),
+    });
     // An admin clears them: the app follows the server's rules (none) and opens again.
     const cleared = run("clear", app.id);
     expect(cleared.status, cleared.stderr).toBe(0);

@@ -55,26 +55,44 @@ export class AppRegistry {
   private constructor(private readonly db: Database.Database) {
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = FULL");
-    db.exec("CREATE TABLE IF NOT EXISTS apps (id TEXT PRIMARY KEY, name TEXT NOT NULL, createdAt INTEGER NOT NULL) STRICT");
+    db.exec(
+      "CREATE TABLE IF NOT EXISTS apps (id TEXT PRIMARY KEY, name TEXT NOT NULL, createdAt INTEGER NOT NULL) STRICT",
+    );
     // rules NULL: the app follows the server's rules again; sinceSeq: its change number when they changed.
-    db.exec("CREATE TABLE IF NOT EXISTS app_auth (id TEXT PRIMARY KEY, settings TEXT NOT NULL, updatedAt INTEGER NOT NULL) STRICT");
-    db.exec("CREATE TABLE IF NOT EXISTS service_keys (id TEXT PRIMARY KEY, appId TEXT NOT NULL, name TEXT NOT NULL, secretHash BLOB NOT NULL, createdAt INTEGER NOT NULL) STRICT");
-    db.exec("CREATE TABLE IF NOT EXISTS app_rules (id TEXT PRIMARY KEY, rules TEXT, sinceSeq INTEGER NOT NULL, updatedAt INTEGER NOT NULL) STRICT");
+    db.exec(
+      "CREATE TABLE IF NOT EXISTS app_auth (id TEXT PRIMARY KEY, settings TEXT NOT NULL, updatedAt INTEGER NOT NULL) STRICT",
+    );
+    db.exec(
+      "CREATE TABLE IF NOT EXISTS service_keys (id TEXT PRIMARY KEY, appId TEXT NOT NULL, name TEXT NOT NULL, secretHash BLOB NOT NULL, createdAt INTEGER NOT NULL) STRICT",
+    );
+    db.exec(
+      "CREATE TABLE IF NOT EXISTS app_rules (id TEXT PRIMARY KEY, rules TEXT, sinceSeq INTEGER NOT NULL, updatedAt INTEGER NOT NULL) STRICT",
+    );
     this.statements = {
       insert: db.prepare<[string, string, number]>("INSERT OR IGNORE INTO apps (id, name, createdAt) VALUES (?, ?, ?)"),
       all: db.prepare<[], AppRecord>("SELECT id, name, createdAt FROM apps ORDER BY createdAt, id"),
       remove: db.prepare<[string]>("DELETE FROM apps WHERE id = ?"),
-      rules: db.prepare<[string], { rules: string | null; sinceSeq: number }>("SELECT rules, sinceSeq FROM app_rules WHERE id = ?"),
+      rules: db.prepare<[string], { rules: string | null; sinceSeq: number }>(
+        "SELECT rules, sinceSeq FROM app_rules WHERE id = ?",
+      ),
       setRules: db.prepare<[string, string | null, number, number]>(
         "INSERT INTO app_rules (id, rules, sinceSeq, updatedAt) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET rules = excluded.rules, sinceSeq = excluded.sinceSeq, updatedAt = excluded.updatedAt",
       ),
       clearRules: db.prepare<[string]>("DELETE FROM app_rules WHERE id = ?"),
       auth: db.prepare<[string], { settings: string }>("SELECT settings FROM app_auth WHERE id = ?"),
-      setAuth: db.prepare<[string, string, number]>("INSERT INTO app_auth (id, settings, updatedAt) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET settings = excluded.settings, updatedAt = excluded.updatedAt"),
+      setAuth: db.prepare<[string, string, number]>(
+        "INSERT INTO app_auth (id, settings, updatedAt) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET settings = excluded.settings, updatedAt = excluded.updatedAt",
+      ),
       clearAuth: db.prepare<[string]>("DELETE FROM app_auth WHERE id = ?"),
-      insertKey: db.prepare<[string, string, string, Buffer, number]>("INSERT INTO service_keys (id, appId, name, secretHash, createdAt) VALUES (?, ?, ?, ?, ?)"),
-      keysOf: db.prepare<[string], ServiceKeyRecord>("SELECT id, name, createdAt FROM service_keys WHERE appId = ? ORDER BY createdAt, id"),
-      key: db.prepare<[string], { appId: string; secretHash: Buffer }>("SELECT appId, secretHash FROM service_keys WHERE id = ?"),
+      insertKey: db.prepare<[string, string, string, Buffer, number]>(
+        "INSERT INTO service_keys (id, appId, name, secretHash, createdAt) VALUES (?, ?, ?, ?, ?)",
+      ),
+      keysOf: db.prepare<[string], ServiceKeyRecord>(
+        "SELECT id, name, createdAt FROM service_keys WHERE appId = ? ORDER BY createdAt, id",
+      ),
+      key: db.prepare<[string], { appId: string; secretHash: Buffer }>(
+        "SELECT appId, secretHash FROM service_keys WHERE id = ?",
+      ),
       revokeKey: db.prepare<[string, string]>("DELETE FROM service_keys WHERE appId = ? AND id = ?"),
       clearKeys: db.prepare<[string]>("DELETE FROM service_keys WHERE appId = ?"),
     };
@@ -88,7 +106,8 @@ export class AppRegistry {
       const registry = new AppRegistry(new Database(join(dataDir, REGISTRY_FILE)));
       for (const file of readdirSync(dataDir)) {
         const id = /^(.+)\.sqlite$/.exec(file)?.[1];
-        if (id !== undefined && file !== REGISTRY_FILE && AppDatabase.checkAppId(id).error === undefined) registry.register(id, id);
+        if (id !== undefined && file !== REGISTRY_FILE && AppDatabase.checkAppId(id).error === undefined)
+          registry.register(id, id);
       }
       return ok(registry);
     } catch (error) {
@@ -176,7 +195,10 @@ export class AppRegistry {
     if (typeof name !== "string" || name.trim() === "" || name.length > MAX_NAME_LENGTH) {
       return fail("VALIDATION", `A service key's name is 1-${MAX_NAME_LENGTH} characters.`, { field: "name" });
     }
-    if (this.keys(appId).length >= MAX_KEYS_PER_APP) return fail("VALIDATION", `An app has at most ${MAX_KEYS_PER_APP} service keys; revoke one first.`, { limit: MAX_KEYS_PER_APP });
+    if (this.keys(appId).length >= MAX_KEYS_PER_APP)
+      return fail("VALIDATION", `An app has at most ${MAX_KEYS_PER_APP} service keys; revoke one first.`, {
+        limit: MAX_KEYS_PER_APP,
+      });
     const id = freshId();
     const secret = randomBytes(32).toString("base64url");
     const createdAt = Date.now();
@@ -199,7 +221,8 @@ export class AppRegistry {
     const match = SERVICE_KEY.exec(key);
     if (match === null) return undefined;
     const row = this.statements.key.get(match[1]!);
-    if (row === undefined || !timingSafeEqual(row.secretHash, hashOf(match[2]!)) || !this.ids.has(row.appId)) return undefined;
+    if (row === undefined || !timingSafeEqual(row.secretHash, hashOf(match[2]!)) || !this.ids.has(row.appId))
+      return undefined;
     return { appId: row.appId, keyId: match[1]! };
   }
 

@@ -51,7 +51,13 @@ export async function appsCommand(args: readonly string[], env: NodeJS.ProcessEn
     parsed = parseArgs({
       args: [...args],
       allowPositionals: true,
-      options: { url: { type: "string" }, json: { type: "boolean" }, yes: { type: "boolean" }, "admin-secret": { type: "string" }, help: { type: "boolean", short: "h" } },
+      options: {
+        url: { type: "string" },
+        json: { type: "boolean" },
+        yes: { type: "boolean" },
+        "admin-secret": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
     });
   } catch (error) {
     return failed(`${(error as Error).message}\n\n${APPS_USAGE}`);
@@ -64,7 +70,8 @@ export async function appsCommand(args: readonly string[], env: NodeJS.ProcessEn
   const call = callOf(positionals, values.yes === true);
   if (typeof call === "string") return failed(call);
   const secret = values["admin-secret"] ?? env.TRELLIS_ADMIN_SECRET;
-  if (secret === undefined || secret === "") return failed("set TRELLIS_ADMIN_SECRET (or pass --admin-secret) to the server's admin secret.");
+  if (secret === undefined || secret === "")
+    return failed("set TRELLIS_ADMIN_SECRET (or pass --admin-secret) to the server's admin secret.");
   const url = (values.url ?? "http://127.0.0.1:8787").replace(/\/+$/, "");
   let response: Response;
   try {
@@ -74,10 +81,13 @@ export async function appsCommand(args: readonly string[], env: NodeJS.ProcessEn
       ...(call.body === undefined ? {} : { body: JSON.stringify(call.body) }),
     });
   } catch (error) {
-    return failed(`could not reach ${url}: ${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}`);
+    return failed(
+      `could not reach ${url}: ${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}`,
+    );
   }
   const answer = (await response.json().catch(() => undefined)) as { error?: { message?: string } } | undefined;
-  if (!response.ok) return failed(`${url} answered ${response.status}: ${answer?.error?.message ?? response.statusText}`);
+  if (!response.ok)
+    return failed(`${url} answered ${response.status}: ${answer?.error?.message ?? response.statusText}`);
   if (values.json) console.log(JSON.stringify(answer, null, 2));
   else call.print(answer, url);
   return 0;
@@ -105,7 +115,11 @@ function callOf(positionals: readonly string[], isConfirmed: boolean): Call | st
     case "delete":
       if (rest.length !== 1) return usage("apps delete takes one app id.");
       if (!isConfirmed) return `deleting app ${rest[0]} removes its data for good; add --yes to do it.`;
-      return { method: "DELETE", path: `/${encodeURIComponent(rest[0]!)}?confirm=true`, print: () => console.log(`Deleted app ${rest[0]} and its data.`) };
+      return {
+        method: "DELETE",
+        path: `/${encodeURIComponent(rest[0]!)}?confirm=true`,
+        print: () => console.log(`Deleted app ${rest[0]} and its data.`),
+      };
     case "permissions":
       return permissionsCall(rest, usage);
     case "keys":
@@ -115,14 +129,18 @@ function callOf(positionals: readonly string[], isConfirmed: boolean): Call | st
   }
 }
 
-function permissionsCall([verb, id, file, ...extra]: readonly string[], usage: (problem: string) => string): Call | string {
+function permissionsCall(
+  [verb, id, file, ...extra]: readonly string[],
+  usage: (problem: string) => string,
+): Call | string {
   const path = `/${encodeURIComponent(id ?? "")}/permissions`;
   if (verb === "get" || verb === "clear") {
     if (id === undefined || file !== undefined) return usage(`apps permissions ${verb} takes one app id.`);
     return { method: verb === "get" ? "GET" : "DELETE", path, print: printRules };
   }
   if (verb !== "set") return usage(`unknown command "permissions ${verb ?? ""}" (expected get, set or clear).`);
-  if (id === undefined || file === undefined || extra.length > 0) return usage("apps permissions set takes an app id and a rules file.");
+  if (id === undefined || file === undefined || extra.length > 0)
+    return usage("apps permissions set takes an app id and a rules file.");
   let rules: unknown;
   try {
     rules = JSON.parse(readFileSync(file, "utf8"));
@@ -136,10 +154,15 @@ function keysCall([verb, id, third, ...extra]: readonly string[], usage: (proble
   const path = `/${encodeURIComponent(id ?? "")}/keys`;
   if (verb === "list") {
     if (id === undefined || third !== undefined) return usage("apps keys list takes one app id.");
-    return { method: "GET", path, print: (answer: { keys: Array<{ id: string; name: string; createdAt: number }> }) => printKeys(id, answer.keys) };
+    return {
+      method: "GET",
+      path,
+      print: (answer: { keys: Array<{ id: string; name: string; createdAt: number }> }) => printKeys(id, answer.keys),
+    };
   }
   if (verb === "create") {
-    if (id === undefined || third === undefined || extra.length > 0) return usage("apps keys create takes an app id and a name (quote a name with spaces).");
+    if (id === undefined || third === undefined || extra.length > 0)
+      return usage("apps keys create takes an app id and a name (quote a name with spaces).");
     return {
       method: "POST",
       path,
@@ -151,12 +174,18 @@ function keysCall([verb, id, third, ...extra]: readonly string[], usage: (proble
     };
   }
   if (verb !== "revoke") return usage(`unknown command "keys ${verb ?? ""}" (expected list, create or revoke).`);
-  if (id === undefined || third === undefined || extra.length > 0) return usage("apps keys revoke takes an app id and a key id.");
-  return { method: "DELETE", path: `${path}/${encodeURIComponent(third)}`, print: () => console.log(`Revoked service key ${third} of app ${id}.`) };
+  if (id === undefined || third === undefined || extra.length > 0)
+    return usage("apps keys revoke takes an app id and a key id.");
+  return {
+    method: "DELETE",
+    path: `${path}/${encodeURIComponent(third)}`,
+    print: () => console.log(`Revoked service key ${third} of app ${id}.`),
+  };
 }
 
 function printKeys(appId: string, keys: ReadonlyArray<{ id: string; name: string; createdAt: number }>): void {
-  if (keys.length === 0) console.log(`App ${appId} has no service keys: create one with trellis-server apps keys create ${appId} NAME.`);
+  if (keys.length === 0)
+    console.log(`App ${appId} has no service keys: create one with trellis-server apps keys create ${appId} NAME.`);
   for (const key of keys) console.log(`${key.id.padEnd(18)} ${new Date(key.createdAt).toISOString()}  ${key.name}`);
 }
 

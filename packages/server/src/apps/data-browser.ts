@@ -42,7 +42,9 @@ const DEFAULT_PAGE_SIZE = 50;
 
 /** Each collection of the replica with its live documents, by name. */
 export function collectionCounts(store: TripleStore): Array<{ readonly name: string; readonly documents: number }> {
-  return [...store.allTables()].map((table) => ({ name: table.name, documents: table.liveCount })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return [...store.allTables()]
+    .map((table) => ({ name: table.name, documents: table.liveCount }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /** What the dashboard asks for: a collection, a filter in the rules' language (JSON text), a page size and the id to continue after. */
@@ -59,9 +61,14 @@ export interface PageRequest {
  * A filter with a mistake is VALIDATION naming its path; one over the cost limit is refused as
  * queries are.
  */
-export function documentPage(store: TripleStore, request: PageRequest, options: QueryCostOptions): DatabaseResult<{ documents: BrowsedDocument[]; next: string | null }> {
+export function documentPage(
+  store: TripleStore,
+  request: PageRequest,
+  options: QueryCostOptions,
+): DatabaseResult<{ documents: BrowsedDocument[]; next: string | null }> {
   const limit = request.limit === undefined ? DEFAULT_PAGE_SIZE : Number(request.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) return fail("VALIDATION", `limit must be a whole number from 1 to ${MAX_PAGE_SIZE}.`, { field: "limit" });
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE)
+    return fail("VALIDATION", `limit must be a whole number from 1 to ${MAX_PAGE_SIZE}.`, { field: "limit" });
   const where = filterOf(request.where, request.collection);
   if (where.error) return where;
   const query: NormalizedQuery = {
@@ -93,7 +100,12 @@ export function documentPage(store: TripleStore, request: PageRequest, options: 
  * A document's stored cells, oldest write first; `userOf` names the user of a client when known.
  * A deleted document has its tombstone only; NOT_FOUND for one never written.
  */
-export function documentCells(store: TripleStore, collection: string, id: string, userOf: (client: string) => string | null | undefined): DatabaseResult<{ id: string; isDeleted: boolean; cells: BrowsedCell[] }> {
+export function documentCells(
+  store: TripleStore,
+  collection: string,
+  id: string,
+  userOf: (client: string) => string | null | undefined,
+): DatabaseResult<{ id: string; isDeleted: boolean; cells: BrowsedCell[] }> {
   const triples = store.documentTriples(collection, id);
   if (triples.length === 0) return fail("NOT_FOUND", `No document "${id}" in ${collection}.`, { collection, id });
   const cells = triples
@@ -102,7 +114,15 @@ export function documentCells(store: TripleStore, collection: string, id: string
       const client = hlc.data?.node ?? "";
       const userId = userOf(client);
       const element = triple.element === undefined ? {} : { element: triple.element };
-      return { field: triple.field, ...element, value: triple.value, hlc: triple.hlc, writtenAt: Math.floor((hlc.data?.ticks ?? 0) / TICKS_PER_MS), client, ...(userId === undefined ? {} : { userId }) };
+      return {
+        field: triple.field,
+        ...element,
+        value: triple.value,
+        hlc: triple.hlc,
+        writtenAt: Math.floor((hlc.data?.ticks ?? 0) / TICKS_PER_MS),
+        client,
+        ...(userId === undefined ? {} : { userId }),
+      };
     })
     .sort((a, b) => (a.hlc < b.hlc ? -1 : a.hlc > b.hlc ? 1 : 0));
   return ok({ id, isDeleted: triples.some((triple) => triple.field === DELETED_FIELD), cells });

@@ -28,7 +28,8 @@ export class MetricsHistory {
   recordClosed(open: ReadonlySet<string>, at: number): void {
     for (const [appId, samples] of this.samples) {
       if (open.has(appId)) continue;
-      if (samples.every((sample) => sample.connections === 0 && sample.writesPerSecond === 0)) this.samples.delete(appId);
+      if (samples.every((sample) => sample.connections === 0 && sample.writesPerSecond === 0))
+        this.samples.delete(appId);
       else this.record(appId, { at, connections: 0, writesPerSecond: 0 });
     }
   }

@@ -31,7 +31,8 @@ export class RateWindow {
 
   private advance(): void {
     const now = Math.floor(this.clock() / 1000);
-    for (let second = Math.max(this.second + 1, now - SECONDS + 1); second <= now; second++) this.buckets[second % SECONDS] = 0;
+    for (let second = Math.max(this.second + 1, now - SECONDS + 1); second <= now; second++)
+      this.buckets[second % SECONDS] = 0;
     this.second = Math.max(this.second, now);
   }
 }

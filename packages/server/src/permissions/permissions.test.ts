@@ -5,8 +5,21 @@ import { parseRules } from "./rules.js";
 
 const clock = createClock({ node: "test" });
 const stamp = () => encodeHlc(clock.now());
-const cell = (id: string, field: string, value: unknown): Triple => ({ collection: "projects", id, field, value, hlc: stamp() });
-const member = (id: string, user: string): Triple => ({ collection: "projects", id, field: "memberIds", element: user, value: true, hlc: stamp() });
+const cell = (id: string, field: string, value: unknown): Triple => ({
+  collection: "projects",
+  id,
+  field,
+  value,
+  hlc: stamp(),
+});
+const member = (id: string, user: string): Triple => ({
+  collection: "projects",
+  id,
+  field: "memberIds",
+  element: user,
+  value: true,
+  hlc: stamp(),
+});
 const user = (id: string | null, claims: Record<string, unknown> = {}): RuleUser => ({ id, claims });
 
 /** Whether `who` may push `triples` against a replica holding `stored`. */
@@ -27,7 +40,17 @@ describe("Permissions without a schema", () => {
     // Adding oneself to the set is an update checked before it: no way in for an outsider.
     expect(mayPush(rules, user("cy"), [member("p1", "cy")], stored)).toBe(false);
     // Removing the last member leaves a document nobody may update (checked after too).
-    expect(mayPush(rules, user("bob"), [{ ...member("p1", "bob"), value: false }, { ...member("p1", "ada"), value: false }], stored)).toBe(false);
+    expect(
+      mayPush(
+        rules,
+        user("bob"),
+        [
+          { ...member("p1", "bob"), value: false },
+          { ...member("p1", "ada"), value: false },
+        ],
+        stored,
+      ),
+    ).toBe(false);
   });
 
   it("checks an update's after state whenever the push changes a field the rule reads, claims or not", () => {
@@ -46,12 +69,18 @@ describe("Permissions without a schema", () => {
     });
     const permissions = new Permissions(parseRules(rules));
     expect(permissions.checkWrites(replica, [cell("p1", "name", "z")], red).error).toBeUndefined();
-    expect(permissions.checkWrites(replica, [cell("p1", "name", "z")], user("bo", { team: "blue" })).error).toMatchObject({ code: "UNAUTHORIZED" });
+    expect(
+      permissions.checkWrites(replica, [cell("p1", "name", "z")], user("bo", { team: "blue" })).error,
+    ).toMatchObject({ code: "UNAUTHORIZED" });
     expect(permissions.checkWrites(replica, [cell("p1", "name", "z")], red).error).toBeUndefined();
   });
 
   it("reads a plain field as its value, with every operator", () => {
-    const rules = { projects: { create: { or: [{ size: { lessThan: 10 } }, { name: { startsWith: "big-" } }], not: { name: "forbidden" } } } };
+    const rules = {
+      projects: {
+        create: { or: [{ size: { lessThan: 10 } }, { name: { startsWith: "big-" } }], not: { name: "forbidden" } },
+      },
+    };
     expect(mayPush(rules, user("ada"), [cell("p1", "size", 3), cell("p1", "name", "small")])).toBe(true);
     expect(mayPush(rules, user("ada"), [cell("p1", "size", 30), cell("p1", "name", "big-one")])).toBe(true);
     expect(mayPush(rules, user("ada"), [cell("p1", "size", 30), cell("p1", "name", "huge")])).toBe(false);
@@ -73,21 +102,35 @@ describe("Permissions without a schema", () => {
 
   it("lets anyone do anything without rules, and nothing with rules that do not mention it", () => {
     const replica = new TripleStore();
-    expect(new Permissions(undefined).checkWrites(replica, [cell("p1", "name", "x")], user(null)).error).toBeUndefined();
+    expect(
+      new Permissions(undefined).checkWrites(replica, [cell("p1", "name", "x")], user(null)).error,
+    ).toBeUndefined();
     expect(new Permissions(undefined).readConditions("projects", user(null))).toBe(true);
     const rules = new Permissions(parseRules({ other: { read: true, create: true } }));
-    expect(rules.checkWrites(replica, [cell("p1", "name", "x")], user("ada")).error).toMatchObject({ code: "UNAUTHORIZED", details: { collection: "projects", operation: "create" } });
+    expect(rules.checkWrites(replica, [cell("p1", "name", "x")], user("ada")).error).toMatchObject({
+      code: "UNAUTHORIZED",
+      details: { collection: "projects", operation: "create" },
+    });
     expect(rules.readConditions("projects", user("ada"))).toBe(false);
     expect(rules.readConditions("other", user("ada"))).toBe(true);
   });
 
   it("reads per collection when claims alone decide, per document when fields do", () => {
-    const rules = new Permissions(parseRules({ notes: { read: { or: [{ "$user.role": "admin" }, { ownerId: "$user.id" }] } }, tags: { read: { "$user.role": "admin" } } }));
+    const rules = new Permissions(
+      parseRules({
+        notes: { read: { or: [{ "$user.role": "admin" }, { ownerId: "$user.id" }] } },
+        tags: { read: { "$user.role": "admin" } },
+      }),
+    );
     expect(rules.readConditions("tags", user("ada", { role: "admin" }))).toBe(true);
     expect(rules.readConditions("tags", user("ada"))).toBe(false);
     const replica = new TripleStore();
     replica.transact(() => {
-      for (const [id, owner] of [["n1", "ada"], ["n2", "bo"]] as const) replica.applyTriple({ collection: "notes", id, field: "ownerId", value: owner, hlc: stamp() });
+      for (const [id, owner] of [
+        ["n1", "ada"],
+        ["n2", "bo"],
+      ] as const)
+        replica.applyTriple({ collection: "notes", id, field: "ownerId", value: owner, hlc: stamp() });
     });
     const table = replica.table("notes")!;
     const readable = (who: RuleUser) => {

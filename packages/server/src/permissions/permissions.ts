@@ -115,11 +115,15 @@ export class Permissions {
         }
       }
       if (!allowed) {
-        return fail("UNAUTHORIZED", `The rules do not let ${describeUser(user)} ${operation} ${collection}/${id}; nothing of the batch was stored.`, {
-          collection,
-          id,
-          operation,
-        });
+        return fail(
+          "UNAUTHORIZED",
+          `The rules do not let ${describeUser(user)} ${operation} ${collection}/${id}; nothing of the batch was stored.`,
+          {
+            collection,
+            id,
+            operation,
+          },
+        );
       }
     }
     return ok(undefined);
@@ -138,7 +142,8 @@ export class Permissions {
   /** The room types whose join rule needs a readable document of `collection` (its id the room's). */
   roomTypesReading(collection: string): string[] {
     const types: string[] = [];
-    for (const [roomType, rule] of this.rules?.rooms ?? []) if (typeof rule !== "boolean" && rule.readable === collection) types.push(roomType);
+    for (const [roomType, rule] of this.rules?.rooms ?? [])
+      if (typeof rule !== "boolean" && rule.readable === collection) types.push(roomType);
     return types;
   }
 
@@ -148,7 +153,14 @@ export class Permissions {
   }
 
   /** Whether a rule allows `operation` on a row of `source` (the replica, or the data after a push). */
-  private allows(collection: string, operation: Operation, user: RuleUser, table: SourceTable, row: number, source: TripleStore | PushOverlay): boolean {
+  private allows(
+    collection: string,
+    operation: Operation,
+    user: RuleUser,
+    table: SourceTable,
+    row: number,
+    source: TripleStore | PushOverlay,
+  ): boolean {
     const test = this.testOf(collection, operation, user, source);
     return typeof test === "boolean" ? test : test(table, row);
   }
@@ -158,7 +170,12 @@ export class Permissions {
    * use; a rule through relations checked after a push reads that push's overlay, so it is
    * compiled for it.
    */
-  private testOf(collection: string, operation: Operation, user: RuleUser, source: TripleStore | PushOverlay): boolean | RowTest {
+  private testOf(
+    collection: string,
+    operation: Operation,
+    user: RuleUser,
+    source: TripleStore | PushOverlay,
+  ): boolean | RowTest {
     const rule = this.ruleOf(collection, operation);
     if (typeof rule === "boolean") return rule;
     if (source instanceof PushOverlay && hasRelated(rule)) return compileWhere(ruleConditions(rule, user), {}, source);
@@ -174,7 +191,8 @@ export class Permissions {
   readRuleStructures(): Map<string, Condition[]> {
     const structures = new Map<string, Condition[]>();
     for (const [collection, rules] of this.rules?.collections ?? []) {
-      if (typeof rules.read !== "boolean" && hasRelated(rules.read)) structures.set(collection, structureOf(rules.read));
+      if (typeof rules.read !== "boolean" && hasRelated(rules.read))
+        structures.set(collection, structureOf(rules.read));
     }
     return structures;
   }
@@ -216,7 +234,13 @@ function fieldsOf(rule: readonly RuleCondition[]): string[] {
 /** Whether a rule reaches other documents (through a relation, at any depth). */
 function hasRelated(rule: readonly RuleCondition[]): boolean {
   return rule.some((condition) =>
-    condition.kind === "related" ? true : condition.kind === "or" ? condition.branches.some(hasRelated) : condition.kind === "not" ? hasRelated(condition.conditions) : false,
+    condition.kind === "related"
+      ? true
+      : condition.kind === "or"
+        ? condition.branches.some(hasRelated)
+        : condition.kind === "not"
+          ? hasRelated(condition.conditions)
+          : false,
   );
 }
 
@@ -248,7 +272,15 @@ function structureOf(rule: readonly RuleCondition[]): Condition[] {
 }
 
 function relatedOf(rule: Extract<RuleCondition, { kind: "related" }>, where: Condition[]): RelatedFilter {
-  return { direction: rule.direction, link: rule.link, linkSpec: specOfRuleField(rule.link), collection: rule.collection, where, specs: {}, isRule: true };
+  return {
+    direction: rule.direction,
+    link: rule.link,
+    linkSpec: specOfRuleField(rule.link),
+    collection: rule.collection,
+    where,
+    specs: {},
+    isRule: true,
+  };
 }
 
 /**
@@ -269,7 +301,10 @@ export function ruleConditions(rule: readonly RuleCondition[], user: RuleUser): 
       case "claim": {
         const operand = valueFor(condition.operand, user);
         const claim = claimOf(condition.claim, user);
-        const holds = operand.isKnown && claim !== undefined && valueTest({ field: "", op: condition.op, operand: operand.value }, SCHEMALESS)(claim);
+        const holds =
+          operand.isKnown &&
+          claim !== undefined &&
+          valueTest({ field: "", op: condition.op, operand: operand.value }, SCHEMALESS)(claim);
         if (!holds) conditions.push(NEVER);
         break;
       }
@@ -278,11 +313,19 @@ export function ruleConditions(rule: readonly RuleCondition[], user: RuleUser): 
         break;
       case "field": {
         const operand = valueFor(condition.operand, user);
-        if (!operand.isKnown || ((condition.op === "in" || condition.op === "notIn") && !Array.isArray(operand.value))) {
+        if (
+          !operand.isKnown ||
+          ((condition.op === "in" || condition.op === "notIn") && !Array.isArray(operand.value))
+        ) {
           conditions.push(NEVER);
           break;
         }
-        conditions.push({ field: condition.field, op: condition.op, operand: operand.value, spec: specOfRuleField(condition.field) });
+        conditions.push({
+          field: condition.field,
+          op: condition.op,
+          operand: operand.value,
+          spec: specOfRuleField(condition.field),
+        });
         break;
       }
     }

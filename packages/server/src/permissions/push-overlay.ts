@@ -94,7 +94,8 @@ class OverlayTable implements SourceTable {
     return {
       get: (value) => {
         const rows = new Set<number>();
-        for (const row of this.replica?.equalityIndex?.(field).get(value) ?? []) if (!this.isOverridden(this.replica!.idOf(row))) rows.add(row);
+        for (const row of this.replica?.equalityIndex?.(field).get(value) ?? [])
+          if (!this.isOverridden(this.replica!.idOf(row))) rows.add(row);
         for (const row of this.after?.equalityIndex?.(field).get(value) ?? []) rows.add(toAfter(row));
         return rows;
       },

@@ -1,4 +1,13 @@
-import { type Condition, type DocumentRef, type LiveView, RelationTracker, type RowChange, type Source, type SourceTable, type Watch } from "@trellis/core";
+import {
+  type Condition,
+  type DocumentRef,
+  type LiveView,
+  RelationTracker,
+  type RowChange,
+  type Source,
+  type SourceTable,
+  type Watch,
+} from "@trellis/core";
 
 /** A collection whose read rule reaches other documents, and how to map their changes back. */
 interface Reach {
@@ -24,7 +33,10 @@ export class RuleReach implements LiveView {
     structures: ReadonlyMap<string, readonly Condition[]>,
     private readonly source: Source,
   ) {
-    this.reaches = [...structures].map(([collection, where]) => ({ collection, tracker: new RelationTracker({ collection, where }, source) }));
+    this.reaches = [...structures].map(([collection, where]) => ({
+      collection,
+      tracker: new RelationTracker({ collection, where }, source),
+    }));
     const collections = new Set(this.reaches.flatMap((reach) => reach.tracker.collections));
     this.watches = [...collections].map((collection) => ({ collection }));
   }
@@ -46,7 +58,8 @@ export class RuleReach implements LiveView {
   }
 
   reset(table: SourceTable): void {
-    for (const { collection, tracker } of this.reaches) if (tracker.collections.includes(table.name)) this.everything.add(collection);
+    for (const { collection, tracker } of this.reaches)
+      if (tracker.collections.includes(table.name)) this.everything.add(collection);
   }
 
   flush(): boolean {
@@ -55,7 +68,9 @@ export class RuleReach implements LiveView {
 
   /** The collections the read rule of `collection` reaches (none without such a rule). */
   reachedFrom(collection: string): string[] {
-    return this.reaches.filter((reach) => reach.collection === collection).flatMap((reach) => reach.tracker.collections);
+    return this.reaches
+      .filter((reach) => reach.collection === collection)
+      .flatMap((reach) => reach.tracker.collections);
   }
 
   /**
@@ -63,7 +78,8 @@ export class RuleReach implements LiveView {
    * of `reached` (the tasks of a project), as the replica holds them now.
    */
   ruledBy(collection: string, reached: string, id: string): string[] {
-    const table = this.source.table(reached) as (SourceTable & { anyRowOf?(id: string): number | undefined }) | undefined;
+    const table = this.source.table(reached) as
+      (SourceTable & { anyRowOf?(id: string): number | undefined }) | undefined;
     const ruled = this.source.table(collection);
     const row = table?.anyRowOf?.(id) ?? table?.rowOf(id);
     if (table === undefined || ruled === undefined || row === undefined) return [];

@@ -85,7 +85,8 @@ export function parseRules(value: unknown): Rules {
 function parseCollection(value: unknown, path: string): CollectionRules {
   const raw = object(value, path);
   for (const key of Object.keys(raw)) {
-    if (!OPERATIONS.includes(key as Operation)) throw new RulesError(`${path}.${key}`, `unknown operation (expected ${OPERATIONS.join(", ")})`);
+    if (!OPERATIONS.includes(key as Operation))
+      throw new RulesError(`${path}.${key}`, `unknown operation (expected ${OPERATIONS.join(", ")})`);
   }
   const rule = (operation: Operation): Rule => {
     const each = raw[operation];
@@ -101,16 +102,20 @@ function parseRooms(value: unknown): Map<string, JoinRule> {
     const path = `$rooms.${roomType}`;
     if (!NAME.test(roomType)) throw new RulesError(path, "expected a room type name");
     const raw = object(each, path);
-    for (const key of Object.keys(raw)) if (key !== "join") throw new RulesError(`${path}.${key}`, `unknown key (a room type has one rule, join)`);
-    if (!Object.hasOwn(raw, "join")) throw new RulesError(`${path}.join`, "missing: a room type's rule says who may join");
+    for (const key of Object.keys(raw))
+      if (key !== "join") throw new RulesError(`${path}.${key}`, `unknown key (a room type has one rule, join)`);
+    if (!Object.hasOwn(raw, "join"))
+      throw new RulesError(`${path}.join`, "missing: a room type's rule says who may join");
     const join = raw.join;
     if (typeof join === "boolean") {
       rooms.set(roomType, join);
       continue;
     }
     const readable = object(join, `${path}.join`);
-    for (const key of Object.keys(readable)) if (key !== "readable") throw new RulesError(`${path}.join.${key}`, "unknown key (expected readable)");
-    if (typeof readable.readable !== "string" || !NAME.test(readable.readable)) throw new RulesError(`${path}.join.readable`, "expected a collection name");
+    for (const key of Object.keys(readable))
+      if (key !== "readable") throw new RulesError(`${path}.join.${key}`, "unknown key (expected readable)");
+    if (typeof readable.readable !== "string" || !NAME.test(readable.readable))
+      throw new RulesError(`${path}.join.readable`, "expected a collection name");
     rooms.set(roomType, { readable: readable.readable });
   }
   return rooms;
@@ -129,7 +134,8 @@ export function parseFilter(value: unknown, collection: string): RuleCondition[]
 
 /** A filter: field filters (bare value or operators), `$user.<claim>` filters, and `or` / `and` / `not`. */
 function filter(value: unknown, path: string, depth: number, collection: string): RuleCondition[] {
-  if (depth > MAX_DEPTH) throw new RulesError(path, `or, and, not and filters through relations nest at most ${MAX_DEPTH} deep`);
+  if (depth > MAX_DEPTH)
+    throw new RulesError(path, `or, and, not and filters through relations nest at most ${MAX_DEPTH} deep`);
   const raw = object(value, path);
   const conditions: RuleCondition[] = [];
   for (const [key, each] of Object.entries(raw)) {
@@ -146,7 +152,8 @@ function filter(value: unknown, path: string, depth: number, collection: string)
       continue;
     }
     const claim = USER_PATH.exec(key)?.[1];
-    if (claim === undefined && key.startsWith("$")) throw new RulesError(at, "expected $user.id or $user.<claim> as a key");
+    if (claim === undefined && key.startsWith("$"))
+      throw new RulesError(at, "expected $user.id or $user.<claim> as a key");
     if (claim === undefined && !NAME.test(key)) throw new RulesError(at, "expected a field name (letters, digits, _)");
     if (isPlainObject(each) && Object.hasOwn(each, "where")) {
       if (claim !== undefined) throw new RulesError(at, "a $user value takes no where");
@@ -156,7 +163,9 @@ function filter(value: unknown, path: string, depth: number, collection: string)
     const operators: Array<[string, unknown]> = isPlainObject(each) ? Object.entries(each) : [["equals", each]];
     for (const [op, operand] of operators) {
       const condition = { op: operator(op, `${at}.${op}`), operand: ruleValue(op, operand, `${at}.${op}`) };
-      conditions.push(claim === undefined ? { kind: "field", field: key, ...condition } : { kind: "claim", claim, ...condition });
+      conditions.push(
+        claim === undefined ? { kind: "field", field: key, ...condition } : { kind: "claim", claim, ...condition },
+      );
     }
   }
   return conditions;
@@ -171,29 +180,56 @@ function filter(value: unknown, path: string, depth: number, collection: string)
  * collection whose ref field is the singular of this one plus `Id` (`projectId` under `projects`;
  * `"via"` names another). `collection` is the collection the filter sits in.
  */
-function relatedRule(key: string, value: Record<string, unknown>, path: string, depth: number, collection: string): RelatedRule {
+function relatedRule(
+  key: string,
+  value: Record<string, unknown>,
+  path: string,
+  depth: number,
+  collection: string,
+): RelatedRule {
   for (const option of Object.keys(value)) {
-    if (option !== "where" && option !== "collection" && option !== "via") throw new RulesError(`${path}.${option}`, "unknown key (a filter through a relation takes where, and collection or via)");
+    if (option !== "where" && option !== "collection" && option !== "via")
+      throw new RulesError(
+        `${path}.${option}`,
+        "unknown key (a filter through a relation takes where, and collection or via)",
+      );
   }
   const name = (option: "collection" | "via") => {
     const each = value[option];
-    if (typeof each !== "string" || !NAME.test(each)) throw new RulesError(`${path}.${option}`, `expected a ${option === "via" ? "field" : "collection"} name`);
+    if (typeof each !== "string" || !NAME.test(each))
+      throw new RulesError(`${path}.${option}`, `expected a ${option === "via" ? "field" : "collection"} name`);
     return each;
   };
   const refStem = /^(.+?)Ids?$/.exec(key)?.[1];
   const isForward = value.via === undefined && (value.collection !== undefined || refStem !== undefined);
   if (isForward) {
     const target = value.collection === undefined ? pluralOf(refStem!) : name("collection");
-    return { kind: "related", direction: "forward", link: key, collection: target, conditions: filter(value.where, `${path}.where`, depth + 1, target) };
+    return {
+      kind: "related",
+      direction: "forward",
+      link: key,
+      collection: target,
+      conditions: filter(value.where, `${path}.where`, depth + 1, target),
+    };
   }
   let link: string;
   if (value.via !== undefined) link = name("via");
   else {
     const singular = singularOf(collection);
-    if (singular === undefined) throw new RulesError(`${path}.via`, `missing: name the field of ${key} that refers to ${collection} (it cannot be told from the names)`);
+    if (singular === undefined)
+      throw new RulesError(
+        `${path}.via`,
+        `missing: name the field of ${key} that refers to ${collection} (it cannot be told from the names)`,
+      );
     link = `${singular}Id`;
   }
-  return { kind: "related", direction: "reverse", link, collection: key, conditions: filter(value.where, `${path}.where`, depth + 1, key) };
+  return {
+    kind: "related",
+    direction: "reverse",
+    link,
+    collection: key,
+    conditions: filter(value.where, `${path}.where`, depth + 1, key),
+  };
 }
 
 /** `project` → `projects`, `category` → `categories`, `box` → `boxes`. */
@@ -212,7 +248,8 @@ function singularOf(word: string): string | undefined {
 }
 
 function operator(op: string, path: string): Operator {
-  if (!OPERATORS.has(op as Operator)) throw new RulesError(path, `unknown operator (expected one of ${[...OPERATORS].join(", ")})`);
+  if (!OPERATORS.has(op as Operator))
+    throw new RulesError(path, `unknown operator (expected one of ${[...OPERATORS].join(", ")})`);
   return op as Operator;
 }
 
@@ -225,7 +262,8 @@ function ruleValue(op: string, operand: unknown, path: string): RuleValue {
   if (op === "isDefined" || op === "isUndefined") {
     if (typeof operand !== "boolean") throw new RulesError(path, "expected true or false");
   } else if (op === "in" || op === "notIn") {
-    if (!Array.isArray(operand) || !operand.every(isScalar)) throw new RulesError(path, "expected a list of strings, numbers or booleans");
+    if (!Array.isArray(operand) || !operand.every(isScalar))
+      throw new RulesError(path, "expected a list of strings, numbers or booleans");
   } else if (!isScalar(operand)) {
     throw new RulesError(path, "expected a string, a number, a boolean or a $user value");
   }
@@ -233,7 +271,9 @@ function ruleValue(op: string, operand: unknown, path: string): RuleValue {
 }
 
 function isScalar(value: unknown): boolean {
-  return typeof value === "string" || typeof value === "boolean" || (typeof value === "number" && Number.isFinite(value));
+  return (
+    typeof value === "string" || typeof value === "boolean" || (typeof value === "number" && Number.isFinite(value))
+  );
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -241,7 +281,13 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 function object(value: unknown, path: string): Record<string, unknown> {
-  if (!isPlainObject(value)) throw new RulesError(path, `expected an object, got ${Array.isArray(value) ? "a list" : JSON.stringify(value) ?? String(value)}`);
-  for (const key of Object.keys(value)) if (key === "__proto__" || key === "constructor" || key === "prototype") throw new RulesError(`${path}.${key}`, "not allowed");
+  if (!isPlainObject(value))
+    throw new RulesError(
+      path,
+      `expected an object, got ${Array.isArray(value) ? "a list" : (JSON.stringify(value) ?? String(value))}`,
+    );
+  for (const key of Object.keys(value))
+    if (key === "__proto__" || key === "constructor" || key === "prototype")
+      throw new RulesError(`${path}.${key}`, "not allowed");
   return value;
 }

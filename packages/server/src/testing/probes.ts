@@ -56,7 +56,10 @@ export async function bystander(url: string, appId: string, token?: string): Pro
       written.push(...triples);
       const stored = await fetch(`${url}/v1/query`, {
         method: "POST",
-        headers: { "content-type": "application/json", ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
+        headers: {
+          "content-type": "application/json",
+          ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+        },
         body: JSON.stringify({ appId, query: query("todos"), cursor: null }),
       });
       const ids = new Set(((await stored.json()) as { triples: Triple[] }).triples.map((triple) => triple.id));

@@ -29,7 +29,11 @@ export interface RawSocket {
   /** Sends text (or bytes) exactly as given; `binary` makes it a binary frame. */
   sendRaw(data: string | Buffer, options?: { readonly binary?: boolean }): void;
   /** Takes the first queued message of `type` (or one of several types) matching `where`, waiting for it if needed. */
-  next<T extends ServerMessage["type"]>(type: T | readonly T[], where?: (message: MessageOf<T>) => boolean, timeoutMs?: number): Promise<MessageOf<T>>;
+  next<T extends ServerMessage["type"]>(
+    type: T | readonly T[],
+    where?: (message: MessageOf<T>) => boolean,
+    timeoutMs?: number,
+  ): Promise<MessageOf<T>>;
   /** Messages received and not taken yet. */
   pending(): ServerMessage[];
   /**
@@ -46,8 +50,15 @@ export interface RawSocket {
 const open = new Set<RawSocket>();
 
 /** Opens a raw WebSocket to `path` of a server at `url` ("http://host:port"), as a page of `origin` when given. */
-export async function openSocket(url: string, path = "/v1/sync", options: { readonly origin?: string } = {}): Promise<RawSocket> {
-  const ws = new WebSocket(`${url.replace(/^http/, "ws")}${path}`, options.origin === undefined ? {} : { origin: options.origin });
+export async function openSocket(
+  url: string,
+  path = "/v1/sync",
+  options: { readonly origin?: string } = {},
+): Promise<RawSocket> {
+  const ws = new WebSocket(
+    `${url.replace(/^http/, "ws")}${path}`,
+    options.origin === undefined ? {} : { origin: options.origin },
+  );
   const queue: ServerMessage[] = [];
   const waiters = new Set<() => void>();
   const notify = () => {
@@ -66,7 +77,9 @@ export async function openSocket(url: string, path = "/v1/sync", options: { read
   ws.on("error", () => {});
   await new Promise<void>((resolve, reject) => {
     ws.once("open", () => resolve());
-    ws.once("unexpected-response", (_request, response) => reject(new Error(`WebSocket upgrade refused: HTTP ${response.statusCode}`)));
+    ws.once("unexpected-response", (_request, response) =>
+      reject(new Error(`WebSocket upgrade refused: HTTP ${response.statusCode}`)),
+    );
     ws.once("error", reject);
   });
 
@@ -78,17 +91,26 @@ export async function openSocket(url: string, path = "/v1/sync", options: { read
       new Promise((resolve, reject) => {
         const types: readonly string[] = typeof type === "string" ? [type] : type;
         const take = (): boolean => {
-          const index = queue.findIndex((message) => types.includes(message.type) && (where === undefined || where(message as never)));
+          const index = queue.findIndex(
+            (message) => types.includes(message.type) && (where === undefined || where(message as never)),
+          );
           if (index === -1) return false;
           resolve(queue.splice(index, 1)[0] as never);
           return true;
         };
         if (take()) return;
-        const closedError = () => new Error(`The connection closed with no ${types.join(" or ")} message; queued: ${JSON.stringify(queue).slice(0, 2000)}`);
+        const closedError = () =>
+          new Error(
+            `The connection closed with no ${types.join(" or ")} message; queued: ${JSON.stringify(queue).slice(0, 2000)}`,
+          );
         if (ws.readyState === WebSocket.CLOSED) return reject(closedError());
         const timer = setTimeout(() => {
           waiters.delete(check);
-          reject(new Error(`No ${types.join(" or ")} message within ${timeoutMs} ms; queued: ${JSON.stringify(queue).slice(0, 2000)}`));
+          reject(
+            new Error(
+              `No ${types.join(" or ")} message within ${timeoutMs} ms; queued: ${JSON.stringify(queue).slice(0, 2000)}`,
+            ),
+          );
         }, timeoutMs);
         const check = () => {
           const isTaken = take();
@@ -122,7 +144,13 @@ export async function connect(
   hello: { readonly clientId?: string; readonly token?: string; readonly userId?: string } = {},
 ): Promise<RawSocket & { readonly welcome: MessageOf<"welcome"> }> {
   const socket = await openSocket(url);
-  socket.send({ type: "hello", protocol: PROTOCOL_VERSION, appId, clientId: hello.clientId ?? nextId("client"), ...withoutUndefined(hello) });
+  socket.send({
+    type: "hello",
+    protocol: PROTOCOL_VERSION,
+    appId,
+    clientId: hello.clientId ?? nextId("client"),
+    ...withoutUndefined(hello),
+  });
   const welcome = await socket.next("welcome");
   return Object.assign(socket, { welcome });
 }
@@ -175,7 +203,12 @@ export function futureHlc(aheadMs: number, node = "future"): string {
 }
 
 /** The triples of a whole new document (with `createdAt`, as a client's create writes it). */
-export function documentTriples(collection: string, id: string, fields: Readonly<Record<string, unknown>>, hlc: () => string): Triple[] {
+export function documentTriples(
+  collection: string,
+  id: string,
+  fields: Readonly<Record<string, unknown>>,
+  hlc: () => string,
+): Triple[] {
   const triples: Triple[] = [{ collection, id, field: "createdAt", value: Date.now(), hlc: hlc() }];
   for (const [field, value] of Object.entries(fields)) triples.push({ collection, id, field, value, hlc: hlc() });
   return triples;
@@ -183,7 +216,11 @@ export function documentTriples(collection: string, id: string, fields: Readonly
 
 /** A canonical, order-free form of triples, for comparing what is stored with what was written. */
 export function sortedTriples(triples: readonly Triple[]): string[] {
-  return triples.map((triple) => JSON.stringify([triple.collection, triple.id, triple.field, triple.element ?? "", triple.value, triple.hlc])).sort();
+  return triples
+    .map((triple) =>
+      JSON.stringify([triple.collection, triple.id, triple.field, triple.element ?? "", triple.value, triple.hlc]),
+    )
+    .sort();
 }
 
 /** POSTs JSON (or raw text) to the HTTP API; answers status and parsed body. */
@@ -203,20 +240,37 @@ export async function post(
 }
 
 /** POSTs a push streamed as lines (`application/x-ndjson`): the envelope, then one triple per line. */
-export async function postLines(url: string, envelope: Readonly<Record<string, unknown>>, triples: readonly unknown[], headers: Readonly<Record<string, string>> = {}): Promise<{ status: number; body: any }> {
+export async function postLines(
+  url: string,
+  envelope: Readonly<Record<string, unknown>>,
+  triples: readonly unknown[],
+  headers: Readonly<Record<string, string>> = {},
+): Promise<{ status: number; body: any }> {
   const lines = [JSON.stringify(envelope), ...triples.map((triple) => JSON.stringify(triple))];
   return post(url, "/v1/push", lines.join("\n"), { ...headers, "content-type": "application/x-ndjson" });
 }
 
 /** Every stored triple of a collection in an app, read over HTTP with an empty filter. */
-export async function storedTriples(url: string, appId: string, collection: "todos" | "tags" | "notes" = "todos", headers: Readonly<Record<string, string>> = {}): Promise<Triple[]> {
+export async function storedTriples(
+  url: string,
+  appId: string,
+  collection: "todos" | "tags" | "notes" = "todos",
+  headers: Readonly<Record<string, string>> = {},
+): Promise<Triple[]> {
   const answer = await post(url, "/v1/query", { appId, query: query(collection), cursor: null }, headers);
-  if (answer.status !== 200) throw new Error(`Query of ${appId} failed: HTTP ${answer.status} ${JSON.stringify(answer.body)}`);
+  if (answer.status !== 200)
+    throw new Error(`Query of ${appId} failed: HTTP ${answer.status} ${JSON.stringify(answer.body)}`);
   return answer.body.triples as Triple[];
 }
 
 /** Calls the admin API (`/v1/admin/apps` + `path`) with an admin secret; answers status and parsed body. */
-export async function adminCall(url: string, secret: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+export async function adminCall(
+  url: string,
+  secret: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: any }> {
   const response = await fetch(`${url}/v1/admin/apps${path}`, {
     method,
     headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },

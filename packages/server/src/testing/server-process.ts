@@ -5,7 +5,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** The built CLI (beside this module in dist/, or from src/testing/): tests run a real server process, as users do. */
-const CLI = [new URL("./cli.js", import.meta.url), new URL("../../dist/cli.js", import.meta.url)].map((url) => fileURLToPath(url)).find((path) => existsSync(path)) ?? "dist/cli.js";
+const CLI =
+  [new URL("./cli.js", import.meta.url), new URL("../../dist/cli.js", import.meta.url)]
+    .map((url) => fileURLToPath(url))
+    .find((path) => existsSync(path)) ?? "dist/cli.js";
 
 /** A `trellis-server` process on 127.0.0.1, for tests and benchmarks. */
 export interface ServerProcess {
@@ -56,9 +59,22 @@ export async function startServerProcess(options: ServerProcessOptions = {}): Pr
   const launch = () =>
     new Promise<number>((resolve, reject) => {
       // The host is explicit, as are port and folder: a HOST in the environment must not move the server.
-      const command = [process.execPath, CLI, "--port", String(port), "--host", "127.0.0.1", "--data", dataDir, ...(options.args ?? [])];
+      const command = [
+        process.execPath,
+        CLI,
+        "--port",
+        String(port),
+        "--host",
+        "127.0.0.1",
+        "--data",
+        dataDir,
+        ...(options.args ?? []),
+      ];
       // prlimit (util-linux) starts the server with fewer descriptors, as a constrained host would.
-      const limited = options.maxOpenFiles === undefined ? command : ["prlimit", `--nofile=${options.maxOpenFiles}`, "--", ...command];
+      const limited =
+        options.maxOpenFiles === undefined
+          ? command
+          : ["prlimit", `--nofile=${options.maxOpenFiles}`, "--", ...command];
       child = spawn(limited[0]!, limited.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
       const timer = setTimeout(() => reject(new Error(`trellis-server did not start within 15 s:\n${output}`)), 15_000);
       const collect = (chunk: Buffer) => {

@@ -26,21 +26,41 @@ const int = (random: Random, max: number): number => Math.floor(random() * max);
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
 
-const QUERY_INPUTS = [{}, { where: { title: "x" } }, { limit: 5, orderBy: ["title", "asc"] }, { fields: { title: true, tags: { fields: { label: true } } } }];
+const QUERY_INPUTS = [
+  {},
+  { where: { title: "x" } },
+  { limit: 5, orderBy: ["title", "asc"] },
+  { fields: { title: true, tags: { fields: { label: true } } } },
+];
 
 /** A valid message of each kind the server takes after `hello`. */
 function template(random: Random): JsonObject {
   const hlc = encodeHlc({ ticks: Date.now() * TICKS_PER_MS + int(random, 1000), node: `storm${int(random, 5)}` });
-  const triple = (): JsonObject => ({ collection: "todos", id: `doc-${int(random, 50)}`, field: pick(random, ["title", "done"]), value: pick(random, ["x", true, 3, null]), hlc });
+  const triple = (): JsonObject => ({
+    collection: "todos",
+    id: `doc-${int(random, 50)}`,
+    field: pick(random, ["title", "done"]),
+    value: pick(random, ["x", true, 3, null]),
+    hlc,
+  });
   const room = { roomType: "doc", roomId: `room-${int(random, 5)}` };
   switch (int(random, 10)) {
     case 0:
-      return { type: "subscribe", queryId: `q${int(random, 30)}`, query: JSON.parse(JSON.stringify(query("todos", pick(random, QUERY_INPUTS)))) as Json, cursor: pick(random, [null, "0", "12"]) };
+      return {
+        type: "subscribe",
+        queryId: `q${int(random, 30)}`,
+        query: JSON.parse(JSON.stringify(query("todos", pick(random, QUERY_INPUTS)))) as Json,
+        cursor: pick(random, [null, "0", "12"]),
+      };
     case 1:
       return { type: "unsubscribe", queryId: `q${int(random, 30)}` };
     case 2:
     case 3:
-      return { type: "push", batchId: `b${int(random, 1e6)}`, triples: Array.from({ length: 1 + int(random, 4) }, triple) };
+      return {
+        type: "push",
+        batchId: `b${int(random, 1e6)}`,
+        triples: Array.from({ length: 1 + int(random, 4) }, triple),
+      };
     case 4:
       return { type: "join", ...room, userStatus: { cursor: { x: int(random, 100), y: 1 } } };
     case 5:
@@ -80,7 +100,14 @@ function slotsOf(message: JsonObject): Slot[] {
 }
 
 const BAD_IDS = ["", "../x", "a/b", "x".repeat(300), "%2e%2e", "\ud800", "x\udfff", "\udc00\ud800"];
-const BAD_HLCS = ["", "zzzzzzzzzzz-node", "00000000000", encodeHlc({ ticks: Number.MAX_SAFE_INTEGER, node: "f" }), "-1", "x".repeat(200)];
+const BAD_HLCS = [
+  "",
+  "zzzzzzzzzzz-node",
+  "00000000000",
+  encodeHlc({ ticks: Number.MAX_SAFE_INTEGER, node: "f" }),
+  "-1",
+  "x".repeat(200),
+];
 const PROTOTYPE_KEYS = ["__proto__", "constructor", "prototype"];
 /** Stands for a value spliced into the frame's text after serializing (one JSON cannot build). */
 const SPLICE = "__storm_splice__";
@@ -107,7 +134,9 @@ function mutate(random: Random, message: JsonObject): string {
       slot?.set(pick(random, [null, 0, -1, 1e308, "", true, [], {}, "NaN"]));
       break;
     case 4: {
-      const objects = slots.map((each) => each.get()).filter((each): each is JsonObject => each !== null && typeof each === "object" && !Array.isArray(each));
+      const objects = slots
+        .map((each) => each.get())
+        .filter((each): each is JsonObject => each !== null && typeof each === "object" && !Array.isArray(each));
       const target = objects.length === 0 ? message : pick(random, objects);
       // A __proto__ key cannot be set as a property; it is spliced into the text.
       target[SPLICE] = { polluted: true };

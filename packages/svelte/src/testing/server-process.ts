@@ -9,7 +9,9 @@ import { join } from "node:path";
 import type { WebSocketConstructor } from "@trellis/client";
 import { afterAll, beforeAll } from "vitest";
 
-const packageDir = [join(process.cwd(), "packages/svelte"), process.cwd()].find((dir) => existsSync(join(dir, "src/testing/server-process.ts")));
+const packageDir = [join(process.cwd(), "packages/svelte"), process.cwd()].find((dir) =>
+  existsSync(join(dir, "src/testing/server-process.ts")),
+);
 if (packageDir === undefined) throw new Error("Run the Svelte tests from the repository root or packages/svelte.");
 const nativeRequire = createRequire(join(packageDir, "package.json"));
 
@@ -32,7 +34,8 @@ export function useBuiltServer(): { readonly url: string } {
   let started: Started | undefined;
   beforeAll(async () => {
     const path = join(packageDir!, "../server/dist/testing.js");
-    if (!existsSync(path)) throw new Error("The built @trellis/server is missing: run `node scripts/pnpm.mjs run build` first.");
+    if (!existsSync(path))
+      throw new Error("The built @trellis/server is missing: run `node scripts/pnpm.mjs run build` first.");
     // Node's loader (require of an ES module, Node >= 20.19), not Vite's.
     const testing = nativeRequire(path) as {
       startServerProcess(): Promise<{ url: string; dataDir: string; stop(): Promise<void> }>;

@@ -8,5 +8,8 @@ import type { TrellisSettings } from "../settings";
  * const { serverUrl, appId } = trellisSettings();
  */
 export function trellisSettings(): TrellisSettings {
-  return { serverUrl: process.env.TRELLIS_URL ?? "http://127.0.0.1:8787", appId: process.env.TRELLIS_APP_ID ?? "sveltekit-example" };
+  return {
+    serverUrl: process.env.TRELLIS_URL ?? "http://127.0.0.1:8787",
+    appId: process.env.TRELLIS_APP_ID ?? "sveltekit-example",
+  };
 }

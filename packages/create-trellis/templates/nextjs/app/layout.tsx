@@ -7,7 +7,9 @@ export const metadata: Metadata = { title: "{{name}}", icons: { icon: "data:," }
 export default function RootLayout({ children }: { readonly children: ReactNode }) {
   return (
     <html lang="en">
-      <body style={{ fontFamily: "system-ui, sans-serif", maxWidth: 560, margin: "2rem auto", padding: "0 1rem" }}>{children}</body>
+      <body style={{ fontFamily: "system-ui, sans-serif", maxWidth: 560, margin: "2rem auto", padding: "0 1rem" }}>
+        {children}
+      </body>
     </html>
   );
 }

@@ -16,7 +16,8 @@ export default async function Page() {
   const client = createClient({ schema, serverUrl, appId, userId: "next-server" });
   try {
     const { data: preloaded, error } = await client.database.todos.preload({ orderBy: ["createdAt", "asc"] });
-    if (error) throw new Error(`Could not load the todos from ${serverUrl} (is \`npm run server\` running?): ${error.message}`);
+    if (error)
+      throw new Error(`Could not load the todos from ${serverUrl} (is \`npm run server\` running?): ${error.message}`);
     return (
       <main>
         <h1>Todos</h1>

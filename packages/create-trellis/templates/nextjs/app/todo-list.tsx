@@ -29,7 +29,13 @@ export function TodoList({ preloaded }: { readonly preloaded: PreloadData<Todo, 
   return (
     <>
       <form onSubmit={add} style={{ display: "flex", gap: "0.5rem" }}>
-        <input aria-label="New todo" value={text} onChange={(event) => setText(event.target.value)} placeholder="What needs doing?" style={{ flex: 1 }} />
+        <input
+          aria-label="New todo"
+          value={text}
+          onChange={(event) => setText(event.target.value)}
+          placeholder="What needs doing?"
+          style={{ flex: 1 }}
+        />
         <button type="submit">Add</button>
       </form>
       {(problem ?? error?.message) !== undefined && <p role="alert">{problem ?? error?.message}</p>}
@@ -37,7 +43,11 @@ export function TodoList({ preloaded }: { readonly preloaded: PreloadData<Todo, 
         {todos?.map((todo) => (
           <li key={todo.id}>
             <label>
-              <input type="checkbox" checked={todo.done} onChange={() => void todosCollection.update({ id: todo.id, fields: { done: !todo.done } }).then(report)} />{" "}
+              <input
+                type="checkbox"
+                checked={todo.done}
+                onChange={() => void todosCollection.update({ id: todo.id, fields: { done: !todo.done } }).then(report)}
+              />{" "}
               <span style={{ textDecoration: todo.done ? "line-through" : "none" }}>{todo.text}</span>
             </label>
           </li>

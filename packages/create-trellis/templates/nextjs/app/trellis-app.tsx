@@ -29,7 +29,15 @@ function clientFor(serverUrl: string, appId: string): Client {
  * @example
  * <TrellisApp serverUrl="http://127.0.0.1:8787" appId="{{name}}"><TodoList preloaded={preloaded} /></TrellisApp>
  */
-export function TrellisApp({ serverUrl, appId, children }: { readonly serverUrl: string; readonly appId: string; readonly children?: ReactNode }) {
+export function TrellisApp({
+  serverUrl,
+  appId,
+  children,
+}: {
+  readonly serverUrl: string;
+  readonly appId: string;
+  readonly children?: ReactNode;
+}) {
   const [client] = useState(() => clientFor(serverUrl, appId));
   return <TrellisProvider client={client}>{children}</TrellisProvider>;
 }

@@ -28,16 +28,31 @@ export function App() {
         {connection.pending > 0 && ` · ${connection.pending} not sent yet`}
       </p>
       <form onSubmit={add} style={{ display: "flex", gap: "0.5rem" }}>
-        <input aria-label="New todo" value={text} onChange={(event) => setText(event.target.value)} placeholder="What needs doing?" style={{ flex: 1 }} />
+        <input
+          aria-label="New todo"
+          value={text}
+          onChange={(event) => setText(event.target.value)}
+          placeholder="What needs doing?"
+          style={{ flex: 1 }}
+        />
         <button type="submit">Add</button>
       </form>
       {(problem ?? error?.message) !== undefined && <p role="alert">{problem ?? error?.message}</p>}
       <ul style={{ listStyle: "none", padding: 0 }}>
         {data?.map((todo) => (
           <li key={todo.id} style={{ display: "flex", gap: "0.5rem", alignItems: "center" }}>
-            <input type="checkbox" aria-label={`Done: ${todo.text}`} checked={todo.done} onChange={() => void todos.update({ id: todo.id, fields: { done: !todo.done } }).then(report)} />
+            <input
+              type="checkbox"
+              aria-label={`Done: ${todo.text}`}
+              checked={todo.done}
+              onChange={() => void todos.update({ id: todo.id, fields: { done: !todo.done } }).then(report)}
+            />
             <span style={{ flex: 1, textDecoration: todo.done ? "line-through" : "none" }}>{todo.text}</span>
-            <button type="button" aria-label={`Delete: ${todo.text}`} onClick={() => void todos.delete(todo.id).then(report)}>
+            <button
+              type="button"
+              aria-label={`Delete: ${todo.text}`}
+              onClick={() => void todos.delete(todo.id).then(report)}
+            >
               ×
             </button>
           </li>

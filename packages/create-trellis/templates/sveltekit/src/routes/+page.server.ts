@@ -11,7 +11,8 @@ export const load: PageServerLoad = async () => {
   const client = createClient({ schema, serverUrl, appId, userId: "sveltekit-server" });
   try {
     const { data: preloaded, error: problem } = await client.database.todos.preload({ orderBy: ["createdAt", "asc"] });
-    if (problem) error(503, `Could not load the todos from ${serverUrl} (is \`npm run server\` running?): ${problem.message}`);
+    if (problem)
+      error(503, `Could not load the todos from ${serverUrl} (is \`npm run server\` running?): ${problem.message}`);
     return { preloaded };
   } finally {
     await client.close();
