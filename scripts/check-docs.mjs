@@ -8,10 +8,12 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { exportedNames, writeExamples } from "./docs-check/examples.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const preludePath = join(root, "scripts/docs-check/prelude.ts");
 const prelude = readFileSync(preludePath, "utf8");
+const contextPath = join(root, "scripts/docs-check/example-context.ts");
 const preludeNames = [
   ...prelude.matchAll(/^export (?:declare )?(?:const|function) (\w+)|^export \{ ([^}]+) \}/gm),
 ].flatMap((match) => (match[1] !== undefined ? [match[1]] : match[2].split(",").map((name) => name.trim())));
@@ -25,18 +27,25 @@ const sources = {
 };
 
 const files = { client: [], react: [] };
+/** Whether a sample declares or imports `identifier` itself. */
+const declaredIn = (code, identifier) =>
+  new RegExp(
+    `(?:const|let|function|class|interface|type)\\s+${identifier}\\b|import[^;]*\\b${identifier}\\b[^;]*from`,
+  ).test(code);
 for (const [target, out] of Object.entries(targets)) {
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, "prelude.ts"), prelude);
   writeFileSync(join(out, "trellis.ts"), 'export * from "./prelude.js";\n');
   writeFileSync(join(out, "schema.ts"), 'export { schema } from "./prelude.js";\n');
+  writeFileSync(join(out, "example-context.ts"), readFileSync(contextPath, "utf8"));
   const paths = Object.fromEntries(Object.entries(sources).map(([name, path]) => [`@trellis/${name}`, [path]]));
   writeFileSync(
     join(out, "tsconfig.json"),
     JSON.stringify({
       extends: "../../../tsconfig.base.json",
-      compilerOptions: { noEmit: true, declaration: false, baseUrl: "../../..", paths },
+      // Samples import types and values alike, as users' editors write them.
+      compilerOptions: { noEmit: true, declaration: false, verbatimModuleSyntax: false, baseUrl: "../../..", paths },
       include: ["*.ts", "*.tsx"],
     }),
   );
@@ -60,12 +69,8 @@ for (const path of docs) {
     if (match[2].includes("no-check")) continue;
     const code = match[3];
     const line = text.slice(0, match.index).split("\n").length + 1;
-    const declared = (identifier) =>
-      new RegExp(
-        `(?:const|let|function|class|interface|type)\\s+${identifier}\\b|import[^;]*\\b${identifier}\\b[^;]*from`,
-      ).test(code);
     const used = preludeNames.filter(
-      (identifier) => new RegExp(`\\b${identifier}\\b`).test(code) && !declared(identifier),
+      (identifier) => new RegExp(`\\b${identifier}\\b`).test(code) && !declaredIn(code, identifier),
     );
     const imports = used.length === 0 ? "" : `import { ${used.join(", ")} } from "./prelude.js";\n`;
     const target = match[1] === "tsx" || code.includes("@trellis/react") ? "react" : "client";
@@ -75,6 +80,16 @@ for (const path of docs) {
     files[target].push(file);
   }
 }
+// The `@example` blocks of the sources, with the same prelude and the stand-ins of example-context.ts.
+const contextNames = [...exportedNames(readFileSync(contextPath, "utf8"))];
+const examples = writeExamples({
+  root,
+  packages: ["core", "client", "server", "react", "svelte"],
+  out: targets.client,
+  reactOut: targets.react,
+  contextNames: [...contextNames, ...preludeNames.filter((name) => !contextNames.includes(name))],
+  declared: declaredIn,
+});
 try {
   for (const [target, out] of Object.entries(targets)) {
     if (files[target].length > 0)
@@ -84,7 +99,11 @@ try {
         { stdio: "inherit" },
       );
   }
-  console.log(`docs: ${files.client.length + files.react.length} code samples type-check`);
+  const exampleCount = examples.files.client.length + examples.files.react.length;
+  console.log(
+    `docs: ${files.client.length + files.react.length} code samples and ${exampleCount} TSDoc examples type-check` +
+      (examples.markup > 0 ? ` (${examples.markup} Svelte markup examples left to svelte-check)` : ""),
+  );
 } catch {
   console.error("docs: code samples in docs/ do not type-check (each file's first line names the doc and line)");
   process.exit(1);

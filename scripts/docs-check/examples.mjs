@@ -1,0 +1,115 @@
+// Turns the `@example` blocks of the packages' TSDoc into modules for scripts/check-docs.mjs to
+// type-check. A block may use, without declaring them: what its own file exports, what its package
+// and @trellis/core export, what the docs' prelude offers (the guides' schema and client), and the
+// stand-ins of example-context.ts (a store, a clock… for the examples of internal parts). Svelte
+// markup is left to svelte-check.
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
+
+const SOURCE = /\.(ts|tsx)$/;
+const SKIPPED = /\.test(-d)?\.tsx?$|\.d\.ts$/;
+
+function* sourceFiles(dir) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) yield* sourceFiles(path);
+    else if (SOURCE.test(entry.name) && !SKIPPED.test(entry.name)) yield path;
+  }
+}
+
+/** Names a module exports (declarations and `export { … }` lists). */
+export function exportedNames(text) {
+  const names = new Set();
+  for (const match of text.matchAll(
+    /^export (?:declare )?(?:abstract )?(?:async )?(?:const|let|function\*?|class|interface|type|enum) (\w+)/gm,
+  ))
+    names.add(match[1]);
+  for (const match of text.matchAll(/^export (?:type )?\{([^}]+)\}/gm))
+    for (const part of match[1].split(",")) {
+      const name = part
+        .trim()
+        .split(/\s+as\s+/)
+        .pop()
+        ?.replace(/^type\s+/, "");
+      if (name) names.add(name);
+    }
+  return names;
+}
+
+/** Each `@example` block of a source file, with the line it starts on. */
+export function examplesOf(text) {
+  const examples = [];
+  for (const comment of text.matchAll(/\/\*\*([\s\S]*?)\*\//g)) {
+    const lines = comment[1].split("\n").map((line) => line.replace(/^\s*\* ?/, ""));
+    const start = text.slice(0, comment.index).split("\n").length;
+    for (let i = 0; i < lines.length; i++) {
+      if (!lines[i].trimStart().startsWith("@example")) continue;
+      const body = [];
+      let j = i + 1;
+      for (; j < lines.length && !/^\s*@\w/.test(lines[j]); j++) body.push(lines[j]);
+      const code = body
+        .filter((line) => !/^\s*```/.test(line))
+        .join("\n")
+        .trim();
+      if (code !== "") examples.push({ code, line: start + i + 1 });
+      i = j - 1;
+    }
+  }
+  return examples;
+}
+
+const isMarkup = (code) => /^\s*</.test(code) || code.includes("<script");
+
+/**
+ * Writes one module per example under `out` (React files' examples under `reactOut`), importing
+ * what each uses but does not declare; returns the files written per target and the markup skipped.
+ */
+export function writeExamples({ root, packages, out, reactOut, contextNames, declared }) {
+  const files = { client: [], react: [] };
+  const publicNames = (pkg) => exportedNames(readFileSync(join(root, "packages", pkg, "src/index.ts"), "utf8"));
+  const core = publicNames("core");
+  let markup = 0;
+  for (const pkg of packages) {
+    for (const path of sourceFiles(join(root, "packages", pkg, "src"))) {
+      const text = readFileSync(path, "utf8");
+      if (!text.includes("@example")) continue;
+      const own = exportedNames(text);
+      // The svelte package is not mapped for the samples; its examples see core and client.
+      const pkgPublic = pkg === "core" || pkg === "svelte" ? new Set() : publicNames(pkg);
+      const repoPath = relative(root, path);
+      const isReact = pkg === "react";
+      const dir = isReact ? reactOut : out;
+      examplesOf(text).forEach(({ code, line }, index) => {
+        if (isMarkup(code)) return void markup++;
+        const uses = (name) => new RegExp(`(?<![.\\w$])${name}\\b`).test(code) && !declared(code, name);
+        const fromOwn = [...own].filter(uses);
+        const fromPackage = [...pkgPublic].filter((name) => !own.has(name) && uses(name));
+        const fromCore = [...core].filter((name) => !own.has(name) && !pkgPublic.has(name) && uses(name));
+        const taken = new Set([...own, ...pkgPublic, ...core]);
+        const fromContext = contextNames.filter((name) => !taken.has(name) && uses(name));
+        const ownModule = relative(dir, path).replace(/\.tsx?$/, ".js");
+        const imports = [
+          fromOwn.length > 0 ? `import { ${fromOwn.join(", ")} } from "${ownModule}";` : "",
+          fromPackage.length > 0 ? `import { ${fromPackage.join(", ")} } from "@trellis/${pkg}";` : "",
+          fromCore.length > 0 ? `import { ${fromCore.join(", ")} } from "@trellis/core";` : "",
+          fromContext.length > 0 ? `import { ${fromContext.join(", ")} } from "./example-context.js";` : "",
+        ]
+          .filter(Boolean)
+          .join("\n");
+        const extension = isReact ? "tsx" : "ts";
+        const name = `example-${repoPath.replace(/^packages\//, "").replace(/[/.]/g, "-")}-${index + 1}.${extension}`;
+        // The body runs inside a function, so that an example may `return` or `await` as the code it
+        // shows would; its own imports stay at the top.
+        const lines = code.split("\n");
+        const ownImports = lines.filter((text) => /^import\s/.test(text));
+        const body = lines.filter((text) => !/^import\s/.test(text)).join("\n");
+        writeFileSync(
+          join(dir, name),
+          `// ${repoPath}:${line}\n${[imports, ...ownImports].join("\n")}\nexport async function example() {\n${body}\n}\n`,
+        );
+        files[isReact ? "react" : "client"].push(name);
+      });
+    }
+  }
+  return { files, markup };
+}
