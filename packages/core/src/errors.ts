@@ -43,7 +43,7 @@ export class DatabaseError extends Error {
  * expected failure.
  *
  * @example
- * const { data, error } = await client.database.users.create({ name: "Ada" });
+ * const { data, error } = await client.database.users.create({ name: "Ada", isAdult: true });
  * if (error) return console.error(error.code, error.message);
  * console.log(data.id);
  */

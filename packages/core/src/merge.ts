@@ -42,7 +42,8 @@ export function compareStoredValues(a: unknown, b: unknown): number {
  * fold a document's new state into what another tab may have stored meanwhile.
  *
  * @example
- * mergeDocumentTriples(stored, incoming) // incoming cells with later HLCs replace stored ones
+ * const stored = store.documentTriples("todos", "t1");
+ * const merged = mergeDocumentTriples(stored, triples); // cells of `triples` with later HLCs replace stored ones
  */
 export function mergeDocumentTriples(stored: readonly Triple[], incoming: readonly Triple[]): Triple[] {
   let tombstone: Triple | undefined;

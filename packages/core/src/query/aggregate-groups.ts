@@ -59,7 +59,9 @@ function withoutNegativeZero(read: FieldReader): FieldReader {
  * groups, and building result rows.
  *
  * @example
- * const aggregator = new GroupAggregator(normalized);
+ * const table = store.table(normalizedAggregate.collection)!;
+ * const row = table.rowOf("p1")!;
+ * const aggregator = new GroupAggregator(normalizedAggregate);
  * const group = aggregator.createGroup(aggregator.keyOf(table, row));
  * aggregator.addRow(group, table, row);
  * aggregator.rowOf(group); // { tag: "a", n: 1, total: 3 }

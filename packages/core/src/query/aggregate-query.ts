@@ -19,7 +19,10 @@ export interface NormalizedAggregate {
  * server can run without a schema (the read rules of each field referenced travel in `specs`).
  *
  * @example
- * const normalized = normalizeAggregateQuery(schema.collections.posts, { aggregations: { n: { count: "*" } }, groupBy: ["tag"] });
+ * const { data: normalized } = normalizeAggregateQuery(schema.collections.posts!, {
+ *   aggregations: { n: { count: "*" } },
+ *   groupBy: ["tag"],
+ * });
  * // { collection: "posts", where: [], groupBy: ["tag"], aggregations: [{ name: "n", fn: "count", field: null }], orderBy: [], limit: undefined, specs: { tag: … } }
  */
 export interface NormalizedAggregateQuery {

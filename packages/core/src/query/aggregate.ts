@@ -41,7 +41,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  * `normalizeQuery` (relational filters need `collections`); `orderBy` names group fields or aggregates.
  *
  * @example
- * normalizeAggregateQuery(schema.collections.posts, {
+ * normalizeAggregateQuery(schema.collections.posts!, {
  *   aggregations: { n: { count: "*" }, views: { sum: "viewCount" } },
  *   groupBy: ["authorId"],
  *   orderBy: ["views", "desc"],
@@ -204,7 +204,7 @@ function normalizeOrderBy(
  * `limit`), otherwise one row per group, ordered and limited.
  *
  * @example
- * runAggregate(store, normalized); // [{ tag: "a", n: 3, views: 120 }, …]
+ * runAggregate(store, normalizedAggregate); // [{ tag: "a", n: 3, views: 120 }, …]
  */
 export function runAggregate(source: Source, query: NormalizedAggregateQuery): AggregateResultRow[] {
   const aggregator = new GroupAggregator(query);

@@ -11,7 +11,8 @@ const cursors = new WeakMap<Keyed, Cursor>();
  * JSON) and its id.
  *
  * @example
- * cursorOf(entry, query.orderBy.length) // { keys: [36, "Ada"], id: "u1" }
+ * const [entry] = sortedMatches(store.table("users")!, normalized, 1);
+ * cursorOf(entry!, normalized.orderBy.length); // { keys: [36, "Ada"], id: "u1" }
  */
 export function cursorOf(entry: Keyed, keyCount: number): Cursor {
   let cursor = cursors.get(entry);
@@ -29,7 +30,9 @@ export function cursorOf(entry: Keyed, keyCount: number): Cursor {
  * The position a cursor names, as an entry `Ordering.compare` can compare with real rows.
  *
  * @example
- * ordering.compare(entry, keyedOfCursor(cursor)) > 0 // entry lies after the cursor
+ * const entries = sortedMatches(store.table("users")!, normalized, undefined);
+ * const cursor = keyedOfCursor({ keys: [36, "Ada"], id: "u1" });
+ * const later = entries.filter((entry) => ordering.compare(entry, cursor) > 0); // the entries after the cursor
  */
 export function keyedOfCursor(cursor: Cursor): Keyed {
   const keys = cursor.keys.map((key) => (key === null ? undefined : key));
@@ -58,8 +61,9 @@ export interface PageWindow {
  * only `before` is given (the page preceding a cursor, still in ascending query order).
  *
  * @example
- * const page = compilePageWindow({ ...query, after: cursor, limit: 20 }, ordering.compare);
- * const { start, end } = page.bounds(sortedEntries);
+ * const after = { keys: [36, "Ada"], id: "u1" };
+ * const page = compilePageWindow({ ...normalized, after, limit: 20 }, ordering.compare);
+ * const { start, end } = page.bounds(sortedMatches(store.table("users")!, normalized, undefined));
  */
 export function compilePageWindow(query: NormalizedQuery, compare: Compare): PageWindow {
   const after = query.after === undefined ? undefined : keyedOfCursor(query.after);
@@ -121,7 +125,11 @@ export const EMPTY_WINDOW: ResultWindow = { total: 0, before: 0, after: 0, first
  * signal holding it notifies only on real changes).
  *
  * @example
- * window = resultWindow(window, entries, page.bounds(entries), query.orderBy.length);
+ * const entries = sortedMatches(store.table("users")!, normalized, undefined);
+ * const page = compilePageWindow(normalized, ordering.compare);
+ * let window = EMPTY_WINDOW;
+ * // The same object again while nothing about the window changed:
+ * window = resultWindow(window, entries, page.bounds(entries), normalized.orderBy.length);
  */
 export function resultWindow(
   previous: ResultWindow,

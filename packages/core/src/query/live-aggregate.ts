@@ -38,7 +38,8 @@ interface Member {
  * only if they changed by value.
  *
  * @example
- * const live = acquireLiveAggregate(registry, store, normalized);
+ * import { effect } from "@preact/signals-core";
+ * const live = acquireLiveAggregate(registry, store, normalizedAggregate);
  * effect(() => console.log(live.result.value));
  */
 export class LiveAggregate implements LiveView {
@@ -282,7 +283,7 @@ export class LiveAggregate implements LiveView {
  * ones; pair with `registry.release(live)`.
  *
  * @example
- * const live = acquireLiveAggregate(registry, store, normalized);
+ * const live = acquireLiveAggregate(registry, store, normalizedAggregate);
  * registry.release(live);
  */
 export function acquireLiveAggregate(

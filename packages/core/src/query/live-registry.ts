@@ -39,6 +39,7 @@ const BULK_COMMIT_ROWS = 512;
  * or later from the commit that made it too costly.
  *
  * @example
+ * import { effect } from "@preact/signals-core";
  * const registry = new LiveQueryRegistry(store);
  * const live = registry.acquire(normalized);
  * effect(() => console.log(live.result.value));

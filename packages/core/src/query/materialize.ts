@@ -43,8 +43,9 @@ type Level = (table: SourceTable, row: number, pass: PassState) => Record<string
  * (see `resultDocuments`).
  *
  * @example
- * const materialize = compileMaterializer(query, store).pass();
- * const docs = runQuery(store, query).map((row) => materialize(table, row));
+ * const table = store.table(normalized.collection)!;
+ * const materialize = compileMaterializer(normalized, store).pass();
+ * const docs = runQuery(store, normalized).map((row) => materialize(table, row));
  */
 export function compileMaterializer(query: NormalizedQuery, source?: Source, options?: QueryCostOptions): Materializer {
   const limit = maxQueryCostOf(options, "compileMaterializer");

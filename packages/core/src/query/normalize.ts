@@ -32,7 +32,7 @@ function invalid(collection: string, message: string, details?: Record<string, u
  * and the read rules of every referenced field are attached.
  *
  * @example
- * normalizeQuery(schema.collections.users, { where: { age: { greaterThan: 25 } }, limit: 10 })
+ * normalizeQuery(schema.collections.users!, { where: { age: { greaterThan: 25 } }, limit: 10 })
  */
 export function normalizeQuery(
   collection: CollectionSpec,

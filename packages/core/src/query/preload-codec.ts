@@ -19,8 +19,9 @@ export type EncodedDoc = { readonly [field: string]: unknown };
  *   of them (many), encoded by the relation's nested query.
  *
  * @example
- * const encoded = encodeDocs(query, docs);          // [{ id: "u1", lastLogin: 1700000000000 }]
- * const decoded = decodeDocs(query, JSON.parse(JSON.stringify(encoded))); // Dates again
+ * const docs = registry.acquire(normalized).result.value;
+ * const encoded = encodeDocs(normalized, docs); // [{ id: "u1", lastLogin: 1700000000000 }]
+ * const decoded = decodeDocs(normalized, JSON.parse(JSON.stringify(encoded))); // Dates again
  */
 export function encodeDocs(query: NormalizedQuery, docs: readonly Record<string, unknown>[]): EncodedDoc[] {
   return docs.map((doc) => encodeDoc(query, doc));
@@ -50,7 +51,8 @@ function encodeDoc(query: NormalizedQuery, doc: Record<string, unknown>): Encode
  * fit the query (wrong types, unknown keys) is a VALIDATION error.
  *
  * @example
- * const { data: docs, error } = decodeDocs(preloaded.query, preloaded.data);
+ * const { data: preloaded } = await client.database.users.preload({ where: { isAdult: true } });
+ * const { data: docs, error } = decodeDocs(preloaded!.query, preloaded!.data);
  */
 export function decodeDocs(query: NormalizedQuery, encoded: unknown): DatabaseResult<Record<string, unknown>[]> {
   if (!Array.isArray(encoded))

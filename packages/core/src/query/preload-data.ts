@@ -58,7 +58,9 @@ export interface PreloadData<T, K extends PreloadKind = PreloadKind> {
  * Whether a value claims to be preloaded data (it may still be malformed: parse it).
  *
  * @example
- * isPreloadData(input) ? followPreloaded(input) : followQuery(input)
+ * const { data: preloaded } = await client.database.users.preload({ where: { isAdult: true } });
+ * isPreloadData(preloaded); // true
+ * isPreloadData({ where: { isAdult: true } }); // false: a query
  */
 export function isPreloadData(value: unknown): value is PreloadData<unknown> {
   return typeof value === "object" && value !== null && (value as { format?: unknown }).format === PRELOAD_FORMAT;
@@ -69,7 +71,9 @@ export function isPreloadData(value: unknown): value is PreloadData<unknown> {
  * server) the server's answer.
  *
  * @example
- * createPreloadData("many", "my-app", query, docs, null, null) // { format, kind: "many", appId: "my-app", …, cursor: null, triples: [] }
+ * const docs = registry.acquire(normalized).result.value;
+ * createPreloadData("many", "my-app", normalized, docs, null, null);
+ * // { format, kind: "many", appId: "my-app", …, cursor: null, triples: [] }
  */
 export function createPreloadData(
   kind: PreloadKind,

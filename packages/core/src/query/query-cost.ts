@@ -37,7 +37,7 @@ export interface QueryCostOptions {
  *
  * @example
  * try {
- *   registry.acquire(query);
+ *   registry.acquire(normalized);
  * } catch (error) {
  *   if (error instanceof QueryCostError) return fail(error.code, error.message, error.details);
  *   throw error;

@@ -17,7 +17,9 @@ type Doc = Readonly<Record<string, unknown>>;
  * gets the same result.
  *
  * @example
- * for (const [collection, id] of resultDocuments(live.query, live.result.value, store)) send(collection, id);
+ * const live = registry.acquire(normalized);
+ * const shown = Array.from(resultDocuments(live.query, live.result.value, store));
+ * // [["posts", "p1"], ["users", "u1"], …]
  */
 export function* resultDocuments(
   query: NormalizedQuery,
@@ -79,7 +81,8 @@ function levelsWithFilters(query: NormalizedQuery): Set<NormalizedQuery> {
  * reaches, whoever holds it needs that document to see it leave.
  *
  * @example
- * for (const [collection, id] of reachedDocuments(live.query, "t1", store)) send(collection, id);
+ * const reached = Array.from(reachedDocuments(normalized, "t1", store));
+ * // [["users", "u1"]]: the author its filter looked at
  */
 export function* reachedDocuments(
   query: NormalizedQuery,

@@ -46,7 +46,8 @@ export function sortedMatches(
  * `before` cursor, the `limit` closest to it (still in ascending query order).
  *
  * @example
- * pageMatches(table, { ...query, after: lastCursorOfPage, limit: 20 }) // the next page
+ * const table = store.table(normalized.collection)!; // users
+ * pageMatches(table, { ...normalized, after: { keys: [36, "Ada"], id: "u1" }, limit: 20 }); // the 20 rows after Ada's
  */
 export function pageMatches(
   table: SourceTable,

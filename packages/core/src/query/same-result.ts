@@ -17,8 +17,12 @@ export function sameResult(a: unknown, b: unknown): boolean {
  * that are not mutated in between (result documents never are).
  *
  * @example
+ * const live = registry.acquire(normalized);
+ * const previous = live.result.value;
+ * // …after a commit:
+ * const current = live.result.value;
  * const same = resultComparer();
- * const isUnchanged = docs.every((doc, i) => same(doc, previous[i]));
+ * const isUnchanged = current.length === previous.length && current.every((doc, i) => same(doc, previous[i]));
  */
 export function resultComparer(): (a: unknown, b: unknown) => boolean {
   // Outcomes of nested object pairs (not arrays); the outermost pair of a call is not

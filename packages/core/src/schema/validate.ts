@@ -20,7 +20,7 @@ const MAX_JSON_DEPTH = 64;
  * VALIDATION results whose message and `details.field` name the offending field.
  *
  * @example
- * validateWrite(schema.collections.users, { name: "Ada" }, "create", Date.now())
+ * validateWrite(schema.collections.users!, { name: "Ada", isAdult: true }, "create", Date.now())
  */
 export function validateWrite(
   collection: CollectionSpec,
@@ -147,7 +147,7 @@ function fieldError(collection: CollectionSpec, field: string, problem: string) 
  * filled in when left out. Errors are VALIDATION results naming `path` (like `cursor.x`).
  *
  * @example
- * validateRoomValue(schema.roomSpecs.editor.userStatus.cursor, { x: 1, y: 2 }, "cursor")
+ * validateRoomValue(schema.roomSpecs.board!.userStatus.cursor!, { x: 1, y: 2 }, "cursor")
  */
 export function validateRoomValue(spec: FieldSpec, value: unknown, path: string): DatabaseResult<unknown> {
   const converted = toRoomWire(spec, value, path);

@@ -37,9 +37,10 @@ export interface BatchCollection<E extends EntityDef, A extends EntitiesDef = {}
  * `execute`.
  *
  * @example
+ * const { database } = client;
  * const { data: results } = await database.batch.execute([
- *   database.batch.todos.create({ title: "Write docs" }),
- *   database.batch.todos.delete(oldId),
+ *   database.batch.todos.create({ text: "Write docs", done: false }),
+ *   database.batch.todos.delete("t1"),
  * ]);
  */
 export type BatchApi<TEntities extends EntitiesDef> = {
@@ -83,7 +84,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  * Builds `database.batch.<collection>`: the write API returning operation descriptions.
  *
  * @example
- * const todos = createBatchCollection("todos");
+ * const todos = createBatchCollection("todos") as unknown as BatchCollection<typeof schema.entities.todos>;
  * todos.delete("t1"); // { kind: "delete", collection: "todos", id: "t1" }
  */
 export function createBatchCollection(collection: string): Record<string, (...args: never[]) => BatchOperation> {
@@ -111,6 +112,7 @@ export function createBatchCollection(collection: string): Record<string, (...ar
  * Runs batch operations in order with one writer; each gets its own result.
  *
  * @example
+ * const operations = [client.database.batch.todos.delete("t1")];
  * const { data: results } = writer.transaction(() => executeBatch(schema, writer, operations));
  */
 export function executeBatch(
