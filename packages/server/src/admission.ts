@@ -14,9 +14,11 @@ interface Visitor {
  * any WebSocket state exists.
  *
  * @example
- * const refusal = admission.admit(ip);
- * if (refusal) return refuseUpgrade(socket, refusal);
- * // …later: admission.welcomed(ip); admission.release(ip, wasWelcomed)
+ * const admission = new Admission({ connections: 10_000, connectionsPerIp: 100, handshakesPerIp: 20 });
+ * const address = request.socket.remoteAddress ?? "unknown";
+ * const refusal = admission.admit(address);
+ * if (refusal) return request.socket.end(`HTTP/1.1 503 Service Unavailable\r\n\r\nNo more connections: ${refusal}.`);
+ * // …later: admission.welcomed(address) at its hello; admission.release(address, wasWelcomed) when it closes
  */
 export class Admission {
   private readonly visitors = new Map<string, Visitor>();

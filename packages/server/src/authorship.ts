@@ -7,8 +7,8 @@ import { CREATED_BY_FIELD, type DatabaseResult, fail, ok, type Triple } from "@t
  * look created by another. The whole batch is refused: nothing of it is stored.
  *
  * @example
- * const checked = checkAuthorship(message.triples, member.userId);
- * if (checked.error) return refuse(checked.error);
+ * const checked = checkAuthorship(triples, userId); // the pushed triples, the pushing connection's user
+ * if (checked.error) return checked; // VALIDATION: nothing of the push is stored
  */
 export function checkAuthorship(triples: readonly Triple[], userId: string | null | undefined): DatabaseResult<void> {
   for (const triple of triples) {

@@ -3,8 +3,13 @@
  * crowd of large uploads is refused (503) rather than let grow the process without bound.
  *
  * @example
- * if (!bodies.take(chunk.length)) return refuse();
- * // …once the request is answered: bodies.release(received)
+ * const bodies = new BodyBudget(64 * 1024 * 1024); // one per server, shared by every request
+ * let received = 0;
+ * request.on("data", (chunk: Buffer) => {
+ *   if (!bodies.take(chunk.length)) return request.destroy(); // refused: too many bodies in flight
+ *   received += chunk.length;
+ * });
+ * request.on("close", () => bodies.release(received));
  */
 export class BodyBudget {
   private held = 0;

@@ -32,8 +32,9 @@ parentPort.on("message", (file) => {
  * What is left when an app closes is checkpointed as its connection closes.
  *
  * @example
- * const checkpointer = Checkpointer.start(log); // undefined where no worker can run: databases then checkpoint themselves
- * checkpointer?.written(file);                   // after each commit
+ * // Undefined where no worker can run: databases then checkpoint themselves.
+ * const checkpointer = Checkpointer.start(createLog());
+ * checkpointer?.written("data/my-app.sqlite"); // after each commit to that database
  */
 export class Checkpointer {
   private readonly dirty = new Set<string>();

@@ -14,8 +14,12 @@ const POLL_MS = 10;
  * never held.
  *
  * @example
- * const coalescer = new StatusCoalescer(() => socket.bufferedAmount, (message) => sendNow(message), 50);
- * if (!coalescer.offer(message)) sendNow(message);
+ * import { WebSocketServer } from "ws";
+ * new WebSocketServer({ port: 8787 }).on("connection", (socket) => {
+ *   const sendNow = (message: ServerMessage) => socket.send(JSON.stringify(message));
+ *   const coalescer = new StatusCoalescer(() => socket.bufferedAmount, sendNow, 50);
+ *   const send = (message: ServerMessage) => coalescer.offer(message) || sendNow(message);
+ * });
  */
 export class StatusCoalescer {
   private readonly held = new Map<string, UserStatusMessage>();

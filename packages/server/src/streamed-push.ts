@@ -29,8 +29,10 @@ export interface StreamLimits {
  * line stops the reading with a PROTOCOL error naming it.
  *
  * @example
- * const pushed = await readStreamedPush(request, { maxBytes, maxLineBytes, bodies });
- * if (pushed.error) return pushed;
+ * const limits = { maxBytes: 50 * 1024 * 1024, maxLineBytes: DEFAULT_MAX_FRAME_BYTES, bodies };
+ * const pushed = await readStreamedPush(request, limits);
+ * if (pushed.error) return pushed; // PROTOCOL or VALIDATION, with an HTTP `status`
+ * const { envelope, triples } = pushed.data;
  */
 export function readStreamedPush(
   request: IncomingMessage,

@@ -5,8 +5,8 @@
  * says how long until the rate has paid it back.
  *
  * @example
- * const rooms = new TokenBucket(200, 400);
- * if (!rooms.take()) return refuse();
+ * const rooms = new TokenBucket(200, 400); // 200 room messages a second, bursts of 400
+ * if (!rooms.take()) return fail("VALIDATION", "Too many room messages: this one was dropped.");
  */
 export class TokenBucket {
   private tokens: number;

@@ -15,8 +15,12 @@ export interface TokenEvents {
  * token in time; at the expiry itself, the connection ends. A fresh token starts over.
  *
  * @example
- * const lifetime = new TokenLifetime(30_000, { expiring, expired });
- * lifetime.follow(identity.expiresAt); // again with each fresh token; stop() when the connection ends
+ * const lifetime = new TokenLifetime(30_000, {
+ *   expiring: (refreshWithinMs) => console.log(`send a fresh token within ${refreshWithinMs} ms`),
+ *   expired: () => console.log("close the connection"),
+ * });
+ * lifetime.follow(Date.now() + 3_600_000); // the token's expiresAt; again with each fresh token
+ * lifetime.stop(); // when the connection ends
  */
 export class TokenLifetime {
   private timer: ReturnType<typeof setTimeout> | undefined;

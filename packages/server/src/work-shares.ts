@@ -66,10 +66,13 @@ export class WorkShare {
  * do not give it a fresh one. A user alone on the server is never slowed down.
  *
  * @example
- * const share = shares.acquire(key); // when a connection is welcomed
- * share.spend(elapsedMs);            // after each of its messages
- * if (share.waitMs() > 0) pause();
- * shares.release(key);               // when it closes
+ * const shares = new WorkShares(250, 2_000); // a quarter of each second, bursts of 2 s
+ * const share = shares.acquire(userId); // when a connection is welcomed
+ * const started = performance.now();
+ * // …handle one of its messages
+ * share.spend(performance.now() - started);
+ * if (share.waitMs() > 0) await new Promise((resume) => setTimeout(resume, share.waitMs()));
+ * shares.release(userId); // when it closes
  */
 export class WorkShares {
   private readonly shares = new Map<string, WorkShare>();

@@ -78,7 +78,7 @@ export interface AdminClient<S extends Schema> {
  *
  * @example
  * const admin = createAdminClient({ schema, serverUrl: process.env.TRELLIS_URL!, appId, serviceKey: process.env.TRELLIS_SERVICE_KEY! });
- * await admin.database.todos.create({ title: "From the server" }, { createdBy: userId });
+ * await admin.database.todos.create({ text: "From the server", done: false }, { createdBy: userId });
  * const { data: mine } = await admin.asUser(userId).database.todos.query({ where: { done: false } });
  */
 export function createAdminClient<S extends Schema>(options: AdminClientOptions<S>): AdminClient<S> {

@@ -14,8 +14,9 @@ export type AdminCheck = "admitted" | "refused" | "throttled";
  * address gets a few failures a minute before its requests are refused unchecked.
  *
  * @example
- * const gate = new AdminGate(secret);
- * if (gate.check(request.headers.authorization, address) !== "admitted") return refuse();
+ * const gate = new AdminGate(process.env.TRELLIS_ADMIN_SECRET!);
+ * const check = gate.check(request.headers.authorization, request.socket.remoteAddress ?? "unknown");
+ * if (check !== "admitted") return fail("UNAUTHORIZED", `Admin request ${check}.`);
  */
 export class AdminGate {
   private readonly digest: Buffer;

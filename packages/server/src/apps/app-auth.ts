@@ -143,7 +143,10 @@ interface KeyCheck {
  * the audience and issuer required. Like the server-wide check, `sub` is the user.
  *
  * @example
- * const authenticate = await createAppAuthenticator(settings);
+ * const authenticate = await createAppAuthenticator({
+ *   keys: [{ id: "main", secret: process.env.JWT_SECRET! }],
+ *   audience: "my-app",
+ * });
  * const { data: identity, error } = await authenticate({ token });
  */
 export async function createAppAuthenticator(settings: AppAuthSettings): Promise<Authenticate> {
@@ -228,8 +231,9 @@ function optionalText(value: unknown, path: string): string | undefined {
  * with the server's (`--jwt-secret`, or development mode without it).
  *
  * @example
- * const auth = new AppAuth(apps, await createAuthenticator(options.auth));
- * const user = await auth.authenticate({ token, appId });
+ * // The server-wide check, for apps without auth settings of their own: here, none is accepted.
+ * const auth = new AppAuth(apps, async () => fail("UNAUTHORIZED", "Only apps with their own keys take tokens here."));
+ * const { data: identity, error } = await auth.authenticate({ token, appId }); // with the app's own keys if any
  */
 export class AppAuth {
   private readonly checks = new Map<string, Promise<Authenticate>>();

@@ -7,7 +7,7 @@ const SECONDS = 10;
  *
  * @example
  * const writes = new RateWindow();
- * writes.add(applied.length);
+ * writes.add(triples.length); // after each applied batch
  * writes.perSecond(); // average over the last 10 s
  */
 export class RateWindow {

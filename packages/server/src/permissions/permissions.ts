@@ -38,8 +38,9 @@ const SCHEMALESS: FieldSpec = { type: "any", optional: true };
  * rules, everything is allowed.
  *
  * @example
- * const permissions = new Permissions(parseRules(json));
- * const checked = permissions.checkWrites(replica, triples, user);
+ * const rules = parseRules({ todos: { read: true, create: true, update: { createdBy: "$user.id" } } });
+ * const permissions = new Permissions(rules);
+ * const checked = permissions.checkWrites(store, triples, { id: userId, claims: {} }); // store: the app's replica
  */
 export class Permissions {
   /** Rules compiled per user (connections keep their user object) and per operation and collection, on the replica. */

@@ -65,6 +65,7 @@ const MAX_DEPTH = 8;
  * a {@link RulesError} naming the path of the first mistake.
  *
  * @example
+ * import { readFileSync } from "node:fs";
  * const rules = parseRules(JSON.parse(readFileSync("rules.json", "utf8")));
  */
 export function parseRules(value: unknown): Rules {
