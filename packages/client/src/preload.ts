@@ -41,7 +41,10 @@ export interface ParsedPreload {
  * (a cursor) for a local-only client and malformed triples.
  *
  * @example
- * const parsed = parsePreloadData(input, { appId, collection: "users", kind: "many", hasServer: false }, (q) => normalizeQuery(spec, q, collections));
+ * const { data: preloaded } = await client.database.users.preload({ where: { isAdult: true } });
+ * const expected = { appId, collection: "users", kind: "many", hasServer: false } as const;
+ * const normalize = (query: unknown) => normalizeQuery(schema.collections.users!, query, schema.collections);
+ * const parsed = parsePreloadData(preloaded, expected, normalize);
  * if (parsed.error) return parsed; // VALIDATION
  * parsed.data.docs; // Dates restored
  */

@@ -49,7 +49,7 @@ export interface Subscription<T> {
  * {@link OneShotCollectionApi}'s; the rest follows queries live and preloads them.
  *
  * @example
- * const { data: user } = await client.database.users.create({ name: "Ada" });
+ * const { data: user } = await client.database.users.create({ name: "Ada", isAdult: true });
  * await client.database.users.update({ id: user!.id, fields: (prev) => ({ age: (prev.age ?? 0) + 1 }) });
  */
 export interface CollectionApi<E extends EntityDef, A extends EntitiesDef = {}>

@@ -3,7 +3,11 @@
  * ones still live, for the binding tests (React, Svelte). Test support only; not exported.
  *
  * @example
- * const counts = countSubscriptions(client.database.todos); render(List); counts.live; // 1
+ * const counts = countSubscriptions(client.database.todos);
+ * const subscription = client.database.todos.subscribe({ where: { done: false } }, render);
+ * counts.live; // 1
+ * subscription.unsubscribe();
+ * counts.live; // 0
  */
 export function countSubscriptions(collection: object): {
   readonly opened: number;

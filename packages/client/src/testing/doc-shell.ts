@@ -99,8 +99,16 @@ const LOG_LINE = /^\{"time":/;
  * the real ones once a step printed them.
  *
  * @example
- * const session = startDocSession({ cli, cwd, serverUrls: ["http://127.0.0.1:8787"], exampleIds: ["Qd3w8y0jZxk1HqVc"] });
+ * import { readFileSync } from "node:fs";
+ * const section = markdownSection(readFileSync("docs/getting-started.md", "utf8"), "Going to production");
+ * const session = startDocSession({
+ *   cli: "packages/server/dist/cli.js",
+ *   cwd: "/tmp/reader",
+ *   serverUrls: ["http://127.0.0.1:8787"],
+ *   exampleIds: ["Qd3w8y0jZxk1HqVc"],
+ * });
  * for (const block of fencedBlocks(section, "sh")) for (const step of shellCommands(block)) await session.run(step);
+ * await session.close();
  */
 export function startDocSession(options: DocSessionOptions): DocSession {
   const marker = `__step_done_${randomBytes(8).toString("hex")}`;
