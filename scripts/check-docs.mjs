@@ -39,7 +39,11 @@ for (const [target, out] of Object.entries(targets)) {
   writeFileSync(join(out, "trellis.ts"), 'export * from "./prelude.js";\n');
   writeFileSync(join(out, "schema.ts"), 'export { schema } from "./prelude.js";\n');
   writeFileSync(join(out, "example-context.ts"), readFileSync(contextPath, "utf8"));
-  const paths = Object.fromEntries(Object.entries(sources).map(([name, path]) => [`@trellis/${name}`, [path]]));
+  // fast-check too, for the examples of core's law-test helpers.
+  const paths = {
+    ...Object.fromEntries(Object.entries(sources).map(([name, path]) => [`@trellis/${name}`, [path]])),
+    "fast-check": ["packages/core/node_modules/fast-check"],
+  };
   writeFileSync(
     join(out, "tsconfig.json"),
     JSON.stringify({

@@ -81,7 +81,8 @@ export function writeExamples({ root, packages, out, reactOut, contextNames, dec
       const dir = isReact ? reactOut : out;
       examplesOf(text).forEach(({ code, line }, index) => {
         if (isMarkup(code)) return void markup++;
-        const uses = (name) => new RegExp(`(?<![.\\w$])${name}\\b`).test(code) && !declared(code, name);
+        // A name used as itself: not a property (`a.name`), but a spread (`...name`) counts.
+        const uses = (name) => new RegExp(`(?<![\\w$]|(?<!\\.)\\.)${name}\\b`).test(code) && !declared(code, name);
         const fromOwn = [...own].filter(uses);
         const fromPackage = [...pkgPublic].filter((name) => !own.has(name) && uses(name));
         const fromCore = [...core].filter((name) => !own.has(name) && !pkgPublic.has(name) && uses(name));

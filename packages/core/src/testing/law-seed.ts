@@ -32,6 +32,7 @@ export function reproduce(seed: number): string {
  * own report with the counterexample and shrink path follows).
  *
  * @example
+ * import fc from "fast-check";
  * checkLaw(fc.property(fc.nat(), (n) => n >= 0), { numRuns: 200 });
  */
 export function checkLaw<Ts>(property: fc.IProperty<Ts>, parameters: fc.Parameters<Ts> = {}): void {
