@@ -677,7 +677,15 @@ describe("relation queries that multiply", () => {
       details: { queryId: "too-deep" },
       message: expect.stringContaining("linked documents"),
     });
-    const overHttp = await post(state.server.url, "/v1/query", { appId: "dense", query: linked(8), cursor: null });
+    // Each refused query over HTTP comes from its own user: a refusal costs its user ten times its
+    // server time, so one user's second would wait out the first's (and, on a slow machine, be
+    // answered NETWORK instead).
+    const overHttp = await post(
+      state.server.url,
+      "/v1/query",
+      { appId: "dense", query: linked(8), cursor: null },
+      { "x-trellis-user": "prober-1" },
+    );
     expect(overHttp).toMatchObject({ status: 400, body: { error: { code: "VALIDATION" } } });
     // 6 levels over 120 documents cost 86,400: under the limit, until more links arrive.
     socket.send({ type: "subscribe", queryId: "live", query: linked(6), cursor: null });
@@ -697,7 +705,14 @@ describe("relation queries that multiply", () => {
       code: "VALIDATION",
       message: expect.stringContaining('"where: links"'),
     });
-    expect(await post(state.server.url, "/v1/query", { appId: "dense", query: filtered, cursor: null })).toMatchObject({
+    expect(
+      await post(
+        state.server.url,
+        "/v1/query",
+        { appId: "dense", query: filtered, cursor: null },
+        { "x-trellis-user": "prober-2" },
+      ),
+    ).toMatchObject({
       status: 400,
       body: { error: { code: "VALIDATION" } },
     });

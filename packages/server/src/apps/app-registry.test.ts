@@ -1,7 +1,5 @@
-import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { PROTOCOL_VERSION } from "@trellis/core";
 import { removeDataDir, type ServerProcess, startServerProcess, tempDataDir } from "@trellis/server/testing";
@@ -18,6 +16,7 @@ import {
   storedTriples,
   writer,
 } from "../testing/raw-socket.js";
+import { runCli } from "../testing/run-cli.js";
 import { AppRegistry, REGISTRY_FILE } from "./app-registry.js";
 
 // The app registry against a real server process: in production mode (an admin secret) only
@@ -25,7 +24,6 @@ import { AppRegistry, REGISTRY_FILE } from "./app-registry.js";
 // lists apps; apps survive restarts; a data folder from before the registry keeps its apps.
 
 const SECRET = "an-admin-secret-for-the-registry-tests";
-const CLI = fileURLToPath(new URL("../../dist/cli.js", import.meta.url));
 const hlc = writer("registry");
 const servers: ServerProcess[] = [];
 
@@ -255,35 +253,29 @@ describe("the app registry", () => {
 
   it("lists and creates apps from the command line, as text or JSON", async () => {
     const server = await start(["--admin-secret", SECRET]);
-    const run = (args: readonly string[], secret = SECRET) => {
-      const env = { ...process.env, TRELLIS_ADMIN_SECRET: secret };
-      return spawnSync(process.execPath, [CLI, "apps", ...args, "--url", server.url], {
-        encoding: "utf8",
-        timeout: 15_000,
-        env,
-      });
-    };
-    const empty = run(["list"]);
+    const run = (args: readonly string[], secret = SECRET) =>
+      runCli(["apps", ...args, "--url", server.url], { ...process.env, TRELLIS_ADMIN_SECRET: secret });
+    const empty = await run(["list"]);
     expect(empty.status, empty.stderr).toBe(0);
     expect(empty.stdout).toContain("No apps yet");
 
-    const created = run(["create", "From the CLI"]);
+    const created = await run(["create", "From the CLI"]);
     expect(created.status, created.stderr).toBe(0);
     const id = /with id ([A-Za-z0-9_-]{16})\./.exec(created.stdout)?.[1];
     expect(id).toBeDefined();
     expect(created.stdout).toContain(`createClient({ schema, appId: "${id}", serverUrl: "${server.url}" })`);
-    const listed = run(["list", "--json"]);
+    const listed = await run(["list", "--json"]);
     expect(JSON.parse(listed.stdout)).toEqual({ apps: [expect.objectContaining({ id, name: "From the CLI" })] });
-    expect(run(["list"]).stdout).toMatch(new RegExp(`^${id}\\s.*From the CLI$`, "m"));
+    expect((await run(["list"])).stdout).toMatch(new RegExp(`^${id}\\s.*From the CLI$`, "m"));
     await connect(server.url, id!, { userId: "alice" });
 
-    const refused = run(["list"], "a-wrong-secret-of-some-length");
+    const refused = await run(["list"], "a-wrong-secret-of-some-length");
     expect(refused.status).toBe(1);
     expect(refused.stderr).toContain("answered 401");
-    const unset = run(["list"], "");
+    const unset = await run(["list"], "");
     expect(unset.status).toBe(1);
     expect(unset.stderr).toContain("set TRELLIS_ADMIN_SECRET");
-    const wrong = run(["remove", "x"]);
+    const wrong = await run(["remove", "x"]);
     expect(wrong.status).toBe(1);
     expect(wrong.stderr).toContain('unknown command "remove"');
   });
@@ -340,18 +332,10 @@ describe("the app registry", () => {
 
     // The command line asks for --yes.
     const env = { ...process.env, TRELLIS_ADMIN_SECRET: SECRET };
-    const unconfirmed = spawnSync(process.execPath, [CLI, "apps", "delete", keep.id, "--url", server.url], {
-      encoding: "utf8",
-      timeout: 15_000,
-      env,
-    });
+    const unconfirmed = await runCli(["apps", "delete", keep.id, "--url", server.url], env);
     expect(unconfirmed.status).toBe(1);
     expect(unconfirmed.stderr).toContain("add --yes");
-    const confirmed = spawnSync(process.execPath, [CLI, "apps", "delete", keep.id, "--yes", "--url", server.url], {
-      encoding: "utf8",
-      timeout: 15_000,
-      env,
-    });
+    const confirmed = await runCli(["apps", "delete", keep.id, "--yes", "--url", server.url], env);
     expect(confirmed.status, confirmed.stderr).toBe(0);
     expect(confirmed.stdout).toContain(`Deleted app ${keep.id}`);
     expect(appFiles(server.dataDir)).toEqual([]);
@@ -361,27 +345,22 @@ describe("the app registry", () => {
     const server = await start(["--admin-secret", SECRET]);
     const app = (await (await admin(server, "POST", { name: "Ruled" })).json()) as { id: string };
     const env = { ...process.env, TRELLIS_ADMIN_SECRET: SECRET };
-    const run = (...args: string[]) =>
-      spawnSync(process.execPath, [CLI, "apps", "permissions", ...args, "--url", server.url], {
-        encoding: "utf8",
-        timeout: 15_000,
-        env,
-      });
-    expect(run("get", app.id).stdout).toContain(`App ${app.id} has no permission rules`);
+    const run = (...args: string[]) => runCli(["apps", "permissions", ...args, "--url", server.url], env);
+    expect((await run("get", app.id)).stdout).toContain(`App ${app.id} has no permission rules`);
     const file = join(server.dataDir, "..", `rules-${app.id}.json`);
     writeFileSync(file, JSON.stringify({ todos: { read: true, create: false } }));
-    const set = run("set", app.id, file);
+    const set = await run("set", app.id, file);
     expect(set.status, set.stderr).toBe(0);
     expect(set.stdout).toContain(`App ${app.id} follows its own permission rules`);
     writeFileSync(file, JSON.stringify({ todos: { read: { title: { unknown: 1 } } } }));
-    const refused = run("set", app.id, file);
+    const refused = await run("set", app.id, file);
     expect(refused.status).toBe(1);
     expect(refused.stderr).toContain("todos.read.title.unknown");
     rmSync(file);
 
     // The rules hold after a restart: a create is refused.
     await server.restart();
-    expect(JSON.parse(run("get", app.id, "--json").stdout)).toEqual({
+    expect(JSON.parse((await run("get", app.id, "--json")).stdout)).toEqual({
       appId: app.id,
       source: "app",
       rules: { todos: { read: true, create: false } },
@@ -406,7 +385,7 @@ describe("the app registry", () => {
       message: expect.stringContaining("are not valid"),
     });
     // An admin clears them: the app follows the server's rules (none) and opens again.
-    const cleared = run("clear", app.id);
+    const cleared = await run("clear", app.id);
     expect(cleared.status, cleared.stderr).toBe(0);
     expect(cleared.stdout).toContain("has no permission rules");
     const bob = await connect(server.url, app.id, { userId: "bob" });

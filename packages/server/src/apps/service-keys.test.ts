@@ -1,18 +1,16 @@
-import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { removeDataDir, type ServerProcess, startServerProcess, tempDataDir } from "@trellis/server/testing";
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminCall, documentTriples, post, query, writer } from "../testing/raw-socket.js";
+import { runCli } from "../testing/run-cli.js";
 
 // Service keys against a real server process in production mode, with JWT auth and rules: a key
 // reads and writes its own app past the rules, or as a user under them, and nothing else.
 
 const SECRET = "an-admin-secret-for-service-keys";
 const JWT_SECRET = "a-jwt-secret-for-the-service-key-tests";
-const CLI = fileURLToPath(new URL("../../dist/cli.js", import.meta.url));
 const OWNER_ONLY = {
   todos: {
     read: { createdBy: "$user.id" },
@@ -178,19 +176,14 @@ describe("service keys", () => {
   it("are created, listed and revoked from the command line", async () => {
     const app = (await admin("POST", "", { name: "From the CLI" })).body.id as string;
     const env = { ...process.env, TRELLIS_ADMIN_SECRET: SECRET };
-    const run = (...args: string[]) =>
-      spawnSync(process.execPath, [CLI, "apps", "keys", ...args, "--url", server.url], {
-        encoding: "utf8",
-        timeout: 15_000,
-        env,
-      });
-    expect(run("list", app).stdout).toContain("has no service keys");
-    const created = run("create", app, "cron job");
+    const run = (...args: string[]) => runCli(["apps", "keys", ...args, "--url", server.url], env);
+    expect((await run("list", app)).stdout).toContain("has no service keys");
+    const created = await run("create", app, "cron job");
     expect(created.status, created.stderr).toBe(0);
     const key = /^(tsk_\S+)$/m.exec(created.stdout)?.[1];
     expect(key).toBeDefined();
     const keyId = /Created service key (\S+) of app/.exec(created.stdout)?.[1];
-    expect(run("list", app).stdout).toMatch(new RegExp(`^${keyId}\\s.*cron job$`, "m"));
+    expect((await run("list", app)).stdout).toMatch(new RegExp(`^${keyId}\\s.*cron job$`, "m"));
     expect(
       (
         await post(
@@ -201,7 +194,7 @@ describe("service keys", () => {
         )
       ).status,
     ).toBe(200);
-    const revoked = run("revoke", app, keyId!);
+    const revoked = await run("revoke", app, keyId!);
     expect(revoked.status, revoked.stderr).toBe(0);
     expect(revoked.stdout).toContain(`Revoked service key ${keyId}`);
     expect(
@@ -214,6 +207,6 @@ describe("service keys", () => {
         )
       ).status,
     ).toBe(401);
-    expect(run("revoke", app, keyId!).stderr).toContain("answered 404");
+    expect((await run("revoke", app, keyId!)).stderr).toContain("answered 404");
   });
 });
