@@ -8,7 +8,7 @@ import {
 } from "@trellis/core";
 import type { ClientSync } from "./client-sync-types.js";
 import { type ClientConnection, createClientConnection } from "./sync/client-connection.js";
-import type { TransportState } from "./sync/connection.js";
+import type { TransportState } from "./sync/transport.js";
 import type { SyncPayload } from "./sync/http.js";
 import type { RemoteApplier } from "./sync/remote-apply.js";
 import type { RoomLink } from "./sync/sync-engine.js";

@@ -15,15 +15,6 @@ import {
   type WelcomeMessage,
 } from "@trellis/core";
 import { type ClientConnection, type ConnectionState, createClientConnection } from "./client-connection.js";
-import {
-  Connection,
-  type KeepAliveOptions,
-  type ReconnectOptions,
-  type RoomServerMessage,
-  type SyncMessage,
-  type Timers,
-  type TransportState,
-} from "./connection.js";
 import type { DebugLog } from "./debug-log.js";
 import { heldIds } from "./held-ids.js";
 import { fetchQuery, type HttpContext, pushEntry, type SyncPayload } from "./http.js";
@@ -34,6 +25,15 @@ import { refusedChanges, type WriteError, WriteRollback } from "./refused-writes
 import { applyRemoteTriples, type RemoteApplier, storeApplier } from "./remote-apply.js";
 import { syncUrl } from "./server-url.js";
 import { type SyncedQuery, SyncedQueries } from "./synced-queries.js";
+import {
+  type KeepAliveOptions,
+  type ReconnectOptions,
+  type RoomServerMessage,
+  type SyncMessage,
+  type Timers,
+  Transport,
+  type TransportState,
+} from "./transport.js";
 import { resolveWebSocket, type WebSocketConstructor } from "./web-socket.js";
 
 /** What the rooms part of a client hears from the sync engine (see rooms/rooms.ts). */
@@ -103,7 +103,7 @@ export class SyncEngine implements QuerySync {
   readonly hasServer = true;
   /** `client.connection`. */
   readonly connection: ClientConnection;
-  private readonly transport: Connection;
+  private readonly transport: Transport;
   private readonly outbox: Outbox;
   private readonly pusher: OutboxPusher;
   private readonly queries: SyncedQueries;
@@ -133,7 +133,7 @@ export class SyncEngine implements QuerySync {
       token: async () => options.token(),
       ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
     };
-    this.transport = new Connection({
+    this.transport = new Transport({
       url: syncUrl(options.serverUrl),
       webSocket: () => resolveWebSocket(options.webSocket),
       hello: () => this.hello(),

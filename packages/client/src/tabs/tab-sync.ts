@@ -19,7 +19,7 @@ import {
   createClientConnection,
   type SyncProgress,
 } from "../sync/client-connection.js";
-import type { TransportState } from "../sync/connection.js";
+import type { TransportState } from "../sync/transport.js";
 import type { SyncPayload } from "../sync/http.js";
 import type { QuerySync } from "../sync/query-sync.js";
 import type { RoomLink, SyncEngine } from "../sync/sync-engine.js";
