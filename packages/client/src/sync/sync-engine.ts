@@ -20,11 +20,11 @@ import { heldIds } from "./held-ids.js";
 import { fetchQuery, type HttpContext, pushEntry, type SyncPayload } from "./http.js";
 import { createMemoryOutbox, type Outbox, type OutboxEntry } from "./outbox.js";
 import { OutboxPusher } from "./outbox-pusher.js";
-import type { QuerySync } from "./query-sync.js";
+import type { FollowedQuery, QuerySync } from "./query-sync.js";
 import { refusedChanges, type WriteError, WriteRollback } from "./refused-writes.js";
 import { applyRemoteTriples, type RemoteApplier, storeApplier } from "./remote-apply.js";
 import { syncUrl } from "./server-url.js";
-import { type SyncedQuery, SyncedQueries } from "./synced-queries.js";
+import { ServerSubscriptions } from "./server-subscriptions.js";
 import {
   type KeepAliveOptions,
   type ReconnectOptions,
@@ -106,7 +106,7 @@ export class SyncEngine implements QuerySync {
   private readonly transport: Transport;
   private readonly outbox: Outbox;
   private readonly pusher: OutboxPusher;
-  private readonly queries: SyncedQueries;
+  private readonly subscriptions: ServerSubscriptions;
   private readonly http: HttpContext;
   private readonly isOffline: ReadonlySignal<boolean>;
   private readonly pending = signal(0);
@@ -140,7 +140,7 @@ export class SyncEngine implements QuerySync {
       onWelcome: (welcome) => this.welcome(welcome),
       onMessage: (message) => this.receive(message),
       onDisconnect: () => {
-        this.queries.disconnected();
+        this.subscriptions.disconnected();
         this.pusher.reset();
       },
       onError: (error) => this.report(error),
@@ -152,7 +152,7 @@ export class SyncEngine implements QuerySync {
     });
     const transportState = this.transport.state;
     this.isOffline = computed(() => transportState.value === "offline");
-    this.queries = new SyncedQueries({
+    this.subscriptions = new ServerSubscriptions({
       send: (message) => this.send(message),
       isOffline: this.isOffline,
       onCursor: options.onCursor,
@@ -175,14 +175,14 @@ export class SyncEngine implements QuerySync {
       onRefused: (error, entries) => this.refused(error, entries),
       onNetworkFailure: () => this.transport.restart(),
     });
-    const outstanding = this.queries.outstanding;
+    const outstanding = this.subscriptions.outstanding;
     const pending = this.pending;
     const state: ReadonlySignal<ConnectionState> = computed(() => {
       const transport = transportState.value;
       if (transport !== "connected") return transport;
       return pending.value > 0 || outstanding.value > 0 ? "syncing" : "online";
     });
-    this.connection = createClientConnection(state, pending, this.lastError, this.queries.progress);
+    this.connection = createClientConnection(state, pending, this.lastError, this.subscriptions.progress);
     this.rollback = new WriteRollback({
       fetch: async (collection, ids) => {
         const query = options.documentsQuery?.(collection, ids);
@@ -219,7 +219,7 @@ export class SyncEngine implements QuerySync {
 
   /** Takes up where an earlier run stopped: its outbox (already in `outbox`) and its cursors. */
   restored(cursors: ReadonlyMap<string, string>): void {
-    this.queries.restoreCursors(cursors);
+    this.subscriptions.restoreCursors(cursors);
     this.pending.value = this.outbox.size;
   }
 
@@ -304,26 +304,26 @@ export class SyncEngine implements QuerySync {
 
   /** The collections of the queries synced now: their stored documents must stay. */
   followedCollections(): Set<string> {
-    return this.queries.followedCollections();
+    return this.subscriptions.followedCollections();
   }
 
   /** Forgets the cursors of queries reading these collections, whose stored documents were pruned. */
   forgetCursors(collections: ReadonlySet<string>): void {
-    this.queries.forgetCursors(collections);
+    this.subscriptions.forgetCursors(collections);
   }
 
   /** Whether the query with this key (its JSON) was synced before, here or in an earlier run. */
   hasCursor(key: string): boolean {
-    return this.queries.hasCursor(key);
+    return this.subscriptions.hasCursor(key);
   }
 
-  follow(query: NormalizedQuery, cursor?: string | null): SyncedQuery {
-    return this.queries.follow(query, cursor);
+  follow(query: NormalizedQuery, cursor?: string | null): FollowedQuery {
+    return this.subscriptions.follow(query, cursor);
   }
 
   async settle(query: NormalizedQuery): Promise<void> {
-    if (this.isOffline.peek() || this.queries.covers(query)) return;
-    const synced = this.queries.follow(query);
+    if (this.isOffline.peek() || this.subscriptions.covers(query)) return;
+    const synced = this.subscriptions.follow(query);
     try {
       await synced.answered();
     } finally {
@@ -366,7 +366,7 @@ export class SyncEngine implements QuerySync {
     const serverHlc = decodeHlc(welcome.serverHlc);
     const received = serverHlc.error ?? this.options.clock.receive(serverHlc.data).error;
     if (received !== undefined) this.report(received);
-    this.queries.connected();
+    this.subscriptions.connected();
     this.pusher.reset();
     this.pusher.flush();
     this.welcomedUserId = welcome.userId;
@@ -388,21 +388,21 @@ export class SyncEngine implements QuerySync {
         batch(() => {
           this.applyRemote(message.triples);
           this.forgetRemote(message.revoked);
-          this.queries.snapshot(message.queryId, message.cursor);
+          this.subscriptions.snapshot(message.queryId, message.cursor);
         });
         return;
       case "snapshotPart":
         // Whole documents, applied at once; the query stays loading until its `snapshot`.
         batch(() => {
           this.applyRemote(message.triples);
-          this.queries.snapshotPart(message.queryId, message.documents, message.total);
+          this.subscriptions.snapshotPart(message.queryId, message.documents, message.total);
         });
         return;
       case "changes":
         batch(() => {
           this.applyRemote(message.triples);
           this.forgetRemote(message.revoked);
-          this.queries.changes(message.cursor);
+          this.subscriptions.changes(message.cursor);
         });
         return;
       case "ack":
@@ -422,7 +422,7 @@ export class SyncEngine implements QuerySync {
         );
         const { batchId, queryId } = message.details ?? {};
         if (typeof batchId === "string") return this.pusher.refuse(batchId, error);
-        if (typeof queryId === "string") this.queries.refuse(queryId);
+        if (typeof queryId === "string") this.subscriptions.refuse(queryId);
         const { roomType, roomId } = message.details ?? {};
         if (typeof roomType === "string" && typeof roomId === "string") this.rooms?.error(error, roomType, roomId);
         this.report(error);

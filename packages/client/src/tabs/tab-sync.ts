@@ -21,9 +21,8 @@ import {
 } from "../sync/client-connection.js";
 import type { TransportState } from "../sync/transport.js";
 import type { SyncPayload } from "../sync/http.js";
-import type { QuerySync } from "../sync/query-sync.js";
+import type { FollowedQuery, QuerySync } from "../sync/query-sync.js";
 import type { RoomLink, SyncEngine } from "../sync/sync-engine.js";
-import type { SyncedQuery } from "../sync/synced-queries.js";
 import type { LeaderElection } from "./leader-election.js";
 import type { TabChannel, TabMessage } from "./tab-messages.js";
 import { TabQueries } from "./tab-queries.js";
@@ -89,7 +88,7 @@ export class TabSync implements QuerySync, RoomTransport {
   /** Rooms this tab is in: a follower keeps a socket of its own for them. */
   private roomCount = 0;
   /** Leader: the followers' queries it syncs, by tab id then key. */
-  private readonly served = new Map<string, Map<string, SyncedQuery>>();
+  private readonly served = new Map<string, Map<string, FollowedQuery>>();
   /** Leader: batch ids acknowledged lately, so a follower handing one over again is told, not pushed again. */
   private readonly acknowledged = new Set<string>();
   private wantsConnection = true;
@@ -161,7 +160,7 @@ export class TabSync implements QuerySync, RoomTransport {
 
   // ---- what the client asks of sync ----
 
-  follow(query: NormalizedQuery, cursor: string | null = null): SyncedQuery {
+  follow(query: NormalizedQuery, cursor: string | null = null): FollowedQuery {
     return this.queries.follow(query, cursor);
   }
 
