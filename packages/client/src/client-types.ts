@@ -5,7 +5,7 @@ import type { QuotaEstimate } from "./persistence/quota-watcher.js";
 import type { StorageOption } from "./persistence/resolve-storage.js";
 import type { Rooms } from "./rooms/room-types.js";
 import type { ClientConnection } from "./sync/client-connection.js";
-import type { KeepAliveOptions, ReconnectOptions } from "./sync/connection.js";
+import type { KeepAliveOptions, ReconnectOptions } from "./sync/transport.js";
 import type { WriteError } from "./sync/refused-writes.js";
 import type { WebSocketConstructor } from "./sync/web-socket.js";
 import type { Database } from "./types.js";

@@ -4,7 +4,7 @@ import { describe, expect, it, vi } from "vitest";
 import type { ClientSync } from "./client-sync-types.js";
 import { DeferredSync } from "./deferred-sync.js";
 import { createClientConnection } from "./sync/client-connection.js";
-import type { SyncedQuery } from "./sync/synced-queries.js";
+import type { FollowedQuery } from "./sync/query-sync.js";
 import type { WiredSync } from "./wire-sync.js";
 
 const query = (collection: string): NormalizedQuery => ({
@@ -26,7 +26,7 @@ function fakeWired() {
     connection: createClientConnection(signal("connecting"), signal(2), signal(undefined)),
     transportState: "connecting",
     userId: "alice",
-    follow: (followed: NormalizedQuery, cursor?: string | null): SyncedQuery => {
+    follow: (followed: NormalizedQuery, cursor?: string | null): FollowedQuery => {
       calls.push(`follow ${followed.collection} ${cursor}`);
       return {
         isLoading,

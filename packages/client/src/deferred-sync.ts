@@ -8,11 +8,11 @@ import {
 } from "@trellis/core";
 import type { ClientSync } from "./client-sync-types.js";
 import { type ClientConnection, createClientConnection } from "./sync/client-connection.js";
-import type { TransportState } from "./sync/connection.js";
+import type { TransportState } from "./sync/transport.js";
 import type { SyncPayload } from "./sync/http.js";
 import type { RemoteApplier } from "./sync/remote-apply.js";
 import type { RoomLink } from "./sync/sync-engine.js";
-import type { SyncedQuery } from "./sync/synced-queries.js";
+import type { FollowedQuery } from "./sync/query-sync.js";
 import type { WiredSync } from "./wire-sync.js";
 
 /**
@@ -91,10 +91,10 @@ export class DeferredSync implements ClientSync {
     this.later((wired) => wired.sync?.record(triples));
   }
 
-  follow(query: NormalizedQuery, cursor: string | null = null): SyncedQuery {
+  follow(query: NormalizedQuery, cursor: string | null = null): FollowedQuery {
     const sync = this.arrived.peek();
     if (sync !== undefined) return sync.follow(query, cursor);
-    const inner = signal<SyncedQuery | undefined>(undefined);
+    const inner = signal<FollowedQuery | undefined>(undefined);
     let isReleased = false;
     this.later((wired) => {
       if (!isReleased && wired.sync) inner.value = wired.sync.follow(query, cursor);

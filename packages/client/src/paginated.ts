@@ -14,8 +14,7 @@ import {
 import type { PaginatedController, PaginatedState } from "./paginated-types.js";
 import { createPreloadData, type PreloadData } from "./preload.js";
 import type { QueryService } from "./query-service.js";
-import type { QuerySync } from "./sync/query-sync.js";
-import type { SyncedQuery } from "./sync/synced-queries.js";
+import type { FollowedQuery, QuerySync } from "./sync/query-sync.js";
 
 /** Where the current page starts: after a cursor, before one, or (neither) at the beginning. */
 interface Anchor {
@@ -25,7 +24,7 @@ interface Anchor {
 
 interface ShownPage {
   readonly view: LiveQuery;
-  readonly synced: SyncedQuery;
+  readonly synced: FollowedQuery;
   stop: () => void;
   /** True while `show` runs: a reanchor found then waits until `show` can stop this page. */
   isShowing: boolean;
@@ -35,7 +34,7 @@ interface ShownPage {
 
 interface Neighbour {
   readonly view: LiveQuery;
-  readonly synced: SyncedQuery;
+  readonly synced: FollowedQuery;
   readonly cursor: Cursor;
 }
 

@@ -22,8 +22,7 @@ import {
   type Schema,
   type TripleStore,
 } from "@trellis/core";
-import { LOCAL_SYNC, type QuerySync, syncedAggregateQuery } from "./sync/query-sync.js";
-import type { SyncedQuery } from "./sync/synced-queries.js";
+import { type FollowedQuery, LOCAL_SYNC, type QuerySync, syncedAggregateQuery } from "./sync/query-sync.js";
 import type { WarmViews } from "./persistence/warm-views.js";
 import type { SubscribeCallback, Subscription, SubscriptionState } from "./types.js";
 import {
@@ -38,7 +37,7 @@ import {
 /** A live view and the sync of the query behind it: released together. */
 interface Followed {
   readonly view: LiveQuery | LiveAggregate;
-  readonly synced: SyncedQuery;
+  readonly synced: FollowedQuery;
 }
 
 /**

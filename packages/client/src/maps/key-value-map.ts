@@ -11,8 +11,7 @@ import {
   type TripleStore,
   type LocalWriter,
 } from "@trellis/core";
-import type { QuerySync } from "../sync/query-sync.js";
-import type { SyncedQuery } from "../sync/synced-queries.js";
+import type { FollowedQuery, QuerySync } from "../sync/query-sync.js";
 import type { SubscribeCallback, Subscription, SubscriptionState } from "../types.js";
 import { checkKey, checkValue, type MapCollection, mapCollection, VALUE_FIELD } from "./map-collection.js";
 import type { KeyValueMap, MapEntry } from "./map-types.js";
@@ -65,7 +64,7 @@ export class MapsService {
 
 /** One map: documents of its reserved collection, one per key, whose `value` field is the value. */
 class ReplicatedMap implements KeyValueMap {
-  private readonly synced: SyncedQuery;
+  private readonly synced: FollowedQuery;
   private readonly subscriptions = new Set<() => void>();
   private materialize: Materializer | undefined;
   private readonly label: string;

@@ -1,5 +1,5 @@
 import { type DatabaseResult, ok } from "@trellis/core";
-import { readsAnyOf } from "../sync/synced-queries.js";
+import { readsAnyOf } from "../sync/server-subscriptions.js";
 import type { ClientStorage } from "./storage.js";
 
 /** What `client.storage.prune()` dropped from storage. */

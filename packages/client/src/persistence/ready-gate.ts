@@ -1,7 +1,6 @@
 import { computed, type ReadonlySignal, signal } from "@preact/signals-core";
 import { collectionsOf, isFieldCondition, linkedCollectionsOf, type NormalizedQuery, routeOf } from "@trellis/core";
-import type { QuerySync } from "../sync/query-sync.js";
-import type { SyncedQuery } from "../sync/synced-queries.js";
+import type { FollowedQuery, QuerySync } from "../sync/query-sync.js";
 import { canReadMatching } from "./storage.js";
 import { canAnswerEarly } from "./stored-results.js";
 import type { MemoryNeed, WorkingSet } from "./working-set.js";
@@ -46,7 +45,7 @@ export function gateQuerySync(inner: QuerySync, gate: QueryGate): QuerySync {
   };
   return {
     hasServer: inner.hasServer,
-    follow(query: NormalizedQuery, cursor?: string | null): SyncedQuery {
+    follow(query: NormalizedQuery, cursor?: string | null): FollowedQuery {
       const unpin = workingSet.pin(collectionsOf(query));
       /** The query's stored result is in memory: it answers before its collection is read. */
       const isAnsweredEarly = signal(false);
@@ -63,7 +62,7 @@ export function gateQuerySync(inner: QuerySync, gate: QueryGate): QuerySync {
         persister.resultsChanged();
         return pinned(inner.follow(query, cursor), unpin);
       }
-      const followed = signal<SyncedQuery | undefined>(undefined);
+      const followed = signal<FollowedQuery | undefined>(undefined);
       void preparing.then(() => {
         if (isReleased) return;
         followed.value = inner.follow(query, cursor);
@@ -125,7 +124,7 @@ function idsOf(query: NormalizedQuery): string[] | undefined {
   return undefined;
 }
 
-function pinned(synced: SyncedQuery, unpin: () => void): SyncedQuery {
+function pinned(synced: FollowedQuery, unpin: () => void): FollowedQuery {
   return {
     isLoading: synced.isLoading,
     hasSynced: synced.hasSynced,

@@ -11,7 +11,7 @@ import {
   type SetRoomStatusMessage,
   validateRoomValue,
 } from "@trellis/core";
-import type { RoomServerMessage, TransportState } from "../sync/connection.js";
+import type { RoomServerMessage, TransportState } from "../sync/transport.js";
 import type { RoomLink } from "../sync/sync-engine.js";
 import type { RoomHandle } from "./room-types.js";
 import { readRoomValue, readStatus, UNREADABLE } from "./room-values.js";

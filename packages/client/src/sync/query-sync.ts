@@ -1,4 +1,4 @@
-import { signal } from "@preact/signals-core";
+import { type ReadonlySignal, signal } from "@preact/signals-core";
 import {
   AUTO_FIELD_SPECS,
   type DatabaseResult,
@@ -10,7 +10,26 @@ import {
   whereFields,
 } from "@trellis/core";
 import type { SyncPayload } from "./http.js";
-import type { SyncedQuery } from "./synced-queries.js";
+
+/** One use of a followed query: pair every `follow` with one `release`. */
+export interface FollowedQuery {
+  /**
+   * True while the query's first result is unknown: until the server's snapshot for it arrives
+   * or the client goes offline. False from the start for a query synced before (it has a
+   * cursor). Once false it stays false.
+   */
+  readonly isLoading: ReadonlySignal<boolean>;
+  /**
+   * Whether the server has answered the query: true from the start for one synced before (it
+   * has a cursor, from an earlier run or preloaded data), else once its snapshot (or refusal)
+   * arrives. Once true it stays true.
+   */
+  readonly hasSynced: ReadonlySignal<boolean>;
+  /** Resolves once local data answers the query: its snapshot arrived while followed, or the client is offline. */
+  answered(): Promise<void>;
+  /** Stops this use; the last one unsubscribes. Idempotent. */
+  release(): void;
+}
 
 /**
  * What live queries, pagination and preload need from sync. A local-only client uses
@@ -20,10 +39,10 @@ export interface QuerySync {
   /** Whether a server is behind this client. */
   readonly hasServer: boolean;
   /** Starts syncing a query (shared by identical ones); `cursor` comes from preloaded data. */
-  follow(query: NormalizedQuery, cursor?: string | null): SyncedQuery;
+  follow(query: NormalizedQuery, cursor?: string | null): FollowedQuery;
   /**
    * Resolves once local data can answer a one-shot query: at once when what the client syncs
-   * covers it or the client is offline, else once the server has answered it (SPEC §5).
+   * covers it or the client is offline, else once the server has answered it.
    */
   settle(query: NormalizedQuery): Promise<void>;
   /** Runs a query on the server and applies its result locally; `null` without a server. */
@@ -32,7 +51,7 @@ export interface QuerySync {
   applyRemote(triples: readonly Triple[]): void;
 }
 
-const LOCAL_QUERY: SyncedQuery = {
+const LOCAL_QUERY: FollowedQuery = {
   isLoading: signal(false),
   hasSynced: signal(false),
   answered: () => Promise.resolve(),

@@ -1,7 +1,7 @@
 import { batch, computed, effect, type ReadonlySignal, type Signal, signal } from "@preact/signals-core";
 import type { NormalizedQuery } from "@trellis/core";
 import type { SyncEngine } from "../sync/sync-engine.js";
-import type { SyncedQuery } from "../sync/synced-queries.js";
+import type { FollowedQuery } from "../sync/query-sync.js";
 import type { TabChannel } from "./tab-messages.js";
 
 /** One use of a synced query in this tab. */
@@ -10,7 +10,7 @@ interface TabQuery {
   readonly query: NormalizedQuery;
   readonly cursor: string | null;
   /** The engine's own use while this tab leads; undefined while the leader syncs it. */
-  readonly inner: Signal<SyncedQuery | undefined>;
+  readonly inner: Signal<FollowedQuery | undefined>;
 }
 
 /**
@@ -39,7 +39,7 @@ export class TabQueries {
     },
   ) {}
 
-  follow(query: NormalizedQuery, cursor: string | null): SyncedQuery {
+  follow(query: NormalizedQuery, cursor: string | null): FollowedQuery {
     const { engine, channel, isLeading, isLeaderOffline } = this.options;
     const key = JSON.stringify(query);
     const use: TabQuery = {

@@ -1,30 +1,17 @@
 import { batch, computed, effect, signal } from "@preact/signals-core";
-import {
-  type ClientMessage,
-  DatabaseError,
-  type DatabaseResult,
-  fail,
-  type NormalizedQuery,
-  ok,
-  type Triple,
-} from "@trellis/core";
+import type { ClientMessage, DatabaseResult, NormalizedQuery, Triple } from "@trellis/core";
 import type { PersistentOutbox } from "../persistence/persistent-outbox.js";
 import type { PruneResult } from "../persistence/prune.js";
 import type { ClientStorage } from "../persistence/storage.js";
 import type { RoomTransport } from "../rooms/rooms.js";
-import {
-  type ClientConnection,
-  type ConnectionState,
-  type ConnectionStatus,
-  createClientConnection,
-  type SyncProgress,
-} from "../sync/client-connection.js";
-import type { TransportState } from "../sync/connection.js";
+import { type ClientConnection, type ConnectionState, createClientConnection } from "../sync/client-connection.js";
 import type { SyncPayload } from "../sync/http.js";
-import type { QuerySync } from "../sync/query-sync.js";
+import type { FollowedQuery, QuerySync } from "../sync/query-sync.js";
 import type { RoomLink, SyncEngine } from "../sync/sync-engine.js";
-import type { SyncedQuery } from "../sync/synced-queries.js";
+import type { TransportState } from "../sync/transport.js";
 import type { LeaderElection } from "./leader-election.js";
+import { TabFollower } from "./tab-follower.js";
+import { TabLeader } from "./tab-leader.js";
 import type { TabChannel, TabMessage } from "./tab-messages.js";
 import { TabQueries } from "./tab-queries.js";
 
@@ -42,60 +29,34 @@ export interface TabSyncOptions {
   readonly prune: () => Promise<DatabaseResult<PruneResult>>;
 }
 
-/** How long a follower waits for the leader to answer a prune request. */
-const PRUNE_ANSWER_MS = 10_000;
-
-const MAX_REMEMBERED_ACKS = 10_000;
-
-interface LeaderStatus {
-  readonly state: ConnectionState;
-  readonly pending: number;
-  readonly error: DatabaseError | undefined;
-  readonly progress: SyncProgress | undefined;
-}
-
 /**
  * Sync shared by the tabs of one app: the leader tab (see `electLeader`) runs the sync engine's
- * connection for every tab; the others follow. A follower's queries are synced by the leader
- * (`follow` / `answered` messages), its writes are stored by itself and then handed to the
- * leader to push (`push` / `acked`), and its connection state mirrors the leader's. What the
- * server sends reaches every tab through the `applied` messages (see `TabMirror`). A follower
- * that becomes the leader reads the stored outbox and cursors (claiming them for its term, so a
- * replaced leader's cursors no longer count), takes over its own queries, asks the others for
- * theirs, and connects. A leader that loses leadership (replaced while frozen or busy, or
- * frozen itself) closes its socket and follows: its queries and unacknowledged writes go to
- * the new leader. While no leader is known alive a follower's state is `connecting`. See
- * docs/design/014-multi-tab.md and docs/design/031-leader-liveness.md.
+ * connection for every tab (see `TabLeader`); the others follow (see `TabFollower`). A
+ * follower's queries are synced by the leader, its writes are stored by itself and then handed
+ * to the leader to push, and its connection state mirrors the leader's. What the server sends
+ * reaches every tab through the `applied` messages (see `TabMirror`). This class moves a tab
+ * between the two roles: a follower that becomes the leader reads the stored outbox and cursors
+ * (claiming them for its term, so a replaced leader's cursors no longer count), takes over its
+ * own queries, tells the others, and connects. A leader that loses leadership (replaced while
+ * frozen or busy, or frozen itself) closes its socket and follows: its queries and
+ * unacknowledged writes go to the new leader. While no leader is known alive a follower's state
+ * is `connecting`. See docs/design/014-multi-tab.md and docs/design/031-leader-liveness.md.
  *
  * @example
- * const sync = new TabSync({ engine, outbox, channel, election, storage, durable, ready });
+ * const sync = new TabSync({ engine, outbox, channel, election, storage, durable, ready, prune });
  */
 export class TabSync implements QuerySync, RoomTransport {
   readonly hasServer = true;
   readonly connection: ClientConnection;
   private readonly isLeading = signal(false);
-  private readonly leader = signal<LeaderStatus>({
-    state: "connecting",
-    pending: 0,
-    error: undefined,
-    progress: undefined,
-  });
+  /** Writes of this tab the server has not acknowledged. */
   private readonly ownPending = signal(0);
   private readonly queries: TabQueries;
-  /** The tab that last announced itself leader: state messages of any other are stale. */
-  private leaderId: string | undefined;
-  /** Stops posting this tab's connection state, while it leads. */
-  private stopPostingState: (() => void) | undefined;
+  private readonly leader: TabLeader;
+  private readonly follower: TabFollower;
   /** Rooms this tab is in: a follower keeps a socket of its own for them. */
   private roomCount = 0;
-  /** Leader: the followers' queries it syncs, by tab id then key. */
-  private readonly served = new Map<string, Map<string, SyncedQuery>>();
-  /** Leader: batch ids acknowledged lately, so a follower handing one over again is told, not pushed again. */
-  private readonly acknowledged = new Set<string>();
   private wantsConnection = true;
-  /** Prune requests sent to the leader, by id. */
-  private readonly pruning = new Map<string, (result: DatabaseResult<PruneResult>) => void>();
-  private pruneRequests = 0;
   private isClosed = false;
   private readonly stops: (() => void)[] = [];
 
@@ -103,9 +64,32 @@ export class TabSync implements QuerySync, RoomTransport {
     const { engine, channel } = options;
     engine.setPushing(false);
     const isLeading = this.isLeading;
-    const leader = this.leader;
     const ownPending = this.ownPending;
     const hasLeader = options.election.hasLeader;
+    const isClosed = () => this.isClosed;
+    this.leader = new TabLeader({
+      engine,
+      channel,
+      prune: options.prune,
+      isClosed,
+      onConnectWanted: (wanted) => {
+        this.wantsConnection = wanted;
+        if (wanted) engine.connect();
+        else engine.disconnect();
+      },
+    });
+    this.follower = new TabFollower({
+      engine,
+      channel,
+      durable: options.durable,
+      isLeading,
+      isClosed,
+      wantsConnection: () => this.wantsConnection,
+      countOwn: () => this.countOwn(),
+      announceQueries: () => this.queries.announce(),
+      onAnswered: (key) => this.queries.answer(key),
+    });
+    const leader = this.follower.leader;
     this.queries = new TabQueries({
       engine,
       channel,
@@ -128,20 +112,13 @@ export class TabSync implements QuerySync, RoomTransport {
     this.stops.push(
       channel.listen((message) => this.hear(message)),
       options.outbox.onRemoved((batchIds) => {
-        this.ownPending.value = engine.pendingEntries().length;
-        if (!this.isLeading.peek()) return;
-        for (const batchId of batchIds) this.acknowledged.add(batchId);
-        // Bounded: a follower hands a write over again within moments of its acknowledgement, if at all.
-        for (const batchId of this.acknowledged) {
-          if (this.acknowledged.size <= MAX_REMEMBERED_ACKS) break;
-          this.acknowledged.delete(batchId);
-        }
-        channel.post({ type: "acked", batchIds });
+        this.countOwn();
+        if (this.isLeading.peek()) this.leader.acknowledge(batchIds);
       }),
     );
     void options.ready.then(() => {
       if (this.isClosed) return;
-      this.ownPending.value = engine.pendingEntries().length;
+      this.countOwn();
       // A follower hands its restored writes to the leader (it skips ones it has).
       channel.post({ type: "push", entries: engine.pendingEntries() });
       this.stops.push(
@@ -153,7 +130,7 @@ export class TabSync implements QuerySync, RoomTransport {
           // A closing tab rarely gets to close its client: say goodbye so the leader releases its queries.
           () => this.isLeading.peek() || channel.post({ type: "bye" }),
           // Back from the back/forward cache: the leader forgot this tab.
-          () => this.isLeading.peek() || this.introduce(),
+          () => this.isLeading.peek() || this.follower.introduce(),
         ),
       );
     });
@@ -161,17 +138,17 @@ export class TabSync implements QuerySync, RoomTransport {
 
   // ---- what the client asks of sync ----
 
-  follow(query: NormalizedQuery, cursor: string | null = null): SyncedQuery {
+  follow(query: NormalizedQuery, cursor: string | null = null): FollowedQuery {
     return this.queries.follow(query, cursor);
   }
 
   async settle(query: NormalizedQuery): Promise<void> {
     if (this.isLeading.peek()) return this.options.engine.settle(query);
-    const synced = this.follow(query);
+    const followed = this.follow(query);
     try {
-      await synced.answered();
+      await followed.answered();
     } finally {
-      synced.release();
+      followed.release();
     }
   }
 
@@ -186,12 +163,8 @@ export class TabSync implements QuerySync, RoomTransport {
   /** A write of this tab: into its stored outbox, then to the leader (this tab, or another). */
   record(triples: readonly Triple[]): void {
     const entry = this.options.engine.record(triples);
-    this.ownPending.value = this.options.engine.pendingEntries().length;
-    if (this.isLeading.peek()) return;
-    void this.options.durable().then((stored) => {
-      if (stored.error === undefined && !this.isLeading.peek() && !this.isClosed)
-        this.options.channel.post({ type: "push", entries: [entry] });
-    });
+    this.countOwn();
+    if (!this.isLeading.peek()) this.follower.handOver(entry);
   }
 
   connect(): void {
@@ -206,11 +179,19 @@ export class TabSync implements QuerySync, RoomTransport {
     else this.options.channel.post({ type: "connect", wanted: false });
   }
 
+  /**
+   * Prunes storage where the queries of every tab are known: here when this tab leads, else in
+   * the leader (asked over the channel). Every tab forgets the cursors of what was pruned.
+   */
+  prune(): Promise<DatabaseResult<PruneResult>> {
+    return this.isLeading.peek() ? this.leader.prune(null, null) : this.follower.requestPrune();
+  }
+
   async close(): Promise<void> {
     if (this.isClosed) return;
     this.isClosed = true;
     for (const stop of this.stops.splice(0)) stop();
-    this.stopPostingState?.();
+    this.leader.stopPosting();
     this.options.channel.post({ type: "bye" });
     this.options.election.close();
     await this.options.engine.close();
@@ -241,14 +222,14 @@ export class TabSync implements QuerySync, RoomTransport {
     else if (count === 0) this.options.engine.disconnect();
   }
 
-  // ---- leader ----
+  // ---- changing roles ----
 
   /**
    * Takes over sync: the stored outbox and cursors (claimed for this term: see
    * `ClientStorage.readSyncState`), this tab's queries, then the connection.
    */
   private async lead(): Promise<void> {
-    const { engine, storage, channel, election } = this.options;
+    const { engine, storage, election } = this.options;
     const stored = await storage.readSyncState({ lead: true });
     // Lost again (or closed) while reading: the next leader claims for itself.
     if (this.isClosed || this.isLeading.peek() || !election.isLeader.peek()) return;
@@ -260,10 +241,7 @@ export class TabSync implements QuerySync, RoomTransport {
       this.isLeading.value = true;
       this.queries.lead();
     });
-    this.leaderId = channel.tabId;
-    engine.setPushing(true);
-    this.stopPostingState = effect(() => this.postState(engine.connection.getCurrentState()));
-    channel.post({ type: "leader" });
+    this.leader.start();
     if (this.wantsConnection) engine.connect();
   }
 
@@ -275,165 +253,27 @@ export class TabSync implements QuerySync, RoomTransport {
   private stepDown(): void {
     if (!this.isLeading.peek() || this.isClosed) return;
     const { engine } = this.options;
-    this.stopPostingState?.();
-    this.stopPostingState = undefined;
-    engine.setPushing(false);
-    engine.disconnect();
-    for (const from of [...this.served.keys()]) this.unserve(from);
+    this.leader.stop();
     batch(() => {
       this.isLeading.value = false;
-      this.leaderId = undefined;
-      this.leader.value = { state: "connecting", pending: 0, error: undefined, progress: undefined };
+      this.follower.reset();
       this.queries.stepDown();
-      this.ownPending.value = engine.pendingEntries().length;
+      this.countOwn();
     });
     // Rooms are this tab's own: it keeps a socket for them, as any follower in a room does.
     if (this.roomCount > 0 && this.wantsConnection) engine.connect();
-    this.introduce();
+    this.follower.introduce();
   }
-
-  private postState({ state, pending, lastError, progress }: ConnectionStatus): void {
-    const error = lastError === undefined ? null : { code: lastError.code, message: lastError.message };
-    this.options.channel.post({ type: "state", state, pending, error, progress: progress ?? null });
-  }
-
-  private serve(from: string, key: string, query: NormalizedQuery, cursor: string | null): void {
-    let queries = this.served.get(from);
-    if (queries === undefined) this.served.set(from, (queries = new Map()));
-    if (queries.has(key)) return;
-    const synced = this.options.engine.follow(query, cursor);
-    queries.set(key, synced);
-    void synced.answered().then(() => {
-      if (queries.get(key) === synced && !this.isClosed) this.options.channel.post({ type: "answered", key });
-    });
-  }
-
-  private unserve(from: string, key?: string): void {
-    const queries = this.served.get(from);
-    if (queries === undefined) return;
-    for (const [served, synced] of queries) {
-      if (key !== undefined && served !== key) continue;
-      synced.release();
-      queries.delete(served);
-    }
-    if (queries.size === 0) this.served.delete(from);
-  }
-
-  /**
-   * Prunes storage where the queries of every tab are known: here when this tab leads, else in
-   * the leader (asked over the channel). Every tab forgets the cursors of what was pruned.
-   */
-  async prune(): Promise<DatabaseResult<PruneResult>> {
-    const { channel } = this.options;
-    if (this.isLeading.peek()) return this.pruneAsLeader(null, null);
-    const id = `${channel.tabId}:${++this.pruneRequests}`;
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.pruning.delete(id);
-        resolve(
-          fail(
-            "STORAGE",
-            `No tab of this app answered the prune request within ${PRUNE_ANSWER_MS / 1000} s; nothing was pruned.`,
-            { reason: "no-leader" },
-          ),
-        );
-      }, PRUNE_ANSWER_MS);
-      this.pruning.set(id, (result) => {
-        clearTimeout(timer);
-        resolve(result);
-      });
-      channel.post({ type: "prune", id });
-    });
-  }
-
-  private async pruneAsLeader(to: string | null, id: string | null): Promise<DatabaseResult<PruneResult>> {
-    const result = await this.options.prune();
-    const error = result.error === undefined ? null : { code: result.error.code, message: result.error.message };
-    this.options.channel.post({
-      type: "pruned",
-      to,
-      id,
-      collections: result.data?.collections ?? [],
-      documents: result.data?.documents ?? 0,
-      error,
-    });
-    return result;
-  }
-
-  // ---- messages ----
 
   private hear(message: TabMessage): void {
     if (this.isClosed) return;
-    const { engine } = this.options;
-    if (message.type === "pruned") {
-      engine.forgetCursors(new Set(message.collections));
-      const settle =
-        message.to === this.options.channel.tabId && message.id !== null ? this.pruning.get(message.id) : undefined;
-      if (settle === undefined) return;
-      this.pruning.delete(message.id!);
-      const { collections, documents } = message;
-      return settle(
-        message.error === null
-          ? ok({ collections, documents })
-          : fail(message.error.code as never, message.error.message),
-      );
-    }
-    if (this.isLeading.peek()) {
-      switch (message.type) {
-        case "follow":
-          return this.serve(message.from, message.key, message.query, message.cursor);
-        case "release":
-          return this.unserve(message.from, message.key);
-        case "bye":
-          return this.unserve(message.from);
-        case "push": {
-          const done = message.entries
-            .filter((entry) => this.acknowledged.has(entry.batchId))
-            .map((entry) => entry.batchId);
-          if (done.length > 0) this.options.channel.post({ type: "acked", batchIds: done });
-          engine.adopt(message.entries.filter((entry) => !this.acknowledged.has(entry.batchId)));
-          // Also a tab's introduction: it learns the connection's state.
-          return this.postState(engine.connection.getCurrentState());
-        }
-        case "connect":
-          this.wantsConnection = message.wanted;
-          return message.wanted ? engine.connect() : engine.disconnect();
-        case "prune":
-          void this.pruneAsLeader(message.from, message.id);
-          return;
-      }
-      return;
-    }
-    switch (message.type) {
-      case "state":
-        if (this.leaderId !== undefined && message.from !== this.leaderId) return;
-        this.leader.value = {
-          state: message.state,
-          pending: message.pending,
-          error:
-            message.error === null ? undefined : new DatabaseError(message.error.code as never, message.error.message),
-          progress: message.progress ?? undefined,
-        };
-        return;
-      case "answered":
-        this.queries.answer(message.key);
-        return;
-      case "acked":
-        engine.dropEntries(message.batchIds);
-        this.ownPending.value = engine.pendingEntries().length;
-        return;
-      case "leader":
-        this.leaderId = message.from;
-        return this.introduce();
-    }
+    if (message.type === "pruned") this.follower.pruned(message);
+    else if (this.isLeading.peek()) this.leader.hear(message);
+    else this.follower.hear(message);
   }
 
-  /** Tells a leader that knows nothing of this tab its queries and unacknowledged writes. */
-  private introduce(): void {
-    const { engine, channel } = this.options;
-    this.queries.announce();
-    channel.post({ type: "push", entries: engine.pendingEntries() });
-    if (!this.wantsConnection) channel.post({ type: "connect", wanted: false });
+  private countOwn(): void {
+    this.ownPending.value = this.options.engine.pendingEntries().length;
   }
 }
 

@@ -1,26 +1,7 @@
 import { computed, effect, type ReadonlySignal, type Signal, signal } from "@preact/signals-core";
 import { collectionsOf, type NormalizedQuery, type SubscribeMessage, type UnsubscribeMessage } from "@trellis/core";
 import type { SyncProgress } from "./client-connection.js";
-
-/** One use of a synced query: pair every `follow` with one `release`. */
-export interface SyncedQuery {
-  /**
-   * True while the query's first result is unknown: until the server's snapshot for it arrives
-   * or the client goes offline. False from the start for a query synced before (it has a
-   * cursor). Once false it stays false.
-   */
-  readonly isLoading: ReadonlySignal<boolean>;
-  /**
-   * Whether the server has answered the query: true from the start for one synced before (it
-   * has a cursor, from an earlier run or preloaded data), else once its snapshot (or refusal)
-   * arrives. Once true it stays true.
-   */
-  readonly hasSynced: ReadonlySignal<boolean>;
-  /** Resolves once local data answers the query: its snapshot arrived while followed, or the client is offline. */
-  answered(): Promise<void>;
-  /** Stops this use; the last one unsubscribes. Idempotent. */
-  release(): void;
-}
+import type { FollowedQuery } from "./query-sync.js";
 
 interface Entry {
   readonly key: string;
@@ -41,7 +22,7 @@ interface Entry {
   progress: SyncProgress | undefined;
 }
 
-export interface SyncedQueriesOptions {
+export interface ServerSubscriptionsOptions {
   readonly send: (message: SubscribeMessage | UnsubscribeMessage) => boolean;
   readonly isOffline: ReadonlySignal<boolean>;
   /** Hears every cursor move of a synced query (persistence stores them). */
@@ -56,17 +37,18 @@ const SYNCED_BEFORE: ReadonlySignal<boolean> = signal(true);
 const MAX_REMEMBERED_CURSORS = 1_000;
 
 /**
- * The queries this client syncs. Uses of one normalized query share one server subscription
- * (`subscribe` once, `unsubscribe` when the last use is released) and keep its cursor, which is
- * remembered after the release so syncing the query again continues from it. Subscription
- * changes go out on a microtask, so a query followed and released in one tick costs nothing.
+ * The server subscriptions of the queries this client follows. Uses of one normalized query
+ * share one subscription (`subscribe` once, `unsubscribe` when the last use is released) and
+ * keep its cursor, which is remembered after the release so syncing the query again continues
+ * from it. Subscription changes go out on a microtask, so a query followed and released in one
+ * tick costs nothing.
  *
  * @example
- * const synced = queries.follow(normalized);
+ * const synced = subscriptions.follow(normalized);
  * effect(() => synced.isLoading.value || render());
  * synced.release();
  */
-export class SyncedQueries {
+export class ServerSubscriptions {
   private readonly entries = new Map<string, Entry>();
   private readonly byId = new Map<string, Entry>();
   /** Cursors of released queries, by key. */
@@ -82,10 +64,10 @@ export class SyncedQueries {
   /** How far the snapshots arriving in parts have come, summed; undefined when none is. */
   readonly progress: ReadonlySignal<SyncProgress | undefined> = this.progressSignal;
 
-  constructor(private readonly options: SyncedQueriesOptions) {}
+  constructor(private readonly options: ServerSubscriptionsOptions) {}
 
   /** Starts a use of `query`; `cursor` (from preloaded data) is used when the client has none of its own. */
-  follow(query: NormalizedQuery, cursor: string | null = null): SyncedQuery {
+  follow(query: NormalizedQuery, cursor: string | null = null): FollowedQuery {
     const key = JSON.stringify(query);
     let entry = this.entries.get(key);
     if (entry === undefined) {
@@ -217,7 +199,7 @@ export class SyncedQueries {
     if (entry !== undefined) this.answer(entry);
   }
 
-  private handle(entry: Entry): SyncedQuery {
+  private handle(entry: Entry): FollowedQuery {
     const { isOffline } = this.options;
     let isReleased = false;
     let hasSettled = entry.cursor !== null;

@@ -1,20 +1,20 @@
 import { type DatabaseError, encodeHlc, type HelloMessage, PROTOCOL_VERSION } from "@trellis/core";
 import { describe, expect, it } from "vitest";
 import { createFakeWebSocket, createManualTimers } from "../testing/fake-sync.js";
-import { Connection, type ConnectionOptions, type SyncMessage } from "./connection.js";
+import { type SyncMessage, Transport, type TransportOptions } from "./transport.js";
 
 const HELLO: HelloMessage = { type: "hello", protocol: PROTOCOL_VERSION, appId: "app", clientId: "c1" };
 const WELCOME = { type: "welcome", serverHlc: encodeHlc({ ticks: 1, node: "server" }), userId: null } as const;
 const TIMEOUT = 7_000;
 const INTERVAL = 15_000;
 
-function setup(overrides: Partial<ConnectionOptions> = {}) {
+function setup(overrides: Partial<TransportOptions> = {}) {
   const fake = createFakeWebSocket();
   const time = createManualTimers();
   const errors: DatabaseError[] = [];
   const messages: SyncMessage[] = [];
   const events: string[] = [];
-  const connection = new Connection({
+  const transport = new Transport({
     url: "ws://server/v1/sync",
     webSocket: () => fake.WebSocket,
     hello: () => HELLO,
@@ -30,39 +30,39 @@ function setup(overrides: Partial<ConnectionOptions> = {}) {
   });
   /** Delays of reconnect timers (the keep-alive ones are INTERVAL and TIMEOUT). */
   const retryDelays = () => time.delays.filter((ms) => ms !== INTERVAL && ms !== TIMEOUT);
-  return { ...fake, time, errors, messages, events, connection, retryDelays };
+  return { ...fake, time, errors, messages, events, transport, retryDelays };
 }
 
-describe("Connection", () => {
+describe("Transport", () => {
   it("opens, says hello, and is connected once welcomed", () => {
-    const { connection, last, events } = setup();
-    expect(connection.state.value).toBe("initial");
-    connection.connect();
-    expect(connection.state.value).toBe("connecting");
+    const { transport, last, events } = setup();
+    expect(transport.state.value).toBe("initial");
+    transport.connect();
+    expect(transport.state.value).toBe("connecting");
     const socket = last();
     expect(socket.url).toBe("ws://server/v1/sync");
     socket.open();
     expect(socket.sent).toEqual([HELLO]);
-    expect(connection.state.value).toBe("connecting");
+    expect(transport.state.value).toBe("connecting");
     socket.receive(WELCOME);
-    expect(connection.state.value).toBe("connected");
+    expect(transport.state.value).toBe("connected");
     expect(events).toEqual(["welcome"]);
   });
 
   it("sends only on a welcomed connection", () => {
-    const { connection, last } = setup();
-    connection.connect();
-    expect(connection.send({ type: "ping" })).toBe(false);
+    const { transport, last } = setup();
+    transport.connect();
+    expect(transport.send({ type: "ping" })).toBe(false);
     last().open();
-    expect(connection.send({ type: "ping" })).toBe(false);
+    expect(transport.send({ type: "ping" })).toBe(false);
     last().receive(WELCOME);
-    expect(connection.send({ type: "ping" })).toBe(true);
+    expect(transport.send({ type: "ping" })).toBe(true);
     expect(last().sentOf("ping")).toHaveLength(1);
   });
 
   it("passes the server's other messages on", () => {
-    const { connection, last, messages } = setup();
-    connection.connect();
+    const { transport, last, messages } = setup();
+    transport.connect();
     last().open();
     last().receive(WELCOME);
     const snapshot = { type: "snapshot", queryId: "q1", triples: [], cursor: "3" } as const;
@@ -72,18 +72,18 @@ describe("Connection", () => {
   });
 
   it("goes offline when the socket drops and reconnects after an exponential backoff with full jitter, reset by a welcome", () => {
-    const { connection, sockets, last, time, retryDelays, events } = setup();
-    connection.connect();
+    const { transport, sockets, last, time, retryDelays, events } = setup();
+    transport.connect();
     last().open();
     last().receive(WELCOME);
     last().drop();
-    expect(connection.state.value).toBe("offline");
+    expect(transport.state.value).toBe("offline");
     expect(events).toEqual(["welcome", "disconnect"]);
     for (let failures = 0; failures < 6; failures++) {
       time.advance(retryDelays().at(-1)!);
-      expect(connection.state.value).toBe("connecting");
+      expect(transport.state.value).toBe("connecting");
       last().drop(); // refused before opening: no disconnect event, still offline
-      expect(connection.state.value).toBe("offline");
+      expect(transport.state.value).toBe("offline");
     }
     // random() = 0.5 of min(maxMs, baseMs * 2^attempt)
     expect(retryDelays()).toEqual([50, 100, 200, 400, 500, 500, 500]);
@@ -97,46 +97,46 @@ describe("Connection", () => {
   });
 
   it("reports an error the server sends before welcome, goes offline and retries", () => {
-    const { connection, last, errors, time, sockets } = setup();
-    connection.connect();
+    const { transport, last, errors, time, sockets } = setup();
+    transport.connect();
     last().open();
     last().receive({ type: "error", code: "UNAUTHORIZED", message: "Bad token.", details: { reason: "expired" } });
-    expect(connection.state.value).toBe("offline");
+    expect(transport.state.value).toBe("offline");
     expect(errors.map((error) => [error.code, error.message, error.details])).toEqual([
       ["UNAUTHORIZED", "Bad token.", { reason: "expired" }],
     ]);
     expect(last().isClosedByClient).toBe(true);
     time.advance(50);
     expect(sockets).toHaveLength(2);
-    expect(connection.state.value).toBe("connecting");
+    expect(transport.state.value).toBe("connecting");
   });
 
   it("refuses a malformed frame: reports a PROTOCOL error, closes the socket and reconnects", () => {
-    const { connection, last, errors, time, sockets } = setup();
-    connection.connect();
+    const { transport, last, errors, time, sockets } = setup();
+    transport.connect();
     last().open();
     last().receive(WELCOME);
     last().receive('{"type":"changes","triples":"nope","cursor":"1"}');
     expect(errors[0]?.code).toBe("PROTOCOL");
     expect(errors[0]?.message).toContain("triples");
     expect(sockets[0]!.isClosedByClient).toBe(true);
-    expect(connection.state.value).toBe("offline");
+    expect(transport.state.value).toBe("offline");
     time.advance(50);
     expect(sockets).toHaveLength(2);
   });
 
   it("refuses anything but welcome or error as the first message", () => {
-    const { connection, last, errors } = setup();
-    connection.connect();
+    const { transport, last, errors } = setup();
+    transport.connect();
     last().open();
     last().receive({ type: "changes", triples: [], cursor: "1" });
     expect(errors[0]?.message).toContain('"changes" before "welcome"');
-    expect(connection.state.value).toBe("offline");
+    expect(transport.state.value).toBe("offline");
   });
 
   it("pings every interval and drops a socket whose pong does not come (half-open)", () => {
-    const { connection, last, time, sockets } = setup();
-    connection.connect();
+    const { transport, last, time, sockets } = setup();
+    transport.connect();
     last().open();
     last().receive(WELCOME);
     time.advance(INTERVAL);
@@ -145,57 +145,57 @@ describe("Connection", () => {
     time.advance(INTERVAL);
     expect(last().sentOf("ping")).toHaveLength(2);
     time.advance(TIMEOUT - 1);
-    expect(connection.state.value).toBe("connected");
+    expect(transport.state.value).toBe("connected");
     time.advance(1);
-    expect(connection.state.value).toBe("offline");
+    expect(transport.state.value).toBe("offline");
     expect(sockets[0]!.isClosedByClient).toBe(true);
   });
 
   it("gives up on a socket that opens but is never welcomed", () => {
-    const { connection, last, time } = setup();
-    connection.connect();
+    const { transport, last, time } = setup();
+    transport.connect();
     last().open();
     time.advance(TIMEOUT);
-    expect(connection.state.value).toBe("offline");
+    expect(transport.state.value).toBe("offline");
     expect(last().isClosedByClient).toBe(true);
   });
 
   it("stays offline after disconnect() and reconnects at once on connect()", () => {
-    const { connection, last, time, sockets, events } = setup();
-    connection.connect();
+    const { transport, last, time, sockets, events } = setup();
+    transport.connect();
     last().open();
     last().receive(WELCOME);
-    connection.disconnect();
-    expect(connection.state.value).toBe("offline");
+    transport.disconnect();
+    expect(transport.state.value).toBe("offline");
     expect(events).toEqual(["welcome", "disconnect"]);
     time.advance(60_000);
     expect(sockets).toHaveLength(1);
-    connection.connect();
+    transport.connect();
     expect(sockets).toHaveLength(2);
-    expect(connection.state.value).toBe("connecting");
+    expect(transport.state.value).toBe("connecting");
   });
 
   it("connects at once on connect() while waiting to retry", () => {
-    const { connection, last, sockets, time } = setup();
-    connection.connect();
+    const { transport, last, sockets, time } = setup();
+    transport.connect();
     last().drop();
-    connection.connect();
+    transport.connect();
     expect(sockets).toHaveLength(2);
     time.advance(TIMEOUT - 1); // the cancelled retry (after 50 ms) opens nothing
     expect(sockets).toHaveLength(2);
   });
 
   it("closes without leaving a timer or an open socket", async () => {
-    const { connection, last, time } = setup();
-    connection.connect();
+    const { transport, last, time } = setup();
+    transport.connect();
     last().open();
     last().receive(WELCOME);
-    await connection.close();
+    await transport.close();
     expect(last().isClosedByClient).toBe(true);
     expect(time.pending).toBe(0);
-    expect(connection.state.value).toBe("offline");
-    connection.connect();
-    expect(connection.state.value).toBe("offline");
+    expect(transport.state.value).toBe("offline");
+    transport.connect();
+    expect(transport.state.value).toBe("offline");
   });
 
   it("closes at once after the server went away, with a browser socket (no terminate)", async () => {
@@ -204,8 +204,8 @@ describe("Connection", () => {
     const BrowserLike = class extends fake.WebSocket {
       override terminate = undefined;
     };
-    const { connection, time } = setup({ webSocket: () => BrowserLike as never });
-    connection.connect();
+    const { transport, time } = setup({ webSocket: () => BrowserLike as never });
+    transport.connect();
     fake.last().open();
     fake.last().receive(WELCOME);
     // The server closes the connection: one close event, no error.
@@ -214,7 +214,7 @@ describe("Connection", () => {
     socket.onclose?.({} as never);
     // Closed already: no second close event will come, so close() must not wait for one.
     let isClosed = false;
-    void connection.close().then(() => (isClosed = true));
+    void transport.close().then(() => (isClosed = true));
     await new Promise((resolve) => setTimeout(resolve, 0));
     expect(isClosed).toBe(true);
     expect(time.pending).toBe(0);
@@ -222,11 +222,11 @@ describe("Connection", () => {
 
   it("waits for an asynchronously loaded WebSocket class and an asynchronous hello", async () => {
     const fake = createFakeWebSocket();
-    const { connection, sockets } = setup({
+    const { transport, sockets } = setup({
       webSocket: () => Promise.resolve(fake.WebSocket),
       hello: async () => ({ ...HELLO, token: "t" }),
     });
-    connection.connect();
+    transport.connect();
     await Promise.resolve();
     expect(fake.sockets).toHaveLength(1);
     expect(sockets).toHaveLength(0);
@@ -236,13 +236,13 @@ describe("Connection", () => {
   });
 
   it("reports a failing token source and retries", async () => {
-    const { connection, last, errors } = setup({ hello: () => Promise.reject(new Error("no session")) });
-    connection.connect();
+    const { transport, last, errors } = setup({ hello: () => Promise.reject(new Error("no session")) });
+    transport.connect();
     last().open();
     await Promise.resolve();
     await Promise.resolve();
     expect(errors[0]?.code).toBe("UNAUTHORIZED");
     expect(errors[0]?.message).toContain("no session");
-    expect(connection.state.value).toBe("offline");
+    expect(transport.state.value).toBe("offline");
   });
 });

@@ -56,7 +56,7 @@ export interface KeepAliveOptions {
   readonly timeoutMs?: number;
 }
 
-export interface ConnectionOptions {
+export interface TransportOptions {
   /** The `ws(s)://…/v1/sync` address. */
   readonly url: string;
   readonly webSocket: () => WebSocketConstructor | Promise<WebSocketConstructor>;
@@ -105,10 +105,10 @@ function errorReason(event: { readonly message?: string; readonly error?: unknow
  * `welcome` resets. It knows the handshake and keep-alive; everything else goes to `onMessage`.
  *
  * @example
- * const connection = new Connection({ url, webSocket: () => WebSocket, hello: () => hello, onWelcome, onMessage, onDisconnect, onError });
- * connection.connect();
+ * const transport = new Transport({ url, webSocket: () => WebSocket, hello: () => hello, onWelcome, onMessage, onDisconnect, onError });
+ * transport.connect();
  */
-export class Connection {
+export class Transport {
   private readonly stateSignal = signal<TransportState>("initial");
   /** Where the socket is; see {@link TransportState}. */
   readonly state: ReadonlySignal<TransportState> = this.stateSignal;
@@ -130,7 +130,7 @@ export class Connection {
   private readonly intervalMs: number;
   private readonly timeoutMs: number;
 
-  constructor(private readonly options: ConnectionOptions) {
+  constructor(private readonly options: TransportOptions) {
     this.timers = options.timers ?? SYSTEM_TIMERS;
     this.random = options.random ?? Math.random;
     this.baseMs = options.reconnect?.baseMs ?? 250;
