@@ -18,7 +18,7 @@ import { generateId } from "./generate-id.js";
 import { MapsService } from "./maps/key-value-map.js";
 import type { KeyValueMap } from "./maps/map-types.js";
 import { PaginatedQuery, preloadPaginated } from "./paginated.js";
-import { ClientPersistence } from "./persistence/client-persistence.js";
+import { StorageSession } from "./persistence/storage-session.js";
 import type { MemoryNeed } from "./persistence/working-set.js";
 import { schemaFingerprint } from "./persistence/storage.js";
 import { WarmViews } from "./persistence/warm-views.js";
@@ -65,7 +65,7 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
   const warm = storage && options.cacheSize !== undefined ? new WarmViews(registry, WARM_VIEWS) : undefined;
   const identity = { clientId, schema: schemaFingerprint(schema) };
   const persistence =
-    storage && new ClientPersistence(storage, store, clock, { registry, cacheSize: options.cacheSize, identity, warm });
+    storage && new StorageSession(storage, store, clock, { registry, cacheSize: options.cacheSize, identity, warm });
   const assembled = assembleSync(options, { store, clock, appId, clientId, persistence });
   const { sync } = assembled;
   const writer = new LocalWriter(

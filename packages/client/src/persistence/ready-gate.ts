@@ -12,7 +12,7 @@ export interface QueryGate {
   readonly ready: Promise<unknown>;
   readonly workingSet: WorkingSet;
   /** Told when a followed query's data is in, so its result is stored for the next run. */
-  readonly persister: { resultsChanged(): void };
+  readonly writer: { resultsChanged(): void };
   /** Whether the query's live view holds its matches computed from the whole collection (see `LiveQuery.isComplete`). */
   hasCompleteView?(query: NormalizedQuery): boolean;
 }
@@ -28,7 +28,7 @@ export interface QueryGate {
  * const sync = gateQuerySync(engine, persistence);
  */
 export function gateQuerySync(inner: QuerySync, gate: QueryGate): QuerySync {
-  const { isReady, ready, workingSet, persister } = gate;
+  const { isReady, ready, workingSet, writer } = gate;
   /** Undefined when the query can run now; else settles once it can (see {@link needsOf}). */
   const prepare = (query: NormalizedQuery, isFollowed = false): Promise<unknown> | undefined => {
     const needs = () => needsOf(query, workingSet, isFollowed && gate.hasCompleteView?.(query) === true);
@@ -60,14 +60,14 @@ export function gateQuerySync(inner: QuerySync, gate: QueryGate): QuerySync {
       }
       const preparing = prepare(query, true);
       if (preparing === undefined) {
-        persister.resultsChanged();
+        writer.resultsChanged();
         return pinned(inner.follow(query, cursor), unpin);
       }
       const followed = signal<SyncedQuery | undefined>(undefined);
       void preparing.then(() => {
         if (isReleased) return;
         followed.value = inner.follow(query, cursor);
-        persister.resultsChanged();
+        writer.resultsChanged();
       });
       return {
         isLoading: computed(() => !isAnsweredEarly.value && (followed.value?.isLoading.value ?? true)),

@@ -4,7 +4,7 @@ import { createClient, type TrellisClient } from "../create-client.js";
 import { createRandom, seedOf } from "../testing/fuzz-kit.js";
 import { waitFor } from "../testing/live-server.js";
 import { createMemoryStorage } from "./memory-storage.js";
-import { ClientPersistence } from "./client-persistence.js";
+import { StorageSession } from "./storage-session.js";
 import type { ClientStorage } from "./storage.js";
 import { WorkingSet } from "./working-set.js";
 
@@ -171,7 +171,7 @@ describe("working set: what arrives for a collection not in memory", () => {
 
   it("stores them as deltas merged into the stored documents, so a reload finds them", async () => {
     const storage = await storageWithX();
-    const persistence = new ClientPersistence(storage, new TripleStore(), createClock({ node: "local" }));
+    const persistence = new StorageSession(storage, new TripleStore(), createClock({ node: "local" }));
     await persistence.open(() => {});
     const { apply, onRemoteApplied } = persistence.syncOptions();
     const remote = [
