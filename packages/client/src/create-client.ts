@@ -89,7 +89,12 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
     registry,
     writer,
     sync: queries.sync,
-    ...(persistence ? { commit: (collection, write) => persistence.write([{ collection }], write) } : {}),
+    ...(persistence
+      ? {
+          commit: (collection, write) => persistence.write([{ collection }], write),
+          keepWhole: (isKept) => persistence.workingSet.keepWhole(isKept),
+        }
+      : {}),
   });
   let isClosed = false;
 

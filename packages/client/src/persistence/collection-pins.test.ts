@@ -25,4 +25,18 @@ describe("collection pins", () => {
     expect([pins.isPinned("a"), pins.isPinnedWhole("a")]).toEqual([true, false]);
     followed();
   });
+
+  it("keeps the collections a part keeps whole whole, without pinning them, until it releases", () => {
+    const pins = new CollectionPins(() => {});
+    const release = pins.keepWhole((collection) => collection.startsWith("__map_"));
+    expect([pins.isKeptWhole("__map_prefs"), pins.isPinnedWhole("__map_prefs"), pins.isKeptWhole("todos")]).toEqual([
+      true,
+      true,
+      false,
+    ]);
+    expect(pins.isPinned("__map_prefs")).toBe(false);
+    release();
+    release();
+    expect(pins.isPinnedWhole("__map_prefs")).toBe(false);
+  });
 });

@@ -1,5 +1,4 @@
 import type { TripleStore } from "@trellis/core";
-import { MAP_COLLECTION_PREFIX } from "../maps/map-collection.js";
 import type { CollectionPins } from "./collection-pins.js";
 import type { Residency } from "./residency.js";
 
@@ -103,7 +102,7 @@ export class Eviction {
     let isBlocked = false;
     for (const collection of byAge) {
       if (resident <= this.cacheSize) break;
-      if (isReading(collection) || pins.isPinnedWhole(collection) || collection.startsWith(MAP_COLLECTION_PREFIX)) {
+      if (isReading(collection) || pins.isPinnedWhole(collection)) {
         isBlocked = true;
         continue;
       }

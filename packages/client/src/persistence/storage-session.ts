@@ -17,7 +17,6 @@ import { StorageWriter } from "./storage-writer.js";
 import type { ClientStorage, StorageIdentity } from "./storage.js";
 import type { WarmViews } from "./warm-views.js";
 import { WorkingSet, type MemoryNeed } from "./working-set.js";
-import { MAP_COLLECTION_PREFIX } from "../maps/map-collection.js";
 
 /** What a storage session works with besides its storage, store and clock. */
 export interface StorageSessionOptions {
@@ -112,11 +111,9 @@ export class StorageSession {
       if (stored !== undefined) this.clock.restore(stored);
       this.outbox.adopt(outbox);
       const restoring = restore({ outbox, cursors });
-      // Maps read synchronously (`get`, `entries`), so theirs are in memory once ready.
+      // Collections kept whole are read synchronously (maps' `get`, `entries`): in memory once ready.
       const collections = await this.storage.listCollections();
-      await this.workingSet.load(
-        (collections.data ?? []).filter((collection) => collection.startsWith(MAP_COLLECTION_PREFIX)),
-      );
+      await this.workingSet.load(this.workingSet.keptWhole(collections.data ?? []));
       await restoring;
       this.writer.start();
     }

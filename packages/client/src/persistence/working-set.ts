@@ -201,6 +201,16 @@ export class WorkingSet {
     return this.pins.pin(collections, isWhole);
   }
 
+  /** See {@link CollectionPins.keepWhole}. */
+  keepWhole(isKept: (collection: string) => boolean): () => void {
+    return this.pins.keepWhole(isKept);
+  }
+
+  /** Of these collections, those a part of the client keeps whole (see {@link CollectionPins.keepWhole}). */
+  keptWhole(collections: Iterable<string>): string[] {
+    return [...collections].filter((collection) => this.pins.isKeptWhole(collection));
+  }
+
   /** The collections pinned by followed queries now. */
   pinnedCollections(): string[] {
     return this.pins.pinned();
