@@ -25,7 +25,7 @@ export interface QueryGate {
  * collections in memory until released.
  *
  * @example
- * const sync = gateQuerySync(engine, persistence);
+ * const sync = gateQuerySync(engine, session);
  */
 export function gateQuerySync(inner: QuerySync, gate: QueryGate): QuerySync {
   const { isReady, ready, workingSet, writer } = gate;
