@@ -2,7 +2,7 @@ import { type Clock, type DatabaseResult, ok, type Schema, type TripleStore, typ
 import type { ClientAuth, ClientOptions } from "./client-types.js";
 import type { ClientSync } from "./client-sync-types.js";
 import { DeferredSync } from "./deferred-sync.js";
-import type { ClientPersistence } from "./persistence/client-persistence.js";
+import type { StorageSession } from "./persistence/storage-session.js";
 import type { PruneResult } from "./persistence/prune.js";
 import { checkServerUrl } from "./sync/server-url.js";
 import type { WriteError, WriteErrorListener } from "./sync/refused-writes.js";
@@ -44,7 +44,7 @@ export function assembleSync<S extends Schema>(
     clock: Clock;
     appId: string;
     clientId: string;
-    persistence: ClientPersistence | undefined;
+    persistence: StorageSession | undefined;
   },
 ): AssembledSync {
   const { store, clock, persistence } = parts;
@@ -69,7 +69,7 @@ export function assembleSync<S extends Schema>(
   if (serverUrl === undefined && persistence?.storage.kind !== "indexeddb") {
     return {
       sync: undefined,
-      onWrite: persistence && ((triples) => persistence.persister.documentsChanged(triples)),
+      onWrite: persistence && ((triples) => persistence.writer.documentsChanged(triples)),
       start() {},
       restored: async () => {},
       onWriteError,
@@ -90,7 +90,7 @@ export function assembleSync<S extends Schema>(
   return {
     sync: serverUrl === undefined ? undefined : deferred,
     onWrite(triples) {
-      persistence?.persister.documentsChanged(triples);
+      persistence?.writer.documentsChanged(triples);
       deferred.share(triples);
     },
     start: () => deferred.later((wired) => wired.start()),

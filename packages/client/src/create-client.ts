@@ -6,36 +6,26 @@ import {
   ID_RULE,
   isId,
   LiveQueryRegistry,
-  ok,
   type Schema,
   TripleStore,
   LocalWriter,
 } from "@trellis/core";
 import { batchNeeds } from "./batch-needs.js";
+import { assemblePersistence } from "./client-persistence.js";
 import { assembleSync } from "./client-sync.js";
 import { registerClient } from "./client-registry.js";
 import { generateId } from "./generate-id.js";
 import { MapsService } from "./maps/key-value-map.js";
 import type { KeyValueMap } from "./maps/map-types.js";
 import { PaginatedQuery, preloadPaginated } from "./paginated.js";
-import { ClientPersistence } from "./persistence/client-persistence.js";
 import type { MemoryNeed } from "./persistence/working-set.js";
-import { schemaFingerprint } from "./persistence/storage.js";
-import { WarmViews } from "./persistence/warm-views.js";
-import { watchQuota } from "./persistence/quota-watcher.js";
-import { gateQuerySync } from "./persistence/ready-gate.js";
-import { resolveStorage } from "./persistence/resolve-storage.js";
 import { QueryService } from "./query-service.js";
 import { RoomsService } from "./rooms/rooms.js";
 import { LOCAL_CONNECTION } from "./sync/client-connection.js";
 import type { WriteError } from "./sync/refused-writes.js";
-import { LOCAL_SYNC } from "./sync/query-sync.js";
 import type { ClientOptions, TrellisClient } from "./client-types.js";
 
 export type { ClientAuth, ClientOptions, ClientStorageInfo, TrellisClient } from "./client-types.js";
-
-/** Views kept after their last subscriber left, with a cacheSize (see WarmViews). */
-const WARM_VIEWS = 8;
 
 /**
  * Creates a client. Reads and writes are local and instant; with a `serverUrl` the client
@@ -60,13 +50,8 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
   const clock = createClock({ node: clientId, ...(options.now ? { wallClock: options.now } : {}) });
   const store = new TripleStore();
   const registry = new LiveQueryRegistry(store);
-  const { storage, quota } = watchQuota(resolveStorage(options.storage, appId));
-  // With a bound, a screen the user returns to answers from memory (see WarmViews).
-  const warm = storage && options.cacheSize !== undefined ? new WarmViews(registry, WARM_VIEWS) : undefined;
-  const identity = { clientId, schema: schemaFingerprint(schema) };
-  const persistence =
-    storage && new ClientPersistence(storage, store, clock, { registry, cacheSize: options.cacheSize, identity, warm });
-  const assembled = assembleSync(options, { store, clock, appId, clientId, persistence });
+  const persistence = assemblePersistence(options, { store, clock, registry, appId, clientId });
+  const assembled = assembleSync(options, { store, clock, appId, clientId, persistence: persistence.session });
   const { sync } = assembled;
   const writer = new LocalWriter(
     schema,
@@ -76,21 +61,8 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
     options.generateId ?? generateId,
     assembled.onWrite,
   );
-  const queries = new QueryService(
-    schema,
-    store,
-    registry,
-    appId,
-    persistence ? gateQuerySync(sync ?? LOCAL_SYNC, persistence) : sync,
-    warm,
-  );
-  const maps = new MapsService({
-    store,
-    registry,
-    writer,
-    sync: queries.sync,
-    ...(persistence ? { commit: (collection, write) => persistence.write([{ collection }], write) } : {}),
-  });
+  const queries = new QueryService(schema, store, registry, appId, persistence.gate(sync), persistence.warm);
+  const maps = new MapsService({ store, registry, writer, sync: queries.sync, ...persistence.maps });
   let isClosed = false;
 
   const guard =
@@ -106,7 +78,10 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
     body: (...args: A) => DatabaseResult<T>,
   ) =>
     guard(name, async (...args: A): Promise<DatabaseResult<T>> =>
-      persistence ? persistence.write(needs(...args), () => body(...args)) : body(...args),
+      persistence.write(
+        () => needs(...args),
+        () => body(...args),
+      ),
     );
 
   const database: Record<string, unknown> = {};
@@ -181,7 +156,7 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
     rooms[roomType] = guard(`rooms.${roomType}`, (roomId?: unknown) => roomsService.open(roomType, roomId));
   }
   assembled.start();
-  void persistence?.open((restored) => assembled.restored(restored.cursors));
+  persistence.open((cursors) => assembled.restored(cursors));
 
   const client: TrellisClient<S> = {
     database: database as never,
@@ -192,10 +167,10 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
     userId: options.userId,
     schema,
     storage: {
-      kind: storage?.kind ?? "memory",
-      ready: persistence?.ready ?? Promise.resolve(ok(undefined)),
-      onQuota: quota.onQuota,
-      estimate: quota.estimate,
+      kind: persistence.kind,
+      ready: persistence.ready,
+      onQuota: persistence.quota.onQuota,
+      estimate: persistence.quota.estimate,
       prune: guard("storage.prune", () => assembled.prune()),
     },
     connection: sync?.connection ?? LOCAL_CONNECTION,

@@ -11,7 +11,7 @@ import {
 import type { ClientSync } from "./client-sync-types.js";
 import type { ClientOptions } from "./client-types.js";
 import { generateId } from "./generate-id.js";
-import type { ClientPersistence } from "./persistence/client-persistence.js";
+import type { StorageSession } from "./persistence/storage-session.js";
 import { type PrunedSync, type PruneResult, pruneStorage } from "./persistence/prune.js";
 import { createDebugLog } from "./sync/debug-log.js";
 import type { WriteError } from "./sync/refused-writes.js";
@@ -28,7 +28,7 @@ export interface SyncParts {
   readonly clock: Clock;
   readonly appId: string;
   readonly clientId: string;
-  readonly persistence: ClientPersistence | undefined;
+  readonly persistence: StorageSession | undefined;
   /** The checked server URL; undefined for a local-only client. */
   readonly serverUrl: string | undefined;
   /** Gives the token for each connection and HTTP request. */
@@ -126,8 +126,8 @@ export function wireSync<S extends Schema>(options: ClientOptions<S>, parts: Syn
                 persistence.workingSet.apply(triples);
               }
             });
-            persistence?.persister.documentsForgotten(documents);
-            persistence?.persister.documentsChanged(triples);
+            persistence?.writer.documentsForgotten(documents);
+            persistence?.writer.documentsChanged(triples);
             mirror?.shareForgotten(documents);
             // Other tabs apply what tabs share as whole: they get the documents as they are now.
             mirror?.share(documents.flatMap(({ collection, id }) => store.documentTriples(collection, id)));
@@ -142,11 +142,11 @@ export function wireSync<S extends Schema>(options: ClientOptions<S>, parts: Syn
             });
           },
           onRemoteApplied: (triples) => {
-            persistence?.persister.documentsChanged(triples);
+            persistence?.writer.documentsChanged(triples);
             mirror?.share(triples);
           },
           onRemoteForgotten: (documents) => {
-            persistence?.persister.documentsForgotten(documents);
+            persistence?.writer.documentsForgotten(documents);
             mirror?.shareForgotten(documents);
           },
         });
@@ -196,7 +196,7 @@ export function wireSync<S extends Schema>(options: ClientOptions<S>, parts: Syn
 }
 
 /** What pruning must keep: the collections this tab's engine syncs and those its queries hold. */
-function inUse(engine: SyncEngine, persistence: ClientPersistence): PrunedSync {
+function inUse(engine: SyncEngine, persistence: StorageSession): PrunedSync {
   return {
     followedCollections: () =>
       new Set([...engine.followedCollections(), ...persistence.workingSet.pinnedCollections()]),

@@ -13,7 +13,14 @@ import {
 } from "@trellis/core";
 import type { FollowedQuery, QuerySync } from "../sync/query-sync.js";
 import type { SubscribeCallback, Subscription, SubscriptionState } from "../types.js";
-import { checkKey, checkValue, type MapCollection, mapCollection, VALUE_FIELD } from "./map-collection.js";
+import {
+  checkKey,
+  checkValue,
+  isMapCollection,
+  type MapCollection,
+  mapCollection,
+  VALUE_FIELD,
+} from "./map-collection.js";
 import type { KeyValueMap, MapEntry } from "./map-types.js";
 
 /** What maps need from their client: the store and its live queries, the writer, and sync. */
@@ -27,12 +34,18 @@ export interface MapsContext {
    * data is loaded, resolving once stored). Default: at once.
    */
   readonly commit?: (collection: string, write: () => DatabaseResult<void>) => Promise<DatabaseResult<void>>;
+  /**
+   * With persistence: keeps the collections `isKept` accepts whole in memory, read before storage
+   * is ready, until the returned release is called (see `WorkingSet.keepWhole`).
+   */
+  readonly keepWhole?: (isKept: (collection: string) => boolean) => () => void;
 }
 
 /**
  * The key-value maps of a client: one handle per name, made on first use and kept until the
  * client closes. Each handle syncs its whole reserved collection from creation to `close()`, so
- * `get` and `entries` follow the server without a subscription.
+ * `get` and `entries` follow the server without a subscription. Those read memory synchronously,
+ * so every map's collection is kept whole in memory, and read from storage before it is ready.
  *
  * @example
  * const maps = new MapsService({ store, registry, writer, sync });
@@ -41,8 +54,11 @@ export interface MapsContext {
 export class MapsService {
   private readonly handles = new Map<string, ReplicatedMap>();
   isClosed = false;
+  private readonly releaseKept: (() => void) | undefined;
 
-  constructor(private readonly context: MapsContext) {}
+  constructor(private readonly context: MapsContext) {
+    this.releaseKept = context.keepWhole?.(isMapCollection);
+  }
 
   /** The handle of map `name`; throws a TypeError for a bad name. */
   open(name: unknown): KeyValueMap {
@@ -59,6 +75,7 @@ export class MapsService {
     this.isClosed = true;
     for (const handle of this.handles.values()) handle.close();
     this.handles.clear();
+    this.releaseKept?.();
   }
 }
 

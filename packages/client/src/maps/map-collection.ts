@@ -11,7 +11,7 @@ import {
 } from "@trellis/core";
 
 /** Maps live in the reserved collection `__map_<name>`, which `createSchema` refuses to users. */
-export const MAP_COLLECTION_PREFIX = `${RESERVED_NAME_PREFIX}map_`;
+const MAP_COLLECTION_PREFIX = `${RESERVED_NAME_PREFIX}map_`;
 /** The one field of a map's documents: the value, or `null` once removed. */
 export const VALUE_FIELD = "value";
 /** Map names: short identifiers, so `__map_<name>` is a valid protocol collection name. */
@@ -34,6 +34,16 @@ export interface MapCollection {
    * removed keys out.
    */
   readonly all: NormalizedQuery;
+}
+
+/**
+ * Whether a collection is a map's.
+ *
+ * @example
+ * isMapCollection("__map_prefs"); // true
+ */
+export function isMapCollection(collection: string): boolean {
+  return collection.startsWith(MAP_COLLECTION_PREFIX);
 }
 
 /**

@@ -11,7 +11,7 @@ export interface QueryGate {
   readonly ready: Promise<unknown>;
   readonly workingSet: WorkingSet;
   /** Told when a followed query's data is in, so its result is stored for the next run. */
-  readonly persister: { resultsChanged(): void };
+  readonly writer: { resultsChanged(): void };
   /** Whether the query's live view holds its matches computed from the whole collection (see `LiveQuery.isComplete`). */
   hasCompleteView?(query: NormalizedQuery): boolean;
 }
@@ -24,10 +24,10 @@ export interface QueryGate {
  * collections in memory until released.
  *
  * @example
- * const sync = gateQuerySync(engine, persistence);
+ * const sync = gateQuerySync(engine, session);
  */
 export function gateQuerySync(inner: QuerySync, gate: QueryGate): QuerySync {
-  const { isReady, ready, workingSet, persister } = gate;
+  const { isReady, ready, workingSet, writer } = gate;
   /** Undefined when the query can run now; else settles once it can (see {@link needsOf}). */
   const prepare = (query: NormalizedQuery, isFollowed = false): Promise<unknown> | undefined => {
     const needs = () => needsOf(query, workingSet, isFollowed && gate.hasCompleteView?.(query) === true);
@@ -59,14 +59,14 @@ export function gateQuerySync(inner: QuerySync, gate: QueryGate): QuerySync {
       }
       const preparing = prepare(query, true);
       if (preparing === undefined) {
-        persister.resultsChanged();
+        writer.resultsChanged();
         return pinned(inner.follow(query, cursor), unpin);
       }
       const followed = signal<FollowedQuery | undefined>(undefined);
       void preparing.then(() => {
         if (isReleased) return;
         followed.value = inner.follow(query, cursor);
-        persister.resultsChanged();
+        writer.resultsChanged();
       });
       return {
         isLoading: computed(() => !isAnsweredEarly.value && (followed.value?.isLoading.value ?? true)),

@@ -18,7 +18,7 @@ const keys = new WeakMap<LiveQuery, string>();
  * keeps the result stored before, still current.
  *
  * @example
- * persister hooks: { results: (changed, isEveryQuery) => storedResults(registry, workingSet, changed, isEveryQuery) }
+ * storage writer hooks: { results: (changed, isEveryQuery) => storedResults(registry, workingSet, changed, isEveryQuery) }
  */
 export function storedResults(
   registry: LiveQueryRegistry,

@@ -1,6 +1,6 @@
 import { batch, computed, effect, signal } from "@preact/signals-core";
 import type { ClientMessage, DatabaseResult, NormalizedQuery, Triple } from "@trellis/core";
-import type { PersistentOutbox } from "../persistence/persistent-outbox.js";
+import type { StoredOutbox } from "../persistence/stored-outbox.js";
 import type { PruneResult } from "../persistence/prune.js";
 import type { ClientStorage } from "../persistence/storage.js";
 import type { RoomTransport } from "../rooms/rooms.js";
@@ -17,7 +17,7 @@ import { TabQueries } from "./tab-queries.js";
 
 export interface TabSyncOptions {
   readonly engine: SyncEngine;
-  readonly outbox: PersistentOutbox;
+  readonly outbox: StoredOutbox;
   readonly channel: TabChannel;
   readonly election: LeaderElection;
   readonly storage: ClientStorage;

@@ -12,15 +12,14 @@ import {
 } from "@trellis/core";
 import { storedResults } from "./stored-results.js";
 import type { OutboxEntry } from "../sync/outbox.js";
-import { createPersistentOutbox, type PersistentOutbox } from "./persistent-outbox.js";
-import { Persister } from "./persister.js";
+import { createStoredOutbox, type StoredOutbox } from "./stored-outbox.js";
+import { StorageWriter } from "./storage-writer.js";
 import type { ClientStorage, StorageIdentity } from "./storage.js";
 import type { WarmViews } from "./warm-views.js";
 import { WorkingSet, type MemoryNeed } from "./working-set.js";
-import { MAP_COLLECTION_PREFIX } from "../maps/map-collection.js";
 
-/** What a client's persistence works with besides its storage, store and clock. */
-export interface PersistenceOptions {
+/** What a storage session works with besides its storage, store and clock. */
+export interface StorageSessionOptions {
   /** Its live queries: their results are stored, and followed collections keep what they hold. */
   readonly registry?: LiveQueryRegistry | undefined;
   /** Documents to keep in memory beyond what live queries hold (default: no bound). */
@@ -38,19 +37,19 @@ export interface RestoredState {
 }
 
 /**
- * A client's persistence: opens its storage, restores the clock, outbox and cursors, then writes
- * every later change through (see {@link Persister}). Documents come into memory by collection,
- * when first needed (see {@link WorkingSet}). Until then, writes and queries wait (see
- * `gateQuerySync`).
+ * A client's session with its storage: opens it, restores the clock, outbox and cursors, then
+ * writes every later change through (see {@link StorageWriter}) until it closes. Documents come
+ * into memory by collection, when first needed (see {@link WorkingSet}). Until storage opened,
+ * writes and queries wait (see `gateQuerySync`).
  *
  * @example
- * const persistence = new ClientPersistence(storage, store, clock, { registry, cacheSize: 5_000 });
- * persistence.open((restored) => sync.restore(restored));
+ * const session = new StorageSession(storage, store, clock, { registry, cacheSize: 5_000 });
+ * session.open((restored) => sync.restore(restored));
  */
-export class ClientPersistence {
-  readonly persister: Persister;
+export class StorageSession {
+  readonly writer: StorageWriter;
   readonly workingSet: WorkingSet;
-  readonly outbox: PersistentOutbox;
+  readonly outbox: StoredOutbox;
   /** Becomes true once stored data is in memory (or opening failed and the client runs without it). */
   readonly isReady = signal(false);
   readonly ready: Promise<DatabaseResult<void>>;
@@ -65,7 +64,7 @@ export class ClientPersistence {
     readonly storage: ClientStorage,
     store: TripleStore,
     private readonly clock: Clock,
-    options: PersistenceOptions = {},
+    options: StorageSessionOptions = {},
   ) {
     const { registry, cacheSize, identity, warm } = options;
     this.registry = registry;
@@ -75,13 +74,13 @@ export class ClientPersistence {
       clock,
       storage,
       cacheSize,
-      unstoredIds: (collection) => this.persister.unstoredIds(collection),
+      unstoredIds: (collection) => this.writer.unstoredIds(collection),
       heldRows: registry && ((collection) => registry.heldRows(collection)),
       refresh: registry && ((collection) => registry.refresh(collection)),
       releaseWarm: warm && (() => warm.releaseOldest()),
     });
     const { workingSet } = this;
-    this.persister = new Persister(storage, store, clock, {
+    this.writer = new StorageWriter(storage, store, clock, {
       isInMemory: (collection, id) => workingSet.holdsDocument(collection, id),
       ...(registry
         ? { results: (changed, isEveryQuery) => storedResults(registry, workingSet, changed, isEveryQuery) }
@@ -91,7 +90,7 @@ export class ClientPersistence {
         for (const listener of this.commitListeners) listener(versions);
       },
     });
-    this.outbox = createPersistentOutbox(this.persister);
+    this.outbox = createStoredOutbox(this.writer);
     this.ready = new Promise((resolve) => (this.resolveReady = resolve));
   }
 
@@ -112,13 +111,11 @@ export class ClientPersistence {
       if (stored !== undefined) this.clock.restore(stored);
       this.outbox.adopt(outbox);
       const restoring = restore({ outbox, cursors });
-      // Maps read synchronously (`get`, `entries`), so theirs are in memory once ready.
+      // Collections kept whole are read synchronously (maps' `get`, `entries`): in memory once ready.
       const collections = await this.storage.listCollections();
-      await this.workingSet.load(
-        (collections.data ?? []).filter((collection) => collection.startsWith(MAP_COLLECTION_PREFIX)),
-      );
+      await this.workingSet.load(this.workingSet.keptWhole(collections.data ?? []));
       await restoring;
-      this.persister.start();
+      this.writer.start();
     }
     this.isReady.value = true;
     this.resolveReady(this.openFailure ?? ok(undefined));
@@ -137,14 +134,14 @@ export class ClientPersistence {
 
   /** What sync needs to store its outbox, cursors and remote data, and to wait for stored data. */
   syncOptions() {
-    const { persister } = this;
+    const { writer } = this;
     return {
       apply: this.workingSet.apply,
       outbox: this.outbox,
-      onRemoteApplied: (triples: readonly Triple[]) => persister.documentsChanged(triples),
+      onRemoteApplied: (triples: readonly Triple[]) => writer.documentsChanged(triples),
       forget: this.workingSet.forget,
-      onRemoteForgotten: (documents: readonly DocumentRef[]) => persister.documentsForgotten(documents),
-      onCursor: (queryKey: string, cursor: string) => persister.cursorMoved(queryKey, cursor),
+      onRemoteForgotten: (documents: readonly DocumentRef[]) => writer.documentsForgotten(documents),
+      onCursor: (queryKey: string, cursor: string) => writer.cursorMoved(queryKey, cursor),
       ready: this.ready,
     };
   }
@@ -167,11 +164,11 @@ export class ClientPersistence {
 
   /** Settles once every change so far is stored: what a write's promise waits for. */
   durable(): Promise<DatabaseResult<void>> {
-    return this.openFailure === undefined ? this.persister.durable() : Promise.resolve(this.openFailure);
+    return this.openFailure === undefined ? this.writer.durable() : Promise.resolve(this.openFailure);
   }
 
   async close(): Promise<void> {
     await this.ready;
-    await this.persister.close();
+    await this.writer.close();
   }
 }

@@ -10,8 +10,8 @@ import {
 import type { OutboxEntry } from "../sync/outbox.js";
 import type { ClientStorage, StoredDocument, StoredResult } from "./storage.js";
 
-/** What the rest of the client tells a {@link Persister}, and hears from it. */
-export interface PersisterHooks {
+/** What the rest of the client tells a {@link StorageWriter}, and hears from it. */
+export interface StorageWriterHooks {
   /** Whether memory holds a document; changes of one it does not are stored as deltas (default: all are held). */
   readonly isInMemory?: (collection: string, id: string) => boolean;
   /** The live query results to store with a commit that changes `changed` (every one when `isEveryQuery`). */
@@ -46,10 +46,10 @@ interface Pending {
  * dropped (a write's promise still reports the failure).
  *
  * @example
- * persister.documentsChanged(triples);
- * const stored = await persister.durable(); // ok once those documents are in storage
+ * writer.documentsChanged(triples);
+ * const stored = await writer.durable(); // ok once those documents are in storage
  */
-export class Persister {
+export class StorageWriter {
   private pending = newPending();
   private inFlight: Promise<DatabaseResult<void>> | undefined;
   /** The documents of the commit in flight: memory keeps them until storage has them. */
@@ -63,7 +63,7 @@ export class Persister {
     private readonly storage: ClientStorage,
     private readonly store: TripleStore,
     private readonly clock: Clock,
-    private readonly hooks: PersisterHooks = {},
+    private readonly hooks: StorageWriterHooks = {},
   ) {}
 
   /** Commits may run from now on (after the stored state was loaded into memory). */

@@ -1,21 +1,21 @@
 import { createMemoryOutbox, type Outbox } from "../sync/outbox.js";
-import type { Persister } from "./persister.js";
+import type { StorageWriter } from "./storage-writer.js";
 
 /** An outbox whose entries are written through to storage. */
-export interface PersistentOutbox extends Outbox {
+export interface StoredOutbox extends Outbox {
   /** Hears the batch ids of entries that left (acknowledged or refused); returns an unsubscribe. */
   onRemoved(listener: (batchIds: readonly string[]) => void): () => void;
 }
 
 /**
- * The operation log: an in-memory outbox that tells the persister about every entry added and
+ * The operation log: an in-memory outbox that tells the storage writer about every entry added and
  * removed, so storage holds exactly the writes the server has not acknowledged.
  *
  * @example
- * const outbox = createPersistentOutbox(persister);
+ * const outbox = createStoredOutbox(writer);
  * outbox.add({ batchId, triples }); // stored with the write's documents
  */
-export function createPersistentOutbox(persister: Persister): PersistentOutbox {
+export function createStoredOutbox(writer: StorageWriter): StoredOutbox {
   const memory = createMemoryOutbox();
   const listeners = new Set<(batchIds: readonly string[]) => void>();
   return {
@@ -24,12 +24,12 @@ export function createPersistentOutbox(persister: Persister): PersistentOutbox {
     },
     add(entry) {
       memory.add(entry);
-      persister.outboxAdded(entry);
+      writer.outboxAdded(entry);
     },
     remove(batchIds) {
       memory.remove(batchIds);
       if (batchIds.length === 0) return;
-      persister.outboxRemoved(batchIds);
+      writer.outboxRemoved(batchIds);
       for (const listener of [...listeners]) listener(batchIds);
     },
     entries: () => memory.entries(),
