@@ -1,5 +1,5 @@
 import type { DatabaseErrorCode } from "../errors.js";
-import type { NormalizedQuery } from "../query/query.js";
+import type { NormalizedQuery } from "../query/normalized-query.js";
 import type { DocumentRef, Triple } from "../triples.js";
 
 /**

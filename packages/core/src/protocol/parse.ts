@@ -10,7 +10,7 @@ import {
   OPERATORS,
   type RelatedFilter,
   whereFields,
-} from "../query/query.js";
+} from "../query/normalized-query.js";
 import type { FieldSpec, FieldType } from "../schema/field.js";
 import { DELETED_FIELD, type DocumentRef, type Triple } from "../triples.js";
 import { containersOf, jsonShapeProblem, MAX_VALUE_CONTAINERS } from "./json-shape.js";
