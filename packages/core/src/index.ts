@@ -57,7 +57,7 @@ export {
   type RelatedFilter,
   relatedFilters,
   whereFields,
-} from "./query/query.js";
+} from "./query/normalized-query.js";
 export { normalizeQuery } from "./query/normalize.js";
 export { pageMatches, runQuery, sortedMatches } from "./query/run-query.js";
 export { compileWhere, linkedIds, linkedRowsOf, type RowTest, valueTest, type ValueTest } from "./query/predicate.js";
@@ -70,7 +70,7 @@ export { LiveQuery, type ResultDoc } from "./query/live-query.js";
 export { LiveQueryRegistry } from "./query/live-registry.js";
 export { type LiveView, type Route, routeOf, type Watch } from "./query/live-view.js";
 export { type AffectedRoots, RelationTracker } from "./query/live-relations.js";
-export type { Cursor } from "./query/query.js";
+export type { Cursor } from "./query/normalized-query.js";
 export type { ResultWindow } from "./query/cursor.js";
 export { decodeDocs, type EncodedDoc, encodeDocs } from "./query/preload-codec.js";
 export {

@@ -9,7 +9,7 @@ import {
   parseClientValue,
   type Triple,
 } from "@trellis/core";
-import type { AppHubs } from "./app-hubs.js";
+import type { OpenApps } from "./open-apps.js";
 import { type AdminContext, answerAdmin } from "./apps/admin-api.js";
 import type { Authenticate, Identity } from "./auth.js";
 import type { BodyBudget } from "./body-budget.js";
@@ -23,7 +23,7 @@ import { receiveCostMs, refusedCostMs, type WorkShares } from "./work-shares.js"
 
 /** What the HTTP endpoints share with the rest of the server. */
 export interface HttpContext extends AdminContext {
-  readonly hubs: AppHubs;
+  readonly openApps: OpenApps;
   readonly authenticate: Authenticate;
   /** Largest `/v1/push` body streamed as lines (a JSON body is capped at `maxQueryBodyBytes`). */
   readonly maxBodyBytes: number;
@@ -352,7 +352,7 @@ function hubOf(context: HttpContext, appId: unknown, caller: Caller) {
       { appId },
     );
   }
-  return context.hubs.get(appId);
+  return context.openApps.get(appId);
 }
 
 function bearer(request: IncomingMessage): string | undefined {

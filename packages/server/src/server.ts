@@ -4,7 +4,7 @@ import type { AddressInfo, Socket } from "node:net";
 import { DEFAULT_MAX_FRAME_BYTES } from "@trellis/core";
 import { type WebSocket, WebSocketServer } from "ws";
 import { Admission } from "./admission.js";
-import { AppHubs } from "./app-hubs.js";
+import { OpenApps } from "./open-apps.js";
 import { AdminGate } from "./apps/admin-gate.js";
 import { AppRegistry } from "./apps/app-registry.js";
 import { type AuthOptions, createAuthenticator } from "./auth.js";
@@ -127,7 +127,7 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
   const authenticate = appAuth.authenticate;
   const admin = adminSecret === undefined ? undefined : new AdminGate(adminSecret);
   const checkpointer = Checkpointer.start(log);
-  const hubs = new AppHubs(dataDir, {
+  const openApps = new OpenApps(dataDir, {
     idleMs: positive(options.appIdleMs, 5 * 60_000, "appIdleMs"),
     maxOpen: limits.openApps,
     maxQueryCost: limits.queryCost,
@@ -184,7 +184,7 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
       try {
         handleHttp(
           {
-            hubs,
+            openApps,
             apps,
             admin,
             appAuth,
@@ -203,7 +203,7 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
               // The process's CPU time so far (ms): a load test reads it twice and divides by the wall time between.
               const cpu = process.cpuUsage();
               return {
-                apps: hubs.size,
+                apps: openApps.size,
                 connections: sockets.clients.size,
                 httpRequests,
                 throttled: counters.throttled,
@@ -266,7 +266,7 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
   });
 
   const context = {
-    hubs,
+    openApps,
     authenticate,
     maxFrameBytes,
     log,
@@ -332,7 +332,7 @@ export async function createServer(options: ServerOptions): Promise<TrellisServe
       sockets.close();
       http.closeAllConnections();
       await closed;
-      hubs.close();
+      openApps.close();
       apps.close();
       await checkpointer?.close();
       log("info", "Trellis sync server stopped", { url });

@@ -10,7 +10,7 @@ import type { WebSocket } from "ws";
 import type { Admission } from "./admission.js";
 import type { AppHub } from "./app-hub.js";
 import type { Peer } from "./peer.js";
-import type { AppHubs } from "./app-hubs.js";
+import type { OpenApps } from "./open-apps.js";
 import type { Authenticate } from "./auth.js";
 import type { FaultHook } from "./faults.js";
 import type { ResolvedLimits } from "./limits.js";
@@ -24,7 +24,7 @@ import { receiveCostMs, refusedCostMs, type WorkShare, type WorkShares } from ".
 
 /** What every session of a server shares. */
 export interface SessionContext {
-  readonly hubs: AppHubs;
+  readonly openApps: OpenApps;
   readonly authenticate: Authenticate;
   readonly maxFrameBytes: number;
   readonly log: Log;
@@ -348,7 +348,7 @@ export class Session implements Peer {
     const user = await this.context.authenticate({ token: hello.token, userId: hello.userId, appId: hello.appId });
     if ((this.phase as Session["phase"]) === "closed") return;
     if (user.error) return this.reject(user.error.code, user.error.message);
-    const hub = this.context.hubs.get(hello.appId);
+    const hub = this.context.openApps.get(hello.appId);
     if (hub.error)
       return this.reject(
         hub.error.code,

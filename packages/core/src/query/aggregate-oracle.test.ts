@@ -8,7 +8,7 @@ import { lawSeed, reproduce } from "../testing/law-seed.js";
 import { conditionSql, createRng, type Rng, type SqlField } from "../testing/sql-oracle.js";
 import { CREATED_AT_FIELD, CREATED_BY_FIELD } from "../triples.js";
 import { normalizeAggregateQuery, runAggregate } from "./aggregate.js";
-import type { Operator } from "./query.js";
+import type { Operator } from "./normalized-query.js";
 
 /**
  * Differential test of aggregations and groupBy against SQLite's GROUP BY (aggregates

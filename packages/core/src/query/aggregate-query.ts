@@ -1,5 +1,5 @@
 import type { FieldSpec } from "../schema/field.js";
-import type { Condition, Direction } from "./query.js";
+import type { Condition, Direction } from "./normalized-query.js";
 
 /** Aggregate functions of `aggregations`. @example const fn: AggregateFunction = "avg"; */
 export type AggregateFunction = "count" | "sum" | "avg" | "min" | "max";

@@ -12,7 +12,7 @@ import type {
 import { normalizeQuery } from "./normalize.js";
 import { candidateRows } from "./plan.js";
 import { compileWhere } from "./predicate.js";
-import { type Direction, fieldSpecOf } from "./query.js";
+import { type Direction, fieldSpecOf } from "./normalized-query.js";
 import type { Source } from "./source.js";
 
 const QUERY_KEYS = new Set(["aggregations", "where", "groupBy", "orderBy", "limit"]);

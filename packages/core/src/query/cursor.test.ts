@@ -9,7 +9,7 @@ import { CREATED_AT_FIELD } from "../triples.js";
 import { cursorOf, keyedOfCursor } from "./cursor.js";
 import { LiveQueryRegistry } from "./live-registry.js";
 import { normalizeQuery } from "./normalize.js";
-import type { Cursor, NormalizedQuery } from "./query.js";
+import type { Cursor, NormalizedQuery } from "./normalized-query.js";
 import { runQuery } from "./run-query.js";
 
 const schema = createSchema({

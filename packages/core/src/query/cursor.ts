@@ -1,5 +1,5 @@
 import { insertionPoint, type Keyed } from "./order.js";
-import type { Cursor, NormalizedQuery } from "./query.js";
+import type { Cursor, NormalizedQuery } from "./normalized-query.js";
 
 type Compare = (a: Keyed, b: Keyed) => number;
 

@@ -6,7 +6,7 @@ import type { AggregateResultRow, NormalizedAggregateQuery } from "./aggregate-q
 import type { LiveQueryRegistry } from "./live-registry.js";
 import { type LiveView, routeOf, type Watch } from "./live-view.js";
 import { candidateRows } from "./plan.js";
-import { relatedFilters, whereFields } from "./query.js";
+import { relatedFilters, whereFields } from "./normalized-query.js";
 import { RelationTracker } from "./live-relations.js";
 import { compileWhere, type RowTest } from "./predicate.js";
 import { readDependsOnCreatedAt } from "./read-field.js";

@@ -5,7 +5,7 @@ import type { ResultDoc } from "./live-query.js";
 import { LiveQueryRegistry } from "./live-registry.js";
 import { compileMaterializer } from "./materialize.js";
 import { QueryCostError } from "./query-cost.js";
-import type { NormalizedQuery } from "./query.js";
+import type { NormalizedQuery } from "./normalized-query.js";
 import { runQuery } from "./run-query.js";
 import { sameResult } from "./same-result.js";
 import type { Source } from "./source.js";

@@ -3,7 +3,7 @@ import { RowChange } from "../store/table.js";
 import { type MaterializePass, type Materializer, compileMaterializer } from "./materialize.js";
 import { compileOrder, insertionPoint, type Keyed, type Ordering } from "./order.js";
 import { compileWhere, type RowTest } from "./predicate.js";
-import { type NormalizedQuery, relatedFilters, whereFields } from "./query.js";
+import { type NormalizedQuery, relatedFilters, whereFields } from "./normalized-query.js";
 import { type CostMeter, QueryCostError, type QueryCostOptions } from "./query-cost.js";
 import { resultComparer } from "./same-result.js";
 import { compilePageWindow, EMPTY_WINDOW, type PageWindow, type ResultWindow, resultWindow } from "./cursor.js";

@@ -3,7 +3,7 @@ import type { Commit, TripleStore } from "../store/triple-store.js";
 import type { RowChange, Table } from "../store/table.js";
 import { LiveQuery } from "./live-query.js";
 import type { LiveView, Watch } from "./live-view.js";
-import type { NormalizedQuery } from "./query.js";
+import type { NormalizedQuery } from "./normalized-query.js";
 import { maxQueryCostOf, type QueryCostOptions } from "./query-cost.js";
 
 /** Views following one collection, indexed by the equality keys of their routes. */

@@ -1,7 +1,13 @@
 import { readStored } from "../schema/read.js";
 import type { RowChange } from "../store/table.js";
 import { CREATED_AT_FIELD } from "../triples.js";
-import { type Condition, type NormalizedQuery, type NormalizedRelation, relatedFilters, whereFields } from "./query.js";
+import {
+  type Condition,
+  type NormalizedQuery,
+  type NormalizedRelation,
+  relatedFilters,
+  whereFields,
+} from "./normalized-query.js";
 import type { CostMeter } from "./query-cost.js";
 import { readDependsOnCreatedAt } from "./read-field.js";
 import type { Source, SourceTable } from "./source.js";

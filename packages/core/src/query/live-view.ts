@@ -1,6 +1,6 @@
 import type { RowChange } from "../store/table.js";
 import { indexCanAnswer } from "./plan.js";
-import { type Condition, isFieldCondition, type NormalizedQuery } from "./query.js";
+import { type Condition, isFieldCondition, type NormalizedQuery } from "./normalized-query.js";
 import type { SourceTable } from "./source.js";
 
 /**

@@ -1,7 +1,7 @@
 import { toUserValue } from "../schema/read.js";
 import { compileOrder, type Keyed, sortKeyed } from "./order.js";
 import { compileWhere, linkedRowsOf } from "./predicate.js";
-import type { NormalizedQuery, NormalizedRelation } from "./query.js";
+import type { NormalizedQuery, NormalizedRelation } from "./normalized-query.js";
 import { CostMeter, maxQueryCostOf, type QueryCostOptions } from "./query-cost.js";
 import { type FieldReader, fieldReader } from "./read-field.js";
 import type { Source, SourceTable } from "./source.js";

@@ -1,6 +1,6 @@
 import { type DatabaseResult, fail, ok } from "../errors.js";
 import type { CollectionSpec } from "../schema/types.js";
-import type { NormalizedQuery, NormalizedRelation, RelatedFilter } from "./query.js";
+import type { NormalizedQuery, NormalizedRelation, RelatedFilter } from "./normalized-query.js";
 
 /** Relations may nest this deep; deeper selections are almost always a mistake (or a cycle). */
 const MAX_DEPTH = 8;

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { createSchema } from "../schema/create-schema.js";
 import { t } from "../schema/t.js";
 import { normalizeQuery } from "./normalize.js";
-import type { Condition, Operator } from "./query.js";
+import type { Condition, Operator } from "./normalized-query.js";
 
 const schema = createSchema({
   entities: {

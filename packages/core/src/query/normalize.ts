@@ -13,7 +13,7 @@ import {
   type Operator,
   OPERATORS,
   type RelatedFilter,
-} from "./query.js";
+} from "./normalized-query.js";
 
 const STRING_OPERATORS = new Set<Operator>(["contains", "startsWith", "endsWith"]);
 const RANGE_OPERATORS = new Set<Operator>(["greaterThan", "greaterThanOrEqual", "lessThan", "lessThanOrEqual"]);

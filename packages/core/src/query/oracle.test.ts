@@ -9,7 +9,7 @@ import { conditionSql, createRng, type Rng } from "../testing/sql-oracle.js";
 import { CREATED_AT_FIELD, CREATED_BY_FIELD, DELETED_FIELD } from "../triples.js";
 import { compileMaterializer } from "./materialize.js";
 import { normalizeQuery } from "./normalize.js";
-import type { Operator } from "./query.js";
+import type { Operator } from "./normalized-query.js";
 import { runQuery } from "./run-query.js";
 
 /**

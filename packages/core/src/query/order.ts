@@ -2,7 +2,7 @@ import { TICKS_PER_MS } from "../hlc.js";
 import type { FieldSpec } from "../schema/field.js";
 import { CREATED_AT_FIELD } from "../triples.js";
 import { compareValues } from "./compare.js";
-import type { Direction } from "./query.js";
+import type { Direction } from "./normalized-query.js";
 import { fieldReader } from "./read-field.js";
 import type { SourceTable } from "./source.js";
 

@@ -1,7 +1,7 @@
 import type { FieldSpec } from "../schema/field.js";
 import type { RangeBounds } from "../store/indexes.js";
 import { valueTest } from "./predicate.js";
-import { type FieldCondition, isFieldCondition, type NormalizedQuery } from "./query.js";
+import { type FieldCondition, isFieldCondition, type NormalizedQuery } from "./normalized-query.js";
 import { readDependsOnCreatedAt } from "./read-field.js";
 import { readStored } from "../schema/read.js";
 import type { SourceTable } from "./source.js";

@@ -1,7 +1,7 @@
 import type { FieldSpec } from "../schema/field.js";
 import type { CostMeter } from "./query-cost.js";
 import { readStored } from "../schema/read.js";
-import { type Condition, type FieldCondition, isFieldCondition, type RelatedFilter } from "./query.js";
+import { type Condition, type FieldCondition, isFieldCondition, type RelatedFilter } from "./normalized-query.js";
 import { fieldReader } from "./read-field.js";
 import type { Source, SourceTable } from "./source.js";
 

@@ -1,7 +1,7 @@
 import { type DatabaseResult, fail, ok } from "../errors.js";
 import type { FieldSpec } from "../schema/field.js";
 import { describe, isJson } from "../schema/validate.js";
-import type { NormalizedQuery } from "./query.js";
+import type { NormalizedQuery } from "./normalized-query.js";
 
 /** A result document in the preload codec's form: plain JSON. */
 export type EncodedDoc = { readonly [field: string]: unknown };

@@ -1,6 +1,6 @@
 import { type DatabaseResult, fail, ok } from "../errors.js";
 import { encodeDocs, type EncodedDoc } from "./preload-codec.js";
-import type { NormalizedQuery } from "./query.js";
+import type { NormalizedQuery } from "./normalized-query.js";
 import type { ResultDoc } from "./live-query.js";
 import type { Triple } from "../triples.js";
 

@@ -9,7 +9,7 @@ import { LiveQueryRegistry } from "./live-registry.js";
 import { compileMaterializer } from "./materialize.js";
 import { normalizeQuery } from "./normalize.js";
 import { QueryCostError } from "./query-cost.js";
-import { collectionsOf, type RelatedFilter } from "./query.js";
+import { collectionsOf, type RelatedFilter } from "./normalized-query.js";
 import { runQuery } from "./run-query.js";
 import type { Source } from "./source.js";
 

@@ -11,7 +11,7 @@ import type { LiveQuery } from "./live-query.js";
 import { LiveQueryRegistry } from "./live-registry.js";
 import { compileMaterializer } from "./materialize.js";
 import { normalizeQuery } from "./normalize.js";
-import type { Operator } from "./query.js";
+import type { Operator } from "./normalized-query.js";
 import { runQuery } from "./run-query.js";
 
 /**

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createLinkedWorld, linkedQuery } from "../testing/linked-world.js";
 import { compileMaterializer } from "./materialize.js";
-import type { NormalizedQuery } from "./query.js";
+import type { NormalizedQuery } from "./normalized-query.js";
 import { resultDocuments } from "./result-documents.js";
 import { runQuery } from "./run-query.js";
 

@@ -1,5 +1,5 @@
 import { compileWhere, linkedRowsOf, type RowTest } from "./predicate.js";
-import { type NormalizedQuery, type RelatedFilter, relatedFilters } from "./query.js";
+import { type NormalizedQuery, type RelatedFilter, relatedFilters } from "./normalized-query.js";
 import type { Source, SourceTable } from "./source.js";
 
 /** Result documents, as `compileMaterializer` builds them. */

@@ -2,7 +2,7 @@ import { compilePageWindow } from "./cursor.js";
 import { compileOrder, type Keyed, type Ordering, sortKeyed } from "./order.js";
 import { candidateRows } from "./plan.js";
 import { compileWhere } from "./predicate.js";
-import type { NormalizedQuery } from "./query.js";
+import type { NormalizedQuery } from "./normalized-query.js";
 import { CostMeter, maxQueryCostOf, type QueryCostOptions } from "./query-cost.js";
 import type { Source, SourceTable } from "./source.js";
 

@@ -6,7 +6,7 @@
  */
 import { createClock } from "../hlc.js";
 import { normalizeQuery } from "../query/normalize.js";
-import type { NormalizedQuery } from "../query/query.js";
+import type { NormalizedQuery } from "../query/normalized-query.js";
 import { createSchema } from "../schema/create-schema.js";
 import { t } from "../schema/t.js";
 import { TripleStore } from "../store/triple-store.js";

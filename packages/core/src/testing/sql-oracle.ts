@@ -1,4 +1,4 @@
-import type { Operator } from "../query/query.js";
+import type { Operator } from "../query/normalized-query.js";
 
 /**
  * Helpers of the SQLite oracle tests (query engine, relations): seeded randomness and the SQL

@@ -2,7 +2,7 @@ import { type DatabaseResult, fail, ok } from "../errors.js";
 import { type Clock, encodeHlc, type Hlc, hlcMillis } from "../hlc.js";
 import { compileMaterializer, type Materializer } from "../query/materialize.js";
 import { normalizeQuery } from "../query/normalize.js";
-import type { NormalizedQuery } from "../query/query.js";
+import type { NormalizedQuery } from "../query/normalized-query.js";
 import { QueryCostError } from "../query/query-cost.js";
 import { runQuery } from "../query/run-query.js";
 import type { CollectionSpec, Schema } from "../schema/types.js";

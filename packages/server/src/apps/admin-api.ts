@@ -1,6 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import { type DatabaseResult, fail, ok } from "@trellis/core";
-import type { AppHubs } from "../app-hubs.js";
+import type { OpenApps } from "../open-apps.js";
 import type { BodyBudget } from "../body-budget.js";
 import { header, type HttpAnswer, jsonObject, readBody } from "../http-body.js";
 import type { AdminGate } from "./admin-gate.js";
@@ -16,7 +16,7 @@ import { collectionCounts, documentCells, documentPage } from "./data-browser.js
 
 /** What the admin API works on. */
 export interface AdminContext {
-  readonly hubs: AppHubs;
+  readonly openApps: OpenApps;
   readonly apps: AppRegistry;
   /** Checks admin secrets; undefined without one (development mode: no admin API). */
   readonly admin: AdminGate | undefined;
@@ -104,22 +104,22 @@ export async function answerAdmin(
           field: "confirm",
         });
       }
-      const removed = context.hubs.remove(id);
+      const removed = context.openApps.remove(id);
       return removed.error ? removed : ok({ deleted: id });
     }
     case "GET :id/metrics":
-      return context.hubs.metrics(id);
+      return context.openApps.metrics(id);
     case "GET :id/permissions":
-      return context.hubs.rules(id);
+      return context.openApps.rules(id);
     case "PUT :id/permissions": {
       const body = await jsonBody(context, request);
       if (body.error) return body;
       // The rules are a JSON object of collections (and $rooms), as in a rules file.
       const rules = jsonObject(body.data, undefined);
-      return rules.error ? rules : context.hubs.setRules(id, rules.data);
+      return rules.error ? rules : context.openApps.setRules(id, rules.data);
     }
     case "DELETE :id/permissions":
-      return context.hubs.setRules(id, undefined);
+      return context.openApps.setRules(id, undefined);
     case "GET :id/auth":
       return ok(authView(context, id));
     case "PUT :id/auth":
@@ -137,7 +137,7 @@ export async function answerAdmin(
       context.apps.setAuth(id, settings);
       context.appAuth.forget(id);
       // Connections authenticated with the old settings authenticate again with the new ones.
-      context.hubs.restart(id, "auth settings changed");
+      context.openApps.restart(id, "auth settings changed");
       return ok(authView(context, id));
     }
     case "GET :id/keys":
@@ -147,7 +147,7 @@ export async function answerAdmin(
     case "GET :id/document":
       return browse(context, id, route, new URL(request.url ?? "/", "http://localhost").searchParams);
     case "GET :id/connections": {
-      const hub = context.hubs.running(id);
+      const hub = context.openApps.running(id);
       return ok({ appId: id, connections: hub?.connections() ?? [], rooms: hub?.rooms.list() ?? [] });
     }
     case "POST :id/keys": {
@@ -185,7 +185,7 @@ const ROUTES = new Set([
 
 /** The data browser's reads, on the app's replica (opening the app if it is closed). */
 function browse(context: AdminContext, appId: string, route: string, params: URLSearchParams): DatabaseResult<unknown> {
-  const hub = context.hubs.get(appId);
+  const hub = context.openApps.get(appId);
   if (hub.error) return hub;
   const store = hub.data.replica;
   if (route === "GET :id/collections") return ok({ appId, collections: collectionCounts(store) });

@@ -11,8 +11,8 @@ import { MetricsHistory } from "./apps/metrics-history.js";
 import { Permissions } from "./permissions/permissions.js";
 import { parseRules, RulesError } from "./permissions/rules.js";
 
-/** How {@link AppHubs} keeps apps open. */
-export interface AppHubsOptions {
+/** How {@link OpenApps} keeps apps open. */
+export interface OpenAppsOptions {
   /** An app with no connection that nobody asked for during this long is closed. */
   readonly idleMs: number;
   /** Apps open at once; the least recently used idle one is closed to make room. */
@@ -56,7 +56,7 @@ export interface AppRules {
  * connections, the new one is refused, so no stream of new app ids can take the file handles of
  * apps in use).
  */
-export class AppHubs {
+export class OpenApps {
   /** Open hubs, least recently used first (each use moves its app to the end). */
   private readonly hubs = new Map<string, AppHub>();
   private readonly lastUsed = new Map<string, number>();
@@ -68,7 +68,7 @@ export class AppHubs {
 
   constructor(
     private readonly dataDir: string,
-    private readonly options: AppHubsOptions,
+    private readonly options: OpenAppsOptions,
   ) {
     this.sweeper = setInterval(() => this.closeIdle(), Math.max(10, options.idleMs / 2));
     this.sweeper.unref();
