@@ -55,8 +55,8 @@ export interface AssembledPersistence {
  *
  * @example
  * const persistence = assemblePersistence(options, { store, clock, registry, appId, clientId });
- * const sync = assembleSync(options, { store, clock, appId, clientId, persistence: persistence.session });
- * persistence.open((cursors) => sync.restored(cursors));
+ * persistence.open(async (cursors) => engine.restored(cursors)); // sync resumes its queries from them
+ * const stored = await persistence.ready; // ok once stored data is loaded
  */
 export function assemblePersistence<S extends Schema>(
   options: ClientOptions<S>,

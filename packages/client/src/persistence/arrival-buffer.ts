@@ -18,8 +18,12 @@ const ARRIVALS_BEFORE_LOAD = 20_000;
  * never left memory.
  *
  * @example
- * if (buffer.keep("todos", { triples, isComplete: false })) void reader.read("todos");
- * for (const arrival of buffer.take("todos") ?? []) applyArrival(store, clock, arrival);
+ * const buffer = new ArrivalBuffer();
+ * const isTooMuch = buffer.keep("todos", { triples, isComplete: false }); // true: read todos whole now
+ * // Once the stored todos are in memory, what arrived meanwhile goes on top, in order:
+ * store.transact(() => {
+ *   for (const arrival of buffer.take("todos") ?? []) applyArrival(store, clock, arrival);
+ * });
  */
 export class ArrivalBuffer {
   private readonly byCollection = new Map<string, { list: Arrival[]; triples: number }>();
@@ -58,6 +62,7 @@ export class ArrivalBuffer {
  * Applies what arrived, now that memory holds its documents as stored.
  *
  * @example
+ * const arrival = { triples, isComplete: false }; // kept while todos was not in memory
  * store.transact(() => applyArrival(store, clock, arrival));
  */
 export function applyArrival(store: TripleStore, clock: Clock, arrival: Arrival): void {

@@ -5,7 +5,7 @@
  * whole for as long as it runs (see {@link CollectionPins.keepWhole}).
  *
  * @example
- * const pins = new CollectionPins(() => eviction.schedule());
+ * const pins = new CollectionPins(() => {}); // a working set schedules its eviction here
  * const unpin = pins.pin(["todos"]);
  * pins.isPinned("todos"); // true until unpin()
  */

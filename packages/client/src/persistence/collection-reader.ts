@@ -18,7 +18,12 @@ export interface CollectionReaderOptions {
  * read is reported and the collection goes on with what memory holds, so nothing waits forever.
  *
  * @example
- * const reader = new CollectionReader({ store, storage, before: () => Promise.resolve(), done });
+ * const reader = new CollectionReader({
+ *   store,
+ *   storage,
+ *   before: async () => {},
+ *   done: (collection, version) => console.log(`${collection} read, at stored version ${version}`),
+ * });
  * await reader.read("todos"); // every stored todo is in memory
  */
 export class CollectionReader {

@@ -35,6 +35,15 @@ export interface DocumentReadsOptions {
  * meanwhile, in arrival order, in one transaction.
  *
  * @example
+ * const reads = new DocumentReads({
+ *   store,
+ *   clock,
+ *   storage,
+ *   residency,
+ *   readWhole: async (collection) => workingSet.load([collection]),
+ *   reroute: (arrival) => workingSet.apply(arrival.triples, arrival.isComplete),
+ *   grew: () => {},
+ * });
  * await reads.byIds("todos", ["t1", "t2"]); // both are in memory, as stored and changed since
  */
 export class DocumentReads {

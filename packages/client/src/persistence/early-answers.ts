@@ -10,7 +10,8 @@ import type { ClientStorage } from "./storage.js";
  * delay them.
  *
  * @example
- * const answered = await early.answer(JSON.stringify(query), "todos"); // true: the query can answer now
+ * const early = new EarlyAnswers(store, storage, residency);
+ * const answered = await early.answer(JSON.stringify(normalized), normalized.collection); // true: it can answer now
  */
 export class EarlyAnswers {
   /** Early answers being read, by collection. */

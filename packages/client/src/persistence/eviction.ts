@@ -30,7 +30,15 @@ export interface EvictionOptions {
  * *partial*. What is dropped is read again when needed.
  *
  * @example
- * const eviction = new Eviction({ store, residency, pins, cacheSize: 5_000, isReading, unstoredIds, dropped });
+ * const eviction = new Eviction({
+ *   store,
+ *   residency,
+ *   pins,
+ *   cacheSize: 5_000,
+ *   isReading: () => false,
+ *   unstoredIds: () => new Set(),
+ *   dropped: (collection) => residency.dropped(collection),
+ * });
  * eviction.used("todos");
  * eviction.schedule(); // drops what the bound allows once the current task is done
  */

@@ -25,7 +25,7 @@ export interface PrunedSync {
  * untouched; a collection held there stays correct and is stored again as it changes.
  *
  * @example
- * const pruned = await pruneStorage(storage, engine); // { documents: 1204, collections: ["logs"] }
+ * const { data: pruned } = await pruneStorage(storage, engine); // { documents: 1204, collections: ["logs"] }
  */
 export async function pruneStorage(storage: ClientStorage, sync: PrunedSync): Promise<DatabaseResult<PruneResult>> {
   const listed = await storage.listCollections();

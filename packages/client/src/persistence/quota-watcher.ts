@@ -136,8 +136,8 @@ export function createQuotaWatcher(options: QuotaWatcherOptions = {}): QuotaWatc
  * estimate is the origin's); without storage, or with another kind, the watcher never reads.
  *
  * @example
- * const { storage, quota } = watchQuota(resolveStorage(options.storage, appId));
- * quota.onQuota(warn);
+ * const { storage: watched, quota } = watchQuota(storage, { threshold: 0.8 }); // open and commit through `watched`
+ * quota.onQuota(({ ratio }) => showToast(`Storage ${Math.round(ratio * 100)}% full`));
  */
 export function watchQuota(
   storage: ClientStorage | undefined,

@@ -25,6 +25,7 @@ export interface QueryGate {
  *
  * @example
  * const sync = gateQuerySync(engine, session);
+ * const followed = sync.follow(normalized); // loading until its collection is in memory
  */
 export function gateQuerySync(inner: QuerySync, gate: QueryGate): QuerySync {
   const { isReady, ready, workingSet, writer } = gate;

@@ -44,7 +44,7 @@ export interface RestoredState {
  *
  * @example
  * const session = new StorageSession(storage, store, clock, { registry, cacheSize: 5_000 });
- * session.open((restored) => sync.restore(restored));
+ * await session.open(({ cursors }) => engine.restored(cursors));
  */
 export class StorageSession {
   readonly writer: StorageWriter;

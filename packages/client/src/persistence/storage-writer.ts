@@ -46,6 +46,8 @@ interface Pending {
  * dropped (a write's promise still reports the failure).
  *
  * @example
+ * const writer = new StorageWriter(storage, store, clock);
+ * writer.start(); // once the stored state is in memory
  * writer.documentsChanged(triples);
  * const stored = await writer.durable(); // ok once those documents are in storage
  */

@@ -133,9 +133,15 @@ export interface StorageCommit {
  *
  * @example
  * const storage = createMemoryStorage();
- * const state = await storage.open();
- * const todos = await storage.readCollection("todos"); // { documents, version }
- * await storage.commit({ documents, added, acknowledged: [], cursors: new Map(), clock });
+ * const { data: state } = await storage.open(); // the clock, outbox and cursors stored
+ * const { data: todos } = await storage.readCollection("todos"); // { documents, version }
+ * await storage.commit({
+ *   documents: [{ collection: "todos", id: "t1", triples }],
+ *   added: [],
+ *   acknowledged: [],
+ *   cursors: new Map(),
+ *   clock: encodeHlc(clock.now()),
+ * });
  */
 export interface ClientStorage {
   /** `"memory"` or `"indexeddb"`. */

@@ -12,8 +12,8 @@ export interface StoredOutbox extends Outbox {
  * removed, so storage holds exactly the writes the server has not acknowledged.
  *
  * @example
- * const outbox = createStoredOutbox(writer);
- * outbox.add({ batchId, triples }); // stored with the write's documents
+ * const outbox = createStoredOutbox(session.writer);
+ * outbox.add({ batchId: "b1", triples }); // stored with the write's documents
  */
 export function createStoredOutbox(writer: StorageWriter): StoredOutbox {
   const memory = createMemoryOutbox();

@@ -18,7 +18,8 @@ const keys = new WeakMap<LiveQuery, string>();
  * keeps the result stored before, still current.
  *
  * @example
- * storage writer hooks: { results: (changed, isEveryQuery) => storedResults(registry, workingSet, changed, isEveryQuery) }
+ * // Gathered as a commit that changes todos is written, stored with it.
+ * const results = storedResults(registry, workingSet, new Set(["todos"]), false);
  */
 export function storedResults(
   registry: LiveQueryRegistry,

@@ -9,7 +9,8 @@ import type { LiveQueryRegistry, LiveView } from "@trellis/core";
  *
  * @example
  * const warm = new WarmViews(registry, 8);
- * warm.keep(view); // instead of registry.release(view)
+ * const view = registry.acquire(normalized);
+ * warm.keep(view); // instead of registry.release(view): the screen answers from memory if it comes back
  */
 export class WarmViews {
   /** Oldest first. */

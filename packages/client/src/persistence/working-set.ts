@@ -53,7 +53,13 @@ export interface WorkingSetOptions {
  * What a query sees is what it would see had every collection stayed in memory.
  *
  * @example
- * const workingSet = new WorkingSet({ store, clock, storage, cacheSize: 5_000, unstoredIds });
+ * const workingSet = new WorkingSet({
+ *   store,
+ *   clock,
+ *   storage,
+ *   cacheSize: 5_000,
+ *   unstoredIds: (collection) => session.writer.unstoredIds(collection),
+ * });
  * await workingSet.load(["todos"]); // then queries and writes on todos run on complete data
  */
 export class WorkingSet {
