@@ -35,7 +35,9 @@ export interface AssembledSync {
  * Bad options throw here, at once.
  *
  * @example
- * const { sync, onWrite, start } = assembleSync(options, { store, clock, appId, clientId, persistence });
+ * const { sync, start, restored } = assembleSync(options, { store, clock, appId, clientId, persistence: session });
+ * void session.open(({ cursors }) => restored(cursors));
+ * start();
  */
 export function assembleSync<S extends Schema>(
   options: ClientOptions<S>,

@@ -60,7 +60,17 @@ export interface WiredSync {
  * its own, after the app's first render (see docs/design/029-bundle-size.md).
  *
  * @example
- * const { sync, share, start } = wireSync(options, { store, clock, appId, clientId, persistence, serverUrl, token, notifyWriteError });
+ * const { sync, share, start } = wireSync(options, {
+ *   store,
+ *   clock,
+ *   appId,
+ *   clientId,
+ *   persistence: session,
+ *   serverUrl,
+ *   token: () => token,
+ *   notifyWriteError: (change) => showToast(`${change.collection}/${change.id}: ${change.error.message}`),
+ * });
+ * start();
  */
 export function wireSync<S extends Schema>(options: ClientOptions<S>, parts: SyncParts): WiredSync {
   const { store, clock, appId, clientId, persistence, serverUrl, notifyWriteError } = parts;

@@ -54,7 +54,11 @@ export interface ClientConnection extends ConnectionStatus {
  * A {@link ClientConnection} over signals of its parts.
  *
  * @example
- * const connection = createClientConnection(state, pending, lastError);
+ * import { signal } from "@preact/signals-core";
+ * const state = signal<ConnectionState>("connecting");
+ * const connection = createClientConnection(state, signal(0), signal(undefined));
+ * connection.subscribe(({ state }) => console.log(state)); // "online" once the server welcomed us
+ * state.value = "online";
  */
 export function createClientConnection(
   state: ReadonlySignal<ConnectionState>,

@@ -13,7 +13,7 @@ const MAX_HELD_CHARACTERS = 256 * 1024;
  * too costly to find: see `QueryCostOptions`).
  *
  * @example
- * queries.follow(query) // a resume sends { type: "subscribe", …, cursor, held: heldIds(store, outbox, query) }
+ * const held = heldIds(store, outbox, normalized); // sent as `held` of the `subscribe` that resumes it
  */
 export function heldIds(source: Source, outbox: Outbox, query: NormalizedQuery): string[] | undefined {
   const table = source.table(query.collection);

@@ -34,7 +34,12 @@ export interface SyncPayload {
  * data) with the protocol's own parser, as the body of a `changes` message.
  *
  * @example
- * const payload = parseSyncPayload(await response.json(), "The answer to POST /v1/query");
+ * const response = await fetch(`${serverUrl}/v1/query`, {
+ *   method: "POST",
+ *   headers: { "content-type": "application/json", "x-trellis-app": appId },
+ *   body: JSON.stringify({ appId, query: normalized, cursor: null }),
+ * });
+ * const { data, error } = parseSyncPayload(await response.json(), "The answer to POST /v1/query");
  */
 export function parseSyncPayload(value: unknown, what: string): DatabaseResult<SyncPayload> {
   const parsed = parseAs("changes", value, what);
@@ -45,7 +50,7 @@ export function parseSyncPayload(value: unknown, what: string): DatabaseResult<S
  * Runs a query on the server (`POST /v1/query`): every document of its result, in full.
  *
  * @example
- * const { data, error } = await fetchQuery(context, normalized);
+ * const { data, error } = await fetchQuery(http, normalized); // data: { triples, cursor }
  */
 export async function fetchQuery(context: HttpContext, query: NormalizedQuery): Promise<DatabaseResult<SyncPayload>> {
   const answer = await post(context, "/v1/query", { appId: context.appId, query, cursor: null });
@@ -57,7 +62,10 @@ export async function fetchQuery(context: HttpContext, query: NormalizedQuery): 
  * A NETWORK error means the request did not get an answer from the server; it may be retried.
  *
  * @example
- * const { error } = await pushEntry(context, entry);
+ * for (const entry of outbox.entries()) {
+ *   const { error } = await pushEntry(http, entry);
+ *   if (error) break; // the entries after it wait: the server stores them in order
+ * }
  */
 export async function pushEntry(context: HttpContext, entry: OutboxEntry): Promise<DatabaseResult<void>> {
   // Streamed as lines (the envelope, then a triple per line): the server checks and stores a large

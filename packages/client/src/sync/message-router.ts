@@ -23,7 +23,16 @@ export interface SyncMessageTargets {
  * those is reported.
  *
  * @example
- * transport = new Transport({ …, onMessage: (message) => routeSyncMessage(message, { remote, subscriptions, writes, room, roomError, report }) });
+ * // The sync engine hands each message of its session on to its parts:
+ * const onMessage = (message: Parameters<typeof routeSyncMessage>[0]) =>
+ *   routeSyncMessage(message, {
+ *     remote,
+ *     subscriptions,
+ *     writes,
+ *     room: (roomMessage) => console.log(`room ${roomMessage.type}`),
+ *     roomError: (error, roomType, roomId) => console.warn(`${roomType}/${roomId}: ${error.message}`),
+ *     report: (error) => errors.report(error),
+ *   });
  */
 export function routeSyncMessage(message: SyncMessage, to: SyncMessageTargets): void {
   switch (message.type) {

@@ -43,7 +43,15 @@ export interface OutboxPusherOptions {
  * again: the server's merge is idempotent.
  *
  * @example
- * const pusher = new OutboxPusher({ outbox, isConnected, send, pushOverHttp, onRemoved, onRefused, onNetworkFailure });
+ * const pusher = new OutboxPusher({
+ *   outbox,
+ *   isConnected: () => socket.readyState === WebSocket.OPEN,
+ *   send: (message) => (socket.send(JSON.stringify(message)), true),
+ *   pushOverHttp: async () => ok(undefined), // the engine pushes over HTTP with `pushEntry`
+ *   onRemoved: () => console.log(`${outbox.size} writes pending`),
+ *   onRefused: (error, entries) => console.warn(`${entries.length} writes refused: ${error.message}`),
+ *   onNetworkFailure: () => socket.close(),
+ * });
  * pusher.flush();
  */
 export class OutboxPusher {

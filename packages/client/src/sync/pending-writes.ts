@@ -49,9 +49,17 @@ export interface PendingWritesOptions {
  * server's state before the write error listeners hear of them.
  *
  * @example
- * const writes = new PendingWrites({ store, clock, http, newId, isConnected, send, restart, report });
- * writes.record(triples);
- * writes.acknowledge(batchId);
+ * const writes = new PendingWrites({
+ *   store,
+ *   clock,
+ *   http,
+ *   newId: () => crypto.randomUUID(),
+ *   isConnected: () => socket.readyState === WebSocket.OPEN,
+ *   send: (message) => (socket.send(JSON.stringify(message)), true),
+ *   restart: () => socket.close(),
+ *   report: (error) => console.warn(error.message),
+ * });
+ * writes.record(triples); // pushed with the other writes of this tick
  */
 export class PendingWrites {
   readonly outbox: Outbox;

@@ -73,8 +73,10 @@ export const LOCAL_SYNC: QuerySync = {
  * arrives with them.
  *
  * @example
- * syncedAggregateQuery(normalizeAggregateQuery(spec, { aggregations: { n: { count: "*" } }, where: { done: false } }).data!)
- * // { collection, select: ["id"], where: [{ field: "done", op: "equals", operand: false }], orderBy: [], limit: undefined, specs: { id, done } }
+ * const todos = schema.collections.todos!;
+ * const aggregate = normalizeAggregateQuery(todos, { aggregations: { n: { count: "*" } }, where: { done: false } });
+ * syncedAggregateQuery(aggregate.data!);
+ * // { collection: "todos", select: ["id"], where: [{ field: "done", op: "equals", operand: false }], orderBy: [], … }
  */
 export function syncedAggregateQuery(query: NormalizedAggregateQuery): NormalizedQuery {
   const specs: Record<string, FieldSpec> = { id: AUTO_FIELD_SPECS.id! };

@@ -29,7 +29,8 @@ export type WriteErrorListener = (change: WriteError) => void;
  * if it wrote its `createdAt`, else an update.
  *
  * @example
- * for (const change of refusedChanges(error, entries)) listener(change);
+ * const error = new DatabaseError("UNAUTHORIZED", "Only the owner may edit this todo.");
+ * for (const change of refusedChanges(error, outbox.entries())) showToast(`${change.collection}/${change.id}: ${change.error.message}`);
  */
 export function refusedChanges(error: DatabaseError, entries: readonly OutboxEntry[]): WriteError[] {
   const byDocument = new Map<
@@ -86,8 +87,17 @@ export interface RollbackOptions {
  * either order, and the merge rules make applying twice harmless.
  *
  * @example
- * const rollback = new WriteRollback({ fetch, replace, pending });
- * await rollback.roll(refusedEntries);
+ * const rollback = new WriteRollback({
+ *   fetch: async () => ok(triples), // the documents as the server holds them, queried by id
+ *   replace: (documents, triples) =>
+ *     store.transact(() => {
+ *       store.forget(documents);
+ *       for (const triple of triples) store.applyTriple(triple);
+ *     }),
+ *   pending: () => outbox.entries(),
+ * });
+ * const refused = outbox.entries().slice(0, 1); // the server refused the oldest write
+ * await rollback.roll(refused);
  */
 export class WriteRollback {
   /** Per rollback running: the triples seen meanwhile for its documents, by document key. */

@@ -19,8 +19,8 @@ import {
  * apply, as the server accepted them and every replica must hold them, but do not move the clock.
  *
  * @example
- * const clockError = applyRemoteTriples(store, clock, message.triples);
- * if (clockError) report(clockError);
+ * const clockError = applyRemoteTriples(store, clock, triples); // as a `changes` message brought them
+ * if (clockError) console.warn(clockError.message);
  */
 export function applyRemoteTriples(
   store: TripleStore,

@@ -20,9 +20,14 @@ export interface RemoteChangesOptions extends Pick<
  * from memory and storage.
  *
  * @example
- * const remote = new RemoteChanges({ store, clock, observe: (triples) => rollback.observe(triples), report });
- * remote.apply(message.triples);
- * remote.forget(message.revoked);
+ * const remote = new RemoteChanges({
+ *   store,
+ *   clock,
+ *   observe: () => {}, // a rollback of refused writes watches these
+ *   report: (error) => console.warn(error.message),
+ * });
+ * remote.apply(triples); // a `changes` message's triples
+ * remote.forget([{ collection: "todos", id: "t1" }]); // and the documents it revoked
  */
 export class RemoteChanges {
   constructor(private readonly options: RemoteChangesOptions) {}

@@ -44,8 +44,15 @@ const MAX_REMEMBERED_CURSORS = 1_000;
  * tick costs nothing.
  *
  * @example
- * const synced = subscriptions.follow(normalized);
- * effect(() => synced.isLoading.value || render());
+ * import { effect, signal } from "@preact/signals-core";
+ * const subscriptions = new ServerSubscriptions({
+ *   send: (message) => (socket.send(JSON.stringify(message)), true),
+ *   isOffline: signal(false),
+ * });
+ * const synced = subscriptions.follow(normalized); // `subscribe` goes out on a microtask
+ * effect(() => {
+ *   if (!synced.isLoading.value) render();
+ * });
  * synced.release();
  */
 export class ServerSubscriptions {

@@ -50,7 +50,7 @@ export interface SyncEngineOptions
  * {@link record}; live queries through {@link follow}.
  *
  * @example
- * const sync = new SyncEngine({ store, clock, serverUrl, appId, clientId, userId, token: () => undefined, newId });
+ * const sync = new SyncEngine({ store, clock, serverUrl, appId, clientId, userId, token: () => token, newId: () => crypto.randomUUID() });
  * sync.connect();
  */
 export class SyncEngine implements QuerySync {

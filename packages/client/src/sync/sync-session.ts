@@ -46,7 +46,18 @@ export interface SyncSessionOptions {
  * answers it (the server's clock, the user the server acts for).
  *
  * @example
- * const session = new SyncSession({ clock, serverUrl, appId, clientId, userId, token, errors, onWelcome, onMessage, onDisconnect });
+ * const session = new SyncSession({
+ *   clock,
+ *   serverUrl,
+ *   appId,
+ *   clientId,
+ *   userId,
+ *   token: () => token,
+ *   errors,
+ *   onWelcome: (userId) => console.log(`welcomed as ${userId}`),
+ *   onMessage: (message) => console.log(message.type),
+ *   onDisconnect: () => console.log("offline"),
+ * });
  * session.connect();
  * session.send({ type: "ping" });
  */

@@ -105,7 +105,15 @@ function errorReason(event: { readonly message?: string; readonly error?: unknow
  * `welcome` resets. It knows the handshake and keep-alive; everything else goes to `onMessage`.
  *
  * @example
- * const transport = new Transport({ url, webSocket: () => WebSocket, hello: () => hello, onWelcome, onMessage, onDisconnect, onError });
+ * const transport = new Transport({
+ *   url: `${serverUrl.replace(/^http/, "ws")}/v1/sync`,
+ *   webSocket: () => WebSocket,
+ *   hello: () => ({ type: "hello", protocol: PROTOCOL_VERSION, appId, clientId, token }),
+ *   onWelcome: ({ userId }) => console.log(`welcomed as ${userId}`),
+ *   onMessage: (message) => console.log(message.type),
+ *   onDisconnect: () => console.log("offline"),
+ *   onError: (error) => console.warn(error.message),
+ * });
  * transport.connect();
  */
 export class Transport {
