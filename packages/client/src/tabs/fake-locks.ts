@@ -19,8 +19,10 @@ interface Request {
  * `AbortError`, as in browsers, while its callback goes on), ahead of the waiting requests.
  *
  * @example
- * const locks = createFakeLocks();
- * electLeader({ appId, tabId, locks });
+ * const locks = createFakeLocks(); // one per test: the tabs of an app share it, as they share a browser's
+ * await locks.request(`trellis-leader:${appId}`, { mode: "exclusive" }, async () => {
+ *   // leads until this settles, or another request steals the lock
+ * });
  */
 export function createFakeLocks(): LockManagerLike {
   const holders = new Map<string, Request>();

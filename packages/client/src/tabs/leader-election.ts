@@ -46,8 +46,11 @@ export interface ElectionOptions {
  * page resumes or shows again.
  *
  * @example
+ * import { effect } from "@preact/signals-core";
  * const election = electLeader({ appId, tabId });
- * effect(() => election.isLeader.value && startSyncing());
+ * effect(() => {
+ *   if (election.isLeader.value) engine.connect();
+ * });
  */
 export function electLeader(options: ElectionOptions): LeaderElection {
   const locks = options.locks ?? (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks;

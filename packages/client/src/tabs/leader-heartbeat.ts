@@ -36,8 +36,8 @@ export interface HeartbeatMessage {
  * term, knows it was replaced.
  *
  * @example
- * const heartbeat = new LeaderHeartbeat("trellis-leader:my-app", tabId, page, {});
- * heartbeat.onSilence = () => takeOver();
+ * const heartbeat = new LeaderHeartbeat(`trellis-leader:${appId}`, tabId, page, { timeoutMs: 3_000 });
+ * heartbeat.onSilence = () => console.log("the leader went silent: take over");
  */
 export class LeaderHeartbeat {
   /** A follower heard no leader for `timeoutMs` (once per silence). */

@@ -39,7 +39,8 @@ const simulated = new Map<string, SimulatedPage>();
  *
  * @example
  * const page = pageEnvironment(tabId);
- * const stop = page.listen((event) => event === "freeze" && stepAside());
+ * const cancel = page.every(() => console.log("beat"), 1_000); // not while the page is frozen or busy
+ * const stop = page.listen((event) => console.log(`page ${event}`)); // "freeze", "resume", "hide", "show"
  */
 export function pageEnvironment(tabId: string): PageEnvironment {
   return simulated.get(tabId) ?? PAGE;

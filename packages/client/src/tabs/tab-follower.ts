@@ -46,7 +46,17 @@ function unknownLeader(): LeaderStatus {
  * leader (`leader`), and asks the leader to prune storage (`prune` / `pruned`).
  *
  * @example
- * const follower = new TabFollower({ engine, channel, durable, isLeading, isClosed, wantsConnection, countOwn, announceQueries, onAnswered });
+ * const follower = new TabFollower({
+ *   engine,
+ *   channel,
+ *   durable: () => session.durable(),
+ *   isLeading: election.isLeader,
+ *   isClosed: () => false,
+ *   wantsConnection: () => true,
+ *   countOwn: () => {},
+ *   announceQueries: () => {},
+ *   onAnswered: (key) => console.log(`the leader synced ${key}`),
+ * });
  * channel.listen((message) => follower.hear(message));
  */
 export class TabFollower {

@@ -26,7 +26,13 @@ const MAX_REMEMBERED_ACKS = 10_000;
  * disconnects for them (`connect`), and prunes storage when they ask (`prune` / `pruned`).
  *
  * @example
- * const leader = new TabLeader({ engine, channel, prune, onConnectWanted, isClosed });
+ * const leader = new TabLeader({
+ *   engine,
+ *   channel,
+ *   prune: async () => ok({ documents: 0, collections: [] }), // `pruneStorage(storage, engine)`
+ *   onConnectWanted: (wanted) => (wanted ? engine.connect() : engine.disconnect()),
+ *   isClosed: () => false,
+ * });
  * leader.start();
  * channel.listen((message) => leader.hear(message));
  */

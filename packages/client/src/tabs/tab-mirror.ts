@@ -26,8 +26,8 @@ const SNAPSHOT_WAIT_MS = 3_000;
  * dropped, because the rest of the document is on its way.
  *
  * @example
- * const mirror = new TabMirror({ channel, store, clock, election, ready, announcesLeader: true });
- * mirror.share(triples);
+ * const mirror = new TabMirror({ channel, store, clock, election, ready: session.ready, announcesLeader: true });
+ * mirror.share(triples); // a write of this tab shows in every tab
  */
 export class TabMirror {
   private readonly stops: (() => void)[] = [];

@@ -20,8 +20,14 @@ interface TabQuery {
  * to the leader, and what was synced stays answered.
  *
  * @example
- * const queries = new TabQueries({ engine, channel, isLeading, isLeaderOffline });
- * const synced = queries.follow(query);
+ * import { computed } from "@preact/signals-core";
+ * const queries = new TabQueries({
+ *   engine,
+ *   channel,
+ *   isLeading: election.isLeader,
+ *   isLeaderOffline: computed(() => engine.connection.state === "offline"),
+ * });
+ * const synced = queries.follow(normalized, null); // by this tab's engine or the leader's
  */
 export class TabQueries {
   /** Live uses, by query key. */

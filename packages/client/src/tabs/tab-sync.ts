@@ -43,7 +43,16 @@ export interface TabSyncOptions {
  * is `connecting`. See docs/design/014-multi-tab.md and docs/design/031-leader-liveness.md.
  *
  * @example
- * const sync = new TabSync({ engine, outbox, channel, election, storage, durable, ready, prune });
+ * const sync = new TabSync({
+ *   engine,
+ *   outbox: session.outbox,
+ *   channel,
+ *   election,
+ *   storage,
+ *   durable: () => session.durable(),
+ *   ready: session.ready,
+ *   prune: async () => ok({ documents: 0, collections: [] }), // `pruneStorage(storage, engine)`
+ * });
  */
 export class TabSync implements QuerySync, RoomTransport {
   readonly hasServer = true;
