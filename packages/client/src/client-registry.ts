@@ -26,7 +26,7 @@ export function registerClient(client: TrellisClient<Schema>): () => void {
  *
  * @example
  * createClient({ schema, appId: "todo-app", serverUrl });
- * findClient("todo-app")?.database.todos.subscribe(preloaded, render);
+ * const found = findClient("todo-app"); // that client, until it is closed
  */
 export function findClient(appId: string): TrellisClient<Schema> | undefined {
   return openClients.get(appId)?.at(-1);
@@ -39,7 +39,8 @@ export function findClient(appId: string): TrellisClient<Schema> | undefined {
  * one) or its schema has no such collection.
  *
  * @example
- * const todos = collectionOfPreloaded(undefined, preloaded, "useQuery", "wrap the app in <TrellisProvider client={client}>");
+ * const { data: preloaded } = await client.database.todos.preload({ where: { done: false } });
+ * const todos = collectionOfPreloaded(undefined, preloaded!, "useQuery", "wrap the app in <TrellisProvider client={client}>");
  */
 export function collectionOfPreloaded(
   client: TrellisClient<Schema> | undefined,

@@ -79,7 +79,7 @@ export interface ClientStorageInfo {
    * the browser has no estimate. Returns an unsubscribe. See docs/offline.md.
    *
    * @example
-   * const stop = client.storage.onQuota(({ ratio }) => toast(`Storage ${Math.round(ratio * 100)}% full`));
+   * const stop = client.storage.onQuota(({ ratio }) => showToast(`Storage ${Math.round(ratio * 100)}% full`));
    */
   onQuota(listener: (estimate: QuotaEstimate) => void): () => void;
   /**
@@ -139,7 +139,7 @@ export interface TrellisClient<S extends Schema> {
    * unsubscribe.
    *
    * @example
-   * const off = client.onWriteError(({ error, collection, id }) => toast(`${collection}/${id}: ${error.message}`));
+   * const off = client.onWriteError(({ error, collection, id }) => showToast(`${collection}/${id}: ${error.message}`));
    */
   onWriteError(listener: (change: WriteError) => void): () => void;
   /** Connects to the server again after {@link disconnect}. Throws for a local-only client. */

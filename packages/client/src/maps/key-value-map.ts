@@ -48,7 +48,7 @@ export interface MapsContext {
  * so every map's collection is kept whole in memory, and read from storage before it is ready.
  *
  * @example
- * const maps = new MapsService({ store, registry, writer, sync });
+ * const maps = new MapsService({ store, registry, writer, sync: engine });
  * const prefs = maps.open("prefs");
  */
 export class MapsService {
