@@ -59,7 +59,8 @@ export interface PendingWritesOptions {
  *   restart: () => socket.close(),
  *   report: (error) => console.warn(error.message),
  * });
- * writes.record(triples); // pushed with the other writes of this tick
+ * const { batchId } = writes.record(triples); // pushed with the other writes of this tick
+ * writes.acknowledge(batchId); // as the server's `ack` does: it leaves the outbox
  */
 export class PendingWrites {
   readonly outbox: Outbox;
