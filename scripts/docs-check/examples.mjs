@@ -4,7 +4,7 @@
 // stand-ins of example-context.ts (a store, a clock… for the examples of internal parts). Svelte
 // markup is left to svelte-check.
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join, relative } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 
 const SOURCE = /\.(ts|tsx)$/;
 const SKIPPED = /\.test(-d)?\.tsx?$|\.d\.ts$/;
@@ -102,7 +102,15 @@ export function writeExamples({ root, packages, out, reactOut, contextNames, dec
         // The body runs inside a function, so that an example may `return` or `await` as the code it
         // shows would; its own imports stay at the top.
         const lines = code.split("\n");
-        const ownImports = lines.filter((text) => /^import\s/.test(text));
+        // An example's own relative imports name modules beside its source file.
+        const ownImports = lines
+          .filter((text) => /^import\s/.test(text))
+          .map((text) =>
+            text.replace(/from "(\.{1,2}\/[^"]+)"/, (_, specifier) => {
+              const target = relative(dir, resolve(dirname(path), specifier));
+              return `from "${target.startsWith(".") ? target : `./${target}`}"`;
+            }),
+          );
         const body = lines.filter((text) => !/^import\s/.test(text)).join("\n");
         writeFileSync(
           join(dir, name),
