@@ -1,7 +1,7 @@
 import { createSchema, encodeHlc, type ServerMessage, t } from "@trellis/core";
 import { afterEach, describe, expect, it } from "vitest";
-import { createClient, type TrellisClient } from "../create-client.js";
-import { createFakeWebSocket } from "../testing/fake-sync.js";
+import type { TrellisClient } from "../create-client.js";
+import { createFakeClient } from "../testing/fake-client.js";
 import { RoomStore } from "./room-store.js";
 
 // The behaviour React's useRoom and Svelte's useRoom share, tested once here.
@@ -29,15 +29,7 @@ afterEach(async () => {
 });
 
 function setup() {
-  const fake = createFakeWebSocket();
-  const client = createClient({
-    schema,
-    appId: "app",
-    userId: "ada",
-    serverUrl: "http://127.0.0.1:9",
-    WebSocket: fake.WebSocket,
-    reconnect: { baseMs: 3_600_000, maxMs: 3_600_000 },
-  });
+  const { client, fake } = createFakeClient(schema, { userId: "ada" });
   clients.push(client);
   const welcome = () => {
     fake.last().open();
