@@ -115,8 +115,7 @@ export class Collection {
    * const { data: open } = await todos.query({ where: { done: false } });
    */
   query(query?: unknown): Promise<DatabaseResult<ResultDoc[]>> {
-    this.context.assertOpen(`${this.name}.query`);
-    return this.context.queries.query(this.name, query);
+    return this.open("query").queries.query(this.name, query);
   }
 
   /**
@@ -126,8 +125,7 @@ export class Collection {
    * const { data: todo } = await todos.queryOne({ where: { id } });
    */
   queryOne(query?: unknown): Promise<DatabaseResult<ResultDoc | undefined>> {
-    this.context.assertOpen(`${this.name}.queryOne`);
-    return this.context.queries.queryOne(this.name, query);
+    return this.open("queryOne").queries.queryOne(this.name, query);
   }
 
   /**
@@ -137,8 +135,7 @@ export class Collection {
    * const subscription = todos.subscribe({ where: { done: false } }, (open) => render(open));
    */
   subscribe(query: unknown, callback: SubscribeCallback<readonly ResultDoc[]>): Subscription<readonly ResultDoc[]> {
-    this.context.assertOpen(`${this.name}.subscribe`);
-    return this.context.queries.subscribe(this.name, query, callback);
+    return this.open("subscribe").queries.subscribe(this.name, query, callback);
   }
 
   /**
@@ -151,8 +148,7 @@ export class Collection {
     query: unknown,
     callback: SubscribeCallback<ResultDoc | undefined>,
   ): Subscription<ResultDoc | undefined> {
-    this.context.assertOpen(`${this.name}.subscribeOne`);
-    return this.context.queries.subscribeOne(this.name, query, callback);
+    return this.open("subscribeOne").queries.subscribeOne(this.name, query, callback);
   }
 
   /**
@@ -162,8 +158,8 @@ export class Collection {
    * const pages = todos.paginated({ orderBy: ["title", "asc"], pageSize: 20 });
    */
   paginated(input: unknown): PaginatedQuery {
-    this.context.assertOpen(`${this.name}.paginated`);
-    return PaginatedQuery.create(this.context.queries, this.context.registry, this.name, input);
+    const { queries, registry } = this.open("paginated");
+    return PaginatedQuery.create(queries, registry, this.name, input);
   }
 
   /**
@@ -173,8 +169,7 @@ export class Collection {
    * const { data: preloaded } = await todos.preload({ where: { done: false } });
    */
   preload(query?: unknown): Promise<DatabaseResult<PreloadData<ResultDoc, "many">>> {
-    this.context.assertOpen(`${this.name}.preload`);
-    return this.context.queries.preload(this.name, query, "many") as never;
+    return this.open("preload").queries.preload(this.name, query, "many") as never;
   }
 
   /**
@@ -184,8 +179,7 @@ export class Collection {
    * const { data: preloaded } = await todos.preloadOne({ where: { id } });
    */
   preloadOne(query?: unknown): Promise<DatabaseResult<PreloadData<ResultDoc, "one">>> {
-    this.context.assertOpen(`${this.name}.preloadOne`);
-    return this.context.queries.preload(this.name, query, "one") as never;
+    return this.open("preloadOne").queries.preload(this.name, query, "one") as never;
   }
 
   /**
@@ -195,8 +189,14 @@ export class Collection {
    * const { data: page } = await todos.preloadPaginated({ orderBy: ["title", "asc"], pageSize: 20 });
    */
   preloadPaginated(input: unknown): Promise<DatabaseResult<PreloadData<ResultDoc, "paginated">>> {
-    this.context.assertOpen(`${this.name}.preloadPaginated`);
-    return preloadPaginated(this.context.queries, this.context.registry, this.name, input);
+    const { queries, registry } = this.open("preloadPaginated");
+    return preloadPaginated(queries, registry, this.name, input);
+  }
+
+  /** The client's parts, once it is checked to be open (`call` names the method in the error). */
+  private open(call: string): CollectionContext {
+    this.context.assertOpen(`${this.name}.${call}`);
+    return this.context;
   }
 
   /** A write by id: it reads only its document (none for a create, whose id is new). */
@@ -211,8 +211,7 @@ export class Collection {
 
   /** Checks the client is open at once; applies `body` once what it reads is loaded, resolves once stored. */
   private run<T>(call: string, needs: MemoryNeed[], body: () => DatabaseResult<T>): Promise<DatabaseResult<T>> {
-    this.context.assertOpen(`${this.name}.${call}`);
-    const { persistence } = this.context;
+    const { persistence } = this.open(call);
     return persistence ? persistence.write(needs, body) : settled(body);
   }
 }
