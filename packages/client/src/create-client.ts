@@ -1,7 +1,6 @@
 import {
   createBatchCollection,
   createClock,
-  type DatabaseResult,
   executeBatch,
   ID_RULE,
   isId,
@@ -12,13 +11,12 @@ import {
 } from "@trellis/core";
 import { batchNeeds } from "./batch-needs.js";
 import { assemblePersistence } from "./client-persistence.js";
+import { Collection } from "./collection.js";
 import { assembleSync } from "./client-sync.js";
 import { registerClient } from "./client-registry.js";
 import { generateId } from "./generate-id.js";
 import { MapsService } from "./maps/key-value-map.js";
 import type { KeyValueMap } from "./maps/map-types.js";
-import { PaginatedQuery, preloadPaginated } from "./paginated.js";
-import type { MemoryNeed } from "./persistence/working-set.js";
 import { QueryService } from "./query-service.js";
 import { RoomsService } from "./rooms/rooms.js";
 import { LOCAL_CONNECTION } from "./sync/client-connection.js";
@@ -64,83 +62,28 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
   const queries = new QueryService(schema, store, registry, appId, persistence.gate(sync), persistence.warm);
   const maps = new MapsService({ store, registry, writer, sync: queries.sync, ...persistence.maps });
   let isClosed = false;
-
+  const assertOpen = (name: string) => {
+    if (isClosed) throw new Error(`Trellis client: ${name} called after close(); create a new client.`);
+  };
   const guard =
     <A extends unknown[], R>(name: string, body: (...args: A) => R) =>
     (...args: A): R => {
-      if (isClosed) throw new Error(`Trellis client: ${name} called after close(); create a new client.`);
+      assertOpen(name);
       return body(...args);
     };
-  /** A write: applied once what it reads is loaded from storage (`needs`), resolved once it is stored. */
-  const write = <A extends unknown[], T>(
-    name: string,
-    needs: (...args: A) => Iterable<MemoryNeed>,
-    body: (...args: A) => DatabaseResult<T>,
-  ) =>
-    guard(name, async (...args: A): Promise<DatabaseResult<T>> =>
-      persistence.write(
-        () => needs(...args),
-        () => body(...args),
-      ),
-    );
 
+  const context = { writer, queries, registry, persistence, assertOpen };
   const database: Record<string, unknown> = {};
   const batch: Record<string, unknown> = {
-    execute: write("batch.execute", batchNeeds, (operations: unknown) =>
-      writer.transaction(() => executeBatch(schema, writer, operations)),
+    execute: guard("batch.execute", async (operations: unknown) =>
+      persistence.write(
+        () => batchNeeds(operations),
+        () => writer.transaction(() => executeBatch(schema, writer, operations)),
+      ),
     ),
   };
   for (const collection of Object.keys(schema.collections)) {
-    // Writes by id read only their document; the `*Many` writes read the whole collection.
-    const whole = (_args: unknown) => [{ collection }];
-    const byId = (id: unknown) => [{ collection, ids: typeof id === "string" ? [id] : [] }];
-    database[collection] = {
-      create: write(
-        `${collection}.create`,
-        (_fields: unknown) => byId(undefined),
-        (fields: unknown) => writer.create(collection, fields),
-      ),
-      update: write(
-        `${collection}.update`,
-        (args: { id?: unknown } | undefined) => byId(args?.id),
-        (args: { id?: unknown; fields?: unknown } | undefined) =>
-          writer.change(collection, args?.id, args?.fields, "update"),
-      ),
-      replace: write(
-        `${collection}.replace`,
-        (args: { id?: unknown } | undefined) => byId(args?.id),
-        (args: { id?: unknown; fields?: unknown } | undefined) =>
-          writer.change(collection, args?.id, args?.fields, "replace"),
-      ),
-      delete: write(`${collection}.delete`, byId, (id: unknown) => writer.delete(collection, id)),
-      updateMany: write(`${collection}.updateMany`, whole, (args: unknown) =>
-        writer.changeMany(collection, args, "update"),
-      ),
-      replaceMany: write(`${collection}.replaceMany`, whole, (args: unknown) =>
-        writer.changeMany(collection, args, "replace"),
-      ),
-      deleteMany: write(`${collection}.deleteMany`, whole, (args: unknown) =>
-        writer.changeMany(collection, args, "delete"),
-      ),
-      query: guard(`${collection}.query`, async (query: unknown) => queries.query(collection, query)),
-      queryOne: guard(`${collection}.queryOne`, async (query: unknown) => queries.queryOne(collection, query)),
-      subscribe: guard(`${collection}.subscribe`, (query: unknown, callback: never) =>
-        queries.subscribe(collection, query, callback),
-      ),
-      subscribeOne: guard(`${collection}.subscribeOne`, (query: unknown, callback: never) =>
-        queries.subscribeOne(collection, query, callback),
-      ),
-      paginated: guard(`${collection}.paginated`, (input: unknown) =>
-        PaginatedQuery.create(queries, registry, collection, input),
-      ),
-      preload: guard(`${collection}.preload`, async (query: unknown) => queries.preload(collection, query, "many")),
-      preloadOne: guard(`${collection}.preloadOne`, async (query: unknown) =>
-        queries.preload(collection, query, "one"),
-      ),
-      preloadPaginated: guard(`${collection}.preloadPaginated`, async (input: unknown) =>
-        preloadPaginated(queries, registry, collection, input),
-      ),
-    };
+    database[collection] = new Collection(collection, context);
     batch[collection] = createBatchCollection(collection);
   }
   database.batch = batch;

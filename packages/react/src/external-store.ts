@@ -6,13 +6,13 @@ export interface OpenedSource<S> {
 }
 
 /** What `useSyncExternalStore` takes: a subscribe and snapshot getters; and the open source. */
-export interface ExternalStore<S, O extends OpenedSource<S> = OpenedSource<S>> {
+export interface ExternalStore<S> {
   subscribe(onStoreChange: () => void): () => void;
   getSnapshot(): S;
   /** On a server (no `document`): opens the source just to read it, then closes it. Elsewhere {@link getSnapshot}. */
   getServerSnapshot(): S;
   /** The open source, opened now (as by a render) if it is not. */
-  source(): O;
+  source(): OpenedSource<S>;
 }
 
 /**
@@ -22,7 +22,7 @@ export interface ExternalStore<S, O extends OpenedSource<S> = OpenedSource<S>> {
 const UNCLAIMED_MS = 10_000;
 
 /**
- * Adapts a client subscription (or room, or paginated controller) to `useSyncExternalStore`.
+ * Adapts a client subscription (or `RoomStore`, or paginated controller) to `useSyncExternalStore`.
  * The source opens on the first snapshot read, so the first render already shows local (or
  * preloaded) data, and is shared by every subscriber. It closes once the last subscriber left,
  * a microtask later: StrictMode's unsubscribe-resubscribe keeps the same source, so no
@@ -35,10 +35,8 @@ const UNCLAIMED_MS = 10_000;
  * });
  * const state = useSyncExternalStore(store.subscribe, store.getSnapshot, store.getSnapshot);
  */
-export function createExternalStore<S, O extends OpenedSource<S> = OpenedSource<S>>(
-  open: (onChange: () => void) => O,
-): ExternalStore<S, O> {
-  let source: O | undefined;
+export function createExternalStore<S>(open: (onChange: () => void) => OpenedSource<S>): ExternalStore<S> {
+  let source: OpenedSource<S> | undefined;
   let serverSnapshot: { readonly value: S } | undefined;
   const listeners = new Set<() => void>();
   // Bumped on every subscribe and scheduled release: a release runs only if nothing happened since.
@@ -46,7 +44,7 @@ export function createExternalStore<S, O extends OpenedSource<S> = OpenedSource<
   const onChange = () => {
     for (const listener of [...listeners]) listener();
   };
-  const ensureOpen = (): O => (source ??= open(onChange));
+  const ensureOpen = (): OpenedSource<S> => (source ??= open(onChange));
   const releaseIfUnused = (at: number) => {
     if (at !== generation || listeners.size > 0 || source === undefined) return;
     const closing = source;
@@ -83,7 +81,7 @@ export function createExternalStore<S, O extends OpenedSource<S> = OpenedSource<
     source: () => openForRender(),
   };
 
-  function openForRender(): O {
+  function openForRender(): OpenedSource<S> {
     if (source !== undefined) return source;
     const opened = ensureOpen();
     if (listeners.size === 0) {

@@ -1,6 +1,15 @@
-import type { ClientConnection, DatabaseResult, RoomEvents, RoomHandle, RoomStatus, UserStatus } from "@trellis/client";
+import {
+  type ClientConnection,
+  type DatabaseResult,
+  type RoomEvents,
+  type RoomHandle,
+  type RoomSnapshot,
+  type RoomStatus,
+  RoomStore,
+  type UserStatus,
+} from "@trellis/client";
 import { useEffect, useMemo, useSyncExternalStore } from "react";
-import { createRoomStore, type RoomSnapshot } from "./room-store.js";
+import { createExternalStore } from "./external-store.js";
 
 /** What {@link useRoom} gives: the room's state and stable functions to act in it. */
 export interface RoomResult<R> extends RoomSnapshot<R> {
@@ -56,20 +65,36 @@ export function useRoom<R>(
   options: UseRoomOptions = {},
 ): RoomResult<R> {
   const { connection } = options;
-  const { store, actions } = useMemo(() => {
-    const store = createRoomStore(() => room(roomId), connection);
-    const handle = () => store.source().handle;
-    const actions = {
-      emit: ((event, data) => handle().emit(event, data)) as RoomResult<R>["emit"],
-      set: ((key, value) => handle().set(key, value)) as RoomResult<R>["set"],
-      setUserStatus: ((key, value) => handle().setUserStatus(key, value)) as RoomResult<R>["setUserStatus"],
-      on: ((event, listener) => store.on(event, listener as never)) as RoomResult<R>["on"],
+  const { roomStore, store, actions } = useMemo(() => {
+    const roomStore = new RoomStore(room, roomId, connection);
+    // Joined with the first render; left once the last subscriber is gone (see createExternalStore).
+    const store = createExternalStore<RoomSnapshot<R>>((onChange) => {
+      const stop = roomStore.subscribe(onChange);
+      return {
+        read: () => roomStore.getSnapshot(),
+        close: () => {
+          stop();
+          roomStore.leave();
+        },
+      };
+    });
+    const inRoom =
+      <A extends unknown[], T>(call: (...args: A) => T) =>
+      (...args: A): T => {
+        store.source();
+        return call(...args);
+      };
+    const actions: Pick<RoomResult<R>, "emit" | "set" | "setUserStatus" | "on"> = {
+      emit: inRoom((event, data) => roomStore.emit(event, data)),
+      set: inRoom((key, value) => roomStore.set(key, value)),
+      setUserStatus: inRoom((key, value) => roomStore.setUserStatus(key, value)),
+      on: inRoom((event, listener) => roomStore.on(event, listener)),
     };
-    return { store, actions };
+    return { roomStore, store, actions };
   }, [room, roomId, connection]);
   // Declared before the component's own effects: on unmount (and StrictMode's rehearsal) it
   // drops the listeners they added, and they add them again on remount.
-  useEffect(() => () => store.removeListeners(), [store]);
+  useEffect(() => () => roomStore.removeListeners(), [roomStore]);
   const snapshot = useSyncExternalStore(store.subscribe, store.getSnapshot, store.getServerSnapshot);
   return useMemo(() => ({ ...snapshot, ...actions }), [snapshot, actions]);
 }

@@ -10,8 +10,9 @@ import {
   type TrellisClient,
 } from "@trellis/client";
 import { untrack } from "svelte";
-import { createLiveState, type Feed } from "./live-state.svelte.js";
+import { createLiveState } from "./live-state.svelte.js";
 import { type MaybeGetter, resolveInput } from "./resolve-input.js";
+import { laterCalls } from "./subscription-feed.js";
 
 /**
  * A live, paginated query for Svelte: the page state is reactive in templates, `next` and
@@ -59,7 +60,11 @@ export function paginated(...args: unknown[]): ReactivePaginated<unknown> {
     () => queryKey(input()),
     () => {
       controller = collection().paginated(input() as never) as PaginatedController<unknown>;
-      return controllerFeed(controller);
+      const opened = controller;
+      return {
+        current: () => opened.getCurrentState(),
+        follow: (onChange) => laterCalls((callback) => opened.subscribe(callback), onChange),
+      };
     },
   );
   // Reading the state first swaps in the controller of the current query, if it changed.
@@ -95,19 +100,5 @@ export function paginated(...args: unknown[]): ReactivePaginated<unknown> {
     next: () => current().next(),
     previous: () => current().previous(),
     subscribe: live.subscribe,
-  };
-}
-
-function controllerFeed<T>(controller: PaginatedController<T>): Feed<PaginatedState<T>> {
-  return {
-    current: () => controller.getCurrentState(),
-    follow(onChange) {
-      let isFirstCall = true;
-      const stop = controller.subscribe(() => {
-        if (!isFirstCall) onChange();
-      });
-      isFirstCall = false;
-      return stop;
-    },
   };
 }

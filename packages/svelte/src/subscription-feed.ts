@@ -22,16 +22,27 @@ export function subscriptionFeed<T>(
       return state;
     },
     follow(onChange) {
-      let isFirstCall = true;
-      const opened = open(() => {
-        if (!isFirstCall) onChange();
-      });
-      isFirstCall = false;
-      subscription = opened;
+      const opened = (subscription = laterCalls(open, onChange));
       return () => {
         opened.unsubscribe();
         if (subscription === opened) subscription = undefined;
       };
     },
   };
+}
+
+/**
+ * Subscribes with a callback the client also calls at once (a subscription, a paginated
+ * controller): `onChange` hears only the calls after that first one, which `current()` answers.
+ *
+ * @example
+ * const stop = laterCalls((callback) => controller.subscribe(callback), onChange);
+ */
+export function laterCalls<R>(subscribe: (callback: () => void) => R, onChange: () => void): R {
+  let isFirstCall = true;
+  const subscribed = subscribe(() => {
+    if (!isFirstCall) onChange();
+  });
+  isFirstCall = false;
+  return subscribed;
 }

@@ -1,26 +1,17 @@
-import type {
-  ClientConnection,
-  DatabaseError,
-  DatabaseResult,
-  RoomEvents,
-  RoomHandle,
-  RoomStatus,
-  UserStatus,
+import {
+  type ClientConnection,
+  type DatabaseResult,
+  type RoomEvents,
+  type RoomHandle,
+  type RoomSnapshot,
+  type RoomStatus,
+  RoomStore,
+  type UserStatus,
 } from "@trellis/client";
 import { onDestroy, untrack } from "svelte";
-import { createLiveState, type Feed, subscribeReactive } from "./live-state.svelte.js";
+import { createSubscriber } from "svelte/reactivity";
+import { subscribeReactive } from "./live-state.svelte.js";
 import type { MaybeGetter } from "./resolve-input.js";
-
-/** A room's state at one moment: the value of `$room`. */
-export interface RoomSnapshot<R> {
-  readonly roomStatus: RoomStatus<R>;
-  /** Every member's status by user id (this user's included once known). */
-  readonly userStatuses: Record<string, UserStatus<R>>;
-  /** The latest refusal the server sent about this room, if any. */
-  readonly error: DatabaseError | undefined;
-  /** True while the client is connected to its server (always false for a local-only client). */
-  readonly isConnected: boolean;
-}
 
 /** What {@link useRoom} gives: reactive room state, the room's actions, and the store contract. */
 export interface ReactiveRoom<R> extends RoomSnapshot<R> {
@@ -72,108 +63,45 @@ export function useRoom<R>(
   roomId?: MaybeGetter<string | undefined>,
   options: UseRoomOptions = {},
 ): ReactiveRoom<R> {
-  if (typeof room !== "function")
-    throw new TypeError("useRoom: pass a room type of the client, like client.rooms.board.");
   const readRoomId = typeof roomId === "function" ? roomId : () => roomId;
   const currentId = $derived(readRoomId() ?? "");
-  let handleId = untrack(() => currentId);
-  let handle = room(handleId);
-  const connection = options.connection ?? handle.connection;
-  // Loosely typed inside: `on` checks event names and data against the schema.
-  type Listener = (data: any, fromUserId: string | null) => void;
-  const listeners = new Set<{ readonly event: string; readonly listener: Listener; stop: () => void }>();
-
-  // The handle of the current room id: a changed id leaves the old room and joins the new one.
-  const current = (): RoomHandle<R> => {
+  const store = new RoomStore(room, undefined, options.connection);
+  // Reads and actions move to the current room id first: they may run before the effect below.
+  const inRoom = () => {
     const id = currentId;
-    if (id !== handleId) {
-      untrack(() => {
-        handle.leave();
-        handleId = id;
-        handle = room(id);
-        for (const entry of listeners)
-          entry.stop = handle.on(entry.event as keyof RoomEvents<R> & string, entry.listener);
-      });
-    }
-    return handle;
+    untrack(() => store.setRoomId(id));
+    return store;
   };
+  untrack(inRoom).join();
   // Moves to a new room as soon as the id changes, even when nothing reads the room's state.
-  $effect.pre(() => {
-    current();
+  $effect.pre(() => void inRoom());
+  onDestroy(() => {
+    store.removeListeners();
+    store.leave();
   });
-  onDestroy(() => handle.leave());
-
-  const roomKey = () => currentId;
-  const roomStatus = follow(
-    roomKey,
-    () => handle.getRoomStatus(),
-    (onChange) => handle.onRoomStatus(onChange),
-    current,
-  );
-  const userStatuses = follow(
-    roomKey,
-    () => handle.getUserStatuses(),
-    (onChange) => handle.onUserStatus(onChange),
-    current,
-  );
-  const error = follow(
-    roomKey,
-    () => handle.getError(),
-    (onChange) => handle.onError(onChange),
-    current,
-  );
-  const isConnected = follow(
-    () => "",
-    () => isUp(connection.state),
-    (onChange) => connection.subscribe(onChange),
-    () => undefined,
-  );
+  const track = createSubscriber((update) => store.subscribe(update));
+  const read = (): RoomSnapshot<R> => {
+    inRoom();
+    track();
+    return store.getSnapshot();
+  };
   return {
     get roomStatus() {
-      return roomStatus();
+      return read().roomStatus;
     },
     get userStatuses() {
-      return userStatuses();
+      return read().userStatuses;
     },
     get error() {
-      return error();
+      return read().error;
     },
     get isConnected() {
-      return isConnected();
+      return read().isConnected;
     },
-    emit: (event, data) => untrack(current).emit(event, data),
-    set: (key, value) => untrack(current).set(key, value),
-    setUserStatus: (key, value) => untrack(current).setUserStatus(key, value),
-    on(event, listener) {
-      const entry = { event, listener: listener as Listener, stop: untrack(current).on(event, listener) };
-      listeners.add(entry);
-      return () => {
-        listeners.delete(entry);
-        entry.stop();
-      };
-    },
-    subscribe: (run) =>
-      subscribeReactive(
-        () => ({ roomStatus: roomStatus(), userStatuses: userStatuses(), error: error(), isConnected: isConnected() }),
-        run,
-      ),
+    emit: (event, data) => untrack(inRoom).emit(event, data),
+    set: (key, value) => untrack(inRoom).set(key, value),
+    setUserStatus: (key, value) => untrack(inRoom).setUserStatus(key, value),
+    on: (event, listener) => untrack(inRoom).on(event, listener),
+    subscribe: (run) => subscribeReactive(read, run),
   };
-}
-
-/** A reactive read of one part of the room; `prepare` swaps in the current room's handle first. */
-function follow<S>(
-  key: () => string,
-  read: () => S,
-  listen: (onChange: () => void) => () => void,
-  prepare: () => unknown,
-): () => S {
-  const feed: Feed<S> = { current: read, follow: (onChange) => listen(() => onChange()) };
-  return createLiveState(key, () => {
-    prepare();
-    return feed;
-  }).read;
-}
-
-function isUp(state: ClientConnection["state"]): boolean {
-  return state === "online" || state === "syncing";
 }

@@ -1,6 +1,7 @@
 import { createSchema, type DatabaseError, type DatabaseResult, t } from "@trellis/core";
 import { describe, expectTypeOf, it } from "vitest";
 import { createClient } from "../create-client.js";
+import { RoomStore } from "./room-store.js";
 import type { RoomHandle } from "./room-types.js";
 
 const schema = createSchema({
@@ -76,5 +77,17 @@ describe("room types", () => {
     // @ts-expect-error no user status keys
     void lobby.setUserStatus("cursor", 1);
     void lobby.emit("wave", "hi");
+  });
+
+  it("types a RoomStore like the handle of its room type", () => {
+    const store = new RoomStore(client.rooms.documentEditor, "doc-1");
+    expectTypeOf(store.getSnapshot().roomStatus.documentTitle).toEqualTypeOf<string | undefined>();
+    expectTypeOf(store.getSnapshot().userStatuses["bob"]?.isTyping).toEqualTypeOf<boolean | undefined>();
+    void store.emit("like", { targetId: "p1" });
+    // @ts-expect-error unknown event
+    void store.emit("dislike", { targetId: "p1" });
+    // @ts-expect-error a room status key is not a user status key
+    void store.setUserStatus("documentTitle", "x");
+    store.on("like", (data) => expectTypeOf(data).toEqualTypeOf<{ targetId: string }>());
   });
 });

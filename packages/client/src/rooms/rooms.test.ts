@@ -1,7 +1,7 @@
 import { createSchema, encodeHlc, type ServerMessage, t } from "@trellis/core";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createClient, type TrellisClient } from "../create-client.js";
-import { createFakeWebSocket } from "../testing/fake-sync.js";
+import { createFakeClient } from "../testing/fake-client.js";
 
 const schema = createSchema({
   entities: { users: { name: t.string({ fallback: "" }) } },
@@ -37,16 +37,7 @@ afterEach(async () => {
 });
 
 function setup() {
-  const fake = createFakeWebSocket();
-  const client = createClient({
-    schema,
-    appId: "app",
-    clientId: "c1",
-    userId: "alice",
-    serverUrl: "http://127.0.0.1:9",
-    WebSocket: fake.WebSocket,
-    reconnect: { baseMs: 3_600_000, maxMs: 3_600_000 },
-  });
+  const { client, fake } = createFakeClient(schema);
   clients.push(client);
   const socket = () => fake.last();
   const welcome = () => {

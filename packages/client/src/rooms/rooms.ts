@@ -14,6 +14,8 @@ import {
 import type { RoomServerMessage, TransportState } from "../sync/transport.js";
 import type { RoomLink } from "../sync/sync-engine.js";
 import type { RoomHandle } from "./room-types.js";
+import { type Listener, Membership, type Status } from "./membership.js";
+import { Room } from "./room-handle.js";
 import { readRoomValue, readStatus, UNREADABLE } from "./room-values.js";
 
 /** What rooms need of the sync engine; absent for a local-only client. */
@@ -27,34 +29,7 @@ export interface RoomTransport {
   roomsChanged?(count: number): void;
 }
 
-type Status = Readonly<Record<string, unknown>>;
-type Listener<A extends unknown[]> = (...args: A) => void;
-
 const MAX_ROOM_ID_LENGTH = 256;
-
-/** One room this client is in, shared by every handle on it. */
-class Membership {
-  handles = 0;
-  roomStatus: Status = {};
-  /** Every member's status as last known, by user id (this user's kept up to date locally). */
-  users: Readonly<Record<string, Status>> = {};
-  /** This client's own status, read form and wire form. */
-  myStatus: Status = {};
-  myWire: Record<string, unknown> = {};
-  /** Status keys this client has set or removed: its own copy of them is the latest it sent. */
-  readonly myKeys = new Set<string>();
-  readonly eventListeners = new Map<string, Set<Listener<[unknown, string | null]>>>();
-  readonly roomStatusListeners = new Set<Listener<[Status]>>();
-  readonly userStatusListeners = new Set<Listener<[Readonly<Record<string, Status>>]>>();
-  readonly errorListeners = new Set<Listener<[DatabaseError]>>();
-  /** The latest refusal the server sent about this room. */
-  lastError: DatabaseError | undefined;
-
-  constructor(
-    readonly spec: RoomSpec,
-    readonly roomId: string,
-  ) {}
-}
 
 interface Queued {
   readonly membership: Membership;
@@ -119,7 +94,7 @@ export class RoomsService {
       if (this.isConnected()) this.sendJoin(membership);
     }
     membership.handles++;
-    return this.handle(key, membership) as RoomHandle<never>;
+    return new Room(this, key, membership, this.connection) as RoomHandle<never>;
   }
 
   /** Forgets the other members and the room status: only this user's own status stays. */
@@ -141,63 +116,10 @@ export class RoomsService {
     this.memberships.clear();
   }
 
-  private handle(key: string, membership: Membership): RoomHandle<Record<string, never>> {
-    const unsubscribes = new Set<() => void>();
-    let hasLeft = false;
-    const left = () =>
-      fail(
-        "VALIDATION",
-        `rooms.${membership.spec.name}("${membership.roomId}"): this handle has left the room; open a new one.`,
-        {
-          roomType: membership.spec.name,
-          roomId: membership.roomId,
-        },
-      );
-    const listen = <L>(set: Set<L>, listener: L): (() => void) => {
-      if (hasLeft) return () => {};
-      set.add(listener);
-      const unsubscribe = () => {
-        set.delete(listener);
-        unsubscribes.delete(unsubscribe);
-      };
-      unsubscribes.add(unsubscribe);
-      return unsubscribe;
-    };
-    return {
-      roomType: membership.spec.name,
-      roomId: membership.roomId,
-      connection: this.connection,
-      emit: async (event: string, data: unknown) => (hasLeft ? left() : this.emit(membership, event, data)),
-      set: async (statusKey: string, value: unknown) =>
-        hasLeft ? left() : this.setRoomStatus(membership, statusKey, value),
-      setUserStatus: async (statusKey: string, value: unknown) =>
-        hasLeft ? left() : this.setUserStatus(membership, statusKey, value),
-      on: (event: string, listener: Listener<[unknown, string | null]>) => {
-        if (typeof listener !== "function")
-          throw new TypeError("room.on(event, listener): listener must be a function.");
-        if (!Object.hasOwn(membership.spec.events, event)) {
-          throw new TypeError(`room.on: "${event}" is not an event of room type "${membership.spec.name}".`);
-        }
-        let listeners = membership.eventListeners.get(event);
-        if (listeners === undefined) membership.eventListeners.set(event, (listeners = new Set()));
-        return listen(listeners, listener);
-      },
-      onRoomStatus: (listener: Listener<[Status]>) => listen(membership.roomStatusListeners, listener),
-      onUserStatus: (listener: Listener<[Readonly<Record<string, Status>>]>) =>
-        listen(membership.userStatusListeners, listener),
-      getRoomStatus: () => membership.roomStatus,
-      getUserStatuses: () => membership.users,
-      getMyUserStatus: () => membership.myStatus,
-      onError: (listener: Listener<[DatabaseError]>) => listen(membership.errorListeners, listener),
-      getError: () => membership.lastError,
-      leave: () => {
-        if (hasLeft) return;
-        hasLeft = true;
-        for (const unsubscribe of [...unsubscribes]) unsubscribe();
-        membership.handles--;
-        if (membership.handles === 0 && this.memberships.get(key) === membership) this.leaveRoom(key, membership);
-      },
-    } as never;
+  /** A handle let go of its room: the last one leaves it. */
+  release(key: string, membership: Membership): void {
+    membership.handles--;
+    if (membership.handles === 0 && this.memberships.get(key) === membership) this.leaveRoom(key, membership);
   }
 
   private leaveRoom(key: string, membership: Membership): void {
@@ -217,11 +139,8 @@ export class RoomsService {
     if (this.isConnected()) this.transport?.sendRoom({ type: "leave", ...this.address(membership) });
   }
 
-  private emit(
-    membership: Membership,
-    event: unknown,
-    data: unknown,
-  ): Promise<DatabaseResult<void>> | DatabaseResult<void> {
+  /** A handle's `emit`: validates the event, sends it now or once connected, or fails while offline. */
+  emit(membership: Membership, event: unknown, data: unknown): Promise<DatabaseResult<void>> | DatabaseResult<void> {
     const { spec } = membership;
     const eventSpec = typeof event === "string" && Object.hasOwn(spec.events, event) ? spec.events[event] : undefined;
     if (eventSpec === undefined) {
@@ -248,7 +167,8 @@ export class RoomsService {
     return new Promise((settle) => this.queue.push({ membership, message, settle }));
   }
 
-  private setRoomStatus(membership: Membership, key: unknown, value: unknown): DatabaseResult<void> {
+  /** A handle's `set`: applies the key locally at once and sends it now or once connected. */
+  setRoomStatus(membership: Membership, key: unknown, value: unknown): DatabaseResult<void> {
     const checked = this.checkStatus(membership, membership.spec.roomStatus, "roomStatus", key, value);
     if (checked.error) return checked;
     const [statusKey, wire, read] = checked.data;
@@ -265,7 +185,8 @@ export class RoomsService {
     return ok(undefined);
   }
 
-  private setUserStatus(membership: Membership, key: unknown, value: unknown): DatabaseResult<void> {
+  /** A handle's `setUserStatus`: applies the key locally at once; the next join carries it while not connected. */
+  setUserStatus(membership: Membership, key: unknown, value: unknown): DatabaseResult<void> {
     const checked = this.checkStatus(membership, membership.spec.userStatus, "userStatus", key, value);
     if (checked.error) return checked;
     const [statusKey, wire, read] = checked.data;

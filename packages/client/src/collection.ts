@@ -1,0 +1,222 @@
+import type { DatabaseResult, LiveQueryRegistry, LocalWriter, ResultDoc } from "@trellis/core";
+import { PaginatedQuery, preloadPaginated } from "./paginated.js";
+import type { AssembledPersistence } from "./client-persistence.js";
+import type { MemoryNeed } from "./persistence/working-set.js";
+import type { PreloadData } from "./preload.js";
+import type { QueryService } from "./query-service.js";
+import type { SubscribeCallback, Subscription } from "./types.js";
+
+/** What every collection of one client shares: the parts `createClient` wires. */
+export interface CollectionContext {
+  readonly writer: LocalWriter;
+  readonly queries: QueryService;
+  readonly registry: LiveQueryRegistry;
+  readonly persistence: Pick<AssembledPersistence, "write">;
+  /** Throws once the client is closed; `name` is the call, like `"todos.create"`. */
+  assertOpen(name: string): void;
+}
+
+type IdArgs = { readonly id?: unknown; readonly fields?: unknown } | undefined;
+
+/**
+ * One collection of a client (`client.database.todos`): writes go to the local writer once what
+ * they read is loaded from storage, reads and subscriptions to the query service. Typed as
+ * {@link CollectionApi} for users; its methods check their arguments at run time.
+ *
+ * @example
+ * const todos = new Collection("todos", context);
+ * await todos.create({ title: "Write docs" });
+ * todos.subscribe({ where: { done: false } }, (open) => render(open));
+ */
+export class Collection {
+  constructor(
+    readonly name: string,
+    private readonly context: CollectionContext,
+  ) {}
+
+  /**
+   * Creates a document; resolves with it whole (auto fields included) once stored.
+   *
+   * @example
+   * const { data: todo } = await todos.create({ title: "Write docs" });
+   */
+  create(fields: unknown): Promise<DatabaseResult<ResultDoc>> {
+    return this.write("create", undefined, () => this.context.writer.create(this.name, fields));
+  }
+
+  /**
+   * Changes some fields of a document; `fields` may be a function of the previous document.
+   *
+   * @example
+   * await todos.update({ id, fields: (prev) => ({ done: !prev.done }) });
+   */
+  update(args: IdArgs): Promise<DatabaseResult<void>> {
+    return this.write("update", args?.id, () =>
+      this.context.writer.change(this.name, args?.id, args?.fields, "update"),
+    );
+  }
+
+  /**
+   * Replaces a document's fields: those not given are removed.
+   *
+   * @example
+   * await todos.replace({ id, fields: { title: "Write docs", done: false } });
+   */
+  replace(args: IdArgs): Promise<DatabaseResult<void>> {
+    return this.write("replace", args?.id, () =>
+      this.context.writer.change(this.name, args?.id, args?.fields, "replace"),
+    );
+  }
+
+  /**
+   * Deletes a document.
+   *
+   * @example
+   * await todos.delete(id);
+   */
+  delete(id: unknown): Promise<DatabaseResult<void>> {
+    return this.write("delete", id, () => this.context.writer.delete(this.name, id));
+  }
+
+  /**
+   * Updates every document matching `where`; resolves with how many.
+   *
+   * @example
+   * await todos.updateMany({ where: { done: true }, fields: { archived: true } });
+   */
+  updateMany(args: unknown): Promise<DatabaseResult<{ count: number }>> {
+    return this.writeAll("updateMany", () => this.context.writer.changeMany(this.name, args, "update"));
+  }
+
+  /**
+   * Replaces the fields of every document matching `where`; resolves with how many.
+   *
+   * @example
+   * await todos.replaceMany({ where: { done: true }, fields: { title: "Done", done: true } });
+   */
+  replaceMany(args: unknown): Promise<DatabaseResult<{ count: number }>> {
+    return this.writeAll("replaceMany", () => this.context.writer.changeMany(this.name, args, "replace"));
+  }
+
+  /**
+   * Deletes every document matching `where`; resolves with how many.
+   *
+   * @example
+   * await todos.deleteMany({ where: { done: true } });
+   */
+  deleteMany(args: unknown): Promise<DatabaseResult<{ count: number }>> {
+    return this.writeAll("deleteMany", () => this.context.writer.changeMany(this.name, args, "delete"));
+  }
+
+  /**
+   * Answers a query once (from local data when it is covered by what the client syncs).
+   *
+   * @example
+   * const { data: open } = await todos.query({ where: { done: false } });
+   */
+  query(query?: unknown): Promise<DatabaseResult<ResultDoc[]>> {
+    return this.open("query").queries.query(this.name, query);
+  }
+
+  /**
+   * Answers a query's first match once.
+   *
+   * @example
+   * const { data: todo } = await todos.queryOne({ where: { id } });
+   */
+  queryOne(query?: unknown): Promise<DatabaseResult<ResultDoc | undefined>> {
+    return this.open("queryOne").queries.queryOne(this.name, query);
+  }
+
+  /**
+   * Follows a query (or preloaded data): `callback` runs at once and whenever the result changes.
+   *
+   * @example
+   * const subscription = todos.subscribe({ where: { done: false } }, (open) => render(open));
+   */
+  subscribe(query: unknown, callback: SubscribeCallback<readonly ResultDoc[]>): Subscription<readonly ResultDoc[]> {
+    return this.open("subscribe").queries.subscribe(this.name, query, callback);
+  }
+
+  /**
+   * Follows a query's first match (or preloaded data from `preloadOne`).
+   *
+   * @example
+   * todos.subscribeOne({ where: { id } }, (todo) => render(todo));
+   */
+  subscribeOne(
+    query: unknown,
+    callback: SubscribeCallback<ResultDoc | undefined>,
+  ): Subscription<ResultDoc | undefined> {
+    return this.open("subscribeOne").queries.subscribeOne(this.name, query, callback);
+  }
+
+  /**
+   * Pages through a query (or continues a preloaded page), live and keyset-based.
+   *
+   * @example
+   * const pages = todos.paginated({ orderBy: ["title", "asc"], pageSize: 20 });
+   */
+  paginated(input: unknown): PaginatedQuery {
+    const { queries, registry } = this.open("paginated");
+    return PaginatedQuery.create(queries, registry, this.name, input);
+  }
+
+  /**
+   * Answers a query as plain, serialisable data that `subscribe` and the bindings continue.
+   *
+   * @example
+   * const { data: preloaded } = await todos.preload({ where: { done: false } });
+   */
+  preload(query?: unknown): Promise<DatabaseResult<PreloadData<ResultDoc, "many">>> {
+    return this.open("preload").queries.preload(this.name, query, "many") as never;
+  }
+
+  /**
+   * Answers a query's first match as plain, serialisable data that `subscribeOne` continues.
+   *
+   * @example
+   * const { data: preloaded } = await todos.preloadOne({ where: { id } });
+   */
+  preloadOne(query?: unknown): Promise<DatabaseResult<PreloadData<ResultDoc, "one">>> {
+    return this.open("preloadOne").queries.preload(this.name, query, "one") as never;
+  }
+
+  /**
+   * Answers a paginated query's first page as plain data that `paginated` continues.
+   *
+   * @example
+   * const { data: page } = await todos.preloadPaginated({ orderBy: ["title", "asc"], pageSize: 20 });
+   */
+  preloadPaginated(input: unknown): Promise<DatabaseResult<PreloadData<ResultDoc, "paginated">>> {
+    const { queries, registry } = this.open("preloadPaginated");
+    return preloadPaginated(queries, registry, this.name, input);
+  }
+
+  /** The client's parts, once it is checked to be open (`call` names the method in the error). */
+  private open(call: string): CollectionContext {
+    this.context.assertOpen(`${this.name}.${call}`);
+    return this.context;
+  }
+
+  /** A write by id: it reads only its document (none for a create, whose id is new). */
+  private write<T>(call: string, id: unknown, body: () => DatabaseResult<T>): Promise<DatabaseResult<T>> {
+    return this.run(call, [{ collection: this.name, ids: typeof id === "string" ? [id] : [] }], body);
+  }
+
+  /** A `*Many` write: it reads the whole collection. */
+  private writeAll<T>(call: string, body: () => DatabaseResult<T>): Promise<DatabaseResult<T>> {
+    return this.run(call, [{ collection: this.name }], body);
+  }
+
+  /** Checks the client is open at once; applies `body` once what it reads is loaded, resolves once stored. */
+  private run<T>(call: string, needs: MemoryNeed[], body: () => DatabaseResult<T>): Promise<DatabaseResult<T>> {
+    const { persistence } = this.open(call);
+    return settled(() => persistence.write(() => needs, body));
+  }
+}
+
+/** `body`'s result as a promise; a throw becomes a rejection, as in an async function. */
+async function settled<T>(body: () => T | Promise<T>): Promise<T> {
+  return body();
+}

@@ -1,0 +1,36 @@
+import type { DatabaseError, RoomSpec } from "@trellis/core";
+
+/** A room's status (shared or one user's): the keys set so far. */
+export type Status = Readonly<Record<string, unknown>>;
+export type Listener<A extends unknown[]> = (...args: A) => void;
+
+/**
+ * One room this client is in, shared by every handle on it: the local copy of the room's state
+ * and the listeners of its handles.
+ *
+ * @example
+ * const membership = new Membership(spec, "doc-123");
+ * membership.roomStatusListeners.add((status) => render(status));
+ */
+export class Membership {
+  handles = 0;
+  roomStatus: Status = {};
+  /** Every member's status as last known, by user id (this user's kept up to date locally). */
+  users: Readonly<Record<string, Status>> = {};
+  /** This client's own status, read form and wire form. */
+  myStatus: Status = {};
+  myWire: Record<string, unknown> = {};
+  /** Status keys this client has set or removed: its own copy of them is the latest it sent. */
+  readonly myKeys = new Set<string>();
+  readonly eventListeners = new Map<string, Set<Listener<[unknown, string | null]>>>();
+  readonly roomStatusListeners = new Set<Listener<[Status]>>();
+  readonly userStatusListeners = new Set<Listener<[Readonly<Record<string, Status>>]>>();
+  readonly errorListeners = new Set<Listener<[DatabaseError]>>();
+  /** The latest refusal the server sent about this room. */
+  lastError: DatabaseError | undefined;
+
+  constructor(
+    readonly spec: RoomSpec,
+    readonly roomId: string,
+  ) {}
+}
