@@ -21,7 +21,8 @@ type IdArgs = { readonly id?: unknown; readonly fields?: unknown } | undefined;
 /**
  * One collection of a client (`client.database.todos`): writes go to the local writer once what
  * they read is loaded from storage, reads and subscriptions to the query service. Typed as
- * {@link CollectionApi} for users; its methods check their arguments at run time.
+ * {@link CollectionApi} for users; its methods check their arguments at run time. They are
+ * arrow-function properties so they keep working detached (`const { create } = client.database.todos`).
  *
  * @example
  * const todos = new Collection("todos", context);
@@ -40,9 +41,8 @@ export class Collection {
    * @example
    * const { data: todo } = await todos.create({ title: "Write docs" });
    */
-  create(fields: unknown): Promise<DatabaseResult<ResultDoc>> {
-    return this.write("create", undefined, () => this.context.writer.create(this.name, fields));
-  }
+  readonly create = (fields: unknown): Promise<DatabaseResult<ResultDoc>> =>
+    this.write("create", undefined, () => this.context.writer.create(this.name, fields));
 
   /**
    * Changes some fields of a document; `fields` may be a function of the previous document.
@@ -50,11 +50,8 @@ export class Collection {
    * @example
    * await todos.update({ id, fields: (prev) => ({ done: !prev.done }) });
    */
-  update(args: IdArgs): Promise<DatabaseResult<void>> {
-    return this.write("update", args?.id, () =>
-      this.context.writer.change(this.name, args?.id, args?.fields, "update"),
-    );
-  }
+  readonly update = (args: IdArgs): Promise<DatabaseResult<void>> =>
+    this.write("update", args?.id, () => this.context.writer.change(this.name, args?.id, args?.fields, "update"));
 
   /**
    * Replaces a document's fields: those not given are removed.
@@ -62,11 +59,8 @@ export class Collection {
    * @example
    * await todos.replace({ id, fields: { title: "Write docs", done: false } });
    */
-  replace(args: IdArgs): Promise<DatabaseResult<void>> {
-    return this.write("replace", args?.id, () =>
-      this.context.writer.change(this.name, args?.id, args?.fields, "replace"),
-    );
-  }
+  readonly replace = (args: IdArgs): Promise<DatabaseResult<void>> =>
+    this.write("replace", args?.id, () => this.context.writer.change(this.name, args?.id, args?.fields, "replace"));
 
   /**
    * Deletes a document.
@@ -74,9 +68,8 @@ export class Collection {
    * @example
    * await todos.delete(id);
    */
-  delete(id: unknown): Promise<DatabaseResult<void>> {
-    return this.write("delete", id, () => this.context.writer.delete(this.name, id));
-  }
+  readonly delete = (id: unknown): Promise<DatabaseResult<void>> =>
+    this.write("delete", id, () => this.context.writer.delete(this.name, id));
 
   /**
    * Updates every document matching `where`; resolves with how many.
@@ -84,9 +77,8 @@ export class Collection {
    * @example
    * await todos.updateMany({ where: { done: true }, fields: { archived: true } });
    */
-  updateMany(args: unknown): Promise<DatabaseResult<{ count: number }>> {
-    return this.writeAll("updateMany", () => this.context.writer.changeMany(this.name, args, "update"));
-  }
+  readonly updateMany = (args: unknown): Promise<DatabaseResult<{ count: number }>> =>
+    this.writeAll("updateMany", () => this.context.writer.changeMany(this.name, args, "update"));
 
   /**
    * Replaces the fields of every document matching `where`; resolves with how many.
@@ -94,9 +86,8 @@ export class Collection {
    * @example
    * await todos.replaceMany({ where: { done: true }, fields: { title: "Done", done: true } });
    */
-  replaceMany(args: unknown): Promise<DatabaseResult<{ count: number }>> {
-    return this.writeAll("replaceMany", () => this.context.writer.changeMany(this.name, args, "replace"));
-  }
+  readonly replaceMany = (args: unknown): Promise<DatabaseResult<{ count: number }>> =>
+    this.writeAll("replaceMany", () => this.context.writer.changeMany(this.name, args, "replace"));
 
   /**
    * Deletes every document matching `where`; resolves with how many.
@@ -104,9 +95,8 @@ export class Collection {
    * @example
    * await todos.deleteMany({ where: { done: true } });
    */
-  deleteMany(args: unknown): Promise<DatabaseResult<{ count: number }>> {
-    return this.writeAll("deleteMany", () => this.context.writer.changeMany(this.name, args, "delete"));
-  }
+  readonly deleteMany = (args: unknown): Promise<DatabaseResult<{ count: number }>> =>
+    this.writeAll("deleteMany", () => this.context.writer.changeMany(this.name, args, "delete"));
 
   /**
    * Answers a query once (from local data when it is covered by what the client syncs).
@@ -114,9 +104,8 @@ export class Collection {
    * @example
    * const { data: open } = await todos.query({ where: { done: false } });
    */
-  query(query?: unknown): Promise<DatabaseResult<ResultDoc[]>> {
-    return this.open("query").queries.query(this.name, query);
-  }
+  readonly query = (query?: unknown): Promise<DatabaseResult<ResultDoc[]>> =>
+    this.open("query").queries.query(this.name, query);
 
   /**
    * Answers a query's first match once.
@@ -124,9 +113,8 @@ export class Collection {
    * @example
    * const { data: todo } = await todos.queryOne({ where: { id } });
    */
-  queryOne(query?: unknown): Promise<DatabaseResult<ResultDoc | undefined>> {
-    return this.open("queryOne").queries.queryOne(this.name, query);
-  }
+  readonly queryOne = (query?: unknown): Promise<DatabaseResult<ResultDoc | undefined>> =>
+    this.open("queryOne").queries.queryOne(this.name, query);
 
   /**
    * Follows a query (or preloaded data): `callback` runs at once and whenever the result changes.
@@ -134,9 +122,10 @@ export class Collection {
    * @example
    * const subscription = todos.subscribe({ where: { done: false } }, (open) => render(open));
    */
-  subscribe(query: unknown, callback: SubscribeCallback<readonly ResultDoc[]>): Subscription<readonly ResultDoc[]> {
-    return this.open("subscribe").queries.subscribe(this.name, query, callback);
-  }
+  readonly subscribe = (
+    query: unknown,
+    callback: SubscribeCallback<readonly ResultDoc[]>,
+  ): Subscription<readonly ResultDoc[]> => this.open("subscribe").queries.subscribe(this.name, query, callback);
 
   /**
    * Follows a query's first match (or preloaded data from `preloadOne`).
@@ -144,12 +133,10 @@ export class Collection {
    * @example
    * todos.subscribeOne({ where: { id } }, (todo) => render(todo));
    */
-  subscribeOne(
+  readonly subscribeOne = (
     query: unknown,
     callback: SubscribeCallback<ResultDoc | undefined>,
-  ): Subscription<ResultDoc | undefined> {
-    return this.open("subscribeOne").queries.subscribeOne(this.name, query, callback);
-  }
+  ): Subscription<ResultDoc | undefined> => this.open("subscribeOne").queries.subscribeOne(this.name, query, callback);
 
   /**
    * Pages through a query (or continues a preloaded page), live and keyset-based.
@@ -157,10 +144,10 @@ export class Collection {
    * @example
    * const pages = todos.paginated({ orderBy: ["title", "asc"], pageSize: 20 });
    */
-  paginated(input: unknown): PaginatedQuery {
+  readonly paginated = (input: unknown): PaginatedQuery => {
     const { queries, registry } = this.open("paginated");
     return PaginatedQuery.create(queries, registry, this.name, input);
-  }
+  };
 
   /**
    * Answers a query as plain, serialisable data that `subscribe` and the bindings continue.
@@ -168,9 +155,8 @@ export class Collection {
    * @example
    * const { data: preloaded } = await todos.preload({ where: { done: false } });
    */
-  preload(query?: unknown): Promise<DatabaseResult<PreloadData<ResultDoc, "many">>> {
-    return this.open("preload").queries.preload(this.name, query, "many") as never;
-  }
+  readonly preload = (query?: unknown): Promise<DatabaseResult<PreloadData<ResultDoc, "many">>> =>
+    this.open("preload").queries.preload(this.name, query, "many") as never;
 
   /**
    * Answers a query's first match as plain, serialisable data that `subscribeOne` continues.
@@ -178,9 +164,8 @@ export class Collection {
    * @example
    * const { data: preloaded } = await todos.preloadOne({ where: { id } });
    */
-  preloadOne(query?: unknown): Promise<DatabaseResult<PreloadData<ResultDoc, "one">>> {
-    return this.open("preloadOne").queries.preload(this.name, query, "one") as never;
-  }
+  readonly preloadOne = (query?: unknown): Promise<DatabaseResult<PreloadData<ResultDoc, "one">>> =>
+    this.open("preloadOne").queries.preload(this.name, query, "one") as never;
 
   /**
    * Answers a paginated query's first page as plain data that `paginated` continues.
@@ -188,10 +173,10 @@ export class Collection {
    * @example
    * const { data: page } = await todos.preloadPaginated({ orderBy: ["title", "asc"], pageSize: 20 });
    */
-  preloadPaginated(input: unknown): Promise<DatabaseResult<PreloadData<ResultDoc, "paginated">>> {
+  readonly preloadPaginated = (input: unknown): Promise<DatabaseResult<PreloadData<ResultDoc, "paginated">>> => {
     const { queries, registry } = this.open("preloadPaginated");
     return preloadPaginated(queries, registry, this.name, input);
-  }
+  };
 
   /** The client's parts, once it is checked to be open (`call` names the method in the error). */
   private open(call: string): CollectionContext {

@@ -713,6 +713,20 @@ describe("client database (local)", () => {
     });
   });
 
+  describe("detached methods", () => {
+    it("write, query and subscribe when called without their collection", async () => {
+      const { db } = setup();
+      const { create, update, query, subscribe } = db.tags;
+      const seen: number[] = [];
+      const subscription = subscribe({}, (data) => seen.push(data?.length ?? -1));
+      const tag = must(await create({ name: "a" }));
+      must(await update({ id: tag.id, fields: { name: "b" } }));
+      expect(must(await query({ fields: { name: true } }))).toEqual([{ name: "b" }]);
+      expect(seen).toEqual([0, 1, 1]);
+      subscription.unsubscribe();
+    });
+  });
+
   describe("close", () => {
     it("makes every later call throw, naming the fix", async () => {
       const { client, db } = setup();

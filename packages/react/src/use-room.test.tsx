@@ -36,7 +36,7 @@ function countingClient() {
     const handle = open(roomId);
     counts.opened++;
     counts.live++;
-    const leave = handle.leave.bind(handle);
+    const leave = handle.leave;
     return Object.assign(handle, {
       leave: () => {
         counts.live--;

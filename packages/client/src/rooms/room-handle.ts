@@ -14,7 +14,8 @@ export interface RoomCalls {
 /**
  * A handle on one room, from `client.rooms.<roomType>(roomId?)`; typed as {@link RoomHandle} for
  * users. Handles of one room share its {@link Membership}; each keeps its own listeners, dropped
- * on {@link leave}, and a handle that has left answers calls with a VALIDATION error.
+ * on {@link leave}, and a handle that has left answers calls with a VALIDATION error. Its methods
+ * are arrow-function properties so they keep working detached (`return room.leave` from an effect).
  *
  * @example
  * const room = client.rooms.documentEditor("doc-123");
@@ -45,9 +46,8 @@ export class Room {
    * @example
    * await room.emit("like", { targetId: "p1" });
    */
-  async emit(event: string, data: unknown): Promise<DatabaseResult<void>> {
-    return this.hasLeft ? this.left() : this.calls.emit(this.membership, event, data);
-  }
+  readonly emit = async (event: string, data: unknown): Promise<DatabaseResult<void>> =>
+    this.hasLeft ? this.left() : this.calls.emit(this.membership, event, data);
 
   /**
    * Sets a key of the room's shared status (`undefined` removes it); applies locally at once.
@@ -55,9 +55,8 @@ export class Room {
    * @example
    * await room.set("documentTitle", "Draft");
    */
-  async set(key: string, value: unknown): Promise<DatabaseResult<void>> {
-    return this.hasLeft ? this.left() : this.calls.setRoomStatus(this.membership, key, value);
-  }
+  readonly set = async (key: string, value: unknown): Promise<DatabaseResult<void>> =>
+    this.hasLeft ? this.left() : this.calls.setRoomStatus(this.membership, key, value);
 
   /**
    * Sets a key of this user's status (`undefined` removes it); applies locally at once.
@@ -65,9 +64,8 @@ export class Room {
    * @example
    * await room.setUserStatus("cursor", { x: 1, y: 2 });
    */
-  async setUserStatus(key: string, value: unknown): Promise<DatabaseResult<void>> {
-    return this.hasLeft ? this.left() : this.calls.setUserStatus(this.membership, key, value);
-  }
+  readonly setUserStatus = async (key: string, value: unknown): Promise<DatabaseResult<void>> =>
+    this.hasLeft ? this.left() : this.calls.setUserStatus(this.membership, key, value);
 
   /**
    * Listens to an event other members emit; returns an unsubscribe. Throws for an event the
@@ -76,7 +74,7 @@ export class Room {
    * @example
    * const stop = room.on("like", (data, fromUserId) => toast(`${fromUserId} liked ${data.targetId}`));
    */
-  on(event: string, listener: Listener<[unknown, string | null]>): () => void {
+  readonly on = (event: string, listener: Listener<[unknown, string | null]>): (() => void) => {
     const { membership } = this;
     if (typeof listener !== "function") throw new TypeError("room.on(event, listener): listener must be a function.");
     if (!Object.hasOwn(membership.spec.events, event)) {
@@ -85,7 +83,7 @@ export class Room {
     let listeners = membership.eventListeners.get(event);
     if (listeners === undefined) membership.eventListeners.set(event, (listeners = new Set()));
     return this.listen(listeners, listener);
-  }
+  };
 
   /**
    * Calls `listener` with the whole room status whenever it changes; returns an unsubscribe.
@@ -93,9 +91,8 @@ export class Room {
    * @example
    * room.onRoomStatus((status) => (title.textContent = status.documentTitle ?? ""));
    */
-  onRoomStatus(listener: Listener<[Status]>): () => void {
-    return this.listen(this.membership.roomStatusListeners, listener);
-  }
+  readonly onRoomStatus = (listener: Listener<[Status]>): (() => void) =>
+    this.listen(this.membership.roomStatusListeners, listener);
 
   /**
    * Calls `listener` with every member's status, by user id, whenever one changes; returns an unsubscribe.
@@ -103,9 +100,8 @@ export class Room {
    * @example
    * room.onUserStatus((statuses) => renderCursors(statuses));
    */
-  onUserStatus(listener: Listener<[Readonly<Record<string, Status>>]>): () => void {
-    return this.listen(this.membership.userStatusListeners, listener);
-  }
+  readonly onUserStatus = (listener: Listener<[Readonly<Record<string, Status>>]>): (() => void) =>
+    this.listen(this.membership.userStatusListeners, listener);
 
   /**
    * Calls `listener` when the server refuses a message about this room; returns an unsubscribe.
@@ -113,29 +109,20 @@ export class Room {
    * @example
    * room.onError((error) => console.warn(error.message));
    */
-  onError(listener: Listener<[DatabaseError]>): () => void {
-    return this.listen(this.membership.errorListeners, listener);
-  }
+  readonly onError = (listener: Listener<[DatabaseError]>): (() => void) =>
+    this.listen(this.membership.errorListeners, listener);
 
   /** The room's shared status. */
-  getRoomStatus(): Status {
-    return this.membership.roomStatus;
-  }
+  readonly getRoomStatus = (): Status => this.membership.roomStatus;
 
   /** Every member's status by user id (this user's included once known). */
-  getUserStatuses(): Readonly<Record<string, Status>> {
-    return this.membership.users;
-  }
+  readonly getUserStatuses = (): Readonly<Record<string, Status>> => this.membership.users;
 
   /** This client's own status in the room. */
-  getMyUserStatus(): Status {
-    return this.membership.myStatus;
-  }
+  readonly getMyUserStatus = (): Status => this.membership.myStatus;
 
   /** The latest refusal the server sent about this room, if any. */
-  getError(): DatabaseError | undefined {
-    return this.membership.lastError;
-  }
+  readonly getError = (): DatabaseError | undefined => this.membership.lastError;
 
   /**
    * Drops this handle's listeners and, with the last handle of the room, leaves it. Idempotent.
@@ -143,12 +130,12 @@ export class Room {
    * @example
    * room.leave();
    */
-  leave(): void {
+  readonly leave = (): void => {
     if (this.hasLeft) return;
     this.hasLeft = true;
     for (const unsubscribe of [...this.unsubscribes]) unsubscribe();
     this.calls.release(this.key, this.membership);
-  }
+  };
 
   private listen<L>(set: Set<L>, listener: L): () => void {
     if (this.hasLeft) return () => {};

@@ -277,6 +277,19 @@ describe("rooms: membership", () => {
     expect(roomFrames().map((frame) => frame.type)).toEqual(["join", "setRoomStatus", "setRoomStatus", "leave"]);
   });
 
+  it("works with its methods called without the handle, as an effect's cleanup calls leave", async () => {
+    const { client, welcome, roomFrames } = setup();
+    welcome();
+    const { set, onRoomStatus, getRoomStatus, leave } = client.rooms.documentEditor("doc-1");
+    const seen: unknown[] = [];
+    onRoomStatus((status) => seen.push(status));
+    await set("documentTitle", "Detached");
+    expect(getRoomStatus()).toEqual({ documentTitle: "Detached" });
+    expect(seen).toEqual([{ documentTitle: "Detached" }]);
+    leave();
+    expect(roomFrames().map((frame) => frame.type)).toEqual(["join", "setRoomStatus", "leave"]);
+  });
+
   it("re-joins every room with its current status after a reconnect", async () => {
     const { client, welcome, socket } = setup();
     welcome();
