@@ -56,8 +56,9 @@ export function jsonShape(
  * {@link jsonShape}), or undefined when it is within the limits.
  *
  * @example
- * const problem = jsonShapeProblem(frameBytes);
- * if (problem !== undefined) return refuse(`the frame ${problem}`);
+ * const body = "[".repeat(300) + "]".repeat(300);
+ * const problem = jsonShapeProblem(body); // "nests deeper than 256 levels"
+ * if (problem !== undefined) return fail("PROTOCOL", `The request body ${problem}.`); // refused before JSON.parse
  */
 export function jsonShapeProblem(
   text: string | Uint8Array,

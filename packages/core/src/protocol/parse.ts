@@ -130,8 +130,12 @@ function parseValue<T>(side: "client" | "server", parsed: unknown, messages: Wir
  * triple by its index in the whole batch. The forbidden-key and depth checks run on it too.
  *
  * @example
- * const triple = parseTriple(JSON.parse(line), lineNumber - 1);
- * if (triple.error) return refuse(triple.error);
+ * // A push streamed as lines of JSON, a triple on each:
+ * const lines = triples.map((each) => JSON.stringify(each));
+ * for (const [index, line] of lines.entries()) {
+ *   const triple = parseTriple(JSON.parse(line), index);
+ *   if (triple.error) return triple.error; // 'Refused a "push" client message: triples[3].hlc: …'
+ * }
  */
 export function parseTriple(value: unknown, index: number): DatabaseResult<Triple> {
   const forbidden = forbiddenKey(value);
@@ -158,8 +162,10 @@ export function parseTriple(value: unknown, index: number): DatabaseResult<Tripl
  * checked before it is parsed (see `MAX_CONTAINERS`).
  *
  * @example
- * const { data: message, error } = parseClientMessage(frame);
- * if (error) return socket.send(JSON.stringify({ type: "error", ...error.toJSON() }));
+ * const frame = new TextEncoder().encode('{"type":"ping"}'); // as `ws` hands a frame over
+ * const { data: message, error } = parseClientMessage(frame, { maxBytes: 64 * 1024 });
+ * if (error) return { type: "error", ...error.toJSON() }; // the server's answer to a bad frame
+ * message.type; // "ping"
  */
 export function parseClientMessage(text: string | Uint8Array, limits?: ParseLimits): DatabaseResult<ClientMessage> {
   return parseFrame("client", text, limits, clientMessages);
@@ -169,8 +175,11 @@ export function parseClientMessage(text: string | Uint8Array, limits?: ParseLimi
  * Parses and validates one frame a server sent (client side). Never throws.
  *
  * @example
- * const { data: message, error } = parseServerMessage(frame);
- * if (message?.type === "changes") applyAll(message.triples);
+ * socket.addEventListener("message", ({ data }) => {
+ *   const { data: message, error } = parseServerMessage(data as string);
+ *   if (error) return console.warn(error.message);
+ *   if (message.type === "changes") for (const triple of message.triples) store.applyTriple(triple);
+ * });
  */
 export function parseServerMessage(text: string, limits?: ParseLimits): DatabaseResult<ServerMessage> {
   return parseFrame("server", text, limits, serverMessages);
@@ -181,7 +190,9 @@ export function parseServerMessage(text: string, limits?: ParseLimits): Database
  * limit: the same checks without serializing and parsing it again.
  *
  * @example
- * const { data: push, error } = parseClientValue({ type: "push", batchId, triples });
+ * // The body of POST /v1/push, already parsed, checked as the `push` message it stands for:
+ * const { data: push, error } = parseClientValue({ type: "push", batchId: "b1", triples });
+ * if (push?.type === "push") console.log(`${push.triples.length} triples to store`);
  */
 export function parseClientValue(value: unknown): DatabaseResult<ClientMessage> {
   return parseValue("client", value, clientMessages);
@@ -191,6 +202,12 @@ export function parseClientValue(value: unknown): DatabaseResult<ClientMessage> 
  * {@link parseServerMessage} for a value already parsed from JSON (an HTTP answer, preloaded data).
  *
  * @example
+ * const response = await fetch(`${serverUrl}/v1/query`, {
+ *   method: "POST",
+ *   headers: { "content-type": "application/json", "x-trellis-app": appId },
+ *   body: JSON.stringify({ appId, query: normalized, cursor: null }),
+ * });
+ * const answer = (await response.json()) as object; // { triples, cursor }: a `changes` without its type
  * const { data: changes, error } = parseServerValue({ ...answer, type: "changes" });
  */
 export function parseServerValue(value: unknown): DatabaseResult<ServerMessage> {

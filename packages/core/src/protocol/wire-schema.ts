@@ -18,7 +18,13 @@ export class Invalid {
  * {@link Invalid}.
  *
  * @example
- * const count: WireSchema<number> = { read: (value, path) => readCount(value, path) };
+ * const port: WireSchema<number> = {
+ *   read(value, path) {
+ *     if (typeof value !== "number") throw new Invalid(path, `expected a number, got ${describe(value)}`);
+ *     return value;
+ *   },
+ * };
+ * port.read("80", "port"); // throws Invalid("port", 'expected a number, got the string "80"')
  */
 export interface WireSchema<T> {
   readonly read: (value: unknown, path: string) => T;
@@ -225,7 +231,9 @@ function readFields(raw: Obj, readers: FieldReaders, path: string, out: Obj): vo
  * A JSON object with these fields and no other keys.
  *
  * @example
- * const documentRef = object({ collection: name, id: documentId }); // { collection: string; id: string }
+ * import { MAX_STRING_ID, name, text } from "./wire-values.js";
+ * const documentRef = object({ collection: name, id: text(MAX_STRING_ID) }); // { collection: string; id: string }
+ * documentRef.read({ collection: "todos", id: "t1", rev: 2 }, "revoked[0]"); // throws: unknown key "rev"
  */
 /* @__NO_SIDE_EFFECTS__ */
 export function object<F extends WireFields>(fields: F): WireSchema<FieldsType<F>> {
@@ -254,7 +262,9 @@ export interface MessageSchema<Type extends string, F extends WireFields> extend
  * message type.
  *
  * @example
+ * import { cursor, id } from "./wire-values.js";
  * const ack = message("ack", { batchId: id, cursor }); // { type: "ack"; batchId: string; cursor: string }
+ * ack.read({ type: "ack", batchId: "b1", cursor: "c42" }, ""); // { type: "ack", batchId: "b1", cursor: "c42" }
  */
 /* @__NO_SIDE_EFFECTS__ */
 export function message<Type extends string, F extends WireFields>(type: Type, fields: F): MessageSchema<Type, F> {
@@ -276,7 +286,11 @@ export function message<Type extends string, F extends WireFields>(type: Type, f
  * them all, in order.
  *
  * @example
+ * import { cursor, hlc, id, userId } from "./wire-values.js";
+ * const welcome = message("welcome", { serverHlc: hlc, userId: nullable(userId) });
+ * const ack = message("ack", { batchId: id, cursor });
  * const serverMessages = messages([welcome, ack]); // WireSchema<WelcomeMessage | AckMessage>
+ * serverMessages.read({ type: "pong" }, ""); // throws: unknown message type the string "pong" (expected welcome, ack)
  */
 /* @__NO_SIDE_EFFECTS__ */
 export function messages<M extends ReadonlyArray<MessageSchema<string, WireFields>>>(
