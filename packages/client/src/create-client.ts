@@ -31,7 +31,7 @@ export type { ClientAuth, ClientOptions, ClientStorageInfo, TrellisClient } from
  *
  * @example
  * const client = createClient({ schema, serverUrl: "http://127.0.0.1:8787", userId: "alice" });
- * await client.database.users.create({ name: "Ada" });
+ * await client.database.users.create({ name: "Ada", isAdult: true });
  * client.database.users.subscribe({ where: { name: { startsWith: "A" } } }, (users) => render(users));
  */
 export function createClient<S extends Schema>(options: ClientOptions<S>): TrellisClient<S> {

@@ -25,7 +25,15 @@ import type { WiredSync } from "./wire-sync.js";
  * NETWORK error as `connection.lastError`.
  *
  * @example
- * const sync = new DeferredSync(import("./wire-sync.js").then(({ wireSync }) => wireSync(options, parts)), apply);
+ * import { loadSyncCode } from "./client-sync.js";
+ * import { storeApplier } from "./sync/remote-apply.js";
+ * const notifyWriteError = (change: WriteError) => showToast(change.error.message);
+ * const parts = { store, clock, appId, clientId, persistence: session, serverUrl, token: () => token, notifyWriteError };
+ * const sync = new DeferredSync(
+ *   loadSyncCode().then((wireSync) => wireSync(options, parts)), // the code, loaded after the first render
+ *   storeApplier(store, clock),
+ * );
+ * sync.connection.state; // "initial" until the code arrives; calls made meanwhile wait for it
  */
 export class DeferredSync implements ClientSync {
   readonly hasServer = true;

@@ -21,6 +21,17 @@ export interface RemoteArrivalsOptions {
  * once, so a local write after them orders after them.
  *
  * @example
+ * import { DocumentReads } from "./document-reads.js";
+ * const reads = new DocumentReads({
+ *   store,
+ *   clock,
+ *   storage,
+ *   residency,
+ *   readWhole: async (collection) => workingSet.load([collection]),
+ *   reroute: (arrival) => arrivals.reroute(arrival), // its collection left memory meanwhile
+ *   grew: () => {},
+ * });
+ * const readWhole = (collection: string) => void workingSet.load([collection]);
  * const arrivals = new RemoteArrivals({ store, clock, residency, reads, readWhole });
  * arrivals.apply(triples); // what memory cannot take yet waits
  */

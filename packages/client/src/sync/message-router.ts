@@ -23,16 +23,30 @@ export interface SyncMessageTargets {
  * those is reported.
  *
  * @example
- * // The sync engine hands each message of its session on to its parts:
- * const onMessage = (message: Parameters<typeof routeSyncMessage>[0]) =>
- *   routeSyncMessage(message, {
- *     remote,
- *     subscriptions,
- *     writes,
- *     room: (roomMessage) => console.log(`room ${roomMessage.type}`),
- *     roomError: (error, roomType, roomId) => console.warn(`${roomType}/${roomId}: ${error.message}`),
- *     report: (error) => errors.report(error),
- *   });
+ * import { signal } from "@preact/signals-core";
+ * import { PendingWrites } from "./pending-writes.js";
+ * import { RemoteChanges } from "./remote-changes.js";
+ * import { ServerSubscriptions } from "./server-subscriptions.js";
+ * const send = (message: ClientMessage) => (socket.send(JSON.stringify(message)), true);
+ * const report = (error: DatabaseError) => errors.report(error);
+ * const targets: SyncMessageTargets = {
+ *   remote: new RemoteChanges({ store, clock, observe: () => {}, report }),
+ *   subscriptions: new ServerSubscriptions({ send, isOffline: signal(false) }),
+ *   writes: new PendingWrites({
+ *     store,
+ *     clock,
+ *     http,
+ *     newId: () => crypto.randomUUID(),
+ *     isConnected: () => socket.readyState === WebSocket.OPEN,
+ *     send,
+ *     restart: () => socket.close(),
+ *     report,
+ *   }),
+ *   room: (message) => console.log(`room ${message.type}`),
+ *   roomError: (error, roomType, roomId) => console.warn(`${roomType}/${roomId}: ${error.message}`),
+ *   report,
+ * };
+ * routeSyncMessage({ type: "changes", triples, cursor: "c42" }, targets); // the triples go to the store
  */
 export function routeSyncMessage(message: SyncMessage, to: SyncMessageTargets): void {
   switch (message.type) {

@@ -12,7 +12,14 @@ import type { PageEnvironment } from "./page-environment.js";
  * claims again when it comes back.
  *
  * @example
+ * import { effect } from "@preact/signals-core";
+ * import { LeaderHeartbeat } from "./leader-heartbeat.js";
+ * // Where `navigator.locks` is missing:
+ * const heartbeat = new LeaderHeartbeat(`trellis-leader:${appId}`, tabId, page, {});
  * const election = leaseElection(heartbeat, page);
+ * effect(() => {
+ *   if (election.isLeader.value) engine.connect();
+ * });
  */
 export function leaseElection(heartbeat: LeaderHeartbeat, page: PageEnvironment): LeaderElection {
   const isLeader = signal(false);
