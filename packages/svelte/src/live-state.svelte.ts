@@ -24,8 +24,14 @@ export interface LiveState<S> {
  * value changes, the feed is replaced by `createFeed()`; an equal key keeps it.
  *
  * @example
- * const live = createLiveState(() => queryKey(getQuery()), () => subscriptionFeed((cb) => collection.subscribe(untrack(getQuery), cb)));
- * live.read().data; // reactive
+ * import { queryKey } from "@trellis/client";
+ * import { subscriptionFeed } from "./subscription-feed.js";
+ * const filter = { done: false }; // in a component, `$state({ done: false })`
+ * const live = createLiveState(
+ *   () => queryKey({ where: filter }),
+ *   () => subscriptionFeed((callback) => client.database.todos.subscribe({ where: filter }, callback)),
+ * );
+ * live.read().data; // reactive: read in a template or `$effect`, it keeps the subscription open
  */
 export function createLiveState<S>(getKey: () => string, createFeed: () => Feed<S>): LiveState<S> {
   const key = $derived(getKey());
@@ -71,7 +77,12 @@ export function createLiveState<S>(getKey: () => string, createFeed: () => Feed<
  * again whenever what it read changes, until the returned unsubscribe is called.
  *
  * @example
- * const store = { subscribe: (run) => subscribeReactive(() => ({ count: counter.value }), run) };
+ * import { query } from "./query.js";
+ * const todos = query(client.database.todos, { where: { done: false } });
+ * const remaining = {
+ *   subscribe: (run: (count: number) => void) => subscribeReactive(() => todos.data?.length ?? 0, run),
+ * };
+ * // `$remaining` in a component: the number of todos left, kept current
  */
 export function subscribeReactive<S>(read: () => S, run: (state: S) => void): () => void {
   if (typeof run !== "function") throw new TypeError("subscribe: pass a callback (state) => ….");

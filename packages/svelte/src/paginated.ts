@@ -32,7 +32,15 @@ export interface ReactivePaginated<T> extends PaginatedState<T> {
  * `loading` false. The client is the one of `setTrellisClient` unless given.
  *
  * @example
- * const pages = paginated(() => data.firstPage);
+ * // In a SvelteKit load (+page.ts): the first page, rendered on the server
+ * const { data: firstPage, error } = await client.database.todos.preloadPaginated({
+ *   orderBy: ["createdAt", "desc"],
+ *   pageSize: 20,
+ * });
+ * if (error) throw error;
+ * // In +page.svelte, given it as `data.firstPage`: that page at once, then live
+ * const pages = paginated(() => firstPage);
+ * await pages.next();
  */
 export function paginated<T>(
   preloaded: MaybeGetter<PreloadData<T, "paginated">>,

@@ -18,7 +18,12 @@ import type { MaybeGetter } from "./resolve-input.js";
  * false, then live. The client is the one of `setTrellisClient` unless given.
  *
  * @example
- * const todo = queryOne(() => data.todo);
+ * // In a SvelteKit load (+page.ts): the todo, rendered on the server
+ * const { data: preloaded, error } = await client.database.todos.preloadOne({ where: { id: "t1" } });
+ * if (error) throw error;
+ * // In +page.svelte, given it as `data.todo`: that todo at once, then live
+ * const todo = queryOne(() => preloaded);
+ * todo.data?.text;
  */
 export function queryOne<T>(
   preloaded: MaybeGetter<PreloadData<T, "one">>,
@@ -28,7 +33,8 @@ export function queryOne<T>(
  * Follows the first row of an aggregate query.
  *
  * @example
- * const total = queryOne(client.database.todos, { aggregate: { n: { fn: "count" } } });
+ * const remaining = queryOne(client.database.todos, { aggregations: { n: { count: "*" } }, where: { done: false } });
+ * remaining.data?.n; // the number of todos left, kept current
  */
 export function queryOne<E extends EntityDef, A extends EntitiesDef, const Q extends AggregateQueryDef<E, A>>(
   collection: CollectionApi<E, A>,

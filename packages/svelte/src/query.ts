@@ -33,7 +33,8 @@ export function query<T>(
  * Follows an aggregate query: one row, or one per group with `groupBy`.
  *
  * @example
- * const stats = query(client.database.todos, { aggregate: { count: { fn: "count" } } });
+ * const byTag = query(client.database.posts, { aggregations: { views: { sum: "viewCount" } }, groupBy: ["tag"] });
+ * byTag.data; // [{ tag, views }, …]: one row per tag, kept current
  */
 export function query<E extends EntityDef, A extends EntitiesDef, const Q extends AggregateQueryDef<E, A>>(
   collection: CollectionApi<E, A>,

@@ -16,7 +16,17 @@ export interface ReactiveQuery<T> extends SubscriptionState<T> {
  * The object `query`/`queryOne` return, over a live subscription state.
  *
  * @example
- * const todos = reactiveQuery(createLiveState(key, () => subscriptionFeed(open)));
+ * import { queryKey } from "@trellis/client";
+ * import { createLiveState } from "./live-state.svelte.js";
+ * import { subscriptionFeed } from "./subscription-feed.js";
+ * const openTodos = { where: { done: false } };
+ * const todos = reactiveQuery(
+ *   createLiveState(
+ *     () => queryKey(openTodos),
+ *     () => subscriptionFeed((callback) => client.database.todos.subscribe(openTodos, callback)),
+ *   ),
+ * );
+ * todos.data; // reactive, and `$todos` works as a store
  */
 export function reactiveQuery<T>(live: LiveState<SubscriptionState<T>>): ReactiveQuery<T> {
   return {
@@ -42,7 +52,10 @@ export function reactiveQuery<T>(live: LiveState<SubscriptionState<T>>): Reactiv
  * query's key changes.
  *
  * @example
- * return subscribedQuery("queryOne", args, "subscribeOne");
+ * // What `queryOne(client.database.todos, () => ({ where: { id } }))` does:
+ * const id = "t1"; // in a component, a prop or `$state`
+ * const todo = subscribedQuery("queryOne", [client.database.todos, () => ({ where: { id } })], "subscribeOne");
+ * todo.data; // the todo, or undefined; a changed `id` subscribes again
  */
 export function subscribedQuery<T>(
   name: string,

@@ -36,7 +36,10 @@ export function subscriptionFeed<T>(
  * controller): `onChange` hears only the calls after that first one, which `current()` answers.
  *
  * @example
- * const stop = laterCalls((callback) => controller.subscribe(callback), onChange);
+ * const controller = client.database.todos.paginated({ orderBy: ["createdAt", "desc"], pageSize: 20 });
+ * const stop = laterCalls((callback) => controller.subscribe(callback), () => console.log("the page changed"));
+ * controller.getCurrentState(); // what the first call had: answered now, not heard as a change
+ * stop();
  */
 export function laterCalls<R>(subscribe: (callback: () => void) => R, onChange: () => void): R {
   let isFirstCall = true;

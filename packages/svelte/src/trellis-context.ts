@@ -28,7 +28,7 @@ export function setTrellisClient<S extends Schema>(client: TrellisClient<S>): Tr
  *
  * @example
  * const client = getTrellisClient<typeof schema>();
- * const add = () => client.database.todos.create({ title: "New" });
+ * const add = () => client.database.todos.create({ text: "New", done: false });
  */
 export function getTrellisClient<S extends Schema = Schema>(): TrellisClient<S> {
   if (!hasContext(CLIENT_KEY)) {
@@ -44,7 +44,8 @@ export function getTrellisClient<S extends Schema = Schema>(): TrellisClient<S> 
  * Call it during component initialisation.
  *
  * @example
- * const connection = options.connection ?? findTrellisClient()?.connection;
+ * const client = findTrellisClient<typeof schema>(); // undefined without setTrellisClient above
+ * const state = client?.connection.state ?? "offline";
  */
 export function findTrellisClient<S extends Schema = Schema>(): TrellisClient<S> | undefined {
   return hasContext(CLIENT_KEY) ? getContext<TrellisClient<S>>(CLIENT_KEY) : undefined;
