@@ -74,7 +74,8 @@ export function writeExamples({ root, packages, out, reactOut, contextNames, dec
       const text = readFileSync(path, "utf8");
       if (!text.includes("@example")) continue;
       const own = exportedNames(text);
-      // The svelte package is not mapped for the samples; its examples see core and client.
+      // The svelte package is not mapped for the samples: its examples see core, and import the
+      // client themselves.
       const pkgPublic = pkg === "core" || pkg === "svelte" ? new Set() : publicNames(pkg);
       const repoPath = relative(root, path);
       const isReact = pkg === "react";
