@@ -83,7 +83,7 @@ export function assemblePersistence<S extends Schema>(
     maps: session
       ? {
           commit: (collection, write) => session.write([{ collection }], write),
-          keepWhole: (isKept) => session.workingSet.keepWhole(isKept),
+          keepWhole: (isKept) => session.workingSet.pins.keepWhole(isKept),
         }
       : {},
     gate: (sync) => (session ? gateQuerySync(sync ?? LOCAL_SYNC, session) : sync),

@@ -87,7 +87,7 @@ export function assembleSync<S extends Schema>(
     wireSyncCode === undefined
       ? loadSyncCode().then((wire) => wire(options, syncParts))
       : wireSyncCode(options, syncParts),
-    persistence?.workingSet.apply ?? storeApplier(store, clock),
+    persistence?.workingSet.arrivals.apply ?? storeApplier(store, clock),
   );
   return {
     sync: serverUrl === undefined ? undefined : deferred,

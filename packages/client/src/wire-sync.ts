@@ -88,11 +88,11 @@ export function wireSync<S extends Schema>(options: ClientOptions<S>, parts: Syn
       election,
       ready: persistence.ready,
       announcesLeader: serverUrl === undefined,
-      apply: persistence.workingSet.apply,
-      forget: persistence.workingSet.forget,
-      stored: (versions) => persistence.workingSet.storedElsewhere(versions),
+      apply: persistence.workingSet.arrivals.apply,
+      forget: persistence.workingSet.arrivals.forget,
+      stored: (versions) => persistence.workingSet.versions.storedElsewhere(versions),
       // A new tab gets what memory holds and what waits there for collections not loaded.
-      snapshot: () => [...store.triples(), ...persistence.workingSet.keptTriples()],
+      snapshot: () => [...store.triples(), ...persistence.workingSet.arrivals.keptTriples()],
     });
   const stopHearingRefusals = channel?.listen((message) => {
     if (message.type !== "writeRefused") return;
@@ -132,8 +132,8 @@ export function wireSync<S extends Schema>(options: ClientOptions<S>, parts: Syn
                 store.forget(documents);
                 applyRemoteTriples(store, clock, triples);
               } else {
-                persistence.workingSet.forget(documents);
-                persistence.workingSet.apply(triples);
+                persistence.workingSet.arrivals.forget(documents);
+                persistence.workingSet.arrivals.apply(triples);
               }
             });
             persistence?.writer.documentsForgotten(documents);
@@ -208,8 +208,7 @@ export function wireSync<S extends Schema>(options: ClientOptions<S>, parts: Syn
 /** What pruning must keep: the collections this tab's engine syncs and those its queries hold. */
 function inUse(engine: SyncEngine, persistence: StorageSession): PrunedSync {
   return {
-    followedCollections: () =>
-      new Set([...engine.followedCollections(), ...persistence.workingSet.pinnedCollections()]),
+    followedCollections: () => new Set([...engine.followedCollections(), ...persistence.workingSet.pins.pinned()]),
     forgetCursors: (collections) => engine.forgetCursors(collections),
   };
 }

@@ -1,5 +1,5 @@
 import type { Clock, DatabaseResult, Triple, TripleStore } from "@trellis/core";
-import { type Arrival, applyArrival } from "./arrival-buffer.js";
+import { type Arrival, applyArrival, documentKey } from "./remote-arrivals.js";
 import type { Residency } from "./residency.js";
 import type { ClientStorage, StoredDocument } from "./storage.js";
 
@@ -41,7 +41,7 @@ export interface DocumentReadsOptions {
  *   storage,
  *   residency,
  *   readWhole: async (collection) => workingSet.load([collection]),
- *   reroute: (arrival) => workingSet.apply(arrival.triples, arrival.isComplete),
+ *   reroute: (arrival) => workingSet.arrivals.apply(arrival.triples, arrival.isComplete),
  *   grew: () => {},
  * });
  * await reads.byIds("todos", ["t1", "t2"]); // both are in memory, as stored and changed since
@@ -155,9 +155,4 @@ export class DocumentReads {
     });
     this.options.grew();
   }
-}
-
-/** The key of a document in maps by document: `collection \0 id`. */
-export function documentKey(collection: string, id: string): string {
-  return `${collection}\u0000${id}`;
 }

@@ -3,6 +3,7 @@ import { collectionsOf, isFieldCondition, linkedCollectionsOf, type NormalizedQu
 import type { FollowedQuery, QuerySync } from "../sync/query-sync.js";
 import { canReadMatching } from "./storage.js";
 import { canAnswerEarly } from "./stored-results.js";
+import type { Residency } from "./residency.js";
 import type { MemoryNeed, WorkingSet } from "./working-set.js";
 
 /** What the gate waits for: storage opened, and the collections a query reads in memory. */
@@ -29,14 +30,15 @@ export interface QueryGate {
  */
 export function gateQuerySync(inner: QuerySync, gate: QueryGate): QuerySync {
   const { isReady, ready, workingSet, writer } = gate;
+  const { pins } = workingSet;
   /** Undefined when the query can run now; else settles once it can (see {@link needsOf}). */
   const prepare = (query: NormalizedQuery, isFollowed = false): Promise<unknown> | undefined => {
-    const needs = () => needsOf(query, workingSet, isFollowed && gate.hasCompleteView?.(query) === true);
+    const needs = () => needsOf(query, workingSet.residency, isFollowed && gate.hasCompleteView?.(query) === true);
     if (!isReady.peek()) return ready.then(() => workingSet.prepare(needs()));
     return workingSet.prepare(needs());
   };
   const pinnedWhile = async <T>(query: NormalizedQuery, body: () => Promise<T>): Promise<T> => {
-    const unpin = workingSet.pin(collectionsOf(query), true);
+    const unpin = pins.pin(collectionsOf(query), true);
     try {
       await prepare(query);
       return await body();
@@ -47,13 +49,13 @@ export function gateQuerySync(inner: QuerySync, gate: QueryGate): QuerySync {
   return {
     hasServer: inner.hasServer,
     follow(query: NormalizedQuery, cursor?: string | null): FollowedQuery {
-      const unpin = workingSet.pin(collectionsOf(query));
+      const unpin = pins.pin(collectionsOf(query));
       /** The query's stored result is in memory: it answers before its collection is read. */
       const isAnsweredEarly = signal(false);
       let isReleased = false;
       // Asked first, so the collection's full read (in `prepare`) queues behind it.
-      if (canAnswerEarly(query) && !workingSet.isLoaded(query.collection)) {
-        const answerEarly = () => workingSet.answerEarly(JSON.stringify(query), query.collection);
+      if (canAnswerEarly(query) && !workingSet.residency.isLoaded(query.collection)) {
+        const answerEarly = () => workingSet.earlyAnswers.answer(JSON.stringify(query), query.collection);
         void (isReady.peek() ? answerEarly() : ready.then(answerEarly)).then((answered) => {
           if (answered && !isReleased) isAnsweredEarly.value = true;
         });
@@ -98,9 +100,9 @@ export function gateQuerySync(inner: QuerySync, gate: QueryGate): QuerySync {
  * equality route's values (the storage's field index finds every match); otherwise, and when a
  * relation or relational filter reads that collection too, all of it. Other collections: whole.
  */
-function needsOf(query: NormalizedQuery, workingSet: WorkingSet, hasCompleteView: boolean): MemoryNeed[] {
+function needsOf(query: NormalizedQuery, residency: Residency, hasCompleteView: boolean): MemoryNeed[] {
   return [...collectionsOf(query)].flatMap((collection) => {
-    if (collection !== query.collection || !workingSet.isInMemory(collection) || workingSet.isLoaded(collection))
+    if (collection !== query.collection || !residency.isInMemory(collection) || residency.isLoaded(collection))
       return [{ collection }];
     if (hasCompleteView) return [];
     if (linkedCollectionsOf(query).has(collection)) return [{ collection }];

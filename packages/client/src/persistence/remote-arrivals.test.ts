@@ -32,16 +32,16 @@ describe("working set: what arrives for a collection not in memory", () => {
     const store = new TripleStore();
     const clock = createClock({ node: "local" });
     const workingSet = new WorkingSet({ store, clock, storage, unstoredIds: () => new Set() });
-    workingSet.apply([triple("x", "tag", "older", 5), triple("x", "n", 7, 20), triple("stray", "n", 1, 20)]);
+    workingSet.arrivals.apply([triple("x", "tag", "older", 5), triple("x", "n", 7, 20), triple("stray", "n", 1, 20)]);
     expect(store.table("a")).toBeUndefined();
     // The clock saw them at once, so a local write after them orders after them.
     expect(clock.last().ticks).toBeGreaterThanOrEqual(20);
-    expect(workingSet.keptTriples()).toHaveLength(3);
+    expect(workingSet.arrivals.keptTriples()).toHaveLength(3);
     await workingSet.load(["a"]);
     const table = store.table("a")!;
     expect(table.ids).toEqual(["x"]);
     expect([table.get(table.rowOf("x")!, "tag"), table.get(table.rowOf("x")!, "n")]).toEqual(["stored", 7]);
-    expect(workingSet.keptTriples()).toEqual([]);
+    expect(workingSet.arrivals.keptTriples()).toEqual([]);
   });
 
   it("applies a change another tab shared as whole to a document memory let go only with the stored document", async () => {
@@ -58,9 +58,9 @@ describe("working set: what arrives for a collection not in memory", () => {
     store.unload("a", [table.rowOf("x")!]);
     expect(table.isPartial).toBe(true);
     // One change of x (stored), one of a document storage does not hold (deleted and dropped).
-    workingSet.apply([triple("x", "n", 9, 30)], true);
-    workingSet.apply([triple("gone", "tag", "late", 30)], true);
-    await waitFor(() => workingSet.keptTriples().length === 0, "both documents are read back");
+    workingSet.arrivals.apply([triple("x", "n", 9, 30)], true);
+    workingSet.arrivals.apply([triple("gone", "tag", "late", 30)], true);
+    await waitFor(() => workingSet.arrivals.keptTriples().length === 0, "both documents are read back");
     expect([table.get(table.rowOf("x")!, "tag"), table.get(table.rowOf("x")!, "n")]).toEqual(["stored", 9]);
     expect(table.rowOf("gone")).toBeUndefined();
   });

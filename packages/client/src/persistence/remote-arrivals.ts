@@ -1,8 +1,18 @@
 import type { Clock, DocumentRef, Triple, TripleStore } from "@trellis/core";
 import { applyRemoteTriples, receiveClock, type RemoteApplier } from "../sync/remote-apply.js";
-import { type Arrival, ArrivalBuffer, applyArrival } from "./arrival-buffer.js";
-import { type DocumentReads, documentKey } from "./document-reads.js";
+import type { DocumentReads } from "./document-reads.js";
 import type { Residency } from "./residency.js";
+
+/** Triples that arrived (from the server or other tabs) for documents not in memory, kept until they are read. */
+export interface Arrival {
+  readonly triples: readonly Triple[];
+  readonly isComplete: boolean;
+  /** Documents to forget after the triples (their user may no longer read them). */
+  readonly forgotten?: readonly DocumentRef[];
+}
+
+/** Above this many kept triples a collection is loaded, so what arrives for it never piles up unbounded. */
+const ARRIVALS_BEFORE_LOAD = 20_000;
 
 export interface RemoteArrivalsOptions {
   readonly store: TripleStore;
@@ -36,7 +46,11 @@ export interface RemoteArrivalsOptions {
  * arrivals.apply(triples); // what memory cannot take yet waits
  */
 export class RemoteArrivals {
-  private readonly buffer = new ArrivalBuffer();
+  /**
+   * What arrived for collections not in memory, in arrival order, with its number of triples: it
+   * applies after their stored documents when they are read.
+   */
+  private readonly kept = new Map<string, { list: Arrival[]; triples: number }>();
 
   constructor(private readonly options: RemoteArrivalsOptions) {}
 
@@ -75,7 +89,7 @@ export class RemoteArrivals {
     }
     for (const [collection, list] of later ?? []) {
       clockError ??= receiveClock(clock, list);
-      if (this.buffer.keep(collection, { triples: list, isComplete })) this.options.readWhole(collection);
+      if (this.keep(collection, { triples: list, isComplete })) this.options.readWhole(collection);
     }
     return clockError;
   };
@@ -94,7 +108,7 @@ export class RemoteArrivals {
       const isReading = reads.isReading(collection, id);
       if (residency.isLoaded(collection) || (residency.isInMemory(collection) && !isReading)) now.push(document);
       else if (isReading) reads.keep(collection, id, later);
-      else this.buffer.keep(collection, later);
+      else this.keep(collection, later);
     }
     if (now.length > 0) this.options.store.forget(now);
   };
@@ -108,22 +122,52 @@ export class RemoteArrivals {
   /** Applies what was kept for a collection, now that its stored documents are in memory. */
   applyKept(collection: string): void {
     const { store, clock } = this.options;
-    for (const arrival of this.buffer.take(collection) ?? []) applyArrival(store, clock, arrival);
+    const kept = this.kept.get(collection);
+    this.kept.delete(collection);
+    for (const arrival of kept?.list ?? []) applyArrival(store, clock, arrival);
   }
 
   /** Applies everything kept: storage failed to open, so memory is all there is. */
   applyAllKept(): void {
-    for (const collection of this.buffer.collections()) this.applyKept(collection);
+    for (const collection of [...this.kept.keys()]) this.applyKept(collection);
   }
 
   /** Triples kept for documents not in memory: part of what a new tab gets from the leader. */
   keptTriples(): Triple[] {
-    return [...this.buffer.triples(), ...this.options.reads.keptTriples()];
+    const triples: Triple[] = [];
+    for (const { list } of this.kept.values()) for (const arrival of list) triples.push(...arrival.triples);
+    return [...triples, ...this.options.reads.keptTriples()];
   }
+
+  /** Keeps an arrival for a collection not in memory; true once it has more kept than it should wait with. */
+  private keep(collection: string, arrival: Arrival): boolean {
+    let kept = this.kept.get(collection);
+    if (kept === undefined) this.kept.set(collection, (kept = { list: [], triples: 0 }));
+    kept.list.push(arrival);
+    kept.triples += arrival.triples.length;
+    return kept.triples > ARRIVALS_BEFORE_LOAD;
+  }
+}
+
+/**
+ * Applies what arrived, now that memory holds its documents as stored.
+ *
+ * @example
+ * const arrival = { triples, isComplete: false }; // kept while todos was not in memory
+ * store.transact(() => applyArrival(store, clock, arrival));
+ */
+export function applyArrival(store: TripleStore, clock: Clock, arrival: Arrival): void {
+  if (arrival.triples.length > 0) applyRemoteTriples(store, clock, arrival.triples, arrival.isComplete);
+  if (arrival.forgotten !== undefined) store.forget(arrival.forgotten);
 }
 
 function addTo<T>(lists: Map<string, T[]>, key: string, item: T): void {
   const list = lists.get(key);
   if (list === undefined) lists.set(key, [item]);
   else list.push(item);
+}
+
+/** The key of a document in maps by document: `collection \0 id`. */
+export function documentKey(collection: string, id: string): string {
+  return `${collection}\u0000${id}`;
 }

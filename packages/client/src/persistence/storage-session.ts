@@ -113,7 +113,8 @@ export class StorageSession {
       const restoring = restore({ outbox, cursors });
       // Collections kept whole are read synchronously (maps' `get`, `entries`): in memory once ready.
       const collections = await this.storage.listCollections();
-      await this.workingSet.load(this.workingSet.keptWhole(collections.data ?? []));
+      const { workingSet } = this;
+      await workingSet.load((collections.data ?? []).filter((collection) => workingSet.pins.isKeptWhole(collection)));
       await restoring;
       this.writer.start();
     }
@@ -136,10 +137,10 @@ export class StorageSession {
   syncOptions() {
     const { writer } = this;
     return {
-      apply: this.workingSet.apply,
+      apply: this.workingSet.arrivals.apply,
       outbox: this.outbox,
       onRemoteApplied: (triples: readonly Triple[]) => writer.documentsChanged(triples),
-      forget: this.workingSet.forget,
+      forget: this.workingSet.arrivals.forget,
       onRemoteForgotten: (documents: readonly DocumentRef[]) => writer.documentsForgotten(documents),
       onCursor: (queryKey: string, cursor: string) => writer.cursorMoved(queryKey, cursor),
       ready: this.ready,

@@ -32,7 +32,7 @@ export function storedResults(
     const { query } = live;
     if (!isEveryQuery && !changed.has(query.collection)) continue;
     if (!canAnswerEarly(query)) continue;
-    const version = workingSet.storedVersion(query.collection);
+    const version = workingSet.versions.of(query.collection);
     if (version === undefined) continue;
     const ids = live.visibleIds(MAX_STORED_RESULT);
     if (ids === undefined) continue;

@@ -1,5 +1,4 @@
-import type { Clock, DocumentRef, Triple, TripleStore } from "@trellis/core";
-import type { RemoteApplier } from "../sync/remote-apply.js";
+import type { Clock, TripleStore } from "@trellis/core";
 import { CollectionPins } from "./collection-pins.js";
 import { CollectionReader } from "./collection-reader.js";
 import { DocumentReads, type FieldMatch } from "./document-reads.js";
@@ -48,7 +47,8 @@ export interface WorkingSetOptions {
  * {@link DocumentReads} (reads by id and by field value), {@link EarlyAnswers} (stored results
  * before a collection is read), {@link RemoteArrivals} (what the server and other tabs send for
  * what is not in memory), {@link CollectionPins} and {@link Eviction} (what stays and what goes),
- * and {@link StoredVersions} (the stored versions memory is known to hold, across tabs).
+ * and {@link StoredVersions} (the stored versions memory is known to hold, across tabs). Callers
+ * use the parts it exposes (`workingSet.pins.pin(…)`) directly.
  *
  * What a query sees is what it would see had every collection stayed in memory.
  *
@@ -63,28 +63,29 @@ export interface WorkingSetOptions {
  * await workingSet.load(["todos"]); // then queries and writes on todos run on complete data
  */
 export class WorkingSet {
-  private readonly residency: Residency;
-  private readonly versions = new StoredVersions();
-  private readonly pins: CollectionPins;
-  private readonly early: EarlyAnswers;
+  /** What is in memory. */
+  readonly residency: Residency;
+  /** The stored versions memory is known to hold. */
+  readonly versions = new StoredVersions();
+  /** What stays in memory. */
+  readonly pins: CollectionPins;
+  /** Stored results read before their collection. */
+  readonly earlyAnswers: EarlyAnswers;
+  /** Where what the server and other tabs send goes: its `apply` and `forget` are sync's. */
+  readonly arrivals: RemoteArrivals;
   private readonly reader: CollectionReader;
   private readonly reads: DocumentReads;
-  private readonly arrivals: RemoteArrivals;
   private readonly eviction: Eviction;
-  /** See {@link RemoteArrivals.apply}. */
-  readonly apply: RemoteApplier;
-  /** See {@link RemoteArrivals.forget}. */
-  readonly forget: (documents: readonly DocumentRef[]) => void;
 
   constructor(private readonly options: WorkingSetOptions) {
     const { store, clock, storage } = options;
     const residency = (this.residency = new Residency(store));
     this.pins = new CollectionPins(() => this.eviction.schedule());
-    this.early = new EarlyAnswers(store, storage, residency);
+    this.earlyAnswers = new EarlyAnswers(store, storage, residency);
     this.reader = new CollectionReader({
       store,
       storage,
-      before: (collection) => this.early.before(collection),
+      before: (collection) => this.earlyAnswers.before(collection),
       done: (collection, version) => this.collectionRead(collection, version),
     });
     this.reads = new DocumentReads({
@@ -117,18 +118,6 @@ export class WorkingSet {
         this.versions.dropped(collection);
       },
     });
-    this.apply = this.arrivals.apply;
-    this.forget = this.arrivals.forget;
-  }
-
-  /** Whether all of a collection's stored documents are in memory (or there is no storage to read). */
-  isLoaded(collection: string): boolean {
-    return this.residency.isLoaded(collection);
-  }
-
-  /** Whether a collection is in memory, whole or partial. */
-  isInMemory(collection: string): boolean {
-    return this.residency.isInMemory(collection);
   }
 
   /**
@@ -177,54 +166,10 @@ export class WorkingSet {
     return waits && Promise.all(waits).then(() => undefined);
   }
 
-  /** The stored version memory is known to hold for a collection in memory, or undefined. */
-  storedVersion(collection: string): number | undefined {
-    return this.versions.of(collection);
-  }
-
   /** A commit of this client moved these collections to these versions. */
   committed(versions: ReadonlyMap<string, number>): void {
     this.versions.committed(versions);
     this.eviction.schedule(true);
-  }
-
-  /** Another tab's commit moved these collections to these versions (see {@link StoredVersions.storedElsewhere}). */
-  storedElsewhere(versions: Iterable<readonly [collection: string, version: number]>): void {
-    this.versions.storedElsewhere(versions);
-  }
-
-  /** See {@link EarlyAnswers.answer}. */
-  answerEarly(queryKey: string, collection: string): Promise<boolean> {
-    return this.early.answer(queryKey, collection);
-  }
-
-  /**
-   * Keeps collections in memory until the returned release is called: a followed query's, whose
-   * live view names the documents it holds, or (`isWhole`) a one-shot read's, which reads them
-   * whole.
-   */
-  pin(collections: Iterable<string>, isWhole = false): () => void {
-    return this.pins.pin(collections, isWhole);
-  }
-
-  /** See {@link CollectionPins.keepWhole}. */
-  keepWhole(isKept: (collection: string) => boolean): () => void {
-    return this.pins.keepWhole(isKept);
-  }
-
-  /** Of these collections, those a part of the client keeps whole (see {@link CollectionPins.keepWhole}). */
-  keptWhole(collections: Iterable<string>): string[] {
-    return [...collections].filter((collection) => this.pins.isKeptWhole(collection));
-  }
-
-  /** The collections pinned by followed queries now. */
-  pinnedCollections(): string[] {
-    return this.pins.pinned();
-  }
-
-  /** Triples kept for documents not in memory: part of what a new tab gets from the leader. */
-  keptTriples(): Triple[] {
-    return this.arrivals.keptTriples();
   }
 
   /** A collection's read from storage ended: what arrived for it meanwhile goes in after it. */
