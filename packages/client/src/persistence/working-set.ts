@@ -1,9 +1,9 @@
-import type { Clock, TripleStore } from "@trellis/core";
+import type { Clock } from "@trellis/core";
 import { CollectionPins } from "./collection-pins.js";
 import { CollectionReader } from "./collection-reader.js";
 import { DocumentReads, type FieldMatch } from "./document-reads.js";
 import { EarlyAnswers } from "./early-answers.js";
-import { Eviction } from "./eviction.js";
+import { Eviction, type EvictionOptions } from "./eviction.js";
 import { RemoteArrivals } from "./remote-arrivals.js";
 import { Residency } from "./residency.js";
 import type { ClientStorage } from "./storage.js";
@@ -20,23 +20,15 @@ export interface MemoryNeed {
   readonly matching?: FieldMatch | undefined;
 }
 
-export interface WorkingSetOptions {
-  readonly store: TripleStore;
+/** The store, clock and storage, and what {@link Eviction} needs of the client: passed on to it whole. */
+export interface WorkingSetOptions extends Pick<
+  EvictionOptions,
+  "store" | "cacheSize" | "unstoredIds" | "heldRows" | "releaseWarm"
+> {
   readonly clock: Clock;
   readonly storage: ClientStorage;
-  /** Documents to keep in memory beyond what followed queries need (default: no bound). */
-  readonly cacheSize?: number | undefined;
   /** Recomputes the live queries of a collection after its stored documents went in unheard. */
   readonly refresh?: ((collection: string) => void) | undefined;
-  /** Ids of a collection's documents whose changes storage has yet to write (they stay in memory until then). */
-  readonly unstoredIds: (collection: string) => ReadonlySet<string>;
-  /**
-   * The rows of a collection that live views hold (see `LiveQueryRegistry.heldRows`), or
-   * undefined when one may read any row: without it, followed collections stay whole.
-   */
-  readonly heldRows?: ((collection: string) => ReadonlySet<number> | undefined) | undefined;
-  /** Releases the oldest view kept after its subscribers left (see `WarmViews`); false when none is kept. */
-  readonly releaseWarm?: (() => boolean) | undefined;
 }
 
 /**
@@ -78,41 +70,32 @@ export class WorkingSet {
   private readonly eviction: Eviction;
 
   constructor(private readonly options: WorkingSetOptions) {
-    const { store, clock, storage } = options;
+    const { store, storage } = options;
     const residency = (this.residency = new Residency(store));
+    // What the parts share; each takes what it needs.
+    const parts = { ...options, residency };
     this.pins = new CollectionPins(() => this.eviction.schedule());
     this.earlyAnswers = new EarlyAnswers(store, storage, residency);
     this.reader = new CollectionReader({
-      store,
-      storage,
+      ...parts,
       before: (collection) => this.earlyAnswers.before(collection),
       done: (collection, version) => this.collectionRead(collection, version),
     });
     this.reads = new DocumentReads({
-      store,
-      clock,
-      storage,
-      residency,
+      ...parts,
       readWhole: (collection) => this.reader.read(collection),
       reroute: (arrival) => this.arrivals.reroute(arrival),
       grew: () => this.eviction.schedule(),
     });
     this.arrivals = new RemoteArrivals({
-      store,
-      clock,
-      residency,
+      ...parts,
       reads: this.reads,
       readWhole: (collection) => void this.reader.read(collection),
     });
     this.eviction = new Eviction({
-      store,
-      residency,
+      ...parts,
       pins: this.pins,
-      cacheSize: options.cacheSize,
       isReading: (collection) => this.reader.isReading(collection),
-      unstoredIds: options.unstoredIds,
-      heldRows: options.heldRows,
-      releaseWarm: options.releaseWarm,
       dropped: (collection) => {
         residency.dropped(collection);
         this.versions.dropped(collection);
