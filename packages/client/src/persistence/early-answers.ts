@@ -10,7 +10,7 @@ import type { ClientStorage } from "./storage.js";
  * delay them.
  *
  * @example
- * const early = new EarlyAnswers(store, storage, residency);
+ * const early = new EarlyAnswers({ store, storage, residency });
  * const answered = await early.answer(JSON.stringify(normalized), normalized.collection); // true: it can answer now
  */
 export class EarlyAnswers {
@@ -18,9 +18,11 @@ export class EarlyAnswers {
   private readonly reading = new Map<string, Promise<void>>();
 
   constructor(
-    private readonly store: TripleStore,
-    private readonly storage: ClientStorage,
-    private readonly residency: Residency,
+    private readonly options: {
+      readonly store: TripleStore;
+      readonly storage: ClientStorage;
+      readonly residency: Residency;
+    },
   ) {}
 
   /**
@@ -28,7 +30,8 @@ export class EarlyAnswers {
    * is still current. Resolves with whether it did (or the collection is loaded anyway).
    */
   answer(queryKey: string, collection: string): Promise<boolean> {
-    if (this.residency.isInMemory(collection)) return Promise.resolve(this.residency.isLoaded(collection));
+    const { residency } = this.options;
+    if (residency.isInMemory(collection)) return Promise.resolve(residency.isLoaded(collection));
     const answering = this.read(queryKey, collection);
     const previous = this.reading.get(collection);
     const settled = answering.then(() => undefined);
@@ -47,10 +50,10 @@ export class EarlyAnswers {
   }
 
   private async read(queryKey: string, collection: string): Promise<boolean> {
-    const stored = await this.storage.readResult(queryKey);
+    const { store, storage, residency } = this.options;
+    const stored = await storage.readResult(queryKey);
     if (stored.error || stored.data === undefined) return false;
-    if (this.residency.isLoaded(collection)) return true;
-    const { store } = this;
+    if (residency.isLoaded(collection)) return true;
     // Stored documents as they are: the full read later merges the same cells, changing nothing.
     store.transact(() => {
       for (const document of stored.data!) for (const triple of document.triples) store.applyTriple(triple);

@@ -20,7 +20,7 @@ export interface MemoryNeed {
   readonly matching?: FieldMatch | undefined;
 }
 
-/** The store, clock and storage, and what {@link Eviction} needs of the client: passed on to it whole. */
+/** What the parts need: the store, clock and storage, and what {@link Eviction} needs of the client. */
 export interface WorkingSetOptions extends Pick<
   EvictionOptions,
   "store" | "cacheSize" | "unstoredIds" | "heldRows" | "releaseWarm"
@@ -70,12 +70,12 @@ export class WorkingSet {
   private readonly eviction: Eviction;
 
   constructor(private readonly options: WorkingSetOptions) {
-    const { store, storage } = options;
+    const { store } = options;
     const residency = (this.residency = new Residency(store));
     // What the parts share; each takes what it needs.
     const parts = { ...options, residency };
     this.pins = new CollectionPins(() => this.eviction.schedule());
-    this.earlyAnswers = new EarlyAnswers(store, storage, residency);
+    this.earlyAnswers = new EarlyAnswers(parts);
     this.reader = new CollectionReader({
       ...parts,
       before: (collection) => this.earlyAnswers.before(collection),
