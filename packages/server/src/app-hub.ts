@@ -1,4 +1,3 @@
-import { effect } from "@preact/signals-core";
 import {
   type Clock,
   createClock,
@@ -7,10 +6,8 @@ import {
   fail,
   LiveQueryRegistry,
   type NormalizedQuery,
-  type QueryCostError,
   type QueryCostOptions,
   type RoomAddress,
-  relatedFilters,
   ok,
   type Triple,
   TripleStore,
@@ -23,23 +20,12 @@ import type { FaultHook } from "./faults.js";
 import { FanOut } from "./fan-out.js";
 import { GroupCommit } from "./group-commit.js";
 import type { Permissions, RuleUser } from "./permissions/permissions.js";
-import { RuleReach } from "./permissions/rule-reach.js";
 import type { Log } from "./log.js";
 import type { Peer } from "./peer.js";
-import {
-  ANONYMOUS,
-  docKey,
-  type PeerAbout,
-  type Holders,
-  type PeerState,
-  type QueryGroup,
-  unlearn,
-} from "./peer-state.js";
-import { type QuerySnapshot, type SnapshotSource, takeSnapshot } from "./query-snapshot.js";
-import { groupQuery, readableQuery } from "./read-access.js";
-import { neededDocs, shownBy, withIds } from "./result-documents.js";
+import { ANONYMOUS, type Holders, type PeerAbout, type PeerState, unlearn } from "./peer-state.js";
+import type { QuerySnapshot } from "./query-snapshot.js";
 import { RoomHub } from "./rooms.js";
-import { snapshotParts } from "./snapshot-parts.js";
+import { Subscriptions } from "./subscriptions.js";
 
 /** The WebSocket close code for a server restarting what serves the connection: come back and resume. */
 const SERVICE_RESTART = 1012;
@@ -79,18 +65,16 @@ const MAX_KNOWN_WRITERS = 10_000;
  * engine, and the connections syncing it. Pushes from every connection are merged in one SQLite
  * transaction per event-loop turn (group commit), then routed: each changed triple goes to the
  * connections holding its document, and documents entering a live result go, in full, to its
- * subscribers (see docs/design/009).
+ * subscribers (see docs/design/009). The hub wires its parts and owns what they share (the
+ * replica, the connections and who holds which document): the live queries (`Subscriptions`),
+ * the durable write path (`GroupCommit`) and the routing of stored changes (`FanOut`).
  */
 export class AppHub {
   private readonly store = new TripleStore();
-  private registry: LiveQueryRegistry;
   private readonly clock: Clock = createClock({ node: "server" });
-  private readonly groups = new Map<string, QueryGroup>();
   private readonly peers = new Map<Peer, PeerState>();
   private readonly holders: Holders = new Map();
-  private readonly dirtyGroups = new Set<QueryGroup>();
-  /** Groups whose live result became too costly in the last commit. */
-  private readonly failedGroups = new Map<QueryGroup, QueryCostError>();
+  private readonly subscriptions: Subscriptions;
   private readonly fanOut: FanOut;
   private readonly commits: GroupCommit;
 
@@ -99,21 +83,22 @@ export class AppHub {
     private readonly db: AppDatabase,
     private readonly options: HubOptions,
   ) {
-    this.registry = new LiveQueryRegistry(this.store, { maxQueryCost: options.maxQueryCost });
+    const registry = new LiveQueryRegistry(this.store, { maxQueryCost: options.maxQueryCost });
     this.store.transact(() => {
       for (const triple of db.allTriples()) this.store.applyTriple(triple);
     });
-    this.ruleReach = this.followRuleReach();
+    const subscriptions = new Subscriptions(registry, this.store, db, this.peers, this.holders, options);
+    this.subscriptions = subscriptions;
     this.fanOut = new FanOut(
       db,
       this.store,
       options.permissions,
       this.peers,
       this.holders,
-      this.groups,
-      this.dirtyGroups,
+      subscriptions.groups,
+      subscriptions.dirtyGroups,
       this.rooms,
-      () => this.ruleReach,
+      () => subscriptions.ruleReach,
     );
     this.commits = new GroupCommit(appId, db, this.clock, options, {
       isAttached: (state) => this.peers.get(state.peer) === state,
@@ -121,27 +106,6 @@ export class AppHub {
       route: (applied, origins, cursor, unheld) => this.route(applied, origins, cursor, unheld),
       peers: () => [...this.peers.keys()],
     });
-  }
-
-  /** What snapshots of this app's queries are read from. */
-  private get snapshotSource(): SnapshotSource {
-    return {
-      db: this.db,
-      store: this.store,
-      permissions: this.options.permissions,
-      rulesChangedAt: this.options.rulesChangedAt,
-      ruleReach: this.ruleReach,
-      holders: this.holders,
-    };
-  }
-
-  /** Hears changes that alter who may read documents of other collections (rules through relations). */
-  private ruleReach: RuleReach | undefined;
-
-  private followRuleReach(): RuleReach | undefined {
-    const structures = this.options.permissions?.readRuleStructures();
-    if (structures === undefined || structures.size === 0) return undefined;
-    return this.registry.acquireView("rule-reach", () => new RuleReach(structures, this.store));
   }
 
   static open(dataDir: string, appId: string, options: HubOptions = {}): DatabaseResult<AppHub> {
@@ -226,7 +190,11 @@ export class AppHub {
 
   /** What the admin API reports of a running app. */
   metrics(): { readonly connections: number; readonly liveQueries: number; readonly writesPerSecond: number } {
-    return { connections: this.peers.size, liveQueries: this.groups.size, writesPerSecond: this.writes.perSecond() };
+    return {
+      connections: this.peers.size,
+      liveQueries: this.subscriptions.groups.size,
+      writesPerSecond: this.writes.perSecond(),
+    };
   }
 
   get connectionCount(): number {
@@ -253,93 +221,16 @@ export class AppHub {
     cursor: string | null,
     held?: readonly string[],
   ): void {
-    const state = this.peers.get(peer);
-    if (state === undefined) return;
-    if (cursor !== null && !AppDatabase.isCursor(cursor)) {
-      peer.send({
-        type: "error",
-        code: "PROTOCOL",
-        message: `Malformed cursor ${JSON.stringify(cursor)}.`,
-        details: { queryId },
-      });
-      return;
-    }
-    if (state.queries.has(queryId)) this.unsubscribe(peer, queryId);
-    let group: QueryGroup;
-    try {
-      group = this.groupOf(groupQuery(this.options.permissions, withIds(query), state.user));
-    } catch (error) {
-      peer.send({
-        type: "error",
-        code: "VALIDATION",
-        message: `Could not run query "${queryId}": ${(error as Error).message}`,
-        details: { queryId },
-      });
-      return;
-    }
-    let ids = group.subscribers.get(state);
-    if (ids === undefined) group.subscribers.set(state, (ids = new Set()));
-    ids.add(queryId);
-    state.queries.set(queryId, group);
-    let snapshot: QuerySnapshot;
-    try {
-      snapshot = takeSnapshot(
-        this.snapshotSource,
-        group.live,
-        cursor,
-        state,
-        state.user,
-        cursor === null ? undefined : held,
-      );
-    } catch (error) {
-      // Leave nothing behind of a subscription whose snapshot could not be sent.
-      this.unsubscribe(peer, queryId);
-      throw error;
-    }
-    const parts = snapshotParts(snapshot.triples, this.options.snapshotPartTriples ?? 20_000);
-    const last = parts.pop()!;
-    const total = last.documents + parts.reduce((sum, part) => sum + part.documents, 0);
-    let sent = 0;
-    for (const part of parts) {
-      sent += part.documents;
-      peer.send({ type: "snapshotPart", queryId, triples: part.triples, documents: sent, total });
-    }
-    peer.send({ type: "snapshot", queryId, ...snapshot, triples: last.triples });
+    this.subscriptions.subscribe(peer, queryId, query, cursor, held);
   }
 
   unsubscribe(peer: Peer, queryId: string): void {
-    const state = this.peers.get(peer);
-    const group = state?.queries.get(queryId);
-    if (state === undefined || group === undefined) return;
-    state.queries.delete(queryId);
-    const ids = group.subscribers.get(state)!;
-    ids.delete(queryId);
-    if (ids.size === 0) {
-      group.subscribers.delete(state);
-      this.forgetShownBy(state, group);
-    }
-    if (group.subscribers.size === 0) {
-      group.stop();
-      this.registry.release(group.live);
-      this.groups.delete(group.key);
-      this.dirtyGroups.delete(group);
-    }
+    this.subscriptions.unsubscribe(peer, queryId);
   }
 
   /** A one-shot snapshot (HTTP initial load and preload). */
   query(query: NormalizedQuery, cursor: string | null, user: RuleUser = ANONYMOUS): DatabaseResult<QuerySnapshot> {
-    if (cursor !== null && !AppDatabase.isCursor(cursor))
-      return fail("PROTOCOL", `Malformed cursor ${JSON.stringify(cursor)}.`);
-    try {
-      const live = this.registry.acquire(readableQuery(this.options.permissions, withIds(query), user));
-      try {
-        return ok(takeSnapshot(this.snapshotSource, live, cursor, undefined, user));
-      } finally {
-        this.registry.release(live);
-      }
-    } catch (error) {
-      return fail("VALIDATION", `Could not run the query: ${(error as Error).message}`);
-    }
+    return this.subscriptions.query(query, cursor, user);
   }
 
   /**
@@ -395,7 +286,7 @@ export class AppHub {
     if (this.commits.isClosed) return;
     this.commits.isClosed = true;
     for (const peer of [...this.peers.keys()]) this.detach(peer);
-    this.registry.dispose();
+    this.subscriptions.dispose();
     this.db.close();
   }
 
@@ -417,107 +308,9 @@ export class AppHub {
         for (const triple of applied) this.store.applyTriple(triple);
       });
     } catch {
-      this.rebuildViews();
+      this.subscriptions.rebuildViews();
     }
-    this.stopFailedGroups();
+    this.subscriptions.stopFailedGroups();
     this.fanOut.send(applied, origins, cursor, unheld);
-  }
-
-  private groupOf({ query, isFiltered }: { query: NormalizedQuery; isFiltered: boolean }): QueryGroup {
-    const key = `${isFiltered ? "filtered:" : ""}${JSON.stringify(query)}`;
-    const existing = this.groups.get(key);
-    if (existing !== undefined) return existing;
-    const live = this.registry.acquire(query);
-    const hasFilters = relatedFilters(query.where).length > 0;
-    const group: QueryGroup = {
-      key,
-      live,
-      subscribers: new Map(),
-      stop: () => {},
-      shown: new Set(shownBy(live, this.store)),
-      isFiltered,
-      hasFilters,
-    };
-    group.stop = this.follow(group);
-    this.groups.set(key, group);
-    return group;
-  }
-
-  /** Marks the group dirty whenever its live result changes, or failed when it became too costly; returns the stop. */
-  private follow(group: QueryGroup): () => void {
-    const { live } = group;
-    let isFirst = true;
-    return effect(() => {
-      void live.result.value;
-      // What its filters reach can change while the result does not: clients need those documents.
-      void live.filterReach.value;
-      const failure = live.failure.value;
-      if (isFirst) isFirst = false;
-      else if (failure === undefined) this.dirtyGroups.add(group);
-      else this.failedGroups.set(group, failure);
-    });
-  }
-
-  /** Ends every subscription of a group that can no longer run, telling each subscriber why. */
-  private stopFailedGroups(): void {
-    for (const [group, failure] of this.failedGroups) {
-      this.dirtyGroups.delete(group);
-      for (const [state, queryIds] of [...group.subscribers]) {
-        for (const queryId of [...queryIds]) {
-          this.unsubscribe(state.peer, queryId);
-          state.peer.send({
-            type: "error",
-            code: "VALIDATION",
-            message: `Stopped query "${queryId}": ${failure.message}`,
-            details: { ...failure.details, queryId },
-          });
-        }
-      }
-    }
-    this.failedGroups.clear();
-  }
-
-  /**
-   * A live view threw in a commit: a query that passed the shape check but that the engine cannot
-   * evaluate on the new data (say `notIn` on a set with an operand that is not a list). The commit
-   * then did not reach every view, so each is built again from the replica; a query that fails
-   * again is dropped with an error to its subscribers. Rebuilt groups count as changed, so the
-   * documents now in their results are sent to whoever lacks them.
-   */
-  private rebuildViews(): void {
-    this.registry.dispose();
-    this.registry = new LiveQueryRegistry(this.store, { maxQueryCost: this.options.maxQueryCost });
-    this.ruleReach = this.followRuleReach();
-    for (const group of [...this.groups.values()]) {
-      group.stop();
-      try {
-        group.live = this.registry.acquire(group.live.query);
-      } catch (error) {
-        this.groups.delete(group.key);
-        this.dirtyGroups.delete(group);
-        for (const [state, queryIds] of group.subscribers) {
-          for (const queryId of queryIds) {
-            state.queries.delete(queryId);
-            const message = `Stopped query "${queryId}": it cannot run on the app's data: ${(error as Error).message}`;
-            state.peer.send({ type: "error", code: "VALIDATION", message, details: { queryId } });
-          }
-        }
-        continue;
-      }
-      group.stop = this.follow(group);
-      this.dirtyGroups.add(group);
-    }
-  }
-
-  /** Documents that `group` shows and no other query of the connection shows stop following it. */
-  private forgetShownBy(state: PeerState, group: QueryGroup): void {
-    const stillShown = new Set<string>();
-    for (const other of new Set(state.queries.values())) {
-      for (const [collection, id] of neededDocs(other.live, this.store)) stillShown.add(docKey(collection, id));
-    }
-    for (const [collection, id] of neededDocs(group.live, this.store)) {
-      const key = docKey(collection, id);
-      if (!stillShown.has(key)) unlearn(this.holders, state, key);
-    }
   }
 }
