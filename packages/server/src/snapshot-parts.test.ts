@@ -1,7 +1,7 @@
 import type { Triple } from "@trellis/core";
 import { removeDataDir, type ServerProcess, startServerProcess, tempDataDir } from "@trellis/server/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { snapshotParts } from "./app-hub.js";
+import { snapshotParts } from "./snapshot-parts.js";
 import { closeAllSockets, connect, documentTriples, nextId, query, writer } from "./testing/raw-socket.js";
 
 // A large first answer goes in parts of whole documents, each saying how many of the total were
