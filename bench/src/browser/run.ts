@@ -1,5 +1,5 @@
 /**
- * The browser benchmark (issue #6): in Debian's Chromium (driven by playwright-core), how long a
+ * The browser benchmark: in Debian's Chromium (driven by playwright-core), how long a
  * page takes from navigation start to its storage being ready and to the first result of a
  * query, with 10k and 100k documents persisted in IndexedDB — all in the queried collection, or
  * spread over 20 collections — and the JS heap then; and the heap after visiting every

@@ -1,5 +1,5 @@
 /**
- * Rooms (issue #5): an event fanned out to a room's members, and members streaming their cursors
+ * Rooms: an event fanned out to a room's members, and members streaming their cursors
  * (user statuses) at 60 Hz. Events: the members live in this process (bare sockets, with a few
  * real Trellis observers), timed like the fan-out phase against the same `ws` broadcast floor.
  * Cursors: bare sockets in the child processes of room-host.ts.

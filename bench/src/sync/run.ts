@@ -1,5 +1,5 @@
 /**
- * The sync benchmark (issue #4): a real `trellis-server` process on 127.0.0.1, Trellis clients
+ * The sync benchmark: a real `trellis-server` process on 127.0.0.1, Trellis clients
  * and bare protocol sockets in other processes, and the floors — plain `ws` and raw
  * better-sqlite3 — measured in the same run. Prints one table per measurement, the issue's
  * targets with PASS/MISS, and one JSON line; the same goes to bench/results/sync-latest.json.

@@ -603,7 +603,7 @@ function rulesTargets(
 }
 
 export function syncTargetLines(targets: readonly SyncTarget[]): string {
-  return `Targets (issue #4; N/A where this run did not measure at the target's size, and for smoke runs)\n${table(
+  return `Targets (N/A where this run did not measure at the target's size, and for smoke runs)\n${table(
     ["target", "measured", "limit", "same-run reference", ""],
     targets.map((each) => [
       each.name,

@@ -59,7 +59,7 @@ export class QueryService {
 
   /**
    * Runs a query once, on local data. With a server, a query not synced already is first synced
-   * until the server answered it (or the client is offline): see SPEC §5.
+   * until the server answered it (or the client is offline): see docs/sync.md (What is synced, and loading).
    */
   async query(collection: string, input: unknown): Promise<DatabaseResult<ResultDoc[]>> {
     const target = this.syncTarget(collection, input);

@@ -6,7 +6,7 @@ export const UNREADABLE = Symbol("unreadable");
 /**
  * Reads a value another member sent (wire form) as the schema's type: epoch ms become Dates;
  * object members and array items that do not fit are dropped; anything else that does not fit
- * is {@link UNREADABLE} (like a stored value of the wrong type, SPEC §2).
+ * is {@link UNREADABLE} (like a stored value of the wrong type).
  */
 export function readRoomValue(spec: FieldSpec, value: unknown): unknown {
   switch (spec.type) {

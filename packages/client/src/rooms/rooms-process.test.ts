@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createClient, type TrellisClient } from "../create-client.js";
 import { FAST_RECONNECT, recordFrames, waitFor } from "../testing/live-server.js";
 
-// Issue #5's rooms test list against a real `trellis-server` process and several real clients.
+// The rooms test list, against a real `trellis-server` process and several real clients.
 
 const schema = createSchema({
   entities: {},

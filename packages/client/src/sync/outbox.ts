@@ -10,7 +10,7 @@ export interface OutboxEntry {
 /**
  * Local writes the server has not acknowledged yet, oldest first. Entries are only ever
  * appended, and leave when the server acknowledged (or refused) them. Deliberately small, so a
- * persisted outbox (IndexedDB, issue #6) can implement it with write-through storage.
+ * persisted outbox (IndexedDB) can implement it with write-through storage.
  *
  * @example
  * const outbox = createMemoryOutbox();
