@@ -25,9 +25,9 @@ type IdArgs = { readonly id?: unknown; readonly fields?: unknown } | undefined;
  * arrow-function properties so they keep working detached (`const { create } = client.database.todos`).
  *
  * @example
- * const todos = new Collection("todos", context);
- * await todos.create({ title: "Write docs" });
- * todos.subscribe({ where: { done: false } }, (open) => render(open));
+ * const { create, subscribe } = client.database.todos; // detached, they still work
+ * await create({ text: "Write docs", done: false });
+ * subscribe({ where: { done: false } }, (open) => render(open));
  */
 export class Collection {
   constructor(
@@ -39,7 +39,8 @@ export class Collection {
    * Creates a document; resolves with it whole (auto fields included) once stored.
    *
    * @example
-   * const { data: todo } = await todos.create({ title: "Write docs" });
+   * const todos = client.database.todos;
+   * const { data: todo } = await todos.create({ text: "Write docs", done: false, dueAt: new Date("2026-12-24") });
    */
   readonly create = (fields: unknown): Promise<DatabaseResult<ResultDoc>> =>
     this.write("create", undefined, () => this.context.writer.create(this.name, fields));
@@ -48,7 +49,9 @@ export class Collection {
    * Changes some fields of a document; `fields` may be a function of the previous document.
    *
    * @example
-   * await todos.update({ id, fields: (prev) => ({ done: !prev.done }) });
+   * const todos = client.database.todos;
+   * const { data: todo } = await todos.queryOne({ where: { text: "Write docs" } });
+   * if (todo) await todos.update({ id: todo.id, fields: (prev) => ({ done: !prev.done }) });
    */
   readonly update = (args: IdArgs): Promise<DatabaseResult<void>> =>
     this.write("update", args?.id, () => this.context.writer.change(this.name, args?.id, args?.fields, "update"));
@@ -57,7 +60,9 @@ export class Collection {
    * Replaces a document's fields: those not given are removed.
    *
    * @example
-   * await todos.replace({ id, fields: { title: "Write docs", done: false } });
+   * const todos = client.database.todos;
+   * const { data: todo } = await todos.queryOne({ where: { text: "Write docs" } });
+   * if (todo) await todos.replace({ id: todo.id, fields: { text: "Write the docs", done: false } }); // dueAt removed
    */
   readonly replace = (args: IdArgs): Promise<DatabaseResult<void>> =>
     this.write("replace", args?.id, () => this.context.writer.change(this.name, args?.id, args?.fields, "replace"));
@@ -66,7 +71,9 @@ export class Collection {
    * Deletes a document.
    *
    * @example
-   * await todos.delete(id);
+   * const todos = client.database.todos;
+   * const { data: todo } = await todos.queryOne({ where: { text: "Write docs" } });
+   * if (todo) await todos.delete(todo.id);
    */
   readonly delete = (id: unknown): Promise<DatabaseResult<void>> =>
     this.write("delete", id, () => this.context.writer.delete(this.name, id));
@@ -75,7 +82,9 @@ export class Collection {
    * Updates every document matching `where`; resolves with how many.
    *
    * @example
-   * await todos.updateMany({ where: { done: true }, fields: { archived: true } });
+   * const todos = client.database.todos;
+   * const { data } = await todos.updateMany({ where: { done: false }, fields: { done: true } });
+   * showToast(`${data?.count ?? 0} todos done`);
    */
   readonly updateMany = (args: unknown): Promise<DatabaseResult<{ count: number }>> =>
     this.writeAll("updateMany", () => this.context.writer.changeMany(this.name, args, "update"));
@@ -84,7 +93,8 @@ export class Collection {
    * Replaces the fields of every document matching `where`; resolves with how many.
    *
    * @example
-   * await todos.replaceMany({ where: { done: true }, fields: { title: "Done", done: true } });
+   * const todos = client.database.todos;
+   * await todos.replaceMany({ where: { done: true }, fields: { text: "Done", done: true } }); // dueAt removed
    */
   readonly replaceMany = (args: unknown): Promise<DatabaseResult<{ count: number }>> =>
     this.writeAll("replaceMany", () => this.context.writer.changeMany(this.name, args, "replace"));
@@ -93,7 +103,9 @@ export class Collection {
    * Deletes every document matching `where`; resolves with how many.
    *
    * @example
-   * await todos.deleteMany({ where: { done: true } });
+   * const todos = client.database.todos;
+   * const { data } = await todos.deleteMany({ where: { done: true } });
+   * showToast(`${data?.count ?? 0} done todos cleared`);
    */
   readonly deleteMany = (args: unknown): Promise<DatabaseResult<{ count: number }>> =>
     this.writeAll("deleteMany", () => this.context.writer.changeMany(this.name, args, "delete"));
@@ -102,7 +114,10 @@ export class Collection {
    * Answers a query once (from local data when it is covered by what the client syncs).
    *
    * @example
-   * const { data: open } = await todos.query({ where: { done: false } });
+   * const todos = client.database.todos;
+   * const { data: open, error } = await todos.query({ where: { done: false }, orderBy: ["dueAt", "asc"] });
+   * if (error) showToast(error.message);
+   * else render(open);
    */
   readonly query = (query?: unknown): Promise<DatabaseResult<ResultDoc[]>> =>
     this.open("query").queries.query(this.name, query);
@@ -111,7 +126,8 @@ export class Collection {
    * Answers a query's first match once.
    *
    * @example
-   * const { data: todo } = await todos.queryOne({ where: { id } });
+   * const todos = client.database.todos;
+   * const { data: next } = await todos.queryOne({ where: { done: false }, orderBy: ["dueAt", "asc"] });
    */
   readonly queryOne = (query?: unknown): Promise<DatabaseResult<ResultDoc | undefined>> =>
     this.open("queryOne").queries.queryOne(this.name, query);
@@ -120,7 +136,9 @@ export class Collection {
    * Follows a query (or preloaded data): `callback` runs at once and whenever the result changes.
    *
    * @example
+   * const todos = client.database.todos;
    * const subscription = todos.subscribe({ where: { done: false } }, (open) => render(open));
+   * subscription.unsubscribe(); // when the view goes
    */
   readonly subscribe = (
     query: unknown,
@@ -131,7 +149,8 @@ export class Collection {
    * Follows a query's first match (or preloaded data from `preloadOne`).
    *
    * @example
-   * todos.subscribeOne({ where: { id } }, (todo) => render(todo));
+   * const todos = client.database.todos;
+   * todos.subscribeOne({ where: { done: false }, orderBy: ["dueAt", "asc"] }, (next) => render(next));
    */
   readonly subscribeOne = (
     query: unknown,
@@ -142,7 +161,8 @@ export class Collection {
    * Pages through a query (or continues a preloaded page), live and keyset-based.
    *
    * @example
-   * const pages = todos.paginated({ orderBy: ["title", "asc"], pageSize: 20 });
+   * const todos = client.database.todos;
+   * const pages = todos.paginated({ orderBy: ["text", "asc"], pageSize: 20 });
    */
   readonly paginated = (input: unknown): PaginatedQuery => {
     const { queries, registry } = this.open("paginated");
@@ -153,7 +173,9 @@ export class Collection {
    * Answers a query as plain, serialisable data that `subscribe` and the bindings continue.
    *
    * @example
+   * const todos = client.database.todos;
    * const { data: preloaded } = await todos.preload({ where: { done: false } });
+   * if (preloaded) todos.subscribe(preloaded, (open) => render(open)); // in the browser
    */
   readonly preload = (query?: unknown): Promise<DatabaseResult<PreloadData<ResultDoc, "many">>> =>
     this.open("preload").queries.preload(this.name, query, "many") as never;
@@ -162,7 +184,9 @@ export class Collection {
    * Answers a query's first match as plain, serialisable data that `subscribeOne` continues.
    *
    * @example
-   * const { data: preloaded } = await todos.preloadOne({ where: { id } });
+   * const todos = client.database.todos;
+   * const { data: preloaded } = await todos.preloadOne({ where: { done: false }, orderBy: ["dueAt", "asc"] });
+   * if (preloaded) todos.subscribeOne(preloaded, (next) => render(next)); // in the browser
    */
   readonly preloadOne = (query?: unknown): Promise<DatabaseResult<PreloadData<ResultDoc, "one">>> =>
     this.open("preloadOne").queries.preload(this.name, query, "one") as never;
@@ -171,7 +195,9 @@ export class Collection {
    * Answers a paginated query's first page as plain data that `paginated` continues.
    *
    * @example
-   * const { data: page } = await todos.preloadPaginated({ orderBy: ["title", "asc"], pageSize: 20 });
+   * const todos = client.database.todos;
+   * const { data: page } = await todos.preloadPaginated({ orderBy: ["text", "asc"], pageSize: 20 });
+   * if (page) todos.paginated(page); // in the browser
    */
   readonly preloadPaginated = (input: unknown): Promise<DatabaseResult<PreloadData<ResultDoc, "paginated">>> => {
     const { queries, registry } = this.open("preloadPaginated");

@@ -9,7 +9,7 @@ export type Listener<A extends unknown[]> = (...args: A) => void;
  * and the listeners of its handles.
  *
  * @example
- * const membership = new Membership(spec, "doc-123");
+ * const membership = new Membership(schema.roomSpecs.documentEditor!, "doc-123");
  * membership.roomStatusListeners.add((status) => render(status));
  */
 export class Membership {

@@ -44,7 +44,9 @@ export class Room {
    * Broadcasts an event to the other members; a NETWORK error while offline.
    *
    * @example
-   * await room.emit("like", { targetId: "p1" });
+   * const room = client.rooms.documentEditor("doc-123");
+   * const { error } = await room.emit("like", { targetId: "p1" });
+   * if (error) showToast(error.message); // NETWORK while offline
    */
   readonly emit = async (event: string, data: unknown): Promise<DatabaseResult<void>> =>
     this.hasLeft ? this.left() : this.calls.emit(this.membership, event, data);
@@ -53,6 +55,7 @@ export class Room {
    * Sets a key of the room's shared status (`undefined` removes it); applies locally at once.
    *
    * @example
+   * const room = client.rooms.documentEditor("doc-123");
    * await room.set("documentTitle", "Draft");
    */
   readonly set = async (key: string, value: unknown): Promise<DatabaseResult<void>> =>
@@ -62,6 +65,7 @@ export class Room {
    * Sets a key of this user's status (`undefined` removes it); applies locally at once.
    *
    * @example
+   * const room = client.rooms.board("b1");
    * await room.setUserStatus("cursor", { x: 1, y: 2 });
    */
   readonly setUserStatus = async (key: string, value: unknown): Promise<DatabaseResult<void>> =>
@@ -72,7 +76,8 @@ export class Room {
    * room type does not have.
    *
    * @example
-   * const stop = room.on("like", (data, fromUserId) => toast(`${fromUserId} liked ${data.targetId}`));
+   * const room = client.rooms.documentEditor("doc-123");
+   * const stop = room.on("like", (data, fromUserId) => showToast(`${fromUserId} liked ${data.targetId}`));
    */
   readonly on = (event: string, listener: Listener<[unknown, string | null]>): (() => void) => {
     const { membership } = this;
@@ -89,7 +94,8 @@ export class Room {
    * Calls `listener` with the whole room status whenever it changes; returns an unsubscribe.
    *
    * @example
-   * room.onRoomStatus((status) => (title.textContent = status.documentTitle ?? ""));
+   * const room = client.rooms.documentEditor("doc-123");
+   * room.onRoomStatus((status) => renderTitle(status.documentTitle));
    */
   readonly onRoomStatus = (listener: Listener<[Status]>): (() => void) =>
     this.listen(this.membership.roomStatusListeners, listener);
@@ -98,6 +104,7 @@ export class Room {
    * Calls `listener` with every member's status, by user id, whenever one changes; returns an unsubscribe.
    *
    * @example
+   * const room = client.rooms.board("b1");
    * room.onUserStatus((statuses) => renderCursors(statuses));
    */
   readonly onUserStatus = (listener: Listener<[Readonly<Record<string, Status>>]>): (() => void) =>
@@ -107,7 +114,8 @@ export class Room {
    * Calls `listener` when the server refuses a message about this room; returns an unsubscribe.
    *
    * @example
-   * room.onError((error) => console.warn(error.message));
+   * const room = client.rooms.board("b1");
+   * room.onError((error) => console.warn(error.code, error.message));
    */
   readonly onError = (listener: Listener<[DatabaseError]>): (() => void) =>
     this.listen(this.membership.errorListeners, listener);
@@ -128,7 +136,9 @@ export class Room {
    * Drops this handle's listeners and, with the last handle of the room, leaves it. Idempotent.
    *
    * @example
-   * room.leave();
+   * const room = client.rooms.board("b1");
+   * const { leave } = room; // detached, it still works
+   * leave();
    */
   readonly leave = (): void => {
     if (this.hasLeft) return;

@@ -24,9 +24,9 @@ type Entry = { readonly event: string; readonly listener: EventListener; stop: (
  * store joins again (after {@link leave}) or moves to another room id ({@link setRoomId}).
  *
  * @example
- * const store = new RoomStore(client.rooms.board, "b1");
+ * const store = new RoomStore(client.rooms.documentEditor, "doc-123");
  * const stop = store.subscribe(() => render(store.getSnapshot().userStatuses));
- * store.on("like", (data, fromUserId) => toast(`${fromUserId} liked ${data.targetId}`));
+ * store.on("like", (data, fromUserId) => showToast(`${fromUserId} liked ${data.targetId}`));
  * await store.setUserStatus("cursor", { x: 1, y: 2 });
  * stop();
  * store.leave();
@@ -57,7 +57,9 @@ export class RoomStore<R> {
    * Joins the room unless the store is in it; returns the handle.
    *
    * @example
+   * const store = new RoomStore(client.rooms.board, "b1");
    * const handle = store.join();
+   * console.log(handle.roomId); // "b1"
    */
   join(): RoomHandle<R> {
     if (this.isIn) return this.handle!;
@@ -94,6 +96,8 @@ export class RoomStore<R> {
    * for the next {@link join}. Idempotent.
    *
    * @example
+   * const store = new RoomStore(client.rooms.board, "b1");
+   * store.join();
    * store.leave();
    */
   leave(): void {
@@ -109,7 +113,9 @@ export class RoomStore<R> {
    * listeners added with {@link on}. Subscribers hear of the new room's state if it differs.
    *
    * @example
-   * store.setRoomId(params.boardId);
+   * const store = new RoomStore(client.rooms.board, "b1");
+   * store.join();
+   * store.setRoomId("b2"); // leaves b1, joins b2
    */
   setRoomId(roomId: string): void {
     if (roomId === this.roomId) return;
@@ -124,6 +130,7 @@ export class RoomStore<R> {
    * not in it. Returns an unsubscribe.
    *
    * @example
+   * const store = new RoomStore(client.rooms.board, "b1");
    * const stop = store.subscribe(() => render(store.getSnapshot()));
    */
   subscribe(onChange: () => void): () => void {
@@ -139,6 +146,7 @@ export class RoomStore<R> {
    * was in it; after {@link leave}, the last state seen.
    *
    * @example
+   * const store = new RoomStore(client.rooms.board, "b1");
    * const { userStatuses, isConnected } = store.getSnapshot();
    */
   getSnapshot(): RoomSnapshot<R> {
@@ -150,6 +158,7 @@ export class RoomStore<R> {
    * Broadcasts an event to the other members (NETWORK error while offline).
    *
    * @example
+   * const store = new RoomStore(client.rooms.documentEditor, "doc-123");
    * await store.emit("like", { targetId: "p1" });
    */
   emit<K extends keyof RoomEvents<R> & string>(event: K, data: RoomEvents<R>[K]): Promise<DatabaseResult<void>> {
@@ -160,7 +169,8 @@ export class RoomStore<R> {
    * Sets a key of the room's shared status (`undefined` removes it).
    *
    * @example
-   * await store.set("title", "Sprint");
+   * const store = new RoomStore(client.rooms.documentEditor, "doc-123");
+   * await store.set("documentTitle", "Sprint notes");
    */
   set<K extends keyof RoomStatus<R> & string>(
     key: K,
@@ -173,6 +183,7 @@ export class RoomStore<R> {
    * Sets a key of this user's status (`undefined` removes it).
    *
    * @example
+   * const store = new RoomStore(client.rooms.board, "b1");
    * await store.setUserStatus("cursor", { x: 1, y: 2 });
    */
   setUserStatus<K extends keyof UserStatus<R> & string>(
@@ -188,7 +199,8 @@ export class RoomStore<R> {
    * room type does not have.
    *
    * @example
-   * const stop = store.on("like", (data, fromUserId) => toast(`${fromUserId} liked ${data.targetId}`));
+   * const store = new RoomStore(client.rooms.documentEditor, "doc-123");
+   * const stop = store.on("like", (data, fromUserId) => showToast(`${fromUserId} liked ${data.targetId}`));
    */
   on<K extends keyof RoomEvents<R> & string>(
     event: K,
@@ -207,6 +219,8 @@ export class RoomStore<R> {
    * Removes every listener added with {@link on}.
    *
    * @example
+   * const store = new RoomStore(client.rooms.documentEditor, "doc-123");
+   * store.on("like", (data) => showToast(`Liked ${data.targetId}`));
    * store.removeListeners(); // a component unmounts
    */
   removeListeners(): void {
