@@ -13,7 +13,8 @@ export interface AnyCollection {
  * the data names; throws when there is no client or the client's schema has no such collection.
  *
  * @example
- * collectionOf(client, preloaded, "useQuery") // client.database[preloaded.collection]
+ * const { data: preloaded } = await client.database.todos.preload({ where: { done: false } });
+ * const todos = collectionOf(client, preloaded!, "useQuery"); // client.database.todos
  */
 export function collectionOf(
   provided: TrellisClient<Schema> | undefined,

@@ -29,6 +29,8 @@ const UNCLAIMED_MS = 10_000;
  * subscription leaks or doubles and no extra render follows.
  *
  * @example
+ * import { useSyncExternalStore } from "react";
+ * const todos = client.database.todos;
  * const store = createExternalStore((onChange) => {
  *   const subscription = todos.subscribe({}, onChange);
  *   return { read: subscription.getCurrentState, close: subscription.unsubscribe };

@@ -17,8 +17,10 @@ export interface TrellisProviderProps<S extends Schema> {
  * collection or room API need no provider.
  *
  * @example
+ * import { createRoot } from "react-dom/client";
  * const client = createClient({ schema, serverUrl: "https://sync.example.com" });
- * createRoot(element).render(<TrellisProvider client={client}><App /></TrellisProvider>);
+ * const App = () => <h1>Todos</h1>;
+ * createRoot(document.getElementById("root")!).render(<TrellisProvider client={client}><App /></TrellisProvider>);
  */
 export function TrellisProvider<S extends Schema>({ client, children }: TrellisProviderProps<S>): ReactNode {
   return createElement(TrellisContext, { value: client as unknown as TrellisClient<Schema> }, children);
@@ -30,7 +32,7 @@ export function TrellisProvider<S extends Schema>({ client, children }: TrellisP
  * @example
  * function AddTodo() {
  *   const client = useClient<typeof schema>();
- *   return <button onClick={() => client.database.todos.create({ title: "New" })}>Add</button>;
+ *   return <button onClick={() => client.database.todos.create({ text: "New", done: false })}>Add</button>;
  * }
  */
 export function useClient<S extends Schema = Schema>(): TrellisClient<S> {

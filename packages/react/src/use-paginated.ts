@@ -27,14 +27,16 @@ export interface PaginatedResult<T> extends PaginatedState<T> {
  * shows it with `loading: false`.
  *
  * @example
- * const { data, hasNext, next } = usePaginated(preloadedPage);
+ * const { data: preloadedPage } = await client.database.todos.preloadPaginated({ orderBy: ["text", "asc"], pageSize: 20 }); // on the server
+ * const { data, hasNext, next } = usePaginated(preloadedPage!); // in the browser, inside <TrellisProvider>
  */
 export function usePaginated<T>(preloaded: PreloadData<T, "paginated">): PaginatedResult<T>;
 /**
  * Continues a page preloaded by `preloadPaginated`, with the given collection.
  *
  * @example
- * const page = usePaginated(client.database.todos, preloadedPage);
+ * const { data: preloadedPage } = await client.database.todos.preloadPaginated({ orderBy: ["text", "asc"], pageSize: 20 }); // on the server
+ * const page = usePaginated(client.database.todos, preloadedPage!); // in the browser
  */
 export function usePaginated<E extends EntityDef, A extends EntitiesDef, T>(
   collection: CollectionApi<E, A>,
@@ -47,9 +49,9 @@ export function usePaginated<E extends EntityDef, A extends EntitiesDef, T>(
  *
  * @example
  * function TodoPages() {
- *   const { data, currentPage, hasNext, hasPrevious, next, previous } = usePaginated(client.database.todos, { orderBy: ["title", "asc"], pageSize: 20 });
+ *   const { data, currentPage, hasNext, hasPrevious, next, previous } = usePaginated(client.database.todos, { orderBy: ["text", "asc"], pageSize: 20 });
  *   return <>
- *     <ul>{data?.map((todo) => <li key={todo.id}>{todo.title}</li>)}</ul>
+ *     <ul>{data?.map((todo) => <li key={todo.id}>{todo.text}</li>)}</ul>
  *     <button disabled={!hasPrevious} onClick={previous}>Back</button> {currentPage}
  *     <button disabled={!hasNext} onClick={next}>Next</button>
  *   </>;

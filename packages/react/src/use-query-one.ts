@@ -16,14 +16,16 @@ import { useLiveQuery } from "./use-live-query.js";
  * `loading: false`, then live.
  *
  * @example
- * const { data: todo } = useQueryOne(preloadedTodo);
+ * const { data: preloadedTodo } = await client.database.todos.preloadOne({ where: { done: false } }); // on the server
+ * const { data: todo } = useQueryOne(preloadedTodo!); // in the browser, inside <TrellisProvider>
  */
 export function useQueryOne<T>(preloaded: PreloadData<T, "one">): SubscriptionState<T | undefined>;
 /**
  * Follows preloaded data (from `preloadOne`) with the given collection.
  *
  * @example
- * const { data: todo } = useQueryOne(client.database.todos, preloadedTodo);
+ * const { data: preloadedTodo } = await client.database.todos.preloadOne({ where: { done: false } }); // on the server
+ * const { data: todo } = useQueryOne(client.database.todos, preloadedTodo!); // in the browser
  */
 export function useQueryOne<E extends EntityDef, A extends EntitiesDef, T>(
   collection: CollectionApi<E, A>,
@@ -44,8 +46,8 @@ export function useQueryOne<E extends EntityDef, A extends EntitiesDef, const Q 
  *
  * @example
  * function TodoTitle({ id }: { id: string }) {
- *   const { data: todo } = useQueryOne(client.database.todos, { where: { id }, fields: { title: true } });
- *   return <h1>{todo?.title ?? "Not found"}</h1>;
+ *   const { data: todo } = useQueryOne(client.database.todos, { where: { id }, fields: { text: true } });
+ *   return <h1>{todo?.text ?? "Not found"}</h1>;
  * }
  */
 export function useQueryOne<E extends EntityDef, A extends EntitiesDef, const Q extends QueryDef<E, A> = {}>(

@@ -16,9 +16,10 @@ import { useLiveQuery } from "./use-live-query.js";
  * it with `loading: false` (on the server too), then the result stays live.
  *
  * @example
+ * type Todo = { id: string; text: string };
  * function Todos({ preloaded }: { preloaded: PreloadData<Todo, "many"> }) {
  *   const { data } = useQuery(preloaded); // inside <TrellisProvider client={client}>
- *   return <ul>{data?.map((todo) => <li key={todo.id}>{todo.title}</li>)}</ul>;
+ *   return <ul>{data?.map((todo) => <li key={todo.id}>{todo.text}</li>)}</ul>;
  * }
  */
 export function useQuery<T>(preloaded: PreloadData<T, "many">): SubscriptionState<readonly T[]>;
@@ -26,7 +27,8 @@ export function useQuery<T>(preloaded: PreloadData<T, "many">): SubscriptionStat
  * Follows preloaded data (from `preload`) with the given collection of the browser's client.
  *
  * @example
- * const { data } = useQuery(client.database.todos, preloaded);
+ * const { data: preloaded } = await client.database.todos.preload({ where: { done: false } }); // on the server
+ * const { data } = useQuery(client.database.todos, preloaded!); // in the browser
  */
 export function useQuery<E extends EntityDef, A extends EntitiesDef, T>(
   collection: CollectionApi<E, A>,
@@ -49,9 +51,9 @@ export function useQuery<E extends EntityDef, A extends EntitiesDef, const Q ext
  *
  * @example
  * function OpenTodos() {
- *   const { data, loading, error } = useQuery(client.database.todos, { where: { done: false }, orderBy: ["title", "asc"] });
+ *   const { data, loading, error } = useQuery(client.database.todos, { where: { done: false }, orderBy: ["text", "asc"] });
  *   if (error) return <p>{error.message}</p>;
- *   return loading ? <Spinner /> : <ul>{data!.map((todo) => <li key={todo.id}>{todo.title}</li>)}</ul>;
+ *   return loading ? <p>Loading…</p> : <ul>{data!.map((todo) => <li key={todo.id}>{todo.text}</li>)}</ul>;
  * }
  */
 export function useQuery<E extends EntityDef, A extends EntitiesDef, const Q extends QueryDef<E, A> = {}>(

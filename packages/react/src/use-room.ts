@@ -50,12 +50,13 @@ export interface UseRoomOptions {
  * `emit`, `set`, `setUserStatus` and `on` keep their identity for one room.
  *
  * @example
- * function Board({ boardId }: { boardId: string }) {
- *   const { userStatuses, setUserStatus, emit, on } = useRoom(client.rooms.board, boardId);
- *   useEffect(() => on("like", (data, fromUserId) => toast(`${fromUserId} liked ${data.targetId}`)), [on]);
+ * import { useEffect } from "react";
+ * function Editor({ docId }: { docId: string }) {
+ *   const { userStatuses, setUserStatus, emit, on } = useRoom(client.rooms.documentEditor, docId);
+ *   useEffect(() => on("like", (data, fromUserId) => showToast(`${fromUserId} liked ${data.targetId}`)), [on]);
  *   return <div onPointerMove={(e) => setUserStatus("cursor", { x: e.clientX, y: e.clientY })}>
- *     {Object.entries(userStatuses).map(([userId, status]) => <Cursor key={userId} {...status.cursor} />)}
- *     <button onClick={() => emit("like", { targetId: boardId })}>Like</button>
+ *     {Object.entries(userStatuses).map(([userId, { cursor }]) => <i key={userId} style={{ left: cursor?.x, top: cursor?.y }} />)}
+ *     <button onClick={() => emit("like", { targetId: docId })}>Like</button>
  *   </div>;
  * }
  */
