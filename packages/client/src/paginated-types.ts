@@ -15,6 +15,11 @@ export interface PaginatedState<T> {
   readonly hasPrevious: boolean;
   /** True only while the first page is unknown (never for a local client). */
   readonly loading: boolean;
+  /**
+   * Whether the server has answered the shown page's query: false for a page shown from local
+   * data only (offline, or a server that cannot be reached) and always for a local client.
+   */
+  readonly hasSynced: boolean;
   readonly error: DatabaseResult<never>["error"] | undefined;
 }
 

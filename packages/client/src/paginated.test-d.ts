@@ -30,6 +30,7 @@ describe("paginated types", () => {
       expectTypeOf(state).toEqualTypeOf<PaginatedState<{ name: string; lastLogin: Date | undefined }>>();
       expectTypeOf(state.currentPage).toBeNumber();
       expectTypeOf(state.hasNext).toBeBoolean();
+      expectTypeOf(state.hasSynced).toBeBoolean();
     });
     expectTypeOf(pages.subscribe(() => {})).toEqualTypeOf<() => void>();
     expectTypeOf(pages.next()).toEqualTypeOf<Promise<void>>();

@@ -68,6 +68,8 @@ export class PaginatedQuery implements PaginatedController<ResultDoc> {
 
   /** The sync cursor of preloaded data, for the first page. */
   private preloadedCursor: string | null = null;
+  /** Started from preloaded data: its first page counts as synced, as a preloaded subscription does. */
+  private isPreloaded = false;
 
   private constructor(
     private readonly registry: LiveQueryRegistry,
@@ -97,10 +99,11 @@ export class PaginatedQuery implements PaginatedController<ResultDoc> {
         sync,
         query,
         page!.pageSize,
-        stateOf(docs, window, page!.pageSize),
+        stateOf(docs, window, page!.pageSize, true),
       );
       controller.hasPreloadedState = true;
       controller.preloadedCursor = cursor;
+      controller.isPreloaded = true;
       return controller;
     }
     const base = normalizePaginated(queries, collection, input);
@@ -187,7 +190,9 @@ export class PaginatedQuery implements PaginatedController<ResultDoc> {
     const query = this.pageQuery(anchor);
     const view = this.registry.acquire(query);
     // Only the first page continues from preloaded data.
-    const cursor = anchor.after === undefined && anchor.before === undefined ? this.preloadedCursor : null;
+    const isFirstPage = anchor.after === undefined && anchor.before === undefined;
+    const cursor = isFirstPage ? this.preloadedCursor : null;
+    const isPreloadedPage = isFirstPage && this.isPreloaded;
     const synced = this.sync.follow(this.syncedQuery(query), cursor);
     const page: ShownPage = { view, synced, stop: () => {}, isShowing: true, reanchor: undefined };
     this.page = page;
@@ -196,7 +201,8 @@ export class PaginatedQuery implements PaginatedController<ResultDoc> {
       if (synced.isLoading.value) return;
       const docs = view.result.value;
       const window = view.window.value;
-      untracked(() => this.render(page, docs, window, isFirstRender));
+      const hasSynced = isPreloadedPage || synced.hasSynced.value;
+      untracked(() => this.render(page, docs, window, hasSynced, isFirstRender));
       isFirstRender = false;
     });
     page.isShowing = false;
@@ -209,7 +215,13 @@ export class PaginatedQuery implements PaginatedController<ResultDoc> {
     if (page.reanchor !== undefined && this.page === page) this.show(page.reanchor);
   }
 
-  private render(page: ShownPage, docs: readonly ResultDoc[], window: ResultWindow, isFirstRender: boolean): void {
+  private render(
+    page: ShownPage,
+    docs: readonly ResultDoc[],
+    window: ResultWindow,
+    hasSynced: boolean,
+    isFirstRender: boolean,
+  ): void {
     if (page !== this.page) return;
     if (docs.length === 0 && window.total > 0) {
       // The page emptied but the query still matches. After a cursor, nothing follows it any
@@ -229,7 +241,7 @@ export class PaginatedQuery implements PaginatedController<ResultDoc> {
       const next = this.nextPage === undefined || isFirstRender ? window.last : this.nextPage.cursor;
       this.setNeighbours(window.before > 0 ? previous : undefined, window.after > 0 ? next : undefined);
     }
-    this.publish(stateOf(docs, window, this.pageSize));
+    this.publish(stateOf(docs, window, this.pageSize, hasSynced));
   }
 
   /** Keeps the adjacent pages live at these cursors: acquires new ones before releasing old ones. */
@@ -332,6 +344,7 @@ const LOADING_STATE: PaginatedState<ResultDoc> = {
   hasNext: false,
   hasPrevious: false,
   loading: true,
+  hasSynced: false,
   error: undefined,
 };
 
@@ -343,6 +356,7 @@ function stateOf(
   docs: readonly ResultDoc[],
   window: Pick<ResultWindow, "total" | "before" | "after">,
   pageSize: number,
+  hasSynced: boolean,
 ): PaginatedState<ResultDoc> {
   const currentPage = 1 + Math.ceil(window.before / pageSize);
   return {
@@ -353,6 +367,7 @@ function stateOf(
     hasNext: window.after > 0,
     hasPrevious: window.before > 0,
     loading: false,
+    hasSynced,
     error: undefined,
   };
 }
@@ -365,6 +380,7 @@ function sameState(a: PaginatedState<ResultDoc>, b: PaginatedState<ResultDoc>): 
     a.hasNext === b.hasNext &&
     a.hasPrevious === b.hasPrevious &&
     a.loading === b.loading &&
+    a.hasSynced === b.hasSynced &&
     a.error === b.error &&
     (a.data === b.data || sameResult(a.data, b.data))
   );

@@ -115,6 +115,7 @@ describe("preload", () => {
         hasNext: true,
         hasPrevious: false,
         loading: false,
+        hasSynced: true,
         error: undefined,
       });
       const first = pages.getCurrentState();

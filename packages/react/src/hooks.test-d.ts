@@ -98,6 +98,7 @@ describe("usePaginated types", () => {
     expectTypeOf<Row<typeof page.data>>().not.toHaveProperty("done");
     expectTypeOf(page.currentPage).toEqualTypeOf<number>();
     expectTypeOf(page.hasNext).toEqualTypeOf<boolean>();
+    expectTypeOf(page.hasSynced).toEqualTypeOf<boolean>();
     expectTypeOf(page.next).toEqualTypeOf<() => Promise<void>>();
     expectTypeOf(page.previous).toEqualTypeOf<() => Promise<void>>();
     // @ts-expect-error: pageSize is required

@@ -47,6 +47,8 @@ describe("paginated", () => {
     });
     const pages = paginated(structuredClone(preloaded!), client);
     expect(pages.loading).toBe(false);
+    // A page continued from preloaded data counts as synced, like a preloaded query.
+    expect(pages.hasSynced).toBe(true);
     expect(pages.data?.map((todo) => todo.title)).toEqual(["b", "c"]);
     expectTypeOf<NonNullable<typeof pages.data>[number]["title"]>().toEqualTypeOf<string>();
     expectTypeOf(pages.next).returns.toEqualTypeOf<Promise<void>>();

@@ -102,6 +102,9 @@ export function paginated(...args: unknown[]): ReactivePaginated<unknown> {
     get loading() {
       return live.read().loading;
     },
+    get hasSynced() {
+      return live.read().hasSynced;
+    },
     get error() {
       return live.read().error;
     },

@@ -201,3 +201,28 @@ it("tells a subscription's local-only data from the server's answer (hasSynced)"
   const again = offline.database.todos.subscribe({}, () => {});
   expect(again.getCurrentState()).toMatchObject({ loading: false, hasSynced: true });
 });
+
+it("tells a page shown from local data from the server's answer (paginated hasSynced)", async () => {
+  vi.spyOn(console, "warn").mockImplementation(() => {});
+  const port = await closedPort();
+  const offline = connect(`http://127.0.0.1:${port}`, { appId: "synced-pages" });
+  await offline.database.todos.create({ text: "mine" });
+  const pages = offline.database.todos.paginated({ orderBy: ["text", "asc"], pageSize: 10 });
+  const states: Array<{ count: number | undefined; loading: boolean; hasSynced: boolean }> = [];
+  const stop = pages.subscribe((state) =>
+    states.push({ count: state.data?.length, loading: state.loading, hasSynced: state.hasSynced }),
+  );
+  closers.push(stop);
+  expect(states[0]).toEqual({ count: undefined, loading: true, hasSynced: false });
+  await waitFor(() => !pages.getCurrentState().loading, "the local page once the client is offline");
+  expect(states.at(-1)).toEqual({ count: 1, loading: false, hasSynced: false });
+
+  // The server comes up there: the page on show hears that it has synced.
+  const server = await startServerProcess({ dataDir: tempDataDir(), port });
+  closers.push(async () => {
+    await server.stop();
+    removeDataDir(server.dataDir);
+  });
+  await waitFor(() => pages.getCurrentState().hasSynced, "the server's answer to the page");
+  expect(states.at(-1)).toEqual({ count: 1, loading: false, hasSynced: true });
+});

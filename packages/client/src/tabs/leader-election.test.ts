@@ -19,8 +19,12 @@ function page(tabId: string): SimulatedPage {
   return simulated;
 }
 
-/** Fast timing: a heartbeat every 20 ms, suspicion after 40 ms of silence, takeover after 150 ms. */
-const timing = { heartbeatMs: 20, suspectMs: 40, timeoutMs: 150, claimMs: 30 };
+/**
+ * Fast timing: a heartbeat every 20 ms, suspicion after 150 ms of silence, takeover after 400 ms.
+ * The margins stay wide so a busy machine stalling the test process for tens of milliseconds is
+ * not taken for a silent leader.
+ */
+const timing = { heartbeatMs: 20, suspectMs: 150, timeoutMs: 400, claimMs: 30 };
 const leaders = (list: LeaderElection[]) => list.filter((election) => election.isLeader.value).length;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -278,7 +278,8 @@ export class LiveQuery implements LiveView {
         this.isDirty = true;
       }
     }
-    if (this.touchesAny(change, this.selected)) {
+    // A row outside the visible page is materialized afresh if it enters it, so only shown rows need a patch.
+    if (this.docs.has(row) && this.touchesAny(change, this.selected)) {
       this.touched.add(row);
       this.isDirty = true;
     }
