@@ -21,7 +21,7 @@ export default defineConfig({
       "scripts/**/*.test.ts",
     ],
     typecheck: { enabled: true, include: ["packages/*/src/**/*.test-d.ts"], tsconfig: "./tsconfig.json" },
-    setupFiles: ["packages/client/src/testing/sync-code.ts"],
+    setupFiles: ["packages/client/src/testing/lazy-code.ts"],
     testTimeout: 60_000,
     reporters: ["default", "./scripts/summary-reporter.ts"],
   },

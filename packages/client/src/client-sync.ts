@@ -1,11 +1,12 @@
 import { type Clock, type DatabaseResult, ok, type Schema, type TripleStore, type WriteListener } from "@trellis/core";
 import type { ClientAuth, ClientOptions } from "./client-types.js";
+import type { SyncPersistence } from "./client-persistence.js";
 import type { ClientSync } from "./client-sync-types.js";
 import { DeferredSync } from "./deferred-sync.js";
-import type { StorageSession } from "./persistence/storage-session.js";
 import type { PruneResult } from "./persistence/prune.js";
 import { checkServerUrl } from "./sync/server-url.js";
 import type { WriteError, WriteErrorListener } from "./sync/refused-writes.js";
+import type { StorageSession } from "./persistence/storage-session.js";
 import type { wireSync } from "./wire-sync.js";
 import { storeApplier } from "./sync/remote-apply.js";
 
@@ -35,8 +36,10 @@ export interface AssembledSync {
  * Bad options throw here, at once.
  *
  * @example
- * const { sync, start, restored } = assembleSync(options, { store, clock, appId, clientId, persistence: session });
- * void session.open(({ cursors }) => restored(cursors));
+ * import { assemblePersistence } from "./client-persistence.js";
+ * const persistence = assemblePersistence(options, { store, clock, registry, appId, clientId });
+ * const { sync, start, restored } = assembleSync(options, { store, clock, appId, clientId, persistence: persistence.sync });
+ * persistence.open((cursors) => restored(cursors));
  * start();
  */
 export function assembleSync<S extends Schema>(
@@ -46,7 +49,8 @@ export function assembleSync<S extends Schema>(
     clock: Clock;
     appId: string;
     clientId: string;
-    persistence: StorageSession | undefined;
+    /** Undefined with storage `"memory"`. */
+    persistence: SyncPersistence | undefined;
   },
 ): AssembledSync {
   const { store, clock, persistence } = parts;
@@ -68,10 +72,10 @@ export function assembleSync<S extends Schema>(
   };
   const pruned = ok<PruneResult>({ documents: 0, collections: [] });
   // Without a server or other tabs to share storage with, there is no sync code to load.
-  if (serverUrl === undefined && persistence?.storage.kind !== "indexeddb") {
+  if (serverUrl === undefined && persistence?.kind !== "indexeddb") {
     return {
       sync: undefined,
-      onWrite: persistence && ((triples) => persistence.writer.documentsChanged(triples)),
+      onWrite: persistence && ((triples) => persistence.documentsChanged(triples)),
       start() {},
       restored: async () => {},
       onWriteError,
@@ -82,17 +86,23 @@ export function assembleSync<S extends Schema>(
       },
     };
   }
-  const syncParts = { ...parts, serverUrl, token, notifyWriteError };
+  /** Whether sync's code got the session: it closes it then, with the tab channel. */
+  let hasSession = false;
+  const wire = (wireCode: typeof wireSync, session: StorageSession | undefined) => {
+    hasSession = session !== undefined;
+    return wireCode(options, { ...parts, persistence: session, serverUrl, token, notifyWriteError });
+  };
+  const session = persistence?.session;
   const deferred = new DeferredSync(
-    wireSyncCode === undefined
-      ? loadSyncCode().then((wire) => wire(options, syncParts))
-      : wireSyncCode(options, syncParts),
-    persistence?.workingSet.arrivals.apply ?? storeApplier(store, clock),
+    wireSyncCode === undefined || session instanceof Promise
+      ? Promise.all([wireSyncCode ?? loadSyncCode(), session]).then(([wireCode, loaded]) => wire(wireCode, loaded))
+      : wire(wireSyncCode, session),
+    persistence?.apply ?? storeApplier(store, clock),
   );
   return {
     sync: serverUrl === undefined ? undefined : deferred,
     onWrite(triples) {
-      persistence?.writer.documentsChanged(triples);
+      persistence?.documentsChanged(triples);
       deferred.share(triples);
     },
     start: () => deferred.later((wired) => wired.start()),
@@ -111,8 +121,8 @@ export function assembleSync<S extends Schema>(
     async close() {
       writeErrorListeners.clear();
       await deferred.close();
-      // Sync's code closes storage with the tab channel; without it, storage is closed here.
-      if ((await deferred.arrival) === undefined) await persistence?.close();
+      // Sync's code closes the session with the tab channel; without either, storage is closed here.
+      if ((await deferred.arrival) === undefined || !hasSession) await persistence?.close();
     },
   };
 }

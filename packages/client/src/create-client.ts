@@ -49,7 +49,7 @@ export function createClient<S extends Schema>(options: ClientOptions<S>): Trell
   const store = new TripleStore();
   const registry = new LiveQueryRegistry(store);
   const persistence = assemblePersistence(options, { store, clock, registry, appId, clientId });
-  const assembled = assembleSync(options, { store, clock, appId, clientId, persistence: persistence.session });
+  const assembled = assembleSync(options, { store, clock, appId, clientId, persistence: persistence.sync });
   const { sync } = assembled;
   const writer = new LocalWriter(
     schema,

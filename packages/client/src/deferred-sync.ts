@@ -1,4 +1,4 @@
-import { batch, computed, signal } from "@preact/signals-core";
+import { computed, signal } from "@preact/signals-core";
 import {
   type ClientMessage,
   DatabaseError,
@@ -14,6 +14,7 @@ import type { RemoteApplier } from "./sync/remote-apply.js";
 import type { RoomLink } from "./sync/sync-engine.js";
 import type { FollowedQuery } from "./sync/query-sync.js";
 import type { WiredSync } from "./wire-sync.js";
+import { Arriving, followOnArrival } from "./arriving.js";
 
 /**
  * Stands in for a client's sync while its code loads (see `wireSync`), so the app starts without
@@ -40,12 +41,12 @@ export class DeferredSync implements ClientSync {
   readonly connection: ClientConnection;
   /** Settles once the code arrived and the calls made until then were made on it; undefined if it failed to load. */
   readonly arrival: Promise<WiredSync | undefined>;
+  /** The wired sync, once its code arrived. */
+  private readonly code: Arriving<WiredSync>;
   private readonly arrived = signal<ClientSync | undefined>(undefined);
   private readonly failure = signal<DatabaseError | undefined>(undefined);
   private readonly wanted = signal<"initial" | "connecting" | "offline">("initial");
   private readonly recorded = signal(0);
-  private wired: WiredSync | undefined;
-  private calls: ((wired: WiredSync) => void)[] = [];
 
   constructor(
     /** The sync, or its code on the way. */
@@ -60,68 +61,51 @@ export class DeferredSync implements ClientSync {
       computed(() => (arrived.value ? arrived.value.connection.lastError : failure.value)),
       computed(() => arrived.value?.connection.progress),
     );
-    const arrive = (wired: WiredSync) => {
-      batch(() => {
-        this.wired = wired;
-        for (const call of this.calls.splice(0)) call(wired);
-        arrived.value = wired.sync;
-      });
-      return wired;
-    };
-    if (!(wiring instanceof Promise)) arrive(wiring);
-    this.arrival = Promise.resolve(wiring).then(
-      (wired) => (this.wired === wired ? wired : arrive(wired)),
-      (error: unknown) => {
+    this.code = new Arriving(
+      wiring,
+      (error) => {
         const reason = error instanceof Error ? error.message : String(error);
         const message = `Trellis could not load its sync code (${reason}): the client stays offline, with reads and writes local to this tab. Reload the page to try again.`;
         console.error(message);
-        this.calls = [];
         failure.value = new DatabaseError("NETWORK", message, { reason: "load" });
-        return undefined;
+      },
+      (wired) => {
+        arrived.value = wired.sync;
       },
     );
+    this.arrival = this.code.arrival;
   }
 
   /** Makes a call on the sync now, or once its code arrived (never if it failed to load). */
   later(call: (wired: WiredSync) => void): void {
-    if (this.wired !== undefined) call(this.wired);
-    else if (this.failure.peek() === undefined) this.calls.push(call);
+    this.code.later(call);
+  }
+
+  /** Whether calls wait for the code (it neither arrived nor failed). */
+  private get isWaiting(): boolean {
+    return this.code.value === undefined && this.failure.peek() === undefined;
   }
 
   /** A local write call, for the outbox and the other tabs. */
   share(triples: readonly Triple[]): void {
-    if (this.wired === undefined && this.failure.peek() === undefined) this.recorded.value++;
+    if (this.isWaiting) this.recorded.value++;
     this.later((wired) => wired.share(triples));
   }
 
   record(triples: readonly Triple[]): void {
-    if (this.wired === undefined && this.failure.peek() === undefined) this.recorded.value++;
+    if (this.isWaiting) this.recorded.value++;
     this.later((wired) => wired.sync?.record(triples));
   }
 
   follow(query: NormalizedQuery, cursor: string | null = null): FollowedQuery {
     const sync = this.arrived.peek();
     if (sync !== undefined) return sync.follow(query, cursor);
-    const inner = signal<FollowedQuery | undefined>(undefined);
-    let isReleased = false;
-    this.later((wired) => {
-      if (!isReleased && wired.sync) inner.value = wired.sync.follow(query, cursor);
-    });
     const hasCursor = cursor !== null;
     const failure = this.failure;
-    return {
-      isLoading: computed(() => inner.value?.isLoading.value ?? (!hasCursor && failure.value === undefined)),
-      hasSynced: computed(() => inner.value?.hasSynced.value ?? hasCursor),
-      answered: async () => {
-        await this.arrival;
-        await inner.peek()?.answered();
-      },
-      release: () => {
-        if (isReleased) return;
-        isReleased = true;
-        inner.peek()?.release();
-      },
-    };
+    return followOnArrival(this.code, (wired) => wired.sync?.follow(query, cursor), {
+      isLoading: computed(() => !hasCursor && failure.value === undefined),
+      hasSynced: signal(hasCursor),
+    });
   }
 
   async settle(query: NormalizedQuery): Promise<void> {
@@ -142,18 +126,18 @@ export class DeferredSync implements ClientSync {
   }
 
   connect(): void {
-    if (this.wired === undefined) this.wanted.value = "connecting";
+    if (this.code.value === undefined) this.wanted.value = "connecting";
     this.later((wired) => wired.sync?.connect());
   }
 
   disconnect(): void {
-    if (this.wired === undefined) this.wanted.value = "offline";
+    if (this.code.value === undefined) this.wanted.value = "offline";
     this.later((wired) => wired.sync?.disconnect());
   }
 
   /** Closes sync once its code arrived; what was still to be made on it is not. */
   async close(): Promise<void> {
-    this.calls = [];
+    this.code.forget();
     await (await this.arrival)?.close();
   }
 

@@ -6,7 +6,7 @@ export interface EvictionOptions {
   readonly store: TripleStore;
   readonly residency: Residency;
   readonly pins: CollectionPins;
-  /** Documents to keep in memory beyond what followed queries need (default: no bound). */
+  /** Documents to keep in memory beyond what followed queries need, a whole number checked by `createClient` (default: no bound). */
   readonly cacheSize?: number | undefined;
   /** Whether a collection is being read whole: it stays until the read is done. */
   readonly isReading: (collection: string) => boolean;
@@ -51,11 +51,7 @@ export class Eviction {
   private isScheduled = false;
 
   constructor(private readonly options: EvictionOptions) {
-    const { cacheSize } = options;
-    if (cacheSize !== undefined && !(Number.isInteger(cacheSize) && cacheSize >= 0)) {
-      throw new TypeError(`createClient: cacheSize must be a whole number of documents, got ${String(cacheSize)}.`);
-    }
-    this.cacheSize = cacheSize ?? Infinity;
+    this.cacheSize = options.cacheSize ?? Infinity;
   }
 
   /** An operation needs a collection: it becomes the most recently used. */

@@ -1,4 +1,4 @@
-import { fail } from "@trellis/core";
+import { type DatabaseError, fail } from "@trellis/core";
 import type { IndexedDbStorageOptions } from "./indexeddb-storage.js";
 import type { ClientStorage } from "./storage.js";
 
@@ -21,11 +21,7 @@ export function createLazyStorage(kind: string, load: () => Promise<ClientStorag
       try {
         return await (await backend()).open(identity);
       } catch (error) {
-        return fail(
-          "STORAGE",
-          `The ${kind} storage could not be loaded: ${error instanceof Error ? error.message : String(error)}`,
-          { reason: "load", during: "open" },
-        );
+        return storageLoadFailure(kind, error);
       }
     },
     listCollections: async () => (await backend()).listCollections(),
@@ -39,6 +35,27 @@ export function createLazyStorage(kind: string, load: () => Promise<ClientStorag
     // Never loaded: nothing was opened, so nothing to close.
     close: async () => (loaded === undefined ? undefined : (await loaded).close()),
   };
+}
+
+/**
+ * The STORAGE error `open` answers when storage's code cannot be loaded (its chunk unreachable):
+ * the client then runs in memory only.
+ *
+ * @example
+ * storageLoadFailure("indexeddb", new Error("Failed to fetch")).error.message; // "The indexeddb storage could not be loaded: Failed to fetch"
+ */
+export function storageLoadFailure(
+  kind: string,
+  error: unknown,
+): { readonly data: undefined; readonly error: DatabaseError } {
+  return fail(
+    "STORAGE",
+    `The ${kind} storage could not be loaded: ${error instanceof Error ? error.message : String(error)}`,
+    {
+      reason: "load",
+      during: "open",
+    },
+  );
 }
 
 /**

@@ -14,7 +14,7 @@ import { storedResults } from "./stored-results.js";
 import type { OutboxEntry } from "../sync/outbox.js";
 import { createStoredOutbox, type StoredOutbox } from "./stored-outbox.js";
 import { StorageWriter } from "./storage-writer.js";
-import type { ClientStorage, StorageIdentity } from "./storage.js";
+import type { ClientStorage, StorageIdentity, StoredState } from "./storage.js";
 import type { WarmViews } from "./warm-views.js";
 import { WorkingSet, type MemoryNeed } from "./working-set.js";
 
@@ -97,9 +97,13 @@ export class StorageSession {
   /**
    * Opens the storage and restores it; `restore` hands the outbox and cursors to sync, and its
    * promise (sync's code loading) holds `ready` back, so no write or query runs before sync takes them.
+   * `opening` is the storage's `open`, when the client started it while this code loaded.
    */
-  async open(restore: (state: RestoredState) => Promise<void> | void): Promise<void> {
-    const opened = await this.storage.open(this.identity);
+  async open(
+    restore: (state: RestoredState) => Promise<void> | void,
+    opening: Promise<DatabaseResult<StoredState>> = this.storage.open(this.identity),
+  ): Promise<void> {
+    const opened = await opening;
     if (opened.error) {
       // The client goes on in memory; every write reports that it was not stored.
       this.openFailure = opened;

@@ -41,11 +41,6 @@ export interface StorageIdentity {
   readonly schema: string;
 }
 
-/** The schema as stored in metadata: its collections' field specs, as JSON. */
-export function schemaFingerprint(schema: { readonly collections: object }): string {
-  return JSON.stringify(schema.collections);
-}
-
 /**
  * A collection as stored: its documents, and its version — a counter every commit that changes
  * the collection (in any tab) moves on, so a result stored at one version is known to be
