@@ -12,7 +12,7 @@ import type {
   Triple,
   TripleStore,
 } from "@trellis/core";
-import type { schema } from "./prelude.js";
+import type { client, schema } from "./prelude.js";
 // The internal parts of client and server are not exported: these paths are those of the copies
 // of this file that scripts/check-docs.mjs writes into packages/*/.docs-check.
 import type { AppRegistry } from "../../server/src/apps/app-registry.js";
@@ -91,3 +91,7 @@ export declare const channel: TabChannel;
 export declare const election: LeaderElection;
 /** The page this tab runs in: its lifecycle events and timers (`pageEnvironment(tabId)`). */
 export declare const page: PageEnvironment;
+
+// The Svelte bindings' own inputs, for the examples of their components.
+/** What `client.database.todos.preload()` answers, as a page's load hands it to the page. */
+export type PreloadedTodos = NonNullable<Awaited<ReturnType<typeof client.database.todos.preload<{}>>>["data"]>;

@@ -49,13 +49,15 @@ export interface UseRoomOptions {
  * one and moves the listeners added with `on`.
  *
  * @example
- * <script>
- *   let { data } = $props();
- *   const room = useRoom(client.rooms.board, () => data.boardId);
- *   room.on("like", (like, fromUserId) => toast(`${fromUserId} liked ${like.targetId}`));
+ * <script lang="ts">
+ *   let { documentId }: { documentId: string } = $props();
+ *   const room = useRoom(client.rooms.documentEditor, () => documentId);
+ *   room.on("like", (like, fromUserId) => showToast(`${fromUserId} liked ${like.targetId}`));
  * </script>
- * <div onpointermove={(e) => room.setUserStatus("cursor", { x: e.clientX, y: e.clientY })}>
- *   {#each Object.entries(room.userStatuses) as [userId, status]}<Cursor {userId} {...status.cursor} />{/each}
+ * <div role="presentation" onpointermove={(e) => room.setUserStatus("cursor", { x: e.clientX, y: e.clientY })}>
+ *   {#each Object.entries(room.userStatuses) as [id, status] (id)}
+ *     {#if status.cursor}<span class="cursor" style:left="{status.cursor.x}px" style:top="{status.cursor.y}px">{id}</span>{/if}
+ *   {/each}
  * </div>
  */
 export function useRoom<R>(
