@@ -92,8 +92,10 @@ export function readRecord(value: unknown, path: string): Obj {
  */
 export function readKnownKeys(value: unknown, path: string, allowed: readonly string[]): Obj {
   const raw = readRecord(value, path);
-  for (const key of Object.keys(raw)) {
-    if (!allowed.includes(key))
+  // for…in walks the keys without making an array of them (a batch checks thousands of triples);
+  // it also walks inherited keys, which do not count.
+  for (const key in raw) {
+    if (!allowed.includes(key) && Object.hasOwn(raw, key))
       throw new Invalid(path, `unknown key ${JSON.stringify(key)} (expected ${allowed.join(", ")})`);
   }
   return raw;
@@ -189,12 +191,15 @@ interface FieldReaders {
   /** 0: required; 1: optional; 2: required and present (then `missing` says why when absent). */
   readonly kinds: readonly number[];
   readonly missing: ReadonlyArray<string | undefined>;
+  /** Every key the object may hold, `type` first in a message: what an unknown key's error lists. */
+  readonly allowed: readonly string[];
 }
 
-function fieldReaders(fields: WireFields): FieldReaders {
+function fieldReaders(fields: WireFields, type: string | undefined): FieldReaders {
   const entries = Object.entries(fields);
+  const keys = entries.map(([key]) => key);
   return {
-    keys: entries.map(([key]) => key),
+    keys,
     reads: entries.map(([, each]) => each.read),
     kinds: entries.map(([, each]) =>
       (each as Partial<OptionalSchema<unknown>>).isOptional === true
@@ -204,31 +209,68 @@ function fieldReaders(fields: WireFields): FieldReaders {
           : 2,
     ),
     missing: entries.map(([, each]) => (each as Partial<PresentSchema<unknown>>).missing),
+    allowed: type === undefined ? keys : ["type", ...keys],
   };
 }
 
-/**
- * Reads the fields into `out`, in order: an optional field only when set, a required one
- * always (an absent value is read as undefined, and may be accepted as such). `path` "" is the
- * top of a message, whose fields are named without a prefix.
- */
-function readFields(raw: Obj, readers: FieldReaders, path: string, out: Obj): void {
-  const { keys, reads, kinds } = readers;
-  for (let index = 0; index < keys.length; index++) {
-    const key = keys[index]!;
-    const value = raw[key];
-    if (value === undefined) {
-      const kind = kinds[index];
-      if (kind === 1) continue;
-      if (kind === 2 && !Object.hasOwn(raw, key))
-        throw new Invalid(path === "" ? key : `${path}.${key}`, readers.missing[index]!);
-    }
-    out[key] = reads[index]!(value, path === "" ? key : `${path}.${key}`);
-  }
+/** How many enumerable keys `raw` has, counted without making an array of them. */
+function keyCount(raw: Obj): number {
+  let count = 0;
+  for (const _ in raw) count++;
+  return count;
 }
 
 /**
- * A JSON object with these fields and no other keys.
+ * Reads the fields of `raw`, in order: an optional field only when set, a required one always
+ * (an absent value is read as undefined, and may be accepted as such). `path` "" is the top of a
+ * message (`type` its type), whose fields are named without a prefix.
+ *
+ * Most frames are already what they read as: every field reads as the value it holds (ids,
+ * strings, cursors) and there is no other key. Then `raw` itself is the result, and nothing is
+ * copied; a new object is made from the first field that reads as another value (a list, a
+ * query). Unknown keys are found by counting: when the keys of `raw` are as many as the known
+ * ones it holds, there is no other; only otherwise are they checked one by one. An unknown key
+ * is reported before a field's own problem, as if the keys had been checked first.
+ */
+function readFields(raw: Obj, readers: FieldReaders, path: string, type: string | undefined): Obj {
+  const { keys, reads, kinds } = readers;
+  let out: Obj | undefined = type !== undefined && raw.type !== type ? { type } : undefined;
+  let known = type !== undefined && raw.type !== undefined ? 1 : 0;
+  try {
+    for (let index = 0; index < keys.length; index++) {
+      const key = keys[index]!;
+      const value = raw[key];
+      if (value === undefined) {
+        const kind = kinds[index];
+        if (kind === 1) continue;
+        if (kind === 2 && !Object.hasOwn(raw, key))
+          throw new Invalid(path === "" ? key : `${path}.${key}`, readers.missing[index]!);
+      } else known++;
+      const read = reads[index]!(value, path === "" ? key : `${path}.${key}`);
+      if (out === undefined && (read !== value || value === undefined)) out = copyBefore(raw, keys, index, type);
+      if (out !== undefined) out[key] = read;
+    }
+  } catch (error) {
+    readKnownKeys(raw, type ?? path, readers.allowed);
+    throw error;
+  }
+  if (known !== keyCount(raw)) readKnownKeys(raw, type ?? path, readers.allowed);
+  return out ?? raw;
+}
+
+/** A new object holding `type` (in a message) and the fields of `raw` before `end`, all read as themselves. */
+function copyBefore(raw: Obj, keys: readonly string[], end: number, type: string | undefined): Obj {
+  const out: Obj = type === undefined ? {} : { type };
+  for (let index = 0; index < end; index++) {
+    const value = raw[keys[index]!];
+    if (value !== undefined) out[keys[index]!] = value;
+  }
+  return out;
+}
+
+/**
+ * A JSON object with these fields and no other keys. What it reads may be the value itself,
+ * when that already holds exactly these fields, each as it reads.
  *
  * @example
  * import { MAX_STRING_ID, name, text } from "./wire-values.js";
@@ -237,15 +279,9 @@ function readFields(raw: Obj, readers: FieldReaders, path: string, out: Obj): vo
  */
 /* @__NO_SIDE_EFFECTS__ */
 export function object<F extends WireFields>(fields: F): WireSchema<FieldsType<F>> {
-  const readers = fieldReaders(fields);
-  const allowed = Object.keys(fields);
+  const readers = fieldReaders(fields, undefined);
   return {
-    read(value, path) {
-      const raw = readKnownKeys(value, path, allowed);
-      const out: Obj = {};
-      readFields(raw, readers, path, out);
-      return out as FieldsType<F>;
-    },
+    read: (value, path) => readFields(readRecord(value, path), readers, path, undefined) as FieldsType<F>,
   };
 }
 
@@ -259,7 +295,7 @@ export interface MessageSchema<Type extends string, F extends WireFields> extend
 /**
  * One message type: an object whose `type` is `type`, with these fields and no other keys.
  * Errors name its fields from the top ("cursor", "query.where"), and an unknown key by the
- * message type.
+ * message type. Like {@link object}, what it reads may be the value itself.
  *
  * @example
  * import { cursor, id } from "./wire-values.js";
@@ -268,16 +304,11 @@ export interface MessageSchema<Type extends string, F extends WireFields> extend
  */
 /* @__NO_SIDE_EFFECTS__ */
 export function message<Type extends string, F extends WireFields>(type: Type, fields: F): MessageSchema<Type, F> {
-  const readers = fieldReaders(fields);
-  const allowed = ["type", ...Object.keys(fields)];
+  const readers = fieldReaders(fields, type);
   return {
     type,
-    read(value) {
-      const raw = readKnownKeys(value, type, allowed);
-      const out: Obj = { type };
-      readFields(raw, readers, "", out);
-      return out as Flat<{ readonly type: Type } & FieldsType<F>>;
-    },
+    read: (value) =>
+      readFields(readRecord(value, type), readers, "", type) as Flat<{ readonly type: Type } & FieldsType<F>>,
   };
 }
 
