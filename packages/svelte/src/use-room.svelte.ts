@@ -1,37 +1,14 @@
-import {
-  type ClientConnection,
-  type DatabaseResult,
-  type RoomEvents,
-  type RoomHandle,
-  type RoomSnapshot,
-  type RoomStatus,
-  RoomStore,
-  type UserStatus,
-} from "@trellis/client";
+import { type ClientConnection, type RoomHandle, type RoomSnapshot, RoomStore } from "@trellis/client";
 import { onDestroy, untrack } from "svelte";
 import { createSubscriber } from "svelte/reactivity";
 import { subscribeReactive } from "./live-state.svelte.js";
 import type { MaybeGetter } from "./resolve-input.js";
 
-/** What {@link useRoom} gives: reactive room state, the room's actions, and the store contract. */
-export interface ReactiveRoom<R> extends RoomSnapshot<R> {
-  /** Broadcasts an event to the other members (NETWORK error while offline). */
-  emit<K extends keyof RoomEvents<R> & string>(event: K, data: RoomEvents<R>[K]): Promise<DatabaseResult<void>>;
-  /** Sets a key of the room's shared status (`undefined` removes it). */
-  set<K extends keyof RoomStatus<R> & string>(
-    key: K,
-    value: RoomStatus<R>[K] | undefined,
-  ): Promise<DatabaseResult<void>>;
-  /** Sets a key of this user's status (`undefined` removes it). */
-  setUserStatus<K extends keyof UserStatus<R> & string>(
-    key: K,
-    value: UserStatus<R>[K] | undefined,
-  ): Promise<DatabaseResult<void>>;
-  /** Listens to an event other members emit; returns an unsubscribe. Removed with the component anyway. */
-  on<K extends keyof RoomEvents<R> & string>(
-    event: K,
-    listener: (data: RoomEvents<R>[K], fromUserId: string | null) => void,
-  ): () => void;
+/**
+ * What {@link useRoom} gives: reactive room state, the room's actions (those of its handle; the
+ * listeners added with `on` are removed with the component anyway), and the store contract.
+ */
+export interface ReactiveRoom<R> extends RoomSnapshot<R>, Pick<RoomHandle<R>, "emit" | "set" | "setUserStatus" | "on"> {
   subscribe(run: (snapshot: RoomSnapshot<R>) => void): () => void;
 }
 
