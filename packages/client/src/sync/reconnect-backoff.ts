@@ -7,43 +7,14 @@ export interface ReconnectOptions {
 }
 
 /**
- * How long to wait before the next connection attempt: exponential backoff with full jitter,
- * so that clients dropped together by a server restart do not all come back at once.
+ * How long to wait before reconnect attempt number `attempt` (0 after a success): exponential
+ * backoff with full jitter, so that clients dropped together by a server restart do not all
+ * come back at once. `random` is in [0, 1).
  *
  * @example
- * const backoff = new ReconnectBackoff(Math.random, { baseMs: 250, maxMs: 10_000 });
- * backoff.nextDelay(); // somewhere in [0, 250) ms, then [0, 500), [0, 1000)… up to [0, 10 000)
- * backoff.reset(); // welcomed: the next loss starts from the base again
+ * backoffDelay(0, Math.random, {}); // somewhere in [0, 250) ms
+ * backoffDelay(3, Math.random, { baseMs: 100, maxMs: 1_000 }); // in [0, 800) ms
  */
-export class ReconnectBackoff {
-  private readonly baseMs: number;
-  private readonly maxMs: number;
-  /** Attempts since the last {@link reset}. */
-  private attempt = 0;
-
-  /** `random` is in [0, 1): the jitter. */
-  constructor(
-    private readonly random: () => number,
-    options: ReconnectOptions = {},
-  ) {
-    this.baseMs = options.baseMs ?? 250;
-    this.maxMs = options.maxMs ?? 10_000;
-  }
-
-  /** The delay before the next attempt, in ms; each call counts as an attempt. */
-  nextDelay(): number {
-    const delay = Math.floor(this.random() * Math.min(this.maxMs, this.baseMs * 2 ** this.attempt));
-    this.attempt++;
-    return delay;
-  }
-
-  /** Attempts made since the last {@link reset}. */
-  get attempts(): number {
-    return this.attempt;
-  }
-
-  /** A connection succeeded: start over from the base delay. */
-  reset(): void {
-    this.attempt = 0;
-  }
+export function backoffDelay(attempt: number, random: () => number, options: ReconnectOptions = {}): number {
+  return Math.floor(random() * Math.min(options.maxMs ?? 10_000, (options.baseMs ?? 250) * 2 ** attempt));
 }

@@ -17,8 +17,8 @@ import {
 } from "@trellis/core";
 import { closeReason, errorReason, messageOf, tokenError, unreachableError } from "./connection-failure.js";
 import type { DebugLog } from "./debug-log.js";
-import { ReconnectBackoff, type ReconnectOptions } from "./reconnect-backoff.js";
-import { SocketRelease } from "./socket-release.js";
+import { backoffDelay, type ReconnectOptions } from "./reconnect-backoff.js";
+import { releaseSocket } from "./socket-release.js";
 import { SYSTEM_TIMERS, type Timers } from "./timers.js";
 import { OPEN, type WebSocketConstructor, type WebSocketLike } from "./web-socket.js";
 
@@ -95,22 +95,22 @@ export class Transport {
   private generation = 0;
   private isWanted = false;
   private isClosed = false;
+  /** Reconnect attempts since the last `welcome`. */
+  private attempt = 0;
   private retryTimer: unknown;
   private pingTimer: unknown;
   /** Waits for a `pong`, or for the `welcome` while opening. */
   private deadlineTimer: unknown;
+  /** Graceful closes still waiting for their handshake. */
+  private readonly releasing = new Set<Promise<void>>();
   private readonly timers: Timers;
-  private readonly backoff: ReconnectBackoff;
-  private readonly sockets: SocketRelease;
   private readonly intervalMs: number;
   private readonly timeoutMs: number;
 
   constructor(private readonly options: TransportOptions) {
     this.timers = options.timers ?? SYSTEM_TIMERS;
-    this.backoff = new ReconnectBackoff(options.random ?? Math.random, options.reconnect);
     this.intervalMs = options.keepAlive?.intervalMs ?? 15_000;
     this.timeoutMs = options.keepAlive?.timeoutMs ?? 10_000;
-    this.sockets = new SocketRelease(this.timers, this.timeoutMs);
   }
 
   /** Connects (at once, even while waiting to retry) and keeps reconnecting until {@link disconnect}. */
@@ -133,7 +133,7 @@ export class Transport {
   async close(): Promise<void> {
     this.isClosed = true;
     this.disconnect();
-    await this.sockets.settled();
+    await Promise.all([...this.releasing]);
   }
 
   /** Sends a message on a welcomed connection; false when there is none. */
@@ -308,7 +308,7 @@ export class Transport {
   private welcome(generation: number, message: WelcomeMessage): void {
     this.options.debug?.("welcome", { userId: message.userId });
     this.clear("deadlineTimer");
-    this.backoff.reset();
+    this.attempt = 0;
     batch(() => {
       this.stateSignal.value = "connected";
       this.options.onWelcome(message);
@@ -342,15 +342,19 @@ export class Transport {
     this.clear("deadlineTimer");
     const socket = this.socket;
     this.socket = undefined;
-    if (socket !== undefined) this.sockets.release(socket, isGraceful);
+    const released = socket && releaseSocket(socket, isGraceful, this.timers, this.timeoutMs);
+    if (released !== undefined) {
+      this.releasing.add(released);
+      void released.then(() => this.releasing.delete(released));
+    }
     const wasConnected = this.stateSignal.peek() === "connected";
     batch(() => {
       this.stateSignal.value = "offline";
       if (wasConnected) this.options.onDisconnect();
     });
     if (this.isWanted && !this.isClosed && this.retryTimer === undefined) {
-      const delay = this.backoff.nextDelay();
-      this.options.debug?.("reconnecting", { inMs: delay, attempt: this.backoff.attempts });
+      const delay = backoffDelay(this.attempt++, this.options.random ?? Math.random, this.options.reconnect);
+      this.options.debug?.("reconnecting", { inMs: delay, attempt: this.attempt });
       this.retryTimer = this.timers.setTimeout(() => {
         this.retryTimer = undefined;
         if (this.isWanted && !this.isClosed) this.open();

@@ -30,7 +30,7 @@ export interface WireSchema<T> {
   readonly read: (value: unknown, path: string) => T;
 }
 
-/** A field that may be left out: an absent (or undefined) value is not read, and the key stays out of the result. */
+/** A field that may be left out: an absent (or undefined) value is not read. */
 export interface OptionalSchema<T> extends WireSchema<T> {
   readonly isOptional: true;
 }
@@ -213,59 +213,35 @@ function fieldReaders(fields: WireFields, type: string | undefined): FieldReader
   };
 }
 
-/** How many enumerable keys `raw` has, counted without making an array of them. */
-function keyCount(raw: Obj): number {
-  let count = 0;
-  for (const _ in raw) count++;
-  return count;
-}
-
 /**
  * Reads the fields of `raw`, in order: an optional field only when set, a required one always
  * (an absent value is read as undefined, and may be accepted as such). `path` "" is the top of a
  * message (`type` its type), whose fields are named without a prefix.
  *
  * Most frames are already what they read as: every field reads as the value it holds (ids,
- * strings, cursors) and there is no other key. Then `raw` itself is the result, and nothing is
- * copied; a new object is made from the first field that reads as another value (a list, a
- * query). Unknown keys are found by counting: when the keys of `raw` are as many as the known
- * ones it holds, there is no other; only otherwise are they checked one by one. An unknown key
- * is reported before a field's own problem, as if the keys had been checked first.
+ * strings, cursors). Then `raw` itself is the result, and nothing is copied; a copy is made at
+ * the first field that reads as another value (a list, a query).
  */
 function readFields(raw: Obj, readers: FieldReaders, path: string, type: string | undefined): Obj {
   const { keys, reads, kinds } = readers;
-  let out: Obj | undefined = type !== undefined && raw.type !== type ? { type } : undefined;
-  let known = type !== undefined && raw.type !== undefined ? 1 : 0;
-  try {
-    for (let index = 0; index < keys.length; index++) {
-      const key = keys[index]!;
-      const value = raw[key];
-      if (value === undefined) {
-        const kind = kinds[index];
-        if (kind === 1) continue;
-        if (kind === 2 && !Object.hasOwn(raw, key))
-          throw new Invalid(path === "" ? key : `${path}.${key}`, readers.missing[index]!);
-      } else known++;
-      const read = reads[index]!(value, path === "" ? key : `${path}.${key}`);
-      if (out === undefined && (read !== value || value === undefined)) out = copyBefore(raw, keys, index, type);
-      if (out !== undefined) out[key] = read;
+  readKnownKeys(raw, type ?? path, readers.allowed);
+  let out: Obj | undefined = type !== undefined && raw.type !== type ? { ...raw, type } : undefined;
+  for (let index = 0; index < keys.length; index++) {
+    const key = keys[index]!;
+    const value = raw[key];
+    if (value === undefined) {
+      const kind = kinds[index];
+      if (kind === 1) continue;
+      if (kind === 2 && !Object.hasOwn(raw, key))
+        throw new Invalid(path === "" ? key : `${path}.${key}`, readers.missing[index]!);
     }
-  } catch (error) {
-    readKnownKeys(raw, type ?? path, readers.allowed);
-    throw error;
+    const read = reads[index]!(value, path === "" ? key : `${path}.${key}`);
+    // The fields before this one read as themselves, and the later ones are written over.
+    if (out === undefined && (read !== value || value === undefined))
+      out = type === undefined ? { ...raw } : { ...raw, type };
+    if (out !== undefined) out[key] = read;
   }
-  if (known !== keyCount(raw)) readKnownKeys(raw, type ?? path, readers.allowed);
   return out ?? raw;
-}
-
-/** A new object holding `type` (in a message) and the fields of `raw` before `end`, all read as themselves. */
-function copyBefore(raw: Obj, keys: readonly string[], end: number, type: string | undefined): Obj {
-  const out: Obj = type === undefined ? {} : { type };
-  for (let index = 0; index < end; index++) {
-    const value = raw[keys[index]!];
-    if (value !== undefined) out[keys[index]!] = value;
-  }
-  return out;
 }
 
 /**
