@@ -2,8 +2,9 @@
 // ```tsx block becomes a module that imports, from scripts/docs-check/prelude.ts, whatever it
 // uses without declaring (the guides' schema, `client`, UI helpers); `./trellis` and `./schema` are that prelude
 // too. React samples compile inside packages/react (which has React), the rest inside
-// packages/client. A block fenced ```ts no-check is skipped (say why next to it). Exits
-// non-zero with the compiler's messages on failure.
+// packages/client, Svelte components (the Svelte package's `@example` blocks in markup) inside packages/svelte
+// with svelte-check. A block fenced ```ts no-check is skipped (say why next to it). Exits non-zero with the
+// compiler's messages on failure.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -18,15 +19,20 @@ const preludeNames = [
   ...prelude.matchAll(/^export (?:declare )?(?:const|function) (\w+)|^export \{ ([^}]+) \}/gm),
 ].flatMap((match) => (match[1] !== undefined ? [match[1]] : match[2].split(",").map((name) => name.trim())));
 // Inside a package, so that its dependencies (React for the React samples) resolve as its own do.
-const targets = { client: join(root, "packages/client/.docs-check"), react: join(root, "packages/react/.docs-check") };
+const targets = {
+  client: join(root, "packages/client/.docs-check"),
+  react: join(root, "packages/react/.docs-check"),
+  svelte: join(root, "packages/svelte/.docs-check"),
+};
 const sources = {
   core: "packages/core/src/index.ts",
   client: "packages/client/src/index.ts",
   server: "packages/server/src/index.ts",
   react: "packages/react/src/index.ts",
+  svelte: "packages/svelte/src/index.ts",
 };
 
-const files = { client: [], react: [] };
+const files = { client: [], react: [], svelte: [] };
 /** Whether a sample declares or imports `identifier` itself. */
 const declaredIn = (code, identifier) =>
   new RegExp(
@@ -50,7 +56,7 @@ for (const [target, out] of Object.entries(targets)) {
       extends: "../../../tsconfig.base.json",
       // Samples import types and values alike, as users' editors write them.
       compilerOptions: { noEmit: true, declaration: false, verbatimModuleSyntax: false, baseUrl: "../../..", paths },
-      include: ["*.ts", "*.tsx"],
+      include: ["*.ts", "*.tsx", "*.svelte"],
     }),
   );
   void target;
@@ -91,22 +97,44 @@ const examples = writeExamples({
   packages: ["core", "client", "server", "react", "svelte"],
   out: targets.client,
   reactOut: targets.react,
+  svelteOut: targets.svelte,
   contextNames: [...contextNames, ...preludeNames.filter((name) => !contextNames.includes(name))],
   declared: declaredIn,
 });
+if (examples.strayMarkup.length > 0) {
+  console.error(
+    `docs: @example blocks in markup outside the Svelte package, which nothing compiles:\n  ${examples.strayMarkup.join("\n  ")}`,
+  );
+  process.exit(1);
+}
 try {
-  for (const [target, out] of Object.entries(targets)) {
-    if (files[target].length > 0)
+  for (const target of ["client", "react"]) {
+    if (files[target].length > 0 || examples.files[target].length > 0)
       execFileSync(
         process.execPath,
-        [join(root, "node_modules/typescript/bin/tsc"), "-p", join(out, "tsconfig.json")],
+        [join(root, "node_modules/typescript/bin/tsc"), "-p", join(targets[target], "tsconfig.json")],
         { stdio: "inherit" },
       );
   }
-  const exampleCount = examples.files.client.length + examples.files.react.length;
+  if (examples.files.svelte.length > 0)
+    execFileSync(
+      process.execPath,
+      [
+        join(root, "packages/svelte/node_modules/svelte-check/bin/svelte-check"),
+        "--workspace",
+        targets.svelte,
+        "--tsconfig",
+        join(targets.svelte, "tsconfig.json"),
+        "--fail-on-warnings",
+        "--output",
+        "human",
+      ],
+      { stdio: ["ignore", "inherit", "inherit"] },
+    );
+  const exampleCount = examples.files.client.length + examples.files.react.length + examples.files.svelte.length;
   console.log(
     `docs: ${files.client.length + files.react.length} code samples and ${exampleCount} TSDoc examples type-check` +
-      (examples.markup > 0 ? ` (${examples.markup} Svelte markup examples left to svelte-check)` : ""),
+      ` (${examples.files.svelte.length} of them Svelte components)`,
   );
 } catch {
   console.error("docs: code samples in docs/ do not type-check (each file's first line names the doc and line)");

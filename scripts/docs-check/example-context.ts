@@ -12,11 +12,15 @@ import type {
   Triple,
   TripleStore,
 } from "@trellis/core";
-import type { schema } from "./prelude.js";
+import type { client, schema } from "./prelude.js";
 // The internal parts of client and server are not exported: these paths are those of the copies
 // of this file that scripts/check-docs.mjs writes into packages/*/.docs-check.
+import type { AppDatabase } from "../../server/src/app-database.js";
 import type { AppRegistry } from "../../server/src/apps/app-registry.js";
 import type { BodyBudget } from "../../server/src/body-budget.js";
+import type { Peer } from "../../server/src/peer.js";
+import type { Holders, PeerState } from "../../server/src/peer-state.js";
+import type { RoomHub } from "../../server/src/rooms.js";
 import type { ClientOptions } from "../../client/src/client-types.js";
 import type { CollectionPins } from "../../client/src/persistence/collection-pins.js";
 import type { Residency } from "../../client/src/persistence/residency.js";
@@ -61,6 +65,16 @@ export declare const request: IncomingMessage;
 export declare const bodies: BodyBudget;
 /** The server's registry of apps (their auth settings, service keys). */
 export declare const apps: AppRegistry;
+/** An app's database (`AppDatabase.open(dataDir, appId)`), which its hub's replica `store` mirrors. */
+export declare const db: AppDatabase;
+/** The connections of an app's hub, and what each holds and follows. */
+export declare const peers: Map<Peer, PeerState>;
+/** One connection of the app's hub. */
+export declare const peer: Peer;
+/** Which connections of the app's hub hold each document, by `docKey`. */
+export declare const holders: Holders;
+/** The rooms of the app's hub. */
+export declare const rooms: RoomHub;
 
 // The client's own parts, for the examples of its internals.
 /** The options the guides' `client` was created with. */
@@ -91,3 +105,7 @@ export declare const channel: TabChannel;
 export declare const election: LeaderElection;
 /** The page this tab runs in: its lifecycle events and timers (`pageEnvironment(tabId)`). */
 export declare const page: PageEnvironment;
+
+// The Svelte bindings' own inputs, for the examples of their components.
+/** What `client.database.todos.preload()` answers, as a page's load hands it to the page. */
+export type PreloadedTodos = NonNullable<Awaited<ReturnType<typeof client.database.todos.preload<{}>>>["data"]>;

@@ -1,8 +1,9 @@
 // Turns the `@example` blocks of the packages' TSDoc into modules for scripts/check-docs.mjs to
 // type-check. A block may use, without declaring them: what its own file exports, what its package
 // and @trellis/core export, what the docs' prelude offers (the guides' schema and client), and the
-// stand-ins of example-context.ts (a store, a clock… for the examples of internal parts). Svelte
-// markup is left to svelte-check.
+// stand-ins of example-context.ts (a store, a clock… for the examples of internal parts). An
+// example in Svelte markup becomes a component, its `<script>` given `lang="ts"` and those
+// imports, for svelte-check to type-check.
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 
@@ -60,15 +61,26 @@ export function examplesOf(text) {
 
 const isMarkup = (code) => /^\s*</.test(code) || code.includes("<script");
 
+/** An example in Svelte markup as a component: `imports` open its script, which is TypeScript. */
+function svelteComponent(code, imports) {
+  const script = /<script(\s[^>]*)?>/.exec(code);
+  if (script === null) return `<script lang="ts">\n${imports}\n</script>\n${code}\n`;
+  const attributes = script[1] ?? "";
+  const open = /\blang=/.test(attributes) ? script[0] : `<script lang="ts"${attributes}>`;
+  return `${code.slice(0, script.index)}${open}\n${imports}${code.slice(script.index + script[0].length)}\n`;
+}
+
 /**
- * Writes one module per example under `out` (React files' examples under `reactOut`), importing
- * what each uses but does not declare; returns the files written per target and the markup skipped.
+ * Writes one module per example under `out` (React files' examples under `reactOut`, Svelte
+ * markup as components under `svelteOut`), importing what each uses but does not declare;
+ * returns the files written per target, and the markup examples outside the Svelte package,
+ * which nothing could compile.
  */
-export function writeExamples({ root, packages, out, reactOut, contextNames, declared }) {
-  const files = { client: [], react: [] };
+export function writeExamples({ root, packages, out, reactOut, svelteOut, contextNames, declared }) {
+  const files = { client: [], react: [], svelte: [] };
   const publicNames = (pkg) => exportedNames(readFileSync(join(root, "packages", pkg, "src/index.ts"), "utf8"));
   const core = publicNames("core");
-  let markup = 0;
+  const strayMarkup = [];
   for (const pkg of packages) {
     for (const path of sourceFiles(join(root, "packages", pkg, "src"))) {
       const text = readFileSync(path, "utf8");
@@ -79,9 +91,10 @@ export function writeExamples({ root, packages, out, reactOut, contextNames, dec
       const pkgPublic = pkg === "core" || pkg === "svelte" ? new Set() : publicNames(pkg);
       const repoPath = relative(root, path);
       const isReact = pkg === "react";
-      const dir = isReact ? reactOut : out;
       examplesOf(text).forEach(({ code, line }, index) => {
-        if (isMarkup(code)) return void markup++;
+        const isSvelte = isMarkup(code);
+        if (isSvelte && pkg !== "svelte") return void strayMarkup.push(`${repoPath}:${line}`);
+        const dir = isReact ? reactOut : isSvelte ? svelteOut : out;
         // A name used as itself: not a property (`a.name`), but a spread (`...name`) counts.
         const uses = (name) => new RegExp(`(?<![\\w$]|(?<!\\.)\\.)${name}\\b`).test(code) && !declared(code, name);
         const fromOwn = [...own].filter(uses);
@@ -98,20 +111,24 @@ export function writeExamples({ root, packages, out, reactOut, contextNames, dec
         ]
           .filter(Boolean)
           .join("\n");
-        const extension = isReact ? "tsx" : "ts";
+        const extension = isReact ? "tsx" : isSvelte ? "svelte" : "ts";
         const name = `example-${repoPath.replace(/^packages\//, "").replace(/[/.]/g, "-")}-${index + 1}.${extension}`;
+        // An example's own relative imports name modules beside its source file.
+        const besideSource = (text) =>
+          text.replace(/from "(\.{1,2}\/[^"]+)"/, (_, specifier) => {
+            const target = relative(dir, resolve(dirname(path), specifier));
+            return `from "${target.startsWith(".") ? target : `./${target}`}"`;
+          });
+        if (isSvelte) {
+          const component = svelteComponent(code.split("\n").map(besideSource).join("\n"), imports);
+          writeFileSync(join(dir, name), `<!-- ${repoPath}:${line} -->\n${component}`);
+          files.svelte.push(name);
+          return;
+        }
         // The body runs inside a function, so that an example may `return` or `await` as the code it
         // shows would; its own imports stay at the top.
         const lines = code.split("\n");
-        // An example's own relative imports name modules beside its source file.
-        const ownImports = lines
-          .filter((text) => /^import\s/.test(text))
-          .map((text) =>
-            text.replace(/from "(\.{1,2}\/[^"]+)"/, (_, specifier) => {
-              const target = relative(dir, resolve(dirname(path), specifier));
-              return `from "${target.startsWith(".") ? target : `./${target}`}"`;
-            }),
-          );
+        const ownImports = lines.filter((text) => /^import\s/.test(text)).map(besideSource);
         const body = lines.filter((text) => !/^import\s/.test(text)).join("\n");
         writeFileSync(
           join(dir, name),
@@ -121,5 +138,5 @@ export function writeExamples({ root, packages, out, reactOut, contextNames, dec
       });
     }
   }
-  return { files, markup };
+  return { files, strayMarkup };
 }

@@ -18,7 +18,8 @@ export type { WriteError } from "./sync/refused-writes.js";
 export type { RoomEvents, RoomHandle, Rooms, RoomStatus, UserStatus } from "./rooms/room-types.js";
 export { type RoomSnapshot, RoomStore } from "./rooms/room-store.js";
 export type { KeyValueMap, MapEntry } from "./maps/map-types.js";
-export type { KeepAliveOptions, ReconnectOptions } from "./sync/transport.js";
+export type { ReconnectOptions } from "./sync/reconnect-backoff.js";
+export type { KeepAliveOptions } from "./sync/transport.js";
 export type { WebSocketConstructor, WebSocketLike } from "./sync/web-socket.js";
 export type { CollectionApi, Database, SubscribeCallback, Subscription, SubscriptionState } from "./types.js";
 export type {

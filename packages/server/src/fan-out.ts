@@ -13,6 +13,19 @@ import type { RoomHub } from "./rooms.js";
  * connections holding its document, documents entering a live result go whole to its subscribers,
  * and connections that may no longer read a document drop it (see docs/design/009). It shares the
  * hub's maps, so routing costs no more than when it lived in the hub.
+ *
+ * @example
+ * import { Subscriptions } from "./subscriptions.js";
+ * const subscriptions = new Subscriptions(registry, store, db, peers, holders, {});
+ * const { groups, dirtyGroups } = subscriptions;
+ * const ruleReach = () => subscriptions.ruleReach;
+ * const fanOut = new FanOut(db, store, undefined, peers, holders, groups, dirtyGroups, rooms, ruleReach);
+ * // A write of the server's own (no connection pushed it): stored, applied to the replica, then sent on.
+ * const origins = new Map(triples.map((triple) => [triple, undefined]));
+ * const unheld = fanOut.unheldWrites(origins); // read before the replica has the write
+ * const { applied, cursor } = db.apply(triples);
+ * store.transact(() => applied.forEach((triple) => store.applyTriple(triple)));
+ * fanOut.send(applied, origins, cursor, unheld); // a `changes` to each connection holding a changed document
  */
 export class FanOut {
   constructor(

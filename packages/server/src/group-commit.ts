@@ -43,6 +43,18 @@ export interface GroupCommitHooks {
  * The durable side of an app's pushes: pushes from every connection are merged in one SQLite
  * transaction per event-loop turn (group commit); larger ones are stored slice by slice over
  * several turns. Each is answered once stored, then handed to the hub to route.
+ *
+ * @example
+ * const commits = new GroupCommit(appId, db, clock, { sliceTriples: 2_000 }, {
+ *   isAttached: (state) => peers.get(state.peer) === state,
+ *   unheldWrites: () => new Map(), // documents to resend whole to their pushers: see `FanOut.unheldWrites`
+ *   route: (applied) => store.transact(() => applied.forEach((triple) => store.applyTriple(triple))),
+ *   peers: () => [...peers.keys()],
+ * });
+ * // Pushes of the same turn share one transaction; each is answered once it is durable.
+ * const { data: stored, error } = await commits.enqueue(undefined, triples);
+ * if (error) return console.error(error.message);
+ * console.log(`stored; changes up to cursor ${stored.cursor}`);
  */
 export class GroupCommit {
   private queue: PendingPush[] = [];

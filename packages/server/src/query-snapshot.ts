@@ -34,7 +34,27 @@ export interface SnapshotSource {
   readonly holders: Holders;
 }
 
-/** What a client needs of a query now, from `cursor` on (null: everything), and the cursor after. */
+/**
+ * What a client needs of a query now, from `cursor` on (null: everything), and the cursor after.
+ * `state`: the connection it is for, which learns the documents sent (none for a one-shot query).
+ *
+ * @example
+ * const source: SnapshotSource = {
+ *   db,
+ *   store,
+ *   holders,
+ *   permissions: undefined, // no rules: everyone reads everything
+ *   rulesChangedAt: undefined,
+ *   ruleReach: undefined,
+ * };
+ * const live = registry.acquire(normalized);
+ * try {
+ *   const { triples, cursor } = takeSnapshot(source, live, null, undefined, { id: userId, claims: {} });
+ *   console.log(`${triples.length} triples; changes follow from cursor ${cursor}`);
+ * } finally {
+ *   registry.release(live);
+ * }
+ */
 export function takeSnapshot(
   source: SnapshotSource,
   live: LiveQuery,

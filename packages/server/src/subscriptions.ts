@@ -31,6 +31,12 @@ export interface SubscriptionOptions {
  * The live queries of an app's connections: each (normalized) query runs once, in a group shared
  * by every subscription of it, and the groups whose result changed in a commit are marked dirty
  * for the fan-out. Also the snapshots a subscription starts with and one-shot queries.
+ *
+ * @example
+ * const subscriptions = new Subscriptions(registry, store, db, peers, holders, { maxQueryCost: 100_000 });
+ * subscriptions.subscribe(peer, "q1", normalized, null); // the connection gets the snapshot; changes follow
+ * const { data: answer, error } = subscriptions.query(normalized, null); // a one-shot query, as POST /v1/query
+ * if (error === undefined) console.log(`${answer.triples.length} triples, as of cursor ${answer.cursor}`);
  */
 export class Subscriptions {
   /** Groups by key (see `groupOf`). */

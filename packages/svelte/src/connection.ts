@@ -13,7 +13,7 @@ export interface ReactiveConnection extends ConnectionStatus {
  * `setTrellisClient` unless given.
  *
  * @example
- * <script>
+ * <script lang="ts">
  *   const sync = connection(client);
  * </script>
  * <span class={sync.state}>{sync.state}{sync.pending ? ` (${sync.pending} to push)` : ""}</span>

@@ -51,10 +51,10 @@ export function paginated<T>(
  * reactive state: a changed query (compared by value) starts again from its first page.
  *
  * @example
- * <script>
- *   const pages = paginated(client.database.todos, { orderBy: ["title", "asc"], pageSize: 20 });
+ * <script lang="ts">
+ *   const pages = paginated(client.database.todos, { orderBy: ["text", "asc"], pageSize: 20 });
  * </script>
- * {#each pages.data ?? [] as todo}<li>{todo.title}</li>{/each}
+ * {#each pages.data ?? [] as todo (todo.id)}<li>{todo.text}</li>{/each}
  * <button disabled={!pages.hasNext} onclick={() => pages.next()}>Next</button>
  */
 export function paginated<E extends EntityDef, A extends EntitiesDef, const Q extends PaginatedQueryDef<E, A>>(

@@ -45,11 +45,11 @@ export function queryOne<E extends EntityDef, A extends EntitiesDef, const Q ext
  * templates and a store, like {@link query}.
  *
  * @example
- * <script>
- *   let { id } = $props();
+ * <script lang="ts">
+ *   let { id }: { id: string } = $props();
  *   const todo = queryOne(client.database.todos, () => ({ where: { id } }));
  * </script>
- * <h1>{todo.data?.title}</h1>
+ * <h1>{todo.data?.text}</h1>
  */
 export function queryOne<E extends EntityDef, A extends EntitiesDef, const Q extends QueryDef<E, A> = {}>(
   collection: CollectionApi<E, A>,

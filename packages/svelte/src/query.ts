@@ -19,11 +19,12 @@ import type { MaybeGetter } from "./resolve-input.js";
  * unless given.
  *
  * @example
- * <script>
- *   let { data } = $props();
+ * <script lang="ts">
+ *   // data.todos: what `client.database.todos.preload()` answered in the page's load
+ *   let { data }: { data: { todos: PreloadedTodos } } = $props();
  *   const todos = query(() => data.todos);
  * </script>
- * {#each todos.data ?? [] as todo}<li>{todo.title}</li>{/each}
+ * {#each todos.data ?? [] as todo (todo.id)}<li>{todo.text}</li>{/each}
  */
 export function query<T>(
   preloaded: MaybeGetter<PreloadData<T, "many">>,
@@ -46,11 +47,12 @@ export function query<E extends EntityDef, A extends EntitiesDef, const Q extend
  * query does (compared by value). Unsubscribes when the last component reading it is destroyed.
  *
  * @example
- * <script>
+ * <script lang="ts">
  *   let done = $state(false);
- *   const todos = query(client.database.todos, () => ({ where: { done }, orderBy: ["title", "asc"] }));
+ *   const todos = query(client.database.todos, () => ({ where: { done }, orderBy: ["text", "asc"] }));
  * </script>
- * {#if todos.loading}…{:else}{#each todos.data ?? [] as todo}<li>{todo.title}</li>{/each}{/if}
+ * <label><input type="checkbox" bind:checked={done} /> done</label>
+ * {#if todos.loading}…{:else}{#each todos.data ?? [] as todo (todo.id)}<li>{todo.text}</li>{/each}{/if}
  */
 export function query<E extends EntityDef, A extends EntitiesDef, const Q extends QueryDef<E, A> = {}>(
   collection: CollectionApi<E, A>,

@@ -10,7 +10,7 @@ const CLIENT_KEY = Symbol("trellis.client");
  * component initialisation (a root layout, say). Bindings given a collection or room API need none.
  *
  * @example
- * <script>
+ * <script lang="ts">
  *   import { setTrellisClient } from "@trellis/svelte";
  *   setTrellisClient(createClient({ schema, serverUrl: "https://sync.example.com" }));
  * </script>

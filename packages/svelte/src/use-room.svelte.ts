@@ -1,37 +1,14 @@
-import {
-  type ClientConnection,
-  type DatabaseResult,
-  type RoomEvents,
-  type RoomHandle,
-  type RoomSnapshot,
-  type RoomStatus,
-  RoomStore,
-  type UserStatus,
-} from "@trellis/client";
+import { type ClientConnection, type RoomHandle, type RoomSnapshot, RoomStore } from "@trellis/client";
 import { onDestroy, untrack } from "svelte";
 import { createSubscriber } from "svelte/reactivity";
 import { subscribeReactive } from "./live-state.svelte.js";
 import type { MaybeGetter } from "./resolve-input.js";
 
-/** What {@link useRoom} gives: reactive room state, the room's actions, and the store contract. */
-export interface ReactiveRoom<R> extends RoomSnapshot<R> {
-  /** Broadcasts an event to the other members (NETWORK error while offline). */
-  emit<K extends keyof RoomEvents<R> & string>(event: K, data: RoomEvents<R>[K]): Promise<DatabaseResult<void>>;
-  /** Sets a key of the room's shared status (`undefined` removes it). */
-  set<K extends keyof RoomStatus<R> & string>(
-    key: K,
-    value: RoomStatus<R>[K] | undefined,
-  ): Promise<DatabaseResult<void>>;
-  /** Sets a key of this user's status (`undefined` removes it). */
-  setUserStatus<K extends keyof UserStatus<R> & string>(
-    key: K,
-    value: UserStatus<R>[K] | undefined,
-  ): Promise<DatabaseResult<void>>;
-  /** Listens to an event other members emit; returns an unsubscribe. Removed with the component anyway. */
-  on<K extends keyof RoomEvents<R> & string>(
-    event: K,
-    listener: (data: RoomEvents<R>[K], fromUserId: string | null) => void,
-  ): () => void;
+/**
+ * What {@link useRoom} gives: reactive room state, the room's actions (those of its handle; the
+ * listeners added with `on` are removed with the component anyway), and the store contract.
+ */
+export interface ReactiveRoom<R> extends RoomSnapshot<R>, Pick<RoomHandle<R>, "emit" | "set" | "setUserStatus" | "on"> {
   subscribe(run: (snapshot: RoomSnapshot<R>) => void): () => void;
 }
 
@@ -49,13 +26,15 @@ export interface UseRoomOptions {
  * one and moves the listeners added with `on`.
  *
  * @example
- * <script>
- *   let { data } = $props();
- *   const room = useRoom(client.rooms.board, () => data.boardId);
- *   room.on("like", (like, fromUserId) => toast(`${fromUserId} liked ${like.targetId}`));
+ * <script lang="ts">
+ *   let { documentId }: { documentId: string } = $props();
+ *   const room = useRoom(client.rooms.documentEditor, () => documentId);
+ *   room.on("like", (like, fromUserId) => showToast(`${fromUserId} liked ${like.targetId}`));
  * </script>
- * <div onpointermove={(e) => room.setUserStatus("cursor", { x: e.clientX, y: e.clientY })}>
- *   {#each Object.entries(room.userStatuses) as [userId, status]}<Cursor {userId} {...status.cursor} />{/each}
+ * <div role="presentation" onpointermove={(e) => room.setUserStatus("cursor", { x: e.clientX, y: e.clientY })}>
+ *   {#each Object.entries(room.userStatuses) as [id, status] (id)}
+ *     {#if status.cursor}<span class="cursor" style:left="{status.cursor.x}px" style:top="{status.cursor.y}px">{id}</span>{/if}
+ *   {/each}
  * </div>
  */
 export function useRoom<R>(

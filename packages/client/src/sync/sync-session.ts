@@ -4,14 +4,9 @@ import type { DebugLog } from "./debug-log.js";
 import { describeMessage } from "./message-router.js";
 import { syncUrl } from "./server-url.js";
 import type { SyncErrors } from "./sync-errors.js";
-import {
-  type KeepAliveOptions,
-  type ReconnectOptions,
-  type SyncMessage,
-  type Timers,
-  Transport,
-  type TransportState,
-} from "./transport.js";
+import type { ReconnectOptions } from "./reconnect-backoff.js";
+import type { Timers } from "./timers.js";
+import { type KeepAliveOptions, type SyncMessage, Transport, type TransportState } from "./transport.js";
 import { resolveWebSocket, type WebSocketConstructor } from "./web-socket.js";
 
 export interface SyncSessionOptions {

@@ -15,8 +15,12 @@ import {
   type UserStatusMessage,
   type WelcomeMessage,
 } from "@trellis/core";
+import { closeReason, errorReason, messageOf, tokenError, unreachableError } from "./connection-failure.js";
 import type { DebugLog } from "./debug-log.js";
-import { CLOSED, OPEN, type WebSocketConstructor, type WebSocketLike } from "./web-socket.js";
+import { backoffDelay, type ReconnectOptions } from "./reconnect-backoff.js";
+import { releaseSocket } from "./socket-release.js";
+import { SYSTEM_TIMERS, type Timers } from "./timers.js";
+import { OPEN, type WebSocketConstructor, type WebSocketLike } from "./web-socket.js";
 
 /** Where the socket is: never opened, not connected, opening (hello sent), or welcomed. */
 export type TransportState = "initial" | "offline" | "connecting" | "connected";
@@ -27,26 +31,6 @@ export type RoomServerMessage = RoomStateMessage | RoomEventMessage | UserStatus
 /** What the server sends once a connection is welcomed, keep-alive aside. */
 export type SyncMessage =
   SnapshotMessage | SnapshotPartMessage | ChangesMessage | AckMessage | ErrorMessage | RoomServerMessage;
-
-/** Timer functions, injectable so tests can drive time by hand. */
-export interface Timers {
-  setTimeout(callback: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-/** The host's timers. */
-export const SYSTEM_TIMERS: Timers = {
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
-
-/** Reconnect delays: full jitter over `baseMs * 2^attempt`, capped at `maxMs`. */
-export interface ReconnectOptions {
-  /** Default 250. */
-  readonly baseMs?: number;
-  /** Default 10 000. */
-  readonly maxMs?: number;
-}
 
 /** Keep-alive: a `ping` every `intervalMs`; no `pong` (or, while opening, no `welcome`) within `timeoutMs` drops the socket. */
 export interface KeepAliveOptions {
@@ -84,20 +68,6 @@ export interface TransportOptions {
  */
 const MAX_SERVER_FRAME_BYTES = 64 * 1024 * 1024;
 
-const ignore = (): void => {};
-
-/** A close event in words: its code and reason (browsers give 1006 and no reason for a failed upgrade). */
-function closeReason(event: { readonly code?: number; readonly reason?: string }): string {
-  const code = event.code === undefined ? "" : ` with code ${event.code}`;
-  return `closed${code}${event.reason ? `: ${event.reason}` : ""}`;
-}
-
-/** An error event in words: `ws` says what failed (ECONNREFUSED, "Unexpected server response: 404"); browsers say nothing. */
-function errorReason(event: { readonly message?: string; readonly error?: unknown }): string {
-  const message = event.message ?? (event.error instanceof Error ? event.error.message : undefined);
-  return message === undefined || message === "" ? "the connection failed" : message;
-}
-
 /**
  * The sync socket and its state machine: `initial → connecting → connected`, and `offline`
  * after any close, error, refused handshake, malformed frame or missed `pong`, followed (unless
@@ -125,24 +95,20 @@ export class Transport {
   private generation = 0;
   private isWanted = false;
   private isClosed = false;
+  /** Reconnect attempts since the last `welcome`. */
   private attempt = 0;
   private retryTimer: unknown;
   private pingTimer: unknown;
   /** Waits for a `pong`, or for the `welcome` while opening. */
   private deadlineTimer: unknown;
+  /** Graceful closes still waiting for their handshake. */
   private readonly releasing = new Set<Promise<void>>();
   private readonly timers: Timers;
-  private readonly random: () => number;
-  private readonly baseMs: number;
-  private readonly maxMs: number;
   private readonly intervalMs: number;
   private readonly timeoutMs: number;
 
   constructor(private readonly options: TransportOptions) {
     this.timers = options.timers ?? SYSTEM_TIMERS;
-    this.random = options.random ?? Math.random;
-    this.baseMs = options.reconnect?.baseMs ?? 250;
-    this.maxMs = options.reconnect?.maxMs ?? 10_000;
     this.intervalMs = options.keepAlive?.intervalMs ?? 15_000;
     this.timeoutMs = options.keepAlive?.timeoutMs ?? 10_000;
   }
@@ -250,18 +216,7 @@ export class Transport {
   private failure: { readonly isOpen?: boolean; readonly isExplained?: boolean } | undefined;
 
   private unreachable(reason: string): DatabaseError {
-    const before =
-      this.failure?.isOpen === true
-        ? "the WebSocket opened but closed before the server's welcome"
-        : "could not open a WebSocket";
-    return new DatabaseError(
-      "NETWORK",
-      `Cannot sync with ${this.options.url}: ${before} (${reason}). Check serverUrl, and that a trellis-server runs there.`,
-      {
-        url: this.options.url,
-        reason,
-      },
-    );
+    return unreachableError(this.options.url, reason, this.failure?.isOpen === true);
   }
 
   private greet(generation: number): void {
@@ -387,60 +342,24 @@ export class Transport {
     this.clear("deadlineTimer");
     const socket = this.socket;
     this.socket = undefined;
-    if (socket !== undefined) this.release(socket, isGraceful);
+    const released = socket && releaseSocket(socket, isGraceful, this.timers, this.timeoutMs);
+    if (released !== undefined) {
+      this.releasing.add(released);
+      void released.then(() => this.releasing.delete(released));
+    }
     const wasConnected = this.stateSignal.peek() === "connected";
     batch(() => {
       this.stateSignal.value = "offline";
       if (wasConnected) this.options.onDisconnect();
     });
     if (this.isWanted && !this.isClosed && this.retryTimer === undefined) {
-      const delay = Math.floor(this.random() * Math.min(this.maxMs, this.baseMs * 2 ** this.attempt));
-      this.attempt++;
+      const delay = backoffDelay(this.attempt++, this.options.random ?? Math.random, this.options.reconnect);
       this.options.debug?.("reconnecting", { inMs: delay, attempt: this.attempt });
       this.retryTimer = this.timers.setTimeout(() => {
         this.retryTimer = undefined;
         if (this.isWanted && !this.isClosed) this.open();
       }, delay);
     }
-  }
-
-  /**
-   * Closes a socket we no longer listen to. A graceful close waits (at most the keep-alive
-   * timeout) for the closing handshake, so `close()` can resolve with nothing left open.
-   */
-  private release(socket: WebSocketLike, isGraceful: boolean): void {
-    // Handlers stay set (as no-ops): `ws` throws on an "error" event nobody listens to.
-    socket.onopen = ignore;
-    socket.onmessage = ignore;
-    socket.onerror = ignore;
-    if (!isGraceful && socket.terminate !== undefined) {
-      socket.onclose = ignore;
-      socket.terminate();
-      return;
-    }
-    if (socket.readyState === CLOSED) {
-      // Closed already (the server went away): no close event is coming.
-      socket.onclose = ignore;
-      return;
-    }
-    const released = new Promise<void>((resolve) => {
-      const timer = this.timers.setTimeout(() => {
-        socket.terminate?.();
-        resolve();
-      }, this.timeoutMs);
-      socket.onclose = () => {
-        this.timers.clearTimeout(timer);
-        resolve();
-      };
-      try {
-        socket.close(1000);
-      } catch {
-        this.timers.clearTimeout(timer);
-        resolve();
-      }
-    });
-    this.releasing.add(released);
-    void released.then(() => this.releasing.delete(released));
   }
 
   private sendRaw(message: ClientMessage): boolean {
@@ -455,14 +374,4 @@ export class Transport {
     this.timers.clearTimeout(this[timer]);
     this[timer] = undefined;
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-function tokenError(error: unknown): DatabaseError {
-  return error instanceof DatabaseError
-    ? error
-    : new DatabaseError("UNAUTHORIZED", `Could not get a token: ${messageOf(error)}`);
 }

@@ -3,7 +3,7 @@
  * the test advances by hand. Test support only; not exported from the package.
  */
 import type { ClientMessage, ServerMessage } from "@trellis/core";
-import type { Timers } from "../sync/transport.js";
+import type { Timers } from "../sync/timers.js";
 import type { WebSocketConstructor, WebSocketLike } from "../sync/web-socket.js";
 
 type Handler = ((event: never) => void) | null;

@@ -461,6 +461,23 @@ describe("client message rejections", () => {
     refused({ ...hello, extra: true }, 'unknown key "extra"');
   });
 
+  it("refuses an unknown key however many known ones it stands beside, and names it before a field's problem", () => {
+    // As many keys as a full hello: the unknown one stands where `userId` would.
+    refused({ ...hello, token: "jwt", extra: "u1" }, 'unknown key "extra"');
+    refused({ ...hello, extra: 1, another: 2 }, 'unknown key "extra"');
+    refused({ ...hello, appId: 42, extra: 1 }, 'unknown key "extra"');
+    refused({ type: "push", batchId: "b1", extra: 1 }, 'unknown key "extra"');
+    refusedServer({ type: "changes", triples: [triple({ hlc: 5 })], cursor: "1", extra: 1 }, 'unknown key "extra"');
+    refusedServer({ type: "changes", triples: [], cursor: "1", revoked: [{ collection: "notes", rev: 1 }] }, "rev");
+  });
+
+  it("reads a value whose keys are all known, an own key left undefined among them", () => {
+    const { data, error } = parseClientValue({ ...hello, token: undefined, userId: "u1" });
+    expect(error).toBeUndefined();
+    expect(data).toEqual({ ...hello, userId: "u1" });
+    expect(parseClientValue({ ...hello, token: undefined, extra: 1 }).error?.message).toContain('unknown key "extra"');
+  });
+
   it("checks subscribe, unsubscribe, push and ping fields", () => {
     refused({ type: "subscribe", queryId: "q1", query: simpleQuery }, "cursor", "got undefined");
     refused({ type: "subscribe", queryId: "q1", query: simpleQuery, cursor: 5 }, "cursor", "number 5");

@@ -187,7 +187,8 @@ export function parseServerMessage(text: string, limits?: ParseLimits): Database
 
 /**
  * {@link parseClientMessage} for a value already parsed from JSON (an HTTP body), with no size
- * limit: the same checks without serializing and parsing it again.
+ * limit: the same checks without serializing and parsing it again. The message is not a copy:
+ * it may be `value` itself, or share parts of it.
  *
  * @example
  * // The body of POST /v1/push, already parsed, checked as the `push` message it stands for:
@@ -200,6 +201,7 @@ export function parseClientValue(value: unknown): DatabaseResult<ClientMessage> 
 
 /**
  * {@link parseServerMessage} for a value already parsed from JSON (an HTTP answer, preloaded data).
+ * Like {@link parseClientValue}, the message may be `value` itself, or share parts of it.
  *
  * @example
  * const response = await fetch(`${serverUrl}/v1/query`, {

@@ -30,7 +30,7 @@ export interface WireSchema<T> {
   readonly read: (value: unknown, path: string) => T;
 }
 
-/** A field that may be left out: an absent (or undefined) value is not read, and the key stays out of the result. */
+/** A field that may be left out: an absent (or undefined) value is not read. */
 export interface OptionalSchema<T> extends WireSchema<T> {
   readonly isOptional: true;
 }
@@ -92,8 +92,10 @@ export function readRecord(value: unknown, path: string): Obj {
  */
 export function readKnownKeys(value: unknown, path: string, allowed: readonly string[]): Obj {
   const raw = readRecord(value, path);
-  for (const key of Object.keys(raw)) {
-    if (!allowed.includes(key))
+  // for…in walks the keys without making an array of them (a batch checks thousands of triples);
+  // it also walks inherited keys, which do not count.
+  for (const key in raw) {
+    if (!allowed.includes(key) && Object.hasOwn(raw, key))
       throw new Invalid(path, `unknown key ${JSON.stringify(key)} (expected ${allowed.join(", ")})`);
   }
   return raw;
@@ -189,12 +191,15 @@ interface FieldReaders {
   /** 0: required; 1: optional; 2: required and present (then `missing` says why when absent). */
   readonly kinds: readonly number[];
   readonly missing: ReadonlyArray<string | undefined>;
+  /** Every key the object may hold, `type` first in a message: what an unknown key's error lists. */
+  readonly allowed: readonly string[];
 }
 
-function fieldReaders(fields: WireFields): FieldReaders {
+function fieldReaders(fields: WireFields, type: string | undefined): FieldReaders {
   const entries = Object.entries(fields);
+  const keys = entries.map(([key]) => key);
   return {
-    keys: entries.map(([key]) => key),
+    keys,
     reads: entries.map(([, each]) => each.read),
     kinds: entries.map(([, each]) =>
       (each as Partial<OptionalSchema<unknown>>).isOptional === true
@@ -204,16 +209,23 @@ function fieldReaders(fields: WireFields): FieldReaders {
           : 2,
     ),
     missing: entries.map(([, each]) => (each as Partial<PresentSchema<unknown>>).missing),
+    allowed: type === undefined ? keys : ["type", ...keys],
   };
 }
 
 /**
- * Reads the fields into `out`, in order: an optional field only when set, a required one
- * always (an absent value is read as undefined, and may be accepted as such). `path` "" is the
- * top of a message, whose fields are named without a prefix.
+ * Reads the fields of `raw`, in order: an optional field only when set, a required one always
+ * (an absent value is read as undefined, and may be accepted as such). `path` "" is the top of a
+ * message (`type` its type), whose fields are named without a prefix.
+ *
+ * Most frames are already what they read as: every field reads as the value it holds (ids,
+ * strings, cursors). Then `raw` itself is the result, and nothing is copied; a copy is made at
+ * the first field that reads as another value (a list, a query).
  */
-function readFields(raw: Obj, readers: FieldReaders, path: string, out: Obj): void {
+function readFields(raw: Obj, readers: FieldReaders, path: string, type: string | undefined): Obj {
   const { keys, reads, kinds } = readers;
+  readKnownKeys(raw, type ?? path, readers.allowed);
+  let out: Obj | undefined = type !== undefined && raw.type !== type ? { ...raw, type } : undefined;
   for (let index = 0; index < keys.length; index++) {
     const key = keys[index]!;
     const value = raw[key];
@@ -223,12 +235,18 @@ function readFields(raw: Obj, readers: FieldReaders, path: string, out: Obj): vo
       if (kind === 2 && !Object.hasOwn(raw, key))
         throw new Invalid(path === "" ? key : `${path}.${key}`, readers.missing[index]!);
     }
-    out[key] = reads[index]!(value, path === "" ? key : `${path}.${key}`);
+    const read = reads[index]!(value, path === "" ? key : `${path}.${key}`);
+    // The fields before this one read as themselves, and the later ones are written over.
+    if (out === undefined && (read !== value || value === undefined))
+      out = type === undefined ? { ...raw } : { ...raw, type };
+    if (out !== undefined) out[key] = read;
   }
+  return out ?? raw;
 }
 
 /**
- * A JSON object with these fields and no other keys.
+ * A JSON object with these fields and no other keys. What it reads may be the value itself,
+ * when that already holds exactly these fields, each as it reads.
  *
  * @example
  * import { MAX_STRING_ID, name, text } from "./wire-values.js";
@@ -237,15 +255,9 @@ function readFields(raw: Obj, readers: FieldReaders, path: string, out: Obj): vo
  */
 /* @__NO_SIDE_EFFECTS__ */
 export function object<F extends WireFields>(fields: F): WireSchema<FieldsType<F>> {
-  const readers = fieldReaders(fields);
-  const allowed = Object.keys(fields);
+  const readers = fieldReaders(fields, undefined);
   return {
-    read(value, path) {
-      const raw = readKnownKeys(value, path, allowed);
-      const out: Obj = {};
-      readFields(raw, readers, path, out);
-      return out as FieldsType<F>;
-    },
+    read: (value, path) => readFields(readRecord(value, path), readers, path, undefined) as FieldsType<F>,
   };
 }
 
@@ -259,7 +271,7 @@ export interface MessageSchema<Type extends string, F extends WireFields> extend
 /**
  * One message type: an object whose `type` is `type`, with these fields and no other keys.
  * Errors name its fields from the top ("cursor", "query.where"), and an unknown key by the
- * message type.
+ * message type. Like {@link object}, what it reads may be the value itself.
  *
  * @example
  * import { cursor, id } from "./wire-values.js";
@@ -268,16 +280,11 @@ export interface MessageSchema<Type extends string, F extends WireFields> extend
  */
 /* @__NO_SIDE_EFFECTS__ */
 export function message<Type extends string, F extends WireFields>(type: Type, fields: F): MessageSchema<Type, F> {
-  const readers = fieldReaders(fields);
-  const allowed = ["type", ...Object.keys(fields)];
+  const readers = fieldReaders(fields, type);
   return {
     type,
-    read(value) {
-      const raw = readKnownKeys(value, type, allowed);
-      const out: Obj = { type };
-      readFields(raw, readers, "", out);
-      return out as Flat<{ readonly type: Type } & FieldsType<F>>;
-    },
+    read: (value) =>
+      readFields(readRecord(value, type), readers, "", type) as Flat<{ readonly type: Type } & FieldsType<F>>,
   };
 }
 
