@@ -4,6 +4,7 @@ import type { SyncPersistence } from "./client-persistence.js";
 import type { ClientSync } from "./client-sync-types.js";
 import { DeferredSync } from "./deferred-sync.js";
 import type { PruneResult } from "./persistence/prune.js";
+import type { RoomsSync } from "./rooms/rooms.js";
 import { checkServerUrl } from "./sync/server-url.js";
 import type { WriteError, WriteErrorListener } from "./sync/refused-writes.js";
 import type { StorageSession } from "./persistence/storage-session.js";
@@ -13,7 +14,7 @@ import { storeApplier } from "./sync/remote-apply.js";
 /** What {@link assembleSync} builds. */
 export interface AssembledSync {
   /** Undefined for a local-only client. */
-  readonly sync: ClientSync | undefined;
+  readonly sync: (ClientSync & RoomsSync) | undefined;
   /** What the writer reports each write call to: storage, the outbox, the other tabs. */
   readonly onWrite: WriteListener | undefined;
   /** Starts syncing (a tab that shares sync waits for its election instead). */

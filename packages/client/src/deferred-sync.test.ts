@@ -3,6 +3,7 @@ import { AUTO_FIELD_SPECS, type NormalizedQuery, ok, type Triple } from "@trelli
 import { describe, expect, it, vi } from "vitest";
 import type { ClientSync } from "./client-sync-types.js";
 import { DeferredSync } from "./deferred-sync.js";
+import { RoomsService } from "./rooms/rooms.js";
 import { createClientConnection } from "./sync/client-connection.js";
 import type { FollowedQuery } from "./sync/query-sync.js";
 import type { WiredSync } from "./wire-sync.js";
@@ -43,13 +44,13 @@ function fakeWired() {
     disconnect: () => void calls.push("disconnect"),
     close: async () => void calls.push("close sync"),
     sendRoom: () => true,
-    attachRooms: () => void calls.push("attachRooms"),
   } satisfies ClientSync;
   const wired: WiredSync = {
     sync,
     share: (triples) => sync.record(triples),
     start: () => calls.push("start"),
     restored: () => calls.push("restored"),
+    attachRooms: () => calls.push("attachRooms"),
     prune: async () => ok({ documents: 0, collections: [] }),
     close: async () => void calls.push("close"),
   };
@@ -72,7 +73,7 @@ describe("DeferredSync before sync's code arrived", () => {
     const sync = new DeferredSync(wiring, () => undefined);
     const fake = fakeWired();
     sync.later((wired) => wired.start());
-    sync.attachRooms({ welcome() {}, transportChanged() {}, message() {}, error() {} });
+    new RoomsService({}, sync, "alice", "c1", sync.connection);
     const todos = sync.follow(query("todos"));
     const dropped = sync.follow(query("tags"));
     const preloaded = sync.follow(query("users"), "cursor-1");

@@ -11,8 +11,8 @@ import { type ClientConnection, createClientConnection } from "./sync/client-con
 import type { TransportState } from "./sync/transport.js";
 import type { SyncPayload } from "./sync/http.js";
 import type { RemoteApplier } from "./sync/remote-apply.js";
-import type { RoomLink } from "./sync/sync-engine.js";
 import type { FollowedQuery } from "./sync/query-sync.js";
+import type { RoomsService, RoomsSync } from "./rooms/rooms.js";
 import type { WiredSync } from "./wire-sync.js";
 import { Arriving, followOnArrival } from "./arriving.js";
 
@@ -36,7 +36,7 @@ import { Arriving, followOnArrival } from "./arriving.js";
  * );
  * sync.connection.state; // "initial" until the code arrives; calls made meanwhile wait for it
  */
-export class DeferredSync implements ClientSync {
+export class DeferredSync implements ClientSync, RoomsSync {
   readonly hasServer = true;
   readonly connection: ClientConnection;
   /** Settles once the code arrived and the calls made until then were made on it; undefined if it failed to load. */
@@ -153,8 +153,8 @@ export class DeferredSync implements ClientSync {
     return this.arrived.peek()?.sendRoom(message) ?? false;
   }
 
-  attachRooms(rooms: RoomLink): void {
-    this.later((wired) => wired.sync?.attachRooms(rooms));
+  attachRooms(rooms: RoomsService): void {
+    this.later((wired) => wired.attachRooms(rooms));
   }
 
   roomsChanged(count: number): void {

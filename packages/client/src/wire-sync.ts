@@ -13,6 +13,8 @@ import type { ClientOptions } from "./client-types.js";
 import { generateId } from "./generate-id.js";
 import type { StorageSession } from "./persistence/storage-session.js";
 import { type PrunedSync, type PruneResult, pruneStorage } from "./persistence/prune.js";
+import { attachRoomWire } from "./rooms/room-wire.js";
+import type { RoomsService } from "./rooms/rooms.js";
 import { createDebugLog } from "./sync/debug-log.js";
 import type { WriteError } from "./sync/refused-writes.js";
 import { applyRemoteTriples } from "./sync/remote-apply.js";
@@ -47,6 +49,8 @@ export interface WiredSync {
   start(): void;
   /** Hands the cursors storage restored to the engine. */
   restored(cursors: ReadonlyMap<string, string>): void;
+  /** Connects the client's rooms to the engine (nothing to connect without a server). */
+  attachRooms(rooms: RoomsService): void;
   /** `client.storage.prune()` with storage and a server. */
   prune(): Promise<DatabaseResult<PruneResult>>;
   /** Closes sync, storage, then the tab channel. */
@@ -189,6 +193,10 @@ export function wireSync<S extends Schema>(options: ClientOptions<S>, parts: Syn
       if (tabSync === undefined) engine?.connect();
     },
     restored: (cursors) => engine?.restored(cursors),
+    attachRooms(rooms) {
+      const transport = tabSync ?? engine;
+      if (transport) attachRoomWire(rooms, transport);
+    },
     async prune() {
       if (engine === undefined || persistence === undefined) return ok({ documents: 0, collections: [] });
       return tabSync ? tabSync.prune() : pruneStorage(persistence.storage, inUse(engine, persistence));

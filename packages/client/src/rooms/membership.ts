@@ -33,4 +33,46 @@ export class Membership {
     readonly spec: RoomSpec,
     readonly roomId: string,
   ) {}
+
+  /** The room's type and id, as messages and error details name it. */
+  get address(): { roomType: string; roomId: string } {
+    return { roomType: this.spec.name, roomId: this.roomId };
+  }
+
+  /** Tells the handles' listeners the room status changed. */
+  notifyRoomStatus(): void {
+    for (const listener of [...this.roomStatusListeners]) callListener(listener, this.roomStatus);
+  }
+
+  /** Tells the handles' listeners a member's status changed. */
+  notifyUserStatus(): void {
+    for (const listener of [...this.userStatusListeners]) callListener(listener, this.users);
+  }
+}
+
+/**
+ * `status` with `key` set to `value` (`undefined`: removed), as a new object.
+ *
+ * @example
+ * withKey({ title: "Draft" }, "title", undefined); // {}
+ */
+export function withKey(status: Status, key: string, value: unknown): Status {
+  const next: Record<string, unknown> = { ...status };
+  if (value === undefined) delete next[key];
+  else next[key] = value;
+  return next;
+}
+
+/**
+ * Calls a handle's listener; what it throws is reported, never thrown into the call that changed the room.
+ *
+ * @example
+ * callListener((status: Status) => render(status), { title: "Draft" });
+ */
+export function callListener<A extends unknown[]>(listener: Listener<A>, ...args: A): void {
+  try {
+    listener(...args);
+  } catch (error) {
+    console.error("Trellis rooms: a listener threw", error);
+  }
 }

@@ -31,18 +31,3 @@ export function readRoomValue(spec: FieldSpec, value: unknown): unknown {
       return validateRoomValue(spec, value, "value").error === undefined ? value : UNREADABLE;
   }
 }
-
-/** Reads a status object (user or room) key by key: unknown keys and values that do not fit are left out. */
-export function readStatus(
-  specs: Readonly<Record<string, FieldSpec>>,
-  status: Readonly<Record<string, unknown>>,
-): Record<string, unknown> {
-  const read: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(status)) {
-    const spec = Object.hasOwn(specs, key) ? specs[key] : undefined;
-    if (spec === undefined || value === null) continue;
-    const item = readRoomValue(spec, value);
-    if (item !== UNREADABLE) read[key] = item;
-  }
-  return read;
-}

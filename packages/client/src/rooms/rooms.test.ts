@@ -1,7 +1,13 @@
-import { createSchema, encodeHlc, type ServerMessage, t } from "@trellis/core";
+import { createClock, createSchema, encodeHlc, type ServerMessage, t, TripleStore } from "@trellis/core";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createClient, type TrellisClient } from "../create-client.js";
+import { DeferredSync } from "../deferred-sync.js";
+import { storeApplier } from "../sync/remote-apply.js";
 import { createFakeClient } from "../testing/fake-client.js";
+import { createFakeWebSocket } from "../testing/fake-sync.js";
+import { type WiredSync, wireSync } from "../wire-sync.js";
+import type { RoomHandle } from "./room-types.js";
+import { RoomsService } from "./rooms.js";
 
 const schema = createSchema({
   entities: { users: { name: t.string({ fallback: "" }) } },
@@ -348,5 +354,59 @@ describe("rooms: membership", () => {
   it("throws for a bad room id", () => {
     const { client } = setup();
     expect(() => client.rooms.documentEditor(5 as unknown as string)).toThrow(TypeError);
+  });
+});
+
+describe("rooms: before sync's code arrived", () => {
+  it("answer from local state, and send what was asked in order once the code arrives", async () => {
+    const store = new TripleStore();
+    const clock = createClock({ node: "c1" });
+    let arrive!: (wired: WiredSync) => void;
+    const sync = new DeferredSync(new Promise<WiredSync>((resolve) => (arrive = resolve)), storeApplier(store, clock));
+    const rooms = new RoomsService(schema.roomSpecs!, sync, "alice", "c1", sync.connection);
+    type Editor = (typeof schema)["rooms"]["documentEditor"];
+    const room = rooms.open("documentEditor", "doc-1") as RoomHandle<Editor>;
+    const left = rooms.open("documentEditor", "doc-2") as RoomHandle<Editor>;
+
+    await room.setUserStatus("cursor", { x: 1, y: 2 });
+    expect(room.getUserStatuses()).toEqual({ alice: { cursor: { x: 1, y: 2 } } });
+    expect((await room.set("documentTitle", 5 as never)).error?.code).toBe("VALIDATION");
+    await room.set("documentTitle", "Draft");
+    expect(room.getRoomStatus()).toEqual({ documentTitle: "Draft" });
+    const emitted = room.emit("like", { targetId: "p1" });
+    // Waiting emits are the rooms' own: leaving or closing answers them without sync's code.
+    const dropped = left.emit("ping", 1);
+    left.leave();
+    expect((await dropped).error?.message).toMatch(/room was left before the connection was up/);
+
+    const fake = createFakeWebSocket();
+    const serverUrl = "http://127.0.0.1:9";
+    const options = { schema, serverUrl, userId: "alice", WebSocket: fake.WebSocket };
+    const parts = {
+      store,
+      clock,
+      appId: "app",
+      clientId: "c1",
+      persistence: undefined,
+      serverUrl,
+      token: () => undefined,
+    };
+    expect(fake.sockets).toEqual([]);
+    arrive(wireSync(options, { ...parts, notifyWriteError: () => {} }));
+    sync.connect();
+    await sync.arrival;
+    fake.last().open();
+    fake.last().receive(WELCOME);
+    expect(await emitted).toEqual({ data: undefined, error: undefined });
+    expect(fake.last().sent.filter((message) => message.type !== "hello")).toEqual([
+      { type: "join", ...ROOM, userStatus: { cursor: { x: 1, y: 2 } } },
+      { type: "setRoomStatus", ...ROOM, status: { documentTitle: "Draft" } },
+      { type: "emit", ...ROOM, event: "like", data: { targetId: "p1" } },
+    ]);
+    // What the server sends now reaches the room.
+    fake.last().receive({ type: "roomStatus", ...ROOM, status: { collaboratorCount: 2 } });
+    expect(room.getRoomStatus()).toEqual({ documentTitle: "Draft", collaboratorCount: 2 });
+    rooms.close();
+    await sync.close();
   });
 });

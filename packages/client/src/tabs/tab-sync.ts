@@ -3,7 +3,7 @@ import type { ClientMessage, DatabaseResult, NormalizedQuery, Triple } from "@tr
 import type { StoredOutbox } from "../persistence/stored-outbox.js";
 import type { PruneResult } from "../persistence/prune.js";
 import type { ClientStorage } from "../persistence/storage.js";
-import type { RoomTransport } from "../rooms/rooms.js";
+import type { RoomTransport } from "../rooms/room-wire.js";
 import { type ClientConnection, type ConnectionState, createClientConnection } from "../sync/client-connection.js";
 import type { SyncPayload } from "../sync/http.js";
 import type { FollowedQuery, QuerySync } from "../sync/query-sync.js";
