@@ -1,3 +1,4 @@
+import { idsGiven } from "@trellis/core";
 import type { MemoryNeed } from "./persistence/working-set.js";
 
 /**
@@ -21,20 +22,4 @@ export function batchNeeds(operations: unknown): MemoryNeed[] {
     else if (typeof id === "string") named?.add(id);
   }
   return [...ids].map(([collection, named]) => ({ collection, ids: named && [...named] }));
-}
-
-/**
- * The ids callers gave documents to create (what a create must check is not in use yet).
- *
- * @example
- * idsGiven([{ id: "t1", text: "a" }, { text: "b" }]); // ["t1"]
- */
-export function idsGiven(documents: unknown): string[] {
-  const ids: string[] = [];
-  if (!Array.isArray(documents)) return ids;
-  for (const document of documents) {
-    const id = (document as { id?: unknown } | null | undefined)?.id;
-    if (typeof id === "string") ids.push(id);
-  }
-  return ids;
 }

@@ -1,5 +1,4 @@
-import type { DatabaseResult, LiveQueryRegistry, LocalWriter, ResultDoc } from "@trellis/core";
-import { idsGiven } from "./batch-needs.js";
+import { type DatabaseResult, idsGiven, type LiveQueryRegistry, type LocalWriter, type ResultDoc } from "@trellis/core";
 import { PaginatedQuery, preloadPaginated } from "./paginated.js";
 import type { AssembledPersistence } from "./client-persistence.js";
 import type { MemoryNeed } from "./persistence/working-set.js";

@@ -167,6 +167,7 @@ export {
   createBatchCollection,
   executeBatch,
   executeBatchOperation,
+  idsGiven,
 } from "./write/batch.js";
 export {
   createPreloadData,

@@ -184,3 +184,19 @@ export function executeBatchOperation(
       return fail("VALIDATION", `Unknown batch operation kind ${JSON.stringify(op.kind)}.`);
   }
 }
+
+/**
+ * The ids callers gave documents to create (what a create must check is not in use yet).
+ *
+ * @example
+ * idsGiven([{ id: "t1", text: "a" }, { text: "b" }]); // ["t1"]
+ */
+export function idsGiven(documents: unknown): string[] {
+  const ids: string[] = [];
+  if (!Array.isArray(documents)) return ids;
+  for (const document of documents) {
+    const id = (document as { id?: unknown } | null | undefined)?.id;
+    if (typeof id === "string") ids.push(id);
+  }
+  return ids;
+}

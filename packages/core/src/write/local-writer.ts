@@ -84,14 +84,8 @@ export class LocalWriter {
 
   /** Creates one document: `input` holds its fields and, optionally, its `id` (see {@link createMany}). */
   create(collection: string, input: unknown): DatabaseResult<Doc> {
-    const spec = this.collection(collection);
-    if (spec.error) return spec;
-    const hlc = this.clock.now();
-    const created = this.newDocument(spec.data, input, hlcMillis(hlc), `${collection}.create`);
-    if (created.error) return created;
-    const id = created.data.id ?? this.newId();
-    this.transaction(() => this.writeFields(spec.data, id, created.data.fields, hlc));
-    return ok(this.read(collection, id)!);
+    const created = this.createAll(collection, [input], true, `${collection}.create`);
+    return created.error ? created : ok(created.data[0]!);
   }
 
   /**
@@ -102,29 +96,52 @@ export class LocalWriter {
    */
   createMany(collection: string, inputs: unknown, options?: unknown): DatabaseResult<Doc[] | { count: number }> {
     const call = `${collection}.createMany`;
-    const spec = this.collection(collection);
-    if (spec.error) return spec;
-    const returnDocuments = returnDocumentsOption(options, call);
-    if (returnDocuments.error) return returnDocuments;
+    const { returnDocuments = true } = (options ?? {}) as CreateManyOptions;
+    if (
+      options !== undefined &&
+      (typeof options !== "object" ||
+        options === null ||
+        typeof returnDocuments !== "boolean" ||
+        Object.keys(options).some((key) => key !== "returnDocuments"))
+    )
+      return fail("VALIDATION", `${call}: options must be { returnDocuments?: boolean }, got ${describe(options)}.`);
     if (!Array.isArray(inputs))
       return fail("VALIDATION", `${call} takes an array of documents, got ${describe(inputs)}.`);
-    if (inputs.length === 0) return ok(returnDocuments.data ? [] : { count: 0 });
+    const created = this.createAll(collection, inputs, returnDocuments, call);
+    return created.error || returnDocuments ? created : ok({ count: inputs.length });
+  }
+
+  /**
+   * `create` (one input) and `createMany`: checks every input, then writes them under one clock
+   * reading in one transaction; returns the documents (none unless `returnDocuments`).
+   */
+  private createAll(
+    collection: string,
+    inputs: readonly unknown[],
+    returnDocuments: boolean,
+    call: string,
+  ): DatabaseResult<Doc[]> {
+    const spec = this.collection(collection);
+    if (spec.error) return spec;
+    if (inputs.length === 0) return ok([]);
     const hlc = this.clock.now();
     const nowMs = hlcMillis(hlc);
+    const isMany = call.endsWith("Many");
     // Checked first, then checked again as written: holding every checked document until the
     // write would keep a second copy of a large call alive long enough to cost more in garbage
-    // collection than checking twice.
+    // collection than checking twice. A single create keeps its one.
+    let checked: NewDocument | undefined;
     let given: Map<string, number> | undefined;
     for (let index = 0; index < inputs.length; index++) {
       const document = this.newDocument(spec.data, inputs[index], nowMs, call);
       if (document.error) {
         const { code, message, details } = document.error;
-        return fail(code, `${call}: document ${index}: ${message}`, { ...details, index });
+        return isMany ? fail(code, `${call}: document ${index}: ${message}`, { ...details, index }) : document;
       }
+      if (!isMany) checked = document.data;
       const { id } = document.data;
       if (id === undefined) continue;
-      given ??= new Map();
-      const first = given.get(id);
+      const first = (given ??= new Map()).get(id);
       if (first !== undefined)
         return fail("VALIDATION", `${call}: documents ${first} and ${index} both have id "${id}".`, {
           collection,
@@ -133,14 +150,14 @@ export class LocalWriter {
         });
       given.set(id, index);
     }
-    const rows: number[] = new Array(inputs.length);
+    const rows: number[] = [];
     this.transaction(() => {
-      for (let index = 0; index < inputs.length; index++) {
-        const { id, fields } = this.newDocument(spec.data, inputs[index], nowMs, call, false).data!;
-        rows[index] = this.writeFields(spec.data, id ?? this.generatedId(given), fields, hlc);
+      for (const input of inputs) {
+        const { id, fields } = checked ?? this.newDocument(spec.data, input, nowMs, call, false).data!;
+        rows.push(this.writeFields(spec.data, id ?? this.generatedId(given), fields, hlc));
       }
     });
-    if (!returnDocuments.data) return ok({ count: rows.length });
+    if (!returnDocuments) return ok([]);
     const table = this.store.table(collection)!;
     const materialize = this.fullDoc(collection).materialize.pass();
     return ok(rows.map((row) => materialize(table, row)));
@@ -368,20 +385,6 @@ export class LocalWriter {
 interface NewDocument {
   readonly id: string | undefined;
   readonly fields: StoredFields;
-}
-
-/** `createMany`'s options: whether it returns the documents (the default) or only their count. */
-function returnDocumentsOption(options: unknown, call: string): DatabaseResult<boolean> {
-  if (options === undefined) return ok(true);
-  if (typeof options !== "object" || options === null || Array.isArray(options))
-    return fail("VALIDATION", `${call}: options must be an object, got ${describe(options)}.`);
-  for (const key of Object.keys(options))
-    if (key !== "returnDocuments")
-      return fail("VALIDATION", `${call}: unknown option "${key}" (expected returnDocuments).`);
-  const { returnDocuments = true } = options as { returnDocuments?: unknown };
-  if (typeof returnDocuments !== "boolean")
-    return fail("VALIDATION", `${call}: returnDocuments must be a boolean, got ${describe(returnDocuments)}.`);
-  return ok(returnDocuments);
 }
 
 function notFound(collection: string, id: string) {

@@ -16,6 +16,7 @@ import {
   type EntitiesDef,
   type EntityDef,
   executeBatchOperation,
+  idsGiven,
   fail,
   isAggregateQuery,
   LocalWriter,
@@ -178,12 +179,7 @@ class AdminRequests {
 
   /** What creating `documents` reads: the documents that hold the ids callers gave them (none: nothing to read). */
   givenIds(collection: string, documents: unknown): DatabaseResult<NormalizedQuery> | undefined {
-    const ids = Array.isArray(documents)
-      ? documents.flatMap((document) => {
-          const id = (document as { id?: unknown } | null | undefined)?.id;
-          return typeof id === "string" ? [id] : [];
-        })
-      : [];
+    const ids = idsGiven(documents);
     return ids.length === 0 ? undefined : this.normalize(collection, { where: { id: { in: ids } } });
   }
 
