@@ -17,17 +17,17 @@ interface Column {
   readonly digits?: number;
 }
 
+/** The columns of a bulk insert's figures (see `measureInsert`). */
+const INSERT_COLUMNS: readonly Column[] = [
+  { title: "docs", metric: "docs" },
+  { title: "total ms", metric: "totalMs", digits: 1 },
+  { title: "µs/doc", metric: "perDocUs", digits: 2 },
+  { title: "min ms", metric: "minMs", digits: 1 },
+  { title: "reps", metric: "reps" },
+];
+
 const COLUMNS: Record<WorkloadId, { readonly title: string; readonly columns: readonly Column[] }> = {
-  W1: {
-    title: "W1 insert documents (median of reps, fresh store each)",
-    columns: [
-      { title: "docs", metric: "docs" },
-      { title: "total ms", metric: "totalMs", digits: 1 },
-      { title: "µs/doc", metric: "perDocUs", digits: 2 },
-      { title: "min ms", metric: "minMs", digits: 1 },
-      { title: "reps", metric: "reps" },
-    ],
-  },
+  W1: { title: "W1 insert documents (median of reps, fresh store each)", columns: INSERT_COLUMNS },
   W2: {
     title: "W2 where priority > p and tag == t order by createdAt desc limit 50 (distinct queries)",
     columns: [
@@ -108,11 +108,7 @@ const COLUMNS: Record<WorkloadId, { readonly title: string; readonly columns: re
     title:
       "W7 bulk create: one createMany vs single creates vs SQLite's bulk insert (median of reps, fresh store each)",
     columns: [
-      { title: "docs", metric: "docs" },
-      { title: "total ms", metric: "totalMs", digits: 1 },
-      { title: "µs/doc", metric: "perDocUs", digits: 2 },
-      { title: "min ms", metric: "minMs", digits: 1 },
-      { title: "reps", metric: "reps" },
+      ...INSERT_COLUMNS,
       { title: "x creates", metric: "vsCreates", digits: 2 },
       { title: "x SQLite", metric: "vsSqlite", digits: 2 },
     ],

@@ -1,8 +1,7 @@
 import { createSchema, t } from "@trellis/core";
-import { removeDataDir, type ServerProcess, startServerProcess } from "@trellis/server/testing";
-import { afterEach, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { createClient, type TrellisClient } from "../create-client.js";
-import { allOnline, FAST_RECONNECT, recorder, waitFor } from "../testing/live-server.js";
+import { allOnline, FAST_RECONNECT, recorder, useServerProcess, waitFor } from "../testing/live-server.js";
 
 // Documents made by one createMany reach another client through a real `trellis-server`
 // process, with the ids the writer gave or generated; a second client refuses an id it has seen.
@@ -14,27 +13,15 @@ type Client = TrellisClient<typeof schema>;
 
 const COUNT = 2_000;
 
-let server: ServerProcess | undefined;
-const clients: Client[] = [];
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((client) => client.close()));
-  if (server !== undefined) {
-    await server.stop();
-    removeDataDir(server.dataDir);
-    server = undefined;
-  }
-});
+const live = useServerProcess();
 
-function connect(url: string): Client {
-  const client = createClient({ schema, appId: "bulk", serverUrl: url, reconnect: FAST_RECONNECT });
-  clients.push(client);
-  return client;
+function connect(): Client {
+  return live.track(createClient({ schema, appId: "bulk", serverUrl: live.server.url, reconnect: FAST_RECONNECT }));
 }
 
 it("delivers the documents of one createMany to another client, with their ids", async () => {
-  server = await startServerProcess();
-  const writer = connect(server.url);
-  const reader = connect(server.url);
+  const writer = connect();
+  const reader = connect();
   const seen = recorder<readonly { id: string; text: string; done: boolean }[]>();
   reader.database.todos.subscribe(
     { fields: { id: true, text: true, done: true }, orderBy: ["text", "asc"] },
