@@ -7,8 +7,13 @@ export const RESULT_PREFIX = "@@result ";
 export const TRELLIS_W6_LIVE = "Trellis (query; live: subscribe)";
 export const TRELLIS_W6_RERUN = "Trellis (re-run query per write)";
 
+/** Labels of the W7 rows its targets compare: one `createMany`, a loop of `create`, SQLite's bulk insert. */
+export const TRELLIS_W7_MANY = "Trellis (createMany)";
+export const TRELLIS_W7_LOOP = "Trellis (loop of await create)";
+export const SQLITE_W7_BULK = "SQLite (prepared INSERT in one transaction, :memory:)";
+
 /** The workloads of the suite. */
-export type WorkloadId = "W1" | "W2" | "W3" | "W4" | "W5" | "W6";
+export type WorkloadId = "W1" | "W2" | "W3" | "W4" | "W5" | "W6" | "W7";
 
 /** The peers measured; each runs in its own child process per workload. */
 export type PeerId = "trellis" | "plain" | "sqlite" | "tinybase" | "triplit";

@@ -1,7 +1,15 @@
 /** Turns result rows into the printed tables, the JSON lines and the target ratios. */
 import type { BenchConfig } from "./config.js";
 import { MIN_TIMED_QUERIES } from "./harness.js";
-import { type ResultRow, TRELLIS_W6_LIVE, TRELLIS_W6_RERUN, type WorkloadId } from "./peer.js";
+import {
+  type ResultRow,
+  SQLITE_W7_BULK,
+  TRELLIS_W6_LIVE,
+  TRELLIS_W6_RERUN,
+  TRELLIS_W7_LOOP,
+  TRELLIS_W7_MANY,
+  type WorkloadId,
+} from "./peer.js";
 
 interface Column {
   readonly title: string;
@@ -9,17 +17,17 @@ interface Column {
   readonly digits?: number;
 }
 
+/** The columns of a bulk insert's figures (see `measureInsert`). */
+const INSERT_COLUMNS: readonly Column[] = [
+  { title: "docs", metric: "docs" },
+  { title: "total ms", metric: "totalMs", digits: 1 },
+  { title: "µs/doc", metric: "perDocUs", digits: 2 },
+  { title: "min ms", metric: "minMs", digits: 1 },
+  { title: "reps", metric: "reps" },
+];
+
 const COLUMNS: Record<WorkloadId, { readonly title: string; readonly columns: readonly Column[] }> = {
-  W1: {
-    title: "W1 insert documents (median of reps, fresh store each)",
-    columns: [
-      { title: "docs", metric: "docs" },
-      { title: "total ms", metric: "totalMs", digits: 1 },
-      { title: "µs/doc", metric: "perDocUs", digits: 2 },
-      { title: "min ms", metric: "minMs", digits: 1 },
-      { title: "reps", metric: "reps" },
-    ],
-  },
+  W1: { title: "W1 insert documents (median of reps, fresh store each)", columns: INSERT_COLUMNS },
   W2: {
     title: "W2 where priority > p and tag == t order by createdAt desc limit 50 (distinct queries)",
     columns: [
@@ -96,7 +104,31 @@ const COLUMNS: Record<WorkloadId, { readonly title: string; readonly columns: re
       { title: "final*", metric: "finalChecksum" },
     ],
   },
+  W7: {
+    title:
+      "W7 bulk create: one createMany vs single creates vs SQLite's bulk insert (median of reps, fresh store each)",
+    columns: [
+      ...INSERT_COLUMNS,
+      { title: "x creates", metric: "vsCreates", digits: 2 },
+      { title: "x SQLite", metric: "vsSqlite", digits: 2 },
+    ],
+  },
 };
+
+/**
+ * W7's rows with their time as a ratio of the loop of single creates' and of SQLite's (figures
+ * of this run), which is what its targets read.
+ */
+function withW7Ratios(rows: readonly ResultRow[]): ResultRow[] {
+  const totalOf = (label: string) => metricOf(rows, "W7", label, "totalMs");
+  const creates = totalOf(TRELLIS_W7_LOOP);
+  const sqlite = totalOf(SQLITE_W7_BULK);
+  return rows.map((row) => {
+    const total = row.metrics.totalMs;
+    if (typeof total !== "number") return row;
+    return { ...row, metrics: { ...row.metrics, vsCreates: total / creates, vsSqlite: total / sqlite } };
+  });
+}
 
 /** A number with fixed decimals and thousands separators ("-" when missing); strings as they are. */
 export function formatValue(value: number | string | undefined, digits = 0): string {
@@ -117,7 +149,7 @@ export function table(header: readonly string[], body: ReadonlyArray<readonly st
 /** The printed table of one workload's rows. */
 export function workloadTable(workload: WorkloadId, rows: readonly ResultRow[]): string {
   const { title, columns } = COLUMNS[workload];
-  const body = rows.map((row) => [
+  const body = (workload === "W7" ? withW7Ratios(rows) : rows).map((row) => [
     row.isInfo === true ? `${row.label} [info]` : row.label,
     ...columns.map((column) => formatValue(row.metrics[column.metric], column.digits)),
   ]);
@@ -149,6 +181,7 @@ const CHECKS: Record<WorkloadId, ReadonlyArray<{ readonly metric: string; readon
       what: "live: same rows after all writes (final*; peers stopped by the time budget are not compared)",
     },
   ],
+  W7: [],
 };
 
 /** Whether peers agree on each result checksum of a workload: a line per check, and whether they agree. */
@@ -244,6 +277,20 @@ export function targets(rows: readonly ResultRow[]): TargetResult[] {
       1.5,
       metricOf(rows, "W4", "Trellis (client, memory)", "heapPerDoc"),
       metricOf(rows, "W4", "TinyBase (Store)", "heapPerDoc"),
+    ),
+    target(
+      "W7 Trellis createMany <= 0.5x a loop of single creates",
+      "ms",
+      0.5,
+      metricOf(rows, "W7", TRELLIS_W7_MANY, "totalMs"),
+      metricOf(rows, "W7", TRELLIS_W7_LOOP, "totalMs"),
+    ),
+    target(
+      "W7 Trellis createMany <= 1.0x SQLite bulk insert",
+      "ms",
+      1,
+      metricOf(rows, "W7", TRELLIS_W7_MANY, "totalMs"),
+      metricOf(rows, "W7", SQLITE_W7_BULK, "totalMs"),
     ),
     speedup(
       "W6 Trellis live aggregate per write >= 10x faster than re-running the query",

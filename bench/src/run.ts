@@ -16,11 +16,12 @@ import { finishRun, runMain } from "./finish-run.js";
 import { type PeerId, RESULT_PREFIX, type ResultRow, type WorkloadId } from "./peer.js";
 import { agreement, targetLines, targets, workloadJson, workloadTable } from "./report.js";
 
-const WORKLOADS: readonly WorkloadId[] = ["W1", "W2", "W3", "W4", "W5", "W6"];
+const WORKLOADS: readonly WorkloadId[] = ["W1", "W2", "W3", "W4", "W5", "W6", "W7"];
 
 /**
  * Which peers take part in which workload (SQLite's memory is not on the JS heap, so no W4;
- * SQLite runs only the one-shot forms of W5 and W6; Triplit is left out of W5 and W6).
+ * SQLite runs only the one-shot forms of W5 and W6; Triplit is left out of W5 and W6). W7 compares
+ * Trellis's bulk create with its single creates and SQLite's bulk insert.
  */
 const PLAN: Record<WorkloadId, readonly PeerId[]> = {
   W1: ["plain", "sqlite", "tinybase", "triplit", "trellis"],
@@ -29,6 +30,7 @@ const PLAN: Record<WorkloadId, readonly PeerId[]> = {
   W4: ["plain", "tinybase", "triplit", "trellis"],
   W5: ["plain", "sqlite", "tinybase", "trellis"],
   W6: ["plain", "sqlite", "tinybase", "trellis"],
+  W7: ["sqlite", "trellis"],
 };
 
 function listFromEnv<T extends string>(raw: string | undefined, allowed: readonly T[], name: string): readonly T[] {
@@ -81,7 +83,7 @@ async function main(): Promise<number> {
       `up to ${config.w3Writes} writes or ${config.w3BudgetMs / 1000} s per peer; W4 ${config.w4Docs} docs;\n` +
       `W5 ${config.w5Users} users x ${config.w5Posts} posts, ${config.w5Reps} one-shot runs, up to ${config.w5Writes} writes or ` +
       `${config.w5BudgetMs / 1000} s; W6 ${config.w6Docs} docs, ${config.w6Reps} one-shot runs, up to ${config.w6Writes} writes or ` +
-      `${config.w6BudgetMs / 1000} s (re-run loops ${config.w6RerunBudgetMs / 1000} s)\n`,
+      `${config.w6BudgetMs / 1000} s (re-run loops ${config.w6RerunBudgetMs / 1000} s); W7 as W1\n`,
   );
 
   const rows: ResultRow[] = [];

@@ -19,7 +19,7 @@ const loaders: Record<PeerId, () => Promise<PeerBench>> = {
 async function main(): Promise<void> {
   const [peer, workload] = process.argv.slice(2) as [PeerId | undefined, WorkloadId | undefined];
   if (peer === undefined || !Object.hasOwn(loaders, peer) || workload === undefined) {
-    throw new Error(`usage: worker.js <${Object.keys(loaders).join("|")}> <W1|W2|W3|W4|W5|W6>`);
+    throw new Error(`usage: worker.js <${Object.keys(loaders).join("|")}> <W1|W2|W3|W4|W5|W6|W7>`);
   }
   const raw = process.env.BENCH_CONFIG;
   if (raw === undefined) throw new Error("worker.js: BENCH_CONFIG is not set; run the suite with run.js.");

@@ -16,7 +16,7 @@ import {
   w6Checksum,
 } from "../data.js";
 import { measureInsert, measureOneShot, measureQueries } from "../harness.js";
-import type { PeerBench } from "../peer.js";
+import { type PeerBench, SQLITE_W7_BULK } from "../peer.js";
 import { timeMs } from "../stats.js";
 
 interface Row {
@@ -97,6 +97,14 @@ export const sqlite: PeerBench = {
       return (todos) => insertAll(todos);
     });
     return [{ workload: "W1", peer: "sqlite", label: "SQLite (better-sqlite3, :memory:)", metrics }];
+  },
+
+  async W7(config) {
+    const metrics = await measureInsert(config, async () => {
+      const { insertAll } = openDatabase();
+      return (todos) => insertAll(todos);
+    });
+    return [{ workload: "W7", peer: "sqlite", label: SQLITE_W7_BULK, metrics }];
   },
 
   async W2(config) {

@@ -40,7 +40,7 @@ import {
   NotifyTracker,
   resultsChecksum,
 } from "../harness.js";
-import { type PeerBench, TRELLIS_W6_LIVE, TRELLIS_W6_RERUN } from "../peer.js";
+import { type PeerBench, TRELLIS_W6_LIVE, TRELLIS_W6_RERUN, TRELLIS_W7_LOOP, TRELLIS_W7_MANY } from "../peer.js";
 import { timeMs } from "../stats.js";
 
 const schema = createSchema({
@@ -227,6 +227,20 @@ function updateItem(client: W6Client, id: string, write: W6Write) {
   }
 }
 
+/**
+ * W7: a fresh local client per repetition (the previous one closed, so its documents do not
+ * weigh on the next one's garbage collection), and `insert` of the documents into it.
+ */
+function freshClients(insert: (client: Client, todos: readonly Todo[]) => Promise<void>) {
+  let previous: Client | undefined;
+  return async () => {
+    await previous?.close();
+    const client = createClient({ schema });
+    previous = client;
+    return (todos: readonly Todo[]) => insert(client, todos);
+  };
+}
+
 export const trellis: PeerBench = {
   async W1(config) {
     const batch = await measureInsert(config, async () => {
@@ -249,6 +263,44 @@ export const trellis: PeerBench = {
     return [
       { workload: "W1", peer: "trellis", label: "Trellis (batch.execute)", metrics: batch },
       { workload: "W1", peer: "trellis", label: "Trellis (loop of create)", isInfo: true, metrics: loop },
+    ];
+  },
+
+  async W7(config) {
+    const many = await measureInsert(
+      config,
+      freshClients(async (client, todos) => {
+        const result = await client.database.todos.createMany(todos.map(fieldsOf));
+        if (result.error) throw new Error(`createMany failed: ${result.error.message}`);
+        if (result.data.length !== todos.length) throw new Error("createMany returned too few documents");
+      }),
+    );
+    const counted = await measureInsert(
+      config,
+      freshClients(async (client, todos) => {
+        const result = await client.database.todos.createMany(todos.map(fieldsOf), { returnDocuments: false });
+        if (result.error) throw new Error(`createMany failed: ${result.error.message}`);
+      }),
+    );
+    const loop = await measureInsert(
+      config,
+      freshClients(async (client, todos) => {
+        for (const todo of todos) {
+          const result = await client.database.todos.create(fieldsOf(todo));
+          if (result.error) throw new Error(`create failed: ${result.error.message}`);
+        }
+      }),
+    );
+    return [
+      { workload: "W7", peer: "trellis", label: TRELLIS_W7_MANY, metrics: many },
+      {
+        workload: "W7",
+        peer: "trellis",
+        label: "Trellis (createMany, returnDocuments: false)",
+        isInfo: true,
+        metrics: counted,
+      },
+      { workload: "W7", peer: "trellis", label: TRELLIS_W7_LOOP, metrics: loop },
     ];
   },
 

@@ -1,3 +1,4 @@
+import { idsGiven } from "@trellis/core";
 import type { MemoryNeed } from "./persistence/working-set.js";
 
 /**
@@ -11,11 +12,13 @@ export function batchNeeds(operations: unknown): MemoryNeed[] {
   const ids = new Map<string, Set<string> | undefined>();
   if (!Array.isArray(operations)) return [];
   for (const operation of operations) {
-    const { collection, kind, id } = (operation ?? {}) as { collection?: unknown; kind?: unknown; id?: unknown };
+    const { collection, kind, id, fields, documents } = (operation ?? {}) as Record<string, unknown>;
     if (typeof collection !== "string") continue;
     if (!ids.has(collection)) ids.set(collection, new Set());
     const named = ids.get(collection);
-    if (typeof kind === "string" && kind.endsWith("Many")) ids.set(collection, undefined);
+    if (kind === "create") for (const given of idsGiven([fields])) named?.add(given);
+    else if (kind === "createMany") for (const given of idsGiven(documents)) named?.add(given);
+    else if (typeof kind === "string" && kind.endsWith("Many")) ids.set(collection, undefined);
     else if (typeof id === "string") named?.add(id);
   }
   return [...ids].map(([collection, named]) => ({ collection, ids: named && [...named] }));

@@ -1,4 +1,4 @@
-import type { DatabaseResult, LiveQueryRegistry, LocalWriter, ResultDoc } from "@trellis/core";
+import { type DatabaseResult, idsGiven, type LiveQueryRegistry, type LocalWriter, type ResultDoc } from "@trellis/core";
 import { PaginatedQuery, preloadPaginated } from "./paginated.js";
 import type { AssembledPersistence } from "./client-persistence.js";
 import type { MemoryNeed } from "./persistence/working-set.js";
@@ -43,7 +43,26 @@ export class Collection {
    * const { data: todo } = await todos.create({ text: "Write docs", done: false, dueAt: new Date("2026-12-24") });
    */
   readonly create = (fields: unknown): Promise<DatabaseResult<ResultDoc>> =>
-    this.write("create", undefined, () => this.context.writer.create(this.name, fields));
+    // A caller's id is read: it must not be in use, in memory or in storage.
+    this.write("create", idsGiven([fields]), () => this.context.writer.create(this.name, fields));
+
+  /**
+   * Creates documents all or none, in one transaction; resolves with them whole, or with
+   * `{ count }` when `options.returnDocuments` is false.
+   *
+   * @example
+   * const todos = client.database.todos;
+   * const { data: created, error } = await todos.createMany([
+   *   { text: "Write docs", done: false },
+   *   { id: "release-notes", text: "Write the release notes", done: false },
+   * ]);
+   * if (error) showToast(`Document ${String(error.details?.index)}: ${error.message}`);
+   */
+  readonly createMany = (
+    documents: unknown,
+    options?: unknown,
+  ): Promise<DatabaseResult<ResultDoc[] | { count: number }>> =>
+    this.write("createMany", idsGiven(documents), () => this.context.writer.createMany(this.name, documents, options));
 
   /**
    * Changes some fields of a document; `fields` may be a function of the previous document.
@@ -54,7 +73,7 @@ export class Collection {
    * if (todo) await todos.update({ id: todo.id, fields: (prev) => ({ done: !prev.done }) });
    */
   readonly update = (args: IdArgs): Promise<DatabaseResult<void>> =>
-    this.write("update", args?.id, () => this.context.writer.change(this.name, args?.id, args?.fields, "update"));
+    this.write("update", [args?.id], () => this.context.writer.change(this.name, args?.id, args?.fields, "update"));
 
   /**
    * Replaces a document's fields: those not given are removed.
@@ -65,7 +84,7 @@ export class Collection {
    * if (todo) await todos.replace({ id: todo.id, fields: { text: "Write the docs", done: false } }); // dueAt removed
    */
   readonly replace = (args: IdArgs): Promise<DatabaseResult<void>> =>
-    this.write("replace", args?.id, () => this.context.writer.change(this.name, args?.id, args?.fields, "replace"));
+    this.write("replace", [args?.id], () => this.context.writer.change(this.name, args?.id, args?.fields, "replace"));
 
   /**
    * Deletes a document.
@@ -76,7 +95,7 @@ export class Collection {
    * if (todo) await todos.delete(todo.id);
    */
   readonly delete = (id: unknown): Promise<DatabaseResult<void>> =>
-    this.write("delete", id, () => this.context.writer.delete(this.name, id));
+    this.write("delete", [id], () => this.context.writer.delete(this.name, id));
 
   /**
    * Updates every document matching `where`; resolves with how many.
@@ -210,9 +229,9 @@ export class Collection {
     return this.context;
   }
 
-  /** A write by id: it reads only its document (none for a create, whose id is new). */
-  private write<T>(call: string, id: unknown, body: () => DatabaseResult<T>): Promise<DatabaseResult<T>> {
-    return this.run(call, [{ collection: this.name, ids: typeof id === "string" ? [id] : [] }], body);
+  /** A write by id: it reads only the documents it names (none for a create with generated ids). */
+  private write<T>(call: string, ids: readonly unknown[], body: () => DatabaseResult<T>): Promise<DatabaseResult<T>> {
+    return this.run(call, [{ collection: this.name, ids: ids.filter((id) => typeof id === "string") }], body);
   }
 
   /** A `*Many` write: it reads the whole collection. */

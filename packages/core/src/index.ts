@@ -159,7 +159,7 @@ export {
   parseServerValue,
   parseTriple,
 } from "./protocol/parse.js";
-export { type FieldsInput, LocalWriter, type WriteListener } from "./write/local-writer.js";
+export { type CreateManyOptions, type FieldsInput, LocalWriter, type WriteListener } from "./write/local-writer.js";
 export {
   type BatchApi,
   type BatchCollection,
@@ -167,6 +167,7 @@ export {
   createBatchCollection,
   executeBatch,
   executeBatchOperation,
+  idsGiven,
 } from "./write/batch.js";
 export {
   createPreloadData,

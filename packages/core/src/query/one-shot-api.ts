@@ -8,6 +8,7 @@ import type {
   ReplaceInput,
   UpdateInput,
 } from "../schema/types.js";
+import type { CreateManyOptions } from "../write/local-writer.js";
 import type { AggregateQueryDef, AggregateRow, StrictAggregateQuery } from "./aggregate-types.js";
 import type { PreloadData } from "./preload-data.js";
 import type {
@@ -50,8 +51,27 @@ export interface PreloadApi<E extends EntityDef, A extends EntitiesDef = {}> {
  * `database.<collection>` and the server's admin client have in common.
  */
 export interface OneShotCollectionApi<E extends EntityDef, A extends EntitiesDef = {}> {
-  /** Creates a document; returns it whole, auto fields included. */
+  /** Creates a document (with the given `id`, or a generated one); returns it whole, auto fields included. */
   create(fields: CreateInput<E>): Promise<DatabaseResult<Doc<E>>>;
+  /**
+   * Creates documents all or none, in one transaction (subscribers hear it once); returns them
+   * whole, in order. An invalid document fails the call with a VALIDATION error whose
+   * `details.index` names it, and nothing is written.
+   */
+  createMany(
+    documents: readonly CreateInput<E>[],
+    options?: CreateManyOptions & { readonly returnDocuments?: true },
+  ): Promise<DatabaseResult<Doc<E>[]>>;
+  /** With `{ returnDocuments: false }`: returns only how many were created. */
+  createMany(
+    documents: readonly CreateInput<E>[],
+    options: CreateManyOptions & { readonly returnDocuments: false },
+  ): Promise<DatabaseResult<{ count: number }>>;
+  /** With `returnDocuments` known only at run time: the documents or their count. */
+  createMany(
+    documents: readonly CreateInput<E>[],
+    options: CreateManyOptions,
+  ): Promise<DatabaseResult<Doc<E>[] | { count: number }>>;
   /** Changes some fields; a function receives the current document and runs atomically. */
   update(args: { id: string; fields: FieldsOrUpdater<E, UpdateInput<E>> }): Promise<DatabaseResult<void>>;
   /** Sets every field: required ones must be given, the rest are removed. */

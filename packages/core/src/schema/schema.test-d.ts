@@ -112,7 +112,7 @@ describe("CreateInput", () => {
   it('makes a date with fallback "now" optional, other dates with a fallback required', () => {
     type Optional = { [K in keyof NewUser]-?: {} extends Pick<NewUser, K> ? K : never }[keyof NewUser];
     expectTypeOf<Optional>().toEqualTypeOf<
-      "age" | "lastLogin" | "joinedAt" | "prefs" | "nickname" | "bestFriendId" | "friendIds"
+      "id" | "age" | "lastLogin" | "joinedAt" | "prefs" | "nickname" | "bestFriendId" | "friendIds"
     >();
   });
 
@@ -124,8 +124,8 @@ describe("CreateInput", () => {
     expectTypeOf<NewUser["bestFriendId"]>().toEqualTypeOf<string | undefined>();
   });
 
-  it("has no auto fields", () => {
-    expectTypeOf<NewUser>().not.toHaveProperty("id");
+  it("takes an optional id, and no other auto field", () => {
+    expectTypeOf<NewUser["id"]>().toEqualTypeOf<string | undefined>();
     expectTypeOf<NewUser>().not.toHaveProperty("createdAt");
     expectTypeOf<NewUser>().not.toHaveProperty("updatedAt");
     expectTypeOf<NewUser>().not.toHaveProperty("createdBy");
@@ -141,8 +141,9 @@ describe("CreateInput", () => {
     expectTypeOf([unknown, wrong, json]).toBeArray();
   });
 
-  it("is the same as ReplaceInput", () => {
-    expectTypeOf<ReplaceInput<Users>>().toEqualTypeOf<NewUser>();
+  it("is ReplaceInput plus the optional id", () => {
+    expectTypeOf<ReplaceInput<Users>>().toEqualTypeOf<Omit<NewUser, "id">>();
+    expectTypeOf<ReplaceInput<Users>>().not.toHaveProperty("id");
   });
 });
 

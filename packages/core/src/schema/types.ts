@@ -40,18 +40,25 @@ type WriteRequiredKeys<E> = Exclude<keyof E, WriteOptionalKeys<E>>;
 /** A whole document as read: every schema field (fallbacks applied) and the auto fields. */
 export type Doc<E extends EntityDef> = Simplify<{ -readonly [K in keyof E]: ReadValue<E[K]> } & AutoFields>;
 
-/** What `create` takes: every required field; optional fields may be left out. */
-export type CreateInput<E extends EntityDef> = Simplify<
-  { [K in WriteRequiredKeys<E>]: FieldValue<E[K]> } & { [K in WriteOptionalKeys<E>]?: FieldValue<E[K]> | undefined }
->;
+/** Every required field; optional fields may be left out (what `replace` takes). */
+type WholeInput<E extends EntityDef> = { [K in WriteRequiredKeys<E>]: FieldValue<E[K]> } & {
+  [K in WriteOptionalKeys<E>]?: FieldValue<E[K]> | undefined;
+};
+
+/**
+ * What `create` and `createMany` take: every required field, optional fields may be left out,
+ * and optionally the new document's `id` (1-64 characters of `[A-Za-z0-9_-]`, not in use yet;
+ * generated when left out).
+ */
+export type CreateInput<E extends EntityDef> = Simplify<WholeInput<E> & { id?: string | undefined }>;
 
 /** What `update` takes: any subset of fields; optional fields may be set to `undefined` to remove them. */
 export type UpdateInput<E extends EntityDef> = Simplify<
   { [K in WriteRequiredKeys<E>]?: FieldValue<E[K]> } & { [K in WriteOptionalKeys<E>]?: FieldValue<E[K]> | undefined }
 >;
 
-/** What `replace` takes: like create, every required field; fields left out are removed. */
-export type ReplaceInput<E extends EntityDef> = CreateInput<E>;
+/** What `replace` takes: like create, every required field (but no id); fields left out are removed. */
+export type ReplaceInput<E extends EntityDef> = Simplify<WholeInput<E>>;
 
 /** Runtime description of one collection, plain JSON. */
 export interface CollectionSpec {

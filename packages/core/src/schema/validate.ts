@@ -53,8 +53,10 @@ export function validateWrite(
     stored.push([field, converted]);
   }
   if (mode === "update") return ok(stored);
-  for (const [field, spec] of Object.entries(collection.fields)) {
+  // `for…in` rather than `Object.entries`: no array per write, which bulk creates feel.
+  for (const field in collection.fields) {
     if (given[field] !== undefined) continue;
+    const spec = collection.fields[field]!;
     if (spec.type === "date" && spec.fallback === "now") {
       stored.push([field, nowMs]);
     } else if (!spec.optional) {

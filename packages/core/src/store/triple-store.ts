@@ -167,19 +167,21 @@ export class TripleStore {
 
   /**
    * Writes several plain fields of one document under one HLC (a create or an update): the same
-   * as calling {@link setField} for each, with one table, row and node lookup.
+   * as calling {@link setField} for each, with one table, row and node lookup. Returns the
+   * document's row in its table.
    */
   setFields(
     collection: string,
     id: string,
     fields: ReadonlyArray<readonly [field: string, value: unknown]>,
     hlc: Hlc,
-  ): void {
+  ): number {
     if (this.depth === 0) return this.transact(() => this.setFields(collection, id, fields, hlc));
     const table = this.tableFor(collection);
     const row = table.rowFor(id);
     const node = this.intern(hlc.node);
     for (const [field, value] of fields) table.setField(row, field, value, hlc.ticks, node, this.touch);
+    return row;
   }
 
   /** Adds (`present: true`) or removes an element of a set field. Returns whether the write won. */

@@ -1,11 +1,18 @@
 import { type DatabaseResult, fail, ok } from "../errors.js";
 import type { WhereClause } from "../query/query-types.js";
 import type { CreateInput, EntitiesDef, EntityDef, ReplaceInput, Schema, UpdateInput } from "../schema/types.js";
-import type { LocalWriter } from "./local-writer.js";
+import type { CreateManyOptions, LocalWriter } from "./local-writer.js";
 
 /** A serialisable description of one write, made by `database.batch.<collection>.<op>(…)`. */
 export type BatchOperation =
   | { readonly kind: "create"; readonly collection: string; readonly fields: Record<string, unknown> }
+  | {
+      readonly kind: "createMany";
+      readonly collection: string;
+      readonly documents: readonly Record<string, unknown>[];
+      /** Present (false) only when the operation's result is `{ count }`. */
+      readonly returnDocuments?: boolean;
+    }
   | {
       readonly kind: "update" | "replace";
       readonly collection: string;
@@ -24,6 +31,8 @@ export type BatchOperation =
 /** Batch builders of one collection: the same writes as data. */
 export interface BatchCollection<E extends EntityDef, A extends EntitiesDef = {}> {
   create(fields: CreateInput<E>): BatchOperation;
+  /** Its result is the created documents, or `{ count }` with `{ returnDocuments: false }`. */
+  createMany(documents: readonly CreateInput<E>[], options?: CreateManyOptions): BatchOperation;
   update(args: { id: string; fields: UpdateInput<E> }): BatchOperation;
   replace(args: { id: string; fields: ReplaceInput<E> }): BatchOperation;
   delete(id: string): BatchOperation;
@@ -97,6 +106,12 @@ export function createBatchCollection(collection: string): Record<string, (...ar
     }) as BatchOperation;
   return {
     create: (fields: Record<string, unknown>) => describe("create", { fields }),
+    createMany: (documents: readonly Record<string, unknown>[], options?: CreateManyOptions) => {
+      // Malformed input stays as given: `execute` reports it.
+      const encoded = Array.isArray(documents) ? documents.map(encodeFields) : documents;
+      const returnDocuments = options?.returnDocuments === false ? { returnDocuments: false } : {};
+      return { kind: "createMany", collection, documents: encoded, ...returnDocuments } as BatchOperation;
+    },
     update: ({ id, fields }: { id: string; fields: Record<string, unknown> }) => describe("update", { id, fields }),
     replace: ({ id, fields }: { id: string; fields: Record<string, unknown> }) => describe("replace", { id, fields }),
     delete: (id: string) => describe("delete", { id }),
@@ -146,6 +161,11 @@ export function executeBatchOperation(
   switch (op.kind) {
     case "create":
       return writer.create(collection, fields);
+    case "createMany": {
+      const { documents, returnDocuments } = op;
+      const decoded = Array.isArray(documents) ? documents.map(decodeFields) : documents;
+      return writer.createMany(collection, decoded, returnDocuments === undefined ? undefined : { returnDocuments });
+    }
     case "update":
     case "replace":
       return writer.change(collection, op.id, fields, op.kind);
@@ -163,4 +183,20 @@ export function executeBatchOperation(
     default:
       return fail("VALIDATION", `Unknown batch operation kind ${JSON.stringify(op.kind)}.`);
   }
+}
+
+/**
+ * The ids callers gave documents to create (what a create must check is not in use yet).
+ *
+ * @example
+ * idsGiven([{ id: "t1", text: "a" }, { text: "b" }]); // ["t1"]
+ */
+export function idsGiven(documents: unknown): string[] {
+  const ids: string[] = [];
+  if (!Array.isArray(documents)) return ids;
+  for (const document of documents) {
+    const id = (document as { id?: unknown } | null | undefined)?.id;
+    if (typeof id === "string") ids.push(id);
+  }
+  return ids;
 }

@@ -6,7 +6,8 @@ import type { NormalizedQuery } from "../query/normalized-query.js";
 import { QueryCostError } from "../query/query-cost.js";
 import { runQuery } from "../query/run-query.js";
 import type { CollectionSpec, Schema } from "../schema/types.js";
-import { type StoredFields, validateWrite, type WriteMode } from "../schema/validate.js";
+import { describe, type StoredFields, validateWrite, type WriteMode } from "../schema/validate.js";
+import { ID_RULE, isId } from "../ids.js";
 import type { TripleStore } from "../store/triple-store.js";
 import { CREATED_AT_FIELD, CREATED_BY_FIELD, DELETED_FIELD, type Triple } from "../triples.js";
 
@@ -14,6 +15,15 @@ import { CREATED_AT_FIELD, CREATED_BY_FIELD, DELETED_FIELD, type Triple } from "
 export type FieldsInput = Record<string, unknown> | ((previous: Record<string, unknown>) => unknown);
 
 type Doc = Record<string, unknown>;
+
+/** Options of `createMany`. */
+export interface CreateManyOptions {
+  /**
+   * `false`: resolve with `{ count }` instead of the created documents, which spares building
+   * them (for bulk loads that read nothing back). Default `true`.
+   */
+  readonly returnDocuments?: boolean;
+}
 
 /** Hears the triples of each write call (or batch) once it is applied, in the order written. */
 export type WriteListener = (triples: readonly Triple[]) => void;
@@ -28,6 +38,8 @@ export class LocalWriter {
   private readonly fullDocs = new Map<string, { query: NormalizedQuery; materialize: Materializer }>();
   /** The triples of the write call in progress, when someone listens. */
   private recorded: Triple[] | undefined;
+  private lastStamp: { readonly hlc: Hlc; readonly text: string } | undefined;
+  private readonly setFieldsOf = new WeakMap<CollectionSpec, boolean>();
 
   constructor(
     private readonly schema: Schema,
@@ -70,18 +82,85 @@ export class LocalWriter {
     this.transaction(() => this.writeFields(spec, id, stored, hlc));
   }
 
+  /** Creates one document: `input` holds its fields and, optionally, its `id` (see {@link createMany}). */
   create(collection: string, input: unknown): DatabaseResult<Doc> {
+    const created = this.createAll(collection, [input], true, `${collection}.create`);
+    return created.error ? created : ok(created.data[0]!);
+  }
+
+  /**
+   * Creates documents all or none, as one transaction under one clock reading: every input is
+   * checked before anything is written, and an error names the failing document by `index`
+   * (in `details`). Returns the documents whole, or only `{ count }` with
+   * `{ returnDocuments: false }` (a bulk load that reads nothing back skips building them).
+   */
+  createMany(collection: string, inputs: unknown, options?: unknown): DatabaseResult<Doc[] | { count: number }> {
+    const call = `${collection}.createMany`;
+    const { returnDocuments = true } = (options ?? {}) as CreateManyOptions;
+    if (
+      options !== undefined &&
+      (typeof options !== "object" ||
+        options === null ||
+        typeof returnDocuments !== "boolean" ||
+        Object.keys(options).some((key) => key !== "returnDocuments"))
+    )
+      return fail("VALIDATION", `${call}: options must be { returnDocuments?: boolean }, got ${describe(options)}.`);
+    if (!Array.isArray(inputs))
+      return fail("VALIDATION", `${call} takes an array of documents, got ${describe(inputs)}.`);
+    const created = this.createAll(collection, inputs, returnDocuments, call);
+    return created.error || returnDocuments ? created : ok({ count: inputs.length });
+  }
+
+  /**
+   * `create` (one input) and `createMany`: checks every input, then writes them under one clock
+   * reading in one transaction; returns the documents (none unless `returnDocuments`).
+   */
+  private createAll(
+    collection: string,
+    inputs: readonly unknown[],
+    returnDocuments: boolean,
+    call: string,
+  ): DatabaseResult<Doc[]> {
     const spec = this.collection(collection);
     if (spec.error) return spec;
+    if (inputs.length === 0) return ok([]);
     const hlc = this.clock.now();
-    const fields = validateWrite(spec.data, input, "create", hlcMillis(hlc));
-    if (fields.error) return fields;
-    const id = this.newId();
-    const stored = fields.data;
-    stored.push([CREATED_AT_FIELD, hlcMillis(hlc)]);
-    if (this.userId !== undefined) stored.push([CREATED_BY_FIELD, this.userId]);
-    this.transaction(() => this.writeFields(spec.data, id, stored, hlc));
-    return ok(this.read(collection, id)!);
+    const nowMs = hlcMillis(hlc);
+    const isMany = call.endsWith("Many");
+    // Checked first, then checked again as written: holding every checked document until the
+    // write would keep a second copy of a large call alive long enough to cost more in garbage
+    // collection than checking twice. A single create keeps its one.
+    let checked: NewDocument | undefined;
+    let given: Map<string, number> | undefined;
+    for (let index = 0; index < inputs.length; index++) {
+      const document = this.newDocument(spec.data, inputs[index], nowMs, call);
+      if (document.error) {
+        const { code, message, details } = document.error;
+        return isMany ? fail(code, `${call}: document ${index}: ${message}`, { ...details, index }) : document;
+      }
+      if (!isMany) checked = document.data;
+      const { id } = document.data;
+      if (id === undefined) continue;
+      const first = (given ??= new Map()).get(id);
+      if (first !== undefined)
+        return fail("VALIDATION", `${call}: documents ${first} and ${index} both have id "${id}".`, {
+          collection,
+          id,
+          index,
+        });
+      given.set(id, index);
+    }
+    const rows: number[] = [];
+    this.transaction(() => {
+      for (const input of inputs) {
+        const { id, fields } = checked ?? this.newDocument(spec.data, input, nowMs, call, false).data!;
+        rows.push(this.writeFields(spec.data, id ?? this.generatedId(given), fields, hlc));
+      }
+    });
+    if (!returnDocuments) return ok([]);
+    const table = this.store.table(collection)!;
+    const materialize = this.fullDoc(collection).materialize.pass();
+    return ok(rows.map((row) => materialize(table, row)));
   }
 
   /** `update` and `replace` of one document. */
@@ -156,6 +235,58 @@ export class LocalWriter {
     return this.fullDoc(collection).materialize(table, row);
   }
 
+  /**
+   * Checks one document to create and turns it into stored fields (auto fields included); `id`
+   * is the caller's, or undefined for a generated one. A caller's id must be new to this
+   * replica: taking over a document (or a deleted one's id, which stays deleted) is refused.
+   */
+  private newDocument(
+    spec: CollectionSpec,
+    input: unknown,
+    nowMs: number,
+    call: string,
+    isIdChecked = true,
+  ): DatabaseResult<NewDocument> {
+    let given = input;
+    let id: string | undefined;
+    if (typeof input === "object" && input !== null && Object.hasOwn(input, "id")) {
+      const { id: wanted, ...rest } = input as Record<string, unknown>;
+      if (wanted !== undefined) {
+        const checked = isIdChecked ? this.newIdOf(spec.name, wanted, call) : ok(wanted as string);
+        if (checked.error) return checked;
+        id = checked.data;
+      }
+      given = rest;
+    }
+    const fields = validateWrite(spec, given, "create", nowMs);
+    if (fields.error) return fields;
+    const stored = fields.data;
+    stored.push([CREATED_AT_FIELD, nowMs]);
+    if (this.userId !== undefined) stored.push([CREATED_BY_FIELD, this.userId]);
+    return ok({ id, fields: stored });
+  }
+
+  /** A generated id none of the caller's ids (`given`) took. */
+  private generatedId(given: ReadonlyMap<string, number> | undefined): string {
+    let id = this.newId();
+    while (given?.has(id)) id = this.newId();
+    return id;
+  }
+
+  /** A caller's id for a new document, checked: well-formed, and never seen in this collection. */
+  private newIdOf(collection: string, id: unknown, call: string): DatabaseResult<string> {
+    if (!isId(id))
+      return fail("VALIDATION", `${call}: id must be ${ID_RULE}, got ${describe(id)}.`, { collection, field: "id" });
+    const row = this.store.table(collection)?.anyRowOf(id);
+    if (row === undefined) return ok(id);
+    const state = this.store.table(collection)!.isDeleted(row) ? "was deleted (ids are not reused)" : "exists already";
+    return fail("VALIDATION", `${call}: a ${collection} document with id "${id}" ${state}.`, {
+      collection,
+      field: "id",
+      id,
+    });
+  }
+
   private changeExisting(
     spec: CollectionSpec,
     id: string,
@@ -178,31 +309,50 @@ export class LocalWriter {
     return ok(undefined);
   }
 
-  private writeFields(spec: CollectionSpec, id: string, fields: StoredFields, hlc: Hlc): void {
+  /** Writes a document's fields under one HLC; returns its row. */
+  private writeFields(spec: CollectionSpec, id: string, fields: StoredFields, hlc: Hlc): number {
     const collection = spec.name;
-    const plain = fields.filter(([field]) => spec.fields[field]?.type !== "refMany");
-    this.store.setFields(collection, id, plain, hlc);
+    const hasSets = this.hasSets(spec);
+    const plain = hasSets ? fields.filter(([field]) => spec.fields[field]?.type !== "refMany") : fields;
+    const row = this.store.setFields(collection, id, plain, hlc);
     if (this.recorded !== undefined) {
-      const stamp = encodeHlc(hlc);
+      const stamp = this.stamp(hlc);
       for (const [field, value] of plain) this.recorded.push({ collection, id, field, value, hlc: stamp });
     }
+    if (!hasSets) return row;
+    const table = this.store.table(collection)!;
     for (const [field, value] of fields) {
       if (spec.fields[field]?.type !== "refMany") continue;
       // A set is written element by element, so concurrent additions elsewhere survive.
-      const table = this.store.table(collection);
-      const row = table?.anyRowOf(id);
-      const current = row === undefined ? undefined : (table!.get(row, field) as string[] | undefined);
+      const current = table.get(row, field) as string[] | undefined;
       const next = new Set((value ?? []) as string[]);
       for (const member of current ?? [])
         if (!next.has(member)) this.setElement(collection, id, field, member, false, hlc);
       for (const member of next)
         if (!current?.includes(member)) this.setElement(collection, id, field, member, true, hlc);
     }
+    return row;
+  }
+
+  /** Whether a collection has set fields (`t.refMany`), which are written element by element. */
+  private hasSets(spec: CollectionSpec): boolean {
+    let hasSets = this.setFieldsOf.get(spec);
+    if (hasSets === undefined) {
+      hasSets = Object.values(spec.fields).some((field) => field.type === "refMany");
+      this.setFieldsOf.set(spec, hasSets);
+    }
+    return hasSets;
+  }
+
+  /** `hlc` encoded; the last one is kept, since a `createMany` stamps every triple with the same. */
+  private stamp(hlc: Hlc): string {
+    if (this.lastStamp?.hlc !== hlc) this.lastStamp = { hlc, text: encodeHlc(hlc) };
+    return this.lastStamp.text;
   }
 
   private setElement(collection: string, id: string, field: string, element: string, present: boolean, hlc: Hlc): void {
     this.store.setElement(collection, id, field, element, present, hlc);
-    this.recorded?.push({ collection, id, field, element, value: present, hlc: encodeHlc(hlc) });
+    this.recorded?.push({ collection, id, field, element, value: present, hlc: this.stamp(hlc) });
   }
 
   private deleteDocument(collection: string, id: string): void {
@@ -229,6 +379,12 @@ export class LocalWriter {
     }
     return compiled;
   }
+}
+
+/** A document `createMany` checked, not yet written. */
+interface NewDocument {
+  readonly id: string | undefined;
+  readonly fields: StoredFields;
 }
 
 function notFound(collection: string, id: string) {

@@ -219,4 +219,21 @@ describe("createAdminClient", () => {
       expect((await batch.execute("ops" as unknown as BatchOperation[])).error?.code).toBe("VALIDATION");
     });
   });
+
+  it("createMany creates all or none, and refuses an id the server holds", async () => {
+    const admin = createAdminClient({ schema, serverUrl: server.url, appId, serviceKey });
+    const created = await admin.database.tags.createMany([{ id: "bulk-a", label: "a" }, { label: "b" }]);
+    expect(created.error).toBeUndefined();
+    expect(created.data!.map((tag) => tag.label)).toEqual(["a", "b"]);
+    expect(created.data![0]!.id).toBe("bulk-a");
+    // The id is read from the server first: taken there, so nothing of this call is written.
+    const again = await admin.database.tags.createMany([{ label: "c" }, { id: "bulk-a", label: "copy" }], {
+      returnDocuments: false,
+    });
+    expect(again.error).toMatchObject({ code: "VALIDATION", details: { index: 1, id: "bulk-a" } });
+    expect((await admin.database.tags.queryOne({ where: { id: "bulk-a" } })).data?.label).toBe("a");
+    expect((await admin.database.tags.query({ where: { label: "c" } })).data).toEqual([]);
+    const counted = await admin.database.tags.createMany([{ label: "d" }], { returnDocuments: false });
+    expect(counted.data).toEqual({ count: 1 });
+  });
 });

@@ -16,6 +16,7 @@ import {
   type EntitiesDef,
   type EntityDef,
   executeBatchOperation,
+  idsGiven,
   fail,
   isAggregateQuery,
   LocalWriter,
@@ -109,7 +110,13 @@ function clientActingAs<S extends Schema>(options: AdminClientOptions<S>, userId
 function collectionApi(requests: AdminRequests, collection: string): AdminCollection<EntityDef, EntitiesDef> {
   const api = {
     create: (fields: unknown, options?: { readonly createdBy?: string }) =>
-      requests.write(undefined, options?.createdBy, (writer) => writer.create(collection, fields)),
+      requests.write(requests.givenIds(collection, [fields]), options?.createdBy, (writer) =>
+        writer.create(collection, fields),
+      ),
+    createMany: (documents: unknown, options?: unknown) =>
+      requests.write(requests.givenIds(collection, documents), undefined, (writer) =>
+        writer.createMany(collection, documents, options),
+      ),
     update: ({ id, fields }: { id: string; fields: unknown }) =>
       requests.write(requests.byId(collection, id), undefined, (writer) =>
         writer.change(collection, id, fields, "update"),
@@ -168,6 +175,12 @@ class AdminRequests {
     return typeof id === "string"
       ? this.normalize(collection, { where: { id } })
       : fail("VALIDATION", `${collection}: id must be a string, got ${typeof id}.`);
+  }
+
+  /** What creating `documents` reads: the documents that hold the ids callers gave them (none: nothing to read). */
+  givenIds(collection: string, documents: unknown): DatabaseResult<NormalizedQuery> | undefined {
+    const ids = idsGiven(documents);
+    return ids.length === 0 ? undefined : this.normalize(collection, { where: { id: { in: ids } } });
   }
 
   /** The query that reads every match of `where`, whole. */
@@ -297,12 +310,15 @@ class AdminRequests {
     return ok(results);
   }
 
-  /** What a batch operation reads before it writes: nothing for a create, or for a malformed operation (its write says what is wrong). */
+  /** What a batch operation reads before it writes: nothing for a create with generated ids, or for a malformed operation (its write says what is wrong). */
   private readOf(operation: unknown): DatabaseResult<NormalizedQuery> | undefined {
     const { kind, collection, id, where } = (
       typeof operation === "object" && operation !== null ? operation : {}
     ) as Record<string, unknown>;
     if (typeof collection !== "string" || !Object.hasOwn(this.options.schema.collections, collection)) return undefined;
+    const { fields, documents } = operation as Record<string, unknown>;
+    if (kind === "create") return this.givenIds(collection, [fields]);
+    if (kind === "createMany") return this.givenIds(collection, documents);
     if (kind === "update" || kind === "replace" || kind === "delete") return this.byId(collection, id);
     if (kind === "updateMany" || kind === "replaceMany" || kind === "deleteMany")
       return this.matching(collection, where);
