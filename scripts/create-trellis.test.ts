@@ -24,7 +24,7 @@ beforeAll(() => {
   // `npm test` packs before the tests; run alone, this packs the current build.
   if (!existsSync(SCAFFOLDER)) execFileSync(process.execPath, [join(ROOT, "scripts/pack.mjs")], { stdio: "inherit" });
   folder = mkdtempSync(join(tmpdir(), "trellis-create-"));
-});
+}, 120_000); // packing builds every tarball: tens of seconds on a busy machine
 
 // Three apps' node_modules take tens of seconds to delete on a busy machine: a detached `rm`
 // deletes them after the tests instead.
