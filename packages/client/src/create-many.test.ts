@@ -43,8 +43,10 @@ describe("database.<collection>.createMany", () => {
       },
       { id: "mine", text: "b", done: true, tagIds: ["t1"], createdBy: "alice" },
     ]);
-    expect(data![0]!.createdAt).toEqual(data![1]!.createdAt);
     expect(calls).toEqual([0, 2]);
+    // Ordered by createdAt they come back in the order given (ties broken by the clock, not the ids).
+    const byCreation = await database.todos.query({ fields: { text: true }, orderBy: ["createdAt", "asc"] });
+    expect(byCreation.data!.map((todo) => todo.text)).toEqual(["a", "b"]);
   });
 
   it("returns { count } with returnDocuments: false", async () => {

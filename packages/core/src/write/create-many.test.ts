@@ -6,6 +6,8 @@ import { TripleStore } from "../store/triple-store.js";
 import type { Triple } from "../triples.js";
 import { createBatchCollection, executeBatch } from "./batch.js";
 import { LocalWriter } from "./local-writer.js";
+import { normalizeQuery } from "../query/normalize.js";
+import { runQuery } from "../query/run-query.js";
 
 const schema = createSchema({
   entities: {
@@ -53,7 +55,7 @@ describe("LocalWriter.createMany", () => {
     expect(writer.read("todos", "gen1")).toEqual(docs[1]);
   });
 
-  it("writes under one clock reading, in one transaction and one reported write", () => {
+  it("writes in one transaction and one reported write, each document under the next clock reading", () => {
     const { writer, store, reported } = setup();
     const commits: number[] = [];
     store.watch("todos");
@@ -65,9 +67,22 @@ describe("LocalWriter.createMany", () => {
     ]);
     expect(commits).toEqual([3]);
     expect(reported).toHaveLength(1);
-    const stamps = new Set(reported[0]!.map((triple) => triple.hlc));
-    expect(stamps.size).toBe(1);
-    expect(decodeHlc([...stamps][0]).error).toBeUndefined();
+    const stampOf = new Map(reported[0]!.map((triple) => [triple.id, triple.hlc]));
+    const ticks = [...stampOf.values()].map((stamp) => decodeHlc(stamp).data!.ticks);
+    expect(ticks).toEqual([ticks[0]!, ticks[0]! + 1, ticks[0]! + 2]);
+  });
+
+  it("sorts the documents of one call by createdAt in the order given, past a millisecond's ticks", () => {
+    const { writer, store } = setup(); // the wall clock stands still
+    const texts = Array.from({ length: 2_500 }, (_, index) => `t${index}`);
+    writer.createMany(
+      "todos",
+      texts.map((text) => ({ text, done: false })),
+      { returnDocuments: false },
+    );
+    const byCreation = normalizeQuery(schema.collections.todos!, { orderBy: ["createdAt", "asc"] }, schema.collections);
+    const table = store.table("todos")!;
+    expect(runQuery(store, byCreation.data!).map((row) => table.get(row, "text"))).toEqual(texts);
   });
 
   it("returns { count } and builds no documents with returnDocuments: false", () => {

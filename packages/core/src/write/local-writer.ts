@@ -89,7 +89,7 @@ export class LocalWriter {
   }
 
   /**
-   * Creates documents all or none, as one transaction under one clock reading: every input is
+   * Creates documents all or none, as one transaction, each under the next clock reading: every input is
    * checked before anything is written, and an error names the failing document by `index`
    * (in `details`). Returns the documents whole, or only `{ count }` with
    * `{ returnDocuments: false }` (a bulk load that reads nothing back skips building them).
@@ -112,8 +112,9 @@ export class LocalWriter {
   }
 
   /**
-   * `create` (one input) and `createMany`: checks every input, then writes them under one clock
-   * reading in one transaction; returns the documents (none unless `returnDocuments`).
+   * `create` (one input) and `createMany`: checks every input, then writes them in one
+   * transaction, each under the next clock reading; returns the documents (none unless
+   * `returnDocuments`).
    */
   private createAll(
     collection: string,
@@ -152,9 +153,13 @@ export class LocalWriter {
     }
     const rows: number[] = [];
     this.transaction(() => {
-      for (const input of inputs) {
-        const { id, fields } = checked ?? this.newDocument(spec.data, input, nowMs, call, false).data!;
-        rows.push(this.writeFields(spec.data, id ?? this.generatedId(given), fields, hlc));
+      for (let index = 0; index < inputs.length; index++) {
+        // Each document gets the next clock reading (and its createdAt), so documents of one call
+        // sort by createdAt in the order given, as creates made one after another do.
+        const stamp = index === 0 ? hlc : this.clock.now();
+        const { id, fields } =
+          checked ?? this.newDocument(spec.data, inputs[index], hlcMillis(stamp), call, false).data!;
+        rows.push(this.writeFields(spec.data, id ?? this.generatedId(given), fields, stamp));
       }
     });
     if (!returnDocuments) return ok([]);
@@ -344,7 +349,7 @@ export class LocalWriter {
     return hasSets;
   }
 
-  /** `hlc` encoded; the last one is kept, since a `createMany` stamps every triple with the same. */
+  /** `hlc` encoded; the last one is kept, since every triple of a document has the same. */
   private stamp(hlc: Hlc): string {
     if (this.lastStamp?.hlc !== hlc) this.lastStamp = { hlc, text: encodeHlc(hlc) };
     return this.lastStamp.text;
