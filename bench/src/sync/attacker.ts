@@ -51,6 +51,14 @@ async function seedLinked(serverUrl: string, appId: string, ids: readonly string
 let isRunning = false;
 let counts = { frames: 0, relationQueries: 0 };
 let loops: Promise<unknown>[] = [];
+/** The attack's sockets, dropped on stop. */
+const sockets = new Set<ProtocolSocket>();
+
+async function attackSocket(serverUrl: string, appId: string, clientId: string): Promise<ProtocolSocket> {
+  const socket = await openProtocolSocket(serverUrl, appId, clientId);
+  sockets.add(socket);
+  return socket;
+}
 
 async function storm(serverUrl: string, seed: number, index: number): Promise<void> {
   let socket: ProtocolSocket | undefined;
@@ -61,7 +69,7 @@ async function storm(serverUrl: string, seed: number, index: number): Promise<vo
     // A connection closed for too many bad frames is replaced, as a real attacker would.
     if (socket === undefined || !socket.isOpen) {
       await socket?.close();
-      socket = await openProtocolSocket(serverUrl, `storm-${index}`, `attacker-${index}`);
+      socket = await attackSocket(serverUrl, `storm-${index}`, `attacker-${index}`);
       // Answers are read and dropped; a pong ends a wait for the server to catch up.
       socket.onFrame = (frame) => {
         if (frame.includes('"type":"pong"')) caughtUp?.();
@@ -81,8 +89,8 @@ async function storm(serverUrl: string, seed: number, index: number): Promise<vo
 }
 
 async function relations(serverUrl: string): Promise<void> {
-  const socket = await openProtocolSocket(serverUrl, "linked", "relation-attacker");
-  const dense = await openProtocolSocket(serverUrl, "dense", "relation-attacker");
+  const socket = await attackSocket(serverUrl, "linked", "relation-attacker");
+  const dense = await attackSocket(serverUrl, "dense", "relation-attacker");
   const deep = linkedQuery(8);
   let round = 0;
   while (isRunning) {
@@ -116,7 +124,13 @@ serve({
   },
   stop: async (): Promise<AttackCounts> => {
     isRunning = false;
-    await Promise.all(loops);
+    // The server throttles the attacker's users (a refused query costs ten times its time) by not
+    // reading their sockets, so a round may wait seconds for its answer and a closing handshake
+    // would wait as long: dropping the connections ends them at once.
+    const ended = Promise.allSettled(loops);
+    await Promise.all([...sockets].map((socket) => socket.terminate()));
+    sockets.clear();
+    await ended;
     return counts;
   },
 });

@@ -19,6 +19,8 @@ export interface ProtocolSocket {
   /** The next message of `type` (earlier ones of other types are dropped); an `error` message rejects. */
   next<K extends ServerMessage["type"]>(type: K): Promise<Extract<ServerMessage, { type: K }>>;
   close(): Promise<void>;
+  /** Drops the connection without the closing handshake (which a server not reading the socket never answers). */
+  terminate(): Promise<void>;
 }
 
 /**
@@ -60,6 +62,12 @@ export async function openProtocolSocket(
         if (ws.readyState === WebSocket.CLOSED) return resolve();
         ws.once("close", () => resolve());
         ws.close();
+      }),
+    terminate: () =>
+      new Promise((resolve) => {
+        if (ws.readyState === WebSocket.CLOSED) return resolve();
+        ws.once("close", () => resolve());
+        ws.terminate();
       }),
   };
   // A close ends whatever waits: nothing more is coming.
