@@ -122,7 +122,8 @@ export const EMPTY_WINDOW: ResultWindow = { total: 0, before: 0, after: 0, first
 
 /**
  * The window of `bounds` over `sorted`, or `previous` itself when nothing about it changed (so a
- * signal holding it notifies only on real changes).
+ * signal holding it notifies only on real changes). `sorted` may hold only the first of `total`
+ * matches, as long as it holds the page.
  *
  * @example
  * const entries = sortedMatches(store.table("users")!, normalized, undefined);
@@ -136,11 +137,11 @@ export function resultWindow(
   sorted: readonly Keyed[],
   bounds: WindowBounds,
   keyCount: number,
+  total = sorted.length,
 ): ResultWindow {
   const { start, end } = bounds;
   const first = end > start ? cursorOf(sorted[start]!, keyCount) : undefined;
   const last = end > start ? cursorOf(sorted[end - 1]!, keyCount) : undefined;
-  const total = sorted.length;
   const after = total - end;
   if (
     previous.total === total &&

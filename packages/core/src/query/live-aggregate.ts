@@ -4,7 +4,7 @@ import { CREATED_AT_FIELD } from "../triples.js";
 import { type Group, GroupAggregator } from "./aggregate-groups.js";
 import type { AggregateResultRow, NormalizedAggregateQuery } from "./aggregate-query.js";
 import type { LiveQueryRegistry } from "./live-registry.js";
-import { type LiveView, routeOf, type Watch } from "./live-view.js";
+import { type LiveView, rangeRouteOf, routeOf, type Watch } from "./live-view.js";
 import { candidateRows } from "./plan.js";
 import { relatedFilters, whereFields } from "./normalized-query.js";
 import { RelationTracker } from "./live-relations.js";
@@ -71,7 +71,11 @@ export class LiveAggregate implements LiveView {
     this.filters = relatedFilters(query.where).length === 0 ? undefined : new RelationTracker(query, source);
     // Collections its filters read are watched unrouted: their changes are mapped back to rows.
     this.watches = [
-      { collection: query.collection, route: routeOf(query.where, query.specs) },
+      {
+        collection: query.collection,
+        route: routeOf(query.where, query.specs),
+        range: rangeRouteOf(query.where, query.specs),
+      },
       ...(this.filters?.collections ?? []).map((collection) => ({ collection })),
     ];
     this.aggregator = new GroupAggregator(query);

@@ -1,15 +1,16 @@
 import { computed, type ReadonlySignal, signal } from "@preact/signals-core";
 import { RowChange } from "../store/table.js";
 import { type MaterializePass, type Materializer, compileMaterializer } from "./materialize.js";
-import { compileOrder, insertionPoint, type Keyed, type Ordering } from "./order.js";
+import { compileOrder, type Ordering } from "./order.js";
 import { compileWhere, type RowTest } from "./predicate.js";
 import { type NormalizedQuery, relatedFilters, whereFields } from "./normalized-query.js";
 import { type CostMeter, QueryCostError, type QueryCostOptions } from "./query-cost.js";
 import { resultComparer } from "./same-result.js";
 import { compilePageWindow, EMPTY_WINDOW, type PageWindow, type ResultWindow, resultWindow } from "./cursor.js";
 import { readDependsOnCreatedAt } from "./read-field.js";
-import { type LiveView, routeOf, type Watch } from "./live-view.js";
-import { matchMeter, sortedMatches } from "./run-query.js";
+import { type LiveView, rangeRouteOf, routeOf, type Watch } from "./live-view.js";
+import { keyedMatches, matchMeter } from "./run-query.js";
+import { AllMatches, MatchChange, type MatchSet, TopMatches } from "./live-matches.js";
 import { RelationTracker } from "./live-relations.js";
 import type { Source, SourceTable } from "./source.js";
 import { CREATED_AT_FIELD } from "../triples.js";
@@ -18,10 +19,11 @@ import { CREATED_AT_FIELD } from "../triples.js";
 export type ResultDoc = Record<string, unknown>;
 
 /**
- * A query kept up to date incrementally. It holds every matching row sorted (not just the
- * visible `limit`, so a row leaving the window is replaced without a rescan) and exposes the
- * visible documents as a signal. The registry hands it only the row changes it can see; a
- * change costs a predicate check and a binary search, never a re-run of the query.
+ * A query kept up to date incrementally. It holds its matches sorted — every one, so a row
+ * leaving the window is replaced without a rescan, or for a small `limit` without cursors the
+ * first ones and their count (see `TopMatches`) — and exposes the visible documents as a
+ * signal. The registry hands it only the row changes it can see; a change costs a predicate
+ * check and at most a binary search, rarely a re-run of the query.
  *
  * Each render is one materialization pass: the documents it builds share their related
  * documents, and their relations may examine at most `maxQueryCost` linked documents together.
@@ -44,8 +46,9 @@ export class LiveQuery implements LiveView {
   private readonly test: RowTest;
   private readonly ordering: Ordering;
   private readonly materialize: Materializer;
-  private readonly entries: Keyed[] = [];
-  private readonly members = new Map<number, Keyed>();
+  private readonly matches: MatchSet;
+  /** Only the number of matches changed since the last flush: the window, not the result. */
+  private isRecounted = false;
   private visibleRows: number[] = [];
   private docs = new Map<number, ResultDoc>();
   /** Index of each visible row in the result, built when a patch needs it. */
@@ -62,11 +65,13 @@ export class LiveQuery implements LiveView {
   /** Where the visible page sits in the full match set (its size included), with the cursors that continue it. */
   readonly window: ReadonlySignal<ResultWindow> = computed(() => {
     void this.renders.value;
+    const { entries, total } = this.matches;
     this.lastWindow = resultWindow(
       this.lastWindow,
-      this.entries,
-      this.page.bounds(this.entries),
+      entries,
+      this.page.bounds(entries),
       this.query.orderBy.length,
+      total,
     );
     return this.lastWindow;
   });
@@ -97,7 +102,11 @@ export class LiveQuery implements LiveView {
         : new RelationTracker(query, source);
     // Related collections are watched unrouted: their changes are mapped back to parent rows.
     this.watches = [
-      { collection: query.collection, route: routeOf(query.where, query.specs) },
+      {
+        collection: query.collection,
+        route: routeOf(query.where, query.specs),
+        range: rangeRouteOf(query.where, query.specs),
+      },
       ...(this.relations?.collections ?? []).map((collection) => ({ collection })),
     ];
     this.test = compileWhere(query.where, query.specs, source);
@@ -116,6 +125,21 @@ export class LiveQuery implements LiveView {
     );
     this.dependencies = all.fields;
     this.dependsOnEveryField = all.isEveryField;
+    const rules = {
+      query,
+      test: this.test,
+      ordering: this.ordering,
+      touchesOrder: (change: RowChange) => this.touchesAny(change, this.ordered),
+    };
+    const filtered = dependenciesOf(whereFields(query.where), query);
+    const shape = {
+      ...query,
+      readsUpdatedAt: filtered.isEveryField,
+      hasRelatedFilters: relatedFilters(query.where).length > 0,
+    };
+    this.matches = TopMatches.canKeep(shape)
+      ? new TopMatches(rules, shape.limit, (change) => this.touchesAny(change, filtered))
+      : new AllMatches(rules);
     const table = source.table(query.collection);
     this.table = table;
     this.isComplete = table?.isPartial !== true;
@@ -153,7 +177,7 @@ export class LiveQuery implements LiveView {
    */
   heldRows(collection: string): Iterable<number> | undefined {
     const isRelated = this.relations?.collections.includes(collection) ?? false;
-    return collection === this.query.collection && !isRelated ? this.members.keys() : undefined;
+    return collection === this.query.collection && !isRelated ? this.matches.matchingRows(this.table) : undefined;
   }
 
   /** Recomputes every match from scratch: cheaper than row-by-row folding for bulk commits. */
@@ -182,13 +206,7 @@ export class LiveQuery implements LiveView {
 
   /** Computes every match from `table` (its collection's), within the cost limit or throwing. */
   private rematch(table: SourceTable): void {
-    const matches = sortedMatches(table, this.query, undefined, this.source, this.options);
-    this.entries.length = 0;
-    this.members.clear();
-    for (const entry of matches) {
-      this.entries.push(entry);
-      this.members.set(entry.row, entry);
-    }
+    this.matches.rematch(keyedMatches(table, this.query, this.ordering, undefined, this.source, this.options));
     this.needsRematch = false;
   }
 
@@ -215,7 +233,8 @@ export class LiveQuery implements LiveView {
       );
       if (affected.throughFilter) this.bumpReach();
       for (const root of affected.touch) {
-        if (!this.members.has(root)) continue;
+        // Only shown rows need materializing again: a row entering the page is built afresh.
+        if (!this.docs.has(root)) continue;
         this.touched.add(root);
         this.isDirty = true;
       }
@@ -247,37 +266,11 @@ export class LiveQuery implements LiveView {
 
   private applyToMatches(table: SourceTable, row: number, change: RowChange): void {
     this.table = table;
-    const previous = this.members.get(row);
-    const matches =
-      table.isLive(row) &&
-      this.test(
-        table,
-        row,
-        this.relations === undefined ? undefined : (this.commitMeter ??= matchMeter(this.query, this.options)),
-      );
-    if (previous === undefined) {
-      if (!matches) return;
-      const entry = this.ordering.keyOf(table, row);
-      insertAt(this.entries, insertionPoint(this.entries, entry, this.ordering.compare), entry);
-      this.members.set(row, entry);
-      this.isDirty = true;
-      return;
-    }
-    if (!matches) {
-      removeAt(this.entries, this.positionOf(previous));
-      this.members.delete(row);
-      this.isDirty = true;
-      return;
-    }
-    if (this.touchesAny(change, this.ordered)) {
-      const entry = this.ordering.keyOf(table, row);
-      if (this.ordering.compare(previous, entry) !== 0) {
-        removeAt(this.entries, this.positionOf(previous));
-        insertAt(this.entries, insertionPoint(this.entries, entry, this.ordering.compare), entry);
-        this.members.set(row, entry);
-        this.isDirty = true;
-      }
-    }
+    const meter =
+      this.relations === undefined ? undefined : (this.commitMeter ??= matchMeter(this.query, this.options));
+    const changed = this.matches.apply(table, row, change, meter);
+    if (changed === MatchChange.Entries) this.isDirty = true;
+    else if (changed === MatchChange.Count) this.isRecounted = true;
     // A row outside the visible page is materialized afresh if it enters it, so only shown rows need a patch.
     if (this.docs.has(row) && this.touchesAny(change, this.selected)) {
       this.touched.add(row);
@@ -288,8 +281,15 @@ export class LiveQuery implements LiveView {
   /** Publishes the result (or its failure) if what users see changed; returns whether it did. */
   flush(): boolean {
     this.commitMeter = undefined;
-    if (!this.isDirty) return false;
+    if (!this.isDirty) {
+      if (this.isRecounted) {
+        this.isRecounted = false;
+        this.renders.value = this.renders.peek() + 1;
+      }
+      return false;
+    }
     this.isDirty = false;
+    this.isRecounted = false;
     const before = this.output.peek();
     let next: readonly ResultDoc[];
     try {
@@ -297,11 +297,10 @@ export class LiveQuery implements LiveView {
         const root = this.source.table(this.query.collection);
         for (const row of this.visibleRows) this.touched.add(row);
         if (root === undefined) {
-          this.entries.length = 0;
-          this.members.clear();
+          this.matches.rematch([]);
           this.needsRematch = false;
         } else this.rematch(root);
-      }
+      } else if (this.matches.isShort && this.table !== undefined) this.rematch(this.table);
       next = this.render();
     } catch (error) {
       if (!(error instanceof QueryCostError)) throw error;
@@ -330,12 +329,13 @@ export class LiveQuery implements LiveView {
   private render(): readonly ResultDoc[] {
     const table = this.table;
     // The visible page: `limit` entries from the start, or after/before the query's cursor.
-    const bounds = this.page.bounds(this.entries);
+    const { entries } = this.matches;
+    const bounds = this.page.bounds(entries);
     this.renders.value = this.renders.peek() + 1;
     const count = bounds.end - bounds.start;
     if (this.hasSameRows(bounds.start, count)) return this.patchTouched();
     const rows = new Array<number>(count);
-    for (let i = 0; i < count; i++) rows[i] = this.entries[bounds.start + i]!.row;
+    for (let i = 0; i < count; i++) rows[i] = entries[bounds.start + i]!.row;
     const previousRows = this.visibleRows;
     let isSame = previousRows.length === count && table !== undefined && this.output !== undefined;
     const docs = new Map<number, ResultDoc>();
@@ -372,7 +372,8 @@ export class LiveQuery implements LiveView {
   private hasSameRows(start: number, count: number): boolean {
     const previous = this.visibleRows;
     if (this.output === undefined || previous.length !== count) return false;
-    for (let i = 0; i < count; i++) if (previous[i] !== this.entries[start + i]!.row) return false;
+    const { entries } = this.matches;
+    for (let i = 0; i < count; i++) if (previous[i] !== entries[start + i]!.row) return false;
     return true;
   }
 
@@ -402,11 +403,6 @@ export class LiveQuery implements LiveView {
     return this.positions.get(row)!;
   }
 
-  private positionOf(entry: Keyed): number {
-    // The order is total (ties broken by id), so the entry sits exactly before its insertion point.
-    return insertionPoint(this.entries, entry, this.ordering.compare) - 1;
-  }
-
   private touchesAny(change: RowChange, dependencies: FieldDependencies): boolean {
     if (dependencies.isEveryField) return true;
     return change.changedAny(dependencies.fields);
@@ -429,20 +425,16 @@ function dependenciesOf(queryFields: readonly string[], query: NormalizedQuery):
     const spec = query.specs[field];
     if (spec !== undefined && readDependsOnCreatedAt(spec)) fields.add(CREATED_AT_FIELD);
   }
-  return { fields, isEveryField: fields.has("updatedAt") };
+  // Live queries over the same fields share one set: a row change remembers its answer for the
+  // last set it was asked about, and many queries touch less memory.
+  const key = [...fields].sort().join("\u0000");
+  let shared = sharedDependencies.get(key);
+  if (shared === undefined) {
+    if (sharedDependencies.size >= MAX_SHARED_DEPENDENCIES) sharedDependencies.clear();
+    sharedDependencies.set(key, (shared = { fields, isEveryField: fields.has("updatedAt") }));
+  }
+  return shared;
 }
 
-// Plain loops rather than `splice`: splice allocates an array of removed elements on every call,
-// and a live query moves entries on most writes it hears about.
-function insertAt(entries: Keyed[], index: number, entry: Keyed): void {
-  let i = entries.length;
-  entries.push(entry);
-  for (; i > index; i--) entries[i] = entries[i - 1]!;
-  entries[index] = entry;
-}
-
-function removeAt(entries: Keyed[], index: number): void {
-  const last = entries.length - 1;
-  for (let i = index; i < last; i++) entries[i] = entries[i + 1]!;
-  entries.pop();
-}
+const sharedDependencies = new Map<string, FieldDependencies>();
+const MAX_SHARED_DEPENDENCIES = 1024;

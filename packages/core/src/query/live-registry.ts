@@ -3,25 +3,17 @@ import type { Commit, TripleStore } from "../store/triple-store.js";
 import type { RowChange, Table } from "../store/table.js";
 import { LiveQuery } from "./live-query.js";
 import type { LiveView, Watch } from "./live-view.js";
+import { type Registration, RouteBucket } from "./route-bucket.js";
+import { RowBefore } from "./row-before.js";
 import type { NormalizedQuery } from "./normalized-query.js";
 import { maxQueryCostOf, type QueryCostOptions } from "./query-cost.js";
 
 /** Views following one collection, indexed by the equality keys of their routes. */
 interface CollectionRoutes {
   /** field → stored value → views routed by `field` with that key. */
-  readonly byField: Map<string, Map<unknown, Set<Registration>>>;
-  /** Views without a route: they see every change of the collection. */
-  readonly unrouted: Set<Registration>;
-}
-
-interface Registration {
-  readonly view: LiveView;
-  readonly key: string;
-  count: number;
-  /** Stamp of the last row change offered to the view (a view reachable twice hears it once). */
-  visitedAt: number;
-  /** Stamp of the last commit that changed the view. */
-  dirtyAt: number;
+  readonly byField: Map<string, Map<unknown, RouteBucket>>;
+  /** Views without an equality route: they see every change of the collection their range lets through. */
+  readonly unrouted: RouteBucket;
 }
 
 /** Above this many changed rows of one table in one commit, queries recompute instead of folding. */
@@ -30,8 +22,9 @@ const BULK_COMMIT_ROWS = 512;
 /**
  * Keeps live queries up to date as the store commits. Each committed row change reaches only the
  * queries that can see it: those whose equality filter matches the row's value before or after
- * the change, plus the collection's unfiltered ones; and of those only the ones that depend on a
- * changed field. So a write costs what it can affect, not the number of live queries.
+ * the change, plus the collection's unfiltered ones, and of those with a range filter only the
+ * ones whose range holds the row's value before or after; and of those only the ones that
+ * depend on a changed field. So a write costs what it can affect, not the number of live queries.
  * Identical queries share one live query.
  *
  * `options.maxQueryCost` bounds the work of each materialization pass of its live queries (see
@@ -54,6 +47,8 @@ export class LiveQueryRegistry {
   private stamp = 0;
   /** The cost limit every live query it creates gets. */
   private readonly options: QueryCostOptions;
+  /** Reads a row's values before a change, for range routes. */
+  private readonly before = new RowBefore();
 
   constructor(
     private readonly store: TripleStore,
@@ -190,72 +185,77 @@ export class LiveQueryRegistry {
   ): void {
     // Stamps instead of a visited set: this runs for every changed row of every commit.
     const rowStamp = ++this.stamp;
-    const visitAll = (registrations: Set<Registration> | undefined) => {
-      if (registrations === undefined) return;
-      for (const registration of registrations) {
-        if (registration.visitedAt === rowStamp) continue;
-        registration.visitedAt = rowStamp;
-        const { view } = registration;
-        if (!view.canSee(table, row, change)) continue;
-        view.apply(table, row, change);
-        markDirty(registration);
+    const visit = (registration: Registration) => {
+      if (registration.visitedAt === rowStamp) return;
+      registration.visitedAt = rowStamp;
+      const { view } = registration;
+      if (!view.canSee(table, row, change)) return;
+      view.apply(table, row, change);
+      markDirty(registration);
+    };
+    const visitBucket = (bucket: RouteBucket | undefined) => {
+      if (bucket === undefined) return;
+      for (const registration of bucket.plain) visit(registration);
+      for (const ranges of bucket.ranges.values()) {
+        ranges.visit(ranges.read(table, row), visit);
+        if (change.changed(ranges.field)) ranges.visit(ranges.read(this.before.of(table, change), row), visit);
       }
     };
-    const visitKey = (byKey: Map<unknown, Set<Registration>>, value: unknown) => {
+    const visitKey = (byKey: Map<unknown, RouteBucket>, value: unknown) => {
       if (Array.isArray(value)) {
-        for (const member of value) visitAll(byKey.get(member));
+        for (const member of value) visitBucket(byKey.get(member));
       } else if (value !== undefined) {
-        visitAll(byKey.get(value));
+        visitBucket(byKey.get(value));
       }
     };
     for (const [field, byKey] of routes.byField) {
       visitKey(byKey, field === "id" ? table.idOf(row) : table.get(row, field));
       if (change.changed(field)) visitKey(byKey, change.before(field));
     }
-    visitAll(routes.unrouted);
+    visitBucket(routes.unrouted);
   }
 
   private registrationsOf(routes: CollectionRoutes): Set<Registration> {
-    const all = new Set<Registration>(routes.unrouted);
-    for (const byKey of routes.byField.values())
-      for (const set of byKey.values()) for (const registration of set) all.add(registration);
+    const all = new Set<Registration>();
+    routes.unrouted.collect(all);
+    for (const byKey of routes.byField.values()) for (const bucket of byKey.values()) bucket.collect(all);
     return all;
   }
 
-  private addRoute({ collection, route }: Watch, view: Registration): void {
+  private addRoute({ collection, route, range }: Watch, view: Registration): void {
     let routes = this.routes.get(collection);
     if (routes === undefined) {
-      this.routes.set(collection, (routes = { byField: new Map(), unrouted: new Set() }));
+      this.routes.set(collection, (routes = { byField: new Map(), unrouted: new RouteBucket() }));
       this.unwatch.set(collection, this.store.watch(collection));
     }
     if (route === undefined) {
-      routes.unrouted.add(view);
+      routes.unrouted.add(view, range);
       return;
     }
     let byKey = routes.byField.get(route.field);
     if (byKey === undefined) routes.byField.set(route.field, (byKey = new Map()));
     for (const key of route.keys) {
-      let set = byKey.get(key);
-      if (set === undefined) byKey.set(key, (set = new Set()));
-      set.add(view);
+      let bucket = byKey.get(key);
+      if (bucket === undefined) byKey.set(key, (bucket = new RouteBucket()));
+      bucket.add(view, range);
     }
   }
 
-  private removeRoute({ collection, route }: Watch, view: Registration): void {
+  private removeRoute({ collection, route, range }: Watch, view: Registration): void {
     const routes = this.routes.get(collection);
     if (routes === undefined) return;
     if (route === undefined) {
-      routes.unrouted.delete(view);
+      routes.unrouted.delete(view, range);
     } else {
       const byKey = routes.byField.get(route.field);
       for (const key of route.keys) {
-        const set = byKey?.get(key);
-        set?.delete(view);
-        if (set?.size === 0) byKey!.delete(key);
+        const bucket = byKey?.get(key);
+        bucket?.delete(view, range);
+        if (bucket?.isEmpty === true) byKey!.delete(key);
       }
       if (byKey?.size === 0) routes.byField.delete(route.field);
     }
-    if (routes.unrouted.size === 0 && routes.byField.size === 0) {
+    if (routes.unrouted.isEmpty && routes.byField.size === 0) {
       this.routes.delete(collection);
       this.unwatch.get(collection)?.();
       this.unwatch.delete(collection);

@@ -2,6 +2,7 @@ import type { RowChange } from "../store/table.js";
 import { indexCanAnswer } from "./plan.js";
 import { type Condition, isFieldCondition, type NormalizedQuery } from "./normalized-query.js";
 import type { SourceTable } from "./source.js";
+import { type FieldReader, fieldReader, readDependsOnCreatedAt } from "./read-field.js";
 
 /**
  * An equality key set a view is routed by: a row can concern the view only if its stored value
@@ -12,10 +13,25 @@ export interface Route {
   readonly keys: readonly unknown[];
 }
 
-/** A collection a view follows, optionally narrowed by a route. */
+/**
+ * A numeric interval a view is routed by: a row can concern the view only if the value it reads
+ * for `field` (after fallbacks, as its filter reads it) lies within, before or after a change.
+ * Bounds missing are infinite.
+ */
+export interface RangeRoute {
+  readonly field: string;
+  readonly read: FieldReader;
+  readonly low: number;
+  readonly isLowIncluded: boolean;
+  readonly high: number;
+  readonly isHighIncluded: boolean;
+}
+
+/** A collection a view follows, optionally narrowed by an equality route and a range route. */
 export interface Watch {
   readonly collection: string;
   readonly route?: Route | undefined;
+  readonly range?: RangeRoute | undefined;
 }
 
 /**
@@ -57,4 +73,45 @@ export function routeOf(where: readonly Condition[], specs: NormalizedQuery["spe
     return { field: condition.field, keys };
   }
   return undefined;
+}
+
+const LOWER_BOUNDS: ReadonlySet<string> = new Set(["greaterThan", "greaterThanOrEqual"]);
+const UPPER_BOUNDS: ReadonlySet<string> = new Set(["lessThan", "lessThanOrEqual"]);
+
+/**
+ * The range route of a `where`: the interval that its top-level bounds on one number or date
+ * field (the first such field) leave, or undefined. Such a bound holds only for a number, which
+ * is what the route checks, so it is exact for any fallback; `updatedAt` and dates whose fallback
+ * is `now` read more than the field's own stored value, which a change's before-values lack.
+ */
+export function rangeRouteOf(where: readonly Condition[], specs: NormalizedQuery["specs"]): RangeRoute | undefined {
+  let range: { -readonly [K in keyof RangeRoute]: RangeRoute[K] } | undefined;
+  for (const condition of where) {
+    if (!isFieldCondition(condition) || typeof condition.operand !== "number") continue;
+    const isLow = LOWER_BOUNDS.has(condition.op);
+    if (!isLow && !UPPER_BOUNDS.has(condition.op)) continue;
+    const spec = condition.spec ?? specs[condition.field]!;
+    if (condition.field === "updatedAt" || (spec.type !== "number" && spec.type !== "date")) continue;
+    if (readDependsOnCreatedAt(spec)) continue;
+    if (range === undefined) {
+      range = {
+        field: condition.field,
+        read: fieldReader(condition.field, spec),
+        low: -Infinity,
+        isLowIncluded: true,
+        high: Infinity,
+        isHighIncluded: true,
+      };
+    } else if (range.field !== condition.field) continue;
+    const bound = condition.operand;
+    const isIncluded = condition.op.endsWith("OrEqual");
+    if (isLow && (bound > range.low || (bound === range.low && !isIncluded))) {
+      range.low = bound;
+      range.isLowIncluded = isIncluded;
+    } else if (!isLow && (bound < range.high || (bound === range.high && !isIncluded))) {
+      range.high = bound;
+      range.isHighIncluded = isIncluded;
+    }
+  }
+  return range;
 }

@@ -101,8 +101,14 @@ export function compileWhere(
   const tests = conditions.map((condition) => compileCondition(condition, specs, source));
   if (tests.length === 0) return () => true;
   if (tests.length === 1) return tests[0]!;
+  // Two or three conditions (the common shapes) without a loop: live queries run these on every
+  // change they hear of.
+  const [first, second, third] = tests as [RowTest, RowTest, RowTest?];
+  if (tests.length === 2) return (table, row, meter) => first(table, row, meter) && second(table, row, meter);
+  if (tests.length === 3)
+    return (table, row, meter) => first(table, row, meter) && second(table, row, meter) && third!(table, row, meter);
   return (table, row, meter) => {
-    for (const test of tests) if (!test(table, row, meter)) return false;
+    for (let i = 0; i < tests.length; i++) if (!tests[i]!(table, row, meter)) return false;
     return true;
   };
 }

@@ -65,7 +65,13 @@ export function pageMatches(
   return sortKeyed(entries, (a, b) => ordering.compare(b, a), query.limit).reverse();
 }
 
-function keyedMatches(
+/**
+ * Every matching row with its sort key, unsorted; with `keep`, only the entries it keeps.
+ *
+ * @example
+ * const entries = keyedMatches(store.table("users")!, normalized, ordering, undefined, store, undefined);
+ */
+export function keyedMatches(
   table: SourceTable,
   query: NormalizedQuery,
   ordering: Ordering,

@@ -9,6 +9,8 @@ import { EqualityIndex, RangeIndex } from "./indexes.js";
  */
 export class RowChange {
   private readonly previous: unknown[] = [];
+  private lastAsked: ReadonlySet<string> | undefined;
+  private lastAnswer = false;
 
   constructor(readonly wasLive: boolean) {}
 
@@ -35,13 +37,24 @@ export class RowChange {
 
   /** Whether the transaction changed any of these fields. */
   changedAny(fields: ReadonlySet<string>): boolean {
+    // Live queries over the same fields share their set, and a change is asked about it by many.
+    if (fields === this.lastAsked) return this.lastAnswer;
     const previous = this.previous;
-    for (let i = 0; i < previous.length; i += 2) if (fields.has(previous[i] as string)) return true;
-    return false;
+    let answer = false;
+    for (let i = 0; i < previous.length; i += 2) {
+      if (fields.has(previous[i] as string)) {
+        answer = true;
+        break;
+      }
+    }
+    this.lastAsked = fields;
+    this.lastAnswer = answer;
+    return answer;
   }
 
   /** Records a field's value before its first change; later calls for it are ignored. */
   remember(field: string, value: unknown): void {
+    this.lastAsked = undefined;
     if (!this.changed(field)) this.previous.push(field, value);
   }
 }
