@@ -11,7 +11,14 @@ import { allOnline, FAST_RECONNECT, recordFrames, recorder, useServerProcess, wa
 // and then anything else the server did not say (an empty list first of all) fails here.
 
 const schema = createSchema({
-  entities: { todos: { text: t.string({ fallback: "" }), rank: t.number({ optional: true, fallback: 0 }) } },
+  entities: {
+    todos: {
+      text: t.string({ fallback: "" }),
+      rank: t.number({ optional: true, fallback: 0 }),
+      listId: t.ref("lists"),
+    },
+    lists: { name: t.string({ fallback: "" }), isShared: t.boolean({ fallback: false }) },
+  },
 });
 type Client = TrellisClient<typeof schema>;
 type Row = { readonly text: string };
@@ -72,8 +79,11 @@ describe("a browser following preloaded data", () => {
     const renderer = open(appId, { WebSocket: frames.WebSocket });
     await allOnline([renderer]);
     frames.holdPushes();
-    await renderer.database.todos.create({ text: "milk", rank: 1 });
-    await renderer.database.todos.create({ text: "eggs", rank: 2 });
+    // One write call: the server takes both at once, so the browser hears of them in one change.
+    await renderer.database.todos.createMany([
+      { text: "milk", rank: 1 },
+      { text: "eggs", rank: 2 },
+    ]);
     const many = await renderer.database.todos.preload(QUERY);
     const first = await renderer.database.todos.preloadPaginated({ ...QUERY, pageSize: 1 });
     expect([many.error, first.error]).toEqual([undefined, undefined]);
@@ -124,6 +134,45 @@ describe("a browser following preloaded data", () => {
     expect(list.sequence()).toEqual([[[], false]]);
   });
 
+  it("preloads related documents and relational filters from the server's answer, as the browser reads them", async () => {
+    const appId = live.newApp("related");
+    const writer = open(appId);
+    const home = (await writer.database.lists.create({ name: "home", isShared: true })).data!.id;
+    const work = (await writer.database.lists.create({ name: "work", isShared: false })).data!.id;
+    await writer.database.todos.create({ text: "milk", rank: 1, listId: home });
+    await writer.database.todos.create({ text: "report", rank: 2, listId: work });
+    await writer.database.todos.create({ text: "eggs", rank: 3, listId: home });
+    await allOnline([writer]);
+    const renderer = open(appId);
+    const shared = {
+      fields: { text: true, listId: { fields: { name: true } } },
+      where: { listId: { where: { isShared: true } } },
+      orderBy: ["rank", "asc"],
+    } as const;
+    const lists = { fields: { name: true, todos: { fields: { text: true }, orderBy: ["rank", "asc"] } } } as const;
+    const todos = overTheWire((await renderer.database.todos.preload(shared)).data!);
+    const withTodos = overTheWire(
+      (await renderer.database.lists.preload({ ...lists, orderBy: ["name", "asc"] })).data!,
+    );
+    const expectedTodos = [
+      { text: "milk", listId: { name: "home" } },
+      { text: "eggs", listId: { name: "home" } },
+    ];
+    const expectedLists = [
+      { name: "home", todos: [{ text: "milk" }, { text: "eggs" }] },
+      { name: "work", todos: [{ text: "report" }] },
+    ];
+
+    const browser = open(appId);
+    const seenTodos = recorder<unknown>();
+    const seenLists = recorder<unknown>();
+    browser.database.todos.subscribe(todos, seenTodos.callback);
+    browser.database.lists.subscribe(withTodos, seenLists.callback);
+    await settled(browser);
+    expect(seenTodos.calls).toEqual([{ data: expectedTodos, error: undefined, loading: false }]);
+    expect(seenLists.calls).toEqual([{ data: expectedLists, error: undefined, loading: false }]);
+  });
+
   describe.each([
     { storage: "memory" as const, server: "running" },
     { storage: "memory" as const, server: "down" },
@@ -146,7 +195,8 @@ describe("a browser following preloaded data", () => {
       browser.database.todos.subscribeOne(one, single.callback);
       const pages = page(browser, first);
       await settled(browser);
-      expect(browser.connection.state).toBe(server === "down" ? "offline" : "online");
+      // Down: offline, or between two attempts to reconnect.
+      expect(browser.connection.state === "online").toBe(server === "running");
       expect(list.sequence()).toEqual([[["milk", "eggs", "bread"], false]]);
       expect(single.calls.map((call) => [call.data?.text, call.loading])).toEqual([["milk", false]]);
       // The page's count grows once the next page (prefetched) is answered; its documents stay.
