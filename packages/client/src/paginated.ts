@@ -293,7 +293,8 @@ export class PaginatedQuery implements PaginatedController<ResultDoc> {
 /**
  * Preloads the first page of `paginated(input)`: the page's documents, the query, the page
  * size and the total match count. With a server, the server answers the page plus one document
- * (so `hasNext` is right); the total count then counts what the client holds, an estimate.
+ * (so `hasNext` is right), and the page and its count are that answer's alone (see
+ * `QueryService.preloadedResult`): the count is an estimate.
  *
  * @example
  * const { data: preloaded } = await client.database.users.preloadPaginated({ orderBy: ["name", "asc"], pageSize: 20 });
@@ -311,10 +312,20 @@ export async function preloadPaginated(
   // The query a paginated controller syncs for its first page, so it continues from this cursor.
   const loaded = await queries.sync.load({ ...query, limit: pageSize + 1 });
   if (loaded.error) return loaded;
-  const view = registry.acquire(query);
-  const docs = view.result.peek();
-  const { total } = view.window.peek();
-  registry.release(view);
+  let docs: readonly ResultDoc[];
+  let total: number;
+  if (loaded.data === null) {
+    const view = registry.acquire(query);
+    docs = view.result.peek();
+    total = view.window.peek().total;
+    registry.release(view);
+  } else {
+    // The server's answer alone, as for `preload`: it holds the page and one document more.
+    const answered = queries.preloadedResult({ ...query, limit: undefined }, loaded.data);
+    if (answered.error) return answered;
+    docs = answered.data.slice(0, pageSize);
+    total = answered.data.length;
+  }
   const page = { pageSize, totalCount: total };
   return ok(
     createPreloadData("paginated", queries.appId, query, docs, page, loaded.data) as PreloadData<

@@ -2,6 +2,7 @@ import { computed, effect, untracked, type ReadonlySignal } from "@preact/signal
 import {
   acquireLiveAggregate,
   compileMaterializer,
+  createClock,
   DatabaseError,
   type DatabaseResult,
   fail,
@@ -20,10 +21,13 @@ import {
   runQuery,
   sameResult,
   type Schema,
-  type TripleStore,
+  type Triple,
+  TripleStore,
 } from "@trellis/core";
 import { type FollowedQuery, LOCAL_SYNC, type QuerySync, syncedAggregateQuery } from "./sync/query-sync.js";
 import type { WarmViews } from "./persistence/warm-views.js";
+import type { SyncPayload } from "./sync/http.js";
+import { applyRemoteTriples } from "./sync/remote-apply.js";
 import type { SubscribeCallback, Subscription, SubscriptionState } from "./types.js";
 import {
   createPreloadData,
@@ -80,12 +84,7 @@ export class QueryService {
       return query.error ? query : ok(runAggregate(this.store, query.data));
     }
     const query = this.normalize(collection, input);
-    if (query.error) return query;
-    const table = this.store.table(collection);
-    if (table === undefined) return ok([]);
-    // One pass for the whole result: its documents share related documents and one cost limit.
-    const materialize = compileMaterializer(query.data, this.store).pass();
-    return costly(() => ok(runQuery(this.store, query.data).map((row) => materialize(table, row))));
+    return query.error ? query : runOn(this.store, query.data);
   }
 
   /**
@@ -103,8 +102,18 @@ export class QueryService {
     if (query.error) return query;
     const loaded = await this.sync.load(query.data);
     if (loaded.error) return loaded;
-    const result = this.run(collection, one);
+    const result = this.preloadedResult(query.data, loaded.data);
     return result.error ? result : ok(createPreloadData(kind, this.appId, query.data, result.data, null, loaded.data));
+  }
+
+  /**
+   * The documents preloaded data of `query` carries. With the server's answer, what the answer
+   * alone holds: a client given only its triples reads just that, so anything more this client
+   * holds (its writes not on the server yet, copies the server changed or deleted since) would
+   * show first and then vanish. Without a server, local data.
+   */
+  preloadedResult(query: NormalizedQuery, answer: SyncPayload | null): DatabaseResult<ResultDoc[]> {
+    return runOn(answer === null ? this.store : storeOf(answer.triples), query);
   }
 
   /**
@@ -263,6 +272,22 @@ function deliver<T>(callback: SubscribeCallback<T>, state: SubscriptionState<T>)
   } catch (error) {
     console.error("Trellis: a subscription callback threw", error);
   }
+}
+
+/** Runs a query on a store: its documents, materialized. */
+function runOn(store: TripleStore, query: NormalizedQuery): DatabaseResult<ResultDoc[]> {
+  const table = store.table(query.collection);
+  if (table === undefined) return ok([]);
+  // One pass for the whole result: its documents share related documents and one cost limit.
+  const materialize = compileMaterializer(query, store).pass();
+  return costly(() => ok(runQuery(store, query).map((row) => materialize(table, row))));
+}
+
+/** A store of these triples alone, applied as a client applies the server's. */
+function storeOf(triples: readonly Triple[]): TripleStore {
+  const store = new TripleStore();
+  applyRemoteTriples(store, createClock({ node: "preload" }), triples);
+  return store;
 }
 
 /** Runs `compute`, answering a query over the cost limit as its VALIDATION error (an expected failure). */
