@@ -166,8 +166,12 @@ describe("database types", () => {
     });
 
     it("returns exactly the fields set to true", async () => {
-      const { data } = await db.users.query({ fields: { name: true, age: true, isAdult: false } });
+      const { data } = await db.users.query({ fields: { name: true, age: true } });
       expectTypeOf(data).toEqualTypeOf<{ name: string; age: number | undefined }[] | undefined>();
+      // @ts-expect-error a field is left out, not set to false
+      db.users.query({ fields: { name: true, isAdult: false } });
+      // @ts-expect-error nor is a relation
+      db.posts.query({ fields: { authorId: false } });
       const auto = await db.posts.query({
         fields: { id: true, createdAt: true, updatedAt: true, createdBy: true, tagIds: true },
       });

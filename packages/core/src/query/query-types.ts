@@ -93,12 +93,13 @@ type RelationOf<F, A extends EntitiesDef> = [RefTarget<F>] extends [never]
 export type RelationQuery<E extends EntityDef, A extends EntitiesDef> = QueryDef<E, A> & { readonly via?: string };
 
 /**
- * `fields`: the fields to return, each set to `true`; a ref/refMany field or an entity name
- * (a reverse relation) set to a nested query returns the related documents. `A` is every entity
- * of the schema (relations are typed only when it is given).
+ * `fields`: the fields to return, each set to `true` (`false` is refused: leave a field out not to
+ * select it); a ref/refMany field or an entity name (a reverse relation) set to a nested query
+ * returns the related documents. `A` is every entity of the schema (relations are typed only when
+ * it is given).
  */
 export type FieldsSelection<E extends EntityDef, A extends EntitiesDef = {}> = {
-  [K in QueryFieldName<E>]?: boolean | (K extends keyof E ? RelationOf<E[K], A> : never);
+  [K in QueryFieldName<E>]?: true | (K extends keyof E ? RelationOf<E[K], A> : never);
 } & { [K in Exclude<keyof A & string, QueryFieldName<E>>]?: RelationQuery<A[K], A> };
 
 /** Fields that can be sorted on (and grouped by): not JSON, not refMany. */
