@@ -8,6 +8,7 @@ import {
   type QueryResultDoc,
   type StrictQuery,
   t,
+  type WhereClause,
 } from "@trellis/core";
 import { describe, expectTypeOf, it } from "vitest";
 import { type BatchOperation, type CollectionApi, createClient, type Subscription } from "./index.js";
@@ -166,8 +167,12 @@ describe("database types", () => {
     });
 
     it("returns exactly the fields set to true", async () => {
-      const { data } = await db.users.query({ fields: { name: true, age: true, isAdult: false } });
+      const { data } = await db.users.query({ fields: { name: true, age: true } });
       expectTypeOf(data).toEqualTypeOf<{ name: string; age: number | undefined }[] | undefined>();
+      // @ts-expect-error a field is left out, not set to false
+      db.users.query({ fields: { name: true, isAdult: false } });
+      // @ts-expect-error nor is a relation
+      db.posts.query({ fields: { authorId: false } });
       const auto = await db.posts.query({
         fields: { id: true, createdAt: true, updatedAt: true, createdBy: true, tagIds: true },
       });
@@ -239,6 +244,21 @@ describe("database types", () => {
       db.users.query({ where: { not: { age: { startsWith: "1" } } } });
       // @ts-expect-error or takes a list of filters
       db.users.query({ where: { or: { name: "Ada" } } });
+    });
+
+    it("checks each filter of or and and on its own, whatever keys the others have", () => {
+      db.users.query({ where: { or: [{}, { name: "Ada" }, { age: { lessThan: 3 }, isAdult: false }] } });
+      db.users.query({ where: { and: [{ name: { startsWith: "A" } }, { age: 1 }] } });
+      const prebuilt: Array<WhereClause<Users>> = [{ name: "Ada" }, { age: 1 }];
+      db.users.query({ where: { or: prebuilt } });
+      // @ts-expect-error unknown field in a filter with a key the first lacks
+      db.users.query({ where: { or: [{ name: "x" }, { name: "y", email: 1 }] } });
+      // @ts-expect-error unknown field next to an empty filter
+      db.users.query({ where: { or: [{}, { name: "y", email: 1 }] } });
+      // @ts-expect-error a string operator on a number, in a filter whose key the first lacks
+      db.users.query({ where: { or: [{ name: "x" }, { age: { startsWith: "y" } }] } });
+      // @ts-expect-error an unknown operator next to a known one, in and
+      db.users.query({ where: { and: [{ age: 1 }, { name: { startsWith: "y", bogus: 1 } }] } });
     });
 
     it("rejects string operators on numbers, booleans and dates", () => {

@@ -623,11 +623,24 @@ describe("client database (local)", () => {
       expect(
         must(
           await db.users.query({
-            fields: { id: true, createdAt: true, updatedAt: true, createdBy: true, age: false },
+            fields: { id: true, createdAt: true, updatedAt: true, createdBy: true },
             where: { isAdult: true },
           }),
         ),
       ).toEqual([{ id: bob.id, createdAt: new Date(START + 10), updatedAt: new Date(START + 10), createdBy: "alice" }]);
+    });
+
+    it("refuses a field set to false with a VALIDATION error, in one-shot and live queries", async () => {
+      const { db } = await seeded();
+      // @ts-expect-error a field is left out, not set to false
+      const { data, error } = await db.users.query({ fields: { name: true, age: false } });
+      expect(data).toBeUndefined();
+      expect(error).toMatchObject({ code: "VALIDATION", details: { field: "age" } });
+      expect(error?.message).toContain("fields.age must be true");
+      const errors: unknown[] = [];
+      // @ts-expect-error the same in subscribe
+      db.users.subscribe({ fields: { age: false } }, (_data: unknown, problem: unknown) => errors.push(problem));
+      expect(errors).toEqual([expect.objectContaining({ code: "VALIDATION" })]);
     });
 
     it("filters and sorts on auto fields", async () => {

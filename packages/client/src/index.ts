@@ -15,7 +15,15 @@ export type { QuotaEstimate } from "./persistence/quota-watcher.js";
 export type { PruneResult } from "./persistence/prune.js";
 export type { ClientConnection, ConnectionState, ConnectionStatus, SyncProgress } from "./sync/client-connection.js";
 export type { WriteError } from "./sync/refused-writes.js";
-export type { RoomEvents, RoomHandle, Rooms, RoomStatus, UserStatus } from "./rooms/room-types.js";
+export type {
+  RoomEventListener,
+  RoomEventMeta,
+  RoomEvents,
+  RoomHandle,
+  Rooms,
+  RoomStatus,
+  UserStatus,
+} from "./rooms/room-types.js";
 export { type RoomSnapshot, RoomStore } from "./rooms/room-store.js";
 export type { KeyValueMap, MapEntry } from "./maps/map-types.js";
 export type { ReconnectOptions } from "./sync/reconnect-backoff.js";

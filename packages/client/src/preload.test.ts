@@ -344,6 +344,36 @@ describe("preload", () => {
     expect(Object.prototype).not.toHaveProperty("equals");
   });
 
+  it("takes back a query however its fields, relations, filters and sort keys were ordered", async () => {
+    const { users, client } = await setup();
+    const ada = (await users.queryOne({ where: { name: "Ada" } })).data!;
+    await client.database.posts.create({ title: "Notes", authorId: ada.id });
+    const browser = createClient({ schema, appId: "shop" }).database;
+    const firstCall = (follow: (callback: ReturnType<typeof recorder>["callback"]) => unknown) => {
+      const { calls, callback } = recorder();
+      follow(callback);
+      return calls[0];
+    };
+    const relationFirst = (
+      await client.database.posts.preload({
+        fields: { authorId: { fields: { name: true } }, title: true },
+        where: { title: { startsWith: "N" } },
+      })
+    ).data!;
+    expect(firstCall((callback) => browser.posts.subscribe(relationFirst, callback))).toMatchObject({
+      data: [{ authorId: { name: "Ada" }, title: "Notes" }],
+      error: undefined,
+    });
+    const unselectedFilterAndSort = (
+      await users.preload({
+        fields: { posts: { fields: { title: true } }, name: true },
+        where: { age: { greaterThan: 0 } },
+        orderBy: ["lastLogin", "desc"],
+      })
+    ).data!;
+    expect(firstCall((callback) => browser.users.subscribe(unselectedFilterAndSort, callback))?.error).toBeUndefined();
+  });
+
   it("preloads relations and where filters on dates, and continues them live", async () => {
     const { users, client } = await setup();
     const ada = (await users.queryOne({ where: { name: "Ada" } })).data!;

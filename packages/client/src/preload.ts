@@ -184,18 +184,21 @@ function denormalizeWhere(where: readonly Condition[], specs: NormalizedQuery["s
 }
 
 /**
- * A user query that normalizes to `query` when `query` came from the normalizer: fields in the
- * order their read rules were first needed (unselected ones as `false`), conditions regrouped
- * per field, epoch ms back to Dates for date fields.
+ * A user query that normalizes to `query` when `query` came from the normalizer: selected fields
+ * and forward relations in the order their read rules were first needed (so the specs come out in
+ * the same order; the others' rules are needed by `where` and `orderBy` again, after them), then
+ * reverse relations, conditions regrouped per field, epoch ms back to Dates for date fields.
  */
 function denormalize(query: NormalizedQuery): Record<string, unknown> {
+  const relations = new Map((query.relations ?? []).map((relation) => [relation.name, relation]));
   const fields: Record<string, unknown> = {};
-  for (const field of Object.keys(query.specs)) fields[safeKey(field)] = query.select.includes(field);
-  for (const relation of query.relations ?? []) {
-    fields[safeKey(relation.name)] = {
-      ...denormalize(relation.query),
-      ...(relation.direction === "reverse" ? { via: relation.link } : {}),
-    };
+  for (const field of Object.keys(query.specs)) {
+    const relation = relations.get(field);
+    if (relation !== undefined) fields[safeKey(field)] = denormalizeRelation(relation);
+    else if (query.select.includes(field)) fields[safeKey(field)] = true;
+  }
+  for (const [name, relation] of relations) {
+    if (!Object.hasOwn(fields, name)) fields[safeKey(name)] = denormalizeRelation(relation);
   }
   return {
     fields,
@@ -203,6 +206,10 @@ function denormalize(query: NormalizedQuery): Record<string, unknown> {
     orderBy: query.orderBy.map(([field, direction]) => [field, direction]),
     ...(query.limit === undefined ? {} : { limit: query.limit }),
   };
+}
+
+function denormalizeRelation(relation: NonNullable<NormalizedQuery["relations"]>[number]): Record<string, unknown> {
+  return { ...denormalize(relation.query), ...(relation.direction === "reverse" ? { via: relation.link } : {}) };
 }
 
 /** Keys from untrusted input must not reach an object's prototype. */

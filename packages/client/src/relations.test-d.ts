@@ -44,6 +44,29 @@ describe("relation result types", () => {
     // @ts-expect-error users have no field "nope"
     void db.posts.query({ fields: { authorId: { fields: { nope: true } } } });
   });
+
+  it("checks a nested query's keys as the top level's, next to known ones too", async () => {
+    const { data } = await db.users.query({
+      fields: { posts: { fields: { title: true }, where: { title: "a", or: [{}, { tagIds: "t" }] }, via: "authorId" } },
+    });
+    expectTypeOf(data!).toEqualTypeOf<{ posts: { title: string }[] }[]>();
+    // @ts-expect-error users have no field "email", next to the known "name"
+    void db.posts.query({ fields: { authorId: { fields: { name: true, email: true } } } });
+    // @ts-expect-error tags have no field "bogus", in a refMany's nested query
+    void db.posts.query({ fields: { tagIds: { fields: { name: true, bogus: true } } } });
+    // @ts-expect-error unknown option next to a known one
+    void db.users.query({ fields: { posts: { fields: { title: true }, sort: 1 } } });
+    // @ts-expect-error unknown option next to via
+    void db.users.query({ fields: { posts: { via: "authorId", bogus: 1 } } });
+    // @ts-expect-error users have no field "email" in where, next to the known "name"
+    void db.posts.query({ fields: { authorId: { where: { name: "x", email: "x" } } } });
+    // @ts-expect-error a number field takes no startsWith, next to a valid operator
+    void db.posts.query({ fields: { authorId: { where: { age: { greaterThan: 1, startsWith: "x" } } } } });
+    // @ts-expect-error unknown field inside or, in a nested query
+    void db.posts.query({ fields: { authorId: { where: { or: [{ name: "x", email: 1 }] } } } });
+    // @ts-expect-error nested fields take true, not false
+    void db.posts.query({ fields: { authorId: { fields: { name: false } } } });
+  });
 });
 
 describe("relational filter types", () => {

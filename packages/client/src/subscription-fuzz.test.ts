@@ -199,7 +199,6 @@ it(`keeps ${SUBSCRIPTIONS} random subscriptions equal to fresh queries over ${WR
     if (random.chance(0.8)) {
       const fields: Doc = {};
       for (const field of random.subset(FIELDS, 0.3)) fields[field] = true;
-      if (random.chance(0.1)) fields[random.pick(FIELDS)] = false;
       query.fields = fields;
     }
     const where = randomWhere(3);

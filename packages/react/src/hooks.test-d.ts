@@ -1,4 +1,10 @@
-import { createClient, type DatabaseError, type PreloadData, type SubscriptionState } from "@trellis/client";
+import {
+  createClient,
+  type DatabaseError,
+  type PreloadData,
+  type RoomEventMeta,
+  type SubscriptionState,
+} from "@trellis/client";
 import { createSchema, t } from "@trellis/core";
 import { describe, expectTypeOf, it } from "vitest";
 import { useConnection } from "./use-connection.js";
@@ -113,9 +119,10 @@ describe("useRoom types", () => {
     expectTypeOf(room.userStatuses).toEqualTypeOf<Record<string, { cursor?: { x: number; y: number } }>>();
     expectTypeOf(room.error).toEqualTypeOf<DatabaseError | undefined>();
     expectTypeOf(room.isConnected).toEqualTypeOf<boolean>();
-    room.on("like", (data, fromUserId) => {
+    room.on("like", (data, fromUserId, meta) => {
       expectTypeOf(data).toEqualTypeOf<{ targetId: string }>();
       expectTypeOf(fromUserId).toEqualTypeOf<string | null>();
+      expectTypeOf(meta).toEqualTypeOf<RoomEventMeta>();
     });
     void room.emit("like", { targetId: "card-1" });
     void room.setUserStatus("cursor", { x: 1, y: 2 });

@@ -1,6 +1,7 @@
 import {
   type ClientConnection,
   type DatabaseResult,
+  type RoomEventListener,
   type RoomEvents,
   type RoomHandle,
   type RoomSnapshot,
@@ -32,10 +33,7 @@ export interface RoomResult<R> extends RoomSnapshot<R> {
    * Listens to an event other members emit; returns an unsubscribe. Listeners are removed when
    * the component unmounts anyway: call it in an effect.
    */
-  readonly on: <K extends keyof RoomEvents<R> & string>(
-    event: K,
-    listener: (data: RoomEvents<R>[K], fromUserId: string | null) => void,
-  ) => () => void;
+  readonly on: <K extends keyof RoomEvents<R> & string>(event: K, listener: RoomEventListener<R, K>) => () => void;
 }
 
 /** Options of {@link useRoom}. */

@@ -427,6 +427,29 @@ describe("bad HTTP bodies", () => {
     await expectUnharmed();
   });
 
+  it("refuses a query selecting a field with false, whether as a fields object or in select", async () => {
+    const asFields = await post(server.url, "/v1/query", {
+      ...goodQuery(),
+      query: { ...query("todos"), fields: { title: false } },
+    });
+    expect(asFields.status).toBe(400);
+    expect(asFields.body).toEqual({
+      error: expect.objectContaining({
+        code: "PROTOCOL",
+        message: expect.stringMatching(/query.*unknown key "fields"/),
+      }),
+    });
+    const inSelect = await post(server.url, "/v1/query", {
+      ...goodQuery(),
+      query: { ...query("todos"), select: ["id", false] },
+    });
+    expect(inSelect.status).toBe(400);
+    expect(inSelect.body).toEqual({
+      error: expect.objectContaining({ code: "PROTOCOL", message: expect.stringContaining("query.select[1]") }),
+    });
+    await expectUnharmed();
+  });
+
   it("refuses malformed /v1/push bodies and stores nothing of them", async () => {
     const bodies: unknown[] = [
       "",

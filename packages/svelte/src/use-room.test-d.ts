@@ -1,4 +1,4 @@
-import { createClient, type DatabaseError } from "@trellis/client";
+import { createClient, type DatabaseError, type RoomEventMeta } from "@trellis/client";
 import { createSchema, t } from "@trellis/core";
 import { describe, expectTypeOf, it } from "vitest";
 import type { ReactiveRoom } from "./use-room.svelte.js";
@@ -31,9 +31,10 @@ describe("ReactiveRoom types", () => {
     expectTypeOf(room.set).toEqualTypeOf(handle.set);
     expectTypeOf(room.setUserStatus).toEqualTypeOf(handle.setUserStatus);
     expectTypeOf(room.on).toEqualTypeOf(handle.on);
-    room.on("like", (data, fromUserId) => {
+    room.on("like", (data, fromUserId, meta) => {
       expectTypeOf(data).toEqualTypeOf<{ targetId: string }>();
       expectTypeOf(fromUserId).toEqualTypeOf<string | null>();
+      expectTypeOf(meta).toEqualTypeOf<RoomEventMeta>();
     });
     // @ts-expect-error: not an event of board
     void room.emit("dislike", {});

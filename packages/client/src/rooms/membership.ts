@@ -1,4 +1,5 @@
 import type { DatabaseError, RoomSpec } from "@trellis/core";
+import type { RoomEventMeta } from "./room-types.js";
 
 /** A room's status (shared or one user's): the keys set so far. */
 export type Status = Readonly<Record<string, unknown>>;
@@ -22,7 +23,7 @@ export class Membership {
   myWire: Record<string, unknown> = {};
   /** Status keys this client has set or removed: its own copy of them is the latest it sent. */
   readonly myKeys = new Set<string>();
-  readonly eventListeners = new Map<string, Set<Listener<[unknown, string | null]>>>();
+  readonly eventListeners = new Map<string, Set<Listener<[unknown, string | null, RoomEventMeta]>>>();
   readonly roomStatusListeners = new Set<Listener<[Status]>>();
   readonly userStatusListeners = new Set<Listener<[Readonly<Record<string, Status>>]>>();
   readonly errorListeners = new Set<Listener<[DatabaseError]>>();

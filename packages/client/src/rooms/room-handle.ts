@@ -1,6 +1,7 @@
 import { type DatabaseError, type DatabaseResult, fail } from "@trellis/core";
 import type { ClientConnection } from "../sync/client-connection.js";
 import type { Listener, Membership, Status } from "./membership.js";
+import type { RoomEventMeta } from "./room-types.js";
 
 /** What a handle asks of the rooms service (`RoomsService`): the calls that touch the wire. */
 export interface RoomCalls {
@@ -72,14 +73,15 @@ export class Room {
     this.hasLeft ? this.left() : this.calls.setUserStatus(this.membership, key, value);
 
   /**
-   * Listens to an event other members emit; returns an unsubscribe. Throws for an event the
-   * room type does not have.
+   * Listens to an event other members emit; returns an unsubscribe. The listener gets the data,
+   * the sender's user id and `{ at, hlc }`: when the server relayed the event. Throws for an
+   * event the room type does not have.
    *
    * @example
    * const room = client.rooms.documentEditor("doc-123");
-   * const stop = room.on("like", (data, fromUserId) => showToast(`${fromUserId} liked ${data.targetId}`));
+   * const stop = room.on("like", (data, fromUserId, { at }) => showToast(`${fromUserId} liked ${data.targetId} at ${new Date(at).toLocaleTimeString()}`));
    */
-  readonly on = (event: string, listener: Listener<[unknown, string | null]>): (() => void) => {
+  readonly on = (event: string, listener: Listener<[unknown, string | null, RoomEventMeta]>): (() => void) => {
     const { membership } = this;
     if (typeof listener !== "function") throw new TypeError("room.on(event, listener): listener must be a function.");
     if (!Object.hasOwn(membership.spec.events, event)) {

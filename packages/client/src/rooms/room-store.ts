@@ -1,6 +1,6 @@
 import type { DatabaseError, DatabaseResult } from "@trellis/core";
 import type { ClientConnection } from "../sync/client-connection.js";
-import type { RoomEvents, RoomHandle, RoomStatus, UserStatus } from "./room-types.js";
+import type { RoomEventListener, RoomEventMeta, RoomEvents, RoomHandle, RoomStatus, UserStatus } from "./room-types.js";
 
 /** What a room shows at one moment: replaced as a whole when a part changes. */
 export interface RoomSnapshot<R> {
@@ -14,7 +14,7 @@ export interface RoomSnapshot<R> {
 }
 
 // Loosely typed inside: the handle's `on` checks event names and data against the schema.
-type EventListener = (data: any, fromUserId: string | null) => void;
+type EventListener = (data: any, fromUserId: string | null, meta: RoomEventMeta) => void;
 type Entry = { readonly event: string; readonly listener: EventListener; stop: () => void };
 
 /**
@@ -194,18 +194,16 @@ export class RoomStore<R> {
   }
 
   /**
-   * Listens to an event other members emit, on this handle and every later one of the store;
-   * returns an unsubscribe. Throws at once for a listener that is not a function or an event the
+   * Listens to an event other members emit, on this handle and every later one of the store
+   * (the listener gets the data, the sender's user id and when the server relayed it); returns
+   * an unsubscribe. Throws at once for a listener that is not a function or an event the
    * room type does not have.
    *
    * @example
    * const store = new RoomStore(client.rooms.documentEditor, "doc-123");
    * const stop = store.on("like", (data, fromUserId) => showToast(`${fromUserId} liked ${data.targetId}`));
    */
-  on<K extends keyof RoomEvents<R> & string>(
-    event: K,
-    listener: (data: RoomEvents<R>[K], fromUserId: string | null) => void,
-  ): () => void {
+  on<K extends keyof RoomEvents<R> & string>(event: K, listener: RoomEventListener<R, K>): () => void {
     if (typeof listener !== "function") throw new TypeError("room.on(event, listener): listener must be a function.");
     const entry: Entry = { event, listener, stop: this.target().on(event, listener) };
     this.listeners.add(entry);

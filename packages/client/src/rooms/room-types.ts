@@ -10,6 +10,21 @@ export type UserStatus<R> = { -readonly [K in keyof Fields<R, "userStatus">]?: F
 /** A room's whole shared status: the keys set so far. */
 export type RoomStatus<R> = { -readonly [K in keyof Fields<R, "roomStatus">]?: FieldValue<Fields<R, "roomStatus">[K]> };
 
+/** What a room event's listener learns besides its data and sender: when the server relayed it. */
+export interface RoomEventMeta {
+  /** When the server relayed the event, in milliseconds since the epoch by the server's clock. */
+  readonly at: number;
+  /** The server's HLC stamp of the event: events of a room sort by it, as strings. */
+  readonly hlc: string;
+}
+
+/** Listens to event `K` of room type `R`: its data, the sender's user id (null: anonymous) and when the server relayed it. */
+export type RoomEventListener<R, K extends keyof RoomEvents<R>> = (
+  data: RoomEvents<R>[K],
+  fromUserId: string | null,
+  meta: RoomEventMeta,
+) => void;
+
 /**
  * A handle on one room (from `client.rooms.<roomType>(roomId?)`). Handles of one room share one
  * membership; the room is left when the last handle calls {@link leave}.
@@ -36,10 +51,7 @@ export interface RoomHandle<R> {
     value: UserStatus<R>[K] | undefined,
   ): Promise<DatabaseResult<void>>;
   /** Listens to an event other members emit; returns an unsubscribe. */
-  on<K extends keyof RoomEvents<R> & string>(
-    event: K,
-    listener: (data: RoomEvents<R>[K], fromUserId: string | null) => void,
-  ): () => void;
+  on<K extends keyof RoomEvents<R> & string>(event: K, listener: RoomEventListener<R, K>): () => void;
   /** Called with the whole room status whenever it changes; returns an unsubscribe. */
   onRoomStatus(listener: (status: RoomStatus<R>) => void): () => void;
   /** Called with every member's whole status, by user id, whenever one changes; returns an unsubscribe. */

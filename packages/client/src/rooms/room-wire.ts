@@ -1,8 +1,9 @@
-import { type DatabaseError, type FieldSpec, ok } from "@trellis/core";
+import { type DatabaseError, decodeHlc, type FieldSpec, hlcMillis, ok } from "@trellis/core";
 import type { RoomLink } from "../sync/sync-engine.js";
 import type { RoomServerMessage } from "../sync/transport.js";
 import { callListener, type Membership, type Status, withKey } from "./membership.js";
 import { readRoomValue, UNREADABLE } from "./room-values.js";
+import type { RoomEventMeta } from "./room-types.js";
 import type { RoomSending, RoomsService } from "./rooms.js";
 
 /** What the rooms' wire half rides on: the sync engine, or the tabs' sync over it. */
@@ -76,7 +77,9 @@ function receive(membership: Membership, message: RoomServerMessage, me: string 
       if (eventSpec === undefined || listeners === undefined || listeners.size === 0) return;
       const data = readRoomValue(eventSpec, message.data);
       if (data === UNREADABLE) return;
-      for (const listener of [...listeners]) callListener(listener, data, message.userId);
+      // The parser checked the stamp; one meta object serves every listener.
+      const meta: RoomEventMeta = { at: hlcMillis(decodeHlc(message.hlc).data!), hlc: message.hlc };
+      for (const listener of [...listeners]) callListener(listener, data, message.userId, meta);
       return;
     }
     case "userStatus": {

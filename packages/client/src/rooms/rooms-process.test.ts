@@ -1,7 +1,9 @@
-import { createSchema, t } from "@trellis/core";
+import { createSchema, decodeHlc, hlcMillis, t } from "@trellis/core";
 import { removeDataDir, type ServerProcess, startServerProcess } from "@trellis/server/testing";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createClient, type TrellisClient } from "../create-client.js";
+import { RoomStore } from "./room-store.js";
+import type { RoomEventMeta } from "./room-types.js";
 import { FAST_RECONNECT, recordFrames, waitFor } from "../testing/live-server.js";
 
 // The rooms test list, against a real `trellis-server` process and several real clients.
@@ -157,6 +159,50 @@ describe("rooms against a server process", () => {
     );
     expect(bobGot).toEqual(expected);
     expect(carolGot).toEqual(expected);
+  });
+
+  it("tells listeners when the server relayed each event: its clock in ms and its HLC, which orders them", async () => {
+    const app = `rooms-process-${++apps}`;
+    const [alice, bob] = [connect(app, "alice"), connect(app, "bob")];
+    const [roomA, roomB] = [alice.rooms.documentEditor("stamped"), bob.rooms.documentEditor("stamped")];
+    const got: [string, string | null, RoomEventMeta][] = [];
+    roomB.on("like", (data, from, meta) => got.push([data.targetId, from, meta]));
+    // A store (what the React and Svelte bindings use) hands its listeners the same stamp.
+    const store = new RoomStore(bob.rooms.documentEditor, "stamped");
+    const viaStore: RoomEventMeta[] = [];
+    store.on("like", (_data, _from, meta) => viaStore.push(meta));
+    await joinedTogether([
+      [roomA, "alice"],
+      [roomB, "bob"],
+    ]);
+    const before = Date.now();
+    for (const targetId of ["a", "b", "c"]) expect((await roomA.emit("like", { targetId })).error).toBeUndefined();
+    await waitFor(
+      () => got.length === 3,
+      () => `3 likes, got ${got.length}`,
+    );
+    const after = Date.now();
+    expect(got.map(([targetId, from]) => [targetId, from])).toEqual([
+      ["a", "alice"],
+      ["b", "alice"],
+      ["c", "alice"],
+    ]);
+    const metas = got.map(([, , meta]) => meta);
+    for (const { at, hlc } of metas) {
+      // The server runs on this machine: its clock reads between the emit and the receipt.
+      expect(at).toBeGreaterThanOrEqual(before);
+      expect(at).toBeLessThanOrEqual(after);
+      expect(at).toBe(hlcMillis(decodeHlc(hlc).data!));
+    }
+    const hlcs = metas.map((meta) => meta.hlc);
+    expect(new Set(hlcs).size).toBe(3);
+    expect([...hlcs].sort()).toEqual(hlcs);
+    await waitFor(
+      () => viaStore.length === 3,
+      () => `3 likes through the store, got ${viaStore.length}`,
+    );
+    expect(viaStore).toEqual(metas);
+    store.leave();
   });
 
   it("shows user status, its changes, and drops it on leave and on close", async () => {

@@ -2,7 +2,7 @@ import { createSchema, type DatabaseError, type DatabaseResult, t } from "@trell
 import { describe, expectTypeOf, it } from "vitest";
 import { createClient } from "../create-client.js";
 import { RoomStore } from "./room-store.js";
-import type { RoomHandle } from "./room-types.js";
+import type { RoomEventMeta, RoomHandle } from "./room-types.js";
 
 const schema = createSchema({
   entities: { users: { name: t.string({ fallback: "" }) } },
@@ -45,11 +45,18 @@ describe("room types", () => {
     void room.emit("like", { targetId: 1 });
     // @ts-expect-error wrong data type
     void room.emit("ping", "1");
-    room.on("like", (data, from) => {
+    room.on("like", (data, from, meta) => {
       expectTypeOf(data).toEqualTypeOf<{ targetId: string }>();
       expectTypeOf(from).toEqualTypeOf<string | null>();
+      expectTypeOf(meta).toEqualTypeOf<RoomEventMeta>();
+      expectTypeOf(meta.at).toEqualTypeOf<number>();
+      expectTypeOf(meta.hlc).toEqualTypeOf<string>();
     });
     expectTypeOf(room.on("ping", () => {})).toEqualTypeOf<() => void>();
+    // @ts-expect-error a listener takes at most the data, the sender and the meta
+    room.on("ping", (_data: number, _from: string | null, _meta: RoomEventMeta, _extra: string) => {});
+    // @ts-expect-error the meta's time is a number of milliseconds
+    room.on("ping", (_data: number, _from: string | null, _meta: { at: Date }) => {});
   });
 
   it("types status keys and values", () => {
@@ -89,5 +96,6 @@ describe("room types", () => {
     // @ts-expect-error a room status key is not a user status key
     void store.setUserStatus("documentTitle", "x");
     store.on("like", (data) => expectTypeOf(data).toEqualTypeOf<{ targetId: string }>());
+    store.on("like", (_data, _from, meta) => expectTypeOf(meta).toEqualTypeOf<RoomEventMeta>());
   });
 });

@@ -1,4 +1,4 @@
-import { createClock, createSchema, encodeHlc, type ServerMessage, t, TripleStore } from "@trellis/core";
+import { createClock, createSchema, encodeHlc, type ServerMessage, t, TICKS_PER_MS, TripleStore } from "@trellis/core";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createClient, type TrellisClient } from "../create-client.js";
 import { DeferredSync } from "../deferred-sync.js";
@@ -241,26 +241,20 @@ describe("rooms: incoming state", () => {
     expect(room.getRoomStatus()).toEqual({ documentTitle: "Mine" });
   });
 
-  it("calls event listeners with the data and sender until unsubscribed; ignores data that does not fit", () => {
+  it("calls event listeners with the data, sender and server stamp until unsubscribed; ignores data that does not fit", () => {
     const { client, welcome, socket } = setup();
     welcome();
     const room = client.rooms.documentEditor("doc-1");
     const likes: unknown[] = [];
-    const off = room.on("like", (data, from) => likes.push([data, from]));
+    const off = room.on("like", (data, from, meta) => likes.push([data, from, meta]));
+    const hlc = encodeHlc({ ticks: 1_700_000_000_123 * TICKS_PER_MS + 7, node: "server" });
     const event = (data: unknown) =>
-      socket().receive({
-        type: "roomEvent",
-        ...ROOM,
-        event: "like",
-        data,
-        userId: "bob",
-        hlc: WELCOME.type === "welcome" ? WELCOME.serverHlc : "",
-      });
+      socket().receive({ type: "roomEvent", ...ROOM, event: "like", data, userId: "bob", hlc });
     event({ targetId: "p1" });
     event("not an object");
     off();
     event({ targetId: "p2" });
-    expect(likes).toEqual([[{ targetId: "p1" }, "bob"]]);
+    expect(likes).toEqual([[{ targetId: "p1" }, "bob", { at: 1_700_000_000_123, hlc }]]);
   });
 });
 

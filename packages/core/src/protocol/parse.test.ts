@@ -536,6 +536,9 @@ describe("normalized query shape", () => {
     bad({ ...simpleQuery, collection: "no such" }, "query.collection");
     bad({ ...simpleQuery, select: "name" }, "query.select", "expected an array");
     bad({ ...simpleQuery, select: [1] }, "query.select[0]");
+    // A field is selected by naming it: the user-facing `fields` object, `false` or not, never crosses the wire.
+    bad({ ...simpleQuery, select: [false] }, "query.select[0]");
+    bad({ ...simpleQuery, fields: { name: false } }, 'unknown key "fields"', "select");
     bad({ ...simpleQuery, where: {} }, "query.where", "expected an array");
     bad(
       { ...simpleQuery, where: [{ field: "age", op: "like", operand: 1 }] },

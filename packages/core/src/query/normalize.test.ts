@@ -336,15 +336,26 @@ describe("normalizeQuery", () => {
 
     it("returns only fields set to true, auto fields included when asked", () => {
       const query = normalized({
-        fields: { name: true, age: false, createdAt: true, createdBy: true, updatedAt: undefined },
+        fields: { name: true, createdAt: true, createdBy: true, updatedAt: undefined },
       });
       expect(query.select).toEqual(["name", "createdAt", "createdBy"]);
     });
 
-    it("rejects unknown fields and values other than booleans", () => {
+    it("rejects false: a field is selected with true and left out otherwise", () => {
+      const error = rejected({ fields: { name: true, age: false } }, "age");
+      expect(error.message).toBe(
+        "users query: fields.age must be true (leave a field out not to select it), got boolean false.",
+      );
+      rejected({ fields: { bestFriendId: false } }, "bestFriendId");
+      expect(normalizeQuery(users, { fields: { createdAt: false } }).error?.code).toBe("VALIDATION");
+    });
+
+    it("rejects unknown fields and values other than true", () => {
       rejected({ fields: { nickname: true } }, "nickname");
       rejected({ fields: { hasOwnProperty: true } }, "hasOwnProperty");
-      expect(rejected({ fields: { name: "yes" } }, "name").message).toContain("true or false");
+      expect(rejected({ fields: { name: "yes" } }, "name").message).toContain("must be true");
+      rejected({ fields: { name: 1 } }, "name");
+      rejected({ fields: { name: null } }, "name");
       rejected({ fields: ["name"] });
       rejected({ fields: null });
     });

@@ -101,8 +101,13 @@ function normalizeFields(
     if (specOf(field) === undefined)
       return invalid(collection.name, `fields.${field} is not a field of ${collection.name}.`, { field });
     if (wanted === true) select.push(field);
-    else if (wanted !== false && wanted !== undefined) {
-      return invalid(collection.name, `fields.${field} must be true or false, got ${describe(wanted)}.`, { field });
+    // `false` would read as "every field but this one" to some and "ignored" to others: refused.
+    else if (wanted !== undefined) {
+      return invalid(
+        collection.name,
+        `fields.${field} must be true (leave a field out not to select it), got ${describe(wanted)}.`,
+        { field },
+      );
     }
   }
   return ok(select);

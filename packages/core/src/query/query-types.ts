@@ -93,12 +93,13 @@ type RelationOf<F, A extends EntitiesDef> = [RefTarget<F>] extends [never]
 export type RelationQuery<E extends EntityDef, A extends EntitiesDef> = QueryDef<E, A> & { readonly via?: string };
 
 /**
- * `fields`: the fields to return, each set to `true`; a ref/refMany field or an entity name
- * (a reverse relation) set to a nested query returns the related documents. `A` is every entity
- * of the schema (relations are typed only when it is given).
+ * `fields`: the fields to return, each set to `true` (`false` is refused: leave a field out not to
+ * select it); a ref/refMany field or an entity name (a reverse relation) set to a nested query
+ * returns the related documents. `A` is every entity of the schema (relations are typed only when
+ * it is given).
  */
 export type FieldsSelection<E extends EntityDef, A extends EntitiesDef = {}> = {
-  [K in QueryFieldName<E>]?: boolean | (K extends keyof E ? RelationOf<E[K], A> : never);
+  [K in QueryFieldName<E>]?: true | (K extends keyof E ? RelationOf<E[K], A> : never);
 } & { [K in Exclude<keyof A & string, QueryFieldName<E>>]?: RelationQuery<A[K], A> };
 
 /** Fields that can be sorted on (and grouped by): not JSON, not refMany. */
@@ -139,26 +140,65 @@ type ExcessOperators<F, E extends EntityDef, K, A extends EntitiesDef> = F exten
 
 /** Excess-key checks of a `where`, into its `or`, `and`, `not` and relational filters too. */
 type StrictWhere<E extends EntityDef, W, A extends EntitiesDef = {}> = ExcessKeys<W, WhereClause<E, A>> & {
-  readonly [K in keyof W & QueryFieldName<E>]: ExcessOperators<W[K], E, K, A>;
+  readonly [K in keyof W as K extends QueryFieldName<E> ? K : never]: ExcessOperators<W[K], E, K, A>;
 } & {
-  readonly [K in Exclude<keyof W & keyof A & string, QueryFieldName<E>>]: W[K] extends { readonly where: infer N }
-    ? { readonly where: StrictWhere<A[K], N, A> } & ExcessKeys<W[K], ReverseWhere<A[K], A>>
-    : unknown;
-} & (W extends { readonly or: ReadonlyArray<infer B> }
-    ? { readonly or: ReadonlyArray<StrictWhere<E, B, A>> }
+  readonly [K in keyof W as K extends QueryFieldName<E> ? never : K extends keyof A ? K : never]: StrictReverse<
+    W[K],
+    A[K & keyof A],
+    A
+  >;
+} & (W extends { readonly or: infer B extends ReadonlyArray<unknown> }
+    ? { readonly or: StrictEach<E, B, A> }
     : unknown) &
-  (W extends { readonly and: ReadonlyArray<infer B> }
-    ? { readonly and: ReadonlyArray<StrictWhere<E, B, A>> }
+  (W extends { readonly and: infer B extends ReadonlyArray<unknown> }
+    ? { readonly and: StrictEach<E, B, A> }
     : unknown) &
   (W extends { readonly not: infer N } ? { readonly not: StrictWhere<E, N, A> } : unknown);
+
+/** Excess-key checks of a relational filter through an entity pointing back (`{ where, via? }`). */
+type StrictReverse<F, E extends EntityDef, A extends EntitiesDef> = F extends { readonly where: infer N }
+  ? { readonly where: StrictWhere<E, N, A> } & ExcessKeys<F, ReverseWhere<E, A>>
+  : unknown;
+
+/**
+ * Each filter of an `or` / `and` list checked on its own. Checked as one union, a key missing from
+ * one filter (or an empty filter, `{}`) would drop the checks of the others: `keyof` a union holds
+ * only the keys all its members share.
+ */
+type StrictEach<E extends EntityDef, B extends ReadonlyArray<unknown>, A extends EntitiesDef> = {
+  readonly [I in keyof B]: StrictWhere<E, B[I], A>;
+};
+
+/** The entity that the relation selected as `fields[K]` of `E` reads (never for other fields). */
+type RelatedEntity<E extends EntityDef, A extends EntitiesDef, K> = K extends keyof E
+  ? RefTarget<E[K]> extends infer T extends keyof A
+    ? A[T]
+    : never
+  : K extends keyof A
+    ? A[K]
+    : never;
+
+/**
+ * Excess-key checks of `fields`, into the nested queries of its relations: left to TypeScript,
+ * a nested query is only refused when none of its keys is known (a weak type), so one known key
+ * would let any unknown ones through.
+ */
+type StrictFields<E extends EntityDef, F, A extends EntitiesDef> = ExcessKeys<F, FieldsSelection<E, A>> & {
+  readonly [K in keyof F]: F[K] extends object
+    ? [RelatedEntity<E, A, K>] extends [never]
+      ? unknown
+      : StrictQuery<RelatedEntity<E, A, K>, Omit<F[K], "via">, A>
+    : unknown;
+};
 
 /**
  * Excess-key checks for a query inferred as a type parameter (`query<const Q>(q: Q & StrictQuery<E, Q>)`),
  * where TypeScript does not check excess properties itself: unknown options, unknown fields in
- * `fields` or `where`, and operators a field does not take become errors at the offending key.
+ * `fields` or `where`, and operators a field does not take become errors at the offending key,
+ * in each filter of an `or` / `and` list and in the nested queries of relations alike.
  */
 export type StrictQuery<E extends EntityDef, Q, A extends EntitiesDef = {}> = ExcessKeys<Q, QueryDef<E, A>> &
-  (Q extends { readonly fields: infer F } ? { readonly fields: ExcessKeys<F, FieldsSelection<E, A>> } : unknown) &
+  (Q extends { readonly fields: infer F } ? { readonly fields: StrictFields<E, F, A> } : unknown) &
   (Q extends { readonly where: infer W }
     ? {
         readonly where: StrictWhere<E, W, A>;

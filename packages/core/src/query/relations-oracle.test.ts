@@ -741,7 +741,6 @@ function createQueryGenerator(world: World, rng: Rng, coverage: Map<string, numb
     for (const field of FIELDS[collection]!) {
       if (Object.hasOwn(fields, field.name)) continue;
       if (rng.chance(0.35)) fields[field.name] = true;
-      else if (rng.chance(0.05)) fields[field.name] = false;
     }
     const select = Object.keys(fields).filter((name) => fields[name] === true);
     const params: unknown[] = [];

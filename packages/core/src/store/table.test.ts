@@ -11,7 +11,7 @@ const posts = schema.collections.posts!;
 const at = (ticks: number) => ({ ticks, node: "n" });
 
 function idsOf(store: TripleStore, where: Record<string, unknown>): string[] {
-  const query = normalizeQuery(posts, { where, orderBy: ["id", "asc"] }).data!;
+  const query = normalizeQuery(posts, { where, orderBy: ["id", "asc"] }, schema.collections).data!;
   const table = store.table("posts")!;
   return runQuery(store, query).map((row) => table.idOf(row));
 }
@@ -64,6 +64,37 @@ describe("Table with a plain value in a set field", () => {
     store.delete("posts", "p1", at(2));
     expect(live.result.value).toEqual([]);
     registry.dispose();
+  });
+});
+
+describe("Table.liveRows", () => {
+  it("skips tombstones, whatever order the delete and the writes arrive in", () => {
+    const store = new TripleStore();
+    for (const id of ["p0", "p1", "p2"]) store.setField("posts", id, "title", id, at(1));
+    store.delete("posts", "p1", at(2));
+    store.delete("posts", "never-written", at(2)); // a delete that arrives before any write
+    store.setField("posts", "never-written", "title", "late", at(1));
+    store.setField("posts", "p1", "title", "after the delete", at(3));
+    const table = store.table("posts")!;
+    expect(table.liveRows().map((row) => table.idOf(row))).toEqual(["p0", "p2"]);
+    expect(table.liveRows()).toHaveLength(table.liveCount);
+    // Its callers: a full scan and a relational filter without an index see only live documents.
+    expect(idsOf(store, {})).toEqual(["p0", "p2"]);
+    store.setElement("posts", "p2", "tagIds", "p1", true, at(4));
+    store.setElement("posts", "p0", "tagIds", "p2", true, at(4));
+    expect(idsOf(store, { tagIds: { where: { title: { startsWith: "p" } } } })).toEqual(["p0"]);
+  });
+
+  it("skips forgotten and unloaded rows, and lists a reused row once it is written again", () => {
+    const store = new TripleStore();
+    for (const id of ["p0", "p1", "p2"]) store.setField("posts", id, "title", id, at(1));
+    store.delete("posts", "p2", at(2));
+    store.forget([{ collection: "posts", id: "p0" }]);
+    store.unload("posts", [store.table("posts")!.rowOf("p1")!]);
+    const table = store.table("posts")!;
+    expect(table.liveRows()).toEqual([]);
+    store.setField("posts", "p3", "title", "p3", at(3));
+    expect(table.liveRows().map((row) => table.idOf(row))).toEqual(["p3"]);
   });
 });
 

@@ -173,7 +173,7 @@ export class Table {
     return this.ids.length - this.freeRows.length;
   }
 
-  /** Every live row, in row order. */
+  /** Every live row, in row order: deleted rows (kept as tombstones), forgotten and freed rows are left out. */
   liveRows(): number[] {
     const rows: number[] = [];
     const state = this.state;
