@@ -1,5 +1,6 @@
 import { type DatabaseResult, idsGiven, type LiveQueryRegistry, type LocalWriter, type ResultDoc } from "@trellis/core";
 import { PaginatedQuery, preloadPaginated } from "./paginated.js";
+import type { PaginatedController } from "./paginated-types.js";
 import type { AssembledPersistence } from "./client-persistence.js";
 import type { MemoryNeed } from "./persistence/working-set.js";
 import type { PreloadData } from "./preload.js";
@@ -183,7 +184,7 @@ export class Collection {
    * const todos = client.database.todos;
    * const pages = todos.paginated({ orderBy: ["text", "asc"], pageSize: 20 });
    */
-  readonly paginated = (input: unknown): PaginatedQuery => {
+  readonly paginated = (input: unknown): PaginatedController<ResultDoc> => {
     const { queries, registry } = this.open("paginated");
     return PaginatedQuery.create(queries, registry, this.name, input);
   };

@@ -42,9 +42,11 @@ export type {
   EntityDef,
   FieldsOrUpdater,
   OneShotCollectionApi,
+  PaginatedAggregateQueryDef,
   QueryDef,
   QueryResultDoc,
   Schema,
   StrictAggregateQuery,
+  StrictPaginatedAggregateQuery,
   StrictQuery,
 } from "@trellis/core";

@@ -2,6 +2,7 @@ import {
   createSchema,
   type DatabaseResult,
   type EncodedDoc,
+  type NormalizedAggregateQuery,
   type NormalizedQuery,
   t,
   type Triple,
@@ -33,7 +34,7 @@ describe("preload types", () => {
     expectTypeOf<Preloaded["kind"]>().toEqualTypeOf<"many">();
     expectTypeOf<Preloaded["appId"]>().toBeString();
     expectTypeOf<Preloaded["collection"]>().toBeString();
-    expectTypeOf<Preloaded["query"]>().toEqualTypeOf<NormalizedQuery>();
+    expectTypeOf<Preloaded["query"]>().toEqualTypeOf<NormalizedQuery | NormalizedAggregateQuery>();
     expectTypeOf<Preloaded["data"]>().toEqualTypeOf<readonly EncodedDoc[]>();
     expectTypeOf<Preloaded["cursor"]>().toEqualTypeOf<string | null>();
     expectTypeOf<Preloaded["triples"]>().toEqualTypeOf<readonly Triple[]>();

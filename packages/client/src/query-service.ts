@@ -1,11 +1,13 @@
 import { computed, effect, untracked, type ReadonlySignal } from "@preact/signals-core";
 import {
   acquireLiveAggregate,
+  type AggregateResultRow,
   compileMaterializer,
   DatabaseError,
   type DatabaseResult,
   fail,
   isAggregateQuery,
+  isNormalizedAggregate,
   type LiveAggregate,
   type LiveQuery,
   type LiveQueryRegistry,
@@ -26,6 +28,7 @@ import { type FollowedQuery, LOCAL_SYNC, type QuerySync, syncedAggregateQuery } 
 import type { WarmViews } from "./persistence/warm-views.js";
 import type { SubscribeCallback, Subscription, SubscriptionState } from "./types.js";
 import {
+  type AnyNormalizedQuery,
   createPreloadData,
   isPreloadData,
   type ParsedPreload,
@@ -35,7 +38,7 @@ import {
 } from "./preload.js";
 
 /** A live view and the sync of the query behind it: released together. */
-interface Followed {
+export interface Followed {
   readonly view: LiveQuery | LiveAggregate;
   readonly synced: FollowedQuery;
 }
@@ -88,6 +91,11 @@ export class QueryService {
     return costly(() => ok(runQuery(this.store, query.data).map((row) => materialize(table, row))));
   }
 
+  /** Every row of an aggregate query on local data, now. */
+  aggregateRows(query: NormalizedAggregateQuery): AggregateResultRow[] {
+    return runAggregate(this.store, query);
+  }
+
   /**
    * Preloads a query's result (`many`) or first match (`one`) as plain, serialisable data. With
    * a server, the server answers it (its documents are applied locally first) and the data
@@ -99,9 +107,9 @@ export class QueryService {
     kind: "many" | "one",
   ): Promise<DatabaseResult<PreloadData<ResultDoc>>> {
     const one = kind === "one" ? firstOf(input) : input;
-    const query = this.normalize(collection, one);
+    const query = this.normalizeAny(collection, one);
     if (query.error) return query;
-    const loaded = await this.sync.load(query.data);
+    const loaded = await this.sync.load(syncedQueryOf(query.data));
     if (loaded.error) return loaded;
     const result = this.run(collection, one);
     return result.error ? result : ok(createPreloadData(kind, this.appId, query.data, result.data, null, loaded.data));
@@ -114,7 +122,7 @@ export class QueryService {
   parsePreloaded(collection: string, input: unknown, kind: PreloadKind): DatabaseResult<ParsedPreload> | undefined {
     if (!isPreloadData(input)) return undefined;
     const expected = { appId: this.appId, collection, kind, hasServer: this.sync.hasServer };
-    const parsed = parsePreloadData(input, expected, (query) => this.normalize(collection, query));
+    const parsed = parsePreloadData(input, expected, (query) => this.normalizeAny(collection, query));
     if (parsed.data !== undefined) this.sync.applyRemote(parsed.data.triples);
     return parsed;
   }
@@ -152,12 +160,7 @@ export class QueryService {
         ? this.acquire(collection, input)
         : preloaded.error
           ? preloaded
-          : costly(() =>
-              ok({
-                view: this.registry.acquire(preloaded.data.query),
-                synced: this.sync.follow(preloaded.data.query, preloaded.data.cursor),
-              }),
-            );
+          : this.followQuery(preloaded.data.query, preloaded.data.cursor);
     if (followed.error) {
       const state: SubscriptionState<T> = { data: undefined, error: followed.error, loading: false, hasSynced: false };
       deliver(callback, state);
@@ -177,10 +180,14 @@ export class QueryService {
       deliver(callback, state);
       hasDelivered = true;
     }
+    // Preloaded aggregate rows stand until the server has answered: the documents behind
+    // them did not come along, so local data is not the whole of them before that.
+    const waitsForServer =
+      preloaded?.data !== undefined && isNormalizedAggregate(preloaded.data.query) && this.sync.hasServer;
     let isActive = true;
     let isFirstResult = true;
     const stop = effect(() => {
-      if (synced.isLoading.value) {
+      if (synced.isLoading.value || (waitsForServer && !synced.hasSynced.value)) {
         // The callback runs at once, loading, until the server has answered.
         if (!hasDelivered) untracked(() => deliver(callback, state));
         hasDelivered = true;
@@ -216,25 +223,33 @@ export class QueryService {
 
   /** The shared live view of a query (a live aggregate for aggregate queries), synced. */
   private acquire(collection: string, input: unknown): DatabaseResult<Followed> {
-    if (isAggregateQuery(input)) {
-      const query = this.normalizeAggregate(collection, input);
-      if (query.error) return query;
+    const query = this.normalizeAny(collection, input);
+    return query.error ? query : this.followQuery(query.data);
+  }
+
+  /**
+   * The shared live view of a normalized query, synced (from `cursor`, given by preloaded data;
+   * an aggregate's documents are synced from the start).
+   */
+  followQuery(query: AnyNormalizedQuery, cursor: string | null = null): DatabaseResult<Followed> {
+    if (isNormalizedAggregate(query)) {
       return ok({
-        view: acquireLiveAggregate(this.registry, this.store, query.data),
-        synced: this.sync.follow(syncedAggregateQuery(query.data)),
+        view: acquireLiveAggregate(this.registry, this.store, query),
+        synced: this.sync.follow(syncedAggregateQuery(query)),
       });
     }
-    const query = this.normalize(collection, input);
-    return query.error
-      ? query
-      : costly(() => ok({ view: this.registry.acquire(query.data), synced: this.sync.follow(query.data) }));
+    return costly(() => ok({ view: this.registry.acquire(query), synced: this.sync.follow(query, cursor) }));
   }
 
   /** What to sync for a query: itself, or the documents an aggregate aggregates. */
   private syncTarget(collection: string, input: unknown): DatabaseResult<NormalizedQuery> {
-    if (!isAggregateQuery(input)) return this.normalize(collection, input);
-    const query = this.normalizeAggregate(collection, input);
-    return query.error ? query : ok(syncedAggregateQuery(query.data));
+    const query = this.normalizeAny(collection, input);
+    return query.error ? query : ok(syncedQueryOf(query.data));
+  }
+
+  /** Checks a user document or aggregate query against the schema. */
+  normalizeAny(collection: string, input: unknown): DatabaseResult<AnyNormalizedQuery> {
+    return isAggregateQuery(input) ? this.normalizeAggregate(collection, input) : this.normalize(collection, input);
   }
 
   private normalizeAggregate(collection: string, input: unknown): DatabaseResult<NormalizedAggregateQuery> {
@@ -249,6 +264,11 @@ export class QueryService {
     if (spec === undefined) return fail("VALIDATION", `Unknown collection "${collection}".`, { collection });
     return normalizeQuery(spec, input, this.schema.collections);
   }
+}
+
+/** What to sync for a normalized query: itself, or the documents an aggregate aggregates. */
+function syncedQueryOf(query: AnyNormalizedQuery): NormalizedQuery {
+  return isNormalizedAggregate(query) ? syncedAggregateQuery(query) : query;
 }
 
 /** A query for its first match (`limit: 1`); anything else is left for the normalizer to refuse. */
