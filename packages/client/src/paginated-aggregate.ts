@@ -23,14 +23,14 @@ import type { Followed, QueryService } from "./query-service.js";
  * along), a client with a server shows them until the server has answered the documents.
  */
 export class PaginatedAggregate extends PaginatedListeners {
-  /** The query of every group: pages are windows of it. */
+  /** Every group's row: pages are windows of it. */
   private readonly query: NormalizedAggregateQuery;
   private readonly pages: AggregatePages;
   private readonly isPreloaded: boolean;
   private anchor: AggregateAnchor = {};
   private followed: (Followed & { readonly stop: () => void }) | undefined;
-  /** Whether the shown state comes from the live aggregate (not preloaded rows still standing). */
-  private isLive = false;
+  /** Every group's row, once the live aggregate shows (preloaded rows may stand before). */
+  private rows: readonly AggregateResultRow[] | undefined;
   private hasSynced = false;
 
   constructor(
@@ -44,15 +44,12 @@ export class PaginatedAggregate extends PaginatedListeners {
     super(preloaded ?? LOADING_STATE);
     this.query = { ...query, limit: undefined };
     this.pages = new AggregatePages(this.query, pageSize);
-    this.isPreloaded = preloaded !== undefined;
-    this.hasPreloadedState = this.isPreloaded;
+    this.hasPreloadedState = this.isPreloaded = preloaded !== undefined;
   }
 
-  readonly next = (): Promise<void> =>
-    this.turn((state) => (state.hasNext ? { after: this.pages.cursorOf(state.data!.at(-1)!) } : undefined));
+  readonly next = (): Promise<void> => this.turn(true);
 
-  readonly previous = (): Promise<void> =>
-    this.turn((state) => (state.hasPrevious ? { before: this.pages.cursorOf(state.data![0]!) } : undefined));
+  readonly previous = (): Promise<void> => this.turn(false);
 
   protected get isOpen(): boolean {
     return this.followed !== undefined;
@@ -68,10 +65,9 @@ export class PaginatedAggregate extends PaginatedListeners {
     const waitsForServer = this.isPreloaded && this.queries.sync.hasServer;
     const stop = effect(() => {
       if (synced.isLoading.value || (waitsForServer && !synced.hasSynced.value)) return;
-      const rows = view.result.value as readonly AggregateResultRow[];
+      this.rows = view.result.value as readonly AggregateResultRow[];
       this.hasSynced = this.isPreloaded || synced.hasSynced.value;
-      this.isLive = true;
-      untracked(() => this.render(rows));
+      untracked(() => this.render());
     });
     this.followed = { view, synced, stop };
   }
@@ -79,37 +75,34 @@ export class PaginatedAggregate extends PaginatedListeners {
   protected close(): void {
     const followed = this.followed;
     if (followed === undefined) return;
-    this.followed = undefined;
-    this.isLive = false;
+    this.followed = this.rows = undefined;
     followed.stop();
     this.registry.release(followed.view);
     followed.synced.release();
   }
 
-  private async turn(target: (state: PaginatedState<ResultDoc>) => AggregateAnchor | undefined): Promise<void> {
+  private async turn(isNext: boolean): Promise<void> {
     this.hasPreloadedState = false;
     const wasOpen = this.isOpen;
     this.open();
     const followed = this.followed!;
     if (followed.synced.isLoading.peek()) await followed.synced.answered();
-    // Rows are turned only on live data: preloaded rows still standing have no rows behind them.
-    if (this.followed === followed && this.isLive) {
-      const anchor = target(this.state);
-      if (anchor !== undefined) {
-        this.anchor = anchor;
-        this.render(followed.view.result.peek() as readonly AggregateResultRow[]);
-      }
+    const { data, hasNext, hasPrevious } = this.state;
+    // Pages turn only over live rows: preloaded rows still standing have none behind them.
+    if (this.followed === followed && this.rows !== undefined && (isNext ? hasNext : hasPrevious)) {
+      this.anchor = isNext ? { after: this.pages.cursorOf(data!.at(-1)!) } : { before: this.pages.cursorOf(data![0]!) };
+      this.render();
     }
     if (!wasOpen && this.followed === followed && !this.hasListeners) this.close();
   }
 
-  private render(rows: readonly AggregateResultRow[]): void {
-    let page = this.pages.pageOf(rows, this.anchor);
+  private render(): void {
+    let page = this.pages.pageOf(this.rows!, this.anchor);
     if (page.rows.length === 0 && page.total > 0) {
       // The page emptied while groups remain: after a cursor nothing follows it any more, so
       // show the last page; before a cursor, the first.
       this.anchor = this.anchor.after !== undefined ? { isLast: true } : {};
-      page = this.pages.pageOf(rows, this.anchor);
+      page = this.pages.pageOf(this.rows!, this.anchor);
     }
     this.publish(stateOf(page.rows, page, this.pages.size, this.hasSynced));
   }

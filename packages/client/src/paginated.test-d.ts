@@ -89,4 +89,3 @@ describe("paginated types", () => {
     db.users.paginated({ aggregations: { s: { sum: "name" } }, pageSize: 10 });
   });
 });
-

@@ -1,22 +1,18 @@
 import { effect, untracked } from "@preact/signals-core";
 import {
   type Cursor,
-  type DatabaseResult,
-  firstPageQuery,
   isNormalizedAggregate,
   type LiveQuery,
   type LiveQueryRegistry,
   type NormalizedQuery,
-  ok,
   type ResultDoc,
   type ResultWindow,
 } from "@trellis/core";
 import { PaginatedAggregate } from "./paginated-aggregate.js";
 import { failedState, LOADING_STATE, PaginatedListeners, stateOf } from "./paginated-state.js";
 import type { PaginatedController, PaginatedState } from "./paginated-types.js";
-import { type AnyNormalizedQuery, createPreloadData, type PreloadData } from "./preload.js";
 import type { QueryService } from "./query-service.js";
-import { type FollowedQuery, type QuerySync, syncedAggregateQuery } from "./sync/query-sync.js";
+import type { FollowedQuery, QuerySync } from "./sync/query-sync.js";
 
 /** Where the current page starts: after a cursor, before one, or (neither) at the beginning. */
 interface Anchor {
@@ -102,7 +98,7 @@ export class PaginatedQuery extends PaginatedListeners {
       controller.isPreloaded = true;
       return controller;
     }
-    const base = normalizePaginated(queries, collection, input);
+    const base = queries.normalizePaginated(collection, input);
     if (base.error) return new PaginatedQuery(registry, sync, undefined, 1, failedState(base.error));
     const { query, pageSize } = base.data;
     return isNormalizedAggregate(query)
@@ -256,62 +252,6 @@ export class PaginatedQuery extends PaginatedListeners {
     if (anchor.before !== undefined) return { ...base, before: anchor.before };
     return base;
   }
-}
-
-/**
- * Preloads the first page of `paginated(input)`: the page's documents, the query, the page
- * size and the total match count. With a server, the server answers the page plus one document
- * (so `hasNext` is right); the total count then counts what the client holds, an estimate.
- * An aggregate query's page holds aggregated rows and its count every group: the server
- * answers the documents they aggregate, which stay behind.
- *
- * @example
- * const { data: preloaded } = await client.database.users.preloadPaginated({ orderBy: ["name", "asc"], pageSize: 20 });
- * client.database.users.paginated(preloaded!); // starts on that page, loading false
- */
-export async function preloadPaginated(
-  queries: QueryService,
-  registry: LiveQueryRegistry,
-  collection: string,
-  input: unknown,
-): Promise<DatabaseResult<PreloadData<ResultDoc, "paginated">>> {
-  const paginated = normalizePaginated(queries, collection, input);
-  if (paginated.error) return paginated;
-  const { query, pageSize } = paginated.data;
-  if (isNormalizedAggregate(query)) {
-    const loaded = await queries.sync.load(syncedAggregateQuery(query));
-    if (loaded.error) return loaded;
-    const rows = queries.aggregateRows({ ...query, limit: undefined });
-    const page = { pageSize, totalCount: rows.length };
-    const preloaded = createPreloadData("paginated", queries.appId, query, rows.slice(0, pageSize), page, null);
-    return ok(preloaded as PreloadData<ResultDoc, "paginated">);
-  }
-  // The query a paginated controller syncs for its first page, so it continues from this cursor.
-  const loaded = await queries.sync.load({ ...query, limit: pageSize + 1 });
-  if (loaded.error) return loaded;
-  const view = registry.acquire(query);
-  const docs = view.result.peek();
-  const { total } = view.window.peek();
-  registry.release(view);
-  const page = { pageSize, totalCount: total };
-  return ok(
-    createPreloadData("paginated", queries.appId, query, docs, page, loaded.data) as PreloadData<
-      ResultDoc,
-      "paginated"
-    >,
-  );
-}
-
-/** `{ ...query, pageSize }` to the normalized first-page query (`limit: pageSize`). */
-function normalizePaginated(
-  queries: QueryService,
-  collection: string,
-  input: unknown,
-): DatabaseResult<{ query: AnyNormalizedQuery; pageSize: number }> {
-  const first = firstPageQuery(`${collection}.paginated`, input);
-  if (first.error) return first;
-  const normalized = queries.normalizeAny(collection, first.data.query);
-  return normalized.error ? normalized : ok({ query: normalized.data, pageSize: first.data.pageSize });
 }
 
 function sameCursor(a: Cursor | undefined, b: Cursor | undefined): boolean {

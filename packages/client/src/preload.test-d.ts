@@ -90,4 +90,3 @@ describe("preload types", () => {
     void db.users.preloadPaginated({ groupBy: ["name"], pageSize: 5, limit: 2 });
   });
 });
-

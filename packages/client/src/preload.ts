@@ -1,7 +1,7 @@
 import {
   type Condition,
   type DatabaseResult,
-  decodeAggregateRows,
+  codecQuery,
   decodeDocs,
   fail,
   isFieldCondition,
@@ -18,14 +18,7 @@ import {
 } from "@trellis/core";
 import { parseSyncPayload, type SyncPayload } from "./sync/http.js";
 
-export {
-  createPreloadData,
-  isPreloadData,
-  PRELOAD_FORMAT,
-  type PreloadData,
-  type PreloadKind,
-  type PreloadPage,
-} from "@trellis/core";
+export { isPreloadData, PRELOAD_FORMAT, type PreloadData, type PreloadKind, type PreloadPage } from "@trellis/core";
 
 /** A normalized document or aggregate query: what preloaded data may stand for. */
 export type AnyNormalizedQuery = NormalizedQuery | NormalizedAggregateQuery;
@@ -131,7 +124,7 @@ export function parsePreloadData(
   } else if (page !== null) {
     return fail("VALIDATION", `${where} has page facts but is not paginated.`);
   }
-  const docs = isAggregate ? decodeAggregateRows(canonical.data, data) : decodeDocs(canonical.data, data);
+  const docs = decodeDocs(codecQuery(canonical.data), data);
   if (docs.error) return fail("VALIDATION", `${where}: ${docs.error.message}`);
   const limit = canonical.data.limit ?? Infinity;
   if (docs.data.length > limit) return fail("VALIDATION", `${where} holds more rows than its query's limit.`);

@@ -1,11 +1,11 @@
 import { computed, effect, untracked, type ReadonlySignal } from "@preact/signals-core";
 import {
   acquireLiveAggregate,
-  type AggregateResultRow,
   compileMaterializer,
   DatabaseError,
   type DatabaseResult,
   fail,
+  firstPageQuery,
   isAggregateQuery,
   isNormalizedAggregate,
   type LiveAggregate,
@@ -29,11 +29,9 @@ import type { WarmViews } from "./persistence/warm-views.js";
 import type { SubscribeCallback, Subscription, SubscriptionState } from "./types.js";
 import {
   type AnyNormalizedQuery,
-  createPreloadData,
   isPreloadData,
   type ParsedPreload,
   parsePreloadData,
-  type PreloadData,
   type PreloadKind,
 } from "./preload.js";
 
@@ -76,8 +74,8 @@ export class QueryService {
     return result.error ? result : ok(result.data[0]);
   }
 
-  /** Runs a query on local data, now. */
-  private run(collection: string, input: unknown): DatabaseResult<ResultDoc[]> {
+  /** Runs a query on local data, now: its documents, or an aggregate query's rows. */
+  run(collection: string, input: unknown): DatabaseResult<ResultDoc[]> {
     if (isAggregateQuery(input)) {
       const query = this.normalizeAggregate(collection, input);
       return query.error ? query : ok(runAggregate(this.store, query.data));
@@ -92,27 +90,8 @@ export class QueryService {
   }
 
   /** Every row of an aggregate query on local data, now. */
-  aggregateRows(query: NormalizedAggregateQuery): AggregateResultRow[] {
+  aggregateRows(query: NormalizedAggregateQuery): ResultDoc[] {
     return runAggregate(this.store, query);
-  }
-
-  /**
-   * Preloads a query's result (`many`) or first match (`one`) as plain, serialisable data. With
-   * a server, the server answers it (its documents are applied locally first) and the data
-   * carries the server's triples and cursor.
-   */
-  async preload(
-    collection: string,
-    input: unknown,
-    kind: "many" | "one",
-  ): Promise<DatabaseResult<PreloadData<ResultDoc>>> {
-    const one = kind === "one" ? firstOf(input) : input;
-    const query = this.normalizeAny(collection, one);
-    if (query.error) return query;
-    const loaded = await this.sync.load(syncedQueryOf(query.data));
-    if (loaded.error) return loaded;
-    const result = this.run(collection, one);
-    return result.error ? result : ok(createPreloadData(kind, this.appId, query.data, result.data, null, loaded.data));
   }
 
   /**
@@ -244,7 +223,23 @@ export class QueryService {
   /** What to sync for a query: itself, or the documents an aggregate aggregates. */
   private syncTarget(collection: string, input: unknown): DatabaseResult<NormalizedQuery> {
     const query = this.normalizeAny(collection, input);
-    return query.error ? query : ok(syncedQueryOf(query.data));
+    return query.error ? query : ok(this.syncedQuery(query.data));
+  }
+
+  /** `{ ...query, pageSize }` to the normalized first-page query (`limit: pageSize`). */
+  normalizePaginated(
+    collection: string,
+    input: unknown,
+  ): DatabaseResult<{ query: AnyNormalizedQuery; pageSize: number }> {
+    const first = firstPageQuery(`${collection}.paginated`, input);
+    if (first.error) return first;
+    const normalized = this.normalizeAny(collection, first.data.query);
+    return normalized.error ? normalized : ok({ query: normalized.data, pageSize: first.data.pageSize });
+  }
+
+  /** What to sync for a normalized query: itself, or the documents an aggregate aggregates. */
+  syncedQuery(query: AnyNormalizedQuery): NormalizedQuery {
+    return isNormalizedAggregate(query) ? syncedAggregateQuery(query) : query;
   }
 
   /** Checks a user document or aggregate query against the schema. */
@@ -264,11 +259,6 @@ export class QueryService {
     if (spec === undefined) return fail("VALIDATION", `Unknown collection "${collection}".`, { collection });
     return normalizeQuery(spec, input, this.schema.collections);
   }
-}
-
-/** What to sync for a normalized query: itself, or the documents an aggregate aggregates. */
-function syncedQueryOf(query: AnyNormalizedQuery): NormalizedQuery {
-  return isNormalizedAggregate(query) ? syncedAggregateQuery(query) : query;
 }
 
 /** A query for its first match (`limit: 1`); anything else is left for the normalizer to refuse. */

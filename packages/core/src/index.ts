@@ -72,13 +72,7 @@ export { type LiveView, type Route, routeOf, type Watch } from "./query/live-vie
 export { type AffectedRoots, RelationTracker } from "./query/live-relations.js";
 export type { Cursor } from "./query/normalized-query.js";
 export type { ResultWindow } from "./query/cursor.js";
-export {
-  decodeAggregateRows,
-  decodeDocs,
-  encodeAggregateRows,
-  type EncodedDoc,
-  encodeDocs,
-} from "./query/preload-codec.js";
+export { codecQuery, decodeDocs, type EncodedDoc, encodeDocs } from "./query/preload-codec.js";
 export {
   type AggregateFunction,
   type AggregateResultRow,

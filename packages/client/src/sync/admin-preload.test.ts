@@ -26,6 +26,13 @@ async function appWithKey(): Promise<{ appId: string; serviceKey: string }> {
   return { appId, serviceKey: ((await call(`/${appId}/keys`, { name: "ssr" })) as { key: string }).key };
 }
 
+/** A browser's client of the app: in memory, syncing with `serverUrl`. */
+function browser(appId: string, serverUrl = live.server.url) {
+  return live.track(
+    createClient({ schema, serverUrl, appId, userId: "browser", reconnect: FAST_RECONNECT, storage: "memory" }),
+  );
+}
+
 describe("preloads from the admin client", () => {
   it("are followed by a client: subscribe, subscribeOne and paginated start from them and go live", async () => {
     const { appId, serviceKey } = await appWithKey();
@@ -47,16 +54,7 @@ describe("preloads from the admin client", () => {
       typeof page.data,
     ];
 
-    const client = live.track(
-      createClient({
-        schema,
-        serverUrl: live.server.url,
-        appId,
-        userId: "browser",
-        reconnect: FAST_RECONNECT,
-        storage: "memory",
-      }),
-    );
+    const client = browser(appId);
     const list = recorder<readonly { text: string }[]>();
     client.database.todos.subscribe(preloaded!, list.callback);
     expect(list.calls[0]).toMatchObject({ data: [{ text: "a" }, { text: "b" }, { text: "c" }], loading: false });
@@ -100,16 +98,7 @@ describe("preloads from the admin client", () => {
       typeof page.data,
     ];
 
-    const client = live.track(
-      createClient({
-        schema,
-        serverUrl: live.server.url,
-        appId,
-        userId: "browser",
-        reconnect: FAST_RECONNECT,
-        storage: "memory",
-      }),
-    );
+    const client = browser(appId);
     const counts = recorder<readonly { done: boolean; n: number }[]>();
     client.database.todos.subscribe(preloaded!, counts.callback);
     expect(counts.calls[0]).toMatchObject({
@@ -138,16 +127,7 @@ describe("preloads from the admin client", () => {
     ]);
 
     // A client that cannot reach its server keeps the preloaded rows: its own are not the whole.
-    const stranded = live.track(
-      createClient({
-        schema,
-        serverUrl: "http://127.0.0.1:9",
-        appId,
-        userId: "stranded",
-        reconnect: FAST_RECONNECT,
-        storage: "memory",
-      }),
-    );
+    const stranded = browser(appId, "http://127.0.0.1:9");
     const held = recorder<readonly { done: boolean; n: number }[]>();
     stranded.database.todos.subscribe(preloaded!, held.callback);
     await waitFor(() => stranded.connection.state === "offline", "the stranded client gives up connecting");

@@ -44,8 +44,6 @@ export interface AggregatePage {
  */
 export class AggregatePages {
   private readonly aggregator: GroupAggregator;
-  /** Rows keep their identity while unchanged (see `LiveAggregate`), so their cursors are kept too. */
-  private readonly cursors = new WeakMap<AggregateResultRow, AggregateCursor>();
 
   constructor(
     private readonly query: NormalizedAggregateQuery,
@@ -55,15 +53,10 @@ export class AggregatePages {
   }
 
   cursorOf(row: AggregateResultRow): AggregateCursor {
-    let cursor = this.cursors.get(row);
-    if (cursor === undefined) {
-      cursor = {
-        sort: this.query.orderBy.map(([name]) => comparable(row[name])),
-        key: this.query.groupBy.map((field) => comparable(row[field])),
-      };
-      this.cursors.set(row, cursor);
-    }
-    return cursor;
+    return {
+      sort: this.query.orderBy.map(([name]) => comparable(row[name])),
+      key: this.query.groupBy.map((field) => comparable(row[field])),
+    };
   }
 
   /** The page at `anchor` among `rows` (every aggregated row, in query order). */

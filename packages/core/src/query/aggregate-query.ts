@@ -57,7 +57,8 @@ export function isAggregateQuery(input: unknown): boolean {
  * Whether a normalized query is an aggregate one (a preload's query may be either).
  *
  * @example
- * isNormalizedAggregate(preloaded.query) ? decodeAggregateRows(preloaded.query, preloaded.data) : decodeDocs(preloaded.query, preloaded.data);
+ * const { data: preloaded } = await client.database.todos.preload({ aggregations: { n: { count: "*" } } });
+ * isNormalizedAggregate(preloaded!.query); // true
  */
 export function isNormalizedAggregate(
   query: NormalizedQuery | NormalizedAggregateQuery,

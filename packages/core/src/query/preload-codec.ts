@@ -1,7 +1,7 @@
 import { type DatabaseResult, fail, ok } from "../errors.js";
 import type { FieldSpec } from "../schema/field.js";
 import { describe, isJson } from "../schema/validate.js";
-import type { NormalizedAggregateQuery } from "./aggregate-query.js";
+import { isNormalizedAggregate, type NormalizedAggregateQuery } from "./aggregate-query.js";
 import type { NormalizedQuery } from "./normalized-query.js";
 
 /** A result document in the preload codec's form: plain JSON. */
@@ -53,7 +53,7 @@ function encodeDoc(query: NormalizedQuery, doc: Record<string, unknown>): Encode
  *
  * @example
  * const { data: preloaded } = await client.database.users.preload({ where: { isAdult: true } });
- * const { data: docs, error } = decodeDocs(preloaded!.query, preloaded!.data);
+ * const { data: docs, error } = decodeDocs(codecQuery(preloaded!.query), preloaded!.data);
  */
 export function decodeDocs(query: NormalizedQuery, encoded: unknown): DatabaseResult<Record<string, unknown>[]> {
   if (!Array.isArray(encoded))
@@ -111,89 +111,27 @@ function decodeDoc(query: NormalizedQuery, encoded: unknown, path: string): Data
 }
 
 /**
- * The preload codec of aggregate rows: each row holds its group fields, then its aggregates, by
- * name; dates (a date group field, the min or max of a date field) as epoch milliseconds, a
- * value that is `undefined` (an avg, min or max over no values) left out.
+ * The query the codec encodes a result by. Aggregate rows are encoded as documents whose fields
+ * are the group fields, then the aggregates: a min or max reads as the field it takes (a date as
+ * epoch ms), the other aggregates as numbers, and an undefined one is left out.
  *
  * @example
  * const rows = runAggregate(store, normalizedAggregate); // [{ tag: "a", n: 2, last: Date }]
- * const encoded = encodeAggregateRows(normalizedAggregate, rows); // [{ tag: "a", n: 2, last: 1700000000000 }]
- * const decoded = decodeAggregateRows(normalizedAggregate, JSON.parse(JSON.stringify(encoded))); // Dates again
+ * const encoded = encodeDocs(codecQuery(normalizedAggregate), rows); // [{ tag: "a", n: 2, last: 1700000000000 }]
  */
-export function encodeAggregateRows(
-  query: NormalizedAggregateQuery,
-  rows: readonly Record<string, unknown>[],
-): EncodedDoc[] {
-  return rows.map((row) => {
-    const encoded: Record<string, unknown> = {};
-    for (const { name } of columnsOf(query)) {
-      const value = row[name];
-      if (value !== undefined) encoded[name] = value instanceof Date ? value.getTime() : value;
-    }
-    return encoded;
-  });
-}
-
-/**
- * Decodes what {@link encodeAggregateRows} made for the same query: every column present, Dates
- * restored. Rows that do not fit the query (unknown keys, a count that is not a whole number, a
- * missing count or sum, values of the wrong type) are a VALIDATION error.
- *
- * @example
- * const { data: preloaded } = await client.database.posts.preload({ aggregations: { n: { count: "*" } }, groupBy: ["tag"] });
- * const { data: rows } = decodeAggregateRows(preloaded!.query as NormalizedAggregateQuery, preloaded!.data);
- */
-export function decodeAggregateRows(
-  query: NormalizedAggregateQuery,
-  encoded: unknown,
-): DatabaseResult<Record<string, unknown>[]> {
-  if (!Array.isArray(encoded))
-    return fail("VALIDATION", `Preloaded data must be an array of rows, got ${describe(encoded)}.`);
-  const columns = columnsOf(query);
-  const rows: Record<string, unknown>[] = [];
-  for (let i = 0; i < encoded.length; i++) {
-    const source: unknown = encoded[i];
-    if (typeof source !== "object" || source === null || Array.isArray(source))
-      return invalid(`data[${i}] must be a row object, got ${describe(source)}.`);
-    const known = new Set(columns.map(({ name }) => name));
-    for (const key of Object.keys(source))
-      if (!known.has(key)) return invalid(`data[${i}].${key} is neither a group field nor an aggregate of the query.`);
-    const row: Record<string, unknown> = {};
-    for (const { name, decode } of columns) {
-      const value = decode((source as Record<string, unknown>)[name]);
-      if (value === INVALID)
-        return invalid(
-          `data[${i}].${name} is ${describe((source as Record<string, unknown>)[name])}, which does not fit it.`,
-        );
-      row[name] = value;
-    }
-    rows.push(row);
-  }
-  return ok(rows);
-}
-
-/** The columns of an aggregate query's rows, in the order rows hold them, with how each decodes. */
-function columnsOf(query: NormalizedAggregateQuery): Array<{ name: string; decode: (value: unknown) => unknown }> {
-  const columns = query.groupBy.map((field) => ({
-    name: field,
-    decode: (value: unknown) => decodeValue(query.specs[field], value),
-  }));
+export function codecQuery(query: NormalizedQuery | NormalizedAggregateQuery): NormalizedQuery {
+  if (!isNormalizedAggregate(query)) return query;
+  const specs: Record<string, FieldSpec> = {};
+  const select = [...query.groupBy];
+  for (const field of select) specs[field] = query.specs[field]!;
   for (const { name, fn, field } of query.aggregations) {
-    const decode =
-      fn === "min" || fn === "max"
-        ? (value: unknown) => decodeValue(query.specs[field!], value)
-        : (value: unknown) =>
-            value === undefined
-              ? fn === "avg"
-                ? undefined
-                : INVALID
-              : typeof value === "number" && Number.isFinite(value) && (fn !== "count" || Number.isSafeInteger(value))
-                ? value
-                : INVALID;
-    columns.push({ name, decode });
+    specs[name] = fn === "min" || fn === "max" ? query.specs[field!]! : AGGREGATE_NUMBER;
+    select.push(name);
   }
-  return columns;
+  return { collection: query.collection, select, where: [], orderBy: [], limit: undefined, specs };
 }
+
+const AGGREGATE_NUMBER: FieldSpec = { type: "number", optional: true };
 
 const INVALID = Symbol("invalid");
 

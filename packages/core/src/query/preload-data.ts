@@ -1,6 +1,6 @@
 import { type DatabaseResult, fail, ok } from "../errors.js";
 import { isNormalizedAggregate, type NormalizedAggregateQuery } from "./aggregate-query.js";
-import { encodeAggregateRows, encodeDocs, type EncodedDoc } from "./preload-codec.js";
+import { codecQuery, encodeDocs, type EncodedDoc } from "./preload-codec.js";
 import type { NormalizedQuery } from "./normalized-query.js";
 import type { ResultDoc } from "./live-query.js";
 import type { Triple } from "../triples.js";
@@ -92,16 +92,15 @@ export function createPreloadData(
   page: PreloadPage | null,
   sync: { readonly triples: readonly Triple[]; readonly cursor: string } | null,
 ): PreloadData<ResultDoc> {
-  const isAggregate = isNormalizedAggregate(query);
   // An aggregate's documents stay on the server: the client syncs them itself, from the start.
-  const server = isAggregate ? null : sync;
+  const server = isNormalizedAggregate(query) ? null : sync;
   return {
     format: PRELOAD_FORMAT,
     kind,
     appId,
     collection: query.collection,
     query,
-    data: isAggregate ? encodeAggregateRows(query, docs) : encodeDocs(query, docs),
+    data: encodeDocs(codecQuery(query), docs),
     page,
     cursor: server?.cursor ?? null,
     triples: server?.triples ?? [],
