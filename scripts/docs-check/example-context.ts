@@ -7,12 +7,14 @@ import type {
   LocalWriter,
   NormalizedAggregateQuery,
   NormalizedQuery,
+  PreloadData,
+  QueryResultDoc,
   sortedMatches,
   SourceTable,
   Triple,
   TripleStore,
 } from "@trellis/core";
-import type { client, schema } from "./prelude.js";
+import type { schema } from "./prelude.js";
 // The internal parts of client and server are not exported: these paths are those of the copies
 // of this file that scripts/check-docs.mjs writes into packages/*/.docs-check.
 import type { AppDatabase } from "../../server/src/app-database.js";
@@ -108,4 +110,4 @@ export declare const page: PageEnvironment;
 
 // The Svelte bindings' own inputs, for the examples of their components.
 /** What `client.database.todos.preload()` answers, as a page's load hands it to the page. */
-export type PreloadedTodos = NonNullable<Awaited<ReturnType<typeof client.database.todos.preload<{}>>>["data"]>;
+export type PreloadedTodos = PreloadData<QueryResultDoc<typeof schema.entities.todos, {}>, "many">;

@@ -1,8 +1,9 @@
 import { type DatabaseResult, idsGiven, type LiveQueryRegistry, type LocalWriter, type ResultDoc } from "@trellis/core";
-import { PaginatedQuery, preloadPaginated } from "./paginated.js";
+import { PaginatedQuery } from "./paginated.js";
+import type { PaginatedController } from "./paginated-types.js";
 import type { AssembledPersistence } from "./client-persistence.js";
 import type { MemoryNeed } from "./persistence/working-set.js";
-import type { PreloadData } from "./preload.js";
+import type { PreloadData, PreloadKind } from "./preload.js";
 import type { QueryService } from "./query-service.js";
 import type { SubscribeCallback, Subscription } from "./types.js";
 
@@ -183,7 +184,7 @@ export class Collection {
    * const todos = client.database.todos;
    * const pages = todos.paginated({ orderBy: ["text", "asc"], pageSize: 20 });
    */
-  readonly paginated = (input: unknown): PaginatedQuery => {
+  readonly paginated = (input: unknown): PaginatedController<ResultDoc> => {
     const { queries, registry } = this.open("paginated");
     return PaginatedQuery.create(queries, registry, this.name, input);
   };
@@ -197,7 +198,7 @@ export class Collection {
    * if (preloaded) todos.subscribe(preloaded, (open) => render(open)); // in the browser
    */
   readonly preload = (query?: unknown): Promise<DatabaseResult<PreloadData<ResultDoc, "many">>> =>
-    this.open("preload").queries.preload(this.name, query, "many") as never;
+    this.preloadAs("preload", query, "many");
 
   /**
    * Answers a query's first match as plain, serialisable data that `subscribeOne` continues.
@@ -208,7 +209,7 @@ export class Collection {
    * if (preloaded) todos.subscribeOne(preloaded, (next) => render(next)); // in the browser
    */
   readonly preloadOne = (query?: unknown): Promise<DatabaseResult<PreloadData<ResultDoc, "one">>> =>
-    this.open("preloadOne").queries.preload(this.name, query, "one") as never;
+    this.preloadAs("preloadOne", query, "one");
 
   /**
    * Answers a paginated query's first page as plain data that `paginated` continues.
@@ -218,10 +219,21 @@ export class Collection {
    * const { data: page } = await todos.preloadPaginated({ orderBy: ["text", "asc"], pageSize: 20 });
    * if (page) todos.paginated(page); // in the browser
    */
-  readonly preloadPaginated = (input: unknown): Promise<DatabaseResult<PreloadData<ResultDoc, "paginated">>> => {
-    const { queries, registry } = this.open("preloadPaginated");
-    return preloadPaginated(queries, registry, this.name, input);
-  };
+  readonly preloadPaginated = (input: unknown): Promise<DatabaseResult<PreloadData<ResultDoc, "paginated">>> =>
+    this.preloadAs("preloadPaginated", input, "paginated");
+
+  /**
+   * Preloads with the code that makes preloaded data, which loads on first use: only server
+   * rendering makes it. Checks the client is open at once.
+   */
+  private preloadAs<K extends PreloadKind>(
+    call: string,
+    input: unknown,
+    kind: K,
+  ): Promise<DatabaseResult<PreloadData<ResultDoc, K>>> {
+    const { queries, registry } = this.open(call);
+    return import("./preload-query.js").then(({ preload }) => preload(queries, registry, this.name, input, kind));
+  }
 
   /** The client's parts, once it is checked to be open (`call` names the method in the error). */
   private open(call: string): CollectionContext {

@@ -50,9 +50,11 @@ export type {
   EntityDef,
   FieldsOrUpdater,
   OneShotCollectionApi,
+  PaginatedAggregateQueryDef,
   QueryDef,
   QueryResultDoc,
   Schema,
   StrictAggregateQuery,
+  StrictPaginatedAggregateQuery,
   StrictQuery,
 } from "@trellis/core";

@@ -65,4 +65,27 @@ describe("paginated types", () => {
     // @ts-expect-error unknown field in where
     db.users.paginated({ pageSize: 10, where: { nope: 1 } });
   });
+
+  it("pages aggregate queries as their rows", () => {
+    const pages = db.users.paginated({
+      aggregations: { n: { count: "*" }, last: { max: "lastLogin" } },
+      groupBy: ["name"],
+      orderBy: ["n", "desc"],
+      pageSize: 10,
+    });
+    expectTypeOf(pages).toEqualTypeOf<PaginatedController<{ name: string; n: number; last: Date | undefined }>>();
+    const total = db.users.paginated({ aggregations: { years: { sum: "age" } }, pageSize: 1 });
+    expectTypeOf(total.getCurrentState().data).toEqualTypeOf<readonly { years: number }[] | undefined>();
+  });
+
+  it("checks paginated aggregate queries as aggregate queries", () => {
+    // @ts-expect-error pages take pageSize, not limit
+    db.users.paginated({ groupBy: ["name"], pageSize: 10, limit: 5 });
+    // @ts-expect-error orderBy names a group field or an aggregate
+    db.users.paginated({ groupBy: ["name"], orderBy: ["age", "asc"], pageSize: 10 });
+    // @ts-expect-error fields do not combine with aggregations
+    db.users.paginated({ aggregations: { n: { count: "*" } }, fields: { name: true }, pageSize: 10 });
+    // @ts-expect-error sum takes numbers
+    db.users.paginated({ aggregations: { s: { sum: "name" } }, pageSize: 10 });
+  });
 });

@@ -1,18 +1,16 @@
 import { effect, untracked } from "@preact/signals-core";
 import {
   type Cursor,
-  type DatabaseResult,
-  firstPageQuery,
+  isNormalizedAggregate,
   type LiveQuery,
   type LiveQueryRegistry,
   type NormalizedQuery,
-  ok,
   type ResultDoc,
   type ResultWindow,
-  sameResult,
 } from "@trellis/core";
+import { PaginatedAggregate } from "./paginated-aggregate.js";
+import { failedState, LOADING_STATE, PaginatedListeners, stateOf } from "./paginated-state.js";
 import type { PaginatedController, PaginatedState } from "./paginated-types.js";
-import { createPreloadData, type PreloadData } from "./preload.js";
 import type { QueryService } from "./query-service.js";
 import type { FollowedQuery, QuerySync } from "./sync/query-sync.js";
 
@@ -38,8 +36,6 @@ interface Neighbour {
   readonly cursor: Cursor;
 }
 
-type Listener = (state: PaginatedState<ResultDoc>) => void;
-
 /**
  * The controller behind `paginated()`. Each page is the window of a shared live query after
  * (or before) a cursor: the sort keys and id of the last (first) document of the page it was
@@ -55,16 +51,12 @@ type Listener = (state: PaginatedState<ResultDoc>) => void;
  * answered it (the first one is `loading` until then), and the previous page stays on show
  * meanwhile.
  */
-export class PaginatedQuery implements PaginatedController<ResultDoc> {
-  private readonly listeners = new Set<Listener>();
+export class PaginatedQuery extends PaginatedListeners {
   private anchor: Anchor = {};
-  private state: PaginatedState<ResultDoc>;
   private page: ShownPage | undefined;
   private previousPage: Neighbour | undefined;
   private nextPage: Neighbour | undefined;
   private isPrefetching = false;
-  /** Preloaded data not yet delivered: the first subscriber gets it as is. */
-  private hasPreloadedState = false;
 
   /** The sync cursor of preloaded data, for the first page. */
   private preloadedCursor: string | null = null;
@@ -78,62 +70,49 @@ export class PaginatedQuery implements PaginatedController<ResultDoc> {
     private readonly pageSize: number,
     initial: PaginatedState<ResultDoc>,
   ) {
-    this.state = initial;
+    super(initial);
   }
 
-  /** A controller for `paginated(input)`: a query with `pageSize`, or data from `preloadPaginated`. */
+  /**
+   * A controller for `paginated(input)`: a query with `pageSize`, or data from
+   * `preloadPaginated`; over aggregated rows for an aggregate query.
+   */
   static create(
     queries: QueryService,
     registry: LiveQueryRegistry,
     collection: string,
     input: unknown,
-  ): PaginatedQuery {
+  ): PaginatedController<ResultDoc> {
     const { sync } = queries;
     const preloaded = queries.parsePreloaded(collection, input, "paginated");
     if (preloaded !== undefined) {
       if (preloaded.error) return new PaginatedQuery(registry, sync, undefined, 1, failedState(preloaded.error));
       const { query, docs, page, cursor } = preloaded.data;
       const window = { total: page!.totalCount, before: 0, after: Math.max(0, page!.totalCount - docs.length) };
-      const controller = new PaginatedQuery(
-        registry,
-        sync,
-        query,
-        page!.pageSize,
-        stateOf(docs, window, page!.pageSize, true),
-      );
+      const initial = stateOf(docs, window, page!.pageSize, true);
+      if (isNormalizedAggregate(query))
+        return new PaginatedAggregate(queries, registry, query, page!.pageSize, initial);
+      const controller = new PaginatedQuery(registry, sync, query, page!.pageSize, initial);
       controller.hasPreloadedState = true;
       controller.preloadedCursor = cursor;
       controller.isPreloaded = true;
       return controller;
     }
-    const base = normalizePaginated(queries, collection, input);
+    const base = queries.normalizePaginated(collection, input);
     if (base.error) return new PaginatedQuery(registry, sync, undefined, 1, failedState(base.error));
-    return new PaginatedQuery(registry, sync, base.data.query, base.data.pageSize, LOADING_STATE);
+    const { query, pageSize } = base.data;
+    return isNormalizedAggregate(query)
+      ? new PaginatedAggregate(queries, registry, query, pageSize)
+      : new PaginatedQuery(registry, sync, query, pageSize, LOADING_STATE);
   }
 
-  // The public methods are bound: adapters pass them around on their own (useSyncExternalStore).
-  readonly subscribe = (listener: Listener): (() => void) => {
-    if (typeof listener !== "function") throw new TypeError("paginated().subscribe: pass a callback (state) => ….");
-    const isFirst = this.listeners.size === 0;
-    if (isFirst && this.hasPreloadedState) {
-      // The preloaded page first, exactly as preloaded; the live page follows only if it differs.
-      this.hasPreloadedState = false;
-      this.listeners.add(listener);
-      deliver(listener, this.state);
-      this.open(true);
-    } else {
-      if (isFirst) this.open(true);
-      this.listeners.add(listener);
-      deliver(listener, this.state);
-    }
-    let isSubscribed = true;
-    return () => {
-      if (!isSubscribed) return;
-      isSubscribed = false;
-      this.listeners.delete(listener);
-      if (this.listeners.size === 0) this.close();
-    };
-  };
+  protected get isOpen(): boolean {
+    return this.page !== undefined;
+  }
+
+  protected get hasQuery(): boolean {
+    return this.base !== undefined;
+  }
 
   readonly next = async (): Promise<void> => {
     await this.turn((window) => (window.after > 0 && window.last !== undefined ? { after: window.last } : undefined));
@@ -143,15 +122,6 @@ export class PaginatedQuery implements PaginatedController<ResultDoc> {
     await this.turn((window) =>
       window.before > 0 && window.first !== undefined ? { before: window.first } : undefined,
     );
-  };
-
-  readonly getCurrentState = (): PaginatedState<ResultDoc> => {
-    // Unsubscribed: look at the current page once (the state object is kept while it reads the same).
-    if (this.page === undefined && this.base !== undefined && !this.hasPreloadedState) {
-      this.open(false);
-      this.close();
-    }
-    return this.state;
   };
 
   private async turn(target: (window: ResultWindow) => Anchor | undefined): Promise<void> {
@@ -164,16 +134,16 @@ export class PaginatedQuery implements PaginatedController<ResultDoc> {
     const shown = this.page!;
     // A page the server has not answered yet shows once it has.
     if (shown.synced.isLoading.peek()) await shown.synced.answered();
-    if (!isOpen && this.page === shown && this.listeners.size === 0) this.close();
+    if (!isOpen && this.page === shown && !this.hasListeners) this.close();
   }
 
-  private open(isPrefetching: boolean): void {
+  protected open(isPrefetching: boolean): void {
     if (this.base === undefined || this.page !== undefined) return;
     this.isPrefetching = isPrefetching;
     this.show(this.anchor);
   }
 
-  private close(): void {
+  protected close(): void {
     const page = this.page;
     if (page === undefined) return;
     this.page = undefined;
@@ -282,129 +252,8 @@ export class PaginatedQuery implements PaginatedController<ResultDoc> {
     if (anchor.before !== undefined) return { ...base, before: anchor.before };
     return base;
   }
-
-  private publish(state: PaginatedState<ResultDoc>): void {
-    if (sameState(this.state, state)) return;
-    this.state = state;
-    for (const listener of [...this.listeners]) deliver(listener, state);
-  }
-}
-
-/**
- * Preloads the first page of `paginated(input)`: the page's documents, the query, the page
- * size and the total match count. With a server, the server answers the page plus one document
- * (so `hasNext` is right), and the page and its count are that answer's alone (see
- * `QueryService.preloadedResult`): the count is an estimate.
- *
- * @example
- * const { data: preloaded } = await client.database.users.preloadPaginated({ orderBy: ["name", "asc"], pageSize: 20 });
- * client.database.users.paginated(preloaded!); // starts on that page, loading false
- */
-export async function preloadPaginated(
-  queries: QueryService,
-  registry: LiveQueryRegistry,
-  collection: string,
-  input: unknown,
-): Promise<DatabaseResult<PreloadData<ResultDoc, "paginated">>> {
-  const paginated = normalizePaginated(queries, collection, input);
-  if (paginated.error) return paginated;
-  const { query, pageSize } = paginated.data;
-  // The query a paginated controller syncs for its first page, so it continues from this cursor.
-  const loaded = await queries.sync.load({ ...query, limit: pageSize + 1 });
-  if (loaded.error) return loaded;
-  let docs: readonly ResultDoc[];
-  let total: number;
-  if (loaded.data === null) {
-    const view = registry.acquire(query);
-    docs = view.result.peek();
-    total = view.window.peek().total;
-    registry.release(view);
-  } else {
-    // The server's answer alone, as for `preload`: it holds the page and one document more.
-    const answered = queries.preloadedResult({ ...query, limit: undefined }, loaded.data);
-    if (answered.error) return answered;
-    docs = answered.data.slice(0, pageSize);
-    total = answered.data.length;
-  }
-  const page = { pageSize, totalCount: total };
-  return ok(
-    createPreloadData("paginated", queries.appId, query, docs, page, loaded.data) as PreloadData<
-      ResultDoc,
-      "paginated"
-    >,
-  );
-}
-
-/** `{ ...query, pageSize }` to the normalized first-page query (`limit: pageSize`). */
-function normalizePaginated(
-  queries: QueryService,
-  collection: string,
-  input: unknown,
-): DatabaseResult<{ query: NormalizedQuery; pageSize: number }> {
-  const first = firstPageQuery(`${collection}.paginated`, input);
-  if (first.error) return first;
-  const normalized = queries.normalize(collection, first.data.query);
-  return normalized.error ? normalized : ok({ query: normalized.data, pageSize: first.data.pageSize });
-}
-
-const LOADING_STATE: PaginatedState<ResultDoc> = {
-  data: undefined,
-  currentPage: 1,
-  estimatedTotalPages: 1,
-  estimatedTotalCount: 0,
-  hasNext: false,
-  hasPrevious: false,
-  loading: true,
-  hasSynced: false,
-  error: undefined,
-};
-
-function failedState(error: NonNullable<PaginatedState<ResultDoc>["error"]>): PaginatedState<ResultDoc> {
-  return { ...LOADING_STATE, loading: false, error };
-}
-
-function stateOf(
-  docs: readonly ResultDoc[],
-  window: Pick<ResultWindow, "total" | "before" | "after">,
-  pageSize: number,
-  hasSynced: boolean,
-): PaginatedState<ResultDoc> {
-  const currentPage = 1 + Math.ceil(window.before / pageSize);
-  return {
-    data: docs,
-    currentPage,
-    estimatedTotalPages: currentPage + Math.ceil(window.after / pageSize),
-    estimatedTotalCount: window.total,
-    hasNext: window.after > 0,
-    hasPrevious: window.before > 0,
-    loading: false,
-    hasSynced,
-    error: undefined,
-  };
-}
-
-function sameState(a: PaginatedState<ResultDoc>, b: PaginatedState<ResultDoc>): boolean {
-  return (
-    a.currentPage === b.currentPage &&
-    a.estimatedTotalPages === b.estimatedTotalPages &&
-    a.estimatedTotalCount === b.estimatedTotalCount &&
-    a.hasNext === b.hasNext &&
-    a.hasPrevious === b.hasPrevious &&
-    a.loading === b.loading &&
-    a.hasSynced === b.hasSynced &&
-    a.error === b.error &&
-    (a.data === b.data || sameResult(a.data, b.data))
-  );
 }
 
 function sameCursor(a: Cursor | undefined, b: Cursor | undefined): boolean {
   return a === b || (a !== undefined && b !== undefined && JSON.stringify(a) === JSON.stringify(b));
-}
-
-function deliver(listener: Listener, state: PaginatedState<ResultDoc>): void {
-  try {
-    listener(state);
-  } catch (error) {
-    console.error("Trellis: a paginated subscriber threw", error);
-  }
 }

@@ -2,6 +2,7 @@ import {
   createSchema,
   type DatabaseResult,
   type EncodedDoc,
+  type NormalizedAggregateQuery,
   type NormalizedQuery,
   t,
   type Triple,
@@ -33,7 +34,7 @@ describe("preload types", () => {
     expectTypeOf<Preloaded["kind"]>().toEqualTypeOf<"many">();
     expectTypeOf<Preloaded["appId"]>().toBeString();
     expectTypeOf<Preloaded["collection"]>().toBeString();
-    expectTypeOf<Preloaded["query"]>().toEqualTypeOf<NormalizedQuery>();
+    expectTypeOf<Preloaded["query"]>().toEqualTypeOf<NormalizedQuery | NormalizedAggregateQuery>();
     expectTypeOf<Preloaded["data"]>().toEqualTypeOf<readonly EncodedDoc[]>();
     expectTypeOf<Preloaded["cursor"]>().toEqualTypeOf<string | null>();
     expectTypeOf<Preloaded["triples"]>().toEqualTypeOf<readonly Triple[]>();
@@ -62,5 +63,30 @@ describe("preload types", () => {
     const many = (await db.users.preload(selection)).data!;
     // @ts-expect-error a preload result is not a page
     db.users.paginated(many);
+  });
+
+  it("types aggregate preloads by their rows, and continues them with that type", async () => {
+    const byName = { aggregations: { n: { count: "*" }, last: { max: "lastLogin" } }, groupBy: ["name"] } as const;
+    type Row = { name: string; n: number; last: Date | undefined };
+    expectTypeOf(db.users.preload(byName)).toEqualTypeOf<Promise<DatabaseResult<PreloadData<Row, "many">>>>();
+    expectTypeOf(db.users.preloadOne(byName)).toEqualTypeOf<Promise<DatabaseResult<PreloadData<Row, "one">>>>();
+    expectTypeOf(db.users.preloadPaginated({ ...byName, pageSize: 5 })).toEqualTypeOf<
+      Promise<DatabaseResult<PreloadData<Row, "paginated">>>
+    >();
+    const many = (await db.users.preload(byName)).data!;
+    const one = (await db.users.preloadOne(byName)).data!;
+    const page = (await db.users.preloadPaginated({ ...byName, pageSize: 5 })).data!;
+    db.users.subscribe(many, (data) => expectTypeOf(data).toEqualTypeOf<readonly Row[] | undefined>());
+    db.users.subscribeOne(one, (data) => expectTypeOf(data).toEqualTypeOf<Row | undefined>());
+    expectTypeOf(db.users.paginated(page)).toEqualTypeOf<PaginatedController<Row>>();
+  });
+
+  it("checks aggregate preloads as aggregate queries", () => {
+    // @ts-expect-error fields do not combine with aggregations
+    void db.users.preload({ aggregations: { n: { count: "*" } }, fields: { name: true } });
+    // @ts-expect-error orderBy names a group field or an aggregate
+    void db.users.preloadOne({ groupBy: ["name"], orderBy: ["lastLogin", "asc"] });
+    // @ts-expect-error pages take pageSize, not limit
+    void db.users.preloadPaginated({ groupBy: ["name"], pageSize: 5, limit: 2 });
   });
 });

@@ -1,6 +1,6 @@
 import { createSchema, t } from "@trellis/core";
-import * as devalue from "devalue";
 import { describe, expect, it } from "vitest";
+import { PRELOAD_TRANSPORTS } from "./testing/preload-transports.js";
 import { createClient, type PaginatedState, PRELOAD_FORMAT, type PreloadData } from "./index.js";
 
 const schema = createSchema({
@@ -52,14 +52,6 @@ const expected = [
   { name: "Cy", age: 52, lastLogin: LOGIN, prefs: undefined },
 ];
 
-/** The ways frameworks carry data from server to browser. */
-const transports: Array<[string, <T>(value: T) => T]> = [
-  ["JSON.stringify / JSON.parse", (value) => JSON.parse(JSON.stringify(value))],
-  ["structuredClone", (value) => structuredClone(value)],
-  ["devalue.stringify / devalue.parse (SvelteKit data)", (value) => devalue.parse(devalue.stringify(value))],
-  ["devalue.uneval (SvelteKit SSR)", (value) => (0, eval)(`(${devalue.uneval(value)})`)],
-];
-
 describe("preload", () => {
   it("returns plain data naming the app, the collection and the normalized query, Dates as epoch ms", async () => {
     const { users } = await setup();
@@ -86,7 +78,7 @@ describe("preload", () => {
     expect(JSON.stringify(JSON.parse(JSON.stringify(preloaded)))).toBe(JSON.stringify(preloaded));
   });
 
-  for (const [name, carry] of transports) {
+  for (const [name, carry] of PRELOAD_TRANSPORTS) {
     it(`survives ${name} with Dates intact`, async () => {
       const { users } = await setup();
       const many = carry((await users.preload(query)).data!);

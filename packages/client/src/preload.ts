@@ -1,10 +1,13 @@
 import {
   type Condition,
   type DatabaseResult,
+  codecQuery,
   decodeDocs,
   fail,
   isFieldCondition,
+  isNormalizedAggregate,
   isPreloadData,
+  type NormalizedAggregateQuery,
   type NormalizedQuery,
   ok,
   type PreloadData,
@@ -15,19 +18,16 @@ import {
 } from "@trellis/core";
 import { parseSyncPayload, type SyncPayload } from "./sync/http.js";
 
-export {
-  createPreloadData,
-  isPreloadData,
-  PRELOAD_FORMAT,
-  type PreloadData,
-  type PreloadKind,
-  type PreloadPage,
-} from "@trellis/core";
+export { isPreloadData, PRELOAD_FORMAT, type PreloadData, type PreloadKind, type PreloadPage } from "@trellis/core";
+
+/** A normalized document or aggregate query: what preloaded data may stand for. */
+export type AnyNormalizedQuery = NormalizedQuery | NormalizedAggregateQuery;
 
 /** Preloaded data read back and checked: the query, the decoded documents, page facts and where sync continues. */
 export interface ParsedPreload {
   readonly kind: PreloadKind;
-  readonly query: NormalizedQuery;
+  readonly query: AnyNormalizedQuery;
+  /** The documents, or the rows of an aggregate query. */
   readonly docs: ResultDoc[];
   readonly page: PreloadPage | null;
   readonly cursor: string | null;
@@ -38,7 +38,7 @@ export interface ParsedPreload {
  * Checks preloaded input for a client and decodes it. The query must be exactly what this
  * client's `normalize` makes of the query it stands for, so a query from another schema, a
  * tampered one, or data that does not fit it is a VALIDATION error; so are server data
- * (a cursor) for a local-only client and malformed triples.
+ * (a cursor) for a local-only client or an aggregate query, and malformed triples.
  *
  * @example
  * const { data: preloaded } = await client.database.users.preload({ where: { isAdult: true } });
@@ -56,7 +56,7 @@ export function parsePreloadData(
     readonly kind: PreloadKind;
     readonly hasServer: boolean;
   },
-  normalize: (query: unknown) => DatabaseResult<NormalizedQuery>,
+  normalize: (query: unknown) => DatabaseResult<AnyNormalizedQuery>,
 ): DatabaseResult<ParsedPreload> {
   const where = `${expected.collection}: preloaded data`;
   if (!isPreloadData(input)) return fail("VALIDATION", `${where} must come from preload(); got something else.`);
@@ -111,6 +111,9 @@ export function parsePreloadData(
       `${where} has a query that does not match this client's schema; preload with the same schema.`,
     );
   }
+  const isAggregate = isNormalizedAggregate(canonical.data);
+  if (isAggregate && sync !== null)
+    return fail("VALIDATION", `${where} has a sync cursor, but an aggregate preload never carries one.`);
   let checkedPage: PreloadPage | null = null;
   if (kind === "paginated") {
     const { pageSize, totalCount } = (page ?? {}) as Partial<PreloadPage>;
@@ -121,10 +124,10 @@ export function parsePreloadData(
   } else if (page !== null) {
     return fail("VALIDATION", `${where} has page facts but is not paginated.`);
   }
-  const docs = decodeDocs(canonical.data, data);
+  const docs = decodeDocs(codecQuery(canonical.data), data);
   if (docs.error) return fail("VALIDATION", `${where}: ${docs.error.message}`);
   const limit = canonical.data.limit ?? Infinity;
-  if (docs.data.length > limit) return fail("VALIDATION", `${where} holds more documents than its query's limit.`);
+  if (docs.data.length > limit) return fail("VALIDATION", `${where} holds more rows than its query's limit.`);
   return ok({
     kind,
     query: canonical.data,
@@ -141,11 +144,11 @@ function isCount(value: unknown): value is number {
 
 /** Normalizes again the user query a normalized query stands for; malformed input is a VALIDATION error. */
 function renormalize(
-  query: NormalizedQuery,
-  normalize: (query: unknown) => DatabaseResult<NormalizedQuery>,
-): DatabaseResult<NormalizedQuery> {
+  query: AnyNormalizedQuery,
+  normalize: (query: unknown) => DatabaseResult<AnyNormalizedQuery>,
+): DatabaseResult<AnyNormalizedQuery> {
   try {
-    return normalize(denormalize(query));
+    return normalize(isNormalizedAggregate(query) ? denormalizeAggregate(query) : denormalize(query));
   } catch {
     return fail("VALIDATION", "the query is malformed.");
   }
@@ -210,6 +213,19 @@ function denormalize(query: NormalizedQuery): Record<string, unknown> {
 
 function denormalizeRelation(relation: NonNullable<NormalizedQuery["relations"]>[number]): Record<string, unknown> {
   return { ...denormalize(relation.query), ...(relation.direction === "reverse" ? { via: relation.link } : {}) };
+}
+
+/** A user aggregate query that normalizes to `query` when `query` came from the normalizer. */
+function denormalizeAggregate(query: NormalizedAggregateQuery): Record<string, unknown> {
+  const aggregations: Record<string, unknown> = {};
+  for (const { name, fn, field } of query.aggregations) aggregations[safeKey(name)] = { [safeKey(fn)]: field ?? "*" };
+  return {
+    aggregations,
+    groupBy: query.groupBy,
+    where: denormalizeWhere(query.where, query.specs),
+    orderBy: query.orderBy.map(([name, direction]) => [name, direction]),
+    ...(query.limit === undefined ? {} : { limit: query.limit }),
+  };
 }
 
 /** Keys from untrusted input must not reach an object's prototype. */

@@ -6,7 +6,9 @@ import {
   DatabaseError,
   type DatabaseResult,
   fail,
+  firstPageQuery,
   isAggregateQuery,
+  isNormalizedAggregate,
   type LiveAggregate,
   type LiveQuery,
   type LiveQueryRegistry,
@@ -30,16 +32,15 @@ import type { SyncPayload } from "./sync/http.js";
 import { applyRemoteTriples } from "./sync/remote-apply.js";
 import type { SubscribeCallback, Subscription, SubscriptionState } from "./types.js";
 import {
-  createPreloadData,
+  type AnyNormalizedQuery,
   isPreloadData,
   type ParsedPreload,
   parsePreloadData,
-  type PreloadData,
   type PreloadKind,
 } from "./preload.js";
 
 /** A live view and the sync of the query behind it: released together. */
-interface Followed {
+export interface Followed {
   readonly view: LiveQuery | LiveAggregate;
   readonly synced: FollowedQuery;
 }
@@ -77,8 +78,8 @@ export class QueryService {
     return result.error ? result : ok(result.data[0]);
   }
 
-  /** Runs a query on local data, now. */
-  private run(collection: string, input: unknown): DatabaseResult<ResultDoc[]> {
+  /** Runs a query on local data, now: its documents, or an aggregate query's rows. */
+  run(collection: string, input: unknown): DatabaseResult<ResultDoc[]> {
     if (isAggregateQuery(input)) {
       const query = this.normalizeAggregate(collection, input);
       return query.error ? query : ok(runAggregate(this.store, query.data));
@@ -87,23 +88,9 @@ export class QueryService {
     return query.error ? query : runOn(this.store, query.data);
   }
 
-  /**
-   * Preloads a query's result (`many`) or first match (`one`) as plain, serialisable data. With
-   * a server, the server answers it (its documents are applied locally first) and the data
-   * carries the server's triples and cursor.
-   */
-  async preload(
-    collection: string,
-    input: unknown,
-    kind: "many" | "one",
-  ): Promise<DatabaseResult<PreloadData<ResultDoc>>> {
-    const one = kind === "one" ? firstOf(input) : input;
-    const query = this.normalize(collection, one);
-    if (query.error) return query;
-    const loaded = await this.sync.load(query.data);
-    if (loaded.error) return loaded;
-    const result = this.preloadedResult(query.data, loaded.data);
-    return result.error ? result : ok(createPreloadData(kind, this.appId, query.data, result.data, null, loaded.data));
+  /** Every row of an aggregate query on local data, now. */
+  aggregateRows(query: NormalizedAggregateQuery): ResultDoc[] {
+    return runAggregate(this.store, query);
   }
 
   /**
@@ -115,15 +102,10 @@ export class QueryService {
   preloadedResult(query: NormalizedQuery, answer: SyncPayload | null): DatabaseResult<ResultDoc[]> {
     return runOn(answer === null ? this.store : storeOf(answer.triples), query);
   }
-
-  /**
-   * Checks and decodes preloaded input of `kind` for `collection`, and applies the server's
-   * triples it carries; undefined when `input` is not preloaded data at all.
-   */
   parsePreloaded(collection: string, input: unknown, kind: PreloadKind): DatabaseResult<ParsedPreload> | undefined {
     if (!isPreloadData(input)) return undefined;
     const expected = { appId: this.appId, collection, kind, hasServer: this.sync.hasServer };
-    const parsed = parsePreloadData(input, expected, (query) => this.normalize(collection, query));
+    const parsed = parsePreloadData(input, expected, (query) => this.normalizeAny(collection, query));
     if (parsed.data !== undefined) this.sync.applyRemote(parsed.data.triples);
     return parsed;
   }
@@ -161,12 +143,7 @@ export class QueryService {
         ? this.acquire(collection, input)
         : preloaded.error
           ? preloaded
-          : costly(() =>
-              ok({
-                view: this.registry.acquire(preloaded.data.query),
-                synced: this.sync.follow(preloaded.data.query, preloaded.data.cursor),
-              }),
-            );
+          : this.followQuery(preloaded.data.query, preloaded.data.cursor);
     if (followed.error) {
       const state: SubscriptionState<T> = { data: undefined, error: followed.error, loading: false, hasSynced: false };
       deliver(callback, state);
@@ -186,10 +163,14 @@ export class QueryService {
       deliver(callback, state);
       hasDelivered = true;
     }
+    // Preloaded aggregate rows stand until the server has answered: the documents behind
+    // them did not come along, so local data is not the whole of them before that.
+    const waitsForServer =
+      preloaded?.data !== undefined && isNormalizedAggregate(preloaded.data.query) && this.sync.hasServer;
     let isActive = true;
     let isFirstResult = true;
     const stop = effect(() => {
-      if (synced.isLoading.value) {
+      if (synced.isLoading.value || (waitsForServer && !synced.hasSynced.value)) {
         // The callback runs at once, loading, until the server has answered.
         if (!hasDelivered) untracked(() => deliver(callback, state));
         hasDelivered = true;
@@ -225,25 +206,49 @@ export class QueryService {
 
   /** The shared live view of a query (a live aggregate for aggregate queries), synced. */
   private acquire(collection: string, input: unknown): DatabaseResult<Followed> {
-    if (isAggregateQuery(input)) {
-      const query = this.normalizeAggregate(collection, input);
-      if (query.error) return query;
+    const query = this.normalizeAny(collection, input);
+    return query.error ? query : this.followQuery(query.data);
+  }
+
+  /**
+   * The shared live view of a normalized query, synced (from `cursor`, given by preloaded data;
+   * an aggregate's documents are synced from the start).
+   */
+  followQuery(query: AnyNormalizedQuery, cursor: string | null = null): DatabaseResult<Followed> {
+    if (isNormalizedAggregate(query)) {
       return ok({
-        view: acquireLiveAggregate(this.registry, this.store, query.data),
-        synced: this.sync.follow(syncedAggregateQuery(query.data)),
+        view: acquireLiveAggregate(this.registry, this.store, query),
+        synced: this.sync.follow(syncedAggregateQuery(query)),
       });
     }
-    const query = this.normalize(collection, input);
-    return query.error
-      ? query
-      : costly(() => ok({ view: this.registry.acquire(query.data), synced: this.sync.follow(query.data) }));
+    return costly(() => ok({ view: this.registry.acquire(query), synced: this.sync.follow(query, cursor) }));
   }
 
   /** What to sync for a query: itself, or the documents an aggregate aggregates. */
   private syncTarget(collection: string, input: unknown): DatabaseResult<NormalizedQuery> {
-    if (!isAggregateQuery(input)) return this.normalize(collection, input);
-    const query = this.normalizeAggregate(collection, input);
-    return query.error ? query : ok(syncedAggregateQuery(query.data));
+    const query = this.normalizeAny(collection, input);
+    return query.error ? query : ok(this.syncedQuery(query.data));
+  }
+
+  /** `{ ...query, pageSize }` to the normalized first-page query (`limit: pageSize`). */
+  normalizePaginated(
+    collection: string,
+    input: unknown,
+  ): DatabaseResult<{ query: AnyNormalizedQuery; pageSize: number }> {
+    const first = firstPageQuery(`${collection}.paginated`, input);
+    if (first.error) return first;
+    const normalized = this.normalizeAny(collection, first.data.query);
+    return normalized.error ? normalized : ok({ query: normalized.data, pageSize: first.data.pageSize });
+  }
+
+  /** What to sync for a normalized query: itself, or the documents an aggregate aggregates. */
+  syncedQuery(query: AnyNormalizedQuery): NormalizedQuery {
+    return isNormalizedAggregate(query) ? syncedAggregateQuery(query) : query;
+  }
+
+  /** Checks a user document or aggregate query against the schema. */
+  normalizeAny(collection: string, input: unknown): DatabaseResult<AnyNormalizedQuery> {
+    return isAggregateQuery(input) ? this.normalizeAggregate(collection, input) : this.normalize(collection, input);
   }
 
   private normalizeAggregate(collection: string, input: unknown): DatabaseResult<NormalizedAggregateQuery> {

@@ -6,10 +6,12 @@ import type {
   EntitiesDef,
   EntityDef,
   OneShotCollectionApi,
+  PaginatedAggregateQueryDef,
   PreloadApi,
   QueryDef,
   QueryResultDoc,
   StrictAggregateQuery,
+  StrictPaginatedAggregateQuery,
   StrictQuery,
 } from "@trellis/core";
 import type { PaginatedController, PaginatedQueryDef, StrictPaginatedQuery } from "./paginated-types.js";
@@ -86,6 +88,13 @@ export interface CollectionApi<E extends EntityDef, A extends EntitiesDef = {}>
   ): Subscription<QueryResultDoc<E, Q, A> | undefined>;
   /** Continues a page preloaded by `preloadPaginated`: its first state is the preloaded page. */
   paginated<T>(preloaded: PreloadData<T, "paginated">): PaginatedController<T>;
+  /**
+   * Pages through the aggregated rows of an aggregate query (groups in `orderBy` order),
+   * `pageSize` rows at a time, live and keyset-based (see docs/pagination.md).
+   */
+  paginated<const Q extends PaginatedAggregateQueryDef<E, A>>(
+    query: Q & StrictPaginatedAggregateQuery<E, Q, A>,
+  ): PaginatedController<AggregateRow<E, Q>>;
   /** Pages through a query, `pageSize` documents at a time, live and keyset-based (see docs/pagination.md). */
   paginated<const Q extends PaginatedQueryDef<E, A>>(
     query: Q & StrictPaginatedQuery<E, Q, A>,

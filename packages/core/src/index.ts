@@ -72,16 +72,23 @@ export { type LiveView, type Route, routeOf, type Watch } from "./query/live-vie
 export { type AffectedRoots, RelationTracker } from "./query/live-relations.js";
 export type { Cursor } from "./query/normalized-query.js";
 export type { ResultWindow } from "./query/cursor.js";
-export { decodeDocs, type EncodedDoc, encodeDocs } from "./query/preload-codec.js";
+export { codecQuery, decodeDocs, type EncodedDoc, encodeDocs } from "./query/preload-codec.js";
 export {
   type AggregateFunction,
   type AggregateResultRow,
   isAggregateQuery,
+  isNormalizedAggregate,
   type NormalizedAggregate,
   type NormalizedAggregateQuery,
 } from "./query/aggregate-query.js";
 export { normalizeAggregateQuery, runAggregate } from "./query/aggregate.js";
 export { acquireLiveAggregate, LiveAggregate } from "./query/live-aggregate.js";
+export {
+  type AggregateAnchor,
+  type AggregateCursor,
+  type AggregatePage,
+  AggregatePages,
+} from "./query/aggregate-pages.js";
 export type {
   AggregateDef,
   AggregateOrderBy,
@@ -91,7 +98,9 @@ export type {
   AggregationsDef,
   ExtremeName,
   GroupableName,
+  PaginatedAggregateQueryDef,
   StrictAggregateQuery,
+  StrictPaginatedAggregateQuery,
   SummableName,
 } from "./query/aggregate-types.js";
 export type {

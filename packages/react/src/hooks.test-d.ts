@@ -110,6 +110,21 @@ describe("usePaginated types", () => {
     // @ts-expect-error: pageSize is required
     usePaginated(todos, { orderBy: ["title", "asc"] });
   });
+
+  it("gives an aggregate query's rows, and a preloaded page's type", () => {
+    const groups = usePaginated(todos, {
+      aggregations: { n: { count: "*" } },
+      groupBy: ["done"],
+      orderBy: ["n", "desc"],
+      pageSize: 10,
+    });
+    expectTypeOf(groups.data).toEqualTypeOf<readonly { done: boolean; n: number }[] | undefined>();
+    const preloaded = {} as PreloadData<{ done: boolean; n: number }, "paginated">;
+    expectTypeOf(usePaginated(preloaded).data).toEqualTypeOf<readonly { done: boolean; n: number }[] | undefined>();
+    expectTypeOf(usePaginated(todos, preloaded).data).toEqualTypeOf(groups.data);
+    // @ts-expect-error: orderBy names a group field or an aggregate
+    usePaginated(todos, { groupBy: ["done"], orderBy: ["title", "asc"], pageSize: 10 });
+  });
 });
 
 describe("useRoom types", () => {

@@ -8,7 +8,14 @@ import {
   queryKey,
   type StrictPaginatedQuery,
 } from "@trellis/client";
-import type { EntitiesDef, EntityDef, QueryResultDoc } from "@trellis/client";
+import type {
+  AggregateRow,
+  EntitiesDef,
+  EntityDef,
+  PaginatedAggregateQueryDef,
+  QueryResultDoc,
+  StrictPaginatedAggregateQuery,
+} from "@trellis/client";
 import { useMemo, useSyncExternalStore } from "react";
 import { type AnyCollection, collectionOf } from "./collection-of.js";
 import { createExternalStore } from "./external-store.js";
@@ -42,6 +49,26 @@ export function usePaginated<E extends EntityDef, A extends EntitiesDef, T>(
   collection: CollectionApi<E, A>,
   preloaded: PreloadData<T, "paginated">,
 ): PaginatedResult<T>;
+/**
+ * Pages through the aggregated rows of an aggregate query (its groups in `orderBy` order),
+ * `pageSize` rows at a time, live and keyset-based.
+ *
+ * @example
+ * const { data, hasNext, next } = usePaginated(client.database.todos, {
+ *   aggregations: { n: { count: "*" } },
+ *   groupBy: ["text"],
+ *   orderBy: ["n", "desc"],
+ *   pageSize: 10,
+ * });
+ */
+export function usePaginated<
+  E extends EntityDef,
+  A extends EntitiesDef,
+  const Q extends PaginatedAggregateQueryDef<E, A>,
+>(
+  collection: CollectionApi<E, A>,
+  query: Q & StrictPaginatedAggregateQuery<E, Q, A>,
+): PaginatedResult<AggregateRow<E, Q>>;
 /**
  * Pages through a query, `pageSize` documents at a time, live and keyset-based: the page's
  * state plus `next` and `previous`. The query may be written inline (it is compared by value);

@@ -1,4 +1,12 @@
-import type { EntitiesDef, EntityDef, QueryResultDoc, Schema } from "@trellis/client";
+import type {
+  AggregateRow,
+  EntitiesDef,
+  EntityDef,
+  PaginatedAggregateQueryDef,
+  QueryResultDoc,
+  Schema,
+  StrictPaginatedAggregateQuery,
+} from "@trellis/client";
 import {
   type CollectionApi,
   type PaginatedController,
@@ -46,6 +54,22 @@ export function paginated<T>(
   preloaded: MaybeGetter<PreloadData<T, "paginated">>,
   client?: TrellisClient<Schema>,
 ): ReactivePaginated<T>;
+/**
+ * Pages through the aggregated rows of an aggregate query (its groups in `orderBy` order),
+ * `pageSize` rows at a time, live and keyset-based. A getter follows reactive state.
+ *
+ * @example
+ * const pages = paginated(client.database.todos, {
+ *   aggregations: { n: { count: "*" } },
+ *   groupBy: ["text"],
+ *   orderBy: ["n", "desc"],
+ *   pageSize: 10,
+ * });
+ */
+export function paginated<E extends EntityDef, A extends EntitiesDef, const Q extends PaginatedAggregateQueryDef<E, A>>(
+  collection: CollectionApi<E, A>,
+  query: MaybeGetter<Q & StrictPaginatedAggregateQuery<E, Q, A>>,
+): ReactivePaginated<AggregateRow<E, Q>>;
 /**
  * Pages through a query, `pageSize` documents at a time, live and keyset-based. A getter follows
  * reactive state: a changed query (compared by value) starts again from its first page.

@@ -1,5 +1,5 @@
 import type { FieldSpec } from "../schema/field.js";
-import type { Condition, Direction } from "./normalized-query.js";
+import type { Condition, Direction, NormalizedQuery } from "./normalized-query.js";
 
 /** Aggregate functions of `aggregations`. @example const fn: AggregateFunction = "avg"; */
 export type AggregateFunction = "count" | "sum" | "avg" | "min" | "max";
@@ -51,4 +51,17 @@ export function isAggregateQuery(input: unknown): boolean {
   if (typeof input !== "object" || input === null || Array.isArray(input)) return false;
   const query = input as Record<string, unknown>;
   return query.aggregations !== undefined || query.groupBy !== undefined;
+}
+
+/**
+ * Whether a normalized query is an aggregate one (a preload's query may be either).
+ *
+ * @example
+ * const { data: preloaded } = await client.database.todos.preload({ aggregations: { n: { count: "*" } } });
+ * isNormalizedAggregate(preloaded!.query); // true
+ */
+export function isNormalizedAggregate(
+  query: NormalizedQuery | NormalizedAggregateQuery,
+): query is NormalizedAggregateQuery {
+  return "aggregations" in query;
 }

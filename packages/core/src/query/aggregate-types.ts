@@ -64,6 +64,30 @@ export type AggregateQueryDef<E extends EntityDef, A extends EntitiesDef = {}> =
     | { readonly aggregations?: AggregationsDef<E>; readonly groupBy: readonly GroupableName<E>[] }
   );
 
+/**
+ * An aggregate query to page through its aggregated rows: no `limit`, and the page size.
+ *
+ * @example
+ * const q = { aggregations: { n: { count: "*" } }, groupBy: ["tag"], orderBy: ["n", "desc"], pageSize: 10 } satisfies PaginatedAggregateQueryDef<Posts>;
+ */
+export type PaginatedAggregateQueryDef<E extends EntityDef, A extends EntitiesDef = {}> = AggregateQueryDef<E, A> & {
+  readonly pageSize: number;
+  /** Pages take `pageSize` instead. */
+  readonly limit?: never;
+};
+
+/**
+ * Excess-key checks of a paginated aggregate query (see {@link StrictAggregateQuery}).
+ *
+ * @example
+ * function pages<const Q extends PaginatedAggregateQueryDef<Posts>>(query: Q & StrictPaginatedAggregateQuery<Posts, Q>) {}
+ */
+export type StrictPaginatedAggregateQuery<E extends EntityDef, Q, A extends EntitiesDef = {}> = StrictAggregateQuery<
+  E,
+  Omit<Q, "pageSize">,
+  A
+>;
+
 type GroupFieldsOf<Q> = Q extends { readonly groupBy: readonly (infer K)[] } ? K : never;
 type AggregationsOf<Q> = Q extends { readonly aggregations: infer A } ? A : {};
 /** The names `orderBy` may use in aggregate query `Q`. */

@@ -9,7 +9,13 @@ import type {
   UpdateInput,
 } from "../schema/types.js";
 import type { CreateManyOptions } from "../write/local-writer.js";
-import type { AggregateQueryDef, AggregateRow, StrictAggregateQuery } from "./aggregate-types.js";
+import type {
+  AggregateQueryDef,
+  AggregateRow,
+  PaginatedAggregateQueryDef,
+  StrictAggregateQuery,
+  StrictPaginatedAggregateQuery,
+} from "./aggregate-types.js";
 import type { PreloadData } from "./preload-data.js";
 import type {
   PaginatedQueryDef,
@@ -32,14 +38,26 @@ export type FieldsOrUpdater<E extends EntityDef, TInput> =
  * (see docs/preload.md): what the client's `database.<collection>` and the admin client share.
  */
 export interface PreloadApi<E extends EntityDef, A extends EntitiesDef = {}> {
+  /** An aggregate query's rows as plain, serialisable data for `subscribe(preloaded, …)`. */
+  preload<const Q extends AggregateQueryDef<E, A>>(
+    query: Q & StrictAggregateQuery<E, Q, A>,
+  ): Promise<DatabaseResult<PreloadData<AggregateRow<E, Q>, "many">>>;
   /** A query's result as plain, serialisable data for `subscribe(preloaded, …)`. */
   preload<const Q extends QueryDef<E, A> = {}>(
     query?: Q & StrictQuery<E, Q, A>,
   ): Promise<DatabaseResult<PreloadData<QueryResultDoc<E, Q, A>, "many">>>;
+  /** An aggregate query's first row as plain, serialisable data for `subscribeOne(preloaded, …)`. */
+  preloadOne<const Q extends AggregateQueryDef<E, A>>(
+    query: Q & StrictAggregateQuery<E, Q, A>,
+  ): Promise<DatabaseResult<PreloadData<AggregateRow<E, Q>, "one">>>;
   /** A query's first match as plain, serialisable data for `subscribeOne(preloaded, …)`. */
   preloadOne<const Q extends QueryDef<E, A> = {}>(
     query?: Q & StrictQuery<E, Q, A>,
   ): Promise<DatabaseResult<PreloadData<QueryResultDoc<E, Q, A>, "one">>>;
+  /** The first page of aggregated rows of `paginated(query)`, as plain data for `paginated(preloaded)`. */
+  preloadPaginated<const Q extends PaginatedAggregateQueryDef<E, A>>(
+    query: Q & StrictPaginatedAggregateQuery<E, Q, A>,
+  ): Promise<DatabaseResult<PreloadData<AggregateRow<E, Q>, "paginated">>>;
   /** The first page of `paginated(query)` as plain, serialisable data for `paginated(preloaded)`. */
   preloadPaginated<const Q extends PaginatedQueryDef<E, A>>(
     query: Q & StrictPaginatedQuery<E, Q, A>,

@@ -1,6 +1,7 @@
 import { type DatabaseResult, fail, ok } from "../errors.js";
 import type { FieldSpec } from "../schema/field.js";
 import { describe, isJson } from "../schema/validate.js";
+import { isNormalizedAggregate, type NormalizedAggregateQuery } from "./aggregate-query.js";
 import type { NormalizedQuery } from "./normalized-query.js";
 
 /** A result document in the preload codec's form: plain JSON. */
@@ -52,7 +53,7 @@ function encodeDoc(query: NormalizedQuery, doc: Record<string, unknown>): Encode
  *
  * @example
  * const { data: preloaded } = await client.database.users.preload({ where: { isAdult: true } });
- * const { data: docs, error } = decodeDocs(preloaded!.query, preloaded!.data);
+ * const { data: docs, error } = decodeDocs(codecQuery(preloaded!.query), preloaded!.data);
  */
 export function decodeDocs(query: NormalizedQuery, encoded: unknown): DatabaseResult<Record<string, unknown>[]> {
   if (!Array.isArray(encoded))
@@ -108,6 +109,29 @@ function decodeDoc(query: NormalizedQuery, encoded: unknown, path: string): Data
   }
   return ok(doc);
 }
+
+/**
+ * The query the codec encodes a result by. Aggregate rows are encoded as documents whose fields
+ * are the group fields, then the aggregates: a min or max reads as the field it takes (a date as
+ * epoch ms), the other aggregates as numbers, and an undefined one is left out.
+ *
+ * @example
+ * const rows = runAggregate(store, normalizedAggregate); // [{ tag: "a", n: 2, last: Date }]
+ * const encoded = encodeDocs(codecQuery(normalizedAggregate), rows); // [{ tag: "a", n: 2, last: 1700000000000 }]
+ */
+export function codecQuery(query: NormalizedQuery | NormalizedAggregateQuery): NormalizedQuery {
+  if (!isNormalizedAggregate(query)) return query;
+  const specs: Record<string, FieldSpec> = {};
+  const select = [...query.groupBy];
+  for (const field of select) specs[field] = query.specs[field]!;
+  for (const { name, fn, field } of query.aggregations) {
+    specs[name] = fn === "min" || fn === "max" ? query.specs[field!]! : AGGREGATE_NUMBER;
+    select.push(name);
+  }
+  return { collection: query.collection, select, where: [], orderBy: [], limit: undefined, specs };
+}
+
+const AGGREGATE_NUMBER: FieldSpec = { type: "number", optional: true };
 
 const INVALID = Symbol("invalid");
 

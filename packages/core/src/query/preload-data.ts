@@ -1,5 +1,6 @@
 import { type DatabaseResult, fail, ok } from "../errors.js";
-import { encodeDocs, type EncodedDoc } from "./preload-codec.js";
+import { isNormalizedAggregate, type NormalizedAggregateQuery } from "./aggregate-query.js";
+import { codecQuery, encodeDocs, type EncodedDoc } from "./preload-codec.js";
 import type { NormalizedQuery } from "./normalized-query.js";
 import type { ResultDoc } from "./live-query.js";
 import type { Triple } from "../triples.js";
@@ -35,20 +36,28 @@ export interface PreloadData<T, K extends PreloadKind = PreloadKind> {
   /** The app (tenant) the data belongs to; a client of another app refuses it. */
   readonly appId: string;
   readonly collection: string;
-  /** The normalized query (`limit: 1` for `one`, `limit: pageSize` for `paginated`). */
-  readonly query: NormalizedQuery;
-  /** The result documents, encoded by the preload codec (see docs/preload.md); at most one for `one`. */
+  /**
+   * The normalized query (`limit: 1` for `one`, `limit: pageSize` for `paginated`): a document
+   * query, or an aggregate query (one with `aggregations` and `groupBy`).
+   */
+  readonly query: NormalizedQuery | NormalizedAggregateQuery;
+  /**
+   * The result documents (aggregate rows for an aggregate query), encoded by the preload codec
+   * (see docs/preload.md); at most one for `one`.
+   */
   readonly data: readonly EncodedDoc[];
   /** Page size and total match count of a paginated preload; null otherwise. */
   readonly page: PreloadPage | null;
   /**
    * Where sync continues from: the server's cursor for this query, or `null` when a local-only
-   * client preloaded the data.
+   * client preloaded the data. Always `null` for an aggregate query: its documents do not travel,
+   * so a client syncs them from the start.
    */
   readonly cursor: string | null;
   /**
    * The server's triples behind `data` (each document in full), which a client applies before it
-   * follows the query from `cursor`; empty when a local-only client preloaded the data.
+   * follows the query from `cursor`; empty when a local-only client preloaded the data, and for
+   * an aggregate query.
    */
   readonly triples: readonly Triple[];
   readonly [documentType]?: T;
@@ -67,8 +76,8 @@ export function isPreloadData(value: unknown): value is PreloadData<unknown> {
 }
 
 /**
- * Builds preloaded data from a normalized query, its result documents and (preloaded from a
- * server) the server's answer.
+ * Builds preloaded data from a normalized query, its result documents (or aggregate rows) and
+ * (preloaded from a server) the server's answer, which an aggregate query leaves out.
  *
  * @example
  * const docs = registry.acquire(normalized).result.value;
@@ -78,21 +87,23 @@ export function isPreloadData(value: unknown): value is PreloadData<unknown> {
 export function createPreloadData(
   kind: PreloadKind,
   appId: string,
-  query: NormalizedQuery,
+  query: NormalizedQuery | NormalizedAggregateQuery,
   docs: readonly ResultDoc[],
   page: PreloadPage | null,
   sync: { readonly triples: readonly Triple[]; readonly cursor: string } | null,
 ): PreloadData<ResultDoc> {
+  // An aggregate's documents stay on the server: the client syncs them itself, from the start.
+  const server = isNormalizedAggregate(query) ? null : sync;
   return {
     format: PRELOAD_FORMAT,
     kind,
     appId,
     collection: query.collection,
     query,
-    data: encodeDocs(query, docs),
+    data: encodeDocs(codecQuery(query), docs),
     page,
-    cursor: sync?.cursor ?? null,
-    triples: sync?.triples ?? [],
+    cursor: server?.cursor ?? null,
+    triples: server?.triples ?? [],
   };
 }
 

@@ -22,6 +22,7 @@ import {
   LocalWriter,
   normalizeAggregateQuery,
   normalizeQuery,
+  type NormalizedAggregateQuery,
   type NormalizedQuery,
   ok,
   type OneShotCollectionApi,
@@ -190,23 +191,35 @@ class AdminRequests {
 
   async query(collection: string, input: unknown): Promise<DatabaseResult<any[]>> {
     if (isAggregateQuery(input)) {
-      const spec = this.spec(collection);
-      if (spec.error) return spec;
-      const aggregate = normalizeAggregateQuery(spec.data, input, this.options.schema.collections);
-      if (aggregate.error) return aggregate;
-      // The server answers the documents it aggregates over; the aggregate runs here.
-      const base = this.normalize(
-        collection,
-        (input as { where?: unknown }).where === undefined ? {} : { where: (input as { where?: unknown }).where },
-      );
-      if (base.error) return base;
-      const loaded = await this.load(base.data);
-      return loaded.error ? loaded : ok(runAggregate(loaded.data.store, aggregate.data));
+      const aggregated = await this.aggregate(collection, input);
+      return aggregated.error ? aggregated : ok(aggregated.data.rows);
     }
     const query = this.normalize(collection, input);
     if (query.error) return query;
     const loaded = await this.load(query.data);
     return loaded.error ? loaded : this.run(loaded.data.store, query.data);
+  }
+
+  /**
+   * An aggregate query's rows: the server answers the documents it aggregates over, and the
+   * aggregate runs here (`allRows`: every row, its limit left out).
+   */
+  private async aggregate(
+    collection: string,
+    input: unknown,
+    allRows = false,
+  ): Promise<DatabaseResult<{ query: NormalizedAggregateQuery; rows: ResultDoc[] }>> {
+    const spec = this.spec(collection);
+    if (spec.error) return spec;
+    const aggregate = normalizeAggregateQuery(spec.data, input, this.options.schema.collections);
+    if (aggregate.error) return aggregate;
+    const where = (input as { where?: unknown }).where;
+    const base = this.normalize(collection, where === undefined ? {} : { where });
+    if (base.error) return base;
+    const loaded = await this.load(base.data);
+    if (loaded.error) return loaded;
+    const run = allRows ? { ...aggregate.data, limit: undefined } : aggregate.data;
+    return ok({ query: aggregate.data, rows: runAggregate(loaded.data.store, run) });
   }
 
   /** A query's result (`many`) or first match (`one`) as preloaded data, with the server's triples and cursor. */
@@ -215,6 +228,12 @@ class AdminRequests {
     input: unknown,
     kind: "many" | "one",
   ): Promise<DatabaseResult<PreloadData<ResultDoc>>> {
+    if (isAggregateQuery(input)) {
+      // Only the rows travel: the client syncs the documents behind them itself.
+      const aggregated = await this.aggregate(collection, input);
+      if (aggregated.error) return aggregated;
+      return ok(createPreloadData(kind, this.options.appId, aggregated.data.query, aggregated.data.rows, null, null));
+    }
     const query = this.normalize(collection, input);
     if (query.error) return query;
     const loaded = await this.load(query.data);
@@ -233,6 +252,13 @@ class AdminRequests {
     const first = firstPageQuery(`${collection}.preloadPaginated`, input);
     if (first.error) return first;
     const { pageSize } = first.data;
+    if (isAggregateQuery(first.data.query)) {
+      const aggregated = await this.aggregate(collection, first.data.query, true);
+      if (aggregated.error) return aggregated;
+      const { query, rows } = aggregated.data;
+      const page = { pageSize, totalCount: rows.length };
+      return ok(createPreloadData("paginated", this.options.appId, query, rows.slice(0, pageSize), page, null));
+    }
     const query = this.normalize(collection, first.data.query);
     if (query.error) return query;
     const loaded = await this.load({ ...query.data, limit: pageSize + 1 });
