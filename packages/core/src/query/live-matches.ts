@@ -29,6 +29,14 @@ export interface MatchSet {
   rematch(matches: Keyed[]): void;
   /** Folds one row change of its collection in. */
   apply(table: SourceTable, row: number, change: RowChange, meter: CostMeter | undefined): MatchChange;
+  /** Folds one row change in whose membership is known: whether the row matches now, and did before. */
+  applyMembership(
+    table: SourceTable,
+    row: number,
+    change: RowChange,
+    isMember: boolean,
+    wasMember: boolean,
+  ): MatchChange;
   /** Whether the entries hold fewer than the page needs though more rows match: then it must rematch. */
   readonly isShort: boolean;
   /** Every matching row (a working set must keep them in memory). */
@@ -73,9 +81,13 @@ export class AllMatches implements MatchSet {
   }
 
   apply(table: SourceTable, row: number, change: RowChange, meter: CostMeter | undefined): MatchChange {
-    const { test, ordering } = this.rules;
+    return this.applyMembership(table, row, change, table.isLive(row) && this.rules.test(table, row, meter));
+  }
+
+  /** Whether the row matched before is what the kept matches say. */
+  applyMembership(table: SourceTable, row: number, change: RowChange, matches: boolean): MatchChange {
+    const { ordering } = this.rules;
     const previous = this.members.get(row);
-    const matches = table.isLive(row) && test(table, row, meter);
     if (previous === undefined) {
       if (!matches) return MatchChange.None;
       const entry = ordering.keyOf(table, row);
@@ -174,13 +186,24 @@ export class TopMatches implements MatchSet {
   }
 
   apply(table: SourceTable, row: number, change: RowChange): MatchChange {
-    const { test, ordering } = this.rules;
+    const { test } = this.rules;
     const isLive = table.isLive(row);
     const isMember = isLive && test(table, row);
     const wasMember =
       change.wasLive === isLive && !this.touchesFilter(change)
         ? isMember
         : change.wasLive && test(this.before.of(table, change), row);
+    return this.applyMembership(table, row, change, isMember, wasMember);
+  }
+
+  applyMembership(
+    table: SourceTable,
+    row: number,
+    change: RowChange,
+    isMember: boolean,
+    wasMember: boolean,
+  ): MatchChange {
+    const { ordering } = this.rules;
     if (!wasMember && !isMember) return MatchChange.None;
     const index = wasMember ? this.indexOf(row) : -1;
     if (!isMember) {

@@ -8,7 +8,7 @@ import { type CostMeter, QueryCostError, type QueryCostOptions } from "./query-c
 import { resultComparer } from "./same-result.js";
 import { compilePageWindow, EMPTY_WINDOW, type PageWindow, type ResultWindow, resultWindow } from "./cursor.js";
 import { readDependsOnCreatedAt } from "./read-field.js";
-import { type LiveView, rangeRouteOf, routeOf, type Watch } from "./live-view.js";
+import { type LiveView, rangeRouteOf, routeOf, routesDecide, type Watch } from "./live-view.js";
 import { keyedMatches, matchMeter } from "./run-query.js";
 import { AllMatches, MatchChange, type MatchSet, TopMatches } from "./live-matches.js";
 import { RelationTracker } from "./live-relations.js";
@@ -43,6 +43,11 @@ export class LiveQuery implements LiveView {
   readonly dependsOnEveryField: boolean;
   private readonly selected: FieldDependencies;
   private readonly ordered: FieldDependencies;
+  /**
+   * Fields that decide whether a row matches and where it sorts; undefined when a row's match
+   * also depends on other documents (relational filters), so every change is decided again.
+   */
+  private readonly decisive: FieldDependencies | undefined;
   private readonly test: RowTest;
   private readonly ordering: Ordering;
   private readonly materialize: Materializer;
@@ -101,11 +106,14 @@ export class LiveQuery implements LiveView {
         ? undefined
         : new RelationTracker(query, source);
     // Related collections are watched unrouted: their changes are mapped back to parent rows.
+    const route = routeOf(query.where, query.specs);
+    const range = rangeRouteOf(query.where, query.specs);
     this.watches = [
       {
         collection: query.collection,
-        route: routeOf(query.where, query.specs),
-        range: rangeRouteOf(query.where, query.specs),
+        route,
+        range,
+        isDecided: this.relations === undefined && routesDecide(query.where, query.specs, route, range),
       },
       ...(this.relations?.collections ?? []).map((collection) => ({ collection })),
     ];
@@ -137,6 +145,9 @@ export class LiveQuery implements LiveView {
       readsUpdatedAt: filtered.isEveryField,
       hasRelatedFilters: relatedFilters(query.where).length > 0,
     };
+    this.decisive = shape.hasRelatedFilters
+      ? undefined
+      : dependenciesOf([...whereFields(query.where), ...query.orderBy.map(([field]) => field)], query);
     this.matches = TopMatches.canKeep(shape)
       ? new TopMatches(rules, shape.limit, (change) => this.touchesAny(change, filtered))
       : new AllMatches(rules);
@@ -264,11 +275,25 @@ export class LiveQuery implements LiveView {
     this.reach.value = this.reach.peek() + 1;
   }
 
+  /** Folds in a row change whose membership the routes decided (see `Watch.isDecided`). */
+  applyMembership(table: SourceTable, row: number, change: RowChange, isMember: boolean, wasMember: boolean): void {
+    if (this.needsRematch) return;
+    this.table = table;
+    this.settle(this.matches.applyMembership(table, row, change, isMember, wasMember), row, change);
+  }
+
   private applyToMatches(table: SourceTable, row: number, change: RowChange): void {
     this.table = table;
     const meter =
       this.relations === undefined ? undefined : (this.commitMeter ??= matchMeter(this.query, this.options));
-    const changed = this.matches.apply(table, row, change, meter);
+    // A change to fields the query only shows cannot move a row in or out, or along the order.
+    const isDecisive =
+      this.decisive === undefined || change.wasLive !== table.isLive(row) || this.touchesAny(change, this.decisive);
+    this.settle(isDecisive ? this.matches.apply(table, row, change, meter) : MatchChange.None, row, change);
+  }
+
+  /** Records what a row change did to the matches, and whether it changed a shown row. */
+  private settle(changed: MatchChange, row: number, change: RowChange): void {
     if (changed === MatchChange.Entries) this.isDirty = true;
     else if (changed === MatchChange.Count) this.isRecounted = true;
     // A row outside the visible page is materialized afresh if it enters it, so only shown rows need a patch.

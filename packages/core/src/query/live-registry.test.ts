@@ -100,10 +100,10 @@ describe("LiveQuery", () => {
     create("b", { title: "B", score: 1 });
     const live = acquire({ fields: { title: true }, where: { score: { greaterThan: 0 } }, orderBy: ["score", "desc"] });
     const values = follow(live);
-    const apply = vi.spyOn(LiveQuery.prototype, "apply");
+    const apply = spyOnFolds();
     update("a", { note: "y" });
     update("b", { rank: 3 });
-    expect(apply).not.toHaveBeenCalled();
+    expect(apply.contexts).toEqual([]);
     expect(values).toHaveLength(1);
     expect(values[0]).toEqual([{ title: "A" }, { title: "B" }]);
   });
@@ -242,10 +242,10 @@ describe("LiveQueryRegistry", () => {
     const unrouted = acquire({ where: { score: { greaterThan: -1 } } });
     registry.release(routed);
     registry.release(unrouted);
-    const apply = vi.spyOn(LiveQuery.prototype, "apply");
+    const apply = spyOnFolds();
     update("a", { score: 3 });
     create("b", { tag: "x" });
-    expect(apply).not.toHaveBeenCalled();
+    expect(apply.contexts).toEqual([]);
     // A new acquire starts from the current data.
     expect(acquire({ fields: { id: true }, where: { tag: "x" }, orderBy: ["id", "asc"] }).result.value).toEqual([
       { id: "a" },
@@ -300,45 +300,61 @@ describe("LiveQueryRegistry", () => {
       const lives = Array.from({ length: 1_000 }, (_, i) =>
         acquire({ fields: { id: true, score: true }, where: { tag: `t${i}` } }),
       );
-      const apply = vi.spyOn(LiveQuery.prototype, "apply");
+      const apply = spyOnFolds();
       const canSee = vi.spyOn(LiveQuery.prototype, "canSee");
 
       update("p5", { score: 1 });
-      expect(apply.mock.contexts).toEqual([lives[5]]);
+      expect(apply.contexts).toEqual([lives[5]]);
       expect(canSee).toHaveBeenCalledTimes(1);
 
-      apply.mockClear();
+      apply.clear();
       update("p5", { tag: "t7" }); // reaches the query it leaves and the one it enters
-      expect(new Set(apply.mock.contexts)).toEqual(new Set([lives[5], lives[7]]));
+      expect(new Set(apply.contexts)).toEqual(new Set([lives[5], lives[7]]));
       expect(ids(lives[5]!)).toEqual([]);
       expect(ids(lives[7]!)).toEqual(expect.arrayContaining(["p5", "p7"]));
 
-      apply.mockClear();
+      apply.clear();
       create("new", { tag: "t999" });
-      expect(apply.mock.contexts).toEqual([lives[999]]);
-      apply.mockClear();
+      expect(apply.contexts).toEqual([lives[999]]);
+      apply.clear();
       remove("new");
-      expect(apply.mock.contexts).toEqual([lives[999]]);
+      expect(apply.contexts).toEqual([lives[999]]);
       expect(ids(lives[999]!)).toEqual([]);
 
-      apply.mockClear();
+      apply.clear();
       create("elsewhere", { tag: "nobody-follows-this" });
-      expect(apply).not.toHaveBeenCalled();
+      expect(apply.contexts).toEqual([]);
+    });
+
+    it("lets the routes decide matches only for filters that say nothing else", () => {
+      const { acquire } = setup();
+      const isDecided = (where: unknown) => acquire({ where }).watches[0]!.isDecided;
+      expect(isDecided({ tag: "x" })).toBe(true);
+      expect(isDecided({ tag: "x", score: { greaterThan: 1, lessThanOrEqual: 5 } })).toBe(true);
+      expect(isDecided({ score: { greaterThanOrEqual: 2 } })).toBe(true);
+      expect(isDecided({ id: "p1" })).toBe(true);
+      expect(isDecided({ tag: "x", title: "t" })).toBe(false); // a second equality is tested
+      expect(isDecided({ tag: { in: ["x", "y"] } })).toBe(false); // one bucket per key
+      expect(isDecided({ tag: "x", rank: { greaterThan: 1 }, score: { lessThan: 3 } })).toBe(false);
+      expect(isDecided({ tagIds: "g1" })).toBe(false); // a set field holds members
+      expect(isDecided({ tag: "none" })).toBe(false); // the fallback: not routed at all
+      expect(isDecided({ title: { startsWith: "a" } })).toBe(false);
+      expect(isDecided({ or: [{ tag: "x" }, { tag: "y" }] })).toBe(false);
     });
 
     it("routes `in` filters by each of their values", () => {
       const { create, update, acquire, ids } = setup();
       const xy = acquire({ fields: { id: true }, where: { tag: { in: ["x", "y"] } }, orderBy: ["id", "asc"] });
       const yz = acquire({ fields: { id: true }, where: { tag: { in: ["y", "z"] } }, orderBy: ["id", "asc"] });
-      const apply = vi.spyOn(LiveQuery.prototype, "apply");
+      const apply = spyOnFolds();
       create("a", { tag: "x" });
-      expect(apply.mock.contexts).toEqual([xy]);
-      apply.mockClear();
+      expect(apply.contexts).toEqual([xy]);
+      apply.clear();
       create("b", { tag: "y" });
-      expect(new Set(apply.mock.contexts)).toEqual(new Set([xy, yz]));
-      apply.mockClear();
+      expect(new Set(apply.contexts)).toEqual(new Set([xy, yz]));
+      apply.clear();
       create("c", { tag: "w" });
-      expect(apply).not.toHaveBeenCalled();
+      expect(apply.contexts).toEqual([]);
       update("a", { tag: "z" });
       expect(ids(xy)).toEqual(["b"]);
       expect(ids(yz)).toEqual(["a", "b"]);
@@ -349,13 +365,13 @@ describe("LiveQueryRegistry", () => {
       const lives = Array.from({ length: 1_000 }, (_, i) =>
         acquire({ fields: { id: true, score: true }, where: { id: `p${i}` } }),
       );
-      const apply = vi.spyOn(LiveQuery.prototype, "apply");
+      const apply = spyOnFolds();
       create("p3", { score: 1 }); // a query may follow an id before the document exists
-      expect(apply.mock.contexts).toEqual([lives[3]]);
+      expect(apply.contexts).toEqual([lives[3]]);
       expect(lives[3]!.result.value).toEqual([{ id: "p3", score: 1 }]);
-      apply.mockClear();
+      apply.clear();
       update("p3", { score: 2 });
-      expect(apply.mock.contexts).toEqual([lives[3]]);
+      expect(apply.contexts).toEqual([lives[3]]);
       expect(lives[3]!.result.value).toEqual([{ id: "p3", score: 2 }]);
       expect(ids(lives[4]!)).toEqual([]);
     });
@@ -365,18 +381,18 @@ describe("LiveQueryRegistry", () => {
       const lives = Array.from({ length: 1_000 }, (_, i) =>
         acquire({ fields: { id: true }, where: { tagIds: `g${i}` } }),
       );
-      const apply = vi.spyOn(LiveQuery.prototype, "apply");
+      const apply = spyOnFolds();
       create("a", { tagIds: ["g1", "g2"] });
-      expect(new Set(apply.mock.contexts)).toEqual(new Set([lives[1], lives[2]]));
-      apply.mockClear();
+      expect(new Set(apply.contexts)).toEqual(new Set([lives[1], lives[2]]));
+      apply.clear();
       update("a", { tagIds: ["g2", "g3"] }); // leaves g1, stays in g2, joins g3
-      expect(new Set(apply.mock.contexts)).toEqual(new Set([lives[1], lives[2], lives[3]]));
+      expect(new Set(apply.contexts)).toEqual(new Set([lives[1], lives[2], lives[3]]));
       expect(ids(lives[1]!)).toEqual([]);
       expect(ids(lives[2]!)).toEqual(["a"]);
       expect(ids(lives[3]!)).toEqual(["a"]);
-      apply.mockClear();
+      apply.clear();
       update("a", { title: "unrelated to any of them" });
-      expect(apply).not.toHaveBeenCalled(); // routed, then filtered by dependencies
+      expect(apply.contexts).toEqual([]); // routed, then filtered by dependencies
     });
 
     it("routes an optional field's equality by its value before and after, removal included", () => {
@@ -401,9 +417,9 @@ describe("LiveQueryRegistry", () => {
         { fields: { id: true }, where: { score: { equals: 0 }, tag: "none" }, orderBy: ["id", "asc"] },
       ];
       const lives = queries.map((query) => acquire(query));
-      const apply = vi.spyOn(LiveQuery.prototype, "apply");
+      const apply = spyOnFolds();
       create("a", { title: "has neither tag nor score" });
-      for (const live of lives) expect(apply.mock.contexts).toContain(live);
+      for (const live of lives) expect(apply.contexts).toContain(live);
       for (const live of lives) expect(ids(live)).toEqual(["a"]);
       update("a", { tag: "t1" });
       expect(lives.map(ids)).toEqual([[], ["a"], ["a"], []]);
@@ -428,3 +444,19 @@ describe("LiveQueryRegistry", () => {
     });
   });
 });
+
+/**
+ * Spies on both ways a row change reaches a live query: `apply`, and `applyMembership` for the
+ * queries whose routes decide their matches.
+ */
+function spyOnFolds() {
+  const spies = [vi.spyOn(LiveQuery.prototype, "apply"), vi.spyOn(LiveQuery.prototype, "applyMembership")];
+  return {
+    get contexts(): unknown[] {
+      return spies.flatMap((spy) => spy.mock.contexts);
+    },
+    clear(): void {
+      for (const spy of spies) spy.mockClear();
+    },
+  };
+}

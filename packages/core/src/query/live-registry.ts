@@ -74,7 +74,9 @@ export class LiveQueryRegistry {
       return existing.view as V;
     }
     const view = create();
-    const registration: Registration = { view, key, count: 1, visitedAt: 0, dirtyAt: 0 };
+    const [watch, ...others] = view.watches;
+    const isDecided = watch?.isDecided === true && others.length === 0 && view.applyMembership !== undefined;
+    const registration: Registration = { view, key, count: 1, visitedAt: 0, dirtyAt: 0, isDecided };
     this.registrations.set(key, registration);
     this.byView.set(view, registration);
     for (const watch of view.watches) this.addRoute(watch, registration);
@@ -185,34 +187,50 @@ export class LiveQueryRegistry {
   ): void {
     // Stamps instead of a visited set: this runs for every changed row of every commit.
     const rowStamp = ++this.stamp;
-    const visit = (registration: Registration) => {
+    const isLive = table.isLive(row);
+    // `isIn`/`wasIn`: whether the routes that reached the view hold the row after and before
+    // the change; for a view its routes decide, that is whether the row matches.
+    const visit = (registration: Registration, isIn: boolean, wasIn: boolean) => {
       if (registration.visitedAt === rowStamp) return;
       registration.visitedAt = rowStamp;
       const { view } = registration;
-      if (!view.canSee(table, row, change)) return;
-      view.apply(table, row, change);
+      if (registration.isDecided) {
+        const isMember = isIn && isLive;
+        const wasMember = wasIn && change.wasLive;
+        if (!isMember && !wasMember) return;
+        if (isMember === wasMember && !view.canSee(table, row, change)) return;
+        view.applyMembership!(table, row, change, isMember, wasMember);
+      } else {
+        if (!view.canSee(table, row, change)) return;
+        view.apply(table, row, change);
+      }
       markDirty(registration);
     };
-    const visitBucket = (bucket: RouteBucket | undefined) => {
+    const visitBucket = (bucket: RouteBucket | undefined, isKey: boolean, wasKey: boolean) => {
       if (bucket === undefined) return;
-      for (const registration of bucket.plain) visit(registration);
+      for (const registration of bucket.plain) visit(registration, isKey, wasKey);
       for (const ranges of bucket.ranges.values()) {
-        ranges.visit(ranges.read(table, row), visit);
-        if (change.changed(ranges.field)) ranges.visit(ranges.read(this.before.of(table, change), row), visit);
+        const after = ranges.read(table, row);
+        const before = change.changed(ranges.field) ? ranges.read(this.before.of(table, change), row) : after;
+        ranges.visit(after, before, (registration, holdsAfter, holdsBefore) =>
+          visit(registration, isKey && holdsAfter, wasKey && holdsBefore),
+        );
       }
     };
-    const visitKey = (byKey: Map<unknown, RouteBucket>, value: unknown) => {
+    const visitKeys = (byKey: Map<unknown, RouteBucket>, value: unknown, after: unknown, before: unknown) => {
       if (Array.isArray(value)) {
-        for (const member of value) visitBucket(byKey.get(member));
+        for (const member of value) visitBucket(byKey.get(member), holdsKey(after, member), holdsKey(before, member));
       } else if (value !== undefined) {
-        visitBucket(byKey.get(value));
+        visitBucket(byKey.get(value), holdsKey(after, value), holdsKey(before, value));
       }
     };
     for (const [field, byKey] of routes.byField) {
-      visitKey(byKey, field === "id" ? table.idOf(row) : table.get(row, field));
-      if (change.changed(field)) visitKey(byKey, change.before(field));
+      const after = field === "id" ? table.idOf(row) : table.get(row, field);
+      const before = change.changed(field) ? change.before(field) : after;
+      visitKeys(byKey, after, after, before);
+      if (before !== after) visitKeys(byKey, before, after, before);
     }
-    visitBucket(routes.unrouted);
+    visitBucket(routes.unrouted, true, true);
   }
 
   private registrationsOf(routes: CollectionRoutes): Set<Registration> {
@@ -265,4 +283,9 @@ export class LiveQueryRegistry {
 
 function queryViewKey(query: NormalizedQuery): string {
   return `query:${JSON.stringify(query)}`;
+}
+
+/** Whether a stored value (a set field's: its members) holds a route key. */
+function holdsKey(value: unknown, key: unknown): boolean {
+  return Array.isArray(value) ? value.includes(key) : value === key;
 }

@@ -179,9 +179,14 @@ describe("range routes and first-matches live queries", () => {
     const heard = new Map([low, middle, high].map((view) => [view, 0]));
     for (const view of heard.keys()) {
       const apply = view.apply.bind(view);
+      const applyMembership = view.applyMembership.bind(view);
       view.apply = (...args) => {
         heard.set(view, heard.get(view)! + 1);
         apply(...args);
+      };
+      view.applyMembership = (...args) => {
+        heard.set(view, heard.get(view)! + 1);
+        applyMembership(...args);
       };
     }
     store.setField("items", "x", "n", 3, clock.now()); // from low's range into middle's

@@ -32,6 +32,12 @@ export interface Watch {
   readonly collection: string;
   readonly route?: Route | undefined;
   readonly range?: RangeRoute | undefined;
+  /**
+   * The routes say all the view's filter says (see {@link routesDecide}): a row matches exactly
+   * when its value is the route's key and lies in the range, so the registry tells the view
+   * whether the row matched before and after a change (`LiveView.applyMembership`).
+   */
+  readonly isDecided?: boolean;
 }
 
 /**
@@ -46,6 +52,11 @@ export interface LiveView {
   canSee(table: SourceTable, row: number, change: RowChange): boolean;
   /** Folds one row change in. */
   apply(table: SourceTable, row: number, change: RowChange): void;
+  /**
+   * Folds one row change in whose membership the routes decided (a watch with `isDecided`):
+   * whether the row matches after the change, and whether it matched before.
+   */
+  applyMembership?(table: SourceTable, row: number, change: RowChange, isMember: boolean, wasMember: boolean): void;
   /** Recomputes from the table after a bulk commit touched it. */
   reset(table: SourceTable): void;
   /** Publishes what changed; returns whether anything did. */
@@ -114,4 +125,36 @@ export function rangeRouteOf(where: readonly Condition[], specs: NormalizedQuery
     }
   }
   return range;
+}
+
+/** Field types whose stored value is the value a filter reads, so an equality key decides a match. */
+const DECIDING_KEY_TYPES: ReadonlySet<string> = new Set(["string", "number", "boolean", "ref"]);
+
+/**
+ * Whether a `where` says nothing but its routes: one equality condition on the route's single
+ * key (a plain field or `id`) and bounds on the range's field, read as the route reads them.
+ * Then whether a row matches is decided by the routes that reach the view, and its filter
+ * need not run.
+ */
+export function routesDecide(
+  where: readonly Condition[],
+  specs: NormalizedQuery["specs"],
+  route: Route | undefined,
+  range: RangeRoute | undefined,
+): boolean {
+  if (route !== undefined) {
+    if (route.keys.length !== 1) return false;
+    if (route.field !== "id" && !DECIDING_KEY_TYPES.has(specs[route.field]?.type ?? "")) return false;
+  }
+  let keyConditions = 0;
+  for (const condition of where) {
+    if (!isFieldCondition(condition) || condition.spec !== undefined) return false;
+    if (condition.field === route?.field && condition.op === "equals" && condition.operand === route.keys[0]) {
+      keyConditions++;
+      continue;
+    }
+    const isBound = LOWER_BOUNDS.has(condition.op) || UPPER_BOUNDS.has(condition.op);
+    if (!isBound || condition.field !== range?.field || typeof condition.operand !== "number") return false;
+  }
+  return keyConditions === (route === undefined ? 0 : 1);
 }

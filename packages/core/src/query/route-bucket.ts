@@ -10,6 +10,8 @@ export interface Registration {
   visitedAt: number;
   /** Stamp of the last commit that changed the view. */
   dirtyAt: number;
+  /** Its routes decide whether a row matches (see `Watch.isDecided`). */
+  readonly isDecided: boolean;
 }
 
 /**
@@ -94,21 +96,31 @@ export class RangeList {
     return true;
   }
 
-  /** Calls `visit` with every view whose interval holds `value` (none for anything but a number). */
-  visit(value: unknown, visit: (registration: Registration) => void): void {
-    if (typeof value !== "number") return;
+  /**
+   * Calls `visit` with every view whose interval holds the value after a change or the one
+   * before it (the same when the field did not change), saying which do. Only numbers lie in
+   * an interval.
+   */
+  visit(
+    after: unknown,
+    before: unknown,
+    visit: (registration: Registration, holdsAfter: boolean, holdsBefore: boolean) => void,
+  ): void {
     const { lows, highs, inclusions } = this;
     for (let i = 0; i < lows.length; i++) {
-      const low = lows[i]!;
-      const high = highs[i]!;
-      if (value < low || value > high) continue;
-      const inclusion = inclusions[i]!;
-      if ((value === low && (inclusion & 1) === 0) || (value === high && (inclusion & 2) === 0)) continue;
-      visit(this.registrations[i]!);
+      const holdsAfter = holds(after, lows[i]!, highs[i]!, inclusions[i]!);
+      const holdsBefore = before === after ? holdsAfter : holds(before, lows[i]!, highs[i]!, inclusions[i]!);
+      if (holdsAfter || holdsBefore) visit(this.registrations[i]!, holdsAfter, holdsBefore);
     }
   }
 
   collect(into: Set<Registration>): void {
     for (const registration of this.registrations) into.add(registration);
   }
+}
+
+/** Whether `value` is a number within the interval (`inclusion` bit 1: low included; bit 2: high included). */
+function holds(value: unknown, low: number, high: number, inclusion: number): boolean {
+  if (typeof value !== "number" || value < low || value > high) return false;
+  return !((value === low && (inclusion & 1) === 0) || (value === high && (inclusion & 2) === 0));
 }
