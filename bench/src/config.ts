@@ -23,6 +23,8 @@ export interface BenchConfig {
   readonly w3Queries: number;
   readonly w3Writes: number;
   readonly w3BudgetMs: number;
+  /** W3L: W3 with this many live queries (documents, writes and budget as W3's). */
+  readonly w3lQueries: number;
   /** W4: documents held in memory. */
   readonly w4Docs: number;
   /** W5: users and posts; timed one-shot runs (median reported); live writes and their budget. */
@@ -83,6 +85,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv, smokeFlag: boolean): Bench
     w3Queries: scaled(1_000, 20),
     w3Writes: scaled(10_000, 100),
     w3BudgetMs: isSmoke ? 2_000 : numberFrom(env, "BENCH_W3_BUDGET_MS", 20_000),
+    w3lQueries: scaled(10_000, 200),
     w4Docs: scaled(100_000, 100),
     w5Users: scaled(1_000, 20),
     w5Posts: scaled(100_000, 200),

@@ -23,6 +23,11 @@ export function pick(random: () => number, count: number): number {
 export const TAG_COUNT = 20;
 /** The tag strings, shared by every document (as values parsed once would be). */
 export const TAGS: readonly string[] = Array.from({ length: TAG_COUNT }, (_, i) => `tag${i}`);
+
+/** `count` tag strings: `tag0`, `tag1`, … (the first 20 are {@link TAGS}). */
+function tagsOf(count: number): readonly string[] {
+  return Array.from({ length: count }, (_, i) => (i < TAG_COUNT ? TAGS[i]! : `tag${i}`));
+}
 /** Document i was created at BASE_TIME + i ms: distinct, so `createdAt desc` is a strict order. */
 export const BASE_TIME = Date.UTC(2024, 0, 1);
 
@@ -53,8 +58,9 @@ function idFrom(random: () => number): string {
  * Deterministic documents: call `next()` for document 0, 1, 2, … Generating lazily lets a
  * memory measurement count the documents' strings without keeping an input array alive.
  */
-export function createTodoSource(seed: number): { next(): Todo } {
+export function createTodoSource(seed: number, tagCount = TAG_COUNT): { next(): Todo } {
   const random = createRandom(seed);
+  const tags = tagCount === TAG_COUNT ? TAGS : tagsOf(tagCount);
   let index = 0;
   return {
     next(): Todo {
@@ -62,7 +68,7 @@ export function createTodoSource(seed: number): { next(): Todo } {
       return {
         id: idFrom(random),
         title: `todo ${i}`,
-        tag: TAGS[pick(random, TAG_COUNT)]!,
+        tag: tags[pick(random, tagCount)]!,
         priority: pick(random, 10),
         done: random() < 0.3,
         createdAt: BASE_TIME + i,
@@ -71,9 +77,9 @@ export function createTodoSource(seed: number): { next(): Todo } {
   };
 }
 
-/** The first `count` documents of a seed. */
-export function makeTodos(count: number, seed: number): Todo[] {
-  const source = createTodoSource(seed);
+/** The first `count` documents of a seed (over `tagCount` tags; 20 unless said). */
+export function makeTodos(count: number, seed: number, tagCount = TAG_COUNT): Todo[] {
+  const source = createTodoSource(seed, tagCount);
   return Array.from({ length: count }, () => source.next());
 }
 
@@ -107,15 +113,44 @@ export interface W3Query {
 
 export const W3_LIMIT = 10;
 
-/** Distinct W3 live queries: query k takes tag k mod 20 and the (k div 20)-th priority range. */
-export function w3Queries(count: number): W3Query[] {
+/**
+ * Distinct W3 live queries: query k takes tag k mod `tagCount` (20 unless said) and the
+ * (k div `tagCount`)-th priority range.
+ */
+export function w3Queries(count: number, tagCount = TAG_COUNT): W3Query[] {
   const ranges: Array<[number, number]> = [];
   for (let low = 0; low <= 9; low++) for (let high = low; high <= 9; high++) ranges.push([low, high]);
-  if (count > TAG_COUNT * ranges.length) throw new Error(`W3 has only ${TAG_COUNT * ranges.length} distinct queries.`);
+  if (count > tagCount * ranges.length) throw new Error(`W3 has only ${tagCount * ranges.length} distinct queries.`);
+  const tags = tagsOf(tagCount);
   return Array.from({ length: count }, (_, k) => {
-    const [low, high] = ranges[Math.floor(k / TAG_COUNT)]!;
-    return { tag: TAGS[k % TAG_COUNT]!, low, high };
+    const [low, high] = ranges[Math.floor(k / tagCount)]!;
+    return { tag: tags[k % tagCount]!, low, high };
   });
+}
+
+/** The sizes of a W3 run: documents, the tags they spread over, live queries. */
+export interface W3Shape {
+  readonly docCount: number;
+  readonly tagCount: number;
+  readonly queryCount: number;
+}
+
+/**
+ * W3's sizes, or W3L's: W3 at scale, with as many tags as keep 50 live queries per tag and as
+ * many documents as keep W3's documents per tag, so a write can affect about as many queries
+ * (and change as many results) as in W3 while ten times as many cannot.
+ */
+export function w3Shape(
+  config: { readonly w3Docs: number; readonly w3Queries: number; readonly w3lQueries: number },
+  workload: "W3" | "W3L",
+): W3Shape {
+  if (workload === "W3") return { docCount: config.w3Docs, tagCount: TAG_COUNT, queryCount: config.w3Queries };
+  const tagCount = Math.max(TAG_COUNT, Math.ceil(config.w3lQueries / 50));
+  return {
+    docCount: Math.round((config.w3Docs * tagCount) / TAG_COUNT),
+    tagCount,
+    queryCount: config.w3lQueries,
+  };
 }
 
 /** One W3 write: a single field of one document. */
@@ -125,12 +160,13 @@ export type W3Write =
   | { readonly doc: number; readonly field: "title"; readonly value: string };
 
 /** Random single-field writes: a random document, a random field among tag/priority/title. */
-export function w3Writes(count: number, docCount: number, seed: number): W3Write[] {
+export function w3Writes(count: number, docCount: number, seed: number, tagCount = TAG_COUNT): W3Write[] {
   const random = createRandom(seed ^ 0x3333);
+  const tags = tagsOf(tagCount);
   return Array.from({ length: count }, (_, w): W3Write => {
     const doc = pick(random, docCount);
     const kind = pick(random, 3);
-    if (kind === 0) return { doc, field: "tag", value: TAGS[pick(random, TAG_COUNT)]! };
+    if (kind === 0) return { doc, field: "tag", value: tags[pick(random, tagCount)]! };
     if (kind === 1) return { doc, field: "priority", value: pick(random, 10) };
     return { doc, field: "title", value: `todo ${doc} v${w}` };
   });

@@ -13,7 +13,7 @@ export const TRELLIS_W7_LOOP = "Trellis (loop of await create)";
 export const SQLITE_W7_BULK = "SQLite (prepared INSERT in one transaction, :memory:)";
 
 /** The workloads of the suite. */
-export type WorkloadId = "W1" | "W2" | "W3" | "W4" | "W5" | "W6" | "W7";
+export type WorkloadId = "W1" | "W2" | "W3" | "W3L" | "W4" | "W5" | "W6" | "W7";
 
 /** The peers measured; each runs in its own child process per workload. */
 export type PeerId = "trellis" | "plain" | "sqlite" | "tinybase" | "triplit";

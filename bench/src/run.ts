@@ -16,17 +16,20 @@ import { finishRun, runMain } from "./finish-run.js";
 import { type PeerId, RESULT_PREFIX, type ResultRow, type WorkloadId } from "./peer.js";
 import { agreement, targetLines, targets, workloadJson, workloadTable } from "./report.js";
 
-const WORKLOADS: readonly WorkloadId[] = ["W1", "W2", "W3", "W4", "W5", "W6", "W7"];
+const WORKLOADS: readonly WorkloadId[] = ["W1", "W2", "W3", "W3L", "W4", "W5", "W6", "W7"];
 
 /**
  * Which peers take part in which workload (SQLite's memory is not on the JS heap, so no W4;
- * SQLite runs only the one-shot forms of W5 and W6; Triplit is left out of W5 and W6). W7 compares
- * Trellis's bulk create with its single creates and SQLite's bulk insert.
+ * SQLite runs only the one-shot forms of W5 and W6; Triplit is left out of W5 and W6). W3L (W3 at
+ * 10,000 live queries) compares Trellis with the plain loop only: TinyBase and Triplit re-run
+ * every query on each write, so their runs would be all setup. W7 compares Trellis's bulk create
+ * with its single creates and SQLite's bulk insert.
  */
 const PLAN: Record<WorkloadId, readonly PeerId[]> = {
   W1: ["plain", "sqlite", "tinybase", "triplit", "trellis"],
   W2: ["plain", "sqlite", "tinybase", "triplit", "trellis"],
   W3: ["plain", "tinybase", "triplit", "trellis"],
+  W3L: ["plain", "trellis"],
   W4: ["plain", "tinybase", "triplit", "trellis"],
   W5: ["plain", "sqlite", "tinybase", "trellis"],
   W6: ["plain", "sqlite", "tinybase", "trellis"],

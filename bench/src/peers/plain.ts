@@ -16,6 +16,7 @@ import {
   type UserWithPosts,
   W2_LIMIT,
   W3_LIMIT,
+  w3Shape,
   w3Queries,
   w3Writes,
   type W3Write,
@@ -36,7 +37,8 @@ import {
   NotifyTracker,
   resultsChecksum,
 } from "../harness.js";
-import type { PeerBench } from "../peer.js";
+import type { BenchConfig } from "../config.js";
+import type { PeerBench, ResultRow } from "../peer.js";
 import { timeMs } from "../stats.js";
 
 type MutableTodo = { -readonly [K in keyof Todo]: Todo[K] };
@@ -178,81 +180,8 @@ export const plain: PeerBench = {
     return [{ workload: "W2", peer: "plain", label: "plain JS (filter+sort)", metrics }];
   },
 
-  async W3(config) {
-    const writes = w3Writes(config.w3Writes, config.w3Docs, config.seed);
-    const queries = w3Queries(config.w3Queries);
-    const visibleWindows = (docs: readonly Todo[], isMember: (k: number, doc: Todo) => boolean) =>
-      queries.map((_, k) =>
-        docs
-          .filter((doc) => isMember(k, doc))
-          .sort((a, b) => b.createdAt - a.createdAt)
-          .slice(0, W3_LIMIT)
-          .map((doc) => doc.id),
-      );
-
-    // The baseline: each write re-checks every live predicate against the document before and
-    // after the change; membership changed where the answers differ.
-    const lean = await (async () => {
-      const docs: Todo[] = makeTodos(config.w3Docs, config.seed);
-      const tracker = new NotifyTracker();
-      const live = queries.map(({ tag, low, high }) => ({
-        test: (doc: Todo) => doc.tag === tag && doc.priority >= low && doc.priority <= high,
-        callback: tracker.notify,
-      }));
-      const write = (change: W3Write) => {
-        const before = docs[change.doc]!;
-        const after = { ...before, [change.field]: change.value };
-        docs[change.doc] = after;
-        for (const query of live) if (query.test(before) !== query.test(after)) query.callback();
-      };
-      const metrics = await measureWrites(config, writes, write, tracker);
-      const finalChecksum =
-        metrics.isComplete === 1 ? resultsChecksum(visibleWindows(docs, (k, doc) => live[k]!.test(doc))) : "-";
-      return { ...metrics, setupMs: 0, finalChecksum };
-    })();
-
-    // The same loop keeping each query's matching ids in a Set, as an app holding results might:
-    // 1,000 Set lookups per write, mostly cache misses, cost several times the predicates.
-    const withSets = await (async () => {
-      const docs = makeTodos(config.w3Docs, config.seed).map(copy);
-      const tracker = new NotifyTracker();
-      const live = queries.map(({ tag, low, high }) => ({
-        test: (doc: MutableTodo) => doc.tag === tag && doc.priority >= low && doc.priority <= high,
-        members: new Set<string>(),
-        callback: tracker.notify,
-      }));
-      for (const query of live) for (const doc of docs) if (query.test(doc)) query.members.add(doc.id);
-      const write = (change: W3Write) => {
-        const doc = docs[change.doc]!;
-        if (change.field === "priority") doc.priority = change.value;
-        else doc[change.field] = change.value;
-        for (const query of live) {
-          const isMember = query.test(doc);
-          if (isMember === query.members.has(doc.id)) continue;
-          if (isMember) query.members.add(doc.id);
-          else query.members.delete(doc.id);
-          query.callback();
-        }
-      };
-      const metrics = await measureWrites(config, writes, write, tracker);
-      const finalChecksum =
-        metrics.isComplete === 1
-          ? resultsChecksum(visibleWindows(docs, (k, doc) => live[k]!.members.has(doc.id)))
-          : "-";
-      return { ...metrics, setupMs: 0, finalChecksum };
-    })();
-
-    return [
-      { workload: "W3", peer: "plain", label: "plain JS (re-check loop)", metrics: lean },
-      {
-        workload: "W3",
-        peer: "plain",
-        label: "plain JS (re-check loop + Set per query)",
-        isInfo: true,
-        metrics: withSets,
-      },
-    ];
-  },
+  W3: (config) => liveWrites(config, "W3"),
+  W3L: (config) => liveWrites(config, "W3L"),
 
   async W5(config) {
     const { users, posts } = makeW5Data(config.w5Users, config.w5Posts, config.seed);
@@ -429,3 +358,79 @@ export const plain: PeerBench = {
     return [{ workload: "W4", peer: "plain", label: "plain JS (Map)", metrics }];
   },
 };
+
+/** W3 and W3L: the re-check loop over the live queries of its shape (and, for information, with a Set per query). */
+async function liveWrites(config: BenchConfig, workload: "W3" | "W3L"): Promise<ResultRow[]> {
+  const { docCount, tagCount, queryCount } = w3Shape(config, workload);
+  const writes = w3Writes(config.w3Writes, docCount, config.seed, tagCount);
+  const queries = w3Queries(queryCount, tagCount);
+  const visibleWindows = (docs: readonly Todo[], isMember: (k: number, doc: Todo) => boolean) =>
+    queries.map((_, k) =>
+      docs
+        .filter((doc) => isMember(k, doc))
+        .sort((a, b) => b.createdAt - a.createdAt)
+        .slice(0, W3_LIMIT)
+        .map((doc) => doc.id),
+    );
+
+  // The baseline: each write re-checks every live predicate against the document before and
+  // after the change; membership changed where the answers differ.
+  const lean = await (async () => {
+    const docs: Todo[] = makeTodos(docCount, config.seed, tagCount);
+    const tracker = new NotifyTracker();
+    const live = queries.map(({ tag, low, high }) => ({
+      test: (doc: Todo) => doc.tag === tag && doc.priority >= low && doc.priority <= high,
+      callback: tracker.notify,
+    }));
+    const write = (change: W3Write) => {
+      const before = docs[change.doc]!;
+      const after = { ...before, [change.field]: change.value };
+      docs[change.doc] = after;
+      for (const query of live) if (query.test(before) !== query.test(after)) query.callback();
+    };
+    const metrics = await measureWrites(config, writes, write, tracker);
+    const finalChecksum =
+      metrics.isComplete === 1 ? resultsChecksum(visibleWindows(docs, (k, doc) => live[k]!.test(doc))) : "-";
+    return { ...metrics, setupMs: 0, finalChecksum };
+  })();
+
+  // The same loop keeping each query's matching ids in a Set, as an app holding results might:
+  // a Set lookup per query and write, mostly cache misses, cost several times the predicates.
+  const withSets = await (async () => {
+    const docs = makeTodos(docCount, config.seed, tagCount).map(copy);
+    const tracker = new NotifyTracker();
+    const live = queries.map(({ tag, low, high }) => ({
+      test: (doc: MutableTodo) => doc.tag === tag && doc.priority >= low && doc.priority <= high,
+      members: new Set<string>(),
+      callback: tracker.notify,
+    }));
+    for (const query of live) for (const doc of docs) if (query.test(doc)) query.members.add(doc.id);
+    const write = (change: W3Write) => {
+      const doc = docs[change.doc]!;
+      if (change.field === "priority") doc.priority = change.value;
+      else doc[change.field] = change.value;
+      for (const query of live) {
+        const isMember = query.test(doc);
+        if (isMember === query.members.has(doc.id)) continue;
+        if (isMember) query.members.add(doc.id);
+        else query.members.delete(doc.id);
+        query.callback();
+      }
+    };
+    const metrics = await measureWrites(config, writes, write, tracker);
+    const finalChecksum =
+      metrics.isComplete === 1 ? resultsChecksum(visibleWindows(docs, (k, doc) => live[k]!.members.has(doc.id))) : "-";
+    return { ...metrics, setupMs: 0, finalChecksum };
+  })();
+
+  return [
+    { workload, peer: "plain", label: "plain JS (re-check loop)", metrics: lean },
+    {
+      workload,
+      peer: "plain",
+      label: "plain JS (re-check loop + Set per query)",
+      isInfo: true,
+      metrics: withSets,
+    },
+  ];
+}

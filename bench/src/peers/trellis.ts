@@ -20,6 +20,7 @@ import {
   type UserWithPosts,
   W2_LIMIT,
   W3_LIMIT,
+  w3Shape,
   w3Queries,
   w3Writes,
   type W3Write,
@@ -40,7 +41,15 @@ import {
   NotifyTracker,
   resultsChecksum,
 } from "../harness.js";
-import { type PeerBench, TRELLIS_W6_LIVE, TRELLIS_W6_RERUN, TRELLIS_W7_LOOP, TRELLIS_W7_MANY } from "../peer.js";
+import type { BenchConfig } from "../config.js";
+import {
+  type PeerBench,
+  type ResultRow,
+  TRELLIS_W6_LIVE,
+  TRELLIS_W6_RERUN,
+  TRELLIS_W7_LOOP,
+  TRELLIS_W7_MANY,
+} from "../peer.js";
 import { timeMs } from "../stats.js";
 
 const schema = createSchema({
@@ -322,49 +331,8 @@ export const trellis: PeerBench = {
     return [{ workload: "W2", peer: "trellis", label: "Trellis (query)", metrics }];
   },
 
-  async W3(config) {
-    const todos = makeTodos(config.w3Docs, config.seed);
-    const tracker = new NotifyTracker();
-    const setupStart = performance.now();
-    const client = replayingClient(todos);
-    await insertAll(client, todos);
-    const subscriptions = w3Queries(config.w3Queries).map(({ tag, low, high }) =>
-      client.database.todos.subscribe(
-        {
-          fields: ALL_FIELDS,
-          where: { tag, priority: { greaterThanOrEqual: low, lessThanOrEqual: high } },
-          orderBy: ["createdAt", "desc"],
-          limit: W3_LIMIT,
-        },
-        tracker.notify,
-      ),
-    );
-    const setupMs = performance.now() - setupStart;
-    const ids = todos.map((todo) => todo.id);
-    const metrics = await measureWrites(
-      config,
-      w3Writes(config.w3Writes, config.w3Docs, config.seed),
-      async (write) => {
-        const result = await update(client, ids[write.doc]!, write);
-        if (result.error) throw new Error(`update failed: ${result.error.message}`);
-      },
-      tracker,
-    );
-    const finalChecksum =
-      metrics.isComplete === 1
-        ? resultsChecksum(
-            subscriptions.map((subscription) => (subscription.getCurrentState().data ?? []).map((doc) => doc.id)),
-          )
-        : "-";
-    return [
-      {
-        workload: "W3",
-        peer: "trellis",
-        label: "Trellis (subscribe)",
-        metrics: { ...metrics, setupMs, finalChecksum },
-      },
-    ];
-  },
+  W3: (config) => liveWrites(config, "W3"),
+  W3L: (config) => liveWrites(config, "W3L"),
 
   async W5(config) {
     const data = makeW5Data(config.w5Users, config.w5Posts, config.seed);
@@ -483,3 +451,49 @@ export const trellis: PeerBench = {
     return [{ workload: "W4", peer: "trellis", label: "Trellis (client, memory)", metrics }];
   },
 };
+
+/** W3 and W3L: writes under live queries. */
+async function liveWrites(config: BenchConfig, workload: "W3" | "W3L"): Promise<ResultRow[]> {
+  const { docCount, tagCount, queryCount } = w3Shape(config, workload);
+  const todos = makeTodos(docCount, config.seed, tagCount);
+  const tracker = new NotifyTracker();
+  const setupStart = performance.now();
+  const client = replayingClient(todos);
+  await insertAll(client, todos);
+  const subscriptions = w3Queries(queryCount, tagCount).map(({ tag, low, high }) =>
+    client.database.todos.subscribe(
+      {
+        fields: ALL_FIELDS,
+        where: { tag, priority: { greaterThanOrEqual: low, lessThanOrEqual: high } },
+        orderBy: ["createdAt", "desc"],
+        limit: W3_LIMIT,
+      },
+      tracker.notify,
+    ),
+  );
+  const setupMs = performance.now() - setupStart;
+  const ids = todos.map((todo) => todo.id);
+  const metrics = await measureWrites(
+    config,
+    w3Writes(config.w3Writes, docCount, config.seed, tagCount),
+    async (write) => {
+      const result = await update(client, ids[write.doc]!, write);
+      if (result.error) throw new Error(`update failed: ${result.error.message}`);
+    },
+    tracker,
+  );
+  const finalChecksum =
+    metrics.isComplete === 1
+      ? resultsChecksum(
+          subscriptions.map((subscription) => (subscription.getCurrentState().data ?? []).map((doc) => doc.id)),
+        )
+      : "-";
+  return [
+    {
+      workload,
+      peer: "trellis",
+      label: "Trellis (subscribe)",
+      metrics: { ...metrics, setupMs, finalChecksum },
+    },
+  ];
+}
