@@ -161,6 +161,7 @@ export async function measureWrites<W = W3Write>(
     medianUs: toUs(median(times)),
     p95Us: toUs(percentile(times, 95)),
     callbackMedianUs: toUs(median(latencies)),
+    callbackP99Us: toUs(percentile(latencies, 99)),
     callbacks: tracker.count,
     writesNotifying: latencies.length,
   };
