@@ -205,9 +205,9 @@ export class TopMatches implements MatchSet {
   ): MatchChange {
     const { ordering } = this.rules;
     if (!wasMember && !isMember) return MatchChange.None;
-    const index = wasMember ? this.indexOf(row) : -1;
     if (!isMember) {
       this.total--;
+      const index = this.indexOf(row);
       if (index < 0) return MatchChange.Count;
       this.removeAt(index);
       return MatchChange.Entries;
@@ -216,7 +216,9 @@ export class TopMatches implements MatchSet {
       this.total++;
       return this.place(ordering.keyOf(table, row)) ? MatchChange.Entries : MatchChange.Count;
     }
+    // Still a match: only a move along the order changes the entries.
     if (!this.rules.touchesOrder(change)) return MatchChange.None;
+    const index = this.indexOf(row);
     const entry = ordering.keyOf(table, row);
     if (index < 0) return this.place(entry) ? MatchChange.Entries : MatchChange.None;
     if (ordering.compare(this.entries[index]!, entry) === 0) return MatchChange.None;
