@@ -275,11 +275,20 @@ export class LiveQuery implements LiveView {
     this.reach.value = this.reach.peek() + 1;
   }
 
-  /** Folds in a row change whose membership the routes decided (see `Watch.isDecided`). */
-  applyMembership(table: SourceTable, row: number, change: RowChange, isMember: boolean, wasMember: boolean): void {
-    if (this.needsRematch) return;
+  /** Folds in a row change whose membership the routes decided (see `Watch.isDecided`); returns whether a flush is due. */
+  applyMembership(table: SourceTable, row: number, change: RowChange, isMember: boolean, wasMember: boolean): boolean {
+    if (this.needsRematch) return true;
     this.table = table;
     this.settle(this.matches.applyMembership(table, row, change, isMember, wasMember), row, change);
+    return this.isDirty || this.isRecounted;
+  }
+
+  get orderFields(): ReadonlySet<string> | undefined {
+    return this.ordered.isEveryField ? undefined : this.ordered.fields;
+  }
+
+  get shownRows(): readonly number[] {
+    return this.visibleRows;
   }
 
   private applyToMatches(table: SourceTable, row: number, change: RowChange): void {

@@ -342,6 +342,21 @@ describe("LiveQueryRegistry", () => {
       expect(isDecided({ or: [{ tag: "x" }, { tag: "y" }] })).toBe(false);
     });
 
+    it("reaches a decided query showing a row whose shown-only field changed, however many rows it shows", () => {
+      const { create, update, acquire, fresh } = setup();
+      for (let i = 0; i < 250; i++) create(`p${i}`, { tag: "x", score: i, title: `t${i}` });
+      const queries = [
+        { fields: { id: true, title: true }, where: { tag: "x" }, orderBy: ["score", "asc"], limit: 5 },
+        { fields: { id: true, title: true }, where: { tag: "x" }, orderBy: ["score", "asc"] }, // 250 shown
+      ];
+      const lives = queries.map((query) => acquire(query));
+      const apply = spyOnFolds();
+      update("p3", { title: "shown by both" });
+      update("p200", { title: "shown by the second only" });
+      expect(apply.contexts).toEqual([lives[0], lives[1], lives[1]]);
+      for (const [i, query] of queries.entries()) expect(lives[i]!.result.value).toEqual(fresh(query));
+    });
+
     it("routes `in` filters by each of their values", () => {
       const { create, update, acquire, ids } = setup();
       const xy = acquire({ fields: { id: true }, where: { tag: { in: ["x", "y"] } }, orderBy: ["id", "asc"] });

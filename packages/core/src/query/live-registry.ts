@@ -14,7 +14,12 @@ interface CollectionRoutes {
   readonly byField: Map<string, Map<unknown, RouteBucket>>;
   /** Views without an equality route: they see every change of the collection their range lets through. */
   readonly unrouted: RouteBucket;
+  /** row → the decided views that show it (those with `Registration.shown`). */
+  readonly shownBy: Map<number, Registration[]>;
 }
+
+/** Decided views showing more rows than this are offered every change that keeps a row matching. */
+const MAX_INDEXED_SHOWN = 200;
 
 /** Above this many changed rows of one table in one commit, queries recompute instead of folding. */
 const BULK_COMMIT_ROWS = 512;
@@ -76,10 +81,13 @@ export class LiveQueryRegistry {
     const view = create();
     const [watch, ...others] = view.watches;
     const isDecided = watch?.isDecided === true && others.length === 0 && view.applyMembership !== undefined;
-    const registration: Registration = { view, key, count: 1, visitedAt: 0, dirtyAt: 0, isDecided };
+    const registration: Registration = isDecided
+      ? { view, key, count: 1, visitedAt: 0, dirtyAt: 0, isDecided, orderFields: view.orderFields, shown: [] }
+      : { view, key, count: 1, visitedAt: 0, dirtyAt: 0, isDecided };
     this.registrations.set(key, registration);
     this.byView.set(view, registration);
     for (const watch of view.watches) this.addRoute(watch, registration);
+    this.indexShown(registration);
     return view;
   }
 
@@ -89,6 +97,7 @@ export class LiveQueryRegistry {
     if (registration === undefined || --registration.count > 0) return;
     this.registrations.delete(registration.key);
     this.byView.delete(view);
+    this.unindexShown(registration);
     for (const watch of view.watches) this.removeRoute(watch, registration);
   }
 
@@ -103,7 +112,7 @@ export class LiveQueryRegistry {
     const registrations = [...this.registrationsOf(routes)];
     for (const registration of registrations) registration.view.reset(table);
     batch(() => {
-      for (const registration of registrations) registration.view.flush();
+      for (const registration of registrations) this.flush(registration);
     });
   }
 
@@ -174,7 +183,7 @@ export class LiveQueryRegistry {
     if (dirty.length === 0) return;
     // One batch: every subscriber runs at most once for the whole commit.
     batch(() => {
-      for (const registration of dirty) registration.view.flush();
+      for (const registration of dirty) this.flush(registration);
     });
   }
 
@@ -198,12 +207,18 @@ export class LiveQueryRegistry {
         const isMember = isIn && isLive;
         const wasMember = wasIn && change.wasLive;
         if (!isMember && !wasMember) return;
-        if (isMember === wasMember && !view.canSee(table, row, change)) return;
-        view.applyMembership!(table, row, change, isMember, wasMember);
-      } else {
-        if (!view.canSee(table, row, change)) return;
-        view.apply(table, row, change);
+        if (isMember === wasMember) {
+          // Still a match: it matters only if it moves along the order or is shown.
+          const { orderFields, shown } = registration;
+          const isShown = shown === undefined || (routes.shownBy.get(row)?.includes(registration) ?? false);
+          if (!isShown && orderFields !== undefined && !change.changedAny(orderFields)) return;
+          if (!view.canSee(table, row, change)) return;
+        }
+        if (view.applyMembership!(table, row, change, isMember, wasMember)) markDirty(registration);
+        return;
       }
+      if (!view.canSee(table, row, change)) return;
+      view.apply(table, row, change);
       markDirty(registration);
     };
     const visitBucket = (bucket: RouteBucket | undefined, isKey: boolean, wasKey: boolean) => {
@@ -233,6 +248,44 @@ export class LiveQueryRegistry {
     visitBucket(routes.unrouted, true, true);
   }
 
+  private flush(registration: Registration): void {
+    registration.view.flush();
+    if (registration.shown !== undefined && registration.view.shownRows !== registration.shown) {
+      this.unindexShown(registration);
+      this.indexShown(registration);
+    }
+  }
+
+  /** Records which rows a decided view shows, if few enough. */
+  private indexShown(registration: Registration): void {
+    const rows = registration.view.shownRows;
+    const shownBy = this.routes.get(registration.view.watches[0]!.collection)?.shownBy;
+    if (!registration.isDecided || rows === undefined || shownBy === undefined) return;
+    if (rows.length > MAX_INDEXED_SHOWN) {
+      registration.shown = undefined;
+      return;
+    }
+    registration.shown = rows;
+    for (const row of rows) {
+      const showing = shownBy.get(row);
+      if (showing === undefined) shownBy.set(row, [registration]);
+      else showing.push(registration);
+    }
+  }
+
+  private unindexShown(registration: Registration): void {
+    const shownBy = this.routes.get(registration.view.watches[0]!.collection)?.shownBy;
+    if (registration.shown === undefined || shownBy === undefined) return;
+    for (const row of registration.shown) {
+      const showing = shownBy.get(row);
+      if (showing === undefined) continue;
+      const index = showing.indexOf(registration);
+      if (index >= 0) showing.splice(index, 1);
+      if (showing.length === 0) shownBy.delete(row);
+    }
+    registration.shown = [];
+  }
+
   private registrationsOf(routes: CollectionRoutes): Set<Registration> {
     const all = new Set<Registration>();
     routes.unrouted.collect(all);
@@ -243,7 +296,7 @@ export class LiveQueryRegistry {
   private addRoute({ collection, route, range }: Watch, view: Registration): void {
     let routes = this.routes.get(collection);
     if (routes === undefined) {
-      this.routes.set(collection, (routes = { byField: new Map(), unrouted: new RouteBucket() }));
+      this.routes.set(collection, (routes = { byField: new Map(), unrouted: new RouteBucket(), shownBy: new Map() }));
       this.unwatch.set(collection, this.store.watch(collection));
     }
     if (route === undefined) {

@@ -54,9 +54,17 @@ export interface LiveView {
   apply(table: SourceTable, row: number, change: RowChange): void;
   /**
    * Folds one row change in whose membership the routes decided (a watch with `isDecided`):
-   * whether the row matches after the change, and whether it matched before.
+   * whether the row matches after the change, and whether it matched before. Returns whether
+   * it has something to publish on `flush`.
    */
-  applyMembership?(table: SourceTable, row: number, change: RowChange, isMember: boolean, wasMember: boolean): void;
+  applyMembership?(table: SourceTable, row: number, change: RowChange, isMember: boolean, wasMember: boolean): boolean;
+  /**
+   * For a view its routes decide: the fields whose change can move a matching row along its
+   * order (undefined: any field's), and the rows it shows. A change that keeps a row matching
+   * and touches none of those fields matters to the view only if it shows the row.
+   */
+  readonly orderFields?: ReadonlySet<string> | undefined;
+  readonly shownRows?: readonly number[];
   /** Recomputes from the table after a bulk commit touched it. */
   reset(table: SourceTable): void;
   /** Publishes what changed; returns whether anything did. */

@@ -12,6 +12,10 @@ export interface Registration {
   dirtyAt: number;
   /** Its routes decide whether a row matches (see `Watch.isDecided`). */
   readonly isDecided: boolean;
+  /** A decided view's `orderFields`, kept here so routing need not touch the view. */
+  readonly orderFields?: ReadonlySet<string> | undefined;
+  /** The shown rows the registry indexed for a decided view; undefined when it shows too many to index. */
+  shown?: readonly number[] | undefined;
 }
 
 /**
