@@ -28,6 +28,7 @@ export function createLazyStorage(kind: string, load: () => Promise<ClientStorag
     readCollection: async (collection, page) => (await backend()).readCollection(collection, page),
     readDocuments: async (collection, ids) => (await backend()).readDocuments(collection, ids),
     readMatching: async (collection, field, values) => (await backend()).readMatching(collection, field, values),
+    readOrdered: async (collection, read) => (await backend()).readOrdered(collection, read),
     readResult: async (key) => (await backend()).readResult(key),
     readSyncState: async (options) => (await backend()).readSyncState(options),
     prune: async (collections, dropsCursor) => (await backend()).prune(collections, dropsCursor),

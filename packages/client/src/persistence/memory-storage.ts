@@ -1,5 +1,6 @@
 import { type DatabaseResult, ok, type Triple } from "@trellis/core";
 import type { OutboxEntry } from "../sync/outbox.js";
+import { type OrderedRead, type OrderKey, orderKeys, OrderedScan } from "./ordered-scan.js";
 import {
   changedCollections,
   type ClientStorage,
@@ -99,6 +100,20 @@ export function createMemoryStorage(): ClientStorage {
           document.collection === collection && fieldTerms(document).some((term) => wanted.has(JSON.stringify(term))),
       );
       return ok(structuredClone(found));
+    },
+    async readOrdered(collection: string, read: OrderedRead): Promise<DatabaseResult<StoredDocument[] | undefined>> {
+      const entries: [OrderKey, StoredDocument][] = [];
+      for (const document of documents.values()) {
+        if (document.collection !== collection) continue;
+        for (const [, field, key] of orderKeys(document))
+          if (field === read.field && typeof key === read.type) entries.push([key, document]);
+      }
+      // IndexedDB's order: by key, then by primary key (the id), both reversed for "desc".
+      entries.sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x.id < y.id ? -1 : 1));
+      if (read.direction === "desc") entries.reverse();
+      const scan = new OrderedScan(read);
+      for (const [key, document] of entries) if (scan.offer(key, structuredClone(document)) !== "more") break;
+      return ok(scan.result());
     },
     async readResult(key: string): Promise<DatabaseResult<StoredDocument[] | undefined>> {
       const result = results.get(key);
