@@ -14,7 +14,7 @@
  *
  * Usage: node dist/browser/run.js [--smoke]
  * Environment: BENCH_SMOKE=1 (200 documents, one reload, one takeover of each kind), BENCH_BROWSER_SIZES=10000,100000,
- * BENCH_BROWSER_RELOADS=3, BENCH_BROWSER_CHUNK=5000, BENCH_TAKEOVER_RUNS=10,3 (frozen, long task;
+ * BENCH_BROWSER_SPREADS=1,20 (collections the documents spread over), BENCH_BROWSER_RELOADS=3, BENCH_BROWSER_CHUNK=5000, BENCH_TAKEOVER_RUNS=10,3 (frozen, long task;
  * 0,0 skips them), CHROMIUM_PATH (default /usr/bin/chromium).
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -34,6 +34,8 @@ const COLLECTIONS = 20;
 interface BrowserConfig {
   readonly isSmoke: boolean;
   readonly sizes: readonly number[];
+  /** Over how many collections each size is spread, one database each. */
+  readonly spreads: readonly number[];
   readonly reloads: number;
   readonly chunk: number;
   /** Takeovers measured: leader frozen, leader busy. */
@@ -50,6 +52,7 @@ function configFromEnv(env: NodeJS.ProcessEnv, isSmokeFlag: boolean): BrowserCon
   return {
     isSmoke,
     sizes: numbers(env.BENCH_BROWSER_SIZES) ?? (isSmoke ? [200] : [10_000, 100_000]),
+    spreads: numbers(env.BENCH_BROWSER_SPREADS) ?? [1, COLLECTIONS],
     reloads: Number(env.BENCH_BROWSER_RELOADS ?? (isSmoke ? 1 : 3)),
     chunk: Number(env.BENCH_BROWSER_CHUNK ?? 5_000),
     takeovers: takeoverRuns(env.BENCH_TAKEOVER_RUNS, isSmoke),
@@ -296,7 +299,7 @@ async function main(): Promise<number> {
   const failures: string[] = [];
   try {
     for (const documents of config.sizes)
-      for (const spread of [1, COLLECTIONS]) {
+      for (const spread of config.spreads) {
         // A fresh on-disk profile per size: IndexedDB as a returning visitor has it, nothing else in it.
         const profile = mkdtempSync(join(tmpdir(), "trellis-bench-chromium-"));
         const context = await launchProfile(profile);
