@@ -614,6 +614,58 @@ describe("indexeddb storage layouts", () => {
   });
 });
 
+describe("indexeddb storage layout 2", () => {
+  it("gives stored documents their order index keys in the background, reading by value meanwhile", async () => {
+    const name = `layout2-${++databases}`;
+    const old = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = indexedDB.open(name, 2);
+      request.onupgradeneeded = () => {
+        const db = request.result;
+        db.createObjectStore("documents", { keyPath: ["collection", "id"] }).createIndex("byTerm", "terms", {
+          multiEntry: true,
+        });
+        db.createObjectStore("outbox", { keyPath: "batchId" }).createIndex("bySynced", ["synced", "seq"]);
+        db.createObjectStore("meta").put("ready", "terms");
+      };
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    const stored = Array.from({ length: 1_200 }, (_, n) => {
+      const id = `t${String(n).padStart(4, "0")}`;
+      return { collection: "todos", id, triples: [triple(id, "n", n % 7, 5)] };
+    });
+    await new Promise<void>((resolve, reject) => {
+      const tx = old.transaction("documents", "readwrite");
+      for (const document of stored)
+        tx.objectStore("documents").put({
+          ...document,
+          terms: [["todos", "n", JSON.stringify(document.triples[0]!.value)]],
+        });
+      tx.oncomplete = () => resolve();
+      tx.onerror = () => reject(tx.error);
+    });
+    old.close();
+    const storage = createIndexedDbStorage({ name });
+    await opened(storage);
+    expect((await storage.readMatching("todos", "n", [6])).data).toHaveLength(
+      stored.filter((_, n) => n % 7 === 6).length,
+    );
+    const read: OrderedRead = { ...ORDER_ALL, field: "n", direction: "desc", missing: "last", limit: 1 };
+    let found: StoredDocument[] | undefined;
+    for (let tries = 0; found === undefined && tries < 200; tries++) {
+      found = (await storage.readOrdered("todos", read)).data;
+      if (found === undefined) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(found?.map((document) => document.id)).toEqual(
+      stored
+        .filter((_, n) => n % 7 === 6)
+        .map((document) => document.id)
+        .reverse(),
+    );
+    await storage.close();
+  });
+});
+
 describe("indexeddb storage and other tabs", () => {
   it("steps aside for a tab that opens a newer layout, and reports STORAGE from then on", async () => {
     const name = `upgrade-${++databases}`;
