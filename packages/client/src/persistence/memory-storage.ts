@@ -1,6 +1,6 @@
 import { type DatabaseResult, ok, type Triple } from "@trellis/core";
 import type { OutboxEntry } from "../sync/outbox.js";
-import { type OrderedRead, type OrderKey, orderKeys, OrderedScan } from "./ordered-scan.js";
+import type { OrderedRead } from "./ordered-scan.js";
 import {
   changedCollections,
   type ClientStorage,
@@ -102,18 +102,13 @@ export function createMemoryStorage(): ClientStorage {
       return ok(structuredClone(found));
     },
     async readOrdered(collection: string, read: OrderedRead): Promise<DatabaseResult<StoredDocument[] | undefined>> {
-      const entries: [OrderKey, StoredDocument][] = [];
-      for (const document of documents.values()) {
-        if (document.collection !== collection) continue;
-        for (const [, field, key] of orderKeys(document))
-          if (field === read.field && typeof key === read.type) entries.push([key, document]);
-      }
-      // IndexedDB's order: by key, then by primary key (the id), both reversed for "desc".
-      entries.sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x.id < y.id ? -1 : 1));
-      if (read.direction === "desc") entries.reverse();
-      const scan = new OrderedScan(read);
-      for (const [key, document] of entries) if (scan.offer(key, structuredClone(document)) !== "more") break;
-      return ok(scan.result());
+      // Loaded on use: memory storage is in every app's first load, ordered reads are not.
+      const { scanDocuments } = await import("./ordered-scan.js");
+      const found = scanDocuments(
+        [...documents.values()].filter((document) => document.collection === collection),
+        read,
+      );
+      return ok(found && structuredClone(found));
     },
     async readResult(key: string): Promise<DatabaseResult<StoredDocument[] | undefined>> {
       const result = results.get(key);

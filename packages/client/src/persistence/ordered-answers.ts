@@ -25,8 +25,8 @@ export const MAX_EXAMINED = 2_000;
  * document read.
  *
  * @example
- * const read = orderedReadOf(normalizeQuery(schema, "todos", { orderBy: ["createdAt", "desc"], limit: 50 }));
- * // { field: "createdAt", direction: "desc", type: "number", missing: "none", limit: 50, … }
+ * const read = orderedReadOf(normalized);
+ * // for { orderBy: ["createdAt", "desc"], limit: 50 }: { field: "createdAt", direction: "desc", missing: "none", … }
  */
 export function orderedReadOf(query: NormalizedQuery): OrderedRead | undefined {
   const { limit, orderBy } = query;

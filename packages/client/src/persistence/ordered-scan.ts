@@ -76,9 +76,18 @@ export type ScanStep = "more" | "done" | "give up";
  * backend, so both stop at the same place.
  *
  * @example
- * const scan = new OrderedScan(read);
- * for (const [key, document] of entriesInOrder) if (scan.offer(key, document) !== "more") break;
- * const found = scan.result(); // undefined: it gave up
+ * const scan = new OrderedScan({
+ *   field: "n",
+ *   direction: "desc",
+ *   type: "number",
+ *   missing: "last",
+ *   limit: 1,
+ *   maxExamined: 2_000,
+ *   matches: () => true,
+ * });
+ * scan.offer(9, { collection: "todos", id: "t1", triples: [] }); // "more": the first match, ties may follow
+ * scan.offer(7, { collection: "todos", id: "t2", triples: [] }); // "done"
+ * scan.result(); // [t1]; undefined had it given up
  */
 export class OrderedScan {
   private readonly found: StoredDocument[] = [];
@@ -115,4 +124,25 @@ export class OrderedScan {
   private isBefore(key: OrderKey, other: OrderKey): boolean {
     return this.read.direction === "asc" ? key < other : key > other;
   }
+}
+
+/**
+ * An {@link OrderedRead} over documents in hand (memory storage's): in the order IndexedDB's
+ * index gives, by key and then by id, both reversed for `"desc"`.
+ *
+ * @example
+ * const todos = [{ collection: "todos", id: "t1", triples }];
+ * const read = { field: "n", direction: "asc", type: "number", missing: "none", limit: 1, maxExamined: 100 } as const;
+ * const found = scanDocuments(todos, { ...read, matches: () => true }); // undefined: it gave up
+ */
+export function scanDocuments(documents: Iterable<StoredDocument>, read: OrderedRead): StoredDocument[] | undefined {
+  const entries: [OrderKey, StoredDocument][] = [];
+  for (const document of documents)
+    for (const [, field, key] of orderKeys(document))
+      if (field === read.field && typeof key === read.type) entries.push([key, document]);
+  entries.sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x.id < y.id ? -1 : 1));
+  if (read.direction === "desc") entries.reverse();
+  const scan = new OrderedScan(read);
+  for (const [key, document] of entries) if (scan.offer(key, document) !== "more") break;
+  return scan.result();
 }
