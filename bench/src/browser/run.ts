@@ -14,7 +14,7 @@
  *
  * Usage: node dist/browser/run.js [--smoke]
  * Environment: BENCH_SMOKE=1 (200 documents, one reload, one takeover of each kind), BENCH_BROWSER_SIZES=10000,100000,
- * BENCH_BROWSER_RELOADS=3, BENCH_BROWSER_CHUNK=5000, BENCH_TAKEOVER_RUNS=10,3 (frozen, long task;
+ * BENCH_BROWSER_SPREADS=1,20 (collections the documents spread over), BENCH_BROWSER_RELOADS=3, BENCH_BROWSER_CHUNK=5000, BENCH_TAKEOVER_RUNS=10,3 (frozen, long task;
  * 0,0 skips them), CHROMIUM_PATH (default /usr/bin/chromium).
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -34,6 +34,8 @@ const COLLECTIONS = 20;
 interface BrowserConfig {
   readonly isSmoke: boolean;
   readonly sizes: readonly number[];
+  /** Over how many collections each size is spread, one database each. */
+  readonly spreads: readonly number[];
   readonly reloads: number;
   readonly chunk: number;
   /** Takeovers measured: leader frozen, leader busy. */
@@ -50,6 +52,7 @@ function configFromEnv(env: NodeJS.ProcessEnv, isSmokeFlag: boolean): BrowserCon
   return {
     isSmoke,
     sizes: numbers(env.BENCH_BROWSER_SIZES) ?? (isSmoke ? [200] : [10_000, 100_000]),
+    spreads: numbers(env.BENCH_BROWSER_SPREADS) ?? [1, COLLECTIONS],
     reloads: Number(env.BENCH_BROWSER_RELOADS ?? (isSmoke ? 1 : 3)),
     chunk: Number(env.BENCH_BROWSER_CHUNK ?? 5_000),
     takeovers: takeoverRuns(env.BENCH_TAKEOVER_RUNS, isSmoke),
@@ -85,8 +88,25 @@ interface Followed {
   readonly otherAllMs: number;
 }
 
+/** A screen of 50 opened on a reload that finds no stored result for it: the first result's time. */
+interface ColdScreen {
+  readonly screen: ColdScreenName;
+  /** Per reload: ms from navigation start to the first result. */
+  readonly firstResultMs: readonly number[];
+}
+
+/** The page's cold screens (`?screen=`), with the query each follows on c0. */
+const COLD_SCREENS = {
+  open50: '{ where: { done: false }, orderBy: ["createdAt", "desc"], limit: 50 }',
+  oldest50: '{ orderBy: ["createdAt", "asc"], limit: 50 }',
+  title50: '{ orderBy: ["title", "asc"], limit: 50 }',
+} as const;
+type ColdScreenName = keyof typeof COLD_SCREENS;
+
 interface SizeResult {
   readonly documents: number;
+  /** With one collection only: the cold screens. */
+  readonly cold: readonly ColdScreen[];
   readonly followed: readonly Followed[];
   /** Over how many collections the documents are spread. */
   readonly spread: number;
@@ -134,6 +154,19 @@ async function measureSize(
         `(${load.rows} rows), heap ${mb(heapUsed)} MB (${mb(heapRetained)} MB after GC)`,
     );
   }
+  const cold: ColdScreen[] = [];
+  for (const screen of spread === 1 ? (Object.keys(COLD_SCREENS) as ColdScreenName[]) : []) {
+    const firstResultMs: number[] = [];
+    for (let run = 0; run < config.reloads; run++) {
+      await page.goto(`${url}?measure=${appId}&screen=${screen}&run=${run}`);
+      await page.waitForFunction(() => window.bench?.load !== undefined, undefined, { timeout: 300_000, polling: 20 });
+      const load = await page.evaluate(() => window.bench.load!);
+      if ("error" in load) throw new Error(`${documents} documents, ${screen} ${run + 1}: ${load.error}`);
+      firstResultMs.push(load.firstResultMs);
+    }
+    cold.push({ screen, firstResultMs });
+    console.log(`  ${screen}, nothing stored: first result ${firstResultMs.map(ms).join(", ")} ms`);
+  }
   const visits: Visit[] = [];
   for (const cacheSize of VISIT_CACHE_SIZES) {
     await page.goto(`${url}?measure=${appId}${cacheSize === undefined ? "" : `&cacheSize=${cacheSize}`}`);
@@ -165,7 +198,7 @@ async function measureSize(
   }
   await cdp.detach();
   if (errors.length > 0) throw new Error(`${documents} documents: the page threw: ${errors.join("; ")}`);
-  return { documents, spread, visits, followed, seed, storedBytes, reloads };
+  return { documents, spread, cold, visits, followed, seed, storedBytes, reloads };
 }
 
 const mb = (bytes: number | undefined) => (bytes === undefined ? "–" : (bytes / 1024 / 1024).toFixed(1));
@@ -227,6 +260,27 @@ function resultTable(results: readonly SizeResult[], reloads: number): string {
   ].join("\n");
 }
 
+function coldTable(results: readonly SizeResult[], reloads: number): string {
+  const line = (cells: readonly string[]) => `| ${cells.join(" | ")} |`;
+  const rows = results.flatMap(({ documents, cold }) =>
+    cold.map(({ screen, firstResultMs }) =>
+      line([
+        documents.toLocaleString("en-US"),
+        COLD_SCREENS[screen],
+        ms(median([...firstResultMs])),
+        firstResultMs.map(ms).join(", "),
+      ]),
+    ),
+  );
+  return [
+    `Cold screens: one collection (c0), first result from navigation start on a reload that finds no stored result for the query (each of the ${reloads} run(s) selects other fields, so it is another query), median and every run.`,
+    "",
+    line(["documents", "query on c0", "first result, limit 50 ordered, nothing stored (ms)", "runs (ms)"]),
+    line(["---", "---", "---:", "---:"]),
+    ...rows,
+  ].join("\n");
+}
+
 async function main(): Promise<number> {
   const started = performance.now();
   const config = configFromEnv(process.env, process.argv.includes("--smoke"));
@@ -245,7 +299,7 @@ async function main(): Promise<number> {
   const failures: string[] = [];
   try {
     for (const documents of config.sizes)
-      for (const spread of [1, COLLECTIONS]) {
+      for (const spread of config.spreads) {
         // A fresh on-disk profile per size: IndexedDB as a returning visitor has it, nothing else in it.
         const profile = mkdtempSync(join(tmpdir(), "trellis-bench-chromium-"));
         const context = await launchProfile(profile);
@@ -265,6 +319,7 @@ async function main(): Promise<number> {
   }
   const takeovers = await runTakeovers(config, failures);
   console.log(`\n${resultTable(results, config.reloads)}`);
+  if (results.some((result) => result.cold.length > 0)) console.log(`\n${coldTable(results, config.reloads)}`);
   if (takeovers.length > 0) console.log(`\n${takeoverTable(takeovers)}`);
   for (const result of results) console.log(JSON.stringify({ browser: result.documents, ...result }));
   for (const takeover of takeovers) console.log(JSON.stringify({ takeover: takeover.stop, ...takeover }));

@@ -86,6 +86,30 @@ const OTHER_TAG_SCREEN = { where: { tag: "tag7" }, orderBy: ["createdAt", "desc"
 const ALL_SCREEN = { orderBy: ["title", "asc"], limit: 20 } as const;
 /** `?screen=tag`: one tag's todos (a twentieth of c0 with one collection), newest first. */
 const TAG_SCREEN = { where: { tag: "tag3" }, orderBy: ["createdAt", "desc"], limit: 20 } as const;
+/**
+ * `?screen=<name>&run=<n>`: screens of 50 that no earlier page stored a result of (each run
+ * selects other fields, which makes it another query with the same documents).
+ */
+const COLD_SCREENS = {
+  open50: { where: { done: false }, orderBy: ["createdAt", "desc"], limit: 50 },
+  oldest50: { orderBy: ["createdAt", "asc"], limit: 50 },
+  title50: { orderBy: ["title", "asc"], limit: 50 },
+} as const;
+const RUN_FIELDS = [
+  { title: true },
+  { title: true, done: true },
+  { title: true, tag: true },
+  { done: true, tag: true },
+];
+
+/** The screen a `?measure` page follows. */
+function screenOf(parameters: URLSearchParams): object {
+  const name = parameters.get("screen");
+  if (name === "tag") return TAG_SCREEN;
+  if (name === null || !(name in COLD_SCREENS)) return FIRST_SCREEN;
+  const run = Number(parameters.get("run") ?? 0);
+  return { ...COLD_SCREENS[name as keyof typeof COLD_SCREENS], fields: RUN_FIELDS[run % RUN_FIELDS.length] };
+}
 
 const scriptMs = performance.now();
 
@@ -175,7 +199,7 @@ if (measureApp !== null) {
   });
   const first = new Promise<Omit<LoadTimings, "scriptMs" | "readyMs">>((resolve, reject) => {
     let isDone = false;
-    const screen = parameters.get("screen") === "tag" ? TAG_SCREEN : FIRST_SCREEN;
+    const screen = screenOf(parameters);
     window.subscription = todosOf(client, 0).subscribe(screen, (rows, error, loading) => {
       if (loading || isDone) return;
       isDone = true;

@@ -92,6 +92,17 @@ export interface TestApp {
    * write whose promise resolved without error: the writes the client reported as stored.
    */
   writeUntilUnload(prefix: string): void;
+  /** Creates `count` todos titled `seed-00000`… in one `createMany`, every third one done. */
+  seedTodos(count: number): Promise<void>;
+  /**
+   * Follows the newest `limit` open todos; once the first result is in, `views.newest` holds its
+   * titles and `newestFrom` what the client read it from (the latest `trellis:early-answer`
+   * mark's `from` then; undefined without one: the whole collection).
+   */
+  watchNewest(limit: number): void;
+  newestFrom: string | undefined;
+  /** The titles of the newest `limit` open todos (a one-shot query, on the whole collection). */
+  newestTitles(limit: number): Promise<string[]>;
   /** The titles of the done todos, sorted (a one-shot query with an equality filter). */
   doneTitles(): Promise<string[]>;
   /** Waits for stored data, then returns every todo id (a one-shot query). */
@@ -129,9 +140,41 @@ function watch(name: string, isOpen: boolean): void {
   unsubscribes.push(() => subscription.unsubscribe());
 }
 
+/** The newest open todos first. */
+const newest = (limit: number) => ({ where: { done: false }, orderBy: ["createdAt", "desc"], limit }) as const;
+
 const app: TestApp = {
   client: undefined,
   views: {},
+  newestFrom: undefined,
+  async seedTodos(count) {
+    const todos = Array.from({ length: count }, (_, n) => ({
+      title: `seed-${String(n).padStart(5, "0")}`,
+      done: n % 3 === 0,
+    }));
+    const { error } = await running().database.todos.createMany(todos, { returnDocuments: false });
+    if (error !== undefined) throw new Error(`seedTodos: ${error.code}: ${error.message}`);
+  },
+  watchNewest(limit) {
+    let isFirst = true;
+    const subscription = running().database.todos.subscribe(
+      { ...newest(limit), fields: { id: true, title: true } },
+      (rows, error, loading) => {
+        if (error !== undefined) console.error(`watchNewest: ${error.code}: ${error.message}`);
+        if (loading || !isFirst || rows === undefined) return;
+        isFirst = false;
+        const mark = performance.getEntriesByName("trellis:early-answer").at(-1) as PerformanceMark | undefined;
+        app.newestFrom = (mark?.detail as { from?: string } | undefined)?.from;
+        app.views.newest = rows.map((row) => ({ id: row.id, title: row.title, done: false, createdBy: undefined }));
+      },
+    );
+    unsubscribes.push(() => subscription.unsubscribe());
+  },
+  async newestTitles(limit) {
+    const { data, error } = await running().database.todos.query({ ...newest(limit), fields: { title: true } });
+    if (error !== undefined) throw new Error(`newestTitles: ${error.code}: ${error.message}`);
+    return data.map((row) => row.title);
+  },
   start({ serverUrl, appId, userId, storage, options }) {
     if (app.client !== undefined) throw new Error("window.app: already started; stop() first.");
     const clientOptions = {

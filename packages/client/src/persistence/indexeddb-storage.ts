@@ -1,6 +1,7 @@
 import { type DatabaseResult, fail, ok, type Triple } from "@trellis/core";
 import { type DBSchema, type IDBPDatabase, openDB } from "idb";
 import type { OutboxEntry } from "../sync/outbox.js";
+import { type OrderedRead, type OrderKey, orderKeys, OrderedScan } from "./ordered-scan.js";
 import {
   changedCollections,
   type ClientStorage,
@@ -26,8 +27,9 @@ import {
 /**
  * The layout version of the database; bump it with an `upgrade` step when the layout changes.
  * 2: documents carry `terms`, indexed (`byTerm`), for `readMatching`.
+ * 3: documents carry `orders`, indexed (`byOrder`), for `readOrdered`.
  */
-const LAYOUT_VERSION = 2;
+const LAYOUT_VERSION = 3;
 const PENDING = 0;
 const SYNCED = 1;
 const CURSOR_PREFIX = "cursor:";
@@ -35,11 +37,12 @@ const CURSOR_PREFIX = "cursor:";
 const LEADER_TERM_KEY = "leaderTerm";
 const CLIENT_ID_KEY = "clientId";
 const SCHEMA_KEY = "schema";
-/** Meta key: `"ready"` once every stored document carries its field index keys (see `indexTerms`). */
+/** Meta keys: `"ready"` once every stored document carries its field (order) index keys (see `indexDocuments`). */
 const TERMS_KEY = "terms";
-const TERMS_READY = "ready";
-/** Documents given their index keys per transaction when a layout-1 database is indexed. */
-const TERMS_PAGE = 500;
+const ORDERS_KEY = "orders";
+const READY = "ready";
+/** Documents given their index keys per transaction when a database of an earlier layout is indexed. */
+const INDEX_PAGE = 500;
 
 interface OutboxRow {
   readonly batchId: string;
@@ -48,13 +51,18 @@ interface OutboxRow {
   readonly triples: readonly Triple[];
 }
 
-/** A document as the `documents` store holds it: with its field index keys. */
+/** A document as the `documents` store holds it: with its field and order index keys. */
 interface DocumentRecord extends StoredDocument {
   readonly terms: [string, string, string][];
+  readonly orders: [string, string, OrderKey][];
 }
 
 interface TrellisDb extends DBSchema {
-  documents: { key: [string, string]; value: DocumentRecord; indexes: { byTerm: [string, string, string] } };
+  documents: {
+    key: [string, string];
+    value: DocumentRecord;
+    indexes: { byTerm: [string, string, string]; byOrder: [string, string, OrderKey] };
+  };
   outbox: { key: string; value: OutboxRow; indexes: { bySynced: [number, number] } };
   meta: { key: string; value: string };
 }
@@ -96,10 +104,15 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
         if (oldVersion < 2) {
           // On the documents themselves: a store of its own made every write and every read by
           // value slower (design 017). Documents stored by layout 1 get their keys in the
-          // background after opening (`indexTerms`): rewriting them here would hold the first
+          // background after opening (`indexDocuments`): rewriting them here would hold the first
           // open for as long as storing them took.
           transaction.objectStore("documents").createIndex("byTerm", "terms", { multiEntry: true });
-          if (oldVersion < 1) void transaction.objectStore("meta").put(TERMS_READY, TERMS_KEY);
+          if (oldVersion < 1) void transaction.objectStore("meta").put(READY, TERMS_KEY);
+        }
+        if (oldVersion < 3) {
+          // As `byTerm`: documents stored before get their keys in the background.
+          transaction.objectStore("documents").createIndex("byOrder", "orders", { multiEntry: true });
+          if (oldVersion < 1) void transaction.objectStore("meta").put(READY, ORDERS_KEY);
         }
       },
       // Another tab opens a newer layout: step aside rather than block its upgrade.
@@ -117,11 +130,12 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
   };
 
   /**
-   * Gives the documents a layout-1 database stored their field index keys, a page per
-   * transaction with a task's pause between, then marks the index ready. Until then
-   * `readMatching` answers undefined. Interrupted (closed, failed), the next open starts over.
+   * Gives the documents a database of an earlier layout stored their field and order index
+   * keys, a page per transaction with a task's pause between, then marks both indexes ready.
+   * Until then `readMatching` (layout 1) and `readOrdered` answer undefined. Interrupted
+   * (closed, failed), the next open starts over.
    */
-  const indexTerms = async (): Promise<void> => {
+  const indexDocuments = async (): Promise<void> => {
     let after: [string, string] | undefined;
     try {
       for (;;) {
@@ -130,22 +144,23 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
         const documents = tx.objectStore("documents");
         const page = await documents.getAll(
           after === undefined ? undefined : IDBKeyRange.lowerBound(after, true),
-          TERMS_PAGE,
+          INDEX_PAGE,
         );
         for (const found of page) void documents.put(record(found)).catch(() => {});
-        const isLast = page.length < TERMS_PAGE;
+        const isLast = page.length < INDEX_PAGE;
         if (isLast)
-          void tx
-            .objectStore("meta")
-            .put(TERMS_READY, TERMS_KEY)
-            .catch(() => {});
+          for (const key of [TERMS_KEY, ORDERS_KEY])
+            void tx
+              .objectStore("meta")
+              .put(READY, key)
+              .catch(() => {});
         await tx.done;
         if (isLast) return;
         after = [page.at(-1)!.collection, page.at(-1)!.id];
         await new Promise((resolve) => setTimeout(resolve, 0));
       }
     } catch {
-      // Closed or failed: queries by value read whole collections until a later open finishes it.
+      // Closed or failed: queries read whole collections until a later open finishes it.
     }
   };
 
@@ -174,7 +189,7 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
           }
         }
         await tx.done;
-        if (stored(TERMS_KEY) !== TERMS_READY) void indexTerms();
+        if (stored(TERMS_KEY) !== READY || stored(ORDERS_KEY) !== READY) void indexDocuments();
         pending.sort((a, b) => a.seq - b.seq);
         return ok({
           outbox: pending.map(({ batchId, triples }): OutboxEntry => ({ batchId, triples })),
@@ -246,11 +261,38 @@ export function createIndexedDbStorage(options: IndexedDbStorageOptions): Client
           ...values.map((value) => index.getAll(fieldTerm(collection, field, value))),
         ]);
         await tx.done;
-        if (ready !== TERMS_READY) return ok(undefined);
+        if (ready !== READY) return ok(undefined);
         // A set field can hold several of the values: each document once.
         const byId = new Map<string, StoredDocument>();
         for (const list of lists) for (const found of list) byId.set(found.id, documentOf(found));
         return ok([...byId.values()]);
+      } catch (error) {
+        return storageFailure(error, "read");
+      }
+    },
+    async readOrdered(collection: string, read: OrderedRead): Promise<DatabaseResult<StoredDocument[] | undefined>> {
+      try {
+        const db = await connect();
+        const tx = db.transaction(["documents", "meta"], "readonly");
+        const { field } = read;
+        // Arrays sort after every string: the upper bound spans the strings.
+        const range =
+          read.type === "number"
+            ? IDBKeyRange.bound([collection, field, -Infinity], [collection, field, Infinity])
+            : IDBKeyRange.bound([collection, field, ""], [collection, field, []], false, true);
+        const [ready, first] = await Promise.all([
+          tx.objectStore("meta").get(ORDERS_KEY),
+          tx
+            .objectStore("documents")
+            .index("byOrder")
+            .openCursor(range, read.direction === "desc" ? "prev" : "next"),
+        ]);
+        let cursor = first;
+        const scan = new OrderedScan(read);
+        while (ready === READY && cursor && scan.offer(cursor.key[2], documentOf(cursor.value)) === "more")
+          cursor = await cursor.continue();
+        await tx.done;
+        return ok(ready === READY ? scan.result() : undefined);
       } catch (error) {
         return storageFailure(error, "read");
       }
@@ -430,11 +472,17 @@ class StorageClosed extends Error {}
 
 /** A document as stored, with its field index keys. */
 function record(document: StoredDocument): DocumentRecord {
-  return { collection: document.collection, id: document.id, triples: document.triples, terms: fieldTerms(document) };
+  return {
+    collection: document.collection,
+    id: document.id,
+    triples: document.triples,
+    terms: fieldTerms(document),
+    orders: orderKeys(document),
+  };
 }
 
 /** A stored record as a document (without its index keys). */
-function documentOf({ collection, id, triples }: DocumentRecord): StoredDocument {
+function documentOf({ collection, id, triples }: StoredDocument): StoredDocument {
   return { collection, id, triples };
 }
 

@@ -2,6 +2,20 @@ import { type DatabaseError, fail } from "@trellis/core";
 import type { IndexedDbStorageOptions } from "./indexeddb-storage.js";
 import type { ClientStorage } from "./storage.js";
 
+/** The methods passed on to the backend as they are (a record, so the compiler checks none is missing). */
+type Forwarded = Exclude<keyof ClientStorage, "kind" | "open" | "close">;
+const FORWARDED: Record<Forwarded, 0> = {
+  listCollections: 0,
+  readCollection: 0,
+  readDocuments: 0,
+  readMatching: 0,
+  readOrdered: 0,
+  readResult: 0,
+  readSyncState: 0,
+  prune: 0,
+  commit: 0,
+};
+
 /**
  * A storage whose code is loaded when it is first used, so a bundler puts the backend (and its
  * dependencies) in a chunk of its own, fetched while the app renders from memory instead of
@@ -24,14 +38,15 @@ export function createLazyStorage(kind: string, load: () => Promise<ClientStorag
         return storageLoadFailure(kind, error);
       }
     },
-    listCollections: async () => (await backend()).listCollections(),
-    readCollection: async (collection, page) => (await backend()).readCollection(collection, page),
-    readDocuments: async (collection, ids) => (await backend()).readDocuments(collection, ids),
-    readMatching: async (collection, field, values) => (await backend()).readMatching(collection, field, values),
-    readResult: async (key) => (await backend()).readResult(key),
-    readSyncState: async (options) => (await backend()).readSyncState(options),
-    prune: async (collections, dropsCursor) => (await backend()).prune(collections, dropsCursor),
-    commit: async (commit) => (await backend()).commit(commit),
+    ...(Object.fromEntries(
+      Object.keys(FORWARDED).map((name) => [
+        name,
+        async (...args: unknown[]) => {
+          const storage = await backend();
+          return (storage[name as Forwarded] as (...args: unknown[]) => unknown).apply(storage, args);
+        },
+      ]),
+    ) as Pick<ClientStorage, Forwarded>),
     // Never loaded: nothing was opened, so nothing to close.
     close: async () => (loaded === undefined ? undefined : (await loaded).close()),
   };

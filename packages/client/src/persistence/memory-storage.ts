@@ -1,5 +1,6 @@
 import { type DatabaseResult, ok, type Triple } from "@trellis/core";
 import type { OutboxEntry } from "../sync/outbox.js";
+import type { OrderedRead } from "./ordered-scan.js";
 import {
   changedCollections,
   type ClientStorage,
@@ -99,6 +100,15 @@ export function createMemoryStorage(): ClientStorage {
           document.collection === collection && fieldTerms(document).some((term) => wanted.has(JSON.stringify(term))),
       );
       return ok(structuredClone(found));
+    },
+    async readOrdered(collection: string, read: OrderedRead): Promise<DatabaseResult<StoredDocument[] | undefined>> {
+      // Loaded on use: memory storage is in every app's first load, ordered reads are not.
+      const { scanDocuments } = await import("./ordered-scan.js");
+      const found = scanDocuments(
+        [...documents.values()].filter((document) => document.collection === collection),
+        read,
+      );
+      return ok(found && structuredClone(found));
     },
     async readResult(key: string): Promise<DatabaseResult<StoredDocument[] | undefined>> {
       const result = results.get(key);

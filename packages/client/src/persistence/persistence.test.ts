@@ -145,6 +145,7 @@ describe("storage option", () => {
       readResult: async () => ({ data: undefined, error: undefined }),
       readDocuments: async () => ({ data: [], error: undefined }),
       readMatching: async () => ({ data: [], error: undefined }),
+      readOrdered: async () => ({ data: undefined, error: undefined }),
       listCollections: async () => ({ data: [], error: undefined }),
       prune: async () => ({ data: 0, error: undefined }),
       readSyncState: async () => ({ data: { outbox: [], cursors: new Map() }, error: undefined }),

@@ -55,7 +55,7 @@ export function gateQuerySync(inner: QuerySync, gate: QueryGate): QuerySync {
       let isReleased = false;
       // Asked first, so the collection's full read (in `prepare`) queues behind it.
       if (canAnswerEarly(query) && !workingSet.residency.isLoaded(query.collection)) {
-        const answerEarly = () => workingSet.earlyAnswers.answer(JSON.stringify(query), query.collection);
+        const answerEarly = () => workingSet.earlyAnswers.answer(query);
         void (isReady.peek() ? answerEarly() : ready.then(answerEarly)).then((answered) => {
           if (answered && !isReleased) isAnsweredEarly.value = true;
         });

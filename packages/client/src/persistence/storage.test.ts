@@ -3,6 +3,7 @@ import { encodeHlc, type Triple } from "@trellis/core";
 import { describe, expect, it } from "vitest";
 import { createIndexedDbStorage } from "./indexeddb-storage.js";
 import { createMemoryStorage } from "./memory-storage.js";
+import type { OrderedRead } from "./ordered-scan.js";
 import type { ClientStorage, StorageCommit, StoredDocument, StoredState } from "./storage.js";
 
 // One suite, every backend: what a client stores is what the next run finds, whatever keeps it.
@@ -70,6 +71,17 @@ function cells(documents: readonly StoredDocument[], id: string): Record<string,
     ]),
   );
 }
+
+/** An ordered read of every document, ascending. */
+const ORDER_ALL: OrderedRead = {
+  field: "createdAt",
+  direction: "asc",
+  type: "number",
+  missing: "none",
+  limit: 1_000,
+  maxExamined: 10_000,
+  matches: () => true,
+};
 
 describe.each(backends)("$name storage", (backend) => {
   it("starts empty", async () => {
@@ -329,6 +341,72 @@ describe.each(backends)("$name storage", (backend) => {
     expect(await ids("tag", ["c"])).toEqual(["t1"]);
   });
 
+  it("reads documents in a field's order through the order index until the limit and the last one's ties", async () => {
+    const storage = backend.create();
+    await opened(storage);
+    const doc = (id: string, ...triples: Triple[]) => ({ collection: "todos", id, triples });
+    const long = "x".repeat(300);
+    await storage.commit(
+      commit({
+        documents: [
+          doc("t1", triple("t1", "n", 5, 5), triple("t1", "title", "b", 5), triple("t1", "createdAt", 1_000, 5)),
+          doc("t2", triple("t2", "n", 9, 5), triple("t2", "title", `${long}b`, 5), triple("t2", "createdAt", 1_001, 5)),
+          doc("t3", triple("t3", "n", 7, 5), triple("t3", "title", `${long}a`, 5), triple("t3", "createdAt", 1_002, 5)),
+          // No n; a string where createdAt should be a number.
+          doc("t4", triple("t4", "title", "a", 5), triple("t4", "createdAt", "soon", 5)),
+          doc("t5", triple("t5", "n", 9, 5), triple("t5", "done", true, 5), triple("t5", "createdAt", 1_003, 5)),
+          doc("t6", triple("t6", "n", "3", 5), triple("t6", "createdAt", 1_004, 5)),
+          doc("t7", triple("t7", "n", 10, 5), triple("t7", "createdAt", 1_005, 5)),
+        ],
+      }),
+    );
+    await storage.commit(commit({ documents: [doc("t7", triple("t7", "$deleted", true, 6))] }));
+    const reread = await backend.reopen(storage);
+    await opened(reread);
+    const ids = async (read: Partial<OrderedRead>) => {
+      const found = await reread.readOrdered("todos", {
+        field: "n",
+        direction: "desc",
+        type: "number",
+        missing: "last",
+        limit: 2,
+        maxExamined: 100,
+        matches: () => true,
+        ...read,
+      });
+      expect(found.error).toBeUndefined();
+      return found.data?.map((document) => document.id).sort();
+    };
+    // Deleted t7 is not in the index; t2 and t5 tie on 9.
+    expect(await ids({})).toEqual(["t2", "t5"]);
+    expect(await ids({ limit: 1 })).toEqual(["t2", "t5"]);
+    expect(await ids({ limit: 3 })).toEqual(["t2", "t3", "t5"]);
+    expect(await ids({ limit: 4 })).toEqual(["t1", "t2", "t3", "t5"]);
+    // Ran out before the limit: t4 (no n) and t6 (a string) could match, unless none miss it.
+    expect(await ids({ limit: 5 })).toBeUndefined();
+    expect(await ids({ limit: 5, missing: "none" })).toEqual(["t1", "t2", "t3", "t5"]);
+    // Missing values read as 8: ascending, the answer must stay below it.
+    expect(await ids({ direction: "asc", missing: { at: 8 } })).toEqual(["t1", "t3"]);
+    expect(await ids({ direction: "asc", missing: { at: 8 }, limit: 3 })).toBeUndefined();
+    expect(await ids({ direction: "asc", missing: { at: 7 } })).toBeUndefined();
+    // Filtered: only what matches counts towards the limit, and a bound on documents examined.
+    const isDone = (document: StoredDocument) => document.triples.some((stored) => stored.field === "done");
+    expect(await ids({ matches: (document) => !isDone(document) })).toEqual(["t2", "t3"]);
+    expect(await ids({ matches: isDone, limit: 1 })).toEqual(["t5"]);
+    expect(await ids({ matches: (document) => document.id === "t1", maxExamined: 3 })).toBeUndefined();
+    // Strings in code unit order, cut to 256 characters: t2 and t3 tie there and are both read.
+    expect(await ids({ field: "title", type: "string", direction: "asc", limit: 1 })).toEqual(["t4"]);
+    expect(await ids({ field: "title", type: "string", direction: "desc", limit: 1 })).toEqual(["t2", "t3"]);
+    // Every live document is in the index by createdAt: t4's reads as missing, first ascending.
+    expect(await ids({ field: "createdAt", direction: "asc", limit: 1, missing: "none" })).toEqual(["t4"]);
+    expect(await ids({ field: "createdAt", direction: "desc", limit: 2, missing: "none" })).toEqual(["t5", "t6"]);
+    expect(await ids({ field: "createdAt", limit: 10, missing: "none" })).toHaveLength(6);
+    // Documents come back as stored; a change moves a document in the index.
+    expect((await reread.readOrdered("lists", { ...ORDER_ALL, field: "n" })).data).toEqual([]);
+    await reread.commit(commit({ deltas: [doc("t1", triple("t1", "n", 99, 7))] }));
+    expect(await ids({ limit: 1 })).toEqual(["t1"]);
+  });
+
   it("stores deltas of a document not stored only with its createdAt or tombstone", async () => {
     const storage = backend.create();
     await opened(storage);
@@ -536,6 +614,58 @@ describe("indexeddb storage layouts", () => {
   });
 });
 
+describe("indexeddb storage layout 2", () => {
+  it("gives stored documents their order index keys in the background, reading by value meanwhile", async () => {
+    const name = `layout2-${++databases}`;
+    const old = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = indexedDB.open(name, 2);
+      request.onupgradeneeded = () => {
+        const db = request.result;
+        db.createObjectStore("documents", { keyPath: ["collection", "id"] }).createIndex("byTerm", "terms", {
+          multiEntry: true,
+        });
+        db.createObjectStore("outbox", { keyPath: "batchId" }).createIndex("bySynced", ["synced", "seq"]);
+        db.createObjectStore("meta").put("ready", "terms");
+      };
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    const stored = Array.from({ length: 1_200 }, (_, n) => {
+      const id = `t${String(n).padStart(4, "0")}`;
+      return { collection: "todos", id, triples: [triple(id, "n", n % 7, 5)] };
+    });
+    await new Promise<void>((resolve, reject) => {
+      const tx = old.transaction("documents", "readwrite");
+      for (const document of stored)
+        tx.objectStore("documents").put({
+          ...document,
+          terms: [["todos", "n", JSON.stringify(document.triples[0]!.value)]],
+        });
+      tx.oncomplete = () => resolve();
+      tx.onerror = () => reject(tx.error);
+    });
+    old.close();
+    const storage = createIndexedDbStorage({ name });
+    await opened(storage);
+    expect((await storage.readMatching("todos", "n", [6])).data).toHaveLength(
+      stored.filter((_, n) => n % 7 === 6).length,
+    );
+    const read: OrderedRead = { ...ORDER_ALL, field: "n", direction: "desc", missing: "last", limit: 1 };
+    let found: StoredDocument[] | undefined;
+    for (let tries = 0; found === undefined && tries < 200; tries++) {
+      found = (await storage.readOrdered("todos", read)).data;
+      if (found === undefined) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(found?.map((document) => document.id)).toEqual(
+      stored
+        .filter((_, n) => n % 7 === 6)
+        .map((document) => document.id)
+        .reverse(),
+    );
+    await storage.close();
+  });
+});
+
 describe("indexeddb storage and other tabs", () => {
   it("steps aside for a tab that opens a newer layout, and reports STORAGE from then on", async () => {
     const name = `upgrade-${++databases}`;
@@ -544,7 +674,7 @@ describe("indexeddb storage and other tabs", () => {
     // A newer version of the app in another tab upgrades the database: it must not be blocked.
     let wasBlocked = false;
     const upgraded = await new Promise<IDBDatabase>((resolve, reject) => {
-      const request = indexedDB.open(name, 3);
+      const request = indexedDB.open(name, 4);
       request.onblocked = () => (wasBlocked = true);
       request.onsuccess = () => resolve(request.result);
       request.onerror = () => reject(request.error);

@@ -7,6 +7,7 @@ import {
   type Triple,
 } from "@trellis/core";
 import type { OutboxEntry } from "../sync/outbox.js";
+import type { OrderedRead } from "./ordered-scan.js";
 
 /** One document as stored: its current triples (a deleted one: only its tombstone). */
 export interface StoredDocument {
@@ -166,6 +167,14 @@ export interface ClientStorage {
     field: string,
     values: readonly unknown[],
   ): Promise<DatabaseResult<StoredDocument[] | undefined>>;
+  /**
+   * The stored documents of one collection that an {@link OrderedRead} finds: read in the order
+   * of one field's values through an index of them (see `orderKeys`), matched against the
+   * read's filter, until `limit` match and then through the ties of the last one. Undefined
+   * when the read gives up (see {@link OrderedRead.missing} and `maxExamined`) or the index is
+   * still being built (a database stored before it existed): read the collection instead.
+   */
+  readOrdered(collection: string, read: OrderedRead): Promise<DatabaseResult<StoredDocument[] | undefined>>;
   /**
    * The documents of a stored result, if it is still current (every collection it reads is at
    * the version stored with it, and each document is there); else undefined.
