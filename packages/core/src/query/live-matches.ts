@@ -182,7 +182,7 @@ export class TopMatches implements MatchSet {
         ? isMember
         : change.wasLive && test(this.before.of(table, change), row);
     if (!wasMember && !isMember) return MatchChange.None;
-    const index = wasMember ? this.indexOf(row) : -1;
+    const index = wasMember ? this.positionOf(row) : -1;
     if (!isMember) {
       this.total--;
       if (index < 0) return MatchChange.Count;
@@ -225,7 +225,8 @@ export class TopMatches implements MatchSet {
     removeAt(this.rows, index);
   }
 
-  private indexOf(row: number): number {
+  /** Where a row sits among the entries, or -1 when it is not kept. */
+  positionOf(row: number): number {
     return this.rows.indexOf(row);
   }
 }
