@@ -108,14 +108,15 @@ export class LiveQuery implements LiveView {
       query.relations === undefined && relatedFilters(query.where).length === 0
         ? undefined
         : new RelationTracker(query, source, this.relationWatches);
-    // Related collections are watched unrouted: their changes are mapped back to parent rows.
+    // Related collections are watched unrouted, unless the root is routed by its ids (see
+    // `RelationTracker.routeOf`): their changes are mapped back to parent rows.
+    const route = routeOf(query.where, query.specs);
     this.watches = [
-      {
-        collection: query.collection,
-        route: routeOf(query.where, query.specs),
-        range: rangeRouteOf(query.where, query.specs),
-      },
-      ...(this.relations?.collections ?? []).map((collection) => ({ collection })),
+      { collection: query.collection, route, range: rangeRouteOf(query.where, query.specs) },
+      ...(this.relations?.collections ?? []).map((collection) => ({
+        collection,
+        route: this.relations!.routeOf(collection, route),
+      })),
     ];
     this.test = compileWhere(query.where, query.specs, source);
     this.ordering = compileOrder(query.orderBy, query.specs);

@@ -10,6 +10,7 @@ import {
 } from "./normalized-query.js";
 import type { CostMeter } from "./query-cost.js";
 import { readDependsOnCreatedAt } from "./read-field.js";
+import type { Route } from "./live-view.js";
 import type { RelationWatch } from "./relation-watch.js";
 import type { Source, SourceTable } from "./source.js";
 
@@ -121,6 +122,21 @@ export class RelationTracker {
   /** Related collections to watch. */
   get collections(): string[] {
     return [...new Set(this.nodes.map((node) => node.collection))];
+  }
+
+  /**
+   * The equality route of a related collection, for a root routed by its ids: when only
+   * top-level reverse relations read the collection, through one link field, a related row can
+   * concern the root's rows only if that link names one of their ids before or after a change.
+   */
+  routeOf(collection: string, rootRoute: Route | undefined): Route | undefined {
+    if (rootRoute?.field !== "id") return undefined;
+    const readers = this.nodes.filter((node) => node.collection === collection);
+    const link = readers[0]?.path[0]?.link;
+    const isRouted = readers.every(
+      (node) => node.path.length === 1 && node.path[0]!.direction === "reverse" && node.path[0]!.link === link,
+    );
+    return isRouted && link !== undefined ? { field: link, keys: rootRoute.keys } : undefined;
   }
 
   /** Whether relational filters of the root's `where` read `collection` (its changes decide matches). */

@@ -61,7 +61,13 @@ function randomQuery(random: Rng): NormalizedQuery {
   };
   if (random.chance(0.3)) query.orderBy = ["rank", random.pick(["asc", "desc"])];
   if (random.chance(0.3)) query.limit = random.int(1, 4);
-  if (random.chance(0.2)) query.where = { rank: { lessThan: 2 } };
+  const where: Record<string, unknown> = {};
+  if (random.chance(0.2)) where.rank = { lessThan: 2 };
+  if (random.chance(0.2)) where.name = "x";
+  // Routed by ids, the query hears only posts that name one of them (users yet to be created too).
+  if (random.chance(0.3))
+    where.id = random.chance(0.5) ? `u${random.int(0, 7)}` : { in: [`u${random.int(0, 7)}`, "u1"] };
+  query.where = where;
   return normalize("users", query);
 }
 
@@ -84,6 +90,7 @@ function runScenario(seed: number): void {
     users.push(id);
     created("users", id);
     store.setField("users", id, "rank", random.int(0, 3), clock.now());
+    store.setField("users", id, "name", random.pick(["x", "y"]), clock.now());
   };
   const authorValue = () => {
     if (random.chance(0.05)) return null;
@@ -173,8 +180,15 @@ function runScenario(seed: number): void {
           writes.push(`delete ${id}`);
         } else if (roll === 4) {
           const id = random.pick(users);
-          store.setField("users", id, "rank", random.int(0, 3), clock.now());
-          writes.push(`rank ${id}`);
+          const field = random.pick(["rank", "name"]);
+          store.setField(
+            "users",
+            id,
+            field,
+            field === "rank" ? random.int(0, 3) : random.pick(["x", "y"]),
+            clock.now(),
+          );
+          writes.push(`${id}.${field}`);
         } else {
           const id = random.pick(posts);
           const field = random.pick(postFieldNames);
@@ -187,7 +201,7 @@ function runScenario(seed: number): void {
     queries.forEach((query, index) => {
       const materialize = compileMaterializer(query, store, { maxQueryCost: Infinity }).pass();
       const expected = runQuery(store, query).map((row) => materialize(table, row));
-      const context = `seed ${seed}, step ${step} (${writes.join(", ")}), query ${JSON.stringify(query.relations![0]!.query.where)} ${JSON.stringify(query.relations![0]!.query.orderBy)} limit ${query.relations![0]!.query.limit} via ${query.relations![0]!.link}`;
+      const context = `seed ${seed}, step ${step} (${writes.join(", ")}), query ${JSON.stringify(query.where)} posts ${JSON.stringify(query.relations![0]!.query.where)} ${JSON.stringify(query.relations![0]!.query.orderBy)} limit ${query.relations![0]!.query.limit} via ${query.relations![0]!.link}`;
       expect(lives[index]!.result.value, context).toEqual(expected);
     });
   }
@@ -260,6 +274,39 @@ describe("relation watches", () => {
     expect(write("p4", "authorId", "nobody")).toEqual(["nobody", "bob"]);
     expect(shown("bob")).toEqual(["p5"]);
     expect(shown("ann")).toEqual(["p3"]);
+  });
+
+  it("route a query routed by ids through the link of its relation: it hears only posts naming those ids", () => {
+    const store = new TripleStore();
+    const clock = createClock({ node: "test", wallClock: () => 1_700_000_000_000 });
+    const registry = new LiveQueryRegistry(store);
+    store.transact(() => {
+      for (const user of ["ann", "bob"]) store.setField("users", user, "name", user, clock.now());
+      store.setField("posts", "p1", "authorId", "ann", clock.now());
+      store.setField("posts", "p2", "authorId", "bob", clock.now());
+    });
+    const live = registry.acquire(
+      normalize("users", {
+        fields: { id: true, posts: { fields: { id: true, title: true }, limit: 5, via: "authorId" } },
+        where: { id: "ann" },
+      }),
+    );
+    let heard = 0;
+    const apply = live.apply.bind(live);
+    live.apply = (...args) => {
+      heard++;
+      apply(...args);
+    };
+    store.setField("posts", "p2", "title", "bob's", clock.now());
+    expect(heard).toBe(0);
+    store.setField("posts", "p2", "authorId", "ann", clock.now()); // moves to ann
+    expect(heard).toBe(1);
+    store.setField("posts", "p1", "authorId", "bob", clock.now()); // leaves ann
+    expect(heard).toBe(2);
+    store.setField("posts", "p1", "title", "bob's too", clock.now());
+    expect(heard).toBe(2);
+    expect(live.result.value).toEqual([{ id: "ann", posts: [{ id: "p2", title: "bob's" }] }]);
+    registry.dispose();
   });
 
   it("are kept for top-level reverse relations showing a few rows, with filters on the child's own fields", () => {
