@@ -319,6 +319,7 @@ describe("relation watches", () => {
       false,
     );
     expect(RelationWatch.canWatch(relation({ limit: 3, where: { authorId: { where: { name: "ann" } } } }))).toBe(false);
+    expect(RelationWatch.canWatch(relation({ limit: 3, orderBy: ["updatedAt", "desc"] }))).toBe(false);
     const forward = normalize("posts", { fields: { authorId: { fields: { id: true } } } }).relations![0]!;
     expect(RelationWatch.canWatch(forward)).toBe(false);
   });

@@ -31,7 +31,6 @@ export class RelationWatch {
   private readonly linked;
   private readonly filterFields: ReadonlySet<string>;
   private readonly orderFields: ReadonlySet<string>;
-  private readonly readsUpdatedAtInOrder: boolean;
 
   constructor(
     readonly relation: NormalizedRelation,
@@ -49,13 +48,12 @@ export class RelationWatch {
       nested.orderBy.map(([field]) => field),
       nested.specs,
     );
-    this.readsUpdatedAtInOrder = this.orderFields.has("updatedAt");
   }
 
   /**
    * Whether a top-level relation can be watched this way: a reverse link, a few rows shown, and
-   * a filter that reads only the related row's own stored fields (a relational filter's answer
-   * before a change is not known, and neither is `updatedAt`'s).
+   * a filter and order that read only the related row's own stored fields (a relational
+   * filter's answer before a change is not known, and a change does not list `updatedAt`).
    */
   static canWatch(relation: NormalizedRelation): boolean {
     const nested = relation.query;
@@ -63,7 +61,7 @@ export class RelationWatch {
       relation.direction === "reverse" &&
       RelationWatch.shownOf(relation) !== undefined &&
       relatedFilters(nested.where).length === 0 &&
-      !whereFields(nested.where).includes("updatedAt")
+      ![...whereFields(nested.where), ...nested.orderBy.map(([field]) => field)].includes("updatedAt")
     );
   }
 
@@ -151,7 +149,7 @@ export class RelationWatch {
       test: (table: SourceTable, row: number) =>
         namesId(readStored(linkSpec, table.get(row, link), undefined), parentId) && test(table, row),
       ordering: this.ordering,
-      touchesOrder: (change: RowChange) => this.readsUpdatedAtInOrder || change.changedAny(this.orderFields),
+      touchesOrder: (change: RowChange) => change.changedAny(this.orderFields),
     };
     return new TopMatches(rules, this.shown, (change) => change.changedAny(this.filterFields));
   }
