@@ -164,20 +164,13 @@ function runScenario(seed: number): void {
       const changes = random.int(1, 3);
       for (let i = 0; i < changes; i++) {
         const roll = random.int(0, 19);
-        if (roll === 0) {
-          createPost();
-          writes.push(`create ${posts.at(-1)}`);
-        } else if (roll === 1) {
-          const id = random.pick(posts);
-          store.delete("posts", id, clock.now());
-          writes.push(`delete ${id}`);
-        } else if (roll === 2) {
-          createUser();
-          writes.push(`create ${users.at(-1)}`);
-        } else if (roll === 3) {
-          const id = random.pick(users);
-          store.delete("users", id, clock.now());
-          writes.push(`delete ${id}`);
+        if (roll < 4) {
+          const [collection, ids, create] =
+            roll < 2 ? (["posts", posts, createPost] as const) : (["users", users, createUser] as const);
+          const id = roll % 2 === 0 ? undefined : random.pick(ids);
+          if (id === undefined) create();
+          else store.delete(collection, id, clock.now());
+          writes.push(id === undefined ? `create ${ids.at(-1)}` : `delete ${id}`);
         } else if (roll === 4) {
           const id = random.pick(users);
           const field = random.pick(["rank", "name"]);
