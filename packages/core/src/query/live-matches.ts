@@ -207,7 +207,7 @@ export class TopMatches implements MatchSet {
     if (!wasMember && !isMember) return MatchChange.None;
     if (!isMember) {
       this.total--;
-      const index = this.indexOf(row);
+      const index = this.positionOf(row);
       if (index < 0) return MatchChange.Count;
       this.removeAt(index);
       return MatchChange.Entries;
@@ -218,7 +218,7 @@ export class TopMatches implements MatchSet {
     }
     // Still a match: only a move along the order changes the entries.
     if (!this.rules.touchesOrder(change)) return MatchChange.None;
-    const index = this.indexOf(row);
+    const index = this.positionOf(row);
     const entry = ordering.keyOf(table, row);
     if (index < 0) return this.place(entry) ? MatchChange.Entries : MatchChange.None;
     if (ordering.compare(this.entries[index]!, entry) === 0) return MatchChange.None;
@@ -250,7 +250,8 @@ export class TopMatches implements MatchSet {
     removeAt(this.rows, index);
   }
 
-  private indexOf(row: number): number {
+  /** Where a row sits among the entries, or -1 when it is not kept. */
+  positionOf(row: number): number {
     return this.rows.indexOf(row);
   }
 }

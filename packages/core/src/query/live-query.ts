@@ -3,7 +3,7 @@ import { RowChange } from "../store/table.js";
 import { type MaterializePass, type Materializer, compileMaterializer } from "./materialize.js";
 import { compileOrder, type Ordering } from "./order.js";
 import { compileWhere, type RowTest } from "./predicate.js";
-import { type NormalizedQuery, relatedFilters, whereFields } from "./normalized-query.js";
+import { type NormalizedQuery, type NormalizedRelation, relatedFilters, whereFields } from "./normalized-query.js";
 import { type CostMeter, QueryCostError, type QueryCostOptions } from "./query-cost.js";
 import { resultComparer } from "./same-result.js";
 import { compilePageWindow, EMPTY_WINDOW, type PageWindow, type ResultWindow, resultWindow } from "./cursor.js";
@@ -12,6 +12,7 @@ import { type LiveView, rangeRouteOf, routeOf, routesDecide, type Watch } from "
 import { keyedMatches, matchMeter } from "./run-query.js";
 import { AllMatches, MatchChange, type MatchSet, TopMatches } from "./live-matches.js";
 import { RelationTracker } from "./live-relations.js";
+import { RelationWatch } from "./relation-watch.js";
 import type { Source, SourceTable } from "./source.js";
 import { CREATED_AT_FIELD } from "../triples.js";
 
@@ -87,6 +88,8 @@ export class LiveQuery implements LiveView {
    */
   isComplete = true;
   private readonly relations: RelationTracker | undefined;
+  /** Top-level relations showing a few rows: their rows are kept per shown parent. */
+  private readonly relationWatches: ReadonlyMap<NormalizedRelation, RelationWatch>;
   /** What one commit's changes make it decide again through relational filters is charged here. */
   private commitMeter: CostMeter | undefined;
   /**
@@ -101,11 +104,17 @@ export class LiveQuery implements LiveView {
     private readonly options?: QueryCostOptions,
   ) {
     this.query = query;
+    this.relationWatches = new Map(
+      (query.relations ?? [])
+        .filter((relation) => RelationWatch.canWatch(relation))
+        .map((relation) => [relation, new RelationWatch(relation, source)]),
+    );
     this.relations =
       query.relations === undefined && relatedFilters(query.where).length === 0
         ? undefined
-        : new RelationTracker(query, source);
-    // Related collections are watched unrouted: their changes are mapped back to parent rows.
+        : new RelationTracker(query, source, this.relationWatches);
+    // Related collections are watched unrouted, unless the root is routed by its ids (see
+    // `RelationTracker.routeOf`): their changes are mapped back to parent rows.
     const route = routeOf(query.where, query.specs);
     const range = rangeRouteOf(query.where, query.specs);
     this.watches = [
@@ -115,12 +124,20 @@ export class LiveQuery implements LiveView {
         range,
         isDecided: this.relations === undefined && routesDecide(query.where, query.specs, route, range),
       },
-      ...(this.relations?.collections ?? []).map((collection) => ({ collection })),
+      ...(this.relations?.collections ?? []).map((collection) => ({
+        collection,
+        route: this.relations!.routeOf(collection, route),
+      })),
     ];
     this.test = compileWhere(query.where, query.specs, source);
     this.ordering = compileOrder(query.orderBy, query.specs);
     this.page = compilePageWindow(query, this.ordering.compare);
-    this.materialize = compileMaterializer(query, source, options);
+    this.materialize = compileMaterializer(
+      query,
+      source,
+      options,
+      (relation) => this.relationWatches.get(relation)?.rowsOf,
+    );
     const links = this.relations?.rootLinkFields ?? [];
     this.selected = dependenciesOf([...query.select, ...links], query);
     this.ordered = dependenciesOf(
@@ -193,6 +210,7 @@ export class LiveQuery implements LiveView {
 
   /** Recomputes every match from scratch: cheaper than row-by-row folding for bulk commits. */
   reset(table: SourceTable): void {
+    this.forgetRelatedRows();
     if (table.name !== this.query.collection) {
       this.bumpReach();
       const root = this.source.table(this.query.collection);
@@ -328,6 +346,8 @@ export class LiveQuery implements LiveView {
     let next: readonly ResultDoc[];
     try {
       if (this.needsRematch) {
+        // Changes were not folded into the kept related rows either.
+        this.forgetRelatedRows();
         const root = this.source.table(this.query.collection);
         for (const row of this.visibleRows) this.touched.add(row);
         if (root === undefined) {
@@ -391,6 +411,7 @@ export class LiveQuery implements LiveView {
     this.visibleRows = rows;
     this.positions = undefined;
     this.docs = docs;
+    this.retainRelatedRows();
     // Other rows can read as equal documents (e.g. when `id` is not selected): the result
     // users see is unchanged then, so subscribers must not hear about it.
     const previous = this.output?.peek();
@@ -435,6 +456,18 @@ export class LiveQuery implements LiveView {
       this.visibleRows.forEach((visible, index) => this.positions!.set(visible, index));
     }
     return this.positions.get(row)!;
+  }
+
+  private forgetRelatedRows(): void {
+    for (const watch of this.relationWatches.values()) watch.clear();
+  }
+
+  /** Keeps related rows only for the shown documents: the others are built afresh if shown again. */
+  private retainRelatedRows(): void {
+    if (this.relationWatches.size === 0 || this.table === undefined) return;
+    const table = this.table;
+    const shown = new Set(this.visibleRows.map((row) => table.idOf(row)));
+    for (const watch of this.relationWatches.values()) watch.retain((id) => shown.has(id));
   }
 
   private touchesAny(change: RowChange, dependencies: FieldDependencies): boolean {

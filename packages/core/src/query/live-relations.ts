@@ -10,6 +10,8 @@ import {
 } from "./normalized-query.js";
 import type { CostMeter } from "./query-cost.js";
 import { readDependsOnCreatedAt } from "./read-field.js";
+import type { Route } from "./live-view.js";
+import type { RelationWatch } from "./relation-watch.js";
 import type { Source, SourceTable } from "./source.js";
 
 /** How one step of a path reaches its child collection from its parent. */
@@ -29,6 +31,8 @@ interface TrackedNode {
   readonly decidesMatch: boolean;
   /** A relational filter (not a relation) is on the path. */
   readonly isFilter: boolean;
+  /** Keeps the node's rows per root row: a top-level relation shown a few rows at a time. */
+  readonly watch?: RelationWatch | undefined;
 }
 
 /** Root rows a change of a related row can alter. */
@@ -55,6 +59,8 @@ export class RelationTracker {
   constructor(
     query: Pick<NormalizedQuery, "collection" | "where" | "relations">,
     private readonly source: Source,
+    /** Watches of top-level relations: their changes reach parents through them. */
+    watches?: ReadonlyMap<NormalizedRelation, RelationWatch>,
   ) {
     this.rootLinkFields = forwardLinks(query);
     const add = (node: Omit<TrackedNode, "dependsOnEveryField" | "dependencies">, fields: Set<string>) => {
@@ -101,6 +107,7 @@ export class RelationTracker {
             collection: nested.collection,
             decidesMatch: false,
             isFilter: at.isFilter,
+            watch: at.path.length === 0 ? watches?.get(relation) : undefined,
           },
           fields,
         );
@@ -115,6 +122,21 @@ export class RelationTracker {
   /** Related collections to watch. */
   get collections(): string[] {
     return [...new Set(this.nodes.map((node) => node.collection))];
+  }
+
+  /**
+   * The equality route of a related collection, for a root routed by its ids: when only
+   * top-level reverse relations read the collection, through one link field, a related row can
+   * concern the root's rows only if that link names one of their ids before or after a change.
+   */
+  routeOf(collection: string, rootRoute: Route | undefined): Route | undefined {
+    if (rootRoute?.field !== "id") return undefined;
+    const readers = this.nodes.filter((node) => node.collection === collection);
+    const link = readers[0]?.path[0]?.link;
+    const isRouted = readers.every(
+      (node) => node.path.length === 1 && node.path[0]!.direction === "reverse" && node.path[0]!.link === link,
+    );
+    return isRouted && link !== undefined ? { field: link, keys: rootRoute.keys } : undefined;
   }
 
   /** Whether relational filters of the root's `where` read `collection` (its changes decide matches). */
@@ -163,6 +185,10 @@ export class RelationTracker {
     for (const node of this.nodes) {
       if (node.collection !== table.name || !concerns(node)) continue;
       if (node.isFilter) affected.throughFilter = true;
+      if (node.watch !== undefined && change !== undefined) {
+        this.watchedRoots(node.watch, node.parents[0]!, table, row, change, affected.touch, meter);
+        continue;
+      }
       let children: Iterable<number> = [row];
       let childTable = table;
       for (let step = node.path.length - 1; step >= 0 && childTable !== undefined; step--) {
@@ -190,10 +216,31 @@ export class RelationTracker {
     }
     return affected;
   }
+
+  /** Root rows whose shown related rows a change alters, as the relation's watch finds them. */
+  private watchedRoots(
+    watch: RelationWatch,
+    rootCollection: string,
+    table: SourceTable,
+    row: number,
+    change: RowChange,
+    into: Set<number>,
+    meter: CostMeter | undefined,
+  ): void {
+    const rootTable = this.source.table(rootCollection);
+    let found = 0;
+    watch.apply(table, row, change, (id) => {
+      const root = rootTable?.rowOf(id);
+      if (root === undefined) return;
+      found++;
+      into.add(root);
+    });
+    meter?.charge(found, watch.relation.link);
+  }
 }
 
 /** The stored fields whose change can alter the values of these fields as read. */
-function readFields(fields: readonly string[], specs: NormalizedQuery["specs"]): Set<string> {
+export function readFields(fields: readonly string[], specs: NormalizedQuery["specs"]): Set<string> {
   const read = new Set<string>();
   for (const field of fields) {
     if (field === "id") continue;

@@ -40,17 +40,23 @@ type Level = (table: SourceTable, row: number, pass: PassState) => Record<string
  * Compiles the selection of a query into a row-to-document function. Relations are resolved
  * through `source` (required when the query selects any). A result's documents form a DAG rather
  * than a tree: whoever walks one must treat it as read-only and visit shared objects once
- * (see `resultDocuments`).
+ * (see `resultDocuments`). `topLevelRows` may supply how a top-level relation finds its rows
+ * (a live query keeps them per parent, see `RelationWatch`).
  *
  * @example
  * const table = store.table(normalized.collection)!;
  * const materialize = compileMaterializer(normalized, store).pass();
  * const docs = runQuery(store, normalized).map((row) => materialize(table, row));
  */
-export function compileMaterializer(query: NormalizedQuery, source?: Source, options?: QueryCostOptions): Materializer {
+export function compileMaterializer(
+  query: NormalizedQuery,
+  source?: Source,
+  options?: QueryCostOptions,
+  topLevelRows?: (relation: NormalizedRelation) => RelatedRows | undefined,
+): Materializer {
   const limit = maxQueryCostOf(options, "compileMaterializer");
   const nodes = { count: 0 };
-  const level = compileLevel(query, source, nodes);
+  const level = compileLevel(query, source, nodes, topLevelRows);
   const pass = (): MaterializePass => {
     const state: PassState = { meter: new CostMeter(limit, query.collection), shared: undefined };
     return (table, row) => level(table, row, state);
@@ -58,7 +64,12 @@ export function compileMaterializer(query: NormalizedQuery, source?: Source, opt
   return Object.assign((table: SourceTable, row: number) => pass()(table, row), { pass });
 }
 
-function compileLevel(query: NormalizedQuery, source: Source | undefined, nodes: { count: number }): Level {
+function compileLevel(
+  query: NormalizedQuery,
+  source: Source | undefined,
+  nodes: { count: number },
+  rowsOf?: (relation: NormalizedRelation) => RelatedRows | undefined,
+): Level {
   const fields: Array<{ name: string; read: FieldReader; spec: (typeof query.specs)[string] }> = query.select.map(
     (name) => ({
       name,
@@ -68,7 +79,7 @@ function compileLevel(query: NormalizedQuery, source: Source | undefined, nodes:
   );
   const relations = (query.relations ?? []).map((relation) => ({
     name: relation.name,
-    resolve: compileRelation(relation, source, nodes),
+    resolve: compileRelation(relation, source, nodes, rowsOf?.(relation)),
   }));
   return (table, row, pass) => {
     const doc: Record<string, unknown> = {};
@@ -112,6 +123,7 @@ function compileRelation(
   relation: NormalizedRelation,
   source: Source | undefined,
   nodes: { count: number },
+  relatedRows: RelatedRows | undefined,
 ): (table: SourceTable, row: number, pass: PassState) => unknown {
   if (source === undefined) throw new TypeError(`compileMaterializer: relation "${relation.name}" needs a source.`);
   // Each relation of the compiled tree is one node: the same related row reached through it in
@@ -120,7 +132,7 @@ function compileRelation(
   // Except where no row can be reached twice: a pass resolves a relation once per parent row
   // (parents are shared too), and a child's single ref names one parent.
   const isShared = relation.direction === "forward" || relation.linkSpec.type !== "ref";
-  const rowsOf = compileRelatedRows(relation, source);
+  const rowsOf = relatedRows ?? compileRelatedRows(relation, source);
   const materialize = compileLevel(relation.query, source, nodes);
   return (table, row, pass) => {
     const related = rowsOf(table, row, pass.meter);
