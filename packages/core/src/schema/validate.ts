@@ -29,19 +29,16 @@ export function validateWrite(
   nowMs: number,
 ): DatabaseResult<StoredFields> {
   const stored: StoredFields = [];
-  const checked = checkWrite(collection, input, mode, nowMs, (field, value) => stored.push([field, value]));
+  const checked = checkWrite(collection, input, mode, nowMs, (...cell) => stored.push(cell));
   return checked.error ? checked : ok(stored);
 }
 
 /** Hears each field of a checked write in stored form, in the order {@link validateWrite} lists them. */
 export type StoredFieldSink = (field: string, value: unknown) => void;
 
-const CHECKED: DatabaseResult<void> = ok(undefined);
-
 /**
  * {@link validateWrite} without the list: each stored field goes to `sink` as it is checked, so a
- * write of many documents allocates nothing per field. Without a sink it only checks (a JSON
- * value is then not copied). A failing write may have sent some fields to the sink before the
+ * write of many documents allocates nothing per field. Without a sink it only checks. A failing write may have sent some fields to the sink before the
  * error: check first, then write.
  *
  * @example
@@ -70,12 +67,12 @@ export function checkWrite(
       if (mode !== "create") sink?.(field, null);
       continue;
     }
-    const converted = toStored(spec, value, sink !== undefined);
+    const converted = toStored(spec, value);
     if (converted === INVALID)
       return fieldError(collection, field, `expects ${expectation(spec)}, got ${describe(value)}`);
     sink?.(field, converted);
   }
-  if (mode === "update") return CHECKED;
+  if (mode === "update") return ok(undefined);
   // `for…in` rather than `Object.entries`: no array per write, which bulk creates feel.
   for (const field in collection.fields) {
     if (given[field] !== undefined) continue;
@@ -88,13 +85,12 @@ export function checkWrite(
       sink?.(field, null);
     }
   }
-  return CHECKED;
+  return ok(undefined);
 }
 
 const INVALID = Symbol("invalid");
 
-/** `value` in stored form, or INVALID; `isCopied: false` checks a JSON value without copying it. */
-function toStored(spec: FieldSpec, value: unknown, isCopied = true): unknown {
+function toStored(spec: FieldSpec, value: unknown): unknown {
   switch (spec.type) {
     case "string":
       return typeof value === "string" ? value : INVALID;
@@ -112,8 +108,9 @@ function toStored(spec: FieldSpec, value: unknown, isCopied = true): unknown {
       return [...new Set(value as string[])];
     }
     case "json":
-      if (!isJson(value, 0) || containersOf(value, MAX_VALUE_CONTAINERS) > MAX_VALUE_CONTAINERS) return INVALID;
-      return isCopied ? structuredClone(value) : value;
+      return isJson(value, 0) && containersOf(value, MAX_VALUE_CONTAINERS) <= MAX_VALUE_CONTAINERS
+        ? structuredClone(value)
+        : INVALID;
     case "object":
     case "array":
       return INVALID;

@@ -333,7 +333,7 @@ export class Table {
     const old = column.values[row] ?? this.setColumns.get(field)?.members[row];
     change.remember(field, old);
     this.reviveIfEmpty(row);
-    if (old !== undefined) this.unindex(row, field, old);
+    this.unindex(row, field, old);
     column.values[row] = value === null ? undefined : value;
     column.ticks[row] = ticks;
     column.nodes[row] = node;

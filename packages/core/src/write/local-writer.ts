@@ -137,7 +137,9 @@ export class LocalWriter {
     const isMany = call.endsWith("Many");
     // Checked first, then checked again as written straight into the store: holding every
     // document's stored form until the write (or building one per document at all) costs a large
-    // call more in allocation and garbage collection than checking twice.
+    // call more in allocation and garbage collection than checking twice. A single create keeps
+    // its one.
+    const kept: StoredFields | undefined = isMany ? undefined : [];
     let given: Map<string, number> | undefined;
     for (let index = 0; index < inputs.length; index++) {
       const input = inputs[index];
@@ -146,7 +148,7 @@ export class LocalWriter {
       const id = idOf(input);
       const error =
         (id === undefined ? undefined : this.newIdOf(collection, id, call).error) ??
-        checkWrite(spec.data, withoutId(input), "create", nowMs).error;
+        checkWrite(spec.data, withoutId(input), "create", nowMs, kept && ((...cell) => void kept.push(cell))).error;
       if (error) {
         const { code, message, details } = error;
         return isMany
@@ -163,7 +165,7 @@ export class LocalWriter {
         });
       given.set(id as string, index);
     }
-    const rows = this.transaction(() => this.writeNew(spec.data, inputs, hlc, given));
+    const rows = this.transaction(() => this.writeNew(spec.data, inputs, hlc, given, kept));
     if (!returnDocuments) return ok([]);
     const table = this.store.table(collection)!;
     const materialize = this.fullDoc(collection).materialize.pass();
@@ -252,23 +254,22 @@ export class LocalWriter {
     inputs: readonly unknown[],
     hlc: Hlc,
     given: ReadonlyMap<string, number> | undefined,
+    kept: StoredFields | undefined,
   ): number[] {
     const collection = spec.name;
-    const hasSets = this.hasSets(spec);
-    const cells = hasSets ? undefined : this.store.cellWriter(collection);
-    const recorded = this.recorded;
+    const cells = kept || this.hasSets(spec) ? undefined : this.store.cellWriter(collection);
     let id = "";
     let stamp = "";
     const writeCell: StoredFieldSink | undefined =
-      cells === undefined || recorded === undefined
-        ? cells?.set
-        : (field, value) => {
-            cells.set(field, value);
-            recorded.push({ collection, id, field, value, hlc: stamp });
-          };
-    // Set fields are written element by element, after the plain ones (see writeFields).
+      cells &&
+      ((field, value) => {
+        cells.set(field, value);
+        this.recorded?.push({ collection, id, field, value, hlc: stamp });
+      });
+    // A list of the fields is written instead for a single create, which checked them into
+    // `kept`, and for collections with set fields, written element by element (see writeFields).
     let fields: StoredFields = [];
-    const sink = writeCell ?? ((field: string, value: unknown) => void fields.push([field, value]));
+    const sink = writeCell ?? ((...cell: [string, unknown]) => void fields.push(cell));
     const rows: number[] = [];
     for (let index = 0; index < inputs.length; index++) {
       const input = inputs[index];
@@ -276,10 +277,10 @@ export class LocalWriter {
       const nowMs = hlcMillis(documentHlc);
       id = (idOf(input) as string | undefined) ?? this.generatedId(given);
       if (writeCell) {
-        if (recorded) stamp = this.stamp(documentHlc);
+        if (this.recorded) stamp = this.stamp(documentHlc);
         rows.push(cells!.start(id, documentHlc));
-      } else fields = [];
-      checkWrite(spec, withoutId(input), "create", nowMs, sink);
+      } else fields = kept ?? [];
+      if (!kept) checkWrite(spec, withoutId(input), "create", nowMs, sink);
       sink(CREATED_AT_FIELD, nowMs);
       if (this.userId !== undefined) sink(CREATED_BY_FIELD, this.userId);
       if (!writeCell) rows.push(this.writeFields(spec, id, fields, documentHlc));
