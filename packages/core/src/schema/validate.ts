@@ -28,44 +28,64 @@ export function validateWrite(
   mode: WriteMode,
   nowMs: number,
 ): DatabaseResult<StoredFields> {
+  const stored: StoredFields = [];
+  const checked = checkWrite(collection, input, mode, nowMs, (...cell) => stored.push(cell));
+  return checked.error ? checked : ok(stored);
+}
+
+/** Hears each field of a checked write in stored form, in the order {@link validateWrite} lists them. */
+export type StoredFieldSink = (field: string, value: unknown) => void;
+
+/**
+ * {@link validateWrite} without the list: each stored field goes to `sink` as it is checked, so a
+ * write of many documents allocates nothing per field. Without a sink it only checks. A failing write may have sent some fields to the sink before the
+ * error: check first, then write.
+ *
+ * @example
+ * const isValid = checkWrite(schema.collections.users!, { name: "Ada", isAdult: true }, "create", Date.now()).error === undefined;
+ */
+export function checkWrite(
+  collection: CollectionSpec,
+  input: unknown,
+  mode: WriteMode,
+  nowMs: number,
+  sink?: StoredFieldSink,
+): DatabaseResult<void> {
   if (typeof input !== "object" || input === null || Array.isArray(input) || input instanceof Date) {
     return fail("VALIDATION", `${collection.name}: fields must be an object, got ${describe(input)}.`);
   }
-  const stored: StoredFields = [];
   const given = input as Record<string, unknown>;
   for (const field of Object.keys(given)) {
-    const value = given[field];
-    if (AUTO_FIELDS.has(field)) {
-      return fieldError(collection, field, `is read-only and set by Trellis`);
-    }
+    if (AUTO_FIELDS.has(field)) return fieldError(collection, field, `is read-only and set by Trellis`);
     const spec = Object.hasOwn(collection.fields, field) ? collection.fields[field] : undefined;
     if (spec === undefined) return fieldError(collection, field, `is not in the schema`);
+    const value = given[field];
     if (value === undefined) {
       // A `fallback: "now"` date may be removed: it then reads as the creation time.
       const isRemovable = spec.optional || (spec.type === "date" && spec.fallback === "now");
       if (!isRemovable && mode !== "create") return fieldError(collection, field, `is required and cannot be removed`);
-      if (mode !== "create") stored.push([field, null]);
+      if (mode !== "create") sink?.(field, null);
       continue;
     }
     const converted = toStored(spec, value);
     if (converted === INVALID)
       return fieldError(collection, field, `expects ${expectation(spec)}, got ${describe(value)}`);
-    stored.push([field, converted]);
+    sink?.(field, converted);
   }
-  if (mode === "update") return ok(stored);
+  if (mode === "update") return ok(undefined);
   // `for…in` rather than `Object.entries`: no array per write, which bulk creates feel.
   for (const field in collection.fields) {
     if (given[field] !== undefined) continue;
     const spec = collection.fields[field]!;
     if (spec.type === "date" && spec.fallback === "now") {
-      stored.push([field, nowMs]);
+      sink?.(field, nowMs);
     } else if (!spec.optional) {
       return fieldError(collection, field, `is required`);
     } else if (mode === "replace") {
-      stored.push([field, null]);
+      sink?.(field, null);
     }
   }
-  return ok(stored);
+  return ok(undefined);
 }
 
 const INVALID = Symbol("invalid");

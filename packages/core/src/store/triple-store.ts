@@ -13,6 +13,14 @@ const UNWATCHED_CHANGE = new (class extends RowChange {
   override remember(): void {}
 })(false);
 
+/** Writes documents' plain fields one by one (see `TripleStore.cellWriter`). */
+export interface CellWriter {
+  /** Starts a document: the next `set`s write its cells under `hlc`. Returns its row. */
+  start(id: string, hlc: Hlc): number;
+  /** Writes a plain field of the started document (`null` removes it), as `setField` does. */
+  set(field: string, value: unknown): void;
+}
+
 /** Listener for committed transactions; runs synchronously at the end of each. */
 export type CommitListener = (commit: Commit) => void;
 
@@ -177,11 +185,31 @@ export class TripleStore {
     hlc: Hlc,
   ): number {
     if (this.depth === 0) return this.transact(() => this.setFields(collection, id, fields, hlc));
-    const table = this.tableFor(collection);
-    const row = table.rowFor(id);
-    const node = this.intern(hlc.node);
-    for (const [field, value] of fields) table.setField(row, field, value, hlc.ticks, node, this.touch);
+    const cells = this.cellWriter(collection);
+    const row = cells.start(id, hlc);
+    for (const [field, value] of fields) cells.set(field, value);
     return row;
+  }
+
+  /**
+   * Writes plain fields of documents of one collection cell by cell, each document under one
+   * HLC: {@link setFields} without a list of fields per document, for bulk creates. Use it
+   * inside a transaction.
+   */
+  cellWriter(collection: string): CellWriter {
+    const table = this.tableFor(collection);
+    let row = 0;
+    let ticks = 0;
+    let node = 0;
+    return {
+      start: (id, hlc) => {
+        row = table.rowFor(id);
+        ticks = hlc.ticks;
+        node = this.intern(hlc.node);
+        return row;
+      },
+      set: (field, value) => void table.setField(row, field, value, ticks, node, this.touch),
+    };
   }
 
   /** Adds (`present: true`) or removes an element of a set field. Returns whether the write won. */

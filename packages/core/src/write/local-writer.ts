@@ -6,7 +6,14 @@ import type { NormalizedQuery } from "../query/normalized-query.js";
 import { QueryCostError } from "../query/query-cost.js";
 import { runQuery } from "../query/run-query.js";
 import type { CollectionSpec, Schema } from "../schema/types.js";
-import { describe, type StoredFields, validateWrite, type WriteMode } from "../schema/validate.js";
+import {
+  checkWrite,
+  describe,
+  type StoredFieldSink,
+  type StoredFields,
+  validateWrite,
+  type WriteMode,
+} from "../schema/validate.js";
 import { ID_RULE, isId } from "../ids.js";
 import type { TripleStore } from "../store/triple-store.js";
 import { CREATED_AT_FIELD, CREATED_BY_FIELD, DELETED_FIELD, type Triple } from "../triples.js";
@@ -128,40 +135,37 @@ export class LocalWriter {
     const hlc = this.clock.now();
     const nowMs = hlcMillis(hlc);
     const isMany = call.endsWith("Many");
-    // Checked first, then checked again as written: holding every checked document until the
-    // write would keep a second copy of a large call alive long enough to cost more in garbage
-    // collection than checking twice. A single create keeps its one.
-    let checked: NewDocument | undefined;
+    // Checked first, then checked again as written straight into the store: holding every
+    // document's stored form until the write (or building one per document at all) costs a large
+    // call more in allocation and garbage collection than checking twice. A single create keeps
+    // its one.
+    const kept: StoredFields | undefined = isMany ? undefined : [];
     let given: Map<string, number> | undefined;
     for (let index = 0; index < inputs.length; index++) {
-      const document = this.newDocument(spec.data, inputs[index], nowMs, call);
-      if (document.error) {
-        const { code, message, details } = document.error;
-        return isMany ? fail(code, `${call}: document ${index}: ${message}`, { ...details, index }) : document;
+      const input = inputs[index];
+      // A caller's id must be new to this replica: taking over a document (or a deleted one's id,
+      // which stays deleted) is refused.
+      const id = idOf(input);
+      const error =
+        (id === undefined ? undefined : this.newIdOf(collection, id, call).error) ??
+        checkWrite(spec.data, withoutId(input), "create", nowMs, kept && ((...cell) => void kept.push(cell))).error;
+      if (error) {
+        const { code, message, details } = error;
+        return isMany
+          ? fail(code, `${call}: document ${index}: ${message}`, { ...details, index })
+          : { data: undefined, error };
       }
-      if (!isMany) checked = document.data;
-      const { id } = document.data;
       if (id === undefined) continue;
-      const first = (given ??= new Map()).get(id);
+      const first = (given ??= new Map()).get(id as string);
       if (first !== undefined)
         return fail("VALIDATION", `${call}: documents ${first} and ${index} both have id "${id}".`, {
           collection,
           id,
           index,
         });
-      given.set(id, index);
+      given.set(id as string, index);
     }
-    const rows: number[] = [];
-    this.transaction(() => {
-      for (let index = 0; index < inputs.length; index++) {
-        // Each document gets the next clock reading (and its createdAt), so documents of one call
-        // sort by createdAt in the order given, as creates made one after another do.
-        const stamp = index === 0 ? hlc : this.clock.now();
-        const { id, fields } =
-          checked ?? this.newDocument(spec.data, inputs[index], hlcMillis(stamp), call, false).data!;
-        rows.push(this.writeFields(spec.data, id ?? this.generatedId(given), fields, stamp));
-      }
-    });
+    const rows = this.transaction(() => this.writeNew(spec.data, inputs, hlc, given, kept));
     if (!returnDocuments) return ok([]);
     const table = this.store.table(collection)!;
     const materialize = this.fullDoc(collection).materialize.pass();
@@ -241,34 +245,47 @@ export class LocalWriter {
   }
 
   /**
-   * Checks one document to create and turns it into stored fields (auto fields included); `id`
-   * is the caller's, or undefined for a generated one. A caller's id must be new to this
-   * replica: taking over a document (or a deleted one's id, which stays deleted) is refused.
+   * Writes documents `createAll` checked, each under the next clock reading (and its
+   * `createdAt`), so documents of one call sort by `createdAt` in the order given, as creates
+   * made one after another do. Returns their rows.
    */
-  private newDocument(
+  private writeNew(
     spec: CollectionSpec,
-    input: unknown,
-    nowMs: number,
-    call: string,
-    isIdChecked = true,
-  ): DatabaseResult<NewDocument> {
-    let given = input;
-    let id: string | undefined;
-    if (typeof input === "object" && input !== null && Object.hasOwn(input, "id")) {
-      const { id: wanted, ...rest } = input as Record<string, unknown>;
-      if (wanted !== undefined) {
-        const checked = isIdChecked ? this.newIdOf(spec.name, wanted, call) : ok(wanted as string);
-        if (checked.error) return checked;
-        id = checked.data;
-      }
-      given = rest;
+    inputs: readonly unknown[],
+    hlc: Hlc,
+    given: ReadonlyMap<string, number> | undefined,
+    kept: StoredFields | undefined,
+  ): number[] {
+    const collection = spec.name;
+    const cells = kept || this.hasSets(spec) ? undefined : this.store.cellWriter(collection);
+    let id = "";
+    let stamp = "";
+    const writeCell: StoredFieldSink | undefined =
+      cells &&
+      ((field, value) => {
+        cells.set(field, value);
+        this.recorded?.push({ collection, id, field, value, hlc: stamp });
+      });
+    // A list of the fields is written instead for a single create, which checked them into
+    // `kept`, and for collections with set fields, written element by element (see writeFields).
+    let fields: StoredFields = [];
+    const sink = writeCell ?? ((...cell: [string, unknown]) => void fields.push(cell));
+    const rows: number[] = [];
+    for (let index = 0; index < inputs.length; index++) {
+      const input = inputs[index];
+      const documentHlc = index === 0 ? hlc : this.clock.now();
+      const nowMs = hlcMillis(documentHlc);
+      id = (idOf(input) as string | undefined) ?? this.generatedId(given);
+      if (writeCell) {
+        if (this.recorded) stamp = this.stamp(documentHlc);
+        rows.push(cells!.start(id, documentHlc));
+      } else fields = kept ?? [];
+      if (!kept) checkWrite(spec, withoutId(input), "create", nowMs, sink);
+      sink(CREATED_AT_FIELD, nowMs);
+      if (this.userId !== undefined) sink(CREATED_BY_FIELD, this.userId);
+      if (!writeCell) rows.push(this.writeFields(spec, id, fields, documentHlc));
     }
-    const fields = validateWrite(spec, given, "create", nowMs);
-    if (fields.error) return fields;
-    const stored = fields.data;
-    stored.push([CREATED_AT_FIELD, nowMs]);
-    if (this.userId !== undefined) stored.push([CREATED_BY_FIELD, this.userId]);
-    return ok({ id, fields: stored });
+    return rows;
   }
 
   /** A generated id none of the caller's ids (`given`) took. */
@@ -386,10 +403,16 @@ export class LocalWriter {
   }
 }
 
-/** A document `createMany` checked, not yet written. */
-interface NewDocument {
-  readonly id: string | undefined;
-  readonly fields: StoredFields;
+/** The caller's id of a document to create, if it gives one. */
+function idOf(input: unknown): unknown {
+  return typeof input === "object" && input !== null && Object.hasOwn(input, "id") ? (input as Doc).id : undefined;
+}
+
+/** A create's input without its `id`, which is not one of its fields. */
+function withoutId(input: unknown): unknown {
+  if (typeof input !== "object" || input === null || !Object.hasOwn(input, "id")) return input;
+  const { id: _id, ...fields } = input as Doc;
+  return fields;
 }
 
 function notFound(collection: string, id: string) {
