@@ -16,7 +16,7 @@ import { gzipSync } from "node:zlib";
  * The most a React app using queries and sync may load of Trellis before it starts, gzipped.
  * The target is 30 kB; docs/design/029-bundle-size.md says what stands between.
  */
-const BUDGET_BYTES = 48 * 1024;
+const BUDGET_BYTES = 49 * 1024;
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const esbuild = createRequire(createRequire(join(root, "package.json")).resolve("vite"))("esbuild");

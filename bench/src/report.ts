@@ -26,6 +26,19 @@ const INSERT_COLUMNS: readonly Column[] = [
   { title: "reps", metric: "reps" },
 ];
 
+/** W3 and W3L: time per write under live queries, and what reached the callbacks. */
+const LIVE_WRITE_COLUMNS: readonly Column[] = [
+  { title: "writes", metric: "writes" },
+  { title: "mean µs", metric: "meanUs", digits: 1 },
+  { title: "median µs", metric: "medianUs", digits: 1 },
+  { title: "p95 µs", metric: "p95Us", digits: 1 },
+  { title: "write→cb µs", metric: "callbackMedianUs", digits: 1 },
+  { title: "p99 write→cb µs", metric: "callbackP99Us", digits: 1 },
+  { title: "callbacks", metric: "callbacks" },
+  { title: "setup ms", metric: "setupMs", digits: 0 },
+  { title: "final*", metric: "finalChecksum" },
+];
+
 const COLUMNS: Record<WorkloadId, { readonly title: string; readonly columns: readonly Column[] }> = {
   W1: { title: "W1 insert documents (median of reps, fresh store each)", columns: INSERT_COLUMNS },
   W2: {
@@ -44,31 +57,11 @@ const COLUMNS: Record<WorkloadId, { readonly title: string; readonly columns: re
   },
   W3: {
     title: "W3 single-field writes under live queries (time per write incl. all notifications)",
-    columns: [
-      { title: "writes", metric: "writes" },
-      { title: "mean µs", metric: "meanUs", digits: 1 },
-      { title: "median µs", metric: "medianUs", digits: 1 },
-      { title: "p95 µs", metric: "p95Us", digits: 1 },
-      { title: "write→cb µs", metric: "callbackMedianUs", digits: 1 },
-      { title: "p99 write→cb µs", metric: "callbackP99Us", digits: 1 },
-      { title: "callbacks", metric: "callbacks" },
-      { title: "setup ms", metric: "setupMs", digits: 0 },
-      { title: "final*", metric: "finalChecksum" },
-    ],
+    columns: LIVE_WRITE_COLUMNS,
   },
   W3L: {
     title: "W3L as W3 at 10,000 live queries over 200 tags (time per write incl. all notifications)",
-    columns: [
-      { title: "writes", metric: "writes" },
-      { title: "mean µs", metric: "meanUs", digits: 1 },
-      { title: "median µs", metric: "medianUs", digits: 1 },
-      { title: "p95 µs", metric: "p95Us", digits: 1 },
-      { title: "write→cb µs", metric: "callbackMedianUs", digits: 1 },
-      { title: "p99 write→cb µs", metric: "callbackP99Us", digits: 1 },
-      { title: "callbacks", metric: "callbacks" },
-      { title: "setup ms", metric: "setupMs", digits: 0 },
-      { title: "final*", metric: "finalChecksum" },
-    ],
+    columns: LIVE_WRITE_COLUMNS,
   },
   W4: {
     title: "W4 memory per document (after gc; ArrayBuffers are outside heapUsed)",
